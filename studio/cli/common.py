@@ -1,0 +1,61 @@
+"""What every CLI command shares: the Studio object, output helpers, error handling."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from studio.errors import UserError
+from studio.secrets import redact
+
+
+def studio():
+    from studio.core import Studio
+
+    return Studio()
+
+
+def run_command(args) -> int:
+    """Run the handler; a UserError becomes one line on stderr and exit 1, never a traceback."""
+    try:
+        result = args.handler(args)
+        return int(result or 0)
+    except UserError as e:
+        print(f"error: {redact(str(e))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+
+
+def print_table(rows: list[list[str]], headers: list[str]) -> None:
+    """A plain aligned table: readable in a terminal, greppable, no dependency."""
+    if not rows:
+        return
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    print("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip())
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+def write_output(text: str, path: str | None) -> None:
+    """Print to stdout, or write the file atomically when -o is given."""
+    if path:
+        from pathlib import Path
+
+        from studio.atomic import write_text
+
+        try:
+            write_text(Path(path), text)
+        except OSError as e:
+            raise UserError(f"could not write {path} ({e.strerror}).") from None
+        print(f"wrote {path}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)

@@ -1,0 +1,143 @@
+"""`iom models …`: list, show, add, remove, import, export."""
+
+from __future__ import annotations
+
+import sys
+
+from studio.atomic import dumps_stable
+from studio.cli.common import print_json, print_table, studio, write_output
+from studio.errors import UserError
+from studio.registry import ModelQuery, read_json_file
+from studio.registry.search import price_label
+
+
+def register(sub) -> None:
+    models = sub.add_parser("models", help="the model registry").add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    p = models.add_parser("list", help="list models, optionally filtered")
+    p.add_argument("--search", "-s", default="", help="free text")
+    p.add_argument("--capability")
+    p.add_argument("--type", dest="model_type")
+    p.add_argument("--provider")
+    p.add_argument("--tag")
+    p.add_argument("--max-price", type=float, help="USD per million tokens")
+    p.add_argument("--max-latency", type=int, help="milliseconds")
+    p.add_argument("--policy", choices=["public", "organization", "private"])
+    p.add_argument("--health")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_list)
+
+    p = models.add_parser("show", help="show one model")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_show)
+
+    p = models.add_parser("add", help="add models from a JSON file (fails if an id exists)")
+    p.add_argument("file")
+    p.set_defaults(handler=_add)
+
+    p = models.add_parser("remove", help="remove a model")
+    p.add_argument("id")
+    p.set_defaults(handler=_remove)
+
+    p = models.add_parser("import", help="import models (IoM or the prototype's format); updates existing ids")
+    p.add_argument("file")
+    p.set_defaults(handler=_import)
+
+    p = models.add_parser("export", help="export models as JSON (never with secrets)")
+    p.add_argument("ids", nargs="*", help="model ids (default: all)")
+    p.add_argument("-o", "--output", help="file to write (default: stdout)")
+    p.set_defaults(handler=_export)
+
+    p = models.add_parser("reset", help="restore the sample models and pipelines")
+    p.add_argument("--purge", action="store_true", help="also remove everything that is not a sample")
+    p.set_defaults(handler=_reset)
+
+
+def _price(spec) -> str:
+    return price_label(spec)
+
+
+def _list(args) -> int:
+    s = studio()
+    q = ModelQuery(text=args.search, capability=args.capability, model_type=args.model_type,
+                   provider=args.provider, tag=args.tag, max_price_per_mtok=args.max_price,
+                   max_latency_ms=args.max_latency, policy=args.policy, health=args.health)
+    specs = s.models.search(q)
+    health = s.models.health_all()
+    for problem in s.models.problems():
+        print(f"warning: {problem}", file=sys.stderr)
+    if args.json:
+        print_json([{**spec.to_json_dict(), "incomplete": spec.incomplete,
+                     "health": health[spec.id].to_json_dict() if spec.id in health else {"state": "unknown"}}
+                    for spec in specs])
+        return 0
+    rows = [[spec.id, spec.model_type, spec.provider, _price(spec),
+             (health[spec.id].state if spec.id in health else "unknown") + (" (incomplete)" if spec.incomplete else ""),
+             ",".join(spec.capabilities)] for spec in specs]
+    if not rows:
+        print("no models match.", file=sys.stderr)
+    print_table(rows, ["id", "type", "provider", "price", "health", "capabilities"])
+    return 0
+
+
+def _show(args) -> int:
+    s = studio()
+    spec = s.models.get(args.id)
+    doc = spec.to_json_dict()
+    key = s.keys.status(spec.key_ref).source if spec.key_ref else "not needed"
+    doc_extra = {"incomplete": spec.incomplete, "health": s.models.health(spec.id).to_json_dict(), "keyStatus": key}
+    if args.json:
+        print_json({**doc, **doc_extra})
+    else:
+        print(dumps_stable({**doc, **doc_extra}), end="")
+    return 0
+
+
+def _add(args) -> int:
+    s = studio()
+    from studio.spec.legacy import from_prototype, looks_like_prototype
+
+    entries = s.models.parse_entries(read_json_file(args.file))
+    for entry in entries:
+        ident = entry.get("id")
+        if ident is None and looks_like_prototype(entry):
+            try:
+                ident = from_prototype(entry)[0].id
+            except Exception:
+                ident = None
+        if ident and s.models.find(ident) is not None:
+            raise UserError(f"a model with id {ident!r} exists already; use 'iom models import' to update it.")
+    report = s.models.import_doc(entries, source=args.file)
+    _print_report(report)
+    return 0
+
+
+def _import(args) -> int:
+    report = studio().models.import_file(args.file)
+    _print_report(report)
+    return 0
+
+
+def _print_report(report) -> None:
+    print(report.summary() + (": " + ", ".join(report.added + report.updated) if report.added or report.updated else ""))
+    for w in report.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+
+
+def _remove(args) -> int:
+    studio().models.delete(args.id)
+    print(f"removed {args.id}")
+    return 0
+
+
+def _export(args) -> int:
+    doc = studio().models.export_doc(args.ids or None)
+    write_output(dumps_stable(doc), args.output)
+    return 0
+
+
+def _reset(args) -> int:
+    report = studio().reset_to_samples(purge=args.purge)
+    print(f"restored {report.models} sample models and {report.pipelines} sample pipelines")
+    return 0

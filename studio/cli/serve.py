@@ -1,0 +1,17 @@
+"""`iom serve`: start the studio's web app."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("serve", help="start the studio in the browser (127.0.0.1:8080 by default)")
+    p.add_argument("--host", help="address to listen on (default IOM_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default IOM_PORT or 8080)")
+    p.set_defaults(handler=_serve)
+
+
+def _serve(args) -> int:
+    from studio.ui.app import serve
+
+    serve(host=args.host, port=args.port)
+    return 0

@@ -1,0 +1,94 @@
+"""A small taxonomy of call errors, so routing can decide: retry, fall back, or fail."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from studio.secrets.redact import redact
+
+
+class ErrorKind(str, Enum):
+    AUTH = "auth"
+    PERMISSION = "permission"
+    NOT_FOUND = "not_found"
+    BAD_REQUEST = "bad_request"
+    CONTEXT_LENGTH = "context_length"
+    CONTENT_BLOCKED = "content_blocked"
+    RATE_LIMITED = "rate_limited"
+    OVERLOADED = "overloaded"
+    SERVER = "server"
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    MALFORMED = "malformed"
+    KEY_MISSING = "key_missing"
+    INVALID_INPUT = "invalid_input"
+    INVALID_OUTPUT = "invalid_output"
+    INCOMPLETE = "incomplete"
+    CANCELLED = "cancelled"
+
+
+RETRYABLE = {
+    ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED, ErrorKind.SERVER, ErrorKind.TIMEOUT,
+    ErrorKind.CONNECTION, ErrorKind.MALFORMED,
+}
+
+# Kinds after which another model may succeed where this one cannot (fallback, not retry).
+FALLBACK_OK = RETRYABLE | {ErrorKind.CONTEXT_LENGTH, ErrorKind.NOT_FOUND, ErrorKind.CONTENT_BLOCKED}
+
+_SENTENCES = {
+    ErrorKind.AUTH: "the provider refused the API key; check the key in Settings",
+    ErrorKind.PERMISSION: "the key is valid but not allowed to use this model",
+    ErrorKind.NOT_FOUND: "the provider does not know this model or endpoint; check the model name and URL",
+    ErrorKind.BAD_REQUEST: "the provider rejected the request as malformed",
+    ErrorKind.CONTEXT_LENGTH: "the input is longer than the model's context window; shorten it or use a model with a larger window",
+    ErrorKind.CONTENT_BLOCKED: "the provider blocked the content",
+    ErrorKind.RATE_LIMITED: "the provider is rate-limiting this key; wait or use another model",
+    ErrorKind.OVERLOADED: "the provider is overloaded right now; try again shortly",
+    ErrorKind.SERVER: "the provider had an internal error; try again",
+    ErrorKind.TIMEOUT: "the call timed out; raise the timeout or try again",
+    ErrorKind.CONNECTION: "the provider could not be reached; check the endpoint and your network",
+    ErrorKind.MALFORMED: "the provider's reply could not be understood",
+    ErrorKind.KEY_MISSING: "no API key is set for this model; set it in Settings or with 'iom keys set'",
+    ErrorKind.INVALID_INPUT: "the input does not fit the model's input schema",
+    ErrorKind.INVALID_OUTPUT: "the model's output does not fit its output schema",
+    ErrorKind.INCOMPLETE: "the model's provider name is not set; edit the model and fill in 'model'",
+    ErrorKind.CANCELLED: "the call was cancelled",
+}
+
+
+class ProviderError(Exception):
+    """A classified call failure. `str()` is one human sentence with secrets redacted."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        detail: str = "",
+        *,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+        partial_text: str | None = None,
+        model_id: str | None = None,
+    ):
+        self.kind = kind
+        self.detail = redact(detail or "")
+        self.status = status
+        self.retry_after_s = retry_after_s
+        self.partial_text = partial_text
+        self.model_id = model_id
+        super().__init__(self.sentence())
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in RETRYABLE
+
+    @property
+    def fallback_ok(self) -> bool:
+        return self.kind in FALLBACK_OK
+
+    def sentence(self) -> str:
+        who = f"{self.model_id}: " if self.model_id else ""
+        base = _SENTENCES[self.kind]
+        status = f" (HTTP {self.status})" if self.status else ""
+        detail = f" — {self.detail}" if self.detail else ""
+        wait = f"; retry after {self.retry_after_s:g}s" if self.retry_after_s is not None else ""
+        return f"{who}{base}{status}{wait}{detail}."

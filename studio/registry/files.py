@@ -1,0 +1,113 @@
+"""A folder of JSON documents, one per id, read with a cache keyed on mtime and size.
+
+Both the model and the pipeline stores sit on this. A file that cannot be read is reported
+as a `CorruptFile` problem and skipped; every other file keeps working.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable, Generic, TypeVar
+
+from studio.atomic import write_json
+from studio.errors import CorruptFile
+
+T = TypeVar("T")
+
+
+class JsonFolder(Generic[T]):
+    def __init__(self, root: Path, parse: Callable[[object], T]):
+        self.root = root
+        self._parse = parse
+        self._cache: dict[Path, tuple[tuple[int, int], T | CorruptFile]] = {}
+
+    def path_for(self, ident: str) -> Path:
+        path = (self.root / f"{ident}.json").resolve()
+        if self.root.resolve() not in path.parents:
+            raise ValueError(f"id {ident!r} escapes the data folder")
+        return path
+
+    def ident_of(self, path: Path) -> str:
+        return path.relative_to(self.root).with_suffix("").as_posix()
+
+    def scan(self) -> tuple[dict[str, T], list[CorruptFile]]:
+        """Every readable document by id, and a problem for each unreadable file."""
+        items: dict[str, T] = {}
+        problems: list[CorruptFile] = []
+        seen: set[Path] = set()
+        if self.root.exists():
+            for path in sorted(self.root.rglob("*.json")):
+                if path.name.startswith("."):
+                    continue
+                seen.add(path)
+                result = self._read(path)
+                if isinstance(result, CorruptFile):
+                    problems.append(result)
+                else:
+                    items[self.ident_of(path)] = result
+        for stale in set(self._cache) - seen:
+            del self._cache[stale]
+        return items, problems
+
+    def get(self, ident: str) -> T | None:
+        path = self.path_for(ident)
+        if not path.exists():
+            return None
+        result = self._read(path)
+        if isinstance(result, CorruptFile):
+            raise result
+        return result
+
+    def write(self, ident: str, data: dict) -> None:
+        write_json(self.path_for(ident), data)
+
+    def delete(self, ident: str) -> bool:
+        path = self.path_for(ident)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        self._cache.pop(path, None)
+        parent = path.parent
+        while parent != self.root and parent.exists() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+        return True
+
+    def _read(self, path: Path) -> T | CorruptFile:
+        try:
+            st = path.stat()
+        except FileNotFoundError as e:
+            return CorruptFile(path, str(e))
+        stamp = (st.st_mtime_ns, st.st_size)
+        cached = self._cache.get(path)
+        if cached and cached[0] == stamp:
+            return cached[1]
+        try:
+            raw = json.loads(path.read_text("utf-8"))
+            result: T | CorruptFile = self._parse(raw)
+        except json.JSONDecodeError as e:
+            result = CorruptFile(path, f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}")
+        except UnicodeDecodeError:
+            result = CorruptFile(path, "not UTF-8 text")
+        except Exception as e:  # a shape the parser refuses; the message is the parser's sentence
+            result = CorruptFile(path, _fault(e))
+        self._cache[path] = (stamp, result)
+        return result
+
+
+def _fault(e: Exception) -> str:
+    from pydantic import ValidationError
+
+    from studio.spec.migrations import describe_validation_error
+
+    if isinstance(e, ValidationError):
+        return describe_validation_error(e)
+    return str(e).rstrip(".")
+
+
+def ensure_dir(path: Path) -> Path:
+    os.makedirs(path, exist_ok=True)
+    return path

@@ -1,0 +1,190 @@
+"""The model registry: ModelSpecs stored one file each under IOM_HOME/models/."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from studio.atomic import write_json
+from studio.errors import CorruptFile, NotFound, UserError
+from studio.registry.files import JsonFolder
+from studio.registry.guard import refuse_secrets
+from studio.registry.search import ModelQuery, search
+from studio.secrets import KeyStore
+from studio.spec.base import utcnow
+from studio.spec.legacy import from_prototype, looks_like_prototype
+from studio.spec.migrations import describe_validation_error
+from studio.spec.model import HealthStatus, ModelSpec
+
+EXPORT_FORMAT = "iom.models"
+
+
+@dataclass
+class ImportReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    keys_stored: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"{len(self.added)} added", f"{len(self.updated)} updated"]
+        if self.keys_stored:
+            parts.append(f"keys stored in the keyring: {', '.join(self.keys_stored)}")
+        return "; ".join(parts)
+
+
+class ModelRegistry:
+    def __init__(self, home: Path, keys: KeyStore):
+        self.home = home
+        self.keys = keys
+        self._folder: JsonFolder[ModelSpec] = JsonFolder(home / "models", ModelSpec.model_validate)
+        self._health_path = home / "health.json"
+
+    # -- reading -------------------------------------------------------------------------
+    def all(self) -> list[ModelSpec]:
+        items, _ = self._folder.scan()
+        return sorted(items.values(), key=lambda s: s.id)
+
+    def problems(self) -> list[CorruptFile]:
+        return self._folder.scan()[1]
+
+    def get(self, model_id: str) -> ModelSpec:
+        try:
+            spec = self._folder.get(model_id)
+        except ValueError:
+            spec = None
+        if spec is None:
+            raise NotFound(f"there is no model {model_id!r} in the registry; 'iom models list' shows the ids.")
+        return spec
+
+    def find(self, model_id: str) -> ModelSpec | None:
+        try:
+            return self.get(model_id)
+        except (NotFound, CorruptFile):
+            return None
+
+    def search(self, query: ModelQuery) -> list[ModelSpec]:
+        return search(self.all(), query, self.health_all())
+
+    # -- writing -------------------------------------------------------------------------
+    def save(self, spec: ModelSpec, *, create: bool | None = None) -> ModelSpec:
+        """Create or update. create=True refuses an existing id, False a missing one."""
+        exists = self._folder.path_for(spec.id).exists()
+        if create is True and exists:
+            raise UserError(f"a model with id {spec.id!r} exists already; choose another id or edit it.")
+        if create is False and not exists:
+            raise NotFound(f"there is no model {spec.id!r} to update.")
+        if exists:
+            old = self.find(spec.id)
+            if old is not None:
+                spec = spec.model_copy(update={"created": old.created})
+        spec = spec.model_copy(update={"updated": utcnow()})
+        doc = spec.to_json_dict()
+        refuse_secrets(doc, f"model {spec.id}")
+        self._folder.write(spec.id, doc)
+        return spec
+
+    def delete(self, model_id: str) -> None:
+        if not self._folder.delete(model_id):
+            raise NotFound(f"there is no model {model_id!r} to remove.")
+        health = self.health_all()
+        if health.pop(model_id, None) is not None:
+            self._save_health(health)
+
+    # -- import / export ------------------------------------------------------------------
+    def parse_entries(self, doc: Any) -> list[dict]:
+        if isinstance(doc, dict) and doc.get("format") == EXPORT_FORMAT:
+            doc = doc.get("models", [])
+        elif isinstance(doc, dict) and isinstance(doc.get("models"), list):
+            doc = doc["models"]
+        if isinstance(doc, dict):
+            doc = [doc]
+        if not isinstance(doc, list) or not all(isinstance(d, dict) for d in doc):
+            raise UserError("a model file must hold one model object, a list of them, or an IoM models export.")
+        return doc
+
+    def import_doc(self, doc: Any, *, source: str = "the file") -> ImportReport:
+        """Import models (IoM format or the prototype's). All entries are checked first;
+        if any is invalid nothing is saved and the first fault is named."""
+        entries = self.parse_entries(doc)
+        staged: list[tuple[ModelSpec, str | None]] = []
+        for i, entry in enumerate(entries):
+            label = entry.get("id") or entry.get("name") or f"entry {i + 1}"
+            try:
+                if looks_like_prototype(entry):
+                    staged.append(from_prototype(entry))
+                else:
+                    staged.append((ModelSpec.model_validate(entry), None))
+            except ValidationError as e:
+                raise UserError(f"{source}: model {label!r} is not valid: {describe_validation_error(e)}. Nothing was imported.") from None
+        report = ImportReport()
+        for spec, api_key in staged:
+            if api_key:
+                if self.keys.available():
+                    self.keys.set(spec.key_ref, api_key)
+                    report.keys_stored.append(spec.key_ref)
+                else:
+                    report.warnings.append(
+                        f"the apiKey of {spec.id} was not stored (no keyring); set it later with 'iom keys set {spec.key_ref}'"
+                    )
+            existed = self.find(spec.id) is not None
+            self.save(spec)
+            (report.updated if existed else report.added).append(spec.id)
+            if spec.incomplete:
+                report.warnings.append(f"{spec.id} has no provider model name yet; set 'model' before calling it")
+        return report
+
+    def import_file(self, path: Path) -> ImportReport:
+        return self.import_doc(read_json_file(path), source=str(path))
+
+    def export_doc(self, ids: list[str] | None = None) -> dict:
+        specs = [self.get(i) for i in ids] if ids else self.all()
+        doc = {"format": EXPORT_FORMAT, "version": 1, "models": [s.to_json_dict() for s in specs]}
+        refuse_secrets(doc, "the export")
+        return doc
+
+    # -- health ---------------------------------------------------------------------------
+    def health_all(self) -> dict[str, HealthStatus]:
+        try:
+            raw = json.loads(self._health_path.read_text("utf-8"))
+            return {k: HealthStatus.model_validate(v) for k, v in raw.items()}
+        except (FileNotFoundError, ValueError, ValidationError, AttributeError):
+            return {}
+
+    def health(self, model_id: str) -> HealthStatus:
+        return self.health_all().get(model_id, HealthStatus())
+
+    def set_health(self, model_id: str, status: HealthStatus) -> None:
+        health = self.health_all()
+        health[model_id] = status
+        self._save_health(health)
+
+    def _save_health(self, health: dict[str, HealthStatus]) -> None:
+        write_json(self._health_path, {k: v.to_json_dict() for k, v in sorted(health.items())})
+
+
+def read_json_file(path: Path) -> Any:
+    """Read a JSON file a user named, with one clear sentence for each way it can fail."""
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path} does not exist.") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a folder, not a JSON file.") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text; save it as JSON.") from None
+    except OSError as e:
+        raise UserError(f"{path} could not be read ({e.strerror}).") from None
+    return parse_json_text(text, str(path))
+
+
+def parse_json_text(text: str, source: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UserError(f"{source} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}).") from None

@@ -1,0 +1,56 @@
+"""The shipped samples: seeded into an empty IOM_HOME on first start; reset restores them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from studio.atomic import write_text
+from studio.registry.models import ModelRegistry, read_json_file
+from studio.registry.pipelines import PipelineRegistry
+from studio.spec.migrations import load_pipeline
+from studio.spec.model import ModelSpec
+
+
+def samples_dir() -> Path:
+    env = os.environ.get("IOM_SAMPLES")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "samples"
+
+
+def sample_models() -> list[ModelSpec]:
+    return [ModelSpec.model_validate(read_json_file(p)) for p in sorted((samples_dir() / "models").glob("*.json"))]
+
+
+def sample_pipelines():
+    return [load_pipeline(read_json_file(p)) for p in sorted((samples_dir() / "pipelines").glob("*.json"))]
+
+
+@dataclass
+class SeedReport:
+    models: int
+    pipelines: int
+
+
+def seed(home: Path, models: ModelRegistry, pipelines: PipelineRegistry, *, purge: bool = False) -> SeedReport:
+    """Write every sample (overwriting entries with a sample's id). With purge, first remove
+    everything else, so the registry is exactly the samples."""
+    specs = sample_models()
+    flows = sample_pipelines()
+    if purge:
+        for spec in models.all():
+            models.delete(spec.id)
+        for p in pipelines.all():
+            pipelines.delete(p.id)
+    for spec in specs:
+        models.save(spec)
+    for p in flows:
+        pipelines.save(p)
+    write_text(home / ".seeded", "samples written; delete this file to seed again on next start\n")
+    return SeedReport(len(specs), len(flows))
+
+
+def seed_if_first_start(home: Path, models: ModelRegistry, pipelines: PipelineRegistry) -> SeedReport | None:
+    if (home / ".seeded").exists():
+        return None
+    return seed(home, models, pipelines)

@@ -1,0 +1,84 @@
+"""Search and filter models: free text plus structured filters, all optional."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from studio.spec.model import HealthStatus, ModelSpec
+
+
+@dataclass
+class ModelQuery:
+    text: str = ""
+    capability: str | None = None
+    model_type: str | None = None
+    provider: str | None = None
+    tag: str | None = None
+    max_price_per_mtok: float | None = None  # USD per million tokens, the larger of in/out
+    max_latency_ms: int | None = None
+    policy: str | None = None
+    health: str | None = None
+    include_incomplete: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+def price_per_mtok(spec: ModelSpec) -> float | None:
+    """The larger of the input and output price, per million tokens; 0 for free models."""
+    p = spec.prices
+    if p.input_per_token is not None and p.output_per_token is not None:
+        return max(p.input_per_token, p.output_per_token) * 1_000_000
+    if p.per_call == 0:
+        return 0.0
+    return None
+
+
+def price_label(spec: ModelSpec) -> str:
+    """'$0.15 / $0.6 per Mtok' (input / output), '$0.002/call', 'free' or 'unpriced'."""
+    p = spec.prices
+    if p.input_per_token is not None and p.output_per_token is not None:
+        if p.input_per_token == 0 and p.output_per_token == 0:
+            return "free"
+        return f"${p.input_per_token * 1e6:.4g} / ${p.output_per_token * 1e6:.4g} per Mtok"
+    if p.per_call is not None:
+        return "free" if p.per_call == 0 else f"${p.per_call:g}/call"
+    return "unpriced"
+
+
+def _haystack(spec: ModelSpec) -> str:
+    parts = [spec.id, spec.name, spec.description, spec.owner, spec.provider, spec.model or "",
+             spec.model_type, *spec.tags, *spec.capabilities]
+    return " ".join(parts).lower()
+
+
+def matches(spec: ModelSpec, q: ModelQuery, health: HealthStatus | None = None) -> bool:
+    if q.text:
+        hay = _haystack(spec)
+        if not all(word in hay for word in q.text.lower().split()):
+            return False
+    if q.capability and q.capability not in spec.capabilities:
+        return False
+    if q.model_type and spec.model_type != q.model_type:
+        return False
+    if q.provider and spec.provider != q.provider:
+        return False
+    if q.tag and q.tag not in spec.tags:
+        return False
+    if q.policy and spec.security_policy != q.policy:
+        return False
+    if q.max_price_per_mtok is not None:
+        price = price_per_mtok(spec)
+        if price is None or price > q.max_price_per_mtok:
+            return False
+    if q.max_latency_ms is not None and (spec.latency_ms is None or spec.latency_ms > q.max_latency_ms):
+        return False
+    if q.health and (health.state if health else "unknown") != q.health:
+        return False
+    if not q.include_incomplete and spec.incomplete:
+        return False
+    return True
+
+
+def search(specs: Iterable[ModelSpec], q: ModelQuery, health: dict[str, HealthStatus] | None = None) -> list[ModelSpec]:
+    health = health or {}
+    return [s for s in specs if matches(s, q, health.get(s.id))]

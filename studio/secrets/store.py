@@ -1,0 +1,140 @@
+"""API keys in the OS keyring, looked up by key reference (a name such as OPENAI_API_KEY).
+
+All keys live under one keyring service name. Keyring has no portable "list", so the *names*
+of stored keys (never values) are kept in IOM_HOME/keys.json. When no keyring backend exists
+the studio says so and refuses to store; it never falls back to a plaintext file. Reading a
+key also tries the environment variable of the same name, then the provider's usual names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import keyring
+import keyring.errors
+from keyring.backends import fail
+
+from studio.atomic import write_json
+from studio.errors import UserError
+from studio.paths import data_home
+from studio.secrets.redact import redactor
+
+SERVICE = "iom-studio"
+
+# Usual environment variable names per key reference, tried in order.
+ENV_ALIASES: dict[str, tuple[str, ...]] = {
+    "OPENAI_API_KEY": ("OPENAI_API_KEY",),
+    "ANTHROPIC_API_KEY": ("ANTHROPIC_API_KEY",),
+    "GEMINI_API_KEY": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    "GOOGLE_API_KEY": ("GOOGLE_API_KEY", "GEMINI_API_KEY"),
+    "HF_TOKEN": ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"),
+}
+
+NO_BACKEND_HELP = (
+    "No OS keyring is available, so keys cannot be stored; start a Secret Service "
+    "(on Linux: install gnome-keyring and dbus, and run inside a desktop session or "
+    "'dbus-run-session'), or set the key as an environment variable such as OPENAI_API_KEY."
+)
+
+
+@dataclass(frozen=True)
+class KeyStatus:
+    name: str
+    source: str  # "keyring", "env:NAME" or "missing"
+
+    @property
+    def is_set(self) -> bool:
+        return self.source != "missing"
+
+
+class KeyStore:
+    def backend_name(self) -> str:
+        kr = keyring.get_keyring()
+        return f"{type(kr).__module__}.{type(kr).__name__}"
+
+    def available(self) -> bool:
+        kr = keyring.get_keyring()
+        if isinstance(kr, fail.Keyring):
+            return False
+        chainer = getattr(kr, "backends", None)
+        return not (chainer is not None and not chainer)
+
+    def set(self, name: str, value: str) -> None:
+        _check_name(name)
+        value = value.strip()
+        if not value:
+            raise UserError(f"the value for key {name} is empty; nothing was stored.")
+        if not self.available():
+            raise UserError(NO_BACKEND_HELP)
+        try:
+            keyring.set_password(SERVICE, name, value)
+        except keyring.errors.KeyringError as e:
+            raise UserError(f"the keyring refused to store {name} ({type(e).__name__}); {NO_BACKEND_HELP}") from None
+        redactor.remember(value)
+        names = self._names()
+        if name not in names:
+            self._save_names(sorted({*names, name}))
+
+    def get(self, name: str) -> str | None:
+        """The key's value from the keyring, else from the environment; None if neither."""
+        value = None
+        if self.available():
+            try:
+                value = keyring.get_password(SERVICE, name)
+            except keyring.errors.KeyringError:
+                value = None
+        if not value:
+            for env in ENV_ALIASES.get(name, (name,)):
+                value = os.environ.get(env) or None
+                if value:
+                    break
+        redactor.remember(value)
+        return value
+
+    def status(self, name: str) -> KeyStatus:
+        if self.available():
+            try:
+                if keyring.get_password(SERVICE, name):
+                    return KeyStatus(name, "keyring")
+            except keyring.errors.KeyringError:
+                pass
+        for env in ENV_ALIASES.get(name, (name,)):
+            if os.environ.get(env):
+                return KeyStatus(name, f"env:{env}")
+        return KeyStatus(name, "missing")
+
+    def delete(self, name: str) -> None:
+        if not self.available():
+            raise UserError(NO_BACKEND_HELP)
+        try:
+            keyring.delete_password(SERVICE, name)
+        except keyring.errors.PasswordDeleteError:
+            if name not in self._names():
+                raise UserError(f"there is no stored key named {name}.") from None
+        self._save_names([n for n in self._names() if n != name])
+
+    def names(self) -> list[str]:
+        """Names of keys stored through the studio (values stay in the keyring)."""
+        return self._names()
+
+    def _index(self):
+        return data_home() / "keys.json"
+
+    def _names(self) -> list[str]:
+        try:
+            data = json.loads(self._index().read_text("utf-8"))
+            return [n for n in data.get("names", []) if isinstance(n, str)]
+        except (FileNotFoundError, ValueError, AttributeError):
+            return []
+
+    def _save_names(self, names: list[str]) -> None:
+        write_json(self._index(), {"names": names})
+
+
+def _check_name(name: str) -> None:
+    if not name or not name.replace("_", "").replace("-", "").replace(".", "").isalnum():
+        raise UserError(
+            f"{name!r} is not a usable key name; use letters, digits and '_', e.g. OPENAI_API_KEY."
+        )

@@ -1,0 +1,104 @@
+"""Load pipeline JSON of any known version; refuse future versions with a clear message.
+
+Version 0 is the untagged early shape (no "format"/"version"): node positions inline in each
+node, `connections` with `from`/`to`, model nodes as `{"type": "model", "modelId": …}`.
+Each migration takes the dict of version N and returns the dict of version N+1.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from pydantic import ValidationError
+
+from studio.errors import UserError
+from studio.spec.base import slugify
+from studio.spec.pipeline import CURRENT_VERSION, FORMAT_TAG, Pipeline
+
+
+def _v0_to_v1(doc: dict[str, Any]) -> dict[str, Any]:
+    positions: dict[str, Any] = {}
+    nodes = []
+    for raw in doc.get("nodes", []):
+        raw = dict(raw)
+        if "position" in raw:
+            positions[str(raw["id"])] = raw.pop("position")
+        kind = raw.pop("type", raw.pop("kind", "model"))
+        node = {"id": str(raw.pop("id")), "kind": kind}
+        if "modelId" in raw:
+            node["model"] = raw.pop("modelId")
+        for key in ("label", "prompt", "params", "template", "model"):
+            if key in raw:
+                node[key] = raw.pop(key)
+        nodes.append(node)
+    edges = []
+    for i, conn in enumerate(doc.get("connections", doc.get("edges", []))):
+        edges.append({
+            "id": str(conn.get("id", f"e{i + 1}")),
+            "source": str(conn.get("from", conn.get("source"))),
+            "target": str(conn.get("to", conn.get("target"))),
+        })
+    name = doc.get("name") or "Imported pipeline"
+    return {
+        "format": FORMAT_TAG,
+        "version": 1,
+        "id": doc.get("id") or slugify(name),
+        "name": name,
+        "description": doc.get("description", ""),
+        "nodes": nodes,
+        "edges": edges,
+        "ui": {"positions": positions},
+    }
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _v0_to_v1}
+
+
+def detect_version(doc: dict[str, Any]) -> int:
+    if "format" not in doc and "version" not in doc:
+        return 0
+    if doc.get("format") != FORMAT_TAG:
+        raise UserError(
+            f"this is not an IoM pipeline (format is {doc.get('format')!r}, expected {FORMAT_TAG!r})."
+        )
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise UserError(f"the pipeline's version must be a whole number, not {version!r}.")
+    return version
+
+
+def upgrade(doc: dict[str, Any]) -> dict[str, Any]:
+    """Run the migration chain up to the current version."""
+    if not isinstance(doc, dict):
+        raise UserError("a pipeline must be a JSON object; this file holds something else.")
+    version = detect_version(doc)
+    if version > CURRENT_VERSION:
+        raise UserError(
+            f"this pipeline is format version {version}, newer than this studio reads "
+            f"(up to {CURRENT_VERSION}); update IoM Studio to open it."
+        )
+    while version < CURRENT_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise UserError(f"pipeline format version {version} is not known; it cannot be upgraded.")
+        doc = step(doc)
+        version = doc["version"]
+    return doc
+
+
+def load_pipeline(doc: Any) -> Pipeline:
+    """Any known version of the pipeline JSON → the current Pipeline, or one clear UserError."""
+    try:
+        return Pipeline.model_validate(upgrade(doc))
+    except ValidationError as e:
+        raise UserError(f"the pipeline is not valid: {describe_validation_error(e)}") from None
+
+
+def describe_validation_error(e: ValidationError) -> str:
+    """The first fault of a pydantic error, as 'field.path: message' (plus a count of others)."""
+    errors = e.errors()
+    first = errors[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top)"
+    msg = first["msg"].removeprefix("Value error, ")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {msg}{more}"

@@ -1,0 +1,157 @@
+"""ModelSpec: one entry of the registry — what a model is, how to reach it, what it costs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import jsonschema
+from pydantic import Field, field_validator, model_validator
+
+from studio.spec.base import SpecModel, check_slug, utcnow
+
+Provider = Literal["openai", "anthropic", "google", "huggingface", "ollama", "http", "local"]
+
+# Wire formats; one adapter each (providers issue). The provider says who runs the model,
+# the api says how to talk to it: an Ollama server can be spoken to as "openai-chat" too.
+Api = Literal[
+    "openai-chat",
+    "openai-embeddings",
+    "anthropic-messages",
+    "gemini",
+    "hf-text-generation",
+    "hf-feature-extraction",
+    "hf-text-classification",
+    "hf-translation",
+    "ollama-chat",
+    "ollama-generate",
+    "ollama-embed",
+    "http",
+    "local",
+]
+
+ModelType = Literal["llm", "embedding", "classifier", "translation", "vision", "custom"]
+SecurityPolicy = Literal["public", "organization", "private"]
+
+KNOWN_CAPABILITIES = (
+    "chat", "summarize", "translate", "embed", "sentiment", "language-detect", "keywords",
+    "vision", "classify", "text-stats", "generate", "code", "reasoning",
+)
+
+
+class Prices(SpecModel):
+    """USD prices. None means unknown (shown as *unpriced*), never a silent $0."""
+
+    input_per_token: float | None = Field(default=None, ge=0)
+    output_per_token: float | None = Field(default=None, ge=0)
+    cached_input_per_token: float | None = Field(default=None, ge=0)
+    per_call: float | None = Field(default=None, ge=0)
+
+    @property
+    def known(self) -> bool:
+        return self.per_call is not None or (
+            self.input_per_token is not None and self.output_per_token is not None
+        )
+
+
+class HttpCall(SpecModel):
+    """How the generic HTTP adapter calls "any HTTP API".
+
+    `headers` values may hold `{{key}}`, replaced by the secret at call time (never stored).
+    `body` is a Jinja2 template (sandboxed) rendered with the canonical input as `input`.
+    `output` is a JMESPath expression applied to the JSON reply; `text_output` names the
+    field of the canonical output it fills.
+    """
+
+    method: Literal["GET", "POST", "PUT", "PATCH"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    output: str | None = None
+    output_field: str = "text"
+
+
+class FaultInjection(SpecModel):
+    """Opt-in faults wrapped around a model, to watch routing and fallback happen."""
+
+    enabled: bool = True
+    added_latency_ms: int = Field(default=0, ge=0)
+    error_rate: float = Field(default=0.0, ge=0, le=1)
+    rate_limit_rate: float = Field(default=0.0, ge=0, le=1)
+    retry_after_s: float = Field(default=1.0, ge=0)
+    timeout_rate: float = Field(default=0.0, ge=0, le=1)
+
+
+class ModelSpec(SpecModel):
+    id: str
+    name: str = Field(min_length=1)
+    description: str = ""
+    provider: Provider
+    api: Api
+    endpoint: str | None = None
+    model: str | None = None
+    model_type: ModelType = "llm"
+    capabilities: list[str] = Field(default_factory=list)
+    owner: str = ""
+    tags: list[str] = Field(default_factory=list)
+    input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+    output_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+    prices: Prices = Field(default_factory=Prices)
+    latency_ms: int | None = Field(default=None, ge=0)
+    context_window: int | None = Field(default=None, gt=0)
+    security_policy: SecurityPolicy = "public"
+    default_params: dict[str, Any] = Field(default_factory=dict)
+    key_ref: str | None = None
+    http: HttpCall | None = None
+    faults: FaultInjection | None = None
+    created: datetime = Field(default_factory=utcnow)
+    updated: datetime = Field(default_factory=utcnow)
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_slug(cls, v: str) -> str:
+        return check_slug(v, "model id")
+
+    @field_validator("key_ref")
+    @classmethod
+    def _key_ref_is_a_name(cls, v: str | None) -> str | None:
+        if v is not None and not v.replace("_", "").replace("-", "").replace(".", "").isalnum():
+            raise ValueError(
+                "keyRef must be the name of a key (letters, digits, '_', '-', '.'), "
+                "not the key itself"
+            )
+        return v
+
+    @field_validator("input_schema", "output_schema")
+    @classmethod
+    def _schema_is_valid(cls, v: dict[str, Any]) -> dict[str, Any]:
+        validator = jsonschema.validators.validator_for(v, default=jsonschema.Draft202012Validator)
+        try:
+            validator.check_schema(v)
+        except jsonschema.SchemaError as e:
+            where = "/".join(str(p) for p in e.absolute_path) or "(top)"
+            raise ValueError(f"not a valid JSON Schema at {where}: {e.message}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _endpoint_unless_local(self) -> "ModelSpec":
+        if self.api != "local" and not self.endpoint:
+            raise ValueError(f"a model with api {self.api!r} needs an endpoint URL")
+        return self
+
+    @property
+    def incomplete(self) -> bool:
+        """True while the provider's model name is unknown: it cannot be called yet."""
+        return self.api not in ("local", "http") and not self.model
+
+    @property
+    def priced(self) -> bool:
+        return self.prices.known
+
+
+class HealthStatus(SpecModel):
+    """Last probe of a model; kept apart from the spec (state, not definition)."""
+
+    state: Literal["ok", "auth_failed", "unreachable", "key_missing", "error", "unknown"] = "unknown"
+    latency_ms: float | None = None
+    checked: datetime | None = None
+    detail: str = ""

@@ -1,0 +1,113 @@
+"""Pipeline: the export format (format tag "iom.pipeline", integer version).
+
+The execution spec (nodes, edges, policies) is separate from the canvas layout (`ui`), which
+the runner ignores. Loading is lenient about the graph — a node that names a missing model,
+or an edge to nowhere, still loads and is reported by validation — so nothing a user made is
+ever silently dropped. Only a shape that cannot be read at all is refused.
+
+Ports. Every node produces one JSON object. An edge's `sourcePort` is "out" (the whole
+object) or the name of one of its fields (for a router: the name of a route). Its
+`targetPort` is "in" (merge the object into the target's input) or the name of one input
+field. `mapping` (JSON Pointer such as "/text", or JMESPath) and `template` (Jinja2, sandboxed)
+transform the value on the way; coercion rules live in `studio.engine.translate`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from studio.spec.base import SpecModel, check_slug
+
+FORMAT_TAG = "iom.pipeline"
+CURRENT_VERSION = 1
+
+NodeKind = Literal["input", "output", "model", "capability", "transform", "router", "merge"]
+NODE_KINDS: tuple[str, ...] = NodeKind.__args__  # type: ignore[attr-defined]
+
+
+class NodePolicy(SpecModel):
+    """How a node survives failure. Defaults suit an interactive prototype."""
+
+    timeout_s: float = Field(default=60.0, gt=0)
+    retries: int = Field(default=2, ge=0, le=10)
+    fallback: list[str] = Field(default_factory=list)
+    cache: bool | None = None  # None: cache only deterministic calls
+    on_error: Literal["fail", "default", "skip"] = "fail"
+    default: Any = None
+
+
+class CapabilityChoice(SpecModel):
+    """A modelless node: the engine picks a registry model at run time."""
+
+    capability: str
+    strategy: Literal["cheapest", "fastest", "best", "balanced"] = "balanced"
+    max_price_per_token: float | None = Field(default=None, ge=0)
+    max_latency_ms: int | None = Field(default=None, ge=0)
+    allowed_policies: list[Literal["public", "organization", "private"]] = Field(
+        default_factory=lambda: ["public", "organization", "private"]
+    )
+    require_healthy: bool = False
+
+
+class Route(SpecModel):
+    """A router branch: taken when `when` (a sandboxed Jinja2 expression) is true.
+    A route with no condition is the default, taken when no other route is."""
+
+    port: str
+    when: str | None = None
+
+
+class Node(SpecModel):
+    id: str = Field(min_length=1)
+    kind: NodeKind
+    label: str = ""
+    model: str | None = None
+    choose: CapabilityChoice | None = None
+    prompt: str | None = None
+    system: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    template: str | None = None
+    expression: str | None = None
+    routes: list[Route] = Field(default_factory=list)
+    merge: Literal["object", "list", "text"] = "object"
+    input_schema: dict[str, Any] | None = None
+    policy: NodePolicy = Field(default_factory=NodePolicy)
+
+
+class Edge(SpecModel):
+    id: str = Field(min_length=1)
+    source: str
+    source_port: str = "out"
+    target: str
+    target_port: str = "in"
+    mapping: str | None = None
+    template: str | None = None
+
+
+class Pipeline(SpecModel):
+    format: Literal["iom.pipeline"] = FORMAT_TAG
+    version: Literal[1] = CURRENT_VERSION
+    id: str
+    name: str = Field(min_length=1)
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    nodes: list[Node] = Field(default_factory=list)
+    edges: list[Edge] = Field(default_factory=list)
+    ui: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_slug(cls, v: str) -> str:
+        return check_slug(v, "pipeline id")
+
+    def node(self, node_id: str) -> Node | None:
+        return next((n for n in self.nodes if n.id == node_id), None)
+
+    def model_ids(self) -> set[str]:
+        """Every registry id the pipeline names: node models and fallbacks."""
+        ids = {n.model for n in self.nodes if n.model}
+        for n in self.nodes:
+            ids.update(n.policy.fallback)
+        return ids

@@ -1,0 +1,77 @@
+"""Records of what ran: one CallRecord per model call, one RunRecord per pipeline run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from studio.spec.base import SpecModel, utcnow
+from studio.spec.calls import Usage
+
+NodeStatus = Literal["pending", "running", "succeeded", "failed", "skipped", "cached"]
+
+
+class CallRecord(SpecModel):
+    """One model call, alone or inside a run; the row analytics stores."""
+
+    id: str
+    time: datetime = Field(default_factory=utcnow)
+    model_id: str
+    provider: str
+    pipeline_id: str | None = None
+    run_id: str | None = None
+    node_id: str | None = None
+    status: Literal["ok", "error"] = "ok"
+    error_class: str | None = None
+    error_message: str | None = None
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    overhead_ms: float = 0.0
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float | None = None
+    cache_hit: bool = False
+    saved_usd: float | None = None
+    fell_back_from: str | None = None
+    routing_reason: str | None = None
+    input_hash: str | None = None
+    output_hash: str | None = None
+    request_id: str | None = None
+
+
+class NodeRun(SpecModel):
+    node_id: str
+    status: NodeStatus = "pending"
+    model_id: str | None = None
+    reason: str | None = None
+    inputs: Any = None
+    output: Any = None
+    error: str | None = None
+    error_class: str | None = None
+    attempts: int = 0
+    started: datetime | None = None
+    ended: datetime | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float | None = None
+
+
+class RunRecord(SpecModel):
+    id: str
+    pipeline_id: str
+    pipeline_name: str = ""
+    status: Literal["running", "succeeded", "failed", "cancelled"] = "running"
+    started: datetime = Field(default_factory=utcnow)
+    ended: datetime | None = None
+    inputs: Any = None
+    outputs: Any = None
+    error: str | None = None
+    nodes: dict[str, NodeRun] = Field(default_factory=dict)
+    wall_ms: float | None = None
+    cost_usd: float | None = None
+    unpriced_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_nodes: int = 0
