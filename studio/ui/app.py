@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import os
 
-from nicegui import app, ui
+from studio.paths import data_home
+
+# NiceGUI keeps per-user storage in ./.nicegui unless told; keep it with the studio's data.
+os.environ.setdefault("NICEGUI_STORAGE_PATH", str(data_home() / "nicegui"))
+
+from nicegui import app, ui  # noqa: E402
 
 from studio.core import Studio
 
