@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["tests.helpers.memory_keyring"]
+# NiceGUI's User and Screen fixtures (browser tests) and our keyring fixtures.
+pytest_plugins = ["nicegui.testing.plugin", "tests.helpers.memory_keyring"]
 
 
 @pytest.fixture(autouse=True)

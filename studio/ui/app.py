@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import os
 
-from nicegui import app, ui
+from studio.paths import data_home
+
+# NiceGUI keeps per-user storage in ./.nicegui unless told; keep it with the studio's data.
+os.environ.setdefault("NICEGUI_STORAGE_PATH", str(data_home() / "nicegui"))
+
+from nicegui import app, ui  # noqa: E402
 
 from studio.core import Studio
 
@@ -25,12 +30,13 @@ def reset_studio() -> None:
     _studio = None
 
 
-def register_pages() -> None:
-    from studio.ui import pages  # noqa: F401  (registers @ui.page routes on import)
-
-
 def serve(host: str | None = None, port: int | None = None) -> None:
-    register_pages()
+    """Register the pages and run the server (blocking). A fresh Studio is built for each
+    serve(), so a test that runs the app again with another IOM_HOME gets its own data."""
+    from studio.ui.pages import register_all
+
+    reset_studio()
+    register_all()
     app.on_startup(get_studio)
     ui.run(
         host=host or os.environ.get("IOM_HOST", "127.0.0.1"),

@@ -1,0 +1,19 @@
+"""Browser tests (the plugin is loaded in tests/conftest.py): NiceGUI's `Screen` (real headless Chromium through Debian's chromedriver)
+and `User` (simulated, no JS) fixtures. Both start the studio by running run.py (see
+`main_file` in pyproject.toml), with the per-test IOM_HOME from tests/conftest.py.
+
+A missing Chromium or chromedriver makes these tests fail, never skip: the nicegui_driver
+fixture raises when no driver starts."""
+
+from __future__ import annotations
+
+import pytest
+from selenium import webdriver
+
+@pytest.fixture(scope="session")
+def nicegui_chrome_options(nicegui_chrome_options: webdriver.ChromeOptions) -> webdriver.ChromeOptions:
+    # A laptop-sized window, and no background traffic to hosts this machine cannot reach.
+    for arg in ("window-size=1280,720", "disable-background-networking", "disable-component-update",
+                "disable-sync", "no-first-run", "disable-gpu"):
+        nicegui_chrome_options.add_argument(arg)
+    return nicegui_chrome_options

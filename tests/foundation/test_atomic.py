@@ -1,0 +1,46 @@
+"""Atomic writes: a crash in the middle of a write leaves the previous file whole."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from studio.atomic import write_json, write_text
+
+
+def test_a_process_killed_before_the_rename_leaves_the_old_file(tmp_path):
+    target = tmp_path / "models" / "m.json"
+    write_json(target, {"version": "old"})
+    child = textwrap.dedent(f"""
+        import os, signal
+        import studio.atomic as atomic
+        # Die the hard way at the moment the new content is on disk but not yet renamed.
+        atomic.os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)
+        atomic.write_json({str(target)!r}, {{"version": "new", "pad": "x" * 100000}})
+    """)
+    proc = subprocess.run([sys.executable, "-c", child], cwd=os.getcwd())
+    assert proc.returncode == -9
+    assert target.read_text() == '{\n  "version": "old"\n}\n'
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    folder = tmp_path / "w"
+    target = folder / "a.txt"
+    write_text(target, "before")
+
+    def broken_fsync(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError):
+        write_text(target, "after")
+    monkeypatch.undo()
+    assert target.read_text() == "before"
+    assert [p.name for p in folder.iterdir()] == ["a.txt"]
+
+
+def test_json_is_written_with_sorted_keys_and_two_space_indent(tmp_path):
+    write_json(tmp_path / "x.json", {"b": 1, "a": {"d": 2, "c": 3}})
+    assert (tmp_path / "x.json").read_text() == '{\n  "a": {\n    "c": 3,\n    "d": 2\n  },\n  "b": 1\n}\n'

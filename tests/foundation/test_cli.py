@@ -1,0 +1,93 @@
+"""The CLI through a subprocess: exit codes, one-line errors, JSON listings."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.foundation.test_registry import PROTOTYPE
+
+
+@pytest.fixture
+def iom(iom_home):
+    env = dict(os.environ, IOM_HOME=str(iom_home), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+
+    def run(*args, input=None):
+        return subprocess.run([sys.executable, "-m", "studio", *args], env=env, capture_output=True, text=True, input=input)
+
+    return run
+
+
+def _one_line_error(r):
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in r.stderr, r.stderr
+    return lines[0]
+
+
+def test_models_list_show_and_json(iom):
+    r = iom("models", "list", "--json")
+    assert r.returncode == 0, r.stderr
+    models = json.loads(r.stdout)
+    assert len(models) == 8 and all("health" in m for m in models)
+    r = iom("models", "list", "--capability", "embed", "--provider", "openai")
+    assert r.returncode == 0 and "openai/text-embedding-3-small" in r.stdout and "gpt-4o-mini" not in r.stdout
+    r = iom("models", "show", "anthropic/claude-haiku-4-5", "--json")
+    shown = json.loads(r.stdout)
+    assert shown["keyRef"] == "ANTHROPIC_API_KEY" and shown["keyStatus"] == "missing"
+    assert "unknown model" not in _one_line_error(iom("models", "show", "no/such"))
+
+
+def test_add_remove_import_export(iom, tmp_path):
+    f = tmp_path / "m.json"
+    f.write_text(json.dumps({"id": "acme/echo", "name": "Echo", "provider": "http", "api": "http", "endpoint": "http://127.0.0.1:1/"}))
+    assert iom("models", "add", str(f)).returncode == 0
+    assert "exists already" in _one_line_error(iom("models", "add", str(f)))
+    proto = tmp_path / "proto.json"
+    proto.write_text(json.dumps(PROTOTYPE))
+    r = iom("models", "import", str(proto))
+    assert r.returncode == 0 and "openai/gpt-4-turbo" in r.stdout
+    assert "was not stored (no keyring)" in r.stderr  # the fail backend: the key is dropped, never written
+    out = tmp_path / "export.json"
+    assert iom("models", "export", "-o", str(out)).returncode == 0
+    exported = json.loads(out.read_text())
+    assert {m["id"] for m in exported["models"]} >= {"acme/echo", "openai/gpt-4-turbo"}
+    assert "sk-your-api-key-here" not in out.read_text()
+    assert iom("models", "remove", "acme/echo").returncode == 0
+    assert "no model 'acme/echo'" in _one_line_error(iom("models", "remove", "acme/echo"))
+
+
+def test_user_errors_are_one_line_and_bad_usage_is_exit_2(iom, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert "is not valid JSON (line 1, column 2" in _one_line_error(iom("models", "import", str(bad)))
+    assert "does not exist" in _one_line_error(iom("pipelines", "import", str(tmp_path / "missing.json")))
+    assert iom("models").returncode == 2
+    assert iom("models", "frobnicate").returncode == 2
+    assert iom("keys", "set", "OPENAI_API_KEY", "sk-on-the-command-line").returncode == 2
+    assert "No OS keyring is available" in _one_line_error(iom("keys", "set", "OPENAI_API_KEY", input="v\n"))
+
+
+def test_pipelines_list_show_validate_import_export(iom, tmp_path):
+    listed = json.loads(iom("pipelines", "list", "--json").stdout)
+    assert {p["id"] for p in listed} >= {"content-enhancement", "multi-language-translation"}
+    shown = json.loads(iom("pipelines", "show", "content-enhancement").stdout)
+    assert shown["format"] == "iom.pipeline" and shown["version"] == 1
+    out = tmp_path / "p.json"
+    assert iom("pipelines", "export", "content-enhancement", "-o", str(out)).returncode == 0
+    assert json.loads(out.read_text()) == shown
+    assert iom("pipelines", "validate", str(out)).returncode == 0
+    broken = dict(shown, id="broken-flow")
+    broken["nodes"] = shown["nodes"] + [{"id": "x", "kind": "model", "model": "nobody/none"}]
+    out.write_text(json.dumps(broken))
+    r = iom("pipelines", "validate", str(out), "--json")
+    assert r.returncode == 1
+    problems = json.loads(r.stdout)["problems"]
+    assert any(p["where"] == "x" and "nobody/none" in p["message"] for p in problems)
+    assert iom("pipelines", "import", str(out)).returncode == 0  # a missing model still loads
+    assert "broken-flow" in iom("pipelines", "list").stdout
+    future = dict(shown, version=99)
+    out.write_text(json.dumps(future))
+    assert "newer than this studio reads" in _one_line_error(iom("pipelines", "import", str(out)))

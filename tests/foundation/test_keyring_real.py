@@ -1,0 +1,39 @@
+"""The keyring through the real Secret Service (gnome-keyring under dbus-run-session).
+
+These fail, never skip, when the Secret Service is missing: scripts/test starts it."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from studio.secrets import KeyStore
+
+pytestmark = pytest.mark.keyring
+
+
+def test_round_trip_through_the_secret_service(secret_service):
+    keys = KeyStore()
+    assert keys.backend_name().endswith("SecretService.Keyring")
+    keys.set("IOM_TEST_KEY", "real-secret-service-value")
+    assert KeyStore().get("IOM_TEST_KEY") == "real-secret-service-value"
+    assert secret_service.get_password("iom-studio", "IOM_TEST_KEY") == "real-secret-service-value"
+    keys.delete("IOM_TEST_KEY")
+    assert keys.get("IOM_TEST_KEY") is None
+
+
+def test_cli_stores_a_key_from_stdin_and_never_prints_it(secret_service, iom_home):
+    env = dict(os.environ, IOM_HOME=str(iom_home))
+    env.pop("PYTHON_KEYRING_BACKEND", None)
+    run = lambda *a, **kw: subprocess.run([sys.executable, "-m", "studio", *a], env=env, capture_output=True, text=True, **kw)
+    r = run("keys", "set", "IOM_CLI_KEY", input="cli-secret-value-9\n")
+    assert r.returncode == 0, r.stderr
+    assert "cli-secret-value-9" not in r.stdout + r.stderr
+    assert secret_service.get_password("iom-studio", "IOM_CLI_KEY") == "cli-secret-value-9"
+    r = run("keys", "list", "--json")
+    assert '"IOM_CLI_KEY"' in r.stdout and "cli-secret-value-9" not in r.stdout
+    assert run("keys", "delete", "IOM_CLI_KEY").returncode == 0
+    assert secret_service.get_password("iom-studio", "IOM_CLI_KEY") is None
+    for path in iom_home.rglob("*"):
+        assert not path.is_file() or b"cli-secret-value-9" not in path.read_bytes()

@@ -1,0 +1,179 @@
+"""Registry: CRUD, search filters, corrupt files, prototype import, secrets never on disk."""
+
+import json
+
+import pytest
+
+from studio.core import Studio
+from studio.errors import CorruptFile, NotFound, UserError
+from studio.registry import ModelQuery
+from studio.spec import HealthStatus, HttpCall, ModelSpec
+
+PROTOTYPE = {
+    "name": "GPT-4 Turbo", "description": "Advanced language model for complex reasoning",
+    "endpoint": "https://api.openai.com/v1/chat/completions", "modelType": "llm", "owner": "OpenAI",
+    "latency": 2000, "costPerToken": 0.00003, "securityPolicy": "public",
+    "inputSchema": {"type": "object", "properties": {"messages": {"type": "array", "items": {"type": "object",
+        "properties": {"role": {"type": "string"}, "content": {"type": "string"}}}},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2}}, "required": ["messages"]},
+    "outputSchema": {"type": "object", "properties": {"choices": {"type": "array", "items": {"type": "object",
+        "properties": {"message": {"type": "object", "properties": {"content": {"type": "string"}}}}}}}},
+    "tags": ["openai", "gpt-4", "language-model"], "apiKey": "sk-your-api-key-here",
+}
+
+
+@pytest.fixture
+def studio(iom_home, memory_keyring):
+    return Studio(iom_home)
+
+
+def test_first_start_seeds_the_samples_and_reset_restores_them(studio):
+    ids = {s.id for s in studio.models.all()}
+    assert {"openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "google/gemini-2.5-flash",
+            "ollama/llama3.2", "huggingface/all-minilm-l6-v2"} <= ids
+    assert {p.id for p in studio.pipelines.all()} >= {"content-enhancement", "multi-language-translation",
+                                                      "multi-modal-analysis", "data-processing-chain"}
+    studio.models.delete("openai/gpt-4o-mini")
+    Studio(studio.home)  # a second start does not seed again
+    assert studio.models.find("openai/gpt-4o-mini") is None
+    studio.reset_to_samples()
+    assert studio.models.find("openai/gpt-4o-mini") is not None
+
+
+def test_create_read_update_delete(studio):
+    spec = ModelSpec(id="acme/echo", name="Echo", provider="http", api="http", endpoint="http://127.0.0.1:1/echo")
+    studio.models.save(spec, create=True)
+    with pytest.raises(UserError, match="exists already"):
+        studio.models.save(spec, create=True)
+    got = studio.models.get("acme/echo")
+    assert got.name == "Echo"
+    studio.models.save(got.model_copy(update={"name": "Echo 2"}), create=False)
+    again = studio.models.get("acme/echo")
+    assert again.name == "Echo 2" and again.created == got.created and again.updated >= got.updated
+    studio.models.delete("acme/echo")
+    with pytest.raises(NotFound, match="no model 'acme/echo'"):
+        studio.models.get("acme/echo")
+    with pytest.raises(NotFound):
+        studio.models.delete("acme/echo")
+
+
+def test_search_filters(studio):
+    def ids(**kw):
+        return {s.id for s in studio.models.search(ModelQuery(**kw))}
+
+    assert ids(text="embedding small") == {"openai/text-embedding-3-small"}
+    assert ids(capability="embed") == {"openai/text-embedding-3-small", "huggingface/all-minilm-l6-v2", "ollama/nomic-embed-text"}
+    assert ids(model_type="vision") == {"google/gemini-2.5-flash"}
+    assert ids(provider="anthropic") == {"anthropic/claude-haiku-4-5"}
+    assert ids(tag="local", capability="chat") == {"ollama/llama3.2"}
+    assert ids(policy="private", model_type="embedding") == {"ollama/nomic-embed-text"}
+    cheap = ids(max_price_per_mtok=1.0, capability="chat")
+    assert "openai/gpt-4o-mini" in cheap and "anthropic/claude-haiku-4-5" not in cheap
+    assert "huggingface/llama-3.1-8b-instruct" not in cheap  # unpriced is not "cheap"
+    assert ids(max_latency_ms=500, capability="embed") == {"openai/text-embedding-3-small", "huggingface/all-minilm-l6-v2", "ollama/nomic-embed-text"}
+    studio.models.set_health("openai/gpt-4o-mini", HealthStatus(state="ok", latency_ms=12))
+    assert ids(health="ok") == {"openai/gpt-4o-mini"}
+
+
+def test_a_corrupt_file_is_named_and_everything_else_keeps_working(studio):
+    broken = studio.home / "models" / "acme" / "broken.json"
+    broken.parent.mkdir(parents=True)
+    broken.write_text('{"id": "acme/broken", "name": ')
+    bad_shape = studio.home / "models" / "acme" / "shape.json"
+    bad_shape.write_text(json.dumps({"id": "acme/shape", "name": "S", "provider": "nobody", "api": "http", "endpoint": "x"}))
+    before = len(studio.models.all())
+    problems = {p.path.name: str(p) for p in studio.models.problems()}
+    assert set(problems) == {"broken.json", "shape.json"}
+    assert "invalid JSON at line 1" in problems["broken.json"] and str(broken) in problems["broken.json"]
+    assert "provider" in problems["shape.json"]
+    assert before == 8
+    with pytest.raises(CorruptFile, match="broken.json could not be read"):
+        studio.models.get("acme/broken")
+    assert studio.models.get("openai/gpt-4o-mini").id == "openai/gpt-4o-mini"
+    (studio.home / "pipelines" / "bad.json").write_text("[]")
+    assert [p.path.name for p in studio.pipelines.problems()] == ["bad.json"]
+    assert len(studio.pipelines.all()) == 4
+
+
+def test_prototype_entry_imports_as_is_with_its_key_in_the_keyring(studio, memory_keyring):
+    report = studio.models.import_doc(PROTOTYPE)
+    assert report.added == ["openai/gpt-4-turbo"] and report.keys_stored == ["OPENAI_API_KEY"]
+    spec = studio.models.get("openai/gpt-4-turbo")
+    assert (spec.provider, spec.api, spec.model_type, spec.latency_ms) == ("openai", "openai-chat", "llm", 2000)
+    assert spec.prices.input_per_token == spec.prices.output_per_token == 0.00003
+    assert spec.incomplete and any("no provider model name" in w for w in report.warnings)
+    assert memory_keyring.store[("iom-studio", "OPENAI_API_KEY")] == "sk-your-api-key-here"
+    with_model = dict(PROTOTYPE, model="gpt-4-turbo", name="GPT-4 Turbo (named)")
+    studio.models.import_doc(with_model)
+    assert not studio.models.get("openai/gpt-4-turbo").incomplete
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "model_type", "provider", "api"),
+    [
+        ("https://api.anthropic.com/v1/messages", "llm", "anthropic", "anthropic-messages"),
+        ("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent", "llm", "google", "gemini"),
+        ("https://router.huggingface.co/v1/chat/completions", "llm", "huggingface", "openai-chat"),
+        ("https://api-inference.huggingface.co/models/x/y", "embedding", "huggingface", "hf-feature-extraction"),
+        ("http://localhost:11434/api/chat", "llm", "ollama", "ollama-chat"),
+        ("http://localhost:11434/api/embed", "embedding", "ollama", "ollama-embed"),
+        ("https://api.openai.com/v1/embeddings", "embedding", "openai", "openai-embeddings"),
+        ("https://example.com/predict", "custom", "http", "http"),
+    ],
+)
+def test_provider_and_wire_format_are_inferred_from_the_endpoint(studio, endpoint, model_type, provider, api):
+    doc = {k: v for k, v in PROTOTYPE.items() if k != "apiKey"}
+    report = studio.models.import_doc(dict(doc, endpoint=endpoint, modelType=model_type, name=f"m {api}"))
+    spec = studio.models.get(report.added[0])
+    assert (spec.provider, spec.api) == (provider, api)
+
+
+def test_an_invalid_entry_in_an_import_saves_nothing(studio):
+    good = {k: v for k, v in PROTOTYPE.items() if k != "apiKey"}
+    bad = dict(good, name="Bad", inputSchema={"type": 12})
+    with pytest.raises(UserError, match="model 'Bad' is not valid: .*Nothing was imported"):
+        studio.models.import_doc([good, bad])
+    assert studio.models.find("openai/gpt-4-turbo") is None
+
+
+def test_no_secret_reaches_any_file_or_export(studio):
+    planted = "sk-planted-" + "Zq9" * 10
+    studio.models.import_doc(dict(PROTOTYPE, apiKey=planted, model="gpt-4-turbo"))
+    studio.keys.set("ANTHROPIC_API_KEY", "sk-ant-planted-secret-value-123456")
+    exports = [json.dumps(studio.models.export_doc())]
+    from studio.registry import export_pipeline
+
+    exports += [json.dumps(export_pipeline(p)) for p in studio.pipelines.all()]
+    for text in exports:
+        assert planted not in text and "sk-ant-planted" not in text
+    for path in studio.home.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert planted.encode() not in data and b"sk-ant-planted" not in data, path
+
+
+def test_a_key_typed_into_a_spec_is_refused_and_nothing_is_saved(studio):
+    studio.keys.set("ACME_KEY", "acme-secret-value-42")
+    spec = ModelSpec(id="acme/leaky", name="Leaky", provider="http", api="http", endpoint="http://127.0.0.1:1/x",
+                     http={"headers": {"Authorization": "Bearer acme-secret-value-42"}})
+    with pytest.raises(UserError, match="looks like an API key in 'http.headers.Authorization'.*Nothing was saved"):
+        studio.models.save(spec)
+    assert studio.models.find("acme/leaky") is None
+    ok = spec.model_copy(update={"http": HttpCall(headers={"Authorization": "Bearer {{key}}"})})
+    studio.models.save(ok)
+    assert studio.models.get("acme/leaky").http.headers["Authorization"] == "Bearer {{key}}"
+
+
+def test_export_then_import_round_trips(studio, tmp_path):
+    doc = studio.models.export_doc()
+    out = tmp_path / "models.json"
+    out.write_text(json.dumps(doc))
+    studio.reset_to_samples(purge=True)
+    for spec in studio.models.all():
+        studio.models.delete(spec.id)
+    assert studio.models.all() == []
+    report = studio.models.import_file(out)
+    assert len(report.added) == 8
+    assert [s.to_json_dict() | {"updated": None} for s in studio.models.all()] == [
+        m | {"updated": None} for m in doc["models"]
+    ]

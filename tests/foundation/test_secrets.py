@@ -1,0 +1,63 @@
+"""Secrets: keyring round trip (in memory), env fallback, no-backend message, redaction."""
+
+import keyring
+import pytest
+from keyring.backends import fail
+
+from studio.errors import UserError
+from studio.secrets import KeyStore, redact, redact_data, redactor
+
+
+def test_round_trip_and_names(memory_keyring):
+    keys = KeyStore()
+    keys.set("OPENAI_API_KEY", "sk-test-round-trip-0000000001")
+    assert keys.get("OPENAI_API_KEY") == "sk-test-round-trip-0000000001"
+    assert keys.status("OPENAI_API_KEY").source == "keyring"
+    assert keys.names() == ["OPENAI_API_KEY"]
+    keys.delete("OPENAI_API_KEY")
+    assert keys.get("OPENAI_API_KEY") is None and keys.names() == []
+    with pytest.raises(UserError, match="no stored key named OPENAI_API_KEY"):
+        keys.delete("OPENAI_API_KEY")
+
+
+def test_environment_fallback_uses_the_providers_usual_names(memory_keyring, monkeypatch):
+    keys = KeyStore()
+    monkeypatch.setenv("GOOGLE_API_KEY", "AIza-env-value")
+    assert keys.get("GEMINI_API_KEY") == "AIza-env-value"
+    assert keys.status("GEMINI_API_KEY").source == "env:GOOGLE_API_KEY"
+    monkeypatch.setenv("HF_TOKEN", "hf-env")
+    assert keys.get("HF_TOKEN") == "hf-env"
+    assert keys.status("MISSING_KEY").source == "missing"
+
+
+def test_without_a_backend_the_studio_says_so_and_writes_no_plaintext(monkeypatch, iom_home):
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        keys = KeyStore()
+        assert not keys.available()
+        with pytest.raises(UserError, match="No OS keyring is available.*gnome-keyring"):
+            keys.set("OPENAI_API_KEY", "sk-should-never-be-written-anywhere")
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
+        assert keys.get("OPENAI_API_KEY") == "sk-from-env"
+    finally:
+        keyring.set_keyring(previous)
+    for path in iom_home.rglob("*"):
+        assert not path.is_file() or b"sk-should-never" not in path.read_bytes()
+
+
+def test_bad_names_and_empty_values_are_refused(memory_keyring):
+    with pytest.raises(UserError, match="not a usable key name"):
+        KeyStore().set("my key", "v")
+    with pytest.raises(UserError, match="empty"):
+        KeyStore().set("GOOD_NAME", "   ")
+
+
+def test_redaction_masks_remembered_values_and_key_shapes():
+    redactor.remember("a-secret-nobody-should-see")
+    assert "a-secret-nobody" not in redact("oops: a-secret-nobody-should-see in a log line")
+    assert "sk-" not in redact("key sk-abcdefghijklmnopqrstuvwxyz012345")
+    assert "hf_" not in redact("token hf_abcdefghijklmnopqrstuvwx")
+    assert "xyz.123" not in redact("Authorization: Bearer xyz.123.abcdef")
+    data = redact_data({"headers": {"Authorization": "Bearer t", "x-api-key": "k"}, "body": ["a-secret-nobody-should-see"]})
+    assert data == {"headers": {"Authorization": "••••", "x-api-key": "••••"}, "body": ["••••"]}

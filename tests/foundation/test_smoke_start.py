@@ -1,0 +1,42 @@
+"""`python run.py` serves the studio on 127.0.0.1 and its first page lists the registry."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_run_py_serves_the_first_page(iom_home):
+    port = _free_port()
+    env = dict(os.environ, IOM_HOME=str(iom_home), IOM_PORT=str(port), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    env.pop("PYTEST_CURRENT_TEST", None)  # NiceGUI would think it runs inside a Screen test
+    proc = subprocess.Popen([sys.executable, "run.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        body = None
+        deadline = time.monotonic() + 60  # generous: this checks it serves, bench/ measures how fast
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+                if r.status_code == 200:
+                    body = r.text
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert body is not None, f"run.py did not serve (exit {proc.poll()})"
+        assert "IoM Studio" in body and "openai/gpt-4o-mini" in body
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert "Traceback" not in out, out

@@ -1,0 +1,101 @@
+"""The data model: ModelSpec checks, pipeline format, migrations, the committed schema."""
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from studio.errors import UserError
+from studio.spec import ModelSpec, Pipeline, load_pipeline
+from studio.spec.schema import SCHEMA_PATH, render
+
+
+def _spec(**kw):
+    base = dict(id="acme/m1", name="M1", provider="http", api="http", endpoint="http://127.0.0.1:9/x")
+    return ModelSpec.model_validate({**base, **kw})
+
+
+def test_model_spec_round_trips_through_camel_case_json():
+    spec = _spec(model_type="classifier", capabilities=["sentiment"], prices={"perCall": 0.001}, keyRef="ACME_KEY")
+    doc = spec.to_json_dict()
+    assert doc["modelType"] == "classifier" and doc["keyRef"] == "ACME_KEY" and doc["prices"] == {"perCall": 0.001}
+    assert ModelSpec.model_validate(doc) == spec
+
+
+@pytest.mark.parametrize("bad_id", ["Open AI/x", "/x", "x/", "x//y", "../etc/passwd", ""])
+def test_model_id_must_be_a_slug(bad_id):
+    with pytest.raises(ValidationError, match="not a valid id"):
+        _spec(id=bad_id)
+
+
+def test_input_schema_is_checked_against_the_metaschema():
+    with pytest.raises(ValidationError, match="not a valid JSON Schema"):
+        _spec(input_schema={"type": "objekt"})
+    with pytest.raises(ValidationError, match="not a valid JSON Schema at properties/n"):
+        _spec(input_schema={"type": "object", "properties": {"n": {"type": "number", "minimum": "zero"}}})
+
+
+def test_remote_models_need_an_endpoint_and_a_key_reference_is_a_name():
+    with pytest.raises(ValidationError, match="needs an endpoint"):
+        ModelSpec(id="a/b", name="b", provider="openai", api="openai-chat")
+    with pytest.raises(ValidationError, match="name of a key"):
+        _spec(key_ref="sk abc def")
+
+
+def test_unknown_prices_mean_unpriced_not_free():
+    assert not _spec().priced
+    assert _spec(prices={"inputPerToken": 0, "outputPerToken": 0}).priced
+    assert _spec(api="openai-chat", provider="openai").incomplete
+    assert not _spec(api="openai-chat", provider="openai", model="gpt-4o-mini").incomplete
+
+
+def test_pipeline_missing_model_still_loads():
+    p = load_pipeline({"format": "iom.pipeline", "version": 1, "id": "p", "name": "P",
+                       "nodes": [{"id": "n", "kind": "model", "model": "nobody/nothing"}]})
+    assert p.node("n").model == "nobody/nothing"
+    assert "nobody/nothing" in p.model_ids()
+
+
+def test_version_zero_pipeline_migrates_and_layout_moves_to_ui():
+    v0 = {
+        "name": "Old flow",
+        "nodes": [
+            {"id": "a", "type": "input", "position": {"x": 1, "y": 2}},
+            {"id": "b", "type": "model", "modelId": "openai/gpt-4o-mini", "position": {"x": 3, "y": 4}},
+        ],
+        "connections": [{"from": "a", "to": "b"}],
+    }
+    p = load_pipeline(v0)
+    assert (p.format, p.version, p.id) == ("iom.pipeline", 1, "old-flow")
+    assert p.node("b").model == "openai/gpt-4o-mini"
+    assert p.edges[0].source == "a" and p.edges[0].target == "b"
+    assert p.ui["positions"] == {"a": {"x": 1, "y": 2}, "b": {"x": 3, "y": 4}}
+    assert "position" not in json.dumps(p.model_dump(exclude={"ui"}))
+
+
+def test_future_version_and_foreign_format_are_refused_in_one_sentence():
+    with pytest.raises(UserError, match="version 7, newer than this studio reads .* update IoM Studio"):
+        load_pipeline({"format": "iom.pipeline", "version": 7, "id": "p", "name": "P"})
+    with pytest.raises(UserError, match="not an IoM pipeline"):
+        load_pipeline({"format": "something-else", "version": 1})
+    with pytest.raises(UserError, match=r"nodes\.0\.kind"):
+        load_pipeline({"format": "iom.pipeline", "version": 1, "id": "p", "name": "P", "nodes": [{"id": "n", "kind": "wizard"}]})
+
+
+def test_committed_pipeline_schema_matches_the_code():
+    committed = SCHEMA_PATH.read_text("utf-8")
+    assert committed == render(), "run 'python -m studio.spec.schema' and commit the result"
+
+
+def test_sample_pipelines_validate_against_the_committed_schema():
+    import jsonschema
+
+    from studio.registry.samples import samples_dir
+
+    schema = json.loads(SCHEMA_PATH.read_text("utf-8"))
+    files = sorted((samples_dir() / "pipelines").glob("*.json"))
+    assert len(files) >= 4
+    for f in files:
+        doc = json.loads(f.read_text("utf-8"))
+        jsonschema.validate(doc, schema)
+        assert Pipeline.model_validate(doc).id == f.stem
