@@ -33,8 +33,9 @@ class VaderSentiment(LocalModel):
     name = "vader-sentiment"
     description = (
         "Positive / negative / neutral sentiment with VADER, a rule-based English lexicon "
-        "tuned for reviews and social media. English only: other languages are detected and "
-        "flagged reliable=false, because VADER then scores look-alike words at random."
+        "tuned for reviews and social media. English only: on other languages it scores the "
+        "few look-alike words (German 'war' = was, rated negative), so non-English text is "
+        "detected and flagged reliable=false."
     )
 
     def run(self, input: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
