@@ -4,7 +4,8 @@ scores average over many words, so such errors mostly cancel out.
 
 - English: vowel groups (a e i o u y), minus a silent final "e" ("make"), a silent "-es"
   and "-ed" ("makes", "played"), but not "-le" after a consonant ("table") or "-ted"/"-ded".
-- Other Latin-script and Cyrillic languages: vowel groups, accented vowels included
+- Cyrillic: one syllable per vowel letter (Russian "Рос-си-и" has three).
+- Other Latin-script languages: vowel groups, accented vowels included
   (diphthongs like German "ei" or French "ou" are one group). Spanish and Italian split two
   strong vowels ("le-er", "dí-a"), which are two syllables there.
 - Chinese: one syllable per Han character. Other scripts (Japanese kanji and kana
@@ -19,7 +20,8 @@ from studio.providers.local.languages import base_code
 
 _LATIN_VOWELS = "aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿœ"
 _CYRILLIC_VOWELS = "аеёиоуыэюяіїєў"
-_VOWEL_GROUP = re.compile(f"[{_LATIN_VOWELS}{_CYRILLIC_VOWELS}]+")
+_VOWEL_GROUP = re.compile(f"[{_LATIN_VOWELS}]+")
+_CYRILLIC_VOWEL = re.compile(f"[{_CYRILLIC_VOWELS}]")
 _ENGLISH_GROUP = re.compile("[aeiouy]+")
 _STRONG = set("aeoáéóíú")  # Spanish/Italian vowels that do not merge with one another
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -43,6 +45,9 @@ def english(word: str) -> int:
 
 def generic(word: str, *, split_strong: bool = False) -> int:
     w = word.lower()
+    cyrillic = len(_CYRILLIC_VOWEL.findall(w))
+    if cyrillic:
+        return cyrillic
     groups = _VOWEL_GROUP.findall(w)
     count = len(groups)
     if split_strong:
