@@ -4,7 +4,8 @@ Sentences end at . ! ? … (and 。！？ ． in Chinese and Japanese, । in De
 with closing quotes and brackets kept on the sentence they close. A full stop does not end a
 sentence after a known abbreviation ("Dr.", "z.B.", "Mme.", "p.ej."), after a single capital
 (an initial: "J. K. Rowling"), after a German ordinal before a month ("3. Oktober"), or when
-the next word starts in lower case ("etc. and so on", "… he said"). Blank lines always end a
+the next word starts in lower case ("etc. and so on", "… he said"); nor does a quoted
+Japanese sentence that goes on with と ("「行きますか？」と聞いた。"). Blank lines always end a
 sentence, so headings and list items without a full stop stand alone.
 
 Words are runs of letters and digits, with inner apostrophes and hyphens ("don't",
@@ -48,6 +49,8 @@ _END = re.compile(
     r"""(?P<mark>[.!?…]+|[。！？．]+|[।॥؟])(?P<close>["'”’»)\]」』]*)(?P<space>\s+|$)"""
     r"""|(?P<cjk>[。！？]+)(?P<cjkclose>[」』”’)]*)"""
 )
+# Japanese quotative particles: a quoted question or exclamation before them is not an end.
+_QUOTATIVE = frozenset("とっ")
 _PARAGRAPHS = re.compile(r"\n[ \t]*\n+")
 _WORD_BEFORE = re.compile(r"([^\s(\[\"'“‘«]+)$")
 _CJK_CHAR = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -78,6 +81,8 @@ def _split_paragraph(paragraph: str, known: frozenset[str]) -> list[str]:
     start = 0
     for m in _END.finditer(paragraph):
         if m.group("cjk") is not None:
+            if m.group("cjkclose") and paragraph[m.end():m.end() + 1] in _QUOTATIVE:
+                continue  # 「行きますか？」と聞いた: the quote goes on
             end = m.end()
         else:
             if not _ends_here(paragraph, m, known):
