@@ -5,7 +5,8 @@ The language picks YAKE's stopword list; it comes from the input or params, else
 detected. YAKE needs spaces between words, so Chinese and Japanese get a small method of
 their own: repeated character sequences of 2–4 characters for Chinese, and runs of kanji and
 katakana between the kana particles for Japanese, the longest form kept when a shorter one only occurs inside it.
-Scores follow YAKE's convention everywhere: lower means more relevant.
+A phrase that contains a better-ranked one, or sits inside it, is dropped. Scores follow
+YAKE's convention everywhere: lower means more relevant.
 """
 
 from __future__ import annotations
@@ -36,8 +37,30 @@ def _yake_keywords(text: str, language: str, top: int, max_words: int) -> list[t
     # YAKE falls back to reading its own list when given an empty set, and reads "noLang"
     # as Norwegian ("no"); a set holding only the empty string means "no stopwords".
     words = set(stopwords(language)) or {""}
-    extractor = yake.KeywordExtractor(lan=code or "en", n=max_words, top=top, stopwords=words)
-    return [(kw, float(score)) for kw, score in extractor.extract_keywords(text)]
+    # Ask for more than wanted: overlapping phrases are dropped below.
+    extractor = yake.KeywordExtractor(lan=code or "en", n=max_words, top=top * 4, stopwords=words)
+    found = [(kw, float(score)) for kw, score in extractor.extract_keywords(text)]
+    return _without_overlaps(found)[:top]
+
+
+def _contains(longer: list[str], shorter: list[str]) -> bool:
+    n = len(shorter)
+    return any(longer[i:i + n] == shorter for i in range(len(longer) - n + 1))
+
+
+def _without_overlaps(found: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Keep a phrase only if it neither contains nor sits inside a better one: YAKE returns
+    "solar panels", "solar" and "solar panels convert" side by side, which says one thing
+    three times. (YAKE's own dedup compares spelling, and lets these through.)"""
+    kept: list[tuple[str, float]] = []
+    kept_words: list[list[str]] = []
+    for keyword, score in found:
+        w = keyword.lower().split()
+        if any(_contains(k, w) or _contains(w, k) for k in kept_words):
+            continue
+        kept.append((keyword, score))
+        kept_words.append(w)
+    return kept
 
 
 def _cjk_keywords(text: str, language: str, top: int, max_chars: int) -> list[tuple[str, float]]:
