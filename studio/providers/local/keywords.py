@@ -17,7 +17,7 @@ from typing import Any
 
 from studio.providers.local.base import LocalModel, int_param, language_choice, require_text
 from studio.providers.local.language import detect_code
-from studio.providers.local.languages import UNDETERMINED, base_code
+from studio.providers.local.languages import base_code
 from studio.providers.local.stopwords import stopwords, yake_code
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -123,6 +123,6 @@ class YakeKeywords(LocalModel):
         return {
             "keywords": keywords,
             "text": ", ".join(k["keyword"] for k in keywords),
-            "language": language if language else UNDETERMINED,
+            "language": language,
             "method": method,
         }
