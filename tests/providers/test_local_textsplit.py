@@ -41,6 +41,9 @@ def test_an_abbreviation_of_one_language_is_a_word_in_another():
     # French "Me" (Maître) is an abbreviation; English "me" ends sentences.
     assert split_sentences("Give it to me. Then go.", "en") == ["Give it to me.", "Then go."]
     assert split_sentences("Voir Me. Dupont demain.", "fr") == ["Voir Me. Dupont demain."]
+    # Language unknown: only abbreviations that are words nowhere ("z.B.", "Dr.") hold.
+    assert split_sentences("Geef het aan me. Dan ga je. Zie z.B. Dr. Jansen.") == [
+        "Geef het aan me.", "Dan ga je.", "Zie z.B. Dr. Jansen."]
 
 
 def test_words_keep_apostrophes_and_hyphens_and_count_han_characters():

@@ -32,7 +32,11 @@ _ABBREVIATIONS: dict[str, frozenset[str]] = {
         "it": "sig sigg dott ecc",
     }.items()
 }
-_ALL_ABBREVIATIONS = frozenset().union(*_ABBREVIATIONS.values())
+# For other languages: the common ones and the dotted ones ("z.b", "e.g"), which are words
+# in no language; undotted ones like "me" or "fr" would hide real sentence ends.
+_UNKNOWN_LANGUAGE = _ABBREVIATIONS["common"] | frozenset(
+    a for lang in _ABBREVIATIONS.values() for a in lang if "." in a
+)
 # Number abbreviations: no sentence end only when a number follows ("No. 5", not "I said no.").
 _BEFORE_NUMBER = frozenset({"no", "nos", "nr", "núm", "n°", "art"})
 
@@ -59,11 +63,11 @@ _IS_CJK = re.compile(rf"[{_CJK_CHAR}]")
 
 
 def abbreviations(language: str | None) -> frozenset[str]:
-    """The abbreviations known for `language`; all of them when it is unknown."""
+    """The abbreviations known for `language`; only unambiguous ones for other languages."""
     code = (language or "").split("-")[0]
-    if code in _ABBREVIATIONS:
+    if code in _ABBREVIATIONS and code != "common":
         return _ABBREVIATIONS["common"] | _ABBREVIATIONS[code]
-    return _ALL_ABBREVIATIONS
+    return _UNKNOWN_LANGUAGE
 
 
 def split_sentences(text: str, language: str | None = None) -> list[str]:
