@@ -79,3 +79,14 @@ def test_syllables_in_other_languages(word, language, count):
 def test_syllables_are_unknown_where_spelling_says_nothing():
     assert syllables.count("東京", "ja") is None
     assert syllables.count("القاهرة", "ar") is None
+
+
+def test_stopword_lists_are_found_for_the_main_languages():
+    from studio.providers.local.stopwords import stopwords
+
+    assert {"the", "and", "of"} <= stopwords("en")
+    assert {"le", "la", "et"} <= stopwords("fr")
+    assert {"der", "die", "und"} <= stopwords("de")
+    assert {"el", "la", "y"} <= stopwords("es")
+    assert "и" in stopwords("ru") and "的" in stopwords("zh-cn")
+    assert stopwords("xx") == frozenset()

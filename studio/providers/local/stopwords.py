@@ -19,7 +19,12 @@ def _lists_dir() -> Path | None:
     spec = importlib.util.find_spec("yake")
     if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(next(iter(spec.submodule_search_locations))) / "core" / "StopwordsList"
+    package = Path(next(iter(spec.submodule_search_locations)))
+    # YAKE 0.6+ keeps the lists under core/, older releases at the top of the package.
+    for folder in (package / "core" / "StopwordsList", package / "StopwordsList"):
+        if folder.is_dir():
+            return folder
+    return None
 
 
 def yake_code(language: str) -> str | None:
