@@ -17,7 +17,7 @@ from studio.errors import UserError
 from studio.spec.calls import CANONICAL_SCHEMAS
 from studio.spec.migrations import describe_validation_error
 from studio.spec.model import KNOWN_CAPABILITIES, Api, ModelSpec, ModelType, Provider, SecurityPolicy
-from studio.ui.widgets import notify_error
+from studio.ui.widgets import notify_error, transient_dialog
 
 PROVIDERS = list(get_args(Provider))
 APIS = list(get_args(Api))
@@ -150,7 +150,7 @@ def open_model_form(studio, *, spec: ModelSpec | None = None, mode: str = "new",
         values["name"] = f"{spec.name} (copy)"
     title = {"new": "Register a model", "edit": f"Edit {spec.id if spec else ''}", "clone": "Clone a model"}[mode]
 
-    with ui.dialog().props("persistent") as dialog, ui.card().classes("w-[56rem] max-w-full"):
+    with transient_dialog().props("persistent") as dialog, ui.card().classes("w-[56rem] max-w-full"):
         with ui.row().classes("w-full items-center"):
             ui.label(title).classes("text-h6")
             ui.space()
@@ -198,12 +198,12 @@ def open_model_form(studio, *, spec: ModelSpec | None = None, mode: str = "new",
             except Exception as e:  # noqa: BLE001 — one sentence, form stays open
                 notify_error(e)
                 return
-            dialog.close()
             ui.notify(f"Saved {saved.id}.", type="positive")
             if on_saved:
                 result = on_saved(saved)
                 if hasattr(result, "__await__"):
                     await result
+            dialog.close()  # last: closing deletes the dialog, and with it this handler's context
 
         with ui.row().classes("w-full justify-end"):
             ui.button("Cancel", on_click=dialog.close).props("flat")

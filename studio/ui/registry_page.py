@@ -15,13 +15,12 @@ from studio.ui import services
 from studio.ui.app import get_studio
 from studio.ui.model_form import MODEL_TYPES, POLICIES, PROVIDERS, open_model_form
 from studio.ui.shell import frame
-from studio.ui.widgets import confirm, health_badge, json_view, notify_error
+from studio.ui.widgets import confirm, health_badge, json_view, notify_error, transient_dialog
 
 HEALTH_STATES = list(HealthStatus.model_fields["state"].annotation.__args__)
 
 COLUMNS = [
     {"name": "name", "label": "Name", "field": "name", "align": "left", "sortable": True},
-    {"name": "id", "label": "Id", "field": "id", "align": "left", "sortable": True},
     {"name": "type", "label": "Type", "field": "type", "align": "left", "sortable": True},
     {"name": "provider", "label": "Provider", "field": "provider", "align": "left", "sortable": True},
     {"name": "capabilities", "label": "Capabilities", "field": "capabilities", "align": "left"},
@@ -39,13 +38,15 @@ HEALTH_SLOT = r"""
 """
 CAPS_SLOT = r"""
 <q-td :props="props">
-  <q-chip v-for="c in props.value" :key="c" dense size="sm" :label="c" />
+  <q-chip v-for="c in props.value.slice(0, 3)" :key="c" dense size="sm" :label="c" />
+  <span v-if="props.value.length > 3" class="text-xs opacity-70">+{{ props.value.length - 3 }}</span>
 </q-td>
 """
 NAME_SLOT = r"""
 <q-td :props="props">
-  <span class="font-medium">{{ props.value }}</span>
-  <q-badge v-if="props.row.incomplete" color="warning" class="q-ml-xs" label="incomplete" />
+  <div class="font-medium">{{ props.value }}
+    <q-badge v-if="props.row.incomplete" color="warning" class="q-ml-xs" label="incomplete" /></div>
+  <div class="font-mono text-xs opacity-70">{{ props.row.id }}</div>
 </q-td>
 """
 
@@ -84,12 +85,12 @@ def registry_page() -> None:
     filters: dict[str, Any] = {"text": "", "capability": None, "type": None, "provider": None, "tag": None,
                                "max_price": None, "max_latency": None, "health": None, "policy": None}
 
-    with frame("Registry"):
+    with frame("Registry") as page_root:
         problems_box = ui.column().classes("w-full gap-1")
         with ui.row().classes("w-full items-center gap-2"):
             search = ui.input(placeholder="Search models  ( / )").props(
                 'outlined dense clearable debounce=150 data-testid=search aria-label="Search models"'
-            ).classes("w-72").bind_value(filters, "text")
+            ).classes("w-80").bind_value(filters, "text")
             with search.add_slot("prepend"):
                 ui.icon("search")
             ui.space()
@@ -108,15 +109,15 @@ def registry_page() -> None:
                 ui.select(PROVIDERS, label="Provider").bind_value(filters, "provider"),
                 (tag_select := ui.select([], label="Tag")).bind_value(filters, "tag"),
                 ui.number("Max $/Mtok", min=0).props("debounce=300").bind_value(filters, "max_price"),
-                ui.number("Max latency ms", min=0).props("debounce=300").bind_value(filters, "max_latency"),
+                ui.number("Max ms", min=0).props("debounce=300").bind_value(filters, "max_latency"),
                 ui.select(HEALTH_STATES, label="Health").bind_value(filters, "health"),
                 ui.select(POLICIES, label="Policy").bind_value(filters, "policy"),
             ]
             for element in filter_inputs:
-                element.props(dense).classes("w-32")
+                element.props(dense).classes("w-[7.2rem]")
         count = ui.label().classes("text-sm opacity-70").props("data-testid=count")
         table = ui.table(columns=COLUMNS, rows=[], row_key="id", pagination={"rowsPerPage": 0}) \
-            .classes("w-full").props("flat bordered dense data-testid=models-table")
+            .classes("w-full").props("flat bordered dense hide-bottom data-testid=models-table")
         table.add_slot("body-cell-health", HEALTH_SLOT)
         table.add_slot("body-cell-capabilities", CAPS_SLOT)
         table.add_slot("body-cell-name", NAME_SLOT)
@@ -154,7 +155,7 @@ def registry_page() -> None:
             refresh()
             return
         health = studio.models.health(spec.id)
-        with ui.dialog().props("position=right full-height") as dialog, \
+        with transient_dialog().props("position=right full-height") as dialog, \
                 ui.card().classes("w-[36rem] max-w-full h-full no-wrap").props("data-testid=detail"):
             with ui.row().classes("w-full items-start no-wrap"):
                 with ui.column().classes("gap-0"):
@@ -223,9 +224,12 @@ def registry_page() -> None:
                     json_view(redact_data(spec.default_params))
             ui.space()
             with ui.row().classes("w-full gap-2"):
+                # Dialogs opened from this one live in the page root: a dialog is deleted with
+                # the element it was created in, and this one is deleted when it closes.
                 def edit(mode: str) -> None:
+                    with page_root:
+                        open_model_form(studio, spec=spec, mode=mode, on_saved=lambda s: refresh())
                     dialog.close()
-                    open_model_form(studio, spec=spec, mode=mode, on_saved=lambda s: refresh())
 
                 ui.button("Edit", icon="edit", on_click=lambda: edit("edit")).props("data-testid=edit")
                 ui.button("Clone", icon="content_copy", on_click=lambda: edit("clone")).props("outline data-testid=clone")
@@ -235,14 +239,18 @@ def registry_page() -> None:
 
                 async def delete() -> None:
                     await run.io_bound(studio.models.delete, spec.id)
-                    dialog.close()
                     ui.notify(f"Deleted {spec.id}.")
                     refresh()
+                    dialog.close()
 
                 ui.button("Delete", icon="delete", color="negative",
-                          on_click=lambda: confirm(f"Delete {spec.id} from the registry?", delete)) \
+                          on_click=lambda: confirm_in(page_root, f"Delete {spec.id} from the registry?", delete)) \
                     .props("flat data-testid=delete")
         dialog.open()
+
+    def confirm_in(root, question, action):
+        with root:
+            confirm(question, action)
 
     # -- import / export / reset -------------------------------------------------------------
     async def on_upload(e: events.UploadEventArguments) -> None:
@@ -276,7 +284,7 @@ def registry_page() -> None:
         except Exception as e:  # noqa: BLE001
             notify_error(e)
             return
-        ui.download.content(json.dumps(doc, indent=2, sort_keys=True), "iom-models.json", "application/json")
+        ui.download.content(json.dumps(doc, indent=2, sort_keys=True).encode(), "iom-models.json", "application/json")
 
     async def reset() -> None:
         report = await run.io_bound(studio.reset_to_samples)

@@ -16,6 +16,7 @@ ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
 ASSETS_URL = "/assets"
 MARK_URL = f"{ASSETS_URL}/mark.svg"
 DARK_KEY = "iom.dark_mode"
+PRIMARY = "#2f5d8a"
 
 NAV = [
     ("Registry", "/", "hub"),
@@ -65,6 +66,7 @@ def _dark_toggle() -> None:
 def frame(title: str):
     """Build header and navigation, then yield the page's content column."""
     ui.page_title(f"{title} · IoM Studio")
+    ui.colors(primary=PRIMARY)
     section = current_section(_request_path(), title)
     with ui.header(elevated=True).classes("items-center gap-3 px-4 py-2 bg-primary"):
         with ui.link(target="/").classes("flex items-center gap-2 no-underline text-white"):

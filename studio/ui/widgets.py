@@ -62,21 +62,30 @@ def json_view(data: Any) -> ui.label:
     )
 
 
+def transient_dialog(**props) -> ui.dialog:
+    """A dialog that removes itself from the page once closed, so dialogs opened again and
+    again during a long session do not pile up."""
+    dialog = ui.dialog(**props)
+    dialog.on_value_change(lambda e: None if e.value else dialog.delete())
+    return dialog
+
+
 def confirm(question: str, action: Callable[[], Awaitable[None] | None], *, ok_label: str = "Delete") -> ui.dialog:
     """A small dialog that runs `action` only after an explicit click."""
-    with ui.dialog() as dialog, ui.card():
+    with transient_dialog() as dialog, ui.card():
         ui.label(question)
         with ui.row().classes("w-full justify-end"):
             ui.button("Cancel", on_click=dialog.close).props("flat")
 
             async def go() -> None:
-                dialog.close()
+                # Run first, close after: the action's notifications need this dialog's context.
                 try:
                     result = action()
                     if hasattr(result, "__await__"):
                         await result
                 except Exception as e:  # noqa: BLE001 — shown as one sentence
                     notify_error(e)
+                dialog.close()
 
             ui.button(ok_label, on_click=go, color="negative").props("data-testid=confirm-ok")
     dialog.open()

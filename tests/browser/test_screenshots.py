@@ -1,0 +1,41 @@
+"""Screenshots of each page at 1280×720 for docs/screenshots (the README's tour), taken in
+real Chromium on every run so they never drift from the code."""
+
+from pathlib import Path
+
+from nicegui.testing import Screen
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def shoot(screen: Screen, name: str) -> Path:
+    """A 1280×720 PNG of what the browser shows now."""
+    driver = screen.selenium
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 1280, "height": 720, "deviceScaleFactor": 1, "mobile": False})
+    try:
+        screen.wait(0.5)  # let Quasar finish its layout transition after the resize
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        path = SHOTS / f"{name}.png"
+        driver.save_screenshot(str(path))
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    return path
+
+
+def test_screenshot_registry(screen: Screen):
+    screen.open("/")
+    screen.should_contain("openai/gpt-4o-mini")
+    shoot(screen, "registry")
+
+
+def test_screenshot_console(screen: Screen):
+    screen.open("/console?model=openai/gpt-4o-mini")
+    screen.should_contain("Raw JSON")
+    shoot(screen, "console")
+
+
+def test_screenshot_settings(screen: Screen):
+    screen.open("/settings")
+    screen.should_contain("OPENAI_API_KEY")
+    shoot(screen, "settings")
