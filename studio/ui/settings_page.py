@@ -38,7 +38,7 @@ async def test_key(studio, name: str) -> str:
 
 async def settings_page() -> None:
     studio = get_studio()
-    with frame("Settings"):
+    with frame("Settings") as page_root:
         ui.label("API keys").classes("text-h6")
         available = await run.io_bound(studio.keys.available)
         backend = studio.keys.backend_name()
@@ -110,8 +110,11 @@ async def settings_page() -> None:
                         ui.notify(f"{name} deleted from the keyring.")
                         await refresh_keys()
 
-                    ui.button(icon="delete", on_click=lambda name=name: confirm(
-                        f"Delete {name} from the keyring?", lambda: delete(name))) \
+                    def ask_delete(name=name) -> None:
+                        with page_root:  # not in this row: the row is rebuilt after the delete
+                            confirm(f"Delete {name} from the keyring?", lambda: delete(name))
+
+                    ui.button(icon="delete", on_click=ask_delete) \
                         .props(f'dense flat color=negative aria-label="Delete {name}" data-testid=delete-{name}') \
                         .set_enabled(available and status.source == "keyring")
 
