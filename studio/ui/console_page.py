@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,7 +47,10 @@ def money(usd: float | None) -> str:
         return "unpriced"
     if usd == 0:
         return "free"
-    return f"${usd:.6f}".rstrip("0").rstrip(".") if usd < 0.01 else f"${usd:.4f}"
+    if usd >= 0.01:
+        return f"${usd:.4f}"
+    decimals = -math.floor(math.log10(usd)) + 2  # three significant digits of a tiny cost
+    return f"${usd:.{decimals}f}".rstrip("0").rstrip(".")
 
 
 def metrics_for(result) -> dict[str, str]:
@@ -155,7 +159,7 @@ def console_page(model: str | None = None) -> None:
                 {"name": "cost", "label": "Cost", "field": "cost", "align": "left"},
             ],
             rows=[], row_key="n", pagination={"rowsPerPage": 0},
-        ).classes("w-full").props("flat bordered dense data-testid=history")
+        ).classes("w-full").props("flat bordered dense hide-bottom data-testid=history")
         history_table.on("rowClick", lambda e: show_attempt(history[int(e.args[1]["n"]) - 1]))
 
     # -- behaviour ----------------------------------------------------------------------------

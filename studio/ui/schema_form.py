@@ -19,6 +19,10 @@ from studio.errors import UserError
 _LONG_TEXT = {"prompt", "text", "content", "system", "input", "query", "document"}
 
 
+# Order of fields on the form: what people type most first, JSON boxes last.
+_RANK = {"longtext": 0, "text": 1, "enum": 2, "number": 3, "integer": 3, "boolean": 4, "strings": 5, "json": 6}
+
+
 @dataclass
 class FormField:
     name: str
@@ -55,7 +59,7 @@ def fields_for(schema: dict) -> list[FormField]:
         prop = prop if isinstance(prop, dict) else {}
         kind, options = _kind(name, prop)
         fields.append(FormField(name, kind, name in required, options, prop.get("description", ""), prop.get("default")))
-    return sorted(fields, key=lambda f: (not f.required, f.kind == "json"))
+    return sorted(fields, key=lambda f: (not f.required, _RANK.get(f.kind, 9)))
 
 
 def collect_input(fields: list[FormField], values: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,8 @@ real Chromium on every run so they never drift from the code."""
 from pathlib import Path
 
 from nicegui.testing import Screen
+from selenium.webdriver import ActionChains
+from selenium.webdriver.common.by import By
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -14,6 +16,9 @@ def shoot(screen: Screen, name: str) -> Path:
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                            {"width": 1280, "height": 720, "deviceScaleFactor": 1, "mobile": False})
     try:
+        # no hover tooltip or focus ring in the picture
+        ActionChains(driver).move_to_element_with_offset(driver.find_element(By.TAG_NAME, "body"), 0, 0).perform()
+        driver.execute_script("document.activeElement && document.activeElement.blur()")
         screen.wait(0.5)  # let Quasar finish its layout transition after the resize
         SHOTS.mkdir(parents=True, exist_ok=True)
         path = SHOTS / f"{name}.png"

@@ -40,3 +40,12 @@ async def settle(rounds: int = 20) -> None:
 
 def table_rows(user: User, testid: str) -> list[dict]:
     return element(user, testid).rows
+
+
+async def wait_until(condition, what: str, rounds: int = 500) -> None:
+    """Poll `condition` while the event loop runs the page's tasks; fail naming `what`."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"gave up waiting for {what}")
