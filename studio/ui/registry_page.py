@@ -186,7 +186,7 @@ def registry_page() -> None:
                     show_health(h)
                     refresh()
 
-                check_button = ui.button("Check now", icon="monitor_heart", on_click=check_now).props("flat dense")
+                check_button = ui.button("Check now", icon="monitor_heart", on_click=check_now).props("flat dense data-testid=check-now")
                 if services.health_probe(studio) is None:
                     check_button.disable()
                     check_button.tooltip(services.NO_PROBE)

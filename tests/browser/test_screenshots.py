@@ -17,7 +17,7 @@ def shoot(screen: Screen, name: str) -> Path:
                            {"width": 1280, "height": 720, "deviceScaleFactor": 1, "mobile": False})
     try:
         # no hover tooltip or focus ring in the picture
-        ActionChains(driver).move_to_element_with_offset(driver.find_element(By.TAG_NAME, "body"), 0, 0).perform()
+        ActionChains(driver).move_to_element(driver.find_element(By.CSS_SELECTOR, ".q-header")).perform()
         driver.execute_script("document.activeElement && document.activeElement.blur()")
         screen.wait(0.5)  # let Quasar finish its layout transition after the resize
         SHOTS.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,15 @@ class LoopbackOpenAI:
             def log_message(self, *args):  # keep test output quiet
                 pass
 
+            def do_GET(self):  # list-models: what a cheap health probe asks for
+                server.headers.append(dict(self.headers))
+                data = json.dumps({"object": "list", "data": [{"id": "loop-1", "object": "model"}]}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
                 server.requests.append(body)

@@ -17,7 +17,7 @@ from studio.spec.calls import CANONICAL_SCHEMAS
 from tests.ui.loopback_openai import FIRST, REST, LoopbackOpenAI
 from tests.ui.util import all_by_testid, by_testid, element, set_value, settle, table_rows, wait_until
 
-KEY = "sk-loopback-secret-0123456789abcdef"
+from tests.ui.conftest import KEY
 FULL = FIRST + "".join(REST)
 
 
@@ -62,22 +62,6 @@ async def test_a_bad_raw_input_is_one_sentence(user: User):
     await user.should_see("The raw input is not valid JSON (line 1, column 2")
 
 
-@pytest.fixture
-def loopback_model(memory_keyring):
-    """A model pointing at the loopback server, its key in the (in-memory) keyring."""
-    from studio.spec.model import ModelSpec
-    from studio.ui.app import get_studio
-
-    with LoopbackOpenAI() as server:
-        studio = get_studio()
-        studio.keys.set("LOOP_KEY", KEY)
-        studio.models.save(ModelSpec(
-            id="loop/chat", name="Loopback chat", provider="openai", api="openai-chat", endpoint=server.url,
-            model="loop-1", key_ref="LOOP_KEY", prices={"input_per_token": 1e-6, "output_per_token": 2e-6},
-            input_schema=CANONICAL_SCHEMAS["llm"][0], output_schema=CANONICAL_SCHEMAS["llm"][1]))
-        yield server
-
-
 async def test_run_streams_text_and_shows_metrics_raw_and_history(user: User, loopback_model):
     await user.open("/console?model=loop/chat")
     set_value(user, "field-prompt", "Say hello")
@@ -109,3 +93,4 @@ async def test_cancel_stops_the_call_and_keeps_what_arrived(user: User, loopback
     assert table_rows(user, "history")[0]["state"] == "cancelled"
     assert output.text == FIRST
     assert element(user, "run").enabled
+

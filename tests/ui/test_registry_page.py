@@ -8,7 +8,8 @@ import json
 from nicegui import ui
 from nicegui.testing import User
 
-from tests.ui.util import by_testid, element, set_value, settle, table_rows
+from tests.ui.conftest import KEY
+from tests.ui.util import by_testid, element, set_value, settle, table_rows, wait_until
 
 
 def ids(user: User) -> list[str]:
@@ -171,3 +172,20 @@ async def test_a_model_named_like_a_script_is_plain_text(user: User):
     assert "<script>alert(1)</script>" in [r["name"] for r in table_rows(user, "models-table")]
     # nothing on the page is an html element fed with user data
     assert not [e for e in user.current_layout.descendants() if isinstance(e, (ui.html, ui.markdown))]
+
+
+async def test_check_now_probes_the_model_and_keeps_its_health(user: User, loopback_model):
+    """The registry's "check now" goes through the hub's health probe to the loopback server."""
+    from studio.ui.app import get_studio
+
+    await user.open("/")
+    by_testid(user, "models-table").trigger("rowClick", [{}, {"id": "loop/chat"}, 0])
+    button = element(user, "check-now")
+    assert button.enabled, "the provider hub has no health probe yet (merge main once it lands)"
+    by_testid(user, "check-now").click()
+    await wait_until(lambda: get_studio().models.health("loop/chat").state != "unknown", "a stored health state")
+    assert get_studio().models.health("loop/chat").state == "ok"
+    assert any(h.get("authorization") == f"Bearer {KEY}" for h in loopback_model.headers)
+    await settle()
+    assert {"id": "loop/chat", "health": "ok"}.items() <= next(
+        r for r in table_rows(user, "models-table") if r["id"] == "loop/chat").items()
