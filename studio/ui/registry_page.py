@@ -104,17 +104,19 @@ def registry_page() -> None:
         with ui.row().classes("w-full items-center gap-2"):
             dense = "outlined dense clearable options-dense"
             filter_inputs = [
-                ui.select(sorted(KNOWN_CAPABILITIES), label="Capability").bind_value(filters, "capability"),
+                ui.select(sorted(KNOWN_CAPABILITIES), label="Capability").bind_value(filters, "capability")
+                .classes("min-w-[8rem]"),
                 ui.select(MODEL_TYPES, label="Type").bind_value(filters, "type"),
                 ui.select(PROVIDERS, label="Provider").bind_value(filters, "provider"),
                 (tag_select := ui.select([], label="Tag")).bind_value(filters, "tag"),
                 ui.number("Max $/Mtok", min=0).props("debounce=300").bind_value(filters, "max_price"),
-                ui.number("Max ms", min=0).props("debounce=300").bind_value(filters, "max_latency"),
+                ui.number("Max latency", min=0).props("debounce=300 suffix=ms").classes("min-w-[8rem]")
+                .bind_value(filters, "max_latency"),
                 ui.select(HEALTH_STATES, label="Health").bind_value(filters, "health"),
                 ui.select(POLICIES, label="Policy").bind_value(filters, "policy"),
             ]
             for element in filter_inputs:
-                element.props(dense).classes("w-[7.2rem]")
+                element.props(dense).classes("w-[7rem]")
         count = ui.label().classes("text-sm opacity-70").props("data-testid=count")
         table = ui.table(columns=COLUMNS, rows=[], row_key="id", pagination={"rowsPerPage": 0}) \
             .classes("w-full").props("flat bordered dense hide-bottom data-testid=models-table")
@@ -156,7 +158,7 @@ def registry_page() -> None:
             return
         health = studio.models.health(spec.id)
         with transient_dialog().props("position=right full-height") as dialog, \
-                ui.card().classes("w-[36rem] max-w-full h-full no-wrap").props("data-testid=detail"):
+                ui.card().classes("w-[36rem] max-w-full").props("data-testid=detail"):
             with ui.row().classes("w-full items-start no-wrap"):
                 with ui.column().classes("gap-0"):
                     ui.label(spec.name).classes("text-h6 break-all")
@@ -215,15 +217,14 @@ def registry_page() -> None:
                 t_in = ui.tab("Input schema")
                 t_out = ui.tab("Output schema")
                 t_params = ui.tab("Default params")
-            with ui.tab_panels(tabs, value=t_in).classes("w-full"):
+            with ui.tab_panels(tabs, value=t_in).classes("w-full shrink-0"):
                 with ui.tab_panel(t_in):
                     json_view(spec.input_schema)
                 with ui.tab_panel(t_out):
                     json_view(spec.output_schema)
                 with ui.tab_panel(t_params):
                     json_view(redact_data(spec.default_params))
-            ui.space()
-            with ui.row().classes("w-full gap-2"):
+            with ui.row().classes("w-full gap-2 no-wrap"):
                 # Dialogs opened from this one live in the page root: a dialog is deleted with
                 # the element it was created in, and this one is deleted when it closes.
                 def edit(mode: str) -> None:
@@ -233,7 +234,7 @@ def registry_page() -> None:
 
                 ui.button("Edit", icon="edit", on_click=lambda: edit("edit")).props("data-testid=edit")
                 ui.button("Clone", icon="content_copy", on_click=lambda: edit("clone")).props("outline data-testid=clone")
-                ui.button("Try in console", icon="terminal",
+                ui.button("Console", icon="terminal",
                           on_click=lambda: ui.navigate.to(f"/console?model={spec.id}")).props("outline")
                 ui.space()
 

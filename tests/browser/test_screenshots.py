@@ -3,6 +3,7 @@ real Chromium on every run so they never drift from the code."""
 
 from pathlib import Path
 
+import pytest
 from nicegui.testing import Screen
 from selenium.webdriver import ActionChains
 from selenium.webdriver.common.by import By
@@ -34,13 +35,28 @@ def test_screenshot_registry(screen: Screen):
     shoot(screen, "registry")
 
 
+def test_screenshot_model_detail(screen: Screen):
+    screen.open("/")
+    screen.click("GPT-4o mini")
+    screen.should_contain("Input schema")
+    shoot(screen, "registry-detail")
+
+
+def test_screenshot_register_form(screen: Screen):
+    screen.open("/")
+    screen.click("Register")
+    screen.should_contain("Register a model")
+    shoot(screen, "registry-form")
+
+
 def test_screenshot_console(screen: Screen):
     screen.open("/console?model=openai/gpt-4o-mini")
     screen.should_contain("Raw JSON")
     shoot(screen, "console")
 
 
-def test_screenshot_settings(screen: Screen):
+@pytest.mark.keyring
+def test_screenshot_settings(screen: Screen, secret_service):
     screen.open("/settings")
     screen.should_contain("OPENAI_API_KEY")
     shoot(screen, "settings")
