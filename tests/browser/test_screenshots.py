@@ -60,3 +60,15 @@ def test_screenshot_settings(screen: Screen, secret_service):
     screen.open("/settings")
     screen.should_contain("OPENAI_API_KEY")
     shoot(screen, "settings")
+
+
+def test_screenshot_dark_mode(screen: Screen):
+    screen.open("/")
+    screen.should_contain("8 of 8 models")
+    screen.find_by_css('[data-testid="dark-toggle"]').click()
+    try:
+        screen.wait_for(lambda: "body--dark" in screen.find_by_tag("body").get_attribute("class"))
+        shoot(screen, "registry-dark")
+    finally:
+        screen.find_by_css('[data-testid="dark-toggle"]').click()  # the choice is kept; leave it light
+    screen.wait_for(lambda: "body--dark" not in screen.find_by_tag("body").get_attribute("class"))
