@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from nicegui import ui
+from nicegui import run, ui
 
 from studio.errors import UserError
 from studio.secrets import redact_data
@@ -79,9 +79,9 @@ def build_params(values: dict[str, Any], extra_text: str) -> dict[str, Any]:
     return params
 
 
-def console_page(model: str | None = None) -> None:
+async def console_page(model: str | None = None) -> None:
     studio = get_studio()
-    specs: dict[str, ModelSpec] = {s.id: s for s in studio.models.all()}
+    specs: dict[str, ModelSpec] = {s.id: s for s in await run.io_bound(studio.models.all)}
     history: list[Attempt] = []
     state: dict[str, Any] = {"model": model if model in specs else None, "task": None}
     form_values: dict[str, Any] = {}

@@ -4,6 +4,7 @@ import, export, reset to samples. Filters map one to one onto `ModelQuery`."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from nicegui import events, run, ui
@@ -80,7 +81,27 @@ def row_for(spec: ModelSpec, health: HealthStatus) -> dict[str, Any]:
     }
 
 
-def registry_page() -> None:
+@dataclass
+class RegistryView:
+    found: list[ModelSpec]
+    total: int
+    health: dict[str, HealthStatus]
+    tags: list[str]
+    problems: list[str]
+
+
+def load_view(studio, query: ModelQuery) -> RegistryView:
+    """Everything the table shows, read from disk in one go (runs in a worker thread)."""
+    everything = studio.models.all()
+    health = studio.models.health_all()
+    return RegistryView(
+        found=studio.models.search(query), total=len(everything), health=health,
+        tags=sorted({t for s in everything for t in s.tags}),
+        problems=[str(p) for p in studio.models.problems()],
+    )
+
+
+async def registry_page() -> None:
     studio = get_studio()
     filters: dict[str, Any] = {"text": "", "capability": None, "type": None, "provider": None, "tag": None,
                                "max_price": None, "max_latency": None, "health": None, "policy": None}
@@ -125,38 +146,39 @@ def registry_page() -> None:
         table.add_slot("body-cell-name", NAME_SLOT)
         table.on("rowClick", lambda e: open_detail(e.args[1]["id"]))
 
-    def refresh() -> None:
+    async def refresh() -> None:
         try:
-            specs = studio.models.search(query_from_filters(filters))
-            health = studio.models.health_all()
-            all_specs = studio.models.all()
+            view = await run.io_bound(load_view, studio, query_from_filters(filters))
         except Exception as e:  # noqa: BLE001
             notify_error(e)
             return
-        table.rows = [row_for(s, health.get(s.id, HealthStatus())) for s in specs]
+        if view is None:  # the app is shutting down
+            return
+        table.rows = [row_for(s, view.health.get(s.id, HealthStatus())) for s in view.found]
         table.update()
-        count.text = f"{len(specs)} of {len(all_specs)} models"
-        tag_select.options = sorted({t for s in all_specs for t in s.tags})
+        count.text = f"{len(view.found)} of {view.total} models"
+        tag_select.options = view.tags
         tag_select.update()
         problems_box.clear()
         with problems_box:
-            for problem in studio.models.problems():
+            for problem in view.problems:
                 with ui.row().classes("items-center gap-2 text-negative"):
                     ui.icon("error_outline")
-                    ui.label(str(problem))
+                    ui.label(problem)
 
     # Any filter change re-runs the search (text and numbers are debounced on the client).
     for element in (search, *filter_inputs):
-        element.on_value_change(lambda _: refresh())
+        element.on_value_change(refresh)
 
     # -- detail ---------------------------------------------------------------------------
-    def open_detail(model_id: str) -> None:
-        spec = studio.models.find(model_id)
+    async def open_detail(model_id: str) -> None:
+        spec = await run.io_bound(studio.models.find, model_id)
         if spec is None:
             ui.notify(f"{model_id} is no longer in the registry.", type="warning")
-            refresh()
+            await refresh()
             return
-        health = studio.models.health(spec.id)
+        health = await run.io_bound(studio.models.health, spec.id)
+        key_status = await run.io_bound(studio.keys.status, spec.key_ref) if spec.key_ref else None
         with transient_dialog().props("position=right full-height") as dialog, \
                 ui.card().classes("w-[36rem] max-w-full").props("data-testid=detail"):
             with ui.row().classes("w-full items-start no-wrap"):
@@ -186,7 +208,7 @@ def registry_page() -> None:
                         notify_error(e)
                         return
                     show_health(h)
-                    refresh()
+                    await refresh()
 
                 check_button = ui.button("Check now", icon="monitor_heart", on_click=check_now).props("flat dense data-testid=check-now")
                 if services.health_probe(studio) is None:
@@ -195,7 +217,6 @@ def registry_page() -> None:
             if spec.description:
                 ui.label(spec.description)
             with ui.grid(columns="auto 1fr").classes("gap-x-4 gap-y-1 text-sm w-full"):
-                key_status = studio.keys.status(spec.key_ref) if spec.key_ref else None
                 facts = [
                     ("Provider", spec.provider), ("API", spec.api), ("Endpoint", spec.endpoint or "—"),
                     ("Model name", spec.model or "not set (incomplete)"), ("Type", spec.model_type),
@@ -241,7 +262,7 @@ def registry_page() -> None:
                 async def delete() -> None:
                     await run.io_bound(studio.models.delete, spec.id)
                     ui.notify(f"Deleted {spec.id}.")
-                    refresh()
+                    await refresh()
                     dialog.close()
 
                 ui.button("Delete", icon="delete", color="negative",
@@ -270,7 +291,7 @@ def registry_page() -> None:
         ui.notify(f"Imported {e.file.name}: {report.summary()}.", type="positive", multi_line=True)
         for warning in report.warnings:
             ui.notify(warning, type="warning", multi_line=True)
-        refresh()
+        await refresh()
 
     with ui.dialog() as upload_dialog, ui.card():
         ui.label("Import models from a JSON file").classes("text-h6")
@@ -279,9 +300,9 @@ def registry_page() -> None:
             'accept=".json,application/json" data-testid=upload').classes("w-full")
         ui.button("Close", on_click=upload_dialog.close).props("flat")
 
-    def export_all() -> None:
+    async def export_all() -> None:
         try:
-            doc = studio.models.export_doc()
+            doc = await run.io_bound(studio.models.export_doc)
         except Exception as e:  # noqa: BLE001
             notify_error(e)
             return
@@ -290,7 +311,7 @@ def registry_page() -> None:
     async def reset() -> None:
         report = await run.io_bound(studio.reset_to_samples)
         ui.notify(f"Samples written: {report.models} models, {report.pipelines} pipelines.", type="positive")
-        refresh()
+        await refresh()
 
     # -- keyboard -------------------------------------------------------------------------------
     def on_key(e: events.KeyEventArguments) -> None:
@@ -302,7 +323,7 @@ def registry_page() -> None:
             open_model_form(studio, on_saved=lambda s: refresh())
 
     ui.keyboard(on_key=on_key, ignore=["input", "select", "button", "textarea"])
-    refresh()
+    await refresh()
 
 
 def register() -> None:

@@ -28,7 +28,8 @@ def key_rows(studio) -> list[tuple[KeyStatus, list[str]]]:
 
 async def test_key(studio, name: str) -> str:
     """A cheap authenticated call: the health probe of the first model that uses this key."""
-    spec = next((s for s in studio.models.all() if s.key_ref == name and not s.incomplete), None)
+    specs = await run.io_bound(studio.models.all)
+    spec = next((s for s in specs if s.key_ref == name and not s.incomplete), None)
     if spec is None:
         return f"No callable model uses {name}; register one to test this key."
     status = await services.check_health(studio, spec)

@@ -65,7 +65,8 @@ def _dark_toggle() -> None:
 @contextmanager
 def frame(title: str):
     """Build header and navigation, then yield the page's content column."""
-    ui.page_title(f"{title} · IoM Studio")
+    # The home page is just "IoM Studio"; other pages name themselves first, for the tab strip.
+    ui.page_title("IoM Studio" if title == "Registry" else f"{title} · IoM Studio")
     ui.colors(primary=PRIMARY)
     section = current_section(_request_path(), title)
     with ui.header(elevated=True).classes("items-center gap-3 px-4 py-2 bg-primary"):

@@ -46,6 +46,7 @@ async def test_detail_shows_prices_key_status_and_schemas_never_a_key(user: User
     get_studio().keys.set("OPENAI_API_KEY", "sk-test-secret-value-1234567890")
     await user.open("/")
     by_testid(user, "models-table").trigger("rowClick", [{}, {"id": "openai/gpt-4o-mini"}, 0])
+    await settle()
     await user.should_see("$0.15 / $0.6 per Mtok")
     await user.should_see("OPENAI_API_KEY: set (keyring)")
     await user.should_see('"finishReason"')
@@ -95,6 +96,7 @@ async def test_edit_clone_and_delete(user: User):
     await user.open("/")
     table = by_testid(user, "models-table")
     table.trigger("rowClick", [{}, {"id": "ollama/llama3.2"}, 0])
+    await settle()
     by_testid(user, "clone").click()
     assert element(user, "form-id").value == "ollama/llama3.2-copy"
     by_testid(user, "form-save").click()
@@ -102,6 +104,9 @@ async def test_edit_clone_and_delete(user: User):
     assert "ollama/llama3.2-copy" in ids(user)
 
     table.trigger("rowClick", [{}, {"id": "ollama/llama3.2-copy"}, 0])
+    await settle()
+
+    await settle()
     by_testid(user, "edit").click()
     set_value(user, "form-name", "Renamed copy")
     by_testid(user, "form-save").click()
@@ -111,6 +116,9 @@ async def test_edit_clone_and_delete(user: User):
     assert get_studio().models.get("ollama/llama3.2-copy").name == "Renamed copy"
 
     table.trigger("rowClick", [{}, {"id": "ollama/llama3.2-copy"}, 0])
+    await settle()
+
+    await settle()
     by_testid(user, "delete").click()
     by_testid(user, "confirm-ok").click()
     await settle()
@@ -180,6 +188,7 @@ async def test_check_now_probes_the_model_and_keeps_its_health(user: User, loopb
 
     await user.open("/")
     by_testid(user, "models-table").trigger("rowClick", [{}, {"id": "loop/chat"}, 0])
+    await settle()
     button = element(user, "check-now")
     assert button.enabled, "the provider hub has no health probe yet (merge main once it lands)"
     by_testid(user, "check-now").click()
