@@ -49,6 +49,18 @@ def test_slash_focuses_search_and_typing_filters(screen: Screen):
     active.send_keys("ollama")
     screen.should_contain("2 of 8 models")
     active.send_keys(Keys.ESCAPE)
+    screen.selenium.execute_script("document.activeElement.blur()")
+    screen.selenium.find_element("tag name", "body").send_keys("n")
+    screen.should_contain("Register a model")
+
+
+def test_navigation_works_from_the_keyboard(screen: Screen):
+    screen.open("/")
+    screen.should_contain("8 of 8 models")
+    item = by_testid(screen, "nav-settings")
+    screen.selenium.execute_script("arguments[0].focus()", item)
+    screen.selenium.switch_to.active_element.send_keys(Keys.ENTER)
+    screen.should_contain("API keys")
 
 
 def test_a_script_name_is_shown_as_text(screen: Screen):

@@ -22,6 +22,7 @@ async def test_set_and_delete_a_key(user: User, memory_keyring, iom_home):
     await user.open("/settings")
     await user.should_see("OPENAI_API_KEY")
     assert element(user, "status-OPENAI_API_KEY").text == "missing"
+    assert not element(user, "delete-OPENAI_API_KEY").enabled  # nothing stored yet
     set_value(user, "value-OPENAI_API_KEY", SECRET)
     by_testid(user, "set-OPENAI_API_KEY").click()
     await settle()
