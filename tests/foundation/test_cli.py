@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from studio.registry.samples import sample_models
 from tests.foundation.test_registry import PROTOTYPE
 
 
@@ -31,7 +32,7 @@ def test_models_list_show_and_json(iom):
     r = iom("models", "list", "--json")
     assert r.returncode == 0, r.stderr
     models = json.loads(r.stdout)
-    assert len(models) == 8 and all("health" in m for m in models)
+    assert len(models) == len(sample_models()) and all("health" in m for m in models)
     r = iom("models", "list", "--capability", "embed", "--provider", "openai")
     assert r.returncode == 0 and "openai/text-embedding-3-small" in r.stdout and "gpt-4o-mini" not in r.stdout
     r = iom("models", "show", "anthropic/claude-haiku-4-5", "--json")

@@ -7,6 +7,7 @@ import pytest
 from studio.core import Studio
 from studio.errors import CorruptFile, NotFound, UserError
 from studio.registry import ModelQuery
+from studio.registry.samples import sample_models, sample_pipelines
 from studio.spec import HealthStatus, HttpCall, ModelSpec
 
 PROTOTYPE = {
@@ -86,13 +87,13 @@ def test_a_corrupt_file_is_named_and_everything_else_keeps_working(studio):
     assert set(problems) == {"broken.json", "shape.json"}
     assert "invalid JSON at line 1" in problems["broken.json"] and str(broken) in problems["broken.json"]
     assert "provider" in problems["shape.json"]
-    assert before == 8
+    assert before == len(sample_models())
     with pytest.raises(CorruptFile, match="broken.json could not be read"):
         studio.models.get("acme/broken")
     assert studio.models.get("openai/gpt-4o-mini").id == "openai/gpt-4o-mini"
     (studio.home / "pipelines" / "bad.json").write_text("[]")
     assert [p.path.name for p in studio.pipelines.problems()] == ["bad.json"]
-    assert len(studio.pipelines.all()) == 4
+    assert len(studio.pipelines.all()) == len(sample_pipelines())
 
 
 def test_prototype_entry_imports_as_is_with_its_key_in_the_keyring(studio, memory_keyring):
@@ -173,7 +174,7 @@ def test_export_then_import_round_trips(studio, tmp_path):
         studio.models.delete(spec.id)
     assert studio.models.all() == []
     report = studio.models.import_file(out)
-    assert len(report.added) == 8
+    assert len(report.added) == len(sample_models())
     assert [s.to_json_dict() | {"updated": None} for s in studio.models.all()] == [
         m | {"updated": None} for m in doc["models"]
     ]

@@ -1,0 +1,100 @@
+"""What every built-in model shares: the LocalModel shape, a once-only lazy loader, and
+checks of the input and params (the hub validates against the schema first, but a model
+can be called directly, and a bad param must end in one clear sentence, not a traceback)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Generic, TypeVar
+
+from studio.providers.errors import ErrorKind, ProviderError
+from studio.providers.local.languages import normalize
+
+T = TypeVar("T")
+
+
+class LocalModel:
+    """A model that runs in-process on the CPU, offline, with no key.
+
+    `run` is synchronous and thread-safe (the hub calls it in a worker thread); heavy
+    resources are loaded on first use, once, never at import time.
+    """
+
+    name: str = ""
+    description: str = ""
+
+    def run(self, input: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<LocalModel {self.name}>"
+
+
+class Lazy(Generic[T]):
+    """A value built on first `get()` by `factory`, exactly once even under concurrent calls."""
+
+    def __init__(self, factory: Callable[[], T]):
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._value: T | None = None
+        self._ready = False
+
+    def get(self) -> T:
+        if not self._ready:
+            with self._lock:
+                if not self._ready:
+                    self._value = self._factory()
+                    self._ready = True
+        return self._value  # type: ignore[return-value]
+
+
+def bad_input(detail: str) -> ProviderError:
+    return ProviderError(ErrorKind.INVALID_INPUT, detail)
+
+
+def require_text(input: dict[str, Any]) -> str:
+    text = input.get("text") if isinstance(input, dict) else None
+    if not isinstance(text, str):
+        raise bad_input("the input needs a 'text' field holding a string")
+    return text
+
+
+def int_param(params: dict[str, Any], name: str, default: int, *, low: int, high: int) -> int:
+    value = params.get(name, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise bad_input(f"param '{name}' must be a whole number from {low} to {high}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise bad_input(f"param '{name}' must be a whole number from {low} to {high}") from None
+    if number != float(value) or not low <= number <= high:
+        raise bad_input(f"param '{name}' must be a whole number from {low} to {high}, not {value!r}")
+    return number
+
+
+def float_param(params: dict[str, Any], name: str, default: float, *, low: float, high: float) -> float:
+    value = params.get(name, default)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise bad_input(f"param '{name}' must be a number from {low} to {high}") from None
+    if isinstance(value, bool) or not low <= number <= high:
+        raise bad_input(f"param '{name}' must be a number from {low} to {high}, not {value!r}")
+    return number
+
+
+def language_choice(input: dict[str, Any], params: dict[str, Any]) -> str | None:
+    """A language the caller fixed: input `language` (an edge can feed it) before params.
+    Accepts a code or an English name ('fr', 'French'); returns a code, or None to detect it."""
+    for source in (input, params):
+        value = source.get("language") if isinstance(source, dict) else None
+        if value is None or value == "" or value == "auto":
+            continue
+        if not isinstance(value, str):
+            raise bad_input("'language' must be a language code such as 'en' or 'fr'")
+        return normalize(value)
+    return None
