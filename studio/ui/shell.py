@@ -1,10 +1,22 @@
-"""The app shell every page sits in: header with the studio's mark, left navigation."""
+"""The app shell every page sits in: header with the studio's mark, left navigation, light/dark.
+
+`with frame("Registry"):` builds header and navigation (the current page highlighted) and
+yields the page's content column. The light/dark choice is kept in `app.storage.general`:
+the studio has one user, so one server-side preference is the right scope.
+"""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 
-from nicegui import ui
+from nicegui import app, ui
+
+ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
+ASSETS_URL = "/assets"
+MARK_URL = f"{ASSETS_URL}/mark.svg"
+DARK_KEY = "iom.dark_mode"
+PRIMARY = "#2f5d8a"
 
 NAV = [
     ("Registry", "/", "hub"),
@@ -15,16 +27,68 @@ NAV = [
 ]
 
 
+def add_assets() -> None:
+    """Serve assets/ (the mark, CSS). Called once per app start by register_all()."""
+    app.add_static_files(ASSETS_URL, ASSETS_DIR)
+
+
+def current_section(path: str, title: str = "") -> str:
+    """Which navigation entry a request path belongs to ('/' only for the registry itself)."""
+    for label, target, _ in NAV:
+        if target != "/" and (path == target or path.startswith(target + "/")):
+            return label
+    if path in ("", "/"):
+        return "Registry"
+    return next((label for label, _, _ in NAV if label == title), "")
+
+
+def _request_path() -> str:
+    try:
+        return ui.context.client.request.url.path
+    except Exception:  # noqa: BLE001 — no request (e.g. auto-index page): fall back to the title
+        return ""
+
+
+def _dark_toggle() -> None:
+    dark = ui.dark_mode(value=app.storage.general.get(DARK_KEY, False))
+
+    def flip() -> None:
+        dark.value = not dark.value
+        app.storage.general[DARK_KEY] = dark.value
+        button.props(f"icon={'light_mode' if dark.value else 'dark_mode'}")
+
+    button = ui.button(icon="light_mode" if dark.value else "dark_mode", on_click=flip).props(
+        'flat round color=white aria-label="Switch light or dark mode" data-testid=dark-toggle'
+    ).tooltip("Light / dark")
+
+
 @contextmanager
 def frame(title: str):
     """Build header and navigation, then yield the page's content column."""
-    with ui.header().classes("items-center"):
-        ui.label("IoM Studio").classes("text-lg font-bold")
-        ui.label(title).classes("text-sm opacity-80")
-    with ui.left_drawer(value=True).classes("bg-grey-1"):
-        for label, path, icon in NAV:
-            with ui.link(target=path).classes("flex items-center gap-2 no-underline"):
-                ui.icon(icon)
-                ui.label(label)
+    # The home page is just "IoM Studio"; other pages name themselves first, for the tab strip.
+    ui.page_title("IoM Studio" if title == "Registry" else f"{title} · IoM Studio")
+    ui.colors(primary=PRIMARY)
+    section = current_section(_request_path(), title)
+    with ui.header(elevated=True).classes("items-center gap-3 px-4 py-2 bg-primary"):
+        with ui.link(target="/").classes("flex items-center gap-2 no-underline text-white"):
+            ui.image(MARK_URL).classes("w-8 h-8").props('alt="IoM Studio mark" no-spinner')
+            ui.label("IoM Studio").classes("text-lg font-bold")
+        ui.label("·").classes("opacity-60")
+        ui.label(title).classes("text-base opacity-90")
+        ui.space()
+        _dark_toggle()
+    with ui.left_drawer(value=True, fixed=True, bordered=True).props("width=200 breakpoint=800").classes("p-0"):
+        with ui.list().props("padding").classes("w-full"):
+            for label, path, icon in NAV:
+                active = label == section
+                # A clickable q-item is focusable and answers Enter, so the navigation works by keyboard.
+                item = ui.item(on_click=lambda p=path: ui.navigate.to(p)).props(
+                    f"clickable data-testid=nav-{label.lower()}" + (" active" if active else "")
+                ).classes("rounded-r-full mr-2" + (" nav-active text-primary font-bold" if active else ""))
+                with item:
+                    with ui.item_section().props("avatar"):
+                        ui.icon(icon)
+                    with ui.item_section():
+                        ui.label(label)
     with ui.column().classes("w-full p-4 gap-4") as content:
         yield content

@@ -1,0 +1,346 @@
+"""The test console (`/console`): one call to one model, its text streaming in as it arrives.
+
+Input comes from a form generated from the model's input schema or from a raw JSON tab; the
+call goes through the provider hub (`services.call_model`), which validates, streams, prices
+and records it. Raw request and response are shown redacted. The history is this page's
+session only (the analytics view keeps the permanent record)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from nicegui import run, ui
+
+from studio.errors import UserError
+from studio.secrets import redact_data
+from studio.spec.calls import CallRequest
+from studio.spec.model import ModelSpec
+from studio.ui import services
+from studio.ui.app import get_studio
+from studio.ui.schema_form import FormField, collect_input, fields_for, input_problem
+from studio.ui.shell import frame
+from studio.ui.widgets import error_sentence, json_text, notify_error
+
+@dataclass
+class Attempt:
+    """One console call as the history keeps it."""
+
+    number: int
+    model_id: str
+    started: datetime
+    state: str = "running"  # running, ok, error, cancelled
+    text: str = ""
+    output: Any = None
+    error: str = ""
+    result: Any = None
+    request: dict = field(default_factory=dict)
+
+
+def money(usd: float | None) -> str:
+    """Cost for people: 'unpriced' when unknown (never $0), otherwise dollars."""
+    if usd is None:
+        return "unpriced"
+    if usd == 0:
+        return "free"
+    if usd >= 0.01:
+        return f"${usd:.4f}"
+    decimals = -math.floor(math.log10(usd)) + 2  # three significant digits of a tiny cost
+    return f"${usd:.{decimals}f}".rstrip("0").rstrip(".")
+
+
+def metrics_for(result) -> dict[str, str]:
+    u = result.usage
+    return {
+        "Latency": f"{result.latency_ms:.0f} ms",
+        "TTFT": f"{result.ttft_ms:.0f} ms" if result.ttft_ms is not None else "—",
+        "Tokens": f"{u.input_tokens} in / {u.output_tokens} out" + ("" if u.source == "provider" else f" ({u.source})"),
+        "Cost": money(result.cost.usd),
+    }
+
+
+def build_params(values: dict[str, Any], extra_text: str) -> dict[str, Any]:
+    """The params of the call: the set ones of the form plus the extra JSON object."""
+    params = {k: v for k, v in values.items() if v not in (None, "")}
+    if "max_tokens" in params:
+        params["max_tokens"] = int(params["max_tokens"])
+    if extra_text.strip():
+        try:
+            extra = json.loads(extra_text)
+        except json.JSONDecodeError as e:
+            raise UserError(f"Extra params are not valid JSON (line {e.lineno}: {e.msg}).") from None
+        if not isinstance(extra, dict):
+            raise UserError("Extra params must be a JSON object, e.g. {\"stop\": [\"\\n\"]}.")
+        params.update(extra)
+    return params
+
+
+async def console_page(model: str | None = None) -> None:
+    studio = get_studio()
+    specs: dict[str, ModelSpec] = {s.id: s for s in await run.io_bound(studio.models.all)}
+    history: list[Attempt] = []
+    state: dict[str, Any] = {"model": model if model in specs else None, "task": None}
+    form_values: dict[str, Any] = {}
+    param_values: dict[str, Any] = {"temperature": None, "max_tokens": None, "top_p": None}
+    raw = {"input": "{}", "params": ""}
+
+    with frame("Console"):
+        if not services.can_call(studio):
+            with ui.row().classes("items-center gap-2 text-warning"):
+                ui.icon("warning")
+                ui.label(services.NO_HUB)
+        with ui.row().classes("w-full gap-4 no-wrap items-start"):
+            # -- left: what to send -------------------------------------------------------
+            with ui.column().classes("w-1/2 gap-2"):
+                options = {i: f"{s.name} · {i}" for i, s in specs.items()}
+                picker = ui.select(options, label="Model", with_input=True, value=state["model"]) \
+                    .props('outlined dense data-testid=model-picker').classes("w-full")
+                model_note = ui.label().classes("text-xs opacity-70")
+                with ui.tabs().props("dense align=left").classes("w-full") as in_tabs:
+                    tab_form = ui.tab("Form")
+                    tab_raw = ui.tab("Raw JSON").props("data-testid=tab-raw")
+                with ui.tab_panels(in_tabs, value=tab_form).classes("w-full").props("keep-alive") as in_panels:
+                    with ui.tab_panel(tab_form).classes("p-0"):
+                        form_box = ui.column().classes("w-full gap-1")
+                    with ui.tab_panel(tab_raw).classes("p-0"):
+                        ui.textarea("Input (JSON)").bind_value(raw, "input").classes("w-full font-mono") \
+                            .props("outlined autogrow spellcheck=false data-testid=raw-input")
+                with ui.expansion("Params", icon="tune").classes("w-full").props("dense") as params_box:
+                    with ui.row().classes("w-full gap-2"):
+                        ui.number("Temperature", min=0, max=2, step=0.1).bind_value(param_values, "temperature") \
+                            .props("dense outlined").classes("w-32")
+                        ui.number("Max tokens", min=1, precision=0).bind_value(param_values, "max_tokens") \
+                            .props("dense outlined data-testid=max-tokens").classes("w-32")
+                        ui.number("Top p", min=0, max=1, step=0.05).bind_value(param_values, "top_p") \
+                            .props("dense outlined").classes("w-28")
+                    ui.input("Extra params (JSON object)").bind_value(raw, "params") \
+                        .props("dense outlined spellcheck=false").classes("w-full font-mono")
+                with ui.row().classes("gap-2 items-center"):
+                    run_button = ui.button("Run", icon="play_arrow", on_click=lambda: start()) \
+                        .props("data-testid=run").tooltip("Run (Ctrl+Enter)")
+                    cancel_button = ui.button("Cancel", icon="stop", on_click=lambda: cancel()) \
+                        .props("outline data-testid=cancel")
+                    cancel_button.disable()
+                    status = ui.label().classes("text-sm").props("data-testid=status")
+            # -- right: what came back ----------------------------------------------------
+            with ui.column().classes("w-1/2 gap-2"):
+                with ui.row().classes("w-full gap-4 text-sm") as metrics_row:
+                    pass
+                with ui.tabs().props("dense align=left").classes("w-full") as out_tabs:
+                    tab_out = ui.tab("Output")
+                    tab_req = ui.tab("Raw request")
+                    tab_resp = ui.tab("Raw response")
+                with ui.tab_panels(out_tabs, value=tab_out).classes("w-full"):
+                    with ui.tab_panel(tab_out).classes("p-0"):
+                        output = ui.label().classes(
+                            "w-full min-h-[8rem] max-h-[40vh] overflow-auto whitespace-pre-wrap p-3 rounded "
+                            "border border-gray-300 dark:border-gray-600"
+                        ).props("data-testid=output")
+                        error_label = ui.label().classes("text-negative").props("data-testid=call-error")
+                    with ui.tab_panel(tab_req).classes("p-0"):
+                        raw_request = ui.label().classes("font-mono text-xs whitespace-pre w-full overflow-auto max-h-[40vh]") \
+                            .props("data-testid=raw-request")
+                    with ui.tab_panel(tab_resp).classes("p-0"):
+                        raw_response = ui.label().classes("font-mono text-xs whitespace-pre w-full overflow-auto max-h-[40vh]") \
+                            .props("data-testid=raw-response")
+        ui.label("This session's calls").classes("text-subtitle1")
+        history_table = ui.table(
+            columns=[
+                {"name": "n", "label": "#", "field": "n", "align": "right"},
+                {"name": "time", "label": "Time", "field": "time", "align": "left"},
+                {"name": "model", "label": "Model", "field": "model", "align": "left"},
+                {"name": "state", "label": "Result", "field": "state", "align": "left"},
+                {"name": "latency", "label": "Latency", "field": "latency", "align": "right"},
+                {"name": "tokens", "label": "Tokens", "field": "tokens", "align": "left"},
+                {"name": "cost", "label": "Cost", "field": "cost", "align": "left"},
+            ],
+            rows=[], row_key="n", pagination={"rowsPerPage": 0},
+        ).classes("w-full").props("flat bordered dense hide-bottom data-testid=history")
+        history_table.on("rowClick", lambda e: show_attempt(history[int(e.args[1]["n"]) - 1]))
+
+    # -- behaviour ----------------------------------------------------------------------------
+    fields: list[FormField] = []
+
+    def build_form() -> None:
+        nonlocal fields
+        form_box.clear()
+        form_values.clear()
+        spec = specs.get(state["model"])
+        if spec is None:
+            model_note.text = "Pick a model to call."
+            fields = []
+            return
+        model_note.text = f"{spec.provider} · {spec.api} · {spec.model_type}" + \
+            (" · incomplete: set the provider's model name first" if spec.incomplete else "")
+        fields = fields_for(spec.input_schema)
+        for k, v in spec.default_params.items():
+            if k in param_values:
+                param_values[k] = v
+        params_box.set_visibility(True)
+        with form_box:
+            if not fields:
+                ui.label("This schema has no fields to fill in; use the Raw JSON tab.").classes("text-sm opacity-70")
+            for f in fields:
+                form_values[f.name] = f.default
+                label = f.name + (" *" if f.required else "")
+                if f.kind == "enum":
+                    el = ui.select(f.options or [], label=label)
+                elif f.kind in ("number", "integer"):
+                    el = ui.number(label, precision=0 if f.kind == "integer" else None)
+                elif f.kind == "boolean":
+                    el = ui.checkbox(label)
+                elif f.kind == "longtext":
+                    el = ui.textarea(label).props("autogrow")
+                elif f.kind == "strings":
+                    el = ui.textarea(label + " (one per line)").props("autogrow")
+                elif f.kind == "json":
+                    el = ui.textarea(label + " (JSON)").props("autogrow spellcheck=false").classes("font-mono")
+                else:
+                    el = ui.input(label)
+                el.bind_value(form_values, f.name).classes("w-full").props(f"dense outlined data-testid=field-{f.name}")
+                if f.description:
+                    el.tooltip(f.description)
+        raw["input"] = json_text(example_input(spec))
+
+    def example_input(spec: ModelSpec) -> dict:
+        names = {f.name for f in fields}
+        if "prompt" in names:
+            return {"prompt": ""}
+        if "text" in names:
+            return {"text": ""} | ({"targetLanguage": "fr"} if "targetLanguage" in names else {})
+        if "input" in names:
+            return {"input": ""}
+        return {}
+
+    def current_input(spec: ModelSpec) -> dict:
+        tab = in_panels.value
+        if getattr(tab, "_props", {}).get("name", tab) == "Raw JSON":
+            try:
+                doc = json.loads(raw["input"] or "{}")
+            except json.JSONDecodeError as e:
+                raise UserError(f"The raw input is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}).") from None
+            if not isinstance(doc, dict):
+                raise UserError("The raw input must be a JSON object.")
+            return doc
+        return collect_input(fields, form_values)
+
+    def set_running(running: bool) -> None:
+        run_button.set_enabled(not running and services.can_call(studio))
+        cancel_button.set_enabled(running)
+
+    def show_metrics(values: dict[str, str]) -> None:
+        metrics_row.clear()
+        with metrics_row:
+            for k, v in values.items():
+                with ui.column().classes("gap-0"):
+                    ui.label(k).classes("text-xs opacity-70")
+                    ui.label(v).props(f"data-testid=metric-{k.lower()}")
+
+    def show_attempt(a: Attempt) -> None:
+        output.text = a.text if a.text or a.output is None else json_text(a.output)
+        error_label.text = a.error
+        raw_request.text = json_text(redact_data(a.result.raw_request if a.result and a.result.raw_request else a.request))
+        raw_response.text = json_text(redact_data(a.result.raw_response)) if a.result and a.result.raw_response is not None else ""
+        show_metrics(metrics_for(a.result) if a.result else {})
+        status.text = {"ok": "done", "running": "running…"}.get(a.state, a.state)
+
+    def history_rows() -> list[dict]:
+        rows = []
+        for a in reversed(history):
+            r = a.result
+            rows.append({
+                "n": a.number, "time": a.started.strftime("%H:%M:%S"), "model": a.model_id, "state": a.state,
+                "latency": f"{r.latency_ms:.0f} ms" if r else "—",
+                "tokens": f"{r.usage.input_tokens}/{r.usage.output_tokens}" if r else "—",
+                "cost": money(r.cost.usd) if r else "—",
+            })
+        return rows
+
+    async def start() -> None:
+        if state["task"] is not None:
+            return
+        spec = specs.get(state["model"])
+        if spec is None:
+            ui.notify("Pick a model first.", type="warning")
+            return
+        try:
+            doc = current_input(spec)
+            params = build_params(param_values, raw["params"])
+            problem = input_problem(spec.input_schema, doc)
+            if problem:
+                raise UserError(problem)
+            request = CallRequest(model_id=spec.id, input=doc, params=params, stream=True)
+        except Exception as e:  # noqa: BLE001
+            notify_error(e)
+            return
+        attempt = Attempt(len(history) + 1, spec.id, datetime.now(), request=request.to_json_dict())
+        history.append(attempt)
+        chunks: list[str] = []
+
+        def on_text(delta: str) -> None:
+            chunks.append(delta)
+            attempt.text = "".join(chunks)
+            output.text = attempt.text
+
+        output.text = ""
+        error_label.text = ""
+        show_attempt(attempt)
+        set_running(True)
+        task = asyncio.create_task(services.call_model(studio, spec, request, on_text=on_text))
+        state["task"] = task
+        try:
+            result = await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise
+            attempt.state = "cancelled"
+            attempt.error = "Cancelled; the text above is what arrived before."
+        except Exception as e:  # noqa: BLE001 — one sentence, partial text kept
+            attempt.state = "error"
+            attempt.error = error_sentence(e)
+            partial = getattr(e, "partial_text", None)
+            if partial and not attempt.text:
+                attempt.text = partial
+            notify_error(e)
+        else:
+            attempt.state = "ok"
+            attempt.result = result
+            attempt.output = result.output
+            text = result.output.get("text") if isinstance(result.output, dict) else None
+            attempt.text = text if isinstance(text, str) else ""
+        finally:
+            state["task"] = None
+            set_running(False)
+        show_attempt(attempt)
+        history_table.rows = history_rows()
+        history_table.update()
+
+    def cancel() -> None:
+        task = state["task"]
+        if task is not None and not task.done():
+            task.cancel()
+            status.text = "cancelling…"
+
+    def on_pick(e) -> None:
+        state["model"] = e.value
+        build_form()
+
+    picker.on_value_change(on_pick)
+    build_form()
+    set_running(False)
+    if not services.can_call(studio):
+        run_button.tooltip(services.NO_HUB)
+
+    def on_key(e) -> None:
+        if e.action.keydown and e.key == "Enter" and (e.modifiers.ctrl or e.modifiers.meta):
+            ui.timer(0, start, once=True)
+
+    ui.keyboard(on_key=on_key, ignore=[])
+
+
+def register() -> None:
+    ui.page("/console")(console_page)

@@ -1,0 +1,212 @@
+"""Register / edit / clone a model: a form in a dialog, JSON Schema editors checked as you type.
+
+The pure half (`spec_to_form`, `form_to_spec`, `schema_problem`) is separate from the widgets
+so it is tested without a page. Prices are typed per million tokens, stored per token.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Awaitable, Callable, get_args
+
+import jsonschema
+from nicegui import run, ui
+from pydantic import ValidationError
+
+from studio.errors import UserError
+from studio.spec.calls import CANONICAL_SCHEMAS
+from studio.spec.migrations import describe_validation_error
+from studio.spec.model import KNOWN_CAPABILITIES, Api, ModelSpec, ModelType, Provider, SecurityPolicy
+from studio.ui.widgets import notify_error, transient_dialog
+
+PROVIDERS = list(get_args(Provider))
+APIS = list(get_args(Api))
+MODEL_TYPES = list(get_args(ModelType))
+POLICIES = list(get_args(SecurityPolicy))
+MTOK = 1_000_000
+
+
+def schema_problem(text: str) -> str | None:
+    """None when `text` is a JSON object that is a valid JSON Schema, else one sentence."""
+    if not text.strip():
+        return "Enter a JSON Schema, e.g. {\"type\": \"object\"}."
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        return f"Not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})."
+    if not isinstance(doc, dict):
+        return "A JSON Schema here must be an object, e.g. {\"type\": \"object\"}."
+    validator = jsonschema.validators.validator_for(doc, default=jsonschema.Draft202012Validator)
+    try:
+        validator.check_schema(doc)
+    except jsonschema.SchemaError as e:
+        where = "/".join(str(p) for p in e.absolute_path) or "(top)"
+        return f"Not a valid JSON Schema at {where}: {e.message}."
+    return None
+
+
+def json_object_problem(text: str) -> str | None:
+    if not text.strip():
+        return None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        return f"Not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})."
+    return None if isinstance(doc, dict) else "This must be a JSON object, e.g. {\"temperature\": 0}."
+
+
+def _per_mtok(v: float | None) -> float | None:
+    return None if v is None else round(v * MTOK, 6)
+
+
+def spec_to_form(spec: ModelSpec | None) -> dict[str, Any]:
+    """Form values for a spec (or a blank LLM entry)."""
+    if spec is None:
+        inp, out = CANONICAL_SCHEMAS["llm"]
+        return {
+            "id": "", "name": "", "description": "", "provider": "openai", "api": "openai-chat",
+            "endpoint": "", "model": "", "model_type": "llm", "capabilities": ["chat"], "tags": "",
+            "owner": "", "key_ref": "", "price_in": None, "price_out": None, "price_cached": None,
+            "price_call": None, "latency_ms": None, "context_window": None, "security_policy": "public",
+            "default_params": "{}", "input_schema": json.dumps(inp, indent=2),
+            "output_schema": json.dumps(out, indent=2),
+        }
+    p = spec.prices
+    return {
+        "id": spec.id, "name": spec.name, "description": spec.description, "provider": spec.provider,
+        "api": spec.api, "endpoint": spec.endpoint or "", "model": spec.model or "",
+        "model_type": spec.model_type, "capabilities": list(spec.capabilities), "tags": ", ".join(spec.tags),
+        "owner": spec.owner, "key_ref": spec.key_ref or "",
+        "price_in": _per_mtok(p.input_per_token), "price_out": _per_mtok(p.output_per_token),
+        "price_cached": _per_mtok(p.cached_input_per_token), "price_call": p.per_call,
+        "latency_ms": spec.latency_ms, "context_window": spec.context_window,
+        "security_policy": spec.security_policy,
+        "default_params": json.dumps(spec.default_params, indent=2),
+        "input_schema": json.dumps(spec.input_schema, indent=2),
+        "output_schema": json.dumps(spec.output_schema, indent=2),
+    }
+
+
+def _num(v: Any) -> float | None:
+    return None if v in (None, "") else float(v)
+
+
+def _int(v: Any) -> int | None:
+    return None if v in (None, "") else int(v)
+
+
+def form_to_spec(values: dict[str, Any], base: ModelSpec | None = None) -> ModelSpec:
+    """A validated ModelSpec from form values; UserError naming the first fault otherwise.
+    Fields the form does not show (http, faults, created) are kept from `base`."""
+    for field in ("input_schema", "output_schema"):
+        problem = schema_problem(values.get(field) or "")
+        if problem:
+            raise UserError(f"{field.replace('_', ' ').capitalize()}: {problem}")
+    problem = json_object_problem(values.get("default_params") or "")
+    if problem:
+        raise UserError(f"Default params: {problem}")
+    doc: dict[str, Any] = base.model_dump() if base else {}
+    for drop in ("updated",):
+        doc.pop(drop, None)
+    price = lambda v: None if _num(v) is None else _num(v) / MTOK  # noqa: E731
+    doc.update(
+        id=(values.get("id") or "").strip(),
+        name=(values.get("name") or "").strip(),
+        description=values.get("description") or "",
+        provider=values.get("provider"),
+        api=values.get("api"),
+        endpoint=(values.get("endpoint") or "").strip() or None,
+        model=(values.get("model") or "").strip() or None,
+        model_type=values.get("model_type"),
+        capabilities=[c.strip() for c in values.get("capabilities") or [] if c and c.strip()],
+        tags=[t.strip() for t in (values.get("tags") or "").split(",") if t.strip()],
+        owner=values.get("owner") or "",
+        key_ref=(values.get("key_ref") or "").strip() or None,
+        prices={
+            "input_per_token": price(values.get("price_in")),
+            "output_per_token": price(values.get("price_out")),
+            "cached_input_per_token": price(values.get("price_cached")),
+            "per_call": _num(values.get("price_call")),
+        },
+        latency_ms=_int(values.get("latency_ms")),
+        context_window=_int(values.get("context_window")),
+        security_policy=values.get("security_policy"),
+        default_params=json.loads(values.get("default_params") or "{}"),
+        input_schema=json.loads(values["input_schema"]),
+        output_schema=json.loads(values["output_schema"]),
+    )
+    try:
+        return ModelSpec.model_validate(doc)
+    except ValidationError as e:
+        raise UserError(f"The model is not valid: {describe_validation_error(e)}.") from None
+
+
+def open_model_form(studio, *, spec: ModelSpec | None = None, mode: str = "new",
+                    on_saved: Callable[[ModelSpec], Awaitable[None] | None] | None = None) -> ui.dialog:
+    """mode: 'new' (blank or from `spec` as a template), 'edit' or 'clone'."""
+    values = spec_to_form(spec)
+    if mode == "clone" and spec is not None:
+        values["id"] = f"{spec.id}-copy"
+        values["name"] = f"{spec.name} (copy)"
+    title = {"new": "Register a model", "edit": f"Edit {spec.id if spec else ''}", "clone": "Clone a model"}[mode]
+
+    with transient_dialog().props("persistent") as dialog, ui.card().classes("w-[56rem] max-w-full"):
+        with ui.row().classes("w-full items-center"):
+            ui.label(title).classes("text-h6")
+            ui.space()
+            ui.button(icon="close", on_click=dialog.close).props('flat round aria-label="Close"')
+        with ui.scroll_area().classes("w-full h-[60vh]"):
+            with ui.grid(columns=2).classes("w-full gap-x-4 gap-y-1 pr-4"):
+                ui.input("Id", placeholder="provider/model-name",
+                         validation=lambda v: None if v.strip() else "An id is required, e.g. openai/gpt-4o-mini.") \
+                    .bind_value(values, "id").props("data-testid=form-id" + (" readonly" if mode == "edit" else ""))
+                ui.input("Name", validation=lambda v: None if v.strip() else "A name is required.") \
+                    .bind_value(values, "name").props("data-testid=form-name")
+                ui.select(PROVIDERS, label="Provider").bind_value(values, "provider").props("data-testid=form-provider")
+                ui.select(APIS, label="API (wire format)").bind_value(values, "api").props("data-testid=form-api")
+                ui.input("Endpoint URL", placeholder="https://… (not needed for local models)") \
+                    .bind_value(values, "endpoint").props("data-testid=form-endpoint")
+                ui.input("Provider's model name", placeholder="e.g. gpt-4o-mini") \
+                    .bind_value(values, "model").props("data-testid=form-model")
+                ui.select(MODEL_TYPES, label="Type").bind_value(values, "model_type")
+                ui.select(sorted(set(KNOWN_CAPABILITIES) | set(values["capabilities"])), label="Capabilities",
+                          multiple=True, new_value_mode="add-unique").bind_value(values, "capabilities").props("use-chips")
+                ui.input("Tags (comma separated)").bind_value(values, "tags")
+                ui.input("Owner").bind_value(values, "owner")
+                ui.input("Key name", placeholder="e.g. OPENAI_API_KEY (the name, never the key)") \
+                    .bind_value(values, "key_ref").props("data-testid=form-keyref")
+                ui.select(POLICIES, label="Security policy").bind_value(values, "security_policy")
+                ui.number("Input $ per Mtok", min=0).bind_value(values, "price_in")
+                ui.number("Output $ per Mtok", min=0).bind_value(values, "price_out")
+                ui.number("Cached input $ per Mtok", min=0).bind_value(values, "price_cached")
+                ui.number("$ per call", min=0).bind_value(values, "price_call")
+                ui.number("Typical latency (ms)", min=0, precision=0).bind_value(values, "latency_ms")
+                ui.number("Context window (tokens)", min=1, precision=0).bind_value(values, "context_window")
+            ui.input("Description").bind_value(values, "description").classes("w-full pr-4")
+            editor = "w-full pr-4 font-mono"
+            ui.textarea("Input schema (JSON Schema)", validation=schema_problem).bind_value(values, "input_schema") \
+                .classes(editor).props("outlined autogrow spellcheck=false data-testid=form-input-schema")
+            ui.textarea("Output schema (JSON Schema)", validation=schema_problem).bind_value(values, "output_schema") \
+                .classes(editor).props("outlined autogrow spellcheck=false data-testid=form-output-schema")
+            ui.textarea("Default params (JSON)", validation=json_object_problem).bind_value(values, "default_params") \
+                .classes(editor).props("outlined autogrow spellcheck=false")
+
+        async def save() -> None:
+            try:
+                saved = form_to_spec(values, base=spec if mode == "edit" else None)
+                saved = await run.io_bound(studio.models.save, saved, create=(mode != "edit"))
+            except Exception as e:  # noqa: BLE001 — one sentence, form stays open
+                notify_error(e)
+                return
+            ui.notify(f"Saved {saved.id}.", type="positive")
+            if on_saved:
+                result = on_saved(saved)
+                if hasattr(result, "__await__"):
+                    await result
+            dialog.close()  # last: closing deletes the dialog, and with it this handler's context
+
+        with ui.row().classes("w-full justify-end"):
+            ui.button("Cancel", on_click=dialog.close).props("flat")
+            ui.button("Save", icon="save", on_click=save).props("data-testid=form-save")
+    dialog.open()
+    return dialog

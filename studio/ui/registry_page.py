@@ -1,0 +1,330 @@
+"""The registry page (`/`): find a model, look at it, check it, register, edit, clone, delete,
+import, export, reset to samples. Filters map one to one onto `ModelQuery`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from nicegui import events, run, ui
+
+from studio.registry.search import ModelQuery, price_label
+from studio.secrets import redact_data
+from studio.spec.model import KNOWN_CAPABILITIES, HealthStatus, ModelSpec
+from studio.ui import services
+from studio.ui.app import get_studio
+from studio.ui.model_form import MODEL_TYPES, POLICIES, PROVIDERS, open_model_form
+from studio.ui.shell import frame
+from studio.ui.widgets import confirm, health_badge, json_view, notify_error, transient_dialog
+
+HEALTH_STATES = list(HealthStatus.model_fields["state"].annotation.__args__)
+
+COLUMNS = [
+    {"name": "name", "label": "Name", "field": "name", "align": "left", "sortable": True},
+    {"name": "type", "label": "Type", "field": "type", "align": "left", "sortable": True},
+    {"name": "provider", "label": "Provider", "field": "provider", "align": "left", "sortable": True},
+    {"name": "capabilities", "label": "Capabilities", "field": "capabilities", "align": "left"},
+    {"name": "price", "label": "Price", "field": "price", "align": "left"},
+    {"name": "latency", "label": "Latency", "field": "latency", "align": "right", "sortable": True},
+    {"name": "health", "label": "Health", "field": "health", "align": "left", "sortable": True},
+]
+
+# Quasar slot templates; every value goes through {{ }} (text), never v-html.
+HEALTH_SLOT = r"""
+<q-td :props="props">
+  <q-badge outline :color="{ok: 'positive', key_missing: 'warning', unknown: 'grey'}[props.value] || 'negative'"
+           :label="props.value.replace('_', ' ')" />
+</q-td>
+"""
+CAPS_SLOT = r"""
+<q-td :props="props">
+  <q-chip v-for="c in props.value.slice(0, 3)" :key="c" dense size="sm" :label="c" />
+  <span v-if="props.value.length > 3" class="text-xs opacity-70">+{{ props.value.length - 3 }}</span>
+</q-td>
+"""
+NAME_SLOT = r"""
+<q-td :props="props">
+  <div class="font-medium">{{ props.value }}
+    <q-badge v-if="props.row.incomplete" color="warning" class="q-ml-xs" label="incomplete" /></div>
+  <div class="font-mono text-xs opacity-70">{{ props.row.id }}</div>
+</q-td>
+"""
+
+
+def _float(v: Any) -> float | None:
+    return None if v in (None, "") else float(v)
+
+
+def query_from_filters(f: dict[str, Any]) -> ModelQuery:
+    """The page's filter values as a ModelQuery (empty values mean 'any')."""
+    latency = _float(f.get("max_latency"))
+    return ModelQuery(
+        text=(f.get("text") or "").strip(),
+        capability=f.get("capability") or None,
+        model_type=f.get("type") or None,
+        provider=f.get("provider") or None,
+        tag=f.get("tag") or None,
+        max_price_per_mtok=_float(f.get("max_price")),
+        max_latency_ms=None if latency is None else int(latency),
+        health=f.get("health") or None,
+        policy=f.get("policy") or None,
+    )
+
+
+def row_for(spec: ModelSpec, health: HealthStatus) -> dict[str, Any]:
+    return {
+        "id": spec.id, "name": spec.name, "type": spec.model_type, "provider": spec.provider,
+        "capabilities": list(spec.capabilities), "price": price_label(spec),
+        "latency": f"{spec.latency_ms} ms" if spec.latency_ms is not None else "—",
+        "health": health.state, "incomplete": spec.incomplete,
+    }
+
+
+@dataclass
+class RegistryView:
+    found: list[ModelSpec]
+    total: int
+    health: dict[str, HealthStatus]
+    tags: list[str]
+    problems: list[str]
+
+
+def load_view(studio, query: ModelQuery) -> RegistryView:
+    """Everything the table shows, read from disk in one go (runs in a worker thread)."""
+    everything = studio.models.all()
+    health = studio.models.health_all()
+    return RegistryView(
+        found=studio.models.search(query), total=len(everything), health=health,
+        tags=sorted({t for s in everything for t in s.tags}),
+        problems=[str(p) for p in studio.models.problems()],
+    )
+
+
+async def registry_page() -> None:
+    studio = get_studio()
+    filters: dict[str, Any] = {"text": "", "capability": None, "type": None, "provider": None, "tag": None,
+                               "max_price": None, "max_latency": None, "health": None, "policy": None}
+
+    with frame("Registry") as page_root:
+        problems_box = ui.column().classes("w-full gap-1")
+        with ui.row().classes("w-full items-center gap-2"):
+            search = ui.input(placeholder="Search models  ( / )").props(
+                'outlined dense clearable debounce=150 data-testid=search aria-label="Search models"'
+            ).classes("w-80").bind_value(filters, "text")
+            with search.add_slot("prepend"):
+                ui.icon("search")
+            ui.space()
+            ui.button("Register", icon="add", on_click=lambda: open_model_form(studio, on_saved=lambda s: refresh())) \
+                .props("data-testid=register").tooltip("Register a model (n)")
+            ui.button("Export", icon="download", on_click=lambda: export_all()).props("outline")
+            ui.button("Import", icon="upload", on_click=lambda: upload_dialog.open()).props("outline data-testid=import")
+            ui.button("Reset to samples", icon="restart_alt", on_click=lambda: confirm(
+                "Write the sample models and pipelines again? Your other entries stay; samples you changed are overwritten.",
+                reset, ok_label="Reset")).props("flat")
+        with ui.row().classes("w-full items-center gap-2"):
+            dense = "outlined dense clearable options-dense"
+            filter_inputs = [
+                ui.select(sorted(KNOWN_CAPABILITIES), label="Capability").bind_value(filters, "capability")
+                .classes("min-w-[8rem]"),
+                ui.select(MODEL_TYPES, label="Type").bind_value(filters, "type"),
+                ui.select(PROVIDERS, label="Provider").bind_value(filters, "provider"),
+                (tag_select := ui.select([], label="Tag")).bind_value(filters, "tag"),
+                ui.number("Max $/Mtok", min=0).props("debounce=300").bind_value(filters, "max_price"),
+                ui.number("Max latency", min=0).props("debounce=300 suffix=ms").classes("min-w-[8rem]")
+                .bind_value(filters, "max_latency"),
+                ui.select(HEALTH_STATES, label="Health").bind_value(filters, "health"),
+                ui.select(POLICIES, label="Policy").bind_value(filters, "policy"),
+            ]
+            for element in filter_inputs:
+                element.props(dense).classes("w-[7rem]")
+        count = ui.label().classes("text-sm opacity-70").props("data-testid=count")
+        table = ui.table(columns=COLUMNS, rows=[], row_key="id", pagination={"rowsPerPage": 0}) \
+            .classes("w-full").props("flat bordered dense hide-bottom data-testid=models-table")
+        table.add_slot("body-cell-health", HEALTH_SLOT)
+        table.add_slot("body-cell-capabilities", CAPS_SLOT)
+        table.add_slot("body-cell-name", NAME_SLOT)
+        table.on("rowClick", lambda e: open_detail(e.args[1]["id"]))
+
+    async def refresh() -> None:
+        try:
+            view = await run.io_bound(load_view, studio, query_from_filters(filters))
+        except Exception as e:  # noqa: BLE001
+            notify_error(e)
+            return
+        if view is None:  # the app is shutting down
+            return
+        table.rows = [row_for(s, view.health.get(s.id, HealthStatus())) for s in view.found]
+        table.update()
+        count.text = f"{len(view.found)} of {view.total} models"
+        tag_select.options = view.tags
+        tag_select.update()
+        problems_box.clear()
+        with problems_box:
+            for problem in view.problems:
+                with ui.row().classes("items-center gap-2 text-negative"):
+                    ui.icon("error_outline")
+                    ui.label(problem)
+
+    # Any filter change re-runs the search (text and numbers are debounced on the client).
+    for element in (search, *filter_inputs):
+        element.on_value_change(refresh)
+
+    # -- detail ---------------------------------------------------------------------------
+    async def open_detail(model_id: str) -> None:
+        spec = await run.io_bound(studio.models.find, model_id)
+        if spec is None:
+            ui.notify(f"{model_id} is no longer in the registry.", type="warning")
+            await refresh()
+            return
+        health = await run.io_bound(studio.models.health, spec.id)
+        key_status = await run.io_bound(studio.keys.status, spec.key_ref) if spec.key_ref else None
+        with transient_dialog().props("position=right full-height") as dialog, \
+                ui.card().classes("w-[36rem] max-w-full").props("data-testid=detail"):
+            with ui.row().classes("w-full items-start no-wrap"):
+                with ui.column().classes("gap-0"):
+                    ui.label(spec.name).classes("text-h6 break-all")
+                    ui.label(spec.id).classes("font-mono text-sm opacity-70 break-all")
+                ui.space()
+                ui.button(icon="close", on_click=dialog.close).props('flat round aria-label="Close"')
+            with ui.row().classes("gap-2 items-center"):
+                badge_box = ui.row().classes("items-center gap-1")
+
+                def show_health(h: HealthStatus) -> None:
+                    badge_box.clear()
+                    with badge_box:
+                        health_badge(h.state)
+                        if h.latency_ms is not None:
+                            ui.label(f"{h.latency_ms:.0f} ms").classes("text-xs opacity-70")
+                        if h.detail:
+                            ui.label(h.detail).classes("text-xs opacity-70")
+
+                show_health(health)
+
+                async def check_now() -> None:
+                    try:
+                        h = await services.check_health(studio, spec)
+                    except Exception as e:  # noqa: BLE001
+                        notify_error(e)
+                        return
+                    show_health(h)
+                    await refresh()
+
+                check_button = ui.button("Check now", icon="monitor_heart", on_click=check_now).props("flat dense data-testid=check-now")
+                if services.health_probe(studio) is None:
+                    check_button.disable()
+                    check_button.tooltip(services.NO_PROBE)
+            if spec.description:
+                ui.label(spec.description)
+            with ui.grid(columns="auto 1fr").classes("gap-x-4 gap-y-1 text-sm w-full"):
+                facts = [
+                    ("Provider", spec.provider), ("API", spec.api), ("Endpoint", spec.endpoint or "—"),
+                    ("Model name", spec.model or "not set (incomplete)"), ("Type", spec.model_type),
+                    ("Price", price_label(spec)),
+                    ("Latency", f"{spec.latency_ms} ms" if spec.latency_ms is not None else "unknown"),
+                    ("Context", f"{spec.context_window:,} tokens" if spec.context_window else "unknown"),
+                    ("Policy", spec.security_policy), ("Owner", spec.owner or "—"),
+                    ("Key", "none needed" if key_status is None else
+                     f"{spec.key_ref}: {'set (' + key_status.source + ')' if key_status.is_set else 'missing'}"),
+                    ("Tags", ", ".join(spec.tags) or "—"),
+                ]
+                for k, v in facts:
+                    ui.label(k).classes("opacity-70")
+                    ui.label(v).classes("break-all").props(f"data-testid=fact-{k.lower().replace(' ', '-')}")
+            with ui.row().classes("gap-1"):
+                for c in spec.capabilities:
+                    ui.chip(c).props("dense")
+            with ui.tabs().classes("w-full") as tabs:
+                t_in = ui.tab("Input schema")
+                t_out = ui.tab("Output schema")
+                t_params = ui.tab("Default params")
+            with ui.tab_panels(tabs, value=t_in).classes("w-full shrink-0"):
+                with ui.tab_panel(t_in):
+                    json_view(spec.input_schema)
+                with ui.tab_panel(t_out):
+                    json_view(spec.output_schema)
+                with ui.tab_panel(t_params):
+                    json_view(redact_data(spec.default_params))
+            with ui.row().classes("w-full gap-2 no-wrap"):
+                # Dialogs opened from this one live in the page root: a dialog is deleted with
+                # the element it was created in, and this one is deleted when it closes.
+                def edit(mode: str) -> None:
+                    with page_root:
+                        open_model_form(studio, spec=spec, mode=mode, on_saved=lambda s: refresh())
+                    dialog.close()
+
+                ui.button("Edit", icon="edit", on_click=lambda: edit("edit")).props("data-testid=edit")
+                ui.button("Clone", icon="content_copy", on_click=lambda: edit("clone")).props("outline data-testid=clone")
+                ui.button("Console", icon="terminal",
+                          on_click=lambda: ui.navigate.to(f"/console?model={spec.id}")).props("outline")
+                ui.space()
+
+                async def delete() -> None:
+                    await run.io_bound(studio.models.delete, spec.id)
+                    ui.notify(f"Deleted {spec.id}.")
+                    await refresh()
+                    dialog.close()
+
+                ui.button("Delete", icon="delete", color="negative",
+                          on_click=lambda: confirm_in(page_root, f"Delete {spec.id} from the registry?", delete)) \
+                    .props("flat data-testid=delete")
+        dialog.open()
+
+    def confirm_in(root, question, action):
+        with root:
+            confirm(question, action)
+
+    # -- import / export / reset -------------------------------------------------------------
+    async def on_upload(e: events.UploadEventArguments) -> None:
+        try:
+            text = await e.file.text()
+            from studio.registry.models import parse_json_text
+
+            doc = parse_json_text(text, e.file.name)
+            report = await run.io_bound(studio.models.import_doc, doc, source=e.file.name)
+        except Exception as err:  # noqa: BLE001
+            notify_error(err)
+            return
+        finally:
+            upload.reset()
+        upload_dialog.close()
+        ui.notify(f"Imported {e.file.name}: {report.summary()}.", type="positive", multi_line=True)
+        for warning in report.warnings:
+            ui.notify(warning, type="warning", multi_line=True)
+        await refresh()
+
+    with ui.dialog() as upload_dialog, ui.card():
+        ui.label("Import models from a JSON file").classes("text-h6")
+        ui.label("An IoM models export, one model, a list of models, or the prototype's format.").classes("text-sm")
+        upload = ui.upload(on_upload=on_upload, auto_upload=True, max_files=1).props(
+            'accept=".json,application/json" data-testid=upload').classes("w-full")
+        ui.button("Close", on_click=upload_dialog.close).props("flat")
+
+    async def export_all() -> None:
+        try:
+            doc = await run.io_bound(studio.models.export_doc)
+        except Exception as e:  # noqa: BLE001
+            notify_error(e)
+            return
+        ui.download.content(json.dumps(doc, indent=2, sort_keys=True).encode(), "iom-models.json", "application/json")
+
+    async def reset() -> None:
+        report = await run.io_bound(studio.reset_to_samples)
+        ui.notify(f"Samples written: {report.models} models, {report.pipelines} pipelines.", type="positive")
+        await refresh()
+
+    # -- keyboard -------------------------------------------------------------------------------
+    def on_key(e: events.KeyEventArguments) -> None:
+        if not e.action.keydown or e.modifiers.ctrl or e.modifiers.meta or e.modifiers.alt:
+            return
+        if e.key == "/":
+            search.run_method("focus")
+        elif e.key == "n":
+            open_model_form(studio, on_saved=lambda s: refresh())
+
+    ui.keyboard(on_key=on_key, ignore=["input", "select", "button", "textarea"])
+    await refresh()
+
+
+def register() -> None:
+    ui.page("/")(registry_page)

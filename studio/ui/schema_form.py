@@ -1,0 +1,97 @@
+"""A form generated from a model's input JSON Schema (the console's "Form" tab).
+
+Only the top level of an object schema becomes fields: strings (text area, or a select for
+enums), numbers, integers, booleans, and lists of strings; anything nested is edited as JSON
+in its own box. The pure half (`fields_for`, `collect_input`) is tested without a page.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+
+from studio.errors import UserError
+
+# Fields people mostly type prose into get a multi-line box.
+_LONG_TEXT = {"prompt", "text", "content", "system", "input", "query", "document"}
+
+
+# Order of fields on the form: what people type most first, JSON boxes last.
+_RANK = {"longtext": 0, "text": 1, "enum": 2, "number": 3, "integer": 3, "boolean": 4, "strings": 5, "json": 6}
+
+
+@dataclass
+class FormField:
+    name: str
+    kind: str  # "text", "longtext", "enum", "number", "integer", "boolean", "strings", "json"
+    required: bool = False
+    options: list[Any] | None = None
+    description: str = ""
+    default: Any = None
+
+
+def _kind(name: str, prop: dict) -> tuple[str, list | None]:
+    if "enum" in prop:
+        return "enum", list(prop["enum"])
+    t = prop.get("type")
+    if t == "string":
+        return ("longtext" if name in _LONG_TEXT else "text"), None
+    if t in ("number", "integer", "boolean"):
+        return t, None
+    if t == "array" and (prop.get("items") or {}).get("type") == "string":
+        return "strings", None
+    if "anyOf" in prop and any(a.get("type") == "string" for a in prop["anyOf"] if isinstance(a, dict)):
+        return ("longtext" if name in _LONG_TEXT else "text"), None  # e.g. embedding input: str | [str]
+    return "json", None
+
+
+def fields_for(schema: dict) -> list[FormField]:
+    """The fields of an object schema, required ones first; [] when it has no properties."""
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(props, dict):
+        return []
+    required = set(schema.get("required") or [])
+    fields = []
+    for name, prop in props.items():
+        prop = prop if isinstance(prop, dict) else {}
+        kind, options = _kind(name, prop)
+        fields.append(FormField(name, kind, name in required, options, prop.get("description", ""), prop.get("default")))
+    return sorted(fields, key=lambda f: (not f.required, _RANK.get(f.kind, 9)))
+
+
+def collect_input(fields: list[FormField], values: dict[str, Any]) -> dict[str, Any]:
+    """Form values → the call's input; empty fields are left out. UserError on bad JSON boxes."""
+    doc: dict[str, Any] = {}
+    for f in fields:
+        v = values.get(f.name)
+        if v is None or v == "" or v == []:
+            continue
+        if f.kind == "json":
+            try:
+                v = json.loads(v) if isinstance(v, str) else v
+            except json.JSONDecodeError as e:
+                raise UserError(f"The field {f.name} is not valid JSON (line {e.lineno}: {e.msg}).") from None
+        elif f.kind == "strings" and isinstance(v, str):
+            v = [s.strip() for s in v.split("\n") if s.strip()]
+        elif f.kind == "integer":
+            v = int(v)
+        elif f.kind == "number":
+            v = float(v)
+        doc[f.name] = v
+    return doc
+
+
+def input_problem(schema: dict, doc: Any) -> str | None:
+    """One sentence if `doc` does not fit `schema` (checked before the call, for quick feedback)."""
+    try:
+        validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)(schema)
+        error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    except jsonschema.SchemaError:
+        return None  # the hub reports a broken schema with its own sentence
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path) or "the input"
+    return f"The input does not fit the model's input schema at {where}: {error.message}."

@@ -1,0 +1,160 @@
+"""Settings (`/settings`): API keys by name (set, test, delete — values never shown), the
+keyring backend in use, the data dir, reset to samples.
+
+Keyring calls go through D-Bus and may block, so they run in a worker thread."""
+
+from __future__ import annotations
+
+from nicegui import run, ui
+
+from studio.secrets import NO_BACKEND_HELP, KeyStatus
+from studio.ui import services
+from studio.ui.app import get_studio
+from studio.ui.shell import frame
+from studio.ui.widgets import confirm, notify_error
+
+
+def key_names(studio) -> list[str]:
+    """Every key name the studio knows: referenced by a model, or stored through the studio."""
+    refs = {s.key_ref for s in studio.models.all() if s.key_ref}
+    return sorted(refs | set(studio.keys.names()))
+
+
+def key_rows(studio) -> list[tuple[KeyStatus, list[str]]]:
+    """(status, ids of models using the key) per key name. Blocking: call in a thread."""
+    specs = studio.models.all()
+    return [(studio.keys.status(name), [s.id for s in specs if s.key_ref == name]) for name in key_names(studio)]
+
+
+async def test_key(studio, name: str) -> str:
+    """A cheap authenticated call: the health probe of the first model that uses this key."""
+    specs = await run.io_bound(studio.models.all)
+    spec = next((s for s in specs if s.key_ref == name and not s.incomplete), None)
+    if spec is None:
+        return f"No callable model uses {name}; register one to test this key."
+    status = await services.check_health(studio, spec)
+    verdict = {"ok": "works", "auth_failed": "was refused by the provider", "key_missing": "is not set"}
+    return f"{name} {verdict.get(status.state, 'could not be checked (' + status.state + ')')} — probed {spec.id}."
+
+
+async def settings_page() -> None:
+    studio = get_studio()
+    with frame("Settings") as page_root:
+        ui.label("API keys").classes("text-h6")
+        available = await run.io_bound(studio.keys.available)
+        backend = studio.keys.backend_name()
+        with ui.row().classes("items-center gap-2"):
+            ui.icon("key" if available else "key_off").classes("text-positive" if available else "text-negative")
+            ui.label(f"Keyring backend: {backend}").props("data-testid=backend")
+        if not available:
+            ui.label(NO_BACKEND_HELP).classes("text-negative").props("data-testid=no-backend")
+        ui.label("Keys live in the OS keyring (or an environment variable); the studio never shows or "
+                 "writes their values.").classes("text-sm opacity-70")
+        keys_box = ui.column().classes("w-full gap-2").props("data-testid=keys")
+
+        async def refresh_keys() -> None:
+            try:
+                rows = await run.io_bound(key_rows, studio)
+            except Exception as e:  # noqa: BLE001
+                notify_error(e)
+                return
+            keys_box.clear()
+            with keys_box:
+                if not rows:
+                    ui.label("No model refers to a key yet.").classes("opacity-70")
+                for status, users in rows:
+                    key_row(status, users)
+
+        def key_row(status: KeyStatus, users: list[str]) -> None:
+            name = status.name
+            with ui.card().classes("w-full").props(f"flat bordered data-testid=key-{name}"):
+                with ui.row().classes("w-full items-center gap-3 no-wrap"):
+                    with ui.column().classes("gap-0 w-64"):
+                        ui.label(name).classes("font-mono font-medium")
+                        ui.label(", ".join(users) or "no model uses it").classes("text-xs opacity-70 break-all")
+                    source = "set in the keyring" if status.source == "keyring" else (
+                        f"from ${status.source[4:]}" if status.source.startswith("env:") else "missing")
+                    ui.badge(source, color="positive" if status.is_set else "warning") \
+                        .props(f"outline data-testid=status-{name}").classes("whitespace-nowrap")
+                    ui.space()
+                    value = ui.input("New value", password=True).props(
+                        f"dense outlined autocomplete=off data-testid=value-{name}").classes("w-64")
+
+                    async def save(value=value, name=name) -> None:
+                        try:
+                            await run.io_bound(studio.keys.set, name, value.value or "")
+                        except Exception as e:  # noqa: BLE001
+                            notify_error(e)
+                            return
+                        value.value = ""
+                        ui.notify(f"{name} stored in the keyring.", type="positive")
+                        await refresh_keys()
+
+                    value.on("keydown.enter", save)
+                    ui.button("Set", on_click=save).props(f"dense data-testid=set-{name}").set_enabled(available)
+
+                    async def test(name=name) -> None:
+                        try:
+                            message = await test_key(studio, name)
+                        except Exception as e:  # noqa: BLE001
+                            notify_error(e)
+                            return
+                        ui.notify(message, multi_line=True)
+
+                    test_button = ui.button("Test", on_click=test).props(f"dense outline data-testid=test-{name}")
+                    if services.health_probe(studio) is None:
+                        test_button.disable()
+                        test_button.tooltip(services.NO_PROBE)
+
+                    async def delete(name=name) -> None:
+                        await run.io_bound(studio.keys.delete, name)
+                        ui.notify(f"{name} deleted from the keyring.")
+                        await refresh_keys()
+
+                    def ask_delete(name=name) -> None:
+                        with page_root:  # not in this row: the row is rebuilt after the delete
+                            confirm(f"Delete {name} from the keyring?", lambda: delete(name))
+
+                    ui.button(icon="delete", on_click=ask_delete) \
+                        .props(f'dense flat color=negative aria-label="Delete {name}" data-testid=delete-{name}') \
+                        .set_enabled(available and status.source == "keyring")
+
+        with ui.row().classes("items-center gap-2"):
+            new_name = ui.input("Add a key name", placeholder="e.g. MISTRAL_API_KEY").props(
+                "dense outlined data-testid=new-key-name").classes("w-64")
+
+            async def add_name() -> None:
+                name = (new_name.value or "").strip()
+                if not name:
+                    return
+                new_name.value = ""
+                with keys_box:
+                    key_row(KeyStatus(name, "missing"), [])
+
+            ui.button("Add", on_click=add_name).props("dense outline")
+
+        ui.separator()
+        ui.label("Data").classes("text-h6")
+        with ui.row().classes("items-center gap-2"):
+            ui.label("Data dir:")
+            ui.label(str(studio.home)).classes("font-mono").props("data-testid=data-dir")
+        ui.label("Models, pipelines, health and analytics are kept there; set IOM_HOME to use another folder.") \
+            .classes("text-sm opacity-70")
+
+        async def reset(purge: bool) -> None:
+            report = await run.io_bound(studio.reset_to_samples, purge=purge)
+            ui.notify(f"Samples written: {report.models} models, {report.pipelines} pipelines.", type="positive")
+            await refresh_keys()
+
+        with ui.row().classes("gap-2"):
+            ui.button("Reset to samples", icon="restart_alt", on_click=lambda: confirm(
+                "Write the sample models and pipelines again? Your other entries stay.",
+                lambda: reset(False), ok_label="Reset")).props("outline data-testid=reset")
+            ui.button("Reset and remove everything else", icon="delete_sweep", color="negative", on_click=lambda: confirm(
+                "Remove every model and pipeline, then write the samples? This cannot be undone.",
+                lambda: reset(True), ok_label="Remove and reset")).props("flat")
+    await refresh_keys()
+
+
+def register() -> None:
+    ui.page("/settings")(settings_page)

@@ -1,0 +1,44 @@
+"""Selenium helpers for the studio's pages: elements are addressed by the data-testid props the
+pages set (Quasar puts them on a field's outer element, so inputs are found inside it)."""
+
+from __future__ import annotations
+
+from nicegui.testing import Screen
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webelement import WebElement
+
+
+def by_testid(screen: Screen, testid: str) -> WebElement:
+    return screen.find_by_css(f'[data-testid="{testid}"]')
+
+
+def field(screen: Screen, testid: str) -> WebElement:
+    """The <input> or <textarea> of a Quasar field."""
+    outer = by_testid(screen, testid)
+    if outer.tag_name in ("input", "textarea"):
+        return outer
+    return outer.find_element(By.CSS_SELECTOR, "input, textarea")
+
+
+def replace_text(screen: Screen, testid: str, text: str) -> WebElement:
+    el = field(screen, testid)
+    screen.selenium.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+    screen.wait(0.2)
+    el.click()
+    el.send_keys(Keys.CONTROL, "a")
+    el.send_keys(Keys.DELETE)
+    el.send_keys(text)
+    return el
+
+
+def choose(screen: Screen, testid: str, option: str) -> None:
+    """Pick an option of a q-select by its visible label."""
+    by_testid(screen, testid).click()
+    screen.wait(0.3)
+    for item in screen.selenium.find_elements(By.CSS_SELECTOR, ".q-menu .q-item"):
+        if item.text.strip() == option:
+            item.click()
+            screen.wait(0.3)
+            return
+    raise AssertionError(f"no option {option!r} in {testid}")

@@ -1,0 +1,77 @@
+"""Settings, simulated: keys are set and deleted through the page (in-memory keyring here;
+tests/browser/test_settings_browser.py does it against the real Secret Service), values
+never appear on the page, the no-keyring case explains itself, the data dir is shown."""
+
+from __future__ import annotations
+
+import keyring
+from keyring.backends import fail
+from nicegui.testing import User
+
+from studio.secrets import NO_BACKEND_HELP, SERVICE
+from tests.ui.util import by_testid, element, set_value, settle
+
+SECRET = "sk-ui-test-0123456789abcdefXYZ"
+
+
+def page_text(user: User) -> str:
+    return "\n".join(str(getattr(e, "text", "")) + str(e.props) for e in user.current_layout.descendants())
+
+
+async def test_set_and_delete_a_key(user: User, memory_keyring, iom_home):
+    await user.open("/settings")
+    await user.should_see("OPENAI_API_KEY")
+    assert element(user, "status-OPENAI_API_KEY").text == "missing"
+    assert not element(user, "delete-OPENAI_API_KEY").enabled  # nothing stored yet
+    set_value(user, "value-OPENAI_API_KEY", SECRET)
+    by_testid(user, "set-OPENAI_API_KEY").click()
+    await settle()
+    assert memory_keyring.store[(SERVICE, "OPENAI_API_KEY")] == SECRET
+    await user.should_see("OPENAI_API_KEY stored in the keyring.")
+    assert element(user, "status-OPENAI_API_KEY").text == "set in the keyring"
+    assert SECRET not in page_text(user)
+    assert SECRET not in (iom_home / "keys.json").read_text()
+
+    by_testid(user, "delete-OPENAI_API_KEY").click()
+    by_testid(user, "confirm-ok").click()
+    await settle()
+    assert (SERVICE, "OPENAI_API_KEY") not in memory_keyring.store
+    await user.should_see("OPENAI_API_KEY deleted from the keyring.")
+    assert element(user, "status-OPENAI_API_KEY").text == "missing"
+
+
+async def test_an_empty_value_is_refused_in_one_sentence(user: User, memory_keyring):
+    await user.open("/settings")
+    by_testid(user, "set-HF_TOKEN").click()
+    await settle()
+    await user.should_see("the value for key HF_TOKEN is empty; nothing was stored.")
+    assert memory_keyring.store == {}
+
+
+async def test_key_from_the_environment_is_reported_as_such(user: User, memory_keyring, monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", "AIza-env-value-not-shown-000000000")
+    await user.open("/settings")
+    assert element(user, "status-GEMINI_API_KEY").text == "from $GEMINI_API_KEY"
+    assert "AIza-env-value" not in page_text(user)
+
+
+async def test_without_a_keyring_the_page_says_how_to_get_one(user: User):
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        await user.open("/settings")
+        await user.should_see(NO_BACKEND_HELP)
+        assert not element(user, "set-OPENAI_API_KEY").enabled
+    finally:
+        keyring.set_keyring(previous)
+
+
+async def test_data_dir_and_reset(user: User, memory_keyring, iom_home):
+    await user.open("/settings")
+    assert element(user, "data-dir").text == str(iom_home)
+    (iom_home / "models" / "openai" / "gpt-4o-mini.json").unlink()
+    by_testid(user, "reset").click()
+    by_testid(user, "confirm-ok").click()
+    await settle()
+    await user.should_see("Samples written: 8 models, 4 pipelines.")
+    assert (iom_home / "models" / "openai" / "gpt-4o-mini.json").exists()

@@ -1,0 +1,64 @@
+"""The shell, simulated: navigation with the current page marked, the light/dark choice kept,
+and errors as one sentence (ours as they are, anything else generic and logged server-side)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from nicegui import app, ui
+from nicegui.testing import User
+
+from tests.ui.util import by_testid, element
+
+
+@pytest.mark.parametrize("path, active", [("/", "registry"), ("/console", "console"), ("/settings", "settings")])
+async def test_navigation_marks_the_current_page(user: User, path, active):
+    await user.open(path)
+    for name in ("registry", "pipelines", "console", "analytics", "settings"):
+        item = element(user, f"nav-{name}")
+        assert ("active" in item.props) == (name == active), name
+
+
+async def test_navigation_goes_to_the_page(user: User):
+    await user.open("/")
+    by_testid(user, "nav-settings").click()
+    await user.should_see("API keys")
+
+
+async def test_dark_mode_is_remembered(user: User):
+    await user.open("/")
+    assert element(user, "dark-toggle").props["icon"] == "dark_mode"
+    by_testid(user, "dark-toggle").click()
+    from studio.ui.shell import DARK_KEY
+
+    assert app.storage.general[DARK_KEY] is True
+    await user.open("/settings")
+    assert user.find(ui.dark_mode).elements.pop().value is True
+    assert element(user, "dark-toggle").props["icon"] == "light_mode"
+    by_testid(user, "dark-toggle").click()
+    assert app.storage.general[DARK_KEY] is False
+
+
+def test_error_sentences():
+    from studio.errors import UserError
+    from studio.providers.errors import ErrorKind, ProviderError
+    from studio.ui.widgets import GENERIC_ERROR, error_sentence
+
+    assert error_sentence(UserError("the id is taken; choose another.")) == "the id is taken; choose another."
+    e = ProviderError(ErrorKind.RATE_LIMITED, model_id="m/x", retry_after_s=3)
+    assert error_sentence(e) == str(e) and "retry after 3s" in str(e)
+    assert error_sentence(KeyError("internal detail")) == GENERIC_ERROR
+
+
+async def test_unexpected_errors_are_generic_on_the_page_and_logged(user: User, caplog):
+    from studio.ui.widgets import GENERIC_ERROR, notify_error
+
+    await user.open("/")
+    with user.client:
+        notify_error(ZeroDivisionError("secret internals"))
+    await user.should_see(GENERIC_ERROR)
+    await user.should_not_see("secret internals")
+    logged = [r for r in caplog.records if r.levelno == logging.ERROR and r.exc_info]
+    assert logged and "ZeroDivisionError" in caplog.text
+    caplog.clear()  # the user fixture fails a test on ERROR logs; this one was expected
