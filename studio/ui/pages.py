@@ -24,4 +24,7 @@ def registry_page() -> None:
 
 
 def register_all() -> None:
+    from studio.ui import pipelines_page
+
     ui.page("/")(registry_page)
+    pipelines_page.register()
