@@ -35,10 +35,10 @@ export default {
       <VueFlow :nodes="nodes" :edges="edges" :min-zoom="0.1" :max-zoom="2.5"
                :delete-key-code="null" :selection-key-code="'Shift'" :multi-selection-key-code="'Control'"
                connection-mode="strict" :only-render-visible-elements="nodes.length > 60"
-               :default-edge-options="{type: 'default'}" :fit-view-on-init="true"
-               @pane-ready="onReady" @node-drag-stop="onDragStop" @connect="onConnect"
+               :default-edge-options="{type: 'default'}"
+               @pane-ready="onReady" @nodes-initialized="onNodesInitialized" @node-drag-stop="onDragStop" @connect="onConnect"
                @connect-start="onConnectStart" @connect-end="onConnectEnd"
-               @nodes-change="onNodesChange" @edges-change="onEdgesChange">
+               @move-start="onMoveStart" @nodes-change="onNodesChange" @edges-change="onEdgesChange">
         <template #node-iom="p">
           <div class="iom-node" :class="['iom-kind-' + p.data.kind, p.data.problem ? 'iom-invalid' : '', statusClass(p.id)]"
                :data-node-id="p.id">
@@ -104,6 +104,7 @@ export default {
   },
   unmounted() {
     window.removeEventListener("beforeunload", this._unload);
+    if (this._resize) this._resize.disconnect();
     this.endPaletteDrag();
   },
   methods: {
@@ -118,7 +119,17 @@ export default {
         class: [e.problem ? "iom-edge-invalid" : "", this.edgeStatusClass(e)].join(" "),
       }));
     },
-    onReady(store) { this.flow = markRaw(store); },
+    onReady(store) {
+      this.flow = markRaw(store);
+      // Fit once the pane has its final size (the page lays out around it after mount).
+      this._resize = new ResizeObserver(() => { if (!this.userMoved) this.fitView(); });
+      this._resize.observe(this.$refs.flowWrap);
+    },
+    onMoveStart(e) {
+      const ev = e && e.event;
+      if (ev && (ev.sourceEvent || ev instanceof Event)) this.userMoved = true;  // a person panned or zoomed
+    },
+    onNodesInitialized() { if (!this._fitted) { this._fitted = true; this.fitView(); } },
     // --- palette drag: pointer events, so it works the same with a mouse and with WebDriver
     startPaletteDrag(item, event) {
       this.dragItem = item;
@@ -218,7 +229,7 @@ export default {
       }
     },
     // --- called from Python ---------------------------------------------------------------
-    fitView() { if (this.flow) this.flow.fitView({ padding: 0.15 }); },
+    fitView() { if (this.flow) this.flow.fitView({ padding: 0.15, maxZoom: 1 }); },
     zoomIn() { if (this.flow) this.flow.zoomIn(); },
     zoomOut() { if (this.flow) this.flow.zoomOut(); },
     copySelection() { this.clipboard = [...this.selectedNodes]; return this.clipboard.length; },

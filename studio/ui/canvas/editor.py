@@ -34,12 +34,18 @@ class PipelineEditor:
             return
         add_styles()
         self._toolbar()
-        with ui.row().classes("w-full no-wrap gap-2 items-stretch").style("height: calc(100vh - 190px); min-height: 480px"):
+        with ui.row().classes("w-full no-wrap gap-2 items-stretch").style("height: calc(100vh - 175px); min-height: 380px"):
             self.canvas = PipelineCanvas(self.session.view(), palette(list(models.values()), health)) \
                 .classes("h-full").style("flex: 1; min-width: 0; border: 1px solid #ddd")
-            with ui.column().classes("w-80 h-full overflow-auto gap-1").props("data-testid=side-panel"):
-                self.side_panel()
-        self.run_panel = RunPanel(self)
+            with ui.column().classes("w-72 h-full no-wrap gap-0"):
+                with ui.tabs().props("dense").classes("w-full") as tabs:
+                    edit_tab = ui.tab("Edit")
+                    run_tab = ui.tab("Run")
+                with ui.tab_panels(tabs, value=edit_tab).classes("w-full").style("flex: 1; overflow: auto"):
+                    with ui.tab_panel(edit_tab).classes("p-1 gap-1").props("data-testid=side-panel"):
+                        self.side_panel()
+                    with ui.tab_panel(run_tab).classes("p-1 gap-1"):
+                        self.run_panel = RunPanel(self)
         c = self.canvas
         c.handle("drop_item", self.on_drop)
         c.handle("connect_ports", self.on_connect)
@@ -54,9 +60,9 @@ class PipelineEditor:
 
     # --- toolbar ---------------------------------------------------------------------------
     def _toolbar(self) -> None:
-        with ui.row().classes("w-full items-center gap-1"):
-            self.name_input = ui.input("Name", value=self.session.pipeline.name).props("dense data-testid=pipeline-name") \
-                .classes("w-64").on("blur", lambda: self.rename(self.name_input.value))
+        with ui.row().classes("w-full items-center gap-1 no-wrap"):
+            self.name_input = ui.input(value=self.session.pipeline.name).props("dense outlined data-testid=pipeline-name") \
+                .classes("w-48").on("blur", lambda: self.rename(self.name_input.value))
             self.save_button = ui.button("Save", icon="save", on_click=self.save).props("dense data-testid=save")
             self.autosave_switch = ui.switch("Autosave", value=True).props("dense")
             self.dirty_label = ui.label("").classes("text-xs text-grey-7").props("data-testid=dirty")
@@ -72,7 +78,7 @@ class PipelineEditor:
             ui.button(icon="fit_screen", on_click=lambda: self.canvas.fit_view()).props("flat dense data-testid=fit").tooltip("Fit view")
             ui.button(icon="account_tree", on_click=self.auto_layout).props("flat dense data-testid=layout").tooltip("Auto-layout")
             ui.separator().props("vertical")
-            ui.button("Export", icon="download", on_click=self.export).props("flat dense data-testid=export")
+            ui.button(icon="download", on_click=self.export).props("flat dense data-testid=export").tooltip("Export JSON")
         self._refresh_toolbar()
 
     def _refresh_toolbar(self) -> None:

@@ -22,6 +22,8 @@ from studio.spec.pipeline import Node, Pipeline
 
 WHOLE_OUT = "out"
 WHOLE_IN = "in"
+# Nodes whose input is whatever arrives: a named field is created by connecting to it.
+FREE_FORM_TARGETS = ("output", "merge")
 
 # source type -> target types it may feed (besides the same type and untyped ports)
 _COERCIONS: dict[str, set[str]] = {
@@ -145,6 +147,20 @@ def _reaches(pipeline: Pipeline, start: str, goal: str) -> bool:
     return False
 
 
+def field_for(pipeline: Pipeline, target: str, target_port: str, source_port: str) -> str:
+    """The target port an edge really uses. A single field (not a whole object) dropped on the
+    "in" port of an output or merge node becomes a field of that name, so `text` -> `in`
+    gives the output a `text` field instead of failing as "string into object"."""
+    dst = pipeline.node(target)
+    if dst is None or dst.kind not in FREE_FORM_TARGETS or target_port != WHOLE_IN or source_port == WHOLE_OUT:
+        return target_port
+    taken = {e.target_port for e in pipeline.edges if e.target == target}
+    name, i = source_port, 2
+    while name in taken:
+        name, i = f"{source_port}_{i}", i + 1
+    return name
+
+
 def check_connection(pipeline: Pipeline, models: dict[str, ModelSpec], source: str, source_port: str,
                      target: str, target_port: str) -> str | None:
     """None when the edge may be added, else one sentence saying why not."""
@@ -159,6 +175,8 @@ def check_connection(pipeline: Pipeline, models: dict[str, ModelSpec], source: s
         return f"'{src.label or src.id}' is an output node: nothing can start from it."
     outs = {p.name: p for p in output_ports(src, models)}
     ins = {p.name: p for p in input_ports(dst, models, pipeline)}
+    if dst.kind in FREE_FORM_TARGETS and target_port not in ins:
+        ins[target_port] = Port(target_port, None)  # a new field of the output / merged object
     if source_port not in outs:
         return f"'{src.label or src.id}' has no output port '{source_port}'."
     if target_port not in ins:

@@ -13,10 +13,9 @@ class RunPanel:
     def __init__(self, editor):
         self.editor = editor
         self.available = hasattr(editor.studio, "engine")
-        with ui.expansion("Run", icon="play_arrow").classes("w-full").props("data-testid=run-panel"):
-            if not self.available:
-                ui.label(ENGINE_MISSING).classes("text-grey-8").props("data-testid=run-disabled")
-                return
+        if not self.available:
+            ui.label(ENGINE_MISSING).classes("text-grey-8").props("data-testid=run-disabled")
+            return
 
     def inspect(self, node_id: str) -> None:
         pass

@@ -15,7 +15,7 @@ from studio.registry.search import price_label
 from studio.spec.model import HealthStatus, ModelSpec
 from studio.spec.pipeline import Edge, Node, Pipeline
 from studio.ui.canvas.layout import auto_layout
-from studio.ui.canvas.ports import check_connection, input_ports, output_ports, template_error
+from studio.ui.canvas.ports import check_connection, field_for, input_ports, output_ports, template_error
 
 HISTORY_LIMIT = 200
 
@@ -152,6 +152,7 @@ class EditSession:
 
     def connect(self, source: str, source_port: str, target: str, target_port: str) -> str | None:
         """Add an edge; returns None, or the sentence saying why it was refused."""
+        target_port = field_for(self.pipeline, target, target_port, source_port)
         reason = check_connection(self.pipeline, self.models, source, source_port, target, target_port)
         if reason:
             return reason
