@@ -3,7 +3,7 @@
 // here is sent back as an event and Python answers with the new graph (so undo, validation
 // and saving live in one place). Node dragging, zoom, pan and selection stay local.
 import "iom-canvas-env";
-import { markRaw } from "vue";
+import { markRaw, unref } from "vue";
 import { VueFlow, Handle, Position } from "@vue-flow/core";
 import { MiniMap } from "@vue-flow/minimap";
 import { Background } from "@vue-flow/background";
@@ -116,7 +116,7 @@ export default {
       this.edges = g.edges.map((e) => ({
         id: e.id, source: e.source, target: e.target, sourceHandle: e.sourcePort, targetHandle: e.targetPort,
         selected: this.selectedEdges.has(e.id), label: e.mapped ? "mapped" : undefined,
-        class: [e.problem ? "iom-edge-invalid" : "", this.edgeStatusClass(e)].join(" "),
+        class: [e.problem ? "iom-edge-invalid" : "", (this.statuses[e.source] || {}).state === "skipped" ? "iom-edge-skipped" : ""].join(" ").trim(),
       }));
     },
     onReady(store) {
@@ -224,7 +224,7 @@ export default {
         if (this.clipboard.length) this.$emit("paste_nodes", { nodes: this.clipboard });
         e.preventDefault();
       } else if (mod && e.key.toLowerCase() === "a") {
-        if (this.flow) this.flow.addSelectedNodes(this.flow.getNodes);
+        if (this.flow) this.flow.addSelectedNodes(unref(this.flow.nodes));
         e.preventDefault();
       }
     },
@@ -242,27 +242,33 @@ export default {
       this.flow.setViewport({ x: v.x + dx, y: v.y + dy, zoom: v.zoom });
     },
     // Status patches from a run: {nodeId: {state, latencyMs, cost, detail, fellBackTo} | null}.
-    // `stamp` comes back in "status_shown" once the browser has painted the change, so
-    // Python can measure event-to-canvas time.
-    applyStatus(patch, stamp) {
-      const next = { ...this.statuses };
-      for (const [id, s] of Object.entries(patch)) { if (s) next[id] = s; else delete next[id]; }
-      this.statuses = next;
-      this.rebuildEdgeClasses();
-      if (stamp != null) {
-        requestAnimationFrame(() => requestAnimationFrame(() => this.$emit("status_shown", { stamp, count: Object.keys(patch).length })));
+    // Only the patched keys change, so only those nodes re-render. `stamps` come back in
+    // "status_shown" once the browser has painted the change, so Python can measure
+    // event-to-canvas time.
+    applyStatus(patch, stamps) {
+      const t0 = performance.now();
+      for (const [id, s] of Object.entries(patch)) { if (s) this.statuses[id] = s; else delete this.statuses[id]; }
+      this.updateEdgeStates(Object.keys(patch));
+      if (stamps != null) {
+        // After the next paint: a task queued from requestAnimationFrame runs once that frame is drawn.
+        requestAnimationFrame(() => setTimeout(() => this.$emit("status_shown", { stamps: [].concat(stamps), browserMs: performance.now() - t0 }), 0));
       }
     },
-    clearStatus() { this.statuses = {}; this.rebuildEdgeClasses(); },
-    rebuildEdgeClasses() {
-      const g = this.graph || { edges: [] };
-      const byId = Object.fromEntries(g.edges.map((e) => [e.id, e]));
-      this.edges = this.edges.map((e) => ({ ...e, animated: (this.statuses[e.source] || {}).state === "running" || (this.statuses[e.target] || {}).state === "running",
-        class: [(byId[e.id] || {}).problem ? "iom-edge-invalid" : "", this.edgeStatusClass(byId[e.id] || e)].join(" ") }));
+    clearStatus() {
+      for (const id of Object.keys(this.statuses)) delete this.statuses[id];
+      this.updateEdgeStates(null);
     },
-    edgeStatusClass(e) {
-      const s = this.statuses[e.source];
-      return s && s.state === "skipped" ? "iom-edge-skipped" : "";
+    // Edges out of a skipped node are dashed; edges are changed in place, only when they differ.
+    updateEdgeStates(nodeIds) {
+      if (!this.flow) return;
+      const touched = nodeIds ? new Set(nodeIds) : null;
+      for (const e of unref(this.flow.edges)) {
+        if (touched && !touched.has(e.source)) continue;
+        const skipped = (this.statuses[e.source] || {}).state === "skipped";
+        const cls = typeof e.class === "string" ? e.class : "";
+        const has = cls.includes("iom-edge-skipped");
+        if (skipped !== has) e.class = skipped ? (cls + " iom-edge-skipped").trim() : cls.replace("iom-edge-skipped", "").trim();
+      }
     },
     statusClass(id) { const s = this.statuses[id]; return s ? "iom-state-" + s.state : ""; },
     stateLabel(s) {

@@ -73,8 +73,9 @@ class PipelineCanvas(ui.element, component=str(ASSETS / "pipeline_canvas.js")):
             self._props["dirty"] = dirty
             self.update()
 
-    def apply_status(self, patch: dict[str, Any], stamp: float | None = None) -> None:
-        self.run_method("applyStatus", patch, stamp)
+    def apply_status(self, patch: dict[str, Any], stamps: list[float] | None = None) -> None:
+        """Show node statuses; `stamps` (perf_counter values) come back in "status_shown"."""
+        self.run_method("applyStatus", patch, stamps)
 
     def clear_status(self) -> None:
         self.run_method("clearStatus")
