@@ -13,10 +13,19 @@ from studio.ui.canvas.layout import layers
 
 
 class StandInEngine:
-    def __init__(self, step_s: float = 0.005):
+    def __init__(self, step_s: float = 0.005, problems: list[dict] | None = None, stream: list[str] | None = None,
+                 hold: bool = False):
         self.step_s = step_s
+        self.problems = problems or []  # what validate() reports, e.g. [{"nodeId": ..., "message": ...}]
+        self.stream = stream or []  # text deltas the output node "streams"
+        self.hold = hold  # wait forever after the first node (to be cancelled)
         self.handlers: list = []
         self.emitted = 0
+        self.runs = 0
+        self.cancelled = False
+
+    def validate(self, pipeline) -> list[dict]:
+        return list(self.problems)
 
     def subscribe(self, handler):
         self.handlers.append(handler)
@@ -32,8 +41,18 @@ class StandInEngine:
         order = sorted(pipeline.nodes, key=lambda n: layers(pipeline)[n.id])
         for n in order:
             self._emit({"type": "node", "nodeId": n.id, "status": "pending"})
+        self.runs += 1
         record = RunRecord(id="r1", pipeline_id=pipeline.id, inputs=inputs, status="succeeded")
         for n in order:
+            if self.hold and n is not order[0]:
+                try:
+                    await asyncio.Event().wait()
+                except asyncio.CancelledError:
+                    self.cancelled = True
+                    raise
+            if n.kind == "output":
+                for delta in self.stream:
+                    self._emit({"type": "text", "nodeId": n.id, "text": delta})
             self._emit({"type": "node", "nodeId": n.id, "status": "running"})
             await asyncio.sleep(self.step_s)
             self._emit({"type": "node", "nodeId": n.id, "status": "succeeded", "latencyMs": self.step_s * 1000, "costUsd": 0.0})
