@@ -91,7 +91,9 @@ class PipelineEditor:
         self.canvas.set_graph(self.session.view(), dirty=self.session.dirty)
         self._refresh_toolbar()
 
-    def change(self, edit) -> Any:
+    def change(self, edit, *, refresh_panel: bool = True) -> Any:
+        """Apply one edit, redraw; the side panel is rebuilt only when asked (a field that is
+        being left must not rebuild the panel under the field being entered)."""
         try:
             result = edit()
         except (ValueError, ValidationError, StopIteration) as e:
@@ -99,7 +101,8 @@ class PipelineEditor:
             ui.notify(f"Not changed: {text}", type="negative", multi_line=True)
             return None
         self.redraw()
-        self.side_panel.refresh()
+        if refresh_panel:
+            self.side_panel.refresh()
         return result
 
     def on_drop(self, d: dict) -> None:
@@ -188,7 +191,17 @@ class PipelineEditor:
                      "Shift+drag selects an area, Ctrl+click adds to the selection.").classes("text-xs text-grey-7")
 
     def _apply_node(self, node_id: str, changes: dict) -> None:
-        self.change(lambda: self.session.update_node(node_id, changes))
+        # A new model or on-error policy changes what the panel shows; other fields do not.
+        rebuild = "model" in changes or "on_error" in changes.get("policy", {})
+        self.change(lambda: self.session.update_node(node_id, changes), refresh_panel=rebuild)
+        node = self.session.pipeline.node(node_id)
+        if "prompt" in changes and node is not None and getattr(self, "_vars_label", None) is not None:
+            self._vars_label.set_text(self._variables_text(node.prompt))
+
+    @staticmethod
+    def _variables_text(prompt: str | None) -> str:
+        variables = template_variables(prompt)
+        return "Variables: " + (", ".join(variables) if variables else "none")
 
     def _json_field(self, label: str, value: Any, on_value) -> None:
         area = ui.textarea(label, value=json.dumps(value, indent=2)).props("dense autogrow").classes("w-full font-mono text-xs")
@@ -227,8 +240,7 @@ class PipelineEditor:
         if node.kind in ("model", "capability"):
             ui.textarea("Prompt template", value=node.prompt or "").props("dense autogrow").classes("w-full") \
                 .on("blur", lambda e: self._apply_node(nid, {"prompt": e.sender.value or None}))
-            variables = template_variables(node.prompt)
-            ui.label("Variables: " + (", ".join(variables) if variables else "none")).classes("text-xs text-grey-7")
+            self._vars_label = ui.label(self._variables_text(node.prompt)).classes("text-xs text-grey-7")
             ui.textarea("System", value=node.system or "").props("dense autogrow").classes("w-full") \
                 .on("blur", lambda e: self._apply_node(nid, {"system": e.sender.value or None}))
         if node.kind == "transform":
@@ -275,7 +287,7 @@ class PipelineEditor:
         ui.label(f"{edge.source}.{edge.source_port} → {edge.target}.{edge.target_port}").classes("text-sm")
 
         def apply(changes: dict) -> None:
-            self.change(lambda: self.session.update_edge(eid, changes))
+            self.change(lambda: self.session.update_edge(eid, changes), refresh_panel="target_port" in changes)
 
         ui.input("Target field", value=edge.target_port).props("dense").classes("w-full") \
             .on("blur", lambda e: apply({"target_port": e.sender.value or "in"}))
