@@ -20,8 +20,8 @@ export default {
     <div class="iom-palette">
       <input class="iom-palette-search" v-model="search" placeholder="Search models or capabilities" />
       <div class="iom-palette-list">
-        <div v-for="item in filteredPalette" :key="item.kind + ':' + (item.model || '')"
-             class="iom-palette-item" :data-kind="item.kind" :data-model="item.model || ''"
+        <div v-for="item in filteredPalette" :key="item.kind + ':' + (item.model || item.capability || '')"
+             class="iom-palette-item" :data-kind="item.kind" :data-model="item.model || ''" :data-capability="item.capability || ''"
              @mousedown.prevent="startPaletteDrag(item, $event)" @dblclick="addAtCenter(item)">
           <div class="iom-palette-title">{{ item.title }}
             <span v-if="item.health" class="iom-health" :class="'iom-health-' + item.health" :title="'health: ' + item.health"></span>
@@ -146,7 +146,7 @@ export default {
       const inside = e.clientX >= rect.left && e.clientX <= rect.right && e.clientY >= rect.top && e.clientY <= rect.bottom;
       if (!item || !inside || !this.flow) return;
       const pos = this.flow.screenToFlowCoordinate({ x: e.clientX, y: e.clientY });
-      this.$emit("drop_item", { kind: item.kind, model: item.model, x: pos.x, y: pos.y });
+      this.$emit("drop_item", { kind: item.kind, model: item.model, capability: item.capability, x: pos.x, y: pos.y });
     },
     endPaletteDrag() {
       if (this._move) document.removeEventListener("mousemove", this._move);
@@ -158,7 +158,7 @@ export default {
     addAtCenter(item) {
       const rect = this.$refs.flowWrap.getBoundingClientRect();
       const pos = this.flow ? this.flow.screenToFlowCoordinate({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 }) : { x: 0, y: 0 };
-      this.$emit("drop_item", { kind: item.kind, model: item.model, x: pos.x, y: pos.y });
+      this.$emit("drop_item", { kind: item.kind, model: item.model, capability: item.capability, x: pos.x, y: pos.y });
     },
     // --- connections: Python decides; a refusal comes back as a notification with the reason
     onConnectStart(p) { this.connecting = { nodeId: p.nodeId, handleId: p.handleId, handleType: p.handleType }; this.connected = false; },

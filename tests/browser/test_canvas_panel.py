@@ -90,3 +90,32 @@ def test_edge_mapping_is_edited_in_the_panel(screen: Screen):
     field(screen, "Target field").click()
     screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=save]").click()
     screen.wait_for(lambda: next(e for e in saved("content-enhancement").edges if e.id == "e2").mapping == "/text")
+
+
+def test_palette_search_by_capability_and_the_unsaved_changes_guard(screen: Screen):
+    screen.open("/pipelines/content-enhancement")
+    wait_nodes(screen, 5)
+    screen.selenium.find_element(By.XPATH, "//div[contains(@class,'q-toggle')][.//div[text()='Autosave']]").click()  # autosave off
+    search = screen.selenium.find_element(By.CSS_SELECTOR, ".iom-palette-search")
+    search.send_keys("embedding")
+    titles = lambda: [e.text.split("\n")[0] for e in screen.selenium.find_elements(By.CSS_SELECTOR, ".iom-palette-item")]  # noqa: E731
+    screen.wait_for(lambda: titles() and all("embed" in t.lower() or "minilm" in t.lower() or "embedding" in t.lower() for t in titles()))
+    search.send_keys(Keys.CONTROL, "a")
+    search.send_keys("translate")
+    screen.wait_for(lambda: "Any 'translate' model" in titles())
+    assert "GPT-4o mini" in titles() and "Input" not in titles()
+
+    item = screen.selenium.find_element(By.CSS_SELECTOR, '.iom-palette-item[data-capability="translate"]')
+    pane = screen.selenium.find_element(By.CSS_SELECTOR, ".iom-flow")
+    ActionChains(screen.selenium, duration=50).move_to_element(item).click_and_hold().move_by_offset(30, 0) \
+        .move_to_element_with_offset(pane, -40, -80).release().perform()
+    wait_nodes(screen, 6)
+    assert "any-translate" in node_ids(screen)
+    screen.should_contain("unsaved changes")
+    # leaving now is guarded: the page cancels beforeunload while there are unsaved edits
+    prevented = screen.selenium.execute_script(
+        "const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e); return e.defaultPrevented;")
+    assert prevented is True
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=save]").click()
+    screen.wait_for(lambda: screen.selenium.execute_script(
+        "const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e); return !e.defaultPrevented;"))

@@ -151,3 +151,11 @@ def test_layout_puts_each_node_right_of_its_inputs():
     assert layers(p) == {"a": 0, "b": 1, "c": 1, "d": 2}
     pos = auto_layout(p, {})
     assert pos["a"]["x"] < pos["b"]["x"] == pos["c"]["x"] < pos["d"]["x"] and pos["b"]["y"] != pos["c"]["y"]
+
+
+def test_a_capability_item_makes_a_modelless_node(session, studio):
+    items = palette(studio.models.all(), {})
+    item = next(i for i in items if i.get("capability") == "translate")
+    node = session.add_node(item, 0, 0)
+    assert node.kind == "capability" and node.choose.capability == "translate" and node.model is None
+    assert "any 'translate'" in session.node_view(node)["model"]

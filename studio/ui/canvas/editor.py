@@ -106,7 +106,8 @@ class PipelineEditor:
         return result
 
     def on_drop(self, d: dict) -> None:
-        node = self.change(lambda: self.session.add_node({"kind": d.get("kind"), "model": d.get("model")}, d["x"], d["y"]))
+        node = self.change(lambda: self.session.add_node({"kind": d.get("kind"), "model": d.get("model"), "capability": d.get("capability")},
+                                                      d["x"], d["y"]))
         if node is not None:
             ui.notify(f"Added {node.label or node.id}.", type="positive", timeout=1500)
 
@@ -287,6 +288,9 @@ class PipelineEditor:
         ui.label(f"{edge.source}.{edge.source_port} → {edge.target}.{edge.target_port}").classes("text-sm")
 
         def apply(changes: dict) -> None:
+            current = next((e for e in self.session.pipeline.edges if e.id == eid), None)
+            if current is None or all(getattr(current, k) == v for k, v in changes.items()):
+                return
             self.change(lambda: self.session.update_edge(eid, changes), refresh_panel="target_port" in changes)
 
         ui.input("Target field", value=edge.target_port).props("dense").classes("w-full") \

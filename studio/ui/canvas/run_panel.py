@@ -71,6 +71,7 @@ class RunPanel:
         self._pending: dict[str, dict] = {}
         self._stamps: list[float] = []
         self._flush_scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         if not self.available:
             ui.label(ENGINE_MISSING).classes("text-grey-8").props("data-testid=run-disabled")
             return
@@ -139,6 +140,7 @@ class RunPanel:
         self.task = asyncio.create_task(self._run(dry))
 
     async def _run(self, dry: bool) -> None:
+        self._loop = asyncio.get_running_loop()
         ed = self.editor
         pipeline = ed.session.pipeline
         ed.session.problems = {}
@@ -188,7 +190,19 @@ class RunPanel:
 
     def on_event(self, event: Any) -> None:
         """Engine event -> canvas. Patches arriving in the same loop tick go out as one message
-        (a burst of events costs one redraw); each keeps its emit stamp for the latency figure."""
+        (a burst of events costs one redraw); each keeps its emit stamp for the latency figure.
+        Safe to call from another thread; events of other pipelines' runs are ignored."""
+        try:
+            in_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            in_loop = False
+        if not in_loop:
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self.on_event, event)
+            return
+        pipeline_id = field(event, "pipeline_id", "pipelineId")
+        if pipeline_id is not None and pipeline_id != self.editor.session.pipeline.id:
+            return
         patch = event_patch(event, self.editor.session.pipeline)
         if patch:
             self._pending.update(patch)

@@ -133,8 +133,9 @@ class EditSession:
                         input_schema={"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]})
         elif kind == "capability":
             from studio.spec.pipeline import CapabilityChoice
-            node = Node(id=self._new_id("capability"), kind="capability", label="Any chat model",
-                        choose=CapabilityChoice(capability=item.get("capability") or "chat"), prompt="{{ text }}")
+            capability = item.get("capability") or "chat"
+            node = Node(id=self._new_id(f"any-{capability}"), kind="capability", label=f"Any '{capability}' model",
+                        choose=CapabilityChoice(capability=capability), prompt="{{ text }}")
         elif kind == "router":
             from studio.spec.pipeline import Route
             node = Node(id=self._new_id("router"), kind="router", label="Router",
@@ -247,7 +248,10 @@ def palette(models: list[ModelSpec], health: dict[str, HealthStatus]) -> list[di
     """Palette items the browser filters by name or capability."""
     items = [{"kind": kind, "model": None, "title": title, "subtitle": what, "search": f"{kind} {title} {what}".lower()}
              for kind, title, what in BASIC_KINDS]
-    for spec in models:
+    capabilities = sorted({c for spec in models for c in spec.capabilities})
+    items += [{"kind": "capability", "model": None, "capability": cap, "title": f"Any '{cap}' model",
+               "subtitle": "picked at run time by policy", "search": f"capability {cap} any"} for cap in capabilities]
+    for spec in sorted(models, key=lambda s: s.name.lower()):
         h = health.get(spec.id)
         items.append({
             "kind": "model", "model": spec.id, "title": spec.name, "subtitle": f"{spec.id} · {price_label(spec)}",
