@@ -39,6 +39,10 @@ class StandInEngine:
 
     async def run(self, pipeline, inputs, *, options=None) -> RunRecord:
         order = sorted(pipeline.nodes, key=lambda n: layers(pipeline)[n.id])
+        if isinstance(options, dict) and options.get("dry_run"):
+            depth = layers(pipeline)
+            return {"layers": [[n.id for n in order if depth[n.id] == d] for d in sorted(set(depth.values()))],
+                    "estimatedCostUsd": 0.0012}
         for n in order:
             self._emit({"type": "node", "nodeId": n.id, "status": "pending"})
         self.runs += 1

@@ -63,3 +63,13 @@ def test_cancel_stops_a_run(screen: Screen):
     screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=cancel]").click()
     screen.wait_for(lambda: summary(screen) == "Cancelled.")
     assert engine.cancelled
+
+
+def test_dry_run_shows_the_plan_and_cost_estimate(screen: Screen):
+    engine = StandInEngine()
+    open_with_engine(screen, engine)
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=dry-run]").click()
+    screen.wait_for(lambda: summary(screen) == "Dry run · $0.0012 estimated")
+    plan = screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=dry-run-plan]").text
+    assert '"draft"' in plan and '"estimatedCostUsd": 0.0012' in plan
+    assert not screen.selenium.find_elements(By.CSS_SELECTOR, ".iom-node-status")  # nothing ran

@@ -73,3 +73,13 @@ def test_gallery_copy_opens_on_the_canvas_and_run_panel_says_engine_missing(scre
     screen.wait_for(lambda: len(screen.selenium.find_elements(By.CSS_SELECTOR, ".vue-flow__node")) > 0)
     screen.click("Run")
     screen.should_contain("needs the pipeline engine")
+
+
+def test_importing_a_file_that_is_not_a_pipeline_says_so(screen: Screen, tmp_path):
+    bad = tmp_path / "notes.json"
+    bad.write_text('{"format": "iom.pipeline", "version": 99, "id": "notes", "name": "Notes"}')
+    screen.open("/pipelines")
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=import] input[type=file]").send_keys(str(bad))
+    screen.should_contain("notes.json is not a pipeline this studio can read")
+    screen.should_contain("newer than this studio reads")
+    assert not registry().exists("notes")

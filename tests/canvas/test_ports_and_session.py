@@ -159,3 +159,14 @@ def test_a_capability_item_makes_a_modelless_node(session, studio):
     node = session.add_node(item, 0, 0)
     assert node.kind == "capability" and node.choose.capability == "translate" and node.model is None
     assert "any 'translate'" in session.node_view(node)["model"]
+
+
+def test_nodes_without_positions_are_laid_out_and_not_dirty(studio):
+    p = Pipeline(id="h", name="H", nodes=[Node(id="a", kind="input"), Node(id="b", kind="transform"), Node(id="c", kind="output")],
+                 edges=[Edge(id="1", source="a", target="b"), Edge(id="2", source="b", target="c")],
+                 ui={"positions": {"a": {"x": 5, "y": 7}}})
+    s = EditSession(p, {})
+    pos = s.positions
+    assert pos["a"] == {"x": 5, "y": 7} and set(pos) == {"a", "b", "c"}
+    assert pos["b"]["x"] < pos["c"]["x"] and pos["b"]["y"] > 7
+    assert not s.dirty and not s.can_undo

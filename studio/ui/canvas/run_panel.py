@@ -173,14 +173,17 @@ class RunPanel:
             return
         finally:
             self.cancel_button.set_enabled(False)
-        self.last_record = record
         self.flush()
+        if dry:
+            self.show_plan(record)
+            return
+        self.last_record = record
         ed.canvas.apply_status(record_patch(record, pipeline), [time.perf_counter()])
         self.summary.set_text(self.describe(record, dry))
 
     def describe(self, record: Any, dry: bool) -> str:
         status = field(record, "status", default="")
-        cost = field(record, "cost_usd", "estimated_cost_usd", "costUsd")
+        cost = field(record, "cost_usd", "estimated_cost_usd", "costUsd", "estimatedCostUsd")
         wall = field(record, "wall_ms", "wallMs")
         parts = [("Dry run" if dry else "Run") + (f" {status}" if status else "")]
         if wall is not None:
@@ -232,6 +235,16 @@ class RunPanel:
     def cancel(self) -> None:
         if self.task and not self.task.done():
             self.task.cancel()
+
+    def show_plan(self, plan: Any) -> None:
+        """The dry run's answer as the engine gives it: order, parallel layers, the (redacted)
+        requests and the cost estimate."""
+        self.summary.set_text(self.describe(plan, True))
+        data = plan.model_dump(mode="json", by_alias=True) if hasattr(plan, "model_dump") else plan
+        self.inspector.clear()
+        with self.inspector, ui.column().classes("w-full gap-0").props("data-testid=dry-run-plan"):
+            ui.label("Dry run plan").classes("text-sm font-semibold")
+            ui.code(json.dumps(data, indent=2, default=str)[:50000], language="json").classes("w-full text-xs")
 
     def inspect(self, node_id: str) -> None:
         self.inspector.clear()

@@ -37,8 +37,23 @@ class EditSession:
         self.health = health or {}
         self._undo: list[str] = []
         self._redo: list[str] = []
+        self._place_unplaced()
         self.saved_json = self._snapshot()
         self.problems: dict[str, str] = {}  # node or edge id -> validation sentence
+
+    def _place_unplaced(self) -> None:
+        """A pipeline written by hand or by another tool may have no positions: lay those nodes
+        out (only the canvas layout changes, never the execution spec)."""
+        positions = self.pipeline.ui.get("positions") or {}
+        if all(n.id in positions for n in self.pipeline.nodes):
+            return
+        laid = auto_layout(self.pipeline, positions)
+        self.pipeline.ui["positions"] = {**laid, **{k: v for k, v in positions.items() if k in laid}}
+        if positions:  # keep the ones that were placed; put the others below them
+            bottom = max((v.get("y", 0) for v in positions.values()), default=0) + 200
+            for n in self.pipeline.nodes:
+                if n.id not in positions:
+                    self.pipeline.ui["positions"][n.id] = {"x": laid[n.id]["x"], "y": laid[n.id]["y"] + bottom}
 
     # --- history -----------------------------------------------------------------------
     def _snapshot(self) -> str:
