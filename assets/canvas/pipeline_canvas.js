@@ -110,6 +110,9 @@ export default {
   methods: {
     rebuild() {
       const g = this.graph || { nodes: [], edges: [] };
+      const nodeIds = new Set(g.nodes.map((n) => n.id)), edgeIds = new Set(g.edges.map((e) => e.id));
+      for (const id of [...this.selectedNodes]) if (!nodeIds.has(id)) this.selectedNodes.delete(id);
+      for (const id of [...this.selectedEdges]) if (!edgeIds.has(id)) this.selectedEdges.delete(id);
       this.nodes = g.nodes.map((n) => ({
         id: n.id, type: "iom", position: { x: n.x, y: n.y }, data: n, selected: this.selectedNodes.has(n.id),
       }));

@@ -48,7 +48,8 @@ def pipelines_list_page() -> None:
         with ui.row().classes("items-center gap-2"):
             ui.button("New pipeline", icon="add", on_click=lambda: new_dialog.open()).props("data-testid=new-pipeline")
             ui.upload(label="Import JSON", auto_upload=True, on_upload=lambda e: import_upload(e)) \
-                .props('accept=".json,application/json" flat bordered data-testid=import').classes("w-64")
+                .props('accept=".json,application/json" flat bordered dense data-testid=import') \
+                .classes("w-56").style("max-height: 64px; overflow: hidden")
 
         @ui.refreshable
         def listing() -> None:
