@@ -111,6 +111,9 @@ def test_palette_search_by_capability_and_the_unsaved_changes_guard(screen: Scre
         .move_to_element_with_offset(pane, -40, -80).release().perform()
     wait_nodes(screen, 6)
     assert "any-translate" in node_ids(screen)
+    select_node(screen, "any-translate")
+    screen.should_contain("Allowed security policies")
+    assert field(screen, "Capability").get_attribute("value") == "translate"
     screen.should_contain("unsaved changes")
     # leaving now is guarded: the page cancels beforeunload while there are unsaved edits
     prevented = screen.selenium.execute_script(

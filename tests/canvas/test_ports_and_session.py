@@ -170,3 +170,11 @@ def test_nodes_without_positions_are_laid_out_and_not_dirty(studio):
     assert pos["a"] == {"x": 5, "y": 7} and set(pos) == {"a", "b", "c"}
     assert pos["b"]["x"] < pos["c"]["x"] and pos["b"]["y"] > 7
     assert not s.dirty and not s.can_undo
+
+
+def test_capability_limits_are_merged_into_the_choice(session):
+    node = session.add_node({"kind": "capability", "capability": "summarize"}, 0, 0)
+    session.update_node(node.id, {"choose": {"max_latency_ms": 800, "require_healthy": True}})
+    choose = session.pipeline.node(node.id).choose
+    assert choose.capability == "summarize" and choose.max_latency_ms == 800 and choose.require_healthy
+    assert choose.strategy == "balanced"

@@ -238,6 +238,19 @@ class PipelineEditor:
                 .on("blur", lambda e: self._apply_node(nid, {"choose": {"capability": e.sender.value}}))
             ui.select(["cheapest", "fastest", "best", "balanced"], value=node.choose.strategy, label="Strategy").props("dense") \
                 .classes("w-full").on_value_change(lambda e: self._apply_node(nid, {"choose": {"strategy": e.value}}))
+            ch = node.choose
+            with ui.row().classes("w-full no-wrap gap-2"):
+                ui.number("Max $/Mtok", value=None if ch.max_price_per_token is None else ch.max_price_per_token * 1e6, min=0) \
+                    .props("dense clearable").classes("w-1/2").on("blur", lambda e: self._apply_node(nid, {"choose": {
+                        "max_price_per_token": None if e.sender.value is None else e.sender.value / 1e6}}))
+                ui.number("Max latency (ms)", value=ch.max_latency_ms, min=0, precision=0).props("dense clearable") \
+                    .classes("w-1/2").on("blur", lambda e: self._apply_node(nid, {"choose": {
+                        "max_latency_ms": None if e.sender.value is None else int(e.sender.value)}}))
+            ui.select(["public", "organization", "private"], value=list(ch.allowed_policies), multiple=True,
+                      label="Allowed security policies").props("dense use-chips").classes("w-full") \
+                .on_value_change(lambda e: self._apply_node(nid, {"choose": {"allowed_policies": list(e.value or [])}}))
+            ui.checkbox("Only models whose last health check passed", value=ch.require_healthy) \
+                .on_value_change(lambda e: self._apply_node(nid, {"choose": {"require_healthy": e.value}}))
         if node.kind in ("model", "capability"):
             ui.textarea("Prompt template", value=node.prompt or "").props("dense autogrow").classes("w-full") \
                 .on("blur", lambda e: self._apply_node(nid, {"prompt": e.sender.value or None}))
