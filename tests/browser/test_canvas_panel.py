@@ -122,3 +122,18 @@ def test_palette_search_by_capability_and_the_unsaved_changes_guard(screen: Scre
     screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=save]").click()
     screen.wait_for(lambda: screen.selenium.execute_script(
         "const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e); return !e.defaultPrevented;"))
+
+
+def test_multi_select_with_control_click_and_delete_both(screen: Screen):
+    screen.open("/pipelines/content-enhancement")
+    wait_nodes(screen, 5)
+    select_node(screen, "draft")
+    check = screen.selenium.find_element(By.CSS_SELECTOR, '.vue-flow__node[data-id="check"] .iom-node-head')
+    ActionChains(screen.selenium).key_down(Keys.CONTROL).click(check).key_up(Keys.CONTROL).perform()
+    screen.should_contain("2 nodes and 0 edges selected.")
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=delete]").click()
+    wait_nodes(screen, 3)
+    assert set(node_ids(screen)) == {"in", "improve", "out"}
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=undo]").click()
+    wait_nodes(screen, 5)
+    wait_edges(screen, 5)
