@@ -178,3 +178,10 @@ def test_capability_limits_are_merged_into_the_choice(session):
     choose = session.pipeline.node(node.id).choose
     assert choose.capability == "summarize" and choose.max_latency_ms == 800 and choose.require_healthy
     assert choose.strategy == "balanced"
+
+
+def test_editing_a_node_that_is_gone_says_so(session):
+    with pytest.raises(ValueError, match="is gone"):
+        session.update_node("nope", {"label": "x"})
+    with pytest.raises(ValueError, match="is gone"):
+        session.update_edge("nope", {"mapping": "/x"})

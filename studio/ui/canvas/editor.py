@@ -96,7 +96,7 @@ class PipelineEditor:
         being left must not rebuild the panel under the field being entered)."""
         try:
             result = edit()
-        except (ValueError, ValidationError, StopIteration) as e:
+        except (ValueError, ValidationError) as e:
             text = describe_validation_error(e) if isinstance(e, ValidationError) else str(e) or "that change does not fit."
             ui.notify(f"Not changed: {text}", type="negative", multi_line=True)
             return None

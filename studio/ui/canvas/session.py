@@ -207,8 +207,8 @@ class EditSession:
 
     def update_node(self, node_id: str, changes: dict[str, Any]) -> None:
         """Apply field changes (python names, e.g. {"prompt": ..., "policy": {...}}) to one node."""
+        i = self._index(self.pipeline.nodes, node_id, "node")
         with self.edit() as p:
-            i = next(i for i, n in enumerate(p.nodes) if n.id == node_id)
             data = p.nodes[i].model_dump()
             for key, value in changes.items():
                 if isinstance(value, dict) and isinstance(data.get(key), dict) and key != "params" and key != "input_schema":
@@ -218,9 +218,16 @@ class EditSession:
             p.nodes[i] = Node.model_validate(data)
 
     def update_edge(self, edge_id: str, changes: dict[str, Any]) -> None:
+        i = self._index(self.pipeline.edges, edge_id, "edge")
         with self.edit() as p:
-            i = next(i for i, e in enumerate(p.edges) if e.id == edge_id)
             p.edges[i] = Edge.model_validate({**p.edges[i].model_dump(), **changes})
+
+    @staticmethod
+    def _index(items: list, item_id: str, what: str) -> int:
+        for i, item in enumerate(items):
+            if item.id == item_id:
+                return i
+        raise ValueError(f"the {what} {item_id!r} is gone (deleted or undone); select another.")
 
     def rename(self, name: str) -> None:
         with self.edit() as p:
