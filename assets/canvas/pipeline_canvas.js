@@ -1,0 +1,282 @@
+// The pipeline canvas: Vue Flow drawing the graph that Python owns.
+// Python sends `graph` (nodes with typed ports, edges) as a prop; every edit the user makes
+// here is sent back as an event and Python answers with the new graph (so undo, validation
+// and saving live in one place). Node dragging, zoom, pan and selection stay local.
+import "iom-canvas-env";
+import { markRaw, unref } from "vue";
+import { VueFlow, Handle, Position } from "@vue-flow/core";
+import { MiniMap } from "@vue-flow/minimap";
+import { Background } from "@vue-flow/background";
+
+const STATE_LABELS = {
+  queued: "queued", running: "running", done: "done", failed: "failed",
+  cached: "cached", skipped: "skipped", fallback: "fell back",
+};
+
+export default {
+  components: { VueFlow, Handle, MiniMap, Background },
+  template: `
+  <div class="iom-canvas" tabindex="0" @keydown="onKey">
+    <div class="iom-palette">
+      <input class="iom-palette-search" v-model="search" placeholder="Search models or capabilities" />
+      <div class="iom-palette-list">
+        <div v-for="item in filteredPalette" :key="item.kind + ':' + (item.model || item.capability || '')"
+             class="iom-palette-item" :data-kind="item.kind" :data-model="item.model || ''" :data-capability="item.capability || ''"
+             @mousedown.prevent="startPaletteDrag(item, $event)" @dblclick="addAtCenter(item)">
+          <div class="iom-palette-title">{{ item.title }}
+            <span v-if="item.health" class="iom-health" :class="'iom-health-' + item.health" :title="'health: ' + item.health"></span>
+          </div>
+          <div class="iom-palette-sub">{{ item.subtitle }}</div>
+        </div>
+        <div v-if="!filteredPalette.length" class="iom-palette-empty">Nothing matches "{{ search }}".</div>
+      </div>
+    </div>
+    <div class="iom-flow" ref="flowWrap">
+      <VueFlow :nodes="nodes" :edges="edges" :min-zoom="0.1" :max-zoom="2.5"
+               :delete-key-code="null" :selection-key-code="'Shift'" :multi-selection-key-code="'Control'"
+               connection-mode="strict" :only-render-visible-elements="nodes.length > 60"
+               :default-edge-options="{type: 'default'}"
+               @pane-ready="onReady" @nodes-initialized="onNodesInitialized" @node-drag-stop="onDragStop" @connect="onConnect"
+               @connect-start="onConnectStart" @connect-end="onConnectEnd"
+               @move-start="onMoveStart" @nodes-change="onNodesChange" @edges-change="onEdgesChange">
+        <template #node-iom="p">
+          <div class="iom-node" :class="['iom-kind-' + p.data.kind, p.data.problem ? 'iom-invalid' : '', statusClass(p.id)]"
+               :data-node-id="p.id">
+            <div class="iom-node-head">
+              <span class="iom-node-kind">{{ p.data.kind }}</span>
+              <span class="iom-node-label">{{ p.data.label }}</span>
+              <span v-if="p.data.health" class="iom-health" :class="'iom-health-' + p.data.health" :title="'health: ' + p.data.health"></span>
+            </div>
+            <div v-if="p.data.model" class="iom-node-model" :title="p.data.model">{{ p.data.model }}</div>
+            <div v-if="p.data.provider || p.data.price" class="iom-node-meta">{{ p.data.provider }}<span v-if="p.data.price"> · {{ p.data.price }}</span></div>
+            <div class="iom-ports">
+              <div class="iom-port-col">
+                <div v-for="port in p.data.inputs" :key="'i' + port.name" class="iom-port iom-port-in" :title="port.name + ': ' + port.type">
+                  <Handle type="target" :id="port.name" :position="Position.Left" :class="'iom-type-' + port.type" />
+                  <span>{{ port.name }}</span>
+                </div>
+              </div>
+              <div class="iom-port-col iom-port-col-out">
+                <div v-for="port in p.data.outputs" :key="'o' + port.name" class="iom-port iom-port-out" :title="port.name + ': ' + port.type">
+                  <span>{{ port.name }}</span>
+                  <Handle type="source" :id="port.name" :position="Position.Right" :class="'iom-type-' + port.type" />
+                </div>
+              </div>
+            </div>
+            <div v-if="p.data.problem" class="iom-node-problem">{{ p.data.problem }}</div>
+            <div v-if="statuses[p.id]" class="iom-node-status" :data-state="statuses[p.id].state">
+              <span class="iom-badge iom-badge-state">{{ stateLabel(statuses[p.id]) }}</span>
+              <span v-if="statuses[p.id].latencyMs != null" class="iom-badge">{{ Math.round(statuses[p.id].latencyMs) }} ms</span>
+              <span v-if="statuses[p.id].cost" class="iom-badge">{{ statuses[p.id].cost }}</span>
+            </div>
+          </div>
+        </template>
+        <MiniMap pannable zoomable />
+        <Background :gap="20" />
+      </VueFlow>
+    </div>
+    <div v-if="ghost" class="iom-drag-ghost" :style="{left: ghost.x + 'px', top: ghost.y + 'px'}">{{ ghost.title }}</div>
+  </div>`,
+  props: {
+    graph: Object,
+    palette: Array,
+    dirty: Boolean,
+  },
+  data() {
+    return {
+      Position, search: "", nodes: [], edges: [], statuses: {}, ghost: null,
+      selectedNodes: new Set(), selectedEdges: new Set(), clipboard: [], connecting: null, connected: false,
+    };
+  },
+  computed: {
+    filteredPalette() {
+      const words = this.search.toLowerCase().split(/\s+/).filter(Boolean);
+      return (this.palette || []).filter((item) => words.every((w) => item.search.includes(w)));
+    },
+  },
+  watch: {
+    graph: { handler() { this.rebuild(); } },
+  },
+  created() { this.rebuild(); },
+  mounted() {
+    this._unload = (e) => { if (this.dirty) { e.preventDefault(); e.returnValue = ""; } };
+    window.addEventListener("beforeunload", this._unload);
+  },
+  unmounted() {
+    window.removeEventListener("beforeunload", this._unload);
+    if (this._resize) this._resize.disconnect();
+    this.endPaletteDrag();
+  },
+  methods: {
+    rebuild() {
+      const g = this.graph || { nodes: [], edges: [] };
+      const nodeIds = new Set(g.nodes.map((n) => n.id)), edgeIds = new Set(g.edges.map((e) => e.id));
+      for (const id of [...this.selectedNodes]) if (!nodeIds.has(id)) this.selectedNodes.delete(id);
+      for (const id of [...this.selectedEdges]) if (!edgeIds.has(id)) this.selectedEdges.delete(id);
+      this.nodes = g.nodes.map((n) => ({
+        id: n.id, type: "iom", position: { x: n.x, y: n.y }, data: n, selected: this.selectedNodes.has(n.id),
+      }));
+      this.edges = g.edges.map((e) => ({
+        id: e.id, source: e.source, target: e.target, sourceHandle: e.sourcePort, targetHandle: e.targetPort,
+        selected: this.selectedEdges.has(e.id), label: e.mapped ? "mapped" : undefined,
+        class: [e.problem ? "iom-edge-invalid" : "", (this.statuses[e.source] || {}).state === "skipped" ? "iom-edge-skipped" : ""].join(" ").trim(),
+      }));
+    },
+    onReady(store) {
+      this.flow = markRaw(store);
+      // Fit once the pane has its final size (the page lays out around it after mount).
+      this._resize = new ResizeObserver(() => { if (!this.userMoved) this.fitView(); });
+      this._resize.observe(this.$refs.flowWrap);
+    },
+    onMoveStart(e) {
+      const ev = e && e.event;
+      if (ev && (ev.sourceEvent || ev instanceof Event)) this.userMoved = true;  // a person panned or zoomed
+    },
+    onNodesInitialized() { if (!this._fitted) { this._fitted = true; this.fitView(); } },
+    // --- palette drag: pointer events, so it works the same with a mouse and with WebDriver
+    startPaletteDrag(item, event) {
+      this.dragItem = item;
+      this.ghost = { title: item.title, x: event.clientX + 8, y: event.clientY + 8 };
+      this._move = (e) => { if (this.ghost) { this.ghost.x = e.clientX + 8; this.ghost.y = e.clientY + 8; } };
+      this._up = (e) => this.finishPaletteDrag(e);
+      document.addEventListener("mousemove", this._move);
+      document.addEventListener("mouseup", this._up);
+    },
+    finishPaletteDrag(e) {
+      const item = this.dragItem;
+      this.endPaletteDrag();
+      const rect = this.$refs.flowWrap.getBoundingClientRect();
+      const inside = e.clientX >= rect.left && e.clientX <= rect.right && e.clientY >= rect.top && e.clientY <= rect.bottom;
+      if (!item || !inside || !this.flow) return;
+      const pos = this.flow.screenToFlowCoordinate({ x: e.clientX, y: e.clientY });
+      this.$emit("drop_item", { kind: item.kind, model: item.model, capability: item.capability, x: pos.x, y: pos.y });
+    },
+    endPaletteDrag() {
+      if (this._move) document.removeEventListener("mousemove", this._move);
+      if (this._up) document.removeEventListener("mouseup", this._up);
+      this._move = this._up = null;
+      this.dragItem = null;
+      this.ghost = null;
+    },
+    addAtCenter(item) {
+      const rect = this.$refs.flowWrap.getBoundingClientRect();
+      const pos = this.flow ? this.flow.screenToFlowCoordinate({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 }) : { x: 0, y: 0 };
+      this.$emit("drop_item", { kind: item.kind, model: item.model, capability: item.capability, x: pos.x, y: pos.y });
+    },
+    // --- connections: Python decides; a refusal comes back as a notification with the reason
+    onConnectStart(p) { this.connecting = { nodeId: p.nodeId, handleId: p.handleId, handleType: p.handleType }; this.connected = false; },
+    onConnect(c) {
+      this.connected = true;
+      this.$emit("connect_ports", { source: c.source, sourcePort: c.sourceHandle || "out", target: c.target, targetPort: c.targetHandle || "in" });
+    },
+    onConnectEnd(event) {
+      // Released on a node but not on a port (e.g. an input node, which has none): ask Python
+      // anyway so the person is told why nothing was connected.
+      const start = this.connecting;
+      this.connecting = null;
+      if (this.connected || !start || !event) return;
+      const point = event.changedTouches ? event.changedTouches[0] : event;
+      const el = document.elementFromPoint(point.clientX, point.clientY);
+      const nodeEl = el && el.closest(".vue-flow__node");
+      const nodeId = nodeEl && nodeEl.getAttribute("data-id");
+      if (!nodeId || nodeId === start.nodeId) return;
+      if (start.handleType === "source") {
+        this.$emit("connect_ports", { source: start.nodeId, sourcePort: start.handleId || "out", target: nodeId, targetPort: "in" });
+      } else {
+        this.$emit("connect_ports", { source: nodeId, sourcePort: "out", target: start.nodeId, targetPort: start.handleId || "in" });
+      }
+    },
+    onDragStop(event) {
+      const positions = {};
+      for (const n of event.nodes || [event.node]) positions[n.id] = { x: n.position.x, y: n.position.y };
+      this.$emit("moved", positions);
+    },
+    onNodesChange(changes) { this.trackSelection(changes, this.selectedNodes); },
+    onEdgesChange(changes) { this.trackSelection(changes, this.selectedEdges); },
+    trackSelection(changes, set) {
+      let touched = false;
+      for (const c of changes) {
+        if (c.type !== "select") continue;
+        touched = true;
+        if (c.selected) set.add(c.id); else set.delete(c.id);
+      }
+      if (touched && !this._selPending) {
+        this._selPending = true;
+        queueMicrotask(() => {
+          this._selPending = false;
+          this.$emit("select_items", { nodes: [...this.selectedNodes], edges: [...this.selectedEdges] });
+        });
+      }
+    },
+    onKey(e) {
+      const tag = (e.target.tagName || "").toLowerCase();
+      if (tag === "input" || tag === "textarea") return;
+      const mod = e.ctrlKey || e.metaKey;
+      if (e.key === "Delete" || e.key === "Backspace") {
+        if (this.selectedNodes.size || this.selectedEdges.size) {
+          this.$emit("delete_items", { nodes: [...this.selectedNodes], edges: [...this.selectedEdges] });
+          e.preventDefault();
+        }
+      } else if (mod && e.key.toLowerCase() === "z") {
+        this.$emit(e.shiftKey ? "redo" : "undo"); e.preventDefault();
+      } else if (mod && e.key.toLowerCase() === "y") {
+        this.$emit("redo"); e.preventDefault();
+      } else if (mod && e.key.toLowerCase() === "c") {
+        this.clipboard = [...this.selectedNodes];
+      } else if (mod && e.key.toLowerCase() === "v") {
+        if (this.clipboard.length) this.$emit("paste_nodes", { nodes: this.clipboard });
+        e.preventDefault();
+      } else if (mod && e.key.toLowerCase() === "a") {
+        if (this.flow) this.flow.addSelectedNodes(unref(this.flow.nodes));
+        e.preventDefault();
+      }
+    },
+    // --- called from Python ---------------------------------------------------------------
+    fitView() { if (this.flow) this.flow.fitView({ padding: 0.15, maxZoom: 1 }); },
+    zoomIn() { if (this.flow) this.flow.zoomIn(); },
+    zoomOut() { if (this.flow) this.flow.zoomOut(); },
+    copySelection() { this.clipboard = [...this.selectedNodes]; return this.clipboard.length; },
+    pasteClipboard() { if (this.clipboard.length) this.$emit("paste_nodes", { nodes: this.clipboard }); },
+    clearSelection() { this.selectedNodes.clear(); this.selectedEdges.clear(); if (this.flow) this.flow.removeSelectedElements(); },
+    viewport() { return this.flow ? this.flow.getViewport() : null; },
+    panBy(dx, dy) {
+      if (!this.flow) return;
+      const v = this.flow.getViewport();
+      this.flow.setViewport({ x: v.x + dx, y: v.y + dy, zoom: v.zoom });
+    },
+    // Status patches from a run: {nodeId: {state, latencyMs, cost, detail, fellBackTo} | null}.
+    // Only the patched keys change, so only those nodes re-render. `stamps` come back in
+    // "status_shown" once the browser has painted the change, so Python can measure
+    // event-to-canvas time.
+    applyStatus(patch, stamps) {
+      const t0 = performance.now();
+      for (const [id, s] of Object.entries(patch)) { if (s) this.statuses[id] = s; else delete this.statuses[id]; }
+      this.updateEdgeStates(Object.keys(patch));
+      if (stamps != null) {
+        // After the next paint: a task queued from requestAnimationFrame runs once that frame is drawn.
+        requestAnimationFrame(() => setTimeout(() => this.$emit("status_shown", { stamps: [].concat(stamps), browserMs: performance.now() - t0 }), 0));
+      }
+    },
+    clearStatus() {
+      for (const id of Object.keys(this.statuses)) delete this.statuses[id];
+      this.updateEdgeStates(null);
+    },
+    // Edges out of a skipped node are dashed; edges are changed in place, only when they differ.
+    updateEdgeStates(nodeIds) {
+      if (!this.flow) return;
+      const touched = nodeIds ? new Set(nodeIds) : null;
+      for (const e of unref(this.flow.edges)) {
+        if (touched && !touched.has(e.source)) continue;
+        const skipped = (this.statuses[e.source] || {}).state === "skipped";
+        const cls = typeof e.class === "string" ? e.class : "";
+        const has = cls.includes("iom-edge-skipped");
+        if (skipped !== has) e.class = skipped ? (cls + " iom-edge-skipped").trim() : cls.replace("iom-edge-skipped", "").trim();
+      }
+    },
+    statusClass(id) { const s = this.statuses[id]; return s ? "iom-state-" + s.state : ""; },
+    stateLabel(s) {
+      if (s.state === "fallback") return "fell back to " + (s.fellBackTo || "?");
+      return STATE_LABELS[s.state] || s.state;
+    },
+  },
+};

@@ -1,0 +1,260 @@
+"""Running a pipeline from the canvas: input form from the input node's schema, validation
+pinned to nodes before anything runs, live node badges, streamed text, the node inspector,
+run from / up to a node, cancel, and a dry run with its cost estimate.
+
+It needs `studio.engine` (issue 4). Until the studio has one, the panel says so in one
+sentence and offers nothing to click. Everything the canvas expects of the engine is in
+`EngineLink` below — the one place to align when the engine lands:
+  - `engine.subscribe(handler) -> unsubscribe` (handler gets each event as it happens), or an
+    `on_event` callable accepted by the run options;
+  - `await engine.run(pipeline, inputs, options=...) -> RunRecord`, options built from
+    `studio.engine.RunOptions` when it exists (from_node, to_node, dry_run);
+  - optional `engine.validate(pipeline) -> [problem]`, each problem naming a node or edge id.
+Events are read leniently by `run_view` (node id + status + figures).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any, Callable
+
+from nicegui import ui
+
+from studio.ui.canvas.run_view import event_patch, event_text, field, record_patch
+
+ENGINE_MISSING = ("Running from the canvas needs the pipeline engine, which this build of the studio "
+                  "does not include yet; you can edit, save and export pipelines meanwhile.")
+
+
+class EngineLink:
+    """Calls the engine and hands its events to `on_event` on the NiceGUI loop."""
+
+    def __init__(self, engine: Any):
+        self.engine = engine
+
+    def options(self, **kw: Any) -> Any:
+        try:
+            from studio.engine import RunOptions  # type: ignore[attr-defined]
+        except ImportError:
+            return kw
+        accepted = getattr(RunOptions, "model_fields", None) or getattr(RunOptions, "__dataclass_fields__", {})
+        return RunOptions(**{k: v for k, v in kw.items() if not accepted or k in accepted})
+
+    def validate(self, pipeline: Any) -> list[Any]:
+        check = getattr(self.engine, "validate", None)
+        return list(check(pipeline) or []) if check else []
+
+    async def run(self, pipeline: Any, inputs: dict, on_event: Callable[[Any], None], **kw: Any) -> Any:
+        unsubscribe = None
+        if hasattr(self.engine, "subscribe"):
+            unsubscribe = self.engine.subscribe(on_event)
+            opts = self.options(**kw)
+        else:
+            opts = self.options(on_event=on_event, **kw)
+        try:
+            return await self.engine.run(pipeline, inputs, options=opts)
+        finally:
+            if callable(unsubscribe):
+                unsubscribe()
+
+
+class RunPanel:
+    def __init__(self, editor):
+        self.editor = editor
+        self.available = hasattr(editor.studio, "engine")
+        self.last_record: Any = None
+        self.task: asyncio.Task | None = None
+        self.latencies_ms: list[float] = []  # event emitted -> canvas painted, for bench/ and tests
+        self.browser_ms: list[float] = []  # of that, patch received -> painted, in the browser
+        self._pending: dict[str, dict] = {}
+        self._stamps: list[float] = []
+        self._flush_scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        if not self.available:
+            ui.label(ENGINE_MISSING).classes("text-grey-8").props("data-testid=run-disabled")
+            return
+        self.link = EngineLink(editor.studio.engine)
+        editor.canvas.handle("status_shown", self._shown)
+        self.form_box = ui.column().classes("w-full gap-1")
+        self.fields: dict[str, Any] = {}
+        self.build_form()
+        ids = [n.id for n in editor.session.pipeline.nodes]
+        with ui.row().classes("w-full no-wrap gap-1"):
+            self.from_node = ui.select(ids, label="From node", clearable=True).props("dense").classes("w-1/2")
+            self.to_node = ui.select(ids, label="Up to node", clearable=True).props("dense").classes("w-1/2")
+        with ui.row().classes("gap-1"):
+            self.run_button = ui.button("Run", icon="play_arrow", on_click=lambda: self.start(dry=False)).props("dense data-testid=run")
+            ui.button("Dry run", on_click=lambda: self.start(dry=True)).props("dense flat data-testid=dry-run")
+            self.cancel_button = ui.button("Cancel", on_click=self.cancel).props("dense flat color=negative data-testid=cancel")
+            self.cancel_button.set_enabled(False)
+        self.summary = ui.label("").classes("text-sm").props("data-testid=run-summary")
+        ui.label("Output").classes("text-xs text-grey-7")
+        self.output = ui.log(max_lines=500).classes("w-full h-40 text-xs").props("data-testid=run-output")
+        self.inspector = ui.column().classes("w-full gap-0")
+
+    # --- form ------------------------------------------------------------------------------
+    def input_schema(self) -> dict:
+        node = next((n for n in self.editor.session.pipeline.nodes if n.kind == "input"), None)
+        return (node.input_schema if node and node.input_schema else {"type": "object", "properties": {}})
+
+    def build_form(self) -> None:
+        self.form_box.clear()
+        self.fields = {}
+        schema = self.input_schema()
+        required = set(schema.get("required", []))
+        with self.form_box:
+            for name, sub in (schema.get("properties") or {}).items():
+                label = name + (" *" if name in required else "")
+                t = sub.get("type") if isinstance(sub, dict) else None
+                if t == "string":
+                    self.fields[name] = ui.textarea(label).props("dense autogrow").classes("w-full")
+                elif t in ("number", "integer"):
+                    self.fields[name] = ui.number(label, precision=0 if t == "integer" else None).props("dense").classes("w-full")
+                elif t == "boolean":
+                    self.fields[name] = ui.checkbox(label)
+                else:
+                    self.fields[name] = ui.textarea(f"{label} (JSON)").props("dense autogrow").classes("w-full font-mono")
+
+    def inputs(self) -> dict:
+        schema = self.input_schema().get("properties") or {}
+        out: dict[str, Any] = {}
+        for name, el in self.fields.items():
+            value = el.value
+            if value in (None, ""):
+                continue
+            if (schema.get(name) or {}).get("type") not in ("string", "number", "integer", "boolean"):
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"field '{name}' is not JSON ({e.msg}); fix it and run again.") from None
+            out[name] = value
+        return out
+
+    # --- running ---------------------------------------------------------------------------
+    def start(self, *, dry: bool) -> None:
+        if self.task and not self.task.done():
+            ui.notify("A run is already going; cancel it first.", type="warning")
+            return
+        self.task = asyncio.create_task(self._run(dry))
+
+    async def _run(self, dry: bool) -> None:
+        self._loop = asyncio.get_running_loop()
+        ed = self.editor
+        pipeline = ed.session.pipeline
+        ed.session.problems = {}
+        problems = self.link.validate(pipeline)
+        if problems:
+            for pr in problems:
+                target = field(pr, "node_id", "nodeId", "edge_id", "edgeId", default="")
+                ed.session.problems[target] = str(field(pr, "message", "detail", default=pr))
+            ed.redraw()
+            self.summary.set_text(f"Not run: {len(problems)} problem(s), shown on the nodes.")
+            return
+        ed.redraw()
+        try:
+            inputs = self.inputs()
+        except ValueError as e:
+            self.summary.set_text(f"Not run: {e}")
+            return
+        ed.canvas.clear_status()
+        self.output.clear()
+        self.cancel_button.set_enabled(True)
+        self.summary.set_text("Dry run…" if dry else "Running…")
+        try:
+            record = await self.link.run(pipeline, inputs, self.on_event, from_node=self.from_node.value,
+                                         to_node=self.to_node.value, dry_run=dry)
+        except asyncio.CancelledError:
+            self.summary.set_text("Cancelled.")
+            raise
+        except Exception as e:  # the engine's one-sentence errors (missing key, bad input …)
+            self.summary.set_text(f"Failed: {e}")
+            return
+        finally:
+            self.cancel_button.set_enabled(False)
+        self.flush()
+        if dry:
+            self.show_plan(record)
+            return
+        self.last_record = record
+        ed.canvas.apply_status(record_patch(record, pipeline), [time.perf_counter()])
+        self.summary.set_text(self.describe(record, dry))
+
+    def describe(self, record: Any, dry: bool) -> str:
+        status = field(record, "status", default="")
+        cost = field(record, "cost_usd", "estimated_cost_usd", "costUsd", "estimatedCostUsd")
+        wall = field(record, "wall_ms", "wallMs")
+        parts = [("Dry run" if dry else "Run") + (f" {status}" if status else "")]
+        if wall is not None:
+            parts.append(f"{wall:.0f} ms")
+        parts.append("unpriced" if cost is None else f"${cost:.4f}" + (" estimated" if dry else ""))
+        return " · ".join(parts)
+
+    def on_event(self, event: Any) -> None:
+        """Engine event -> canvas. Patches arriving in the same loop tick go out as one message
+        (a burst of events costs one redraw); each keeps its emit stamp for the latency figure.
+        Safe to call from another thread; events of other pipelines' runs are ignored."""
+        try:
+            in_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            in_loop = False
+        if not in_loop:
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self.on_event, event)
+            return
+        pipeline_id = field(event, "pipeline_id", "pipelineId")
+        if pipeline_id is not None and pipeline_id != self.editor.session.pipeline.id:
+            return
+        patch = event_patch(event, self.editor.session.pipeline)
+        if patch:
+            self._pending.update(patch)
+            self._stamps.append(field(event, "perf_counter", "stamp", default=None) or time.perf_counter())
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                asyncio.get_running_loop().call_soon(self.flush)
+        text = event_text(event)
+        if text:
+            self.output.push(text)
+
+    def flush(self) -> None:
+        self._flush_scheduled = False
+        if self._pending:
+            patch, stamps = self._pending, self._stamps
+            self._pending, self._stamps = {}, []
+            self.editor.canvas.apply_status(patch, stamps)
+
+    def _shown(self, d: dict) -> None:
+        now = time.perf_counter()
+        if isinstance(d.get("browserMs"), (int, float)):
+            self.browser_ms.append(d["browserMs"])
+        for stamp in d.get("stamps") or []:
+            if isinstance(stamp, (int, float)):
+                self.latencies_ms.append((now - stamp) * 1000)
+
+    def cancel(self) -> None:
+        if self.task and not self.task.done():
+            self.task.cancel()
+
+    def show_plan(self, plan: Any) -> None:
+        """The dry run's answer as the engine gives it: order, parallel layers, the (redacted)
+        requests and the cost estimate."""
+        self.summary.set_text(self.describe(plan, True))
+        data = plan.model_dump(mode="json", by_alias=True) if hasattr(plan, "model_dump") else plan
+        self.inspector.clear()
+        with self.inspector, ui.column().classes("w-full gap-0").props("data-testid=dry-run-plan"):
+            ui.label("Dry run plan").classes("text-sm font-semibold")
+            ui.code(json.dumps(data, indent=2, default=str)[:50000], language="json").classes("w-full text-xs")
+
+    def inspect(self, node_id: str) -> None:
+        self.inspector.clear()
+        nodes = field(self.last_record, "nodes", default={}) or {}
+        node_run = nodes.get(node_id) if isinstance(nodes, dict) else None
+        with self.inspector:
+            if node_run is None:
+                ui.label(f"No run record for '{node_id}' yet; run the pipeline first.").classes("text-xs")
+                return
+            ui.label(f"Node {node_id}").classes("text-sm font-semibold")
+            for title, value in (("Resolved inputs", field(node_run, "inputs")), ("Output", field(node_run, "output"))):
+                ui.label(title).classes("text-xs text-grey-7")
+                ui.code(json.dumps(value, indent=2, default=str)[:20000], language="json").classes("w-full text-xs")

@@ -1,0 +1,172 @@
+"""Pipelines: the list (new, open, rename, duplicate, delete, import), the sample gallery,
+and the editor page with the canvas. Registered by `register()` from studio/ui/pages.py."""
+
+from __future__ import annotations
+
+import json
+
+from nicegui import run, ui
+
+from studio.errors import UserError
+from studio.registry.samples import sample_pipelines
+from studio.spec.base import slugify
+from studio.spec.migrations import load_pipeline
+from studio.spec.pipeline import Node, Pipeline
+from studio.ui.app import get_studio
+from studio.ui.canvas.editor import PipelineEditor
+from studio.ui.canvas.element import register_assets
+from studio.ui.shell import frame
+
+
+def unique_id(base: str) -> str:
+    studio = get_studio()
+    base = slugify(base)
+    candidate, i = base, 2
+    while studio.pipelines.exists(candidate):
+        candidate, i = f"{base}-{i}", i + 1
+    return candidate
+
+
+def blank_pipeline(name: str) -> Pipeline:
+    """A new pipeline: an input and an output node, ready to wire."""
+    return Pipeline(
+        id=unique_id(name), name=name,
+        nodes=[Node(id="in", kind="input", label="Input",
+                    input_schema={"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}),
+               Node(id="out", kind="output", label="Output")],
+        ui={"positions": {"in": {"x": 60, "y": 120}, "out": {"x": 700, "y": 120}}},
+    )
+
+
+async def save_new(pipeline: Pipeline) -> None:
+    await run.io_bound(get_studio().pipelines.save, pipeline)
+
+
+def pipelines_list_page() -> None:
+    studio = get_studio()
+    with frame("Pipelines"):
+        with ui.row().classes("items-center gap-2"):
+            ui.button("New pipeline", icon="add", on_click=lambda: new_dialog.open()).props("data-testid=new-pipeline")
+            ui.upload(label="Import JSON", auto_upload=True, on_upload=lambda e: import_upload(e)) \
+                .props('accept=".json,application/json" flat bordered dense data-testid=import') \
+                .classes("w-56").style("max-height: 64px; overflow: hidden")
+
+        @ui.refreshable
+        def listing() -> None:
+            pipelines = studio.pipelines.all()
+            if not pipelines:
+                ui.label("No pipelines yet: start a new one or use a sample below.")
+            with ui.column().classes("w-full gap-1"):
+                for p in pipelines:
+                    with ui.row().classes("w-full items-center gap-3 border-b py-1").props(f"data-pipeline={p.id}"):
+                        ui.link(p.name, f"/pipelines/{p.id}").classes("font-semibold")
+                        ui.label(p.id).classes("text-xs text-grey-7")
+                        ui.label(f"{len(p.nodes)} nodes · {len(p.edges)} edges").classes("text-xs text-grey-7")
+                        ui.space()
+                        ui.button(icon="edit", on_click=lambda p=p: rename_dialog(p)).props("flat dense").tooltip("Rename")
+                        ui.button(icon="content_copy", on_click=lambda p=p: duplicate(p)).props("flat dense").tooltip("Duplicate")
+                        ui.button(icon="delete", on_click=lambda p=p: confirm_delete(p)).props("flat dense color=negative").tooltip("Delete")
+            for problem in studio.pipelines.problems():
+                ui.label(str(problem)).classes("text-negative")
+
+        listing()
+
+        ui.label("Sample gallery").classes("text-lg mt-4")
+        with ui.row().classes("gap-4"):
+            for sample in sample_pipelines():
+                with ui.card().classes("w-72"):
+                    ui.label(sample.name).classes("font-semibold")
+                    ui.label(sample.description).classes("text-xs")
+                    ui.label(f"{len(sample.nodes)} nodes").classes("text-xs text-grey-7")
+                    ui.button("Use a copy", on_click=lambda s=sample: use_sample(s)).props("flat dense")
+
+        with ui.dialog() as new_dialog, ui.card():
+            name_input = ui.input("Name", value="New pipeline").props("autofocus data-testid=new-name")
+
+            async def create() -> None:
+                name = (name_input.value or "").strip()
+                if not name:
+                    ui.notify("Give the pipeline a name.", type="warning")
+                    return
+                p = blank_pipeline(name)
+                await save_new(p)
+                ui.navigate.to(f"/pipelines/{p.id}")
+
+            with ui.row():
+                ui.button("Create", on_click=create).props("data-testid=create")
+                ui.button("Cancel", on_click=new_dialog.close).props("flat")
+
+        async def import_upload(e) -> None:
+            try:
+                doc = json.loads(await e.file.text())
+                pipelines = [load_pipeline(d) for d in (doc if isinstance(doc, list) else [doc])]
+            except (ValueError, UserError) as err:
+                ui.notify(f"{e.file.name} is not a pipeline this studio can read: {err}", type="negative", multi_line=True)
+                return
+            for p in pipelines:
+                if studio.pipelines.exists(p.id):
+                    p = p.model_copy(update={"id": unique_id(p.id)})
+                await save_new(p)
+                ui.notify(f"Imported '{p.name}' as {p.id}.")
+            listing.refresh()
+
+        async def duplicate(p: Pipeline) -> None:
+            copy = p.model_copy(deep=True, update={"id": unique_id(f"{p.id}-copy"), "name": f"{p.name} (copy)"})
+            await save_new(copy)
+            ui.notify(f"Duplicated as {copy.id}.")
+            listing.refresh()
+
+        async def use_sample(sample: Pipeline) -> None:
+            copy = sample.model_copy(deep=True, update={"id": unique_id(sample.id)})
+            await save_new(copy)
+            ui.navigate.to(f"/pipelines/{copy.id}")
+
+        def rename_dialog(p: Pipeline) -> None:
+            with ui.dialog() as d, ui.card():
+                field = ui.input("Name", value=p.name).props("autofocus")
+
+                async def apply() -> None:
+                    if not (field.value or "").strip():
+                        ui.notify("A pipeline needs a name.", type="warning")
+                        return
+                    await save_new(p.model_copy(update={"name": field.value.strip()}))
+                    d.close()
+                    listing.refresh()
+
+                with ui.row():
+                    ui.button("Rename", on_click=apply)
+                    ui.button("Cancel", on_click=d.close).props("flat")
+            d.open()
+
+        def confirm_delete(p: Pipeline) -> None:
+            with ui.dialog() as d, ui.card():
+                ui.label(f"Delete '{p.name}' ({p.id})? This cannot be undone; export it first to keep a copy.")
+
+                async def apply() -> None:
+                    await run.io_bound(studio.pipelines.delete, p.id)
+                    d.close()
+                    listing.refresh()
+
+                with ui.row():
+                    ui.button("Delete", on_click=apply).props("color=negative")
+                    ui.button("Cancel", on_click=d.close).props("flat")
+            d.open()
+
+
+def pipeline_editor_page(pipeline_id: str) -> None:
+    studio = get_studio()
+    try:
+        pipeline = studio.pipelines.get(pipeline_id)
+    except UserError as e:
+        with frame("Pipelines"):
+            ui.label(str(e)).classes("text-negative")
+            ui.link("Back to the pipelines", "/pipelines")
+        return
+    with frame(pipeline.name):
+        PipelineEditor(studio, pipeline)
+
+
+def register() -> None:
+    register_assets()
+    ui.page("/pipelines")(pipelines_list_page)
+    ui.page("/pipelines/{pipeline_id}")(pipeline_editor_page)

@@ -1,0 +1,139 @@
+"""The side panel and the keyboard on the canvas, in real Chromium: a selected node's prompt
+variables, policy edits that reach the saved pipeline, an edge's mapping, copy/paste, delete,
+auto-layout, and autosave."""
+
+from __future__ import annotations
+
+from nicegui.testing import Screen
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from studio.core import Studio
+from tests.browser.canvas_helpers import edge_count, node_ids, wait_edges, wait_nodes
+
+
+def saved(pipeline_id: str):
+    return Studio(seed_samples=False).pipelines.get(pipeline_id)
+
+
+def field(screen: Screen, label: str):
+    return screen.selenium.find_element(By.XPATH, f"//label[.//div[text()='{label}']]//*[self::input or self::textarea]")
+
+
+def select_node(screen: Screen, node_id: str) -> None:
+    screen.selenium.find_element(By.CSS_SELECTOR, f'.vue-flow__node[data-id="{node_id}"] .iom-node-head').click()
+    screen.wait(0.3)
+
+
+def test_side_panel_edits_reach_the_saved_pipeline(screen: Screen):
+    screen.open("/pipelines/content-enhancement")
+    wait_nodes(screen, 5)
+    select_node(screen, "improve")
+    screen.should_contain("Variables: text")
+    screen.should_contain("anthropic · $1 / $5 per Mtok")
+
+    retries = field(screen, "Retries")
+    retries.send_keys(Keys.CONTROL, "a")
+    retries.send_keys("5")
+    prompt = field(screen, "Prompt template")
+    prompt.click()  # blur the retries field: it applies on leaving
+    prompt.send_keys(Keys.CONTROL, "a")
+    prompt.send_keys("Polish {{ text }} for {{ audience }}")
+    field(screen, "Label").click()
+    screen.should_contain("Variables: audience, text")
+    # the new template variable became an input port on the node
+    screen.wait_for(lambda: screen.selenium.find_elements(
+        By.CSS_SELECTOR, '.vue-flow__handle.target[data-nodeid="improve"][data-handleid="audience"]'))
+
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=save]").click()
+    screen.wait_for(lambda: saved("content-enhancement").node("improve").policy.retries == 5)
+    node = saved("content-enhancement").node("improve")
+    assert node.prompt == "Polish {{ text }} for {{ audience }}"
+    assert node.policy.fallback == ["openai/gpt-4o-mini"]  # untouched fields kept
+
+
+def test_copy_paste_delete_layout_and_autosave(screen: Screen):
+    screen.open("/pipelines/content-enhancement")
+    wait_nodes(screen, 5)
+    select_node(screen, "draft")
+    # keys go to the focused node (clicking it focused it) and bubble up to the canvas
+    ActionChains(screen.selenium).key_down(Keys.CONTROL).send_keys("c").key_up(Keys.CONTROL).perform()
+    ActionChains(screen.selenium).key_down(Keys.CONTROL).send_keys("v").key_up(Keys.CONTROL).perform()
+    wait_nodes(screen, 6)
+    assert "draft-2" in node_ids(screen)
+
+    select_node(screen, "check")
+    ActionChains(screen.selenium).send_keys(Keys.DELETE).perform()
+    wait_nodes(screen, 5)
+    wait_edges(screen, 3)  # the check node's two edges went with it
+
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=layout]").click()
+    # autosave (on by default) writes the edits without pressing Save
+    screen.wait_for(lambda: {n.id for n in saved("content-enhancement").nodes} == {"in", "draft", "improve", "out", "draft-2"})
+    p = saved("content-enhancement")
+    assert len(p.edges) == 3 and set(p.ui["positions"]) == {n.id for n in p.nodes}
+    assert p.ui["positions"]["in"]["x"] < p.ui["positions"]["draft"]["x"] < p.ui["positions"]["improve"]["x"]
+    assert edge_count(screen) == 3
+
+
+def test_edge_mapping_is_edited_in_the_panel(screen: Screen):
+    screen.open("/pipelines/content-enhancement")
+    wait_nodes(screen, 5)
+    edge = screen.selenium.find_element(By.CSS_SELECTOR, '.vue-flow__edge[data-id="e2"]') \
+        if screen.selenium.find_elements(By.CSS_SELECTOR, '.vue-flow__edge[data-id="e2"]') else None
+    path = (edge or screen.selenium.find_elements(By.CSS_SELECTOR, ".vue-flow__edge")[1]).find_element(By.CSS_SELECTOR, "path.vue-flow__edge-interaction, path")
+    ActionChains(screen.selenium).move_to_element(path).click().perform()
+    screen.should_contain("draft.text → improve.text")
+    mapping = field(screen, "Mapping (JSON Pointer or JMESPath)")
+    mapping.send_keys("/text")
+    field(screen, "Target field").click()
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=save]").click()
+    screen.wait_for(lambda: next(e for e in saved("content-enhancement").edges if e.id == "e2").mapping == "/text")
+
+
+def test_palette_search_by_capability_and_the_unsaved_changes_guard(screen: Screen):
+    screen.open("/pipelines/content-enhancement")
+    wait_nodes(screen, 5)
+    screen.selenium.find_element(By.XPATH, "//div[contains(@class,'q-toggle')][.//div[text()='Autosave']]").click()  # autosave off
+    search = screen.selenium.find_element(By.CSS_SELECTOR, ".iom-palette-search")
+    search.send_keys("embedding")
+    titles = lambda: [e.text.split("\n")[0] for e in screen.selenium.find_elements(By.CSS_SELECTOR, ".iom-palette-item")]  # noqa: E731
+    screen.wait_for(lambda: titles() and all("embed" in t.lower() or "minilm" in t.lower() or "embedding" in t.lower() for t in titles()))
+    search.send_keys(Keys.CONTROL, "a")
+    search.send_keys("translate")
+    screen.wait_for(lambda: "Any 'translate' model" in titles())
+    assert "GPT-4o mini" in titles() and "Input" not in titles()
+
+    item = screen.selenium.find_element(By.CSS_SELECTOR, '.iom-palette-item[data-capability="translate"]')
+    pane = screen.selenium.find_element(By.CSS_SELECTOR, ".iom-flow")
+    ActionChains(screen.selenium, duration=50).move_to_element(item).click_and_hold().move_by_offset(30, 0) \
+        .move_to_element_with_offset(pane, -40, -80).release().perform()
+    wait_nodes(screen, 6)
+    assert "any-translate" in node_ids(screen)
+    select_node(screen, "any-translate")
+    screen.should_contain("Allowed security policies")
+    assert field(screen, "Capability").get_attribute("value") == "translate"
+    screen.should_contain("unsaved changes")
+    # leaving now is guarded: the page cancels beforeunload while there are unsaved edits
+    prevented = screen.selenium.execute_script(
+        "const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e); return e.defaultPrevented;")
+    assert prevented is True
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=save]").click()
+    screen.wait_for(lambda: screen.selenium.execute_script(
+        "const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e); return !e.defaultPrevented;"))
+
+
+def test_multi_select_with_control_click_and_delete_both(screen: Screen):
+    screen.open("/pipelines/content-enhancement")
+    wait_nodes(screen, 5)
+    select_node(screen, "draft")
+    check = screen.selenium.find_element(By.CSS_SELECTOR, '.vue-flow__node[data-id="check"] .iom-node-head')
+    ActionChains(screen.selenium).key_down(Keys.CONTROL).click(check).key_up(Keys.CONTROL).perform()
+    screen.should_contain("2 nodes and 0 edges selected.")
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=delete]").click()
+    wait_nodes(screen, 3)
+    assert set(node_ids(screen)) == {"in", "improve", "out"}
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=undo]").click()
+    wait_nodes(screen, 5)
+    wait_edges(screen, 5)

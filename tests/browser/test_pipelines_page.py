@@ -1,0 +1,85 @@
+"""The pipelines list in real Chromium: export and import give an identical pipeline; new,
+duplicate, rename and delete; the sample gallery; the run panel while there is no engine."""
+
+from __future__ import annotations
+
+import json
+
+from nicegui.testing import Screen, screen_plugin
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from studio.core import Studio
+from studio.registry.pipelines import export_pipeline
+from tests.browser.canvas_helpers import wait_nodes
+
+
+def registry():
+    return Studio(seed_samples=False).pipelines
+
+
+def test_export_then_import_gives_an_identical_pipeline(screen: Screen):
+    screen.open("/pipelines/content-enhancement")
+    wait_nodes(screen, 5)
+    original = export_pipeline(registry().get("content-enhancement"))
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=export]").click()
+    exported = screen_plugin.DOWNLOAD_DIR / "content-enhancement.json"
+    screen.wait_for(lambda: exported.is_file() and exported.stat().st_size > 0)
+    assert json.loads(exported.read_text()) == original
+
+    registry().delete("content-enhancement")
+    screen.open("/pipelines")
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=import] input[type=file]").send_keys(str(exported))
+    screen.should_contain("Imported 'Content enhancement' as content-enhancement.")
+    assert export_pipeline(registry().get("content-enhancement")) == original
+
+
+def test_new_duplicate_rename_delete(screen: Screen):
+    screen.open("/pipelines")
+    screen.click("New pipeline")
+    name = screen.selenium.find_element(By.CSS_SELECTOR, ".q-dialog input")
+    name.send_keys(Keys.CONTROL, "a")
+    name.send_keys("My flow")
+    screen.click("Create")
+    wait_nodes(screen, 2)  # the new pipeline opens on the canvas with its input and output
+    assert registry().get("my-flow").name == "My flow"
+
+    screen.open("/pipelines")
+    row = lambda pid: screen.selenium.find_element(By.CSS_SELECTOR, f'[data-pipeline="{pid}"]')  # noqa: E731
+    row("my-flow").find_element(By.XPATH, ".//i[text()='content_copy']").click()
+    screen.should_contain("Duplicated as my-flow-copy.")
+    assert registry().get("my-flow-copy").name == "My flow (copy)"
+
+    row("my-flow-copy").find_element(By.XPATH, ".//i[text()='edit']").click()
+    field = screen.selenium.find_element(By.CSS_SELECTOR, ".q-dialog input")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys("Second flow")
+    screen.click("Rename")
+    screen.wait_for(lambda: registry().get("my-flow-copy").name == "Second flow")
+    screen.wait_for(lambda: "Second flow" in row("my-flow-copy").text)  # the list was redrawn
+
+    row("my-flow-copy").find_element(By.XPATH, ".//i[text()='delete']").click()
+    screen.selenium.find_element(By.XPATH, "//div[contains(@class,'q-dialog')]//button[.//span[text()='Delete']]").click()
+    screen.wait_for(lambda: not registry().exists("my-flow-copy"))
+    assert registry().exists("my-flow")
+
+
+def test_gallery_copy_opens_on_the_canvas_and_run_panel_says_engine_missing(screen: Screen):
+    screen.open("/pipelines")
+    screen.should_contain("Sample gallery")
+    card = screen.selenium.find_element(By.XPATH, "//div[contains(@class,'q-card')][.//div[text()='Data processing chain']]")
+    card.find_element(By.XPATH, ".//button").click()
+    screen.wait_for(lambda: "/pipelines/data-processing-chain-2" in screen.selenium.current_url)
+    screen.wait_for(lambda: len(screen.selenium.find_elements(By.CSS_SELECTOR, ".vue-flow__node")) > 0)
+    screen.click("Run")
+    screen.should_contain("needs the pipeline engine")
+
+
+def test_importing_a_file_that_is_not_a_pipeline_says_so(screen: Screen, tmp_path):
+    bad = tmp_path / "notes.json"
+    bad.write_text('{"format": "iom.pipeline", "version": 99, "id": "notes", "name": "Notes"}')
+    screen.open("/pipelines")
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=import] input[type=file]").send_keys(str(bad))
+    screen.should_contain("notes.json is not a pipeline this studio can read")
+    screen.should_contain("newer than this studio reads")
+    assert not registry().exists("notes")

@@ -1,0 +1,187 @@
+"""Typed ports, connection checks, the edit session (undo/redo, paste, delete) and the layout,
+without a browser."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio.core import Studio
+from studio.spec.pipeline import Edge, Node, Pipeline
+from studio.ui.canvas.layout import auto_layout, layers
+from studio.ui.canvas.ports import check_connection, input_ports, output_ports, template_variables, types_fit
+from studio.ui.canvas.session import EditSession, palette
+
+
+@pytest.fixture
+def studio() -> Studio:
+    return Studio()
+
+
+@pytest.fixture
+def session(studio) -> EditSession:
+    p = Pipeline(id="t", name="T", nodes=[
+        Node(id="in", kind="input", input_schema={"type": "object", "properties": {
+            "text": {"type": "string"}, "n": {"type": "number"}, "k": {"type": "integer"}}}),
+        Node(id="out", kind="output"),
+    ])
+    return EditSession(p, {m.id: m for m in studio.models.all()})
+
+
+def test_model_ports_come_from_its_schemas_and_template(session):
+    node = session.add_node({"kind": "model", "model": "openai/gpt-4o-mini"}, 10, 20)
+    ins = {p.name: p.type for p in input_ports(node, session.models, session.pipeline)}
+    outs = {p.name: p.type for p in output_ports(node, session.models)}
+    assert ins == {"in": "object", "messages": "array", "prompt": "string", "system": "string", "text": None}
+    assert outs == {"out": "object", "text": "string", "finishReason": "string"}
+    assert session.positions[node.id] == {"x": 10, "y": 20}
+    assert "position" not in node.model_dump()
+
+
+def test_input_and_output_nodes_have_one_side_only(session):
+    p = session.pipeline
+    assert input_ports(p.node("in"), session.models, p) == []
+    assert output_ports(p.node("out"), session.models) == []
+    assert [x.name for x in output_ports(p.node("in"), session.models)] == ["out", "text", "n", "k"]
+
+
+def test_types_fit_with_the_engine_coercions_only():
+    assert types_fit("string", "string") and types_fit("integer", "number") and types_fit(None, "string")
+    assert types_fit("string", "array") and types_fit("array", "string")
+    assert not types_fit("number", "string") and not types_fit("object", "string") and not types_fit("boolean", "number")
+
+
+def test_incompatible_connections_are_refused_with_a_reason(session):
+    m = session.add_node({"kind": "model", "model": "openai/gpt-4o-mini"}, 300, 0)
+    assert "number output 'n' cannot feed the string input 'system'" in session.connect("in", "n", m.id, "system")
+    assert "is an input node" in session.connect(m.id, "text", "in", "in")
+    assert "cannot feed itself" in session.connect(m.id, "text", m.id, "prompt")
+    assert "no input port 'nope'" in session.connect("in", "text", m.id, "nope")
+    assert session.pipeline.edges == []
+    assert session.connect("in", "text", m.id, "prompt") is None
+    assert "already connected" in session.connect("in", "text", m.id, "prompt")
+    assert "already fed" in session.connect("in", "k", m.id, "prompt")
+    assert session.connect(m.id, "text", "out", "in") is None
+    assert session.pipeline.edges[-1].target_port == "text"  # a field dropped on an output's "in" becomes a field
+
+
+def test_a_cycle_is_refused(session):
+    a = session.add_node({"kind": "transform"}, 0, 0)
+    b = session.add_node({"kind": "transform"}, 0, 0)
+    assert session.connect(a.id, "out", b.id, "in") is None
+    assert "cycle" in check_connection(session.pipeline, session.models, b.id, "out", a.id, "in")
+
+
+def test_undo_redo_and_dirty(session):
+    assert not session.dirty and not session.can_undo
+    m = session.add_node({"kind": "model", "model": "openai/gpt-4o-mini"}, 0, 0)
+    session.connect("in", "text", m.id, "prompt")
+    assert len(session.pipeline.edges) == 1 and session.dirty
+    assert session.undo() and session.pipeline.edges == []
+    assert session.undo() and session.pipeline.node(m.id) is None
+    assert not session.dirty and not session.undo()
+    assert session.redo() and session.redo() and len(session.pipeline.edges) == 1
+    session.mark_saved()
+    assert not session.dirty
+
+
+def test_a_failed_edit_changes_nothing(session):
+    before = session.pipeline.model_dump()
+    with pytest.raises(ValueError):
+        session.add_node({"kind": "model", "model": "no/such-model"}, 0, 0)
+    with pytest.raises(Exception):
+        session.update_node("in", {"policy": {"retries": 99}})
+    assert session.pipeline.model_dump() == before and not session.can_undo
+
+
+def test_paste_copies_nodes_and_the_edges_between_them(session):
+    a = session.add_node({"kind": "transform"}, 0, 0)
+    b = session.add_node({"kind": "transform"}, 100, 0)
+    session.connect(a.id, "out", b.id, "in")
+    session.connect("in", "out", a.id, "in")
+    new = session.paste([a.id, b.id])
+    assert len(new) == 2 and not set(new) & {a.id, b.id}
+    copied = [e for e in session.pipeline.edges if e.source in new]
+    assert [(e.source, e.target) for e in copied] == [(new[0], new[1])]  # not the edge from outside
+    assert session.positions[new[1]] == {"x": 140, "y": 40}
+
+
+def test_delete_removes_attached_edges_and_positions(session):
+    m = session.add_node({"kind": "model", "model": "openai/gpt-4o-mini"}, 0, 0)
+    session.connect("in", "text", m.id, "prompt")
+    session.delete([m.id], [])
+    assert session.pipeline.edges == [] and m.id not in session.positions
+
+
+def test_update_node_policy_and_edge_mapping(session):
+    m = session.add_node({"kind": "model", "model": "openai/gpt-4o-mini"}, 0, 0)
+    session.update_node(m.id, {"policy": {"retries": 4, "fallback": ["anthropic/claude-haiku-4-5"]}, "prompt": "Hi {{ name }}"})
+    node = session.pipeline.node(m.id)
+    assert node.policy.retries == 4 and node.policy.timeout_s == 60.0 and node.policy.fallback == ["anthropic/claude-haiku-4-5"]
+    assert "name" in {p.name for p in input_ports(node, session.models, session.pipeline)}
+    session.connect("in", "out", m.id, "in")
+    session.update_edge(session.pipeline.edges[0].id, {"mapping": "/text"})
+    assert session.pipeline.edges[0].mapping == "/text"
+
+
+def test_template_variables_and_a_broken_template_is_shown_on_the_node(session):
+    assert template_variables("{{ a }} and {{ b | upper }} {% for x in c %}{{ x }}{% endfor %}") == ("a", "b", "c")
+    t = session.add_node({"kind": "transform"}, 0, 0)
+    session.update_node(t.id, {"template": "{{ unclosed"})
+    assert "does not parse" in session.node_view(session.pipeline.node(t.id))["problem"]
+
+
+def test_unknown_model_still_loads_and_is_marked(studio):
+    p = Pipeline(id="x", name="X", nodes=[Node(id="m", kind="model", model="gone/model")])
+    view = EditSession(p, {m.id: m for m in studio.models.all()}).view()
+    assert "unknown model 'gone/model'" in view["nodes"][0]["problem"]
+
+
+def test_palette_lists_basic_kinds_and_models_searchable_by_capability(studio):
+    items = palette(studio.models.all(), {})
+    kinds = {i["kind"] for i in items}
+    assert {"input", "output", "transform", "router", "merge", "capability", "model"} <= kinds
+    translators = [i["model"] for i in items if "translate" in i["search"].split()]
+    assert "openai/gpt-4o-mini" in translators
+
+
+def test_layout_puts_each_node_right_of_its_inputs():
+    p = Pipeline(id="l", name="L", nodes=[Node(id=i, kind="transform") for i in "abcd"],
+                 edges=[Edge(id="1", source="a", target="b"), Edge(id="2", source="b", target="d"),
+                        Edge(id="3", source="a", target="c"), Edge(id="4", source="c", target="d")])
+    assert layers(p) == {"a": 0, "b": 1, "c": 1, "d": 2}
+    pos = auto_layout(p, {})
+    assert pos["a"]["x"] < pos["b"]["x"] == pos["c"]["x"] < pos["d"]["x"] and pos["b"]["y"] != pos["c"]["y"]
+
+
+def test_a_capability_item_makes_a_modelless_node(session, studio):
+    items = palette(studio.models.all(), {})
+    item = next(i for i in items if i.get("capability") == "translate")
+    node = session.add_node(item, 0, 0)
+    assert node.kind == "capability" and node.choose.capability == "translate" and node.model is None
+    assert "any 'translate'" in session.node_view(node)["model"]
+
+
+def test_nodes_without_positions_are_laid_out_and_not_dirty(studio):
+    p = Pipeline(id="h", name="H", nodes=[Node(id="a", kind="input"), Node(id="b", kind="transform"), Node(id="c", kind="output")],
+                 edges=[Edge(id="1", source="a", target="b"), Edge(id="2", source="b", target="c")],
+                 ui={"positions": {"a": {"x": 5, "y": 7}}})
+    s = EditSession(p, {})
+    pos = s.positions
+    assert pos["a"] == {"x": 5, "y": 7} and set(pos) == {"a", "b", "c"}
+    assert pos["b"]["x"] < pos["c"]["x"] and pos["b"]["y"] > 7
+    assert not s.dirty and not s.can_undo
+
+
+def test_capability_limits_are_merged_into_the_choice(session):
+    node = session.add_node({"kind": "capability", "capability": "summarize"}, 0, 0)
+    session.update_node(node.id, {"choose": {"max_latency_ms": 800, "require_healthy": True}})
+    choose = session.pipeline.node(node.id).choose
+    assert choose.capability == "summarize" and choose.max_latency_ms == 800 and choose.require_healthy
+    assert choose.strategy == "balanced"
+
+
+def test_editing_a_node_that_is_gone_says_so(session):
+    with pytest.raises(ValueError, match="is gone"):
+        session.update_node("nope", {"label": "x"})
+    with pytest.raises(ValueError, match="is gone"):
+        session.update_edge("nope", {"mapping": "/x"})

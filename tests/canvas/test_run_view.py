@@ -1,0 +1,30 @@
+"""Engine events and node records become the canvas's status badges."""
+
+from studio.spec.pipeline import Node, Pipeline
+from studio.spec.records import NodeRun, RunRecord
+from studio.ui.canvas.run_view import event_patch, event_text, record_patch
+
+P = Pipeline(id="p", name="P", nodes=[Node(id="a", kind="model", model="openai/gpt-4o-mini"), Node(id="b", kind="transform")])
+
+
+def test_node_events_in_either_spelling():
+    assert event_patch({"type": "node", "nodeId": "a", "status": "running"}, P) == {"a": {"state": "running"}}
+    assert event_patch({"node_id": "b", "status": "succeeded", "latency_ms": 12.5, "cost_usd": 0.0012}, P) == {
+        "b": {"state": "done", "latencyMs": 12.5, "cost": "$0.0012"}}
+    assert event_patch({"type": "text", "nodeId": "a", "text": "hi"}, P) == {}
+    assert event_text({"type": "text", "nodeId": "a", "text": "hi"}) == "hi"
+
+
+def test_a_node_answered_by_another_model_fell_back():
+    ev = {"node": NodeRun(node_id="a", status="succeeded", model_id="anthropic/claude-haiku-4-5", reason="503 from openai")}
+    assert event_patch(ev, P)["a"] == {"state": "fallback", "fellBackTo": "anthropic/claude-haiku-4-5",
+                                       "detail": "503 from openai"}
+
+
+def test_every_node_of_a_finished_record():
+    rec = RunRecord(id="r", pipeline_id="p", nodes={
+        "a": NodeRun(node_id="a", status="cached", model_id="openai/gpt-4o-mini", cost_usd=0.0),
+        "b": NodeRun(node_id="b", status="failed", error="boom")})
+    patch = record_patch(rec, P)
+    assert patch["a"]["state"] == "cached" and patch["a"]["cost"] == "$0"
+    assert patch["b"] == {"state": "failed", "detail": "boom"}
