@@ -6,12 +6,16 @@ from __future__ import annotations
 from nicegui.testing import Screen
 from selenium.webdriver.common.keys import Keys
 
+from studio.registry.samples import sample_models
+
 from tests.browser.helpers import by_testid, choose, field, replace_text
+
+N = len(sample_models())  # the seeded registry
 
 
 def test_register_a_model_through_the_form(screen: Screen):
     screen.open("/")
-    screen.should_contain("8 of 8 models")
+    screen.should_contain(f"{N} of {N} models")
     by_testid(screen, "register").click()
     screen.should_contain("Register a model")
     replace_text(screen, "form-id", "local/browser-made")
@@ -21,7 +25,7 @@ def test_register_a_model_through_the_form(screen: Screen):
     replace_text(screen, "form-model", "echo")
     by_testid(screen, "form-save").click()
     screen.should_contain("Saved local/browser-made.")
-    screen.should_contain("9 of 9 models")
+    screen.should_contain(f"{N + 1} of {N + 1} models")
     screen.should_contain("Made in Chromium")
     from studio.ui.app import get_studio
 
@@ -41,13 +45,13 @@ def test_a_bad_schema_is_flagged_under_the_field(screen: Screen):
 
 def test_slash_focuses_search_and_typing_filters(screen: Screen):
     screen.open("/")
-    screen.should_contain("8 of 8 models")
+    screen.should_contain(f"{N} of {N} models")
     screen.selenium.find_element("tag name", "body").send_keys("/")
     screen.wait(0.3)
     active = screen.selenium.switch_to.active_element
     assert active == field(screen, "search")
     active.send_keys("ollama")
-    screen.should_contain("2 of 8 models")
+    screen.should_contain(f"2 of {N} models")
     active.send_keys(Keys.ESCAPE)
     screen.selenium.execute_script("document.activeElement.blur()")
     screen.selenium.find_element("tag name", "body").send_keys("n")
@@ -56,7 +60,7 @@ def test_slash_focuses_search_and_typing_filters(screen: Screen):
 
 def test_navigation_works_from_the_keyboard(screen: Screen):
     screen.open("/")
-    screen.should_contain("8 of 8 models")
+    screen.should_contain(f"{N} of {N} models")
     item = by_testid(screen, "nav-settings")
     screen.selenium.execute_script("arguments[0].focus()", item)
     screen.selenium.switch_to.active_element.send_keys(Keys.ENTER)

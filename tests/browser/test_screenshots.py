@@ -8,7 +8,11 @@ from nicegui.testing import Screen
 from selenium.webdriver import ActionChains
 from selenium.webdriver.common.by import By
 
+from studio.registry.samples import sample_models
+
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+N = len(sample_models())  # the seeded registry
 
 
 def shoot(screen: Screen, name: str) -> Path:
@@ -64,7 +68,7 @@ def test_screenshot_settings(screen: Screen, secret_service):
 
 def test_screenshot_dark_mode(screen: Screen):
     screen.open("/")
-    screen.should_contain("8 of 8 models")
+    screen.should_contain(f"{N} of {N} models")
     screen.find_by_css('[data-testid="dark-toggle"]').click()
     try:
         screen.wait_for(lambda: "body--dark" in screen.find_by_tag("body").get_attribute("class"))

@@ -8,6 +8,7 @@ import json
 from nicegui import ui
 from nicegui.testing import User
 
+from studio.registry.samples import sample_models
 from tests.ui.conftest import KEY
 from tests.ui.util import by_testid, element, set_value, settle, table_rows, wait_until
 
@@ -16,28 +17,64 @@ def ids(user: User) -> list[str]:
     return sorted(r["id"] for r in table_rows(user, "models-table"))
 
 
+def own_registry() -> None:
+    """Replace the seeded samples by four known models, so filter results do not depend on
+    which samples ship."""
+    from studio.spec.model import ModelSpec
+    from studio.ui.app import get_studio
+
+    models = get_studio().models
+    for spec in models.all():
+        models.delete(spec.id)
+    common = {"endpoint": "http://127.0.0.1:9/v1"}
+    models.save(ModelSpec(id="acme/big-chat", name="Big chat", provider="openai", api="openai-chat", model="big",
+                          capabilities=["chat"], tags=["premium"], latency_ms=2000,
+                          prices={"input_per_token": 5e-6, "output_per_token": 15e-6}, **common))
+    models.save(ModelSpec(id="acme/small-chat", name="Small chat", provider="openai", api="openai-chat", model="s",
+                          capabilities=["chat", "summarize"], tags=["cheap"], latency_ms=300,
+                          prices={"input_per_token": 1e-7, "output_per_token": 4e-7}, **common))
+    models.save(ModelSpec(id="home/embedder", name="Home embedder", provider="ollama", api="ollama-embed",
+                          model="e", model_type="embedding", capabilities=["embed"], security_policy="private",
+                          prices={"per_call": 0}, **common))
+    models.save(ModelSpec(id="hf/mystery", name="Mystery", provider="huggingface", api="hf-text-generation",
+                          model="m", capabilities=["chat"], **common))
+
+
+def filter_element(user: User, kind, label: str):
+    return next(e for e in user.find(kind).elements if e.props.get("label") == label)
+
+
 async def test_search_and_filters_narrow_the_table(user: User):
     await user.open("/")
-    assert len(ids(user)) == 8
-    set_value(user, "search", "embed")
+    own_registry()
+    await user.open("/")
+    assert len(ids(user)) == 4
+    set_value(user, "search", "chat")
     await settle()
-    assert ids(user) == ["huggingface/all-minilm-l6-v2", "ollama/nomic-embed-text", "openai/text-embedding-3-small"]
-    await user.should_see("3 of 8 models")
+    assert ids(user) == ["acme/big-chat", "acme/small-chat", "hf/mystery"]
+    await user.should_see("3 of 4 models")
     set_value(user, "search", "")
-    user.find(ui.select).elements  # the filter selects exist
-    provider = next(e for e in user.find(ui.select).elements if e.props.get("label") == "Provider")
-    with user.client:
-        provider.value = "ollama"
-    await settle()
-    assert ids(user) == ["ollama/llama3.2", "ollama/nomic-embed-text"]
-    price = next(e for e in user.find(ui.number).elements if e.props.get("label") == "Max $/Mtok")
-    with user.client:
-        provider.value = None
-        price.value = 1
-    await settle()
-    # free models and the ones at most $1/Mtok; unpriced ones are never "cheap"
-    assert ids(user) == ["ollama/llama3.2", "ollama/nomic-embed-text", "openai/gpt-4o-mini",
-                         "openai/text-embedding-3-small"]
+    cases = [
+        (ui.select, "Capability", "summarize", ["acme/small-chat"]),
+        (ui.select, "Type", "embedding", ["home/embedder"]),
+        (ui.select, "Provider", "openai", ["acme/big-chat", "acme/small-chat"]),
+        (ui.select, "Tag", "premium", ["acme/big-chat"]),
+        (ui.select, "Policy", "private", ["home/embedder"]),
+        (ui.select, "Health", "unknown", ["acme/big-chat", "acme/small-chat", "hf/mystery", "home/embedder"]),
+        (ui.number, "Max latency", 500, ["acme/small-chat"]),
+        # free and cheap models pass; the unpriced one never counts as cheap
+        (ui.number, "Max $/Mtok", 1, ["acme/small-chat", "home/embedder"]),
+    ]
+    for kind, label, value, expected in cases:
+        element_ = filter_element(user, kind, label)
+        with user.client:
+            element_.value = value
+        await settle()
+        assert ids(user) == expected, label
+        with user.client:
+            element_.value = None
+        await settle()
+    assert len(ids(user)) == 4
 
 
 async def test_detail_shows_prices_key_status_and_schemas_never_a_key(user: User, memory_keyring):
@@ -167,7 +204,7 @@ async def test_corrupt_registry_file_is_reported_and_the_page_still_works(user: 
     (iom_home / "models" / "broken.json").write_text("{oops", "utf-8")
     await user.open("/")
     await user.should_see("broken.json could not be read")
-    assert len(ids(user)) == 8
+    assert len(ids(user)) == len(sample_models())
 
 
 async def test_a_model_named_like_a_script_is_plain_text(user: User):

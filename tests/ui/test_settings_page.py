@@ -73,5 +73,7 @@ async def test_data_dir_and_reset(user: User, memory_keyring, iom_home):
     by_testid(user, "reset").click()
     by_testid(user, "confirm-ok").click()
     await settle()
-    await user.should_see("Samples written: 8 models, 4 pipelines.")
+    from studio.registry.samples import sample_models, sample_pipelines
+
+    await user.should_see(f"Samples written: {len(sample_models())} models, {len(sample_pipelines())} pipelines.")
     assert (iom_home / "models" / "openai" / "gpt-4o-mini.json").exists()
