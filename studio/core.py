@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from studio.analytics import AnalyticsStore
 from studio.paths import data_home
 from studio.registry import ModelRegistry, PipelineRegistry
 from studio.registry.samples import SeedReport, seed, seed_if_first_start
@@ -20,9 +21,16 @@ class Studio:
         self.keys = KeyStore()
         self.models = ModelRegistry(self.home, self.keys)
         self.pipelines = PipelineRegistry(self.home)
+        # DuckDB store of every call and run; opens its file on first use, flushes on close().
+        self.analytics = AnalyticsStore(self.home)
+        self.recorder = self.analytics
         self.first_seed: SeedReport | None = None
         if seed_samples:
             self.first_seed = seed_if_first_start(self.home, self.models, self.pipelines)
 
     def reset_to_samples(self, *, purge: bool = False) -> SeedReport:
         return seed(self.home, self.models, self.pipelines, purge=purge)
+
+    def close(self) -> None:
+        """Flush and close what holds files open (the analytics writer). Safe to call twice."""
+        self.analytics.close()

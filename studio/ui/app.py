@@ -22,6 +22,8 @@ def get_studio() -> Studio:
 def reset_studio() -> None:
     """Tests point IOM_HOME elsewhere between runs; the next page builds a fresh Studio."""
     global _studio
+    if _studio is not None:
+        _studio.close()
     _studio = None
 
 
@@ -32,6 +34,7 @@ def register_pages() -> None:
 def serve(host: str | None = None, port: int | None = None) -> None:
     register_pages()
     app.on_startup(get_studio)
+    app.on_shutdown(lambda: _studio.close() if _studio is not None else None)
     ui.run(
         host=host or os.environ.get("IOM_HOST", "127.0.0.1"),
         port=port or int(os.environ.get("IOM_PORT", "8080")),
