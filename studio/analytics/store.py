@@ -38,6 +38,7 @@ class AnalyticsStore:
         self.interval_s = interval_s
         self.batch_size = batch_size
         self.write_errors = 0
+        self.committed_calls = 0  # calls committed by this store (tests and the bench watch it)
         self._settings: AnalyticsSettings | None = None
         self._db = None
         self._open_lock = threading.Lock()
@@ -156,6 +157,7 @@ class AnalyticsStore:
             if runs:
                 self._insert_runs(cur, runs, hashes_only)
             cur.execute("COMMIT")
+            self.committed_calls += len(calls)
         except Exception:
             self.write_errors += 1
             log.exception("analytics: a batch of %d calls and %d runs could not be written", len(calls), len(runs))
