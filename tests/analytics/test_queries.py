@@ -128,3 +128,19 @@ def test_parse_since():
     assert q.parse_since("all", now) is None
     with pytest.raises(UserError):
         q.parse_since("yesterday", now)
+
+
+def test_export_csv_and_parquet(store):
+    import csv
+    import io
+
+    import pyarrow.parquet as pq
+
+    from studio.analytics.export import export_calls
+
+    text = store.read(export_calls, Filters(model="m/a"), "csv").decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["id"] for r in rows] == ["c1", "c2", "c3"]
+    assert rows[2]["cost_usd"] == ""  # unpriced stays empty, not 0
+    table = pq.read_table(io.BytesIO(store.read(export_calls, Filters(), "parquet")))
+    assert table.num_rows == 7 and table.column("cost_usd").null_count == 3
