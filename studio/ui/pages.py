@@ -5,6 +5,7 @@ from __future__ import annotations
 from nicegui import ui
 
 from studio.registry.search import price_label
+from studio.ui import analytics_page  # noqa: F401  (registers /analytics)
 from studio.ui.app import get_studio
 
 
