@@ -10,14 +10,19 @@ from datetime import datetime, timezone
 from typing import Any
 
 from studio.secrets import redact, redact_data
+from studio.secrets.redact import _is_secret_header
 from studio.spec.records import CallRecord, RunRecord
 
 ESTIMATED_SOURCES = ("estimate", "tokenizer")
 
 
 def canonical(content: Any) -> str:
-    """The text that is hashed and stored: redacted, sorted keys, no spaces."""
-    return json.dumps(redact_data(content), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    """The text that is hashed and stored: redacted, sorted keys, no spaces. Secret-named keys
+    (authorization, api_key …) are masked structurally only when present; known secret values
+    and key shapes are masked in one pass over the serialised text."""
+    if isinstance(content, dict) and any(_is_secret_header(k) for k in content):
+        content = redact_data(content)
+    return redact(json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str))
 
 
 def address(text: str) -> str:
@@ -29,6 +34,19 @@ def utc_naive(t: datetime | None) -> datetime | None:
     if t is None or t.tzinfo is None:
         return t
     return t.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def call_columns(batch: list[tuple[CallRecord, Any, Any]], blobs: dict[str, str]) -> list[list]:
+    """The batch as columns in CALL_COLUMNS order (no per-row tuples: building and transposing
+    tens of thousands of tuples costs more in GC than the rest of a flush)."""
+    from studio.analytics.schema import CALL_COLUMNS
+
+    columns: list[list] = [[] for _ in CALL_COLUMNS]
+    appends = [c.append for c in columns]
+    for record, input, output in batch:
+        for append, value in zip(appends, call_row(record, input, output, blobs)):
+            append(value)
+    return columns
 
 
 def call_row(record: CallRecord, input: Any, output: Any, blobs: dict[str, str]) -> tuple:

@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from studio.analytics.rows import call_row, run_rows
+from studio.analytics.rows import call_columns, run_rows
 from studio.analytics.schema import CALL_COLUMNS, migrate
 from studio.analytics.settings import AnalyticsSettings, load_settings, save_settings
 from studio.errors import UserError
@@ -170,8 +170,7 @@ class AnalyticsStore:
         import pyarrow as pa
 
         blobs: dict[str, str] = {}
-        rows = [call_row(r, i, o, blobs) for r, i, o in calls]
-        columns = list(zip(*rows))
+        columns = call_columns(calls, blobs)
         table = pa.table({
             name: pa.array(columns[k], type=pa.type_for_alias(_ARROW_TYPES[sql.split()[0]]))
             for k, (name, sql) in enumerate(CALL_COLUMNS)
@@ -187,8 +186,8 @@ class AnalyticsStore:
                 "size": pa.array([len(blobs[h].encode("utf-8")) for h in hashes], pa.int64()),
             })
             cur.register("blobs_batch", blob_table)
-            cur.execute("INSERT OR IGNORE INTO audit_blobs SELECT sha256, body, size, "
-                        "CAST(now() AS TIMESTAMP) FROM blobs_batch")
+            cur.execute("INSERT INTO audit_blobs SELECT sha256, body, size, CAST(now() AS TIMESTAMP) FROM blobs_batch "
+                        "WHERE sha256 NOT IN (SELECT sha256 FROM audit_blobs)")
             cur.unregister("blobs_batch")
 
     def _insert_runs(self, cur, runs: list[RunRecord], hashes_only: bool) -> None:

@@ -108,6 +108,27 @@ def test_audit_is_content_addressed_and_redacted(iom_home):
     con.close()
 
 
+def test_secret_named_fields_and_bearer_tokens_never_reach_the_audit(iom_home):
+    store = AnalyticsStore(iom_home)
+    store.record_call(CallRecord(id="a", model_id="m/a", provider="p"), {"api_key": "plainvalue123", "q": 1},
+                      {"echo": "Authorization: Bearer tok_abcdefghijkl"})
+    store.close()
+    con = duckdb.connect(str(iom_home / "analytics.duckdb"))
+    text = " ".join(r[0] for r in con.execute("SELECT body FROM audit_blobs").fetchall())
+    con.close()
+    assert "plainvalue123" not in text and "tok_abcdefghijkl" not in text and '"q":1' in text
+
+
+def test_same_content_in_later_batches_is_stored_once(iom_home):
+    store = AnalyticsStore(iom_home)
+    for i in range(3):
+        store.record_call(CallRecord(id=f"c{i}", model_id="m/a", provider="p"), {"prompt": "same"}, {"text": f"out {i}"})
+        store.flush()
+    assert store.read(lambda cur: cur.execute(
+        "SELECT count(*), count(DISTINCT sha256) FROM audit_blobs").fetchone()) == (4, 4)
+    store.close()
+
+
 def test_hashes_only_setting_keeps_no_content(iom_home):
     store = AnalyticsStore(iom_home)
     store.update_settings(audit_hashes_only=True)
