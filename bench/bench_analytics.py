@@ -57,6 +57,20 @@ FROM range({rows}) t(i)
 """
 
 
+GENERATE_RUNS = """
+INSERT INTO runs SELECT 'run-' || i, 'pipeline-' || (i % 30), 'Pipeline ' || (i % 30),
+    CASE WHEN i % 20 = 0 THEN 'failed' ELSE 'succeeded' END,
+    TIMESTAMP '{end}' - INTERVAL (i * 10) SECOND, TIMESTAMP '{end}' - INTERVAL (i * 10 - 2) SECOND,
+    '{{"text":"input ' || i || '"}}', '{{"text":"output ' || i || '"}}', NULL, NULL, NULL,
+    2000, (i % 1000) / 1e5, 0, 300, 200, 0, 3
+FROM range({runs}) t(i);
+INSERT INTO run_nodes SELECT 'run-' || (i // 3), 'node-' || (i % 3), 'succeeded', 'm/model-' || (i % 20), NULL,
+    '{{"text":"in"}}', '{{"text":"out"}}', NULL, NULL, NULL, NULL, 1,
+    TIMESTAMP '{end}' - INTERVAL ((i // 3) * 10) SECOND, NULL, 600, NULL, 100, 70, 0, 0.0001
+FROM range({runs} * 3) t(i);
+"""
+
+
 def bench_queries(home: Path, rows: int, repeat: int) -> None:
     from studio.analytics import AnalyticsStore
     from studio.analytics import queries as q
@@ -67,7 +81,10 @@ def bench_queries(home: Path, rows: int, repeat: int) -> None:
     t0 = time.perf_counter()
     store.submit(lambda cur: cur.execute(GENERATE.format(end=end, rows=rows)), timeout=None)
     store.submit(lambda cur: cur.execute("CHECKPOINT"), timeout=None)
-    print(f"  generated {rows:,} calls with SQL in {time.perf_counter() - t0:.1f} s")
+    store.submit(lambda cur: cur.execute(GENERATE_RUNS.format(end=end, runs=rows // 4)), timeout=None)
+    store.submit(lambda cur: cur.execute("CHECKPOINT"), timeout=None)
+    print(f"  generated {rows:,} calls, {rows // 4:,} runs and {rows // 4 * 3:,} run nodes with SQL "
+          f"in {time.perf_counter() - t0:.1f} s")
     now = datetime.now(timezone.utc)
     cases = {
         "all time": q.Filters(),
@@ -102,6 +119,12 @@ def bench_queries(home: Path, rows: int, repeat: int) -> None:
             t = time.perf_counter()
             store.read(q.dashboard, f)
             times.append((time.perf_counter() - t) * 1000)
+        times = []
+        for k in range(repeat):
+            t = time.perf_counter()
+            store.read(q.get_run, f"run-{k * 997}")
+            times.append((time.perf_counter() - t) * 1000)
+        print(f"    {'get_run (drill-down)':<20} {statistics.median(times):8.1f}   (max {max(times):.1f})")
         print(f"    {'whole dashboard':<20} {statistics.median(times):8.1f}   (slowest single query {worst:.1f})")
     t = time.perf_counter()
     size = len(store.read(export_calls, q.Filters(since=now - timedelta(days=1)), "parquet"))
