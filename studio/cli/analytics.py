@@ -16,6 +16,10 @@ def register(sub) -> None:
     p.add_argument("--pipeline")
     p.add_argument("--status", choices=q.STATUSES)
     p.add_argument("--retention", action="store_true", help="apply the retention setting now")
+    p.add_argument("--set-retention-days", type=int, metavar="N",
+                   help="keep call detail N days, then only daily totals (0 = keep forever)")
+    p.add_argument("--set-hashes-only", choices=["on", "off"],
+                   help="audit trail: keep only sha256 hashes of inputs and outputs (on) or their content too (off)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_analytics)
 
@@ -46,6 +50,18 @@ def _ms(value) -> str:
 
 def _analytics(args) -> int:
     s = studio()
+    changes = {}
+    if args.set_retention_days is not None:
+        if args.set_retention_days < 0:
+            raise UserError("--set-retention-days takes a number of days, or 0 to keep call detail forever.")
+        changes["retention_days"] = args.set_retention_days or None
+    if args.set_hashes_only:
+        changes["audit_hashes_only"] = args.set_hashes_only == "on"
+    if changes:
+        new = s.analytics.update_settings(**changes)
+        print(f"settings: retention {new.retention_days or 'forever'} days, audit "
+              f"{'hashes only' if new.audit_hashes_only else 'hashes and content'} ({s.home / 'analytics.json'})",
+              file=sys.stderr)
     if args.retention:
         report = s.analytics.apply_retention()
         print(f"retention: {report.calls_rolled_up} calls rolled up into daily totals"

@@ -115,6 +115,15 @@ async def analytics_page() -> None:
         runs_table = ui.table(columns=_columns(["id", "pipeline_id", "status", "started", "wall", "cost", "node_count"]),
                               rows=[], row_key="id", pagination=10).classes("w-full cursor-pointer")
         runs_table.on("rowClick", lambda e: show_run(e.args[1]["id"]))
+        with ui.expansion("Retention and audit settings", icon="policy").classes("w-full"):
+            settings = store.settings
+            ui.label(f"Saved in {store.home / 'analytics.json'}.").classes("text-xs opacity-70")
+            days_input = ui.number("Keep call detail for (days; empty = forever)", value=settings.retention_days,
+                                   min=1, step=1, format="%d").classes("w-80")
+            hashes_switch = ui.switch("Audit: keep only hashes of inputs and outputs", value=settings.audit_hashes_only)
+            with ui.row():
+                ui.button("Save settings", on_click=lambda: save_settings()).props("outline")
+                ui.button("Apply retention now", on_click=lambda: apply_retention()).props("outline")
 
     def card(title: str, value: str, note: str = "") -> None:
         with ui.card().classes("min-w-40"):
@@ -161,6 +170,20 @@ async def analytics_page() -> None:
         model_select.update()
         pipeline_select.options = choices["pipelines"]
         pipeline_select.update()
+
+    async def save_settings() -> None:
+        days = int(days_input.value) if days_input.value else None
+        if days is not None and days < 1:
+            ui.notify("Retention must be at least one day, or empty to keep call detail forever.", type="negative")
+            return
+        await run.io_bound(store.update_settings, retention_days=days, audit_hashes_only=bool(hashes_switch.value))
+        ui.notify("Analytics settings saved.", type="positive")
+
+    async def apply_retention() -> None:
+        report = await run.io_bound(store.apply_retention)
+        ui.notify(f"Rolled {report.calls_rolled_up} calls older than {report.cutoff:%Y-%m-%d} into daily totals."
+                  if report.cutoff else "No retention period is set; nothing was dropped.")
+        await refresh()
 
     async def download(fmt: str) -> None:
         data = await run.io_bound(store.read, export_calls, filters(), fmt)

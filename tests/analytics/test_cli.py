@@ -43,3 +43,15 @@ def test_runs_list_and_show(iom_home, capsys):
     assert run["inputs"] == {"text": "hi"} and run["nodes"][0]["output"] == {"t": "yo"}
     assert main(["runs", "show", "r9"]) == 1
     assert "no run 'r9'" in capsys.readouterr().err
+
+
+def test_settings_and_retention_from_the_cli(iom_home, capsys):
+    _seed(iom_home)  # all of it from January 2026: older than 30 days
+    assert main(["analytics", "--set-retention-days", "30", "--set-hashes-only", "on", "--retention",
+                 "--since", "all", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "retention 30 days, audit hashes only" in captured.err
+    data = json.loads(captured.out)
+    assert data["summary"]["calls"] == 7 and data["latency"] == []  # totals kept, detail rolled up
+    assert json.loads((iom_home / "analytics.json").read_text()) == {"retentionDays": 30, "auditHashesOnly": True}
+    assert main(["analytics", "--set-retention-days", "-1"]) == 1

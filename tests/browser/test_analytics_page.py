@@ -63,3 +63,26 @@ def test_empty_analytics_page_renders(studio_screen):
              studio_screen.selenium.find_elements(By.CSS_SELECTOR, ".analytics-chart .annotation-text")]
     assert notes and all(n == "No calls in this range yet" for n in notes)
     studio_screen.should_contain("all calls priced")
+
+
+def test_export_csv_download_and_settings_save(studio_screen, iom_home):
+    import json
+    import time
+
+    from nicegui.testing import screen_plugin
+
+    _seed()
+    studio_screen.open("/analytics")
+    studio_screen.click("Export CSV")
+    target = screen_plugin.DOWNLOAD_DIR / "iom-calls.csv"
+    deadline = time.monotonic() + 10
+    while not target.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    lines = target.read_text().splitlines()
+    assert lines[0].startswith('"id","time","model_id"') and len(lines) == 4
+
+    studio_screen.click("Retention and audit settings")
+    studio_screen.click("Audit: keep only hashes of inputs and outputs")
+    studio_screen.click("Save settings")
+    studio_screen.should_contain("Analytics settings saved.")
+    assert json.loads((iom_home / "analytics.json").read_text())["auditHashesOnly"] is True
