@@ -96,7 +96,7 @@ class ProviderHub:
             return None
         value = self.keys.get(spec.key_ref) if self.keys is not None else None
         if not value:
-            raise ProviderError(ErrorKind.KEY_MISSING, f"key {spec.key_ref} is not set")
+            raise ProviderError(ErrorKind.KEY_MISSING, f"key {spec.key_ref} is not set", model_id=spec.id)
         return value
 
     def _exchange(self, spec: ModelSpec, request: CallRequest, key: str | None, emit) -> Exchange:
