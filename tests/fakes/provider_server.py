@@ -27,6 +27,7 @@ Use it for any wire format (OpenAI, Anthropic, Gemini, HF, Ollama, generic HTTP)
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -88,6 +89,12 @@ class FakeProvider:
 
             def log_message(self, *args):
                 pass
+
+            def setup(self):
+                super().setup()
+                # headers and body go out as separate writes: without this, Nagle plus the
+                # client's delayed ACK add ~40 ms to every kept-alive reply
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def _handle(self):
                 length = int(self.headers.get("content-length") or 0)
