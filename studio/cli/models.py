@@ -7,6 +7,7 @@ import sys
 from studio.atomic import dumps_stable
 from studio.cli.common import print_json, print_table, studio, write_output
 from studio.errors import UserError
+from studio.providers.faults import label as fault_label
 from studio.registry import ModelQuery, read_json_file
 from studio.registry.search import price_label
 
@@ -49,6 +50,12 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", help="file to write (default: stdout)")
     p.set_defaults(handler=_export)
 
+    p = models.add_parser("check", help="probe models cheaply and store their health")
+    p.add_argument("ids", nargs="*", help="model ids")
+    p.add_argument("--all", action="store_true", help="check every model")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_check)
+
     p = models.add_parser("reset", help="restore the sample models and pipelines")
     p.add_argument("--purge", action="store_true", help="also remove everything that is not a sample")
     p.set_defaults(handler=_reset)
@@ -68,12 +75,13 @@ def _list(args) -> int:
     for problem in s.models.problems():
         print(f"warning: {problem}", file=sys.stderr)
     if args.json:
-        print_json([{**spec.to_json_dict(), "incomplete": spec.incomplete,
+        print_json([{**spec.to_json_dict(), "incomplete": spec.incomplete, "faults": bool(fault_label(spec.faults)),
                      "health": health[spec.id].to_json_dict() if spec.id in health else {"state": "unknown"}}
                     for spec in specs])
         return 0
     rows = [[spec.id, spec.model_type, spec.provider, _price(spec),
-             (health[spec.id].state if spec.id in health else "unknown") + (" (incomplete)" if spec.incomplete else ""),
+             (health[spec.id].state if spec.id in health else "unknown") + (" (incomplete)" if spec.incomplete else "")
+             + fault_label(spec.faults),
              ",".join(spec.capabilities)] for spec in specs]
     if not rows:
         print("no models match.", file=sys.stderr)
@@ -140,4 +148,36 @@ def _export(args) -> int:
 def _reset(args) -> int:
     report = studio().reset_to_samples(purge=args.purge)
     print(f"restored {report.models} sample models and {report.pipelines} sample pipelines")
+    return 0
+
+
+def _check(args) -> int:
+    import asyncio
+
+    s = studio()
+    if args.all == bool(args.ids):
+        raise UserError("name the models to check, or pass --all (not both).")
+    specs = s.models.all() if args.all else [s.models.get(i) for i in args.ids]
+
+    async def probe_all():
+        try:
+            limit = asyncio.Semaphore(8)
+
+            async def one(spec):
+                async with limit:
+                    return spec, await s.providers.check(spec)
+
+            return await asyncio.gather(*(one(spec) for spec in specs))
+        finally:
+            await s.aclose()
+
+    results = asyncio.run(probe_all())
+    for spec, status in results:
+        s.models.set_health(spec.id, status)
+    if args.json:
+        print_json({spec.id: status.to_json_dict() for spec, status in results})
+        return 0
+    print_table([[spec.id, status.state + fault_label(spec.faults),
+                  "" if status.latency_ms is None else f"{status.latency_ms:.0f} ms", status.detail]
+                 for spec, status in results], ["id", "health", "latency", "detail"])
     return 0

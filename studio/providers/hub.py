@@ -25,10 +25,11 @@ import jsonschema
 from studio.providers import faults as fault_injection
 from studio.providers.adapters import adapter_for
 from studio.providers.adapters.base import Exchange
+from studio.providers.classify import from_transport
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.providers.usage import cost, final_usage
 from studio.recording import MemoryRecorder, Recorder
-from studio.secrets import redact
+from studio.secrets import redact, redactor
 from studio.spec.base import utcnow
 from studio.spec.calls import CallRequest, CallResult, Usage
 from studio.spec.model import HealthStatus, ModelSpec
@@ -96,7 +97,8 @@ class ProviderHub:
             return None
         value = self.keys.get(spec.key_ref) if self.keys is not None else None
         if not value:
-            raise ProviderError(ErrorKind.KEY_MISSING, f"key {spec.key_ref} is not set")
+            raise ProviderError(ErrorKind.KEY_MISSING, f"key {spec.key_ref} is not set", model_id=spec.id)
+        redactor.remember(value)  # whatever store it came from, it never shows in a message
         return value
 
     def _exchange(self, spec: ModelSpec, request: CallRequest, key: str | None, emit) -> Exchange:
@@ -132,8 +134,11 @@ class ProviderHub:
             try:
                 got = await adapter_for(spec.api).call(x)
             except httpx.HTTPError as e:  # anything an adapter did not classify itself
-                from studio.providers.classify import from_transport
                 raise from_transport(e, partial_text=x.partial) from None
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+                # a reply shape the adapter did not expect: the provider's doing, not a crash
+                raise ProviderError(ErrorKind.MALFORMED, f"unexpected reply shape ({type(e).__name__}: {e})",
+                                    partial_text=x.partial or None) from None
             if request.stream and not x.text and isinstance(got.output.get("text"), str):
                 await x.send_text(got.output["text"])  # a non-streaming format still shows its text
             validate(got.output, spec.output_schema, ErrorKind.INVALID_OUTPUT, "output")

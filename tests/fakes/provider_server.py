@@ -27,6 +27,7 @@ Use it for any wire format (OpenAI, Anthropic, Gemini, HF, Ollama, generic HTTP)
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -89,6 +90,12 @@ class FakeProvider:
             def log_message(self, *args):
                 pass
 
+            def setup(self):
+                super().setup()
+                # headers and body go out as separate writes: without this, Nagle plus the
+                # client's delayed ACK add ~40 ms to every kept-alive reply
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def _handle(self):
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -147,7 +154,7 @@ class FakeProvider:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def url(self, path: str = "") -> str:
         return self.base + path

@@ -1,0 +1,94 @@
+"""Added time per call of the adapter layer (hub + OpenAI chat adapter) against a bare
+httpx call to the same loopback server, plain and streaming.
+
+    python bench/bench_adapters.py [--calls 300]
+
+Both sides use one pooled httpx.AsyncClient against an in-process OpenAI-style server on
+127.0.0.1, so the difference is what the studio adds: validation, request building, SSE
+parsing, usage/cost, the CallRecord. Prints mean µs per call and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx  # noqa: E402
+
+from studio.providers.hub import ProviderHub  # noqa: E402
+from studio.recording import MemoryRecorder  # noqa: E402
+from studio.spec.calls import CANONICAL_SCHEMAS, CallRequest  # noqa: E402
+from studio.spec.model import ModelSpec  # noqa: E402
+from tests.fakes.provider_server import FakeProvider, Reply, sse  # noqa: E402
+
+PATH = "/v1/chat/completions"
+WORDS = [f" word{i}" for i in range(20)]
+PLAIN = {"id": "c", "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(WORDS)},
+                                 "finish_reason": "stop"}], "usage": {"prompt_tokens": 10, "completion_tokens": 20}}
+STREAM = sse(*[{"id": "c", "choices": [{"index": 0, "delta": {"content": w}}]} for w in WORDS],
+             {"id": "c", "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 20}})
+
+
+class Keys:
+    def get(self, name):
+        return "sk-bench"
+
+
+async def bare(client, url, stream):
+    body = {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "stream": stream}
+    headers = {"authorization": "Bearer sk-bench"}
+    if not stream:
+        r = await client.post(url, json=body, headers=headers)
+        return r.json()["choices"][0]["message"]["content"]
+    text = []
+    async with client.stream("POST", url, json=body, headers=headers) as r:
+        async for line in r.aiter_lines():
+            if line.startswith("data: ") and line != "data: [DONE]":
+                for c in json.loads(line[6:])["choices"]:
+                    text.append(c["delta"].get("content") or "")
+    return "".join(text)
+
+
+async def timed(fn, n):
+    for _ in range(20):  # warm up the pool and imports
+        await fn()
+    start = time.perf_counter()
+    for _ in range(n):
+        await fn()
+    return (time.perf_counter() - start) / n * 1e6
+
+
+async def main(n: int) -> None:
+    with FakeProvider() as fake:
+        url = fake.url(PATH)
+        spec = ModelSpec.model_validate({"id": "bench/chat", "name": "bench", "provider": "openai", "api": "openai-chat",
+                                         "endpoint": url, "model": "m", "keyRef": "K",
+                                         "inputSchema": CANONICAL_SCHEMAS["llm"][0],
+                                         "outputSchema": CANONICAL_SCHEMAS["llm"][1],
+                                         "prices": {"inputPerToken": 1e-6, "outputPerToken": 2e-6}})
+        hub = ProviderHub(keys=Keys(), recorder=MemoryRecorder())
+        client = httpx.AsyncClient()
+        print(f"{n} calls each, loopback OpenAI-style server, {len(WORDS)} words per reply")
+        print(f"{'mode':<8}{'bare httpx µs':>15}{'hub µs':>10}{'added µs':>10}{'ratio':>8}{'hub overhead_ms (self-reported)':>34}")
+        for mode, stream in (("plain", False), ("stream", True)):
+            fake.reply(PATH, Reply(chunks=STREAM) if stream else Reply(json=PLAIN))
+            req = CallRequest(model_id=spec.id, input={"prompt": "Hi"}, stream=stream)
+            t_bare = await timed(lambda: bare(client, url, stream), n)
+            hub.recorder.calls.clear()
+            t_hub = await timed(lambda: hub.call(spec, req, on_text=lambda t: None), n)
+            overhead = sum(c[0].overhead_ms for c in hub.recorder.calls[-n:]) / n
+            print(f"{mode:<8}{t_bare:>15.0f}{t_hub:>10.0f}{t_hub - t_bare:>10.0f}{t_hub / t_bare:>8.2f}{overhead * 1000:>31.0f} µs")
+        await client.aclose()
+        await hub.aclose()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=300)
+    asyncio.run(main(parser.parse_args().calls))

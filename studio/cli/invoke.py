@@ -1,0 +1,102 @@
+"""`iom invoke MODEL_ID --input JSON|@FILE [--stream] [--param KEY=VALUE] [--json]`: one call
+through the provider hub, the same path the console and the engine use."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from studio.cli.common import print_json, studio
+from studio.errors import UserError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("invoke", help="call one model once and print its output")
+    p.add_argument("model_id")
+    p.add_argument("--input", "-i", required=True, help='JSON input, e.g. \'{"prompt": "Hi"}\', or @FILE')
+    p.add_argument("--stream", action="store_true", help="print text as it arrives")
+    p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
+                   help="a call parameter (temperature, max_tokens, stop, seed, top_p, …); VALUE is JSON or text")
+    p.add_argument("--timeout", type=float, help="seconds")
+    p.add_argument("--json", action="store_true", help="print one JSON object with output, usage, cost and timings")
+    p.set_defaults(handler=_invoke)
+
+
+def parse_input(text: str) -> dict[str, Any]:
+    source = "the input"
+    if text.startswith("@"):
+        source = text[1:]
+        try:
+            text = Path(source).read_text("utf-8")
+        except OSError as e:
+            raise UserError(f"could not read {source} ({e.strerror}).") from None
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise UserError(f"{source} is not valid JSON ({e.msg} at line {e.lineno}); "
+                        'pass an object such as \'{"prompt": "Hi"}\'.') from None
+    if not isinstance(value, dict):
+        raise UserError(f"{source} must be a JSON object such as " + '{"prompt": "Hi"}.')
+    return value
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--param {item!r} must look like KEY=VALUE, e.g. temperature=0.2.")
+        try:
+            params[key.strip()] = json.loads(raw)
+        except ValueError:
+            params[key.strip()] = raw
+    return params
+
+
+def summary(result) -> dict[str, Any]:
+    return {"model": result.model_id, "output": result.output, "usage": result.usage.to_json_dict(),
+            "cost": result.cost.to_json_dict(), "latencyMs": round(result.latency_ms, 2),
+            "ttftMs": None if result.ttft_ms is None else round(result.ttft_ms, 2),
+            "overheadMs": round(result.overhead_ms, 3), "tokensPerSecond": result.tokens_per_second,
+            "finishReason": result.finish_reason, "requestId": result.request_id}
+
+
+def _invoke(args) -> int:
+    from studio.providers.errors import ProviderError
+    from studio.spec.calls import CallRequest
+
+    s = studio()
+    spec = s.models.get(args.model_id)
+    request = CallRequest(model_id=spec.id, input=parse_input(args.input), params=parse_params(args.param),
+                          stream=args.stream, timeout_s=args.timeout)
+    streamed = []
+
+    def on_text(text: str) -> None:
+        streamed.append(text)
+        if not args.json:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    async def run():
+        try:
+            return await s.providers.call(spec, request, on_text=on_text)
+        finally:
+            await s.aclose()
+
+    try:
+        result = asyncio.run(run())
+    except ProviderError as e:
+        if streamed and not args.json:
+            print(file=sys.stdout)
+        raise UserError(str(e)) from None
+    if args.json:
+        print_json(summary(result))
+    elif streamed:
+        print()
+    else:
+        text = result.output.get("text")
+        print(text if isinstance(text, str) else json.dumps(result.output, ensure_ascii=False, indent=2))
+    return 0

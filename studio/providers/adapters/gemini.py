@@ -1,0 +1,115 @@
+"""Google Gemini `generateContent` and `streamGenerateContent?alt=sse`: `x-goog-api-key`,
+`systemInstruction`, `generationConfig`, roles user/model, `usageMetadata` (in a stream a
+running total: the last one wins), a blocked prompt (200 with promptFeedback.blockReason)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from studio.providers.adapters.base import (AdapterResult, Exchange, canonical_messages, map_params, request_id,
+                                            split_data_url)
+from studio.providers.errors import ErrorKind, ProviderError
+from studio.spec.calls import Usage
+
+PARAMS = {"max_tokens": "maxOutputTokens", "temperature": "temperature", "stop": "stopSequences",
+          "seed": "seed", "top_p": "topP"}
+BLOCKED_FINISH = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION"}
+
+
+def urls(spec) -> tuple[str, str]:
+    """(generateContent URL, streamGenerateContent URL); the spec gives the full first one,
+    or a base to which `models/{model}:generateContent` is added."""
+    url = spec.endpoint
+    if ":generateContent" not in url:
+        url = f"{url.rstrip('/')}/models/{spec.model}:generateContent"
+    return url, url.replace(":generateContent", ":streamGenerateContent") + "?alt=sse"
+
+
+def _parts(turn: dict[str, Any]) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = [{"text": turn["content"]}] if turn["content"] else []
+    for url in turn["images"]:
+        data = split_data_url(url)
+        parts.append({"inlineData": {"mimeType": data[0], "data": data[1]}} if data else {"fileData": {"fileUri": url}})
+    return parts
+
+
+def body_for(x: Exchange) -> dict[str, Any]:
+    system, turns = canonical_messages(x.input)
+    config = map_params(x.params, PARAMS)
+    if isinstance(config.get("stopSequences"), str):
+        config["stopSequences"] = [config["stopSequences"]]
+    body: dict[str, Any] = {"contents": [{"role": "model" if t["role"] == "assistant" else "user",
+                                          "parts": _parts(t)} for t in turns]}
+    if system:
+        body["systemInstruction"] = {"parts": [{"text": system}]}
+    if config:
+        body["generationConfig"] = config
+    return body
+
+
+def headers(key: str | None) -> dict[str, str]:
+    return {"x-goog-api-key": key} if key else {}
+
+
+def usage(meta: dict[str, Any] | None) -> Usage | None:
+    if not meta:
+        return None
+    return Usage(input_tokens=meta.get("promptTokenCount") or 0,
+                 output_tokens=(meta.get("candidatesTokenCount") or 0) + (meta.get("thoughtsTokenCount") or 0),
+                 cached_tokens=meta.get("cachedContentTokenCount") or 0,
+                 reasoning_tokens=meta.get("thoughtsTokenCount"), source="provider")
+
+
+def _check_blocked(doc: dict[str, Any], partial: str | None = None) -> None:
+    reason = (doc.get("promptFeedback") or {}).get("blockReason")
+    if reason:
+        raise ProviderError(ErrorKind.CONTENT_BLOCKED, f"prompt blocked: {reason}", status=200, partial_text=partial)
+
+
+def _text(doc: dict[str, Any]) -> tuple[str, str | None]:
+    cands = doc.get("candidates") or []
+    if not cands:
+        return "", None
+    parts = (cands[0].get("content") or {}).get("parts") or []
+    return "".join(p.get("text", "") for p in parts if not p.get("thought")), cands[0].get("finishReason")
+
+
+async def call(x: Exchange) -> AdapterResult:
+    body = body_for(x)
+    plain_url, stream_url = urls(x.spec)
+    if not x.stream:
+        doc, resp = await x.request_json("POST", plain_url, body=body, headers=headers(x.key))
+        if not isinstance(doc, dict):
+            raise ProviderError(ErrorKind.MALFORMED, "the reply is not an object")
+        _check_blocked(doc)
+        if "candidates" not in doc:
+            raise ProviderError(ErrorKind.MALFORMED, "the reply has no candidates")
+        text, finish = _text(doc)
+        if finish in BLOCKED_FINISH and not text:
+            raise ProviderError(ErrorKind.CONTENT_BLOCKED, f"answer blocked: {finish}", status=200)
+        return AdapterResult({"text": text, "finishReason": finish or "STOP"}, finish, usage(doc.get("usageMetadata")),
+                             doc.get("responseId") or request_id(resp), raw_request=body, raw_response=doc)
+
+    finish, meta, rid = None, None, None
+    async for _event, data in x.sse(stream_url, body=body, headers=headers(x.key)):
+        if not isinstance(data, dict):
+            continue
+        if data.get("error"):
+            raise x.stream_error(data)
+        _check_blocked(data, x.partial or None)
+        rid = rid or data.get("responseId")
+        text, f = _text(data)
+        await x.send_text(text)
+        finish = f or finish
+        meta = data.get("usageMetadata") or meta  # running totals: keep the last
+    if finish is None:
+        raise x.cut_off("a chunk with finishReason")
+    if finish in BLOCKED_FINISH and not x.partial:
+        raise ProviderError(ErrorKind.CONTENT_BLOCKED, f"answer blocked: {finish}", status=200)
+    return AdapterResult({"text": x.partial, "finishReason": finish}, finish, usage(meta), rid, raw_request=body)
+
+
+async def probe(x: Exchange) -> None:
+    plain, _ = urls(x.spec)
+    base = plain.split("/models/")[0]
+    await x.request_json("GET", base + "/models", headers=headers(x.key))

@@ -1,0 +1,67 @@
+"""Any HTTP API (`spec.http`): method, the spec's endpoint URL, headers whose `{{key}}` is
+replaced by the secret at call time, a sandboxed Jinja2 body template rendered with the
+canonical `input`, and a JMESPath expression that picks the output out of the JSON reply."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from studio.providers.adapters.base import AdapterResult, Exchange, request_id
+from studio.providers.errors import ErrorKind, ProviderError
+
+_env = None
+
+
+def _render(template: str, input: dict[str, Any], params: dict[str, Any]) -> str:
+    global _env
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+
+    if _env is None:
+        _env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+        _env.filters["tojson"] = lambda v: json.dumps(v, ensure_ascii=False)
+    try:
+        return _env.from_string(template).render(input=input, params=params)
+    except jinja2.TemplateError as e:
+        raise ProviderError(ErrorKind.INVALID_INPUT, f"the body template could not be filled: {e}") from None
+
+
+def _headers(x: Exchange) -> dict[str, str]:
+    out = {}
+    for name, value in (x.spec.http.headers if x.spec.http else {}).items():
+        if "{{key}}" in value:
+            if not x.key:
+                raise ProviderError(ErrorKind.KEY_MISSING, f"header {name} needs a key; set keyRef on the model")
+            value = value.replace("{{key}}", x.key)
+        out[name] = value
+    return out
+
+
+async def call(x: Exchange) -> AdapterResult:
+    http = x.spec.http
+    method = http.method if http else "POST"
+    headers = _headers(x)
+    content = None
+    if http and http.body is not None:
+        content = _render(http.body, x.input, x.params)
+        headers.setdefault("content-type", "application/json")
+    elif method != "GET":
+        content = json.dumps(x.input)
+        headers.setdefault("content-type", "application/json")
+    doc, resp = await x.request_json(method, x.spec.endpoint, headers=headers, content=content)
+    field = http.output_field if http else "text"
+    if http and http.output:
+        import jmespath
+
+        try:
+            value = jmespath.search(http.output, doc)
+        except jmespath.exceptions.JMESPathError as e:
+            raise ProviderError(ErrorKind.INVALID_OUTPUT, f"the output expression {http.output!r} is invalid: {e}") from None
+        if value is None:
+            raise ProviderError(ErrorKind.INVALID_OUTPUT, f"the output expression {http.output!r} found nothing in the reply")
+        output = {field: value}
+    else:
+        output = doc if isinstance(doc, dict) else {field: doc}
+    return AdapterResult(output, None, None, request_id(resp),
+                         raw_request={"method": method, "body": content}, raw_response=doc)

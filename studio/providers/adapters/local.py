@@ -1,0 +1,32 @@
+"""Built-in local models: `LOCAL_MODELS[spec.model].run(input, params)` in a worker thread,
+so a CPU-bound model never blocks the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from studio.providers.adapters.base import AdapterResult, Exchange
+from studio.providers.errors import ErrorKind, ProviderError
+
+
+async def call(x: Exchange) -> AdapterResult:
+    from studio.providers.local import LOCAL_MODELS
+
+    model = LOCAL_MODELS.get(x.spec.model or "")
+    if model is None:
+        raise ProviderError(ErrorKind.NOT_FOUND, f"there is no built-in model named {x.spec.model!r} "
+                            f"(known: {', '.join(sorted(LOCAL_MODELS))})")
+    start = time.perf_counter()
+    try:
+        output = await asyncio.to_thread(model.run, x.input, x.params)
+    finally:
+        x.wait_s += time.perf_counter() - start  # the model's own compute, not studio overhead
+    return AdapterResult(output, None, None, None)
+
+
+async def probe(x: Exchange) -> None:
+    from studio.providers.local import LOCAL_MODELS
+
+    if (x.spec.model or "") not in LOCAL_MODELS:
+        raise ProviderError(ErrorKind.NOT_FOUND, f"there is no built-in model named {x.spec.model!r}")

@@ -1,0 +1,125 @@
+"""Anthropic Messages against a loopback server speaking it."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio.providers.errors import ErrorKind, ProviderError
+from tests.fakes.provider_server import Reply, sse_events
+from tests.providers.conftest import SECRET, make_spec, req
+
+PATH = "/v1/messages"
+
+
+def message(text="Bonjour", usage=None):
+    return {"id": "msg_01", "type": "message", "role": "assistant", "model": "m-1",
+            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+            "usage": usage or {"input_tokens": 10, "output_tokens": 2, "cache_read_input_tokens": 5,
+                               "cache_creation_input_tokens": 0}}
+
+
+def stream(*texts, stop=True, error=None):
+    events = [("message_start", {"type": "message_start", "message": {"id": "msg_s", "usage": {"input_tokens": 11, "output_tokens": 1}}}),
+              ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+              ("ping", {"type": "ping"})]
+    events += [("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}})
+               for t in texts]
+    if error:
+        events.append(("error", {"type": "error", "error": error}))
+    if stop:
+        events += [("content_block_stop", {"type": "content_block_stop", "index": 0}),
+                   ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": {"output_tokens": 3}}),
+                   ("message_delta", {"type": "message_delta", "delta": {}, "usage": {"output_tokens": 6}}),
+                   ("message_stop", {"type": "message_stop"})]
+    return sse_events(*events)
+
+
+def spec(fake, **extra):
+    return make_spec("anthropic-messages", fake.url(PATH), **extra)
+
+
+async def test_plain_call_request_and_reply(fake, hub):
+    fake.reply(PATH, Reply(json=message()))
+    result = await hub.call(spec(fake), req({"messages": [{"role": "system", "content": "Be French."},
+                                                           {"role": "user", "content": "Hello"}]},
+                                            temperature=0.5, stop="END", seed=1))
+    sent = fake.last
+    assert sent.path == PATH and sent.headers["x-api-key"] == SECRET
+    assert sent.headers["anthropic-version"] == "2023-06-01" and "authorization" not in sent.headers
+    assert sent.json["system"] == "Be French."
+    assert sent.json["messages"] == [{"role": "user", "content": "Hello"}]
+    assert sent.json["max_tokens"] == 1024  # always sent
+    assert sent.json["stop_sequences"] == ["END"] and sent.json["temperature"] == 0.5 and "seed" not in sent.json
+    assert result.output == {"text": "Bonjour", "finishReason": "end_turn"}
+    assert (result.usage.input_tokens, result.usage.output_tokens, result.usage.cached_tokens) == (15, 2, 5)
+    assert result.request_id == "msg_01"
+
+
+async def test_max_tokens_param_is_passed(fake, hub):
+    fake.reply(PATH, Reply(json=message()))
+    await hub.call(spec(fake), req({"prompt": "Hi"}, max_tokens=20))
+    assert fake.last.json["max_tokens"] == 20
+
+
+async def test_stream_named_events_and_cumulative_usage(fake, hub):
+    fake.reply(PATH, Reply(chunks=stream("Bon", "jour")))
+    seen = []
+    result = await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True), on_text=seen.append)
+    assert fake.last.json["stream"] is True
+    assert seen == ["Bon", "jour"]
+    assert result.output == {"text": "Bonjour", "finishReason": "max_tokens"}
+    assert (result.usage.input_tokens, result.usage.output_tokens) == (11, 6)  # last cumulative figure, not a sum
+    assert result.request_id == "msg_s"
+
+
+async def test_error_event_after_200(fake, hub):
+    fake.reply(PATH, Reply(chunks=stream("Bon", stop=False, error={"type": "overloaded_error", "message": "Overloaded"})))
+    with pytest.raises(ProviderError) as err:
+        await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True))
+    assert err.value.kind == ErrorKind.OVERLOADED and err.value.partial_text == "Bon"
+
+
+async def test_stream_cut_off(fake, hub):
+    fake.reply(PATH, Reply(chunks=stream("Bon", stop=False), cut=True))
+    with pytest.raises(ProviderError) as err:
+        await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True))
+    assert err.value.kind == ErrorKind.CONNECTION and err.value.partial_text == "Bon"
+
+
+async def test_stream_ending_early_is_malformed(fake, hub):
+    fake.reply(PATH, Reply(chunks=stream("Bon", stop=False)))
+    with pytest.raises(ProviderError) as err:
+        await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True))
+    assert err.value.kind == ErrorKind.MALFORMED
+
+
+@pytest.mark.parametrize("status,etype,headers,kind,retry", [
+    (400, "invalid_request_error", {}, ErrorKind.BAD_REQUEST, None),
+    (400, "invalid_request_error", {}, ErrorKind.CONTEXT_LENGTH, None),
+    (401, "authentication_error", {}, ErrorKind.AUTH, None),
+    (429, "rate_limit_error", {"retry-after": "12"}, ErrorKind.RATE_LIMITED, 12.0),
+    (500, "api_error", {}, ErrorKind.SERVER, None),
+    (503, "api_error", {}, ErrorKind.OVERLOADED, None),
+    (529, "overloaded_error", {}, ErrorKind.OVERLOADED, None),
+])
+async def test_errors(fake, hub, status, etype, headers, kind, retry):
+    msg = "prompt is too long: 210000 tokens > 200000 maximum" if kind == ErrorKind.CONTEXT_LENGTH else "nope"
+    fake.reply(PATH, Reply(status=status, json={"type": "error", "error": {"type": etype, "message": msg}}, headers=headers))
+    with pytest.raises(ProviderError) as err:
+        await hub.call(spec(fake), req({"prompt": "Hi"}))
+    assert err.value.kind == kind and err.value.retry_after_s == retry
+
+
+async def test_malformed_json(fake, hub):
+    fake.reply(PATH, Reply(raw="<html>oops</html>"))
+    with pytest.raises(ProviderError) as err:
+        await hub.call(spec(fake), req({"prompt": "Hi"}))
+    assert err.value.kind == ErrorKind.MALFORMED
+
+
+async def test_health_lists_models(fake, hub):
+    fake.reply("/v1/models", Reply(json={"data": []}))
+    status = await hub.check(spec(fake))
+    assert status.state == "ok" and fake.last.path == "/v1/models" and fake.last.headers["x-api-key"] == SECRET
+    fake.reply("/v1/models", Reply(status=401, json={"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}))
+    assert (await hub.check(spec(fake))).state == "auth_failed"

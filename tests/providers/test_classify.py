@@ -1,0 +1,44 @@
+"""Error classification and retry-after parsing, on their own."""
+
+from __future__ import annotations
+
+from email.utils import format_datetime
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from studio.providers.classify import from_response, retry_after
+from studio.providers.errors import ErrorKind
+from tests.fakes.provider_server import Reply
+from tests.providers.conftest import make_spec, req
+
+
+def test_retry_after_sources():
+    assert retry_after(httpx.Headers({"retry-after": "3"})) == 3.0
+    assert retry_after(httpx.Headers({"retry-after-ms": "250", "retry-after": "9"})) == 0.25
+    future = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=120), usegmt=True)
+    assert 100 < retry_after(httpx.Headers({"retry-after": future})) <= 120
+    assert retry_after({}, {"error": {"details": [{"@type": "x.RetryInfo", "retryDelay": "1.5s"}]}}) == 1.5
+    assert retry_after({}, {"error": "loading", "estimated_time": 8}) == 8.0
+    assert retry_after({}, {"error": "x"}) is None
+
+
+@pytest.mark.parametrize("status,kind", [(408, ErrorKind.TIMEOUT), (502, ErrorKind.SERVER), (504, ErrorKind.TIMEOUT),
+                                         (418, ErrorKind.BAD_REQUEST), (599, ErrorKind.SERVER)])
+def test_other_statuses(status, kind):
+    assert from_response(status, httpx.Headers(), "plain text body").kind == kind
+
+
+def test_non_json_error_body_keeps_a_short_detail():
+    err = from_response(500, httpx.Headers(), "<html>Bad Gateway</html>")
+    assert err.kind == ErrorKind.SERVER and "Bad Gateway" in str(err)
+
+
+async def test_unexpected_reply_shape_is_malformed_not_a_crash(fake, hub):
+    from studio.providers.errors import ProviderError
+
+    fake.reply("/v1/messages", Reply(json={"content": [{"type": "text", "text": 5}], "usage": {"input_tokens": "x"}}))
+    with pytest.raises(ProviderError) as err:
+        await hub.call(make_spec("anthropic-messages", fake.url("/v1/messages")), req({"prompt": "Hi"}))
+    assert err.value.kind == ErrorKind.MALFORMED

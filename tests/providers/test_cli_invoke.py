@@ -1,0 +1,97 @@
+"""`iom invoke` and `iom models check` in a subprocess, against the fake provider server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.fakes.provider_server import Reply, sse
+
+KEY = "sk-cli-SECRET-abcdef123456"
+PATH = "/v1/chat/completions"
+
+
+@pytest.fixture
+def iom(iom_home, fake, tmp_path):
+    env = dict(os.environ, IOM_HOME=str(iom_home), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+               FAKE_PROVIDER_KEY=KEY)
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "studio", *args], env=env, capture_output=True, text=True, timeout=60)
+
+    model = {"id": "fake/chat", "name": "Fake chat", "provider": "openai", "api": "openai-chat",
+             "endpoint": fake.url(PATH), "model": "fake-1", "keyRef": "FAKE_PROVIDER_KEY",
+             "prices": {"inputPerToken": 1e-6, "outputPerToken": 2e-6}}
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(model))
+    r = run("models", "add", str(path))
+    assert r.returncode == 0, r.stderr
+    return run
+
+
+def chunk(text=None, usage=None):
+    return {"id": "c-cli", "choices": [{"index": 0, "delta": {"content": text} if text else {}}] if text else [],
+            **({"usage": usage} if usage else {})}
+
+
+def test_invoke_stream_prints_text(iom, fake):
+    fake.reply(PATH, Reply(chunks=sse(chunk("Hello"), chunk(" world"), chunk(usage={"prompt_tokens": 3, "completion_tokens": 2}))))
+    r = iom("invoke", "fake/chat", "--input", '{"prompt": "Hi"}', "--stream", "--param", "temperature=0.3",
+            "--param", "stop=END")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "Hello world\n"
+    sent = fake.last
+    assert sent.headers["authorization"] == f"Bearer {KEY}"
+    assert sent.json["temperature"] == 0.3 and sent.json["stop"] == "END" and sent.json["stream"] is True
+
+
+def test_invoke_json_summary(iom, fake, tmp_path):
+    fake.reply(PATH, Reply(json={"id": "c-9", "choices": [{"message": {"content": "Fine"}, "finish_reason": "stop"}],
+                                 "usage": {"prompt_tokens": 10, "completion_tokens": 5}}))
+    f = tmp_path / "in.json"
+    f.write_text('{"messages": [{"role": "user", "content": "How are you?"}]}')
+    r = iom("invoke", "fake/chat", "--input", f"@{f}", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["output"] == {"text": "Fine", "finishReason": "stop"} and doc["model"] == "fake/chat"
+    assert doc["usage"]["inputTokens"] == 10 and doc["usage"]["source"] == "provider"
+    assert doc["cost"] == {"usd": pytest.approx(2e-5), "source": "spec"}
+    assert doc["requestId"] == "c-9" and doc["latencyMs"] > 0 and "ttftMs" in doc
+    assert fake.last.json["messages"] == [{"role": "user", "content": "How are you?"}]
+
+
+def test_invoke_errors_are_one_line_without_secret(iom, fake):
+    fake.reply(PATH, Reply(status=401, json={"error": {"message": f"Incorrect API key provided: {KEY}"}}))
+    r = iom("invoke", "fake/chat", "--input", '{"prompt": "Hi"}')
+    assert r.returncode == 1 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "API key" in r.stderr and KEY not in r.stderr and KEY[:12] not in r.stderr
+    r = iom("invoke", "fake/chat", "--input", "{not json")
+    assert r.returncode == 1 and "not valid JSON" in r.stderr
+
+
+def test_models_check_stores_health(iom, fake):
+    fake.reply("/v1/models", Reply(json={"data": []}))
+    r = iom("models", "check", "fake/chat")
+    assert r.returncode == 0, r.stderr
+    assert fake.last.path == "/v1/models" and fake.last.headers["authorization"] == f"Bearer {KEY}"
+    listed = json.loads(iom("models", "list", "--json").stdout)
+    assert [m["health"]["state"] for m in listed if m["id"] == "fake/chat"] == ["ok"]
+    fake.reply("/v1/models", Reply(status=401, json={"error": {"message": "bad key"}}))
+    r = iom("models", "check", "--all", "--json")
+    states = json.loads(r.stdout)
+    assert states["fake/chat"]["state"] == "auth_failed" and states["local/text-stats"]["state"] == "ok"
+    assert states["openai/gpt-4o-mini"]["state"] == "key_missing"
+
+
+def test_faulty_model_is_marked_in_list(iom, tmp_path):
+    model = {"id": "fake/faulty", "name": "Faulty", "provider": "local", "api": "local", "model": "text-stats",
+             "faults": {"errorRate": 0.5}}
+    path = tmp_path / "faulty.json"
+    path.write_text(json.dumps(model))
+    assert iom("models", "add", str(path)).returncode == 0
+    row = [line for line in iom("models", "list").stdout.splitlines() if line.startswith("fake/faulty")]
+    assert row and "(faults)" in row[0]

@@ -1,0 +1,169 @@
+"""The hub's own duties: validation, keys, params, cost, faults, recording, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+
+import pytest
+
+from studio.providers.errors import ErrorKind, ProviderError
+from studio.providers.hub import CallContext, ProviderHub
+from studio.recording import MemoryRecorder
+from studio.spec.calls import CANONICAL_SCHEMAS
+from tests.fakes.provider_server import GATE, Reply, sse
+from tests.providers.conftest import DictKeys, make_spec, req
+
+PATH = "/v1/chat/completions"
+OK = {"id": "c1", "choices": [{"message": {"content": "fine"}, "finish_reason": "stop"}],
+      "usage": {"prompt_tokens": 1000, "completion_tokens": 100}}
+
+
+def llm(fake, **extra):
+    schemas = CANONICAL_SCHEMAS["llm"]
+    extra = {"input_schema": schemas[0], "output_schema": schemas[1], **extra}
+    return make_spec("openai-chat", fake.url(PATH), **extra)
+
+
+async def test_input_is_validated_before_any_network_call(fake, hub):
+    with pytest.raises(ProviderError) as err:
+        await hub.call(llm(fake), req({"messages": [{"content": "no role"}]}))
+    assert err.value.kind == ErrorKind.INVALID_INPUT and "messages/0" in str(err.value) and "role" in str(err.value)
+    assert fake.requests == []
+    assert hub.recorder.calls[-1][0].error_class == "invalid_input"
+
+
+async def test_output_is_validated(fake, hub):
+    fake.reply(PATH, Reply(json=OK))
+    s = llm(fake, output_schema={"type": "object", "properties": {"text": {"type": "integer"}}})
+    with pytest.raises(ProviderError) as err:
+        await hub.call(s, req({"prompt": "x"}))
+    assert err.value.kind == ErrorKind.INVALID_OUTPUT and "text" in str(err.value)
+
+
+async def test_missing_key_fails_before_the_call(fake):
+    h = ProviderHub(keys=DictKeys({}), recorder=MemoryRecorder())
+    with pytest.raises(ProviderError) as err:
+        await h.call(llm(fake), req({"prompt": "x"}))
+    assert err.value.kind == ErrorKind.KEY_MISSING and fake.requests == []
+    assert (await h.check(llm(fake))).state == "key_missing"
+    await h.aclose()
+
+
+async def test_incomplete_spec_is_refused(fake, hub):
+    with pytest.raises(ProviderError) as err:
+        await hub.call(make_spec("openai-chat", fake.url(PATH), model=None), req({"prompt": "x"}))
+    assert err.value.kind == ErrorKind.INCOMPLETE and fake.requests == []
+
+
+async def test_default_params_merge_under_request_params(fake, hub):
+    fake.reply(PATH, Reply(json=OK))
+    await hub.call(llm(fake, default_params={"temperature": 0.1, "max_tokens": 9}), req({"prompt": "x"}, temperature=0.9))
+    assert fake.last.json["temperature"] == 0.9 and fake.last.json["max_completion_tokens"] == 9
+
+
+async def test_cost_from_genai_prices_when_spec_has_none(fake, hub):
+    fake.reply(PATH, Reply(json=OK))
+    result = await hub.call(llm(fake, model="gpt-4o-mini"), req({"prompt": "x"}))
+    assert result.cost.source == "genai-prices" and result.cost.usd > 0
+
+
+async def test_unknown_price_is_unpriced_never_zero(fake, hub):
+    fake.reply(PATH, Reply(json=OK))
+    result = await hub.call(llm(fake, model="my-own-finetune-xyz"), req({"prompt": "x"}))
+    assert result.cost.usd is None and result.cost.source == "none"
+    assert hub.recorder.calls[-1][0].cost_usd is None
+
+
+async def test_record_carries_context_and_hashes(fake, hub):
+    fake.reply(PATH, Reply(json=OK, headers={"x-request-id": "r"}))
+    ctx = CallContext(pipeline_id="p", run_id="run1", node_id="n1", fell_back_from="a/b", routing_reason="fallback")
+    result = await hub.call(llm(fake), req({"prompt": "x"}), context=ctx)
+    assert len(hub.recorder.calls) == 1
+    rec, rin, rout = hub.recorder.calls[0]
+    assert (rec.pipeline_id, rec.run_id, rec.node_id, rec.fell_back_from, rec.routing_reason) == ("p", "run1", "n1", "a/b", "fallback")
+    assert rec.input_hash and rec.output_hash and rec.input_hash != rec.output_hash
+    assert rec.usage == result.usage and rec.request_id == "c1"
+    assert 0 <= result.overhead_ms <= result.latency_ms
+
+
+async def test_connection_refused(hub):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    spec = make_spec("openai-chat", f"http://127.0.0.1:{port}{PATH}")
+    with pytest.raises(ProviderError) as err:
+        await hub.call(spec, req({"prompt": "x"}))
+    assert err.value.kind == ErrorKind.CONNECTION
+    assert (await hub.check(spec)).state == "unreachable"
+
+
+async def test_timeout(fake, hub):
+    fake.reply(PATH, Reply(chunks=sse({"choices": [{"delta": {"content": "a"}}]}), delay_s=1.0))
+    r = req({"prompt": "x"}, stream=True)
+    r.timeout_s = 0.2
+    with pytest.raises(ProviderError) as err:
+        await hub.call(llm(fake), r)
+    assert err.value.kind == ErrorKind.TIMEOUT and err.value.retryable
+
+
+async def test_cancellation_propagates_and_is_recorded(fake, hub):
+    fake.reply(PATH, Reply(chunks=[*sse({"choices": [{"delta": {"content": "first"}}]}, done=False), GATE, "data: [DONE]\n\n"]))
+    got_first = asyncio.Event()
+    task = asyncio.create_task(hub.call(llm(fake), req({"prompt": "x"}, stream=True), on_text=lambda t: got_first.set()))
+    await got_first.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert hub.recorder.calls[-1][0].error_class == "cancelled"
+
+
+class Fixed(random.Random):
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+    def random(self):
+        return self.value
+
+
+@pytest.mark.parametrize("roll,kind,retry", [(0.05, ErrorKind.TIMEOUT, None), (0.15, ErrorKind.RATE_LIMITED, 3.0),
+                                              (0.25, ErrorKind.SERVER, None), (0.95, None, None)])
+async def test_fault_injection(fake, roll, kind, retry):
+    fake.reply(PATH, Reply(json=OK))
+    h = ProviderHub(keys=DictKeys({"TEST_KEY": "k"}), recorder=MemoryRecorder(), rng=Fixed(roll))
+    s = llm(fake, faults={"timeoutRate": 0.1, "rateLimitRate": 0.1, "retryAfterS": 3, "errorRate": 0.1})
+    if kind is None:
+        assert (await h.call(s, req({"prompt": "x"}))).output["text"] == "fine"
+    else:
+        with pytest.raises(ProviderError) as err:
+            await h.call(s, req({"prompt": "x"}))
+        assert err.value.kind == kind and err.value.retry_after_s == retry and "injected" in str(err.value)
+        assert fake.requests == [] and h.recorder.calls[-1][0].error_class == kind.value
+    await h.aclose()
+
+
+async def test_disabled_faults_do_nothing(fake, hub):
+    fake.reply(PATH, Reply(json=OK))
+    s = llm(fake, faults={"enabled": False, "errorRate": 1.0})
+    assert (await hub.call(s, req({"prompt": "x"}))).output["text"] == "fine"
+
+
+async def test_non_streaming_format_still_shows_text_when_streaming(fake, hub):
+    fake.reply("/m", Reply(json=[{"generated_text": "whole"}]))
+    seen = []
+    await hub.call(make_spec("hf-text-generation", fake.url("/m")), req({"prompt": "x"}), on_text=seen.append)
+    assert seen == []  # not asked to stream
+    fake.reply("/v1/embeddings", Reply(json={"data": [{"index": 0, "embedding": [1.0]}]}))
+    result = await hub.call(make_spec("openai-embeddings", fake.url("/v1/embeddings")), req({"input": "x"}, stream=True),
+                            on_text=seen.append)
+    assert seen == [] and result.output == {"vectors": [[1.0]]}
+
+
+async def test_studio_builds_a_hub():
+    from studio.core import Studio
+
+    s = Studio(seed_samples=False)
+    assert isinstance(s.providers, ProviderHub) and s.providers.recorder is s.recorder
+    await s.aclose()
