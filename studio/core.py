@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from studio.analytics import AnalyticsStore
+from studio.engine import Engine
 from studio.paths import data_home
 from studio.providers.hub import ProviderHub
 from studio.registry import ModelRegistry, PipelineRegistry
@@ -26,6 +27,8 @@ class Studio:
         self.analytics = AnalyticsStore(self.home)
         self.recorder = self.analytics
         self.providers = ProviderHub(keys=self.keys, recorder=self.recorder)
+        self.engine = Engine(models=self.models, caller=self.providers, recorder=self.recorder,
+                             keys=self.keys, home=self.home)
         self.first_seed: SeedReport | None = None
         if seed_samples:
             self.first_seed = seed_if_first_start(self.home, self.models, self.pipelines)

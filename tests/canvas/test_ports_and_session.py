@@ -8,7 +8,7 @@ import pytest
 from studio.core import Studio
 from studio.spec.pipeline import Edge, Node, Pipeline
 from studio.ui.canvas.layout import auto_layout, layers
-from studio.ui.canvas.ports import check_connection, input_ports, output_ports, template_variables, types_fit
+from studio.engine.ports import check_connection, input_ports, output_ports, template_variables, types_fit
 from studio.ui.canvas.session import EditSession, palette
 
 
