@@ -50,7 +50,7 @@ def _run(args) -> int:
             sys.stdout.flush()
 
     options = RunOptions(from_node=args.from_node, to_node=args.to_node, dry_run=args.dry_run,
-                         use_cache=not args.no_cache, on_text=on_text)
+                         use_cache=not args.no_cache, on_text=on_text if args.stream else None)
 
     async def go():
         try:
