@@ -17,8 +17,13 @@ def loopback_model(memory_keyring):
     from studio.spec.model import ModelSpec
     from studio.ui.app import get_studio
 
+    from studio.ui import services
+
+    studio = get_studio()
+    if not services.can_call(studio):
+        pytest.fail("the provider hub (studio/providers/hub.py, built by Studio as studio.providers) is not in "
+                    "this build; these tests run once it is merged", pytrace=False)
     with LoopbackOpenAI() as server:
-        studio = get_studio()
         studio.keys.set("LOOP_KEY", KEY)
         studio.models.save(ModelSpec(
             id="loop/chat", name="Loopback chat", provider="openai", api="openai-chat", endpoint=server.url,
