@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from studio.paths import data_home
+from studio.providers.hub import ProviderHub
+from studio.recording import MemoryRecorder
 from studio.registry import ModelRegistry, PipelineRegistry
 from studio.registry.samples import SeedReport, seed, seed_if_first_start
 from studio.secrets import KeyStore
@@ -20,9 +22,16 @@ class Studio:
         self.keys = KeyStore()
         self.models = ModelRegistry(self.home, self.keys)
         self.pipelines = PipelineRegistry(self.home)
+        if getattr(self, "recorder", None) is None:
+            self.recorder = MemoryRecorder()
+        self.providers = ProviderHub(keys=self.keys, recorder=self.recorder)
         self.first_seed: SeedReport | None = None
         if seed_samples:
             self.first_seed = seed_if_first_start(self.home, self.models, self.pipelines)
+
+    async def aclose(self) -> None:
+        """Close pooled provider connections (call before the event loop ends)."""
+        await self.providers.aclose()
 
     def reset_to_samples(self, *, purge: bool = False) -> SeedReport:
         return seed(self.home, self.models, self.pipelines, purge=purge)

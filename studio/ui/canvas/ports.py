@@ -122,6 +122,8 @@ def output_ports(node: Node, models: dict[str, ModelSpec]) -> list[Port]:
         return _merge([Port(WHOLE_OUT, "object")], _properties(out_schema))
     if node.kind == "merge" and node.merge == "text":
         return [Port(WHOLE_OUT, "object"), Port("text", "string")]
+    if node.kind == "transform" and node.template and not node.expression:
+        return [Port(WHOLE_OUT, "object"), Port("text", "string")]  # a template renders {"text": ...}
     return [Port(WHOLE_OUT, "object")]
 
 

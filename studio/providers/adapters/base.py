@@ -1,0 +1,218 @@
+"""What every adapter shares: the per-call `Exchange` (spec, input, params, key, client,
+the `emit` callback) with helpers that send JSON, read SSE or NDJSON streams, classify
+failures, and count the time spent waiting on the provider (so the hub can report the
+studio's own overhead). An adapter module is then just `async def call(x) -> AdapterResult`
+plus, where the provider lists its models, `async def probe(x) -> None`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+import httpx
+
+from studio.providers.classify import from_body, from_response, from_transport
+from studio.providers.errors import ErrorKind, ProviderError
+from studio.spec.calls import Usage
+from studio.spec.model import ModelSpec
+
+
+@dataclass
+class AdapterResult:
+    output: dict[str, Any]
+    finish_reason: str | None = None
+    usage: Usage | None = None  # None: the provider reported none (the hub estimates)
+    request_id: str | None = None
+    tokens_per_second: float | None = None
+    raw_request: dict[str, Any] | None = None
+    raw_response: Any = None
+
+
+@dataclass
+class Exchange:
+    """One call in flight: everything an adapter needs, and the time it waited."""
+
+    spec: ModelSpec
+    input: dict[str, Any]
+    params: dict[str, Any]
+    key: str | None
+    stream: bool
+    client: httpx.AsyncClient | None
+    emit: Callable[[str], Awaitable[None]]
+    timeout_s: float = 60.0
+    wait_s: float = 0.0  # time awaiting the provider (network and its compute)
+    first_token_at: float | None = None
+    text: list[str] = field(default_factory=list)  # streamed so far, kept for partial_text
+
+    @property
+    def partial(self) -> str:
+        return "".join(self.text)
+
+    async def send_text(self, text: str) -> None:
+        if not text:
+            return
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+        self.text.append(text)
+        await self.emit(text)
+
+    async def request_json(self, method: str, url: str, *, body: Any = None, headers: dict | None = None,
+                           content: str | bytes | None = None) -> tuple[Any, httpx.Response]:
+        """Send one request and return (parsed JSON, response); failures raise ProviderError."""
+        start = time.perf_counter()
+        try:
+            resp = await self.client.request(method, url, json=body if content is None else None,
+                                             content=content, headers=headers, timeout=self.timeout_s)
+        except httpx.HTTPError as e:
+            raise from_transport(e) from None
+        finally:
+            self.wait_s += time.perf_counter() - start
+        if resp.status_code >= 400:
+            raise from_response(resp.status_code, resp.headers, resp.text)
+        try:
+            return resp.json(), resp
+        except ValueError:
+            raise ProviderError(ErrorKind.MALFORMED, f"the reply is not JSON: {resp.text[:120]!r}",
+                                status=resp.status_code) from None
+
+    async def lines(self, method: str, url: str, *, body: Any, headers: dict | None = None,
+                    on_open: Callable[[httpx.Response], None] | None = None) -> AsyncIterator[str]:
+        """Stream a reply line by line (for SSE and NDJSON); an error status raises first."""
+        start = time.perf_counter()
+        try:
+            req = self.client.build_request(method, url, json=body, headers=headers, timeout=self.timeout_s)
+            resp = await self.client.send(req, stream=True)
+        except httpx.HTTPError as e:
+            raise from_transport(e) from None
+        finally:
+            self.wait_s += time.perf_counter() - start
+        try:
+            if resp.status_code >= 400:
+                start = time.perf_counter()
+                text = (await resp.aread()).decode("utf-8", "replace")
+                self.wait_s += time.perf_counter() - start
+                raise from_response(resp.status_code, resp.headers, text)
+            if on_open:
+                on_open(resp)
+            it = resp.aiter_lines().__aiter__()
+            while True:
+                start = time.perf_counter()
+                try:
+                    line = await it.__anext__()
+                except StopAsyncIteration:
+                    break
+                except httpx.HTTPError as e:
+                    raise from_transport(e, partial_text=self.partial) from None
+                finally:
+                    self.wait_s += time.perf_counter() - start
+                yield line
+        finally:
+            await resp.aclose()
+
+    async def sse(self, url: str, *, body: Any, headers: dict | None = None,
+                  on_open: Callable[[httpx.Response], None] | None = None) -> AsyncIterator[tuple[str, Any]]:
+        """Server-sent events as (event name, parsed data); "[DONE]" comes through as a string."""
+        event, data = "message", []
+        async for line in self.lines("POST", url, body=body, headers=headers, on_open=on_open):
+            if line == "":
+                if data:
+                    yield event, self._parse("\n".join(data))
+                event, data = "message", []
+            elif line.startswith(":"):
+                continue
+            elif line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].lstrip(" "))
+        if data:
+            yield event, self._parse("\n".join(data))
+
+    async def ndjson(self, url: str, *, body: Any, headers: dict | None = None,
+                     on_open: Callable[[httpx.Response], None] | None = None) -> AsyncIterator[Any]:
+        async for line in self.lines("POST", url, body=body, headers=headers, on_open=on_open):
+            if line.strip():
+                yield self._parse(line)
+
+    def _parse(self, data: str) -> Any:
+        if data.strip() == "[DONE]":
+            return "[DONE]"
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise ProviderError(ErrorKind.MALFORMED, f"a stream chunk is not JSON: {data[:120]!r}",
+                                partial_text=self.partial) from None
+
+    def stream_error(self, body: Any) -> ProviderError:
+        """An error that arrived inside a 200 stream."""
+        return from_body(body, default=ErrorKind.SERVER, partial_text=self.partial)
+
+    def cut_off(self, what: str) -> ProviderError:
+        """The stream ended cleanly but before its documented end marker."""
+        return ProviderError(ErrorKind.MALFORMED, f"the stream ended before {what}", partial_text=self.partial)
+
+
+def map_params(params: dict[str, Any], names: dict[str, str | None]) -> dict[str, Any]:
+    """Rename canonical params to the provider's names; a None name drops the param;
+    params the studio does not know pass through unchanged (provider-specific options)."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if key in names:
+            if names[key] is not None:
+                out[names[key]] = value
+        else:
+            out[key] = value
+    return out
+
+
+def canonical_messages(input: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]]]:
+    """(system text, [{"role", "content", "images"}]) from an llm input: `prompt` or
+    `messages`, an optional `system`, and `images` attached to the last user turn."""
+    system = [input["system"]] if input.get("system") else []
+    turns: list[dict[str, Any]] = []
+    for m in input.get("messages") or []:
+        if m.get("role") == "system":
+            system.append(m.get("content") or "")
+            continue
+        turns.append({"role": m.get("role", "user"), "content": m.get("content") or "",
+                      "images": [m["image"]] if m.get("image") else []})
+    if input.get("prompt") is not None:
+        turns.append({"role": "user", "content": input["prompt"], "images": []})
+    if input.get("images"):
+        users = [t for t in turns if t["role"] == "user"] or turns
+        if users:
+            users[-1]["images"] = users[-1]["images"] + list(input["images"])
+    return ("\n\n".join(system) if system else None), turns
+
+
+def prompt_text(input: dict[str, Any]) -> str:
+    """One prompt string for completion-style endpoints (HF text-generation, Ollama generate)."""
+    system, turns = canonical_messages(input)
+    if len(turns) == 1 and turns[0]["role"] == "user" and not system:
+        return turns[0]["content"]
+    parts = [system] if system else []
+    parts += [t["content"] if t["role"] == "user" and len(turns) == 1 else f"{t['role']}: {t['content']}" for t in turns]
+    return "\n\n".join(parts)
+
+
+def request_id(resp: httpx.Response, *names: str) -> str | None:
+    for name in names or ("x-request-id", "request-id"):
+        if resp.headers.get(name):
+            return resp.headers[name]
+    return None
+
+
+def split_data_url(url: str) -> tuple[str, str] | None:
+    """("image/png", base64 data) for a data: URL, else None."""
+    if url.startswith("data:") and ";base64," in url:
+        head, data = url[5:].split(";base64,", 1)
+        return head or "application/octet-stream", data
+    return None
+
+
+def bearer(key: str | None) -> dict[str, str]:
+    return {"authorization": f"Bearer {key}"} if key else {}

@@ -1,0 +1,82 @@
+"""OpenAI Chat Completions, and every server that speaks it (HF router, Ollama /v1, vLLM,
+LM Studio, OpenRouter): Bearer auth, `max_completion_tokens`, SSE with
+`stream_options.include_usage`, `[DONE]`, and an `error` object inside a 200 stream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from studio.providers.adapters.base import (AdapterResult, Exchange, bearer, canonical_messages, map_params,
+                                            request_id)
+from studio.providers.errors import ErrorKind, ProviderError
+from studio.spec.calls import Usage
+
+PARAMS = {"max_tokens": "max_completion_tokens", "temperature": "temperature", "stop": "stop",
+          "seed": "seed", "top_p": "top_p"}
+
+
+def messages(input: dict[str, Any]) -> list[dict[str, Any]]:
+    system, turns = canonical_messages(input)
+    out: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    for t in turns:
+        if t["images"]:
+            parts = [{"type": "text", "text": t["content"]}] if t["content"] else []
+            parts += [{"type": "image_url", "image_url": {"url": url}} for url in t["images"]]
+            out.append({"role": t["role"], "content": parts})
+        else:
+            out.append({"role": t["role"], "content": t["content"]})
+    return out
+
+
+def usage(doc: Any) -> Usage | None:
+    if not isinstance(doc, dict):
+        return None
+    prompt = doc.get("prompt_tokens_details") or {}
+    completion = doc.get("completion_tokens_details") or {}
+    return Usage(input_tokens=doc.get("prompt_tokens") or 0, output_tokens=doc.get("completion_tokens") or 0,
+                 cached_tokens=prompt.get("cached_tokens") or 0,
+                 reasoning_tokens=completion.get("reasoning_tokens"), source="provider")
+
+
+async def call(x: Exchange) -> AdapterResult:
+    body: dict[str, Any] = {"model": x.spec.model, "messages": messages(x.input), **map_params(x.params, PARAMS)}
+    headers = bearer(x.key)
+    if not x.stream:
+        doc, resp = await x.request_json("POST", x.spec.endpoint, body=body, headers=headers)
+        try:
+            choice = doc["choices"][0]
+            text = choice["message"].get("content") or ""
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise ProviderError(ErrorKind.MALFORMED, "the reply has no choices[0].message") from None
+        finish = choice.get("finish_reason")
+        return AdapterResult({"text": text, "finishReason": finish or "stop"}, finish, usage(doc.get("usage")),
+                             doc.get("id") or request_id(resp), raw_request=body, raw_response=doc)
+
+    body.update(stream=True, stream_options={"include_usage": True})
+    finish, found_usage, rid, done = None, None, None, False
+    headers_rid: list[str | None] = []
+    async for _event, data in x.sse(x.spec.endpoint, body=body, headers=headers,
+                                     on_open=lambda r: headers_rid.append(request_id(r))):
+        if data == "[DONE]":
+            done = True
+            break
+        if not isinstance(data, dict):
+            continue
+        if data.get("error"):
+            raise x.stream_error(data)
+        rid = rid or data.get("id")
+        for choice in data.get("choices") or []:
+            await x.send_text((choice.get("delta") or {}).get("content") or "")
+            finish = choice.get("finish_reason") or finish
+        if data.get("usage"):
+            found_usage = usage(data["usage"])
+    if not done:
+        raise x.cut_off("its [DONE] line")
+    return AdapterResult({"text": x.partial, "finishReason": finish or "stop"}, finish, found_usage,
+                         rid or (headers_rid[0] if headers_rid else None), raw_request=body)
+
+
+async def probe(x: Exchange) -> None:
+    """List models (GET …/models next to …/chat/completions): cheap and free."""
+    base = x.spec.endpoint.split("/chat/completions")[0]
+    await x.request_json("GET", base.rstrip("/") + "/models", headers=bearer(x.key))

@@ -1,0 +1,134 @@
+"""Turn an HTTP failure (status, headers, body) or a transport exception into a ProviderError.
+
+Every adapter shares this, so "429 with Retry-After" means the same thing whoever sent it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from studio.providers.errors import ErrorKind, ProviderError
+
+_BY_STATUS = {
+    400: ErrorKind.BAD_REQUEST, 401: ErrorKind.AUTH, 403: ErrorKind.PERMISSION, 404: ErrorKind.NOT_FOUND,
+    408: ErrorKind.TIMEOUT, 413: ErrorKind.CONTEXT_LENGTH, 422: ErrorKind.BAD_REQUEST,
+    429: ErrorKind.RATE_LIMITED, 500: ErrorKind.SERVER, 502: ErrorKind.SERVER, 503: ErrorKind.OVERLOADED,
+    504: ErrorKind.TIMEOUT, 529: ErrorKind.OVERLOADED,
+}
+
+# Provider error *types* found in bodies and mid-stream error events.
+_BY_TYPE = {
+    "authentication_error": ErrorKind.AUTH, "invalid_api_key": ErrorKind.AUTH, "unauthenticated": ErrorKind.AUTH,
+    "permission_error": ErrorKind.PERMISSION, "permission_denied": ErrorKind.PERMISSION,
+    "not_found_error": ErrorKind.NOT_FOUND, "model_not_found": ErrorKind.NOT_FOUND, "not_found": ErrorKind.NOT_FOUND,
+    "invalid_request_error": ErrorKind.BAD_REQUEST, "invalid_argument": ErrorKind.BAD_REQUEST,
+    "context_length_exceeded": ErrorKind.CONTEXT_LENGTH, "request_too_large": ErrorKind.CONTEXT_LENGTH,
+    "rate_limit_error": ErrorKind.RATE_LIMITED, "rate_limit_exceeded": ErrorKind.RATE_LIMITED,
+    "resource_exhausted": ErrorKind.RATE_LIMITED, "insufficient_quota": ErrorKind.RATE_LIMITED,
+    "overloaded_error": ErrorKind.OVERLOADED, "unavailable": ErrorKind.OVERLOADED,
+    "api_error": ErrorKind.SERVER, "server_error": ErrorKind.SERVER, "internal": ErrorKind.SERVER,
+    "timeout_error": ErrorKind.TIMEOUT, "deadline_exceeded": ErrorKind.TIMEOUT,
+}
+
+_CONTEXT_RE = re.compile(
+    r"context.length|context_length|context window|maximum context|too many tokens|prompt is too long"
+    r"|input is too long|exceeds the maximum.*tokens|input validation error: `inputs` tokens", re.I)
+
+
+def _message(body: Any, text: str) -> str:
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            return str(err.get("message") or err.get("detail") or err.get("type") or "")[:300]
+        if isinstance(err, str):
+            return err[:300]
+        if isinstance(body.get("message"), str):
+            return body["message"][:300]
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        return _message(body[0], text)
+    return text.strip()[:300]
+
+
+def error_type(body: Any) -> str | None:
+    """The provider's error type/code/status string, lower-cased, if the body has one."""
+    err = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(err, dict):
+        for field in ("type", "code", "status"):
+            value = err.get(field)
+            if isinstance(value, str) and value:
+                return value.lower()
+    return None
+
+
+def retry_after(headers: httpx.Headers | dict | None, body: Any = None) -> float | None:
+    """Seconds to wait, from `retry-after-ms`, `Retry-After` (seconds or HTTP date),
+    Gemini's RetryInfo.retryDelay ("47s") or HF's `estimated_time`."""
+    headers = headers or {}
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    ra = headers.get("retry-after")
+    if ra:
+        try:
+            return max(0.0, float(ra))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(ra).timestamp() - time.time())
+            except (TypeError, ValueError, IndexError):
+                pass
+    if isinstance(body, dict):
+        err = body.get("error")
+        for detail in (err.get("details") or []) if isinstance(err, dict) else []:
+            delay = isinstance(detail, dict) and detail.get("retryDelay")
+            if isinstance(delay, str) and delay.endswith("s"):
+                try:
+                    return float(delay[:-1])
+                except ValueError:
+                    pass
+        if isinstance(body.get("estimated_time"), (int, float)):
+            return float(body["estimated_time"])
+    return None
+
+
+def from_body(body: Any, *, status: int | None = None, headers=None, default: ErrorKind = ErrorKind.SERVER,
+              text: str = "", partial_text: str | None = None) -> ProviderError:
+    """Classify an error body (a failed reply, or an error event inside a 200 stream)."""
+    msg = _message(body, text)
+    kind = _BY_STATUS.get(status) if status else None
+    etype = error_type(body)
+    if etype in _BY_TYPE and (kind is None or kind in (ErrorKind.BAD_REQUEST, ErrorKind.SERVER)):
+        kind = _BY_TYPE[etype]
+    if kind is None:
+        kind = ErrorKind.SERVER if status and status >= 500 else (ErrorKind.BAD_REQUEST if status else default)
+    if kind in (ErrorKind.BAD_REQUEST, ErrorKind.SERVER) and _CONTEXT_RE.search(msg):
+        kind = ErrorKind.CONTEXT_LENGTH
+    return ProviderError(kind, msg, status=status, retry_after_s=retry_after(headers, body), partial_text=partial_text)
+
+
+def from_response(status: int, headers: httpx.Headers, text: str) -> ProviderError:
+    try:
+        body = json.loads(text) if text else None
+    except ValueError:
+        body = None
+    return from_body(body, status=status, headers=headers, text=text)
+
+
+def from_transport(exc: Exception, partial_text: str | None = None) -> ProviderError:
+    """httpx exceptions: timeouts, refused connections, streams cut off."""
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderError(ErrorKind.TIMEOUT, type(exc).__name__, partial_text=partial_text)
+    if isinstance(exc, httpx.ConnectError):
+        return ProviderError(ErrorKind.CONNECTION, "connection refused or host unknown", partial_text=partial_text)
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
+        return ProviderError(ErrorKind.CONNECTION, f"the connection broke mid-reply ({type(exc).__name__})",
+                             partial_text=partial_text)
+    return ProviderError(ErrorKind.CONNECTION, f"{type(exc).__name__}: {exc}", partial_text=partial_text)

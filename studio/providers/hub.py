@@ -1,0 +1,227 @@
+"""The provider hub: one way of calling every model in the registry.
+
+`ProviderHub.call(spec, request, on_text=, context=)` validates the input against the
+spec's input schema, finds the key, runs the adapter for `spec.api` (streaming text deltas
+to `on_text`), validates the output, computes usage and cost, and records exactly one
+CallRecord per call through the Recorder — failures too. It makes ONE attempt: retries and
+fallback belong to the engine. `check(spec)` probes a model's health cheaply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import json
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import httpx
+import jsonschema
+
+from studio.providers import faults as fault_injection
+from studio.providers.adapters import adapter_for
+from studio.providers.adapters.base import Exchange
+from studio.providers.errors import ErrorKind, ProviderError
+from studio.providers.usage import cost, final_usage
+from studio.recording import MemoryRecorder, Recorder
+from studio.secrets import redact
+from studio.spec.base import utcnow
+from studio.spec.calls import CallRequest, CallResult, Usage
+from studio.spec.model import HealthStatus, ModelSpec
+from studio.spec.records import CallRecord
+
+DEFAULT_TIMEOUT_S = 120.0
+
+
+@dataclass
+class CallContext:
+    """Where a call happens (a pipeline run's node) and why this model was chosen."""
+
+    pipeline_id: str | None = None
+    run_id: str | None = None
+    node_id: str | None = None
+    fell_back_from: str | None = None
+    routing_reason: str | None = None
+
+
+def content_hash(value: Any) -> str:
+    data = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str).encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+def validate(value: Any, schema: dict, kind: ErrorKind, what: str) -> None:
+    """One clear error naming the first offending field."""
+    validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    error = jsonschema.exceptions.best_match(validator_cls(schema).iter_errors(value))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ProviderError(kind, f"{what} field {where}: {error.message}")
+
+
+class ProviderHub:
+    def __init__(self, keys=None, recorder: Recorder | None = None, *, rng: random.Random | None = None):
+        self.keys = keys
+        self.recorder = recorder if recorder is not None else MemoryRecorder()
+        self.random = rng or random.Random()
+        self._clients: dict[str, tuple[Any, httpx.AsyncClient]] = {}
+
+    # -- clients -------------------------------------------------------------------------
+
+    def client(self, provider: str) -> httpx.AsyncClient:
+        """One pooled client per provider, made on first use (and again on a new event loop)."""
+        loop = asyncio.get_running_loop()
+        found = self._clients.get(provider)
+        if found is None or found[0] is not loop:
+            client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT_S, follow_redirects=False,
+                                       limits=httpx.Limits(max_connections=64, max_keepalive_connections=16))
+            self._clients[provider] = (loop, client)
+            return client
+        return found[1]
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        loop = asyncio.get_running_loop()
+        for owner, client in clients:
+            if owner is loop:
+                await client.aclose()
+
+    # -- calls ---------------------------------------------------------------------------
+
+    def _key(self, spec: ModelSpec) -> str | None:
+        if not spec.key_ref:
+            return None
+        value = self.keys.get(spec.key_ref) if self.keys is not None else None
+        if not value:
+            raise ProviderError(ErrorKind.KEY_MISSING, f"key {spec.key_ref} is not set")
+        return value
+
+    def _exchange(self, spec: ModelSpec, request: CallRequest, key: str | None, emit) -> Exchange:
+        return Exchange(spec=spec, input=request.input, params={**spec.default_params, **request.params},
+                        key=key, stream=request.stream,
+                        client=None if spec.api == "local" else self.client(spec.provider), emit=emit,
+                        timeout_s=request.timeout_s or DEFAULT_TIMEOUT_S)
+
+    async def call(self, spec: ModelSpec, request: CallRequest, *, on_text: Callable[[str], Any] | None = None,
+                   context: CallContext | None = None) -> CallResult:
+        context = context or CallContext()
+        started = time.perf_counter()
+        callback_s = 0.0
+
+        async def emit(text: str) -> None:
+            nonlocal callback_s
+            if on_text is None:
+                return
+            t = time.perf_counter()
+            result = on_text(text)
+            if inspect.isawaitable(result):
+                await result
+            callback_s += time.perf_counter() - t
+
+        x: Exchange | None = None
+        try:
+            if spec.incomplete:
+                raise ProviderError(ErrorKind.INCOMPLETE)
+            validate(request.input, spec.input_schema, ErrorKind.INVALID_INPUT, "input")
+            key = self._key(spec)
+            await fault_injection.inject(spec.faults, self.random)
+            x = self._exchange(spec, request, key, emit)
+            try:
+                got = await adapter_for(spec.api).call(x)
+            except httpx.HTTPError as e:  # anything an adapter did not classify itself
+                from studio.providers.classify import from_transport
+                raise from_transport(e, partial_text=x.partial) from None
+            if request.stream and not x.text and isinstance(got.output.get("text"), str):
+                await x.send_text(got.output["text"])  # a non-streaming format still shows its text
+            validate(got.output, spec.output_schema, ErrorKind.INVALID_OUTPUT, "output")
+        except ProviderError as e:
+            e.model_id = e.model_id or spec.id
+            if x is not None and e.partial_text is None and x.text:
+                e.partial_text = x.partial
+            e.args = (e.sentence(),)
+            self._record_error(spec, request, context, e, started, x, callback_s)
+            raise
+        except asyncio.CancelledError:
+            self._record_error(spec, request, context, ProviderError(ErrorKind.CANCELLED, model_id=spec.id),
+                               started, x, callback_s)
+            raise
+
+        ended = time.perf_counter()
+        latency = (ended - started) * 1000
+        usage = final_usage(spec, got.usage, request.input, got.output)
+        ttft = (x.first_token_at - started) * 1000 if x.first_token_at else None
+        tps = got.tokens_per_second
+        if tps is None and usage.output_tokens and usage.source == "provider":
+            gen_s = (ended - x.first_token_at) if x.first_token_at and request.stream else (ended - started)
+            tps = usage.output_tokens / gen_s if gen_s > 0 else None
+        result = CallResult(
+            model_id=spec.id, output=got.output, usage=usage, cost=cost(spec, usage), latency_ms=latency,
+            ttft_ms=ttft, overhead_ms=max(0.0, latency - (x.wait_s + callback_s) * 1000),
+            finish_reason=got.finish_reason, request_id=got.request_id, tokens_per_second=tps,
+            raw_request=got.raw_request, raw_response=got.raw_response)
+        record = self._record(spec, request, context, started, x, callback_s,
+                              latency_ms=latency, ttft_ms=ttft, usage=usage, cost_usd=result.cost.usd,
+                              request_id=got.request_id, output_hash=content_hash(got.output))
+        self.recorder.record_call(record, request.input, got.output)
+        return result
+
+    def _record(self, spec, request, context, started, x, callback_s, **fields) -> CallRecord:
+        latency = fields.pop("latency_ms", (time.perf_counter() - started) * 1000)
+        wait = (x.wait_s if x else 0.0) + callback_s
+        return CallRecord(id=uuid.uuid4().hex, time=utcnow(), model_id=spec.id, provider=spec.provider,
+                          pipeline_id=context.pipeline_id, run_id=context.run_id, node_id=context.node_id,
+                          fell_back_from=context.fell_back_from, routing_reason=context.routing_reason,
+                          latency_ms=latency, overhead_ms=max(0.0, latency - wait * 1000),
+                          input_hash=content_hash(request.input), **fields)
+
+    def _record_error(self, spec, request, context, error: ProviderError, started, x, callback_s) -> None:
+        record = self._record(spec, request, context, started, x, callback_s, status="error",
+                              error_class=error.kind.value, error_message=redact(str(error)),
+                              usage=Usage(source="none"))
+        self.recorder.record_call(record, request.input, None)
+
+    # -- health --------------------------------------------------------------------------
+
+    async def check(self, spec: ModelSpec) -> HealthStatus:
+        """Probe one model cheaply: list-models where the provider has it, else a minimal call."""
+        started = time.perf_counter()
+
+        def status(state: str, detail: str = "") -> HealthStatus:
+            return HealthStatus(state=state, latency_ms=(time.perf_counter() - started) * 1000,
+                                checked=utcnow(), detail=redact(detail))
+
+        if spec.incomplete:
+            return status("error", str(ProviderError(ErrorKind.INCOMPLETE, model_id=spec.id)))
+        try:
+            key = self._key(spec)
+        except ProviderError as e:
+            return status("key_missing", str(e))
+        adapter = adapter_for(spec.api)
+        x = self._exchange(spec, CallRequest(model_id=spec.id, input=minimal_input(spec), params={"max_tokens": 1},
+                                             timeout_s=20.0), key, _ignore)
+        try:
+            if hasattr(adapter, "probe"):
+                await adapter.probe(x)
+            else:
+                await adapter.call(x)
+        except ProviderError as e:
+            e.model_id = spec.id
+            state = {ErrorKind.AUTH: "auth_failed", ErrorKind.PERMISSION: "auth_failed",
+                     ErrorKind.CONNECTION: "unreachable", ErrorKind.TIMEOUT: "unreachable"}.get(e.kind, "error")
+            return status(state, e.sentence())
+        except httpx.HTTPError as e:
+            return status("unreachable", type(e).__name__)
+        return status("ok")
+
+
+async def _ignore(_text: str) -> None:
+    return None
+
+
+def minimal_input(spec: ModelSpec) -> dict[str, Any]:
+    """The smallest input a model of this type accepts, for a health probe without list-models."""
+    return {"embedding": {"input": "ok"}, "classifier": {"text": "ok"},
+            "translation": {"text": "ok", "targetLanguage": "fr"}}.get(spec.model_type, {"prompt": "ok"})
