@@ -14,10 +14,9 @@ from studio.secrets import SERVICE
 from studio.ui.console_page import build_params, money
 from studio.ui.schema_form import collect_input, fields_for, input_problem
 from studio.spec.calls import CANONICAL_SCHEMAS
-from tests.ui.loopback_openai import FIRST, REST, LoopbackOpenAI
+from tests.ui.fake_chat import FIRST, KEY, REST
 from tests.ui.util import all_by_testid, by_testid, element, set_value, settle, table_rows, wait_until
 
-from tests.ui.conftest import KEY
 FULL = FIRST + "".join(REST)
 
 
@@ -75,7 +74,7 @@ async def test_run_streams_text_and_shows_metrics_raw_and_history(user: User, lo
     await wait_until(lambda: all_by_testid(user, "metric-cost"), "the metrics")
     assert element(user, "metric-tokens").text.startswith("5 in / 4 out")
     assert element(user, "metric-cost").text == money(5 * 1e-6 + 4 * 2e-6)
-    sent = loopback_model.requests[-1]
+    sent = next(r.json for r in reversed(loopback_model.requests) if r.method == "POST")
     assert sent["stream"] is True and 16 in (sent.get("max_tokens"), sent.get("max_completion_tokens"))
     assert KEY not in element(user, "raw-request").text + element(user, "raw-response").text
     rows = table_rows(user, "history")
