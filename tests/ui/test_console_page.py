@@ -93,3 +93,19 @@ async def test_cancel_stops_the_call_and_keeps_what_arrived(user: User, loopback
     assert output.text == FIRST
     assert element(user, "run").enabled
 
+
+
+async def test_a_provider_error_is_one_sentence_and_recorded_in_the_history(user: User, loopback_model):
+    from tests.fakes.provider_server import Reply
+
+    loopback_model.reply("/v1/chat/completions", Reply(
+        status=429, headers={"retry-after": "7"},
+        json={"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}))
+    await user.open("/console?model=loop/chat")
+    set_value(user, "field-prompt", "Say hello")
+    by_testid(user, "run").click()
+    await wait_until(lambda: table_rows(user, "history"), "the history row")
+    assert table_rows(user, "history")[0]["state"] == "error"
+    message = element(user, "call-error").text
+    assert message.startswith("loop/chat: the provider is rate-limiting this key") and "retry after 7s" in message
+    await user.should_see(message)  # the notification says the same sentence
