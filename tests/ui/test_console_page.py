@@ -4,16 +4,12 @@ history and cancel."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from nicegui import ui
 from nicegui.testing import User
 
-from studio.secrets import SERVICE
+from studio.spec.calls import CANONICAL_SCHEMAS
 from studio.ui.console_page import build_params, money
 from studio.ui.schema_form import collect_input, fields_for, input_problem
-from studio.spec.calls import CANONICAL_SCHEMAS
 from tests.ui.fake_chat import FIRST, KEY, REST
 from tests.ui.util import all_by_testid, by_testid, element, set_value, settle, table_rows, wait_until
 
@@ -109,3 +105,14 @@ async def test_a_provider_error_is_one_sentence_and_recorded_in_the_history(user
     message = element(user, "call-error").text
     assert message.startswith("loop/chat: the provider is rate-limiting this key") and "retry after 7s" in message
     await user.should_see(message)  # the notification says the same sentence
+
+
+async def test_without_a_hub_the_console_says_so_and_cannot_run(user: User):
+    from studio.ui import services
+    from studio.ui.app import get_studio
+
+    await user.open("/")
+    get_studio().providers = None  # a build without the provider hub
+    await user.open("/console?model=openai/gpt-4o-mini")
+    await user.should_see(services.NO_HUB)
+    assert not element(user, "run").enabled
