@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from studio.cli import keys, models, pipelines, serve
+from studio.cli import analytics, keys, models, pipelines, serve
 from studio.cli.common import run_command
 
-COMMAND_MODULES = [serve, models, pipelines, keys]
+COMMAND_MODULES = [serve, models, pipelines, keys, analytics]
 
 
 def build_parser() -> argparse.ArgumentParser:

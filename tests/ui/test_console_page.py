@@ -112,7 +112,11 @@ async def test_without_a_hub_the_console_says_so_and_cannot_run(user: User):
     from studio.ui.app import get_studio
 
     await user.open("/")
-    get_studio().providers = None  # a build without the provider hub
-    await user.open("/console?model=openai/gpt-4o-mini")
-    await user.should_see(services.NO_HUB)
-    assert not element(user, "run").enabled
+    studio = get_studio()
+    hub, studio.providers = studio.providers, None  # a build without the provider hub
+    try:
+        await user.open("/console?model=openai/gpt-4o-mini")
+        await user.should_see(services.NO_HUB)
+        assert not element(user, "run").enabled
+    finally:
+        studio.providers = hub  # the app closes it on shutdown
