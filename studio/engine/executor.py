@@ -134,6 +134,7 @@ class _Run:
         self.inputs = inputs
         self.options = options
         self.graph = Graph.of(pipeline)
+        self.node_of = {n.id: n for n in pipeline.nodes}
         self.specs = {s.id: s for s in engine.models.all()}
         self.record = RunRecord(id=options.run_id or uuid.uuid4().hex[:16], pipeline_id=pipeline.id,
                                 pipeline_name=pipeline.name, inputs=inputs)
@@ -142,6 +143,7 @@ class _Run:
         self.requests: list[dict] = []  # dry run: what each model node would send
         self.failed = False
         self.fell_back: dict[str, str] = {}  # node id -> the model it fell back from
+        self.stream_nodes = self._stream_nodes()
 
     # -- set-up ---------------------------------------------------------------------------
     def _check(self) -> None:
@@ -149,7 +151,7 @@ class _Run:
         if problems:
             raise PipelineInvalid(self.pipeline.id, problems)
         for name in (self.options.from_node, self.options.to_node, self.options.stream_node):
-            if name and self.pipeline.node(name) is None:
+            if name and self.node_of.get(name) is None:
                 raise UserError(f"pipeline {self.pipeline.id} has no node {name!r}; 'iom pipelines show {self.pipeline.id}' lists them.")
 
     def _selected(self) -> list[str]:
@@ -172,7 +174,7 @@ class _Run:
 
     def _check_keys(self, selected: list[str], reused: dict) -> None:
         for node_id in selected:
-            node = self.pipeline.node(node_id)
+            node = self.node_of.get(node_id)
             if node.kind != "model" or node_id in reused:
                 continue
             spec = self.specs[node.model]
@@ -201,7 +203,7 @@ class _Run:
             return {self.options.stream_node}
         outputs = {n.id for n in self.pipeline.nodes if n.kind == "output"}
         return {e.source for e in self.pipeline.edges if e.target in outputs
-                and self.pipeline.node(e.source) and self.pipeline.node(e.source).kind in ("model", "capability")}
+                and self.node_of.get(e.source) and self.node_of.get(e.source).kind in ("model", "capability")}
 
     # -- events ---------------------------------------------------------------------------
     def _publish(self, event: dict) -> None:
@@ -262,38 +264,42 @@ class _Run:
                 "note": "estimates assume about 4 characters per token and each node's max_tokens (or 500) of output"}
 
     async def _schedule(self, selected: list[str], reused: dict[str, Any]) -> None:
+        """Start each node when its last predecessor finishes. Completions arrive on a queue,
+        so a finishing node costs O(its successors), not a scan of the whole graph."""
         chosen = set(selected)
-        waiting = {n: {p for p in self.graph.predecessors(n) if p in chosen} for n in selected}
-        running: dict[asyncio.Task, str] = {}
+        pending = {n: sum(1 for p in self.graph.predecessors(n) if p in chosen) for n in selected}
+        running: dict[str, asyncio.Task] = {}
+        finished: asyncio.Queue[str] = asyncio.Queue()
 
-        def start_ready() -> None:
-            for node_id in [n for n, deps in waiting.items() if not deps]:
-                del waiting[node_id]
-                task = asyncio.ensure_future(self._run_node(node_id, reused))
-                running[task] = node_id
+        def start(node_id: str) -> None:
+            del pending[node_id]
+            task = asyncio.ensure_future(self._run_node(node_id, reused))
+            task.add_done_callback(lambda _t, n=node_id: finished.put_nowait(n))
+            running[node_id] = task
 
-        start_ready()
+        for node_id in [n for n, count in pending.items() if count == 0]:
+            start(node_id)
         try:
             while running:
-                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    node_id = running.pop(task)
-                    task.result()  # _run_node records its own failures; anything else is a bug
-                    for deps in waiting.values():
-                        deps.discard(node_id)
+                node_id = await finished.get()
+                running.pop(node_id).result()  # _run_node records its own failures; anything else is a bug
                 if self.failed:
-                    for task in running:
+                    for task in running.values():
                         task.cancel()
-                    await asyncio.gather(*running, return_exceptions=True)
-                    for node_id in list(waiting):
-                        self._skip(node_id, "not run: an earlier node failed the run")
+                    await asyncio.gather(*running.values(), return_exceptions=True)
+                    for waiting in list(pending):
+                        self._skip(waiting, "not run: an earlier node failed the run")
                     return
-                start_ready()
+                for successor in self.graph.successors(node_id):
+                    if successor in pending:
+                        pending[successor] -= 1
+                        if pending[successor] == 0:
+                            start(successor)
         except asyncio.CancelledError:
-            for task in running:
+            for task in running.values():
                 task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
-            for node_id in list(waiting) + list(running.values()):
+            await asyncio.gather(*running.values(), return_exceptions=True)
+            for node_id in list(pending) + list(running):
                 nr = self.record.nodes[node_id]
                 if nr.status in ("pending", "running"):
                     nr.status, nr.error = "failed", "cancelled"
@@ -313,7 +319,7 @@ class _Run:
             src = self.record.nodes[e.source]
             if src.status in ("skipped", "failed"):
                 dead.append(e)
-            elif self.pipeline.node(e.source).kind == "router" and e.source_port != "out" \
+            elif self.node_of.get(e.source).kind == "router" and e.source_port != "out" \
                     and e.source_port not in self.taken_routes.get(e.source, set()):
                 dead.append(e)
             else:
@@ -321,7 +327,7 @@ class _Run:
         return live, dead
 
     async def _run_node(self, node_id: str, reused: dict[str, Any]) -> None:
-        node = self.pipeline.node(node_id)
+        node = self.node_of.get(node_id)
         nr = self.record.nodes[node_id]
         if node_id in reused:
             self.outputs[node_id] = nr.output = reused[node_id]
@@ -339,7 +345,7 @@ class _Run:
             inputs: dict[str, Any] = {}
             for e in live:
                 source_output = self.outputs[e.source]
-                if self.pipeline.node(e.source).kind == "router" and e.source_port != "out":
+                if self.node_of.get(e.source).kind == "router" and e.source_port != "out":
                     source_output = {e.source_port: source_output}  # a taken route passes its input on
                 translate.land(inputs, e, translate.edge_value(e, source_output))
             nr.inputs = inputs
@@ -466,7 +472,7 @@ class _Run:
                                     inputs: dict, reason: str) -> tuple[CallResult, ModelSpec, int, str]:
         policy = node.policy
         deadline = time.monotonic() + (policy.deadline_s or policy.timeout_s * 3)
-        stream = node.id in self._stream_nodes()
+        stream = node.id in self.stream_nodes
         attempts = 0
         last_error: ProviderError | None = None
         fell_from: str | None = None

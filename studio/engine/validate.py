@@ -8,7 +8,7 @@ import jmespath
 
 from studio.engine import templates
 from studio.engine.graph import Graph
-from studio.engine.ports import check_connection, input_ports, output_ports, template_variables, types_fit
+from studio.engine.ports import Port, input_ports, output_ports, template_variables, types_fit
 from studio.spec.pipeline import Pipeline
 
 
@@ -47,19 +47,24 @@ def validate_pipeline(pipeline: Pipeline, models) -> list[Problem]:
         _check_node(n, specs, add)
 
     graph = Graph.of(pipeline)
+    nodes = {n.id: n for n in pipeline.nodes}
+    in_ports = {n.id: {p.name: p for p in input_ports(n, specs)} for n in pipeline.nodes}
     for e in pipeline.edges:
-        src, dst = pipeline.node(e.source), pipeline.node(e.target)
+        in_ports.get(e.target, {}).setdefault(e.target_port, Port(e.target_port, None))
+    out_ports = {n.id: {p.name: p for p in output_ports(n, specs)} for n in pipeline.nodes}
+    for e in pipeline.edges:
+        src, dst = nodes.get(e.source), nodes.get(e.target)
         if src is None or dst is None:
             missing = e.source if src is None else e.target
             add(e.id, f"connects to node {missing!r}, which does not exist; delete the edge or add the node")
             continue
-        _check_edge(pipeline, e, specs, add)
+        _check_edge(e, src, dst, out_ports[src.id], in_ports[dst.id], add)
     for node_id in graph.cycle_nodes():
         add(node_id, "is part of a cycle; pipelines run as acyclic graphs, so remove one edge of the loop")
 
     for n in pipeline.nodes:
         if n.kind in ("model", "capability") and n.id in graph.incoming:
-            _check_required_inputs(pipeline, n, specs, graph, add)
+            _check_required_inputs(nodes, out_ports, n, specs, graph, add)
     return problems
 
 
@@ -96,8 +101,7 @@ def _check_node(n, specs, add) -> None:
             add(n.id, f"its expression is not valid JMESPath ({e})")
 
 
-def _check_edge(pipeline, e, specs, add) -> None:
-    src, dst = pipeline.node(e.source), pipeline.node(e.target)
+def _check_edge(e, src, dst, outs, ins, add) -> None:
     if e.mapping and not e.mapping.startswith("/"):
         try:
             jmespath.compile(e.mapping)
@@ -112,11 +116,9 @@ def _check_edge(pipeline, e, specs, add) -> None:
     if src.kind == "output":
         add(e.id, f"starts on output node {src.id!r}, which feeds nothing")
         return
-    outs = {p.name: p for p in output_ports(src, specs)}
     if e.source_port not in outs and src.kind not in ("transform", "merge"):
         add(e.id, f"starts on port {e.source_port!r}, which node {src.id!r} does not have")
         return
-    ins = {p.name: p for p in input_ports(dst, specs, pipeline)}
     if e.mapping or e.template:
         return  # the value is reshaped on the way; its type is the mapping's business
     s_type = outs[e.source_port].type if e.source_port in outs else None
@@ -126,7 +128,7 @@ def _check_edge(pipeline, e, specs, add) -> None:
                   f"of {dst.id!r}; add a transform node or a mapping in between")
 
 
-def _check_required_inputs(pipeline, n, specs, graph, add) -> None:
+def _check_required_inputs(nodes, out_ports, n, specs, graph, add) -> None:
     """Each required input field (or prompt variable) must be fed by some edge."""
     spec = specs.get(n.model or "")
     provided: set[str] = set()
@@ -135,10 +137,10 @@ def _check_required_inputs(pipeline, n, specs, graph, add) -> None:
         if e.target_port != "in":
             provided.add(e.target_port)
             continue
-        src = pipeline.node(e.source)
+        src = nodes.get(e.source)
         if src is None:
             continue
-        ports = [p.name for p in output_ports(src, specs) if p.name != "out"]
+        ports = [name for name in out_ports[src.id] if name != "out"]
         if e.source_port == "out" and not e.mapping and not e.template:
             if src.kind in ("input", "model") and ports:
                 provided.update(ports)

@@ -5,15 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from studio.spec.base import SpecModel, utcnow
 from studio.spec.calls import Usage
+
+# Records are filled in field by field while a run goes on; validating every assignment
+# would cost more than the engine's own work per node. They are validated when built.
+_RECORD_CONFIG = ConfigDict(**{**SpecModel.model_config, "validate_assignment": False})
 
 NodeStatus = Literal["pending", "running", "succeeded", "failed", "skipped", "cached"]
 
 
 class CallRecord(SpecModel):
+    model_config = _RECORD_CONFIG
+
     """One model call, alone or inside a run; the row analytics stores."""
 
     id: str
@@ -41,6 +47,8 @@ class CallRecord(SpecModel):
 
 
 class NodeRun(SpecModel):
+    model_config = _RECORD_CONFIG
+
     node_id: str
     status: NodeStatus = "pending"
     model_id: str | None = None
@@ -59,6 +67,8 @@ class NodeRun(SpecModel):
 
 
 class RunRecord(SpecModel):
+    model_config = _RECORD_CONFIG
+
     id: str
     pipeline_id: str
     pipeline_name: str = ""
