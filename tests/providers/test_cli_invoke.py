@@ -95,3 +95,14 @@ def test_faulty_model_is_marked_in_list(iom, tmp_path):
     assert iom("models", "add", str(path)).returncode == 0
     row = [line for line in iom("models", "list").stdout.splitlines() if line.startswith("fake/faulty")]
     assert row and "(faults)" in row[0]
+
+
+def test_faulty_model_is_marked_on_the_registry_page_rows():
+    from studio.spec.model import ModelSpec
+    from studio.spec.model import HealthStatus
+    from studio.ui.registry_page import row_for
+
+    spec = ModelSpec.model_validate({"id": "a/b", "name": "b", "provider": "local", "api": "local", "model": "x",
+                                     "faults": {"addedLatencyMs": 100}})
+    assert row_for(spec, HealthStatus())["faults"] is True
+    assert row_for(spec.model_copy(update={"faults": None}), HealthStatus())["faults"] is False
