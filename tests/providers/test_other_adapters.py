@@ -84,3 +84,14 @@ async def test_local_unknown_model(hub):
         await hub.call(s, req({"text": "x"}))
     assert err.value.kind == ErrorKind.NOT_FOUND
     assert (await hub.check(s)).state == "error"
+
+
+async def test_generic_http_health_probe_is_a_get(fake, hub):
+    s = http_spec(fake, headers={"Authorization": "Bearer {{key}}"}, body='{"x": 1}')
+    fake.reply("/api/summarize", Reply(status=405, json={"detail": "Method Not Allowed"}))
+    assert (await hub.check(s)).state == "ok"
+    assert fake.last.method == "GET" and fake.last.headers["authorization"] == f"Bearer {SECRET}"
+    fake.reply("/api/summarize", Reply(status=403, json={"detail": "forbidden"}))
+    assert (await hub.check(s)).state == "auth_failed"
+    fake.reply("/api/summarize", Reply(status=500, json={"detail": "down"}))
+    assert (await hub.check(s)).state == "error"
