@@ -30,6 +30,12 @@ def reset_studio() -> None:
     _studio = None
 
 
+async def close_studio() -> None:
+    """On shutdown: close the provider hub's pooled connections."""
+    if _studio is not None:
+        await _studio.aclose()
+
+
 def serve(host: str | None = None, port: int | None = None) -> None:
     """Register the pages and run the server (blocking). A fresh Studio is built for each
     serve(), so a test that runs the app again with another IOM_HOME gets its own data."""
@@ -38,6 +44,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     reset_studio()
     register_all()
     app.on_startup(get_studio)
+    app.on_shutdown(close_studio)
     ui.run(
         host=host or os.environ.get("IOM_HOST", "127.0.0.1"),
         port=port or int(os.environ.get("IOM_PORT", "8080")),

@@ -80,6 +80,7 @@ def ndjson(*docs: Any) -> list[str]:
 class FakeProvider:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
+        self.connections: set[tuple[str, int]] = set()  # client addresses seen (connection reuse)
         self.gate = threading.Event()
         self._script: dict[str, list[Reply | Callable[[Recorded], Reply]]] = {}
         self._lock = threading.Lock()
@@ -93,6 +94,7 @@ class FakeProvider:
 
             def setup(self):
                 super().setup()
+                fake.connections.add(self.client_address)
                 # headers and body go out as separate writes: without this, Nagle plus the
                 # client's delayed ACK add ~40 ms to every kept-alive reply
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
