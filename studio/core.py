@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from studio.analytics import AnalyticsStore
+from studio.engine import Engine
 from studio.paths import data_home
 from studio.providers.hub import ProviderHub
-from studio.recording import MemoryRecorder
 from studio.registry import ModelRegistry, PipelineRegistry
 from studio.registry.samples import SeedReport, seed, seed_if_first_start
 from studio.secrets import KeyStore
@@ -22,9 +23,12 @@ class Studio:
         self.keys = KeyStore()
         self.models = ModelRegistry(self.home, self.keys)
         self.pipelines = PipelineRegistry(self.home)
-        if getattr(self, "recorder", None) is None:
-            self.recorder = MemoryRecorder()
+        # DuckDB store of every call and run; opens its file on first use, flushes on close().
+        self.analytics = AnalyticsStore(self.home)
+        self.recorder = self.analytics
         self.providers = ProviderHub(keys=self.keys, recorder=self.recorder)
+        self.engine = Engine(models=self.models, caller=self.providers, recorder=self.recorder,
+                             keys=self.keys, home=self.home)
         self.first_seed: SeedReport | None = None
         if seed_samples:
             self.first_seed = seed_if_first_start(self.home, self.models, self.pipelines)
@@ -35,3 +39,7 @@ class Studio:
 
     def reset_to_samples(self, *, purge: bool = False) -> SeedReport:
         return seed(self.home, self.models, self.pipelines, purge=purge)
+
+    def close(self) -> None:
+        """Flush and close what holds files open (the analytics writer). Safe to call twice."""
+        self.analytics.close()

@@ -10,10 +10,24 @@ from studio.errors import UserError
 from studio.secrets import redact
 
 
-def studio():
-    from studio.core import Studio
+_studio = None
 
-    return Studio()
+
+def studio():
+    """The command's one Studio; `run_command` closes it (flushing analytics) on the way out."""
+    global _studio
+    if _studio is None:
+        from studio.core import Studio
+
+        _studio = Studio()
+    return _studio
+
+
+def close_studio() -> None:
+    global _studio
+    if _studio is not None:
+        _studio.close()
+        _studio = None
 
 
 def run_command(args) -> int:
@@ -29,6 +43,8 @@ def run_command(args) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        close_studio()
 
 
 def print_json(data: Any) -> None:

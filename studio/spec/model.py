@@ -81,6 +81,13 @@ class FaultInjection(SpecModel):
     timeout_rate: float = Field(default=0.0, ge=0, le=1)
 
 
+class RateLimit(SpecModel):
+    """The provider's limits for this model; the engine queues calls to stay under them."""
+
+    requests_per_minute: int | None = Field(default=None, gt=0)
+    tokens_per_minute: int | None = Field(default=None, gt=0)
+
+
 class ModelSpec(SpecModel):
     id: str
     name: str = Field(min_length=1)
@@ -103,6 +110,7 @@ class ModelSpec(SpecModel):
     key_ref: str | None = None
     http: HttpCall | None = None
     faults: FaultInjection | None = None
+    rate_limit: RateLimit | None = None
     created: datetime = Field(default_factory=utcnow)
     updated: datetime = Field(default_factory=utcnow)
 

@@ -30,7 +30,8 @@ NODE_KINDS: tuple[str, ...] = NodeKind.__args__  # type: ignore[attr-defined]
 class NodePolicy(SpecModel):
     """How a node survives failure. Defaults suit an interactive prototype."""
 
-    timeout_s: float = Field(default=60.0, gt=0)
+    timeout_s: float = Field(default=60.0, gt=0)  # one attempt
+    deadline_s: float | None = Field(default=None, gt=0)  # all attempts and fallbacks; default 3 × timeout
     retries: int = Field(default=2, ge=0, le=10)
     fallback: list[str] = Field(default_factory=list)
     cache: bool | None = None  # None: cache only deterministic calls

@@ -27,13 +27,16 @@ def get_studio() -> Studio:
 def reset_studio() -> None:
     """Tests point IOM_HOME elsewhere between runs; the next page builds a fresh Studio."""
     global _studio
+    if _studio is not None:
+        _studio.close()
     _studio = None
 
 
-async def close_studio() -> None:
-    """On shutdown: close the provider hub's pooled connections."""
+async def _shutdown() -> None:
+    """Close provider connections on the loop that made them, then flush analytics."""
     if _studio is not None:
         await _studio.aclose()
+    reset_studio()
 
 
 def serve(host: str | None = None, port: int | None = None) -> None:
@@ -44,7 +47,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     reset_studio()
     register_all()
     app.on_startup(get_studio)
-    app.on_shutdown(close_studio)
+    app.on_shutdown(_shutdown)
     ui.run(
         host=host or os.environ.get("IOM_HOST", "127.0.0.1"),
         port=port or int(os.environ.get("IOM_PORT", "8080")),

@@ -1,27 +1,21 @@
 """The pages' one door to the provider hub and its health probe.
 
-Pages never call HTTP providers; they go through `studio.providers` (the hub, see the
-contract in studio/providers/hub.py). The hub and its probe land from another part of the
-project, so this module looks them up and says clearly when they are not there yet.
+Pages never call HTTP providers; they go through `studio.providers` (the hub,
+studio/providers/hub.py: `call(...)` and `check(spec) -> HealthStatus`). A Studio built
+without a hub (a stripped-down build, or a test) gets one clear sentence instead of a crash.
 """
 
 from __future__ import annotations
 
-import inspect
-import time
 from typing import Any, Awaitable, Callable
 
 from nicegui import run
 
 from studio.errors import UserError
-from studio.spec.base import utcnow
 from studio.spec.model import HealthStatus, ModelSpec
 
 NO_HUB = "Model calls are not available in this build (the provider hub is missing); update the studio."
 NO_PROBE = "Health checks are not available in this build (the provider hub has no probe); update the studio."
-
-# Names the hub's probe may have: async or sync fn(spec) -> HealthStatus (or its state).
-_PROBE_NAMES = ("check", "check_health", "health_check", "probe")
 
 
 def hub(studio) -> Any:
@@ -33,13 +27,9 @@ def can_call(studio) -> bool:
     return callable(getattr(hub(studio), "call", None))
 
 
-def health_probe(studio) -> Callable[[ModelSpec], Any] | None:
-    h = hub(studio)
-    for name in _PROBE_NAMES:
-        fn = getattr(h, name, None)
-        if callable(fn):
-            return fn
-    return None
+def health_probe(studio) -> Callable[[ModelSpec], Awaitable[HealthStatus]] | None:
+    probe = getattr(hub(studio), "check", None)
+    return probe if callable(probe) else None
 
 
 async def check_health(studio, spec: ModelSpec) -> HealthStatus:
@@ -47,16 +37,7 @@ async def check_health(studio, spec: ModelSpec) -> HealthStatus:
     probe = health_probe(studio)
     if probe is None:
         raise UserError(NO_PROBE)
-    started = time.perf_counter()
-    result = probe(spec)
-    if inspect.isawaitable(result):
-        result = await result
-    if isinstance(result, HealthStatus):
-        status = result
-    elif hasattr(result, "model_dump"):  # a HealthStatus from a reloaded module copy
-        status = HealthStatus.model_validate(result.model_dump())
-    else:
-        status = HealthStatus(state=str(result or "unknown"), latency_ms=(time.perf_counter() - started) * 1000, checked=utcnow())
+    status = await probe(spec)
     await run.io_bound(studio.models.set_health, spec.id, status)
     return status
 

@@ -90,5 +90,5 @@ def frame(title: str):
                         ui.icon(icon)
                     with ui.item_section():
                         ui.label(label)
-    with ui.column().classes("w-full p-4 gap-4") as content:
+    with ui.column().classes("w-full gap-4") as content:  # the page already pads its content
         yield content

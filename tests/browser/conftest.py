@@ -17,3 +17,11 @@ def nicegui_chrome_options(nicegui_chrome_options: webdriver.ChromeOptions) -> w
                 "disable-sync", "no-first-run", "disable-gpu"):
         nicegui_chrome_options.add_argument(arg)
     return nicegui_chrome_options
+
+
+@pytest.fixture
+def studio_screen(screen):
+    """The Screen, for tests that seed the studio's data before opening a page: the app
+    (run.py) serves the test's IOM_HOME, so data written there first is what the page shows."""
+    screen.selenium.set_window_size(1400, 1000)
+    return screen

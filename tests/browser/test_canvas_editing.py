@@ -32,7 +32,7 @@ def test_drag_connect_refuse_undo_save_and_reload(screen: Screen):
     wait_nodes(screen, 2)
 
     # a model dragged from the palette lands on the canvas, showing its provider and price
-    drag_palette_item(screen, "openai/gpt-4o-mini", dx=-40, dy=40)
+    drag_palette_item(screen, "openai/gpt-4o-mini", dx=-40, dy=-120)
     wait_nodes(screen, 3)
     assert "gpt-4o-mini" in node_ids(screen)
     screen.should_contain("$0.15 / $0.6 per Mtok")

@@ -5,33 +5,26 @@ from __future__ import annotations
 
 from nicegui.testing import Screen
 
-from studio.spec.calls import CANONICAL_SCHEMAS
 from tests.browser.helpers import by_testid, replace_text
 from tests.browser.test_screenshots import shoot
-from tests.ui.loopback_openai import FIRST, REST, LoopbackOpenAI
-
-KEY = "sk-loopback-browser-0123456789abcdef"
+from tests.fakes.provider_server import FakeProvider
+from tests.ui.fake_chat import FIRST, KEY, REST, save_loopback_model, script_chat
 
 
 def test_streamed_text_appears_as_it_arrives(screen: Screen, memory_keyring):
-    with LoopbackOpenAI() as server:
+    with FakeProvider() as fake:
+        script_chat(fake)
         screen.open("/")
-        from studio.spec.model import ModelSpec
         from studio.ui.app import get_studio
 
-        studio = get_studio()
-        studio.keys.set("LOOP_KEY", KEY)
-        studio.models.save(ModelSpec(
-            id="loop/chat", name="Loopback chat", provider="openai", api="openai-chat", endpoint=server.url,
-            model="loop-1", key_ref="LOOP_KEY", prices={"input_per_token": 1.5e-7, "output_per_token": 6e-7},
-            input_schema=CANONICAL_SCHEMAS["llm"][0], output_schema=CANONICAL_SCHEMAS["llm"][1]))
+        save_loopback_model(get_studio(), fake, prices={"input_per_token": 1.5e-7, "output_per_token": 6e-7})
         screen.open("/console?model=loop/chat")
         screen.should_contain("openai · openai-chat · llm")
         replace_text(screen, "field-prompt", "Say hello to the loopback")
         by_testid(screen, "run").click()
         output = by_testid(screen, "output")
-        screen.wait_for(lambda: output.text == FIRST)  # only the first chunk has been sent
-        server.gate.set()
+        screen.wait_for(lambda: output.text == FIRST)  # the server holds the rest back
+        fake.gate.set()
         screen.wait_for(lambda: output.text == FIRST + "".join(REST))
         screen.wait_for(lambda: "out" in by_testid(screen, "metric-tokens").text)
         assert KEY not in screen.selenium.page_source

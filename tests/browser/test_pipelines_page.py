@@ -83,3 +83,11 @@ def test_importing_a_file_that_is_not_a_pipeline_says_so(screen: Screen, tmp_pat
     screen.should_contain("notes.json is not a pipeline this studio can read")
     screen.should_contain("newer than this studio reads")
     assert not registry().exists("notes")
+
+
+def test_every_sample_opens_with_all_its_nodes_and_edges_drawn(screen: Screen):
+    from studio.registry.samples import sample_pipelines
+    for sample in sample_pipelines():
+        screen.open(f"/pipelines/{sample.id}")
+        wait_nodes(screen, len(sample.nodes))
+        screen.wait_for(lambda: len(screen.selenium.find_elements(By.CSS_SELECTOR, ".vue-flow__edge")) == len(sample.edges))

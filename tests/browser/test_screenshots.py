@@ -76,3 +76,39 @@ def test_screenshot_dark_mode(screen: Screen):
     finally:
         screen.find_by_css('[data-testid="dark-toggle"]').click()  # the choice is kept; leave it light
     screen.wait_for(lambda: "body--dark" not in screen.find_by_tag("body").get_attribute("class"))
+
+
+def test_screenshot_pipelines(screen: Screen):
+    screen.open("/pipelines")
+    screen.should_contain("Content enhancement")
+    shoot(screen, "pipelines")
+
+
+def test_screenshot_pipeline_canvas(screen: Screen):
+    screen.open("/pipelines/content-enhancement")
+    screen.wait_for(lambda: len(screen.selenium.find_elements(By.CSS_SELECTOR, ".vue-flow__node")) >= 3)
+    shoot(screen, "pipeline-canvas")
+
+
+def test_screenshot_analytics(screen: Screen, memory_keyring):
+    """Two console calls to the fake provider first, so the dashboard has something to show."""
+    from tests.browser.helpers import by_testid, replace_text
+    from tests.fakes.provider_server import FakeProvider
+    from tests.ui.fake_chat import save_loopback_model, script_chat
+
+    with FakeProvider() as fake:
+        script_chat(fake)
+        fake.gate.set()  # no need to hold the stream here
+        screen.open("/")
+        from studio.ui.app import get_studio
+
+        save_loopback_model(get_studio(), fake, prices={"input_per_token": 1.5e-7, "output_per_token": 6e-7})
+        screen.open("/console?model=loop/chat")
+        replace_text(screen, "field-prompt", "Say hello")
+        for n in (1, 2):
+            by_testid(screen, "run").click()
+            screen.wait_for(lambda: len(by_testid(screen, "history").find_elements(By.CSS_SELECTOR, "tbody tr")) == n)
+        get_studio().analytics.flush()  # the writer batches; the page reads what is written
+        screen.open("/analytics")
+        screen.should_contain("Calls and errors over time")
+        shoot(screen, "analytics")

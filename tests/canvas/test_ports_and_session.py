@@ -8,7 +8,7 @@ import pytest
 from studio.core import Studio
 from studio.spec.pipeline import Edge, Node, Pipeline
 from studio.ui.canvas.layout import auto_layout, layers
-from studio.ui.canvas.ports import check_connection, input_ports, output_ports, template_variables, types_fit
+from studio.engine.ports import check_connection, input_ports, output_ports, template_variables, types_fit
 from studio.ui.canvas.session import EditSession, palette
 
 
@@ -185,3 +185,16 @@ def test_editing_a_node_that_is_gone_says_so(session):
         session.update_node("nope", {"label": "x"})
     with pytest.raises(ValueError, match="is gone"):
         session.update_edge("nope", {"mapping": "/x"})
+
+
+def test_every_sample_edge_lands_on_ports_the_canvas_draws(studio):
+    from studio.registry.samples import sample_pipelines
+    for p in sample_pipelines():
+        for e in p.edges:
+            outs = [x.name for x in output_ports(p.node(e.source), session_models(studio))]
+            ins = [x.name for x in input_ports(p.node(e.target), session_models(studio), p)]
+            assert e.source_port in outs and e.target_port in ins, (p.id, e.id)
+
+
+def session_models(studio):
+    return {m.id: m for m in studio.models.all()}

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import keyring
 import pytest
+from jaraco.classes import properties
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
 
 class MemoryKeyring(KeyringBackend):
-    priority = 1
+    """Installed explicitly by the fixture; never picked by keyring's automatic choice."""
+
+    @properties.classproperty
+    def priority(cls):
+        raise RuntimeError("the in-memory keyring is for tests that install it explicitly")
 
     def __init__(self) -> None:
         super().__init__()

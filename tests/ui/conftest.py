@@ -1,27 +1,19 @@
-"""Fixtures of the simulated page tests: a registry model served by the loopback OpenAI-style
-server (tests/ui/loopback_openai.py), its key in the in-memory keyring."""
+"""Fixtures of the simulated page tests."""
 
 from __future__ import annotations
 
 import pytest
 
-from studio.spec.calls import CANONICAL_SCHEMAS
-from tests.ui.loopback_openai import LoopbackOpenAI
-
-KEY = "sk-loopback-secret-0123456789abcdef"
+from tests.fakes.provider_server import FakeProvider
+from tests.ui.fake_chat import save_loopback_model, script_chat
 
 
 @pytest.fixture
 def loopback_model(memory_keyring):
-    """A model pointing at the loopback server, its key in the (in-memory) keyring."""
-    from studio.spec.model import ModelSpec
+    """The fake provider with a scripted chat stream, and a model in the registry that uses it."""
     from studio.ui.app import get_studio
 
-    with LoopbackOpenAI() as server:
-        studio = get_studio()
-        studio.keys.set("LOOP_KEY", KEY)
-        studio.models.save(ModelSpec(
-            id="loop/chat", name="Loopback chat", provider="openai", api="openai-chat", endpoint=server.url,
-            model="loop-1", key_ref="LOOP_KEY", prices={"input_per_token": 1e-6, "output_per_token": 2e-6},
-            input_schema=CANONICAL_SCHEMAS["llm"][0], output_schema=CANONICAL_SCHEMAS["llm"][1]))
-        yield server
+    with FakeProvider() as fake:
+        script_chat(fake)
+        save_loopback_model(get_studio(), fake)
+        yield fake

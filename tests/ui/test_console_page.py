@@ -4,20 +4,15 @@ history and cancel."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from nicegui import ui
 from nicegui.testing import User
 
-from studio.secrets import SERVICE
+from studio.spec.calls import CANONICAL_SCHEMAS
 from studio.ui.console_page import build_params, money
 from studio.ui.schema_form import collect_input, fields_for, input_problem
-from studio.spec.calls import CANONICAL_SCHEMAS
-from tests.ui.loopback_openai import FIRST, REST, LoopbackOpenAI
+from tests.ui.fake_chat import FIRST, KEY, REST
 from tests.ui.util import all_by_testid, by_testid, element, set_value, settle, table_rows, wait_until
 
-from tests.ui.conftest import KEY
 FULL = FIRST + "".join(REST)
 
 
@@ -75,7 +70,7 @@ async def test_run_streams_text_and_shows_metrics_raw_and_history(user: User, lo
     await wait_until(lambda: all_by_testid(user, "metric-cost"), "the metrics")
     assert element(user, "metric-tokens").text.startswith("5 in / 4 out")
     assert element(user, "metric-cost").text == money(5 * 1e-6 + 4 * 2e-6)
-    sent = loopback_model.requests[-1]
+    sent = next(r.json for r in reversed(loopback_model.requests) if r.method == "POST")
     assert sent["stream"] is True and sent["max_completion_tokens"] == 16  # OpenAI's current name
     assert KEY not in element(user, "raw-request").text + element(user, "raw-response").text
     rows = table_rows(user, "history")
@@ -94,3 +89,34 @@ async def test_cancel_stops_the_call_and_keeps_what_arrived(user: User, loopback
     assert output.text == FIRST
     assert element(user, "run").enabled
 
+
+
+async def test_a_provider_error_is_one_sentence_and_recorded_in_the_history(user: User, loopback_model):
+    from tests.fakes.provider_server import Reply
+
+    loopback_model.reply("/v1/chat/completions", Reply(
+        status=429, headers={"retry-after": "7"},
+        json={"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}))
+    await user.open("/console?model=loop/chat")
+    set_value(user, "field-prompt", "Say hello")
+    by_testid(user, "run").click()
+    await wait_until(lambda: table_rows(user, "history"), "the history row")
+    assert table_rows(user, "history")[0]["state"] == "error"
+    message = element(user, "call-error").text
+    assert message.startswith("loop/chat: the provider is rate-limiting this key") and "retry after 7s" in message
+    await user.should_see(message)  # the notification says the same sentence
+
+
+async def test_without_a_hub_the_console_says_so_and_cannot_run(user: User):
+    from studio.ui import services
+    from studio.ui.app import get_studio
+
+    await user.open("/")
+    studio = get_studio()
+    hub, studio.providers = studio.providers, None  # a build without the provider hub
+    try:
+        await user.open("/console?model=openai/gpt-4o-mini")
+        await user.should_see(services.NO_HUB)
+        assert not element(user, "run").enabled
+    finally:
+        studio.providers = hub  # the app closes it on shutdown

@@ -9,7 +9,7 @@ from nicegui import ui
 from nicegui.testing import User
 
 from studio.registry.samples import sample_models
-from tests.ui.conftest import KEY
+from tests.ui.fake_chat import KEY
 from tests.ui.util import by_testid, element, set_value, settle, table_rows, wait_until
 
 
@@ -231,7 +231,7 @@ async def test_check_now_probes_the_model_and_keeps_its_health(user: User, loopb
     by_testid(user, "check-now").click()
     await wait_until(lambda: get_studio().models.health("loop/chat").state != "unknown", "a stored health state")
     assert get_studio().models.health("loop/chat").state == "ok"
-    assert any(h.get("authorization") == f"Bearer {KEY}" for h in loopback_model.headers)
+    assert any(r.headers.get("authorization") == f"Bearer {KEY}" for r in loopback_model.requests)
     await settle()
     assert {"id": "loop/chat", "health": "ok"}.items() <= next(
         r for r in table_rows(user, "models-table") if r["id"] == "loop/chat").items()

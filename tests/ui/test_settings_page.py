@@ -77,3 +77,22 @@ async def test_data_dir_and_reset(user: User, memory_keyring, iom_home):
 
     await user.should_see(f"Samples written: {len(sample_models())} models, {len(sample_pipelines())} pipelines.")
     assert (iom_home / "models" / "openai" / "gpt-4o-mini.json").exists()
+
+
+async def test_test_button_probes_a_model_that_uses_the_key(user: User, loopback_model):
+    await user.open("/settings")
+    by_testid(user, "test-LOOP_KEY").click()
+    await settle(50)
+    await user.should_see("LOOP_KEY works — probed loop/chat.")
+    probe = loopback_model.requests[-1]
+    assert probe.method == "GET" and probe.path == "/v1/models"
+
+
+async def test_test_button_reports_a_refused_key(user: User, loopback_model):
+    from tests.fakes.provider_server import Reply
+
+    loopback_model.reply("/v1/models", Reply(status=401, json={"error": {"message": "bad key", "type": "invalid_request_error"}}))
+    await user.open("/settings")
+    by_testid(user, "test-LOOP_KEY").click()
+    await settle(50)
+    await user.should_see("LOOP_KEY was refused by the provider — probed loop/chat.")

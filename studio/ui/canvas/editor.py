@@ -14,7 +14,7 @@ from studio.core import Studio
 from studio.spec.migrations import describe_validation_error
 from studio.spec.pipeline import Pipeline
 from studio.ui.canvas.element import MISSING_PACKAGES, PipelineCanvas, add_styles, packages_installed
-from studio.ui.canvas.ports import template_variables
+from studio.engine.ports import template_variables
 from studio.ui.canvas.run_panel import RunPanel
 from studio.ui.canvas.session import EditSession, palette, pipeline_json
 

@@ -50,7 +50,7 @@ class EngineLink:
         unsubscribe = None
         if hasattr(self.engine, "subscribe"):
             unsubscribe = self.engine.subscribe(on_event)
-            opts = self.options(**kw)
+            opts = self.options(stream=True, **kw)
         else:
             opts = self.options(on_event=on_event, **kw)
         try:

@@ -15,7 +15,7 @@ from studio.registry.search import price_label
 from studio.spec.model import HealthStatus, ModelSpec
 from studio.spec.pipeline import Edge, Node, Pipeline
 from studio.ui.canvas.layout import auto_layout
-from studio.ui.canvas.ports import check_connection, field_for, input_ports, output_ports, template_error
+from studio.engine.ports import check_connection, field_for, input_ports, output_ports, template_error
 
 HISTORY_LIMIT = 200
 

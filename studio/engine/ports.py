@@ -1,7 +1,8 @@
 """Typed ports of pipeline nodes and the check that refuses an incompatible connection.
 
-Pure Python (no NiceGUI): the canvas asks `check_connection` before it adds an edge and shows
-the returned sentence when the answer is no. Port semantics follow `studio.spec.pipeline`:
+Pure Python (no NiceGUI), shared by the engine's validation and the canvas: the canvas asks
+`check_connection` before it adds an edge and shows the returned sentence when the answer is
+no; `validate_pipeline` checks every saved edge with the same rules. Port semantics follow `studio.spec.pipeline`:
 "out" is a node's whole output object, "in" merges an object into the target's input, any
 other name is one field. Types are JSON-schema type names; a port with no known type takes
 anything. Coercions the engine performs (text into messages, a list into text, an integer
@@ -122,6 +123,8 @@ def output_ports(node: Node, models: dict[str, ModelSpec]) -> list[Port]:
         return _merge([Port(WHOLE_OUT, "object")], _properties(out_schema))
     if node.kind == "merge" and node.merge == "text":
         return [Port(WHOLE_OUT, "object"), Port("text", "string")]
+    if node.kind == "transform" and node.template and not node.expression:
+        return [Port(WHOLE_OUT, "object"), Port("text", "string")]  # a template renders {"text": ...}
     return [Port(WHOLE_OUT, "object")]
 
 

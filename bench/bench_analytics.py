@@ -1,0 +1,156 @@
+"""Analytics figures: ingest rate through the batching writer, and each dashboard query's
+latency with 1,000,000 calls stored (generated with DuckDB SQL directly, for speed).
+
+    python -m bench.bench_analytics [--ingest 200000] [--rows 1000000] [--repeat 5]
+
+Runs in its own temporary IOM_HOME; prints figures, asserts nothing."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+
+def bench_ingest(home: Path, n: int, audit: bool) -> float:
+    from studio.analytics import AnalyticsStore
+    from studio.spec.calls import Usage
+    from studio.spec.records import CallRecord
+
+    now = datetime.now(timezone.utc)
+    records = [CallRecord(id=f"c{i}", time=now, model_id=f"m/model-{i % 20}", provider="openai",
+                          pipeline_id=f"p{i % 30}", latency_ms=100 + i % 900, ttft_ms=20.0,
+                          usage=Usage(input_tokens=100, output_tokens=200, source="provider"), cost_usd=0.001)
+               for i in range(n)]
+    payload = [({"prompt": f"question {i}"}, {"text": f"answer {i}"}) if audit else (None, None) for i in range(n)]
+    store = AnalyticsStore(home)
+    store.read(lambda cur: None)  # open and migrate before timing
+    start = time.perf_counter()
+    for record, (inp, out) in zip(records, payload):
+        store.record_call(record, inp, out)
+    enqueued = time.perf_counter() - start
+    store.flush(timeout=None)
+    elapsed = time.perf_counter() - start
+    store.close()
+    print(f"  record_call returns in {enqueued / n * 1e6:.2f} µs on average (enqueue only)")
+    return n / elapsed
+
+
+GENERATE = """
+INSERT INTO calls SELECT
+    'c' || i, TIMESTAMP '{end}' - INTERVAL (i % (30 * 24 * 3600)) SECOND,
+    'm/model-' || (i % 20), ['openai', 'anthropic', 'gemini', 'ollama', 'local'][1 + i % 5],
+    CASE WHEN i % 3 = 0 THEN NULL ELSE 'pipeline-' || (i % 30) END,
+    CASE WHEN i % 3 = 0 THEN NULL ELSE 'run-' || (i // 4) END, NULL,
+    CASE WHEN i % 20 = 0 THEN 'error' ELSE 'ok' END,
+    CASE WHEN i % 20 = 0 THEN ['timeout', 'rate_limited', 'server', 'auth'][1 + i % 4] END, NULL,
+    50 + (hash(i) % 2000), CASE WHEN i % 2 = 0 THEN 10 + hash(i) % 300 END, 1.0,
+    100 + i % 500, 50 + i % 700, i % 50, NULL, 'provider',
+    CASE WHEN i % 10 = 0 THEN NULL ELSE (i % 1000) / 1e6 END, i % 25 = 0,
+    CASE WHEN i % 25 = 0 THEN 0.001 END, CASE WHEN i % 40 = 0 THEN 'm/model-' || ((i + 1) % 20) END,
+    NULL, NULL, NULL, NULL, false
+FROM range({rows}) t(i)
+"""
+
+
+GENERATE_RUNS = """
+INSERT INTO runs SELECT 'run-' || i, 'pipeline-' || (i % 30), 'Pipeline ' || (i % 30),
+    CASE WHEN i % 20 = 0 THEN 'failed' ELSE 'succeeded' END,
+    TIMESTAMP '{end}' - INTERVAL (i * 10) SECOND, TIMESTAMP '{end}' - INTERVAL (i * 10 - 2) SECOND,
+    '{{"text":"input ' || i || '"}}', '{{"text":"output ' || i || '"}}', NULL, NULL, NULL,
+    2000, (i % 1000) / 1e5, 0, 300, 200, 0, 3
+FROM range({runs}) t(i);
+INSERT INTO run_nodes SELECT 'run-' || (i // 3), 'node-' || (i % 3), 'succeeded', 'm/model-' || (i % 20), NULL,
+    '{{"text":"in"}}', '{{"text":"out"}}', NULL, NULL, NULL, NULL, 1,
+    TIMESTAMP '{end}' - INTERVAL ((i // 3) * 10) SECOND, NULL, 600, NULL, 100, 70, 0, 0.0001
+FROM range({runs} * 3) t(i);
+"""
+
+
+def bench_queries(home: Path, rows: int, repeat: int) -> None:
+    from studio.analytics import AnalyticsStore
+    from studio.analytics import queries as q
+    from studio.analytics.export import export_calls
+
+    store = AnalyticsStore(home)
+    end = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    t0 = time.perf_counter()
+    store.submit(lambda cur: cur.execute(GENERATE.format(end=end, rows=rows)), timeout=None)
+    store.submit(lambda cur: cur.execute("CHECKPOINT"), timeout=None)
+    store.submit(lambda cur: cur.execute(GENERATE_RUNS.format(end=end, runs=rows // 4)), timeout=None)
+    store.submit(lambda cur: cur.execute("CHECKPOINT"), timeout=None)
+    print(f"  generated {rows:,} calls, {rows // 4:,} runs and {rows // 4 * 3:,} run nodes with SQL "
+          f"in {time.perf_counter() - t0:.1f} s")
+    now = datetime.now(timezone.utc)
+    cases = {
+        "all time": q.Filters(),
+        "last 7 days": q.Filters(since=now - timedelta(days=7)),
+        "last 24 h, one model": q.Filters(since=now - timedelta(days=1), model="m/model-3"),
+    }
+    queries = {
+        "summary (cards)": q.summary, "calls_over_time": q.calls_over_time, "latency_by_model": q.latency_by_model,
+        "tokens_per_second": q.tokens_per_second, "errors_by_class": q.errors_by_class,
+        "cost_by model": lambda cur, f: q.cost_by(cur, "model", f),
+        "cost_by pipeline": lambda cur, f: q.cost_by(cur, "pipeline", f),
+        "cost_by provider": lambda cur, f: q.cost_by(cur, "provider", f),
+        "cost_by day": lambda cur, f: q.cost_by(cur, "day", f),
+        "top_pipelines": q.top_pipelines, "cache_savings": q.cache_savings, "fallback_counts": q.fallback_counts,
+        "recent_calls": q.recent_calls, "list_runs": q.list_runs,
+    }
+    for label, f in cases.items():
+        print(f"\n  {label}: median of {repeat} (ms)")
+        worst = 0.0
+        for name, fn in queries.items():
+            store.read(fn, f)  # warm
+            times = []
+            for _ in range(repeat):
+                t = time.perf_counter()
+                store.read(fn, f)
+                times.append((time.perf_counter() - t) * 1000)
+            med = statistics.median(times)
+            worst = max(worst, med)
+            print(f"    {name:<20} {med:8.1f}   (max {max(times):.1f})")
+        run_times = []
+        for k in range(repeat):
+            t = time.perf_counter()
+            store.read(q.get_run, f"run-{k * 997}")
+            run_times.append((time.perf_counter() - t) * 1000)
+        print(f"    {'get_run (drill-down)':<20} {statistics.median(run_times):8.1f}   (max {max(run_times):.1f})")
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            store.read(q.dashboard, f)
+            times.append((time.perf_counter() - t) * 1000)
+        print(f"    {'whole dashboard':<20} {statistics.median(times):8.1f}   (slowest single query {worst:.1f})")
+    t = time.perf_counter()
+    size = len(store.read(export_calls, q.Filters(since=now - timedelta(days=1)), "parquet"))
+    print(f"\n  parquet export of last 24 h: {size / 1e6:.1f} MB in {(time.perf_counter() - t) * 1000:.0f} ms")
+    store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ingest", type=int, default=200_000)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["IOM_HOME"] = tmp
+        print(f"ingest through the writer, {args.ingest:,} calls (cores: {os.cpu_count()})")
+        for audit in (False, True):
+            home = Path(tmp) / f"ingest-{audit}"
+            home.mkdir()
+            rate = bench_ingest(home, args.ingest, audit)
+            print(f"  {'with' if audit else 'without'} audit content: {rate:,.0f} rows/s")
+        home = Path(tmp) / "queries"
+        home.mkdir()
+        print(f"\ndashboard queries with {args.rows:,} calls stored")
+        bench_queries(home, args.rows, args.repeat)
+
+
+if __name__ == "__main__":
+    main()

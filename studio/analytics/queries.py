@@ -1,0 +1,258 @@
+"""Every dashboard query, shared by the UI, the CLI and the gateway.
+
+Each function takes a DuckDB cursor and `Filters` and returns plain dicts (JSON-ready).
+Counts, cost, tokens, cache savings and fallbacks read call detail plus the daily roll-ups
+that retention leaves behind; percentiles, TTFT and tokens/s need detail and read `calls`.
+Cost is a sum over priced calls only; unpriced calls are counted separately, never as $0.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from studio.analytics.rows import utc_naive
+from studio.errors import UserError
+
+STATUSES = ("ok", "error")
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: datetime | None = None
+    until: datetime | None = None
+    model: str | None = None
+    pipeline: str | None = None
+    status: str | None = None
+
+    def where(self, time_col: str = "time", detail: bool = True) -> tuple[str, list]:
+        parts, params = [], []
+        if self.since is not None:
+            parts.append(f"{time_col} >= ?")
+            params.append(_bound(self.since, time_col, detail))
+        if self.until is not None:
+            parts.append(f"{time_col} < ?")
+            params.append(_bound(self.until, time_col, detail))
+        for col, value in (("model_id", self.model), ("pipeline_id", self.pipeline), ("status", self.status)):
+            if value:
+                parts.append(f"{col} = ?")
+                params.append(value)
+        return (" WHERE " + " AND ".join(parts)) if parts else "", params
+
+
+def _bound(t: datetime, time_col: str, detail: bool):
+    t = utc_naive(t)
+    return t if detail else t.date()
+
+
+_SINCE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+
+
+def parse_since(text: str | None, now: datetime | None = None) -> datetime | None:
+    """'30m', '24h', '7d', '4w' → a UTC time that long ago; 'all' or empty → None."""
+    if not text or text.strip().lower() == "all":
+        return None
+    m = _SINCE.match(text.lower())
+    if not m:
+        raise UserError(f"{text!r} is not a time span; use e.g. 30m, 24h, 7d or 4w (or 'all').")
+    n, unit = int(m.group(1)), m.group(2)
+    delta = {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+    return (now or datetime.now(timezone.utc)) - delta
+
+
+def _facts(f: Filters) -> tuple[str, list]:
+    """Call detail and daily roll-ups as one relation with the same additive columns."""
+    w1, p1 = f.where("time", detail=True)
+    w2, p2 = f.where("day", detail=False)
+    sql = f"""(
+        SELECT time, model_id, provider, pipeline_id, status, error_class, 1 AS calls,
+               CAST(cost_usd IS NULL AS INTEGER) AS unpriced, cost_usd, input_tokens, output_tokens,
+               cached_tokens, CAST(cache_hit AS INTEGER) AS cache_hits, saved_usd,
+               CAST(fell_back_from IS NOT NULL AS INTEGER) AS fallbacks
+        FROM calls{w1}
+        UNION ALL
+        SELECT CAST(day AS TIMESTAMP), model_id, provider, pipeline_id, status, error_class, calls,
+               unpriced_calls, cost_usd, input_tokens, output_tokens, cached_tokens, cache_hits,
+               saved_usd, fallbacks
+        FROM daily_calls{w2}) AS facts"""
+    return sql, p1 + p2
+
+
+def _dicts(cur, sql: str, params: list) -> list[dict[str, Any]]:
+    rel = cur.execute(sql, params)
+    names = [d[0] for d in rel.description]
+    return [dict(zip(names, row)) for row in rel.fetchall()]
+
+
+def summary(cur, f: Filters = Filters()) -> dict[str, Any]:
+    """The cards: calls, errors, error rate, cost (+ unpriced count), p95 latency, cache savings."""
+    src, params = _facts(f)
+    row = _dicts(cur, f"""SELECT coalesce(sum(calls), 0) AS calls,
+            coalesce(sum(calls) FILTER (WHERE status = 'error'), 0) AS errors,
+            sum(cost_usd) AS cost_usd, coalesce(sum(unpriced), 0) AS unpriced_calls,
+            coalesce(sum(cache_hits), 0) AS cache_hits, coalesce(sum(saved_usd), 0) AS saved_usd,
+            coalesce(sum(fallbacks), 0) AS fallbacks,
+            coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens
+        FROM {src}""", params)[0]
+    w, p = f.where()
+    row["p95_latency_ms"] = cur.execute(f"SELECT quantile_cont(latency_ms, 0.95) FROM calls{w}", p).fetchone()[0]
+    row["error_rate"] = (row["errors"] / row["calls"]) if row["calls"] else None
+    row["priced_calls"] = row["calls"] - row["unpriced_calls"]
+    return row
+
+
+def pick_bucket(f: Filters, now: datetime | None = None) -> str:
+    """Hours for up to two days, days beyond (and for 'all time')."""
+    if f.since is None:
+        return "day"
+    end = f.until or now or datetime.now(timezone.utc)
+    return "hour" if utc_naive(end) - utc_naive(f.since) <= timedelta(days=2) else "day"
+
+
+def calls_over_time(cur, f: Filters = Filters(), bucket: str | None = None) -> list[dict[str, Any]]:
+    bucket = bucket or pick_bucket(f)
+    if bucket not in ("minute", "hour", "day"):
+        raise ValueError(bucket)
+    src, params = _facts(f)
+    return _dicts(cur, f"""SELECT date_trunc('{bucket}', time) AS bucket, sum(calls) AS calls,
+            coalesce(sum(calls) FILTER (WHERE status = 'error'), 0) AS errors
+        FROM {src} GROUP BY 1 ORDER BY 1""", params)
+
+
+def latency_by_model(cur, f: Filters = Filters()) -> list[dict[str, Any]]:
+    """p50/p95/p99 latency and TTFT (streamed calls only) per model, from detail."""
+    w, p = f.where()
+    return _dicts(cur, f"""SELECT model_id, count(*) AS calls,
+            quantile_cont(latency_ms, 0.5) AS p50_ms, quantile_cont(latency_ms, 0.95) AS p95_ms,
+            quantile_cont(latency_ms, 0.99) AS p99_ms,
+            quantile_cont(ttft_ms, 0.5) AS ttft_p50_ms, quantile_cont(ttft_ms, 0.95) AS ttft_p95_ms
+        FROM calls{w} GROUP BY 1 ORDER BY p95_ms DESC, model_id""", p)
+
+
+def tokens_per_second(cur, f: Filters = Filters()) -> list[dict[str, Any]]:
+    """Output tokens per second of generation per model: output tokens over (latency − TTFT,
+    or latency when not streamed), for successful, non-cached calls that produced tokens."""
+    w, p = f.where()
+    extra = " AND " if w else " WHERE "
+    return _dicts(cur, f"""SELECT model_id, count(*) AS calls, sum(output_tokens) AS output_tokens,
+            sum(output_tokens) / (sum(latency_ms - coalesce(ttft_ms, 0)) / 1000.0) AS tokens_per_s
+        FROM calls{w}{extra}status = 'ok' AND NOT cache_hit AND output_tokens > 0
+             AND latency_ms - coalesce(ttft_ms, 0) > 0
+        GROUP BY 1 ORDER BY tokens_per_s DESC, model_id""", p)
+
+
+def errors_by_class(cur, f: Filters = Filters()) -> list[dict[str, Any]]:
+    """Errors per class, with each class's share of all calls in the filter."""
+    src, params = _facts(f)
+    return _dicts(cur, f"""WITH t AS (SELECT sum(calls) AS total FROM {src})
+        SELECT coalesce(error_class, 'unknown') AS error_class, sum(calls) AS errors,
+               sum(calls) / any_value(t.total) AS rate
+        FROM {_facts(f)[0]}, t WHERE status = 'error' GROUP BY 1 ORDER BY errors DESC, error_class""",
+        params + params)
+
+
+_COST_KEYS = {"model": "model_id", "pipeline": "pipeline_id", "provider": "provider", "day": "CAST(time AS DATE)"}
+
+
+def cost_by(cur, dimension: str, f: Filters = Filters()) -> list[dict[str, Any]]:
+    """Cost per model / pipeline / provider / day. `cost_usd` sums priced calls (None when
+    none was priced); `unpriced_calls` counts the calls whose cost is unknown."""
+    if dimension not in _COST_KEYS:
+        raise ValueError(f"dimension must be one of {sorted(_COST_KEYS)}")
+    src, params = _facts(f)
+    order = "1" if dimension == "day" else "coalesce(sum(cost_usd), 0) DESC, 1"
+    return _dicts(cur, f"""SELECT {_COST_KEYS[dimension]} AS key, sum(calls) AS calls, sum(cost_usd) AS cost_usd,
+            sum(unpriced) AS unpriced_calls
+        FROM {src} GROUP BY 1 ORDER BY {order} NULLS LAST""", params)
+
+
+def top_pipelines(cur, f: Filters = Filters(), limit: int = 10) -> list[dict[str, Any]]:
+    src, params = _facts(f)
+    return _dicts(cur, f"""SELECT pipeline_id, sum(calls) AS calls,
+            coalesce(sum(calls) FILTER (WHERE status = 'error'), 0) AS errors,
+            sum(cost_usd) AS cost_usd, sum(unpriced) AS unpriced_calls
+        FROM {src} WHERE pipeline_id IS NOT NULL GROUP BY 1 ORDER BY calls DESC, pipeline_id LIMIT {int(limit)}""",
+        params)
+
+
+def cache_savings(cur, f: Filters = Filters()) -> dict[str, Any]:
+    src, params = _facts(f)
+    row = _dicts(cur, f"""SELECT coalesce(sum(calls), 0) AS calls, coalesce(sum(cache_hits), 0) AS cache_hits,
+            coalesce(sum(saved_usd), 0) AS saved_usd FROM {src}""", params)[0]
+    row["hit_rate"] = row["cache_hits"] / row["calls"] if row["calls"] else None
+    return row
+
+
+def fallback_counts(cur, f: Filters = Filters()) -> list[dict[str, Any]]:
+    """How often each model was fallen back from, and to which model (detail only)."""
+    w, p = f.where()
+    extra = " AND " if w else " WHERE "
+    return _dicts(cur, f"""SELECT fell_back_from AS from_model, model_id AS to_model, count(*) AS count
+        FROM calls{w}{extra}fell_back_from IS NOT NULL GROUP BY 1, 2 ORDER BY count DESC, 1, 2""", p)
+
+
+RECENT_COLUMNS = ("id", "time", "model_id", "provider", "pipeline_id", "run_id", "node_id", "status",
+                  "error_class", "latency_ms", "ttft_ms", "input_tokens", "output_tokens", "cost_usd",
+                  "cache_hit", "fell_back_from")
+
+
+def recent_calls(cur, f: Filters = Filters(), limit: int = 50) -> list[dict[str, Any]]:
+    w, p = f.where()
+    return _dicts(cur, f"SELECT {', '.join(RECENT_COLUMNS)} FROM calls{w} ORDER BY time DESC, id LIMIT {int(limit)}", p)
+
+
+def list_runs(cur, f: Filters = Filters(), limit: int = 50) -> list[dict[str, Any]]:
+    w, p = Filters(since=f.since, until=f.until, pipeline=f.pipeline).where("started")
+    return _dicts(cur, f"""SELECT id, pipeline_id, pipeline_name, status, started, ended, wall_ms, cost_usd,
+            unpriced_calls, input_tokens, output_tokens, cached_nodes, node_count
+        FROM runs{w} ORDER BY started DESC, id LIMIT {int(limit)}""", p)
+
+
+def get_run(cur, run_id: str) -> dict[str, Any] | None:
+    """One run with its nodes (which model produced which output, inputs, timings, cost) and calls."""
+    import json
+
+    runs = _dicts(cur, "SELECT * FROM runs WHERE id = ?", [run_id])
+    if not runs:
+        return None
+    run = runs[0]
+    for key in ("inputs", "outputs"):
+        run[key] = json.loads(run[key]) if run[key] is not None else None
+    nodes = _dicts(cur, "SELECT * FROM run_nodes WHERE run_id = ? ORDER BY started NULLS LAST, node_id", [run_id])
+    for node in nodes:
+        for key in ("inputs", "output"):
+            node[key] = json.loads(node[key]) if node[key] is not None else None
+    run["nodes"] = nodes
+    run["calls"] = _dicts(cur, f"SELECT {', '.join(RECENT_COLUMNS)} FROM calls WHERE run_id = ? ORDER BY time, id",
+                          [run_id])
+    return run
+
+
+def filter_choices(cur) -> dict[str, list[str]]:
+    """Models and pipelines seen, for the filter drop-downs."""
+    models = [r[0] for r in cur.execute(
+        "SELECT DISTINCT model_id FROM calls UNION SELECT DISTINCT model_id FROM daily_calls ORDER BY 1").fetchall()]
+    pipes = [r[0] for r in cur.execute(
+        "SELECT DISTINCT pipeline_id FROM calls WHERE pipeline_id IS NOT NULL UNION "
+        "SELECT DISTINCT pipeline_id FROM daily_calls WHERE pipeline_id IS NOT NULL ORDER BY 1").fetchall()]
+    return {"models": models, "pipelines": pipes}
+
+
+def dashboard(cur, f: Filters = Filters()) -> dict[str, Any]:
+    """Everything the page and `iom analytics --json` show, in one round trip."""
+    return {
+        "summary": summary(cur, f),
+        "over_time": calls_over_time(cur, f),
+        "latency": latency_by_model(cur, f),
+        "tokens_per_second": tokens_per_second(cur, f),
+        "errors": errors_by_class(cur, f),
+        "cost_by_model": cost_by(cur, "model", f),
+        "cost_by_pipeline": cost_by(cur, "pipeline", f),
+        "cost_by_provider": cost_by(cur, "provider", f),
+        "cost_by_day": cost_by(cur, "day", f),
+        "top_pipelines": top_pipelines(cur, f),
+        "cache": cache_savings(cur, f),
+        "fallbacks": fallback_counts(cur, f),
+    }

@@ -1,0 +1,55 @@
+"""Retention: call detail older than N days is rolled up into `daily_calls` (one row per
+day × model × provider × pipeline × status × error class) and then deleted. Counts, cost,
+tokens, cache savings and fallbacks stay queryable; percentiles need the detail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+
+@dataclass
+class RetentionReport:
+    cutoff: datetime | None
+    calls_rolled_up: int = 0
+    runs_trimmed: int = 0
+    blobs_deleted: int = 0
+
+
+def cutoff_for(days: int, now: datetime | None = None) -> datetime:
+    """Midnight UTC `days` days ago: whole days go to the daily table, never half a day."""
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
+    return (now - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def apply_retention(cur, days: int | None, now: datetime | None = None) -> RetentionReport:
+    if not days:
+        return RetentionReport(cutoff=None)
+    cutoff = cutoff_for(days, now)
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        calls = cur.execute("SELECT count(*) FROM calls WHERE time < ?", [cutoff]).fetchone()[0]
+        cur.execute(
+            """INSERT INTO daily_calls
+               SELECT CAST(time AS DATE), model_id, provider, pipeline_id, status, error_class,
+                      count(*), count(*) FILTER (WHERE cost_usd IS NULL), sum(cost_usd),
+                      sum(input_tokens), sum(output_tokens), sum(cached_tokens), sum(latency_ms),
+                      count(*) FILTER (WHERE cache_hit), sum(saved_usd),
+                      count(*) FILTER (WHERE fell_back_from IS NOT NULL)
+               FROM calls WHERE time < ? GROUP BY ALL""",
+            [cutoff],
+        )
+        cur.execute("DELETE FROM calls WHERE time < ?", [cutoff])
+        runs = cur.execute("SELECT count(*) FROM runs WHERE started < ? AND node_count > 0", [cutoff]).fetchone()[0]
+        cur.execute("DELETE FROM run_nodes WHERE run_id IN (SELECT id FROM runs WHERE started < ?)", [cutoff])
+        cur.execute("UPDATE runs SET inputs = NULL, outputs = NULL, node_count = 0 WHERE started < ?", [cutoff])
+        blobs = cur.execute(
+            """DELETE FROM audit_blobs WHERE sha256 NOT IN (
+                   SELECT input_hash FROM calls WHERE input_hash IS NOT NULL
+                   UNION SELECT output_hash FROM calls WHERE output_hash IS NOT NULL)"""
+        ).fetchone()[0]
+        cur.execute("COMMIT")
+    except Exception:
+        cur.execute("ROLLBACK")
+        raise
+    return RetentionReport(cutoff=cutoff, calls_rolled_up=int(calls), runs_trimmed=int(runs), blobs_deleted=int(blobs))

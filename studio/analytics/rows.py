@@ -1,0 +1,102 @@
+"""Flatten records into table rows: CallRecord → a `calls` row plus audit blobs, RunRecord →
+a `runs` row plus `run_nodes` rows. Content is redacted before it is hashed or stored, so a
+secret can never reach the database, and equal content always gets the same address."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from studio.secrets import redact, redact_data
+from studio.secrets.redact import _is_secret_header
+from studio.spec.records import CallRecord, RunRecord
+
+ESTIMATED_SOURCES = ("estimate", "tokenizer")
+
+
+def canonical(content: Any) -> str:
+    """The text that is hashed and stored: redacted, sorted keys, no spaces. Secret-named keys
+    (authorization, api_key …) are masked structurally only when present; known secret values
+    and key shapes are masked in one pass over the serialised text."""
+    if isinstance(content, dict) and any(_is_secret_header(k) for k in content):
+        content = redact_data(content)
+    return redact(json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str))
+
+
+def address(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def utc_naive(t: datetime | None) -> datetime | None:
+    """DuckDB TIMESTAMP columns hold naive UTC."""
+    if t is None or t.tzinfo is None:
+        return t
+    return t.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def call_columns(batch: list[tuple[CallRecord, Any, Any]], blobs: dict[str, str]) -> list[list]:
+    """The batch as columns in CALL_COLUMNS order (no per-row tuples: building and transposing
+    tens of thousands of tuples costs more in GC than the rest of a flush)."""
+    from studio.analytics.schema import CALL_COLUMNS
+
+    columns: list[list] = [[] for _ in CALL_COLUMNS]
+    appends = [c.append for c in columns]
+    for record, input, output in batch:
+        for append, value in zip(appends, call_row(record, input, output, blobs)):
+            append(value)
+    return columns
+
+
+def call_row(record: CallRecord, input: Any, output: Any, blobs: dict[str, str]) -> tuple:
+    """One `calls` row in CALL_COLUMNS order; adds the input/output content to `blobs`."""
+    input_hash, output_hash = record.input_hash, record.output_hash
+    if input is not None:
+        text = canonical(input)
+        input_hash = address(text)
+        blobs.setdefault(input_hash, text)
+    if output is not None:
+        text = canonical(output)
+        output_hash = address(text)
+        blobs.setdefault(output_hash, text)
+    u = record.usage
+    return (
+        record.id, utc_naive(record.time), record.model_id, record.provider, record.pipeline_id,
+        record.run_id, record.node_id, record.status, record.error_class,
+        redact(record.error_message) if record.error_message else None,
+        float(record.latency_ms), record.ttft_ms, float(record.overhead_ms),
+        u.input_tokens, u.output_tokens, u.cached_tokens, u.reasoning_tokens, u.source,
+        record.cost_usd, record.cache_hit, record.saved_usd, record.fell_back_from,
+        record.routing_reason, input_hash, output_hash, record.request_id,
+        u.source in ESTIMATED_SOURCES,
+    )
+
+
+def _content(value: Any, hashes_only: bool) -> tuple[str | None, str | None]:
+    if value is None:
+        return None, None
+    text = canonical(value)
+    return (None if hashes_only else text), address(text)
+
+
+def run_rows(run: RunRecord, hashes_only: bool) -> tuple[tuple, list[tuple]]:
+    inputs, inputs_hash = _content(run.inputs, hashes_only)
+    outputs, outputs_hash = _content(run.outputs, hashes_only)
+    run_row = (
+        run.id, run.pipeline_id, run.pipeline_name, run.status, utc_naive(run.started), utc_naive(run.ended),
+        inputs, outputs, inputs_hash, outputs_hash, redact(run.error) if run.error else None,
+        run.wall_ms, run.cost_usd, run.unpriced_calls, run.input_tokens, run.output_tokens,
+        run.cached_nodes, len(run.nodes),
+    )
+    nodes = []
+    for node in run.nodes.values():
+        n_in, n_in_hash = _content(node.inputs, hashes_only)
+        n_out, n_out_hash = _content(node.output, hashes_only)
+        nodes.append((
+            run.id, node.node_id, node.status, node.model_id, node.reason, n_in, n_out, n_in_hash, n_out_hash,
+            redact(node.error) if node.error else None, node.error_class, node.attempts,
+            utc_naive(node.started), utc_naive(node.ended), node.latency_ms, node.ttft_ms,
+            node.usage.input_tokens, node.usage.output_tokens, node.usage.cached_tokens, node.cost_usd,
+        ))
+    return run_row, nodes

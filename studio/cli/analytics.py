@@ -1,0 +1,122 @@
+"""`iom analytics` (summary of calls, cost, latency, errors) and `iom runs list|show`."""
+
+from __future__ import annotations
+
+import sys
+
+from studio.analytics import queries as q
+from studio.cli.common import print_json, print_table, studio
+from studio.errors import UserError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("analytics", help="summary of calls, cost, latency and errors")
+    p.add_argument("--since", default="7d", help="time span, e.g. 24h, 7d, 4w or 'all' (default 7d)")
+    p.add_argument("--model")
+    p.add_argument("--pipeline")
+    p.add_argument("--status", choices=q.STATUSES)
+    p.add_argument("--retention", action="store_true", help="apply the retention setting now")
+    p.add_argument("--set-retention-days", type=int, metavar="N",
+                   help="keep call detail N days, then only daily totals (0 = keep forever)")
+    p.add_argument("--set-hashes-only", choices=["on", "off"],
+                   help="audit trail: keep only sha256 hashes of inputs and outputs (on) or their content too (off)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_analytics)
+
+    runs = sub.add_parser("runs", help="pipeline run history").add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = runs.add_parser("list", help="recent runs, newest first")
+    p.add_argument("--since", default="all")
+    p.add_argument("--pipeline")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_runs_list)
+    p = runs.add_parser("show", help="one run with its nodes: model, inputs, output, timings, cost")
+    p.add_argument("run_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_runs_show)
+
+
+def money(usd, unpriced: int = 0) -> str:
+    """'$0.0123', '$0.0123 + 3 unpriced', or 'unpriced' — never a made-up $0."""
+    text = "—" if usd is None else f"${usd:,.4f}"
+    if unpriced:
+        text = f"{unpriced} unpriced" if usd is None else f"{text} + {unpriced} unpriced"
+    return text
+
+
+def _ms(value) -> str:
+    return "—" if value is None else f"{value:,.0f} ms"
+
+
+def _analytics(args) -> int:
+    s = studio()
+    changes = {}
+    if args.set_retention_days is not None:
+        if args.set_retention_days < 0:
+            raise UserError("--set-retention-days takes a number of days, or 0 to keep call detail forever.")
+        changes["retention_days"] = args.set_retention_days or None
+    if args.set_hashes_only:
+        changes["audit_hashes_only"] = args.set_hashes_only == "on"
+    if changes:
+        new = s.analytics.update_settings(**changes)
+        print(f"settings: retention {new.retention_days or 'forever'} days, audit "
+              f"{'hashes only' if new.audit_hashes_only else 'hashes and content'} ({s.home / 'analytics.json'})",
+              file=sys.stderr)
+    if args.retention:
+        report = s.analytics.apply_retention()
+        print(f"retention: {report.calls_rolled_up} calls rolled up into daily totals"
+              if report.cutoff else "retention: no retention period is set; nothing dropped.", file=sys.stderr)
+    f = q.Filters(since=q.parse_since(args.since), model=args.model, pipeline=args.pipeline, status=args.status)
+    data = s.analytics.read(q.dashboard, f)
+    if args.json:
+        print_json(data)
+        return 0
+    sm = data["summary"]
+    rate = "—" if sm["error_rate"] is None else f"{sm['error_rate']:.1%}"
+    print(f"since {args.since}: {sm['calls']} calls, {sm['errors']} errors ({rate}), "
+          f"cost {money(sm['cost_usd'], sm['unpriced_calls'])}, p95 latency {_ms(sm['p95_latency_ms'])}, "
+          f"cache hits {sm['cache_hits']} (saved ${sm['saved_usd']:,.4f}), fallbacks {sm['fallbacks']}")
+    if data["latency"]:
+        print()
+        print_table([[r["model_id"], str(r["calls"]), _ms(r["p50_ms"]), _ms(r["p95_ms"]), _ms(r["p99_ms"]),
+                      _ms(r["ttft_p50_ms"])] for r in data["latency"]], ["model", "calls", "p50", "p95", "p99", "ttft p50"])
+    if data["cost_by_model"]:
+        print()
+        print_table([[str(r["key"]), str(r["calls"]), money(r["cost_usd"], r["unpriced_calls"])]
+                     for r in data["cost_by_model"]], ["model", "calls", "cost"])
+    if data["errors"]:
+        print()
+        print_table([[r["error_class"], str(r["errors"]), f"{r['rate']:.1%}"] for r in data["errors"]],
+                    ["error class", "errors", "of calls"])
+    return 0
+
+
+def _runs_list(args) -> int:
+    rows = studio().analytics.read(q.list_runs, q.Filters(since=q.parse_since(args.since), pipeline=args.pipeline),
+                                   args.limit)
+    if args.json:
+        print_json(rows)
+        return 0
+    if not rows:
+        print("no runs recorded yet.", file=sys.stderr)
+    print_table([[r["id"], r["pipeline_id"], r["status"], str(r["started"]), _ms(r["wall_ms"]),
+                  money(r["cost_usd"], r["unpriced_calls"] or 0), str(r["node_count"])] for r in rows],
+                ["run", "pipeline", "status", "started (utc)", "wall", "cost", "nodes"])
+    return 0
+
+
+def _runs_show(args) -> int:
+    run = studio().analytics.read(q.get_run, args.run_id)
+    if run is None:
+        raise UserError(f"no run {args.run_id!r} is recorded; see 'iom runs list'.")
+    if args.json:
+        print_json(run)
+        return 0
+    print(f"run {run['id']} of {run['pipeline_id']}: {run['status']}, started {run['started']} UTC, "
+          f"wall {_ms(run['wall_ms'])}, cost {money(run['cost_usd'], run['unpriced_calls'] or 0)}")
+    if run["error"]:
+        print(f"error: {run['error']}")
+    print_table([[n["node_id"], n["status"], n["model_id"] or "—", _ms(n["latency_ms"]),
+                  f"{n['input_tokens']}/{n['output_tokens']}", money(n["cost_usd"])] for n in run["nodes"]],
+                ["node", "status", "model", "latency", "tokens in/out", "cost"])
+    return 0

@@ -1,0 +1,103 @@
+"""`iom run PIPELINE_ID|FILE --input JSON|@FILE [--json] [--stream] [--dry-run] [--no-cache]
+[--from NODE] [--to NODE]`: run a pipeline headless, the same engine the canvas uses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from studio.cli.common import print_json, studio
+from studio.cli.invoke import parse_input
+from studio.errors import UserError
+from studio.registry import read_json_file
+from studio.spec import load_pipeline
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="run a saved pipeline (by id) or a pipeline file")
+    p.add_argument("pipeline", help="a pipeline id or a path to a pipeline JSON file")
+    p.add_argument("--input", "-i", default="{}", help='the run\'s input as JSON, e.g. \'{"text": "…"}\', or @FILE')
+    p.add_argument("--json", action="store_true", help="print the whole run record as JSON")
+    p.add_argument("--stream", action="store_true", help="print the output node's text as it arrives")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, the requests and a cost estimate; call nothing")
+    p.add_argument("--no-cache", action="store_true", help="do not reuse cached node outputs")
+    p.add_argument("--from", dest="from_node", metavar="NODE", help="run from this node, reusing upstream outputs of the last run")
+    p.add_argument("--to", dest="to_node", metavar="NODE", help="run only up to this node")
+    p.set_defaults(handler=_run)
+
+
+def _load(s, ref: str):
+    path = Path(ref)
+    if ref.endswith(".json") or path.is_file():
+        return load_pipeline(read_json_file(path))
+    return s.pipelines.get(ref)
+
+
+def _run(args) -> int:
+    from studio.engine import RunOptions
+
+    s = studio()
+    pipeline = _load(s, args.pipeline)
+    inputs = parse_input(args.input)
+    streamed: list[str] = []
+
+    def on_text(node_id: str, text: str) -> None:
+        streamed.append(text)
+        if args.stream and not args.json:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    options = RunOptions(from_node=args.from_node, to_node=args.to_node, dry_run=args.dry_run,
+                         use_cache=not args.no_cache, on_text=on_text if args.stream else None)
+
+    async def go():
+        try:
+            return await s.engine.run(pipeline, inputs, options)
+        finally:
+            await s.aclose()
+
+    result = asyncio.run(go())
+    if args.dry_run:
+        _print_plan(result, args.json)
+        return 0
+    if streamed and args.stream and not args.json:
+        print()
+    if args.json:
+        print_json(result.model_dump(mode="json", by_alias=True))
+    else:
+        _print_run(result)
+    if result.status != "succeeded":
+        raise UserError(result.error or f"the run {result.status}.")
+    return 0
+
+
+def _print_run(record) -> None:
+    out = record.outputs
+    text = out.get("text") if isinstance(out, dict) else None
+    print(text if isinstance(text, str) and len(out) == 1 else json.dumps(out, indent=2, ensure_ascii=False))
+    cost = "unpriced" if record.cost_usd is None else f"${record.cost_usd:.6f}"
+    if record.unpriced_calls and record.cost_usd is not None:
+        cost += f" + {record.unpriced_calls} unpriced"
+    print(f"run {record.id}: {record.status} in {record.wall_ms:.0f} ms, {cost}, "
+          f"{record.input_tokens} in / {record.output_tokens} out tokens, {record.cached_nodes} cached node(s)",
+          file=sys.stderr)
+    for node_id, nr in record.nodes.items():
+        if nr.status in ("failed", "skipped") or (nr.reason and "fell back" in nr.reason):
+            print(f"  {node_id}: {nr.status}" + (f" — {nr.error or nr.reason}" if (nr.error or nr.reason) else ""),
+                  file=sys.stderr)
+
+
+def _print_plan(plan: dict, as_json: bool) -> None:
+    if as_json:
+        print_json(plan)
+        return
+    print("parallel layers: " + "  →  ".join("[" + ", ".join(layer) + "]" for layer in plan["layers"]))
+    for r in plan["requests"]:
+        cost = "unpriced" if r["estimatedCostUsd"] is None else f"~${r['estimatedCostUsd']:.6f}"
+        print(f"  {r['nodeId']}: {r['modelId']} ({r['api']}), ~{r['estimatedInputTokens']} in / "
+              f"{r['estimatedOutputTokens']} out tokens, {cost}")
+    total = plan["estimatedCostUsd"]
+    print("estimated cost: " + ("unpriced" if total is None else f"~${total:.6f}")
+          + (f" (+ unpriced: {', '.join(plan['unpricedNodes'])})" if plan["unpricedNodes"] and total is not None else ""))

@@ -1,0 +1,593 @@
+"""The DAG executor: a node starts the moment its inputs are ready; independent branches run
+concurrently, so a run takes as long as its critical path.
+
+One `Engine` lives on the Studio; its circuit breakers, rate limiters and provider
+semaphores are shared by every run. Each run is a `_Run` that owns its record and events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import jsonschema
+
+from studio.atomic import write_json
+from studio.engine import translate
+from studio.engine.cache import OutputCache, cache_key, deterministic
+from studio.engine.choose import choose_model
+from studio.engine.events import EventBus, Handler
+from studio.engine.graph import Graph
+from studio.engine.resilience import CircuitBreaker, RateLimiter, backoff_delay
+from studio.engine.templates import evaluate, render
+from studio.engine.validate import Problem, validate_pipeline
+from studio.errors import UserError
+from studio.providers.errors import ErrorKind, ProviderError
+from studio.providers.hub import CallContext
+from studio.spec.base import utcnow
+from studio.spec.calls import CallRequest, CallResult, Usage
+from studio.spec.model import ModelSpec
+from studio.spec.pipeline import Node, Pipeline
+from studio.spec.records import CallRecord, NodeRun, RunRecord
+
+# Failures that say the model is unavailable (count against its breaker); a bad request does not.
+AVAILABILITY = {ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED, ErrorKind.SERVER, ErrorKind.TIMEOUT,
+                ErrorKind.CONNECTION, ErrorKind.MALFORMED}
+
+
+class ModelCaller(Protocol):
+    async def call(self, spec: ModelSpec, request: CallRequest, *, on_text=None,
+                   context: CallContext | None = None) -> CallResult: ...
+
+
+class PipelineInvalid(UserError):
+    """Validation found problems; `problems` pins each to a node or edge."""
+
+    def __init__(self, pipeline_id: str, problems: list[Problem]):
+        self.problems = problems
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"pipeline {pipeline_id} is not valid: {first}{more}; fix it before running.")
+
+
+@dataclass
+class RunOptions:
+    from_node: str | None = None
+    to_node: str | None = None
+    dry_run: bool = False
+    use_cache: bool = True
+    stream: bool = False  # stream text (events of type "text"); on_text or stream_node imply it
+    stream_node: str | None = None  # default: the model nodes that feed an output node
+    on_text: Callable[[str, str], Any] | None = None  # (node_id, text delta)
+    on_event: Handler | None = None
+    run_id: str | None = None
+
+
+class Engine:
+    def __init__(self, *, models, caller: ModelCaller, recorder, keys, home: Path,
+                 breaker_threshold: int = 5, breaker_cooldown_s: float = 30.0,
+                 provider_concurrency: int = 8, rate_window_s: float = 60.0, rng=None):
+        self.models = models
+        self.caller = caller
+        self.recorder = recorder
+        self.keys = keys
+        self.home = home
+        self.bus = EventBus()
+        self.cache = OutputCache(home / "cache" / "outputs")
+        self.breaker_threshold = breaker_threshold
+        self.breaker_cooldown_s = breaker_cooldown_s
+        self.provider_concurrency = provider_concurrency
+        self.rate_window_s = rate_window_s  # "per minute" unless a test shrinks the minute
+        self.rng = rng
+        self.breakers: dict[str, CircuitBreaker] = {}
+        self._limiters: dict[str, RateLimiter] = {}
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+
+    # -- shared state ------------------------------------------------------------------
+    def breaker(self, model_id: str) -> CircuitBreaker:
+        if model_id not in self.breakers:
+            self.breakers[model_id] = CircuitBreaker(self.breaker_threshold, self.breaker_cooldown_s)
+        return self.breakers[model_id]
+
+    def limiter(self, spec: ModelSpec) -> RateLimiter | None:
+        rl = spec.rate_limit
+        if rl is None:
+            return None
+        found = self._limiters.get(spec.id)
+        if found is None or (found.rpm, found.tpm) != (rl.requests_per_minute, rl.tokens_per_minute):
+            found = self._limiters[spec.id] = RateLimiter(rl.requests_per_minute, rl.tokens_per_minute,
+                                                            window_s=self.rate_window_s)
+        return found
+
+    def semaphore(self, provider: str) -> asyncio.Semaphore:
+        if provider not in self._semaphores:
+            self._semaphores[provider] = asyncio.Semaphore(self.provider_concurrency)
+        return self._semaphores[provider]
+
+    # -- public ------------------------------------------------------------------------
+    def subscribe(self, handler: Handler) -> Callable[[], None]:
+        return self.bus.subscribe(handler)
+
+    def validate(self, pipeline: Pipeline) -> list[Problem]:
+        return validate_pipeline(pipeline, self.models)
+
+    async def run(self, pipeline: Pipeline, inputs: dict[str, Any] | None = None,
+                  options: RunOptions | None = None) -> RunRecord | dict:
+        """Run the pipeline (or plan it, with options.dry_run). Raises UserError before any
+        call when the pipeline is invalid, an input is missing or a key is not set."""
+        run = _Run(self, pipeline, inputs or {}, options or RunOptions())
+        return await (run.plan() if run.options.dry_run else run.execute())
+
+    def last_outputs_path(self, pipeline_id: str) -> Path:
+        return self.home / "cache" / "runs" / f"{pipeline_id}.json"
+
+
+class _Run:
+    def __init__(self, engine: Engine, pipeline: Pipeline, inputs: dict, options: RunOptions):
+        self.engine = engine
+        self.pipeline = pipeline
+        self.inputs = inputs
+        self.options = options
+        self.graph = Graph.of(pipeline)
+        self.specs = {s.id: s for s in engine.models.all()}
+        self.record = RunRecord(id=options.run_id or uuid.uuid4().hex[:16], pipeline_id=pipeline.id,
+                                pipeline_name=pipeline.name, inputs=inputs)
+        self.outputs: dict[str, Any] = {}
+        self.taken_routes: dict[str, set[str]] = {}
+        self.requests: list[dict] = []  # dry run: what each model node would send
+        self.failed = False
+        self.fell_back: dict[str, str] = {}  # node id -> the model it fell back from
+
+    # -- set-up ---------------------------------------------------------------------------
+    def _check(self) -> None:
+        problems = validate_pipeline(self.pipeline, self.engine.models)
+        if problems:
+            raise PipelineInvalid(self.pipeline.id, problems)
+        for name in (self.options.from_node, self.options.to_node, self.options.stream_node):
+            if name and self.pipeline.node(name) is None:
+                raise UserError(f"pipeline {self.pipeline.id} has no node {name!r}; 'iom pipelines show {self.pipeline.id}' lists them.")
+
+    def _selected(self) -> list[str]:
+        nodes = set(self.graph.nodes)
+        if self.options.to_node:
+            nodes = self.graph.ancestors(self.options.to_node) | {self.options.to_node}
+        return [n for n in self.graph.nodes if n in nodes]
+
+    def _reused(self, selected: list[str]) -> dict[str, Any]:
+        """With --from, the upstream nodes' outputs of the last run (where kept)."""
+        start = self.options.from_node
+        if not start:
+            return {}
+        fresh = self.graph.descendants(start) | {start}
+        try:
+            last = json.loads(self.engine.last_outputs_path(self.pipeline.id).read_text("utf-8"))
+        except (FileNotFoundError, ValueError):
+            last = {}
+        return {n: last[n] for n in selected if n not in fresh and n in last}
+
+    def _check_keys(self, selected: list[str], reused: dict) -> None:
+        for node_id in selected:
+            node = self.pipeline.node(node_id)
+            if node.kind != "model" or node_id in reused:
+                continue
+            spec = self.specs[node.model]
+            if spec.key_ref and not self.engine.keys.get(spec.key_ref):
+                raise UserError(
+                    f"pipeline {self.pipeline.id} needs the key {spec.key_ref} (node {node_id!r}, model {spec.id}); "
+                    f"set it with 'iom keys set {spec.key_ref}' or in Settings. Nothing was called.")
+
+    def _pipeline_inputs(self, node: Node) -> dict[str, Any]:
+        schema = node.input_schema or {"type": "object"}
+        values = dict(self.inputs)
+        for name, sub in (schema.get("properties") or {}).items():
+            if name not in values and isinstance(sub, dict) and "default" in sub:
+                values[name] = sub["default"]
+        error = jsonschema.exceptions.best_match(
+            jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)(schema).iter_errors(values))
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+            raise UserError(f"the run's input does not fit node {node.id!r}: {where}: {error.message}.")
+        return values
+
+    def _stream_nodes(self) -> set[str]:
+        if not (self.options.stream or self.options.on_text or self.options.stream_node):
+            return set()
+        if self.options.stream_node:
+            return {self.options.stream_node}
+        outputs = {n.id for n in self.pipeline.nodes if n.kind == "output"}
+        return {e.source for e in self.pipeline.edges if e.target in outputs
+                and self.pipeline.node(e.source) and self.pipeline.node(e.source).kind in ("model", "capability")}
+
+    # -- events ---------------------------------------------------------------------------
+    def _publish(self, event: dict) -> None:
+        event.setdefault("runId", self.record.id)
+        event.setdefault("pipelineId", self.pipeline.id)
+        self.engine.bus.publish(event)
+        if self.options.on_event:
+            self.options.on_event(event)
+
+    def _node_event(self, nr: NodeRun, **extra) -> None:
+        event = {"type": "node", "nodeId": nr.node_id, "status": nr.status, "modelId": nr.model_id,
+                 "latencyMs": nr.latency_ms, "costUsd": nr.cost_usd, "error": nr.error, "reason": nr.reason}
+        event.update(extra)
+        self._publish({k: v for k, v in event.items() if v is not None})
+
+    # -- execution ------------------------------------------------------------------------
+    async def execute(self) -> RunRecord:
+        self._check()
+        selected = self._selected()
+        reused = self._reused(selected)
+        for n in self.pipeline.nodes:
+            if n.kind == "input":
+                self._pipeline_inputs(n)  # a missing input fails before any call
+        self._check_keys(selected, reused)
+        started = time.perf_counter()
+        for node_id in selected:
+            self.record.nodes[node_id] = NodeRun(node_id=node_id)
+            self._node_event(self.record.nodes[node_id])
+        self.engine.recorder.record_run(self.record)
+        self._publish({"type": "run", "status": "running"})
+        try:
+            await self._schedule(selected, reused)
+        except asyncio.CancelledError:
+            self.record.status = "cancelled"
+            self.record.error = "the run was cancelled"
+            self._finish(started)
+            raise
+        self.record.status = "failed" if self.failed else "succeeded"
+        self._finish(started)
+        return self.record
+
+    async def plan(self) -> dict:
+        """The dry run: the order, the parallel layers, each model node's request, a cost estimate."""
+        self._check()
+        selected = self._selected()
+        for node_id in selected:
+            self.record.nodes[node_id] = NodeRun(node_id=node_id)
+        await self._schedule(selected, {})
+        layers = [[n for n in layer if n in selected] for layer in self.graph.layers()]
+        costs = [r["estimatedCostUsd"] for r in self.requests]
+        priced = [c for c in costs if c is not None]
+        from studio.secrets import redact_data
+
+        return {"pipelineId": self.pipeline.id, "order": [n for layer in layers for n in layer],
+                "layers": [layer for layer in layers if layer], "requests": redact_data(self.requests),
+                "estimatedCostUsd": round(sum(priced), 8) if priced else (0.0 if not costs else None),
+                "unpricedNodes": [r["nodeId"] for r in self.requests if r["estimatedCostUsd"] is None],
+                "note": "estimates assume about 4 characters per token and each node's max_tokens (or 500) of output"}
+
+    async def _schedule(self, selected: list[str], reused: dict[str, Any]) -> None:
+        chosen = set(selected)
+        waiting = {n: {p for p in self.graph.predecessors(n) if p in chosen} for n in selected}
+        running: dict[asyncio.Task, str] = {}
+
+        def start_ready() -> None:
+            for node_id in [n for n, deps in waiting.items() if not deps]:
+                del waiting[node_id]
+                task = asyncio.ensure_future(self._run_node(node_id, reused))
+                running[task] = node_id
+
+        start_ready()
+        try:
+            while running:
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    node_id = running.pop(task)
+                    task.result()  # _run_node records its own failures; anything else is a bug
+                    for deps in waiting.values():
+                        deps.discard(node_id)
+                if self.failed:
+                    for task in running:
+                        task.cancel()
+                    await asyncio.gather(*running, return_exceptions=True)
+                    for node_id in list(waiting):
+                        self._skip(node_id, "not run: an earlier node failed the run")
+                    return
+                start_ready()
+        except asyncio.CancelledError:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            for node_id in list(waiting) + list(running.values()):
+                nr = self.record.nodes[node_id]
+                if nr.status in ("pending", "running"):
+                    nr.status, nr.error = "failed", "cancelled"
+                    self._node_event(nr)
+            raise
+
+    def _skip(self, node_id: str, why: str) -> None:
+        nr = self.record.nodes[node_id]
+        nr.status, nr.reason = "skipped", why
+        self._node_event(nr)
+
+    def _live_edges(self, node: Node) -> tuple[list, list]:
+        live, dead = [], []
+        for e in self.graph.incoming[node.id]:
+            if e.source not in self.record.nodes:
+                continue
+            src = self.record.nodes[e.source]
+            if src.status in ("skipped", "failed"):
+                dead.append(e)
+            elif self.pipeline.node(e.source).kind == "router" and e.source_port != "out" \
+                    and e.source_port not in self.taken_routes.get(e.source, set()):
+                dead.append(e)
+            else:
+                live.append(e)
+        return live, dead
+
+    async def _run_node(self, node_id: str, reused: dict[str, Any]) -> None:
+        node = self.pipeline.node(node_id)
+        nr = self.record.nodes[node_id]
+        if node_id in reused:
+            self.outputs[node_id] = nr.output = reused[node_id]
+            nr.status, nr.reason = "cached", "output reused from the last run (--from)"
+            self._node_event(nr)
+            return
+        live, dead = self._live_edges(node)
+        if dead and (not live or node.kind not in ("merge", "output")):
+            self._skip(node_id, "skipped: an input comes from a branch that did not run")
+            return
+        nr.status, nr.started = "running", utcnow()
+        self._node_event(nr)
+        began = time.perf_counter()
+        try:
+            inputs: dict[str, Any] = {}
+            for e in live:
+                source_output = self.outputs[e.source]
+                if self.pipeline.node(e.source).kind == "router" and e.source_port != "out":
+                    source_output = {e.source_port: source_output}  # a taken route passes its input on
+                translate.land(inputs, e, translate.edge_value(e, source_output))
+            nr.inputs = inputs
+            output = await self._execute(node, nr, inputs)
+        except asyncio.CancelledError:
+            raise
+        except (ProviderError, UserError) as err:
+            self._on_error(node, nr, err, began)
+            return
+        self.outputs[node_id] = nr.output = output
+        if nr.status == "running":
+            nr.status = "succeeded"
+        nr.ended = utcnow()
+        if nr.latency_ms is None:
+            nr.latency_ms = (time.perf_counter() - began) * 1000
+        self._node_event(nr, fellBackFrom=self.fell_back.get(node_id))
+
+    def _on_error(self, node: Node, nr: NodeRun, err: Exception, began: float) -> None:
+        nr.ended = utcnow()
+        nr.latency_ms = (time.perf_counter() - began) * 1000
+        nr.error = str(err)
+        nr.error_class = err.kind.value if isinstance(err, ProviderError) else "user"
+        policy = node.policy.on_error
+        if policy == "default":
+            default = node.policy.default
+            self.outputs[node.id] = nr.output = default if isinstance(default, dict) else {"text": translate.as_text(default) if default is not None else ""}
+            nr.status, nr.reason = "succeeded", f"used the node's default after: {err}"
+        else:
+            nr.status = "failed"
+            if policy == "fail":
+                self.failed = True
+                self.record.error = f"node {node.id!r} failed: {err}"
+            else:
+                nr.reason = "failed; what depends on it is skipped (on-error: skip)"
+        self._node_event(nr)
+
+    async def _execute(self, node: Node, nr: NodeRun, inputs: dict[str, Any]) -> Any:
+        kind = node.kind
+        if kind == "input":
+            return self._pipeline_inputs(node)
+        if kind == "output":
+            return inputs
+        if kind == "transform":
+            if node.expression:
+                import jmespath
+
+                value = jmespath.search(node.expression, inputs)
+                return value if isinstance(value, dict) else {"value": value, "text": translate.as_text(value)}
+            return {"text": render(node.template or "", inputs, where=f"node {node.id}")}
+        if kind == "merge":
+            values = [inputs[e.target_port] if e.target_port in inputs else inputs
+                      for e in self._live_edges(node)[0]]
+            if node.merge == "list":
+                return {"items": values, "text": "\n\n".join(translate.as_text(v) for v in values)}
+            if node.merge == "text":
+                return {"text": "\n\n".join(translate.as_text(v) for v in values)}
+            return inputs
+        if kind == "router":
+            taken = set()
+            if self.options.dry_run:
+                taken = {r.port for r in node.routes}
+            else:
+                for r in node.routes:
+                    if r.when and evaluate(r.when, inputs, where=f"node {node.id}"):
+                        taken.add(r.port)
+                if not taken:
+                    taken = {r.port for r in node.routes if not r.when}
+            self.taken_routes[node.id] = taken
+            nr.reason = "took " + (", ".join(sorted(taken)) if taken else "no route")
+            return inputs
+        return await self._model_node(node, nr, inputs)
+
+    # -- model nodes ------------------------------------------------------------------------
+    def _has_key(self, spec: ModelSpec) -> bool:
+        return not spec.key_ref or bool(self.engine.keys.get(spec.key_ref))
+
+    def _candidates(self, node: Node, nr: NodeRun) -> tuple[list[ModelSpec], str]:
+        fallbacks = [self.specs[m] for m in node.policy.fallback if m in self.specs]
+        if node.kind == "capability":
+            health = self.engine.models.health_all()
+            chosen, why, others = choose_model(node.choose, list(self.specs.values()), health, self._has_key)
+            return [chosen, *(fallbacks or others[:2])], f"chosen by policy: {why}"
+        return [self.specs[node.model], *fallbacks], "the node's model"
+
+    async def _model_node(self, node: Node, nr: NodeRun, inputs: dict[str, Any]) -> Any:
+        candidates, reason = self._candidates(node, nr)
+        primary = candidates[0]
+        if self.options.dry_run:
+            return self._plan_call(node, primary, inputs, nr)
+        call_input, params = translate.model_input(node, primary, inputs)
+        effective = {**primary.default_params, **params}
+        cacheable = node.policy.cache is not False and (node.policy.cache or deterministic(primary.api, effective))
+        key = cache_key(model_id=primary.id, model_version=primary.updated.isoformat(), params=effective,
+                        prompt=node.prompt, system=node.system, call_input=call_input) if cacheable else None
+        if key and self.options.use_cache:
+            hit = self.engine.cache.get(key)
+            if hit is not None:
+                return self._cache_hit(node, nr, primary, hit, call_input, reason)
+        result, spec, attempts, why = await self._call_with_resilience(node, nr, candidates, inputs, reason)
+        nr.attempts = attempts
+        nr.model_id, nr.reason = spec.id, why
+        nr.latency_ms, nr.ttft_ms = result.latency_ms, result.ttft_ms
+        nr.usage, nr.cost_usd = result.usage, result.cost.usd
+        if key and spec.id == primary.id:
+            self.engine.cache.put(key, {"modelId": spec.id, "output": result.output, "costUsd": result.cost.usd,
+                                        "usage": result.usage.to_json_dict(), "created": utcnow().isoformat()})
+        return result.output
+
+    def _cache_hit(self, node: Node, nr: NodeRun, spec: ModelSpec, hit: dict, call_input: Any, reason: str) -> Any:
+        from studio.providers.hub import content_hash
+
+        nr.status, nr.model_id = "cached", spec.id
+        saved = hit.get("costUsd")
+        nr.reason = f"{reason}; cached output reused" + (f" (saved ${saved:.6f})" if saved else "")
+        nr.cost_usd, nr.latency_ms = 0.0, 0.0
+        record = CallRecord(id=uuid.uuid4().hex, model_id=spec.id, provider=spec.provider, pipeline_id=self.pipeline.id,
+                            run_id=self.record.id, node_id=node.id, cache_hit=True, saved_usd=saved, cost_usd=0.0,
+                            usage=Usage(source="none"), routing_reason="cache hit",
+                            input_hash=content_hash(call_input), output_hash=content_hash(hit["output"]))
+        self.engine.recorder.record_call(record, call_input, hit["output"])
+        return hit["output"]
+
+    async def _call_with_resilience(self, node: Node, nr: NodeRun, candidates: list[ModelSpec],
+                                    inputs: dict, reason: str) -> tuple[CallResult, ModelSpec, int, str]:
+        policy = node.policy
+        deadline = time.monotonic() + (policy.deadline_s or policy.timeout_s * 3)
+        stream = node.id in self._stream_nodes()
+        attempts = 0
+        last_error: ProviderError | None = None
+        fell_from: str | None = None
+        notes: list[str] = []
+        remaining = list(candidates)
+        while remaining:
+            spec = remaining.pop(0)
+            if spec is not candidates[0] and not self._has_key(spec):
+                notes.append(f"skipped {spec.id} (no key)")
+                continue
+            breaker = self.engine.breaker(spec.id)
+            for attempt in range(policy.retries + 1):
+                if not breaker.allow():
+                    last_error = last_error or ProviderError(ErrorKind.OVERLOADED, "circuit breaker open", model_id=spec.id)
+                    notes.append(f"skipped {spec.id} (circuit open)")
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise last_error or ProviderError(ErrorKind.TIMEOUT, "the node's deadline passed", model_id=spec.id)
+                attempts += 1
+                try:
+                    result = await self._attempt(node, spec, inputs, stream, min(policy.timeout_s, left),
+                                                 CallContext(self.pipeline.id, self.record.id, node.id,
+                                                             fell_from, self._why(reason, fell_from, last_error)))
+                except ProviderError as err:
+                    last_error = err
+                    if err.kind in AVAILABILITY:
+                        breaker.failure()
+                    if err.partial_text:  # failed after its first token: report it, text kept
+                        nr.output = {"text": err.partial_text}
+                        raise
+                    if err.retryable and attempt < policy.retries:
+                        delay = backoff_delay(attempt, retry_after_s=err.retry_after_s, rng=self.engine.rng)
+                        if time.monotonic() + delay < deadline:
+                            await asyncio.sleep(delay)
+                            continue
+                    if not err.fallback_ok:
+                        raise
+                    if err.kind == ErrorKind.CONTEXT_LENGTH and spec.context_window:
+                        remaining = [s for s in remaining if (s.context_window or 0) > spec.context_window]
+                    break
+                breaker.success()
+                why = self._why(reason, fell_from, last_error)
+                if notes:
+                    why += "; " + "; ".join(notes)
+                if fell_from:
+                    self.fell_back[node.id] = fell_from
+                return result, spec, attempts, why
+            fell_from = spec.id
+        raise last_error or ProviderError(ErrorKind.OVERLOADED, "no model could be tried", model_id=candidates[0].id)
+
+    @staticmethod
+    def _why(reason: str, fell_from: str | None, error: ProviderError | None) -> str:
+        if not fell_from:
+            return reason
+        cause = error.kind.value + (f" (HTTP {error.status})" if error and error.status else "") if error else "an error"
+        return f"fell back from {fell_from} after {cause}"
+
+    async def _attempt(self, node: Node, spec: ModelSpec, inputs: dict, stream: bool, timeout_s: float,
+                       context: CallContext) -> CallResult:
+        call_input, params = translate.model_input(node, spec, inputs)
+        limiter = self.engine.limiter(spec)
+        if limiter is not None:
+            estimate = len(json.dumps(call_input, default=str)) // 4 + int(params.get("max_tokens") or 0)
+            await limiter.acquire(estimate)
+
+        def on_text(delta: str) -> None:
+            self._publish({"type": "text", "nodeId": node.id, "text": delta})
+            if self.options.on_text:
+                self.options.on_text(node.id, delta)
+
+        request = CallRequest(model_id=spec.id, input=call_input, params=params, stream=stream, timeout_s=timeout_s)
+        async with self.engine.semaphore(spec.provider):
+            try:
+                return await asyncio.wait_for(
+                    self.engine.caller.call(spec, request, on_text=on_text if stream else None, context=context),
+                    timeout_s + 1.0)
+            except asyncio.TimeoutError:
+                raise ProviderError(ErrorKind.TIMEOUT, f"no answer within {timeout_s:g}s", model_id=spec.id) from None
+
+    def _plan_call(self, node: Node, spec: ModelSpec, inputs: dict, nr: NodeRun) -> dict:
+        from studio.providers.usage import cost
+
+        call_input, params = translate.model_input(node, spec, inputs)
+        effective = {**spec.default_params, **params}
+        tokens_in = len(json.dumps(call_input, ensure_ascii=False)) // 4
+        tokens_out = 0 if spec.model_type == "embedding" else int(effective.get("max_tokens") or 500)
+        estimate = cost(spec, Usage(input_tokens=tokens_in, output_tokens=tokens_out, source="estimate")).usd
+        self.requests.append({"nodeId": node.id, "modelId": spec.id, "endpoint": spec.endpoint, "api": spec.api,
+                              "input": call_input, "params": effective, "estimatedInputTokens": tokens_in,
+                              "estimatedOutputTokens": tokens_out, "estimatedCostUsd": estimate,
+                              "fallback": node.policy.fallback})
+        nr.model_id = spec.id
+        placeholder = f"⟨output of {node.id}⟩"
+        props = (spec.output_schema or {}).get("properties") or {}
+        return {name: placeholder for name in props} or {"text": placeholder}
+
+    # -- finish -----------------------------------------------------------------------------
+    def _finish(self, started: float) -> None:
+        rec = self.record
+        rec.ended = utcnow()
+        rec.wall_ms = (time.perf_counter() - started) * 1000
+        priced = [n.cost_usd for n in rec.nodes.values() if n.cost_usd is not None]
+        rec.unpriced_calls = sum(1 for n in rec.nodes.values() if n.model_id and n.cost_usd is None
+                                 and n.status in ("succeeded", "failed"))
+        rec.cost_usd = round(sum(priced), 10) if priced or not rec.unpriced_calls else None
+        rec.input_tokens = sum(n.usage.input_tokens for n in rec.nodes.values())
+        rec.output_tokens = sum(n.usage.output_tokens for n in rec.nodes.values())
+        rec.cached_nodes = sum(1 for n in rec.nodes.values() if n.status == "cached")
+        outs = {n.id: self.outputs[n.id] for n in self.pipeline.nodes if n.kind == "output" and n.id in self.outputs}
+        rec.outputs = next(iter(outs.values())) if len(outs) == 1 else outs
+        self.engine.recorder.record_run(rec)
+        self._publish({"type": "run", "status": rec.status, "wallMs": rec.wall_ms, "costUsd": rec.cost_usd})
+        kept = {n: self.outputs[n] for n, r in rec.nodes.items() if r.status in ("succeeded", "cached") and n in self.outputs}
+        if kept:
+            path = self.engine.last_outputs_path(self.pipeline.id)
+            try:
+                previous = json.loads(path.read_text("utf-8"))
+            except (FileNotFoundError, ValueError):
+                previous = {}
+            write_json(path, {**previous, **kept})
+
+
+__all__ = ["Engine", "ModelCaller", "PipelineInvalid", "RunOptions"]

@@ -1,0 +1,106 @@
+"""Surviving failing models: backoff, a circuit breaker per model, rate limits that queue.
+
+Breakers and limiters live on the Engine, so they are shared by every run in the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+
+
+def backoff_delay(attempt: int, *, base_s: float = 0.5, cap_s: float = 20.0,
+                  retry_after_s: float | None = None, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter; a provider's retry-after is honoured as a floor."""
+    rng = rng or random
+    delay = rng.uniform(0, min(cap_s, base_s * (2 ** attempt)))
+    if retry_after_s is not None:
+        delay = max(delay, retry_after_s)
+    return delay
+
+
+@dataclass
+class CircuitBreaker:
+    """Opens after `threshold` failures in a row; after `cooldown_s` lets one probe through
+    (half-open): success closes it, failure opens it again."""
+
+    threshold: int = 5
+    cooldown_s: float = 30.0
+    failures: int = 0
+    opened_at: float | None = None
+    probing: bool = False
+    clock: object = field(default=time.monotonic, repr=False)
+
+    @property
+    def state(self) -> str:
+        if self.opened_at is None:
+            return "closed"
+        if self.clock() - self.opened_at >= self.cooldown_s:
+            return "half-open"
+        return "open"
+
+    def allow(self) -> bool:
+        state = self.state
+        if state == "closed":
+            return True
+        if state == "half-open" and not self.probing:
+            self.probing = True
+            return True
+        return False
+
+    def success(self) -> None:
+        self.failures, self.opened_at, self.probing = 0, None, False
+
+    def failure(self) -> None:
+        self.failures += 1
+        self.probing = False
+        if self.opened_at is not None or self.failures >= self.threshold:
+            self.opened_at = self.clock()
+
+
+class RateLimiter:
+    """Requests and tokens per minute for one model, as sliding one-minute windows.
+    `acquire` waits (queues) until the call fits; it never fails a call."""
+
+    def __init__(self, rpm: int | None = None, tpm: int | None = None, *, window_s: float = 60.0):
+        self.rpm, self.tpm, self.window_s = rpm, tpm, window_s
+        self._requests: list[float] = []
+        self._tokens: list[tuple[float, int]] = []
+        self._lock = asyncio.Lock()
+
+    def _prune(self, now: float) -> None:
+        cutoff = now - self.window_s
+        self._requests = [t for t in self._requests if t > cutoff]
+        self._tokens = [(t, n) for t, n in self._tokens if t > cutoff]
+
+    def _wait_needed(self, now: float, tokens: int) -> float:
+        waits = [0.0]
+        if self.rpm and len(self._requests) >= self.rpm:
+            waits.append(self._requests[len(self._requests) - self.rpm] + self.window_s - now)
+        if self.tpm:
+            used = sum(n for _, n in self._tokens)
+            if used + tokens > self.tpm and self._tokens:
+                freed, i = used, 0
+                while freed + tokens > self.tpm and i < len(self._tokens):
+                    freed -= self._tokens[i][1]
+                    i += 1
+                waits.append(self._tokens[i - 1][0] + self.window_s - now)
+        return max(waits)
+
+    async def acquire(self, tokens: int = 0) -> float:
+        """Wait until the call fits; returns the seconds waited."""
+        waited = 0.0
+        async with self._lock:  # first come, first served
+            while True:
+                now = time.monotonic()
+                self._prune(now)
+                wait = self._wait_needed(now, tokens)
+                if wait <= 0:
+                    self._requests.append(now)
+                    if tokens:
+                        self._tokens.append((now, tokens))
+                    return waited
+                await asyncio.sleep(wait)
+                waited += wait

@@ -1,0 +1,171 @@
+"""Validation before a run: every problem at once, each pinned to its node or edge id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jmespath
+
+from studio.engine import templates
+from studio.engine.graph import Graph
+from studio.engine.ports import check_connection, input_ports, output_ports, template_variables, types_fit
+from studio.spec.pipeline import Pipeline
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str  # a node or edge id ("pipeline" for the whole)
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"where": self.where, "message": self.message}
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+def validate_pipeline(pipeline: Pipeline, models) -> list[Problem]:
+    """`models` is the ModelRegistry (anything with `all()` and `find(id)`)."""
+    problems: list[Problem] = []
+    add = lambda where, msg: problems.append(Problem(where, msg))  # noqa: E731
+    specs = {s.id: s for s in models.all()}
+
+    seen: set[str] = set()
+    for n in pipeline.nodes:
+        if n.id in seen:
+            add(n.id, "two nodes share this id; give each node its own id")
+        seen.add(n.id)
+    edge_ids: set[str] = set()
+    for e in pipeline.edges:
+        if e.id in edge_ids:
+            add(e.id, "two edges share this id")
+        edge_ids.add(e.id)
+    if not any(n.kind == "output" for n in pipeline.nodes):
+        add("pipeline", "the pipeline has no output node; add one so the run has a result")
+
+    for n in pipeline.nodes:
+        _check_node(n, specs, add)
+
+    graph = Graph.of(pipeline)
+    for e in pipeline.edges:
+        src, dst = pipeline.node(e.source), pipeline.node(e.target)
+        if src is None or dst is None:
+            missing = e.source if src is None else e.target
+            add(e.id, f"connects to node {missing!r}, which does not exist; delete the edge or add the node")
+            continue
+        _check_edge(pipeline, e, specs, add)
+    for node_id in graph.cycle_nodes():
+        add(node_id, "is part of a cycle; pipelines run as acyclic graphs, so remove one edge of the loop")
+
+    for n in pipeline.nodes:
+        if n.kind in ("model", "capability") and n.id in graph.incoming:
+            _check_required_inputs(pipeline, n, specs, graph, add)
+    return problems
+
+
+def _check_node(n, specs, add) -> None:
+    if n.kind == "model":
+        if not n.model:
+            add(n.id, "is a model node without a model; pick one from the registry")
+        elif n.model not in specs:
+            add(n.id, f"names model {n.model!r}, which is not in the registry; register it or pick another")
+    if n.kind == "capability":
+        if n.choose is None:
+            add(n.id, "is a capability node without a capability to choose by; set one")
+        elif not any(n.choose.capability in s.capabilities for s in specs.values()):
+            add(n.id, f"asks for capability {n.choose.capability!r}, which no registered model offers")
+    for ref in n.policy.fallback:
+        if ref not in specs:
+            add(n.id, f"falls back to {ref!r}, which is not in the registry; remove it or register it")
+    if n.kind == "router" and not n.routes:
+        add(n.id, "is a router without routes; add at least one")
+    for field_name in ("prompt", "system", "template"):
+        error = templates.syntax_error(getattr(n, field_name))
+        if error:
+            add(n.id, f"its {field_name} template {error}")
+    for r in n.routes:
+        error = templates.syntax_error(r.when, expression=True)
+        if error:
+            add(n.id, f"the condition of route {r.port!r} {error}")
+    if n.kind == "transform" and not (n.template or n.expression):
+        add(n.id, "is a transform with neither a template nor an expression; give it one")
+    if n.expression:
+        try:
+            jmespath.compile(n.expression)
+        except jmespath.exceptions.JMESPathError as e:
+            add(n.id, f"its expression is not valid JMESPath ({e})")
+
+
+def _check_edge(pipeline, e, specs, add) -> None:
+    src, dst = pipeline.node(e.source), pipeline.node(e.target)
+    if e.mapping and not e.mapping.startswith("/"):
+        try:
+            jmespath.compile(e.mapping)
+        except jmespath.exceptions.JMESPathError as err:
+            add(e.id, f"its mapping is not valid JMESPath ({err})")
+    error = templates.syntax_error(e.template)
+    if error:
+        add(e.id, f"its template {error}")
+    if dst.kind == "input":
+        add(e.id, f"ends on input node {dst.id!r}, which takes no incoming edge")
+        return
+    if src.kind == "output":
+        add(e.id, f"starts on output node {src.id!r}, which feeds nothing")
+        return
+    outs = {p.name: p for p in output_ports(src, specs)}
+    if e.source_port not in outs and src.kind not in ("transform", "merge"):
+        add(e.id, f"starts on port {e.source_port!r}, which node {src.id!r} does not have")
+        return
+    ins = {p.name: p for p in input_ports(dst, specs, pipeline)}
+    if e.mapping or e.template:
+        return  # the value is reshaped on the way; its type is the mapping's business
+    s_type = outs[e.source_port].type if e.source_port in outs else None
+    t_type = ins[e.target_port].type if e.target_port in ins else None
+    if not types_fit(s_type, t_type):
+        add(e.id, f"carries {s_type} output {e.source_port!r} into the {t_type} input {e.target_port!r} "
+                  f"of {dst.id!r}; add a transform node or a mapping in between")
+
+
+def _check_required_inputs(pipeline, n, specs, graph, add) -> None:
+    """Each required input field (or prompt variable) must be fed by some edge."""
+    spec = specs.get(n.model or "")
+    provided: set[str] = set()
+    open_ended = False
+    for e in graph.incoming.get(n.id, []):
+        if e.target_port != "in":
+            provided.add(e.target_port)
+            continue
+        src = pipeline.node(e.source)
+        if src is None:
+            continue
+        ports = [p.name for p in output_ports(src, specs) if p.name != "out"]
+        if e.source_port == "out" and not e.mapping and not e.template:
+            if src.kind in ("input", "model") and ports:
+                provided.update(ports)
+            else:
+                open_ended = True  # a transform's or merge's object: fields known only at run time
+        else:
+            provided.add("text")
+    if open_ended:
+        return
+    needed: set[str] = set()
+    if n.prompt:
+        needed = set(template_variables(n.prompt)) - _optional_variables(n.prompt)
+    elif spec is not None and spec.model_type not in ("llm", "vision"):
+        needed = set((spec.input_schema or {}).get("required") or []) - set(n.params)
+    elif spec is not None:
+        if not provided & {"messages", "prompt", "text"}:
+            add(n.id, "gets no prompt: give it a prompt template or connect a text, prompt or messages field")
+        return
+    for name in sorted(needed - provided):
+        add(n.id, f"needs input {name!r}, which no edge provides; connect one")
+
+
+def _optional_variables(template: str) -> set[str]:
+    """Variables used as `x or …` / `x | default(…)` / `if x`: a template that copes without them."""
+    import re
+
+    found = set(re.findall(r"\{\{\s*(\w+)\s+or\b", template))
+    found |= set(re.findall(r"\{\{\s*(\w+)\s*\|\s*default", template))
+    found |= set(re.findall(r"\{%\s*if\s+(\w+)", template))
+    return found

@@ -1,0 +1,249 @@
+"""The analytics page: cards, charts, recent calls, run history with drill-down, exports.
+All database work runs in a thread (run.io_bound); the queries are `studio.analytics.queries`."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from datetime import datetime
+from typing import Any
+
+from nicegui import run, ui
+
+from studio.analytics import queries as q
+from studio.analytics.export import FORMATS, export_calls
+from studio.errors import UserError
+from studio.ui import analytics_figures as figs
+from studio.ui.app import get_studio
+from studio.ui.shell import frame
+
+RANGES = {"1h": "Last hour", "24h": "24 hours", "7d": "7 days", "30d": "30 days", "all": "All time"}
+
+
+def money(usd: float | None, unpriced: int = 0) -> str:
+    text = "—" if usd is None else f"${usd:,.4f}"
+    if unpriced:
+        text = f"{unpriced} unpriced" if usd is None else f"{text} + {unpriced} unpriced"
+    return text
+
+
+def _ms(v: float | None) -> str:
+    return "—" if v is None else f"{v:,.0f} ms"
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(v, float):
+        return round(v, 6)
+    return v
+
+
+def _columns(names: list[str]) -> list[dict]:
+    return [{"name": n, "label": n.replace("_", " "), "field": n, "align": "left", "sortable": True} for n in names]
+
+
+def rerun_blocker(studio, run: dict) -> str | None:
+    """Why a run cannot be run again, or None when it can."""
+    if getattr(studio, "engine", None) is None:
+        return "Running again needs the pipeline engine, which this studio does not have yet."
+    if run.get("inputs") is None:
+        return "This run's inputs were not kept (audit hashes-only or retention), so it cannot be run again."
+    if not studio.pipelines.exists(run["pipeline_id"]):
+        return f"The pipeline {run['pipeline_id']} is no longer in the registry."
+    return None
+
+
+async def _run_again(studio, run: dict) -> None:
+    try:
+        pipeline = studio.pipelines.get(run["pipeline_id"])
+        kwargs = {}
+        options = inspect.signature(studio.engine.run).parameters.get("options")
+        if options is not None and options.default is inspect.Parameter.empty:
+            kwargs["options"] = None
+        record = await studio.engine.run(pipeline, run["inputs"], **kwargs)
+        ui.notify(f"Run {record.id} finished: {record.status}.", type="positive" if record.status == "succeeded" else "warning")
+    except UserError as e:
+        ui.notify(str(e), type="negative")
+
+
+def register() -> None:
+    ui.page("/analytics")(analytics_page)
+
+
+async def analytics_page() -> None:
+    studio = get_studio()
+    store = studio.analytics
+    state: dict[str, Any] = {"since": "7d", "model": None, "pipeline": None, "status": None}
+
+    async def set_filter(key: str, value: Any) -> None:
+        state[key] = value
+        await refresh()
+
+    def filters() -> q.Filters:
+        return q.Filters(since=q.parse_since(state["since"]), model=state["model"],
+                         pipeline=state["pipeline"], status=state["status"])
+
+    with frame("Analytics"):
+        with ui.row().classes("items-center gap-4 w-full"):
+            ui.toggle(RANGES, value=state["since"], on_change=lambda e: set_filter("since", e.value))
+            model_select = ui.select([], label="Model", clearable=True,
+                                     on_change=lambda e: set_filter("model", e.value)).classes("w-48")
+            pipeline_select = ui.select([], label="Pipeline", clearable=True,
+                                        on_change=lambda e: set_filter("pipeline", e.value)).classes("w-48")
+            ui.select(list(q.STATUSES), label="Status", clearable=True,
+                      on_change=lambda e: set_filter("status", e.value)).classes("w-32")
+            ui.button(icon="refresh", on_click=lambda: refresh()).props("flat").tooltip("Refresh")
+            ui.space()
+            for fmt in FORMATS:
+                ui.button(f"Export {fmt.upper()}", icon="download",
+                          on_click=lambda fmt=fmt: download(fmt)).props("outline")
+        cards = ui.row().classes("w-full gap-4").props("id=analytics-cards")
+        with ui.grid(columns=2).classes("w-full gap-4"):
+            charts = {key: ui.plotly(figs.over_time([])).classes("w-full analytics-chart")
+                      for key in ("over_time", "latency", "tokens", "errors", "cost_model", "cost_day",
+                                  "cost_provider", "cost_pipeline")}
+        with ui.row().classes("w-full gap-4 items-start"):
+            with ui.column().classes("flex-1"):
+                ui.label("Top pipelines").classes("text-lg")
+                top_table = ui.table(columns=_columns(["pipeline_id", "calls", "errors", "cost"]), rows=[]).classes("w-full")
+            with ui.column().classes("flex-1"):
+                ui.label("Fallbacks").classes("text-lg")
+                fallback_table = ui.table(columns=_columns(["from_model", "to_model", "count"]), rows=[]).classes("w-full")
+        ui.label("Recent calls").classes("text-lg")
+        recent_table = ui.table(columns=_columns(["time", "model_id", "pipeline_id", "status", "error_class", "latency_ms",
+                                                  "input_tokens", "output_tokens", "cost"]),
+                                rows=[], row_key="id", pagination=10).classes("w-full")
+        ui.label("Run history (click a run for its nodes)").classes("text-lg")
+        runs_table = ui.table(columns=_columns(["id", "pipeline_id", "status", "started", "wall", "cost", "node_count"]),
+                              rows=[], row_key="id", pagination=10).classes("w-full cursor-pointer")
+        runs_table.on("rowClick", lambda e: show_run(e.args[1]["id"]))
+        with ui.expansion("Retention and audit settings", icon="policy").classes("w-full"):
+            settings = store.settings
+            ui.label(f"Saved in {store.home / 'analytics.json'}.").classes("text-xs opacity-70")
+            days_input = ui.number("Keep call detail for (days; empty = forever)", value=settings.retention_days,
+                                   min=1, step=1, format="%d").classes("w-80")
+            hashes_switch = ui.switch("Audit: keep only hashes of inputs and outputs", value=settings.audit_hashes_only)
+            with ui.row():
+                ui.button("Save settings", on_click=lambda: save_settings()).props("outline")
+                ui.button("Apply retention now", on_click=lambda: apply_retention()).props("outline")
+
+    def card(title: str, value: str, note: str = "") -> None:
+        with ui.card().classes("min-w-40"):
+            ui.label(title).classes("text-xs opacity-70")
+            ui.label(value).classes("text-xl font-bold")
+            if note:
+                ui.label(note).classes("text-xs opacity-70")
+
+    async def refresh() -> None:
+        try:
+            f = filters()
+            data, recent, runs, choices = await run.io_bound(_load, store, f)
+        except UserError as e:
+            ui.notify(str(e), type="negative")
+            return
+        s = data["summary"]
+        cards.clear()
+        with cards:
+            card("Calls", f"{s['calls']:,}", f"{s['errors']:,} errors")
+            card("Cost", money(s["cost_usd"], s["unpriced_calls"]),
+                 f"{s['unpriced_calls']} unpriced calls" if s["unpriced_calls"] else "all calls priced")
+            card("p95 latency", _ms(s["p95_latency_ms"]))
+            card("Error rate", "—" if s["error_rate"] is None else f"{s['error_rate']:.1%}")
+            card("Cache savings", f"${s['saved_usd']:,.4f}", f"{s['cache_hits']} cache hits")
+            card("Fallbacks", f"{s['fallbacks']:,}")
+        new = {
+            "over_time": figs.over_time(data["over_time"]), "latency": figs.latency(data["latency"]),
+            "tokens": figs.tokens_per_second(data["tokens_per_second"]), "errors": figs.errors(data["errors"]),
+            "cost_model": figs.cost(data["cost_by_model"], "Cost by model (USD)"),
+            "cost_day": figs.cost(data["cost_by_day"], "Cost by day (USD)"),
+            "cost_provider": figs.cost(data["cost_by_provider"], "Cost by provider (USD)"),
+            "cost_pipeline": figs.cost(data["cost_by_pipeline"], "Cost by pipeline (USD)"),
+        }
+        for key, fig in new.items():
+            charts[key].figure = fig
+            charts[key].update()
+        top_table.rows = [{**r, "cost": money(r["cost_usd"], r["unpriced_calls"])} for r in data["top_pipelines"]]
+        fallback_table.rows = data["fallbacks"]
+        recent_table.rows = [{k: _cell(v) for k, v in r.items()} | {"cost": money(r["cost_usd"], r["cost_usd"] is None)}
+                             for r in recent]
+        runs_table.rows = [{k: _cell(v) for k, v in r.items()} | {"wall": _ms(r["wall_ms"]),
+                            "cost": money(r["cost_usd"], r["unpriced_calls"] or 0)} for r in runs]
+        model_select.options = choices["models"]
+        model_select.update()
+        pipeline_select.options = choices["pipelines"]
+        pipeline_select.update()
+
+    async def save_settings() -> None:
+        days = int(days_input.value) if days_input.value else None
+        if days is not None and days < 1:
+            ui.notify("Retention must be at least one day, or empty to keep call detail forever.", type="negative")
+            return
+        await run.io_bound(store.update_settings, retention_days=days, audit_hashes_only=bool(hashes_switch.value))
+        ui.notify("Analytics settings saved.", type="positive")
+
+    async def apply_retention() -> None:
+        report = await run.io_bound(store.apply_retention)
+        ui.notify(f"Rolled {report.calls_rolled_up} calls older than {report.cutoff:%Y-%m-%d} into daily totals."
+                  if report.cutoff else "No retention period is set; nothing was dropped.")
+        await refresh()
+
+    async def download(fmt: str) -> None:
+        data = await run.io_bound(store.read, export_calls, filters(), fmt)
+        ui.download.content(data, f"iom-calls.{fmt}", FORMATS[fmt])
+
+    async def run_again(dialog, detail: dict) -> None:
+        dialog.close()
+        await _run_again(studio, detail)
+        await refresh()
+
+    async def show_run(run_id: str) -> None:
+        detail = await run.io_bound(store.read, q.get_run, run_id)
+        if detail is None:
+            ui.notify(f"Run {run_id} is no longer recorded.", type="warning")
+            return
+        with ui.dialog() as dialog, ui.card().classes("w-full max-w-4xl"):
+            ui.label(f"Run {detail['id']} of {detail['pipeline_id']}").classes("text-lg font-bold")
+            ui.label(f"{detail['status']} · started {_cell(detail['started'])} UTC · wall {_ms(detail['wall_ms'])} · "
+                     f"cost {money(detail['cost_usd'], detail['unpriced_calls'] or 0)}")
+            if detail["error"]:
+                ui.label(detail["error"]).classes("text-negative")
+            ui.label("Inputs").classes("font-bold")
+            ui.code(_json(detail["inputs"], detail["inputs_hash"]), language="json").classes("w-full")
+            for node in detail["nodes"]:
+                title = (f"{node['node_id']} · {node['status']} · {node['model_id'] or 'no model'} · "
+                         f"{_ms(node['latency_ms'])} · {node['input_tokens']}/{node['output_tokens']} tokens · "
+                         f"{money(node['cost_usd'], node['cost_usd'] is None and node['model_id'] is not None)}")
+                with ui.expansion(title).classes("w-full"):
+                    if node["reason"]:
+                        ui.label(f"Routing: {node['reason']}")
+                    if node["error"]:
+                        ui.label(node["error"]).classes("text-negative")
+                    ui.label("Inputs").classes("text-xs opacity-70")
+                    ui.code(_json(node["inputs"], node["inputs_hash"]), language="json").classes("w-full")
+                    ui.label("Output").classes("text-xs opacity-70")
+                    ui.code(_json(node["output"], node["output_hash"]), language="json").classes("w-full")
+            blocker = rerun_blocker(studio, detail)
+            with ui.row().classes("items-center"):
+                again = ui.button("Run again with the same inputs", icon="replay",
+                                  on_click=lambda: run_again(dialog, detail))
+                if blocker:
+                    again.disable()
+                    ui.label(blocker).classes("text-sm opacity-70")
+                ui.button("Close", on_click=dialog.close).props("flat")
+        dialog.open()
+
+    await refresh()
+
+
+def _json(value: Any, digest: str | None) -> str:
+    if value is None:
+        return f"(content not kept; sha256 {digest})" if digest else "(none)"
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _load(store, f: q.Filters):
+    def work(cur):
+        return (q.dashboard(cur, f), q.recent_calls(cur, f, 100), q.list_runs(cur, f, 100), q.filter_choices(cur))
+
+    return store.read(work)

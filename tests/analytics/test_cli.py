@@ -1,0 +1,57 @@
+"""`iom analytics` and `iom runs` on known data."""
+
+from __future__ import annotations
+
+import json
+
+from studio.analytics import AnalyticsStore
+from studio.cli import main
+from studio.spec.records import NodeRun, RunRecord
+from tests.analytics.data import load_known
+
+
+def _seed(home):
+    store = AnalyticsStore(home)
+    load_known(store)
+    store.record_run(RunRecord(id="r1", pipeline_id="p1", status="succeeded", inputs={"text": "hi"},
+                               nodes={"n": NodeRun(node_id="n", model_id="m/a", status="succeeded", output={"t": "yo"})}))
+    store.close()
+
+
+def test_analytics_summary_text_and_json(iom_home, capsys):
+    _seed(iom_home)
+    assert main(["analytics", "--since", "all"]) == 0
+    out = capsys.readouterr().out
+    assert "7 calls, 2 errors (28.6%), cost $0.3000 + 3 unpriced, p95 latency 370 ms" in out
+    assert main(["analytics", "--since", "all", "--json", "--model", "m/b"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["summary"]["calls"] == 3 and data["summary"]["unpriced_calls"] == 2
+
+
+def test_analytics_bad_span_is_one_line(iom_home, capsys):
+    assert main(["analytics", "--since", "soon"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a time span" in err
+
+
+def test_runs_list_and_show(iom_home, capsys):
+    _seed(iom_home)
+    assert main(["runs", "list"]) == 0
+    assert "r1" in capsys.readouterr().out
+    assert main(["runs", "show", "r1", "--json"]) == 0
+    run = json.loads(capsys.readouterr().out)
+    assert run["inputs"] == {"text": "hi"} and run["nodes"][0]["output"] == {"t": "yo"}
+    assert main(["runs", "show", "r9"]) == 1
+    assert "no run 'r9'" in capsys.readouterr().err
+
+
+def test_settings_and_retention_from_the_cli(iom_home, capsys):
+    _seed(iom_home)  # all of it from January 2026: older than 30 days
+    assert main(["analytics", "--set-retention-days", "30", "--set-hashes-only", "on", "--retention",
+                 "--since", "all", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "retention 30 days, audit hashes only" in captured.err
+    data = json.loads(captured.out)
+    assert data["summary"]["calls"] == 7 and data["latency"] == []  # totals kept, detail rolled up
+    assert json.loads((iom_home / "analytics.json").read_text()) == {"retentionDays": 30, "auditHashesOnly": True}
+    assert main(["analytics", "--set-retention-days", "-1"]) == 1

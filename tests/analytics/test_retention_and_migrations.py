@@ -1,0 +1,106 @@
+"""Retention rolls old call detail into daily aggregates; older schemas migrate forward."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import duckdb
+import pytest
+
+from studio.analytics import AnalyticsStore
+from studio.analytics import queries as q
+from studio.analytics.retention import apply_retention
+from studio.analytics.schema import LATEST, migrate
+from studio.errors import UserError
+from studio.spec.records import CallRecord, NodeRun, RunRecord
+from tests.analytics.data import at, call, load_known
+
+
+def _table(store, dim):
+    return [(r["key"], r["calls"], None if r["cost_usd"] is None else round(r["cost_usd"], 6), r["unpriced_calls"])
+            for r in store.read(q.cost_by, dim)]
+
+
+def test_retention_keeps_daily_totals_and_drops_detail(iom_home):
+    store = AnalyticsStore(iom_home)
+    load_known(store)
+    store.record_run(RunRecord(id="old", pipeline_id="p1", started=at(10, 10), inputs={"x": 1},
+                               nodes={"n": NodeRun(node_id="n", output={"y": 1})}))
+    before = {dim: _table(store, dim) for dim in ("model", "pipeline", "provider", "day")}
+    summary_before = store.read(q.summary)
+    store.flush()
+
+    # now = Jan 12 noon, keep 1 day → cutoff Jan 11 00:00: c1..c6 are rolled up, c7 stays
+    report = store.submit(lambda cur: apply_retention(cur, 1, now=at(12, 12)))
+    assert report.cutoff == datetime(2026, 1, 11) and report.calls_rolled_up == 6 and report.runs_trimmed == 1
+    assert report.blobs_deleted == 12  # the inputs and outputs of c1..c6
+    assert store.read(lambda cur: cur.execute("SELECT id FROM calls").fetchall()) == [("c7",)]
+
+    after = store.read(q.summary)
+    for key in ("calls", "errors", "unpriced_calls", "cache_hits", "fallbacks", "input_tokens", "output_tokens"):
+        assert after[key] == summary_before[key], key
+    assert after["cost_usd"] == pytest.approx(0.30) and after["saved_usd"] == pytest.approx(0.05)
+    assert {dim: _table(store, dim) for dim in before} == before
+    assert [(r["bucket"].day, r["calls"], r["errors"]) for r in store.read(q.calls_over_time, q.Filters(), "day")] == [
+        (10, 6, 1), (11, 1, 1)]
+    assert store.read(q.summary, q.Filters(model="m/a"))["calls"] == 3  # filters apply to the roll-ups too
+    assert [r["model_id"] for r in store.read(q.latency_by_model)] == ["m/b"]  # percentiles need detail
+    run = store.read(q.get_run, "old")
+    assert run["inputs"] is None and run["nodes"] == []
+    store.close()
+
+
+def test_retention_setting_applies_on_demand_and_at_start(iom_home):
+    now = datetime.now(timezone.utc)
+    store = AnalyticsStore(iom_home)
+    store.record_call(call("old", now - timedelta(days=40), "m/a", "p", None, cost=1.0))
+    store.record_call(call("new", now, "m/a", "p", None, cost=2.0))
+    store.flush()
+    assert store.apply_retention().calls_rolled_up == 0  # no setting: keep everything
+    store.update_settings(retention_days=30)
+    assert store.apply_retention().calls_rolled_up == 1
+    store.record_call(call("old2", now - timedelta(days=35), "m/a", "p", None, cost=4.0))
+    store.close()
+
+    store = AnalyticsStore(iom_home)  # opening applies the setting
+    assert store.read(lambda cur: cur.execute("SELECT id FROM calls").fetchall()) == [("new",)]
+    assert store.read(q.summary)["cost_usd"] == pytest.approx(7.0)
+    store.close()
+
+
+def test_settings_reject_nonsense(iom_home):
+    store = AnalyticsStore(iom_home)
+    with pytest.raises(ValueError):
+        store.update_settings(retention_days=0)
+    (iom_home / "analytics.json").write_text("{not json")
+    with pytest.raises(UserError):
+        AnalyticsStore(iom_home).settings
+
+
+def test_migrates_a_version_1_database(iom_home):
+    path = iom_home / "analytics.duckdb"
+    con = duckdb.connect(str(path))
+    assert migrate(con, target=1) == 1
+    con.execute("""INSERT INTO calls (id, time, model_id, provider, status, latency_ms, overhead_ms, input_tokens,
+                   output_tokens, cached_tokens, usage_source, cache_hit)
+                   VALUES ('v1', TIMESTAMP '2026-01-10 10:00:00', 'm/a', 'p', 'ok', 12, 0, 3, 4, 0, 'estimate', false)""")
+    con.close()
+
+    store = AnalyticsStore(iom_home)
+    version = store.read(lambda cur: cur.execute("SELECT max(version), count(*) FROM schema_version").fetchone())
+    assert version == (LATEST, 1)
+    assert store.read(lambda cur: cur.execute("SELECT id, usage_estimated FROM calls").fetchall()) == [("v1", True)]
+    store.record_call(CallRecord(id="v2", model_id="m/a", provider="p"))
+    store.flush()
+    assert store.read(q.summary)["calls"] == 2
+    assert store.read(lambda cur: cur.execute("SELECT count(*) FROM daily_calls").fetchone()[0]) == 0
+    store.close()
+
+
+def test_refuses_a_newer_schema(iom_home):
+    con = duckdb.connect(str(iom_home / "analytics.duckdb"))
+    migrate(con)
+    con.execute("UPDATE schema_version SET version = ?", [LATEST + 1])
+    con.close()
+    with pytest.raises(UserError, match="newer than this studio"):
+        AnalyticsStore(iom_home).read(q.summary)

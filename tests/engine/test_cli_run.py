@@ -1,0 +1,60 @@
+"""`iom run` through a subprocess: the offline samples run end to end with no key; a
+pipeline that needs a missing key fails before any call naming the key; dry run; validate."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REVIEW = "Das Hotel war wunderbar, das Personal freundlich und das Frühstück ausgezeichnet. Gerne wieder!"
+
+
+@pytest.fixture
+def iom(iom_home):
+    env = dict(os.environ, IOM_HOME=str(iom_home), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "studio", *args], env=env, capture_output=True, text=True, timeout=120)
+
+    return run
+
+
+def test_offline_samples_run_end_to_end_with_no_key(iom):
+    r = iom("run", "review-triage", "--input", json.dumps({"text": REVIEW}), "--json")
+    assert r.returncode == 0, r.stderr
+    record = json.loads(r.stdout)
+    assert record["status"] == "succeeded"
+    assert {n["status"] for n in record["nodes"].values()} == {"succeeded"}
+    assert record["outputs"]["language"] == "German"
+    r = iom("run", "text-insights", "--input", json.dumps({"text": REVIEW}))
+    assert r.returncode == 0, r.stderr
+    assert "Text insights" in r.stdout and "succeeded" in r.stderr
+    again = json.loads(iom("run", "review-triage", "--input", json.dumps({"text": REVIEW}), "--json").stdout)
+    assert again["cachedNodes"] == 4  # the local models are deterministic, so the re-run is served from cache
+
+
+def test_a_missing_key_fails_before_any_call_in_one_sentence(iom):
+    r = iom("run", "content-enhancement", "--input", '{"topic": "bees"}')
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "needs the key OPENAI_API_KEY" in lines[0] and "Traceback" not in r.stderr
+
+
+def test_dry_run_plans_without_keys(iom):
+    r = iom("run", "multi-language-translation", "--input", '{"text": "Good morning"}', "--dry-run", "--json")
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert plan["layers"] == [["in"], ["fr", "de", "es"], ["merge"], ["out"]]
+    assert {q["nodeId"] for q in plan["requests"]} == {"fr", "de", "es"}
+    assert plan["requests"][0]["input"]["prompt"].endswith("Good morning")
+    assert plan["estimatedCostUsd"] > 0
+
+
+def test_bad_input_and_unknown_node_are_one_line(iom):
+    assert "is not valid JSON" in iom("run", "review-triage", "--input", "{oops").stderr
+    r = iom("run", "review-triage", "--input", '{"text": "x"}', "--to", "nope")
+    assert r.returncode == 1 and "has no node 'nope'" in r.stderr

@@ -1,0 +1,174 @@
+"""The executor: concurrency on the critical path, routers, merges, errors, cancellation,
+streaming and partial runs — through the real hub against a loopback OpenAI-format server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from studio.engine import RunOptions
+from studio.errors import UserError
+from tests.engine.conftest import OUT, TEXT_IN, chat_reply, openai_model, pipeline
+from tests.fakes.provider_server import Reply, sse
+
+
+def slow(text: str, seconds: float):
+    def answer(_rec):
+        time.sleep(seconds)
+        return Reply(json=chat_reply(text))
+    return answer
+
+
+def model_node(node_id: str, model: str, prompt: str = "{{ text }}", **extra) -> dict:
+    return {"id": node_id, "kind": "model", "model": model, "prompt": prompt, **extra}
+
+
+async def test_fan_out_runs_as_fast_as_its_critical_path(engine, registry, fake):
+    # in -> a(0.4 s) -> c(0.2 s) -> merge ; in -> b(0.3 s) -> merge ; critical path 0.6 s, sum 0.9 s
+    for name, delay in (("a", 0.4), ("b", 0.3), ("c", 0.2)):
+        openai_model(registry, fake, f"t/{name}", f"/{name}/v1/chat/completions")
+        fake.reply(f"/{name}/v1/chat/completions", slow(name.upper(), delay))
+    p = pipeline([TEXT_IN, model_node("a", "t/a"), model_node("b", "t/b"), model_node("c", "t/c"),
+                  {"id": "m", "kind": "merge"}, OUT],
+                 [("e1", "in", "a"), ("e2", "in", "b"), ("e3", "a", "c", "text", "text"),
+                  ("e4", "c", "m", "text", "fromC"), ("e5", "b", "m", "text", "fromB"), ("e6", "m", "out")])
+    await engine.run(p, {"text": "warm-up"})  # first connections and imports: once per process, not per run
+    started = time.perf_counter()
+    record = await engine.run(p, {"text": "go"}, RunOptions(use_cache=False))
+    wall = time.perf_counter() - started
+    assert record.status == "succeeded", record.error
+    assert record.outputs == {"fromC": "C", "fromB": "B"}
+    ratio = wall / 0.6
+    assert ratio <= 1.2, f"wall {wall:.3f}s is {ratio:.2f}x the 0.6s critical path"
+    assert {r.path for r in fake.requests[3:]} == {"/a/v1/chat/completions", "/b/v1/chat/completions", "/c/v1/chat/completions"}
+
+
+async def test_prompt_templates_edges_and_the_run_record(engine, registry, fake, recorder):
+    openai_model(registry, fake, "t/a", "/v1/chat/completions")
+    fake.reply("/v1/chat/completions", Reply(json=chat_reply("Bonjour", 12, 3)))
+    p = pipeline([TEXT_IN, model_node("tr", "t/a", prompt="Translate into {{ lang or 'French' }}: {{ text }}"),
+                  {"id": "shout", "kind": "transform", "template": "{{ text | upper }}!"}, OUT],
+                 [("e1", "in", "tr"), ("e2", "tr", "shout", "text", "text"), ("e3", "shout", "out", "text", "result")])
+    record = await engine.run(p, {"text": "Hello"})
+    assert fake.last.json["messages"] == [{"role": "user", "content": "Translate into French: Hello"}]
+    assert record.outputs == {"result": "BONJOUR!"}
+    tr = record.nodes["tr"]
+    assert (tr.status, tr.model_id, tr.attempts, tr.usage.input_tokens, tr.usage.output_tokens) == ("succeeded", "t/a", 1, 12, 3)
+    assert tr.cost_usd == pytest.approx(12e-6 + 3 * 2e-6)
+    assert record.cost_usd == pytest.approx(tr.cost_usd) and record.input_tokens == 12
+    calls = [c for c, _, _ in recorder.calls]
+    assert [(c.run_id, c.node_id, c.pipeline_id) for c in calls] == [(record.id, "tr", "t")]
+    assert recorder.runs[record.id].status == "succeeded"
+
+
+async def test_a_router_skips_the_branch_it_does_not_take(engine, registry, fake):
+    openai_model(registry, fake, "t/a", "/v1/chat/completions")
+    fake.reply("/v1/chat/completions", Reply(json=chat_reply("long answer")))
+    p = pipeline([TEXT_IN, {"id": "r", "kind": "router", "routes": [{"port": "short", "when": "text | length < 10"},
+                                                                     {"port": "long"}]},
+                  model_node("llm", "t/a"), {"id": "echo", "kind": "transform", "template": "short: {{ text }}"},
+                  {"id": "m", "kind": "merge", "merge": "text"}, OUT],
+                 [("e1", "in", "r"), ("e2", "r", "echo", "short"), ("e3", "r", "llm", "long"),
+                  ("e4", "echo", "m", "text", "a"), ("e5", "llm", "m", "text", "b"), ("e6", "m", "out")])
+    short = await engine.run(p, {"text": "hi"})
+    assert short.nodes["llm"].status == "skipped" and short.nodes["echo"].status == "succeeded"
+    assert short.outputs == {"text": "short: hi"} and fake.requests == []
+    long = await engine.run(p, {"text": "a much longer question"})
+    assert long.nodes["echo"].status == "skipped" and long.nodes["llm"].status == "succeeded"
+    assert long.outputs == {"text": "long answer"}
+
+
+async def test_on_error_fail_default_and_skip(engine, registry, fake):
+    openai_model(registry, fake, "t/bad", "/bad/v1/chat/completions")
+    fake.reply("/bad/v1/chat/completions", Reply(status=400, json={"error": {"message": "bad", "type": "invalid_request_error"}}))
+    nodes = lambda on_error, default=None: [TEXT_IN, model_node("x", "t/bad", policy={"onError": on_error, "default": default, "retries": 0}),
+                                            {"id": "after", "kind": "transform", "template": "got {{ text }}"}, OUT]
+    edges = [("e1", "in", "x"), ("e2", "x", "after", "text", "text"), ("e3", "after", "out", "text", "text")]
+    failed = await engine.run(pipeline(nodes("fail"), edges), {"text": "q"})
+    assert failed.status == "failed" and "bad_request" in failed.nodes["x"].error_class
+    assert failed.nodes["after"].status == "skipped"
+    assert "rejected the request" in failed.error
+    default = await engine.run(pipeline(nodes("default", "fallback text"), edges), {"text": "q"})
+    assert default.status == "succeeded" and default.outputs == {"text": "got fallback text"}
+    assert "used the node's default" in default.nodes["x"].reason
+    skipped = await engine.run(pipeline(nodes("skip"), edges), {"text": "q"})
+    assert skipped.nodes["x"].status == "failed" and skipped.nodes["after"].status == "skipped"
+    assert skipped.nodes["out"].status == "skipped"
+
+
+async def test_cancelling_a_run_stops_the_calls_in_flight(engine, registry, fake, recorder):
+    openai_model(registry, fake, "t/slow", "/v1/chat/completions")
+    fake.reply("/v1/chat/completions", slow("late", 5.0))
+    p = pipeline([TEXT_IN, model_node("x", "t/slow"), OUT], [("e1", "in", "x"), ("e2", "x", "out", "text", "text")])
+    seen = []
+    task = asyncio.ensure_future(engine.run(p, {"text": "q"}, RunOptions(on_event=seen.append)))
+    while not any(e.get("nodeId") == "x" and e.get("status") == "running" for e in seen):
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    run = next(iter(recorder.runs.values()))
+    assert run.status == "cancelled" and run.nodes["x"].status == "failed" and run.nodes["x"].error == "cancelled"
+    assert [c.error_class for c, _, _ in recorder.calls] == ["cancelled"]
+
+
+async def test_the_output_nodes_text_streams_while_the_graph_goes_on(engine, registry, fake):
+    openai_model(registry, fake, "t/s", "/v1/chat/completions")
+    chunk = lambda t: {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": t}}]}
+    fake.reply("/v1/chat/completions", Reply(chunks=sse(chunk("Hel"), chunk("lo"), {"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}), delay_s=0.05))
+    p = pipeline([TEXT_IN, model_node("x", "t/s"), OUT], [("e1", "in", "x"), ("e2", "x", "out", "text", "text")])
+    texts, events = [], []
+    record = await engine.run(p, {"text": "q"}, RunOptions(on_text=lambda n, t: texts.append((n, t)), on_event=events.append))
+    assert fake.last.json["stream"] is True
+    assert texts == [("x", "Hel"), ("x", "lo")]
+    assert fake.last.json["stream"] is True
+    assert [e["text"] for e in events if e["type"] == "text"] == ["Hel", "lo"]
+    assert record.outputs == {"text": "Hello"}
+    statuses = [(e["nodeId"], e["status"]) for e in events if e["type"] == "node"]
+    assert statuses.index(("x", "running")) < statuses.index(("x", "succeeded")) < statuses.index(("out", "succeeded"))
+
+
+async def test_run_up_to_a_node_and_from_a_node_reusing_upstream(engine, registry, fake):
+    openai_model(registry, fake, "t/a", "/a/v1/chat/completions", defaultParams={"temperature": 0.7})
+    openai_model(registry, fake, "t/b", "/b/v1/chat/completions", defaultParams={"temperature": 0.7})
+    fake.reply("/a/v1/chat/completions", Reply(json=chat_reply("A1")), Reply(json=chat_reply("A2")))
+    fake.reply("/b/v1/chat/completions", Reply(json=chat_reply("B")))
+    p = pipeline([TEXT_IN, model_node("a", "t/a"), model_node("b", "t/b"), OUT],
+                 [("e1", "in", "a"), ("e2", "a", "b", "text", "text"), ("e3", "b", "out", "text", "text")])
+    upto = await engine.run(p, {"text": "q"}, RunOptions(to_node="a"))
+    assert set(upto.nodes) == {"in", "a"} and upto.nodes["a"].output == {"text": "A1", "finishReason": "stop"}
+    from_b = await engine.run(p, {"text": "q"}, RunOptions(from_node="b"))
+    assert from_b.nodes["a"].status == "cached" and "last run" in from_b.nodes["a"].reason
+    assert fake.requests[-1].json["messages"][0]["content"] == "A1"  # b got a's output of the last run
+    assert [r.path for r in fake.requests] == ["/a/v1/chat/completions", "/b/v1/chat/completions"]
+    with pytest.raises(UserError, match="has no node 'nope'"):
+        await engine.run(p, {"text": "q"}, RunOptions(from_node="nope"))
+
+
+async def test_a_capability_node_picks_by_policy_and_says_why(engine, registry, fake):
+    openai_model(registry, fake, "t/cheap", "/cheap/v1/chat/completions", capabilities=["summarize"],
+                 prices={"inputPerToken": 1e-7, "outputPerToken": 1e-7}, latencyMs=900)
+    openai_model(registry, fake, "t/fast", "/fast/v1/chat/completions", capabilities=["summarize"],
+                 prices={"inputPerToken": 5e-6, "outputPerToken": 5e-6}, latencyMs=100)
+    fake.reply("/cheap/v1/chat/completions", Reply(json=chat_reply("cheap")))
+    fake.reply("/fast/v1/chat/completions", Reply(json=chat_reply("fast")))
+    for strategy, winner in (("cheapest", "t/cheap"), ("fastest", "t/fast")):
+        p = pipeline([TEXT_IN, {"id": "c", "kind": "capability", "choose": {"capability": "summarize", "strategy": strategy},
+                                "prompt": "{{ text }}"}, OUT],
+                     [("e1", "in", "c"), ("e2", "c", "out", "text", "text")])
+        record = await engine.run(p, {"text": "q"})
+        assert record.nodes["c"].model_id == winner
+        assert strategy.rstrip("est") in record.nodes["c"].reason and "of 2 model(s)" in record.nodes["c"].reason
+
+
+async def test_a_missing_key_fails_before_any_call(engine, registry, fake):
+    openai_model(registry, fake, "t/nokey", "/v1/chat/completions", keyRef="OTHER_KEY")
+    p = pipeline([TEXT_IN, model_node("x", "t/nokey"), OUT], [("e1", "in", "x"), ("e2", "x", "out", "text", "text")])
+    with pytest.raises(UserError, match="needs the key OTHER_KEY .*iom keys set OTHER_KEY"):
+        await engine.run(p, {"text": "q"})
+    with pytest.raises(UserError, match="does not fit node 'in'.*'text' is a required property"):
+        await engine.run(p, {})
+    assert fake.requests == []

@@ -1,0 +1,137 @@
+"""Resilience through the real hub against loopback servers: retries honouring retry-after,
+fallback on 503 but never on 400, context-length fallback to a larger window, streams that
+fail before or after their first token, the circuit breaker, and rate limits that queue."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from studio.engine import RunOptions
+from tests.engine.conftest import OUT, TEXT_IN, chat_reply, openai_model, pipeline
+from tests.fakes.provider_server import Reply, sse
+
+ERR_503 = Reply(status=503, json={"error": {"message": "overloaded", "type": "server_error"}})
+ERR_400 = Reply(status=400, json={"error": {"message": "bad field", "type": "invalid_request_error"}})
+
+
+def one_model(model: str, fallback=(), retries: int = 0, **policy):
+    return pipeline([TEXT_IN, {"id": "x", "kind": "model", "model": model, "prompt": "{{ text }}",
+                               "policy": {"retries": retries, "fallback": list(fallback), **policy}}, OUT],
+                    [("e1", "in", "x"), ("e2", "x", "out", "text", "text")])
+
+
+async def test_fallback_on_503_and_the_reason_is_recorded(engine, registry, fake, recorder):
+    openai_model(registry, fake, "t/main", "/main/v1/chat/completions")
+    openai_model(registry, fake, "t/backup", "/backup/v1/chat/completions")
+    fake.reply("/main/v1/chat/completions", ERR_503)
+    fake.reply("/backup/v1/chat/completions", Reply(json=chat_reply("from backup")))
+    events = []
+    record = await engine.run(one_model("t/main", ["t/backup"]), {"text": "q"}, RunOptions(on_event=events.append))
+    x = record.nodes["x"]
+    assert record.status == "succeeded" and record.outputs == {"text": "from backup"}
+    assert x.model_id == "t/backup" and x.attempts == 2
+    assert x.reason.startswith("fell back from t/main after overloaded (HTTP 503)")
+    calls = [c for c, _, _ in recorder.calls]
+    assert [(c.model_id, c.status, c.fell_back_from) for c in calls] == [("t/main", "error", None), ("t/backup", "ok", "t/main")]
+    assert any(e.get("fellBackFrom") == "t/main" and e.get("status") == "succeeded" for e in events)
+
+
+async def test_no_fallback_on_a_bad_request(engine, registry, fake):
+    openai_model(registry, fake, "t/main", "/main/v1/chat/completions")
+    openai_model(registry, fake, "t/backup", "/backup/v1/chat/completions")
+    fake.reply("/main/v1/chat/completions", ERR_400)
+    fake.reply("/backup/v1/chat/completions", Reply(json=chat_reply("never")))
+    record = await engine.run(one_model("t/main", ["t/backup"], retries=3), {"text": "q"})
+    assert record.status == "failed" and record.nodes["x"].error_class == "bad_request"
+    assert [r.path for r in fake.requests] == ["/main/v1/chat/completions"]  # neither retried nor fallen back
+
+
+async def test_a_retry_waits_for_the_retry_after(engine, registry, fake):
+    openai_model(registry, fake, "t/main", "/v1/chat/completions")
+    stamps = []
+
+    def limited(rec):
+        stamps.append(time.monotonic())
+        return Reply(status=429, json={"error": {"message": "slow down", "type": "rate_limit"}}, headers={"retry-after": "1"})
+
+    fake.reply("/v1/chat/completions", limited, lambda rec: (stamps.append(time.monotonic()), Reply(json=chat_reply("ok")))[1])
+    record = await engine.run(one_model("t/main", retries=2), {"text": "q"})
+    assert record.status == "succeeded" and record.nodes["x"].attempts == 2
+    waited = stamps[1] - stamps[0]
+    assert waited >= 0.95, f"the retry came {waited:.2f}s after a 429 that asked for 1s"
+
+
+async def test_context_length_falls_back_to_a_larger_window_only(engine, registry, fake):
+    openai_model(registry, fake, "t/small", "/small/v1/chat/completions", contextWindow=4000)
+    openai_model(registry, fake, "t/tiny", "/tiny/v1/chat/completions", contextWindow=2000)
+    openai_model(registry, fake, "t/big", "/big/v1/chat/completions", contextWindow=128000)
+    fake.reply("/small/v1/chat/completions", Reply(status=400, json={"error": {
+        "message": "This model's maximum context length is 4000 tokens.", "code": "context_length_exceeded"}}))
+    fake.reply("/big/v1/chat/completions", Reply(json=chat_reply("fits")))
+    record = await engine.run(one_model("t/small", ["t/tiny", "t/big"]), {"text": "long"})
+    assert record.nodes["x"].model_id == "t/big"
+    assert "/tiny/v1/chat/completions" not in [r.path for r in fake.requests]
+
+
+def _chunk(text):
+    return {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": text}}]}
+
+
+async def test_a_stream_failing_before_its_first_token_falls_back(engine, registry, fake):
+    openai_model(registry, fake, "t/main", "/main/v1/chat/completions")
+    openai_model(registry, fake, "t/backup", "/backup/v1/chat/completions")
+    fake.reply("/main/v1/chat/completions", Reply(chunks=[": keep-alive\n\n"], cut=True))
+    fake.reply("/backup/v1/chat/completions", Reply(chunks=sse(_chunk("saved"))))
+    texts = []
+    record = await engine.run(one_model("t/main", ["t/backup"]), {"text": "q"},
+                              RunOptions(on_text=lambda n, t: texts.append(t)))
+    assert record.status == "succeeded" and record.nodes["x"].model_id == "t/backup" and texts == ["saved"]
+
+
+async def test_a_stream_failing_after_its_first_token_reports_with_the_partial_text(engine, registry, fake):
+    openai_model(registry, fake, "t/main", "/main/v1/chat/completions")
+    openai_model(registry, fake, "t/backup", "/backup/v1/chat/completions")
+    fake.reply("/main/v1/chat/completions", Reply(chunks=sse(_chunk("Half an "), done=False)[:1], cut=True))
+    fake.reply("/backup/v1/chat/completions", Reply(json=chat_reply("never")))
+    texts = []
+    record = await engine.run(one_model("t/main", ["t/backup"], retries=2), {"text": "q"},
+                              RunOptions(on_text=lambda n, t: texts.append(t)))
+    assert record.status == "failed" and texts == ["Half an "]
+    assert record.nodes["x"].output == {"text": "Half an "}
+    assert [r.path for r in fake.requests] == ["/main/v1/chat/completions"]
+
+
+async def test_the_circuit_breaker_opens_then_closes_after_the_cool_down(engine, registry, fake):
+    # engine fixture: opens after 2 failures in a row, cool-down 0.3 s
+    openai_model(registry, fake, "t/flaky", "/flaky/v1/chat/completions")
+    openai_model(registry, fake, "t/backup", "/backup/v1/chat/completions")
+    fake.reply("/flaky/v1/chat/completions", ERR_503, ERR_503, Reply(json=chat_reply("back again")))
+    fake.reply("/backup/v1/chat/completions", Reply(json=chat_reply("backup")))
+    p = one_model("t/flaky", ["t/backup"])
+    for _ in range(2):
+        assert (await engine.run(p, {"text": "q"}, RunOptions(use_cache=False))).nodes["x"].model_id == "t/backup"
+    assert engine.breaker("t/flaky").state == "open"
+    flaky_calls = sum(r.path.startswith("/flaky") for r in fake.requests)
+    record = await engine.run(p, {"text": "q"}, RunOptions(use_cache=False))
+    assert record.nodes["x"].model_id == "t/backup" and "circuit open" in record.nodes["x"].reason
+    assert sum(r.path.startswith("/flaky") for r in fake.requests) == flaky_calls  # not even tried
+    await asyncio.sleep(0.35)
+    assert engine.breaker("t/flaky").state == "half-open"
+    record = await engine.run(p, {"text": "q"}, RunOptions(use_cache=False))
+    assert record.nodes["x"].model_id == "t/flaky" and engine.breaker("t/flaky").state == "closed"
+
+
+async def test_a_rate_limit_queues_calls_instead_of_failing_them(engine, registry, fake):
+    # engine fixture: the rate window is 0.5 s instead of a minute
+    openai_model(registry, fake, "t/limited", "/v1/chat/completions", rateLimit={"requestsPerMinute": 2})
+    stamps = []
+    fake.reply("/v1/chat/completions", lambda rec: (stamps.append(time.monotonic()), Reply(json=chat_reply("ok")))[1])
+    nodes = [TEXT_IN] + [{"id": f"n{i}", "kind": "model", "model": "t/limited", "prompt": f"{i} {{{{ text }}}}"} for i in range(4)]
+    edges = [(f"a{i}", "in", f"n{i}") for i in range(4)] + [(f"b{i}", f"n{i}", "out", "text", f"r{i}") for i in range(4)]
+    record = await engine.run(pipeline(nodes + [OUT], edges), {"text": "q"})
+    assert record.status == "succeeded" and len(stamps) == 4
+    stamps.sort()
+    assert stamps[2] - stamps[0] >= 0.4 and stamps[3] - stamps[1] >= 0.4  # the 3rd and 4th waited for the window

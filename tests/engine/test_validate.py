@@ -1,0 +1,69 @@
+"""Validation before a run: every problem at once, each on the node or edge it belongs to."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio.engine import PipelineInvalid, validate_pipeline
+from studio.spec import load_pipeline
+from tests.engine.conftest import openai_model
+
+
+def where(problems) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for p in problems:
+        found.setdefault(p.where, []).append(p.message)
+    return found
+
+
+async def test_all_problems_at_once_on_the_right_ids(engine, registry, fake):
+    openai_model(registry, fake, "t/m", "/v1/chat/completions", capabilities=["chat"])
+    registry.save(registry.get("t/m").model_copy(update={"id": "t/num", "output_schema": {
+        "type": "object", "properties": {"score": {"type": "number"}}}}))
+    p = load_pipeline({"format": "iom.pipeline", "version": 1, "id": "bad", "name": "Bad", "nodes": [
+        {"id": "in", "kind": "input", "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}},
+        {"id": "ghost", "kind": "model", "model": "no/such-model", "prompt": "{{ text }}"},
+        {"id": "tpl", "kind": "model", "model": "t/m", "prompt": "{{ text "},
+        {"id": "needs", "kind": "model", "model": "t/m", "prompt": "{{ text }} {{ audience }}", "policy": {"fallback": ["gone/x"]}},
+        {"id": "loop1", "kind": "transform", "template": "{{ text }}"},
+        {"id": "loop2", "kind": "transform", "template": "{{ text }}"},
+        {"id": "router", "kind": "router"},
+        {"id": "jp", "kind": "transform", "expression": "foo[?"},
+        {"id": "num", "kind": "model", "model": "t/num", "prompt": "{{ text }}"},
+        {"id": "sink", "kind": "model", "model": "t/m", "prompt": "{{ text }}"},
+        {"id": "cap", "kind": "capability", "choose": {"capability": "teleport"}},
+        {"id": "out", "kind": "output"}],
+        "edges": [
+            {"id": "e1", "source": "in", "target": "ghost"}, {"id": "e2", "source": "in", "target": "tpl"},
+            {"id": "e3", "source": "in", "target": "needs"},
+            {"id": "e4", "source": "loop1", "target": "loop2"}, {"id": "e5", "source": "loop2", "target": "loop1"},
+            {"id": "e6", "source": "in", "target": "nowhere"},
+            {"id": "e7", "source": "in", "target": "num"},
+            {"id": "e8", "source": "num", "sourcePort": "score", "target": "sink", "targetPort": "images"},
+            {"id": "e9", "source": "out", "target": "in"}]})
+    problems = where(validate_pipeline(p, registry))
+    assert "not in the registry" in problems["ghost"][0]
+    assert any("prompt template does not parse" in m for m in problems["tpl"])
+    assert any("'audience'" in m for m in problems["needs"]) and any("gone/x" in m for m in problems["needs"])
+    assert any("cycle" in m for m in problems["loop1"]) and any("cycle" in m for m in problems["loop2"])
+    assert "without routes" in problems["router"][0]
+    assert "not valid JMESPath" in problems["jp"][0]
+    assert "which does not exist" in problems["e6"][0]
+    assert "number output 'score' into the array input 'images'" in problems["e8"][0]
+    assert "teleport" in problems["cap"][0]
+    assert "ends on input node" in problems["e9"][0]
+    assert "in" not in problems and "out" not in problems
+    with pytest.raises(PipelineInvalid, match="pipeline bad is not valid: .*more\\); fix it before running"):
+        await engine.run(p, {"text": "x"})
+    assert fake.requests == []
+
+
+def test_every_sample_pipeline_is_valid(iom_home, memory_keyring):
+    from studio.core import Studio
+
+    s = Studio(iom_home)
+    try:
+        assert {p.id: [str(x) for x in validate_pipeline(p, s.models)] for p in s.pipelines.all()} == {
+            p.id: [] for p in s.pipelines.all()}
+    finally:
+        s.close()

@@ -1,0 +1,38 @@
+"""A chat model for the page tests, served by the fake provider server
+(tests/fakes/provider_server.py) speaking OpenAI chat. The stream holds after its first words
+until the test opens `fake.gate`, so a test sees text arrive without sleeping or timing."""
+
+from __future__ import annotations
+
+from studio.spec.calls import CANONICAL_SCHEMAS
+from tests.fakes.provider_server import GATE, FakeProvider, Reply, sse
+
+KEY = "sk-loopback-secret-0123456789abcdef"
+FIRST = "Hello"
+REST = [" from", " the", " loopback."]
+CHAT_PATH = "/v1/chat/completions"
+
+
+def _chunk(delta: dict, finish=None) -> dict:
+    return {"id": "c1", "object": "chat.completion.chunk", "model": "loop-1",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+def script_chat(fake: FakeProvider) -> None:
+    """An SSE answer in words, held at GATE after the first; and a list-models reply (the probe)."""
+    usage = {"id": "c1", "object": "chat.completion.chunk", "model": "loop-1", "choices": [],
+             "usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9}}
+    first, *rest = sse(_chunk({"role": "assistant", "content": FIRST}), *[_chunk({"content": w}) for w in REST],
+                       _chunk({}, "stop"), usage)
+    fake.reply(CHAT_PATH, Reply(chunks=[first, GATE, *rest], content_type="text/event-stream"))
+    fake.reply("/v1/models", Reply(json={"object": "list", "data": [{"id": "loop-1", "object": "model"}]}))
+
+
+def save_loopback_model(studio, fake: FakeProvider, *, prices=None) -> None:
+    from studio.spec.model import ModelSpec
+
+    studio.keys.set("LOOP_KEY", KEY)
+    studio.models.save(ModelSpec(
+        id="loop/chat", name="Loopback chat", provider="openai", api="openai-chat", endpoint=fake.url(CHAT_PATH),
+        model="loop-1", key_ref="LOOP_KEY", prices=prices or {"input_per_token": 1e-6, "output_per_token": 2e-6},
+        input_schema=CANONICAL_SCHEMAS["llm"][0], output_schema=CANONICAL_SCHEMAS["llm"][1]))
