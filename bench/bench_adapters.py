@@ -5,7 +5,7 @@ httpx call to the same loopback server, plain and streaming.
 
 Both sides use one pooled httpx.AsyncClient against an in-process OpenAI-style server on
 127.0.0.1, so the difference is what the studio adds: validation, request building, SSE
-parsing, usage/cost, the CallRecord. Prints mean µs per call and the ratio.
+parsing, usage/cost, the CallRecord. Prints median µs per call (the two alternate, call by call) and the ratio.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -55,13 +56,21 @@ async def bare(client, url, stream):
     return "".join(text)
 
 
-async def timed(fn, n):
-    for _ in range(20):  # warm up the pool and imports
-        await fn()
-    start = time.perf_counter()
+async def paired(bare_fn, hub_fn, n):
+    """Alternate the two calls so machine noise (2 shared cores) hits both alike; median µs."""
+    for _ in range(20):  # warm up the pools and imports
+        await bare_fn()
+        await hub_fn()
+    bare_us, hub_us = [], []
     for _ in range(n):
-        await fn()
-    return (time.perf_counter() - start) / n * 1e6
+        t0 = time.perf_counter()
+        await bare_fn()
+        t1 = time.perf_counter()
+        await hub_fn()
+        t2 = time.perf_counter()
+        bare_us.append((t1 - t0) * 1e6)
+        hub_us.append((t2 - t1) * 1e6)
+    return statistics.median(bare_us), statistics.median(hub_us)
 
 
 async def main(n: int) -> None:
@@ -75,15 +84,15 @@ async def main(n: int) -> None:
         hub = ProviderHub(keys=Keys(), recorder=MemoryRecorder())
         client = httpx.AsyncClient()
         print(f"{n} calls each, loopback OpenAI-style server, {len(WORDS)} words per reply")
-        print(f"{'mode':<8}{'bare httpx µs':>15}{'hub µs':>10}{'added µs':>10}{'ratio':>8}{'hub overhead_ms (self-reported)':>34}")
+        print(f"{'mode':<8}{'bare httpx µs':>15}{'hub µs':>10}{'added µs':>10}{'ratio':>8}{'hub overhead (self-reported)':>31}")
         for mode, stream in (("plain", False), ("stream", True)):
             fake.reply(PATH, Reply(chunks=STREAM) if stream else Reply(json=PLAIN))
             req = CallRequest(model_id=spec.id, input={"prompt": "Hi"}, stream=stream)
-            t_bare = await timed(lambda: bare(client, url, stream), n)
             hub.recorder.calls.clear()
-            t_hub = await timed(lambda: hub.call(spec, req, on_text=lambda t: None), n)
-            overhead = sum(c[0].overhead_ms for c in hub.recorder.calls[-n:]) / n
-            print(f"{mode:<8}{t_bare:>15.0f}{t_hub:>10.0f}{t_hub - t_bare:>10.0f}{t_hub / t_bare:>8.2f}{overhead * 1000:>31.0f} µs")
+            t_bare, t_hub = await paired(lambda: bare(client, url, stream),
+                                         lambda: hub.call(spec, req, on_text=lambda t: None), n)
+            overhead = statistics.median(c[0].overhead_ms for c in hub.recorder.calls[-n:])
+            print(f"{mode:<8}{t_bare:>15.0f}{t_hub:>10.0f}{t_hub - t_bare:>10.0f}{t_hub / t_bare:>8.2f}{overhead * 1000:>28.0f} µs")
         await client.aclose()
         await hub.aclose()
 

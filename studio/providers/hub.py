@@ -92,10 +92,11 @@ class ProviderHub:
 
     # -- calls ---------------------------------------------------------------------------
 
-    def _key(self, spec: ModelSpec) -> str | None:
+    async def _key(self, spec: ModelSpec) -> str | None:
         if not spec.key_ref:
             return None
-        value = self.keys.get(spec.key_ref) if self.keys is not None else None
+        # the OS keyring answers over D-Bus: never on the event loop
+        value = await asyncio.to_thread(self.keys.get, spec.key_ref) if self.keys is not None else None
         if not value:
             raise ProviderError(ErrorKind.KEY_MISSING, f"key {spec.key_ref} is not set", model_id=spec.id)
         redactor.remember(value)  # whatever store it came from, it never shows in a message
@@ -128,7 +129,7 @@ class ProviderHub:
             if spec.incomplete:
                 raise ProviderError(ErrorKind.INCOMPLETE)
             validate(request.input, spec.input_schema, ErrorKind.INVALID_INPUT, "input")
-            key = self._key(spec)
+            key = await self._key(spec)
             await fault_injection.inject(spec.faults, self.random)
             x = self._exchange(spec, request, key, emit)
             try:
@@ -201,7 +202,7 @@ class ProviderHub:
         if spec.incomplete:
             return status("error", str(ProviderError(ErrorKind.INCOMPLETE, model_id=spec.id)))
         try:
-            key = self._key(spec)
+            key = await self._key(spec)
         except ProviderError as e:
             return status("key_missing", str(e))
         adapter = adapter_for(spec.api)

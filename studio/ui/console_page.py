@@ -175,7 +175,8 @@ async def console_page(model: str | None = None) -> None:
             fields = []
             return
         model_note.text = f"{spec.provider} · {spec.api} · {spec.model_type}" + \
-            (" · incomplete: set the provider's model name first" if spec.incomplete else "")
+            (" · incomplete: set the provider's model name first" if spec.incomplete else "") + \
+            (" · faults injected (test mode)" if spec.faults and spec.faults.enabled else "")
         fields = fields_for(spec.input_schema)
         for k, v in spec.default_params.items():
             if k in param_values:

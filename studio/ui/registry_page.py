@@ -46,7 +46,8 @@ CAPS_SLOT = r"""
 NAME_SLOT = r"""
 <q-td :props="props">
   <div class="font-medium">{{ props.value }}
-    <q-badge v-if="props.row.incomplete" color="warning" class="q-ml-xs" label="incomplete" /></div>
+    <q-badge v-if="props.row.incomplete" color="warning" class="q-ml-xs" label="incomplete" />
+    <q-badge v-if="props.row.faults" color="negative" class="q-ml-xs" label="faults injected" /></div>
   <div class="font-mono text-xs opacity-70">{{ props.row.id }}</div>
 </q-td>
 """
@@ -78,6 +79,7 @@ def row_for(spec: ModelSpec, health: HealthStatus) -> dict[str, Any]:
         "capabilities": list(spec.capabilities), "price": price_label(spec),
         "latency": f"{spec.latency_ms} ms" if spec.latency_ms is not None else "—",
         "health": health.state, "incomplete": spec.incomplete,
+        "faults": bool(spec.faults and spec.faults.enabled),
     }
 
 

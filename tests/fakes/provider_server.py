@@ -14,8 +14,9 @@ Use it for any wire format (OpenAI, Anthropic, Gemini, HF, Ollama, generic HTTP)
   `fake.reply(path, r1, r2)` scripts a sequence. A callable `fn(Recorded) -> Reply` may stand
   in for a Reply. Unscripted paths answer 404 with an OpenAI-style error body.
 - `Reply.chunks` streams: each part is written and flushed separately, `delay_s` before each.
-  `cut=True` announces more bytes than it sends, then closes: the client sees a broken reply
-  (a stream cut off midway). A stream that simply ends without its end marker: leave out the
+  Streams are sent chunked on a kept-alive connection. `cut=True` closes the connection
+  without finishing the reply (a stream cut off midway; for a plain reply, fewer bytes than
+  its content-length). A stream that simply ends without its end marker: leave out the
   marker (e.g. `sse(..., done=False)`).
 - `Reply.raw` sends bytes as they are (malformed JSON).
 - Every request is recorded in `fake.requests` (method, path, query, lower-cased headers,
@@ -79,6 +80,7 @@ def ndjson(*docs: Any) -> list[str]:
 class FakeProvider:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
+        self.connections: set[tuple[str, int]] = set()  # client addresses seen (connection reuse)
         self.gate = threading.Event()
         self._script: dict[str, list[Reply | Callable[[Recorded], Reply]]] = {}
         self._lock = threading.Lock()
@@ -92,6 +94,7 @@ class FakeProvider:
 
             def setup(self):
                 super().setup()
+                fake.connections.add(self.client_address)
                 # headers and body go out as separate writes: without this, Nagle plus the
                 # client's delayed ACK add ~40 ms to every kept-alive reply
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -133,25 +136,35 @@ class FakeProvider:
                     if r.cut:
                         self.close_connection = True
                     return
+                # streams use chunked transfer encoding on a kept-alive connection, as real
+                # providers do; a cut stream stops without the final zero-length chunk
                 self.send_header("content-type", r.content_type or "text/event-stream")
-                parts = [c.encode() if isinstance(c, str) else c for c in r.chunks if c is not GATE]
-                if r.cut:  # promise more than we send, so the client sees a broken reply
-                    self.send_header("content-length", str(sum(len(p) for p in parts) + 100))
-                self.send_header("connection", "close")
+                self.send_header("transfer-encoding", "chunked")
                 self.end_headers()
-                self.close_connection = True
                 for chunk in r.chunks:
                     if chunk is GATE:
                         fake.gate.wait(30)
                         continue
                     if r.delay_s:
                         time.sleep(r.delay_s)
-                    self.wfile.write(chunk.encode() if isinstance(chunk, str) else chunk)
+                    data = chunk.encode() if isinstance(chunk, str) else chunk
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                     self.wfile.flush()
+                if r.cut:
+                    self.close_connection = True
+                    return
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
 
             do_GET = do_POST = do_PUT = do_PATCH = _handle
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):  # a client hanging up is not news
+                pass
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

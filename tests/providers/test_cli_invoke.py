@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.fakes.provider_server import Reply, sse
+from tests.fakes.provider_server import GATE, Reply, sse
 
 KEY = "sk-cli-SECRET-abcdef123456"
 PATH = "/v1/chat/completions"
@@ -20,8 +20,11 @@ def iom(iom_home, fake, tmp_path):
     env = dict(os.environ, IOM_HOME=str(iom_home), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
                FAKE_PROVIDER_KEY=KEY)
 
-    def run(*args):
-        return subprocess.run([sys.executable, "-m", "studio", *args], env=env, capture_output=True, text=True, timeout=60)
+    def run(*args, popen=False):
+        cmd = [sys.executable, "-m", "studio", *args]
+        if popen:
+            return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
 
     model = {"id": "fake/chat", "name": "Fake chat", "provider": "openai", "api": "openai-chat",
              "endpoint": fake.url(PATH), "model": "fake-1", "keyRef": "FAKE_PROVIDER_KEY",
@@ -95,3 +98,26 @@ def test_faulty_model_is_marked_in_list(iom, tmp_path):
     assert iom("models", "add", str(path)).returncode == 0
     row = [line for line in iom("models", "list").stdout.splitlines() if line.startswith("fake/faulty")]
     assert row and "(faults)" in row[0]
+
+
+def test_faulty_model_is_marked_on_the_registry_page_rows():
+    from studio.spec.model import ModelSpec
+    from studio.spec.model import HealthStatus
+    from studio.ui.registry_page import row_for
+
+    spec = ModelSpec.model_validate({"id": "a/b", "name": "b", "provider": "local", "api": "local", "model": "x",
+                                     "faults": {"addedLatencyMs": 100}})
+    assert row_for(spec, HealthStatus())["faults"] is True
+    assert row_for(spec.model_copy(update={"faults": None}), HealthStatus())["faults"] is False
+
+
+def test_invoke_stream_prints_first_words_before_the_rest_arrives(iom, fake):
+    fake.reply(PATH, Reply(chunks=[*sse(chunk("First"), done=False), GATE, *sse(chunk(" rest"))]))
+    proc = iom("invoke", "fake/chat", "--input", '{"prompt": "Hi"}', "--stream", popen=True)
+    try:
+        assert proc.stdout.read(5) == "First"  # the server still holds the rest at the gate
+        fake.gate.set()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert out == " rest\n" and proc.returncode == 0, err

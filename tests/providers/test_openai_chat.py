@@ -169,3 +169,17 @@ async def test_malformed_chunk_mid_stream(fake, hub):
     with pytest.raises(ProviderError) as err:
         await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True))
     assert err.value.kind == ErrorKind.MALFORMED and err.value.partial_text == "A"
+
+
+async def test_error_status_on_a_stream_request(fake, hub):
+    fake.reply(PATH, Reply(status=429, json={"error": {"message": "slow down"}}, headers={"retry-after": "2"}))
+    with pytest.raises(ProviderError) as err:
+        await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True))
+    assert err.value.kind == ErrorKind.RATE_LIMITED and err.value.retry_after_s == 2.0
+
+
+async def test_pooled_connection_is_reused_after_a_stream(fake, hub):
+    fake.reply(PATH, Reply(chunks=sse(chunk("a"))), Reply(json=completion()))
+    await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True))
+    await hub.call(spec(fake), req({"prompt": "Hi"}))
+    assert len(fake.connections) == 1

@@ -21,12 +21,27 @@ async def test_openai_embeddings(fake, hub):
     assert result.usage.input_tokens == 4 and result.cost.usd == pytest.approx(4e-7)
 
 
-@pytest.mark.parametrize("status,kind", [(401, ErrorKind.AUTH), (429, ErrorKind.RATE_LIMITED), (503, ErrorKind.OVERLOADED)])
+ERRORS = [(400, ErrorKind.BAD_REQUEST), (401, ErrorKind.AUTH), (429, ErrorKind.RATE_LIMITED), (500, ErrorKind.SERVER),
+          (503, ErrorKind.OVERLOADED), (529, ErrorKind.OVERLOADED)]
+
+
+@pytest.mark.parametrize("status,kind", ERRORS)
 async def test_openai_embeddings_errors(fake, hub, status, kind):
-    fake.reply("/v1/embeddings", Reply(status=status, json={"error": {"message": "x"}}))
+    fake.reply("/v1/embeddings", Reply(status=status, json={"error": {"message": "x"}}, headers={"retry-after": "5"} if status == 429 else {}))
     with pytest.raises(ProviderError) as err:
         await hub.call(make_spec("openai-embeddings", fake.url("/v1/embeddings")), req({"input": "a"}))
-    assert err.value.kind == kind
+    assert err.value.kind == kind and err.value.retry_after_s == (5.0 if status == 429 else None)
+
+
+async def test_openai_embeddings_malformed(fake, hub):
+    fake.reply("/v1/embeddings", Reply(raw="{]"))
+    with pytest.raises(ProviderError) as err:
+        await hub.call(make_spec("openai-embeddings", fake.url("/v1/embeddings")), req({"input": "a"}))
+    assert err.value.kind == ErrorKind.MALFORMED
+    fake.reply("/v1/embeddings", Reply(json={"data": [{"index": 0}]}))
+    with pytest.raises(ProviderError) as err:
+        await hub.call(make_spec("openai-embeddings", fake.url("/v1/embeddings")), req({"input": "a"}))
+    assert err.value.kind == ErrorKind.MALFORMED
 
 
 def http_spec(fake, **http):
@@ -60,11 +75,22 @@ async def test_generic_http_output_expression_finds_nothing(fake, hub):
     assert err.value.kind == ErrorKind.INVALID_OUTPUT and "result.text" in str(err.value)
 
 
-async def test_generic_http_errors(fake, hub):
-    fake.reply("/api/summarize", Reply(status=429, json={"message": "slow"}, headers={"retry-after": "4"}))
+@pytest.mark.parametrize("status,kind", ERRORS)
+async def test_generic_http_errors(fake, hub, status, kind):
+    fake.reply("/api/summarize", Reply(status=status, json={"message": "slow"}, headers={"retry-after": "4"} if status == 429 else {}))
     with pytest.raises(ProviderError) as err:
         await hub.call(http_spec(fake), req({"text": "x"}))
-    assert err.value.kind == ErrorKind.RATE_LIMITED and err.value.retry_after_s == 4.0
+    assert err.value.kind == kind and err.value.retry_after_s == (4.0 if status == 429 else None)
+
+
+async def test_generic_http_malformed_and_plain_input(fake, hub):
+    fake.reply("/api/summarize", Reply(raw="<html>"))
+    with pytest.raises(ProviderError) as err:
+        await hub.call(http_spec(fake), req({"text": "x"}))
+    assert err.value.kind == ErrorKind.MALFORMED
+    fake.reply("/api/summarize", Reply(json=["a", "b"]))
+    result = await hub.call(http_spec(fake), req({"text": "x"}))  # no template: the input is sent as JSON
+    assert fake.last.json == {"text": "x"} and result.output == {"text": ["a", "b"]}
 
 
 async def test_local_adapter_runs_a_real_model(hub):
@@ -83,4 +109,15 @@ async def test_local_unknown_model(hub):
     with pytest.raises(ProviderError) as err:
         await hub.call(s, req({"text": "x"}))
     assert err.value.kind == ErrorKind.NOT_FOUND
+    assert (await hub.check(s)).state == "error"
+
+
+async def test_generic_http_health_probe_is_a_get(fake, hub):
+    s = http_spec(fake, headers={"Authorization": "Bearer {{key}}"}, body='{"x": 1}')
+    fake.reply("/api/summarize", Reply(status=405, json={"detail": "Method Not Allowed"}))
+    assert (await hub.check(s)).state == "ok"
+    assert fake.last.method == "GET" and fake.last.headers["authorization"] == f"Bearer {SECRET}"
+    fake.reply("/api/summarize", Reply(status=403, json={"detail": "forbidden"}))
+    assert (await hub.check(s)).state == "auth_failed"
+    fake.reply("/api/summarize", Reply(status=500, json={"detail": "down"}))
     assert (await hub.check(s)).state == "error"

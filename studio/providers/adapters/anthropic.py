@@ -87,8 +87,7 @@ async def call(x: Exchange) -> AdapterResult:
             stop = (data.get("delta") or {}).get("stop_reason") or stop
             u.update(data.get("usage") or {})  # cumulative: the latest figures replace earlier ones
         elif kind == "message_stop":
-            done = True
-            break
+            done = True  # read on to the end, so the connection can be reused
     if not done:
         raise x.cut_off("message_stop")
     return AdapterResult({"text": x.partial, "finishReason": stop or "end_turn"}, stop, usage(u) if u else None,

@@ -65,3 +65,23 @@ async def call(x: Exchange) -> AdapterResult:
         output = doc if isinstance(doc, dict) else {field: doc}
     return AdapterResult(output, None, None, request_id(resp),
                          raw_request={"method": method, "body": content}, raw_response=doc)
+
+
+async def probe(x: Exchange) -> None:
+    """Reachability only (a real call could have side effects): any answer below 500 other
+    than 401/403 counts as up; a GET the API does not allow (405) still proves it is there."""
+    import time
+
+    import httpx
+
+    from studio.providers.classify import from_response, from_transport
+
+    start = time.perf_counter()
+    try:
+        resp = await x.client.get(x.spec.endpoint, headers=_headers(x), timeout=x.timeout_s)
+    except httpx.HTTPError as e:
+        raise from_transport(e) from None
+    finally:
+        x.wait_s += time.perf_counter() - start
+    if resp.status_code in (401, 403) or resp.status_code >= 500:
+        raise from_response(resp.status_code, resp.headers, resp.text)

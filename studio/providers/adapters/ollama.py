@@ -83,8 +83,7 @@ async def call(x: Exchange) -> AdapterResult:
             raise x.stream_error({"error": {"message": str(doc["error"])}})
         await x.send_text(_delta(doc))
         if doc.get("done"):
-            last = doc
-            break
+            last = doc  # read on to the end, so the connection can be reused
     if last is None:
         raise x.cut_off('the final line with "done": true')
     u, tps = _usage(last)

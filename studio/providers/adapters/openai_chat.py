@@ -58,8 +58,8 @@ async def call(x: Exchange) -> AdapterResult:
     async for _event, data in x.sse(x.spec.endpoint, body=body, headers=headers,
                                      on_open=lambda r: headers_rid.append(request_id(r))):
         if data == "[DONE]":
-            done = True
-            break
+            done = True  # read on to the end of the body, so the connection can be reused
+            continue
         if not isinstance(data, dict):
             continue
         if data.get("error"):
