@@ -207,6 +207,8 @@ class _Run:
 
     # -- events ---------------------------------------------------------------------------
     def _publish(self, event: dict) -> None:
+        if self.options.dry_run:
+            return  # a plan runs nothing, so it reports no node as running or done
         event.setdefault("runId", self.record.id)
         event.setdefault("pipelineId", self.pipeline.id)
         self.engine.bus.publish(event)

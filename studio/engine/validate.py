@@ -58,6 +58,8 @@ def validate_pipeline(pipeline: Pipeline, models) -> list[Problem]:
             missing = e.source if src is None else e.target
             add(e.id, f"connects to node {missing!r}, which does not exist; delete the edge or add the node")
             continue
+        if any(n.kind == "model" and n.model not in specs for n in (src, dst)):
+            continue  # an unknown model's ports are unknown: its node already carries the problem
         _check_edge(e, src, dst, out_ports[src.id], in_ports[dst.id], add)
     for node_id in graph.cycle_nodes():
         add(node_id, "is part of a cycle; pipelines run as acyclic graphs, so remove one edge of the loop")

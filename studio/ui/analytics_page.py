@@ -3,7 +3,6 @@ All database work runs in a thread (run.io_bound); the queries are `studio.analy
 
 from __future__ import annotations
 
-import inspect
 import json
 from datetime import datetime
 from typing import Any
@@ -45,8 +44,6 @@ def _columns(names: list[str]) -> list[dict]:
 
 def rerun_blocker(studio, run: dict) -> str | None:
     """Why a run cannot be run again, or None when it can."""
-    if getattr(studio, "engine", None) is None:
-        return "Running again needs the pipeline engine, which this studio does not have yet."
     if run.get("inputs") is None:
         return "This run's inputs were not kept (audit hashes-only or retention), so it cannot be run again."
     if not studio.pipelines.exists(run["pipeline_id"]):
@@ -57,11 +54,7 @@ def rerun_blocker(studio, run: dict) -> str | None:
 async def _run_again(studio, run: dict) -> None:
     try:
         pipeline = studio.pipelines.get(run["pipeline_id"])
-        kwargs = {}
-        options = inspect.signature(studio.engine.run).parameters.get("options")
-        if options is not None and options.default is inspect.Parameter.empty:
-            kwargs["options"] = None
-        record = await studio.engine.run(pipeline, run["inputs"], **kwargs)
+        record = await studio.engine.run(pipeline, run["inputs"])
         ui.notify(f"Run {record.id} finished: {record.status}.", type="positive" if record.status == "succeeded" else "warning")
     except UserError as e:
         ui.notify(str(e), type="negative")

@@ -53,7 +53,7 @@ def test_run_drill_down_shows_nodes_and_why_rerun_is_unavailable(studio_screen):
     studio_screen.should_contain("Run run-1 of p1")
     studio_screen.click("translate · succeeded · m/a")
     studio_screen.should_contain("bonjour")
-    studio_screen.should_contain("Running again needs the pipeline engine")
+    studio_screen.should_contain("The pipeline p1 is no longer in the registry")
 
 
 def test_empty_analytics_page_renders(studio_screen):

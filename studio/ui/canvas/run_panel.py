@@ -2,68 +2,54 @@
 pinned to nodes before anything runs, live node badges, streamed text, the node inspector,
 run from / up to a node, cancel, and a dry run with its cost estimate.
 
-It needs `studio.engine` (issue 4). Until the studio has one, the panel says so in one
-sentence and offers nothing to click. Everything the canvas expects of the engine is in
-`EngineLink` below — the one place to align when the engine lands:
-  - `engine.subscribe(handler) -> unsubscribe` (handler gets each event as it happens), or an
-    `on_event` callable accepted by the run options;
-  - `await engine.run(pipeline, inputs, options=...) -> RunRecord`, options built from
-    `studio.engine.RunOptions` when it exists (from_node, to_node, dry_run);
-  - optional `engine.validate(pipeline) -> [problem]`, each problem naming a node or edge id.
-Events are read leniently by `run_view` (node id + status + figures).
+Everything the canvas asks of `studio.engine` goes through `EngineLink` below:
+  - `engine.subscribe(handler) -> unsubscribe` (handler gets each event as it happens);
+  - `await engine.run(pipeline, inputs, options=RunOptions(...)) -> RunRecord` (a plan dict
+    for a dry run), streaming text as events of type "text";
+  - `engine.validate(pipeline) -> [Problem]`, each naming a node or edge id (`where`).
+Events are read by `run_view` (node id + status + figures).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from typing import Any, Callable
 
 from nicegui import ui
 
+from studio.errors import UserError
+from studio.providers.errors import ProviderError
 from studio.ui.canvas.run_view import event_patch, event_text, field, record_patch
 
-ENGINE_MISSING = ("Running from the canvas needs the pipeline engine, which this build of the studio "
-                  "does not include yet; you can edit, save and export pipelines meanwhile.")
+log = logging.getLogger(__name__)
 
 
 class EngineLink:
-    """Calls the engine and hands its events to `on_event` on the NiceGUI loop."""
+    """Calls the engine and hands its events to `on_event` (other runs' events included; the
+    panel ignores those of other pipelines)."""
 
     def __init__(self, engine: Any):
         self.engine = engine
 
-    def options(self, **kw: Any) -> Any:
-        try:
-            from studio.engine import RunOptions  # type: ignore[attr-defined]
-        except ImportError:
-            return kw
-        accepted = getattr(RunOptions, "model_fields", None) or getattr(RunOptions, "__dataclass_fields__", {})
-        return RunOptions(**{k: v for k, v in kw.items() if not accepted or k in accepted})
-
     def validate(self, pipeline: Any) -> list[Any]:
-        check = getattr(self.engine, "validate", None)
-        return list(check(pipeline) or []) if check else []
+        return list(self.engine.validate(pipeline))
 
     async def run(self, pipeline: Any, inputs: dict, on_event: Callable[[Any], None], **kw: Any) -> Any:
-        unsubscribe = None
-        if hasattr(self.engine, "subscribe"):
-            unsubscribe = self.engine.subscribe(on_event)
-            opts = self.options(stream=True, **kw)
-        else:
-            opts = self.options(on_event=on_event, **kw)
+        from studio.engine import RunOptions
+
+        unsubscribe = self.engine.subscribe(on_event)
         try:
-            return await self.engine.run(pipeline, inputs, options=opts)
+            return await self.engine.run(pipeline, inputs, options=RunOptions(stream=True, **kw))
         finally:
-            if callable(unsubscribe):
-                unsubscribe()
+            unsubscribe()
 
 
 class RunPanel:
     def __init__(self, editor):
         self.editor = editor
-        self.available = hasattr(editor.studio, "engine")
         self.last_record: Any = None
         self.task: asyncio.Task | None = None
         self.latencies_ms: list[float] = []  # event emitted -> canvas painted, for bench/ and tests
@@ -72,9 +58,6 @@ class RunPanel:
         self._stamps: list[float] = []
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        if not self.available:
-            ui.label(ENGINE_MISSING).classes("text-grey-8").props("data-testid=run-disabled")
-            return
         self.link = EngineLink(editor.studio.engine)
         editor.canvas.handle("status_shown", self._shown)
         self.form_box = ui.column().classes("w-full gap-1")
@@ -147,7 +130,7 @@ class RunPanel:
         problems = self.link.validate(pipeline)
         if problems:
             for pr in problems:
-                target = field(pr, "node_id", "nodeId", "edge_id", "edgeId", default="")
+                target = field(pr, "where", "node_id", "nodeId", "edge_id", "edgeId", default="")
                 ed.session.problems[target] = str(field(pr, "message", "detail", default=pr))
             ed.redraw()
             self.summary.set_text(f"Not run: {len(problems)} problem(s), shown on the nodes.")
@@ -168,8 +151,12 @@ class RunPanel:
         except asyncio.CancelledError:
             self.summary.set_text("Cancelled.")
             raise
-        except Exception as e:  # the engine's one-sentence errors (missing key, bad input …)
+        except (UserError, ProviderError) as e:  # the engine's one-sentence errors (missing key, bad input …)
             self.summary.set_text(f"Failed: {e}")
+            return
+        except Exception:  # a bug: the person gets one sentence, the traceback goes to the server log
+            log.exception("run from the canvas failed")
+            self.summary.set_text("Failed: the studio hit an internal error; the server log has the details.")
             return
         finally:
             self.cancel_button.set_enabled(False)
