@@ -17,7 +17,7 @@ from studio.providers.errors import ErrorKind, ProviderError
 
 _BY_STATUS = {
     400: ErrorKind.BAD_REQUEST, 401: ErrorKind.AUTH, 403: ErrorKind.PERMISSION, 404: ErrorKind.NOT_FOUND,
-    408: ErrorKind.TIMEOUT, 413: ErrorKind.CONTEXT_LENGTH, 422: ErrorKind.BAD_REQUEST,
+    408: ErrorKind.TIMEOUT, 409: ErrorKind.SERVER, 413: ErrorKind.CONTEXT_LENGTH, 422: ErrorKind.BAD_REQUEST,
     429: ErrorKind.RATE_LIMITED, 500: ErrorKind.SERVER, 502: ErrorKind.SERVER, 503: ErrorKind.OVERLOADED,
     504: ErrorKind.TIMEOUT, 529: ErrorKind.OVERLOADED,
 }

@@ -24,7 +24,7 @@ def test_retry_after_sources():
     assert retry_after({}, {"error": "x"}) is None
 
 
-@pytest.mark.parametrize("status,kind", [(408, ErrorKind.TIMEOUT), (502, ErrorKind.SERVER), (504, ErrorKind.TIMEOUT),
+@pytest.mark.parametrize("status,kind", [(408, ErrorKind.TIMEOUT), (409, ErrorKind.SERVER), (502, ErrorKind.SERVER), (504, ErrorKind.TIMEOUT),
                                          (418, ErrorKind.BAD_REQUEST), (599, ErrorKind.SERVER)])
 def test_other_statuses(status, kind):
     assert from_response(status, httpx.Headers(), "plain text body").kind == kind
