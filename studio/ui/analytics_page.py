@@ -14,13 +14,14 @@ from studio.analytics.export import FORMATS, export_calls
 from studio.errors import UserError
 from studio.ui import analytics_figures as figs
 from studio.ui.app import get_studio
+from studio.ui.widgets import dollars
 from studio.ui.shell import frame
 
 RANGES = {"1h": "Last hour", "24h": "24 hours", "7d": "7 days", "30d": "30 days", "all": "All time"}
 
 
 def money(usd: float | None, unpriced: int = 0) -> str:
-    text = "—" if usd is None else f"${usd:,.4f}"
+    text = "—" if usd is None else dollars(usd)
     if unpriced:
         text = f"{unpriced} unpriced" if usd is None else f"{text} + {unpriced} unpriced"
     return text

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,7 +23,7 @@ from studio.ui import services
 from studio.ui.app import get_studio
 from studio.ui.schema_form import FormField, collect_input, fields_for, input_problem
 from studio.ui.shell import frame
-from studio.ui.widgets import error_sentence, json_text, notify_error
+from studio.ui.widgets import error_sentence, json_text, money, notify_error
 
 @dataclass
 class Attempt:
@@ -39,18 +38,6 @@ class Attempt:
     error: str = ""
     result: Any = None
     request: dict = field(default_factory=dict)
-
-
-def money(usd: float | None) -> str:
-    """Cost for people: 'unpriced' when unknown (never $0), otherwise dollars."""
-    if usd is None:
-        return "unpriced"
-    if usd == 0:
-        return "free"
-    if usd >= 0.01:
-        return f"${usd:.4f}"
-    decimals = -math.floor(math.log10(usd)) + 2  # three significant digits of a tiny cost
-    return f"${usd:.{decimals}f}".rstrip("0").rstrip(".")
 
 
 def metrics_for(result) -> dict[str, str]:

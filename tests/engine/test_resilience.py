@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
 
 from studio.engine import RunOptions
 from tests.engine.conftest import OUT, TEXT_IN, chat_reply, openai_model, pipeline
