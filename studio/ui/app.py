@@ -1,4 +1,5 @@
-"""Start the NiceGUI app: one Studio object, the pages, and the server on 127.0.0.1."""
+"""Start the studio's one server on 127.0.0.1: the NiceGUI pages and the OpenAI-compatible
+gateway (studio/gateway), both over the same Studio object."""
 
 from __future__ import annotations
 
@@ -44,8 +45,11 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     serve(), so a test that runs the app again with another IOM_HOME gets its own data."""
     from studio.ui.pages import register_all
 
+    from studio.gateway import openai_api
+
     reset_studio()
     register_all()
+    openai_api.register(app, get_studio)
     app.on_startup(get_studio)
     app.on_shutdown(_shutdown)
     ui.run(

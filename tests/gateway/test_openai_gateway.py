@@ -1,0 +1,125 @@
+"""The OpenAI-compatible gateway, through the real server (run.py) over HTTP: models listed,
+a chat completion proxied to a loopback OpenAI-format provider (plain and streamed), a
+saved offline pipeline called as a model, and errors in OpenAI's shape."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from studio.registry import ModelRegistry
+from studio.spec import ModelSpec
+from studio.spec.calls import CANONICAL_SCHEMAS
+from tests.engine.conftest import chat_reply
+from tests.fakes.provider_server import FakeProvider, Reply, sse
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def fake():
+    with FakeProvider() as server:
+        yield server
+
+
+@pytest.fixture
+def gateway(iom_home, fake):
+    """The studio serving on a free port, with a model `loop/chat` that the fake provider answers."""
+    llm_in, llm_out = CANONICAL_SCHEMAS["llm"]
+    from tests.providers.conftest import DictKeys
+
+    ModelRegistry(iom_home, DictKeys({})).save(ModelSpec(
+        id="loop/chat", name="Loop", provider="openai", api="openai-chat", endpoint=fake.url("/v1/chat/completions"),
+        model="gpt-test", key_ref="LOOP_KEY", input_schema=llm_in, output_schema=llm_out,
+        prices={"input_per_token": 1e-6, "output_per_token": 2e-6}))
+    port = _free_port()
+    env = dict(os.environ, IOM_HOME=str(iom_home), IOM_PORT=str(port), LOOP_KEY="sk-loop-secret-000000000000",
+               PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    env.pop("PYTEST_CURRENT_TEST", None)
+    proc = subprocess.Popen([sys.executable, "run.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(base + "/models", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    with httpx.Client(base_url=base, timeout=30) as client:
+        yield client
+    proc.terminate()
+    out, _ = proc.communicate(timeout=20)
+    assert "Traceback" not in out and "sk-loop-secret" not in out, out
+
+
+def test_models_lists_registry_llms_and_pipelines(gateway):
+    ids = {m["id"] for m in gateway.get("/models").json()["data"]}
+    assert {"loop/chat", "openai/gpt-4o-mini", "pipeline/review-triage", "pipeline/content-enhancement"} <= ids
+    assert "local/sentiment-vader" not in ids  # not a chat model
+
+
+def test_a_chat_completion_goes_through_the_hub(gateway, fake):
+    fake.reply("/v1/chat/completions", Reply(json=chat_reply("Bonjour", 7, 2)))
+    r = gateway.post("/chat/completions", json={"model": "loop/chat", "temperature": 0,
+                                                "messages": [{"role": "user", "content": "Hello"}]})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["object"] == "chat.completion" and doc["choices"][0]["message"]["content"] == "Bonjour"
+    assert doc["usage"] == {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}
+    sent = fake.last
+    assert sent.json["model"] == "gpt-test" and sent.json["messages"] == [{"role": "user", "content": "Hello"}]
+    assert sent.headers["authorization"] == "Bearer sk-loop-secret-000000000000"
+
+
+def test_a_streamed_completion_arrives_as_openai_chunks(gateway, fake):
+    part = lambda t: {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": t}}]}
+    fake.reply("/v1/chat/completions", Reply(chunks=sse(part("Hel"), part("lo"),
+                                                        {"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})))
+    with gateway.stream("POST", "/chat/completions", json={
+            "model": "loop/chat", "stream": True, "stream_options": {"include_usage": True},
+            "messages": [{"role": "user", "content": "Hi"}]}) as r:
+        lines = [line for line in r.iter_lines() if line.startswith("data: ")]
+    assert lines[-1] == "data: [DONE]"
+    docs = [json.loads(line[6:]) for line in lines[:-1]]
+    text = "".join(d["choices"][0]["delta"].get("content", "") for d in docs if d["choices"])
+    assert text == "Hello"
+    assert [d["choices"][0]["finish_reason"] for d in docs if d["choices"]][-1] == "stop"
+    assert "usage" in docs[-1] and docs[-1]["choices"] == []
+
+
+def test_a_saved_pipeline_is_a_model(gateway):
+    r = gateway.post("/chat/completions", json={"model": "pipeline/review-triage", "messages": [
+        {"role": "user", "content": "Le personnel était charmant mais le petit déjeuner était froid."}]})
+    assert r.status_code == 200, r.text
+    report = json.loads(r.json()["choices"][0]["message"]["content"])
+    assert report["language"] == "French"
+
+
+def test_errors_come_back_in_openais_shape(gateway, fake):
+    r = gateway.post("/chat/completions", json={"model": "no/such", "messages": [{"role": "user", "content": "x"}]})
+    assert r.status_code == 404 and "no model 'no/such'" in r.json()["error"]["message"]
+    r = gateway.post("/chat/completions", content=b"{oops", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "not valid JSON" in r.json()["error"]["message"]
+    r = gateway.post("/chat/completions", json={"model": "loop/chat"})
+    assert r.status_code == 400 and "messages" in r.json()["error"]["message"]
+    fake.reply("/v1/chat/completions", Reply(status=429, json={"error": {"message": "slow down", "type": "rate_limit"}},
+                                             headers={"retry-after": "7"}))
+    r = gateway.post("/chat/completions", json={"model": "loop/chat", "messages": [{"role": "user", "content": "x"}]})
+    assert r.status_code == 429 and r.headers["retry-after"] == "7" and r.json()["error"]["type"] == "rate_limited"
+    r = gateway.post("/chat/completions", json={"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]})
+    assert r.status_code == 400 and "OPENAI_API_KEY" in r.json()["error"]["message"]
