@@ -387,6 +387,9 @@ class _Run:
     async def _execute(self, node: Node, nr: NodeRun, inputs: dict[str, Any]) -> Any:
         kind = node.kind
         if kind == "input":
+            if self.options.dry_run:  # a plan needs no real input: missing fields get placeholders
+                props = (node.input_schema or {}).get("properties") or {}
+                return {**{name: f"⟨input {name}⟩" for name in props}, **self.inputs}
             return self._pipeline_inputs(node)
         if kind == "output":
             return inputs

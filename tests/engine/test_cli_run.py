@@ -52,6 +52,9 @@ def test_dry_run_plans_without_keys(iom):
     assert {q["nodeId"] for q in plan["requests"]} == {"fr", "de", "es"}
     assert plan["requests"][0]["input"]["prompt"].endswith("Good morning")
     assert plan["estimatedCostUsd"] > 0
+    r = iom("run", "content-enhancement", "--dry-run", "--json")  # no input at all: placeholders
+    assert r.returncode == 0, r.stderr
+    assert "⟨input topic⟩" in json.loads(r.stdout)["requests"][0]["input"]["prompt"]
 
 
 def test_bad_input_and_unknown_node_are_one_line(iom):
