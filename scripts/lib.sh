@@ -22,7 +22,16 @@ python_env() {
   if [ ! -x "$VENV/bin/python" ]; then
     local py; py="$(pick_python)"
     say "creating .venv with $("$py" --version)"
-    "$py" -m venv "$VENV" || die "could not create a virtual environment; on Debian/Ubuntu install python3-venv and run this again."
+    if ! "$py" -m venv "$VENV" 2>/dev/null; then
+      rm -rf "$VENV"
+      # Debian's system Python ships venv separately; install it where we may.
+      local venv_pkg; venv_pkg="python$("$py" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')-venv"
+      if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+        say "installing $venv_pkg"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$venv_pkg" >/dev/null
+      fi
+      "$py" -m venv "$VENV" || die "could not create a virtual environment; install $venv_pkg (e.g. 'sudo apt-get install $venv_pkg') and run this again."
+    fi
   fi
   local spec="$ROOT"
   [ -n "$extra" ] && spec="$ROOT[$extra]"
