@@ -552,10 +552,10 @@ class _Run:
         request = CallRequest(model_id=spec.id, input=call_input, params=params, stream=stream, timeout_s=timeout_s)
         async with self.engine.semaphore(spec.provider):
             try:
-                return await asyncio.wait_for(
-                    self.engine.caller.call(spec, request, on_text=on_text if stream else None, context=context),
-                    timeout_s + 1.0)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(timeout_s + 1.0):  # a safety net over the call's own timeout
+                    return await self.engine.caller.call(spec, request, on_text=on_text if stream else None,
+                                                         context=context)
+            except TimeoutError:
                 raise ProviderError(ErrorKind.TIMEOUT, f"no answer within {timeout_s:g}s", model_id=spec.id) from None
 
     def _plan_call(self, node: Node, spec: ModelSpec, inputs: dict, nr: NodeRun) -> dict:
