@@ -35,9 +35,27 @@ def reset_studio() -> None:
 
 async def _shutdown() -> None:
     """Close provider connections on the loop that made them, then flush analytics."""
+    from studio.serverinfo import withdraw
+
     if _studio is not None:
+        withdraw(_studio.home)
         await _studio.aclose()
     reset_studio()
+
+
+def _startup(host: str, port: int):
+    async def start() -> None:
+        """Own the analytics database from the start (CLI commands beside us then hand their
+        records over through the spool) and tell them where we listen."""
+        from nicegui import run
+
+        from studio.serverinfo import announce
+
+        studio = get_studio()
+        await run.io_bound(studio.analytics.start)
+        announce(studio.home, host, port)
+
+    return start
 
 
 def serve(host: str | None = None, port: int | None = None) -> None:
@@ -45,16 +63,19 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     serve(), so a test that runs the app again with another IOM_HOME gets its own data."""
     from studio.ui.pages import register_all
 
-    from studio.gateway import openai_api
+    from studio.gateway import openai_api, studio_api
 
+    host = host or os.environ.get("IOM_HOST", "127.0.0.1")
+    port = port or int(os.environ.get("IOM_PORT", "8080"))
     reset_studio()
     register_all()
     openai_api.register(app, get_studio)
-    app.on_startup(get_studio)
+    studio_api.register(app, get_studio)
+    app.on_startup(_startup(host, port))
     app.on_shutdown(_shutdown)
     ui.run(
-        host=host or os.environ.get("IOM_HOST", "127.0.0.1"),
-        port=port or int(os.environ.get("IOM_PORT", "8080")),
+        host=host,
+        port=port,
         title="IoM Studio",
         reload=False,
         show=False,
