@@ -179,6 +179,10 @@ class AnalyticsStore:
                 self._wake.wait(self.interval_s)
                 self._wake.clear()
                 stopping = self._stopping
+                try:
+                    self._segment.sync()  # what a power cut could lose is at most one interval
+                except OSError:
+                    log.exception("analytics: could not sync the spool segment %s", self._segment.path)
                 if cur is None:
                     try:
                         cur = self._connection().cursor()
