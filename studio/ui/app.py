@@ -4,6 +4,7 @@ gateway (studio/gateway), both over the same Studio object."""
 from __future__ import annotations
 
 import os
+import sys
 
 from studio.paths import data_home
 
@@ -13,6 +14,10 @@ os.environ.setdefault("NICEGUI_STORAGE_PATH", str(data_home() / "nicegui"))
 from nicegui import app, ui  # noqa: E402
 
 from studio.core import Studio
+from studio.errors import UserError
+from studio.security.guard import Guard
+from studio.security.policy import AccessPolicy
+from studio.security.preflight import check_binding, check_port_free, ui_token_required
 
 _studio: Studio | None = None
 
@@ -66,9 +71,19 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     from studio.gateway import openai_api, studio_api
 
     host = host or os.environ.get("IOM_HOST", "127.0.0.1")
-    port = port or int(os.environ.get("IOM_PORT", "8080"))
+    port = port or _port_from_env()
+    in_test_harness = "PYTEST_CURRENT_TEST" in os.environ  # NiceGUI's own test server picks its port
+    try:
+        check_binding(host)
+        if not in_test_harness:
+            check_port_free(host, port)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
     reset_studio()
     register_all()
+    app.add_middleware(Guard, policy=AccessPolicy.from_env(host), home=lambda: get_studio().home,
+                       keys=lambda: get_studio().keys, ui_token=ui_token_required())
     openai_api.register(app, get_studio)
     studio_api.register(app, get_studio)
     app.on_startup(_startup(host, port))
@@ -82,3 +97,15 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         favicon="🕸",
         dark=None,
     )
+
+
+def _port_from_env() -> int:
+    raw = os.environ.get("IOM_PORT", "8080")
+    try:
+        port = int(raw)
+        if not 0 < port < 65536:
+            raise ValueError
+    except ValueError:
+        print(f"error: IOM_PORT={raw!r} is not a port number; use a number from 1 to 65535.", file=sys.stderr)
+        raise SystemExit(1) from None
+    return port

@@ -11,7 +11,7 @@ import os
 from tests.helpers.faces import GatewayLoad, cli_load, count_records, iom
 from tests.helpers.studio_server import StudioServer
 
-N = int(os.environ.get("IOM_FACES_N", "25"))  # bench/bench_faces.py runs 100 of each
+N = int(os.environ.get("IOM_FACES_N", "12"))  # bench/bench_faces.py runs 100 of each
 
 
 def test_cli_and_gateway_beside_the_web_app_lose_nothing(iom_home):

@@ -35,9 +35,11 @@ def iom(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedPro
 
 
 class GatewayLoad:
-    """`workers` clients calling pipeline/review-triage through the gateway until stopped."""
+    """`workers` clients calling pipeline/review-triage through the gateway until stopped, each
+    pausing `pause_s` between calls: a steady load that leaves the CPU to the other faces."""
 
-    def __init__(self, server: StudioServer, workers: int = 2):
+    def __init__(self, server: StudioServer, workers: int = 2, pause_s: float = 0.05):
+        self.pause_s = pause_s
         self.server = server
         self.ok = 0
         self.failed = 0
@@ -77,6 +79,8 @@ class GatewayLoad:
                         self.acknowledged_at.append(time.time())
                     else:
                         self.failed += 1
+                if self._stop.wait(self.pause_s):
+                    return
 
 
 def cli_load(home: Path, runs: int, invokes: int, concurrency: int = 4) -> FacesResult:

@@ -65,7 +65,7 @@ class StudioServer:
         """SIGTERM (a clean shutdown) and the server's output."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
-        self.output, _ = self.proc.communicate(timeout=30)
+        self.output, _ = self.proc.communicate(timeout=90)
         return self.output
 
     def kill(self) -> None:
