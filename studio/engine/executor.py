@@ -24,7 +24,7 @@ from studio.engine.choose import choose_model
 from studio.engine.events import EventBus, Handler
 from studio.engine.graph import Graph
 from studio.engine.resilience import CircuitBreaker, RateLimiter, backoff_delay
-from studio.engine.templates import evaluate, render
+from studio.engine.templates import evaluate, node_deadline, render
 from studio.engine.validate import Problem, validate_pipeline
 from studio.errors import UserError
 from studio.providers.errors import ErrorKind, ProviderError
@@ -196,6 +196,28 @@ class _Run:
             raise UserError(f"the run's input does not fit node {node.id!r}: {where}: {error.message}.")
         return values
 
+    def _input_warnings(self) -> list[str]:
+        """What a real run would refuse in the given input: required fields that are missing,
+        values that do not fit (a dry run plans with placeholders instead)."""
+        warnings = []
+        for node in self.pipeline.nodes:
+            if node.kind != "input":
+                continue
+            schema = node.input_schema or {}
+            props = schema.get("properties") or {}
+            required = schema.get("required") if isinstance(schema.get("required"), list) else []
+            missing = [name for name in required if name not in self.inputs
+                       and not (isinstance(props.get(name), dict) and "default" in props[name])]
+            if missing:
+                warnings.append(f"required input {', '.join(repr(m) for m in missing)} of node {node.id!r} is missing; "
+                                "a real run needs it (e.g. --input '{\"" + missing[0] + "\": …}').")
+            elif self.inputs:
+                try:
+                    self._pipeline_inputs(node)
+                except UserError as e:
+                    warnings.append(str(e))
+        return warnings
+
     def _stream_nodes(self) -> set[str]:
         if not (self.options.stream or self.options.on_text or self.options.stream_node):
             return set()
@@ -259,7 +281,12 @@ class _Run:
         priced = [c for c in costs if c is not None]
         from studio.secrets import redact_data
 
+        warnings = self._input_warnings() + [
+            f"node {node_id!r} failed on the plan's placeholder values (a real run may differ): {nr.error}"
+            for node_id, nr in self.record.nodes.items()
+            if nr.status == "failed" and nr.error]
         return {"pipelineId": self.pipeline.id, "order": [n for layer in layers for n in layer],
+                "warnings": warnings,
                 "layers": [layer for layer in layers if layer], "requests": redact_data(self.requests),
                 "estimatedCostUsd": round(sum(priced), 8) if priced else (0.0 if not costs else None),
                 "unpricedNodes": [r["nodeId"] for r in self.requests if r["estimatedCostUsd"] is None],
@@ -343,6 +370,7 @@ class _Run:
         nr.status, nr.started = "running", utcnow()
         self._node_event(nr)
         began = time.perf_counter()
+        node_deadline(node.policy.timeout_s)  # this node's templates end within its timeout
         try:
             inputs: dict[str, Any] = {}
             for e in live:
@@ -397,7 +425,10 @@ class _Run:
             if node.expression:
                 import jmespath
 
-                value = jmespath.search(node.expression, inputs)
+                try:
+                    value = jmespath.search(node.expression, inputs)
+                except jmespath.exceptions.JMESPathError as e:
+                    raise UserError(f"node {node.id}: its expression failed on this input ({e}); fix the expression.") from None
                 return value if isinstance(value, dict) else {"value": value, "text": translate.as_text(value)}
             return {"text": render(node.template or "", inputs, where=f"node {node.id}")}
         if kind == "merge":
