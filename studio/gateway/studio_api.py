@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from studio.analytics.remote import READ_PATH, serve_read
+from studio import jsonread
 from studio.errors import UserError
 
 
@@ -21,9 +22,9 @@ def register(app, get_studio: Callable[[], Any]) -> None:
         if not await asyncio.to_thread(_authorised, studio, request.headers.get("authorization", "")):
             return _error(401, "a valid gateway token is needed ('Authorization: Bearer <token>'; see 'iom gateway token').")
         try:
-            body = json.loads(await request.body() or b"null")
-        except ValueError:
-            return _error(400, "the request body is not valid JSON.")
+            body = jsonread.loads(await request.body() or b"null", "the request body")
+        except UserError as e:
+            return _error(400, str(e))
         if not isinstance(body, dict):
             return _error(400, "the request needs a JSON object with 'query' and 'args'.")
         try:

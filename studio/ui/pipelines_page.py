@@ -7,6 +7,7 @@ import json
 
 from nicegui import run, ui
 
+from studio import jsonread
 from studio.errors import UserError
 from studio.registry.samples import sample_pipelines
 from studio.spec.base import slugify
@@ -98,7 +99,7 @@ def pipelines_list_page() -> None:
 
         async def import_upload(e) -> None:
             try:
-                doc = json.loads(await e.file.text())
+                doc = jsonread.loads(await e.file.read(), e.file.name)
                 pipelines = [load_pipeline(d) for d in (doc if isinstance(doc, list) else [doc])]
             except (ValueError, UserError) as err:
                 ui.notify(f"{e.file.name} is not a pipeline this studio can read: {err}", type="negative", multi_line=True)
