@@ -50,6 +50,11 @@ class Backups:
         shutil.rmtree(self._dir(ident), ignore_errors=True)
 
 
-def conflict_message(kind: str, ident: str) -> str:
-    return (f"a {kind} with id {ident!r} exists already; nothing was imported. Run again with --replace to "
-            f"replace it (the old version is kept as a backup) or with --rename NEW_ID to import it as a new {kind}.")
+class ImportConflict(UserError):
+    """An import names an id that exists; the UI asks what to do, the CLI names its flags."""
+
+    def __init__(self, kind: str, ident: str):
+        self.kind, self.ident = kind, ident
+        super().__init__(f"a {kind} with id {ident!r} exists already; nothing was imported. Run again with --replace "
+                         f"to replace it (the old version is kept as a backup) or with --rename NEW_ID to import it "
+                         f"as a new {kind}.")

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from studio.atomic import write_json
 from studio import jsonread
-from studio.registry.backups import Backups, conflict_message
+from studio.registry.backups import Backups, ImportConflict
 from studio.errors import CorruptFile, NotFound, UserError
 from studio.registry.files import JsonFolder
 from studio.registry.guard import refuse_secrets
@@ -138,7 +138,7 @@ class ModelRegistry:
             staged = [(_renamed(staged[0][0], rename, "model"), staged[0][1])]
         for spec, _key in staged:
             if self.find(spec.id) is not None and not replace:
-                raise UserError(conflict_message("model", spec.id))
+                raise ImportConflict("model", spec.id)
         report = ImportReport()
         for spec, api_key in staged:
             if api_key:

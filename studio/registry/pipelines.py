@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import CorruptFile, NotFound, UserError
-from studio.registry.backups import Backups, conflict_message
+from studio.registry.backups import Backups, ImportConflict
 from studio.registry.files import JsonFolder
 from studio.registry.guard import refuse_secrets
 from studio.registry.models import _renamed, read_json_file
@@ -59,7 +59,7 @@ class PipelineRegistry:
             pipelines = [_renamed(pipelines[0], rename, "pipeline")]
         for p in pipelines:
             if self.exists(p.id) and not replace:
-                raise UserError(conflict_message("pipeline", p.id))
+                raise ImportConflict("pipeline", p.id)
         self.replaced: list[str] = []
         for p in pipelines:
             kept = self.backups.keep(p.id, self._folder.path_for(p.id))

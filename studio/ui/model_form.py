@@ -32,9 +32,9 @@ def schema_problem(text: str) -> str | None:
     if not text.strip():
         return "Enter a JSON Schema, e.g. {\"type\": \"object\"}."
     try:
-        doc = jsonread.loads(text, "This field")
+        doc = jsonread.loads(text, "it")
     except UserError as e:
-        return str(e)
+        return str(e)[:1].upper() + str(e)[1:]
     if not isinstance(doc, dict):
         return "A JSON Schema here must be an object, e.g. {\"type\": \"object\"}."
     validator = jsonschema.validators.validator_for(doc, default=jsonschema.Draft202012Validator)
@@ -50,9 +50,9 @@ def json_object_problem(text: str) -> str | None:
     if not text.strip():
         return None
     try:
-        doc = jsonread.loads(text, "This field")
+        doc = jsonread.loads(text, "it")
     except UserError as e:
-        return str(e)
+        return str(e)[:1].upper() + str(e)[1:]
     return None if isinstance(doc, dict) else "This must be a JSON object, e.g. {\"temperature\": 0}."
 
 

@@ -92,3 +92,24 @@ def test_every_sample_opens_with_all_its_nodes_and_edges_drawn(screen: Screen):
         screen.open(f"/pipelines/{sample.id}")
         wait_nodes(screen, len(sample.nodes))
         screen.wait_for(lambda: len(screen.selenium.find_elements(By.CSS_SELECTOR, ".vue-flow__edge")) == len(sample.edges))
+
+
+def test_importing_over_a_saved_pipeline_asks_and_keeps_a_backup(screen: Screen, tmp_path):
+    screen.open("/pipelines")
+    screen.should_contain("Review triage")
+    edited = export_pipeline(registry().get("review-triage"))
+    edited["name"] = "Review triage (edited)"
+    f = tmp_path / "review-triage.json"
+    f.write_text(json.dumps(edited))
+    upload = lambda: screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=import] input[type=file]")  # noqa: E731
+    upload().send_keys(str(f))
+    screen.should_contain("exists already")
+    assert registry().get("review-triage").name == "Review triage"  # nothing replaced before the answer
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=import-replace]").click()
+    screen.should_contain("the old version is kept as a backup")
+    assert registry().get("review-triage").name == "Review triage (edited)"
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=backups-review-triage]").click()
+    screen.should_contain("Backups of pipeline review-triage")
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=backups] button[data-testid^=restore-]").click()
+    screen.should_contain("Restored review-triage")
+    assert registry().get("review-triage").name == "Review triage"
