@@ -27,6 +27,7 @@ from studio.engine.resilience import CircuitBreaker, RateLimiter, backoff_delay
 from studio.engine.templates import evaluate, node_deadline, render
 from studio.engine.validate import Problem, validate_pipeline
 from studio.errors import UserError
+from studio.jsonread import check_shape
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.providers.hub import CallContext
 from studio.spec.base import utcnow
@@ -120,6 +121,7 @@ class Engine:
                   options: RunOptions | None = None) -> RunRecord | dict:
         """Run the pipeline (or plan it, with options.dry_run). Raises UserError before any
         call when the pipeline is invalid, an input is missing or a key is not set."""
+        check_shape(inputs, "the run's input")  # lone surrogates or absurd nesting: one sentence, before anything
         run = _Run(self, pipeline, inputs or {}, options or RunOptions())
         return await (run.plan() if run.options.dry_run else run.execute())
 

@@ -22,6 +22,8 @@ from typing import Any, Callable
 import httpx
 import jsonschema
 
+from studio.errors import UserError
+from studio.jsonread import check_shape
 from studio.providers import faults as fault_injection
 from studio.providers.adapters import adapter_for
 from studio.providers.adapters.base import Exchange
@@ -128,6 +130,10 @@ class ProviderHub:
         try:
             if spec.incomplete:
                 raise ProviderError(ErrorKind.INCOMPLETE)
+            try:  # text no file or wire can carry (lone surrogates), nesting past any schema's need
+                check_shape(request.input, "the input")
+            except UserError as e:
+                raise ProviderError(ErrorKind.INVALID_INPUT, str(e)) from None
             validate(request.input, spec.input_schema, ErrorKind.INVALID_INPUT, "input")
             key = await self._key(spec)
             await fault_injection.inject(spec.faults, self.random)

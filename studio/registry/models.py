@@ -119,6 +119,7 @@ class ModelRegistry:
         any is invalid, or names an id that exists (unless `replace`: then the old version is
         kept as a backup), nothing is saved and the first fault is named. `rename` imports a
         single model under another id."""
+        jsonread.check_shape(doc, source)
         entries = self.parse_entries(doc)
         staged: list[tuple[ModelSpec, str | None]] = []
         for i, entry in enumerate(entries):
@@ -132,6 +133,8 @@ class ModelRegistry:
                     staged.append((ModelSpec.model_validate(entry), None))
             except ValidationError as e:
                 raise UserError(f"{source}: model {label!r} is not valid: {describe_validation_error(e)}. Nothing was imported.") from None
+            except UserError as e:
+                raise UserError(f"{source}: model {label!r} is not valid: {e} Nothing was imported.") from None
         if rename is not None:
             if len(staged) != 1:
                 raise UserError(f"--rename takes one model; {source} holds {len(staged)}. Nothing was imported.")
