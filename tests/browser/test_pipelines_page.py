@@ -71,7 +71,7 @@ def test_gallery_copy_opens_on_the_canvas_ready_to_run(screen: Screen):
     card.find_element(By.XPATH, ".//button").click()
     screen.wait_for(lambda: "/pipelines/data-processing-chain-2" in screen.selenium.current_url)
     screen.wait_for(lambda: len(screen.selenium.find_elements(By.CSS_SELECTOR, ".vue-flow__node")) > 0)
-    screen.click("Run")
+    screen.selenium.find_element(By.XPATH, "//div[contains(@class,'q-tab ')][.//div[text()='Run']]").click()
     screen.wait_for(lambda: screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=run]").is_displayed())
     screen.should_contain("data *")  # the input form, from the input node's schema
 

@@ -37,10 +37,11 @@ class PipelineEditor:
         with ui.row().classes("w-full no-wrap gap-2 items-stretch").style("height: calc(100vh - 175px); min-height: 380px"):
             self.canvas = PipelineCanvas(self.session.view(), palette(list(models.values()), health)) \
                 .classes("h-full").style("flex: 1; min-width: 0; border: 1px solid #ddd")
-            with ui.column().classes("w-72 h-full no-wrap gap-0"):
+            with ui.column().classes("w-96 h-full no-wrap gap-0"):
                 with ui.tabs().props("dense").classes("w-full") as tabs:
                     edit_tab = ui.tab("Edit")
                     run_tab = ui.tab("Run")
+                self.tabs, self.run_tab = tabs, run_tab
                 with ui.tab_panels(tabs, value=edit_tab).classes("w-full").style("flex: 1; overflow: auto"):
                     with ui.tab_panel(edit_tab).classes("p-1 gap-1").props("data-testid=side-panel"):
                         self.side_panel()
@@ -63,6 +64,8 @@ class PipelineEditor:
         with ui.row().classes("w-full items-center gap-1 no-wrap"):
             self.name_input = ui.input(value=self.session.pipeline.name).props("dense outlined data-testid=pipeline-name") \
                 .classes("w-48").on("blur", lambda: self.rename(self.name_input.value))
+            ui.button("Run", icon="play_arrow", on_click=self.run_now).props("dense color=positive data-testid=toolbar-run") \
+                .tooltip("Run the pipeline with the Run tab's input; the result shows there")
             self.save_button = ui.button("Save", icon="save", on_click=self.save).props("dense data-testid=save")
             self.autosave_switch = ui.switch("Autosave", value=True).props("dense")
             self.dirty_label = ui.label("").classes("text-xs text-grey-7").props("data-testid=dirty")
@@ -119,9 +122,16 @@ class PipelineEditor:
             return
         self.redraw()
 
+    def run_now(self) -> None:
+        """The toolbar's Run: show the Run tab (its input form, then the result) and start."""
+        self.tabs.set_value(self.run_tab)
+        self.run_panel.start(dry=False)
+
     def on_select(self, d: dict) -> None:
         self.selected_nodes, self.selected_edges = list(d.get("nodes", [])), list(d.get("edges", []))
         self.side_panel.refresh()
+        if len(self.selected_nodes) == 1 and getattr(self.run_panel, "last_record", None) is not None:
+            self.run_panel.inspect(self.selected_nodes[0])  # after a run, a click shows the node's in and out
 
     def delete_selected(self) -> None:
         self.change(lambda: self.session.delete(self.selected_nodes, self.selected_edges))
