@@ -46,6 +46,20 @@ class ModelCaller(Protocol):
                    context: CallContext | None = None) -> CallResult: ...
 
 
+class MissingKeys(UserError):
+    """A run that needs keys that are not set: all of them, and the nodes that need each."""
+
+    def __init__(self, pipeline_id: str, needed: dict[str, list[str]]):
+        self.needed = needed
+        self.nodes = {node: key for key, nodes in needed.items() for node in nodes}
+        names = sorted(needed)
+        which = "; ".join(f"{k} (node{'s' if len(needed[k]) > 1 else ''} {', '.join(repr(n) for n in needed[k])})"
+                          for k in names)
+        super().__init__(f"pipeline {pipeline_id} needs {len(names)} key{'s' if len(names) > 1 else ''} that "
+                         f"{'are' if len(names) > 1 else 'is'} not set: {which}; set them in Settings or with "
+                         f"'iom keys set {names[0]}'. Nothing was called.")
+
+
 class PipelineInvalid(UserError):
     """Validation found problems; `problems` pins each to a node or edge."""
 
@@ -175,15 +189,17 @@ class _Run:
         return {n: last[n] for n in selected if n not in fresh and n in last}
 
     def _check_keys(self, selected: list[str], reused: dict) -> None:
+        """Every missing key at once, with the nodes that need each, before anything is called."""
+        needed: dict[str, list[str]] = {}  # key name -> nodes
         for node_id in selected:
             node = self.node_of.get(node_id)
             if node.kind != "model" or node_id in reused:
                 continue
             spec = self.specs[node.model]
             if spec.key_ref and not self.engine.keys.get(spec.key_ref):
-                raise UserError(
-                    f"pipeline {self.pipeline.id} needs the key {spec.key_ref} (node {node_id!r}, model {spec.id}); "
-                    f"set it with 'iom keys set {spec.key_ref}' or in Settings. Nothing was called.")
+                needed.setdefault(spec.key_ref, []).append(node_id)
+        if needed:
+            raise MissingKeys(self.pipeline.id, needed)
 
     def _pipeline_inputs(self, node: Node) -> dict[str, Any]:
         schema = node.input_schema or {"type": "object"}
@@ -634,4 +650,4 @@ class _Run:
             write_json(path, {**previous, **kept})
 
 
-__all__ = ["Engine", "ModelCaller", "PipelineInvalid", "RunOptions"]
+__all__ = ["Engine", "MissingKeys", "ModelCaller", "PipelineInvalid", "RunOptions"]

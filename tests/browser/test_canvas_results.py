@@ -63,3 +63,36 @@ def test_every_sample_opens_without_overlapping_nodes(screen: Screen, pipeline_i
             apart = a["x"] + a["w"] <= b["x"] or b["x"] + b["w"] <= a["x"] or \
                 a["y"] + a["h"] <= b["y"] or b["y"] + b["h"] <= a["y"]
             assert apart, f"{a['id']} and {b['id']} overlap: {json.dumps(a)} {json.dumps(b)}"
+
+
+def test_counters_names_and_quiet_actions_update_as_the_user_edits(screen: Screen):
+    from tests.browser.canvas_helpers import connect, make_pipeline, wait_edges
+    from tests.browser.test_canvas_editing import two_node_pipeline
+
+    make_pipeline(two_node_pipeline())
+    screen.open("/pipelines/wiring")
+    wait_nodes(screen, 2)
+    counts = lambda: screen.find_by_css("[data-testid=counts]").text  # noqa: E731
+    assert counts() == "2 nodes · 0 edges"
+    connect(screen, "in", "text", "out", "in")
+    wait_edges(screen, 1)
+    screen.wait_for(lambda: counts() == "2 nodes · 1 edges")
+    name = screen.selenium.find_element(By.XPATH, "//*[@data-testid='pipeline-name']/descendant-or-self::input")
+    name.send_keys(" renamed")
+    screen.find_by_css("[data-testid=save]").click()  # leaving the field renames
+    screen.wait_for(lambda: screen.find_by_css("[data-testid=page-title]").text == "Wiring renamed")
+    screen.find_by_css("[data-testid=export]").click()
+    screen.should_contain("Exported wiring.json to your downloads.")
+
+
+def test_a_run_refused_for_keys_names_every_key_and_marks_the_nodes(screen: Screen):
+    screen.selenium.set_window_size(1400, 900)
+    screen.open("/pipelines/content-enhancement")
+    wait_nodes(screen, 5)
+    screen.find_by_css("[data-testid=toolbar-run]").click()
+    screen.wait_for(lambda: "Not run:" in screen.find_by_css("[data-testid=run-summary]").text)
+    summary = screen.find_by_css("[data-testid=run-summary]").text
+    assert "OPENAI_API_KEY" in summary and "ANTHROPIC_API_KEY" in summary and "Nothing was called" in summary
+    marked = screen.selenium.find_elements(By.CSS_SELECTOR, ".vue-flow__node .iom-node-problem")
+    assert len(marked) >= 2 and all("needs the key" in m.text for m in marked)
+    assert screen.find_by_css("[data-testid=set-keys-link]").get_attribute("href").endswith("/settings")

@@ -17,6 +17,7 @@ from studio.ui.canvas.element import MISSING_PACKAGES, PipelineCanvas, add_style
 from studio.engine.ports import template_variables
 from studio.ui.canvas.run_panel import RunPanel
 from studio.ui.canvas.session import EditSession, palette, pipeline_json
+from studio.ui.shell import retitle
 
 AUTOSAVE_SECONDS = 3.0
 
@@ -93,6 +94,10 @@ class PipelineEditor:
     def redraw(self) -> None:
         self.canvas.set_graph(self.session.view(), dirty=self.session.dirty)
         self._refresh_toolbar()
+        counts = getattr(self, "counts_label", None)
+        if counts is not None and not counts.is_deleted:  # live counts, without rebuilding the panel
+            p = self.session.pipeline
+            counts.set_text(f"{len(p.nodes)} nodes · {len(p.edges)} edges")
 
     def change(self, edit, *, refresh_panel: bool = True) -> Any:
         """Apply one edit, redraw; the side panel is rebuilt only when asked (a field that is
@@ -158,6 +163,7 @@ class PipelineEditor:
             return
         if name != self.session.pipeline.name:
             self.change(lambda: self.session.rename(name))
+            retitle(self.session.pipeline.name)
 
     # --- saving ----------------------------------------------------------------------------
     async def save(self) -> None:
@@ -184,6 +190,7 @@ class PipelineEditor:
     def export(self) -> None:
         p = self.session.pipeline
         ui.download.content(pipeline_json(p).encode(), f"{p.id}.json", "application/json")
+        ui.notify(f"Exported {p.id}.json to your downloads.", type="positive")
 
     # --- side panel ------------------------------------------------------------------------
     @ui.refreshable_method
@@ -197,7 +204,8 @@ class PipelineEditor:
             ui.label(f"{len(self.selected_nodes)} nodes and {len(self.selected_edges)} edges selected.")
         else:
             ui.label("Select a node or an edge to edit it.").classes("text-grey-7")
-            ui.label(f"{len(p.nodes)} nodes · {len(p.edges)} edges").classes("text-xs text-grey-7")
+            self.counts_label = ui.label(f"{len(p.nodes)} nodes · {len(p.edges)} edges") \
+                .classes("text-xs text-grey-7").props("data-testid=counts")
             ui.label("Drag models from the palette; drag from a port to a port to connect. "
                      "Shift+drag selects an area, Ctrl+click adds to the selection.").classes("text-xs text-grey-7")
 

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from nicegui import ui
 
+from studio.engine.executor import MissingKeys
 from studio.errors import UserError
 from studio.providers.errors import ProviderError
 from studio.ui.canvas.run_view import event_patch, event_text, field, record_patch
@@ -158,7 +159,15 @@ class RunPanel:
         except asyncio.CancelledError:
             self.summary.set_text("Cancelled.")
             raise
-        except (UserError, ProviderError) as e:  # the engine's one-sentence errors (missing key, bad input …)
+        except MissingKeys as e:  # every missing key at once, pinned to the nodes that need it
+            for node_id, key in e.nodes.items():
+                ed.session.problems[node_id] = f"needs the key {key}; set it in Settings"
+            ed.redraw()
+            self.summary.set_text(f"Not run: {e}")
+            with self.result_box:
+                ui.link("Set the keys in Settings", "/settings").props("data-testid=set-keys-link")
+            return
+        except (UserError, ProviderError) as e:  # the engine's one-sentence errors (bad input …)
             self.summary.set_text(f"Failed: {e}")
             return
         except Exception:  # a bug: the person gets one sentence, the traceback goes to the server log
