@@ -83,10 +83,13 @@ async def console_page(model: str | None = None) -> None:
         with ui.row().classes("w-full gap-4 no-wrap items-start"):
             # -- left: what to send -------------------------------------------------------
             with ui.column().classes("w-1/2 gap-2"):
-                options = {i: f"{s.name} · {i}" for i, s in specs.items()}
+                missing = await run.io_bound(missing_keys, studio, list(specs.values()))
+                options = {i: f"{s.name} · {i}" + (f" — needs {s.key_ref}" if i in missing else "")
+                           for i, s in specs.items()}
                 picker = ui.select(options, label="Model", with_input=True, value=state["model"]) \
                     .props('outlined dense data-testid=model-picker').classes("w-full")
                 model_note = ui.label().classes("text-xs opacity-70")
+                key_hint = ui.row().classes("items-center gap-2 text-warning text-sm").props("data-testid=key-hint")
                 with ui.tabs().props("dense align=left").classes("w-full") as in_tabs:
                     tab_form = ui.tab("Form")
                     tab_raw = ui.tab("Raw JSON").props("data-testid=tab-raw")
@@ -158,9 +161,16 @@ async def console_page(model: str | None = None) -> None:
         form_values.clear()
         spec = specs.get(state["model"])
         if spec is None:
+            key_hint.clear()
             model_note.text = "Pick a model to call."
             fields = []
             return
+        key_hint.clear()
+        if spec.id in missing:
+            with key_hint:
+                ui.icon("key_off")
+                ui.label(f"{spec.key_ref} is not set, so a call will be refused.")
+                ui.link("Set it in Settings", "/settings")
         model_note.text = f"{spec.provider} · {spec.api} · {spec.model_type}" + \
             (" · incomplete: set the provider's model name first" if spec.incomplete else "") + \
             (" · faults injected (test mode)" if spec.faults and spec.faults.enabled else "")
@@ -332,3 +342,16 @@ async def console_page(model: str | None = None) -> None:
 
 def register() -> None:
     ui.page("/console")(console_page)
+
+
+def missing_keys(studio, specs: list[ModelSpec]) -> set[str]:
+    """Ids of models whose key is set nowhere (keyring or environment). Blocking: in a thread."""
+    status: dict[str, bool] = {}
+    out = set()
+    for spec in specs:
+        if spec.key_ref:
+            if spec.key_ref not in status:
+                status[spec.key_ref] = studio.keys.status(spec.key_ref).is_set
+            if not status[spec.key_ref]:
+                out.add(spec.id)
+    return out
