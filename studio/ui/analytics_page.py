@@ -39,6 +39,18 @@ def _cell(v: Any) -> Any:
     return v
 
 
+def recent_row(r: dict) -> dict:
+    """One call as the table shows it: one format for money, latency and tokens, no raw values."""
+    row = {k: _cell(v) for k, v in r.items()}
+    row["cost"] = "unpriced" if r.get("cost_usd") is None else dollars(r["cost_usd"])
+    row["latency_ms"] = _ms(r.get("latency_ms"))
+    for key in ("input_tokens", "output_tokens"):
+        if isinstance(r.get(key), int):
+            row[key] = f"{r[key]:,}"
+    row["error_class"] = r.get("error_class") or ""
+    return row
+
+
 def _columns(names: list[str]) -> list[dict]:
     return [{"name": n, "label": n.replace("_", " "), "field": n, "align": "left", "sortable": True} for n in names]
 
@@ -159,8 +171,7 @@ async def analytics_page() -> None:
             charts[key].update()
         top_table.rows = [{**r, "cost": money(r["cost_usd"], r["unpriced_calls"])} for r in data["top_pipelines"]]
         fallback_table.rows = data["fallbacks"]
-        recent_table.rows = [{k: _cell(v) for k, v in r.items()} | {"cost": money(r["cost_usd"], r["cost_usd"] is None)}
-                             for r in recent]
+        recent_table.rows = [recent_row(r) for r in recent]
         runs_table.rows = [{k: _cell(v) for k, v in r.items()} | {"wall": _ms(r["wall_ms"]),
                             "cost": money(r["cost_usd"], r["unpriced_calls"] or 0)} for r in runs]
         model_select.options = choices["models"]
