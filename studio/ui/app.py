@@ -11,7 +11,7 @@ from studio.paths import data_home
 # NiceGUI keeps per-user storage in ./.nicegui unless told; keep it with the studio's data.
 os.environ.setdefault("NICEGUI_STORAGE_PATH", str(data_home() / "nicegui"))
 
-from nicegui import app, ui  # noqa: E402
+from nicegui import app, background_tasks, ui  # noqa: E402
 
 from studio.core import Studio
 from studio.errors import UserError
@@ -59,8 +59,25 @@ def _startup(host: str, port: int):
         studio = get_studio()
         await run.io_bound(studio.analytics.start)
         announce(studio.home, host, port)
+        background_tasks.create(check_builtin_models(studio), name="check built-in models")
 
     return start
+
+
+async def check_builtin_models(studio) -> None:
+    """The built-in models need no key or network: check them in the background at start, so
+    the registry shows them healthy instead of "unknown" (the first page does not wait)."""
+    from nicegui import run
+
+    try:
+        specs = [s for s in await run.io_bound(studio.models.all) if s.api == "local"]
+        for spec in specs:
+            status = await studio.providers.check(spec)
+            await run.io_bound(studio.models.set_health, spec.id, status)
+    except Exception:  # noqa: BLE001 — a failed check must never stop the server
+        import logging
+
+        logging.getLogger(__name__).exception("checking the built-in models at start failed")
 
 
 def serve(host: str | None = None, port: int | None = None) -> None:

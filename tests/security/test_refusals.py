@@ -141,3 +141,4 @@ def test_ui_behind_the_token(iom_home):
     finally:
         out = server.stop()
     assert "Traceback" not in out
+
