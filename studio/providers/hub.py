@@ -31,6 +31,7 @@ from studio.providers.usage import cost, final_usage
 from studio.recording import MemoryRecorder, Recorder
 from studio.secrets import redact, redactor
 from studio.spec.base import utcnow
+from studio.spec.chat import example_sentence, expand_shorthand
 from studio.spec.calls import CallRequest, CallResult, Usage
 from studio.spec.model import HealthStatus, ModelSpec
 from studio.spec.records import CallRecord
@@ -54,13 +55,20 @@ def content_hash(value: Any) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def validate(value: Any, schema: dict, kind: ErrorKind, what: str) -> None:
-    """One clear error naming the first offending field."""
+def validate(value: Any, schema: dict, kind: ErrorKind, what: str, example: str = "") -> None:
+    """One clear error naming the first offending field (and, for inputs, one that fits)."""
     validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     error = jsonschema.exceptions.best_match(validator_cls(schema).iter_errors(value))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ProviderError(kind, f"{what} field {where}: {error.message}")
+        message = f"{what} field {where}: {error.message}"
+        raise ProviderError(kind, f"{message.rstrip('.')}; {example}" if example else message)
+
+
+def _expanded(spec: ModelSpec, request: CallRequest) -> CallRequest:
+    """The `{"text"}` shorthand made into one user message for chat models."""
+    expanded = expand_shorthand(spec.model_type, request.input)
+    return request if expanded is request.input else request.model_copy(update={"input": expanded})
 
 
 class ProviderHub:
@@ -128,7 +136,9 @@ class ProviderHub:
         try:
             if spec.incomplete:
                 raise ProviderError(ErrorKind.INCOMPLETE)
-            validate(request.input, spec.input_schema, ErrorKind.INVALID_INPUT, "input")
+            request = _expanded(spec, request)
+            validate(request.input, spec.input_schema, ErrorKind.INVALID_INPUT, "input",
+                     example_sentence(spec.model_type, spec.input_schema))
             key = await self._key(spec)
             await fault_injection.inject(spec.faults, self.random)
             x = self._exchange(spec, request, key, emit)

@@ -1,6 +1,7 @@
 """OpenAI Chat Completions, and every server that speaks it (HF router, Ollama /v1, vLLM,
-LM Studio, OpenRouter): Bearer auth, `max_completion_tokens`, SSE with
-`stream_options.include_usage`, `[DONE]`, and an `error` object inside a 200 stream."""
+LM Studio, OpenRouter): Bearer auth, SSE with `stream_options.include_usage`, `[DONE]`, and
+an `error` object inside a 200 stream. Only OpenAI itself documents `max_completion_tokens`;
+the others document `max_tokens`, so each gets the name its own documentation gives."""
 
 from __future__ import annotations
 
@@ -13,6 +14,14 @@ from studio.spec.calls import Usage
 
 PARAMS = {"max_tokens": "max_completion_tokens", "temperature": "temperature", "stop": "stop",
           "seed": "seed", "top_p": "top_p"}
+COMPATIBLE_PARAMS = {**PARAMS, "max_tokens": "max_tokens"}  # HF router, Ollama /v1, vLLM, OpenRouter…
+
+
+def speaks_openai_itself(spec) -> bool:
+    """OpenAI's own API (or Azure OpenAI), as opposed to a server that copies its format;
+    the provider field says who runs the model, the host settles unlabelled endpoints."""
+    host = spec.endpoint.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
+    return spec.provider == "openai" or host.endswith(("openai.com", "openai.azure.com"))
 
 
 def messages(input: dict[str, Any]) -> list[dict[str, Any]]:
@@ -39,7 +48,7 @@ def usage(doc: Any) -> Usage | None:
 
 
 async def call(x: Exchange) -> AdapterResult:
-    body: dict[str, Any] = {"model": x.spec.model, "messages": messages(x.input), **map_params(x.params, PARAMS)}
+    body: dict[str, Any] = {"model": x.spec.model, "messages": messages(x.input), **map_params(x.params, PARAMS if speaks_openai_itself(x.spec) else COMPATIBLE_PARAMS)}
     headers = bearer(x.key)
     if not x.stream:
         doc, resp = await x.request_json("POST", x.spec.endpoint, body=body, headers=headers)
