@@ -31,7 +31,7 @@ from studio.providers.usage import cost, final_usage
 from studio.recording import MemoryRecorder, Recorder
 from studio.secrets import redact, redactor
 from studio.spec.base import utcnow
-from studio.spec.chat import example_sentence, expand_shorthand
+from studio.spec.chat import example_sentence, expand_shorthand, input_schema_for
 from studio.spec.calls import CallRequest, CallResult, Usage
 from studio.spec.model import HealthStatus, ModelSpec
 from studio.spec.records import CallRecord
@@ -137,7 +137,7 @@ class ProviderHub:
             if spec.incomplete:
                 raise ProviderError(ErrorKind.INCOMPLETE)
             request = _expanded(spec, request)
-            validate(request.input, spec.input_schema, ErrorKind.INVALID_INPUT, "input",
+            validate(request.input, input_schema_for(spec), ErrorKind.INVALID_INPUT, "input",
                      example_sentence(spec.model_type, spec.input_schema))
             key = await self._key(spec)
             await fault_injection.inject(spec.faults, self.random)

@@ -4,8 +4,13 @@ Canonical input and output per model type (adapters translate these to and from 
 format):
 
 - llm:          {"messages": [{"role", "content"}] | "prompt": str, "system"?: str,
-                 "images"?: [url or data: URL]}
-                -> {"text": str, "finishReason": str}
+                 "images"?: [url or data: URL]}   (or the shorthand {"text": str}, see chat.py)
+                -> {"text": str, "finishReason": str, "toolCalls"?: [...]}
+                Messages follow OpenAI's chat shape: content a string or parts (text, image_url
+                with a URL or data: URL), assistant `tool_calls`, `tool` results with
+                `tool_call_id`. Call options (tools, tool_choice, response_format, sampling)
+                travel in CallRequest.params under OpenAI's names; capabilities.py says which
+                each provider carries.
 - embedding:    {"input": str | [str]}            -> {"vectors": [[float]]}
 - classifier:   {"text": str}                      -> {"label": str, "scores": {label: float}}
 - translation:  {"text": str, "targetLanguage": str, "sourceLanguage"?: str} -> {"text": str}
@@ -21,14 +26,36 @@ from pydantic import Field
 
 from studio.spec.base import SpecModel
 
+_CONTENT_PART = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string", "enum": ["text", "image_url"]},
+        "text": {"type": "string"},
+        "image_url": {"anyOf": [{"type": "string"}, {"type": "object", "properties": {"url": {"type": "string"}},
+                                                    "required": ["url"]}]},
+    },
+    "required": ["type"],
+}
+_TOOL_CALL = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "type": {"type": "string", "enum": ["function"]},
+        "function": {"type": "object", "properties": {"name": {"type": "string"}, "arguments": {"type": "string"}},
+                     "required": ["name"]},
+    },
+    "required": ["id", "function"],
+}
 _MESSAGES = {
     "type": "array",
     "items": {
         "type": "object",
         "properties": {
-            "role": {"type": "string", "enum": ["system", "user", "assistant"]},
-            "content": {"type": "string"},
+            "role": {"type": "string", "enum": ["system", "user", "assistant", "tool"]},
+            "content": {"anyOf": [{"type": "string"}, {"type": "null"}, {"type": "array", "items": _CONTENT_PART}]},
             "image": {"type": "string"},
+            "tool_calls": {"type": "array", "items": _TOOL_CALL},
+            "tool_call_id": {"type": "string"},
         },
         "required": ["role"],
     },
@@ -48,7 +75,8 @@ CANONICAL_SCHEMAS: dict[str, tuple[dict, dict]] = {
         },
         {
             "type": "object",
-            "properties": {"text": {"type": "string"}, "finishReason": {"type": "string"}},
+            "properties": {"text": {"type": "string"}, "finishReason": {"type": "string"},
+                           "toolCalls": {"type": "array", "items": _TOOL_CALL}},
             "required": ["text"],
         },
     ),

@@ -53,3 +53,18 @@ def example_input(model_type: str, schema: dict | None = None) -> Any:
 
 def example_sentence(model_type: str, schema: dict | None = None) -> str:
     return f"an input that fits looks like {json.dumps(example_input(model_type, schema), ensure_ascii=False)}"
+
+
+def input_schema_for(spec) -> dict:
+    """The schema a chat model's input is checked against. Saved specs carry a copy of the
+    canonical chat schema of their day (roles system/user/assistant, string content); the
+    current canonical one (tool results, content parts) supersedes such a copy."""
+    schema = spec.input_schema
+    if spec.model_type not in CHAT_TYPES:
+        return schema
+    role = (((schema.get("properties") or {}).get("messages") or {}).get("items") or {}).get("properties", {}).get("role")
+    if isinstance(role, dict) and set(role.get("enum") or []) == {"system", "user", "assistant"}:
+        from studio.spec.calls import CANONICAL_SCHEMAS
+
+        return CANONICAL_SCHEMAS["llm"][0]
+    return schema

@@ -12,7 +12,8 @@ from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
 PARAMS = {"max_tokens": "maxOutputTokens", "temperature": "temperature", "stop": "stopSequences",
-          "seed": "seed", "top_p": "topP"}
+          "seed": "seed", "top_p": "topP", "presence_penalty": "presencePenalty",
+          "frequency_penalty": "frequencyPenalty", "response_format": None, "n": None, "logprobs": None}
 BLOCKED_FINISH = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION"}
 
 
@@ -36,6 +37,7 @@ def _parts(turn: dict[str, Any]) -> list[dict[str, Any]]:
 def body_for(x: Exchange) -> dict[str, Any]:
     system, turns = canonical_messages(x.input)
     config = map_params(x.params, PARAMS)
+    config.update(_structured(x.params.get("response_format")))
     if isinstance(config.get("stopSequences"), str):
         config["stopSequences"] = [config["stopSequences"]]
     body: dict[str, Any] = {"contents": [{"role": "model" if t["role"] == "assistant" else "user",
@@ -45,6 +47,17 @@ def body_for(x: Exchange) -> dict[str, Any]:
     if config:
         body["generationConfig"] = config
     return body
+
+
+def _structured(fmt: Any) -> dict[str, Any]:
+    """OpenAI's response_format as Gemini's structured output (responseMimeType + responseJsonSchema)."""
+    if not isinstance(fmt, dict) or fmt.get("type") not in ("json_object", "json_schema"):
+        return {}
+    out: dict[str, Any] = {"responseMimeType": "application/json"}
+    schema = (fmt.get("json_schema") or {}).get("schema")
+    if fmt["type"] == "json_schema" and schema:
+        out["responseJsonSchema"] = schema
+    return out
 
 
 def headers(key: str | None) -> dict[str, str]:
