@@ -68,3 +68,23 @@ def input_schema_for(spec) -> dict:
 
         return CANONICAL_SCHEMAS["llm"][0]
     return schema
+
+
+# Every provider's finish/stop reason in OpenAI's words (stop, length, tool_calls, content_filter).
+FINISH_REASONS = {
+    "stop": "stop", "end_turn": "stop", "stop_sequence": "stop", "eos_token": "stop", "STOP": "stop",
+    "pause_turn": "stop", "FINISH_REASON_UNSPECIFIED": "stop",
+    "length": "length", "max_tokens": "length", "MAX_TOKENS": "length", "model_length": "length",
+    "tool_calls": "tool_calls", "tool_use": "tool_calls", "function_call": "tool_calls",
+    "content_filter": "content_filter", "refusal": "content_filter", "SAFETY": "content_filter",
+    "RECITATION": "content_filter", "BLOCKLIST": "content_filter", "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter", "IMAGE_SAFETY": "content_filter",
+}
+
+
+def openai_finish(reason: str | None, has_tool_calls: bool = False) -> str:
+    """A provider's finish reason as OpenAI names it; a reply with tool calls ends in `tool_calls`
+    (Gemini says STOP for those)."""
+    if has_tool_calls:
+        return "tool_calls"
+    return FINISH_REASONS.get(reason or "stop", "stop")
