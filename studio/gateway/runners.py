@@ -48,7 +48,8 @@ def _pipeline(studio, model: str, input: dict[str, Any], params: dict[str, Any],
     from studio.engine import RunOptions
 
     pipeline = studio.pipelines.get(model[len(PIPELINE_PREFIX):])
-    bad = [k for k, v in params.items() if v is not None and k != "stream"]
+    # max_tokens is mandatory in Anthropic's API, so it is accepted; the pipeline's nodes keep their own limits
+    bad = [k for k, v in params.items() if v is not None and k != "max_tokens"]
     if bad and not drop:
         raise GatewayError(400, "invalid_request_error",
                            f"{', '.join(repr(b) for b in bad)} cannot be sent to {model} (a pipeline sets its own "
