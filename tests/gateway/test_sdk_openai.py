@@ -10,7 +10,8 @@ import openai
 import pytest
 
 from tests.fakes.provider_server import Reply, sse, sse_events
-from tests.gateway.conftest import (ANTHROPIC_PATH, EMBED_PATH, GEMINI_PATH, HF_PATH, OPENAI_PATH, SECRET)
+from tests.gateway.conftest import (ANTHROPIC_PATH, EMBED_PATH, GEMINI_PATH, GEMINI_STREAM_PATH, HF_PATH, OPENAI_PATH,
+                                    SECRET)
 
 WEATHER = {"type": "function", "function": {"name": "weather", "description": "Weather in a city",
                                             "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
@@ -255,3 +256,36 @@ def test_the_text_shorthand_pipeline_still_works(oai):
     assert json.loads(r.choices[0].message.content)["language"] == "French"
     with pytest.raises(openai.BadRequestError, match="pipeline"):
         oai.chat.completions.create(model="pipeline/review-triage", messages=ASK, temperature=0.5)
+
+
+def test_tool_round_trip_through_gemini(oai, fake):
+    fake.reply(GEMINI_PATH, Reply(json={"candidates": [{"content": {"role": "model", "parts": [
+        {"functionCall": {"name": "weather", "args": {"city": "Paris"}}}]}, "finishReason": "STOP"}],
+        "usageMetadata": {"promptTokenCount": 9, "candidatesTokenCount": 4}}))
+    r = oai.chat.completions.create(model="loop/gemini", messages=ASK, tools=[WEATHER],
+                                    tool_choice={"type": "function", "function": {"name": "weather"}})
+    call = r.choices[0].message.tool_calls[0]
+    assert r.choices[0].finish_reason == "tool_calls" and json.loads(call.function.arguments) == {"city": "Paris"}
+    sent = fake.last.json
+    assert sent["tools"][0]["functionDeclarations"][0]["name"] == "weather"
+    assert sent["toolConfig"] == {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["weather"]}}
+
+    fake.reply(GEMINI_PATH, Reply(json={"candidates": [{"content": {"parts": [{"text": "21C"}]},
+                                                        "finishReason": "MAX_TOKENS"}]}))
+    r = oai.chat.completions.create(model="loop/gemini", messages=round_trip_messages(call), tools=[WEATHER])
+    assert r.choices[0].message.content == "21C" and r.choices[0].finish_reason == "length"
+    contents = fake.last.json["contents"]
+    assert contents[1] == {"role": "model", "parts": [{"functionCall": {"name": "weather", "args": {"city": "Paris"}}}]}
+    assert contents[2] == {"role": "user", "parts": [{"functionResponse": {"name": "weather",
+                                                                           "response": {"temp": 21}}}]}
+
+
+def test_streamed_tool_call_from_gemini(oai, fake):
+    fake.reply(GEMINI_STREAM_PATH, Reply(chunks=sse(
+        {"candidates": [{"content": {"parts": [{"functionCall": {"name": "weather", "args": {"city": "Oslo"}}}]},
+                         "finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2}},
+        done=False)))
+    chunks = list(oai.chat.completions.create(model="loop/gemini", messages=ASK, tools=[WEATHER], stream=True))
+    deltas = [d for c in chunks for ch in c.choices for d in ch.delta.tool_calls or []]
+    assert [d.function.name for d in deltas] == ["weather"] and json.loads(deltas[0].function.arguments) == {"city": "Oslo"}
+    assert [ch.finish_reason for c in chunks for ch in c.choices if ch.finish_reason] == ["tool_calls"]
