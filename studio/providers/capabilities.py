@@ -36,7 +36,8 @@ TRANSLATED: dict[str, frozenset[str]] = {
                                      "parallel_tool_calls"}),
     "gemini": frozenset(_SAMPLING | {"presence_penalty", "frequency_penalty", "response_format", "tools",
                                      "tool_choice"}),
-    "ollama": frozenset(_SAMPLING),
+    "ollama-chat": frozenset(_SAMPLING | {"presence_penalty", "frequency_penalty", "tools", "response_format"}),
+    "ollama-generate": frozenset(_SAMPLING | {"presence_penalty", "frequency_penalty", "response_format"}),
     "hf-text-generation": frozenset(_SAMPLING),
     "local": frozenset(),
     "http": frozenset(_SAMPLING),  # a generic endpoint's own template decides what it does with them

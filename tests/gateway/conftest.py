@@ -31,6 +31,7 @@ ANTHROPIC_PATH = "/v1/messages"
 GEMINI_PATH = "/v1beta/models/gem-1:generateContent"
 GEMINI_STREAM_PATH = "/v1beta/models/gem-1:streamGenerateContent"
 EMBED_PATH = "/v1/embeddings"
+OLLAMA_PATH = "/api/chat"
 
 
 def _free_port() -> int:
@@ -53,6 +54,8 @@ def _models(fake: FakeProvider) -> list[ModelSpec]:
                   endpoint=fake.url(ANTHROPIC_PATH), model="claude-test", **common),
         ModelSpec(id="loop/gemini", name="Gemini", provider="google", api="gemini",
                   endpoint=fake.url("/v1beta"), model="gem-1", **common),
+        ModelSpec(id="loop/ollama", name="Ollama", provider="ollama", api="ollama-chat",
+                  endpoint=fake.url(OLLAMA_PATH), model="llama3", **common),
         ModelSpec(id="loop/embed", name="Embed", provider="openai", api="openai-embeddings", model_type="embedding",
                   endpoint=fake.url(EMBED_PATH), model="emb-test", key_ref="GW_KEY", input_schema=emb_in,
                   output_schema=emb_out),

@@ -289,3 +289,28 @@ def test_streamed_tool_call_from_gemini(oai, fake):
     deltas = [d for c in chunks for ch in c.choices for d in ch.delta.tool_calls or []]
     assert [d.function.name for d in deltas] == ["weather"] and json.loads(deltas[0].function.arguments) == {"city": "Oslo"}
     assert [ch.finish_reason for c in chunks for ch in c.choices if ch.finish_reason] == ["tool_calls"]
+
+
+def test_tool_round_trip_and_json_format_through_ollama(oai, fake):
+    from tests.gateway.conftest import OLLAMA_PATH
+
+    fake.reply(OLLAMA_PATH, Reply(json={"model": "llama3", "done": True, "done_reason": "stop",
+                                        "message": {"role": "assistant", "content": "", "tool_calls": [
+                                            {"function": {"name": "weather", "arguments": {"city": "Lima"}}}]},
+                                        "prompt_eval_count": 7, "eval_count": 3}))
+    r = oai.chat.completions.create(model="loop/ollama", messages=ASK, tools=[WEATHER])
+    call = r.choices[0].message.tool_calls[0]
+    assert r.choices[0].finish_reason == "tool_calls" and json.loads(call.function.arguments) == {"city": "Lima"}
+    assert fake.last.json["tools"] == [WEATHER]
+
+    fake.reply(OLLAMA_PATH, Reply(json={"model": "llama3", "done": True, "done_reason": "stop",
+                                        "message": {"role": "assistant", "content": '{"temp": 21}'}}))
+    schema = {"type": "object", "properties": {"temp": {"type": "number"}}}
+    oai.chat.completions.create(model="loop/ollama", messages=round_trip_messages(call), tools=[WEATHER],
+                                response_format={"type": "json_schema", "json_schema": {"name": "t", "schema": schema}})
+    sent = fake.last.json
+    assert sent["format"] == schema
+    assert sent["messages"][1]["tool_calls"] == [{"function": {"name": "weather", "arguments": {"city": "Lima"}}}]
+    assert sent["messages"][2] == {"role": "tool", "content": '{"temp": 21}', "tool_name": "weather"}
+    with pytest.raises(openai.BadRequestError, match="'tool_choice'"):
+        oai.chat.completions.create(model="loop/ollama", messages=ASK, tools=[WEATHER], tool_choice="required")
