@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import shutil
 import socket
 import statistics
@@ -37,7 +38,7 @@ from tests.fakes.provider_server import FakeProvider, Reply, sse  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 VENV = OUT / "litellm-venv"
-TOKEN = "bench-gateway-token"
+TOKEN = "sk-" + secrets.token_hex(32)  # the studio's gateway token and LiteLLM's master key
 KEY = "sk-bench-0000000000000000"
 WORDS = [f" word{i}" for i in range(20)]
 PLAIN = {"id": "c", "object": "chat.completion", "model": "m", "created": 0,
@@ -118,8 +119,7 @@ def start_litellm(fake: FakeProvider) -> tuple[subprocess.Popen | None, str | No
         f"      api_base: {fake.url('/v1')}\n      api_key: {KEY}\n"
         "litellm_settings:\n  drop_params: true\n  telemetry: false\n")
     port = free_port()
-    env = dict(os.environ, LITELLM_LOG="ERROR", LITELLM_TELEMETRY="False", LITELLM_MASTER_KEY="")
-    env.pop("LITELLM_MASTER_KEY")
+    env = dict(os.environ, LITELLM_LOG="ERROR", LITELLM_TELEMETRY="False", LITELLM_MASTER_KEY=TOKEN)
     log = open(OUT / "litellm.log", "w")
     proc = subprocess.Popen([str(exe), "--config", str(config), "--port", str(port), "--num_workers", "1"],
                             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=OUT)
@@ -165,18 +165,27 @@ async def latency_round(client, targets: dict[str, tuple[str, str]], stream: boo
     return {name: (pct(v, 50), pct(v, 99)) for name, v in times.items()}
 
 
+ERRORS: dict[str, int] = {}  # failed calls per target (counted, shown, not retried)
+
+
 async def throughput(client, base: str, model: str, stream: bool, total: int, concurrency: int = 16) -> float:
-    left = total
+    """Completed calls per second; a failed call counts as not completed."""
+    left, ok = total, 0
 
     async def worker():
-        nonlocal left
+        nonlocal left, ok
         while left > 0:
             left -= 1
-            await one(client, base, model, stream)
+            try:
+                await one(client, base, model, stream)
+                ok += 1
+            except (httpx.HTTPError, AssertionError) as e:
+                key = f"{base} {model}: {type(e).__name__}"
+                ERRORS[key] = ERRORS.get(key, 0) + 1
 
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return total / (time.perf_counter() - t0)
+    return ok / (time.perf_counter() - t0)
 
 
 async def measure(fake, targets, rounds: int, calls: int, burst: int) -> dict:
@@ -249,7 +258,7 @@ def main() -> None:
 
 
 def report(results: dict, note: str, recorded: int, expected: int, args) -> None:
-    summary: dict = {"results": results, "litellm": note, "recorded_calls": recorded,
+    summary: dict = {"results": results, "litellm": note, "recorded_calls": recorded, "errors": ERRORS,
                      "studio_calls_sent": expected, "rounds": args.rounds}
     for mode, r in results.items():
         d, s = r["direct"], r["studio"]
@@ -273,6 +282,8 @@ def report(results: dict, note: str, recorded: int, expected: int, args) -> None
     for key in ("plain_c16_studio_over_litellm", "stream_c16_studio_over_litellm"):
         if key in summary:
             print(f"{key}: {summary[key]:.2f}x")
+    for key, count in ERRORS.items():
+        print(f"failed calls at c=16: {count} x {key}")
     print(f"model calls recorded in the studio's analytics: {recorded} of {expected} sent through it "
           f"({'all' if recorded >= expected else 'SOME MISSING'})")
 
