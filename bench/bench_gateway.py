@@ -124,7 +124,7 @@ def start_litellm(fake: FakeProvider) -> tuple[subprocess.Popen | None, str | No
     proc = subprocess.Popen([str(exe), "--config", str(config), "--port", str(port), "--num_workers", "1"],
                             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=OUT)
     base = f"http://127.0.0.1:{port}/v1"
-    if not wait_up(base + "/models", proc, {}, 180):
+    if not wait_up(base + "/models", proc, {"authorization": f"Bearer {TOKEN}"}, 180):
         proc.kill()
         return None, None, f"LiteLLM's proxy did not start (see {OUT / 'litellm.log'})"
     return proc, base, "LiteLLM proxy, 1 worker"
