@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from studio.cli import analytics, batch, datasets, invoke, keys, models, pipelines, run, serve
+from studio.cli import analytics, batch, datasets, eval, invoke, keys, models, pipelines, run, serve
 from studio.cli.common import run_command
 
-COMMAND_MODULES = [serve, models, invoke, pipelines, run, keys, analytics, datasets, batch]
+COMMAND_MODULES = [serve, models, invoke, pipelines, run, keys, analytics, datasets, batch, eval]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -40,20 +40,21 @@ class BatchPlan:
     limit: int | None = None
     concurrency: int = 8
     executor: str = "local"
+    swaps: dict[str, str] = field(default_factory=dict)  # pipeline node id -> model id to use instead
     created: str = field(default_factory=lambda: utcnow().isoformat())
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "target": self.target, "kind": self.kind, "data": self.data,
                 "datasetId": self.dataset_id, "rows": self.rows, "inputs": self.inputs,
                 "expected": self.expected, "limit": self.limit, "concurrency": self.concurrency,
-                "executor": self.executor, "created": self.created}
+                "executor": self.executor, "swaps": self.swaps, "created": self.created}
 
     @classmethod
     def from_json(cls, d: dict) -> "BatchPlan":
         return cls(id=d["id"], target=d["target"], kind=d["kind"], data=d["data"], dataset_id=d.get("datasetId"),
                    rows=d["rows"], inputs=d.get("inputs") or {}, expected=d.get("expected") or {},
                    limit=d.get("limit"), concurrency=d.get("concurrency", 8), executor=d.get("executor", "local"),
-                   created=d.get("created", ""))
+                   swaps=d.get("swaps") or {}, created=d.get("created", ""))
 
 
 def batches_root(home: Path) -> Path:
@@ -68,8 +69,9 @@ def _file_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def batch_id_for(target: str, data_hash: str, limit: int | None) -> str:
-    key = json.dumps([target, data_hash, limit])
+def batch_id_for(target: str, data_hash: str, limit: int | None, swaps: dict[str, str] | None = None,
+                 inputs: list | None = None) -> str:
+    key = json.dumps([target, data_hash, limit] + ([sorted(swaps.items())] if swaps else []) + [inputs or []])
     return "b" + hashlib.sha256(key.encode()).hexdigest()[:15]
 
 
@@ -91,13 +93,19 @@ def _target_inputs(studio, target: str) -> tuple[str, list[str]]:
 
 
 def plan_batch(studio, target: str, data: str, *, limit: int | None = None, concurrency: int = 8,
-               executor: str = "local") -> BatchPlan:
-    """Resolve target and data; the same target + data + limit gives the same batch id."""
+               executor: str = "local", swaps: dict[str, str] | None = None,
+               scored: set[str] | frozenset = frozenset()) -> BatchPlan:
+    """Resolve target and data; the same target + data + limit (+ swaps) gives the same batch id."""
     if limit is not None and limit < 1:
         raise UserError("--limit must be 1 or more.")
     if concurrency < 1:
         raise UserError("--concurrency must be 1 or more.")
     kind, input_names = _target_inputs(studio, target)
+    swaps = dict(swaps or {})
+    if swaps:
+        if kind != "pipeline":
+            raise UserError(f"{target} is a model; node swaps (NODE=MODEL) apply to pipelines only.")
+        swapped_pipeline(studio, target, swaps)  # checks nodes and models now, not per row
     ds, path, fmt = resolve(studio.home, data)
     columns: list[str] = []
     count = 0
@@ -109,15 +117,34 @@ def plan_batch(studio, target: str, data: str, *, limit: int | None = None, conc
             break
     if count == 0:
         raise UserError(f"{path.name} has no rows; a batch needs at least one.")
-    inputs, expected = default_mapping(columns, input_names, ds.inputs if ds else None, ds.expected if ds else None)
+    inputs, expected = default_mapping(columns, input_names, ds.inputs if ds else None, ds.expected if ds else None,
+                                       scored)
     missing = [n for n in input_names if n not in inputs]
     if kind == "pipeline" and missing:
         raise UserError(f"the data has no column for input {missing[0]!r} of {target}; its columns are "
                         f"{', '.join(columns)}. Rename the column or map it with 'iom datasets map'.")
-    bid = batch_id_for(target, _file_hash(path), limit)
+    bid = batch_id_for(target, _file_hash(path), limit, swaps, sorted(inputs.items()))
     return BatchPlan(id=bid, target=target, kind=kind, data=str(path), dataset_id=ds.id if ds else None,
                      rows=count, inputs=inputs, expected=expected, limit=limit, concurrency=concurrency,
-                     executor=executor)
+                     executor=executor, swaps=swaps)
+
+
+def swapped_pipeline(studio, target: str, swaps: dict[str, str]):
+    """The saved pipeline with some model nodes pointed at other registry models (in memory)."""
+    pipe = studio.pipelines.get(target)
+    if not swaps:
+        return pipe
+    nodes = {n.id: n for n in pipe.nodes}
+    new_nodes = []
+    for node_id, model_id in swaps.items():
+        node = nodes.get(node_id)
+        if node is None or node.kind != "model":
+            raise UserError(f"pipeline {target} has no model node {node_id!r}; 'iom pipelines show {target}' lists them.")
+        if studio.models.find(model_id) is None:
+            raise UserError(f"no model {model_id!r} in the registry; 'iom models list' shows the ids.")
+    for n in pipe.nodes:
+        new_nodes.append(n.model_copy(update={"model": swaps[n.id]}) if n.id in swaps else n)
+    return pipe.model_copy(update={"nodes": new_nodes})
 
 
 # -- state files ------------------------------------------------------------------------------
@@ -198,7 +225,8 @@ async def run_row(studio, plan: BatchPlan, index: int, row: dict) -> dict[str, A
         if plan.kind == "pipeline":
             from studio.engine import RunOptions
 
-            record = await studio.engine.run(studio.pipelines.get(plan.target), inputs, RunOptions(run_id=run_id))
+            pipeline = swapped_pipeline(studio, plan.target, plan.swaps)
+            record = await studio.engine.run(pipeline, inputs, RunOptions(run_id=run_id))
             out.update(status=record.status, output=record.outputs, error=record.error,
                        costUsd=record.cost_usd, latencyMs=record.wall_ms)
         else:

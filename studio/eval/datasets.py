@@ -266,12 +266,14 @@ def resolve(home: Path, ref: str) -> tuple[Dataset | None, Path, str]:
 
 
 def default_mapping(columns: list[str], input_names: list[str], saved: dict[str, str] | None = None,
-                    expected: dict[str, str] | None = None) -> tuple[dict[str, str], dict[str, str]]:
+                    expected: dict[str, str] | None = None, scored: set[str] | frozenset = frozenset()
+                    ) -> tuple[dict[str, str], dict[str, str]]:
     """Inputs map to the column of the same name unless a saved mapping says otherwise; every
-    other column is an expected value under its own name."""
+    other column is an expected value under its own name. A column being scored is never fed
+    in as an input by name (that would hand the model its answer)."""
     inputs = {name: col for name, col in (saved or {}).items() if col in columns}
     for name in input_names:
-        if name not in inputs and name in columns:
+        if name not in inputs and name in columns and name not in scored:
             inputs[name] = name
     exp = dict(expected or {}) or {c: c for c in columns if c not in inputs.values()}
     return inputs, exp
