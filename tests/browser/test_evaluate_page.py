@@ -3,26 +3,11 @@ comparison table, the cost-versus-quality chart and the per-row diff."""
 
 from __future__ import annotations
 
-import time
 
 from selenium.webdriver.common.by import By
 
-from tests.browser.helpers import by_testid, replace_text
+from tests.browser.helpers import by_testid, replace_text, wait_until
 
-
-def wait_until(condition, timeout: float = 10.0):
-    """Poll the page until the condition holds; fail with the last state otherwise."""
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            if condition():
-                return
-        except Exception:  # an element not rendered yet
-            if time.monotonic() > end:
-                raise
-        if time.monotonic() > end:
-            raise AssertionError("the page did not reach the expected state in time")
-        time.sleep(0.1)
 
 
 def test_two_variants_compared(studio_screen):
