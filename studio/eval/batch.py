@@ -102,9 +102,16 @@ def plan_batch(studio, target: str, data: str, *, limit: int | None = None, conc
         raise UserError("--concurrency must be 1 or more.")
     kind, input_names = _target_inputs(studio, target)
     swaps = dict(swaps or {})
-    if swaps:
-        if kind != "pipeline":
-            raise UserError(f"{target} is a model; node swaps (NODE=MODEL) apply to pipelines only.")
+    if swaps and kind != "pipeline":
+        raise UserError(f"{target} is a model; node swaps (NODE=MODEL) apply to pipelines only.")
+    if kind == "pipeline" and not swaps:
+        # an invalid pipeline is refused once, before any row, not failed row by row
+        from studio.engine.executor import PipelineInvalid
+
+        problems = studio.engine.validate(studio.pipelines.get(target))
+        if problems:
+            raise PipelineInvalid(target, problems)
+    elif swaps:
         swapped_pipeline(studio, target, swaps)  # checks nodes and models now, not per row
     ds, path, fmt = resolve(studio.home, data)
     columns: list[str] = []
