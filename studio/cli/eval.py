@@ -38,6 +38,11 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_show)
 
+    p = e.add_parser("save-quality", help="save each model variant's measured quality for a capability into the registry")
+    p.add_argument("id")
+    p.add_argument("--capability", required=True, help="the capability the scores measure, e.g. sentiment")
+    p.set_defaults(handler=_save_quality)
+
     p = e.add_parser("compare", help="per-row diff of two variants' outputs")
     p.add_argument("id")
     p.add_argument("a", help="variant number (1, 2, …) or name")
@@ -136,4 +141,15 @@ def _compare(args) -> int:
         print(f"  A {d['a']['status']}: {json.dumps(d['a']['fields'], ensure_ascii=False)} scores {d['a']['scores']}")
         print(f"  B {d['b']['status']}: {json.dumps(d['b']['fields'], ensure_ascii=False)} scores {d['b']['scores']}")
     print(f"{len(diff)} row(s) differ.", file=sys.stderr)
+    return 0
+
+
+def _save_quality(args) -> int:
+    from studio.eval.experiments import load_experiment
+    from studio.registry.quality import save_from_experiment
+
+    s = studio()
+    doc = load_experiment(s.home, args.id)
+    for model, score in save_from_experiment(s.home, doc, args.capability, s.models.find):
+        print(f"{model}: quality {score:.3f} for {args.capability!r} (from {doc['id']})")
     return 0

@@ -431,7 +431,10 @@ class _Run:
         fallbacks = [self.specs[m] for m in node.policy.fallback if m in self.specs]
         if node.kind == "capability":
             health = self.engine.models.health_all()
-            chosen, why, others = choose_model(node.choose, list(self.specs.values()), health, self._has_key)
+            from studio.registry.quality import load_quality
+
+            measured = load_quality(self.engine.home).get(node.choose.capability, {})
+            chosen, why, others = choose_model(node.choose, list(self.specs.values()), health, self._has_key, measured)
             return [chosen, *(fallbacks or others[:2])], f"chosen by policy: {why}"
         return [self.specs[node.model], *fallbacks], "the node's model"
 
