@@ -19,11 +19,25 @@ def _quality(spec: ModelSpec, measured: dict[str, dict]) -> tuple[float | None, 
     return None, "not measured"
 
 
+def _latency(spec: ModelSpec, calls: dict[str, dict]) -> tuple[float | None, str]:
+    """(expected latency in ms, where it came from): the p50 of recent recorded calls, else the
+    registry's declared figure, else unknown."""
+    c = calls.get(spec.id)
+    if c and c.get("p50Ms") is not None:
+        return float(c["p50Ms"]), f"measured p50 of {c['calls']} recent call(s), {100 * c['errorRate']:.0f}% errors"
+    if spec.latency_ms is not None:
+        return float(spec.latency_ms), "declared"
+    return None, "unknown"
+
+
 def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[str, HealthStatus],
-                 has_key, quality: dict[str, dict] | None = None) -> tuple[ModelSpec, str, list[ModelSpec]]:
+                 has_key, quality: dict[str, dict] | None = None,
+                 calls: dict[str, dict] | None = None) -> tuple[ModelSpec, str, list[ModelSpec]]:
     """(chosen, why, the other candidates in order — usable as fallbacks). `quality` holds the
-    scores measured for this capability ({model_id: {"score", "dataset", "date", …}})."""
+    scores measured for this capability ({model_id: {"score", "dataset", "date", …}}); `calls`
+    the recent call figures per model ({model_id: {"p50Ms", "errorRate", "calls"}})."""
     quality = quality or {}
+    calls = calls or {}
     candidates = []
     for s in specs:
         if choice.capability not in s.capabilities or s.incomplete:
@@ -33,7 +47,8 @@ def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[
         price = price_per_mtok(s)
         if choice.max_price_per_token is not None and (price is None or price / 1e6 > choice.max_price_per_token):
             continue
-        if choice.max_latency_ms is not None and (s.latency_ms is None or s.latency_ms > choice.max_latency_ms):
+        expected_ms = _latency(s, calls)[0]
+        if choice.max_latency_ms is not None and (expected_ms is None or expected_ms > choice.max_latency_ms):
             continue
         state = health.get(s.id, HealthStatus()).state
         if choice.require_healthy and state != "ok":
@@ -55,14 +70,19 @@ def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[
         raise UserError(f"no registered model offers {choice.capability!r} within the node's limits "
                         "(price, latency, policy, health, key); relax the limits or register one.")
     price = lambda s: price_per_mtok(s) if price_per_mtok(s) is not None else float("inf")  # noqa: E731
-    latency = lambda s: s.latency_ms if s.latency_ms is not None else float("inf")  # noqa: E731
+    def latency(s):  # measured p50 where calls were recorded; a model failing often counts slower
+        ms, _ = _latency(s, calls)
+        if ms is None:
+            return float("inf")
+        err = (calls.get(s.id) or {}).get("errorRate") or 0.0
+        return ms / max(1e-3, 1.0 - err)
     q = lambda s: _quality(s, quality)[0]  # noqa: E731
     if choice.strategy == "cheapest":
         ranked = sorted(candidates, key=lambda s: (price(s), latency(s), s.id))
         why = "cheapest" + (f" with quality >= {choice.min_quality:g}" if choice.min_quality is not None else "")
     elif choice.strategy == "fastest":
         ranked = sorted(candidates, key=lambda s: (latency(s), price(s), s.id))
-        why = "fastest expected latency"
+        why = "fastest expected latency (error rate counted)"
     elif choice.strategy == "best":
         ranked = sorted(candidates, key=lambda s: (q(s) is None, -(q(s) or 0.0), price(s), latency(s), s.id))
         why = "highest quality"
@@ -85,7 +105,8 @@ def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[
     qv, qsource = _quality(chosen, quality)
     detail += f": {chosen.id} quality " + (f"{qv:.3f} ({qsource})" if qv is not None else "not measured")
     detail += f", ${p:g}/Mtok" if p is not None else ", unpriced"
-    detail += f", ~{chosen.latency_ms} ms (declared)" if chosen.latency_ms is not None else ", latency unknown"
+    ms, msource = _latency(chosen, calls)
+    detail += f", ~{ms:.0f} ms ({msource})" if ms is not None else ", latency unknown"
     runner_up = ranked[1] if len(ranked) > 1 else None
     if runner_up is not None:
         rq, _ = _quality(runner_up, quality)

@@ -50,6 +50,8 @@ async def test_capability_node_picks_by_saved_scores(iom_home):
             node = record.nodes["c"]
             assert node.model_id == "local/sentiment-vader", (choose, node.reason)
             assert f"quality {vader:.3f} (measured on reviews.csv" in node.reason
+            # latency from the analytics of the experiment's 12 recorded calls, not the declared figure
+            assert "measured p50 of 12 recent call(s), 0% errors" in node.reason
             if "minQuality" in choose:  # the 0.0-quality model was filtered out by the threshold
                 assert "of 1 model(s)" in node.reason
             else:
@@ -57,3 +59,20 @@ async def test_capability_node_picks_by_saved_scores(iom_home):
         await s.aclose()
     finally:
         s.close()
+
+
+def test_latency_falls_back_to_declared_and_errors_count():
+    from studio.engine.choose import choose_model
+    from studio.spec.model import ModelSpec
+    from studio.spec.pipeline import CapabilityChoice
+
+    def spec(mid, ms):
+        return ModelSpec(id=mid, name=mid, provider="local", api="local", model=mid, capabilities=["x"], latency_ms=ms)
+    a, b = spec("t/a", 100), spec("t/b", 300)
+    choice = CapabilityChoice(capability="x", strategy="fastest")
+    chosen, why, _ = choose_model(choice, [a, b], {}, lambda s: True)
+    assert chosen.id == "t/a" and "~100 ms (declared)" in why
+    # measured: a is fast but fails 80% of its calls, b is measured at 250 ms with no error
+    calls = {"t/a": {"p50Ms": 90.0, "calls": 10, "errorRate": 0.8}, "t/b": {"p50Ms": 250.0, "calls": 10, "errorRate": 0.0}}
+    chosen, why, _ = choose_model(choice, [a, b], {}, lambda s: True, calls=calls)
+    assert chosen.id == "t/b" and "~250 ms (measured p50 of 10 recent call(s), 0% errors)" in why
