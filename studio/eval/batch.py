@@ -260,13 +260,18 @@ class RowWriter:
     """Appends one JSON line per finished row and flushes it, so a kill loses only rows in flight."""
 
     def __init__(self, path: Path):
+        import threading
+
         self._f = path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()  # writes come from worker threads (off the event loop)
 
     def write(self, row: dict) -> None:
         from studio.secrets import redact
 
-        self._f.write(redact(json.dumps(row, ensure_ascii=False, default=str)) + "\n")
-        self._f.flush()
+        line = redact(json.dumps(row, ensure_ascii=False, default=str)) + "\n"
+        with self._lock:
+            self._f.write(line)
+            self._f.flush()
 
     def close(self) -> None:
         self._f.close()
@@ -283,11 +288,14 @@ def pending_rows(plan: BatchPlan, done: dict[int, dict]):
 async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = None) -> dict[str, Any]:
     """Run (or resume) the batch; returns its aggregates. Rows run `plan.concurrency` at a time."""
     folder = batch_dir(studio.home, plan.id)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / "batch.json", plan.to_json())
-    done = load_rows(studio.home, plan.id)
-    _trim_partial_line(folder / "rows.jsonl")
-    writer = RowWriter(folder / "rows.jsonl")
+
+    def open_state():  # file work in a thread: the UI calls this on NiceGUI's event loop
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / "batch.json", plan.to_json())
+        done = load_rows(studio.home, plan.id)
+        _trim_partial_line(folder / "rows.jsonl")
+        return done, RowWriter(folder / "rows.jsonl"), list(pending_rows(plan, done))
+    done, writer, todo = await asyncio.to_thread(open_state)
     count = len(done)
     if progress:
         progress(count, plan.rows)
@@ -295,9 +303,9 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
         if plan.executor == "ray":
             from studio.eval.ray_executor import run_rows_on_ray
 
-            results = run_rows_on_ray(studio, plan, pending_rows(plan, done))
+            results = run_rows_on_ray(studio, plan, todo)
             async for result in results:
-                writer.write(result)
+                await asyncio.to_thread(writer.write, result)
                 done[result["index"]] = result
                 count += 1
                 if progress:
@@ -306,7 +314,7 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
             queue: asyncio.Queue = asyncio.Queue(maxsize=plan.concurrency * 2)
 
             async def feed():
-                for item in pending_rows(plan, done):
+                for item in todo:
                     await queue.put(item)
                 for _ in range(plan.concurrency):
                     await queue.put(None)
@@ -315,7 +323,7 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
                 nonlocal count
                 while (item := await queue.get()) is not None:
                     result = await run_row(studio, plan, *item)
-                    writer.write(result)
+                    await asyncio.to_thread(writer.write, result)
                     done[result["index"]] = result
                     count += 1
                     if progress:

@@ -10,6 +10,7 @@ score with its bootstrap interval, cost per row and total, latency p50/p95, erro
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -92,8 +93,11 @@ async def run_experiment(studio, data: str, variants: list[Variant], scorers: li
         raise UserError("an experiment needs at least one variant (--variant).")
     if not scorers:
         raise UserError("an experiment needs at least one scorer (--score COLUMN:KIND).")
-    plans = [plan_batch(studio, v.target, data, limit=limit, concurrency=concurrency, executor=executor,
-                        swaps=v.swaps, scored={s.column for s in scorers}) for v in variants]  # every variant checked before any row runs
+
+    def plan_all():  # reads and hashes the data file: in a thread, off the UI's event loop
+        return [plan_batch(studio, v.target, data, limit=limit, concurrency=concurrency, executor=executor,
+                           swaps=v.swaps, scored={s.column for s in scorers}) for v in variants]
+    plans = await asyncio.to_thread(plan_all)  # every variant checked before any row runs
     for s in scorers:
         if s.column not in plans[0].expected:
             raise UserError(f"the data has no expected column {s.column!r} for scorer {s.name}; "
@@ -102,7 +106,7 @@ async def run_experiment(studio, data: str, variants: list[Variant], scorers: li
     results = []
     for v, plan in zip(variants, plans):
         agg = await run_batch(studio, plan, progress=(lambda d, t, n=v.name: progress(n, d, t)) if progress else None)
-        rows = [r for _, r in sorted(load_rows(studio.home, plan.id).items())]
+        rows = [r for _, r in sorted((await asyncio.to_thread(load_rows, studio.home, plan.id)).items())]
         scores = []
         for s in scorers:
             spec = ScorerSpec(**{**s.__dict__, "field": v.fields.get(s.column, s.field)})
@@ -130,7 +134,7 @@ async def run_experiment(studio, data: str, variants: list[Variant], scorers: li
         r["pareto"] = r["variant"] in front
     doc = {"id": exp_id, "data": data, "datasetId": plans[0].dataset_id, "limit": limit,
            "scorers": [s.name for s in scorers], "variants": results, "created": utcnow().isoformat()}
-    write_json(experiments_root(studio.home) / f"{exp_id}.json", doc)
+    await asyncio.to_thread(write_json, experiments_root(studio.home) / f"{exp_id}.json", doc)
     return doc
 
 
