@@ -296,6 +296,7 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
         _trim_partial_line(folder / "rows.jsonl")
         return done, RowWriter(folder / "rows.jsonl"), list(pending_rows(plan, done))
     done, writer, todo = await asyncio.to_thread(open_state)
+    done = {i: _brief(r) for i, r in done.items()}  # aggregates need three fields; keep memory flat
     count = len(done)
     if progress:
         progress(count, plan.rows)
@@ -306,7 +307,7 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
             results = run_rows_on_ray(studio, plan, todo)
             async for result in results:
                 await asyncio.to_thread(writer.write, result)
-                done[result["index"]] = result
+                done[result["index"]] = _brief(result)
                 count += 1
                 if progress:
                     progress(count, plan.rows)
@@ -324,7 +325,7 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
                 while (item := await queue.get()) is not None:
                     result = await run_row(studio, plan, *item)
                     await asyncio.to_thread(writer.write, result)
-                    done[result["index"]] = result
+                    done[result["index"]] = _brief(result)
                     count += 1
                     if progress:
                         progress(count, plan.rows)
@@ -333,6 +334,10 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
     finally:
         writer.close()
     return aggregate(plan, done)
+
+
+def _brief(row: dict) -> dict:
+    return {"status": row.get("status"), "costUsd": row.get("costUsd"), "latencyMs": row.get("latencyMs")}
 
 
 def _trim_partial_line(path: Path) -> None:
