@@ -21,6 +21,12 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_list)
 
+    p = ds.add_parser("map", help="map columns to a target's inputs and to expected values")
+    p.add_argument("id")
+    p.add_argument("--input", action="append", default=[], metavar="INPUT=COLUMN", help="feed COLUMN to input INPUT")
+    p.add_argument("--expected", action="append", default=[], metavar="NAME=COLUMN", help="score against COLUMN as NAME")
+    p.set_defaults(handler=_map)
+
     p = ds.add_parser("show", help="a dataset's schema, row count, mapping and first rows")
     p.add_argument("id")
     p.add_argument("--rows", type=int, default=5, help="how many rows to preview (default 5)")
@@ -72,4 +78,25 @@ def _show(args) -> int:
         print(f"  inputs {ds.inputs}, expected {ds.expected}")
     for r in rows:
         print(json.dumps(r, ensure_ascii=False, default=str))
+    return 0
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    from studio.errors import UserError
+
+    out = {}
+    for item in items:
+        name, sep, col = item.partition("=")
+        if not sep or not name.strip() or not col.strip():
+            raise UserError(f"{flag} {item!r} must look like NAME=COLUMN, e.g. {flag} text=review.")
+        out[name.strip()] = col.strip()
+    return out
+
+
+def _map(args) -> int:
+    from studio.eval.datasets import get_dataset, save_mapping
+
+    home = _home()
+    ds = save_mapping(home, get_dataset(home, args.id), _pairs(args.input, "--input"), _pairs(args.expected, "--expected"))
+    print(f"{ds.id}: inputs {ds.inputs or '(same names)'}, expected {ds.expected or '(the other columns)'}")
     return 0

@@ -129,7 +129,7 @@ def plan_batch(studio, target: str, data: str, *, limit: int | None = None, conc
     missing = [n for n in input_names if n not in inputs]
     if kind == "pipeline" and missing:
         raise UserError(f"the data has no column for input {missing[0]!r} of {target}; its columns are "
-                        f"{', '.join(columns)}. Rename that column to the input's name (or give the dataset a saved mapping) and run again.")
+                        f"{', '.join(columns)}. Rename that column to the input's name, or map it with 'iom datasets map ID --input NAME=COLUMN'.")
     bid = batch_id_for(target, _file_hash(path), limit, swaps, sorted(inputs.items()))
     return BatchPlan(id=bid, target=target, kind=kind, data=str(path), dataset_id=ds.id if ds else None,
                      rows=count, inputs=inputs, expected=expected, limit=limit, concurrency=concurrency,

@@ -92,5 +92,10 @@ def test_cli_import_list_show(iom_home):
     assert r.returncode == 0 and "197 rows" in r.stdout
     shown = json.loads(iom("datasets", "show", "rev", "--rows", "2", "--json").stdout)
     assert shown["rows"] == 197 and len(shown["preview"]) == 2
+    r = iom("datasets", "map", "rev", "--input", "prompt=text", "--expected", "sentiment=sentiment")
+    assert r.returncode == 0
+    assert json.loads(iom("datasets", "show", "rev", "--json").stdout)["inputs"] == {"prompt": "text"}
+    r = iom("datasets", "map", "rev", "--input", "prompt")
+    assert r.returncode == 1 and "NAME=COLUMN" in r.stderr
     r = iom("datasets", "show", "missing")
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
