@@ -7,21 +7,37 @@ from studio.registry.search import price_per_mtok
 from studio.spec.model import HealthStatus, ModelSpec
 from studio.spec.pipeline import CapabilityChoice
 
-QUALITY_HINTS = ("best", "pro", "opus", "sonnet", "gpt-4o", "large", "ultra")
-
-
-def _quality(spec: ModelSpec) -> float:
-    """A rough quality rank: a 'quality' tag or default param wins, else price as a proxy."""
+def _quality(spec: ModelSpec, measured: dict[str, dict]) -> tuple[float | None, str]:
+    """(quality in [0, 1] or None, where it came from): a score measured in an experiment,
+    else a declared default param 'quality', else unknown. Never guessed from the id."""
+    m = measured.get(spec.id)
+    if m is not None and isinstance(m.get("score"), (int, float)):
+        return float(m["score"]), f"measured on {m.get('dataset', '?')} {str(m.get('date', ''))[:10]}".rstrip()
     explicit = spec.default_params.get("quality")
     if isinstance(explicit, (int, float)):
-        return float(explicit)
-    price = price_per_mtok(spec) or 0.0
-    return price + (1.0 if any(h in spec.id for h in QUALITY_HINTS) else 0.0)
+        return float(explicit), "declared"
+    return None, "not measured"
+
+
+def _latency(spec: ModelSpec, calls: dict[str, dict]) -> tuple[float | None, str]:
+    """(expected latency in ms, where it came from): the p50 of recent recorded calls, else the
+    registry's declared figure, else unknown."""
+    c = calls.get(spec.id)
+    if c and c.get("p50Ms") is not None:
+        return float(c["p50Ms"]), f"measured p50 of {c['calls']} recent call(s), {100 * c['errorRate']:.0f}% errors"
+    if spec.latency_ms is not None:
+        return float(spec.latency_ms), "declared"
+    return None, "unknown"
 
 
 def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[str, HealthStatus],
-                 has_key) -> tuple[ModelSpec, str, list[ModelSpec]]:
-    """(chosen, why, the other candidates in order — usable as fallbacks)."""
+                 has_key, quality: dict[str, dict] | None = None,
+                 calls: dict[str, dict] | None = None) -> tuple[ModelSpec, str, list[ModelSpec]]:
+    """(chosen, why, the other candidates in order — usable as fallbacks). `quality` holds the
+    scores measured for this capability ({model_id: {"score", "dataset", "date", …}}); `calls`
+    the recent call figures per model ({model_id: {"p50Ms", "errorRate", "calls"}})."""
+    quality = quality or {}
+    calls = calls or {}
     candidates = []
     for s in specs:
         if choice.capability not in s.capabilities or s.incomplete:
@@ -31,7 +47,8 @@ def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[
         price = price_per_mtok(s)
         if choice.max_price_per_token is not None and (price is None or price / 1e6 > choice.max_price_per_token):
             continue
-        if choice.max_latency_ms is not None and (s.latency_ms is None or s.latency_ms > choice.max_latency_ms):
+        expected_ms = _latency(s, calls)[0]
+        if choice.max_latency_ms is not None and (expected_ms is None or expected_ms > choice.max_latency_ms):
             continue
         state = health.get(s.id, HealthStatus()).state
         if choice.require_healthy and state != "ok":
@@ -40,21 +57,43 @@ def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[
             continue
         if not has_key(s):
             continue
+        if choice.min_quality is not None:
+            q, _ = _quality(s, quality)
+            if q is None or q < choice.min_quality:
+                continue
         candidates.append(s)
+    if not candidates and choice.min_quality is not None:
+        raise UserError(f"no usable model with {choice.capability!r} has a measured quality of at least "
+                        f"{choice.min_quality:g}; run an experiment and save its scores ('iom eval save-quality'), "
+                        "or lower the node's minimum quality.")
     if not candidates:
         raise UserError(f"no registered model offers {choice.capability!r} within the node's limits "
                         "(price, latency, policy, health, key); relax the limits or register one.")
     price = lambda s: price_per_mtok(s) if price_per_mtok(s) is not None else float("inf")  # noqa: E731
-    latency = lambda s: s.latency_ms if s.latency_ms is not None else float("inf")  # noqa: E731
+    def latency(s):  # measured p50 where calls were recorded; a model failing often counts slower
+        ms, _ = _latency(s, calls)
+        if ms is None:
+            return float("inf")
+        err = (calls.get(s.id) or {}).get("errorRate") or 0.0
+        return ms / max(1e-3, 1.0 - err)
+    q = lambda s: _quality(s, quality)[0]  # noqa: E731
     if choice.strategy == "cheapest":
         ranked = sorted(candidates, key=lambda s: (price(s), latency(s), s.id))
-        why = "cheapest"
+        why = "cheapest" + (f" with quality >= {choice.min_quality:g}" if choice.min_quality is not None else "")
     elif choice.strategy == "fastest":
         ranked = sorted(candidates, key=lambda s: (latency(s), price(s), s.id))
-        why = "fastest expected latency"
+        why = "fastest expected latency (error rate counted)"
     elif choice.strategy == "best":
-        ranked = sorted(candidates, key=lambda s: (-_quality(s), latency(s), s.id))
-        why = "highest quality rank"
+        ranked = sorted(candidates, key=lambda s: (q(s) is None, -(q(s) or 0.0), price(s), latency(s), s.id))
+        why = "highest quality"
+    elif choice.strategy == "quality_per_dollar":
+        def value(s):  # quality per $/Mtok; free models divide by a tiny price, unknown quality last
+            if q(s) is None:
+                return float("-inf")
+            p = price_per_mtok(s)
+            return float("-inf") if p is None else q(s) / max(p, 1e-9)
+        ranked = sorted(candidates, key=lambda s: (-value(s), latency(s), s.id))
+        why = "best quality per dollar"
     else:
         pr = sorted(candidates, key=price)
         la = sorted(candidates, key=latency)
@@ -63,6 +102,15 @@ def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[
     chosen = ranked[0]
     detail = f"{why} of {len(candidates)} model(s) with {choice.capability!r}"
     p = price_per_mtok(chosen)
-    detail += f" (${p:g}/Mtok" if p is not None else " (unpriced"
-    detail += f", ~{chosen.latency_ms} ms)" if chosen.latency_ms is not None else ")"
+    qv, qsource = _quality(chosen, quality)
+    detail += f": {chosen.id} quality " + (f"{qv:.3f} ({qsource})" if qv is not None else "not measured")
+    detail += f", ${p:g}/Mtok" if p is not None else ", unpriced"
+    ms, msource = _latency(chosen, calls)
+    detail += f", ~{ms:.0f} ms ({msource})" if ms is not None else ", latency unknown"
+    runner_up = ranked[1] if len(ranked) > 1 else None
+    if runner_up is not None:
+        rq, _ = _quality(runner_up, quality)
+        rp = price_per_mtok(runner_up)
+        detail += (f"; next: {runner_up.id} quality " + (f"{rq:.3f}" if rq is not None else "not measured")
+                   + (f", ${rp:g}/Mtok" if rp is not None else ", unpriced"))
     return chosen, detail, ranked[1:]

@@ -139,6 +139,26 @@ class Engine:
         run = _Run(self, pipeline, inputs or {}, options or RunOptions())
         return await (run.plan() if run.options.dry_run else run.execute())
 
+    def recent_call_stats(self, days: int = 7) -> dict[str, dict]:
+        """{model_id: {"p50Ms", "errorRate", "calls"}} from the analytics of the last days'
+        calls; empty when the recorder keeps no analytics (tests, Ray workers) or cannot read."""
+        read = getattr(self.recorder, "read", None)
+        if read is None:
+            return {}
+        from datetime import datetime, timedelta, timezone
+
+        from studio.analytics.queries import Filters, latency_by_model
+
+        since = datetime.now(timezone.utc) - timedelta(days=days)
+        try:
+            every = read(latency_by_model, Filters(since=since))
+            errors = {r["model_id"]: r["calls"] for r in read(latency_by_model, Filters(since=since, status="error"))}
+        except Exception:  # analytics unreadable must not stop a run; choose falls back to declared figures
+            return {}
+        return {r["model_id"]: {"p50Ms": r["p50_ms"], "calls": r["calls"],
+                                "errorRate": errors.get(r["model_id"], 0) / r["calls"] if r["calls"] else 0.0}
+                for r in every}
+
     def last_outputs_path(self, pipeline_id: str) -> Path:
         return self.home / "cache" / "runs" / f"{pipeline_id}.json"
 
@@ -160,6 +180,7 @@ class _Run:
         self.failed = False
         self.fell_back: dict[str, str] = {}  # node id -> the model it fell back from
         self.stream_nodes = self._stream_nodes()
+        self.call_stats: dict[str, dict] | None = None  # read once per run, for capability nodes
 
     # -- set-up ---------------------------------------------------------------------------
     def _check(self) -> None:
@@ -480,11 +501,18 @@ class _Run:
         fallbacks = [self.specs[m] for m in node.policy.fallback if m in self.specs]
         if node.kind == "capability":
             health = self.engine.models.health_all()
-            chosen, why, others = choose_model(node.choose, list(self.specs.values()), health, self._has_key)
+            from studio.registry.quality import load_quality
+
+            measured = load_quality(self.engine.home).get(node.choose.capability, {})
+            chosen, why, others = choose_model(node.choose, list(self.specs.values()), health, self._has_key, measured,
+                                               self.call_stats)
             return [chosen, *(fallbacks or others[:2])], f"chosen by policy: {why}"
         return [self.specs[node.model], *fallbacks], "the node's model"
 
     async def _model_node(self, node: Node, nr: NodeRun, inputs: dict[str, Any]) -> Any:
+        if node.kind == "capability" and self.call_stats is None:
+            # recent latency and error rate per model, read off the event loop
+            self.call_stats = await asyncio.to_thread(self.engine.recent_call_stats)
         candidates, reason = self._candidates(node, nr)
         primary = candidates[0]
         if self.options.dry_run:

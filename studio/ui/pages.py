@@ -7,11 +7,12 @@ from studio.ui.shell import add_assets
 
 
 def register_all() -> None:
-    from studio.ui import analytics_page, console_page, pipelines_page, registry_page, settings_page
+    from studio.ui import analytics_page, console_page, evaluate_page, pipelines_page, registry_page, settings_page
 
     add_assets()
     registry_page.register()
     pipelines_page.register()
     console_page.register()
     analytics_page.register()
+    evaluate_page.register()
     settings_page.register()

@@ -23,6 +23,7 @@ NAV = [
     ("Pipelines", "/pipelines", "account_tree"),
     ("Console", "/console", "terminal"),
     ("Analytics", "/analytics", "insights"),
+    ("Evaluate", "/evaluate", "fact_check"),
     ("Settings", "/settings", "settings"),
 ]
 

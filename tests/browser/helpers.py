@@ -3,6 +3,8 @@ pages set (Quasar puts them on a field's outer element, so inputs are found insi
 
 from __future__ import annotations
 
+import time
+
 from nicegui.testing import Screen
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -42,3 +44,18 @@ def choose(screen: Screen, testid: str, option: str) -> None:
             screen.wait(0.3)
             return
     raise AssertionError(f"no option {option!r} in {testid}")
+
+
+def wait_until(condition, timeout: float = 10.0):
+    """Poll the page until the condition holds; fail with the last state otherwise."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            if condition():
+                return
+        except Exception:  # an element not rendered yet
+            if time.monotonic() > end:
+                raise
+        if time.monotonic() > end:
+            raise AssertionError("the page did not reach the expected state in time")
+        time.sleep(0.1)

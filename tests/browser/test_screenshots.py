@@ -115,3 +115,15 @@ def test_screenshot_analytics(screen: Screen, memory_keyring):
         screen.open("/analytics")
         screen.should_contain("Calls and errors over time")
         shoot(screen, "analytics")
+
+
+def test_screenshot_evaluate(screen: Screen):
+    """Two variants over the sample reviews, compared."""
+    from tests.browser.helpers import by_testid, replace_text, wait_until
+
+    screen.open("/evaluate")
+    replace_text(screen, "eval-limit", "12")
+    by_testid(screen, "eval-run").click()
+    wait_until(lambda: "finished" in by_testid(screen, "eval-progress").text, 60)
+    wait_until(lambda: screen.selenium.find_elements(By.CSS_SELECTOR, ".eval-chart .main-svg"))
+    shoot(screen, "evaluate")

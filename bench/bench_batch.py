@@ -1,0 +1,184 @@
+"""Batch-run throughput and memory, through the real Studio (engine, hub, analytics writer).
+
+    python bench/bench_batch.py [--rows 10000] [--json] [--skip-ray]
+
+- offline: ROWS rows of a one-model offline pipeline (input -> local/sentiment-vader -> output),
+  distinct texts so no cache hit, with the local executor and with the Ray executor (a local
+  Ray of 2 CPUs, start-up included in its figure); rows/s each, and peak RSS after 1k rows
+  and after all rows (local executor) to show memory stays flat;
+- upstream: a loopback OpenAI-style server answering after 200 ms, 2,000 rows at
+  --concurrency 64, whose ceiling is 64 / 0.2 s = 320 rows/s; rows/s and % of the ceiling.
+Each run uses its own temporary IOM_HOME.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+WORDS = ["great", "awful", "fine", "slow", "lovely", "broken", "cheap", "solid", "noisy", "perfect", "late", "fresh"]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def write_data(path: Path, rows: int, column: str) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([column])
+        for i in range(rows):
+            w.writerow([f"Review {i}: the product was {WORDS[i % 12]} and the delivery {WORDS[(i * 7) % 12]}."])
+
+
+def offline_pipeline():
+    from studio.spec import load_pipeline
+
+    return load_pipeline({"format": "iom.pipeline", "version": 1, "id": "bench-sentiment", "name": "Bench sentiment",
+                          "nodes": [{"id": "in", "kind": "input", "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}},
+                                    {"id": "s", "kind": "model", "model": "local/sentiment-vader"},
+                                    {"id": "out", "kind": "output"}],
+                          "edges": [{"id": "e1", "source": "in", "sourcePort": "text", "target": "s", "targetPort": "text"},
+                                    {"id": "e2", "source": "s", "sourcePort": "out", "target": "out", "targetPort": "in"}]})
+
+
+async def timed_batch(studio, target: str, data: Path, *, concurrency: int, executor: str, marks=None) -> tuple[float, dict]:
+    from studio.eval.batch import plan_batch, run_batch
+
+    plan = plan_batch(studio, target, str(data), concurrency=concurrency, executor=executor)
+
+    def progress(done, total):
+        if marks is not None and done >= 1000 and "rss_1k_mb" not in marks:
+            marks["rss_1k_mb"] = peak_rss_mb()
+    t0 = time.perf_counter()
+    agg = await run_batch(studio, plan, progress=progress)
+    return time.perf_counter() - t0, agg
+
+
+def offline(rows: int, executor: str) -> dict:
+    from studio.core import Studio
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        os.environ["IOM_HOME"] = str(home)
+        data = home / "rows.csv"
+        write_data(data, rows, "text")
+        s = Studio(home)
+        s.pipelines.save(offline_pipeline())
+        marks: dict = {}
+
+        async def go():
+            try:
+                return await timed_batch(s, "bench-sentiment", data, concurrency=16, executor=executor, marks=marks)
+            finally:
+                await s.aclose()
+        seconds, agg = asyncio.run(go())
+        s.close()
+        return {"executor": executor, "rows": rows, "seconds": round(seconds, 2), "rowsPerSecond": round(rows / seconds, 1),
+                "failed": agg["failed"], "rss1kMb": round(marks.get("rss_1k_mb", 0), 1), "rssEndMb": round(peak_rss_mb(), 1)}
+
+
+class SlowUpstream:
+    """An OpenAI-style chat endpoint on 127.0.0.1 (uvicorn, asyncio) that answers after a fixed
+    delay; unlike the tests' threaded fake it serves 64 kept-alive connections at once."""
+
+    def __init__(self, body: dict, delay_s: float):
+        self.body, self.delay_s = body, delay_s
+
+    def __enter__(self) -> str:
+        import socket
+        import threading
+
+        import uvicorn
+        from starlette.applications import Starlette
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        async def chat(request):
+            await request.body()
+            await asyncio.sleep(self.delay_s)
+            return JSONResponse(self.body)
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        config = uvicorn.Config(Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])]),
+                                host="127.0.0.1", port=self.port, log_level="warning", backlog=512)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.01)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(5)
+
+
+def upstream(rows: int = 2000, concurrency: int = 64, latency_s: float = 0.2) -> dict:
+    from studio.core import Studio
+    from studio.spec.calls import CANONICAL_SCHEMAS
+    from studio.spec.model import ModelSpec
+    body = {"id": "c", "object": "chat.completion", "model": "m",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}}
+    with tempfile.TemporaryDirectory() as tmp, SlowUpstream(body, latency_s) as url:
+        home = Path(tmp)
+        os.environ["IOM_HOME"] = str(home)
+        os.environ["BENCH_UPSTREAM_KEY"] = "bench-key"
+        data = home / "prompts.csv"
+        write_data(data, rows, "prompt")
+        s = Studio(home)
+        s.models.save(ModelSpec(id="bench/slow", name="Slow upstream", provider="openai", api="openai-chat",
+                                endpoint=url + "/v1/chat/completions", model="m", key_ref="BENCH_UPSTREAM_KEY",
+                                input_schema=CANONICAL_SCHEMAS["llm"][0], output_schema=CANONICAL_SCHEMAS["llm"][1]))
+
+        async def go():
+            try:
+                return await timed_batch(s, "bench/slow", data, concurrency=concurrency, executor="local")
+            finally:
+                await s.aclose()
+        seconds, agg = asyncio.run(go())
+        s.close()
+    ceiling = concurrency / latency_s
+    rate = rows / seconds
+    return {"rows": rows, "concurrency": concurrency, "latencyMs": latency_s * 1000, "seconds": round(seconds, 2),
+            "rowsPerSecond": round(rate, 1), "ceilingRowsPerSecond": ceiling,
+            "percentOfCeiling": round(100 * rate / ceiling, 1), "failed": agg["failed"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=10000)
+    ap.add_argument("--upstream-rows", type=int, default=2000)
+    ap.add_argument("--skip-ray", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    result = {"offlineLocal": offline(args.rows, "local")}
+    if not args.json:
+        print(f"offline, local executor: {result['offlineLocal']}", flush=True)
+    result["upstream"] = upstream(args.upstream_rows)
+    if not args.json:
+        print(f"fake upstream 200 ms, concurrency 64: {result['upstream']}", flush=True)
+    if not args.skip_ray:
+        result["offlineRay"] = offline(args.rows, "ray")
+        if not args.json:
+            print(f"offline, Ray executor (start included): {result['offlineRay']}", flush=True)
+    if args.json:
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

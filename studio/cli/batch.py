@@ -1,0 +1,148 @@
+"""`iom batch run|list|show|export`: a pipeline or a model over every row of a dataset.
+
+Running the same target + data + --limit again resumes the batch (or `--resume BATCH_ID`).
+The progress bar (rich) goes to stderr and only to a terminal, never with --json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from studio.cli.common import print_json, print_table, studio
+from studio.errors import UserError
+
+
+def register(sub) -> None:
+    b = sub.add_parser("batch", help="run a pipeline or model over a dataset").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+
+    p = b.add_parser("run", help="run (or resume) a batch")
+    p.add_argument("target", nargs="?", help="a pipeline id or a model id")
+    p.add_argument("--data", help="a dataset id or a CSV/JSONL/Parquet file")
+    p.add_argument("--limit", type=int, help="only the first N rows")
+    p.add_argument("--concurrency", type=int, default=8, help="rows run at once (default 8)")
+    p.add_argument("--executor", choices=["local", "ray"], default="local")
+    p.add_argument("--ray-address", help="an existing Ray cluster (default: RAY_ADDRESS, else a local Ray)")
+    p.add_argument("--resume", metavar="BATCH_ID", help="continue this batch with its saved target and data")
+    p.add_argument("--json", action="store_true", help="print the batch's aggregates as JSON")
+    p.set_defaults(handler=_run)
+
+    p = b.add_parser("list", help="list batches")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_list)
+
+    p = b.add_parser("show", help="a batch's rows and aggregates")
+    p.add_argument("batch_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_show)
+
+    p = b.add_parser("export", help="write a batch's rows to a Parquet or CSV file")
+    p.add_argument("batch_id")
+    p.add_argument("-o", "--output", required=True, help="FILE.parquet or FILE.csv")
+    p.set_defaults(handler=_export)
+
+
+def _progress_bar(enabled: bool):
+    """(callback, stop) for a rich bar on stderr, or no-ops."""
+    if not enabled:
+        return None, lambda: None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("batch"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=Console(file=sys.stderr))
+    task = bar.add_task("rows", total=None)
+    bar.start()
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+    return update, bar.stop
+
+
+def _run(args) -> int:
+    from studio.eval.batch import load_plan, plan_batch, run_batch
+
+    s = studio()
+    if args.resume:
+        plan = load_plan(s.home, args.resume)
+        plan.concurrency, plan.executor = args.concurrency, args.executor
+    else:
+        if not args.target or not args.data:
+            raise UserError("give a target and --data, e.g. 'iom batch run review-triage --data reviews', or --resume BATCH_ID.")
+        plan = plan_batch(s, args.target, args.data, limit=args.limit, concurrency=args.concurrency,
+                          executor=args.executor)
+    if args.ray_address:
+        import os
+
+        os.environ["RAY_ADDRESS"] = args.ray_address
+    update, stop = _progress_bar(not args.json and sys.stderr.isatty())
+
+    async def go():
+        try:
+            return await run_batch(s, plan, progress=update)
+        finally:
+            await s.aclose()
+    try:
+        agg = asyncio.run(go())
+    finally:
+        stop()
+    if args.json:
+        print_json({"id": plan.id, "target": plan.target, "rows": plan.rows, **agg})
+    else:
+        print(f"batch {plan.id}: {agg['succeeded']} succeeded, {agg['failed']} failed of {plan.rows} rows; "
+              f"cost {_money(agg['costUsd'])}, p50 {_ms(agg['latencyP50Ms'])}, p95 {_ms(agg['latencyP95Ms'])}")
+    return 0
+
+
+def _money(v) -> str:
+    return "unpriced" if v is None else f"${v:.6f}"
+
+
+def _ms(v) -> str:
+    return "-" if v is None else f"{v:.0f} ms"
+
+
+def _list(args) -> int:
+    from studio.eval.batch import list_batches
+
+    items = list_batches(studio().home)
+    if args.json:
+        print_json(items)
+        return 0
+    if not items:
+        print("no batches yet; start one with 'iom batch run PIPELINE_ID --data DATASET'.", file=sys.stderr)
+    print_table([[b["id"], b["target"], b["datasetId"] or Path(b["data"]).name, f"{b['done']}/{b['rows']}",
+                  str(b["failed"]), _money(b["costUsd"])] for b in items],
+                ["id", "target", "data", "done", "failed", "cost"])
+    return 0
+
+
+def _show(args) -> int:
+    from studio.eval.batch import aggregate, load_plan, load_rows
+
+    home = studio().home
+    plan = load_plan(home, args.batch_id)
+    rows = load_rows(home, plan.id)
+    ordered = [rows[i] for i in sorted(rows)]
+    agg = aggregate(plan, rows)
+    if args.json:
+        print_json({**plan.to_json(), **agg, "rowResults": ordered})
+        return 0
+    print(f"batch {plan.id}: {plan.target} over {plan.dataset_id or plan.data}; "
+          f"{agg['done']}/{plan.rows} rows done, {agg['failed']} failed, cost {_money(agg['costUsd'])}, "
+          f"p50 {_ms(agg['latencyP50Ms'])}, p95 {_ms(agg['latencyP95Ms'])}")
+    print_table([[str(r["index"]), r["status"], _money(r.get("costUsd")), _ms(r.get("latencyMs")),
+                  (r.get("error") or json.dumps(r.get("output"), ensure_ascii=False))[:80]] for r in ordered],
+                ["row", "status", "cost", "latency", "output"])
+    return 0
+
+
+def _export(args) -> int:
+    from studio.eval.batch import export_rows
+
+    n = export_rows(studio().home, args.batch_id, Path(args.output))
+    print(f"wrote {n} rows to {args.output}", file=sys.stderr)
+    return 0

@@ -1,0 +1,102 @@
+"""`iom datasets import FILE [--id ID] | list | show ID [--rows N]`: the datasets that batches run over."""
+
+from __future__ import annotations
+
+import json
+
+from studio.cli.common import print_json, print_table, studio
+
+
+def register(sub) -> None:
+    ds = sub.add_parser("datasets", help="datasets for batch runs and evaluations").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+
+    p = ds.add_parser("import", help="import a CSV, JSONL or Parquet file (kept as given)")
+    p.add_argument("file")
+    p.add_argument("--id", help="the dataset's id (default: from the file name)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_import)
+
+    p = ds.add_parser("list", help="list imported datasets")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_list)
+
+    p = ds.add_parser("map", help="map columns to a target's inputs and to expected values")
+    p.add_argument("id")
+    p.add_argument("--input", action="append", default=[], metavar="INPUT=COLUMN", help="feed COLUMN to input INPUT")
+    p.add_argument("--expected", action="append", default=[], metavar="NAME=COLUMN", help="score against COLUMN as NAME")
+    p.set_defaults(handler=_map)
+
+    p = ds.add_parser("show", help="a dataset's schema, row count, mapping and first rows")
+    p.add_argument("id")
+    p.add_argument("--rows", type=int, default=5, help="how many rows to preview (default 5)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_show)
+
+
+def _home():
+    from studio.paths import data_home
+
+    return data_home()
+
+
+def _import(args) -> int:
+    from studio.eval.datasets import import_dataset
+
+    ds = import_dataset(_home(), args.file, args.id)
+    if args.json:
+        print_json(ds.to_json())
+    else:
+        print(f"imported {ds.id}: {ds.rows} rows, columns {', '.join(c['name'] + ':' + c['type'] for c in ds.columns)}")
+    return 0
+
+
+def _list(args) -> int:
+    from studio.eval.datasets import list_datasets
+
+    items = list_datasets(_home())
+    if args.json:
+        print_json([d.to_json() for d in items])
+        return 0
+    print_table([[d.id, d.format, str(d.rows), ", ".join(d.column_names)] for d in items], ["id", "format", "rows", "columns"])
+    return 0
+
+
+def _show(args) -> int:
+    from studio.eval.datasets import get_dataset, rows_of
+
+    home = _home()
+    ds = get_dataset(home, args.id)
+    rows = rows_of(home, ds, limit=max(0, args.rows))
+    if args.json:
+        print_json({**ds.to_json(), "preview": rows})
+        return 0
+    print(f"{ds.id}: {ds.rows} rows, {ds.format}, file {ds.file}")
+    for c in ds.columns:
+        print(f"  {c['name']}: {c['type']}")
+    if ds.inputs or ds.expected:
+        print(f"  inputs {ds.inputs}, expected {ds.expected}")
+    for r in rows:
+        print(json.dumps(r, ensure_ascii=False, default=str))
+    return 0
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    from studio.errors import UserError
+
+    out = {}
+    for item in items:
+        name, sep, col = item.partition("=")
+        if not sep or not name.strip() or not col.strip():
+            raise UserError(f"{flag} {item!r} must look like NAME=COLUMN, e.g. {flag} text=review.")
+        out[name.strip()] = col.strip()
+    return out
+
+
+def _map(args) -> int:
+    from studio.eval.datasets import get_dataset, save_mapping
+
+    home = _home()
+    ds = save_mapping(home, get_dataset(home, args.id), _pairs(args.input, "--input"), _pairs(args.expected, "--expected"))
+    print(f"{ds.id}: inputs {ds.inputs or '(same names)'}, expected {ds.expected or '(the other columns)'}")
+    return 0

@@ -1,0 +1,155 @@
+"""`iom eval run|list|show|compare`: experiments, one dataset over several variants, scored.
+
+    iom eval run --data reviews --variant review-triage --variant 'local/sentiment-vader#sentiment=label' \
+        --score sentiment:classification [--limit N] [--json]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from studio.cli.common import print_json, print_table, studio
+
+
+def register(sub) -> None:
+    e = sub.add_parser("eval", help="experiments: compare variants on a dataset").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+
+    p = e.add_parser("run", help="run every variant over the data and score it")
+    p.add_argument("--data", required=True, help="a dataset id or a CSV/JSONL/Parquet file")
+    p.add_argument("--variant", "-v", action="append", required=True,
+                   help="TARGET[@NODE=MODEL,…][#COLUMN=FIELD,…]; repeat for each variant")
+    p.add_argument("--score", "-s", action="append", required=True,
+                   help="COLUMN:KIND[:ARG], e.g. sentiment:classification, answer:llm_judge:MODEL_ID; repeatable")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--executor", choices=["local", "ray"], default="local")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_run)
+
+    p = e.add_parser("list", help="list experiments")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_list)
+
+    p = e.add_parser("show", help="an experiment's comparison table")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_show)
+
+    p = e.add_parser("save-quality", help="save each model variant's measured quality for a capability into the registry")
+    p.add_argument("id")
+    p.add_argument("--capability", required=True, help="the capability the scores measure, e.g. sentiment")
+    p.set_defaults(handler=_save_quality)
+
+    p = e.add_parser("compare", help="per-row diff of two variants' outputs")
+    p.add_argument("id")
+    p.add_argument("a", help="variant number (1, 2, …) or name")
+    p.add_argument("b")
+    p.add_argument("--all", action="store_true", help="also rows where both agree")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_compare)
+
+
+def _run(args) -> int:
+    from studio.eval.experiments import Variant, run_experiment
+    from studio.eval.scorers import ScorerSpec
+
+    s = studio()
+    variants = [Variant.parse(v) for v in args.variant]
+    scorers = [ScorerSpec.parse(x) for x in args.score]
+    tty = not args.json and sys.stderr.isatty()
+
+    def progress(name, done, total):
+        if tty:
+            print(f"\r{name}: {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    async def go():
+        try:
+            return await run_experiment(s, args.data, variants, scorers, limit=args.limit,
+                                        concurrency=args.concurrency, executor=args.executor, progress=progress)
+        finally:
+            await s.aclose()
+    doc = asyncio.run(go())
+    if tty:
+        print(file=sys.stderr)
+    if args.json:
+        print_json(doc)
+    else:
+        _table(doc)
+    return 0
+
+
+def _fmt(v, kind="") -> str:
+    if v is None:
+        return "-"
+    if kind == "$":
+        return f"${v:.6f}"
+    if kind == "ms":
+        return f"{v:.0f}"
+    if kind == "%":
+        return f"{100 * v:.1f}%"
+    return f"{v:.3f}"
+
+
+def _table(doc: dict) -> None:
+    print(f"experiment {doc['id']} on {doc.get('datasetId') or doc['data']} (scorers: {', '.join(doc['scorers'])})")
+    rows = []
+    for i, v in enumerate(doc["variants"], 1):
+        ci = v.get("qualityCi95")
+        rows.append([str(i), v["variant"], _fmt(v["quality"]), "-" if not ci else f"{ci[0]:.3f}-{ci[1]:.3f}",
+                     _fmt(v["costPerRowUsd"], "$"), _fmt(v["costUsd"], "$"), _fmt(v["latencyP50Ms"], "ms"),
+                     _fmt(v["latencyP95Ms"], "ms"), _fmt(v["errorRate"], "%"), "*" if v.get("pareto") else ""])
+    print_table(rows, ["#", "variant", "quality", "ci95", "cost/row", "cost", "p50 ms", "p95 ms", "errors", "pareto"])
+
+
+def _list(args) -> int:
+    from studio.eval.experiments import list_experiments
+
+    docs = list_experiments(studio().home)
+    if args.json:
+        print_json(docs)
+        return 0
+    print_table([[d["id"], d.get("datasetId") or d["data"], str(len(d["variants"])), ", ".join(d["scorers"])] for d in docs],
+                ["id", "data", "variants", "scorers"])
+    return 0
+
+
+def _show(args) -> int:
+    from studio.eval.experiments import load_experiment
+
+    doc = load_experiment(studio().home, args.id)
+    if args.json:
+        print_json(doc)
+    else:
+        _table(doc)
+    return 0
+
+
+def _compare(args) -> int:
+    from studio.eval.experiments import load_experiment, row_diff
+
+    home = studio().home
+    doc = load_experiment(home, args.id)
+    diff = row_diff(home, doc, args.a, args.b, only_different=not args.all)
+    if args.json:
+        print_json(diff)
+        return 0
+    for d in diff:
+        print(f"row {d['index']}: expected {json.dumps(d['expected'], ensure_ascii=False)}")
+        print(f"  A {d['a']['status']}: {json.dumps(d['a']['fields'], ensure_ascii=False)} scores {d['a']['scores']}")
+        print(f"  B {d['b']['status']}: {json.dumps(d['b']['fields'], ensure_ascii=False)} scores {d['b']['scores']}")
+    print(f"{len(diff)} row(s) differ.", file=sys.stderr)
+    return 0
+
+
+def _save_quality(args) -> int:
+    from studio.eval.experiments import load_experiment
+    from studio.registry.quality import save_from_experiment
+
+    s = studio()
+    doc = load_experiment(s.home, args.id)
+    for model, score in save_from_experiment(s.home, doc, args.capability, s.models.find):
+        print(f"{model}: quality {score:.3f} for {args.capability!r} (from {doc['id']})")
+    return 0

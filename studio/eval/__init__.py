@@ -1,0 +1,1 @@
+"""Evaluate: datasets, batch runs over them and scorers for their outputs (no NiceGUI here)."""

@@ -1,0 +1,394 @@
+"""Batch runs: one pipeline (or one model) over every row of a dataset.
+
+Each row is a normal engine run (or hub call): recorded, priced and cached per node policy
+like a run from the canvas, with a run id derived from the batch so it can be found again.
+Batch state lives in its own files, not in analytics: `IOM_HOME/batches/<id>/batch.json`
+and `rows.jsonl`, one line appended and flushed as each row finishes. The batch id is a hash
+of target + data file content + limit, so running the same batch again resumes it: rows
+with a line are kept, only the missing ones (those in flight at a crash) are run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from studio.atomic import write_json
+from studio.errors import UserError
+from studio.eval.datasets import default_mapping, read_rows, resolve
+from studio.spec.base import utcnow
+
+ProgressFn = Callable[[int, int], None]  # (rows done, rows total)
+
+
+@dataclass
+class BatchPlan:
+    id: str
+    target: str
+    kind: str  # "pipeline" | "model"
+    data: str  # the data file as resolved
+    dataset_id: str | None
+    rows: int
+    inputs: dict[str, str]  # target input name -> column
+    expected: dict[str, str]  # expected-value name -> column
+    limit: int | None = None
+    concurrency: int = 8
+    executor: str = "local"
+    swaps: dict[str, str] = field(default_factory=dict)  # pipeline node id -> model id to use instead
+    created: str = field(default_factory=lambda: utcnow().isoformat())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "target": self.target, "kind": self.kind, "data": self.data,
+                "datasetId": self.dataset_id, "rows": self.rows, "inputs": self.inputs,
+                "expected": self.expected, "limit": self.limit, "concurrency": self.concurrency,
+                "executor": self.executor, "swaps": self.swaps, "created": self.created}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "BatchPlan":
+        return cls(id=d["id"], target=d["target"], kind=d["kind"], data=d["data"], dataset_id=d.get("datasetId"),
+                   rows=d["rows"], inputs=d.get("inputs") or {}, expected=d.get("expected") or {},
+                   limit=d.get("limit"), concurrency=d.get("concurrency", 8), executor=d.get("executor", "local"),
+                   swaps=d.get("swaps") or {}, created=d.get("created", ""))
+
+
+def batches_root(home: Path) -> Path:
+    return home / "batches"
+
+
+def _file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def batch_id_for(target: str, data_hash: str, limit: int | None, swaps: dict[str, str] | None = None,
+                 inputs: list | None = None) -> str:
+    key = json.dumps([target, data_hash, limit] + ([sorted(swaps.items())] if swaps else []) + [inputs or []])
+    return "b" + hashlib.sha256(key.encode()).hexdigest()[:15]
+
+
+def _target_inputs(studio, target: str) -> tuple[str, list[str]]:
+    """("pipeline"|"model", the names of its inputs)."""
+    if studio.pipelines.exists(target):
+        pipe = studio.pipelines.get(target)
+        names: list[str] = []
+        for node in pipe.nodes:
+            if node.kind == "input":
+                names += list(((node.input_schema or {}).get("properties") or {}).keys())
+        return "pipeline", names
+    spec = studio.models.find(target)
+    if spec is None:
+        raise UserError(f"{target!r} is neither a saved pipeline nor a registry model; "
+                        "'iom pipelines list' and 'iom models list' show the ids.")
+    props = (spec.input_schema or {}).get("properties") or {}
+    return "model", list(props.keys())
+
+
+def plan_batch(studio, target: str, data: str, *, limit: int | None = None, concurrency: int = 8,
+               executor: str = "local", swaps: dict[str, str] | None = None,
+               scored: set[str] | frozenset = frozenset()) -> BatchPlan:
+    """Resolve target and data; the same target + data + limit (+ swaps) gives the same batch id."""
+    if limit is not None and limit < 1:
+        raise UserError("--limit must be 1 or more.")
+    if concurrency < 1:
+        raise UserError("--concurrency must be 1 or more.")
+    kind, input_names = _target_inputs(studio, target)
+    swaps = dict(swaps or {})
+    if swaps and kind != "pipeline":
+        raise UserError(f"{target} is a model; node swaps (NODE=MODEL) apply to pipelines only.")
+    if kind == "pipeline" and not swaps:
+        # an invalid pipeline is refused once, before any row, not failed row by row
+        from studio.engine.executor import PipelineInvalid
+
+        problems = studio.engine.validate(studio.pipelines.get(target))
+        if problems:
+            raise PipelineInvalid(target, problems)
+    elif swaps:
+        swapped_pipeline(studio, target, swaps)  # checks nodes and models now, not per row
+    ds, path, fmt = resolve(studio.home, data)
+    columns: list[str] = []
+    count = 0
+    for row in read_rows(path, fmt):
+        if count == 0:
+            columns = list(row.keys())
+        count += 1
+        if limit is not None and count >= limit:
+            break
+    if count == 0:
+        raise UserError(f"{path.name} has no rows; a batch needs at least one.")
+    inputs, expected = default_mapping(columns, input_names, ds.inputs if ds else None, ds.expected if ds else None,
+                                       scored)
+    missing = [n for n in input_names if n not in inputs]
+    if kind == "pipeline" and missing:
+        raise UserError(f"the data has no column for input {missing[0]!r} of {target}; its columns are "
+                        f"{', '.join(columns)}. Rename that column to the input's name, or map it with 'iom datasets map ID --input NAME=COLUMN'.")
+    bid = batch_id_for(target, _file_hash(path), limit, swaps, sorted(inputs.items()))
+    return BatchPlan(id=bid, target=target, kind=kind, data=str(path), dataset_id=ds.id if ds else None,
+                     rows=count, inputs=inputs, expected=expected, limit=limit, concurrency=concurrency,
+                     executor=executor, swaps=swaps)
+
+
+def swapped_pipeline(studio, target: str, swaps: dict[str, str]):
+    """The saved pipeline with some model nodes pointed at other registry models (in memory)."""
+    pipe = studio.pipelines.get(target)
+    if not swaps:
+        return pipe
+    nodes = {n.id: n for n in pipe.nodes}
+    new_nodes = []
+    for node_id, model_id in swaps.items():
+        node = nodes.get(node_id)
+        if node is None or node.kind != "model":
+            raise UserError(f"pipeline {target} has no model node {node_id!r}; 'iom pipelines show {target}' lists them.")
+        if studio.models.find(model_id) is None:
+            raise UserError(f"no model {model_id!r} in the registry; 'iom models list' shows the ids.")
+    for n in pipe.nodes:
+        new_nodes.append(n.model_copy(update={"model": swaps[n.id]}) if n.id in swaps else n)
+    return pipe.model_copy(update={"nodes": new_nodes})
+
+
+# -- state files ------------------------------------------------------------------------------
+
+def batch_dir(home: Path, batch_id: str) -> Path:
+    return batches_root(home) / batch_id
+
+
+def load_plan(home: Path, batch_id: str) -> BatchPlan:
+    try:
+        return BatchPlan.from_json(json.loads((batch_dir(home, batch_id) / "batch.json").read_text("utf-8")))
+    except FileNotFoundError:
+        raise UserError(f"no batch {batch_id!r}; 'iom batch list' shows the batches.") from None
+
+
+def load_rows(home: Path, batch_id: str) -> dict[int, dict]:
+    """Finished rows by index. A last line cut short by a crash is ignored (that row reruns)."""
+    path = batch_dir(home, batch_id) / "rows.jsonl"
+    done: dict[int, dict] = {}
+    try:
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(row, dict) and isinstance(row.get("index"), int):
+                    done[row["index"]] = row
+    except FileNotFoundError:
+        pass
+    return done
+
+
+def list_batches(home: Path) -> list[dict]:
+    root = batches_root(home)
+    out = []
+    for meta in sorted(root.glob("*/batch.json")) if root.is_dir() else []:
+        try:
+            plan = BatchPlan.from_json(json.loads(meta.read_text("utf-8")))
+        except (ValueError, KeyError):
+            continue
+        out.append({**plan.to_json(), **aggregate(plan, load_rows(home, plan.id))})
+    return sorted(out, key=lambda b: b["created"])
+
+
+def aggregate(plan: BatchPlan, rows: dict[int, dict]) -> dict[str, Any]:
+    done = list(rows.values())
+    ok = [r for r in done if r["status"] == "succeeded"]
+    costs = [r["costUsd"] for r in done if r.get("costUsd") is not None]
+    lat = sorted(r["latencyMs"] for r in done if r.get("latencyMs") is not None)
+
+    def pct(p: float):
+        return None if not lat else lat[min(len(lat) - 1, int(round(p * (len(lat) - 1))))]
+    return {"done": len(done), "succeeded": len(ok), "failed": len(done) - len(ok),
+            "complete": len(done) >= plan.rows, "costUsd": sum(costs) if costs else (0.0 if done else None),
+            "unpricedRows": sum(1 for r in done if r.get("costUsd") is None),
+            "latencyP50Ms": pct(0.5), "latencyP95Ms": pct(0.95),
+            "errorRate": (len(done) - len(ok)) / len(done) if done else None}
+
+
+# -- running ----------------------------------------------------------------------------------
+
+def row_inputs(plan: BatchPlan, row: dict) -> dict[str, Any]:
+    return {name: row.get(col) for name, col in plan.inputs.items()}
+
+
+def row_expected(plan: BatchPlan, row: dict) -> dict[str, Any]:
+    return {name: row.get(col) for name, col in plan.expected.items()}
+
+
+async def run_row(studio, plan: BatchPlan, index: int, row: dict) -> dict[str, Any]:
+    """One row as a normal run (pipeline) or call (model); never raises for a row's failure."""
+    run_id = f"{plan.id}-{index}"
+    inputs = row_inputs(plan, row)
+    t0 = time.perf_counter()
+    out: dict[str, Any] = {"index": index, "runId": run_id, "inputs": inputs, "expected": row_expected(plan, row)}
+    try:
+        if plan.kind == "pipeline":
+            from studio.engine import RunOptions
+
+            pipeline = swapped_pipeline(studio, plan.target, plan.swaps)
+            record = await studio.engine.run(pipeline, inputs, RunOptions(run_id=run_id))
+            out.update(status=record.status, output=record.outputs, error=record.error,
+                       costUsd=record.cost_usd, latencyMs=record.wall_ms)
+        else:
+            from studio.providers.hub import CallContext
+            from studio.spec.calls import CallRequest
+
+            spec = studio.models.get(plan.target)
+            limiter = studio.engine.limiter(spec)
+            if limiter is not None:
+                await limiter.acquire()
+            result = await studio.providers.call(spec, CallRequest(model_id=spec.id, input=inputs),
+                                                 context=CallContext(run_id=run_id))
+            out.update(status="succeeded", output=result.output, error=None, costUsd=result.cost.usd,
+                       latencyMs=result.latency_ms)
+    except UserError as e:
+        out.update(status="failed", output=None, error=str(e), costUsd=None, latencyMs=(time.perf_counter() - t0) * 1000)
+    except Exception as e:  # a provider error on a model target: the row fails, the batch goes on
+        out.update(status="failed", output=None, error=f"{type(e).__name__}: {e}", costUsd=None,
+                   latencyMs=(time.perf_counter() - t0) * 1000)
+    return out
+
+
+class RowWriter:
+    """Appends one JSON line per finished row and flushes it, so a kill loses only rows in flight."""
+
+    def __init__(self, path: Path):
+        import threading
+
+        self._f = path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()  # writes come from worker threads (off the event loop)
+
+    def write(self, row: dict) -> None:
+        from studio.secrets import redact
+
+        line = redact(json.dumps(row, ensure_ascii=False, default=str)) + "\n"
+        with self._lock:
+            self._f.write(line)
+            self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def pending_rows(plan: BatchPlan, done: dict[int, dict]):
+    for index, row in enumerate(read_rows(Path(plan.data))):
+        if plan.limit is not None and index >= plan.limit:
+            break
+        if index not in done:
+            yield index, row
+
+
+async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Run (or resume) the batch; returns its aggregates. Rows run `plan.concurrency` at a time."""
+    folder = batch_dir(studio.home, plan.id)
+
+    def open_state():  # file work in a thread: the UI calls this on NiceGUI's event loop
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / "batch.json", plan.to_json())
+        done = load_rows(studio.home, plan.id)
+        _trim_partial_line(folder / "rows.jsonl")
+        return done, RowWriter(folder / "rows.jsonl"), list(pending_rows(plan, done))
+    done, writer, todo = await asyncio.to_thread(open_state)
+    done = {i: _brief(r) for i, r in done.items()}  # aggregates need three fields; keep memory flat
+    count = len(done)
+    if progress:
+        progress(count, plan.rows)
+    try:
+        if plan.executor == "ray":
+            from studio.eval.ray_executor import run_rows_on_ray
+
+            results = run_rows_on_ray(studio, plan, todo)
+            async for result in results:
+                await asyncio.to_thread(writer.write, result)
+                done[result["index"]] = _brief(result)
+                count += 1
+                if progress:
+                    progress(count, plan.rows)
+        else:
+            queue: asyncio.Queue = asyncio.Queue(maxsize=plan.concurrency * 2)
+
+            async def feed():
+                for item in todo:
+                    await queue.put(item)
+                for _ in range(plan.concurrency):
+                    await queue.put(None)
+
+            async def work():
+                nonlocal count
+                while (item := await queue.get()) is not None:
+                    result = await run_row(studio, plan, *item)
+                    await asyncio.to_thread(writer.write, result)
+                    done[result["index"]] = _brief(result)
+                    count += 1
+                    if progress:
+                        progress(count, plan.rows)
+
+            await asyncio.gather(feed(), *(work() for _ in range(plan.concurrency)))
+    finally:
+        writer.close()
+    return aggregate(plan, done)
+
+
+def _brief(row: dict) -> dict:
+    return {"status": row.get("status"), "costUsd": row.get("costUsd"), "latencyMs": row.get("latencyMs")}
+
+
+def _trim_partial_line(path: Path) -> None:
+    """A crash can leave a last line without its newline; cut it so appends start clean."""
+    try:
+        with path.open("rb+") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            if size == 0:
+                return
+            f.seek(size - 1)
+            if f.read(1) == b"\n":
+                return
+            data = path.read_bytes()
+            f.truncate(data.rfind(b"\n") + 1)
+    except FileNotFoundError:
+        pass
+
+
+def export_rows(home: Path, batch_id: str, out: Path) -> int:
+    """Write the batch's rows as Parquet or CSV (by extension); returns the row count."""
+    import pyarrow as pa
+
+    plan = load_plan(home, batch_id)
+    rows = [load_rows(home, batch_id)[i] for i in sorted(load_rows(home, batch_id))]
+    table = pa.Table.from_pylist([{
+        "index": r["index"], "run_id": r.get("runId"), "status": r["status"],
+        "inputs": json.dumps(r.get("inputs"), ensure_ascii=False),
+        "output": json.dumps(r.get("output"), ensure_ascii=False),
+        "expected": json.dumps(r.get("expected"), ensure_ascii=False),
+        "error": r.get("error"), "cost_usd": r.get("costUsd"), "latency_ms": r.get("latencyMs"),
+    } for r in rows], schema=pa.schema([("index", pa.int64()), ("run_id", pa.string()), ("status", pa.string()),
+                                        ("inputs", pa.string()), ("output", pa.string()), ("expected", pa.string()),
+                                        ("error", pa.string()), ("cost_usd", pa.float64()), ("latency_ms", pa.float64())]))
+    suffix = out.suffix.lower()
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, tmp)
+        elif suffix == ".csv":
+            import pyarrow.csv as pcsv
+
+            pcsv.write_csv(table, tmp)
+        else:
+            raise UserError(f"{out.name}: export writes .parquet or .csv files; use one of those extensions.")
+        os.replace(tmp, out)
+    except OSError as e:
+        raise UserError(f"could not write {out} ({e.strerror}).") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    del plan
+    return len(rows)

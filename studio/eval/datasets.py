@@ -1,0 +1,279 @@
+"""Datasets: CSV, JSONL and Parquet files imported into `IOM_HOME/datasets/<id>/`.
+
+The file is kept byte for byte as given (so a user can always find their data again) next to
+a small `meta.json` with its schema, row count and column mapping. Rows are read back with
+the standard library (CSV, JSONL: so a bad row is named by its line) or pyarrow (Parquet).
+No NiceGUI here; the UI and the CLI call these functions (from a thread in the UI).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from studio.atomic import write_json
+from studio.errors import UserError
+from studio.spec.base import utcnow
+
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+@dataclass
+class Dataset:
+    id: str
+    format: str
+    file: str
+    rows: int
+    columns: list[dict[str, str]]  # [{"name": …, "type": …}] in file order
+    inputs: dict[str, str] = field(default_factory=dict)  # pipeline input -> column
+    expected: dict[str, str] = field(default_factory=dict)  # expected-value name -> column
+    source: str = ""
+    created: str = ""
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c["name"] for c in self.columns]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "format": self.format, "file": self.file, "rows": self.rows,
+                "columns": self.columns, "inputs": self.inputs, "expected": self.expected,
+                "source": self.source, "created": self.created}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Dataset":
+        return cls(**{k: data[k] for k in ("id", "format", "file", "rows", "columns")},
+                   inputs=data.get("inputs") or {}, expected=data.get("expected") or {},
+                   source=data.get("source", ""), created=data.get("created", ""))
+
+
+def datasets_root(home: Path) -> Path:
+    return home / "datasets"
+
+
+def slug(text: str) -> str:
+    s = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")
+    return (s or "dataset")[:64]
+
+
+def format_of(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UserError(f"{path.name} is not a CSV, JSONL or Parquet file (by its extension); "
+                        "rename it to .csv, .jsonl or .parquet.")
+    return fmt
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+def read_rows(path: Path, fmt: str | None = None) -> Iterator[dict[str, Any]]:
+    """The file's rows as dicts; raises UserError naming the row (and column) of a bad one."""
+    fmt = fmt or format_of(path)
+    if not path.is_file():
+        raise UserError(f"{path} does not exist; give the path of a CSV, JSONL or Parquet file.")
+    if fmt == "csv":
+        return _csv_rows(path)
+    if fmt == "jsonl":
+        return _jsonl_rows(path)
+    return _parquet_rows(path)
+
+
+def _csv_rows(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        text = path.read_text("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path.name} is not UTF-8 text (byte {e.start}); save it as UTF-8 and import it again.") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise UserError(f"{path.name} is empty; a CSV needs a header row and at least one row.") from None
+    header = [h.strip() for h in header]
+    for i, name in enumerate(header):
+        if not name:
+            raise UserError(f"{path.name}: column {i + 1} of the header row has no name; name every column.")
+    dupes = {h for h in header if header.count(h) > 1}
+    if dupes:
+        raise UserError(f"{path.name}: the header names column {sorted(dupes)[0]!r} twice; give each column its own name.")
+
+    def rows():
+        for line_no, values in enumerate(reader, start=2):
+            if not values:
+                continue
+            if len(values) != len(header):
+                col = header[len(values)] if len(values) < len(header) else f"#{len(header) + 1} (no header)"
+                what = "is missing" if len(values) < len(header) else "is extra"
+                raise UserError(f"{path.name}: row {line_no - 1} (line {line_no}) has {len(values)} values "
+                                f"for {len(header)} columns; column {col} {what}. Fix that row (quote values that contain commas).")
+            yield dict(zip(header, values))
+    return rows()
+
+
+def _jsonl_rows(path: Path) -> Iterator[dict[str, Any]]:
+    def rows():
+        with path.open(encoding="utf-8") as f:
+            n = 0
+            for line_no, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                n += 1
+                try:
+                    value = json.loads(line)
+                except ValueError as e:
+                    raise UserError(f"{path.name}: row {n} (line {line_no}) is not valid JSON ({e.msg} at column {e.colno}); "
+                                    "each line must be one JSON object.") from None
+                if not isinstance(value, dict):
+                    raise UserError(f"{path.name}: row {n} (line {line_no}) is a JSON {type(value).__name__}, "
+                                    "not an object; each line must be one JSON object such as {\"text\": \"…\"}.")
+                yield value
+    return rows()
+
+
+def _parquet_rows(path: Path) -> Iterator[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as e:  # pyarrow raises several types for a damaged file
+        raise UserError(f"{path.name} is not a readable Parquet file ({str(e).splitlines()[0]}); export it again.") from None
+
+    def rows():
+        for batch in pf.iter_batches(batch_size=2048):
+            yield from batch.to_pylist()
+    return rows()
+
+
+def _type_name(values: list[Any]) -> str:
+    kinds = {type(v).__name__ for v in values if v is not None and v != ""}
+    if not kinds:
+        return "empty"
+    if kinds <= {"int"}:
+        return "integer"
+    if kinds <= {"int", "float"}:
+        return "number"
+    if kinds <= {"bool"}:
+        return "boolean"
+    if kinds <= {"str"}:
+        return "string"
+    return "mixed" if len(kinds) > 1 else next(iter(kinds))
+
+
+def _schema(path: Path, fmt: str) -> tuple[list[dict[str, str]], int]:
+    """Column names (in order) and types, and the row count; reads the whole file once so
+    a bad row is found at import, not halfway through a batch."""
+    names: list[str] = []
+    samples: dict[str, list[Any]] = {}
+    count = 0
+    for row in read_rows(path, fmt):
+        count += 1
+        for k, v in row.items():
+            if k not in samples:
+                names.append(k)
+                samples[k] = []
+            if len(samples[k]) < 200:
+                samples[k].append(v)
+    if count == 0:
+        raise UserError(f"{path.name} has no rows; a dataset needs at least one.")
+    return [{"name": n, "type": _type_name(samples[n])} for n in names], count
+
+
+# -- the store ---------------------------------------------------------------------------------
+
+def import_dataset(home: Path, file: str | Path, dataset_id: str | None = None) -> Dataset:
+    """Check the file, then copy it in as given with its meta.json. Nothing is kept on error."""
+    path = Path(file)
+    fmt = format_of(path)
+    if not path.is_file():
+        raise UserError(f"{path} does not exist; give the path of a CSV, JSONL or Parquet file.")
+    ident = dataset_id or slug(path.stem)
+    if not ID_RE.match(ident):
+        raise UserError(f"{ident!r} is not a usable dataset id; use lower-case letters, digits, '.', '_' or '-'.")
+    folder = datasets_root(home) / ident
+    if (folder / "meta.json").exists():
+        raise UserError(f"a dataset {ident!r} exists already; pick another id with --id or delete it first.")
+    columns, count = _schema(path, fmt)
+    tmp = datasets_root(home) / f".{ident}.importing"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        shutil.copyfile(path, tmp / path.name)
+        ds = Dataset(id=ident, format=fmt, file=path.name, rows=count, columns=columns,
+                     source=str(path), created=utcnow().isoformat())
+        write_json(tmp / "meta.json", ds.to_json())
+        tmp.rename(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return ds
+
+
+def list_datasets(home: Path) -> list[Dataset]:
+    root = datasets_root(home)
+    found = []
+    for meta in sorted(root.glob("*/meta.json")) if root.is_dir() else []:
+        try:
+            found.append(Dataset.from_json(json.loads(meta.read_text("utf-8"))))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return found
+
+
+def get_dataset(home: Path, dataset_id: str) -> Dataset:
+    meta = datasets_root(home) / dataset_id / "meta.json"
+    try:
+        return Dataset.from_json(json.loads(meta.read_text("utf-8")))
+    except FileNotFoundError:
+        raise UserError(f"no dataset {dataset_id!r}; 'iom datasets list' shows the imported ones.") from None
+    except (ValueError, KeyError, TypeError):
+        raise UserError(f"the dataset {dataset_id!r} has a damaged meta.json; import its file again.") from None
+
+
+def dataset_file(home: Path, ds: Dataset) -> Path:
+    return datasets_root(home) / ds.id / ds.file
+
+
+def rows_of(home: Path, ds: Dataset, limit: int | None = None) -> list[dict[str, Any]]:
+    out = []
+    for row in read_rows(dataset_file(home, ds), ds.format):
+        if limit is not None and len(out) >= limit:
+            break
+        out.append(row)
+    return out
+
+
+def save_mapping(home: Path, ds: Dataset, inputs: dict[str, str], expected: dict[str, str]) -> Dataset:
+    for col in [*inputs.values(), *expected.values()]:
+        if col not in ds.column_names:
+            raise UserError(f"the dataset {ds.id!r} has no column {col!r}; its columns are {', '.join(ds.column_names)}.")
+    ds.inputs, ds.expected = dict(inputs), dict(expected)
+    write_json(datasets_root(home) / ds.id / "meta.json", ds.to_json())
+    return ds
+
+
+def resolve(home: Path, ref: str) -> tuple[Dataset | None, Path, str]:
+    """A dataset id or a file path -> (dataset or None, file, format)."""
+    path = Path(ref)
+    if path.suffix.lower() in FORMATS and path.is_file():
+        return None, path, format_of(path)
+    ds = get_dataset(home, ref)
+    return ds, dataset_file(home, ds), ds.format
+
+
+def default_mapping(columns: list[str], input_names: list[str], saved: dict[str, str] | None = None,
+                    expected: dict[str, str] | None = None, scored: set[str] | frozenset = frozenset()
+                    ) -> tuple[dict[str, str], dict[str, str]]:
+    """Inputs map to the column of the same name unless a saved mapping says otherwise; every
+    other column is an expected value under its own name. A column being scored is never fed
+    in as an input by name (that would hand the model its answer)."""
+    inputs = {name: col for name, col in (saved or {}).items() if col in columns}
+    for name in input_names:
+        if name not in inputs and name in columns and name not in scored:
+            inputs[name] = name
+    exp = dict(expected or {}) or {c: c for c in columns if c not in inputs.values()}
+    return inputs, exp

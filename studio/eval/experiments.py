@@ -1,0 +1,199 @@
+"""Experiments: one dataset over several variants, scored and compared side by side.
+
+A variant is a batch target (a pipeline or a model) plus optional node swaps
+(`review-triage@sentiment=local/other`) and output-field names per expected column
+(`local/sentiment-vader#sentiment=label`), written `TARGET[@NODE=MODEL,…][#COLUMN=FIELD,…]`.
+Each variant runs as an ordinary (resumable) batch; the experiment file
+`IOM_HOME/experiments/<id>.json` keeps the variants, scorers and the figures compared:
+score with its bootstrap interval, cost per row and total, latency p50/p95, error rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from studio.atomic import write_json
+from studio.errors import UserError
+from studio.eval.batch import aggregate, load_rows, plan_batch, run_batch
+from studio.eval.scorers import ScorerSpec, bootstrap_ci, judge_rows, pick, score_rows
+from studio.spec.base import utcnow
+
+
+@dataclass
+class Variant:
+    target: str
+    swaps: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, str] = field(default_factory=dict)  # expected column -> output field
+
+    @property
+    def name(self) -> str:
+        text = self.target
+        if self.swaps:
+            text += "@" + ",".join(f"{k}={v}" for k, v in sorted(self.swaps.items()))
+        if self.fields:
+            text += "#" + ",".join(f"{k}={v}" for k, v in sorted(self.fields.items()))
+        return text
+
+    @classmethod
+    def parse(cls, text: str) -> "Variant":
+        rest, _, fields_part = text.partition("#")
+        target, _, swaps_part = rest.partition("@")
+        if not target.strip():
+            raise UserError(f"variant {text!r} names no pipeline or model; write e.g. review-triage@sentiment=local/sentiment-vader.")
+        return cls(target=target.strip(), swaps=_pairs(swaps_part, text), fields=_pairs(fields_part, text))
+
+
+def _pairs(part: str, whole: str) -> dict[str, str]:
+    out = {}
+    for item in filter(None, (p.strip() for p in part.split(","))):
+        k, sep, v = item.partition("=")
+        if not sep or not k.strip() or not v.strip():
+            raise UserError(f"variant {whole!r}: {item!r} must look like NAME=VALUE.")
+        out[k.strip()] = v.strip()
+    return out
+
+
+def experiments_root(home: Path) -> Path:
+    return home / "experiments"
+
+
+def experiment_id(data: str, variants: list[Variant], scorers: list[ScorerSpec], limit: int | None) -> str:
+    key = json.dumps([data, [v.name for v in variants], [s.name for s in scorers], limit])
+    return "x" + hashlib.sha256(key.encode()).hexdigest()[:11]
+
+
+def _percent(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p * (len(v) - 1))))]
+
+
+def pareto_front(points: list[tuple[str, float | None, float | None]]) -> set[str]:
+    """Names of the (name, cost, quality) points no other point beats on both: cheaper or as
+    cheap AND better or as good, strictly better on one. Unscored or unpriced points are out."""
+    ok = [(n, c, q) for n, c, q in points if c is not None and q is not None]
+    front = set()
+    for n, c, q in ok:
+        if not any((c2 <= c and q2 >= q) and (c2 < c or q2 > q) for _, c2, q2 in ok):
+            front.add(n)
+    return front
+
+
+async def run_experiment(studio, data: str, variants: list[Variant], scorers: list[ScorerSpec], *,
+                         limit: int | None = None, concurrency: int = 8, executor: str = "local",
+                         progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Run every variant as a batch over the data, score it, save and return the experiment."""
+    if len(variants) < 1:
+        raise UserError("an experiment needs at least one variant (--variant).")
+    if not scorers:
+        raise UserError("an experiment needs at least one scorer (--score COLUMN:KIND).")
+
+    def plan_all():  # reads and hashes the data file: in a thread, off the UI's event loop
+        return [plan_batch(studio, v.target, data, limit=limit, concurrency=concurrency, executor=executor,
+                           swaps=v.swaps, scored={s.column for s in scorers}) for v in variants]
+    plans = await asyncio.to_thread(plan_all)  # every variant checked before any row runs
+    for s in scorers:
+        if s.column not in plans[0].expected:
+            raise UserError(f"the data has no expected column {s.column!r} for scorer {s.name}; "
+                            f"its expected columns are {', '.join(plans[0].expected) or 'none'}.")
+    exp_id = experiment_id(data, variants, scorers, limit)
+    results = []
+    for v, plan in zip(variants, plans):
+        agg = await run_batch(studio, plan, progress=(lambda d, t, n=v.name: progress(n, d, t)) if progress else None)
+        rows = [r for _, r in sorted((await asyncio.to_thread(load_rows, studio.home, plan.id)).items())]
+        scores = []
+        for s in scorers:
+            spec = ScorerSpec(**{**s.__dict__, "field": v.fields.get(s.column, s.field)})
+            report = await judge_rows(studio, spec, rows) if spec.kind == "llm_judge" else score_rows(spec, rows)
+            scores.append(report.to_json())
+        means = [s["mean"] for s in scores if s["mean"] is not None]
+        per_row_quality = []  # each row's mean over the scorers that scored it: the quality's CI
+        for r in rows:
+            got = [s["perRow"].get(str(r["index"])) for s in scores]
+            got = [g for g in got if g is not None]
+            if got:
+                per_row_quality.append(sum(got) / len(got))
+        judge_cost = sum(s["judgeCostUsd"] or 0.0 for s in scores)
+        lat = [r["latencyMs"] for r in rows if r.get("latencyMs") is not None]
+        total = agg["costUsd"]
+        results.append({"variant": v.name, "target": v.target, "swaps": v.swaps, "fields": v.fields,
+                        "batchId": plan.id, "rows": plan.rows, "quality": sum(means) / len(means) if means else None,
+                        "qualityCi95": bootstrap_ci(per_row_quality),
+                        "scores": scores, "costUsd": total, "judgeCostUsd": judge_cost,
+                        "costPerRowUsd": None if total is None else total / max(1, agg["done"]),
+                        "latencyP50Ms": _percent(lat, 0.5), "latencyP95Ms": _percent(lat, 0.95),
+                        "errorRate": agg["errorRate"], "unpricedRows": agg["unpricedRows"]})
+    front = pareto_front([(r["variant"], r["costPerRowUsd"], r["quality"]) for r in results])
+    for r in results:
+        r["pareto"] = r["variant"] in front
+    doc = {"id": exp_id, "data": data, "datasetId": plans[0].dataset_id, "limit": limit,
+           "scorers": [s.name for s in scorers], "variants": results, "created": utcnow().isoformat()}
+    await asyncio.to_thread(write_json, experiments_root(studio.home) / f"{exp_id}.json", doc)
+    return doc
+
+
+def load_experiment(home: Path, exp_id: str) -> dict[str, Any]:
+    try:
+        return json.loads((experiments_root(home) / f"{exp_id}.json").read_text("utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"no experiment {exp_id!r}; 'iom eval list' shows them.") from None
+
+
+def list_experiments(home: Path) -> list[dict[str, Any]]:
+    root = experiments_root(home)
+    docs = []
+    for p in sorted(root.glob("*.json")) if root.is_dir() else []:
+        try:
+            docs.append(json.loads(p.read_text("utf-8")))
+        except ValueError:
+            continue
+    return sorted(docs, key=lambda d: d.get("created", ""))
+
+
+def _variant(doc: dict, ref: str) -> dict:
+    for i, v in enumerate(doc["variants"]):
+        if ref in (v["variant"], str(i + 1), v["batchId"]):
+            return v
+    raise UserError(f"experiment {doc['id']} has no variant {ref!r}; use its number (1..{len(doc['variants'])}) or name.")
+
+
+def row_diff(home: Path, doc: dict, a: str, b: str, *, only_different: bool = True) -> list[dict[str, Any]]:
+    """Per-row outputs of two variants side by side, with expected values and per-row scores."""
+    va, vb = _variant(doc, a), _variant(doc, b)
+    ra, rb = load_rows(home, va["batchId"]), load_rows(home, vb["batchId"])
+    columns = list(dict.fromkeys(name.split(":")[0] for name in doc["scorers"]))  # the scored columns
+    out = []
+    for index in sorted(set(ra) | set(rb)):
+        x, y = ra.get(index, {}), rb.get(index, {})
+        scores_a = {s["scorer"]: s["perRow"].get(str(index)) for s in va["scores"]}
+        scores_b = {s["scorer"]: s["perRow"].get(str(index)) for s in vb["scores"]}
+        fields_a = {c: pick(x.get("output"), va["fields"].get(c, c)) for c in columns}
+        fields_b = {c: pick(y.get("output"), vb["fields"].get(c, c)) for c in columns}
+        same = fields_a == fields_b and x.get("status") == y.get("status")
+        if only_different and same:
+            continue
+        out.append({"index": index, "inputs": x.get("inputs") or y.get("inputs"), "expected": x.get("expected") or y.get("expected"),
+                    "a": {"status": x.get("status"), "fields": fields_a, "scores": scores_a, "error": x.get("error")},
+                    "b": {"status": y.get("status"), "fields": fields_b, "scores": scores_b, "error": y.get("error")}})
+    return out
+
+
+def figure(doc: dict) -> dict[str, Any]:
+    """A plain-dict Plotly figure: cost per row against quality, the Pareto front marked."""
+    rows = [v for v in doc["variants"] if v["quality"] is not None]
+    front = sorted((v for v in rows if v.get("pareto") and v["costPerRowUsd"] is not None), key=lambda v: v["costPerRowUsd"])
+    return {"data": [
+        {"type": "scatter", "mode": "markers+text", "name": "variants",
+         "x": [v["costPerRowUsd"] or 0.0 for v in rows], "y": [v["quality"] for v in rows],
+         "text": [v["variant"] for v in rows], "textposition": "top center",
+         "marker": {"size": 12, "symbol": ["star" if v.get("pareto") else "circle" for v in rows]}},
+        {"type": "scatter", "mode": "lines", "name": "Pareto front",
+         "x": [v["costPerRowUsd"] for v in front], "y": [v["quality"] for v in front], "line": {"dash": "dot"}},
+    ], "layout": {"xaxis": {"title": {"text": "cost per row (USD)"}}, "yaxis": {"title": {"text": "quality (mean score)"}},
+                  "margin": {"t": 30}, "showlegend": True}}

@@ -1,0 +1,234 @@
+"""`--executor ray`: a batch's rows as Ray tasks, on a local Ray started for the job or on an
+existing cluster (`--ray-address` / `RAY_ADDRESS`).
+
+What crosses into Ray, and why:
+- The plan, the pipeline and the model specs go once into the object store (`ray.put`);
+  they hold no secret (a spec names its key, never holds it). Workers build a small engine
+  from them, so a remote cluster needs none of the driver's files.
+- Records flow back: each task RETURNS its rows with the call and run records (and the audit
+  content) it produced into an in-memory recorder; the driver hands them to
+  `studio.recorder`, the one analytics writer. Workers never open analytics.duckdb.
+- Keys: only the keys the target's models name are read on the driver and put into a
+  `KeyVault` actor's memory, one actor per job, killed when the job ends. Task arguments
+  carry the vault's handle, never a key, so Ray's task specs, logs and spilled objects hold
+  no secret; a worker asks the vault for a key when a call needs it. Environment variables
+  (runtime_env) were rejected: Ray shows them in its dashboard and job info.
+- The output cache is per worker process (a temporary dir), so cache hits can differ from
+  the local executor's; outputs, statuses and costs do not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterable
+
+from studio.errors import UserError
+
+_WORKER: dict[str, Any] = {}  # per worker process: plan id -> (studio-like, plan)
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise UserError("the Ray executor needs the 'scale' extra: pip install 'iom-studio[scale]' "
+                        "(or pip install ray), then run this again.") from None
+    return ray
+
+
+def needed_keys(studio, plan) -> dict[str, str]:
+    """Only the keys the batch's models name (model nodes, fallbacks, swaps)."""
+    from studio.eval.batch import swapped_pipeline
+
+    ids: set[str] = set()
+    if plan.kind == "model":
+        ids.add(plan.target)
+    else:
+        for node in swapped_pipeline(studio, plan.target, plan.swaps).nodes:
+            ids.update(([node.model] if node.model else []) + list(node.policy.fallback))
+    keys = {}
+    for mid in ids:
+        spec = studio.models.find(mid)
+        if spec is not None and spec.key_ref:
+            value = studio.keys.get(spec.key_ref)
+            if value:
+                keys[spec.key_ref] = value
+    return keys
+
+
+class _SpecList:
+    """The registry a worker needs: the driver's specs, read-only, no files."""
+
+    def __init__(self, specs):
+        self._by_id = {s.id: s for s in specs}
+
+    def all(self):
+        return list(self._by_id.values())
+
+    def find(self, model_id):
+        return self._by_id.get(model_id)
+
+    def get(self, model_id):
+        spec = self._by_id.get(model_id)
+        if spec is None:
+            raise UserError(f"no model {model_id!r} in the registry; 'iom models list' shows the ids.")
+        return spec
+
+    def health_all(self):
+        return {}
+
+
+class _VaultKeys:
+    """KeyStore stand-in on a worker: asks the job's vault actor, keeps answers in memory."""
+
+    def __init__(self, vault):
+        self._vault = vault
+        self._got: dict[str, str | None] = {}
+
+    def get(self, name: str) -> str | None:
+        if name not in self._got:
+            import ray
+
+            self._got[name] = ray.get(self._vault.get.remote(name))
+        return self._got[name]
+
+
+class _WorkerStudio:
+    def __init__(self, plan_doc: dict, pipeline_doc: dict | None, spec_docs: list[dict], vault):
+        from studio.engine import Engine
+        from studio.eval.batch import BatchPlan
+        from studio.providers.hub import ProviderHub
+        from studio.recording import MemoryRecorder
+        from studio.spec import load_pipeline
+        from studio.spec.model import ModelSpec
+
+        self.plan = BatchPlan.from_json(plan_doc)
+        self.home = Path(tempfile.mkdtemp(prefix="iom-ray-"))
+        self.keys = _VaultKeys(vault)
+        self.models = _SpecList([ModelSpec.model_validate(d) for d in spec_docs])
+        self.pipeline = load_pipeline(pipeline_doc) if pipeline_doc else None
+        self.recorder = MemoryRecorder()
+        # one loop for the worker's life: the engine's semaphores and limiters belong to it
+        self.loop = asyncio.new_event_loop()
+        self.providers = ProviderHub(keys=self.keys, recorder=self.recorder)
+        self.engine = Engine(models=self.models, caller=self.providers, recorder=self.recorder,
+                             keys=self.keys, home=self.home)
+        pipe = self.pipeline
+
+        class _Pipelines:  # run_row asks for the target by id
+            def get(self, _id):
+                return pipe
+
+            def exists(self, _id):
+                return pipe is not None
+        self.pipelines = _Pipelines()
+
+    def take_records(self) -> tuple[list, list]:
+        calls = [(r.model_dump(mode="json", by_alias=True), i, o) for r, i, o in self.recorder.calls]
+        runs = [r.model_dump(mode="json", by_alias=True) for r in self.recorder.runs.values()]
+        self.recorder.calls.clear()
+        self.recorder.runs.clear()
+        return calls, runs
+
+
+def _run_chunk(shared: dict, vault, items: list[tuple[int, dict]]) -> dict:
+    """A Ray task: a few rows run concurrently on this worker; returns rows and records."""
+    from studio.eval.batch import run_row
+
+    key = shared["plan"]["id"]
+    ws = _WORKER.get(key)
+    if ws is None:
+        _WORKER.clear()
+        ws = _WORKER[key] = _WorkerStudio(shared["plan"], shared["pipeline"], shared["specs"], vault)
+        ws.plan.swaps = {}  # the shipped pipeline has its swaps applied already
+
+    async def go():
+        return await asyncio.gather(*(run_row(ws, ws.plan, i, row) for i, row in items))
+    rows = ws.loop.run_until_complete(go())
+    calls, runs = ws.take_records()
+    return {"rows": rows, "calls": calls, "runs": runs}
+
+
+def _start(ray) -> bool:
+    """Connect to RAY_ADDRESS or start a local Ray; True when this job started it."""
+    if ray.is_initialized():
+        return False
+    address = os.environ.get("RAY_ADDRESS")
+    root = str(Path(__file__).resolve().parents[2])
+    env = {"env_vars": {"PYTHONPATH": root}} if not address else None
+    try:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=env,
+                     logging_level=logging.WARNING)
+    except Exception as e:  # ray raises ConnectionError, RuntimeError, ValueError …
+        where = f"the Ray cluster at {address}" if address else "a local Ray"
+        raise UserError(f"could not start or reach {where} ({str(e).splitlines()[0]}); "
+                        "check --ray-address / RAY_ADDRESS or use --executor local.") from None
+    return True
+
+
+async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]]) -> AsyncIterator[dict]:
+    """Yield each finished row (in completion order) while handing its records to the recorder."""
+    ray = _ray()
+    from studio.eval.batch import swapped_pipeline
+    from studio.registry import export_pipeline
+    from studio.spec.records import CallRecord, RunRecord
+
+    started = _start(ray)  # on the calling thread: Ray installs its signal handlers there
+
+    @ray.remote
+    class KeyVault:
+        def __init__(self):
+            self._keys: dict[str, str] = {}
+
+        def load(self, keys):
+            self._keys.update(keys)
+
+        def get(self, name):
+            return self._keys.get(name)
+
+    vault = KeyVault.options(num_cpus=0).remote()
+    chunk_task = ray.remote(_run_chunk)
+    try:
+        await asyncio.to_thread(ray.get, vault.load.remote(needed_keys(studio, plan)))
+        pipeline_doc = export_pipeline(swapped_pipeline(studio, plan.target, plan.swaps)) if plan.kind == "pipeline" else None
+        shared = ray.put({"plan": plan.to_json(), "pipeline": pipeline_doc,
+                          "specs": [s.model_dump(mode="json", by_alias=True) for s in studio.models.all()]})
+        chunk = max(1, min(16, plan.concurrency // 2))
+        in_flight = max(1, plan.concurrency // chunk)
+        it = iter(pending)
+        refs: list = []
+
+        def submit() -> bool:
+            items = []
+            for item in it:
+                items.append(item)
+                if len(items) >= chunk:
+                    break
+            if items:
+                refs.append(chunk_task.remote(shared, vault, items))
+            return bool(items)
+
+        while len(refs) < in_flight and submit():
+            pass
+        while refs:
+            ready, rest = await asyncio.to_thread(ray.wait, refs, num_returns=1)
+            refs[:] = rest
+            result = await asyncio.to_thread(ray.get, ready[0])
+            for rec, i, o in result["calls"]:
+                studio.recorder.record_call(CallRecord.model_validate(rec), i, o)
+            for run in result["runs"]:
+                studio.recorder.record_run(RunRecord.model_validate(run))
+            submit()
+            for row in result["rows"]:
+                yield row
+    finally:
+        ray.kill(vault)
+        if started:
+            await asyncio.to_thread(ray.shutdown)

@@ -1,0 +1,245 @@
+"""Scorers: compare a row's output with its expected value, per row and in aggregate.
+
+A scorer is chosen per expected column and reads one field of the output (`field`, default:
+the expected column's name; a dotted path reaches nested fields). Per-row scores are in
+[0, 1] (None when the row failed or has no expected value); aggregates carry a seeded
+bootstrap confidence interval so two variants can be told apart honestly. The LLM judge is
+an ordinary registry call through the hub: recorded, priced, its cost counted separately.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+import numpy as np
+
+from studio.errors import UserError
+
+KINDS = ("exact", "normalized", "contains", "regex", "json_schema", "numeric", "classification",
+         "similarity", "llm_judge")
+
+DEFAULT_RUBRIC = (
+    "You grade an AI output against a reference.\n"
+    "Input: {input}\nReference answer: {expected}\nOutput to grade: {output}\n"
+    "Reply with one number from 0 to 10 (10 = fully correct and complete), nothing else."
+)
+
+
+@dataclass
+class ScorerSpec:
+    column: str  # the expected-value name (dataset column)
+    kind: str = "exact"
+    field: str | None = None  # output field to read (default: column)
+    pattern: str | None = None  # regex
+    tolerance: float = 0.0  # numeric: absolute tolerance
+    schema: dict | None = None  # json_schema
+    judge_model: str | None = None  # llm_judge: a registry model id
+    rubric: str = DEFAULT_RUBRIC
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise UserError(f"unknown scorer {self.kind!r}; use one of {', '.join(KINDS)}.")
+        if self.kind == "regex":
+            try:
+                re.compile(self.pattern or "")
+            except re.error as e:
+                raise UserError(f"the regex scorer's pattern {self.pattern!r} is not valid ({e}).") from None
+        if self.kind == "llm_judge" and not self.judge_model:
+            raise UserError("the llm_judge scorer needs a judge model id from the registry.")
+
+    @property
+    def name(self) -> str:
+        return f"{self.column}:{self.kind}"
+
+    @classmethod
+    def parse(cls, text: str) -> "ScorerSpec":
+        """'COLUMN:KIND[:ARG]' as typed on the command line, e.g. sentiment:classification,
+        score:numeric:0.5, code:regex:^[A-Z]{3}$, answer:llm_judge:openai/gpt-4o-mini."""
+        column, _, rest = text.partition(":")
+        kind, _, arg = rest.partition(":")
+        if not column or not kind:
+            raise UserError(f"--score {text!r} must look like COLUMN:KIND, e.g. sentiment:classification.")
+        kw: dict[str, Any] = {}
+        if kind == "regex":
+            kw["pattern"] = arg
+        elif kind == "numeric" and arg:
+            try:
+                kw["tolerance"] = float(arg)
+            except ValueError:
+                raise UserError(f"--score {text!r}: the numeric tolerance must be a number.") from None
+        elif kind == "llm_judge":
+            kw["judge_model"] = arg
+        return cls(column=column, kind=kind, **kw)
+
+
+def pick(output: Any, path: str) -> Any:
+    """A field of the output by dotted path; a plain string output is its own 'text'."""
+    value = output
+    for part in path.split("."):
+        if isinstance(value, dict):
+            value = value.get(part)
+        else:
+            return output if isinstance(output, str) else None
+    return value
+
+
+def normalize(value: Any) -> str:
+    text = unicodedata.normalize("NFKC", "" if value is None else str(value)).casefold()
+    text = re.sub(r"[^\w\s]", " ", text)
+    return " ".join(text.split())
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def score_value(spec: ScorerSpec, got: Any, expected: Any) -> float | None:
+    """One row's score in [0, 1] for the non-judge scorers."""
+    k = spec.kind
+    if k == "json_schema":
+        value = got
+        if isinstance(got, str):
+            try:
+                value = json.loads(got)
+            except ValueError:
+                return 0.0
+        schema = spec.schema or (json.loads(expected) if isinstance(expected, str) and expected.strip() else expected)
+        if not isinstance(schema, dict):
+            return None
+        return 1.0 if jsonschema.validators.validator_for(schema)(schema).is_valid(value) else 0.0
+    if expected is None or expected == "":
+        return None
+    if got is None:
+        return 0.0
+    if k in ("exact", "classification"):
+        return 1.0 if _as_text(got).strip() == _as_text(expected).strip() else 0.0
+    if k == "normalized":
+        return 1.0 if normalize(got) == normalize(expected) else 0.0
+    if k == "contains":
+        return 1.0 if normalize(expected) in normalize(got) else 0.0
+    if k == "regex":
+        return 1.0 if re.search(spec.pattern or str(expected), _as_text(got)) else 0.0
+    if k == "numeric":
+        try:
+            return 1.0 if abs(float(got) - float(expected)) <= spec.tolerance else 0.0
+        except (TypeError, ValueError):
+            return 0.0
+    if k == "similarity":
+        from rapidfuzz import fuzz
+
+        return fuzz.token_sort_ratio(_as_text(got), _as_text(expected), processor=normalize) / 100.0
+    raise UserError(f"scorer {k} needs a model call; use score_rows with a studio.")
+
+
+def bootstrap_ci(values: list[float], *, resamples: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of the mean; seeded so a report is reproducible."""
+    if not values:
+        return None
+    arr = np.asarray(values, dtype=float)
+    if len(arr) == 1:
+        return float(arr[0]), float(arr[0])
+    rng = np.random.default_rng(seed)
+    means = arr[rng.integers(0, len(arr), size=(resamples, len(arr)))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(lo), float(hi)
+
+
+def classification_report(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Accuracy, per-label precision/recall/F1 and the confusion matrix (expected -> predicted)."""
+    labels = sorted({e for e, _ in pairs} | {p for _, p in pairs})
+    matrix = {e: {p: 0 for p in labels} for e in labels}
+    for e, p in pairs:
+        matrix[e][p] += 1
+    per_label = {}
+    for lab in labels:
+        tp = matrix[lab][lab]
+        fp = sum(matrix[e][lab] for e in labels if e != lab)
+        fn = sum(matrix[lab][p] for p in labels if p != lab)
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_label[lab] = {"precision": precision, "recall": recall, "f1": f1, "support": tp + fn}
+    correct = sum(1 for e, p in pairs if e == p)
+    return {"accuracy": correct / len(pairs) if pairs else None, "labels": per_label, "confusion": matrix,
+            "macroF1": sum(v["f1"] for v in per_label.values()) / len(per_label) if per_label else None}
+
+
+@dataclass
+class ScoreReport:
+    scorer: str
+    mean: float | None
+    ci95: tuple[float, float] | None
+    scored: int
+    per_row: dict[int, float | None] = field(default_factory=dict)
+    classification: dict | None = None
+    judge_cost_usd: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"scorer": self.scorer, "mean": self.mean, "ci95": list(self.ci95) if self.ci95 else None,
+                "scored": self.scored, "perRow": {str(k): v for k, v in self.per_row.items()},
+                "classification": self.classification, "judgeCostUsd": self.judge_cost_usd}
+
+
+def _aggregate(spec: ScorerSpec, per_row: dict[int, float | None], pairs=None, judge_cost=None) -> ScoreReport:
+    vals = [v for v in per_row.values() if v is not None]
+    return ScoreReport(scorer=spec.name, mean=sum(vals) / len(vals) if vals else None, ci95=bootstrap_ci(vals),
+                       scored=len(vals), per_row=per_row,
+                       classification=classification_report(pairs) if pairs is not None else None,
+                       judge_cost_usd=judge_cost)
+
+
+def score_rows(spec: ScorerSpec, rows: list[dict]) -> ScoreReport:
+    """Score batch rows (as in rows.jsonl) with a non-judge scorer. A failed row scores 0."""
+    per_row: dict[int, float | None] = {}
+    pairs = [] if spec.kind == "classification" else None
+    for r in rows:
+        expected = (r.get("expected") or {}).get(spec.column)
+        if r.get("status") != "succeeded":
+            per_row[r["index"]] = None if expected in (None, "") else 0.0
+            continue
+        got = pick(r.get("output"), spec.field or spec.column)
+        per_row[r["index"]] = score_value(spec, got, expected)
+        if pairs is not None and expected not in (None, ""):
+            pairs.append((str(expected).strip(), "" if got is None else str(got).strip()))
+    return _aggregate(spec, per_row, pairs)
+
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+async def judge_rows(studio, spec: ScorerSpec, rows: list[dict], *, concurrency: int = 4) -> ScoreReport:
+    """LLM-as-judge: the judge model reads a rubric filled with input, expected and output and
+    answers 0-10; each call goes through the hub (recorded and priced like any call)."""
+    import asyncio
+
+    from studio.providers.hub import CallContext
+    from studio.spec.calls import CallRequest
+
+    judge = studio.models.get(spec.judge_model)
+    sem = asyncio.Semaphore(concurrency)
+    per_row: dict[int, float | None] = {}
+    costs: list[float] = []
+
+    async def one(r: dict) -> None:
+        expected = (r.get("expected") or {}).get(spec.column)
+        if r.get("status") != "succeeded":
+            per_row[r["index"]] = 0.0
+            return
+        got = pick(r.get("output"), spec.field or spec.column) if spec.field else r.get("output")
+        prompt = spec.rubric.format(input=_as_text(r.get("inputs")), expected=_as_text(expected), output=_as_text(got))
+        async with sem:
+            result = await studio.providers.call(
+                judge, CallRequest(model_id=judge.id, input={"prompt": prompt}, params={"temperature": 0}),
+                context=CallContext(run_id=r.get("runId"), node_id="judge", routing_reason=f"judge for {spec.name}"))
+        if result.cost.usd is not None:
+            costs.append(result.cost.usd)
+        m = _NUMBER.search(str(result.output.get("text", "")))
+        per_row[r["index"]] = None if m is None else max(0.0, min(10.0, float(m.group()))) / 10.0
+
+    await asyncio.gather(*(one(r) for r in rows))
+    return _aggregate(spec, dict(sorted(per_row.items())), judge_cost=sum(costs) if costs else None)

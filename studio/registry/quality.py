@@ -1,0 +1,53 @@
+"""Measured quality per model and capability, saved from experiments into the registry's data
+(`IOM_HOME/models/quality.json`), with the dataset, scorers and date each figure came from.
+Capability nodes rank by these figures instead of guessing from prices or model-id words."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from studio.atomic import write_json
+from studio.errors import UserError
+
+
+def quality_path(home: Path) -> Path:
+    return home / "models" / "quality.json"
+
+
+def load_quality(home: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """{capability: {model_id: {"score", "dataset", "scorers", "experiment", "date", "rows"}}}"""
+    try:
+        data = json.loads(quality_path(home).read_text("utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def variant_model(variant: dict) -> str | None:
+    """The one model a variant measures: a model target, or a pipeline with one node swapped."""
+    if variant.get("swaps"):
+        return next(iter(variant["swaps"].values())) if len(variant["swaps"]) == 1 else None
+    return variant["target"] if "/" in variant["target"] else None
+
+
+def save_from_experiment(home: Path, doc: dict, capability: str, models_known) -> list[tuple[str, float]]:
+    """Store each model-measuring variant's quality for the capability; returns what was saved."""
+    if not capability.strip():
+        raise UserError("name the capability the scores measure, e.g. --capability sentiment.")
+    data = load_quality(home)
+    saved = []
+    for v in doc["variants"]:
+        model = variant_model(v)
+        if model is None or v.get("quality") is None or models_known(model) is None:
+            continue
+        data.setdefault(capability, {})[model] = {
+            "score": v["quality"], "dataset": doc.get("datasetId") or Path(doc["data"]).name,
+            "scorers": doc["scorers"], "experiment": doc["id"], "date": doc["created"], "rows": v["rows"]}
+        saved.append((model, v["quality"]))
+    if not saved:
+        raise UserError(f"experiment {doc['id']} has no variant that measures one registry model "
+                        "(a model target, or a pipeline with one node swapped); nothing was saved.")
+    write_json(quality_path(home), data)
+    return saved

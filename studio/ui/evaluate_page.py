@@ -1,0 +1,139 @@
+"""The Evaluate page: pick a dataset, variants and scorers; run with live progress; compare
+variants in a table and a cost-versus-quality scatter with the Pareto front; diff two
+variants row by row. The work is `studio.eval.experiments`, the same as `iom eval`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nicegui import run, ui
+
+from studio.errors import UserError
+from studio.eval.datasets import list_datasets
+from studio.eval.experiments import Variant, figure, row_diff, run_experiment
+from studio.eval.scorers import ScorerSpec
+from studio.ui.app import get_studio
+from studio.ui.shell import frame
+from studio.ui.widgets import dollars
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "datasets" / "reviews.csv"
+DEFAULT_VARIANTS = "review-triage\nlocal/sentiment-vader#sentiment=label"
+DEFAULT_SCORERS = "sentiment:classification\nlanguage:normalized"
+
+
+def register() -> None:
+    ui.page("/evaluate")(evaluate_page)
+
+
+def _fmt(v: float | None, kind: str = "") -> str:
+    if v is None:
+        return "—"
+    if kind == "$":
+        return dollars(v)
+    if kind == "ms":
+        return f"{v:,.0f} ms"
+    if kind == "%":
+        return f"{100 * v:.1f}%"
+    return f"{v:.3f}"
+
+
+def compare_rows(doc: dict) -> list[dict[str, Any]]:
+    rows = []
+    for i, v in enumerate(doc["variants"], 1):
+        ci = v.get("qualityCi95")
+        rows.append({"n": i, "variant": v["variant"], "quality": _fmt(v["quality"]),
+                     "ci95": "—" if not ci else f"{ci[0]:.3f} – {ci[1]:.3f}",
+                     "costRow": _fmt(v["costPerRowUsd"], "$"), "cost": _fmt(v["costUsd"], "$"),
+                     "p50": _fmt(v["latencyP50Ms"], "ms"), "p95": _fmt(v["latencyP95Ms"], "ms"),
+                     "errors": _fmt(v["errorRate"], "%"), "pareto": "Pareto" if v.get("pareto") else ""})
+    return rows
+
+
+COLUMNS = [{"name": k, "label": label, "field": k, "align": "left"} for k, label in [
+    ("n", "#"), ("variant", "Variant"), ("quality", "Quality"), ("ci95", "95% CI"), ("costRow", "Cost / row"),
+    ("cost", "Total cost"), ("p50", "p50"), ("p95", "p95"), ("errors", "Errors"), ("pareto", "Front")]]
+
+
+async def evaluate_page() -> None:
+    studio = get_studio()
+    datasets = await run.io_bound(list_datasets, studio.home)
+    options = {d.id: f"{d.id} ({d.rows} rows)" for d in datasets}
+    options[str(SAMPLE)] = "reviews.csv (sample, 197 labelled reviews)"
+    state: dict[str, Any] = {"doc": None}
+
+    with frame("Evaluate"):
+        ui.label("Evaluate").classes("text-h5")
+        ui.label("Run variants over one dataset, score them, and compare quality against cost.").classes("text-grey-7")
+        with ui.row().classes("w-full items-start gap-4"):
+            data = ui.select(options, value=next(iter(options)), label="Dataset").classes("w-72").props(
+                "data-testid=eval-dataset")
+            limit = ui.number("Rows (limit)", value=20, min=1, precision=0).classes("w-32").props("data-testid=eval-limit")
+            variants = ui.textarea("Variants, one a line: TARGET[@NODE=MODEL][#COLUMN=FIELD]",
+                                   value=DEFAULT_VARIANTS).classes("w-96").props("data-testid=eval-variants")
+            scorers = ui.textarea("Scorers, one a line: COLUMN:KIND[:ARG]", value=DEFAULT_SCORERS).classes(
+                "w-72").props("data-testid=eval-scorers")
+        with ui.row().classes("items-center gap-4"):
+            button = ui.button("Run experiment", icon="play_arrow").props("data-testid=eval-run")
+            progress_label = ui.label("").props("data-testid=eval-progress")
+        bar = ui.linear_progress(value=0, show_value=False).classes("w-full")
+        bar.visible = False
+        results = ui.column().classes("w-full gap-4")
+
+        def on_progress(name: str, done: int, total: int) -> None:
+            progress_label.text = f"{name}: {done} / {total} rows"
+            bar.value = done / total if total else 0
+
+        async def start() -> None:
+            try:
+                vs = [Variant.parse(line) for line in (variants.value or "").splitlines() if line.strip()]
+                ss = [ScorerSpec.parse(line.strip()) for line in (scorers.value or "").splitlines() if line.strip()]
+                n = int(limit.value) if limit.value else None
+            except UserError as e:
+                ui.notify(str(e), type="negative")
+                return
+            button.disable()
+            bar.visible = True
+            try:
+                doc = await run_experiment(studio, data.value, vs, ss, limit=n, progress=on_progress)
+            except UserError as e:
+                ui.notify(str(e), type="negative")
+                progress_label.text = ""
+                return
+            finally:
+                button.enable()
+                bar.visible = False
+            state["doc"] = doc
+            progress_label.text = f"Experiment {doc['id']} finished."
+            await show(doc)
+
+        button.on_click(start)
+
+        async def show(doc: dict) -> None:
+            results.clear()
+            with results:
+                ui.table(columns=COLUMNS, rows=compare_rows(doc), row_key="n").classes("w-full").props(
+                    "dense flat data-testid=eval-compare")
+                ui.plotly(figure(doc)).classes("w-full h-96 eval-chart")
+                names = {str(i): f"{i}. {v['variant']}" for i, v in enumerate(doc["variants"], 1)}
+                if len(names) >= 2:
+                    ui.label("Rows where two variants differ").classes("text-h6")
+                    with ui.row().classes("items-center gap-4"):
+                        a = ui.select(names, value="1", label="A").classes("w-80").props("data-testid=eval-a")
+                        b = ui.select(names, value="2", label="B").classes("w-80").props("data-testid=eval-b")
+                    diff_box = ui.column().classes("w-full")
+
+                    async def refresh_diff() -> None:
+                        diff = await run.io_bound(row_diff, studio.home, doc, a.value, b.value)
+                        diff_box.clear()
+                        with diff_box:
+                            ui.label(f"{len(diff)} row(s) differ").props("data-testid=eval-diff-count")
+                            ui.table(columns=[{"name": k, "label": k, "field": k, "align": "left"}
+                                              for k in ("row", "input", "expected", "A", "B")],
+                                     rows=[{"row": d["index"], "input": str(d["inputs"])[:80],
+                                            "expected": str(d["expected"]), "A": str(d["a"]["fields"]),
+                                            "B": str(d["b"]["fields"])} for d in diff[:200]],
+                                     row_key="row", pagination=10).classes("w-full").props("dense flat data-testid=eval-diff")
+                    a.on_value_change(refresh_diff)
+                    b.on_value_change(refresh_diff)
+                    await refresh_diff()

@@ -1,0 +1,78 @@
+"""Quality feeds routing: an experiment's measured scores saved into the registry, then a
+capability node picks by them and its run record explains the choice with the numbers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from studio.core import Studio
+from studio.spec import load_pipeline
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "samples" / "datasets" / "reviews.csv"
+
+
+def _pipeline(choose: dict):
+    return load_pipeline({
+        "format": "iom.pipeline", "version": 1, "id": "pick", "name": "Pick",
+        "nodes": [{"id": "in", "kind": "input", "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}},
+                  {"id": "c", "kind": "capability", "choose": {"capability": "classify", **choose}},
+                  {"id": "out", "kind": "output"}],
+        "edges": [{"id": "e1", "source": "in", "sourcePort": "text", "target": "c", "targetPort": "text"},
+                  {"id": "e2", "source": "c", "sourcePort": "out", "target": "out", "targetPort": "in"}]})
+
+
+def iom(*args):
+    return subprocess.run([sys.executable, "-m", "studio", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+async def test_capability_node_picks_by_saved_scores(iom_home):
+    # both built-in classifiers have the 'classify' capability and cost nothing; only a
+    # measurement tells them apart on the sentiment labels
+    r = iom("eval", "run", "--data", str(SAMPLE), "-v", "local/sentiment-vader#sentiment=label",
+            "-v", "local/language-detect#sentiment=language", "-s", "sentiment:classification", "--limit", "12", "--json")
+    assert r.returncode == 0, r.stderr
+    exp = __import__("json").loads(r.stdout)
+    vader = exp["variants"][0]["quality"]
+    assert vader > 0.5 and exp["variants"][1]["quality"] == 0.0
+
+    s = Studio(iom_home)
+    try:
+        # nothing measured yet: a minimum quality cannot be met, and the run says why
+        record = await s.engine.run(_pipeline({"strategy": "cheapest", "minQuality": 0.5}), {"text": "Great phone!"})
+        assert record.status == "failed" and "measured quality of at least 0.5" in (record.nodes["c"].error or record.error)
+        saved = iom("eval", "save-quality", exp["id"], "--capability", "classify")
+        assert saved.returncode == 0 and "local/sentiment-vader" in saved.stdout
+        for choose in ({"strategy": "cheapest", "minQuality": 0.5}, {"strategy": "best"}, {"strategy": "quality_per_dollar"}):
+            record = await s.engine.run(_pipeline(choose), {"text": "Great phone!"})
+            node = record.nodes["c"]
+            assert node.model_id == "local/sentiment-vader", (choose, node.reason)
+            assert f"quality {vader:.3f} (measured on reviews.csv" in node.reason
+            # latency from the analytics of the experiment's 12 recorded calls, not the declared figure
+            assert "measured p50 of 12 recent call(s), 0% errors" in node.reason
+            if "minQuality" in choose:  # the 0.0-quality model was filtered out by the threshold
+                assert "of 1 model(s)" in node.reason
+            else:
+                assert "next: local/language-detect quality 0.000" in node.reason
+        await s.aclose()
+    finally:
+        s.close()
+
+
+def test_latency_falls_back_to_declared_and_errors_count():
+    from studio.engine.choose import choose_model
+    from studio.spec.model import ModelSpec
+    from studio.spec.pipeline import CapabilityChoice
+
+    def spec(mid, ms):
+        return ModelSpec(id=mid, name=mid, provider="local", api="local", model=mid, capabilities=["x"], latency_ms=ms)
+    a, b = spec("t/a", 100), spec("t/b", 300)
+    choice = CapabilityChoice(capability="x", strategy="fastest")
+    chosen, why, _ = choose_model(choice, [a, b], {}, lambda s: True)
+    assert chosen.id == "t/a" and "~100 ms (declared)" in why
+    # measured: a is fast but fails 80% of its calls, b is measured at 250 ms with no error
+    calls = {"t/a": {"p50Ms": 90.0, "calls": 10, "errorRate": 0.8}, "t/b": {"p50Ms": 250.0, "calls": 10, "errorRate": 0.0}}
+    chosen, why, _ = choose_model(choice, [a, b], {}, lambda s: True, calls=calls)
+    assert chosen.id == "t/b" and "~250 ms (measured p50 of 10 recent call(s), 0% errors)" in why

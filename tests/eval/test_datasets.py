@@ -1,0 +1,101 @@
+"""Datasets: import of CSV, JSONL and Parquet kept as given; bad files named by row and column."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from studio.errors import UserError
+from studio.eval.datasets import default_mapping, get_dataset, import_dataset, list_datasets, rows_of, save_mapping
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "samples" / "datasets" / "reviews.csv"
+
+
+def test_csv_is_kept_as_given_with_schema_and_count(iom_home, tmp_path):
+    src = tmp_path / "small.csv"
+    src.write_text('text,score\n"Hello, world",3\nBye,4.5\n', encoding="utf-8")
+    ds = import_dataset(iom_home, src)
+    assert ds.id == "small" and ds.rows == 2 and ds.format == "csv"
+    assert (iom_home / "datasets" / "small" / "small.csv").read_bytes() == src.read_bytes()
+    assert [c["name"] for c in ds.columns] == ["text", "score"]
+    assert rows_of(iom_home, get_dataset(iom_home, "small")) == [{"text": "Hello, world", "score": "3"},
+                                                                 {"text": "Bye", "score": "4.5"}]
+    assert [d.id for d in list_datasets(iom_home)] == ["small"]
+
+
+def test_jsonl_and_parquet(iom_home, tmp_path):
+    j = tmp_path / "q.jsonl"
+    j.write_text('{"q": "a", "n": 1}\n\n{"q": "b", "n": 2}\n', encoding="utf-8")
+    ds = import_dataset(iom_home, j)
+    assert ds.rows == 2 and ds.columns == [{"name": "q", "type": "string"}, {"name": "n", "type": "integer"}]
+    p = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"text": ["x", "y", "z"], "label": [1.5, 2.0, None]}), p)
+    ds = import_dataset(iom_home, p, "tab")
+    assert ds.rows == 3 and ds.columns[1] == {"name": "label", "type": "number"}
+    assert rows_of(iom_home, ds, limit=1) == [{"text": "x", "label": 1.5}]
+
+
+@pytest.mark.parametrize("name,body,words", [
+    ("bad.csv", "text,label\nok,1\nbroken\n", ["row 2", "label"]),
+    ("bad.jsonl", '{"a": 1}\n{"a": \n', ["row 2", "line 2", "not valid JSON"]),
+    ("arr.jsonl", '[1, 2]\n', ["row 1", "not an object"]),
+    ("empty.csv", "text\n", ["no rows"]),
+    ("data.txt", "x", ["CSV, JSONL or Parquet"]),
+])
+def test_bad_files_name_row_and_column_and_keep_nothing(iom_home, tmp_path, name, body, words):
+    src = tmp_path / name
+    src.write_text(body, encoding="utf-8")
+    with pytest.raises(UserError) as e:
+        import_dataset(iom_home, src)
+    for w in words:
+        assert w in str(e.value)
+    assert list_datasets(iom_home) == []
+    assert not any((iom_home / "datasets").glob("*")) if (iom_home / "datasets").exists() else True
+
+
+def test_duplicate_id_is_refused(iom_home, tmp_path):
+    import_dataset(iom_home, SAMPLE)
+    with pytest.raises(UserError, match="exists already"):
+        import_dataset(iom_home, SAMPLE)
+
+
+def test_mapping_defaults_to_same_names_and_can_be_saved(iom_home, tmp_path):
+    ds = import_dataset(iom_home, SAMPLE)
+    inputs, expected = default_mapping(ds.column_names, ["text"])
+    assert inputs == {"text": "text"} and set(expected) == {"id", "sentiment", "language"}
+    save_mapping(iom_home, ds, {"prompt": "text"}, {"sentiment": "sentiment"})
+    again = get_dataset(iom_home, "reviews")
+    assert again.inputs == {"prompt": "text"} and again.expected == {"sentiment": "sentiment"}
+    with pytest.raises(UserError, match="no column 'nope'"):
+        save_mapping(iom_home, again, {"text": "nope"}, {})
+
+
+def test_sample_dataset_is_labelled_and_varied():
+    rows = list(__import__("csv").DictReader(SAMPLE.open(encoding="utf-8")))
+    assert len(rows) >= 190
+    assert {r["sentiment"] for r in rows} == {"positive", "negative", "neutral"}
+    assert len({r["language"] for r in rows}) >= 6
+    assert len({r["text"] for r in rows}) == len(rows)
+
+
+def test_cli_import_list_show(iom_home):
+    def iom(*args):
+        return subprocess.run([sys.executable, "-m", "studio", *args], cwd=ROOT, capture_output=True, text=True)
+    r = iom("datasets", "import", str(SAMPLE), "--id", "rev")
+    assert r.returncode == 0 and "197 rows" in r.stdout
+    shown = json.loads(iom("datasets", "show", "rev", "--rows", "2", "--json").stdout)
+    assert shown["rows"] == 197 and len(shown["preview"]) == 2
+    r = iom("datasets", "map", "rev", "--input", "prompt=text", "--expected", "sentiment=sentiment")
+    assert r.returncode == 0
+    assert json.loads(iom("datasets", "show", "rev", "--json").stdout)["inputs"] == {"prompt": "text"}
+    r = iom("datasets", "map", "rev", "--input", "prompt")
+    assert r.returncode == 1 and "NAME=COLUMN" in r.stderr
+    r = iom("datasets", "show", "missing")
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr

@@ -1,0 +1,78 @@
+"""Experiments: variants over one dataset, scored, compared; Pareto front; per-row diff."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from studio.core import Studio
+from studio.errors import UserError
+from studio.eval.experiments import Variant, figure, load_experiment, pareto_front, row_diff, run_experiment
+from studio.eval.scorers import ScorerSpec
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "samples" / "datasets" / "reviews.csv"
+
+
+def test_variant_syntax():
+    v = Variant.parse("review-triage@sentiment=local/x,detect=local/y#sentiment=label")
+    assert v.target == "review-triage" and v.swaps == {"sentiment": "local/x", "detect": "local/y"}
+    assert v.fields == {"sentiment": "label"} and Variant.parse(v.name) == v
+    with pytest.raises(UserError, match="NAME=VALUE"):
+        Variant.parse("review-triage@sentiment")
+
+
+def test_pareto_front():
+    pts = [("cheap-bad", 0.0, 0.5), ("dear-good", 1.0, 0.9), ("dear-bad", 1.0, 0.4), ("mid", 0.5, 0.9), ("x", None, 1.0)]
+    assert pareto_front(pts) == {"cheap-bad", "mid"}
+
+
+async def test_two_variants_scored_and_diffed(iom_home):
+    s = Studio(iom_home)
+    try:
+        doc = await run_experiment(
+            s, str(SAMPLE),
+            [Variant.parse("review-triage"), Variant.parse("local/sentiment-vader#sentiment=label"),
+             Variant.parse("review-triage@sentiment=local/text-stats")],
+            [ScorerSpec.parse("sentiment:classification"), ScorerSpec.parse("language:normalized")], limit=8)
+        await s.aclose()
+    finally:
+        s.close()
+    a, b, c = doc["variants"]
+    # the pipeline and the bare model give the same sentiment labels: same sentiment score
+    assert a["scores"][0]["mean"] == b["scores"][0]["mean"] is not None
+    assert a["scores"][0]["classification"]["confusion"] == b["scores"][0]["classification"]["confusion"]
+    # the bare model was NOT handed the scored 'language' column as its optional input
+    assert all("language" not in r["inputs"] for r in _rows(iom_home, b["batchId"]))
+    assert a["costUsd"] == 0.0 and a["errorRate"] == 0.0 and a["latencyP95Ms"] >= a["latencyP50Ms"]
+    # the swapped node's model has no 'label' port: its rows fail or score lower, never silently equal
+    assert c["errorRate"] > 0 or c["quality"] < a["quality"]
+    again = load_experiment(iom_home, doc["id"])
+    assert again["variants"][0]["batchId"] == a["batchId"]
+    diff = row_diff(iom_home, again, "1", "2")
+    assert diff and all(d["a"]["fields"]["language"] != d["b"]["fields"]["language"] for d in diff)
+    fig = figure(again)
+    assert fig["data"][0]["y"] == [v["quality"] for v in again["variants"] if v["quality"] is not None]
+
+
+def _rows(home, batch_id):
+    from studio.eval.batch import load_rows
+    return list(load_rows(home, batch_id).values())
+
+
+def test_cli_run_show_compare_and_bad_input(iom_home):
+    def iom(*args):
+        return subprocess.run([sys.executable, "-m", "studio", *args], cwd=ROOT, capture_output=True, text=True)
+    r = iom("eval", "run", "--data", str(SAMPLE), "-v", "review-triage", "-v", "local/sentiment-vader#sentiment=label",
+            "-s", "sentiment:classification", "--limit", "5", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    shown = iom("eval", "show", doc["id"])
+    assert "review-triage" in shown.stdout and "pareto" in shown.stdout.lower()
+    assert iom("eval", "compare", doc["id"], "1", "2", "--json").returncode == 0
+    bad = iom("eval", "run", "--data", str(SAMPLE), "-v", "review-triage", "-s", "stars:exact")
+    assert bad.returncode == 1 and "no expected column 'stars'" in bad.stderr and "Traceback" not in bad.stderr

@@ -1,0 +1,108 @@
+"""Scorers: each kind on known pairs, classification metrics, seeded bootstrap, and the LLM
+judge against a loopback server speaking OpenAI chat (its call recorded and priced)."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio.core import Studio
+from studio.errors import UserError
+from studio.eval.scorers import ScorerSpec, bootstrap_ci, classification_report, judge_rows, score_rows, score_value
+from studio.recording import MemoryRecorder
+from tests.fakes.provider_server import FakeProvider, Reply
+from tests.ui.fake_chat import CHAT_PATH, KEY, save_loopback_model
+
+
+@pytest.mark.parametrize("spec,got,expected,score", [
+    (ScorerSpec("a", "exact"), "Positive", "positive", 0.0),
+    (ScorerSpec("a", "normalized"), "  Positive! ", "positive", 1.0),
+    (ScorerSpec("a", "contains"), "The answer is Paris.", "paris", 1.0),
+    (ScorerSpec("a", "contains"), "London", "paris", 0.0),
+    (ScorerSpec("a", "regex", pattern=r"^[A-Z]{3}-\d+$"), "ABC-12", None, None),  # no expected: not scored
+    (ScorerSpec("a", "regex", pattern=r"^[A-Z]{3}-\d+$"), "ABC-12", "x", 1.0),
+    (ScorerSpec("a", "numeric", tolerance=0.5), "3.4", 3, 1.0),
+    (ScorerSpec("a", "numeric", tolerance=0.1), 3.4, 3, 0.0),
+    (ScorerSpec("a", "numeric"), "n/a", 3, 0.0),
+    (ScorerSpec("a", "json_schema", schema={"type": "object", "required": ["x"]}), '{"x": 1}', None, 1.0),
+    (ScorerSpec("a", "json_schema", schema={"type": "object", "required": ["x"]}), '{"y": 1}', None, 0.0),
+    (ScorerSpec("a", "json_schema", schema={"type": "object"}), "not json", None, 0.0),
+])
+def test_row_scores(spec, got, expected, score):
+    assert score_value(spec, got, expected) == score
+
+
+def test_similarity_is_graded():
+    s = ScorerSpec("a", "similarity")
+    assert score_value(s, "the cat sat on the mat", "The cat sat on the mat.") == 1.0
+    partial = score_value(s, "the cat sat", "the cat sat on the mat")
+    assert 0.3 < partial < 1.0
+    assert score_value(s, "zzzz", "the cat sat on the mat") < 0.2
+
+
+def test_classification_report_by_hand():
+    pairs = [("pos", "pos"), ("pos", "neg"), ("neg", "neg"), ("neg", "neg"), ("neu", "pos")]
+    r = classification_report(pairs)
+    assert r["accuracy"] == pytest.approx(0.6)
+    assert r["confusion"]["pos"] == {"neg": 1, "neu": 0, "pos": 1}
+    assert r["labels"]["neg"]["precision"] == pytest.approx(2 / 3) and r["labels"]["neg"]["recall"] == 1.0
+    assert r["labels"]["pos"]["precision"] == 0.5 and r["labels"]["pos"]["recall"] == 0.5
+    assert r["labels"]["neu"]["f1"] == 0.0
+
+
+def test_score_rows_counts_failed_rows_and_reads_fields():
+    rows = [{"index": 0, "status": "succeeded", "output": {"sentiment": "positive"}, "expected": {"sentiment": "positive"}},
+            {"index": 1, "status": "succeeded", "output": {"sentiment": "neutral"}, "expected": {"sentiment": "negative"}},
+            {"index": 2, "status": "failed", "output": None, "expected": {"sentiment": "positive"}}]
+    rep = score_rows(ScorerSpec("sentiment", "classification"), rows)
+    assert rep.per_row == {0: 1.0, 1: 0.0, 2: 0.0} and rep.mean == pytest.approx(1 / 3)
+    assert rep.classification["accuracy"] == 0.5  # over the rows that produced an answer
+    lo, hi = rep.ci95
+    assert 0.0 <= lo <= rep.mean <= hi <= 1.0
+
+
+def test_bootstrap_is_seeded_and_narrows_with_more_data():
+    few = [1.0, 0.0] * 5
+    many = [1.0, 0.0] * 200
+    assert bootstrap_ci(few) == bootstrap_ci(few)
+    (a, b), (c, d) = bootstrap_ci(few), bootstrap_ci(many)
+    assert a < 0.5 < b and c < 0.5 < d and (d - c) < (b - a)
+    assert bootstrap_ci([]) is None
+
+
+def test_bad_scorer_specs():
+    with pytest.raises(UserError, match="unknown scorer"):
+        ScorerSpec.parse("a:fuzzy")
+    with pytest.raises(UserError, match="not valid"):
+        ScorerSpec.parse("a:regex:[")
+    with pytest.raises(UserError, match="judge model"):
+        ScorerSpec.parse("a:llm_judge")
+    assert ScorerSpec.parse("score:numeric:0.5").tolerance == 0.5
+
+
+async def test_llm_judge_calls_a_registry_model_and_counts_its_cost(iom_home, memory_keyring):
+    def answer(req):
+        # the judge saw the rubric filled with this row's expected value and output
+        prompt = req.json["messages"][-1]["content"]
+        grade = "9" if "Paris" in prompt.split("Output to grade:")[1] else "2"
+        return Reply(json={"id": "j1", "object": "chat.completion", "model": "loop-1",
+                           "choices": [{"index": 0, "message": {"role": "assistant", "content": grade}, "finish_reason": "stop"}],
+                           "usage": {"prompt_tokens": 100, "completion_tokens": 1, "total_tokens": 101}})
+    with FakeProvider() as fake:
+        fake.reply(CHAT_PATH, answer)
+        s = Studio(iom_home)
+        memory = MemoryRecorder()
+        s.providers.recorder = memory
+        try:
+            save_loopback_model(s, fake)
+            rows = [{"index": 0, "status": "succeeded", "runId": "r0", "inputs": {"q": "capital of France?"},
+                     "output": {"text": "Paris"}, "expected": {"answer": "Paris"}},
+                    {"index": 1, "status": "succeeded", "runId": "r1", "inputs": {"q": "capital of Italy?"},
+                     "output": {"text": "Milan"}, "expected": {"answer": "Rome"}}]
+            rep = await judge_rows(s, ScorerSpec.parse("answer:llm_judge:loop/chat"), rows)
+            await s.aclose()
+        finally:
+            s.close()
+    assert rep.per_row == {0: 0.9, 1: 0.2} and rep.mean == pytest.approx(0.55)
+    assert rep.judge_cost_usd == pytest.approx(2 * (100e-6 + 2e-6))
+    assert len(memory.calls) == 2 and {c[0].model_id for c in memory.calls} == {"loop/chat"}
+    assert all(KEY not in str(c[1]) for c in memory.calls)
