@@ -44,8 +44,12 @@ python_env() {
   say "installing Python packages into .venv"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec" 2> >(grep -v -i -E "warning|editable|^\s*$|\*\*\*|!!" >&2)
-  # The test extra includes everything the base install has, so it counts for both.
-  { echo "$want"; [ "$extra" = test ] && echo "${want% *} base"; } > "$stamp"
+  # An install with extras includes everything the base install has, so it counts for both.
+  if [ -n "$extra" ]; then
+    printf '%s\n%s\n' "$want" "${want% *} base" > "$stamp"
+  else
+    printf '%s\n' "$want" > "$stamp"
+  fi
 }
 
 # npm_env: the canvas's JavaScript packages, exactly as the lockfile pins them.
