@@ -1,20 +1,23 @@
-"""`GET /v1/models` and `POST /v1/chat/completions` on the studio's own server.
+"""OpenAI's HTTP API on the studio's own server: `GET /v1/models`, `GET /v1/models/{id}`,
+`POST /v1/chat/completions`, `POST /v1/embeddings`; any other `/v1/...` answers a JSON 404.
 
-Thin by design: it maps OpenAI's HTTP shapes onto the same hub and engine the UI and the CLI
-use, so every call is routed, recorded and priced the same way.
+Thin by design: the request becomes the canonical chat input (OpenAI's message shape, see
+spec/calls.py) and OpenAI-named params, and the same hub and engine the UI and the CLI use
+run it, so every call is routed, recorded and priced the same way.
 
 - `model` is a registry id (an llm or vision model), or `pipeline/<id>` for a saved pipeline.
-- A pipeline's input is the last user message: a JSON object is used as the run's input,
-  any other text becomes `{"text": …}`. Its reply is the output's `text`, else its JSON.
-- `stream: true` answers with server-sent chat.completion.chunk events and `[DONE]`;
-  `stream_options.include_usage` adds the usage chunk OpenAI sends.
-- Errors come back in OpenAI's shape, {"error": {"message", "type", "code"}}, one sentence.
+- A parameter the target cannot carry is refused with a 400 naming it and the model; with the
+  header `x-iom-drop-params: true` (or IOM_GATEWAY_DROP_PARAMS=1) it is dropped and listed in
+  the `x-iom-dropped-params` response header.
+- `stream: true` waits for the first token before answering, so an early failure keeps its
+  real status; later failures arrive as an `error` event.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import uuid
 from typing import Any, Callable
@@ -23,152 +26,181 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from studio import jsonread
-from studio.errors import NotFound, UserError
-from studio.providers.errors import ErrorKind, ProviderError
+from studio.errors import UserError
+from studio.gateway import anthropic_api
+from studio.gateway.errors import GatewayError, classify, openai_error
+from studio.gateway.runners import PIPELINE_PREFIX, runner
+from studio.gateway.streaming import Reply, Upstream
+from studio.providers import capabilities
 from studio.secrets import redact
 from studio.spec.calls import CallRequest
 
-PIPELINE_PREFIX = "pipeline/"
-CALL_PARAMS = ("temperature", "top_p", "stop", "seed", "max_tokens")
-_STATUS = {ErrorKind.RATE_LIMITED: 429, ErrorKind.TIMEOUT: 504, ErrorKind.BAD_REQUEST: 400,
-           ErrorKind.INVALID_INPUT: 400, ErrorKind.CONTEXT_LENGTH: 400, ErrorKind.KEY_MISSING: 400,
-           ErrorKind.INCOMPLETE: 400, ErrorKind.CONTENT_BLOCKED: 400}
+CHAT_TYPES = ("llm", "vision")
+_NOT_PARAMS = {"model", "messages", "stream", "stream_options", "max_completion_tokens"}
 
 
 def register(app, get_studio: Callable[[], Any]) -> None:
+    def model_doc(m) -> dict:
+        return {"id": m.id, "object": "model", "created": int(m.created.timestamp()), "owned_by": m.provider}
+
     async def list_models() -> dict:
         s = get_studio()
-        data = [{"id": m.id, "object": "model", "created": int(m.created.timestamp()), "owned_by": m.provider}
-                for m in s.models.all() if m.model_type in ("llm", "vision")]
+        data = [model_doc(m) for m in s.models.all() if m.model_type in CHAT_TYPES + ("embedding",)]
         data += [{"id": PIPELINE_PREFIX + p.id, "object": "model", "created": 0, "owned_by": "iom-studio"}
                  for p in s.pipelines.all()]
         return {"object": "list", "data": data}
 
+    async def get_model(model_id: str):
+        s = get_studio()
+        try:
+            if model_id.startswith(PIPELINE_PREFIX):
+                p = await asyncio.to_thread(s.pipelines.get, model_id[len(PIPELINE_PREFIX):])
+                return {"id": PIPELINE_PREFIX + p.id, "object": "model", "created": 0, "owned_by": "iom-studio"}
+            return model_doc(await asyncio.to_thread(s.models.get, model_id))
+        except Exception as e:  # noqa: BLE001 - classify re-raises what it does not know
+            return openai_error(classify(e))
+
     async def chat_completions(request: Request):
         try:
-            body = jsonread.loads(await request.body() or b"null", "the request body")
-        except UserError as e:
-            return _error(400, "invalid_request_error", str(e))
+            body = await _json(request)
+            model, input, params, stream, include_usage, unknown = parse_chat(body)
+            drop = drop_requested(request)
+            if unknown and not drop:
+                raise GatewayError(400, "invalid_request_error", f"{', '.join(repr(k) for k in unknown)} is not a "
+                                   f"Chat Completions parameter the studio can send to {model}; remove it, or send "
+                                   f"the header 'x-iom-drop-params: true'.", param=unknown[0])
+            run, dropped = await asyncio.to_thread(runner, get_studio(), model, input, params, drop)
+            dropped = unknown + dropped
+            headers = {"x-iom-dropped-params": ",".join(dropped)} if dropped else {}
+            if stream:
+                upstream = Upstream(run)
+                try:
+                    await upstream.start()
+                except BaseException:
+                    upstream.cancel()
+                    raise
+                return StreamingResponse(_chunks(model, upstream, include_usage), media_type="text/event-stream",
+                                         headers=headers)
+            return JSONResponse(completion(model, await run(None)), headers=headers)
+        except Exception as e:  # noqa: BLE001
+            return openai_error(classify(e))
+
+    async def embeddings(request: Request):
         try:
-            call = _parse(body)
-            make = _pipeline_runner if call["model"].startswith(PIPELINE_PREFIX) else _model_runner
-            runner = await asyncio.to_thread(make, get_studio(), call)  # reads the registry from disk
-            if call["stream"]:
-                return StreamingResponse(_sse(call, runner), media_type="text/event-stream")
-            text, finish, usage = await runner(None)
-            return JSONResponse(_completion(call["model"], text, finish, usage))
-        except ProviderError as e:
-            return _error(_STATUS.get(e.kind, 502), e.kind.value, str(e), e.retry_after_s)
-        except NotFound as e:
-            return _error(404, "model_not_found", str(e))
-        except UserError as e:
-            return _error(400, "invalid_request_error", str(e))
+            body = await _json(request)
+            if not isinstance(body, dict) or not isinstance(body.get("model"), str) or body.get("input") is None:
+                raise UserError("the request needs a 'model' (a registry embedding model) and an 'input'.")
+            s = get_studio()
+            spec = await asyncio.to_thread(s.models.get, body["model"])
+            if spec.model_type != "embedding":
+                raise UserError(f"{spec.id} is a {spec.model_type} model; /v1/embeddings needs an embedding model.")
+            if body.get("encoding_format") not in (None, "float"):
+                raise UserError("only encoding_format 'float' is supported; remove it or send 'float'.")
+            if body.get("dimensions") is not None:
+                raise UserError(f"'dimensions' is not supported by {spec.id}; remove it.")
+            result = await s.providers.call(spec, CallRequest(model_id=spec.id, input={"input": body["input"]}))
+            vectors = result.output.get("vectors") or []
+            return {"object": "list", "model": spec.id,
+                    "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
+                    "usage": {"prompt_tokens": result.usage.input_tokens, "total_tokens": result.usage.input_tokens}}
+        except Exception as e:  # noqa: BLE001
+            return openai_error(classify(e))
+
+    async def not_found(request: Request, rest: str):
+        return openai_error(GatewayError(404, "not_found", f"there is no {request.method} /v1/{rest} on this server; "
+                                                           f"see /v1/models, /v1/chat/completions, /v1/embeddings "
+                                                           f"and /v1/messages"))
 
     app.add_api_route("/v1/models", list_models, methods=["GET"])
+    app.add_api_route("/v1/models/{model_id:path}", get_model, methods=["GET"])
     app.add_api_route("/v1/chat/completions", chat_completions, methods=["POST"])
+    app.add_api_route("/v1/embeddings", embeddings, methods=["POST"])
+    anthropic_api.register(app, get_studio)
+    app.add_api_route("/v1/{rest:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 
 
-def _parse(body: Any) -> dict:
+async def _json(request: Request) -> Any:
+    """The body through the studio's one JSON reader (size, depth, encoding, huge numbers)."""
+    try:
+        return jsonread.loads(await request.body() or b"null", "the request body")
+    except UserError as e:
+        raise GatewayError(400, "invalid_request_error", str(e)) from None
+
+
+def drop_requested(request: Request) -> bool:
+    """LiteLLM-style `drop_params`: a header per request, or a setting for the whole server."""
+    header = request.headers.get("x-iom-drop-params", "").strip().lower()
+    return header in ("1", "true", "yes") or os.environ.get("IOM_GATEWAY_DROP_PARAMS", "") in ("1", "true")
+
+
+def parse_chat(body: Any) -> tuple[str, dict, dict, bool, bool, list[str]]:
+    """(model, canonical input, params, stream, include_usage, unknown keys) from an OpenAI body."""
     if not isinstance(body, dict) or not isinstance(body.get("model"), str):
         raise UserError("the request needs a JSON object with a 'model' (a registry id or pipeline/<id>).")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
         raise UserError("the request needs 'messages', a non-empty list of {role, content} objects.")
-    for m in messages:
-        if isinstance(m.get("content"), list):  # OpenAI's content parts: keep the text parts
-            m["content"] = "".join(p.get("text", "") for p in m["content"] if isinstance(p, dict))
-    params = {k: body[k] for k in CALL_PARAMS if body.get(k) is not None}
+    unknown = [k for k in body if k not in _NOT_PARAMS and k not in capabilities.OPENAI_PARAMS and body[k] is not None]
+    params = {k: body[k] for k in capabilities.OPENAI_PARAMS if k in body and body[k] is not None}
     if body.get("max_completion_tokens") is not None:
         params["max_tokens"] = body["max_completion_tokens"]
-    return {"model": body["model"], "messages": messages, "params": params, "stream": bool(body.get("stream")),
-            "include_usage": bool((body.get("stream_options") or {}).get("include_usage"))}
+    input = {"messages": [_message(m) for m in messages]}
+    return (body["model"], input, params, bool(body.get("stream")),
+            bool((body.get("stream_options") or {}).get("include_usage")), unknown)
 
 
-def _model_runner(studio, call: dict):
-    spec = studio.models.get(call["model"])
-    if spec.model_type not in ("llm", "vision"):
-        raise UserError(f"{spec.id} is a {spec.model_type} model; chat completions need an llm or vision model.")
-    messages = [{"role": m.get("role", "user"), "content": str(m.get("content") or "")} for m in call["messages"]]
-    request = CallRequest(model_id=spec.id, input={"messages": messages}, params=call["params"])
-
-    async def run(on_text):
-        result = await studio.providers.call(spec, request.model_copy(update={"stream": on_text is not None}),
-                                             on_text=on_text)
-        u = result.usage
-        return result.output.get("text", ""), result.finish_reason or "stop", (u.input_tokens, u.output_tokens)
-
-    return run
+def _message(m: dict) -> dict:
+    """OpenAI's message as the canonical one (the same shape; `developer` is a system turn)."""
+    out = {k: m[k] for k in ("role", "content", "tool_calls", "tool_call_id") if m.get(k) is not None}
+    if out.get("role") == "developer":
+        out["role"] = "system"
+    return out
 
 
-def _pipeline_runner(studio, call: dict):
-    from studio.engine import RunOptions
-
-    pipeline = studio.pipelines.get(call["model"][len(PIPELINE_PREFIX):])
-    last = next((m for m in reversed(call["messages"]) if m.get("role", "user") == "user"), call["messages"][-1])
-    content = str(last.get("content") or "")
-    try:
-        inputs = json.loads(content)
-    except ValueError:
-        inputs = None
-    if not isinstance(inputs, dict):
-        inputs = {"text": content}
-
-    async def run(on_text):
-        record = await studio.engine.run(pipeline, inputs, RunOptions(
-            on_text=(lambda _node, text: on_text(text)) if on_text else None))
-        if record.status != "succeeded":
-            raise UserError(record.error or f"the pipeline run {record.status}.")
-        out = record.outputs
-        text = out["text"] if isinstance(out, dict) and isinstance(out.get("text"), str) and len(out) == 1 \
-            else json.dumps(out, ensure_ascii=False)
-        return text, "stop", (record.input_tokens, record.output_tokens)
-
-    return run
+def _usage(r: Reply) -> dict:
+    u: dict[str, Any] = {"prompt_tokens": r.input_tokens, "completion_tokens": r.output_tokens,
+                         "total_tokens": r.input_tokens + r.output_tokens}
+    if r.cached_tokens:
+        u["prompt_tokens_details"] = {"cached_tokens": r.cached_tokens}
+    if r.reasoning_tokens is not None:
+        u["completion_tokens_details"] = {"reasoning_tokens": r.reasoning_tokens}
+    return u
 
 
-def _completion(model: str, text: str, finish: str, usage: tuple[int, int]) -> dict:
+def completion(model: str, r: Reply) -> dict:
+    message: dict[str, Any] = {"role": "assistant", "content": r.text if (r.text or not r.tool_calls) else None}
+    if r.tool_calls:
+        message["tool_calls"] = r.tool_calls
     return {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()),
-            "model": model, "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                         "finish_reason": finish}],
-            "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}}
+            "model": model, "choices": [{"index": 0, "message": message, "finish_reason": r.finish,
+                                         "logprobs": None}],
+            "usage": _usage(r)}
 
 
-async def _sse(call: dict, runner):
+async def _chunks(model: str, upstream: Upstream, include_usage: bool):
     ident, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
 
-    def chunk(delta: dict, finish: str | None = None, **extra) -> str:
-        doc = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": call["model"],
-               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+    def chunk(delta: dict | None, finish: str | None = None, **extra) -> str:
+        choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+        doc = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
+               "choices": choices, **extra}
         return f"data: {json.dumps(doc, ensure_ascii=False)}\n\n"
 
-    queue: asyncio.Queue = asyncio.Queue()
-    task = asyncio.ensure_future(runner(queue.put_nowait))
-    task.add_done_callback(lambda _t: queue.put_nowait(None))
     yield chunk({"role": "assistant", "content": ""})
     sent = False
     try:
-        while (text := await queue.get()) is not None:
+        async for text in upstream.texts():
             sent = True
             yield chunk({"content": text})
-        text, finish, usage = task.result()
-        if not sent and text:
-            yield chunk({"content": text})  # a pipeline whose output is not streamed text
-        yield chunk({}, finish)
-        if call["include_usage"]:
-            doc = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": call["model"],
-                   "choices": [], "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1],
-                                            "total_tokens": sum(usage)}}
-            yield f"data: {json.dumps(doc)}\n\n"
-    except (ProviderError, UserError) as e:
-        kind = e.kind.value if isinstance(e, ProviderError) else "invalid_request_error"
-        yield f"data: {json.dumps({'error': {'message': redact(str(e)), 'type': kind, 'code': kind}})}\n\n"
-    finally:
-        if not task.done():
-            task.cancel()
+        r = upstream.result()
+        if not sent and r.text:
+            yield chunk({"content": r.text})  # a pipeline whose output is not streamed text
+        for i, call in enumerate(r.tool_calls):
+            yield chunk({"tool_calls": [{"index": i, **call}]})
+        yield chunk({}, r.finish)
+        if include_usage:
+            yield chunk(None, usage=_usage(r))
+    except Exception as e:  # noqa: BLE001 - after the first token the status is already 200
+        err = classify(e)
+        yield f"data: {json.dumps({'error': {'message': redact(err.message), 'type': err.kind, 'code': err.kind}})}\n\n"
     yield "data: [DONE]\n\n"
-
-
-def _error(status: int, kind: str, message: str, retry_after_s: float | None = None) -> JSONResponse:
-    headers = {"retry-after": str(max(1, round(retry_after_s)))} if retry_after_s else None
-    return JSONResponse({"error": {"message": redact(message), "type": kind, "code": kind}},
-                        status_code=status, headers=headers)

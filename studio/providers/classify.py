@@ -99,6 +99,15 @@ def retry_after(headers: httpx.Headers | dict | None, body: Any = None) -> float
     return None
 
 
+def _refused_key(body: Any) -> bool:
+    """Google's ErrorInfo reason API_KEY_INVALID (or its "API key not valid" message)."""
+    err = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(err, dict):
+        return False
+    reasons = {d.get("reason") for d in err.get("details") or [] if isinstance(d, dict)}
+    return "API_KEY_INVALID" in reasons or "API key not valid" in str(err.get("message") or "")
+
+
 def from_body(body: Any, *, status: int | None = None, headers=None, default: ErrorKind = ErrorKind.SERVER,
               text: str = "", partial_text: str | None = None) -> ProviderError:
     """Classify an error body (a failed reply, or an error event inside a 200 stream)."""
@@ -109,6 +118,8 @@ def from_body(body: Any, *, status: int | None = None, headers=None, default: Er
         kind = _BY_TYPE[etype]
     if kind is None:
         kind = ErrorKind.SERVER if status and status >= 500 else (ErrorKind.BAD_REQUEST if status else default)
+    if kind in (ErrorKind.BAD_REQUEST, None) and _refused_key(body):
+        kind = ErrorKind.AUTH  # Gemini answers a bad key with 400 INVALID_ARGUMENT + API_KEY_INVALID
     if kind in (ErrorKind.BAD_REQUEST, ErrorKind.SERVER) and _CONTEXT_RE.search(msg):
         kind = ErrorKind.CONTEXT_LENGTH
     return ProviderError(kind, msg, status=status, retry_after_s=retry_after(headers, body), partial_text=partial_text)

@@ -32,8 +32,8 @@ from studio.providers.errors import ErrorKind, ProviderError
 from studio.providers.usage import cost, final_usage
 from studio.recording import MemoryRecorder, Recorder
 from studio.secrets import redact, redactor
-from studio.spec.calls import chat_input, example_input
 from studio.spec.base import utcnow
+from studio.spec.chat import example_sentence, expand_shorthand, input_schema_for
 from studio.spec.calls import CallRequest, CallResult, Usage
 from studio.spec.model import HealthStatus, ModelSpec
 from studio.spec.records import CallRecord
@@ -57,13 +57,20 @@ def content_hash(value: Any) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def validate(value: Any, schema: dict, kind: ErrorKind, what: str) -> None:
-    """One clear error naming the first offending field."""
+def validate(value: Any, schema: dict, kind: ErrorKind, what: str, example: str = "") -> None:
+    """One clear error naming the first offending field (and, for inputs, one that fits)."""
     validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     error = jsonschema.exceptions.best_match(validator_cls(schema).iter_errors(value))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ProviderError(kind, f"{what} field {where}: {error.message}")
+        message = f"{what} field {where}: {error.message}"
+        raise ProviderError(kind, f"{message.rstrip('.')}; {example}" if example else message)
+
+
+def _expanded(spec: ModelSpec, request: CallRequest) -> CallRequest:
+    """The `{"text"}` shorthand made into one user message for chat models."""
+    expanded = expand_shorthand(spec.model_type, request.input)
+    return request if expanded is request.input else request.model_copy(update={"input": expanded})
 
 
 class ProviderHub:
@@ -135,14 +142,9 @@ class ProviderHub:
                 check_shape(request.input, "the input")
             except UserError as e:
                 raise ProviderError(ErrorKind.INVALID_INPUT, str(e)) from None
-            shorthand = chat_input(spec.model_type, request.input)
-            if shorthand is not request.input:
-                request = request.model_copy(update={"input": shorthand})
-            try:
-                validate(request.input, spec.input_schema, ErrorKind.INVALID_INPUT, "input")
-            except ProviderError as e:
-                raise ProviderError(ErrorKind.INVALID_INPUT, f"{e.detail}; an input that fits looks like "
-                                    f"{example_input(spec.model_type, spec.input_schema)}") from None
+            request = _expanded(spec, request)
+            validate(request.input, input_schema_for(spec), ErrorKind.INVALID_INPUT, "input",
+                     example_sentence(spec.model_type, spec.input_schema))
             key = await self._key(spec)
             await fault_injection.inject(spec.faults, self.random)
             x = self._exchange(spec, request, key, emit)

@@ -4,8 +4,13 @@ Canonical input and output per model type (adapters translate these to and from 
 format):
 
 - llm:          {"messages": [{"role", "content"}] | "prompt": str, "system"?: str,
-                 "images"?: [url or data: URL]}
-                -> {"text": str, "finishReason": str}
+                 "images"?: [url or data: URL]}   (or the shorthand {"text": str}, see chat.py)
+                -> {"text": str, "finishReason": str, "toolCalls"?: [...]}
+                Messages follow OpenAI's chat shape: content a string or parts (text, image_url
+                with a URL or data: URL), assistant `tool_calls`, `tool` results with
+                `tool_call_id`. Call options (tools, tool_choice, response_format, sampling)
+                travel in CallRequest.params under OpenAI's names; capabilities.py says which
+                each provider carries.
 - embedding:    {"input": str | [str]}            -> {"vectors": [[float]]}
 - classifier:   {"text": str}                      -> {"label": str, "scores": {label: float}}
 - translation:  {"text": str, "targetLanguage": str, "sourceLanguage"?: str} -> {"text": str}
@@ -21,14 +26,36 @@ from pydantic import Field
 
 from studio.spec.base import SpecModel
 
+_CONTENT_PART = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string", "enum": ["text", "image_url"]},
+        "text": {"type": "string"},
+        "image_url": {"anyOf": [{"type": "string"}, {"type": "object", "properties": {"url": {"type": "string"}},
+                                                    "required": ["url"]}]},
+    },
+    "required": ["type"],
+}
+_TOOL_CALL = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "type": {"type": "string", "enum": ["function"]},
+        "function": {"type": "object", "properties": {"name": {"type": "string"}, "arguments": {"type": "string"}},
+                     "required": ["name"]},
+    },
+    "required": ["id", "function"],
+}
 _MESSAGES = {
     "type": "array",
     "items": {
         "type": "object",
         "properties": {
-            "role": {"type": "string", "enum": ["system", "user", "assistant"]},
-            "content": {"type": "string"},
+            "role": {"type": "string", "enum": ["system", "user", "assistant", "tool"]},
+            "content": {"anyOf": [{"type": "string"}, {"type": "null"}, {"type": "array", "items": _CONTENT_PART}]},
             "image": {"type": "string"},
+            "tool_calls": {"type": "array", "items": _TOOL_CALL},
+            "tool_call_id": {"type": "string"},
         },
         "required": ["role"],
     },
@@ -48,7 +75,8 @@ CANONICAL_SCHEMAS: dict[str, tuple[dict, dict]] = {
         },
         {
             "type": "object",
-            "properties": {"text": {"type": "string"}, "finishReason": {"type": "string"}},
+            "properties": {"text": {"type": "string"}, "finishReason": {"type": "string"},
+                           "toolCalls": {"type": "array", "items": _TOOL_CALL}},
             "required": ["text"],
         },
     ),
@@ -135,31 +163,3 @@ class CallResult(SpecModel):
     raw_request: dict[str, Any] | None = None
     raw_response: Any = None
 
-
-def chat_input(model_type: str, value: dict[str, Any]) -> dict[str, Any]:
-    """The `{"text": …}` shorthand every built-in model takes, accepted by chat models too: the
-    text becomes one user message (other fields such as "system" stay as they are)."""
-    if model_type in ("llm", "vision") and isinstance(value, dict) and isinstance(value.get("text"), str) \
-            and "messages" not in value and "prompt" not in value:
-        rest = {k: v for k, v in value.items() if k != "text"}
-        return {**rest, "messages": [{"role": "user", "content": value["text"]}]}
-    return value
-
-
-def example_input(model_type: str, schema: dict | None) -> str:
-    """A short JSON example of an input that fits, for error sentences."""
-    if model_type in ("llm", "vision"):
-        return '{"text": "Hello"} or {"messages": [{"role": "user", "content": "Hello"}]}'
-    canonical = CANONICAL_SCHEMAS.get(model_type, (None, None))[0]
-    schema = schema or canonical or {}
-    props = schema.get("properties") or {}
-    required = [r for r in schema.get("required") or [] if isinstance(r, str)] or list(props)[:1]
-    sample_values = {"string": "…", "number": 1, "integer": 1, "boolean": True, "array": [], "object": {}}
-    example = {}
-    for name in required:
-        sub = props.get(name) if isinstance(props.get(name), dict) else {}
-        kind = sub.get("type") if isinstance(sub.get("type"), str) else "string"
-        example[name] = sample_values.get(kind, "…")
-    import json
-
-    return json.dumps(example or {"text": "…"}, ensure_ascii=False)

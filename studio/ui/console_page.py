@@ -18,6 +18,7 @@ from nicegui import run, ui
 from studio.errors import UserError
 from studio.secrets import redact_data
 from studio.spec.calls import CallRequest
+from studio.spec.chat import expand_shorthand
 from studio.spec.model import ModelSpec
 from studio.ui import services
 from studio.ui.app import get_studio
@@ -268,7 +269,8 @@ async def console_page(model: str | None = None) -> None:
         try:
             doc = current_input(spec)
             params = build_params(param_values, raw["params"])
-            problem = input_problem(spec.input_schema, doc)
+            doc = expand_shorthand(spec.model_type, doc)
+            problem = input_problem(spec.input_schema, doc, spec.model_type)
             if problem:
                 raise UserError(problem)
             request = CallRequest(model_id=spec.id, input=doc, params=params, stream=True)

@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 
 from studio.errors import UserError
+from studio.spec.chat import example_sentence
 
 # Fields people mostly type prose into get a multi-line box.
 _LONG_TEXT = {"prompt", "text", "content", "system", "input", "query", "document"}
@@ -84,7 +85,7 @@ def collect_input(fields: list[FormField], values: dict[str, Any]) -> dict[str, 
     return doc
 
 
-def input_problem(schema: dict, doc: Any) -> str | None:
+def input_problem(schema: dict, doc: Any, model_type: str = "custom") -> str | None:
     """One sentence if `doc` does not fit `schema` (checked before the call, for quick feedback)."""
     try:
         validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)(schema)
@@ -94,4 +95,5 @@ def input_problem(schema: dict, doc: Any) -> str | None:
     if error is None:
         return None
     where = "/".join(str(p) for p in error.absolute_path) or "the input"
-    return f"The input does not fit the model's input schema at {where}: {error.message}."
+    return (f"The input does not fit the model's input schema at {where}: {error.message}; "
+            f"{example_sentence(model_type, schema)}.")

@@ -133,4 +133,6 @@ async def test_a_rate_limit_queues_calls_instead_of_failing_them(engine, registr
     record = await engine.run(pipeline(nodes + [OUT], edges), {"text": "q"})
     assert record.status == "succeeded" and len(stamps) == 4
     stamps.sort()
-    assert stamps[2] - stamps[0] >= 0.4 and stamps[3] - stamps[1] >= 0.4  # the 3rd and 4th waited for the window
+    # The 3rd and 4th waited for the 0.5 s window (unqueued, all four arrive within a few ms). Stamps are
+    # taken where the fake receives, so a slow first connection can eat into the gap: half a window is the bar.
+    assert stamps[2] - stamps[0] >= 0.25 and stamps[3] - stamps[1] >= 0.25

@@ -4,6 +4,7 @@ message_delta with cumulative usage, ping, message_stop, and `error` after a 200
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from studio.providers.adapters.base import (AdapterResult, Exchange, canonical_messages, map_params, request_id,
@@ -14,7 +15,10 @@ from studio.spec.calls import Usage
 VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 1024
 PARAMS = {"max_tokens": "max_tokens", "temperature": "temperature", "stop": "stop_sequences",
-          "top_p": "top_p", "seed": None}
+          "top_p": "top_p", "seed": None, "tools": None, "tool_choice": None, "parallel_tool_calls": None,
+          "user": None, "n": None, "logprobs": None}
+FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
+          "refusal": "content_filter", "pause_turn": "stop"}
 
 
 def headers(key: str | None) -> dict[str, str]:
@@ -25,14 +29,66 @@ def headers(key: str | None) -> dict[str, str]:
 
 
 def _content(turn: dict[str, Any]) -> Any:
-    if not turn["images"]:
+    if turn["role"] == "tool":
+        return [{"type": "tool_result", "tool_use_id": turn["tool_call_id"] or "", "content": turn["content"]}]
+    if not turn["images"] and not turn["tool_calls"]:
         return turn["content"]
     parts: list[dict[str, Any]] = []
     for url in turn["images"]:
         data = split_data_url(url)
         parts.append({"type": "image", "source": {"type": "base64", "media_type": data[0], "data": data[1]}}
                      if data else {"type": "image", "source": {"type": "url", "url": url}})
-    return parts + ([{"type": "text", "text": turn["content"]}] if turn["content"] else [])
+    parts += [{"type": "text", "text": turn["content"]}] if turn["content"] else []
+    for c in turn["tool_calls"]:
+        parts.append({"type": "tool_use", "id": c["id"], "name": c["function"]["name"],
+                      "input": _arguments(c["function"].get("arguments"))})
+    return parts
+
+
+def _arguments(text: Any) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        raise ProviderError(ErrorKind.INVALID_INPUT, "a tool call's arguments are not a JSON object") from None
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def _messages(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Anthropic has no `tool` role: results are user turns, and consecutive ones merge."""
+    out: list[dict[str, Any]] = []
+    for t in turns:
+        role = "user" if t["role"] == "tool" else t["role"]
+        content = _content(t)
+        if out and out[-1]["role"] == role == "user" and t["role"] == "tool" and isinstance(out[-1]["content"], list) \
+                and all(b.get("type") == "tool_result" for b in out[-1]["content"]):
+            out[-1]["content"] += content
+        else:
+            out.append({"role": role, "content": content})
+    return out
+
+
+def _tools(params: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's tools / tool_choice / parallel_tool_calls / user in Anthropic's names."""
+    out: dict[str, Any] = {}
+    if params.get("tools"):
+        out["tools"] = [{"name": t["function"]["name"], "description": t["function"].get("description") or "",
+                         "input_schema": t["function"].get("parameters") or {"type": "object", "properties": {}}}
+                        for t in params["tools"]]
+    choice = params.get("tool_choice")
+    if choice is not None:
+        if isinstance(choice, dict):
+            out["tool_choice"] = {"type": "tool", "name": (choice.get("function") or {}).get("name")}
+        else:
+            out["tool_choice"] = {"type": {"required": "any"}.get(choice, choice)}  # auto / none / any
+    if params.get("parallel_tool_calls") is False and out.get("tools"):
+        out.setdefault("tool_choice", {"type": "auto"})["disable_parallel_tool_use"] = True
+    if params.get("user"):
+        out["metadata"] = {"user_id": params["user"]}
+    return out
+
+
+def finish_reason(stop: str | None) -> str | None:
+    return FINISH.get(stop, stop) if stop else None
 
 
 def body_for(x: Exchange) -> dict[str, Any]:
@@ -41,7 +97,7 @@ def body_for(x: Exchange) -> dict[str, Any]:
     if isinstance(params.get("stop_sequences"), str):
         params["stop_sequences"] = [params["stop_sequences"]]
     body: dict[str, Any] = {"model": x.spec.model, "max_tokens": DEFAULT_MAX_TOKENS,
-                            "messages": [{"role": t["role"], "content": _content(t)} for t in turns], **params}
+                            "messages": _messages(turns), **params, **_tools(x.params)}
     if system:
         body["system"] = system
     return body
@@ -62,13 +118,17 @@ async def call(x: Exchange) -> AdapterResult:
             raise ProviderError(ErrorKind.MALFORMED, "the reply has no content list")
         text = "".join(b.get("text", "") for b in doc["content"] if b.get("type") == "text")
         stop = doc.get("stop_reason")
-        return AdapterResult({"text": text, "finishReason": stop or "end_turn"}, stop,
+        calls = [{"id": b.get("id") or "", "type": "function",
+                  "function": {"name": b.get("name") or "", "arguments": json.dumps(b.get("input") or {})}}
+                 for b in doc["content"] if b.get("type") == "tool_use"]
+        return AdapterResult(_output(text, stop, calls), stop,
                              usage(doc.get("usage") or {}) if doc.get("usage") else None,
                              doc.get("id") or request_id(resp, "request-id"), raw_request=body, raw_response=doc)
 
     body["stream"] = True
     u: dict[str, Any] = {}
     stop, rid, done = None, None, False
+    blocks: dict[int, dict[str, Any]] = {}
     async for event, data in x.sse(x.spec.endpoint, body=body, headers=headers(x.key)):
         if not isinstance(data, dict):
             continue
@@ -79,10 +139,17 @@ async def call(x: Exchange) -> AdapterResult:
             msg = data.get("message") or {}
             rid = msg.get("id")
             u.update(msg.get("usage") or {})
+        elif kind == "content_block_start":
+            block = data.get("content_block") or {}
+            if block.get("type") == "tool_use":
+                blocks[data.get("index", len(blocks))] = {"id": block.get("id") or "", "type": "function",
+                                                          "function": {"name": block.get("name") or "", "arguments": ""}}
         elif kind == "content_block_delta":
             delta = data.get("delta") or {}
             if delta.get("type") == "text_delta":
                 await x.send_text(delta.get("text") or "")
+            elif delta.get("type") == "input_json_delta" and data.get("index") in blocks:
+                blocks[data["index"]]["function"]["arguments"] += delta.get("partial_json") or ""
         elif kind == "message_delta":
             stop = (data.get("delta") or {}).get("stop_reason") or stop
             u.update(data.get("usage") or {})  # cumulative: the latest figures replace earlier ones
@@ -90,8 +157,18 @@ async def call(x: Exchange) -> AdapterResult:
             done = True  # read on to the end, so the connection can be reused
     if not done:
         raise x.cut_off("message_stop")
-    return AdapterResult({"text": x.partial, "finishReason": stop or "end_turn"}, stop, usage(u) if u else None,
+    calls = [blocks[i] for i in sorted(blocks)]
+    for c in calls:
+        c["function"]["arguments"] = c["function"]["arguments"] or "{}"
+    return AdapterResult(_output(x.partial, stop, calls), stop, usage(u) if u else None,
                          rid, raw_request=body)
+
+
+def _output(text: str, stop: str | None, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"text": text, "finishReason": stop or "end_turn"}
+    if calls:
+        out["toolCalls"] = calls
+    return out
 
 
 async def probe(x: Exchange) -> None:

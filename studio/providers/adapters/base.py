@@ -170,23 +170,39 @@ def map_params(params: dict[str, Any], names: dict[str, str | None]) -> dict[str
 
 
 def canonical_messages(input: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]]]:
-    """(system text, [{"role", "content", "images"}]) from an llm input: `prompt` or
-    `messages`, an optional `system`, and `images` attached to the last user turn."""
+    """(system text, [{"role", "content", "images", "tool_calls", "tool_call_id"}]) from an llm
+    input: `prompt` or `messages` (content a string or OpenAI-style parts), an optional `system`,
+    and `images` attached to the last user turn."""
     system = [input["system"]] if input.get("system") else []
     turns: list[dict[str, Any]] = []
     for m in input.get("messages") or []:
+        text, images = _content_parts(m.get("content"))
         if m.get("role") == "system":
-            system.append(m.get("content") or "")
+            system.append(text)
             continue
-        turns.append({"role": m.get("role", "user"), "content": m.get("content") or "",
-                      "images": [m["image"]] if m.get("image") else []})
+        turns.append({"role": m.get("role", "user"), "content": text,
+                      "images": images + ([m["image"]] if m.get("image") else []),
+                      "tool_calls": list(m.get("tool_calls") or []), "tool_call_id": m.get("tool_call_id")})
     if input.get("prompt") is not None:
-        turns.append({"role": "user", "content": input["prompt"], "images": []})
+        turns.append({"role": "user", "content": input["prompt"], "images": [], "tool_calls": [], "tool_call_id": None})
     if input.get("images"):
         users = [t for t in turns if t["role"] == "user"] or turns
         if users:
             users[-1]["images"] = users[-1]["images"] + list(input["images"])
     return ("\n\n".join(system) if system else None), turns
+
+
+def _content_parts(content: Any) -> tuple[str, list[str]]:
+    """(text, image URLs) from a string or a list of {"type": "text"|"image_url"} parts."""
+    if not isinstance(content, list):
+        return content or "", []
+    text = "".join(p.get("text") or "" for p in content if isinstance(p, dict) and p.get("type", "text") == "text")
+    images = []
+    for p in content:
+        if isinstance(p, dict) and p.get("type") == "image_url":
+            url = p.get("image_url")
+            images.append(url.get("url") if isinstance(url, dict) else url)
+    return text, [u for u in images if isinstance(u, str)]
 
 
 def prompt_text(input: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ running total: the last one wins), a blocked prompt (200 with promptFeedback.blo
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from studio.providers.adapters.base import (AdapterResult, Exchange, canonical_messages, map_params, request_id,
@@ -12,7 +13,9 @@ from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
 PARAMS = {"max_tokens": "maxOutputTokens", "temperature": "temperature", "stop": "stopSequences",
-          "seed": "seed", "top_p": "topP"}
+          "seed": "seed", "top_p": "topP", "presence_penalty": "presencePenalty",
+          "frequency_penalty": "frequencyPenalty", "response_format": None, "n": None, "logprobs": None,
+          "tools": None, "tool_choice": None}
 BLOCKED_FINISH = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION"}
 
 
@@ -25,8 +28,21 @@ def urls(spec) -> tuple[str, str]:
     return url, url.replace(":generateContent", ":streamGenerateContent") + "?alt=sse"
 
 
-def _parts(turn: dict[str, Any]) -> list[dict[str, Any]]:
+def _parts(turn: dict[str, Any], names: dict[str, str]) -> list[dict[str, Any]]:
+    if turn["role"] == "tool":  # Gemini matches a result to its call by the function's name
+        try:
+            result = json.loads(turn["content"] or "null")
+        except ValueError:
+            result = turn["content"]
+        return [{"functionResponse": {"name": names.get(turn["tool_call_id"] or "", ""),
+                                      "response": result if isinstance(result, dict) else {"result": result}}}]
     parts: list[dict[str, Any]] = [{"text": turn["content"]}] if turn["content"] else []
+    for c in turn["tool_calls"]:
+        try:
+            args = json.loads(c["function"].get("arguments") or "{}")
+        except ValueError:
+            raise ProviderError(ErrorKind.INVALID_INPUT, "a tool call's arguments are not a JSON object") from None
+        parts.append({"functionCall": {"name": c["function"]["name"], "args": args}})
     for url in turn["images"]:
         data = split_data_url(url)
         parts.append({"inlineData": {"mimeType": data[0], "data": data[1]}} if data else {"fileData": {"fileUri": url}})
@@ -36,15 +52,62 @@ def _parts(turn: dict[str, Any]) -> list[dict[str, Any]]:
 def body_for(x: Exchange) -> dict[str, Any]:
     system, turns = canonical_messages(x.input)
     config = map_params(x.params, PARAMS)
+    config.update(_structured(x.params.get("response_format")))
     if isinstance(config.get("stopSequences"), str):
         config["stopSequences"] = [config["stopSequences"]]
+    names = {c["id"]: c["function"]["name"] for t in turns for c in t["tool_calls"]}
     body: dict[str, Any] = {"contents": [{"role": "model" if t["role"] == "assistant" else "user",
-                                          "parts": _parts(t)} for t in turns]}
+                                          "parts": _parts(t, names)} for t in turns]}
+    body.update(_tools(x.params))
     if system:
         body["systemInstruction"] = {"parts": [{"text": system}]}
     if config:
         body["generationConfig"] = config
     return body
+
+
+def _structured(fmt: Any) -> dict[str, Any]:
+    """OpenAI's response_format as Gemini's structured output (responseMimeType + responseJsonSchema)."""
+    if not isinstance(fmt, dict) or fmt.get("type") not in ("json_object", "json_schema"):
+        return {}
+    out: dict[str, Any] = {"responseMimeType": "application/json"}
+    schema = (fmt.get("json_schema") or {}).get("schema")
+    if fmt["type"] == "json_schema" and schema:
+        out["responseJsonSchema"] = schema
+    return out
+
+
+def _tools(params: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's tools / tool_choice as functionDeclarations / toolConfig.functionCallingConfig."""
+    out: dict[str, Any] = {}
+    if params.get("tools"):
+        out["tools"] = [{"functionDeclarations": [
+            {"name": t["function"]["name"], "description": t["function"].get("description") or "",
+             "parametersJsonSchema": t["function"].get("parameters") or {"type": "object", "properties": {}}}
+            for t in params["tools"]]}]
+    choice = params.get("tool_choice")
+    if isinstance(choice, dict):
+        out["toolConfig"] = {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [
+            (choice.get("function") or {}).get("name")]}}
+    elif choice in ("auto", "none", "required"):
+        out["toolConfig"] = {"functionCallingConfig": {"mode": {"required": "ANY"}.get(choice, choice.upper())}}
+    return out
+
+
+def _calls(doc: dict[str, Any], start: int = 0) -> list[dict[str, Any]]:
+    cands = doc.get("candidates") or []
+    parts = ((cands[0].get("content") or {}).get("parts") or []) if cands else []
+    calls = [p["functionCall"] for p in parts if isinstance(p.get("functionCall"), dict)]
+    return [{"id": c.get("id") or f"call_{start + i}", "type": "function",
+             "function": {"name": c.get("name") or "", "arguments": json.dumps(c.get("args") or {})}}
+            for i, c in enumerate(calls)]
+
+
+def _output(text: str, finish: str | None, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"text": text, "finishReason": finish or "STOP"}
+    if calls:
+        out["toolCalls"] = calls
+    return out
 
 
 def headers(key: str | None) -> dict[str, str]:
@@ -87,10 +150,11 @@ async def call(x: Exchange) -> AdapterResult:
         text, finish = _text(doc)
         if finish in BLOCKED_FINISH and not text:
             raise ProviderError(ErrorKind.CONTENT_BLOCKED, f"answer blocked: {finish}", status=200)
-        return AdapterResult({"text": text, "finishReason": finish or "STOP"}, finish, usage(doc.get("usageMetadata")),
+        return AdapterResult(_output(text, finish, _calls(doc)), finish, usage(doc.get("usageMetadata")),
                              doc.get("responseId") or request_id(resp), raw_request=body, raw_response=doc)
 
     finish, meta, rid = None, None, None
+    calls: list[dict[str, Any]] = []
     async for _event, data in x.sse(stream_url, body=body, headers=headers(x.key)):
         if not isinstance(data, dict):
             continue
@@ -100,13 +164,14 @@ async def call(x: Exchange) -> AdapterResult:
         rid = rid or data.get("responseId")
         text, f = _text(data)
         await x.send_text(text)
+        calls += _calls(data, len(calls))
         finish = f or finish
         meta = data.get("usageMetadata") or meta  # running totals: keep the last
     if finish is None:
         raise x.cut_off("a chunk with finishReason")
     if finish in BLOCKED_FINISH and not x.partial:
         raise ProviderError(ErrorKind.CONTENT_BLOCKED, f"answer blocked: {finish}", status=200)
-    return AdapterResult({"text": x.partial, "finishReason": finish}, finish, usage(meta), rid, raw_request=body)
+    return AdapterResult(_output(x.partial, finish, calls), finish, usage(meta), rid, raw_request=body)
 
 
 async def probe(x: Exchange) -> None:

@@ -4,6 +4,7 @@ nanosecond durations (tokens per second = eval_count / eval_duration)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from studio.providers.adapters.base import (AdapterResult, Exchange, bearer, canonical_messages, map_params,
@@ -11,7 +12,18 @@ from studio.providers.adapters.base import (AdapterResult, Exchange, bearer, can
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
-OPTIONS = {"max_tokens": "num_predict", "temperature": "temperature", "stop": "stop", "seed": "seed", "top_p": "top_p"}
+OPTIONS = {"max_tokens": "num_predict", "temperature": "temperature", "stop": "stop", "seed": "seed", "top_p": "top_p",
+           "presence_penalty": "presence_penalty", "frequency_penalty": "frequency_penalty",
+           "tools": None, "response_format": None, "tool_choice": None, "n": None, "logprobs": None}
+
+
+def _format(fmt: Any) -> Any:
+    """OpenAI's response_format as Ollama's `format`: "json", or the JSON schema itself."""
+    if not isinstance(fmt, dict):
+        return None
+    if fmt.get("type") == "json_schema" and (fmt.get("json_schema") or {}).get("schema"):
+        return fmt["json_schema"]["schema"]
+    return "json" if fmt.get("type") in ("json_object", "json_schema") else None
 
 
 def _images(urls: list[str]) -> list[str]:
@@ -30,11 +42,22 @@ def body_for(x: Exchange) -> dict[str, Any]:
     options = map_params(x.params, OPTIONS)
     if options:
         body["options"] = options
+    if _format(x.params.get("response_format")) is not None:
+        body["format"] = _format(x.params["response_format"])
     if x.spec.api == "ollama-chat":
+        if x.params.get("tools"):
+            body["tools"] = x.params["tools"]  # Ollama documents OpenAI's function-tool shape
         system, turns = canonical_messages(x.input)
+        names = {c["id"]: c["function"]["name"] for t in turns for c in t["tool_calls"]}
         msgs = [{"role": "system", "content": system}] if system else []
         for t in turns:
             m = {"role": t["role"], "content": t["content"]}
+            if t["tool_calls"]:
+                m["tool_calls"] = [{"function": {"name": c["function"]["name"],
+                                                 "arguments": _arguments(c["function"].get("arguments"))}}
+                                   for c in t["tool_calls"]]
+            if t["role"] == "tool" and t["tool_call_id"] in names:
+                m["tool_name"] = names[t["tool_call_id"]]
             if t["images"]:
                 m["images"] = _images(t["images"])
             msgs.append(m)
@@ -48,6 +71,29 @@ def body_for(x: Exchange) -> dict[str, Any]:
         if images:
             body["images"] = _images(images)
     return body
+
+
+def _arguments(text: Any) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        raise ProviderError(ErrorKind.INVALID_INPUT, "a tool call's arguments are not a JSON object") from None
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def _calls(doc: dict[str, Any], start: int = 0) -> list[dict[str, Any]]:
+    calls = (doc.get("message") or {}).get("tool_calls") or []
+    return [{"id": c.get("id") or f"call_{start + i}", "type": "function",
+             "function": {"name": (c.get("function") or {}).get("name") or "",
+                          "arguments": json.dumps((c.get("function") or {}).get("arguments") or {})}}
+            for i, c in enumerate(calls)]
+
+
+def _output(text: str, finish: str | None, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"text": text, "finishReason": finish or "stop"}
+    if calls:
+        out["toolCalls"] = calls
+    return out
 
 
 def _delta(doc: dict[str, Any]) -> str:
@@ -73,22 +119,24 @@ async def call(x: Exchange) -> AdapterResult:
             raise ProviderError(ErrorKind.MALFORMED, "the reply has no message or response")
         u, tps = _usage(doc)
         finish = doc.get("done_reason")
-        return AdapterResult({"text": _delta(doc), "finishReason": finish or "stop"}, finish, u,
+        return AdapterResult(_output(_delta(doc), finish, _calls(doc)), finish, u,
                              tokens_per_second=tps, raw_request=body, raw_response=doc)
     last = None
+    calls: list[dict[str, Any]] = []
     async for doc in x.ndjson(x.spec.endpoint, body=body, headers=bearer(x.key)):
         if not isinstance(doc, dict):
             continue
         if doc.get("error"):
             raise x.stream_error({"error": {"message": str(doc["error"])}})
         await x.send_text(_delta(doc))
+        calls += _calls(doc, len(calls))
         if doc.get("done"):
             last = doc  # read on to the end, so the connection can be reused
     if last is None:
         raise x.cut_off('the final line with "done": true')
     u, tps = _usage(last)
     finish = last.get("done_reason")
-    return AdapterResult({"text": x.partial, "finishReason": finish or "stop"}, finish, u,
+    return AdapterResult(_output(x.partial, finish, calls), finish, u,
                          tokens_per_second=tps, raw_request=body)
 
 

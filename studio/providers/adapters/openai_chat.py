@@ -1,6 +1,7 @@
 """OpenAI Chat Completions, and every server that speaks it (HF router, Ollama /v1, vLLM,
-LM Studio, OpenRouter): Bearer auth, `max_completion_tokens`, SSE with
-`stream_options.include_usage`, `[DONE]`, and an `error` object inside a 200 stream."""
+LM Studio, OpenRouter): Bearer auth, SSE with `stream_options.include_usage`, `[DONE]`, and
+an `error` object inside a 200 stream. Only OpenAI itself documents `max_completion_tokens`;
+the others document `max_tokens`, so each gets the name its own documentation gives."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
 PARAMS = {"max_tokens": "max_completion_tokens", "temperature": "temperature", "stop": "stop",
-          "seed": "seed", "top_p": "top_p"}
+          "seed": "seed", "top_p": "top_p", "n": None, "logprobs": None, "top_logprobs": None}
+COMPATIBLE_PARAMS = {**PARAMS, "max_tokens": "max_tokens"}  # HF router, Ollama /v1, vLLM, OpenRouter…
+
+
+def speaks_openai_itself(spec) -> bool:
+    """OpenAI's own API (or Azure OpenAI), as opposed to a server that copies its format;
+    the provider field says who runs the model, the host settles unlabelled endpoints."""
+    host = spec.endpoint.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
+    return spec.provider == "openai" or host.endswith(("openai.com", "openai.azure.com"))
 
 
 def messages(input: dict[str, Any]) -> list[dict[str, Any]]:
@@ -22,10 +31,43 @@ def messages(input: dict[str, Any]) -> list[dict[str, Any]]:
         if t["images"]:
             parts = [{"type": "text", "text": t["content"]}] if t["content"] else []
             parts += [{"type": "image_url", "image_url": {"url": url}} for url in t["images"]]
-            out.append({"role": t["role"], "content": parts})
+            msg: dict[str, Any] = {"role": t["role"], "content": parts}
         else:
-            out.append({"role": t["role"], "content": t["content"]})
+            msg = {"role": t["role"], "content": t["content"]}
+        if t["tool_calls"]:
+            msg["tool_calls"] = [{"id": c["id"], "type": "function", "function": {
+                "name": c["function"]["name"], "arguments": c["function"].get("arguments") or "{}"}}
+                for c in t["tool_calls"]]
+            msg["content"] = msg["content"] or None
+        if t["role"] == "tool":
+            msg["tool_call_id"] = t["tool_call_id"]
+        out.append(msg)
     return out
+
+
+def tool_calls(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"id": c.get("id") or f"call_{i}", "type": "function",
+             "function": {"name": (c.get("function") or {}).get("name") or "",
+                          "arguments": (c.get("function") or {}).get("arguments") or ""}}
+            for i, c in enumerate(message.get("tool_calls") or [])]
+
+
+def _output(text: str, finish: str | None, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"text": text, "finishReason": finish or "stop"}
+    if calls:
+        out["toolCalls"] = calls
+    return out
+
+
+def _merge_tool_deltas(calls: dict[int, dict[str, Any]], deltas: list[dict[str, Any]]) -> None:
+    """Streamed tool calls come as pieces keyed by index: id and name once, arguments in parts."""
+    for d in deltas:
+        c = calls.setdefault(d.get("index", len(calls)), {"id": "", "type": "function",
+                                                           "function": {"name": "", "arguments": ""}})
+        c["id"] = d.get("id") or c["id"]
+        fn = d.get("function") or {}
+        c["function"]["name"] += fn.get("name") or ""
+        c["function"]["arguments"] += fn.get("arguments") or ""
 
 
 def usage(doc: Any) -> Usage | None:
@@ -39,21 +81,23 @@ def usage(doc: Any) -> Usage | None:
 
 
 async def call(x: Exchange) -> AdapterResult:
-    body: dict[str, Any] = {"model": x.spec.model, "messages": messages(x.input), **map_params(x.params, PARAMS)}
+    body: dict[str, Any] = {"model": x.spec.model, "messages": messages(x.input), **map_params(x.params, PARAMS if speaks_openai_itself(x.spec) else COMPATIBLE_PARAMS)}
     headers = bearer(x.key)
     if not x.stream:
         doc, resp = await x.request_json("POST", x.spec.endpoint, body=body, headers=headers)
         try:
             choice = doc["choices"][0]
             text = choice["message"].get("content") or ""
+            calls = tool_calls(choice["message"])
         except (KeyError, IndexError, TypeError, AttributeError):
             raise ProviderError(ErrorKind.MALFORMED, "the reply has no choices[0].message") from None
         finish = choice.get("finish_reason")
-        return AdapterResult({"text": text, "finishReason": finish or "stop"}, finish, usage(doc.get("usage")),
+        return AdapterResult(_output(text, finish, calls), finish, usage(doc.get("usage")),
                              doc.get("id") or request_id(resp), raw_request=body, raw_response=doc)
 
     body.update(stream=True, stream_options={"include_usage": True})
     finish, found_usage, rid, done = None, None, None, False
+    calls: dict[int, dict[str, Any]] = {}
     headers_rid: list[str | None] = []
     async for _event, data in x.sse(x.spec.endpoint, body=body, headers=headers,
                                      on_open=lambda r: headers_rid.append(request_id(r))):
@@ -66,13 +110,16 @@ async def call(x: Exchange) -> AdapterResult:
             raise x.stream_error(data)
         rid = rid or data.get("id")
         for choice in data.get("choices") or []:
-            await x.send_text((choice.get("delta") or {}).get("content") or "")
+            delta = choice.get("delta") or {}
+            await x.send_text(delta.get("content") or "")
+            if delta.get("tool_calls"):
+                _merge_tool_deltas(calls, delta["tool_calls"])
             finish = choice.get("finish_reason") or finish
         if data.get("usage"):
             found_usage = usage(data["usage"])
     if not done:
         raise x.cut_off("its [DONE] line")
-    return AdapterResult({"text": x.partial, "finishReason": finish or "stop"}, finish, found_usage,
+    return AdapterResult(_output(x.partial, finish, [calls[i] for i in sorted(calls)]), finish, found_usage,
                          rid or (headers_rid[0] if headers_rid else None), raw_request=body)
 
 

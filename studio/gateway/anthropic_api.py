@@ -1,0 +1,183 @@
+"""Anthropic's Messages API (`POST /v1/messages`, plain and streamed) over the same registry:
+the request becomes the canonical chat input (OpenAI's message shape) and OpenAI-named
+params, so an Anthropic client can call an OpenAI, Gemini or local model, or a pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any, Callable
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from studio.errors import UserError
+from studio.gateway.errors import GatewayError, anthropic_error, classify
+from studio.gateway.runners import runner
+from studio.gateway.streaming import Reply, Upstream
+
+# OpenAI's finish reasons (what a Reply carries) as Anthropic's stop reasons
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
+# Anthropic request fields -> the canonical (OpenAI) param names
+PARAMS = {"max_tokens": "max_tokens", "temperature": "temperature", "top_p": "top_p", "stop_sequences": "stop"}
+_KNOWN = {"model", "messages", "system", "stream", "tools", "tool_choice", "metadata", *PARAMS}
+
+
+def register(app, get_studio: Callable[[], Any]) -> None:
+    async def messages(request: Request):
+        try:
+            from studio.gateway.openai_api import _json, drop_requested
+
+            body = await _json(request)
+
+            model, input, params, unknown = parse_messages(body)
+            drop = drop_requested(request)
+            if unknown and not drop:
+                raise GatewayError(400, "invalid_request_error", f"{', '.join(repr(k) for k in unknown)} cannot be "
+                                   f"sent to {model} through the studio; remove it, or send the header "
+                                   f"'x-iom-drop-params: true'.")
+            run, dropped = await asyncio.to_thread(runner, get_studio(), model, input, params, drop)
+            headers = {"x-iom-dropped-params": ",".join(unknown + dropped)} if unknown or dropped else {}
+            if body.get("stream"):
+                upstream = Upstream(run)
+                try:
+                    await upstream.start()
+                except BaseException:
+                    upstream.cancel()
+                    raise
+                return StreamingResponse(_events(model, upstream), media_type="text/event-stream", headers=headers)
+            return JSONResponse(message(model, await run(None)), headers=headers)
+        except Exception as e:  # noqa: BLE001 - classify re-raises what it does not know
+            return anthropic_error(classify(e))
+
+    app.add_api_route("/v1/messages", messages, methods=["POST"])
+
+
+def parse_messages(body: Any) -> tuple[str, dict, dict, list[str]]:
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+        raise UserError("the request needs a JSON object with a 'model' (a registry id or pipeline/<id>).")
+    turns = body.get("messages")
+    if not isinstance(turns, list) or not turns or not all(isinstance(m, dict) for m in turns):
+        raise UserError("the request needs 'messages', a non-empty list of {role, content} objects.")
+    if not isinstance(body.get("max_tokens"), int):
+        raise UserError("the request needs 'max_tokens', a whole number.")
+    out: list[dict[str, Any]] = []
+    system = body.get("system")
+    if system:
+        out.append({"role": "system", "content": system if isinstance(system, str)
+                    else "".join(b.get("text") or "" for b in system if isinstance(b, dict))})
+    for m in turns:
+        out += _turn(m)
+    params = {PARAMS[k]: body[k] for k in PARAMS if body.get(k) is not None}
+    if body.get("tools"):
+        params["tools"] = [{"type": "function", "function": {"name": t.get("name"), "description": t.get("description") or "",
+                                                              "parameters": t.get("input_schema") or {"type": "object"}}}
+                           for t in body["tools"]]
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict):
+        kind = choice.get("type")
+        params["tool_choice"] = {"type": "function", "function": {"name": choice.get("name")}} if kind == "tool" \
+            else {"any": "required"}.get(kind, kind)
+        if choice.get("disable_parallel_tool_use"):
+            params["parallel_tool_calls"] = False
+    if (body.get("metadata") or {}).get("user_id"):
+        params["user"] = body["metadata"]["user_id"]
+    unknown = [k for k in body if k not in _KNOWN and body[k] is not None]
+    return body["model"], {"messages": out}, params, unknown
+
+
+def _turn(m: dict) -> list[dict[str, Any]]:
+    """One Anthropic turn as canonical messages: tool_result blocks become `tool` messages."""
+    content = m.get("content")
+    role = m.get("role", "user")
+    if isinstance(content, str):
+        return [{"role": role, "content": content}]
+    parts, calls, results = [], [], []
+    for b in content or []:
+        kind = b.get("type")
+        if kind == "text":
+            parts.append({"type": "text", "text": b.get("text") or ""})
+        elif kind == "image":
+            src = b.get("source") or {}
+            url = src.get("url") if src.get("type") == "url" else f"data:{src.get('media_type')};base64,{src.get('data')}"
+            parts.append({"type": "image_url", "image_url": {"url": url}})
+        elif kind == "tool_use":
+            calls.append({"id": b.get("id"), "type": "function",
+                          "function": {"name": b.get("name"), "arguments": json.dumps(b.get("input") or {})}})
+        elif kind == "tool_result":
+            c = b.get("content")
+            text = c if isinstance(c, str) else "".join(x.get("text") or "" for x in c or [] if isinstance(x, dict))
+            results.append({"role": "tool", "tool_call_id": b.get("tool_use_id"), "content": text})
+        else:
+            raise UserError(f"content blocks of type {kind!r} are not supported; send text, image, tool_use or "
+                            f"tool_result blocks.")
+    out = results[:]
+    if parts or calls:
+        msg: dict[str, Any] = {"role": role, "content": parts or None}
+        if calls:
+            msg["tool_calls"] = calls
+        out.append(msg)
+    return out
+
+
+def _blocks(r: Reply) -> list[dict[str, Any]]:
+    blocks = [{"type": "text", "text": r.text}] if r.text or not r.tool_calls else []
+    for c in r.tool_calls:
+        try:
+            args = json.loads(c["function"].get("arguments") or "{}")
+        except ValueError:
+            args = {}
+        blocks.append({"type": "tool_use", "id": c["id"], "name": c["function"]["name"], "input": args})
+    return blocks
+
+
+def _usage(r: Reply) -> dict[str, int]:
+    return {"input_tokens": r.input_tokens - r.cached_tokens, "output_tokens": r.output_tokens,
+            "cache_read_input_tokens": r.cached_tokens, "cache_creation_input_tokens": 0}
+
+
+def message(model: str, r: Reply) -> dict:
+    return {"id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": model,
+            "content": _blocks(r), "stop_reason": STOP_REASONS.get(r.finish, "end_turn"), "stop_sequence": None,
+            "usage": _usage(r)}
+
+
+def _event(name: str, data: dict) -> str:
+    return f"event: {name}\ndata: {json.dumps({'type': name, **data}, ensure_ascii=False)}\n\n"
+
+
+async def _events(model: str, upstream: Upstream):
+    start = {"id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": model,
+             "content": [], "stop_reason": None, "stop_sequence": None,
+             "usage": {"input_tokens": 0, "output_tokens": 0}}
+    yield _event("message_start", {"message": start})
+    index, text_open = 0, False
+    try:
+        async for text in upstream.texts():
+            if not text_open:
+                yield _event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
+                text_open = True
+            yield _event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}})
+        r = upstream.result()
+        if not text_open and r.text:
+            yield _event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
+            yield _event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": r.text}})
+            text_open = True
+        if text_open:
+            yield _event("content_block_stop", {"index": 0})
+            index = 1
+        for block in _blocks(r):
+            if block["type"] != "tool_use":
+                continue
+            yield _event("content_block_start", {"index": index, "content_block": {**block, "input": {}}})
+            yield _event("content_block_delta", {"index": index, "delta": {
+                "type": "input_json_delta", "partial_json": json.dumps(block["input"])}})
+            yield _event("content_block_stop", {"index": index})
+            index += 1
+        yield _event("message_delta", {"delta": {"stop_reason": STOP_REASONS.get(r.finish, "end_turn"),
+                                                 "stop_sequence": None}, "usage": _usage(r)})
+        yield _event("message_stop", {})
+    except Exception as e:  # noqa: BLE001 - after the first token the status is already 200
+        err = classify(e)
+        yield _event("error", {"error": {"type": "api_error", "message": err.message}})

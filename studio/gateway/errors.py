@@ -1,0 +1,58 @@
+"""Errors as HTTP answers: which status each failure kind gets, and the two error bodies
+(OpenAI's {"error": {message, type, code}} and Anthropic's {"type": "error", "error": {type,
+message}}), always one sentence, secrets redacted, `retry-after` kept."""
+
+from __future__ import annotations
+
+from fastapi.responses import JSONResponse
+
+from studio.errors import NotFound, UserError
+from studio.providers.errors import ErrorKind, ProviderError
+from studio.secrets import redact
+
+STATUS = {ErrorKind.RATE_LIMITED: 429, ErrorKind.TIMEOUT: 504, ErrorKind.BAD_REQUEST: 400,
+          ErrorKind.INVALID_INPUT: 400, ErrorKind.CONTEXT_LENGTH: 400, ErrorKind.KEY_MISSING: 400,
+          ErrorKind.INCOMPLETE: 400, ErrorKind.CONTENT_BLOCKED: 400, ErrorKind.AUTH: 502,
+          ErrorKind.OVERLOADED: 503}
+
+# Anthropic's documented error types by status
+_ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+                    404: "not_found_error", 429: "rate_limit_error", 503: "overloaded_error", 529: "overloaded_error"}
+
+
+class GatewayError(Exception):
+    """A failure already decided: status, OpenAI error type, sentence, retry-after."""
+
+    def __init__(self, status: int, kind: str, message: str, retry_after_s: float | None = None,
+                 param: str | None = None):
+        super().__init__(message)
+        self.status, self.kind, self.message, self.retry_after_s, self.param = status, kind, message, retry_after_s, param
+
+
+def classify(e: Exception) -> GatewayError:
+    if isinstance(e, GatewayError):
+        return e
+    if isinstance(e, ProviderError):
+        return GatewayError(STATUS.get(e.kind, 502), e.kind.value, str(e), e.retry_after_s)
+    if isinstance(e, NotFound):
+        return GatewayError(404, "model_not_found", str(e))
+    if isinstance(e, UserError):
+        return GatewayError(400, "invalid_request_error", str(e))
+    raise e
+
+
+def _headers(e: GatewayError) -> dict[str, str] | None:
+    return {"retry-after": str(max(1, round(e.retry_after_s)))} if e.retry_after_s else None
+
+
+def openai_error(e: GatewayError) -> JSONResponse:
+    body = {"message": redact(e.message), "type": e.kind, "code": e.kind}
+    if e.param:
+        body["param"] = e.param
+    return JSONResponse({"error": body}, status_code=e.status, headers=_headers(e))
+
+
+def anthropic_error(e: GatewayError) -> JSONResponse:
+    kind = _ANTHROPIC_TYPES.get(e.status, "api_error")
+    return JSONResponse({"type": "error", "error": {"type": kind, "message": redact(e.message)}},
+                        status_code=e.status, headers=_headers(e))

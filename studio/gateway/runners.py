@@ -1,0 +1,85 @@
+"""What both gateway APIs call: a registry chat model or a saved pipeline, from a canonical
+chat input and OpenAI-named params, as one `run(on_text) -> Reply`.
+
+Unsupported parameters are decided here, from providers/capabilities.py: refused with a 400
+naming the parameter and the model, or dropped (and listed) when the caller opted in.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from studio.errors import UserError
+from studio.gateway.errors import GatewayError
+from studio.gateway.streaming import Reply
+from studio.providers import capabilities
+from studio.spec.calls import CallRequest
+from studio.spec.chat import openai_finish
+
+PIPELINE_PREFIX = "pipeline/"
+
+
+def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], drop: bool):
+    """(run, dropped parameter names); reads the registry from disk, so call it off the loop."""
+    if model.startswith(PIPELINE_PREFIX):
+        return _pipeline(studio, model, input, params, drop)
+    spec = studio.models.get(model)
+    if spec.model_type not in ("llm", "vision"):
+        raise UserError(f"{spec.id} is a {spec.model_type} model; chat needs an llm or vision model.")
+    bad = capabilities.unsupported(spec, params)
+    if bad and not drop:
+        raise GatewayError(400, "invalid_request_error", capabilities.refusal(spec, bad), param=bad[0])
+    params = {k: v for k, v in params.items() if k not in bad and v is not None}
+    request = CallRequest(model_id=spec.id, input=input, params=params)
+
+    async def run(on_text) -> Reply:
+        result = await studio.providers.call(spec, request.model_copy(update={"stream": on_text is not None}),
+                                             on_text=on_text)
+        calls = result.output.get("toolCalls") or []
+        u = result.usage
+        return Reply(result.output.get("text", ""), openai_finish(result.finish_reason, bool(calls)), calls,
+                     u.input_tokens, u.output_tokens, u.cached_tokens, u.reasoning_tokens, streamed=on_text is not None)
+
+    return run, bad
+
+
+def _pipeline(studio, model: str, input: dict[str, Any], params: dict[str, Any], drop: bool):
+    from studio.engine import RunOptions
+
+    pipeline = studio.pipelines.get(model[len(PIPELINE_PREFIX):])
+    # max_tokens is mandatory in Anthropic's API, so it is accepted; the pipeline's nodes keep their own limits
+    bad = [k for k, v in params.items() if v is not None and k != "max_tokens"]
+    if bad and not drop:
+        raise GatewayError(400, "invalid_request_error",
+                           f"{', '.join(repr(b) for b in bad)} cannot be sent to {model} (a pipeline sets its own "
+                           f"model parameters); remove {'it' if len(bad) == 1 else 'them'}, or send the header "
+                           f"'x-iom-drop-params: true'.", param=bad[0])
+    inputs = pipeline_inputs(input)
+
+    async def run(on_text) -> Reply:
+        record = await studio.engine.run(pipeline, inputs, RunOptions(
+            on_text=(lambda _node, text: on_text(text)) if on_text else None))
+        if record.status != "succeeded":
+            raise UserError(record.error or f"the pipeline run {record.status}.")
+        out = record.outputs
+        text = out["text"] if isinstance(out, dict) and isinstance(out.get("text"), str) and len(out) == 1 \
+            else json.dumps(out, ensure_ascii=False)
+        return Reply(text, "stop", [], record.input_tokens, record.output_tokens)
+
+    return run, bad
+
+
+def pipeline_inputs(input: dict[str, Any]) -> dict[str, Any]:
+    """The last user message: a JSON object is the run's input, any other text is {"text": …}."""
+    messages = input.get("messages") or []
+    last = next((m for m in reversed(messages) if m.get("role", "user") == "user"), messages[-1] if messages else {})
+    content = last.get("content")
+    if isinstance(content, list):
+        content = "".join(p.get("text") or "" for p in content if isinstance(p, dict))
+    content = str(content or "")
+    try:
+        inputs = json.loads(content)
+    except ValueError:
+        inputs = None
+    return inputs if isinstance(inputs, dict) else {"text": content}

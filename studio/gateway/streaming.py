@@ -1,0 +1,56 @@
+"""A call whose events the HTTP answer reads: started before any header is sent, so a failure
+before the first token becomes the real status (429 with retry-after, 5xx, 400) like a plain
+call, and only a failure after it has to travel inside the stream."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+_END = object()
+
+
+@dataclass
+class Reply:
+    """One finished chat call, whoever answered it (a model or a pipeline)."""
+
+    text: str
+    finish: str = "stop"
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int | None = None
+    streamed: bool = False  # text already went out as deltas
+
+
+class Upstream:
+    def __init__(self, run: Callable[[Callable[[str], None]], Awaitable[Reply]]):
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._task = asyncio.ensure_future(run(self._queue.put_nowait))
+        self._task.add_done_callback(lambda _t: self._queue.put_nowait(_END))
+        self._first: Any = None
+
+    async def start(self) -> None:
+        """Wait for the first text or the end; a failure before any text raises here."""
+        self._first = await self._queue.get()
+        if self._first is _END:
+            self._task.result()  # raises the call's error
+
+    async def texts(self) -> AsyncIterator[str]:
+        item = self._first
+        try:
+            while item is not _END:
+                yield item
+                item = await self._queue.get()
+        finally:
+            if not self._task.done():
+                self._task.cancel()
+
+    def result(self) -> Reply:
+        return self._task.result()
+
+    def cancel(self) -> None:
+        if not self._task.done():
+            self._task.cancel()

@@ -1,0 +1,94 @@
+"""The official `anthropic` SDK against the studio's /v1/messages, over loopback fakes: a Claude
+client calling an OpenAI-format model (tools, images, system), streamed text, a pipeline, and
+errors in Anthropic's shape."""
+
+from __future__ import annotations
+
+import anthropic
+import pytest
+
+from tests.fakes.provider_server import Reply, sse
+from tests.gateway.conftest import ANTHROPIC_PATH, OPENAI_PATH
+from tests.gateway.test_sdk_openai import openai_tool_reply, text_reply
+
+TOOL = {"name": "weather", "description": "Weather in a city",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+
+
+def test_tools_round_trip_to_an_openai_model(claude, fake):
+    fake.reply(OPENAI_PATH, Reply(json=openai_tool_reply()))
+    msg = claude.messages.create(model="loop/openai", max_tokens=100, system="Be brief.", tools=[TOOL],
+                                 tool_choice={"type": "tool", "name": "weather"},
+                                 messages=[{"role": "user", "content": "Weather in Paris?"}])
+    assert msg.stop_reason == "tool_use"
+    use = [b for b in msg.content if b.type == "tool_use"][0]
+    assert use.name == "weather" and use.input == {"city": "Paris"} and use.id == "call_1"
+    assert msg.usage.cache_read_input_tokens == 8 and msg.usage.input_tokens == 12
+    sent = fake.last.json
+    assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert sent["tools"][0]["function"]["parameters"] == TOOL["input_schema"]
+    assert sent["tool_choice"] == {"type": "function", "function": {"name": "weather"}}
+    assert sent["max_completion_tokens"] == 100
+
+    fake.reply(OPENAI_PATH, Reply(json=text_reply("21 degrees")))
+    msg = claude.messages.create(model="loop/openai", max_tokens=100, tools=[TOOL], messages=[
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "call_1", "name": "weather",
+                                           "input": {"city": "Paris"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_1", "content": "21C"}]}])
+    assert msg.content[0].text == "21 degrees" and msg.stop_reason == "end_turn"
+    turns = fake.last.json["messages"]
+    assert turns[1]["tool_calls"][0]["function"] == {"name": "weather", "arguments": '{"city": "Paris"}'}
+    assert turns[2] == {"role": "tool", "tool_call_id": "call_1", "content": "21C"}
+
+
+def test_images_reach_the_model(claude, fake):
+    fake.reply(OPENAI_PATH, Reply(json=text_reply("A cat")))
+    claude.messages.create(model="loop/openai", max_tokens=10, messages=[{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}},
+        {"type": "text", "text": "What is it?"}]}])
+    parts = fake.last.json["messages"][0]["content"]
+    assert {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}} in parts
+    assert {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}} in parts
+
+
+def test_streamed_text_from_an_openai_model(claude, fake):
+    part = lambda t: {"id": "c", "choices": [{"index": 0, "delta": {"content": t}, "finish_reason": None}]}
+    fake.reply(OPENAI_PATH, Reply(chunks=sse(part("Bon"), part("jour"),
+                                             {"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                                              "usage": {"prompt_tokens": 3, "completion_tokens": 2}})))
+    with claude.messages.stream(model="loop/openai", max_tokens=10,
+                                messages=[{"role": "user", "content": "Hello in French"}]) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == "Bonjour" and final.stop_reason == "end_turn" and final.usage.output_tokens == 2
+
+
+def test_claude_to_claude_passes_through(claude, fake):
+    fake.reply(ANTHROPIC_PATH, Reply(json={"id": "m", "type": "message", "role": "assistant", "stop_reason": "end_turn",
+                                           "content": [{"type": "text", "text": "Hi"}],
+                                           "usage": {"input_tokens": 2, "output_tokens": 1}}))
+    msg = claude.messages.create(model="loop/claude", max_tokens=5, stop_sequences=["END"], extra_body={"temperature": 0.1},
+                                 metadata={"user_id": "u-7"}, messages=[{"role": "user", "content": "Hi"}])
+    assert msg.content[0].text == "Hi"
+    sent = fake.last.json
+    assert sent["max_tokens"] == 5 and sent["temperature"] == 0.1 and sent["stop_sequences"] == ["END"] and sent["metadata"] == {"user_id": "u-7"}
+
+
+def test_a_pipeline_and_errors_in_anthropics_shape(claude, fake):
+    msg = claude.messages.create(model="pipeline/review-triage", max_tokens=100, messages=[
+        {"role": "user", "content": "Le personnel était charmant mais le petit déjeuner était froid."}])
+    assert '"French"' in msg.content[0].text
+    with pytest.raises(anthropic.NotFoundError) as e:
+        claude.messages.create(model="no/such", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+    assert e.value.body["error"]["type"] == "not_found_error"
+    with pytest.raises(anthropic.BadRequestError, match="top_k"):
+        claude.messages.create(model="loop/openai", max_tokens=5, extra_body={"top_k": 3}, messages=[{"role": "user", "content": "x"}])
+    fake.reply(OPENAI_PATH, Reply(status=429, json={"error": {"message": "slow", "type": "rate_limit"}},
+                                  headers={"retry-after": "3"}))
+    with pytest.raises(anthropic.RateLimitError) as e:
+        with claude.messages.stream(model="loop/openai", max_tokens=5,
+                                    messages=[{"role": "user", "content": "x"}]) as stream:
+            list(stream.text_stream)
+    assert e.value.response.headers["retry-after"] == "3"
