@@ -1,4 +1,4 @@
-"""`iom models …`: list, show, add, remove, import, export."""
+"""`iom models …`: list, show, add, remove, import, export, discover."""
 
 from __future__ import annotations
 
@@ -65,6 +65,15 @@ def register(sub) -> None:
     p.add_argument("--all", action="store_true", help="check every model")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_check)
+
+    p = models.add_parser("discover", help="list the models an Ollama server has installed, and register them")
+    p.add_argument("source", choices=["ollama"])
+    p.add_argument("--url", help="the server (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--add", nargs="+", metavar="NAME", help="register these models (Ollama names, e.g. llama3.2:latest)")
+    group.add_argument("--all", action="store_true", help="register every model not registered yet")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_discover)
 
     p = models.add_parser("reset", help="restore the sample models and pipelines")
     p.add_argument("--purge", action="store_true", help="also remove everything that is not a sample")
@@ -213,4 +222,39 @@ def _check(args) -> int:
     print_table([[spec.id, status.state + fault_label(spec.faults),
                   "" if status.latency_ms is None else f"{status.latency_ms:.0f} ms", status.detail]
                  for spec, status in results], ["id", "health", "latency", "detail"])
+    return 0
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+
+
+def _discover(args) -> int:
+    from studio.registry.discover import discover_ollama
+
+    s = studio()
+    found = discover_ollama(args.url, {spec.id for spec in s.models.all()})
+    chosen = []
+    if args.add:
+        by_name = {f.name: f for f in found} | {f.name.removesuffix(":latest"): f for f in found}
+        missing = [n for n in args.add if n not in by_name]
+        if missing:
+            raise UserError(f"the Ollama server has no model {missing[0]!r}; "
+                            "'iom models discover ollama' lists the installed ones.")
+        chosen = [by_name[n] for n in args.add if not by_name[n].registered]
+    elif args.all:
+        chosen = [f for f in found if not f.registered]
+    for f in chosen:
+        s.models.save(f.spec, create=True)
+        f.registered = True
+        print(f"registered {f.spec.id}", file=sys.stderr)
+    if args.json:
+        print_json([f.to_json_dict() for f in found])
+        return 0
+    if not found:
+        print("the Ollama server has no models installed; 'ollama pull NAME' installs one.", file=sys.stderr)
+        return 0
+    print_table([[f.name, f.spec.id, _size(f.size_bytes), f.family, f.parameter_size, f.quantization,
+                  "yes" if f.registered else "no"] for f in found],
+                ["name", "id", "size", "family", "parameters", "quantization", "registered"])
     return 0

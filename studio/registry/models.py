@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ class ModelRegistry:
         self.keys = keys
         self._folder: JsonFolder[ModelSpec] = JsonFolder(home / "models", ModelSpec.model_validate)
         self._health_path = home / "health.json"
+        # health.json is read-modified-written from worker threads (start check, schedule, "Check now"):
+        # without the lock two probes finishing together lose one result
+        self._health_lock = threading.Lock()
         self.backups = Backups(home / "backups" / "models", "model")
 
     # -- reading -------------------------------------------------------------------------
@@ -97,9 +101,10 @@ class ModelRegistry:
     def delete(self, model_id: str) -> None:
         if not self._folder.delete(model_id):
             raise NotFound(f"there is no model {model_id!r} to remove.")
-        health = self.health_all()
-        if health.pop(model_id, None) is not None:
-            self._save_health(health)
+        with self._health_lock:
+            health = self.health_all()
+            if health.pop(model_id, None) is not None:
+                self._save_health(health)
 
     # -- import / export ------------------------------------------------------------------
     def parse_entries(self, doc: Any) -> list[dict]:
@@ -189,9 +194,10 @@ class ModelRegistry:
         return self.health_all().get(model_id, HealthStatus())
 
     def set_health(self, model_id: str, status: HealthStatus) -> None:
-        health = self.health_all()
-        health[model_id] = status
-        self._save_health(health)
+        with self._health_lock:
+            health = self.health_all()
+            health[model_id] = status
+            self._save_health(health)
 
     def _save_health(self, health: dict[str, HealthStatus]) -> None:
         write_json(self._health_path, {k: v.to_json_dict() for k, v in sorted(health.items())})

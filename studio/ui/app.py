@@ -60,6 +60,7 @@ def _startup(host: str, port: int):
         await run.io_bound(studio.analytics.start)
         announce(studio.home, host, port)
         background_tasks.create(check_builtin_models(studio), name="check built-in models")
+        background_tasks.create(refresh_health_on_schedule(studio), name="refresh health on schedule")
 
     return start
 
@@ -81,6 +82,41 @@ async def check_builtin_models(studio) -> None:
         import logging
 
         logging.getLogger(__name__).exception("checking the built-in models at start failed")
+
+
+async def refresh_health(studio) -> int:
+    """Probe every model the schedule covers and store the results; returns how many."""
+    from nicegui import run
+
+    from studio.registry.health_schedule import models_to_probe
+
+    specs = await run.io_bound(models_to_probe, studio)
+    for spec in specs:
+        status = await studio.providers.check(spec)
+        await run.io_bound(studio.models.set_health, spec.id, status)
+    return len(specs)
+
+
+async def refresh_health_on_schedule(studio) -> None:
+    """Every N minutes (Settings page; the user may turn it off) refresh every model's health.
+    The setting is read each round, so a change applies without a restart."""
+    import asyncio
+    import logging
+
+    from nicegui import run
+
+    from studio.registry.health_schedule import load_schedule
+
+    while True:
+        schedule = await run.io_bound(load_schedule, studio.home)
+        await asyncio.sleep(schedule.every_minutes * 60)
+        schedule = await run.io_bound(load_schedule, studio.home)
+        if not schedule.enabled:
+            continue
+        try:
+            await refresh_health(studio)
+        except Exception:  # noqa: BLE001 — a failed round must never stop the server or the schedule
+            logging.getLogger(__name__).exception("the scheduled health refresh failed")
 
 
 def serve(host: str | None = None, port: int | None = None) -> None:

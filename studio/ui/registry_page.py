@@ -14,6 +14,7 @@ from studio.secrets import redact_data
 from studio.spec.model import KNOWN_CAPABILITIES, HealthStatus, ModelSpec
 from studio.ui import services
 from studio.ui.app import get_studio
+from studio.ui.discover_dialog import open_discover_dialog
 from studio.ui.model_form import MODEL_TYPES, POLICIES, PROVIDERS, open_model_form
 from studio.ui.shell import frame
 from studio.ui.widgets import ask_replace, backups_dialog, confirm, health_badge, json_view, notify_error, transient_dialog
@@ -119,6 +120,8 @@ async def registry_page() -> None:
             ui.space()
             ui.button("Register", icon="add", on_click=lambda: open_model_form(studio, on_saved=lambda s: refresh())) \
                 .props("data-testid=register").tooltip("Register a model (n)")
+            ui.button("Discover Ollama models", icon="travel_explore",
+                      on_click=lambda: open_discover_dialog(studio, refresh)).props("outline data-testid=discover")
             ui.button("Export", icon="download", on_click=lambda: export_all()).props("outline")
             ui.button("Import", icon="upload", on_click=lambda: upload_dialog.open()).props("outline data-testid=import")
             ui.button("Reset to samples", icon="restart_alt", on_click=lambda: confirm(

@@ -138,6 +138,9 @@ async def settings_page(request: Request) -> None:
         await gateway_card(studio, f"{request.url.scheme}://{request.headers.get('host', '127.0.0.1')}/v1")
 
         ui.separator()
+        await health_card(studio)
+
+        ui.separator()
         ui.label("Data").classes("text-h6")
         with ui.row().classes("items-center gap-2"):
             ui.label("Data dir:")
@@ -158,6 +161,32 @@ async def settings_page(request: Request) -> None:
                 "Remove every model and pipeline, then write the samples? This cannot be undone.",
                 lambda: reset(True), ok_label="Remove and reset")).props("flat")
     await refresh_keys()
+
+
+async def health_card(studio) -> None:
+    """The background health refresh: on or off, and how often (saved under IOM_HOME)."""
+    from studio.registry.health_schedule import HealthSchedule, load_schedule, save_schedule
+
+    schedule = await run.io_bound(load_schedule, studio.home)
+    ui.label("Model health").classes("text-h6")
+    ui.label("Built-in models are checked at every start. The studio also refreshes every model's health "
+             "on a schedule (keyed models only when their key is set).").classes("text-sm opacity-70")
+
+    async def save() -> None:
+        try:
+            minutes = int(every.value or 0)
+            await run.io_bound(save_schedule, studio.home, HealthSchedule(bool(enabled.value), minutes))
+        except Exception as e:  # noqa: BLE001 — one sentence, never a traceback
+            notify_error(e)
+            return
+        ui.notify("Health schedule saved.", type="positive")
+
+    with ui.row().classes("items-center gap-4"):
+        enabled = ui.switch("Refresh health on a schedule", value=schedule.enabled) \
+            .props("data-testid=health-schedule-on")
+        every = ui.number("Every", value=schedule.every_minutes, min=1, max=1440, step=1, precision=0) \
+            .props("dense outlined suffix=min data-testid=health-schedule-minutes").classes("w-32")
+        ui.button("Save", on_click=save).props("outline dense data-testid=health-schedule-save")
 
 
 async def gateway_card(studio, base_url: str) -> None:

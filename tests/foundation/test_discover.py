@@ -1,0 +1,100 @@
+"""Ollama discovery against a loopback server that speaks Ollama's `/api/tags`, through the
+module and the real CLI; the registered model is then called through the Ollama adapter."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from studio.registry.discover import discover_ollama, ollama_base
+from tests.fakes.provider_server import FakeProvider, Reply
+
+TAGS = {"models": [
+    {"name": "qwen2.5:7b", "model": "qwen2.5:7b", "size": 4683087332,
+     "details": {"format": "gguf", "family": "qwen2", "families": ["qwen2"], "parameter_size": "7.6B",
+                 "quantization_level": "Q4_K_M"}},
+    {"name": "mxbai-embed-large:latest", "model": "mxbai-embed-large:latest", "size": 274302450,
+     "details": {"format": "gguf", "family": "bert", "families": ["bert"], "parameter_size": "137M",
+                 "quantization_level": "F16"}},
+]}
+
+
+@pytest.fixture
+def ollama():
+    with FakeProvider() as fake:
+        fake.reply("/api/tags", Reply(json=TAGS))
+        yield fake
+
+
+@pytest.fixture
+def iom(iom_home):
+    env = dict(os.environ, IOM_HOME=str(iom_home), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    env.pop("OLLAMA_HOST", None)
+
+    def run(*args, extra_env=None):
+        return subprocess.run([sys.executable, "-m", "studio", *args], env={**env, **(extra_env or {})},
+                              capture_output=True, text=True)
+
+    return run
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_module_maps_tags_to_specs(ollama):
+    found = discover_ollama(ollama.base, {"ollama/qwen2.5-7b"})
+    assert ollama.last.method == "GET" and ollama.last.path == "/api/tags"
+    by_name = {f.name: f for f in found}
+    chat, embed = by_name["qwen2.5:7b"], by_name["mxbai-embed-large:latest"]
+    assert chat.registered and not embed.registered
+    assert (chat.size_bytes, chat.family, chat.parameter_size, chat.quantization) == (4683087332, "qwen2", "7.6B", "Q4_K_M")
+    assert chat.spec.api == "ollama-chat" and chat.spec.endpoint == ollama.base + "/api/chat" and chat.spec.model == "qwen2.5:7b"
+    assert embed.spec.id == "ollama/mxbai-embed-large" and embed.spec.api == "ollama-embed" and embed.spec.model_type == "embedding"
+
+
+def test_base_from_env(monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9999")
+    assert ollama_base(None) == "http://127.0.0.1:9999"
+    monkeypatch.delenv("OLLAMA_HOST")
+    assert ollama_base(None) == "http://127.0.0.1:11434"
+    assert ollama_base("http://[::1]:1234/") == "http://[::1]:1234"
+
+
+def test_cli_lists_adds_and_the_model_answers(ollama, iom):
+    r = iom("models", "discover", "ollama", "--url", ollama.base)
+    assert r.returncode == 0, r.stderr
+    assert "qwen2.5:7b" in r.stdout and "4.7 GB" in r.stdout and "Q4_K_M" in r.stdout
+    r = iom("models", "discover", "ollama", "--add", "qwen2.5:7b", "--json", extra_env={"OLLAMA_HOST": ollama.base})
+    assert r.returncode == 0, r.stderr
+    listed = {m["name"]: m for m in json.loads(r.stdout)}
+    assert listed["qwen2.5:7b"]["registered"] and not listed["mxbai-embed-large:latest"]["registered"]
+    # the registered model really calls the Ollama server through the adapter
+    ollama.reply("/api/chat", Reply(json={"model": "qwen2.5:7b", "message": {"role": "assistant", "content": "hi there"},
+                                           "done": True, "done_reason": "stop", "prompt_eval_count": 3, "eval_count": 2}))
+    r = iom("invoke", "ollama/qwen2.5-7b", "--input", '{"prompt": "hello"}')
+    assert r.returncode == 0 and "hi there" in r.stdout, (r.stdout, r.stderr)
+    assert ollama.last.path == "/api/chat" and ollama.last.json["model"] == "qwen2.5:7b"
+    r = iom("models", "discover", "ollama", "--url", ollama.base, "--all", "--json")
+    assert all(m["registered"] for m in json.loads(r.stdout))
+    assert "registered ollama/mxbai-embed-large" in r.stderr and "qwen2.5" not in r.stderr
+
+
+def _one_line_error(r):
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in r.stderr, r.stderr
+    return lines[0]
+
+
+def test_no_server_and_unknown_name_are_one_sentence(ollama, iom):
+    url = f"http://127.0.0.1:{_free_port()}"
+    assert f"no Ollama server answers at {url}" in _one_line_error(iom("models", "discover", "ollama", "--url", url))
+    assert "has no model 'nope'" in _one_line_error(iom("models", "discover", "ollama", "--url", ollama.base, "--add", "nope"))
+    ollama.reply("/api/tags", Reply(status=404, json={"error": "not found"}))
+    assert "did not answer like Ollama" in _one_line_error(iom("models", "discover", "ollama", "--url", ollama.base))
