@@ -45,7 +45,7 @@ def over_time(rows: list[dict], bucket: str = "day") -> dict:
         {"type": "bar", "name": "errors", "x": x, "y": [r["errors"] for r in rows],
          "marker": {"color": "#e53935"}, "hovertemplate": "%{x}: %{y:,} errors<extra></extra>"},
     ], None if rows else "No calls in this range.", barmode="stack",
-        xaxis={"type": "date", "tickformat": _TICKS.get(bucket, "%b %d")}, yaxis={"tickformat": ",~g"})
+        xaxis={"type": "date", "tickformat": _TICKS.get(bucket, "%b %d")})
 
 
 def latency(rows: list[dict]) -> dict:
@@ -56,7 +56,7 @@ def latency(rows: list[dict]) -> dict:
          "customdata": [fmt.latency(r[key]) for r in rows], "hovertemplate": f"%{{x}} {name}: %{{customdata}}<extra></extra>"}
         for name, key in series
     ], None if rows else "No call detail in this range (retention may have rolled it up).",
-        barmode="group", yaxis={"title": {"text": "ms"}, "tickformat": ",~g"})
+        barmode="group", yaxis={"title": {"text": "ms"}, "rangemode": "tozero"})
 
 
 def tokens_per_second(rows: list[dict]) -> dict:
@@ -72,7 +72,7 @@ def errors(rows: list[dict]) -> dict:
         {"type": "bar", "name": "errors", "x": [r["error_class"] for r in rows], "y": [r["errors"] for r in rows],
          "customdata": [f"{fmt.tokens(r['errors'])} errors, {fmt.rate(r['rate'])} of calls" for r in rows],
          "hovertemplate": "%{x}: %{customdata}<extra></extra>", "marker": {"color": "#e53935"}}],
-        None if rows else "No errors in this range.", yaxis={"tickformat": ",~g"})
+        None if rows else "No errors in this range.")
 
 
 def cost(rows: list[dict], title: str, *, by_day: bool = False) -> dict:
@@ -120,4 +120,4 @@ def run_timeline(nodes: list[dict], critical: list[str]) -> dict:
                        for n, d in zip(rows, ms)],
         "hovertemplate": "%{y}: %{customdata}<extra></extra>",
     }], None, height=max(160, 40 + 28 * len(rows)), showlegend=False,
-        xaxis={"title": {"text": "ms since the run started"}, "tickformat": ",~g"}, yaxis={"type": "category"})
+        xaxis={"title": {"text": "ms since the run started"}, "rangemode": "tozero"}, yaxis={"type": "category"})
