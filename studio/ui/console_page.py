@@ -66,9 +66,28 @@ def build_params(values: dict[str, Any], extra_text: str) -> dict[str, Any]:
     return params
 
 
+def missing_keys(studio, specs: dict[str, ModelSpec]) -> dict[str, str]:
+    """Model id → the name of the key it needs and does not have (keyring or environment).
+    Blocking (the keyring talks D-Bus): call it in a thread."""
+    status: dict[str, bool] = {}
+    missing = {}
+    for model_id, spec in specs.items():
+        if spec.key_ref:
+            if spec.key_ref not in status:
+                status[spec.key_ref] = studio.keys.status(spec.key_ref).is_set
+            if not status[spec.key_ref]:
+                missing[model_id] = spec.key_ref
+    return missing
+
+
+def picker_label(spec: ModelSpec, missing_key: str | None) -> str:
+    return f"{spec.name} · {spec.id}" + (f" · needs key {missing_key}" if missing_key else "")
+
+
 async def console_page(model: str | None = None) -> None:
     studio = get_studio()
     specs: dict[str, ModelSpec] = {s.id: s for s in await run.io_bound(studio.models.all)}
+    no_key = await run.io_bound(missing_keys, studio, specs)
     history: list[Attempt] = []
     state: dict[str, Any] = {"model": model if model in specs else None, "task": None}
     form_values: dict[str, Any] = {}
@@ -83,10 +102,11 @@ async def console_page(model: str | None = None) -> None:
         with ui.row().classes("w-full gap-4 no-wrap items-start"):
             # -- left: what to send -------------------------------------------------------
             with ui.column().classes("w-1/2 gap-2"):
-                options = {i: f"{s.name} · {i}" for i, s in specs.items()}
+                options = {i: picker_label(s, no_key.get(i)) for i, s in specs.items()}
                 picker = ui.select(options, label="Model", with_input=True, value=state["model"]) \
                     .props('outlined dense data-testid=model-picker').classes("w-full")
                 model_note = ui.label().classes("text-xs opacity-70")
+                key_row = ui.row().classes("items-center gap-2 text-warning").props("data-testid=key-missing")
                 with ui.tabs().props("dense align=left").classes("w-full") as in_tabs:
                     tab_form = ui.tab("Form")
                     tab_raw = ui.tab("Raw JSON").props("data-testid=tab-raw")
@@ -157,6 +177,12 @@ async def console_page(model: str | None = None) -> None:
         form_box.clear()
         form_values.clear()
         spec = specs.get(state["model"])
+        key_row.clear()
+        if spec is not None and spec.id in no_key:
+            with key_row:
+                ui.icon("key_off")
+                ui.label(f"This model needs the key {no_key[spec.id]}, which is not set; the call will fail until it is.")
+                ui.link("Set key", f"/settings#key-{no_key[spec.id]}").props("data-testid=set-key")
         if spec is None:
             model_note.text = "Pick a model to call."
             fields = []
@@ -252,6 +278,12 @@ async def console_page(model: str | None = None) -> None:
         if state["task"] is not None:
             return
         spec = specs.get(state["model"])
+        key_row.clear()
+        if spec is not None and spec.id in no_key:
+            with key_row:
+                ui.icon("key_off")
+                ui.label(f"This model needs the key {no_key[spec.id]}, which is not set; the call will fail until it is.")
+                ui.link("Set key", f"/settings#key-{no_key[spec.id]}").props("data-testid=set-key")
         if spec is None:
             ui.notify("Pick a model first.", type="warning")
             return
