@@ -44,7 +44,8 @@ def notify_error(exc: BaseException) -> str:
     sentence = error_sentence(exc)
     if sentence == GENERIC_ERROR:
         log.error("unexpected error in the UI", exc_info=exc)
-    ui.notify(sentence, type="negative", multi_line=True, close_button=True, timeout=8000)
+    # At the top: a toast at the bottom covered the Save buttons of dialogs.
+    ui.notify(sentence, type="negative", multi_line=True, close_button=True, timeout=8000, position="top")
     return sentence
 
 
