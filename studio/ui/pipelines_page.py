@@ -86,13 +86,15 @@ async def pipelines_list_page() -> None:
             ui.button("New pipeline", icon="add", on_click=lambda: new_dialog.open()).props("data-testid=new-pipeline")
             upload = ui.upload(auto_upload=True, on_upload=lambda e: import_upload(e)) \
                 .props('accept=".json,application/json" flat bordered dense data-testid=import') \
-                .classes("w-96")
+                .classes("w-96 import-drop")
+            ui.add_css(".import-drop .q-uploader__list { display: none; } .import-drop { min-height: 0; }")
             # A drop zone with a file-picker link, instead of Quasar's "0.0B / 0.00%" header.
             upload.add_slot("header", """
                 <div class="row items-center no-wrap q-pa-sm full-width">
                   <q-icon name="upload_file" size="sm" class="q-mr-sm" />
                   <div class="col">Import: drop pipeline JSON here, or</div>
-                  <q-btn flat dense no-caps color="primary" label="choose a file" @click="props.pickFiles">
+                  <q-btn flat dense no-caps label="choose a file" class="text-weight-bold"
+                         style="text-decoration: underline" @click="props.pickFiles">
                     <q-uploader-add-trigger />
                   </q-btn>
                 </div>""")
