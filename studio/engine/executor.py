@@ -55,6 +55,22 @@ class PipelineInvalid(UserError):
         super().__init__(f"pipeline {pipeline_id} is not valid: {first}{more}; fix it before running.")
 
 
+class KeysMissing(PipelineInvalid):
+    """Keys the run needs and does not have: one sentence naming all of them, and `problems`
+    pinning each to its node so the canvas can mark them."""
+
+    def __init__(self, pipeline_id: str, missing: dict[str, list[str]], node_of: dict[str, Node]):
+        self.missing = missing
+        self.problems = [Problem(node_id, f"model {node_of[node_id].model} needs the key {key}, which is not set.")
+                         for key, nodes in missing.items() for node_id in nodes]
+        where = "; ".join(f"{key} (node{'s' if len(nodes) > 1 else ''} {', '.join(repr(n) for n in nodes)})"
+                          for key, nodes in missing.items())
+        names = list(missing)
+        how = f"'iom keys set {names[0]}'" if len(names) == 1 else "'iom keys set NAME'"
+        UserError.__init__(self, f"pipeline {pipeline_id} needs the key{'s' if len(names) > 1 else ''} {where}; "
+                           f"set {'it' if len(names) == 1 else 'them'} with {how} or in Settings. Nothing was called.")
+
+
 @dataclass
 class RunOptions:
     from_node: str | None = None
@@ -173,15 +189,21 @@ class _Run:
         return {n: last[n] for n in selected if n not in fresh and n in last}
 
     def _check_keys(self, selected: list[str], reused: dict) -> None:
+        """Every missing key at once, each pinned to the nodes that need it, before any call."""
+        missing: dict[str, list[str]] = {}  # key name -> node ids
+        known: dict[str, bool] = {}
         for node_id in selected:
             node = self.node_of.get(node_id)
             if node.kind != "model" or node_id in reused:
                 continue
             spec = self.specs[node.model]
-            if spec.key_ref and not self.engine.keys.get(spec.key_ref):
-                raise UserError(
-                    f"pipeline {self.pipeline.id} needs the key {spec.key_ref} (node {node_id!r}, model {spec.id}); "
-                    f"set it with 'iom keys set {spec.key_ref}' or in Settings. Nothing was called.")
+            if spec.key_ref:
+                if spec.key_ref not in known:
+                    known[spec.key_ref] = bool(self.engine.keys.get(spec.key_ref))
+                if not known[spec.key_ref]:
+                    missing.setdefault(spec.key_ref, []).append(node_id)
+        if missing:
+            raise KeysMissing(self.pipeline.id, missing, self.node_of)
 
     def _pipeline_inputs(self, node: Node) -> dict[str, Any]:
         schema = node.input_schema or {"type": "object"}
