@@ -35,9 +35,17 @@ python_env() {
   fi
   local spec="$ROOT"
   [ -n "$extra" ] && spec="$ROOT[$extra]"
+  # Install only when pyproject.toml (or the extra asked for) changed since the last install.
+  local stamp="$VENV/.iom-installed" want
+  want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1) ${extra:-base}"
+  if [ -f "$stamp" ] && grep -qxF "$want" "$stamp"; then
+    return 0
+  fi
   say "installing Python packages into .venv"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec" 2> >(grep -v -i -E "warning|editable|^\s*$|\*\*\*|!!" >&2)
+  # The test extra includes everything the base install has, so it counts for both.
+  { echo "$want"; [ "$extra" = test ] && echo "${want% *} base"; } > "$stamp"
 }
 
 # npm_env: the canvas's JavaScript packages, exactly as the lockfile pins them.

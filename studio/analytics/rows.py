@@ -36,9 +36,10 @@ def utc_naive(t: datetime | None) -> datetime | None:
     return t.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def call_columns(batch: list[tuple[CallRecord, Any, Any]], blobs: dict[str, str]) -> list[list]:
+def call_columns(batch: list[tuple[CallRecord, str | None, str | None]], blobs: dict[str, str]) -> list[list]:
     """The batch as columns in CALL_COLUMNS order (no per-row tuples: building and transposing
-    tens of thousands of tuples costs more in GC than the rest of a flush)."""
+    tens of thousands of tuples costs more in GC than the rest of a flush). Each item carries
+    the call's input and output already in `canonical` form (see `content_text`)."""
     from studio.analytics.schema import CALL_COLUMNS
 
     columns: list[list] = [[] for _ in CALL_COLUMNS]
@@ -49,17 +50,20 @@ def call_columns(batch: list[tuple[CallRecord, Any, Any]], blobs: dict[str, str]
     return columns
 
 
-def call_row(record: CallRecord, input: Any, output: Any, blobs: dict[str, str]) -> tuple:
+def content_text(content: Any) -> str | None:
+    """A call's input or output as the audit trail keeps it (None when there is none)."""
+    return None if content is None else canonical(content)
+
+
+def call_row(record: CallRecord, input_text: str | None, output_text: str | None, blobs: dict[str, str]) -> tuple:
     """One `calls` row in CALL_COLUMNS order; adds the input/output content to `blobs`."""
     input_hash, output_hash = record.input_hash, record.output_hash
-    if input is not None:
-        text = canonical(input)
-        input_hash = address(text)
-        blobs.setdefault(input_hash, text)
-    if output is not None:
-        text = canonical(output)
-        output_hash = address(text)
-        blobs.setdefault(output_hash, text)
+    if input_text is not None:
+        input_hash = address(input_text)
+        blobs.setdefault(input_hash, input_text)
+    if output_text is not None:
+        output_hash = address(output_text)
+        blobs.setdefault(output_hash, output_text)
     u = record.usage
     return (
         record.id, utc_naive(record.time), record.model_id, record.provider, record.pipeline_id,

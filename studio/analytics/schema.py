@@ -70,7 +70,13 @@ _V2 = [
         fallbacks BIGINT NOT NULL)""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2]
+_V3 = [
+    # How far the database owner has read each process's spool segment (studio/analytics/spool.py);
+    # updated in the same transaction as the rows it read, so every line is stored exactly once.
+    "CREATE TABLE spool_progress (segment VARCHAR PRIMARY KEY, byte_offset BIGINT NOT NULL)",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
 LATEST = len(MIGRATIONS)
 
 

@@ -1,9 +1,17 @@
 """The analytics store: a DuckDB file under IOM_HOME that implements the `Recorder` protocol.
 
-`record_call`/`record_run` only append to a list and return; a dedicated writer thread with
-its own cursor flushes every `interval_s` (≤ 1 s) or as soon as `batch_size` calls wait, one
-transaction per flush (DuckDB's WAL makes a committed flush survive a hard kill). `close()`
-drains everything. Readers call `read(fn)`, which gives `fn` a cursor of its own.
+Durable before reported: `record_call`/`record_run` first append the record, redacted, to this
+process's spool segment (studio/analytics/spool.py) and only then return, so a caller that
+prints "succeeded" afterwards never loses the record, whatever kills the process next.
+
+One process at a time holds the database (DuckDB's file lock): the owner. The owner's writer
+thread, with its own cursor, commits every `interval_s` (≤ 1 s) or as soon as `batch_size`
+calls wait: the records this process queued in memory, and the new lines of every other
+process's segment (the CLI beside a running web app, crashed processes), with how far each
+segment was read, in one transaction. A process that cannot get the database (the web app
+holds it) only spools, and its writer keeps trying to become the owner. Readers call
+`read(fn)`; where another process owns the database that raises `DatabaseBusy`, and the CLI
+asks the running web app instead (studio/analytics/remote.py).
 Nothing is opened or imported until first use, so building a Studio stays cheap.
 """
 
@@ -16,7 +24,9 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from studio.analytics.rows import call_columns, run_rows
+from studio.analytics import spool
+from studio.analytics.lines import call_line, decode, run_line
+from studio.analytics.rows import call_columns, content_text, run_rows
 from studio.analytics.schema import CALL_COLUMNS, migrate
 from studio.analytics.settings import AnalyticsSettings, load_settings, save_settings
 from studio.errors import UserError
@@ -27,6 +37,10 @@ T = TypeVar("T")
 DB_FILE = "analytics.duckdb"
 
 _ARROW_TYPES = {"VARCHAR": "string", "TIMESTAMP": "timestamp[us]", "DOUBLE": "float64", "BIGINT": "int64", "BOOLEAN": "bool"}
+
+
+class DatabaseBusy(UserError):
+    """Another IoM Studio process holds analytics.duckdb (its records still reach it via the spool)."""
 
 
 class AnalyticsStore:
@@ -43,7 +57,14 @@ class AnalyticsStore:
         self._db = None
         self._open_lock = threading.Lock()
         self._lock = threading.Lock()
-        self._calls: list[tuple[CallRecord, Any, Any]] = []
+        self._segment = spool.SpoolSegment(self.home)
+        # Own records are also queued in memory once we own the database (no re-reading our own
+        # file); lines written before that, or in a batch that failed, are read back from the file.
+        self._in_memory = False
+        self._file_until = 0  # own-segment lines before this offset are not in memory
+        self._queued_until = 0  # own-segment offset just past the last record queued in memory
+        self._progress: dict[str, int] = {}  # segment -> bytes committed (owner only)
+        self._calls: list[tuple[CallRecord, str | None, str | None]] = []
         self._runs: list[RunRecord] = []
         self._commands: list[tuple[Callable, Future]] = []
         self._wake = threading.Event()
@@ -64,7 +85,22 @@ class AnalyticsStore:
         self._settings = new
         return new
 
-    # ---- connection -----------------------------------------------------------------------
+    # ---- ownership ------------------------------------------------------------------------
+    @property
+    def is_owner(self) -> bool:
+        return self._db is not None
+
+    def start(self) -> bool:
+        """Take the database now if we can (the web app does at start, so that CLI commands
+        beside it spool instead of racing it for the file) and start the writer."""
+        try:
+            self._connection()
+        except DatabaseBusy:
+            pass
+        with self._lock:
+            self._ensure_writer()
+        return self.is_owner
+
     def _connection(self):
         with self._open_lock:
             if self._db is None:
@@ -74,21 +110,32 @@ class AnalyticsStore:
                     db = duckdb.connect(str(self.path))
                 except duckdb.IOException as e:
                     if "lock" in str(e).lower():
-                        raise UserError(
+                        raise DatabaseBusy(
                             f"the analytics database {self.path} is in use by another IoM Studio process; "
-                            "stop that process (or ask it through its gateway) and try again."
+                            "records still reach it, but reading it needs that process: wait for it to finish "
+                            "or stop it, then try again."
                         ) from None
                     raise UserError(f"could not open the analytics database {self.path}: {e}") from None
-                migrate(db)
-                from studio.analytics.retention import apply_retention
+                try:
+                    migrate(db)
+                    from studio.analytics.retention import apply_retention
 
-                apply_retention(db, self.settings.retention_days)
+                    apply_retention(db, self.settings.retention_days)
+                    self._progress = dict(db.execute("SELECT segment, byte_offset FROM spool_progress").fetchall())
+                except BaseException:
+                    db.close()
+                    raise
+                with self._lock:
+                    self._in_memory = True
+                    self._file_until = self._segment.size
+                    self._queued_until = self._segment.size
                 self._db = db
                 atexit.register(self.close)
         return self._db
 
     def read(self, fn: Callable[..., T], *args, **kwargs) -> T:
-        """Run `fn(cursor, …)` on a cursor of its own (safe from any thread)."""
+        """Run `fn(cursor, …)` on a cursor of its own (safe from any thread). Raises
+        `DatabaseBusy` when another process owns the database."""
         cur = self._connection().cursor()
         try:
             return fn(cur, *args, **kwargs)
@@ -97,16 +144,25 @@ class AnalyticsStore:
 
     # ---- Recorder ---------------------------------------------------------------------------
     def record_call(self, record: CallRecord, input: Any = None, output: Any = None) -> None:
+        input_text, output_text = content_text(input), content_text(output)
+        line = call_line(record, input_text, output_text)
         with self._lock:
-            self._calls.append((record, input, output))
+            end = self._segment.append(line)
+            if self._in_memory:
+                self._calls.append((record, input_text, output_text))
+                self._queued_until = end
             waiting = len(self._calls)
             self._ensure_writer()
         if waiting >= self.batch_size:
             self._wake.set()
 
     def record_run(self, run: RunRecord) -> None:
+        line = run_line(run)
         with self._lock:
-            self._runs.append(run.model_copy(deep=True))  # the engine keeps mutating its copy
+            end = self._segment.append(line)
+            if self._in_memory:
+                self._runs.append(run.model_copy(deep=True))  # the engine keeps mutating its copy
+                self._queued_until = end
             self._ensure_writer()
 
     # ---- writer -----------------------------------------------------------------------------
@@ -117,38 +173,119 @@ class AnalyticsStore:
             self._thread.start()
 
     def _run_writer(self) -> None:
-        try:
-            cur = self._connection().cursor()
-        except Exception:
-            log.exception("analytics writer could not open %s; records stay queued", self.path)
-            return
+        cur = None
         try:
             while True:
                 self._wake.wait(self.interval_s)
                 self._wake.clear()
                 stopping = self._stopping
-                self._drain(cur)
+                try:
+                    self._segment.sync()  # what a power cut could lose is at most one interval
+                except OSError:
+                    log.exception("analytics: could not sync the spool segment %s", self._segment.path)
+                if cur is None:
+                    try:
+                        cur = self._connection().cursor()
+                    except DatabaseBusy:
+                        pass  # another process owns it; our lines wait in the spool
+                    except Exception:
+                        log.exception("analytics writer could not open %s; records stay in the spool", self.path)
+                if cur is not None:
+                    self._drain(cur, final=stopping)
+                else:
+                    self._refuse_commands()
                 if stopping:
                     break
         finally:
-            cur.close()
+            if cur is not None:
+                cur.close()
 
-    def _drain(self, cur) -> None:
+    def _refuse_commands(self) -> None:
+        with self._lock:
+            commands, self._commands = self._commands, []
+        for _fn, future in commands:
+            future.set_exception(DatabaseBusy(
+                f"the analytics database {self.path} is in use by another IoM Studio process; try again when it has finished."))
+
+    def _drain(self, cur, *, final: bool = False) -> None:
         with self._lock:
             calls, self._calls = self._calls, []
             runs, self._runs = self._runs, []
             commands, self._commands = self._commands, []
-        for start in range(0, len(calls), self.batch_size * 4):
-            self._write(cur, calls[start:start + self.batch_size * 4], [])
-        if runs:
-            self._write(cur, [], runs)
+            queued_until, file_until = self._queued_until, self._file_until
+        own = self._segment.name
+        backlogs: list[spool.Backlog] = []
+        done = self._progress.get(own, 0)
+        if done < file_until:  # own lines written before we owned the database, or from a failed batch
+            mine = spool.read_from(self._segment.path, done, until=file_until)
+            backlogs.append(mine)
+            if mine.end < file_until and (calls or runs):
+                # A long backlog of our own: what is queued in memory is in the file too, after it.
+                with self._lock:
+                    self._file_until = max(self._file_until, queued_until)
+                calls, runs = [], []
+        for path in spool.segments(self.home):
+            if path.name != own:
+                backlogs.append(spool.read_from(path, self._progress.get(path.name, 0)))
+        from_file_calls, from_file_runs = [], []
+        for backlog in backlogs:
+            for line in backlog.lines:
+                try:
+                    kind, item = decode(line)
+                except Exception:
+                    log.warning("analytics: skipped an unreadable line in spool segment %s", backlog.name)
+                    continue
+                (from_file_calls if kind == "call" else from_file_runs).append(item)
+        progress = {b.name: b.end for b in backlogs if b.end != self._progress.get(b.name, 0)}
+        if calls or runs:
+            progress[own] = max(queued_until, progress.get(own, 0))
+        all_calls = from_file_calls + calls
+        all_runs = from_file_runs + runs
+        if all_calls or all_runs or progress:
+            if self._write(cur, all_calls, all_runs, progress):
+                self._progress.update(progress)
+            elif calls or runs:
+                with self._lock:  # they are in our file: read them back from there next time
+                    self._file_until = max(self._file_until, queued_until)
+        self._collect_finished(cur, final=final)
         for fn, future in commands:
             try:
                 future.set_result(fn(cur))
             except BaseException as e:  # handed to the waiting caller
                 future.set_exception(e)
 
-    def _write(self, cur, calls, runs) -> None:
+    def _collect_finished(self, cur, *, final: bool) -> None:
+        """Delete segments that are read to their end and whose writer is gone (ours on close)."""
+        finished = []
+        for path in spool.segments(self.home):
+            mine = path.name == self._segment.name
+            if mine and not final:
+                continue
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                continue
+            if self._progress.get(path.name, 0) < size:
+                continue
+            if mine:
+                with self._lock:
+                    if self._segment.size != size or self._calls or self._runs:
+                        continue
+                    self._segment.close(delete=True)
+            elif spool.writer_gone(path):
+                path.unlink(missing_ok=True)  # the file first: a stale progress row is harmless
+            else:
+                continue
+            finished.append(path.name)
+        if finished:
+            try:
+                cur.executemany("DELETE FROM spool_progress WHERE segment = ?", [[name] for name in finished])
+            except Exception:
+                log.exception("analytics: could not forget finished spool segments")
+            for name in finished:
+                self._progress.pop(name, None)
+
+    def _write(self, cur, calls, runs, progress: dict[str, int]) -> bool:
         try:
             hashes_only = self.settings.audit_hashes_only
             cur.execute("BEGIN TRANSACTION")
@@ -156,8 +293,12 @@ class AnalyticsStore:
                 self._insert_calls(cur, calls, hashes_only)
             if runs:
                 self._insert_runs(cur, runs, hashes_only)
+            if progress:
+                cur.executemany("INSERT OR REPLACE INTO spool_progress VALUES (?, ?)",
+                                [[name, end] for name, end in progress.items()])
             cur.execute("COMMIT")
             self.committed_calls += len(calls)
+            return True
         except Exception:
             self.write_errors += 1
             log.exception("analytics: a batch of %d calls and %d runs could not be written", len(calls), len(runs))
@@ -165,6 +306,7 @@ class AnalyticsStore:
                 cur.execute("ROLLBACK")
             except Exception:
                 pass
+            return False
 
     def _insert_calls(self, cur, calls, hashes_only: bool) -> None:
         import pyarrow as pa
@@ -183,7 +325,7 @@ class AnalyticsStore:
             blob_table = pa.table({
                 "sha256": pa.array(hashes, pa.string()),
                 "body": pa.array([None if hashes_only else blobs[h] for h in hashes], pa.string()),
-                "size": pa.array([len(blobs[h].encode("utf-8")) for h in hashes], pa.int64()),
+                "size": pa.array([len(blobs[h].encode("utf-8", "surrogatepass")) for h in hashes], pa.int64()),
             })
             cur.register("blobs_batch", blob_table)
             cur.execute("INSERT INTO audit_blobs SELECT sha256, body, size, CAST(now() AS TIMESTAMP) FROM blobs_batch "
@@ -202,7 +344,9 @@ class AnalyticsStore:
                                 [list(r) for r in node_rows])
 
     def submit(self, fn: Callable[[Any], T], timeout: float | None = 60) -> T:
-        """Run `fn(cursor)` on the writer thread after everything queued so far is written."""
+        """Run `fn(cursor)` on the writer thread after everything recorded so far, here and in
+        the spool, is written. Raises `DatabaseBusy` when another process owns the database."""
+        self._connection()
         future: Future = Future()
         with self._lock:
             self._commands.append((fn, future))
@@ -211,7 +355,7 @@ class AnalyticsStore:
         return future.result(timeout)
 
     def flush(self, timeout: float | None = 60) -> None:
-        """Block until everything recorded so far is committed."""
+        """Block until everything recorded so far (and every other process's spool) is committed."""
         self.submit(lambda cur: None, timeout)
 
     def apply_retention(self):
@@ -221,20 +365,25 @@ class AnalyticsStore:
         return self.submit(lambda cur: apply_retention(cur, days))
 
     def close(self) -> None:
-        """Write everything queued, stop the writer, close the database. Safe to call twice."""
+        """Write everything queued, stop the writer, close the database. Safe to call twice.
+        A process that never got the database leaves its records in its spool segment, synced,
+        for the owner to take in."""
         thread = self._thread
         if thread is not None and thread.is_alive():
             self._stopping = True
             self._wake.set()
             thread.join()
         self._thread = None
-        if self._calls or self._runs or self._commands:  # writer never got the database open
-            try:
+        if self._db is None and self._segment.opened:
+            try:  # a short-lived command: take the database now if it is free, and hand over
                 cur = self._connection().cursor()
-                self._drain(cur)
+                self._drain(cur, final=True)
                 cur.close()
+            except DatabaseBusy:
+                pass
             except Exception:
-                log.exception("analytics: records queued at close could not be written")
+                log.exception("analytics: could not take the spool in at close; it stays for the next start")
+        self._segment.close()
         with self._open_lock:
             if self._db is not None:
                 self._db.close()

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from studio.cli import analytics, invoke, keys, models, pipelines, run, serve
+from studio.cli import analytics, gateway, invoke, keys, models, pipelines, run, serve
 from studio.cli.common import run_command
 
-COMMAND_MODULES = [serve, models, invoke, pipelines, run, keys, analytics]
+COMMAND_MODULES = [serve, models, invoke, pipelines, run, keys, analytics, gateway]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # any text prints, even a lone surrogate from a provider
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     return run_command(args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from studio.analytics import queries as q
+from studio.analytics.remote import read_anywhere
 from studio.cli.common import print_json, print_table, studio
 from studio.errors import UserError
 from studio.ui import formats
@@ -61,7 +62,7 @@ def _analytics(args) -> int:
         print(f"retention: {report.calls_rolled_up} calls rolled up into daily totals"
               if report.cutoff else "retention: no retention period is set; nothing dropped.", file=sys.stderr)
     f = q.Filters(since=q.parse_since(args.since), model=args.model, pipeline=args.pipeline, status=args.status)
-    data = s.analytics.read(q.dashboard, f)
+    data = read_anywhere(s.analytics, q.dashboard, f, keys=s.keys)
     if args.json:
         print_json(data)
         return 0
@@ -86,8 +87,9 @@ def _analytics(args) -> int:
 
 
 def _runs_list(args) -> int:
-    rows = studio().analytics.read(q.list_runs, q.Filters(since=q.parse_since(args.since), pipeline=args.pipeline),
-                                   args.limit)
+    s = studio()
+    rows = read_anywhere(s.analytics, q.list_runs, q.Filters(since=q.parse_since(args.since), pipeline=args.pipeline),
+                         args.limit, keys=s.keys)
     if args.json:
         print_json(rows)
         return 0
@@ -100,7 +102,8 @@ def _runs_list(args) -> int:
 
 
 def _runs_show(args) -> int:
-    run = studio().analytics.read(q.get_run, args.run_id)
+    s = studio()
+    run = read_anywhere(s.analytics, q.get_run, args.run_id, keys=s.keys)
     if run is None:
         raise UserError(f"no run {args.run_id!r} is recorded; see 'iom runs list'.")
     if args.json:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.cli.common import print_json, studio
+from studio import jsonread
 from studio.errors import UserError
 
 
@@ -26,20 +27,13 @@ def register(sub) -> None:
 
 
 def parse_input(text: str) -> dict[str, Any]:
-    source = "the input"
-    if text.startswith("@"):
-        source = text[1:]
-        try:
-            text = Path(source).read_text("utf-8")
-        except OSError as e:
-            raise UserError(f"could not read {source} ({e.strerror}).") from None
-    try:
-        value = json.loads(text)
-    except ValueError as e:
-        raise UserError(f"{source} is not valid JSON ({e.msg} at line {e.lineno}); "
-                        'pass an object such as \'{"prompt": "Hi"}\'.') from None
+    """--input: a JSON object inline or from @FILE (studio/jsonread.py reads both)."""
+    from studio import jsonread
+
+    source = text[1:] if text.startswith("@") else "the --input value"
+    value = jsonread.read_argument(text, source)
     if not isinstance(value, dict):
-        raise UserError(f"{source} must be a JSON object such as " + '{"prompt": "Hi"}.')
+        raise UserError(f"{source} must be a JSON object such as " + '{"text": "Hi"}.')
     return value
 
 
@@ -50,9 +44,9 @@ def parse_params(items: list[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise UserError(f"--param {item!r} must look like KEY=VALUE, e.g. temperature=0.2.")
         try:
-            params[key.strip()] = json.loads(raw)
-        except ValueError:
-            params[key.strip()] = raw
+            params[key.strip()] = jsonread.loads(raw, f"--param {key.strip()}")
+        except UserError:
+            params[key.strip()] = raw  # plain text, e.g. stop=END
     return params
 
 

@@ -41,9 +41,19 @@ def register(sub) -> None:
     p.add_argument("id")
     p.set_defaults(handler=_remove)
 
-    p = models.add_parser("import", help="import models (IoM or the prototype's format); updates existing ids")
+    p = models.add_parser("import", help="import models (IoM or the prototype's format)")
     p.add_argument("file")
+    conflict_options(p, "model")
     p.set_defaults(handler=_import)
+
+    p = models.add_parser("backups", help="old versions of a model kept when an import replaced it")
+    p.add_argument("id")
+    p.set_defaults(handler=_backups)
+
+    p = models.add_parser("restore", help="put back a model's backup (the newest unless --from names one)")
+    p.add_argument("id")
+    p.add_argument("--from", dest="backup", metavar="BACKUP", help="a backup as 'iom models backups ID' lists it")
+    p.set_defaults(handler=_restore)
 
     p = models.add_parser("export", help="export models as JSON (never with secrets)")
     p.add_argument("ids", nargs="*", help="model ids (default: all)")
@@ -122,8 +132,31 @@ def _add(args) -> int:
 
 
 def _import(args) -> int:
-    report = studio().models.import_file(args.file)
+    report = studio().models.import_file(args.file, replace=args.replace, rename=args.rename)
     _print_report(report)
+    return 0
+
+
+def conflict_options(p, kind: str) -> None:
+    """--replace and --rename: what to do when an imported id exists (never a silent replace)."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--replace", action="store_true",
+                       help=f"replace a {kind} whose id exists (its old version is kept as a backup)")
+    group.add_argument("--rename", metavar="NEW_ID", help=f"import the (single) {kind} under this id")
+
+
+def _backups(args) -> int:
+    found = studio().models.backups.list(args.id)
+    if not found:
+        print(f"no backups of {args.id}.", file=sys.stderr)
+    for path in found:
+        print(path.name)
+    return 0
+
+
+def _restore(args) -> int:
+    spec, path = studio().models.restore(args.id, args.backup)
+    print(f"restored {spec.id} from {path.name} (the version it replaced is kept as a backup)")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from studio.atomic import dumps_stable
+from studio.cli.models import conflict_options
 from studio.cli.common import print_json, print_table, studio, write_output
 from studio.registry import export_pipeline, read_json_file
 from studio.spec import load_pipeline
@@ -29,7 +30,17 @@ def register(sub) -> None:
 
     p = pipes.add_parser("import", help="import pipelines from a JSON file (older versions are upgraded)")
     p.add_argument("file")
+    conflict_options(p, "pipeline")
     p.set_defaults(handler=_import)
+
+    p = pipes.add_parser("backups", help="old versions of a pipeline kept when an import replaced it")
+    p.add_argument("id")
+    p.set_defaults(handler=_backups)
+
+    p = pipes.add_parser("restore", help="put back a pipeline's backup (the newest unless --from names one)")
+    p.add_argument("id")
+    p.add_argument("--from", dest="backup", metavar="BACKUP", help="a backup as 'iom pipelines backups ID' lists it")
+    p.set_defaults(handler=_restore)
 
     p = pipes.add_parser("export", help="export one pipeline as JSON")
     p.add_argument("id")
@@ -97,8 +108,26 @@ def _validate(args) -> int:
 
 
 def _import(args) -> int:
-    for p in studio().pipelines.import_file(args.file):
+    registry = studio().pipelines
+    for p in registry.import_file(args.file, replace=args.replace, rename=args.rename):
         print(f"imported {p.id}")
+    for kept in getattr(registry, "replaced", []):
+        print(f"the replaced version is kept in {kept}", file=sys.stderr)
+    return 0
+
+
+def _backups(args) -> int:
+    found = studio().pipelines.backups_of(args.id)
+    if not found:
+        print(f"no backups of {args.id}.", file=sys.stderr)
+    for path in found:
+        print(path.name)
+    return 0
+
+
+def _restore(args) -> int:
+    pipeline, path = studio().pipelines.restore(args.id, args.backup)
+    print(f"restored {pipeline.id} from {path.name} (the version it replaced is kept as a backup)")
     return 0
 
 

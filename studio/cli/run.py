@@ -99,5 +99,7 @@ def _print_plan(plan: dict, as_json: bool) -> None:
         print(f"  {r['nodeId']}: {r['modelId']} ({r['api']}), ~{r['estimatedInputTokens']} in / "
               f"{r['estimatedOutputTokens']} out tokens, {cost}")
     total = plan["estimatedCostUsd"]
+    for warning in plan.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
     print("estimated cost: " + ("unpriced" if total is None else f"~${total:.6f}")
           + (f" (+ unpriced: {', '.join(plan['unpricedNodes'])})" if plan["unpricedNodes"] and total is not None else ""))

@@ -24,9 +24,10 @@ from studio.engine.choose import choose_model
 from studio.engine.events import EventBus, Handler
 from studio.engine.graph import Graph
 from studio.engine.resilience import CircuitBreaker, RateLimiter, backoff_delay
-from studio.engine.templates import evaluate, render
+from studio.engine.templates import evaluate, node_deadline, render
 from studio.engine.validate import Problem, validate_pipeline
 from studio.errors import UserError
+from studio.jsonread import check_shape
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.providers.hub import CallContext
 from studio.spec.base import utcnow
@@ -45,6 +46,20 @@ class ModelCaller(Protocol):
                    context: CallContext | None = None) -> CallResult: ...
 
 
+class MissingKeys(UserError):
+    """A run that needs keys that are not set: all of them, and the nodes that need each."""
+
+    def __init__(self, pipeline_id: str, needed: dict[str, list[str]]):
+        self.needed = needed
+        self.nodes = {node: key for key, nodes in needed.items() for node in nodes}
+        names = sorted(needed)
+        which = "; ".join(f"{k} (node{'s' if len(needed[k]) > 1 else ''} {', '.join(repr(n) for n in needed[k])})"
+                          for k in names)
+        super().__init__(f"pipeline {pipeline_id} needs {len(names)} key{'s' if len(names) > 1 else ''} that "
+                         f"{'are' if len(names) > 1 else 'is'} not set: {which}; set them in Settings or with "
+                         f"'iom keys set {names[0]}'. Nothing was called.")
+
+
 class PipelineInvalid(UserError):
     """Validation found problems; `problems` pins each to a node or edge."""
 
@@ -53,22 +68,6 @@ class PipelineInvalid(UserError):
         first = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         super().__init__(f"pipeline {pipeline_id} is not valid: {first}{more}; fix it before running.")
-
-
-class KeysMissing(PipelineInvalid):
-    """Keys the run needs and does not have: one sentence naming all of them, and `problems`
-    pinning each to its node so the canvas can mark them."""
-
-    def __init__(self, pipeline_id: str, missing: dict[str, list[str]], node_of: dict[str, Node]):
-        self.missing = missing
-        self.problems = [Problem(node_id, f"model {node_of[node_id].model} needs the key {key}, which is not set.")
-                         for key, nodes in missing.items() for node_id in nodes]
-        where = "; ".join(f"{key} (node{'s' if len(nodes) > 1 else ''} {', '.join(repr(n) for n in nodes)})"
-                          for key, nodes in missing.items())
-        names = list(missing)
-        how = f"'iom keys set {names[0]}'" if len(names) == 1 else "'iom keys set NAME'"
-        UserError.__init__(self, f"pipeline {pipeline_id} needs the key{'s' if len(names) > 1 else ''} {where}; "
-                           f"set {'it' if len(names) == 1 else 'them'} with {how} or in Settings. Nothing was called.")
 
 
 @dataclass
@@ -136,6 +135,7 @@ class Engine:
                   options: RunOptions | None = None) -> RunRecord | dict:
         """Run the pipeline (or plan it, with options.dry_run). Raises UserError before any
         call when the pipeline is invalid, an input is missing or a key is not set."""
+        check_shape(inputs, "the run's input")  # lone surrogates or absurd nesting: one sentence, before anything
         run = _Run(self, pipeline, inputs or {}, options or RunOptions())
         return await (run.plan() if run.options.dry_run else run.execute())
 
@@ -189,21 +189,17 @@ class _Run:
         return {n: last[n] for n in selected if n not in fresh and n in last}
 
     def _check_keys(self, selected: list[str], reused: dict) -> None:
-        """Every missing key at once, each pinned to the nodes that need it, before any call."""
-        missing: dict[str, list[str]] = {}  # key name -> node ids
-        known: dict[str, bool] = {}
+        """Every missing key at once, with the nodes that need each, before anything is called."""
+        needed: dict[str, list[str]] = {}  # key name -> nodes
         for node_id in selected:
             node = self.node_of.get(node_id)
             if node.kind != "model" or node_id in reused:
                 continue
             spec = self.specs[node.model]
-            if spec.key_ref:
-                if spec.key_ref not in known:
-                    known[spec.key_ref] = bool(self.engine.keys.get(spec.key_ref))
-                if not known[spec.key_ref]:
-                    missing.setdefault(spec.key_ref, []).append(node_id)
-        if missing:
-            raise KeysMissing(self.pipeline.id, missing, self.node_of)
+            if spec.key_ref and not self.engine.keys.get(spec.key_ref):
+                needed.setdefault(spec.key_ref, []).append(node_id)
+        if needed:
+            raise MissingKeys(self.pipeline.id, needed)
 
     def _pipeline_inputs(self, node: Node) -> dict[str, Any]:
         schema = node.input_schema or {"type": "object"}
@@ -217,6 +213,28 @@ class _Run:
             where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
             raise UserError(f"the run's input does not fit node {node.id!r}: {where}: {error.message}.")
         return values
+
+    def _input_warnings(self) -> list[str]:
+        """What a real run would refuse in the given input: required fields that are missing,
+        values that do not fit (a dry run plans with placeholders instead)."""
+        warnings = []
+        for node in self.pipeline.nodes:
+            if node.kind != "input":
+                continue
+            schema = node.input_schema or {}
+            props = schema.get("properties") or {}
+            required = schema.get("required") if isinstance(schema.get("required"), list) else []
+            missing = [name for name in required if name not in self.inputs
+                       and not (isinstance(props.get(name), dict) and "default" in props[name])]
+            if missing:
+                warnings.append(f"required input {', '.join(repr(m) for m in missing)} of node {node.id!r} is missing; "
+                                "a real run needs it (e.g. --input '{\"" + missing[0] + "\": …}').")
+            elif self.inputs:
+                try:
+                    self._pipeline_inputs(node)
+                except UserError as e:
+                    warnings.append(str(e))
+        return warnings
 
     def _stream_nodes(self) -> set[str]:
         if not (self.options.stream or self.options.on_text or self.options.stream_node):
@@ -281,7 +299,12 @@ class _Run:
         priced = [c for c in costs if c is not None]
         from studio.secrets import redact_data
 
+        warnings = self._input_warnings() + [
+            f"node {node_id!r} failed on the plan's placeholder values (a real run may differ): {nr.error}"
+            for node_id, nr in self.record.nodes.items()
+            if nr.status == "failed" and nr.error]
         return {"pipelineId": self.pipeline.id, "order": [n for layer in layers for n in layer],
+                "warnings": warnings,
                 "layers": [layer for layer in layers if layer], "requests": redact_data(self.requests),
                 "estimatedCostUsd": round(sum(priced), 8) if priced else (0.0 if not costs else None),
                 "unpricedNodes": [r["nodeId"] for r in self.requests if r["estimatedCostUsd"] is None],
@@ -365,6 +388,7 @@ class _Run:
         nr.status, nr.started = "running", utcnow()
         self._node_event(nr)
         began = time.perf_counter()
+        node_deadline(node.policy.timeout_s)  # this node's templates end within its timeout
         try:
             inputs: dict[str, Any] = {}
             for e in live:
@@ -419,7 +443,10 @@ class _Run:
             if node.expression:
                 import jmespath
 
-                value = jmespath.search(node.expression, inputs)
+                try:
+                    value = jmespath.search(node.expression, inputs)
+                except jmespath.exceptions.JMESPathError as e:
+                    raise UserError(f"node {node.id}: its expression failed on this input ({e}); fix the expression.") from None
                 return value if isinstance(value, dict) else {"value": value, "text": translate.as_text(value)}
             return {"text": render(node.template or "", inputs, where=f"node {node.id}")}
         if kind == "merge":
@@ -623,4 +650,4 @@ class _Run:
             write_json(path, {**previous, **kept})
 
 
-__all__ = ["Engine", "ModelCaller", "PipelineInvalid", "RunOptions"]
+__all__ = ["Engine", "MissingKeys", "ModelCaller", "PipelineInvalid", "RunOptions"]

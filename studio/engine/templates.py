@@ -1,21 +1,194 @@
-"""Jinja2 in its sandbox: prompt templates, transform templates, router conditions.
+"""Jinja2 in its sandbox, with limits: prompt templates, transform templates, router conditions.
 
 The sandbox refuses access to Python internals (attributes starting with an underscore,
-unsafe callables), so a pipeline file cannot reach the studio's process. Undefined
-variables render as empty (a template may use `{{ audience or 'everyone' }}`).
+unsafe callables), so a pipeline file cannot reach the studio's process. On top of it every
+template and condition runs within limits, because it runs on the engine's event loop where
+nothing can interrupt it: the text it produces, the loop steps it takes, and the time it takes
+(`TIME_LIMIT_S`, or what is left of the node's own timeout). Repetition (`'a' * n`, `x ** n`,
+`'%0999999d' % 1`) and padding or range arguments are checked before the work is done; loops
+are counted as they go. Any failure inside — a breach, `1/0`, comparing text with a number —
+is one sentence naming the node, never a traceback. Undefined variables render as empty
+(a template may use `{{ audience or 'everyone' }}`).
 """
 
 from __future__ import annotations
 
+import contextvars
+import operator
+import re
+import time
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterable, Iterator
 
-from jinja2 import TemplateError, TemplateSyntaxError
+from jinja2 import TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from studio.errors import UserError
 
-_env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+OUTPUT_LIMIT = 1_000_000  # characters a template may produce (and any one string it builds)
+STEP_LIMIT = 1_000_000  # loop iterations in one render
+TIME_LIMIT_S = 2.0  # seconds one render may take (less if the node's timeout is nearer)
+NUMBER_LIMIT = 10_000  # digits of an integer a template may build with **
+
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("template_deadline", default=None)
+_FORMAT_WIDTH = re.compile(r"%[-+ #0]*(\d{7,})|\{[^}]*:[^}]*?(\d{7,})")
+
+
+class TemplateLimit(Exception):
+    """A template went past one of the limits above."""
+
+
+def node_deadline(timeout_s: float | None) -> contextvars.Token:
+    """Templates rendered from here on (in this task) must finish within the node's timeout."""
+    return _deadline.set(time.monotonic() + timeout_s if timeout_s else None)
+
+
+class _Budget:
+    def __init__(self) -> None:
+        limit = TIME_LIMIT_S
+        node_end = _deadline.get()
+        if node_end is not None:
+            limit = max(0.0, min(limit, node_end - time.monotonic()))
+        self.limit_s = limit
+        self.ends = time.monotonic() + limit
+        self.steps = 0
+
+    def step(self) -> None:
+        self.steps += 1
+        if self.steps > STEP_LIMIT:
+            raise TemplateLimit(f"it took more than {STEP_LIMIT:,} loop steps (the limit)")
+        if not self.steps & 1023:
+            self.check_time()
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.ends:
+            raise TemplateLimit(f"it ran longer than {self.limit_s:.3g} s (the limit, or what was left of the node's timeout)")
+
+
+_budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("template_budget", default=None)
+
+
+def _current() -> _Budget:
+    budget = _budget.get()
+    if budget is None:  # outside render(): a fresh budget (validation, tests)
+        budget = _Budget()
+        _budget.set(budget)
+    return budget
+
+
+def _size(value: Any) -> int | None:
+    return len(value) if isinstance(value, (str, bytes, list, tuple)) else None
+
+
+def _check_big_int(value: Any, what: str) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > OUTPUT_LIMIT:
+        raise TemplateLimit(f"{what} {value:,} is over the limit of {OUTPUT_LIMIT:,}")
+
+
+class BoundedEnvironment(SandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
+
+    def call_binop(self, context, op: str, left: Any, right: Any) -> Any:
+        if op == "*":
+            for seq, n in ((left, right), (right, left)):
+                size = _size(seq)
+                if size is not None and isinstance(n, int) and size * max(n, 0) > OUTPUT_LIMIT:
+                    raise TemplateLimit(f"repeating a value {n:,} times would exceed the limit of {OUTPUT_LIMIT:,} items")
+        elif op == "**":
+            if isinstance(left, (int, float)) and isinstance(right, (int, float)) and abs(left) > 1 \
+                    and right * len(str(int(abs(left)))) > NUMBER_LIMIT:
+                raise TemplateLimit(f"a power would have more than {NUMBER_LIMIT:,} digits (the limit)")
+        elif op == "%":
+            if isinstance(left, str) and _FORMAT_WIDTH.search(left):
+                raise TemplateLimit("a format width is over a million characters (the limit)")
+        elif op == "+":
+            if (_size(left) or 0) + (_size(right) or 0) > OUTPUT_LIMIT:
+                raise TemplateLimit(f"a value is longer than {OUTPUT_LIMIT:,} characters (the limit)")
+        return {"*": operator.mul, "**": operator.pow, "%": operator.mod, "+": operator.add}[op](left, right)
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (Jinja's own signature)
+        if isinstance(getattr(__obj, "__self__", None), str) and getattr(__obj, "__name__", "") in PADDING:
+            for value in (*args, *kwargs.values()):
+                _check_big_int(value, "a width of")
+        _current().check_time()
+        result = super().call(__context, __obj, *args, **kwargs)
+        if (_size(result) or 0) > OUTPUT_LIMIT:
+            raise TemplateLimit(f"a value is longer than {OUTPUT_LIMIT:,} characters (the limit)")
+        return result
+
+    def _parse(self, source, name, filename):
+        """Every `for` loop iterates through `iom_bounded`, which counts its steps, and every
+        `~` concatenation passes through `iom_sized` (Jinja has no hook for that operator)."""
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Filter(loop.iter, "iom_bounded", [], [], None, None, lineno=loop.lineno)
+        for parent in list(tree.find_all(nodes.Node)):
+            if isinstance(parent, nodes.Filter) and parent.name == "iom_sized":
+                continue
+            for field in parent.fields:
+                value = getattr(parent, field, None)
+                if isinstance(value, nodes.Concat):
+                    setattr(parent, field, _sized(value))
+                elif isinstance(value, list):
+                    setattr(parent, field, [_sized(v) if isinstance(v, nodes.Concat) else v for v in value])
+        return tree
+
+
+def _sized(node: nodes.Concat) -> nodes.Filter:
+    return nodes.Filter(node, "iom_sized", [], [], None, None, lineno=node.lineno)
+
+
+def _check_size(value: Any) -> Any:
+    if (_size(value) or 0) > OUTPUT_LIMIT:
+        raise TemplateLimit(f"it built a value longer than {OUTPUT_LIMIT:,} characters (the limit)")
+    return value
+
+
+def _bounded(iterable: Iterable) -> Iterator:
+    budget = _current()
+    for item in iterable:
+        budget.step()
+        yield item
+
+
+def _bounded_range(*args: int) -> range:
+    for value in args:
+        _check_big_int(value, "a range bound of")
+    r = range(*args)
+    if len(r) > STEP_LIMIT:
+        raise TemplateLimit(f"a range of {len(r):,} steps is over the limit of {STEP_LIMIT:,}")
+    return r
+
+
+PADDING = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs", "indent"})
+
+
+def _guard_filter(name: str, fn):
+    skip = 2 if hasattr(fn, "jinja_pass_arg") else 1  # the context or environment, then the value
+
+    def guarded(*args, **kwargs):
+        if name in PADDING:
+            for value in (*args[skip:], *kwargs.values()):
+                _check_big_int(value, "a width of")
+        if name == "format" and len(args) >= skip and isinstance(args[skip - 1], str) \
+                and _FORMAT_WIDTH.search(args[skip - 1]):
+            raise TemplateLimit("a format width is over a million characters (the limit)")
+        result = fn(*args, **kwargs)
+        if (_size(result) or 0) > OUTPUT_LIMIT:
+            raise TemplateLimit(f"a value is longer than {OUTPUT_LIMIT:,} characters (the limit)")
+        return result
+
+    for attr in ("jinja_pass_arg",):  # keep Jinja's context/environment passing marks
+        if hasattr(fn, attr):
+            setattr(guarded, attr, getattr(fn, attr))
+    return guarded
+
+
+_env = BoundedEnvironment(autoescape=False, keep_trailing_newline=True)
+_env.filters = {name: _guard_filter(name, fn) for name, fn in _env.filters.items()}
+_env.filters["iom_bounded"] = _bounded
+_env.filters["iom_sized"] = _check_size
+_env.globals["range"] = _bounded_range
 
 
 @lru_cache(maxsize=1024)
@@ -36,18 +209,50 @@ def syntax_error(source: str | None, *, expression: bool = False) -> str | None:
         _expression(source) if expression else _template(source)
     except TemplateSyntaxError as e:
         return f"does not parse (line {e.lineno}: {e.message})"
+    except (RecursionError, MemoryError):
+        return "is too deeply nested to parse"
+    except Exception as e:  # noqa: BLE001 — any other parser failure is still the template's fault
+        return f"does not parse ({type(e).__name__}: {e})"
     return None
 
 
 def render(source: str, variables: dict[str, Any], *, where: str) -> str:
+    """The template's text, within the limits; any failure is one sentence naming `where`."""
+    token = _budget.set(_Budget())
     try:
-        return _template(source).render(**variables)
-    except TemplateError as e:
-        raise UserError(f"{where}: the template failed ({e}); fix the template.") from None
+        budget = _budget.get()
+        parts, size = [], 0
+        for chunk in _template(source).generate(**variables):
+            size += len(chunk)
+            if size > OUTPUT_LIMIT:
+                raise TemplateLimit(f"it produced more than {OUTPUT_LIMIT:,} characters (the limit)")
+            budget.check_time()
+            parts.append(chunk)
+        return "".join(parts)
+    except Exception as e:  # noqa: BLE001 — whatever a template does wrong is the template's fault
+        raise _as_user_error(e, where, "template") from None
+    finally:
+        _budget.reset(token)
 
 
 def evaluate(expression: str, variables: dict[str, Any], *, where: str) -> Any:
+    token = _budget.set(_Budget())
     try:
         return _expression(expression)(**variables)
-    except TemplateError as e:
-        raise UserError(f"{where}: the condition failed ({e}); fix it.") from None
+    except Exception as e:  # noqa: BLE001
+        raise _as_user_error(e, where, "condition") from None
+    finally:
+        _budget.reset(token)
+
+
+def _as_user_error(e: BaseException, where: str, what: str) -> UserError:
+    if isinstance(e, TemplateLimit):
+        return UserError(f"{where}: the {what} was stopped because {e}; make it do less work.")
+    if isinstance(e, RecursionError):
+        return UserError(f"{where}: the {what} recursed too deeply; fix the {what}.")
+    if isinstance(e, MemoryError):
+        return UserError(f"{where}: the {what} needed more memory than there is; make it do less work.")
+    detail = str(e).strip() or type(e).__name__
+    if not isinstance(e, UserError) and type(e).__module__ == "builtins":
+        detail = f"{type(e).__name__}: {detail}"
+    return UserError(f"{where}: the {what} failed ({detail[:300]}); fix the {what}.")

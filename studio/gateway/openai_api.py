@@ -22,6 +22,7 @@ from typing import Any, Callable
 from fastapi import Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from studio import jsonread
 from studio.errors import NotFound, UserError
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.secrets import redact
@@ -45,9 +46,9 @@ def register(app, get_studio: Callable[[], Any]) -> None:
 
     async def chat_completions(request: Request):
         try:
-            body = json.loads(await request.body() or b"null")
-        except ValueError:
-            return _error(400, "invalid_request_error", "the request body is not valid JSON.")
+            body = jsonread.loads(await request.body() or b"null", "the request body")
+        except UserError as e:
+            return _error(400, "invalid_request_error", str(e))
         try:
             call = _parse(body)
             make = _pipeline_runner if call["model"].startswith(PIPELINE_PREFIX) else _model_runner

@@ -22,6 +22,8 @@ from typing import Any, Callable
 import httpx
 import jsonschema
 
+from studio.errors import UserError
+from studio.jsonread import check_shape
 from studio.providers import faults as fault_injection
 from studio.providers.adapters import adapter_for
 from studio.providers.adapters.base import Exchange
@@ -30,6 +32,7 @@ from studio.providers.errors import ErrorKind, ProviderError
 from studio.providers.usage import cost, final_usage
 from studio.recording import MemoryRecorder, Recorder
 from studio.secrets import redact, redactor
+from studio.spec.calls import chat_input, example_input
 from studio.spec.base import utcnow
 from studio.spec.calls import CallRequest, CallResult, Usage
 from studio.spec.model import HealthStatus, ModelSpec
@@ -128,7 +131,18 @@ class ProviderHub:
         try:
             if spec.incomplete:
                 raise ProviderError(ErrorKind.INCOMPLETE)
-            validate(request.input, spec.input_schema, ErrorKind.INVALID_INPUT, "input")
+            try:  # text no file or wire can carry (lone surrogates), nesting past any schema's need
+                check_shape(request.input, "the input")
+            except UserError as e:
+                raise ProviderError(ErrorKind.INVALID_INPUT, str(e)) from None
+            shorthand = chat_input(spec.model_type, request.input)
+            if shorthand is not request.input:
+                request = request.model_copy(update={"input": shorthand})
+            try:
+                validate(request.input, spec.input_schema, ErrorKind.INVALID_INPUT, "input")
+            except ProviderError as e:
+                raise ProviderError(ErrorKind.INVALID_INPUT, f"{e.detail}; an input that fits looks like "
+                                    f"{example_input(spec.model_type, spec.input_schema)}") from None
             key = await self._key(spec)
             await fault_injection.inject(spec.faults, self.random)
             x = self._exchange(spec, request, key, emit)

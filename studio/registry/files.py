@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Callable, Generic, TypeVar
 
+from studio.spec.base import check_slug
 from studio.atomic import write_json
 from studio.errors import CorruptFile
 
@@ -24,6 +25,7 @@ class JsonFolder(Generic[T]):
         self._cache: dict[Path, tuple[tuple[int, int], T | CorruptFile]] = {}
 
     def path_for(self, ident: str) -> Path:
+        check_slug(ident, "id")  # a ValueError naming the rule: ids must fit file names
         path = (self.root / f"{ident}.json").resolve()
         if self.root.resolve() not in path.parents:
             raise ValueError(f"id {ident!r} escapes the data folder")

@@ -10,6 +10,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from studio.atomic import write_json
+from studio import jsonread
+from studio.registry.backups import Backups, ImportConflict
 from studio.errors import CorruptFile, NotFound, UserError
 from studio.registry.files import JsonFolder
 from studio.registry.guard import refuse_secrets
@@ -29,9 +31,12 @@ class ImportReport:
     updated: list[str] = field(default_factory=list)
     keys_stored: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    backups: list[str] = field(default_factory=list)  # old versions kept aside by a replace
 
     def summary(self) -> str:
-        parts = [f"{len(self.added)} added", f"{len(self.updated)} updated"]
+        parts = [f"{len(self.added)} added", f"{len(self.updated)} replaced" if self.backups else f"{len(self.updated)} updated"]
+        if self.backups:
+            parts.append(f"old versions kept in {', '.join(self.backups)}")
         if self.keys_stored:
             parts.append(f"keys stored in the keyring: {', '.join(self.keys_stored)}")
         return "; ".join(parts)
@@ -43,6 +48,7 @@ class ModelRegistry:
         self.keys = keys
         self._folder: JsonFolder[ModelSpec] = JsonFolder(home / "models", ModelSpec.model_validate)
         self._health_path = home / "health.json"
+        self.backups = Backups(home / "backups" / "models", "model")
 
     # -- reading -------------------------------------------------------------------------
     def all(self) -> list[ModelSpec]:
@@ -107,13 +113,19 @@ class ModelRegistry:
             raise UserError("a model file must hold one model object, a list of them, or an IoM models export.")
         return doc
 
-    def import_doc(self, doc: Any, *, source: str = "the file") -> ImportReport:
-        """Import models (IoM format or the prototype's). All entries are checked first;
-        if any is invalid nothing is saved and the first fault is named."""
+    def import_doc(self, doc: Any, *, source: str = "the file", replace: bool = False,
+                   rename: str | None = None) -> ImportReport:
+        """Import models (IoM format or the prototype's). All entries are checked first; if
+        any is invalid, or names an id that exists (unless `replace`: then the old version is
+        kept as a backup), nothing is saved and the first fault is named. `rename` imports a
+        single model under another id."""
+        jsonread.check_shape(doc, source)
         entries = self.parse_entries(doc)
         staged: list[tuple[ModelSpec, str | None]] = []
         for i, entry in enumerate(entries):
             label = entry.get("id") or entry.get("name") or f"entry {i + 1}"
+            label = label if isinstance(label, str) and len(label) <= 60 else (
+                f"{label[:57]}..." if isinstance(label, str) else f"entry {i + 1}")
             try:
                 if looks_like_prototype(entry):
                     staged.append(from_prototype(entry))
@@ -121,6 +133,15 @@ class ModelRegistry:
                     staged.append((ModelSpec.model_validate(entry), None))
             except ValidationError as e:
                 raise UserError(f"{source}: model {label!r} is not valid: {describe_validation_error(e)}. Nothing was imported.") from None
+            except UserError as e:
+                raise UserError(f"{source}: model {label!r} is not valid: {e} Nothing was imported.") from None
+        if rename is not None:
+            if len(staged) != 1:
+                raise UserError(f"--rename takes one model; {source} holds {len(staged)}. Nothing was imported.")
+            staged = [(_renamed(staged[0][0], rename, "model"), staged[0][1])]
+        for spec, _key in staged:
+            if self.find(spec.id) is not None and not replace:
+                raise ImportConflict("model", spec.id)
         report = ImportReport()
         for spec, api_key in staged:
             if api_key:
@@ -132,14 +153,23 @@ class ModelRegistry:
                         f"the apiKey of {spec.id} was not stored (no keyring); set it later with 'iom keys set {spec.key_ref}'"
                     )
             existed = self.find(spec.id) is not None
+            if existed:
+                report.backups.append(str(self.backups.keep(spec.id, self._folder.path_for(spec.id))))
             self.save(spec)
             (report.updated if existed else report.added).append(spec.id)
             if spec.incomplete:
                 report.warnings.append(f"{spec.id} has no provider model name yet; set 'model' before calling it")
         return report
 
-    def import_file(self, path: Path) -> ImportReport:
-        return self.import_doc(read_json_file(path), source=str(path))
+    def import_file(self, path: Path, *, replace: bool = False, rename: str | None = None) -> ImportReport:
+        return self.import_doc(read_json_file(path), source=str(path), replace=replace, rename=rename)
+
+    def restore(self, model_id: str, backup: str | None = None) -> tuple[ModelSpec, Path]:
+        """Put a backup back; the version it replaces is itself kept as a backup first."""
+        path = self.backups.pick(model_id, backup)
+        spec = ModelSpec.model_validate(read_json_file(path))
+        self.backups.keep(model_id, self._folder.path_for(model_id))
+        return self.save(spec), path
 
     def export_doc(self, ids: list[str] | None = None) -> dict:
         specs = [self.get(i) for i in ids] if ids else self.all()
@@ -169,22 +199,19 @@ class ModelRegistry:
 
 def read_json_file(path: Path) -> Any:
     """Read a JSON file a user named, with one clear sentence for each way it can fail."""
-    path = Path(path)
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path} does not exist.") from None
-    except IsADirectoryError:
-        raise UserError(f"{path} is a folder, not a JSON file.") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not UTF-8 text; save it as JSON.") from None
-    except OSError as e:
-        raise UserError(f"{path} could not be read ({e.strerror}).") from None
-    return parse_json_text(text, str(path))
+    return jsonread.read_file(path)
 
 
-def parse_json_text(text: str, source: str) -> Any:
+def parse_json_text(text: str | bytes, source: str) -> Any:
+    return jsonread.loads(text, source)
+
+
+def _renamed(spec, new_id: str, kind: str):
+    """The spec under a new id, checked like any id."""
+    from studio.spec.base import check_slug
+
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise UserError(f"{source} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}).") from None
+        check_slug(new_id, f"the new {kind} id")
+    except ValueError as e:
+        raise UserError(f"{e}. Nothing was imported.") from None
+    return spec.model_copy(update={"id": new_id})

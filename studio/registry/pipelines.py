@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import CorruptFile, NotFound, UserError
+from studio.registry.backups import Backups, ImportConflict
 from studio.registry.files import JsonFolder
 from studio.registry.guard import refuse_secrets
-from studio.registry.models import read_json_file
+from studio.registry.models import _renamed, read_json_file
 from studio.spec.migrations import load_pipeline
 from studio.spec.pipeline import Pipeline
 
@@ -16,6 +17,7 @@ from studio.spec.pipeline import Pipeline
 class PipelineRegistry:
     def __init__(self, home: Path):
         self._folder: JsonFolder[Pipeline] = JsonFolder(home / "pipelines", load_pipeline)
+        self.backups = Backups(home / "backups" / "pipelines", "pipeline")
 
     def all(self) -> list[Pipeline]:
         items, _ = self._folder.scan()
@@ -45,16 +47,40 @@ class PipelineRegistry:
         if not self._folder.delete(pipeline_id):
             raise NotFound(f"there is no pipeline {pipeline_id!r} to delete.")
 
-    def import_doc(self, doc: Any) -> list[Pipeline]:
+    def import_doc(self, doc: Any, *, replace: bool = False, rename: str | None = None) -> list[Pipeline]:
+        """Save the pipelines in `doc`. All are checked first; one whose id exists is refused
+        (nothing saved) unless `replace`, which keeps the old version as a backup. `rename`
+        imports a single pipeline under another id."""
         docs = doc if isinstance(doc, list) else [doc]
         pipelines = [load_pipeline(d) for d in docs]  # all checked before any is saved
+        if rename is not None:
+            if len(pipelines) != 1:
+                raise UserError(f"--rename takes one pipeline; the file holds {len(pipelines)}. Nothing was imported.")
+            pipelines = [_renamed(pipelines[0], rename, "pipeline")]
         for p in pipelines:
+            if self.exists(p.id) and not replace:
+                raise ImportConflict("pipeline", p.id)
+        self.replaced: list[str] = []
+        for p in pipelines:
+            kept = self.backups.keep(p.id, self._folder.path_for(p.id))
+            if kept is not None:
+                self.replaced.append(str(kept))
             self.save(p)
         return pipelines
 
-    def import_file(self, path: Path) -> list[Pipeline]:
+    def backups_of(self, pipeline_id: str) -> list[Path]:
+        return self.backups.list(pipeline_id)
+
+    def restore(self, pipeline_id: str, backup: str | None = None) -> tuple[Pipeline, Path]:
+        """Put a backup back; the version it replaces is itself kept as a backup first."""
+        path = self.backups.pick(pipeline_id, backup)
+        pipeline = load_pipeline(read_json_file(path))
+        self.backups.keep(pipeline_id, self._folder.path_for(pipeline_id))
+        return self.save(pipeline), path
+
+    def import_file(self, path: Path, *, replace: bool = False, rename: str | None = None) -> list[Pipeline]:
         try:
-            return self.import_doc(read_json_file(path))
+            return self.import_doc(read_json_file(path), replace=replace, rename=rename)
         except UserError as e:
             if str(e).startswith(str(path)):
                 raise

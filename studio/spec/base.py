@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$")
+SLUG_RE = re.compile(r"[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*")
 
 
 class SpecModel(BaseModel):
@@ -34,10 +34,21 @@ def slugify(text: str) -> str:
     return slug or "unnamed"
 
 
+ID_MAX = 128  # the whole id
+ID_PART_MAX = 100  # each part between slashes: a file or folder name, with room for ".json" on any file system
+
+
 def check_slug(value: str, what: str) -> str:
-    if not SLUG_RE.match(value):
+    """Ids name files, so they match their pattern over the whole string (`fullmatch`: `$`
+    would let a trailing newline through) and fit every file system's name limits."""
+    shown = value if len(value) <= 60 else value[:57] + "..."
+    if not isinstance(value, str) or not SLUG_RE.fullmatch(value):
         raise ValueError(
-            f"{what} {value!r} is not a valid id: use lower-case letters, digits, '.', '-', '_' "
-            "and '/' between parts, e.g. 'openai/gpt-4o-mini'"
+            f"{what} {shown!r} is not a valid id: use only lower-case letters, digits, '.', '-', '_' "
+            "and '/' between parts (no spaces or line breaks), e.g. 'openai/gpt-4o-mini'"
+        )
+    if len(value) > ID_MAX or any(len(part) > ID_PART_MAX for part in value.split("/")):
+        raise ValueError(
+            f"{what} {shown!r} is too long: at most {ID_MAX} characters, and {ID_PART_MAX} between slashes"
         )
     return value

@@ -134,3 +134,32 @@ class CallResult(SpecModel):
     tokens_per_second: float | None = None
     raw_request: dict[str, Any] | None = None
     raw_response: Any = None
+
+
+def chat_input(model_type: str, value: dict[str, Any]) -> dict[str, Any]:
+    """The `{"text": …}` shorthand every built-in model takes, accepted by chat models too: the
+    text becomes one user message (other fields such as "system" stay as they are)."""
+    if model_type in ("llm", "vision") and isinstance(value, dict) and isinstance(value.get("text"), str) \
+            and "messages" not in value and "prompt" not in value:
+        rest = {k: v for k, v in value.items() if k != "text"}
+        return {**rest, "messages": [{"role": "user", "content": value["text"]}]}
+    return value
+
+
+def example_input(model_type: str, schema: dict | None) -> str:
+    """A short JSON example of an input that fits, for error sentences."""
+    if model_type in ("llm", "vision"):
+        return '{"text": "Hello"} or {"messages": [{"role": "user", "content": "Hello"}]}'
+    canonical = CANONICAL_SCHEMAS.get(model_type, (None, None))[0]
+    schema = schema or canonical or {}
+    props = schema.get("properties") or {}
+    required = [r for r in schema.get("required") or [] if isinstance(r, str)] or list(props)[:1]
+    sample_values = {"string": "…", "number": 1, "integer": 1, "boolean": True, "array": [], "object": {}}
+    example = {}
+    for name in required:
+        sub = props.get(name) if isinstance(props.get(name), dict) else {}
+        kind = sub.get("type") if isinstance(sub.get("type"), str) else "string"
+        example[name] = sample_values.get(kind, "…")
+    import json
+
+    return json.dumps(example or {"text": "…"}, ensure_ascii=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
+from studio.errors import UserError
 from studio.spec.base import slugify
 from studio.spec.model import ModelSpec
 
@@ -72,36 +73,58 @@ _KEY_NAMES = {
 }
 
 
+# The prototype's fields that this import reads itself, and the JSON types each may have.
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,), "endpoint": (str,), "modelType": (str,), "model": (str,), "apiKey": (str,),
+    "description": (str,), "owner": (str,), "costPerToken": (int, float), "latency": (int, float),
+    "securityPolicy": (str,), "tags": (list,), "capabilities": (list,), "inputSchema": (dict,), "outputSchema": (dict,),
+}
+_TYPE_NAMES = {str: "text", int: "a number", float: "a number", list: "a list", dict: "an object"}
+
+
+def check_prototype_fields(doc: dict[str, Any]) -> None:
+    """One sentence naming the first field whose JSON type is wrong (before anything uses it)."""
+    for name, types in _FIELD_TYPES.items():
+        value = doc.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, types) or isinstance(value, bool):
+            raise UserError(f"the field {name!r} must be {_TYPE_NAMES[types[0]]}, not {type(value).__name__}; "
+                            "fix it in the file and import again.")
+
+
 def from_prototype(doc: dict[str, Any]) -> tuple[ModelSpec, str | None]:
-    """(spec, api key or None). Raises pydantic's ValidationError on a bad entry."""
+    """(spec, api key or None). Raises UserError for a field of the wrong type, pydantic's
+    ValidationError for a value the spec refuses."""
+    check_prototype_fields(doc)
     doc = dict(doc)
     api_key = doc.pop("apiKey", None)
-    endpoint = doc.get("endpoint", "")
-    model_type = doc.get("modelType", "llm")
+    endpoint = doc.get("endpoint") or ""
+    model_type = doc.get("modelType") or "llm"
     provider, api = infer_provider(endpoint, model_type)
     model_name = doc.get("model")
     cost = doc.get("costPerToken")
-    ident = f"{provider}/{slugify(model_name or doc.get('name', 'model'))}"
+    ident = f"{provider}/{slugify(model_name or doc.get('name') or 'model')}"
     key_ref = None
     if api_key or provider in _KEY_NAMES:
-        key_ref = _KEY_NAMES.get(provider) or f"{slugify(doc.get('name', 'model')).upper().replace('-', '_').replace('.', '_')}_KEY"
+        key_ref = _KEY_NAMES.get(provider) or f"{slugify(doc.get('name') or 'model').upper().replace('-', '_').replace('.', '_')}_KEY"
     spec = ModelSpec(
         id=ident,
-        name=doc.get("name", ident),
-        description=doc.get("description", ""),
+        name=doc.get("name") or ident,
+        description=doc.get("description") or "",
         provider=provider,
         api=api,
         endpoint=endpoint,
         model=model_name,
         model_type=model_type,
         capabilities=doc.get("capabilities") or _MODEL_TYPE_CAPABILITIES.get(model_type, []),
-        owner=doc.get("owner", ""),
-        tags=doc.get("tags", []),
+        owner=doc.get("owner") or "",
+        tags=doc.get("tags") or [],
         input_schema=doc.get("inputSchema") or {"type": "object"},
         output_schema=doc.get("outputSchema") or {"type": "object"},
         prices={"input_per_token": cost, "output_per_token": cost} if cost is not None else {},
         latency_ms=doc.get("latency"),
-        security_policy=doc.get("securityPolicy", "public"),
+        security_policy=doc.get("securityPolicy") or "public",
         key_ref=key_ref,
     )
     return spec, (api_key or None)

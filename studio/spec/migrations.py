@@ -17,10 +17,15 @@ from studio.spec.pipeline import CURRENT_VERSION, FORMAT_TAG, Pipeline
 
 
 def _v0_to_v1(doc: dict[str, Any]) -> dict[str, Any]:
+    """The prototype's version-0 layout: `nodes` with `type`/`modelId`/`position`, and
+    `connections` (or `edges`) with `from`/`to`. Each part of the wrong type is one sentence."""
     positions: dict[str, Any] = {}
     nodes = []
-    for raw in doc.get("nodes", []):
+    raw_nodes = _list_of_objects(doc, "nodes")
+    for raw in raw_nodes:
         raw = dict(raw)
+        if "id" not in raw:
+            raise UserError("every node of a version-0 pipeline needs an 'id'; add one and import again.")
         if "position" in raw:
             positions[str(raw["id"])] = raw.pop("position")
         kind = raw.pop("type", raw.pop("kind", "model"))
@@ -32,23 +37,34 @@ def _v0_to_v1(doc: dict[str, Any]) -> dict[str, Any]:
                 node[key] = raw.pop(key)
         nodes.append(node)
     edges = []
-    for i, conn in enumerate(doc.get("connections", doc.get("edges", []))):
+    key = "connections" if "connections" in doc else "edges"
+    for i, conn in enumerate(_list_of_objects(doc, key)):
         edges.append({
             "id": str(conn.get("id", f"e{i + 1}")),
             "source": str(conn.get("from", conn.get("source"))),
             "target": str(conn.get("to", conn.get("target"))),
         })
-    name = doc.get("name") or "Imported pipeline"
+    name = doc.get("name") if isinstance(doc.get("name"), str) and doc.get("name").strip() else "Imported pipeline"
+    ident = doc.get("id") if isinstance(doc.get("id"), str) and doc.get("id") else slugify(name)
     return {
         "format": FORMAT_TAG,
         "version": 1,
-        "id": doc.get("id") or slugify(name),
+        "id": ident,
         "name": name,
         "description": doc.get("description", ""),
         "nodes": nodes,
         "edges": edges,
         "ui": {"positions": positions},
     }
+
+
+def _list_of_objects(doc: dict[str, Any], key: str) -> list[dict]:
+    value = doc.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise UserError(f"the pipeline's {key!r} must be a list of objects; fix it and import again.")
+    return value
 
 
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _v0_to_v1}
@@ -88,6 +104,9 @@ def upgrade(doc: dict[str, Any]) -> dict[str, Any]:
 
 def load_pipeline(doc: Any) -> Pipeline:
     """Any known version of the pipeline JSON → the current Pipeline, or one clear UserError."""
+    from studio.jsonread import check_shape
+
+    check_shape(doc, "the pipeline")
     try:
         return Pipeline.model_validate(upgrade(doc))
     except ValidationError as e:

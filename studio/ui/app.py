@@ -4,15 +4,20 @@ gateway (studio/gateway), both over the same Studio object."""
 from __future__ import annotations
 
 import os
+import sys
 
 from studio.paths import data_home
 
 # NiceGUI keeps per-user storage in ./.nicegui unless told; keep it with the studio's data.
 os.environ.setdefault("NICEGUI_STORAGE_PATH", str(data_home() / "nicegui"))
 
-from nicegui import app, ui  # noqa: E402
+from nicegui import app, background_tasks, ui  # noqa: E402
 
 from studio.core import Studio
+from studio.errors import UserError
+from studio.security.guard import Guard
+from studio.security.policy import AccessPolicy
+from studio.security.preflight import check_binding, check_port_free, ui_token_required
 
 _studio: Studio | None = None
 
@@ -35,9 +40,44 @@ def reset_studio() -> None:
 
 async def _shutdown() -> None:
     """Close provider connections on the loop that made them, then flush analytics."""
+    from studio.serverinfo import withdraw
+
     if _studio is not None:
+        withdraw(_studio.home)
         await _studio.aclose()
     reset_studio()
+
+
+def _startup(host: str, port: int):
+    async def start() -> None:
+        """Own the analytics database from the start (CLI commands beside us then hand their
+        records over through the spool) and tell them where we listen."""
+        from nicegui import run
+
+        from studio.serverinfo import announce
+
+        studio = get_studio()
+        await run.io_bound(studio.analytics.start)
+        announce(studio.home, host, port)
+        background_tasks.create(check_builtin_models(studio), name="check built-in models")
+
+    return start
+
+
+async def check_builtin_models(studio) -> None:
+    """The built-in models need no key or network: check them in the background at start, so
+    the registry shows them healthy instead of "unknown" (the first page does not wait)."""
+    from nicegui import run
+
+    try:
+        specs = [s for s in await run.io_bound(studio.models.all) if s.api == "local"]
+        for spec in specs:
+            status = await studio.providers.check(spec)
+            await run.io_bound(studio.models.set_health, spec.id, status)
+    except Exception:  # noqa: BLE001 — a failed check must never stop the server
+        import logging
+
+        logging.getLogger(__name__).exception("checking the built-in models at start failed")
 
 
 def serve(host: str | None = None, port: int | None = None) -> None:
@@ -45,19 +85,44 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     serve(), so a test that runs the app again with another IOM_HOME gets its own data."""
     from studio.ui.pages import register_all
 
-    from studio.gateway import openai_api
+    from studio.gateway import openai_api, studio_api
 
+    host = host or os.environ.get("IOM_HOST", "127.0.0.1")
+    port = port or _port_from_env()
+    in_test_harness = "PYTEST_CURRENT_TEST" in os.environ  # NiceGUI's own test server picks its port
+    try:
+        check_binding(host)
+        if not in_test_harness:
+            check_port_free(host, port)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
     reset_studio()
     register_all()
+    app.add_middleware(Guard, policy=AccessPolicy.from_env(host), home=lambda: get_studio().home,
+                       keys=lambda: get_studio().keys, ui_token=ui_token_required())
     openai_api.register(app, get_studio)
-    app.on_startup(get_studio)
+    studio_api.register(app, get_studio)
+    app.on_startup(_startup(host, port))
     app.on_shutdown(_shutdown)
     ui.run(
-        host=host or os.environ.get("IOM_HOST", "127.0.0.1"),
-        port=port or int(os.environ.get("IOM_PORT", "8080")),
+        host=host,
+        port=port,
         title="IoM Studio",
         reload=False,
         show=False,
         favicon="🕸",
         dark=None,
     )
+
+
+def _port_from_env() -> int:
+    raw = os.environ.get("IOM_PORT", "8080")
+    try:
+        port = int(raw)
+        if not 0 < port < 65536:
+            raise ValueError
+    except ValueError:
+        print(f"error: IOM_PORT={raw!r} is not a port number; use a number from 1 to 65535.", file=sys.stderr)
+        raise SystemExit(1) from None
+    return port

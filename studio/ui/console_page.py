@@ -66,28 +66,9 @@ def build_params(values: dict[str, Any], extra_text: str) -> dict[str, Any]:
     return params
 
 
-def missing_keys(studio, specs: dict[str, ModelSpec]) -> dict[str, str]:
-    """Model id → the name of the key it needs and does not have (keyring or environment).
-    Blocking (the keyring talks D-Bus): call it in a thread."""
-    status: dict[str, bool] = {}
-    missing = {}
-    for model_id, spec in specs.items():
-        if spec.key_ref:
-            if spec.key_ref not in status:
-                status[spec.key_ref] = studio.keys.status(spec.key_ref).is_set
-            if not status[spec.key_ref]:
-                missing[model_id] = spec.key_ref
-    return missing
-
-
-def picker_label(spec: ModelSpec, missing_key: str | None) -> str:
-    return f"{spec.name} · {spec.id}" + (f" · needs key {missing_key}" if missing_key else "")
-
-
 async def console_page(model: str | None = None) -> None:
     studio = get_studio()
     specs: dict[str, ModelSpec] = {s.id: s for s in await run.io_bound(studio.models.all)}
-    no_key = await run.io_bound(missing_keys, studio, specs)
     history: list[Attempt] = []
     state: dict[str, Any] = {"model": model if model in specs else None, "task": None}
     form_values: dict[str, Any] = {}
@@ -102,11 +83,13 @@ async def console_page(model: str | None = None) -> None:
         with ui.row().classes("w-full gap-4 no-wrap items-start"):
             # -- left: what to send -------------------------------------------------------
             with ui.column().classes("w-1/2 gap-2"):
-                options = {i: picker_label(s, no_key.get(i)) for i, s in specs.items()}
+                missing = await run.io_bound(missing_keys, studio, list(specs.values()))
+                options = {i: f"{s.name} · {i}" + (f" — needs {s.key_ref}" if i in missing else "")
+                           for i, s in specs.items()}
                 picker = ui.select(options, label="Model", with_input=True, value=state["model"]) \
                     .props('outlined dense data-testid=model-picker').classes("w-full")
                 model_note = ui.label().classes("text-xs opacity-70")
-                key_row = ui.row().classes("items-center gap-2 text-warning").props("data-testid=key-missing")
+                key_hint = ui.row().classes("items-center gap-2 text-warning text-sm").props("data-testid=key-hint")
                 with ui.tabs().props("dense align=left").classes("w-full") as in_tabs:
                     tab_form = ui.tab("Form")
                     tab_raw = ui.tab("Raw JSON").props("data-testid=tab-raw")
@@ -177,16 +160,17 @@ async def console_page(model: str | None = None) -> None:
         form_box.clear()
         form_values.clear()
         spec = specs.get(state["model"])
-        key_row.clear()
-        if spec is not None and spec.id in no_key:
-            with key_row:
-                ui.icon("key_off")
-                ui.label(f"This model needs the key {no_key[spec.id]}, which is not set; the call will fail until it is.")
-                ui.link("Set key", f"/settings#key-{no_key[spec.id]}").props("data-testid=set-key")
         if spec is None:
+            key_hint.clear()
             model_note.text = "Pick a model to call."
             fields = []
             return
+        key_hint.clear()
+        if spec.id in missing:
+            with key_hint:
+                ui.icon("key_off")
+                ui.label(f"{spec.key_ref} is not set, so a call will be refused.")
+                ui.link("Set it in Settings", "/settings")
         model_note.text = f"{spec.provider} · {spec.api} · {spec.model_type}" + \
             (" · incomplete: set the provider's model name first" if spec.incomplete else "") + \
             (" · faults injected (test mode)" if spec.faults and spec.faults.enabled else "")
@@ -278,12 +262,6 @@ async def console_page(model: str | None = None) -> None:
         if state["task"] is not None:
             return
         spec = specs.get(state["model"])
-        key_row.clear()
-        if spec is not None and spec.id in no_key:
-            with key_row:
-                ui.icon("key_off")
-                ui.label(f"This model needs the key {no_key[spec.id]}, which is not set; the call will fail until it is.")
-                ui.link("Set key", f"/settings#key-{no_key[spec.id]}").props("data-testid=set-key")
         if spec is None:
             ui.notify("Pick a model first.", type="warning")
             return
@@ -364,3 +342,16 @@ async def console_page(model: str | None = None) -> None:
 
 def register() -> None:
     ui.page("/console")(console_page)
+
+
+def missing_keys(studio, specs: list[ModelSpec]) -> set[str]:
+    """Ids of models whose key is set nowhere (keyring or environment). Blocking: in a thread."""
+    status: dict[str, bool] = {}
+    out = set()
+    for spec in specs:
+        if spec.key_ref:
+            if spec.key_ref not in status:
+                status[spec.key_ref] = studio.keys.status(spec.key_ref).is_set
+            if not status[spec.key_ref]:
+                out.add(spec.id)
+    return out

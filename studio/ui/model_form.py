@@ -14,6 +14,7 @@ from nicegui import run, ui
 from pydantic import ValidationError
 from pydantic.alias_generators import to_snake
 
+from studio import jsonread
 from studio.errors import UserError
 from studio.spec.calls import CANONICAL_SCHEMAS
 from studio.spec.migrations import describe_validation_error
@@ -32,9 +33,9 @@ def schema_problem(text: str) -> str | None:
     if not text.strip():
         return "Enter a JSON Schema, e.g. {\"type\": \"object\"}."
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        return f"Not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})."
+        doc = jsonread.loads(text, "it")
+    except UserError as e:
+        return str(e)[:1].upper() + str(e)[1:]
     if not isinstance(doc, dict):
         return "A JSON Schema here must be an object, e.g. {\"type\": \"object\"}."
     validator = jsonschema.validators.validator_for(doc, default=jsonschema.Draft202012Validator)
@@ -50,9 +51,9 @@ def json_object_problem(text: str) -> str | None:
     if not text.strip():
         return None
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        return f"Not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})."
+        doc = jsonread.loads(text, "it")
+    except UserError as e:
+        return str(e)[:1].upper() + str(e)[1:]
     return None if isinstance(doc, dict) else "This must be a JSON object, e.g. {\"temperature\": 0}."
 
 

@@ -3,11 +3,11 @@ and the editor page with the canvas. Registered by `register()` from studio/ui/p
 
 from __future__ import annotations
 
-import json
-
 from nicegui import run, ui
 
+from studio import jsonread
 from studio.errors import UserError
+from studio.registry.pipelines import export_pipeline
 from studio.registry.samples import sample_pipelines
 from studio.spec.base import slugify
 from studio.spec.migrations import load_pipeline
@@ -16,6 +16,7 @@ from studio.ui.app import get_studio
 from studio.ui.canvas.editor import PipelineEditor
 from studio.ui.canvas.element import register_assets
 from studio.ui.shell import frame
+from studio.ui.widgets import ask_replace, backups_dialog
 
 
 def unique_id(base: str) -> str:
@@ -115,6 +116,9 @@ async def pipelines_list_page() -> None:
                         ui.space()
                         ui.button(icon="edit", on_click=lambda p=p: rename_dialog(p)).props("flat dense").tooltip("Rename")
                         ui.button(icon="content_copy", on_click=lambda p=p: duplicate(p)).props("flat dense").tooltip("Duplicate")
+                        if studio.pipelines.backups_of(p.id):
+                            ui.button(icon="history", on_click=lambda p=p: show_backups(p)) \
+                                .props(f"flat dense data-testid=backups-{p.id}").tooltip("Backups")
                         ui.button(icon="delete", on_click=lambda p=p: confirm_delete(p)).props("flat dense color=negative").tooltip("Delete")
             for problem in studio.pipelines.problems():
                 ui.label(str(problem)).classes("text-negative")
@@ -154,21 +158,42 @@ async def pipelines_list_page() -> None:
         async def import_upload(e) -> None:
             upload.reset()
             try:
-                doc = json.loads(await e.file.text())
+                doc = jsonread.loads(await e.file.read(), e.file.name)
                 pipelines = [load_pipeline(d) for d in (doc if isinstance(doc, list) else [doc])]
             except (ValueError, UserError) as err:
                 import_result.text = f"{e.file.name} is not a pipeline this studio can read: {err}"
                 import_result.classes(add="text-negative", remove="text-positive")
                 return
-            done = []
-            for p in pipelines:
-                if studio.pipelines.exists(p.id):
-                    p = p.model_copy(update={"id": unique_id(p.id)})
-                await save_new(p)
-                done.append(f"Imported '{p.name}' as {p.id}.")
-            import_result.text = " ".join(done)
-            import_result.classes(add="text-positive", remove="text-negative")
-            listing.refresh()
+            taken = [p for p in pipelines if studio.pipelines.exists(p.id)]
+
+            async def import_all(replace: bool) -> None:
+                done = []
+                for p in pipelines:
+                    if p in taken and not replace:
+                        p = p.model_copy(update={"id": unique_id(p.id)})
+                    elif p in taken:
+                        await run.io_bound(studio.pipelines.import_doc, export_pipeline(p), replace=True)
+                        done.append(f"Replaced '{p.name}' ({p.id}); the old version is kept as a backup.")
+                        continue
+                    await save_new(p)
+                    done.append(f"Imported '{p.name}' as {p.id}.")
+                import_result.text = " ".join(done)
+                import_result.classes(add="text-positive", remove="text-negative")
+                listing.refresh()
+
+            if taken:
+                names = ", ".join(p.id for p in taken)
+                ask_replace(f"Pipeline {names}", lambda: import_all(True), lambda: import_all(False))
+            else:
+                await import_all(False)
+
+        def show_backups(p: Pipeline) -> None:
+            async def restore(name: str) -> None:
+                await run.io_bound(studio.pipelines.restore, p.id, name)
+                ui.notify(f"Restored {p.id} from {name}; the version it replaced is kept as a backup.", type="positive")
+                listing.refresh()
+
+            backups_dialog(f"pipeline {p.id}", [f.name for f in studio.pipelines.backups_of(p.id)], restore)
 
         async def duplicate(p: Pipeline) -> None:
             copy = p.model_copy(deep=True, update={"id": unique_id(f"{p.id}-copy"), "name": f"{p.name} (copy)"})

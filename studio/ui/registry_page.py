@@ -16,7 +16,7 @@ from studio.ui import services
 from studio.ui.app import get_studio
 from studio.ui.model_form import MODEL_TYPES, POLICIES, PROVIDERS, open_model_form
 from studio.ui.shell import frame
-from studio.ui.widgets import confirm, health_badge, json_view, notify_error, transient_dialog
+from studio.ui.widgets import ask_replace, backups_dialog, confirm, health_badge, json_view, notify_error, transient_dialog
 
 HEALTH_STATES = list(HealthStatus.model_fields["state"].annotation.__args__)
 
@@ -270,7 +270,23 @@ async def registry_page() -> None:
                 ui.button("Delete", icon="delete", color="negative",
                           on_click=lambda: confirm_in(page_root, f"Delete {spec.id} from the registry?", delete)) \
                     .props("flat data-testid=delete")
+                kept = [f.name for f in studio.models.backups.list(spec.id)]
+                if kept:
+                    async def restore(name: str, spec=spec) -> None:
+                        await run.io_bound(studio.models.restore, spec.id, name)
+                        dialog.close()
+                        ui.notify(f"Restored {spec.id} from {name}; the version it replaced is kept as a backup.",
+                                  type="positive")
+                        await refresh()
+
+                    ui.button(f"Backups ({len(kept)})", icon="history",
+                              on_click=lambda: open_in(page_root, lambda: backups_dialog(f"model {spec.id}", kept, restore))) \
+                        .props("flat data-testid=model-backups")
         dialog.open()
+
+    def open_in(root, make):
+        with root:
+            make()
 
     def confirm_in(root, question, action):
         with root:
@@ -278,22 +294,35 @@ async def registry_page() -> None:
 
     # -- import / export / reset -------------------------------------------------------------
     async def on_upload(e: events.UploadEventArguments) -> None:
-        try:
-            text = await e.file.text()
-            from studio.registry.models import parse_json_text
+        from studio.registry.backups import ImportConflict
+        from studio.registry.models import parse_json_text
 
-            doc = parse_json_text(text, e.file.name)
-            report = await run.io_bound(studio.models.import_doc, doc, source=e.file.name)
+        try:
+            doc = parse_json_text(await e.file.read(), e.file.name)
+            await import_models(doc, e.file.name)
+        except ImportConflict as conflict:
+            ident, source = conflict.ident, e.file.name  # `conflict` is gone once this block ends
+            entries = studio.models.parse_entries(doc)
+            as_new = (lambda: import_models(doc, source, rename=unique_model_id(ident))) if len(entries) == 1 else None
+            ask_replace(f"Model {ident}", lambda: import_models(doc, source, replace=True), as_new)
         except Exception as err:  # noqa: BLE001
             notify_error(err)
-            return
         finally:
             upload.reset()
+
+    async def import_models(doc, source: str, **how) -> None:
+        report = await run.io_bound(lambda: studio.models.import_doc(doc, source=source, **how))
         upload_dialog.close()
-        ui.notify(f"Imported {e.file.name}: {report.summary()}.", type="positive", multi_line=True)
+        ui.notify(f"Imported {source}: {report.summary()}.", type="positive", multi_line=True)
         for warning in report.warnings:
             ui.notify(warning, type="warning", multi_line=True)
         await refresh()
+
+    def unique_model_id(base: str) -> str:
+        candidate, i = f"{base}-2", 3
+        while studio.models.find(candidate) is not None:
+            candidate, i = f"{base}-{i}", i + 1
+        return candidate
 
     with ui.dialog() as upload_dialog, ui.card():
         ui.label("Import models from a JSON file").classes("text-h6")

@@ -5,6 +5,7 @@ Keyring calls go through D-Bus and may block, so they run in a worker thread."""
 
 from __future__ import annotations
 
+from fastapi import Request
 from nicegui import run, ui
 
 from studio.secrets import NO_BACKEND_HELP, KeyStatus
@@ -37,7 +38,7 @@ async def test_key(studio, name: str) -> str:
     return f"{name} {verdict.get(status.state, 'could not be checked (' + status.state + ')')} — probed {spec.id}."
 
 
-async def settings_page() -> None:
+async def settings_page(request: Request) -> None:
     studio = get_studio()
     with frame("Settings") as page_root:
         ui.label("API keys").classes("text-h6")
@@ -134,6 +135,9 @@ async def settings_page() -> None:
             ui.button("Add", on_click=add_name).props("dense outline")
 
         ui.separator()
+        await gateway_card(studio, f"{request.url.scheme}://{request.headers.get('host', '127.0.0.1')}/v1")
+
+        ui.separator()
         ui.label("Data").classes("text-h6")
         with ui.row().classes("items-center gap-2"):
             ui.label("Data dir:")
@@ -154,6 +158,40 @@ async def settings_page() -> None:
                 "Remove every model and pipeline, then write the samples? This cannot be undone.",
                 lambda: reset(True), ok_label="Remove and reset")).props("flat")
     await refresh_keys()
+
+
+async def gateway_card(studio, base_url: str) -> None:
+    """The gateway token (what SDKs send as api_key): masked, shown on request, copied, renewed."""
+    from studio.security.token import gateway_token, new_gateway_token, where_kept
+
+    ui.label("Gateway").classes("text-h6")
+    ui.label("OpenAI- and Anthropic-compatible clients reach the studio at this address with this token as "
+             "their api_key; other web pages cannot use it.").classes("text-sm opacity-70")
+    token = {"value": await run.io_bound(gateway_token, studio.home, studio.keys)}
+    ui.label(base_url).classes("font-mono").props("data-testid=gateway-url")
+    with ui.row().classes("items-center gap-2 no-wrap"):
+        shown = ui.input("Token", password=True, password_toggle_button=True, value=token["value"]).props(
+            "dense outlined readonly data-testid=gateway-token").classes("w-96 font-mono")
+
+        def copy() -> None:
+            ui.clipboard.write(token["value"])
+            ui.notify("Gateway token copied.", type="positive")
+
+        async def renew() -> None:
+            try:
+                token["value"] = await run.io_bound(new_gateway_token, studio.home, studio.keys)
+            except Exception as e:  # noqa: BLE001
+                notify_error(e)
+                return
+            shown.value = token["value"]
+            ui.notify("New gateway token made; the old one no longer works.", type="positive")
+
+        ui.button("Copy", icon="content_copy", on_click=copy).props("dense outline data-testid=gateway-copy")
+        ui.button("New token", icon="autorenew", on_click=lambda: confirm(
+            "Make a new gateway token? Clients using the old one are refused from now on.", renew,
+            ok_label="New token")).props("dense flat data-testid=gateway-new")
+    kept = await run.io_bound(where_kept, studio.home, studio.keys)
+    ui.label(f"Kept in {kept}; 'iom gateway token' prints it.").classes("text-xs opacity-70")
 
 
 def register() -> None:

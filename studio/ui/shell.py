@@ -74,7 +74,7 @@ def frame(title: str):
             ui.image(MARK_URL).classes("w-8 h-8").props('alt="IoM Studio mark" no-spinner')
             ui.label("IoM Studio").classes("text-lg font-bold")
         ui.label("·").classes("opacity-60")
-        ui.label(title).classes("text-base opacity-90")
+        ui.label(title).classes("text-base opacity-90").props("data-testid=page-title")
         ui.space()
         _dark_toggle()
     with ui.left_drawer(value=True, fixed=True, bordered=True).props("width=200 breakpoint=800").classes("p-0"):
@@ -92,3 +92,11 @@ def frame(title: str):
                         ui.label(label)
     with ui.column().classes("w-full gap-4") as content:  # the page already pads its content
         yield content
+
+
+def retitle(title: str) -> None:
+    """The page's header and tab title follow a rename made on the page."""
+    ui.page_title(f"{title} · IoM Studio")
+    for element in list(ui.context.client.elements.values()):
+        if element.props.get("data-testid") == "page-title" and hasattr(element, "set_text"):
+            element.set_text(title)

@@ -92,3 +92,52 @@ def confirm(question: str, action: Callable[[], Awaitable[None] | None], *, ok_l
             ui.button(ok_label, on_click=go, color="negative").props("data-testid=confirm-ok")
     dialog.open()
     return dialog
+
+
+def ask_replace(what: str, on_replace: Callable[[], Awaitable[None]],
+                on_new: Callable[[], Awaitable[None]] | None) -> ui.dialog:
+    """An import met an id that exists: replace it (its old version is kept as a backup),
+    import as a new id, or cancel. Never a silent replace."""
+    with transient_dialog() as dialog, ui.card().props("data-testid=import-conflict"):
+        ui.label(f"{what} exists already.").classes("font-medium")
+        ui.label("Replace it (the old version is kept as a backup you can restore), import as a new id, "
+                 "or cancel.").classes("text-sm")
+
+        async def run_then_close(action) -> None:
+            try:
+                await action()
+            except Exception as e:  # noqa: BLE001 — shown as one sentence
+                notify_error(e)
+            dialog.close()
+
+        with ui.row().classes("w-full justify-end"):
+            ui.button("Cancel", on_click=dialog.close).props("flat data-testid=import-cancel")
+            if on_new is not None:
+                ui.button("Import as new", on_click=lambda: run_then_close(on_new)).props("outline data-testid=import-as-new")
+            ui.button("Replace", color="negative", on_click=lambda: run_then_close(on_replace)) \
+                .props("data-testid=import-replace")
+    dialog.open()
+    return dialog
+
+
+def backups_dialog(what: str, names: list[str], restore: Callable[[str], Awaitable[None]]) -> ui.dialog:
+    """The backups an import's replace kept, newest first, each with a Restore button."""
+    with transient_dialog() as dialog, ui.card().props("data-testid=backups"):
+        ui.label(f"Backups of {what}").classes("text-h6")
+        if not names:
+            ui.label("None yet: a backup is kept whenever an import replaces it.").classes("text-sm")
+        for name in names:
+            with ui.row().classes("items-center gap-3"):
+                ui.label(name.removesuffix(".json")).classes("font-mono text-sm")
+
+                async def go(name=name) -> None:
+                    try:
+                        await restore(name)
+                    except Exception as e:  # noqa: BLE001
+                        notify_error(e)
+                    dialog.close()
+
+                ui.button("Restore", on_click=go).props(f"dense outline data-testid=restore-{name.removesuffix('.json')}")
+        ui.button("Close", on_click=dialog.close).props("flat")
+    dialog.open()
+    return dialog

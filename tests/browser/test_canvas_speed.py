@@ -74,7 +74,7 @@ def test_hundred_nodes_open_pan_and_show_every_status(screen: Screen):
     screen.selenium.set_script_timeout(20)
     gaps = screen.selenium.execute_async_script(PAN_SCRIPT)
 
-    screen.click("Run")
+    screen.selenium.find_element(By.XPATH, "//div[contains(@class,'q-tab ')][.//div[text()='Run']]").click()
     screen.wait(0.6)  # the tab panel slides in
     screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=run]").click()
     done = lambda: len(screen.selenium.find_elements(By.CSS_SELECTOR, '.iom-node-status[data-state="done"]'))  # noqa: E731

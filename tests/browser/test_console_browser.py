@@ -43,10 +43,10 @@ def test_a_model_whose_key_is_missing_is_marked_before_the_call(screen: Screen, 
         output_schema=CANONICAL_SCHEMAS["llm"][1]))
     screen.open("/console")
     by_testid(screen, "model-picker").click()
-    screen.should_contain("Keyless chat · keyless/chat · needs key NOT_SET_KEY")  # in the picker, before any call
-    screen.find("Keyless chat · keyless/chat · needs key NOT_SET_KEY").click()
-    screen.should_contain("This model needs the key NOT_SET_KEY, which is not set")
-    link = by_testid(screen, "set-key")
-    assert link.get_attribute("href").endswith("/settings#key-NOT_SET_KEY")
+    screen.should_contain("Keyless chat · keyless/chat — needs NOT_SET_KEY")  # in the picker, before any call
+    screen.find("Keyless chat · keyless/chat — needs NOT_SET_KEY").click()
+    screen.should_contain("NOT_SET_KEY is not set, so a call will be refused.")
+    link = by_testid(screen, "key-hint").find_element("css selector", "a")
+    assert link.get_attribute("href").endswith("/settings")
     link.click()
     screen.wait_for(lambda: "/settings" in screen.selenium.current_url)

@@ -76,7 +76,7 @@ def test_gallery_copy_opens_on_the_canvas_ready_to_run(screen: Screen):
     card.find_element(By.XPATH, ".//button").click()
     screen.wait_for(lambda: "/pipelines/data-processing-chain-2" in screen.selenium.current_url)
     screen.wait_for(lambda: len(screen.selenium.find_elements(By.CSS_SELECTOR, ".vue-flow__node")) > 0)
-    screen.click("Run")
+    screen.selenium.find_element(By.XPATH, "//div[contains(@class,'q-tab ')][.//div[text()='Run']]").click()
     screen.wait_for(lambda: screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=run]").is_displayed())
     screen.should_contain("data *")  # the input form, from the input node's schema
 
@@ -108,3 +108,24 @@ def test_every_sample_says_whether_it_runs_offline_or_needs_a_key(screen: Screen
     assert badge("text-insights").text == "offline"  # built-in models only
     assert badge("content-enhancement").text == "needs 3 keys"  # calls OpenAI, Anthropic and Gemini models
     assert len(screen.selenium.find_elements(By.CSS_SELECTOR, "[data-sample] .q-badge")) == len(sample_pipelines())
+
+
+def test_importing_over_a_saved_pipeline_asks_and_keeps_a_backup(screen: Screen, tmp_path):
+    screen.open("/pipelines")
+    screen.should_contain("Review triage")
+    edited = export_pipeline(registry().get("review-triage"))
+    edited["name"] = "Review triage (edited)"
+    f = tmp_path / "review-triage.json"
+    f.write_text(json.dumps(edited))
+    upload = lambda: screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=import] input[type=file]")  # noqa: E731
+    upload().send_keys(str(f))
+    screen.should_contain("exists already")
+    assert registry().get("review-triage").name == "Review triage"  # nothing replaced before the answer
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=import-replace]").click()
+    screen.should_contain("the old version is kept as a backup")
+    assert registry().get("review-triage").name == "Review triage (edited)"
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=backups-review-triage]").click()
+    screen.should_contain("Backups of pipeline review-triage")
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=backups] button[data-testid^=restore-]").click()
+    screen.should_contain("Restored review-triage")
+    assert registry().get("review-triage").name == "Review triage"

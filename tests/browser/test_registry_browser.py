@@ -62,9 +62,9 @@ def test_a_bad_schema_is_flagged_under_the_field(screen: Screen):
     replace_text(screen, "form-input-schema", '{"type": "strng"}')
     screen.should_contain("Not a valid JSON Schema at type")
     replace_text(screen, "form-input-schema", '{"type": "object"')
-    screen.should_contain("Not valid JSON (line 1")
+    screen.should_contain("It is not valid JSON (line 1")
     replace_text(screen, "form-input-schema", '{"type": "object"}')
-    screen.should_not_contain("Not valid JSON")
+    screen.should_not_contain("not valid JSON")
 
 
 def test_slash_focuses_search_and_typing_filters(screen: Screen):

@@ -1,6 +1,8 @@
-"""Screenshots of each page at 1280×720 for docs/screenshots (the README's tour), taken in
-real Chromium on every run so they never drift from the code."""
+"""Screenshots of each page at 1280×720, taken in real Chromium on every run so a broken page
+shows. A test run writes them to `screenshots-out/` (ignored by git), so it changes no tracked
+file; `scripts/screenshots` writes them to docs/screenshots, the README's tour (IOM_SCREENSHOTS)."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,8 @@ from selenium.webdriver.common.by import By
 
 from studio.registry.samples import sample_models
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = Path(os.environ.get("IOM_SCREENSHOTS") or ROOT / "screenshots-out")
 
 N = len(sample_models())  # the seeded registry
 

@@ -164,24 +164,19 @@ async def test_a_capability_node_picks_by_policy_and_says_why(engine, registry, 
         assert strategy.rstrip("est") in record.nodes["c"].reason and "of 2 model(s)" in record.nodes["c"].reason
 
 
-async def test_every_missing_key_is_named_and_pinned_to_its_nodes(engine, registry, fake):
-    from studio.engine.executor import KeysMissing
-
-    openai_model(registry, fake, "t/key-a", "/v1/chat/completions", keyRef="KEY_A")
-    openai_model(registry, fake, "t/key-b", "/v1/chat/completions", keyRef="KEY_B")
-    p = pipeline([TEXT_IN, model_node("x", "t/key-a"), model_node("y", "t/key-b"), model_node("z", "t/key-a"), OUT],
-                 [("e1", "in", "x"), ("e2", "in", "y"), ("e3", "in", "z"), ("e4", "x", "out", "text", "text")])
-    with pytest.raises(KeysMissing) as caught:
-        await engine.run(p, {"text": "q"})
-    assert "KEY_A (nodes 'x', 'z'); KEY_B (node 'y')" in str(caught.value)
-    assert {pr.where for pr in caught.value.problems} == {"x", "y", "z"}
-    assert fake.requests == []
-
-
 async def test_a_missing_key_fails_before_any_call(engine, registry, fake):
     openai_model(registry, fake, "t/nokey", "/v1/chat/completions", keyRef="OTHER_KEY")
+    openai_model(registry, fake, "t/nokey2", "/v1/chat/completions", keyRef="THIRD_KEY")
+    p = pipeline([TEXT_IN, model_node("x", "t/nokey"), model_node("y", "t/nokey2"), model_node("z", "t/nokey"),
+                  {"id": "m", "kind": "merge"}, OUT],
+                 [("e1", "in", "x"), ("e2", "in", "y"), ("e3", "in", "z"), ("e4", "x", "m", "text", "a"),
+                  ("e5", "y", "m", "text", "b"), ("e6", "z", "m", "text", "c"), ("e7", "m", "out")])
+    with pytest.raises(UserError, match="needs 2 keys that are not set: OTHER_KEY .nodes 'x', 'z'.; "
+                                        "THIRD_KEY .node 'y'.*iom keys set OTHER_KEY") as err:
+        await engine.run(p, {"text": "q"})
+    assert err.value.nodes == {"x": "OTHER_KEY", "z": "OTHER_KEY", "y": "THIRD_KEY"}  # what the canvas marks
     p = pipeline([TEXT_IN, model_node("x", "t/nokey"), OUT], [("e1", "in", "x"), ("e2", "x", "out", "text", "text")])
-    with pytest.raises(UserError, match="needs the key OTHER_KEY .*iom keys set OTHER_KEY"):
+    with pytest.raises(UserError, match="needs 1 key that is not set: OTHER_KEY"):
         await engine.run(p, {"text": "q"})
     with pytest.raises(UserError, match="does not fit node 'in'.*'text' is a required property"):
         await engine.run(p, {})

@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from studio.errors import UserError
+
 from studio.core import Studio
 from studio.errors import CorruptFile, NotFound, UserError
 from studio.registry import ModelQuery
@@ -105,8 +107,14 @@ def test_prototype_entry_imports_as_is_with_its_key_in_the_keyring(studio, memor
     assert spec.incomplete and any("no provider model name" in w for w in report.warnings)
     assert memory_keyring.store[("iom-studio", "OPENAI_API_KEY")] == "sk-your-api-key-here"
     with_model = dict(PROTOTYPE, model="gpt-4-turbo", name="GPT-4 Turbo (named)")
-    studio.models.import_doc(with_model)
+    with pytest.raises(UserError, match="exists already; nothing was imported. Run again with --replace"):
+        studio.models.import_doc(with_model)  # never a silent replace
+    assert studio.models.get("openai/gpt-4-turbo").incomplete
+    report = studio.models.import_doc(with_model, replace=True)
+    assert report.updated == ["openai/gpt-4-turbo"] and len(report.backups) == 1
     assert not studio.models.get("openai/gpt-4-turbo").incomplete
+    restored, _ = studio.models.restore("openai/gpt-4-turbo")  # the old version comes back
+    assert restored.incomplete and len(studio.models.backups.list("openai/gpt-4-turbo")) == 2
 
 
 @pytest.mark.parametrize(

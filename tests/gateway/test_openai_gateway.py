@@ -22,6 +22,8 @@ from tests.engine.conftest import chat_reply
 from tests.fakes.provider_server import FakeProvider, Reply, sse
 
 ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "gateway-test-token-0123456789"
+AUTH = {"authorization": f"Bearer {TOKEN}"}
 
 
 def _free_port() -> int:
@@ -48,7 +50,7 @@ def gateway(iom_home, fake):
         prices={"input_per_token": 1e-6, "output_per_token": 2e-6}))
     port = _free_port()
     env = dict(os.environ, IOM_HOME=str(iom_home), IOM_PORT=str(port), LOOP_KEY="sk-loop-secret-000000000000",
-               PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+               PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring", IOM_GATEWAY_TOKEN=TOKEN)
     env.pop("PYTEST_CURRENT_TEST", None)
     proc = subprocess.Popen([sys.executable, "run.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -56,11 +58,11 @@ def gateway(iom_home, fake):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            if httpx.get(base + "/models", timeout=2).status_code == 200:
+            if httpx.get(base + "/models", headers=AUTH, timeout=2).status_code == 200:
                 break
         except httpx.TransportError:
             time.sleep(0.2)
-    with httpx.Client(base_url=base, timeout=30) as client:
+    with httpx.Client(base_url=base, headers=AUTH, timeout=30) as client:
         yield client
     proc.terminate()
     out, _ = proc.communicate(timeout=20)

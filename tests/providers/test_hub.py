@@ -167,3 +167,25 @@ async def test_studio_builds_a_hub():
     s = Studio(seed_samples=False)
     assert isinstance(s.providers, ProviderHub) and s.providers.recorder is s.recorder
     await s.aclose()
+
+
+async def test_chat_models_take_the_text_shorthand_and_misfits_get_an_example():
+    from studio.providers.hub import ProviderHub
+    from studio.providers.errors import ProviderError
+    from studio.spec.calls import CANONICAL_SCHEMAS, CallRequest, chat_input
+    from studio.spec.model import ModelSpec
+
+    assert chat_input("llm", {"text": "hi", "system": "be brief"}) == {
+        "system": "be brief", "messages": [{"role": "user", "content": "hi"}]}
+    assert chat_input("classifier", {"text": "hi"}) == {"text": "hi"}
+    llm_in, llm_out = CANONICAL_SCHEMAS["llm"]
+    spec = ModelSpec(id="t/chat", name="t", provider="openai", api="openai-chat", endpoint="http://127.0.0.1:9/x",
+                     model="m", key_ref="NO_SUCH_KEY_X", input_schema=llm_in, output_schema=llm_out)
+    hub = ProviderHub()
+    with pytest.raises(ProviderError) as err:
+        await hub.call(spec, CallRequest(model_id=spec.id, input={"text": "hi"}))
+    assert err.value.kind.value == "key_missing"  # past the input check: the shorthand fits
+    with pytest.raises(ProviderError) as err:
+        await hub.call(spec, CallRequest(model_id=spec.id, input={"foo": 1}))
+    assert 'an input that fits looks like {"text": "Hello"}' in str(err.value)
+    await hub.aclose()

@@ -318,3 +318,14 @@ def test_importing_the_package_loads_no_model_library():
     root = Path(__file__).resolve().parents[2]
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
     assert r.stdout.split(None, 1) == ["5", "[]\n"]
+
+
+def test_short_texts_get_no_language_warning_and_longer_foreign_ones_do():
+    from studio.providers.local.sentiment import VaderSentiment
+
+    model = VaderSentiment()
+    for short in ("I love it", "ok", "Me encanta", "Great stay!"):
+        out = model.run({"text": short}, {})
+        assert out["reliable"] is True and "looks" not in (out.get("note") or ""), (short, out)
+    out = model.run({"text": "Das Hotel war schrecklich und das Frühstück kalt."}, {})
+    assert out["reliable"] is False and "German" in out["note"]

@@ -17,3 +17,9 @@ def loopback_model(memory_keyring):
         script_chat(fake)
         save_loopback_model(get_studio(), fake)
         yield fake
+
+
+@pytest.fixture(autouse=True)
+def simulated_host(monkeypatch):
+    """The simulated User sends `Host: test`; the server answers only names it knows."""
+    monkeypatch.setenv("IOM_ALLOWED_HOSTS", "test")

@@ -120,3 +120,12 @@ async def test_without_a_hub_the_console_says_so_and_cannot_run(user: User):
         assert not element(user, "run").enabled
     finally:
         studio.providers = hub  # the app closes it on shutdown
+
+
+async def test_the_picker_says_which_models_need_a_missing_key(user: User, memory_keyring):
+    await user.open("/console?model=openai/gpt-4o-mini")
+    await user.should_see("OPENAI_API_KEY is not set, so a call will be refused.")
+    await user.should_see("Set it in Settings")
+    picker = element(user, "model-picker")
+    assert "needs OPENAI_API_KEY" in picker.options["openai/gpt-4o-mini"]
+    assert "needs" not in picker.options["local/sentiment-vader"]

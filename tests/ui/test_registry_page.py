@@ -118,11 +118,11 @@ async def test_bad_schema_is_flagged_under_the_field_and_not_saved(user: User):
     editor = element(user, "form-input-schema")
     assert editor.error and "Not a valid JSON Schema" in editor.error
     set_value(user, "form-input-schema", '{"type": ')
-    assert editor.error.startswith("Not valid JSON")
+    assert editor.error.startswith("It is not valid JSON")
     by_testid(user, "form-save").click()
     await settle()
     await user.should_see("1 field needs attention")
-    assert editor.error.startswith("Not valid JSON")  # the sentence stays under the field
+    assert "not valid JSON" in editor.error  # the sentence stays under the field
     from studio.ui.app import get_studio
 
     assert get_studio().models.find("local/bad-schema") is None
@@ -236,3 +236,48 @@ async def test_check_now_probes_the_model_and_keeps_its_health(user: User, loopb
     await settle()
     assert {"id": "loop/chat", "health": "ok"}.items() <= next(
         r for r in table_rows(user, "models-table") if r["id"] == "loop/chat").items()
+
+
+async def upload_json(user: User, name: str, doc) -> None:
+    from nicegui import events
+    from nicegui.elements.upload_files import SmallFileUpload
+
+    upload = element(user, "upload")
+    with user.client:
+        for handler in upload._upload_handlers:
+            await handler(events.UploadEventArguments(
+                sender=upload, client=user.client,
+                file=SmallFileUpload(name=name, content_type="application/json", _data=json.dumps(doc).encode())))
+    await settle()
+
+
+async def test_an_import_over_an_existing_id_asks_and_the_old_version_can_be_restored(user: User):
+    from studio.ui.app import get_studio
+
+    await user.open("/")
+    models = get_studio().models
+    original = models.get("local/text-stats")
+    edited = {**original.to_json_dict(), "name": "Text stats (edited)"}
+    await upload_json(user, "edited.json", edited)
+    await user.should_see("exists already")  # asked, nothing replaced yet
+    assert models.get("local/text-stats").name == original.name
+    by_testid(user, "import-as-new").click()
+    await settle()
+    assert models.get("local/text-stats-2").name == "Text stats (edited)"
+    assert models.get("local/text-stats").name == original.name
+
+    await upload_json(user, "edited.json", edited)
+    by_testid(user, "import-replace").click()
+    await settle()
+    assert models.get("local/text-stats").name == "Text stats (edited)"
+    assert len(models.backups.list("local/text-stats")) == 1
+
+    by_testid(user, "models-table").trigger("rowClick", [{}, {"id": "local/text-stats"}, 0])
+    await settle()
+    by_testid(user, "model-backups").click()
+    await settle()
+    name = models.backups.list("local/text-stats")[0].stem
+    by_testid(user, f"restore-{name}").click()
+    await settle()
+    assert models.get("local/text-stats").name == original.name
+    await user.should_see("Restored local/text-stats")

@@ -45,7 +45,7 @@ async def test_an_empty_value_is_refused_in_one_sentence(user: User, memory_keyr
     by_testid(user, "set-HF_TOKEN").click()
     await settle()
     await user.should_see("the value for key HF_TOKEN is empty; nothing was stored.")
-    assert memory_keyring.store == {}
+    assert [k for k in memory_keyring.store if k[1] != "IOM_GATEWAY_TOKEN"] == []  # no API key stored
 
 
 async def test_key_from_the_environment_is_reported_as_such(user: User, memory_keyring, monkeypatch):
@@ -96,3 +96,25 @@ async def test_test_button_reports_a_refused_key(user: User, loopback_model):
     by_testid(user, "test-LOOP_KEY").click()
     await settle(50)
     await user.should_see("LOOP_KEY was refused by the provider — probed loop/chat.")
+
+
+async def test_gateway_token_is_shown_masked_copied_and_renewed(user: User, memory_keyring, iom_home):
+    from studio.security.token import KEY_NAME, token_matches
+
+    await user.open("/settings")
+    await user.should_see("Gateway")
+    field = element(user, "gateway-token")
+    first = field.value
+    assert first.startswith("iom-") and memory_keyring.store[(SERVICE, KEY_NAME)] == first
+    assert "password" in str(field.props.get("type", "password"))  # masked until the user asks
+    assert element(user, "gateway-url").text == "http://test/v1"
+    by_testid(user, "gateway-copy").click()
+    await user.should_see("Gateway token copied.")
+    by_testid(user, "gateway-new").click()
+    by_testid(user, "confirm-ok").click()
+    await settle()
+    await user.should_see("the old one no longer works")
+    second = element(user, "gateway-token").value
+    assert second != first and memory_keyring.store[(SERVICE, KEY_NAME)] == second
+    assert token_matches(iom_home, second) and not token_matches(iom_home, first)
+    assert not (iom_home / "gateway-token").exists()  # the keyring holds it: no file

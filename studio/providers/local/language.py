@@ -44,6 +44,18 @@ def detect_code(text: str) -> str:
     return found[0][0] if found else UNDETERMINED
 
 
+SURE_ENOUGH = 0.9  # below this probability a short text's language is a guess, not a finding
+
+
+def confident_code(text: str) -> str:
+    """The language only when the detector is sure of it, else "und" (a warning that a short
+    English text "looks Slovenian" is worse than no warning)."""
+    found = detect(text)
+    if not found or found[0][1] < SURE_ENOUGH:
+        return UNDETERMINED
+    return found[0][0]
+
+
 class LanguageDetector(LocalModel):
     name = "langdetect"
     description = (

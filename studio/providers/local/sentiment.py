@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from studio.providers.local.base import Lazy, LocalModel, float_param, language_choice, require_text
-from studio.providers.local.language import detect_code
+from studio.providers.local.language import confident_code
 from studio.providers.local.languages import UNDETERMINED, name_of
 from studio.providers.local.textsplit import words
 
-# Below this many words langdetect guesses ("ok" comes out Slovak), so it is not asked.
-MIN_WORDS_TO_DETECT = 3
+# Below this many words langdetect guesses ("I love it" comes out Slovenian), so it is not
+# asked; above it, only a confident answer counts (language.confident_code).
+MIN_WORDS_TO_DETECT = 5
 
 
 def _analyzer():
@@ -54,7 +55,7 @@ class VaderSentiment(LocalModel):
         tokens = words(text)
         language = language_choice(input, params)
         if language is None:
-            language = detect_code(text) if len(tokens) >= MIN_WORDS_TO_DETECT else UNDETERMINED
+            language = confident_code(text) if len(tokens) >= MIN_WORDS_TO_DETECT else UNDETERMINED
         hits = list(dict.fromkeys(t.lower() for t in tokens if t.lower() in analyzer.lexicon))
 
         out: dict[str, Any] = {
@@ -70,7 +71,7 @@ class VaderSentiment(LocalModel):
             "lexiconHits": hits,
         }
         if language == UNDETERMINED:
-            out["note"] = "Too short to check the language; VADER assumed English."
+            out["note"] = "Too short to tell the language for sure; VADER assumed English."
         elif language != "en":
             out["note"] = (
                 f"The text looks {name_of(language)}; VADER only knows English, so this "

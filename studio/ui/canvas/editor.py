@@ -17,6 +17,7 @@ from studio.ui.canvas.element import MISSING_PACKAGES, PipelineCanvas, add_style
 from studio.engine.ports import template_variables
 from studio.ui.canvas.run_panel import RunPanel
 from studio.ui.canvas.session import EditSession, palette, pipeline_json
+from studio.ui.shell import retitle
 
 AUTOSAVE_SECONDS = 3.0
 
@@ -37,10 +38,11 @@ class PipelineEditor:
         with ui.row().classes("w-full no-wrap gap-2 items-stretch").style("height: calc(100vh - 175px); min-height: 380px"):
             self.canvas = PipelineCanvas(self.session.view(), palette(list(models.values()), health)) \
                 .classes("h-full").style("flex: 1; min-width: 0; border: 1px solid #ddd")
-            with ui.column().classes("w-72 h-full no-wrap gap-0"):
+            with ui.column().classes("w-96 h-full no-wrap gap-0"):
                 with ui.tabs().props("dense").classes("w-full") as tabs:
                     edit_tab = ui.tab("Edit")
                     run_tab = ui.tab("Run")
+                self.tabs, self.run_tab = tabs, run_tab
                 with ui.tab_panels(tabs, value=edit_tab).classes("w-full").style("flex: 1; overflow: auto"):
                     with ui.tab_panel(edit_tab).classes("p-1 gap-1").props("data-testid=side-panel"):
                         self.side_panel()
@@ -63,6 +65,8 @@ class PipelineEditor:
         with ui.row().classes("w-full items-center gap-1 no-wrap"):
             self.name_input = ui.input(value=self.session.pipeline.name).props("dense outlined data-testid=pipeline-name") \
                 .classes("w-48").on("blur", lambda: self.rename(self.name_input.value))
+            ui.button("Run", icon="play_arrow", on_click=self.run_now).props("dense color=positive data-testid=toolbar-run") \
+                .tooltip("Run the pipeline with the Run tab's input; the result shows there")
             self.save_button = ui.button("Save", icon="save", on_click=self.save).props("dense data-testid=save")
             self.autosave_switch = ui.switch("Autosave", value=True).props("dense")
             self.dirty_label = ui.label("").classes("text-xs text-grey-7").props("data-testid=dirty")
@@ -90,6 +94,10 @@ class PipelineEditor:
     def redraw(self) -> None:
         self.canvas.set_graph(self.session.view(), dirty=self.session.dirty)
         self._refresh_toolbar()
+        counts = getattr(self, "counts_label", None)
+        if counts is not None and not counts.is_deleted:  # live counts, without rebuilding the panel
+            p = self.session.pipeline
+            counts.set_text(f"{len(p.nodes)} nodes · {len(p.edges)} edges")
 
     def change(self, edit, *, refresh_panel: bool = True) -> Any:
         """Apply one edit, redraw; the side panel is rebuilt only when asked (a field that is
@@ -119,9 +127,16 @@ class PipelineEditor:
             return
         self.redraw()
 
+    def run_now(self) -> None:
+        """The toolbar's Run: show the Run tab (its input form, then the result) and start."""
+        self.tabs.set_value(self.run_tab)
+        self.run_panel.start(dry=False)
+
     def on_select(self, d: dict) -> None:
         self.selected_nodes, self.selected_edges = list(d.get("nodes", [])), list(d.get("edges", []))
         self.side_panel.refresh()
+        if len(self.selected_nodes) == 1 and getattr(self.run_panel, "last_record", None) is not None:
+            self.run_panel.inspect(self.selected_nodes[0])  # after a run, a click shows the node's in and out
 
     def delete_selected(self) -> None:
         self.change(lambda: self.session.delete(self.selected_nodes, self.selected_edges))
@@ -148,6 +163,7 @@ class PipelineEditor:
             return
         if name != self.session.pipeline.name:
             self.change(lambda: self.session.rename(name))
+            retitle(self.session.pipeline.name)
 
     # --- saving ----------------------------------------------------------------------------
     async def save(self) -> None:
@@ -174,6 +190,7 @@ class PipelineEditor:
     def export(self) -> None:
         p = self.session.pipeline
         ui.download.content(pipeline_json(p).encode(), f"{p.id}.json", "application/json")
+        ui.notify(f"Exported {p.id}.json to your downloads.", type="positive")
 
     # --- side panel ------------------------------------------------------------------------
     @ui.refreshable_method
@@ -187,7 +204,8 @@ class PipelineEditor:
             ui.label(f"{len(self.selected_nodes)} nodes and {len(self.selected_edges)} edges selected.")
         else:
             ui.label("Select a node or an edge to edit it.").classes("text-grey-7")
-            ui.label(f"{len(p.nodes)} nodes · {len(p.edges)} edges").classes("text-xs text-grey-7")
+            self.counts_label = ui.label(f"{len(p.nodes)} nodes · {len(p.edges)} edges") \
+                .classes("text-xs text-grey-7").props("data-testid=counts")
             ui.label("Drag models from the palette; drag from a port to a port to connect. "
                      "Shift+drag selects an area, Ctrl+click adds to the selection.").classes("text-xs text-grey-7")
 

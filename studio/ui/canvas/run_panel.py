@@ -20,9 +20,11 @@ from typing import Any, Callable
 
 from nicegui import ui
 
+from studio.engine.executor import MissingKeys
 from studio.errors import UserError
 from studio.providers.errors import ProviderError
 from studio.ui.canvas.run_view import event_patch, event_text, field, record_patch
+from studio.ui.result_view import result_view
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +75,9 @@ class RunPanel:
             self.cancel_button = ui.button("Cancel", on_click=self.cancel).props("dense flat color=negative data-testid=cancel")
             self.cancel_button.set_enabled(False)
         self.summary = ui.label("").classes("text-sm").props("data-testid=run-summary")
-        ui.label("Output").classes("text-xs text-grey-7")
-        self.output = ui.log(max_lines=500).classes("w-full h-40 text-xs").props("data-testid=run-output")
+        self.result_box = ui.column().classes("w-full gap-1").props("data-testid=run-result")
+        ui.label("Streamed text").classes("text-xs text-grey-7")
+        self.output = ui.log(max_lines=500).classes("w-full h-24 text-xs").props("data-testid=run-output")
         self.inspector = ui.column().classes("w-full gap-0")
 
     # --- form ------------------------------------------------------------------------------
@@ -91,8 +94,11 @@ class RunPanel:
             for name, sub in (schema.get("properties") or {}).items():
                 label = name + (" *" if name in required else "")
                 t = sub.get("type") if isinstance(sub, dict) else None
-                if t == "string":
-                    self.fields[name] = ui.textarea(label).props("dense autogrow").classes("w-full")
+                examples = sub.get("examples") if isinstance(sub, dict) else None
+                example = examples[0] if isinstance(examples, list) and examples else None
+                if t == "string":  # a schema's first example fills the field: a sample runs at once
+                    self.fields[name] = ui.textarea(label, value=example if isinstance(example, str) else None) \
+                        .props("dense autogrow").classes("w-full")
                 elif t in ("number", "integer"):
                     self.fields[name] = ui.number(label, precision=0 if t == "integer" else None).props("dense").classes("w-full")
                 elif t == "boolean":
@@ -143,6 +149,8 @@ class RunPanel:
             return
         ed.canvas.clear_status()
         self.output.clear()
+        self.result_box.clear()
+        self.inspector.clear()
         self.cancel_button.set_enabled(True)
         self.summary.set_text("Dry run…" if dry else "Running…")
         try:
@@ -151,7 +159,15 @@ class RunPanel:
         except asyncio.CancelledError:
             self.summary.set_text("Cancelled.")
             raise
-        except (UserError, ProviderError) as e:  # the engine's one-sentence errors (missing key, bad input …)
+        except MissingKeys as e:  # every missing key at once, pinned to the nodes that need it
+            for node_id, key in e.nodes.items():
+                ed.session.problems[node_id] = f"needs the key {key}; set it in Settings"
+            ed.redraw()
+            self.summary.set_text(f"Not run: {e}")
+            with self.result_box:
+                ui.link("Set the keys in Settings", "/settings").props("data-testid=set-keys-link")
+            return
+        except (UserError, ProviderError) as e:  # the engine's one-sentence errors (bad input …)
             self.summary.set_text(f"Failed: {e}")
             return
         except Exception:  # a bug: the person gets one sentence, the traceback goes to the server log
@@ -167,6 +183,20 @@ class RunPanel:
         self.last_record = record
         ed.canvas.apply_status(record_patch(record, pipeline), [time.perf_counter()])
         self.summary.set_text(self.describe(record, dry))
+        self.show_result(record)
+
+    def show_result(self, record: Any) -> None:
+        """The run's final output right under its summary; a failed run names its node."""
+        self.result_box.clear()
+        with self.result_box:
+            error = field(record, "error")
+            if error:
+                ui.label(error).classes("text-sm text-negative").props("data-testid=run-error")
+            outputs = field(record, "outputs")
+            if outputs is not None and outputs != {}:
+                ui.label("Result").classes("text-xs text-grey-7")
+                result_view(outputs, name=f"{self.editor.session.pipeline.id}-output", testid="run-result-value")
+                ui.label("Select a node on the canvas to see what went in and came out.").classes("text-xs text-grey-7")
 
     def describe(self, record: Any, dry: bool) -> str:
         status = field(record, "status", default="")
@@ -241,7 +271,13 @@ class RunPanel:
             if node_run is None:
                 ui.label(f"No run record for '{node_id}' yet; run the pipeline first.").classes("text-xs")
                 return
-            ui.label(f"Node {node_id}").classes("text-sm font-semibold")
-            for title, value in (("Resolved inputs", field(node_run, "inputs")), ("Output", field(node_run, "output"))):
+            status = field(node_run, "status", default="")
+            ui.label(f"Node {node_id}: {status}").classes("text-sm font-semibold").props("data-testid=inspected-node")
+            if field(node_run, "error"):
+                ui.label(field(node_run, "error")).classes("text-sm text-negative")
+            for title, value in (("Inputs", field(node_run, "inputs")), ("Output", field(node_run, "output"))):
                 ui.label(title).classes("text-xs text-grey-7")
-                ui.code(json.dumps(value, indent=2, default=str)[:20000], language="json").classes("w-full text-xs")
+                if value is None:
+                    ui.label("—").classes("text-sm")
+                else:
+                    result_view(value, name=f"{node_id}-{title.lower()}", testid=f"node-{title.lower()}")

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 from studio.registry.search import price_label
 from studio.spec.model import HealthStatus, ModelSpec
 from studio.spec.pipeline import Edge, Node, Pipeline
-from studio.ui.canvas.layout import auto_layout
+from studio.ui.canvas.layout import auto_layout, node_height
 from studio.engine.ports import check_connection, field_for, input_ports, output_ports, template_error
 
 HISTORY_LIMIT = 200
@@ -118,7 +118,11 @@ class EditSession:
 
     def layout(self) -> None:
         with self.edit():
-            self.pipeline.ui["positions"] = auto_layout(self.pipeline, self.positions)
+            self.pipeline.ui["positions"] = auto_layout(self.pipeline, self.positions, self.node_heights())
+
+    def node_heights(self) -> dict[str, int]:
+        return {n.id: node_height(len(input_ports(n, self.models, self.pipeline)), len(output_ports(n, self.models)))
+                for n in self.pipeline.nodes}
 
     # --- nodes and edges ---------------------------------------------------------------
     def _new_id(self, base: str) -> str:

@@ -1,0 +1,38 @@
+"""The spool's line format: one record per line, redacted before it touches the disk.
+
+    {"kind": "call", "record": {…CallRecord…}, "input": "<canonical text>" | null, "output": …}
+    {"kind": "run", "record": {…RunRecord…}}
+
+A call's input and output travel in the audit trail's canonical form (already redacted and
+hashed the same way the database stores them); a run is redacted as a whole.
+"""
+
+from __future__ import annotations
+
+import json
+
+from studio.secrets import redact, redact_data
+from studio.spec.records import CallRecord, RunRecord
+
+
+def call_line(record: CallRecord, input_text: str | None, output_text: str | None) -> bytes:
+    if record.error_message:
+        record = record.model_copy(update={"error_message": redact(record.error_message)})
+    body = record.model_dump_json()
+    return (f'{{"kind":"call","record":{body},"input":{json.dumps(input_text, ensure_ascii=False)},'
+            f'"output":{json.dumps(output_text, ensure_ascii=False)}}}\n').encode("utf-8", "surrogatepass")
+
+
+def run_line(run: RunRecord) -> bytes:
+    doc = {"kind": "run", "record": redact_data(run.model_dump(mode="json"))}
+    return (json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8", "surrogatepass")
+
+
+def decode(line: bytes) -> tuple[str, object]:
+    """("call", (CallRecord, input_text, output_text)) or ("run", RunRecord)."""
+    doc = json.loads(line.decode("utf-8", "surrogatepass"))
+    if doc["kind"] == "call":
+        return "call", (CallRecord.model_validate(doc["record"]), doc.get("input"), doc.get("output"))
+    if doc["kind"] == "run":
+        return "run", RunRecord.model_validate(doc["record"])
+    raise ValueError(f"unknown spool record kind {doc['kind']!r}")

@@ -1,0 +1,104 @@
+"""Reading analytics wherever the database is.
+
+DuckDB lets one process hold analytics.duckdb; while the web app runs it is that process. So a
+read that cannot open the database here (`DatabaseBusy`) is sent to the web app, which takes
+in every spooled record first and then runs the same query (POST /api/analytics/read with the
+gateway token; studio/gateway/studio_api.py). Only the queries named in `QUERIES` travel.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any, Callable
+
+from studio.analytics import queries as q
+from studio.analytics.store import AnalyticsStore, DatabaseBusy
+from studio.errors import UserError
+
+READ_PATH = "/api/analytics/read"
+QUERIES: dict[str, Callable] = {fn.__name__: fn for fn in (
+    q.dashboard, q.summary, q.list_runs, q.get_run, q.recent_calls, q.filter_choices)}
+
+
+def read_anywhere(store: AnalyticsStore, fn: Callable, *args, keys=None) -> Any:
+    """`store.read(fn, *args)` here when we can open the database, else through the web app."""
+    try:
+        return store.read(fn, *args)
+    except DatabaseBusy:
+        return read_remote(store, fn.__name__, *args, keys=keys)
+
+
+def encode_args(args: tuple) -> list:
+    out = []
+    for a in args:
+        if isinstance(a, q.Filters):
+            out.append({"filters": {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(a).items()}})
+        else:
+            out.append(a)
+    return out
+
+
+def decode_args(args: Any) -> list:
+    if not isinstance(args, list):
+        raise UserError("'args' must be a list.")
+    out = []
+    for a in args:
+        if isinstance(a, dict) and isinstance(a.get("filters"), dict):
+            f = a["filters"]
+            try:
+                out.append(q.Filters(**{k: (datetime.fromisoformat(v) if k in ("since", "until") and v else v)
+                                        for k, v in f.items()}))
+            except (TypeError, ValueError):
+                raise UserError("'filters' has a field this studio does not know or a time it cannot read.") from None
+        elif isinstance(a, (str, int)) or a is None:
+            out.append(a)
+        else:
+            raise UserError("query arguments are filters, strings or numbers.")
+    return out
+
+
+def serve_read(store: AnalyticsStore, name: Any, args: Any) -> str:
+    """The web app's side: take in every spooled record, run the named query, return JSON text."""
+    fn = QUERIES.get(name) if isinstance(name, str) else None
+    if fn is None:
+        raise UserError(f"no analytics query named {name!r}; known: {', '.join(sorted(QUERIES))}.")
+    decoded = decode_args(args)
+    store.flush()
+    return json.dumps(store.read(fn, *decoded), default=str, ensure_ascii=False)
+
+
+def read_remote(store: AnalyticsStore, name: str, *args, keys=None) -> Any:
+    import httpx
+
+    from studio.serverinfo import running_server
+
+    url = running_server(store.home)
+    if url is None:
+        raise DatabaseBusy(
+            f"the analytics database {store.path} is in use by another IoM Studio command; "
+            "try again when it has finished.")
+    token = _token(store.home, keys)
+    try:
+        r = httpx.post(url + READ_PATH, json={"query": name, "args": encode_args(args)},
+                       headers={"authorization": f"Bearer {token}"}, timeout=60, trust_env=False)
+    except httpx.HTTPError as e:
+        raise UserError(f"the studio at {url} holds the analytics database but did not answer ({type(e).__name__}); "
+                        "check that it is running, or stop it, and try again.") from None
+    try:
+        doc = r.json()
+    except ValueError:
+        doc = None
+    if r.status_code != 200:
+        message = (doc or {}).get("error", {}).get("message") if isinstance(doc, dict) else None
+        raise UserError(f"the studio at {url} refused the analytics read: "
+                        f"{message or f'HTTP {r.status_code}'}")
+    return doc
+
+
+def _token(home, keys) -> str:
+    from studio.secrets import KeyStore
+    from studio.security.token import gateway_token
+
+    return gateway_token(home, keys or KeyStore())

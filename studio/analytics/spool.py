@@ -1,0 +1,124 @@
+"""The durable hand-off of records between processes.
+
+DuckDB lets one process hold `analytics.duckdb` at a time, but the web app, the CLI beside it,
+the gateway and batch workers all make calls. So every process appends each record, as one
+redacted JSON line, to a segment file of its own under `IOM_HOME/spool/` before it reports the
+call or run as done: a write to the file survives the process being killed the next instant.
+Whoever holds the database (the owner: the web app, or a CLI command when no web app runs)
+moves new lines into DuckDB and records, in the same transaction, how far it has read each
+segment (`spool_progress`), so every line is stored exactly once, even across crashes.
+
+A segment's writer holds an exclusive `flock` on it while it lives; a segment that nobody holds
+and that has been read to its end is deleted by the owner.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+SPOOL_DIR = "spool"
+SUFFIX = ".jsonl"
+READ_CHUNK = 8 << 20  # bytes of one segment read per flush, so one huge backlog cannot stall a flush
+
+
+def spool_dir(home: Path) -> Path:
+    return Path(home) / SPOOL_DIR
+
+
+class SpoolSegment:
+    """This process's segment: append-only, opened on first write, locked while we live."""
+
+    def __init__(self, home: Path):
+        self.dir = spool_dir(home)
+        self.name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}{SUFFIX}"
+        self.path = self.dir / self.name
+        self.size = 0
+        self._fd: int | None = None
+
+    @property
+    def opened(self) -> bool:
+        return self._fd is not None
+
+    def append(self, line: bytes) -> int:
+        """Write one line (ending in a newline) and return the segment's size after it.
+        The caller serialises appends (the store's lock)."""
+        if self._fd is None:
+            self._open()
+        view = memoryview(line)
+        while view:  # os.write may write less than asked (signals, huge lines)
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self.size += len(line)
+        return self.size
+
+    def sync(self) -> None:
+        """Push written lines to the disk (a crash of the OS, not only of the process)."""
+        if self._fd is not None:
+            os.fsync(self._fd)
+
+    def close(self, *, delete: bool = False) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.fsync(fd)
+        finally:
+            if delete:  # only when every line is known to be in the database
+                self.path.unlink(missing_ok=True)
+            os.close(fd)  # closing releases the lock
+
+    def _open(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh name: nobody else holds it
+        self._fd = fd
+
+
+@dataclass
+class Backlog:
+    """New complete lines of one segment, and the offset just past them."""
+
+    name: str
+    lines: list[bytes]
+    end: int
+
+
+def segments(home: Path) -> list[Path]:
+    try:
+        return sorted(p for p in spool_dir(home).iterdir() if p.name.endswith(SUFFIX))
+    except FileNotFoundError:
+        return []
+
+
+def read_from(path: Path, offset: int, until: int | None = None) -> Backlog:
+    """The complete lines after `offset` (and before `until`); a line still being written is
+    left for next time, and so is whatever lies past READ_CHUNK."""
+    size = READ_CHUNK if until is None else min(READ_CHUNK, until - offset)
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read(size)
+    except FileNotFoundError:
+        return Backlog(path.name, [], offset)
+    cut = data.rfind(b"\n") + 1
+    lines = data[:cut].splitlines()
+    return Backlog(path.name, [line for line in lines if line.strip()], offset + cut)
+
+
+def writer_gone(path: Path) -> bool:
+    """True when no process holds the segment open for writing any more."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # also drops our shared lock
+    return True

@@ -1,0 +1,94 @@
+"""One way to read JSON a person or a client hands the studio — files, `@FILE` and inline CLI
+input, pasted text, uploads, gateway bodies — with limits, and one sentence for each way it
+can go wrong (size, encoding, syntax with line and column, nesting, huge numbers, lone
+surrogates) instead of a RecursionError, ValueError or UnicodeError traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from studio.errors import UserError
+
+MAX_BYTES = 32 << 20  # a pipeline, a registry export or a request body larger than this is a mistake
+MAX_DEPTH = 100  # levels of nested arrays/objects
+
+
+def loads(data: str | bytes, source: str, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse `data`; `source` names it in messages ("pipeline.json", "the --input value")."""
+    if isinstance(data, (bytes, bytearray)):
+        if len(data) > max_bytes:
+            raise UserError(f"{source} is {len(data):,} bytes, more than the limit of {max_bytes:,}; use a smaller file.")
+        try:
+            data = bytes(data).decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise UserError(f"{source} is not UTF-8 text (a bad byte at offset {e.start}); save it as UTF-8 JSON.") from None
+    elif len(data) > max_bytes:
+        raise UserError(f"{source} is {len(data):,} characters, more than the limit of {max_bytes:,}; send less.")
+    try:
+        value = json.loads(data)
+    except json.JSONDecodeError as e:
+        raise UserError(f"{source} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}).") from None
+    except RecursionError:
+        raise UserError(f"{source} is nested more than {max_depth} levels deep; flatten it.") from None
+    except ValueError as e:  # integers past Python's 4,300-digit conversion limit
+        if "digits" in str(e):
+            raise UserError(f"{source} has a number with more than 4,300 digits; send it as a string.") from None
+        raise UserError(f"{source} is not valid JSON ({e}).") from None
+    check_shape(value, source, max_depth)
+    return value
+
+
+def check_shape(value: Any, source: str, max_depth: int = MAX_DEPTH) -> None:
+    """Nesting within `max_depth`, and text that is valid Unicode (no lone surrogates such as
+    "\\ud800", which no file, database or terminal can hold). Iterative: no recursion limit."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            _check_text(item, source)
+        elif isinstance(item, (dict, list)):
+            if depth > max_depth:
+                raise UserError(f"{source} is nested more than {max_depth} levels deep; flatten it.")
+            if isinstance(item, dict):
+                for key, sub in item.items():
+                    _check_text(key, source)
+                    stack.append((sub, depth + 1))
+            else:
+                stack.extend((sub, depth + 1) for sub in item)
+
+
+def _check_text(text: str, source: str) -> None:
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise UserError(f"{source} holds text that is not valid Unicode (a lone surrogate "
+                            f"{text[e.start]!a}); remove it or send the characters themselves.") from None
+
+
+def read_file(path: Path | str, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> Any:
+    """A JSON file a user named, read within the limits."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise UserError(f"{path} is {size:,} bytes, more than the limit of {max_bytes:,}; use a smaller file.")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{path} does not exist.") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a folder, not a JSON file.") from None
+    except OSError as e:
+        raise UserError(f"{path} could not be read ({e.strerror or e}).") from None
+    except ValueError:  # a path with a NUL byte
+        raise UserError(f"{str(path)!r} is not a usable file name.") from None
+    return loads(data, str(path), max_bytes=max_bytes, max_depth=max_depth)
+
+
+def read_argument(text: str, what: str = "the input") -> Any:
+    """A CLI value that is JSON inline or `@FILE`."""
+    if text.startswith("@"):
+        return read_file(text[1:])
+    return loads(text, what)

@@ -1,0 +1,60 @@
+"""Old versions kept when an import replaces a saved model or pipeline, so nothing is lost by
+a replace: `IOM_HOME/backups/<kind>/<id>/<UTC time>.json`, listed newest first, restorable
+from the CLI (`iom models|pipelines backups ID`, `restore ID`) and the UI."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+from studio.atomic import write_bytes
+from studio.errors import NotFound, UserError
+
+
+class Backups:
+    def __init__(self, root: Path, kind: str):
+        self.root = root
+        self.kind = kind  # "model" or "pipeline", for messages
+
+    def _dir(self, ident: str) -> Path:
+        return self.root / ident
+
+    def keep(self, ident: str, current: Path) -> Path | None:
+        """Copy the saved file aside before it is replaced; None when there is none."""
+        if not current.exists():
+            return None
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        target = self._dir(ident) / f"{stamp}.json"
+        write_bytes(target, current.read_bytes())
+        return target
+
+    def list(self, ident: str) -> list[Path]:
+        folder = self._dir(ident)
+        return sorted(folder.glob("*.json"), reverse=True) if folder.is_dir() else []
+
+    def pick(self, ident: str, name: str | None = None) -> Path:
+        """The newest backup, or the one named (its file name as `backups` lists it)."""
+        found = self.list(ident)
+        if not found:
+            raise NotFound(f"there is no backup of {self.kind} {ident!r}; backups are made when an import replaces it.")
+        if name is None:
+            return found[0]
+        for path in found:
+            if name in (path.name, path.stem, str(path)):
+                return path
+        raise UserError(f"{name!r} is not a backup of {self.kind} {ident!r}; "
+                        f"'iom {self.kind}s backups {ident}' lists them.")
+
+    def forget(self, ident: str) -> None:
+        shutil.rmtree(self._dir(ident), ignore_errors=True)
+
+
+class ImportConflict(UserError):
+    """An import names an id that exists; the UI asks what to do, the CLI names its flags."""
+
+    def __init__(self, kind: str, ident: str):
+        self.kind, self.ident = kind, ident
+        super().__init__(f"a {kind} with id {ident!r} exists already; nothing was imported. Run again with --replace "
+                         f"to replace it (the old version is kept as a backup) or with --rename NEW_ID to import it "
+                         f"as a new {kind}.")

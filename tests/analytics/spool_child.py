@@ -1,0 +1,39 @@
+"""Child process for the spool tests: records calls (and one run) through an AnalyticsStore
+and says on stdout how many it has recorded, so the parent can kill it at any point.
+
+    python -m tests.analytics.spool_child HOME COUNT [--own] [--hang]
+
+--own   take the database first (the child is the owner; its writer runs slowly)
+--hang  after COUNT calls, print "recorded COUNT" and wait to be killed
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from studio.analytics import AnalyticsStore
+from studio.spec.records import CallRecord, NodeRun, RunRecord
+
+
+def main() -> None:
+    home, count = Path(sys.argv[1]), int(sys.argv[2])
+    store = AnalyticsStore(home, interval_s=1.0)
+    if "--own" in sys.argv:
+        assert store.start(), "the child could not take the database"
+    tag = f"{sys.argv[3] if len(sys.argv) > 3 and not sys.argv[3].startswith('--') else 'c'}"
+    for i in range(count):
+        store.record_call(CallRecord(id=f"{tag}{i}", model_id="m/a", provider="p"), {"i": i}, {"o": i})
+        if i % 50 == 49:
+            print(f"recorded {i + 1}", flush=True)
+    store.record_run(RunRecord(id=f"run-{tag}", pipeline_id="p1", status="succeeded",
+                               nodes={"n": NodeRun(node_id="n", status="succeeded")}))
+    print(f"recorded {count} and the run", flush=True)
+    if "--hang" in sys.argv:
+        time.sleep(120)
+    store.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Records from several processes reach the one database exactly once: a process that cannot
+get analytics.duckdb (another one owns it) spools its records, and the owner takes them in;
+a record is on disk before record_call returns, so a killed process loses nothing it reported."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from studio.analytics import AnalyticsStore
+from studio.analytics import queries as q
+from studio.analytics.spool import segments
+from studio.spec.records import CallRecord
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def child(home: Path, count: int, *flags: str, tag: str = "c") -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tests.analytics.spool_child", str(home), str(count), tag, *flags],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def counts(store: AnalyticsStore) -> tuple[int, int]:
+    return store.read(lambda cur: cur.execute("SELECT count(*), count(DISTINCT id) FROM calls").fetchone())
+
+
+def test_a_process_beside_the_owner_spools_and_the_owner_takes_it_in(iom_home):
+    owner = AnalyticsStore(iom_home, interval_s=0.2)
+    assert owner.start()
+    proc = child(iom_home, 300, tag="x")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    owner.flush()
+    assert counts(owner) == (300, 300)
+    assert [r["id"] for r in owner.read(q.list_runs)] == ["run-x"]
+    owner.flush()  # the child's segment is read to its end and its writer is gone: deleted
+    assert [p.name for p in segments(iom_home)] == []
+    assert owner.read(lambda cur: cur.execute("SELECT count(*) FROM spool_progress").fetchone()[0]) == 0
+    owner.close()
+
+
+def test_a_killed_process_beside_the_owner_loses_nothing_it_reported(iom_home):
+    owner = AnalyticsStore(iom_home, interval_s=0.2)
+    assert owner.start()
+    proc = child(iom_home, 400, "--hang", tag="k")
+    reported = 0
+    for line in proc.stdout:
+        reported = int(line.split()[1])
+        if reported >= 200:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    owner.flush()
+    total, distinct = counts(owner)
+    assert total == distinct >= reported >= 200
+    owner.close()
+
+
+def test_an_owner_killed_before_its_commit_is_taken_in_on_the_next_start(iom_home):
+    proc = child(iom_home, 250, "--own", "--hang", tag="o")
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if "the run" in line:
+            break
+    os.kill(proc.pid, signal.SIGKILL)  # its writer commits once a second: most records are only spooled
+    proc.wait(timeout=10)
+    assert lines and "the run" in lines[-1], proc.stderr.read()
+    store = AnalyticsStore(iom_home)
+    store.flush()
+    assert counts(store) == (250, 250)
+    assert store.read(q.get_run, "run-o")["status"] == "succeeded"
+    store.close()
+    store = AnalyticsStore(iom_home)  # reopening reads nothing twice
+    store.flush()
+    assert counts(store) == (250, 250)
+    assert segments(iom_home) == []
+    store.close()
+
+
+def test_many_processes_at_once_each_record_stored_once(iom_home):
+    owner = AnalyticsStore(iom_home, interval_s=0.2)
+    assert owner.start()
+    procs = [child(iom_home, 200, tag=f"p{n}-") for n in range(4)]
+    for n in range(2):  # calls of the owner itself, interleaved with the children's
+        for i in range(100):
+            owner.record_call(CallRecord(id=f"own{n}-{i}", model_id="m/a", provider="p"), {"i": i})
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    owner.flush()
+    assert counts(owner) == (1000, 1000)
+    owner.close()
+
+
+def test_spooled_lines_carry_no_secret(iom_home):
+    from studio.secrets import redactor
+
+    secret = "sk-" + "Q1w2E3r4T5y6U7i8O9p0"
+    redactor.remember("plain-secret-value-42")
+    store = AnalyticsStore(iom_home)
+    store.record_call(CallRecord(id="a", model_id="m/a", provider="p", status="error",
+                                 error_message="refused key plain-secret-value-42"),
+                      {"prompt": "hi", "api_key": "zzz-structural", "note": secret}, {"text": "Bearer tok_abcdefghijkl"})
+    text = segments(iom_home)[0].read_text("utf-8")
+    assert "plain-secret-value-42" not in text and secret not in text
+    assert "zzz-structural" not in text and "tok_abcdefghijkl" not in text and '\\"prompt\\":\\"hi\\"' in text
+    store.close()
