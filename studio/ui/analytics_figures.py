@@ -12,7 +12,7 @@ from typing import Any
 from studio.ui import formats as fmt
 
 _GRID = "rgba(128,128,128,0.25)"
-_AXIS = {"gridcolor": _GRID, "zerolinecolor": _GRID, "automargin": True}
+_AXIS = {"gridcolor": _GRID, "zerolinecolor": _GRID}  # no automargin: it can loop redraws
 _LAYOUT = {
     "margin": {"l": 50, "r": 10, "t": 40, "b": 40}, "height": 300,
     "legend": {"orientation": "h", "y": -0.2},

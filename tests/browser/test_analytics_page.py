@@ -55,9 +55,10 @@ def test_recent_calls_table_fits_1280_px_and_chart_clicks_filter(studio_screen):
     from selenium.webdriver import ActionChains
 
     _seed()
-    studio_screen.selenium.set_window_size(1280, 900)
     studio_screen.open("/analytics")
     studio_screen.should_contain("error (timeout)")
+    studio_screen.selenium.set_window_size(1280, 900)  # after loading: resizing a page mid-load stalls Chromium here
+    studio_screen.wait(1)
     overflow = studio_screen.selenium.execute_script(
         "const t = document.querySelector('[data-testid=recent-calls] .q-table__middle');"
         "return t.scrollWidth - t.clientWidth;")
