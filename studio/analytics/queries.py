@@ -104,11 +104,18 @@ def summary(cur, f: Filters = Filters()) -> dict[str, Any]:
 
 
 def pick_bucket(f: Filters, now: datetime | None = None) -> str:
-    """Hours for up to two days, days beyond (and for 'all time')."""
+    """Buckets that fit the range: minutes up to three hours, hours up to two days, days beyond
+    (and for 'all time'), so a one-hour range is not one bar."""
     if f.since is None:
         return "day"
     end = f.until or now or datetime.now(timezone.utc)
-    return "hour" if utc_naive(end) - utc_naive(f.since) <= timedelta(days=2) else "day"
+    span = utc_naive(end) - utc_naive(f.since)
+    if span <= timedelta(hours=3):
+        return "minute"
+    return "hour" if span <= timedelta(days=2) else "day"
+
+
+BUCKET_STEPS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
 
 
 def calls_over_time(cur, f: Filters = Filters(), bucket: str | None = None) -> list[dict[str, Any]]:
@@ -244,6 +251,7 @@ def dashboard(cur, f: Filters = Filters()) -> dict[str, Any]:
     """Everything the page and `iom analytics --json` show, in one round trip."""
     return {
         "summary": summary(cur, f),
+        "bucket": pick_bucket(f),
         "over_time": calls_over_time(cur, f),
         "latency": latency_by_model(cur, f),
         "tokens_per_second": tokens_per_second(cur, f),

@@ -8,6 +8,7 @@ from studio.analytics import queries as q
 from studio.analytics.remote import read_anywhere
 from studio.cli.common import print_json, print_table, studio
 from studio.errors import UserError
+from studio.ui import formats
 
 
 def register(sub) -> None:
@@ -37,16 +38,9 @@ def register(sub) -> None:
     p.set_defaults(handler=_runs_show)
 
 
-def money(usd, unpriced: int = 0) -> str:
-    """'$0.0123', '$0.0123 + 3 unpriced', or 'unpriced' — never a made-up $0."""
-    text = "—" if usd is None else f"${usd:,.4f}"
-    if unpriced:
-        text = f"{unpriced} unpriced" if usd is None else f"{text} + {unpriced} unpriced"
-    return text
-
-
-def _ms(value) -> str:
-    return "—" if value is None else f"{value:,.0f} ms"
+# The studio's one number format (the analytics page uses the same).
+money = formats.money_total
+_ms = formats.latency
 
 
 def _analytics(args) -> int:

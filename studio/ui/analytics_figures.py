@@ -1,53 +1,123 @@
-"""Plain-dict Plotly figures for the analytics page (no plotly import: NiceGUI renders dicts)."""
+"""Plain-dict Plotly figures for the analytics page (no plotly import: NiceGUI renders dicts).
+
+Each figure answers the question in its title; when it cannot, it says what is missing instead
+of drawing empty axes. The mode bar is hidden (it covered the titles) and the colours are
+transparent and neutral, so one figure reads on NiceGUI's light and dark themes. Hover texts
+come from `studio.ui.formats`, the page's one number format."""
 
 from __future__ import annotations
 
 from typing import Any
 
-_LAYOUT = {"margin": {"l": 50, "r": 10, "t": 40, "b": 40}, "height": 300, "legend": {"orientation": "h"}}
+from studio.ui import formats as fmt
+
+_GRID = "rgba(128,128,128,0.25)"
+_AXIS = {"gridcolor": _GRID, "zerolinecolor": _GRID}  # no automargin: it can loop redraws
+_LAYOUT = {
+    "margin": {"l": 50, "r": 10, "t": 40, "b": 40}, "height": 300,
+    "legend": {"orientation": "h", "y": -0.2},
+    "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+    "font": {"color": "#8a8f98"}, "xaxis": _AXIS, "yaxis": _AXIS,
+}
+CONFIG = {"displayModeBar": False, "displaylogo": False, "responsive": True}
+_TICKS = {"minute": "%H:%M", "hour": "%H:%M<br>%b %d", "day": "%b %d"}
 
 
-def _figure(title: str, data: list[dict], **layout: Any) -> dict:
-    fig = {"data": data, "layout": {**_LAYOUT, "title": {"text": title, "font": {"size": 14}}, **layout},
-           "config": {"displaylogo": False, "responsive": True}}
-    if not data or not any(trace.get("x") or trace.get("labels") for trace in data):
-        fig["layout"]["annotations"] = [{"text": "No calls in this range yet", "showarrow": False,
-                                         "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}]
-    return fig
+def _figure(title: str, data: list[dict], empty: str | None = None, **layout: Any) -> dict:
+    """A figure, or (when `empty` says why there is nothing to draw) a message and no axes."""
+    base = {**_LAYOUT, "title": {"text": title, "font": {"size": 14}, "x": 0.01}}
+    for axis in ("xaxis", "yaxis"):
+        base[axis] = {**_AXIS, **layout.pop(axis, {})}
+    if empty:
+        base["xaxis"] = base["yaxis"] = {"visible": False}
+        base["annotations"] = [{"text": empty, "showarrow": False, "xref": "paper", "yref": "paper",
+                                "x": 0.5, "y": 0.5, "font": {"size": 13}}]
+        data = []
+    return {"data": data, "layout": {**base, **layout}, "config": CONFIG}
 
 
-def over_time(rows: list[dict]) -> dict:
-    x = [str(r["bucket"]) for r in rows]
-    return _figure("Calls and errors over time", [
-        {"type": "bar", "name": "ok", "x": x, "y": [r["calls"] - r["errors"] for r in rows], "marker": {"color": "#4caf50"}},
-        {"type": "bar", "name": "errors", "x": x, "y": [r["errors"] for r in rows], "marker": {"color": "#e53935"}},
-    ], barmode="stack")
+def over_time(rows: list[dict], bucket: str = "day") -> dict:
+    x = [r["bucket"].isoformat() if hasattr(r["bucket"], "isoformat") else str(r["bucket"]) for r in rows]
+    per = {"minute": "minute", "hour": "hour", "day": "day"}.get(bucket, bucket)
+    return _figure(f"Calls and errors per {per}", [
+        {"type": "bar", "name": "ok", "x": x, "y": [r["calls"] - r["errors"] for r in rows],
+         "marker": {"color": "#4caf50"}, "hovertemplate": "%{x}: %{y:,} ok<extra></extra>"},
+        {"type": "bar", "name": "errors", "x": x, "y": [r["errors"] for r in rows],
+         "marker": {"color": "#e53935"}, "hovertemplate": "%{x}: %{y:,} errors<extra></extra>"},
+    ], None if rows else "No calls in this range.", barmode="stack",
+        xaxis={"type": "date", "tickformat": _TICKS.get(bucket, "%b %d")})
 
 
 def latency(rows: list[dict]) -> dict:
     x = [r["model_id"] for r in rows]
-    return _figure("Latency by model (ms)", [
-        {"type": "bar", "name": name, "x": x, "y": [r[key] for r in rows]}
-        for name, key in (("p50", "p50_ms"), ("p95", "p95_ms"), ("p99", "p99_ms"), ("TTFT p50", "ttft_p50_ms"))
-    ], barmode="group")
+    series = (("p50", "p50_ms"), ("p95", "p95_ms"), ("p99", "p99_ms"), ("TTFT p50", "ttft_p50_ms"))
+    return _figure("How long does each model take? (latency)", [
+        {"type": "bar", "name": name, "x": x, "y": [r[key] for r in rows],
+         "customdata": [fmt.latency(r[key]) for r in rows], "hovertemplate": f"%{{x}} {name}: %{{customdata}}<extra></extra>"}
+        for name, key in series
+    ], None if rows else "No call detail in this range (retention may have rolled it up).",
+        barmode="group", yaxis={"title": {"text": "ms"}, "rangemode": "tozero"})
 
 
 def tokens_per_second(rows: list[dict]) -> dict:
-    return _figure("Output tokens per second", [
-        {"type": "bar", "name": "tokens/s", "x": [r["model_id"] for r in rows], "y": [r["tokens_per_s"] for r in rows]}])
+    return _figure("How fast does each model write? (output tokens/s)", [
+        {"type": "bar", "name": "tokens/s", "x": [r["model_id"] for r in rows], "y": [r["tokens_per_s"] for r in rows],
+         "customdata": [fmt.per_second(r["tokens_per_s"]) for r in rows],
+         "hovertemplate": "%{x}: %{customdata}<extra></extra>"}],
+        None if rows else "No successful, non-cached calls that reported output tokens in this range.")
 
 
 def errors(rows: list[dict]) -> dict:
-    return _figure("Errors by class", [
+    return _figure("Which errors happen? (errors by class)", [
         {"type": "bar", "name": "errors", "x": [r["error_class"] for r in rows], "y": [r["errors"] for r in rows],
-         "text": [f"{r['rate']:.1%} of calls" for r in rows], "marker": {"color": "#e53935"}}])
+         "customdata": [f"{fmt.tokens(r['errors'])} errors, {fmt.rate(r['rate'])} of calls" for r in rows],
+         "hovertemplate": "%{x}: %{customdata}<extra></extra>", "marker": {"color": "#e53935"}}],
+        None if rows else "No errors in this range.")
 
 
-def cost(rows: list[dict], title: str) -> dict:
-    """Priced cost as bars; unpriced calls in the hover text and labels, never as $0."""
+def cost(rows: list[dict], title: str, *, by_day: bool = False) -> dict:
+    """Priced cost as bars; unpriced calls in the hover text, never as $0. With no priced call
+    the figure says so (and how to fix it) instead of drawing axes from −1 to 1."""
+    priced = [r for r in rows if r["cost_usd"] is not None]
+    unpriced = sum(int(r["unpriced_calls"] or 0) for r in rows)
+    if not rows:
+        empty = "No calls in this range."
+    elif not priced:
+        empty = (f"{unpriced:,} calls, none priced: set input/output prices on the models "
+                 "in the Registry to see cost.")
+    else:
+        empty = None
+    keys = [_key(r["key"], by_day) for r in rows]
     return _figure(title, [{
-        "type": "bar", "name": "USD", "x": [str(r["key"]) if r["key"] is not None else "(none)" for r in rows],
-        "y": [r["cost_usd"] or 0 if r["cost_usd"] is not None else None for r in rows],
-        "text": [(f"{r['unpriced_calls']} unpriced" if r["unpriced_calls"] else "") for r in rows],
-        "hovertemplate": "%{x}: $%{y:.4f} %{text}<extra></extra>",
-    }])
+        "type": "bar", "name": "USD", "x": keys, "y": [r["cost_usd"] for r in rows],
+        "customdata": [fmt.money_total(r["cost_usd"], r["unpriced_calls"]) for r in rows],
+        "hovertemplate": "%{x}: %{customdata}<extra></extra>",
+    }], empty, xaxis={"type": "category"}, yaxis={"tickprefix": "$", "rangemode": "tozero"})
+
+
+def _key(key: Any, by_day: bool) -> str:
+    if key is None:
+        return "(none)"
+    if by_day and hasattr(key, "strftime"):
+        return key.strftime("%Y-%m-%d")
+    return str(key)
+
+
+def run_timeline(nodes: list[dict], critical: list[str]) -> dict:
+    """Which node ran when, the critical path in a strong colour (like a trace view)."""
+    timed = [n for n in nodes if n.get("started") is not None and n.get("ended") is not None]
+    if not timed:
+        return _figure("Which node ran when?", [], "This run's nodes have no recorded times.")
+    t0 = min(n["started"] for n in timed)
+    on_path = set(critical)
+    rows = list(reversed(timed))  # first node at the top
+    ms = [max((n["ended"] - n["started"]).total_seconds() * 1000, 0.5) for n in rows]
+    return _figure("Which node ran when? (critical path highlighted)", [{
+        "type": "bar", "orientation": "h", "y": [n["node_id"] for n in rows], "x": ms,
+        "base": [(n["started"] - t0).total_seconds() * 1000 for n in rows],
+        "marker": {"color": ["#e65100" if n["node_id"] in on_path else "#90a4ae" for n in rows]},
+        "customdata": [f"{n['status']}, {fmt.latency(d)}" + (" — critical path" if n["node_id"] in on_path else "")
+                       for n, d in zip(rows, ms)],
+        "hovertemplate": "%{y}: %{customdata}<extra></extra>",
+    }], None, height=max(160, 40 + 28 * len(rows)), showlegend=False,
+        xaxis={"title": {"text": "ms since the run started"}, "rangemode": "tozero"}, yaxis={"type": "category"})

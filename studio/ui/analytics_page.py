@@ -14,45 +14,45 @@ from studio.analytics.export import FORMATS, export_calls
 from studio.errors import UserError
 from studio.ui import analytics_figures as figs
 from studio.ui.app import get_studio
-from studio.ui.widgets import dollars
+from studio.analytics.run_view import critical_path, flow_order
+from studio.ui import formats as fmt
 from studio.ui.shell import frame
+from studio.ui.widgets import transient_dialog
 
 RANGES = {"1h": "Last hour", "24h": "24 hours", "7d": "7 days", "30d": "30 days", "all": "All time"}
 
 
-def money(usd: float | None, unpriced: int = 0) -> str:
-    text = "—" if usd is None else dollars(usd)
-    if unpriced:
-        text = f"{unpriced} unpriced" if usd is None else f"{text} + {unpriced} unpriced"
-    return text
-
-
-def _ms(v: float | None) -> str:
-    return "—" if v is None else f"{v:,.0f} ms"
+money = fmt.money_total
+_ms = fmt.latency
 
 
 def _cell(v: Any) -> Any:
     if isinstance(v, datetime):
-        return v.strftime("%Y-%m-%d %H:%M:%S")
+        return fmt.when(v)
+    if isinstance(v, bool):
+        return "yes" if v else "no"
     if isinstance(v, float):
-        return round(v, 6)
+        return f"{v:,.2f}"
     return v
 
 
+def _columns(names: list[str], labels: dict[str, str] | None = None) -> list[dict]:
+    labels = labels or {}
+    return [{"name": n, "label": labels.get(n, n.replace("_", " ")), "field": n, "align": "left", "sortable": True}
+            for n in names]
+
+
 def recent_row(r: dict) -> dict:
-    """One call as the table shows it: one format for money, latency and tokens, no raw values."""
-    row = {k: _cell(v) for k, v in r.items()}
-    row["cost"] = "unpriced" if r.get("cost_usd") is None else dollars(r["cost_usd"])
-    row["latency_ms"] = _ms(r.get("latency_ms"))
-    for key in ("input_tokens", "output_tokens"):
-        if isinstance(r.get(key), int):
-            row[key] = f"{r[key]:,}"
-    row["error_class"] = r.get("error_class") or ""
-    return row
+    """One recent call as the table shows it: every number in the page's one format."""
+    status = r["status"] if r["status"] == "ok" else f"{r['status']} ({r['error_class'] or 'unknown'})"
+    return {"id": r["id"], "time": fmt.when(r["time"]), "model_id": r["model_id"], "pipeline_id": r["pipeline_id"] or "—",
+            "status": status, "latency": fmt.latency(r["latency_ms"]),
+            "tokens": f"{fmt.tokens(r['input_tokens'])} → {fmt.tokens(r['output_tokens'])}",
+            "cost": "—" if r["status"] != "ok" and r["cost_usd"] is None else fmt.money(r["cost_usd"])}
 
 
-def _columns(names: list[str]) -> list[dict]:
-    return [{"name": n, "label": n.replace("_", " "), "field": n, "align": "left", "sortable": True} for n in names]
+CHART_FILTERS = {"latency": "model", "tokens": "model", "cost_model": "model", "cost_pipeline": "pipeline",
+                 "errors": "status", "over_time": "window", "cost_day": "day"}
 
 
 def rerun_blocker(studio, run: dict) -> str | None:
@@ -80,15 +80,40 @@ def register() -> None:
 async def analytics_page() -> None:
     studio = get_studio()
     store = studio.analytics
-    state: dict[str, Any] = {"since": "7d", "model": None, "pipeline": None, "status": None}
+    state: dict[str, Any] = {"since": "7d", "model": None, "pipeline": None, "status": None, "window": None}
 
     async def set_filter(key: str, value: Any) -> None:
         state[key] = value
+        if key == "since":
+            state["window"] = None
         await refresh()
 
     def filters() -> q.Filters:
+        if state["window"]:
+            since, until = state["window"]
+            return q.Filters(since=since, until=until, model=state["model"],
+                             pipeline=state["pipeline"], status=state["status"])
         return q.Filters(since=q.parse_since(state["since"]), model=state["model"],
                          pipeline=state["pipeline"], status=state["status"])
+
+    async def chart_click(key: str, e) -> None:
+        """A click on a bar narrows the page to it: a model, a pipeline, errors, or a time bucket."""
+        points = (e.args or {}).get("points") or []
+        if not points:
+            return
+        x = points[0].get("x")
+        what = CHART_FILTERS[key]
+        if what == "model":
+            model_select.value = x  # its on_change refreshes
+        elif what == "pipeline" and x != "(none)":
+            pipeline_select.value = x
+        elif what == "status":
+            status_select.value = "error"
+        elif what in ("window", "day"):
+            start = datetime.fromisoformat(str(x).replace(" ", "T"))
+            step = q.BUCKET_STEPS["day" if what == "day" else state["bucket"]]
+            state["window"] = (start, start + step)
+            await refresh()
 
     with frame("Analytics"):
         with ui.row().classes("items-center gap-4 w-full"):
@@ -97,32 +122,37 @@ async def analytics_page() -> None:
                                      on_change=lambda e: set_filter("model", e.value)).classes("w-48")
             pipeline_select = ui.select([], label="Pipeline", clearable=True,
                                         on_change=lambda e: set_filter("pipeline", e.value)).classes("w-48")
-            ui.select(list(q.STATUSES), label="Status", clearable=True,
-                      on_change=lambda e: set_filter("status", e.value)).classes("w-32")
+            status_select = ui.select(list(q.STATUSES), label="Status", clearable=True,
+                                      on_change=lambda e: set_filter("status", e.value)).classes("w-32")
             ui.button(icon="refresh", on_click=lambda: refresh()).props("flat").tooltip("Refresh")
             ui.space()
-            for fmt in FORMATS:
-                ui.button(f"Export {fmt.upper()}", icon="download",
-                          on_click=lambda fmt=fmt: download(fmt)).props("outline")
+            for kind in FORMATS:
+                ui.button(f"Export {kind.upper()}", icon="download",
+                          on_click=lambda kind=kind: download(kind)).props("outline")
+        window_row = ui.row().classes("items-center gap-2")
         cards = ui.row().classes("w-full gap-4").props("id=analytics-cards")
         with ui.grid(columns=2).classes("w-full gap-4"):
-            charts = {key: ui.plotly(figs.over_time([])).classes("w-full analytics-chart")
+            charts = {key: ui.plotly(figs.over_time([])).classes("w-full analytics-chart").props(f"data-chart={key}")
                       for key in ("over_time", "latency", "tokens", "errors", "cost_model", "cost_day",
                                   "cost_provider", "cost_pipeline")}
+            for key in CHART_FILTERS:
+                charts[key].on("plotly_click", lambda e, key=key: chart_click(key, e))
         with ui.row().classes("w-full gap-4 items-start"):
             with ui.column().classes("flex-1"):
                 ui.label("Top pipelines").classes("text-lg")
-                top_table = ui.table(columns=_columns(["pipeline_id", "calls", "errors", "cost"]), rows=[]).classes("w-full")
+                top_table = ui.table(columns=_columns(["pipeline_id", "calls", "errors", "cost"],
+                                                      {"pipeline_id": "pipeline"}), rows=[]).classes("w-full")
             with ui.column().classes("flex-1"):
                 ui.label("Fallbacks").classes("text-lg")
                 fallback_table = ui.table(columns=_columns(["from_model", "to_model", "count"]), rows=[]).classes("w-full")
         ui.label("Recent calls").classes("text-lg")
-        recent_table = ui.table(columns=_columns(["time", "model_id", "pipeline_id", "status", "error_class", "latency_ms",
-                                                  "input_tokens", "output_tokens", "cost"]),
-                                rows=[], row_key="id", pagination=10).classes("w-full")
+        recent_table = ui.table(columns=_columns(["time", "model_id", "pipeline_id", "status", "latency", "tokens", "cost"],
+                                                 {"model_id": "model", "pipeline_id": "pipeline", "tokens": "tokens in → out"}),
+                                rows=[], row_key="id", pagination=10).classes("w-full").props("dense wrap-cells data-testid=recent-calls")
         ui.label("Run history (click a run for its nodes)").classes("text-lg")
-        runs_table = ui.table(columns=_columns(["id", "pipeline_id", "status", "started", "wall", "cost", "node_count"]),
-                              rows=[], row_key="id", pagination=10).classes("w-full cursor-pointer")
+        runs_table = ui.table(columns=_columns(["id", "pipeline_id", "status", "started", "wall", "cost", "node_count"],
+                                               {"pipeline_id": "pipeline", "node_count": "nodes"}),
+                              rows=[], row_key="id", pagination=10).classes("w-full cursor-pointer").props("dense wrap-cells")
         runs_table.on("rowClick", lambda e: show_run(e.args[1]["id"]))
         with ui.expansion("Retention and audit settings", icon="policy").classes("w-full"):
             settings = store.settings
@@ -149,20 +179,27 @@ async def analytics_page() -> None:
             ui.notify(str(e), type="negative")
             return
         s = data["summary"]
+        state["bucket"] = data["bucket"]
+        window_row.clear()
+        if state["window"]:
+            with window_row:
+                since, until = state["window"]
+                ui.label(f"Showing {fmt.when(since)} to {fmt.when(until)} UTC (from a chart click).").classes("text-sm")
+                ui.button("Show the whole range", on_click=lambda: set_filter("window", None)).props("flat dense")
         cards.clear()
         with cards:
-            card("Calls", f"{s['calls']:,}", f"{s['errors']:,} errors")
+            card("Calls", fmt.tokens(s["calls"]), f"{fmt.tokens(s['errors'])} errors")
             card("Cost", money(s["cost_usd"], s["unpriced_calls"]),
                  f"{s['unpriced_calls']} unpriced calls" if s["unpriced_calls"] else "all calls priced")
             card("p95 latency", _ms(s["p95_latency_ms"]))
-            card("Error rate", "—" if s["error_rate"] is None else f"{s['error_rate']:.1%}")
-            card("Cache savings", f"${s['saved_usd']:,.4f}", f"{s['cache_hits']} cache hits")
-            card("Fallbacks", f"{s['fallbacks']:,}")
+            card("Error rate", fmt.rate(s["error_rate"]))
+            card("Cache savings", fmt.dollars(s["saved_usd"] or 0), f"{fmt.tokens(s['cache_hits'])} cache hits")
+            card("Fallbacks", fmt.tokens(s["fallbacks"]))
         new = {
-            "over_time": figs.over_time(data["over_time"]), "latency": figs.latency(data["latency"]),
+            "over_time": figs.over_time(data["over_time"], data["bucket"]), "latency": figs.latency(data["latency"]),
             "tokens": figs.tokens_per_second(data["tokens_per_second"]), "errors": figs.errors(data["errors"]),
             "cost_model": figs.cost(data["cost_by_model"], "Cost by model (USD)"),
-            "cost_day": figs.cost(data["cost_by_day"], "Cost by day (USD)"),
+            "cost_day": figs.cost(data["cost_by_day"], "Cost by day (USD)", by_day=True),
             "cost_provider": figs.cost(data["cost_by_provider"], "Cost by provider (USD)"),
             "cost_pipeline": figs.cost(data["cost_by_pipeline"], "Cost by pipeline (USD)"),
         }
@@ -193,9 +230,9 @@ async def analytics_page() -> None:
                   if report.cutoff else "No retention period is set; nothing was dropped.")
         await refresh()
 
-    async def download(fmt: str) -> None:
-        data = await run.io_bound(store.read, export_calls, filters(), fmt)
-        ui.download.content(data, f"iom-calls.{fmt}", FORMATS[fmt])
+    async def download(kind: str) -> None:
+        data = await run.io_bound(store.read, export_calls, filters(), kind)
+        ui.download.content(data, f"iom-calls.{kind}", FORMATS[kind])
 
     async def run_again(dialog, detail: dict) -> None:
         dialog.close()
@@ -207,18 +244,34 @@ async def analytics_page() -> None:
         if detail is None:
             ui.notify(f"Run {run_id} is no longer recorded.", type="warning")
             return
-        with ui.dialog() as dialog, ui.card().classes("w-full max-w-4xl"):
+        with transient_dialog() as dialog, ui.card().classes("w-full max-w-4xl"):
             ui.label(f"Run {detail['id']} of {detail['pipeline_id']}").classes("text-lg font-bold")
             ui.label(f"{detail['status']} · started {_cell(detail['started'])} UTC · wall {_ms(detail['wall_ms'])} · "
                      f"cost {money(detail['cost_usd'], detail['unpriced_calls'] or 0)}")
             if detail["error"]:
                 ui.label(detail["error"]).classes("text-negative")
-            ui.label("Inputs").classes("font-bold")
-            ui.code(_json(detail["inputs"], detail["inputs_hash"]), language="json").classes("w-full")
-            for node in detail["nodes"]:
+            pipeline = studio.pipelines.get(detail["pipeline_id"]) if studio.pipelines.exists(detail["pipeline_id"]) else None
+            edges = [(e.source, e.target) for e in pipeline.edges] if pipeline else []
+            spec_order = [n.id for n in pipeline.nodes] if pipeline else []
+            recorded = [n["node_id"] for n in detail["nodes"]]
+            order = flow_order(spec_order + [n for n in recorded if n not in spec_order], edges)
+            nodes = sorted(detail["nodes"], key=lambda n: order.index(n["node_id"]))
+            if pipeline:
+                ui.link("Open this pipeline on the canvas", f"/pipelines/{pipeline.id}").props("data-testid=open-on-canvas")
+            with ui.row().classes("w-full gap-4 no-wrap"):
+                with ui.column().classes("flex-1 min-w-0"):
+                    ui.label("Inputs").classes("font-bold")
+                    ui.code(_json(detail["inputs"], detail.get("inputs_hash")), language="json").classes("w-full")
+                with ui.column().classes("flex-1 min-w-0"):
+                    ui.label("Outputs").classes("font-bold")
+                    ui.code(_json(detail["outputs"], detail.get("outputs_hash")), language="json").classes("w-full")
+            ui.plotly(figs.run_timeline(nodes, critical_path(nodes, edges))).classes("w-full").props("data-testid=run-timeline")
+            ui.label("Nodes in flow order").classes("font-bold")
+            for node in nodes:
                 title = (f"{node['node_id']} · {node['status']} · {node['model_id'] or 'no model'} · "
-                         f"{_ms(node['latency_ms'])} · {node['input_tokens']}/{node['output_tokens']} tokens · "
-                         f"{money(node['cost_usd'], node['cost_usd'] is None and node['model_id'] is not None)}")
+                         f"{_ms(node['latency_ms'])} · {fmt.tokens(node['input_tokens'])} → "
+                         f"{fmt.tokens(node['output_tokens'])} tokens · "
+                         f"{fmt.money(node['cost_usd']) if node['model_id'] else 'no cost'}")
                 with ui.expansion(title).classes("w-full"):
                     if node["reason"]:
                         ui.label(f"Routing: {node['reason']}")

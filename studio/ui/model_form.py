@@ -12,6 +12,7 @@ from typing import Any, Awaitable, Callable, get_args
 import jsonschema
 from nicegui import run, ui
 from pydantic import ValidationError
+from pydantic.alias_generators import to_snake
 
 from studio import jsonread
 from studio.errors import UserError
@@ -106,6 +107,19 @@ def form_to_spec(values: dict[str, Any], base: ModelSpec | None = None) -> Model
     problem = json_object_problem(values.get("default_params") or "")
     if problem:
         raise UserError(f"Default params: {problem}")
+    doc = _spec_doc(values, base)
+    try:
+        return ModelSpec.model_validate(doc)
+    except ValidationError as e:
+        raise UserError(f"The model is not valid: {describe_validation_error(e)}.") from None
+
+
+def _spec_doc_validate(values: dict[str, Any], base: ModelSpec | None) -> ModelSpec:
+    return ModelSpec.model_validate(_spec_doc(values, base))
+
+
+def _spec_doc(values: dict[str, Any], base: ModelSpec | None) -> dict[str, Any]:
+    """The document a ModelSpec is validated from (JSON fields already checked)."""
     doc: dict[str, Any] = base.model_dump() if base else {}
     for drop in ("updated",):
         doc.pop(drop, None)
@@ -136,10 +150,60 @@ def form_to_spec(values: dict[str, Any], base: ModelSpec | None = None) -> Model
         input_schema=json.loads(values["input_schema"]),
         output_schema=json.loads(values["output_schema"]),
     )
+    return doc
+
+
+_PRICE_FIELDS = {"input_per_token": "price_in", "output_per_token": "price_out",
+                 "cached_input_per_token": "price_cached", "per_call": "price_call"}
+
+
+_RULE_FIELDS = (("endpoint", "endpoint"), ("model name", "model"), ("key", "key_ref"))
+
+
+def _field_of(loc: tuple) -> str:
+    """The form field a pydantic error location points at ('' when it is about the whole model)."""
+    if not loc:
+        return ""
+    head = to_snake(str(loc[0]))
+    if head == "prices" and len(loc) > 1:
+        return _PRICE_FIELDS.get(to_snake(str(loc[1])), "price_in")
+    return head
+
+
+def form_problems(values: dict[str, Any], base: ModelSpec | None = None) -> dict[str, str]:
+    """Every fault at once, keyed by form field ('' for faults of the whole model), each one
+    sentence; empty when the form would save. Lets the form mark all fields in one go."""
+    problems: dict[str, str] = {}
+    if not (values.get("id") or "").strip():
+        problems["id"] = "An id is required, e.g. openai/gpt-4o-mini."
+    if not (values.get("name") or "").strip():
+        problems["name"] = "A name is required."
+    for field in ("input_schema", "output_schema"):
+        problem = schema_problem(values.get(field) or "")
+        if problem:
+            problems[field] = problem
+    problem = json_object_problem(values.get("default_params") or "")
+    if problem:
+        problems["default_params"] = problem
+    if problems.keys() & {"input_schema", "output_schema", "default_params"}:
+        return problems  # the spec cannot be built without valid JSON
+    for err in _validation_errors(values, base):
+        sentence = err["msg"].removeprefix("Value error, ").rstrip(".") + "."
+        field = _field_of(tuple(err["loc"]))
+        if not field:  # whole-model rules that are really about one field
+            field = next((f for word, f in _RULE_FIELDS if word in sentence), "")
+        if field in problems and field in ("id", "name"):
+            continue
+        problems.setdefault(field, sentence[0].upper() + sentence[1:])
+    return problems
+
+
+def _validation_errors(values: dict[str, Any], base: ModelSpec | None) -> list[dict]:
     try:
-        return ModelSpec.model_validate(doc)
+        _spec_doc_validate(values, base)
     except ValidationError as e:
-        raise UserError(f"The model is not valid: {describe_validation_error(e)}.") from None
+        return e.errors()
+    return []
 
 
 def open_model_form(studio, *, spec: ModelSpec | None = None, mode: str = "new",
@@ -151,7 +215,9 @@ def open_model_form(studio, *, spec: ModelSpec | None = None, mode: str = "new",
         values["name"] = f"{spec.name} (copy)"
     title = {"new": "Register a model", "edit": f"Edit {spec.id if spec else ''}", "clone": "Clone a model"}[mode]
 
-    with transient_dialog().props("persistent") as dialog, ui.card().classes("w-[56rem] max-w-full"):
+    widgets: dict[str, Any] = {}  # form field → its widget, so save() can mark problems on it
+
+    with transient_dialog().props("persistent") as dialog, ui.card().classes("w-[56rem] max-w-full") as card:
         with ui.row().classes("w-full items-center"):
             ui.label(title).classes("text-h6")
             ui.space()
@@ -160,39 +226,68 @@ def open_model_form(studio, *, spec: ModelSpec | None = None, mode: str = "new",
             with ui.grid(columns=2).classes("w-full gap-x-4 gap-y-1 pr-4"):
                 ui.input("Id", placeholder="provider/model-name",
                          validation=lambda v: None if v.strip() else "An id is required, e.g. openai/gpt-4o-mini.") \
-                    .bind_value(values, "id").props("data-testid=form-id" + (" readonly" if mode == "edit" else ""))
+                    .bind_value(values, "id") \
+                    .mark("field-id").props("data-testid=form-id" + (" readonly" if mode == "edit" else ""))
                 ui.input("Name", validation=lambda v: None if v.strip() else "A name is required.") \
-                    .bind_value(values, "name").props("data-testid=form-name")
-                ui.select(PROVIDERS, label="Provider").bind_value(values, "provider").props("data-testid=form-provider")
-                ui.select(APIS, label="API (wire format)").bind_value(values, "api").props("data-testid=form-api")
+                    .bind_value(values, "name").mark("field-name").props("data-testid=form-name")
+                ui.select(PROVIDERS, label="Provider").bind_value(values, "provider") \
+                    .mark("field-provider").props("data-testid=form-provider")
+                ui.select(APIS, label="API (wire format)").bind_value(values, "api") \
+                    .mark("field-api").props("data-testid=form-api")
                 ui.input("Endpoint URL", placeholder="https://… (not needed for local models)") \
-                    .bind_value(values, "endpoint").props("data-testid=form-endpoint")
+                    .bind_value(values, "endpoint").mark("field-endpoint").props("data-testid=form-endpoint")
                 ui.input("Provider's model name", placeholder="e.g. gpt-4o-mini") \
-                    .bind_value(values, "model").props("data-testid=form-model")
-                ui.select(MODEL_TYPES, label="Type").bind_value(values, "model_type")
+                    .bind_value(values, "model").mark("field-model").props("data-testid=form-model")
+                ui.select(MODEL_TYPES, label="Type").bind_value(values, "model_type").mark("field-model_type")
                 ui.select(sorted(set(KNOWN_CAPABILITIES) | set(values["capabilities"])), label="Capabilities",
                           multiple=True, new_value_mode="add-unique").bind_value(values, "capabilities").props("use-chips")
                 ui.input("Tags (comma separated)").bind_value(values, "tags")
                 ui.input("Owner").bind_value(values, "owner")
                 ui.input("Key name", placeholder="e.g. OPENAI_API_KEY (the name, never the key)") \
-                    .bind_value(values, "key_ref").props("data-testid=form-keyref")
-                ui.select(POLICIES, label="Security policy").bind_value(values, "security_policy")
-                ui.number("Input $ per Mtok", min=0).bind_value(values, "price_in")
-                ui.number("Output $ per Mtok", min=0).bind_value(values, "price_out")
-                ui.number("Cached input $ per Mtok", min=0).bind_value(values, "price_cached")
-                ui.number("$ per call", min=0).bind_value(values, "price_call")
-                ui.number("Typical latency (ms)", min=0, precision=0).bind_value(values, "latency_ms")
-                ui.number("Context window (tokens)", min=1, precision=0).bind_value(values, "context_window")
-            ui.input("Description").bind_value(values, "description").classes("w-full pr-4")
+                    .bind_value(values, "key_ref").mark("field-key_ref").props("data-testid=form-keyref")
+                ui.select(POLICIES, label="Security policy").bind_value(values, "security_policy") \
+                    .mark("field-security_policy")
+                ui.number("Input $ per Mtok", min=0).bind_value(values, "price_in").mark("field-price_in")
+                ui.number("Output $ per Mtok", min=0).bind_value(values, "price_out").mark("field-price_out")
+                ui.number("Cached input $ per Mtok", min=0).bind_value(values, "price_cached") \
+                    .mark("field-price_cached")
+                ui.number("$ per call", min=0).bind_value(values, "price_call").mark("field-price_call")
+                ui.number("Typical latency (ms)", min=0, precision=0).bind_value(values, "latency_ms") \
+                    .mark("field-latency_ms")
+                ui.number("Context window (tokens)", min=1, precision=0).bind_value(values, "context_window") \
+                    .mark("field-context_window")
+            ui.input("Description").bind_value(values, "description").mark("field-description").classes("w-full pr-4")
             editor = "w-full pr-4 font-mono"
             ui.textarea("Input schema (JSON Schema)", validation=schema_problem).bind_value(values, "input_schema") \
+                .mark("field-input_schema") \
                 .classes(editor).props("outlined autogrow spellcheck=false data-testid=form-input-schema")
             ui.textarea("Output schema (JSON Schema)", validation=schema_problem).bind_value(values, "output_schema") \
+                .mark("field-output_schema") \
                 .classes(editor).props("outlined autogrow spellcheck=false data-testid=form-output-schema")
             ui.textarea("Default params (JSON)", validation=json_object_problem).bind_value(values, "default_params") \
+                .mark("field-default_params") \
                 .classes(editor).props("outlined autogrow spellcheck=false")
 
+        for element in card.descendants():
+            for marker in element._markers:
+                if marker.startswith("field-"):
+                    widgets[marker.removeprefix("field-")] = element
+                    if not element.validation:  # those re-check themselves; others drop the mark once edited
+                        element.on_value_change(lambda _, element=element: setattr(element, "error", None))
+
+        def mark(problems: dict[str, str]) -> None:
+            for name, element in widgets.items():
+                element.error = problems.get(name)
+            general.text = " ".join(p for f, p in problems.items() if f not in widgets)
+
         async def save() -> None:
+            problems = form_problems(values, base=spec if mode == "edit" else None)
+            mark(problems)
+            if problems:
+                count = len(problems)
+                ui.notify(f"{count} field{'s' if count > 1 else ''} need{'' if count > 1 else 's'} attention; "
+                          "each problem is written under its field.", type="negative", position="top")
+                return
             try:
                 saved = form_to_spec(values, base=spec if mode == "edit" else None)
                 saved = await run.io_bound(studio.models.save, saved, create=(mode != "edit"))
@@ -206,7 +301,8 @@ def open_model_form(studio, *, spec: ModelSpec | None = None, mode: str = "new",
                     await result
             dialog.close()  # last: closing deletes the dialog, and with it this handler's context
 
-        with ui.row().classes("w-full justify-end"):
+        with ui.row().classes("w-full justify-end items-center"):
+            general = ui.label().classes("text-negative text-sm mr-auto").props("data-testid=form-problem")
             ui.button("Cancel", on_click=dialog.close).props("flat")
             ui.button("Save", icon="save", on_click=save).props("data-testid=form-save")
     dialog.open()

@@ -43,14 +43,64 @@ async def save_new(pipeline: Pipeline) -> None:
     await run.io_bound(get_studio().pipelines.save, pipeline)
 
 
-def pipelines_list_page() -> None:
+def key_needs(studio, pipelines: list[Pipeline]) -> dict[str, tuple[str, list[str]]]:
+    """Pipeline id → ("offline" | "needs-key" | "keys-set" | "missing-model", names) from the
+    models it uses: offline when none needs a key. Blocking (keyring): run it in a thread."""
+    specs = {s.id: s for s in studio.models.all()}
+    known: dict[str, bool] = {}
+    out = {}
+    for p in pipelines:
+        ids = sorted(p.model_ids())
+        unknown = [i for i in ids if i not in specs]
+        refs = sorted({specs[i].key_ref for i in ids if i in specs and specs[i].key_ref})
+        for ref in refs:
+            if ref not in known:
+                known[ref] = studio.keys.status(ref).is_set
+        missing = [r for r in refs if not known[r]]
+        if unknown:
+            out[p.id] = ("missing-model", unknown)
+        elif missing:
+            out[p.id] = ("needs-key", missing)
+        else:
+            out[p.id] = ("keys-set", refs) if refs else ("offline", [])
+    return out
+
+
+def needs_badge(need: tuple[str, list[str]]) -> None:
+    kind, names = need
+    text, color, tip = {
+        "offline": ("offline", "positive", "Every model this pipeline uses runs on this machine; no key needed."),
+        "keys-set": ("keys set", "primary", f"Calls online models; their keys are set: {', '.join(names)}."),
+        "needs-key": ("needs key" if len(names) == 1 else f"needs {len(names)} keys", "warning",
+                      f"Calls models whose keys are not set ({', '.join(names)}); set them in Settings first."),
+        "missing-model": ("missing model", "negative", f"Uses models not in the registry: {', '.join(names)}."),
+    }[kind]
+    ui.badge(text, color=color).props(f"outline data-testid=needs-{kind}").tooltip(tip)
+
+
+async def pipelines_list_page() -> None:
     studio = get_studio()
+    samples = sample_pipelines()
+    needs = await run.io_bound(key_needs, studio, samples)
     with frame("Pipelines"):
-        with ui.row().classes("items-center gap-2"):
+        with ui.row().classes("items-center gap-4 w-full"):
             ui.button("New pipeline", icon="add", on_click=lambda: new_dialog.open()).props("data-testid=new-pipeline")
-            ui.upload(label="Import JSON", auto_upload=True, on_upload=lambda e: import_upload(e)) \
+            upload = ui.upload(auto_upload=True, on_upload=lambda e: import_upload(e)) \
                 .props('accept=".json,application/json" flat bordered dense data-testid=import') \
-                .classes("w-56").style("max-height: 64px; overflow: hidden")
+                .classes("w-96 import-drop")
+            ui.add_css(".import-drop .q-uploader__list { display: none; } .import-drop { min-height: 0; }")
+            # A drop zone with a file-picker link, instead of Quasar's "0.0B / 0.00%" header.
+            upload.add_slot("header", """
+                <div class="row items-center no-wrap q-pa-sm full-width">
+                  <q-icon name="upload_file" size="sm" class="q-mr-sm" />
+                  <div class="col">Import: drop pipeline JSON here, or</div>
+                  <q-btn flat dense no-caps label="choose a file" class="text-weight-bold"
+                         style="text-decoration: underline" @click="props.pickFiles">
+                    <q-uploader-add-trigger />
+                  </q-btn>
+                </div>""")
+            upload.add_slot("list", "")
+            import_result = ui.label().classes("text-sm").props("data-testid=import-result")
 
         @ui.refreshable
         def listing() -> None:
@@ -77,20 +127,25 @@ def pipelines_list_page() -> None:
 
         ui.label("Sample gallery").classes("text-lg mt-4")
         with ui.row().classes("gap-4"):
-            for sample in sample_pipelines():
-                with ui.card().classes("w-72"):
-                    ui.label(sample.name).classes("font-semibold")
+            for sample in samples:
+                with ui.card().classes("w-72").props(f"data-sample={sample.id}"):
+                    with ui.row().classes("w-full items-center no-wrap"):
+                        ui.label(sample.name).classes("font-semibold")
+                        ui.space()
+                        needs_badge(needs[sample.id])
                     ui.label(sample.description).classes("text-xs")
                     ui.label(f"{len(sample.nodes)} nodes").classes("text-xs text-grey-7")
                     ui.button("Use a copy", on_click=lambda s=sample: use_sample(s)).props("flat dense")
 
         with ui.dialog() as new_dialog, ui.card():
             name_input = ui.input("Name", value="New pipeline").props("autofocus data-testid=new-name")
+            # Selected once shown, so typing replaces the default name instead of appending to it.
+            new_dialog.on("show", lambda: name_input.run_method("select"))
 
             async def create() -> None:
                 name = (name_input.value or "").strip()
                 if not name:
-                    ui.notify("Give the pipeline a name.", type="warning")
+                    name_input.error = "Give the pipeline a name."
                     return
                 p = blank_pipeline(name)
                 await save_new(p)
@@ -101,24 +156,29 @@ def pipelines_list_page() -> None:
                 ui.button("Cancel", on_click=new_dialog.close).props("flat")
 
         async def import_upload(e) -> None:
+            upload.reset()
             try:
                 doc = jsonread.loads(await e.file.read(), e.file.name)
                 pipelines = [load_pipeline(d) for d in (doc if isinstance(doc, list) else [doc])]
             except (ValueError, UserError) as err:
-                ui.notify(f"{e.file.name} is not a pipeline this studio can read: {err}", type="negative", multi_line=True)
+                import_result.text = f"{e.file.name} is not a pipeline this studio can read: {err}"
+                import_result.classes(add="text-negative", remove="text-positive")
                 return
             taken = [p for p in pipelines if studio.pipelines.exists(p.id)]
 
             async def import_all(replace: bool) -> None:
+                done = []
                 for p in pipelines:
                     if p in taken and not replace:
                         p = p.model_copy(update={"id": unique_id(p.id)})
                     elif p in taken:
                         await run.io_bound(studio.pipelines.import_doc, export_pipeline(p), replace=True)
-                        ui.notify(f"Replaced '{p.name}' ({p.id}); the old version is kept as a backup.")
+                        done.append(f"Replaced '{p.name}' ({p.id}); the old version is kept as a backup.")
                         continue
                     await save_new(p)
-                    ui.notify(f"Imported '{p.name}' as {p.id}.")
+                    done.append(f"Imported '{p.name}' as {p.id}.")
+                import_result.text = " ".join(done)
+                import_result.classes(add="text-positive", remove="text-negative")
                 listing.refresh()
 
             if taken:

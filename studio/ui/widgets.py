@@ -5,8 +5,6 @@ Everything here renders user data as text (Vue interpolation), never as HTML.
 
 from __future__ import annotations
 
-import math
-
 import json
 import logging
 from typing import Any, Awaitable, Callable
@@ -15,6 +13,7 @@ from nicegui import ui
 
 from studio.errors import UserError
 from studio.providers.errors import ProviderError
+from studio.ui.formats import dollars, money  # noqa: F401 — re-exported for the pages
 
 log = logging.getLogger("studio.ui")
 
@@ -45,7 +44,8 @@ def notify_error(exc: BaseException) -> str:
     sentence = error_sentence(exc)
     if sentence == GENERIC_ERROR:
         log.error("unexpected error in the UI", exc_info=exc)
-    ui.notify(sentence, type="negative", multi_line=True, close_button=True, timeout=8000)
+    # At the top: a toast at the bottom covered the Save buttons of dialogs.
+    ui.notify(sentence, type="negative", multi_line=True, close_button=True, timeout=8000, position="top")
     return sentence
 
 
@@ -92,24 +92,6 @@ def confirm(question: str, action: Callable[[], Awaitable[None] | None], *, ok_l
             ui.button(ok_label, on_click=go, color="negative").props("data-testid=confirm-ok")
     dialog.open()
     return dialog
-
-
-def dollars(usd: float) -> str:
-    """A USD amount for people: four decimals, or three significant digits of a tiny one
-    (so $0.0000213 does not read as $0.0000)."""
-    if usd == 0:
-        return "$0"
-    if abs(usd) >= 0.01:
-        return f"${usd:,.4f}"
-    decimals = -math.floor(math.log10(abs(usd))) + 2
-    return f"${usd:.{decimals}f}".rstrip("0").rstrip(".")
-
-
-def money(usd: float | None) -> str:
-    """A call's cost: 'unpriced' when unknown (never $0), 'free' when zero, else dollars."""
-    if usd is None:
-        return "unpriced"
-    return "free" if usd == 0 else dollars(usd)
 
 
 def ask_replace(what: str, on_replace: Callable[[], Awaitable[None]],

@@ -18,30 +18,59 @@ def _seed() -> None:
                       {"prompt": "hello"}, {"text": "bonjour"})
     store.record_call(call("c2", now, "m/b", "anthropic", "p1", latency=300, tout=10), {"prompt": "x"}, {"text": "y"})
     store.record_call(call("c3", now, "m/b", "anthropic", None, status="error", error_class="timeout", latency=900))
-    store.record_run(RunRecord(id="run-1", pipeline_id="p1", status="succeeded", started=now, inputs={"text": "hello"},
+    store.record_run(RunRecord(id="run-1", pipeline_id="p1", status="succeeded", started=now, inputs={"text": "hello"}, outputs={"result": "bonjour"},
                                wall_ms=120, cost_usd=0.10,
                                nodes={"translate": NodeRun(node_id="translate", status="succeeded", model_id="m/a",
                                                            inputs={"prompt": "hello"}, output={"text": "bonjour"},
-                                                           latency_ms=100, cost_usd=0.10)}))
+                                                           latency_ms=100, cost_usd=0.10, started=now,
+                                                           ended=now + timedelta(milliseconds=100))}))
     store.flush()
 
 
 def test_analytics_page_shows_cards_charts_and_tables(studio_screen):
     _seed()
     studio_screen.open("/analytics")
-    studio_screen.should_contain("Calls and errors over time")
+    studio_screen.click("Last hour")
+    studio_screen.should_contain("Calls and errors per minute")  # buckets fit the range...
     studio_screen.should_contain("$0.1000 + 2 unpriced")  # unpriced calls are shown, not priced at $0
     studio_screen.should_contain("33.3%")  # error rate: 1 of 3
     charts = studio_screen.selenium.find_elements(By.CSS_SELECTOR, ".analytics-chart .main-svg")
     assert len(charts) >= 8  # Plotly drew every chart
     titles = {t.get_attribute("textContent") for t in
               studio_screen.selenium.find_elements(By.CSS_SELECTOR, ".analytics-chart .gtitle")}
-    assert {"Calls and errors over time", "Latency by model (ms)", "Cost by model (USD)", "Errors by class"} <= titles
+    assert {"Calls and errors per minute", "How long does each model take? (latency)", "Cost by model (USD)",
+            "Which errors happen? (errors by class)"} <= titles
+    # No mode bar over the titles.
+    assert not studio_screen.selenium.find_elements(By.CSS_SELECTOR, ".analytics-chart .modebar-container .modebar")
     bars = studio_screen.selenium.find_elements(By.CSS_SELECTOR, ".analytics-chart .bars .point")
     assert bars  # the charts carry data, not just axes
     cells = [td.get_attribute("textContent") for td in studio_screen.selenium.find_elements(By.CSS_SELECTOR, "td")]
     assert "run-1" in cells  # run history
-    assert "timeout" in cells  # recent calls
+    assert "error (timeout)" in cells  # recent calls
+    assert {"100 ms", "300 ms", "900 ms"} <= set(cells)  # one latency format, no "215.267202"
+    assert "$0.1000" in cells and "unpriced" in cells and not any("True" in c for c in cells)
+
+
+def test_recent_calls_table_fits_1280_px_and_chart_clicks_filter(studio_screen):
+    from selenium.webdriver import ActionChains
+
+    _seed()
+    studio_screen.open("/analytics")
+    studio_screen.should_contain("error (timeout)")
+    studio_screen.selenium.set_window_size(1280, 900)  # after loading: resizing a page mid-load stalls Chromium here
+    studio_screen.wait(1)
+    overflow = studio_screen.selenium.execute_script(
+        "const t = document.querySelector('[data-testid=recent-calls] .q-table__middle');"
+        "return t.scrollWidth - t.clientWidth;")
+    assert overflow <= 0, f"the recent-calls table needs {overflow} px of horizontal scrolling at 1280 px"
+    bar = studio_screen.selenium.find_element(By.CSS_SELECTOR, '[data-chart=tokens] .bars .point path')
+    studio_screen.selenium.execute_script("arguments[0].scrollIntoView({block: 'center'})", bar)
+    ActionChains(studio_screen.selenium).move_to_element(bar).click().perform()
+    studio_screen.wait(1)
+    model = studio_screen.selenium.find_element(By.XPATH, '//label[.//div[text()="Model"]]')
+    assert "m/a" in model.get_attribute("textContent")  # the click narrowed the page to that model
+    cells = [td.get_attribute("textContent") for td in studio_screen.selenium.find_elements(By.CSS_SELECTOR, "td")]
+    assert "error (timeout)" not in cells  # m/b's call is filtered out
 
 
 def test_run_drill_down_shows_nodes_and_why_rerun_is_unavailable(studio_screen):
@@ -51,6 +80,8 @@ def test_run_drill_down_shows_nodes_and_why_rerun_is_unavailable(studio_screen):
     studio_screen.selenium.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
     cell.click()
     studio_screen.should_contain("Run run-1 of p1")
+    studio_screen.should_contain("Outputs")
+    studio_screen.should_contain("Which node ran when? (critical path highlighted)")
     studio_screen.click("translate · succeeded · m/a")
     studio_screen.should_contain("bonjour")
     studio_screen.should_contain("The pipeline p1 is no longer in the registry")
@@ -60,7 +91,9 @@ def test_empty_analytics_page_renders(studio_screen):
     studio_screen.open("/analytics")
     notes = [t.get_attribute("textContent") for t in
              studio_screen.selenium.find_elements(By.CSS_SELECTOR, ".analytics-chart .annotation-text")]
-    assert notes and all(n == "No calls in this range yet" for n in notes)
+    assert len(notes) == 8 and "No calls in this range." in notes  # a sentence, not axes from −1 to 1
+    assert any(n.startswith("No successful") for n in notes)
+    assert not studio_screen.selenium.find_elements(By.CSS_SELECTOR, ".analytics-chart .xtick")
     studio_screen.should_contain("all calls priced")
 
 

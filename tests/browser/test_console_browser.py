@@ -8,6 +8,7 @@ from nicegui.testing import Screen
 from tests.browser.helpers import by_testid, replace_text
 from tests.browser.test_screenshots import shoot
 from tests.fakes.provider_server import FakeProvider
+from studio.spec.calls import CANONICAL_SCHEMAS
 from tests.ui.fake_chat import FIRST, KEY, REST, save_loopback_model, script_chat
 
 
@@ -29,3 +30,23 @@ def test_streamed_text_appears_as_it_arrives(screen: Screen, memory_keyring):
         screen.wait_for(lambda: "out" in by_testid(screen, "metric-tokens").text)
         assert KEY not in screen.selenium.page_source
         shoot(screen, "console-run")
+
+
+def test_a_model_whose_key_is_missing_is_marked_before_the_call(screen: Screen, memory_keyring):
+    from studio.spec.model import ModelSpec
+    from studio.ui.app import get_studio
+
+    screen.open("/")
+    get_studio().models.save(ModelSpec(
+        id="keyless/chat", name="Keyless chat", provider="openai", api="openai-chat", endpoint="http://127.0.0.1:9/v1",
+        model="m-1", key_ref="NOT_SET_KEY", input_schema=CANONICAL_SCHEMAS["llm"][0],
+        output_schema=CANONICAL_SCHEMAS["llm"][1]))
+    screen.open("/console")
+    by_testid(screen, "model-picker").click()
+    screen.should_contain("Keyless chat · keyless/chat — needs NOT_SET_KEY")  # in the picker, before any call
+    screen.find("Keyless chat · keyless/chat — needs NOT_SET_KEY").click()
+    screen.should_contain("NOT_SET_KEY is not set, so a call will be refused.")
+    link = by_testid(screen, "key-hint").find_element("css selector", "a")
+    assert link.get_attribute("href").endswith("/settings")
+    link.click()
+    screen.wait_for(lambda: "/settings" in screen.selenium.current_url)

@@ -30,7 +30,10 @@ def test_export_then_import_gives_an_identical_pipeline(screen: Screen):
     registry().delete("content-enhancement")
     screen.open("/pipelines")
     screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=import] input[type=file]").send_keys(str(exported))
-    screen.should_contain("Imported 'Content enhancement' as content-enhancement.")
+    result = screen.find_by_css("[data-testid=import-result]")
+    screen.wait_for(lambda: result.text == "Imported 'Content enhancement' as content-enhancement.")
+    assert "0.0B" not in screen.find_by_css("[data-testid=import]").text  # a drop zone, not a raw uploader
+    assert "drop pipeline JSON here" in screen.find_by_css("[data-testid=import]").text
     assert export_pipeline(registry().get("content-enhancement")) == original
 
 
@@ -38,8 +41,10 @@ def test_new_duplicate_rename_delete(screen: Screen):
     screen.open("/pipelines")
     screen.click("New pipeline")
     name = screen.selenium.find_element(By.CSS_SELECTOR, ".q-dialog input")
-    name.send_keys(Keys.CONTROL, "a")
-    name.send_keys("My flow")
+    selected = "return arguments[0].value.slice(arguments[0].selectionStart, arguments[0].selectionEnd)"
+    screen.wait_for(lambda: screen.selenium.execute_script(selected, name) == "New pipeline")
+    name.send_keys("My flow")  # the default name is selected, so typing replaces it
+    assert name.get_attribute("value") == "My flow"
     screen.click("Create")
     wait_nodes(screen, 2)  # the new pipeline opens on the canvas with its input and output
     assert registry().get("my-flow").name == "My flow"
@@ -81,7 +86,8 @@ def test_importing_a_file_that_is_not_a_pipeline_says_so(screen: Screen, tmp_pat
     bad.write_text('{"format": "iom.pipeline", "version": 99, "id": "notes", "name": "Notes"}')
     screen.open("/pipelines")
     screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=import] input[type=file]").send_keys(str(bad))
-    screen.should_contain("notes.json is not a pipeline this studio can read")
+    result = screen.find_by_css("[data-testid=import-result]")
+    screen.wait_for(lambda: "notes.json is not a pipeline this studio can read" in result.text)
     screen.should_contain("newer than this studio reads")
     assert not registry().exists("notes")
 
@@ -92,6 +98,16 @@ def test_every_sample_opens_with_all_its_nodes_and_edges_drawn(screen: Screen):
         screen.open(f"/pipelines/{sample.id}")
         wait_nodes(screen, len(sample.nodes))
         screen.wait_for(lambda: len(screen.selenium.find_elements(By.CSS_SELECTOR, ".vue-flow__edge")) == len(sample.edges))
+
+
+def test_every_sample_says_whether_it_runs_offline_or_needs_a_key(screen: Screen, memory_keyring):
+    from studio.registry.samples import sample_pipelines
+
+    screen.open("/pipelines")
+    badge = lambda pid: screen.find_by_css(f'[data-sample="{pid}"] .q-badge')  # noqa: E731
+    assert badge("text-insights").text == "offline"  # built-in models only
+    assert badge("content-enhancement").text == "needs 3 keys"  # calls OpenAI, Anthropic and Gemini models
+    assert len(screen.selenium.find_elements(By.CSS_SELECTOR, "[data-sample] .q-badge")) == len(sample_pipelines())
 
 
 def test_importing_over_a_saved_pipeline_asks_and_keeps_a_backup(screen: Screen, tmp_path):

@@ -32,6 +32,30 @@ def test_register_a_model_through_the_form(screen: Screen):
     assert get_studio().models.get("local/browser-made").name == "Made in Chromium"
 
 
+def test_saving_an_empty_form_marks_every_problem_on_its_field(screen: Screen):
+    screen.open("/")
+    by_testid(screen, "register").click()
+    by_testid(screen, "form-save").click()
+    screen.should_contain("2 fields need attention")
+    # Both problems at once, each under its own field (not one toast saying "and 1 more").
+    for testid, sentence in (("form-id", "An id is required"), ("form-name", "A name is required.")):
+        wrapper = screen.selenium.find_element(
+            "xpath", f'//*[@data-testid="{testid}"]/ancestor::label[contains(@class, "q-field")]')
+        assert "q-field--error" in wrapper.get_attribute("class")
+        assert sentence in wrapper.get_attribute("textContent")
+    # The toast sits at the top, clear of the dialog's Save button.
+    toast = screen.find_by_css(".q-notification").rect
+    save = by_testid(screen, "form-save").rect
+    assert toast["y"] + toast["height"] <= save["y"] or toast["y"] >= save["y"] + save["height"]
+    replace_text(screen, "form-id", "local/fixed")
+    replace_text(screen, "form-name", "Fixed")
+    choose(screen, "form-api", "local")
+    choose(screen, "form-provider", "local")
+    replace_text(screen, "form-model", "echo")
+    by_testid(screen, "form-save").click()
+    screen.should_contain("Saved local/fixed.")
+
+
 def test_a_bad_schema_is_flagged_under_the_field(screen: Screen):
     screen.open("/")
     by_testid(screen, "register").click()

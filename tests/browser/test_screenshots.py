@@ -54,6 +54,9 @@ def test_screenshot_register_form(screen: Screen):
     screen.click("Register")
     screen.should_contain("Register a model")
     shoot(screen, "registry-form")
+    screen.find_by_css('[data-testid="form-save"]').click()
+    screen.should_contain("2 fields need attention")
+    shoot(screen, "registry-form-errors")
 
 
 def test_screenshot_console(screen: Screen):
@@ -113,7 +116,8 @@ def test_screenshot_analytics(screen: Screen, memory_keyring):
             screen.wait_for(lambda: len(by_testid(screen, "history").find_elements(By.CSS_SELECTOR, "tbody tr")) == n)
         get_studio().analytics.flush()  # the writer batches; the page reads what is written
         screen.open("/analytics")
-        screen.should_contain("Calls and errors over time")
+        screen.click("Last hour")
+        screen.should_contain("Calls and errors per minute")
         shoot(screen, "analytics")
 
 

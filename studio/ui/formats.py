@@ -1,0 +1,57 @@
+"""The one number format for people: money, latency, tokens and rates, used by every page
+so the same quantity never reads two ways (and no raw Python value such as True leaks out)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+
+def dollars(usd: float) -> str:
+    """A USD amount: four decimals, or three significant digits of a tiny one
+    (so $0.0000213 does not read as $0.0000)."""
+    if usd == 0:
+        return "$0"
+    if abs(usd) >= 0.01:
+        return f"${usd:,.4f}"
+    decimals = -math.floor(math.log10(abs(usd))) + 2
+    return f"${usd:.{decimals}f}".rstrip("0").rstrip(".")
+
+
+def money(usd: float | None) -> str:
+    """One call's cost: 'unpriced' when unknown (never $0), 'free' when zero, else dollars."""
+    if usd is None:
+        return "unpriced"
+    return "free" if usd == 0 else dollars(usd)
+
+
+def money_total(usd: float | None, unpriced: int | None = 0) -> str:
+    """A sum over calls: the priced part plus how many calls had no price."""
+    unpriced = int(unpriced or 0)
+    if usd is None:
+        return f"{unpriced:,} unpriced" if unpriced else "—"
+    return f"{dollars(usd)} + {unpriced:,} unpriced" if unpriced else dollars(usd)
+
+
+def latency(ms: float | None) -> str:
+    """Milliseconds under ten seconds, seconds with one decimal above."""
+    if ms is None:
+        return "—"
+    return f"{ms:,.0f} ms" if ms < 10_000 else f"{ms / 1000:,.1f} s"
+
+
+def tokens(n: int | float | None) -> str:
+    return "—" if n is None else f"{int(n):,}"
+
+
+def rate(n: float | None) -> str:
+    """A share such as an error rate."""
+    return "—" if n is None else f"{n:.1%}"
+
+
+def per_second(n: float | None) -> str:
+    return "—" if n is None else f"{n:,.1f}/s"
+
+
+def when(t: datetime | None) -> str:
+    return "—" if t is None else t.strftime("%Y-%m-%d %H:%M:%S")

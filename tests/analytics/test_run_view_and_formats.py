@@ -1,0 +1,66 @@
+"""The drill-down's flow order and critical path, the bucket choice, and the page's one number format."""
+
+from datetime import datetime, timedelta
+
+from studio.analytics import queries as q
+from studio.analytics.run_view import critical_path, flow_order
+from studio.ui import analytics_figures as figs
+from studio.ui import formats as fmt
+from studio.ui.analytics_page import recent_row
+
+T0 = datetime(2026, 1, 10, 10, 0, 0)
+
+
+def node(node_id: str, start_ms: int, end_ms: int) -> dict:
+    return {"node_id": node_id, "status": "succeeded",
+            "started": T0 + timedelta(milliseconds=start_ms), "ended": T0 + timedelta(milliseconds=end_ms)}
+
+
+def test_flow_order_follows_edges_not_the_recorded_order():
+    edges = [("in", "a"), ("in", "b"), ("a", "out"), ("b", "out")]
+    assert flow_order(["out", "b", "a", "in"], edges) == ["in", "b", "a", "out"]
+    assert flow_order(["x", "in"], []) == ["x", "in"]
+
+
+def test_critical_path_is_the_longest_dependent_chain():
+    edges = [("in", "fast"), ("in", "slow"), ("fast", "out"), ("slow", "out")]
+    nodes = [node("in", 0, 1), node("fast", 1, 20), node("slow", 1, 300), node("out", 300, 302)]
+    assert critical_path(nodes, edges) == ["in", "slow", "out"]
+    fig = figs.run_timeline(nodes, ["in", "slow", "out"])
+    bar = fig["data"][0]
+    colours = dict(zip(bar["y"], bar["marker"]["color"]))
+    assert colours["slow"] != colours["fast"] and colours["in"] == colours["slow"]
+
+
+def test_buckets_fit_the_range():
+    now = datetime(2026, 1, 10, 12, 0)
+    assert q.pick_bucket(q.Filters(since=now - timedelta(hours=1)), now) == "minute"
+    assert q.pick_bucket(q.Filters(since=now - timedelta(hours=24)), now) == "hour"
+    assert q.pick_bucket(q.Filters(since=now - timedelta(days=7)), now) == "day"
+    assert q.pick_bucket(q.Filters(), now) == "day"
+
+
+def test_one_number_format():
+    assert fmt.latency(215.267202) == "215 ms" and fmt.latency(12_345) == "12.3 s" and fmt.latency(None) == "—"
+    assert fmt.money(None) == "unpriced" and fmt.money(0) == "free" and fmt.money(0.5) == "$0.5000"
+    assert fmt.money_total(None, 3) == "3 unpriced" and fmt.money_total(0.5, 2) == "$0.5000 + 2 unpriced"
+    assert fmt.tokens(12345) == "12,345" and fmt.rate(0.125) == "12.5%"
+
+
+def test_recent_row_shows_no_raw_python_values():
+    error = {"id": 1, "time": T0, "model_id": "m/a", "pipeline_id": None, "status": "error", "error_class": "timeout",
+             "latency_ms": 215.267202, "input_tokens": 10, "output_tokens": 0, "cost_usd": None}
+    row = recent_row(error)
+    assert row["cost"] == "—" and row["latency"] == "215 ms" and row["status"] == "error (timeout)"
+    assert not any(v in ("True", "False") or "True" in str(v) for v in row.values())
+    assert recent_row({**error, "status": "ok", "cost_usd": None})["cost"] == "unpriced"
+
+
+def test_empty_charts_say_what_is_missing_instead_of_axes():
+    unpriced = figs.cost([{"key": "m/a", "calls": 4, "cost_usd": None, "unpriced_calls": 4}], "Cost by model")
+    assert unpriced["data"] == [] and "none priced" in unpriced["layout"]["annotations"][0]["text"]
+    assert figs.tokens_per_second([])["layout"]["annotations"][0]["text"].startswith("No successful")
+    priced = figs.cost([{"key": datetime(2026, 12, 1).date(), "calls": 1, "cost_usd": 0.01, "unpriced_calls": 0}],
+                       "Cost by day", by_day=True)
+    assert priced["data"][0]["x"] == ["2026-12-01"] and priced["layout"]["xaxis"]["type"] == "category"
+    assert priced["config"]["displayModeBar"] is False
