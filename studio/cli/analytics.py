@@ -8,7 +8,7 @@ from studio.analytics import queries as q
 from studio.analytics.remote import read_anywhere
 from studio.cli.common import print_json, print_table, studio
 from studio.errors import UserError
-from studio.ui import formats
+from studio import formats
 
 
 def register(sub) -> None:

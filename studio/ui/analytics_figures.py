@@ -3,13 +3,13 @@
 Each figure answers the question in its title; when it cannot, it says what is missing instead
 of drawing empty axes. The mode bar is hidden (it covered the titles) and the colours are
 transparent and neutral, so one figure reads on NiceGUI's light and dark themes. Hover texts
-come from `studio.ui.formats`, the page's one number format."""
+come from `studio.formats`, the page's one number format."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from studio.ui import formats as fmt
+from studio import formats as fmt
 
 _GRID = "rgba(128,128,128,0.25)"
 _AXIS = {"gridcolor": _GRID, "zerolinecolor": _GRID}  # no automargin: it can loop redraws

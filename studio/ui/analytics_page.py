@@ -15,7 +15,7 @@ from studio.errors import UserError
 from studio.ui import analytics_figures as figs
 from studio.ui.app import get_studio
 from studio.analytics.run_view import critical_path, flow_order
-from studio.ui import formats as fmt
+from studio import formats as fmt
 from studio.ui.shell import frame
 from studio.ui.widgets import transient_dialog
 

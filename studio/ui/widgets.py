@@ -13,7 +13,7 @@ from nicegui import ui
 
 from studio.errors import UserError
 from studio.providers.errors import ProviderError
-from studio.ui.formats import dollars, money  # noqa: F401 — re-exported for the pages
+from studio.formats import dollars, money  # noqa: F401 — re-exported for the pages
 
 log = logging.getLogger("studio.ui")
 

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from studio.analytics import queries as q
 from studio.analytics.run_view import critical_path, flow_order
 from studio.ui import analytics_figures as figs
-from studio.ui import formats as fmt
+from studio import formats as fmt
 from studio.ui.analytics_page import recent_row
 
 T0 = datetime(2026, 1, 10, 10, 0, 0)

@@ -1,5 +1,5 @@
-"""The one number format for people: money, latency, tokens and rates, used by every page
-so the same quantity never reads two ways (and no raw Python value such as True leaks out)."""
+"""The one number format for people: money, latency, tokens and rates, used by every face (pages
+and CLI) so the same quantity never reads two ways (and no raw Python value such as True leaks out)."""
 
 from __future__ import annotations
 
