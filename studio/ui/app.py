@@ -59,6 +59,10 @@ def _startup(host: str, port: int):
         studio = get_studio()
         await run.io_bound(studio.analytics.start)
         announce(studio.home, host, port)
+        if "PYTEST_CURRENT_TEST" not in os.environ:  # NiceGUI's page fixtures swap keyrings per test
+            from studio.security.token import gateway_token
+
+            await run.io_bound(gateway_token, studio.home, studio.keys)  # made at first start
         background_tasks.create(check_builtin_models(studio), name="check built-in models")
         background_tasks.create(refresh_health_on_schedule(studio), name="refresh health on schedule")
 

@@ -59,3 +59,31 @@ def test_the_environment_overrides_the_stored_token(iom_home, monkeypatch):
     monkeypatch.setenv("IOM_GATEWAY_TOKEN", "from-the-env-123456")
     assert gateway_token(iom_home) == "from-the-env-123456"
     assert not (iom_home / TOKEN_FILE).exists()
+
+
+
+def test_the_token_is_made_at_first_start(iom_home):
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.helpers.studio_server import ROOT, cli_env, free_port
+
+    port = free_port()
+    env = cli_env(iom_home, IOM_PORT=str(port))
+    env.pop("IOM_GATEWAY_TOKEN")  # the studio makes its own
+    proc = subprocess.Popen([sys.executable, "run.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        path, deadline = iom_home / TOKEN_FILE, time.monotonic() + 60
+        while time.monotonic() < deadline and not ((iom_home / "server.json").exists() and path.exists()):
+            time.sleep(0.2)
+        token = path.read_text()  # no request was needed to make it
+        r = httpx.get(f"http://127.0.0.1:{port}/v1/models", headers={"authorization": f"Bearer {token}"}, timeout=30)
+        assert r.status_code == 200
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=60)
+    assert out.count("readable by you only") == 1 and token not in out
