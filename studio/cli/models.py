@@ -154,19 +154,27 @@ def conflict_options(p, kind: str) -> None:
     group.add_argument("--rename", metavar="NEW_ID", help=f"import the (single) {kind} under this id")
 
 
-def _backups(args) -> int:
-    found = studio().models.backups.list(args.id)
+def print_backups(ident: str, found: list) -> int:
+    """`iom models|pipelines backups ID`: newest first, one file name a line."""
     if not found:
-        print(f"no backups of {args.id}.", file=sys.stderr)
+        print(f"no backups of {ident}.", file=sys.stderr)
     for path in found:
         print(path.name)
     return 0
 
 
+def print_restored(ident: str, path) -> int:
+    print(f"restored {ident} from {path.name} (the version it replaced is kept as a backup)")
+    return 0
+
+
+def _backups(args) -> int:
+    return print_backups(args.id, studio().models.backups.list(args.id))
+
+
 def _restore(args) -> int:
     spec, path = studio().models.restore(args.id, args.backup)
-    print(f"restored {spec.id} from {path.name} (the version it replaced is kept as a backup)")
-    return 0
+    return print_restored(spec.id, path)
 
 
 def _print_report(report) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from studio.atomic import dumps_stable
-from studio.cli.models import conflict_options
+from studio.cli.models import conflict_options, print_backups, print_restored
 from studio.cli.common import print_json, print_table, studio, write_output
 from studio.registry import export_pipeline, read_json_file
 from studio.spec import load_pipeline
@@ -117,18 +117,12 @@ def _import(args) -> int:
 
 
 def _backups(args) -> int:
-    found = studio().pipelines.backups_of(args.id)
-    if not found:
-        print(f"no backups of {args.id}.", file=sys.stderr)
-    for path in found:
-        print(path.name)
-    return 0
+    return print_backups(args.id, studio().pipelines.backups_of(args.id))
 
 
 def _restore(args) -> int:
     pipeline, path = studio().pipelines.restore(args.id, args.backup)
-    print(f"restored {pipeline.id} from {path.name} (the version it replaced is kept as a backup)")
-    return 0
+    return print_restored(pipeline.id, path)
 
 
 def _export(args) -> int:
