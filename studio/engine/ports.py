@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from jinja2 import TemplateSyntaxError, meta
-from jinja2.sandbox import SandboxedEnvironment
+
+from studio.engine.templates import environment
 
 from studio.spec.calls import CANONICAL_SCHEMAS
 from studio.spec.model import ModelSpec
@@ -33,7 +34,6 @@ _COERCIONS: dict[str, set[str]] = {
     "array": {"string"},  # a list is joined into text
 }
 
-_jinja = SandboxedEnvironment()
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,8 @@ def template_variables(template: str | None) -> tuple[str, ...]:
     if not template:
         return ()
     try:
-        return tuple(sorted(meta.find_undeclared_variables(_jinja.parse(template))))
-    except TemplateSyntaxError:
+        return tuple(sorted(meta.find_undeclared_variables(environment().parse(template))))
+    except (TemplateSyntaxError, RecursionError, MemoryError):
         return ()
 
 
@@ -61,7 +61,7 @@ def template_error(template: str | None) -> str | None:
     if not template:
         return None
     try:
-        _jinja.parse(template)
+        environment().parse(template)
     except TemplateSyntaxError as e:
         return f"the template does not parse (line {e.lineno}: {e.message}); fix it before running."
     return None

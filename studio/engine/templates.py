@@ -191,6 +191,12 @@ _env.filters["iom_sized"] = _check_size
 _env.globals["range"] = _bounded_range
 
 
+def environment() -> BoundedEnvironment:
+    """The one bounded sandbox; whoever parses or analyses templates uses it (its intercepted
+    operators also keep Jinja from folding `'a' * 300000000` while compiling)."""
+    return _env
+
+
 @lru_cache(maxsize=1024)
 def _template(source: str):
     return _env.from_string(source)

@@ -79,6 +79,23 @@ class Node(SpecModel):
     input_schema: dict[str, Any] | None = None
     policy: NodePolicy = Field(default_factory=NodePolicy)
 
+    @field_validator("input_schema")
+    @classmethod
+    def _schema_is_a_schema(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Ports, forms and runs read `properties`/`required`/`type`: refuse a schema that is not
+        one at load time, naming where, instead of failing somewhere later."""
+        if v is None:
+            return v
+        import jsonschema
+
+        validator = jsonschema.validators.validator_for(v, default=jsonschema.Draft202012Validator)
+        try:
+            validator.check_schema(v)
+        except jsonschema.SchemaError as e:
+            where = "/".join(str(part) for part in e.absolute_path) or "(top level)"
+            raise ValueError(f"is not a valid JSON Schema at {where}: {e.message[:200]}") from None
+        return v
+
 
 class Edge(SpecModel):
     id: str = Field(min_length=1)

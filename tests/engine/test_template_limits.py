@@ -74,3 +74,21 @@ async def test_a_dry_run_without_input_warns_and_never_raises(engine, registry):
                  [("e1", "in", "t"), ("e2", "t", "out")])
     plan = await engine.run(p, {}, RunOptions(dry_run=True))
     assert any("required input 'text' of node 'in' is missing" in w for w in plan["warnings"])
+
+
+def test_a_template_that_folds_to_a_huge_constant_is_not_built_while_checking_ports():
+    from studio.engine.ports import template_error, template_variables
+
+    # Jinja would compute 'a' * 300000000 while compiling; the bounded sandbox never folds it
+    assert template_variables("{{ 'a' * 300000000 }} {{ text }}") == ("text",)
+    assert template_error("{{ 'a' * 300000000 }}") is None
+
+
+@pytest.mark.parametrize("properties", [[1, 2], {"text": 5}, {"text": {"type": 7}}, "x"])
+def test_an_input_schema_that_is_not_a_schema_is_refused_when_the_pipeline_loads(properties):
+    from studio.spec import load_pipeline
+
+    doc = {"format": "iom.pipeline", "version": 1, "id": "p", "name": "P", "edges": [],
+           "nodes": [{"id": "in", "kind": "input", "inputSchema": {"type": "object", "properties": properties}}]}
+    with pytest.raises(UserError, match="nodes.0.inputSchema: is not a valid JSON Schema at properties"):
+        load_pipeline(doc)

@@ -62,7 +62,9 @@ node = st.fixed_dictionaries({"id": IDS, "kind": NODE_KINDS}, optional={
     "model": st.sampled_from(["local/sentiment-vader", "local/text-stats", "local/keywords-yake", "no/such"]) | wild,
     "template": TEMPLATES | wild, "prompt": TEMPLATES, "expression": CONDITIONS | wild,
     "routes": st.lists(st.fixed_dictionaries({"port": PORTS}, optional={"when": CONDITIONS}), max_size=3) | wild,
-    "inputSchema": wild | st.just({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}),
+    "inputSchema": wild | st.just({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]})
+    | st.fixed_dictionaries({"type": st.just("object") | wild, "properties": wild | st.dictionaries(text, wild, max_size=2)},
+                            optional={"required": wild}),
     "policy": wild | st.fixed_dictionaries({}, optional={"timeoutS": wild, "retries": wild, "onError": wild,
                                                          "fallback": wild}),
     "merge": st.sampled_from(["object", "list", "text"]) | wild, "capability": wild, "params": wild})
