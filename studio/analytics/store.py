@@ -208,11 +208,30 @@ class AnalyticsStore:
                 f"the analytics database {self.path} is in use by another IoM Studio process; try again when it has finished."))
 
     def _drain(self, cur, *, final: bool = False) -> None:
+        """Commit what is queued here and every segment's new lines, round after round until the
+        spool is caught up (one round reads at most READ_CHUNK of each segment), then run the
+        waiting commands: a read after `flush()` sees everything recorded before it."""
         with self._lock:
             calls, self._calls = self._calls, []
             runs, self._runs = self._runs, []
             commands, self._commands = self._commands, []
-            queued_until, file_until = self._queued_until, self._file_until
+            queued_until = self._queued_until
+        while True:
+            read_any, written = self._take_in(cur, calls, runs, queued_until)
+            calls, runs = [], []
+            if not read_any or not written:
+                break
+        self._collect_finished(cur, final=final)
+        for fn, future in commands:
+            try:
+                future.set_result(fn(cur))
+            except BaseException as e:  # handed to the waiting caller
+                future.set_exception(e)
+
+    def _take_in(self, cur, calls: list, runs: list, queued_until: int) -> tuple[bool, bool]:
+        """One round: (whether any spooled line was read, whether the round was committed)."""
+        with self._lock:
+            file_until = self._file_until
         own = self._segment.name
         backlogs: list[spool.Backlog] = []
         done = self._progress.get(own, 0)
@@ -241,18 +260,16 @@ class AnalyticsStore:
             progress[own] = max(queued_until, progress.get(own, 0))
         all_calls = from_file_calls + calls
         all_runs = from_file_runs + runs
-        if all_calls or all_runs or progress:
-            if self._write(cur, all_calls, all_runs, progress):
-                self._progress.update(progress)
-            elif calls or runs:
-                with self._lock:  # they are in our file: read them back from there next time
-                    self._file_until = max(self._file_until, queued_until)
-        self._collect_finished(cur, final=final)
-        for fn, future in commands:
-            try:
-                future.set_result(fn(cur))
-            except BaseException as e:  # handed to the waiting caller
-                future.set_exception(e)
+        read_any = any(b.end != self._progress.get(b.name, 0) for b in backlogs)
+        if not (all_calls or all_runs or progress):
+            return read_any, True
+        if self._write(cur, all_calls, all_runs, progress):
+            self._progress.update(progress)
+            return read_any, True
+        if calls or runs:
+            with self._lock:  # they are in our file: read them back from there next time
+                self._file_until = max(self._file_until, queued_until)
+        return read_any, False
 
     def _collect_finished(self, cur, *, final: bool) -> None:
         """Delete segments that are read to their end and whose writer is gone (ours on close)."""

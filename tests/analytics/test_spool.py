@@ -110,3 +110,17 @@ def test_spooled_lines_carry_no_secret(iom_home):
     assert "plain-secret-value-42" not in text and secret not in text
     assert "zzz-structural" not in text and "tok_abcdefghijkl" not in text and '\\"prompt\\":\\"hi\\"' in text
     store.close()
+
+
+def test_a_backlog_larger_than_one_read_is_taken_in_before_a_read(iom_home, monkeypatch):
+    from studio.analytics import spool as spool_module
+
+    monkeypatch.setattr(spool_module, "READ_CHUNK", 4096)  # a few lines a round
+    store = AnalyticsStore(iom_home, interval_s=1.0)
+    assert store.start()  # we own the database: the child only spools
+    proc = child(iom_home, 300, tag="b")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    store.flush()  # one flush takes in the whole backlog, 4 KB a round
+    assert counts(store) == (300, 300)
+    store.close()
