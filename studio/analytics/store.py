@@ -134,8 +134,13 @@ class AnalyticsStore:
         return self._db
 
     def read(self, fn: Callable[..., T], *args, **kwargs) -> T:
-        """Run `fn(cursor, …)` on a cursor of its own (safe from any thread). Raises
-        `DatabaseBusy` when another process owns the database."""
+        """Run `fn(cursor, …)` on a cursor of its own (safe from any thread), after everything
+        recorded so far — here and in every process's spool — is committed, so a read shows what
+        was recorded a moment ago (and, in a process that just took the database, what a killed
+        one left spooled). Raises `DatabaseBusy` when another process owns the database."""
+        self._connection()
+        if threading.current_thread() is not self._thread:
+            self.flush()
         cur = self._connection().cursor()
         try:
             return fn(cur, *args, **kwargs)

@@ -35,3 +35,18 @@ def test_cli_and_gateway_beside_the_web_app_lose_nothing(iom_home):
     assert set(result.run_ids) <= got["run_ids"]
     assert got["invokes"] == N
     assert got["calls"] == got["distinct_calls"]
+
+
+def test_a_server_killed_under_load_loses_no_answered_call(iom_home):
+    import time
+
+    server = StudioServer(iom_home).start()
+    with GatewayLoad(server) as load:
+        time.sleep(2)
+        server.kill()  # SIGKILL: no shutdown, no flush
+    assert load.ok > 0
+    listed = iom(iom_home, "runs", "list", "--json", "--limit", "100000")  # takes the database and the spool
+    assert listed.returncode == 0, listed.stderr
+    succeeded = sum(1 for r in json.loads(listed.stdout) if r["status"] == "succeeded")
+    assert succeeded >= load.ok  # every call the gateway answered 200 has its run recorded
+    assert iom(iom_home, "models", "list", "--json").returncode == 0  # the registry loads
