@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from nicegui.testing import Screen
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from studio.core import Studio
 from studio.spec.calls import CANONICAL_SCHEMAS
@@ -89,7 +90,9 @@ def test_cancel_stops_a_run_held_by_a_slow_provider(screen: Screen):
 
 def test_dry_run_shows_the_plan_and_cost_estimate(screen: Screen):
     open_run_panel(screen, "content-enhancement", 5)
-    screen.selenium.find_element(By.XPATH, "//label[.//div[text()='topic *']]//textarea").send_keys("tea")
+    topic = screen.selenium.find_element(By.XPATH, "//label[.//div[text()='topic *']]//textarea")
+    topic.send_keys(Keys.CONTROL, "a")  # over the sample's example topic
+    topic.send_keys("tea")
     screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=dry-run]").click()
     screen.wait_for(lambda: summary(screen).startswith("Dry run · $") and summary(screen).endswith("estimated"))
     plan = screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=dry-run-plan]").text
