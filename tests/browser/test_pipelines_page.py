@@ -63,7 +63,9 @@ def test_new_duplicate_rename_delete(screen: Screen):
     screen.wait_for(lambda: registry().get("my-flow-copy").name == "Second flow")
     screen.wait_for(lambda: "Second flow" in row("my-flow-copy").text)  # the list was redrawn
 
+    screen.wait(0.6)  # the rename dialog finishes closing
     row("my-flow-copy").find_element(By.XPATH, ".//i[text()='delete']").click()
+    screen.wait(0.6)  # the confirm dialog finishes opening (a click during the animation lands on its card)
     screen.selenium.find_element(By.XPATH, "//div[contains(@class,'q-dialog')]//button[.//span[text()='Delete']]").click()
     screen.wait_for(lambda: not registry().exists("my-flow-copy"))
     assert registry().exists("my-flow")
