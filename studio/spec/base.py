@@ -52,3 +52,19 @@ def check_slug(value: str, what: str) -> str:
             f"{what} {shown!r} is too long: at most {ID_MAX} characters, and {ID_PART_MAX} between slashes"
         )
     return value
+
+
+def check_json_schema(value: dict | None) -> dict | None:
+    """A field that must hold a JSON Schema: refused with where it is wrong (ports, forms and
+    validation read `properties`/`required`/`type`, so a non-schema would fail later)."""
+    if value is None:
+        return value
+    import jsonschema
+
+    validator = jsonschema.validators.validator_for(value, default=jsonschema.Draft202012Validator)
+    try:
+        validator.check_schema(value)
+    except jsonschema.SchemaError as e:
+        where = "/".join(str(part) for part in e.absolute_path) or "(top level)"
+        raise ValueError(f"is not a valid JSON Schema at {where}: {e.message[:200]}") from None
+    return value

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-import jsonschema
 from pydantic import Field, field_validator, model_validator
 
-from studio.spec.base import SpecModel, check_slug, utcnow
+from studio.spec.base import SpecModel, check_json_schema, check_slug, utcnow
 
 Provider = Literal["openai", "anthropic", "google", "huggingface", "ollama", "http", "local"]
 
@@ -132,13 +131,7 @@ class ModelSpec(SpecModel):
     @field_validator("input_schema", "output_schema")
     @classmethod
     def _schema_is_valid(cls, v: dict[str, Any]) -> dict[str, Any]:
-        validator = jsonschema.validators.validator_for(v, default=jsonschema.Draft202012Validator)
-        try:
-            validator.check_schema(v)
-        except jsonschema.SchemaError as e:
-            where = "/".join(str(p) for p in e.absolute_path) or "(top)"
-            raise ValueError(f"not a valid JSON Schema at {where}: {e.message}") from None
-        return v
+        return check_json_schema(v)
 
     @model_validator(mode="after")
     def _endpoint_unless_local(self) -> "ModelSpec":

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from studio.spec.base import SpecModel, check_slug
+from studio.spec.base import SpecModel, check_json_schema, check_slug
 
 FORMAT_TAG = "iom.pipeline"
 CURRENT_VERSION = 1
@@ -82,10 +82,7 @@ class Node(SpecModel):
     @field_validator("input_schema")
     @classmethod
     def _schema_is_a_schema(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        """Ports, forms and runs read `properties`/`required`/`type`: refuse a schema that is not
-        one at load time, naming where, instead of failing somewhere later."""
-        if v is None:
-            return v
+        return check_json_schema(v)
         import jsonschema
 
         validator = jsonschema.validators.validator_for(v, default=jsonschema.Draft202012Validator)

@@ -72,29 +72,24 @@ def _startup(host: str, port: int):
 async def check_builtin_models(studio) -> None:
     """The built-in models need no key or network: check them in the background at start, so
     the registry shows them healthy instead of "unknown" (the first page does not wait)."""
-    from nicegui import run
-
-    probe = getattr(getattr(studio, "providers", None), "check", None)
-    if not callable(probe):  # a build without the provider hub: nothing to check with
-        return
+    if not callable(getattr(getattr(studio, "providers", None), "check", None)):
+        return  # a build without the provider hub: nothing to check with
     try:
-        specs = [s for s in await run.io_bound(studio.models.all) if s.api == "local"]
-        for spec in specs:
-            status = await probe(spec)
-            await run.io_bound(studio.models.set_health, spec.id, status)
+        await refresh_health(studio, lambda specs: [s for s in specs if s.api == "local"])
     except Exception:  # noqa: BLE001 — a failed check must never stop the server
         import logging
 
         logging.getLogger(__name__).exception("checking the built-in models at start failed")
 
 
-async def refresh_health(studio) -> int:
-    """Probe every model the schedule covers and store the results; returns how many."""
+async def refresh_health(studio, pick=None) -> int:
+    """Probe the models the schedule covers (or `pick(all models)`) and store the results;
+    returns how many."""
     from nicegui import run
 
     from studio.registry.health_schedule import models_to_probe
 
-    specs = await run.io_bound(models_to_probe, studio)
+    specs = await run.io_bound(models_to_probe, studio) if pick is None else pick(await run.io_bound(studio.models.all))
     for spec in specs:
         status = await studio.providers.check(spec)
         await run.io_bound(studio.models.set_health, spec.id, status)
