@@ -138,10 +138,10 @@ class AnalyticsStore:
         recorded so far — here and in every process's spool — is committed, so a read shows what
         was recorded a moment ago (and, in a process that just took the database, what a killed
         one left spooled). Raises `DatabaseBusy` when another process owns the database."""
-        self._connection()
+        db = self._connection()
         if threading.current_thread() is not self._thread:
             self.flush()
-        cur = self._connection().cursor()
+        cur = db.cursor()
         try:
             return fn(cur, *args, **kwargs)
         finally:
@@ -195,22 +195,13 @@ class AnalyticsStore:
                         pass  # another process owns it; our lines wait in the spool
                     except Exception:
                         log.exception("analytics writer could not open %s; records stay in the spool", self.path)
-                if cur is not None:
+                if cur is not None:  # commands are only queued once we own the database (submit)
                     self._drain(cur, final=stopping)
-                else:
-                    self._refuse_commands()
                 if stopping:
                     break
         finally:
             if cur is not None:
                 cur.close()
-
-    def _refuse_commands(self) -> None:
-        with self._lock:
-            commands, self._commands = self._commands, []
-        for _fn, future in commands:
-            future.set_exception(DatabaseBusy(
-                f"the analytics database {self.path} is in use by another IoM Studio process; try again when it has finished."))
 
     def _drain(self, cur, *, final: bool = False) -> None:
         """Commit what is queued here and every segment's new lines, round after round until the
