@@ -22,6 +22,7 @@ from studio.spec.chat import expand_shorthand
 from studio.spec.model import ModelSpec
 from studio.ui import services
 from studio.ui.app import get_studio
+from studio.ui.result_view import result_view
 from studio.ui.schema_form import FormField, collect_input, fields_for, input_problem
 from studio.ui.shell import frame
 from studio.ui.widgets import error_sentence, json_text, money, notify_error
@@ -131,6 +132,7 @@ async def console_page(model: str | None = None) -> None:
                             "w-full min-h-[8rem] max-h-[40vh] overflow-auto whitespace-pre-wrap p-3 rounded "
                             "border border-gray-300 dark:border-gray-600"
                         ).props("data-testid=output")
+                        result_box = ui.column().classes("w-full gap-0")
                         error_label = ui.label().classes("text-negative").props("data-testid=call-error")
                     with ui.tab_panel(tab_req).classes("p-0"):
                         raw_request = ui.label().classes("font-mono text-xs whitespace-pre w-full overflow-auto max-h-[40vh]") \
@@ -240,7 +242,16 @@ async def console_page(model: str | None = None) -> None:
                     ui.label(v).props(f"data-testid=metric-{k.lower()}")
 
     def show_attempt(a: Attempt) -> None:
-        output.text = a.text if a.text or a.output is None else json_text(a.output)
+        """Streamed text stays in the output box; a finished call's output gets Copy/Download,
+        and an object (a sentiment score, extracted fields) is shown as a readable table."""
+        structured = a.state == "ok" and a.output is not None and not a.text
+        output.text = "" if structured else a.text
+        output.set_visibility(not structured)
+        result_box.clear()
+        if a.state == "ok" and a.output is not None:
+            with result_box:
+                result_view(a.output if structured else a.text, name=f"{a.model_id.replace('/', '-')}-output",
+                            testid="console-result", body=structured)
         error_label.text = a.error
         raw_request.text = json_text(redact_data(a.result.raw_request if a.result and a.result.raw_request else a.request))
         raw_response.text = json_text(redact_data(a.result.raw_response)) if a.result and a.result.raw_response is not None else ""

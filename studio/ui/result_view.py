@@ -12,12 +12,15 @@ from nicegui import ui
 MAX_ROWS = 200  # a huge output shows its first rows; Download has all of it
 
 
-def result_view(value: Any, *, name: str = "output", testid: str = "result") -> ui.column:
-    """Render `value`; `name` is the download's file stem."""
+def result_view(value: Any, *, name: str = "output", testid: str = "result", body: bool = True) -> ui.column:
+    """Render `value`; `name` is the download's file stem. `body=False` gives only Copy and
+    Download, for a page that already shows the text as it streamed in."""
     with ui.column().classes("w-full gap-1").props(f"data-testid={testid}") as box:
-        if isinstance(value, str):
+        if not body:
+            pass
+        elif isinstance(value, str):
             ui.label(value).classes("text-sm whitespace-pre-wrap break-words w-full")
-        elif isinstance(value, dict) and set(value) == {"text"} and isinstance(value["text"], str):
+        elif is_text_only(value):
             ui.label(value["text"]).classes("text-sm whitespace-pre-wrap break-words w-full")
         else:
             rows: list[tuple[int, str, str]] = []
@@ -29,19 +32,26 @@ def result_view(value: Any, *, name: str = "output", testid: str = "result") -> 
                     ui.label(shown).classes("break-words whitespace-pre-wrap font-medium")
             if len(rows) > MAX_ROWS:
                 ui.label(f"… {len(rows) - MAX_ROWS} more rows; download the whole output.").classes("text-xs")
-        text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, default=str)
+        plain = isinstance(value, str) or is_text_only(value)
+        text = (value if isinstance(value, str) else value["text"]) if plain else \
+            json.dumps(value, indent=2, ensure_ascii=False, default=str)
         with ui.row().classes("gap-1"):
             def copy() -> None:
                 ui.clipboard.write(text)
                 ui.notify("Output copied.", type="positive")
 
             def download() -> None:
-                ui.download.content(text, f"{name}.{'txt' if isinstance(value, str) else 'json'}")
+                ui.download.content(text, f"{name}.{'txt' if plain else 'json'}")
                 ui.notify(f"Downloading {name}.", type="positive")
 
             ui.button("Copy", icon="content_copy", on_click=copy).props(f"flat dense data-testid={testid}-copy")
             ui.button("Download", icon="download", on_click=download).props(f"flat dense data-testid={testid}-download")
     return box
+
+
+def is_text_only(value: Any) -> bool:
+    """A `{"text": ...}` output is shown (and copied) as its text."""
+    return isinstance(value, dict) and set(value) == {"text"} and isinstance(value["text"], str)
 
 
 def _rows(value: Any, depth: int, key: str, out: list[tuple[int, str, str]]) -> None:

@@ -50,3 +50,32 @@ def test_a_model_whose_key_is_missing_is_marked_before_the_call(screen: Screen, 
     assert link.get_attribute("href").endswith("/settings")
     link.click()
     screen.wait_for(lambda: "/settings" in screen.selenium.current_url)
+
+
+def test_an_object_output_is_shown_as_a_table_with_copy(screen: Screen, memory_keyring):
+    """A built-in classifier answers with an object: the console shows its fields, not raw JSON."""
+    screen.open("/console?model=local/sentiment-vader")
+    replace_text(screen, "field-text", "I love this studio, it is wonderful.")
+    by_testid(screen, "run").click()
+    result = by_testid(screen, "console-result")
+    screen.wait_for(lambda: "positive" in result.text)
+    assert "label" in result.text and "{" not in result.text
+    assert not by_testid(screen, "output").is_displayed()
+    by_testid(screen, "console-result-copy").click()
+    screen.should_contain("Output copied.")
+
+
+def test_streamed_text_gets_copy_and_download_when_done(screen: Screen, memory_keyring):
+    with FakeProvider() as fake:
+        script_chat(fake)
+        fake.gate.set()
+        screen.open("/")
+        from studio.ui.app import get_studio
+
+        save_loopback_model(get_studio(), fake)
+        screen.open("/console?model=loop/chat")
+        replace_text(screen, "field-prompt", "Say hello")
+        by_testid(screen, "run").click()
+        screen.wait_for(lambda: by_testid(screen, "output").text == FIRST + "".join(REST))
+        by_testid(screen, "console-result-download").click()
+        screen.should_contain("Downloading loop-chat-output.")
