@@ -72,8 +72,6 @@ def _startup(host: str, port: int):
 async def check_builtin_models(studio) -> None:
     """The built-in models need no key or network: check them in the background at start, so
     the registry shows them healthy instead of "unknown" (the first page does not wait)."""
-    if not callable(getattr(getattr(studio, "providers", None), "check", None)):
-        return  # a build without the provider hub: nothing to check with
     try:
         await refresh_health(studio, lambda specs: [s for s in specs if s.api == "local"])
     except Exception:  # noqa: BLE001 — a failed check must never stop the server
@@ -89,9 +87,12 @@ async def refresh_health(studio, pick=None) -> int:
 
     from studio.registry.health_schedule import models_to_probe
 
+    check = getattr(getattr(studio, "providers", None), "check", None)  # taken once: the hub may be swapped meanwhile
+    if not callable(check):
+        return 0  # a build without the provider hub: nothing to check with
     specs = await run.io_bound(models_to_probe, studio) if pick is None else pick(await run.io_bound(studio.models.all))
     for spec in specs:
-        status = await studio.providers.check(spec)
+        status = await check(spec)
         await run.io_bound(studio.models.set_health, spec.id, status)
     return len(specs)
 
