@@ -8,6 +8,10 @@ import { VueFlow, Handle, Position } from "@vue-flow/core";
 import { MiniMap } from "@vue-flow/minimap";
 import { Background } from "@vue-flow/background";
 
+// The fitted view never zooms out below this: node titles (12 px) and port names (11 px) stay
+// readable (>= 9 px on screen); a pipeline too big for the pane opens at its start, to be panned.
+const MIN_FIT_ZOOM = 0.85;
+
 const STATE_LABELS = {
   queued: "queued", running: "running", done: "done", failed: "failed",
   cached: "cached", skipped: "skipped", fallback: "fell back",
@@ -17,8 +21,13 @@ export default {
   components: { VueFlow, Handle, MiniMap, Background },
   template: `
   <div class="iom-canvas" tabindex="0" @keydown="onKey">
-    <div class="iom-palette">
-      <input class="iom-palette-search" v-model="search" placeholder="Search models or capabilities" />
+    <button v-if="paletteClosed" class="iom-palette-open" data-testid="palette-open" title="Show the palette"
+            @click="paletteClosed = false">&#9776; Palette</button>
+    <div v-else class="iom-palette" data-testid="palette">
+      <div class="iom-palette-head">
+        <input class="iom-palette-search" v-model="search" placeholder="Search models or capabilities" />
+        <button class="iom-palette-close" data-testid="palette-close" title="Hide the palette" @click="paletteClosed = true">&laquo;</button>
+      </div>
       <div class="iom-palette-list">
         <div v-for="item in filteredPalette" :key="item.kind + ':' + (item.model || item.capability || '')"
              class="iom-palette-item" :data-kind="item.kind" :data-model="item.model || ''" :data-capability="item.capability || ''"
@@ -27,6 +36,9 @@ export default {
             <span v-if="item.health" class="iom-health" :class="'iom-health-' + item.health" :title="'health: ' + item.health"></span>
           </div>
           <div class="iom-palette-sub">{{ item.subtitle }}</div>
+          <div v-if="item.needsKey" class="iom-key-missing" :title="item.needsKey + ' is not set: calls to this model will be refused'">
+            needs {{ item.needsKey }} · <a href="/settings" @mousedown.stop>set it</a>
+          </div>
         </div>
         <div v-if="!filteredPalette.length" class="iom-palette-empty">Nothing matches "{{ search }}".</div>
       </div>
@@ -38,7 +50,8 @@ export default {
                :default-edge-options="{type: 'default'}"
                @pane-ready="onReady" @nodes-initialized="onNodesInitialized" @node-drag-stop="onDragStop" @connect="onConnect"
                @connect-start="onConnectStart" @connect-end="onConnectEnd"
-               @move-start="onMoveStart" @nodes-change="onNodesChange" @edges-change="onEdgesChange">
+               @move-start="onMoveStart" @nodes-change="onNodesChange" @edges-change="onEdgesChange"
+               @edge-mouse-enter="onEdgeEnter" @edge-mouse-move="onEdgeEnter" @edge-mouse-leave="edgeTip = null">
         <template #node-iom="p">
           <div class="iom-node" :class="['iom-kind-' + p.data.kind, p.data.problem ? 'iom-invalid' : '', statusClass(p.id)]"
                :data-node-id="p.id">
@@ -47,6 +60,8 @@ export default {
               <span class="iom-node-label">{{ p.data.label }}</span>
               <span v-if="p.data.health" class="iom-health" :class="'iom-health-' + p.data.health" :title="'health: ' + p.data.health"></span>
             </div>
+            <a v-if="p.data.needsKey" class="iom-node-key" href="/settings" @mousedown.stop
+               :title="p.data.needsKey + ' is not set: a run would be refused. Set it in Settings.'">needs {{ p.data.needsKey }}</a>
             <div v-if="p.data.model" class="iom-node-model" :title="p.data.model">{{ p.data.model }}</div>
             <div v-if="p.data.provider || p.data.price" class="iom-node-meta">{{ p.data.provider }}<span v-if="p.data.price"> · {{ p.data.price }}</span></div>
             <div class="iom-ports">
@@ -75,6 +90,7 @@ export default {
         <Background :gap="20" />
       </VueFlow>
     </div>
+    <div v-if="edgeTip" class="iom-edge-tip" data-testid="edge-tip" :style="{left: edgeTip.x + 'px', top: edgeTip.y + 'px'}">{{ edgeTip.text }}</div>
     <div v-if="ghost" class="iom-drag-ghost" :style="{left: ghost.x + 'px', top: ghost.y + 'px'}">{{ ghost.title }}</div>
   </div>`,
   props: {
@@ -84,7 +100,7 @@ export default {
   },
   data() {
     return {
-      Position, search: "", nodes: [], edges: [], statuses: {}, ghost: null,
+      Position, search: "", nodes: [], edges: [], statuses: {}, ghost: null, edgeData: {}, edgeTip: null, paletteClosed: false,
       selectedNodes: new Set(), selectedEdges: new Set(), clipboard: [], connecting: null, connected: false,
     };
   },
@@ -97,7 +113,12 @@ export default {
   watch: {
     graph: { handler() { this.rebuild(); } },
   },
-  created() { this.rebuild(); },
+  created() {
+    this.rebuild();
+    // On a narrow window a pipeline opens with the palette folded, so its nodes get the room;
+    // an empty one keeps it open, since building starts there.
+    this.paletteClosed = window.innerWidth < 1360 && this.nodes.length > 0;
+  },
   mounted() {
     this._unload = (e) => { if (this.dirty) { e.preventDefault(); e.returnValue = ""; } };
     window.addEventListener("beforeunload", this._unload);
@@ -149,6 +170,7 @@ export default {
       const inside = e.clientX >= rect.left && e.clientX <= rect.right && e.clientY >= rect.top && e.clientY <= rect.bottom;
       if (!item || !inside || !this.flow) return;
       const pos = this.flow.screenToFlowCoordinate({ x: e.clientX, y: e.clientY });
+      this.holdView();
       this.$emit("drop_item", { kind: item.kind, model: item.model, capability: item.capability, x: pos.x, y: pos.y });
     },
     endPaletteDrag() {
@@ -158,7 +180,10 @@ export default {
       this.dragItem = null;
       this.ghost = null;
     },
+    // Someone is building by hand: the view must not jump (fit) under their pointer.
+    holdView() { this.userMoved = true; this._fitted = true; },
     addAtCenter(item) {
+      this.holdView();
       const rect = this.$refs.flowWrap.getBoundingClientRect();
       const pos = this.flow ? this.flow.screenToFlowCoordinate({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 }) : { x: 0, y: 0 };
       this.$emit("drop_item", { kind: item.kind, model: item.model, capability: item.capability, x: pos.x, y: pos.y });
@@ -232,7 +257,26 @@ export default {
       }
     },
     // --- called from Python ---------------------------------------------------------------
-    fitView() { if (this.flow) this.flow.fitView({ padding: 0.15, maxZoom: 1 }); },
+    // The opening fit keeps the readable minimum zoom; `all` (the toolbar's Fit) shows everything.
+    fitView(all = false) {
+      if (!this.flow) return;
+      this.flow.fitView({ padding: 0.15, maxZoom: 1, minZoom: all ? 0.1 : MIN_FIT_ZOOM });
+      const nodes = unref(this.flow.nodes);
+      if (all || !nodes.length || this.flow.getViewport().zoom > MIN_FIT_ZOOM + 1e-6) return;
+      // Too big to fit readably: show its start (the top-left), where a flow begins.
+      const left = Math.min(...nodes.map((n) => n.position.x)), top = Math.min(...nodes.map((n) => n.position.y));
+      this.flow.setViewport({ x: 24 - left * MIN_FIT_ZOOM, y: 36 - top * MIN_FIT_ZOOM, zoom: MIN_FIT_ZOOM });
+    },
+    // The pane's size, so Python can lay a pipeline out in the direction that uses the space.
+    paneSize() { const r = this.$refs.flowWrap.getBoundingClientRect(); return { width: r.width, height: r.height }; },
+    // What went along each edge in the last run, shown by the edge on hover.
+    setEdgeData(data) { this.edgeData = data || {}; },
+    onEdgeEnter(e) {
+      const text = this.edgeData[e.edge.id];
+      if (text == null) { this.edgeTip = null; return; }
+      const rect = this.$el.getBoundingClientRect();
+      this.edgeTip = { text, x: e.event.clientX - rect.left + 12, y: e.event.clientY - rect.top + 12 };
+    },
     zoomIn() { if (this.flow) this.flow.zoomIn(); },
     zoomOut() { if (this.flow) this.flow.zoomOut(); },
     copySelection() { this.clipboard = [...this.selectedNodes]; return this.clipboard.length; },
@@ -259,6 +303,8 @@ export default {
     },
     clearStatus() {
       for (const id of Object.keys(this.statuses)) delete this.statuses[id];
+      this.edgeData = {};
+      this.edgeTip = null;
       this.updateEdgeStates(null);
     },
     // Edges out of a skipped node are dashed; edges are changed in place, only when they differ.

@@ -85,7 +85,7 @@ async def console_page(model: str | None = None) -> None:
         with ui.row().classes("w-full gap-4 no-wrap items-start"):
             # -- left: what to send -------------------------------------------------------
             with ui.column().classes("w-1/2 gap-2"):
-                missing = await run.io_bound(missing_keys, studio, list(specs.values()))
+                missing = await run.io_bound(services.missing_keys, studio, list(specs.values()))
                 options = {i: f"{s.name} · {i}" + (f" — needs {s.key_ref}" if i in missing else "")
                            for i, s in specs.items()}
                 picker = ui.select(options, label="Model", with_input=True, value=state["model"]) \
@@ -356,15 +356,3 @@ async def console_page(model: str | None = None) -> None:
 def register() -> None:
     ui.page("/console")(console_page)
 
-
-def missing_keys(studio, specs: list[ModelSpec]) -> set[str]:
-    """Ids of models whose key is set nowhere (keyring or environment). Blocking: in a thread."""
-    status: dict[str, bool] = {}
-    out = set()
-    for spec in specs:
-        if spec.key_ref:
-            if spec.key_ref not in status:
-                status[spec.key_ref] = studio.keys.status(spec.key_ref).is_set
-            if not status[spec.key_ref]:
-                out.add(spec.id)
-    return out

@@ -12,6 +12,7 @@ from studio.registry.samples import sample_pipelines
 from studio.spec.base import slugify
 from studio.spec.migrations import load_pipeline
 from studio.spec.pipeline import Node, Pipeline
+from studio.ui import services
 from studio.ui.app import get_studio
 from studio.ui.canvas.editor import PipelineEditor
 from studio.ui.canvas.element import register_assets
@@ -238,7 +239,7 @@ async def pipelines_list_page() -> None:
             d.open()
 
 
-def pipeline_editor_page(pipeline_id: str) -> None:
+async def pipeline_editor_page(pipeline_id: str) -> None:
     studio = get_studio()
     try:
         pipeline = studio.pipelines.get(pipeline_id)
@@ -247,8 +248,9 @@ def pipeline_editor_page(pipeline_id: str) -> None:
             ui.label(str(e)).classes("text-negative")
             ui.link("Back to the pipelines", "/pipelines")
         return
-    with frame(pipeline.name):
-        PipelineEditor(studio, pipeline)
+    missing = await run.io_bound(services.missing_keys, studio, studio.models.all())
+    with frame(pipeline.name, narrow_nav=True):
+        PipelineEditor(studio, pipeline, missing)
 
 
 def register() -> None:

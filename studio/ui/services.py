@@ -47,3 +47,17 @@ async def call_model(studio, spec: ModelSpec, request, *, on_text: Callable[[str
     if not can_call(studio):
         raise UserError(NO_HUB)
     return await hub(studio).call(spec, request, on_text=on_text)
+
+
+def missing_keys(studio, specs: list[ModelSpec]) -> dict[str, str]:
+    """{model id: key name} for models whose key is set nowhere (keyring or environment), so
+    pages can mark them before a call. Blocking (keyring): call it in a thread."""
+    is_set: dict[str, bool] = {}
+    out: dict[str, str] = {}
+    for spec in specs:
+        if spec.key_ref:
+            if spec.key_ref not in is_set:
+                is_set[spec.key_ref] = studio.keys.status(spec.key_ref).is_set
+            if not is_set[spec.key_ref]:
+                out[spec.id] = spec.key_ref
+    return out

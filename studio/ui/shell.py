@@ -64,8 +64,9 @@ def _dark_toggle() -> None:
 
 
 @contextmanager
-def frame(title: str):
-    """Build header and navigation, then yield the page's content column."""
+def frame(title: str, *, narrow_nav: bool = False):
+    """Build header and navigation, then yield the page's content column. `narrow_nav` shows
+    the navigation as icons only, for pages that need the width (the canvas)."""
     # The home page is just "IoM Studio"; other pages name themselves first, for the tab strip.
     ui.page_title("IoM Studio" if title == "Registry" else f"{title} · IoM Studio")
     ui.colors(primary=PRIMARY)
@@ -78,7 +79,7 @@ def frame(title: str):
         ui.label(title).classes("text-base opacity-90").props("data-testid=page-title")
         ui.space()
         _dark_toggle()
-    with ui.left_drawer(value=True, fixed=True, bordered=True).props("width=200 breakpoint=800").classes("p-0"):
+    with ui.left_drawer(value=True, fixed=True, bordered=True).props("width=200 breakpoint=800" + (" mini" if narrow_nav else "")).classes("p-0"):
         with ui.list().props("padding").classes("w-full"):
             for label, path, icon in NAV:
                 active = label == section
@@ -89,6 +90,8 @@ def frame(title: str):
                 with item:
                     with ui.item_section().props("avatar"):
                         ui.icon(icon)
+                    if narrow_nav:
+                        ui.tooltip(label).props("anchor='center right' self='center left'")
                     with ui.item_section():
                         ui.label(label)
     with ui.column().classes("w-full gap-4") as content:  # the page already pads its content

@@ -8,7 +8,7 @@ from selenium.webdriver.common.by import By
 
 from studio.core import Studio
 from studio.spec.pipeline import Node, Pipeline
-from tests.browser.canvas_helpers import (connect, drag_between, drag_palette_item, edge_count, handle, make_pipeline,
+from tests.browser.canvas_helpers import (connect, drag_between, drag_palette_item, edge_count, handle, make_pipeline, node_head,
                                           node_ids, wait_edges, wait_nodes)
 
 
@@ -47,7 +47,7 @@ def test_drag_connect_refuse_undo_save_and_reload(screen: Screen):
     assert edge_count(screen) == 1
 
     # nothing may flow into an input node: dropped on its body, the reason is shown
-    node_body = screen.selenium.find_element(By.CSS_SELECTOR, '.vue-flow__node[data-id="in"] .iom-node-head')
+    node_body = node_head(screen, "in")
     drag_between(screen, handle(screen, "gpt-4o-mini", "text", "source"), node_body)
     screen.should_contain("is an input node: it takes no incoming connection")
     assert edge_count(screen) == 1

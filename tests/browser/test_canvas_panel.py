@@ -10,7 +10,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from studio.core import Studio
-from tests.browser.canvas_helpers import edge_count, node_ids, wait_edges, wait_nodes
+from tests.browser.canvas_helpers import click_node, edge_count, node_head, node_ids, open_palette, wait_edges, wait_nodes
 
 
 def saved(pipeline_id: str):
@@ -22,7 +22,7 @@ def field(screen: Screen, label: str):
 
 
 def select_node(screen: Screen, node_id: str) -> None:
-    screen.selenium.find_element(By.CSS_SELECTOR, f'.vue-flow__node[data-id="{node_id}"] .iom-node-head').click()
+    click_node(screen, node_id)
     screen.wait(0.3)
 
 
@@ -96,6 +96,7 @@ def test_palette_search_by_capability_and_the_unsaved_changes_guard(screen: Scre
     screen.open("/pipelines/content-enhancement")
     wait_nodes(screen, 5)
     screen.selenium.find_element(By.XPATH, "//div[contains(@class,'q-toggle')][.//div[text()='Autosave']]").click()  # autosave off
+    open_palette(screen)
     search = screen.selenium.find_element(By.CSS_SELECTOR, ".iom-palette-search")
     search.send_keys("embedding")
     titles = lambda: [e.text.split("\n")[0] for e in screen.selenium.find_elements(By.CSS_SELECTOR, ".iom-palette-item")]  # noqa: E731
@@ -128,7 +129,7 @@ def test_multi_select_with_control_click_and_delete_both(screen: Screen):
     screen.open("/pipelines/content-enhancement")
     wait_nodes(screen, 5)
     select_node(screen, "draft")
-    check = screen.selenium.find_element(By.CSS_SELECTOR, '.vue-flow__node[data-id="check"] .iom-node-head')
+    check = node_head(screen, "check")
     ActionChains(screen.selenium).key_down(Keys.CONTROL).click(check).key_up(Keys.CONTROL).perform()
     screen.should_contain("2 nodes and 0 edges selected.")
     screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=delete]").click()

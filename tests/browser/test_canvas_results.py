@@ -12,7 +12,7 @@ from nicegui.testing import Screen
 from selenium.webdriver.common.by import By
 
 from studio.registry.samples import sample_pipelines
-from tests.browser.canvas_helpers import wait_nodes
+from tests.browser.canvas_helpers import click_node, wait_nodes
 
 OFFLINE = ["review-triage", "text-insights"]
 
@@ -42,7 +42,7 @@ def test_the_tours_run_shows_the_result_at_once(screen: Screen, pipeline_id: str
     assert screen.selenium.execute_script("return arguments[0].scrollWidth <= arguments[0].clientWidth + 1", panel)
     # a node clicked after the run shows what went in and what came out, in place
     first_model = next(n.id for n in pipeline.nodes if n.kind == "model")
-    screen.selenium.find_element(By.CSS_SELECTOR, f'.vue-flow__node[data-id="{first_model}"] .iom-node-head').click()
+    click_node(screen, first_model)
     screen.wait_for(lambda: f"Node {first_model}: succeeded" in screen.find_by_css("[data-testid=inspected-node]").text)
     assert screen.find_by_css("[data-testid=node-inputs]").text and screen.find_by_css("[data-testid=node-output]").text
     screen.find_by_css("[data-testid=run-result-value-copy]").click()

@@ -12,7 +12,7 @@ from selenium.webdriver.common.keys import Keys
 from studio.core import Studio
 from studio.spec.calls import CANONICAL_SCHEMAS
 from studio.spec.model import ModelSpec
-from tests.browser.canvas_helpers import make_pipeline, wait_nodes
+from tests.browser.canvas_helpers import click_node, make_pipeline, wait_nodes
 from tests.fakes.provider_server import GATE, FakeProvider, Reply, sse
 
 
@@ -55,7 +55,7 @@ def test_an_offline_sample_runs_and_every_node_turns_done(screen: Screen):
     screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=run]").click()  # the sample's example input
     screen.wait_for(lambda: "Run succeeded" in summary(screen))
     screen.wait_for(lambda: done_count(screen) == 7)
-    screen.selenium.find_element(By.CSS_SELECTOR, '.vue-flow__node[data-id="sentiment"] .iom-node-head').click()
+    click_node(screen, "sentiment")
     screen.wait_for(lambda: "Node sentiment: succeeded" in screen.find_by_css("[data-testid=inspected-node]").text)
     screen.should_contain("compound")
     assert "breakfast was cold" in screen.find_by_css("[data-testid=node-inputs]").text  # what went in

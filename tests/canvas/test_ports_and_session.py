@@ -7,7 +7,7 @@ import pytest
 
 from studio.core import Studio
 from studio.spec.pipeline import Edge, Node, Pipeline
-from studio.ui.canvas.layout import auto_layout, layers
+from studio.ui.canvas.layout import auto_layout, best_direction, layers
 from studio.engine.ports import check_connection, input_ports, output_ports, template_variables, types_fit
 from studio.ui.canvas.session import EditSession, palette
 
@@ -153,6 +153,31 @@ def test_layout_puts_each_node_right_of_its_inputs():
     assert pos["a"]["x"] < pos["b"]["x"] == pos["c"]["x"] < pos["d"]["x"] and pos["b"]["y"] != pos["c"]["y"]
 
 
+def chain(n: int) -> Pipeline:
+    ids = [f"n{i}" for i in range(n)]
+    return Pipeline(id="chain", name="Chain", nodes=[Node(id=i, kind="transform") for i in ids],
+                    edges=[Edge(id=f"e{k}", source=a, target=b) for k, (a, b) in enumerate(zip(ids, ids[1:]))])
+
+
+def test_layout_direction_follows_the_pane():
+    p = chain(5)
+    heights = {n.id: 80 for n in p.nodes}
+    assert best_direction(p, heights, {"width": 600, "height": 900}) == "TB"  # a long chain on a tall pane
+    assert best_direction(p, heights, {"width": 1600, "height": 500}) == "LR"
+    assert best_direction(p, heights, None) == "LR"  # no pane size: the usual left to right
+    top_down = auto_layout(p, {}, heights, "TB")
+    ys = [top_down[f"n{i}"]["y"] for i in range(5)]
+    assert ys == sorted(ys) and len(set(ys)) == 5 and len({v["x"] for v in top_down.values()}) == 1
+    assert all(b - a >= 80 for a, b in zip(ys, ys[1:]))  # no node box reaches the next
+
+
+def test_a_layer_laid_top_to_bottom_puts_its_nodes_side_by_side():
+    p = Pipeline(id="f", name="F", nodes=[Node(id=i, kind="transform") for i in "abc"],
+                 edges=[Edge(id="1", source="a", target="b"), Edge(id="2", source="a", target="c")])
+    pos = auto_layout(p, {}, {"a": 80, "b": 80, "c": 80}, "TB")
+    assert pos["b"]["y"] == pos["c"]["y"] > pos["a"]["y"] and abs(pos["b"]["x"] - pos["c"]["x"]) >= 260
+
+
 def test_a_capability_item_makes_a_modelless_node(session, studio):
     items = palette(studio.models.all(), {})
     item = next(i for i in items if i.get("capability") == "translate")
@@ -198,3 +223,31 @@ def test_every_sample_edge_lands_on_ports_the_canvas_draws(studio):
 
 def session_models(studio):
     return {m.id: m for m in studio.models.all()}
+
+
+def test_models_whose_key_is_missing_are_marked_in_the_palette_and_on_nodes(studio):
+    missing = {"openai/gpt-4o-mini": "OPENAI_API_KEY"}
+    items = {i.get("model"): i for i in palette(studio.models.all(), {}, missing)}
+    assert items["openai/gpt-4o-mini"]["needsKey"] == "OPENAI_API_KEY"
+    assert items["local/sentiment-vader"]["needsKey"] == ""
+    p = Pipeline(id="k", name="K", nodes=[Node(id="m", kind="model", model="openai/gpt-4o-mini"),
+                                          Node(id="v", kind="model", model="local/sentiment-vader")])
+    s = EditSession(p, {m.id: m for m in studio.models.all()}, {}, missing)
+    assert s.node_view(p.node("m"))["needsKey"] == "OPENAI_API_KEY"
+    assert s.node_view(p.node("v"))["needsKey"] == ""
+
+
+def test_edge_data_is_what_the_engine_passed_along():
+    from studio.ui.canvas.run_view import EDGE_PREVIEW_CHARS, edge_data
+
+    p = Pipeline(id="e", name="E", nodes=[Node(id="a", kind="transform"), Node(id="b", kind="transform"),
+                                          Node(id="c", kind="output")],
+                 edges=[Edge(id="whole", source="a", target="b"), Edge(id="field", source="a", source_port="label", target="c"),
+                        Edge(id="long", source="b", target="c", target_port="x"),
+                        Edge(id="never", source="c", target="a")])
+    record = {"nodes": {"a": {"output": {"label": "positive", "score": 0.9}}, "b": {"output": "x" * 1000}}}
+    shown = edge_data(record, p)
+    assert shown["whole"] == '{"label": "positive", "score": 0.9}'
+    assert shown["field"] == "positive"
+    assert len(shown["long"]) == EDGE_PREVIEW_CHARS + 1 and shown["long"].endswith("…")
+    assert "never" not in shown  # the output node produced nothing to pass on

@@ -23,11 +23,13 @@ AUTOSAVE_SECONDS = 3.0
 
 
 class PipelineEditor:
-    def __init__(self, studio: Studio, pipeline: Pipeline):
+    def __init__(self, studio: Studio, pipeline: Pipeline, missing_keys: dict[str, str] | None = None):
+        """`missing_keys` ({model id: key name}) marks the models a run would refuse, in the
+        palette and on their nodes, before anyone presses Run."""
         self.studio = studio
         models = {m.id: m for m in studio.models.all()}
         health = studio.models.health_all()
-        self.session = EditSession(pipeline, models, health)
+        self.session = EditSession(pipeline, models, health, missing_keys)
         self.selected_nodes: list[str] = []
         self.selected_edges: list[str] = []
         if not packages_installed():
@@ -36,9 +38,9 @@ class PipelineEditor:
         add_styles()
         self._toolbar()
         with ui.row().classes("w-full no-wrap gap-2 items-stretch").style("height: calc(100vh - 175px); min-height: 380px"):
-            self.canvas = PipelineCanvas(self.session.view(), palette(list(models.values()), health)) \
+            self.canvas = PipelineCanvas(self.session.view(), palette(list(models.values()), health, missing_keys)) \
                 .classes("h-full").style("flex: 1; min-width: 0; border: 1px solid #ddd")
-            with ui.column().classes("w-96 h-full no-wrap gap-0"):
+            with ui.column().classes("w-96 h-full no-wrap gap-0").props("data-testid=side-column") as self.side_column:
                 with ui.tabs().props("dense").classes("w-full") as tabs:
                     edit_tab = ui.tab("Edit")
                     run_tab = ui.tab("Run")
@@ -77,10 +79,13 @@ class PipelineEditor:
             ui.button(icon="content_paste", on_click=lambda: self.canvas.run_method("pasteClipboard")).props("flat dense").tooltip("Paste (Ctrl+V)")
             ui.button(icon="delete", on_click=self.delete_selected).props("flat dense data-testid=delete").tooltip("Delete (Del)")
             ui.separator().props("vertical")
-            ui.button(icon="zoom_in", on_click=lambda: self.canvas.run_method("zoomIn")).props("flat dense").tooltip("Zoom in")
-            ui.button(icon="zoom_out", on_click=lambda: self.canvas.run_method("zoomOut")).props("flat dense").tooltip("Zoom out")
-            ui.button(icon="fit_screen", on_click=lambda: self.canvas.fit_view()).props("flat dense data-testid=fit").tooltip("Fit view")
+            ui.button(icon="zoom_in", on_click=lambda: self.canvas.run_method("zoomIn")).props("flat dense data-testid=zoom-in").tooltip("Zoom in")
+            ui.button(icon="zoom_out", on_click=lambda: self.canvas.run_method("zoomOut")).props("flat dense data-testid=zoom-out").tooltip("Zoom out")
+            ui.button(icon="fit_screen", on_click=lambda: self.canvas.fit_view(everything=True)).props("flat dense data-testid=fit") \
+                .tooltip("Show the whole pipeline")
             ui.button(icon="account_tree", on_click=self.auto_layout).props("flat dense data-testid=layout").tooltip("Auto-layout")
+            self.panel_button = ui.button(icon="view_sidebar", on_click=lambda: self.show_side(not self.side_column.visible)) \
+                .props("flat dense data-testid=toggle-side").tooltip("Hide or show the side panel")
             ui.separator().props("vertical")
             ui.button(icon="download", on_click=self.export).props("flat dense data-testid=export").tooltip("Export JSON")
         self._refresh_toolbar()
@@ -94,6 +99,9 @@ class PipelineEditor:
     def redraw(self) -> None:
         self.canvas.set_graph(self.session.view(), dirty=self.session.dirty)
         self._refresh_toolbar()
+        run_panel = getattr(self, "run_panel", None)
+        if run_panel is not None:
+            run_panel.sync_form()
         counts = getattr(self, "counts_label", None)
         if counts is not None and not counts.is_deleted:  # live counts, without rebuilding the panel
             p = self.session.pipeline
@@ -114,10 +122,9 @@ class PipelineEditor:
         return result
 
     def on_drop(self, d: dict) -> None:
-        node = self.change(lambda: self.session.add_node({"kind": d.get("kind"), "model": d.get("model"), "capability": d.get("capability")},
-                                                      d["x"], d["y"]))
-        if node is not None:
-            ui.notify(f"Added {node.label or node.id}.", type="positive", timeout=1500)
+        # The node appearing under the pointer is the confirmation: no toast over the canvas.
+        self.change(lambda: self.session.add_node({"kind": d.get("kind"), "model": d.get("model"), "capability": d.get("capability")},
+                                                  d["x"], d["y"]))
 
     def on_connect(self, d: dict) -> None:
         reason = self.session.connect(d["source"], d["sourcePort"], d["target"], d["targetPort"])
@@ -127,14 +134,22 @@ class PipelineEditor:
             return
         self.redraw()
 
+    def show_side(self, visible: bool) -> None:
+        """The side panel folds away to give the canvas the whole width."""
+        self.side_column.set_visibility(visible)
+        self.panel_button.props(f"color={'primary' if visible else 'grey'}")
+
     def run_now(self) -> None:
         """The toolbar's Run: show the Run tab (its input form, then the result) and start."""
+        self.show_side(True)
         self.tabs.set_value(self.run_tab)
         self.run_panel.start(dry=False)
 
     def on_select(self, d: dict) -> None:
         self.selected_nodes, self.selected_edges = list(d.get("nodes", [])), list(d.get("edges", []))
         self.side_panel.refresh()
+        if self.selected_nodes or self.selected_edges:
+            self.show_side(True)
         if len(self.selected_nodes) == 1 and getattr(self.run_panel, "last_record", None) is not None:
             self.run_panel.inspect(self.selected_nodes[0])  # after a run, a click shows the node's in and out
 
@@ -151,8 +166,12 @@ class PipelineEditor:
             self.redraw()
             self.side_panel.refresh()
 
-    def auto_layout(self) -> None:
-        self.change(self.session.layout)
+    async def auto_layout(self) -> None:
+        try:
+            pane = await self.canvas.run_method("paneSize", timeout=2)
+        except TimeoutError:  # the browser did not answer: lay out left to right
+            pane = None
+        self.change(lambda: self.session.layout(pane if isinstance(pane, dict) else None))
         self.canvas.fit_view()
 
     def rename(self, name: str) -> None:

@@ -77,11 +77,16 @@ class PipelineCanvas(ui.element, component=str(ASSETS / "pipeline_canvas.js")):
         """Show node statuses; `stamps` (perf_counter values) come back in "status_shown"."""
         self.run_method("applyStatus", patch, stamps)
 
+    def show_edge_data(self, data: dict[str, str]) -> None:
+        """What went along each edge in the last run ({edge id: text}), shown on hover."""
+        self.run_method("setEdgeData", data)
+
     def clear_status(self) -> None:
         self.run_method("clearStatus")
 
-    def fit_view(self) -> None:
-        self.run_method("fitView")
+    def fit_view(self, *, everything: bool = False) -> None:
+        """Fit at a readable zoom (the start of a big pipeline), or `everything` however small."""
+        self.run_method("fitView", everything)
 
     def handle(self, event: str, handler: Callable[[Any], Any]) -> None:
         """on(event) with the payload as the handler's only argument."""

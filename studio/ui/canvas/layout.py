@@ -1,6 +1,7 @@
-"""A simple layered auto-layout: each node goes one column right of its furthest upstream node;
-nodes in a column keep their current vertical order. Enough to tidy a pipeline; no crossing
-minimisation."""
+"""A simple layered auto-layout: each node goes one layer after its furthest upstream node;
+nodes in a layer keep their current order. Layers run left to right, or top to bottom when that
+lets the pipeline fill the pane at a larger zoom (a long chain on a narrow pane). Enough to tidy
+a pipeline; no crossing minimisation."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from studio.spec.pipeline import Pipeline
 COLUMN_GAP = 300
 ROW_GAP = 170
 NODE_GAP = 40  # space between stacked nodes
+NODE_WIDTH = 260  # a node card's widest (canvas.css max-width)
+LAYER_GAP = 70  # space between layers laid top to bottom
 ORIGIN = (60, 60)
 
 
@@ -45,21 +48,54 @@ def node_height(inputs: int, outputs: int) -> int:
 
 
 def auto_layout(pipeline: Pipeline, positions: dict[str, dict],
-                heights: dict[str, int] | None = None) -> dict[str, dict]:
+                heights: dict[str, int] | None = None, direction: str = "LR") -> dict[str, dict]:
     """New positions {node_id: {"x", "y"}} for every node. With `heights` (canvas pixels),
-    nodes in a column are stacked by their real heights; without, by ROW_GAP."""
-    layer = layers(pipeline)
-    columns: dict[int, list[str]] = {}
-    for node_id, col in layer.items():
-        columns.setdefault(col, []).append(node_id)
+    nodes are spaced by their real heights; without, by ROW_GAP. `direction` is "LR" or "TB"."""
+    columns = _layers_in_order(pipeline, positions, direction)
     size = (lambda i: heights.get(i, ROW_GAP - NODE_GAP) + NODE_GAP) if heights else (lambda i: ROW_GAP)
+    out: dict[str, dict] = {}
+    if direction == "TB":
+        widest = max((len(m) for m in columns.values()), default=0)
+        y = ORIGIN[1]
+        for row in sorted(columns):
+            members = columns[row]
+            x = ORIGIN[0] + (widest - len(members)) * (NODE_WIDTH + NODE_GAP) // 2
+            for node_id in members:
+                out[node_id] = {"x": x, "y": y}
+                x += NODE_WIDTH + NODE_GAP
+            y += max(size(i) for i in members) - NODE_GAP + LAYER_GAP
+        return out
     extent = {col: sum(size(i) for i in members) for col, members in columns.items()}
     tallest = max(extent.values(), default=0)
-    out: dict[str, dict] = {}
     for col, members in columns.items():
-        members.sort(key=lambda i: (positions.get(i, {}).get("y", 0), i))
         y = ORIGIN[1] + (tallest - extent[col]) // 2  # columns centred on the tallest one
         for node_id in members:
             out[node_id] = {"x": ORIGIN[0] + col * COLUMN_GAP, "y": y}
             y += size(node_id)
     return out
+
+
+def _layers_in_order(pipeline: Pipeline, positions: dict[str, dict], direction: str) -> dict[int, list[str]]:
+    across = "x" if direction == "TB" else "y"  # the order kept within a layer
+    columns: dict[int, list[str]] = {}
+    for node_id, col in layers(pipeline).items():
+        columns.setdefault(col, []).append(node_id)
+    for members in columns.values():
+        members.sort(key=lambda i: (positions.get(i, {}).get(across, 0), i))
+    return columns
+
+
+def best_direction(pipeline: Pipeline, heights: dict[str, int], pane: dict | None) -> str:
+    """"LR" or "TB": the one whose laid-out box fits `pane` ({width, height}) at the larger zoom."""
+    if not pane or not pane.get("width") or not pane.get("height"):
+        return "LR"
+
+    def fit_zoom(direction: str) -> float:
+        laid = auto_layout(pipeline, {}, heights, direction)
+        if not laid:
+            return 1.0
+        width = max(p["x"] for p in laid.values()) - min(p["x"] for p in laid.values()) + NODE_WIDTH
+        height = max(p["y"] + heights.get(i, ROW_GAP) for i, p in laid.items()) - min(p["y"] for p in laid.values())
+        return min(pane["width"] / width, pane["height"] / height)
+
+    return "TB" if fit_zoom("TB") > fit_zoom("LR") * 1.1 else "LR"

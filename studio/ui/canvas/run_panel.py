@@ -23,7 +23,7 @@ from nicegui import ui
 from studio.engine.executor import MissingKeys
 from studio.errors import UserError
 from studio.providers.errors import ProviderError
-from studio.ui.canvas.run_view import event_patch, event_text, field, record_patch
+from studio.ui.canvas.run_view import edge_data, event_patch, event_text, field, record_patch
 from studio.ui.result_view import result_view
 
 log = logging.getLogger(__name__)
@@ -85,10 +85,22 @@ class RunPanel:
         node = next((n for n in self.editor.session.pipeline.nodes if n.kind == "input"), None)
         return (node.input_schema if node and node.input_schema else {"type": "object", "properties": {}})
 
+    def sync_form(self) -> None:
+        """Rebuild the input form when the input node's fields changed (a node dropped or
+        edited on the canvas), keeping what was typed in fields that stay."""
+        if self.input_schema() == self._form_schema:
+            return
+        typed = {name: el.value for name, el in self.fields.items()}
+        self.build_form()
+        for name, value in typed.items():
+            if name in self.fields and value not in (None, ""):
+                self.fields[name].value = value
+
     def build_form(self) -> None:
         self.form_box.clear()
         self.fields = {}
         schema = self.input_schema()
+        self._form_schema = schema
         required = set(schema.get("required", []))
         with self.form_box:
             for name, sub in (schema.get("properties") or {}).items():
@@ -98,7 +110,7 @@ class RunPanel:
                 example = examples[0] if isinstance(examples, list) and examples else None
                 if t == "string":  # a schema's first example fills the field: a sample runs at once
                     self.fields[name] = ui.textarea(label, value=example if isinstance(example, str) else None) \
-                        .props("dense autogrow").classes("w-full")
+                        .props(f"dense autogrow data-testid=run-input-{name}").classes("w-full")
                 elif t in ("number", "integer"):
                     self.fields[name] = ui.number(label, precision=0 if t == "integer" else None).props("dense").classes("w-full")
                 elif t == "boolean":
@@ -182,6 +194,7 @@ class RunPanel:
             return
         self.last_record = record
         ed.canvas.apply_status(record_patch(record, pipeline), [time.perf_counter()])
+        ed.canvas.show_edge_data(edge_data(record, pipeline))
         self.summary.set_text(self.describe(record, dry))
         self.show_result(record)
 

@@ -8,6 +8,7 @@ is read the same way, so the final RunRecord always settles every node's badge.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from studio.spec.pipeline import Pipeline
@@ -97,3 +98,24 @@ def _as_dict(obj: Any) -> dict:
     if hasattr(obj, "model_dump"):
         return obj.model_dump()
     return dict(vars(obj))
+
+
+EDGE_PREVIEW_CHARS = 400
+
+
+def edge_data(run_record: Any, pipeline: Pipeline) -> dict[str, str]:
+    """{edge id: what went along it} after a run, as short text for the edge's hover: the
+    source node's whole output for an `out` port, else the port's field (as the engine reads it)."""
+    nodes = field(run_record, "nodes", default={}) or {}
+    shown: dict[str, str] = {}
+    for edge in pipeline.edges:
+        node_run = nodes.get(edge.source) if isinstance(nodes, dict) else None
+        output = field(node_run, "output") if node_run is not None else None
+        if output is None:
+            continue
+        value = output if edge.source_port == "out" or not isinstance(output, dict) else output.get(edge.source_port)
+        if value is None:
+            continue
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        shown[edge.id] = text if len(text) <= EDGE_PREVIEW_CHARS else text[:EDGE_PREVIEW_CHARS] + "…"
+    return shown

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 from studio.registry.search import price_label
 from studio.spec.model import HealthStatus, ModelSpec
 from studio.spec.pipeline import Edge, Node, Pipeline
-from studio.ui.canvas.layout import auto_layout, node_height
+from studio.ui.canvas.layout import auto_layout, best_direction, node_height
 from studio.engine.ports import check_connection, field_for, input_ports, output_ports, template_error
 
 HISTORY_LIMIT = 200
@@ -31,10 +31,12 @@ BASIC_KINDS = [
 
 
 class EditSession:
-    def __init__(self, pipeline: Pipeline, models: dict[str, ModelSpec], health: dict[str, HealthStatus] | None = None):
+    def __init__(self, pipeline: Pipeline, models: dict[str, ModelSpec], health: dict[str, HealthStatus] | None = None,
+                 missing_keys: dict[str, str] | None = None):
         self.pipeline = pipeline
         self.models = models
         self.health = health or {}
+        self.missing_keys = missing_keys or {}  # model id -> the key it needs and nobody set
         self._undo: list[str] = []
         self._redo: list[str] = []
         self._place_unplaced()
@@ -116,9 +118,13 @@ class EditSession:
                 if self.pipeline.node(node_id) is not None:
                     self.positions[node_id] = {"x": round(float(pos["x"])), "y": round(float(pos["y"]))}
 
-    def layout(self) -> None:
+    def layout(self, pane: dict | None = None) -> str:
+        """Tidy the canvas; with the pane's size, in the direction that uses it best. Returns it."""
+        heights = self.node_heights()
+        direction = best_direction(self.pipeline, heights, pane)
         with self.edit():
-            self.pipeline.ui["positions"] = auto_layout(self.pipeline, self.positions, self.node_heights())
+            self.pipeline.ui["positions"] = auto_layout(self.pipeline, self.positions, heights, direction)
+        return direction
 
     def node_heights(self) -> dict[str, int]:
         return {n.id: node_height(len(input_ports(n, self.models, self.pipeline)), len(output_ports(n, self.models)))
@@ -257,6 +263,7 @@ class EditSession:
             "inputs": [p.to_view() for p in input_ports(node, self.models, self.pipeline)],
             "outputs": [p.to_view() for p in output_ports(node, self.models)],
             "problem": problem or "",
+            "needsKey": self.missing_keys.get(node.model or "", "") if node.kind == "model" else "",
             "x": pos.get("x", 0),
             "y": pos.get("y", 0),
         }
@@ -270,8 +277,11 @@ class EditSession:
         }
 
 
-def palette(models: list[ModelSpec], health: dict[str, HealthStatus]) -> list[dict]:
-    """Palette items the browser filters by name or capability."""
+def palette(models: list[ModelSpec], health: dict[str, HealthStatus],
+            missing_keys: dict[str, str] | None = None) -> list[dict]:
+    """Palette items the browser filters by name or capability; a model whose key is not set
+    says so (and which key) before it is dropped on the canvas."""
+    missing_keys = missing_keys or {}
     items = [{"kind": kind, "model": None, "title": title, "subtitle": what, "search": f"{kind} {title} {what}".lower()}
              for kind, title, what in BASIC_KINDS]
     capabilities = sorted({c for spec in models for c in spec.capabilities})
@@ -281,7 +291,7 @@ def palette(models: list[ModelSpec], health: dict[str, HealthStatus]) -> list[di
         h = health.get(spec.id)
         items.append({
             "kind": "model", "model": spec.id, "title": spec.name, "subtitle": f"{spec.id} · {price_label(spec)}",
-            "health": h.state if h else "unknown",
+            "health": h.state if h else "unknown", "needsKey": missing_keys.get(spec.id, ""),
             "search": " ".join([spec.id, spec.name, spec.provider, spec.model_type, *spec.capabilities, *spec.tags]).lower(),
         })
     return items
