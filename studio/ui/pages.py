@@ -7,9 +7,11 @@ from studio.ui.shell import add_assets
 
 
 def register_all() -> None:
-    from studio.ui import analytics_page, console_page, evaluate_page, pipelines_page, registry_page, settings_page
+    from studio.ui import (analytics_page, console_page, evaluate_page, home_page, pipelines_page, registry_page,
+                           settings_page)
 
     add_assets()
+    home_page.register()
     registry_page.register()
     pipelines_page.register()
     console_page.register()

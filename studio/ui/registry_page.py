@@ -361,4 +361,4 @@ async def registry_page() -> None:
 
 
 def register() -> None:
-    ui.page("/")(registry_page)
+    ui.page("/registry")(registry_page)

@@ -19,7 +19,8 @@ DARK_KEY = "iom.dark_mode"
 PRIMARY = "#2f5d8a"
 
 NAV = [
-    ("Registry", "/", "hub"),
+    ("Home", "/", "home"),
+    ("Registry", "/registry", "hub"),
     ("Pipelines", "/pipelines", "account_tree"),
     ("Console", "/console", "terminal"),
     ("Analytics", "/analytics", "insights"),
@@ -34,12 +35,12 @@ def add_assets() -> None:
 
 
 def current_section(path: str, title: str = "") -> str:
-    """Which navigation entry a request path belongs to ('/' only for the registry itself)."""
+    """Which navigation entry a request path belongs to ('/' only for the start page itself)."""
     for label, target, _ in NAV:
         if target != "/" and (path == target or path.startswith(target + "/")):
             return label
     if path in ("", "/"):
-        return "Registry"
+        return "Home"
     return next((label for label, _, _ in NAV if label == title), "")
 
 
@@ -67,8 +68,8 @@ def _dark_toggle() -> None:
 def frame(title: str, *, narrow_nav: bool = False):
     """Build header and navigation, then yield the page's content column. `narrow_nav` shows
     the navigation as icons only, for pages that need the width (the canvas)."""
-    # The home page is just "IoM Studio"; other pages name themselves first, for the tab strip.
-    ui.page_title("IoM Studio" if title == "Registry" else f"{title} · IoM Studio")
+    # The start page is just "IoM Studio"; other pages name themselves first, for the tab strip.
+    ui.page_title("IoM Studio" if title == "Home" else f"{title} · IoM Studio")
     ui.colors(primary=PRIMARY)
     section = current_section(_request_path(), title)
     with ui.header(elevated=True).classes("items-center gap-3 px-4 py-2 bg-primary"):

@@ -1,11 +1,42 @@
-"""The first page in real Chromium: the registry is listed and the shell's navigation is there."""
+"""The first page in real Chromium: a first start lands on the start page, whose offline
+samples run with one click and show their result, whose keyed samples show the exact requests
+a run would send (key masked) and the way to set the key; the registry is one click away."""
 
 from nicegui.testing import Screen
 
+from tests.browser.helpers import by_testid
 
-def test_first_page_lists_the_seeded_registry(screen: Screen):
+
+def test_first_start_lands_on_the_start_page_and_a_sample_runs_in_one_click(screen: Screen):
     screen.open("/")
-    screen.should_contain("IoM Studio")
+    screen.should_contain("Prototype with many AI models at once")
+    screen.should_contain("Try it now")
+    by_testid(screen, "run-text-insights").click()
+    result = lambda: by_testid(screen, "result-text-insights").text  # noqa: E731
+    screen.wait_for(lambda: "words" in result())
+    assert "{" not in result()  # a readable table, not raw JSON
+    by_testid(screen, "result-text-insights-copy").click()
+    screen.should_contain("Output copied.")
+
+
+def test_a_keyed_sample_dry_runs_with_the_key_masked_and_leads_to_settings(screen: Screen, memory_keyring):
+    screen.open("/")
+    card = by_testid(screen, "sample-content-enhancement")
+    assert "needs" in card.text  # the badge says a key is missing
+    assert not card.find_elements("css selector", '[data-testid="run-content-enhancement"]')
+    by_testid(screen, "dry-run-content-enhancement").click()
+    screen.wait_for(lambda: "Would cost about $" in by_testid(screen, "dry-cost-content-enhancement").text)
+    wire = by_testid(screen, "wire-draft").text
+    assert "POST https://api.openai.com/v1/chat/completions" in wire
+    assert "authorization: Bearer <OPENAI_API_KEY>" in wire and '"model": "gpt-4o-mini"' in wire
+    link = by_testid(screen, "set-key-content-enhancement")
+    assert "OPENAI_API_KEY" in link.text
+    link.click()
+    screen.wait_for(lambda: screen.selenium.current_url.endswith("/settings"))
+
+
+def test_the_registry_is_one_click_away(screen: Screen):
+    screen.open("/")
+    by_testid(screen, "nav-registry").click()
     screen.should_contain("openai/gpt-4o-mini")
     screen.should_contain("anthropic/claude-haiku-4-5")
-    screen.should_contain("Pipelines")

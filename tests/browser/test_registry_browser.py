@@ -14,7 +14,7 @@ N = len(sample_models())  # the seeded registry
 
 
 def test_register_a_model_through_the_form(screen: Screen):
-    screen.open("/")
+    screen.open("/registry")
     screen.should_contain(f"{N} of {N} models")
     by_testid(screen, "register").click()
     screen.should_contain("Register a model")
@@ -33,7 +33,7 @@ def test_register_a_model_through_the_form(screen: Screen):
 
 
 def test_saving_an_empty_form_marks_every_problem_on_its_field(screen: Screen):
-    screen.open("/")
+    screen.open("/registry")
     by_testid(screen, "register").click()
     by_testid(screen, "form-save").click()
     screen.should_contain("2 fields need attention")
@@ -57,7 +57,7 @@ def test_saving_an_empty_form_marks_every_problem_on_its_field(screen: Screen):
 
 
 def test_a_bad_schema_is_flagged_under_the_field(screen: Screen):
-    screen.open("/")
+    screen.open("/registry")
     by_testid(screen, "register").click()
     replace_text(screen, "form-input-schema", '{"type": "strng"}')
     screen.should_contain("Not a valid JSON Schema at type")
@@ -68,7 +68,7 @@ def test_a_bad_schema_is_flagged_under_the_field(screen: Screen):
 
 
 def test_slash_focuses_search_and_typing_filters(screen: Screen):
-    screen.open("/")
+    screen.open("/registry")
     screen.should_contain(f"{N} of {N} models")
     screen.selenium.find_element("tag name", "body").send_keys("/")
     screen.wait(0.3)
@@ -83,7 +83,7 @@ def test_slash_focuses_search_and_typing_filters(screen: Screen):
 
 
 def test_navigation_works_from_the_keyboard(screen: Screen):
-    screen.open("/")
+    screen.open("/registry")
     screen.should_contain(f"{N} of {N} models")
     item = by_testid(screen, "nav-settings")
     screen.selenium.execute_script("arguments[0].focus()", item)
@@ -92,13 +92,13 @@ def test_navigation_works_from_the_keyboard(screen: Screen):
 
 
 def test_a_script_name_is_shown_as_text(screen: Screen):
-    screen.open("/")
+    screen.open("/registry")
     from studio.spec.model import ModelSpec
     from studio.ui.app import get_studio
 
     get_studio().models.save(ModelSpec(id="local/xss", name="<script>alert(1)</script>", provider="local",
                                        api="local", description="<img src=x onerror=alert(2)>"))
-    screen.open("/")
+    screen.open("/registry")
     screen.should_contain("<script>alert(1)</script>")
     by_testid(screen, "models-table")
     screen.click("<script>alert(1)</script>")

@@ -36,21 +36,30 @@ def shoot(screen: Screen, name: str) -> Path:
     return path
 
 
-def test_screenshot_registry(screen: Screen):
+def test_screenshot_home(screen: Screen):
+    """The start page after one offline sample's Run: what a first start shows."""
     screen.open("/")
+    screen.should_contain("Try it now")
+    screen.find_by_css('[data-testid="run-review-triage"]').click()
+    screen.wait_for(lambda: "sentiment" in screen.find_by_css('[data-testid="result-review-triage"]').text)
+    shoot(screen, "home")
+
+
+def test_screenshot_registry(screen: Screen):
+    screen.open("/registry")
     screen.should_contain("openai/gpt-4o-mini")
     shoot(screen, "registry")
 
 
 def test_screenshot_model_detail(screen: Screen):
-    screen.open("/")
+    screen.open("/registry")
     screen.click("GPT-4o mini")
     screen.should_contain("Input schema")
     shoot(screen, "registry-detail")
 
 
 def test_screenshot_register_form(screen: Screen):
-    screen.open("/")
+    screen.open("/registry")
     screen.click("Register")
     screen.should_contain("Register a model")
     shoot(screen, "registry-form")
@@ -73,7 +82,7 @@ def test_screenshot_settings(screen: Screen, secret_service):
 
 
 def test_screenshot_dark_mode(screen: Screen):
-    screen.open("/")
+    screen.open("/registry")
     screen.should_contain(f"{N} of {N} models")
     screen.find_by_css('[data-testid="dark-toggle"]').click()
     try:

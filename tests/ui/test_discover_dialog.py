@@ -17,7 +17,7 @@ async def test_discovered_model_registers_with_one_click(user: User, monkeypatch
     with FakeProvider() as ollama:
         ollama.reply("/api/tags", Reply(json=TAGS))
         monkeypatch.setenv("OLLAMA_HOST", ollama.base)
-        await user.open("/")
+        await user.open("/registry")
         by_testid(user, "discover").click()
         await wait_until(lambda: all_by_testid(user, "register-qwen2.5:7b"), "the discovered models")
         assert element(user, "discover-status").text == f"2 model(s) installed at {ollama.base}"
@@ -36,7 +36,7 @@ async def test_no_server_is_one_sentence(user: User, monkeypatch):
         s.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{s.getsockname()[1]}"
     monkeypatch.setenv("OLLAMA_HOST", url)
-    await user.open("/")
+    await user.open("/registry")
     by_testid(user, "discover").click()
     await wait_until(lambda: element(user, "discover-status").text.startswith("no Ollama server"), "the refusal")
     assert element(user, "discover-status").text.startswith(f"no Ollama server answers at {url}")

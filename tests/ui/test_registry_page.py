@@ -45,9 +45,9 @@ def filter_element(user: User, kind, label: str):
 
 
 async def test_search_and_filters_narrow_the_table(user: User):
-    await user.open("/")
+    await user.open("/registry")
     own_registry()
-    await user.open("/")
+    await user.open("/registry")
     assert len(ids(user)) == 4
     set_value(user, "search", "chat")
     await settle()
@@ -81,7 +81,7 @@ async def test_detail_shows_prices_key_status_and_schemas_never_a_key(user: User
     from studio.ui.app import get_studio
 
     get_studio().keys.set("OPENAI_API_KEY", "sk-test-secret-value-1234567890")
-    await user.open("/")
+    await user.open("/registry")
     by_testid(user, "models-table").trigger("rowClick", [{}, {"id": "openai/gpt-4o-mini"}, 0])
     await settle()
     await user.should_see("$0.15 / $0.6 per Mtok")
@@ -92,7 +92,7 @@ async def test_detail_shows_prices_key_status_and_schemas_never_a_key(user: User
 
 
 async def test_register_through_the_form(user: User):
-    await user.open("/")
+    await user.open("/registry")
     user.find("Register").click()
     set_value(user, "form-id", "local/echo-test")
     set_value(user, "form-name", "Echo test")
@@ -110,7 +110,7 @@ async def test_register_through_the_form(user: User):
 
 
 async def test_bad_schema_is_flagged_under_the_field_and_not_saved(user: User):
-    await user.open("/")
+    await user.open("/registry")
     user.find("Register").click()
     set_value(user, "form-id", "local/bad-schema")
     set_value(user, "form-name", "Bad schema")
@@ -131,7 +131,7 @@ async def test_bad_schema_is_flagged_under_the_field_and_not_saved(user: User):
 
 
 async def test_edit_clone_and_delete(user: User):
-    await user.open("/")
+    await user.open("/registry")
     table = by_testid(user, "models-table")
     table.trigger("rowClick", [{}, {"id": "ollama/llama3.2"}, 0])
     await settle()
@@ -165,7 +165,7 @@ async def test_edit_clone_and_delete(user: User):
 
 
 async def test_import_upload_and_export_download(user: User):
-    await user.open("/")
+    await user.open("/registry")
     doc = {"id": "local/imported", "name": "Imported", "provider": "local", "api": "local", "model": "x"}
     upload = element(user, "upload")
     from nicegui.elements.upload_files import SmallFileUpload
@@ -186,7 +186,7 @@ async def test_import_upload_and_export_download(user: User):
 
 
 async def test_import_of_a_broken_file_says_why_in_one_sentence(user: User):
-    await user.open("/")
+    await user.open("/registry")
     upload = element(user, "upload")
     from nicegui.elements.upload_files import SmallFileUpload
     from nicegui import events
@@ -201,9 +201,9 @@ async def test_import_of_a_broken_file_says_why_in_one_sentence(user: User):
 
 
 async def test_corrupt_registry_file_is_reported_and_the_page_still_works(user: User, iom_home):
-    await user.open("/")  # seeds the samples
+    await user.open("/registry")  # seeds the samples
     (iom_home / "models" / "broken.json").write_text("{oops", "utf-8")
-    await user.open("/")
+    await user.open("/registry")
     await user.should_see("broken.json could not be read")
     assert len(ids(user)) == len(sample_models())
 
@@ -212,9 +212,9 @@ async def test_a_model_named_like_a_script_is_plain_text(user: User):
     from studio.spec.model import ModelSpec
     from studio.ui.app import get_studio
 
-    await user.open("/")
+    await user.open("/registry")
     get_studio().models.save(ModelSpec(id="local/xss", name="<script>alert(1)</script>", provider="local", api="local"))
-    await user.open("/")
+    await user.open("/registry")
     assert "<script>alert(1)</script>" in [r["name"] for r in table_rows(user, "models-table")]
     # nothing on the page is an html element fed with user data
     assert not [e for e in user.current_layout.descendants() if isinstance(e, (ui.html, ui.markdown))]
@@ -224,7 +224,7 @@ async def test_check_now_probes_the_model_and_keeps_its_health(user: User, loopb
     """The registry's "check now" goes through the hub's health probe to the loopback server."""
     from studio.ui.app import get_studio
 
-    await user.open("/")
+    await user.open("/registry")
     by_testid(user, "models-table").trigger("rowClick", [{}, {"id": "loop/chat"}, 0])
     await settle()
     button = element(user, "check-now")
@@ -254,7 +254,7 @@ async def upload_json(user: User, name: str, doc) -> None:
 async def test_an_import_over_an_existing_id_asks_and_the_old_version_can_be_restored(user: User):
     from studio.ui.app import get_studio
 
-    await user.open("/")
+    await user.open("/registry")
     models = get_studio().models
     original = models.get("local/text-stats")
     edited = {**original.to_json_dict(), "name": "Text stats (edited)"}

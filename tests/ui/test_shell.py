@@ -12,10 +12,11 @@ from nicegui.testing import User
 from tests.ui.util import by_testid, element
 
 
-@pytest.mark.parametrize("path, active", [("/", "registry"), ("/console", "console"), ("/settings", "settings")])
+@pytest.mark.parametrize("path, active", [("/", "home"), ("/registry", "registry"), ("/console", "console"),
+                                          ("/settings", "settings")])
 async def test_navigation_marks_the_current_page(user: User, path, active):
     await user.open(path)
-    for name in ("registry", "pipelines", "console", "analytics", "settings"):
+    for name in ("home", "registry", "pipelines", "console", "analytics", "settings"):
         item = element(user, f"nav-{name}")
         assert ("active" in item.props) == (name == active), name
 
