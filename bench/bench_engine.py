@@ -1,7 +1,7 @@
 """Engine overhead and parallel efficiency, with an in-process model caller (no network), so
 the figures are the engine's own: scheduling, translation, records, events.
 
-    python bench/bench_engine.py
+    python bench/bench_engine.py [--rounds 3] [--json]
 
 - overhead: a 200-node graph of instant model nodes (a chain of 20 layers x 10 wide),
   microseconds of engine time per node;
@@ -11,7 +11,9 @@ the figures are the engine's own: scheduling, translation, records, events.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
@@ -76,27 +78,42 @@ async def timed(eng: Engine, pipeline) -> float:
     return time.perf_counter() - started
 
 
-async def main() -> None:
+TOPOLOGIES = (("wide", [100], 0.05), ("deep", [1] * 20, 0.02), ("lattice", [10] * 10, 0.03))
+
+
+async def one_round(home: Path) -> dict:
+    instant = engine(home, 0.0)
+    graph = build([10] * 20)
+    await timed(instant, graph)  # warm-up
+    walls = [await timed(instant, graph) for _ in range(7)]
+    figures = {"overhead_us_per_node": statistics.median(walls) / 200 * 1e6, "efficiency": {}}
+    for name, layers, latency in TOPOLOGIES:
+        eng = engine(home, latency)
+        g = build(layers)
+        await timed(eng, g)
+        figures["efficiency"][name] = statistics.median([await timed(eng, g) for _ in range(3)]) / (len(layers) * latency)
+    return figures
+
+
+async def main(rounds: int, as_json: bool) -> None:
     with tempfile.TemporaryDirectory() as d:
-        home = Path(d)
-        instant = engine(home, 0.0)
-        graph = build([10] * 20)
-        await timed(instant, graph)  # warm-up
-        walls = [await timed(instant, graph) for _ in range(7)]
-        per_node = statistics.median(walls) / 200 * 1e6
-        print(f"overhead: 200 instant model nodes (20 layers x 10), median of 7 runs: "
-              f"{statistics.median(walls) * 1000:.1f} ms per run = {per_node:.0f} µs per node")
-        for name, layers, latency in (("wide", [100], 0.05), ("deep", [1] * 20, 0.02),
-                                      ("lattice", [10] * 10, 0.03)):
-            eng = engine(home, latency)
-            g = build(layers)
-            await timed(eng, g)
-            walls = [await timed(eng, g) for _ in range(3)]
-            critical = len(layers) * latency
-            wall = statistics.median(walls)
-            print(f"parallel efficiency, {name} ({sum(layers)} nodes, {len(layers)} layers x {latency * 1000:.0f} ms): "
-                  f"wall {wall * 1000:.1f} ms / critical path {critical * 1000:.0f} ms = {wall / critical:.3f}")
+        runs = [await one_round(Path(d)) for _ in range(rounds)]
+    overhead = statistics.median(r["overhead_us_per_node"] for r in runs)
+    print(f"overhead: 200 instant model nodes (20 layers x 10), median of {rounds} rounds of 7 runs: "
+          f"{overhead:.0f} µs per node (rounds: {', '.join(str(round(r['overhead_us_per_node'])) for r in runs)})")
+    efficiency = {}
+    for name, layers, latency in TOPOLOGIES:
+        efficiency[name] = statistics.median(r["efficiency"][name] for r in runs)
+        print(f"parallel efficiency, {name} ({sum(layers)} nodes, {len(layers)} layers x {latency * 1000:.0f} ms): "
+              f"wall / critical path = {efficiency[name]:.3f} (median of {rounds})")
+    if as_json:
+        print(json.dumps({"overhead_us_per_node": round(overhead, 1),
+                          "efficiency": {k: round(v, 4) for k, v in efficiency.items()}, "rounds": rounds}))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="also print one JSON object with the figures")
+    args = parser.parse_args()
+    asyncio.run(main(args.rounds, args.json))

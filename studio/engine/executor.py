@@ -17,7 +17,7 @@ from typing import Any, Callable, Protocol
 
 import jsonschema
 
-from studio.atomic import write_json
+from studio.atomic import write_bytes
 from studio.engine import translate
 from studio.engine.cache import OutputCache, cache_key, deterministic
 from studio.engine.choose import choose_model
@@ -675,7 +675,9 @@ class _Run:
                 previous = json.loads(path.read_text("utf-8"))
             except (FileNotFoundError, ValueError):
                 previous = {}
-            write_json(path, {**previous, **kept})
+            # a cache for partial re-runs ("from node"): atomic, not fsynced (it is on every run's path)
+            write_bytes(path, json.dumps({**previous, **kept}, ensure_ascii=False, default=str).encode("utf-8"),
+                        durable=False)
 
 
 __all__ = ["Engine", "MissingKeys", "ModelCaller", "PipelineInvalid", "RunOptions"]

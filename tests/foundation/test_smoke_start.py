@@ -35,7 +35,8 @@ def test_run_py_serves_the_first_page(iom_home):
             except httpx.TransportError:
                 time.sleep(0.2)
         assert body is not None, f"run.py did not serve (exit {proc.poll()})"
-        assert "IoM Studio" in body and "openai/gpt-4o-mini" in body
+        assert "IoM Studio" in body and "Review triage" in body  # the start page offers the samples
+        assert "openai/gpt-4o-mini" in httpx.get(f"http://127.0.0.1:{port}/registry", timeout=10).text
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=20)
