@@ -43,7 +43,14 @@ python_env() {
   fi
   say "installing Python packages into .venv"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec" 2> >(grep -v -i -E "warning|editable|^\s*$|\*\*\*|!!" >&2)
+  # Build back-ends talk a lot on stderr (deprecation notices about other projects' metadata);
+  # keep it and show it only when the install fails.
+  local log; log="$(mktemp)"
+  if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec" >"$log" 2>&1; then
+    cat "$log" >&2; rm -f "$log"
+    die "installing the Python packages failed (the output above says why); fix that and run this again."
+  fi
+  rm -f "$log"
   # An install with extras includes everything the base install has, so it counts for both.
   if [ -n "$extra" ]; then
     printf '%s\n%s\n' "$want" "${want% *} base" > "$stamp"
