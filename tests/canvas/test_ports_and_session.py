@@ -7,7 +7,7 @@ import pytest
 
 from studio.core import Studio
 from studio.spec.pipeline import Edge, Node, Pipeline
-from studio.ui.canvas.layout import auto_layout, best_direction, layers
+from studio.ui.canvas.layout import NODE_WIDTH, auto_layout, best_direction, layers
 from studio.engine.ports import check_connection, input_ports, output_ports, template_variables, types_fit
 from studio.ui.canvas.session import EditSession, palette
 
@@ -28,12 +28,12 @@ def session(studio) -> EditSession:
 
 
 def test_model_ports_come_from_its_schemas_and_template(session):
-    node = session.add_node({"kind": "model", "model": "openai/gpt-4o-mini"}, 10, 20)
+    node = session.add_node({"kind": "model", "model": "openai/gpt-4o-mini"}, 810, 20)
     ins = {p.name: p.type for p in input_ports(node, session.models, session.pipeline)}
     outs = {p.name: p.type for p in output_ports(node, session.models)}
     assert ins == {"in": "object", "messages": "array", "prompt": "string", "system": "string", "text": None}
     assert outs == {"out": "object", "text": "string", "finishReason": "string"}
-    assert session.positions[node.id] == {"x": 10, "y": 20}
+    assert session.positions[node.id] == {"x": 810, "y": 20}  # a free spot: where it was dropped
     assert "position" not in node.model_dump()
 
 
@@ -102,7 +102,32 @@ def test_paste_copies_nodes_and_the_edges_between_them(session):
     assert len(new) == 2 and not set(new) & {a.id, b.id}
     copied = [e for e in session.pipeline.edges if e.source in new]
     assert [(e.source, e.target) for e in copied] == [(new[0], new[1])]  # not the edge from outside
-    assert session.positions[new[1]] == {"x": 140, "y": 40}
+    assert session.positions[new[1]]["x"] == session.positions[b.id]["x"] + 40
+    assert not overlapping(session)
+
+
+def overlapping(session) -> list[tuple[str, str]]:
+    """Pairs of node cards whose boxes intersect on the canvas."""
+    boxes = session._boxes()
+    ids = sorted(boxes)
+    return [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]
+            if boxes[a]["x"] < boxes[b]["x"] + NODE_WIDTH and boxes[b]["x"] < boxes[a]["x"] + NODE_WIDTH
+            and boxes[a]["y"] < boxes[b]["y"] + boxes[b]["h"] and boxes[b]["y"] < boxes[a]["y"] + boxes[a]["h"]]
+
+
+def test_nodes_dropped_on_others_go_beside_them_as_the_pipeline_grows(session):
+    """A person dropping nodes anywhere, even all on one spot, gets a pipeline with no card on
+    another; a drop on free space stays exactly where it was dropped."""
+    at = session.positions["in"]
+    for item in ({"kind": "transform"}, {"kind": "model", "model": "openai/gpt-4o-mini"}, {"kind": "router"},
+                 {"kind": "merge"}, {"kind": "transform"}):
+        node = session.add_node(item, at["x"] + 10, at["y"] + 10)
+        assert session.positions[node.id]["x"] == at["x"] + 10  # moved down only, never sideways
+        assert not overlapping(session), node.id
+    session.paste([n.id for n in session.pipeline.nodes])
+    assert not overlapping(session)
+    free = session.add_node({"kind": "transform"}, 2000, 15)
+    assert session.positions[free.id] == {"x": 2000, "y": 15}
 
 
 def test_delete_removes_attached_edges_and_positions(session):

@@ -75,6 +75,21 @@ def auto_layout(pipeline: Pipeline, positions: dict[str, dict],
     return out
 
 
+def free_spot(boxes: dict[str, dict], x: float, y: float, height: int) -> dict:
+    """Where a new node `height` tall goes when dropped at (x, y): there, or straight below the
+    nodes it would cover, so a pipeline built by hand never stacks cards on top of each other.
+    `boxes` is {node_id: {"x", "y", "h"}} of the nodes already placed."""
+    x, y = round(x), round(y)
+    for _ in range(len(boxes) + 1):  # each step moves below one box, so this many steps always end
+        hit = next((b for b in boxes.values()
+                    if x < b["x"] + NODE_WIDTH + NODE_GAP // 2 and b["x"] < x + NODE_WIDTH + NODE_GAP // 2
+                    and y < b["y"] + b["h"] + NODE_GAP // 2 and b["y"] < y + height + NODE_GAP // 2), None)
+        if hit is None:
+            break
+        y = hit["y"] + hit["h"] + NODE_GAP
+    return {"x": x, "y": y}
+
+
 def _layers_in_order(pipeline: Pipeline, positions: dict[str, dict], direction: str) -> dict[int, list[str]]:
     across = "x" if direction == "TB" else "y"  # the order kept within a layer
     columns: dict[int, list[str]] = {}

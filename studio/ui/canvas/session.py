@@ -14,7 +14,7 @@ from typing import Any, Iterator
 from studio.registry.search import price_label
 from studio.spec.model import HealthStatus, ModelSpec
 from studio.spec.pipeline import Edge, Node, Pipeline
-from studio.ui.canvas.layout import auto_layout, best_direction, node_height
+from studio.ui.canvas.layout import auto_layout, best_direction, free_spot, node_height
 from studio.engine.ports import check_connection, field_for, input_ports, output_ports, template_error
 
 HISTORY_LIMIT = 200
@@ -127,8 +127,7 @@ class EditSession:
         return direction
 
     def node_heights(self) -> dict[str, int]:
-        return {n.id: node_height(len(input_ports(n, self.models, self.pipeline)), len(output_ports(n, self.models)))
-                for n in self.pipeline.nodes}
+        return {n.id: self._height(n) for n in self.pipeline.nodes}
 
     # --- nodes and edges ---------------------------------------------------------------
     def _new_id(self, base: str) -> str:
@@ -172,9 +171,17 @@ class EditSession:
         else:
             raise ValueError(f"unknown node kind {kind!r}.")
         with self.edit():
+            placed = self._boxes()
             self.pipeline.nodes.append(node)
-            self.positions[node.id] = {"x": round(x), "y": round(y)}
+            self.positions[node.id] = free_spot(placed, x, y, self._height(node))
         return node
+
+    def _height(self, node: Node) -> int:
+        return node_height(len(input_ports(node, self.models, self.pipeline)), len(output_ports(node, self.models)))
+
+    def _boxes(self) -> dict[str, dict]:
+        """Every placed node's box ({x, y, h}), for placing new ones beside rather than on top."""
+        return {n.id: {**self.positions[n.id], "h": self._height(n)} for n in self.pipeline.nodes if n.id in self.positions}
 
     def connect(self, source: str, source_port: str, target: str, target_port: str) -> str | None:
         """Add an edge; returns None, or the sentence saying why it was refused."""
@@ -208,7 +215,7 @@ class EditSession:
                 mapping[n.id] = new.id
                 p.nodes.append(new)
                 pos = self.positions.get(n.id, {"x": 0, "y": 0})
-                self.positions[new.id] = {"x": pos["x"] + offset, "y": pos["y"] + offset}
+                self.positions[new.id] = free_spot(self._boxes(), pos["x"] + offset, pos["y"] + offset, self._height(new))
             for e in list(p.edges):
                 if e.source in mapping and e.target in mapping:
                     p.edges.append(e.model_copy(update={"id": self._new_id(e.id), "source": mapping[e.source],
