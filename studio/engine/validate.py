@@ -8,6 +8,7 @@ import jmespath
 
 from studio.engine import templates
 from studio.engine.graph import Graph
+from studio.engine.pipeline_io import gateway_problems
 from studio.engine.ports import Port, input_ports, output_ports, template_variables, types_fit
 from studio.spec.pipeline import Pipeline
 
@@ -45,6 +46,8 @@ def validate_pipeline(pipeline: Pipeline, models) -> list[Problem]:
 
     for n in pipeline.nodes:
         _check_node(n, specs, add)
+    for sentence in gateway_problems(pipeline, specs):
+        add("pipeline", sentence)
 
     graph = Graph.of(pipeline)
     nodes = {n.id: n for n in pipeline.nodes}

@@ -7,11 +7,11 @@ naming the parameter and the model, or dropped (and listed) when the caller opte
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from studio.errors import UserError
 from studio.gateway.errors import GatewayError
+from studio.gateway.pipeline_chat import chat_inputs, reply_stream, reply_text
 from studio.gateway.streaming import Reply
 from studio.providers import capabilities
 from studio.spec.calls import CallRequest
@@ -55,31 +55,15 @@ def _pipeline(studio, model: str, input: dict[str, Any], params: dict[str, Any],
                            f"{', '.join(repr(b) for b in bad)} cannot be sent to {model} (a pipeline sets its own "
                            f"model parameters); remove {'it' if len(bad) == 1 else 'them'}, or send the header "
                            f"'x-iom-drop-params: true'.", param=bad[0])
-    inputs = pipeline_inputs(input)
+    inputs = chat_inputs(pipeline, input)
+    may_stream, stream_node = reply_stream(pipeline)
 
     async def run(on_text) -> Reply:
+        on_text = on_text if may_stream else None
         record = await studio.engine.run(pipeline, inputs, RunOptions(
-            on_text=(lambda _node, text: on_text(text)) if on_text else None))
+            on_text=(lambda _node, text: on_text(text)) if on_text else None, stream_node=stream_node if on_text else None))
         if record.status != "succeeded":
             raise UserError(record.error or f"the pipeline run {record.status}.")
-        out = record.outputs
-        text = out["text"] if isinstance(out, dict) and isinstance(out.get("text"), str) and len(out) == 1 \
-            else json.dumps(out, ensure_ascii=False)
-        return Reply(text, "stop", [], record.input_tokens, record.output_tokens)
+        return Reply(reply_text(pipeline, record.outputs), "stop", [], record.input_tokens, record.output_tokens)
 
     return run, bad
-
-
-def pipeline_inputs(input: dict[str, Any]) -> dict[str, Any]:
-    """The last user message: a JSON object is the run's input, any other text is {"text": …}."""
-    messages = input.get("messages") or []
-    last = next((m for m in reversed(messages) if m.get("role", "user") == "user"), messages[-1] if messages else {})
-    content = last.get("content")
-    if isinstance(content, list):
-        content = "".join(p.get("text") or "" for p in content if isinstance(p, dict))
-    content = str(content or "")
-    try:
-        inputs = json.loads(content)
-    except ValueError:
-        inputs = None
-    return inputs if isinstance(inputs, dict) else {"text": content}

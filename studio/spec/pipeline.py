@@ -10,6 +10,10 @@ object) or the name of one of its fields (for a router: the name of a route). It
 `targetPort` is "in" (merge the object into the target's input) or the name of one input
 field. `mapping` (JSON Pointer such as "/text", or JMESPath) and `template` (Jinja2, sandboxed)
 transform the value on the way; coercion rules live in `studio.engine.translate`.
+
+Gateway. `gateway` (optional, GatewayMapping) says how `pipeline/<id>` behaves as a chat model
+on /v1/chat/completions and /v1/messages: which part of the chat is the run's input and which
+output is the reply. Validation (studio/engine/pipeline_io.py) checks that the names exist.
 """
 
 from __future__ import annotations
@@ -104,6 +108,19 @@ class Edge(SpecModel):
     template: str | None = None
 
 
+class GatewayMapping(SpecModel):
+    """How the gateway (pipeline/<id> as a model) maps a chat to the run and the run to a reply.
+
+    input: "last_user" (the last user message: a JSON object as is, other text as {"text": …}),
+    "messages" (the whole message list into `input_port`, default the first declared input),
+    "json" (the last user message must be a JSON object). reply: the output that becomes the
+    assistant text; unset, a lone {"text"} is the text and anything else its JSON."""
+
+    input: Literal["last_user", "messages", "json"] = "last_user"
+    input_port: str | None = Field(default=None, min_length=1)
+    reply: str | None = Field(default=None, min_length=1)
+
+
 class Pipeline(SpecModel):
     format: Literal["iom.pipeline"] = FORMAT_TAG
     version: Literal[1] = CURRENT_VERSION
@@ -113,6 +130,7 @@ class Pipeline(SpecModel):
     tags: list[str] = Field(default_factory=list)
     nodes: list[Node] = Field(default_factory=list)
     edges: list[Edge] = Field(default_factory=list)
+    gateway: GatewayMapping | None = None
     ui: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("id")

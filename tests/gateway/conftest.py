@@ -69,11 +69,16 @@ def fake():
 
 
 @pytest.fixture(scope="module")
-def server(fake, tmp_path_factory):
+def home(tmp_path_factory):
+    """The running studio's IOM_HOME: a test may save pipelines there (read from disk per request)."""
+    return tmp_path_factory.mktemp("gw-home")
+
+
+@pytest.fixture(scope="module")
+def server(fake, home):
     """The base URL of a running studio whose registry has the loop/* models."""
     from tests.providers.conftest import DictKeys
 
-    home = tmp_path_factory.mktemp("gw-home")
     registry = ModelRegistry(home, DictKeys({}))
     for spec in _models(fake):
         registry.save(spec)
