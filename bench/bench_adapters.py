@@ -1,7 +1,7 @@
 """Added time per call of the adapter layer (hub + OpenAI chat adapter) against a bare
 httpx call to the same loopback server, plain and streaming.
 
-    python bench/bench_adapters.py [--calls 300]
+    python bench/bench_adapters.py [--calls 300] [--json]
 
 Both sides use one pooled httpx.AsyncClient against an in-process OpenAI-style server on
 127.0.0.1, so the difference is what the studio adds: validation, request building, SSE
@@ -73,7 +73,8 @@ async def paired(bare_fn, hub_fn, n):
     return statistics.median(bare_us), statistics.median(hub_us)
 
 
-async def main(n: int) -> None:
+async def main(n: int, as_json: bool) -> None:
+    ratios: dict[str, float] = {}
     with FakeProvider() as fake:
         url = fake.url(PATH)
         spec = ModelSpec.model_validate({"id": "bench/chat", "name": "bench", "provider": "openai", "api": "openai-chat",
@@ -93,11 +94,16 @@ async def main(n: int) -> None:
                                          lambda: hub.call(spec, req, on_text=lambda t: None), n)
             overhead = statistics.median(c[0].overhead_ms for c in hub.recorder.calls[-n:])
             print(f"{mode:<8}{t_bare:>15.0f}{t_hub:>10.0f}{t_hub - t_bare:>10.0f}{t_hub / t_bare:>8.2f}{overhead * 1000:>28.0f} µs")
+            ratios[mode] = round(t_hub / t_bare, 3)
         await client.aclose()
         await hub.aclose()
+    if as_json:
+        print(json.dumps({"adapter_ratio": ratios, "calls": n}))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=300)
-    asyncio.run(main(parser.parse_args().calls))
+    parser.add_argument("--json", action="store_true", help="also print one JSON object with the figures")
+    args = parser.parse_args()
+    asyncio.run(main(args.calls, args.json))

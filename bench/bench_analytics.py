@@ -1,13 +1,14 @@
 """Analytics figures: ingest rate through the batching writer, and each dashboard query's
 latency with 1,000,000 calls stored (generated with DuckDB SQL directly, for speed).
 
-    python -m bench.bench_analytics [--ingest 200000] [--rows 1000000] [--repeat 5]
+    python -m bench.bench_analytics [--ingest 200000] [--rows 1000000] [--repeat 5] [--json]
 
 Runs in its own temporary IOM_HOME; prints figures, asserts nothing."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import tempfile
@@ -71,7 +72,8 @@ FROM range({runs} * 3) t(i);
 """
 
 
-def bench_queries(home: Path, rows: int, repeat: int) -> None:
+def bench_queries(home: Path, rows: int, repeat: int) -> dict[str, float]:
+    """Print each query's median; return the whole dashboard's median (ms) per time range."""
     from studio.analytics import AnalyticsStore
     from studio.analytics import queries as q
     from studio.analytics.export import export_calls
@@ -101,6 +103,7 @@ def bench_queries(home: Path, rows: int, repeat: int) -> None:
         "top_pipelines": q.top_pipelines, "cache_savings": q.cache_savings, "fallback_counts": q.fallback_counts,
         "recent_calls": q.recent_calls, "list_runs": q.list_runs,
     }
+    dashboard: dict[str, float] = {}
     for label, f in cases.items():
         print(f"\n  {label}: median of {repeat} (ms)")
         worst = 0.0
@@ -125,11 +128,13 @@ def bench_queries(home: Path, rows: int, repeat: int) -> None:
             t = time.perf_counter()
             store.read(q.dashboard, f)
             times.append((time.perf_counter() - t) * 1000)
+        dashboard[label] = round(statistics.median(times), 1)
         print(f"    {'whole dashboard':<20} {statistics.median(times):8.1f}   (slowest single query {worst:.1f})")
     t = time.perf_counter()
     size = len(store.read(export_calls, q.Filters(since=now - timedelta(days=1)), "parquet"))
     print(f"\n  parquet export of last 24 h: {size / 1e6:.1f} MB in {(time.perf_counter() - t) * 1000:.0f} ms")
     store.close()
+    return dashboard
 
 
 def main() -> None:
@@ -137,7 +142,9 @@ def main() -> None:
     parser.add_argument("--ingest", type=int, default=200_000)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="also print one JSON object with the figures")
     args = parser.parse_args()
+    ingest: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["IOM_HOME"] = tmp
         print(f"ingest through the writer, {args.ingest:,} calls (cores: {os.cpu_count()})")
@@ -145,11 +152,16 @@ def main() -> None:
             home = Path(tmp) / f"ingest-{audit}"
             home.mkdir()
             rate = bench_ingest(home, args.ingest, audit)
+            ingest["audit" if audit else "plain"] = round(rate)
             print(f"  {'with' if audit else 'without'} audit content: {rate:,.0f} rows/s")
         home = Path(tmp) / "queries"
         home.mkdir()
         print(f"\ndashboard queries with {args.rows:,} calls stored")
-        bench_queries(home, args.rows, args.repeat)
+        dashboard = bench_queries(home, args.rows, args.repeat)
+    if args.json:
+        print(json.dumps({"ingest_rows_per_s": ingest,
+                          "dashboard_ms": {"all_time": dashboard["all time"], "last_7_days": dashboard["last 7 days"]},
+                          "rows": args.rows}))
 
 
 if __name__ == "__main__":
