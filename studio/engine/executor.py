@@ -102,6 +102,7 @@ class Engine:
         self.breakers: dict[str, CircuitBreaker] = {}
         self._limiters: dict[str, RateLimiter] = {}
         self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._validated: dict[tuple, tuple[list[ModelSpec], tuple[Problem, ...]]] = {}
 
     # -- shared state ------------------------------------------------------------------
     def breaker(self, model_id: str) -> CircuitBreaker:
@@ -129,7 +130,21 @@ class Engine:
         return self.bus.subscribe(handler)
 
     def validate(self, pipeline: Pipeline) -> list[Problem]:
-        return validate_pipeline(pipeline, self.models)
+        """Validation is a pure function of the pipeline and the registry, and the same pipeline
+        runs again and again (the gateway, batches, the canvas): an unchanged pipeline over
+        unchanged model specs reuses the last answer. The pipeline is keyed by its content (the
+        canvas edits it in place); specs by identity, since the registry hands out the same
+        object until its file changes (the entry keeps them alive, so no id is reused)."""
+        specs = self.models.all()
+        key = (pipeline.model_dump_json(), tuple(id(s) for s in specs))
+        found = self._validated.get(key)
+        if found is not None:
+            return list(found[1])
+        problems = validate_pipeline(pipeline, _Fixed(specs))
+        if len(self._validated) >= 32:
+            self._validated.pop(next(iter(self._validated)))
+        self._validated[key] = (specs, tuple(problems))
+        return problems
 
     async def run(self, pipeline: Pipeline, inputs: dict[str, Any] | None = None,
                   options: RunOptions | None = None) -> RunRecord | dict:
@@ -163,6 +178,19 @@ class Engine:
         return self.home / "cache" / "runs" / f"{pipeline_id}.json"
 
 
+class _Fixed:
+    """The registry as one snapshot of specs, so validation sees exactly what its key names."""
+
+    def __init__(self, specs: list[ModelSpec]):
+        self._specs = specs
+
+    def all(self) -> list[ModelSpec]:
+        return self._specs
+
+    def find(self, model_id: str) -> ModelSpec | None:
+        return next((s for s in self._specs if s.id == model_id), None)
+
+
 class _Run:
     def __init__(self, engine: Engine, pipeline: Pipeline, inputs: dict, options: RunOptions):
         self.engine = engine
@@ -184,7 +212,7 @@ class _Run:
 
     # -- set-up ---------------------------------------------------------------------------
     def _check(self) -> None:
-        problems = validate_pipeline(self.pipeline, self.engine.models)
+        problems = self.engine.validate(self.pipeline)
         if problems:
             raise PipelineInvalid(self.pipeline.id, problems)
         for name in (self.options.from_node, self.options.to_node, self.options.stream_node):
@@ -526,7 +554,8 @@ class _Run:
             hit = self.engine.cache.get(key)
             if hit is not None:
                 return self._cache_hit(node, nr, primary, hit, call_input, reason)
-        result, spec, attempts, why = await self._call_with_resilience(node, nr, candidates, inputs, reason)
+        result, spec, attempts, why = await self._call_with_resilience(node, nr, candidates, inputs, reason,
+                                                                      (call_input, params))
         nr.attempts = attempts
         nr.model_id, nr.reason = spec.id, why
         nr.latency_ms, nr.ttft_ms = result.latency_ms, result.ttft_ms
@@ -551,7 +580,10 @@ class _Run:
         return hit["output"]
 
     async def _call_with_resilience(self, node: Node, nr: NodeRun, candidates: list[ModelSpec],
-                                    inputs: dict, reason: str) -> tuple[CallResult, ModelSpec, int, str]:
+                                    inputs: dict, reason: str, primary_input: tuple[Any, dict] | None = None,
+                                    ) -> tuple[CallResult, ModelSpec, int, str]:
+        """`primary_input` is the first candidate's translated input, already built for the cache
+        key; fallbacks translate the node's inputs for their own schema."""
         policy = node.policy
         deadline = time.monotonic() + (policy.deadline_s or policy.timeout_s * 3)
         stream = node.id in self.stream_nodes
@@ -576,7 +608,9 @@ class _Run:
                     raise last_error or ProviderError(ErrorKind.TIMEOUT, "the node's deadline passed", model_id=spec.id)
                 attempts += 1
                 try:
-                    result = await self._attempt(node, spec, inputs, stream, min(policy.timeout_s, left),
+                    prepared = primary_input if spec is candidates[0] and primary_input is not None \
+                        else translate.model_input(node, spec, inputs)
+                    result = await self._attempt(node, spec, prepared, stream, min(policy.timeout_s, left),
                                                  CallContext(self.pipeline.id, self.record.id, node.id,
                                                              fell_from, self._why(reason, fell_from, last_error)))
                 except ProviderError as err:
@@ -613,9 +647,9 @@ class _Run:
         cause = error.kind.value + (f" (HTTP {error.status})" if error and error.status else "") if error else "an error"
         return f"fell back from {fell_from} after {cause}"
 
-    async def _attempt(self, node: Node, spec: ModelSpec, inputs: dict, stream: bool, timeout_s: float,
+    async def _attempt(self, node: Node, spec: ModelSpec, prepared: tuple[Any, dict], stream: bool, timeout_s: float,
                        context: CallContext) -> CallResult:
-        call_input, params = translate.model_input(node, spec, inputs)
+        call_input, params = prepared
         limiter = self.engine.limiter(spec)
         if limiter is not None:
             estimate = len(json.dumps(call_input, default=str)) // 4 + int(params.get("max_tokens") or 0)

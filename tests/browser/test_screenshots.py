@@ -100,8 +100,12 @@ def test_screenshot_pipelines(screen: Screen):
 
 
 def test_screenshot_pipeline_canvas(screen: Screen):
-    screen.open("/pipelines/content-enhancement")
+    """The tour's own step: Review triage, one click on Run, the result in the Run tab."""
+    screen.open("/pipelines/review-triage")
     screen.wait_for(lambda: len(screen.selenium.find_elements(By.CSS_SELECTOR, ".vue-flow__node")) >= 3)
+    screen.find_by_css("[data-testid=toolbar-run]").click()
+    screen.wait_for(lambda: "Run succeeded" in screen.find_by_css("[data-testid=run-summary]").text)
+    screen.wait_for(lambda: "sentiment" in screen.find_by_css("[data-testid=run-result-value]").text)
     shoot(screen, "pipeline-canvas")
 
 
