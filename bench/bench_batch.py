@@ -91,40 +91,64 @@ def offline(rows: int, executor: str) -> dict:
 
 class SlowUpstream:
     """An OpenAI-style chat endpoint on 127.0.0.1 (uvicorn, asyncio) that answers after a fixed
-    delay; unlike the tests' threaded fake it serves 64 kept-alive connections at once."""
+    delay. It runs in its own process, as a real upstream does: in a thread of the bench it
+    would share the studio's GIL and measure two event loops taking turns."""
 
     def __init__(self, body: dict, delay_s: float):
         self.body, self.delay_s = body, delay_s
 
     def __enter__(self) -> str:
         import socket
-        import threading
+        import subprocess
 
-        import uvicorn
-        from starlette.applications import Starlette
-        from starlette.responses import JSONResponse
-        from starlette.routing import Route
-
-        async def chat(request):
-            await request.body()
-            await asyncio.sleep(self.delay_s)
-            return JSONResponse(self.body)
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         sock.close()
-        config = uvicorn.Config(Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])]),
-                                host="127.0.0.1", port=self.port, log_level="warning", backlog=512)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.01)
-        return f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, __file__, "--serve-upstream", str(self.port),
+                                      str(self.delay_s), json.dumps(self.body)])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return f"http://127.0.0.1:{self.port}"
+            except OSError:
+                time.sleep(0.05)
+        self.proc.kill()
+        raise RuntimeError("the fake upstream did not start within 30 s")
 
     def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def serve_upstream(port: int, delay_s: float, body: dict) -> None:
+    """A bare asyncio HTTP/1.1 server with keep-alive: uvicorn's stalled some kept-alive
+    requests until its keep-alive timeout under 64 connections, which measured the fake."""
+    payload = json.dumps(body).encode()
+    response = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
+                + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                await reader.readexactly(length)
+                await asyncio.sleep(delay_s)
+                writer.write(response)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=512)
+        async with server:
+            await server.serve_forever()
+    asyncio.run(main())
 
 
 def upstream(rows: int = 2000, concurrency: int = 64, latency_s: float = 0.2) -> dict:
@@ -150,16 +174,37 @@ def upstream(rows: int = 2000, concurrency: int = 64, latency_s: float = 0.2) ->
                 return await timed_batch(s, "bench/slow", data, concurrency=concurrency, executor="local")
             finally:
                 await s.aclose()
+        bare_rate = asyncio.run(bare_httpx(url + "/v1/chat/completions", rows, concurrency))
         seconds, agg = asyncio.run(go())
         s.close()
     ceiling = concurrency / latency_s
     rate = rows / seconds
     return {"rows": rows, "concurrency": concurrency, "latencyMs": latency_s * 1000, "seconds": round(seconds, 2),
             "rowsPerSecond": round(rate, 1), "ceilingRowsPerSecond": ceiling,
-            "percentOfCeiling": round(100 * rate / ceiling, 1), "failed": agg["failed"]}
+            "percentOfCeiling": round(100 * rate / ceiling, 1), "failed": agg["failed"],
+            "bareHttpxRowsPerSecond": round(bare_rate, 1), "ofBareHttpx": round(rate / bare_rate, 3)}
+
+
+async def bare_httpx(url: str, rows: int, concurrency: int) -> float:
+    """The same requests from a bare pooled httpx client at the same concurrency (rows/s): what
+    this machine's client and fake reach with no studio in between, for a ratio beside it."""
+    import httpx
+
+    todo = iter(range(rows))
+    payload = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=64, max_keepalive_connections=16)) as client:
+        async def worker() -> None:
+            for _ in todo:
+                (await client.post(url, json=payload)).raise_for_status()
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return rows / (time.perf_counter() - started)
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--serve-upstream"]:
+        serve_upstream(int(sys.argv[2]), float(sys.argv[3]), json.loads(sys.argv[4]))
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10000)
     ap.add_argument("--upstream-rows", type=int, default=2000)

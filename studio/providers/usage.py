@@ -54,12 +54,41 @@ def genai_cost(spec: ModelSpec, usage: Usage) -> Cost | None:
     provider = _GENAI_PROVIDERS.get(spec.provider)
     if not provider or not spec.model or usage.source == "none":
         return None
-    try:
-        from genai_prices import Usage as GUsage, calc_price
+    found = _price_entry(provider, spec.model)
+    if found is None:  # unknown model or provider: unpriced, not an error
+        return None
+    snapshot, price_provider, price_model = found
+    from datetime import datetime, timezone
 
-        price = calc_price(GUsage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
-                                  cache_read_tokens=usage.cached_tokens or None),
-                           model_ref=spec.model, provider_id=provider)
-    except Exception:  # unknown model or provider: unpriced, not an error
+    from genai_prices import Usage as GUsage
+
+    try:
+        price = price_model.calc_price(
+            GUsage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+                   cache_read_tokens=usage.cached_tokens or None),
+            price_provider, genai_request_timestamp=datetime.now(timezone.utc),
+            auto_update_timestamp=snapshot.timestamp if snapshot.from_auto_update else None)
+    except Exception:  # a price the data cannot compute for this usage: unpriced
         return None
     return Cost(usd=float(price.total_price), source="genai-prices")
+
+
+_PRICE_ENTRIES: dict[tuple[int, str, str], tuple | None] = {}
+
+
+def _price_entry(provider_id: str, model_ref: str) -> tuple | None:
+    """genai-prices matches a model id against every model it knows (about 0.5 ms a call);
+    a studio prices the same few models all day, so each match (or miss) is kept, per data
+    snapshot so that fresher price data is matched afresh."""
+    from genai_prices import data_snapshot
+
+    snapshot = data_snapshot.get_snapshot()
+    key = (id(snapshot), provider_id, model_ref)
+    if key not in _PRICE_ENTRIES:
+        if len(_PRICE_ENTRIES) > 1024:
+            _PRICE_ENTRIES.clear()
+        try:
+            _PRICE_ENTRIES[key] = (snapshot, *snapshot.find_provider_model(model_ref, None, provider_id, None))
+        except Exception:
+            _PRICE_ENTRIES[key] = None
+    return _PRICE_ENTRIES[key]

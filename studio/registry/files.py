@@ -23,11 +23,14 @@ class JsonFolder(Generic[T]):
         self.root = root
         self._parse = parse
         self._cache: dict[Path, tuple[tuple[int, int], T | CorruptFile]] = {}
+        self._resolved_root: Path | None = None
 
     def path_for(self, ident: str) -> Path:
         check_slug(ident, "id")  # a ValueError naming the rule: ids must fit file names
+        if self._resolved_root is None:  # resolving costs a stat per path part; the root stays put
+            self._resolved_root = self.root.resolve()
         path = (self.root / f"{ident}.json").resolve()
-        if self.root.resolve() not in path.parents:
+        if self._resolved_root not in path.parents:
             raise ValueError(f"id {ident!r} escapes the data folder")
         return path
 
