@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -24,6 +25,7 @@ import httpx  # noqa: E402
 
 from studio.providers.hub import ProviderHub  # noqa: E402
 from studio.recording import MemoryRecorder  # noqa: E402
+from studio.secrets.store import KeyStore  # noqa: E402
 from studio.spec.calls import CANONICAL_SCHEMAS, CallRequest  # noqa: E402
 from studio.spec.model import ModelSpec  # noqa: E402
 from tests.fakes.provider_server import FakeProvider, Reply, sse  # noqa: E402
@@ -36,9 +38,10 @@ STREAM = sse(*[{"id": "c", "choices": [{"index": 0, "delta": {"content": w}}]} f
              {"id": "c", "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 20}})
 
 
-class Keys:
-    def get(self, name):
-        return "sk-bench"
+def bench_keys() -> KeyStore:
+    """The studio's own key store (keyring, else the environment), as a real call uses it."""
+    os.environ["IOM_BENCH_KEY"] = "sk-bench"
+    return KeyStore()
 
 
 async def bare(client, url, stream):
@@ -78,11 +81,11 @@ async def main(n: int, as_json: bool) -> None:
     with FakeProvider() as fake:
         url = fake.url(PATH)
         spec = ModelSpec.model_validate({"id": "bench/chat", "name": "bench", "provider": "openai", "api": "openai-chat",
-                                         "endpoint": url, "model": "m", "keyRef": "K",
+                                         "endpoint": url, "model": "m", "keyRef": "IOM_BENCH_KEY",
                                          "inputSchema": CANONICAL_SCHEMAS["llm"][0],
                                          "outputSchema": CANONICAL_SCHEMAS["llm"][1],
                                          "prices": {"inputPerToken": 1e-6, "outputPerToken": 2e-6}})
-        hub = ProviderHub(keys=Keys(), recorder=MemoryRecorder())
+        hub = ProviderHub(keys=bench_keys(), recorder=MemoryRecorder())
         client = httpx.AsyncClient()
         print(f"{n} calls each, loopback OpenAI-style server, {len(WORDS)} words per reply")
         print(f"{'mode':<8}{'bare httpx µs':>15}{'hub µs':>10}{'added µs':>10}{'ratio':>8}{'hub overhead (self-reported)':>31}")

@@ -57,10 +57,32 @@ def content_hash(value: Any) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def validate(value: Any, schema: dict, kind: ErrorKind, what: str, example: str = "") -> None:
-    """One clear error naming the first offending field (and, for inputs, one that fits)."""
+_VALIDATORS: dict[int, tuple[dict, Any]] = {}
+
+
+def _validator_for(schema: dict):
+    """A model's schemas are checked on every call; building a validator for one costs more than
+    using it, so each is kept (keyed by the schema object, which is kept alive with it)."""
+    found = _VALIDATORS.get(id(schema))
+    if found is not None and found[0] is schema:
+        return found[1]
+    if len(_VALIDATORS) > 512:
+        _VALIDATORS.clear()
     validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    error = jsonschema.exceptions.best_match(validator_cls(schema).iter_errors(value))
+    validator = validator_cls(schema)
+    _VALIDATORS[id(schema)] = (schema, validator)
+    return validator
+
+
+def validate(value: Any, schema: dict, kind: ErrorKind, what: str,
+             example: Callable[[], str] | None = None) -> None:
+    """One clear error naming the first offending field (and, for inputs, `example()`: a
+    sentence showing one that fits, built only when it is needed)."""
+    validator = _validator_for(schema)
+    if validator.is_valid(value):
+        return
+    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    example = example() if example is not None else ""
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
         message = f"{what} field {where}: {error.message}"
@@ -105,8 +127,11 @@ class ProviderHub:
     async def _key(self, spec: ModelSpec) -> str | None:
         if not spec.key_ref:
             return None
-        # the OS keyring answers over D-Bus: never on the event loop
-        value = await asyncio.to_thread(self.keys.get, spec.key_ref) if self.keys is not None else None
+        recent = getattr(self.keys, "recent", None)  # a value read moments ago: no thread hop
+        value = recent(spec.key_ref) if recent is not None else None
+        if value is None and self.keys is not None:
+            # the OS keyring answers over D-Bus: never on the event loop
+            value = await asyncio.to_thread(self.keys.get, spec.key_ref)
         if not value:
             raise ProviderError(ErrorKind.KEY_MISSING, f"key {spec.key_ref} is not set", model_id=spec.id)
         redactor.remember(value)  # whatever store it came from, it never shows in a message
@@ -144,7 +169,7 @@ class ProviderHub:
                 raise ProviderError(ErrorKind.INVALID_INPUT, str(e)) from None
             request = _expanded(spec, request)
             validate(request.input, input_schema_for(spec), ErrorKind.INVALID_INPUT, "input",
-                     example_sentence(spec.model_type, spec.input_schema))
+                     lambda: example_sentence(spec.model_type, spec.input_schema))
             key = await self._key(spec)
             await fault_injection.inject(spec.faults, self.random)
             x = self._exchange(spec, request, key, emit)

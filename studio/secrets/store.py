@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from dataclasses import dataclass
 
 import keyring
@@ -50,6 +52,30 @@ class KeyStatus:
 
 
 class KeyStore:
+    """Keys in the OS keyring (else the environment). A Secret Service read costs about 18 ms
+    (a D-Bus session per read), so a value read is kept in memory for `FRESH_S` seconds: calls
+    in a burst pay for one read. Setting or deleting a key here forgets it at once; a change
+    made by another process (`iom keys set` beside the web app) is seen within `FRESH_S`."""
+
+    FRESH_S = 10.0
+
+    def __init__(self) -> None:
+        self._recent: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def recent(self, name: str) -> str | None:
+        """The value if it was read within FRESH_S seconds, without touching the keyring (safe
+        on the event loop); None when it must be read afresh."""
+        with self._lock:
+            found = self._recent.get(name)
+        if found is not None and time.monotonic() - found[1] < self.FRESH_S:
+            return found[0]
+        return None
+
+    def _forget(self, name: str) -> None:
+        with self._lock:
+            self._recent.pop(name, None)
+
     def backend_name(self) -> str:
         kr = keyring.get_keyring()
         return f"{type(kr).__module__}.{type(kr).__name__}"
@@ -73,6 +99,7 @@ class KeyStore:
         except keyring.errors.KeyringError as e:
             raise UserError(f"the keyring refused to store {name} ({type(e).__name__}); {NO_BACKEND_HELP}") from None
         redactor.remember(value)
+        self._forget(name)
         names = self._names()
         if name not in names:
             self._save_names(sorted({*names, name}))
@@ -91,6 +118,9 @@ class KeyStore:
                 if value:
                     break
         redactor.remember(value)
+        if value:
+            with self._lock:
+                self._recent[name] = (value, time.monotonic())
         return value
 
     def status(self, name: str) -> KeyStatus:
@@ -106,6 +136,7 @@ class KeyStore:
         return KeyStatus(name, "missing")
 
     def delete(self, name: str) -> None:
+        self._forget(name)
         if not self.available():
             raise UserError(NO_BACKEND_HELP)
         try:
