@@ -20,7 +20,7 @@ def register(sub) -> None:
     p = e.add_parser("run", help="run every variant over the data and score it")
     p.add_argument("--data", required=True, help="a dataset id or a CSV/JSONL/Parquet file")
     p.add_argument("--variant", "-v", action="append", required=True,
-                   help="TARGET[@NODE=MODEL,…][#COLUMN=FIELD,…]; repeat for each variant")
+                   help="TARGET[@NODE=MODEL|NODE=STRATEGY[:MIN_QUALITY],…][#COLUMN=FIELD,…]; repeat for each variant")
     p.add_argument("--score", "-s", action="append", required=True,
                    help="COLUMN:KIND[:ARG], e.g. sentiment:classification, answer:llm_judge:MODEL_ID; repeatable")
     p.add_argument("--limit", type=int)

@@ -137,21 +137,50 @@ def plan_batch(studio, target: str, data: str, *, limit: int | None = None, conc
 
 
 def swapped_pipeline(studio, target: str, swaps: dict[str, str]):
-    """The saved pipeline with some model nodes pointed at other registry models (in memory)."""
+    """The saved pipeline with some nodes changed, in memory: a model node pointed at another
+    registry model (`NODE=MODEL_ID`), a capability node given another policy
+    (`NODE=STRATEGY` or `NODE=STRATEGY:MIN_QUALITY`, e.g. `pick=cheapest:0.85`)."""
     pipe = studio.pipelines.get(target)
     if not swaps:
         return pipe
     nodes = {n.id: n for n in pipe.nodes}
-    new_nodes = []
-    for node_id, model_id in swaps.items():
+    changed = {}
+    for node_id, value in swaps.items():
         node = nodes.get(node_id)
-        if node is None or node.kind != "model":
-            raise UserError(f"pipeline {target} has no model node {node_id!r}; 'iom pipelines show {target}' lists them.")
-        if studio.models.find(model_id) is None:
-            raise UserError(f"no model {model_id!r} in the registry; 'iom models list' shows the ids.")
-    for n in pipe.nodes:
-        new_nodes.append(n.model_copy(update={"model": swaps[n.id]}) if n.id in swaps else n)
-    return pipe.model_copy(update={"nodes": new_nodes})
+        if node is None or node.kind not in ("model", "capability"):
+            raise UserError(f"pipeline {target} has no model or capability node {node_id!r}; "
+                            f"'iom pipelines show {target}' lists them.")
+        if node.kind == "model":
+            if studio.models.find(value) is None:
+                raise UserError(f"no model {value!r} in the registry; 'iom models list' shows the ids.")
+            changed[node_id] = node.model_copy(update={"model": value})
+        else:
+            changed[node_id] = node.model_copy(update={"choose": _policy(node, value)})
+    return pipe.model_copy(update={"nodes": [changed.get(n.id, n) for n in pipe.nodes]})
+
+
+def _policy(node, value: str):
+    """A capability node's choice under the policy `STRATEGY[:MIN_QUALITY]`."""
+    from typing import get_args
+
+    from studio.spec.pipeline import CapabilityChoice
+
+    strategies = get_args(CapabilityChoice.model_fields["strategy"].annotation)
+    if node.choose is None:
+        raise UserError(f"capability node {node.id!r} has no capability to choose by; set one on the canvas first.")
+    strategy, _, floor = value.partition(":")
+    if strategy not in strategies:
+        raise UserError(f"capability node {node.id!r} takes a policy, not {value!r}: one of "
+                        f"{', '.join(strategies)}, optionally with a minimum quality (e.g. cheapest:0.85).")
+    update: dict = {"strategy": strategy}
+    if floor:
+        try:
+            update["min_quality"] = float(floor)
+        except ValueError:
+            update["min_quality"] = -1.0
+        if not 0 <= update["min_quality"] <= 1:
+            raise UserError(f"the minimum quality in {value!r} must be a number from 0 to 1 (e.g. cheapest:0.85).")
+    return node.choose.model_copy(update=update)
 
 
 # -- state files ------------------------------------------------------------------------------

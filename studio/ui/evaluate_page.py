@@ -69,7 +69,7 @@ async def evaluate_page() -> None:
             data = ui.select(options, value=next(iter(options)), label="Dataset").classes("w-72").props(
                 "data-testid=eval-dataset")
             limit = ui.number("Rows (limit)", value=20, min=1, precision=0).classes("w-32").props("data-testid=eval-limit")
-            variants = ui.textarea("Variants, one a line: TARGET[@NODE=MODEL][#COLUMN=FIELD]",
+            variants = ui.textarea("Variants, one a line: TARGET[@NODE=MODEL or NODE=POLICY][#COLUMN=FIELD]",
                                    value=DEFAULT_VARIANTS).classes("w-96").props("data-testid=eval-variants")
             scorers = ui.textarea("Scorers, one a line: COLUMN:KIND[:ARG]", value=DEFAULT_SCORERS).classes(
                 "w-72").props("data-testid=eval-scorers")

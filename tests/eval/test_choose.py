@@ -80,3 +80,33 @@ def test_latency_falls_back_to_declared_and_errors_count():
     calls = {"t/a": {"p50Ms": 90.0, "calls": 10, "errorRate": 0.8}, "t/b": {"p50Ms": 250.0, "calls": 10, "errorRate": 0.0}}
     chosen, why, _ = choose_model(choice, [a, b], {}, lambda s: True, calls=calls)
     assert chosen.id == "t/b" and "~250 ms (measured p50 of 10 recent call(s), 0% errors)" in why
+
+
+async def test_policy_variants_of_a_capability_node_run_side_by_side(iom_home):
+    """One saved pipeline, its capability node under two policies: each variant is its own batch,
+    and the policy decides the outcome (nothing is measured yet, so a quality floor fails)."""
+    from studio.errors import UserError
+    from studio.eval.batch import swapped_pipeline
+    from studio.eval.experiments import Variant, run_experiment
+    from studio.eval.scorers import ScorerSpec
+
+    s = Studio(iom_home)
+    try:
+        s.pipelines.save(_pipeline({"strategy": "balanced"}))
+        node = {n.id: n for n in swapped_pipeline(s, "pick", {"c": "cheapest:0.85"}).nodes}["c"]
+        assert (node.choose.strategy, node.choose.min_quality, node.choose.capability) == ("cheapest", 0.85, "classify")
+        for bad, says in (("cheap", "one of cheapest, fastest"), ("best:2", "from 0 to 1"), ("best:x", "from 0 to 1")):
+            try:
+                swapped_pipeline(s, "pick", {"c": bad})
+                raise AssertionError(f"{bad!r} was accepted")
+            except UserError as e:
+                assert says in str(e), str(e)
+        doc = await run_experiment(s, str(SAMPLE), [Variant.parse("pick@c=balanced#sentiment=label"),
+                                                    Variant.parse("pick@c=cheapest:0.5#sentiment=label")],
+                                   [ScorerSpec.parse("sentiment:classification")], limit=4)
+        await s.aclose()
+    finally:
+        s.close()
+    balanced, floored = doc["variants"]
+    assert balanced["batchId"] != floored["batchId"]
+    assert balanced["errorRate"] == 0.0 and floored["errorRate"] == 1.0
