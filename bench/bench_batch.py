@@ -90,7 +90,7 @@ def offline(rows: int, executor: str) -> dict:
 
 
 class SlowUpstream:
-    """An OpenAI-style chat endpoint on 127.0.0.1 (uvicorn, asyncio) that answers after a fixed
+    """An OpenAI-style chat endpoint on 127.0.0.1 (bare asyncio) that answers after a fixed
     delay. It runs in its own process, as a real upstream does: in a thread of the bench it
     would share the studio's GIL and measure two event loops taking turns."""
 
