@@ -67,3 +67,25 @@ def test_every_sample_pipeline_is_valid(iom_home, memory_keyring):
             p.id: [] for p in s.pipelines.all()}
     finally:
         s.close()
+
+
+async def test_a_reused_validation_still_sees_every_edit(engine, registry, fake):
+    """The engine keeps the last answer for an unchanged pipeline over unchanged specs: a node
+    edited in place (as the canvas does) or a model removed from the registry is checked anew."""
+    from tests.engine.conftest import OUT, TEXT_IN, chat_reply, pipeline
+    from tests.fakes.provider_server import Reply
+
+    openai_model(registry, fake, "t/m", "/v1/chat/completions")
+    fake.reply("/v1/chat/completions", Reply(json=chat_reply("ok")))
+    p = pipeline([TEXT_IN, {"id": "m", "kind": "model", "model": "t/m", "prompt": "{{ text }}"}, OUT],
+                 [("e1", "in", "m", "text", "text"), ("e2", "m", "out", "text", "reply")])
+    assert engine.validate(p) == [] and engine.validate(p) == []
+    assert (await engine.run(p, {"text": "hi"})).status == "succeeded"
+    p.nodes[1].model = "no/such-model"  # edited in place
+    assert "no/such-model" in str(engine.validate(p))
+    with pytest.raises(PipelineInvalid):
+        await engine.run(p, {"text": "hi"})
+    p.nodes[1].model = "t/m"
+    assert engine.validate(p) == []
+    registry.delete("t/m")  # the registry changed under the same pipeline
+    assert "t/m" in str(engine.validate(p))

@@ -23,6 +23,24 @@ def test_round_trip_through_the_secret_service(secret_service):
     assert keys.get("IOM_TEST_KEY") is None
 
 
+def test_a_key_read_is_kept_briefly_and_a_change_here_applies_at_once(secret_service, monkeypatch):
+    """A Secret Service read costs milliseconds, so a read value is reused for FRESH_S seconds;
+    set/delete through the same store forget it, and after FRESH_S another process's change shows."""
+    keys, other_process = KeyStore(), KeyStore()
+    keys.set("IOM_TEST_FRESH", "first-value")
+    assert keys.recent("IOM_TEST_FRESH") is None  # nothing read yet
+    assert keys.get("IOM_TEST_FRESH") == "first-value"
+    assert keys.recent("IOM_TEST_FRESH") == "first-value"
+    keys.set("IOM_TEST_FRESH", "second-value")  # changed here: forgotten at once
+    assert keys.recent("IOM_TEST_FRESH") is None and keys.get("IOM_TEST_FRESH") == "second-value"
+    other_process.set("IOM_TEST_FRESH", "third-value")  # changed elsewhere: seen once the value is stale
+    assert keys.recent("IOM_TEST_FRESH") == "second-value"
+    monkeypatch.setattr(KeyStore, "FRESH_S", 0.0)
+    assert keys.recent("IOM_TEST_FRESH") is None and keys.get("IOM_TEST_FRESH") == "third-value"
+    keys.delete("IOM_TEST_FRESH")
+    assert keys.recent("IOM_TEST_FRESH") is None and keys.get("IOM_TEST_FRESH") is None
+
+
 def test_cli_stores_a_key_from_stdin_and_never_prints_it(secret_service, iom_home):
     env = dict(os.environ, IOM_HOME=str(iom_home))
     env.pop("PYTHON_KEYRING_BACKEND", None)
