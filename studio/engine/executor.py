@@ -25,7 +25,7 @@ from studio.engine.events import EventBus, Handler
 from studio.engine.graph import Graph
 from studio.engine.resilience import CircuitBreaker, RateLimiter, backoff_delay
 from studio.engine.templates import evaluate, node_deadline, render
-from studio.engine.validate import Problem, validate_pipeline
+from studio.engine.validate import Problem, validate_against
 from studio.errors import UserError
 from studio.jsonread import check_shape
 from studio.providers.errors import ErrorKind, ProviderError
@@ -129,18 +129,19 @@ class Engine:
     def subscribe(self, handler: Handler) -> Callable[[], None]:
         return self.bus.subscribe(handler)
 
-    def validate(self, pipeline: Pipeline) -> list[Problem]:
+    def validate(self, pipeline: Pipeline, specs: list[ModelSpec] | None = None) -> list[Problem]:
         """Validation is a pure function of the pipeline and the registry, and the same pipeline
         runs again and again (the gateway, batches, the canvas): an unchanged pipeline over
         unchanged model specs reuses the last answer. The pipeline is keyed by its content (the
         canvas edits it in place); specs by identity, since the registry hands out the same
-        object until its file changes (the entry keeps them alive, so no id is reused)."""
-        specs = self.models.all()
+        object until its file changes (the entry keeps them alive, so no id is reused).
+        `specs` is a run's own snapshot of the registry, so the folder is not scanned twice."""
+        specs = self.models.all() if specs is None else specs
         key = (pipeline.model_dump_json(), tuple(id(s) for s in specs))
         found = self._validated.get(key)
         if found is not None:
             return list(found[1])
-        problems = validate_pipeline(pipeline, _Fixed(specs))
+        problems = validate_against(pipeline, specs)
         if len(self._validated) >= 32:
             self._validated.pop(next(iter(self._validated)))
         self._validated[key] = (specs, tuple(problems))
@@ -178,19 +179,6 @@ class Engine:
         return self.home / "cache" / "runs" / f"{pipeline_id}.json"
 
 
-class _Fixed:
-    """The registry as one snapshot of specs, so validation sees exactly what its key names."""
-
-    def __init__(self, specs: list[ModelSpec]):
-        self._specs = specs
-
-    def all(self) -> list[ModelSpec]:
-        return self._specs
-
-    def find(self, model_id: str) -> ModelSpec | None:
-        return next((s for s in self._specs if s.id == model_id), None)
-
-
 class _Run:
     def __init__(self, engine: Engine, pipeline: Pipeline, inputs: dict, options: RunOptions):
         self.engine = engine
@@ -212,7 +200,7 @@ class _Run:
 
     # -- set-up ---------------------------------------------------------------------------
     def _check(self) -> None:
-        problems = self.engine.validate(self.pipeline)
+        problems = self.engine.validate(self.pipeline, list(self.specs.values()))
         if problems:
             raise PipelineInvalid(self.pipeline.id, problems)
         for name in (self.options.from_node, self.options.to_node, self.options.stream_node):

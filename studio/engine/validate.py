@@ -10,6 +10,7 @@ from studio.engine import templates
 from studio.engine.graph import Graph
 from studio.engine.pipeline_io import gateway_problems
 from studio.engine.ports import Port, input_ports, output_ports, template_variables, types_fit
+from studio.spec.model import ModelSpec
 from studio.spec.pipeline import Pipeline
 
 
@@ -26,10 +27,15 @@ class Problem:
 
 
 def validate_pipeline(pipeline: Pipeline, models) -> list[Problem]:
-    """`models` is the ModelRegistry (anything with `all()` and `find(id)`)."""
+    """`models` is the ModelRegistry (anything with `all()`)."""
+    return validate_against(pipeline, models.all())
+
+
+def validate_against(pipeline: Pipeline, registered: list[ModelSpec]) -> list[Problem]:
+    """Every problem of the pipeline over these registered model specs, each on its node or edge."""
     problems: list[Problem] = []
     add = lambda where, msg: problems.append(Problem(where, msg))  # noqa: E731
-    specs = {s.id: s for s in models.all()}
+    specs = {s.id: s for s in registered}
 
     seen: set[str] = set()
     for n in pipeline.nodes:

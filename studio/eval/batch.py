@@ -163,24 +163,23 @@ def _policy(node, value: str):
     """A capability node's choice under the policy `STRATEGY[:MIN_QUALITY]`."""
     from typing import get_args
 
-    from studio.spec.pipeline import CapabilityChoice
+    from studio.spec.pipeline import Strategy
 
-    strategies = get_args(CapabilityChoice.model_fields["strategy"].annotation)
     if node.choose is None:
         raise UserError(f"capability node {node.id!r} has no capability to choose by; set one on the canvas first.")
     strategy, _, floor = value.partition(":")
-    if strategy not in strategies:
+    if strategy not in get_args(Strategy):
         raise UserError(f"capability node {node.id!r} takes a policy, not {value!r}: one of "
-                        f"{', '.join(strategies)}, optionally with a minimum quality (e.g. cheapest:0.85).")
-    update: dict = {"strategy": strategy}
-    if floor:
-        try:
-            update["min_quality"] = float(floor)
-        except ValueError:
-            update["min_quality"] = -1.0
-        if not 0 <= update["min_quality"] <= 1:
-            raise UserError(f"the minimum quality in {value!r} must be a number from 0 to 1 (e.g. cheapest:0.85).")
-    return node.choose.model_copy(update=update)
+                        f"{', '.join(get_args(Strategy))}, optionally with a minimum quality (e.g. cheapest:0.85).")
+    if not floor:
+        return node.choose.model_copy(update={"strategy": strategy})
+    try:
+        min_quality = float(floor)
+    except ValueError:
+        min_quality = float("nan")  # fails the range check below, with the same sentence
+    if not 0 <= min_quality <= 1:
+        raise UserError(f"the minimum quality in {value!r} must be a number from 0 to 1 (e.g. cheapest:0.85).")
+    return node.choose.model_copy(update={"strategy": strategy, "min_quality": min_quality})
 
 
 # -- state files ------------------------------------------------------------------------------

@@ -82,11 +82,11 @@ def validate(value: Any, schema: dict, kind: ErrorKind, what: str,
     if validator.is_valid(value):
         return
     error = jsonschema.exceptions.best_match(validator.iter_errors(value))
-    example = example() if example is not None else ""
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
         message = f"{what} field {where}: {error.message}"
-        raise ProviderError(kind, f"{message.rstrip('.')}; {example}" if example else message)
+        hint = example() if example is not None else ""
+        raise ProviderError(kind, f"{message.rstrip('.')}; {hint}" if hint else message)
 
 
 def _expanded(spec: ModelSpec, request: CallRequest) -> CallRequest:

@@ -5,6 +5,7 @@ shipped with the package), else unpriced (`usd=None`, never a silent $0)."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 from studio.spec.calls import Cost, Usage
@@ -58,9 +59,7 @@ def genai_cost(spec: ModelSpec, usage: Usage) -> Cost | None:
     if found is None:  # unknown model or provider: unpriced, not an error
         return None
     snapshot, price_provider, price_model = found
-    from datetime import datetime, timezone
-
-    from genai_prices import Usage as GUsage
+    from genai_prices import Usage as GUsage  # imported on first use: it loads its price data
 
     try:
         price = price_model.calc_price(

@@ -43,13 +43,16 @@ class NodePolicy(SpecModel):
     default: Any = None
 
 
+Strategy = Literal["cheapest", "fastest", "best", "balanced", "quality_per_dollar"]
+
+
 class CapabilityChoice(SpecModel):
     """A modelless node: the engine picks a registry model at run time."""
 
     capability: str
     # "best" and "quality_per_dollar" rank by quality measured in experiments
     # (studio/registry/quality.py); min_quality keeps only models measured at least that good.
-    strategy: Literal["cheapest", "fastest", "best", "balanced", "quality_per_dollar"] = "balanced"
+    strategy: Strategy = "balanced"
     min_quality: float | None = Field(default=None, ge=0, le=1)
     max_price_per_token: float | None = Field(default=None, ge=0)
     max_latency_ms: int | None = Field(default=None, ge=0)

@@ -209,13 +209,16 @@ class EditSession:
             return []
         mapping: dict[str, str] = {}
         with self.edit() as p:
+            boxes = self._boxes()
             for n in chosen:
                 new = n.model_copy(deep=True)
                 new.id = self._new_id(n.id)
                 mapping[n.id] = new.id
                 p.nodes.append(new)
                 pos = self.positions.get(n.id, {"x": 0, "y": 0})
-                self.positions[new.id] = free_spot(self._boxes(), pos["x"] + offset, pos["y"] + offset, self._height(new))
+                height = self._height(new)
+                self.positions[new.id] = free_spot(boxes, pos["x"] + offset, pos["y"] + offset, height)
+                boxes[new.id] = {**self.positions[new.id], "h": height}
             for e in list(p.edges):
                 if e.source in mapping and e.target in mapping:
                     p.edges.append(e.model_copy(update={"id": self._new_id(e.id), "source": mapping[e.source],
