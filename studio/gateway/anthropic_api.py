@@ -9,8 +9,8 @@ import json
 import uuid
 from typing import Any, Callable
 
-from fastapi import Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, StreamingResponse
 
 from studio.errors import UserError
 from studio.gateway.errors import GatewayError, anthropic_error, classify
@@ -24,7 +24,7 @@ PARAMS = {"max_tokens": "max_tokens", "temperature": "temperature", "top_p": "to
 _KNOWN = {"model", "messages", "system", "stream", "tools", "tool_choice", "metadata", *PARAMS}
 
 
-def register(app, get_studio: Callable[[], Any]) -> None:
+def register(router, get_studio: Callable[[], Any]) -> None:
     async def messages(request: Request):
         try:
             from studio.gateway.openai_api import _json, drop_requested
@@ -37,7 +37,7 @@ def register(app, get_studio: Callable[[], Any]) -> None:
                 raise GatewayError(400, "invalid_request_error", f"{', '.join(repr(k) for k in unknown)} cannot be "
                                    f"sent to {model} through the studio; remove it, or send the header "
                                    f"'x-iom-drop-params: true'.")
-            run, dropped = await asyncio.to_thread(runner, get_studio(), model, input, params, drop)
+            run, dropped = runner(get_studio(), model, input, params, drop)
             headers = {"x-iom-dropped-params": ",".join(unknown + dropped)} if unknown or dropped else {}
             if body.get("stream"):
                 upstream = Upstream(run)
@@ -51,7 +51,7 @@ def register(app, get_studio: Callable[[], Any]) -> None:
         except Exception as e:  # noqa: BLE001 - classify re-raises what it does not know
             return anthropic_error(classify(e))
 
-    app.add_api_route("/v1/messages", messages, methods=["POST"])
+    router.add_route("/v1/messages", messages, methods=["POST"])
 
 
 def parse_messages(body: Any) -> tuple[str, dict, dict, list[str]]:

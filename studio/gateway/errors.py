@@ -4,7 +4,7 @@ message}}), always one sentence, secrets redacted, `retry-after` kept."""
 
 from __future__ import annotations
 
-from fastapi.responses import JSONResponse
+from starlette.responses import JSONResponse
 
 from studio.errors import NotFound, UserError
 from studio.providers.errors import ErrorKind, ProviderError

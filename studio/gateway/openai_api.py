@@ -22,8 +22,8 @@ import time
 import uuid
 from typing import Any, Callable
 
-from fastapi import Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, StreamingResponse
 
 from studio import jsonread
 from studio.errors import UserError
@@ -39,24 +39,26 @@ CHAT_TYPES = ("llm", "vision")
 _NOT_PARAMS = {"model", "messages", "stream", "stream_options", "max_completion_tokens"}
 
 
-def register(app, get_studio: Callable[[], Any]) -> None:
+def register(router, get_studio: Callable[[], Any]) -> None:
+    """Add the routes to a Starlette router (studio/gateway/api_app.py builds it)."""
     def model_doc(m) -> dict:
         return {"id": m.id, "object": "model", "created": int(m.created.timestamp()), "owned_by": m.provider}
 
-    async def list_models() -> dict:
+    async def list_models(request: Request) -> JSONResponse:
         s = get_studio()
         data = [model_doc(m) for m in s.models.all() if m.model_type in CHAT_TYPES + ("embedding",)]
         data += [{"id": PIPELINE_PREFIX + p.id, "object": "model", "created": 0, "owned_by": "iom-studio"}
                  for p in s.pipelines.all()]
-        return {"object": "list", "data": data}
+        return JSONResponse({"object": "list", "data": data})
 
-    async def get_model(model_id: str):
-        s = get_studio()
+    async def get_model(request: Request) -> JSONResponse:
+        s, model_id = get_studio(), request.path_params["model_id"]
         try:
             if model_id.startswith(PIPELINE_PREFIX):
                 p = await asyncio.to_thread(s.pipelines.get, model_id[len(PIPELINE_PREFIX):])
-                return {"id": PIPELINE_PREFIX + p.id, "object": "model", "created": 0, "owned_by": "iom-studio"}
-            return model_doc(await asyncio.to_thread(s.models.get, model_id))
+                return JSONResponse({"id": PIPELINE_PREFIX + p.id, "object": "model", "created": 0,
+                                     "owned_by": "iom-studio"})
+            return JSONResponse(model_doc(await asyncio.to_thread(s.models.get, model_id)))
         except Exception as e:  # noqa: BLE001 - classify re-raises what it does not know
             return openai_error(classify(e))
 
@@ -69,7 +71,7 @@ def register(app, get_studio: Callable[[], Any]) -> None:
                 raise GatewayError(400, "invalid_request_error", f"{', '.join(repr(k) for k in unknown)} is not a "
                                    f"Chat Completions parameter the studio can send to {model}; remove it, or send "
                                    f"the header 'x-iom-drop-params: true'.", param=unknown[0])
-            run, dropped = await asyncio.to_thread(runner, get_studio(), model, input, params, drop)
+            run, dropped = runner(get_studio(), model, input, params, drop)
             dropped = unknown + dropped
             headers = {"x-iom-dropped-params": ",".join(dropped)} if dropped else {}
             if stream:
@@ -100,23 +102,25 @@ def register(app, get_studio: Callable[[], Any]) -> None:
                 raise UserError(f"'dimensions' is not supported by {spec.id}; remove it.")
             result = await s.providers.call(spec, CallRequest(model_id=spec.id, input={"input": body["input"]}))
             vectors = result.output.get("vectors") or []
-            return {"object": "list", "model": spec.id,
-                    "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
-                    "usage": {"prompt_tokens": result.usage.input_tokens, "total_tokens": result.usage.input_tokens}}
+            return JSONResponse({
+                "object": "list", "model": spec.id,
+                "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
+                "usage": {"prompt_tokens": result.usage.input_tokens, "total_tokens": result.usage.input_tokens}})
         except Exception as e:  # noqa: BLE001
             return openai_error(classify(e))
 
-    async def not_found(request: Request, rest: str):
+    async def not_found(request: Request):
+        rest = request.path_params["rest"]
         return openai_error(GatewayError(404, "not_found", f"there is no {request.method} /v1/{rest} on this server; "
                                                            f"see /v1/models, /v1/chat/completions, /v1/embeddings "
                                                            f"and /v1/messages"))
 
-    app.add_api_route("/v1/models", list_models, methods=["GET"])
-    app.add_api_route("/v1/models/{model_id:path}", get_model, methods=["GET"])
-    app.add_api_route("/v1/chat/completions", chat_completions, methods=["POST"])
-    app.add_api_route("/v1/embeddings", embeddings, methods=["POST"])
-    anthropic_api.register(app, get_studio)
-    app.add_api_route("/v1/{rest:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    router.add_route("/v1/models", list_models, methods=["GET"])
+    router.add_route("/v1/models/{model_id:path}", get_model, methods=["GET"])
+    router.add_route("/v1/chat/completions", chat_completions, methods=["POST"])
+    router.add_route("/v1/embeddings", embeddings, methods=["POST"])
+    anthropic_api.register(router, get_studio)
+    router.add_route("/v1/{rest:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 
 
 async def _json(request: Request) -> Any:

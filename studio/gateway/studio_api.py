@@ -8,15 +8,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable
 
-from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from studio import jsonread
 from studio.analytics.remote import READ_PATH, serve_read
 from studio.errors import UserError
 
 
-def register(app, get_studio: Callable[[], Any]) -> None:
+def register(router, get_studio: Callable[[], Any]) -> None:
     async def analytics_read(request: Request):
         studio = get_studio()
         try:
@@ -31,7 +31,7 @@ def register(app, get_studio: Callable[[], Any]) -> None:
             return _error(400, str(e))
         return Response(text, media_type="application/json")
 
-    app.add_api_route(READ_PATH, analytics_read, methods=["POST"])
+    router.add_route(READ_PATH, analytics_read, methods=["POST"])
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -7,6 +7,9 @@ none (CSRF, cross-site websockets), `/v1/*` and `/api/*` need the gateway token 
 OpenAI's error shape) and a JSON body must say `application/json` (415: a page's "simple"
 `text/plain` request never reaches a handler). With `IOM_UI_TOKEN=required` every page needs a
 session cookie that the login page sets once the token is given.
+
+It is the first thing every request meets (studio/ui/app.py puts it ahead of NiceGUI's own
+middleware); API paths that pass go straight to the lean API app, pages to NiceGUI.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Callable
 from urllib.parse import parse_qs, quote, urlencode
 
 from studio.security.policy import HOST_REFUSED, ORIGIN_REFUSED, AccessPolicy
-from studio.security.token import gateway_token, token_matches
+from studio.security.token import cached_verdict, gateway_token, token_matches
 
 API_PREFIXES = ("/v1/", "/api/")
 COOKIE = "iom_session"
@@ -38,8 +41,9 @@ def session_value(token: str) -> str:
 
 class Guard:
     def __init__(self, app, *, policy: AccessPolicy, home: Callable[[], Path], keys: Callable[[], object],
-                 ui_token: bool = False):
+                 ui_token: bool = False, api_app=None):
         self.app = app
+        self.api_app = api_app or app  # API paths, once checked (studio/gateway/api_app.py)
         self.policy = policy
         self.home = home
         self.keys = keys
@@ -61,6 +65,7 @@ class Guard:
             if scope["type"] == "http" and scope.get("method") in ("POST", "PUT", "PATCH") \
                     and not headers.get("content-type", "").split(";")[0].strip().lower() == "application/json":
                 return await self._refuse(scope, send, 415, JSON_HELP, True, "unsupported_media_type")
+            return await self.api_app(scope, receive, send)
         elif self.ui_token:
             handled = await self._ui_gate(scope, receive, send, headers, path)
             if handled:
@@ -68,8 +73,9 @@ class Guard:
         await self.app(scope, receive, send)
 
     async def _token_ok(self, given: str) -> bool:
-        if not given:
-            return False
+        verdict = cached_verdict(self.home(), given)
+        if verdict is not None:
+            return verdict
         return await asyncio.to_thread(token_matches, self.home(), given, self.keys())
 
     # ---- the UI behind the token --------------------------------------------------------------

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 KEY_NAME = "IOM_GATEWAY_TOKEN"
 TOKEN_FILE = "gateway-token"
 ENV = "IOM_GATEWAY_TOKEN"
-_RELOAD_EVERY_S = 5.0  # a mismatch re-reads storage at most this often (a token renewed elsewhere)
+_RELOAD_EVERY_S = 5.0  # the token in memory is re-read from storage when older (renewed elsewhere)
 
 _lock = threading.Lock()
 _cache: dict[str, tuple[str, float]] = {}
@@ -64,22 +64,34 @@ def new_gateway_token(home: Path, keys=None) -> str:
 
 
 def token_matches(home: Path, given: str, keys=None) -> bool:
-    """Constant-time check of a presented token; re-reads storage now and then on a mismatch,
-    so a token renewed by `iom gateway token --new` is honoured without a restart."""
+    """Constant-time check of a presented token. The stored token is re-read when the copy in
+    memory is older than a few seconds, so a token renewed by `iom gateway token --new` is
+    honoured, and the old one refused, without a restart."""
+    verdict = cached_verdict(home, given)
+    if verdict is not None:
+        return verdict
+    with _lock:
+        token = _load(Path(home), keys)
+        if token is not None:
+            _cache[str(home)] = (token, time.monotonic())
+    return _same(given, token if token is not None else gateway_token(home, keys))
+
+
+def cached_verdict(home: Path, given: str) -> bool | None:
+    """The answer without touching storage when memory is fresh enough; None when the stored
+    token must be read (a keyring call: do that off the event loop, via token_matches)."""
     if not given:
         return False
-    if hmac.compare_digest(given.encode(), gateway_token(home, keys).encode()):
-        return True
-    if os.environ.get(ENV, "").strip():
-        return False
-    with _lock:
-        cached = _cache.get(str(home))
-        if cached and time.monotonic() - cached[1] < _RELOAD_EVERY_S:
-            return False
-        token = _load(Path(home), keys)
-        if token is None:
-            return False
-        _cache[str(home)] = (token, time.monotonic())
+    env = os.environ.get(ENV, "").strip()
+    if env:
+        return _same(given, env)
+    cached = _cache.get(str(home))
+    if cached is None or time.monotonic() - cached[1] >= _RELOAD_EVERY_S:
+        return None
+    return _same(given, cached[0])
+
+
+def _same(given: str, token: str) -> bool:
     return hmac.compare_digest(given.encode(), token.encode())
 
 

@@ -124,7 +124,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     serve(), so a test that runs the app again with another IOM_HOME gets its own data."""
     from studio.ui.pages import register_all
 
-    from studio.gateway import openai_api, studio_api
+    from studio.gateway.api_app import build_api_app
 
     host = host or os.environ.get("IOM_HOST", "127.0.0.1")
     port = port or _port_from_env()
@@ -138,10 +138,10 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         raise SystemExit(1) from None
     reset_studio()
     register_all()
-    app.add_middleware(Guard, policy=AccessPolicy.from_env(host), home=lambda: get_studio().home,
-                       keys=lambda: get_studio().keys, ui_token=ui_token_required())
-    openai_api.register(app, get_studio)
-    studio_api.register(app, get_studio)
+    policy, ui_token = AccessPolicy.from_env(host), ui_token_required()
+    api = build_api_app(get_studio)
+    put_in_front(app, lambda pages: Guard(pages, policy=policy, home=lambda: get_studio().home,
+                                          keys=lambda: get_studio().keys, ui_token=ui_token, api_app=api))
     app.on_startup(_startup(host, port))
     app.on_shutdown(_shutdown)
     ui.run(
@@ -153,6 +153,14 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         favicon="🕸",
         dark=None,
     )
+
+
+def put_in_front(app, door) -> None:
+    """Make `door(pages)` the first thing every request meets, ahead of the middleware NiceGUI
+    adds when it starts (gzip, redirects, cache headers): Starlette builds its stack on the
+    first request from `build_middleware_stack`, and the door wraps what that builds."""
+    build = type(app).build_middleware_stack
+    app.build_middleware_stack = lambda: door(build(app))
 
 
 def _port_from_env() -> int:

@@ -55,6 +55,26 @@ def test_without_a_keyring_the_token_lives_in_a_file_only_the_user_can_read(iom_
     assert renewed != token and token_matches(iom_home, renewed) and not token_matches(iom_home, token)
 
 
+def test_a_token_renewed_by_another_process_retires_the_old_one_within_seconds(iom_home, monkeypatch):
+    """The web app keeps the token in memory; `iom gateway token --new` in a shell writes a new
+    one to storage. Once the copy in memory is older than the reload interval, the old token
+    is refused and the new one accepted, with no restart."""
+    from keyring.backends import fail
+    import keyring
+
+    from studio.security import token as tokens
+
+    monkeypatch.delenv("IOM_GATEWAY_TOKEN", raising=False)
+    monkeypatch.setattr(keyring, "get_keyring", lambda: fail.Keyring())
+    old = gateway_token(iom_home)
+    assert token_matches(iom_home, old)
+    (iom_home / TOKEN_FILE).write_text("renewed-elsewhere-0123456789")  # what the other process stored
+    assert token_matches(iom_home, old)  # memory is fresh: storage is not read on every request
+    monkeypatch.setattr(tokens, "_RELOAD_EVERY_S", 0.0)
+    assert not token_matches(iom_home, old)
+    assert token_matches(iom_home, "renewed-elsewhere-0123456789")
+
+
 def test_the_environment_overrides_the_stored_token(iom_home, monkeypatch):
     monkeypatch.setenv("IOM_GATEWAY_TOKEN", "from-the-env-123456")
     assert gateway_token(iom_home) == "from-the-env-123456"

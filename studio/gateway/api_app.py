@@ -1,0 +1,30 @@
+"""The gateway and the local API as one lean ASGI app: a Starlette router with the `/v1` and
+`/api` routes and nothing else.
+
+The page server (NiceGUI's FastAPI app) wraps every request in gzip and two
+BaseHTTPMiddleware layers (redirect prefix, cache headers); an API call needs none of them and
+they cost about a millisecond each time. The Guard (studio/security/guard.py) checks a request
+first and sends `/v1` and `/api` paths here, everything else to the pages."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from starlette.requests import Request
+from starlette.routing import Router
+
+from studio.gateway import openai_api, studio_api
+from studio.gateway.errors import GatewayError, openai_error
+
+
+def build_api_app(get_studio: Callable[[], Any]) -> Router:
+    router = Router()
+    openai_api.register(router, get_studio)
+    studio_api.register(router, get_studio)
+
+    async def not_found(request: Request):
+        return openai_error(GatewayError(404, "not_found", f"there is no {request.method} {request.url.path} on "
+                                                           f"this server."))
+
+    router.add_route("/api/{rest:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    return router
