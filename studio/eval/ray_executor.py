@@ -142,6 +142,8 @@ def _run_chunk(shared: dict, vault, items: list[tuple[int, dict]]) -> dict:
     key = shared["plan"]["id"]
     ws = _WORKER.get(key)
     if ws is None:
+        for done in _WORKER.values():  # an earlier batch's worker: close its connections on its loop
+            done.loop.run_until_complete(done.providers.aclose())
         _WORKER.clear()
         ws = _WORKER[key] = _WorkerStudio(shared["plan"], shared["pipeline"], shared["specs"], vault)
         ws.plan.swaps = {}  # the shipped pipeline has its swaps applied already

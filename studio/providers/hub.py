@@ -29,6 +29,7 @@ from studio.providers.adapters import adapter_for
 from studio.providers.adapters.base import Exchange
 from studio.providers.classify import from_transport
 from studio.providers.errors import ErrorKind, ProviderError
+from studio.providers.transport import AiohttpTransport
 from studio.providers.usage import cost, final_usage
 from studio.recording import MemoryRecorder, Recorder
 from studio.secrets import redact, redactor
@@ -109,8 +110,9 @@ class ProviderHub:
         loop = asyncio.get_running_loop()
         found = self._clients.get(provider)
         if found is None or found[0] is not loop:
-            client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT_S, follow_redirects=False,
-                                       limits=httpx.Limits(max_connections=64, max_keepalive_connections=16))
+            limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
+            client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT_S, follow_redirects=False, limits=limits,
+                                       transport=AiohttpTransport(limits))
             self._clients[provider] = (loop, client)
             return client
         return found[1]

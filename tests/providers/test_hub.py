@@ -99,6 +99,25 @@ async def test_connection_refused(hub):
     assert (await hub.check(spec)).state == "unreachable"
 
 
+@pytest.mark.parametrize("answer", [b"", b"this is not HTTP\r\n\r\n"], ids=["hangs-up", "not-http"])
+async def test_a_server_that_hangs_up_or_speaks_garbage_is_a_broken_connection(hub, answer):
+    """What the aiohttp wire under httpx raises becomes the httpx error classify.py knows."""
+    async def serve(reader, writer):
+        await reader.read(65536)
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(ProviderError) as err:
+            await hub.call(make_spec("openai-chat", f"http://127.0.0.1:{port}{PATH}"), req({"prompt": "x"}))
+    finally:
+        server.close()
+    assert err.value.kind == ErrorKind.CONNECTION and "mid-reply" in str(err.value)
+
+
 async def test_timeout(fake, hub):
     fake.reply(PATH, Reply(chunks=sse({"choices": [{"delta": {"content": "a"}}]}), delay_s=1.0))
     r = req({"prompt": "x"}, stream=True)

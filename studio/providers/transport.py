@@ -1,0 +1,88 @@
+"""httpx's client API over aiohttp's connection pool and C HTTP parser.
+
+The adapters speak httpx (requests, streamed responses, its exceptions); only the bytes on the
+wire move through aiohttp, which is already installed with NiceGUI. Measured side by side on
+loopback (bench/bench_adapters.py, bench/bench_gateway.py): httpcore's pure-Python HTTP/1.1
+costs ~150 µs more CPU per call than the whole rest of the hub, and its pool stalls requests
+for seconds when many keep-alive connections are in use at concurrency 64.
+
+aiohttp's errors become the httpx errors an httpx transport raises in the same situation, so
+providers/classify.py reads them unchanged: refused → ConnectError, a reply cut off or a
+server that hangs up → RemoteProtocolError / ReadError, timeouts → ConnectTimeout /
+ReadTimeout / PoolTimeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import AsyncIterator, Iterator
+
+import aiohttp
+import httpx
+
+
+@contextlib.contextmanager
+def _as_httpx_errors(request: httpx.Request) -> Iterator[None]:
+    try:
+        yield
+    except aiohttp.ConnectionTimeoutError as e:
+        raise httpx.ConnectTimeout(str(e) or "connecting timed out", request=request) from e
+    except (aiohttp.SocketTimeoutError, aiohttp.ServerTimeoutError, asyncio.TimeoutError) as e:
+        raise httpx.ReadTimeout(str(e) or "reading timed out", request=request) from e
+    except aiohttp.ClientConnectorError as e:
+        raise httpx.ConnectError(str(e), request=request) from e
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as e:
+        raise httpx.RemoteProtocolError(str(e) or type(e).__name__, request=request) from e
+    except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as e:
+        raise httpx.UnsupportedProtocol(str(e), request=request) from e
+    except (aiohttp.ClientError, ConnectionError) as e:
+        raise httpx.ReadError(str(e) or type(e).__name__, request=request) from e
+
+
+class _Body(httpx.AsyncByteStream):
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request):
+        self._response, self._request = response, request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _as_httpx_errors(self._request):
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+
+    async def aclose(self) -> None:
+        self._response.release()
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """One aiohttp session (made on first use, on the loop that uses it) behind an httpx client."""
+
+    def __init__(self, limits: httpx.Limits):
+        self._limits = limits
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._limits.max_connections or 0, limit_per_host=0,
+                                             keepalive_timeout=self._limits.keepalive_expiry or 5.0,
+                                             ssl=httpx.create_ssl_context())
+            # httpx decodes content-encoding itself; cookies are httpx's business too
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
+                                                  cookie_jar=aiohttp.DummyCookieJar())
+        return self._session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeout = request.extensions.get("timeout", {})
+        with _as_httpx_errors(request):
+            response = await self._open().request(
+                request.method, str(request.url),
+                headers=[(k, v) for k, v in request.headers.multi_items() if k.lower() != "transfer-encoding"],
+                data=await request.aread() or None, allow_redirects=False, compress=False,
+                timeout=aiohttp.ClientTimeout(total=None, connect=timeout.get("pool"),
+                                              sock_connect=timeout.get("connect"), sock_read=timeout.get("read")))
+        return httpx.Response(response.status, headers=response.raw_headers, stream=_Body(response, request),
+                              request=request, extensions={"http_version": b"HTTP/1.1"})
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
