@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
-import numpy as np
 
 from studio.errors import UserError
 
@@ -138,6 +137,8 @@ def score_value(spec: ScorerSpec, got: Any, expected: Any) -> float | None:
 
 def bootstrap_ci(values: list[float], *, resamples: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float] | None:
     """Percentile bootstrap interval of the mean; seeded so a report is reproducible."""
+    import numpy as np  # here, not at the top: the web app imports this module at start (~130 ms)
+
     if not values:
         return None
     arr = np.asarray(values, dtype=float)

@@ -62,7 +62,8 @@ def _startup(host: str, port: int):
         if "PYTEST_CURRENT_TEST" not in os.environ:  # NiceGUI's page fixtures swap keyrings per test
             from studio.security.token import gateway_token
 
-            await run.io_bound(gateway_token, studio.home, studio.keys)  # made at first start
+            # made at first start, beside the first page rather than before it (a keyring call)
+            background_tasks.create(run.io_bound(gateway_token, studio.home, studio.keys), name="gateway token")
         background_tasks.create(check_builtin_models(studio), name="check built-in models")
         background_tasks.create(refresh_health_on_schedule(studio), name="refresh health on schedule")
 
