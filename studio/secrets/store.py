@@ -61,6 +61,7 @@ class KeyStore:
 
     def __init__(self) -> None:
         self._recent: dict[str, tuple[str, float]] = {}
+        self._statuses: dict[str, tuple[KeyStatus, float]] = {}  # the same freshness, for "is it set?"
         self._lock = threading.Lock()
 
     def recent(self, name: str) -> str | None:
@@ -75,6 +76,7 @@ class KeyStore:
     def _forget(self, name: str) -> None:
         with self._lock:
             self._recent.pop(name, None)
+            self._statuses.pop(name, None)
 
     def backend_name(self) -> str:
         kr = keyring.get_keyring()
@@ -124,6 +126,18 @@ class KeyStore:
         return value
 
     def status(self, name: str) -> KeyStatus:
+        """Where the key comes from. Pages ask for every key a list of models or pipelines
+        needs at each render, so an answer is kept for FRESH_S seconds like a value."""
+        with self._lock:
+            found = self._statuses.get(name)
+        if found is not None and time.monotonic() - found[1] < self.FRESH_S:
+            return found[0]
+        status = self._read_status(name)
+        with self._lock:
+            self._statuses[name] = (status, time.monotonic())
+        return status
+
+    def _read_status(self, name: str) -> KeyStatus:
         if self.available():
             try:
                 if keyring.get_password(SERVICE, name):

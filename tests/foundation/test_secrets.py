@@ -61,3 +61,21 @@ def test_redaction_masks_remembered_values_and_key_shapes():
     assert "xyz.123" not in redact("Authorization: Bearer xyz.123.abcdef")
     data = redact_data({"headers": {"Authorization": "Bearer t", "x-api-key": "k"}, "body": ["a-secret-nobody-should-see"]})
     assert data == {"headers": {"Authorization": "••••", "x-api-key": "••••"}, "body": ["••••"]}
+
+
+def test_a_key_status_is_read_once_per_freshness_window_and_forgotten_on_change(memory_keyring, monkeypatch):
+    """Pages ask "is it set?" for every key at each render; the keyring (~18 ms a read over
+    D-Bus) is asked once per window, and a key set or deleted here shows at once."""
+    import keyring as kr
+
+    keys = KeyStore()
+    reads = []
+    real = kr.get_password
+    monkeypatch.setattr(kr, "get_password", lambda service, name: reads.append(name) or real(service, name))
+    assert not keys.status("IOM_TEST_STATUS_KEY").is_set
+    assert not keys.status("IOM_TEST_STATUS_KEY").is_set
+    assert reads == ["IOM_TEST_STATUS_KEY"]
+    keys.set("IOM_TEST_STATUS_KEY", "v-123")
+    assert keys.status("IOM_TEST_STATUS_KEY").source == "keyring"
+    keys.delete("IOM_TEST_STATUS_KEY")
+    assert keys.status("IOM_TEST_STATUS_KEY").source == "missing"
