@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from studio.atomic import write_json
+from studio.atomic import write_bytes
 
 
 def cache_key(*, model_id: str, model_version: str, params: dict, prompt: str | None, system: str | None,
@@ -45,4 +45,6 @@ class OutputCache:
             return None
 
     def put(self, key: str, entry: dict) -> None:
-        write_json(self._path(key), entry)
+        """Atomic but not fsynced: a cache a power cut may lose, written once per cached call."""
+        write_bytes(self._path(key), json.dumps(entry, ensure_ascii=False, default=str).encode("utf-8"),
+                    durable=False)

@@ -29,7 +29,7 @@ from studio.engine.validate import Problem, validate_against
 from studio.errors import UserError
 from studio.jsonread import check_shape
 from studio.providers.errors import ErrorKind, ProviderError
-from studio.providers.hub import CallContext
+from studio.providers.hub import CallContext, cached_validator
 from studio.spec.base import utcnow
 from studio.spec.calls import CallRequest, CallResult, Usage
 from studio.spec.model import ModelSpec
@@ -70,6 +70,9 @@ class PipelineInvalid(UserError):
         super().__init__(f"pipeline {pipeline_id} is not valid: {first}{more}; fix it before running.")
 
 
+ANY_OBJECT = {"type": "object"}  # an input node without a schema (one object: its validator is kept)
+
+
 @dataclass
 class RunOptions:
     from_node: str | None = None
@@ -81,6 +84,9 @@ class RunOptions:
     on_text: Callable[[str, str], Any] | None = None  # (node_id, text delta)
     on_event: Handler | None = None
     run_id: str | None = None
+    # keep this run's node outputs for a later "run from node" (the canvas, `iom run --from`);
+    # batch rows and gateway calls, many at once, have no use for them and would race on one file
+    keep_outputs: bool = True
 
 
 class Engine:
@@ -233,19 +239,21 @@ class _Run:
             if node.kind != "model" or node_id in reused:
                 continue
             spec = self.specs[node.model]
-            if spec.key_ref and not self.engine.keys.get(spec.key_ref):
+            if not self._has_key(spec):
                 needed.setdefault(spec.key_ref, []).append(node_id)
         if needed:
             raise MissingKeys(self.pipeline.id, needed)
 
     def _pipeline_inputs(self, node: Node) -> dict[str, Any]:
-        schema = node.input_schema or {"type": "object"}
+        schema = node.input_schema or ANY_OBJECT
         values = dict(self.inputs)
         for name, sub in (schema.get("properties") or {}).items():
             if name not in values and isinstance(sub, dict) and "default" in sub:
                 values[name] = sub["default"]
-        error = jsonschema.exceptions.best_match(
-            jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)(schema).iter_errors(values))
+        validator = cached_validator(schema)
+        if validator.is_valid(values):
+            return values
+        error = jsonschema.exceptions.best_match(validator.iter_errors(values))
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
             raise UserError(f"the run's input does not fit node {node.id!r}: {where}: {error.message}.")
@@ -511,7 +519,12 @@ class _Run:
 
     # -- model nodes ------------------------------------------------------------------------
     def _has_key(self, spec: ModelSpec) -> bool:
-        return not spec.key_ref or bool(self.engine.keys.get(spec.key_ref))
+        """A value read moments ago answers without the keyring (a D-Bus call, ~18 ms, which
+        would otherwise block the event loop on every run)."""
+        if not spec.key_ref:
+            return True
+        recent = getattr(self.engine.keys, "recent", None)
+        return bool((recent is not None and recent(spec.key_ref)) or self.engine.keys.get(spec.key_ref))
 
     def _candidates(self, node: Node, nr: NodeRun) -> tuple[list[ModelSpec], str]:
         fallbacks = [self.specs[m] for m in node.policy.fallback if m in self.specs]
@@ -691,7 +704,7 @@ class _Run:
         self.engine.recorder.record_run(rec)
         self._publish({"type": "run", "status": rec.status, "wallMs": rec.wall_ms, "costUsd": rec.cost_usd})
         kept = {n: self.outputs[n] for n, r in rec.nodes.items() if r.status in ("succeeded", "cached") and n in self.outputs}
-        if kept:
+        if kept and self.options.keep_outputs:
             path = self.engine.last_outputs_path(self.pipeline.id)
             try:
                 previous = json.loads(path.read_text("utf-8"))

@@ -261,7 +261,7 @@ async def run_row(studio, plan: BatchPlan, index: int, row: dict) -> dict[str, A
             from studio.engine import RunOptions
 
             pipeline = swapped_pipeline(studio, plan.target, plan.swaps)
-            record = await studio.engine.run(pipeline, inputs, RunOptions(run_id=run_id))
+            record = await studio.engine.run(pipeline, inputs, RunOptions(run_id=run_id, keep_outputs=False))
             out.update(status=record.status, output=record.outputs, error=record.error,
                        costUsd=record.cost_usd, latencyMs=record.wall_ms)
         else:

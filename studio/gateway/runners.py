@@ -61,7 +61,8 @@ def _pipeline(studio, model: str, input: dict[str, Any], params: dict[str, Any],
     async def run(on_text) -> Reply:
         on_text = on_text if may_stream else None
         record = await studio.engine.run(pipeline, inputs, RunOptions(
-            on_text=(lambda _node, text: on_text(text)) if on_text else None, stream_node=stream_node if on_text else None))
+            on_text=(lambda _node, text: on_text(text)) if on_text else None, stream_node=stream_node if on_text else None,
+            keep_outputs=False))
         if record.status != "succeeded":
             raise UserError(record.error or f"the pipeline run {record.status}.")
         return Reply(reply_text(pipeline, record.outputs), "stop", [], record.input_tokens, record.output_tokens)

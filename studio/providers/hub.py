@@ -61,7 +61,7 @@ def content_hash(value: Any) -> str:
 _VALIDATORS: dict[int, tuple[dict, Any]] = {}
 
 
-def _validator_for(schema: dict):
+def cached_validator(schema: dict):
     """A model's schemas are checked on every call; building a validator for one costs more than
     using it, so each is kept (keyed by the schema object, which is kept alive with it)."""
     found = _VALIDATORS.get(id(schema))
@@ -79,7 +79,7 @@ def validate(value: Any, schema: dict, kind: ErrorKind, what: str,
              example: Callable[[], str] | None = None) -> None:
     """One clear error naming the first offending field (and, for inputs, `example()`: a
     sentence showing one that fits, built only when it is needed)."""
-    validator = _validator_for(schema)
+    validator = cached_validator(schema)
     if validator.is_valid(value):
         return
     error = jsonschema.exceptions.best_match(validator.iter_errors(value))
