@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from studio.secrets import redact, redact_data
+from studio.secrets import redact, redact_data, redactor
 from studio.spec.records import CallRecord, RunRecord
 
 
@@ -24,8 +24,14 @@ def call_line(record: CallRecord, input_text: str | None, output_text: str | Non
 
 
 def run_line(run: RunRecord) -> bytes:
-    doc = {"kind": "run", "record": redact_data(run.model_dump(mode="json"))}
-    return (json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8", "surrogatepass")
+    """Serialised once; walked for secrets string by string only when the text shows one."""
+    try:
+        body = run.model_dump_json()
+    except ValueError:  # text pydantic will not encode (a lone surrogate): the careful path below
+        body = None
+    if body is None or not redactor.is_clean(body):
+        body = json.dumps(redact_data(run.model_dump(mode="json")), ensure_ascii=False, separators=(",", ":"))
+    return f'{{"kind":"run","record":{body}}}\n'.encode("utf-8", "surrogatepass")
 
 
 def decode(line: bytes) -> tuple[str, object]:

@@ -65,7 +65,7 @@ class AnalyticsStore:
         self._queued_until = 0  # own-segment offset just past the last record queued in memory
         self._progress: dict[str, int] = {}  # segment -> bytes committed (owner only)
         self._calls: list[tuple[CallRecord, str | None, str | None]] = []
-        self._runs: list[RunRecord] = []
+        self._runs: list[bytes] = []  # spool lines of runs, decoded by the writer
         self._commands: list[tuple[Callable, Future]] = []
         self._wake = threading.Event()
         self._stopping = False
@@ -166,7 +166,9 @@ class AnalyticsStore:
         with self._lock:
             end = self._segment.append(line)
             if self._in_memory:
-                self._runs.append(run.model_copy(deep=True))  # the engine keeps mutating its copy
+                # the line, not the object: a snapshot the engine cannot mutate (it keeps changing
+                # its record), redacted like the spool's, decoded by the writer off the event loop
+                self._runs.append(line)
                 self._queued_until = end
             self._ensure_writer()
 
@@ -209,9 +211,10 @@ class AnalyticsStore:
         waiting commands: a read after `flush()` sees everything recorded before it."""
         with self._lock:
             calls, self._calls = self._calls, []
-            runs, self._runs = self._runs, []
+            run_lines, self._runs = self._runs, []
             commands, self._commands = self._commands, []
             queued_until = self._queued_until
+        runs = [decode(line)[1] for line in run_lines]
         while True:
             read_any, written = self._take_in(cur, calls, runs, queued_until)
             calls, runs = [], []

@@ -43,11 +43,9 @@ class JsonFolder(Generic[T]):
         problems: list[CorruptFile] = []
         seen: set[Path] = set()
         if self.root.exists():
-            for path in sorted(self.root.rglob("*.json")):
-                if path.name.startswith("."):
-                    continue
+            for path, st in sorted(_json_files(self.root)):
                 seen.add(path)
-                result = self._read(path)
+                result = self._read(path, st)
                 if isinstance(result, CorruptFile):
                     problems.append(result)
                 else:
@@ -81,9 +79,9 @@ class JsonFolder(Generic[T]):
             parent = parent.parent
         return True
 
-    def _read(self, path: Path) -> T | CorruptFile:
+    def _read(self, path: Path, st: os.stat_result | None = None) -> T | CorruptFile:
         try:
-            st = path.stat()
+            st = st or path.stat()
         except FileNotFoundError as e:
             return CorruptFile(path, str(e))
         stamp = (st.st_mtime_ns, st.st_size)
@@ -101,6 +99,30 @@ class JsonFolder(Generic[T]):
             result = CorruptFile(path, _fault(e))
         self._cache[path] = (stamp, result)
         return result
+
+
+def _json_files(root: Path) -> list[tuple[Path, os.stat_result]]:
+    """Every `*.json` below root (not hidden ones: temporary files of an atomic write) with its
+    stat. os.scandir, not Path.rglob: every run lists the models, and rglob's pattern machinery
+    cost more than the stats themselves."""
+    found: list[tuple[Path, os.stat_result]] = []
+    folders = [str(root)]
+    while folders:
+        try:
+            entries = list(os.scandir(folders.pop()))
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(entry.path)
+            elif entry.name.endswith(".json"):
+                try:
+                    found.append((Path(entry.path), entry.stat()))
+                except FileNotFoundError:  # removed since the listing
+                    continue
+    return found
 
 
 def _fault(e: Exception) -> str:

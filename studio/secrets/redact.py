@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from typing import Any
@@ -20,23 +21,33 @@ class Redactor:
 
     def __init__(self) -> None:
         self._values: set[str] = set()
+        self._longest_first: tuple[str, ...] = ()  # replaced whole on remember(): readers need no lock
         self._lock = threading.Lock()
 
     def remember(self, value: str | None) -> None:
-        if value and len(value) >= 4:
+        if value and len(value) >= 4 and value not in self._values:
             with self._lock:
                 self._values.add(value)
+                self._longest_first = tuple(sorted(self._values, key=len, reverse=True))
 
     def text(self, text: str) -> str:
         if not text:
             return text
-        with self._lock:
-            values = sorted(self._values, key=len, reverse=True)
-        for value in values:
+        for value in self._longest_first:
             if value in text:
                 text = text.replace(value, MASK)
         text = _KEY_SHAPES.sub(MASK, text)
         return _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
+
+    def is_clean(self, serialized: str) -> bool:
+        """True when JSON text holds nothing `data()` would mask: no remembered value (raw or
+        as JSON escapes it), no key shape, no bearer token, no secret-named field. A record
+        is walked string by string only when this says no."""
+        for value in self._longest_first:
+            if value in serialized or json.dumps(value, ensure_ascii=False)[1:-1] in serialized:
+                return False
+        return not (_KEY_SHAPES.search(serialized) or _AUTH_HEADER.search(serialized)
+                    or _SECRET_FIELD.search(serialized))
 
     def data(self, data: Any) -> Any:
         """Redact strings anywhere inside JSON-like data (dicts, lists)."""
@@ -49,10 +60,13 @@ class Redactor:
         return data
 
 
+SECRET_FIELDS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key", "apikey", "api_key"})
+# a secret-named field as JSON text writes it: "name": (any case)
+_SECRET_FIELD = re.compile("(?i)\"(" + "|".join(re.escape(f) for f in sorted(SECRET_FIELDS)) + ")\"\\s*:")
+
+
 def _is_secret_header(name: Any) -> bool:
-    return isinstance(name, str) and name.lower() in {
-        "authorization", "x-api-key", "x-goog-api-key", "api-key", "apikey", "api_key",
-    }
+    return isinstance(name, str) and name.lower() in SECRET_FIELDS
 
 
 redactor = Redactor()

@@ -112,6 +112,24 @@ def test_spooled_lines_carry_no_secret(iom_home):
     store.close()
 
 
+def test_run_lines_carry_no_secret_and_clean_runs_keep_their_content(iom_home):
+    """A run is serialised once and walked string by string only when its text shows a secret:
+    a remembered value (also one JSON has to escape), a key shape, a bearer token or a
+    secret-named field, in any case, nested anywhere."""
+    from studio.analytics.lines import decode, run_line
+    from studio.secrets import redactor
+    from studio.spec.records import RunRecord
+
+    redactor.remember('pass"word\\with-escapes-7')
+    clean = RunRecord(id="r0", pipeline_id="p", pipeline_name="P", inputs={"text": "hello", "n": [1, {"a": "b"}]})
+    assert decode(run_line(clean))[1].inputs == clean.inputs
+    for inputs in ({"deep": [{"x": 'say pass"word\\with-escapes-7'}]}, {"note": "sk-" + "Q1w2E3r4T5y6U7i8O9p0"},
+                   {"h": {"Authorization": "opaque-value-999"}}, {"t": "Bearer tok_abcdefghijkl"}):
+        line = run_line(RunRecord(id="r1", pipeline_id="p", pipeline_name="P", inputs=inputs)).decode()
+        for secret in ("with-escapes-7", "Q1w2E3r4T5y6U7i8O9p0", "opaque-value-999", "tok_abcdefghijkl"):
+            assert secret not in line, (inputs, line)
+
+
 def test_a_backlog_larger_than_one_read_is_taken_in_before_a_read(iom_home, monkeypatch):
     from studio.analytics import spool as spool_module
 
