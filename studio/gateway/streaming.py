@@ -39,11 +39,21 @@ class Upstream:
             self._task.result()  # raises the call's error
 
     async def texts(self) -> AsyncIterator[str]:
+        """The text as it arrives; deltas that queued up while the last one was being sent go
+        out as one (the client sees the same text in fewer events, and the server writes less)."""
         item = self._first
         try:
             while item is not _END:
-                yield item
-                item = await self._queue.get()
+                parts, item = [item], None
+                while not self._queue.empty():
+                    waiting = self._queue.get_nowait()
+                    if waiting is _END:
+                        item = _END
+                        break
+                    parts.append(waiting)
+                yield "".join(parts)
+                if item is None:
+                    item = await self._queue.get()
         finally:
             if not self._task.done():
                 self._task.cancel()
