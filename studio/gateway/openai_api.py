@@ -171,23 +171,31 @@ def _usage(r: Reply) -> dict:
     return u
 
 
+def _logprobs(r: Reply) -> dict | None:
+    return {"content": r.logprobs, "refusal": None} if r.logprobs is not None else None
+
+
 def completion(model: str, r: Reply) -> dict:
-    message: dict[str, Any] = {"role": "assistant", "content": r.text if (r.text or not r.tool_calls) else None}
-    if r.tool_calls:
-        message["tool_calls"] = r.tool_calls
+    choices = []
+    for index, c in enumerate([r, *r.more]):
+        message: dict[str, Any] = {"role": "assistant", "content": c.text if (c.text or not c.tool_calls) else None}
+        if c.tool_calls:
+            message["tool_calls"] = c.tool_calls
+        choices.append({"index": index, "message": message, "finish_reason": c.finish, "logprobs": _logprobs(c)})
     return {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()),
-            "model": model, "choices": [{"index": 0, "message": message, "finish_reason": r.finish,
-                                         "logprobs": None}],
-            "usage": _usage(r)}
+            "model": model, "choices": choices, "usage": _usage(r)}
 
 
 async def _chunks(model: str, upstream: Upstream, include_usage: bool):
     ident, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
 
-    def chunk(delta: dict | None, finish: str | None = None, **extra) -> str:
-        choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+    def chunk(delta: dict | None, finish: str | None = None, index: int = 0, logprobs: dict | None = None,
+              **extra) -> str:
+        choice: dict[str, Any] = {"index": index, "delta": delta, "finish_reason": finish}
+        if logprobs is not None:
+            choice["logprobs"] = logprobs
         doc = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
-               "choices": choices, **extra}
+               "choices": [] if delta is None else [choice], **extra}
         return f"data: {json.dumps(doc, ensure_ascii=False)}\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
@@ -199,9 +207,16 @@ async def _chunks(model: str, upstream: Upstream, include_usage: bool):
         r = upstream.result()
         if not sent and r.text:
             yield chunk({"content": r.text})  # a pipeline whose output is not streamed text
-        for i, call in enumerate(r.tool_calls):
-            yield chunk({"tool_calls": [{"index": i, **call}]})
-        yield chunk({}, r.finish)
+        # the first choice's text went out live; its log-probabilities and the other choices
+        # (n > 1) follow whole, each under its own index
+        for index, c in enumerate([r, *r.more]):
+            if index:
+                yield chunk({"role": "assistant", "content": c.text}, index=index)
+            if c.logprobs is not None:
+                yield chunk({}, index=index, logprobs=_logprobs(c))
+            for i, call in enumerate(c.tool_calls):
+                yield chunk({"tool_calls": [{"index": i, **call}]}, index=index)
+            yield chunk({}, c.finish, index=index)
         if include_usage:
             yield chunk(None, usage=_usage(r))
     except Exception as e:  # noqa: BLE001 - after the first token the status is already 200

@@ -36,12 +36,22 @@ def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], dr
     async def run(on_text) -> Reply:
         result = await studio.providers.call(spec, request.model_copy(update={"stream": on_text is not None}),
                                              on_text=on_text)
-        calls = result.output.get("toolCalls") or []
         u = result.usage
-        return Reply(result.output.get("text", ""), openai_finish(result.finish_reason, bool(calls)), calls,
-                     u.input_tokens, u.output_tokens, u.cached_tokens, u.reasoning_tokens, streamed=on_text is not None)
+        reply = _choice(result.output)
+        reply.finish = openai_finish(result.finish_reason, bool(reply.tool_calls))  # the adapter's own word
+        reply.input_tokens, reply.output_tokens = u.input_tokens, u.output_tokens
+        reply.cached_tokens, reply.reasoning_tokens, reply.streamed = u.cached_tokens, u.reasoning_tokens, on_text is not None
+        reply.more = [_choice(c) for c in (result.output.get("choices") or [])[1:]]
+        return reply
 
     return run, bad
+
+
+def _choice(output: dict[str, Any]) -> Reply:
+    """One choice of a canonical llm output (spec/calls.py) as a Reply, usage left to the caller."""
+    calls = output.get("toolCalls") or []
+    return Reply(output.get("text", ""), openai_finish(output.get("finishReason"), bool(calls)), calls,
+                 logprobs=output.get("logprobs"))
 
 
 def _pipeline(studio, model: str, input: dict[str, Any], params: dict[str, Any], drop: bool):

@@ -23,6 +23,8 @@ class Reply:
     cached_tokens: int = 0
     reasoning_tokens: int | None = None
     streamed: bool = False  # text already went out as deltas
+    logprobs: list[dict[str, Any]] | None = None  # OpenAI's logprobs.content of this (the first) choice
+    more: list["Reply"] = field(default_factory=list)  # the other choices when several were asked for (n)
 
 
 class Upstream:

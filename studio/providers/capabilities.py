@@ -24,18 +24,19 @@ OPENAI_PARAMS = (
 _SAMPLING = {"temperature", "top_p", "stop", "seed", "max_tokens"}
 
 TRANSLATED: dict[str, frozenset[str]] = {
-    # OpenAI's own API: everything passes under its own name, except what the canonical
-    # result cannot carry back yet (several choices, log-probabilities).
+    # OpenAI's own API: everything passes under its own name; several choices (n) and
+    # log-probabilities come back in the canonical output's `choices` / `logprobs`.
     "openai": frozenset(_SAMPLING | {"presence_penalty", "frequency_penalty", "logit_bias", "user",
                                      "reasoning_effort", "metadata", "tools", "tool_choice",
-                                     "parallel_tool_calls", "response_format"}),
+                                     "parallel_tool_calls", "response_format", "n", "logprobs", "top_logprobs"}),
     # OpenAI-compatible servers: the parameters their documentation shares with OpenAI.
     "openai-compatible": frozenset(_SAMPLING | {"presence_penalty", "frequency_penalty", "tools", "tool_choice",
                                                 "response_format"}),
     "anthropic-messages": frozenset({"temperature", "top_p", "stop", "max_tokens", "user", "tools", "tool_choice",
                                      "parallel_tool_calls"}),
+    # n -> candidateCount, logprobs -> responseLogprobs, top_logprobs -> logprobs (a count)
     "gemini": frozenset(_SAMPLING | {"presence_penalty", "frequency_penalty", "response_format", "tools",
-                                     "tool_choice"}),
+                                     "tool_choice", "n", "logprobs", "top_logprobs"}),
     "ollama-chat": frozenset(_SAMPLING | {"presence_penalty", "frequency_penalty", "tools", "response_format"}),
     "ollama-generate": frozenset(_SAMPLING | {"presence_penalty", "frequency_penalty", "response_format"}),
     "hf-text-generation": frozenset(_SAMPLING),

@@ -5,7 +5,10 @@ format):
 
 - llm:          {"messages": [{"role", "content"}] | "prompt": str, "system"?: str,
                  "images"?: [url or data: URL]}   (or the shorthand {"text": str}, see chat.py)
-                -> {"text": str, "finishReason": str, "toolCalls"?: [...]}
+                -> {"text": str, "finishReason": str, "toolCalls"?: [...], "logprobs"?: [...],
+                    "choices"?: [{"text", "finishReason", "toolCalls"?, "logprobs"?}, ...]}
+                   (`choices` when several were asked for (n): all of them, the first mirrored
+                   at the top level, so a pipeline node reads `text` as always)
                 Messages follow OpenAI's chat shape: content a string or parts (text, image_url
                 with a URL or data: URL), assistant `tool_calls`, `tool` results with
                 `tool_call_id`. Call options (tools, tool_choice, response_format, sampling)
@@ -46,6 +49,9 @@ _TOOL_CALL = {
     },
     "required": ["id", "function"],
 }
+# per output token, OpenAI's `logprobs.content` shape: {token, logprob, bytes, top_logprobs: [...]}
+_LOGPROBS = {"type": "array", "items": {"type": "object", "required": ["token", "logprob"],
+                                        "properties": {"token": {"type": "string"}, "logprob": {"type": "number"}}}}
 _MESSAGES = {
     "type": "array",
     "items": {
@@ -76,7 +82,13 @@ CANONICAL_SCHEMAS: dict[str, tuple[dict, dict]] = {
         {
             "type": "object",
             "properties": {"text": {"type": "string"}, "finishReason": {"type": "string"},
-                           "toolCalls": {"type": "array", "items": _TOOL_CALL}},
+                           "toolCalls": {"type": "array", "items": _TOOL_CALL},
+                           "logprobs": _LOGPROBS,
+                           "choices": {"type": "array", "items": {
+                               "type": "object", "required": ["text"],
+                               "properties": {"text": {"type": "string"}, "finishReason": {"type": "string"},
+                                              "toolCalls": {"type": "array", "items": _TOOL_CALL},
+                                              "logprobs": _LOGPROBS}}}},
             "required": ["text"],
         },
     ),

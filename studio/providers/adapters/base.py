@@ -154,6 +154,15 @@ class Exchange:
         return ProviderError(ErrorKind.MALFORMED, f"the stream ended before {what}", partial_text=self.partial)
 
 
+def with_choices(choices: list[dict[str, Any]]) -> dict[str, Any]:
+    """The canonical output of one or several choices: the first at the top level (what a
+    pipeline node reads), all of them under `choices` when there are several."""
+    out = dict(choices[0])
+    if len(choices) > 1:
+        out["choices"] = choices
+    return out
+
+
 def map_params(params: dict[str, Any], names: dict[str, str | None]) -> dict[str, Any]:
     """Rename canonical params to the provider's names; a None name drops the param;
     params the studio does not know pass through unchanged (provider-specific options)."""

@@ -8,14 +8,14 @@ import json
 from typing import Any
 
 from studio.providers.adapters.base import (AdapterResult, Exchange, canonical_messages, map_params, request_id,
-                                            split_data_url)
+                                            split_data_url, with_choices)
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
 PARAMS = {"max_tokens": "maxOutputTokens", "temperature": "temperature", "stop": "stopSequences",
           "seed": "seed", "top_p": "topP", "presence_penalty": "presencePenalty",
-          "frequency_penalty": "frequencyPenalty", "response_format": None, "n": None, "logprobs": None,
-          "tools": None, "tool_choice": None}
+          "frequency_penalty": "frequencyPenalty", "response_format": None, "n": "candidateCount",
+          "logprobs": "responseLogprobs", "top_logprobs": "logprobs", "tools": None, "tool_choice": None}
 BLOCKED_FINISH = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION"}
 
 
@@ -94,20 +94,46 @@ def _tools(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _calls(doc: dict[str, Any], start: int = 0) -> list[dict[str, Any]]:
-    cands = doc.get("candidates") or []
-    parts = ((cands[0].get("content") or {}).get("parts") or []) if cands else []
+def _calls(cand: dict[str, Any] | None, start: int = 0) -> list[dict[str, Any]]:
+    parts = ((cand.get("content") or {}).get("parts") or []) if cand else []
     calls = [p["functionCall"] for p in parts if isinstance(p.get("functionCall"), dict)]
     return [{"id": c.get("id") or f"call_{start + i}", "type": "function",
              "function": {"name": c.get("name") or "", "arguments": json.dumps(c.get("args") or {})}}
             for i, c in enumerate(calls)]
 
 
-def _output(text: str, finish: str | None, calls: list[dict[str, Any]]) -> dict[str, Any]:
+def _output(text: str, finish: str | None, calls: list[dict[str, Any]],
+            logprobs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"text": text, "finishReason": finish or "STOP"}
     if calls:
         out["toolCalls"] = calls
+    if logprobs is not None:
+        out["logprobs"] = logprobs
     return out
+
+
+def _logprob(token: str, value: Any) -> dict[str, Any]:
+    return {"token": token, "logprob": float(value or 0.0), "bytes": list(token.encode("utf-8", "surrogatepass"))}
+
+
+def logprobs_of(cand: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Gemini's logprobsResult (the chosen token and the top candidates at each step) in
+    OpenAI's `logprobs.content` shape."""
+    result = cand.get("logprobsResult")
+    if not isinstance(result, dict):
+        return None
+    tops = result.get("topCandidates") or []
+    out = []
+    for step, chosen in enumerate(result.get("chosenCandidates") or []):
+        entry = _logprob(chosen.get("token") or "", chosen.get("logProbability"))
+        top = (tops[step].get("candidates") or []) if step < len(tops) else []
+        entry["top_logprobs"] = [_logprob(t.get("token") or "", t.get("logProbability")) for t in top]
+        out.append(entry)
+    return out
+
+
+def _by_index(doc: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {c.get("index") or 0: c for c in doc.get("candidates") or [] if isinstance(c, dict)}
 
 
 def headers(key: str | None) -> dict[str, str]:
@@ -129,12 +155,11 @@ def _check_blocked(doc: dict[str, Any], partial: str | None = None) -> None:
         raise ProviderError(ErrorKind.CONTENT_BLOCKED, f"prompt blocked: {reason}", status=200, partial_text=partial)
 
 
-def _text(doc: dict[str, Any]) -> tuple[str, str | None]:
-    cands = doc.get("candidates") or []
-    if not cands:
+def _text(cand: dict[str, Any] | None) -> tuple[str, str | None]:
+    if not cand:
         return "", None
-    parts = (cands[0].get("content") or {}).get("parts") or []
-    return "".join(p.get("text", "") for p in parts if not p.get("thought")), cands[0].get("finishReason")
+    parts = (cand.get("content") or {}).get("parts") or []
+    return "".join(p.get("text", "") for p in parts if not p.get("thought")), cand.get("finishReason")
 
 
 async def call(x: Exchange) -> AdapterResult:
@@ -147,14 +172,21 @@ async def call(x: Exchange) -> AdapterResult:
         _check_blocked(doc)
         if "candidates" not in doc:
             raise ProviderError(ErrorKind.MALFORMED, "the reply has no candidates")
-        text, finish = _text(doc)
+        cands = _by_index(doc)
+        text, finish = _text(cands.get(0))
         if finish in BLOCKED_FINISH and not text:
             raise ProviderError(ErrorKind.CONTENT_BLOCKED, f"answer blocked: {finish}", status=200)
-        return AdapterResult(_output(text, finish, _calls(doc)), finish, usage(doc.get("usageMetadata")),
+        outputs = [_output(*_text(cands[i]), _calls(cands[i]), logprobs_of(cands[i])) for i in sorted(cands)] \
+            or [_output("", None, [])]
+        return AdapterResult(with_choices(outputs), finish, usage(doc.get("usageMetadata")),
                              doc.get("responseId") or request_id(resp), raw_request=body, raw_response=doc)
 
-    finish, meta, rid = None, None, None
-    calls: list[dict[str, Any]] = []
+    meta, rid = None, None
+    # per candidate index: text (the first one's streams live), finish, calls, logprobs
+    texts: dict[int, list[str]] = {}
+    finishes: dict[int, str | None] = {0: None}
+    calls: dict[int, list[dict[str, Any]]] = {}
+    logprobs: dict[int, list[dict[str, Any]]] = {}
     async for _event, data in x.sse(stream_url, body=body, headers=headers(x.key)):
         if not isinstance(data, dict):
             continue
@@ -162,16 +194,26 @@ async def call(x: Exchange) -> AdapterResult:
             raise x.stream_error(data)
         _check_blocked(data, x.partial or None)
         rid = rid or data.get("responseId")
-        text, f = _text(data)
-        await x.send_text(text)
-        calls += _calls(data, len(calls))
-        finish = f or finish
+        for index, cand in _by_index(data).items():
+            text, f = _text(cand)
+            if index == 0:
+                await x.send_text(text)
+            else:
+                texts.setdefault(index, []).append(text)
+            found = calls.setdefault(index, [])
+            found += _calls(cand, len(found))
+            if logprobs_of(cand):
+                logprobs.setdefault(index, []).extend(logprobs_of(cand))
+            finishes[index] = f or finishes.get(index)
         meta = data.get("usageMetadata") or meta  # running totals: keep the last
+    finish = finishes[0]
     if finish is None:
         raise x.cut_off("a chunk with finishReason")
     if finish in BLOCKED_FINISH and not x.partial:
         raise ProviderError(ErrorKind.CONTENT_BLOCKED, f"answer blocked: {finish}", status=200)
-    return AdapterResult(_output(x.partial, finish, calls), finish, usage(meta), rid, raw_request=body)
+    outputs = [_output(x.partial if i == 0 else "".join(texts.get(i, [])), finishes[i], calls.get(i, []),
+                       logprobs.get(i)) for i in sorted(finishes)]
+    return AdapterResult(with_choices(outputs), finish, usage(meta), rid, raw_request=body)
 
 
 async def probe(x: Exchange) -> None:

@@ -8,13 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 from studio.providers.adapters.base import (AdapterResult, Exchange, bearer, canonical_messages, map_params,
-                                            request_id)
+                                            request_id, with_choices)
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
 PARAMS = {"max_tokens": "max_completion_tokens", "temperature": "temperature", "stop": "stop",
-          "seed": "seed", "top_p": "top_p", "n": None, "logprobs": None, "top_logprobs": None}
-COMPATIBLE_PARAMS = {**PARAMS, "max_tokens": "max_tokens"}  # HF router, Ollama /v1, vLLM, OpenRouter…
+          "seed": "seed", "top_p": "top_p", "n": "n", "logprobs": "logprobs", "top_logprobs": "top_logprobs"}
+# HF router, Ollama /v1, vLLM, OpenRouter…: `max_tokens`, and not the parameters they do not all
+# document (capabilities.py refuses those before a call gets here)
+COMPATIBLE_PARAMS = {**PARAMS, "max_tokens": "max_tokens", "n": None, "logprobs": None, "top_logprobs": None}
 
 
 def speaks_openai_itself(spec) -> bool:
@@ -52,11 +54,19 @@ def tool_calls(message: dict[str, Any]) -> list[dict[str, Any]]:
             for i, c in enumerate(message.get("tool_calls") or [])]
 
 
-def _output(text: str, finish: str | None, calls: list[dict[str, Any]]) -> dict[str, Any]:
+def _output(text: str, finish: str | None, calls: list[dict[str, Any]],
+            logprobs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"text": text, "finishReason": finish or "stop"}
     if calls:
         out["toolCalls"] = calls
+    if logprobs is not None:
+        out["logprobs"] = logprobs
     return out
+
+
+def _logprobs(choice: dict[str, Any]) -> list[dict[str, Any]] | None:
+    content = (choice.get("logprobs") or {}).get("content")
+    return content if isinstance(content, list) else None
 
 
 def _merge_tool_deltas(calls: dict[int, dict[str, Any]], deltas: list[dict[str, Any]]) -> None:
@@ -86,18 +96,24 @@ async def call(x: Exchange) -> AdapterResult:
     if not x.stream:
         doc, resp = await x.request_json("POST", x.spec.endpoint, body=body, headers=headers)
         try:
-            choice = doc["choices"][0]
-            text = choice["message"].get("content") or ""
-            calls = tool_calls(choice["message"])
+            choices = sorted(doc["choices"], key=lambda c: c.get("index", 0))
+            outputs = [_output(c["message"].get("content") or "", c.get("finish_reason"), tool_calls(c["message"]),
+                               _logprobs(c)) for c in choices]
         except (KeyError, IndexError, TypeError, AttributeError):
             raise ProviderError(ErrorKind.MALFORMED, "the reply has no choices[0].message") from None
-        finish = choice.get("finish_reason")
-        return AdapterResult(_output(text, finish, calls), finish, usage(doc.get("usage")),
+        if not outputs:
+            raise ProviderError(ErrorKind.MALFORMED, "the reply has no choices[0].message")
+        finish = choices[0].get("finish_reason")
+        return AdapterResult(with_choices(outputs), finish, usage(doc.get("usage")),
                              doc.get("id") or request_id(resp), raw_request=body, raw_response=doc)
 
     body.update(stream=True, stream_options={"include_usage": True})
-    finish, found_usage, rid, done = None, None, None, False
-    calls: dict[int, dict[str, Any]] = {}
+    found_usage, rid, done = None, None, False
+    # per choice index: text (the first one's streams live), finish, tool-call pieces, logprobs
+    texts: dict[int, list[str]] = {}
+    finishes: dict[int, str | None] = {0: None}
+    calls: dict[int, dict[int, dict[str, Any]]] = {}
+    logprobs: dict[int, list[dict[str, Any]]] = {}
     headers_rid: list[str | None] = []
     async for _event, data in x.sse(x.spec.endpoint, body=body, headers=headers,
                                      on_open=lambda r: headers_rid.append(request_id(r))):
@@ -110,16 +126,25 @@ async def call(x: Exchange) -> AdapterResult:
             raise x.stream_error(data)
         rid = rid or data.get("id")
         for choice in data.get("choices") or []:
+            index = choice.get("index") or 0
             delta = choice.get("delta") or {}
-            await x.send_text(delta.get("content") or "")
+            if index == 0:
+                await x.send_text(delta.get("content") or "")
+            else:
+                texts.setdefault(index, []).append(delta.get("content") or "")
             if delta.get("tool_calls"):
-                _merge_tool_deltas(calls, delta["tool_calls"])
-            finish = choice.get("finish_reason") or finish
+                _merge_tool_deltas(calls.setdefault(index, {}), delta["tool_calls"])
+            if _logprobs(choice):
+                logprobs.setdefault(index, []).extend(_logprobs(choice))
+            finishes[index] = choice.get("finish_reason") or finishes.get(index)
         if data.get("usage"):
             found_usage = usage(data["usage"])
     if not done:
         raise x.cut_off("its [DONE] line")
-    return AdapterResult(_output(x.partial, finish, [calls[i] for i in sorted(calls)]), finish, found_usage,
+    outputs = [_output(x.partial if i == 0 else "".join(texts.get(i, [])), finishes[i],
+                       [calls.get(i, {})[k] for k in sorted(calls.get(i, {}))], logprobs.get(i))
+               for i in sorted(finishes)]
+    return AdapterResult(with_choices(outputs), finishes[0], found_usage,
                          rid or (headers_rid[0] if headers_rid else None), raw_request=body)
 
 
