@@ -5,8 +5,13 @@ the figures are the engine's own: scheduling, translation, records, events.
 
 - overhead: a 200-node graph of instant model nodes (a chain of 20 layers x 10 wide),
   microseconds of engine time per node;
+- run overhead: a one-node pipeline (input -> model -> output) with the gateway's options
+  (no cache, outputs not kept for a partial re-run), microseconds per run beyond the model
+  call: the fixed cost of a run (set-up, validation, registry read, records, events);
 - parallel efficiency: wall time over the critical path for a wide graph (100 parallel nodes
-  of 50 ms) and a deep one (a chain of 20 nodes of 20 ms) and a mixed diamond lattice.
+  of 50 ms) and a deep one (a chain of 20 nodes of 20 ms) and a mixed diamond lattice. Beside
+  each, `floor` is the same sleeps with bare asyncio (gather / await in turn), measured in the
+  same round: what the event loop and the OS timer cost before the engine does anything.
 """
 
 from __future__ import annotations
@@ -71,9 +76,9 @@ def engine(home: Path, seconds: float) -> Engine:
                   provider_concurrency=1000)
 
 
-async def timed(eng: Engine, pipeline) -> float:
+async def timed(eng: Engine, pipeline, **options) -> float:
     started = time.perf_counter()
-    record = await eng.run(pipeline, {"text": "go"}, RunOptions(use_cache=False))
+    record = await eng.run(pipeline, {"text": "go"}, RunOptions(use_cache=False, **options))
     assert record.status == "succeeded", record.error
     return time.perf_counter() - started
 
@@ -81,17 +86,30 @@ async def timed(eng: Engine, pipeline) -> float:
 TOPOLOGIES = (("wide", [100], 0.05), ("deep", [1] * 20, 0.02), ("lattice", [10] * 10, 0.03))
 
 
+async def bare(layers: list[int], latency: float) -> float:
+    """The same sleeps without the engine: each layer's nodes gathered, layers in turn."""
+    started = time.perf_counter()
+    for width in layers:
+        await asyncio.gather(*(asyncio.sleep(latency) for _ in range(width)))
+    return time.perf_counter() - started
+
+
 async def one_round(home: Path) -> dict:
     instant = engine(home, 0.0)
     graph = build([10] * 20)
     await timed(instant, graph)  # warm-up
     walls = [await timed(instant, graph) for _ in range(7)]
-    figures = {"overhead_us_per_node": statistics.median(walls) / 200 * 1e6, "efficiency": {}}
+    one = build([1])
+    await timed(instant, one, keep_outputs=False)
+    runs = [await timed(instant, one, keep_outputs=False) for _ in range(200)]
+    figures = {"overhead_us_per_node": statistics.median(walls) / 200 * 1e6,
+               "run_overhead_us": statistics.median(runs) * 1e6, "efficiency": {}, "floor": {}}
     for name, layers, latency in TOPOLOGIES:
         eng = engine(home, latency)
         g = build(layers)
         await timed(eng, g)
         figures["efficiency"][name] = statistics.median([await timed(eng, g) for _ in range(3)]) / (len(layers) * latency)
+        figures["floor"][name] = statistics.median([await bare(layers, latency) for _ in range(3)]) / (len(layers) * latency)
     return figures
 
 
@@ -101,14 +119,19 @@ async def main(rounds: int, as_json: bool) -> None:
     overhead = statistics.median(r["overhead_us_per_node"] for r in runs)
     print(f"overhead: 200 instant model nodes (20 layers x 10), median of {rounds} rounds of 7 runs: "
           f"{overhead:.0f} µs per node (rounds: {', '.join(str(round(r['overhead_us_per_node'])) for r in runs)})")
-    efficiency = {}
+    run_overhead = statistics.median(r["run_overhead_us"] for r in runs)
+    print(f"run overhead: one-node pipeline, instant model, median of {rounds} rounds of 200 runs: "
+          f"{run_overhead:.0f} µs per run (rounds: {', '.join(str(round(r['run_overhead_us'])) for r in runs)})")
+    efficiency, floor = {}, {}
     for name, layers, latency in TOPOLOGIES:
         efficiency[name] = statistics.median(r["efficiency"][name] for r in runs)
+        floor[name] = statistics.median(r["floor"][name] for r in runs)
         print(f"parallel efficiency, {name} ({sum(layers)} nodes, {len(layers)} layers x {latency * 1000:.0f} ms): "
-              f"wall / critical path = {efficiency[name]:.3f} (median of {rounds})")
+              f"wall / critical path = {efficiency[name]:.3f}; bare asyncio {floor[name]:.3f} (medians of {rounds})")
     if as_json:
-        print(json.dumps({"overhead_us_per_node": round(overhead, 1),
-                          "efficiency": {k: round(v, 4) for k, v in efficiency.items()}, "rounds": rounds}))
+        print(json.dumps({"overhead_us_per_node": round(overhead, 1), "run_overhead_us": round(run_overhead, 1),
+                          "efficiency": {k: round(v, 4) for k, v in efficiency.items()},
+                          "floor": {k: round(v, 4) for k, v in floor.items()}, "rounds": rounds}))
 
 
 if __name__ == "__main__":

@@ -356,47 +356,71 @@ class _Run:
                 "note": "estimates assume about 4 characters per token and each node's max_tokens (or 500) of output"}
 
     async def _schedule(self, selected: list[str], reused: dict[str, Any]) -> None:
-        """Start each node when its last predecessor finishes. Completions arrive on a queue,
-        so a finishing node costs O(its successors), not a scan of the whole graph."""
+        """Start each node when its last predecessor finishes. The finishing task's own done
+        callback starts its successors, so a node costs O(its successors) and no wake-up of a
+        scheduler coroutine; this coroutine wakes once, when the run is over (or failed)."""
         chosen = set(selected)
         pending = {n: sum(1 for p in self.graph.predecessors(n) if p in chosen) for n in selected}
         running: dict[str, asyncio.Task] = {}
-        finished: asyncio.Queue[str] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        over = loop.create_future()
 
         def start(node_id: str) -> None:
             del pending[node_id]
-            task = asyncio.ensure_future(self._run_node(node_id, reused))
-            task.add_done_callback(lambda _t, n=node_id: finished.put_nowait(n))
+            task = loop.create_task(self._run_node(node_id, reused))
             running[node_id] = task
+            task.add_done_callback(lambda t, n=node_id: finished(n, t))
+
+        def finished(node_id: str, task: asyncio.Task) -> None:
+            running.pop(node_id, None)
+            if over.done():
+                return
+            if task.cancelled():
+                over.cancel()
+                return
+            if task.exception() is not None:  # _run_node records its own failures; anything else is a bug
+                over.set_exception(task.exception())
+                return
+            if self.failed:
+                over.set_result(None)
+                return
+            for successor in self.graph.successors(node_id):
+                if successor in pending:
+                    pending[successor] -= 1
+                    if pending[successor] == 0:
+                        start(successor)
+            if not running:
+                over.set_result(None)
 
         for node_id in [n for n, count in pending.items() if count == 0]:
             start(node_id)
+        if not running:
+            return
         try:
-            while running:
-                node_id = await finished.get()
-                running.pop(node_id).result()  # _run_node records its own failures; anything else is a bug
-                if self.failed:
-                    for task in running.values():
-                        task.cancel()
-                    await asyncio.gather(*running.values(), return_exceptions=True)
-                    for waiting in list(pending):
-                        self._skip(waiting, "not run: an earlier node failed the run")
-                    return
-                for successor in self.graph.successors(node_id):
-                    if successor in pending:
-                        pending[successor] -= 1
-                        if pending[successor] == 0:
-                            start(successor)
+            await over
         except asyncio.CancelledError:
-            for task in running.values():
-                task.cancel()
-            await asyncio.gather(*running.values(), return_exceptions=True)
-            for node_id in list(pending) + list(running):
+            in_flight = list(running)  # (their done callbacks take them out of `running`)
+            await self._stop(running)
+            for node_id in list(pending) + in_flight:
                 nr = self.record.nodes[node_id]
                 if nr.status in ("pending", "running"):
                     nr.status, nr.error = "failed", "cancelled"
                     self._node_event(nr)
             raise
+        except BaseException:
+            await self._stop(running)
+            raise
+        if self.failed:
+            await self._stop(running)
+            for waiting in list(pending):
+                self._skip(waiting, "not run: an earlier node failed the run")
+
+    @staticmethod
+    async def _stop(running: dict[str, asyncio.Task]) -> None:
+        tasks = list(running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _skip(self, node_id: str, why: str) -> None:
         nr = self.record.nodes[node_id]
