@@ -24,7 +24,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from studio.analytics import spool
+from studio.analytics import call_batch, spool
 from studio.analytics.lines import call_line, decode, run_line
 from studio.analytics.rows import call_columns, content_text, run_rows
 from studio.analytics.schema import CALL_COLUMNS, migrate
@@ -64,7 +64,7 @@ class AnalyticsStore:
         self._file_until = 0  # own-segment lines before this offset are not in memory
         self._queued_until = 0  # own-segment offset just past the last record queued in memory
         self._progress: dict[str, int] = {}  # segment -> bytes committed (owner only)
-        self._calls: list[tuple[CallRecord, str | None, str | None]] = []
+        self._calls: list[bytes] = []  # the spool lines of queued calls (call_batch parses them)
         self._runs: list[RunRecord] = []
         self._commands: list[tuple[Callable, Future]] = []
         self._wake = threading.Event()
@@ -149,12 +149,11 @@ class AnalyticsStore:
 
     # ---- Recorder ---------------------------------------------------------------------------
     def record_call(self, record: CallRecord, input: Any = None, output: Any = None) -> None:
-        input_text, output_text = content_text(input), content_text(output)
-        line = call_line(record, input_text, output_text)
+        line = call_line(record, content_text(input), content_text(output))
         with self._lock:
             end = self._segment.append(line)
             if self._in_memory:
-                self._calls.append((record, input_text, output_text))
+                self._calls.append(line)
                 self._queued_until = end
             waiting = len(self._calls)
             self._ensure_writer()
@@ -242,19 +241,25 @@ class AnalyticsStore:
         for path in spool.segments(self.home):
             if path.name != own:
                 backlogs.append(spool.read_from(path, self._progress.get(path.name, 0)))
-        from_file_calls, from_file_runs = [], []
+        call_lines, from_file_runs = [], []
         for backlog in backlogs:
             for line in backlog.lines:
+                if line.startswith(call_batch.CALL_PREFIX):
+                    call_lines.append(line)
+                    continue
                 try:
                     kind, item = decode(line)
                 except Exception:
                     log.warning("analytics: skipped an unreadable line in spool segment %s", backlog.name)
                     continue
-                (from_file_calls if kind == "call" else from_file_runs).append(item)
+                if kind == "call":
+                    call_lines.append(line)
+                else:
+                    from_file_runs.append(item)
         progress = {b.name: b.end for b in backlogs if b.end != self._progress.get(b.name, 0)}
         if calls or runs:
             progress[own] = max(queued_until, progress.get(own, 0))
-        all_calls = from_file_calls + calls
+        all_calls = call_lines + calls
         all_runs = from_file_runs + runs
         read_any = any(b.end != self._progress.get(b.name, 0) for b in backlogs)
         if not (all_calls or all_runs or progress):
@@ -298,11 +303,15 @@ class AnalyticsStore:
             for name in finished:
                 self._progress.pop(name, None)
 
-    def _write(self, cur, calls, runs, progress: dict[str, int]) -> bool:
+    def _write(self, cur, call_lines: list[bytes], runs, progress: dict[str, int]) -> bool:
         try:
             hashes_only = self.settings.audit_hashes_only
+            table = call_batch.parse_calls(call_lines)
+            calls = None if table is not None else self._decode_calls(call_lines)
             cur.execute("BEGIN TRANSACTION")
-            if calls:
+            if table is not None:
+                self._insert_call_table(cur, table, hashes_only)
+            elif calls:
                 self._insert_calls(cur, calls, hashes_only)
             if runs:
                 self._insert_runs(cur, runs, hashes_only)
@@ -310,16 +319,39 @@ class AnalyticsStore:
                 cur.executemany("INSERT OR REPLACE INTO spool_progress VALUES (?, ?)",
                                 [[name, end] for name, end in progress.items()])
             cur.execute("COMMIT")
-            self.committed_calls += len(calls)
+            self.committed_calls += table.num_rows if table is not None else len(calls)
             return True
         except Exception:
             self.write_errors += 1
-            log.exception("analytics: a batch of %d calls and %d runs could not be written", len(calls), len(runs))
+            log.exception("analytics: a batch of %d calls and %d runs could not be written", len(call_lines), len(runs))
             try:
                 cur.execute("ROLLBACK")
             except Exception:
                 pass
             return False
+
+    @staticmethod
+    def _decode_calls(lines: list[bytes]) -> list[tuple[CallRecord, str | None, str | None]]:
+        """Lines `call_batch` would not take, one by one, validated; unreadable ones are skipped."""
+        calls = []
+        for line in lines:
+            try:
+                kind, item = decode(line)
+                if kind != "call":
+                    raise ValueError(f"{kind} line among the calls")
+            except Exception:
+                log.warning("analytics: skipped an unreadable call line in the spool")
+                continue
+            calls.append(item)
+        return calls
+
+    def _insert_call_table(self, cur, table, hashes_only: bool) -> None:
+        cur.register("calls_batch", table)
+        try:
+            cur.execute(call_batch.INSERT_CALLS.format(table="calls_batch"))
+            cur.execute(call_batch.INSERT_BLOBS.format(table="calls_batch", body="NULL" if hashes_only else "body"))
+        finally:
+            cur.unregister("calls_batch")
 
     def _insert_calls(self, cur, calls, hashes_only: bool) -> None:
         import pyarrow as pa
