@@ -5,9 +5,9 @@ Counts, cost, tokens, cache savings and fallbacks read call detail plus the dail
 that retention leaves behind; percentiles, TTFT and tokens/s need detail and read `calls`.
 Cost is a sum over priced calls only; unpriced calls are counted separately, never as $0.
 
-`dashboard` scans the detail once: it groups the filtered facts by every key the additive
-figures use (see `rolled_up`) and runs those figures on that small table, so a million calls
-are read twice (once for the roll-up, once for the percentiles), not a dozen times.
+`dashboard` reads the additive figures from one small table (`rolled_up`: the hourly roll-up
+the writer keeps, plus detail at the range's edges) and only the percentiles from detail,
+so a million calls are read for the percentiles alone, not a dozen times.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from studio.analytics import rollup as hourly  # the module; `rollup` below names a registered table
 from studio.analytics.rows import utc_naive
 from studio.errors import UserError
 
@@ -186,7 +187,9 @@ def cost_by(cur, dimension: str, f: Filters = Filters(), *, rollup: str | None =
     if dimension not in _COST_KEYS:
         raise ValueError(f"dimension must be one of {sorted(_COST_KEYS)}")
     src, params = _facts(f, rollup)
-    order = "1" if dimension == "day" else "coalesce(sum(cost_usd), 0) DESC, 1"
+    # Rounded to a nano-dollar: costs equal but summed in another order (the roll-ups, parallel
+    # sums) differ in the last bits, and must not swap places.
+    order = "1" if dimension == "day" else "round(coalesce(sum(cost_usd), 0), 9) DESC, 1"
     return _dicts(cur, f"""SELECT {_COST_KEYS[dimension]} AS key, sum(calls) AS calls, sum(cost_usd) AS cost_usd,
             sum(unpriced) AS unpriced_calls
         FROM {src} GROUP BY 1 ORDER BY {order} NULLS LAST""", params)
@@ -272,36 +275,27 @@ def rolled_up(cur, f: Filters, name: str = "dashboard_facts") -> str:
     """Group the facts in `f` by every key the additive figures read — the time truncated to
     `pick_bucket(f)`, model, provider, pipeline, status, error class, fallen-back-from — with
     their sums, and register the result on `cur` as `name` (an Arrow table, this cursor only).
-    Sums of sums and counts of counts: each figure read from it equals the one read from the
-    facts themselves (doubles up to the order of addition, as DuckDB's parallel sum already is)."""
+    Calls come from the hourly roll-up where whole hours are asked for (`rollup.facts`), from
+    detail for minute buckets. Sums of sums and counts of counts: each figure read from it equals
+    the one read from the facts themselves (doubles up to the order of addition, as DuckDB's
+    parallel sum already is)."""
     bucket = pick_bucket(f)
-    w1, p1 = f.where("time", detail=True)
+    if bucket == "minute":
+        w1, p1 = f.where("time", detail=True)
+        calls, calls_params = f"SELECT time, {hourly.DETAIL_FACTS} FROM calls{w1}", p1
+    else:
+        w, p = Filters(model=f.model, pipeline=f.pipeline, status=f.status).where()
+        keys = (w.replace(" WHERE ", " AND ", 1), p)
+        calls, calls_params = hourly.facts(utc_naive(f.since), utc_naive(f.until), keys)
     w2, p2 = f.where("day", detail=False)
-    generation = "latency_ms - coalesce(ttft_ms, 0)"
-    tps = f"status = 'ok' AND NOT cache_hit AND output_tokens > 0 AND {generation} > 0"
-    # Integer sums are cast back to BIGINT: DuckDB widens them to HUGEINT, which Arrow carries as
-    # DECIMAL, and the figures would come back as Decimal instead of int.
-    table = cur.sql(f"""SELECT date_trunc('{bucket}', time) AS time, model_id, provider, pipeline_id, status,
-            error_class, fell_back_from, CAST(sum(calls) AS BIGINT) AS calls, CAST(sum(unpriced) AS BIGINT) AS unpriced, sum(cost_usd) AS cost_usd,
-            CAST(sum(input_tokens) AS BIGINT) AS input_tokens, CAST(sum(output_tokens) AS BIGINT) AS output_tokens,
-            CAST(sum(cached_tokens) AS BIGINT) AS cached_tokens, CAST(sum(cache_hits) AS BIGINT) AS cache_hits, sum(saved_usd) AS saved_usd,
-            CAST(sum(fallbacks) AS BIGINT) AS fallbacks, CAST(sum(tps_calls) AS BIGINT) AS tps_calls, CAST(sum(tps_output_tokens) AS BIGINT) AS tps_output_tokens,
-            sum(tps_generation_ms) AS tps_generation_ms
-        FROM (
-            SELECT time, model_id, provider, pipeline_id, status, error_class, fell_back_from, 1 AS calls,
-                   CAST(cost_usd IS NULL AS INTEGER) AS unpriced, cost_usd, input_tokens, output_tokens,
-                   cached_tokens, CAST(cache_hit AS INTEGER) AS cache_hits, saved_usd,
-                   CAST(fell_back_from IS NOT NULL AS INTEGER) AS fallbacks,
-                   CAST({tps} AS INTEGER) AS tps_calls,
-                   CASE WHEN {tps} THEN output_tokens ELSE 0 END AS tps_output_tokens,
-                   CASE WHEN {tps} THEN {generation} ELSE 0 END AS tps_generation_ms
-            FROM calls{w1}
+    table = cur.sql(f"""SELECT date_trunc('{bucket}', time) AS time, {hourly.KEYS}, {hourly.SUMS}
+        FROM ({calls}
             UNION ALL
             SELECT CAST(day AS TIMESTAMP), model_id, provider, pipeline_id, status, error_class, NULL, calls,
                    unpriced_calls, cost_usd, input_tokens, output_tokens, cached_tokens, cache_hits,
                    saved_usd, fallbacks, 0, 0, 0
             FROM daily_calls{w2})
-        GROUP BY ALL""", params=p1 + p2).to_arrow_table()
+        GROUP BY ALL""", params=calls_params + p2).to_arrow_table()
     cur.register(name, table)
     return name
 

@@ -24,7 +24,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from studio.analytics import call_batch, spool
+from studio.analytics import call_batch, rollup, spool
 from studio.analytics.lines import call_line, decode, run_line
 from studio.analytics.rows import call_columns, content_text, run_rows
 from studio.analytics.schema import CALL_COLUMNS, migrate
@@ -64,6 +64,8 @@ class AnalyticsStore:
         self._file_until = 0  # own-segment lines before this offset are not in memory
         self._queued_until = 0  # own-segment offset just past the last record queued in memory
         self._progress: dict[str, int] = {}  # segment -> bytes committed (owner only)
+        self._hourly_rows = 0  # hourly_calls rows after the last compaction, and added since
+        self._hourly_added = 0
         self._calls: list[bytes] = []  # the spool lines of queued calls (call_batch parses them)
         self._runs: list[RunRecord] = []
         self._commands: list[tuple[Callable, Future]] = []
@@ -318,7 +320,12 @@ class AnalyticsStore:
             if progress:
                 cur.executemany("INSERT OR REPLACE INTO spool_progress VALUES (?, ?)",
                                 [[name, end] for name, end in progress.items()])
+            compacted = self._hourly_added > max(10_000, self._hourly_rows)  # amortised: the table at most doubles
+            if compacted:
+                rows = rollup.compact(cur)
             cur.execute("COMMIT")
+            if compacted:
+                self._hourly_rows, self._hourly_added = rows, 0
             self.committed_calls += table.num_rows if table is not None else len(calls)
             return True
         except Exception:
@@ -349,6 +356,7 @@ class AnalyticsStore:
         cur.register("calls_batch", table)
         try:
             cur.execute(call_batch.INSERT_CALLS.format(table="calls_batch"))
+            self._hourly_added += rollup.add(cur, "calls_batch")
             cur.execute(call_batch.INSERT_BLOBS.format(table="calls_batch", body="NULL" if hashes_only else "body"))
         finally:
             cur.unregister("calls_batch")
@@ -364,6 +372,7 @@ class AnalyticsStore:
         })
         cur.register("calls_batch", table)
         cur.execute("INSERT INTO calls SELECT * FROM calls_batch")
+        self._hourly_added += rollup.add(cur, "calls_batch")
         cur.unregister("calls_batch")
         if blobs:
             hashes = list(blobs)

@@ -1,7 +1,8 @@
-"""The dashboard reads its additive figures from a roll-up, not from the facts themselves; on
-varied data (errors, unpriced and cached calls, fallbacks, streamed and not, daily roll-ups
-left by retention) and under every kind of filter, each of its figures must equal what the
-single queries compute from detail."""
+"""The dashboard reads its additive figures from roll-ups (the hourly one the writer keeps, and
+one per dashboard), not from the facts themselves; on varied data (errors, unpriced and cached
+calls, fallbacks, streamed and not, daily roll-ups left by retention), written in many
+batches, before and after compaction, and under every kind of filter, each of its figures
+must equal what the single queries compute from detail."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import pytest
 
 from studio.analytics import AnalyticsStore
 from studio.analytics import queries as q
+from studio.analytics import rollup
 from studio.analytics.retention import apply_retention
+from studio.analytics.schema import migrate
 from tests.analytics.data import call
 
 NOW = datetime(2026, 3, 20, 15, 37, 12, tzinfo=timezone.utc)
@@ -70,8 +73,10 @@ def _same(got, want, path="dashboard"):
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     s = AnalyticsStore(tmp_path_factory.mktemp("rollup"))
-    for record in _random_calls(3000):
+    for k, record in enumerate(_random_calls(3000)):
         s.record_call(record)
+        if k % 400 == 0:
+            s.flush()  # many batches: the same hour and key in several rows of hourly_calls
     s.flush()
     s.submit(lambda cur: apply_retention(cur, 4, now=NOW))  # days older than 4 go to daily_calls
     yield s
@@ -90,8 +95,44 @@ FILTERS = {
 }
 
 
+def _count(store, table: str) -> int:
+    return store.read(lambda cur: cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
 @pytest.mark.parametrize("name", FILTERS)
 def test_dashboard_equals_the_single_queries(store, name):
     f = FILTERS[name]
-    assert store.read(lambda cur: cur.execute("SELECT count(*) FROM daily_calls").fetchone()[0]) > 0
+    assert _count(store, "daily_calls") > 0
     _same(store.read(q.dashboard, f), store.read(_reference, f))
+
+
+def test_compaction_merges_rows_and_keeps_every_figure(store):
+    before = {name: store.read(q.dashboard, f) for name, f in FILTERS.items()}
+    rows = _count(store, "hourly_calls")
+    left = store.submit(rollup.compact)
+    assert left < rows and left == _count(store, "hourly_calls")
+    for name, f in FILTERS.items():
+        _same(store.read(q.dashboard, f), store.read(_reference, f), name)
+        _same(store.read(q.dashboard, f), before[name], name)
+
+
+def test_migration_fills_the_hourly_rollup_from_stored_calls(tmp_path):
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "analytics.duckdb"))
+    migrate(con, target=3)
+    con.execute("""INSERT INTO calls (id, time, model_id, provider, pipeline_id, status, latency_ms, ttft_ms,
+                       overhead_ms, input_tokens, output_tokens, cached_tokens, usage_source, cost_usd, cache_hit,
+                       usage_estimated)
+                   SELECT 'c' || i, TIMESTAMP '2026-03-20 15:00:00' - INTERVAL (i * 97) SECOND, 'm/' || (i % 3),
+                          'p', 'pipe', CASE WHEN i % 7 = 0 THEN 'error' ELSE 'ok' END, 10 + i % 50, NULL, 0,
+                          i % 11, i % 13, 0, 'provider', CASE WHEN i % 5 = 0 THEN NULL ELSE 0.001 END, false, false
+                   FROM range(2000) t(i)""")
+    con.close()
+    store = AnalyticsStore(tmp_path)
+    try:
+        assert _count(store, "hourly_calls") > 0
+        for name, f in FILTERS.items():
+            _same(store.read(q.dashboard, f), store.read(_reference, f), name)
+    finally:
+        store.close()
