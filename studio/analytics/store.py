@@ -72,6 +72,7 @@ class AnalyticsStore:
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._writer_running = False  # set when the writer starts, cleared by the writer as it ends
 
     # ---- settings -------------------------------------------------------------------------
     @property
@@ -173,7 +174,10 @@ class AnalyticsStore:
 
     # ---- writer -----------------------------------------------------------------------------
     def _ensure_writer(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
+        """Called under the lock on every record: a flag, not Thread.is_alive() (which takes a
+        lock of its own: 8% of record_call in the profile)."""
+        if not self._writer_running:
+            self._writer_running = True
             self._stopping = False
             self._thread = threading.Thread(target=self._run_writer, name="analytics-writer", daemon=True)
             self._thread.start()
@@ -201,8 +205,11 @@ class AnalyticsStore:
                 if stopping:
                     break
         finally:
-            if cur is not None:
-                cur.close()
+            try:
+                if cur is not None:
+                    cur.close()
+            finally:
+                self._writer_running = False
 
     def _drain(self, cur, *, final: bool = False) -> None:
         """Commit what is queued here and every segment's new lines, round after round until the
