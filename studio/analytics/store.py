@@ -312,10 +312,11 @@ class AnalyticsStore:
             for name in finished:
                 self._progress.pop(name, None)
 
-    def _write(self, cur, call_lines: list[bytes], runs, progress: dict[str, int]) -> bool:
+    def _write(self, cur, call_lines: list[bytes], runs, progress: dict[str, int], *, by_rows: bool = False) -> bool:
+        table = None
         try:
             hashes_only = self.settings.audit_hashes_only
-            table = call_batch.parse_calls(call_lines)
+            table = None if by_rows else call_batch.parse_calls(call_lines)
             calls = None if table is not None else self._decode_calls(call_lines)
             cur.execute("BEGIN TRANSACTION")
             if table is not None:
@@ -342,6 +343,8 @@ class AnalyticsStore:
                 cur.execute("ROLLBACK")
             except Exception:
                 pass
+            if table is not None:  # the Arrow path failed: try the row-by-row one before giving up
+                return self._write(cur, call_lines, runs, progress, by_rows=True)
             return False
 
     @staticmethod

@@ -111,3 +111,18 @@ def test_error_message_is_redacted_again_with_what_the_owner_knows(tmp_path):
         redactor._values.discard(SECRET)
         store.close()
     assert calls[0][9] == "rejected key ••••"
+
+
+def test_a_failing_arrow_insert_falls_back_to_rows(tmp_path, monkeypatch):
+    monkeypatch.setattr(call_batch, "INSERT_CALLS", "INSERT INTO no_such_table SELECT * FROM {table}")
+    home = tmp_path / "h"
+    home.mkdir()
+    store = AnalyticsStore(home)
+    try:
+        for record, inp, out in _records()[:2]:
+            store.record_call(record, inp, out)
+        calls, blobs = _stored(store)
+        assert [row[0] for row in calls] == ["audit", "plain"] and len(blobs) == 2
+        assert store.write_errors == 1
+    finally:
+        store.close()
