@@ -15,12 +15,19 @@ from studio.secrets import redact, redact_data, redactor
 from studio.spec.records import CallRecord, RunRecord
 
 
+_string = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(…, ensure_ascii=False), encoder built once
+_to_json = CallRecord.__pydantic_serializer__.to_json  # model_dump_json's bytes, without decoding them
+
+
 def call_line(record: CallRecord, input_text: str | None, output_text: str | None) -> bytes:
+    """Built as bytes: the record's JSON is UTF-8 already, so only the two texts are encoded."""
     if record.error_message:
         record = record.model_copy(update={"error_message": redact(record.error_message)})
-    body = record.model_dump_json()
-    return (f'{{"kind":"call","record":{body},"input":{json.dumps(input_text, ensure_ascii=False)},'
-            f'"output":{json.dumps(output_text, ensure_ascii=False)}}}\n').encode("utf-8", "surrogatepass")
+    return b"".join((
+        b'{"kind":"call","record":', _to_json(record),
+        b',"input":', _string(input_text).encode("utf-8", "surrogatepass"),
+        b',"output":', _string(output_text).encode("utf-8", "surrogatepass"), b"}\n",
+    ))
 
 
 def run_line(run: RunRecord) -> bytes:

@@ -4,6 +4,10 @@ Each function takes a DuckDB cursor and `Filters` and returns plain dicts (JSON-
 Counts, cost, tokens, cache savings and fallbacks read call detail plus the daily roll-ups
 that retention leaves behind; percentiles, TTFT and tokens/s need detail and read `calls`.
 Cost is a sum over priced calls only; unpriced calls are counted separately, never as $0.
+
+`dashboard` reads the additive figures from one small table (`rolled_up`: the hourly roll-up
+the writer keeps, plus detail at the range's edges) and only the percentiles from detail,
+so a million calls are read for the percentiles alone, not a dozen times.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from studio.analytics import rollup as hourly  # the module; `rollup` below names a registered table
 from studio.analytics.rows import utc_naive
 from studio.errors import UserError
 
@@ -62,8 +67,11 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
     return (now or datetime.now(timezone.utc)) - delta
 
 
-def _facts(f: Filters) -> tuple[str, list]:
-    """Call detail and daily roll-ups as one relation with the same additive columns."""
+def _facts(f: Filters, rollup: str | None = None) -> tuple[str, list]:
+    """Call detail and daily roll-ups as one relation with the same additive columns; or,
+    given `rollup`, the name of the table `rolled_up` registered for these same filters."""
+    if rollup is not None:
+        return f"{rollup} AS facts", []
     w1, p1 = f.where("time", detail=True)
     w2, p2 = f.where("day", detail=False)
     sql = f"""(
@@ -86,9 +94,9 @@ def _dicts(cur, sql: str, params: list) -> list[dict[str, Any]]:
     return [dict(zip(names, row)) for row in rel.fetchall()]
 
 
-def summary(cur, f: Filters = Filters()) -> dict[str, Any]:
+def summary(cur, f: Filters = Filters(), *, rollup: str | None = None) -> dict[str, Any]:
     """The cards: calls, errors, error rate, cost (+ unpriced count), p95 latency, cache savings."""
-    src, params = _facts(f)
+    src, params = _facts(f, rollup)
     row = _dicts(cur, f"""SELECT coalesce(sum(calls), 0) AS calls,
             coalesce(sum(calls) FILTER (WHERE status = 'error'), 0) AS errors,
             sum(cost_usd) AS cost_usd, coalesce(sum(unpriced), 0) AS unpriced_calls,
@@ -118,29 +126,39 @@ def pick_bucket(f: Filters, now: datetime | None = None) -> str:
 BUCKET_STEPS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
 
 
-def calls_over_time(cur, f: Filters = Filters(), bucket: str | None = None) -> list[dict[str, Any]]:
+def calls_over_time(cur, f: Filters = Filters(), bucket: str | None = None, *,
+                    rollup: str | None = None) -> list[dict[str, Any]]:
+    """Calls and errors per bucket. A `rollup` is grouped by `pick_bucket(f)`: only that bucket
+    (or a coarser one) can be read from it."""
     bucket = bucket or pick_bucket(f)
     if bucket not in ("minute", "hour", "day"):
         raise ValueError(bucket)
-    src, params = _facts(f)
+    src, params = _facts(f, rollup)
     return _dicts(cur, f"""SELECT date_trunc('{bucket}', time) AS bucket, sum(calls) AS calls,
             coalesce(sum(calls) FILTER (WHERE status = 'error'), 0) AS errors
         FROM {src} GROUP BY 1 ORDER BY 1""", params)
 
 
 def latency_by_model(cur, f: Filters = Filters()) -> list[dict[str, Any]]:
-    """p50/p95/p99 latency and TTFT (streamed calls only) per model, from detail."""
+    """p50/p95/p99 latency and TTFT (streamed calls only) per model, from detail. One
+    `quantile_cont` per column with a list of fractions: DuckDB orders each group's values
+    once for all of them, instead of once per fraction (a third of the time at 1M calls)."""
     w, p = f.where()
-    return _dicts(cur, f"""SELECT model_id, count(*) AS calls,
-            quantile_cont(latency_ms, 0.5) AS p50_ms, quantile_cont(latency_ms, 0.95) AS p95_ms,
-            quantile_cont(latency_ms, 0.99) AS p99_ms,
-            quantile_cont(ttft_ms, 0.5) AS ttft_p50_ms, quantile_cont(ttft_ms, 0.95) AS ttft_p95_ms
-        FROM calls{w} GROUP BY 1 ORDER BY p95_ms DESC, model_id""", p)
+    return _dicts(cur, f"""SELECT model_id, calls, lat[1] AS p50_ms, lat[2] AS p95_ms, lat[3] AS p99_ms,
+            ttft[1] AS ttft_p50_ms, ttft[2] AS ttft_p95_ms
+        FROM (SELECT model_id, count(*) AS calls, quantile_cont(latency_ms, [0.5, 0.95, 0.99]) AS lat,
+                     quantile_cont(ttft_ms, [0.5, 0.95]) AS ttft
+              FROM calls{w} GROUP BY 1)
+        ORDER BY p95_ms DESC, model_id""", p)
 
 
-def tokens_per_second(cur, f: Filters = Filters()) -> list[dict[str, Any]]:
+def tokens_per_second(cur, f: Filters = Filters(), *, rollup: str | None = None) -> list[dict[str, Any]]:
     """Output tokens per second of generation per model: output tokens over (latency − TTFT,
     or latency when not streamed), for successful, non-cached calls that produced tokens."""
+    if rollup is not None:
+        return _dicts(cur, f"""SELECT model_id, sum(tps_calls) AS calls, sum(tps_output_tokens) AS output_tokens,
+                sum(tps_output_tokens) / (sum(tps_generation_ms) / 1000.0) AS tokens_per_s
+            FROM {rollup} WHERE tps_calls > 0 GROUP BY 1 ORDER BY tokens_per_s DESC, model_id""", [])
     w, p = f.where()
     extra = " AND " if w else " WHERE "
     return _dicts(cur, f"""SELECT model_id, count(*) AS calls, sum(output_tokens) AS output_tokens,
@@ -150,33 +168,35 @@ def tokens_per_second(cur, f: Filters = Filters()) -> list[dict[str, Any]]:
         GROUP BY 1 ORDER BY tokens_per_s DESC, model_id""", p)
 
 
-def errors_by_class(cur, f: Filters = Filters()) -> list[dict[str, Any]]:
+def errors_by_class(cur, f: Filters = Filters(), *, rollup: str | None = None) -> list[dict[str, Any]]:
     """Errors per class, with each class's share of all calls in the filter."""
-    src, params = _facts(f)
+    src, params = _facts(f, rollup)
     return _dicts(cur, f"""WITH t AS (SELECT sum(calls) AS total FROM {src})
         SELECT coalesce(error_class, 'unknown') AS error_class, sum(calls) AS errors,
                sum(calls) / any_value(t.total) AS rate
-        FROM {_facts(f)[0]}, t WHERE status = 'error' GROUP BY 1 ORDER BY errors DESC, error_class""",
+        FROM {_facts(f, rollup)[0]}, t WHERE status = 'error' GROUP BY 1 ORDER BY errors DESC, error_class""",
         params + params)
 
 
 _COST_KEYS = {"model": "model_id", "pipeline": "pipeline_id", "provider": "provider", "day": "CAST(time AS DATE)"}
 
 
-def cost_by(cur, dimension: str, f: Filters = Filters()) -> list[dict[str, Any]]:
+def cost_by(cur, dimension: str, f: Filters = Filters(), *, rollup: str | None = None) -> list[dict[str, Any]]:
     """Cost per model / pipeline / provider / day. `cost_usd` sums priced calls (None when
     none was priced); `unpriced_calls` counts the calls whose cost is unknown."""
     if dimension not in _COST_KEYS:
         raise ValueError(f"dimension must be one of {sorted(_COST_KEYS)}")
-    src, params = _facts(f)
-    order = "1" if dimension == "day" else "coalesce(sum(cost_usd), 0) DESC, 1"
+    src, params = _facts(f, rollup)
+    # Rounded to a nano-dollar: costs equal but summed in another order (the roll-ups, parallel
+    # sums) differ in the last bits, and must not swap places.
+    order = "1" if dimension == "day" else "round(coalesce(sum(cost_usd), 0), 9) DESC, 1"
     return _dicts(cur, f"""SELECT {_COST_KEYS[dimension]} AS key, sum(calls) AS calls, sum(cost_usd) AS cost_usd,
             sum(unpriced) AS unpriced_calls
         FROM {src} GROUP BY 1 ORDER BY {order} NULLS LAST""", params)
 
 
-def top_pipelines(cur, f: Filters = Filters(), limit: int = 10) -> list[dict[str, Any]]:
-    src, params = _facts(f)
+def top_pipelines(cur, f: Filters = Filters(), limit: int = 10, *, rollup: str | None = None) -> list[dict[str, Any]]:
+    src, params = _facts(f, rollup)
     return _dicts(cur, f"""SELECT pipeline_id, sum(calls) AS calls,
             coalesce(sum(calls) FILTER (WHERE status = 'error'), 0) AS errors,
             sum(cost_usd) AS cost_usd, sum(unpriced) AS unpriced_calls
@@ -184,16 +204,20 @@ def top_pipelines(cur, f: Filters = Filters(), limit: int = 10) -> list[dict[str
         params)
 
 
-def cache_savings(cur, f: Filters = Filters()) -> dict[str, Any]:
-    src, params = _facts(f)
+def cache_savings(cur, f: Filters = Filters(), *, rollup: str | None = None) -> dict[str, Any]:
+    src, params = _facts(f, rollup)
     row = _dicts(cur, f"""SELECT coalesce(sum(calls), 0) AS calls, coalesce(sum(cache_hits), 0) AS cache_hits,
             coalesce(sum(saved_usd), 0) AS saved_usd FROM {src}""", params)[0]
     row["hit_rate"] = row["cache_hits"] / row["calls"] if row["calls"] else None
     return row
 
 
-def fallback_counts(cur, f: Filters = Filters()) -> list[dict[str, Any]]:
-    """How often each model was fallen back from, and to which model (detail only)."""
+def fallback_counts(cur, f: Filters = Filters(), *, rollup: str | None = None) -> list[dict[str, Any]]:
+    """How often each model was fallen back from, and to which model (detail only: the daily
+    roll-ups, and their rows in a `rollup`, have no `fell_back_from`)."""
+    if rollup is not None:
+        return _dicts(cur, f"""SELECT fell_back_from AS from_model, model_id AS to_model, sum(calls) AS count
+            FROM {rollup} WHERE fell_back_from IS NOT NULL GROUP BY 1, 2 ORDER BY count DESC, 1, 2""", [])
     w, p = f.where()
     extra = " AND " if w else " WHERE "
     return _dicts(cur, f"""SELECT fell_back_from AS from_model, model_id AS to_model, count(*) AS count
@@ -247,20 +271,57 @@ def filter_choices(cur) -> dict[str, list[str]]:
     return {"models": models, "pipelines": pipes}
 
 
+def rolled_up(cur, f: Filters, name: str = "dashboard_facts") -> str:
+    """Group the facts in `f` by every key the additive figures read — the time truncated to
+    `pick_bucket(f)`, model, provider, pipeline, status, error class, fallen-back-from — with
+    their sums, and register the result on `cur` as `name` (an Arrow table, this cursor only).
+    Calls come from the hourly roll-up where whole hours are asked for (`rollup.facts`), from
+    detail for minute buckets. Sums of sums and counts of counts: each figure read from it equals
+    the one read from the facts themselves (doubles up to the order of addition, as DuckDB's
+    parallel sum already is)."""
+    bucket = pick_bucket(f)
+    if bucket == "minute":
+        w1, p1 = f.where("time", detail=True)
+        calls, calls_params = f"SELECT time, {hourly.DETAIL_FACTS} FROM calls{w1}", p1
+    else:
+        w, p = Filters(model=f.model, pipeline=f.pipeline, status=f.status).where()
+        keys = (w.replace(" WHERE ", " AND ", 1), p)
+        calls, calls_params = hourly.facts(utc_naive(f.since), utc_naive(f.until), keys)
+    w2, p2 = f.where("day", detail=False)
+    table = cur.sql(f"""SELECT date_trunc('{bucket}', time) AS time, {hourly.KEYS}, {hourly.SUMS}
+        FROM ({calls}
+            UNION ALL
+            SELECT CAST(day AS TIMESTAMP), model_id, provider, pipeline_id, status, error_class, NULL, calls,
+                   unpriced_calls, cost_usd, input_tokens, output_tokens, cached_tokens, cache_hits,
+                   saved_usd, fallbacks, 0, 0, 0
+            FROM daily_calls{w2})
+        GROUP BY ALL""", params=calls_params + p2).to_arrow_table()
+    cur.register(name, table)
+    return name
+
+
 def dashboard(cur, f: Filters = Filters()) -> dict[str, Any]:
-    """Everything the page and `iom analytics --json` show, in one round trip."""
-    return {
-        "summary": summary(cur, f),
-        "bucket": pick_bucket(f),
-        "over_time": calls_over_time(cur, f),
-        "latency": latency_by_model(cur, f),
-        "tokens_per_second": tokens_per_second(cur, f),
-        "errors": errors_by_class(cur, f),
-        "cost_by_model": cost_by(cur, "model", f),
-        "cost_by_pipeline": cost_by(cur, "pipeline", f),
-        "cost_by_provider": cost_by(cur, "provider", f),
-        "cost_by_day": cost_by(cur, "day", f),
-        "top_pipelines": top_pipelines(cur, f),
-        "cache": cache_savings(cur, f),
-        "fallbacks": fallback_counts(cur, f),
-    }
+    """Everything the page and `iom analytics --json` show, in one round trip: the additive
+    figures from one roll-up of the facts (`rolled_up`), percentiles from detail. Ranges short
+    enough for minute buckets are small: there each figure reads the facts directly, which
+    costs less than building the roll-up first."""
+    r = rolled_up(cur, f) if pick_bucket(f) != "minute" else None
+    try:
+        return {
+            "summary": summary(cur, f, rollup=r),
+            "bucket": pick_bucket(f),
+            "over_time": calls_over_time(cur, f, rollup=r),
+            "latency": latency_by_model(cur, f),
+            "tokens_per_second": tokens_per_second(cur, f, rollup=r),
+            "errors": errors_by_class(cur, f, rollup=r),
+            "cost_by_model": cost_by(cur, "model", f, rollup=r),
+            "cost_by_pipeline": cost_by(cur, "pipeline", f, rollup=r),
+            "cost_by_provider": cost_by(cur, "provider", f, rollup=r),
+            "cost_by_day": cost_by(cur, "day", f, rollup=r),
+            "top_pipelines": top_pipelines(cur, f, rollup=r),
+            "cache": cache_savings(cur, f, rollup=r),
+            "fallbacks": fallback_counts(cur, f, rollup=r),
+        }
+    finally:
+        if r is not None:
+            cur.unregister(r)

@@ -40,6 +40,7 @@ def apply_retention(cur, days: int | None, now: datetime | None = None) -> Reten
             [cutoff],
         )
         cur.execute("DELETE FROM calls WHERE time < ?", [cutoff])
+        cur.execute("DELETE FROM hourly_calls WHERE hour < ?", [cutoff])  # the cutoff is a midnight
         runs = cur.execute("SELECT count(*) FROM runs WHERE started < ? AND node_count > 0", [cutoff]).fetchone()[0]
         cur.execute("DELETE FROM run_nodes WHERE run_id IN (SELECT id FROM runs WHERE started < ?)", [cutoff])
         cur.execute("UPDATE runs SET inputs = NULL, outputs = NULL, node_count = 0 WHERE started < ?", [cutoff])

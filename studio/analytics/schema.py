@@ -76,7 +76,14 @@ _V3 = [
     "CREATE TABLE spool_progress (segment VARCHAR PRIMARY KEY, byte_offset BIGINT NOT NULL)",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
+def _v4() -> list[str]:
+    from studio.analytics import rollup
+
+    # Hourly sums the dashboard reads instead of every call (studio/analytics/rollup.py).
+    return [rollup.CREATE, rollup.FILL]
+
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _v4()]
 LATEST = len(MIGRATIONS)
 
 

@@ -1,0 +1,128 @@
+"""The writer's two ways into `calls`: Arrow's parse of the spool lines (call_batch) and the
+row-by-row path it falls back to must store the same rows and audit blobs; a line the fast
+path cannot take sends its batch down the slow path, which skips only that line."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from studio.analytics import AnalyticsStore, call_batch
+from studio.secrets import redactor
+from studio.spec.calls import Usage
+from studio.spec.records import CallRecord
+
+SECRET = "vk-batch-secret-value-4711"
+
+
+def _records() -> list[tuple[CallRecord, object, object]]:
+    utc = datetime(2026, 5, 1, 12, 30, 15, 123456, tzinfo=timezone.utc)
+    return [
+        (CallRecord(id="plain", time=utc, model_id="m/a", provider="openai", latency_ms=12.5,
+                    usage=Usage(input_tokens=3, output_tokens=4, source="provider"), cost_usd=0.25), None, None),
+        (CallRecord(id="audit", time=utc, model_id="m/ü", provider="local", pipeline_id="p", run_id="r",
+                    node_id="n", ttft_ms=2.0, usage=Usage(output_tokens=9, reasoning_tokens=2, source="estimate"),
+                    cache_hit=True, saved_usd=0.01, fell_back_from="m/a", routing_reason="fallback"),
+         {"prompt": "grüße — 漢字", "n": [1, 2.5, None]}, {"text": "answer"}),
+        (CallRecord(id="same content", time=utc + timedelta(seconds=1), model_id="m/a", provider="openai"),
+         {"prompt": "grüße — 漢字", "n": [1, 2.5, None]}, {"text": "answer"}),
+        (CallRecord(id="offset time", time=datetime(2026, 5, 1, 14, 0, tzinfo=timezone(timedelta(hours=2))),
+                    model_id="m/b", provider="anthropic", status="error", error_class="auth",
+                    error_message=f"rejected key {SECRET}"), {"authorization": "Bearer abcdefghijkl"}, None),
+        (CallRecord(id="naive time", time=datetime(2026, 5, 1, 9, 0), model_id="m/b", provider="anthropic",
+                    input_hash="given-in", output_hash="given-out", request_id="req-1"), None, "only output"),
+    ]
+
+
+def _stored(store) -> tuple[list, list]:
+    def read(cur):
+        calls = cur.execute("SELECT * FROM calls ORDER BY id").fetchall()
+        blobs = cur.execute("SELECT sha256, body, size FROM audit_blobs ORDER BY sha256").fetchall()
+        return calls, blobs
+    return store.read(read)
+
+
+def _load(home, records) -> tuple[list, list]:
+    home.mkdir()
+    store = AnalyticsStore(home)
+    store.read(lambda cur: None)  # own the database: records are queued in memory too
+    for record, inp, out in records:
+        store.record_call(record, inp, out)
+    try:
+        return _stored(store)
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def remembered_secret():
+    redactor.remember(SECRET)
+    yield
+    redactor._values.discard(SECRET)
+
+
+def test_arrow_and_row_paths_store_the_same(tmp_path, monkeypatch, remembered_secret):
+    from studio.analytics.lines import call_line
+    from studio.analytics.rows import content_text
+
+    lines = [call_line(r, content_text(i), content_text(o)) for r, i, o in _records()]
+    assert call_batch.parse_calls(lines).num_rows == len(lines)  # these records take the fast path
+    fast = _load(tmp_path / "fast", _records())
+    monkeypatch.setattr(call_batch, "parse_calls", lambda lines: None)
+    slow = _load(tmp_path / "slow", _records())
+    assert fast == slow
+    calls = {row[0]: row for row in fast[0]}
+    assert calls["offset time"][1] == datetime(2026, 5, 1, 12, 0)  # naive UTC
+    assert calls["naive time"][1] == datetime(2026, 5, 1, 9, 0)
+    assert SECRET not in repr(fast)
+    assert calls["audit"][23] == calls["same content"][23] and len(fast[1]) == 4  # one blob per content
+
+
+def test_parse_calls_refuses_what_it_cannot_check():
+    from studio.analytics.lines import call_line
+
+    good = call_line(_records()[0][0], None, None)
+    assert call_batch.parse_calls([good]).num_rows == 1
+    assert call_batch.parse_calls([good, b"not json"]) is None
+    assert call_batch.parse_calls([good, good.replace(b'"status":"ok"', b'"status":"maybe"')]) is None
+    assert call_batch.parse_calls([good, good.replace(b'"model_id":"m/a",', b"")]) is None
+
+
+def test_a_bad_line_costs_only_itself(tmp_path):
+    store = AnalyticsStore(tmp_path)
+    for record, inp, out in _records()[:2]:
+        store.record_call(record, inp, out)  # spooled only: nobody owns the database yet
+    store._segment.append(b'{"kind":"call","record":{"id":"broken"},"input":null,"output":null}\n')
+    try:
+        calls, _ = _stored(store)  # taking the database reads the spool back
+    finally:
+        store.close()
+    assert [row[0] for row in calls] == ["audit", "plain"]
+
+
+def test_error_message_is_redacted_again_with_what_the_owner_knows(tmp_path):
+    store = AnalyticsStore(tmp_path)
+    store.record_call(_records()[3][0])  # spooled before the secret is known
+    redactor.remember(SECRET)
+    try:
+        calls, _ = _stored(store)
+    finally:
+        redactor._values.discard(SECRET)
+        store.close()
+    assert calls[0][9] == "rejected key ••••"
+
+
+def test_a_failing_arrow_insert_falls_back_to_rows(tmp_path, monkeypatch):
+    monkeypatch.setattr(call_batch, "INSERT_CALLS", "INSERT INTO no_such_table SELECT * FROM {table}")
+    home = tmp_path / "h"
+    home.mkdir()
+    store = AnalyticsStore(home)
+    try:
+        for record, inp, out in _records()[:2]:
+            store.record_call(record, inp, out)
+        calls, blobs = _stored(store)
+        assert [row[0] for row in calls] == ["audit", "plain"] and len(blobs) == 2
+        assert store.write_errors == 1
+    finally:
+        store.close()
