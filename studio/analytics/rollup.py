@@ -78,6 +78,18 @@ def _ceil_hour(t: datetime) -> datetime:
     return floor if floor == t else floor + timedelta(hours=1)
 
 
+def _bounds(column: str, lo: datetime | None, hi: datetime | None) -> tuple[list[str], list]:
+    """`column >= lo` and `column < hi` for the bounds that are given, with their parameters."""
+    conds, params = [], []
+    if lo is not None:
+        conds.append(f"{column} >= ?")
+        params.append(lo)
+    if hi is not None:
+        conds.append(f"{column} < ?")
+        params.append(hi)
+    return conds, params
+
+
 def facts(since: datetime | None, until: datetime | None, keys: tuple[str, list]) -> tuple[str, list]:
     """The calls in [since, until) (naive UTC) as (hour-or-time, keys, additive columns): whole
     hours from `hourly_calls`, the parts of hours at the edges from `calls`. `keys` is the
@@ -85,25 +97,13 @@ def facts(since: datetime | None, until: datetime | None, keys: tuple[str, list]
     cond, cond_params = keys
     lo = _ceil_hour(since) if since is not None else None
     hi = until.replace(minute=0, second=0, microsecond=0) if until is not None else None
-    whole, whole_params = [], []
-    if lo is not None:
-        whole.append("hour >= ?")
-        whole_params.append(lo)
-    if hi is not None:
-        whole.append("hour < ?")
-        whole_params.append(hi)
+    whole, whole_params = _bounds("hour", lo, hi)
     hourly = f"""SELECT hour AS time, {KEYS}, calls, unpriced, cost_usd, input_tokens, output_tokens, cached_tokens,
             cache_hits, saved_usd, fallbacks, tps_calls, tps_output_tokens, tps_generation_ms
         FROM hourly_calls WHERE {' AND '.join(whole) or 'true'}{cond}"""
     if since is None and until is None:
         return hourly, cond_params
-    edge, edge_params = [], []
-    if since is not None:
-        edge.append("time >= ?")
-        edge_params.append(since)
-    if until is not None:
-        edge.append("time < ?")
-        edge_params.append(until)
+    edge, edge_params = _bounds("time", since, until)
     # Outside the whole hours (when there are none — lo >= hi — that is every call in range).
     edge.append(f"NOT ({' AND '.join(c.replace('hour', 'time') for c in whole)})")
     edge_params += whole_params
