@@ -275,18 +275,14 @@ def rolled_up(cur, f: Filters, name: str = "dashboard_facts") -> str:
     """Group the facts in `f` by every key the additive figures read — the time truncated to
     `pick_bucket(f)`, model, provider, pipeline, status, error class, fallen-back-from — with
     their sums, and register the result on `cur` as `name` (an Arrow table, this cursor only).
-    Calls come from the hourly roll-up where whole hours are asked for (`rollup.facts`), from
-    detail for minute buckets. Sums of sums and counts of counts: each figure read from it equals
+    Calls come from the hourly roll-up where whole hours are asked for, from detail at the
+    range's edges (`rollup.facts`); for hour and day buckets only (`dashboard` reads minute
+    ranges straight from the facts). Sums of sums and counts of counts: each figure read from it equals
     the one read from the facts themselves (doubles up to the order of addition, as DuckDB's
     parallel sum already is)."""
     bucket = pick_bucket(f)
-    if bucket == "minute":
-        w1, p1 = f.where("time", detail=True)
-        calls, calls_params = f"SELECT time, {hourly.DETAIL_FACTS} FROM calls{w1}", p1
-    else:
-        w, p = Filters(model=f.model, pipeline=f.pipeline, status=f.status).where()
-        keys = (w.replace(" WHERE ", " AND ", 1), p)
-        calls, calls_params = hourly.facts(utc_naive(f.since), utc_naive(f.until), keys)
+    w, p = Filters(model=f.model, pipeline=f.pipeline, status=f.status).where()
+    calls, calls_params = hourly.facts(utc_naive(f.since), utc_naive(f.until), (w.replace(" WHERE ", " AND ", 1), p))
     w2, p2 = f.where("day", detail=False)
     table = cur.sql(f"""SELECT date_trunc('{bucket}', time) AS time, {hourly.KEYS}, {hourly.SUMS}
         FROM ({calls}

@@ -543,12 +543,7 @@ class _Run:
 
     # -- model nodes ------------------------------------------------------------------------
     def _has_key(self, spec: ModelSpec) -> bool:
-        """A value read moments ago answers without the keyring (a D-Bus call, ~18 ms, which
-        would otherwise block the event loop on every run)."""
-        if not spec.key_ref:
-            return True
-        recent = getattr(self.engine.keys, "recent", None)
-        return bool((recent is not None and recent(spec.key_ref)) or self.engine.keys.get(spec.key_ref))
+        return not spec.key_ref or bool(self.engine.keys.get(spec.key_ref))
 
     def _candidates(self, node: Node, nr: NodeRun) -> tuple[list[ModelSpec], str]:
         fallbacks = [self.specs[m] for m in node.policy.fallback if m in self.specs]

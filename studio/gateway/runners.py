@@ -7,6 +7,7 @@ naming the parameter and the model, or dropped (and listed) when the caller opte
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from studio.errors import UserError
@@ -37,20 +38,19 @@ def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], dr
         result = await studio.providers.call(spec, request.model_copy(update={"stream": on_text is not None}),
                                              on_text=on_text)
         u = result.usage
-        reply = _choice(result.output)
-        reply.finish = openai_finish(result.finish_reason, bool(reply.tool_calls))  # the adapter's own word
-        reply.input_tokens, reply.output_tokens = u.input_tokens, u.output_tokens
-        reply.cached_tokens, reply.reasoning_tokens, reply.streamed = u.cached_tokens, u.reasoning_tokens, on_text is not None
-        reply.more = [_choice(c) for c in (result.output.get("choices") or [])[1:]]
-        return reply
+        return replace(_choice(result.output, result.finish_reason), input_tokens=u.input_tokens,
+                       output_tokens=u.output_tokens, cached_tokens=u.cached_tokens,
+                       reasoning_tokens=u.reasoning_tokens, streamed=on_text is not None,
+                       more=[_choice(c) for c in (result.output.get("choices") or [])[1:]])
 
     return run, bad
 
 
-def _choice(output: dict[str, Any]) -> Reply:
-    """One choice of a canonical llm output (spec/calls.py) as a Reply, usage left to the caller."""
+def _choice(output: dict[str, Any], finish: str | None = None) -> Reply:
+    """One choice of a canonical llm output (spec/calls.py) as a Reply, usage left to the
+    caller; `finish`, when given, is the adapter's word for it."""
     calls = output.get("toolCalls") or []
-    return Reply(output.get("text", ""), openai_finish(output.get("finishReason"), bool(calls)), calls,
+    return Reply(output.get("text", ""), openai_finish(finish or output.get("finishReason"), bool(calls)), calls,
                  logprobs=output.get("logprobs"))
 
 

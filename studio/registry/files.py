@@ -24,7 +24,6 @@ class JsonFolder(Generic[T]):
         self._parse = parse
         self._cache: dict[Path, tuple[tuple[int, int], T | CorruptFile]] = {}
         self._resolved_root: Path | None = None
-        self._paths: dict[str, Path] = {}  # a file name's Path, made once
 
     def path_for(self, ident: str) -> Path:
         check_slug(ident, "id")  # a ValueError naming the rule: ids must fit file names
@@ -54,8 +53,6 @@ class JsonFolder(Generic[T]):
                 items[ident] = result
         for stale in set(self._cache) - seen:
             del self._cache[stale]
-        if len(self._paths) > len(seen):
-            self._paths = {str(path): path for path in seen}
         return items, problems
 
     def _files(self) -> list[tuple[str, Path, os.stat_result | None]]:
@@ -74,17 +71,13 @@ class JsonFolder(Generic[T]):
                         st = entry.stat()
                     except OSError:  # gone since the listing: _read says so
                         st = None
-                    found.append(((*parts, entry.name), self._paths.get(entry.path) or self._path(entry.path), st))
+                    found.append(((*parts, entry.name), Path(entry.path), st))
                 if entry.is_dir(follow_symlinks=False):
                     walk(entry.path, (*parts, entry.name))
 
         walk(str(self.root), ())
         found.sort(key=lambda item: item[0])
         return [("/".join(parts)[:-5], path, st) for parts, path, st in found]
-
-    def _path(self, name: str) -> Path:
-        path = self._paths[name] = Path(name)
-        return path
 
     def get(self, ident: str) -> T | None:
         path = self.path_for(ident)

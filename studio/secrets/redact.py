@@ -21,7 +21,9 @@ class Redactor:
 
     def __init__(self) -> None:
         self._values: set[str] = set()
-        self._longest_first: tuple[str, ...] = ()  # replaced whole on remember(): readers need no lock
+        # both replaced whole on remember(), so readers need no lock
+        self._longest_first: tuple[str, ...] = ()
+        self._as_json: tuple[str, ...] = ()  # each value as it reads inside a JSON string
         self._lock = threading.Lock()
 
     def remember(self, value: str | None) -> None:
@@ -29,6 +31,7 @@ class Redactor:
             with self._lock:
                 self._values.add(value)
                 self._longest_first = tuple(sorted(self._values, key=len, reverse=True))
+                self._as_json = tuple(json.dumps(v, ensure_ascii=False)[1:-1] for v in self._longest_first)
 
     def text(self, text: str) -> str:
         if not text:
@@ -43,9 +46,8 @@ class Redactor:
         """True when JSON text holds nothing `data()` would mask: no remembered value (raw or
         as JSON escapes it), no key shape, no bearer token, no secret-named field. A record
         is walked string by string only when this says no."""
-        for value in self._longest_first:
-            if value in serialized or json.dumps(value, ensure_ascii=False)[1:-1] in serialized:
-                return False
+        if any(value in serialized for value in self._longest_first + self._as_json):
+            return False
         return not (_KEY_SHAPES.search(serialized) or _AUTH_HEADER.search(serialized)
                     or _SECRET_FIELD.search(serialized))
 

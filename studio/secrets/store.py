@@ -67,8 +67,11 @@ class KeyStore:
     def recent(self, name: str) -> str | None:
         """The value if it was read within FRESH_S seconds, without touching the keyring (safe
         on the event loop); None when it must be read afresh."""
+        return self._fresh(self._recent, name)
+
+    def _fresh(self, table: dict, name: str):
         with self._lock:
-            found = self._recent.get(name)
+            found = table.get(name)
         if found is not None and time.monotonic() - found[1] < self.FRESH_S:
             return found[0]
         return None
@@ -107,8 +110,11 @@ class KeyStore:
             self._save_names(sorted({*names, name}))
 
     def get(self, name: str) -> str | None:
-        """The key's value from the keyring, else from the environment; None if neither."""
-        value = None
+        """The key's value from the keyring, else from the environment; None if neither. A
+        value read within FRESH_S seconds is answered from memory."""
+        value = self.recent(name)
+        if value is not None:
+            return value
         if self.available():
             try:
                 value = keyring.get_password(SERVICE, name)
@@ -128,10 +134,9 @@ class KeyStore:
     def status(self, name: str) -> KeyStatus:
         """Where the key comes from. Pages ask for every key a list of models or pipelines
         needs at each render, so an answer is kept for FRESH_S seconds like a value."""
-        with self._lock:
-            found = self._statuses.get(name)
-        if found is not None and time.monotonic() - found[1] < self.FRESH_S:
-            return found[0]
+        found = self._fresh(self._statuses, name)
+        if found is not None:
+            return found
         status = self._read_status(name)
         with self._lock:
             self._statuses[name] = (status, time.monotonic())

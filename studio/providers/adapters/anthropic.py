@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from studio.providers.adapters.base import (AdapterResult, Exchange, canonical_messages, map_params, request_id,
-                                            split_data_url)
+from studio.providers.adapters.base import (AdapterResult, Exchange, canonical_messages, chat_output, map_params,
+                                            request_id, split_data_url)
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
@@ -121,7 +121,7 @@ async def call(x: Exchange) -> AdapterResult:
         calls = [{"id": b.get("id") or "", "type": "function",
                   "function": {"name": b.get("name") or "", "arguments": json.dumps(b.get("input") or {})}}
                  for b in doc["content"] if b.get("type") == "tool_use"]
-        return AdapterResult(_output(text, stop, calls), stop,
+        return AdapterResult(chat_output(text, stop or "end_turn", calls), stop,
                              usage(doc.get("usage") or {}) if doc.get("usage") else None,
                              doc.get("id") or request_id(resp, "request-id"), raw_request=body, raw_response=doc)
 
@@ -160,15 +160,8 @@ async def call(x: Exchange) -> AdapterResult:
     calls = [blocks[i] for i in sorted(blocks)]
     for c in calls:
         c["function"]["arguments"] = c["function"]["arguments"] or "{}"
-    return AdapterResult(_output(x.partial, stop, calls), stop, usage(u) if u else None,
+    return AdapterResult(chat_output(x.partial, stop or "end_turn", calls), stop, usage(u) if u else None,
                          rid, raw_request=body)
-
-
-def _output(text: str, stop: str | None, calls: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {"text": text, "finishReason": stop or "end_turn"}
-    if calls:
-        out["toolCalls"] = calls
-    return out
 
 
 async def probe(x: Exchange) -> None:

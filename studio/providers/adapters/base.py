@@ -154,6 +154,49 @@ class Exchange:
         return ProviderError(ErrorKind.MALFORMED, f"the stream ended before {what}", partial_text=self.partial)
 
 
+def chat_output(text: str, finish: str, calls: list[dict[str, Any]],
+                logprobs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One choice as the canonical llm output has it (spec/calls.py); `finish` is the
+    provider's own word."""
+    out: dict[str, Any] = {"text": text, "finishReason": finish}
+    if calls:
+        out["toolCalls"] = calls
+    if logprobs is not None:
+        out["logprobs"] = logprobs
+    return out
+
+
+class StreamedChoices:
+    """The choices of one streamed answer, which may arrive interleaved (n > 1): the first
+    one's text goes out through the exchange as it comes (what the console and canvas show
+    live), the others' is kept; each keeps its finish reason and log-probabilities."""
+
+    def __init__(self, x: "Exchange"):
+        self.x = x
+        self.texts: dict[int, list[str]] = {}
+        self.finishes: dict[int, str | None] = {0: None}
+        self.logprobs: dict[int, list[dict[str, Any]]] = {}
+
+    async def add(self, index: int, text: str, finish: str | None = None,
+                  logprobs: list[dict[str, Any]] | None = None) -> None:
+        if index == 0:
+            await self.x.send_text(text)
+        else:
+            self.texts.setdefault(index, []).append(text)
+        if logprobs:
+            self.logprobs.setdefault(index, []).extend(logprobs)
+        self.finishes[index] = finish or self.finishes.get(index)
+
+    @property
+    def finish(self) -> str | None:
+        return self.finishes[0]
+
+    def outputs(self, calls_of: Callable[[int], list[dict[str, Any]]], default_finish: str) -> list[dict[str, Any]]:
+        return [chat_output(self.x.partial if i == 0 else "".join(self.texts.get(i, [])),
+                            self.finishes[i] or default_finish, calls_of(i), self.logprobs.get(i))
+                for i in sorted(self.finishes)]
+
+
 def with_choices(choices: list[dict[str, Any]]) -> dict[str, Any]:
     """The canonical output of one or several choices: the first at the top level (what a
     pipeline node reads), all of them under `choices` when there are several."""

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from studio.providers.adapters.base import (AdapterResult, Exchange, canonical_messages, map_params, request_id,
-                                            split_data_url, with_choices)
+from studio.providers.adapters.base import (AdapterResult, Exchange, StreamedChoices, canonical_messages,
+                                            chat_output, map_params, request_id, split_data_url, with_choices)
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
@@ -102,16 +102,6 @@ def _calls(cand: dict[str, Any] | None, start: int = 0) -> list[dict[str, Any]]:
             for i, c in enumerate(calls)]
 
 
-def _output(text: str, finish: str | None, calls: list[dict[str, Any]],
-            logprobs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"text": text, "finishReason": finish or "STOP"}
-    if calls:
-        out["toolCalls"] = calls
-    if logprobs is not None:
-        out["logprobs"] = logprobs
-    return out
-
-
 def _logprob(token: str, value: Any) -> dict[str, Any]:
     return {"token": token, "logprob": float(value or 0.0), "bytes": list(token.encode("utf-8", "surrogatepass"))}
 
@@ -130,6 +120,11 @@ def logprobs_of(cand: dict[str, Any]) -> list[dict[str, Any]] | None:
         entry["top_logprobs"] = [_logprob(t.get("token") or "", t.get("logProbability")) for t in top]
         out.append(entry)
     return out
+
+
+def _choice(cand: dict[str, Any]) -> dict[str, Any]:
+    text, finish = _text(cand)
+    return chat_output(text, finish or "STOP", _calls(cand), logprobs_of(cand))
 
 
 def _by_index(doc: dict[str, Any]) -> dict[int, dict[str, Any]]:
@@ -176,17 +171,13 @@ async def call(x: Exchange) -> AdapterResult:
         text, finish = _text(cands.get(0))
         if finish in BLOCKED_FINISH and not text:
             raise ProviderError(ErrorKind.CONTENT_BLOCKED, f"answer blocked: {finish}", status=200)
-        outputs = [_output(*_text(cands[i]), _calls(cands[i]), logprobs_of(cands[i])) for i in sorted(cands)] \
-            or [_output("", None, [])]
+        outputs = [_choice(cands[i]) for i in sorted(cands)] or [chat_output("", "STOP", [])]
         return AdapterResult(with_choices(outputs), finish, usage(doc.get("usageMetadata")),
                              doc.get("responseId") or request_id(resp), raw_request=body, raw_response=doc)
 
     meta, rid = None, None
-    # per candidate index: text (the first one's streams live), finish, calls, logprobs
-    texts: dict[int, list[str]] = {}
-    finishes: dict[int, str | None] = {0: None}
-    calls: dict[int, list[dict[str, Any]]] = {}
-    logprobs: dict[int, list[dict[str, Any]]] = {}
+    streamed = StreamedChoices(x)
+    calls: dict[int, list[dict[str, Any]]] = {}  # per candidate index
     async for _event, data in x.sse(stream_url, body=body, headers=headers(x.key)):
         if not isinstance(data, dict):
             continue
@@ -195,25 +186,17 @@ async def call(x: Exchange) -> AdapterResult:
         _check_blocked(data, x.partial or None)
         rid = rid or data.get("responseId")
         for index, cand in _by_index(data).items():
-            text, f = _text(cand)
-            if index == 0:
-                await x.send_text(text)
-            else:
-                texts.setdefault(index, []).append(text)
+            await streamed.add(index, *_text(cand), logprobs_of(cand))
             found = calls.setdefault(index, [])
             found += _calls(cand, len(found))
-            if logprobs_of(cand):
-                logprobs.setdefault(index, []).extend(logprobs_of(cand))
-            finishes[index] = f or finishes.get(index)
         meta = data.get("usageMetadata") or meta  # running totals: keep the last
-    finish = finishes[0]
+    finish = streamed.finish
     if finish is None:
         raise x.cut_off("a chunk with finishReason")
     if finish in BLOCKED_FINISH and not x.partial:
         raise ProviderError(ErrorKind.CONTENT_BLOCKED, f"answer blocked: {finish}", status=200)
-    outputs = [_output(x.partial if i == 0 else "".join(texts.get(i, [])), finishes[i], calls.get(i, []),
-                       logprobs.get(i)) for i in sorted(finishes)]
-    return AdapterResult(with_choices(outputs), finish, usage(meta), rid, raw_request=body)
+    return AdapterResult(with_choices(streamed.outputs(lambda i: calls.get(i, []), "STOP")), finish, usage(meta), rid,
+                         raw_request=body)
 
 
 async def probe(x: Exchange) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from studio.providers.adapters.base import (AdapterResult, Exchange, bearer, canonical_messages, map_params,
-                                            prompt_text, split_data_url)
+from studio.providers.adapters.base import (AdapterResult, Exchange, bearer, canonical_messages, chat_output,
+                                            map_params, prompt_text, split_data_url)
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
@@ -89,13 +89,6 @@ def _calls(doc: dict[str, Any], start: int = 0) -> list[dict[str, Any]]:
             for i, c in enumerate(calls)]
 
 
-def _output(text: str, finish: str | None, calls: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {"text": text, "finishReason": finish or "stop"}
-    if calls:
-        out["toolCalls"] = calls
-    return out
-
-
 def _delta(doc: dict[str, Any]) -> str:
     return (doc.get("message") or {}).get("content") or "" if "message" in doc else doc.get("response") or ""
 
@@ -119,7 +112,7 @@ async def call(x: Exchange) -> AdapterResult:
             raise ProviderError(ErrorKind.MALFORMED, "the reply has no message or response")
         u, tps = _usage(doc)
         finish = doc.get("done_reason")
-        return AdapterResult(_output(_delta(doc), finish, _calls(doc)), finish, u,
+        return AdapterResult(chat_output(_delta(doc), finish or "stop", _calls(doc)), finish, u,
                              tokens_per_second=tps, raw_request=body, raw_response=doc)
     last = None
     calls: list[dict[str, Any]] = []
@@ -136,7 +129,7 @@ async def call(x: Exchange) -> AdapterResult:
         raise x.cut_off('the final line with "done": true')
     u, tps = _usage(last)
     finish = last.get("done_reason")
-    return AdapterResult(_output(x.partial, finish, calls), finish, u,
+    return AdapterResult(chat_output(x.partial, finish or "stop", calls), finish, u,
                          tokens_per_second=tps, raw_request=body)
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio.providers.adapters.base import (AdapterResult, Exchange, bearer, canonical_messages, map_params,
-                                            request_id, with_choices)
+from studio.providers.adapters.base import (AdapterResult, Exchange, StreamedChoices, bearer, canonical_messages,
+                                            chat_output, map_params, request_id, with_choices)
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
@@ -54,16 +54,6 @@ def tool_calls(message: dict[str, Any]) -> list[dict[str, Any]]:
             for i, c in enumerate(message.get("tool_calls") or [])]
 
 
-def _output(text: str, finish: str | None, calls: list[dict[str, Any]],
-            logprobs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"text": text, "finishReason": finish or "stop"}
-    if calls:
-        out["toolCalls"] = calls
-    if logprobs is not None:
-        out["logprobs"] = logprobs
-    return out
-
-
 def _logprobs(choice: dict[str, Any]) -> list[dict[str, Any]] | None:
     content = (choice.get("logprobs") or {}).get("content")
     return content if isinstance(content, list) else None
@@ -97,8 +87,8 @@ async def call(x: Exchange) -> AdapterResult:
         doc, resp = await x.request_json("POST", x.spec.endpoint, body=body, headers=headers)
         try:
             choices = sorted(doc["choices"], key=lambda c: c.get("index", 0))
-            outputs = [_output(c["message"].get("content") or "", c.get("finish_reason"), tool_calls(c["message"]),
-                               _logprobs(c)) for c in choices]
+            outputs = [chat_output(c["message"].get("content") or "", c.get("finish_reason") or "stop",
+                                   tool_calls(c["message"]), _logprobs(c)) for c in choices]
         except (KeyError, IndexError, TypeError, AttributeError):
             raise ProviderError(ErrorKind.MALFORMED, "the reply has no choices[0].message") from None
         if not outputs:
@@ -109,11 +99,8 @@ async def call(x: Exchange) -> AdapterResult:
 
     body.update(stream=True, stream_options={"include_usage": True})
     found_usage, rid, done = None, None, False
-    # per choice index: text (the first one's streams live), finish, tool-call pieces, logprobs
-    texts: dict[int, list[str]] = {}
-    finishes: dict[int, str | None] = {0: None}
-    calls: dict[int, dict[int, dict[str, Any]]] = {}
-    logprobs: dict[int, list[dict[str, Any]]] = {}
+    streamed = StreamedChoices(x)
+    calls: dict[int, dict[int, dict[str, Any]]] = {}  # per choice index, tool-call pieces by their index
     headers_rid: list[str | None] = []
     async for _event, data in x.sse(x.spec.endpoint, body=body, headers=headers,
                                      on_open=lambda r: headers_rid.append(request_id(r))):
@@ -128,23 +115,15 @@ async def call(x: Exchange) -> AdapterResult:
         for choice in data.get("choices") or []:
             index = choice.get("index") or 0
             delta = choice.get("delta") or {}
-            if index == 0:
-                await x.send_text(delta.get("content") or "")
-            else:
-                texts.setdefault(index, []).append(delta.get("content") or "")
+            await streamed.add(index, delta.get("content") or "", choice.get("finish_reason"), _logprobs(choice))
             if delta.get("tool_calls"):
                 _merge_tool_deltas(calls.setdefault(index, {}), delta["tool_calls"])
-            if _logprobs(choice):
-                logprobs.setdefault(index, []).extend(_logprobs(choice))
-            finishes[index] = choice.get("finish_reason") or finishes.get(index)
         if data.get("usage"):
             found_usage = usage(data["usage"])
     if not done:
         raise x.cut_off("its [DONE] line")
-    outputs = [_output(x.partial if i == 0 else "".join(texts.get(i, [])), finishes[i],
-                       [calls.get(i, {})[k] for k in sorted(calls.get(i, {}))], logprobs.get(i))
-               for i in sorted(finishes)]
-    return AdapterResult(with_choices(outputs), finishes[0], found_usage,
+    outputs = streamed.outputs(lambda i: [calls.get(i, {})[k] for k in sorted(calls.get(i, {}))], "stop")
+    return AdapterResult(with_choices(outputs), streamed.finish, found_usage,
                          rid or (headers_rid[0] if headers_rid else None), raw_request=body)
 
 
