@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from nicegui.testing import Screen
+from selenium.common.exceptions import ElementClickInterceptedException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
@@ -13,6 +14,20 @@ from selenium.webdriver.remote.webelement import WebElement
 
 def by_testid(screen: Screen, testid: str) -> WebElement:
     return screen.find_by_css(f'[data-testid="{testid}"]')
+
+
+def click(screen: Screen, testid: str, timeout: float = 5.0) -> None:
+    """Click once nothing else is in front of the element: a dialog still opening (Quasar's
+    transition) or a toast leaving would take the click; retried until `timeout`, then raised."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            by_testid(screen, testid).click()
+            return
+        except ElementClickInterceptedException:
+            if time.monotonic() > deadline:
+                raise
+            screen.wait(0.1)
 
 
 def field(screen: Screen, testid: str) -> WebElement:

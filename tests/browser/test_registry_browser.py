@@ -8,7 +8,7 @@ from selenium.webdriver.common.keys import Keys
 
 from studio.registry.samples import sample_models
 
-from tests.browser.helpers import by_testid, choose, field, replace_text
+from tests.browser.helpers import by_testid, choose, click, field, replace_text
 
 N = len(sample_models())  # the seeded registry
 
@@ -35,7 +35,7 @@ def test_register_a_model_through_the_form(screen: Screen):
 def test_saving_an_empty_form_marks_every_problem_on_its_field(screen: Screen):
     screen.open("/registry")
     by_testid(screen, "register").click()
-    by_testid(screen, "form-save").click()
+    click(screen, "form-save")  # the dialog may still be opening
     screen.should_contain("2 fields need attention")
     # Both problems at once, each under its own field (not one toast saying "and 1 more").
     for testid, sentence in (("form-id", "An id is required"), ("form-name", "A name is required.")):
