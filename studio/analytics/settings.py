@@ -18,6 +18,9 @@ FILE_NAME = "analytics.json"
 class AnalyticsSettings(SpecModel):
     retention_days: int | None = Field(default=None, ge=1)  # None keeps call detail forever
     audit_hashes_only: bool = False  # store only sha256 of inputs/outputs, never their content
+    # DuckDB's own default is 80% of the machine's memory, which a long session or a long batch
+    # slowly takes as cache of a growing database; beyond this it evicts (or spills to disk).
+    memory_limit_mb: int = Field(default=256, ge=16)
 
 
 def load_settings(home: Path) -> AnalyticsSettings:

@@ -120,6 +120,7 @@ class AnalyticsStore:
                         ) from None
                     raise UserError(f"could not open the analytics database {self.path}: {e}") from None
                 try:
+                    db.execute(f"SET memory_limit = '{self.settings.memory_limit_mb}MB'")
                     migrate(db)
                     from studio.analytics.retention import apply_retention
 

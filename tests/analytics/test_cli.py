@@ -53,5 +53,6 @@ def test_settings_and_retention_from_the_cli(iom_home, capsys):
     assert "retention 30 days, audit hashes only" in captured.err
     data = json.loads(captured.out)
     assert data["summary"]["calls"] == 7 and data["latency"] == []  # totals kept, detail rolled up
-    assert json.loads((iom_home / "analytics.json").read_text()) == {"retentionDays": 30, "auditHashesOnly": True}
+    assert json.loads((iom_home / "analytics.json").read_text()) == {"retentionDays": 30, "auditHashesOnly": True,
+                                                                          "memoryLimitMb": 256}
     assert main(["analytics", "--set-retention-days", "-1"]) == 1

@@ -68,6 +68,19 @@ def test_retention_setting_applies_on_demand_and_at_start(iom_home):
     store.close()
 
 
+def test_duckdb_memory_is_bounded_by_the_setting(iom_home):
+    def limit(cur):
+        return cur.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+    store = AnalyticsStore(iom_home)
+    assert store.read(limit) == "244.1 MiB"  # 256 MB, DuckDB counts in MiB
+    store.update_settings(memory_limit_mb=64)
+    store.close()
+    store = AnalyticsStore(iom_home)
+    assert store.read(limit) == "61.0 MiB"
+    store.close()
+
+
 def test_settings_reject_nonsense(iom_home):
     store = AnalyticsStore(iom_home)
     with pytest.raises(ValueError):
