@@ -27,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.fake_upstream import FakeUpstream  # noqa: E402
+
 WORDS = ["great", "awful", "fine", "slow", "lovely", "broken", "cheap", "solid", "noisy", "perfect", "late", "fresh"]
 
 
@@ -89,68 +91,6 @@ def offline(rows: int, executor: str) -> dict:
                 "failed": agg["failed"], "rss1kMb": round(marks.get("rss_1k_mb", 0), 1), "rssEndMb": round(peak_rss_mb(), 1)}
 
 
-class SlowUpstream:
-    """An OpenAI-style chat endpoint on 127.0.0.1 (bare asyncio) that answers after a fixed
-    delay. It runs in its own process, as a real upstream does: in a thread of the bench it
-    would share the studio's GIL and measure two event loops taking turns."""
-
-    def __init__(self, body: dict, delay_s: float):
-        self.body, self.delay_s = body, delay_s
-
-    def __enter__(self) -> str:
-        import socket
-        import subprocess
-
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        sock.close()
-        self.proc = subprocess.Popen([sys.executable, __file__, "--serve-upstream", str(self.port),
-                                      str(self.delay_s), json.dumps(self.body)])
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return f"http://127.0.0.1:{self.port}"
-            except OSError:
-                time.sleep(0.05)
-        self.proc.kill()
-        raise RuntimeError("the fake upstream did not start within 30 s")
-
-    def __exit__(self, *exc) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
-def serve_upstream(port: int, delay_s: float, body: dict) -> None:
-    """A bare asyncio HTTP/1.1 server with keep-alive: uvicorn's stalled some kept-alive
-    requests until its keep-alive timeout under 64 connections, which measured the fake."""
-    payload = json.dumps(body).encode()
-    response = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
-                + str(len(payload)).encode() + b"\r\n\r\n" + payload)
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                await reader.readexactly(length)
-                await asyncio.sleep(delay_s)
-                writer.write(response)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
-
-    async def main() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=512)
-        async with server:
-            await server.serve_forever()
-    asyncio.run(main())
-
-
 def upstream(rows: int = 2000, concurrency: int = 64, latency_s: float = 0.2) -> dict:
     from studio.core import Studio
     from studio.spec.calls import CANONICAL_SCHEMAS
@@ -158,7 +98,7 @@ def upstream(rows: int = 2000, concurrency: int = 64, latency_s: float = 0.2) ->
     body = {"id": "c", "object": "chat.completion", "model": "m",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}}
-    with tempfile.TemporaryDirectory() as tmp, SlowUpstream(body, latency_s) as url:
+    with tempfile.TemporaryDirectory() as tmp, FakeUpstream(body, delay_s=latency_s) as url:
         home = Path(tmp)
         os.environ["IOM_HOME"] = str(home)
         os.environ["BENCH_UPSTREAM_KEY"] = "bench-key"
@@ -202,9 +142,6 @@ async def bare_httpx(url: str, rows: int, concurrency: int) -> float:
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["--serve-upstream"]:
-        serve_upstream(int(sys.argv[2]), float(sys.argv[3]), json.loads(sys.argv[4]))
-        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10000)
     ap.add_argument("--upstream-rows", type=int, default=2000)

@@ -10,10 +10,11 @@ import uuid
 from typing import Any, Callable
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import JSONResponse
 
 from studio.errors import UserError
 from studio.gateway.errors import GatewayError, anthropic_error, classify
+from studio.gateway.event_stream import EventStream
 from studio.gateway.runners import runner
 from studio.gateway.streaming import Reply, Upstream
 
@@ -46,7 +47,7 @@ def register(router, get_studio: Callable[[], Any]) -> None:
                 except BaseException:
                     upstream.cancel()
                     raise
-                return StreamingResponse(_events(model, upstream), media_type="text/event-stream", headers=headers)
+                return EventStream(_events(model, upstream), headers)
             return JSONResponse(message(model, await run(None)), headers=headers)
         except Exception as e:  # noqa: BLE001 - classify re-raises what it does not know
             return anthropic_error(classify(e))
@@ -151,33 +152,36 @@ async def _events(model: str, upstream: Upstream):
     start = {"id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": model,
              "content": [], "stop_reason": None, "stop_sequence": None,
              "usage": {"input_tokens": 0, "output_tokens": 0}}
-    yield _event("message_start", {"message": start})
+    out = [_event("message_start", {"message": start})]  # joined up to each wait, as in openai_api
     index, text_open = 0, False
     try:
         async for text in upstream.texts():
             if not text_open:
-                yield _event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
+                out.append(_event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))
                 text_open = True
-            yield _event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}})
+            out.append(_event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}}))
+            yield "".join(out)
+            out.clear()
         r = upstream.result()
         if not text_open and r.text:
-            yield _event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
-            yield _event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": r.text}})
+            out.append(_event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))
+            out.append(_event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": r.text}}))
             text_open = True
         if text_open:
-            yield _event("content_block_stop", {"index": 0})
+            out.append(_event("content_block_stop", {"index": 0}))
             index = 1
         for block in _blocks(r):
             if block["type"] != "tool_use":
                 continue
-            yield _event("content_block_start", {"index": index, "content_block": {**block, "input": {}}})
-            yield _event("content_block_delta", {"index": index, "delta": {
-                "type": "input_json_delta", "partial_json": json.dumps(block["input"])}})
-            yield _event("content_block_stop", {"index": index})
+            out.append(_event("content_block_start", {"index": index, "content_block": {**block, "input": {}}}))
+            out.append(_event("content_block_delta", {"index": index, "delta": {
+                "type": "input_json_delta", "partial_json": json.dumps(block["input"])}}))
+            out.append(_event("content_block_stop", {"index": index}))
             index += 1
-        yield _event("message_delta", {"delta": {"stop_reason": STOP_REASONS.get(r.finish, "end_turn"),
-                                                 "stop_sequence": None}, "usage": _usage(r)})
-        yield _event("message_stop", {})
+        out.append(_event("message_delta", {"delta": {"stop_reason": STOP_REASONS.get(r.finish, "end_turn"),
+                                                      "stop_sequence": None}, "usage": _usage(r)}))
+        out.append(_event("message_stop", {}))
     except Exception as e:  # noqa: BLE001 - after the first token the status is already 200
         err = classify(e)
-        yield _event("error", {"error": {"type": "api_error", "message": err.message}})
+        out.append(_event("error", {"error": {"type": "api_error", "message": err.message}}))
+    yield "".join(out)

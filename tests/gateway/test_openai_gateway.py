@@ -104,6 +104,22 @@ def test_a_streamed_completion_arrives_as_openai_chunks(gateway, fake):
     assert "usage" in docs[-1] and docs[-1]["choices"] == []
 
 
+def test_a_client_that_hangs_up_mid_stream_stops_the_call_upstream(gateway, fake):
+    part = lambda t: {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": t}}]}
+    fake.reply("/v1/chat/completions", Reply(chunks=sse(part("first"), *[part(" more")] * 200), delay_s=0.05))
+    with gateway.stream("POST", "/chat/completions", json={
+            "model": "loop/chat", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}) as r:
+        for line in r.iter_lines():
+            if "first" in line:
+                break  # leaving the block closes the connection, ~10 s before the model would finish
+    read = str(gateway.base_url).rstrip("/").removesuffix("/v1") + "/api/analytics/read"
+    deadline, calls = time.monotonic() + 8, []
+    while time.monotonic() < deadline and not calls:
+        time.sleep(0.3)
+        calls = httpx.post(read, headers=AUTH, json={"query": "recent_calls", "args": []}).json()
+    assert [(c["model_id"], c["status"], c["error_class"]) for c in calls] == [("loop/chat", "error", "cancelled")]
+
+
 def test_a_saved_pipeline_is_a_model(gateway):
     r = gateway.post("/chat/completions", json={"model": "pipeline/review-triage", "messages": [
         {"role": "user", "content": "Le personnel était charmant mais le petit déjeuner était froid."}]})

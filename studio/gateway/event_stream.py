@@ -1,0 +1,48 @@
+"""Server-sent events for the API routes, without Starlette's StreamingResponse.
+
+Under uvicorn (ASGI 2.3) a StreamingResponse runs every stream inside an anyio task group, only
+to hear the client leave. Here one plain task waits for `http.disconnect` and cancels the
+stream, which closes the events' generator and, through it, the call upstream: a client that
+hangs up stops the tokens it would have paid for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import AsyncGenerator, Mapping
+
+from starlette.types import Receive, Scope, Send
+
+
+class EventStream:
+    def __init__(self, events: AsyncGenerator[str, None], headers: Mapping[str, str] | None = None):
+        self.events = events
+        self.raw_headers = [(b"content-type", b"text/event-stream; charset=utf-8"),
+                            *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items())]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        stream = asyncio.current_task()
+        state = {"finished": False, "left": False}
+
+        async def hear_the_client_leave() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            if not state["finished"]:
+                state["left"] = True
+                stream.cancel()
+
+        listener = asyncio.create_task(hear_the_client_leave())
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            async for text in self.events:
+                await send({"type": "http.response.body", "body": text.encode("utf-8"), "more_body": True})
+            state["finished"] = True
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except asyncio.CancelledError:
+            if not state["left"]:
+                raise
+            stream.uncancel()  # we cancelled it ourselves: the client is gone, nothing to report
+        finally:
+            state["finished"] = True
+            listener.cancel()
+            await self.events.aclose()
