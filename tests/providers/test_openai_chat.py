@@ -79,6 +79,18 @@ async def test_stream_emits_deltas_and_reads_usage_from_last_chunk(fake, hub):
     assert result.request_id == "chatcmpl-s"
 
 
+async def test_stream_lines_split_anywhere_by_the_network_are_read_whole(fake, hub):
+    """SSE lines may end in \\r\\n or \\r; a read may end between \\r and \\n or inside a UTF-8 character."""
+    event = b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"%s"}}]}'
+    fake.reply(PATH, Reply(delay_s=0.05, chunks=[
+        (event % "café".encode())[:-6], (event % "café".encode())[-6:] + b"\r", b"\n\r\n",
+        b'data: {"id":"c","choices":[{"index":0,\r', b'\ndata: "delta":{"content":"!"}}]}\r\r',  # one event, two lines
+        b"data: [DONE]\r\n\r\n"]))
+    seen = []
+    result = await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True), on_text=seen.append)
+    assert seen == ["café", "!"] and result.output["text"] == "café!"
+
+
 async def test_async_on_text_is_awaited(fake, hub):
     fake.reply(PATH, Reply(chunks=sse(chunk("a"), chunk("b"))))
     seen = []
