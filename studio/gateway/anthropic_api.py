@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 
 from studio.errors import UserError
 from studio.gateway.errors import GatewayError, anthropic_error, classify
-from studio.gateway.event_stream import EventStream
+from studio.gateway.event_stream import EventStream, Final
 from studio.gateway.runners import runner
 from studio.gateway.streaming import Reply, Upstream
 
@@ -184,4 +184,4 @@ async def _events(model: str, upstream: Upstream):
     except Exception as e:  # noqa: BLE001 - after the first token the status is already 200
         err = classify(e)
         out.append(_event("error", {"error": {"type": "api_error", "message": err.message}}))
-    yield "".join(out)
+    yield Final("".join(out))

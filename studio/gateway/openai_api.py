@@ -29,7 +29,7 @@ from studio import jsonread
 from studio.errors import UserError
 from studio.gateway import anthropic_api
 from studio.gateway.errors import GatewayError, classify, openai_error
-from studio.gateway.event_stream import EventStream
+from studio.gateway.event_stream import EventStream, Final
 from studio.gateway.runners import PIPELINE_PREFIX, runner
 from studio.gateway.streaming import Reply, Upstream
 from studio.providers import capabilities
@@ -227,4 +227,4 @@ async def _chunks(model: str, upstream: Upstream, include_usage: bool):
         err = classify(e)
         out.append(f"data: {json.dumps({'error': {'message': redact(err.message), 'type': err.kind, 'code': err.kind}})}\n\n")
     out.append("data: [DONE]\n\n")
-    yield "".join(out)
+    yield Final("".join(out))

@@ -29,7 +29,7 @@ from studio.providers.adapters import adapter_for
 from studio.providers.adapters.base import Exchange
 from studio.providers.classify import from_transport
 from studio.providers.errors import ErrorKind, ProviderError
-from studio.providers.transport import AiohttpTransport
+from studio.providers.transport import AiohttpTransport, DirectClient
 from studio.providers.usage import cost, final_usage
 from studio.recording import MemoryRecorder, Recorder
 from studio.secrets import redact, redactor
@@ -101,18 +101,17 @@ class ProviderHub:
         self.keys = keys
         self.recorder = recorder if recorder is not None else MemoryRecorder()
         self.random = rng or random.Random()
-        self._clients: dict[str, tuple[Any, httpx.AsyncClient]] = {}
+        self._clients: dict[str, tuple[Any, DirectClient]] = {}
 
     # -- clients -------------------------------------------------------------------------
 
-    def client(self, provider: str) -> httpx.AsyncClient:
+    def client(self, provider: str) -> DirectClient:
         """One pooled client per provider, made on first use (and again on a new event loop)."""
         loop = asyncio.get_running_loop()
         found = self._clients.get(provider)
         if found is None or found[0] is not loop:
             limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
-            client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT_S, follow_redirects=False, limits=limits,
-                                       transport=AiohttpTransport(limits))
+            client = DirectClient(AiohttpTransport(limits), DEFAULT_TIMEOUT_S)
             self._clients[provider] = (loop, client)
             return client
         return found[1]

@@ -86,3 +86,47 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+
+
+class DirectClient:
+    """The four methods of httpx.AsyncClient the adapters use (`build_request`, `send`,
+    `request`, `get`), straight onto the transport: httpx.Request in, httpx.Response out.
+
+    The hub's clients need none of what AsyncClient adds around its transport (auth flows,
+    redirects — never followed —, cookies, event hooks, env proxies, which AsyncClient ignores
+    anyway once given a transport); skipping it saved ~50 µs a call on loopback
+    (265 → 212 µs median, alternating, same fake). httpx's default request headers are kept.
+    """
+
+    _DEFAULT_HEADERS = httpx.Headers({"accept": "*/*", "accept-encoding": "gzip, deflate",
+                                      "user-agent": f"python-httpx/{httpx.__version__}"})
+
+    def __init__(self, transport: httpx.AsyncBaseTransport, timeout_s: float):
+        self._transport = transport
+        self._timeout = httpx.Timeout(timeout_s).as_dict()
+
+    def build_request(self, method: str, url: str, *, json=None, content=None, headers=None,
+                      timeout: float | None = None) -> httpx.Request:
+        merged = self._DEFAULT_HEADERS.copy()
+        if headers:
+            merged.update(headers)
+        return httpx.Request(method, url, json=json, content=content, headers=merged, extensions={
+            "timeout": httpx.Timeout(timeout).as_dict() if timeout is not None else self._timeout})
+
+    async def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+        response = await self._transport.handle_async_request(request)
+        if not stream:
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+        return response
+
+    async def request(self, method: str, url: str, **options) -> httpx.Response:
+        return await self.send(self.build_request(method, url, **options))
+
+    async def get(self, url: str, **options) -> httpx.Response:
+        return await self.request("GET", url, **options)
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()

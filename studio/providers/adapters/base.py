@@ -16,6 +16,7 @@ import httpx
 
 from studio.providers.classify import from_body, from_response, from_transport
 from studio.providers.errors import ErrorKind, ProviderError
+from studio.providers.transport import DirectClient
 from studio.spec.calls import Usage
 from studio.spec.model import ModelSpec
 
@@ -40,7 +41,7 @@ class Exchange:
     params: dict[str, Any]
     key: str | None
     stream: bool
-    client: httpx.AsyncClient | None
+    client: httpx.AsyncClient | DirectClient | None  # the hub gives a DirectClient; a preview an AsyncClient
     emit: Callable[[str], Awaitable[None]]
     timeout_s: float = 60.0
     wait_s: float = 0.0  # time awaiting the provider (network and its compute)
