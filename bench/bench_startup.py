@@ -1,6 +1,8 @@
 """How long the studio takes from launch until its first page answers 200: `python run.py`
 (cold start of the server), and `./scripts/start` when nothing changed since the last start
-(the README's first command a second time: it must not reinstall anything).
+(the README's first command a second time: it must not reinstall anything). Beside them, in
+the same rounds, a bare NiceGUI app with one page (bench/nicegui_hello.py): the floor no
+change to the studio can go below, and the studio's start as a ratio of it.
 
     python bench/bench_startup.py [--runs 5] [--json]
 """
@@ -54,17 +56,24 @@ def main() -> None:
     server = [sys.executable, "run.py"]
     script = [str(ROOT / "scripts" / "start")]
     one_start(script)  # installs what is missing, once; the measured starts below find it there
-    cold, warm = [], []
-    for _ in range(args.runs):  # interleaved, so both see the same machine load
+    hello = [sys.executable, str(ROOT / "bench" / "nicegui_hello.py")]
+    cold, warm, floor = [], [], []
+    for _ in range(args.runs):  # interleaved, so all see the same machine load
         cold.append(one_start(server))
         warm.append(one_start(script))
+        floor.append(one_start(hello))
     print(f"run.py to first page (fresh IOM_HOME, seeding included), {args.runs} runs: "
           f"median {statistics.median(cold):.2f} s, min {min(cold):.2f} s, max {max(cold):.2f} s")
     print(f"./scripts/start again (nothing changed) to first page, {args.runs} runs: "
           f"median {statistics.median(warm):.2f} s, min {min(warm):.2f} s, max {max(warm):.2f} s")
+    print(f"bare NiceGUI app with one page to first page, {args.runs} runs: median {statistics.median(floor):.2f} s; "
+          f"the studio's cold start is {statistics.median(cold) / statistics.median(floor):.2f}x that")
     if args.json:
         print(json.dumps({"startup_s": round(statistics.median(cold), 3),
-                          "warm_start_s": round(statistics.median(warm), 3), "runs": args.runs}))
+                          "warm_start_s": round(statistics.median(warm), 3),
+                          "nicegui_floor_s": round(statistics.median(floor), 3),
+                          "startup_over_nicegui": round(statistics.median(cold) / statistics.median(floor), 3),
+                          "runs": args.runs}))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import pyarrow.json as pj
 from studio.analytics.rows import ESTIMATED_SOURCES, utc_naive
 from studio.secrets import redact
 
-CALL_PREFIX = b'{"kind":"call",'
 
 # Arrow's default pool (mimalloc) keeps the memory of every batch the writer parsed: over a
 # 10k-row batch run that was ~40 MB more peak RSS (bench_batch), for no gain in ingest speed.

@@ -19,12 +19,15 @@ _string = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(…, ensure_
 _to_json = CallRecord.__pydantic_serializer__.to_json  # model_dump_json's bytes, without decoding them
 
 
+CALL_PREFIX = b'{"kind":"call",'  # how every call line starts (the writer sorts lines by it)
+
+
 def call_line(record: CallRecord, input_text: str | None, output_text: str | None) -> bytes:
     """Built as bytes: the record's JSON is UTF-8 already, so only the two texts are encoded."""
     if record.error_message:
         record = record.model_copy(update={"error_message": redact(record.error_message)})
     return b"".join((
-        b'{"kind":"call","record":', _to_json(record),
+        CALL_PREFIX, b'"record":', _to_json(record),
         b',"input":', _string(input_text).encode("utf-8", "surrogatepass"),
         b',"output":', _string(output_text).encode("utf-8", "surrogatepass"), b"}\n",
     ))

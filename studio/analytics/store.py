@@ -24,8 +24,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from studio.analytics import call_batch, rollup, spool
-from studio.analytics.lines import call_line, decode, run_line
+from studio.analytics import rollup, spool
+from studio.analytics.lines import CALL_PREFIX, call_line, decode, run_line
 from studio.analytics.rows import call_columns, content_text, run_rows
 from studio.analytics.schema import CALL_COLUMNS, migrate
 from studio.analytics.settings import AnalyticsSettings, load_settings, save_settings
@@ -257,7 +257,7 @@ class AnalyticsStore:
         call_lines, from_file_runs = [], []
         for backlog in backlogs:
             for line in backlog.lines:
-                if line.startswith(call_batch.CALL_PREFIX):
+                if line.startswith(CALL_PREFIX):
                     call_lines.append(line)
                     continue
                 try:
@@ -317,6 +317,8 @@ class AnalyticsStore:
                 self._progress.pop(name, None)
 
     def _write(self, cur, call_lines: list[bytes], runs, progress: dict[str, int], *, by_rows: bool = False) -> bool:
+        from studio.analytics import call_batch  # pyarrow: ~110 ms of import, kept off the studio's start
+
         table = None
         try:
             hashes_only = self.settings.audit_hashes_only
@@ -367,6 +369,8 @@ class AnalyticsStore:
         return calls
 
     def _insert_call_table(self, cur, table, hashes_only: bool) -> None:
+        from studio.analytics import call_batch
+
         cur.register("calls_batch", table)
         try:
             cur.execute(call_batch.INSERT_CALLS.format(table="calls_batch"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timezone
 
@@ -59,6 +60,12 @@ def check_json_schema(value: dict | None) -> dict | None:
     validation read `properties`/`required`/`type`, so a non-schema would fail later)."""
     if value is None:
         return value
+    try:  # most models share a few schemas (the canonical llm pair): each is checked once
+        text = json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError):
+        text = None
+    if text is not None and text in _VALID_SCHEMAS:
+        return value
     import jsonschema
 
     validator = jsonschema.validators.validator_for(value, default=jsonschema.Draft202012Validator)
@@ -67,4 +74,9 @@ def check_json_schema(value: dict | None) -> dict | None:
     except jsonschema.SchemaError as e:
         where = "/".join(str(part) for part in e.absolute_path) or "(top level)"
         raise ValueError(f"is not a valid JSON Schema at {where}: {e.message[:200]}") from None
+    if text is not None and len(_VALID_SCHEMAS) < 1024:
+        _VALID_SCHEMAS.add(text)
     return value
+
+
+_VALID_SCHEMAS: set[str] = set()  # JSON texts of schemas that passed the meta-schema check

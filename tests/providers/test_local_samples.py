@@ -32,6 +32,16 @@ def _pipeline_doc(pipeline_id):
     return json.loads((samples_dir() / "pipelines" / f"{pipeline_id}.json").read_text("utf-8"))
 
 
+def test_every_shipped_model_schema_is_a_valid_json_schema():
+    """sample_models() skips this check at start; here it runs on every sample, local or not."""
+    for path in sorted((samples_dir() / "models").glob("*.json")):
+        doc = json.loads(path.read_text("utf-8"))
+        for field in ("inputSchema", "outputSchema"):
+            schema = doc.get(field)
+            if schema is not None:
+                jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator).check_schema(schema)
+
+
 def test_every_local_model_has_one_registry_entry_and_back():
     assert sorted(s.model for s in LOCAL_SPECS) == sorted(LOCAL_MODELS)
     assert len({s.id for s in LOCAL_SPECS}) == len(LOCAL_SPECS)
