@@ -4,6 +4,7 @@ pages set (Quasar puts them on a field's outer element, so inputs are found insi
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from nicegui.testing import Screen
 from selenium.common.exceptions import ElementClickInterceptedException
@@ -16,13 +17,15 @@ def by_testid(screen: Screen, testid: str) -> WebElement:
     return screen.find_by_css(f'[data-testid="{testid}"]')
 
 
-def click(screen: Screen, testid: str, timeout: float = 5.0) -> None:
-    """Click once nothing else is in front of the element: a dialog still opening (Quasar's
-    transition) or a toast leaving would take the click; retried until `timeout`, then raised."""
+def click(screen: Screen, target: str | Callable[[], WebElement], timeout: float = 5.0) -> None:
+    """Click once nothing else is in front of the element (a data-testid, or a function that
+    finds it): a dialog still opening (Quasar's transition) or a toast leaving would take the
+    click; retried until `timeout`, then raised."""
+    find = (lambda: by_testid(screen, target)) if isinstance(target, str) else target
     deadline = time.monotonic() + timeout
     while True:
         try:
-            by_testid(screen, testid).click()
+            find().click()
             return
         except ElementClickInterceptedException:
             if time.monotonic() > deadline:

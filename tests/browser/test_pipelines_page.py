@@ -12,6 +12,7 @@ from selenium.webdriver.common.keys import Keys
 from studio.core import Studio
 from studio.registry.pipelines import export_pipeline
 from tests.browser.canvas_helpers import wait_nodes
+from tests.browser.helpers import click
 
 
 def registry():
@@ -64,9 +65,10 @@ def test_new_duplicate_rename_delete(screen: Screen):
     screen.wait_for(lambda: "Second flow" in row("my-flow-copy").text)  # the list was redrawn
 
     screen.wait(0.6)  # the rename dialog finishes closing
-    row("my-flow-copy").find_element(By.XPATH, ".//i[text()='delete']").click()
+    click(screen, lambda: row("my-flow-copy").find_element(By.XPATH, ".//i[text()='delete']"))
     screen.wait(0.6)  # the confirm dialog finishes opening (a click during the animation lands on its card)
-    screen.selenium.find_element(By.XPATH, "//div[contains(@class,'q-dialog')]//button[.//span[text()='Delete']]").click()
+    click(screen, lambda: screen.selenium.find_element(
+        By.XPATH, "//div[contains(@class,'q-dialog')]//button[.//span[text()='Delete']]"))
     screen.wait_for(lambda: not registry().exists("my-flow-copy"))
     assert registry().exists("my-flow")
 
