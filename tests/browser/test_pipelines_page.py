@@ -125,11 +125,12 @@ def test_importing_over_a_saved_pipeline_asks_and_keeps_a_backup(screen: Screen,
     upload().send_keys(str(f))
     screen.should_contain("exists already")
     assert registry().get("review-triage").name == "Review triage"  # nothing replaced before the answer
-    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=import-replace]").click()
-    screen.should_contain("the old version is kept as a backup")
+    click(screen, "import-replace")  # the question may still be opening
+    # the result line, not the question: the question says "the old version is kept as a backup" too
+    screen.should_contain("Replaced 'Review triage (edited)' (review-triage)")
     assert registry().get("review-triage").name == "Review triage (edited)"
-    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=backups-review-triage]").click()
+    click(screen, "backups-review-triage")
     screen.should_contain("Backups of pipeline review-triage")
-    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=backups] button[data-testid^=restore-]").click()
+    click(screen, lambda: screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=backups] button[data-testid^=restore-]"))
     screen.should_contain("Restored review-triage")
     assert registry().get("review-triage").name == "Review triage"
