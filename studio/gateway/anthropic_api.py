@@ -160,8 +160,9 @@ async def _events(model: str, upstream: Upstream):
                 out.append(_event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))
                 text_open = True
             out.append(_event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}}))
-            yield "".join(out)
-            out.clear()
+            if not upstream.finished:
+                yield "".join(out)
+                out.clear()
         r = upstream.result()
         if not text_open and r.text:
             out.append(_event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))

@@ -199,15 +199,16 @@ async def _chunks(model: str, upstream: Upstream, include_usage: bool):
         return f"data: {json.dumps(doc, ensure_ascii=False)}\n\n"
 
     # Events go out joined, one write per wait for the model: each write is a system call and
-    # a wake-up of the client (3 writes instead of 6 for a short answer).
+    # a wake-up of the client (an answer that is complete by the time it is sent: one write).
     out = [chunk({"role": "assistant", "content": ""})]
     sent = False
     try:
         async for text in upstream.texts():
             sent = True
             out.append(chunk({"content": text}))
-            yield "".join(out)
-            out.clear()
+            if not upstream.finished:
+                yield "".join(out)
+                out.clear()
         r = upstream.result()
         if not sent and r.text:
             out.append(chunk({"content": r.text}))  # a pipeline whose output is not streamed text

@@ -60,6 +60,11 @@ class Upstream:
             if not self._task.done():
                 self._task.cancel()
 
+    @property
+    def finished(self) -> bool:
+        """The call is over and every text it sent has been taken: what is left is the tail."""
+        return self._task.done() and self._queue.empty()
+
     def result(self) -> Reply:
         return self._task.result()
 
