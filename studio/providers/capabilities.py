@@ -3,9 +3,9 @@ decides "translate" versus "refuse with a 400 naming the parameter and the model
 the caller opts in, "drop and say so"). An adapter that starts translating a parameter adds
 it here in the same commit; nothing else in the studio keeps such a list.
 
-Keys are the adapter's api name; `openai-chat` is split into OpenAI itself and the servers
-that copy its format (HF router, Ollama /v1, vLLM, OpenRouter), because their documented
-parameters differ.
+Keys are the adapter's api name; `openai-chat` is split into OpenAI itself, the Hugging Face
+router, Ollama's /v1 and the other servers that copy its format (vLLM, OpenRouter…), because
+their documented parameters differ (`openai_chat.family`).
 """
 
 from __future__ import annotations
@@ -32,13 +32,22 @@ TRANSLATED: dict[str, frozenset[str]] = {
     # OpenAI-compatible servers: the parameters their documentation shares with OpenAI.
     "openai-compatible": frozenset(_SAMPLING | {"presence_penalty", "frequency_penalty", "tools", "tool_choice",
                                                 "response_format"}),
+    # the HF router's chat-completion spec and Ollama's OpenAI-compatibility page list
+    # logprobs / top_logprobs (and no `n`)
+    "hf-router": frozenset(_SAMPLING | {"presence_penalty", "frequency_penalty", "tools", "tool_choice",
+                                        "response_format", "logprobs", "top_logprobs"}),
+    "ollama-openai": frozenset(_SAMPLING | {"presence_penalty", "frequency_penalty", "tools", "tool_choice",
+                                            "response_format", "logprobs", "top_logprobs"}),
     "anthropic-messages": frozenset({"temperature", "top_p", "stop", "max_tokens", "user", "tools", "tool_choice",
                                      "parallel_tool_calls"}),
     # n -> candidateCount, logprobs -> responseLogprobs, top_logprobs -> logprobs (a count)
     "gemini": frozenset(_SAMPLING | {"presence_penalty", "frequency_penalty", "response_format", "tools",
                                      "tool_choice", "n", "logprobs", "top_logprobs"}),
-    "ollama-chat": frozenset(_SAMPLING | {"presence_penalty", "frequency_penalty", "tools", "response_format"}),
-    "ollama-generate": frozenset(_SAMPLING | {"presence_penalty", "frequency_penalty", "response_format"}),
+    # logprobs / top_logprobs: top-level fields of /api/chat and /api/generate (Ollama ≥ 0.12.11)
+    "ollama-chat": frozenset(_SAMPLING | {"presence_penalty", "frequency_penalty", "tools", "response_format",
+                                          "logprobs", "top_logprobs"}),
+    "ollama-generate": frozenset(_SAMPLING | {"presence_penalty", "frequency_penalty", "response_format",
+                                              "logprobs", "top_logprobs"}),
     "hf-text-generation": frozenset(_SAMPLING),
     "local": frozenset(),
     "http": frozenset(_SAMPLING),  # a generic endpoint's own template decides what it does with them
@@ -47,9 +56,9 @@ TRANSLATED: dict[str, frozenset[str]] = {
 
 def table_key(spec: ModelSpec) -> str:
     if spec.api == "openai-chat":
-        from studio.providers.adapters.openai_chat import speaks_openai_itself
+        from studio.providers.adapters.openai_chat import family
 
-        return "openai" if speaks_openai_itself(spec) else "openai-compatible"
+        return family(spec)
     return spec.api
 
 

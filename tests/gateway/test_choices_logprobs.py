@@ -1,12 +1,13 @@
 """Several choices (`n`) and log-probabilities through the gateway, plain and streamed, for the
 providers that have them (OpenAI passes them under their own names; Gemini as candidateCount /
-responseLogprobs / logprobs), with the official `openai` SDK as the client. The providers that
-do not have them refuse them (test_sdk_openai.py)."""
+responseLogprobs / logprobs; the HF router and Ollama have log-probabilities only), with the
+official `openai` SDK as the client. The providers that do not have them refuse them
+(test_sdk_openai.py)."""
 
 from __future__ import annotations
 
-from tests.fakes.provider_server import Reply, sse
-from tests.gateway.conftest import GEMINI_PATH, GEMINI_STREAM_PATH, OPENAI_PATH
+from tests.fakes.provider_server import Reply, ndjson, sse
+from tests.gateway.conftest import GEMINI_PATH, GEMINI_STREAM_PATH, HF_PATH, OLLAMA_PATH, OPENAI_PATH
 
 ASK = [{"role": "user", "content": "Say hi"}]
 
@@ -101,3 +102,53 @@ def test_gemini_candidates_and_logprobs_streamed(oai, fake):
     assert text == {0: "Hello", 1: "Yo!"} and finish == {0: "stop", 1: "stop"}
     assert tokens == {0: ["He", "llo"], 1: ["Yo", "!"]}
     assert fake.last.json["generationConfig"]["candidateCount"] == 2
+
+
+def test_hf_router_logprobs_plain_and_streamed(oai, fake):
+    fake.reply(HF_PATH, Reply(json={"id": "c", "object": "chat.completion", "model": "meta/llama", "created": 0, "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop",
+         "logprobs": {"content": [lp("Hi", -0.2, [("Hi", -0.2), ("Yo", -1.9)])]}}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}}))
+    r = oai.chat.completions.create(model="loop/hf", messages=ASK, logprobs=True, top_logprobs=2)
+    sent = fake.last.json
+    assert sent["logprobs"] is True and sent["top_logprobs"] == 2 and "n" not in sent
+    assert [(t.token, t.logprob) for t in r.choices[0].logprobs.content[0].top_logprobs] == [("Hi", -0.2), ("Yo", -1.9)]
+
+    part = lambda t, v: {"id": "c", "object": "chat.completion.chunk", "choices": [  # noqa: E731
+        {"index": 0, "delta": {"content": t}, "finish_reason": None, "logprobs": {"content": [lp(t, v)]}}]}
+    fake.reply(HF_PATH, Reply(chunks=sse(part("He", -0.1), part("llo", -0.3),
+                                         {"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})))
+    chunks = list(oai.chat.completions.create(model="loop/hf", messages=ASK, logprobs=True, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello"
+    got = [(t.token, t.logprob) for c in chunks if c.choices and c.choices[0].logprobs
+           for t in c.choices[0].logprobs.content or []]
+    assert got == [("He", -0.1), ("llo", -0.3)]
+
+
+def test_ollama_logprobs_plain_and_streamed(oai, fake):
+    """Ollama's native /api/chat: top-level logprobs/top_logprobs in, OpenAI's shape out (bytes
+    filled in where Ollama leaves them out)."""
+    tokens = [{"token": "Hi", "logprob": -0.5, "top_logprobs": [{"token": "Hi", "logprob": -0.5},
+                                                                 {"token": "Hey", "logprob": -1.5}]}]
+    fake.reply(OLLAMA_PATH, Reply(json={"model": "llama3", "done": True, "done_reason": "stop", "logprobs": tokens,
+                                        "message": {"role": "assistant", "content": "Hi"},
+                                        "prompt_eval_count": 3, "eval_count": 1}))
+    r = oai.chat.completions.create(model="loop/ollama", messages=ASK, logprobs=True, top_logprobs=2)
+    sent = fake.last.json
+    assert sent["logprobs"] is True and sent["top_logprobs"] == 2 and "logprobs" not in sent.get("options", {})
+    first = r.choices[0].logprobs.content[0]
+    assert (first.token, first.logprob, first.bytes) == ("Hi", -0.5, list(b"Hi"))
+    assert [t.token for t in first.top_logprobs] == ["Hi", "Hey"]
+
+    fake.reply(OLLAMA_PATH, Reply(chunks=ndjson(
+        {"model": "llama3", "done": False, "message": {"role": "assistant", "content": "He"},
+         "logprobs": [{"token": "He", "logprob": -0.1}]},
+        {"model": "llama3", "done": False, "message": {"role": "assistant", "content": "llo"},
+         "logprobs": [{"token": "llo", "logprob": -0.2}]},
+        {"model": "llama3", "done": True, "done_reason": "stop", "message": {"role": "assistant", "content": ""},
+         "prompt_eval_count": 3, "eval_count": 2})))
+    chunks = list(oai.chat.completions.create(model="loop/ollama", messages=ASK, logprobs=True, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello"
+    got = [(t.token, t.logprob) for c in chunks if c.choices and c.choices[0].logprobs
+           for t in c.choices[0].logprobs.content or []]
+    assert got == [("He", -0.1), ("llo", -0.2)]

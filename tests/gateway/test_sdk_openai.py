@@ -181,11 +181,12 @@ def test_unsupported_params_are_refused_or_dropped_on_request(oai, fake):
         oai.chat.completions.create(model="loop/claude", messages=ASK, logit_bias={"1": 1}, seed=4)
     message = e.value.body["message"]
     assert "'logit_bias'" in message and "'seed'" in message and "loop/claude" in message
-    for model in ("loop/claude", "loop/hf", "loop/ollama"):  # none of them documents several choices or logprobs
+    for model in ("loop/claude", "loop/hf", "loop/ollama"):  # none of them documents several choices
         with pytest.raises(openai.BadRequestError, match=f"'n' is not supported by {model}"):
             oai.chat.completions.create(model=model, messages=ASK, n=2)
-        with pytest.raises(openai.BadRequestError, match=f"'logprobs', 'top_logprobs' are not supported by {model}"):
-            oai.chat.completions.create(model=model, messages=ASK, logprobs=True, top_logprobs=2)
+    # nor log-probabilities, for Anthropic (the HF router and Ollama: test_choices_logprobs.py)
+    with pytest.raises(openai.BadRequestError, match="'logprobs', 'top_logprobs' are not supported by loop/claude"):
+        oai.chat.completions.create(model="loop/claude", messages=ASK, logprobs=True, top_logprobs=2)
 
     fake.reply(ANTHROPIC_PATH, Reply(json={"id": "m", "type": "message", "role": "assistant", "stop_reason": "end_turn",
                                            "content": [{"type": "text", "text": "ok"}],

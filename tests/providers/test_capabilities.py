@@ -10,7 +10,7 @@ from tests.providers.conftest import make_spec
 
 
 def test_every_table_key_is_a_real_api():
-    keys = set(capabilities.TRANSLATED) - {"openai", "openai-compatible"}
+    keys = set(capabilities.TRANSLATED) - {"openai", "hf-router", "ollama-openai", "openai-compatible"}
     assert keys <= set(get_args(Api)), keys - set(get_args(Api))
     assert all(p in capabilities.OPENAI_PARAMS for names in capabilities.TRANSLATED.values() for p in names)
 
@@ -27,5 +27,10 @@ def test_refusal_names_the_parameter_and_the_model():
 def test_openai_itself_and_compatible_servers_differ():
     assert capabilities.table_key(make_spec("openai-chat", "http://127.0.0.1:9/v1/chat/completions")) == "openai"
     hf = make_spec("openai-chat", "https://router.huggingface.co/v1/chat/completions", provider="huggingface")
-    assert capabilities.table_key(hf) == "openai-compatible"
-    assert capabilities.unsupported(hf, {"logit_bias": {"1": 1}, "tools": []}) == ["logit_bias"]
+    assert capabilities.table_key(hf) == "hf-router"
+    assert capabilities.unsupported(hf, {"logit_bias": {"1": 1}, "tools": [], "logprobs": True, "n": 2}) \
+        == ["logit_bias", "n"]
+    ollama = make_spec("openai-chat", "http://127.0.0.1:11434/v1/chat/completions", provider="ollama")
+    vllm = make_spec("openai-chat", "http://10.0.0.5:8000/v1/chat/completions", provider="http")
+    assert (capabilities.table_key(ollama), capabilities.table_key(vllm)) == ("ollama-openai", "openai-compatible")
+    assert capabilities.unsupported(vllm, {"logprobs": True}) == ["logprobs"]

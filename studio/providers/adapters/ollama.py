@@ -1,6 +1,8 @@
 """Ollama's native API: `/api/chat`, `/api/generate`, `/api/embed`. Streams are NDJSON; an
 `{"error": …}` line can arrive under a 200; the final `done` line carries token counts and
-nanosecond durations (tokens per second = eval_count / eval_duration)."""
+nanosecond durations (tokens per second = eval_count / eval_duration). `logprobs` and
+`top_logprobs` are top-level request fields; each reply line carries its tokens' log-probabilities
+in nearly OpenAI's shape (bytes are filled in where Ollama leaves them out)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from studio.spec.calls import Usage
 
 OPTIONS = {"max_tokens": "num_predict", "temperature": "temperature", "stop": "stop", "seed": "seed", "top_p": "top_p",
            "presence_penalty": "presence_penalty", "frequency_penalty": "frequency_penalty",
-           "tools": None, "response_format": None, "tool_choice": None, "n": None, "logprobs": None}
+           "tools": None, "response_format": None, "tool_choice": None, "n": None, "logprobs": None,
+           "top_logprobs": None}
 
 
 def _format(fmt: Any) -> Any:
@@ -42,6 +45,9 @@ def body_for(x: Exchange) -> dict[str, Any]:
     options = map_params(x.params, OPTIONS)
     if options:
         body["options"] = options
+    for name in ("logprobs", "top_logprobs"):  # beside options, not inside them
+        if x.params.get(name) is not None:
+            body[name] = x.params[name]
     if _format(x.params.get("response_format")) is not None:
         body["format"] = _format(x.params["response_format"])
     if x.spec.api == "ollama-chat":
@@ -89,6 +95,22 @@ def _calls(doc: dict[str, Any], start: int = 0) -> list[dict[str, Any]]:
             for i, c in enumerate(calls)]
 
 
+def _token(t: dict[str, Any]) -> dict[str, Any]:
+    token = t.get("token") or ""
+    found = t.get("bytes")
+    return {"token": token, "logprob": t.get("logprob", 0.0),
+            "bytes": found if isinstance(found, list) else list(token.encode("utf-8"))}
+
+
+def _logprobs(doc: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """A line's `logprobs` as OpenAI's `logprobs.content` entries."""
+    found = doc.get("logprobs")
+    if not isinstance(found, list):
+        return None
+    return [{**_token(t), "top_logprobs": [_token(a) for a in t.get("top_logprobs") or [] if isinstance(a, dict)]}
+            for t in found if isinstance(t, dict)]
+
+
 def _delta(doc: dict[str, Any]) -> str:
     return (doc.get("message") or {}).get("content") or "" if "message" in doc else doc.get("response") or ""
 
@@ -112,16 +134,21 @@ async def call(x: Exchange) -> AdapterResult:
             raise ProviderError(ErrorKind.MALFORMED, "the reply has no message or response")
         u, tps = _usage(doc)
         finish = doc.get("done_reason")
-        return AdapterResult(chat_output(_delta(doc), finish or "stop", _calls(doc)), finish, u,
+        return AdapterResult(chat_output(_delta(doc), finish or "stop", _calls(doc), _logprobs(doc)), finish, u,
                              tokens_per_second=tps, raw_request=body, raw_response=doc)
     last = None
     calls: list[dict[str, Any]] = []
+    tokens: list[dict[str, Any]] | None = None
     async for doc in x.ndjson(x.spec.endpoint, body=body, headers=bearer(x.key)):
         if not isinstance(doc, dict):
             continue
         if doc.get("error"):
             raise x.stream_error({"error": {"message": str(doc["error"])}})
         await x.send_text(_delta(doc))
+        found = _logprobs(doc)
+        if found is not None:
+            tokens = tokens if tokens is not None else []
+            tokens.extend(found)
         calls += _calls(doc, len(calls))
         if doc.get("done"):
             last = doc  # read on to the end, so the connection can be reused
@@ -129,7 +156,7 @@ async def call(x: Exchange) -> AdapterResult:
         raise x.cut_off('the final line with "done": true')
     u, tps = _usage(last)
     finish = last.get("done_reason")
-    return AdapterResult(chat_output(x.partial, finish or "stop", calls), finish, u,
+    return AdapterResult(chat_output(x.partial, finish or "stop", calls, tokens), finish, u,
                          tokens_per_second=tps, raw_request=body)
 
 

@@ -14,16 +14,35 @@ from studio.spec.calls import Usage
 
 PARAMS = {"max_tokens": "max_completion_tokens", "temperature": "temperature", "stop": "stop",
           "seed": "seed", "top_p": "top_p", "n": "n", "logprobs": "logprobs", "top_logprobs": "top_logprobs"}
-# HF router, Ollama /v1, vLLM, OpenRouter…: `max_tokens`, and not the parameters they do not all
-# document (capabilities.py refuses those before a call gets here)
+# vLLM, OpenRouter, LM Studio…: `max_tokens`, and not the parameters they do not all document
+# (capabilities.py refuses those before a call gets here)
 COMPATIBLE_PARAMS = {**PARAMS, "max_tokens": "max_tokens", "n": None, "logprobs": None, "top_logprobs": None}
+# the HF router's chat-completion spec and Ollama's OpenAI-compatibility page list log-probabilities
+LOGPROBS_PARAMS = {**COMPATIBLE_PARAMS, "logprobs": "logprobs", "top_logprobs": "top_logprobs"}
+PARAMS_BY_FAMILY = {"openai": PARAMS, "hf-router": LOGPROBS_PARAMS, "ollama-openai": LOGPROBS_PARAMS,
+                    "openai-compatible": COMPATIBLE_PARAMS}
+
+
+def _host(spec) -> str:
+    return spec.endpoint.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
 
 
 def speaks_openai_itself(spec) -> bool:
     """OpenAI's own API (or Azure OpenAI), as opposed to a server that copies its format;
     the provider field says who runs the model, the host settles unlabelled endpoints."""
-    host = spec.endpoint.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
-    return spec.provider == "openai" or host.endswith(("openai.com", "openai.azure.com"))
+    return spec.provider == "openai" or _host(spec).endswith(("openai.com", "openai.azure.com"))
+
+
+def family(spec) -> str:
+    """Whose documentation the request follows: "openai", "hf-router", "ollama-openai" or any
+    other "openai-compatible" server (their documented parameters differ)."""
+    if speaks_openai_itself(spec):
+        return "openai"
+    if spec.provider == "huggingface" or _host(spec).endswith("huggingface.co"):
+        return "hf-router"
+    if spec.provider == "ollama":
+        return "ollama-openai"
+    return "openai-compatible"
 
 
 def messages(input: dict[str, Any]) -> list[dict[str, Any]]:
@@ -81,7 +100,7 @@ def usage(doc: Any) -> Usage | None:
 
 
 async def call(x: Exchange) -> AdapterResult:
-    body: dict[str, Any] = {"model": x.spec.model, "messages": messages(x.input), **map_params(x.params, PARAMS if speaks_openai_itself(x.spec) else COMPATIBLE_PARAMS)}
+    body: dict[str, Any] = {"model": x.spec.model, "messages": messages(x.input), **map_params(x.params, PARAMS_BY_FAMILY[family(x.spec)])}
     headers = bearer(x.key)
     if not x.stream:
         doc, resp = await x.request_json("POST", x.spec.endpoint, body=body, headers=headers)
