@@ -20,7 +20,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 import httpx  # noqa: E402
 
-from bench.fake_upstream import FakeUpstream  # noqa: E402
+from bench.fake_upstream import FakeUpstream, free_port  # noqa: E402
 from studio.registry import ModelRegistry, PipelineRegistry  # noqa: E402
 from studio.spec import ModelSpec, load_pipeline  # noqa: E402
 from studio.spec.calls import CANONICAL_SCHEMAS  # noqa: E402
@@ -52,12 +51,6 @@ STREAM = [*[{"id": "c", "object": "chat.completion.chunk", "model": "m", "create
           {"id": "c", "object": "chat.completion.chunk", "model": "m", "created": 0,
            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
            "usage": {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30}}]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_up(url: str, proc: subprocess.Popen, headers: dict, seconds: float = 120) -> bool:

@@ -20,14 +20,18 @@ import sys
 import time
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 class FakeUpstream:
     def __init__(self, body: dict, *, stream_events: list[dict] | None = None, delay_s: float = 0.0):
         self.config = {"body": body, "events": stream_events or [], "delay_s": delay_s}
 
     def __enter__(self) -> str:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = free_port()
         self.proc = subprocess.Popen([sys.executable, __file__, str(self.port), json.dumps(self.config)])
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -16,6 +16,7 @@ import httpx
 
 from studio.providers.adapters import adapter_for
 from studio.providers.adapters.base import Exchange
+from studio.providers.transport import DirectClient
 from studio.spec.chat import expand_shorthand
 from studio.spec.model import ModelSpec
 
@@ -42,14 +43,13 @@ async def wire_request(spec: ModelSpec, input: dict[str, Any], params: dict[str,
     async def ignore(_text: str) -> None:
         return None
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(keep)) as client:
-        exchange = Exchange(spec=spec, input=expand_shorthand(spec.model_type, input), params={**spec.default_params, **params},
-                            key=key_placeholder(spec) if spec.key_ref else None, stream=False,
-                            client=client, emit=ignore)
-        try:
-            await adapter_for(spec.api).call(exchange)
-        except Exception:  # noqa: BLE001 — _Kept, or the adapter's own wrapping of it
-            pass
+    client = DirectClient(httpx.MockTransport(keep), 60.0)  # the client the hub's calls go through
+    exchange = Exchange(spec=spec, input=expand_shorthand(spec.model_type, input), params={**spec.default_params, **params},
+                        key=key_placeholder(spec) if spec.key_ref else None, stream=False, client=client, emit=ignore)
+    try:
+        await adapter_for(spec.api).call(exchange)
+    except Exception:  # noqa: BLE001 — _Kept, or the adapter's own wrapping of it
+        pass
     if not kept:
         return None
     request = kept[0]

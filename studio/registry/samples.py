@@ -19,10 +19,7 @@ def samples_dir() -> Path:
 
 
 def sample_models() -> list[ModelSpec]:
-    """The shipped models. Their schemas' meta-schema check (~3 ms each) is the test suite's
-    job (tests/providers/test_local_samples.py), not every first start's."""
-    return [ModelSpec.model_validate(read_json_file(p), context={"shipped_sample": True})
-            for p in sorted((samples_dir() / "models").glob("*.json"))]
+    return [ModelSpec.model_validate(read_json_file(p)) for p in sorted((samples_dir() / "models").glob("*.json"))]
 
 
 def sample_pipelines():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from studio.spec.base import SpecModel, check_json_schema, check_slug, utcnow
 
@@ -130,9 +130,7 @@ class ModelSpec(SpecModel):
 
     @field_validator("input_schema", "output_schema")
     @classmethod
-    def _schema_is_valid(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        if info.context and info.context.get("shipped_sample"):
-            return v  # checked by the test suite (test_local_samples), not at every first start
+    def _schema_is_valid(cls, v: dict[str, Any]) -> dict[str, Any]:
         return check_json_schema(v)
 
     @model_validator(mode="after")

@@ -41,7 +41,7 @@ class Exchange:
     params: dict[str, Any]
     key: str | None
     stream: bool
-    client: httpx.AsyncClient | DirectClient | None  # the hub gives a DirectClient; a preview an AsyncClient
+    client: DirectClient | None
     emit: Callable[[str], Awaitable[None]]
     timeout_s: float = 60.0
     wait_s: float = 0.0  # time awaiting the provider (network and its compute)
@@ -202,6 +202,13 @@ class StreamedChoices:
         return [chat_output(self.x.partial if i == 0 else "".join(self.texts.get(i, [])),
                             self.finishes[i] or default_finish, calls_of(i), self.logprobs.get(i))
                 for i in sorted(self.finishes)]
+
+
+def token_logprob(token: str, logprob: Any, encoded: Any = None) -> dict[str, Any]:
+    """One entry of OpenAI's `logprobs.content` (top_logprobs left to the caller); `bytes` is
+    the token's UTF-8 when the provider does not send it."""
+    return {"token": token, "logprob": float(logprob or 0.0),
+            "bytes": encoded if isinstance(encoded, list) else list(token.encode("utf-8", "surrogatepass"))}
 
 
 def with_choices(choices: list[dict[str, Any]]) -> dict[str, Any]:

@@ -8,7 +8,8 @@ import json
 from typing import Any
 
 from studio.providers.adapters.base import (AdapterResult, Exchange, StreamedChoices, canonical_messages,
-                                            chat_output, map_params, request_id, split_data_url, with_choices)
+                                            chat_output, map_params, request_id, split_data_url, token_logprob,
+                                            with_choices)
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
@@ -102,10 +103,6 @@ def _calls(cand: dict[str, Any] | None, start: int = 0) -> list[dict[str, Any]]:
             for i, c in enumerate(calls)]
 
 
-def _logprob(token: str, value: Any) -> dict[str, Any]:
-    return {"token": token, "logprob": float(value or 0.0), "bytes": list(token.encode("utf-8", "surrogatepass"))}
-
-
 def logprobs_of(cand: dict[str, Any]) -> list[dict[str, Any]] | None:
     """Gemini's logprobsResult (the chosen token and the top candidates at each step) in
     OpenAI's `logprobs.content` shape."""
@@ -115,9 +112,9 @@ def logprobs_of(cand: dict[str, Any]) -> list[dict[str, Any]] | None:
     tops = result.get("topCandidates") or []
     out = []
     for step, chosen in enumerate(result.get("chosenCandidates") or []):
-        entry = _logprob(chosen.get("token") or "", chosen.get("logProbability"))
+        entry = token_logprob(chosen.get("token") or "", chosen.get("logProbability"))
         top = (tops[step].get("candidates") or []) if step < len(tops) else []
-        entry["top_logprobs"] = [_logprob(t.get("token") or "", t.get("logProbability")) for t in top]
+        entry["top_logprobs"] = [token_logprob(t.get("token") or "", t.get("logProbability")) for t in top]
         out.append(entry)
     return out
 

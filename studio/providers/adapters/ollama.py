@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from studio.providers.adapters.base import (AdapterResult, Exchange, bearer, canonical_messages, chat_output,
-                                            map_params, prompt_text, split_data_url)
+                                            map_params, prompt_text, split_data_url, token_logprob)
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
@@ -95,19 +95,15 @@ def _calls(doc: dict[str, Any], start: int = 0) -> list[dict[str, Any]]:
             for i, c in enumerate(calls)]
 
 
-def _token(t: dict[str, Any]) -> dict[str, Any]:
-    token = t.get("token") or ""
-    found = t.get("bytes")
-    return {"token": token, "logprob": t.get("logprob", 0.0),
-            "bytes": found if isinstance(found, list) else list(token.encode("utf-8"))}
-
-
 def _logprobs(doc: dict[str, Any]) -> list[dict[str, Any]] | None:
     """A line's `logprobs` as OpenAI's `logprobs.content` entries."""
     found = doc.get("logprobs")
     if not isinstance(found, list):
         return None
-    return [{**_token(t), "top_logprobs": [_token(a) for a in t.get("top_logprobs") or [] if isinstance(a, dict)]}
+    def entry(t: dict[str, Any]) -> dict[str, Any]:
+        return token_logprob(t.get("token") or "", t.get("logprob"), t.get("bytes"))
+
+    return [{**entry(t), "top_logprobs": [entry(a) for a in t.get("top_logprobs") or [] if isinstance(a, dict)]}
             for t in found if isinstance(t, dict)]
 
 
