@@ -17,12 +17,12 @@ from typing import Any, Callable, Protocol
 
 import jsonschema
 
-from studio.atomic import write_bytes
 from studio.engine import translate
 from studio.engine.cache import OutputCache, cache_key, deterministic
 from studio.engine.choose import choose_model
 from studio.engine.events import EventBus, Handler
 from studio.engine.graph import Graph
+from studio.engine.kept_outputs import KeptOutputs
 from studio.engine.resilience import CircuitBreaker, RateLimiter, backoff_delay
 from studio.engine.templates import evaluate, node_deadline, render
 from studio.engine.validate import Problem, validate_against
@@ -108,7 +108,8 @@ class Engine:
         self.breakers: dict[str, CircuitBreaker] = {}
         self._limiters: dict[str, RateLimiter] = {}
         self._semaphores: dict[str, asyncio.Semaphore] = {}
-        self._validated: dict[tuple, tuple[list[ModelSpec], tuple[Problem, ...]]] = {}
+        self._validated: dict[tuple, tuple[list[ModelSpec], tuple[Problem, ...], Graph]] = {}
+        self._kept_outputs = KeptOutputs()
 
     # -- shared state ------------------------------------------------------------------
     def breaker(self, model_id: str) -> CircuitBreaker:
@@ -136,7 +137,10 @@ class Engine:
         return self.bus.subscribe(handler)
 
     def validate(self, pipeline: Pipeline, specs: list[ModelSpec] | None = None) -> list[Problem]:
-        """Validation is a pure function of the pipeline and the registry, and the same pipeline
+        return list(self._checked(pipeline, specs)[0])
+
+    def _checked(self, pipeline: Pipeline, specs: list[ModelSpec] | None = None) -> tuple[tuple[Problem, ...], Graph]:
+        """(problems, graph) of the pipeline. Validation is a pure function of the pipeline and the registry, and the same pipeline
         runs again and again (the gateway, batches, the canvas): an unchanged pipeline over
         unchanged model specs reuses the last answer. The pipeline is keyed by its content (the
         canvas edits it in place); specs by identity, since the registry hands out the same
@@ -146,12 +150,13 @@ class Engine:
         key = (pipeline.model_dump_json(), tuple(id(s) for s in specs))
         found = self._validated.get(key)
         if found is not None:
-            return list(found[1])
-        problems = validate_against(pipeline, specs)
+            return found[1], found[2]
+        problems = tuple(validate_against(pipeline, specs))
         if len(self._validated) >= 32:
             self._validated.pop(next(iter(self._validated)))
-        self._validated[key] = (specs, tuple(problems))
-        return problems
+        graph = Graph.of(pipeline)  # a pure function of the same content: kept beside the answer
+        self._validated[key] = (specs, problems, graph)
+        return problems, graph
 
     async def run(self, pipeline: Pipeline, inputs: dict[str, Any] | None = None,
                   options: RunOptions | None = None) -> RunRecord | dict:
@@ -184,6 +189,20 @@ class Engine:
     def last_outputs_path(self, pipeline_id: str) -> Path:
         return self.home / "cache" / "runs" / f"{pipeline_id}.json"
 
+    def keep_outputs(self, pipeline_id: str, outputs_json: str) -> None:
+        """Queue a run's node outputs for a later "run from node" (written shortly, off the run's path)."""
+        self._kept_outputs.merge(self.last_outputs_path(pipeline_id), outputs_json)
+
+    def last_outputs(self, pipeline_id: str) -> dict[str, Any]:
+        """The node outputs kept by earlier runs of the pipeline, in this process or another."""
+        path = self.last_outputs_path(pipeline_id)
+        self._kept_outputs.settle(path)
+        try:
+            kept = json.loads(path.read_text("utf-8"))
+        except (FileNotFoundError, ValueError):
+            return {}
+        return kept if isinstance(kept, dict) else {}
+
 
 class _Run:
     def __init__(self, engine: Engine, pipeline: Pipeline, inputs: dict, options: RunOptions):
@@ -191,7 +210,7 @@ class _Run:
         self.pipeline = pipeline
         self.inputs = inputs
         self.options = options
-        self.graph = Graph.of(pipeline)
+        self.graph: Graph | None = None  # with validation, in _check
         self.node_of = {n.id: n for n in pipeline.nodes}
         self.specs = {s.id: s for s in engine.models.all()}
         self.record = RunRecord(id=options.run_id or uuid.uuid4().hex[:16], pipeline_id=pipeline.id,
@@ -206,9 +225,9 @@ class _Run:
 
     # -- set-up ---------------------------------------------------------------------------
     def _check(self) -> None:
-        problems = self.engine.validate(self.pipeline, list(self.specs.values()))
+        problems, self.graph = self.engine._checked(self.pipeline, list(self.specs.values()))
         if problems:
-            raise PipelineInvalid(self.pipeline.id, problems)
+            raise PipelineInvalid(self.pipeline.id, list(problems))
         for name in (self.options.from_node, self.options.to_node, self.options.stream_node):
             if name and self.node_of.get(name) is None:
                 raise UserError(f"pipeline {self.pipeline.id} has no node {name!r}; 'iom pipelines show {self.pipeline.id}' lists them.")
@@ -225,10 +244,7 @@ class _Run:
         if not start:
             return {}
         fresh = self.graph.descendants(start) | {start}
-        try:
-            last = json.loads(self.engine.last_outputs_path(self.pipeline.id).read_text("utf-8"))
-        except (FileNotFoundError, ValueError):
-            last = {}
+        last = self.engine.last_outputs(self.pipeline.id)
         return {n: last[n] for n in selected if n not in fresh and n in last}
 
     def _check_keys(self, selected: list[str], reused: dict) -> None:
@@ -301,10 +317,13 @@ class _Run:
             self.options.on_event(event)
 
     def _node_event(self, nr: NodeRun, **extra) -> None:
-        event = {"type": "node", "nodeId": nr.node_id, "status": nr.status, "modelId": nr.model_id,
-                 "latencyMs": nr.latency_ms, "costUsd": nr.cost_usd, "error": nr.error, "reason": nr.reason}
-        event.update(extra)
-        self._publish({k: v for k, v in event.items() if v is not None})
+        """A node's state, its figures where they are known (None-valued ones left out)."""
+        event = {"type": "node", "nodeId": nr.node_id, "status": nr.status}
+        for key, value in (("modelId", nr.model_id), ("latencyMs", nr.latency_ms), ("costUsd", nr.cost_usd),
+                           ("error", nr.error), ("reason", nr.reason), *extra.items()):
+            if value is not None:
+                event[key] = value
+        self._publish(event)
 
     # -- execution ------------------------------------------------------------------------
     async def execute(self) -> RunRecord:
@@ -724,14 +743,7 @@ class _Run:
         self._publish({"type": "run", "status": rec.status, "wallMs": rec.wall_ms, "costUsd": rec.cost_usd})
         kept = {n: self.outputs[n] for n, r in rec.nodes.items() if r.status in ("succeeded", "cached") and n in self.outputs}
         if kept and self.options.keep_outputs:
-            path = self.engine.last_outputs_path(self.pipeline.id)
-            try:
-                previous = json.loads(path.read_text("utf-8"))
-            except (FileNotFoundError, ValueError):
-                previous = {}
-            # a cache for partial re-runs ("from node"): atomic, not fsynced (it is on every run's path)
-            write_bytes(path, json.dumps({**previous, **kept}, ensure_ascii=False, default=str).encode("utf-8"),
-                        durable=False)
+            self.engine.keep_outputs(self.pipeline.id, json.dumps(kept, ensure_ascii=False, default=str))
 
 
 __all__ = ["Engine", "MissingKeys", "ModelCaller", "PipelineInvalid", "RunOptions"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import datetime, timezone
 
 from pydantic import BaseModel, ConfigDict
@@ -25,8 +26,17 @@ class SpecModel(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+_this_second: tuple[int, datetime] = (0, datetime.fromtimestamp(0, timezone.utc))
+
+
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    """Now in UTC, to the second (what records store). A run asks twice per node, so the
+    datetime of the current second is built once and handed out again (datetimes are immutable)."""
+    global _this_second
+    second = int(time.time())
+    if _this_second[0] != second:
+        _this_second = (second, datetime.fromtimestamp(second, timezone.utc))
+    return _this_second[1]
 
 
 def slugify(text: str) -> str:
