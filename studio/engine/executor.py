@@ -23,7 +23,7 @@ from studio.engine.choose import choose_model
 from studio.engine.events import EventBus, Handler
 from studio.engine.graph import Graph
 from studio.engine.kept_outputs import KeptOutputs
-from studio.engine.resilience import CircuitBreaker, RateLimiter, backoff_delay
+from studio.engine.resilience import CallDeadlines, CircuitBreaker, RateLimiter, backoff_delay
 from studio.engine.templates import evaluate, node_deadline, render
 from studio.engine.validate import Problem, validate_against
 from studio.errors import UserError
@@ -108,6 +108,7 @@ class Engine:
         self.breakers: dict[str, CircuitBreaker] = {}
         self._limiters: dict[str, RateLimiter] = {}
         self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self.deadlines = CallDeadlines()
         self._validated: dict[tuple, tuple[list[ModelSpec], tuple[Problem, ...], Graph]] = {}
         self._kept_outputs = KeptOutputs()
 
@@ -375,9 +376,10 @@ class _Run:
                 "note": "estimates assume about 4 characters per token and each node's max_tokens (or 500) of output"}
 
     async def _schedule(self, selected: list[str], reused: dict[str, Any]) -> None:
-        """Start each node when its last predecessor finishes. The finishing task's own done
-        callback starts its successors, so a node costs O(its successors) and no wake-up of a
-        scheduler coroutine; this coroutine wakes once, when the run is over (or failed)."""
+        """Start each node when its last predecessor finishes. A node's own task starts its
+        successors as its last step, so a node costs O(its successors), with no wake-up of a
+        scheduler coroutine and no loop turn between a node and the next; this coroutine
+        wakes once, when the run is over (or failed)."""
         chosen = set(selected)
         pending = {n: sum(1 for p in self.graph.predecessors(n) if p in chosen) for n in selected}
         running: dict[str, asyncio.Task] = {}
@@ -386,9 +388,22 @@ class _Run:
 
         def start(node_id: str) -> None:
             del pending[node_id]
-            task = loop.create_task(self._run_node(node_id, reused))
+            task = loop.create_task(node(node_id))
             running[node_id] = task
             task.add_done_callback(lambda t, n=node_id: finished(n, t))
+
+        async def node(node_id: str) -> None:
+            await self._run_node(node_id, reused)
+            if over.done():
+                return
+            if self.failed:
+                over.set_result(None)
+                return
+            for successor in self.graph.successors(node_id):
+                if successor in pending:
+                    pending[successor] -= 1
+                    if pending[successor] == 0:
+                        start(successor)
 
         def finished(node_id: str, task: asyncio.Task) -> None:
             running.pop(node_id, None)
@@ -400,14 +415,6 @@ class _Run:
             if task.exception() is not None:  # _run_node records its own failures; anything else is a bug
                 over.set_exception(task.exception())
                 return
-            if self.failed:
-                over.set_result(None)
-                return
-            for successor in self.graph.successors(node_id):
-                if successor in pending:
-                    pending[successor] -= 1
-                    if pending[successor] == 0:
-                        start(successor)
             if not running:
                 over.set_result(None)
 
@@ -700,13 +707,21 @@ class _Run:
                 self.options.on_text(node.id, delta)
 
         request = CallRequest(model_id=spec.id, input=call_input, params=params, stream=stream, timeout_s=timeout_s)
+        task = asyncio.current_task()
         async with self.engine.semaphore(spec.provider):
+            self.engine.deadlines.watch(task, timeout_s + 1.0)  # a safety net over the call's own timeout
             try:
-                async with asyncio.timeout(timeout_s + 1.0):  # a safety net over the call's own timeout
-                    return await self.engine.caller.call(spec, request, on_text=on_text if stream else None,
-                                                         context=context)
-            except TimeoutError:
-                raise ProviderError(ErrorKind.TIMEOUT, f"no answer within {timeout_s:g}s", model_id=spec.id) from None
+                result = await self.engine.caller.call(spec, request, on_text=on_text if stream else None,
+                                                       context=context)
+            except asyncio.CancelledError:
+                if self.engine.deadlines.done(task, cancelled=True):
+                    raise ProviderError(ErrorKind.TIMEOUT, f"no answer within {timeout_s:g}s", model_id=spec.id) from None
+                raise
+            except BaseException:
+                self.engine.deadlines.done(task)
+                raise
+            self.engine.deadlines.done(task)
+            return result
 
     def _plan_call(self, node: Node, spec: ModelSpec, inputs: dict, nr: NodeRun) -> dict:
         from studio.providers.usage import cost

@@ -104,3 +104,51 @@ class RateLimiter:
                     return waited
                 await asyncio.sleep(wait)
                 waited += wait
+
+
+class CallDeadlines:
+    """The engine's safety net over each call's own timeout: a call still going `grace_s` after
+    its timeout is cancelled and reported as a timeout. The adapters keep their own timeouts;
+    this catches what they cannot (a stream that trickles forever, a caller that ignores them).
+
+    One timer for every call in flight, ticking every `tick_s` while there are calls, instead
+    of `asyncio.timeout`'s timer per call: arming and disarming one of those is a heap push and
+    a cancelled handle for each node, a tenth of a node's cost in the engine. The price is
+    precision the net does not need: a call is stopped within `tick_s` after its deadline."""
+
+    def __init__(self, tick_s: float = 0.25):
+        self.tick_s = tick_s
+        self._due: dict[asyncio.Task, tuple[float, int]] = {}  # task -> (deadline, its cancelling() then)
+        self._fired: set[asyncio.Task] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
+
+    def watch(self, task: asyncio.Task, seconds: float) -> None:
+        self._due[task] = (time.monotonic() + seconds, task.cancelling())
+        loop = task.get_loop()
+        if self._timer is None or self._timer_loop is not loop:  # (a timer of a closed loop never fires)
+            self._timer, self._timer_loop = loop.call_later(self.tick_s, self._sweep), loop
+
+    def done(self, task: asyncio.Task, cancelled: bool = False) -> bool:
+        """Stop watching; True when this net cancelled the task (the caller then raises a
+        timeout instead of the CancelledError), False for any other cancel, which goes on."""
+        _, cancelling = self._due.pop(task, (0.0, 0))
+        if task not in self._fired:
+            return False
+        self._fired.discard(task)
+        return cancelled and task.uncancel() <= cancelling
+
+    def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._timer = None
+        now = time.monotonic()
+        for task, (deadline, _) in list(self._due.items()):
+            if task.get_loop() is not loop:  # left behind by a loop that closed mid-call
+                if task.get_loop().is_closed():
+                    self._due.pop(task, None)
+                continue
+            if deadline <= now and task not in self._fired:
+                self._fired.add(task)
+                task.cancel()
+        if self._due:
+            self._timer, self._timer_loop = loop.call_later(self.tick_s, self._sweep), loop

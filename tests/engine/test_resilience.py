@@ -136,3 +136,33 @@ async def test_a_rate_limit_queues_calls_instead_of_failing_them(engine, registr
     # The 3rd and 4th waited for the 0.5 s window (unqueued, all four arrive within a few ms). Stamps are
     # taken where the fake receives, so a slow first connection can eat into the gap: half a window is the bar.
     assert stamps[2] - stamps[0] >= 0.25 and stamps[3] - stamps[1] >= 0.25
+
+
+async def test_a_call_that_outlives_its_timeout_is_stopped_by_the_engine(engine, registry, fake):
+    """A stream that trickles a token every 0.2 s never trips the adapter's read timeout; the
+    engine's safety net stops it a second (and a tick) after the node's timeout."""
+    openai_model(registry, fake, "t/slow", "/v1/chat/completions")
+    deltas = [{"choices": [{"index": 0, "delta": {"content": "x"}}]}] * 40
+    fake.reply("/v1/chat/completions", Reply(chunks=sse(*deltas), delay_s=0.2))
+    started = time.monotonic()
+    record = await engine.run(one_model("t/slow", timeout_s=0.5), {"text": "q"}, RunOptions(stream=True))
+    took = time.monotonic() - started
+    assert record.status == "failed" and record.nodes["x"].error_class == "timeout", record.nodes["x"]
+    assert "no answer within 0.5s" in record.nodes["x"].error
+    assert 1.5 <= took < 2.6, took
+
+
+async def test_cancelling_a_run_is_not_reported_as_a_timeout(engine, registry, fake):
+    openai_model(registry, fake, "t/slow", "/v1/chat/completions")
+    fake.reply("/v1/chat/completions", Reply(chunks=sse(*[{"choices": [{"index": 0, "delta": {"content": "x"}}]}] * 40),
+                                             delay_s=0.2))
+    run = asyncio.ensure_future(engine.run(one_model("t/slow", timeout_s=0.5), {"text": "q"}, RunOptions(stream=True)))
+    await asyncio.sleep(0.3)
+    run.cancel()
+    try:
+        await run
+    except asyncio.CancelledError:
+        pass
+    else:
+        raise AssertionError("the run went on after it was cancelled")
+    assert not engine.deadlines._due  # nothing left watched
