@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-import jsonschema
 
 from studio.engine import translate
 from studio.engine.cache import OutputCache, cache_key, deterministic
@@ -29,7 +28,7 @@ from studio.engine.validate import Problem, validate_against
 from studio.errors import UserError
 from studio.jsonread import check_shape
 from studio.providers.errors import ErrorKind, ProviderError
-from studio.providers.hub import CallContext, cached_validator
+from studio.providers.hub import CallContext, schema_problem
 from studio.spec.base import utcnow
 from studio.spec.calls import CallRequest, CallResult, Usage
 from studio.spec.model import ModelSpec
@@ -267,13 +266,9 @@ class _Run:
         for name, sub in (schema.get("properties") or {}).items():
             if name not in values and isinstance(sub, dict) and "default" in sub:
                 values[name] = sub["default"]
-        validator = cached_validator(schema)
-        if validator.is_valid(values):
-            return values
-        error = jsonschema.exceptions.best_match(validator.iter_errors(values))
-        if error is not None:
-            where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-            raise UserError(f"the run's input does not fit node {node.id!r}: {where}: {error.message}.")
+        problem = schema_problem(values, schema)
+        if problem is not None:
+            raise UserError(f"the run's input does not fit node {node.id!r}: {problem.rstrip('.')}.")
         return values
 
     def _input_warnings(self) -> list[str]:

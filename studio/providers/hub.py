@@ -79,15 +79,23 @@ def validate(value: Any, schema: dict, kind: ErrorKind, what: str,
              example: Callable[[], str] | None = None) -> None:
     """One clear error naming the first offending field (and, for inputs, `example()`: a
     sentence showing one that fits, built only when it is needed)."""
-    validator = cached_validator(schema)
-    if validator.is_valid(value):
-        return
-    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        message = f"{what} field {where}: {error.message}"
+    problem = schema_problem(value, schema)
+    if problem is not None:
+        message = f"{what} field {problem}"
         hint = example() if example is not None else ""
         raise ProviderError(kind, f"{message.rstrip('.')}; {hint}" if hint else message)
+
+
+def schema_problem(value: Any, schema: dict) -> str | None:
+    """None when `value` fits `schema`; else "<field path>: <what is wrong>" for the error that
+    best explains the misfit (the check is the cached validator's, so a fit costs one pass)."""
+    validator = cached_validator(schema)
+    if validator.is_valid(value):
+        return None
+    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    if error is None:
+        return None
+    return f"{'/'.join(str(p) for p in error.absolute_path) or '(top level)'}: {error.message}"
 
 
 def _expanded(spec: ModelSpec, request: CallRequest) -> CallRequest:
