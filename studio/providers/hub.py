@@ -1,10 +1,12 @@
 """The provider hub: one way of calling every model in the registry.
 
-`ProviderHub.call(spec, request, on_text=, context=)` validates the input against the
-spec's input schema, finds the key, runs the adapter for `spec.api` (streaming text deltas
-to `on_text`), validates the output, computes usage and cost, and records exactly one
-CallRecord per call through the Recorder — failures too. It makes ONE attempt: retries and
-fallback belong to the engine. `check(spec)` probes a model's health cheaply.
+`ProviderHub.call(spec, request, on_text=, on_choice_text=, context=)` validates the input
+against the spec's input schema, finds the key, runs the adapter for `spec.api` (streaming
+text deltas to `on_text`; with several choices (n > 1), the other choices' deltas to
+`on_choice_text(index, text)` where the adapter streams them), validates the output,
+computes usage and cost, and records exactly one CallRecord per call through the Recorder —
+failures too. It makes ONE attempt: retries and fallback belong to the engine.
+`check(spec)` probes a model's health cheaply.
 """
 
 from __future__ import annotations
@@ -146,13 +148,15 @@ class ProviderHub:
         redactor.remember(value)  # whatever store it came from, it never shows in a message
         return value
 
-    def _exchange(self, spec: ModelSpec, request: CallRequest, key: str | None, emit) -> Exchange:
+    def _exchange(self, spec: ModelSpec, request: CallRequest, key: str | None, emit,
+                  emit_choice=None) -> Exchange:
         return Exchange(spec=spec, input=request.input, params={**spec.default_params, **request.params},
                         key=key, stream=request.stream,
                         client=None if spec.api == "local" else self.client(spec.provider), emit=emit,
-                        timeout_s=request.timeout_s or DEFAULT_TIMEOUT_S)
+                        timeout_s=request.timeout_s or DEFAULT_TIMEOUT_S, emit_choice=emit_choice)
 
     async def call(self, spec: ModelSpec, request: CallRequest, *, on_text: Callable[[str], Any] | None = None,
+                   on_choice_text: Callable[[int, str], Any] | None = None,
                    context: CallContext | None = None) -> CallResult:
         context = context or CallContext()
         started = time.perf_counter()
@@ -164,6 +168,14 @@ class ProviderHub:
                 return
             t = time.perf_counter()
             result = on_text(text)
+            if inspect.isawaitable(result):
+                await result
+            callback_s += time.perf_counter() - t
+
+        async def emit_choice(index: int, text: str) -> None:
+            nonlocal callback_s
+            t = time.perf_counter()
+            result = on_choice_text(index, text)
             if inspect.isawaitable(result):
                 await result
             callback_s += time.perf_counter() - t
@@ -181,7 +193,7 @@ class ProviderHub:
                      lambda: example_sentence(spec.model_type, spec.input_schema))
             key = await self._key(spec)
             await fault_injection.inject(spec.faults, self.random)
-            x = self._exchange(spec, request, key, emit)
+            x = self._exchange(spec, request, key, emit, emit_choice if on_choice_text is not None else None)
             try:
                 got = await adapter_for(spec.api).call(x)
             except httpx.HTTPError as e:  # anything an adapter did not classify itself

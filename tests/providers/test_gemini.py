@@ -64,6 +64,26 @@ async def test_stream_uses_alt_sse_and_keeps_last_usage(fake, hub):
     assert (result.usage.input_tokens, result.usage.output_tokens) == (8, 5)
 
 
+async def test_stream_with_candidate_count_sends_the_other_candidates_to_on_choice_text(fake, hub):
+    def cand(index, text, finish=None):
+        c = {"index": index, "content": {"role": "model", "parts": [{"text": text}]}}
+        return {**c, "finishReason": finish} if finish else c
+
+    fake.reply(STREAM, Reply(chunks=sse({"candidates": [cand(0, "Ho"), cand(1, "Ol")]},
+                                        {"candidates": [cand(1, "á", "MAX_TOKENS")]},
+                                        {"candidates": [cand(0, "la", "STOP")]}, done=False)))
+    seen, others = [], []
+
+    async def on_choice_text(index, text):  # awaited like on_text
+        others.append((index, text))
+
+    result = await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True, n=2), on_text=seen.append,
+                            on_choice_text=on_choice_text)
+    assert fake.last.json["generationConfig"]["candidateCount"] == 2
+    assert seen == ["Ho", "la"] and others == [(1, "Ol"), (1, "á")]
+    assert [(c["text"], c["finishReason"]) for c in result.output["choices"]] == [("Hola", "STOP"), ("Olá", "MAX_TOKENS")]
+
+
 async def test_blocked_prompt_is_content_blocked(fake, hub):
     fake.reply(PLAIN, Reply(json={"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 4}}))
     with pytest.raises(ProviderError) as err:

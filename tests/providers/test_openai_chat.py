@@ -102,6 +102,27 @@ async def test_async_on_text_is_awaited(fake, hub):
     assert seen == ["a", "b"]
 
 
+async def test_stream_with_n_sends_the_other_choices_to_on_choice_text(fake, hub):
+    """n > 1: the first choice's deltas go to on_text as ever, the others' to on_choice_text
+    (index, text) as they arrive; a caller that does not ask for them sees no change."""
+    def part(index, text, finish=None):
+        return {"id": "c", "choices": [{"index": index, "delta": {"content": text} if text else {},
+                                        "finish_reason": finish}]}
+
+    fake.reply(PATH, Reply(chunks=sse(part(0, "He"), part(1, "Yo"), part(2, "Hi"), part(0, "llo", "stop"),
+                                      part(1, "!", "length"), part(2, "", "stop"))))
+    seen, others = [], []
+    result = await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True, n=3), on_text=seen.append,
+                            on_choice_text=lambda i, t: others.append((i, t)))
+    assert seen == ["He", "llo"] and others == [(1, "Yo"), (2, "Hi"), (1, "!")]
+    assert [(c["text"], c["finishReason"]) for c in result.output["choices"]] == [
+        ("Hello", "stop"), ("Yo!", "length"), ("Hi", "stop")]
+
+    seen.clear()
+    again = await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True, n=3), on_text=seen.append)
+    assert seen == ["He", "llo"] and again.output == result.output
+
+
 async def test_stream_without_usage_is_estimated_and_marked(fake, hub):
     fake.reply(PATH, Reply(chunks=sse(chunk("12345678"))))
     result = await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True))

@@ -1,8 +1,9 @@
 """What every adapter shares: the per-call `Exchange` (spec, input, params, key, client,
-the `emit` callback) with helpers that send JSON, read SSE or NDJSON streams, classify
-failures, and count the time spent waiting on the provider (so the hub can report the
-studio's own overhead). An adapter module is then just `async def call(x) -> AdapterResult`
-plus, where the provider lists its models, `async def probe(x) -> None`.
+the `emit` callback, and `emit_choice` for the other choices' text when n > 1) with helpers
+that send JSON, read SSE or NDJSON streams, classify failures, and count the time spent
+waiting on the provider (so the hub can report the studio's own overhead). An adapter module
+is then just `async def call(x) -> AdapterResult` plus, where the provider lists its models,
+`async def probe(x) -> None`.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class Exchange:
     client: DirectClient | None
     emit: Callable[[str], Awaitable[None]]
     timeout_s: float = 60.0
+    # the text of choices after the first (n > 1) as it arrives, for a caller that asked for it
+    emit_choice: Callable[[int, str], Awaitable[None]] | None = None
     wait_s: float = 0.0  # time awaiting the provider (network and its compute)
     first_token_at: float | None = None
     text: list[str] = field(default_factory=list)  # streamed so far, kept for partial_text
@@ -59,6 +62,11 @@ class Exchange:
             self.first_token_at = time.perf_counter()
         self.text.append(text)
         await self.emit(text)
+
+    async def send_choice_text(self, index: int, text: str) -> None:
+        """Text of choice `index` > 0; the first choice's goes through send_text."""
+        if text and self.emit_choice is not None:
+            await self.emit_choice(index, text)
 
     async def request_json(self, method: str, url: str, *, body: Any = None, headers: dict | None = None,
                            content: str | bytes | None = None) -> tuple[Any, httpx.Response]:
@@ -175,8 +183,9 @@ def chat_output(text: str, finish: str, calls: list[dict[str, Any]],
 
 class StreamedChoices:
     """The choices of one streamed answer, which may arrive interleaved (n > 1): the first
-    one's text goes out through the exchange as it comes (what the console and canvas show
-    live), the others' is kept; each keeps its finish reason and log-probabilities."""
+    one's text goes out through the exchange's `send_text` as it comes (what the console and
+    canvas show live), the others' through `send_choice_text` (to a caller that asked for it,
+    e.g. the gateway's stream) and is kept; each keeps its finish reason and log-probabilities."""
 
     def __init__(self, x: "Exchange"):
         self.x = x
@@ -190,6 +199,7 @@ class StreamedChoices:
             await self.x.send_text(text)
         else:
             self.texts.setdefault(index, []).append(text)
+            await self.x.send_choice_text(index, text)
         if logprobs:
             self.logprobs.setdefault(index, []).extend(logprobs)
         self.finishes[index] = finish or self.finishes.get(index)
