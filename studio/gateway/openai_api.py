@@ -10,7 +10,8 @@ run it, so every call is routed, recorded and priced the same way.
   header `x-iom-drop-params: true` (or IOM_GATEWAY_DROP_PARAMS=1) it is dropped and listed in
   the `x-iom-dropped-params` response header.
 - `stream: true` waits for the first token before answering, so an early failure keeps its
-  real status; later failures arrive as an `error` event.
+  real status; later failures arrive as an `error` event. With `n` > 1 every choice's text
+  streams as the provider sends it, each under its own index.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def register(router, get_studio: Callable[[], Any]) -> None:
             dropped = unknown + dropped
             headers = {"x-iom-dropped-params": ",".join(dropped)} if dropped else {}
             if stream:
-                upstream = Upstream(run)
+                upstream = Upstream(run, choices=True)
                 try:
                     await upstream.start()
                 except BaseException:
@@ -201,22 +202,25 @@ async def _chunks(model: str, upstream: Upstream, include_usage: bool):
     # Events go out joined, one write per wait for the model: each write is a system call and
     # a wake-up of the client (an answer that is complete by the time it is sent: one write).
     out = [chunk({"role": "assistant", "content": ""})]
-    sent = False
+    live: set[int] = set()  # the choices whose text went out as it came
     try:
-        async for text in upstream.texts():
-            sent = True
-            out.append(chunk({"content": text}))
+        async for deltas in upstream.deltas():
+            for index, text in deltas.items():
+                # a choice after the first opens with its role, as OpenAI's own stream does
+                opens = index and index not in live
+                out.append(chunk({"role": "assistant", "content": text} if opens else {"content": text}, index=index))
+                live.add(index)
             if not upstream.finished:
                 yield "".join(out)
                 out.clear()
         r = upstream.result()
-        if not sent and r.text:
-            out.append(chunk({"content": r.text}))  # a pipeline whose output is not streamed text
-        # the first choice's text went out live; its log-probabilities and the other choices
-        # (n > 1) follow whole, each under its own index
+        # each choice's text went out live, or goes now, whole (a pipeline whose output is not
+        # streamed text); then its log-probabilities, tool calls and finish reason, under its index
         for index, c in enumerate([r, *r.more]):
-            if index:
+            if index not in live and index:
                 out.append(chunk({"role": "assistant", "content": c.text}, index=index))
+            elif index not in live and c.text:
+                out.append(chunk({"content": c.text}))
             if c.logprobs is not None:
                 out.append(chunk({}, index=index, logprobs=_logprobs(c)))
             for i, call in enumerate(c.tool_calls):

@@ -1,5 +1,6 @@
 """What both gateway APIs call: a registry chat model or a saved pipeline, from a canonical
-chat input and OpenAI-named params, as one `run(on_text) -> Reply`.
+chat input and OpenAI-named params, as one `run(on_text, on_choice_text=None) -> Reply`
+(`on_choice_text(index, text)`: the streamed text of the choices after the first, n > 1).
 
 Unsupported parameters are decided here, from providers/capabilities.py: refused with a 400
 naming the parameter and the model, or dropped (and listed) when the caller opted in.
@@ -34,9 +35,9 @@ def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], dr
     params = {k: v for k, v in params.items() if k not in bad and v is not None}
     request = CallRequest(model_id=spec.id, input=input, params=params)
 
-    async def run(on_text) -> Reply:
+    async def run(on_text, on_choice_text=None) -> Reply:
         result = await studio.providers.call(spec, request.model_copy(update={"stream": on_text is not None}),
-                                             on_text=on_text)
+                                             on_text=on_text, on_choice_text=on_choice_text)
         u = result.usage
         return replace(_choice(result.output, result.finish_reason), input_tokens=u.input_tokens,
                        output_tokens=u.output_tokens, cached_tokens=u.cached_tokens,
@@ -68,7 +69,7 @@ def _pipeline(studio, model: str, input: dict[str, Any], params: dict[str, Any],
     inputs = chat_inputs(pipeline, input)
     may_stream, stream_node = reply_stream(pipeline)
 
-    async def run(on_text) -> Reply:
+    async def run(on_text, on_choice_text=None) -> Reply:  # a pipeline answers one choice
         on_text = on_text if may_stream else None
         record = await studio.engine.run(pipeline, inputs, RunOptions(
             on_text=(lambda _node, text: on_text(text)) if on_text else None, stream_node=stream_node if on_text else None,

@@ -5,6 +5,7 @@ call, and only a failure after it has to travel inside the stream."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable
 
@@ -28,9 +29,14 @@ class Reply:
 
 
 class Upstream:
-    def __init__(self, run: Callable[[Callable[[str], None]], Awaitable[Reply]]):
+    """`run(on_text)` started at once; with `choices=True` it is `run(on_text, on_choice_text)`
+    and the text of the choices after the first (n > 1) is queued too, under its index."""
+
+    def __init__(self, run: Callable[..., Awaitable[Reply]], *, choices: bool = False):
         self._queue: asyncio.Queue = asyncio.Queue()
-        self._task = asyncio.ensure_future(run(self._queue.put_nowait))
+        put = self._queue.put_nowait  # the first choice's text as it is; another's as (index, text)
+        self._task = asyncio.ensure_future(
+            run(put, lambda index, text: put((index, text))) if choices else run(put))
         self._task.add_done_callback(lambda _t: self._queue.put_nowait(_END))
         self._first: Any = None
 
@@ -41,19 +47,32 @@ class Upstream:
             self._task.result()  # raises the call's error
 
     async def texts(self) -> AsyncIterator[str]:
-        """The text as it arrives; deltas that queued up while the last one was being sent go
-        out as one (the client sees the same text in fewer events, and the server writes less)."""
+        """The first choice's text as it arrives, joined as in `deltas`."""
+        async with aclosing(self.deltas()) as arriving:  # closing this one closes that one (and the call)
+            async for deltas in arriving:
+                if 0 in deltas:
+                    yield deltas[0]
+
+    async def deltas(self) -> AsyncIterator[dict[int, str]]:
+        """The text as it arrives, by choice index; deltas that queued up while the last ones
+        were being sent go out as one per index (the client sees the same text in fewer events,
+        and the server writes less)."""
         item = self._first
         try:
             while item is not _END:
-                parts, item = [item], None
-                while not self._queue.empty():
-                    waiting = self._queue.get_nowait()
-                    if waiting is _END:
-                        item = _END
+                parts: dict[int, list[str]] = {}
+                while True:
+                    if isinstance(item, str):
+                        parts.setdefault(0, []).append(item)
+                    else:
+                        parts.setdefault(item[0], []).append(item[1])
+                    if self._queue.empty():
+                        item = None
                         break
-                    parts.append(waiting)
-                yield "".join(parts)
+                    item = self._queue.get_nowait()
+                    if item is _END:
+                        break
+                yield {index: "".join(texts) for index, texts in parts.items()}
                 if item is None:
                     item = await self._queue.get()
         finally:

@@ -6,7 +6,12 @@ official `openai` SDK as the client. The providers that do not have them refuse 
 
 from __future__ import annotations
 
-from tests.fakes.provider_server import Reply, ndjson, sse
+from typing import Any
+
+import openai
+import pytest
+
+from tests.fakes.provider_server import GATE, Reply, ndjson, sse
 from tests.gateway.conftest import GEMINI_PATH, GEMINI_STREAM_PATH, HF_PATH, OLLAMA_PATH, OPENAI_PATH
 
 ASK = [{"role": "user", "content": "Say hi"}]
@@ -152,3 +157,87 @@ def test_ollama_logprobs_plain_and_streamed(oai, fake):
     got = [(t.token, t.logprob) for c in chunks if c.choices and c.choices[0].logprobs
            for t in c.choices[0].logprobs.content or []]
     assert got == [("He", -0.1), ("llo", -0.2)]
+
+
+def _read_held_stream(stream, fake) -> tuple[list[tuple], dict, dict, Any]:
+    """Read a stream whose provider holds at GATE until choice 1's first text reaches the client
+    (the test opens the gate then): (text events as (index, text, gate open?), text per index,
+    finish per index, usage). A gateway that keeps choice 1 back until the end never opens the
+    gate and the client's read times out."""
+    events, text, finish, usage = [], {}, {}, None
+    try:
+        for c in stream:
+            usage = c.usage or usage
+            for ch in c.choices:
+                if ch.delta.content:
+                    events.append((ch.index, ch.delta.content, fake.gate.is_set()))
+                    text[ch.index] = text.get(ch.index, "") + ch.delta.content
+                    if ch.index == 1 and not fake.gate.is_set():
+                        assert finish == {}, "choice 1's first text came after a choice had finished"
+                        fake.gate.set()
+                if ch.finish_reason:
+                    assert fake.gate.is_set(), "a choice finished before the held stream went on"
+                    finish[ch.index] = ch.finish_reason
+    finally:
+        fake.gate.set()
+    return events, text, finish, usage
+
+
+def test_openai_n_streams_every_choice_live(oai, fake):
+    """Choice 1's first delta reaches the client while choice 0 is still streaming (the provider
+    holds the rest of both until the client has it), each under its own index, sent once."""
+    def part(index, text, finish=None):
+        return {"id": "c", "choices": [{"index": index, "delta": {"content": text} if text else {},
+                                        "finish_reason": finish}]}
+
+    fake.gate.clear()
+    fake.reply(OPENAI_PATH, Reply(chunks=[
+        *sse(part(0, "He"), part(1, "Yo"), done=False), GATE,
+        *sse(part(0, "llo"), part(1, "!"), part(1, "", "length"), part(0, "", "stop"),
+             {"id": "c", "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4}})]))
+    stream = oai.with_options(timeout=10).chat.completions.create(
+        model="loop/openai", messages=ASK, n=2, stream=True, stream_options={"include_usage": True})
+    events, text, finish, usage = _read_held_stream(stream, fake)
+    assert events == [(0, "He", False), (1, "Yo", False), (0, "llo", True), (1, "!", True)]
+    assert text == {0: "Hello", 1: "Yo!"} and finish == {0: "stop", 1: "length"}
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (3, 4, 7)
+    assert fake.last.json["n"] == 2
+
+
+def test_gemini_candidates_stream_live(oai, fake):
+    """The same for Gemini's candidateCount: streamed candidates carry their index."""
+    def cand(index, text, finish=None):
+        c = {"index": index, "content": {"role": "model", "parts": [{"text": text}]}}
+        return {**c, "finishReason": finish} if finish else c
+
+    fake.gate.clear()
+    fake.reply(GEMINI_STREAM_PATH, Reply(chunks=[
+        *sse({"candidates": [cand(0, "He")]}, {"candidates": [cand(1, "Yo")]}, done=False), GATE,
+        *sse({"candidates": [cand(0, "llo", "STOP"), cand(1, "!", "MAX_TOKENS")],
+              "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 4}}, done=False)]))
+    stream = oai.with_options(timeout=10).chat.completions.create(
+        model="loop/gemini", messages=ASK, n=2, stream=True, stream_options={"include_usage": True})
+    events, text, finish, usage = _read_held_stream(stream, fake)
+    assert events == [(0, "He", False), (1, "Yo", False), (0, "llo", True), (1, "!", True)]
+    assert text == {0: "Hello", 1: "Yo!"} and finish == {0: "stop", 1: "length"}
+    assert (usage.prompt_tokens, usage.completion_tokens) == (3, 4)
+    assert fake.last.json["generationConfig"]["candidateCount"] == 2
+
+
+def test_openai_n_stream_failures_before_and_after_the_first_token(oai, fake):
+    """Before any choice's first token a failure is the real status; after it (here choice 1's
+    token came first) it is an `error` event in the stream."""
+    fake.reply(OPENAI_PATH, Reply(status=429, json={"error": {"message": "slow down", "type": "rate_limit"}},
+                                  headers={"retry-after": "7"}))
+    with pytest.raises(openai.RateLimitError) as e:
+        list(oai.chat.completions.create(model="loop/openai", messages=ASK, n=2, stream=True))
+    assert e.value.status_code == 429
+
+    fake.reply(OPENAI_PATH, Reply(chunks=sse(
+        {"id": "c", "choices": [{"index": 1, "delta": {"content": "Yo"}, "finish_reason": None}]},
+        {"error": {"message": "the server had an error", "type": "server_error"}}, done=False)))
+    got = []
+    with pytest.raises(openai.APIError):
+        for c in oai.chat.completions.create(model="loop/openai", messages=ASK, n=2, stream=True):
+            got += [(ch.index, ch.delta.content) for ch in c.choices if ch.delta.content]
+    assert got == [(1, "Yo")]
