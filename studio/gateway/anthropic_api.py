@@ -4,7 +4,6 @@ params, so an Anthropic client can call an OpenAI, Gemini or local model, or a p
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from typing import Any, Callable
