@@ -73,10 +73,6 @@ async def _run_again(studio, run: dict) -> None:
         ui.notify(str(e), type="negative")
 
 
-def register() -> None:
-    ui.page("/analytics")(analytics_page)
-
-
 async def analytics_page() -> None:
     studio = get_studio()
     store = studio.analytics

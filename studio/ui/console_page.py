@@ -351,8 +351,3 @@ async def console_page(model: str | None = None) -> None:
             ui.timer(0, start, once=True)
 
     ui.keyboard(on_key=on_key, ignore=[])
-
-
-def register() -> None:
-    ui.page("/console")(console_page)
-

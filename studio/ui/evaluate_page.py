@@ -22,10 +22,6 @@ DEFAULT_VARIANTS = "review-triage\nlocal/sentiment-vader#sentiment=label"
 DEFAULT_SCORERS = "sentiment:classification\nlanguage:normalized"
 
 
-def register() -> None:
-    ui.page("/evaluate")(evaluate_page)
-
-
 def _fmt(v: float | None, kind: str = "") -> str:
     if v is None:
         return "—"

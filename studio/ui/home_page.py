@@ -13,18 +13,12 @@ from typing import Any
 
 from nicegui import run, ui
 
-from studio.engine import RunOptions
 from studio.errors import UserError
-from studio.providers.errors import ProviderError
-from studio.providers.preview import wire_request
 from studio.registry.samples import sample_pipelines
 from studio.spec.pipeline import Pipeline
 from studio.ui.app import get_studio
-from studio.ui.canvas.run_view import field
-from studio.ui.pipelines_page import key_needs, needs_badge
-from studio.ui.result_view import result_view
+from studio.ui.key_needs import key_needs, needs_badge
 from studio.ui.shell import frame
-from studio.ui.widgets import money
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +98,11 @@ def sample_card(studio, pipeline: Pipeline, need: tuple[str, list[str]], *, runn
 
 
 async def run_sample(studio, pipeline: Pipeline, answer: ui.column) -> None:
+    # Imported on the first click, not with the page: this is the page a launch serves first.
+    from studio.providers.errors import ProviderError
+    from studio.ui.canvas.run_view import field
+    from studio.ui.result_view import result_view
+
     answer.clear()
     with answer:
         status = ui.label("Running…").classes("text-sm")
@@ -126,6 +125,12 @@ async def run_sample(studio, pipeline: Pipeline, answer: ui.column) -> None:
 
 
 async def dry_run_sample(studio, pipeline: Pipeline, answer: ui.column) -> None:
+    # Imported on the first click, not with the page: this is the page a launch serves first.
+    from studio.engine import RunOptions
+    from studio.providers.preview import wire_request
+    from studio.ui.canvas.run_view import field
+    from studio.ui.widgets import money
+
     answer.clear()
     try:
         plan = await studio.engine.run(pipeline, example_inputs(pipeline), options=RunOptions(dry_run=True))

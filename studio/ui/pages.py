@@ -1,20 +1,80 @@
 """Page registration. Routes are registered by `register_all()`, not at import time, so a
-test harness that resets NiceGUI's globals between tests can register them again."""
+test harness that resets NiceGUI's globals between tests can register them again.
+
+Only the start page is imported when the server starts: it is what a launch serves first.
+Every other page is registered here by a thin function with the page's own signature that
+imports the page's module on its first visit (that visit takes the import once), so the
+server answers sooner after `python run.py`.
+"""
 
 from __future__ import annotations
+
+from nicegui import ui
+from fastapi import Request
 
 from studio.ui.shell import add_assets
 
 
 def register_all() -> None:
-    from studio.ui import (analytics_page, console_page, evaluate_page, home_page, pipelines_page, registry_page,
-                           settings_page)
+    from studio.ui import home_page
+    from studio.ui.canvas.element import register_assets as add_canvas_assets
 
     add_assets()
+    add_canvas_assets()  # the import map must name the canvas's modules from the first page on
     home_page.register()
-    registry_page.register()
-    pipelines_page.register()
-    console_page.register()
-    analytics_page.register()
-    evaluate_page.register()
-    settings_page.register()
+    ui.page("/registry")(registry_page)
+    ui.page("/pipelines")(pipelines_list_page)
+    ui.page("/pipelines/{pipeline_id}")(pipeline_editor_page)
+    ui.page("/console")(console_page)
+    ui.page("/analytics")(analytics_page)
+    ui.page("/evaluate")(evaluate_page)
+    ui.page("/settings")(settings_page)
+
+
+async def registry_page() -> None:
+    """/registry; studio.ui.registry_page is imported on the first visit."""
+    from studio.ui.registry_page import registry_page as page
+
+    await page()
+
+
+async def pipelines_list_page() -> None:
+    """/pipelines; studio.ui.pipelines_page (with the canvas editor) is imported on the first visit."""
+    from studio.ui.pipelines_page import pipelines_list_page as page
+
+    await page()
+
+
+async def pipeline_editor_page(pipeline_id: str) -> None:
+    """/pipelines/{id}; studio.ui.pipelines_page is imported on the first visit."""
+    from studio.ui.pipelines_page import pipeline_editor_page as page
+
+    await page(pipeline_id)
+
+
+async def console_page(model: str | None = None) -> None:
+    """/console?model=…; studio.ui.console_page is imported on the first visit."""
+    from studio.ui.console_page import console_page as page
+
+    await page(model)
+
+
+async def analytics_page() -> None:
+    """/analytics; studio.ui.analytics_page (with plotly figures) is imported on the first visit."""
+    from studio.ui.analytics_page import analytics_page as page
+
+    await page()
+
+
+async def evaluate_page() -> None:
+    """/evaluate; studio.ui.evaluate_page (with the experiment runner) is imported on the first visit."""
+    from studio.ui.evaluate_page import evaluate_page as page
+
+    await page()
+
+
+async def settings_page(request: Request) -> None:
+    """/settings; studio.ui.settings_page is imported on the first visit."""
+    from studio.ui.settings_page import settings_page as page
+
+    await page(request)

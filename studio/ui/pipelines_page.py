@@ -1,5 +1,5 @@
 """Pipelines: the list (new, open, rename, duplicate, delete, import), the sample gallery,
-and the editor page with the canvas. Registered by `register()` from studio/ui/pages.py."""
+and the editor page with the canvas. Registered (and imported on first visit) by studio/ui/pages.py."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from studio.spec.pipeline import Node, Pipeline
 from studio.ui import services
 from studio.ui.app import get_studio
 from studio.ui.canvas.editor import PipelineEditor
-from studio.ui.canvas.element import register_assets
+from studio.ui.key_needs import key_needs, needs_badge
 from studio.ui.shell import frame
 from studio.ui.widgets import ask_replace, backups_dialog
 
@@ -42,41 +42,6 @@ def blank_pipeline(name: str) -> Pipeline:
 
 async def save_new(pipeline: Pipeline) -> None:
     await run.io_bound(get_studio().pipelines.save, pipeline)
-
-
-def key_needs(studio, pipelines: list[Pipeline]) -> dict[str, tuple[str, list[str]]]:
-    """Pipeline id → ("offline" | "needs-key" | "keys-set" | "missing-model", names) from the
-    models it uses: offline when none needs a key. Blocking (keyring): run it in a thread."""
-    specs = {s.id: s for s in studio.models.all()}
-    known: dict[str, bool] = {}
-    out = {}
-    for p in pipelines:
-        ids = sorted(p.model_ids())
-        unknown = [i for i in ids if i not in specs]
-        refs = sorted({specs[i].key_ref for i in ids if i in specs and specs[i].key_ref})
-        for ref in refs:
-            if ref not in known:
-                known[ref] = studio.keys.status(ref).is_set
-        missing = [r for r in refs if not known[r]]
-        if unknown:
-            out[p.id] = ("missing-model", unknown)
-        elif missing:
-            out[p.id] = ("needs-key", missing)
-        else:
-            out[p.id] = ("keys-set", refs) if refs else ("offline", [])
-    return out
-
-
-def needs_badge(need: tuple[str, list[str]]) -> None:
-    kind, names = need
-    text, color, tip = {
-        "offline": ("offline", "positive", "Every model this pipeline uses runs on this machine; no key needed."),
-        "keys-set": ("keys set", "primary", f"Calls online models; their keys are set: {', '.join(names)}."),
-        "needs-key": ("needs key" if len(names) == 1 else f"needs {len(names)} keys", "warning",
-                      f"Calls models whose keys are not set ({', '.join(names)}); set them in Settings first."),
-        "missing-model": ("missing model", "negative", f"Uses models not in the registry: {', '.join(names)}."),
-    }[kind]
-    ui.badge(text, color=color).props(f"outline data-testid=needs-{kind}").tooltip(tip)
 
 
 async def pipelines_list_page() -> None:
@@ -251,9 +216,3 @@ async def pipeline_editor_page(pipeline_id: str) -> None:
     missing = await run.io_bound(services.missing_keys, studio, studio.models.all())
     with frame(pipeline.name, narrow_nav=True):
         PipelineEditor(studio, pipeline, missing)
-
-
-def register() -> None:
-    register_assets()
-    ui.page("/pipelines")(pipelines_list_page)
-    ui.page("/pipelines/{pipeline_id}")(pipeline_editor_page)

@@ -358,7 +358,3 @@ async def registry_page() -> None:
 
     ui.keyboard(on_key=on_key, ignore=["input", "select", "button", "textarea"])
     await refresh()
-
-
-def register() -> None:
-    ui.page("/registry")(registry_page)

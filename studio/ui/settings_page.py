@@ -221,7 +221,3 @@ async def gateway_card(studio, base_url: str) -> None:
             ok_label="New token")).props("dense flat data-testid=gateway-new")
     kept = await run.io_bound(where_kept, studio.home, studio.keys)
     ui.label(f"Kept in {kept}; 'iom gateway token' prints it.").classes("text-xs opacity-70")
-
-
-def register() -> None:
-    ui.page("/settings")(settings_page)
