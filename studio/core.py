@@ -6,15 +6,21 @@ Nothing here imports NiceGUI.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.analytics import AnalyticsStore
-from studio.engine import Engine
 from studio.paths import data_home
-from studio.providers.hub import ProviderHub
 from studio.registry import ModelRegistry, PipelineRegistry
 from studio.registry.samples import SeedReport, seed, seed_if_first_start
 from studio.secrets import KeyStore
+
+if TYPE_CHECKING:
+    from studio.engine import Engine
+    from studio.providers.hub import ProviderHub
+
+_UNBUILT = object()  # not None: a test may set `providers = None` (a build without the hub)
 
 
 class Studio:
@@ -26,16 +32,49 @@ class Studio:
         # DuckDB store of every call and run; opens its file on first use, flushes on close().
         self.analytics = AnalyticsStore(self.home)
         self.recorder = self.analytics
-        self.providers = ProviderHub(keys=self.keys, recorder=self.recorder)
-        self.engine = Engine(models=self.models, caller=self.providers, recorder=self.recorder,
-                             keys=self.keys, home=self.home)
+        # The provider hub and the engine are built on first use (see `providers` and `engine`).
+        self._build_lock = threading.RLock()
+        self._providers: ProviderHub | None = _UNBUILT
+        self._engine: Engine = _UNBUILT
         self.first_seed: SeedReport | None = None
         if seed_samples:
             self.first_seed = seed_if_first_start(self.home, self.models, self.pipelines)
 
+    @property
+    def providers(self) -> ProviderHub:
+        """The provider hub, built on first use: it is imported here rather than at start
+        (httpx comes with it), as the first page does not call any model."""
+        with self._build_lock:
+            if self._providers is _UNBUILT:
+                from studio.providers.hub import ProviderHub
+
+                self._providers = ProviderHub(keys=self.keys, recorder=self.recorder)
+            return self._providers
+
+    @providers.setter
+    def providers(self, hub) -> None:
+        """Tests swap the hub; the engine keeps calling through the one it was built with."""
+        with self._build_lock:
+            self.engine  # noqa: B018 — built first, over the hub it would have had
+            self._providers = hub
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, built on first use (the first run): it is imported here rather than at
+        start, as it is the largest part of the core and no page needs it to show."""
+        with self._build_lock:
+            if self._engine is _UNBUILT:
+                from studio.engine import Engine
+
+                self._engine = Engine(models=self.models, caller=self.providers, recorder=self.recorder,
+                                      keys=self.keys, home=self.home)
+            return self._engine
+
     async def aclose(self) -> None:
-        """Close pooled provider connections (call before the event loop ends)."""
-        await self.providers.aclose()
+        """Close pooled provider connections (call before the event loop ends); none were opened
+        if the hub was never built."""
+        if self._providers is not _UNBUILT:
+            await self._providers.aclose()
 
     def reset_to_samples(self, *, purge: bool = False) -> SeedReport:
         return seed(self.home, self.models, self.pipelines, purge=purge)

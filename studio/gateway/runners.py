@@ -13,7 +13,6 @@ from typing import Any
 
 from studio.errors import UserError
 from studio.gateway.errors import GatewayError
-from studio.gateway.pipeline_chat import chat_inputs, reply_stream, reply_text
 from studio.gateway.streaming import Reply
 from studio.providers import capabilities
 from studio.spec.calls import CallRequest
@@ -56,7 +55,10 @@ def _choice(output: dict[str, Any], finish: str | None = None) -> Reply:
 
 
 def _pipeline(studio, model: str, input: dict[str, Any], params: dict[str, Any], drop: bool):
+    # Imported on the first pipeline call, not with the gateway: they bring in the whole engine,
+    # which a start does not need before its first page.
     from studio.engine import RunOptions
+    from studio.gateway.pipeline_chat import chat_inputs, reply_stream, reply_text
 
     pipeline = studio.pipelines.get(model[len(PIPELINE_PREFIX):])
     # max_tokens is mandatory in Anthropic's API, so it is accepted; the pipeline's nodes keep their own limits
