@@ -183,6 +183,14 @@ class KeyStore:
         write_json(self._index(), {"names": names})
 
 
+def choose_backend_early() -> None:
+    """Let keyring choose its backend now, in a daemon thread. keyring does that on its first
+    call by importing every backend it knows, and on Linux the macOS one probes for its system
+    libraries with ldconfig and gcc: about 40 ms, mostly spent waiting on those programs. The
+    web app calls this as its server starts, so the first page's key check finds it done."""
+    threading.Thread(target=keyring.get_keyring, name="choose keyring backend", daemon=True).start()
+
+
 def _check_name(name: str) -> None:
     if not name or not name.replace("_", "").replace("-", "").replace(".", "").isalnum():
         raise UserError(

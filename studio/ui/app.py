@@ -126,6 +126,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     from studio.ui.pages import register_all
 
     from studio.gateway.api_app import build_api_app
+    from studio.secrets.store import choose_backend_early
 
     host = host or os.environ.get("IOM_HOST", "127.0.0.1")
     port = port or _port_from_env()
@@ -137,6 +138,8 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(1) from None
+    if not in_test_harness:  # tests install their own keyring; a late backend choice must not replace it
+        choose_backend_early()
     reset_studio()
     register_all()
     policy, ui_token = AccessPolicy.from_env(host), ui_token_required()
