@@ -12,12 +12,14 @@ from typing import Any, Callable
 
 from starlette.requests import Request
 from starlette.routing import Router
+from starlette.types import Receive, Scope, Send
 
-from studio.gateway import openai_api, studio_api
 from studio.gateway.errors import GatewayError, openai_error
 
 
 def build_api_app(get_studio: Callable[[], Any]) -> Router:
+    from studio.gateway import openai_api, studio_api
+
     router = Router()
     openai_api.register(router, get_studio)
     studio_api.register(router, get_studio)
@@ -28,3 +30,18 @@ def build_api_app(get_studio: Callable[[], Any]) -> Router:
 
     router.add_route("/api/{rest:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     return router
+
+
+class BuiltOnFirstRequest:
+    """The web app's API: the router of `build_api_app`, built on the first `/v1` or `/api`
+    request. Importing the gateway (both wire formats, the local API) is then not part of the
+    start, which serves pages first; that first request takes the import once."""
+
+    def __init__(self, get_studio: Callable[[], Any]):
+        self._get_studio = get_studio
+        self._router: Router | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._router is None:
+            self._router = build_api_app(self._get_studio)
+        await self._router(scope, receive, send)

@@ -125,7 +125,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     serve(), so a test that runs the app again with another IOM_HOME gets its own data."""
     from studio.ui.pages import register_all
 
-    from studio.gateway.api_app import build_api_app
+    from studio.gateway.api_app import BuiltOnFirstRequest
     from studio.secrets.store import choose_backend_early
 
     host = host or os.environ.get("IOM_HOST", "127.0.0.1")
@@ -143,7 +143,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     reset_studio()
     register_all()
     policy, ui_token = AccessPolicy.from_env(host), ui_token_required()
-    api = build_api_app(get_studio)
+    api = BuiltOnFirstRequest(get_studio)
     put_in_front(app, lambda pages: Guard(pages, policy=policy, home=lambda: get_studio().home,
                                           keys=lambda: get_studio().keys, ui_token=ui_token, api_app=api))
     app.on_startup(_startup(host, port))
