@@ -7,7 +7,7 @@ import time
 from typing import Callable
 
 from nicegui.testing import Screen
-from selenium.common.exceptions import ElementClickInterceptedException
+from selenium.common.exceptions import ElementClickInterceptedException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
@@ -18,16 +18,22 @@ def by_testid(screen: Screen, testid: str) -> WebElement:
 
 
 def click(screen: Screen, target: str | Callable[[], WebElement], timeout: float = 5.0) -> None:
-    """Click once nothing else is in front of the element (a data-testid, or a function that
-    finds it): a dialog still opening (Quasar's transition) or a toast leaving would take the
-    click; retried until `timeout`, then raised."""
+    """Click once the element (a data-testid, or a function that finds it) stands still and
+    nothing else is in front of it: a dialog still opening (Quasar's scale transition) moves
+    its buttons, so a click aimed at one lands on whatever has moved under that point; a toast
+    leaving would take the click. Retried until `timeout`, then raised."""
     find = (lambda: by_testid(screen, target)) if isinstance(target, str) else target
     deadline = time.monotonic() + timeout
     while True:
         try:
-            find().click()
+            element = find()
+            before = element.rect
+            screen.wait(0.05)
+            if element.rect != before and time.monotonic() < deadline:
+                continue  # still moving
+            element.click()
             return
-        except ElementClickInterceptedException:
+        except (ElementClickInterceptedException, StaleElementReferenceException):  # covered, or re-rendered
             if time.monotonic() > deadline:
                 raise
             screen.wait(0.1)
