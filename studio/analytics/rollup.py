@@ -32,7 +32,7 @@ SUMS = """CAST(sum(calls) AS BIGINT) AS calls, CAST(sum(unpriced) AS BIGINT) AS 
     CAST(sum(tps_calls) AS BIGINT) AS tps_calls, CAST(sum(tps_output_tokens) AS BIGINT) AS tps_output_tokens,
     sum(tps_generation_ms) AS tps_generation_ms"""
 
-CREATE = f"""CREATE TABLE hourly_calls (
+CREATE = """CREATE TABLE hourly_calls (
     hour TIMESTAMP NOT NULL, model_id VARCHAR NOT NULL, provider VARCHAR NOT NULL, pipeline_id VARCHAR,
     status VARCHAR NOT NULL, error_class VARCHAR, fell_back_from VARCHAR,
     calls BIGINT NOT NULL, unpriced BIGINT NOT NULL, cost_usd DOUBLE, input_tokens BIGINT NOT NULL,

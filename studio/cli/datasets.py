@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from studio.cli.common import print_json, print_table, studio
+from studio.cli.common import print_json, print_table
 
 
 def register(sub) -> None:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-
 from studio.engine import translate
 from studio.engine.cache import OutputCache, cache_key, deterministic
 from studio.engine.choose import choose_model
@@ -137,15 +136,17 @@ class Engine:
         return self.bus.subscribe(handler)
 
     def validate(self, pipeline: Pipeline, specs: list[ModelSpec] | None = None) -> list[Problem]:
+        """What is wrong with the pipeline over these model specs (the registry's by default)."""
         return list(self._checked(pipeline, specs)[0])
 
     def _checked(self, pipeline: Pipeline, specs: list[ModelSpec] | None = None) -> tuple[tuple[Problem, ...], Graph]:
-        """(problems, graph) of the pipeline. Validation is a pure function of the pipeline and the registry, and the same pipeline
-        runs again and again (the gateway, batches, the canvas): an unchanged pipeline over
-        unchanged model specs reuses the last answer. The pipeline is keyed by its content (the
-        canvas edits it in place); specs by identity, since the registry hands out the same
-        object until its file changes (the entry keeps them alive, so no id is reused).
-        `specs` is a run's own snapshot of the registry, so the folder is not scanned twice."""
+        """(problems, graph) of the pipeline. Validation is a pure function of the pipeline and
+        the registry, and the same pipeline runs again and again (the gateway, batches, the
+        canvas): an unchanged pipeline over unchanged model specs reuses the last answer. The
+        pipeline is keyed by its content (the canvas edits it in place); specs by identity,
+        since the registry hands out the same object until its file changes (the entry keeps
+        them alive, so no id is reused). `specs` is a run's own snapshot of the registry, so
+        the folder is not scanned twice."""
         specs = self.models.all() if specs is None else specs
         key = (pipeline.model_dump_json(), tuple(id(s) for s in specs))
         found = self._validated.get(key)

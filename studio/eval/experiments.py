@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from studio.atomic import write_json
 from studio.errors import UserError
-from studio.eval.batch import aggregate, load_rows, plan_batch, run_batch
+from studio.eval.batch import load_rows, plan_batch, run_batch
 from studio.eval.scorers import ScorerSpec, bootstrap_ci, judge_rows, pick, score_rows
 from studio.spec.base import utcnow
 
