@@ -223,6 +223,7 @@ class _Run:
         self.fell_back: dict[str, str] = {}  # node id -> the model it fell back from
         self.stream_nodes = self._stream_nodes()
         self.call_stats: dict[str, dict] | None = None  # read once per run, for capability nodes
+        self.key_set: dict[str, bool] = {}  # key name -> set or not, read once per run (_look_up_keys)
 
     # -- set-up ---------------------------------------------------------------------------
     def _check(self) -> None:
@@ -247,6 +248,29 @@ class _Run:
         fresh = self.graph.descendants(start) | {start}
         last = self.engine.last_outputs(self.pipeline.id)
         return {n: last[n] for n in selected if n not in fresh and n in last}
+
+    async def _look_up_keys(self) -> None:
+        """Whether each key the run may use is set: its nodes' models, their fallbacks, and
+        every model a capability node may choose. Answered from the key store's memory where it
+        read the key moments ago; the others in one thread, since the OS keyring answers over
+        D-Bus and the event loop (the gateway, the pages) must not wait on it."""
+        wanted: set[str] = set()  # model ids
+        for node in self.pipeline.nodes:
+            if node.kind == "model":
+                wanted.add(node.model)
+            elif node.kind == "capability" and node.choose:
+                wanted.update(s.id for s in self.specs.values() if node.choose.capability in s.capabilities)
+            wanted.update(node.policy.fallback)
+        names = {self.specs[m].key_ref for m in wanted if m in self.specs and self.specs[m].key_ref}
+        keys = self.engine.keys
+        recent = getattr(keys, "recent", None)
+        if recent is None:  # a store without a keyring behind it (tests, Ray workers): ask it
+            self.key_set = {name: bool(keys.get(name)) for name in names}
+            return
+        self.key_set = {name: True for name in names if recent(name)}
+        unknown = names - set(self.key_set)
+        if unknown:
+            self.key_set.update(await asyncio.to_thread(lambda: {name: bool(keys.get(name)) for name in unknown}))
 
     def _check_keys(self, selected: list[str], reused: dict) -> None:
         """Every missing key at once, with the nodes that need each, before anything is called."""
@@ -330,6 +354,7 @@ class _Run:
         for n in self.pipeline.nodes:
             if n.kind == "input":
                 self._pipeline_inputs(n)  # a missing input fails before any call
+        await self._look_up_keys()
         self._check_keys(selected, reused)
         started = time.perf_counter()
         for node_id in selected:
@@ -352,6 +377,7 @@ class _Run:
         """The dry run: the order, the parallel layers, each model node's request, a cost estimate."""
         self._check()
         selected = self._selected()
+        await self._look_up_keys()  # a capability node plans with the models it could call
         for node_id in selected:
             self.record.nodes[node_id] = NodeRun(node_id=node_id)
         await self._schedule(selected, {})
@@ -565,7 +591,7 @@ class _Run:
 
     # -- model nodes ------------------------------------------------------------------------
     def _has_key(self, spec: ModelSpec) -> bool:
-        return not spec.key_ref or bool(self.engine.keys.get(spec.key_ref))
+        return not spec.key_ref or self.key_set.get(spec.key_ref, False)
 
     def _candidates(self, node: Node, nr: NodeRun) -> tuple[list[ModelSpec], str]:
         fallbacks = [self.specs[m] for m in node.policy.fallback if m in self.specs]

@@ -4,12 +4,14 @@ streaming and partial runs — through the real hub against a loopback OpenAI-fo
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
 
-from studio.engine import RunOptions
+from studio.engine import Engine, RunOptions
 from studio.errors import UserError
+from studio.providers.hub import ProviderHub
 from tests.engine.conftest import OUT, TEXT_IN, chat_reply, openai_model, pipeline
 from tests.fakes.provider_server import Reply, sse
 
@@ -181,3 +183,40 @@ async def test_a_missing_key_fails_before_any_call(engine, registry, fake):
     with pytest.raises(UserError, match="does not fit node 'in'.*'text' is a required property"):
         await engine.run(p, {})
     assert fake.requests == []
+
+
+class KeyringLikeKeys:
+    """A key store shaped like the studio's: `recent()` answers from memory (never, here), and
+    `get()` stands for the OS keyring, which answers over D-Bus and must not run on the loop."""
+
+    def __init__(self, values: dict[str, str]):
+        self.values = values
+        self.threads: list[str] = []
+
+    def recent(self, name: str) -> str | None:
+        return None
+
+    def get(self, name: str) -> str | None:
+        self.threads.append(threading.current_thread().name)
+        return self.values.get(name)
+
+
+async def test_keys_are_never_read_from_the_keyring_on_the_event_loop(registry, recorder, iom_home, fake):
+    keys = KeyringLikeKeys({"TEST_KEY": "sk-test-engine-0000000000"})
+    hub = ProviderHub(keys=keys, recorder=recorder)
+    engine = Engine(models=registry, caller=hub, recorder=recorder, keys=keys, home=iom_home)
+    openai_model(registry, fake, "t/a", "/a/v1/chat/completions", capabilities=["summarize"])
+    openai_model(registry, fake, "t/nokey", "/b/v1/chat/completions", keyRef="OTHER_KEY", capabilities=["summarize"])
+    fake.reply("/a/v1/chat/completions", Reply(json=chat_reply("A")))
+    p = pipeline([TEXT_IN, model_node("a", "t/a"), {"id": "c", "kind": "capability", "prompt": "{{ text }}",
+                                                     "choose": {"capability": "summarize", "strategy": "cheapest"}}, OUT],
+                 [("e1", "in", "a"), ("e2", "a", "c", "text", "text"), ("e3", "c", "out", "text", "text")])
+    try:
+        record = await engine.run(p, {"text": "q"})
+        plan = await engine.run(p, {"text": "q"}, RunOptions(dry_run=True))
+    finally:
+        await hub.aclose()
+    assert record.status == "succeeded", record.error
+    assert record.nodes["c"].model_id == "t/a"  # the model without its key is not chosen
+    assert plan["requests"][1]["modelId"] == "t/a"
+    assert keys.threads and threading.main_thread().name not in keys.threads, keys.threads
