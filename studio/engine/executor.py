@@ -28,6 +28,7 @@ from studio.errors import UserError
 from studio.jsonread import check_shape
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.providers.hub import CallContext, schema_problem
+from studio.secrets import read_keys
 from studio.spec.base import utcnow
 from studio.spec.calls import CallRequest, CallResult, Usage
 from studio.spec.model import ModelSpec
@@ -223,7 +224,7 @@ class _Run:
         self.fell_back: dict[str, str] = {}  # node id -> the model it fell back from
         self.stream_nodes = self._stream_nodes()
         self.call_stats: dict[str, dict] | None = None  # read once per run, for capability nodes
-        self.key_set: dict[str, bool] = {}  # key name -> set or not, read once per run (_look_up_keys)
+        self.key_is_set: dict[str, bool] = {}  # key name -> set or not, read once per run (_look_up_keys)
 
     # -- set-up ---------------------------------------------------------------------------
     def _check(self) -> None:
@@ -252,8 +253,8 @@ class _Run:
     async def _look_up_keys(self) -> None:
         """Whether each key the run may use is set: its nodes' models, their fallbacks, and
         every model a capability node may choose. Answered from the key store's memory where it
-        read the key moments ago; the others in one thread, since the OS keyring answers over
-        D-Bus and the event loop (the gateway, the pages) must not wait on it."""
+        read the key moments ago, the others in one thread (`read_keys`): the event loop (the
+        gateway, the pages) must not wait on the OS keyring."""
         wanted: set[str] = set()  # model ids
         for node in self.pipeline.nodes:
             if node.kind == "model":
@@ -262,15 +263,7 @@ class _Run:
                 wanted.update(s.id for s in self.specs.values() if node.choose.capability in s.capabilities)
             wanted.update(node.policy.fallback)
         names = {self.specs[m].key_ref for m in wanted if m in self.specs and self.specs[m].key_ref}
-        keys = self.engine.keys
-        recent = getattr(keys, "recent", None)
-        if recent is None:  # a store without a keyring behind it (tests, Ray workers): ask it
-            self.key_set = {name: bool(keys.get(name)) for name in names}
-            return
-        self.key_set = {name: True for name in names if recent(name)}
-        unknown = names - set(self.key_set)
-        if unknown:
-            self.key_set.update(await asyncio.to_thread(lambda: {name: bool(keys.get(name)) for name in unknown}))
+        self.key_is_set = {name: bool(value) for name, value in (await read_keys(self.engine.keys, names)).items()}
 
     def _check_keys(self, selected: list[str], reused: dict) -> None:
         """Every missing key at once, with the nodes that need each, before anything is called."""
@@ -591,7 +584,7 @@ class _Run:
 
     # -- model nodes ------------------------------------------------------------------------
     def _has_key(self, spec: ModelSpec) -> bool:
-        return not spec.key_ref or self.key_set.get(spec.key_ref, False)
+        return not spec.key_ref or self.key_is_set.get(spec.key_ref, False)
 
     def _candidates(self, node: Node, nr: NodeRun) -> tuple[list[ModelSpec], str]:
         fallbacks = [self.specs[m] for m in node.policy.fallback if m in self.specs]
@@ -733,17 +726,14 @@ class _Run:
         async with self.engine.semaphore(spec.provider):
             self.engine.deadlines.watch(task, timeout_s + 1.0)  # a safety net over the call's own timeout
             try:
-                result = await self.engine.caller.call(spec, request, on_text=on_text if stream else None,
-                                                       context=context)
+                return await self.engine.caller.call(spec, request, on_text=on_text if stream else None,
+                                                     context=context)
             except asyncio.CancelledError:
-                if self.engine.deadlines.done(task, cancelled=True):
+                if self.engine.deadlines.timed_out(task):
                     raise ProviderError(ErrorKind.TIMEOUT, f"no answer within {timeout_s:g}s", model_id=spec.id) from None
                 raise
-            except BaseException:
-                self.engine.deadlines.done(task)
-                raise
-            self.engine.deadlines.done(task)
-            return result
+            finally:
+                self.engine.deadlines.forget(task)
 
     def _plan_call(self, node: Node, spec: ModelSpec, inputs: dict, nr: NodeRun) -> dict:
         from studio.providers.usage import cost

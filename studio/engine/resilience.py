@@ -107,8 +107,8 @@ class RateLimiter:
 
 
 class CallDeadlines:
-    """The engine's safety net over each call's own timeout: a call still going `grace_s` after
-    its timeout is cancelled and reported as a timeout. The adapters keep their own timeouts;
+    """The engine's safety net over each call's own timeout: a call still going when the time
+    it was watched for has passed is cancelled, and its caller reports a timeout. The adapters keep their own timeouts;
     this catches what they cannot (a stream that trickles forever, a caller that ignores them).
 
     One timer for every call in flight, ticking every `tick_s` while there are calls, instead
@@ -129,14 +129,19 @@ class CallDeadlines:
         if self._timer is None or self._timer_loop is not loop:  # (a timer of a closed loop never fires)
             self._timer, self._timer_loop = loop.call_later(self.tick_s, self._sweep), loop
 
-    def done(self, task: asyncio.Task, cancelled: bool = False) -> bool:
-        """Stop watching; True when this net cancelled the task (the caller then raises a
-        timeout instead of the CancelledError), False for any other cancel, which goes on."""
-        _, cancelling = self._due.pop(task, (0.0, 0))
+    def timed_out(self, task: asyncio.Task) -> bool:
+        """Asked when the watched call raised CancelledError: True when this net cancelled it
+        (the cancel is taken back, and the caller raises a timeout instead), False for any
+        other cancel, which goes on."""
         if task not in self._fired:
             return False
         self._fired.discard(task)
-        return cancelled and task.uncancel() <= cancelling
+        return task.uncancel() <= self._due[task][1]
+
+    def forget(self, task: asyncio.Task) -> None:
+        """Stop watching the task's call (it ended, one way or another)."""
+        self._due.pop(task, None)
+        self._fired.discard(task)
 
     def _sweep(self) -> None:
         loop = asyncio.get_running_loop()

@@ -203,13 +203,16 @@ async def _chunks(model: str, upstream: Upstream, include_usage: bool):
     # a wake-up of the client (an answer that is complete by the time it is sent: one write).
     out = [chunk({"role": "assistant", "content": ""})]
     live: set[int] = set()  # the choices whose text went out as it came
+
+    def text_chunk(index: int, text: str) -> str:
+        """A choice's text; a choice after the first opens with its role, as OpenAI's own stream does."""
+        opens = index and index not in live
+        live.add(index)
+        return chunk({"role": "assistant", "content": text} if opens else {"content": text}, index=index)
+
     try:
         async for deltas in upstream.deltas():
-            for index, text in deltas.items():
-                # a choice after the first opens with its role, as OpenAI's own stream does
-                opens = index and index not in live
-                out.append(chunk({"role": "assistant", "content": text} if opens else {"content": text}, index=index))
-                live.add(index)
+            out.extend(text_chunk(index, text) for index, text in deltas.items())
             if not upstream.finished:
                 yield "".join(out)
                 out.clear()
@@ -217,10 +220,8 @@ async def _chunks(model: str, upstream: Upstream, include_usage: bool):
         # each choice's text went out live, or goes now, whole (a pipeline whose output is not
         # streamed text); then its log-probabilities, tool calls and finish reason, under its index
         for index, c in enumerate([r, *r.more]):
-            if index not in live and index:
-                out.append(chunk({"role": "assistant", "content": c.text}, index=index))
-            elif index not in live and c.text:
-                out.append(chunk({"content": c.text}))
+            if index not in live and (index or c.text):
+                out.append(text_chunk(index, c.text))
             if c.logprobs is not None:
                 out.append(chunk({}, index=index, logprobs=_logprobs(c)))
             for i, call in enumerate(c.tool_calls):

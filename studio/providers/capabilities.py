@@ -22,6 +22,8 @@ OPENAI_PARAMS = (
 )
 
 _SAMPLING = {"temperature", "top_p", "stop", "seed", "max_tokens"}
+# what the documentation of OpenAI-compatible servers shares with OpenAI's
+_COMPATIBLE = frozenset(_SAMPLING | {"presence_penalty", "frequency_penalty", "tools", "tool_choice", "response_format"})
 
 TRANSLATED: dict[str, frozenset[str]] = {
     # OpenAI's own API: everything passes under its own name; several choices (n) and
@@ -30,14 +32,11 @@ TRANSLATED: dict[str, frozenset[str]] = {
                                      "reasoning_effort", "metadata", "tools", "tool_choice",
                                      "parallel_tool_calls", "response_format", "n", "logprobs", "top_logprobs"}),
     # OpenAI-compatible servers: the parameters their documentation shares with OpenAI.
-    "openai-compatible": frozenset(_SAMPLING | {"presence_penalty", "frequency_penalty", "tools", "tool_choice",
-                                                "response_format"}),
+    "openai-compatible": _COMPATIBLE,
     # the HF router's chat-completion spec and Ollama's OpenAI-compatibility page list
     # logprobs / top_logprobs (and no `n`)
-    "hf-router": frozenset(_SAMPLING | {"presence_penalty", "frequency_penalty", "tools", "tool_choice",
-                                        "response_format", "logprobs", "top_logprobs"}),
-    "ollama-openai": frozenset(_SAMPLING | {"presence_penalty", "frequency_penalty", "tools", "tool_choice",
-                                            "response_format", "logprobs", "top_logprobs"}),
+    "hf-router": _COMPATIBLE | {"logprobs", "top_logprobs"},
+    "ollama-openai": _COMPATIBLE | {"logprobs", "top_logprobs"},
     "anthropic-messages": frozenset({"temperature", "top_p", "stop", "max_tokens", "user", "tools", "tool_choice",
                                      "parallel_tool_calls"}),
     # n -> candidateCount, logprobs -> responseLogprobs, top_logprobs -> logprobs (a count)

@@ -34,7 +34,7 @@ from studio.providers.errors import ErrorKind, ProviderError
 from studio.providers.transport import AiohttpTransport, DirectClient
 from studio.providers.usage import cost, final_usage
 from studio.recording import MemoryRecorder, Recorder
-from studio.secrets import redact, redactor
+from studio.secrets import read_keys, redact, redactor
 from studio.spec.base import utcnow
 from studio.spec.chat import example_sentence, expand_shorthand, input_schema_for
 from studio.spec.calls import CallRequest, CallResult, Usage
@@ -138,11 +138,7 @@ class ProviderHub:
     async def _key(self, spec: ModelSpec) -> str | None:
         if not spec.key_ref:
             return None
-        recent = getattr(self.keys, "recent", None)  # a value read moments ago: no thread hop
-        value = recent(spec.key_ref) if recent is not None else None
-        if value is None and self.keys is not None:
-            # the OS keyring answers over D-Bus: never on the event loop
-            value = await asyncio.to_thread(self.keys.get, spec.key_ref)
+        value = (await read_keys(self.keys, (spec.key_ref,)))[spec.key_ref] if self.keys is not None else None
         if not value:
             raise ProviderError(ErrorKind.KEY_MISSING, f"key {spec.key_ref} is not set", model_id=spec.id)
         redactor.remember(value)  # whatever store it came from, it never shows in a message
@@ -162,23 +158,21 @@ class ProviderHub:
         started = time.perf_counter()
         callback_s = 0.0
 
-        async def emit(text: str) -> None:
+        async def timed(callback: Callable[..., Any], *args: Any) -> None:
+            """The caller's callback (sync or async), its time kept out of the studio's overhead."""
             nonlocal callback_s
-            if on_text is None:
-                return
             t = time.perf_counter()
-            result = on_text(text)
+            result = callback(*args)
             if inspect.isawaitable(result):
                 await result
             callback_s += time.perf_counter() - t
 
+        async def emit(text: str) -> None:
+            if on_text is not None:
+                await timed(on_text, text)
+
         async def emit_choice(index: int, text: str) -> None:
-            nonlocal callback_s
-            t = time.perf_counter()
-            result = on_choice_text(index, text)
-            if inspect.isawaitable(result):
-                await result
-            callback_s += time.perf_counter() - t
+            await timed(on_choice_text, index, text)
 
         x: Exchange | None = None
         try:

@@ -8,6 +8,7 @@ key also tries the environment variable of the same name, then the provider's us
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
@@ -181,6 +182,18 @@ class KeyStore:
 
     def _save_names(self, names: list[str]) -> None:
         write_json(self._index(), {"names": names})
+
+
+async def read_keys(keys, names) -> dict[str, str | None]:
+    """The values of the named keys, without the event loop waiting on the OS keyring (it
+    answers over D-Bus): from the store's memory where it read a key moments ago (`recent`),
+    the rest in one thread. Any store with `get(name)` will do (tests, Ray workers)."""
+    recent = getattr(keys, "recent", None)
+    found = {name: recent(name) for name in names} if recent is not None else {}
+    unread = [name for name in names if found.get(name) is None]
+    if unread:
+        found.update(await asyncio.to_thread(lambda: {name: keys.get(name) for name in unread}))
+    return found
 
 
 def choose_backend_early() -> None:

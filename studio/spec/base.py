@@ -65,6 +65,9 @@ def check_slug(value: str, what: str) -> str:
     return value
 
 
+_VALID_SCHEMAS: set[str] = set()  # JSON texts of schemas that passed the meta-schema check
+
+
 def check_json_schema(value: dict | None) -> dict | None:
     """A field that must hold a JSON Schema: refused with where it is wrong (ports, forms and
     validation read `properties`/`required`/`type`, so a non-schema would fail later)."""
@@ -87,6 +90,3 @@ def check_json_schema(value: dict | None) -> dict | None:
     if text is not None and len(_VALID_SCHEMAS) < 1024:
         _VALID_SCHEMAS.add(text)
     return value
-
-
-_VALID_SCHEMAS: set[str] = set()  # JSON texts of schemas that passed the meta-schema check
