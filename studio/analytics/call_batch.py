@@ -68,7 +68,7 @@ def parse_calls(lines: list[bytes]) -> pa.Table | None:
     or None when one of them is not a call line as `call_line` writes it."""
     if not lines:
         return None
-    data = b"\n".join(line.rstrip(b"\n") for line in lines)
+    data = b"\n".join(lines)  # lines may end in their newline already: Arrow skips empty lines
     block = max(1 << 20, max(map(len, lines)) + 1)  # Arrow cannot split one object over two blocks
     try:
         parsed = pj.read_json(

@@ -28,9 +28,13 @@ def call_line(record: CallRecord, input_text: str | None, output_text: str | Non
         record = record.model_copy(update={"error_message": redact(record.error_message)})
     return b"".join((
         CALL_PREFIX, b'"record":', _to_json(record),
-        b',"input":', _string(input_text).encode("utf-8", "surrogatepass"),
-        b',"output":', _string(output_text).encode("utf-8", "surrogatepass"), b"}\n",
+        b',"input":', _json_text(input_text), b',"output":', _json_text(output_text), b"}\n",
     ))
+
+
+def _json_text(text: str | None) -> bytes:
+    """A JSON string as UTF-8; None is spelled out (the encoder takes a slow path for it)."""
+    return b"null" if text is None else _string(text).encode("utf-8", "surrogatepass")
 
 
 def run_line(run: RunRecord) -> bytes:

@@ -161,7 +161,7 @@ class AnalyticsStore:
                 self._queued_until = end
             waiting = len(self._calls)
             self._ensure_writer()
-        if waiting >= self.batch_size:
+        if waiting >= self.batch_size and not self._wake.is_set():
             self._wake.set()
 
     def record_run(self, run: RunRecord) -> None:

@@ -59,6 +59,11 @@ def test_redaction_masks_remembered_values_and_key_shapes():
     assert "sk-" not in redact("key sk-abcdefghijklmnopqrstuvwxyz012345")
     assert "hf_" not in redact("token hf_abcdefghijklmnopqrstuvwx")
     assert "xyz.123" not in redact("Authorization: Bearer xyz.123.abcdef")
+    # each shape and any case of "bearer", past the substring tests that skip the regexes
+    assert "AIzaSy" not in redact("?key=AIzaSyA1234567890abcdefghijk")
+    assert "ant-api" not in redact("x sk-ant-api03-abcdefgh y")
+    assert "tok.en" not in redact("BEARER tok.en.value and bEaReR tok.en.other")
+    assert redact("nothing to hide here") == "nothing to hide here"
     data = redact_data({"headers": {"Authorization": "Bearer t", "x-api-key": "k"}, "body": ["a-secret-nobody-should-see"]})
     assert data == {"headers": {"Authorization": "••••", "x-api-key": "••••"}, "body": ["••••"]}
 
