@@ -12,6 +12,7 @@ failures too. It makes ONE attempt: retries and fallback belong to the engine.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import inspect
 import json
@@ -100,6 +101,10 @@ def schema_problem(value: Any, schema: dict) -> str | None:
     return f"{'/'.join(str(p) for p in error.absolute_path) or '(top level)'}: {error.message}"
 
 
+async def _drop_text(text: str) -> None:
+    """The exchange's `emit` when the caller did not ask for text as it comes."""
+
+
 def _expanded(spec: ModelSpec, request: CallRequest) -> CallRequest:
     """The `{"text"}` shorthand made into one user message for chat models."""
     expanded = expand_shorthand(spec.model_type, request.input)
@@ -167,12 +172,9 @@ class ProviderHub:
                 await result
             callback_s += time.perf_counter() - t
 
-        async def emit(text: str) -> None:
-            if on_text is not None:
-                await timed(on_text, text)
-
-        async def emit_choice(index: int, text: str) -> None:
-            await timed(on_choice_text, index, text)
+        # each a coroutine function the exchange awaits per delta; partial() is one layer less
+        emit = functools.partial(timed, on_text) if on_text is not None else _drop_text
+        emit_choice = functools.partial(timed, on_choice_text)
 
         x: Exchange | None = None
         try:

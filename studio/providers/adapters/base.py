@@ -87,9 +87,12 @@ class Exchange:
             raise ProviderError(ErrorKind.MALFORMED, f"the reply is not JSON: {resp.text[:120]!r}",
                                 status=resp.status_code) from None
 
-    async def lines(self, method: str, url: str, *, body: Any, headers: dict | None = None,
-                    on_open: Callable[[httpx.Response], None] | None = None) -> AsyncIterator[str]:
-        """Stream a reply line by line (for SSE and NDJSON); an error status raises first."""
+    async def line_batches(self, method: str, url: str, *, body: Any, headers: dict | None = None,
+                           on_open: Callable[[httpx.Response], None] | None = None) -> AsyncIterator[list[str]]:
+        """Stream a reply (SSE, NDJSON) as the complete lines of each network read; an error
+        status raises first. Lines are split here, a read at a time, and handed on a read at a
+        time: one generator step per line (httpx's aiter_lines, or a line generator under the
+        SSE one) was most of a streamed call's parsing."""
         start = time.perf_counter()
         try:
             req = self.client.build_request(method, url, json=body, headers=headers, timeout=self.timeout_s)
@@ -106,8 +109,6 @@ class Exchange:
                 raise from_response(resp.status_code, resp.headers, text)
             if on_open:
                 on_open(resp)
-            # Lines are split here, a network read at a time: httpx's aiter_lines costs an await
-            # and a decoder pass per line, which was most of a streamed call's parsing.
             chunks, rest = resp.aiter_bytes().__aiter__(), b""
             while True:
                 start = time.perf_counter()
@@ -120,10 +121,10 @@ class Exchange:
                 finally:
                     self.wait_s += time.perf_counter() - start
                 lines, rest = split_lines(rest + chunk)
-                for line in lines:
-                    yield line
+                if lines:
+                    yield lines
             if rest:
-                yield rest.rstrip(b"\r").decode("utf-8", "replace")
+                yield [rest.rstrip(b"\r").decode("utf-8", "replace")]
         finally:
             await resp.aclose()
 
@@ -131,25 +132,27 @@ class Exchange:
                   on_open: Callable[[httpx.Response], None] | None = None) -> AsyncIterator[tuple[str, Any]]:
         """Server-sent events as (event name, parsed data); "[DONE]" comes through as a string."""
         event, data = "message", []
-        async for line in self.lines("POST", url, body=body, headers=headers, on_open=on_open):
-            if line == "":
-                if data:
-                    yield event, self._parse("\n".join(data))
-                event, data = "message", []
-            elif line.startswith(":"):
-                continue
-            elif line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].lstrip(" "))
+        async for lines in self.line_batches("POST", url, body=body, headers=headers, on_open=on_open):
+            for line in lines:
+                if line == "":
+                    if data:
+                        yield event, self._parse("\n".join(data))
+                    event, data = "message", []
+                elif line.startswith(":"):
+                    continue
+                elif line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].lstrip(" "))
         if data:
             yield event, self._parse("\n".join(data))
 
     async def ndjson(self, url: str, *, body: Any, headers: dict | None = None,
                      on_open: Callable[[httpx.Response], None] | None = None) -> AsyncIterator[Any]:
-        async for line in self.lines("POST", url, body=body, headers=headers, on_open=on_open):
-            if line.strip():
-                yield self._parse(line)
+        async for lines in self.line_batches("POST", url, body=body, headers=headers, on_open=on_open):
+            for line in lines:
+                if line.strip():
+                    yield self._parse(line)
 
     def _parse(self, data: str) -> Any:
         if data.strip() == "[DONE]":
