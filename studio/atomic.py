@@ -37,8 +37,8 @@ def write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
         _fsync_dir(path.parent)
 
 
-def write_text(path: Path, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
+def write_text(path: Path, text: str, *, durable: bool = True) -> None:
+    write_bytes(path, text.encode("utf-8"), durable=durable)
 
 
 def dumps_stable(data: Any) -> str:
@@ -46,8 +46,8 @@ def dumps_stable(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def write_json(path: Path, data: Any) -> None:
-    write_text(path, dumps_stable(data))
+def write_json(path: Path, data: Any, *, durable: bool = True) -> None:
+    write_text(path, dumps_stable(data), durable=durable)
 
 
 def _fsync_dir(directory: Path) -> None:

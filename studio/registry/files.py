@@ -97,8 +97,8 @@ class JsonFolder(Generic[T]):
             raise result
         return result
 
-    def write(self, ident: str, data: dict) -> None:
-        write_json(self.path_for(ident), data)
+    def write(self, ident: str, data: dict, *, durable: bool = True) -> None:
+        write_json(self.path_for(ident), data, durable=durable)
 
     def delete(self, ident: str) -> bool:
         path = self.path_for(ident)

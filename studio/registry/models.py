@@ -81,8 +81,9 @@ class ModelRegistry:
         return search(self.all(), query, self.health_all())
 
     # -- writing -------------------------------------------------------------------------
-    def save(self, spec: ModelSpec, *, create: bool | None = None) -> ModelSpec:
-        """Create or update. create=True refuses an existing id, False a missing one."""
+    def save(self, spec: ModelSpec, *, create: bool | None = None, durable: bool = True) -> ModelSpec:
+        """Create or update. create=True refuses an existing id, False a missing one.
+        `durable=False` skips the fsyncs (atomic.write_bytes): for the shipped samples only."""
         exists = self._folder.path_for(spec.id).exists()
         if create is True and exists:
             raise UserError(f"a model with id {spec.id!r} exists already; choose another id or edit it.")
@@ -95,7 +96,7 @@ class ModelRegistry:
         spec = spec.model_copy(update={"updated": utcnow()})
         doc = spec.to_json_dict()
         refuse_secrets(doc, f"model {spec.id}")
-        self._folder.write(spec.id, doc)
+        self._folder.write(spec.id, doc, durable=durable)
         return spec
 
     def delete(self, model_id: str) -> None:

@@ -38,9 +38,10 @@ class PipelineRegistry:
     def exists(self, pipeline_id: str) -> bool:
         return self._folder.path_for(pipeline_id).exists()
 
-    def save(self, pipeline: Pipeline) -> Pipeline:
+    def save(self, pipeline: Pipeline, *, durable: bool = True) -> Pipeline:
+        """`durable=False` skips the fsyncs (atomic.write_bytes): for the shipped samples only."""
         doc = export_pipeline(pipeline)
-        self._folder.write(pipeline.id, doc)
+        self._folder.write(pipeline.id, doc, durable=durable)
         return pipeline
 
     def delete(self, pipeline_id: str) -> None:
