@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import os
 import time
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable, Container, Iterator
 
 from studio.atomic import write_json
 from studio.errors import UserError
@@ -226,18 +228,41 @@ def list_batches(home: Path) -> list[dict]:
 
 
 def aggregate(plan: BatchPlan, rows: dict[int, dict]) -> dict[str, Any]:
-    done = list(rows.values())
-    ok = [r for r in done if r["status"] == "succeeded"]
-    costs = [r["costUsd"] for r in done if r.get("costUsd") is not None]
-    lat = sorted(r["latencyMs"] for r in done if r.get("latencyMs") is not None)
+    tally = Tally()
+    for row in rows.values():
+        tally.add(row)
+    return tally.result(plan)
 
-    def pct(p: float):
-        return None if not lat else lat[min(len(lat) - 1, int(round(p * (len(lat) - 1))))]
-    return {"done": len(done), "succeeded": len(ok), "failed": len(done) - len(ok),
-            "complete": len(done) >= plan.rows, "costUsd": sum(costs) if costs else (0.0 if done else None),
-            "unpricedRows": sum(1 for r in done if r.get("costUsd") is None),
-            "latencyP50Ms": pct(0.5), "latencyP95Ms": pct(0.95),
-            "errorRate": (len(done) - len(ok)) / len(done) if done else None}
+
+class Tally:
+    """The aggregates of finished rows, kept as they finish: a running batch holds counts and
+    one float a row (the latency percentiles), not a dict a row, so its memory stays flat."""
+
+    def __init__(self) -> None:
+        self.done = self.succeeded = self.unpriced = 0
+        self.cost = 0  # of the priced rows, added in the order they finished (as sum() did)
+        self.latencies = array("d")
+
+    def add(self, row: dict) -> None:
+        self.done += 1
+        self.succeeded += row["status"] == "succeeded"
+        if row.get("costUsd") is None:
+            self.unpriced += 1
+        else:
+            self.cost += row["costUsd"]
+        if row.get("latencyMs") is not None:
+            self.latencies.append(row["latencyMs"])
+
+    def result(self, plan: BatchPlan) -> dict[str, Any]:
+        done, failed = self.done, self.done - self.succeeded
+        lat = sorted(self.latencies)
+
+        def pct(p: float):
+            return None if not lat else lat[min(len(lat) - 1, int(round(p * (len(lat) - 1))))]
+        return {"done": done, "succeeded": self.succeeded, "failed": failed,
+                "complete": done >= plan.rows, "costUsd": self.cost if done > self.unpriced else (0.0 if done else None),
+                "unpricedRows": self.unpriced, "latencyP50Ms": pct(0.5), "latencyP95Ms": pct(0.95),
+                "errorRate": failed / done if done else None}
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -305,12 +330,10 @@ class RowWriter:
         self._f.close()
 
 
-def pending_rows(plan: BatchPlan, done: dict[int, dict]):
-    for index, row in enumerate(read_rows(Path(plan.data))):
-        if plan.limit is not None and index >= plan.limit:
-            break
-        if index not in done:
-            yield index, row
+def pending_rows(plan: BatchPlan, done: Container[int]) -> Iterator[tuple[int, dict]]:
+    """(index, row) of the rows not in `done`, read lazily; a missing file raises now."""
+    rows = itertools.islice(read_rows(Path(plan.data)), plan.limit)
+    return ((index, row) for index, row in enumerate(rows) if index not in done)
 
 
 async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = None) -> dict[str, Any]:
@@ -322,50 +345,59 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
         write_json(folder / "batch.json", plan.to_json())
         done = load_rows(studio.home, plan.id)
         _trim_partial_line(folder / "rows.jsonl")
-        return done, RowWriter(folder / "rows.jsonl"), list(pending_rows(plan, done))
-    done, writer, todo = await asyncio.to_thread(open_state)
-    done = {i: _brief(r) for i, r in done.items()}  # aggregates need three fields; keep memory flat
-    count = len(done)
+        tally = Tally()
+        for row in done.values():
+            tally.add(row)
+        return pending_rows(plan, set(done)), tally, RowWriter(folder / "rows.jsonl")
+    pending, tally, writer = await asyncio.to_thread(open_state)
     if progress:
-        progress(count, plan.rows)
+        progress(tally.done, plan.rows)
+
+    def finished(result: dict) -> None:
+        tally.add(result)
+        if progress:
+            progress(tally.done, plan.rows)
     try:
         if plan.executor == "ray":
             from studio.eval.ray_executor import run_rows_on_ray
 
-            results = run_rows_on_ray(studio, plan, todo)
+            results = run_rows_on_ray(studio, plan, await asyncio.to_thread(list, pending))
             async for result in results:
                 await asyncio.to_thread(writer.write, result)
-                done[result["index"]] = _brief(result)
-                count += 1
-                if progress:
-                    progress(count, plan.rows)
+                finished(result)
         else:
             queue: asyncio.Queue = asyncio.Queue(maxsize=plan.concurrency * 2)
+            unreadable: list[Exception] = []
 
             async def feed():
-                for item in todo:
-                    await queue.put(item)
+                try:
+                    async for item in _in_chunks(pending):
+                        await queue.put(item)
+                except Exception as e:  # a row the file no longer reads: stop the workers, then raise
+                    unreadable.append(e)
                 for _ in range(plan.concurrency):
                     await queue.put(None)
 
             async def work():
-                nonlocal count
                 while (item := await queue.get()) is not None:
                     result = await run_row(studio, plan, *item)
                     await asyncio.to_thread(writer.write, result)
-                    done[result["index"]] = _brief(result)
-                    count += 1
-                    if progress:
-                        progress(count, plan.rows)
+                    finished(result)
 
             await asyncio.gather(feed(), *(work() for _ in range(plan.concurrency)))
+            if unreadable:
+                raise unreadable[0]
     finally:
         writer.close()
-    return aggregate(plan, done)
+    return tally.result(plan)
 
 
-def _brief(row: dict) -> dict:
-    return {"status": row.get("status"), "costUsd": row.get("costUsd"), "latencyMs": row.get("latencyMs")}
+async def _in_chunks(rows: Iterator, chunk: int = 256) -> AsyncIterator:
+    """The rows still to run, read a chunk at a time in a thread (off the event loop) as the
+    workers need them, rather than all held from the start."""
+    while items := await asyncio.to_thread(lambda: list(itertools.islice(rows, chunk))):
+        for item in items:
+            yield item
 
 
 def _trim_partial_line(path: Path) -> None:
