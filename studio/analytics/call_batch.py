@@ -55,12 +55,16 @@ INSERT_CALLS = """INSERT INTO calls SELECT id, time, model_id, provider, pipelin
     coalesce(sha256(input_text), input_hash), coalesce(sha256(output_text), output_hash), request_id,
     usage_estimated FROM {table}"""
 
+# Known hashes are found with a semi-join probed by the batch's few hashes: `NOT IN (SELECT
+# sha256 FROM audit_blobs)` built a hash table of every stored hash at each commit, a peak that
+# grew with the table.
 INSERT_BLOBS = """INSERT INTO audit_blobs
-    SELECT sha256, {body}, strlen(body), CAST(now() AS TIMESTAMP)
-    FROM (SELECT sha256(body) AS sha256, any_value(body) AS body
+    WITH batch AS (SELECT sha256(body) AS sha256, any_value(body) AS body
           FROM (SELECT input_text AS body FROM {table} UNION ALL SELECT output_text FROM {table})
-          WHERE body IS NOT NULL GROUP BY 1)
-    WHERE sha256 NOT IN (SELECT sha256 FROM audit_blobs)"""
+          WHERE body IS NOT NULL GROUP BY 1),
+        known AS (SELECT sha256 FROM audit_blobs WHERE sha256 IN (SELECT sha256 FROM batch))
+    SELECT sha256, {body}, strlen(body), CAST(now() AS TIMESTAMP)
+    FROM batch WHERE sha256 NOT IN (SELECT sha256 FROM known)"""
 
 
 def parse_calls(lines: list[bytes]) -> pa.Table | None:
