@@ -18,8 +18,10 @@ from studio.errors import UserError
 from studio.security.guard import Guard
 from studio.security.policy import AccessPolicy
 from studio.security.preflight import check_binding, check_port_free, ui_token_required
+from studio.ui.first_answer import FirstAnswer
 
 _studio: Studio | None = None
+_serving: FirstAnswer | None = None  # the running server's; None once it shuts down
 
 
 def get_studio() -> Studio:
@@ -42,20 +44,26 @@ async def _shutdown() -> None:
     """Close provider connections on the loop that made them, then flush analytics."""
     from studio.serverinfo import withdraw
 
+    global _serving
+    _serving = None  # a start still waiting for its first answer must not build a Studio now
     if _studio is not None:
         withdraw(_studio.home)
         await _studio.aclose()
     reset_studio()
 
 
-def _startup(host: str, port: int):
+def _startup(host: str, port: int, first: FirstAnswer):
     async def start() -> None:
         """Own the analytics database from the start (CLI commands beside us then hand their
-        records over through the spool) and tell them where we listen."""
+        records over through the spool) and tell them where we listen: once the first request
+        is answered (studio/ui/first_answer.py)."""
         from nicegui import run
 
         from studio.serverinfo import announce
 
+        await first.wait()
+        if _serving is not first:  # the server stopped (or another took its place) meanwhile
+            return
         studio = get_studio()
         await run.io_bound(studio.analytics.start)
         announce(studio.home, host, port)
@@ -144,9 +152,11 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     register_all()
     policy, ui_token = AccessPolicy.from_env(host), ui_token_required()
     api = BuiltOnFirstRequest(get_studio)
-    put_in_front(app, lambda pages: Guard(pages, policy=policy, home=lambda: get_studio().home,
-                                          keys=lambda: get_studio().keys, ui_token=ui_token, api_app=api))
-    app.on_startup(_startup(host, port))
+    global _serving
+    first = _serving = FirstAnswer()
+    put_in_front(app, lambda pages: first.wrap(Guard(pages, policy=policy, home=lambda: get_studio().home,
+                                                     keys=lambda: get_studio().keys, ui_token=ui_token, api_app=api)))
+    app.on_startup(_startup(host, port, first))
     app.on_shutdown(_shutdown)
     ui.run(
         host=host,
