@@ -27,7 +27,8 @@ from studio.engine.validate import Problem, validate_against
 from studio.errors import UserError
 from studio.jsonread import check_shape
 from studio.providers.errors import ErrorKind, ProviderError
-from studio.providers.hub import CallContext, schema_problem
+from studio.providers.hub import CallContext
+from studio.spec.fit import schema_problem
 from studio.secrets import read_keys
 from studio.spec.base import utcnow
 from studio.spec.calls import CallRequest, CallResult, Usage

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import httpx
-import jsonschema
 
 from studio.errors import UserError
 from studio.jsonread import check_shape
@@ -37,8 +36,9 @@ from studio.providers.usage import cost, final_usage
 from studio.recording import MemoryRecorder, Recorder
 from studio.secrets import read_keys, redact, redactor
 from studio.spec.base import utcnow
-from studio.spec.chat import example_sentence, expand_shorthand, input_schema_for
 from studio.spec.calls import CallRequest, CallResult, Usage
+from studio.spec.chat import example_sentence, expand_shorthand, input_schema_for
+from studio.spec.fit import schema_problem
 from studio.spec.model import HealthStatus, ModelSpec
 from studio.spec.records import CallRecord
 
@@ -61,23 +61,6 @@ def content_hash(value: Any) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-_VALIDATORS: dict[int, tuple[dict, Any]] = {}
-
-
-def cached_validator(schema: dict):
-    """A model's schemas are checked on every call; building a validator for one costs more than
-    using it, so each is kept (keyed by the schema object, which is kept alive with it)."""
-    found = _VALIDATORS.get(id(schema))
-    if found is not None and found[0] is schema:
-        return found[1]
-    if len(_VALIDATORS) > 512:
-        _VALIDATORS.clear()
-    validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    validator = validator_cls(schema)
-    _VALIDATORS[id(schema)] = (schema, validator)
-    return validator
-
-
 def validate(value: Any, schema: dict, kind: ErrorKind, what: str,
              example: Callable[[], str] | None = None) -> None:
     """One clear error naming the first offending field (and, for inputs, `example()`: a
@@ -87,18 +70,6 @@ def validate(value: Any, schema: dict, kind: ErrorKind, what: str,
         message = f"{what} field {problem}"
         hint = example() if example is not None else ""
         raise ProviderError(kind, f"{message.rstrip('.')}; {hint}" if hint else message)
-
-
-def schema_problem(value: Any, schema: dict) -> str | None:
-    """None when `value` fits `schema`; else "<field path>: <what is wrong>" for the error that
-    best explains the misfit (the check is the cached validator's, so a fit costs one pass)."""
-    validator = cached_validator(schema)
-    if validator.is_valid(value):
-        return None
-    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
-    if error is None:
-        return None
-    return f"{'/'.join(str(p) for p in error.absolute_path) or '(top level)'}: {error.message}"
 
 
 async def _drop_text(text: str) -> None:
