@@ -62,12 +62,22 @@ def input_schema_for(spec) -> dict:
     schema = spec.input_schema
     if spec.model_type not in CHAT_TYPES:
         return schema
+    found = _SUPERSEDED.get(id(schema))  # asked on every call: the answer is kept per schema object
+    if found is not None and found[0] is schema:
+        return found[1]
+    answer = schema
     role = (((schema.get("properties") or {}).get("messages") or {}).get("items") or {}).get("properties", {}).get("role")
     if isinstance(role, dict) and set(role.get("enum") or []) == {"system", "user", "assistant"}:
         from studio.spec.calls import CANONICAL_SCHEMAS
 
-        return CANONICAL_SCHEMAS["llm"][0]
-    return schema
+        answer = CANONICAL_SCHEMAS["llm"][0]
+    if len(_SUPERSEDED) > 512:
+        _SUPERSEDED.clear()
+    _SUPERSEDED[id(schema)] = (schema, answer)  # the schema kept alive, so its id stays its own
+    return answer
+
+
+_SUPERSEDED: dict[int, tuple[dict, dict]] = {}
 
 
 # Every provider's finish/stop reason in OpenAI's words (stop, length, tool_calls, content_filter).
