@@ -15,6 +15,11 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 import httpx
 
+try:  # NiceGUI brings orjson where it has wheels; json is the fallback (and the judge, below)
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - platforms without orjson wheels
+    _fast_loads = json.loads
+
 from studio.providers.classify import from_body, from_response, from_transport
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.providers.transport import DirectClient
@@ -157,6 +162,10 @@ class Exchange:
     def _parse(self, data: str) -> Any:
         if data.strip() == "[DONE]":
             return "[DONE]"
+        try:  # orjson reads a chunk ~3x faster; what it refuses (NaN, lone surrogates) json may take
+            return _fast_loads(data)
+        except ValueError:
+            pass
         try:
             return json.loads(data)
         except ValueError:
@@ -321,6 +330,9 @@ def split_lines(data: bytes) -> tuple[list[str], bytes]:
         data = data[:-1]
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    parts = data.split(b"\n")
-    rest = parts.pop() + (b"\r" if held else b"")
-    return [p.decode("utf-8", "replace") for p in parts], rest
+    cut = data.rfind(b"\n")
+    rest = data[cut + 1:] + (b"\r" if held else b"")
+    if cut < 0:
+        return [], rest
+    # one decode for all the lines: a newline is never inside a UTF-8 sequence
+    return data[:cut].decode("utf-8", "replace").split("\n"), rest
