@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -216,7 +216,7 @@ class _Run:
         self.graph: Graph | None = None  # with validation, in _check
         self.node_of = {n.id: n for n in pipeline.nodes}
         self.specs = {s.id: s for s in engine.models.all()}
-        self.record = RunRecord(id=options.run_id or uuid.uuid4().hex[:16], pipeline_id=pipeline.id,
+        self.record = RunRecord(id=options.run_id or secrets.token_hex(8), pipeline_id=pipeline.id,
                                 pipeline_name=pipeline.name, inputs=inputs)
         self.outputs: dict[str, Any] = {}
         self.taken_routes: dict[str, set[str]] = {}
@@ -634,7 +634,7 @@ class _Run:
         saved = hit.get("costUsd")
         nr.reason = f"{reason}; cached output reused" + (f" (saved ${saved:.6f})" if saved else "")
         nr.cost_usd, nr.latency_ms = 0.0, 0.0
-        record = CallRecord(id=uuid.uuid4().hex, model_id=spec.id, provider=spec.provider, pipeline_id=self.pipeline.id,
+        record = CallRecord(id=secrets.token_hex(16), model_id=spec.id, provider=spec.provider, pipeline_id=self.pipeline.id,
                             run_id=self.record.id, node_id=node.id, cache_hit=True, saved_usd=saved, cost_usd=0.0,
                             usage=Usage(source="none"), routing_reason="cache hit",
                             input_hash=content_hash(call_input), output_hash=content_hash(hit["output"]))

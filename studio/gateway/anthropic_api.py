@@ -5,7 +5,7 @@ params, so an Anthropic client can call an OpenAI, Gemini or local model, or a p
 from __future__ import annotations
 
 import json
-import uuid
+import secrets
 from typing import Any, Callable
 
 from starlette.requests import Request
@@ -138,7 +138,7 @@ def _usage(r: Reply) -> dict[str, int]:
 
 
 def message(model: str, r: Reply) -> dict:
-    return {"id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": model,
+    return {"id": f"msg_{secrets.token_hex(12)}", "type": "message", "role": "assistant", "model": model,
             "content": _blocks(r), "stop_reason": STOP_REASONS.get(r.finish, "end_turn"), "stop_sequence": None,
             "usage": _usage(r)}
 
@@ -148,7 +148,7 @@ def _event(name: str, data: dict) -> str:
 
 
 async def _events(model: str, upstream: Upstream):
-    start = {"id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": model,
+    start = {"id": f"msg_{secrets.token_hex(12)}", "type": "message", "role": "assistant", "model": model,
              "content": [], "stop_reason": None, "stop_sequence": None,
              "usage": {"input_tokens": 0, "output_tokens": 0}}
     out = [_event("message_start", {"message": start})]  # joined up to each wait, as in openai_api

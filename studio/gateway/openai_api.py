@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import time
-import uuid
 from typing import Any, Callable
 
 from starlette.requests import Request
@@ -183,12 +183,12 @@ def completion(model: str, r: Reply) -> dict:
         if c.tool_calls:
             message["tool_calls"] = c.tool_calls
         choices.append({"index": index, "message": message, "finish_reason": c.finish, "logprobs": _logprobs(c)})
-    return {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()),
+    return {"id": f"chatcmpl-{secrets.token_hex(12)}", "object": "chat.completion", "created": int(time.time()),
             "model": model, "choices": choices, "usage": _usage(r)}
 
 
 async def _chunks(model: str, upstream: Upstream, include_usage: bool):
-    ident, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+    ident, created = f"chatcmpl-{secrets.token_hex(12)}", int(time.time())
 
     def chunk(delta: dict | None, finish: str | None = None, index: int = 0, logprobs: dict | None = None,
               **extra) -> str:

@@ -32,11 +32,10 @@ def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], dr
     if bad and not drop:
         raise GatewayError(400, "invalid_request_error", capabilities.refusal(spec, bad), param=bad[0])
     params = {k: v for k, v in params.items() if k not in bad and v is not None}
-    request = CallRequest(model_id=spec.id, input=input, params=params)
 
     async def run(on_text, on_choice_text=None) -> Reply:
-        result = await studio.providers.call(spec, request.model_copy(update={"stream": on_text is not None}),
-                                             on_text=on_text, on_choice_text=on_choice_text)
+        request = CallRequest(model_id=spec.id, input=input, params=params, stream=on_text is not None)
+        result = await studio.providers.call(spec, request, on_text=on_text, on_choice_text=on_choice_text)
         u = result.usage
         return replace(_choice(result.output, result.finish_reason), input_tokens=u.input_tokens,
                        output_tokens=u.output_tokens, cached_tokens=u.cached_tokens,

@@ -17,8 +17,8 @@ import hashlib
 import inspect
 import json
 import random
+import secrets
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -206,7 +206,7 @@ class ProviderHub:
     def _record(self, spec, request, context, started, x, callback_s, **fields) -> CallRecord:
         latency = fields.pop("latency_ms", (time.perf_counter() - started) * 1000)
         wait = (x.wait_s if x else 0.0) + callback_s
-        return CallRecord(id=uuid.uuid4().hex, time=utcnow(), model_id=spec.id, provider=spec.provider,
+        return CallRecord(id=secrets.token_hex(16), time=utcnow(), model_id=spec.id, provider=spec.provider,
                           pipeline_id=context.pipeline_id, run_id=context.run_id, node_id=context.node_id,
                           fell_back_from=context.fell_back_from, routing_reason=context.routing_reason,
                           latency_ms=latency, overhead_ms=max(0.0, latency - wait * 1000),
