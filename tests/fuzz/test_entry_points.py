@@ -20,10 +20,23 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database
 
 @pytest.fixture(scope="module")
 def entry(tmp_path_factory):
+    """The targets over an in-memory keyring: a model import stores an inline apiKey (the
+    prototype's format) in the keyring, and generated documents must never reach the OS one.
+    (The environment variable only reaches processes started later: keyring has chosen its
+    backend in this one long before.)"""
+    import keyring
+
+    from tests.helpers.memory_keyring import MemoryKeyring
+
     os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
     targets = t.Targets(tmp_path_factory.mktemp("fuzz-home"))
-    yield targets
-    targets.close()
+    try:
+        yield targets
+    finally:
+        targets.close()
+        keyring.set_keyring(previous)
 
 
 def answered(fn, *args) -> None:
