@@ -28,10 +28,10 @@ from studio.errors import UserError
 from studio.jsonread import check_shape
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.providers.hub import CallContext
-from studio.spec.fit import schema_problem
 from studio.secrets import read_keys
 from studio.spec.base import utcnow
 from studio.spec.calls import CallRequest, CallResult, Usage
+from studio.spec.fit import schema_problem
 from studio.spec.model import ModelSpec
 from studio.spec.pipeline import Node, Pipeline
 from studio.spec.records import CallRecord, NodeRun, RunRecord

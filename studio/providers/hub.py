@@ -145,7 +145,7 @@ class ProviderHub:
 
         # each a coroutine function the exchange awaits per delta; partial() is one layer less
         emit = functools.partial(timed, on_text) if on_text is not None else _drop_text
-        emit_choice = functools.partial(timed, on_choice_text)
+        emit_choice = functools.partial(timed, on_choice_text) if on_choice_text is not None else None
 
         x: Exchange | None = None
         try:
@@ -160,7 +160,7 @@ class ProviderHub:
                      lambda: example_sentence(spec.model_type, spec.input_schema))
             key = await self._key(spec)
             await fault_injection.inject(spec.faults, self.random)
-            x = self._exchange(spec, request, key, emit, emit_choice if on_choice_text is not None else None)
+            x = self._exchange(spec, request, key, emit, emit_choice)
             try:
                 got = await adapter_for(spec.api).call(x)
             except httpx.HTTPError as e:  # anything an adapter did not classify itself

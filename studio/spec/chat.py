@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from studio.memo import per_object
+
 CHAT_TYPES = ("llm", "vision")
 
 
@@ -59,25 +61,19 @@ def input_schema_for(spec) -> dict:
     """The schema a chat model's input is checked against. Saved specs carry a copy of the
     canonical chat schema of their day (roles system/user/assistant, string content); the
     current canonical one (tool results, content parts) supersedes such a copy."""
-    schema = spec.input_schema
     if spec.model_type not in CHAT_TYPES:
-        return schema
-    found = _SUPERSEDED.get(id(schema))  # asked on every call: the answer is kept per schema object
-    if found is not None and found[0] is schema:
-        return found[1]
-    answer = schema
+        return spec.input_schema
+    return _chat_schema_for(spec.input_schema)
+
+
+@per_object  # asked on every call
+def _chat_schema_for(schema: dict) -> dict:
     role = (((schema.get("properties") or {}).get("messages") or {}).get("items") or {}).get("properties", {}).get("role")
     if isinstance(role, dict) and set(role.get("enum") or []) == {"system", "user", "assistant"}:
         from studio.spec.calls import CANONICAL_SCHEMAS
 
-        answer = CANONICAL_SCHEMAS["llm"][0]
-    if len(_SUPERSEDED) > 512:
-        _SUPERSEDED.clear()
-    _SUPERSEDED[id(schema)] = (schema, answer)  # the schema kept alive, so its id stays its own
-    return answer
-
-
-_SUPERSEDED: dict[int, tuple[dict, dict]] = {}
+        return CANONICAL_SCHEMAS["llm"][0]
+    return schema
 
 
 # Every provider's finish/stop reason in OpenAI's words (stop, length, tool_calls, content_filter).

@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 import jsonschema
 
+from studio.memo import per_object
+
 # Keywords read alike by draft 7 and 2020-12 (and annotations, which check nothing).
 _PLAIN = frozenset({
     "type", "properties", "required", "enum", "const", "anyOf", "allOf", "oneOf", "not", "items",
@@ -24,8 +26,6 @@ _PLAIN = frozenset({
     "title", "description", "default", "examples", "$comment", "deprecated", "readOnly", "writeOnly",
 })
 _SCHEMA_URIS = {None, "https://json-schema.org/draft/2020-12/schema", "http://json-schema.org/draft-07/schema#"}
-
-_CHECKS: dict[int, tuple[dict, Any, Callable[[Any], bool] | None]] = {}
 
 
 def is_plain(schema: Any) -> bool:
@@ -55,12 +55,13 @@ def is_plain(schema: Any) -> bool:
 
 def _compiled(schema: dict) -> Callable[[Any], bool] | None:
     """fastjsonschema's check of a plain schema as a yes/no function, else None."""
-    if schema.get("$schema") not in _SCHEMA_URIS or not is_plain({k: v for k, v in schema.items() if k != "$schema"}):
+    body = {k: v for k, v in schema.items() if k != "$schema"}
+    if schema.get("$schema") not in _SCHEMA_URIS or not is_plain(body):
         return None
     import fastjsonschema
 
     try:
-        check = fastjsonschema.compile({k: v for k, v in schema.items() if k != "$schema"}, use_formats=False)
+        check = fastjsonschema.compile(body, use_formats=False)
     except Exception:  # noqa: BLE001 - a schema it cannot compile is jsonschema's to check
         return None
 
@@ -73,17 +74,11 @@ def _compiled(schema: dict) -> Callable[[Any], bool] | None:
     return fits
 
 
+@per_object
 def _checks(schema: dict) -> tuple[Any, Callable[[Any], bool] | None]:
     """(jsonschema validator, compiled check or None), built once per schema object."""
-    found = _CHECKS.get(id(schema))
-    if found is not None and found[0] is schema:
-        return found[1], found[2]
-    if len(_CHECKS) > 512:
-        _CHECKS.clear()
     validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)(schema)
-    fast = _compiled(schema)
-    _CHECKS[id(schema)] = (schema, validator, fast)  # the schema is kept alive, so its id stays its own
-    return validator, fast
+    return validator, _compiled(schema)
 
 
 def schema_problem(value: Any, schema: dict) -> str | None:

@@ -9,8 +9,8 @@ server answers sooner after `python run.py`.
 
 from __future__ import annotations
 
-from nicegui import ui
 from fastapi import Request
+from nicegui import ui
 
 from studio.ui.shell import add_assets
 
