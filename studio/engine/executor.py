@@ -8,6 +8,7 @@ semaphores are shared by every run. Each run is a `_Run` that owns its record an
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import secrets
 import time
@@ -81,7 +82,7 @@ class RunOptions:
     use_cache: bool = True
     stream: bool = False  # stream text (events of type "text"); on_text or stream_node imply it
     stream_node: str | None = None  # default: the model nodes that feed an output node
-    on_text: Callable[[str, str], Any] | None = None  # (node_id, text delta)
+    on_text: Callable[[str, str], Any] | None = None  # (node_id, text delta), sync or async
     on_event: Handler | None = None
     run_id: str | None = None
     # keep this run's node outputs for a later "run from node" (the canvas, `iom run --from`);
@@ -717,10 +718,12 @@ class _Run:
             estimate = len(json.dumps(call_input, default=str)) // 4 + int(params.get("max_tokens") or 0)
             await limiter.acquire(estimate)
 
-        def on_text(delta: str) -> None:
+        async def on_text(delta: str) -> None:
             self._publish({"type": "text", "nodeId": node.id, "text": delta})
             if self.options.on_text:
-                self.options.on_text(node.id, delta)
+                sent = self.options.on_text(node.id, delta)
+                if inspect.isawaitable(sent):  # the gateway writes each piece to its client
+                    await sent
 
         request = CallRequest(model_id=spec.id, input=call_input, params=params, stream=stream, timeout_s=timeout_s)
         task = asyncio.current_task()

@@ -9,13 +9,13 @@ import secrets
 from typing import Any, Callable
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from studio.errors import UserError
 from studio.gateway.errors import GatewayError, anthropic_error, classify
-from studio.gateway.event_stream import EventStream, Final
 from studio.gateway.runners import runner
-from studio.gateway.streaming import Reply, Upstream
+from studio.secrets import redact
+from studio.gateway.streaming import Reply, StreamedAnswer
 
 # OpenAI's finish reasons (what a Reply carries) as Anthropic's stop reasons
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
@@ -40,13 +40,7 @@ def register(router, get_studio: Callable[[], Any]) -> None:
             run, dropped = runner(get_studio(), model, input, params, drop)
             headers = {"x-iom-dropped-params": ",".join(unknown + dropped)} if unknown or dropped else {}
             if body.get("stream"):
-                upstream = Upstream(run)
-                try:
-                    await upstream.start()
-                except BaseException:
-                    upstream.cancel()
-                    raise
-                return EventStream(_events(model, upstream), headers)
+                return StreamedAnswer(run, EventFrames(model), headers)
             return JSONResponse(message(model, await run(None)), headers=headers)
         except Exception as e:  # noqa: BLE001 - classify re-raises what it does not know
             return anthropic_error(classify(e))
@@ -147,27 +141,30 @@ def _event(name: str, data: dict) -> str:
     return f"event: {name}\ndata: {json.dumps({'type': name, **data}, ensure_ascii=False)}\n\n"
 
 
-async def _events(model: str, upstream: Upstream):
-    start = {"id": f"msg_{secrets.token_hex(12)}", "type": "message", "role": "assistant", "model": model,
-             "content": [], "stop_reason": None, "stop_sequence": None,
-             "usage": {"input_tokens": 0, "output_tokens": 0}}
-    out = [_event("message_start", {"message": start})]  # joined up to each wait, as in openai_api
-    index, text_open = 0, False
-    try:
-        async for text in upstream.texts():
-            if not text_open:
-                out.append(_event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))
-                text_open = True
-            out.append(_event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}}))
-            if not upstream.finished:
-                yield "".join(out)
-                out.clear()
-        r = upstream.result()
-        if not text_open and r.text:
-            out.append(_event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))
-            out.append(_event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": r.text}}))
-            text_open = True
-        if text_open:
+class EventFrames:
+    """Anthropic's Messages stream: message_start, one text block as it comes, then the tool_use
+    blocks, message_delta (stop reason, usage) and message_stop."""
+
+    def __init__(self, model: str):
+        self.model = model
+        self.text_open = False
+
+    def opening(self) -> str:
+        return _event("message_start", {"message": {
+            "id": f"msg_{secrets.token_hex(12)}", "type": "message", "role": "assistant", "model": self.model,
+            "content": [], "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}})
+
+    def text(self, index: int, text: str) -> str:
+        delta = _event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}})
+        if self.text_open:
+            return delta
+        self.text_open = True
+        return _event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}) + delta
+
+    def closing(self, r: Reply) -> str:
+        out = [self.text(0, r.text)] if not self.text_open and r.text else []
+        index = 0
+        if self.text_open:
             out.append(_event("content_block_stop", {"index": 0}))
             index = 1
         for block in _blocks(r):
@@ -181,7 +178,10 @@ async def _events(model: str, upstream: Upstream):
         out.append(_event("message_delta", {"delta": {"stop_reason": STOP_REASONS.get(r.finish, "end_turn"),
                                                       "stop_sequence": None}, "usage": _usage(r)}))
         out.append(_event("message_stop", {}))
-    except Exception as e:  # noqa: BLE001 - after the first token the status is already 200
-        err = classify(e)
-        out.append(_event("error", {"error": {"type": "api_error", "message": err.message}}))
-    yield Final("".join(out))
+        return "".join(out)
+
+    def failure(self, err: GatewayError) -> str:
+        return _event("error", {"error": {"type": "api_error", "message": redact(err.message)}})
+
+    def refusal(self, err: GatewayError) -> Response:
+        return anthropic_error(err)

@@ -10,7 +10,7 @@ run it, so every call is routed, recorded and priced the same way.
   header `x-iom-drop-params: true` (or IOM_GATEWAY_DROP_PARAMS=1) it is dropped and listed in
   the `x-iom-dropped-params` response header.
 - `stream: true` waits for the first token before answering, so an early failure keeps its
-  real status; later failures arrive as an `error` event. With `n` > 1 every choice's text
+  real status; later failures arrive as an `error` event (gateway/streaming.py). With `n` > 1 every choice's text
   streams as the provider sends it, each under its own index.
 """
 
@@ -24,15 +24,14 @@ import time
 from typing import Any, Callable
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from studio import jsonread
 from studio.errors import UserError
 from studio.gateway import anthropic_api
 from studio.gateway.errors import GatewayError, classify, openai_error
-from studio.gateway.event_stream import EventStream, Final
 from studio.gateway.runners import PIPELINE_PREFIX, runner
-from studio.gateway.streaming import Reply, Upstream
+from studio.gateway.streaming import Reply, StreamedAnswer
 from studio.providers import capabilities
 from studio.secrets import redact
 from studio.spec.calls import CallRequest
@@ -77,13 +76,7 @@ def register(router, get_studio: Callable[[], Any]) -> None:
             dropped = unknown + dropped
             headers = {"x-iom-dropped-params": ",".join(dropped)} if dropped else {}
             if stream:
-                upstream = Upstream(run, choices=True)
-                try:
-                    await upstream.start()
-                except BaseException:
-                    upstream.cancel()
-                    raise
-                return EventStream(_chunks(model, upstream, include_usage), headers)
+                return StreamedAnswer(run, ChunkFrames(model, include_usage), headers, choices=True)
             return JSONResponse(completion(model, await run(None)), headers=headers)
         except Exception as e:  # noqa: BLE001
             return openai_error(classify(e))
@@ -187,50 +180,52 @@ def completion(model: str, r: Reply) -> dict:
             "model": model, "choices": choices, "usage": _usage(r)}
 
 
-async def _chunks(model: str, upstream: Upstream, include_usage: bool):
-    ident, created = f"chatcmpl-{secrets.token_hex(12)}", int(time.time())
+class ChunkFrames:
+    """OpenAI's `chat.completion.chunk` stream; the text of each choice after the first opens
+    with its role, as OpenAI's own stream does."""
 
-    def chunk(delta: dict | None, finish: str | None = None, index: int = 0, logprobs: dict | None = None,
+    def __init__(self, model: str, include_usage: bool):
+        self.model, self.include_usage = model, include_usage
+        self.ident, self.created = f"chatcmpl-{secrets.token_hex(12)}", int(time.time())
+        self.live: set[int] = set()  # the choices whose text went out as it came
+
+    def chunk(self, delta: dict | None, finish: str | None = None, index: int = 0, logprobs: dict | None = None,
               **extra) -> str:
         choice: dict[str, Any] = {"index": index, "delta": delta, "finish_reason": finish}
         if logprobs is not None:
             choice["logprobs"] = logprobs
-        doc = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
+        doc = {"id": self.ident, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
                "choices": [] if delta is None else [choice], **extra}
         return f"data: {json.dumps(doc, ensure_ascii=False)}\n\n"
 
-    # Events go out joined, one write per wait for the model: each write is a system call and
-    # a wake-up of the client (an answer that is complete by the time it is sent: one write).
-    out = [chunk({"role": "assistant", "content": ""})]
-    live: set[int] = set()  # the choices whose text went out as it came
+    def opening(self) -> str:
+        return self.chunk({"role": "assistant", "content": ""})
 
-    def text_chunk(index: int, text: str) -> str:
-        """A choice's text; a choice after the first opens with its role, as OpenAI's own stream does."""
-        opens = index and index not in live
-        live.add(index)
-        return chunk({"role": "assistant", "content": text} if opens else {"content": text}, index=index)
+    def text(self, index: int, text: str) -> str:
+        opens = index and index not in self.live
+        self.live.add(index)
+        return self.chunk({"role": "assistant", "content": text} if opens else {"content": text}, index=index)
 
-    try:
-        async for deltas in upstream.deltas():
-            out.extend(text_chunk(index, text) for index, text in deltas.items())
-            if not upstream.finished:
-                yield "".join(out)
-                out.clear()
-        r = upstream.result()
+    def closing(self, r: Reply) -> str:
         # each choice's text went out live, or goes now, whole (a pipeline whose output is not
         # streamed text); then its log-probabilities, tool calls and finish reason, under its index
+        out = []
         for index, c in enumerate([r, *r.more]):
-            if index not in live and (index or c.text):
-                out.append(text_chunk(index, c.text))
+            if index not in self.live and (index or c.text):
+                out.append(self.text(index, c.text))
             if c.logprobs is not None:
-                out.append(chunk({}, index=index, logprobs=_logprobs(c)))
+                out.append(self.chunk({}, index=index, logprobs=_logprobs(c)))
             for i, call in enumerate(c.tool_calls):
-                out.append(chunk({"tool_calls": [{"index": i, **call}]}, index=index))
-            out.append(chunk({}, c.finish, index=index))
-        if include_usage:
-            out.append(chunk(None, usage=_usage(r)))
-    except Exception as e:  # noqa: BLE001 - after the first token the status is already 200
-        err = classify(e)
-        out.append(f"data: {json.dumps({'error': {'message': redact(err.message), 'type': err.kind, 'code': err.kind}})}\n\n")
-    out.append("data: [DONE]\n\n")
-    yield Final("".join(out))
+                out.append(self.chunk({"tool_calls": [{"index": i, **call}]}, index=index))
+            out.append(self.chunk({}, c.finish, index=index))
+        if self.include_usage:
+            out.append(self.chunk(None, usage=_usage(r)))
+        out.append("data: [DONE]\n\n")
+        return "".join(out)
+
+    def failure(self, err: GatewayError) -> str:
+        error = {"message": redact(err.message), "type": err.kind, "code": err.kind}
+        return f"data: {json.dumps({'error': error})}\n\ndata: [DONE]\n\n"
+
+    def refusal(self, err: GatewayError) -> Response:
+        return openai_error(err)

@@ -1,15 +1,26 @@
-"""A call whose events the HTTP answer reads: started before any header is sent, so a failure
-before the first token becomes the real status (429 with retry-after, 5xx, 400) like a plain
-call, and only a failure after it has to travel inside the stream."""
+"""A streamed chat answer: an ASGI app that runs the call in its own task and writes each
+piece of text as the call hands it over.
+
+The hub hands text over a network read at a time (providers/adapters/base.py holds the
+tokens of one read), so each read of the provider's stream becomes one write to the client,
+with no task or queue between them. Nothing is sent before the first text: a failure before
+it is answered with its real status (429 with retry-after, 5xx, 400) like a plain call, and
+only a failure after it travels inside the stream. An answer that has no text until the call
+ends (tool calls only, a pipeline whose reply is not streamed) goes out whole, in one write.
+Once the first text is out, one small task waits for the client to hang up and cancels the
+call, which stops the tokens it would have paid for.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping, Protocol
 
-_END = object()
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from studio.gateway.errors import GatewayError, classify
 
 
 @dataclass
@@ -28,65 +39,97 @@ class Reply:
     more: list["Reply"] = field(default_factory=list)  # the other choices when several were asked for (n)
 
 
-class Upstream:
-    """`run(on_text)` started at once; with `choices=True` it is `run(on_text, on_choice_text)`
-    and the text of the choices after the first (n > 1) is queued too, under its index."""
+class Frames(Protocol):
+    """One API's stream format (OpenAI's chunks, Anthropic's events)."""
 
-    def __init__(self, run: Callable[..., Awaitable[Reply]], *, choices: bool = False):
-        self._queue: asyncio.Queue = asyncio.Queue()
-        put = self._queue.put_nowait  # the first choice's text as it is; another's as (index, text)
-        self._task = asyncio.ensure_future(
-            run(put, lambda index, text: put((index, text))) if choices else run(put))
-        self._task.add_done_callback(lambda _t: self._queue.put_nowait(_END))
-        self._first: Any = None
+    def opening(self) -> str:
+        """What goes before the first text."""
 
-    async def start(self) -> None:
-        """Wait for the first text or the end; a failure before any text raises here."""
-        self._first = await self._queue.get()
-        if self._first is _END:
-            self._task.result()  # raises the call's error
+    def text(self, index: int, text: str) -> str:
+        """A piece of choice `index`'s text."""
 
-    async def texts(self) -> AsyncIterator[str]:
-        """The first choice's text as it arrives, joined as in `deltas`."""
-        async with aclosing(self.deltas()) as arriving:  # closing this one closes that one (and the call)
-            async for deltas in arriving:
-                if 0 in deltas:
-                    yield deltas[0]
+    def closing(self, reply: Reply) -> str:
+        """Everything after the last text, up to the stream's end marker."""
 
-    async def deltas(self) -> AsyncIterator[dict[int, str]]:
-        """The text as it arrives, by choice index; deltas that queued up while the last ones
-        were being sent go out as one per index (the client sees the same text in fewer events,
-        and the server writes less)."""
-        item = self._first
+    def failure(self, error: GatewayError) -> str:
+        """The end of a stream whose call failed after its first text."""
+
+    def refusal(self, error: GatewayError) -> Response:
+        """The whole answer to a call that failed before its first text."""
+
+
+class StreamedAnswer:
+    def __init__(self, run: Callable[..., Awaitable[Reply]], frames: Frames,
+                 headers: Mapping[str, str] | None = None, *, choices: bool = False):
+        """`run(on_text)`, or with `choices` `run(on_text, on_choice_text)` for n > 1."""
+        self.run, self.frames, self.choices = run, frames, choices
+        self.raw_headers = [(b"content-type", b"text/event-stream; charset=utf-8"),
+                            *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items())]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answer = _Answer(self, receive, send)
         try:
-            while item is not _END:
-                parts: dict[int, list[str]] = {}
-                while True:
-                    if isinstance(item, str):
-                        parts.setdefault(0, []).append(item)
-                    else:
-                        parts.setdefault(item[0], []).append(item[1])
-                    if self._queue.empty():
-                        item = None
-                        break
-                    item = self._queue.get_nowait()
-                    if item is _END:
-                        break
-                yield {index: "".join(texts) for index, texts in parts.items()}
-                if item is None:
-                    item = await self._queue.get()
+            await answer.run()
+        except GatewayError as e:  # before the first text: the real status
+            await self.frames.refusal(e)(scope, receive, send)
+
+
+class _Answer:
+    """The state of one answer being written."""
+
+    def __init__(self, stream: StreamedAnswer, receive: Receive, send: Send):
+        self.stream, self.frames, self.receive, self.send = stream, stream.frames, receive, send
+        self.task = asyncio.current_task()
+        self.started = self.finished = self.left = False
+        self.listener: asyncio.Task | None = None
+
+    async def run(self) -> None:
+        try:
+            try:
+                reply = await (self.stream.run(self.on_text, self.on_choice_text) if self.stream.choices
+                               else self.stream.run(self.on_text))
+            except Exception as e:  # noqa: BLE001 - classify re-raises what it does not know
+                error = classify(e)
+                if not self.started:
+                    raise error from None
+                await self.write(self.frames.failure(error), last=True)
+                return
+            tail = self.frames.closing(reply)
+            if self.started:
+                await self.write(tail, last=True)
+            else:  # no text came before the end: the whole answer in one write
+                self.started = self.finished = True
+                await self.send({"type": "http.response.start", "status": 200, "headers": self.stream.raw_headers})
+                await self.send({"type": "http.response.body", "body": (self.frames.opening() + tail).encode("utf-8")})
+        except asyncio.CancelledError:
+            if not self.left:
+                raise
+            self.task.uncancel()  # we cancelled it ourselves: the client is gone, nothing to report
         finally:
-            if not self._task.done():
-                self._task.cancel()
+            self.finished = True
+            if self.listener is not None:
+                self.listener.cancel()
 
-    @property
-    def finished(self) -> bool:
-        """The call is over and every text it sent has been taken: what is left is the tail."""
-        return self._task.done() and self._queue.empty()
+    async def on_text(self, text: str) -> None:
+        await self.write(self.frames.text(0, text))
 
-    def result(self) -> Reply:
-        return self._task.result()
+    async def on_choice_text(self, index: int, text: str) -> None:
+        await self.write(self.frames.text(index, text))
 
-    def cancel(self) -> None:
-        if not self._task.done():
-            self._task.cancel()
+    async def write(self, data: str, *, last: bool = False) -> None:
+        if last:
+            self.finished = True  # the end of the body wakes the listener; it is not the client leaving
+        if not self.started:
+            self.started = True
+            await self.send({"type": "http.response.start", "status": 200, "headers": self.stream.raw_headers})
+            data = self.frames.opening() + data
+            if not last:
+                self.listener = asyncio.create_task(self.hear_the_client_leave())
+        await self.send({"type": "http.response.body", "body": data.encode("utf-8"), "more_body": not last})
+
+    async def hear_the_client_leave(self) -> None:
+        while (await self.receive())["type"] != "http.disconnect":
+            pass
+        if not self.finished:
+            self.left = True
+            self.task.cancel()

@@ -12,6 +12,7 @@ failures too. It makes ONE attempt: retries and fallback belong to the engine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import inspect
@@ -169,10 +170,14 @@ class ProviderHub:
                 # a reply shape the adapter did not expect: the provider's doing, not a crash
                 raise ProviderError(ErrorKind.MALFORMED, f"unexpected reply shape ({type(e).__name__}: {e})",
                                     partial_text=x.partial or None) from None
+            await x.release()  # what an adapter that stopped reading early still held
             if request.stream and not x.text and isinstance(got.output.get("text"), str):
                 await x.send_text(got.output["text"])  # a non-streaming format still shows its text
             validate(got.output, spec.output_schema, ErrorKind.INVALID_OUTPUT, "output")
         except ProviderError as e:
+            if x is not None and x.held:  # the text that came before the failure still reaches the caller
+                with contextlib.suppress(Exception):
+                    await x.release()
             e.model_id = e.model_id or spec.id
             if x is not None and e.partial_text is None and x.text:
                 e.partial_text = x.partial

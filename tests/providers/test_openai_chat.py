@@ -72,7 +72,7 @@ async def test_stream_emits_deltas_and_reads_usage_from_last_chunk(fake, hub):
     result = await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True), on_text=seen.append)
     assert fake.last.json["stream"] is True
     assert fake.last.json["stream_options"] == {"include_usage": True}
-    assert seen == ["Hel", "lo", " you"]
+    assert "".join(seen) == "Hello you"  # one callback per network read
     assert result.output == {"text": "Hello you", "finishReason": "length"}
     assert (result.usage.input_tokens, result.usage.output_tokens, result.usage.source) == (9, 3, "provider")
     assert result.ttft_ms is not None and result.ttft_ms <= result.latency_ms
@@ -99,7 +99,7 @@ async def test_async_on_text_is_awaited(fake, hub):
         seen.append(t)
 
     await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True), on_text=on_text)
-    assert seen == ["a", "b"]
+    assert "".join(seen) == "ab"
 
 
 async def test_stream_with_n_sends_the_other_choices_to_on_choice_text(fake, hub):
@@ -114,13 +114,14 @@ async def test_stream_with_n_sends_the_other_choices_to_on_choice_text(fake, hub
     seen, others = [], []
     result = await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True, n=3), on_text=seen.append,
                             on_choice_text=lambda i, t: others.append((i, t)))
-    assert seen == ["He", "llo"] and others == [(1, "Yo"), (2, "Hi"), (1, "!")]
+    assert "".join(seen) == "Hello"
+    assert {i: "".join(t for j, t in others if j == i) for i, _ in others} == {1: "Yo!", 2: "Hi"}
     assert [(c["text"], c["finishReason"]) for c in result.output["choices"]] == [
         ("Hello", "stop"), ("Yo!", "length"), ("Hi", "stop")]
 
     seen.clear()
     again = await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True, n=3), on_text=seen.append)
-    assert seen == ["He", "llo"] and again.output == result.output
+    assert "".join(seen) == "Hello" and again.output == result.output
 
 
 async def test_stream_without_usage_is_estimated_and_marked(fake, hub):
@@ -180,7 +181,7 @@ async def test_stream_cut_off_midway_keeps_partial_text(fake, hub):
     with pytest.raises(ProviderError) as err:
         await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True), on_text=seen.append)
     assert err.value.kind == ErrorKind.CONNECTION and err.value.partial_text == "Once upon"
-    assert seen == ["Once", " upon"]
+    assert "".join(seen) == "Once upon"  # what came before the cut still reached the caller
 
 
 async def test_stream_ending_without_done_is_malformed(fake, hub):
@@ -216,3 +217,22 @@ async def test_pooled_connection_is_reused_after_a_stream(fake, hub):
     await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True))
     await hub.call(spec(fake), req({"prompt": "Hi"}))
     assert len(fake.connections) == 1
+
+
+async def test_the_tokens_of_one_network_read_reach_the_caller_as_one_piece(fake, hub):
+    """Tokens that arrive together go out together (one callback, one write by the gateway);
+    tokens that arrive apart still go out as each arrives (the split-lines test above)."""
+    one_read = "".join(sse(chunk("Hel"), chunk("lo"), chunk(" you"), chunk(finish="stop")))
+    fake.reply(PATH, Reply(chunks=[one_read]))
+    seen = []
+    result = await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True), on_text=seen.append)
+    assert seen == ["Hello you"] and result.output["text"] == "Hello you"
+
+
+async def test_text_held_when_an_error_event_arrives_still_reaches_the_caller(fake, hub):
+    one_read = "".join(sse(chunk("Hel"), {"error": {"message": "overloaded", "type": "server_error"}}, done=False))
+    fake.reply(PATH, Reply(chunks=[one_read]))
+    seen = []
+    with pytest.raises(ProviderError) as err:
+        await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True), on_text=seen.append)
+    assert seen == ["Hel"] and err.value.partial_text == "Hel"

@@ -55,6 +55,10 @@ class Exchange:
     wait_s: float = 0.0  # time awaiting the provider (network and its compute)
     first_token_at: float | None = None
     text: list[str] = field(default_factory=list)  # streamed so far, kept for partial_text
+    # While the lines of one network read are parsed, their text is held and then goes out
+    # joined (`release`): one callback, and for the gateway one write, per read, not per token.
+    holding: bool = False
+    held: list[tuple[int, str]] = field(default_factory=list)  # (choice index, text)
 
     @property
     def partial(self) -> str:
@@ -66,12 +70,34 @@ class Exchange:
         if self.first_token_at is None:
             self.first_token_at = time.perf_counter()
         self.text.append(text)
-        await self.emit(text)
+        if self.holding:
+            self.held.append((0, text))
+        else:
+            await self.emit(text)
 
     async def send_choice_text(self, index: int, text: str) -> None:
         """Text of choice `index` > 0; the first choice's goes through send_text."""
-        if text and self.emit_choice is not None:
+        if not text or self.emit_choice is None:
+            return
+        if self.holding:
+            self.held.append((index, text))
+        else:
             await self.emit_choice(index, text)
+
+    async def release(self) -> None:
+        """Stop holding and send what was held, each choice's text joined."""
+        self.holding = False
+        if not self.held:
+            return
+        by_choice: dict[int, list[str]] = {}
+        for index, text in self.held:
+            by_choice.setdefault(index, []).append(text)
+        self.held.clear()
+        for index, texts in by_choice.items():
+            if index == 0:
+                await self.emit("".join(texts))
+            else:
+                await self.emit_choice(index, "".join(texts))
 
     async def request_json(self, method: str, url: str, *, body: Any = None, headers: dict | None = None,
                            content: str | bytes | None = None) -> tuple[Any, httpx.Response]:
@@ -97,7 +123,8 @@ class Exchange:
         """Stream a reply (SSE, NDJSON) as the complete lines of each network read; an error
         status raises first. Lines are split here, a read at a time, and handed on a read at a
         time: one generator step per line (httpx's aiter_lines, or a line generator under the
-        SSE one) was most of a streamed call's parsing."""
+        SSE one) was most of a streamed call's parsing. The text the adapter sends while it
+        parses one read is held and released before the next wait (see `release`)."""
         start = time.perf_counter()
         try:
             req = self.client.build_request(method, url, json=body, headers=headers, timeout=self.timeout_s)
@@ -116,6 +143,8 @@ class Exchange:
                 on_open(resp)
             chunks, rest = resp.aiter_bytes().__aiter__(), b""
             while True:
+                if self.holding:  # the last read's lines are parsed: its text goes before the next wait
+                    await self.release()
                 start = time.perf_counter()
                 try:
                     chunk = await chunks.__anext__()
@@ -127,10 +156,14 @@ class Exchange:
                     self.wait_s += time.perf_counter() - start
                 lines, rest = split_lines(rest + chunk)
                 if lines:
+                    self.holding = True
                     yield lines
             if rest:
+                self.holding = True
                 yield [rest.rstrip(b"\r").decode("utf-8", "replace")]
+            await self.release()
         finally:
+            self.holding = False  # an adapter that stopped reading early: the hub sends what is held
             await resp.aclose()
 
     async def sse(self, url: str, *, body: Any, headers: dict | None = None,
