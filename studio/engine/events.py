@@ -31,6 +31,11 @@ class EventBus:
 
         return unsubscribe
 
+    @property
+    def listening(self) -> bool:
+        """Whether anyone is subscribed (events are only built for someone)."""
+        return bool(self._handlers)
+
     def publish(self, event: dict[str, Any]) -> None:
         event["perf_counter"] = time.perf_counter()
         for handler in list(self._handlers):

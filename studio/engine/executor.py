@@ -323,9 +323,14 @@ class _Run:
                 and self.node_of.get(e.source) and self.node_of.get(e.source).kind in ("model", "capability")}
 
     # -- events ---------------------------------------------------------------------------
+    def _watched(self) -> bool:
+        """Whether an event would reach anyone: a plan runs nothing, so it reports no node as
+        running or done; with no watcher (a gateway or CLI run, no canvas open) none is built."""
+        return not self.options.dry_run and (self.options.on_event is not None or self.engine.bus.listening)
+
     def _publish(self, event: dict) -> None:
-        if self.options.dry_run:
-            return  # a plan runs nothing, so it reports no node as running or done
+        if not self._watched():
+            return
         event.setdefault("runId", self.record.id)
         event.setdefault("pipelineId", self.pipeline.id)
         self.engine.bus.publish(event)
@@ -334,6 +339,8 @@ class _Run:
 
     def _node_event(self, nr: NodeRun, **extra) -> None:
         """A node's state, its figures where they are known (None-valued ones left out)."""
+        if not self._watched():
+            return
         event = {"type": "node", "nodeId": nr.node_id, "status": nr.status}
         for key, value in (("modelId", nr.model_id), ("latencyMs", nr.latency_ms), ("costUsd", nr.cost_usd),
                            ("error", nr.error), ("reason", nr.reason), *extra.items()):
@@ -719,7 +726,8 @@ class _Run:
             await limiter.acquire(estimate)
 
         async def on_text(delta: str) -> None:
-            self._publish({"type": "text", "nodeId": node.id, "text": delta})
+            if self._watched():
+                self._publish({"type": "text", "nodeId": node.id, "text": delta})
             if self.options.on_text:
                 sent = self.options.on_text(node.id, delta)
                 if inspect.isawaitable(sent):  # the gateway writes each piece to its client
