@@ -8,7 +8,7 @@ import anthropic
 import pytest
 
 from tests.fakes.provider_server import Reply, sse
-from tests.gateway.conftest import ANTHROPIC_PATH, OPENAI_PATH
+from tests.gateway.conftest import ANTHROPIC_PATH, OPENAI_PATH, SECRET
 from tests.gateway.test_sdk_openai import openai_tool_reply, text_reply
 
 TOOL = {"name": "weather", "description": "Weather in a city",
@@ -92,3 +92,17 @@ def test_a_pipeline_and_errors_in_anthropics_shape(claude, fake):
                                     messages=[{"role": "user", "content": "x"}]) as stream:
             list(stream.text_stream)
     assert e.value.response.headers["retry-after"] == "3"
+
+
+def test_a_stream_that_fails_after_its_first_token_ends_with_an_error_event_and_no_secret(claude, fake):
+    part = {"id": "c", "choices": [{"index": 0, "delta": {"content": "Bon"}, "finish_reason": None}]}
+    failure = {"error": {"message": f"upstream broke while using {SECRET}", "type": "server_error"}}
+    fake.reply(OPENAI_PATH, Reply(delay_s=0.05, chunks=sse(part, failure, done=False)))
+    seen = []
+    with pytest.raises(anthropic.APIError) as e:
+        with claude.messages.stream(model="loop/openai", max_tokens=10,
+                                    messages=[{"role": "user", "content": "Hello in French"}]) as stream:
+            for text in stream.text_stream:
+                seen.append(text)
+    assert "".join(seen) == "Bon"
+    assert "upstream broke" in str(e.value) and SECRET not in str(e.value)

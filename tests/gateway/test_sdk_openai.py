@@ -316,3 +316,17 @@ def test_tool_round_trip_and_json_format_through_ollama(oai, fake):
     assert sent["messages"][2] == {"role": "tool", "content": '{"temp": 21}', "tool_name": "weather"}
     with pytest.raises(openai.BadRequestError, match="'tool_choice'"):
         oai.chat.completions.create(model="loop/ollama", messages=ASK, tools=[WEATHER], tool_choice="required")
+
+
+def test_a_stream_that_fails_after_its_first_token_ends_with_an_error_event_and_no_secret(oai, fake):
+    """After the first token the status is already 200: the failure arrives as the stream's
+    last event, in the API's error shape, the provider's text redacted, the text before it kept."""
+    part = {"id": "c", "choices": [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": None}]}
+    failure = {"error": {"message": f"upstream broke while using {SECRET}", "type": "server_error"}}
+    fake.reply(OPENAI_PATH, Reply(delay_s=0.05, chunks=sse(part, failure, done=False)))
+    seen = []
+    with pytest.raises(openai.APIError) as e:
+        for chunk in oai.chat.completions.create(model="loop/openai", messages=ASK, stream=True):
+            seen += [c.delta.content or "" for c in chunk.choices]
+    assert "".join(seen) == "Hel"
+    assert "upstream broke" in str(e.value) and SECRET not in str(e.value)
