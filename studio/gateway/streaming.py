@@ -125,11 +125,18 @@ class _Answer:
             data = self.frames.opening() + data
             if not last:
                 self.listener = asyncio.create_task(self.hear_the_client_leave())
-        await self.send({"type": "http.response.body", "body": data.encode("utf-8"), "more_body": not last})
+        try:
+            await self.send({"type": "http.response.body", "body": data.encode("utf-8"), "more_body": not last})
+        except OSError:  # a server that raises once the client has gone (uvicorn returns quietly)
+            self.client_left()
 
     async def hear_the_client_leave(self) -> None:
         while (await self.receive())["type"] != "http.disconnect":
             pass
-        if not self.finished:
+        self.client_left()
+
+    def client_left(self) -> None:
+        """Cancel the call (the hub records it as cancelled), unless the answer is complete."""
+        if not self.finished and not self.left:
             self.left = True
             self.task.cancel()
