@@ -14,8 +14,8 @@ from starlette.responses import JSONResponse, Response
 from studio.errors import UserError
 from studio.gateway.errors import GatewayError, anthropic_error, classify
 from studio.gateway.runners import runner
-from studio.secrets import redact
 from studio.gateway.streaming import Reply, StreamedAnswer
+from studio.secrets import redact
 
 # OpenAI's finish reasons (what a Reply carries) as Anthropic's stop reasons
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}

@@ -10,8 +10,8 @@ run it, so every call is routed, recorded and priced the same way.
   header `x-iom-drop-params: true` (or IOM_GATEWAY_DROP_PARAMS=1) it is dropped and listed in
   the `x-iom-dropped-params` response header.
 - `stream: true` waits for the first token before answering, so an early failure keeps its
-  real status; later failures arrive as an `error` event (gateway/streaming.py). With `n` > 1 every choice's text
-  streams as the provider sends it, each under its own index.
+  real status; later failures arrive as an `error` event (gateway/streaming.py). With `n` > 1
+  every choice's text streams as the provider sends it, each under its own index.
 """
 
 from __future__ import annotations
