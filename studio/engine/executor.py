@@ -726,8 +726,7 @@ class _Run:
             await limiter.acquire(estimate)
 
         async def on_text(delta: str) -> None:
-            if self._watched():
-                self._publish({"type": "text", "nodeId": node.id, "text": delta})
+            self._publish({"type": "text", "nodeId": node.id, "text": delta})
             if self.options.on_text:
                 sent = self.options.on_text(node.id, delta)
                 if inspect.isawaitable(sent):  # the gateway writes each piece to its client

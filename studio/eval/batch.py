@@ -19,7 +19,7 @@ import time
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Container, Iterator
+from typing import Any, AsyncIterator, Callable, Container, Iterable, Iterator
 
 from studio.atomic import write_json
 from studio.errors import UserError
@@ -228,10 +228,7 @@ def list_batches(home: Path) -> list[dict]:
 
 
 def aggregate(plan: BatchPlan, rows: dict[int, dict]) -> dict[str, Any]:
-    tally = Tally()
-    for row in rows.values():
-        tally.add(row)
-    return tally.result(plan)
+    return Tally.of(rows.values()).result(plan)
 
 
 class Tally:
@@ -242,6 +239,13 @@ class Tally:
         self.done = self.succeeded = self.unpriced = 0
         self.cost = 0  # of the priced rows, added in the order they finished (as sum() did)
         self.latencies = array("d")
+
+    @classmethod
+    def of(cls, rows: Iterable[dict]) -> "Tally":
+        tally = cls()
+        for row in rows:
+            tally.add(row)
+        return tally
 
     def add(self, row: dict) -> None:
         self.done += 1
@@ -345,10 +349,7 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
         write_json(folder / "batch.json", plan.to_json())
         done = load_rows(studio.home, plan.id)
         _trim_partial_line(folder / "rows.jsonl")
-        tally = Tally()
-        for row in done.values():
-            tally.add(row)
-        return pending_rows(plan, set(done)), tally, RowWriter(folder / "rows.jsonl")
+        return pending_rows(plan, set(done)), Tally.of(done.values()), RowWriter(folder / "rows.jsonl")
     pending, tally, writer = await asyncio.to_thread(open_state)
     if progress:
         progress(tally.done, plan.rows)

@@ -12,10 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from studio.errors import UserError
-from studio.gateway.errors import GatewayError, anthropic_error, classify
+from studio.gateway.errors import GatewayError, anthropic_error, anthropic_error_detail, classify
 from studio.gateway.runners import runner
 from studio.gateway.streaming import Reply, StreamedAnswer
-from studio.secrets import redact
 
 # OpenAI's finish reasons (what a Reply carries) as Anthropic's stop reasons
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
@@ -181,7 +180,7 @@ class EventFrames:
         return "".join(out)
 
     def failure(self, err: GatewayError) -> str:
-        return _event("error", {"error": {"type": "api_error", "message": redact(err.message)}})
+        return _event("error", {"error": anthropic_error_detail(err, "api_error")})
 
     def refusal(self, err: GatewayError) -> Response:
         return anthropic_error(err)

@@ -45,14 +45,23 @@ def _headers(e: GatewayError) -> dict[str, str] | None:
     return {"retry-after": str(max(1, round(e.retry_after_s)))} if e.retry_after_s else None
 
 
-def openai_error(e: GatewayError) -> JSONResponse:
+def openai_error_body(e: GatewayError) -> dict:
+    """OpenAI's error object: the body of an error answer, and a stream's last event."""
     body = {"message": redact(e.message), "type": e.kind, "code": e.kind}
     if e.param:
         body["param"] = e.param
-    return JSONResponse({"error": body}, status_code=e.status, headers=_headers(e))
+    return {"error": body}
+
+
+def anthropic_error_detail(e: GatewayError, kind: str | None = None) -> dict:
+    """The `error` member of Anthropic's error body (and of its stream's `error` event)."""
+    return {"type": kind or _ANTHROPIC_TYPES.get(e.status, "api_error"), "message": redact(e.message)}
+
+
+def openai_error(e: GatewayError) -> JSONResponse:
+    return JSONResponse(openai_error_body(e), status_code=e.status, headers=_headers(e))
 
 
 def anthropic_error(e: GatewayError) -> JSONResponse:
-    kind = _ANTHROPIC_TYPES.get(e.status, "api_error")
-    return JSONResponse({"type": "error", "error": {"type": kind, "message": redact(e.message)}},
-                        status_code=e.status, headers=_headers(e))
+    return JSONResponse({"type": "error", "error": anthropic_error_detail(e)}, status_code=e.status,
+                        headers=_headers(e))

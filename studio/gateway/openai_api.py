@@ -29,11 +29,10 @@ from starlette.responses import JSONResponse, Response
 from studio import jsonread
 from studio.errors import UserError
 from studio.gateway import anthropic_api
-from studio.gateway.errors import GatewayError, classify, openai_error
+from studio.gateway.errors import GatewayError, classify, openai_error, openai_error_body
 from studio.gateway.runners import PIPELINE_PREFIX, runner
 from studio.gateway.streaming import Reply, StreamedAnswer
 from studio.providers import capabilities
-from studio.secrets import redact
 from studio.spec.calls import CallRequest
 
 CHAT_TYPES = ("llm", "vision")
@@ -224,8 +223,7 @@ class ChunkFrames:
         return "".join(out)
 
     def failure(self, err: GatewayError) -> str:
-        error = {"message": redact(err.message), "type": err.kind, "code": err.kind}
-        return f"data: {json.dumps({'error': error})}\n\ndata: [DONE]\n\n"
+        return f"data: {json.dumps(openai_error_body(err))}\n\ndata: [DONE]\n\n"
 
     def refusal(self, err: GatewayError) -> Response:
         return openai_error(err)

@@ -39,7 +39,7 @@ def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], dr
         u = result.usage
         return replace(_choice(result.output, result.finish_reason), input_tokens=u.input_tokens,
                        output_tokens=u.output_tokens, cached_tokens=u.cached_tokens,
-                       reasoning_tokens=u.reasoning_tokens, streamed=on_text is not None,
+                       reasoning_tokens=u.reasoning_tokens,
                        more=[_choice(c) for c in (result.output.get("choices") or [])[1:]])
 
     return run, bad

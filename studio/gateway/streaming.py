@@ -34,7 +34,6 @@ class Reply:
     output_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int | None = None
-    streamed: bool = False  # text already went out as deltas
     logprobs: list[dict[str, Any]] | None = None  # OpenAI's logprobs.content of this (the first) choice
     more: list["Reply"] = field(default_factory=list)  # the other choices when several were asked for (n)
 
@@ -94,13 +93,8 @@ class _Answer:
                     raise error from None
                 await self.write(self.frames.failure(error), last=True)
                 return
-            tail = self.frames.closing(reply)
-            if self.started:
-                await self.write(tail, last=True)
-            else:  # no text came before the end: the whole answer in one write
-                self.started = self.finished = True
-                await self.send({"type": "http.response.start", "status": 200, "headers": self.stream.raw_headers})
-                await self.send({"type": "http.response.body", "body": (self.frames.opening() + tail).encode("utf-8")})
+            # with no text before it, this is the whole answer, in one write
+            await self.write(self.frames.closing(reply), last=True)
         except asyncio.CancelledError:
             if not self.left:
                 raise
