@@ -400,37 +400,52 @@ class _Run:
                 "note": "estimates assume about 4 characters per token and each node's max_tokens (or 500) of output"}
 
     async def _schedule(self, selected: list[str], reused: dict[str, Any]) -> None:
-        """Start each node when its last predecessor finishes. A node's own task starts its
-        successors as its last step, so a node costs O(its successors), with no wake-up of a
-        scheduler coroutine and no loop turn between a node and the next; this coroutine
-        wakes once, when the run is over (or failed)."""
+        """Start each node when its last predecessor finishes. The task that finishes a node
+        goes on with the first successor it made ready and starts a task for each other one, so
+        a chain runs in one task and a fan-out of n costs n - 1 tasks: no task is made, and no
+        loop turn taken, where nothing runs beside it. This coroutine wakes once, when the run is
+        over (or failed)."""
         chosen = set(selected)
         pending = {n: sum(1 for p in self.graph.predecessors(n) if p in chosen) for n in selected}
-        running: dict[str, asyncio.Task] = {}
+        running: dict[asyncio.Task, str] = {}  # each task and the node it runs now
         loop = asyncio.get_running_loop()
         over = loop.create_future()
 
         def start(node_id: str) -> None:
             del pending[node_id]
-            task = loop.create_task(node(node_id))
-            running[node_id] = task
-            task.add_done_callback(lambda t, n=node_id: finished(n, t))
+            task = loop.create_task(chain(node_id))
+            running[task] = node_id
+            task.add_done_callback(finished)
 
-        async def node(node_id: str) -> None:
-            await self._run_node(node_id, reused)
-            if over.done():
-                return
-            if self.failed:
-                over.set_result(None)
-                return
+        def ready_after(node_id: str) -> list[str]:
+            ready = []
             for successor in self.graph.successors(node_id):
                 if successor in pending:
                     pending[successor] -= 1
                     if pending[successor] == 0:
-                        start(successor)
+                        ready.append(successor)
+            return ready
 
-        def finished(node_id: str, task: asyncio.Task) -> None:
-            running.pop(node_id, None)
+        async def chain(node_id: str) -> None:
+            task = asyncio.current_task()
+            while True:
+                await self._run_node(node_id, reused)
+                if over.done():
+                    return
+                if self.failed:
+                    over.set_result(None)
+                    return
+                ready = ready_after(node_id)
+                if not ready:
+                    return
+                for successor in ready[1:]:
+                    start(successor)
+                node_id = ready[0]
+                del pending[node_id]
+                running[task] = node_id
+
+        def finished(task: asyncio.Task) -> None:
+            running.pop(task, None)
             if over.done():
                 return
             if task.cancelled():
@@ -449,7 +464,7 @@ class _Run:
         try:
             await over
         except asyncio.CancelledError:
-            in_flight = list(running)  # (their done callbacks take them out of `running`)
+            in_flight = list(running.values())  # (their done callbacks take them out of `running`)
             await self._stop(running)
             for node_id in list(pending) + in_flight:
                 nr = self.record.nodes[node_id]
@@ -466,8 +481,8 @@ class _Run:
                 self._skip(waiting, "not run: an earlier node failed the run")
 
     @staticmethod
-    async def _stop(running: dict[str, asyncio.Task]) -> None:
-        tasks = list(running.values())
+    async def _stop(running: dict[asyncio.Task, str]) -> None:
+        tasks = list(running)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

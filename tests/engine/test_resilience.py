@@ -166,3 +166,23 @@ async def test_cancelling_a_run_is_not_reported_as_a_timeout(engine, registry, f
     else:
         raise AssertionError("the run went on after it was cancelled")
     assert not engine.deadlines._due  # nothing left watched
+
+
+async def test_the_node_after_a_timed_out_one_runs_untouched_by_that_timeout(engine, registry, fake):
+    """A chain runs in one task: the safety net's cancel of the first node's call is taken back,
+    so the next node in the same task is neither cancelled nor reported as timed out."""
+    openai_model(registry, fake, "t/slow", "/slow/v1/chat/completions")
+    openai_model(registry, fake, "t/quick", "/quick/v1/chat/completions")
+    fake.reply("/slow/v1/chat/completions", Reply(chunks=sse(*[{"choices": [{"index": 0, "delta": {"content": "x"}}]}] * 40),
+                                                  delay_s=0.2))
+    fake.reply("/quick/v1/chat/completions", Reply(json=chat_reply("after")))
+    slow = {"id": "a", "kind": "model", "model": "t/slow", "prompt": "{{ text }}",
+            "policy": {"retries": 0, "timeout_s": 0.5, "on_error": "default", "default": "fallback text"}}
+    quick = {"id": "b", "kind": "model", "model": "t/quick", "prompt": "then {{ text }}", "policy": {"retries": 0}}
+    p = pipeline([TEXT_IN, slow, quick, OUT], [("e1", "in", "a"), ("e2", "a", "b", "text", "text"),
+                                               ("e3", "b", "out", "text", "text")])
+    record = await engine.run(p, {"text": "q"}, RunOptions(use_cache=False))
+    assert record.nodes["a"].error_class == "timeout" and record.nodes["a"].output == {"text": "fallback text"}
+    assert record.status == "succeeded" and record.nodes["b"].status == "succeeded", record.nodes["b"].error
+    assert record.outputs == {"text": "after"}
+    assert asyncio.current_task().cancelling() == 0
