@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import json
 import secrets
 import time
@@ -70,6 +71,9 @@ class PipelineInvalid(UserError):
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         super().__init__(f"pipeline {pipeline_id} is not valid: {first}{more}; fix it before running.")
 
+
+# nodes one task runs in a row before it gives the event loop (the pages, other runs) a turn
+CHAIN_TURN = 16
 
 ANY_OBJECT = {"type": "object"}  # an input node without a schema (one object: its validator is kept)
 
@@ -428,7 +432,9 @@ class _Run:
 
         async def chain(node_id: str) -> None:
             task = asyncio.current_task()
-            while True:
+            for step in itertools.count(1):
+                if not step % CHAIN_TURN:  # nodes that never wait (transforms, cache hits) let the loop in
+                    await asyncio.sleep(0)
                 await self._run_node(node_id, reused)
                 if over.done():
                     return

@@ -220,3 +220,32 @@ async def test_keys_are_never_read_from_the_keyring_on_the_event_loop(registry, 
     assert record.nodes["c"].model_id == "t/a"  # the model without its key is not chosen
     assert plan["requests"][1]["modelId"] == "t/a"
     assert keys.threads and threading.main_thread().name not in keys.threads, keys.threads
+
+
+async def test_a_long_chain_of_instant_nodes_lets_the_event_loop_in(engine):
+    """One task runs a chain node after node; nodes that never wait must still give the loop
+    (the pages, other runs) a turn now and then, not hold it for the whole chain."""
+    n = 64
+    nodes = [TEXT_IN] + [{"id": f"t{i}", "kind": "transform", "template": "{{ text }}."} for i in range(n)] + [OUT]
+    edges = [("e0", "in", "t0")] + [(f"e{i}", f"t{i - 1}", f"t{i}", "text", "text") for i in range(1, n)]
+    edges.append(("last", f"t{n - 1}", "out", "text", "text"))
+    turns = 0
+
+    async def beside():
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    seen: dict[str, int] = {}  # node -> the other task's turns when the node started
+
+    def on_event(event):
+        if event.get("type") == "node" and event.get("status") == "running":
+            seen[event["nodeId"]] = turns
+
+    other = asyncio.create_task(beside())
+    record = await engine.run(pipeline(nodes, edges), {"text": "go"}, RunOptions(keep_outputs=False, on_event=on_event))
+    other.cancel()
+    assert record.status == "succeeded" and record.outputs == {"text": "go" + "." * n}
+    during = seen[f"t{n - 1}"] - seen["t0"]
+    assert during >= n // 16 - 1, during
