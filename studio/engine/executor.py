@@ -657,16 +657,13 @@ class _Run:
         return result.output
 
     def _cache_hit(self, node: Node, nr: NodeRun, spec: ModelSpec, hit: dict, call_input: Any, reason: str) -> Any:
-        from studio.providers.hub import content_hash
-
         nr.status, nr.model_id = "cached", spec.id
         saved = hit.get("costUsd")
         nr.reason = f"{reason}; cached output reused" + (f" (saved ${saved:.6f})" if saved else "")
         nr.cost_usd, nr.latency_ms = 0.0, 0.0
         record = CallRecord(id=secrets.token_hex(16), model_id=spec.id, provider=spec.provider, pipeline_id=self.pipeline.id,
                             run_id=self.record.id, node_id=node.id, cache_hit=True, saved_usd=saved, cost_usd=0.0,
-                            usage=Usage(source="none"), routing_reason="cache hit",
-                            input_hash=content_hash(call_input), output_hash=content_hash(hit["output"]))
+                            usage=Usage(source="none"), routing_reason="cache hit")
         self.engine.recorder.record_call(record, call_input, hit["output"])
         return hit["output"]
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
 import inspect
-import json
 import random
 import secrets
 import time
@@ -55,11 +53,6 @@ class CallContext:
     node_id: str | None = None
     fell_back_from: str | None = None
     routing_reason: str | None = None
-
-
-def content_hash(value: Any) -> str:
-    data = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str).encode()
-    return hashlib.sha256(data).hexdigest()
 
 
 def validate(value: Any, schema: dict, kind: ErrorKind, what: str,
@@ -204,7 +197,7 @@ class ProviderHub:
             raw_request=got.raw_request, raw_response=got.raw_response)
         record = self._record(spec, request, context, started, x, callback_s,
                               latency_ms=latency, ttft_ms=ttft, usage=usage, cost_usd=result.cost.usd,
-                              request_id=got.request_id, output_hash=content_hash(got.output))
+                              request_id=got.request_id)
         self.recorder.record_call(record, request.input, got.output)
         return result
 
@@ -214,8 +207,7 @@ class ProviderHub:
         return CallRecord(id=secrets.token_hex(16), time=utcnow(), model_id=spec.id, provider=spec.provider,
                           pipeline_id=context.pipeline_id, run_id=context.run_id, node_id=context.node_id,
                           fell_back_from=context.fell_back_from, routing_reason=context.routing_reason,
-                          latency_ms=latency, overhead_ms=max(0.0, latency - wait * 1000),
-                          input_hash=content_hash(request.input), **fields)
+                          latency_ms=latency, overhead_ms=max(0.0, latency - wait * 1000), **fields)
 
     def _record_error(self, spec, request, context, error: ProviderError, started, x, callback_s) -> None:
         record = self._record(spec, request, context, started, x, callback_s, status="error",

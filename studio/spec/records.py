@@ -41,6 +41,8 @@ class CallRecord(SpecModel):
     saved_usd: float | None = None
     fell_back_from: str | None = None
     routing_reason: str | None = None
+    # The audit trail's addresses (sha256 of the canonical text, analytics/rows.py). A recorder
+    # that gets the content works them out from it; these are for a record kept without it.
     input_hash: str | None = None
     output_hash: str | None = None
     request_id: str | None = None
