@@ -28,15 +28,17 @@ def entry(tmp_path_factory):
 
     from tests.helpers.memory_keyring import MemoryKeyring
 
-    os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     previous = keyring.get_keyring()
     keyring.set_keyring(MemoryKeyring())
-    targets = t.Targets(tmp_path_factory.mktemp("fuzz-home"))
-    try:
-        yield targets
-    finally:
-        targets.close()
-        keyring.set_keyring(previous)
+    with pytest.MonkeyPatch.context() as env:  # for this module only, not the rest of the session
+        if "PYTHON_KEYRING_BACKEND" not in os.environ:
+            env.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+        targets = t.Targets(tmp_path_factory.mktemp("fuzz-home"))
+        try:
+            yield targets
+        finally:
+            targets.close()
+            keyring.set_keyring(previous)
 
 
 def answered(fn, *args) -> None:
