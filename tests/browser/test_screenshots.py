@@ -11,6 +11,7 @@ from selenium.webdriver import ActionChains
 from selenium.webdriver.common.by import By
 
 from studio.registry.samples import sample_models
+from tests.browser.helpers import click
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("IOM_SCREENSHOTS") or ROOT / "screenshots-out")
@@ -60,7 +61,7 @@ def test_screenshot_model_detail(screen: Screen):
 
 def test_screenshot_register_form(screen: Screen):
     screen.open("/registry")
-    screen.click("Register")
+    click(screen, "register")  # by its test id: the text would also match its tooltip's
     screen.should_contain("Register a model")
     shoot(screen, "registry-form")
     screen.find_by_css('[data-testid="form-save"]').click()
