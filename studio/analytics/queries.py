@@ -13,6 +13,7 @@ so a million calls are read for the percentiles alone, not a dozen times.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -300,14 +301,31 @@ def dashboard(cur, f: Filters = Filters()) -> dict[str, Any]:
     """Everything the page and `iom analytics --json` show, in one round trip: the additive
     figures from one roll-up of the facts (`rolled_up`), percentiles from detail. Ranges short
     enough for minute buckets are small: there each figure reads the facts directly, which
-    costs less than building the roll-up first."""
+    costs less than building the roll-up first.
+
+    The per-model percentiles, the dearest query (a third of the dashboard at 1M calls), run on
+    a second cursor beside the rest: DuckDB selects each quantile on one thread, so the other
+    figures use the core it leaves idle."""
+    side = cur.cursor()
+    with ThreadPoolExecutor(1, thread_name_prefix="dashboard-percentiles") as pool:
+        latency = pool.submit(latency_by_model, side, f)
+        try:
+            figures = _additive_dashboard(cur, f)
+        finally:
+            try:
+                figures_latency = latency.result()
+            finally:
+                side.close()
+    return {**figures, "latency": figures_latency}
+
+
+def _additive_dashboard(cur, f: Filters) -> dict[str, Any]:
     r = rolled_up(cur, f) if pick_bucket(f) != "minute" else None
     try:
         return {
             "summary": summary(cur, f, rollup=r),
             "bucket": pick_bucket(f),
             "over_time": calls_over_time(cur, f, rollup=r),
-            "latency": latency_by_model(cur, f),
             "tokens_per_second": tokens_per_second(cur, f, rollup=r),
             "errors": errors_by_class(cur, f, rollup=r),
             "cost_by_model": cost_by(cur, "model", f, rollup=r),
