@@ -307,16 +307,14 @@ def dashboard(cur, f: Filters = Filters()) -> dict[str, Any]:
     a second cursor beside the rest: DuckDB selects each quantile on one thread, so the other
     figures use the core it leaves idle."""
     side = cur.cursor()
-    with ThreadPoolExecutor(1, thread_name_prefix="dashboard-percentiles") as pool:
-        latency = pool.submit(latency_by_model, side, f)
-        try:
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="dashboard-percentiles") as pool:  # (waits for it)
+            latency = pool.submit(latency_by_model, side, f)
             figures = _additive_dashboard(cur, f)
-        finally:
-            try:
-                figures_latency = latency.result()
-            finally:
-                side.close()
-    return {**figures, "latency": figures_latency}
+            figures["latency"] = latency.result()
+    finally:
+        side.close()
+    return figures
 
 
 def _additive_dashboard(cur, f: Filters) -> dict[str, Any]:
