@@ -9,10 +9,12 @@ import secrets
 from typing import Any, Callable
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from studio import jsonwrite
 from studio.errors import UserError
 from studio.gateway.errors import GatewayError, anthropic_error, anthropic_error_detail, classify
+from studio.gateway.json_answer import JSONAnswer
 from studio.gateway.runners import runner
 from studio.gateway.streaming import Reply, StreamedAnswer
 
@@ -40,7 +42,7 @@ def register(router, get_studio: Callable[[], Any]) -> None:
             headers = {"x-iom-dropped-params": ",".join(unknown + dropped)} if unknown or dropped else {}
             if body.get("stream"):
                 return StreamedAnswer(run, EventFrames(model), headers)
-            return JSONResponse(message(model, await run(None)), headers=headers)
+            return JSONAnswer(message(model, await run(None)), headers=headers)
         except Exception as e:  # noqa: BLE001 - classify re-raises what it does not know
             return anthropic_error(classify(e))
 
@@ -137,7 +139,7 @@ def message(model: str, r: Reply) -> dict:
 
 
 def _event(name: str, data: dict) -> str:
-    return f"event: {name}\ndata: {json.dumps({'type': name, **data}, ensure_ascii=False)}\n\n"
+    return f"event: {name}\ndata: {jsonwrite.dumps_text({'type': name, **data})}\n\n"
 
 
 class EventFrames:

@@ -4,7 +4,7 @@ message}}), always one sentence, secrets redacted, `retry-after` kept."""
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse
+from studio.gateway.json_answer import JSONAnswer
 
 from studio.errors import NotFound, UserError
 from studio.providers.errors import ErrorKind, ProviderError
@@ -58,10 +58,10 @@ def anthropic_error_detail(e: GatewayError, kind: str | None = None) -> dict:
     return {"type": kind or _ANTHROPIC_TYPES.get(e.status, "api_error"), "message": redact(e.message)}
 
 
-def openai_error(e: GatewayError) -> JSONResponse:
-    return JSONResponse(openai_error_body(e), status_code=e.status, headers=_headers(e))
+def openai_error(e: GatewayError) -> JSONAnswer:
+    return JSONAnswer(openai_error_body(e), status_code=e.status, headers=_headers(e))
 
 
-def anthropic_error(e: GatewayError) -> JSONResponse:
-    return JSONResponse({"type": "error", "error": anthropic_error_detail(e)}, status_code=e.status,
+def anthropic_error(e: GatewayError) -> JSONAnswer:
+    return JSONAnswer({"type": "error", "error": anthropic_error_detail(e)}, status_code=e.status,
                         headers=_headers(e))

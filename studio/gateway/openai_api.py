@@ -17,19 +17,19 @@ run it, so every call is routed, recorded and priced the same way.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import secrets
 import time
 from typing import Any, Callable
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from studio import jsonread
+from studio import jsonread, jsonwrite
 from studio.errors import UserError
 from studio.gateway import anthropic_api
 from studio.gateway.errors import GatewayError, classify, openai_error, openai_error_body
+from studio.gateway.json_answer import JSONAnswer
 from studio.gateway.runners import PIPELINE_PREFIX, runner
 from studio.gateway.streaming import Reply, StreamedAnswer
 from studio.providers import capabilities
@@ -44,21 +44,21 @@ def register(router, get_studio: Callable[[], Any]) -> None:
     def model_doc(m) -> dict:
         return {"id": m.id, "object": "model", "created": int(m.created.timestamp()), "owned_by": m.provider}
 
-    async def list_models(request: Request) -> JSONResponse:
+    async def list_models(request: Request) -> JSONAnswer:
         s = get_studio()
         data = [model_doc(m) for m in s.models.all() if m.model_type in CHAT_TYPES + ("embedding",)]
         data += [{"id": PIPELINE_PREFIX + p.id, "object": "model", "created": 0, "owned_by": "iom-studio"}
                  for p in s.pipelines.all()]
-        return JSONResponse({"object": "list", "data": data})
+        return JSONAnswer({"object": "list", "data": data})
 
-    async def get_model(request: Request) -> JSONResponse:
+    async def get_model(request: Request) -> JSONAnswer:
         s, model_id = get_studio(), request.path_params["model_id"]
         try:
             if model_id.startswith(PIPELINE_PREFIX):
                 p = await asyncio.to_thread(s.pipelines.get, model_id[len(PIPELINE_PREFIX):])
-                return JSONResponse({"id": PIPELINE_PREFIX + p.id, "object": "model", "created": 0,
+                return JSONAnswer({"id": PIPELINE_PREFIX + p.id, "object": "model", "created": 0,
                                      "owned_by": "iom-studio"})
-            return JSONResponse(model_doc(await asyncio.to_thread(s.models.get, model_id)))
+            return JSONAnswer(model_doc(await asyncio.to_thread(s.models.get, model_id)))
         except Exception as e:  # noqa: BLE001 - classify re-raises what it does not know
             return openai_error(classify(e))
 
@@ -76,7 +76,7 @@ def register(router, get_studio: Callable[[], Any]) -> None:
             headers = {"x-iom-dropped-params": ",".join(dropped)} if dropped else {}
             if stream:
                 return StreamedAnswer(run, ChunkFrames(model, include_usage), headers, choices=True)
-            return JSONResponse(completion(model, await run(None)), headers=headers)
+            return JSONAnswer(completion(model, await run(None)), headers=headers)
         except Exception as e:  # noqa: BLE001
             return openai_error(classify(e))
 
@@ -95,7 +95,7 @@ def register(router, get_studio: Callable[[], Any]) -> None:
                 raise UserError(f"'dimensions' is not supported by {spec.id}; remove it.")
             result = await s.providers.call(spec, CallRequest(model_id=spec.id, input={"input": body["input"]}))
             vectors = result.output.get("vectors") or []
-            return JSONResponse({
+            return JSONAnswer({
                 "object": "list", "model": spec.id,
                 "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
                 "usage": {"prompt_tokens": result.usage.input_tokens, "total_tokens": result.usage.input_tokens}})
@@ -195,7 +195,7 @@ class ChunkFrames:
             choice["logprobs"] = logprobs
         doc = {"id": self.ident, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
                "choices": [] if delta is None else [choice], **extra}
-        return f"data: {json.dumps(doc, ensure_ascii=False)}\n\n"
+        return f"data: {jsonwrite.dumps_text(doc)}\n\n"
 
     def opening(self) -> str:
         return self.chunk({"role": "assistant", "content": ""})
@@ -223,7 +223,7 @@ class ChunkFrames:
         return "".join(out)
 
     def failure(self, err: GatewayError) -> str:
-        return f"data: {json.dumps(openai_error_body(err))}\n\ndata: [DONE]\n\n"
+        return f"data: {jsonwrite.dumps_text(openai_error_body(err))}\n\ndata: [DONE]\n\n"
 
     def refusal(self, err: GatewayError) -> Response:
         return openai_error(err)

@@ -9,11 +9,12 @@ import asyncio
 from typing import Any, Callable
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from studio import jsonread
 from studio.analytics.remote import READ_PATH, serve_read
 from studio.errors import UserError
+from studio.gateway.json_answer import JSONAnswer
 
 
 def register(router, get_studio: Callable[[], Any]) -> None:
@@ -34,5 +35,5 @@ def register(router, get_studio: Callable[[], Any]) -> None:
     router.add_route(READ_PATH, analytics_read, methods=["POST"])
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": "invalid_request_error"}}, status_code=status)
+def _error(status: int, message: str) -> JSONAnswer:
+    return JSONAnswer({"error": {"message": message, "type": "invalid_request_error"}}, status_code=status)

@@ -22,6 +22,8 @@ from typing import AsyncIterator, Iterator
 import aiohttp
 import httpx
 
+from studio import jsonwrite
+
 
 @contextlib.contextmanager
 def _as_httpx_errors(request: httpx.Request) -> Iterator[None]:
@@ -113,9 +115,12 @@ class DirectClient:
     def build_request(self, method: str, url: str, *, json=None, content=None, headers=None,
                       timeout: float | None = None) -> httpx.Request:
         merged = self._DEFAULT_HEADERS.copy()
+        if json is not None and content is None:  # what httpx's json= sends, written by orjson
+            content = jsonwrite.dumps(json)
+            merged["content-type"] = "application/json"
         if headers:
             merged.update(headers)
-        return httpx.Request(method, _parsed_url(url), json=json, content=content, headers=merged, extensions={
+        return httpx.Request(method, _parsed_url(url), content=content, headers=merged, extensions={
             "timeout": httpx.Timeout(timeout).as_dict() if timeout is not None else self._timeout})
 
     async def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:

@@ -1,0 +1,56 @@
+"""orjson reads and writes the studio's JSON where it gives what json gives; these are the
+values where it would not, or refuses, and the studio must still answer as json would."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from studio import jsonread, jsonwrite
+from studio.errors import UserError
+
+
+@pytest.mark.parametrize("text", [
+    b'{"model": "m", "messages": [{"role": "user", "content": "Hi"}]}',
+    b'[18446744073709551616, -9223372036854775809, 12345678901234567890123]',  # orjson: floats
+    b'\xef\xbb\xbf{"bom": true}',
+    b'[NaN, Infinity, -Infinity, 1e400]',
+    b'{"a": 1, "a": 2}',
+    '{"é": "ü 😀"}'.encode(),
+])
+def test_read_gives_what_json_gives(text):
+    got, want = jsonread.loads(text, "x"), json.loads(text.decode("utf-8-sig"))
+    assert json.dumps(got) == json.dumps(want)  # NaN-safe equality, types included (int stays int)
+    assert [type(v) for v in (got if isinstance(got, list) else [])] == \
+        [type(v) for v in (want if isinstance(want, list) else [])]
+
+
+@pytest.mark.parametrize("text, says", [
+    (b'["\\ud800"]', "lone surrogate"),
+    (b"[" * 101 + b"]" * 101, "nested more than 100 levels"),
+    (b'{"a": [1,', "not valid JSON (line 1"),
+])
+def test_read_refuses_with_one_sentence(text, says):
+    with pytest.raises(UserError, match=says.replace("(", r"\(")):
+        jsonread.loads(text, "x")
+
+
+def test_deep_but_allowed_nesting_passes():
+    assert jsonread.loads(b"[" * 100 + b"]" * 100, "x") is not None
+
+
+@pytest.mark.parametrize("value", [
+    {"n": 2**64, "s": "x"},  # past orjson's 64 bits
+    {"s": "lone \ud800"},
+    {1: "int key"},
+    {"é": "ü", "list": [1, 2.5, None, True]},
+])
+def test_write_round_trips_what_orjson_refuses(value):
+    body = jsonwrite.dumps(value)
+    body.decode("utf-8")  # valid UTF-8 even for a lone surrogate (escaped)
+    assert json.loads(body) == json.loads(json.dumps(value))
+
+
+def test_write_spells_nan_as_null():
+    assert json.loads(jsonwrite.dumps({"x": float("nan")})) == {"x": None}
