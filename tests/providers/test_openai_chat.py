@@ -205,6 +205,17 @@ async def test_malformed_chunk_mid_stream(fake, hub):
     assert err.value.kind == ErrorKind.MALFORMED and err.value.partial_text == "A"
 
 
+async def test_malformed_chunk_in_the_same_read_as_good_ones(fake, hub):
+    """The events of one read are parsed before the adapter sees them: those before the bad
+    one still reach the caller and the error's partial text."""
+    fake.reply(PATH, Reply(chunks=["".join(sse(chunk("A"), chunk("B"), done=False)) + "data: {not json\n\n"]))
+    seen = []
+    with pytest.raises(ProviderError) as err:
+        await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True), on_text=seen.append)
+    assert err.value.kind == ErrorKind.MALFORMED and err.value.partial_text == "AB"
+    assert "".join(seen) == "AB"
+
+
 async def test_error_status_on_a_stream_request(fake, hub):
     fake.reply(PATH, Reply(status=429, json={"error": {"message": "slow down"}}, headers={"retry-after": "2"}))
     with pytest.raises(ProviderError) as err:

@@ -65,24 +65,34 @@ class Exchange:
         return "".join(self.text)
 
     async def send_text(self, text: str) -> None:
+        if self.keep_text(text):
+            await self.emit(text)
+
+    async def send_choice_text(self, index: int, text: str) -> None:
+        """Text of choice `index` > 0; the first choice's goes through send_text."""
+        if self.keep_choice_text(index, text):
+            await self.emit_choice(index, text)
+
+    def keep_text(self, text: str) -> bool:
+        """`send_text` without its await: True when the text is to be emitted now (it is not
+        held for the end of the read). Adapters parsing a token per event call this first."""
         if not text:
-            return
+            return False
         if self.first_token_at is None:
             self.first_token_at = time.perf_counter()
         self.text.append(text)
         if self.holding:
             self.held.append((0, text))
-        else:
-            await self.emit(text)
+            return False
+        return True
 
-    async def send_choice_text(self, index: int, text: str) -> None:
-        """Text of choice `index` > 0; the first choice's goes through send_text."""
+    def keep_choice_text(self, index: int, text: str) -> bool:
         if not text or self.emit_choice is None:
-            return
+            return False
         if self.holding:
             self.held.append((index, text))
-        else:
-            await self.emit_choice(index, text)
+            return False
+        return True
 
     async def release(self) -> None:
         """Stop holding and send what was held, each choice's text joined."""
@@ -169,21 +179,38 @@ class Exchange:
     async def sse(self, url: str, *, body: Any, headers: dict | None = None,
                   on_open: Callable[[httpx.Response], None] | None = None) -> AsyncIterator[tuple[str, Any]]:
         """Server-sent events as (event name, parsed data); "[DONE]" comes through as a string."""
+        async for events in self.sse_batches(url, body=body, headers=headers, on_open=on_open):
+            for item in events:
+                yield item
+
+    async def sse_batches(self, url: str, *, body: Any, headers: dict | None = None,
+                          on_open: Callable[[httpx.Response], None] | None = None
+                          ) -> AsyncIterator[list[tuple[str, Any]]]:
+        """The events of `sse`, a network read's worth at a time: an adapter that loops over
+        each list resumes this generator once per read, not once per token."""
         event, data = "message", []
         async for lines in self.line_batches("POST", url, body=body, headers=headers, on_open=on_open):
+            events = []
             for line in lines:
-                if line == "":
+                if line.startswith("data:"):
+                    data.append(line[5:].lstrip(" "))
+                elif line == "":
                     if data:
-                        yield event, self._parse("\n".join(data))
+                        text = "\n".join(data)
+                        try:
+                            events.append((event, self._parse(text)))
+                        except ProviderError:
+                            if events:  # the events before it are handled first, as they came
+                                yield events
+                                events = []
+                            self._parse(text)  # raises again, the text they carried now in partial_text
                     event, data = "message", []
-                elif line.startswith(":"):
-                    continue
                 elif line.startswith("event:"):
                     event = line[6:].strip()
-                elif line.startswith("data:"):
-                    data.append(line[5:].lstrip(" "))
+            if events:
+                yield events
         if data:
-            yield event, self._parse("\n".join(data))
+            yield [(event, self._parse("\n".join(data)))]
 
     async def ndjson(self, url: str, *, body: Any, headers: dict | None = None,
                      on_open: Callable[[httpx.Response], None] | None = None) -> AsyncIterator[Any]:
@@ -240,14 +267,25 @@ class StreamedChoices:
 
     async def add(self, index: int, text: str, finish: str | None = None,
                   logprobs: list[dict[str, Any]] | None = None) -> None:
+        if self.take(index, text, finish, logprobs):
+            await self.emit(index, text)
+
+    async def emit(self, index: int, text: str) -> None:
+        await (self.x.emit(text) if index == 0 else self.x.emit_choice(index, text))
+
+    def take(self, index: int, text: str, finish: str | None = None,
+             logprobs: list[dict[str, Any]] | None = None) -> bool:
+        """`add` without its await (one event of a stream is mostly this): True when the text
+        is to be emitted now, which `add` then does."""
         if index == 0:
-            await self.x.send_text(text)
+            now = self.x.keep_text(text)
         else:
             self.texts.setdefault(index, []).append(text)
-            await self.x.send_choice_text(index, text)
+            now = self.x.keep_choice_text(index, text)
         if logprobs:
             self.logprobs.setdefault(index, []).extend(logprobs)
         self.finishes[index] = finish or self.finishes.get(index)
+        return now
 
     @property
     def finish(self) -> str | None:

@@ -121,24 +121,28 @@ async def call(x: Exchange) -> AdapterResult:
     streamed = StreamedChoices(x)
     calls: dict[int, dict[int, dict[str, Any]]] = {}  # per choice index, tool-call pieces by their index
     headers_rid: list[str | None] = []
-    async for _event, data in x.sse(x.spec.endpoint, body=body, headers=headers,
-                                     on_open=lambda r: headers_rid.append(request_id(r))):
-        if data == "[DONE]":
-            done = True  # read on to the end of the body, so the connection can be reused
-            continue
-        if not isinstance(data, dict):
-            continue
-        if data.get("error"):
-            raise x.stream_error(data)
-        rid = rid or data.get("id")
-        for choice in data.get("choices") or []:
-            index = choice.get("index") or 0
-            delta = choice.get("delta") or {}
-            await streamed.add(index, delta.get("content") or "", choice.get("finish_reason"), _logprobs(choice))
-            if delta.get("tool_calls"):
-                _merge_tool_deltas(calls.setdefault(index, {}), delta["tool_calls"])
-        if data.get("usage"):
-            found_usage = usage(data["usage"])
+    async for events in x.sse_batches(x.spec.endpoint, body=body, headers=headers,
+                                      on_open=lambda r: headers_rid.append(request_id(r))):
+        for _event, data in events:
+            if data == "[DONE]":
+                done = True  # read on to the end of the body, so the connection can be reused
+                continue
+            if not isinstance(data, dict):
+                continue
+            if data.get("error"):
+                raise x.stream_error(data)
+            rid = rid or data.get("id")
+            for choice in data.get("choices") or []:
+                index = choice.get("index") or 0
+                delta = choice.get("delta") or {}
+                text = delta.get("content") or ""
+                if streamed.take(index, text, choice.get("finish_reason"),
+                                 _logprobs(choice) if choice.get("logprobs") else None):
+                    await streamed.emit(index, text)
+                if delta.get("tool_calls"):
+                    _merge_tool_deltas(calls.setdefault(index, {}), delta["tool_calls"])
+            if data.get("usage"):
+                found_usage = usage(data["usage"])
     if not done:
         raise x.cut_off("its [DONE] line")
     outputs = streamed.outputs(lambda i: [calls.get(i, {})[k] for k in sorted(calls.get(i, {}))], "stop")
