@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import json
 
+try:  # NiceGUI brings orjson where it has wheels (see pyproject.toml)
+    import orjson
+except ImportError:  # pragma: no cover - platforms without orjson wheels
+    orjson = None
+
 from studio.secrets import redact, redact_data, redactor
 from studio.spec.records import CallRecord, RunRecord
 
@@ -33,8 +38,17 @@ def call_line(record: CallRecord, input_text: str | None, output_text: str | Non
 
 
 def _json_text(text: str | None) -> bytes:
-    """A JSON string as UTF-8; None is spelled out (the encoder takes a slow path for it)."""
-    return b"null" if text is None else _string(text).encode("utf-8", "surrogatepass")
+    """A JSON string as UTF-8; None is spelled out (the encoder takes a slow path for it).
+    orjson writes a string ~4x faster than json; a lone surrogate, which it refuses, goes
+    through json (the line is read back with `surrogatepass`)."""
+    if text is None:
+        return b"null"
+    if orjson is not None:
+        try:
+            return orjson.dumps(text)
+        except TypeError:  # orjson.JSONEncodeError
+            pass
+    return _string(text).encode("utf-8", "surrogatepass")
 
 
 def run_line(run: RunRecord) -> bytes:

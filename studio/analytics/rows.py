@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -13,12 +14,43 @@ from studio.secrets import redact, redact_data
 from studio.secrets.redact import _is_secret_header
 from studio.spec.records import CallRecord, RunRecord
 
+try:  # NiceGUI brings orjson where it has wheels (see pyproject.toml)
+    import orjson
+except ImportError:  # pragma: no cover - platforms without orjson wheels
+    orjson = None
+
 ESTIMATED_SOURCES = ("estimate", "tokenizer")
 
 
 # json.dumps with options builds a new encoder on every call (a third of its cost on the
 # short texts calls carry); one encoder with the same options gives the same text.
-_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+_json_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+if orjson is not None:
+    # dates and dataclasses go to `default` (str), as json sends them
+    _ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+# Where orjson's text may not be json's: numbers below 1e-4 (json writes 1e-05, orjson 0.00001,
+# and 1e-07 against 1e-7), and null, which is also how orjson writes NaN and infinities.
+_SMALL_EXPONENT = re.compile(rb"\de-")
+
+
+def _may_differ(raw: bytes) -> bool:
+    """Substring tests first: one regex with the three alternatives took longer than orjson."""
+    return b"null" in raw or b"0.0000" in raw or (b"e-" in raw and _SMALL_EXPONENT.search(raw) is not None)
+
+
+def _encode(content: Any) -> str:
+    """json's canonical text (the one every stored address was made from), written by orjson
+    where the two agree (~6x faster), by json where they may not or orjson refuses (integers
+    past 64 bits, lone surrogates, keys that are not strings)."""
+    if orjson is not None:
+        try:
+            raw = orjson.dumps(content, default=str, option=_ORJSON_OPTIONS)
+        except TypeError:  # orjson.JSONEncodeError
+            raw = None
+        if raw is not None and not _may_differ(raw):
+            return raw.decode("utf-8")
+    return _json_encode(content)
 
 
 def canonical(content: Any) -> str:
