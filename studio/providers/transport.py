@@ -114,14 +114,26 @@ class DirectClient:
 
     def build_request(self, method: str, url: str, *, json=None, content=None, headers=None,
                       timeout: float | None = None) -> httpx.Request:
+        """The request httpx would build (its default headers, then the caller's, then Host and
+        Content-Length where the caller set none), made with `stream=`, which leaves the headers
+        as given: from `content=` httpx rebuilt its header list four times (~10 µs a call)."""
+        parsed = _parsed_url(url)
         merged = self._DEFAULT_HEADERS.copy()
         if json is not None and content is None:  # what httpx's json= sends, written by orjson
             content = jsonwrite.dumps(json)
             merged["content-type"] = "application/json"
         if headers:
             merged.update(headers)
-        return httpx.Request(method, _parsed_url(url), content=content, headers=merged, extensions={
+        body = content.encode("utf-8") if isinstance(content, str) else (content or b"")
+        raw = merged.raw
+        if "host" not in merged:
+            raw.insert(0, (b"Host", parsed.netloc))
+        if (body or method in ("POST", "PUT", "PATCH")) and "content-length" not in merged:
+            raw.append((b"Content-Length", str(len(body)).encode("ascii")))
+        request = httpx.Request(method, parsed, headers=raw, stream=httpx.ByteStream(body), extensions={
             "timeout": httpx.Timeout(timeout).as_dict() if timeout is not None else self._timeout})
+        request.read()  # `request.content`, as httpx sets it for a body given whole
+        return request
 
     async def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
         response = await self._transport.handle_async_request(request)
