@@ -8,7 +8,6 @@ naming the parameter and the model, or dropped (and listed) when the caller opte
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from studio.errors import UserError
@@ -36,11 +35,12 @@ def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], dr
     async def run(on_text, on_choice_text=None) -> Reply:
         request = CallRequest(model_id=spec.id, input=input, params=params, stream=on_text is not None)
         result = await studio.providers.call(spec, request, on_text=on_text, on_choice_text=on_choice_text)
+        reply = _choice(result.output, result.finish_reason)
         u = result.usage
-        return replace(_choice(result.output, result.finish_reason), input_tokens=u.input_tokens,
-                       output_tokens=u.output_tokens, cached_tokens=u.cached_tokens,
-                       reasoning_tokens=u.reasoning_tokens,
-                       more=[_choice(c) for c in (result.output.get("choices") or [])[1:]])
+        reply.input_tokens, reply.output_tokens = u.input_tokens, u.output_tokens
+        reply.cached_tokens, reply.reasoning_tokens = u.cached_tokens, u.reasoning_tokens
+        reply.more = [_choice(c) for c in (result.output.get("choices") or [])[1:]]
+        return reply
 
     return run, bad
 

@@ -122,6 +122,10 @@ class Exchange:
             self.wait_s += time.perf_counter() - start
         if resp.status_code >= 400:
             raise from_response(resp.status_code, resp.headers, resp.text)
+        try:  # orjson first, as for stream chunks; httpx's json() (charset detection, NaN) after
+            return _fast_loads(resp.content), resp
+        except ValueError:
+            pass
         try:
             return resp.json(), resp
         except ValueError:
