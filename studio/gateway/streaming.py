@@ -2,13 +2,15 @@
 piece of text as the call hands it over.
 
 The hub hands text over a network read at a time (providers/adapters/base.py holds the
-tokens of one read), so each read of the provider's stream becomes one write to the client,
-with no task or queue between them. Nothing is sent before the first text: a failure before
-it is answered with its real status (429 with retry-after, 5xx, 400) like a plain call, and
-only a failure after it travels inside the stream. An answer that has no text until the call
-ends (tool calls only, a pipeline whose reply is not streamed) goes out whole, in one write.
-Once the first text is out, one small task waits for the client to hang up and cancels the
-call, which stops the tokens it would have paid for.
+tokens of one read), with no task or queue between it and this answer. The first text is
+held until the call first waits for the provider: when the whole stream came in one read (a
+short answer, a fast provider) it goes out with the end, in one write; otherwise it goes out
+as soon as the call waits, and each later read is one write. A failure before any text is
+answered with its real status (429 with retry-after, 5xx, 400) like a plain call; after
+text, written or held, it travels inside the stream. An answer that has no text until the
+call ends (tool calls only, a pipeline whose reply is not streamed) goes out whole. The task
+that writes the held text stays to hear the client hang up and cancels the call, which
+stops the tokens it would have paid for.
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ class _Answer:
         self.stream, self.frames, self.receive, self.send = stream, stream.frames, receive, send
         self.task = asyncio.current_task()
         self.started = self.finished = self.left = False
+        self.held: list[str] = []  # text not yet written: it goes when the call first waits, or with the end
+        self.sending = asyncio.Lock()
         self.listener: asyncio.Task | None = None
 
     async def run(self) -> None:
@@ -89,7 +93,7 @@ class _Answer:
                                else self.stream.run(self.on_text))
             except Exception as e:  # noqa: BLE001 - classify re-raises what it does not know
                 error = classify(e)
-                if not self.started:
+                if not (self.started or self.held):
                     raise error from None
                 await self.write(self.frames.failure(error), last=True)
                 return
@@ -113,21 +117,44 @@ class _Answer:
     async def write(self, data: str, *, last: bool = False) -> None:
         if last:
             self.finished = True  # the end of the body wakes the listener; it is not the client leaving
-        if not self.started:
-            self.started = True
-            await self.send({"type": "http.response.start", "status": 200, "headers": self.stream.raw_headers})
-            data = self.frames.opening() + data
-            if not last:
-                self.listener = asyncio.create_task(self.hear_the_client_leave())
-        try:
-            await self.send({"type": "http.response.body", "body": data.encode("utf-8"), "more_body": not last})
-        except OSError:  # a server that raises once the client has gone (uvicorn returns quietly)
-            self.client_left()
+        elif not self.started:
+            # Held until this task first waits (the loop then runs `_write_held`): an answer
+            # whose whole stream came in one read goes out in one write, with no listener task.
+            if not self.held:
+                asyncio.get_running_loop().call_soon(self._write_held)
+            self.held.append(data)
+            return
+        await self._send(data, last)
 
-    async def hear_the_client_leave(self) -> None:
+    def _write_held(self) -> None:
+        if self.held and not self.finished:
+            self.listener = asyncio.create_task(self._write_held_then_listen())
+
+    async def _write_held_then_listen(self) -> None:
+        if not await self._send("", last=False, only_held=True):
+            return
         while (await self.receive())["type"] != "http.disconnect":
             pass
         self.client_left()
+
+    async def _send(self, data: str, last: bool, *, only_held: bool = False) -> bool:
+        """Write `data` (after the held text, the first time); sends from this task and the
+        listener's go one at a time, in order. False when there was nothing left to write."""
+        async with self.sending:
+            if not self.started:
+                if only_held and (self.finished or not self.held):
+                    return False
+                self.started = True
+                data = self.frames.opening() + "".join(self.held) + data
+                self.held.clear()
+                await self.send({"type": "http.response.start", "status": 200, "headers": self.stream.raw_headers})
+            elif only_held:
+                return False
+            try:
+                await self.send({"type": "http.response.body", "body": data.encode("utf-8"), "more_body": not last})
+            except OSError:  # a server that raises once the client has gone (uvicorn returns quietly)
+                self.client_left()
+            return True
 
     def client_left(self) -> None:
         """Cancel the call (the hub records it as cancelled), unless the answer is complete."""

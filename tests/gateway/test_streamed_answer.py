@@ -62,7 +62,7 @@ async def answer(run, client: Client) -> None:
     await StreamedAnswer(run, Frames())({"type": "http"}, client.receive, client.send)
 
 
-async def test_each_piece_of_text_is_one_write_and_the_end_closes_the_body():
+async def test_text_of_one_read_goes_out_with_the_end_in_one_write():
     async def run(on_text):
         await on_text("Hel")
         await on_text("lo")
@@ -71,7 +71,42 @@ async def test_each_piece_of_text_is_one_write_and_the_end_closes_the_body():
     client = Client()
     await answer(run, client)
     assert client.status == 200
+    assert client.bodies == [("<0:Hel;0:lo;end(length)>", False)]
+
+
+async def test_held_text_goes_out_as_soon_as_the_call_waits():
+    async def run(on_text):
+        await on_text("Hel")
+        await asyncio.sleep(0.01)  # the provider's next read
+        assert client.bodies == [("<0:Hel;", True)]
+        await on_text("lo")
+        await asyncio.sleep(0.01)
+        return Reply("Hello", "length")
+
+    client = Client()
+    await answer(run, client)
+    assert client.status == 200
     assert client.bodies == [("<0:Hel;", True), ("0:lo;", True), ("end(length)>", False)]
+
+
+async def test_writes_stay_in_order_when_the_server_is_slow_to_take_them():
+    """The held text is written by another task; while the server makes it wait, the call's
+    next text waits its turn."""
+    class SlowClient(Client):
+        async def send(self, message: dict) -> None:
+            await asyncio.sleep(0.005)
+            await super().send(message)
+
+    async def run(on_text):
+        await on_text("a")
+        await asyncio.sleep(0.001)  # the held text's write starts, and is slow
+        await on_text("b")
+        return Reply("ab")
+
+    client = SlowClient()
+    await answer(run, client)
+    assert client.sent[0]["type"] == "http.response.start"
+    assert client.bodies == [("<0:a;", True), ("0:b;", True), ("end(stop)>", False)]
 
 
 async def test_an_answer_with_no_text_before_its_end_goes_out_whole():
@@ -95,11 +130,22 @@ async def test_a_failure_before_the_first_text_is_answered_with_its_status():
 async def test_a_failure_after_the_first_text_ends_the_stream_with_an_error():
     async def run(on_text):
         await on_text("Hel")
+        await asyncio.sleep(0.01)
         raise ProviderError(ErrorKind.SERVER, "broke")
 
     client = Client()
     await answer(run, client)
     assert client.status == 200 and client.bodies == [("<0:Hel;", True), ("error(502)>", False)]
+
+
+async def test_a_failure_after_held_text_still_sends_that_text():
+    async def run(on_text):
+        await on_text("Hel")
+        raise ProviderError(ErrorKind.SERVER, "broke")
+
+    client = Client()
+    await answer(run, client)
+    assert client.status == 200 and client.bodies == [("<0:Hel;error(502)>", False)]
 
 
 @pytest.mark.parametrize("how", ["disconnect", "send raises"])
@@ -109,6 +155,7 @@ async def test_a_client_that_leaves_cancels_the_call(how):
 
     async def run(on_text):
         await on_text("Hel")
+        await asyncio.sleep(0.01)  # the provider's next read: "Hel" is written meanwhile
         try:
             if how == "disconnect":
                 client.left.set()
