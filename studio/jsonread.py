@@ -55,15 +55,22 @@ def loads(data: str | bytes, source: str, *, max_bytes: int = MAX_BYTES, max_dep
 _SLOW = object()
 
 
-def _fast(data: bytes, source: str, max_depth: int) -> Any:
-    """orjson's reading of UTF-8 bytes, or _SLOW where json's may differ or say more: orjson
-    refuses what json reports with line and column (and NaN, a BOM, lone surrogates, 1e400,
-    which json takes or names); it reads no lone surrogate; nesting deeper than the brackets
-    in the text is impossible, so the walk runs only where there are more than `max_depth`."""
+def loads_as_json_would(data: bytes) -> Any:
+    """`json.loads(data)` read by orjson (~4x faster), or ValueError where the two may differ:
+    what orjson refuses (a BOM, NaN, 1e400, lone surrogates, bad syntax) and text with an
+    integer of 19+ digits, which orjson makes a float past 64 bits. The caller then asks json."""
     if _orjson_loads is None or _LONG_DIGITS.search(data):
-        return _SLOW
+        raise ValueError("not for orjson")
+    return _orjson_loads(data)
+
+
+def _fast(data: bytes, source: str, max_depth: int) -> Any:
+    """`loads_as_json_would`, or _SLOW where json's path is needed (to read it, or to say what
+    is wrong with line and column); orjson reads no lone surrogate, and nesting deeper than
+    the brackets in the text is impossible, so the walk runs only where there are more than
+    `max_depth`."""
     try:
-        value = _orjson_loads(data)
+        value = loads_as_json_would(data)
     except ValueError:
         return _SLOW
     if data.count(b"[") + data.count(b"{") > max_depth:

@@ -54,3 +54,11 @@ def test_write_round_trips_what_orjson_refuses(value):
 
 def test_write_spells_nan_as_null():
     assert json.loads(jsonwrite.dumps({"x": float("nan")})) == {"x": None}
+
+
+def test_loads_as_json_would_leaves_long_integers_to_json():
+    assert jsonread.loads_as_json_would(b'{"n": 123456789012345678}') == {"n": 123456789012345678}
+    with pytest.raises(ValueError):
+        jsonread.loads_as_json_would(b'{"n": 18446744073709551616}')
+    with pytest.raises(ValueError):
+        jsonread.loads_as_json_would(b"[NaN]")

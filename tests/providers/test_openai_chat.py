@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from studio.providers.errors import ErrorKind, ProviderError
@@ -159,6 +161,15 @@ async def test_retry_after_as_http_date(fake, hub):
     with pytest.raises(ProviderError) as err:
         await hub.call(spec(fake), req({"prompt": "Hi"}))
     assert err.value.retry_after_s == 0.0  # a date in the past: retry now
+
+
+async def test_a_reply_is_read_as_json_reads_it(fake, hub):
+    """orjson reads replies where it gives what json gives; an integer past 64 bits stays exact."""
+    big = 18446744073709551616
+    fake.reply(PATH, Reply(raw=json.dumps({**completion(), "big": big}).encode(), content_type="application/json"))
+    result = await hub.call(spec(fake), req({"prompt": "Hi"}))
+    assert result.output["text"] == "Hello there"
+    assert result.raw_response["big"] == big and isinstance(result.raw_response["big"], int)
 
 
 async def test_malformed_json_reply(fake, hub):

@@ -20,6 +20,7 @@ try:  # NiceGUI brings orjson where it has wheels; json is the fallback (and the
 except ImportError:  # pragma: no cover - platforms without orjson wheels
     _fast_loads = json.loads
 
+from studio.jsonread import loads_as_json_would
 from studio.providers.classify import from_body, from_response, from_transport
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.providers.transport import DirectClient
@@ -122,8 +123,8 @@ class Exchange:
             self.wait_s += time.perf_counter() - start
         if resp.status_code >= 400:
             raise from_response(resp.status_code, resp.headers, resp.text)
-        try:  # orjson first, as for stream chunks; httpx's json() (charset detection, NaN) after
-            return _fast_loads(resp.content), resp
+        try:  # orjson where it reads as json would; httpx's json() (charset detection, NaN) otherwise
+            return loads_as_json_would(resp.content), resp
         except ValueError:
             pass
         try:
