@@ -400,8 +400,12 @@ class AnalyticsStore:
                 "size": pa.array([len(blobs[h].encode("utf-8", "surrogatepass")) for h in hashes], pa.int64()),
             })
             cur.register("blobs_batch", blob_table)
-            cur.execute("INSERT INTO audit_blobs SELECT sha256, body, size, CAST(now() AS TIMESTAMP) FROM blobs_batch "
-                        "WHERE sha256 NOT IN (SELECT sha256 FROM audit_blobs)")
+            # the batch's few hashes probe the table, as in call_batch.INSERT_BLOBS (a NOT IN over
+            # the whole table built a hash set of every stored hash)
+            cur.execute("INSERT INTO audit_blobs WITH known AS (SELECT sha256 FROM audit_blobs "
+                        "WHERE sha256 IN (SELECT sha256 FROM blobs_batch)) "
+                        "SELECT sha256, body, size, CAST(now() AS TIMESTAMP) FROM blobs_batch "
+                        "WHERE sha256 NOT IN (SELECT sha256 FROM known)")
             cur.unregister("blobs_batch")
 
     def _insert_runs(self, cur, runs: list[RunRecord], hashes_only: bool) -> None:

@@ -126,3 +126,20 @@ def test_a_failing_arrow_insert_falls_back_to_rows(tmp_path, monkeypatch):
         assert store.write_errors == 1
     finally:
         store.close()
+
+
+def test_the_row_path_stores_content_already_stored_only_once(tmp_path, monkeypatch):
+    """Each batch's hashes are checked against the table, not only against each other."""
+    monkeypatch.setattr(call_batch, "parse_calls", lambda lines: None)
+    store = AnalyticsStore(tmp_path)
+    store.read(lambda cur: None)
+    try:
+        for i in range(2):  # two batches, the same content
+            record = CallRecord(id=f"c{i}", model_id="m/x", provider="openai", latency_ms=1.0,
+                                usage=Usage(source="provider"))
+            store.record_call(record, {"prompt": "same"}, {"text": "same answer"})
+            store.flush(timeout=None)
+        assert store.read(lambda cur: cur.execute("SELECT count(*) FROM audit_blobs").fetchone()[0]) == 2
+        assert store.read(lambda cur: cur.execute("SELECT count(*) FROM calls").fetchone()[0]) == 2
+    finally:
+        store.close()
