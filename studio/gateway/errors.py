@@ -4,9 +4,8 @@ message}}), always one sentence, secrets redacted, `retry-after` kept."""
 
 from __future__ import annotations
 
-from studio.gateway.json_answer import JSONAnswer
-
 from studio.errors import NotFound, UserError
+from studio.gateway.json_answer import JSONAnswer
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.secrets import redact
 
@@ -64,4 +63,4 @@ def openai_error(e: GatewayError) -> JSONAnswer:
 
 def anthropic_error(e: GatewayError) -> JSONAnswer:
     return JSONAnswer({"type": "error", "error": anthropic_error_detail(e)}, status_code=e.status,
-                        headers=_headers(e))
+                      headers=_headers(e))

@@ -57,7 +57,7 @@ def register(router, get_studio: Callable[[], Any]) -> None:
             if model_id.startswith(PIPELINE_PREFIX):
                 p = await asyncio.to_thread(s.pipelines.get, model_id[len(PIPELINE_PREFIX):])
                 return JSONAnswer({"id": PIPELINE_PREFIX + p.id, "object": "model", "created": 0,
-                                     "owned_by": "iom-studio"})
+                                   "owned_by": "iom-studio"})
             return JSONAnswer(model_doc(await asyncio.to_thread(s.models.get, model_id)))
         except Exception as e:  # noqa: BLE001 - classify re-raises what it does not know
             return openai_error(classify(e))

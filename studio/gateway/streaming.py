@@ -124,37 +124,33 @@ class _Answer:
                 asyncio.get_running_loop().call_soon(self._write_held)
             self.held.append(data)
             return
-        await self._send(data, last)
+        async with self.sending:  # this task's writes and the listener's go one at a time, in order
+            await self._write_now(data, last)
 
     def _write_held(self) -> None:
         if self.held and not self.finished:
             self.listener = asyncio.create_task(self._write_held_then_listen())
 
     async def _write_held_then_listen(self) -> None:
-        if not await self._send("", last=False, only_held=True):
-            return
+        async with self.sending:
+            if self.started or self.finished:  # the end went out first, with the held text
+                return
+            await self._write_now("", last=False)
         while (await self.receive())["type"] != "http.disconnect":
             pass
         self.client_left()
 
-    async def _send(self, data: str, last: bool, *, only_held: bool = False) -> bool:
-        """Write `data` (after the held text, the first time); sends from this task and the
-        listener's go one at a time, in order. False when there was nothing left to write."""
-        async with self.sending:
-            if not self.started:
-                if only_held and (self.finished or not self.held):
-                    return False
-                self.started = True
-                data = self.frames.opening() + "".join(self.held) + data
-                self.held.clear()
-                await self.send({"type": "http.response.start", "status": 200, "headers": self.stream.raw_headers})
-            elif only_held:
-                return False
-            try:
-                await self.send({"type": "http.response.body", "body": data.encode("utf-8"), "more_body": not last})
-            except OSError:  # a server that raises once the client has gone (uvicorn returns quietly)
-                self.client_left()
-            return True
+    async def _write_now(self, data: str, last: bool) -> None:
+        """Write `data`, after the headers and the held text the first time; `sending` is held."""
+        if not self.started:
+            self.started = True
+            data = self.frames.opening() + "".join(self.held) + data
+            self.held.clear()
+            await self.send({"type": "http.response.start", "status": 200, "headers": self.stream.raw_headers})
+        try:
+            await self.send({"type": "http.response.body", "body": data.encode("utf-8"), "more_body": not last})
+        except OSError:  # a server that raises once the client has gone (uvicorn returns quietly)
+            self.client_left()
 
     def client_left(self) -> None:
         """Cancel the call (the hub records it as cancelled), unless the answer is complete."""

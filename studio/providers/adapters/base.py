@@ -69,11 +69,6 @@ class Exchange:
         if self.keep_text(text):
             await self.emit(text)
 
-    async def send_choice_text(self, index: int, text: str) -> None:
-        """Text of choice `index` > 0; the first choice's goes through send_text."""
-        if self.keep_choice_text(index, text):
-            await self.emit_choice(index, text)
-
     def keep_text(self, text: str) -> bool:
         """`send_text` without its await: True when the text is to be emitted now (it is not
         held for the end of the read). Adapters parsing a token per event call this first."""
@@ -88,6 +83,7 @@ class Exchange:
         return True
 
     def keep_choice_text(self, index: int, text: str) -> bool:
+        """Text of choice `index` > 0 (see `StreamedChoices`), as `keep_text` takes the first's."""
         if not text or self.emit_choice is None:
             return False
         if self.holding:
@@ -260,9 +256,9 @@ def chat_output(text: str, finish: str, calls: list[dict[str, Any]],
 
 class StreamedChoices:
     """The choices of one streamed answer, which may arrive interleaved (n > 1): the first
-    one's text goes out through the exchange's `send_text` as it comes (what the console and
-    canvas show live), the others' through `send_choice_text` (to a caller that asked for it,
-    e.g. the gateway's stream) and is kept; each keeps its finish reason and log-probabilities."""
+    one's text goes out through the exchange's `emit` as it comes (what the console and canvas
+    show live), the others' through `emit_choice` (to a caller that asked for it, e.g. the
+    gateway's stream) and is kept; each keeps its finish reason and log-probabilities."""
 
     def __init__(self, x: "Exchange"):
         self.x = x
