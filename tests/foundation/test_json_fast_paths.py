@@ -81,3 +81,22 @@ def test_a_stream_chunk_is_read_as_json_reads_it():
     assert big == 18446744073709551616 and isinstance(big, int)
     assert math.isnan(exchange._parse('{"x": NaN}')["x"])
     assert exchange._parse('{"choices": []}') == {"choices": []}
+
+
+@pytest.mark.parametrize("text, to_json", [
+    ('{"n": 1234567890123456789}', True),  # 19 digits: may pass 2**63, json's path
+    ('{"n": 123456789012345678}', False),  # 18 digits always fit
+    ('{"n": 12345678901234567.5}', False),  # 17 digits, a fraction
+    ('{"n": -99999999999999999999}', True),
+    ('{"s": "\\u0661\\u0662\\u0663\\u0664\\u0665\\u0666\\u0667\\u0668\\u0669\\u0660\\u0661\\u0662\\u0663\\u0664\\u0665\\u0666\\u0667\\u0668\\u0669"}', False),
+    ('{"s": "١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨٩"}', False),  # digits of another script, inside a string
+    ('{"a": [123456789, 1234567890]}', False),  # digits apart
+    ('{"s": "\\ud800 0000000000000000000"}', True),  # 19 zeros in a string: json's path, same value
+])
+def test_the_long_integer_guard_finds_nineteen_ascii_digits_in_a_row(text, to_json):
+    for data in (text, text.encode("utf-8")):
+        if to_json:
+            with pytest.raises(ValueError):
+                jsonread.loads_as_json_would(data)
+        else:
+            assert jsonread.loads_as_json_would(data) == json.loads(text)
