@@ -57,16 +57,20 @@ def loads(data: str | bytes, source: str, *, max_bytes: int = MAX_BYTES, max_dep
 _SLOW = object()
 
 
-def loads_as_json_would(data: bytes | str) -> Any:
+def loads_as_json_would(data: bytes | str, *, long_integers: bool | None = None) -> Any:
     """`json.loads(data)` read by orjson (~4x faster), or ValueError where the two may differ:
     what orjson refuses (a BOM, NaN, 1e400, lone surrogates, bad syntax) and text with an
-    integer of 19+ digits, which orjson makes a float past 64 bits. The caller then asks json."""
-    if _orjson_loads is None or _has_nineteen_digits(data):
+    integer of 19+ digits, which orjson makes a float past 64 bits. The caller then asks json.
+    `long_integers` is what a caller already knows of that (a stream looks once per read);
+    None: look here."""
+    if _orjson_loads is None:
+        raise ValueError("not for orjson")
+    if long_integers if long_integers is not None else has_long_integer(data):
         raise ValueError("not for orjson")
     return _orjson_loads(data)
 
 
-def _has_nineteen_digits(data: bytes | str) -> bool:
+def has_long_integer(data: bytes | str) -> bool:
     """Whether ASCII digits (the only ones a JSON number has) run 19 or more in a row."""
     if isinstance(data, str):  # UTF-8 turns no other character into an ASCII digit
         data = data.encode("utf-8", "surrogatepass")

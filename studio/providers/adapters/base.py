@@ -15,7 +15,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 import httpx
 
-from studio.jsonread import loads_as_json_would
+from studio.jsonread import has_long_integer, loads_as_json_would
 from studio.providers.classify import from_body, from_response, from_transport
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.providers.transport import DirectClient
@@ -55,6 +55,9 @@ class Exchange:
     # joined (`release`): one callback, and for the gateway one write, per read, not per token.
     holding: bool = False
     held: list[tuple[int, str]] = field(default_factory=list)  # (choice index, text)
+    # A read of the stream had 19+ digits in a row: its chunks from then on are read by json,
+    # which keeps integers past 64 bits exact (looked for once a read, not once a chunk).
+    long_integers: bool = False
 
     @property
     def partial(self) -> str:
@@ -160,7 +163,10 @@ class Exchange:
                     raise from_transport(e, partial_text=self.partial) from None
                 finally:
                     self.wait_s += time.perf_counter() - start
-                lines, rest = split_lines(rest + chunk)
+                block = rest + chunk  # a line cut by the last read is whole again here
+                if not self.long_integers and has_long_integer(block):
+                    self.long_integers = True
+                lines, rest = split_lines(block)
                 if lines:
                     self.holding = True
                     yield lines
@@ -219,7 +225,7 @@ class Exchange:
         if data.strip() == "[DONE]":
             return "[DONE]"
         try:  # orjson where it reads as json would (~3x faster); json for the rest (NaN, long integers)
-            return loads_as_json_would(data)
+            return loads_as_json_would(data, long_integers=self.long_integers)
         except ValueError:
             pass
         try:
