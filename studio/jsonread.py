@@ -63,9 +63,9 @@ def loads_as_json_would(data: bytes | str, *, long_integers: bool | None = None)
     integer of 19+ digits, which orjson makes a float past 64 bits. The caller then asks json.
     `long_integers` is what a caller already knows of that (a stream looks once per read);
     None: look here."""
-    if _orjson_loads is None:
-        raise ValueError("not for orjson")
-    if long_integers if long_integers is not None else has_long_integer(data):
+    if long_integers is None:
+        long_integers = has_long_integer(data)
+    if _orjson_loads is None or long_integers:
         raise ValueError("not for orjson")
     return _orjson_loads(data)
 
