@@ -1,5 +1,5 @@
 """The analytics page: cards, charts, recent calls, run history with drill-down, exports.
-All database work runs in a thread (run.io_bound); the queries are `studio.analytics.queries`."""
+All database work runs in a thread (studio/ui/threads.py); the queries are `studio.analytics.queries`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from nicegui import run, ui
+from nicegui import ui
 
 from studio.analytics import queries as q
 from studio.analytics.export import FORMATS, export_calls
@@ -17,6 +17,7 @@ from studio.ui.app import get_studio
 from studio.analytics.run_view import critical_path, flow_order
 from studio import formats as fmt
 from studio.ui.shell import frame
+from studio.ui.threads import io_bound
 from studio.ui.widgets import transient_dialog
 
 RANGES = {"1h": "Last hour", "24h": "24 hours", "7d": "7 days", "30d": "30 days", "all": "All time"}
@@ -170,7 +171,7 @@ async def analytics_page() -> None:
     async def refresh() -> None:
         try:
             f = filters()
-            data, recent, runs, choices = await run.io_bound(_load, store, f)
+            data, recent, runs, choices = await io_bound(_load, store, f)
         except UserError as e:
             ui.notify(str(e), type="negative")
             return
@@ -217,17 +218,17 @@ async def analytics_page() -> None:
         if days is not None and days < 1:
             ui.notify("Retention must be at least one day, or empty to keep call detail forever.", type="negative")
             return
-        await run.io_bound(store.update_settings, retention_days=days, audit_hashes_only=bool(hashes_switch.value))
+        await io_bound(store.update_settings, retention_days=days, audit_hashes_only=bool(hashes_switch.value))
         ui.notify("Analytics settings saved.", type="positive")
 
     async def apply_retention() -> None:
-        report = await run.io_bound(store.apply_retention)
+        report = await io_bound(store.apply_retention)
         ui.notify(f"Rolled {report.calls_rolled_up} calls older than {report.cutoff:%Y-%m-%d} into daily totals."
                   if report.cutoff else "No retention period is set; nothing was dropped.")
         await refresh()
 
     async def download(kind: str) -> None:
-        data = await run.io_bound(store.read, export_calls, filters(), kind)
+        data = await io_bound(store.read, export_calls, filters(), kind)
         ui.download.content(data, f"iom-calls.{kind}", FORMATS[kind])
 
     async def run_again(dialog, detail: dict) -> None:
@@ -236,7 +237,7 @@ async def analytics_page() -> None:
         await refresh()
 
     async def show_run(run_id: str) -> None:
-        detail = await run.io_bound(store.read, q.get_run, run_id)
+        detail = await io_bound(store.read, q.get_run, run_id)
         if detail is None:
             ui.notify(f"Run {run_id} is no longer recorded.", type="warning")
             return

@@ -20,6 +20,7 @@ from studio.security.guard import Guard
 from studio.security.policy import AccessPolicy
 from studio.security.preflight import check_binding, check_port_free, ui_token_required
 from studio.ui.first_answer import FirstAnswer
+from studio.ui.threads import io_bound
 
 _studio: Studio | None = None
 _serving: FirstAnswer | None = None  # the running server's; None once it shuts down
@@ -58,21 +59,19 @@ def _startup(host: str, port: int, first: FirstAnswer):
         """Own the analytics database from the start (CLI commands beside us then hand their
         records over through the spool) and tell them where we listen: once the first request
         is answered (studio/ui/first_answer.py)."""
-        from nicegui import run
-
         from studio.serverinfo import announce
 
         await first.wait()
         if _serving is not first:  # the server stopped (or another took its place) meanwhile
             return
         studio = get_studio()
-        await run.io_bound(studio.analytics.start)
+        await io_bound(studio.analytics.start)
         announce(studio.home, host, port)
         if "PYTEST_CURRENT_TEST" not in os.environ:  # NiceGUI's page fixtures swap keyrings per test
             from studio.security.token import gateway_token
 
             # made at first start, beside the first page rather than before it (a keyring call)
-            background_tasks.create(run.io_bound(gateway_token, studio.home, studio.keys), name="gateway token")
+            background_tasks.create(io_bound(gateway_token, studio.home, studio.keys), name="gateway token")
         background_tasks.create(check_builtin_models(studio), name="check built-in models")
         background_tasks.create(refresh_health_on_schedule(studio), name="refresh health on schedule")
 
@@ -93,17 +92,15 @@ async def check_builtin_models(studio) -> None:
 async def refresh_health(studio, pick=None) -> int:
     """Probe the models the schedule covers (or `pick(all models)`) and store the results;
     returns how many."""
-    from nicegui import run
-
     from studio.registry.health_schedule import models_to_probe
 
     check = getattr(getattr(studio, "providers", None), "check", None)  # taken once: the hub may be swapped meanwhile
     if not callable(check):
         return 0  # a build without the provider hub: nothing to check with
-    specs = await run.io_bound(models_to_probe, studio) if pick is None else pick(await run.io_bound(studio.models.all))
+    specs = await io_bound(models_to_probe, studio) if pick is None else pick(await io_bound(studio.models.all))
     for spec in specs:
         status = await check(spec)
-        await run.io_bound(studio.models.set_health, spec.id, status)
+        await io_bound(studio.models.set_health, spec.id, status)
     return len(specs)
 
 
@@ -113,14 +110,12 @@ async def refresh_health_on_schedule(studio) -> None:
     import asyncio
     import logging
 
-    from nicegui import run
-
     from studio.registry.health_schedule import load_schedule
 
     while True:
-        schedule = await run.io_bound(load_schedule, studio.home)
+        schedule = await io_bound(load_schedule, studio.home)
         await asyncio.sleep(schedule.every_minutes * 60)
-        schedule = await run.io_bound(load_schedule, studio.home)
+        schedule = await io_bound(load_schedule, studio.home)
         if not schedule.enabled:
             continue
         try:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from nicegui import run, ui
+from nicegui import ui
 
 from studio.errors import UserError
 from studio.secrets import redact_data
@@ -25,6 +25,7 @@ from studio.ui.app import get_studio
 from studio.ui.result_view import result_view
 from studio.ui.schema_form import FormField, collect_input, fields_for, input_problem
 from studio.ui.shell import frame
+from studio.ui.threads import io_bound
 from studio.ui.widgets import error_sentence, json_text, money, notify_error
 
 @dataclass
@@ -70,7 +71,7 @@ def build_params(values: dict[str, Any], extra_text: str) -> dict[str, Any]:
 
 async def console_page(model: str | None = None) -> None:
     studio = get_studio()
-    specs: dict[str, ModelSpec] = {s.id: s for s in await run.io_bound(studio.models.all)}
+    specs: dict[str, ModelSpec] = {s.id: s for s in await io_bound(studio.models.all)}
     history: list[Attempt] = []
     state: dict[str, Any] = {"model": model if model in specs else None, "task": None}
     form_values: dict[str, Any] = {}
@@ -85,7 +86,7 @@ async def console_page(model: str | None = None) -> None:
         with ui.row().classes("w-full gap-4 no-wrap items-start"):
             # -- left: what to send -------------------------------------------------------
             with ui.column().classes("w-1/2 gap-2"):
-                missing = await run.io_bound(services.missing_keys, studio, list(specs.values()))
+                missing = await io_bound(services.missing_keys, studio, list(specs.values()))
                 options = {i: f"{s.name} · {i}" + (f" — needs {s.key_ref}" if i in missing else "")
                            for i, s in specs.items()}
                 picker = ui.select(options, label="Model", with_input=True, value=state["model"]) \

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-from nicegui import run, ui
+from nicegui import ui
 
 from studio.registry.discover import Found, discover_ollama, ollama_base
+from studio.ui.threads import io_bound
 from studio.ui.widgets import notify_error
 
 
@@ -30,7 +31,7 @@ def open_discover_dialog(studio, on_registered: Callable[[], object]) -> None:
 
     async def register(found: Found) -> None:
         try:
-            await run.io_bound(studio.models.save, found.spec, create=True)
+            await io_bound(studio.models.save, found.spec, create=True)
         except Exception as e:  # noqa: BLE001 - one sentence, never a traceback
             notify_error(e)
             return
@@ -60,8 +61,8 @@ def open_discover_dialog(studio, on_registered: Callable[[], object]) -> None:
         status.text = "asking the server…"
         listing.clear()
         try:
-            registered = {s.id for s in await run.io_bound(studio.models.all)}
-            found = await run.io_bound(discover_ollama, url.value, registered)
+            registered = {s.id for s in await io_bound(studio.models.all)}
+            found = await io_bound(discover_ollama, url.value, registered)
         except Exception as e:  # noqa: BLE001 - one sentence, never a traceback
             status.text = notify_error(e)
             return

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nicegui import run, ui
+from nicegui import ui
 
 from studio.errors import UserError
 from studio.eval.datasets import list_datasets
@@ -15,6 +15,7 @@ from studio.eval.experiments import Variant, figure, row_diff, run_experiment
 from studio.eval.scorers import ScorerSpec
 from studio.ui.app import get_studio
 from studio.ui.shell import frame
+from studio.ui.threads import io_bound
 from studio.ui.widgets import dollars
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "datasets" / "reviews.csv"
@@ -53,7 +54,7 @@ COLUMNS = [{"name": k, "label": label, "field": k, "align": "left"} for k, label
 
 async def evaluate_page() -> None:
     studio = get_studio()
-    datasets = await run.io_bound(list_datasets, studio.home)
+    datasets = await io_bound(list_datasets, studio.home)
     options = {d.id: f"{d.id} ({d.rows} rows)" for d in datasets}
     options[str(SAMPLE)] = "reviews.csv (sample, 197 labelled reviews)"
     state: dict[str, Any] = {"doc": None}
@@ -120,7 +121,7 @@ async def evaluate_page() -> None:
                     diff_box = ui.column().classes("w-full")
 
                     async def refresh_diff() -> None:
-                        diff = await run.io_bound(row_diff, studio.home, doc, a.value, b.value)
+                        diff = await io_bound(row_diff, studio.home, doc, a.value, b.value)
                         diff_box.clear()
                         with diff_box:
                             ui.label(f"{len(diff)} row(s) differ").props("data-testid=eval-diff-count")

@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from nicegui import run, ui
+from nicegui import ui
 
 from studio.errors import UserError
 from studio.registry.samples import sample_pipelines
@@ -19,6 +19,7 @@ from studio.spec.pipeline import Pipeline
 from studio.ui.app import get_studio
 from studio.ui.key_needs import key_needs, needs_badge
 from studio.ui.shell import frame
+from studio.ui.threads import io_bound
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,9 @@ def example_inputs(pipeline: Pipeline) -> dict[str, Any]:
 async def home_page() -> None:
     studio = get_studio()
     sample_ids = {p.id for p in sample_pipelines()}
-    saved = {p.id: p for p in await run.io_bound(studio.pipelines.all)}
+    saved = {p.id: p for p in await io_bound(studio.pipelines.all)}
     samples = [saved[i] for i in sorted(sample_ids) if i in saved]
-    needs = await run.io_bound(key_needs, studio, samples)
+    needs = await io_bound(key_needs, studio, samples)
     with frame("Home"):
         ui.label("Prototype with many AI models at once").classes("text-h5")
         ui.label("IoM Studio keeps every model you can reach in one registry — online providers and models "
@@ -138,7 +139,7 @@ async def dry_run_sample(studio, pipeline: Pipeline, answer: ui.column) -> None:
         with answer:
             ui.label(f"Not planned: {e}").classes("text-sm text-negative")
         return
-    specs = {s.id: s for s in await run.io_bound(studio.models.all)}
+    specs = {s.id: s for s in await io_bound(studio.models.all)}
     with answer:
         ui.label(f"Would cost about {money(field(plan, 'estimatedCostUsd'))} "
                  f"({field(plan, 'note', default='')}).").classes("text-sm").props(f"data-testid=dry-cost-{pipeline.id}")

@@ -10,7 +10,7 @@ import json
 from typing import Any, Awaitable, Callable, get_args
 
 import jsonschema
-from nicegui import run, ui
+from nicegui import ui
 from pydantic import ValidationError
 from pydantic.alias_generators import to_snake
 
@@ -19,6 +19,7 @@ from studio.errors import UserError
 from studio.spec.calls import CANONICAL_SCHEMAS
 from studio.spec.migrations import describe_validation_error
 from studio.spec.model import KNOWN_CAPABILITIES, Api, ModelSpec, ModelType, Provider, SecurityPolicy
+from studio.ui.threads import io_bound
 from studio.ui.widgets import notify_error, transient_dialog
 
 PROVIDERS = list(get_args(Provider))
@@ -290,7 +291,7 @@ def open_model_form(studio, *, spec: ModelSpec | None = None, mode: str = "new",
                 return
             try:
                 saved = form_to_spec(values, base=spec if mode == "edit" else None)
-                saved = await run.io_bound(studio.models.save, saved, create=(mode != "edit"))
+                saved = await io_bound(studio.models.save, saved, create=(mode != "edit"))
             except Exception as e:  # noqa: BLE001 — one sentence, form stays open
                 notify_error(e)
                 return

@@ -3,7 +3,7 @@ and the editor page with the canvas. Registered (and imported on first visit) by
 
 from __future__ import annotations
 
-from nicegui import run, ui
+from nicegui import ui
 
 from studio import jsonread
 from studio.errors import UserError
@@ -17,6 +17,7 @@ from studio.ui.app import get_studio
 from studio.ui.canvas.editor import PipelineEditor
 from studio.ui.key_needs import key_needs, needs_badge
 from studio.ui.shell import frame
+from studio.ui.threads import io_bound
 from studio.ui.widgets import ask_replace, backups_dialog
 
 
@@ -41,13 +42,13 @@ def blank_pipeline(name: str) -> Pipeline:
 
 
 async def save_new(pipeline: Pipeline) -> None:
-    await run.io_bound(get_studio().pipelines.save, pipeline)
+    await io_bound(get_studio().pipelines.save, pipeline)
 
 
 async def pipelines_list_page() -> None:
     studio = get_studio()
     samples = sample_pipelines()
-    needs = await run.io_bound(key_needs, studio, samples)
+    needs = await io_bound(key_needs, studio, samples)
     with frame("Pipelines"):
         with ui.row().classes("items-center gap-4 w-full"):
             ui.button("New pipeline", icon="add", on_click=lambda: new_dialog.open()).props("data-testid=new-pipeline")
@@ -138,7 +139,7 @@ async def pipelines_list_page() -> None:
                     if p in taken and not replace:
                         p = p.model_copy(update={"id": unique_id(p.id)})
                     elif p in taken:
-                        await run.io_bound(studio.pipelines.import_doc, export_pipeline(p), replace=True)
+                        await io_bound(studio.pipelines.import_doc, export_pipeline(p), replace=True)
                         done.append(f"Replaced '{p.name}' ({p.id}); the old version is kept as a backup.")
                         continue
                     await save_new(p)
@@ -155,7 +156,7 @@ async def pipelines_list_page() -> None:
 
         def show_backups(p: Pipeline) -> None:
             async def restore(name: str) -> None:
-                await run.io_bound(studio.pipelines.restore, p.id, name)
+                await io_bound(studio.pipelines.restore, p.id, name)
                 ui.notify(f"Restored {p.id} from {name}; the version it replaced is kept as a backup.", type="positive")
                 listing.refresh()
 
@@ -194,7 +195,7 @@ async def pipelines_list_page() -> None:
                 ui.label(f"Delete '{p.name}' ({p.id})? This cannot be undone; export it first to keep a copy.")
 
                 async def apply() -> None:
-                    await run.io_bound(studio.pipelines.delete, p.id)
+                    await io_bound(studio.pipelines.delete, p.id)
                     d.close()
                     listing.refresh()
 
@@ -213,6 +214,6 @@ async def pipeline_editor_page(pipeline_id: str) -> None:
             ui.label(str(e)).classes("text-negative")
             ui.link("Back to the pipelines", "/pipelines")
         return
-    missing = await run.io_bound(services.missing_keys, studio, studio.models.all())
+    missing = await io_bound(services.missing_keys, studio, studio.models.all())
     with frame(pipeline.name, narrow_nav=True):
         PipelineEditor(studio, pipeline, missing)

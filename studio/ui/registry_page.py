@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from nicegui import events, run, ui
+from nicegui import events, ui
 
 from studio.registry.search import ModelQuery, price_label
 from studio.secrets import redact_data
@@ -17,6 +17,7 @@ from studio.ui.app import get_studio
 from studio.ui.discover_dialog import open_discover_dialog
 from studio.ui.model_form import MODEL_TYPES, POLICIES, PROVIDERS, open_model_form
 from studio.ui.shell import frame
+from studio.ui.threads import io_bound
 from studio.ui.widgets import ask_replace, backups_dialog, confirm, health_badge, json_view, notify_error, transient_dialog
 
 HEALTH_STATES = list(HealthStatus.model_fields["state"].annotation.__args__)
@@ -153,7 +154,7 @@ async def registry_page() -> None:
 
     async def refresh() -> None:
         try:
-            view = await run.io_bound(load_view, studio, query_from_filters(filters))
+            view = await io_bound(load_view, studio, query_from_filters(filters))
         except Exception as e:  # noqa: BLE001
             notify_error(e)
             return
@@ -177,13 +178,13 @@ async def registry_page() -> None:
 
     # -- detail ---------------------------------------------------------------------------
     async def open_detail(model_id: str) -> None:
-        spec = await run.io_bound(studio.models.find, model_id)
+        spec = await io_bound(studio.models.find, model_id)
         if spec is None:
             ui.notify(f"{model_id} is no longer in the registry.", type="warning")
             await refresh()
             return
-        health = await run.io_bound(studio.models.health, spec.id)
-        key_status = await run.io_bound(studio.keys.status, spec.key_ref) if spec.key_ref else None
+        health = await io_bound(studio.models.health, spec.id)
+        key_status = await io_bound(studio.keys.status, spec.key_ref) if spec.key_ref else None
         with transient_dialog().props("position=right full-height") as dialog, \
                 ui.card().classes("w-[36rem] max-w-full").props("data-testid=detail"):
             with ui.row().classes("w-full items-start no-wrap"):
@@ -265,7 +266,7 @@ async def registry_page() -> None:
                 ui.space()
 
                 async def delete() -> None:
-                    await run.io_bound(studio.models.delete, spec.id)
+                    await io_bound(studio.models.delete, spec.id)
                     ui.notify(f"Deleted {spec.id}.")
                     await refresh()
                     dialog.close()
@@ -276,7 +277,7 @@ async def registry_page() -> None:
                 kept = [f.name for f in studio.models.backups.list(spec.id)]
                 if kept:
                     async def restore(name: str, spec=spec) -> None:
-                        await run.io_bound(studio.models.restore, spec.id, name)
+                        await io_bound(studio.models.restore, spec.id, name)
                         dialog.close()
                         ui.notify(f"Restored {spec.id} from {name}; the version it replaced is kept as a backup.",
                                   type="positive")
@@ -314,7 +315,7 @@ async def registry_page() -> None:
             upload.reset()
 
     async def import_models(doc, source: str, **how) -> None:
-        report = await run.io_bound(lambda: studio.models.import_doc(doc, source=source, **how))
+        report = await io_bound(lambda: studio.models.import_doc(doc, source=source, **how))
         upload_dialog.close()
         ui.notify(f"Imported {source}: {report.summary()}.", type="positive", multi_line=True)
         for warning in report.warnings:
@@ -336,14 +337,14 @@ async def registry_page() -> None:
 
     async def export_all() -> None:
         try:
-            doc = await run.io_bound(studio.models.export_doc)
+            doc = await io_bound(studio.models.export_doc)
         except Exception as e:  # noqa: BLE001
             notify_error(e)
             return
         ui.download.content(json.dumps(doc, indent=2, sort_keys=True).encode(), "iom-models.json", "application/json")
 
     async def reset() -> None:
-        report = await run.io_bound(studio.reset_to_samples)
+        report = await io_bound(studio.reset_to_samples)
         ui.notify(f"Samples written: {report.models} models, {report.pipelines} pipelines.", type="positive")
         await refresh()
 

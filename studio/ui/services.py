@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
-from nicegui import run
-
 from studio.errors import UserError
 from studio.spec.model import HealthStatus, ModelSpec
+from studio.ui.threads import io_bound
 
 NO_HUB = "Model calls are not available in this build (the provider hub is missing); update the studio."
 NO_PROBE = "Health checks are not available in this build (the provider hub has no probe); update the studio."
@@ -38,7 +37,7 @@ async def check_health(studio, spec: ModelSpec) -> HealthStatus:
     if probe is None:
         raise UserError(NO_PROBE)
     status = await probe(spec)
-    await run.io_bound(studio.models.set_health, spec.id, status)
+    await io_bound(studio.models.set_health, spec.id, status)
     return status
 
 

@@ -6,12 +6,13 @@ Keyring calls go through D-Bus and may block, so they run in a worker thread."""
 from __future__ import annotations
 
 from fastapi import Request
-from nicegui import run, ui
+from nicegui import ui
 
 from studio.secrets import NO_BACKEND_HELP, KeyStatus
 from studio.ui import services
 from studio.ui.app import get_studio
 from studio.ui.shell import frame
+from studio.ui.threads import io_bound
 from studio.ui.widgets import confirm, notify_error
 
 
@@ -29,7 +30,7 @@ def key_rows(studio) -> list[tuple[KeyStatus, list[str]]]:
 
 async def test_key(studio, name: str) -> str:
     """A cheap authenticated call: the health probe of the first model that uses this key."""
-    specs = await run.io_bound(studio.models.all)
+    specs = await io_bound(studio.models.all)
     spec = next((s for s in specs if s.key_ref == name and not s.incomplete), None)
     if spec is None:
         return f"No callable model uses {name}; register one to test this key."
@@ -42,7 +43,7 @@ async def settings_page(request: Request) -> None:
     studio = get_studio()
     with frame("Settings") as page_root:
         ui.label("API keys").classes("text-h6")
-        available = await run.io_bound(studio.keys.available)
+        available = await io_bound(studio.keys.available)
         backend = studio.keys.backend_name()
         with ui.row().classes("items-center gap-2"):
             ui.icon("key" if available else "key_off").classes("text-positive" if available else "text-negative")
@@ -55,7 +56,7 @@ async def settings_page(request: Request) -> None:
 
         async def refresh_keys() -> None:
             try:
-                rows = await run.io_bound(key_rows, studio)
+                rows = await io_bound(key_rows, studio)
             except Exception as e:  # noqa: BLE001
                 notify_error(e)
                 return
@@ -83,7 +84,7 @@ async def settings_page(request: Request) -> None:
 
                     async def save(value=value, name=name) -> None:
                         try:
-                            await run.io_bound(studio.keys.set, name, value.value or "")
+                            await io_bound(studio.keys.set, name, value.value or "")
                         except Exception as e:  # noqa: BLE001
                             notify_error(e)
                             return
@@ -108,7 +109,7 @@ async def settings_page(request: Request) -> None:
                         test_button.tooltip(services.NO_PROBE)
 
                     async def delete(name=name) -> None:
-                        await run.io_bound(studio.keys.delete, name)
+                        await io_bound(studio.keys.delete, name)
                         ui.notify(f"{name} deleted from the keyring.")
                         await refresh_keys()
 
@@ -149,7 +150,7 @@ async def settings_page(request: Request) -> None:
             .classes("text-sm opacity-70")
 
         async def reset(purge: bool) -> None:
-            report = await run.io_bound(studio.reset_to_samples, purge=purge)
+            report = await io_bound(studio.reset_to_samples, purge=purge)
             ui.notify(f"Samples written: {report.models} models, {report.pipelines} pipelines.", type="positive")
             await refresh_keys()
 
@@ -167,7 +168,7 @@ async def health_card(studio) -> None:
     """The background health refresh: on or off, and how often (saved under IOM_HOME)."""
     from studio.registry.health_schedule import HealthSchedule, load_schedule, save_schedule
 
-    schedule = await run.io_bound(load_schedule, studio.home)
+    schedule = await io_bound(load_schedule, studio.home)
     ui.label("Model health").classes("text-h6")
     ui.label("Built-in models are checked at every start. The studio also refreshes every model's health "
              "on a schedule (keyed models only when their key is set).").classes("text-sm opacity-70")
@@ -175,7 +176,7 @@ async def health_card(studio) -> None:
     async def save() -> None:
         try:
             minutes = int(every.value or 0)
-            await run.io_bound(save_schedule, studio.home, HealthSchedule(bool(enabled.value), minutes))
+            await io_bound(save_schedule, studio.home, HealthSchedule(bool(enabled.value), minutes))
         except Exception as e:  # noqa: BLE001 — one sentence, never a traceback
             notify_error(e)
             return
@@ -196,7 +197,7 @@ async def gateway_card(studio, base_url: str) -> None:
     ui.label("Gateway").classes("text-h6")
     ui.label("OpenAI- and Anthropic-compatible clients reach the studio at this address with this token as "
              "their api_key; other web pages cannot use it.").classes("text-sm opacity-70")
-    token = {"value": await run.io_bound(gateway_token, studio.home, studio.keys)}
+    token = {"value": await io_bound(gateway_token, studio.home, studio.keys)}
     ui.label(base_url).classes("font-mono").props("data-testid=gateway-url")
     with ui.row().classes("items-center gap-2 no-wrap"):
         shown = ui.input("Token", password=True, password_toggle_button=True, value=token["value"]).props(
@@ -208,7 +209,7 @@ async def gateway_card(studio, base_url: str) -> None:
 
         async def renew() -> None:
             try:
-                token["value"] = await run.io_bound(new_gateway_token, studio.home, studio.keys)
+                token["value"] = await io_bound(new_gateway_token, studio.home, studio.keys)
             except Exception as e:  # noqa: BLE001
                 notify_error(e)
                 return
@@ -219,5 +220,5 @@ async def gateway_card(studio, base_url: str) -> None:
         ui.button("New token", icon="autorenew", on_click=lambda: confirm(
             "Make a new gateway token? Clients using the old one are refused from now on.", renew,
             ok_label="New token")).props("dense flat data-testid=gateway-new")
-    kept = await run.io_bound(where_kept, studio.home, studio.keys)
+    kept = await io_bound(where_kept, studio.home, studio.keys)
     ui.label(f"Kept in {kept}; 'iom gateway token' prints it.").classes("text-xs opacity-70")

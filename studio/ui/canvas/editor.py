@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nicegui import run, ui
+from nicegui import ui
 from pydantic import ValidationError
 
 from studio.core import Studio
@@ -18,6 +18,7 @@ from studio.engine.ports import template_variables
 from studio.ui.canvas.run_panel import RunPanel
 from studio.ui.canvas.session import EditSession, palette, pipeline_json
 from studio.ui.shell import retitle
+from studio.ui.threads import io_bound
 
 AUTOSAVE_SECONDS = 3.0
 
@@ -191,7 +192,7 @@ class PipelineEditor:
         self._saving = True
         pipeline = self.session.pipeline
         try:
-            await run.io_bound(self.studio.pipelines.save, pipeline)
+            await io_bound(self.studio.pipelines.save, pipeline)
         except Exception as e:  # a disk error or a refused secret: say so, keep the edits
             ui.notify(f"Not saved: {e}", type="negative", multi_line=True)
             return
