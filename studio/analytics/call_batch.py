@@ -55,16 +55,25 @@ INSERT_CALLS = """INSERT INTO calls SELECT id, time, model_id, provider, pipelin
     coalesce(sha256(input_text), input_hash), coalesce(sha256(output_text), output_hash), request_id,
     usage_estimated FROM {table}"""
 
+# The audit content of a batch table: one row per hash (DuckDB's sha256 is rows.address).
+CALL_BLOBS = """SELECT sha256(body) AS sha256, any_value(body) AS body, strlen(any_value(body)) AS size
+    FROM (SELECT input_text AS body FROM {table} UNION ALL SELECT output_text FROM {table})
+    WHERE body IS NOT NULL GROUP BY 1"""
+
 # Known hashes are found with a semi-join probed by the batch's few hashes: `NOT IN (SELECT
 # sha256 FROM audit_blobs)` built a hash table of every stored hash at each commit, a peak that
 # grew with the table.
-INSERT_BLOBS = """INSERT INTO audit_blobs
-    WITH batch AS (SELECT sha256(body) AS sha256, any_value(body) AS body
-          FROM (SELECT input_text AS body FROM {table} UNION ALL SELECT output_text FROM {table})
-          WHERE body IS NOT NULL GROUP BY 1),
+_INSERT_NEW_BLOBS = """INSERT INTO audit_blobs
+    WITH batch AS ({blobs}),
         known AS (SELECT sha256 FROM audit_blobs WHERE sha256 IN (SELECT sha256 FROM batch))
-    SELECT sha256, {body}, strlen(body), CAST(now() AS TIMESTAMP)
+    SELECT sha256, {body}, size, CAST(now() AS TIMESTAMP)
     FROM batch WHERE sha256 NOT IN (SELECT sha256 FROM known)"""
+
+
+def insert_new_blobs(cur, blobs: str, *, hashes_only: bool) -> None:
+    """Store the content `blobs` (a query of sha256, body, size) whose hash is not stored yet;
+    with `hashes_only` the hash and size without the text."""
+    cur.execute(_INSERT_NEW_BLOBS.format(blobs=blobs, body="NULL" if hashes_only else "body"))
 
 
 def parse_calls(lines: list[bytes]) -> pa.Table | None:

@@ -375,12 +375,14 @@ class AnalyticsStore:
         try:
             cur.execute(call_batch.INSERT_CALLS.format(table="calls_batch"))
             self._hourly_added += rollup.add(cur, "calls_batch")
-            cur.execute(call_batch.INSERT_BLOBS.format(table="calls_batch", body="NULL" if hashes_only else "body"))
+            call_batch.insert_new_blobs(cur, call_batch.CALL_BLOBS.format(table="calls_batch"), hashes_only=hashes_only)
         finally:
             cur.unregister("calls_batch")
 
     def _insert_calls(self, cur, calls, hashes_only: bool) -> None:
         import pyarrow as pa
+
+        from studio.analytics import call_batch
 
         blobs: dict[str, str] = {}
         columns = call_columns(calls, blobs)
@@ -396,16 +398,11 @@ class AnalyticsStore:
             hashes = list(blobs)
             blob_table = pa.table({
                 "sha256": pa.array(hashes, pa.string()),
-                "body": pa.array([None if hashes_only else blobs[h] for h in hashes], pa.string()),
+                "body": pa.array([blobs[h] for h in hashes], pa.string()),
                 "size": pa.array([len(blobs[h].encode("utf-8", "surrogatepass")) for h in hashes], pa.int64()),
             })
             cur.register("blobs_batch", blob_table)
-            # the batch's few hashes probe the table, as in call_batch.INSERT_BLOBS (a NOT IN over
-            # the whole table built a hash set of every stored hash)
-            cur.execute("INSERT INTO audit_blobs WITH known AS (SELECT sha256 FROM audit_blobs "
-                        "WHERE sha256 IN (SELECT sha256 FROM blobs_batch)) "
-                        "SELECT sha256, body, size, CAST(now() AS TIMESTAMP) FROM blobs_batch "
-                        "WHERE sha256 NOT IN (SELECT sha256 FROM known)")
+            call_batch.insert_new_blobs(cur, "SELECT sha256, body, size FROM blobs_batch", hashes_only=hashes_only)
             cur.unregister("blobs_batch")
 
     def _insert_runs(self, cur, runs: list[RunRecord], hashes_only: bool) -> None:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from studio.analytics import AnalyticsStore, call_batch
+from studio.analytics.rows import address, canonical
 from studio.secrets import redactor
 from studio.spec.calls import Usage
 from studio.spec.records import CallRecord
@@ -141,5 +142,21 @@ def test_the_row_path_stores_content_already_stored_only_once(tmp_path, monkeypa
             store.flush(timeout=None)
         assert store.read(lambda cur: cur.execute("SELECT count(*) FROM audit_blobs").fetchone()[0]) == 2
         assert store.read(lambda cur: cur.execute("SELECT count(*) FROM calls").fetchone()[0]) == 2
+    finally:
+        store.close()
+
+
+def test_the_row_path_keeps_hashes_and_sizes_without_text_when_asked(tmp_path, monkeypatch):
+    """audit_hashes_only on the row-by-row path, as on the Arrow one (test_writer)."""
+    monkeypatch.setattr(call_batch, "parse_calls", lambda lines: None)
+    store = AnalyticsStore(tmp_path)
+    store.update_settings(audit_hashes_only=True)
+    try:
+        record = CallRecord(id="c", model_id="m/x", provider="openai", latency_ms=1.0, usage=Usage(source="provider"))
+        store.record_call(record, {"prompt": "private é"}, None)
+        store.flush(timeout=None)
+        rows = store.read(lambda cur: cur.execute("SELECT sha256, body, size FROM audit_blobs").fetchall())
+        text = canonical({"prompt": "private é"})
+        assert rows == [(address(text), None, len(text.encode("utf-8")))]
     finally:
         store.close()
