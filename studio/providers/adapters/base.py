@@ -201,11 +201,11 @@ class Exchange:
                         text = "\n".join(data)
                         try:
                             events.append((event, self._parse(text)))
-                        except ProviderError:
+                        except ProviderError as error:
                             if events:  # the events before it are handled first, as they came
                                 yield events
-                                events = []
-                            self._parse(text)  # raises again, the text they carried now in partial_text
+                                error.partial_text = self.partial  # with the text they carried
+                            raise
                     event, data = "message", []
                 elif line.startswith("event:"):
                     event = line[6:].strip()
