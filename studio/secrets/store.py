@@ -53,10 +53,13 @@ class KeyStatus:
 
 
 class KeyStore:
-    """Keys in the OS keyring (else the environment). A Secret Service read costs about 18 ms
+    """Keys in the OS keyring (else the environment). A Secret Service read costs 13–18 ms
     (a D-Bus session per read), so a value read is kept in memory for `FRESH_S` seconds: calls
-    in a burst pay for one read. Setting or deleting a key here forgets it at once; a change
-    made by another process (`iom keys set` beside the web app) is seen within `FRESH_S`."""
+    in a burst pay for one read. A value used when it is past half that age is read again in
+    a thread of its own while the call goes on with it, so calls that keep coming never wait
+    on the keyring; no value older than `FRESH_S` is ever used. Setting or deleting a key here
+    forgets it at once; a change made by another process (`iom keys set` beside the web app)
+    is seen within `FRESH_S`."""
 
     FRESH_S = 10.0
 
@@ -64,11 +67,43 @@ class KeyStore:
         self._recent: dict[str, tuple[str, float]] = {}
         self._statuses: dict[str, tuple[KeyStatus, float]] = {}  # the same freshness, for "is it set?"
         self._lock = threading.Lock()
+        self._refreshing: set[str] = set()  # names being read again in the background
+        self._forgotten: dict[str, int] = {}  # name -> times forgotten: a refresh begun before it is dropped
 
     def recent(self, name: str) -> str | None:
         """The value if it was read within FRESH_S seconds, without touching the keyring (safe
-        on the event loop); None when it must be read afresh."""
-        return self._fresh(self._recent, name)
+        on the event loop); None when it must be read afresh. Past half that age it is read
+        again in the background (`_refresh`), and the answer is still the value in memory."""
+        with self._lock:
+            found = self._recent.get(name)
+            if found is None:
+                return None
+            age = time.monotonic() - found[1]
+            if age >= self.FRESH_S:
+                return None
+            refresh = age >= self.FRESH_S / 2 and name not in self._refreshing
+            if refresh:
+                self._refreshing.add(name)
+                forgotten = self._forgotten.get(name, 0)
+        if refresh:
+            threading.Thread(target=self._refresh, args=(name, forgotten), name="key refresh", daemon=True).start()
+        return found[0]
+
+    def _refresh(self, name: str, forgotten: int) -> None:
+        """Read the key again and keep the answer, unless the store forgot the key meanwhile
+        (set or deleted here: its own answer is newer than this read)."""
+        try:
+            value = self._read(name)
+            with self._lock:
+                if self._forgotten.get(name, 0) != forgotten:
+                    return
+                if value:
+                    self._recent[name] = (value, time.monotonic())
+                else:  # deleted elsewhere: the next call reads it and says it is missing
+                    self._recent.pop(name, None)
+        finally:
+            with self._lock:
+                self._refreshing.discard(name)
 
     def _fresh(self, table: dict, name: str):
         with self._lock:
@@ -81,6 +116,7 @@ class KeyStore:
         with self._lock:
             self._recent.pop(name, None)
             self._statuses.pop(name, None)
+            self._forgotten[name] = self._forgotten.get(name, 0) + 1
 
     def backend_name(self) -> str:
         kr = keyring.get_keyring()
@@ -116,6 +152,15 @@ class KeyStore:
         value = self.recent(name)
         if value is not None:
             return value
+        value = self._read(name)
+        if value:
+            with self._lock:
+                self._recent[name] = (value, time.monotonic())
+        return value
+
+    def _read(self, name: str) -> str | None:
+        """The keyring's value, else the environment's; remembered for redaction."""
+        value = None
         if self.available():
             try:
                 value = keyring.get_password(SERVICE, name)
@@ -127,9 +172,6 @@ class KeyStore:
                 if value:
                     break
         redactor.remember(value)
-        if value:
-            with self._lock:
-                self._recent[name] = (value, time.monotonic())
         return value
 
     def status(self, name: str) -> KeyStatus:
@@ -164,6 +206,8 @@ class KeyStore:
         except keyring.errors.PasswordDeleteError:
             if name not in self._names():
                 raise UserError(f"there is no stored key named {name}.") from None
+        finally:
+            self._forget(name)  # and after: a read begun meanwhile may have found the old value
         self._save_names([n for n in self._names() if n != name])
 
     def names(self) -> list[str]:

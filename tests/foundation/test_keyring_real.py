@@ -5,6 +5,8 @@ These fail, never skip, when the Secret Service is missing: scripts/test starts 
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -39,6 +41,64 @@ def test_a_key_read_is_kept_briefly_and_a_change_here_applies_at_once(secret_ser
     assert keys.recent("IOM_TEST_FRESH") is None and keys.get("IOM_TEST_FRESH") == "third-value"
     keys.delete("IOM_TEST_FRESH")
     assert keys.recent("IOM_TEST_FRESH") is None and keys.get("IOM_TEST_FRESH") is None
+
+
+def _until(condition, timeout_s: float = 5.0) -> bool:
+    ends = time.monotonic() + timeout_s
+    while time.monotonic() < ends:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_value_past_half_its_freshness_is_read_again_behind_the_call(secret_service, monkeypatch):
+    """Calls that keep coming never wait on the keyring: past FRESH_S / 2 the value in memory
+    is still the answer while a thread reads the key again, which renews it (or drops it when
+    another process deleted the key). A set or delete here outranks a read begun before it."""
+    monkeypatch.setattr(KeyStore, "FRESH_S", 0.4)
+    keys, other_process = KeyStore(), KeyStore()
+    settled = lambda: not getattr(keys, "_refreshing", ())  # no renewal under way
+    other_process.set("IOM_TEST_AHEAD", "first-value")
+    assert keys.get("IOM_TEST_AHEAD") == "first-value"
+    other_process.set("IOM_TEST_AHEAD", "second-value")
+    assert keys.recent("IOM_TEST_AHEAD") == "first-value"  # young: no read
+    time.sleep(0.25)  # past half of FRESH_S, before its end
+    assert keys.recent("IOM_TEST_AHEAD") == "first-value"  # the answer does not wait
+    assert _until(lambda: keys.recent("IOM_TEST_AHEAD") == "second-value")
+    time.sleep(0.25)  # 0.5 s after the first read: without the renewal it would be stale now
+    assert keys.recent("IOM_TEST_AHEAD") == "second-value"
+    assert _until(settled)
+
+    other_process.delete("IOM_TEST_AHEAD")  # deleted elsewhere: the renewal drops the value
+    time.sleep(0.25)
+    assert keys.recent("IOM_TEST_AHEAD") == "second-value"
+    assert _until(lambda: keys.recent("IOM_TEST_AHEAD") is None)
+    assert keys.get("IOM_TEST_AHEAD") is None
+
+    other_process.set("IOM_TEST_AHEAD", "old-value")  # a set here outranks a read begun before it
+    assert keys.get("IOM_TEST_AHEAD") == "old-value"
+    time.sleep(0.25)
+    reads_old = threading.Event()
+    go_on = threading.Event()
+    real_read = keys._read
+
+    def slow_read(name):
+        value = real_read(name)
+        reads_old.set()
+        go_on.wait(5)
+        return value
+
+    monkeypatch.setattr(keys, "_read", slow_read)
+    assert keys.recent("IOM_TEST_AHEAD") == "old-value"  # starts the renewal, which reads "old-value"
+    assert reads_old.wait(5)
+    monkeypatch.setattr(keys, "_read", real_read)
+    keys.set("IOM_TEST_AHEAD", "new-value")
+    assert keys.get("IOM_TEST_AHEAD") == "new-value"
+    go_on.set()
+    assert _until(settled)
+    assert keys.recent("IOM_TEST_AHEAD") == "new-value"
+    keys.delete("IOM_TEST_AHEAD")
 
 
 def test_cli_stores_a_key_from_stdin_and_never_prints_it(secret_service, iom_home):
