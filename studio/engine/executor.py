@@ -95,6 +95,9 @@ class RunOptions:
 
 
 class Engine:
+    # how long capability nodes reuse the recent latency and error figures (see call_stats)
+    CALL_STATS_FRESH_S = 30.0
+
     def __init__(self, *, models, caller: ModelCaller, recorder, keys, home: Path,
                  breaker_threshold: int = 5, breaker_cooldown_s: float = 30.0,
                  provider_concurrency: int = 8, rate_window_s: float = 60.0, rng=None):
@@ -116,6 +119,7 @@ class Engine:
         self.deadlines = CallDeadlines()
         self._validated: dict[tuple, tuple[list[ModelSpec], tuple[Problem, ...], Graph]] = {}
         self._kept_outputs = KeptOutputs()
+        self._call_stats: tuple[dict[str, dict], float] | None = None  # (figures, when read): call_stats
 
     # -- shared state ------------------------------------------------------------------
     def breaker(self, model_id: str) -> CircuitBreaker:
@@ -174,9 +178,26 @@ class Engine:
         run = _Run(self, pipeline, inputs or {}, options or RunOptions())
         return await (run.plan() if run.options.dry_run else run.execute())
 
+    async def call_stats(self) -> dict[str, dict]:
+        """`recent_call_stats` as capability nodes use it. Reading them waits for the writer's
+        commit and runs two queries over days of calls (~23 ms at 1M stored calls, 8 ms at
+        100k), and figures over days barely move in seconds: a read is reused for
+        CALL_STATS_FRESH_S. (Not refreshed in the background: a read that outlived the
+        analytics store's close would open the database again.)"""
+        kept = self._call_stats
+        if kept is not None and time.monotonic() - kept[1] < self.CALL_STATS_FRESH_S:
+            return kept[0]
+        try:
+            stats = await asyncio.to_thread(self.recent_call_stats)
+        except Exception:  # analytics unreadable must not stop a run; choose falls back to declared figures
+            return {}
+        self._call_stats = (stats, time.monotonic())  # only what was read: after a failure the next run asks again
+        return stats
+
     def recent_call_stats(self, days: int = 7) -> dict[str, dict]:
         """{model_id: {"p50Ms", "errorRate", "calls"}} from the analytics of the last days'
-        calls; empty when the recorder keeps no analytics (tests, Ray workers) or cannot read."""
+        calls; empty when the recorder keeps no analytics (tests, Ray workers). Raises what
+        reading the analytics raises."""
         read = getattr(self.recorder, "read", None)
         if read is None:
             return {}
@@ -185,11 +206,8 @@ class Engine:
         from studio.analytics.queries import Filters, latency_by_model
 
         since = datetime.now(timezone.utc) - timedelta(days=days)
-        try:
-            every = read(latency_by_model, Filters(since=since))
-            errors = {r["model_id"]: r["calls"] for r in read(latency_by_model, Filters(since=since, status="error"))}
-        except Exception:  # analytics unreadable must not stop a run; choose falls back to declared figures
-            return {}
+        every = read(latency_by_model, Filters(since=since))
+        errors = {r["model_id"]: r["calls"] for r in read(latency_by_model, Filters(since=since, status="error"))}
         return {r["model_id"]: {"p50Ms": r["p50_ms"], "calls": r["calls"],
                                 "errorRate": errors.get(r["model_id"], 0) / r["calls"] if r["calls"] else 0.0}
                 for r in every}
@@ -630,8 +648,8 @@ class _Run:
 
     async def _model_node(self, node: Node, nr: NodeRun, inputs: dict[str, Any]) -> Any:
         if node.kind == "capability" and self.call_stats is None:
-            # recent latency and error rate per model, read off the event loop
-            self.call_stats = await asyncio.to_thread(self.engine.recent_call_stats)
+            # recent latency and error rate per model, read off the event loop (and kept a while)
+            self.call_stats = await self.engine.call_stats()
         candidates, reason = self._candidates(node, nr)
         primary = candidates[0]
         if self.options.dry_run:

@@ -110,3 +110,38 @@ async def test_policy_variants_of_a_capability_node_run_side_by_side(iom_home):
     balanced, floored = doc["variants"]
     assert balanced["batchId"] != floored["batchId"]
     assert balanced["errorRate"] == 0.0 and floored["errorRate"] == 1.0
+
+
+async def test_recent_call_figures_are_read_once_a_while_not_per_run(iom_home, monkeypatch):
+    """Capability nodes take latency and error rates from the analytics (the writer's commit
+    and two queries over days of calls): one read serves the runs of CALL_STATS_FRESH_S; a
+    failed read is not kept, so the next run asks again."""
+    s = Studio(iom_home)
+    try:
+        reads = []
+        real = s.engine.recent_call_stats
+
+        def counted(days=7):
+            reads.append(days)
+            if len(reads) == 2:
+                raise RuntimeError("analytics unreadable")
+            return real(days)
+
+        monkeypatch.setattr(s.engine, "recent_call_stats", counted)
+        pipeline = _pipeline({"strategy": "fastest"})
+        for _ in range(3):
+            record = await s.engine.run(pipeline, {"text": "Great phone!"})
+            assert record.status == "succeeded", record.error
+        assert len(reads) == 1
+        assert "(declared)" in record.nodes["c"].reason  # the one read came before any call
+        monkeypatch.setattr(type(s.engine), "CALL_STATS_FRESH_S", 0.0)
+        record = await s.engine.run(pipeline, {"text": "Great phone!"})  # the failed read: declared figures
+        assert record.status == "succeeded" and "(declared)" in record.nodes["c"].reason, record.nodes["c"].reason
+        record = await s.engine.run(pipeline, {"text": "Great phone!"})  # asked again: the calls so far
+        assert len(reads) == 3 and "measured p50 of" in record.nodes["c"].reason, record.nodes["c"].reason
+        monkeypatch.setattr(type(s.engine), "CALL_STATS_FRESH_S", 60.0)
+        record = await s.engine.run(pipeline, {"text": "Great phone!"})
+        assert len(reads) == 3 and "measured p50 of" in record.nodes["c"].reason, record.nodes["c"].reason
+        await s.aclose()
+    finally:
+        s.close()
