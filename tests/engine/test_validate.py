@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from studio.engine import PipelineInvalid, validate_pipeline
+from studio.engine import PipelineInvalid, RunOptions, validate_pipeline
 from studio.spec import load_pipeline
 from tests.engine.conftest import openai_model
 
@@ -89,3 +89,33 @@ async def test_a_reused_validation_still_sees_every_edit(engine, registry, fake)
     assert engine.validate(p) == []
     registry.delete("t/m")  # the registry changed under the same pipeline
     assert "t/m" in str(engine.validate(p))
+
+
+async def test_a_run_reads_the_models_it_names_not_the_whole_registry(engine, registry, fake):
+    """A run without a capability node reads only the models its nodes name or fall back to
+    (each afresh: an edit to its file shows in the next run); the rest of the registry, however
+    large or broken, costs it nothing. A missing or unreadable one is named by validation."""
+    from tests.engine.conftest import OUT, TEXT_IN, chat_reply, pipeline
+    from tests.fakes.provider_server import Reply
+
+    spec = openai_model(registry, fake, "t/m", "/v1/chat/completions")
+    fake.reply("/v1/chat/completions", Reply(json=chat_reply("ok")))
+    (registry.home / "models" / "t" / "broken.json").write_text("{ not json", "utf-8")  # someone else's broken file
+    p = pipeline([TEXT_IN, {"id": "m", "kind": "model", "model": "t/m", "prompt": "{{ text }}",
+                            "policy": {"fallback": ["t/spare"]}}, OUT],
+                 [("e1", "in", "m", "text", "text"), ("e2", "m", "out", "text", "reply")])
+    every_model = registry.all
+    registry.all = lambda: pytest.fail("a run without a capability node scanned the whole registry")
+    try:
+        with pytest.raises(PipelineInvalid, match="t/spare"):  # the fallback is read too: it is missing
+            await engine.run(p, {"text": "hi"})
+        openai_model(registry, fake, "t/spare", "/v1/chat/completions")
+        assert (await engine.run(p, {"text": "hi"})).nodes["m"].cost_usd > 0
+        registry.save(spec.model_copy(update={"prices": None}))  # the model's file edited: seen at once
+        fresh = RunOptions(use_cache=False)  # the output cache keys on the spec's time, in whole seconds
+        assert (await engine.run(p, {"text": "hi"}, fresh)).nodes["m"].cost_usd is None
+        (registry.home / "models" / "t" / "m.json").write_text("{ not json", "utf-8")
+        with pytest.raises(PipelineInvalid, match="t/m"):
+            await engine.run(p, {"text": "hi"})
+    finally:
+        registry.all = every_model
