@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from studio.engine import translate
-from studio.engine.cache import OutputCache, cache_key, deterministic
+from studio.engine.cache import OutputCache, cache_key, deterministic, model_version
 from studio.engine.choose import choose_model
 from studio.engine.events import EventBus, Handler
 from studio.engine.graph import Graph
@@ -674,7 +674,7 @@ class _Run:
         call_input, params = translate.model_input(node, primary, inputs)
         effective = {**primary.default_params, **params}
         cacheable = node.policy.cache is not False and (node.policy.cache or deterministic(primary.api, effective))
-        key = cache_key(model_id=primary.id, model_version=primary.updated.isoformat(), params=effective,
+        key = cache_key(model_id=primary.id, model_version=model_version(primary), params=effective,
                         prompt=node.prompt, system=node.system, call_input=call_input) if cacheable else None
         if key and self.options.use_cache:
             hit = self.engine.cache.get(key)

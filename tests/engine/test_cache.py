@@ -51,3 +51,30 @@ async def test_non_deterministic_calls_are_not_cached_unless_the_node_asks(engin
     refused = flow({"temperature": 0}, cache=False)
     await engine.run(refused, {"text": "w"})
     assert (await engine.run(refused, {"text": "w"})).nodes["x"].status == "succeeded"
+
+
+async def test_a_model_edited_within_the_same_second_misses(engine, registry, fake):
+    """A spec's time is kept to the second; an edit of what the model is (its endpoint, its
+    upstream model, its API shape) must not find the output the previous version gave, even
+    when both saves fall in one second (a script: `iom models update`, then `iom run`)."""
+    from studio.spec.base import utcnow
+
+    spec = openai_model(registry, fake, "t/m", "/v1/a")
+    fake.reply("/v1/a", Reply(json=chat_reply("from a")))
+    fake.reply("/v1/b", Reply(json=chat_reply("from b")))
+    fake.reply("/v1/c", Reply(json=chat_reply("from c")))
+    for _ in range(3):  # both saves and runs within one second of the clock
+        start = utcnow()
+        assert (await engine.run(flow(), {"text": "q"})).outputs == {"text": "from a"}
+        registry.save(spec.model_copy(update={"endpoint": fake.url("/v1/b")}))
+        moved = await engine.run(flow(), {"text": "q"})
+        if utcnow() == start:
+            break
+        registry.save(spec)
+    else:
+        pytest.fail("the clock ticked over in every attempt")
+    assert moved.outputs == {"text": "from b"}  # (a miss, or an earlier attempt's own "from b")
+    registry.save(registry.get("t/m").model_copy(update={"endpoint": fake.url("/v1/c"), "model": "other"}))
+    assert (await engine.run(flow(), {"text": "q"})).outputs == {"text": "from c"}
+    registry.save(registry.get("t/m").model_copy(update={"description": "only words changed"}))
+    assert (await engine.run(flow(), {"text": "q"})).nodes["x"].status == "cached"
