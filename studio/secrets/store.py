@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import keyring
 import keyring.errors
@@ -67,50 +68,51 @@ class KeyStore:
         self._recent: dict[str, tuple[str, float]] = {}
         self._statuses: dict[str, tuple[KeyStatus, float]] = {}  # the same freshness, for "is it set?"
         self._lock = threading.Lock()
-        self._refreshing: set[str] = set()  # names being read again in the background
+        self._refreshing: set[tuple[int, str]] = set()  # (table, name) being read again in the background
         self._forgotten: dict[str, int] = {}  # name -> times forgotten: a refresh begun before it is dropped
 
     def recent(self, name: str) -> str | None:
         """The value if it was read within FRESH_S seconds, without touching the keyring (safe
         on the event loop); None when it must be read afresh. Past half that age it is read
         again in the background (`_refresh`), and the answer is still the value in memory."""
+        return self._kept(self._recent, name, self._read)
+
+    def _kept(self, table: dict, name: str, read: Callable[[str], Any]):
+        """table[name]'s answer while it is younger than FRESH_S, else None; past half that
+        age one thread per answer reads it again with `read`."""
         with self._lock:
-            found = self._recent.get(name)
+            found = table.get(name)
             if found is None:
                 return None
             age = time.monotonic() - found[1]
             if age >= self.FRESH_S:
                 return None
-            refresh = age >= self.FRESH_S / 2 and name not in self._refreshing
+            which = (id(table), name)
+            refresh = age >= self.FRESH_S / 2 and which not in self._refreshing
             if refresh:
-                self._refreshing.add(name)
+                self._refreshing.add(which)
                 forgotten = self._forgotten.get(name, 0)
         if refresh:
-            threading.Thread(target=self._refresh, args=(name, forgotten), name="key refresh", daemon=True).start()
+            threading.Thread(target=self._refresh, args=(table, name, read, forgotten), name="key refresh",
+                             daemon=True).start()
         return found[0]
 
-    def _refresh(self, name: str, forgotten: int) -> None:
-        """Read the key again and keep the answer, unless the store forgot the key meanwhile
-        (set or deleted here: its own answer is newer than this read)."""
+    def _refresh(self, table: dict, name: str, read: Callable[[str], Any], forgotten: int) -> None:
+        """Read the answer again and keep it, unless the store forgot the key meanwhile (set or
+        deleted here: its own answer is newer than this read). A value that is gone is dropped:
+        the next call reads it and says it is missing."""
         try:
-            value = self._read(name)
+            answer = read(name)
             with self._lock:
                 if self._forgotten.get(name, 0) != forgotten:
                     return
-                if value:
-                    self._recent[name] = (value, time.monotonic())
-                else:  # deleted elsewhere: the next call reads it and says it is missing
-                    self._recent.pop(name, None)
+                if answer:
+                    table[name] = (answer, time.monotonic())
+                else:
+                    table.pop(name, None)
         finally:
             with self._lock:
-                self._refreshing.discard(name)
-
-    def _fresh(self, table: dict, name: str):
-        with self._lock:
-            found = table.get(name)
-        if found is not None and time.monotonic() - found[1] < self.FRESH_S:
-            return found[0]
-        return None
+                self._refreshing.discard((id(table), name))
 
     def _forget(self, name: str) -> None:
         with self._lock:
@@ -176,8 +178,8 @@ class KeyStore:
 
     def status(self, name: str) -> KeyStatus:
         """Where the key comes from. Pages ask for every key a list of models or pipelines
-        needs at each render, so an answer is kept for FRESH_S seconds like a value."""
-        found = self._fresh(self._statuses, name)
+        needs at each render, so an answer is kept (and renewed) like a value."""
+        found = self._kept(self._statuses, name, self._read_status)
         if found is not None:
             return found
         status = self._read_status(name)

@@ -76,6 +76,14 @@ def test_a_value_past_half_its_freshness_is_read_again_behind_the_call(secret_se
     assert _until(lambda: keys.recent("IOM_TEST_AHEAD") is None)
     assert keys.get("IOM_TEST_AHEAD") is None
 
+    other_process.set("IOM_TEST_AHEAD", "status-value")  # "is it set?" (the pages) is renewed the same way
+    keys._forget("IOM_TEST_AHEAD")
+    assert keys.status("IOM_TEST_AHEAD").source == "keyring"
+    other_process.delete("IOM_TEST_AHEAD")
+    time.sleep(0.25)
+    assert keys.status("IOM_TEST_AHEAD").is_set  # the answer in hand, while it is read again
+    assert _until(lambda: not keys.status("IOM_TEST_AHEAD").is_set, timeout_s=0.14)  # well before FRESH_S
+
     other_process.set("IOM_TEST_AHEAD", "old-value")  # a set here outranks a read begun before it
     assert keys.get("IOM_TEST_AHEAD") == "old-value"
     time.sleep(0.25)
