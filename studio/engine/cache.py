@@ -1,4 +1,5 @@
-"""A node's output cached on disk under IOM_HOME/cache, so it survives restarts.
+"""The output cache's key: which calls are cached, and what makes two calls the same (the
+entries themselves live in output_cache.py, under IOM_HOME/cache, so they survive restarts).
 
 The key is a hash of the node's effective spec (model id and what the model is, params, prompt
 and system templates) and its resolved input. Only deterministic calls are cached unless the
@@ -9,10 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
-from studio.atomic import write_bytes
 
 
 # What a model's answer depends on, beside the call's params: where and how it is called and
@@ -49,22 +48,3 @@ def deterministic(api: str, params: dict) -> bool:
         return True
     temperature = params.get("temperature")
     return temperature is not None and float(temperature) == 0.0
-
-
-class OutputCache:
-    def __init__(self, root: Path):
-        self.root = root
-
-    def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
-
-    def get(self, key: str) -> dict | None:
-        try:
-            return json.loads(self._path(key).read_text("utf-8"))
-        except (FileNotFoundError, ValueError):
-            return None
-
-    def put(self, key: str, entry: dict) -> None:
-        """Atomic but not fsynced: a cache a power cut may lose, written once per cached call."""
-        write_bytes(self._path(key), json.dumps(entry, ensure_ascii=False, default=str).encode("utf-8"),
-                    durable=False)

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from studio.engine import translate
-from studio.engine.cache import OutputCache, cache_key, deterministic, model_version
+from studio.engine.cache import cache_key, deterministic, model_version
 from studio.engine.choose import choose_model
 from studio.engine.events import EventBus, Handler
 from studio.engine.graph import Graph
 from studio.engine.kept_outputs import KeptOutputs
+from studio.engine.output_cache import OutputCache
 from studio.engine.resilience import CallDeadlines, CircuitBreaker, RateLimiter, backoff_delay
 from studio.engine.templates import evaluate, node_deadline, render
 from studio.engine.validate import Problem, validate_against
@@ -107,7 +108,7 @@ class Engine:
         self.keys = keys
         self.home = home
         self.bus = EventBus()
-        self.cache = OutputCache(home / "cache" / "outputs")
+        self.cache = OutputCache(home / "cache" / "outputs.sqlite3")
         self.breaker_threshold = breaker_threshold
         self.breaker_cooldown_s = breaker_cooldown_s
         self.provider_concurrency = provider_concurrency

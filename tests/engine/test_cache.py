@@ -78,3 +78,55 @@ async def test_a_model_edited_within_the_same_second_misses(engine, registry, fa
     assert (await engine.run(flow(), {"text": "q"})).outputs == {"text": "from c"}
     registry.save(registry.get("t/m").model_copy(update={"description": "only words changed"}))
     assert (await engine.run(flow(), {"text": "q"})).nodes["x"].status == "cached"
+
+
+def test_the_cache_is_bounded_and_keeps_what_was_used_last(tmp_path, monkeypatch):
+    """Past MAX_ENTRIES (or MAX_BYTES) the least recently used entries go, a tenth below the
+    bound; an entry read again lately stays however old it is."""
+    from studio.engine.output_cache import OutputCache
+
+    monkeypatch.setattr(OutputCache, "MAX_ENTRIES", 50)
+    monkeypatch.setattr(OutputCache, "PRUNE_EVERY", 10)
+    monkeypatch.setattr(OutputCache, "TOUCH_AFTER_S", 0.0)
+    cache = OutputCache(tmp_path / "cache" / "outputs.sqlite3")
+    clock = iter(range(1_000_000))
+    monkeypatch.setattr("studio.engine.output_cache.time.time", lambda: float(next(clock)))
+    cache.put("k0", {"output": {"text": "first"}})
+    for i in range(1, 60):
+        cache.put(f"k{i}", {"output": {"text": f"n{i}"}})
+        if i % 7 == 0:
+            assert cache.get("k0") == {"output": {"text": "first"}}  # used again and again
+    count = lambda: cache._connection().execute("SELECT count(*) FROM outputs").fetchone()[0]  # noqa: E731
+    assert count() <= 50
+    assert cache.get("k0") is not None and cache.get("k59") is not None
+    assert cache.get("k1") is None  # the oldest never read again went first
+
+    monkeypatch.setattr(OutputCache, "MAX_BYTES", 2_000)  # the byte bound alone
+    for i in range(60, 70):
+        cache.put(f"k{i}", {"output": {"text": "x" * 300}})
+    size = cache._connection().execute("SELECT sum(size) FROM outputs").fetchone()[0]
+    assert size <= 2_000 and cache.get("k69") is not None
+    cache.close()
+    assert OutputCache(tmp_path / "cache" / "outputs.sqlite3").get("k69") is not None  # another process's view
+
+
+def test_an_unreadable_cache_file_is_set_aside_and_old_files_are_removed(tmp_path):
+    from studio.engine.output_cache import OutputCache
+
+    folder = tmp_path / "cache"
+    (folder / "outputs" / "ab").mkdir(parents=True)
+    (folder / "outputs" / "ab" / "abcdef.json").write_text("{}", "utf-8")  # an earlier version's cache
+    (folder / "outputs.sqlite3").write_bytes(b"this is not a database" * 100)
+    cache = OutputCache(folder / "outputs.sqlite3")
+    assert cache.get("k") is None
+    cache.put("k", {"output": {"text": "kept"}})
+    assert cache.get("k") == {"output": {"text": "kept"}}
+    assert [p.name.startswith("outputs.sqlite3.unreadable-") for p in folder.iterdir() if "unreadable" in p.name] == [True]
+    import time as _time
+
+    for _ in range(100):
+        if not (folder / "outputs").exists():
+            break
+        _time.sleep(0.05)
+    assert not (folder / "outputs").exists()
+    cache.close()

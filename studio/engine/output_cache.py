@@ -1,0 +1,121 @@
+"""Cached node outputs in one SQLite file, IOM_HOME/cache/outputs.sqlite3, bounded.
+
+Every deterministic call (temperature 0, a seed, every built-in model) is cached, so a batch
+of 10,000 rows leaves 10,000 entries, and every experiment more. They used to be one JSON
+file each, written through a temporary file and a rename (~8 % of an offline batch's time)
+and never removed. Here an entry is a row: the web app, the CLI and batch runs share the file
+(WAL, so readers never wait for a writer), and once it holds more than MAX_ENTRIES or
+MAX_BYTES the least recently used go. A cache may lose entries but never answers wrongly:
+a file that is not a readable database is set aside and started again, and a read or write
+that fails (another process holding the file too long) is a miss, or a put left out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """CREATE TABLE IF NOT EXISTS outputs (
+    key TEXT PRIMARY KEY, entry TEXT NOT NULL, size INTEGER NOT NULL, used REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS outputs_by_use ON outputs(used);"""
+
+
+class OutputCache:
+    MAX_ENTRIES = 100_000
+    MAX_BYTES = 256 * 2**20
+    PRUNE_EVERY = 500  # puts between two checks of the bounds
+    TOUCH_AFTER_S = 60.0  # a hit renews an entry's "last used" at most this often (a write)
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()  # one connection, used from the event loop and worker threads
+        self._puts = 0
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._db = self._open()
+            except sqlite3.DatabaseError:  # not a database (a torn or foreign file): start again
+                aside = self.path.with_name(self.path.name + f".unreadable-{int(time.time())}")
+                self.path.replace(aside)
+                log.warning("output cache %s was unreadable; set aside as %s", self.path, aside.name)
+                self._db = self._open()
+            _forget_file_cache(self.path.parent / "outputs")
+        return self._db
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL: a power cut may lose the last puts, never the file
+            db.executescript(_SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def get(self, key: str) -> dict | None:
+        try:
+            with self._lock:
+                db = self._connection()
+                row = db.execute("SELECT entry, used FROM outputs WHERE key = ?", (key,)).fetchone()
+                if row is None:
+                    return None
+                now = time.time()
+                if now - row[1] > self.TOUCH_AFTER_S:
+                    db.execute("UPDATE outputs SET used = ? WHERE key = ?", (now, key))
+            return json.loads(row[0])
+        except (sqlite3.Error, ValueError):
+            log.warning("output cache: could not read an entry; treated as a miss", exc_info=True)
+            return None
+
+    def put(self, key: str, entry: dict) -> None:
+        text = json.dumps(entry, ensure_ascii=False, default=str)
+        try:
+            with self._lock:
+                db = self._connection()
+                db.execute("INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?)",
+                           (key, text, len(text.encode("utf-8", "surrogatepass")), time.time()))
+                self._puts += 1
+                if self._puts % self.PRUNE_EVERY == 0:
+                    self._prune(db)
+        except sqlite3.Error:
+            log.warning("output cache: could not store an entry; left out", exc_info=True)
+
+    def _prune(self, db: sqlite3.Connection) -> None:
+        """Drop the least recently used entries until both bounds hold with a tenth to spare."""
+        count, size = db.execute("SELECT count(*), coalesce(sum(size), 0) FROM outputs").fetchone()
+        if count <= self.MAX_ENTRIES and size <= self.MAX_BYTES:
+            return
+        keep_count = int(self.MAX_ENTRIES * 0.9)
+        keep_bytes = int(self.MAX_BYTES * 0.9)
+        # the newest entries that fit both bounds stay; the first one past either bound marks the cut
+        cut = db.execute("""SELECT used FROM (SELECT used, row_number() OVER w AS n, sum(size) OVER w AS total
+                                             FROM outputs WINDOW w AS (ORDER BY used DESC))
+                            WHERE n > ? OR total > ? ORDER BY used DESC LIMIT 1""",
+                         (keep_count, keep_bytes)).fetchone()
+        if cut is not None:
+            db.execute("DELETE FROM outputs WHERE used <= ?", (cut[0],))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+
+def _forget_file_cache(folder: Path) -> None:
+    """Remove the one-file-per-entry cache of earlier versions (its keys no longer match: the
+    model's version in the key changed with this store), in a thread: it may be large."""
+    if folder.is_dir():
+        threading.Thread(target=shutil.rmtree, args=(folder,), kwargs={"ignore_errors": True},
+                         name="remove old output cache", daemon=True).start()
