@@ -4,9 +4,12 @@ subprocess), and through LiteLLM's proxy (installed by this script from PyPI int
 bench/out/litellm-venv, one worker). The load comes from one aiohttp client for all targets.
 
     python bench/bench_gateway.py [--rounds 3] [--calls 200] [--block 10] [--burst 400] [--json] [--no-litellm]
+                                  [--bare-proxy]
 
 Per round and target: p50/p99 latency at concurrency 1 and req/s at concurrency 16, plain and
-streamed, plus a one-node pipeline (`pipeline/bench-one`) against the plain model call. Figures
+streamed, plus a one-node pipeline (`pipeline/bench-one`) against the plain model call, and a
+proxy that only passes requests through on the studio's own stack (bench/bare_proxy.py): the
+floor under what the studio adds on this machine (with --bare-proxy). Figures
 are medians over rounds. At c=1 the targets take turns every --block calls, so machine noise
 hits all alike.
 Afterwards the studio's analytics store is read to check that every call was recorded.
@@ -205,6 +208,18 @@ async def measure(targets, rounds: int, calls: int, burst: int, block: int) -> d
     return results
 
 
+def start_bare_proxy(upstream: str) -> tuple[subprocess.Popen, str]:
+    """bench/bare_proxy.py: the same stack with nothing on it, the floor under the studio's figure."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare_proxy.py"), str(port)],
+                            env=dict(os.environ, UPSTREAM=upstream), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/v1"
+    if not wait_up(base + "/models", proc, {}):
+        proc.kill()
+        raise SystemExit("the bare proxy did not start")
+    return proc, base
+
+
 def recorded_calls(home: Path) -> int:
     from studio.analytics import AnalyticsStore
 
@@ -226,6 +241,9 @@ def main() -> None:
     ap.add_argument("--burst", type=int, default=400, help="calls per target per round at c=16")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-litellm", action="store_true")
+    ap.add_argument("--bare-proxy", action="store_true",
+                    help="add bench/bare_proxy.py to the targets: the floor under the studio's figures (off by "
+                         "default, so the default run's turns and length stay those of earlier runs)")
     args = ap.parse_args()
     procs: list[subprocess.Popen] = []
     with FakeUpstream(PLAIN, stream_events=STREAM) as upstream:
@@ -235,12 +253,17 @@ def main() -> None:
             procs.append(studio)
             targets = {"direct": (upstream + "/v1", "m"), "studio": (studio_base, "bench/chat"),
                        "pipeline": (studio_base, "pipeline/bench-one")}
+            if args.bare_proxy:
+                bare, bare_base = start_bare_proxy(upstream)
+                procs.append(bare)
             note = "skipped (--no-litellm)"
             if not args.no_litellm:
                 lp, lbase, note = start_litellm(upstream)
                 if lp:
                     procs.append(lp)
                     targets["litellm"] = (lbase, "bench/chat")
+            if args.bare_proxy:  # last in each turn: the studio's turn still follows the direct one
+                targets["bare"] = (bare_base, "m")
             results = asyncio.run(measure(targets, args.rounds, args.calls, args.burst, args.block))
             expected = SENT.get(f"{studio_base} bench/chat", 0) + SENT.get(f"{studio_base} pipeline/bench-one", 0)
         finally:
@@ -261,6 +284,9 @@ def report(results: dict, note: str, recorded: int, expected: int, args) -> None
     for mode, r in results.items():
         d, s = r["direct"], r["studio"]
         summary[f"{mode}_studio_added_p50_ms"] = s["p50_ms"] - d["p50_ms"]
+        if "bare" in r:  # the floor: a proxy on the same stack that does nothing
+            summary[f"{mode}_bare_proxy_added_p50_ms"] = r["bare"]["p50_ms"] - d["p50_ms"]
+            summary[f"{mode}_studio_over_bare_proxy_p50_ms"] = s["p50_ms"] - r["bare"]["p50_ms"]
         if mode == "plain":
             summary["pipeline_over_model_p50_ms"] = r["pipeline"]["p50_ms"] - s["p50_ms"]
         if "litellm" in r and r["litellm"]["rps_c16"]:
@@ -275,8 +301,11 @@ def report(results: dict, note: str, recorded: int, expected: int, args) -> None
         for name, v in r.items():
             rps = f"{v['rps_c16']:.0f}" if v["rps_c16"] else "-"
             print(f"{mode:<8}{name:<10}{v['p50_ms']:>9.2f}{v['p99_ms']:>9.2f}{rps:>11}")
-    for key in ("plain_studio_added_p50_ms", "stream_studio_added_p50_ms", "pipeline_over_model_p50_ms"):
-        print(f"{key}: {summary[key]:.2f} ms")
+    for key in ("plain_studio_added_p50_ms", "stream_studio_added_p50_ms", "pipeline_over_model_p50_ms",
+                "plain_bare_proxy_added_p50_ms", "stream_bare_proxy_added_p50_ms",
+                "plain_studio_over_bare_proxy_p50_ms", "stream_studio_over_bare_proxy_p50_ms"):
+        if key in summary:
+            print(f"{key}: {summary[key]:.2f} ms")
     for key in ("plain_c16_studio_over_litellm", "stream_c16_studio_over_litellm"):
         if key in summary:
             print(f"{key}: {summary[key]:.2f}x")
