@@ -106,6 +106,15 @@ def test_a_value_past_half_its_freshness_is_read_again_behind_the_call(secret_se
     go_on.set()
     assert _until(settled)
     assert keys.recent("IOM_TEST_AHEAD") == "new-value"
+
+    uncaught = []  # a renewal that fails says nothing (no thread traceback) and keeps the answer
+    monkeypatch.setattr(threading, "excepthook", uncaught.append)
+    monkeypatch.setattr(keys, "_read", lambda name: 1 / 0)
+    time.sleep(0.25)
+    assert keys.recent("IOM_TEST_AHEAD") == "new-value"
+    assert _until(settled) and not uncaught
+    assert keys.recent("IOM_TEST_AHEAD") == "new-value"
+    monkeypatch.setattr(keys, "_read", real_read)
     keys.delete("IOM_TEST_AHEAD")
 
 
