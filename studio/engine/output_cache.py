@@ -5,9 +5,10 @@ of 10,000 rows leaves 10,000 entries, and every experiment more. They used to be
 file each, written through a temporary file and a rename (~8 % of an offline batch's time)
 and never removed. Here an entry is a row: the web app, the CLI and batch runs share the file
 (WAL, so readers never wait for a writer), and once it holds more than MAX_ENTRIES or
-MAX_BYTES the least recently used go. A cache may lose entries but never answers wrongly:
-a file that is not a readable database is set aside and started again, and a read or write
-that fails (another process holding the file too long) is a miss, or a put left out.
+MAX_BYTES (the file's pages in use) the least recently used go. A cache may lose entries but
+never answers wrongly: a file that is not a readable database is set aside and started
+again, and a read or write that fails (another process holding the file too long) is a
+miss, or a put left out.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ CREATE INDEX IF NOT EXISTS outputs_by_use ON outputs(used);"""
 class OutputCache:
     MAX_ENTRIES = 100_000
     MAX_BYTES = 256 * 2**20
-    PRUNE_EVERY = 500  # puts between two checks of the bounds
+    PRUNE_EVERY = 500  # puts between two checks of the bounds (and the first put of each process: `iom run`)
     TOUCH_AFTER_S = 60.0  # a hit renews an entry's "last used" at most this often (a write)
 
     def __init__(self, path: Path):
@@ -85,26 +86,24 @@ class OutputCache:
                 db = self._connection()
                 db.execute("INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?)",
                            (key, text, len(text.encode("utf-8", "surrogatepass")), time.time()))
-                self._puts += 1
-                if self._puts % self.PRUNE_EVERY == 0:
+                if self._puts % self.PRUNE_EVERY == 0:  # the first put of a process, then every PRUNE_EVERY
                     self._prune(db)
+                self._puts += 1
         except sqlite3.Error:
             log.warning("output cache: could not store an entry; left out", exc_info=True)
 
     def _prune(self, db: sqlite3.Connection) -> None:
-        """Drop the least recently used entries until both bounds hold with a tenth to spare."""
-        count, size = db.execute("SELECT count(*), coalesce(sum(size), 0) FROM outputs").fetchone()
-        if count <= self.MAX_ENTRIES and size <= self.MAX_BYTES:
+        """Past either bound, drop the least recently used entries, down to a tenth below it.
+        The size is the file's pages in use (known without reading the entries), and the entries
+        to drop for it are counted at the file's average bytes an entry."""
+        count = db.execute("SELECT count(*) FROM outputs").fetchone()[0]
+        pages = db.execute("PRAGMA page_count").fetchone()[0] - db.execute("PRAGMA freelist_count").fetchone()[0]
+        size = pages * db.execute("PRAGMA page_size").fetchone()[0]
+        if count == 0 or (count <= self.MAX_ENTRIES and size <= self.MAX_BYTES):
             return
-        keep_count = int(self.MAX_ENTRIES * 0.9)
-        keep_bytes = int(self.MAX_BYTES * 0.9)
-        # the newest entries that fit both bounds stay; the first one past either bound marks the cut
-        cut = db.execute("""SELECT used FROM (SELECT used, row_number() OVER w AS n, sum(size) OVER w AS total
-                                             FROM outputs WINDOW w AS (ORDER BY used DESC))
-                            WHERE n > ? OR total > ? ORDER BY used DESC LIMIT 1""",
-                         (keep_count, keep_bytes)).fetchone()
-        if cut is not None:
-            db.execute("DELETE FROM outputs WHERE used <= ?", (cut[0],))
+        over_bytes = size - int(self.MAX_BYTES * 0.9)
+        drop = max(count - int(self.MAX_ENTRIES * 0.9), -(-over_bytes * count // size) if over_bytes > 0 else 0, 1)
+        db.execute("DELETE FROM outputs WHERE key IN (SELECT key FROM outputs ORDER BY used LIMIT ?)", (drop,))
 
     def close(self) -> None:
         with self._lock:

@@ -97,17 +97,25 @@ def test_the_cache_is_bounded_and_keeps_what_was_used_last(tmp_path, monkeypatch
         if i % 7 == 0:
             assert cache.get("k0") == {"output": {"text": "first"}}  # used again and again
     count = lambda: cache._connection().execute("SELECT count(*) FROM outputs").fetchone()[0]  # noqa: E731
-    assert count() <= 50
+    assert count() < 60  # pruned: at most the bound and the puts since the last check
     assert cache.get("k0") is not None and cache.get("k59") is not None
     assert cache.get("k1") is None  # the oldest never read again went first
 
-    monkeypatch.setattr(OutputCache, "MAX_BYTES", 2_000)  # the byte bound alone
-    for i in range(60, 70):
-        cache.put(f"k{i}", {"output": {"text": "x" * 300}})
-    size = cache._connection().execute("SELECT sum(size) FROM outputs").fetchone()[0]
-    assert size <= 2_000 and cache.get("k69") is not None
+    monkeypatch.setattr(OutputCache, "MAX_BYTES", 400_000)  # the byte bound alone: entries of ~10 KB
+    for i in range(60, 200):
+        cache.put(f"k{i}", {"output": {"text": f"{i}" + "x" * 10_000}})
+    db = cache._connection()
+    used = (db.execute("PRAGMA page_count").fetchone()[0] - db.execute("PRAGMA freelist_count").fetchone()[0]) \
+        * db.execute("PRAGMA page_size").fetchone()[0]
+    assert used <= 400_000 + 10 * 11_000, used  # within the bound but for the puts since the last check
+    assert cache.get("k199") is not None and cache.get("k60") is None
     cache.close()
-    assert OutputCache(tmp_path / "cache" / "outputs.sqlite3").get("k69") is not None  # another process's view
+    later = OutputCache(tmp_path / "cache" / "outputs.sqlite3")  # another process: its first put checks the bounds
+    assert later.get("k199") is not None
+    monkeypatch.setattr(OutputCache, "MAX_ENTRIES", 5)
+    later.put("k-new", {"output": {"text": "new"}})
+    assert later._connection().execute("SELECT count(*) FROM outputs").fetchone()[0] <= 5
+    later.close()
 
 
 def test_an_unreadable_cache_file_is_set_aside_and_old_files_are_removed(tmp_path):
