@@ -39,6 +39,7 @@ class OutputCache:
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()  # one connection, used from the event loop and worker threads
         self._puts = 0
+        self.clock = time.time  # what "last used" is measured in (a test sets its own)
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
@@ -71,7 +72,7 @@ class OutputCache:
                 row = db.execute("SELECT entry, used FROM outputs WHERE key = ?", (key,)).fetchone()
                 if row is None:
                     return None
-                now = time.time()
+                now = self.clock()
                 if now - row[1] > self.TOUCH_AFTER_S:
                     db.execute("UPDATE outputs SET used = ? WHERE key = ?", (now, key))
             return json.loads(row[0])
@@ -85,7 +86,7 @@ class OutputCache:
             with self._lock:
                 db = self._connection()
                 db.execute("INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?)",
-                           (key, text, len(text.encode("utf-8", "surrogatepass")), time.time()))
+                           (key, text, len(text.encode("utf-8", "surrogatepass")), self.clock()))
                 if self._puts % self.PRUNE_EVERY == 0:  # the first put of a process, then every PRUNE_EVERY
                     self._prune(db)
                 self._puts += 1

@@ -89,8 +89,8 @@ def test_the_cache_is_bounded_and_keeps_what_was_used_last(tmp_path, monkeypatch
     monkeypatch.setattr(OutputCache, "PRUNE_EVERY", 10)
     monkeypatch.setattr(OutputCache, "TOUCH_AFTER_S", 0.0)
     cache = OutputCache(tmp_path / "cache" / "outputs.sqlite3")
-    clock = iter(range(1_000_000))
-    monkeypatch.setattr("studio.engine.output_cache.time.time", lambda: float(next(clock)))
+    ticks = iter(range(1_000_000))
+    cache.clock = lambda: float(next(ticks))  # every put and touch a moment later than the one before
     cache.put("k0", {"output": {"text": "first"}})
     for i in range(1, 60):
         cache.put(f"k{i}", {"output": {"text": f"n{i}"}})
