@@ -55,38 +55,46 @@ def _until(condition, timeout_s: float = 5.0) -> bool:
 def test_a_value_past_half_its_freshness_is_read_again_behind_the_call(secret_service, monkeypatch):
     """Calls that keep coming never wait on the keyring: past FRESH_S / 2 the value in memory
     is still the answer while a thread reads the key again, which renews it (or drops it when
-    another process deleted the key). A set or delete here outranks a read begun before it."""
-    monkeypatch.setattr(KeyStore, "FRESH_S", 0.4)
+    another process deleted the key). A set or delete here outranks a read begun before it.
+    FRESH_S is 2 s here: a renewal (one Secret Service read, ~15 ms) has 0.8 s to land."""
+    fresh = 2.0
+    past_half = 0.6 * fresh  # an answer this old is given and renewed
+    lands = 0.35 * fresh  # how long a renewal may take and still land before the answer expires
+    monkeypatch.setattr(KeyStore, "FRESH_S", fresh)
     keys, other_process = KeyStore(), KeyStore()
     settled = lambda: not getattr(keys, "_refreshing", ())  # no renewal under way
     other_process.set("IOM_TEST_AHEAD", "first-value")
     assert keys.get("IOM_TEST_AHEAD") == "first-value"
     other_process.set("IOM_TEST_AHEAD", "second-value")
     assert keys.recent("IOM_TEST_AHEAD") == "first-value"  # young: no read
-    time.sleep(0.25)  # past half of FRESH_S, before its end
+    time.sleep(past_half)
     assert keys.recent("IOM_TEST_AHEAD") == "first-value"  # the answer does not wait
-    assert _until(lambda: keys.recent("IOM_TEST_AHEAD") == "second-value")
-    time.sleep(0.25)  # 0.5 s after the first read: without the renewal it would be stale now
+    assert _until(lambda: keys.recent("IOM_TEST_AHEAD") == "second-value", timeout_s=lands)
+    time.sleep(0.5 * fresh)  # past FRESH_S since the first read: without the renewal it would be stale
     assert keys.recent("IOM_TEST_AHEAD") == "second-value"
-    assert _until(settled)
+    assert _until(settled, timeout_s=lands)
 
     other_process.delete("IOM_TEST_AHEAD")  # deleted elsewhere: the renewal drops the value
-    time.sleep(0.25)
-    assert keys.recent("IOM_TEST_AHEAD") == "second-value"
-    assert _until(lambda: keys.recent("IOM_TEST_AHEAD") is None)
+    keys._forget("IOM_TEST_AHEAD")
+    other_process.set("IOM_TEST_AHEAD", "third-value")
+    assert keys.get("IOM_TEST_AHEAD") == "third-value"
+    other_process.delete("IOM_TEST_AHEAD")
+    time.sleep(past_half)
+    assert keys.recent("IOM_TEST_AHEAD") == "third-value"
+    assert _until(lambda: keys.recent("IOM_TEST_AHEAD") is None, timeout_s=lands)
     assert keys.get("IOM_TEST_AHEAD") is None
 
     other_process.set("IOM_TEST_AHEAD", "status-value")  # "is it set?" (the pages) is renewed the same way
     keys._forget("IOM_TEST_AHEAD")
     assert keys.status("IOM_TEST_AHEAD").source == "keyring"
     other_process.delete("IOM_TEST_AHEAD")
-    time.sleep(0.25)
+    time.sleep(past_half)
     assert keys.status("IOM_TEST_AHEAD").is_set  # the answer in hand, while it is read again
-    assert _until(lambda: not keys.status("IOM_TEST_AHEAD").is_set, timeout_s=0.14)  # well before FRESH_S
+    assert _until(lambda: not keys.status("IOM_TEST_AHEAD").is_set, timeout_s=lands)  # before FRESH_S
 
     other_process.set("IOM_TEST_AHEAD", "old-value")  # a set here outranks a read begun before it
     assert keys.get("IOM_TEST_AHEAD") == "old-value"
-    time.sleep(0.25)
+    time.sleep(past_half)
     reads_old = threading.Event()
     go_on = threading.Event()
     real_read = keys._read
@@ -110,9 +118,9 @@ def test_a_value_past_half_its_freshness_is_read_again_behind_the_call(secret_se
     uncaught = []  # a renewal that fails says nothing (no thread traceback) and keeps the answer
     monkeypatch.setattr(threading, "excepthook", uncaught.append)
     monkeypatch.setattr(keys, "_read", lambda name: 1 / 0)
-    time.sleep(0.25)
+    time.sleep(past_half)
     assert keys.recent("IOM_TEST_AHEAD") == "new-value"
-    assert _until(settled) and not uncaught
+    assert _until(settled, timeout_s=lands) and not uncaught
     assert keys.recent("IOM_TEST_AHEAD") == "new-value"
     monkeypatch.setattr(keys, "_read", real_read)
     keys.delete("IOM_TEST_AHEAD")
