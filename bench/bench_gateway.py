@@ -90,17 +90,21 @@ def studio_home(upstream: str) -> Path:
     return home
 
 
+def start_server(what: str, command: list[str], port: int, env: dict) -> tuple[subprocess.Popen, str]:
+    """Start a server of ours on `port` and wait until its /v1/models answers: (process, base URL)."""
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/v1"
+    if not wait_up(base + "/models", proc, {"authorization": f"Bearer {TOKEN}"}):
+        proc.kill()
+        raise SystemExit(f"{what} did not start")
+    return proc, base
+
+
 def start_studio(home: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = dict(os.environ, IOM_HOME=str(home), IOM_PORT=str(port), BENCH_KEY=KEY, IOM_GATEWAY_TOKEN=TOKEN,
                PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
-    proc = subprocess.Popen([sys.executable, "run.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}/v1"
-    if not wait_up(base + "/models", proc, {"authorization": f"Bearer {TOKEN}"}):
-        proc.kill()
-        raise SystemExit("the studio did not start")
-    return proc, base
+    return start_server("the studio", [sys.executable, "run.py"], port, env)
 
 
 def start_litellm(upstream: str) -> tuple[subprocess.Popen | None, str | None, str]:
@@ -211,13 +215,8 @@ async def measure(targets, rounds: int, calls: int, burst: int, block: int) -> d
 def start_bare_proxy(upstream: str) -> tuple[subprocess.Popen, str]:
     """bench/bare_proxy.py: the same stack with nothing on it, the floor under the studio's figure."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare_proxy.py"), str(port)],
-                            env=dict(os.environ, UPSTREAM=upstream), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}/v1"
-    if not wait_up(base + "/models", proc, {}):
-        proc.kill()
-        raise SystemExit("the bare proxy did not start")
-    return proc, base
+    return start_server("the bare proxy", [sys.executable, str(ROOT / "bench" / "bare_proxy.py"), str(port)], port,
+                        dict(os.environ, UPSTREAM=upstream))
 
 
 def recorded_calls(home: Path) -> int:

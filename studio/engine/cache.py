@@ -12,26 +12,21 @@ import hashlib
 import json
 from typing import Any
 
+from studio.memo import per_object
+
 
 
 # What a model's answer depends on, beside the call's params: where and how it is called and
 # how its input and output are translated. Not its name, prices, health or the time it was
 # saved (kept to the second: two edits within one second had the same "version").
 _WHAT_THE_MODEL_IS = ("provider", "api", "endpoint", "model", "model_type", "http", "input_schema", "output_schema")
-_versions: dict[int, tuple[Any, str]] = {}  # id(spec) -> (spec, version): the registry hands out one object per file version
 
 
+@per_object  # the registry hands out one spec object per file version
 def model_version(spec) -> str:
     """A digest of what the model is (`_WHAT_THE_MODEL_IS`), the same across restarts."""
-    found = _versions.get(id(spec))
-    if found is not None and found[0] is spec:
-        return found[1]
     doc = spec.model_dump(mode="json", include=set(_WHAT_THE_MODEL_IS))
-    version = hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]
-    if len(_versions) >= 1024:
-        _versions.clear()
-    _versions[id(spec)] = (spec, version)
-    return version
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]
 
 
 def cache_key(*, model_id: str, model_version: str, params: dict, prompt: str | None, system: str | None,

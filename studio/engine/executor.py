@@ -238,14 +238,8 @@ def _registered_specs(models, pipeline: Pipeline) -> dict[str, ModelSpec]:
     missing or unreadable is left out, and validation names it."""
     if any(n.kind == "capability" for n in pipeline.nodes):
         return {s.id: s for s in models.all()}
-    wanted = {n.model for n in pipeline.nodes if n.kind == "model" and n.model}
-    wanted.update(ref for n in pipeline.nodes for ref in n.policy.fallback)
-    found = {}
-    for model_id in sorted(wanted):
-        spec = models.find(model_id)
-        if spec is not None:
-            found[model_id] = spec
-    return found
+    found = {model_id: models.find(model_id) for model_id in sorted(pipeline.model_ids())}
+    return {model_id: spec for model_id, spec in found.items() if spec is not None}
 
 
 class _Run:
@@ -297,13 +291,10 @@ class _Run:
         every model a capability node may choose. Answered from the key store's memory where it
         read the key moments ago, the others in one thread (`read_keys`): the event loop (the
         gateway, the pages) must not wait on the OS keyring."""
-        wanted: set[str] = set()  # model ids
+        wanted = self.pipeline.model_ids()
         for node in self.pipeline.nodes:
-            if node.kind == "model":
-                wanted.add(node.model)
-            elif node.kind == "capability" and node.choose:
+            if node.kind == "capability" and node.choose:
                 wanted.update(s.id for s in self.specs.values() if node.choose.capability in s.capabilities)
-            wanted.update(node.policy.fallback)
         names = {self.specs[m].key_ref for m in wanted if m in self.specs and self.specs[m].key_ref}
         self.key_is_set = {name: bool(value) for name, value in (await read_keys(self.engine.keys, names)).items()}
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import sqlite3
 import threading
@@ -102,8 +103,9 @@ class OutputCache:
         size = pages * db.execute("PRAGMA page_size").fetchone()[0]
         if count == 0 or (count <= self.MAX_ENTRIES and size <= self.MAX_BYTES):
             return
-        over_bytes = size - int(self.MAX_BYTES * 0.9)
-        drop = max(count - int(self.MAX_ENTRIES * 0.9), -(-over_bytes * count // size) if over_bytes > 0 else 0, 1)
+        for_count = count - int(self.MAX_ENTRIES * 0.9)
+        for_bytes = math.ceil((size - self.MAX_BYTES * 0.9) / (size / count))  # at the average entry's bytes
+        drop = max(for_count, for_bytes, 1)
         db.execute("DELETE FROM outputs WHERE key IN (SELECT key FROM outputs ORDER BY used LIMIT ?)", (drop,))
 
     def close(self) -> None:

@@ -154,53 +154,48 @@ class KeyStore:
     def get(self, name: str) -> str | None:
         """The key's value from the keyring, else from the environment; None if neither. A
         value read within FRESH_S seconds is answered from memory."""
-        value = self.recent(name)
-        if value is not None:
-            return value
-        value = self._read(name)
-        if value:
+        return self._answer(self._recent, name, self._read)
+
+    def status(self, name: str) -> KeyStatus:
+        """Where the key comes from. Pages ask for every key a list of models or pipelines
+        needs at each render, so an answer is kept (and renewed) like a value."""
+        return self._answer(self._statuses, name, self._read_status)
+
+    def _answer(self, table: dict, name: str, read: Callable[[str], Any]):
+        """The answer kept in `table` (`_kept`), else `read`'s, kept when there is one."""
+        found = self._kept(table, name, read)
+        if found is not None:
+            return found
+        answer = read(name)
+        if answer:
             with self._lock:
-                self._recent[name] = (value, time.monotonic())
-        return value
+                table[name] = (answer, time.monotonic())
+        return answer
 
     def _read(self, name: str) -> str | None:
-        """The keyring's value, else the environment's; remembered for redaction."""
-        value = None
+        """The key's value (remembered for redaction)."""
+        value, _ = self._look_up(name)
+        redactor.remember(value)
+        return value
+
+    def _read_status(self, name: str) -> KeyStatus:
+        return KeyStatus(name, self._look_up(name)[1])
+
+    def _look_up(self, name: str) -> tuple[str | None, str]:
+        """(value, where it is: "keyring", "env:NAME" or "missing"): the keyring first, then
+        the environment variable of that name and the provider's usual names."""
         if self.available():
             try:
                 value = keyring.get_password(SERVICE, name)
             except keyring.errors.KeyringError:
                 value = None
-        if not value:
-            for env in ENV_ALIASES.get(name, (name,)):
-                value = os.environ.get(env) or None
-                if value:
-                    break
-        redactor.remember(value)
-        return value
-
-    def status(self, name: str) -> KeyStatus:
-        """Where the key comes from. Pages ask for every key a list of models or pipelines
-        needs at each render, so an answer is kept (and renewed) like a value."""
-        found = self._kept(self._statuses, name, self._read_status)
-        if found is not None:
-            return found
-        status = self._read_status(name)
-        with self._lock:
-            self._statuses[name] = (status, time.monotonic())
-        return status
-
-    def _read_status(self, name: str) -> KeyStatus:
-        if self.available():
-            try:
-                if keyring.get_password(SERVICE, name):
-                    return KeyStatus(name, "keyring")
-            except keyring.errors.KeyringError:
-                pass
+            if value:
+                return value, "keyring"
         for env in ENV_ALIASES.get(name, (name,)):
-            if os.environ.get(env):
-                return KeyStatus(name, f"env:{env}")
-        return KeyStatus(name, "missing")
+            value = os.environ.get(env)
+            if value:
+                return value, f"env:{env}"
+        return None, "missing"
 
     def delete(self, name: str) -> None:
         self._forget(name)
