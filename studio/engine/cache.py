@@ -24,8 +24,13 @@ _WHAT_THE_MODEL_IS = ("provider", "api", "endpoint", "model", "model_type", "htt
 
 @per_object  # the registry hands out one spec object per file version
 def model_version(spec) -> str:
-    """A digest of what the model is (`_WHAT_THE_MODEL_IS`), the same across restarts."""
+    """A digest of what the model is (`_WHAT_THE_MODEL_IS`; for a built-in model also the
+    studio's code for it and its libraries' versions), the same across restarts."""
     doc = spec.model_dump(mode="json", include=set(_WHAT_THE_MODEL_IS))
+    if spec.api == "local":
+        from studio.providers.local import implementation_version
+
+        doc["implementation"] = implementation_version()
     return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]
 
 

@@ -23,7 +23,7 @@ from studio.engine.choose import choose_model
 from studio.engine.events import EventBus, Handler
 from studio.engine.graph import Graph
 from studio.engine.kept_outputs import KeptOutputs
-from studio.engine.output_cache import OutputCache
+from studio.engine.output_cache import OutputCache, cache_path
 from studio.engine.resilience import CallDeadlines, CircuitBreaker, RateLimiter, backoff_delay
 from studio.engine.templates import evaluate, node_deadline, render
 from studio.engine.validate import Problem, validate_against
@@ -108,7 +108,7 @@ class Engine:
         self.keys = keys
         self.home = home
         self.bus = EventBus()
-        self.cache = OutputCache(home / "cache" / "outputs.sqlite3")
+        self.cache = OutputCache(cache_path(home))
         self.breaker_threshold = breaker_threshold
         self.breaker_cooldown_s = breaker_cooldown_s
         self.provider_concurrency = provider_concurrency
@@ -680,7 +680,8 @@ class _Run:
         nr.usage, nr.cost_usd = result.usage, result.cost.usd
         if key and spec.id == primary.id:
             self.engine.cache.put(key, {"modelId": spec.id, "output": result.output, "costUsd": result.cost.usd,
-                                        "usage": result.usage.to_json_dict(), "created": utcnow().isoformat()})
+                                        "usage": result.usage.to_json_dict(), "created": utcnow().isoformat()},
+                                  model=spec.id)
         return result.output
 
     def _cache_hit(self, node: Node, nr: NodeRun, spec: ModelSpec, hit: dict, call_input: Any, reason: str) -> Any:

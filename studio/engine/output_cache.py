@@ -8,7 +8,9 @@ and never removed. Here an entry is a row: the web app, the CLI and batch runs s
 MAX_BYTES (the file's pages in use) the least recently used go. A cache may lose entries but
 never answers wrongly: a file that is not a readable database is set aside and started
 again, and a read or write that fails (another process holding the file too long) is a
-miss, or a put left out.
+miss, or a put left out. Each entry names the model that gave it and when, so a person can
+see what is kept (`summary`) and drop it, all of it or one model's or the older entries
+(`clear`: `iom cache`, the Settings page).
 """
 
 from __future__ import annotations
@@ -22,11 +24,20 @@ import threading
 import time
 from pathlib import Path
 
+from studio.errors import UserError
+
 log = logging.getLogger(__name__)
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS outputs (
-    key TEXT PRIMARY KEY, entry TEXT NOT NULL, size INTEGER NOT NULL, used REAL NOT NULL);
+    key TEXT PRIMARY KEY, entry TEXT NOT NULL, size INTEGER NOT NULL, used REAL NOT NULL,
+    model TEXT, created REAL);
 CREATE INDEX IF NOT EXISTS outputs_by_use ON outputs(used);"""
+# Columns added after the first version of the file: (name, type, the value older rows get).
+_ADDED = (("model", "TEXT", "json_extract(entry, '$.modelId')"), ("created", "REAL", "used"))
+
+
+def cache_path(home: Path) -> Path:
+    return Path(home) / "cache" / "outputs.sqlite3"
 
 
 class OutputCache:
@@ -47,6 +58,8 @@ class OutputCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 self._db = self._open()
+            except sqlite3.OperationalError:  # busy or locked by another process: not a bad file
+                raise
             except sqlite3.DatabaseError:  # not a database (a torn or foreign file): start again
                 aside = self.path.with_name(self.path.name + f".unreadable-{int(time.time())}")
                 self.path.replace(aside)
@@ -61,6 +74,7 @@ class OutputCache:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # WAL: a power cut may lose the last puts, never the file
             db.executescript(_SCHEMA)
+            _add_columns(db)
         except BaseException:
             db.close()
             raise
@@ -81,13 +95,15 @@ class OutputCache:
             log.warning("output cache: could not read an entry; treated as a miss", exc_info=True)
             return None
 
-    def put(self, key: str, entry: dict) -> None:
+    def put(self, key: str, entry: dict, *, model: str | None = None) -> None:
         text = json.dumps(entry, ensure_ascii=False, default=str)
         try:
             with self._lock:
                 db = self._connection()
-                db.execute("INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?)",
-                           (key, text, len(text.encode("utf-8", "surrogatepass")), self.clock()))
+                now = self.clock()
+                db.execute("INSERT OR REPLACE INTO outputs (key, entry, size, used, model, created) "
+                           "VALUES (?, ?, ?, ?, ?, ?)",
+                           (key, text, len(text.encode("utf-8", "surrogatepass")), now, model, now))
                 if self._puts % self.PRUNE_EVERY == 0:  # the first put of a process, then every PRUNE_EVERY
                     self._prune(db)
                 self._puts += 1
@@ -108,11 +124,94 @@ class OutputCache:
         drop = max(for_count, for_bytes, 1)
         db.execute("DELETE FROM outputs WHERE key IN (SELECT key FROM outputs ORDER BY used LIMIT ?)", (drop,))
 
+    def summary(self) -> dict:
+        """What the cache holds: entries and bytes in all and per model, the oldest and newest
+        entry of each (seconds since the epoch), the file's size and the bounds."""
+        with self._lock:
+            if self._db is None and not self.path.exists():  # nothing cached yet: make no file to say so
+                return {"path": str(self.path), "entries": 0, "bytes": 0, "fileBytes": 0, "models": [],
+                        "maxEntries": self.MAX_ENTRIES, "maxBytes": self.MAX_BYTES}
+            db = self._readable()
+            rows = self._ask(db, "read", lambda: db.execute(
+                "SELECT model, count(*), sum(size), min(coalesce(created, used)), max(coalesce(created, used)) "
+                "FROM outputs GROUP BY model ORDER BY count(*) DESC, model").fetchall())
+        on_disk = sum(p.stat().st_size for p in (self.path, self.path.with_name(self.path.name + "-wal"))
+                      if p.exists())
+        models = [{"model": model, "entries": count, "bytes": size, "oldest": oldest, "newest": newest}
+                  for model, count, size, oldest, newest in rows]
+        return {"path": str(self.path), "entries": sum(m["entries"] for m in models),
+                "bytes": sum(m["bytes"] for m in models), "fileBytes": on_disk, "models": models,
+                "maxEntries": self.MAX_ENTRIES, "maxBytes": self.MAX_BYTES}
+
+    def clear(self, *, model: str | None = None, older_than_s: float | None = None) -> int:
+        """Drop entries (all; or only `model`'s; or only those made more than `older_than_s`
+        ago) and give the file's space back; returns how many went."""
+        where, args = [], []
+        if model is not None:
+            where.append("model = ?")
+            args.append(model)
+        if older_than_s is not None:
+            where.append("coalesce(created, used) < ?")
+            args.append(self.clock() - older_than_s)
+        sql = "DELETE FROM outputs" + (" WHERE " + " AND ".join(where) if where else "")
+        with self._lock:
+            if self._db is None and not self.path.exists():
+                return 0
+            db = self._readable()
+            removed = self._ask(db, "clear", lambda: db.execute(sql, args).rowcount)
+            if removed:
+                try:  # the space back to the disk; another process reading it now only defers that
+                    db.execute("VACUUM")  # (in WAL mode the compacted file goes through the WAL first)
+                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.Error:
+                    log.info("output cache: not compacted now (in use elsewhere)", exc_info=True)
+        return removed
+
+    def _readable(self) -> sqlite3.Connection:
+        try:
+            return self._connection()
+        except OSError as e:
+            raise UserError(f"the output cache {self.path} could not be opened ({e.strerror or e}); "
+                            "check the folder's permissions and free space.") from None
+        except sqlite3.Error as e:
+            raise self._sentence("open", e) from None
+
+    def _ask(self, db: sqlite3.Connection, what: str, question):
+        try:
+            return question()
+        except sqlite3.Error as e:
+            raise self._sentence(what, e) from None
+
+    def _sentence(self, what: str, error: sqlite3.Error) -> UserError:
+        if "locked" in str(error) or "busy" in str(error):
+            return UserError(f"could not {what} the output cache: another studio process is writing to it; "
+                             "try again in a moment.")
+        return UserError(f"could not {what} the output cache {self.path} ({error}).")
+
     def close(self) -> None:
         with self._lock:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Bring a file made by an earlier version up to the schema; rows it holds get what can be
+    known of them. Two processes may try at once: a column the other just added is fine."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(outputs)")}
+    for name, kind, value in _ADDED:
+        if name in present:
+            continue
+        try:
+            db.execute(f"ALTER TABLE outputs ADD COLUMN {name} {kind}")
+        except sqlite3.OperationalError as e:
+            if "duplicate column" not in str(e):
+                raise
+            continue
+        try:
+            db.execute(f"UPDATE outputs SET {name} = {value} WHERE {name} IS NULL")
+        except sqlite3.OperationalError:  # an SQLite without JSON functions: left unknown
+            pass
 
 
 def _forget_file_cache(folder: Path) -> None:

@@ -10,6 +10,11 @@ worker thread.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib.metadata
+from pathlib import Path
+
 from studio.providers.local.base import LocalModel
 from studio.providers.local.keywords import YakeKeywords
 from studio.providers.local.language import LanguageDetector
@@ -22,4 +27,25 @@ LOCAL_MODELS: dict[str, LocalModel] = {
     for m in (VaderSentiment(), LanguageDetector(), YakeKeywords(), ExtractiveSummary(), TextStatistics())
 }
 
-__all__ = ["LOCAL_MODELS", "LocalModel"]
+# The libraries the models above run on (their distribution names).
+LIBRARIES = ("vaderSentiment", "yake", "langdetect")
+
+
+@functools.cache
+def implementation_version() -> str:
+    """A digest of what a built-in model's answer depends on beside its input: this package's
+    code and the versions of LIBRARIES. The output cache keys on it, so an upgrade that
+    changes either does not answer with what the previous version computed."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for name in LIBRARIES:
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            version = "absent"
+        digest.update(f"{name}={version}\0".encode())
+    return digest.hexdigest()[:32]
+
+
+__all__ = ["LIBRARIES", "LOCAL_MODELS", "LocalModel", "implementation_version"]
