@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from studio.cli import analytics, batch, datasets, eval, gateway, invoke, keys, models, pipelines, run, serve
+from studio.cli import analytics, batch, cache, datasets, eval, gateway, invoke, keys, models, pipelines, run, serve
 from studio.cli.common import run_command
 
-COMMAND_MODULES = [serve, models, invoke, pipelines, run, keys, analytics, datasets, batch, eval, gateway]
+COMMAND_MODULES = [serve, models, invoke, pipelines, run, keys, analytics, datasets, batch, eval, gateway, cache]
 
 
 def build_parser() -> argparse.ArgumentParser:

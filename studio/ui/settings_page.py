@@ -1,5 +1,6 @@
 """Settings (`/settings`): API keys by name (set, test, delete — values never shown), the
-keyring backend in use, the data dir, reset to samples.
+keyring backend in use, the data dir, the cached node outputs (and clearing them), reset
+to samples.
 
 Keyring calls go through D-Bus and may block, so they run in a worker thread."""
 
@@ -148,6 +149,7 @@ async def settings_page(request: Request) -> None:
             ui.label(str(studio.home)).classes("font-mono").props("data-testid=data-dir")
         ui.label("Models, pipelines, health and analytics are kept there; set IOM_HOME to use another folder.") \
             .classes("text-sm opacity-70")
+        await cache_row(studio)
 
         async def reset(purge: bool) -> None:
             report = await io_bound(studio.reset_to_samples, purge=purge)
@@ -162,6 +164,51 @@ async def settings_page(request: Request) -> None:
                 "Remove every model and pipeline, then write the samples? This cannot be undone.",
                 lambda: reset(True), ok_label="Remove and reset")).props("flat")
     await refresh_keys()
+
+
+def _with_cache(home, ask: str, **kwargs):
+    """One question to the output cache file (opened here, closed after: the engine's own
+    connection, if a run made one, is not this page's)."""
+    from studio.engine.output_cache import OutputCache, cache_path
+
+    cache = OutputCache(cache_path(home))
+    try:
+        return getattr(cache, ask)(**kwargs)
+    finally:
+        cache.close()
+
+
+async def cache_row(studio) -> None:
+    """The cached node outputs (deterministic calls reused instead of called again): how many,
+    how big, and clearing them, e.g. after a provider changed what stands behind a model id."""
+    with ui.row().classes("items-center gap-2"):
+        ui.label("Cached outputs:")
+        shown = ui.label().props("data-testid=cache-summary")
+
+    async def refresh() -> None:
+        try:
+            summary = await io_bound(_with_cache, studio.home, "summary")
+        except Exception as e:  # noqa: BLE001 - one sentence, the page stays
+            shown.set_text("could not be read")
+            notify_error(e)
+            return
+        models = len(summary["models"])
+        shown.set_text(f"{summary['entries']:,} from {models} model{'s' if models != 1 else ''}, "
+                       f"{summary['fileBytes'] / 2**20:,.1f} MB on disk")
+
+    async def clear() -> None:
+        removed = await io_bound(_with_cache, studio.home, "clear")
+        ui.notify(f"Removed {removed:,} cached output{'s' if removed != 1 else ''}; the next runs call the models again.",
+                  type="positive")
+        await refresh()
+
+    ui.label("A call that gives the same answer every time (temperature 0, a seed, a built-in model) is answered "
+             "from here when it comes again; 'iom cache' shows and clears them by model or age.") \
+        .classes("text-sm opacity-70")
+    ui.button("Clear cached outputs", icon="layers_clear", on_click=lambda: confirm(
+        "Remove every cached output? Runs will call the models again (and pay for it).", clear,
+        ok_label="Clear")).props("outline data-testid=cache-clear")
+    await refresh()
 
 
 async def health_card(studio) -> None:

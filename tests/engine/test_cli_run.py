@@ -61,3 +61,27 @@ def test_bad_input_and_unknown_node_are_one_line(iom):
     assert "is not valid JSON" in iom("run", "review-triage", "--input", "{oops").stderr
     r = iom("run", "review-triage", "--input", '{"text": "x"}', "--to", "nope")
     assert r.returncode == 1 and "has no node 'nope'" in r.stderr
+
+
+def test_cache_show_and_clear_one_model_then_only_it_is_called_again(iom):
+    """`iom cache`: what the offline sample left cached, per model; clearing one model's
+    entries makes the next run call that model alone again; a bad age is one sentence."""
+    text = json.dumps({"text": REVIEW})
+    assert iom("run", "text-insights", "--input", text).returncode == 0
+    shown = json.loads(iom("cache", "show", "--json").stdout)
+    cached = {m["model"]: m["entries"] for m in shown["models"]}
+    assert shown["entries"] == sum(cached.values()) > 1 and cached.get("local/text-stats") == 1
+    plain = iom("cache", "show")
+    assert plain.returncode == 0 and "local/text-stats" in plain.stdout and "cached output(s)" in plain.stdout
+
+    cleared = iom("cache", "clear", "--model", "local/text-stats", "--json")
+    assert json.loads(cleared.stdout) == {"removed": 1, "remaining": shown["entries"] - 1}
+    again = json.loads(iom("run", "text-insights", "--input", text, "--json").stdout)
+    called = {n["modelId"] for n in again["nodes"].values() if n.get("modelId") and n["status"] == "succeeded"}
+    reused = {n["modelId"] for n in again["nodes"].values() if n["status"] == "cached"}
+    assert called == {"local/text-stats"} and reused == set(cached) - {"local/text-stats"}
+
+    bad = iom("cache", "clear", "--older-than", "soon")
+    assert bad.returncode == 2 and "'soon' is not a number of days" in bad.stderr and "Traceback" not in bad.stderr
+    assert "removed 0 cached output(s) cached more than 30 day(s) ago" in iom("cache", "clear", "--older-than", "30").stdout
+    assert json.loads(iom("cache", "clear", "--json").stdout) == {"removed": shown["entries"], "remaining": 0}

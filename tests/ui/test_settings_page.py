@@ -118,3 +118,20 @@ async def test_gateway_token_is_shown_masked_copied_and_renewed(user: User, memo
     assert second != first and memory_keyring.store[(SERVICE, KEY_NAME)] == second
     assert token_matches(iom_home, second) and not token_matches(iom_home, first)
     assert not (iom_home / "gateway-token").exists()  # the keyring holds it: no file
+
+
+async def test_cached_outputs_are_counted_and_cleared(user: User, memory_keyring, iom_home):
+    from studio.engine.output_cache import OutputCache, cache_path
+
+    cache = OutputCache(cache_path(iom_home))
+    for i in range(3):
+        cache.put(f"k{i}", {"output": {"text": str(i)}}, model="local/text-stats" if i else "local/sentiment-vader")
+    cache.close()
+    await user.open("/settings")
+    await user.should_see("3 from 2 models")
+    by_testid(user, "cache-clear").click()
+    by_testid(user, "confirm-ok").click()
+    await settle()
+    await user.should_see("Removed 3 cached outputs; the next runs call the models again.")
+    await user.should_see("0 from 0 models")
+    assert OutputCache(cache_path(iom_home)).summary()["entries"] == 0
