@@ -53,5 +53,16 @@ def per_second(n: float | None) -> str:
     return "—" if n is None else f"{n:,.1f}/s"
 
 
+def data_size(n: int | float) -> str:
+    """Bytes in decimal units, as file managers show them: 812 bytes, 3.4 KB, 734 MB, 4.7 GB."""
+    if n < 1000:
+        return f"{n:,.0f} bytes"
+    for unit, scale in (("KB", 1e3), ("MB", 1e6), ("GB", 1e9)):
+        if n < scale * 1000 or unit == "GB":
+            value = n / scale
+            return f"{value:,.1f} {unit}" if value < 100 else f"{value:,.0f} {unit}"
+    return f"{n:,.0f} bytes"
+
+
 def when(t: datetime | None) -> str:
     return "—" if t is None else t.strftime("%Y-%m-%d %H:%M:%S")

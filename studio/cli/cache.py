@@ -10,6 +10,7 @@ import math
 from datetime import datetime
 
 from studio.cli.common import print_json, print_table, studio
+from studio.formats import data_size
 
 
 def register(sub) -> None:
@@ -50,10 +51,10 @@ def _show(args) -> int:
     if args.json:
         print_json(summary)
         return 0
-    print(f"{summary['path']}: {summary['entries']:,} cached output(s), {_size(summary['bytes'])} of content, "
-          f"{_size(summary['fileBytes'])} on disk (bounded at {summary['maxEntries']:,} entries and "
-          f"{_size(summary['maxBytes'])}; the least recently used go first)")
-    print_table([[m["model"] or "(unknown: cached by an earlier version)", f"{m['entries']:,}", _size(m["bytes"]),
+    print(f"{summary['path']}: {summary['entries']:,} cached output(s), {data_size(summary['bytes'])} of content, "
+          f"{data_size(summary['fileBytes'])} on disk (bounded at {summary['maxEntries']:,} entries and "
+          f"{data_size(summary['maxBytes'])}; the least recently used go first)")
+    print_table([[m["model"] or "(unknown: cached by an earlier version)", f"{m['entries']:,}", data_size(m["bytes"]),
                   _when(m["oldest"]), _when(m["newest"])] for m in summary["models"]],
                 ["model", "entries", "size", "oldest", "newest"])
     return 0
@@ -75,12 +76,6 @@ def _clear(args) -> int:
     return 0
 
 
-def _size(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return f"{n} bytes"
 
 
 def _when(epoch: float | None) -> str:

@@ -7,6 +7,7 @@ import sys
 from studio.atomic import dumps_stable
 from studio.cli.common import print_json, print_table, studio, write_output
 from studio.errors import UserError
+from studio.formats import data_size
 from studio.providers.faults import label as fault_label
 from studio.registry import ModelQuery, read_json_file
 from studio.registry.search import price_label
@@ -233,8 +234,6 @@ def _check(args) -> int:
     return 0
 
 
-def _size(n: int) -> str:
-    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
 
 
 def _discover(args) -> int:
@@ -262,7 +261,7 @@ def _discover(args) -> int:
     if not found:
         print("the Ollama server has no models installed; 'ollama pull NAME' installs one.", file=sys.stderr)
         return 0
-    print_table([[f.name, f.spec.id, _size(f.size_bytes), f.family, f.parameter_size, f.quantization,
+    print_table([[f.name, f.spec.id, data_size(f.size_bytes), f.family, f.parameter_size, f.quantization,
                   "yes" if f.registered else "no"] for f in found],
                 ["name", "id", "size", "family", "parameters", "quantization", "registered"])
     return 0

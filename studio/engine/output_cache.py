@@ -42,7 +42,7 @@ def cache_path(home: Path) -> Path:
 
 class OutputCache:
     MAX_ENTRIES = 100_000
-    MAX_BYTES = 256 * 2**20
+    MAX_BYTES = 256_000_000
     PRUNE_EVERY = 500  # puts between two checks of the bounds (and the first put of each process: `iom run`)
     TOUCH_AFTER_S = 60.0  # a hit renews an entry's "last used" at most this often (a write)
 

@@ -7,13 +7,12 @@ from typing import Callable
 
 from nicegui import ui
 
+from studio.formats import data_size
 from studio.registry.discover import Found, discover_ollama, ollama_base
 from studio.ui.threads import io_bound
 from studio.ui.widgets import notify_error
 
 
-def _size(n: int) -> str:
-    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
 
 
 def open_discover_dialog(studio, on_registered: Callable[[], object]) -> None:
@@ -49,7 +48,7 @@ def open_discover_dialog(studio, on_registered: Callable[[], object]) -> None:
             for f in found:
                 with ui.row().classes("w-full items-center gap-3").props(f"data-testid=discovered-{f.name}"):
                     ui.label(f.name).classes("font-medium min-w-[12rem]")
-                    ui.label(" · ".join(x for x in (_size(f.size_bytes), f.family, f.parameter_size, f.quantization) if x)) \
+                    ui.label(" · ".join(x for x in (data_size(f.size_bytes), f.family, f.parameter_size, f.quantization) if x)) \
                         .classes("text-sm opacity-70 grow")
                     if f.registered:
                         ui.badge("registered", color="positive").props("outline")

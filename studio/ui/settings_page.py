@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import Request
 from nicegui import ui
 
+from studio.formats import data_size
 from studio.secrets import NO_BACKEND_HELP, KeyStatus
 from studio.ui import services
 from studio.ui.app import get_studio
@@ -194,7 +195,7 @@ async def cache_row(studio) -> None:
             return
         models = len(summary["models"])
         shown.set_text(f"{summary['entries']:,} from {models} model{'s' if models != 1 else ''}, "
-                       f"{summary['fileBytes'] / 2**20:,.1f} MB on disk")
+                       f"{data_size(summary['fileBytes'])} on disk")
 
     async def clear() -> None:
         removed = await io_bound(_with_cache, studio.home, "clear")
