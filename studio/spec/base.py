@@ -67,10 +67,21 @@ def check_slug(value: str, what: str) -> str:
 
 _VALID_SCHEMAS: set[str] = set()  # JSON texts of schemas that passed the meta-schema check
 
+# The validation context of documents the studio ships (samples/): their schemas are known
+# valid (tests/foundation/test_samples_valid.py checks each one), so the first start — which
+# reads them to seed the data dir — does not import jsonschema (~70 ms) and check them (~25 ms).
+SHIPPED = {"shipped": True}
 
-def check_json_schema(value: dict | None) -> dict | None:
+
+def shipped(info) -> bool:
+    """Whether a field validator's document is one the studio ships (`SHIPPED` as its context)."""
+    return bool(info.context) and info.context.get("shipped") is True
+
+
+def check_json_schema(value: dict | None, *, known_valid: bool = False) -> dict | None:
     """A field that must hold a JSON Schema: refused with where it is wrong (ports, forms and
-    validation read `properties`/`required`/`type`, so a non-schema would fail later)."""
+    validation read `properties`/`required`/`type`, so a non-schema would fail later).
+    `known_valid`: a shipped schema, remembered as valid without the check."""
     if value is None:
         return value
     try:  # most models share a few schemas (the canonical llm pair): each is checked once
@@ -78,6 +89,9 @@ def check_json_schema(value: dict | None) -> dict | None:
     except (TypeError, ValueError):
         text = None
     if text is not None and text in _VALID_SCHEMAS:
+        return value
+    if known_valid and text is not None:
+        _remember_valid(text)
         return value
     import jsonschema
 
@@ -87,6 +101,11 @@ def check_json_schema(value: dict | None) -> dict | None:
     except jsonschema.SchemaError as e:
         where = "/".join(str(part) for part in e.absolute_path) or "(top level)"
         raise ValueError(f"is not a valid JSON Schema at {where}: {e.message[:200]}") from None
-    if text is not None and len(_VALID_SCHEMAS) < 1024:
-        _VALID_SCHEMAS.add(text)
+    if text is not None:
+        _remember_valid(text)
     return value
+
+
+def _remember_valid(text: str) -> None:
+    if len(_VALID_SCHEMAS) < 1024:
+        _VALID_SCHEMAS.add(text)

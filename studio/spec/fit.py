@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import jsonschema
-
 from studio.memo import per_object
 
 # Keywords read alike by draft 7 and 2020-12 (and annotations, which check nothing).
@@ -74,20 +72,28 @@ def _compiled(schema: dict) -> Callable[[Any], bool] | None:
     return fits
 
 
+_fast = per_object(_compiled)  # built once per schema object
+
+
 @per_object
-def _checks(schema: dict) -> tuple[Any, Callable[[Any], bool] | None]:
-    """(jsonschema validator, compiled check or None), built once per schema object."""
-    validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)(schema)
-    return validator, _compiled(schema)
+def _validator(schema: dict) -> Any:
+    """jsonschema's validator, built once per schema object, and only for a schema that has no
+    compiled check or a value that misfits: importing jsonschema alone takes ~70 ms, which a
+    start whose schemas are all plain does not pay."""
+    import jsonschema
+
+    return jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)(schema)
 
 
 def schema_problem(value: Any, schema: dict) -> str | None:
     """None when `value` fits `schema`; else "<field path>: <what is wrong>" for the error that
     best explains the misfit."""
-    validator, fast = _checks(schema)
-    if fast(value) if fast is not None else validator.is_valid(value):
+    fast = _fast(schema)
+    if fast(value) if fast is not None else _validator(schema).is_valid(value):
         return None
-    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(_validator(schema).iter_errors(value))
     if error is None:
         return None  # the compiled check and jsonschema disagree: jsonschema has the last word
     return f"{'/'.join(str(p) for p in error.absolute_path) or '(top level)'}: {error.message}"

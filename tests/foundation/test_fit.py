@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from studio.spec.calls import CANONICAL_SCHEMAS
-from studio.spec.fit import _checks, is_plain, schema_problem
+from studio.spec.fit import _fast, _validator, is_plain, schema_problem
 
 SCHEMAS = [
     {"type": "integer"}, {"type": "number"}, {"type": "boolean"}, {"type": "null"}, {"type": ["string", "null"]},
@@ -32,7 +32,7 @@ VALUES = [None, True, False, 0, 1, 2, 3, 1.0, 1.5, -1, 10**20, "", "a", "ab", "a
 
 @pytest.mark.parametrize("schema", [s for s in SCHEMAS if isinstance(s, dict)], ids=lambda s: str(s)[:40])
 def test_the_compiled_check_agrees_with_jsonschema(schema):
-    validator, fast = _checks(schema)
+    validator, fast = _validator(schema), _fast(schema)
     assert fast is not None, "each of these is plain: the compiled check must be in use"
     for value in VALUES:
         assert fast(value) == validator.is_valid(value), (schema, value)
@@ -46,7 +46,7 @@ def test_the_compiled_check_agrees_with_jsonschema(schema):
 def test_the_canonical_schemas_agree_on_any_json(value):
     for schema in itertools.chain.from_iterable(CANONICAL_SCHEMAS.values()):
         if isinstance(schema, dict):
-            validator, fast = _checks(schema)
+            validator, fast = _validator(schema), _fast(schema)
             assert (fast(value) if fast else validator.is_valid(value)) == validator.is_valid(value)
 
 
@@ -57,7 +57,7 @@ def test_the_canonical_schemas_agree_on_any_json(value):
 ])
 def test_schemas_the_drafts_read_differently_are_left_to_jsonschema(schema):
     assert not is_plain(schema)
-    assert _checks(schema)[1] is None
+    assert _fast(schema) is None
 
 
 def test_a_misfit_is_named_by_jsonschema():
