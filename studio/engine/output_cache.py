@@ -132,7 +132,7 @@ class OutputCache:
                 return {"path": str(self.path), "entries": 0, "bytes": 0, "fileBytes": 0, "models": [],
                         "maxEntries": self.MAX_ENTRIES, "maxBytes": self.MAX_BYTES}
             db = self._readable()
-            rows = self._ask(db, "read", lambda: db.execute(
+            rows = self._ask("read", lambda: db.execute(
                 "SELECT model, count(*), sum(size), min(coalesce(created, used)), max(coalesce(created, used)) "
                 "FROM outputs GROUP BY model ORDER BY count(*) DESC, model").fetchall())
         on_disk = sum(p.stat().st_size for p in (self.path, self.path.with_name(self.path.name + "-wal"))
@@ -158,7 +158,7 @@ class OutputCache:
             if self._db is None and not self.path.exists():
                 return 0
             db = self._readable()
-            removed = self._ask(db, "clear", lambda: db.execute(sql, args).rowcount)
+            removed = self._ask("clear", lambda: db.execute(sql, args).rowcount)
             if removed:
                 try:  # the space back to the disk; another process reading it now only defers that
                     db.execute("VACUUM")  # (in WAL mode the compacted file goes through the WAL first)
@@ -176,7 +176,7 @@ class OutputCache:
         except sqlite3.Error as e:
             raise self._sentence("open", e) from None
 
-    def _ask(self, db: sqlite3.Connection, what: str, question):
+    def _ask(self, what: str, question):
         try:
             return question()
         except sqlite3.Error as e:
