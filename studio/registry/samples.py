@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from studio.atomic import write_text
+from studio.errors import UserError
 from studio.registry.models import ModelRegistry, read_json_file
 from studio.registry.pipelines import PipelineRegistry
 from studio.spec.base import SHIPPED
@@ -29,13 +33,33 @@ def _context() -> dict | None:
 
 
 def sample_models() -> list[ModelSpec]:
-    return [ModelSpec.model_validate(read_json_file(p), context=_context())
-            for p in sorted((samples_dir() / "models").glob("*.json"))]
+    return _models(samples_dir(), _context())
 
 
 def sample_pipelines():
-    return [load_pipeline(read_json_file(p), context=_context())
-            for p in sorted((samples_dir() / "pipelines").glob("*.json"))]
+    return _pipelines(samples_dir(), _context())
+
+
+def _models(folder: Path, context: dict | None) -> list[ModelSpec]:
+    return [ModelSpec.model_validate(read_json_file(p), context=context) for p in sorted((folder / "models").glob("*.json"))]
+
+
+def _pipelines(folder: Path, context: dict | None):
+    return [load_pipeline(read_json_file(p), context=context) for p in sorted((folder / "pipelines").glob("*.json"))]
+
+
+@functools.cache  # once per process
+def remember_shipped_schemas() -> None:
+    """Read the studio's own samples as shipped (~3 ms), so their schemas are known valid in
+    this process: the data dir's copies of them, and any model using the same schemas (the
+    canonical chat pair, mostly), are then read at each start, and by each CLI command,
+    without importing jsonschema and checking them (~100 ms). Best effort: a samples folder
+    that cannot be read only leaves the checks to be made."""
+    try:
+        _models(SHIPPED_SAMPLES, SHIPPED)
+        _pipelines(SHIPPED_SAMPLES, SHIPPED)
+    except (OSError, UserError, ValidationError):
+        pass
 
 
 @dataclass

@@ -60,3 +60,27 @@ def test_reading_the_shipped_samples_does_not_import_jsonschema():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_a_later_start_reads_the_data_dirs_copies_without_jsonschema(tmp_path):
+    """Each start (and each CLI command) reads every model and pipeline file in the data dir;
+    the copies of the samples, and models with the same schemas, need no meta-schema check.
+    A schema of the user's own is still checked (and jsonschema imported for it)."""
+    from studio.core import Studio
+
+    Studio(tmp_path).close()  # the first start: seeds the samples
+    code = ("import sys\nfrom studio.core import Studio\nfrom pathlib import Path\ns = Studio(Path(sys.argv[1]))\n"
+            "assert s.models.all() and s.pipelines.all()\nprint('jsonschema' in sys.modules)")
+    later = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert later.returncode == 0, later.stderr
+    assert later.stdout.strip() == "False"
+
+    own = json.loads(next((tmp_path / "models").rglob("*.json")).read_text("utf-8"))
+    own.update(id="mine/custom", inputSchema={"type": "object", "properties": {"text": {"type": 5}}})
+    (tmp_path / "models" / "mine").mkdir()
+    (tmp_path / "models" / "mine" / "custom.json").write_text(json.dumps(own), "utf-8")
+    code = ("import sys\nfrom studio.core import Studio\nfrom pathlib import Path\ns = Studio(Path(sys.argv[1]))\n"
+            "print([str(c) for c in s.models.problems()])")
+    checked = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stderr
+    assert "custom.json" in checked.stdout and "not a valid JSON Schema at properties/text/type" in checked.stdout
