@@ -65,7 +65,7 @@ def check_slug(value: str, what: str) -> str:
     return value
 
 
-_VALID_SCHEMAS: set[str] = set()  # JSON texts of schemas that passed the meta-schema check
+_VALID_SCHEMAS: set[str] = set()  # JSON texts of schemas known valid: checked here, or shipped
 
 # The validation context of documents the studio ships (samples/): their schemas are known
 # valid (tests/foundation/test_samples_valid.py checks each one), so the first start — which
