@@ -43,11 +43,8 @@ def _cache():
 
 
 def _show(args) -> int:
-    cache = _cache()
-    try:
+    with _cache() as cache:
         summary = cache.summary()
-    finally:
-        cache.close()
     if args.json:
         print_json(summary)
         return 0
@@ -61,12 +58,9 @@ def _show(args) -> int:
 
 
 def _clear(args) -> int:
-    cache = _cache()
-    try:
+    with _cache() as cache:
         removed = cache.clear(model=args.model, older_than_s=None if args.older_than is None else args.older_than * 86400)
         left = cache.summary()["entries"]
-    finally:
-        cache.close()
     if args.json:
         print_json({"removed": removed, "remaining": left})
         return 0
@@ -74,8 +68,6 @@ def _clear(args) -> int:
     age = f" cached more than {args.older_than:g} day(s) ago" if args.older_than is not None else ""
     print(f"removed {removed:,} cached output(s){which}{age}; {left:,} remain.")
     return 0
-
-
 
 
 def _when(epoch: float | None) -> str:

@@ -234,8 +234,6 @@ def _check(args) -> int:
     return 0
 
 
-
-
 def _discover(args) -> int:
     from studio.registry.discover import discover_ollama
 

@@ -15,7 +15,6 @@ from typing import Any
 from studio.memo import per_object
 
 
-
 # What a model's answer depends on, beside the call's params: where and how it is called and
 # how its input and output are translated. Not its name, prices, health or the time it was
 # saved (kept to the second: two edits within one second had the same "version").

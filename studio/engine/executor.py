@@ -679,9 +679,8 @@ class _Run:
         nr.latency_ms, nr.ttft_ms = result.latency_ms, result.ttft_ms
         nr.usage, nr.cost_usd = result.usage, result.cost.usd
         if key and spec.id == primary.id:
-            self.engine.cache.put(key, {"modelId": spec.id, "output": result.output, "costUsd": result.cost.usd,
-                                        "usage": result.usage.to_json_dict(), "created": utcnow().isoformat()},
-                                  model=spec.id)
+            self.engine.cache.put(key, {"output": result.output, "costUsd": result.cost.usd,
+                                        "usage": result.usage.to_json_dict()}, model=spec.id)
         return result.output
 
     def _cache_hit(self, node: Node, nr: NodeRun, spec: ModelSpec, hit: dict, call_input: Any, reason: str) -> Any:

@@ -8,7 +8,7 @@ and never removed. Here an entry is a row: the web app, the CLI and batch runs s
 MAX_BYTES (the file's pages in use) the least recently used go. A cache may lose entries but
 never answers wrongly: a file that is not a readable database is set aside and started
 again, and a read or write that fails (another process holding the file too long) is a
-miss, or a put left out. Each entry names the model that gave it and when, so a person can
+miss, or a put left out. Each row names the model that gave it and when, so a person can
 see what is kept (`summary`) and drop it, all of it or one model's or the older entries
 (`clear`: `iom cache`, the Settings page).
 """
@@ -124,17 +124,20 @@ class OutputCache:
         drop = max(for_count, for_bytes, 1)
         db.execute("DELETE FROM outputs WHERE key IN (SELECT key FROM outputs ORDER BY used LIMIT ?)", (drop,))
 
+    def _empty(self) -> bool:
+        """Nothing cached yet, and no file: a question about it needs no file made to answer."""
+        return self._db is None and not self.path.exists()
+
     def summary(self) -> dict:
         """What the cache holds: entries and bytes in all and per model, the oldest and newest
         entry of each (seconds since the epoch), the file's size and the bounds."""
+        rows = []
         with self._lock:
-            if self._db is None and not self.path.exists():  # nothing cached yet: make no file to say so
-                return {"path": str(self.path), "entries": 0, "bytes": 0, "fileBytes": 0, "models": [],
-                        "maxEntries": self.MAX_ENTRIES, "maxBytes": self.MAX_BYTES}
-            db = self._readable()
-            rows = self._ask("read", lambda: db.execute(
-                "SELECT model, count(*), sum(size), min(coalesce(created, used)), max(coalesce(created, used)) "
-                "FROM outputs GROUP BY model ORDER BY count(*) DESC, model").fetchall())
+            if not self._empty():
+                db = self._ask("open", self._connection)
+                rows = self._ask("read", lambda: db.execute(
+                    "SELECT model, count(*), sum(size), min(coalesce(created, used)), max(coalesce(created, used)) "
+                    "FROM outputs GROUP BY model ORDER BY count(*) DESC, model").fetchall())
         on_disk = sum(p.stat().st_size for p in (self.path, self.path.with_name(self.path.name + "-wal"))
                       if p.exists())
         models = [{"model": model, "entries": count, "bytes": size, "oldest": oldest, "newest": newest}
@@ -155,9 +158,9 @@ class OutputCache:
             args.append(self.clock() - older_than_s)
         sql = "DELETE FROM outputs" + (" WHERE " + " AND ".join(where) if where else "")
         with self._lock:
-            if self._db is None and not self.path.exists():
+            if self._empty():
                 return 0
-            db = self._readable()
+            db = self._ask("open", self._connection)
             removed = self._ask("clear", lambda: db.execute(sql, args).rowcount)
             if removed:
                 try:  # the space back to the disk; another process reading it now only defers that
@@ -167,32 +170,30 @@ class OutputCache:
                     log.info("output cache: not compacted now (in use elsewhere)", exc_info=True)
         return removed
 
-    def _readable(self) -> sqlite3.Connection:
-        try:
-            return self._connection()
-        except OSError as e:
-            raise UserError(f"the output cache {self.path} could not be opened ({e.strerror or e}); "
-                            "check the folder's permissions and free space.") from None
-        except sqlite3.Error as e:
-            raise self._sentence("open", e) from None
-
     def _ask(self, what: str, question):
+        """`question()`, its failure as one sentence for a person (summary and clear)."""
         try:
             return question()
+        except OSError as e:
+            raise UserError(f"could not {what} the output cache {self.path} ({e.strerror or e}); "
+                            "check the folder's permissions and free space.") from None
         except sqlite3.Error as e:
-            raise self._sentence(what, e) from None
-
-    def _sentence(self, what: str, error: sqlite3.Error) -> UserError:
-        if "locked" in str(error) or "busy" in str(error):
-            return UserError(f"could not {what} the output cache: another studio process is writing to it; "
-                             "try again in a moment.")
-        return UserError(f"could not {what} the output cache {self.path} ({error}).")
+            if "locked" in str(e) or "busy" in str(e):
+                raise UserError(f"could not {what} the output cache: another studio process is writing to it; "
+                                "try again in a moment.") from None
+            raise UserError(f"could not {what} the output cache {self.path} ({e}).") from None
 
     def close(self) -> None:
         with self._lock:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+    def __enter__(self) -> "OutputCache":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _add_columns(db: sqlite3.Connection) -> None:

@@ -13,8 +13,6 @@ from studio.ui.threads import io_bound
 from studio.ui.widgets import notify_error
 
 
-
-
 def open_discover_dialog(studio, on_registered: Callable[[], object]) -> None:
     """Ask the server (address editable, default OLLAMA_HOST or the usual port) and list its models."""
     with ui.dialog() as dialog, ui.card().classes("w-[44rem] max-w-full").props("data-testid=discover-dialog"):

@@ -167,16 +167,22 @@ async def settings_page(request: Request) -> None:
     await refresh_keys()
 
 
-def _with_cache(home, ask: str, **kwargs):
-    """One question to the output cache file (opened here, closed after: the engine's own
+def _cache(home):
+    """The output cache file, opened for one question and closed after (the engine's own
     connection, if a run made one, is not this page's)."""
     from studio.engine.output_cache import OutputCache, cache_path
 
-    cache = OutputCache(cache_path(home))
-    try:
-        return getattr(cache, ask)(**kwargs)
-    finally:
-        cache.close()
+    return OutputCache(cache_path(home))
+
+
+def _cache_summary(home) -> dict:
+    with _cache(home) as cache:
+        return cache.summary()
+
+
+def _clear_cache(home) -> int:
+    with _cache(home) as cache:
+        return cache.clear()
 
 
 async def cache_row(studio) -> None:
@@ -188,7 +194,7 @@ async def cache_row(studio) -> None:
 
     async def refresh() -> None:
         try:
-            summary = await io_bound(_with_cache, studio.home, "summary")
+            summary = await io_bound(_cache_summary, studio.home)
         except Exception as e:  # noqa: BLE001 - one sentence, the page stays
             shown.set_text("could not be read")
             notify_error(e)
@@ -198,7 +204,7 @@ async def cache_row(studio) -> None:
                        f"{data_size(summary['fileBytes'])} on disk")
 
     async def clear() -> None:
-        removed = await io_bound(_with_cache, studio.home, "clear")
+        removed = await io_bound(_clear_cache, studio.home)
         ui.notify(f"Removed {removed:,} cached output{'s' if removed != 1 else ''}; the next runs call the models again.",
                   type="positive")
         await refresh()

@@ -24,9 +24,9 @@ def make_cache(home, start=1000.0):
 def test_summary_per_model_and_clearing_by_model_by_age_and_all(tmp_path):
     cache, now = make_cache(tmp_path)
     for i in range(3):
-        cache.put(f"a{i}", {"modelId": "m/a", "output": {"text": "x" * 20_000}}, model="m/a")
+        cache.put(f"a{i}", {"output": {"text": "x" * 20_000}}, model="m/a")
         now[0] += 10
-    cache.put("b0", {"modelId": "m/b", "output": {"text": "y"}}, model="m/b")
+    cache.put("b0", {"output": {"text": "y"}}, model="m/b")
     summary = cache.summary()
     assert summary["entries"] == 4 and summary["bytes"] > 60_000
     by_model = {m["model"]: m for m in summary["models"]}
