@@ -6,6 +6,7 @@ import json
 import re
 import time
 from datetime import datetime, timezone
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -67,31 +68,30 @@ def check_slug(value: str, what: str) -> str:
 
 _VALID_SCHEMAS: set[str] = set()  # JSON texts of schemas known valid: checked here, or shipped
 
-# The validation context of documents the studio ships (samples/): their schemas are known
-# valid (tests/foundation/test_samples_valid.py checks each one), so the first start — which
-# reads them to seed the data dir — does not import jsonschema (~70 ms) and check them (~25 ms).
-SHIPPED = {"shipped": True}
+
+def remember_valid_schema(value: Any) -> None:
+    """A schema known valid without the meta-schema check: one the studio ships (the samples;
+    tests/foundation/test_samples_valid.py checks each in full), so reading it, or a copy, or
+    a model using the same schema, does not import jsonschema (~70 ms) and check it."""
+    text = _schema_text(value)
+    if text is not None:
+        _remember_valid(text)
 
 
-def shipped(info) -> bool:
-    """Whether a field validator's document is one the studio ships (`SHIPPED` as its context)."""
-    return bool(info.context) and info.context.get("shipped") is True
+def _schema_text(value: Any) -> str | None:
+    try:
+        return json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError):
+        return None
 
 
-def check_json_schema(value: dict | None, *, known_valid: bool = False) -> dict | None:
+def check_json_schema(value: dict | None) -> dict | None:
     """A field that must hold a JSON Schema: refused with where it is wrong (ports, forms and
-    validation read `properties`/`required`/`type`, so a non-schema would fail later).
-    `known_valid`: a shipped schema, remembered as valid without the check."""
+    validation read `properties`/`required`/`type`, so a non-schema would fail later)."""
     if value is None:
         return value
-    try:  # most models share a few schemas (the canonical llm pair): each is checked once
-        text = json.dumps(value, sort_keys=True)
-    except (TypeError, ValueError):
-        text = None
+    text = _schema_text(value)  # most models share a few schemas (the canonical llm pair): each is checked once
     if text is not None and text in _VALID_SCHEMAS:
-        return value
-    if known_valid and text is not None:
-        _remember_valid(text)
         return value
     import jsonschema
 

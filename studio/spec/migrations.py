@@ -102,14 +102,13 @@ def upgrade(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def load_pipeline(doc: Any, *, context: dict | None = None) -> Pipeline:
-    """Any known version of the pipeline JSON → the current Pipeline, or one clear UserError.
-    `context`: pydantic's validation context (`base.SHIPPED` for the studio's own samples)."""
+def load_pipeline(doc: Any) -> Pipeline:
+    """Any known version of the pipeline JSON → the current Pipeline, or one clear UserError."""
     from studio.jsonread import check_shape
 
     check_shape(doc, "the pipeline")
     try:
-        return Pipeline.model_validate(upgrade(doc), context=context)
+        return Pipeline.model_validate(upgrade(doc))
     except ValidationError as e:
         raise UserError(f"the pipeline is not valid: {describe_validation_error(e)}") from None
 

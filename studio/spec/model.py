@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from studio.spec.base import SpecModel, check_json_schema, check_slug, shipped, utcnow
+from studio.spec.base import SpecModel, check_json_schema, check_slug, utcnow
 
 Provider = Literal["openai", "anthropic", "google", "huggingface", "ollama", "http", "local"]
 
@@ -130,8 +130,8 @@ class ModelSpec(SpecModel):
 
     @field_validator("input_schema", "output_schema")
     @classmethod
-    def _schema_is_valid(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        return check_json_schema(v, known_valid=shipped(info))
+    def _schema_is_valid(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return check_json_schema(v)
 
     @model_validator(mode="after")
     def _endpoint_unless_local(self) -> "ModelSpec":

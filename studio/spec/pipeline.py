@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, field_validator
 
-from studio.spec.base import SpecModel, check_json_schema, check_slug, shipped
+from studio.spec.base import SpecModel, check_json_schema, check_slug
 
 FORMAT_TAG = "iom.pipeline"
 CURRENT_VERSION = 1
@@ -88,8 +88,8 @@ class Node(SpecModel):
 
     @field_validator("input_schema")
     @classmethod
-    def _schema_is_a_schema(cls, v: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
-        return check_json_schema(v, known_valid=shipped(info))
+    def _schema_is_a_schema(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        return check_json_schema(v)
 
 
 class Edge(SpecModel):
