@@ -26,6 +26,8 @@ def register(sub) -> None:
     p.add_argument("--concurrency", type=int, default=8, help="rows run at once (default 8)")
     p.add_argument("--executor", choices=["local", "ray"], default="local")
     p.add_argument("--ray-address", help="an existing Ray cluster (default: RAY_ADDRESS, else a local Ray)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="call every node's model even where a cached output exists (a separate batch: cost and latency of a fresh run)")
     p.add_argument("--resume", metavar="BATCH_ID", help="continue this batch with its saved target and data")
     p.add_argument("--json", action="store_true", help="print the batch's aggregates as JSON")
     p.set_defaults(handler=_run)
@@ -68,12 +70,15 @@ def _run(args) -> int:
     s = studio()
     if args.resume:
         plan = load_plan(s.home, args.resume)
+        if args.no_cache and plan.use_cache:
+            raise UserError(f"batch {plan.id} reuses cached outputs; --no-cache makes a separate batch: "
+                            "run it with the target and --data instead of --resume.")
         plan.concurrency, plan.executor = args.concurrency, args.executor
     else:
         if not args.target or not args.data:
             raise UserError("give a target and --data, e.g. 'iom batch run review-triage --data reviews', or --resume BATCH_ID.")
         plan = plan_batch(s, args.target, args.data, limit=args.limit, concurrency=args.concurrency,
-                          executor=args.executor)
+                          executor=args.executor, use_cache=not args.no_cache)
     if args.ray_address:
         import os
 
@@ -93,8 +98,16 @@ def _run(args) -> int:
         print_json({"id": plan.id, "target": plan.target, "rows": plan.rows, **agg})
     else:
         print(f"batch {plan.id}: {agg['succeeded']} succeeded, {agg['failed']} failed of {plan.rows} rows; "
-              f"cost {_money(agg['costUsd'])}, p50 {_ms(agg['latencyP50Ms'])}, p95 {_ms(agg['latencyP95Ms'])}")
+              f"cost {_money(agg['costUsd'])}, p50 {_ms(agg['latencyP50Ms'])}, p95 {_ms(agg['latencyP95Ms'])}"
+              f"{_cached(agg)}")
     return 0
+
+
+def _cached(agg: dict) -> str:
+    """A note when cached outputs answered some rows' nodes: their cost and latency are lower
+    than a fresh run's."""
+    n = agg.get("cachedRows") or 0
+    return f"; {n} row(s) reused cached outputs (--no-cache measures every call)" if n else ""
 
 
 def _money(v) -> str:
@@ -133,7 +146,7 @@ def _show(args) -> int:
         return 0
     print(f"batch {plan.id}: {plan.target} over {plan.dataset_id or plan.data}; "
           f"{agg['done']}/{plan.rows} rows done, {agg['failed']} failed, cost {_money(agg['costUsd'])}, "
-          f"p50 {_ms(agg['latencyP50Ms'])}, p95 {_ms(agg['latencyP95Ms'])}")
+          f"p50 {_ms(agg['latencyP50Ms'])}, p95 {_ms(agg['latencyP95Ms'])}{_cached(agg)}")
     print_table([[str(r["index"]), r["status"], _money(r.get("costUsd")), _ms(r.get("latencyMs")),
                   (r.get("error") or json.dumps(r.get("output"), ensure_ascii=False))[:80]] for r in ordered],
                 ["row", "status", "cost", "latency", "output"])

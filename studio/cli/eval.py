@@ -26,6 +26,9 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int)
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--executor", choices=["local", "ray"], default="local")
+    p.add_argument("--reuse-cache", action="store_true",
+                   help="answer nodes from cached outputs where they exist: cheaper, but those rows' cost and "
+                        "latency leave the cached calls out (the table counts them)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_run)
 
@@ -68,7 +71,8 @@ def _run(args) -> int:
     async def go():
         try:
             return await run_experiment(s, args.data, variants, scorers, limit=args.limit,
-                                        concurrency=args.concurrency, executor=args.executor, progress=progress)
+                                        concurrency=args.concurrency, executor=args.executor,
+                                        use_cache=args.reuse_cache, progress=progress)
         finally:
             await s.aclose()
     doc = asyncio.run(go())
@@ -102,6 +106,10 @@ def _table(doc: dict) -> None:
                      _fmt(v["costPerRowUsd"], "$"), _fmt(v["costUsd"], "$"), _fmt(v["latencyP50Ms"], "ms"),
                      _fmt(v["latencyP95Ms"], "ms"), _fmt(v["errorRate"], "%"), "*" if v.get("pareto") else ""])
     print_table(rows, ["#", "variant", "quality", "ci95", "cost/row", "cost", "p50 ms", "p95 ms", "errors", "pareto"])
+    cached = [f"{i} ({v['cachedRows']} of {v['rows']} rows)" for i, v in enumerate(doc["variants"], 1) if v.get("cachedRows")]
+    if cached:
+        print(f"cached outputs answered some nodes of variant {', '.join(cached)}: their cost and latency "
+              "leave those calls out; run without --reuse-cache to measure every call.")
 
 
 def _list(args) -> int:

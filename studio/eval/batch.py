@@ -43,20 +43,24 @@ class BatchPlan:
     concurrency: int = 8
     executor: str = "local"
     swaps: dict[str, str] = field(default_factory=dict)  # pipeline node id -> model id to use instead
+    # False: every node calls its model even where a cached output exists (the outputs still
+    # refresh the cache), so the rows' cost and latency are a fresh run's
+    use_cache: bool = True
     created: str = field(default_factory=lambda: utcnow().isoformat())
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "target": self.target, "kind": self.kind, "data": self.data,
                 "datasetId": self.dataset_id, "rows": self.rows, "inputs": self.inputs,
                 "expected": self.expected, "limit": self.limit, "concurrency": self.concurrency,
-                "executor": self.executor, "swaps": self.swaps, "created": self.created}
+                "executor": self.executor, "swaps": self.swaps, "useCache": self.use_cache,
+                "created": self.created}
 
     @classmethod
     def from_json(cls, d: dict) -> "BatchPlan":
         return cls(id=d["id"], target=d["target"], kind=d["kind"], data=d["data"], dataset_id=d.get("datasetId"),
                    rows=d["rows"], inputs=d.get("inputs") or {}, expected=d.get("expected") or {},
                    limit=d.get("limit"), concurrency=d.get("concurrency", 8), executor=d.get("executor", "local"),
-                   swaps=d.get("swaps") or {}, created=d.get("created", ""))
+                   swaps=d.get("swaps") or {}, use_cache=d.get("useCache", True), created=d.get("created", ""))
 
 
 def batches_root(home: Path) -> Path:
@@ -72,8 +76,11 @@ def _file_hash(path: Path) -> str:
 
 
 def batch_id_for(target: str, data_hash: str, limit: int | None, swaps: dict[str, str] | None = None,
-                 inputs: list | None = None) -> str:
-    key = json.dumps([target, data_hash, limit] + ([sorted(swaps.items())] if swaps else []) + [inputs or []])
+                 inputs: list | None = None, use_cache: bool = True) -> str:
+    """The same rows run the same way resume one batch; without the cache is another batch
+    (its figures mean something else), and a batch id made before that option stays the same."""
+    key = json.dumps([target, data_hash, limit] + ([sorted(swaps.items())] if swaps else []) + [inputs or []]
+                     + ([] if use_cache else ["no-cache"]))
     return "b" + hashlib.sha256(key.encode()).hexdigest()[:15]
 
 
@@ -96,7 +103,7 @@ def _target_inputs(studio, target: str) -> tuple[str, list[str]]:
 
 def plan_batch(studio, target: str, data: str, *, limit: int | None = None, concurrency: int = 8,
                executor: str = "local", swaps: dict[str, str] | None = None,
-               scored: set[str] | frozenset = frozenset()) -> BatchPlan:
+               scored: set[str] | frozenset = frozenset(), use_cache: bool = True) -> BatchPlan:
     """Resolve target and data; the same target + data + limit (+ swaps) gives the same batch id."""
     if limit is not None and limit < 1:
         raise UserError("--limit must be 1 or more.")
@@ -132,10 +139,10 @@ def plan_batch(studio, target: str, data: str, *, limit: int | None = None, conc
     if kind == "pipeline" and missing:
         raise UserError(f"the data has no column for input {missing[0]!r} of {target}; its columns are "
                         f"{', '.join(columns)}. Rename that column to the input's name, or map it with 'iom datasets map ID --input NAME=COLUMN'.")
-    bid = batch_id_for(target, _file_hash(path), limit, swaps, sorted(inputs.items()))
+    bid = batch_id_for(target, _file_hash(path), limit, swaps, sorted(inputs.items()), use_cache)
     return BatchPlan(id=bid, target=target, kind=kind, data=str(path), dataset_id=ds.id if ds else None,
                      rows=count, inputs=inputs, expected=expected, limit=limit, concurrency=concurrency,
-                     executor=executor, swaps=swaps)
+                     executor=executor, swaps=swaps, use_cache=use_cache)
 
 
 def swapped_pipeline(studio, target: str, swaps: dict[str, str]):
@@ -236,7 +243,7 @@ class Tally:
     one float a row (the latency percentiles), not a dict a row, so its memory stays flat."""
 
     def __init__(self) -> None:
-        self.done = self.succeeded = self.unpriced = 0
+        self.done = self.succeeded = self.unpriced = self.cached = 0
         self.cost = 0  # of the priced rows, added in the order they finished (as sum() did)
         self.latencies = array("d")
 
@@ -256,6 +263,7 @@ class Tally:
             self.cost += row["costUsd"]
         if row.get("latencyMs") is not None:
             self.latencies.append(row["latencyMs"])
+        self.cached += bool(row.get("cachedNodes"))
 
     def result(self, plan: BatchPlan) -> dict[str, Any]:
         done, failed = self.done, self.done - self.succeeded
@@ -266,7 +274,9 @@ class Tally:
         return {"done": done, "succeeded": self.succeeded, "failed": failed,
                 "complete": done >= plan.rows, "costUsd": self.cost if done > self.unpriced else (0.0 if done else None),
                 "unpricedRows": self.unpriced, "latencyP50Ms": pct(0.5), "latencyP95Ms": pct(0.95),
-                "errorRate": failed / done if done else None}
+                "errorRate": failed / done if done else None,
+                # rows with a node answered from the cache: their cost and latency leave that call out
+                "cachedRows": self.cached}
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -290,9 +300,10 @@ async def run_row(studio, plan: BatchPlan, index: int, row: dict) -> dict[str, A
             from studio.engine import RunOptions
 
             pipeline = swapped_pipeline(studio, plan.target, plan.swaps)
-            record = await studio.engine.run(pipeline, inputs, RunOptions(run_id=run_id, keep_outputs=False))
+            record = await studio.engine.run(pipeline, inputs, RunOptions(run_id=run_id, keep_outputs=False,
+                                                                          use_cache=plan.use_cache))
             out.update(status=record.status, output=record.outputs, error=record.error,
-                       costUsd=record.cost_usd, latencyMs=record.wall_ms)
+                       costUsd=record.cost_usd, latencyMs=record.wall_ms, cachedNodes=record.cached_nodes)
         else:
             from studio.providers.hub import CallContext
             from studio.spec.calls import CallRequest

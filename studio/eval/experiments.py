@@ -6,6 +6,11 @@ A variant is a batch target (a pipeline or a model) plus optional node swaps
 Each variant runs as an ordinary (resumable) batch; the experiment file
 `IOM_HOME/experiments/<id>.json` keeps the variants, scorers and the figures compared:
 score with its bootstrap interval, cost per row and total, latency p50/p95, error rate.
+
+Variants call their models afresh by default, not answering from the output cache: a variant
+that shares nodes with the one before it would otherwise find their outputs cached and look
+cheaper and faster than it is. `use_cache=True` trades that for money saved, and each variant
+then counts the rows a cached output answered.
 """
 
 from __future__ import annotations
@@ -62,8 +67,10 @@ def experiments_root(home: Path) -> Path:
     return home / "experiments"
 
 
-def experiment_id(data: str, variants: list[Variant], scorers: list[ScorerSpec], limit: int | None) -> str:
-    key = json.dumps([data, [v.name for v in variants], [s.name for s in scorers], limit])
+def experiment_id(data: str, variants: list[Variant], scorers: list[ScorerSpec], limit: int | None,
+                  use_cache: bool = False) -> str:
+    key = json.dumps([data, [v.name for v in variants], [s.name for s in scorers], limit]
+                     + (["cache"] if use_cache else []))
     return "x" + hashlib.sha256(key.encode()).hexdigest()[:11]
 
 
@@ -87,6 +94,7 @@ def pareto_front(points: list[tuple[str, float | None, float | None]]) -> set[st
 
 async def run_experiment(studio, data: str, variants: list[Variant], scorers: list[ScorerSpec], *,
                          limit: int | None = None, concurrency: int = 8, executor: str = "local",
+                         use_cache: bool = False,
                          progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Run every variant as a batch over the data, score it, save and return the experiment."""
     if len(variants) < 1:
@@ -96,13 +104,14 @@ async def run_experiment(studio, data: str, variants: list[Variant], scorers: li
 
     def plan_all():  # reads and hashes the data file: in a thread, off the UI's event loop
         return [plan_batch(studio, v.target, data, limit=limit, concurrency=concurrency, executor=executor,
-                           swaps=v.swaps, scored={s.column for s in scorers}) for v in variants]
+                           swaps=v.swaps, scored={s.column for s in scorers}, use_cache=use_cache)
+                for v in variants]
     plans = await asyncio.to_thread(plan_all)  # every variant checked before any row runs
     for s in scorers:
         if s.column not in plans[0].expected:
             raise UserError(f"the data has no expected column {s.column!r} for scorer {s.name}; "
                             f"its expected columns are {', '.join(plans[0].expected) or 'none'}.")
-    exp_id = experiment_id(data, variants, scorers, limit)
+    exp_id = experiment_id(data, variants, scorers, limit, use_cache)
     results = []
     for v, plan in zip(variants, plans):
         agg = await run_batch(studio, plan, progress=(lambda d, t, n=v.name: progress(n, d, t)) if progress else None)
@@ -128,12 +137,14 @@ async def run_experiment(studio, data: str, variants: list[Variant], scorers: li
                         "scores": scores, "costUsd": total, "judgeCostUsd": judge_cost,
                         "costPerRowUsd": None if total is None else total / max(1, agg["done"]),
                         "latencyP50Ms": _percent(lat, 0.5), "latencyP95Ms": _percent(lat, 0.95),
-                        "errorRate": agg["errorRate"], "unpricedRows": agg["unpricedRows"]})
+                        "errorRate": agg["errorRate"], "unpricedRows": agg["unpricedRows"],
+                        "cachedRows": agg["cachedRows"]})
     front = pareto_front([(r["variant"], r["costPerRowUsd"], r["quality"]) for r in results])
     for r in results:
         r["pareto"] = r["variant"] in front
     doc = {"id": exp_id, "data": data, "datasetId": plans[0].dataset_id, "limit": limit,
-           "scorers": [s.name for s in scorers], "variants": results, "created": utcnow().isoformat()}
+           "scorers": [s.name for s in scorers], "useCache": use_cache, "variants": results,
+           "created": utcnow().isoformat()}
     await asyncio.to_thread(write_json, experiments_root(studio.home) / f"{exp_id}.json", doc)
     return doc
 

@@ -43,13 +43,15 @@ def compare_rows(doc: dict) -> list[dict[str, Any]]:
                      "ci95": "—" if not ci else f"{ci[0]:.3f} – {ci[1]:.3f}",
                      "costRow": _fmt(v["costPerRowUsd"], "$"), "cost": _fmt(v["costUsd"], "$"),
                      "p50": _fmt(v["latencyP50Ms"], "ms"), "p95": _fmt(v["latencyP95Ms"], "ms"),
-                     "errors": _fmt(v["errorRate"], "%"), "pareto": "Pareto" if v.get("pareto") else ""})
+                     "errors": _fmt(v["errorRate"], "%"),
+                     "cached": f"{v['cachedRows']} / {v['rows']}" if v.get("cachedRows") else "—",
+                     "pareto": "Pareto" if v.get("pareto") else ""})
     return rows
 
 
 COLUMNS = [{"name": k, "label": label, "field": k, "align": "left"} for k, label in [
     ("n", "#"), ("variant", "Variant"), ("quality", "Quality"), ("ci95", "95% CI"), ("costRow", "Cost / row"),
-    ("cost", "Total cost"), ("p50", "p50"), ("p95", "p95"), ("errors", "Errors"), ("pareto", "Front")]]
+    ("cost", "Total cost"), ("p50", "p50"), ("p95", "p95"), ("errors", "Errors"), ("cached", "Rows from cache"), ("pareto", "Front")]]
 
 
 async def evaluate_page() -> None:
@@ -72,6 +74,9 @@ async def evaluate_page() -> None:
                 "w-72").props("data-testid=eval-scorers")
         with ui.row().classes("items-center gap-4"):
             button = ui.button("Run experiment", icon="play_arrow").props("data-testid=eval-run")
+            reuse = ui.checkbox("Reuse cached outputs").props("data-testid=eval-reuse-cache").tooltip(
+                "Cheaper, but a row a cached output answered leaves that call's cost and latency out: "
+                "off, every variant calls its models and is measured as it would run")
             progress_label = ui.label("").props("data-testid=eval-progress")
         bar = ui.linear_progress(value=0, show_value=False).classes("w-full")
         bar.visible = False
@@ -92,7 +97,8 @@ async def evaluate_page() -> None:
             button.disable()
             bar.visible = True
             try:
-                doc = await run_experiment(studio, data.value, vs, ss, limit=n, progress=on_progress)
+                doc = await run_experiment(studio, data.value, vs, ss, limit=n, use_cache=bool(reuse.value),
+                                           progress=on_progress)
             except UserError as e:
                 ui.notify(str(e), type="negative")
                 progress_label.text = ""

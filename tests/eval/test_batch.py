@@ -62,6 +62,29 @@ def test_same_target_and_data_resume_and_unknown_target(iom_home):
         s.close()
 
 
+def test_no_cache_is_its_own_batch_and_calls_every_node(iom_home):
+    """The offline sample's models are deterministic, so a second batch over the same rows finds
+    every node cached; --no-cache runs them again, as a separate batch with a fresh run's figures."""
+    first = iom("batch", "run", "review-triage", "--data", str(SAMPLE), "--limit", "3", "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["cachedRows"] == 0
+    other = iom("batch", "run", "review-triage", "--data", str(SAMPLE), "--limit", "3", "--concurrency", "1")
+    assert "reused cached outputs" not in other.stdout  # the same batch: resumed, nothing to run
+    limit4 = json.loads(iom("batch", "run", "review-triage", "--data", str(SAMPLE), "--limit", "4", "--json").stdout)
+    assert limit4["cachedRows"] == 3  # another batch over the same first rows: answered from the cache
+    fresh = iom("batch", "run", "review-triage", "--data", str(SAMPLE), "--limit", "4", "--no-cache", "--json")
+    assert fresh.returncode == 0, fresh.stderr
+    fresh = json.loads(fresh.stdout)
+    assert fresh["id"] != limit4["id"] and fresh["cachedRows"] == 0 and fresh["succeeded"] == 4
+    shown = json.loads(iom("batch", "show", fresh["id"], "--json").stdout)
+    assert shown["useCache"] is False and all(r["cachedNodes"] == 0 for r in shown["rowResults"])
+    assert "4 row(s) reused cached outputs" not in iom("batch", "show", limit4["id"]).stdout
+    assert "3 row(s) reused cached outputs" in iom("batch", "show", limit4["id"]).stdout
+    refused = iom("batch", "run", "--resume", limit4["id"], "--no-cache")
+    assert refused.returncode == 1 and "--no-cache makes a separate batch" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
 def test_model_target_calls_the_hub(iom_home):
     r = iom("batch", "run", "local/sentiment-vader", "--data", str(SAMPLE), "--limit", "3", "--json")
     assert r.returncode == 0, r.stderr

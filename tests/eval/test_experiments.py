@@ -76,3 +76,57 @@ def test_cli_run_show_compare_and_bad_input(iom_home):
     assert iom("eval", "compare", doc["id"], "1", "2", "--json").returncode == 0
     bad = iom("eval", "run", "--data", str(SAMPLE), "-v", "review-triage", "-s", "stars:exact")
     assert bad.returncode == 1 and "no expected column 'stars'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def _priced_pair_pipeline(s, fake):
+    """in -> a (t/a) -> b (t/b) -> out: two priced chat models at temperature 0, whose outputs
+    the cache keeps; each call costs 10 in + 5 out tokens = $0.00002."""
+    from studio.spec import ModelSpec, load_pipeline
+    from studio.spec.calls import CANONICAL_SCHEMAS
+
+    llm_in, llm_out = CANONICAL_SCHEMAS["llm"]
+    for mid in ("t/a", "t/b", "t/c"):
+        s.models.save(ModelSpec(id=mid, name=mid, provider="openai", api="openai-chat", endpoint=fake.url("/v1/chat/completions"),
+                                model=mid, key_ref="EVAL_TEST_KEY", input_schema=llm_in, output_schema=llm_out,
+                                default_params={"temperature": 0},
+                                prices={"input_per_token": 1e-6, "output_per_token": 2e-6}))
+    s.pipelines.save(load_pipeline({
+        "format": "iom.pipeline", "version": 1, "id": "pair", "name": "Pair",
+        "nodes": [{"id": "in", "kind": "input", "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}},
+                  {"id": "a", "kind": "model", "model": "t/a", "prompt": "{{ text }}"},
+                  {"id": "b", "kind": "model", "model": "t/b", "prompt": "{{ text }}"},
+                  {"id": "out", "kind": "output"}],
+        "edges": [{"id": "e1", "source": "in", "sourcePort": "text", "target": "a", "targetPort": "text"},
+                  {"id": "e2", "source": "a", "sourcePort": "text", "target": "b", "targetPort": "text"},
+                  {"id": "e3", "source": "b", "sourcePort": "text", "target": "out", "targetPort": "sentiment"}]}))
+
+
+async def test_a_variant_sharing_nodes_is_measured_fresh_unless_the_cache_is_asked_for(iom_home, monkeypatch):
+    """Variant 2 swaps node b only: node a's calls are the same as variant 1's. Answered from
+    the cache they cost nothing and take no time, and variant 2 would look half its price."""
+    from tests.engine.conftest import chat_reply
+    from tests.fakes.provider_server import FakeProvider, Reply
+
+    monkeypatch.setenv("EVAL_TEST_KEY", "sk-eval-test-000000000000")
+    with FakeProvider() as fake:
+        fake.reply("/v1/chat/completions", lambda req: Reply(json=chat_reply(req.json["messages"][-1]["content"][:40])))
+        s = Studio(iom_home)
+        try:
+            _priced_pair_pipeline(s, fake)
+            variants = [Variant.parse("pair"), Variant.parse("pair@b=t/c")]
+            scorers = [ScorerSpec.parse("sentiment:exact")]
+            fresh = await run_experiment(s, str(SAMPLE), variants, scorers, limit=4)
+            calls_fresh = len(fake.requests)
+            reused = await run_experiment(s, str(SAMPLE), variants, scorers, limit=4, use_cache=True)
+            await s.aclose()
+        finally:
+            s.close()
+    one, two = fresh["variants"]
+    assert calls_fresh == 2 * 4 * 2  # two nodes, four rows, two variants: every call made
+    assert one["costPerRowUsd"] == pytest.approx(4e-5) and two["costPerRowUsd"] == pytest.approx(4e-5)
+    assert one["cachedRows"] == two["cachedRows"] == 0 and fresh["useCache"] is False
+    # asked to reuse the cache, both variants find every call cached (variant 2's b was run
+    # above as t/c): the rows cost nothing, and the experiment says how many rows that was
+    assert reused["id"] != fresh["id"] and reused["useCache"] is True
+    assert [v["cachedRows"] for v in reused["variants"]] == [4, 4] and len(fake.requests) == calls_fresh
+    assert all(v["costUsd"] == 0.0 for v in reused["variants"])
