@@ -111,6 +111,8 @@ def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[
     if runner_up is not None:
         rq, _ = _quality(runner_up, quality)
         rp = price_per_mtok(runner_up)
+        rms, rsource = _latency(runner_up, calls)
         detail += (f"; next: {runner_up.id} quality " + (f"{rq:.3f}" if rq is not None else "not measured")
-                   + (f", ${rp:g}/Mtok" if rp is not None else ", unpriced"))
+                   + (f", ${rp:g}/Mtok" if rp is not None else ", unpriced")
+                   + (f", ~{rms:.0f} ms ({rsource})" if rms is not None else ", latency unknown"))
     return chosen, detail, ranked[1:]
