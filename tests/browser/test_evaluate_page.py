@@ -25,3 +25,10 @@ def test_two_variants_compared(studio_screen):
     assert len(points) >= 2  # one marker per variant
     # the bare model gives language codes where the pipeline gives names: every row differs
     wait_until(lambda: "6 row(s) differ" in by_testid(studio_screen, "eval-diff-count").text)
+    # the same experiment reusing the cache the fresh run filled: the pipeline's rows are all
+    # answered from it, and the table says so (a model variant is a single call, never cached)
+    assert "6 / 6" not in cells
+    by_testid(studio_screen, "eval-reuse-cache").click()
+    by_testid(studio_screen, "eval-run").click()
+    wait_until(lambda: "6 / 6" in [td.get_attribute("textContent") for td in
+                                   by_testid(studio_screen, "eval-compare").find_elements(By.CSS_SELECTOR, "td")], 60)
