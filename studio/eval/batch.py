@@ -46,6 +46,8 @@ class BatchPlan:
     # False: every node calls its model even where a cached output exists (the outputs still
     # refresh the cache), so the rows' cost and latency are a fresh run's
     use_cache: bool = True
+    # what produced the rows (`target_version`): a pipeline or model edited since is another batch
+    target_version: str | None = None
     created: str = field(default_factory=lambda: utcnow().isoformat())
 
     def to_json(self) -> dict[str, Any]:
@@ -53,14 +55,15 @@ class BatchPlan:
                 "datasetId": self.dataset_id, "rows": self.rows, "inputs": self.inputs,
                 "expected": self.expected, "limit": self.limit, "concurrency": self.concurrency,
                 "executor": self.executor, "swaps": self.swaps, "useCache": self.use_cache,
-                "created": self.created}
+                "targetVersion": self.target_version, "created": self.created}
 
     @classmethod
     def from_json(cls, d: dict) -> "BatchPlan":
         return cls(id=d["id"], target=d["target"], kind=d["kind"], data=d["data"], dataset_id=d.get("datasetId"),
                    rows=d["rows"], inputs=d.get("inputs") or {}, expected=d.get("expected") or {},
                    limit=d.get("limit"), concurrency=d.get("concurrency", 8), executor=d.get("executor", "local"),
-                   swaps=d.get("swaps") or {}, use_cache=d.get("useCache", True), created=d.get("created", ""))
+                   swaps=d.get("swaps") or {}, use_cache=d.get("useCache", True),
+                   target_version=d.get("targetVersion"), created=d.get("created", ""))
 
 
 def batches_root(home: Path) -> Path:
@@ -76,11 +79,12 @@ def _file_hash(path: Path) -> str:
 
 
 def batch_id_for(target: str, data_hash: str, limit: int | None, swaps: dict[str, str] | None = None,
-                 inputs: list | None = None, use_cache: bool = True) -> str:
-    """The same rows run the same way resume one batch; without the cache is another batch
-    (its figures mean something else), and a batch id made before that option stays the same."""
+                 inputs: list | None = None, use_cache: bool = True, version: str | None = None) -> str:
+    """The same rows through the same pipeline or model, run the same way, resume one batch.
+    An edited pipeline or model (`version`) is another batch, and so is a run without the cache
+    (its figures mean something else)."""
     key = json.dumps([target, data_hash, limit] + ([sorted(swaps.items())] if swaps else []) + [inputs or []]
-                     + ([] if use_cache else ["no-cache"]))
+                     + ([] if use_cache else ["no-cache"]) + ([version] if version else []))
     return "b" + hashlib.sha256(key.encode()).hexdigest()[:15]
 
 
@@ -139,10 +143,42 @@ def plan_batch(studio, target: str, data: str, *, limit: int | None = None, conc
     if kind == "pipeline" and missing:
         raise UserError(f"the data has no column for input {missing[0]!r} of {target}; its columns are "
                         f"{', '.join(columns)}. Rename that column to the input's name, or map it with 'iom datasets map ID --input NAME=COLUMN'.")
-    bid = batch_id_for(target, _file_hash(path), limit, swaps, sorted(inputs.items()), use_cache)
+    version = target_version(studio, kind, target, swaps)
+    bid = batch_id_for(target, _file_hash(path), limit, swaps, sorted(inputs.items()), use_cache, version)
     return BatchPlan(id=bid, target=target, kind=kind, data=str(path), dataset_id=ds.id if ds else None,
                      rows=count, inputs=inputs, expected=expected, limit=limit, concurrency=concurrency,
-                     executor=executor, swaps=swaps, use_cache=use_cache)
+                     executor=executor, swaps=swaps, use_cache=use_cache, target_version=version)
+
+
+def target_version(studio, kind: str, target: str, swaps: dict[str, str]) -> str:
+    """A digest of what turns a row into its output: the pipeline's nodes and edges after the
+    swaps (not its name, labels or layout), and what each model it names is, with its default
+    params. Without it in the batch id, a pipeline edited on the canvas and evaluated again
+    found its old batch complete and reported the old version's rows."""
+    from studio.engine.cache import model_version
+
+    if kind == "pipeline":
+        pipe = swapped_pipeline(studio, target, swaps)
+        doc: dict[str, Any] = {"nodes": [n.model_dump(mode="json", exclude={"label"}) for n in pipe.nodes],
+                               "edges": [e.model_dump(mode="json") for e in pipe.edges]}
+        model_ids = pipe.model_ids()
+    else:
+        doc, model_ids = {}, {target}
+    specs = {i: studio.models.find(i) for i in sorted(model_ids)}
+    doc["models"] = {i: [model_version(spec), spec.default_params] if spec else None for i, spec in specs.items()}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:16]
+
+
+def check_unchanged(studio, plan: BatchPlan) -> None:
+    """Refuses to add rows to a batch whose pipeline or model was edited since it started: its
+    finished rows came from the earlier version. (A batch saved before versions has none.)"""
+    if plan.target_version is None:
+        return
+    if target_version(studio, plan.kind, plan.target, plan.swaps) != plan.target_version:
+        what = "pipeline" if plan.kind == "pipeline" else "model"
+        raise UserError(f"{what} {plan.target} has changed since batch {plan.id} started, so its finished rows "
+                        f"came from the earlier version; run 'iom batch run {plan.target} --data ...' again "
+                        "for a batch of the current one.")
 
 
 def swapped_pipeline(studio, target: str, swaps: dict[str, str]):
@@ -289,8 +325,9 @@ def row_expected(plan: BatchPlan, row: dict) -> dict[str, Any]:
     return {name: row.get(col) for name, col in plan.expected.items()}
 
 
-async def run_row(studio, plan: BatchPlan, index: int, row: dict) -> dict[str, Any]:
-    """One row as a normal run (pipeline) or call (model); never raises for a row's failure."""
+async def run_row(studio, plan: BatchPlan, index: int, row: dict, pipeline=None) -> dict[str, Any]:
+    """One row as a normal run (pipeline) or call (model); never raises for a row's failure.
+    `pipeline`: the batch's pipeline, resolved once (else read here)."""
     run_id = f"{plan.id}-{index}"
     inputs = row_inputs(plan, row)
     t0 = time.perf_counter()
@@ -299,7 +336,7 @@ async def run_row(studio, plan: BatchPlan, index: int, row: dict) -> dict[str, A
         if plan.kind == "pipeline":
             from studio.engine import RunOptions
 
-            pipeline = swapped_pipeline(studio, plan.target, plan.swaps)
+            pipeline = pipeline or swapped_pipeline(studio, plan.target, plan.swaps)
             record = await studio.engine.run(pipeline, inputs, RunOptions(run_id=run_id, keep_outputs=False,
                                                                           use_cache=plan.use_cache))
             out.update(status=record.status, output=record.outputs, error=record.error,
@@ -356,6 +393,7 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
     folder = batch_dir(studio.home, plan.id)
 
     def open_state():  # file work in a thread: the UI calls this on NiceGUI's event loop
+        check_unchanged(studio, plan)
         folder.mkdir(parents=True, exist_ok=True)
         write_json(folder / "batch.json", plan.to_json())
         done = load_rows(studio.home, plan.id)
@@ -378,6 +416,8 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
                 await asyncio.to_thread(writer.write, result)
                 finished(result)
         else:
+            # one version of the pipeline for every row, even if it is saved again meanwhile
+            pipeline = swapped_pipeline(studio, plan.target, plan.swaps) if plan.kind == "pipeline" else None
             queue: asyncio.Queue = asyncio.Queue(maxsize=plan.concurrency * 2)
             unreadable: list[Exception] = []
 
@@ -392,7 +432,7 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
 
             async def work():
                 while (item := await queue.get()) is not None:
-                    result = await run_row(studio, plan, *item)
+                    result = await run_row(studio, plan, *item, pipeline=pipeline)
                     await asyncio.to_thread(writer.write, result)
                     finished(result)
 

@@ -17,7 +17,7 @@ import pytest
 from studio.core import Studio
 from studio.errors import UserError
 from studio.recording import MemoryRecorder
-from studio.eval.batch import load_rows, plan_batch, run_batch
+from studio.eval.batch import load_plan, load_rows, plan_batch, run_batch
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "samples" / "datasets" / "reviews.csv"
@@ -142,3 +142,41 @@ def test_export_and_bad_input(iom_home, tmp_path):
     bad = iom("batch", "run", "review-triage", "--data", "no-such-dataset")
     assert bad.returncode == 1 and "iom datasets list" in bad.stderr
     assert iom("batch", "list").returncode == 0
+
+
+async def test_an_edited_pipeline_is_another_batch_not_its_old_rows(iom_home):
+    """Evaluating a pipeline again after editing it must run the new version: the batch id
+    used to be target + data + limit only, so the old batch was found complete and its rows,
+    made by the old version, came back as the new one's."""
+    s = Studio(iom_home)
+    try:
+        before = plan_batch(s, "review-triage", str(SAMPLE), limit=2)
+        await run_batch(s, before)
+        old_rows = load_rows(iom_home, before.id)
+        assert all(len(r["output"]["keywords"].split(",")) > 1 for r in old_rows.values()), old_rows
+        pipe = s.pipelines.get("review-triage")
+        # a new name, labels and layout change nothing the rows depend on: the same batch
+        cosmetic = pipe.model_copy(update={"name": "Renamed", "ui": {"viewport": {"x": 5}},
+                                           "nodes": [n.model_copy(update={"label": n.label + "!"}) for n in pipe.nodes]})
+        s.pipelines.save(cosmetic)
+        assert plan_batch(s, "review-triage", str(SAMPLE), limit=2).id == before.id
+        # one keyword instead of five: another batch, whose rows are the new version's
+        nodes = [n.model_copy(update={"params": {"top": 1}}) if n.id == "keywords" else n for n in cosmetic.nodes]
+        s.pipelines.save(cosmetic.model_copy(update={"nodes": nodes}))
+        after = plan_batch(s, "review-triage", str(SAMPLE), limit=2)
+        assert after.id != before.id
+        await run_batch(s, after)
+        assert all("," not in r["output"]["keywords"] for r in load_rows(iom_home, after.id).values())
+        # the old batch cannot be resumed with rows of the new version
+        with pytest.raises(UserError, match="has changed since batch"):
+            await run_batch(s, load_plan(iom_home, before.id))
+        # a model target: its default params are part of what it is, its description is not
+        vader = s.models.get("local/sentiment-vader")
+        model_plan = plan_batch(s, vader.id, str(SAMPLE), limit=2)
+        s.models.save(vader.model_copy(update={"description": "words only"}))
+        assert plan_batch(s, vader.id, str(SAMPLE), limit=2).id == model_plan.id
+        s.models.save(vader.model_copy(update={"default_params": {"threshold": 0.5}}))
+        assert plan_batch(s, vader.id, str(SAMPLE), limit=2).id != model_plan.id
+        await s.aclose()
+    finally:
+        s.close()
