@@ -137,7 +137,7 @@ class _WorkerStudio:
 
 def _run_chunk(shared: dict, vault, items: list[tuple[int, dict]]) -> dict:
     """A Ray task: a few rows run concurrently on this worker; returns rows and records."""
-    from studio.eval.batch import run_row
+    from studio.eval.batch import batch_models, run_row, warm_builtin_models
 
     key = shared["plan"]["id"]
     ws = _WORKER.get(key)
@@ -147,6 +147,7 @@ def _run_chunk(shared: dict, vault, items: list[tuple[int, dict]]) -> dict:
         _WORKER.clear()
         ws = _WORKER[key] = _WorkerStudio(shared["plan"], shared["pipeline"], shared["specs"], vault)
         ws.plan.swaps = {}  # the shipped pipeline has its swaps applied already
+        warm_builtin_models(batch_models(ws, ws.plan, ws.pipeline))  # as the local executor does
 
     async def go():
         return await asyncio.gather(*(run_row(ws, ws.plan, i, row) for i, row in items))

@@ -26,6 +26,15 @@ class LocalModel:
     def run(self, input: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
+    def warm(self) -> None:
+        """Load what the first call would (libraries, lexicons, language profiles) by running
+        once on a short text, so that load is not counted in a measured call. An error here
+        is left for the first real call to report."""
+        try:
+            self.run({"text": "A short sentence, in English, to load the model."}, {})
+        except Exception:  # noqa: BLE001 - the same error reaches the first real call
+            pass
+
     def __repr__(self) -> str:
         return f"<LocalModel {self.name}>"
 
