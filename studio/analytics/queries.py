@@ -96,7 +96,9 @@ def _dicts(cur, sql: str, params: list) -> list[dict[str, Any]]:
 
 
 def summary(cur, f: Filters = Filters(), *, rollup: str | None = None) -> dict[str, Any]:
-    """The cards: calls, errors, error rate, cost (+ unpriced count), p95 latency, cache savings."""
+    """The cards: calls, errors, error rate, cost (+ unpriced count), p95 latency, cache savings.
+    The error rate and the p95 are of the calls that reached a model: a cache hit cannot fail
+    and takes the lookup's ~0 ms, and counted in, a cache-heavy week hid a failing provider."""
     src, params = _facts(f, rollup)
     row = _dicts(cur, f"""SELECT coalesce(sum(calls), 0) AS calls,
             coalesce(sum(calls) FILTER (WHERE status = 'error'), 0) AS errors,
@@ -106,8 +108,10 @@ def summary(cur, f: Filters = Filters(), *, rollup: str | None = None) -> dict[s
             coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens
         FROM {src}""", params)[0]
     w, p = f.where()
+    w += (" AND " if w else " WHERE ") + "NOT cache_hit"
     row["p95_latency_ms"] = cur.execute(f"SELECT quantile_cont(latency_ms, 0.95) FROM calls{w}", p).fetchone()[0]
-    row["error_rate"] = (row["errors"] / row["calls"]) if row["calls"] else None
+    made = row["calls"] - row["cache_hits"]
+    row["error_rate"] = (row["errors"] / made) if made else None
     row["priced_calls"] = row["calls"] - row["unpriced_calls"]
     return row
 
@@ -173,9 +177,10 @@ def tokens_per_second(cur, f: Filters = Filters(), *, rollup: str | None = None)
 
 
 def errors_by_class(cur, f: Filters = Filters(), *, rollup: str | None = None) -> list[dict[str, Any]]:
-    """Errors per class, with each class's share of all calls in the filter."""
+    """Errors per class, with each class's share of the calls in the filter that reached a
+    model (as `summary`'s error rate: cache hits left out)."""
     src, params = _facts(f, rollup)
-    return _dicts(cur, f"""WITH t AS (SELECT sum(calls) AS total FROM {src})
+    return _dicts(cur, f"""WITH t AS (SELECT sum(calls) - sum(cache_hits) AS total FROM {src})
         SELECT coalesce(error_class, 'unknown') AS error_class, sum(calls) AS errors,
                sum(calls) / any_value(t.total) AS rate
         FROM {_facts(f, rollup)[0]}, t WHERE status = 'error' GROUP BY 1 ORDER BY errors DESC, error_class""",

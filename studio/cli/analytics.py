@@ -68,6 +68,8 @@ def _analytics(args) -> int:
         return 0
     sm = data["summary"]
     rate = "—" if sm["error_rate"] is None else f"{sm['error_rate']:.1%}"
+    if sm["cache_hits"]:  # the rate and the p95 are of the calls that reached a model
+        rate += f" of {sm['calls'] - sm['cache_hits']} calls made"
     print(f"since {args.since}: {sm['calls']} calls, {sm['errors']} errors ({rate}), "
           f"cost {money(sm['cost_usd'], sm['unpriced_calls'])}, p95 latency {_ms(sm['p95_latency_ms'])}, "
           f"cache hits {sm['cache_hits']} (saved ${sm['saved_usd']:,.4f}), fallbacks {sm['fallbacks']}")
