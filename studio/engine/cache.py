@@ -33,6 +33,15 @@ def model_version(spec) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]
 
 
+@per_object
+def answer_version(spec) -> str:
+    """What a model answers depends on outside the call itself: `model_version` and its
+    default params. A batch's id and a saved quality score carry it, so an edited model is
+    measured again rather than credited with what its earlier version did."""
+    doc = [model_version(spec), spec.default_params]
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:16]
+
+
 def cache_key(*, model_id: str, model_version: str, params: dict, prompt: str | None, system: str | None,
               call_input: Any) -> str:
     payload = {"model": model_id, "version": model_version, "params": params, "prompt": prompt,

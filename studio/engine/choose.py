@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from studio.engine.cache import answer_version
 from studio.errors import UserError
 from studio.registry.search import price_per_mtok
 from studio.spec.model import HealthStatus, ModelSpec
@@ -12,6 +13,9 @@ def _quality(spec: ModelSpec, measured: dict[str, dict]) -> tuple[float | None, 
     else a declared default param 'quality', else unknown. Never guessed from the id."""
     m = measured.get(spec.id)
     if m is not None and isinstance(m.get("score"), (int, float)):
+        if m.get("modelVersion") and m["modelVersion"] != answer_version(spec):
+            return None, (f"not measured since the model was edited (its score is from experiment "
+                          f"{m.get('experiment', '?')})")
         return float(m["score"]), f"measured on {m.get('dataset', '?')} {str(m.get('date', ''))[:10]}".rstrip()
     explicit = spec.default_params.get("quality")
     if isinstance(explicit, (int, float)):
@@ -103,7 +107,7 @@ def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[
     detail = f"{why} of {len(candidates)} model(s) with {choice.capability!r}"
     p = price_per_mtok(chosen)
     qv, qsource = _quality(chosen, quality)
-    detail += f": {chosen.id} quality " + (f"{qv:.3f} ({qsource})" if qv is not None else "not measured")
+    detail += f": {chosen.id} quality " + (f"{qv:.3f} ({qsource})" if qv is not None else qsource)
     detail += f", ${p:g}/Mtok" if p is not None else ", unpriced"
     ms, msource = _latency(chosen, calls)
     detail += f", ~{ms:.0f} ms ({msource})" if ms is not None else ", latency unknown"

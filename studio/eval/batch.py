@@ -155,7 +155,7 @@ def target_version(studio, kind: str, target: str, swaps: dict[str, str]) -> str
     swaps (not its name, labels or layout), and what each model it names is, with its default
     params. Without it in the batch id, a pipeline edited on the canvas and evaluated again
     found its old batch complete and reported the old version's rows."""
-    from studio.engine.cache import model_version
+    from studio.engine.cache import answer_version
 
     if kind == "pipeline":
         pipe = swapped_pipeline(studio, target, swaps)
@@ -165,7 +165,7 @@ def target_version(studio, kind: str, target: str, swaps: dict[str, str]) -> str
     else:
         doc, model_ids = {}, {target}
     specs = {i: studio.models.find(i) for i in sorted(model_ids)}
-    doc["models"] = {i: [model_version(spec), spec.default_params] if spec else None for i, spec in specs.items()}
+    doc["models"] = {i: answer_version(spec) if spec else None for i, spec in specs.items()}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:16]
 
 

@@ -74,6 +74,17 @@ def experiment_id(data: str, variants: list[Variant], scorers: list[ScorerSpec],
     return "x" + hashlib.sha256(key.encode()).hexdigest()[:11]
 
 
+def _measured_version(studio, v: Variant) -> str | None:
+    """The `answer_version` of the one model the variant measures (see quality.variant_model),
+    so a score saved from it is not credited to a later, edited version of that model."""
+    from studio.engine.cache import answer_version
+    from studio.registry.quality import variant_model
+
+    model = variant_model({"target": v.target, "swaps": v.swaps})
+    spec = studio.models.find(model) if model else None
+    return answer_version(spec) if spec is not None else None
+
+
 def _percent(values: list[float], p: float) -> float | None:
     if not values:
         return None
@@ -138,7 +149,7 @@ async def run_experiment(studio, data: str, variants: list[Variant], scorers: li
                         "costPerRowUsd": None if total is None else total / max(1, agg["done"]),
                         "latencyP50Ms": _percent(lat, 0.5), "latencyP95Ms": _percent(lat, 0.95),
                         "errorRate": agg["errorRate"], "unpricedRows": agg["unpricedRows"],
-                        "cachedRows": agg["cachedRows"]})
+                        "cachedRows": agg["cachedRows"], "modelVersion": _measured_version(studio, v)})
     front = pareto_front([(r["variant"], r["costPerRowUsd"], r["quality"]) for r in results])
     for r in results:
         r["pareto"] = r["variant"] in front

@@ -17,7 +17,8 @@ def quality_path(home: Path) -> Path:
 
 
 def load_quality(home: Path) -> dict[str, dict[str, dict[str, Any]]]:
-    """{capability: {model_id: {"score", "dataset", "scorers", "experiment", "date", "rows"}}}"""
+    """{capability: {model_id: {"score", "dataset", "scorers", "experiment", "date", "rows",
+    "modelVersion"}}} (modelVersion: the model's `answer_version` when it was measured)."""
     try:
         data = json.loads(quality_path(home).read_text("utf-8"))
         return data if isinstance(data, dict) else {}
@@ -44,7 +45,8 @@ def save_from_experiment(home: Path, doc: dict, capability: str, models_known) -
             continue
         data.setdefault(capability, {})[model] = {
             "score": v["quality"], "dataset": doc.get("datasetId") or Path(doc["data"]).name,
-            "scorers": doc["scorers"], "experiment": doc["id"], "date": doc["created"], "rows": v["rows"]}
+            "scorers": doc["scorers"], "experiment": doc["id"], "date": doc["created"], "rows": v["rows"],
+            "modelVersion": v.get("modelVersion")}
         saved.append((model, v["quality"]))
     if not saved:
         raise UserError(f"experiment {doc['id']} has no variant that measures one registry model "

@@ -60,6 +60,18 @@ async def test_capability_node_picks_by_saved_scores(iom_home):
                 assert "of 1 model(s)" in node.reason
             else:
                 assert "next: local/language-detect quality 0.000" in node.reason
+        # the score belongs to the model as it was measured: a new description keeps it, new
+        # default params (a different sentiment threshold) make it a model nobody has measured
+        vader_spec = s.models.get("local/sentiment-vader")
+        s.models.save(vader_spec.model_copy(update={"description": "reworded"}))
+        record = await s.engine.run(_pipeline({"strategy": "best"}), {"text": "Great phone!"})
+        assert f"quality {vader:.3f} (measured on reviews.csv" in record.nodes["c"].reason
+        s.models.save(vader_spec.model_copy(update={"default_params": {"threshold": 0.5}}))
+        record = await s.engine.run(_pipeline({"strategy": "cheapest", "minQuality": 0.5}), {"text": "Great phone!"})
+        assert record.status == "failed" and "measured quality of at least 0.5" in (record.nodes["c"].error or record.error)
+        record = await s.engine.run(_pipeline({"strategy": "best"}), {"text": "Great phone!"})
+        node = record.nodes["c"]  # the one measured model left is the 0.0 one
+        assert node.model_id == "local/language-detect" and "next: local/sentiment-vader quality not measured" in node.reason
         await s.aclose()
     finally:
         s.close()
@@ -147,3 +159,19 @@ async def test_recent_call_figures_are_read_once_a_while_not_per_run(iom_home, m
         await s.aclose()
     finally:
         s.close()
+
+
+def test_a_score_is_used_for_the_model_version_it_was_measured_on():
+    from studio.engine.cache import answer_version
+    from studio.engine.choose import choose_model
+    from studio.spec.model import ModelSpec
+    from studio.spec.pipeline import CapabilityChoice
+
+    a = ModelSpec(id="t/a", name="a", provider="local", api="local", model="vader-sentiment", capabilities=["x"])
+    choice = CapabilityChoice(capability="x", strategy="best")
+    entry = {"score": 0.9, "dataset": "d.csv", "date": "2026-12-01T00:00:00", "experiment": "x1"}
+    for version, says in ((answer_version(a), "quality 0.900 (measured on d.csv 2026-12-01)"),
+                          (None, "quality 0.900 (measured on d.csv 2026-12-01)"),  # saved before versions were kept
+                          ("0123456789abcdef", "quality not measured since the model was edited (its score is from experiment x1)")):
+        _, why, _ = choose_model(choice, [a], {}, lambda s: True, quality={"t/a": {**entry, "modelVersion": version}})
+        assert says in why, why
