@@ -68,9 +68,12 @@ def experiments_root(home: Path) -> Path:
 
 
 def experiment_id(data: str, variants: list[Variant], scorers: list[ScorerSpec], limit: int | None,
-                  use_cache: bool = False) -> str:
+                  use_cache: bool = False, batch_ids: list[str] | None = None) -> str:
+    """The same experiment again has the same id. Its batches' ids carry what each variant's
+    pipeline and models are, so after an edit it is a new experiment, and the one before
+    the edit stays to compare with instead of being overwritten."""
     key = json.dumps([data, [v.name for v in variants], [s.name for s in scorers], limit]
-                     + (["cache"] if use_cache else []))
+                     + (["cache"] if use_cache else []) + ([batch_ids] if batch_ids else []))
     return "x" + hashlib.sha256(key.encode()).hexdigest()[:11]
 
 
@@ -122,7 +125,7 @@ async def run_experiment(studio, data: str, variants: list[Variant], scorers: li
         if s.column not in plans[0].expected:
             raise UserError(f"the data has no expected column {s.column!r} for scorer {s.name}; "
                             f"its expected columns are {', '.join(plans[0].expected) or 'none'}.")
-    exp_id = experiment_id(data, variants, scorers, limit, use_cache)
+    exp_id = experiment_id(data, variants, scorers, limit, use_cache, [p.id for p in plans])
     results = []
     for v, plan in zip(variants, plans):
         agg = await run_batch(studio, plan, progress=(lambda d, t, n=v.name: progress(n, d, t)) if progress else None)

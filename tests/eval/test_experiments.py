@@ -130,3 +130,29 @@ async def test_a_variant_sharing_nodes_is_measured_fresh_unless_the_cache_is_ask
     assert reused["id"] != fresh["id"] and reused["useCache"] is True
     assert [v["cachedRows"] for v in reused["variants"]] == [4, 4] and len(fake.requests) == calls_fresh
     assert all(v["costUsd"] == 0.0 for v in reused["variants"])
+
+
+async def test_an_edit_makes_a_new_experiment_and_keeps_the_one_before(iom_home):
+    """Edit, evaluate again, compare with before: the experiment before the edit must still be
+    there (it was overwritten: same data, variants and scorers gave the same id)."""
+    from studio.eval.experiments import list_experiments
+
+    variants = [Variant.parse("review-triage"), Variant.parse("local/sentiment-vader#sentiment=label")]
+    scorers = [ScorerSpec.parse("sentiment:classification")]
+    s = Studio(iom_home)
+    try:
+        before = await run_experiment(s, str(SAMPLE), variants, scorers, limit=3)
+        assert (await run_experiment(s, str(SAMPLE), variants, scorers, limit=3))["id"] == before["id"]
+        pipe = s.pipelines.get("review-triage")
+        s.pipelines.save(pipe.model_copy(update={"nodes": [
+            n.model_copy(update={"params": {"top": 1}}) if n.id == "keywords" else n for n in pipe.nodes]}))
+        after = await run_experiment(s, str(SAMPLE), variants, scorers, limit=3)
+        await s.aclose()
+    finally:
+        s.close()
+    assert after["id"] != before["id"]
+    assert after["variants"][0]["batchId"] != before["variants"][0]["batchId"]
+    assert after["variants"][1]["batchId"] == before["variants"][1]["batchId"]  # the model did not change
+    kept = load_experiment(iom_home, before["id"])
+    assert kept["variants"][0]["batchId"] == before["variants"][0]["batchId"]
+    assert {d["id"] for d in list_experiments(iom_home)} == {before["id"], after["id"]}
