@@ -11,7 +11,7 @@ from nicegui import ui
 
 from studio.errors import UserError
 from studio.eval.datasets import list_datasets
-from studio.eval.experiments import Variant, figure, row_diff, run_experiment
+from studio.eval.experiments import Variant, figure, list_experiments, load_experiment, row_diff, run_experiment
 from studio.eval.scorers import ScorerSpec
 from studio.ui.app import get_studio
 from studio.ui.shell import frame
@@ -33,6 +33,16 @@ def _fmt(v: float | None, kind: str = "") -> str:
     if kind == "%":
         return f"{100 * v:.1f}%"
     return f"{v:.3f}"
+
+
+def earlier_options(docs: list[dict]) -> dict[str, str]:
+    """The saved experiments, newest first, each named by when, on what and which variants."""
+    out = {}
+    for d in reversed(docs):
+        names = ", ".join(v["variant"] for v in d.get("variants", []))
+        data = d.get("datasetId") or Path(d.get("data", "")).name
+        out[d["id"]] = f"{d.get('created', '')[:16].replace('T', ' ')} · {d['id']} · {data} · {names[:70]}"
+    return out
 
 
 def compare_rows(doc: dict) -> list[dict[str, Any]]:
@@ -78,6 +88,9 @@ async def evaluate_page() -> None:
                 "Cheaper, but a row a cached output answered leaves that call's cost and latency out: "
                 "off, every variant calls its models and is measured as it would run")
             progress_label = ui.label("").props("data-testid=eval-progress")
+        earlier = ui.select(earlier_options(await io_bound(list_experiments, studio.home)),
+                            label="Or open an earlier experiment").classes("w-[36rem]").props(
+            "clearable data-testid=eval-earlier")
         bar = ui.linear_progress(value=0, show_value=False).classes("w-full")
         bar.visible = False
         results = ui.column().classes("w-full gap-4")
@@ -108,9 +121,26 @@ async def evaluate_page() -> None:
                 bar.visible = False
             state["doc"] = doc
             progress_label.text = f"Experiment {doc['id']} finished."
+            earlier.set_options(earlier_options(await io_bound(list_experiments, studio.home)))
+            earlier.value = doc["id"]  # the one shown (open_earlier sees it is already)
             await show(doc)
 
         button.on_click(start)
+
+        async def open_earlier() -> None:
+            exp_id = earlier.value
+            if not exp_id or (state["doc"] or {}).get("id") == exp_id:
+                return
+            try:
+                doc = await io_bound(load_experiment, studio.home, exp_id)
+            except UserError as e:
+                ui.notify(str(e), type="negative")
+                return
+            state["doc"] = doc
+            progress_label.text = f"Experiment {exp_id}, run {doc.get('created', '')[:16].replace('T', ' ')} UTC."
+            await show(doc)
+
+        earlier.on_value_change(open_earlier)
 
         async def show(doc: dict) -> None:
             results.clear()

@@ -28,7 +28,19 @@ def test_two_variants_compared(studio_screen):
     # the same experiment reusing the cache the fresh run filled: the pipeline's rows are all
     # answered from it, and the table says so (a model variant is a single call, never cached)
     assert "6 / 6" not in cells
+    first_id = by_testid(studio_screen, "eval-progress").text.split()[1]
     by_testid(studio_screen, "eval-reuse-cache").click()
     by_testid(studio_screen, "eval-run").click()
-    wait_until(lambda: "6 / 6" in [td.get_attribute("textContent") for td in
-                                   by_testid(studio_screen, "eval-compare").find_elements(By.CSS_SELECTOR, "td")], 60)
+    wait_until(lambda: "6 / 6" in _cells(studio_screen), 60)
+    # the experiment before is kept and opens again from the list, with its own figures
+    assert by_testid(studio_screen, "eval-progress").text.split()[1] != first_id
+    by_testid(studio_screen, "eval-earlier").click()
+    wait_until(lambda: [i for i in studio_screen.selenium.find_elements(By.CSS_SELECTOR, ".q-menu .q-item")
+                        if first_id in i.text])
+    next(i for i in studio_screen.selenium.find_elements(By.CSS_SELECTOR, ".q-menu .q-item") if first_id in i.text).click()
+    wait_until(lambda: first_id in by_testid(studio_screen, "eval-progress").text and "6 / 6" not in _cells(studio_screen))
+    assert "review-triage" in _cells(studio_screen)
+
+
+def _cells(screen):
+    return [td.get_attribute("textContent") for td in by_testid(screen, "eval-compare").find_elements(By.CSS_SELECTOR, "td")]
