@@ -1,4 +1,4 @@
-"""`iom batch run|list|show|export`: a pipeline or a model over every row of a dataset.
+"""`iom batch run|list|show|delete|export`: a pipeline or a model over every row of a dataset.
 
 Running the same target + data + --limit again resumes the batch (or `--resume BATCH_ID`).
 The progress bar (rich) goes to stderr and only to a terminal, never with --json.
@@ -40,6 +40,10 @@ def register(sub) -> None:
     p.add_argument("batch_id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_show)
+
+    p = b.add_parser("delete", help="remove batches' saved rows (their runs stay in the analytics)")
+    p.add_argument("batch_ids", nargs="+", metavar="BATCH_ID")
+    p.set_defaults(handler=_delete)
 
     p = b.add_parser("export", help="write a batch's rows to a Parquet or CSV file")
     p.add_argument("batch_id")
@@ -150,6 +154,21 @@ def _show(args) -> int:
     print_table([[str(r["index"]), r["status"], _money(r.get("costUsd")), _ms(r.get("latencyMs")),
                   (r.get("error") or json.dumps(r.get("output"), ensure_ascii=False))[:80]] for r in ordered],
                 ["row", "status", "cost", "latency", "output"])
+    return 0
+
+
+def _delete(args) -> int:
+    """Each id is checked before any is removed: a typo in the third deletes nothing."""
+    from studio.eval.batch import delete_batch, load_plan
+    from studio.eval.experiments import list_experiments
+
+    home = studio().home
+    plans = [load_plan(home, batch_id) for batch_id in args.batch_ids]
+    used = {v["batchId"]: d["id"] for d in list_experiments(home) for v in d.get("variants", [])}
+    for plan in plans:
+        rows = delete_batch(home, plan.id)
+        note = f" (experiment {used[plan.id]} keeps its figures; its row diff for this variant is gone)" if plan.id in used else ""
+        print(f"deleted batch {plan.id}: {rows} rows{note}", file=sys.stderr)
     return 0
 
 

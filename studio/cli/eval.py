@@ -1,4 +1,4 @@
-"""`iom eval run|list|show|compare`: experiments, one dataset over several variants, scored.
+"""`iom eval run|list|show|compare|delete`: experiments, one dataset over several variants, scored.
 
     iom eval run --data reviews --variant review-triage --variant 'local/sentiment-vader#sentiment=label' \
         --score sentiment:classification [--limit N] [--json]
@@ -40,6 +40,12 @@ def register(sub) -> None:
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_show)
+
+    p = e.add_parser("delete", help="remove saved experiments")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--with-batches", action="store_true",
+                   help="also remove their batches that no other saved experiment uses")
+    p.set_defaults(handler=_delete)
 
     p = e.add_parser("save-quality", help="save each model variant's measured quality for a capability into the registry")
     p.add_argument("id")
@@ -149,6 +155,18 @@ def _compare(args) -> int:
         print(f"  A {d['a']['status']}: {json.dumps(d['a']['fields'], ensure_ascii=False)} scores {d['a']['scores']}")
         print(f"  B {d['b']['status']}: {json.dumps(d['b']['fields'], ensure_ascii=False)} scores {d['b']['scores']}")
     print(f"{len(diff)} row(s) differ.", file=sys.stderr)
+    return 0
+
+
+def _delete(args) -> int:
+    from studio.eval.experiments import delete_experiment, load_experiment
+
+    home = studio().home
+    for exp_id in args.ids:  # every id checked before any is removed
+        load_experiment(home, exp_id)
+    for exp_id in args.ids:
+        gone = delete_experiment(home, exp_id, with_batches=args.with_batches)
+        print(f"deleted experiment {exp_id}" + (f" and batches {', '.join(gone)}" if gone else ""), file=sys.stderr)
     return 0
 
 

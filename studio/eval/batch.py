@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import time
 from array import array
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from studio.eval.datasets import default_mapping, read_rows, resolve
 from studio.spec.base import utcnow
 
 ProgressFn = Callable[[int, int], None]  # (rows done, rows total)
+SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # batch and experiment ids name files: no paths
 
 
 @dataclass
@@ -256,7 +258,20 @@ def batch_dir(home: Path, batch_id: str) -> Path:
     return batches_root(home) / batch_id
 
 
+def delete_batch(home: Path, batch_id: str) -> int:
+    """Remove a batch's saved plan and rows (its runs stay in the analytics); returns how many
+    rows it had. The id must be one `iom batch list` shows: nothing outside batches/ is touched."""
+    import shutil
+
+    plan = load_plan(home, batch_id)
+    rows = len(load_rows(home, plan.id))
+    shutil.rmtree(batch_dir(home, plan.id))
+    return rows
+
+
 def load_plan(home: Path, batch_id: str) -> BatchPlan:
+    if not SAFE_ID.fullmatch(batch_id):
+        raise UserError(f"{batch_id!r} is not a batch id; 'iom batch list' shows the batches.")
     try:
         return BatchPlan.from_json(json.loads((batch_dir(home, batch_id) / "batch.json").read_text("utf-8")))
     except FileNotFoundError:

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from studio.atomic import write_json
 from studio.errors import UserError
-from studio.eval.batch import load_rows, plan_batch, run_batch
+from studio.eval.batch import SAFE_ID, load_rows, plan_batch, run_batch
 from studio.eval.scorers import ScorerSpec, bootstrap_ci, judge_rows, pick, score_rows
 from studio.spec.base import utcnow
 
@@ -163,7 +163,30 @@ async def run_experiment(studio, data: str, variants: list[Variant], scorers: li
     return doc
 
 
+def delete_experiment(home: Path, exp_id: str, *, with_batches: bool = False) -> list[str]:
+    """Remove an experiment's file; with `with_batches` also its batches that no other saved
+    experiment uses (returns their ids). The batches' runs stay in the analytics."""
+    from studio.eval.batch import delete_batch
+
+    doc = load_experiment(home, exp_id)
+    (experiments_root(home) / f"{doc['id']}.json").unlink()
+    if not with_batches:
+        return []
+    used = {v["batchId"] for d in list_experiments(home) for v in d.get("variants", [])}
+    gone = []
+    for batch_id in dict.fromkeys(v["batchId"] for v in doc["variants"]):
+        if batch_id not in used:
+            try:
+                delete_batch(home, batch_id)
+            except UserError:  # deleted already
+                continue
+            gone.append(batch_id)
+    return gone
+
+
 def load_experiment(home: Path, exp_id: str) -> dict[str, Any]:
+    if not SAFE_ID.fullmatch(exp_id):
+        raise UserError(f"{exp_id!r} is not an experiment id; 'iom eval list' shows them.")
     try:
         return json.loads((experiments_root(home) / f"{exp_id}.json").read_text("utf-8"))
     except FileNotFoundError:

@@ -156,3 +156,27 @@ async def test_an_edit_makes_a_new_experiment_and_keeps_the_one_before(iom_home)
     kept = load_experiment(iom_home, before["id"])
     assert kept["variants"][0]["batchId"] == before["variants"][0]["batchId"]
     assert {d["id"] for d in list_experiments(iom_home)} == {before["id"], after["id"]}
+
+
+def test_delete_batches_and_experiments(iom_home):
+    def iom(*args):
+        return subprocess.run([sys.executable, "-m", "studio", *args], cwd=ROOT, capture_output=True, text=True)
+    r = iom("eval", "run", "--data", str(SAMPLE), "-v", "review-triage", "-v", "local/sentiment-vader#sentiment=label",
+            "-s", "sentiment:classification", "--limit", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    one, two = (v["batchId"] for v in doc["variants"])
+    batches = iom_home / "batches"
+    # one unknown id: nothing is removed, and the sentence names it
+    bad = iom("batch", "delete", two, "b-nope")
+    assert bad.returncode == 1 and "no batch 'b-nope'" in bad.stderr and (batches / two).is_dir()
+    for outside in ("../experiments", "/etc"):
+        refused = iom("batch", "delete", outside)
+        assert refused.returncode == 1 and "is not a batch id" in refused.stderr and "Traceback" not in refused.stderr
+    gone = iom("batch", "delete", two)
+    assert gone.returncode == 0 and f"deleted batch {two}: 2 rows (experiment {doc['id']} keeps its figures" in gone.stderr
+    assert not (batches / two).exists() and (batches / one).is_dir()
+    assert iom("eval", "show", doc["id"]).returncode == 0  # the figures are in the experiment
+    assert iom("eval", "delete", doc["id"], "--with-batches").returncode == 0
+    assert not (batches / one).exists() and not (iom_home / "experiments" / f"{doc['id']}.json").exists()
+    assert "no experiment" in iom("eval", "show", doc["id"]).stderr
