@@ -56,3 +56,15 @@ def deterministic(api: str, params: dict) -> bool:
         return True
     temperature = params.get("temperature")
     return temperature is not None and float(temperature) == 0.0
+
+
+def hit_record(spec, hit: dict, *, run_id: str | None, node_id: str | None, pipeline_id: str | None = None):
+    """The call record of an answer taken from the cache: no cost, the entry's cost as saved."""
+    import secrets
+
+    from studio.spec.calls import Usage
+    from studio.spec.records import CallRecord
+
+    return CallRecord(id=secrets.token_hex(16), model_id=spec.id, provider=spec.provider, pipeline_id=pipeline_id,
+                      run_id=run_id, node_id=node_id, cache_hit=True, saved_usd=hit.get("costUsd"), cost_usd=0.0,
+                      usage=Usage(source="none"), routing_reason="cache hit")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from studio.engine import translate
-from studio.engine.cache import cache_key, deterministic, model_version
+from studio.engine.cache import cache_key, deterministic, hit_record, model_version
 from studio.engine.choose import choose_model
 from studio.engine.events import EventBus, Handler
 from studio.engine.graph import Graph
@@ -37,7 +37,7 @@ from studio.spec.calls import CallRequest, CallResult, Usage
 from studio.spec.fit import schema_problem
 from studio.spec.model import ModelSpec
 from studio.spec.pipeline import Node, Pipeline
-from studio.spec.records import CallRecord, NodeRun, RunRecord
+from studio.spec.records import NodeRun, RunRecord
 
 # Failures that say the model is unavailable (count against its breaker); a bad request does not.
 AVAILABILITY = {ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED, ErrorKind.SERVER, ErrorKind.TIMEOUT,
@@ -688,9 +688,7 @@ class _Run:
         saved = hit.get("costUsd")
         nr.reason = f"{reason}; cached output reused" + (f" (saved ${saved:.6f})" if saved else "")
         nr.cost_usd, nr.latency_ms = 0.0, 0.0
-        record = CallRecord(id=secrets.token_hex(16), model_id=spec.id, provider=spec.provider, pipeline_id=self.pipeline.id,
-                            run_id=self.record.id, node_id=node.id, cache_hit=True, saved_usd=saved, cost_usd=0.0,
-                            usage=Usage(source="none"), routing_reason="cache hit")
+        record = hit_record(spec, hit, run_id=self.record.id, node_id=node.id, pipeline_id=self.pipeline.id)
         self.engine.recorder.record_call(record, call_input, hit["output"])
         return hit["output"]
 

@@ -179,11 +179,13 @@ class ScoreReport:
     per_row: dict[int, float | None] = field(default_factory=dict)
     classification: dict | None = None
     judge_cost_usd: float | None = None
+    judge_reused: int = 0  # rows whose grade came from the output cache (the same question asked before)
 
     def to_json(self) -> dict[str, Any]:
         return {"scorer": self.scorer, "mean": self.mean, "ci95": list(self.ci95) if self.ci95 else None,
                 "scored": self.scored, "perRow": {str(k): v for k, v in self.per_row.items()},
-                "classification": self.classification, "judgeCostUsd": self.judge_cost_usd}
+                "classification": self.classification, "judgeCostUsd": self.judge_cost_usd,
+                "judgeReused": self.judge_reused}
 
 
 def _aggregate(spec: ScorerSpec, per_row: dict[int, float | None], pairs=None, judge_cost=None) -> ScoreReport:
@@ -215,16 +217,22 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 async def judge_rows(studio, spec: ScorerSpec, rows: list[dict], *, concurrency: int = 4) -> ScoreReport:
     """LLM-as-judge: the judge model reads a rubric filled with input, expected and output and
-    answers 0-10; each call goes through the hub (recorded and priced like any call)."""
+    answers 0-10; each call goes through the hub (recorded and priced like any call). A grade
+    is asked at temperature 0 and kept in the output cache, so a row graded before (the same
+    rubric, output and judge) is not paid for again when an experiment gains a variant or
+    runs again; the judge's cost is reported apart from the variants' and never moves them."""
     import asyncio
 
+    from studio.engine.cache import cache_key, hit_record, model_version
     from studio.providers.hub import CallContext
     from studio.spec.calls import CallRequest
 
     judge = studio.models.get(spec.judge_model)
+    params = {"temperature": 0}
     sem = asyncio.Semaphore(concurrency)
     per_row: dict[int, float | None] = {}
     costs: list[float] = []
+    reused = 0
 
     async def one(r: dict) -> None:
         expected = (r.get("expected") or {}).get(spec.column)
@@ -233,14 +241,30 @@ async def judge_rows(studio, spec: ScorerSpec, rows: list[dict], *, concurrency:
             return
         got = pick(r.get("output"), spec.field or spec.column) if spec.field else r.get("output")
         prompt = spec.rubric.format(input=_as_text(r.get("inputs")), expected=_as_text(expected), output=_as_text(got))
-        async with sem:
-            result = await studio.providers.call(
-                judge, CallRequest(model_id=judge.id, input={"prompt": prompt}, params={"temperature": 0}),
-                context=CallContext(run_id=r.get("runId"), node_id="judge", routing_reason=f"judge for {spec.name}"))
-        if result.cost.usd is not None:
-            costs.append(result.cost.usd)
-        m = _NUMBER.search(str(result.output.get("text", "")))
+        call_input = {"prompt": prompt}
+        key = cache_key(model_id=judge.id, model_version=model_version(judge), params={**judge.default_params, **params},
+                        prompt=None, system=None, call_input=call_input)
+        hit = studio.engine.cache.get(key)
+        if hit is not None:
+            nonlocal reused
+            reused += 1
+            studio.providers.recorder.record_call(hit_record(judge, hit, run_id=r.get("runId"), node_id="judge"),
+                                                  call_input, hit["output"])
+            output = hit["output"]
+        else:
+            async with sem:
+                result = await studio.providers.call(
+                    judge, CallRequest(model_id=judge.id, input=call_input, params=params),
+                    context=CallContext(run_id=r.get("runId"), node_id="judge", routing_reason=f"judge for {spec.name}"))
+            if result.cost.usd is not None:
+                costs.append(result.cost.usd)
+            studio.engine.cache.put(key, {"output": result.output, "costUsd": result.cost.usd,
+                                          "usage": result.usage.to_json_dict()}, model=judge.id)
+            output = result.output
+        m = _NUMBER.search(str(output.get("text", "")))
         per_row[r["index"]] = None if m is None else max(0.0, min(10.0, float(m.group()))) / 10.0
 
     await asyncio.gather(*(one(r) for r in rows))
-    return _aggregate(spec, dict(sorted(per_row.items())), judge_cost=sum(costs) if costs else None)
+    report = _aggregate(spec, dict(sorted(per_row.items())), judge_cost=sum(costs) if costs else None)
+    report.judge_reused = reused
+    return report

@@ -99,10 +99,17 @@ async def test_llm_judge_calls_a_registry_model_and_counts_its_cost(iom_home, me
                     {"index": 1, "status": "succeeded", "runId": "r1", "inputs": {"q": "capital of Italy?"},
                      "output": {"text": "Milan"}, "expected": {"answer": "Rome"}}]
             rep = await judge_rows(s, ScorerSpec.parse("answer:llm_judge:loop/chat"), rows)
+            # the same rows again (an experiment run again, or one more variant beside them):
+            # the grades come from the cache, recorded as cache hits, and cost nothing more
+            again = await judge_rows(s, ScorerSpec.parse("answer:llm_judge:loop/chat"), rows)
+            judged = len(fake.requests)
             await s.aclose()
         finally:
             s.close()
     assert rep.per_row == {0: 0.9, 1: 0.2} and rep.mean == pytest.approx(0.55)
-    assert rep.judge_cost_usd == pytest.approx(2 * (100e-6 + 2e-6))
-    assert len(memory.calls) == 2 and {c[0].model_id for c in memory.calls} == {"loop/chat"}
+    assert rep.judge_cost_usd == pytest.approx(2 * (100e-6 + 2e-6)) and rep.judge_reused == 0
+    assert again.per_row == rep.per_row and again.judge_reused == 2 and again.judge_cost_usd is None and judged == 2
+    assert len(memory.calls) == 4 and {c[0].model_id for c in memory.calls} == {"loop/chat"}
+    assert [c[0].cache_hit for c in memory.calls] == [False, False, True, True]
+    assert all(c[0].saved_usd == pytest.approx(100e-6 + 2e-6) for c in memory.calls[2:])
     assert all(KEY not in str(c[1]) for c in memory.calls)
