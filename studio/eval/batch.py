@@ -154,20 +154,21 @@ def plan_batch(studio, target: str, data: str, *, limit: int | None = None, conc
 
 def target_version(studio, kind: str, target: str, swaps: dict[str, str]) -> str:
     """A digest of what turns a row into its output: the pipeline's nodes and edges after the
-    swaps (not its name, labels or layout), and what each model it names is, with its default
-    params. Without it in the batch id, a pipeline edited on the canvas and evaluated again
-    found its old batch complete and reported the old version's rows."""
+    swaps (not its name, labels or layout), and what each model it can call is
+    (`answer_version`; a capability node's candidates included). Without it in the batch id,
+    a pipeline edited on the canvas and evaluated again found its old batch complete and
+    reported the old version's rows. (What a capability node reads at run time to choose,
+    measured quality and latency, is routing's live data, not part of the version.)"""
     from studio.engine.cache import answer_version
 
-    if kind == "pipeline":
-        pipe = swapped_pipeline(studio, target, swaps)
-        doc: dict[str, Any] = {"nodes": [n.model_dump(mode="json", exclude={"label"}) for n in pipe.nodes],
-                               "edges": [e.model_dump(mode="json") for e in pipe.edges]}
-        model_ids = pipe.model_ids()
-    else:
-        doc, model_ids = {}, {target}
-    specs = {i: studio.models.find(i) for i in sorted(model_ids)}
-    doc["models"] = {i: answer_version(spec) if spec else None for i, spec in specs.items()}
+    pipe = swapped_pipeline(studio, target, swaps) if kind == "pipeline" else None
+    doc: dict[str, Any] = {}
+    if pipe is not None:
+        doc = {"nodes": [n.model_dump(mode="json", exclude={"label"}) for n in pipe.nodes],
+               "edges": [e.model_dump(mode="json") for e in pipe.edges]}
+    versions: dict[str, str | None] = dict.fromkeys(pipe.model_ids() if pipe is not None else [target])
+    versions.update((s.id, answer_version(s)) for s in batch_models(studio, kind, target, pipe) if s is not None)
+    doc["models"] = dict(sorted(versions.items()))  # an id the registry lacks counts as None
     return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:16]
 
 
@@ -183,15 +184,15 @@ def warm_builtin_models(specs: Iterable) -> None:
         LOCAL_MODELS[name].warm()
 
 
-def batch_models(studio, plan: BatchPlan, pipeline=None) -> list:
+def batch_models(studio, kind: str, target: str, pipeline=None) -> list:
     """The registry models a batch may call: its model target, or its pipeline's model nodes,
-    fallbacks and every model with the capability of one of its capability nodes."""
-    if plan.kind == "model":
-        return [studio.models.find(plan.target)]
-    ids = pipeline.model_ids()
+    fallbacks and every model with the capability of one of its capability nodes (None for
+    an id the registry does not have)."""
+    if kind == "model":
+        return [studio.models.find(target)]
     capabilities = {n.choose.capability for n in pipeline.nodes if n.choose}
     chosen = [s for s in studio.models.all() if capabilities & set(s.capabilities)] if capabilities else []
-    return [studio.models.find(i) for i in sorted(ids)] + chosen
+    return [studio.models.find(i) for i in sorted(pipeline.model_ids())] + chosen
 
 
 def check_unchanged(studio, plan: BatchPlan) -> None:
@@ -457,7 +458,7 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
             # one version of the pipeline for every row, even if it is saved again meanwhile
             pipeline = swapped_pipeline(studio, plan.target, plan.swaps) if plan.kind == "pipeline" else None
             if tally.done < plan.rows:
-                await asyncio.to_thread(warm_builtin_models, batch_models(studio, plan, pipeline))
+                await asyncio.to_thread(warm_builtin_models, batch_models(studio, plan.kind, plan.target, pipeline))
             queue: asyncio.Queue = asyncio.Queue(maxsize=plan.concurrency * 2)
             unreadable: list[Exception] = []
 

@@ -147,7 +147,7 @@ def _run_chunk(shared: dict, vault, items: list[tuple[int, dict]]) -> dict:
         _WORKER.clear()
         ws = _WORKER[key] = _WorkerStudio(shared["plan"], shared["pipeline"], shared["specs"], vault)
         ws.plan.swaps = {}  # the shipped pipeline has its swaps applied already
-        warm_builtin_models(batch_models(ws, ws.plan, ws.pipeline))  # as the local executor does
+        warm_builtin_models(batch_models(ws, ws.plan.kind, ws.plan.target, ws.pipeline))  # as the local executor does
 
     async def go():
         return await asyncio.gather(*(run_row(ws, ws.plan, i, row) for i, row in items))

@@ -175,3 +175,18 @@ def test_a_score_is_used_for_the_model_version_it_was_measured_on():
                           ("0123456789abcdef", "quality not measured since the model was edited (its score is from experiment x1)")):
         _, why, _ = choose_model(choice, [a], {}, lambda s: True, quality={"t/a": {**entry, "modelVersion": version}})
         assert says in why, why
+
+
+def test_a_capability_nodes_candidates_are_part_of_its_batch(iom_home):
+    """A model registered with the capability is one the node may now choose: another batch."""
+    from studio.eval.batch import plan_batch
+
+    s = Studio(iom_home)
+    try:
+        s.pipelines.save(_pipeline({"strategy": "cheapest"}))
+        before = plan_batch(s, "pick", str(SAMPLE), limit=2).id
+        vader = s.models.get("local/sentiment-vader")
+        s.models.save(vader.model_copy(update={"id": "local/vader-copy", "name": "copy"}))
+        assert plan_batch(s, "pick", str(SAMPLE), limit=2).id != before
+    finally:
+        s.close()
