@@ -64,13 +64,20 @@ def _rows(home, batch_id):
     return list(load_rows(home, batch_id).values())
 
 
-def test_cli_run_show_compare_and_bad_input(iom_home):
-    def iom(*args):
-        return subprocess.run([sys.executable, "-m", "studio", *args], cwd=ROOT, capture_output=True, text=True)
+def iom(*args):
+    return subprocess.run([sys.executable, "-m", "studio", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def two_variants(limit: int) -> dict:
+    """`iom eval run` of the pipeline and the bare model over the sample's first rows."""
     r = iom("eval", "run", "--data", str(SAMPLE), "-v", "review-triage", "-v", "local/sentiment-vader#sentiment=label",
-            "-s", "sentiment:classification", "--limit", "5", "--json")
+            "-s", "sentiment:classification", "--limit", str(limit), "--json")
     assert r.returncode == 0, r.stderr
-    doc = json.loads(r.stdout)
+    return json.loads(r.stdout)
+
+
+def test_cli_run_show_compare_and_bad_input(iom_home):
+    doc = two_variants(5)
     shown = iom("eval", "show", doc["id"])
     assert "review-triage" in shown.stdout and "pareto" in shown.stdout.lower()
     assert iom("eval", "compare", doc["id"], "1", "2", "--json").returncode == 0
@@ -159,12 +166,7 @@ async def test_an_edit_makes_a_new_experiment_and_keeps_the_one_before(iom_home)
 
 
 def test_delete_batches_and_experiments(iom_home):
-    def iom(*args):
-        return subprocess.run([sys.executable, "-m", "studio", *args], cwd=ROOT, capture_output=True, text=True)
-    r = iom("eval", "run", "--data", str(SAMPLE), "-v", "review-triage", "-v", "local/sentiment-vader#sentiment=label",
-            "-s", "sentiment:classification", "--limit", "2", "--json")
-    assert r.returncode == 0, r.stderr
-    doc = json.loads(r.stdout)
+    doc = two_variants(2)
     one, two = (v["batchId"] for v in doc["variants"])
     batches = iom_home / "batches"
     # one unknown id: nothing is removed, and the sentence names it
