@@ -132,8 +132,9 @@ def _list(args) -> int:
     if not items:
         print("no batches yet; start one with 'iom batch run PIPELINE_ID --data DATASET'.", file=sys.stderr)
     print_table([[b["id"], b["target"], b["datasetId"] or Path(b["data"]).name, f"{b['done']}/{b['rows']}",
-                  str(b["failed"]), _money(b["costUsd"])] for b in items],
-                ["id", "target", "data", "done", "failed", "cost"])
+                  str(b["failed"]), _money(b["costUsd"]), str(b["cachedRows"]) if b["useCache"] else "off"]
+                 for b in items],
+                ["id", "target", "data", "done", "failed", "cost", "from cache"])
     return 0
 
 

@@ -81,6 +81,8 @@ def test_no_cache_is_its_own_batch_and_calls_every_node(iom_home):
     assert shown["useCache"] is False and all(r["cachedNodes"] == 0 for r in shown["rowResults"])
     assert "4 row(s) reused cached outputs" not in iom("batch", "show", limit4["id"]).stdout
     assert "3 row(s) reused cached outputs" in iom("batch", "show", limit4["id"]).stdout
+    listed = {line.split()[0]: line.split()[-1] for line in iom("batch", "list").stdout.splitlines()[1:]}
+    assert listed[limit4["id"]] == "3" and listed[fresh["id"]] == "off"  # the "from cache" column
     refused = iom("batch", "run", "--resume", limit4["id"], "--no-cache")
     assert refused.returncode == 1 and "--no-cache makes a separate batch" in refused.stderr
     assert "Traceback" not in refused.stderr
