@@ -160,16 +160,17 @@ def _show(args) -> int:
 
 def _delete(args) -> int:
     """Each id is checked before any is removed: a typo in the third deletes nothing."""
-    from studio.eval.batch import delete_batch, load_plan
+    from studio.eval.batch import batch_folder, delete_batch
     from studio.eval.experiments import list_experiments
 
     home = studio().home
-    plans = [load_plan(home, batch_id) for batch_id in args.batch_ids]
-    used = {v["batchId"]: d["id"] for d in list_experiments(home) for v in d.get("variants", [])}
-    for plan in plans:
-        rows = delete_batch(home, plan.id)
-        note = f" (experiment {used[plan.id]} keeps its figures; its row diff for this variant is gone)" if plan.id in used else ""
-        print(f"deleted batch {plan.id}: {rows} rows{note}", file=sys.stderr)
+    for batch_id in args.batch_ids:  # every id checked before any is removed
+        batch_folder(home, batch_id)
+    used = {v["batchId"]: d["id"] for d in list_experiments(home) for v in d["variants"]}
+    for batch_id in args.batch_ids:
+        rows = delete_batch(home, batch_id)
+        note = f" (experiment {used[batch_id]} keeps its figures; its row diff for this variant is gone)" if batch_id in used else ""
+        print(f"deleted batch {batch_id}: {rows} rows{note}", file=sys.stderr)
     return 0
 
 

@@ -159,11 +159,11 @@ def _compare(args) -> int:
 
 
 def _delete(args) -> int:
-    from studio.eval.experiments import delete_experiment, load_experiment
+    from studio.eval.experiments import delete_experiment, experiment_path
 
     home = studio().home
     for exp_id in args.ids:  # every id checked before any is removed
-        load_experiment(home, exp_id)
+        experiment_path(home, exp_id)
     for exp_id in args.ids:
         gone = delete_experiment(home, exp_id, with_batches=args.with_batches)
         print(f"deleted experiment {exp_id}" + (f" and batches {', '.join(gone)}" if gone else ""), file=sys.stderr)

@@ -260,23 +260,34 @@ def batch_dir(home: Path, batch_id: str) -> Path:
 
 
 def delete_batch(home: Path, batch_id: str) -> int:
-    """Remove a batch's saved plan and rows (its runs stay in the analytics); returns how many
-    rows it had. The id must be one `iom batch list` shows: nothing outside batches/ is touched."""
+    """Remove a batch's saved plan and rows (its runs stay in the analytics), even a plan that
+    no longer reads; returns how many rows it had. Nothing outside batches/ is touched."""
     import shutil
 
-    plan = load_plan(home, batch_id)
-    rows = len(load_rows(home, plan.id))
-    shutil.rmtree(batch_dir(home, plan.id))
+    folder = batch_folder(home, batch_id)
+    rows = len(load_rows(home, batch_id))
+    shutil.rmtree(folder)
     return rows
 
 
-def load_plan(home: Path, batch_id: str) -> BatchPlan:
+def batch_folder(home: Path, batch_id: str) -> Path:
     if not SAFE_ID.fullmatch(batch_id):
         raise UserError(f"{batch_id!r} is not a batch id; 'iom batch list' shows the batches.")
+    folder = batch_dir(home, batch_id)
+    if not (folder / "batch.json").is_file():
+        raise UserError(f"no batch {batch_id!r}; 'iom batch list' shows the batches.")
+    return folder
+
+
+def load_plan(home: Path, batch_id: str) -> BatchPlan:
+    path = batch_folder(home, batch_id) / "batch.json"
     try:
-        return BatchPlan.from_json(json.loads((batch_dir(home, batch_id) / "batch.json").read_text("utf-8")))
+        return BatchPlan.from_json(json.loads(path.read_text("utf-8")))
     except FileNotFoundError:
         raise UserError(f"no batch {batch_id!r}; 'iom batch list' shows the batches.") from None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise UserError(f"{path} is not a batch plan as the studio writes it (edited by hand, or cut short); "
+                        f"'iom batch delete {batch_id}' removes the batch.") from None
 
 
 def load_rows(home: Path, batch_id: str) -> dict[int, dict]:
@@ -303,7 +314,7 @@ def list_batches(home: Path) -> list[dict]:
     for meta in sorted(root.glob("*/batch.json")) if root.is_dir() else []:
         try:
             plan = BatchPlan.from_json(json.loads(meta.read_text("utf-8")))
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, TypeError, AttributeError, OSError):  # not a plan the studio wrote
             continue
         out.append({**plan.to_json(), **aggregate(plan, load_rows(home, plan.id))})
     return sorted(out, key=lambda b: b["created"])

@@ -164,15 +164,20 @@ async def run_experiment(studio, data: str, variants: list[Variant], scorers: li
 
 
 def delete_experiment(home: Path, exp_id: str, *, with_batches: bool = False) -> list[str]:
-    """Remove an experiment's file; with `with_batches` also its batches that no other saved
-    experiment uses (returns their ids). The batches' runs stay in the analytics."""
+    """Remove an experiment's file (even one that no longer reads as an experiment); with
+    `with_batches` also its batches that no other saved experiment uses (returns their ids).
+    The batches' runs stay in the analytics."""
     from studio.eval.batch import delete_batch
 
-    doc = load_experiment(home, exp_id)
-    (experiments_root(home) / f"{doc['id']}.json").unlink()
+    path = experiment_path(home, exp_id)
+    try:
+        doc = load_experiment(home, exp_id)
+    except UserError:  # not well formed: nothing to follow to its batches
+        doc = {"variants": []}
+    path.unlink()
     if not with_batches:
         return []
-    used = {v["batchId"] for d in list_experiments(home) for v in d.get("variants", [])}
+    used = {v["batchId"] for d in list_experiments(home) for v in d["variants"]}
     gone = []
     for batch_id in dict.fromkeys(v["batchId"] for v in doc["variants"]):
         if batch_id not in used:
@@ -184,24 +189,50 @@ def delete_experiment(home: Path, exp_id: str, *, with_batches: bool = False) ->
     return gone
 
 
-def load_experiment(home: Path, exp_id: str) -> dict[str, Any]:
+def experiment_path(home: Path, exp_id: str) -> Path:
+    """The file of a saved experiment; one sentence when the id is not one or there is none."""
     if not SAFE_ID.fullmatch(exp_id):
         raise UserError(f"{exp_id!r} is not an experiment id; 'iom eval list' shows them.")
+    path = experiments_root(home) / f"{exp_id}.json"
+    if not path.is_file():
+        raise UserError(f"no experiment {exp_id!r}; 'iom eval list' shows them.")
+    return path
+
+
+def load_experiment(home: Path, exp_id: str) -> dict[str, Any]:
+    path = experiment_path(home, exp_id)
     try:
-        return json.loads((experiments_root(home) / f"{exp_id}.json").read_text("utf-8"))
+        doc = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
         raise UserError(f"no experiment {exp_id!r}; 'iom eval list' shows them.") from None
+    except ValueError:
+        doc = None
+    if not _well_formed(doc):
+        raise UserError(f"{path} is not an experiment as the studio writes it (edited by hand, or cut "
+                        f"short); 'iom eval delete {exp_id}' removes it.")
+    return doc
+
+
+def _well_formed(doc: Any) -> bool:
+    """What reading an experiment relies on: an id, the data, and variants with their batch."""
+    return (isinstance(doc, dict) and isinstance(doc.get("id"), str) and isinstance(doc.get("data"), str)
+            and isinstance(doc.get("scorers"), list) and isinstance(doc.get("variants"), list)
+            and all(isinstance(v, dict) and isinstance(v.get("variant"), str) and isinstance(v.get("batchId"), str)
+                    for v in doc["variants"]))
 
 
 def list_experiments(home: Path) -> list[dict[str, Any]]:
+    """The saved experiments, oldest first; a file that is not one (see `_well_formed`) is left out."""
     root = experiments_root(home)
     docs = []
     for p in sorted(root.glob("*.json")) if root.is_dir() else []:
         try:
-            docs.append(json.loads(p.read_text("utf-8")))
-        except ValueError:
+            doc = json.loads(p.read_text("utf-8"))
+        except (ValueError, OSError):
             continue
-    return sorted(docs, key=lambda d: d.get("created", ""))
+        if _well_formed(doc):
+            docs.append(doc)
+    return sorted(docs, key=lambda d: str(d.get("created", "")))
 
 
 def _variant(doc: dict, ref: str) -> dict:

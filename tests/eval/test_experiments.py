@@ -182,3 +182,15 @@ def test_delete_batches_and_experiments(iom_home):
     assert iom("eval", "delete", doc["id"], "--with-batches").returncode == 0
     assert not (batches / one).exists() and not (iom_home / "experiments" / f"{doc['id']}.json").exists()
     assert "no experiment" in iom("eval", "show", doc["id"]).stderr
+    # files the studio did not write (a hand edit, a copy cut short): one sentence, never a
+    # traceback, and the delete command removes them
+    (iom_home / "experiments" / "xhand.json").write_text('{"id": "xhand"}')
+    (iom_home / "experiments" / "xlist.json").write_text("[1, 2]")
+    (batches / "bhand").mkdir()
+    (batches / "bhand" / "batch.json").write_text('{"id": 3}')
+    for args, says in ((("eval", "list"), None), (("eval", "show", "xhand"), "is not an experiment as the studio writes it"),
+                       (("batch", "list"), None), (("batch", "show", "bhand"), "is not a batch plan as the studio writes it")):
+        r = iom(*args)
+        assert "Traceback" not in r.stderr and (r.returncode == 0 if says is None else says in r.stderr), (args, r.stderr)
+    assert iom("eval", "delete", "xhand", "xlist").returncode == 0 and iom("batch", "delete", "bhand").returncode == 0
+    assert not list((iom_home / "experiments").iterdir()) and not (batches / "bhand").exists()
