@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from studio.cli.common import print_json, print_table
 
@@ -52,11 +53,14 @@ def _import(args) -> int:
 
 
 def _list(args) -> int:
-    from studio.eval.datasets import list_datasets
+    from studio.eval.datasets import empty_hint, list_datasets
 
     items = list_datasets(_home())
     if args.json:
         print_json([d.to_json() for d in items])
+        return 0
+    if not items:
+        print(empty_hint(), file=sys.stderr)
         return 0
     print_table([[d.id, d.format, str(d.rows), ", ".join(d.column_names)] for d in items], ["id", "format", "rows", "columns"])
     return 0

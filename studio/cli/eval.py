@@ -125,6 +125,10 @@ def _list(args) -> int:
     if args.json:
         print_json(docs)
         return 0
+    if not docs:
+        print("no experiments yet; run one with 'iom eval run --data DATASET -v TARGET -v TARGET' "
+              "(the README's Evaluate section has one over the shipped sample).", file=sys.stderr)
+        return 0
     print_table([[d["id"], d.get("datasetId") or d["data"], str(len(d["variants"])), ", ".join(d["scorers"])] for d in docs],
                 ["id", "data", "variants", "scorers"])
     return 0

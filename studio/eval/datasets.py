@@ -22,6 +22,10 @@ from studio.errors import UserError
 from studio.spec.base import utcnow
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+# Datasets shipped with the studio (labelled, offline): the Evaluate page offers them, and a
+# command naming one that is not imported yet is told where it is.
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "datasets"
+SAMPLE = SAMPLES / "reviews.csv"
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
@@ -229,9 +233,24 @@ def get_dataset(home: Path, dataset_id: str) -> Dataset:
     try:
         return Dataset.from_json(json.loads(meta.read_text("utf-8")))
     except FileNotFoundError:
-        raise UserError(f"no dataset {dataset_id!r}; 'iom datasets list' shows the imported ones.") from None
+        raise UserError(missing_dataset(dataset_id)) from None
     except (ValueError, KeyError, TypeError):
         raise UserError(f"the dataset {dataset_id!r} has a damaged meta.json; import its file again.") from None
+
+
+def missing_dataset(dataset_id: str) -> str:
+    """The sentence for an id that is not imported: where the shipped sample of that name is."""
+    shipped = [p for p in sorted(SAMPLES.glob("*")) if p.suffix.lower() in FORMATS and slug(p.stem) == dataset_id]
+    if shipped:
+        return (f"no dataset {dataset_id!r} is imported yet; the studio ships one by that name: import it with "
+                f"'iom datasets import {shipped[0]}' (or give that file as --data).")
+    return f"no dataset {dataset_id!r}; 'iom datasets list' shows the imported ones, 'iom datasets import FILE' adds one."
+
+
+def empty_hint() -> str:
+    """What `iom datasets list` says when nothing is imported."""
+    return (f"no datasets yet; import a CSV, JSONL or Parquet file with 'iom datasets import FILE' "
+            f"(the shipped sample, 197 labelled reviews: {SAMPLE}).")
 
 
 def dataset_file(home: Path, ds: Dataset) -> Path:

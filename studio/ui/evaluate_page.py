@@ -10,7 +10,7 @@ from typing import Any
 from nicegui import ui
 
 from studio.errors import UserError
-from studio.eval.datasets import list_datasets
+from studio.eval.datasets import SAMPLE, list_datasets
 from studio.eval.experiments import Variant, figure, list_experiments, load_experiment, row_diff, run_experiment
 from studio.eval.scorers import ScorerSpec
 from studio.ui.app import get_studio
@@ -18,7 +18,6 @@ from studio.ui.shell import frame
 from studio.ui.threads import io_bound
 from studio.ui.widgets import dollars
 
-SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "datasets" / "reviews.csv"
 DEFAULT_VARIANTS = "review-triage\nlocal/sentiment-vader#sentiment=label"
 DEFAULT_SCORERS = "sentiment:classification\nlanguage:normalized"
 

@@ -99,3 +99,23 @@ def test_cli_import_list_show(iom_home):
     assert r.returncode == 1 and "NAME=COLUMN" in r.stderr
     r = iom("datasets", "show", "missing")
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_cli_a_newcomer_is_told_where_the_sample_is(iom_home):
+    """A fresh home has no datasets: the empty list, an id that is not imported and the sample's
+    own name each get one sentence that says what to type (the list used to print nothing)."""
+    def iom(*args):
+        return subprocess.run([sys.executable, "-m", "studio", *args], cwd=ROOT, capture_output=True, text=True)
+    r = iom("datasets", "list")
+    assert r.returncode == 0 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and "iom datasets import FILE" in r.stderr and str(SAMPLE) in r.stderr
+    r = iom("batch", "run", "review-triage", "--data", "reviews", "--limit", "1")
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert f"iom datasets import {SAMPLE}" in r.stderr
+    r = iom("datasets", "show", "no-such-data")
+    assert r.returncode == 1 and "'iom datasets import FILE' adds one" in r.stderr and str(SAMPLE) not in r.stderr
+    r = iom("eval", "list")
+    assert r.returncode == 0 and r.stdout == "" and r.stderr.startswith("no experiments yet; run one with 'iom eval run")
+    r = iom("datasets", "import", str(SAMPLE))  # what the sentence says to type works as given
+    assert r.returncode == 0 and "imported reviews: 197 rows" in r.stdout
+    assert "reviews" in iom("datasets", "list").stdout
