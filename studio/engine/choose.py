@@ -24,14 +24,17 @@ def _quality(spec: ModelSpec, measured: dict[str, dict]) -> tuple[float | None, 
 
 
 def _latency(spec: ModelSpec, calls: dict[str, dict]) -> tuple[float | None, str]:
-    """(expected latency in ms, where it came from): the p50 of recent recorded calls, else the
-    registry's declared figure, else unknown."""
+    """(expected latency in ms, where it came from): the p50 of the recent recorded calls that
+    answered, else the registry's declared figure, else unknown."""
     c = calls.get(spec.id)
     if c and c.get("p50Ms") is not None:
-        return float(c["p50Ms"]), f"measured p50 of {c['calls']} recent call(s), {100 * c['errorRate']:.0f}% errors"
+        answered = c.get("answered", c["calls"])
+        return float(c["p50Ms"]), (f"measured p50 of {answered} recent answer(s), "
+                                   f"{100 * c['errorRate']:.0f}% of {c['calls']} call(s) failed")
+    failed = f"; its {c['calls']} recent call(s) all failed" if c and c.get("calls") else ""
     if spec.latency_ms is not None:
-        return float(spec.latency_ms), "declared"
-    return None, "unknown"
+        return float(spec.latency_ms), "declared" + failed
+    return None, "unknown" + failed
 
 
 def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[str, HealthStatus],

@@ -196,9 +196,11 @@ class Engine:
         return stats
 
     def recent_call_stats(self, days: int = 7) -> dict[str, dict]:
-        """{model_id: {"p50Ms", "errorRate", "calls"}} from the analytics of the last days'
-        calls; empty when the recorder keeps no analytics (tests, Ray workers). Raises what
-        reading the analytics raises."""
+        """{model_id: {"p50Ms", "errorRate", "calls", "answered"}} from the analytics of the
+        last days' calls; empty when the recorder keeps no analytics (tests, Ray workers).
+        Raises what reading the analytics raises. The p50 is of the calls that answered: a
+        refusal comes back fast (a 429 in 20 ms), and counted in it made a model failing most
+        of its calls look like the fastest; the error rate is over every call made."""
         read = getattr(self.recorder, "read", None)
         if read is None:
             return {}
@@ -208,10 +210,13 @@ class Engine:
 
         since = datetime.now(timezone.utc) - timedelta(days=days)
         every = read(latency_by_model, Filters(since=since))
-        errors = {r["model_id"]: r["calls"] for r in read(latency_by_model, Filters(since=since, status="error"))}
-        return {r["model_id"]: {"p50Ms": r["p50_ms"], "calls": r["calls"],
-                                "errorRate": errors.get(r["model_id"], 0) / r["calls"] if r["calls"] else 0.0}
-                for r in every}
+        answered = {r["model_id"]: r for r in read(latency_by_model, Filters(since=since, status="ok"))}
+        stats = {}
+        for r in every:
+            ok = answered.get(r["model_id"]) or {"calls": 0, "p50_ms": None}
+            stats[r["model_id"]] = {"p50Ms": ok["p50_ms"], "calls": r["calls"], "answered": ok["calls"],
+                                    "errorRate": (r["calls"] - ok["calls"]) / r["calls"] if r["calls"] else 0.0}
+        return stats
 
     def last_outputs_path(self, pipeline_id: str) -> Path:
         return self.home / "cache" / "runs" / f"{pipeline_id}.json"

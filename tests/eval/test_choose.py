@@ -54,7 +54,7 @@ async def test_capability_node_picks_by_saved_scores(iom_home):
             assert f"quality {vader:.3f} (measured on reviews.csv" in node.reason
             # latency from the analytics of the experiment's 12 recorded calls (plus this test's own runs,
             # once the writer has committed them), not the declared figure
-            seen = re.search(r"measured p50 of (\d+) recent call\(s\), 0% errors", node.reason)
+            seen = re.search(r"measured p50 of (\d+) recent answer\(s\), 0% of \1 call\(s\) failed", node.reason)
             assert seen and int(seen.group(1)) >= 12, node.reason
             if "minQuality" in choose:  # the 0.0-quality model was filtered out by the threshold
                 assert "of 1 model(s)" in node.reason
@@ -91,7 +91,42 @@ def test_latency_falls_back_to_declared_and_errors_count():
     # measured: a is fast but fails 80% of its calls, b is measured at 250 ms with no error
     calls = {"t/a": {"p50Ms": 90.0, "calls": 10, "errorRate": 0.8}, "t/b": {"p50Ms": 250.0, "calls": 10, "errorRate": 0.0}}
     chosen, why, _ = choose_model(choice, [a, b], {}, lambda s: True, calls=calls)
-    assert chosen.id == "t/b" and "~250 ms (measured p50 of 10 recent call(s), 0% errors)" in why
+    assert chosen.id == "t/b" and "~250 ms (measured p50 of 10 recent answer(s), 0% of 10 call(s) failed)" in why
+
+
+def test_measured_latency_is_of_the_calls_that_answered(iom_home):
+    """A refusal comes back fast: with a flaky model's 429s (20 ms) counted in its p50, a
+    'fastest' node chose the model that failed 6 calls in 10 and answered in 2 s over a steady
+    one at 500 ms. The p50 is now of the answers; the error rate is still of every call."""
+    from studio.engine.choose import choose_model
+    from studio.spec.model import ModelSpec
+    from studio.spec.pipeline import CapabilityChoice
+    from studio.spec.records import CallRecord
+
+    s = Studio(iom_home)
+    try:
+        calls = [("t/flaky", "error", 20.0)] * 6 + [("t/flaky", "ok", 2000.0)] * 4 + [("t/steady", "ok", 500.0)] * 10
+        for i, (model, status, ms) in enumerate(calls):
+            s.analytics.record_call(CallRecord(id=f"c{i}", model_id=model, provider="openai", status=status,
+                                               error_class="rate_limited" if status == "error" else None,
+                                               latency_ms=ms))
+        stats = s.engine.recent_call_stats()
+        assert stats["t/flaky"] == {"p50Ms": 2000.0, "calls": 10, "answered": 4, "errorRate": 0.6}
+        assert stats["t/steady"] == {"p50Ms": 500.0, "calls": 10, "answered": 10, "errorRate": 0.0}
+        specs = [ModelSpec(id=m, name=m, provider="local", api="local", model=m, capabilities=["x"], latency_ms=100)
+                 for m in ("t/flaky", "t/steady")]
+        chosen, why, _ = choose_model(CapabilityChoice(capability="x", strategy="fastest"), specs, {},
+                                      lambda spec: True, calls=stats)
+        assert chosen.id == "t/steady", why
+        assert "~500 ms (measured p50 of 10 recent answer(s), 0% of 10 call(s) failed)" in why
+        assert "next: t/flaky" in why and "~2000 ms (measured p50 of 4 recent answer(s), 60% of 10 call(s) failed)" in why
+        # every recent call failed: no measured latency, the declared one, and the reason says so
+        chosen, why, _ = choose_model(CapabilityChoice(capability="x", strategy="fastest"), specs[:1], {},
+                                      lambda spec: True, calls={"t/flaky": {"p50Ms": None, "calls": 3, "answered": 0,
+                                                                            "errorRate": 1.0}})
+        assert "~100 ms (declared; its 3 recent call(s) all failed)" in why
+    finally:
+        s.close()
 
 
 async def test_policy_variants_of_a_capability_node_run_side_by_side(iom_home):
@@ -152,10 +187,10 @@ async def test_recent_call_figures_are_read_once_a_while_not_per_run(iom_home, m
         # asked again: the calls so far. The model of the first run was called once; its three
         # later answers came from the output cache, which says nothing of the model's latency
         record = await s.engine.run(pipeline, {"text": "Great phone!"})
-        assert len(reads) == 3 and "measured p50 of 1 recent call(s)" in record.nodes["c"].reason, record.nodes["c"].reason
+        assert len(reads) == 3 and "measured p50 of 1 recent answer(s), 0% of 1 call(s) failed" in record.nodes["c"].reason, record.nodes["c"].reason
         monkeypatch.setattr(type(s.engine), "CALL_STATS_FRESH_S", 60.0)
         record = await s.engine.run(pipeline, {"text": "Great phone!"})
-        assert len(reads) == 3 and "measured p50 of 1 recent call(s)" in record.nodes["c"].reason, record.nodes["c"].reason
+        assert len(reads) == 3 and "measured p50 of 1 recent answer(s), 0% of 1 call(s) failed" in record.nodes["c"].reason, record.nodes["c"].reason
         await s.aclose()
     finally:
         s.close()
