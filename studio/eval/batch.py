@@ -11,6 +11,7 @@ with a line are kept, only the missing ones (those in flight at a crash) are run
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import itertools
 import json
@@ -324,9 +325,24 @@ def aggregate(plan: BatchPlan, rows: dict[int, dict]) -> dict[str, Any]:
     return Tally.of(rows.values()).result(plan)
 
 
+def percentile(values, p: float) -> float | None:
+    """The nearest-rank percentile `p` (0..1) of `values`, None when there are none."""
+    if not values:
+        return None
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p * (len(v) - 1))))]
+
+
+def answered_latencies(rows: Iterable[dict]) -> list[float]:
+    """The latencies a variant's speed is judged by: of the rows that answered. A failed row
+    stops early (a refused key in 5 ms), and counted it made a failing variant look fast."""
+    return [r["latencyMs"] for r in rows if r["status"] == "succeeded" and r.get("latencyMs") is not None]
+
+
 class Tally:
     """The aggregates of finished rows, kept as they finish: a running batch holds counts and
-    one float a row (the latency percentiles), not a dict a row, so its memory stays flat."""
+    one float a row that answered (the latency percentiles), not a dict a row, so its memory
+    stays flat."""
 
     def __init__(self) -> None:
         self.done = self.succeeded = self.unpriced = self.cached = 0
@@ -347,16 +363,12 @@ class Tally:
             self.unpriced += 1
         else:
             self.cost += row["costUsd"]
-        if row.get("latencyMs") is not None:
-            self.latencies.append(row["latencyMs"])
+        self.latencies.extend(answered_latencies((row,)))
         self.cached += bool(row.get("cachedNodes"))
 
     def result(self, plan: BatchPlan) -> dict[str, Any]:
         done, failed = self.done, self.done - self.succeeded
-        lat = sorted(self.latencies)
-
-        def pct(p: float):
-            return None if not lat else lat[min(len(lat) - 1, int(round(p * (len(lat) - 1))))]
+        pct = functools.partial(percentile, self.latencies)
         return {"done": done, "succeeded": self.succeeded, "failed": failed,
                 "complete": done >= plan.rows, "costUsd": self.cost if done > self.unpriced else (0.0 if done else None),
                 "unpricedRows": self.unpriced, "latencyP50Ms": pct(0.5), "latencyP95Ms": pct(0.95),

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from studio.atomic import write_json
 from studio.errors import UserError
-from studio.eval.batch import SAFE_ID, load_rows, plan_batch, run_batch
+from studio.eval.batch import SAFE_ID, answered_latencies, load_rows, percentile, plan_batch, run_batch
 from studio.eval.scorers import ScorerSpec, bootstrap_ci, judge_rows, pick, score_rows
 from studio.spec.base import utcnow
 
@@ -88,13 +88,6 @@ def _measured_version(studio, v: Variant) -> str | None:
     return answer_version(spec) if spec is not None else None
 
 
-def _percent(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    v = sorted(values)
-    return v[min(len(v) - 1, int(round(p * (len(v) - 1))))]
-
-
 def pareto_front(points: list[tuple[str, float | None, float | None]]) -> set[str]:
     """Names of the (name, cost, quality) points no other point beats on both: cheaper or as
     cheap AND better or as good, strictly better on one. Unscored or unpriced points are out."""
@@ -143,14 +136,14 @@ async def run_experiment(studio, data: str, variants: list[Variant], scorers: li
             if got:
                 per_row_quality.append(sum(got) / len(got))
         judge_cost = sum(s["judgeCostUsd"] or 0.0 for s in scores)
-        lat = [r["latencyMs"] for r in rows if r.get("latencyMs") is not None]
+        lat = answered_latencies(rows)
         total = agg["costUsd"]
         results.append({"variant": v.name, "target": v.target, "swaps": v.swaps, "fields": v.fields,
                         "batchId": plan.id, "rows": plan.rows, "quality": sum(means) / len(means) if means else None,
                         "qualityCi95": bootstrap_ci(per_row_quality),
                         "scores": scores, "costUsd": total, "judgeCostUsd": judge_cost,
                         "costPerRowUsd": None if total is None else total / max(1, agg["done"]),
-                        "latencyP50Ms": _percent(lat, 0.5), "latencyP95Ms": _percent(lat, 0.95),
+                        "latencyP50Ms": percentile(lat, 0.5), "latencyP95Ms": percentile(lat, 0.95),
                         "errorRate": agg["errorRate"], "unpricedRows": agg["unpricedRows"],
                         "cachedRows": agg["cachedRows"], "modelVersion": _measured_version(studio, v)})
     front = pareto_front([(r["variant"], r["costPerRowUsd"], r["quality"]) for r in results])

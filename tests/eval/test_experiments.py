@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,43 @@ async def test_a_variant_sharing_nodes_is_measured_fresh_unless_the_cache_is_ask
     assert reused["id"] != fresh["id"] and reused["useCache"] is True
     assert [v["cachedRows"] for v in reused["variants"]] == [4, 4] and len(fake.requests) == calls_fresh
     assert all(v["costUsd"] == 0.0 for v in reused["variants"])
+
+
+async def test_a_variant_failing_fast_is_not_measured_as_fast(iom_home, monkeypatch):
+    """Latency percentiles are of the rows that answered: a variant whose first node is refused
+    (a 400 in a few ms) on 3 rows of 4 had a p50 of those refusals, and looked faster than the
+    variant that answered every row in ~100 ms. The error rate says how many failed."""
+    from studio.eval.batch import aggregate, load_rows, plan_batch
+    from tests.engine.conftest import chat_reply
+    from tests.fakes.provider_server import FakeProvider, Reply
+
+    monkeypatch.setenv("EVAL_TEST_KEY", "sk-test")
+    refusals = []
+
+    def answer(req):
+        if req.json["model"] == "t/c" and len(refusals) < 3:
+            refusals.append(1)
+            return Reply(status=400, json={"error": {"message": "bad request", "type": "invalid_request_error"}})
+        time.sleep(0.05)  # an answer takes 50 ms (the fake serves each request in its own thread)
+        return Reply(json=chat_reply(req.json["messages"][-1]["content"][:40]))
+
+    with FakeProvider() as fake:
+        fake.reply("/v1/chat/completions", answer)
+        s = Studio(iom_home)
+        try:
+            _priced_pair_pipeline(s, fake)
+            variants = [Variant.parse("pair"), Variant.parse("pair@a=t/c")]
+            doc = await run_experiment(s, str(SAMPLE), variants, [ScorerSpec.parse("sentiment:exact")], limit=4)
+            plan = plan_batch(s, "pair", str(SAMPLE), limit=4, swaps={"a": "t/c"}, use_cache=False)
+            batch = aggregate(plan, load_rows(iom_home, doc["variants"][1]["batchId"]))
+            await s.aclose()
+        finally:
+            s.close()
+    steady, flaky = doc["variants"]
+    assert steady["errorRate"] == 0.0 and flaky["errorRate"] == 0.75
+    assert steady["latencyP50Ms"] >= 100 and flaky["latencyP50Ms"] >= 100  # the one answer: two 50 ms calls
+    assert flaky["latencyP50Ms"] == flaky["latencyP95Ms"] == batch["latencyP50Ms"]
+    assert batch["failed"] == 3 and batch["succeeded"] == 1
 
 
 async def test_an_edit_makes_a_new_experiment_and_keeps_the_one_before(iom_home):
