@@ -11,12 +11,13 @@ from nicegui import ui
 
 from studio.errors import UserError
 from studio.eval.datasets import SAMPLE, list_datasets
-from studio.eval.experiments import Variant, figure, list_experiments, load_experiment, row_diff, run_experiment
+from studio.eval.experiments import (Variant, delete_experiment, figure, list_experiments, load_experiment,
+                                     row_diff, run_experiment)
 from studio.eval.scorers import ScorerSpec
 from studio.ui.app import get_studio
 from studio.ui.shell import frame
 from studio.ui.threads import io_bound
-from studio.ui.widgets import dollars
+from studio.ui.widgets import confirm, dollars
 
 DEFAULT_VARIANTS = "review-triage\nlocal/sentiment-vader#sentiment=label"
 DEFAULT_SCORERS = "sentiment:classification\nlanguage:normalized"
@@ -87,9 +88,13 @@ async def evaluate_page() -> None:
                 "Cheaper, but a row a cached output answered leaves that call's cost and latency out: "
                 "off, every variant calls its models and is measured as it would run")
             progress_label = ui.label("").props("data-testid=eval-progress")
-        earlier = ui.select(earlier_options(await io_bound(list_experiments, studio.home)),
-                            label="Or open an earlier experiment").classes("w-[36rem]").props(
-            "clearable data-testid=eval-earlier")
+        with ui.row().classes("items-center gap-2"):
+            earlier = ui.select(earlier_options(await io_bound(list_experiments, studio.home)),
+                                label="Or open an earlier experiment").classes("w-[36rem]").props(
+                "clearable data-testid=eval-earlier")
+            delete = ui.button(icon="delete", color="negative").props(
+                "flat round data-testid=eval-delete").tooltip("Delete the experiment chosen here")
+            delete.bind_enabled_from(earlier, "value", backward=bool)
         bar = ui.linear_progress(value=0, show_value=False).classes("w-full")
         bar.visible = False
         results = ui.column().classes("w-full gap-4")
@@ -140,6 +145,24 @@ async def evaluate_page() -> None:
             await show(doc)
 
         earlier.on_value_change(open_earlier)
+
+        async def remove(exp_id: str) -> None:
+            await io_bound(delete_experiment, studio.home, exp_id)
+            if (state["doc"] or {}).get("id") == exp_id:
+                state["doc"] = None
+                results.clear()
+                progress_label.text = ""
+            earlier.set_options(earlier_options(await io_bound(list_experiments, studio.home)), value=None)
+            ui.notify(f"Deleted experiment {exp_id}; its batches stay, so running the same variants again "
+                      "resumes them ('iom eval delete --with-batches' removes those too).", type="positive")
+
+        def ask_delete() -> None:
+            exp_id = earlier.value
+            if exp_id:
+                confirm(f"Delete experiment {exp_id}? Its figures go; the runs stay in the analytics.",
+                        lambda: remove(exp_id))
+
+        delete.on_click(ask_delete)
 
         async def show(doc: dict) -> None:
             results.clear()
