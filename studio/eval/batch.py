@@ -262,13 +262,59 @@ def batch_dir(home: Path, batch_id: str) -> Path:
 
 def delete_batch(home: Path, batch_id: str) -> int:
     """Remove a batch's saved plan and rows (its runs stay in the analytics), even a plan that
-    no longer reads; returns how many rows it had. Nothing outside batches/ is touched."""
+    no longer reads; returns how many rows it had. Nothing outside batches/ is touched. A batch
+    being run is refused: its runner would go on writing rows into a folder that is gone."""
     import shutil
 
     folder = batch_folder(home, batch_id)
-    rows = len(load_rows(home, batch_id))
-    shutil.rmtree(folder)
+    lock = BatchLock(folder, batch_id)
+    lock.acquire("wait for it to finish (or stop it), then delete it.")
+    try:
+        rows = len(load_rows(home, batch_id))
+        shutil.rmtree(folder)
+    finally:
+        lock.release()
     return rows
+
+
+class BatchBusy(UserError):
+    """The batch is being run: by another studio process, or by this one."""
+
+
+class BatchLock:
+    """An exclusive `flock` on the batch folder's lock file, held while its rows are written or
+    it is deleted. A second run of the same batch would call every pending row again (and pay
+    for it twice); a delete would lose the rows the running one still writes. The OS releases
+    the lock when the holder ends, however it ends (a SIGKILL leaves nothing to clean up)."""
+
+    def __init__(self, folder: Path, batch_id: str):
+        self.path, self.batch_id = folder / "lock", batch_id
+        self._fd: int | None = None
+
+    def acquire(self, then: str) -> None:
+        """Take the lock or raise BatchBusy, whose sentence ends with `then`."""
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise BatchBusy(f"batch {self.batch_id} is being run (by this or another studio process); {then}") from None
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+    def is_held(self) -> bool:
+        try:
+            self.acquire("")
+        except BatchBusy:
+            return True
+        self.release()
+        return False
 
 
 def batch_folder(home: Path, batch_id: str) -> Path:
@@ -454,13 +500,20 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
     """Run (or resume) the batch; returns its aggregates. Rows run `plan.concurrency` at a time."""
     folder = batch_dir(studio.home, plan.id)
 
+    lock = BatchLock(folder, plan.id)
+
     def open_state():  # file work in a thread: the UI calls this on NiceGUI's event loop
         check_unchanged(studio, plan)
         folder.mkdir(parents=True, exist_ok=True)
-        write_json(folder / "batch.json", plan.to_json())
-        done = load_rows(studio.home, plan.id)
-        _trim_partial_line(folder / "rows.jsonl")
-        return pending_rows(plan, set(done)), Tally.of(done.values()), RowWriter(folder / "rows.jsonl")
+        lock.acquire("wait for it to finish, then run the same command again to see its figures.")
+        try:
+            write_json(folder / "batch.json", plan.to_json())
+            done = load_rows(studio.home, plan.id)
+            _trim_partial_line(folder / "rows.jsonl")
+            return pending_rows(plan, set(done)), Tally.of(done.values()), RowWriter(folder / "rows.jsonl")
+        except BaseException:
+            lock.release()
+            raise
     pending, tally, writer = await asyncio.to_thread(open_state)
     if progress:
         progress(tally.done, plan.rows)
@@ -505,6 +558,7 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
                 raise unreadable[0]
     finally:
         writer.close()
+        lock.release()
     return tally.result(plan)
 
 

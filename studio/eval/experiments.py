@@ -160,22 +160,28 @@ def delete_experiment(home: Path, exp_id: str, *, with_batches: bool = False) ->
     """Remove an experiment's file (even one that no longer reads as an experiment); with
     `with_batches` also its batches that no other saved experiment uses (returns their ids).
     The batches' runs stay in the analytics."""
-    from studio.eval.batch import delete_batch
+    from studio.eval.batch import BatchBusy, BatchLock, batch_dir, delete_batch
 
     path = experiment_path(home, exp_id)
     try:
         doc = load_experiment(home, exp_id)
     except UserError:  # not well formed: nothing to follow to its batches
         doc = {"variants": []}
+    batches = list(dict.fromkeys(v["batchId"] for v in doc["variants"])) if with_batches else []
+    for batch_id in batches:  # nothing is removed while one of them is being run
+        folder = batch_dir(home, batch_id)
+        if folder.is_dir() and BatchLock(folder, batch_id).is_held():
+            raise BatchBusy(f"batch {batch_id} of experiment {exp_id} is being run; wait for it to finish "
+                            "(or stop it), then delete the experiment. Nothing was deleted.")
     path.unlink()
-    if not with_batches:
-        return []
     used = {v["batchId"] for d in list_experiments(home) for v in d["variants"]}
     gone = []
-    for batch_id in dict.fromkeys(v["batchId"] for v in doc["variants"]):
+    for batch_id in batches:
         if batch_id not in used:
             try:
                 delete_batch(home, batch_id)
+            except BatchBusy:
+                raise
             except UserError:  # deleted already
                 continue
             gone.append(batch_id)

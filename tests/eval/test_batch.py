@@ -132,6 +132,58 @@ def test_sigkill_then_resume_loses_no_row(iom_home, tmp_path):
         assert line in kept
 
 
+def test_a_running_batch_is_not_run_twice_nor_deleted(iom_home, tmp_path, monkeypatch):
+    """While `iom batch run` writes a batch's rows, the same command in another process would
+    call every pending row again (paid twice), and `iom batch delete` / `iom eval delete
+    --with-batches` would drop the folder the runner still appends to. Both are refused in one
+    sentence; once the run ends, the batch is complete and deletes."""
+    from studio.spec import ModelSpec
+    from studio.spec.calls import CANONICAL_SCHEMAS
+    from tests.engine.conftest import chat_reply
+    from tests.fakes.provider_server import FakeProvider, Reply
+
+    monkeypatch.setenv("BATCH_TEST_KEY", "sk-batch-test-000000000000")
+    data = tmp_path / "prompts.csv"
+    data.write_text("prompt\n" + "".join(f"question {i}\n" for i in range(12)), encoding="utf-8")
+
+    def slow(req):
+        time.sleep(0.25)
+        return Reply(json=chat_reply("an answer"))
+
+    with FakeProvider() as fake:
+        fake.reply("/v1/chat/completions", slow)
+        s = Studio(iom_home)
+        llm_in, llm_out = CANONICAL_SCHEMAS["llm"]
+        s.models.save(ModelSpec(id="t/slow", name="slow", provider="openai", api="openai-chat",
+                                endpoint=fake.url("/v1/chat/completions"), model="m", key_ref="BATCH_TEST_KEY",
+                                input_schema=llm_in, output_schema=llm_out))
+        s.close()
+        command = ["batch", "run", "t/slow", "--data", str(data), "--concurrency", "1", "--json"]
+        proc = subprocess.Popen([sys.executable, "-m", "studio", *command], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not list(iom_home.glob("batches/*/rows.jsonl")) or \
+                    not next(iom_home.glob("batches/*/rows.jsonl")).read_text("utf-8").strip():
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()[-500:]
+                time.sleep(0.05)
+            folder = next(iom_home.glob("batches/*/rows.jsonl")).parent
+            again = iom(*command)
+            assert again.returncode == 1 and again.stderr.count("\n") == 1 and "Traceback" not in again.stderr
+            assert f"batch {folder.name} is being run" in again.stderr and "run the same command again" in again.stderr
+            gone = iom("batch", "delete", folder.name)
+            assert gone.returncode == 1 and "is being run" in gone.stderr and "then delete it" in gone.stderr
+            assert (folder / "batch.json").is_file()
+            assert proc.poll() is None, "the run ended before the refusals were tried; the test proves nothing"
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, err
+    assert json.loads(out)["succeeded"] == 12 and len(fake.requests) == 12  # no row was called twice
+    assert iom("batch", "delete", folder.name).returncode == 0 and not folder.exists()
+
+
 def test_export_and_bad_input(iom_home, tmp_path):
     r = iom("batch", "run", "review-triage", "--data", str(SAMPLE), "--limit", "3", "--json")
     bid = json.loads(r.stdout)["id"]

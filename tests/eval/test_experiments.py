@@ -232,3 +232,25 @@ def test_delete_batches_and_experiments(iom_home):
         assert "Traceback" not in r.stderr and (r.returncode == 0 if says is None else says in r.stderr), (args, r.stderr)
     assert iom("eval", "delete", "xhand", "xlist").returncode == 0 and iom("batch", "delete", "bhand").returncode == 0
     assert not list((iom_home / "experiments").iterdir()) and not (batches / "bhand").exists()
+
+
+def test_an_experiment_whose_batch_is_being_run_is_not_deleted(iom_home):
+    """`iom eval delete --with-batches` checks every batch first: one being run (its lock held,
+    here by this process as a running `iom batch run` holds it) stops the delete before anything
+    is removed."""
+    from studio.eval.batch import BatchLock, batch_dir
+
+    doc = two_variants(2)
+    running = doc["variants"][1]["batchId"]
+    lock = BatchLock(batch_dir(iom_home, running), running)
+    lock.acquire("")
+    try:
+        r = iom("eval", "delete", doc["id"], "--with-batches")
+        assert r.returncode == 1 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+        assert f"batch {running} of experiment {doc['id']} is being run" in r.stderr and "Nothing was deleted" in r.stderr
+        assert (iom_home / "experiments" / f"{doc['id']}.json").is_file()
+        assert all((iom_home / "batches" / v["batchId"] / "batch.json").is_file() for v in doc["variants"])
+    finally:
+        lock.release()
+    r = iom("eval", "delete", doc["id"], "--with-batches")
+    assert r.returncode == 0 and not any((iom_home / "batches" / v["batchId"]).exists() for v in doc["variants"])
