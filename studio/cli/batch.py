@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from studio.cli.common import print_json, print_table, studio
+from studio.cli.common import print_json, print_table, progress_bars, studio
 from studio.errors import UserError
 
 
@@ -51,23 +51,6 @@ def register(sub) -> None:
     p.set_defaults(handler=_export)
 
 
-def _progress_bar(enabled: bool):
-    """(callback, stop) for a rich bar on stderr, or no-ops."""
-    if not enabled:
-        return None, lambda: None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    bar = Progress(TextColumn("batch"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=Console(file=sys.stderr))
-    task = bar.add_task("rows", total=None)
-    bar.start()
-
-    def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
-    return update, bar.stop
-
-
 def _run(args) -> int:
     from studio.eval.batch import load_plan, plan_batch, run_batch
 
@@ -87,11 +70,11 @@ def _run(args) -> int:
         import os
 
         os.environ["RAY_ADDRESS"] = args.ray_address
-    update, stop = _progress_bar(not args.json and sys.stderr.isatty())
+    update, stop = progress_bars(not args.json and sys.stderr.isatty())
 
     async def go():
         try:
-            return await run_batch(s, plan, progress=update)
+            return await run_batch(s, plan, progress=lambda done, total: update(f"batch {plan.id}", done, total))
         finally:
             await s.aclose()
     try:

@@ -23,6 +23,26 @@ def studio():
     return _studio
 
 
+def progress_bars(enabled: bool):
+    """(update(label, done, total), stop): one rich bar a label on stderr (a batch, or each
+    variant of an experiment), drawn only when `enabled` (a terminal, no --json); else no-ops."""
+    if not enabled:
+        return (lambda label, done, total: None), (lambda: None)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=Console(file=sys.stderr))
+    tasks: dict[str, Any] = {}
+    bars.start()
+
+    def update(label: str, done: int, total: int) -> None:
+        if label not in tasks:
+            tasks[label] = bars.add_task(label, total=total)
+        bars.update(tasks[label], completed=done, total=total)
+    return update, bars.stop
+
+
 def close_studio() -> None:
     global _studio
     if _studio is not None:

@@ -10,7 +10,7 @@ import asyncio
 import json
 import sys
 
-from studio.cli.common import print_json, print_table, studio
+from studio.cli.common import print_json, print_table, progress_bars, studio
 
 
 def register(sub) -> None:
@@ -68,11 +68,7 @@ def _run(args) -> int:
     s = studio()
     variants = [Variant.parse(v) for v in args.variant]
     scorers = [ScorerSpec.parse(x) for x in args.score]
-    tty = not args.json and sys.stderr.isatty()
-
-    def progress(name, done, total):
-        if tty:
-            print(f"\r{name}: {done}/{total}", end="", file=sys.stderr, flush=True)
+    progress, stop = progress_bars(not args.json and sys.stderr.isatty())
 
     async def go():
         try:
@@ -81,9 +77,10 @@ def _run(args) -> int:
                                         use_cache=args.reuse_cache, progress=progress)
         finally:
             await s.aclose()
-    doc = asyncio.run(go())
-    if tty:
-        print(file=sys.stderr)
+    try:
+        doc = asyncio.run(go())
+    finally:
+        stop()
     if args.json:
         print_json(doc)
     else:
