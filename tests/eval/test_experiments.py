@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -149,13 +150,16 @@ async def test_a_variant_failing_fast_is_not_measured_as_fast(iom_home, monkeypa
     from tests.fakes.provider_server import FakeProvider, Reply
 
     monkeypatch.setenv("EVAL_TEST_KEY", "sk-test")
-    refusals = []
+    refusals, counting = [], threading.Lock()  # the fake answers each request in a thread of its own
 
     def answer(req):
-        if req.json["model"] == "t/c" and len(refusals) < 3:
-            refusals.append(1)
+        with counting:
+            refuse = req.json["model"] == "t/c" and len(refusals) < 3
+            if refuse:
+                refusals.append(1)
+        if refuse:
             return Reply(status=400, json={"error": {"message": "bad request", "type": "invalid_request_error"}})
-        time.sleep(0.05)  # an answer takes 50 ms (the fake serves each request in its own thread)
+        time.sleep(0.05)  # an answer takes 50 ms
         return Reply(json=chat_reply(req.json["messages"][-1]["content"][:40]))
 
     with FakeProvider() as fake:
