@@ -674,7 +674,7 @@ class _Run:
         key = cache_key(model_id=primary.id, model_version=model_version(primary), params=effective,
                         prompt=node.prompt, system=node.system, call_input=call_input) if cacheable else None
         if key and self.options.use_cache:
-            hit = self.engine.cache.get(key)
+            hit = self.engine.cache.get(key, built_in=primary.api == "local")
             if hit is not None:
                 return self._cache_hit(node, nr, primary, hit, call_input, reason)
         result, spec, attempts, why = await self._call_with_resilience(node, nr, candidates, inputs, reason,

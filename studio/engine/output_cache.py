@@ -8,7 +8,8 @@ and never removed. Here an entry is a row: the web app, the CLI and batch runs s
 MAX_BYTES (the file's pages in use) the least recently used go. A cache may lose entries but
 never answers wrongly: a file that is not a readable database is set aside and started
 again, and a read or write that fails (another process holding the file too long) is a
-miss, or a put left out. Each row names the model that gave it and when, so a person can
+miss, or a put left out. A remote model's entry is reused for a week by default
+(cache_settings.py: its provider may serve something else under the id by then). Each row names the model that gave it and when, so a person can
 see what is kept (`summary`) and drop it, all of it or one model's or the older entries
 (`clear`: `iom cache`, the Settings page).
 """
@@ -24,6 +25,7 @@ import threading
 import time
 from pathlib import Path
 
+from studio.engine.cache_settings import RemoteMaxAge
 from studio.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ class OutputCache:
         self._lock = threading.Lock()  # one connection, used from the event loop and worker threads
         self._puts = 0
         self.clock = time.time  # what "last used" is measured in (a test sets its own)
+        self.remote_max_age = RemoteMaxAge(self.path.parent.parent)  # the cache lives in IOM_HOME/cache/
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
@@ -80,14 +83,20 @@ class OutputCache:
             raise
         return db
 
-    def get(self, key: str) -> dict | None:
+    def get(self, key: str, *, built_in: bool = False) -> dict | None:
+        """The entry for `key`, or None. A remote model's entry older than the remote max age
+        (cache_settings.py) is a miss: the call is made again and its answer replaces it."""
+        max_age_s = None if built_in else self.remote_max_age.seconds()
         try:
             with self._lock:
                 db = self._connection()
-                row = db.execute("SELECT entry, used FROM outputs WHERE key = ?", (key,)).fetchone()
+                row = db.execute("SELECT entry, used, coalesce(created, used) FROM outputs WHERE key = ?",
+                                 (key,)).fetchone()
                 if row is None:
                     return None
                 now = self.clock()
+                if max_age_s is not None and now - row[2] > max_age_s:
+                    return None
                 if now - row[1] > self.TOUCH_AFTER_S:
                     db.execute("UPDATE outputs SET used = ? WHERE key = ?", (now, key))
             return json.loads(row[0])

@@ -244,7 +244,7 @@ async def judge_rows(studio, spec: ScorerSpec, rows: list[dict], *, concurrency:
         call_input = {"prompt": prompt}
         key = cache_key(model_id=judge.id, model_version=model_version(judge), params={**judge.default_params, **params},
                         prompt=None, system=None, call_input=call_input)
-        hit = studio.engine.cache.get(key)
+        hit = studio.engine.cache.get(key, built_in=judge.api == "local")
         if hit is not None:
             nonlocal reused
             reused += 1

@@ -215,7 +215,37 @@ async def cache_row(studio) -> None:
     ui.button("Clear cached outputs", icon="layers_clear", on_click=lambda: confirm(
         "Remove every cached output? Runs will call the models again (and pay for it).", clear,
         ok_label="Clear")).props("outline data-testid=cache-clear")
+    await max_age_row(studio)
     await refresh()
+
+
+async def max_age_row(studio) -> None:
+    """For how long a remote model's cached output is reused (its provider may serve something
+    else under the id later); empty: until cleared. Built-in models' entries are not aged."""
+    from studio.engine.cache_settings import CacheSettings, load_cache_settings, save_cache_settings
+
+    try:
+        days = (await io_bound(load_cache_settings, studio.home)).remote_max_age_days
+    except Exception as e:  # noqa: BLE001 - a hand-edited file: one sentence, the default shown
+        notify_error(e)
+        days = CacheSettings().remote_max_age_days
+
+    async def save() -> None:
+        value = age.value
+        try:
+            settings = CacheSettings(remote_max_age_days=float(value) if value not in (None, "") else None)
+        except ValueError:
+            ui.notify("Give a number of days above 0, or leave it empty to reuse until cleared.", type="negative")
+            return
+        await io_bound(save_cache_settings, studio.home, settings)
+        ui.notify("Remote models' cached outputs are reused " + (
+            f"for {settings.remote_max_age_days:g} day(s)." if settings.remote_max_age_days else "until cleared."),
+            type="positive")
+
+    with ui.row().classes("items-center gap-2"):
+        age = ui.number("Reuse a remote model's output for (days)", value=days, min=0.01, format="%g").classes(
+            "w-72").props("clearable data-testid=cache-max-age")
+        ui.button("Save", on_click=save).props("flat data-testid=cache-max-age-save")
 
 
 async def health_card(studio) -> None:

@@ -111,6 +111,7 @@ def test_the_cache_is_bounded_and_keeps_what_was_used_last(tmp_path, monkeypatch
     assert cache.get("k199") is not None and cache.get("k60") is None
     cache.close()
     later = OutputCache(tmp_path / "cache" / "outputs.sqlite3")  # another process: its first put checks the bounds
+    later.clock = lambda: 1000.0  # the ticks' time, not the epoch's (a remote entry ages after a week)
     assert later.get("k199") is not None
     monkeypatch.setattr(OutputCache, "MAX_ENTRIES", 5)
     later.put("k-new", {"output": {"text": "new"}})

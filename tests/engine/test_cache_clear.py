@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 
 import pytest
 
@@ -76,7 +77,7 @@ def test_a_file_busy_in_another_process_is_a_miss_not_a_broken_file(tmp_path):
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("PRAGMA journal_mode=WAL")
     other.execute("CREATE TABLE outputs (key TEXT PRIMARY KEY, entry TEXT NOT NULL, size INTEGER NOT NULL, used REAL NOT NULL)")
-    other.execute("INSERT INTO outputs VALUES ('k', '{\"output\": {}}', 2, 1.0)")
+    other.execute("INSERT INTO outputs VALUES ('k', '{\"output\": {}}', 2, ?)", (time.time(),))
     other.execute("BEGIN IMMEDIATE")  # another studio process in the middle of a write
     cache = OutputCache(path)
     assert cache.get("k") is None

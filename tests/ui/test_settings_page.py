@@ -135,3 +135,25 @@ async def test_cached_outputs_are_counted_and_cleared(user: User, memory_keyring
     await user.should_see("Removed 3 cached outputs; the next runs call the models again.")
     await user.should_see("0 from 0 models")
     assert OutputCache(cache_path(iom_home)).summary()["entries"] == 0
+
+
+async def test_the_remote_max_age_is_shown_and_saved(user: User, memory_keyring, iom_home):
+    from studio.engine.cache_settings import load_cache_settings
+
+    await user.open("/settings")
+    assert element(user, "cache-max-age").value == 7.0
+    set_value(user, "cache-max-age", 3)
+    by_testid(user, "cache-max-age-save").click()
+    await settle()
+    await user.should_see("Remote models' cached outputs are reused for 3 day(s).")
+    assert load_cache_settings(iom_home).remote_max_age_days == 3.0
+    set_value(user, "cache-max-age", None)  # cleared: until cleared
+    by_testid(user, "cache-max-age-save").click()
+    await settle()
+    await user.should_see("Remote models' cached outputs are reused until cleared.")
+    assert load_cache_settings(iom_home).remote_max_age_days is None
+    set_value(user, "cache-max-age", -2)
+    by_testid(user, "cache-max-age-save").click()
+    await settle()
+    await user.should_see("Give a number of days above 0")
+    assert load_cache_settings(iom_home).remote_max_age_days is None  # nothing bad was saved
