@@ -1,7 +1,9 @@
 """httpx's client API over aiohttp's connection pool and C HTTP parser.
 
 The adapters speak httpx (requests, streamed responses, its exceptions); only the bytes on the
-wire move through aiohttp, which is already installed with NiceGUI. Measured side by side on
+wire move through aiohttp, which is already installed with NiceGUI. The adapters' two hot
+paths (`Exchange.request_json`, `Exchange.line_batches`) go through `open_response`, which on
+this transport builds no httpx objects at all: a `StreamReply` has what they read of a reply. Measured side by side on
 loopback (bench/bench_adapters.py, bench/bench_gateway.py): httpcore's pure-Python HTTP/1.1
 costs ~150 µs more CPU per call than the whole rest of the hub, and its pool stalls requests
 for seconds when many keep-alive connections are in use at concurrency 64.
@@ -26,7 +28,7 @@ from studio import jsonwrite
 
 
 @contextlib.contextmanager
-def _as_httpx_errors(request: httpx.Request) -> Iterator[None]:
+def _as_httpx_errors(request: httpx.Request | None) -> Iterator[None]:
     try:
         yield
     except aiohttp.ConnectionTimeoutError as e:
@@ -80,10 +82,25 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 request.method, str(request.url),
                 headers=[(k, v) for k, v in request.headers.multi_items() if k.lower() != "transfer-encoding"],
                 data=await request.aread() or None, allow_redirects=False, compress=False,
-                timeout=aiohttp.ClientTimeout(total=None, connect=timeout.get("pool"),
-                                              sock_connect=timeout.get("connect"), sock_read=timeout.get("read")))
+                timeout=_aiohttp_timeout(timeout.get("pool"), timeout.get("connect"), timeout.get("read")))
         return httpx.Response(response.status, headers=response.raw_headers, stream=_Body(response, request),
                               request=request, extensions={"http_version": b"HTTP/1.1"})
+
+    async def open_response(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes,
+                            timeout: dict) -> "StreamReply | httpx.Response":
+        """A request straight on aiohttp, its reply read by the caller: no httpx.Request built
+        and taken apart again, no httpx.Response and its byte-stream layers around the reads (a
+        tenth of a streamed gateway call's CPU in the profile). A compressed reply, which httpx
+        would decode, gets the httpx.Response that `handle_async_request` makes."""
+        with _as_httpx_errors(None):
+            response = await self._open().request(
+                method, url, headers=headers, data=body or None, allow_redirects=False, compress=False,
+                timeout=_aiohttp_timeout(timeout.get("pool"), timeout.get("connect"), timeout.get("read")))
+        if response.headers.get("content-encoding", "identity").lower() not in ("identity", ""):
+            request = httpx.Request(method, url, headers=headers, content=body)
+            return httpx.Response(response.status, headers=response.raw_headers, stream=_Body(response, request),
+                                  request=request, extensions={"http_version": b"HTTP/1.1"})
+        return StreamReply(response)
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -91,8 +108,47 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             await session.close()
 
 
+@functools.lru_cache(maxsize=64)
+def _aiohttp_timeout(pool: float | None, connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=None, connect=pool, sock_connect=connect, sock_read=read)
+
+
+class StreamReply:
+    """The part of httpx.Response a streamed read uses (status_code, headers, aiter_bytes,
+    aread, aclose), over aiohttp's response. `headers` is aiohttp's case-insensitive view;
+    transport failures are the httpx errors `_Body` raises."""
+
+    def __init__(self, response: aiohttp.ClientResponse):
+        self._response = response
+        self.status_code = response.status
+        self.headers = response.headers
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        with _as_httpx_errors(None):
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+
+    async def aread(self) -> bytes:
+        with _as_httpx_errors(None):
+            return await self._response.read()
+
+    async def aclose(self) -> None:
+        self._response.release()
+
+
 # Endpoints are few and httpx parses a URL in Python (~17 µs a call); httpx.URL is immutable.
 _parsed_url = functools.lru_cache(maxsize=1024)(httpx.URL)
+
+
+@functools.lru_cache(maxsize=1024)
+def _wire_url(url: str) -> str:
+    """The URL as the httpx path sends it (httpx's normalisation, then aiohttp's)."""
+    return str(_parsed_url(url))
+
+
+@functools.lru_cache(maxsize=64)
+def _timeouts(seconds: float) -> dict:
+    return httpx.Timeout(seconds).as_dict()
 
 
 class DirectClient:
@@ -134,6 +190,25 @@ class DirectClient:
             "timeout": httpx.Timeout(timeout).as_dict() if timeout is not None else self._timeout})
         request.read()  # `request.content`, as httpx sets it for a body given whole
         return request
+
+    async def open_response(self, method: str, url: str, *, json=None, content=None, headers=None,
+                            timeout: float | None = None) -> "StreamReply | httpx.Response":
+        """`send(build_request(…), stream=True)`, the same request on the wire; on the aiohttp
+        transport without the httpx objects in between (see AiohttpTransport.open_response).
+        The caller reads the body (`aiter_bytes` or `aread`) and then `aclose`s it."""
+        if not isinstance(self._transport, AiohttpTransport):
+            return await self.send(self.build_request(method, url, json=json, content=content, headers=headers,
+                                                      timeout=timeout), stream=True)
+        wire = {"accept": ("accept", "*/*"), "accept-encoding": ("accept-encoding", "gzip, deflate"),
+                "user-agent": ("user-agent", self._DEFAULT_HEADERS["user-agent"])}
+        body = content.encode("utf-8") if isinstance(content, str) else (content or b"")
+        if json is not None and content is None:
+            body = jsonwrite.dumps(json)
+            wire["content-type"] = ("content-type", "application/json")
+        for name, value in (headers or {}).items():
+            wire[name.lower()] = (name, value)
+        times = _timeouts(timeout) if timeout is not None else self._timeout
+        return await self._transport.open_response(method, _wire_url(url), list(wire.values()), body, times)
 
     async def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
         response = await self._transport.handle_async_request(request)

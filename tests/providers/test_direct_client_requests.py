@@ -40,3 +40,59 @@ def test_same_headers_and_body_as_httpx(method, url, options):
         assert len(ours.content) == len(theirs.content)  # both compact
     else:
         assert ours.content == theirs.content
+
+
+CASES = [
+    ("POST", "/v1/chat/completions", {"json": {"model": "m", "text": "é"}, "headers": {"Authorization": "Bearer k"}}),
+    ("POST", "/x?key=1", {"content": "plain é", "headers": {"Content-Type": "text/plain"}}),
+    ("POST", "/x", {"content": b"", "headers": {"x-api-key": "k"}}),
+    ("GET", "/v1/models", {"headers": {"Authorization": "Bearer k"}}),
+    ("POST", "/x", {"json": {"a": 1}, "headers": {"Content-Type": "application/json; charset=utf-8", "Host": "proxy.example"}}),
+]
+
+
+@pytest.mark.parametrize("method, path, options", CASES)
+async def test_the_aiohttp_fast_path_sends_what_the_httpx_path_sends(method, path, options):
+    """`open_response` on the aiohttp transport skips httpx.Request and httpx.Response; the
+    loopback server must receive the same request line, headers and body either way."""
+    import httpx as _httpx
+
+    from studio.providers.transport import AiohttpTransport, StreamReply
+    from tests.fakes.provider_server import FakeProvider, Reply
+
+    with FakeProvider() as fake:
+        fake.reply(path.split("?")[0], Reply(json={"ok": True}))
+        client = DirectClient(AiohttpTransport(_httpx.Limits(max_connections=4)), 60.0)
+        try:
+            plain = await client.request(method, fake.url(path), **options)
+            fast = await client.open_response(method, fake.url(path), **options)
+            assert isinstance(fast, StreamReply) and fast.status_code == plain.status_code == 200
+            assert await fast.aread() == plain.content and fast.headers["content-type"] == plain.headers["content-type"]
+            await fast.aclose()
+        finally:
+            await client.aclose()
+    first, second = fake.requests
+    assert (first.method, first.path, first.query, first.body) == (second.method, second.path, second.query, second.body)
+    drop = {"connection"}  # keep-alive bookkeeping may differ between a new and a reused connection
+    assert {k: v for k, v in first.headers.items() if k not in drop} == \
+        {k: v for k, v in second.headers.items() if k not in drop}
+
+
+async def test_a_compressed_reply_on_the_fast_path_is_decoded_as_httpx_would():
+    import gzip
+
+    import httpx as _httpx
+
+    from studio.providers.transport import AiohttpTransport
+    from tests.fakes.provider_server import FakeProvider, Reply
+
+    body = json.dumps({"text": "squeezed " * 50}).encode()
+    with FakeProvider() as fake:
+        fake.reply("/x", Reply(raw=gzip.compress(body), headers={"content-encoding": "gzip"}))
+        client = DirectClient(AiohttpTransport(_httpx.Limits(max_connections=4)), 60.0)
+        try:
+            reply = await client.open_response("POST", fake.url("/x"), json={"q": 1})
+            assert await reply.aread() == body
+            await reply.aclose()
+        finally:
+            await client.aclose()

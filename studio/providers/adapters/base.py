@@ -18,7 +18,7 @@ import httpx
 from studio.jsonread import has_long_integer, loads_as_json_would
 from studio.providers.classify import from_body, from_response, from_transport
 from studio.providers.errors import ErrorKind, ProviderError
-from studio.providers.transport import DirectClient
+from studio.providers.transport import DirectClient, StreamReply
 from studio.spec.calls import Usage
 from studio.spec.model import ModelSpec
 
@@ -105,30 +105,34 @@ class Exchange:
                 await self.emit_choice(index, "".join(texts))
 
     async def request_json(self, method: str, url: str, *, body: Any = None, headers: dict | None = None,
-                           content: str | bytes | None = None) -> tuple[Any, httpx.Response]:
+                           content: str | bytes | None = None) -> tuple[Any, StreamReply | httpx.Response]:
         """Send one request and return (parsed JSON, response); failures raise ProviderError."""
         start = time.perf_counter()
         try:
-            resp = await self.client.request(method, url, json=body if content is None else None,
-                                             content=content, headers=headers, timeout=self.timeout_s)
+            resp = await self.client.open_response(method, url, json=body if content is None else None,
+                                                   content=content, headers=headers, timeout=self.timeout_s)
+            try:
+                data = await resp.aread()
+            finally:
+                await resp.aclose()
         except httpx.HTTPError as e:
             raise from_transport(e) from None
         finally:
             self.wait_s += time.perf_counter() - start
         if resp.status_code >= 400:
-            raise from_response(resp.status_code, resp.headers, resp.text)
-        try:  # orjson where it reads as json would; httpx's json() (charset detection, NaN) otherwise
-            return loads_as_json_would(resp.content), resp
+            raise from_response(resp.status_code, resp.headers, data.decode("utf-8", "replace"))
+        try:  # orjson where it reads as json would; json (which reads UTF-16 and -32 too, and NaN) otherwise
+            return loads_as_json_would(data), resp
         except ValueError:
             pass
         try:
-            return resp.json(), resp
+            return json.loads(data), resp
         except ValueError:
-            raise ProviderError(ErrorKind.MALFORMED, f"the reply is not JSON: {resp.text[:120]!r}",
+            raise ProviderError(ErrorKind.MALFORMED, f"the reply is not JSON: {data[:120].decode('utf-8', 'replace')!r}",
                                 status=resp.status_code) from None
 
     async def line_batches(self, method: str, url: str, *, body: Any, headers: dict | None = None,
-                           on_open: Callable[[httpx.Response], None] | None = None) -> AsyncIterator[list[str]]:
+                           on_open: Callable[[StreamReply | httpx.Response], None] | None = None) -> AsyncIterator[list[str]]:
         """Stream a reply (SSE, NDJSON) as the complete lines of each network read; an error
         status raises first. Lines are split here, a read at a time, and handed on a read at a
         time: one generator step per line (httpx's aiter_lines, or a line generator under the
@@ -136,8 +140,7 @@ class Exchange:
         parses one read is held and released before the next wait (see `release`)."""
         start = time.perf_counter()
         try:
-            req = self.client.build_request(method, url, json=body, headers=headers, timeout=self.timeout_s)
-            resp = await self.client.send(req, stream=True)
+            resp = await self.client.open_response(method, url, json=body, headers=headers, timeout=self.timeout_s)
         except httpx.HTTPError as e:
             raise from_transport(e) from None
         finally:
@@ -179,14 +182,14 @@ class Exchange:
             await resp.aclose()
 
     async def sse(self, url: str, *, body: Any, headers: dict | None = None,
-                  on_open: Callable[[httpx.Response], None] | None = None) -> AsyncIterator[tuple[str, Any]]:
+                  on_open: Callable[[StreamReply | httpx.Response], None] | None = None) -> AsyncIterator[tuple[str, Any]]:
         """Server-sent events as (event name, parsed data); "[DONE]" comes through as a string."""
         async for events in self.sse_batches(url, body=body, headers=headers, on_open=on_open):
             for item in events:
                 yield item
 
     async def sse_batches(self, url: str, *, body: Any, headers: dict | None = None,
-                          on_open: Callable[[httpx.Response], None] | None = None
+                          on_open: Callable[[StreamReply | httpx.Response], None] | None = None
                           ) -> AsyncIterator[list[tuple[str, Any]]]:
         """The events of `sse`, a network read's worth at a time: an adapter that loops over
         each list resumes this generator once per read, not once per token."""
@@ -215,7 +218,7 @@ class Exchange:
             yield [(event, self._parse("\n".join(data)))]
 
     async def ndjson(self, url: str, *, body: Any, headers: dict | None = None,
-                     on_open: Callable[[httpx.Response], None] | None = None) -> AsyncIterator[Any]:
+                     on_open: Callable[[StreamReply | httpx.Response], None] | None = None) -> AsyncIterator[Any]:
         async for lines in self.line_batches("POST", url, body=body, headers=headers, on_open=on_open):
             for line in lines:
                 if line.strip():
@@ -376,7 +379,7 @@ def prompt_text(input: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
-def request_id(resp: httpx.Response, *names: str) -> str | None:
+def request_id(resp: StreamReply | httpx.Response, *names: str) -> str | None:
     for name in names or ("x-request-id", "request-id"):
         if resp.headers.get(name):
             return resp.headers[name]
