@@ -22,10 +22,11 @@ from studio.errors import UserError
 from studio.spec.base import SpecModel
 
 FILE_NAME = "cache.json"
+DEFAULT_REMOTE_MAX_AGE_DAYS = 7.0
 
 
 class CacheSettings(SpecModel):
-    remote_max_age_days: float | None = Field(default=7.0, gt=0)
+    remote_max_age_days: float | None = Field(default=DEFAULT_REMOTE_MAX_AGE_DAYS, gt=0)
 
 
 def settings_path(home: Path) -> Path:
@@ -58,7 +59,7 @@ class RemoteMaxAge:
     def __init__(self, home: Path):
         self.path = settings_path(home)
         self._seen: tuple[int, int] | None = None
-        self._seconds: float | None = CacheSettings().remote_max_age_days * 86400
+        self._seconds: float | None = DEFAULT_REMOTE_MAX_AGE_DAYS * 86400  # what a missing file means
 
     def seconds(self) -> float | None:
         try:
@@ -71,6 +72,6 @@ class RemoteMaxAge:
             try:
                 days = load_cache_settings(self.path.parent).remote_max_age_days
             except UserError:
-                days = CacheSettings().remote_max_age_days
+                days = DEFAULT_REMOTE_MAX_AGE_DAYS
             self._seconds = None if days is None else days * 86400
         return self._seconds

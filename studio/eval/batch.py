@@ -379,10 +379,14 @@ def percentile(values, p: float) -> float | None:
     return v[min(len(v) - 1, int(round(p * (len(v) - 1))))]
 
 
+def answered_latency(row: dict) -> float | None:
+    """The latency a variant's speed is judged by: a row's that answered. A failed row stops
+    early (a refused key in 5 ms), and counted it made a failing variant look fast."""
+    return row.get("latencyMs") if row["status"] == "succeeded" else None
+
+
 def answered_latencies(rows: Iterable[dict]) -> list[float]:
-    """The latencies a variant's speed is judged by: of the rows that answered. A failed row
-    stops early (a refused key in 5 ms), and counted it made a failing variant look fast."""
-    return [r["latencyMs"] for r in rows if r["status"] == "succeeded" and r.get("latencyMs") is not None]
+    return [ms for ms in map(answered_latency, rows) if ms is not None]
 
 
 class Tally:
@@ -409,7 +413,9 @@ class Tally:
             self.unpriced += 1
         else:
             self.cost += row["costUsd"]
-        self.latencies.extend(answered_latencies((row,)))
+        ms = answered_latency(row)
+        if ms is not None:
+            self.latencies.append(ms)
         self.cached += bool(row.get("cachedNodes"))
 
     def result(self, plan: BatchPlan) -> dict[str, Any]:

@@ -177,13 +177,8 @@ def delete_experiment(home: Path, exp_id: str, *, with_batches: bool = False) ->
     used = {v["batchId"] for d in list_experiments(home) for v in d["variants"]}
     gone = []
     for batch_id in batches:
-        if batch_id not in used:
-            try:
-                delete_batch(home, batch_id)
-            except BatchBusy:
-                raise
-            except UserError:  # deleted already
-                continue
+        if batch_id not in used and (batch_dir(home, batch_id) / "batch.json").is_file():  # not deleted already
+            delete_batch(home, batch_id)
             gone.append(batch_id)
     return gone
 

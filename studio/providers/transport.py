@@ -1,12 +1,12 @@
 """httpx's client API over aiohttp's connection pool and C HTTP parser.
 
 The adapters speak httpx (requests, streamed responses, its exceptions); only the bytes on the
-wire move through aiohttp, which is already installed with NiceGUI. The adapters' two hot
-paths (`Exchange.request_json`, `Exchange.line_batches`) go through `open_response`, which on
-this transport builds no httpx objects at all: a `StreamReply` has what they read of a reply. Measured side by side on
+wire move through aiohttp, which is already installed with NiceGUI. Measured side by side on
 loopback (bench/bench_adapters.py, bench/bench_gateway.py): httpcore's pure-Python HTTP/1.1
 costs ~150 µs more CPU per call than the whole rest of the hub, and its pool stalls requests
-for seconds when many keep-alive connections are in use at concurrency 64.
+for seconds when many keep-alive connections are in use at concurrency 64. The adapters' two
+hot paths (`Exchange.request_json`, `Exchange.line_batches`) go through `open_response`, which
+on this transport builds no httpx objects at all: a `StreamReply` has what they read of a reply.
 
 aiohttp's errors become the httpx errors an httpx transport raises in the same situation, so
 providers/classify.py reads them unchanged: refused → ConnectError, a reply cut off or a
@@ -45,14 +45,19 @@ def _as_httpx_errors(request: httpx.Request | None) -> Iterator[None]:
         raise httpx.ReadError(str(e) or type(e).__name__, request=request) from e
 
 
+async def _chunks(response: aiohttp.ClientResponse, request: httpx.Request | None) -> AsyncIterator[bytes]:
+    """The body a network read at a time, aiohttp's failures as httpx's."""
+    with _as_httpx_errors(request):
+        async for chunk in response.content.iter_any():
+            yield chunk
+
+
 class _Body(httpx.AsyncByteStream):
     def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request):
         self._response, self._request = response, request
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _as_httpx_errors(self._request):
-            async for chunk in self._response.content.iter_any():
-                yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return _chunks(self._response, self._request)
 
     async def aclose(self) -> None:
         self._response.release()
@@ -75,16 +80,19 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                                                   cookie_jar=aiohttp.DummyCookieJar())
         return self._session
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeout = request.extensions.get("timeout", {})
+    async def _send(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes, timeout: dict,
+                    request: httpx.Request | None) -> aiohttp.ClientResponse:
         with _as_httpx_errors(request):
-            response = await self._open().request(
-                request.method, str(request.url),
-                headers=[(k, v) for k, v in request.headers.multi_items() if k.lower() != "transfer-encoding"],
-                data=await request.aread() or None, allow_redirects=False, compress=False,
+            return await self._open().request(
+                method, url, headers=headers, data=body or None, allow_redirects=False, compress=False,
                 timeout=_aiohttp_timeout(timeout.get("pool"), timeout.get("connect"), timeout.get("read")))
-        return httpx.Response(response.status, headers=response.raw_headers, stream=_Body(response, request),
-                              request=request, extensions={"http_version": b"HTTP/1.1"})
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._send(
+            request.method, str(request.url),
+            [(k, v) for k, v in request.headers.multi_items() if k.lower() != "transfer-encoding"],
+            await request.aread(), request.extensions.get("timeout", {}), request)
+        return _httpx_response(response, request)
 
     async def open_response(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes,
                             timeout: dict) -> "StreamReply | httpx.Response":
@@ -92,20 +100,21 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         and taken apart again, no httpx.Response and its byte-stream layers around the reads (a
         tenth of a streamed gateway call's CPU in the profile). A compressed reply, which httpx
         would decode, gets the httpx.Response that `handle_async_request` makes."""
-        with _as_httpx_errors(None):
-            response = await self._open().request(
-                method, url, headers=headers, data=body or None, allow_redirects=False, compress=False,
-                timeout=_aiohttp_timeout(timeout.get("pool"), timeout.get("connect"), timeout.get("read")))
+        response = await self._send(method, url, headers, body, timeout, None)
         if response.headers.get("content-encoding", "identity").lower() not in ("identity", ""):
-            request = httpx.Request(method, url, headers=headers, content=body)
-            return httpx.Response(response.status, headers=response.raw_headers, stream=_Body(response, request),
-                                  request=request, extensions={"http_version": b"HTTP/1.1"})
+            return _httpx_response(response, httpx.Request(method, url, headers=headers, content=body))
         return StreamReply(response)
 
     async def aclose(self) -> None:
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+
+
+def _httpx_response(response: aiohttp.ClientResponse, request: httpx.Request) -> httpx.Response:
+    """aiohttp's response as httpx's, its body read through `_Body` (httpx decodes it)."""
+    return httpx.Response(response.status, headers=response.raw_headers, stream=_Body(response, request),
+                          request=request, extensions={"http_version": b"HTTP/1.1"})
 
 
 @functools.lru_cache(maxsize=64)
@@ -116,17 +125,15 @@ def _aiohttp_timeout(pool: float | None, connect: float | None, read: float | No
 class StreamReply:
     """The part of httpx.Response a streamed read uses (status_code, headers, aiter_bytes,
     aread, aclose), over aiohttp's response. `headers` is aiohttp's case-insensitive view;
-    transport failures are the httpx errors `_Body` raises."""
+    transport failures are the httpx errors `_Body` raises (the same `_chunks`)."""
 
     def __init__(self, response: aiohttp.ClientResponse):
         self._response = response
         self.status_code = response.status
         self.headers = response.headers
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
-        with _as_httpx_errors(None):
-            async for chunk in self._response.content.iter_any():
-                yield chunk
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        return _chunks(self._response, None)
 
     async def aread(self) -> bytes:
         with _as_httpx_errors(None):
@@ -163,6 +170,7 @@ class DirectClient:
 
     _DEFAULT_HEADERS = httpx.Headers({"accept": "*/*", "accept-encoding": "gzip, deflate",
                                       "user-agent": f"python-httpx/{httpx.__version__}"})
+    _DEFAULT_WIRE = {name: (name, value) for name, value in _DEFAULT_HEADERS.items()}  # lower name -> header
 
     def __init__(self, transport: httpx.AsyncBaseTransport, timeout_s: float):
         self._transport = transport
@@ -199,8 +207,7 @@ class DirectClient:
         if not isinstance(self._transport, AiohttpTransport):
             return await self.send(self.build_request(method, url, json=json, content=content, headers=headers,
                                                       timeout=timeout), stream=True)
-        wire = {"accept": ("accept", "*/*"), "accept-encoding": ("accept-encoding", "gzip, deflate"),
-                "user-agent": ("user-agent", self._DEFAULT_HEADERS["user-agent"])}
+        wire = dict(self._DEFAULT_WIRE)
         body = content.encode("utf-8") if isinstance(content, str) else (content or b"")
         if json is not None and content is None:
             body = jsonwrite.dumps(json)

@@ -222,13 +222,14 @@ async def cache_row(studio) -> None:
 async def max_age_row(studio) -> None:
     """For how long a remote model's cached output is reused (its provider may serve something
     else under the id later); empty: until cleared. Built-in models' entries are not aged."""
-    from studio.engine.cache_settings import CacheSettings, load_cache_settings, save_cache_settings
+    from studio.engine.cache_settings import (DEFAULT_REMOTE_MAX_AGE_DAYS, CacheSettings, load_cache_settings,
+                                              save_cache_settings)
 
     try:
         days = (await io_bound(load_cache_settings, studio.home)).remote_max_age_days
     except Exception as e:  # noqa: BLE001 - a hand-edited file: one sentence, the default shown
         notify_error(e)
-        days = CacheSettings().remote_max_age_days
+        days = DEFAULT_REMOTE_MAX_AGE_DAYS
 
     async def save() -> None:
         value = age.value
