@@ -167,7 +167,9 @@ def delete_experiment(home: Path, exp_id: str, *, with_batches: bool = False) ->
         doc = load_experiment(home, exp_id)
     except UserError:  # not well formed: nothing to follow to its batches
         doc = {"variants": []}
-    batches = list(dict.fromkeys(v["batchId"] for v in doc["variants"])) if with_batches else []
+    # a hand-edited file may name anything: only ids that can be a batch's folder name are followed
+    batches = [b for b in dict.fromkeys(v["batchId"] for v in doc["variants"]) if SAFE_ID.fullmatch(b)] \
+        if with_batches else []
     for batch_id in batches:  # nothing is removed while one of them is being run
         folder = batch_dir(home, batch_id)
         if folder.is_dir() and BatchLock(folder, batch_id).is_held():

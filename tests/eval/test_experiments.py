@@ -258,3 +258,18 @@ def test_an_experiment_whose_batch_is_being_run_is_not_deleted(iom_home):
         lock.release()
     r = iom("eval", "delete", doc["id"], "--with-batches")
     assert r.returncode == 0 and not any((iom_home / "batches" / v["batchId"]).exists() for v in doc["variants"])
+
+
+def test_a_hand_edited_batch_id_is_not_followed_out_of_batches(iom_home):
+    """`--with-batches` checks each batch's lock before deleting anything; a batch id that is a
+    path (a hand edit) must not make it open or create a lock file outside batches/."""
+    from studio.eval.experiments import delete_experiment
+
+    outside = iom_home / "elsewhere"
+    outside.mkdir()
+    (iom_home / "batches").mkdir(exist_ok=True)  # so that batches/../elsewhere resolves
+    (iom_home / "experiments").mkdir(exist_ok=True)
+    (iom_home / "experiments" / "xpath.json").write_text(json.dumps(
+        {"id": "xpath", "data": "d.csv", "scorers": [], "variants": [{"variant": "v", "batchId": "../elsewhere"}]}))
+    assert delete_experiment(iom_home, "xpath", with_batches=True) == []
+    assert not (iom_home / "experiments" / "xpath.json").exists() and list(outside.iterdir()) == []
