@@ -11,8 +11,8 @@ from nicegui import ui
 
 from studio.errors import UserError
 from studio.eval.datasets import SAMPLE, list_datasets
-from studio.eval.experiments import (Variant, delete_experiment, figure, list_experiments, load_experiment,
-                                     row_diff, run_experiment)
+from studio.eval.experiments import Variant, delete_experiment, figure, list_experiments, load_experiment, row_diff
+from studio.eval.jobs import ExperimentJob, experiment_jobs
 from studio.eval.scorers import ScorerSpec
 from studio.ui.app import get_studio
 from studio.ui.shell import frame
@@ -99,36 +99,58 @@ async def evaluate_page() -> None:
         bar.visible = False
         results = ui.column().classes("w-full gap-4")
 
-        def on_progress(name: str, done: int, total: int) -> None:
-            progress_label.text = f"{name}: {done} / {total} rows"
-            bar.value = done / total if total else 0
+        jobs = experiment_jobs(studio)
 
         async def start() -> None:
             try:
                 vs = [Variant.parse(line) for line in (variants.value or "").splitlines() if line.strip()]
                 ss = [ScorerSpec.parse(line.strip()) for line in (scorers.value or "").splitlines() if line.strip()]
                 n = int(limit.value) if limit.value else None
+                job = jobs.start(studio, data.value, vs, ss, limit=n, use_cache=bool(reuse.value))
             except UserError as e:
                 ui.notify(str(e), type="negative")
+                if jobs.last is not None and jobs.last.running and state.get("job") is None:
+                    follow(jobs.last)  # started from another tab since this page opened
                 return
+            follow(job)
+
+        def follow(job: ExperimentJob) -> None:
+            """Show the job's progress (the server runs it: a reload finds it here again)."""
+            state["job"] = job
             button.disable()
             bar.visible = True
-            try:
-                doc = await run_experiment(studio, data.value, vs, ss, limit=n, use_cache=bool(reuse.value),
-                                           progress=on_progress)
-            except UserError as e:
-                ui.notify(str(e), type="negative")
+            progress_label.text = job.describe()
+            watcher.activate()
+
+        async def watch() -> None:
+            job = state.get("job")
+            if job is None:
+                watcher.deactivate()
+                return
+            progress_label.text = job.describe()
+            bar.value = job.done / job.total if job.total else 0
+            if job.running:
+                return
+            watcher.deactivate()
+            state["job"] = None
+            job.seen = True
+            button.enable()
+            bar.visible = False
+            if job.error:
+                ui.notify(job.error, type="negative")
                 progress_label.text = ""
                 return
-            finally:
-                button.enable()
-                bar.visible = False
+            await finished(job.result)
+
+        async def finished(doc: dict) -> None:
             state["doc"] = doc
             progress_label.text = f"Experiment {doc['id']} finished."
             earlier.set_options(earlier_options(await io_bound(list_experiments, studio.home)))
-            earlier.value = doc["id"]  # the one shown (open_earlier sees it is already)
+            if doc["id"] in earlier.options:  # (unless deleted from the CLI meanwhile)
+                earlier.value = doc["id"]  # the one shown (open_earlier sees it is already)
             await show(doc)
 
+        watcher = ui.timer(0.25, watch, active=False)
         button.on_click(start)
 
         async def open_earlier() -> None:
@@ -192,3 +214,7 @@ async def evaluate_page() -> None:
                     a.on_value_change(refresh_diff)
                     b.on_value_change(refresh_diff)
                     await refresh_diff()
+
+        last = jobs.last  # what the server runs, or ran while no page watched (a closed tab):
+        if last is not None and (last.running or not last.seen):  # its end is shown once
+            follow(last)

@@ -11,7 +11,7 @@ from pathlib import Path
 from nicegui.testing import User
 
 from studio.eval.datasets import SAMPLE
-from tests.ui.util import all_by_testid, by_testid, element, set_value, settle
+from tests.ui.util import all_by_testid, by_testid, element, set_value, settle, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,3 +44,46 @@ async def test_an_earlier_experiment_is_deleted_from_the_page(user: User, iom_ho
     assert not element(user, "eval-delete").enabled
     doc = json.loads((iom_home / "experiments" / f"{keep}.json").read_text())
     assert all((iom_home / "batches" / v["batchId"]).is_dir() for v in doc["variants"])
+
+
+def held_answers(fake) -> None:
+    """Plain chat answers that the fake holds half sent until the test opens `fake.gate`."""
+    from tests.fakes.provider_server import GATE, Reply
+
+    body = json.dumps({"id": "c1", "object": "chat.completion", "model": "loop-1",
+                       "choices": [{"index": 0, "message": {"role": "assistant", "content": "yes"},
+                                    "finish_reason": "stop"}],
+                       "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}})
+    fake.reply("/v1/chat/completions", Reply(chunks=[body[:20], GATE, body[20:]], content_type="application/json"))
+
+
+async def test_a_reloaded_page_follows_the_running_experiment_to_its_result(user: User, iom_home, loopback_model):
+    from studio.eval.datasets import import_dataset
+
+    held_answers(loopback_model)
+    csv = iom_home / "questions.csv"
+    csv.write_text("prompt,answer\nIs water wet?,yes\nIs fire cold?,no\n", encoding="utf-8")
+    import_dataset(iom_home, csv, "questions")
+    await user.open("/evaluate")
+    set_value(user, "eval-dataset", "questions")
+    set_value(user, "eval-variants", "loop/chat#answer=text")
+    set_value(user, "eval-scorers", "answer:normalized")
+    by_testid(user, "eval-run").click()
+    await wait_until(lambda: "0 / 2 rows" in element(user, "eval-progress").text, "the first page's progress")
+
+    await user.open("/evaluate")  # a reload: the page before is gone, the run goes on
+    await wait_until(lambda: "loop/chat#answer=text: 0 / 2 rows" in element(user, "eval-progress").text,
+                     "the reloaded page's progress")
+    assert not element(user, "eval-run").enabled  # no second run of the same batch
+    assert not all_by_testid(user, "eval-compare")
+    loopback_model.gate.set()
+    await wait_until(lambda: "finished" in element(user, "eval-progress").text, "the end of the run")
+    assert element(user, "eval-run").enabled
+    rows = element(user, "eval-compare").rows
+    assert [r["variant"] for r in rows] == ["loop/chat#answer=text"] and rows[0]["quality"] == "0.500"
+    exp_id = element(user, "eval-progress").text.split()[1]
+    assert element(user, "eval-earlier").value == exp_id and (iom_home / "experiments" / f"{exp_id}.json").exists()
+
+    await user.open("/evaluate")  # shown once: a later visit starts with an empty page
+    await settle()
+    assert element(user, "eval-progress").text == "" and not all_by_testid(user, "eval-compare")
