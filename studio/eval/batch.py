@@ -29,6 +29,7 @@ from studio.eval.datasets import default_mapping, read_rows, resolve
 from studio.spec.base import utcnow
 
 ProgressFn = Callable[[int, int], None]  # (rows done, rows total)
+StopFn = Callable[[], bool]  # asked before each row starts: True once the user asked to stop
 SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # batch and experiment ids name files: no paths
 
 
@@ -502,8 +503,13 @@ def pending_rows(plan: BatchPlan, done: Container[int]) -> Iterator[tuple[int, d
     return ((index, row) for index, row in enumerate(rows) if index not in done)
 
 
-async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = None) -> dict[str, Any]:
-    """Run (or resume) the batch; returns its aggregates. Rows run `plan.concurrency` at a time."""
+async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = None,
+                    stop: StopFn | None = None) -> dict[str, Any]:
+    """Run (or resume) the batch; returns its aggregates. Rows run `plan.concurrency` at a time.
+    Once `stop()` says so, no further row starts; the rows in flight finish and are kept (a
+    graceful stop: nothing is cancelled halfway through a write), and running the batch again
+    goes on from there."""
+    stop = stop or (lambda: False)
     folder = batch_dir(studio.home, plan.id)
 
     lock = BatchLock(folder, plan.id)
@@ -532,7 +538,7 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
         if plan.executor == "ray":
             from studio.eval.ray_executor import run_rows_on_ray
 
-            results = run_rows_on_ray(studio, plan, await asyncio.to_thread(list, pending))
+            results = run_rows_on_ray(studio, plan, await asyncio.to_thread(list, pending), stop=stop)
             async for result in results:
                 await asyncio.to_thread(writer.write, result)
                 finished(result)
@@ -547,6 +553,8 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
             async def feed():
                 try:
                     async for item in _in_chunks(pending):
+                        if stop():
+                            break
                         await queue.put(item)
                 except Exception as e:  # a row the file no longer reads: stop the workers, then raise
                     unreadable.append(e)
@@ -555,6 +563,8 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
 
             async def work():
                 while (item := await queue.get()) is not None:
+                    if stop():  # queued, not started: left for the next run
+                        continue
                     result = await run_row(studio, plan, *item, pipeline=pipeline)
                     await asyncio.to_thread(writer.write, result)
                     finished(result)

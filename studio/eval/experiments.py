@@ -99,11 +99,18 @@ def pareto_front(points: list[tuple[str, float | None, float | None]]) -> set[st
     return front
 
 
+class ExperimentStopped(UserError):
+    """The user stopped the experiment (its finished rows are kept)."""
+
+
 async def run_experiment(studio, data: str, variants: list[Variant], scorers: list[ScorerSpec], *,
                          limit: int | None = None, concurrency: int = 8, executor: str = "local",
                          use_cache: bool = False,
-                         progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
-    """Run every variant as a batch over the data, score it, save and return the experiment."""
+                         progress: Callable[[str, int, int], None] | None = None,
+                         stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+    """Run every variant as a batch over the data, score it, save and return the experiment.
+    Once `stop()` says so, no further row starts and ExperimentStopped is raised when the rows
+    in flight have finished; what is done is kept, and the same experiment run again resumes."""
     if len(variants) < 1:
         raise UserError("an experiment needs at least one variant (--variant).")
     if not scorers:
@@ -121,7 +128,11 @@ async def run_experiment(studio, data: str, variants: list[Variant], scorers: li
     exp_id = experiment_id(data, variants, scorers, limit, use_cache, [p.id for p in plans])
     results = []
     for v, plan in zip(variants, plans):
-        agg = await run_batch(studio, plan, progress=(lambda d, t, n=v.name: progress(n, d, t)) if progress else None)
+        agg = await run_batch(studio, plan, progress=(lambda d, t, n=v.name: progress(n, d, t)) if progress else None,
+                              stop=stop)
+        if stop is not None and stop() and (agg["done"] < plan.rows or plan is not plans[-1]):
+            raise ExperimentStopped(f"stopped at {v.name} ({agg['done']} of {plan.rows} rows done); the rows done "
+                                    "are kept, and running the same experiment again goes on from there.")
         rows = [r for _, r in sorted((await asyncio.to_thread(load_rows, studio.home, plan.id)).items())]
         scores = []
         for s in scorers:

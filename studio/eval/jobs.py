@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from studio.errors import UserError
-from studio.eval.experiments import Variant, run_experiment
+from studio.eval.experiments import ExperimentStopped, Variant, run_experiment
 from studio.eval.scorers import ScorerSpec
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ class ExperimentJob:
     result: dict[str, Any] | None = None
     error: str | None = None
     seen: bool = False  # a page has shown how it ended
+    stopping: bool = False  # the user asked it to stop: no new row starts
+    stopped: bool = False  # it ended by that request (`error` says where)
     task: asyncio.Task | None = field(default=None, repr=False)
 
     @property
@@ -44,7 +46,12 @@ class ExperimentJob:
         self.variant, self.done, self.total = variant, done, total
 
     def describe(self) -> str:
-        return f"{self.variant}: {self.done} / {self.total} rows" if self.variant else "planning the batches…"
+        where = f"{self.variant}: {self.done} / {self.total} rows" if self.variant else "planning the batches…"
+        return f"stopping ({where}; waiting for the rows in flight)" if self.stopping and self.running else where
+
+    def stop(self) -> None:
+        """Start no further row; the rows in flight finish and are kept."""
+        self.stopping = True
 
 
 class ExperimentJobs:
@@ -69,7 +76,9 @@ class ExperimentJobs:
     async def _run(job: ExperimentJob, studio, data, variants, scorers, *, limit, use_cache) -> None:
         try:
             job.result = await run_experiment(studio, data, variants, scorers, limit=limit, use_cache=use_cache,
-                                              progress=job.progress)
+                                              progress=job.progress, stop=lambda: job.stopping)
+        except ExperimentStopped as e:
+            job.stopped, job.error = True, str(e)
         except UserError as e:
             job.error = str(e)
         except asyncio.CancelledError:  # the server is stopping

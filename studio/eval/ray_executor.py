@@ -24,7 +24,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterable
+from typing import Any, AsyncIterator, Callable, Iterable
 
 from studio.errors import UserError
 
@@ -176,8 +176,10 @@ def _start(ray) -> bool:
     return True
 
 
-async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]]) -> AsyncIterator[dict]:
-    """Yield each finished row (in completion order) while handing its records to the recorder."""
+async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
+                          stop: Callable[[], bool] = lambda: False) -> AsyncIterator[dict]:
+    """Yield each finished row (in completion order) while handing its records to the recorder;
+    once `stop()` says so, no further chunk is submitted (those in flight finish)."""
     ray = _ray()
     from studio.eval.batch import swapped_pipeline
     from studio.registry import export_pipeline
@@ -209,6 +211,8 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]]) -> 
         refs: list = []
 
         def submit() -> bool:
+            if stop():
+                return False
             items = []
             for item in it:
                 items.append(item)

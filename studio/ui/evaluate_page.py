@@ -84,6 +84,10 @@ async def evaluate_page() -> None:
                 "w-72").props("data-testid=eval-scorers")
         with ui.row().classes("items-center gap-4"):
             button = ui.button("Run experiment", icon="play_arrow").props("data-testid=eval-run")
+            stop = ui.button("Stop", icon="stop").props("outline data-testid=eval-stop").tooltip(
+                "Start no further row; the rows in flight finish, and running the same experiment again "
+                "goes on from there")
+            stop.visible = False
             reuse = ui.checkbox("Reuse cached outputs").props("data-testid=eval-reuse-cache").tooltip(
                 "Cheaper, but a row a cached output answered leaves that call's cost and latency out: "
                 "off, every variant calls its models and is measured as it would run")
@@ -118,6 +122,7 @@ async def evaluate_page() -> None:
             """Show the job's progress (the server runs it: a reload finds it here again)."""
             state["job"] = job
             button.disable()
+            stop.visible = not job.stopping
             bar.visible = True
             progress_label.text = job.describe()
             watcher.activate()
@@ -135,7 +140,11 @@ async def evaluate_page() -> None:
             state["job"] = None
             job.seen = True
             button.enable()
-            bar.visible = False
+            stop.visible = bar.visible = False
+            if job.stopped:
+                ui.notify(job.error[0].upper() + job.error[1:], type="info")
+                progress_label.text = "Stopped; the rows done are kept."
+                return
             if job.error:
                 ui.notify(job.error, type="negative")
                 progress_label.text = ""
@@ -150,8 +159,16 @@ async def evaluate_page() -> None:
                 earlier.value = doc["id"]  # the one shown (open_earlier sees it is already)
             await show(doc)
 
+        def ask_stop() -> None:
+            job = state.get("job")
+            if job is not None and job.running:
+                job.stop()
+                stop.visible = False
+                progress_label.text = job.describe()
+
         watcher = ui.timer(0.25, watch, active=False)
         button.on_click(start)
+        stop.on_click(ask_stop)
 
         async def open_earlier() -> None:
             exp_id = earlier.value

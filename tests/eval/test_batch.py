@@ -51,6 +51,27 @@ async def test_rows_are_recorded_engine_runs(iom_home):
         s.close()
 
 
+async def test_a_stopped_batch_starts_no_further_row_and_resumes(iom_home):
+    s = Studio(iom_home)
+    try:
+        plan = plan_batch(s, "review-triage", str(SAMPLE), limit=10, concurrency=2)
+        done: list[int] = []
+        agg = await run_batch(s, plan, progress=lambda d, t: done.append(d), stop=lambda: done[-1] >= 3)
+        # asked before each row starts: the rows in flight when it said so (at most 2) finish
+        assert 3 <= agg["done"] <= 4 and not agg["complete"]
+        first = load_rows(iom_home, plan.id)
+        assert len(first) == agg["done"]
+        memory = MemoryRecorder()
+        s.engine.recorder = s.providers.recorder = memory
+        agg = await run_batch(s, plan)
+        await s.aclose()
+        assert agg["done"] == 10 and agg["complete"] and sorted(load_rows(iom_home, plan.id)) == list(range(10))
+        # only the rows not run before ran now
+        assert sorted(memory.runs) == sorted(f"{plan.id}-{i}" for i in range(10) if i not in first)
+    finally:
+        s.close()
+
+
 def test_same_target_and_data_resume_and_unknown_target(iom_home):
     s = Studio(iom_home)
     try:

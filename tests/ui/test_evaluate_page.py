@@ -87,3 +87,34 @@ async def test_a_reloaded_page_follows_the_running_experiment_to_its_result(user
     await user.open("/evaluate")  # shown once: a later visit starts with an empty page
     await settle()
     assert element(user, "eval-progress").text == "" and not all_by_testid(user, "eval-compare")
+
+
+async def test_stop_lets_the_rows_in_flight_finish_and_a_new_run_goes_on(user: User, iom_home, loopback_model):
+    from studio.eval.datasets import import_dataset
+
+    held_answers(loopback_model)
+    csv = iom_home / "questions.csv"
+    csv.write_text("prompt,answer\n" + "".join(f"Question {i}?,{'yes' if i % 2 else 'no'}\n" for i in range(10)),
+                   encoding="utf-8")
+    import_dataset(iom_home, csv, "questions")
+    await user.open("/evaluate")
+    set_value(user, "eval-dataset", "questions")
+    set_value(user, "eval-variants", "loop/chat#answer=text")
+    set_value(user, "eval-scorers", "answer:normalized")
+    assert not element(user, "eval-stop").visible
+    by_testid(user, "eval-run").click()
+    await wait_until(lambda: len(loopback_model.requests) == 8, "the page's 8 rows in flight")
+    assert element(user, "eval-stop").visible
+    by_testid(user, "eval-stop").click()
+    await wait_until(lambda: "stopping" in element(user, "eval-progress").text, "the stop being shown")
+    assert "waiting for the rows in flight" in element(user, "eval-progress").text
+    loopback_model.gate.set()
+    await wait_until(lambda: element(user, "eval-progress").text == "Stopped; the rows done are kept.", "the stop")
+    await user.should_see("Stopped at loop/chat#answer=text (8 of 10 rows done)")
+    assert element(user, "eval-run").enabled and not element(user, "eval-stop").visible
+    assert len(loopback_model.requests) == 8 and not list((iom_home / "experiments").glob("*.json"))
+
+    by_testid(user, "eval-run").click()  # the same experiment: its batch goes on with the 2 rows left
+    await wait_until(lambda: "finished" in element(user, "eval-progress").text, "the run that goes on")
+    assert len(loopback_model.requests) == 10
+    assert element(user, "eval-compare").rows[0]["quality"] == "0.500"
