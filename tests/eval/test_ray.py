@@ -74,3 +74,21 @@ async def test_keys_reach_ray_workers_only_through_the_vault(local_ray, tmp_path
     assert len(memory.calls) == 3
     batch_files = "".join(p.read_text("utf-8") for p in (tmp_path / "h" / "batches").glob("*/*"))
     assert KEY not in batch_files
+
+
+async def test_a_stopped_ray_batch_submits_no_further_chunk_and_resumes(local_ray, tmp_path):
+    s = Studio(tmp_path)
+    memory = MemoryRecorder()
+    s.engine.recorder = s.providers.recorder = s.recorder = memory
+    try:
+        plan = plan_batch(s, "review-triage", str(SAMPLE), limit=10, concurrency=4, executor="ray")
+        done: list[int] = []
+        agg = await run_batch(s, plan, progress=lambda d, t: done.append(d), stop=lambda: done[-1] >= 2)
+        assert 2 <= agg["done"] <= 4 and not agg["complete"]  # the chunks in flight finished, no other started
+        first = set(load_rows(tmp_path, plan.id))
+        memory.runs.clear()
+        agg = await run_batch(s, plan)
+        await s.aclose()
+        assert agg["done"] == 10 and sorted(memory.runs) == sorted(f"{plan.id}-{i}" for i in range(10) if i not in first)
+    finally:
+        s.close()
