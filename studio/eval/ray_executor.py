@@ -232,9 +232,9 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
                 studio.recorder.record_call(CallRecord.model_validate(rec), i, o)
             for run in result["runs"]:
                 studio.recorder.record_run(RunRecord.model_validate(run))
-            submit()
             for row in result["rows"]:
                 yield row
+            submit()  # after the rows are written: a stop asked meanwhile is seen
     finally:
         ray.kill(vault)
         if started:
