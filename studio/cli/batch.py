@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from studio.cli.common import print_json, print_table, progress_bars, studio
+from studio.cli.common import interrupted, print_json, print_table, progress_bars, studio
 from studio.errors import UserError
 
 
@@ -71,14 +71,23 @@ def _run(args) -> int:
 
         os.environ["RAY_ADDRESS"] = args.ray_address
     update, stop = progress_bars(not args.json and sys.stderr.isatty())
+    done = [0]
+
+    def progress(n: int, total: int) -> None:
+        done[0] = n
+        update(f"batch {plan.id}", n, total)
 
     async def go():
         try:
-            return await run_batch(s, plan, progress=lambda done, total: update(f"batch {plan.id}", done, total))
+            return await run_batch(s, plan, progress=progress)
         finally:
             await s.aclose()
     try:
         agg = asyncio.run(go())
+    except KeyboardInterrupt:
+        stop()
+        return interrupted(f"interrupted: {done[0]} of {plan.rows} rows of batch {plan.id} are done and kept; run the same "
+                           f"command again (or 'iom batch run --resume {plan.id}') to go on from there.")
     finally:
         stop()
     if args.json:

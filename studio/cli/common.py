@@ -50,6 +50,13 @@ def close_studio() -> None:
         _studio = None
 
 
+def interrupted(sentence: str) -> int:
+    """Ctrl-C during a long command: one sentence on what was kept and how to go on, and the
+    shell's code for it (run_command's bare "interrupted." is for the short ones)."""
+    print(sentence, file=sys.stderr)
+    return 130
+
+
 def run_command(args) -> int:
     """Run the handler; a UserError becomes one line on stderr and exit 1, never a traceback."""
     try:

@@ -10,7 +10,7 @@ import asyncio
 import json
 import sys
 
-from studio.cli.common import print_json, print_table, progress_bars, studio
+from studio.cli.common import interrupted, print_json, print_table, progress_bars, studio
 
 
 def register(sub) -> None:
@@ -68,7 +68,12 @@ def _run(args) -> int:
     s = studio()
     variants = [Variant.parse(v) for v in args.variant]
     scorers = [ScorerSpec.parse(x) for x in args.score]
-    progress, stop = progress_bars(not args.json and sys.stderr.isatty())
+    update, stop = progress_bars(not args.json and sys.stderr.isatty())
+    where: list = []  # (variant, rows done, rows) of the batch running now
+
+    def progress(variant: str, done: int, total: int) -> None:
+        where[:] = [variant, done, total]
+        update(variant, done, total)
 
     async def go():
         try:
@@ -79,6 +84,12 @@ def _run(args) -> int:
             await s.aclose()
     try:
         doc = asyncio.run(go())
+    except KeyboardInterrupt:
+        stop()
+        if not where:
+            return interrupted("interrupted before any row ran; nothing was kept.")
+        return interrupted(f"interrupted at {where[0]} with {where[1]} of {where[2]} rows done, which are kept; run the same "
+                           "command again to go on from there.")
     finally:
         stop()
     if args.json:

@@ -153,6 +153,50 @@ def test_sigkill_then_resume_loses_no_row(iom_home, tmp_path):
         assert line in kept
 
 
+@pytest.mark.parametrize("command", ["batch", "eval"])
+def test_ctrl_c_says_what_is_kept_and_how_to_go_on(iom_home, tmp_path, command):
+    """Two rows answer, the third is held at the fake's gate; Ctrl-C (SIGINT) then ends the
+    command with one sentence and the shell's 130, and the two rows are kept."""
+    from studio.spec.calls import CANONICAL_SCHEMAS
+    from studio.spec.model import ModelSpec
+    from tests.fakes.provider_server import GATE, FakeProvider, Reply
+
+    answer = json.dumps({"id": "c1", "object": "chat.completion", "model": "m", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}})
+    data = tmp_path / "questions.csv"
+    data.write_text("prompt,answer\n" + "".join(f"q{i},ok\n" for i in range(5)), encoding="utf-8")
+    with FakeProvider() as fake:
+        fast = Reply(raw=answer)
+        fake.reply("/v1/chat/completions", fast, fast, Reply(chunks=[answer[:10], GATE, answer[10:]],
+                                                             content_type="application/json"))
+        s = Studio(iom_home)
+        s.models.save(ModelSpec(id="t/held", name="held", provider="openai", api="openai-chat",
+                                endpoint=fake.url("/v1/chat/completions"), model="m", key_ref="HELD_KEY",
+                                input_schema=CANONICAL_SCHEMAS["llm"][0], output_schema=CANONICAL_SCHEMAS["llm"][1]))
+        s.close()
+        args = (["batch", "run", "t/held", "--data", str(data)] if command == "batch" else
+                ["eval", "run", "--data", str(data), "-v", "t/held", "-s", "answer:exact"])
+        proc = subprocess.Popen([sys.executable, "-m", "studio", *args, "--concurrency", "1"], cwd=ROOT,
+                                env={**os.environ, "HELD_KEY": "k"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        deadline = time.monotonic() + 60
+        while len(fake.requests) < 3 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert len(fake.requests) == 3, proc.stderr.read() if proc.poll() is not None else "no third request in 60 s"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    batch_id = next((iom_home / "batches").iterdir()).name
+    if command == "batch":
+        assert err.strip() == (f"interrupted: 2 of 5 rows of batch {batch_id} are done and kept; run the same command "
+                               f"again (or 'iom batch run --resume {batch_id}') to go on from there.")
+    else:
+        assert err.strip() == ("interrupted at t/held with 2 of 5 rows done, which are kept; run the same command "
+                               "again to go on from there.")
+    assert sorted(load_rows(iom_home, batch_id)) == [0, 1]
+
+
 def test_a_running_batch_is_not_run_twice_nor_deleted(iom_home, tmp_path, monkeypatch):
     """While `iom batch run` writes a batch's rows, the same command in another process would
     call every pending row again (paid twice), and `iom batch delete` / `iom eval delete
