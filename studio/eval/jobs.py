@@ -46,7 +46,12 @@ class ExperimentJob:
         self.variant, self.done, self.total = variant, done, total
 
     def describe(self) -> str:
-        where = f"{self.variant}: {self.done} / {self.total} rows" if self.variant else "planning the batches…"
+        if not self.variant:
+            where = "planning the batches…"
+        else:
+            which = (f" (variant {self.variants.index(self.variant) + 1} of {len(self.variants)})"
+                     if len(self.variants) > 1 and self.variant in self.variants else "")
+            where = f"{self.variant}{which}: {self.done} / {self.total} rows"
         return f"stopping ({where}; waiting for the rows in flight)" if self.stopping and self.running else where
 
     def stop(self) -> None:

@@ -30,6 +30,8 @@ def test_one_experiment_at_a_time_then_its_result(iom_home):
         await job.task
         assert not job.running and job.error is None and job.result["variants"][0]["rows"] == 4
         assert job.describe() == "local/sentiment-vader#sentiment=label: 4 / 4 rows"
+        job.variants.append("review-triage")  # with several variants, which one is running
+        assert job.describe() == "local/sentiment-vader#sentiment=label (variant 1 of 2): 4 / 4 rows"
         assert experiment_jobs(studio) is jobs and experiment_jobs(Studio(iom_home)) is not jobs
         again = jobs.start(studio, str(SAMPLE), variant, scorer, limit=4, use_cache=False)  # the last one ended
         await again.task
