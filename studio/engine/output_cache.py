@@ -9,9 +9,10 @@ MAX_BYTES (the file's pages in use) the least recently used go. A cache may lose
 never answers wrongly: a file that is not a readable database is set aside and started
 again, and a read or write that fails (another process holding the file too long) is a
 miss, or a put left out. A remote model's entry is reused for a week by default
-(cache_settings.py: its provider may serve something else under the id by then). Each row names the model that gave it and when, so a person can
-see what is kept (`summary`) and drop it, all of it or one model's or the older entries
-(`clear`: `iom cache`, the Settings page).
+(cache_settings.py: its provider may serve something else under the id by then). Each row
+names the model that gave it and when, so a person can see what is kept (`summary`) and
+drop it, all of it or one model's or the older entries (`clear`: `iom cache`, the Settings
+page).
 """
 
 from __future__ import annotations

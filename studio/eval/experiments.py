@@ -187,6 +187,8 @@ def delete_experiment(home: Path, exp_id: str, *, with_batches: bool = False) ->
             raise BatchBusy(f"batch {batch_id} of experiment {exp_id} is being run; wait for it to finish "
                             "(or stop it), then delete the experiment. Nothing was deleted.")
     path.unlink()
+    if not batches:  # the batches stay: no other experiment needs reading
+        return []
     used = {v["batchId"] for d in list_experiments(home) for v in d["variants"]}
     gone = []
     for batch_id in batches:

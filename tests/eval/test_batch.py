@@ -159,17 +159,13 @@ def test_ctrl_c_says_what_is_kept_and_how_to_go_on(iom_home, tmp_path, command):
     command with one sentence and the shell's 130, and the two rows are kept."""
     from studio.spec.calls import CANONICAL_SCHEMAS
     from studio.spec.model import ModelSpec
-    from tests.fakes.provider_server import GATE, FakeProvider, Reply
+    from tests.fakes.provider_server import FakeProvider
+    from tests.ui.fake_chat import held_plain_answer, plain_answer
 
-    answer = json.dumps({"id": "c1", "object": "chat.completion", "model": "m", "choices": [
-        {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}})
     data = tmp_path / "questions.csv"
     data.write_text("prompt,answer\n" + "".join(f"q{i},ok\n" for i in range(5)), encoding="utf-8")
     with FakeProvider() as fake:
-        fast = Reply(raw=answer)
-        fake.reply("/v1/chat/completions", fast, fast, Reply(chunks=[answer[:10], GATE, answer[10:]],
-                                                             content_type="application/json"))
+        fake.reply("/v1/chat/completions", plain_answer("ok"), plain_answer("ok"), held_plain_answer("ok"))
         s = Studio(iom_home)
         s.models.save(ModelSpec(id="t/held", name="held", provider="openai", api="openai-chat",
                                 endpoint=fake.url("/v1/chat/completions"), model="m", key_ref="HELD_KEY",

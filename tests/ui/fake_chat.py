@@ -4,6 +4,8 @@ until the test opens `fake.gate`, so a test sees text arrive without sleeping or
 
 from __future__ import annotations
 
+import json
+
 from studio.spec.calls import CANONICAL_SCHEMAS
 from tests.fakes.provider_server import GATE, FakeProvider, Reply, sse
 
@@ -36,3 +38,21 @@ def save_loopback_model(studio, fake: FakeProvider, *, prices=None) -> None:
         id="loop/chat", name="Loopback chat", provider="openai", api="openai-chat", endpoint=fake.url(CHAT_PATH),
         model="loop-1", key_ref="LOOP_KEY", prices=prices or {"input_per_token": 1e-6, "output_per_token": 2e-6},
         input_schema=CANONICAL_SCHEMAS["llm"][0], output_schema=CANONICAL_SCHEMAS["llm"][1]))
+
+
+def _plain_body(text: str) -> str:
+    return json.dumps({"id": "c1", "object": "chat.completion", "model": "loop-1",
+                       "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                    "finish_reason": "stop"}],
+                       "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}})
+
+
+def plain_answer(text: str) -> Reply:
+    """A whole (not streamed) chat answer."""
+    return Reply(raw=_plain_body(text))
+
+
+def held_plain_answer(text: str) -> Reply:
+    """The same answer half sent, then held until the test opens `fake.gate` (rows in flight)."""
+    body = _plain_body(text)
+    return Reply(chunks=[body[:20], GATE, body[20:]], content_type="application/json")

@@ -48,13 +48,9 @@ async def test_an_earlier_experiment_is_deleted_from_the_page(user: User, iom_ho
 
 def held_answers(fake) -> None:
     """Plain chat answers that the fake holds half sent until the test opens `fake.gate`."""
-    from tests.fakes.provider_server import GATE, Reply
+    from tests.ui.fake_chat import CHAT_PATH, held_plain_answer
 
-    body = json.dumps({"id": "c1", "object": "chat.completion", "model": "loop-1",
-                       "choices": [{"index": 0, "message": {"role": "assistant", "content": "yes"},
-                                    "finish_reason": "stop"}],
-                       "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}})
-    fake.reply("/v1/chat/completions", Reply(chunks=[body[:20], GATE, body[20:]], content_type="application/json"))
+    fake.reply(CHAT_PATH, held_plain_answer("yes"))
 
 
 async def test_a_reloaded_page_follows_the_running_experiment_to_its_result(user: User, iom_home, loopback_model):
