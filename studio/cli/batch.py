@@ -85,11 +85,12 @@ def _run(args) -> int:
     try:
         agg = asyncio.run(go())
     except KeyboardInterrupt:
-        stop()
+        agg = None
+    finally:
+        stop()  # the bar cleared before anything is printed
+    if agg is None:
         return interrupted(f"interrupted: {done[0]} of {plan.rows} rows of batch {plan.id} are done and kept; run the same "
                            f"command again (or 'iom batch run --resume {plan.id}') to go on from there.")
-    finally:
-        stop()
     if args.json:
         print_json({"id": plan.id, "target": plan.target, "rows": plan.rows, **agg})
     else:

@@ -85,13 +85,14 @@ def _run(args) -> int:
     try:
         doc = asyncio.run(go())
     except KeyboardInterrupt:
-        stop()
+        doc = None
+    finally:
+        stop()  # the bars cleared before anything is printed
+    if doc is None:
         if not where:
             return interrupted("interrupted before any row ran; nothing was kept.")
         return interrupted(f"interrupted at {where[0]} with {where[1]} of {where[2]} rows done, which are kept; run the same "
                            "command again to go on from there.")
-    finally:
-        stop()
     if args.json:
         print_json(doc)
     else:
