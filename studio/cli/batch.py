@@ -6,12 +6,11 @@ The progress bar (rich) goes to stderr and only to a terminal, never with --json
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
 
-from studio.cli.common import interrupted, print_json, print_table, progress_bars, studio
+from studio.cli.common import interrupted, print_json, print_table, progress_bars, run_until_interrupted, studio
 from studio.errors import UserError
 
 
@@ -82,12 +81,7 @@ def _run(args) -> int:
             return await run_batch(s, plan, progress=progress)
         finally:
             await s.aclose()
-    try:
-        agg = asyncio.run(go())
-    except KeyboardInterrupt:
-        agg = None
-    finally:
-        stop()  # the bar cleared before anything is printed
+    agg = run_until_interrupted(go, stop)
     if agg is None:
         return interrupted(f"interrupted: {done[0]} of {plan.rows} rows of batch {plan.id} are done and kept; run the same "
                            f"command again (or 'iom batch run --resume {plan.id}') to go on from there.")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
-from typing import Any
+from typing import Any, Awaitable, Callable, TypeVar
 
 from studio.errors import UserError
 from studio.secrets import redact
+
+T = TypeVar("T")
 
 
 _studio = None
@@ -48,6 +51,17 @@ def close_studio() -> None:
     if _studio is not None:
         _studio.close()
         _studio = None
+
+
+def run_until_interrupted(main: Callable[[], Awaitable[T]], stop: Callable[[], None]) -> T | None:
+    """`asyncio.run(main())` with the progress bars stopped after it, however it ends; None
+    when Ctrl-C ended it (the caller then says what was kept, with `interrupted`)."""
+    try:
+        return asyncio.run(main())
+    except KeyboardInterrupt:
+        return None
+    finally:
+        stop()
 
 
 def interrupted(sentence: str) -> int:

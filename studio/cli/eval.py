@@ -6,11 +6,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 
-from studio.cli.common import interrupted, print_json, print_table, progress_bars, studio
+from studio.cli.common import interrupted, print_json, print_table, progress_bars, run_until_interrupted, studio
 
 
 def register(sub) -> None:
@@ -82,12 +81,7 @@ def _run(args) -> int:
                                         use_cache=args.reuse_cache, progress=progress)
         finally:
             await s.aclose()
-    try:
-        doc = asyncio.run(go())
-    except KeyboardInterrupt:
-        doc = None
-    finally:
-        stop()  # the bars cleared before anything is printed
+    doc = run_until_interrupted(go, stop)
     if doc is None:
         if not where:
             return interrupted("interrupted before any row ran; nothing was kept.")
