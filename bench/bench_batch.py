@@ -7,7 +7,10 @@
   Ray of 2 CPUs, start-up included in its figure); rows/s each, and peak RSS after 1k rows
   and after all rows (local executor) to show memory stays flat, with beside each the memory
   DuckDB's buffer manager holds for the analytics database (`duckdb_memory()`): the rows the
-  batch records are that database's data, which it caches up to its memory limit;
+  batch records are that database's data, which it caches up to its memory limit. The local
+  executor runs the built-in model in worker processes (studio/providers/local/processes.py;
+  their peak RSS summed beside the batch's), and again with IOM_LOCAL_WORKERS=0, the model in
+  threads of the batch's process, for the ratio;
 - upstream: a loopback OpenAI-style server answering after 200 ms, 2,000 rows at
   --concurrency 64, whose ceiling is 64 / 0.2 s = 320 rows/s; rows/s and % of the ceiling.
 Each run uses its own temporary IOM_HOME.
@@ -63,15 +66,34 @@ async def timed_batch(studio, target: str, data: Path, *, concurrency: int, exec
     plan = plan_batch(studio, target, str(data), concurrency=concurrency, executor=executor)
 
     def progress(done, total):
-        if marks is not None and done >= 1000 and "rss_1k_mb" not in marks:
+        if marks is None:
+            return
+        if done >= 1000 and "rss_1k_mb" not in marks:
             marks["rss_1k_mb"] = peak_rss_mb()
             marks["db_1k_mb"] = database_memory_mb(studio)
+            marks["workers_1k_mb"] = workers_peak_rss_mb()
+        if done == total:  # the workers end with the batch: read them at its last row
+            marks["workers_mb"] = workers_peak_rss_mb()
     t0 = time.perf_counter()
     agg = await run_batch(studio, plan, progress=progress)
     return time.perf_counter() - t0, agg
 
 
-def offline(rows: int, executor: str) -> dict:
+def offline(rows: int, executor: str, workers: str | None = None) -> dict:
+    """One offline batch; `workers` sets IOM_LOCAL_WORKERS for it ("0": the model in threads)."""
+    before = os.environ.get("IOM_LOCAL_WORKERS")
+    if workers is not None:
+        os.environ["IOM_LOCAL_WORKERS"] = workers
+    try:
+        return _offline(rows, executor)
+    finally:
+        if before is None:
+            os.environ.pop("IOM_LOCAL_WORKERS", None)
+        else:
+            os.environ["IOM_LOCAL_WORKERS"] = before
+
+
+def _offline(rows: int, executor: str) -> dict:
     from studio.core import Studio
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -93,7 +115,25 @@ def offline(rows: int, executor: str) -> dict:
         s.close()
         return {"executor": executor, "rows": rows, "seconds": round(seconds, 2), "rowsPerSecond": round(rows / seconds, 1),
                 "failed": agg["failed"], "rss1kMb": round(marks.get("rss_1k_mb", 0), 1), "rssEndMb": round(peak_rss_mb(), 1),
+                "workersRss1kMb": marks.get("workers_1k_mb"), "workersRssEndMb": marks.get("workers_mb"),
                 "analyticsDb1kMb": marks.get("db_1k_mb"), "analyticsDbEndMb": db_end_mb}
+
+
+def workers_peak_rss_mb() -> float | None:
+    """The built-in model workers' peak RSS (VmHWM), summed; None when the model runs in threads."""
+    from studio.providers.local import processes
+
+    pool = processes.current()
+    if pool is None:
+        return None
+    total = 0
+    for pid in pool.pids():
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+        except (OSError, StopIteration):
+            pass
+    return round(total / 1024.0, 1)
 
 
 def database_memory_mb(studio) -> float:
@@ -162,6 +202,12 @@ def main() -> None:
     result = {"offlineLocal": offline(args.rows, "local")}
     if not args.json:
         print(f"offline, local executor: {result['offlineLocal']}", flush=True)
+    result["offlineLocalThreads"] = offline(args.rows, "local", workers="0")
+    result["offlineLocalOverThreads"] = round(result["offlineLocal"]["rowsPerSecond"]
+                                              / result["offlineLocalThreads"]["rowsPerSecond"], 3)
+    if not args.json:
+        print(f"offline, local executor, the model in threads (IOM_LOCAL_WORKERS=0): {result['offlineLocalThreads']}; "
+              f"worker processes over threads: {result['offlineLocalOverThreads']}x", flush=True)
     result["upstream"] = upstream(args.upstream_rows)
     if not args.json:
         print(f"fake upstream 200 ms, concurrency 64: {result['upstream']}", flush=True)

@@ -301,9 +301,12 @@ async def test_an_edited_pipeline_is_another_batch_not_its_old_rows(iom_home):
 async def test_built_in_models_are_loaded_before_the_first_row_is_timed(iom_home, monkeypatch):
     """A built-in model's first call loads its library and lexicon (~0.5 s for the five);
     counted in the first rows, it made the first variant of an experiment look several times
-    slower than the next. A batch loads the models it can call first, and only those."""
+    slower than the next. A batch loads the models it can call first, and only those. (Here
+    in threads; tests/providers/test_local_processes.py has the same for worker processes.)"""
     from studio.providers.local import LOCAL_MODELS
     from studio.providers.local.base import LocalModel
+
+    monkeypatch.setenv("IOM_LOCAL_WORKERS", "0")
 
     events = []
     monkeypatch.setattr(LocalModel, "warm", lambda self: events.append(("warm", self.name)))

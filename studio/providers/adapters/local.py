@@ -1,5 +1,6 @@
 """Built-in local models: `LOCAL_MODELS[spec.model].run(input, params)` in a worker thread,
-so a CPU-bound model never blocks the event loop."""
+so a CPU-bound model never blocks the event loop; while a batch runs over them, in a worker
+process (studio/providers/local/processes.py), so the models and the engine use two cores."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 
 from studio.providers.adapters.base import AdapterResult, Exchange
 from studio.providers.errors import ErrorKind, ProviderError
+from studio.providers.local import processes
 
 
 async def call(x: Exchange) -> AdapterResult:
@@ -19,7 +21,17 @@ async def call(x: Exchange) -> AdapterResult:
                             f"(known: {', '.join(sorted(LOCAL_MODELS))})")
     start = time.perf_counter()
     try:
-        output = await asyncio.to_thread(model.run, x.input, x.params)
+        output = None
+        pool = processes.current()
+        if pool is not None:
+            try:
+                future = pool.submit(model.name, x.input, x.params)
+            except TypeError:  # input JSON does not carry: this call runs in a thread
+                future = None
+            if future is not None:
+                output = await asyncio.wrap_future(future)
+        if output is None:
+            output = await asyncio.to_thread(model.run, x.input, x.params)
     finally:
         x.wait_s += time.perf_counter() - start  # the model's own compute, not studio overhead
     return AdapterResult(output, None, None, None)
