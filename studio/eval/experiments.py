@@ -25,6 +25,7 @@ from typing import Any, Callable
 from studio.atomic import write_json
 from studio.errors import UserError
 from studio.eval.batch import SAFE_ID, answered_latencies, load_rows, percentile, plan_batch, run_batch
+from studio.providers.local import processes
 from studio.eval.scorers import ScorerSpec, bootstrap_ci, judge_rows, pick, score_rows
 from studio.spec.base import utcnow
 
@@ -126,6 +127,22 @@ async def run_experiment(studio, data: str, variants: list[Variant], scorers: li
             raise UserError(f"the data has no expected column {s.column!r} for scorer {s.name}; "
                             f"its expected columns are {', '.join(plans[0].expected) or 'none'}.")
     exp_id = experiment_id(data, variants, scorers, limit, use_cache, [p.id for p in plans])
+    async with processes.in_use(await asyncio.to_thread(_builtin_models, studio, plans)):
+        results = await _run_variants(studio, variants, plans, scorers, progress, stop)
+    front = pareto_front([(r["variant"], r["costPerRowUsd"], r["quality"]) for r in results])
+    for r in results:
+        r["pareto"] = r["variant"] in front
+    doc = {"id": exp_id, "data": data, "datasetId": plans[0].dataset_id, "limit": limit,
+           "scorers": [s.name for s in scorers], "useCache": use_cache, "variants": results,
+           "created": utcnow().isoformat()}
+    await asyncio.to_thread(write_json, experiments_root(studio.home) / f"{exp_id}.json", doc)
+    return doc
+
+
+async def _run_variants(studio, variants: list[Variant], plans: list, scorers: list[ScorerSpec],
+                        progress: Callable[[str, int, int], None] | None,
+                        stop: Callable[[], bool] | None) -> list[dict[str, Any]]:
+    """Each variant's batch, run (or resumed) and scored, in turn."""
     results = []
     for v, plan in zip(variants, plans):
         agg = await run_batch(studio, plan, progress=(lambda d, t, n=v.name: progress(n, d, t)) if progress else None,
@@ -157,14 +174,20 @@ async def run_experiment(studio, data: str, variants: list[Variant], scorers: li
                         "latencyP50Ms": percentile(lat, 0.5), "latencyP95Ms": percentile(lat, 0.95),
                         "errorRate": agg["errorRate"], "unpricedRows": agg["unpricedRows"],
                         "cachedRows": agg["cachedRows"], "modelVersion": _measured_version(studio, v)})
-    front = pareto_front([(r["variant"], r["costPerRowUsd"], r["quality"]) for r in results])
-    for r in results:
-        r["pareto"] = r["variant"] in front
-    doc = {"id": exp_id, "data": data, "datasetId": plans[0].dataset_id, "limit": limit,
-           "scorers": [s.name for s in scorers], "useCache": use_cache, "variants": results,
-           "created": utcnow().isoformat()}
-    await asyncio.to_thread(write_json, experiments_root(studio.home) / f"{exp_id}.json", doc)
-    return doc
+    return results
+
+
+def _builtin_models(studio, plans: list) -> list[str]:
+    """The built-in models of the variants that run several rows at a time here: the worker
+    processes that run them serve every variant, started once rather than once per variant."""
+    from studio.eval.batch import batch_models, builtin_names, swapped_pipeline
+
+    names: set[str] = set()
+    for plan in plans:
+        if plan.executor == "local" and plan.concurrency > 1:
+            pipeline = swapped_pipeline(studio, plan.target, plan.swaps) if plan.kind == "pipeline" else None
+            names.update(builtin_names(batch_models(studio, plan.kind, plan.target, pipeline)))
+    return sorted(names)
 
 
 def delete_experiment(home: Path, exp_id: str, *, with_batches: bool = False) -> list[str]:

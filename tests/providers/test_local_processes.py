@@ -167,3 +167,42 @@ def _alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as f:  # reaped or not: a zombie has ended
         return f.read().split(") ")[1][0] != "Z"
+
+
+async def test_workers_that_cannot_start_leave_the_models_in_threads(iom_home, one_worker, monkeypatch):
+    class NoStart:
+        def __init__(self):
+            raise OSError("no such interpreter")
+    monkeypatch.setattr(processes, "_Process", NoStart)
+    s = Studio(iom_home)
+    try:
+        during = []
+        plan = plan_batch(s, "review-triage", str(SAMPLE), limit=4, concurrency=2)
+        agg = await run_batch(s, plan, progress=lambda d, t: during.append(processes.current()))
+        assert agg["succeeded"] == 4 and not any(during) and processes.current() is None
+        await s.aclose()
+    finally:
+        s.close()
+
+
+async def test_an_experiment_starts_its_workers_once_for_every_variant(iom_home, one_worker, monkeypatch):
+    from studio.eval.experiments import Variant, run_experiment
+    from studio.eval.scorers import ScorerSpec
+
+    pools = []
+    real_init = processes.WorkerPool.__init__
+
+    def counted(pool, size):
+        pools.append(pool)
+        real_init(pool, size)
+    monkeypatch.setattr(processes.WorkerPool, "__init__", counted)
+    s = Studio(iom_home)
+    try:
+        doc = await run_experiment(s, str(SAMPLE), [Variant("review-triage"),
+                                                    Variant("local/sentiment-vader", fields={"sentiment": "label"})],
+                                   [ScorerSpec("sentiment", "exact")], limit=6, concurrency=3)
+        assert [v["rows"] for v in doc["variants"]] == [6, 6] and len(pools) == 1
+        assert processes.current() is None
+        await s.aclose()
+    finally:
+        s.close()

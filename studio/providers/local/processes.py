@@ -19,6 +19,7 @@ import asyncio
 import collections
 import contextlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from typing import Any, AsyncIterator, Iterable
 from studio.errors import UserError
 from studio.providers.errors import ErrorKind, ProviderError
 
+log = logging.getLogger(__name__)
 _pool: "WorkerPool | None" = None
 _users = 0
 _lock = threading.Lock()
@@ -42,8 +44,9 @@ def worker_count() -> int:
 
 
 def current() -> "WorkerPool | None":
-    """The running pool, while a batch uses one."""
-    return _pool
+    """The running pool, while a batch uses one (and its workers could start)."""
+    pool = _pool
+    return pool if pool is not None and not pool.broken else None
 
 
 @contextlib.asynccontextmanager
@@ -62,8 +65,12 @@ async def in_use(names: Iterable[str]) -> AsyncIterator["WorkerPool | None"]:
         _users += 1
         pool = _pool
     try:
-        await asyncio.gather(*(asyncio.wrap_future(f) for f in pool.warm(names)), return_exceptions=True)
-        yield pool
+        warmed = await asyncio.gather(*(asyncio.wrap_future(f) for f in pool.warm(names)), return_exceptions=True)
+        failed = [w for w in warmed if isinstance(w, BaseException)]
+        if failed:  # a worker that cannot start would fail every call: the models stay in threads
+            pool.broken = True
+            log.warning("the built-in models run in threads: a worker process did not start (%s)", failed[0])
+        yield current()
     finally:
         with _lock:
             _users -= 1
@@ -77,6 +84,7 @@ async def in_use(names: Iterable[str]) -> AsyncIterator["WorkerPool | None"]:
 class WorkerPool:
     def __init__(self, size: int):
         self._workers = [Worker() for _ in range(size)]
+        self.broken = False  # a worker did not start: calls go to threads until the pool ends
 
     def warm(self, names: list[str]) -> list[Future]:
         """Each worker loads these models (a Future each, done once it has)."""
