@@ -206,3 +206,14 @@ async def test_an_experiment_starts_its_workers_once_for_every_variant(iom_home,
         await s.aclose()
     finally:
         s.close()
+
+
+async def test_a_worker_is_given_no_key(one_worker, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-worker-0000000000000000")
+    monkeypatch.setenv("MY_PROVIDER_TOKEN", "t-0000")
+    monkeypatch.setenv("IOM_TEST_PLAIN", "kept")
+    async with processes.in_use(["text-stats"]) as pool:
+        with open(f"/proc/{pool.pids()[0]}/environ", "rb") as f:
+            names = {item.split(b"=", 1)[0].decode() for item in f.read().split(b"\0") if item}
+    assert "IOM_TEST_PLAIN" in names and "PATH" in names
+    assert not names & {"OPENAI_API_KEY", "MY_PROVIDER_TOKEN"}

@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -104,12 +105,21 @@ class WorkerPool:
             worker.close()
 
 
+# A built-in model needs no key: a worker's environment is ours without anything named like one.
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH", re.IGNORECASE)
+
+
+def worker_environment() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if not _SECRET_NAME.search(name)}
+
+
 class _Process:
     """A worker process and the calls it holds, in the order it answers them."""
 
     def __init__(self):
         self.proc = subprocess.Popen([sys.executable, "-m", "studio.providers.local.worker"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8")
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8",
+                                     env=worker_environment())
         self.pending: collections.deque[tuple[int, Future]] = collections.deque()
 
     def alive(self) -> bool:
