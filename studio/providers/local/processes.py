@@ -98,7 +98,7 @@ class WorkerPool:
 
     def pids(self) -> list[int]:
         """The worker processes running now (the bench reads their memory)."""
-        return [w._current.proc.pid for w in self._workers if w._current is not None and w._current.alive()]
+        return [pid for pid in (w.pid() for w in self._workers) if pid is not None]
 
     def close(self) -> None:
         for worker in self._workers:
@@ -145,6 +145,10 @@ class Worker:
     def load(self) -> int:
         current = self._current
         return len(current.pending) if current is not None else 0
+
+    def pid(self) -> int | None:
+        current = self._current
+        return current.proc.pid if current is not None and current.alive() else None
 
     def submit(self, request_line: str) -> Future:
         future: Future = Future()
