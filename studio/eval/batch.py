@@ -194,6 +194,12 @@ def builtin_names(specs: Iterable) -> list[str]:
     return sorted(names & LOCAL_MODELS.keys())
 
 
+def in_workers(plan: "BatchPlan") -> bool:
+    """Whether the batch's built-in models run in worker processes (providers/local/processes.py):
+    when it runs several rows at a time with the local executor."""
+    return plan.executor == "local" and plan.concurrency > 1
+
+
 def batch_models(studio, kind: str, target: str, pipeline=None) -> list:
     """The registry models a batch may call: its model target, or its pipeline's model nodes,
     fallbacks and every model with the capability of one of its capability nodes (None for
@@ -556,7 +562,7 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
             models = batch_models(studio, plan.kind, plan.target, pipeline)
             # several rows at a time over built-in models: the models in worker processes, which
             # load them before the first row (as warm_builtin_models does for the threads)
-            builtin = builtin_names(models) if plan.concurrency > 1 and tally.done < plan.rows else []
+            builtin = builtin_names(models) if in_workers(plan) and tally.done < plan.rows else []
             async with processes.in_use(builtin) as pool:
                 if pool is None and tally.done < plan.rows:
                     await asyncio.to_thread(warm_builtin_models, models)

@@ -180,11 +180,11 @@ async def _run_variants(studio, variants: list[Variant], plans: list, scorers: l
 def _builtin_models(studio, plans: list) -> list[str]:
     """The built-in models of the variants that run several rows at a time here: the worker
     processes that run them serve every variant, started once rather than once per variant."""
-    from studio.eval.batch import batch_models, builtin_names, swapped_pipeline
+    from studio.eval.batch import batch_models, builtin_names, in_workers, swapped_pipeline
 
     names: set[str] = set()
     for plan in plans:
-        if plan.executor == "local" and plan.concurrency > 1:
+        if in_workers(plan):
             pipeline = swapped_pipeline(studio, plan.target, plan.swaps) if plan.kind == "pipeline" else None
             names.update(builtin_names(batch_models(studio, plan.kind, plan.target, pipeline)))
     return sorted(names)

@@ -4,7 +4,6 @@ process (studio/providers/local/processes.py), so the models and the engine use 
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from studio.providers.adapters.base import AdapterResult, Exchange
@@ -21,17 +20,7 @@ async def call(x: Exchange) -> AdapterResult:
                             f"(known: {', '.join(sorted(LOCAL_MODELS))})")
     start = time.perf_counter()
     try:
-        output = None
-        pool = processes.current()
-        if pool is not None:
-            try:
-                future = pool.submit(model.name, x.input, x.params)
-            except TypeError:  # input JSON does not carry: this call runs in a thread
-                future = None
-            if future is not None:
-                output = await asyncio.wrap_future(future)
-        if output is None:
-            output = await asyncio.to_thread(model.run, x.input, x.params)
+        output = await processes.run(model, x.input, x.params)
     finally:
         x.wait_s += time.perf_counter() - start  # the model's own compute, not studio overhead
     return AdapterResult(output, None, None, None)

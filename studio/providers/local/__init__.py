@@ -5,7 +5,7 @@ library on first use.
 
 `LOCAL_MODELS` is keyed by the name a registry entry gives as `model` (its `api` is
 "local"); the hub's `local` adapter runs `LOCAL_MODELS[spec.model].run(input, params)` in a
-worker thread.
+worker thread, or during a batch in a worker process (processes.py).
 """
 
 from __future__ import annotations

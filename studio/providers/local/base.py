@@ -16,7 +16,8 @@ T = TypeVar("T")
 class LocalModel:
     """A model that runs in-process on the CPU, offline, with no key.
 
-    `run` is synchronous and thread-safe (the hub calls it in a worker thread); heavy
+    `run` is synchronous and thread-safe (the hub calls it in a worker thread, or in a worker
+    process during a batch, where input and output travel as JSON); heavy
     resources are loaded on first use, once, never at import time.
     """
 

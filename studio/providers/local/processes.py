@@ -3,8 +3,8 @@
 A batch over a built-in model is CPU-bound in Python: in the adapter's threads the models'
 work and the engine's share one GIL, and an offline batch used ~1.06 of 2 cores
 (bench_batch). While a batch runs with the local executor (`in_use`), the local adapter sends
-each call to a worker process instead (`python -m studio.providers.local.worker`, one JSON
-line each way, answered in the order asked), so the models run beside the engine on the other
+each call to a worker process instead (`run`; `python -m studio.providers.local.worker`, one
+JSON line each way, answered in the order asked), so the models run beside the engine on the other
 cores. Outside batches — a console call, a pipeline run — the threads stay: one call gains
 nothing from another process, and the workers cost memory only while a batch needs them.
 
@@ -48,6 +48,20 @@ def current() -> "WorkerPool | None":
     """The running pool, while a batch uses one (and its workers could start)."""
     pool = _pool
     return pool if pool is not None and not pool.broken else None
+
+
+async def run(model, input: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """`model.run(input, params)` in a worker process while a batch holds the pool, else (and
+    for an input JSON cannot carry) in a thread: never on the event loop."""
+    pool = current()
+    if pool is not None:
+        try:
+            future = pool.submit(model.name, input, params)
+        except TypeError:  # not JSON: this call stays in this process
+            pass
+        else:
+            return await asyncio.wrap_future(future)
+    return await asyncio.to_thread(model.run, input, params)
 
 
 @contextlib.asynccontextmanager
@@ -120,7 +134,7 @@ class _Process:
         self.proc = subprocess.Popen([sys.executable, "-m", "studio.providers.local.worker"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8",
                                      env=worker_environment())
-        self.pending: collections.deque[tuple[int, Future]] = collections.deque()
+        self.pending: collections.deque[Future] = collections.deque()  # oldest first
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -140,7 +154,6 @@ class Worker:
     def __init__(self):
         self._current: _Process | None = None
         self._lock = threading.Lock()
-        self._next_id = 0
 
     def load(self) -> int:
         current = self._current
@@ -161,31 +174,27 @@ class Worker:
                     future.set_exception(ProviderError(ErrorKind.SERVER, f"could not start a built-in model worker ({e})"))
                     return future
                 threading.Thread(target=self._read, args=(current,), name="local-model-worker", daemon=True).start()
-            self._next_id += 1
-            ident = self._next_id
-            current.pending.append((ident, future))
-            if not current.send(request_line[:-1] + f', "id": {ident}}}'):
-                current.pending.remove((ident, future))
+            current.pending.append(future)
+            if not current.send(request_line):
+                current.pending.remove(future)
                 future.set_exception(_ended(current.proc))
         return future
 
     def _read(self, current: _Process) -> None:
+        """Each answer line is the oldest pending call's (the worker answers in the order asked)."""
         for line in current.proc.stdout:
             try:
                 answer = json.loads(line)
                 with self._lock:
-                    ident, future = current.pending.popleft()
+                    future = current.pending.popleft()
             except (ValueError, IndexError):  # not our protocol: end it, and fail what it held below
                 current.proc.kill()
                 break
-            if ident != answer.get("id"):  # cannot happen: one reader per process, answered in order
-                answer = {"error": {"provider": "malformed", "detail": "a built-in model worker answered out of order",
-                                    "status": None}}
             _settle(future, answer)
         current.proc.wait()
         with self._lock:  # what it held when it ended
             left, current.pending = list(current.pending), collections.deque()
-        for _, future in left:
+        for future in left:
             _settle(future, {"error": {"provider": "server", "detail": _ended(current.proc).detail, "status": None}})
 
     def close(self) -> None:

@@ -2,10 +2,11 @@
 
     python -m studio.providers.local.worker
 
-Reads one JSON request a line on stdin — {"id", "model", "input", "params"}, or {"id",
-"warm": [names]} to load those models — and answers each with one JSON line on stdout, in the
-order asked: {"id", "output"} or {"id", "error": {…}}, the error as the model raised it (a
-ProviderError's kind, detail and status; a UserError's sentence). Ends when stdin closes.
+Reads one JSON request a line on stdin — {"model", "input", "params"}, or {"warm": [names]}
+to load those models — and answers each with one JSON line on stdout, in the order asked (the
+order is how an answer finds its call): {"output"} or {"error": {…}}, the error as the model
+raised it (a ProviderError's kind, detail and status; a UserError's sentence). Ends when stdin
+closes.
 """
 
 from __future__ import annotations
@@ -15,39 +16,36 @@ import signal
 import sys
 from typing import Any
 
+from studio.errors import UserError
+from studio.providers.errors import ProviderError
+from studio.providers.local import LOCAL_MODELS
+
 
 def answer(request: dict[str, Any]) -> dict[str, Any]:
-    from studio.errors import UserError
-    from studio.providers.errors import ProviderError
-    from studio.providers.local import LOCAL_MODELS
-
     try:
-        output = LOCAL_MODELS[request["model"]].run(request["input"], request["params"])
-        return {"id": request["id"], "output": output}
+        return {"output": LOCAL_MODELS[request["model"]].run(request["input"], request["params"])}
     except ProviderError as e:
-        return {"id": request["id"], "error": {"provider": e.kind.value, "detail": e.detail, "status": e.status}}
+        return {"error": {"provider": e.kind.value, "detail": e.detail, "status": e.status}}
     except UserError as e:
-        return {"id": request["id"], "error": {"user": str(e)}}
+        return {"error": {"user": str(e)}}
     except Exception as e:  # noqa: BLE001 - a bug in a model: its name and sentence, the worker goes on
-        return {"id": request["id"], "error": {"bug": f"{type(e).__name__}: {e}"}}
+        return {"error": {"bug": f"{type(e).__name__}: {e}"}}
 
 
 def main() -> int:
     # Ctrl-C in a terminal reaches the whole process group; the studio ends us by closing stdin.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     answers, sys.stdout = sys.stdout, sys.stderr  # whatever a library prints cannot break the protocol
-    from studio.providers.local import LOCAL_MODELS
-
     for line in sys.stdin:
         request = json.loads(line)
         if "warm" in request:
             for name in request["warm"]:
                 if name in LOCAL_MODELS:
                     LOCAL_MODELS[name].warm()
-            answers.write(json.dumps({"id": request["id"], "output": {}}) + "\n")
-            answers.flush()
-            continue
-        answers.write(json.dumps(answer(request)) + "\n")
+            reply: dict[str, Any] = {"output": {}}
+        else:
+            reply = answer(request)
+        answers.write(json.dumps(reply) + "\n")
         answers.flush()
     return 0
 
