@@ -81,22 +81,12 @@ async def timed_batch(studio, target: str, data: Path, *, concurrency: int, exec
 
 def offline(rows: int, executor: str, workers: str | None = None) -> dict:
     """One offline batch; `workers` sets IOM_LOCAL_WORKERS for it ("0": the model in threads)."""
-    before = os.environ.get("IOM_LOCAL_WORKERS")
-    if workers is not None:
-        os.environ["IOM_LOCAL_WORKERS"] = workers
-    try:
-        return _offline(rows, executor)
-    finally:
-        if before is None:
-            os.environ.pop("IOM_LOCAL_WORKERS", None)
-        else:
-            os.environ["IOM_LOCAL_WORKERS"] = before
+    from unittest import mock
 
-
-def _offline(rows: int, executor: str) -> dict:
     from studio.core import Studio
 
-    with tempfile.TemporaryDirectory() as tmp:
+    setting = {} if workers is None else {"IOM_LOCAL_WORKERS": workers}
+    with mock.patch.dict(os.environ, setting), tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         os.environ["IOM_HOME"] = str(home)
         data = home / "rows.csv"
