@@ -153,11 +153,11 @@ async def evaluate_page() -> None:
 
         async def finished(doc: dict) -> None:
             state["doc"] = doc
-            progress_label.text = f"Experiment {doc['id']} finished."
             earlier.set_options(earlier_options(await io_bound(list_experiments, studio.home)))
             if doc["id"] in earlier.options:  # (unless deleted from the CLI meanwhile)
                 earlier.value = doc["id"]  # the one shown (open_earlier sees it is already)
             await show(doc)
+            progress_label.text = f"Experiment {doc['id']} finished."  # once its figures are on the page
 
         def ask_stop() -> None:
             job = state.get("job")

@@ -85,6 +85,30 @@ async def test_a_reloaded_page_follows_the_running_experiment_to_its_result(user
     assert element(user, "eval-progress").text == "" and not all_by_testid(user, "eval-compare")
 
 
+async def test_finished_is_said_once_the_figures_are_on_the_page(user: User, iom_home, loopback_model, monkeypatch):
+    """Tests and people read "finished" as "the comparison is there": the list of earlier
+    experiments is read (here slowly, as on a loaded machine) before it is said."""
+    import time
+
+    import studio.ui.evaluate_page as page
+    from studio.eval.datasets import import_dataset
+    from tests.ui.fake_chat import CHAT_PATH, plain_answer
+
+    loopback_model.reply(CHAT_PATH, plain_answer("yes"))
+    real_list = page.list_experiments
+    monkeypatch.setattr(page, "list_experiments", lambda home: (time.sleep(0.5), real_list(home))[1])
+    csv = iom_home / "questions.csv"
+    csv.write_text("prompt,answer\nIs water wet?,yes\nIs fire cold?,no\n", encoding="utf-8")
+    import_dataset(iom_home, csv, "questions")
+    await user.open("/evaluate")
+    set_value(user, "eval-dataset", "questions")
+    set_value(user, "eval-variants", "loop/chat#answer=text")
+    set_value(user, "eval-scorers", "answer:normalized")
+    by_testid(user, "eval-run").click()
+    await wait_until(lambda: "finished" in element(user, "eval-progress").text, "the end of the run")
+    assert [r["variant"] for r in element(user, "eval-compare").rows] == ["loop/chat#answer=text"]
+
+
 async def test_stop_lets_the_rows_in_flight_finish_and_a_new_run_goes_on(user: User, iom_home, loopback_model):
     from studio.eval.datasets import import_dataset
 
