@@ -14,21 +14,28 @@ What crosses into Ray, and why:
   no secret; a worker asks the vault for a key when a call needs it. Environment variables
   (runtime_env) were rejected: Ray shows them in its dashboard and job info.
 - The output cache is per worker process (a temporary dir), so cache hits can differ from
-  the local executor's; outputs, statuses and costs do not.
+  the local executor's; outputs, statuses and costs do not. The dir is named after the job
+  (`iom-ray-JOB-…`): a worker removes it when a later job replaces it or the process ends, and
+  the driver removes its job's dirs on this machine when the job ends, since Ray may end
+  workers without running their exit handlers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import os
+import secrets
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterable
 
 from studio.errors import UserError
 
-_WORKER: dict[str, Any] = {}  # per worker process: plan id -> (studio-like, plan)
+_WORKER: dict[str, Any] = {}  # per worker process: job -> its _WorkerStudio
+HOME_PREFIX = "iom-ray-"
 
 
 def _ray():
@@ -98,7 +105,7 @@ class _VaultKeys:
 
 
 class _WorkerStudio:
-    def __init__(self, plan_doc: dict, pipeline_doc: dict | None, spec_docs: list[dict], vault):
+    def __init__(self, job: str, plan_doc: dict, pipeline_doc: dict | None, spec_docs: list[dict], vault):
         from studio.engine import Engine
         from studio.eval.batch import BatchPlan
         from studio.providers.hub import ProviderHub
@@ -107,7 +114,7 @@ class _WorkerStudio:
         from studio.spec.model import ModelSpec
 
         self.plan = BatchPlan.from_json(plan_doc)
-        self.home = Path(tempfile.mkdtemp(prefix="iom-ray-"))
+        self.home = Path(tempfile.mkdtemp(prefix=f"{HOME_PREFIX}{job}-"))
         self.keys = _VaultKeys(vault)
         self.models = _SpecList([ModelSpec.model_validate(d) for d in spec_docs])
         self.pipeline = load_pipeline(pipeline_doc) if pipeline_doc else None
@@ -127,6 +134,13 @@ class _WorkerStudio:
                 return pipe is not None
         self.pipelines = _Pipelines()
 
+    def close(self) -> None:
+        """Its connections closed on its own loop, its output cache and temporary dir gone."""
+        self.loop.run_until_complete(self.providers.aclose())
+        self.loop.close()
+        self.engine.cache.close()
+        shutil.rmtree(self.home, ignore_errors=True)
+
     def take_records(self) -> tuple[list, list]:
         calls = [(r.model_dump(mode="json", by_alias=True), i, o) for r, i, o in self.recorder.calls]
         runs = [r.model_dump(mode="json", by_alias=True) for r in self.recorder.runs.values()]
@@ -139,13 +153,13 @@ def _run_chunk(shared: dict, vault, items: list[tuple[int, dict]]) -> dict:
     """A Ray task: a few rows run concurrently on this worker; returns rows and records."""
     from studio.eval.batch import batch_models, run_row, warm_builtin_models
 
-    key = shared["plan"]["id"]
+    key = shared["job"]
     ws = _WORKER.get(key)
     if ws is None:
-        for done in _WORKER.values():  # an earlier batch's worker: close its connections on its loop
-            done.loop.run_until_complete(done.providers.aclose())
-        _WORKER.clear()
-        ws = _WORKER[key] = _WorkerStudio(shared["plan"], shared["pipeline"], shared["specs"], vault)
+        _close_workers()  # an earlier job's
+        if not _WORKER_EXIT:
+            _WORKER_EXIT.append(atexit.register(_close_workers))
+        ws = _WORKER[key] = _WorkerStudio(key, shared["plan"], shared["pipeline"], shared["specs"], vault)
         ws.plan.swaps = {}  # the shipped pipeline has its swaps applied already
         warm_builtin_models(batch_models(ws, ws.plan.kind, ws.plan.target, ws.pipeline))  # as the local executor does
 
@@ -154,6 +168,21 @@ def _run_chunk(shared: dict, vault, items: list[tuple[int, dict]]) -> dict:
     rows = ws.loop.run_until_complete(go())
     calls, runs = ws.take_records()
     return {"rows": rows, "calls": calls, "runs": runs}
+
+
+_WORKER_EXIT: list = []  # the exit handler, registered once per worker process
+
+
+def _close_workers() -> None:
+    for done in _WORKER.values():
+        done.close()
+    _WORKER.clear()
+
+
+def remove_job_homes(job: str) -> None:
+    """The job's worker dirs on this machine (a remote cluster's workers remove their own)."""
+    for home in Path(tempfile.gettempdir()).glob(f"{HOME_PREFIX}{job}-*"):
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _start(ray) -> bool:
@@ -168,7 +197,7 @@ def _start(ray) -> bool:
             ray.init(address=address, log_to_driver=False)
         else:
             ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=env,
-                     logging_level=logging.WARNING)
+                     logging_level=logging.ERROR)
     except Exception as e:  # ray raises ConnectionError, RuntimeError, ValueError …
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         raise UserError(f"could not start or reach {where} ({str(e).splitlines()[0]}); "
@@ -186,6 +215,7 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
     from studio.spec.records import CallRecord, RunRecord
 
     started = _start(ray)  # on the calling thread: Ray installs its signal handlers there
+    job = secrets.token_hex(6)
 
     @ray.remote
     class KeyVault:
@@ -203,7 +233,7 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
     try:
         await asyncio.to_thread(ray.get, vault.load.remote(needed_keys(studio, plan)))
         pipeline_doc = export_pipeline(swapped_pipeline(studio, plan.target, plan.swaps)) if plan.kind == "pipeline" else None
-        shared = ray.put({"plan": plan.to_json(), "pipeline": pipeline_doc,
+        shared = ray.put({"job": job, "plan": plan.to_json(), "pipeline": pipeline_doc,
                           "specs": [s.model_dump(mode="json", by_alias=True) for s in studio.models.all()]})
         chunk = max(1, min(16, plan.concurrency // 2))
         in_flight = max(1, plan.concurrency // chunk)
@@ -239,3 +269,4 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
         ray.kill(vault)
         if started:
             await asyncio.to_thread(ray.shutdown)
+        remove_job_homes(job)

@@ -3,6 +3,7 @@ records handed back to the driver's recorder, keys reaching workers through the 
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -46,9 +47,15 @@ async def _batch(home: Path, executor: str, target="review-triage", data=str(SAM
         s.close()
 
 
+def _worker_homes() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("iom-ray-*"))
+
+
 async def test_ray_gives_the_local_results_and_returns_records(local_ray, tmp_path):
     lp, la, local_rows, _ = await _batch(tmp_path / "a", "local")
+    before = _worker_homes()
     rp, ra, ray_rows, memory = await _batch(tmp_path / "b", "ray")
+    assert _worker_homes() <= before  # the workers' temporary dirs are gone with the job
     assert lp.id == rp.id and ra["done"] == la["done"] == 10 and ra["failed"] == 0
     assert _comparable(ray_rows) == _comparable(local_rows)
     # every row's run came back to the driver's recorder (the one analytics writer)
