@@ -178,13 +178,14 @@ async def _run_variants(studio, variants: list[Variant], plans: list, scorers: l
 
 
 def _builtin_models(studio, plans: list) -> list[str]:
-    """The built-in models of the variants that run several rows at a time here: the worker
-    processes that run them serve every variant, started once rather than once per variant."""
-    from studio.eval.batch import batch_models, builtin_names, in_workers, swapped_pipeline
+    """The built-in models of the variants that have rows left to run several at a time here:
+    the worker processes that run them serve every variant, started once rather than once per
+    variant, and not at all when the experiment is run again with every row done."""
+    from studio.eval.batch import batch_models, builtin_names, in_workers, load_rows, swapped_pipeline
 
     names: set[str] = set()
     for plan in plans:
-        if in_workers(plan):
+        if in_workers(plan) and len(load_rows(studio.home, plan.id)) < plan.rows:
             pipeline = swapped_pipeline(studio, plan.target, plan.swaps) if plan.kind == "pipeline" else None
             names.update(builtin_names(batch_models(studio, plan.kind, plan.target, pipeline)))
     return sorted(names)

@@ -198,11 +198,13 @@ async def test_an_experiment_starts_its_workers_once_for_every_variant(iom_home,
     monkeypatch.setattr(processes.WorkerPool, "__init__", counted)
     s = Studio(iom_home)
     try:
-        doc = await run_experiment(s, str(SAMPLE), [Variant("review-triage"),
-                                                    Variant("local/sentiment-vader", fields={"sentiment": "label"})],
-                                   [ScorerSpec("sentiment", "exact")], limit=6, concurrency=3)
+        variants = [Variant("review-triage"), Variant("local/sentiment-vader", fields={"sentiment": "label"})]
+        doc = await run_experiment(s, str(SAMPLE), variants, [ScorerSpec("sentiment", "exact")], limit=6, concurrency=3)
         assert [v["rows"] for v in doc["variants"]] == [6, 6] and len(pools) == 1
         assert processes.current() is None
+        # the same experiment again: every row is done, so no worker starts at all
+        again = await run_experiment(s, str(SAMPLE), variants, [ScorerSpec("sentiment", "exact")], limit=6, concurrency=3)
+        assert again["variants"][0]["quality"] == doc["variants"][0]["quality"] and len(pools) == 1
         await s.aclose()
     finally:
         s.close()
