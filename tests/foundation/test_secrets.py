@@ -84,3 +84,33 @@ def test_a_key_status_is_read_once_per_freshness_window_and_forgotten_on_change(
     assert keys.status("IOM_TEST_STATUS_KEY").source == "keyring"
     keys.delete("IOM_TEST_STATUS_KEY")
     assert keys.status("IOM_TEST_STATUS_KEY").source == "missing"
+
+
+class SlowKeys:
+    """A store whose reads take as long as a D-Bus round trip, counting them."""
+
+    def __init__(self):
+        self.reads: list[str] = []
+
+    def get(self, name):
+        import time
+
+        self.reads.append(name)
+        time.sleep(0.05)
+        return f"value-of-{name}"
+
+
+async def test_keys_asked_for_at_once_are_read_once_and_a_cancelled_caller_stops_no_one():
+    import asyncio
+
+    from studio.secrets.store import read_keys
+
+    keys = SlowKeys()
+    first = asyncio.ensure_future(read_keys(keys, ["A"]))
+    others = [asyncio.ensure_future(read_keys(keys, ["A"])) for _ in range(63)]
+    await asyncio.sleep(0.01)
+    first.cancel()
+    answers = await asyncio.gather(*others)
+    assert answers == [{"A": "value-of-A"}] * 63 and keys.reads == ["A"]
+    assert (await read_keys(keys, ["A", "B"])) == {"A": "value-of-A", "B": "value-of-B"}
+    assert keys.reads == ["A", "A", "B"]  # once done, a later call reads afresh (the store keeps what is recent)
