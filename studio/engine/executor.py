@@ -8,6 +8,7 @@ semaphores are shared by every run. Each run is a `_Run` that owns its record an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import itertools
 import json
@@ -15,7 +16,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from studio.engine import translate
 from studio.engine.cache import cache_key, deterministic, hit_record, model_version
@@ -112,6 +113,8 @@ class Engine:
         self.breaker_threshold = breaker_threshold
         self.breaker_cooldown_s = breaker_cooldown_s
         self.provider_concurrency = provider_concurrency
+        self._batch_concurrency: list[int] = []  # of the batches running now (calls_per_provider_at_least)
+        self._calls_per_provider = provider_concurrency
         self.rate_window_s = rate_window_s  # "per minute" unless a test shrinks the minute
         self.rng = rng
         self.breakers: dict[str, CircuitBreaker] = {}
@@ -139,9 +142,27 @@ class Engine:
         return found
 
     def semaphore(self, provider: str) -> asyncio.Semaphore:
-        if provider not in self._semaphores:
-            self._semaphores[provider] = asyncio.Semaphore(self.provider_concurrency)
-        return self._semaphores[provider]
+        """The bound on calls to one provider at once. When a batch raises it, calls already
+        holding the smaller one finish under it while new calls take the larger."""
+        key = (provider, self._calls_per_provider)
+        found = self._semaphores.get(key)
+        if found is None:
+            found = self._semaphores[key] = asyncio.Semaphore(self._calls_per_provider)
+        return found
+
+    @contextlib.contextmanager
+    def calls_per_provider_at_least(self, n: int) -> Iterator[None]:
+        """While a batch runs `n` rows at a time, each provider takes up to `n` of its calls at
+        once. The engine's own bound (`provider_concurrency`, 8) is for runs side by side; left
+        alone it held a 64-row batch of a one-model pipeline to 8 calls in flight (38.7 rows/s
+        against a 200 ms provider, whose ceiling is 320). Per-model rate limits still apply."""
+        self._batch_concurrency.append(n)
+        self._calls_per_provider = max([self.provider_concurrency, *self._batch_concurrency])
+        try:
+            yield
+        finally:
+            self._batch_concurrency.remove(n)
+            self._calls_per_provider = max([self.provider_concurrency, *self._batch_concurrency])
 
     # -- public ------------------------------------------------------------------------
     def subscribe(self, handler: Handler) -> Callable[[], None]:

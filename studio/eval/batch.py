@@ -563,32 +563,33 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
             # several rows at a time over built-in models: the models in worker processes, which
             # load them before the first row (as warm_builtin_models does for the threads)
             builtin = builtin_names(models) if in_workers(plan) and tally.done < plan.rows else []
-            async with processes.in_use(builtin) as pool:
-                if pool is None and tally.done < plan.rows:
-                    await asyncio.to_thread(warm_builtin_models, models)
-                queue: asyncio.Queue = asyncio.Queue(maxsize=plan.concurrency * 2)
-                unreadable: list[Exception] = []
+            with studio.engine.calls_per_provider_at_least(plan.concurrency):
+                async with processes.in_use(builtin) as pool:
+                    if pool is None and tally.done < plan.rows:
+                        await asyncio.to_thread(warm_builtin_models, models)
+                    queue: asyncio.Queue = asyncio.Queue(maxsize=plan.concurrency * 2)
+                    unreadable: list[Exception] = []
 
-                async def feed():
-                    try:
-                        async for item in _in_chunks(pending):
-                            if stop():
-                                break
-                            await queue.put(item)
-                    except Exception as e:  # a row the file no longer reads: stop the workers, then raise
-                        unreadable.append(e)
-                    for _ in range(plan.concurrency):
-                        await queue.put(None)
+                    async def feed():
+                        try:
+                            async for item in _in_chunks(pending):
+                                if stop():
+                                    break
+                                await queue.put(item)
+                        except Exception as e:  # a row the file no longer reads: stop the workers, then raise
+                            unreadable.append(e)
+                        for _ in range(plan.concurrency):
+                            await queue.put(None)
 
-                async def work():
-                    while (item := await queue.get()) is not None:
-                        if stop():  # queued, not started: left for the next run
-                            continue
-                        result = await run_row(studio, plan, *item, pipeline=pipeline)
-                        await asyncio.to_thread(writer.write, result)
-                        finished(result)
+                    async def work():
+                        while (item := await queue.get()) is not None:
+                            if stop():  # queued, not started: left for the next run
+                                continue
+                            result = await run_row(studio, plan, *item, pipeline=pipeline)
+                            await asyncio.to_thread(writer.write, result)
+                            finished(result)
 
-                await asyncio.gather(feed(), *(work() for _ in range(plan.concurrency)))
+                    await asyncio.gather(feed(), *(work() for _ in range(plan.concurrency)))
             if unreadable:
                 raise unreadable[0]
     finally:

@@ -164,7 +164,8 @@ def _run_chunk(shared: dict, vault, items: list[tuple[int, dict]]) -> dict:
         warm_builtin_models(batch_models(ws, ws.plan.kind, ws.plan.target, ws.pipeline))  # as the local executor does
 
     async def go():
-        return await asyncio.gather(*(run_row(ws, ws.plan, i, row) for i, row in items))
+        with ws.engine.calls_per_provider_at_least(len(items)):  # this chunk's rows run at once
+            return await asyncio.gather(*(run_row(ws, ws.plan, i, row) for i, row in items))
     rows = ws.loop.run_until_complete(go())
     calls, runs = ws.take_records()
     return {"rows": rows, "calls": calls, "runs": runs}

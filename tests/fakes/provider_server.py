@@ -160,6 +160,7 @@ class FakeProvider:
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
+            request_queue_size = 128  # (5 by default) a burst of connections is not refused and retried a second later
 
             def handle_error(self, request, client_address):  # a client hanging up is not news
                 pass
