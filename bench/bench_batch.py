@@ -12,7 +12,9 @@
   their peak RSS summed beside the batch's), and again with IOM_LOCAL_WORKERS=0, the model in
   threads of the batch's process, for the ratio;
 - upstream: a loopback OpenAI-style server answering after 200 ms, 2,000 rows at
-  --concurrency 64, whose ceiling is 64 / 0.2 s = 320 rows/s; rows/s and % of the ceiling.
+  --concurrency 64, whose ceiling is 64 / 0.2 s = 320 rows/s; rows/s and % of the ceiling,
+  with the model as the batch's target (`upstream`) and inside a one-node pipeline, whose
+  calls go through the engine (`upstreamPipeline`).
 Each run uses its own temporary IOM_HOME.
 """
 
@@ -132,8 +134,9 @@ def database_memory_mb(studio) -> float:
     return round((used or 0) / 2**20, 1)
 
 
-def upstream(rows: int = 2000, concurrency: int = 64, latency_s: float = 0.2) -> dict:
+def upstream(rows: int = 2000, concurrency: int = 64, latency_s: float = 0.2, *, pipeline: bool = False) -> dict:
     from studio.core import Studio
+    from studio.spec import load_pipeline
     from studio.spec.calls import CANONICAL_SCHEMAS
     from studio.spec.model import ModelSpec
     body = {"id": "c", "object": "chat.completion", "model": "m",
@@ -149,10 +152,19 @@ def upstream(rows: int = 2000, concurrency: int = 64, latency_s: float = 0.2) ->
         s.models.save(ModelSpec(id="bench/slow", name="Slow upstream", provider="openai", api="openai-chat",
                                 endpoint=url + "/v1/chat/completions", model="m", key_ref="BENCH_UPSTREAM_KEY",
                                 input_schema=CANONICAL_SCHEMAS["llm"][0], output_schema=CANONICAL_SCHEMAS["llm"][1]))
+        if pipeline:
+            s.pipelines.save(load_pipeline({
+                "format": "iom.pipeline", "version": 1, "id": "bench-upstream", "name": "One upstream call",
+                "nodes": [{"id": "in", "kind": "input"},
+                          {"id": "llm", "kind": "model", "model": "bench/slow", "prompt": "{{ prompt }}", "policy": {"cache": False}},
+                          {"id": "out", "kind": "output"}],
+                "edges": [{"id": "e1", "source": "in", "target": "llm", "sourcePort": "out", "targetPort": "in"},
+                          {"id": "e2", "source": "llm", "target": "out", "sourcePort": "text", "targetPort": "text"}]}))
+        target = "bench-upstream" if pipeline else "bench/slow"
 
         async def go():
             try:
-                return await timed_batch(s, "bench/slow", data, concurrency=concurrency, executor="local")
+                return await timed_batch(s, target, data, concurrency=concurrency, executor="local")
             finally:
                 await s.aclose()
         bare_rate = asyncio.run(bare_httpx(url + "/v1/chat/completions", rows, concurrency))
@@ -201,6 +213,9 @@ def main() -> None:
     result["upstream"] = upstream(args.upstream_rows)
     if not args.json:
         print(f"fake upstream 200 ms, concurrency 64: {result['upstream']}", flush=True)
+    result["upstreamPipeline"] = upstream(args.upstream_rows, pipeline=True)
+    if not args.json:
+        print(f"the same, in a one-node pipeline: {result['upstreamPipeline']}", flush=True)
     if not args.skip_ray:
         result["offlineRay"] = offline(args.rows, "ray")
         if not args.json:
