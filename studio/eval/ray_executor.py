@@ -136,10 +136,12 @@ class _WorkerStudio:
 
     def close(self) -> None:
         """Its connections closed on its own loop, its output cache and temporary dir gone."""
-        self.loop.run_until_complete(self.providers.aclose())
-        self.loop.close()
-        self.engine.cache.close()
-        shutil.rmtree(self.home, ignore_errors=True)
+        try:
+            self.loop.run_until_complete(self.providers.aclose())
+            self.loop.close()
+            self.engine.cache.close()
+        finally:  # whatever the connections did, the dir goes
+            shutil.rmtree(self.home, ignore_errors=True)
 
     def take_records(self) -> tuple[list, list]:
         calls = [(r.model_dump(mode="json", by_alias=True), i, o) for r, i, o in self.recorder.calls]
@@ -157,8 +159,6 @@ def _run_chunk(shared: dict, vault, items: list[tuple[int, dict]]) -> dict:
     ws = _WORKER.get(key)
     if ws is None:
         _close_workers()  # an earlier job's
-        if not _WORKER_EXIT:
-            _WORKER_EXIT.append(atexit.register(_close_workers))
         ws = _WORKER[key] = _WorkerStudio(key, shared["plan"], shared["pipeline"], shared["specs"], vault)
         ws.plan.swaps = {}  # the shipped pipeline has its swaps applied already
         warm_builtin_models(batch_models(ws, ws.plan.kind, ws.plan.target, ws.pipeline))  # as the local executor does
@@ -171,13 +171,14 @@ def _run_chunk(shared: dict, vault, items: list[tuple[int, dict]]) -> dict:
     return {"rows": rows, "calls": calls, "runs": runs}
 
 
-_WORKER_EXIT: list = []  # the exit handler, registered once per worker process
-
-
 def _close_workers() -> None:
+    """Close this process's worker studios (a no-op in the driver, which has none)."""
     for done in _WORKER.values():
         done.close()
     _WORKER.clear()
+
+
+atexit.register(_close_workers)
 
 
 def remove_job_homes(job: str) -> None:
