@@ -11,6 +11,7 @@ with a line are kept, only the missing ones (those in flight at a crash) are run
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import itertools
@@ -563,7 +564,7 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
             # several rows at a time over built-in models: the models in worker processes, which
             # load them before the first row (as warm_builtin_models does for the threads)
             builtin = builtin_names(models) if in_workers(plan) and tally.done < plan.rows else []
-            with studio.engine.calls_per_provider_at_least(plan.concurrency):
+            with calls_at_once(studio, plan.concurrency):
                 async with processes.in_use(builtin) as pool:
                     if pool is None and tally.done < plan.rows:
                         await asyncio.to_thread(warm_builtin_models, models)
@@ -596,6 +597,15 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
         writer.close()
         lock.release()
     return tally.result(plan)
+
+
+@contextlib.contextmanager
+def calls_at_once(studio, n: int) -> Iterator[None]:
+    """While a batch runs `n` rows at a time, `n` calls to a provider may be under way at once:
+    the engine's per-provider bound and the hub's connection pool are raised to at least `n`,
+    so neither holds the user's --concurrency down unseen."""
+    with studio.engine.calls_per_provider_at_least(n), studio.providers.connections_at_least(n):
+        yield
 
 
 async def _in_chunks(rows: Iterator, chunk: int = 256) -> AsyncIterator:

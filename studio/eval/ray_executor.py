@@ -153,7 +153,7 @@ class _WorkerStudio:
 
 def _run_chunk(shared: dict, vault, items: list[tuple[int, dict]]) -> dict:
     """A Ray task: a few rows run concurrently on this worker; returns rows and records."""
-    from studio.eval.batch import batch_models, run_row, warm_builtin_models
+    from studio.eval.batch import batch_models, calls_at_once, run_row, warm_builtin_models
 
     key = shared["job"]
     ws = _WORKER.get(key)
@@ -164,7 +164,7 @@ def _run_chunk(shared: dict, vault, items: list[tuple[int, dict]]) -> dict:
         warm_builtin_models(batch_models(ws, ws.plan.kind, ws.plan.target, ws.pipeline))  # as the local executor does
 
     async def go():
-        with ws.engine.calls_per_provider_at_least(len(items)):  # this chunk's rows run at once
+        with calls_at_once(ws, len(items)):  # this chunk's rows run at once
             return await asyncio.gather(*(run_row(ws, ws.plan, i, row) for i, row in items))
     rows = ws.loop.run_until_complete(go())
     calls, runs = ws.take_records()

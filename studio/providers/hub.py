@@ -19,7 +19,7 @@ import random
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import httpx
 
@@ -81,23 +81,44 @@ class ProviderHub:
         self.keys = keys
         self.recorder = recorder if recorder is not None else MemoryRecorder()
         self.random = rng or random.Random()
-        self._clients: dict[str, tuple[Any, DirectClient]] = {}
+        self._clients: dict[str, tuple[Any, int, DirectClient]] = {}  # provider -> (loop, pool size, client)
+        self._replaced: list[tuple[Any, DirectClient]] = []  # clients whose calls may still be running
+        self._batch_concurrency: list[int] = []  # of the batches running now (connections_at_least)
+        self._pool_size = self.CONNECTIONS
 
     # -- clients -------------------------------------------------------------------------
+    CONNECTIONS = 64  # per provider, unless a batch asks for more calls at once
 
     def client(self, provider: str) -> DirectClient:
-        """One pooled client per provider, made on first use (and again on a new event loop)."""
+        """One pooled client per provider, made on first use, and again on a new event loop or
+        when the pool size changes (the one it replaces serves its running calls until aclose)."""
         loop = asyncio.get_running_loop()
         found = self._clients.get(provider)
-        if found is None or found[0] is not loop:
-            limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
-            client = DirectClient(AiohttpTransport(limits), DEFAULT_TIMEOUT_S)
-            self._clients[provider] = (loop, client)
-            return client
-        return found[1]
+        if found is not None and found[0] is loop and found[1] == self._pool_size:
+            return found[2]
+        if found is not None:
+            self._replaced.append((found[0], found[2]))
+        limits = httpx.Limits(max_connections=self._pool_size, max_keepalive_connections=16)
+        client = DirectClient(AiohttpTransport(limits), DEFAULT_TIMEOUT_S)
+        self._clients[provider] = (loop, self._pool_size, client)
+        return client
+
+    @contextlib.contextmanager
+    def connections_at_least(self, n: int) -> Iterator[None]:
+        """While a batch runs `n` rows at a time, each provider's pool holds up to `n`
+        connections: at 64, a batch at --concurrency 128 over a 200 ms provider ran 302 rows/s,
+        half its ceiling of 640."""
+        self._batch_concurrency.append(n)
+        self._pool_size = max([self.CONNECTIONS, *self._batch_concurrency])
+        try:
+            yield
+        finally:
+            self._batch_concurrency.remove(n)
+            self._pool_size = max([self.CONNECTIONS, *self._batch_concurrency])
 
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
+        clients = [(loop, client) for loop, _, client in self._clients.values()] + self._replaced
+        self._clients, self._replaced = {}, []
         loop = asyncio.get_running_loop()
         for owner, client in clients:
             if owner is loop:

@@ -334,35 +334,49 @@ async def test_built_in_models_are_loaded_before_the_first_row_is_timed(iom_home
         s.close()
 
 
+class InFlight:
+    """A loopback provider's answer that takes 0.3 s, counting the calls under way at once."""
+
+    def __init__(self):
+        import threading
+
+        self.lock, self.now, self.most = threading.Lock(), 0, 0
+
+    def __call__(self, _request):
+        from tests.fakes.provider_server import Reply
+
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(0.3)
+        with self.lock:
+            self.now -= 1
+        return Reply(json={"id": "c", "object": "chat.completion", "model": "loop-1",
+                           "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+                           "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}})
+
+
+def _prompts(home, n: int, column: str = "text"):
+    data = home / "prompts.csv"
+    data.write_text(f"{column}\n" + "".join(f"prompt {i}\n" for i in range(n)), encoding="utf-8")
+    return data
+
+
 async def test_a_pipeline_batch_calls_a_provider_as_many_rows_at_a_time_as_asked(iom_home, memory_keyring):
     """The engine holds a provider to 8 calls at once for runs side by side; a batch asked for
     16 rows at a time gets 16 (it got 8), and runs outside a batch are held to 8 again after."""
     import asyncio
-    import threading
 
     from studio.engine import RunOptions
     from studio.spec import load_pipeline
-    from tests.fakes.provider_server import FakeProvider, Reply
+    from tests.fakes.provider_server import FakeProvider
     from tests.ui.fake_chat import CHAT_PATH, save_loopback_model
 
-    lock, now, most = threading.Lock(), [0], [0]
-
-    def slow_answer(_request):
-        with lock:
-            now[0] += 1
-            most[0] = max(most[0], now[0])
-        time.sleep(0.3)
-        with lock:
-            now[0] -= 1
-        return Reply(json={"id": "c", "object": "chat.completion", "model": "loop-1",
-                           "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
-                           "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}})
-    data = iom_home / "prompts.csv"
-    data.write_text("text\n" + "".join(f"prompt {i}\n" for i in range(16)), encoding="utf-8")
+    answer = InFlight()
     s = Studio(iom_home)
     try:
         with FakeProvider() as fake:
-            fake.reply(CHAT_PATH, slow_answer)
+            fake.reply(CHAT_PATH, answer)
             save_loopback_model(s, fake)
             pipeline = load_pipeline({
                 "format": "iom.pipeline", "version": 1, "id": "one-call", "name": "One call",
@@ -372,12 +386,31 @@ async def test_a_pipeline_batch_calls_a_provider_as_many_rows_at_a_time_as_asked
                 "edges": [{"id": "e1", "source": "in", "target": "llm", "sourcePort": "out", "targetPort": "in"},
                           {"id": "e2", "source": "llm", "target": "out", "sourcePort": "text", "targetPort": "text"}]})
             s.pipelines.save(pipeline)
-            agg = await run_batch(s, plan_batch(s, "one-call", str(data), concurrency=16))
-            assert agg["succeeded"] == 16 and most[0] == 16
-            most[0] = 0
+            agg = await run_batch(s, plan_batch(s, "one-call", str(_prompts(iom_home, 16)), concurrency=16))
+            assert agg["succeeded"] == 16 and answer.most == 16
+            answer.most = 0
             runs = await asyncio.gather(*(s.engine.run(pipeline, {"text": "q"}, RunOptions(use_cache=False))
                                           for _ in range(16)))
-            assert all(r.status == "succeeded" for r in runs) and most[0] == 8
+            assert all(r.status == "succeeded" for r in runs) and answer.most == 8
+            await s.aclose()
+    finally:
+        s.close()
+
+
+async def test_a_batch_above_the_connection_pool_gets_its_calls_at_once(iom_home, memory_keyring):
+    """A provider's connection pool holds 64; a batch of a model at --concurrency 72 has 72 calls
+    under way at once (it had 64)."""
+    from tests.fakes.provider_server import FakeProvider
+    from tests.ui.fake_chat import CHAT_PATH, save_loopback_model
+
+    answer = InFlight()
+    s = Studio(iom_home)
+    try:
+        with FakeProvider() as fake:
+            fake.reply(CHAT_PATH, answer)
+            save_loopback_model(s, fake)
+            agg = await run_batch(s, plan_batch(s, "loop/chat", str(_prompts(iom_home, 72, "prompt")), concurrency=72))
+            assert agg["succeeded"] == 72 and answer.most == 72
             await s.aclose()
     finally:
         s.close()
