@@ -604,7 +604,8 @@ def calls_at_once(studio, n: int) -> Iterator[None]:
     """While a batch runs `n` rows at a time, `n` calls to a provider may be under way at once:
     the engine's per-provider bound and the hub's connection pool are raised to at least `n`,
     so neither holds the user's --concurrency down unseen."""
-    with studio.engine.calls_per_provider_at_least(n), studio.providers.connections_at_least(n):
+    studio.providers.connections_at_least(n)
+    with studio.engine.calls_per_provider_at_least(n):
         yield
 
 
