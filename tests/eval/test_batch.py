@@ -362,55 +362,52 @@ def _prompts(home, n: int, column: str = "text"):
     return data
 
 
-async def test_a_pipeline_batch_calls_a_provider_as_many_rows_at_a_time_as_asked(iom_home, memory_keyring):
+@pytest.fixture
+async def slow_provider(iom_home, memory_keyring):
+    """(studio, answer): the studio's `loop/chat` is a loopback provider answering in 0.3 s,
+    `answer` counting its calls under way at once."""
+    from tests.fakes.provider_server import FakeProvider
+    from tests.ui.fake_chat import CHAT_PATH, save_loopback_model
+
+    answer = InFlight()
+    s = Studio(iom_home)
+    try:
+        with FakeProvider() as fake:
+            fake.reply(CHAT_PATH, answer)
+            save_loopback_model(s, fake)
+            yield s, answer
+            await s.aclose()
+    finally:
+        s.close()
+
+
+async def test_a_pipeline_batch_calls_a_provider_as_many_rows_at_a_time_as_asked(slow_provider, iom_home):
     """The engine holds a provider to 8 calls at once for runs side by side; a batch asked for
     16 rows at a time gets 16 (it got 8), and runs outside a batch are held to 8 again after."""
     import asyncio
 
     from studio.engine import RunOptions
     from studio.spec import load_pipeline
-    from tests.fakes.provider_server import FakeProvider
-    from tests.ui.fake_chat import CHAT_PATH, save_loopback_model
 
-    answer = InFlight()
-    s = Studio(iom_home)
-    try:
-        with FakeProvider() as fake:
-            fake.reply(CHAT_PATH, answer)
-            save_loopback_model(s, fake)
-            pipeline = load_pipeline({
-                "format": "iom.pipeline", "version": 1, "id": "one-call", "name": "One call",
-                "nodes": [{"id": "in", "kind": "input"},
-                          {"id": "llm", "kind": "model", "model": "loop/chat", "prompt": "{{ text }}", "policy": {"cache": False}},
-                          {"id": "out", "kind": "output"}],
-                "edges": [{"id": "e1", "source": "in", "target": "llm", "sourcePort": "out", "targetPort": "in"},
-                          {"id": "e2", "source": "llm", "target": "out", "sourcePort": "text", "targetPort": "text"}]})
-            s.pipelines.save(pipeline)
-            agg = await run_batch(s, plan_batch(s, "one-call", str(_prompts(iom_home, 16)), concurrency=16))
-            assert agg["succeeded"] == 16 and answer.most == 16
-            answer.most = 0
-            runs = await asyncio.gather(*(s.engine.run(pipeline, {"text": "q"}, RunOptions(use_cache=False))
-                                          for _ in range(16)))
-            assert all(r.status == "succeeded" for r in runs) and answer.most == 8
-            await s.aclose()
-    finally:
-        s.close()
+    s, answer = slow_provider
+    pipeline = load_pipeline({
+        "format": "iom.pipeline", "version": 1, "id": "one-call", "name": "One call",
+        "nodes": [{"id": "in", "kind": "input"},
+                  {"id": "llm", "kind": "model", "model": "loop/chat", "prompt": "{{ text }}", "policy": {"cache": False}},
+                  {"id": "out", "kind": "output"}],
+        "edges": [{"id": "e1", "source": "in", "target": "llm", "sourcePort": "out", "targetPort": "in"},
+                  {"id": "e2", "source": "llm", "target": "out", "sourcePort": "text", "targetPort": "text"}]})
+    s.pipelines.save(pipeline)
+    agg = await run_batch(s, plan_batch(s, "one-call", str(_prompts(iom_home, 16)), concurrency=16))
+    assert agg["succeeded"] == 16 and answer.most == 16
+    answer.most = 0
+    runs = await asyncio.gather(*(s.engine.run(pipeline, {"text": "q"}, RunOptions(use_cache=False)) for _ in range(16)))
+    assert all(r.status == "succeeded" for r in runs) and answer.most == 8
 
 
-async def test_a_batch_above_the_connection_pool_gets_its_calls_at_once(iom_home, memory_keyring):
+async def test_a_batch_above_the_connection_pool_gets_its_calls_at_once(slow_provider, iom_home):
     """A provider's connection pool holds 64; a batch of a model at --concurrency 72 has 72 calls
     under way at once (it had 64)."""
-    from tests.fakes.provider_server import FakeProvider
-    from tests.ui.fake_chat import CHAT_PATH, save_loopback_model
-
-    answer = InFlight()
-    s = Studio(iom_home)
-    try:
-        with FakeProvider() as fake:
-            fake.reply(CHAT_PATH, answer)
-            save_loopback_model(s, fake)
-            agg = await run_batch(s, plan_batch(s, "loop/chat", str(_prompts(iom_home, 72, "prompt")), concurrency=72))
-            assert agg["succeeded"] == 72 and answer.most == 72
-            await s.aclose()
-    finally:
-        s.close()
+    s, answer = slow_provider
+    agg = await run_batch(s, plan_batch(s, "loop/chat", str(_prompts(iom_home, 72, "prompt")), concurrency=72))
+    assert agg["succeeded"] == 72 and answer.most == 72
