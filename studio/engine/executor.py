@@ -114,7 +114,6 @@ class Engine:
         self.breaker_cooldown_s = breaker_cooldown_s
         self.provider_concurrency = provider_concurrency
         self._batch_concurrency: list[int] = []  # of the batches running now (calls_per_provider_at_least)
-        self._calls_per_provider = provider_concurrency
         self.rate_window_s = rate_window_s  # "per minute" unless a test shrinks the minute
         self.rng = rng
         self.breakers: dict[str, CircuitBreaker] = {}
@@ -144,10 +143,10 @@ class Engine:
     def semaphore(self, provider: str) -> asyncio.Semaphore:
         """The bound on calls to one provider at once. When a batch raises it, calls already
         holding the smaller one finish under it while new calls take the larger."""
-        key = (provider, self._calls_per_provider)
-        found = self._semaphores.get(key)
+        limit = max([self.provider_concurrency, *self._batch_concurrency])
+        found = self._semaphores.get((provider, limit))
         if found is None:
-            found = self._semaphores[key] = asyncio.Semaphore(self._calls_per_provider)
+            found = self._semaphores[(provider, limit)] = asyncio.Semaphore(limit)
         return found
 
     @contextlib.contextmanager
@@ -157,12 +156,10 @@ class Engine:
         alone it held a 64-row batch of a one-model pipeline to 8 calls in flight (38.7 rows/s
         against a 200 ms provider, whose ceiling is 320). Per-model rate limits still apply."""
         self._batch_concurrency.append(n)
-        self._calls_per_provider = max([self.provider_concurrency, *self._batch_concurrency])
         try:
             yield
         finally:
             self._batch_concurrency.remove(n)
-            self._calls_per_provider = max([self.provider_concurrency, *self._batch_concurrency])
 
     # -- public ------------------------------------------------------------------------
     def subscribe(self, handler: Handler) -> Callable[[], None]:

@@ -568,35 +568,42 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
                 async with processes.in_use(builtin) as pool:
                     if pool is None and tally.done < plan.rows:
                         await asyncio.to_thread(warm_builtin_models, models)
-                    queue: asyncio.Queue = asyncio.Queue(maxsize=plan.concurrency * 2)
-                    unreadable: list[Exception] = []
-
-                    async def feed():
-                        try:
-                            async for item in _in_chunks(pending):
-                                if stop():
-                                    break
-                                await queue.put(item)
-                        except Exception as e:  # a row the file no longer reads: stop the workers, then raise
-                            unreadable.append(e)
-                        for _ in range(plan.concurrency):
-                            await queue.put(None)
-
-                    async def work():
-                        while (item := await queue.get()) is not None:
-                            if stop():  # queued, not started: left for the next run
-                                continue
-                            result = await run_row(studio, plan, *item, pipeline=pipeline)
-                            await asyncio.to_thread(writer.write, result)
-                            finished(result)
-
-                    await asyncio.gather(feed(), *(work() for _ in range(plan.concurrency)))
-            if unreadable:
-                raise unreadable[0]
+                    await _run_rows_here(studio, plan, pending, pipeline, writer, finished, stop)
     finally:
         writer.close()
         lock.release()
     return tally.result(plan)
+
+
+async def _run_rows_here(studio, plan: BatchPlan, pending: Iterator, pipeline, writer: RowWriter,
+                         finished: Callable[[dict], None], stop: StopFn) -> None:
+    """The local executor: `plan.concurrency` workers take rows from a queue the file feeds,
+    each row written as it finishes; once `stop()` says so, no further row starts."""
+    queue: asyncio.Queue = asyncio.Queue(maxsize=plan.concurrency * 2)
+    unreadable: list[Exception] = []
+
+    async def feed():
+        try:
+            async for item in _in_chunks(pending):
+                if stop():
+                    break
+                await queue.put(item)
+        except Exception as e:  # a row the file no longer reads: stop the workers, then raise
+            unreadable.append(e)
+        for _ in range(plan.concurrency):
+            await queue.put(None)
+
+    async def work():
+        while (item := await queue.get()) is not None:
+            if stop():  # queued, not started: left for the next run
+                continue
+            result = await run_row(studio, plan, *item, pipeline=pipeline)
+            await asyncio.to_thread(writer.write, result)
+            finished(result)
+
+    await asyncio.gather(feed(), *(work() for _ in range(plan.concurrency)))
+    if unreadable:
+        raise unreadable[0]
 
 
 @contextlib.contextmanager

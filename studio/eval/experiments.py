@@ -24,9 +24,10 @@ from typing import Any, Callable
 
 from studio.atomic import write_json
 from studio.errors import UserError
-from studio.eval.batch import SAFE_ID, answered_latencies, load_rows, percentile, plan_batch, run_batch
-from studio.providers.local import processes
+from studio.eval.batch import (SAFE_ID, answered_latencies, batch_models, builtin_names, in_workers, load_rows,
+                               percentile, plan_batch, run_batch, swapped_pipeline)
 from studio.eval.scorers import ScorerSpec, bootstrap_ci, judge_rows, pick, score_rows
+from studio.providers.local import processes
 from studio.spec.base import utcnow
 
 
@@ -181,8 +182,6 @@ def _builtin_models(studio, plans: list) -> list[str]:
     """The built-in models of the variants that have rows left to run several at a time here:
     the worker processes that run them serve every variant, started once rather than once per
     variant, and not at all when the experiment is run again with every row done."""
-    from studio.eval.batch import batch_models, builtin_names, in_workers, load_rows, swapped_pipeline
-
     names: set[str] = set()
     for plan in plans:
         if in_workers(plan) and len(load_rows(studio.home, plan.id)) < plan.rows:

@@ -46,6 +46,20 @@ async def test_an_earlier_experiment_is_deleted_from_the_page(user: User, iom_ho
     assert all((iom_home / "batches" / v["batchId"]).is_dir() for v in doc["variants"])
 
 
+async def open_questions_experiment(user: User, iom_home, rows: str) -> None:
+    """The Evaluate page set to run `loop/chat` over a dataset "questions" of prompt,answer
+    `rows`, scored by normalized match: the next click on Run starts it."""
+    from studio.eval.datasets import import_dataset
+
+    csv = iom_home / "questions.csv"
+    csv.write_text("prompt,answer\n" + rows, encoding="utf-8")
+    import_dataset(iom_home, csv, "questions")
+    await user.open("/evaluate")
+    set_value(user, "eval-dataset", "questions")
+    set_value(user, "eval-variants", "loop/chat#answer=text")
+    set_value(user, "eval-scorers", "answer:normalized")
+
+
 def held_answers(fake) -> None:
     """Plain chat answers that the fake holds half sent until the test opens `fake.gate`."""
     from tests.ui.fake_chat import CHAT_PATH, held_plain_answer
@@ -54,16 +68,8 @@ def held_answers(fake) -> None:
 
 
 async def test_a_reloaded_page_follows_the_running_experiment_to_its_result(user: User, iom_home, loopback_model):
-    from studio.eval.datasets import import_dataset
-
     held_answers(loopback_model)
-    csv = iom_home / "questions.csv"
-    csv.write_text("prompt,answer\nIs water wet?,yes\nIs fire cold?,no\n", encoding="utf-8")
-    import_dataset(iom_home, csv, "questions")
-    await user.open("/evaluate")
-    set_value(user, "eval-dataset", "questions")
-    set_value(user, "eval-variants", "loop/chat#answer=text")
-    set_value(user, "eval-scorers", "answer:normalized")
+    await open_questions_experiment(user, iom_home, "Is water wet?,yes\nIs fire cold?,no\n")
     by_testid(user, "eval-run").click()
     await wait_until(lambda: "0 / 2 rows" in element(user, "eval-progress").text, "the first page's progress")
 
@@ -91,36 +97,21 @@ async def test_finished_is_said_once_the_figures_are_on_the_page(user: User, iom
     import time
 
     import studio.ui.evaluate_page as page
-    from studio.eval.datasets import import_dataset
     from tests.ui.fake_chat import CHAT_PATH, plain_answer
 
     loopback_model.reply(CHAT_PATH, plain_answer("yes"))
     real_list = page.list_experiments
     monkeypatch.setattr(page, "list_experiments", lambda home: (time.sleep(0.5), real_list(home))[1])
-    csv = iom_home / "questions.csv"
-    csv.write_text("prompt,answer\nIs water wet?,yes\nIs fire cold?,no\n", encoding="utf-8")
-    import_dataset(iom_home, csv, "questions")
-    await user.open("/evaluate")
-    set_value(user, "eval-dataset", "questions")
-    set_value(user, "eval-variants", "loop/chat#answer=text")
-    set_value(user, "eval-scorers", "answer:normalized")
+    await open_questions_experiment(user, iom_home, "Is water wet?,yes\nIs fire cold?,no\n")
     by_testid(user, "eval-run").click()
     await wait_until(lambda: "finished" in element(user, "eval-progress").text, "the end of the run")
     assert [r["variant"] for r in element(user, "eval-compare").rows] == ["loop/chat#answer=text"]
 
 
 async def test_stop_lets_the_rows_in_flight_finish_and_a_new_run_goes_on(user: User, iom_home, loopback_model):
-    from studio.eval.datasets import import_dataset
-
     held_answers(loopback_model)
-    csv = iom_home / "questions.csv"
-    csv.write_text("prompt,answer\n" + "".join(f"Question {i}?,{'yes' if i % 2 else 'no'}\n" for i in range(10)),
-                   encoding="utf-8")
-    import_dataset(iom_home, csv, "questions")
-    await user.open("/evaluate")
-    set_value(user, "eval-dataset", "questions")
-    set_value(user, "eval-variants", "loop/chat#answer=text")
-    set_value(user, "eval-scorers", "answer:normalized")
+    await open_questions_experiment(user, iom_home,
+                                    "".join(f"Question {i}?,{'yes' if i % 2 else 'no'}\n" for i in range(10)))
     assert not element(user, "eval-stop").visible
     by_testid(user, "eval-run").click()
     await wait_until(lambda: len(loopback_model.requests) == 8, "the page's 8 rows in flight")
