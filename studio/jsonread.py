@@ -6,6 +6,7 @@ surrogates) instead of a RecursionError, ValueError or UnicodeError traceback.""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,43 @@ def _fast(data: bytes, source: str, max_depth: int) -> Any:
         return _SLOW
     if data.count(b"[") + data.count(b"{") > max_depth:
         check_shape(value, source, max_depth)
+    return value
+
+
+# A lone surrogate ("\ud800") is no character: UTF-8 cannot spell it, so no file, database or
+# page can hold it. json reads one from the escape "\\ud800" (orjson refuses it). Text a person
+# hands the studio is refused with a sentence (check_shape); text a provider or a stored line
+# carries is kept with U+FFFD in its place, since refusing it would lose the rest.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def replace_lone_surrogates(text: str) -> str:
+    """`text` with each lone surrogate replaced by U+FFFD, so that it encodes as UTF-8."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def loads_reply(data: bytes | str) -> Any:
+    """`json.loads` for what a provider sent, each lone surrogate in its strings (and keys)
+    replaced by U+FFFD; raises ValueError where json does."""
+    value = json.loads(data)
+    escape = _SURROGATE_ESCAPE if isinstance(data, str) else _SURROGATE_ESCAPE_BYTES
+    if escape.search(data) is None:  # a pair of escapes reads as one character: only lone ones matter
+        return value
+    if isinstance(value, str):
+        return replace_lone_surrogates(value)
+    stack = [value]  # json.loads made these containers: fixed in place, without recursion
+    while stack:
+        item = stack.pop()
+        pairs = list(item.items()) if isinstance(item, dict) else list(enumerate(item)) if isinstance(item, list) else []
+        for key, sub in pairs:
+            if isinstance(sub, str):
+                item[key] = replace_lone_surrogates(sub)
+            elif isinstance(sub, (dict, list)):
+                stack.append(sub)
+            if isinstance(key, str) and _SURROGATE.search(key):
+                item[replace_lone_surrogates(key)] = item.pop(key)
     return value
 
 

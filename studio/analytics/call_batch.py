@@ -82,6 +82,8 @@ def parse_calls(lines: list[bytes]) -> pa.Table | None:
     if not lines:
         return None
     data = b"\n".join(lines)  # lines may end in their newline already: Arrow skips empty lines
+    if b"\xed" in data and not _utf8(data):  # a lone surrogate (an old line): Arrow would pass it on
+        return None
     block = max(1 << 20, max(map(len, lines)) + 1)  # Arrow cannot split one object over two blocks
     try:
         parsed = pj.read_json(
@@ -121,6 +123,14 @@ def parse_calls(lines: list[bytes]) -> pa.Table | None:
         "input_text": parsed["input"].combine_chunks(), "output_text": parsed["output"].combine_chunks(),
     }
     return pa.table(columns)
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _all(mask) -> bool:

@@ -16,6 +16,7 @@ try:  # NiceGUI brings orjson where it has wheels (see pyproject.toml)
 except ImportError:  # pragma: no cover - platforms without orjson wheels
     orjson = None
 
+from studio.jsonread import replace_lone_surrogates
 from studio.secrets import redact, redact_data, redactor
 from studio.spec.records import CallRecord, RunRecord
 
@@ -29,18 +30,25 @@ CALL_PREFIX = b'{"kind":"call",'  # how every call line starts (the writer sorts
 
 def call_line(record: CallRecord, input_text: str | None, output_text: str | None) -> bytes:
     """Built as bytes: the record's JSON is UTF-8 already, so only the two texts are encoded."""
-    if record.error_message:
-        record = record.model_copy(update={"error_message": redact(record.error_message)})
     return b"".join((
-        CALL_PREFIX, b'"record":', _to_json(record),
+        CALL_PREFIX, b'"record":', _record_json(record),
         b',"input":', _json_text(input_text), b',"output":', _json_text(output_text), b"}\n",
     ))
 
 
+def _record_json(record: CallRecord) -> bytes:
+    """The record's JSON, its error message redacted."""
+    if record.error_message:
+        record = record.model_copy(update={"error_message": redact(record.error_message)})
+    try:
+        return _to_json(record)
+    except ValueError:  # a lone surrogate, which pydantic will not encode
+        return replace_lone_surrogates(_string(record.model_dump(mode="json"))).encode("utf-8")
+
+
 def _json_text(text: str | None) -> bytes:
     """A JSON string as UTF-8; None is spelled out (the encoder takes a slow path for it).
-    orjson writes a string ~4x faster than json; a lone surrogate, which it refuses, goes
-    through json (the line is read back with `surrogatepass`)."""
+    orjson writes a string ~4x faster than json; json writes it where orjson is missing."""
     if text is None:
         return b"null"
     if orjson is not None:
@@ -48,7 +56,7 @@ def _json_text(text: str | None) -> bytes:
             return orjson.dumps(text)
         except TypeError:  # orjson.JSONEncodeError
             pass
-    return _string(text).encode("utf-8", "surrogatepass")
+    return replace_lone_surrogates(_string(text)).encode("utf-8")
 
 
 def run_line(run: RunRecord) -> bytes:
@@ -59,12 +67,18 @@ def run_line(run: RunRecord) -> bytes:
         body = None
     if body is None or not redactor.is_clean(body):
         body = json.dumps(redact_data(run.model_dump(mode="json")), ensure_ascii=False, separators=(",", ":"))
-    return f'{{"kind":"run","record":{body}}}\n'.encode("utf-8", "surrogatepass")
+        body = replace_lone_surrogates(body)
+    return f'{{"kind":"run","record":{body}}}\n'.encode("utf-8")
 
 
 def decode(line: bytes) -> tuple[str, object]:
-    """("call", (CallRecord, input_text, output_text)) or ("run", RunRecord)."""
-    doc = json.loads(line.decode("utf-8", "surrogatepass"))
+    """("call", (CallRecord, input_text, output_text)) or ("run", RunRecord). A line spooled
+    before lone surrogates were replaced has them as UTF-8 can spell none (ED A0–BF …);
+    they are read as U+FFFD, or the database would refuse the line's whole batch."""
+    text = line.decode("utf-8", "surrogatepass")
+    if b"\xed" in line:  # the lead byte of every surrogate (and of some Hangul)
+        text = replace_lone_surrogates(text)
+    doc = json.loads(text)
     if doc["kind"] == "call":
         return "call", (CallRecord.model_validate(doc["record"]), doc.get("input"), doc.get("output"))
     if doc["kind"] == "run":

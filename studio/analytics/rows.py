@@ -10,6 +10,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
+from studio.jsonread import replace_lone_surrogates
 from studio.secrets import redact, redact_data
 from studio.secrets.redact import _is_secret_header
 from studio.spec.records import CallRecord, RunRecord
@@ -42,7 +43,7 @@ def _may_differ(raw: bytes) -> bool:
 def _encode(content: Any) -> str:
     """json's canonical text (the one every stored address was made from), written by orjson
     where the two agree (~6x faster), by json where they may not or orjson refuses (integers
-    past 64 bits, lone surrogates, keys that are not strings)."""
+    past 64 bits, lone surrogates, keys that are not strings), lone surrogates as U+FFFD."""
     if orjson is not None:
         try:
             raw = orjson.dumps(content, default=str, option=_ORJSON_OPTIONS)
@@ -50,7 +51,7 @@ def _encode(content: Any) -> str:
             raw = None
         if raw is not None and not _may_differ(raw):
             return raw.decode("utf-8")
-    return _json_encode(content)
+    return replace_lone_surrogates(_json_encode(content))
 
 
 def canonical(content: Any) -> str:

@@ -139,3 +139,13 @@ def test_an_unreadable_cache_file_is_set_aside_and_old_files_are_removed(tmp_pat
         _time.sleep(0.05)
     assert not (folder / "outputs").exists()
     cache.close()
+
+
+def test_an_output_with_a_lone_surrogate_is_cached_exactly(tmp_path):
+    """SQLite holds UTF-8 only: such an entry used to raise out of `put` and fail its run."""
+    from studio.engine.output_cache import OutputCache
+
+    cache = OutputCache(tmp_path / "outputs.sqlite3")
+    entry = {"output": {"text": "half \ud83d of a pair, ü"}, "costUsd": None}
+    cache.put("k", entry, model="m/a")
+    assert cache.get("k") == entry

@@ -8,14 +8,13 @@ is then just `async def call(x) -> AdapterResult` plus, where the provider lists
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import httpx
 
-from studio.jsonread import has_long_integer, loads_as_json_would
+from studio.jsonread import has_long_integer, loads_as_json_would, loads_reply
 from studio.providers.classify import from_body, from_response, from_transport
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.providers.transport import DirectClient, StreamReply
@@ -126,7 +125,7 @@ class Exchange:
         except ValueError:
             pass
         try:
-            return json.loads(data), resp
+            return loads_reply(data), resp
         except ValueError:
             raise ProviderError(ErrorKind.MALFORMED, f"the reply is not JSON: {data[:120].decode('utf-8', 'replace')!r}",
                                 status=resp.status_code) from None
@@ -232,7 +231,7 @@ class Exchange:
         except ValueError:
             pass
         try:
-            return json.loads(data)
+            return loads_reply(data)
         except ValueError:
             raise ProviderError(ErrorKind.MALFORMED, f"a stream chunk is not JSON: {data[:120]!r}",
                                 partial_text=self.partial) from None

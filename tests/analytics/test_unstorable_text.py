@@ -1,0 +1,59 @@
+"""Text with a lone surrogate ("\\ud800", which UTF-8 cannot spell) reaching the audit trail —
+from the Python API, a plugin, or a line spooled by an older studio — is stored with U+FFFD in
+its place, and costs nothing else: before, the database refused the whole batch holding it,
+every later batch re-read the line and failed again, and nothing more was ever recorded, not
+even after a restart. (Provider answers are read without them: tests/providers/test_lone_surrogates.py.)"""
+
+from __future__ import annotations
+
+from studio.analytics import AnalyticsStore
+from studio.analytics.lines import decode
+from studio.spec.records import CallRecord, NodeRun, RunRecord
+
+
+def _stored(store) -> tuple[dict, dict]:
+    def read(cur):
+        calls = cur.execute("SELECT c.id, c.error_message, i.body, o.body FROM calls c"
+                            " LEFT JOIN audit_blobs i ON i.sha256 = c.input_hash"
+                            " LEFT JOIN audit_blobs o ON o.sha256 = c.output_hash").fetchall()
+        runs = cur.execute("SELECT r.id, r.error, n.output, n.error FROM runs r JOIN run_nodes n ON n.run_id = r.id").fetchall()
+        return {c[0]: c[1:] for c in calls}, {r[0]: r[1:] for r in runs}
+    return store.read(read)
+
+
+def test_calls_and_runs_with_lone_surrogates_are_stored_and_block_nothing(tmp_path):
+    store = AnalyticsStore(tmp_path)
+    store.read(lambda cur: None)  # own the database: records are queued in memory too
+    try:
+        store.record_call(CallRecord(id="before", model_id="m/a", provider="openai"))
+        store.record_call(CallRecord(id="odd", model_id="m/a", provider="openai", status="error", error_class="server",
+                                     error_message="bad \ud800 reply"), {"prompt": "q \udc00"}, {"text": "a \ud83d"})
+        store.record_run(RunRecord(id="run-odd", pipeline_id="p", error="node failed: \udfff",
+                                   nodes={"n": NodeRun(node_id="n", output={"text": "o \ud800"}, error="e \udc80")}))
+        store.flush()
+        store.record_call(CallRecord(id="after", model_id="m/a", provider="openai"))
+        calls, runs = _stored(store)
+    finally:
+        store.close()
+    assert store.write_errors == 0
+    assert calls == {"before": (None, None, None), "after": (None, None, None),
+                     "odd": ("bad \ufffd reply", '{"prompt":"q \ufffd"}', '{"text":"a \ufffd"}')}
+    assert runs == {"run-odd": ("node failed: \ufffd", '{"text":"o \ufffd"}', "e \ufffd")}
+
+
+def test_a_line_spooled_with_a_lone_surrogate_is_read_as_ufffd(tmp_path):
+    """What an older studio spooled (the surrogate as UTF-8 cannot spell it) is stored, beside
+    the lines around it, when the database is next taken."""
+    store = AnalyticsStore(tmp_path)
+    store.record_call(CallRecord(id="before", model_id="m/a", provider="openai"))
+    old_line = ('{"kind":"call","record":' + CallRecord(id="old", model_id="m/a", provider="openai").model_dump_json()
+                + ',"input":null,"output":"{\\"text\\":\\"x \ud800 y\\"}"}\n').encode("utf-8", "surrogatepass")
+    assert decode(old_line)[1][2] == '{"text":"x \ufffd y"}'
+    store._segment.append(old_line)
+    store.record_call(CallRecord(id="after", model_id="m/a", provider="openai"))
+    try:
+        calls, _ = _stored(store)  # taking the database reads the spool back
+    finally:
+        store.close()
+    assert store.write_errors == 0
+    assert calls == {"after": (None, None, None), "before": (None, None, None), "old": (None, None, '{"text":"x \ufffd y"}')}
