@@ -19,6 +19,7 @@ from typing import Any, Iterator
 
 from studio.atomic import write_json
 from studio.errors import UserError
+from studio.jsonread import check_shape
 from studio.spec.base import utcnow
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
@@ -121,20 +122,28 @@ def _csv_rows(path: Path) -> Iterator[dict[str, Any]]:
 
 def _jsonl_rows(path: Path) -> Iterator[dict[str, Any]]:
     def rows():
-        with path.open(encoding="utf-8") as f:
+        with path.open("rb") as f:
             n = 0
-            for line_no, line in enumerate(f, start=1):
-                if not line.strip():
+            for line_no, raw in enumerate(f, start=1):
+                if not raw.strip():
                     continue
                 n += 1
+                where = f"{path.name}: row {n} (line {line_no})"
+                try:
+                    line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+                except UnicodeDecodeError as e:
+                    raise UserError(f"{where} is not UTF-8 text (byte {e.start} of the line); "
+                                    "save the file as UTF-8 and import it again.") from None
                 try:
                     value = json.loads(line)
                 except ValueError as e:
-                    raise UserError(f"{path.name}: row {n} (line {line_no}) is not valid JSON ({e.msg} at column {e.colno}); "
+                    raise UserError(f"{where} is not valid JSON ({e.msg} at column {e.colno}); "
                                     "each line must be one JSON object.") from None
                 if not isinstance(value, dict):
-                    raise UserError(f"{path.name}: row {n} (line {line_no}) is a JSON {type(value).__name__}, "
+                    raise UserError(f"{where} is a JSON {type(value).__name__}, "
                                     "not an object; each line must be one JSON object such as {\"text\": \"…\"}.")
+                for column, cell in value.items():  # a lone surrogate ("\ud800"): no file or database holds one
+                    check_shape(cell, f"{where}, column {column!r},")
                 yield value
     return rows()
 

@@ -46,18 +46,26 @@ def test_jsonl_and_parquet(iom_home, tmp_path):
     ("bad.csv", "text,label\nok,1\nbroken\n", ["row 2", "label"]),
     ("bad.jsonl", '{"a": 1}\n{"a": \n', ["row 2", "line 2", "not valid JSON"]),
     ("arr.jsonl", '[1, 2]\n', ["row 1", "not an object"]),
+    ("lone.jsonl", '{"a": "ok"}\n{"a": "half \\ud83d"}\n', ["row 2", "column 'a'", "lone surrogate"]),
+    ("latin1.jsonl", b'{"a": "ok"}\n{"a": "caf\xe9"}\n', ["row 2", "not UTF-8"]),
     ("empty.csv", "text\n", ["no rows"]),
     ("data.txt", "x", ["CSV, JSONL or Parquet"]),
 ])
 def test_bad_files_name_row_and_column_and_keep_nothing(iom_home, tmp_path, name, body, words):
     src = tmp_path / name
-    src.write_text(body, encoding="utf-8")
+    src.write_bytes(body) if isinstance(body, bytes) else src.write_text(body, encoding="utf-8")
     with pytest.raises(UserError) as e:
         import_dataset(iom_home, src)
     for w in words:
         assert w in str(e.value)
     assert list_datasets(iom_home) == []
     assert not any((iom_home / "datasets").glob("*")) if (iom_home / "datasets").exists() else True
+
+
+def test_a_jsonl_file_may_start_with_a_byte_order_mark(iom_home, tmp_path):
+    src = tmp_path / "bom.jsonl"
+    src.write_bytes('\ufeff{"q": "a"}\n{"q": "b"}\n'.encode("utf-8"))
+    assert rows_of(iom_home, import_dataset(iom_home, src)) == [{"q": "a"}, {"q": "b"}]
 
 
 def test_duplicate_id_is_refused(iom_home, tmp_path):
