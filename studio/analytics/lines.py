@@ -18,6 +18,7 @@ except ImportError:  # pragma: no cover - platforms without orjson wheels
 
 from studio.jsonread import replace_lone_surrogates
 from studio.secrets import redact, redact_data, redactor
+from studio.spec.calls import Usage
 from studio.spec.records import CallRecord, RunRecord
 
 
@@ -37,12 +38,24 @@ def call_line(record: CallRecord, input_text: str | None, output_text: str | Non
 
 
 def _record_json(record: CallRecord) -> bytes:
-    """The record's JSON, its error message redacted."""
-    if record.error_message:
-        record = record.model_copy(update={"error_message": redact(record.error_message)})
+    """The record as pydantic's JSON says it (field names, ISO times, null for NaN), its error
+    message redacted. orjson writes it from the fields in a third of pydantic's time, which every
+    call pays; pydantic writes what orjson refuses (a lone surrogate, a type it does not know)."""
+    fields = record.__dict__
+    message = fields["error_message"]
+    if orjson is not None and type(fields["usage"]) is Usage:
+        doc = {**fields, "usage": fields["usage"].__dict__}
+        if message:
+            doc["error_message"] = redact(message)
+        try:
+            return orjson.dumps(doc, option=orjson.OPT_UTC_Z)
+        except TypeError:  # orjson.JSONEncodeError
+            pass
+    if message:
+        record = record.model_copy(update={"error_message": redact(message)})
     try:
         return _to_json(record)
-    except ValueError:  # a lone surrogate, which pydantic will not encode
+    except ValueError:  # a lone surrogate, which neither will encode
         return replace_lone_surrogates(_string(record.model_dump(mode="json"))).encode("utf-8")
 
 

@@ -160,3 +160,19 @@ def test_the_row_path_keeps_hashes_and_sizes_without_text_when_asked(tmp_path, m
         assert rows == [(address(text), None, len(text.encode("utf-8")))]
     finally:
         store.close()
+
+
+def test_a_record_line_says_what_pydantic_would():
+    """`call_line` writes the record with orjson from its fields; read back, each one is the
+    document pydantic's JSON of the (redacted) record is, whatever its times and numbers."""
+    import json
+
+    from studio.analytics import lines
+
+    records = [r for r, _, _ in _records()]
+    assigned = CallRecord(id="assigned later", model_id="m/a", provider="openai",
+                          time=datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc))
+    assigned.latency_ms, assigned.cost_usd = 5, 1  # records are filled in without validation
+    for record in [*records, assigned]:
+        redacted = record.model_copy(update={"error_message": lines.redact(record.error_message or "") or None})
+        assert json.loads(lines._record_json(record)) == json.loads(redacted.model_dump_json()), record.id
