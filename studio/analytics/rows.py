@@ -12,7 +12,7 @@ from typing import Any
 
 from studio.jsonread import replace_lone_surrogates
 from studio.secrets import redact, redact_data
-from studio.secrets.redact import _is_secret_header
+from studio.secrets.redact import names_a_secret
 from studio.spec.records import CallRecord, RunRecord
 
 try:  # NiceGUI brings orjson where it has wheels (see pyproject.toml)
@@ -58,7 +58,7 @@ def canonical(content: Any) -> str:
     """The text that is hashed and stored: redacted, sorted keys, no spaces. Secret-named keys
     (authorization, api_key …) are masked structurally only when present; known secret values
     and key shapes are masked in one pass over the serialised text."""
-    if isinstance(content, dict) and any(_is_secret_header(k) for k in content):
+    if isinstance(content, dict) and names_a_secret(content):
         content = redact_data(content)
     return redact(_encode(content))
 

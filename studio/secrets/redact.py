@@ -81,6 +81,15 @@ def _is_secret_header(name: Any) -> bool:
     return isinstance(name, str) and name.lower() in SECRET_FIELDS
 
 
+def names_a_secret(mapping: dict) -> bool:
+    """Whether a key of `mapping` is a secret-named field (any case). A loop, not any(…): the
+    audit trail asks this of every call's input and output, and the generator cost as much again."""
+    for key in mapping:
+        if isinstance(key, str) and key.lower() in SECRET_FIELDS:
+            return True
+    return False
+
+
 redactor = Redactor()
 redact = redactor.text
 redact_data = redactor.data
