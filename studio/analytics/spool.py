@@ -96,14 +96,21 @@ def segments(home: Path) -> list[Path]:
 
 def read_from(path: Path, offset: int, until: int | None = None) -> Backlog:
     """The complete lines after `offset` (and before `until`); a line still being written is
-    left for next time, and so is whatever lies past READ_CHUNK."""
-    size = READ_CHUNK if until is None else min(READ_CHUNK, until - offset)
+    left for next time, and so is whatever lies past READ_CHUNK, unless the first line alone is
+    longer (a call with an image in it): that one is read whole, or it would stop the segment
+    there for good."""
+    end = None if until is None else until - offset
     try:
         with open(path, "rb") as f:
             f.seek(offset)
-            data = f.read(size)
+            chunks = [f.read(READ_CHUNK if end is None else min(READ_CHUNK, end))]
+            read = len(chunks[0])
+            while b"\n" not in chunks[-1] and chunks[-1] and (end is None or read < end):
+                chunks.append(f.read(READ_CHUNK if end is None else min(READ_CHUNK, end - read)))
+                read += len(chunks[-1])
     except FileNotFoundError:
         return Backlog(path.name, [], offset)
+    data = b"".join(chunks) if len(chunks) > 1 else chunks[0]
     cut = data.rfind(b"\n") + 1
     lines = data[:cut].splitlines()
     return Backlog(path.name, [line for line in lines if line.strip()], offset + cut)

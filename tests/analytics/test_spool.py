@@ -142,3 +142,26 @@ def test_a_backlog_larger_than_one_read_is_taken_in_before_a_read(iom_home, monk
     store.flush()  # one flush takes in the whole backlog, 4 KB a round
     assert counts(store) == (300, 300)
     store.close()
+
+
+def test_a_line_longer_than_one_read_is_taken_in_and_so_is_what_follows(iom_home, monkeypatch):
+    """A call with an image in its input makes a line of megabytes. A line longer than one read
+    (READ_CHUNK, 8 MB) used to stop its segment for good: it and every later line of that
+    process were never stored, not even after a restart."""
+    from studio.analytics import spool as spool_module
+
+    monkeypatch.setattr(spool_module, "READ_CHUNK", 4096)
+    spooler = AnalyticsStore(iom_home)  # it only spools: its writer never starts to take the database
+    spooler._ensure_writer = lambda: None
+    spooler.record_call(CallRecord(id="before", model_id="m/a", provider="p"))
+    spooler.record_call(CallRecord(id="image", model_id="m/a", provider="p"),
+                        {"image": "data:image/png;base64," + "A" * 20_000}, {"text": "a cat"})
+    spooler.record_call(CallRecord(id="after", model_id="m/a", provider="p"))
+    spooler._segment.close()  # as a process that ended: its segment stays for the owner
+    owner = AnalyticsStore(iom_home)
+    try:
+        ids = owner.read(lambda cur: [r[0] for r in cur.execute("SELECT id FROM calls ORDER BY id").fetchall()])
+        assert ids == ["after", "before", "image"]
+        assert segments(iom_home) == []  # read to its end, its writer gone: deleted
+    finally:
+        owner.close()
