@@ -52,6 +52,7 @@ class AnalyticsStore:
         self.interval_s = interval_s
         self.batch_size = batch_size
         self.write_errors = 0
+        self.refused_records = 0  # calls and runs left out because the database refuses them
         self.committed_calls = 0  # calls committed by this store (tests and the bench watch it)
         self._settings: AnalyticsSettings | None = None
         self._db = None
@@ -342,16 +343,50 @@ class AnalyticsStore:
                 self._hourly_rows, self._hourly_added = rows, 0
             self.committed_calls += table.num_rows if table is not None else len(calls)
             return True
-        except Exception:
+        except Exception as e:
             self.write_errors += 1
-            log.exception("analytics: a batch of %d calls and %d runs could not be written", len(call_lines), len(runs))
+            log.exception("analytics: a batch of %d calls and %d runs could not be written (%s)",
+                          len(call_lines), len(runs), str(e).splitlines()[0] if str(e) else type(e).__name__)
             try:
                 cur.execute("ROLLBACK")
             except Exception:
                 pass
             if table is not None:  # the Arrow path failed: try the row-by-row one before giving up
                 return self._write(cur, call_lines, runs, progress, by_rows=True)
-            return False
+            bad_calls, bad_runs = self._refused(cur, call_lines, runs)
+            if not (bad_calls or bad_runs):
+                return False  # not the records (the disk?): the whole batch waits for the next round
+            log.error("analytics: left out %d calls and %d runs that the database refuses; the rest is stored",
+                      len(bad_calls), len(bad_runs))
+            self.refused_records += len(bad_calls) + len(bad_runs)
+            return self._write(cur, [line for i, line in enumerate(call_lines) if i not in bad_calls],
+                               [run for i, run in enumerate(runs) if i not in bad_runs], progress, by_rows=True)
+
+    def _refused(self, cur, call_lines: list[bytes], runs: list[RunRecord]) -> tuple[set[int], set[int]]:
+        """The calls and runs the database refuses on their own, each tried in a transaction that
+        is rolled back. One such record (a token count past 64 bits) used to make every later
+        batch fail, for good: it was read back with them each time. A batch refused for another
+        reason has none, and is kept for the next round."""
+        hashes_only = self.settings.audit_hashes_only
+        hourly_added = self._hourly_added
+
+        def refused(insert: Callable[[], None]) -> bool:
+            try:
+                cur.execute("BEGIN TRANSACTION")
+                insert()
+                return False
+            except Exception:
+                return True
+            finally:
+                try:
+                    cur.execute("ROLLBACK")
+                except Exception:
+                    pass
+        bad_calls = {i for i, line in enumerate(call_lines)
+                     if (calls := self._decode_calls([line])) and refused(lambda: self._insert_calls(cur, calls, hashes_only))}
+        bad_runs = {i for i, run in enumerate(runs) if refused(lambda: self._insert_runs(cur, [run], hashes_only))}
+        self._hourly_added = hourly_added
+        return bad_calls, bad_runs
 
     @staticmethod
     def _decode_calls(lines: list[bytes]) -> list[tuple[CallRecord, str | None, str | None]]:

@@ -57,3 +57,49 @@ def test_a_line_spooled_with_a_lone_surrogate_is_read_as_ufffd(tmp_path):
         store.close()
     assert store.write_errors == 0
     assert calls == {"after": (None, None, None), "before": (None, None, None), "old": (None, None, '{"text":"x \ufffd y"}')}
+
+
+def test_a_record_the_database_refuses_is_left_out_and_the_rest_stored(tmp_path):
+    """A token count past 64 bits (a provider's reply is read as json reads it) fits no BIGINT.
+    That one call is left out, counted and logged; before, its batch failed, and so did every
+    later one, which read it back each time: nothing more was recorded."""
+    from studio.spec.calls import Usage
+
+    store = AnalyticsStore(tmp_path)
+    store.read(lambda cur: None)
+    try:
+        store.record_call(CallRecord(id="before", model_id="m/a", provider="openai"))
+        store.record_call(CallRecord(id="absurd", model_id="m/a", provider="openai",
+                                     usage=Usage(input_tokens=10**20, source="provider")), {"prompt": "q"}, None)
+        store.record_run(RunRecord(id="run-1", pipeline_id="p", nodes={"n": NodeRun(node_id="n")}))
+        store.flush()
+        store.record_call(CallRecord(id="after", model_id="m/a", provider="openai"))
+        calls, runs = _stored(store)
+    finally:
+        store.close()
+    assert sorted(calls) == ["after", "before"] and list(runs) == ["run-1"] and store.refused_records == 1
+
+
+def test_a_batch_refused_for_another_reason_is_kept_for_the_next_round(tmp_path, monkeypatch):
+    """When every record goes in on its own, the fault is not theirs (the disk, say): nothing is
+    left out, and the next round stores the batch."""
+    from studio.analytics import rollup
+
+    store = AnalyticsStore(tmp_path)
+    store.read(lambda cur: None)
+    real_add, failures = rollup.add, []
+
+    def add_failing_twice(cur, source):  # the batch's Arrow path, then its row path
+        if len(failures) < 2:
+            failures.append(source)
+            raise OSError("no space left on device")
+        return real_add(cur, source)
+    monkeypatch.setattr(rollup, "add", add_failing_twice)
+    try:
+        store.record_call(CallRecord(id="one", model_id="m/a", provider="openai"))
+        store.record_call(CallRecord(id="two", model_id="m/a", provider="openai"))
+        store.flush()
+        calls, _ = _stored(store)
+    finally:
+        store.close()
+    assert len(failures) == 2 and sorted(calls) == ["one", "two"] and store.refused_records == 0

@@ -76,6 +76,20 @@ def test_invoke_errors_are_one_line_without_secret(iom, fake):
     assert r.returncode == 1 and "not valid JSON" in r.stderr
 
 
+def test_a_reply_the_analytics_refuses_is_one_warning_line_and_the_answer_prints(iom, fake):
+    """A token count past 64 bits fits no analytics column. The call still answers; what the
+    writer logs about it is one sentence each, not the traceback Python prints for a logged
+    exception when nothing set logging up."""
+    fake.reply(PATH, Reply(raw='{"id": "c-7", "choices": [{"message": {"content": "Fine"}, "finish_reason": "stop"}], '
+                               '"usage": {"prompt_tokens": 100000000000000000000, "completion_tokens": 5}}'))
+    r = iom("invoke", "fake/chat", "--input", '{"prompt": "Hi"}')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "Fine\n" and "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert lines and all(line.startswith("iom: error: analytics: ") for line in lines), r.stderr
+    assert "left out 1 calls" in r.stderr
+
+
 def test_models_check_stores_health(iom, fake):
     fake.reply("/v1/models", Reply(json={"data": []}))
     r = iom("models", "check", "fake/chat")
