@@ -143,6 +143,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     from studio.ui.pages import register_all
 
     from studio.gateway.api_app import BuiltOnFirstRequest
+    from studio.logs import log_sentences_for_the_server
     from studio.secrets.store import choose_backend_early
 
     host = host or os.environ.get("IOM_HOST", "127.0.0.1")
@@ -157,6 +158,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         raise SystemExit(1) from None
     if not in_test_harness:  # tests install their own keyring; a late backend choice must not replace it
         choose_backend_early()
+        log_sentences_for_the_server()  # (and pytest captures the logs of a server in its own process)
     reset_studio()
     register_all()
     policy, ui_token = AccessPolicy.from_env(host), ui_token_required()

@@ -88,6 +88,22 @@ def test_a_chat_completion_goes_through_the_hub(gateway, fake):
     assert sent.headers["authorization"] == "Bearer sk-loop-secret-000000000000"
 
 
+def test_an_answer_the_analytics_refuses_is_answered_and_logged_in_one_line(gateway, fake):
+    """A token count past 64 bits is passed on as the provider said it; its record fits no
+    analytics column and is left out, which the server logs as a sentence (the fixture checks
+    its output holds no traceback), and the next call is recorded as usual."""
+    huge = 10**20
+    fake.reply("/v1/chat/completions", Reply(raw='{"id": "c-7", "choices": [{"message": {"content": "Fine"}, '
+                                                  f'"finish_reason": "stop"}}], "usage": {{"prompt_tokens": {huge}, '
+                                                  '"completion_tokens": 5}}'),
+               Reply(json=chat_reply("Again", 7, 2)))
+    question = {"model": "loop/chat", "messages": [{"role": "user", "content": "Hello"}]}
+    r = gateway.post("/chat/completions", json=question)
+    assert r.status_code == 200, r.text
+    assert r.json()["usage"]["prompt_tokens"] == huge
+    assert gateway.post("/chat/completions", json=question).json()["choices"][0]["message"]["content"] == "Again"
+
+
 def test_a_streamed_completion_arrives_as_openai_chunks(gateway, fake):
     part = lambda t: {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": t}}]}
     fake.reply("/v1/chat/completions", Reply(chunks=sse(part("Hel"), part("lo"),
