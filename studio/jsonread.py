@@ -106,6 +106,15 @@ def replace_lone_surrogates(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
+def valid_utf8(data: bytes | str) -> bool:
+    """Whether bytes are UTF-8, or a str encodes as UTF-8 (holds no lone surrogate)."""
+    try:
+        data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data.encode("utf-8")
+    except UnicodeError:
+        return False
+    return True
+
+
 def loads_reply(data: bytes | str) -> Any:
     """`json.loads` for what a provider sent, each lone surrogate in its strings (and keys)
     replaced by U+FFFD; raises ValueError where json does."""

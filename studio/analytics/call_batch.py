@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from studio.analytics.rows import ESTIMATED_SOURCES, utc_naive
+from studio.jsonread import valid_utf8
 from studio.secrets import redact
 
 
@@ -82,7 +83,7 @@ def parse_calls(lines: list[bytes]) -> pa.Table | None:
     if not lines:
         return None
     data = b"\n".join(lines)  # lines may end in their newline already: Arrow skips empty lines
-    if b"\xed" in data and not _utf8(data):  # a lone surrogate (an old line): Arrow would pass it on
+    if b"\xed" in data and not valid_utf8(data):  # a lone surrogate (an old line): Arrow would pass it on
         return None
     block = max(1 << 20, max(map(len, lines)) + 1)  # Arrow cannot split one object over two blocks
     try:
@@ -123,14 +124,6 @@ def parse_calls(lines: list[bytes]) -> pa.Table | None:
         "input_text": parsed["input"].combine_chunks(), "output_text": parsed["output"].combine_chunks(),
     }
     return pa.table(columns)
-
-
-def _utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _all(mask) -> bool:

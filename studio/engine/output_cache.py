@@ -28,6 +28,7 @@ from pathlib import Path
 
 from studio.engine.cache_settings import RemoteMaxAge
 from studio.errors import UserError
+from studio.jsonread import valid_utf8
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ class OutputCache:
 
     def put(self, key: str, entry: dict, *, model: str | None = None) -> None:
         text = json.dumps(entry, ensure_ascii=False, default=str)
-        if not _utf8(text):
+        if not valid_utf8(text):
             # a lone surrogate (a provider's "\\ud800"), which SQLite's UTF-8 cannot hold: json's
             # escape for it keeps the entry exact
             text = json.dumps(entry, default=str)
@@ -235,12 +236,4 @@ def _forget_file_cache(folder: Path) -> None:
     if folder.is_dir():
         threading.Thread(target=shutil.rmtree, args=(folder,), kwargs={"ignore_errors": True},
                          name="remove old output cache", daemon=True).start()
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
