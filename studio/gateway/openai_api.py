@@ -187,6 +187,10 @@ class ChunkFrames:
         self.model, self.include_usage = model, include_usage
         self.ident, self.created = f"chatcmpl-{secrets.token_hex(12)}", int(time.time())
         self.live: set[int] = set()  # the choices whose text went out as it came
+        # The frame of a piece of the first choice's text, around the text's JSON: what `chunk`
+        # writes for it, built once, since a streamed answer sends one per token.
+        head, tail = self.chunk({"content": "\0"}).rsplit(jsonwrite.dumps_text("\0"), 1)  # the text comes last
+        self._text_frame = (head, tail)
 
     def chunk(self, delta: dict | None, finish: str | None = None, index: int = 0, logprobs: dict | None = None,
               **extra) -> str:
@@ -201,7 +205,11 @@ class ChunkFrames:
         return self.chunk({"role": "assistant", "content": ""})
 
     def text(self, index: int, text: str) -> str:
-        opens = index and index not in self.live
+        if not index:
+            self.live.add(0)
+            head, tail = self._text_frame
+            return head + jsonwrite.dumps_text(text) + tail
+        opens = index not in self.live
         self.live.add(index)
         return self.chunk({"role": "assistant", "content": text} if opens else {"content": text}, index=index)
 

@@ -169,3 +169,18 @@ async def test_a_client_that_leaves_cancels_the_call(how):
     await asyncio.wait_for(answer(run, client), 2)
     assert cancelled.is_set()
     assert client.bodies[0] == ("<0:Hel;", True) and not any(not more for _, more in client.bodies)
+
+
+@pytest.mark.parametrize("text", ["Hello", "", 'quote " and \\ and \n', "ü 漢字 😀", "lone \ud800", "\0"])
+def test_a_text_frame_of_the_first_choice_is_the_chunk_openai_sends(text):
+    """ChunkFrames.text writes the first choice's pieces into a frame built once; each must be
+    what its general `chunk` writes for the same delta (and a second choice's still opens with
+    its role)."""
+    import json
+
+    from studio.gateway.openai_api import ChunkFrames
+
+    frames = ChunkFrames("model/with \0 in it", include_usage=False)
+    assert frames.text(0, text) == frames.chunk({"content": text})
+    second = json.loads(frames.text(1, text)[len("data: "):])
+    assert second["choices"] == [{"index": 1, "delta": {"role": "assistant", "content": text}, "finish_reason": None}]
