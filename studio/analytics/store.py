@@ -363,28 +363,34 @@ class AnalyticsStore:
                                [run for i, run in enumerate(runs) if i not in bad_runs], progress, by_rows=True)
 
     def _refused(self, cur, call_lines: list[bytes], runs: list[RunRecord]) -> tuple[set[int], set[int]]:
-        """The calls and runs the database refuses on their own, each tried in a transaction that
-        is rolled back. One such record (a token count past 64 bits) used to make every later
-        batch fail, for good: it was read back with them each time. A batch refused for another
-        reason has none, and is kept for the next round."""
+        """The calls and runs the database refuses, found by halving: a part of the batch is
+        tried in a transaction that is rolled back, and only a part it refuses is split again
+        (a few dozen tries for one bad record in 5,000). One such record (a token count past 64
+        bits) used to make every later batch fail, for good: it was read back with them each
+        time. A batch refused for another reason has none, and is kept for the next round."""
         hashes_only = self.settings.audit_hashes_only
         hourly_added = self._hourly_added
 
-        def refused(insert: Callable[[], None]) -> bool:
+        def refused(part: list[tuple[int, Any]], insert: Callable[[list], None]) -> set[int]:
+            if not part:
+                return set()
             try:
                 cur.execute("BEGIN TRANSACTION")
-                insert()
-                return False
+                insert([item for _, item in part])
+                return set()
             except Exception:
-                return True
+                if len(part) == 1:
+                    return {part[0][0]}
             finally:
                 try:
                     cur.execute("ROLLBACK")
                 except Exception:
                     pass
-        bad_calls = {i for i, line in enumerate(call_lines)
-                     if (calls := self._decode_calls([line])) and refused(lambda: self._insert_calls(cur, calls, hashes_only))}
-        bad_runs = {i for i, run in enumerate(runs) if refused(lambda: self._insert_runs(cur, [run], hashes_only))}
+            half = len(part) // 2
+            return refused(part[:half], insert) | refused(part[half:], insert)
+        calls = [(i, call) for i, line in enumerate(call_lines) for call in self._decode_calls([line])]
+        bad_calls = refused(calls, lambda part: self._insert_calls(cur, part, hashes_only))
+        bad_runs = refused(list(enumerate(runs)), lambda part: self._insert_runs(cur, part, hashes_only))
         self._hourly_added = hourly_added
         return bad_calls, bad_runs
 

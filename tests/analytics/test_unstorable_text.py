@@ -103,3 +103,26 @@ def test_a_batch_refused_for_another_reason_is_kept_for_the_next_round(tmp_path,
     finally:
         store.close()
     assert len(failures) == 2 and sorted(calls) == ["one", "two"] and store.refused_records == 0
+
+
+def test_refused_records_are_found_among_many(tmp_path, monkeypatch):
+    """By halving the batch: exactly the two refused calls of 300 are left out, and it takes
+    tens of tries, not one per record."""
+    from studio.analytics import call_batch
+    from studio.spec.calls import Usage
+
+    monkeypatch.setattr(call_batch, "parse_calls", lambda lines: None)  # one batch, straight to the row path
+    store = AnalyticsStore(tmp_path, batch_size=10_000)
+    store.read(lambda cur: None)
+    tries = []
+    real_insert = store._insert_calls
+    monkeypatch.setattr(store, "_insert_calls", lambda cur, calls, h: (tries.append(len(calls)), real_insert(cur, calls, h)))
+    try:
+        for i in range(300):
+            usage = Usage(input_tokens=10**20 if i in (37, 211) else 3, source="provider")
+            store.record_call(CallRecord(id=f"c{i:03}", model_id="m/a", provider="openai", usage=usage))
+        calls, _ = _stored(store)
+    finally:
+        store.close()
+    assert sorted(calls) == [f"c{i:03}" for i in range(300) if i not in (37, 211)]
+    assert store.refused_records == 2 and len(tries) < 40
