@@ -106,11 +106,10 @@ def replace_lone_surrogates(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def valid_utf8(data: bytes | str) -> bool:
-    """Whether bytes are UTF-8, or a str encodes as UTF-8 (holds no lone surrogate)."""
+def valid_utf8(data: bytes) -> bool:
     try:
-        data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data.encode("utf-8")
-    except UnicodeError:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
         return False
     return True
 

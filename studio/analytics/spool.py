@@ -103,9 +103,8 @@ def read_from(path: Path, offset: int, until: int | None = None) -> Backlog:
     try:
         with open(path, "rb") as f:
             f.seek(offset)
-            chunks = [f.read(READ_CHUNK if end is None else min(READ_CHUNK, end))]
-            read = len(chunks[0])
-            while b"\n" not in chunks[-1] and chunks[-1] and (end is None or read < end):
+            chunks, read = [], 0
+            while not chunks or (chunks[-1] and b"\n" not in chunks[-1] and (end is None or read < end)):
                 chunks.append(f.read(READ_CHUNK if end is None else min(READ_CHUNK, end - read)))
                 read += len(chunks[-1])
     except FileNotFoundError:

@@ -28,7 +28,6 @@ from pathlib import Path
 
 from studio.engine.cache_settings import RemoteMaxAge
 from studio.errors import UserError
-from studio.jsonread import valid_utf8
 
 log = logging.getLogger(__name__)
 
@@ -108,17 +107,20 @@ class OutputCache:
 
     def put(self, key: str, entry: dict, *, model: str | None = None) -> None:
         text = json.dumps(entry, ensure_ascii=False, default=str)
-        if not valid_utf8(text):
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:
             # a lone surrogate (a provider's "\\ud800"), which SQLite's UTF-8 cannot hold: json's
             # escape for it keeps the entry exact
             text = json.dumps(entry, default=str)
+            size = len(text)
         try:
             with self._lock:
                 db = self._connection()
                 now = self.clock()
                 db.execute("INSERT OR REPLACE INTO outputs (key, entry, size, used, model, created) "
                            "VALUES (?, ?, ?, ?, ?, ?)",
-                           (key, text, len(text.encode("utf-8", "surrogatepass")), now, model, now))
+                           (key, text, size, now, model, now))
                 if self._puts % self.PRUNE_EVERY == 0:  # the first put of a process, then every PRUNE_EVERY
                     self._prune(db)
                 self._puts += 1
@@ -236,4 +238,3 @@ def _forget_file_cache(folder: Path) -> None:
     if folder.is_dir():
         threading.Thread(target=shutil.rmtree, args=(folder,), kwargs={"ignore_errors": True},
                          name="remove old output cache", daemon=True).start()
-

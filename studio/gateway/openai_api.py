@@ -189,8 +189,7 @@ class ChunkFrames:
         self.live: set[int] = set()  # the choices whose text went out as it came
         # The frame of a piece of the first choice's text, around the text's JSON: what `chunk`
         # writes for it, built once, since a streamed answer sends one per token.
-        head, tail = self.chunk({"content": "\0"}).rsplit(jsonwrite.dumps_text("\0"), 1)  # the text comes last
-        self._text_frame = (head, tail)
+        self._text_frame = self.chunk({"content": "\0"}).rsplit(jsonwrite.dumps_text("\0"), 1)  # the text comes last
 
     def chunk(self, delta: dict | None, finish: str | None = None, index: int = 0, logprobs: dict | None = None,
               **extra) -> str:
