@@ -351,7 +351,7 @@ class AnalyticsStore:
                 cur.execute("ROLLBACK")
             except Exception:
                 pass
-            if table is not None:  # the Arrow path failed: try the row-by-row one before giving up
+            if not by_rows:  # the Arrow path failed (reading the lines or inserting them): try the row-by-row one
                 return self._write(cur, call_lines, runs, progress, by_rows=True)
             bad_calls, bad_runs = self._refused(cur, call_lines, runs)
             if not (bad_calls or bad_runs):

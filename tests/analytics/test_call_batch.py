@@ -176,3 +176,20 @@ def test_a_record_line_says_what_pydantic_would():
     for record in [*records, assigned]:
         redacted = record.model_copy(update={"error_message": lines.redact(record.error_message or "") or None})
         assert json.loads(lines._record_json(record)) == json.loads(redacted.model_dump_json()), record.id
+
+
+def test_a_fault_while_reading_the_lines_for_arrow_falls_back_to_rows(tmp_path, monkeypatch):
+    """Before, only a failed insert fell back: a fault inside the reader went to the search for
+    refused records, which found none, and the batch waited for a next round that failed the same way."""
+    def broken(lines):
+        raise RuntimeError("the reader broke")
+    monkeypatch.setattr(call_batch, "parse_calls", broken)
+    store = AnalyticsStore(tmp_path)
+    try:
+        for record, inp, out in _records()[:2]:
+            store.record_call(record, inp, out)
+        calls, _ = _stored(store)
+        assert [row[0] for row in calls] == ["audit", "plain"]
+        assert (store.write_errors, store.refused_records) == (1, 0)
+    finally:
+        store.close()
