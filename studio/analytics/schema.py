@@ -83,7 +83,14 @@ def _v4() -> list[str]:
     return [rollup.CREATE, rollup.FILL]
 
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _v4()]
+_V5 = [
+    # A run is stored twice: when it starts and when it ends. From version 5 the first keeps only
+    # its `runs` row (its nodes are all pending then), so the second replaces it through the runs'
+    # primary key instead of a scan of run_nodes at every write (studio/analytics/store.py).
+    "DELETE FROM run_nodes WHERE run_id IN (SELECT id FROM runs WHERE status = 'running')",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _v4(), _V5]
 LATEST = len(MIGRATIONS)
 
 

@@ -110,6 +110,30 @@ def test_migrates_a_version_1_database(iom_home):
     store.close()
 
 
+def test_version_5_drops_the_pending_nodes_of_runs_still_running(iom_home):
+    """A run stored as it started by an older studio kept its pending nodes; its end, written by
+    this one, must replace them, and replacing no longer scans run_nodes for them."""
+    con = duckdb.connect(str(iom_home / "analytics.duckdb"))
+    assert migrate(con, target=4) == 4
+    for run_id, status in (("going", "running"), ("done", "succeeded")):
+        con.execute("INSERT INTO runs (id, pipeline_id, status, started) VALUES (?, 'p', ?, TIMESTAMP '2026-12-01 10:00')",
+                    [run_id, status])
+        con.execute("INSERT INTO run_nodes (run_id, node_id, status) VALUES (?, 'a', ?)",
+                    [run_id, "pending" if status == "running" else "succeeded"])
+    con.close()
+
+    store = AnalyticsStore(iom_home)
+    try:
+        nodes = lambda cur: cur.execute("SELECT run_id, node_id, status FROM run_nodes ORDER BY 1").fetchall()  # noqa: E731
+        assert store.read(nodes) == [("done", "a", "succeeded")]
+        store.record_run(RunRecord(id="going", pipeline_id="p", status="succeeded",
+                                   nodes={"a": NodeRun(node_id="a", status="succeeded")}))
+        store.flush()
+        assert store.read(nodes) == [("done", "a", "succeeded"), ("going", "a", "succeeded")]
+    finally:
+        store.close()
+
+
 def test_refuses_a_newer_schema(iom_home):
     con = duckdb.connect(str(iom_home / "analytics.duckdb"))
     migrate(con)

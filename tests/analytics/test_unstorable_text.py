@@ -28,7 +28,7 @@ def test_calls_and_runs_with_lone_surrogates_are_stored_and_block_nothing(tmp_pa
         store.record_call(CallRecord(id="before", model_id="m/a", provider="openai"))
         store.record_call(CallRecord(id="odd", model_id="m/a", provider="openai", status="error", error_class="server",
                                      error_message="bad \ud800 reply"), {"prompt": "q \udc00"}, {"text": "a \ud83d"})
-        store.record_run(RunRecord(id="run-odd", pipeline_id="p", error="node failed: \udfff",
+        store.record_run(RunRecord(id="run-odd", pipeline_id="p", status="failed", error="node failed: \udfff",
                                    nodes={"n": NodeRun(node_id="n", output={"text": "o \ud800"}, error="e \udc80")}))
         store.flush()
         store.record_call(CallRecord(id="after", model_id="m/a", provider="openai"))
@@ -71,7 +71,7 @@ def test_a_record_the_database_refuses_is_left_out_and_the_rest_stored(tmp_path)
         store.record_call(CallRecord(id="before", model_id="m/a", provider="openai"))
         store.record_call(CallRecord(id="absurd", model_id="m/a", provider="openai",
                                      usage=Usage(input_tokens=10**20, source="provider")), {"prompt": "q"}, None)
-        store.record_run(RunRecord(id="run-1", pipeline_id="p", nodes={"n": NodeRun(node_id="n")}))
+        store.record_run(RunRecord(id="run-1", pipeline_id="p", status="succeeded", nodes={"n": NodeRun(node_id="n")}))
         store.flush()
         store.record_call(CallRecord(id="after", model_id="m/a", provider="openai"))
         calls, runs = _stored(store)

@@ -134,7 +134,7 @@ def test_hashes_only_setting_keeps_no_content(iom_home):
     store = AnalyticsStore(iom_home)
     store.update_settings(audit_hashes_only=True)
     store.record_call(CallRecord(id="a", model_id="m/a", provider="p"), {"prompt": "private"}, {"text": "answer"})
-    store.record_run(RunRecord(id="r", pipeline_id="p1", inputs={"prompt": "private"},
+    store.record_run(RunRecord(id="r", pipeline_id="p1", status="succeeded", inputs={"prompt": "private"},
                                nodes={"n": NodeRun(node_id="n", inputs={"prompt": "private"}, output={"t": 1})}))
     store.flush()
     blobs = store.read(lambda cur: cur.execute("SELECT sha256, body FROM audit_blobs ORDER BY sha256").fetchall())
@@ -167,3 +167,24 @@ def test_run_recorded_twice_keeps_the_latest_state(iom_home):
     assert [r["id"] for r in store.read(q.list_runs)] == ["r"]
     assert store.read(q.get_run, "missing") is None
     store.close()
+
+
+def test_a_running_run_keeps_its_runs_row_only_and_a_finished_one_recorded_again_is_replaced(iom_home):
+    """The record of a run that starts holds only pending nodes: it is stored without them, so the
+    writer replaces it through the runs' key instead of scanning run_nodes at every write."""
+    store = AnalyticsStore(iom_home)
+    run = RunRecord(id="r", pipeline_id="p1", nodes={"a": NodeRun(node_id="a"), "b": NodeRun(node_id="b")})
+    store.record_run(run)
+    store.flush()
+    started = store.read(q.get_run, "r")
+    assert (started["status"], started["node_count"], started["nodes"]) == ("running", 2, [])
+    run.status, run.nodes["a"].status, run.nodes["b"].status = "succeeded", "succeeded", "skipped"
+    store.record_run(run)
+    store.flush()
+    run.nodes["a"].output = {"y": 3}  # recorded once more after it ended: its nodes are replaced, not added
+    store.record_run(run)
+    got = store.read(q.get_run, "r")
+    store.close()
+    assert got["status"] == "succeeded"
+    assert [(n["node_id"], n["status"], n["output"]) for n in got["nodes"]] == [("a", "succeeded", {"y": 3}),
+                                                                               ("b", "skipped", None)]
