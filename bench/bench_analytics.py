@@ -1,5 +1,7 @@
-"""Analytics figures: ingest rate through the batching writer, and each dashboard query's
-latency with 1,000,000 calls stored (generated with DuckDB SQL directly, for speed).
+"""Analytics figures: ingest rate through the batching writer, each dashboard query's
+latency with 1,000,000 calls stored (generated with DuckDB SQL directly, for speed), and what
+one write of 200 runs and their calls costs in that database beside an empty one (the writer's
+work must not grow with what is already stored).
 
     python -m bench.bench_analytics [--ingest 200000] [--rows 1000000] [--repeat 5] [--json]
 
@@ -8,8 +10,10 @@ Runs in its own temporary IOM_HOME; prints figures, asserts nothing."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import secrets
 import statistics
 import tempfile
 import time
@@ -46,7 +50,7 @@ INSERT INTO calls SELECT
     'c' || i, TIMESTAMP '{end}' - INTERVAL (i % (30 * 24 * 3600)) SECOND,
     'm/model-' || (i % 20), ['openai', 'anthropic', 'gemini', 'ollama', 'local'][1 + i % 5],
     CASE WHEN i % 3 = 0 THEN NULL ELSE 'pipeline-' || (i % 30) END,
-    CASE WHEN i % 3 = 0 THEN NULL ELSE 'run-' || (i // 4) END, NULL,
+    CASE WHEN i % 3 = 0 THEN NULL ELSE left(md5((i // 4)::VARCHAR), 16) END, NULL,
     CASE WHEN i % 20 = 0 THEN 'error' ELSE 'ok' END,
     CASE WHEN i % 20 = 0 THEN ['timeout', 'rate_limited', 'server', 'auth'][1 + i % 4] END, NULL,
     50 + (hash(i) % 2000), CASE WHEN i % 2 = 0 THEN 10 + hash(i) % 300 END, 1.0,
@@ -58,22 +62,63 @@ FROM range({rows}) t(i)
 """
 
 
+GENERATE_BLOBS = """
+INSERT INTO audit_blobs SELECT sha256('{{"prompt":"question ' || i || '"}}'), '{{"prompt":"question ' || i || '"}}',
+    30, TIMESTAMP '{end}' - INTERVAL (i % (30 * 24 * 3600)) SECOND
+FROM range({rows}) t(i)
+"""
+
+
+def bench_write(store, rounds: int = 9, size: int = 200) -> float:
+    """Median ms of one round as the engine records runs: `size` runs as they start (committed),
+    then their calls with content and the finished runs (committed)."""
+    from studio.spec.calls import Usage
+    from studio.spec.records import CallRecord, NodeRun, RunRecord
+
+    times = []
+    for r in range(rounds):
+        runs = [RunRecord(id=secrets.token_hex(8), pipeline_id="p1", inputs={"text": f"row {r}-{i}"},
+                          nodes={n: NodeRun(node_id=n) for n in ("in", "llm", "out")}) for i in range(size)]
+        t = time.perf_counter()
+        for run in runs:
+            store.record_run(run)
+        store.flush(timeout=None)
+        for i, run in enumerate(runs):
+            store.record_call(CallRecord(id=secrets.token_hex(8), model_id="m/model-1", provider="openai", run_id=run.id,
+                                         node_id="llm", usage=Usage(input_tokens=10, output_tokens=5, source="provider")),
+                              {"prompt": f"row {r}-{i}"}, {"text": f"answer {r}-{i}"})
+            run.status = "succeeded"
+            for n in run.nodes.values():
+                n.status, n.output = "succeeded", {"text": f"answer {r}-{i}"}
+            store.record_run(run)
+        store.flush(timeout=None)
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def run_id(i: int) -> str:
+    """The id GENERATE_RUNS gives run `i`: random-looking, as the engine's are (a prefix and a
+    counter would let DuckDB's min/max skip every row group a lookup scans)."""
+    return hashlib.md5(str(i).encode()).hexdigest()[:16]
+
+
 GENERATE_RUNS = """
-INSERT INTO runs SELECT 'run-' || i, 'pipeline-' || (i % 30), 'Pipeline ' || (i % 30),
+INSERT INTO runs SELECT left(md5(i::VARCHAR), 16), 'pipeline-' || (i % 30), 'Pipeline ' || (i % 30),
     CASE WHEN i % 20 = 0 THEN 'failed' ELSE 'succeeded' END,
     TIMESTAMP '{end}' - INTERVAL (i * 10) SECOND, TIMESTAMP '{end}' - INTERVAL (i * 10 - 2) SECOND,
     '{{"text":"input ' || i || '"}}', '{{"text":"output ' || i || '"}}', NULL, NULL, NULL,
     2000, (i % 1000) / 1e5, 0, 300, 200, 0, 3
 FROM range({runs}) t(i);
-INSERT INTO run_nodes SELECT 'run-' || (i // 3), 'node-' || (i % 3), 'succeeded', 'm/model-' || (i % 20), NULL,
+INSERT INTO run_nodes SELECT left(md5((i // 3)::VARCHAR), 16), 'node-' || (i % 3), 'succeeded', 'm/model-' || (i % 20), NULL,
     '{{"text":"in"}}', '{{"text":"out"}}', NULL, NULL, NULL, NULL, 1,
     TIMESTAMP '{end}' - INTERVAL ((i // 3) * 10) SECOND, NULL, 600, NULL, 100, 70, 0, 0.0001
 FROM range({runs} * 3) t(i);
 """
 
 
-def bench_queries(home: Path, rows: int, repeat: int) -> dict[str, float]:
-    """Print each query's median; return the whole dashboard's median (ms) per time range."""
+def bench_queries(home: Path, rows: int, repeat: int) -> tuple[dict[str, float], float]:
+    """Print each query's median; return the whole dashboard's median (ms) per time range, and
+    `bench_write`'s figure in this database."""
     from studio.analytics import AnalyticsStore
     from studio.analytics import queries as q
     from studio.analytics import rollup
@@ -85,11 +130,12 @@ def bench_queries(home: Path, rows: int, repeat: int) -> dict[str, float]:
     store.submit(lambda cur: cur.execute(GENERATE.format(end=end, rows=rows)), timeout=None)
     store.submit(lambda cur: cur.execute("CHECKPOINT"), timeout=None)
     store.submit(lambda cur: cur.execute(GENERATE_RUNS.format(end=end, runs=rows // 4)), timeout=None)
+    store.submit(lambda cur: cur.execute(GENERATE_BLOBS.format(end=end, rows=rows)), timeout=None)
     # The SQL above bypasses the writer, which keeps the hourly roll-up as calls arrive: build it
     # the way the schema migration does for calls already stored.
     store.submit(rollup.rebuild, timeout=None)
     store.submit(lambda cur: cur.execute("CHECKPOINT"), timeout=None)
-    print(f"  generated {rows:,} calls, {rows // 4:,} runs and {rows // 4 * 3:,} run nodes with SQL "
+    print(f"  generated {rows:,} calls and audit texts, {rows // 4:,} runs and {rows // 4 * 3:,} run nodes with SQL "
           f"in {time.perf_counter() - t0:.1f} s")
     now = datetime.now(timezone.utc)
     cases = {
@@ -124,7 +170,7 @@ def bench_queries(home: Path, rows: int, repeat: int) -> dict[str, float]:
         run_times = []
         for k in range(repeat):
             t = time.perf_counter()
-            store.read(q.get_run, f"run-{k * 997}")
+            store.read(q.get_run, run_id(k * 997))
             run_times.append((time.perf_counter() - t) * 1000)
         print(f"    {'get_run (drill-down)':<20} {statistics.median(run_times):8.1f}   (max {max(run_times):.1f})")
         times = []
@@ -137,8 +183,9 @@ def bench_queries(home: Path, rows: int, repeat: int) -> dict[str, float]:
     t = time.perf_counter()
     size = len(store.read(export_calls, q.Filters(since=now - timedelta(days=1)), "parquet"))
     print(f"\n  parquet export of last 24 h: {size / 1e6:.1f} MB in {(time.perf_counter() - t) * 1000:.0f} ms")
+    write_ms = bench_write(store)
     store.close()
-    return dashboard
+    return dashboard, write_ms
 
 
 def main() -> None:
@@ -158,13 +205,23 @@ def main() -> None:
             rate = bench_ingest(home, args.ingest, audit)
             ingest["audit" if audit else "plain"] = round(rate)
             print(f"  {'with' if audit else 'without'} audit content: {rate:,.0f} rows/s")
+        from studio.analytics import AnalyticsStore
+
         home = Path(tmp) / "queries"
         home.mkdir()
+        (Path(tmp) / "empty").mkdir()
         print(f"\ndashboard queries with {args.rows:,} calls stored")
-        dashboard = bench_queries(home, args.rows, args.repeat)
+        store = AnalyticsStore(Path(tmp) / "empty")
+        write_empty_ms = bench_write(store)
+        store.close()
+        dashboard, write_stored_ms = bench_queries(home, args.rows, args.repeat)
+        print(f"\n  one write of 200 runs as they start, then their calls with content and their ends: "
+              f"{write_empty_ms:.1f} ms into an empty database, {write_stored_ms:.1f} ms with {args.rows:,} calls "
+              f"stored ({write_stored_ms / write_empty_ms:.2f}x)")
     if args.json:
         print(json.dumps({"ingest_rows_per_s": ingest,
                           "dashboard_ms": {"all_time": dashboard["all time"], "last_7_days": dashboard["last 7 days"]},
+                          "write_ms": {"empty": round(write_empty_ms, 1), "stored": round(write_stored_ms, 1)},
                           "rows": args.rows}))
 
 
