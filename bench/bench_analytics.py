@@ -63,9 +63,9 @@ FROM range({rows}) t(i)
 
 
 GENERATE_BLOBS = """
-INSERT INTO audit_blobs SELECT sha256('{{"prompt":"question ' || i || '"}}'), '{{"prompt":"question ' || i || '"}}',
-    30, TIMESTAMP '{end}' - INTERVAL (i % (30 * 24 * 3600)) SECOND
-FROM range({rows}) t(i)
+INSERT INTO audit_blobs (sha256, body, size, first_seen, key)
+SELECT sha256(body), body, 30, TIMESTAMP '{end}' - INTERVAL (i % (30 * 24 * 3600)) SECOND, {key}
+FROM (SELECT i, '{{"prompt":"question ' || i || '"}}' AS body FROM range({rows}) t(i))
 """
 
 
@@ -121,7 +121,7 @@ def bench_queries(home: Path, rows: int, repeat: int) -> tuple[dict[str, float],
     `bench_write`'s figure in this database."""
     from studio.analytics import AnalyticsStore
     from studio.analytics import queries as q
-    from studio.analytics import rollup
+    from studio.analytics import lookups, rollup
     from studio.analytics.export import export_calls
 
     store = AnalyticsStore(home)
@@ -130,7 +130,8 @@ def bench_queries(home: Path, rows: int, repeat: int) -> tuple[dict[str, float],
     store.submit(lambda cur: cur.execute(GENERATE.format(end=end, rows=rows)), timeout=None)
     store.submit(lambda cur: cur.execute("CHECKPOINT"), timeout=None)
     store.submit(lambda cur: cur.execute(GENERATE_RUNS.format(end=end, runs=rows // 4)), timeout=None)
-    store.submit(lambda cur: cur.execute(GENERATE_BLOBS.format(end=end, rows=rows)), timeout=None)
+    key = lookups.KEY_SQL.format(column="sha256(body)")
+    store.submit(lambda cur: cur.execute(GENERATE_BLOBS.format(end=end, rows=rows, key=key)), timeout=None)
     # The SQL above bypasses the writer, which keeps the hourly roll-up as calls arrive: build it
     # the way the schema migration does for calls already stored.
     store.submit(rollup.rebuild, timeout=None)

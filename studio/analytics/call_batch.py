@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
+from studio.analytics import lookups
 from studio.analytics.rows import ESTIMATED_SOURCES, utc_naive
 from studio.jsonread import valid_utf8
 from studio.secrets import redact
@@ -61,20 +62,15 @@ CALL_BLOBS = """SELECT sha256(body) AS sha256, any_value(body) AS body, strlen(a
     FROM (SELECT input_text AS body FROM {table} UNION ALL SELECT output_text FROM {table})
     WHERE body IS NOT NULL GROUP BY 1"""
 
-# Known hashes are found with a semi-join probed by the batch's few hashes: `NOT IN (SELECT
-# sha256 FROM audit_blobs)` built a hash table of every stored hash at each commit, a peak that
-# grew with the table.
-_INSERT_NEW_BLOBS = """INSERT INTO audit_blobs
-    WITH batch AS ({blobs}),
-        known AS (SELECT sha256 FROM audit_blobs WHERE sha256 IN (SELECT sha256 FROM batch))
-    SELECT sha256, {body}, size, CAST(now() AS TIMESTAMP)
-    FROM batch WHERE sha256 NOT IN (SELECT sha256 FROM known)"""
-
-
 def insert_new_blobs(cur, blobs: str, *, hashes_only: bool) -> None:
     """Store the content `blobs` (a query of sha256, body, size) whose hash is not stored yet;
-    with `hashes_only` the hash and size without the text."""
-    cur.execute(_INSERT_NEW_BLOBS.format(blobs=blobs, body="NULL" if hashes_only else "body"))
+    with `hashes_only` the hash and size without the text. What is stored is found by the texts'
+    integer key (studio/analytics/lookups.py): a semi-join on the hashes read every stored one."""
+    cur.execute(f"""INSERT INTO audit_blobs (sha256, body, size, first_seen, key)
+        WITH batch AS (SELECT sha256, body, size, {lookups.KEY_SQL.format(column='sha256')} AS key FROM ({blobs})),
+            known AS (SELECT key FROM audit_blobs WHERE key IN (SELECT key FROM batch))
+        SELECT sha256, {"NULL" if hashes_only else "body"}, size, CAST(now() AS TIMESTAMP), key FROM batch
+        WHERE NOT EXISTS (SELECT 1 FROM known WHERE known.key = batch.key)""")
 
 
 def parse_calls(lines: list[bytes]) -> pa.Table | None:

@@ -90,7 +90,16 @@ _V5 = [
     "DELETE FROM run_nodes WHERE run_id IN (SELECT id FROM runs WHERE status = 'running')",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _v4(), _V5]
+def _v6() -> list[str]:
+    from studio.analytics.lookups import KEY_SQL
+
+    # Each audit text's integer key, so a write finds the texts already stored by one integer
+    # column instead of every stored hash (studio/analytics/lookups.py).
+    return ["ALTER TABLE audit_blobs ADD COLUMN key HUGEINT",
+            f"UPDATE audit_blobs SET key = {KEY_SQL.format(column='sha256')}"]
+
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _v4(), _V5, _v6()]
 LATEST = len(MIGRATIONS)
 
 

@@ -22,9 +22,10 @@ import logging
 import threading
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, TypeVar
 
 from studio.analytics import rollup, spool
+from studio.analytics.lookups import marks, parts
 from studio.analytics.lines import CALL_PREFIX, call_line, decode, run_line
 from studio.analytics.rows import call_columns, content_text, run_rows
 from studio.analytics.schema import CALL_COLUMNS, migrate
@@ -449,8 +450,7 @@ class AnalyticsStore:
     def _insert_runs(self, cur, runs: list[RunRecord], hashes_only: bool) -> None:
         """A run recorded again replaces its rows. A run is recorded when it starts and when it
         ends; the first keeps only its `runs` row (its nodes are all pending then), so the rows
-        to replace are found through the runs' primary key. Deleting by a semi-join scanned
-        runs and run_nodes whole at every write: 75 ms of each at a million runs."""
+        to replace are found through the runs' primary key (studio/analytics/lookups.py)."""
         import pyarrow as pa
 
         latest = {run.id: run for run in runs}  # a run recorded twice in one batch: keep the last
@@ -461,12 +461,12 @@ class AnalyticsStore:
             if run.status != "running":
                 node_rows.extend(nodes)
         stored: dict[str, str] = {}
-        for part in _parts(list(latest)):
-            stored.update(cur.execute(f"SELECT id, status FROM runs WHERE id IN ({_marks(part)})", part).fetchall())
-        for part in _parts(list(stored)):
-            cur.execute(f"DELETE FROM runs WHERE id IN ({_marks(part)})", part)
-        for part in _parts([run_id for run_id, status in stored.items() if status != "running"]):
-            cur.execute(f"DELETE FROM run_nodes WHERE run_id IN ({_marks(part)})", part)  # rare: a scan
+        for part in parts(list(latest)):
+            stored.update(cur.execute(f"SELECT id, status FROM runs WHERE id IN ({marks(part)})", part).fetchall())
+        for part in parts(list(stored)):
+            cur.execute(f"DELETE FROM runs WHERE id IN ({marks(part)})", part)
+        for part in parts([run_id for run_id, status in stored.items() if status != "running"]):
+            cur.execute(f"DELETE FROM run_nodes WHERE run_id IN ({marks(part)})", part)  # rare: a scan
         for table, rows in (("runs", run_rows_), ("run_nodes", node_rows)):
             if rows:
                 cur.register("rows_batch", pa.table({f"c{i}": pa.array(list(col)) for i, col in enumerate(zip(*rows))}))
@@ -520,13 +520,3 @@ class AnalyticsStore:
                 self._db = None
                 atexit.unregister(self.close)
 
-
-def _parts(ids: list[str], size: int = 500) -> Iterator[list[str]]:
-    """`ids` a few hundred at a time: a list of parameters is looked up through a primary key's
-    index (a semi-join scans the table), at a cost that grows with the list."""
-    for start in range(0, len(ids), size):
-        yield ids[start:start + size]
-
-
-def _marks(part: list) -> str:
-    return ", ".join("?" * len(part))

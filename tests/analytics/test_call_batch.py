@@ -193,3 +193,31 @@ def test_a_fault_while_reading_the_lines_for_arrow_falls_back_to_rows(tmp_path, 
         assert (store.write_errors, store.refused_records) == (1, 0)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("path", ["arrow", "rows"])
+def test_content_is_stored_once_and_found_by_its_key(tmp_path, monkeypatch, path):
+    """Stored texts are found by their integer key, the first 124 bits of their hash: a text
+    stored before is not stored again; one whose hash differs only in its 124th bit is stored."""
+    if path == "rows":
+        monkeypatch.setattr(call_batch, "parse_calls", lambda lines: None)
+    store = AnalyticsStore(tmp_path)
+    store.read(lambda cur: None)
+    answer = address(canonical({"text": "the answer"}))
+    last = int(answer[30], 16) ^ 1  # the key's last bit flipped
+    twin = answer[:30] + format(last, "x") + answer[31:]
+    try:
+        store.submit(lambda cur: cur.execute(
+            "INSERT INTO audit_blobs (sha256, body, size, first_seen, key) VALUES (?, 'a twin', 6, now(), ?)",
+            [twin, int(twin[:31], 16)]))
+        for i in range(2):  # two batches, the same content
+            store.record_call(CallRecord(id=f"c{i}", model_id="m/x", provider="openai", latency_ms=1.0,
+                                         usage=Usage(source="provider")), {"prompt": "same"}, {"text": "the answer"})
+            store.flush(timeout=None)
+        blobs = store.read(lambda cur: cur.execute("SELECT sha256, body, key FROM audit_blobs ORDER BY body").fetchall())
+    finally:
+        store.close()
+    prompt = address(canonical({"prompt": "same"}))
+    assert sorted(blobs) == sorted([(twin, "a twin", int(twin[:31], 16)),
+                                    (answer, canonical({"text": "the answer"}), int(answer[:31], 16)),
+                                    (prompt, canonical({"prompt": "same"}), int(prompt[:31], 16))])

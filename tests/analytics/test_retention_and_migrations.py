@@ -134,6 +134,22 @@ def test_version_5_drops_the_pending_nodes_of_runs_still_running(iom_home):
         store.close()
 
 
+def test_version_6_gives_each_stored_text_its_key(iom_home):
+    con = duckdb.connect(str(iom_home / "analytics.duckdb"))
+    assert migrate(con, target=5) == 5
+    con.execute("INSERT INTO audit_blobs VALUES (sha256('{\"prompt\":\"old\"}'), '{\"prompt\":\"old\"}', 16, now())")
+    con.close()
+
+    store = AnalyticsStore(iom_home)
+    try:
+        store.record_call(CallRecord(id="c", model_id="m/a", provider="p"), {"prompt": "old"}, None)
+        store.flush()
+        blobs = store.read(lambda cur: cur.execute("SELECT sha256, key FROM audit_blobs").fetchall())
+    finally:
+        store.close()
+    assert len(blobs) == 1 and blobs[0][1] == int(blobs[0][0][:31], 16)  # keyed, and not stored twice
+
+
 def test_refuses_a_newer_schema(iom_home):
     con = duckdb.connect(str(iom_home / "analytics.duckdb"))
     migrate(con)
