@@ -519,4 +519,3 @@ class AnalyticsStore:
                 self._db.close()
                 self._db = None
                 atexit.unregister(self.close)
-
