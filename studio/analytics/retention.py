@@ -41,14 +41,20 @@ def apply_retention(cur, days: int | None, now: datetime | None = None) -> Reten
         )
         cur.execute("DELETE FROM calls WHERE time < ?", [cutoff])
         cur.execute("DELETE FROM hourly_calls WHERE hour < ?", [cutoff])  # the cutoff is a midnight
-        runs = cur.execute("SELECT count(*) FROM runs WHERE started < ? AND node_count > 0", [cutoff]).fetchone()[0]
-        cur.execute("DELETE FROM run_nodes WHERE run_id IN (SELECT id FROM runs WHERE started < ?)", [cutoff])
-        cur.execute("UPDATE runs SET inputs = NULL, outputs = NULL, node_count = 0 WHERE started < ?", [cutoff])
-        blobs = cur.execute(
-            """DELETE FROM audit_blobs WHERE sha256 NOT IN (
-                   SELECT input_hash FROM calls WHERE input_hash IS NOT NULL
-                   UNION SELECT output_hash FROM calls WHERE output_hash IS NOT NULL)"""
-        ).fetchone()[0]
+        # Only what is not trimmed yet, and texts only when calls went: retention runs each time
+        # the database is opened, and redoing it all cost 250 ms at 700k calls with nothing to do.
+        untrimmed = "started < ? AND (node_count > 0 OR inputs IS NOT NULL OR outputs IS NOT NULL)"
+        runs = cur.execute(f"SELECT count(*) FROM runs WHERE {untrimmed}", [cutoff]).fetchone()[0]
+        if runs:
+            cur.execute(f"DELETE FROM run_nodes WHERE run_id IN (SELECT id FROM runs WHERE {untrimmed})", [cutoff])
+            cur.execute(f"UPDATE runs SET inputs = NULL, outputs = NULL, node_count = 0 WHERE {untrimmed}", [cutoff])
+        blobs = 0
+        if calls:  # a text is kept while a call points at it
+            blobs = cur.execute(
+                """DELETE FROM audit_blobs WHERE sha256 NOT IN (
+                       SELECT input_hash FROM calls WHERE input_hash IS NOT NULL
+                       UNION SELECT output_hash FROM calls WHERE output_hash IS NOT NULL)"""
+            ).fetchone()[0]
         cur.execute("COMMIT")
     except Exception:
         cur.execute("ROLLBACK")

@@ -47,6 +47,15 @@ def test_retention_keeps_daily_totals_and_drops_detail(iom_home):
     assert [r["model_id"] for r in store.read(q.latency_by_model)] == ["m/b"]  # percentiles need detail
     run = store.read(q.get_run, "old")
     assert run["inputs"] is None and run["nodes"] == []
+
+    # Retention runs at every open: again the same day it finds nothing; the next day only c7,
+    # whose texts go with it, and the run trimmed already is left alone.
+    again = store.submit(lambda cur: apply_retention(cur, 1, now=at(12, 12)))
+    assert (again.calls_rolled_up, again.runs_trimmed, again.blobs_deleted) == (0, 0, 0)
+    later = store.submit(lambda cur: apply_retention(cur, 1, now=at(13, 12)))
+    assert (later.calls_rolled_up, later.runs_trimmed) == (1, 0)
+    assert store.read(lambda cur: cur.execute("SELECT count(*) FROM calls").fetchone()[0]) == 0
+    assert store.read(lambda cur: cur.execute("SELECT count(*) FROM audit_blobs").fetchone()[0]) == 0
     store.close()
 
 
