@@ -90,6 +90,7 @@ _V5 = [
     "DELETE FROM run_nodes WHERE run_id IN (SELECT id FROM runs WHERE status = 'running')",
 ]
 
+
 def _v6() -> list[str]:
     from studio.analytics.lookups import KEY_SQL
 
