@@ -123,6 +123,8 @@ def _content(value: Any, hashes_only: bool) -> tuple[str | None, str | None]:
 
 
 def run_rows(run: RunRecord, hashes_only: bool) -> tuple[tuple, list[tuple]]:
+    """The `runs` row and the `run_nodes` rows. A run still running has none of the latter: its
+    nodes are all pending, and its end replaces its row through the runs' key (store._insert_runs)."""
     inputs, inputs_hash = _content(run.inputs, hashes_only)
     outputs, outputs_hash = _content(run.outputs, hashes_only)
     run_row = (
@@ -132,7 +134,7 @@ def run_rows(run: RunRecord, hashes_only: bool) -> tuple[tuple, list[tuple]]:
         run.cached_nodes, len(run.nodes),
     )
     nodes = []
-    for node in run.nodes.values():
+    for node in run.nodes.values() if run.status != "running" else ():
         n_in, n_in_hash = _content(node.inputs, hashes_only)
         n_out, n_out_hash = _content(node.output, hashes_only)
         nodes.append((

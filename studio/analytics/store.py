@@ -449,8 +449,8 @@ class AnalyticsStore:
 
     def _insert_runs(self, cur, runs: list[RunRecord], hashes_only: bool) -> None:
         """A run recorded again replaces its rows. A run is recorded when it starts and when it
-        ends; the first keeps only its `runs` row (its nodes are all pending then), so the rows
-        to replace are found through the runs' primary key (studio/analytics/lookups.py)."""
+        ends; the first is only a `runs` row (`run_rows`), so the rows to replace are found
+        through the runs' primary key (studio/analytics/lookups.py)."""
         import pyarrow as pa
 
         latest = {run.id: run for run in runs}  # a run recorded twice in one batch: keep the last
@@ -458,8 +458,7 @@ class AnalyticsStore:
         for run in latest.values():
             run_row, nodes = run_rows(run, hashes_only)
             run_rows_.append(run_row)
-            if run.status != "running":
-                node_rows.extend(nodes)
+            node_rows.extend(nodes)
         stored: dict[str, str] = {}
         for part in parts(list(latest)):
             stored.update(cur.execute(f"SELECT id, status FROM runs WHERE id IN ({marks(part)})", part).fetchall())
