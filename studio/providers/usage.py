@@ -5,11 +5,17 @@ shipped with the package), else unpriced (`usd=None`, never a silent $0)."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, timezone
 from typing import Any
 
 from studio.spec.calls import Cost, Usage
 from studio.spec.model import ModelSpec
+
+log = logging.getLogger(__name__)
+
+# Token counts are stored as BIGINT; a count past it (or below zero) is no count a call can have.
+_COUNT_LIMIT = 2**63
 
 # Our provider names -> genai-prices provider ids.
 _GENAI_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "google": "google"}
@@ -30,9 +36,20 @@ def estimate(input: dict[str, Any], output: dict[str, Any]) -> Usage:
     return Usage(input_tokens=max(1, _chars(text_in) // 4), output_tokens=_chars(out) // 4, source="estimate")
 
 
+def believable(usage: Usage) -> bool:
+    """Every count between zero and what a 64-bit column holds."""
+    counts = (usage.input_tokens, usage.output_tokens, usage.cached_tokens, usage.reasoning_tokens or 0)
+    return all(0 <= count < _COUNT_LIMIT for count in counts)
+
+
 def final_usage(spec: ModelSpec, reported: Usage | None, input: dict[str, Any], output: dict[str, Any]) -> Usage:
+    """The provider's counts when it gave believable ones; else an estimate (marked so), which
+    keeps the call priced and recorded where an absurd count would fit no analytics column."""
     if reported is not None:
-        return reported
+        if believable(reported):
+            return reported
+        log.warning("%s reported token counts no call can have (%s in, %s out); its usage is estimated instead",
+                    spec.id, reported.input_tokens, reported.output_tokens)
     if spec.api == "local":
         return Usage(source="none")
     return estimate(input, output)

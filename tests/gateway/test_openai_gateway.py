@@ -69,6 +69,16 @@ def gateway(iom_home, fake):
     assert "Traceback" not in out and "sk-loop-secret" not in out, out
 
 
+def recent_calls(gateway, count: int, wait_s: float = 8) -> list[dict]:
+    """The calls the server has recorded, newest first, once there are `count` (or the wait is over)."""
+    read = str(gateway.base_url).rstrip("/").removesuffix("/v1") + "/api/analytics/read"
+    deadline, calls = time.monotonic() + wait_s, []
+    while time.monotonic() < deadline and len(calls) < count:
+        time.sleep(0.3)
+        calls = httpx.post(read, headers=AUTH, json={"query": "recent_calls", "args": []}).json()
+    return calls
+
+
 def test_models_lists_registry_llms_and_pipelines(gateway):
     ids = {m["id"] for m in gateway.get("/models").json()["data"]}
     assert {"loop/chat", "openai/gpt-4o-mini", "pipeline/review-triage", "pipeline/content-enhancement"} <= ids
@@ -88,10 +98,10 @@ def test_a_chat_completion_goes_through_the_hub(gateway, fake):
     assert sent.headers["authorization"] == "Bearer sk-loop-secret-000000000000"
 
 
-def test_an_answer_the_analytics_refuses_is_answered_and_logged_in_one_line(gateway, fake):
-    """A token count past 64 bits is passed on as the provider said it; its record fits no
-    analytics column and is left out, which the server logs as a sentence (the fixture checks
-    its output holds no traceback), and the next call is recorded as usual."""
+def test_a_token_count_no_call_can_have_is_answered_with_the_estimate_and_recorded(gateway, fake):
+    """A token count past 64 bits is no count a call can have, and fits no analytics column:
+    the client is given the studio's estimate (what it records and prices), the server logs
+    one sentence (the fixture checks its output holds no traceback), and the call is recorded."""
     huge = 10**20
     fake.reply("/v1/chat/completions", Reply(raw='{"id": "c-7", "choices": [{"message": {"content": "Fine"}, '
                                                   f'"finish_reason": "stop"}}], "usage": {{"prompt_tokens": {huge}, '
@@ -100,8 +110,10 @@ def test_an_answer_the_analytics_refuses_is_answered_and_logged_in_one_line(gate
     question = {"model": "loop/chat", "messages": [{"role": "user", "content": "Hello"}]}
     r = gateway.post("/chat/completions", json=question)
     assert r.status_code == 200, r.text
-    assert r.json()["usage"]["prompt_tokens"] == huge
+    usage = r.json()["usage"]
+    assert 0 < usage["prompt_tokens"] < 100 and usage["completion_tokens"] == 1  # "Fine": four characters
     assert gateway.post("/chat/completions", json=question).json()["choices"][0]["message"]["content"] == "Again"
+    assert [(c["status"], c["input_tokens"]) for c in recent_calls(gateway, 2)] == [("ok", 7), ("ok", usage["prompt_tokens"])]
 
 
 def test_a_streamed_completion_arrives_as_openai_chunks(gateway, fake):
@@ -128,11 +140,7 @@ def test_a_client_that_hangs_up_mid_stream_stops_the_call_upstream(gateway, fake
         for line in r.iter_lines():
             if "first" in line:
                 break  # leaving the block closes the connection, ~10 s before the model would finish
-    read = str(gateway.base_url).rstrip("/").removesuffix("/v1") + "/api/analytics/read"
-    deadline, calls = time.monotonic() + 8, []
-    while time.monotonic() < deadline and not calls:
-        time.sleep(0.3)
-        calls = httpx.post(read, headers=AUTH, json={"query": "recent_calls", "args": []}).json()
+    calls = recent_calls(gateway, 1)
     assert [(c["model_id"], c["status"], c["error_class"]) for c in calls] == [("loop/chat", "error", "cancelled")]
 
 

@@ -76,18 +76,20 @@ def test_invoke_errors_are_one_line_without_secret(iom, fake):
     assert r.returncode == 1 and "not valid JSON" in r.stderr
 
 
-def test_a_reply_the_analytics_refuses_is_one_warning_line_and_the_answer_prints(iom, fake):
-    """A token count past 64 bits fits no analytics column. The call still answers; what the
-    writer logs about it is one sentence each, not the traceback Python prints for a logged
-    exception when nothing set logging up."""
+def test_a_token_count_no_call_can_have_is_estimated_and_the_call_recorded(iom, fake):
+    """A token count past 64 bits fits no analytics column: the call's usage is estimated
+    instead (marked so, priced from it), one warning line says why, and the call is recorded."""
     fake.reply(PATH, Reply(raw='{"id": "c-7", "choices": [{"message": {"content": "Fine"}, "finish_reason": "stop"}], '
                                '"usage": {"prompt_tokens": 100000000000000000000, "completion_tokens": 5}}'))
-    r = iom("invoke", "fake/chat", "--input", '{"prompt": "Hi"}')
+    r = iom("invoke", "fake/chat", "--input", '{"prompt": "Hi"}', "--json")
     assert r.returncode == 0, r.stderr
-    assert r.stdout == "Fine\n" and "Traceback" not in r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["output"]["text"] == "Fine" and doc["usage"]["source"] == "estimate"
+    assert 0 < doc["usage"]["inputTokens"] < 100 and doc["cost"]["source"] == "spec"
     lines = r.stderr.strip().splitlines()
-    assert lines and all(line.startswith("iom: error: analytics: ") for line in lines), r.stderr
-    assert "left out 1 calls" in r.stderr
+    assert len(lines) == 1 and lines[0].startswith("iom: warning: fake/chat reported token counts no call can have"), r.stderr
+    summary = json.loads(iom("analytics", "--json").stdout)["summary"]
+    assert summary["calls"] == 1 and summary["input_tokens"] == doc["usage"]["inputTokens"]
 
 
 def test_models_check_stores_health(iom, fake):

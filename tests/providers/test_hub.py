@@ -76,6 +76,27 @@ async def test_unknown_price_is_unpriced_never_zero(fake, hub):
     assert hub.recorder.calls[-1][0].cost_usd is None
 
 
+@pytest.mark.parametrize("counts", [{"prompt_tokens": -3, "completion_tokens": 1},
+                                    {"prompt_tokens": 1, "completion_tokens": 2**63},
+                                    {"prompt_tokens": 1, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": -1}}])
+@pytest.mark.parametrize("stream", [False, True])
+async def test_token_counts_no_call_can_have_give_way_to_the_estimate(fake, hub, counts, stream):
+    """Below zero or past what a 64-bit column holds: the provider's figures are not used (they
+    would price the call absurdly and fit no analytics column), the estimate is, marked so."""
+    if stream:
+        fake.reply(PATH, Reply(chunks=sse({"choices": [{"index": 0, "delta": {"content": "fine"}}]},
+                                          {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+                                          {"choices": [], "usage": counts})))
+    else:
+        fake.reply(PATH, Reply(json={**OK, "usage": counts}))
+    spec = llm(fake, prices={"input_per_token": 1e-6, "output_per_token": 2e-6})
+    result = await hub.call(spec, req({"prompt": "x"}, stream=stream))
+    # about four characters a token: '{"prompt": "x"}' is 15, "fine" is 4
+    assert result.usage.source == "estimate" and (result.usage.input_tokens, result.usage.output_tokens) == (3, 1)
+    assert result.cost.usd == pytest.approx(3e-6 + 2e-6)
+    assert hub.recorder.calls[-1][0].usage == result.usage
+
+
 async def test_record_carries_context_and_content(fake, hub):
     fake.reply(PATH, Reply(json=OK, headers={"x-request-id": "r"}))
     ctx = CallContext(pipeline_id="p", run_id="run1", node_id="n1", fell_back_from="a/b", routing_reason="fallback")
