@@ -47,6 +47,30 @@ async def test_fan_out_runs_as_fast_as_its_critical_path(engine, registry, fake)
     assert {r.path for r in fake.requests[3:]} == {"/a/v1/chat/completions", "/b/v1/chat/completions", "/c/v1/chat/completions"}
 
 
+async def test_a_wide_fan_out_to_one_provider_is_not_held_back(engine, registry, fake):
+    """24 parallel calls to one provider are all in flight at once: the engine's own bound per
+    provider is the hub's pool (64), so a fan-out takes one call's time, not three rounds of 8."""
+    openai_model(registry, fake, "t/w", "/w/v1/chat/completions")
+    lock, in_flight, peak = threading.Lock(), [0], [0]
+
+    def answer(_rec):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.5)
+        with lock:
+            in_flight[0] -= 1
+        return Reply(json=chat_reply("ok"))
+    fake.reply("/w/v1/chat/completions", *[answer] * 24)
+    wide = [model_node(f"n{i}", "t/w") for i in range(24)]
+    p = pipeline([TEXT_IN, *wide, {"id": "m", "kind": "merge"}, OUT],
+                 [*((f"a{i}", "in", f"n{i}") for i in range(24)),
+                  *((f"b{i}", f"n{i}", "m", "text", f"r{i}") for i in range(24)), ("c", "m", "out")])
+    record = await engine.run(p, {"text": "go"}, RunOptions(use_cache=False))
+    assert record.status == "succeeded", record.error
+    assert len(record.outputs) == 24 and peak[0] == 24
+
+
 async def test_prompt_templates_edges_and_the_run_record(engine, registry, fake, recorder):
     openai_model(registry, fake, "t/a", "/v1/chat/completions")
     fake.reply("/v1/chat/completions", Reply(json=chat_reply("Bonjour", 12, 3)))
