@@ -47,7 +47,7 @@ def bench_ingest(home: Path, n: int, audit: bool) -> float:
 
 GENERATE = """
 INSERT INTO calls SELECT
-    'c' || i, TIMESTAMP '{end}' - INTERVAL (i % (30 * 24 * 3600)) SECOND,
+    'c' || i, TIMESTAMP '{end}' - INTERVAL ((i // 4) * 10 - i % 2) SECOND,  -- within its run (GENERATE_RUNS)
     'm/model-' || (i % 20), ['openai', 'anthropic', 'gemini', 'ollama', 'local'][1 + i % 5],
     CASE WHEN i % 3 = 0 THEN NULL ELSE 'pipeline-' || (i % 30) END,
     CASE WHEN i % 3 = 0 THEN NULL ELSE left(md5((i // 4)::VARCHAR), 16) END, NULL,

@@ -250,8 +250,16 @@ def list_runs(cur, f: Filters = Filters(), limit: int = 50) -> list[dict[str, An
         FROM runs{w} ORDER BY started DESC, id LIMIT {int(limit)}""", p)
 
 
+# How far outside its run's start and end a node's start or a call's time may be: the clocks
+# of other machines (a Ray cluster's workers), and a call recorded as its run is cancelled.
+RUN_TIME_MARGIN = timedelta(hours=1)
+
+
 def get_run(cur, run_id: str) -> dict[str, Any] | None:
-    """One run with its nodes (which model produced which output, inputs, timings, cost) and calls."""
+    """One run with its nodes (which model produced which output, inputs, timings, cost) and calls.
+    Nodes and calls are looked for within the run's time (`RUN_TIME_MARGIN` either side), which
+    lets DuckDB's min/max skip the row groups of other days, where the id alone read both whole
+    tables: side by side, 18 → 10 ms at a million calls, 54 → 10 ms at four million."""
     import json
 
     runs = _dicts(cur, "SELECT * FROM runs WHERE id = ?", [run_id])
@@ -260,13 +268,16 @@ def get_run(cur, run_id: str) -> dict[str, Any] | None:
     run = runs[0]
     for key in ("inputs", "outputs"):
         run[key] = json.loads(run[key]) if run[key] is not None else None
-    nodes = _dicts(cur, "SELECT * FROM run_nodes WHERE run_id = ? ORDER BY started NULLS LAST, node_id", [run_id])
+    since = run["started"] - RUN_TIME_MARGIN
+    until = (run["ended"] or utc_naive(datetime.now(timezone.utc))) + RUN_TIME_MARGIN
+    nodes = _dicts(cur, """SELECT * FROM run_nodes WHERE run_id = ? AND (started IS NULL OR started BETWEEN ? AND ?)
+        ORDER BY started NULLS LAST, node_id""", [run_id, since, until])
     for node in nodes:
         for key in ("inputs", "output"):
             node[key] = json.loads(node[key]) if node[key] is not None else None
     run["nodes"] = nodes
-    run["calls"] = _dicts(cur, f"SELECT {', '.join(RECENT_COLUMNS)} FROM calls WHERE run_id = ? ORDER BY time, id",
-                          [run_id])
+    run["calls"] = _dicts(cur, f"SELECT {', '.join(RECENT_COLUMNS)} FROM calls WHERE run_id = ? AND time BETWEEN ? AND ? "
+                               "ORDER BY time, id", [run_id, since, until])
     return run
 
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -145,6 +146,26 @@ def test_hashes_only_setting_keeps_no_content(iom_home):
     assert run["nodes"][0]["inputs"] is None and run["nodes"][0]["inputs_hash"]
     store.close()
     assert json.loads((iom_home / "analytics.json").read_text())["auditHashesOnly"] is True
+
+
+def test_a_runs_drill_down_finds_its_nodes_and_calls_within_its_time(iom_home):
+    """Nodes and calls are looked for within the run's start and end, an hour either side
+    (another machine's clock, a call recorded as its run is cancelled); a node that never
+    started has no time and is always shown. A call stamped further off is another day's."""
+    started = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+    store = AnalyticsStore(iom_home)
+    store.record_run(RunRecord(id="r", pipeline_id="p", status="succeeded", started=started,
+                               ended=started + timedelta(seconds=5), nodes={
+                                   "a": NodeRun(node_id="a", status="succeeded", started=started + timedelta(seconds=1)),
+                                   "b": NodeRun(node_id="b", status="skipped")}))
+    for call_id, offset in (("in-run", timedelta(seconds=2)), ("skewed", timedelta(minutes=-40)),
+                            ("late", timedelta(minutes=50)), ("other-day", timedelta(hours=-3))):
+        store.record_call(CallRecord(id=call_id, time=started + offset, model_id="m/a", provider="p", run_id="r"))
+    store.flush()
+    got = store.read(q.get_run, "r")
+    assert [(n["node_id"], n["status"]) for n in got["nodes"]] == [("a", "succeeded"), ("b", "skipped")]
+    assert [c["id"] for c in got["calls"]] == ["skewed", "in-run", "late"]
+    store.close()
 
 
 def test_run_recorded_twice_keeps_the_latest_state(iom_home):
