@@ -382,11 +382,12 @@ async def slow_provider(iom_home, memory_keyring):
 
 
 async def test_a_pipeline_batch_calls_a_provider_as_many_rows_at_a_time_as_asked(slow_provider, iom_home):
-    """The engine holds a provider to 8 calls at once for runs side by side; a batch asked for
-    16 rows at a time gets 16 (it got 8), and runs outside a batch are held to 8 again after."""
+    """The engine holds a provider to 64 calls at once (Engine.PROVIDER_CONCURRENCY) for runs
+    side by side; a batch asked for 72 rows at a time gets 72, and runs outside a batch are
+    held to 64 again after it, though the provider's connection pool has grown to 72."""
     import asyncio
 
-    from studio.engine import RunOptions
+    from studio.engine import Engine, RunOptions
     from studio.spec import load_pipeline
 
     s, answer = slow_provider
@@ -398,11 +399,11 @@ async def test_a_pipeline_batch_calls_a_provider_as_many_rows_at_a_time_as_asked
         "edges": [{"id": "e1", "source": "in", "target": "llm", "sourcePort": "out", "targetPort": "in"},
                   {"id": "e2", "source": "llm", "target": "out", "sourcePort": "text", "targetPort": "text"}]})
     s.pipelines.save(pipeline)
-    agg = await run_batch(s, plan_batch(s, "one-call", str(_prompts(iom_home, 16)), concurrency=16))
-    assert agg["succeeded"] == 16 and answer.most == 16
+    agg = await run_batch(s, plan_batch(s, "one-call", str(_prompts(iom_home, 72)), concurrency=72))
+    assert agg["succeeded"] == 72 and answer.most == 72
     answer.most = 0
-    runs = await asyncio.gather(*(s.engine.run(pipeline, {"text": "q"}, RunOptions(use_cache=False)) for _ in range(16)))
-    assert all(r.status == "succeeded" for r in runs) and answer.most == 8
+    runs = await asyncio.gather(*(s.engine.run(pipeline, {"text": "q"}, RunOptions(use_cache=False)) for _ in range(72)))
+    assert all(r.status == "succeeded" for r in runs) and answer.most == Engine.PROVIDER_CONCURRENCY == 64
 
 
 async def test_a_batch_above_the_connection_pool_gets_its_calls_at_once(slow_provider, iom_home):
