@@ -99,14 +99,17 @@ class RunOptions:
 class Engine:
     # how long capability nodes reuse the recent latency and error figures (see call_stats)
     CALL_STATS_FRESH_S = 30.0
-    # Calls to one provider at once, as many as the hub's pool has connections for it
-    # (ProviderHub.CONNECTIONS). At 8 a fan-out of 24 calls to one provider took three rounds
-    # of its latency where its critical path is one. A model's rate limits still apply.
+    # Calls to one provider at once outside batches. A provider's API takes as many as the
+    # hub's pool has connections for (ProviderHub.CONNECTIONS): at 8, a fan-out of 24 calls
+    # took three rounds of its latency where its critical path is one. The built-in models and
+    # Ollama compute on this machine a few at a time; more calls would only queue there, their
+    # time in that queue counted against each call's timeout. A model's rate limits still apply.
     PROVIDER_CONCURRENCY = 64
+    ON_THIS_MACHINE_CONCURRENCY = {"local": 8, "ollama": 8}
 
     def __init__(self, *, models, caller: ModelCaller, recorder, keys, home: Path,
                  breaker_threshold: int = 5, breaker_cooldown_s: float = 30.0,
-                 provider_concurrency: int = PROVIDER_CONCURRENCY, rate_window_s: float = 60.0, rng=None):
+                 provider_concurrency: int | None = None, rate_window_s: float = 60.0, rng=None):
         self.models = models
         self.caller = caller
         self.recorder = recorder
@@ -116,7 +119,7 @@ class Engine:
         self.cache = OutputCache(cache_path(home))
         self.breaker_threshold = breaker_threshold
         self.breaker_cooldown_s = breaker_cooldown_s
-        self.provider_concurrency = provider_concurrency
+        self.provider_concurrency = provider_concurrency  # one bound for every provider, else the ones above
         self._batch_concurrency: list[int] = []  # of the batches running now (calls_per_provider_at_least)
         self.rate_window_s = rate_window_s  # "per minute" unless a test shrinks the minute
         self.rng = rng
@@ -147,7 +150,8 @@ class Engine:
     def semaphore(self, provider: str) -> asyncio.Semaphore:
         """The bound on calls to one provider at once. When a batch raises it, calls already
         holding the smaller one finish under it while new calls take the larger."""
-        limit = max([self.provider_concurrency, *self._batch_concurrency])
+        own = self.provider_concurrency or self.ON_THIS_MACHINE_CONCURRENCY.get(provider, self.PROVIDER_CONCURRENCY)
+        limit = max([own, *self._batch_concurrency])
         found = self._semaphores.get((provider, limit))
         if found is None:
             found = self._semaphores[(provider, limit)] = asyncio.Semaphore(limit)
@@ -156,9 +160,10 @@ class Engine:
     @contextlib.contextmanager
     def calls_per_provider_at_least(self, n: int) -> Iterator[None]:
         """While a batch runs `n` rows at a time, each provider takes up to `n` of its calls at
-        once. The engine's own bound (`provider_concurrency`, 64) is for runs side by side; when
-        it was 8 it held a 64-row batch of a one-model pipeline to 8 calls in flight (38.7 rows/s
-        against a 200 ms provider, whose ceiling is 320). Per-model rate limits still apply."""
+        once. The engine's own bound (`PROVIDER_CONCURRENCY`) is for runs side by side; when it
+        was 8 for every provider, it held a 64-row batch of a one-model pipeline to 8 calls in
+        flight (38.7 rows/s against a 200 ms provider, whose ceiling is 320). Per-model rate
+        limits still apply."""
         self._batch_concurrency.append(n)
         try:
             yield
