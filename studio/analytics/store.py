@@ -459,12 +459,11 @@ class AnalyticsStore:
             run_row, nodes = run_rows(run, hashes_only)
             run_rows_.append(run_row)
             node_rows.extend(nodes)
-        stored: dict[str, str] = {}
+        replaced: dict[str, str] = {}  # id -> the status it was stored with
         for part in parts(list(latest)):
-            stored.update(cur.execute(f"SELECT id, status FROM runs WHERE id IN ({marks(part)})", part).fetchall())
-        for part in parts(list(stored)):
-            cur.execute(f"DELETE FROM runs WHERE id IN ({marks(part)})", part)
-        for part in parts([run_id for run_id, status in stored.items() if status != "running"]):
+            deleted = cur.execute(f"DELETE FROM runs WHERE id IN ({marks(part)}) RETURNING id, status", part)
+            replaced.update(deleted.fetchall())
+        for part in parts([run_id for run_id, status in replaced.items() if status != "running"]):
             cur.execute(f"DELETE FROM run_nodes WHERE run_id IN ({marks(part)})", part)  # rare: a scan
         for table, rows in (("runs", run_rows_), ("run_nodes", node_rows)):
             if rows:

@@ -36,7 +36,7 @@ from studio.secrets import read_keys
 from studio.spec.base import utcnow
 from studio.spec.calls import CallRequest, CallResult, Usage
 from studio.spec.fit import schema_problem
-from studio.spec.model import ModelSpec
+from studio.spec.model import ON_THIS_MACHINE, ModelSpec
 from studio.spec.pipeline import Node, Pipeline
 from studio.spec.records import NodeRun, RunRecord
 
@@ -105,7 +105,7 @@ class Engine:
     # Ollama compute on this machine a few at a time; more calls would only queue there, their
     # time in that queue counted against each call's timeout. A model's rate limits still apply.
     PROVIDER_CONCURRENCY = 64
-    ON_THIS_MACHINE_CONCURRENCY = {"local": 8, "ollama": 8}
+    ON_THIS_MACHINE_CONCURRENCY = 8  # the built-in models and Ollama (spec.model.ON_THIS_MACHINE)
 
     def __init__(self, *, models, caller: ModelCaller, recorder, keys, home: Path,
                  breaker_threshold: int = 5, breaker_cooldown_s: float = 30.0,
@@ -150,7 +150,8 @@ class Engine:
     def semaphore(self, provider: str) -> asyncio.Semaphore:
         """The bound on calls to one provider at once. When a batch raises it, calls already
         holding the smaller one finish under it while new calls take the larger."""
-        own = self.provider_concurrency or self.ON_THIS_MACHINE_CONCURRENCY.get(provider, self.PROVIDER_CONCURRENCY)
+        own = self.provider_concurrency or (
+            self.ON_THIS_MACHINE_CONCURRENCY if provider in ON_THIS_MACHINE else self.PROVIDER_CONCURRENCY)
         limit = max([own, *self._batch_concurrency])
         found = self._semaphores.get((provider, limit))
         if found is None:

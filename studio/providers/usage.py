@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from studio.spec.calls import Cost, Usage
-from studio.spec.model import ModelSpec
+from studio.spec.model import ON_THIS_MACHINE, ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def cost(spec: ModelSpec, usage: Usage) -> Cost:
             cached_price = p.cached_input_per_token if p.cached_input_per_token is not None else p.input_per_token
             usd += (usage.input_tokens - cached) * p.input_per_token + cached * cached_price
             usd += usage.output_tokens * p.output_per_token
-        return Cost(usd=usd, source="free" if usd == 0 and spec.provider in ("local", "ollama") else "spec")
+        return Cost(usd=usd, source="free" if usd == 0 and spec.provider in ON_THIS_MACHINE else "spec")
     return genai_cost(spec, usage) or Cost(usd=None, source="none")
 
 

@@ -10,6 +10,8 @@ from pydantic import Field, field_validator, model_validator
 from studio.spec.base import SpecModel, check_json_schema, check_slug, utcnow
 
 Provider = Literal["openai", "anthropic", "google", "huggingface", "ollama", "http", "local"]
+# Whose models compute on the user's own machine: free of charge, and a few calls at a time.
+ON_THIS_MACHINE = frozenset({"local", "ollama"})
 
 # Wire formats; one adapter each (providers issue). The provider says who runs the model,
 # the api says how to talk to it: an Ollama server can be spoken to as "openai-chat" too.
