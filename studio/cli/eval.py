@@ -119,6 +119,9 @@ def _table(doc: dict) -> None:
     if cached:
         print(f"cached outputs answered some nodes of variant {', '.join(cached)}: their cost and latency "
               "leave those calls out; run without --reuse-cache to measure every call.")
+    for i, v in enumerate(doc["variants"], 1):
+        for warning in v.get("warnings") or ():
+            print(f"variant {i}, {warning}")
 
 
 def _list(args) -> int:
@@ -183,6 +186,9 @@ def _save_quality(args) -> int:
 
     s = studio()
     doc = load_experiment(s.home, args.id)
-    for model, score in save_from_experiment(s.home, doc, args.capability, s.models.find):
+    saved, skipped = save_from_experiment(s.home, doc, args.capability, s.models.find)
+    for model, score in saved:
         print(f"{model}: quality {score:.3f} for {args.capability!r} (from {doc['id']})")
+    for sentence in skipped:
+        print(sentence, file=sys.stderr)
     return 0

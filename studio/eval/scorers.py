@@ -87,6 +87,18 @@ def pick(output: Any, path: str) -> Any:
     return value
 
 
+def has_field(output: Any, path: str) -> bool:
+    """Whether `pick` finds the path in the output, rather than a null standing for its absence."""
+    if isinstance(output, str):
+        return True
+    value = output
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False
+        value = value[part]
+    return True
+
+
 def normalize(value: Any) -> str:
     text = unicodedata.normalize("NFKC", "" if value is None else str(value)).casefold()
     text = re.sub(r"[^\w\s]", " ", text)
@@ -180,12 +192,16 @@ class ScoreReport:
     classification: dict | None = None
     judge_cost_usd: float | None = None
     judge_reused: int = 0  # rows whose grade came from the output cache (the same question asked before)
+    field: str | None = None  # the output field read (None: the judge read the whole output)
+    answered: int = 0  # rows that succeeded
+    missing: int = 0  # of those, the rows whose output has no such field (each scored 0)
 
     def to_json(self) -> dict[str, Any]:
         return {"scorer": self.scorer, "mean": self.mean, "ci95": list(self.ci95) if self.ci95 else None,
                 "scored": self.scored, "perRow": {str(k): v for k, v in self.per_row.items()},
                 "classification": self.classification, "judgeCostUsd": self.judge_cost_usd,
-                "judgeReused": self.judge_reused}
+                "judgeReused": self.judge_reused, "field": self.field, "answered": self.answered,
+                "missingField": self.missing}
 
 
 def _aggregate(spec: ScorerSpec, per_row: dict[int, float | None], pairs=None, judge_cost=None) -> ScoreReport:
@@ -197,19 +213,27 @@ def _aggregate(spec: ScorerSpec, per_row: dict[int, float | None], pairs=None, j
 
 
 def score_rows(spec: ScorerSpec, rows: list[dict]) -> ScoreReport:
-    """Score batch rows (as in rows.jsonl) with a non-judge scorer. A failed row scores 0."""
+    """Score batch rows (as in rows.jsonl) with a non-judge scorer. A failed row scores 0, and
+    so does an output without the field; the report counts those, so a 0 that only means "no
+    such field" (a variant whose output names it differently) can be told from a wrong answer."""
     per_row: dict[int, float | None] = {}
     pairs = [] if spec.kind == "classification" else None
+    path = spec.field or spec.column
+    answered = missing = 0
     for r in rows:
         expected = (r.get("expected") or {}).get(spec.column)
         if r.get("status") != "succeeded":
             per_row[r["index"]] = None if expected in (None, "") else 0.0
             continue
-        got = pick(r.get("output"), spec.field or spec.column)
+        answered += 1
+        missing += not has_field(r.get("output"), path)
+        got = pick(r.get("output"), path)
         per_row[r["index"]] = score_value(spec, got, expected)
         if pairs is not None and expected not in (None, ""):
             pairs.append((str(expected).strip(), "" if got is None else str(got).strip()))
-    return _aggregate(spec, per_row, pairs)
+    report = _aggregate(spec, per_row, pairs)
+    report.field, report.answered, report.missing = path, answered, missing
+    return report
 
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -233,13 +257,15 @@ async def judge_rows(studio, spec: ScorerSpec, rows: list[dict], *, concurrency:
     per_row: dict[int, float | None] = {}
     costs: list[float] = []
     reused = 0
+    answered = [r for r in rows if r.get("status") == "succeeded"]
+    without_field = {r["index"] for r in answered if spec.field and not has_field(r.get("output"), spec.field)}
 
     async def one(r: dict) -> None:
         expected = (r.get("expected") or {}).get(spec.column)
-        if r.get("status") != "succeeded":
+        if r.get("status") != "succeeded" or r["index"] in without_field:  # nothing to grade: not paid for
             per_row[r["index"]] = 0.0
             return
-        got = pick(r.get("output"), spec.field or spec.column) if spec.field else r.get("output")
+        got = pick(r.get("output"), spec.field) if spec.field else r.get("output")
         prompt = spec.rubric.format(input=_as_text(r.get("inputs")), expected=_as_text(expected), output=_as_text(got))
         call_input = {"prompt": prompt}
         key = cache_key(model_id=judge.id, model_version=model_version(judge), params={**judge.default_params, **params},
@@ -267,4 +293,5 @@ async def judge_rows(studio, spec: ScorerSpec, rows: list[dict], *, concurrency:
     await asyncio.gather(*(one(r) for r in rows))
     report = _aggregate(spec, dict(sorted(per_row.items())), judge_cost=sum(costs) if costs else None)
     report.judge_reused = reused
+    report.field, report.answered, report.missing = spec.field, len(answered), len(without_field)
     return report

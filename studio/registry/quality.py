@@ -33,23 +33,37 @@ def variant_model(variant: dict) -> str | None:
     return variant["target"] if "/" in variant["target"] else None
 
 
-def save_from_experiment(home: Path, doc: dict, capability: str, models_known) -> list[tuple[str, float]]:
-    """Store each model-measuring variant's quality for the capability; returns what was saved."""
+def save_from_experiment(home: Path, doc: dict, capability: str, models_known) -> tuple[list[tuple[str, float]], list[str]]:
+    """Store each model-measuring variant's quality for the capability; returns what was saved
+    and, in a sentence each, the models left out because a scorer found no field to read in
+    their outputs (a quality of 0 that routing would then hold against a model it never measured)."""
+    from studio.eval.experiments import unread_scores
+
     if not capability.strip():
         raise UserError("name the capability the scores measure, e.g. --capability sentiment.")
     data = load_quality(home)
-    saved = []
+    saved, skipped = [], []
     for v in doc["variants"]:
         model = variant_model(v)
         if model is None or v.get("quality") is None or models_known(model) is None:
+            continue
+        unread = unread_scores(v, home)
+        if unread:
+            reads = ", ".join(f"{s['field']!r} ({s['scorer']})" for s in unread)
+            skipped.append((model, f"{model}: not saved, because none of its answers has the output field {reads}; "
+                                   "name the field in the variant (TARGET#COLUMN=FIELD) or leave that scorer out, "
+                                   "and run the experiment again."))
             continue
         data.setdefault(capability, {})[model] = {
             "score": v["quality"], "dataset": doc.get("datasetId") or Path(doc["data"]).name,
             "scorers": doc["scorers"], "experiment": doc["id"], "date": doc["created"], "rows": v["rows"],
             "modelVersion": v.get("modelVersion")}
         saved.append((model, v["quality"]))
+    skipped = [why for model, why in skipped if model not in {m for m, _ in saved}]  # not measured by another variant
     if not saved:
+        if skipped:
+            raise UserError(" ".join(["nothing was saved:", *skipped]))
         raise UserError(f"experiment {doc['id']} has no variant that measures one registry model "
                         "(a model target, or a pipeline with one node swapped); nothing was saved.")
     write_json(quality_path(home), data)
-    return saved
+    return saved, skipped

@@ -208,6 +208,13 @@ async def evaluate_page() -> None:
             with results:
                 ui.table(columns=COLUMNS, rows=compare_rows(doc), row_key="n").classes("w-full").props(
                     "dense flat data-testid=eval-compare")
+                warnings = [f"Variant {i}, {w}" for i, v in enumerate(doc["variants"], 1) for w in v.get("warnings") or ()]
+                if warnings:
+                    with ui.column().classes("gap-1").props("data-testid=eval-warnings"):
+                        for warning in warnings:
+                            with ui.row().classes("items-start no-wrap gap-2 text-warning"):
+                                ui.icon("warning")
+                                ui.label(warning)
                 ui.plotly(figure(doc)).classes("w-full h-96 eval-chart")
                 names = {str(i): f"{i}. {v['variant']}" for i, v in enumerate(doc["variants"], 1)}
                 if len(names) >= 2:

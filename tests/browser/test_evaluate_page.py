@@ -40,6 +40,15 @@ def test_two_variants_compared(studio_screen):
     next(i for i in studio_screen.selenium.find_elements(By.CSS_SELECTOR, ".q-menu .q-item") if first_id in i.text).click()
     wait_until(lambda: first_id in by_testid(studio_screen, "eval-progress").text and "6 / 6" not in _cells(studio_screen))
     assert "review-triage" in _cells(studio_screen)
+    assert not studio_screen.selenium.find_elements(By.CSS_SELECTOR, "[data-testid=eval-warnings]")
+    # the bare model scored on a field it names differently: the page says why every row is 0
+    replace_text(studio_screen, "eval-variants", "local/sentiment-vader")
+    replace_text(studio_screen, "eval-scorers", "sentiment:classification")
+    by_testid(studio_screen, "eval-run").click()
+    wait_until(lambda: studio_screen.selenium.find_elements(By.CSS_SELECTOR, "[data-testid=eval-warnings]"), 60)
+    warning = by_testid(studio_screen, "eval-warnings").text
+    assert "Variant 1, sentiment:classification: none of the 6 answered rows has an output field 'sentiment'" in warning
+    assert "local/sentiment-vader#sentiment=FIELD" in warning
 
 
 def _cells(screen):

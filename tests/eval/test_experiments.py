@@ -87,6 +87,37 @@ def test_cli_run_show_compare_and_bad_input(iom_home):
     assert bad.returncode == 1 and "no expected column 'stars'" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_a_variant_whose_output_lacks_the_scored_field_is_told_and_not_saved_as_a_quality(iom_home):
+    """The bare sentiment model names its answer 'label': scored on 'sentiment' without the
+    mapping, every row scores 0. The experiment says why and how to name the field, and that 0
+    never reaches the registry, where quality-aware routing would hold it against the model."""
+    r = iom("eval", "run", "--data", str(SAMPLE), "-v", "local/sentiment-vader", "-v", "local/sentiment-vader#sentiment=label",
+            "-s", "sentiment:classification", "--limit", "6", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    bare, mapped = doc["variants"]
+    assert bare["quality"] == 0.0 and bare["scores"][0]["missingField"] == bare["scores"][0]["answered"] == 6
+    [warning] = bare["warnings"]
+    assert "none of the 6 answered rows has an output field 'sentiment'" in warning and "label" in warning
+    assert "local/sentiment-vader#sentiment=FIELD" in warning
+    assert mapped["warnings"] == [] and mapped["scores"][0]["missingField"] == 0 and mapped["quality"] > 0.0
+    shown = iom("eval", "show", doc["id"])
+    assert f"variant 1, {warning}" in shown.stdout and "variant 2," not in shown.stdout
+
+    quality = iom_home / "models" / "quality.json"
+    saved = iom("eval", "save-quality", doc["id"], "--capability", "sentiment")
+    # the same model measured with the field named is saved; the unmapped measure is not
+    assert saved.returncode == 0 and f"local/sentiment-vader: quality {mapped['quality']:.3f}" in saved.stdout
+    assert json.loads(quality.read_text())["sentiment"]["local/sentiment-vader"]["score"] == mapped["quality"]
+    quality.unlink()
+    only_bare = iom("eval", "run", "--data", str(SAMPLE), "-v", "local/sentiment-vader", "-s", "sentiment:classification",
+                    "--limit", "6", "--json")
+    refused = iom("eval", "save-quality", json.loads(only_bare.stdout)["id"], "--capability", "sentiment")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.count("\n") == 1 and "none of its answers has the output field 'sentiment'" in refused.stderr
+    assert not quality.exists()
+
+
 def _priced_pair_pipeline(s, fake):
     """in -> a (t/a) -> b (t/b) -> out: two priced chat models at temperature 0, whose outputs
     the cache keeps; each call costs 10 in + 5 out tokens = $0.00002."""

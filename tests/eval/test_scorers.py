@@ -79,6 +79,47 @@ def test_bad_scorer_specs():
     assert ScorerSpec.parse("score:numeric:0.5").tolerance == 0.5
 
 
+def test_score_rows_counts_the_answers_without_the_field():
+    """A 0 for an output that has no such field is counted apart from a wrong answer: a null
+    value is a field that is there; a plain string output is its own text."""
+    rows = [{"index": 0, "status": "succeeded", "output": {"label": "positive"}, "expected": {"sentiment": "positive"}},
+            {"index": 1, "status": "succeeded", "output": {"sentiment": None}, "expected": {"sentiment": "negative"}},
+            {"index": 2, "status": "succeeded", "output": {"sentiment": "neutral"}, "expected": {"sentiment": "neutral"}},
+            {"index": 3, "status": "failed", "output": None, "expected": {"sentiment": "positive"}}]
+    rep = score_rows(ScorerSpec("sentiment", "classification"), rows)
+    assert rep.per_row == {0: 0.0, 1: 0.0, 2: 1.0, 3: 0.0}
+    assert (rep.field, rep.answered, rep.missing) == ("sentiment", 3, 1)
+    assert rep.to_json()["missingField"] == 1 and rep.to_json()["answered"] == 3
+    nested = score_rows(ScorerSpec("sentiment", "exact", field="scores.label"),
+                        [{"index": 0, "status": "succeeded", "output": {"scores": {"label": "x"}}, "expected": {"sentiment": "x"}},
+                         {"index": 1, "status": "succeeded", "output": {"scores": 3}, "expected": {"sentiment": "x"}},
+                         {"index": 2, "status": "succeeded", "output": "x", "expected": {"sentiment": "x"}}])
+    assert nested.per_row == {0: 1.0, 1: 0.0, 2: 1.0} and nested.missing == 1
+
+
+async def test_the_judge_is_not_asked_about_a_field_the_output_does_not_have(iom_home, memory_keyring):
+    with FakeProvider() as fake:
+        fake.reply(CHAT_PATH, Reply(json={"id": "j1", "object": "chat.completion", "model": "loop-1",
+                                          "choices": [{"index": 0, "message": {"role": "assistant", "content": "8"},
+                                                       "finish_reason": "stop"}],
+                                          "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11}}))
+        s = Studio(iom_home)
+        try:
+            save_loopback_model(s, fake)
+            rows = [{"index": 0, "status": "succeeded", "runId": "r0", "inputs": {}, "output": {"answer": "Paris"},
+                     "expected": {"answer": "Paris"}},
+                    {"index": 1, "status": "succeeded", "runId": "r1", "inputs": {}, "output": {"text": "Rome"},
+                     "expected": {"answer": "Rome"}}]
+            spec = ScorerSpec("answer", "llm_judge", field="answer", judge_model="loop/chat")
+            rep = await judge_rows(s, spec, rows)
+            asked = len(fake.requests)
+            await s.aclose()
+        finally:
+            s.close()
+    assert rep.per_row == {0: 0.8, 1: 0.0} and asked == 1  # row 1 has no 'answer': nothing to grade, nothing paid
+    assert (rep.field, rep.answered, rep.missing) == ("answer", 2, 1)
+
+
 async def test_llm_judge_calls_a_registry_model_and_counts_its_cost(iom_home, memory_keyring):
     def answer(req):
         # the judge saw the rubric filled with this row's expected value and output
