@@ -38,7 +38,7 @@ from studio.spec.calls import CallRequest, CallResult, Usage
 from studio.spec.fit import schema_problem
 from studio.spec.model import ON_THIS_MACHINE, ModelSpec
 from studio.spec.pipeline import Node, Pipeline
-from studio.spec.records import NodeRun, RunRecord
+from studio.spec.records import NodeRun, RunRecord, pending_node
 
 # Failures that say the model is unavailable (count against its breaker); a bad request does not.
 AVAILABILITY = {ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED, ErrorKind.SERVER, ErrorKind.TIMEOUT,
@@ -424,7 +424,7 @@ class _Run:
         self._check_keys(selected, reused)
         started = time.perf_counter()
         for node_id in selected:
-            self.record.nodes[node_id] = NodeRun(node_id=node_id)
+            self.record.nodes[node_id] = pending_node(node_id)
             self._node_event(self.record.nodes[node_id])
         self.engine.recorder.record_run(self.record)
         self._publish({"type": "run", "status": "running"})
@@ -445,7 +445,7 @@ class _Run:
         selected = self._selected()
         await self._look_up_keys()  # a capability node plans with the models it could call
         for node_id in selected:
-            self.record.nodes[node_id] = NodeRun(node_id=node_id)
+            self.record.nodes[node_id] = pending_node(node_id)
         await self._schedule(selected, {})
         layers = [[n for n in layer if n in selected] for layer in self.graph.layers()]
         costs = [r["estimatedCostUsd"] for r in self.requests]
