@@ -10,7 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from studio.cli.common import interrupted, print_json, print_table, progress_bars, run_until_interrupted, studio
+from studio.cli.common import (interrupted, print_json, print_table, progress_bars, run_until_interrupted, studio,
+                               total_cost)
 from studio.errors import UserError
 
 
@@ -89,7 +90,7 @@ def _run(args) -> int:
         print_json({"id": plan.id, "target": plan.target, "rows": plan.rows, **agg})
     else:
         print(f"batch {plan.id}: {agg['succeeded']} succeeded, {agg['failed']} failed of {plan.rows} rows; "
-              f"cost {_money(agg['costUsd'])}, p50 {_ms(agg['latencyP50Ms'])}, p95 {_ms(agg['latencyP95Ms'])}"
+              f"cost {total_cost(agg)}, p50 {_ms(agg['latencyP50Ms'])}, p95 {_ms(agg['latencyP95Ms'])}"
               f"{_cached(agg)}")
     return 0
 
@@ -119,7 +120,7 @@ def _list(args) -> int:
     if not items:
         print("no batches yet; start one with 'iom batch run PIPELINE_ID --data DATASET'.", file=sys.stderr)
     print_table([[b["id"], b["target"], b["datasetId"] or Path(b["data"]).name, f"{b['done']}/{b['rows']}",
-                  str(b["failed"]), _money(b["costUsd"]), str(b["cachedRows"]) if b["useCache"] else "off"]
+                  str(b["failed"]), total_cost(b), str(b["cachedRows"]) if b["useCache"] else "off"]
                  for b in items],
                 ["id", "target", "data", "done", "failed", "cost", "from cache"])
     return 0
@@ -137,7 +138,7 @@ def _show(args) -> int:
         print_json({**plan.to_json(), **agg, "rowResults": ordered})
         return 0
     print(f"batch {plan.id}: {plan.target} over {plan.dataset_id or plan.data}; "
-          f"{agg['done']}/{plan.rows} rows done, {agg['failed']} failed, cost {_money(agg['costUsd'])}, "
+          f"{agg['done']}/{plan.rows} rows done, {agg['failed']} failed, cost {total_cost(agg)}, "
           f"p50 {_ms(agg['latencyP50Ms'])}, p95 {_ms(agg['latencyP95Ms'])}{_cached(agg)}")
     print_table([[str(r["index"]), r["status"], _money(r.get("costUsd")), _ms(r.get("latencyMs")),
                   (r.get("error") or json.dumps(r.get("output"), ensure_ascii=False))[:80]] for r in ordered],

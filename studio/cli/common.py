@@ -116,3 +116,12 @@ def write_output(text: str, path: str | None) -> None:
         print(f"wrote {path}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+
+
+def total_cost(agg: dict) -> str:
+    """A batch's or variant's cost: the priced rows' sum and how many rows answered without a
+    price (never counted as $0)."""
+    n = agg.get("unpricedRows") or 0
+    if agg.get("costUsd") is None:
+        return f"unpriced ({n} rows)" if n else "-"
+    return f"${agg['costUsd']:.6f}" + (f" + {n} unpriced rows" if n else "")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import sys
 
-from studio.cli.common import interrupted, print_json, print_table, progress_bars, run_until_interrupted, studio
+from studio.cli.common import (interrupted, print_json, print_table, progress_bars, run_until_interrupted, studio,
+                               total_cost)
 
 
 def register(sub) -> None:
@@ -112,7 +113,8 @@ def _table(doc: dict) -> None:
     for i, v in enumerate(doc["variants"], 1):
         ci = v.get("qualityCi95")
         rows.append([str(i), v["variant"], _fmt(v["quality"]), "-" if not ci else f"{ci[0]:.3f}-{ci[1]:.3f}",
-                     _fmt(v["costPerRowUsd"], "$"), _fmt(v["costUsd"], "$"), _fmt(v["latencyP50Ms"], "ms"),
+                     "unpriced" if v.get("unpricedRows") else _fmt(v["costPerRowUsd"], "$"), total_cost(v),
+                     _fmt(v["latencyP50Ms"], "ms"),
                      _fmt(v["latencyP95Ms"], "ms"), _fmt(v["errorRate"], "%"), "*" if v.get("pareto") else ""])
     print_table(rows, ["#", "variant", "quality", "ci95", "cost/row", "cost", "p50 ms", "p95 ms", "errors", "pareto"])
     cached = [f"{i} ({v['cachedRows']} of {v['rows']} rows)" for i, v in enumerate(doc["variants"], 1) if v.get("cachedRows")]

@@ -29,6 +29,7 @@ from studio.errors import UserError
 from studio.eval.datasets import default_mapping, read_rows, resolve
 from studio.providers.local import processes
 from studio.spec.base import utcnow
+from studio.spec.chat import CHAT_TYPES
 
 ProgressFn = Callable[[int, int], None]  # (rows done, rows total)
 StopFn = Callable[[], bool]  # asked before each row starts: True once the user asked to stop
@@ -107,8 +108,12 @@ def _target_inputs(studio, target: str) -> tuple[str, list[str]]:
     if spec is None:
         raise UserError(f"{target!r} is neither a saved pipeline nor a registry model; "
                         "'iom pipelines list' and 'iom models list' show the ids.")
-    props = (spec.input_schema or {}).get("properties") or {}
-    return "model", list(props.keys())
+    schema = spec.input_schema or {}
+    names = list((schema.get("properties") or {}).keys())
+    # what a row most likely fills first: a chat model's one-message shorthand (spec/chat.py)
+    # and whole prompt, else the schema's required inputs
+    first = ["text", "prompt", "messages"] if spec.model_type in CHAT_TYPES else list(schema.get("required") or [])
+    return "model", list(dict.fromkeys(first + names))
 
 
 def plan_batch(studio, target: str, data: str, *, limit: int | None = None, concurrency: int = 8,
@@ -149,6 +154,11 @@ def plan_batch(studio, target: str, data: str, *, limit: int | None = None, conc
     if kind == "pipeline" and missing:
         raise UserError(f"the data has no column for input {missing[0]!r} of {target}; its columns are "
                         f"{', '.join(columns)}. Rename that column to the input's name, or map it with 'iom datasets map ID --input NAME=COLUMN'.")
+    if kind == "model" and input_names and not inputs:  # every row would be refused by the model
+        named = " or ".join(repr(n) for n in input_names[:3])
+        raise UserError(f"the data has no column for an input of {target} ({', '.join(input_names)}); its columns are "
+                        f"{', '.join(columns)}. Name a column {named}, or map one with "
+                        "'iom datasets map ID --input NAME=COLUMN'.")
     version = target_version(studio, kind, target, swaps)
     bid = batch_id_for(target, _file_hash(path), limit, swaps, sorted(inputs.items()), use_cache, version)
     return BatchPlan(id=bid, target=target, kind=kind, data=str(path), dataset_id=ds.id if ds else None,
@@ -411,7 +421,7 @@ class Tally:
     stays flat."""
 
     def __init__(self) -> None:
-        self.done = self.succeeded = self.unpriced = self.cached = 0
+        self.done = self.succeeded = self.priced = self.unpriced = self.cached = 0
         self.cost = 0  # of the priced rows, added in the order they finished (as sum() did)
         self.latencies = array("d")
 
@@ -425,10 +435,12 @@ class Tally:
     def add(self, row: dict) -> None:
         self.done += 1
         self.succeeded += row["status"] == "succeeded"
-        if row.get("costUsd") is None:
-            self.unpriced += 1
-        else:
+        if row.get("costUsd") is not None:
+            self.priced += 1
             self.cost += row["costUsd"]
+        # an answer nobody knows the price of, or a run with such a call: never counted as $0
+        if (row.get("costUsd") is None and row["status"] == "succeeded") or row.get("unpricedCalls"):
+            self.unpriced += 1
         ms = answered_latency(row)
         if ms is not None:
             self.latencies.append(ms)
@@ -438,7 +450,9 @@ class Tally:
         done, failed = self.done, self.done - self.succeeded
         pct = functools.partial(percentile, self.latencies)
         return {"done": done, "succeeded": self.succeeded, "failed": failed,
-                "complete": done >= plan.rows, "costUsd": self.cost if done > self.unpriced else (0.0 if done else None),
+                # the priced rows' sum (a failed call without a price cost nothing known); None
+                # when rows answered and not one of them had a price
+                "complete": done >= plan.rows, "costUsd": self.cost if self.priced or (done and not self.unpriced) else None,
                 "unpricedRows": self.unpriced, "latencyP50Ms": pct(0.5), "latencyP95Ms": pct(0.95),
                 "errorRate": failed / done if done else None,
                 # rows with a node answered from the cache: their cost and latency leave that call out
@@ -470,7 +484,8 @@ async def run_row(studio, plan: BatchPlan, index: int, row: dict, pipeline=None)
             record = await studio.engine.run(pipeline, inputs, RunOptions(run_id=run_id, keep_outputs=False,
                                                                           use_cache=plan.use_cache))
             out.update(status=record.status, output=record.outputs, error=record.error,
-                       costUsd=record.cost_usd, latencyMs=record.wall_ms, cachedNodes=record.cached_nodes)
+                       costUsd=record.cost_usd, unpricedCalls=record.unpriced_calls, latencyMs=record.wall_ms,
+                       cachedNodes=record.cached_nodes)
         else:
             from studio.providers.hub import CallContext
             from studio.spec.calls import CallRequest

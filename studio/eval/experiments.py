@@ -171,7 +171,8 @@ async def _run_variants(studio, variants: list[Variant], plans: list, scorers: l
                         "batchId": plan.id, "rows": plan.rows, "quality": sum(means) / len(means) if means else None,
                         "qualityCi95": bootstrap_ci(per_row_quality),
                         "scores": scores, "costUsd": total, "judgeCostUsd": judge_cost,
-                        "costPerRowUsd": None if total is None else total / max(1, agg["done"]),
+                        # a variant with rows of unknown price has no cost per row to compare
+                        "costPerRowUsd": None if total is None or agg["unpricedRows"] else total / max(1, agg["done"]),
                         "latencyP50Ms": percentile(lat, 0.5), "latencyP95Ms": percentile(lat, 0.95),
                         "errorRate": agg["errorRate"], "unpricedRows": agg["unpricedRows"],
                         "cachedRows": agg["cachedRows"], "modelVersion": _measured_version(studio, v),
@@ -348,14 +349,17 @@ def row_diff(home: Path, doc: dict, a: str, b: str, *, only_different: bool = Tr
 
 def figure(doc: dict) -> dict[str, Any]:
     """A plain-dict Plotly figure: cost per row against quality, the Pareto front marked."""
-    rows = [v for v in doc["variants"] if v["quality"] is not None]
-    front = sorted((v for v in rows if v.get("pareto") and v["costPerRowUsd"] is not None), key=lambda v: v["costPerRowUsd"])
+    rows = [v for v in doc["variants"] if v["quality"] is not None and v["costPerRowUsd"] is not None]
+    unpriced = [v["variant"] for v in doc["variants"] if v["quality"] is not None and v["costPerRowUsd"] is None]
+    front = sorted((v for v in rows if v.get("pareto")), key=lambda v: v["costPerRowUsd"])
+    notes = [{"text": f"not plotted, no price known: {', '.join(unpriced)}", "showarrow": False, "xref": "paper",
+              "yref": "paper", "x": 0, "y": -0.25, "xanchor": "left"}] if unpriced else []
     return {"data": [
         {"type": "scatter", "mode": "markers+text", "name": "variants",
-         "x": [v["costPerRowUsd"] or 0.0 for v in rows], "y": [v["quality"] for v in rows],
+         "x": [v["costPerRowUsd"] for v in rows], "y": [v["quality"] for v in rows],
          "text": [v["variant"] for v in rows], "textposition": "top center",
          "marker": {"size": 12, "symbol": ["star" if v.get("pareto") else "circle" for v in rows]}},
         {"type": "scatter", "mode": "lines", "name": "Pareto front",
          "x": [v["costPerRowUsd"] for v in front], "y": [v["quality"] for v in front], "line": {"dash": "dot"}},
     ], "layout": {"xaxis": {"title": {"text": "cost per row (USD)"}}, "yaxis": {"title": {"text": "quality (mean score)"}},
-                  "margin": {"t": 30}, "showlegend": True}}
+                  "margin": {"t": 30, "b": 90 if notes else 60}, "showlegend": True, "annotations": notes}}

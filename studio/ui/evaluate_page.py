@@ -17,6 +17,7 @@ from studio.eval.scorers import ScorerSpec
 from studio.ui.app import get_studio
 from studio.ui.shell import frame
 from studio.ui.threads import io_bound
+from studio.formats import money_total
 from studio.ui.widgets import confirm, dollars
 
 DEFAULT_VARIANTS = "review-triage\nlocal/sentiment-vader#sentiment=label"
@@ -51,7 +52,8 @@ def compare_rows(doc: dict) -> list[dict[str, Any]]:
         ci = v.get("qualityCi95")
         rows.append({"n": i, "variant": v["variant"], "quality": _fmt(v["quality"]),
                      "ci95": "—" if not ci else f"{ci[0]:.3f} – {ci[1]:.3f}",
-                     "costRow": _fmt(v["costPerRowUsd"], "$"), "cost": _fmt(v["costUsd"], "$"),
+                     "costRow": "unpriced" if v.get("unpricedRows") else _fmt(v["costPerRowUsd"], "$"),
+                     "cost": money_total(v["costUsd"], v.get("unpricedRows")),
                      "p50": _fmt(v["latencyP50Ms"], "ms"), "p95": _fmt(v["latencyP95Ms"], "ms"),
                      "errors": _fmt(v["errorRate"], "%"),
                      "cached": f"{v['cachedRows']} / {v['rows']}" if v.get("cachedRows") else "—",

@@ -412,3 +412,19 @@ async def test_a_batch_above_the_connection_pool_gets_its_calls_at_once(slow_pro
     s, answer = slow_provider
     agg = await run_batch(s, plan_batch(s, "loop/chat", str(_prompts(iom_home, 72, "prompt")), concurrency=72))
     assert agg["succeeded"] == 72 and answer.most == 72
+
+
+async def test_a_chat_model_takes_a_text_column_and_data_it_cannot_take_is_refused_at_once(slow_provider, iom_home):
+    """Every chat model takes {"text": …} as one user message, so a dataset's 'text' column feeds
+    a chat model as it feeds a pipeline (it was left out, and every row failed on an empty
+    input); data with no column the model takes is refused before any row, in one sentence."""
+    s, answer = slow_provider
+    plan = plan_batch(s, "loop/chat", str(_prompts(iom_home, 3)), concurrency=3)
+    agg = await run_batch(s, plan)
+    assert agg["succeeded"] == 3 and answer.most == 3
+    assert sorted(r["inputs"]["text"] for r in load_rows(iom_home, plan.id).values()) == ["prompt 0", "prompt 1", "prompt 2"]
+    with pytest.raises(UserError) as refused:
+        plan_batch(s, "loop/chat", str(_prompts(iom_home, 3, "review")))
+    assert str(refused.value) == (
+        "the data has no column for an input of loop/chat (text, prompt, messages, images, system); its columns are "
+        "review. Name a column 'text' or 'prompt' or 'messages', or map one with 'iom datasets map ID --input NAME=COLUMN'.")

@@ -141,6 +141,44 @@ def _priced_pair_pipeline(s, fake):
                   {"id": "e3", "source": "b", "sourcePort": "text", "target": "out", "targetPort": "sentiment"}]}))
 
 
+async def test_a_model_without_a_price_is_unpriced_never_free(iom_home, monkeypatch):
+    """t/c has no price (none in its entry, its upstream model unknown to genai-prices). Its
+    rows were summed as $0: the unknown model looked free and alone on the cost-quality front,
+    pushing the priced one, of the same quality, off it."""
+    from studio.spec.model import Prices
+    from tests.engine.conftest import chat_reply
+    from tests.fakes.provider_server import FakeProvider, Reply
+
+    monkeypatch.setenv("EVAL_TEST_KEY", "sk-eval-test-000000000000")
+    with FakeProvider() as fake:
+        fake.reply("/v1/chat/completions", lambda req: Reply(json=chat_reply("positive")))
+        s = Studio(iom_home)
+        try:
+            _priced_pair_pipeline(s, fake)
+            s.models.save(s.models.get("t/c").model_copy(update={"prices": Prices(), "model": "mystery-model-1"}))
+            doc = await run_experiment(s, str(SAMPLE), [Variant.parse("t/a#sentiment=text"), Variant.parse("t/c#sentiment=text"),
+                                                        Variant.parse("pair@b=t/c")],
+                                       [ScorerSpec.parse("sentiment:exact")], limit=4)
+            await s.aclose()
+        finally:
+            s.close()
+    priced, unpriced, half = doc["variants"]
+    assert priced["quality"] == unpriced["quality"] is not None
+    assert priced["costPerRowUsd"] == pytest.approx(2e-5) and priced["unpricedRows"] == 0 and priced["pareto"]
+    assert unpriced["costUsd"] is None and unpriced["costPerRowUsd"] is None and unpriced["unpricedRows"] == 4
+    assert not unpriced["pareto"]
+    # a pipeline with one priced and one unpriced node: the priced part, and every row counted as unpriced
+    assert half["costUsd"] == pytest.approx(4 * 2e-5) and half["unpricedRows"] == 4 and half["costPerRowUsd"] is None
+    fig = figure(doc)
+    assert fig["data"][0]["text"] == ["t/a#sentiment=text"]
+    assert "t/c#sentiment=text" in fig["layout"]["annotations"][0]["text"]
+    shown = iom("eval", "show", doc["id"])
+    line = next(x for x in shown.stdout.splitlines() if "t/c#sentiment=text" in x)
+    assert "unpriced (4 rows)" in line and "$0.000000" not in line
+    batch = iom("batch", "show", half["batchId"])
+    assert "cost $0.000080 + 4 unpriced rows" in batch.stdout
+
+
 async def test_a_variant_sharing_nodes_is_measured_fresh_unless_the_cache_is_asked_for(iom_home, monkeypatch):
     """Variant 2 swaps node b only: node a's calls are the same as variant 1's. Answered from
     the cache they cost nothing and take no time, and variant 2 would look half its price."""
