@@ -8,6 +8,7 @@ import sys
 from typing import Any, Awaitable, Callable, TypeVar
 
 from studio.errors import UserError
+from studio.providers.errors import ProviderError
 from studio.secrets import redact
 
 T = TypeVar("T")
@@ -78,6 +79,9 @@ def run_command(args) -> int:
         return int(result or 0)
     except UserError as e:
         print(f"error: {redact(str(e))}", file=sys.stderr)
+        return 1
+    except ProviderError as e:  # a call that failed where no command caught it: its one sentence, redacted
+        print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted.", file=sys.stderr)

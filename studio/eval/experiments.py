@@ -118,6 +118,8 @@ async def run_experiment(studio, data: str, variants: list[Variant], scorers: li
     if not scorers:
         raise UserError("an experiment needs at least one scorer (--score COLUMN:KIND).")
 
+    await _check_judges(studio, scorers)
+
     def plan_all():  # reads and hashes the data file: in a thread, off the UI's event loop
         return [plan_batch(studio, v.target, data, limit=limit, concurrency=concurrency, executor=executor,
                            swaps=v.swaps, scored={s.column for s in scorers}, use_cache=use_cache)
@@ -138,6 +140,20 @@ async def run_experiment(studio, data: str, variants: list[Variant], scorers: li
            "created": utcnow().isoformat()}
     await asyncio.to_thread(write_json, experiments_root(studio.home) / f"{exp_id}.json", doc)
     return doc
+
+
+async def _check_judges(studio, scorers: list[ScorerSpec]) -> None:
+    """A judge that cannot be called is named before any row runs (and is paid for): it used
+    to fail at grading, after every variant's rows, with a traceback in the terminal."""
+    from studio.secrets.store import read_keys
+
+    for s in scorers:
+        if s.kind != "llm_judge":
+            continue
+        judge = studio.models.get(s.judge_model)  # a UserError naming an id the registry lacks
+        if judge.key_ref and not (await read_keys(studio.providers.keys, (judge.key_ref,)))[judge.key_ref]:
+            raise UserError(f"the judge {judge.id} needs the key {judge.key_ref}, which is not set; set it in Settings "
+                            f"or with 'iom keys set {judge.key_ref}', then run the experiment again.")
 
 
 async def _run_variants(studio, variants: list[Variant], plans: list, scorers: list[ScorerSpec],
@@ -176,7 +192,7 @@ async def _run_variants(studio, variants: list[Variant], plans: list, scorers: l
                         "latencyP50Ms": percentile(lat, 0.5), "latencyP95Ms": percentile(lat, 0.95),
                         "errorRate": agg["errorRate"], "unpricedRows": agg["unpricedRows"],
                         "cachedRows": agg["cachedRows"], "modelVersion": _measured_version(studio, v),
-                        "warnings": field_warnings(v, scores, rows)})
+                        "warnings": score_warnings(v, scores, rows)})
     return results
 
 
@@ -202,11 +218,16 @@ def _counted(variant: dict, rows: dict[int, dict]) -> list[dict]:
     return counted
 
 
-def field_warnings(v: Variant, scores: list[dict], rows: list[dict]) -> list[str]:
-    """One sentence per score that read no field, or none in some rows: those rows scored 0."""
+def score_warnings(v: Variant, scores: list[dict], rows: list[dict]) -> list[str]:
+    """One sentence per score with rows the judge could not grade (not scored), and per score
+    that read no field, or none in some rows (those rows scored 0)."""
     warnings = []
     unread = {id(s) for s in unread_scores({"scores": scores})}
     for s in scores:
+        if s.get("judgeFailed"):
+            warnings.append(f"{s['scorer']}: the judge could not grade {s['judgeFailed']} of {s['answered']} answered rows "
+                            f"({s['judgeError'].rstrip('.')}); they are not scored, and running the same experiment "
+                            "again grades them.")
         missing, answered, path = s.get("missingField") or 0, s.get("answered") or 0, s.get("field")
         if not missing:
             continue

@@ -195,13 +195,15 @@ class ScoreReport:
     field: str | None = None  # the output field read (None: the judge read the whole output)
     answered: int = 0  # rows that succeeded
     missing: int = 0  # of those, the rows whose output has no such field (each scored 0)
+    judge_failed: int = 0  # rows the judge could not grade (not scored; graded when run again)
+    judge_error: str | None = None  # the first of those failures, as one sentence
 
     def to_json(self) -> dict[str, Any]:
         return {"scorer": self.scorer, "mean": self.mean, "ci95": list(self.ci95) if self.ci95 else None,
                 "scored": self.scored, "perRow": {str(k): v for k, v in self.per_row.items()},
                 "classification": self.classification, "judgeCostUsd": self.judge_cost_usd,
                 "judgeReused": self.judge_reused, "field": self.field, "answered": self.answered,
-                "missingField": self.missing}
+                "missingField": self.missing, "judgeFailed": self.judge_failed, "judgeError": self.judge_error}
 
 
 def _aggregate(spec: ScorerSpec, per_row: dict[int, float | None], pairs=None, judge_cost=None) -> ScoreReport:
@@ -248,6 +250,7 @@ async def judge_rows(studio, spec: ScorerSpec, rows: list[dict], *, concurrency:
     import asyncio
 
     from studio.engine.cache import cache_key, hit_record, model_version
+    from studio.providers.errors import ProviderError
     from studio.providers.hub import CallContext
     from studio.spec.calls import CallRequest
 
@@ -259,6 +262,7 @@ async def judge_rows(studio, spec: ScorerSpec, rows: list[dict], *, concurrency:
     reused = 0
     answered = [r for r in rows if r.get("status") == "succeeded"]
     without_field = {r["index"] for r in answered if spec.field and not has_field(r.get("output"), spec.field)}
+    failures: list[str] = []
 
     async def one(r: dict) -> None:
         expected = (r.get("expected") or {}).get(spec.column)
@@ -278,10 +282,15 @@ async def judge_rows(studio, spec: ScorerSpec, rows: list[dict], *, concurrency:
                                                   call_input, hit["output"])
             output = hit["output"]
         else:
-            async with sem:
-                result = await studio.providers.call(
-                    judge, CallRequest(model_id=judge.id, input=call_input, params=params),
-                    context=CallContext(run_id=r.get("runId"), node_id="judge", routing_reason=f"judge for {spec.name}"))
+            try:
+                async with sem:
+                    result = await studio.providers.call(
+                        judge, CallRequest(model_id=judge.id, input=call_input, params=params),
+                        context=CallContext(run_id=r.get("runId"), node_id="judge", routing_reason=f"judge for {spec.name}"))
+            except ProviderError as e:  # this row is not graded (one attempt, as the hub makes), the others are
+                failures.append(str(e))
+                per_row[r["index"]] = None
+                return
             if result.cost.usd is not None:
                 costs.append(result.cost.usd)
             studio.engine.cache.put(key, {"output": result.output, "costUsd": result.cost.usd,
@@ -291,7 +300,11 @@ async def judge_rows(studio, spec: ScorerSpec, rows: list[dict], *, concurrency:
         per_row[r["index"]] = None if m is None else max(0.0, min(10.0, float(m.group()))) / 10.0
 
     await asyncio.gather(*(one(r) for r in rows))
+    if failures and len(failures) == len(answered) - len(without_field):
+        raise UserError(f"the judge {judge.id} could not grade any row: {failures[0].rstrip('.')}. The variants' rows "
+                        "are kept; running the same experiment again grades them.")
     report = _aggregate(spec, dict(sorted(per_row.items())), judge_cost=sum(costs) if costs else None)
     report.judge_reused = reused
     report.field, report.answered, report.missing = spec.field, len(answered), len(without_field)
+    report.judge_failed, report.judge_error = len(failures), failures[0] if failures else None
     return report

@@ -118,6 +118,27 @@ def test_a_variant_whose_output_lacks_the_scored_field_is_told_and_not_saved_as_
     assert not quality.exists()
 
 
+def test_a_judge_without_its_key_is_named_before_any_row_runs(iom_home):
+    """It used to fail at grading, after every variant had run, with a traceback."""
+    from studio.spec import ModelSpec
+    from studio.spec.calls import CANONICAL_SCHEMAS
+
+    s = Studio(iom_home)
+    try:
+        s.models.save(ModelSpec(id="t/judge", name="Judge", provider="openai", api="openai-chat",
+                                endpoint="http://127.0.0.1:9/v1/chat/completions", model="judge-1",
+                                key_ref="IOM_TEST_JUDGE_KEY", input_schema=CANONICAL_SCHEMAS["llm"][0],
+                                output_schema=CANONICAL_SCHEMAS["llm"][1]))
+    finally:
+        s.close()
+    r = iom("eval", "run", "--data", str(SAMPLE), "-v", "local/sentiment-vader#sentiment=label",
+            "-s", "sentiment:llm_judge:t/judge", "--limit", "3")
+    assert r.returncode == 1 and r.stderr == (
+        "error: the judge t/judge needs the key IOM_TEST_JUDGE_KEY, which is not set; set it in Settings or with "
+        "'iom keys set IOM_TEST_JUDGE_KEY', then run the experiment again.\n")
+    assert not (iom_home / "batches").exists() or not any((iom_home / "batches").iterdir())
+
+
 def _priced_pair_pipeline(s, fake):
     """in -> a (t/a) -> b (t/b) -> out: two priced chat models at temperature 0, whose outputs
     the cache keeps; each call costs 10 in + 5 out tokens = $0.00002."""

@@ -120,6 +120,34 @@ async def test_the_judge_is_not_asked_about_a_field_the_output_does_not_have(iom
     assert (rep.field, rep.answered, rep.missing) == ("answer", 2, 1)
 
 
+async def test_a_row_the_judge_cannot_grade_is_not_scored_and_a_judge_that_grades_none_stops(iom_home, memory_keyring):
+    """The judge refusing one row (here a 400) used to end the whole experiment with a
+    traceback after every variant had run; that row is now left unscored and counted."""
+    def answer(req):
+        if "Milan" in req.json["messages"][-1]["content"]:
+            return Reply(status=400, json={"error": {"message": "this prompt was refused", "type": "invalid_request_error"}})
+        return Reply(json={"id": "j1", "object": "chat.completion", "model": "loop-1",
+                           "choices": [{"index": 0, "message": {"role": "assistant", "content": "9"}, "finish_reason": "stop"}],
+                           "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11}})
+    rows = [{"index": 0, "status": "succeeded", "runId": "r0", "inputs": {}, "output": {"text": "Paris"}, "expected": {"answer": "Paris"}},
+            {"index": 1, "status": "succeeded", "runId": "r1", "inputs": {}, "output": {"text": "Milan"}, "expected": {"answer": "Rome"}}]
+    with FakeProvider() as fake:
+        fake.reply(CHAT_PATH, answer)
+        s = Studio(iom_home)
+        try:
+            save_loopback_model(s, fake)
+            rep = await judge_rows(s, ScorerSpec.parse("answer:llm_judge:loop/chat"), rows)
+            with pytest.raises(UserError) as none_graded:
+                await judge_rows(s, ScorerSpec.parse("answer:llm_judge:loop/chat"), rows[1:])
+            await s.aclose()
+        finally:
+            s.close()
+    assert rep.per_row == {0: 0.9, 1: None} and rep.mean == pytest.approx(0.9) and rep.scored == 1
+    assert rep.judge_failed == 1 and "refused" in rep.judge_error and rep.to_json()["judgeFailed"] == 1
+    assert str(none_graded.value).startswith("the judge loop/chat could not grade any row: ")
+    assert str(none_graded.value).endswith("running the same experiment again grades them.")
+
+
 async def test_llm_judge_calls_a_registry_model_and_counts_its_cost(iom_home, memory_keyring):
     def answer(req):
         # the judge saw the rubric filled with this row's expected value and output

@@ -92,3 +92,18 @@ def test_pipelines_list_show_validate_import_export(iom, tmp_path):
     future = dict(shown, version=99)
     out.write_text(json.dumps(future))
     assert "newer than this studio reads" in _one_line_error(iom("pipelines", "import", str(out)))
+
+
+def test_a_provider_error_no_command_caught_is_one_line_not_a_traceback(capsys):
+    """The CLI's last guard: a failed call that reached it (an LLM judge's missing key did)
+    is its one redacted sentence and exit code 1."""
+    from argparse import Namespace
+
+    from studio.cli.common import run_command
+    from studio.providers.errors import ErrorKind, ProviderError
+
+    def handler(args):
+        raise ProviderError(ErrorKind.KEY_MISSING, "key X_KEY is not set", model_id="t/m")
+    assert run_command(Namespace(handler=handler)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: t/m: ") and err.count("\n") == 1 and "Traceback" not in err
