@@ -58,6 +58,12 @@ def save_from_experiment(home: Path, doc: dict, capability: str, models_known) -
             "score": v["quality"], "dataset": doc.get("datasetId") or Path(doc["data"]).name,
             "scorers": doc["scorers"], "experiment": doc["id"], "date": doc["created"], "rows": v["rows"],
             "modelVersion": v.get("modelVersion")}
+        earlier = [(m, q) for m, q in saved if m == model]
+        if earlier:  # the same model measured by two variants (in two pipelines, say): the last one counts
+            if earlier[-1][1] != v["quality"]:
+                skipped.append((None, f"{model}: measured by more than one variant; saved the last one's quality "
+                                      f"({v['variant']}: {v['quality']:.3f}), not {earlier[-1][1]:.3f}."))
+            saved.remove(earlier[-1])
         saved.append((model, v["quality"]))
     skipped = [why for model, why in skipped if model not in {m for m, _ in saved}]  # not measured by another variant
     if not saved:

@@ -225,3 +225,18 @@ def test_a_capability_nodes_candidates_are_part_of_its_batch(iom_home):
         assert plan_batch(s, "pick", str(SAMPLE), limit=2).id != before
     finally:
         s.close()
+
+
+def test_a_model_measured_by_two_variants_is_saved_once_and_the_note_says_which(iom_home):
+    from studio.registry.quality import load_quality, save_from_experiment
+
+    def variant(name, target, swaps, quality):
+        return {"variant": name, "target": target, "swaps": swaps, "quality": quality, "rows": 4, "batchId": "b",
+                "scores": [{"scorer": "sentiment:exact", "field": "sentiment", "answered": 4, "missingField": 0}]}
+    doc = {"id": "x1", "data": "d.csv", "scorers": ["sentiment:exact"], "created": "2026-12-06T00:00:00",
+           "variants": [variant("local/a", "local/a", {}, 0.5), variant("p@s=local/a", "p", {"s": "local/a"}, 0.75)]}
+    saved, notes = save_from_experiment(iom_home, doc, "sentiment", lambda m: object())
+    assert saved == [("local/a", 0.75)] and load_quality(iom_home)["sentiment"]["local/a"]["score"] == 0.75
+    assert notes == ["local/a: measured by more than one variant; saved the last one's quality (p@s=local/a: 0.750), not 0.500."]
+    doc["variants"][0]["quality"] = 0.75
+    assert save_from_experiment(iom_home, doc, "sentiment", lambda m: object()) == ([("local/a", 0.75)], [])
