@@ -224,6 +224,9 @@ def score_warnings(v: Variant, scores: list[dict], rows: list[dict]) -> list[str
     warnings = []
     unread = {id(s) for s in unread_scores({"scores": scores})}
     for s in scores:
+        if s.get("unscorable"):
+            warnings.append(f"{s['scorer']}: {s['unscorable']} answered row(s) could not be scored ({s['unscorableWhy']}) "
+                            "and are left out of its mean.")
         if s.get("judgeFailed"):
             warnings.append(f"{s['scorer']}: the judge could not grade {s['judgeFailed']} of {s['answered']} answered rows "
                             f"({s['judgeError'].rstrip('.')}); they are not scored, and running the same experiment "

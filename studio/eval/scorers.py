@@ -109,6 +109,20 @@ def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+class UnscorableRow(ValueError):
+    """A row whose expected value the scorer cannot use: it is left unscored and counted."""
+
+
+def _schema_of(expected: Any) -> Any:
+    """The json_schema scorer's schema: the row's expected value, written as JSON or as a dict."""
+    if not (isinstance(expected, str) and expected.strip()):
+        return expected
+    try:
+        return json.loads(expected)
+    except ValueError as e:
+        raise UnscorableRow(f"its expected value {expected[:40]!r} is not a JSON schema ({e})") from None
+
+
 def score_value(spec: ScorerSpec, got: Any, expected: Any) -> float | None:
     """One row's score in [0, 1] for the non-judge scorers."""
     k = spec.kind
@@ -119,10 +133,15 @@ def score_value(spec: ScorerSpec, got: Any, expected: Any) -> float | None:
                 value = json.loads(got)
             except ValueError:
                 return 0.0
-        schema = spec.schema or (json.loads(expected) if isinstance(expected, str) and expected.strip() else expected)
+        schema = spec.schema if spec.schema is not None else _schema_of(expected)
         if not isinstance(schema, dict):
             return None
-        return 1.0 if jsonschema.validators.validator_for(schema)(schema).is_valid(value) else 0.0
+        try:
+            checker = jsonschema.validators.validator_for(schema)
+            checker.check_schema(schema)
+            return 1.0 if checker(schema).is_valid(value) else 0.0
+        except Exception as e:  # noqa: BLE001 - a schema that cannot be used (bad keyword, a $ref to nowhere)
+            raise UnscorableRow(f"its schema cannot be used ({str(e).splitlines()[0][:120]})") from None
     if expected is None or expected == "":
         return None
     if got is None:
@@ -133,12 +152,19 @@ def score_value(spec: ScorerSpec, got: Any, expected: Any) -> float | None:
         return 1.0 if normalize(got) == normalize(expected) else 0.0
     if k == "contains":
         return 1.0 if normalize(expected) in normalize(got) else 0.0
-    if k == "regex":
-        return 1.0 if re.search(spec.pattern or str(expected), _as_text(got)) else 0.0
+    if k == "regex":  # with no pattern of its own, each row's expected value is the pattern
+        try:
+            return 1.0 if re.search(spec.pattern or str(expected), _as_text(got)) else 0.0
+        except re.error as e:
+            raise UnscorableRow(f"its expected value {str(expected)[:40]!r} is not a regular expression ({e})") from None
     if k == "numeric":
         try:
-            return 1.0 if abs(float(got) - float(expected)) <= spec.tolerance else 0.0
+            want = float(expected)
         except (TypeError, ValueError):
+            raise UnscorableRow(f"its expected value {str(expected)[:40]!r} is not a number") from None
+        try:
+            return 1.0 if abs(float(got) - want) <= spec.tolerance else 0.0
+        except (TypeError, ValueError):  # an answer that is not a number is a wrong one
             return 0.0
     if k == "similarity":
         from rapidfuzz import fuzz
@@ -197,13 +223,16 @@ class ScoreReport:
     missing: int = 0  # of those, the rows whose output has no such field (each scored 0)
     judge_failed: int = 0  # rows the judge could not grade (not scored; graded when run again)
     judge_error: str | None = None  # the first of those failures, as one sentence
+    unscorable: int = 0  # rows whose expected value the scorer cannot use (not scored)
+    unscorable_why: str | None = None  # the first of those, as a clause
 
     def to_json(self) -> dict[str, Any]:
         return {"scorer": self.scorer, "mean": self.mean, "ci95": list(self.ci95) if self.ci95 else None,
                 "scored": self.scored, "perRow": {str(k): v for k, v in self.per_row.items()},
                 "classification": self.classification, "judgeCostUsd": self.judge_cost_usd,
                 "judgeReused": self.judge_reused, "field": self.field, "answered": self.answered,
-                "missingField": self.missing, "judgeFailed": self.judge_failed, "judgeError": self.judge_error}
+                "missingField": self.missing, "judgeFailed": self.judge_failed, "judgeError": self.judge_error,
+                "unscorable": self.unscorable, "unscorableWhy": self.unscorable_why}
 
 
 def _aggregate(spec: ScorerSpec, per_row: dict[int, float | None], pairs=None, judge_cost=None) -> ScoreReport:
@@ -222,6 +251,7 @@ def score_rows(spec: ScorerSpec, rows: list[dict]) -> ScoreReport:
     pairs = [] if spec.kind == "classification" else None
     path = spec.field or spec.column
     answered = missing = 0
+    unscorable: list[str] = []
     for r in rows:
         expected = (r.get("expected") or {}).get(spec.column)
         if r.get("status") != "succeeded":
@@ -230,11 +260,16 @@ def score_rows(spec: ScorerSpec, rows: list[dict]) -> ScoreReport:
         answered += 1
         missing += not has_field(r.get("output"), path)
         got = pick(r.get("output"), path)
-        per_row[r["index"]] = score_value(spec, got, expected)
+        try:
+            per_row[r["index"]] = score_value(spec, got, expected)
+        except UnscorableRow as e:
+            per_row[r["index"]] = None
+            unscorable.append(f"row {r['index']}: {e}")
         if pairs is not None and expected not in (None, ""):
             pairs.append((str(expected).strip(), "" if got is None else str(got).strip()))
     report = _aggregate(spec, per_row, pairs)
     report.field, report.answered, report.missing = path, answered, missing
+    report.unscorable, report.unscorable_why = len(unscorable), unscorable[0] if unscorable else None
     return report
 
 

@@ -97,6 +97,26 @@ def test_score_rows_counts_the_answers_without_the_field():
     assert nested.per_row == {0: 1.0, 1: 0.0, 2: 1.0} and nested.missing == 1
 
 
+@pytest.mark.parametrize("spec,expected,why", [
+    (ScorerSpec("a", "regex"), "C++ (", "row 1: its expected value 'C++ (' is not a regular expression (missing ), "),
+    (ScorerSpec("a", "json_schema"), "not json", "row 1: its expected value 'not json' is not a JSON schema (Expecting"),
+    (ScorerSpec("a", "json_schema"), '{"type": 5}', "row 1: its schema cannot be used (5 is not valid under any"),
+    (ScorerSpec("a", "numeric"), "n/a", "row 1: its expected value 'n/a' is not a number"),
+])
+def test_a_row_whose_expected_value_the_scorer_cannot_use_is_left_out_and_counted(spec, expected, why):
+    """Each of these was a traceback that ended the experiment after every row had run."""
+    from studio.eval.experiments import Variant, score_warnings
+
+    rows = [{"index": 0, "status": "succeeded", "output": {"a": "7"}, "expected": {"a": "7" if spec.kind != "json_schema" else "{}"}},
+            {"index": 1, "status": "succeeded", "output": {"a": "7"}, "expected": {"a": expected}}]
+    rep = score_rows(spec, rows)
+    assert rep.per_row == {0: 1.0, 1: None} and rep.mean == 1.0 and rep.unscorable == 1
+    assert rep.unscorable_why.startswith(why)
+    [warning] = score_warnings(Variant("t/m"), [rep.to_json()], rows)
+    assert warning.startswith(f"a:{spec.kind}: 1 answered row(s) could not be scored ({why}")
+    assert warning.endswith(") and are left out of its mean.")
+
+
 async def test_the_judge_is_not_asked_about_a_field_the_output_does_not_have(iom_home, memory_keyring):
     with FakeProvider() as fake:
         fake.reply(CHAT_PATH, Reply(json={"id": "j1", "object": "chat.completion", "model": "loop-1",
