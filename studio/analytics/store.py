@@ -144,10 +144,16 @@ class AnalyticsStore:
         recorded so far — here and in every process's spool — is committed, so a read shows what
         was recorded a moment ago (and, in a process that just took the database, what a killed
         one left spooled). Raises `DatabaseBusy` when another process owns the database."""
-        db = self._connection()
+        self._connection()
         if threading.current_thread() is not self._thread:
             self.flush()
-        cur = db.cursor()
+        return self.read_committed(fn, *args, **kwargs)
+
+    def read_committed(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        """`read` without waiting for what is still queued or spooled: what is committed now
+        (at most an interval behind). For figures that hold for minutes, such as the recent
+        latency capability nodes route by, where waiting on the writer would hold up runs."""
+        cur = self._connection().cursor()
         try:
             return fn(cur, *args, **kwargs)
         finally:
