@@ -192,8 +192,20 @@ async def _run_variants(studio, variants: list[Variant], plans: list, scorers: l
                         "latencyP50Ms": percentile(lat, 0.5), "latencyP95Ms": percentile(lat, 0.95),
                         "errorRate": agg["errorRate"], "unpricedRows": agg["unpricedRows"],
                         "cachedRows": agg["cachedRows"], "modelVersion": _measured_version(studio, v),
-                        "warnings": score_warnings(v, scores, rows)})
+                        "warnings": failure_warnings(rows, plan.id) + score_warnings(v, scores, rows)})
     return results
+
+
+def failure_warnings(rows: list[dict], batch_id: str) -> list[str]:
+    """The variant's failed rows, with the first one's error: a quality of 0 with 100% errors
+    said nothing of why (a capability policy no model met, a key missing, a refused input)."""
+    failed = [r for r in rows if r.get("status") != "succeeded"]
+    if not failed:
+        return []
+    first = failed[0]
+    why = str(first.get("error") or "no error recorded").rstrip(".")
+    return [f"{len(failed)} of {len(rows)} rows failed and scored 0 (row {first['index']}: {why}); "
+            f"'iom batch show {batch_id}' lists each row."]
 
 
 def unread_scores(variant: dict, home: Path | None = None) -> list[dict]:

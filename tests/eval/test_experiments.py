@@ -139,6 +139,33 @@ def test_a_judge_without_its_key_is_named_before_any_row_runs(iom_home):
     assert not (iom_home / "batches").exists() or not any((iom_home / "batches").iterdir())
 
 
+async def test_a_variant_whose_rows_fail_says_why(iom_home):
+    """100% errors and a quality of 0 said nothing of the cause: here a capability policy no
+    model meets (nothing measured yet)."""
+    from studio.spec import load_pipeline
+
+    s = Studio(iom_home)
+    try:
+        s.pipelines.save(load_pipeline({
+            "format": "iom.pipeline", "version": 1, "id": "pick", "name": "Pick",
+            "nodes": [{"id": "in", "kind": "input", "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}},
+                      {"id": "c", "kind": "capability", "choose": {"capability": "classify", "strategy": "cheapest", "minQuality": 0.9}},
+                      {"id": "out", "kind": "output"}],
+            "edges": [{"id": "e1", "source": "in", "sourcePort": "text", "target": "c", "targetPort": "text"},
+                      {"id": "e2", "source": "c", "sourcePort": "out", "target": "out", "targetPort": "in"}]}))
+        doc = await run_experiment(s, str(SAMPLE), [Variant.parse("pick#sentiment=label")],
+                                   [ScorerSpec.parse("sentiment:classification")], limit=4)
+        await s.aclose()
+    finally:
+        s.close()
+    [v] = doc["variants"]
+    assert v["errorRate"] == 1.0 and v["quality"] == 0.0
+    assert v["warnings"] == [
+        "4 of 4 rows failed and scored 0 (row 0: node 'c' failed: no usable model with 'classify' has a measured quality "
+        "of at least 0.9; run an experiment and save its scores ('iom eval save-quality'), or lower the node's minimum "
+        f"quality); 'iom batch show {v['batchId']}' lists each row."]
+
+
 def _priced_pair_pipeline(s, fake):
     """in -> a (t/a) -> b (t/b) -> out: two priced chat models at temperature 0, whose outputs
     the cache keeps; each call costs 10 in + 5 out tokens = $0.00002."""
