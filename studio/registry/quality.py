@@ -37,7 +37,7 @@ def save_from_experiment(home: Path, doc: dict, capability: str, models_known) -
     """Store each model-measuring variant's quality for the capability; returns what was saved
     and, in a sentence each, the models left out because a scorer found no field to read in
     their outputs (a quality of 0 that routing would then hold against a model it never measured)."""
-    from studio.eval.experiments import unread_scores
+    from studio.eval.caveats import unread_scores
 
     if not capability.strip():
         raise UserError("name the capability the scores measure, e.g. --capability sentiment.")

@@ -105,7 +105,8 @@ def test_score_rows_counts_the_answers_without_the_field():
 ])
 def test_a_row_whose_expected_value_the_scorer_cannot_use_is_left_out_and_counted(spec, expected, why):
     """Each of these was a traceback that ended the experiment after every row had run."""
-    from studio.eval.experiments import Variant, score_warnings
+    from studio.eval.caveats import score_warnings
+    from studio.eval.experiments import Variant
 
     rows = [{"index": 0, "status": "succeeded", "output": {"a": "7"}, "expected": {"a": "7" if spec.kind != "json_schema" else "{}"}},
             {"index": 1, "status": "succeeded", "output": {"a": "7"}, "expected": {"a": expected}}]
