@@ -224,9 +224,12 @@ class ProviderHub:
                           latency_ms=latency, overhead_ms=max(0.0, latency - wait * 1000), **fields)
 
     def _record_error(self, spec, request, context, error: ProviderError, started, x, callback_s) -> None:
+        """A call refused before anything was sent (no exchange: a missing key, an input that does
+        not fit) cost nothing: $0, not unpriced. What a provider charges for a call that failed
+        after it was sent is not known."""
         record = self._record(spec, request, context, started, x, callback_s, status="error",
                               error_class=error.kind.value, error_message=redact(str(error)),
-                              usage=Usage(source="none"))
+                              usage=Usage(source="none"), cost_usd=0.0 if x is None else None)
         self.recorder.record_call(record, request.input, None)
 
     # -- health --------------------------------------------------------------------------

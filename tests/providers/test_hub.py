@@ -76,6 +76,24 @@ async def test_unknown_price_is_unpriced_never_zero(fake, hub):
     assert hub.recorder.calls[-1][0].cost_usd is None
 
 
+async def test_a_call_refused_before_it_was_sent_cost_nothing_one_that_failed_after_is_unpriced(fake, hub):
+    """A refused call's record said 'unpriced' (the analytics: 'cost $0 + 3 unpriced' for three
+    calls whose key was missing); nothing went out, so it cost $0. What a provider charges for a
+    call that failed once sent is not known."""
+    with pytest.raises(ProviderError):
+        await hub.call(llm(fake), req({"messages": [{"content": "no role"}]}))
+    assert hub.recorder.calls[-1][0].cost_usd == 0.0 and fake.requests == []
+    h = ProviderHub(keys=DictKeys({}), recorder=MemoryRecorder())
+    with pytest.raises(ProviderError):
+        await h.call(llm(fake), req({"prompt": "x"}))
+    assert h.recorder.calls[-1][0].cost_usd == 0.0 and h.recorder.calls[-1][0].error_class == "key_missing"
+    await h.aclose()
+    fake.reply(PATH, Reply(status=500, json={"error": {"message": "boom"}}))
+    with pytest.raises(ProviderError):
+        await hub.call(llm(fake, prices={"input_per_token": 1e-6, "output_per_token": 2e-6}), req({"prompt": "x"}))
+    assert len(fake.requests) == 1 and hub.recorder.calls[-1][0].cost_usd is None
+
+
 @pytest.mark.parametrize("counts", [{"prompt_tokens": -3, "completion_tokens": 1},
                                     {"prompt_tokens": 1, "completion_tokens": 2**63},
                                     {"prompt_tokens": 1, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": -1}}])
