@@ -114,7 +114,10 @@ def _show(args) -> int:
     spec = s.models.get(args.id)
     doc = spec.to_json_dict()
     key = s.keys.status(spec.key_ref).source if spec.key_ref else "not needed"
-    doc_extra = {"incomplete": spec.incomplete, "health": s.models.health(spec.id).to_json_dict(), "keyStatus": key}
+    from studio.registry.quality import measured_for
+
+    doc_extra = {"incomplete": spec.incomplete, "health": s.models.health(spec.id).to_json_dict(), "keyStatus": key,
+                 "measuredQuality": measured_for(s.home, spec)}
     if args.json:
         print_json({**doc, **doc_extra})
     else:

@@ -73,3 +73,28 @@ def save_from_experiment(home: Path, doc: dict, capability: str, models_known) -
                         "(a model target, or a pipeline with one node swapped); nothing was saved.")
     write_json(quality_path(home), data)
     return saved, skipped
+
+
+def measured_for(home: Path, spec) -> list[dict[str, Any]]:
+    """The scores saved for this model, one per capability, each marked `current` when it was
+    measured on the model as it is now (an edit of what it answers retires it from routing)."""
+    from studio.engine.cache import answer_version
+
+    version = answer_version(spec)
+    found = []
+    for capability, models in sorted(load_quality(home).items()):
+        entry = models.get(spec.id) if isinstance(models, dict) else None
+        if isinstance(entry, dict) and isinstance(entry.get("score"), (int, float)):
+            found.append({"capability": capability, **{k: entry.get(k) for k in ("score", "dataset", "date", "rows",
+                                                                                "experiment")},
+                          "current": not entry.get("modelVersion") or entry["modelVersion"] == version})
+    return found
+
+
+def quality_label(measured: list[dict[str, Any]]) -> str:
+    """One line for the registry's detail: each capability's score and where it came from."""
+    if not measured:
+        return "not measured (an experiment's 'iom eval save-quality' adds it)"
+    return "; ".join(f"{m['capability']} {m['score']:.3f} ({m['dataset']}, {str(m['date'])[:10]}, {m['rows']} rows"
+                     + ("" if m["current"] else "; measured before the model was edited, not used") + ")"
+                     for m in measured)

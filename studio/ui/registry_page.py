@@ -9,6 +9,7 @@ from typing import Any
 
 from nicegui import events, ui
 
+from studio.registry.quality import measured_for, quality_label
 from studio.registry.search import ModelQuery, price_label
 from studio.secrets import redact_data
 from studio.spec.model import KNOWN_CAPABILITIES, HealthStatus, ModelSpec
@@ -185,6 +186,7 @@ async def registry_page() -> None:
             return
         health = await io_bound(studio.models.health, spec.id)
         key_status = await io_bound(studio.keys.status, spec.key_ref) if spec.key_ref else None
+        measured = await io_bound(measured_for, studio.home, spec)
         with transient_dialog().props("position=right full-height") as dialog, \
                 ui.card().classes("w-[36rem] max-w-full").props("data-testid=detail"):
             with ui.row().classes("w-full items-start no-wrap"):
@@ -228,6 +230,7 @@ async def registry_page() -> None:
                     ("Model name", spec.model or "not set (incomplete)"), ("Type", spec.model_type),
                     ("Price", price_label(spec)),
                     ("Latency", f"{spec.latency_ms} ms" if spec.latency_ms is not None else "unknown"),
+                    ("Quality", quality_label(measured)),
                     ("Context", f"{spec.context_window:,} tokens" if spec.context_window else "unknown"),
                     ("Policy", spec.security_policy), ("Owner", spec.owner or "—"),
                     ("Key", "none needed" if key_status is None else

@@ -47,6 +47,9 @@ async def test_capability_node_picks_by_saved_scores(iom_home):
         assert record.status == "failed" and "measured quality of at least 0.5" in (record.nodes["c"].error or record.error)
         saved = iom("eval", "save-quality", exp["id"], "--capability", "classify")
         assert saved.returncode == 0 and "local/sentiment-vader" in saved.stdout
+        shown = __import__("json").loads(iom("models", "show", "local/sentiment-vader", "--json").stdout)
+        assert [(m["capability"], m["score"], m["dataset"], m["rows"], m["current"]) for m in shown["measuredQuality"]] == [
+            ("classify", vader, "reviews.csv", 12, True)]
         for choose in ({"strategy": "cheapest", "minQuality": 0.5}, {"strategy": "best"}, {"strategy": "quality_per_dollar"}):
             record = await s.engine.run(_pipeline(choose), {"text": "Great phone!"})
             node = record.nodes["c"]
@@ -67,6 +70,8 @@ async def test_capability_node_picks_by_saved_scores(iom_home):
         record = await s.engine.run(_pipeline({"strategy": "best"}), {"text": "Great phone!"})
         assert f"quality {vader:.3f} (measured on reviews.csv" in record.nodes["c"].reason
         s.models.save(vader_spec.model_copy(update={"default_params": {"threshold": 0.5}}))
+        from studio.registry.quality import measured_for
+        assert [m["current"] for m in measured_for(iom_home, s.models.get("local/sentiment-vader"))] == [False]
         record = await s.engine.run(_pipeline({"strategy": "cheapest", "minQuality": 0.5}), {"text": "Great phone!"})
         assert record.status == "failed" and "measured quality of at least 0.5" in (record.nodes["c"].error or record.error)
         record = await s.engine.run(_pipeline({"strategy": "best"}), {"text": "Great phone!"})

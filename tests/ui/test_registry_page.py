@@ -91,6 +91,30 @@ async def test_detail_shows_prices_key_status_and_schemas_never_a_key(user: User
     assert not any("sk-test-secret" in str(getattr(e, "text", "")) for e in user.current_layout.descendants())
 
 
+async def test_detail_shows_the_measured_quality_and_whether_it_still_counts(user: User):
+    """What 'iom eval save-quality' stored was visible only in a capability node's reason."""
+    from studio.atomic import write_json
+    from studio.engine.cache import answer_version
+    from studio.registry.quality import quality_path
+    from studio.ui.app import get_studio
+
+    studio = get_studio()
+    vader = studio.models.get("local/sentiment-vader")
+    entry = {"dataset": "reviews", "date": "2026-12-01T10:00:00+00:00", "experiment": "x1", "rows": 40, "scorers": []}
+    write_json(quality_path(studio.home), {
+        "sentiment": {vader.id: {**entry, "score": 0.91, "modelVersion": answer_version(vader)}},
+        "classify": {vader.id: {**entry, "score": 0.5, "modelVersion": "0123456789abcdef"}}})
+    await user.open("/registry")
+    by_testid(user, "models-table").trigger("rowClick", [{}, {"id": vader.id}, 0])
+    await settle()
+    assert element(user, "fact-quality").text == (
+        "classify 0.500 (reviews, 2026-12-01, 40 rows; measured before the model was edited, not used); "
+        "sentiment 0.910 (reviews, 2026-12-01, 40 rows)")
+    by_testid(user, "models-table").trigger("rowClick", [{}, {"id": "local/text-stats"}, 0])
+    await settle()
+    assert any(e.text.startswith("not measured") for e in user.find("not measured").elements)
+
+
 async def test_register_through_the_form(user: User):
     await user.open("/registry")
     user.find("Register").click()
