@@ -39,8 +39,9 @@ def save_from_experiment(home: Path, doc: dict, capability: str, models_known) -
     their outputs (a quality of 0 that routing would then hold against a model it never measured)."""
     from studio.eval.caveats import unread_scores
 
-    if not capability.strip():
-        raise UserError("name the capability the scores measure, e.g. --capability sentiment.")
+    capability = capability.strip()
+    if not capability:
+        raise UserError("name the capability the scores measure, e.g. sentiment.")
     data = load_quality(home)
     saved, skipped = [], []
     for v in doc["variants"]:

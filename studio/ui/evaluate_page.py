@@ -18,6 +18,7 @@ from studio.ui.app import get_studio
 from studio.ui.shell import frame
 from studio.ui.threads import io_bound
 from studio.formats import money_total
+from studio.registry.quality import save_from_experiment, variant_model
 from studio.ui.widgets import confirm, dollars
 
 DEFAULT_VARIANTS = "review-triage\nlocal/sentiment-vader#sentiment=label"
@@ -205,6 +206,29 @@ async def evaluate_page() -> None:
 
         delete.on_click(ask_delete)
 
+        def save_quality_row(doc: dict) -> None:
+            """`iom eval save-quality` on the page: the scores of the variants that measure one
+            model become what quality-aware capability nodes route by."""
+            with ui.row().classes("items-center gap-2"):
+                capability = ui.input("Capability the scores measure", value=doc["scorers"][0].split(":")[0]).classes(
+                    "w-72").props("data-testid=eval-capability")
+
+                async def save() -> None:
+                    try:
+                        saved, notes = await io_bound(save_from_experiment, studio.home, doc, capability.value or "",
+                                                      studio.models.find)
+                    except UserError as e:
+                        ui.notify(str(e), type="negative", multi_line=True)
+                        return
+                    said = ", ".join(f"{model} {score:.3f}" for model, score in saved)
+                    ui.notify(f"Saved the measured quality for {capability.value.strip()!r}: {said}.", type="positive")
+                    for note in notes:
+                        ui.notify(note, type="warning", multi_line=True)
+
+                ui.button("Save quality for routing", icon="save", on_click=save).props(
+                    "outline data-testid=eval-save-quality").tooltip(
+                    "Capability nodes that choose by quality use these scores (with the dataset and date)")
+
         async def show(doc: dict) -> None:
             results.clear()
             with results:
@@ -218,6 +242,8 @@ async def evaluate_page() -> None:
                                 ui.icon("warning")
                                 ui.label(warning)
                 ui.plotly(figure(doc)).classes("w-full h-96 eval-chart")
+                if any(variant_model(v) for v in doc["variants"]):
+                    save_quality_row(doc)
                 names = {str(i): f"{i}. {v['variant']}" for i, v in enumerate(doc["variants"], 1)}
                 if len(names) >= 2:
                     ui.label("Rows where two variants differ").classes("text-h6")

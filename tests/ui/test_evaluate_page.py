@@ -46,6 +46,28 @@ async def test_an_earlier_experiment_is_deleted_from_the_page(user: User, iom_ho
     assert all((iom_home / "batches" / v["batchId"]).is_dir() for v in doc["variants"])
 
 
+async def test_the_measured_quality_is_saved_for_routing_from_the_page(user: User, iom_home):
+    from studio.registry.quality import load_quality
+
+    exp_id = experiment(4)
+    doc = json.loads((iom_home / "experiments" / f"{exp_id}.json").read_text())
+    vader = doc["variants"][1]["quality"]
+    await user.open("/evaluate")
+    set_value(user, "eval-earlier", exp_id)
+    await settle()
+    assert element(user, "eval-capability").value == "sentiment"  # the scored column, to start from
+    set_value(user, "eval-capability", " classify ")
+    by_testid(user, "eval-save-quality").click()
+    await settle()
+    await user.should_see(f"Saved the measured quality for 'classify': local/sentiment-vader {vader:.3f}.")
+    saved = load_quality(iom_home)["classify"]["local/sentiment-vader"]
+    assert saved["score"] == vader and saved["experiment"] == exp_id
+    set_value(user, "eval-capability", "")
+    by_testid(user, "eval-save-quality").click()
+    await settle()
+    await user.should_see("name the capability the scores measure")
+
+
 async def open_questions_experiment(user: User, iom_home, rows: str) -> None:
     """The Evaluate page set to run `loop/chat` over a dataset "questions" of prompt,answer
     `rows`, scored by normalized match: the next click on Run starts it."""
