@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from studio.engine.cache import answer_version
 from studio.errors import UserError
+from studio.registry.quality import counts_for
 from studio.registry.search import price_per_mtok
 from studio.spec.model import HealthStatus, ModelSpec
 from studio.spec.pipeline import CapabilityChoice
@@ -13,7 +13,7 @@ def _quality(spec: ModelSpec, measured: dict[str, dict]) -> tuple[float | None, 
     else a declared default param 'quality', else unknown. Never guessed from the id."""
     m = measured.get(spec.id)
     if m is not None and isinstance(m.get("score"), (int, float)):
-        if m.get("modelVersion") and m["modelVersion"] != answer_version(spec):
+        if not counts_for(m, spec):
             return None, (f"not measured since the model was edited (its score is from experiment "
                           f"{m.get('experiment', '?')})")
         return float(m["score"]), f"measured on {m.get('dataset', '?')} {str(m.get('date', ''))[:10]}".rstrip()

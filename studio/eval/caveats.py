@@ -35,7 +35,12 @@ def unread_scores(variant: dict, home: Path | None = None) -> list[dict]:
     scores = variant.get("scores", [])
     if home is not None and any("answered" not in s for s in scores):
         scores = _counted(variant, load_rows(home, variant["batchId"]))
-    return [s for s in scores if s.get("answered") and s.get("missingField") == s["answered"]]
+    return [s for s in scores if _reads_nothing(s)]
+
+
+def _reads_nothing(score: dict) -> bool:
+    """Not one answered row had the score's field."""
+    return bool(score.get("answered")) and score.get("missingField") == score["answered"]
 
 
 def _counted(variant: dict, rows: dict[int, dict]) -> list[dict]:
@@ -54,7 +59,6 @@ def score_warnings(v: Variant, scores: list[dict], rows: list[dict]) -> list[str
     """One sentence per score with rows the judge could not grade (not scored), and per score
     that read no field, or none in some rows (those rows scored 0)."""
     warnings = []
-    unread = {id(s) for s in unread_scores({"scores": scores})}
     for s in scores:
         if s.get("unscorable"):
             warnings.append(f"{s['scorer']}: {s['unscorable']} answered row(s) could not be scored ({s['unscorableWhy']}) "
@@ -66,7 +70,7 @@ def score_warnings(v: Variant, scores: list[dict], rows: list[dict]) -> list[str
         missing, answered, path = s.get("missingField") or 0, s.get("answered") or 0, s.get("field")
         if not missing:
             continue
-        if id(s) not in unread:
+        if not _reads_nothing(s):
             warnings.append(f"{s['scorer']}: {missing} of {answered} answered rows have no output field "
                             f"{path!r}; each of them scored 0.")
             continue

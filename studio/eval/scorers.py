@@ -76,27 +76,27 @@ class ScorerSpec:
         return cls(column=column, kind=kind, **kw)
 
 
-def pick(output: Any, path: str) -> Any:
-    """A field of the output by dotted path; a plain string output is its own 'text'."""
-    value = output
-    for part in path.split("."):
-        if isinstance(value, dict):
-            value = value.get(part)
-        else:
-            return output if isinstance(output, str) else None
-    return value
-
-
-def has_field(output: Any, path: str) -> bool:
-    """Whether `pick` finds the path in the output, rather than a null standing for its absence."""
+def lookup(output: Any, path: str) -> tuple[bool, Any]:
+    """(whether the output has the field at the dotted path, its value); a plain string output
+    is its own 'text', at any path."""
     if isinstance(output, str):
-        return True
+        return True, output
     value = output
     for part in path.split("."):
         if not isinstance(value, dict) or part not in value:
-            return False
+            return False, None
         value = value[part]
-    return True
+    return True, value
+
+
+def pick(output: Any, path: str) -> Any:
+    """A field of the output by dotted path (None where there is none)."""
+    return lookup(output, path)[1]
+
+
+def has_field(output: Any, path: str) -> bool:
+    """Whether the output has the field, rather than a null standing for its absence."""
+    return lookup(output, path)[0]
 
 
 def normalize(value: Any) -> str:
@@ -258,8 +258,8 @@ def score_rows(spec: ScorerSpec, rows: list[dict]) -> ScoreReport:
             per_row[r["index"]] = None if expected in (None, "") else 0.0
             continue
         answered += 1
-        missing += not has_field(r.get("output"), path)
-        got = pick(r.get("output"), path)
+        found, got = lookup(r.get("output"), path)
+        missing += not found
         try:
             per_row[r["index"]] = score_value(spec, got, expected)
         except UnscorableRow as e:

@@ -26,6 +26,14 @@ def load_quality(home: Path) -> dict[str, dict[str, dict[str, Any]]]:
         return {}
 
 
+def counts_for(entry: dict, spec) -> bool:
+    """Whether a saved score belongs to the model as it is now: it was measured on the same
+    `answer_version` (scores saved before versions were kept count)."""
+    from studio.engine.cache import answer_version
+
+    return not entry.get("modelVersion") or entry["modelVersion"] == answer_version(spec)
+
+
 def variant_model(variant: dict) -> str | None:
     """The one model a variant measures: a model target, or a pipeline with one node swapped."""
     if variant.get("swaps"):
@@ -43,7 +51,9 @@ def save_from_experiment(home: Path, doc: dict, capability: str, models_known) -
     if not capability:
         raise UserError("name the capability the scores measure, e.g. sentiment.")
     data = load_quality(home)
-    saved, skipped = [], []
+    saved: dict[str, float] = {}  # model -> quality, in the order they were (last) saved
+    left_out: dict[str, str] = {}  # model -> why
+    notes: list[str] = []
     for v in doc["variants"]:
         model = variant_model(v)
         if model is None or v.get("quality") is None or models_known(model) is None:
@@ -51,44 +61,39 @@ def save_from_experiment(home: Path, doc: dict, capability: str, models_known) -
         unread = unread_scores(v, home)
         if unread:
             reads = ", ".join(f"{s['field']!r} ({s['scorer']})" for s in unread)
-            skipped.append((model, f"{model}: not saved, because none of its answers has the output field {reads}; "
-                                   "name the field in the variant (TARGET#COLUMN=FIELD) or leave that scorer out, "
-                                   "and run the experiment again."))
+            left_out[model] = (f"{model}: not saved, because none of its answers has the output field {reads}; "
+                               "name the field in the variant (TARGET#COLUMN=FIELD) or leave that scorer out, "
+                               "and run the experiment again.")
             continue
         data.setdefault(capability, {})[model] = {
             "score": v["quality"], "dataset": doc.get("datasetId") or Path(doc["data"]).name,
             "scorers": doc["scorers"], "experiment": doc["id"], "date": doc["created"], "rows": v["rows"],
             "modelVersion": v.get("modelVersion")}
-        earlier = [(m, q) for m, q in saved if m == model]
-        if earlier:  # the same model measured by two variants (in two pipelines, say): the last one counts
-            if earlier[-1][1] != v["quality"]:
-                skipped.append((None, f"{model}: measured by more than one variant; saved the last one's quality "
-                                      f"({v['variant']}: {v['quality']:.3f}), not {earlier[-1][1]:.3f}."))
-            saved.remove(earlier[-1])
-        saved.append((model, v["quality"]))
-    skipped = [why for model, why in skipped if model not in {m for m, _ in saved}]  # not measured by another variant
+        earlier = saved.pop(model, None)
+        if earlier is not None and earlier != v["quality"]:  # measured by two variants (two pipelines, say): the last counts
+            notes.append(f"{model}: measured by more than one variant; saved the last one's quality "
+                         f"({v['variant']}: {v['quality']:.3f}), not {earlier:.3f}.")
+        saved[model] = v["quality"]
+    skipped = notes + [why for model, why in left_out.items() if model not in saved]  # not measured by another variant
     if not saved:
         if skipped:
             raise UserError(" ".join(["nothing was saved:", *skipped]))
         raise UserError(f"experiment {doc['id']} has no variant that measures one registry model "
                         "(a model target, or a pipeline with one node swapped); nothing was saved.")
     write_json(quality_path(home), data)
-    return saved, skipped
+    return list(saved.items()), skipped
 
 
 def measured_for(home: Path, spec) -> list[dict[str, Any]]:
     """The scores saved for this model, one per capability, each marked `current` when it was
     measured on the model as it is now (an edit of what it answers retires it from routing)."""
-    from studio.engine.cache import answer_version
-
-    version = answer_version(spec)
     found = []
     for capability, models in sorted(load_quality(home).items()):
         entry = models.get(spec.id) if isinstance(models, dict) else None
         if isinstance(entry, dict) and isinstance(entry.get("score"), (int, float)):
             found.append({"capability": capability, **{k: entry.get(k) for k in ("score", "dataset", "date", "rows",
                                                                                 "experiment")},
-                          "current": not entry.get("modelVersion") or entry["modelVersion"] == version})
+                          "current": counts_for(entry, spec)})
     return found
 
 

@@ -14,11 +14,11 @@ from studio.eval.datasets import SAMPLE, list_datasets
 from studio.eval.experiments import Variant, delete_experiment, figure, list_experiments, load_experiment, row_diff
 from studio.eval.jobs import ExperimentJob, experiment_jobs
 from studio.eval.scorers import ScorerSpec
+from studio.formats import money_total
+from studio.registry.quality import save_from_experiment, variant_model
 from studio.ui.app import get_studio
 from studio.ui.shell import frame
 from studio.ui.threads import io_bound
-from studio.formats import money_total
-from studio.registry.quality import save_from_experiment, variant_model
 from studio.ui.widgets import confirm, dollars
 
 DEFAULT_VARIANTS = "review-triage\nlocal/sentiment-vader#sentiment=label"
