@@ -8,6 +8,7 @@ import sys
 from typing import Any, Awaitable, Callable, TypeVar
 
 from studio.errors import UserError
+from studio.heap import freeze_long_lived
 from studio.providers.errors import ProviderError
 from studio.secrets import redact
 
@@ -56,7 +57,10 @@ def close_studio() -> None:
 
 def run_until_interrupted(main: Callable[[], Awaitable[T]], stop: Callable[[], None]) -> T | None:
     """`asyncio.run(main())` with the progress bars stopped after it, however it ends; None
-    when Ctrl-C ended it (the caller then says what was kept, with `interrupted`)."""
+    when Ctrl-C ended it (the caller then says what was kept, with `interrupted`). What the
+    command has made by now (imports, the studio, its registry) lives until it exits: frozen
+    out of the collector's full passes, which held up the rows in flight (studio/heap.py)."""
+    freeze_long_lived()
     try:
         return asyncio.run(main())
     except KeyboardInterrupt:

@@ -3,7 +3,6 @@ gateway (studio/gateway), both over the same Studio object."""
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 
@@ -16,6 +15,7 @@ from nicegui import app, background_tasks, ui  # noqa: E402
 
 from studio.core import Studio
 from studio.errors import UserError
+from studio.heap import freeze_long_lived
 from studio.security.guard import Guard
 from studio.security.policy import AccessPolicy
 from studio.security.preflight import check_binding, check_port_free, ui_token_required
@@ -125,15 +125,11 @@ async def refresh_health_on_schedule(studio) -> None:
 
 
 def keep_imported_objects_out_of_gc() -> None:
-    """Move the objects made so far (the imported modules: NiceGUI, FastAPI, pydantic's schemas,
-    ~90,000 of them, alive as long as the process) out of the garbage collector's view, and turn
-    it on (run.py turns it off while they are imported). A full collection walked all of them,
-    and the first page paid for one: ~35 ms of the start (bench/bench_startup.py). Not under
-    pytest, whose page tests run serve() once each: a freeze there would keep every earlier
-    test's uncollected garbage for good."""
-    if "PYTEST_CURRENT_TEST" not in os.environ:
-        gc.freeze()
-    gc.enable()
+    """The imported modules (NiceGUI, FastAPI, pydantic's schemas: ~90,000 objects) out of the
+    collector's view, and the collector on (run.py turns it off while they are imported): a full
+    collection walked all of them, and the first page paid for one, ~35 ms of the start
+    (bench/bench_startup.py). studio/heap.py says why, and why not under pytest."""
+    freeze_long_lived()
 
 
 def serve(host: str | None = None, port: int | None = None) -> None:
