@@ -4,8 +4,9 @@
 
 - offline: ROWS rows of a one-model offline pipeline (input -> local/sentiment-vader -> output),
   distinct texts so no cache hit, with the local executor and with the Ray executor (a local
-  Ray of 2 CPUs, start-up included in its figure); rows/s each, and peak RSS after 1k rows
-  and after all rows (local executor) to show memory stays flat, with beside each the memory
+  Ray of 2 CPUs, start-up included in its figure); rows/s each, and peak RSS after 1k rows,
+  at the last row, and after the studio has closed (its database's last checkpoint is a peak
+  of its own) to show whether memory stays flat, with beside them the memory
   DuckDB's buffer manager holds for the analytics database (`duckdb_memory()`): the rows the
   batch records are that database's data, which it caches up to its memory limit. The local
   executor runs the built-in model in worker processes (studio/providers/local/processes.py;
@@ -79,6 +80,7 @@ async def timed_batch(studio, target: str, data: Path, *, concurrency: int, exec
             marks["workers_1k_mb"] = workers_peak_rss_mb()
         if done == total:  # the workers end with the batch: read them at its last row
             marks["workers_mb"] = workers_peak_rss_mb()
+            marks["rss_last_row_mb"] = peak_rss_mb()  # before the close's checkpoint, which rssEndMb includes
     t0 = time.perf_counter()
     agg = await run_batch(studio, plan, progress=progress)
     return time.perf_counter() - t0, agg
@@ -109,7 +111,8 @@ def offline(rows: int, executor: str, workers: str | None = None) -> dict:
         db_end_mb = database_memory_mb(s)
         s.close()
         return {"executor": executor, "rows": rows, "seconds": round(seconds, 2), "rowsPerSecond": round(rows / seconds, 1),
-                "failed": agg["failed"], "rss1kMb": round(marks.get("rss_1k_mb", 0), 1), "rssEndMb": round(peak_rss_mb(), 1),
+                "failed": agg["failed"], "rss1kMb": round(marks.get("rss_1k_mb", 0), 1),
+                "rssLastRowMb": round(marks.get("rss_last_row_mb", 0), 1), "rssEndMb": round(peak_rss_mb(), 1),
                 "workersRss1kMb": marks.get("workers_1k_mb"), "workersRssEndMb": marks.get("workers_mb"),
                 "analyticsDb1kMb": marks.get("db_1k_mb"), "analyticsDbEndMb": db_end_mb}
 
