@@ -628,6 +628,9 @@ class _Run:
     def _on_error(self, node: Node, nr: NodeRun, err: Exception, began: float) -> None:
         nr.ended = utcnow()
         nr.latency_ms = (time.perf_counter() - began) * 1000
+        if isinstance(err, ProviderError) and err.model_id:  # a model node's call failed: on which model, at what cost
+            nr.model_id = nr.model_id or err.model_id
+            nr.cost_usd = None if err.sent else 0.0
         nr.error = str(err)
         nr.error_class = err.kind.value if isinstance(err, ProviderError) else "user"
         policy = node.policy.on_error
@@ -749,6 +752,11 @@ class _Run:
         stream = node.id in self.stream_nodes
         attempts = 0
         last_error: ProviderError | None = None
+        sent = False  # whether any attempt reached a provider: the node's failure then has no known cost
+
+        def failure(err: ProviderError) -> ProviderError:
+            err.sent = sent
+            return err
         fell_from: str | None = None
         notes: list[str] = []
         remaining = list(candidates)
@@ -765,7 +773,7 @@ class _Run:
                     break
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise last_error or ProviderError(ErrorKind.TIMEOUT, "the node's deadline passed", model_id=spec.id)
+                    raise failure(last_error or ProviderError(ErrorKind.TIMEOUT, "the node's deadline passed", model_id=spec.id))
                 attempts += 1
                 try:
                     prepared = primary_input if spec is candidates[0] and primary_input is not None \
@@ -775,18 +783,19 @@ class _Run:
                                                              fell_from, self._why(reason, fell_from, last_error)))
                 except ProviderError as err:
                     last_error = err
+                    sent = sent or err.sent
                     if err.kind in AVAILABILITY:
                         breaker.failure()
                     if err.partial_text:  # failed after its first token: report it, text kept
                         nr.output = {"text": err.partial_text}
-                        raise
+                        raise failure(err)
                     if err.retryable and attempt < policy.retries:
                         delay = backoff_delay(attempt, retry_after_s=err.retry_after_s, rng=self.engine.rng)
                         if time.monotonic() + delay < deadline:
                             await asyncio.sleep(delay)
                             continue
                     if not err.fallback_ok:
-                        raise
+                        raise failure(err)
                     if err.kind == ErrorKind.CONTEXT_LENGTH and spec.context_window:
                         remaining = [s for s in remaining if (s.context_window or 0) > spec.context_window]
                     break
@@ -798,7 +807,7 @@ class _Run:
                     self.fell_back[node.id] = fell_from
                 return result, spec, attempts, why
             fell_from = spec.id
-        raise last_error or ProviderError(ErrorKind.OVERLOADED, "no model could be tried", model_id=candidates[0].id)
+        raise failure(last_error or ProviderError(ErrorKind.OVERLOADED, "no model could be tried", model_id=candidates[0].id))
 
     @staticmethod
     def _why(reason: str, fell_from: str | None, error: ProviderError | None) -> str:

@@ -438,8 +438,9 @@ class Tally:
         if row.get("costUsd") is not None:
             self.priced += 1
             self.cost += row["costUsd"]
-        # an answer nobody knows the price of, or a run with such a call: never counted as $0
-        if (row.get("costUsd") is None and row["status"] == "succeeded") or row.get("unpricedCalls"):
+        # an answer nobody knows the price of, or one from a run with such a call: never counted
+        # as $0 (a failed row is counted as failed, its cost the part that is known)
+        if row["status"] == "succeeded" and (row.get("costUsd") is None or row.get("unpricedCalls")):
             self.unpriced += 1
         ms = answered_latency(row)
         if ms is not None:

@@ -68,6 +68,7 @@ class ProviderError(Exception):
         retry_after_s: float | None = None,
         partial_text: str | None = None,
         model_id: str | None = None,
+        sent: bool = True,
     ):
         self.kind = kind
         self.detail = redact(detail or "")
@@ -75,6 +76,10 @@ class ProviderError(Exception):
         self.retry_after_s = retry_after_s
         self.partial_text = partial_text
         self.model_id = model_id
+        # False when nothing reached the provider (no key, an input that does not fit, a circuit
+        # open): the call cost nothing. True otherwise: what a provider charges for a call that
+        # failed after it was sent is not known.
+        self.sent = sent
         super().__init__(self.sentence())
 
     @property

@@ -186,14 +186,15 @@ class ProviderHub:
                 with contextlib.suppress(Exception):
                     await x.release()
             e.model_id = e.model_id or spec.id
+            e.sent = x is not None
             if x is not None and e.partial_text is None and x.text:
                 e.partial_text = x.partial
             e.args = (e.sentence(),)
             self._record_error(spec, request, context, e, started, x, callback_s)
             raise
         except asyncio.CancelledError:
-            self._record_error(spec, request, context, ProviderError(ErrorKind.CANCELLED, model_id=spec.id),
-                               started, x, callback_s)
+            self._record_error(spec, request, context, ProviderError(ErrorKind.CANCELLED, model_id=spec.id,
+                                                                     sent=x is not None), started, x, callback_s)
             raise
 
         ended = time.perf_counter()
@@ -226,10 +227,10 @@ class ProviderHub:
     def _record_error(self, spec, request, context, error: ProviderError, started, x, callback_s) -> None:
         """A call refused before anything was sent (no exchange: a missing key, an input that does
         not fit) cost nothing: $0, not unpriced. What a provider charges for a call that failed
-        after it was sent is not known."""
+        after it was sent is not known (`ProviderError.sent`)."""
         record = self._record(spec, request, context, started, x, callback_s, status="error",
                               error_class=error.kind.value, error_message=redact(str(error)),
-                              usage=Usage(source="none"), cost_usd=0.0 if x is None else None)
+                              usage=Usage(source="none"), cost_usd=None if error.sent else 0.0)
         self.recorder.record_call(record, request.input, None)
 
     # -- health --------------------------------------------------------------------------

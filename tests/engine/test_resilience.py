@@ -192,3 +192,21 @@ async def test_the_node_after_a_timed_out_one_runs_untouched_by_that_timeout(eng
     assert record.status == "succeeded" and record.nodes["b"].status == "succeeded", record.nodes["b"].error
     assert record.outputs == {"text": "after"}
     assert cancelling["b"][0] is cancelling["a"][0] and cancelling["b"][1] == 0  # same task, cancel taken back
+
+
+async def test_a_failed_node_names_its_model_and_costs_what_is_known(engine, registry, fake):
+    """A call that reached the provider and failed has no known cost: the run counts it as an
+    unpriced call (as the call's own record does), never as $0; a node refused before anything
+    was sent (here the circuit, open after two failures) cost nothing."""
+    openai_model(registry, fake, "t/main", "/main/v1/chat/completions")
+    fake.reply("/main/v1/chat/completions", Reply(status=500, json={"error": {"message": "boom", "type": "server_error"}}))
+    sent = await engine.run(one_model("t/main"), {"text": "q"})
+    assert sent.status == "failed" and (sent.nodes["x"].model_id, sent.nodes["x"].cost_usd) == ("t/main", None)
+    assert (sent.unpriced_calls, sent.cost_usd) == (1, None)
+    kept = await engine.run(one_model("t/main", on_error="default", default="n/a"), {"text": "q"})
+    assert kept.status == "succeeded" and kept.outputs == {"text": "n/a"}
+    assert (kept.unpriced_calls, kept.cost_usd) == (1, None)  # the answer is the default; the failed call's cost unknown
+    refused = await engine.run(one_model("t/main"), {"text": "q"})
+    assert len(fake.requests) == 2 and "circuit breaker open" in refused.nodes["x"].error
+    assert (refused.nodes["x"].model_id, refused.nodes["x"].cost_usd) == ("t/main", 0.0)
+    assert (refused.unpriced_calls, refused.cost_usd) == (0, 0.0)

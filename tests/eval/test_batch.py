@@ -428,3 +428,15 @@ async def test_a_chat_model_takes_a_text_column_and_data_it_cannot_take_is_refus
     assert str(refused.value) == (
         "the data has no column for an input of loop/chat (text, prompt, messages, images, system); its columns are "
         "review. Name a column 'text' or 'prompt' or 'messages', or map one with 'iom datasets map ID --input NAME=COLUMN'.")
+
+
+def test_an_unpriced_row_is_an_answered_one_and_a_failed_row_is_counted_as_failed():
+    plan = batch_module.BatchPlan(id="b", target="p", kind="pipeline", data="d.csv", dataset_id=None, rows=4,
+                                  inputs={}, expected={})
+    rows = [{"status": "succeeded", "costUsd": 0.002, "unpricedCalls": 0},
+            {"status": "succeeded", "costUsd": 0.001, "unpricedCalls": 1},  # answered, one call's price unknown
+            {"status": "failed", "costUsd": None, "unpricedCalls": 1},  # its failed call was sent: cost unknown
+            {"status": "failed", "costUsd": 0.0, "unpricedCalls": 0}]  # refused before anything was sent
+    agg = batch_module.Tally.of(rows).result(plan)
+    assert (agg["succeeded"], agg["failed"], agg["unpricedRows"]) == (2, 2, 1)
+    assert round(agg["costUsd"], 6) == 0.003
