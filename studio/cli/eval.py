@@ -50,6 +50,8 @@ def register(sub) -> None:
     p = e.add_parser("save-quality", help="save each model variant's measured quality for a capability into the registry")
     p.add_argument("id")
     p.add_argument("--capability", required=True, help="the capability the scores measure, e.g. sentiment")
+    p.add_argument("--scorer", help="save this scorer's score (e.g. sentiment:classification) instead of the mean "
+                                    "over all the experiment's scorers")
     p.set_defaults(handler=_save_quality)
 
     p = e.add_parser("compare", help="per-row diff of two variants' outputs")
@@ -188,9 +190,10 @@ def _save_quality(args) -> int:
 
     s = studio()
     doc = load_experiment(s.home, args.id)
-    saved, skipped = save_from_experiment(s.home, doc, args.capability, s.models.find)
+    saved, skipped = save_from_experiment(s.home, doc, args.capability, s.models.find, args.scorer)
+    source = f"{args.scorer} in {doc['id']}" if args.scorer else doc["id"]
     for model, score in saved:
-        print(f"{model}: quality {score:.3f} for {args.capability!r} (from {doc['id']})")
+        print(f"{model}: quality {score:.3f} for {args.capability!r} (from {source})")
     for sentence in skipped:
         print(sentence, file=sys.stderr)
     return 0

@@ -41,24 +41,32 @@ def variant_model(variant: dict) -> str | None:
     return variant["target"] if "/" in variant["target"] else None
 
 
-def save_from_experiment(home: Path, doc: dict, capability: str, models_known) -> tuple[list[tuple[str, float]], list[str]]:
-    """Store each model-measuring variant's quality for the capability; returns what was saved
-    and, in a sentence each, the models left out because a scorer found no field to read in
-    their outputs (a quality of 0 that routing would then hold against a model it never measured)."""
+def save_from_experiment(home: Path, doc: dict, capability: str, models_known,
+                         scorer: str | None = None) -> tuple[list[tuple[str, float]], list[str]]:
+    """Store each model-measuring variant's quality for the capability: the mean over the
+    experiment's scorers or, given `scorer`, that scorer's alone (an experiment that scores
+    sentiment and language together measures each capability with one of them). Returns what
+    was saved and, in a sentence each, the models left out because a scorer found no field to
+    read in their outputs (a quality of 0 that routing would then hold against a model it never
+    measured)."""
     from studio.eval.caveats import unread_scores
 
     capability = capability.strip()
     if not capability:
         raise UserError("name the capability the scores measure, e.g. sentiment.")
+    if scorer is not None and scorer not in doc["scorers"]:
+        raise UserError(f"experiment {doc['id']} has no scorer {scorer!r}; its scorers are "
+                        f"{', '.join(doc['scorers'])}.")
     data = load_quality(home)
     saved: dict[str, float] = {}  # model -> quality, in the order they were (last) saved
     left_out: dict[str, str] = {}  # model -> why
     notes: list[str] = []
     for v in doc["variants"]:
         model = variant_model(v)
-        if model is None or v.get("quality") is None or models_known(model) is None:
+        quality = v.get("quality") if scorer is None else _scorer_mean(v, scorer)
+        if model is None or quality is None or models_known(model) is None:
             continue
-        unread = unread_scores(v, home)
+        unread = [s for s in unread_scores(v, home) if scorer is None or s["scorer"] == scorer]
         if unread:
             reads = ", ".join(f"{s['field']!r} ({s['scorer']})" for s in unread)
             left_out[model] = (f"{model}: not saved, because none of its answers has the output field {reads}; "
@@ -66,14 +74,14 @@ def save_from_experiment(home: Path, doc: dict, capability: str, models_known) -
                                "and run the experiment again.")
             continue
         data.setdefault(capability, {})[model] = {
-            "score": v["quality"], "dataset": doc.get("datasetId") or Path(doc["data"]).name,
-            "scorers": doc["scorers"], "experiment": doc["id"], "date": doc["created"], "rows": v["rows"],
-            "modelVersion": v.get("modelVersion")}
+            "score": quality, "dataset": doc.get("datasetId") or Path(doc["data"]).name,
+            "scorers": [scorer] if scorer else doc["scorers"], "experiment": doc["id"], "date": doc["created"],
+            "rows": v["rows"], "modelVersion": v.get("modelVersion")}
         earlier = saved.pop(model, None)
-        if earlier is not None and earlier != v["quality"]:  # measured by two variants (two pipelines, say): the last counts
+        if earlier is not None and earlier != quality:  # measured by two variants (two pipelines, say): the last counts
             notes.append(f"{model}: measured by more than one variant; saved the last one's quality "
-                         f"({v['variant']}: {v['quality']:.3f}), not {earlier:.3f}.")
-        saved[model] = v["quality"]
+                         f"({v['variant']}: {quality:.3f}), not {earlier:.3f}.")
+        saved[model] = quality
     skipped = notes + [why for model, why in left_out.items() if model not in saved]  # not measured by another variant
     if not saved:
         if skipped:
@@ -82,6 +90,10 @@ def save_from_experiment(home: Path, doc: dict, capability: str, models_known) -
                         "(a model target, or a pipeline with one node swapped); nothing was saved.")
     write_json(quality_path(home), data)
     return list(saved.items()), skipped
+
+
+def _scorer_mean(variant: dict, scorer: str) -> float | None:
+    return next((s["mean"] for s in variant.get("scores", []) if s["scorer"] == scorer), None)
 
 
 def measured_for(home: Path, spec) -> list[dict[str, Any]]:

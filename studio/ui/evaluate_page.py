@@ -212,11 +212,15 @@ async def evaluate_page() -> None:
             with ui.row().classes("items-center gap-2"):
                 capability = ui.input("Capability the scores measure", value=doc["scorers"][0].split(":")[0]).classes(
                     "w-72").props("data-testid=eval-capability")
+                scorer = None
+                if len(doc["scorers"]) > 1:  # each capability is best measured by its own scorer
+                    scorer = ui.select({"": "the mean over all scorers", **{n: n for n in doc["scorers"]}}, value="",
+                                       label="Score to save").classes("w-72").props("data-testid=eval-quality-scorer")
 
                 async def save() -> None:
                     try:
                         saved, notes = await io_bound(save_from_experiment, studio.home, doc, capability.value or "",
-                                                      studio.models.find)
+                                                      studio.models.find, (scorer.value or None) if scorer else None)
                     except UserError as e:
                         ui.notify(str(e), type="negative", multi_line=True)
                         return

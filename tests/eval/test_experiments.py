@@ -118,6 +118,32 @@ def test_a_variant_whose_output_lacks_the_scored_field_is_told_and_not_saved_as_
     assert not quality.exists()
 
 
+def test_one_scorer_of_several_is_saved_as_a_capability_quality(iom_home):
+    """Sentiment and language scored together: the mean of the two is neither capability's
+    quality (the sentiment model's 'language' field is its lexicon's, never the expected
+    "English"). With --scorer the capability gets the score of its own scorer."""
+    r = iom("eval", "run", "--data", str(SAMPLE), "-v", "local/sentiment-vader#sentiment=label",
+            "-s", "sentiment:classification", "-s", "language:classification", "--limit", "6", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    [variant] = doc["variants"]
+    sentiment = next(s["mean"] for s in variant["scores"] if s["scorer"] == "sentiment:classification")
+    quality = iom_home / "models" / "quality.json"
+    whole = iom("eval", "save-quality", doc["id"], "--capability", "sentiment")
+    assert whole.returncode == 0 and variant["quality"] < sentiment
+    assert json.loads(quality.read_text())["sentiment"]["local/sentiment-vader"]["score"] == variant["quality"]
+    one = iom("eval", "save-quality", doc["id"], "--capability", "sentiment", "--scorer", "sentiment:classification")
+    assert one.returncode == 0, one.stderr
+    assert one.stdout == (f"local/sentiment-vader: quality {sentiment:.3f} for 'sentiment' "
+                          f"(from sentiment:classification in {doc['id']})\n")
+    entry = json.loads(quality.read_text())["sentiment"]["local/sentiment-vader"]
+    assert entry["score"] == sentiment and entry["scorers"] == ["sentiment:classification"]
+    unknown = iom("eval", "save-quality", doc["id"], "--capability", "sentiment", "--scorer", "sentiment:exact")
+    assert unknown.returncode == 1 and unknown.stderr == (
+        f"error: experiment {doc['id']} has no scorer 'sentiment:exact'; its scorers are "
+        "sentiment:classification, language:classification.\n")
+
+
 def test_a_judge_without_its_key_is_named_before_any_row_runs(iom_home):
     """It used to fail at grading, after every variant had run, with a traceback."""
     from studio.spec import ModelSpec

@@ -16,9 +16,10 @@ from tests.ui.util import all_by_testid, by_testid, element, set_value, settle, 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def experiment(limit: int) -> str:
+def experiment(limit: int, *scorers: str) -> str:
+    scored = [arg for name in scorers or ("sentiment:classification",) for arg in ("-s", name)]
     r = subprocess.run([sys.executable, "-m", "studio", "eval", "run", "--data", str(SAMPLE), "-v", "review-triage",
-                        "-v", "local/sentiment-vader#sentiment=label", "-s", "sentiment:classification",
+                        "-v", "local/sentiment-vader#sentiment=label", *scored,
                         "--limit", str(limit), "--json"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)["id"]
@@ -56,6 +57,7 @@ async def test_the_measured_quality_is_saved_for_routing_from_the_page(user: Use
     set_value(user, "eval-earlier", exp_id)
     await settle()
     assert element(user, "eval-capability").value == "sentiment"  # the scored column, to start from
+    assert not all_by_testid(user, "eval-quality-scorer")  # one scorer: its score is the quality
     set_value(user, "eval-capability", " classify ")
     by_testid(user, "eval-save-quality").click()
     await settle()
@@ -151,3 +153,21 @@ async def test_stop_lets_the_rows_in_flight_finish_and_a_new_run_goes_on(user: U
     await wait_until(lambda: "finished" in element(user, "eval-progress").text, "the run that goes on")
     assert len(loopback_model.requests) == 10
     assert element(user, "eval-compare").rows[0]["quality"] == "0.500"
+
+
+async def test_one_scorer_of_several_is_saved_from_the_page(user: User, iom_home):
+    from studio.registry.quality import load_quality
+
+    exp_id = experiment(4, "sentiment:classification", "language:classification")
+    doc = json.loads((iom_home / "experiments" / f"{exp_id}.json").read_text())
+    vader = next(s["mean"] for s in doc["variants"][1]["scores"] if s["scorer"] == "sentiment:classification")
+    await user.open("/evaluate")
+    set_value(user, "eval-earlier", exp_id)
+    await settle()
+    assert element(user, "eval-quality-scorer").value == ""  # the mean over both, unless one is chosen
+    set_value(user, "eval-quality-scorer", "sentiment:classification")
+    by_testid(user, "eval-save-quality").click()
+    await settle()
+    await user.should_see(f"Saved the measured quality for 'sentiment': local/sentiment-vader {vader:.3f}.")
+    saved = load_quality(iom_home)["sentiment"]["local/sentiment-vader"]
+    assert saved["score"] == vader != doc["variants"][1]["quality"] and saved["scorers"] == ["sentiment:classification"]
