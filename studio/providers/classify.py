@@ -134,11 +134,17 @@ def from_response(status: int, headers: httpx.Headers, text: str) -> ProviderErr
 
 
 def from_transport(exc: Exception, partial_text: str | None = None) -> ProviderError:
-    """httpx exceptions: timeouts, refused connections, streams cut off."""
+    """httpx exceptions: timeouts, refused connections, streams cut off. A connection that was
+    never made sent nothing: that call cost nothing (`sent=False`)."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return ProviderError(ErrorKind.TIMEOUT, type(exc).__name__, partial_text=partial_text, sent=False)
     if isinstance(exc, httpx.TimeoutException):
         return ProviderError(ErrorKind.TIMEOUT, type(exc).__name__, partial_text=partial_text)
     if isinstance(exc, httpx.ConnectError):
-        return ProviderError(ErrorKind.CONNECTION, "connection refused or host unknown", partial_text=partial_text)
+        return ProviderError(ErrorKind.CONNECTION, "connection refused or host unknown", partial_text=partial_text,
+                             sent=False)
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return ProviderError(ErrorKind.CONNECTION, f"{type(exc).__name__}: {exc}", partial_text=partial_text, sent=False)
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
         return ProviderError(ErrorKind.CONNECTION, f"the connection broke mid-reply ({type(exc).__name__})",
                              partial_text=partial_text)

@@ -186,7 +186,7 @@ class ProviderHub:
                 with contextlib.suppress(Exception):
                     await x.release()
             e.model_id = e.model_id or spec.id
-            e.sent = x is not None
+            e.sent = e.sent and x is not None  # no exchange, or no connection made: nothing sent
             if x is not None and e.partial_text is None and x.text:
                 e.partial_text = x.partial
             e.args = (e.sentence(),)

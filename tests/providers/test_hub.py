@@ -128,13 +128,15 @@ async def test_record_carries_context_and_content(fake, hub):
 
 
 async def test_connection_refused(hub):
+    """No connection made, nothing sent: the call cost nothing (its record says $0, not unpriced)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     spec = make_spec("openai-chat", f"http://127.0.0.1:{port}{PATH}")
     with pytest.raises(ProviderError) as err:
         await hub.call(spec, req({"prompt": "x"}))
-    assert err.value.kind == ErrorKind.CONNECTION
+    assert err.value.kind == ErrorKind.CONNECTION and not err.value.sent
+    assert hub.recorder.calls[-1][0].cost_usd == 0.0
     assert (await hub.check(spec)).state == "unreachable"
 
 
