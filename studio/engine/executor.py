@@ -753,13 +753,14 @@ class _Run:
         attempts = 0
         last_error: ProviderError | None = None
         sent = False  # whether any attempt reached a provider: the node's failure then has no known cost
-
-        def failure(err: ProviderError) -> ProviderError:
-            err.sent = sent
-            return err
         fell_from: str | None = None
         notes: list[str] = []
         remaining = list(candidates)
+
+        def failure(err: ProviderError) -> ProviderError:
+            """The error the node fails with, saying whether any of its attempts was sent."""
+            err.sent = sent
+            return err
         while remaining:
             spec = remaining.pop(0)
             if spec is not candidates[0] and not self._has_key(spec):
