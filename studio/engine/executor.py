@@ -308,6 +308,8 @@ class _Run:
         self.stream_nodes = self._stream_nodes()
         self.call_stats: dict[str, dict] | None = None  # read once per run, for capability nodes
         self.key_is_set: dict[str, bool] = {}  # key name -> set or not, read once per run (_look_up_keys)
+        # attempts that reached a provider and failed, retried or not: what each cost is not known
+        self.failed_sent_attempts = 0
 
     # -- set-up ---------------------------------------------------------------------------
     def _check(self) -> None:
@@ -785,6 +787,7 @@ class _Run:
                 except ProviderError as err:
                     last_error = err
                     sent = sent or err.sent
+                    self.failed_sent_attempts += err.sent
                     if err.kind in AVAILABILITY:
                         breaker.failure()
                     if err.partial_text:  # failed after its first token: report it, text kept
@@ -869,8 +872,12 @@ class _Run:
         rec.ended = utcnow()
         rec.wall_ms = (time.perf_counter() - started) * 1000
         priced = [n.cost_usd for n in rec.nodes.values() if n.cost_usd is not None]
-        rec.unpriced_calls = sum(1 for n in rec.nodes.values() if n.model_id and n.cost_usd is None
-                                 and n.status in ("succeeded", "failed"))
+        # the calls whose cost is not known, as the analytics counts the run's call records: the
+        # answers without a price, and every attempt that was sent and failed (a node that
+        # answered after a retry or a fallback included)
+        answered = sum(1 for n in rec.nodes.values() if n.model_id and n.cost_usd is None
+                       and n.status == "succeeded" and n.error is None)
+        rec.unpriced_calls = answered + self.failed_sent_attempts
         rec.cost_usd = round(sum(priced), 10) if priced or not rec.unpriced_calls else None
         rec.input_tokens = sum(n.usage.input_tokens for n in rec.nodes.values())
         rec.output_tokens = sum(n.usage.output_tokens for n in rec.nodes.values())

@@ -210,3 +210,17 @@ async def test_a_failed_node_names_its_model_and_costs_what_is_known(engine, reg
     assert len(fake.requests) == 2 and "circuit breaker open" in refused.nodes["x"].error
     assert (refused.nodes["x"].model_id, refused.nodes["x"].cost_usd) == ("t/main", 0.0)
     assert (refused.unpriced_calls, refused.cost_usd) == (0, 0.0)
+
+
+async def test_an_attempt_that_was_sent_and_failed_is_an_unpriced_call_of_its_run(engine, registry, fake, recorder):
+    """As the run's call records say: a node that answered from its fallback after a 500 has
+    one priced call and one whose cost is not known."""
+    openai_model(registry, fake, "t/first", "/first/v1/chat/completions")
+    openai_model(registry, fake, "t/second", "/second/v1/chat/completions")
+    fake.reply("/first/v1/chat/completions", Reply(status=500, json={"error": {"message": "boom", "type": "server_error"}}))
+    fake.reply("/second/v1/chat/completions", Reply(json=chat_reply("from second")))
+    record = await engine.run(one_model("t/first", ["t/second"]), {"text": "q"})
+    assert record.status == "succeeded" and record.nodes["x"].model_id == "t/second"
+    calls = [c for c, _, _ in recorder.calls if c.run_id == record.id]
+    assert [(c.model_id, c.cost_usd is None) for c in calls] == [("t/first", True), ("t/second", False)]
+    assert record.unpriced_calls == 1 and record.cost_usd == round(calls[1].cost_usd, 10) > 0
