@@ -65,7 +65,6 @@ def offline_pipeline():
 
 async def timed_batch(studio, target: str, data: Path, *, concurrency: int, executor: str, marks=None) -> tuple[float, dict]:
     from studio.eval.batch import plan_batch, run_batch
-
     from studio.heap import freeze_long_lived
 
     plan = plan_batch(studio, target, str(data), concurrency=concurrency, executor=executor)

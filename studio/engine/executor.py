@@ -754,14 +754,15 @@ class _Run:
         stream = node.id in self.stream_nodes
         attempts = 0
         last_error: ProviderError | None = None
-        sent = False  # whether any attempt reached a provider: the node's failure then has no known cost
+        sent_before = self.failed_sent_attempts
         fell_from: str | None = None
         notes: list[str] = []
         remaining = list(candidates)
 
         def failure(err: ProviderError) -> ProviderError:
-            """The error the node fails with, saying whether any of its attempts was sent."""
-            err.sent = sent
+            """The error the node fails with, saying whether any of its attempts was sent (the
+            node's failure then has no known cost)."""
+            err.sent = self.failed_sent_attempts > sent_before
             return err
         while remaining:
             spec = remaining.pop(0)
@@ -786,7 +787,6 @@ class _Run:
                                                              fell_from, self._why(reason, fell_from, last_error)))
                 except ProviderError as err:
                     last_error = err
-                    sent = sent or err.sent
                     self.failed_sent_attempts += err.sent
                     if err.kind in AVAILABILITY:
                         breaker.failure()

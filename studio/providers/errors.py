@@ -77,8 +77,8 @@ class ProviderError(Exception):
         self.partial_text = partial_text
         self.model_id = model_id
         # False when nothing reached the provider (no key, an input that does not fit, a circuit
-        # open, a connection never made): the call cost nothing. True otherwise: what a provider charges for a call that
-        # failed after it was sent is not known.
+        # open, a connection never made): the call cost nothing. True otherwise: what a provider
+        # charges for a call that failed after it was sent is not known.
         self.sent = sent
         super().__init__(self.sentence())
 

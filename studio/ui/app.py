@@ -124,18 +124,13 @@ async def refresh_health_on_schedule(studio) -> None:
             logging.getLogger(__name__).exception("the scheduled health refresh failed")
 
 
-def keep_imported_objects_out_of_gc() -> None:
-    """The imported modules (NiceGUI, FastAPI, pydantic's schemas: ~90,000 objects) out of the
-    collector's view, and the collector on (run.py turns it off while they are imported): a full
-    collection walked all of them, and the first page paid for one, ~35 ms of the start
-    (bench/bench_startup.py). studio/heap.py says why, and why not under pytest."""
-    freeze_long_lived()
-
-
 def serve(host: str | None = None, port: int | None = None) -> None:
     """Register the pages and run the server (blocking). A fresh Studio is built for each
     serve(), so a test that runs the app again with another IOM_HOME gets its own data."""
-    keep_imported_objects_out_of_gc()
+    # The imported modules (NiceGUI, FastAPI, pydantic's schemas: ~90,000 objects) out of the
+    # collector's view, and the collector back on (run.py turns it off while they are
+    # imported): the first page paid for a full pass over them, ~35 ms of the start.
+    freeze_long_lived()
     from studio.ui.pages import register_all
 
     from studio.gateway.api_app import BuiltOnFirstRequest

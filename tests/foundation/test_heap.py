@@ -1,5 +1,6 @@
 """The long commands keep what the process made before their rows out of the collector's full
-passes (studio/heap.py), as the server does at its start; a short command freezes nothing."""
+passes (studio/heap.py), as the server does at its start; a short command freezes nothing, and
+nothing is frozen under pytest."""
 
 import gc
 import subprocess
@@ -33,6 +34,23 @@ def test_a_batch_freezes_what_exists_before_its_rows_and_a_short_command_does_no
     assert last.startswith("exit 0 frozen 0 ")
 
 
-def test_under_pytest_nothing_is_frozen():
-    freeze_long_lived()
-    assert gc.get_freeze_count() == 0 and gc.isenabled()
+def test_the_collector_is_turned_back_on_with_what_exists_frozen(monkeypatch):
+    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
+    gc.disable()
+    try:
+        freeze_long_lived()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+def test_under_pytest_nothing_is_frozen_and_the_collector_is_on():
+    gc.disable()
+    try:
+        freeze_long_lived()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.enable()

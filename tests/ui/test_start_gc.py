@@ -1,38 +1,13 @@
 """The start keeps the imported modules out of the garbage collector's passes, and leaves the
 collector on (run.py turns it off while importing; studio/ui/app.py serve() turns it back on)."""
 
-import gc
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from studio.ui.app import keep_imported_objects_out_of_gc
-
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def test_the_collector_is_turned_back_on_with_what_exists_frozen(monkeypatch):
-    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
-    gc.disable()
-    try:
-        keep_imported_objects_out_of_gc()
-        assert gc.isenabled()
-        assert gc.get_freeze_count() > 10_000
-    finally:
-        gc.unfreeze()
-        gc.enable()
-
-
-def test_under_pytest_nothing_is_frozen_and_the_collector_is_on():
-    gc.disable()
-    try:
-        keep_imported_objects_out_of_gc()
-        assert gc.isenabled()
-        assert gc.get_freeze_count() == 0
-    finally:
-        gc.enable()
 
 
 def test_a_server_started_by_run_py_runs_with_the_collector_on(tmp_path):
