@@ -27,6 +27,8 @@ _to_json = CallRecord.__pydantic_serializer__.to_json  # model_dump_json's bytes
 
 
 CALL_PREFIX = b'{"kind":"call",'  # how every call line starts (the writer sorts lines by it)
+RUN_PREFIX = b'{"kind":"run","record":'  # and every run line
+_RUN_ID = RUN_PREFIX + b'{"id":"'  # run_line writes the record's id first (RunRecord's first field)
 
 
 def call_line(record: CallRecord, input_text: str | None, output_text: str | None) -> bytes:
@@ -82,6 +84,38 @@ def run_line(run: RunRecord) -> bytes:
         body = json.dumps(redact_data(run.model_dump(mode="json")), ensure_ascii=False, separators=(",", ":"))
         body = replace_lone_surrogates(body)
     return f'{{"kind":"run","record":{body}}}\n'.encode("utf-8")
+
+
+def latest_runs(lines: list[bytes]) -> list[bytes]:
+    """Of the run lines, in order, the last one of each run. A run is spooled when it starts and
+    again when it ends, and only its last record is stored: decoding the others was half the
+    writer's time in a batch (two run lines a row, ~55 µs each). The id is read off the line's
+    start; a line where it is not plain (an escape in it, another writer's spacing) is kept."""
+    ids = [_plain_run_id(line) for line in lines]
+    last = {run_id: i for i, run_id in enumerate(ids) if run_id is not None}
+    return [line for i, (line, run_id) in enumerate(zip(lines, ids)) if run_id is None or last[run_id] == i]
+
+
+def _plain_run_id(line: bytes) -> bytes | None:
+    if not line.startswith(_RUN_ID):
+        return None
+    end = line.find(b'"', len(_RUN_ID))
+    run_id = line[len(_RUN_ID):end]
+    return run_id if end > 0 and b"\\" not in run_id else None
+
+
+def decode_run(line: bytes) -> RunRecord:
+    """A run line's record, parsed by pydantic straight from the bytes where the line is exactly
+    as run_line writes it (its newline kept or not) and has no byte of a lone surrogate (a third
+    faster than `decode`)."""
+    if line.startswith(RUN_PREFIX) and b"\xed" not in line:
+        end = -2 if line.endswith(b"}\n") else -1 if line.endswith(b"}") else 0
+        if end:
+            return RunRecord.model_validate_json(line[len(RUN_PREFIX):end])
+    kind, item = decode(line)
+    if kind != "run":
+        raise ValueError(f"{kind} line among the runs")
+    return item
 
 
 def decode(line: bytes) -> tuple[str, object]:

@@ -26,7 +26,7 @@ from typing import Any, Callable, TypeVar
 
 from studio.analytics import rollup, spool
 from studio.analytics.lookups import marks, parts
-from studio.analytics.lines import CALL_PREFIX, call_line, decode, run_line
+from studio.analytics.lines import CALL_PREFIX, RUN_PREFIX, call_line, decode, decode_run, latest_runs, run_line
 from studio.analytics.rows import call_columns, content_text, run_rows
 from studio.analytics.schema import CALL_COLUMNS, migrate
 from studio.analytics.settings import AnalyticsSettings, load_settings, save_settings
@@ -231,10 +231,9 @@ class AnalyticsStore:
             run_lines, self._runs = self._runs, []
             commands, self._commands = self._commands, []
             queued_until = self._queued_until
-        runs = [decode(line)[1] for line in run_lines]
         while True:
-            read_any, written = self._take_in(cur, calls, runs, queued_until)
-            calls, runs = [], []
+            read_any, written = self._take_in(cur, calls, run_lines, queued_until)
+            calls, run_lines = [], []
             if not read_any or not written:
                 break
         self._collect_finished(cur, final=final)
@@ -244,8 +243,9 @@ class AnalyticsStore:
             except BaseException as e:  # handed to the waiting caller
                 future.set_exception(e)
 
-    def _take_in(self, cur, calls: list, runs: list, queued_until: int) -> tuple[bool, bool]:
-        """One round: (whether any spooled line was read, whether the round was committed)."""
+    def _take_in(self, cur, calls: list[bytes], runs: list[bytes], queued_until: int) -> tuple[bool, bool]:
+        """One round: (whether any spooled line was read, whether the round was committed).
+        `calls` and `runs` are the lines queued in memory, after what the files hold."""
         with self._lock:
             file_until = self._file_until
         own = self._segment.name
@@ -262,11 +262,14 @@ class AnalyticsStore:
         for path in spool.segments(self.home):
             if path.name != own:
                 backlogs.append(spool.read_from(path, self._progress.get(path.name, 0)))
-        call_lines, from_file_runs = [], []
+        call_lines, run_lines, other_runs = [], [], []
         for backlog in backlogs:
             for line in backlog.lines:
                 if line.startswith(CALL_PREFIX):
                     call_lines.append(line)
+                    continue
+                if line.startswith(RUN_PREFIX):
+                    run_lines.append(line)
                     continue
                 try:
                     kind, item = decode(line)
@@ -276,12 +279,12 @@ class AnalyticsStore:
                 if kind == "call":
                     call_lines.append(line)
                 else:
-                    from_file_runs.append(item)
+                    other_runs.append(item)
         progress = {b.name: b.end for b in backlogs if b.end != self._progress.get(b.name, 0)}
         if calls or runs:
             progress[own] = max(queued_until, progress.get(own, 0))
         all_calls = call_lines + calls
-        all_runs = from_file_runs + runs
+        all_runs = other_runs + self._decode_runs(latest_runs(run_lines + runs))
         read_any = any(b.end != self._progress.get(b.name, 0) for b in backlogs)
         if not (all_calls or all_runs or progress):
             return read_any, True
@@ -400,6 +403,16 @@ class AnalyticsStore:
         bad_runs = refused(list(enumerate(runs)), lambda part: self._insert_runs(cur, part, hashes_only))
         self._hourly_added = hourly_added
         return bad_calls, bad_runs
+
+    @staticmethod
+    def _decode_runs(lines: list[bytes]) -> list[RunRecord]:
+        runs = []
+        for line in lines:
+            try:
+                runs.append(decode_run(line))
+            except Exception:
+                log.warning("analytics: skipped an unreadable run line in the spool")
+        return runs
 
     @staticmethod
     def _decode_calls(lines: list[bytes]) -> list[tuple[CallRecord, str | None, str | None]]:

@@ -1,4 +1,4 @@
-"""Child process for the spool tests: records calls (and one run) through an AnalyticsStore
+"""Child process for the spool tests: records calls (and one run, started and ended) through an AnalyticsStore
 and says on stdout how many it has recorded, so the parent can kill it at any point.
 
     python -m tests.analytics.spool_child HOME COUNT [--own] [--hang]
@@ -27,8 +27,10 @@ def main() -> None:
         store.record_call(CallRecord(id=f"{tag}{i}", model_id="m/a", provider="p"), {"i": i}, {"o": i})
         if i % 50 == 49:
             print(f"recorded {i + 1}", flush=True)
-    store.record_run(RunRecord(id=f"run-{tag}", pipeline_id="p1", status="succeeded",
-                               nodes={"n": NodeRun(node_id="n", status="succeeded")}))
+    run = RunRecord(id=f"run-{tag}", pipeline_id="p1", nodes={"n": NodeRun(node_id="n")})
+    store.record_run(run)  # as the engine records a run: when it starts, and when it ends
+    run.status, run.nodes["n"].status, run.nodes["n"].output = "succeeded", "succeeded", {"y": tag}
+    store.record_run(run)
     print(f"recorded {count} and the run", flush=True)
     if "--hang" in sys.argv:
         time.sleep(120)

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from studio.analytics import AnalyticsStore
 from studio.analytics import queries as q
 from studio.analytics.spool import segments
@@ -165,3 +167,50 @@ def test_a_line_longer_than_one_read_is_taken_in_and_so_is_what_follows(iom_home
         assert segments(iom_home) == []  # read to its end, its writer gone: deleted
     finally:
         owner.close()
+
+
+def test_only_the_last_line_of_each_run_is_decoded_and_each_is_read_as_decode_reads_it():
+    """A run is spooled when it starts and when it ends; the writer stores only the last, so it
+    decodes only the last (read off the line's id). A line whose id it cannot read plainly (an
+    escape in it) or that another writer spaced differently is kept, in its place."""
+    from studio.analytics.lines import decode, decode_run, latest_runs, run_line
+    from studio.spec.records import NodeRun, RunRecord
+
+    def line(run_id: str, status: str = "running") -> bytes:
+        return run_line(RunRecord(id=run_id, pipeline_id="p", status=status, inputs={"text": "héllo"},
+                                  nodes={"a": NodeRun(node_id="a", output={"x": 1.5})}))
+
+    a1, b1, a2, b2 = line("a"), line("b"), line("a", "succeeded"), line("b", "failed")
+    quoted1, quoted2 = line('q"1'), line('q"1', "succeeded")  # the id holds an escape: both kept
+    spaced = b'{"kind": "run", "record": ' + a1[len(b'{"kind":"run","record":'):]
+    assert latest_runs([a1, b1, quoted1, a2, spaced, quoted2, b2]) == [quoted1, a2, spaced, quoted2, b2]
+    assert latest_runs([]) == []
+    old_surrogate = a2.replace("héllo".encode(), b"h\xed\xa0\x80llo")  # as lines were spooled before they were replaced
+    for raw in (a2, a2.rstrip(b"\n"), spaced, quoted2, old_surrogate):  # with and without the newline
+        assert decode_run(raw) == decode(raw)[1]
+    with pytest.raises(ValueError):
+        decode_run(b'{"kind":"run","record":{"id":"a","pipeline_id":')
+    with pytest.raises(ValueError):
+        decode_run(b'{"kind":"call","record":{}}')
+
+
+def test_a_run_started_and_ended_within_one_write_is_stored_as_it_ended(iom_home):
+    """Both lines of a run, taken in together from memory (the owner's queue) and from a file
+    (a process that could only spool): the stored run is its last record, nodes and all."""
+    from studio.spec.records import NodeRun, RunRecord
+
+    owner = AnalyticsStore(iom_home, interval_s=1.0)
+    assert owner.start()
+    run = RunRecord(id="run-o", pipeline_id="p1", nodes={"n": NodeRun(node_id="n")})
+    owner.record_run(run)
+    run.status, run.nodes["n"].status, run.nodes["n"].output = "succeeded", "succeeded", {"y": "o"}
+    owner.record_run(run)
+    proc = child(iom_home, 0, tag="x")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    got = {run_id: owner.read(q.get_run, run_id) for run_id in ("run-o", "run-x")}
+    owner.close()
+    for run_id, stored in got.items():
+        assert stored["status"] == "succeeded", stored
+        assert [(n["node_id"], n["status"], n["output"]) for n in stored["nodes"]] == [
+            ("n", "succeeded", {"y": run_id[-1]})]
