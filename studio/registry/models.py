@@ -16,6 +16,7 @@ from studio.registry.backups import Backups, ImportConflict
 from studio.errors import CorruptFile, NotFound, UserError
 from studio.registry.files import JsonFolder
 from studio.registry.guard import refuse_secrets
+from studio.registry.quality import move_out_of_models_folder
 from studio.registry.search import ModelQuery, search
 from studio.secrets import KeyStore
 from studio.spec.base import utcnow
@@ -47,6 +48,7 @@ class ModelRegistry:
     def __init__(self, home: Path, keys: KeyStore):
         self.home = home
         self.keys = keys
+        move_out_of_models_folder(home)  # saved quality's first place, before it is read as a model
         self._folder: JsonFolder[ModelSpec] = JsonFolder(home / "models", ModelSpec.model_validate)
         self._health_path = home / "health.json"
         # health.json is read-modified-written from worker threads (start check, schedule, "Check now"):

@@ -1,10 +1,11 @@
 """Measured quality per model and capability, saved from experiments into the registry's data
-(`IOM_HOME/models/quality.json`), with the dataset, scorers and date each figure came from.
-Capability nodes rank by these figures instead of guessing from prices or model-id words."""
+(`IOM_HOME/quality.json`, beside `health.json`), with the dataset, scorers and date each figure
+came from. Capability nodes rank by these figures instead of guessing from prices or model-id words."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,23 @@ from studio.errors import UserError
 
 
 def quality_path(home: Path) -> Path:
-    return home / "models" / "quality.json"
+    return home / "quality.json"
+
+
+def move_out_of_models_folder(home: Path) -> None:
+    """Scores were first saved as `models/quality.json`, where the model registry read them as
+    a model that could not be read (a warning on every `iom models list`), and where a model
+    with the id `quality` would have its file: moved beside `health.json`, once. A model's file
+    (it has an `id`) stays where it is."""
+    old = home / "models" / "quality.json"
+    if not old.is_file() or quality_path(home).exists():
+        return
+    try:
+        doc = json.loads(old.read_text("utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(doc, dict) and "id" not in doc:
+        os.replace(old, quality_path(home))
 
 
 def load_quality(home: Path) -> dict[str, dict[str, dict[str, Any]]]:

@@ -285,3 +285,24 @@ def test_a_model_measured_by_two_variants_is_saved_once_and_the_note_says_which(
     assert notes == ["local/a: measured by more than one variant; saved the last one's quality (p@s=local/a: 0.750), not 0.500."]
     doc["variants"][0]["quality"] = 0.75
     assert save_from_experiment(iom_home, doc, "sentiment", lambda m: object()) == ([("local/a", 0.75)], [])
+
+
+def test_scores_saved_among_the_models_move_beside_health_json_and_a_model_named_quality_stays(tmp_path):
+    """The first versions saved scores as models/quality.json, where the registry read them as a
+    model it could not read (a warning on every `iom models list`)."""
+    import json
+
+    from studio.registry.quality import load_quality
+
+    scores = {"sentiment": {"local/sentiment-vader": {"score": 0.8, "dataset": "reviews"}}}
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "quality.json").write_text(json.dumps(scores))
+    studio = Studio(tmp_path, seed_samples=False)
+    assert studio.models.problems() == [] and not (tmp_path / "models" / "quality.json").exists()
+    assert load_quality(tmp_path) == scores
+
+    other = tmp_path / "other"
+    first = Studio(other)
+    first.models.save(first.models.get("local/sentiment-vader").model_copy(update={"id": "quality"}))
+    again = Studio(other)  # a model whose id is "quality" has that file: it stays a model
+    assert again.models.get("quality").id == "quality" and not (other / "quality.json").exists()

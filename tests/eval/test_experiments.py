@@ -104,7 +104,7 @@ def test_a_variant_whose_output_lacks_the_scored_field_is_told_and_not_saved_as_
     shown = iom("eval", "show", doc["id"])
     assert f"variant 1, {warning}" in shown.stdout and "variant 2," not in shown.stdout
 
-    quality = iom_home / "models" / "quality.json"
+    quality = iom_home / "quality.json"
     saved = iom("eval", "save-quality", doc["id"], "--capability", "sentiment")
     # the same model measured with the field named is saved; the unmapped measure is not
     assert saved.returncode == 0 and f"local/sentiment-vader: quality {mapped['quality']:.3f}" in saved.stdout
@@ -128,7 +128,7 @@ def test_one_scorer_of_several_is_saved_as_a_capability_quality(iom_home):
     doc = json.loads(r.stdout)
     [variant] = doc["variants"]
     sentiment = next(s["mean"] for s in variant["scores"] if s["scorer"] == "sentiment:classification")
-    quality = iom_home / "models" / "quality.json"
+    quality = iom_home / "quality.json"
     whole = iom("eval", "save-quality", doc["id"], "--capability", "sentiment")
     assert whole.returncode == 0 and variant["quality"] < sentiment
     assert json.loads(quality.read_text())["sentiment"]["local/sentiment-vader"]["score"] == variant["quality"]
@@ -138,6 +138,9 @@ def test_one_scorer_of_several_is_saved_as_a_capability_quality(iom_home):
                           f"(from sentiment:classification in {doc['id']})\n")
     entry = json.loads(quality.read_text())["sentiment"]["local/sentiment-vader"]
     assert entry["score"] == sentiment and entry["scorers"] == ["sentiment:classification"]
+    # saved beside health.json, not among the models: the registry once read it as a broken model
+    listed = iom("models", "list", "--provider", "local")
+    assert listed.returncode == 0 and listed.stderr == "" and "local/sentiment-vader" in listed.stdout
     unknown = iom("eval", "save-quality", doc["id"], "--capability", "sentiment", "--scorer", "sentiment:exact")
     assert unknown.returncode == 1 and unknown.stderr == (
         f"error: experiment {doc['id']} has no scorer 'sentiment:exact'; its scorers are "
