@@ -54,14 +54,15 @@ class MissingKeys(UserError):
     """A run that needs keys that are not set: all of them, and the nodes that need each."""
 
     def __init__(self, pipeline_id: str, needed: dict[str, list[str]]):
+        from studio.secrets.store import how_to_set
+
         self.needed = needed
         self.nodes = {node: key for key, nodes in needed.items() for node in nodes}
         names = sorted(needed)
         which = "; ".join(f"{k} (node{'s' if len(needed[k]) > 1 else ''} {', '.join(repr(n) for n in needed[k])})"
                           for k in names)
         super().__init__(f"pipeline {pipeline_id} needs {len(names)} key{'s' if len(names) > 1 else ''} that "
-                         f"{'are' if len(names) > 1 else 'is'} not set: {which}; set them in Settings or with "
-                         f"'iom keys set {names[0]}'. Nothing was called.")
+                         f"{'are' if len(names) > 1 else 'is'} not set: {which}; {how_to_set(names)}. Nothing was called.")
 
 
 class PipelineInvalid(UserError):

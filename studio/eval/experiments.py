@@ -146,15 +146,15 @@ async def run_experiment(studio, data: str, variants: list[Variant], scorers: li
 async def _check_judges(studio, scorers: list[ScorerSpec]) -> None:
     """A judge that cannot be called is named before any row runs (and is paid for): it used
     to fail at grading, after every variant's rows, with a traceback in the terminal."""
-    from studio.secrets.store import read_keys
+    from studio.secrets.store import how_to_set, read_keys
 
     for s in scorers:
         if s.kind != "llm_judge":
             continue
         judge = studio.models.get(s.judge_model)  # a UserError naming an id the registry lacks
         if judge.key_ref and not (await read_keys(studio.providers.keys, (judge.key_ref,)))[judge.key_ref]:
-            raise UserError(f"the judge {judge.id} needs the key {judge.key_ref}, which is not set; set it in Settings "
-                            f"or with 'iom keys set {judge.key_ref}', then run the experiment again.")
+            raise UserError(f"the judge {judge.id} needs the key {judge.key_ref}, which is not set; "
+                            f"{how_to_set([judge.key_ref])}, then run the experiment again.")
 
 
 async def _run_variants(studio, variants: list[Variant], plans: list, scorers: list[ScorerSpec],

@@ -36,6 +36,15 @@ ENV_ALIASES: dict[str, tuple[str, ...]] = {
     "HF_TOKEN": ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"),
 }
 
+def how_to_set(names: list[str]) -> str:
+    """How to set keys that are not set, in the words every such sentence uses. Settings and
+    `iom keys set` need an OS keyring; the environment works where there is none."""
+    if len(names) == 1:
+        env = ENV_ALIASES.get(names[0], names)[0]
+        return f"set it in Settings, with 'iom keys set {names[0]}', or as the environment variable {env}"
+    return f"set them in Settings, with 'iom keys set {names[0]}' and so on, or as environment variables of those names"
+
+
 NO_BACKEND_HELP = (
     "No OS keyring is available, so keys cannot be stored; start a Secret Service "
     "(on Linux: install gnome-keyring and dbus, and run inside a desktop session or "

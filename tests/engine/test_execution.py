@@ -201,11 +201,13 @@ async def test_a_missing_key_fails_before_any_call(engine, registry, fake):
                  [("e1", "in", "x"), ("e2", "in", "y"), ("e3", "in", "z"), ("e4", "x", "m", "text", "a"),
                   ("e5", "y", "m", "text", "b"), ("e6", "z", "m", "text", "c"), ("e7", "m", "out")])
     with pytest.raises(UserError, match="needs 2 keys that are not set: OTHER_KEY .nodes 'x', 'z'.; "
-                                        "THIRD_KEY .node 'y'.*iom keys set OTHER_KEY") as err:
+                                        "THIRD_KEY .node 'y'.; set them in Settings, with 'iom keys set OTHER_KEY' and so on, "
+                                        "or as environment variables of those names. Nothing was called.") as err:
         await engine.run(p, {"text": "q"})
     assert err.value.nodes == {"x": "OTHER_KEY", "z": "OTHER_KEY", "y": "THIRD_KEY"}  # what the canvas marks
     p = pipeline([TEXT_IN, model_node("x", "t/nokey"), OUT], [("e1", "in", "x"), ("e2", "x", "out", "text", "text")])
-    with pytest.raises(UserError, match="needs 1 key that is not set: OTHER_KEY"):
+    with pytest.raises(UserError, match="needs 1 key that is not set: OTHER_KEY .node 'x'.; set it in Settings, with "
+                                        "'iom keys set OTHER_KEY', or as the environment variable OTHER_KEY. Nothing"):
         await engine.run(p, {"text": "q"})
     with pytest.raises(UserError, match="does not fit node 'in'.*'text' is a required property"):
         await engine.run(p, {})

@@ -163,8 +163,9 @@ def test_a_judge_without_its_key_is_named_before_any_row_runs(iom_home):
     r = iom("eval", "run", "--data", str(SAMPLE), "-v", "local/sentiment-vader#sentiment=label",
             "-s", "sentiment:llm_judge:t/judge", "--limit", "3")
     assert r.returncode == 1 and r.stderr == (
-        "error: the judge t/judge needs the key IOM_TEST_JUDGE_KEY, which is not set; set it in Settings or with "
-        "'iom keys set IOM_TEST_JUDGE_KEY', then run the experiment again.\n")
+        "error: the judge t/judge needs the key IOM_TEST_JUDGE_KEY, which is not set; set it in Settings, with "
+        "'iom keys set IOM_TEST_JUDGE_KEY', or as the environment variable IOM_TEST_JUDGE_KEY, then run the "
+        "experiment again.\n")
     assert not (iom_home / "batches").exists() or not any((iom_home / "batches").iterdir())
 
 
