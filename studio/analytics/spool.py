@@ -80,11 +80,13 @@ class SpoolSegment:
 
 @dataclass
 class Backlog:
-    """New complete lines of one segment, and the offset just past them."""
+    """New complete lines of one segment, the offset just past them, and whether the read
+    reached what the segment held then (False: READ_CHUNK cut it short, more is waiting)."""
 
     name: str
     lines: list[bytes]
     end: int
+    at_end: bool = True
 
 
 def segments(home: Path) -> list[Path]:
@@ -103,16 +105,18 @@ def read_from(path: Path, offset: int, until: int | None = None) -> Backlog:
     try:
         with open(path, "rb") as f:
             f.seek(offset)
-            chunks, read = [], 0
+            chunks, read, at_end = [], 0, True
             while not chunks or (chunks[-1] and b"\n" not in chunks[-1] and (end is None or read < end)):
-                chunks.append(f.read(READ_CHUNK if end is None else min(READ_CHUNK, end - read)))
+                wanted = READ_CHUNK if end is None else min(READ_CHUNK, end - read)
+                chunks.append(f.read(wanted))
                 read += len(chunks[-1])
+                at_end = len(chunks[-1]) < wanted or (end is not None and read >= end)
     except FileNotFoundError:
         return Backlog(path.name, [], offset)
     data = b"".join(chunks) if len(chunks) > 1 else chunks[0]
     cut = data.rfind(b"\n") + 1
     lines = data[:cut].splitlines()
-    return Backlog(path.name, [line for line in lines if line.strip()], offset + cut)
+    return Backlog(path.name, [line for line in lines if line.strip()], offset + cut, at_end)
 
 
 def writer_gone(path: Path) -> bool:

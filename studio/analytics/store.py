@@ -24,7 +24,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from studio.analytics import rollup, spool
+from studio.analytics import handover, rollup, spool
 from studio.analytics.lookups import marks, parts
 from studio.analytics.lines import CALL_PREFIX, RUN_PREFIX, call_line, decode, decode_run, latest_runs, run_line
 from studio.analytics.rows import call_columns, content_text, run_rows
@@ -60,6 +60,7 @@ class AnalyticsStore:
         self._open_lock = threading.Lock()
         self._lock = threading.Lock()
         self._segment = spool.SpoolSegment(self.home)
+        self._request = handover.Request(self.home)  # the web app's, while a command holds the database
         # Own records are also queued in memory once we own the database (no re-reading our own
         # file); lines written before that, or in a batch that failed, are read back from the file.
         self._in_memory = False
@@ -95,13 +96,16 @@ class AnalyticsStore:
     def is_owner(self) -> bool:
         return self._db is not None
 
-    def start(self) -> bool:
+    def start(self, *, take_over: bool = False) -> bool:
         """Take the database now if we can (the web app does at start, so that CLI commands
-        beside it spool instead of racing it for the file) and start the writer."""
+        beside it spool instead of racing it for the file) and start the writer. With
+        `take_over` (the web app), ask a command that holds it to let it go
+        (studio/analytics/handover.py); the writer takes it once it is free."""
         try:
             self._connection()
         except DatabaseBusy:
-            pass
+            if take_over:
+                self._request.make()
         with self._lock:
             self._ensure_writer()
         return self.is_owner
@@ -111,6 +115,10 @@ class AnalyticsStore:
             if self._db is None:
                 import duckdb
 
+                if not self._request.held and handover.requested(self.home):
+                    raise DatabaseBusy(  # the web app asked for it: we spool until it has it
+                        f"the analytics database {self.path} is being handed to the running IoM Studio web app; "
+                        "records still reach it, and the web app answers reads of it: try again in a moment.")
                 try:
                     db = duckdb.connect(str(self.path))
                 except duckdb.IOException as e:
@@ -137,6 +145,7 @@ class AnalyticsStore:
                     self._queued_until = self._segment.size
                 self._db = db
                 atexit.register(self.close)
+                self._request.withdraw()
         return self._db
 
     def read(self, fn: Callable[..., T], *args, **kwargs) -> T:
@@ -207,12 +216,15 @@ class AnalyticsStore:
                 if cur is None:
                     try:
                         cur = self._connection().cursor()
-                    except DatabaseBusy:
-                        pass  # another process owns it; our lines wait in the spool
+                    except DatabaseBusy as busy:  # another process owns it; our lines wait in the spool
+                        self._refuse_commands(busy)
                     except Exception:
                         log.exception("analytics writer could not open %s; records stay in the spool", self.path)
                 if cur is not None:  # commands are only queued once we own the database (submit)
                     self._drain(cur, final=stopping)
+                    if not stopping and handover.requested(self.home):
+                        self._let_go(cur)
+                        cur = None
                 if stopping:
                     break
         finally:
@@ -222,19 +234,43 @@ class AnalyticsStore:
             finally:
                 self._writer_running = False
 
+    def _let_go(self, cur) -> None:
+        """Close the database for the web app that asked for it. From the switch on, records go
+        to the file only; what was queued in memory before it is written first, so the web app
+        takes in the file from where this process's last write stopped."""
+        with self._open_lock:  # no other thread gets the database from here on
+            with self._lock:
+                self._in_memory = False
+            self._drain(cur)
+            cur.close()
+            self._db.close()
+            self._db = None
+        atexit.unregister(self.close)
+        log.info("analytics: handed %s to the web app; this process spools its records from now on", self.path)
+
+    def _refuse_commands(self, busy: DatabaseBusy) -> None:
+        """Commands queued just before the database was let go: their callers read elsewhere
+        (studio/analytics/remote.py) instead of waiting for a writer that cannot run them."""
+        with self._lock:
+            commands, self._commands = self._commands, []
+        for _, future in commands:
+            future.set_exception(busy)
+
     def _drain(self, cur, *, final: bool = False) -> None:
-        """Commit what is queued here and every segment's new lines, round after round until the
-        spool is caught up (one round reads at most READ_CHUNK of each segment), then run the
-        waiting commands: a read after `flush()` sees everything recorded before it."""
+        """Commit what is queued here and every segment's new lines, round after round while a
+        round's read stopped short of what a segment held (one round reads at most READ_CHUNK
+        of each), then run the waiting commands: a read after `flush()` sees everything recorded
+        before it. Not until the spool is idle: beside a batch that spools without a pause,
+        every round finds new lines, and a read waited for the whole batch."""
         with self._lock:
             calls, self._calls = self._calls, []
             run_lines, self._runs = self._runs, []
             commands, self._commands = self._commands, []
             queued_until = self._queued_until
         while True:
-            read_any, written = self._take_in(cur, calls, run_lines, queued_until)
+            more, written = self._take_in(cur, calls, run_lines, queued_until)
             calls, run_lines = [], []
-            if not read_any or not written:
+            if not more or not written:
                 break
         self._collect_finished(cur, final=final)
         for fn, future in commands:
@@ -244,7 +280,7 @@ class AnalyticsStore:
                 future.set_exception(e)
 
     def _take_in(self, cur, calls: list[bytes], runs: list[bytes], queued_until: int) -> tuple[bool, bool]:
-        """One round: (whether any spooled line was read, whether the round was committed).
+        """One round: (whether a segment holds more than was read, whether the round was committed).
         `calls` and `runs` are the lines queued in memory, after what the files hold."""
         with self._lock:
             file_until = self._file_until
@@ -285,16 +321,16 @@ class AnalyticsStore:
             progress[own] = max(queued_until, progress.get(own, 0))
         all_calls = call_lines + calls
         all_runs = other_runs + self._decode_runs(latest_runs(run_lines + runs))
-        read_any = any(b.end != self._progress.get(b.name, 0) for b in backlogs)
+        more = not all(b.at_end for b in backlogs)
         if not (all_calls or all_runs or progress):
-            return read_any, True
+            return more, True
         if self._write(cur, all_calls, all_runs, progress):
             self._progress.update(progress)
-            return read_any, True
+            return more, True
         if calls or runs:
             with self._lock:  # they are in our file: read them back from there next time
                 self._file_until = max(self._file_until, queued_until)
-        return read_any, False
+        return more, False
 
     def _collect_finished(self, cur, *, final: bool) -> None:
         """Delete segments that are read to their end and whose writer is gone (ours on close)."""
@@ -531,6 +567,7 @@ class AnalyticsStore:
             except Exception:
                 log.exception("analytics: could not take the spool in at close; it stays for the next start")
         self._segment.close()
+        self._request.withdraw()
         with self._open_lock:
             if self._db is not None:
                 self._db.close()

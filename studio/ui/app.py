@@ -57,15 +57,16 @@ async def _shutdown() -> None:
 def _startup(host: str, port: int, first: FirstAnswer):
     async def start() -> None:
         """Own the analytics database from the start (CLI commands beside us then hand their
-        records over through the spool) and tell them where we listen: once the first request
-        is answered (studio/ui/first_answer.py)."""
+        records over through the spool; a long one that holds it already is asked to let it go,
+        studio/analytics/handover.py) and tell them where we listen: once the first request is
+        answered (studio/ui/first_answer.py)."""
         from studio.serverinfo import announce
 
         await first.wait()
         if _serving is not first:  # the server stopped (or another took its place) meanwhile
             return
         studio = get_studio()
-        await io_bound(studio.analytics.start)
+        await io_bound(lambda: studio.analytics.start(take_over=True))
         announce(studio.home, host, port)
         if "PYTEST_CURRENT_TEST" not in os.environ:  # NiceGUI's page fixtures swap keyrings per test
             from studio.security.token import gateway_token

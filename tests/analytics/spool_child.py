@@ -5,6 +5,8 @@ and says on stdout how many it has recorded, so the parent can kill it at any po
 
 --own   take the database first (the child is the owner; its writer runs slowly)
 --hang  after COUNT calls, print "recorded COUNT" and wait to be killed
+--pace S  sleep S seconds after each call
+--then N  after COUNT calls and the run, wait for the file HOME/go, then record N calls more
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ def main() -> None:
     if "--own" in sys.argv:
         assert store.start(), "the child could not take the database"
     tag = f"{sys.argv[3] if len(sys.argv) > 3 and not sys.argv[3].startswith('--') else 'c'}"
+    pace = float(sys.argv[sys.argv.index("--pace") + 1]) if "--pace" in sys.argv else 0.0
     for i in range(count):
         store.record_call(CallRecord(id=f"{tag}{i}", model_id="m/a", provider="p"), {"i": i}, {"o": i})
+        if pace:
+            time.sleep(pace)
         if i % 50 == 49:
             print(f"recorded {i + 1}", flush=True)
     run = RunRecord(id=f"run-{tag}", pipeline_id="p1", nodes={"n": NodeRun(node_id="n")})
@@ -34,6 +39,14 @@ def main() -> None:
     print(f"recorded {count} and the run", flush=True)
     if "--hang" in sys.argv:
         time.sleep(120)
+    if "--then" in sys.argv:
+        more = int(sys.argv[sys.argv.index("--then") + 1])
+        deadline = time.monotonic() + 60
+        while not (home / "go").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for i in range(more):
+            store.record_call(CallRecord(id=f"{tag}-then-{i}", model_id="m/a", provider="p"), {"i": i}, {"o": i})
+        print(f"recorded {more} more", flush=True)
     store.close()
 
 

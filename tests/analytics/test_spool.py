@@ -214,3 +214,70 @@ def test_a_run_started_and_ended_within_one_write_is_stored_as_it_ended(iom_home
         assert stored["status"] == "succeeded", stored
         assert [(n["node_id"], n["status"], n["output"]) for n in stored["nodes"]] == [
             ("n", "succeeded", {"y": run_id[-1]})]
+
+
+def test_the_web_app_takes_the_database_from_a_command_that_holds_it_and_nothing_is_lost(iom_home):
+    """A long command (a batch) that took the database first held it to its end, and a web app
+    started beside it could read nothing till then. Now the web app asks; the command writes
+    what it has queued, lets go, and spools what it records after that."""
+    import time
+
+    from studio.analytics import handover
+
+    proc = child(iom_home, 200, "--own", "--then", "150", tag="h")
+    assert proc.stdout.readline().startswith("recorded 50")
+    while not proc.stdout.readline().startswith("recorded 200 and the run"):
+        pass
+    web = AnalyticsStore(iom_home, interval_s=0.2)
+    assert not web.start(take_over=True)  # the command holds it
+    deadline = time.monotonic() + 20
+    while not web.is_owner and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert web.is_owner and not handover.requested(iom_home)
+    assert not (iom_home / "spool" / handover.FILE).exists()  # withdrawn once it is ours
+    (iom_home / "go").touch()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert "recorded 150 more" in out
+    web.flush()
+    assert counts(web) == (350, 350)
+    assert [r["id"] for r in web.read(q.list_runs)] == ["run-h"]
+    web.close()
+
+
+def test_a_request_counts_only_while_its_process_holds_it(iom_home):
+    from studio.analytics import handover
+
+    path = iom_home / "spool" / handover.FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")  # left by a web app that was killed: its lock went with it
+    assert not handover.requested(iom_home)
+    request = handover.Request(iom_home)
+    request.make()
+    assert request.held and handover.requested(iom_home)
+    request.withdraw()
+    assert not request.held and not path.exists() and not handover.requested(iom_home)
+
+
+def test_a_read_beside_a_process_that_spools_without_a_pause_waits_only_for_what_came_before(iom_home):
+    """`flush` took in rounds until a round found no new line: beside a batch that spools all
+    the time every round found some, and the web app's analytics page waited for the batch's
+    end (past a minute: a timeout). It now waits for what was recorded before it asked."""
+    import time
+
+    owner = AnalyticsStore(iom_home, interval_s=1.0)
+    assert owner.start()
+    proc = child(iom_home, 30000, "--pace", "0.001", tag="p")  # ~30 s of calls, one a millisecond
+    try:
+        while not proc.stdout.readline().startswith("recorded 500"):
+            pass
+        started = time.monotonic()
+        owner.flush()
+        took = time.monotonic() - started
+        stored, distinct = counts(owner)
+        assert proc.poll() is None, "the child ended before the read did: the test proves nothing"
+        assert took < 10 and 500 <= stored == distinct < 30000, (took, stored)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=60)
+    owner.close()
