@@ -19,7 +19,10 @@ from studio.errors import UserError
 
 READ_PATH = "/api/analytics/read"
 QUERIES: dict[str, Callable] = {fn.__name__: fn for fn in (
-    q.dashboard, q.summary, q.list_runs, q.get_run, q.recent_calls, q.filter_choices)}
+    q.dashboard, q.summary, q.list_runs, q.get_run, q.recent_calls, q.filter_choices, q.latency_by_model)}
+# Figures over days, read as committed (Engine.recent_call_stats: a batch beside the web app
+# routes capability nodes by them), without waiting for the spool to be taken in.
+COMMITTED = {"latency_by_model"}
 
 
 def read_anywhere(store: AnalyticsStore, fn: Callable, *args, keys=None) -> Any:
@@ -65,11 +68,13 @@ def serve_read(store: AnalyticsStore, name: Any, args: Any) -> str:
     if fn is None:
         raise UserError(f"no analytics query named {name!r}; known: {', '.join(sorted(QUERIES))}.")
     decoded = decode_args(args)
+    if name in COMMITTED:
+        return json.dumps(store.read_committed(fn, *decoded), default=str, ensure_ascii=False)
     store.flush()
     return json.dumps(store.read(fn, *decoded), default=str, ensure_ascii=False)
 
 
-def read_remote(store: AnalyticsStore, name: str, *args, keys=None) -> Any:
+def read_remote(store: AnalyticsStore, name: str, *args, keys=None, timeout: float = 60) -> Any:
     import httpx
 
     from studio.serverinfo import running_server
@@ -82,7 +87,7 @@ def read_remote(store: AnalyticsStore, name: str, *args, keys=None) -> Any:
     token = _token(store.home, keys)
     try:
         r = httpx.post(url + READ_PATH, json={"query": name, "args": encode_args(args)},
-                       headers={"authorization": f"Bearer {token}"}, timeout=60, trust_env=False)
+                       headers={"authorization": f"Bearer {token}"}, timeout=timeout, trust_env=False)
     except httpx.HTTPError as e:
         raise UserError(f"the studio at {url} holds the analytics database but did not answer ({type(e).__name__}); "
                         "check that it is running, or stop it, and try again.") from None

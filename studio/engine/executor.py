@@ -232,8 +232,9 @@ class Engine:
     async def _read_call_stats(self) -> dict[str, dict]:
         try:
             stats = await asyncio.to_thread(self.recent_call_stats)
-        except Exception:  # analytics unreadable must not stop a run; choose falls back to declared figures
-            return {}
+        except Exception:  # analytics unreadable must not stop a run: the last figures read, else declared ones
+            kept = self._call_stats
+            return kept[0] if kept is not None else {}
         self._call_stats = (stats, time.monotonic())  # only what was read: after a failure the next run asks again
         return stats
 
@@ -243,17 +244,27 @@ class Engine:
         Raises what reading the analytics raises. The p50 is of the calls that answered: a
         refusal comes back fast (a 429 in 20 ms), and counted in it made a model failing most
         of its calls look like the fastest; the error rate is over every call made. What is
-        committed is read without waiting for the calls still queued (figures over days)."""
-        read = getattr(self.recorder, "read_committed", None) or getattr(self.recorder, "read", None)
-        if read is None:
+        committed is read without waiting for the calls still queued (figures over days). Where
+        another process holds the database (the web app, beside a batch), that process answers."""
+        read_here = getattr(self.recorder, "read_committed", None) or getattr(self.recorder, "read", None)
+        if read_here is None:
             return {}
         from datetime import datetime, timedelta, timezone
 
         from studio.analytics.queries import Filters, latency_by_model
+        from studio.analytics.store import DatabaseBusy
+
+        def read(filters: Filters) -> list[dict]:
+            try:
+                return read_here(latency_by_model, filters)
+            except DatabaseBusy:
+                from studio.analytics.remote import read_remote
+
+                return read_remote(self.recorder, "latency_by_model", filters, keys=self.keys, timeout=5)
 
         since = datetime.now(timezone.utc) - timedelta(days=days)
-        every = read(latency_by_model, Filters(since=since))
-        answered = {r["model_id"]: r for r in read(latency_by_model, Filters(since=since, status="ok"))}
+        every = read(Filters(since=since))
+        answered = {r["model_id"]: r for r in read(Filters(since=since, status="ok"))}
         stats = {}
         for r in every:
             ok = answered.get(r["model_id"]) or {"calls": 0, "p50_ms": None}

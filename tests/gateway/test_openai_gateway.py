@@ -167,3 +167,25 @@ def test_errors_come_back_in_openais_shape(gateway, fake):
     assert r.status_code == 429 and r.headers["retry-after"] == "7" and r.json()["error"]["type"] == "rate_limited"
     r = gateway.post("/chat/completions", json={"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]})
     assert r.status_code == 400 and "OPENAI_API_KEY" in r.json()["error"]["message"]
+
+
+def test_a_process_beside_the_server_routes_by_the_latency_the_server_has_measured(gateway, fake, iom_home,
+                                                                                   monkeypatch):
+    """Capability nodes rank by the p50 and error rate of recent calls. A batch run from the
+    terminal while the web app holds the database could not read them and fell back to the
+    registry's declared latency; the web app now answers for them (figures as committed)."""
+    from studio.core import Studio
+
+    fake.reply("/v1/chat/completions", Reply(json=chat_reply("ok", 3, 1)))
+    for _ in range(3):
+        assert gateway.post("/chat/completions", json={"model": "loop/chat", "temperature": 0, "messages": [
+            {"role": "user", "content": "hi"}]}).status_code == 200
+    assert len(recent_calls(gateway, 3)) == 3  # committed by the server
+    monkeypatch.setenv("IOM_GATEWAY_TOKEN", TOKEN)
+    studio = Studio(iom_home)
+    try:
+        stats = studio.engine.recent_call_stats()
+    finally:
+        studio.close()
+    assert stats["loop/chat"]["calls"] == stats["loop/chat"]["answered"] == 3
+    assert stats["loop/chat"]["p50Ms"] > 0 and stats["loop/chat"]["errorRate"] == 0.0
