@@ -1,7 +1,7 @@
-"""Analytics figures: ingest rate through the batching writer, each dashboard query's
-latency with 1,000,000 calls stored (generated with DuckDB SQL directly, for speed), and what
-one write of 200 runs and their calls costs in that database beside an empty one (the writer's
-work must not grow with what is already stored).
+"""Analytics figures: ingest rate through the batching writer (calls, and runs as a batch
+records them), each dashboard query's latency with 1,000,000 calls stored (generated with
+DuckDB SQL directly, for speed), and what one write of 200 runs and their calls costs in that
+database beside an empty one (the writer's work must not grow with what is already stored).
 
     python -m bench.bench_analytics [--ingest 200000] [--rows 1000000] [--repeat 5] [--json]
 
@@ -42,6 +42,37 @@ def bench_ingest(home: Path, n: int, audit: bool) -> float:
     elapsed = time.perf_counter() - start
     store.close()
     print(f"  record_call returns in {enqueued / n * 1e6:.2f} µs on average (enqueue only)")
+    return n / elapsed
+
+
+def bench_runs(home: Path, n: int) -> float:
+    """Runs per second through the writer as a batch records them: each run when it starts and
+    when it ends (three nodes with their inputs and outputs), and its model call with content
+    between, all recorded, then taken in."""
+    from studio.analytics import AnalyticsStore
+    from studio.spec.calls import Usage
+    from studio.spec.records import CallRecord, NodeRun, RunRecord
+
+    store = AnalyticsStore(home)
+    store.read(lambda cur: None)  # open and migrate before timing
+    start = time.perf_counter()
+    for i in range(n):
+        text = f"Review {i}: the product was fine"
+        run = RunRecord(id=secrets.token_hex(8), pipeline_id="p1", inputs={"text": text},
+                        nodes={node: NodeRun(node_id=node) for node in ("in", "model", "out")})
+        store.record_run(run)
+        answer = {"label": "positive", "score": (i % 100) / 100}
+        store.record_call(CallRecord(id=secrets.token_hex(8), model_id="m/model-1", provider="local", run_id=run.id,
+                                     node_id="model", usage=Usage(input_tokens=10, output_tokens=5, source="provider")),
+                          {"text": text}, answer)
+        run.status, run.outputs = "succeeded", {"out": answer}
+        for node, (inputs, output) in zip(run.nodes.values(), (({}, {"text": text}), ({"text": text}, answer),
+                                                                ({"in": answer}, {"in": answer}))):
+            node.status, node.inputs, node.output = "succeeded", inputs, output
+        store.record_run(run)
+    store.flush(timeout=None)
+    elapsed = time.perf_counter() - start
+    store.close()
     return n / elapsed
 
 
@@ -226,6 +257,12 @@ def main() -> None:
             rate = bench_ingest(home, args.ingest, audit)
             ingest["audit" if audit else "plain"] = round(rate)
             print(f"  {'with' if audit else 'without'} audit content: {rate:,.0f} rows/s")
+        home = Path(tmp) / "runs"
+        home.mkdir()
+        runs = max(1, args.ingest // 10)
+        ingest["runs"] = round(bench_runs(home, runs))
+        print(f"  {runs:,} runs as a batch records them (at start and end, a call between): "
+              f"{ingest['runs']:,} runs/s")
         from studio.analytics import AnalyticsStore
 
         home = Path(tmp) / "queries"
