@@ -53,8 +53,21 @@ class Backups:
 class ImportConflict(UserError):
     """An import names an id that exists; the UI asks what to do, the CLI names its flags."""
 
-    def __init__(self, kind: str, ident: str):
+    def __init__(self, kind: str, ident: str, *, taken: int = 1, total: int = 1):
         self.kind, self.ident = kind, ident
-        super().__init__(f"a {kind} with id {ident!r} exists already; nothing was imported. Run again with --replace "
-                         f"to replace it (the old version is kept as a backup) or with --rename NEW_ID to import it "
-                         f"as a new {kind}.")
+        if total == 1:
+            super().__init__(f"a {kind} with id {ident!r} exists already; nothing was imported. Run again with "
+                             f"--replace to replace it (the old version is kept as a backup) or with --rename NEW_ID "
+                             f"to import it as a new {kind}.")
+        else:  # --rename takes one entry: not a way out here
+            super().__init__(f"{taken} of the file's {total} {kind}s exist already ({ident!r} the first); nothing "
+                             f"was imported. Run again with --replace to replace {'it' if taken == 1 else 'them'} "
+                             f"(the old versions are kept as backups), or leave {'it' if taken == 1 else 'them'} "
+                             "out of the file.")
+
+    @classmethod
+    def check(cls, kind: str, ids: list[str], exists) -> None:
+        """Raise for the ids of an import that `exists` finds (all counted, the first named)."""
+        taken = [ident for ident in ids if exists(ident)]
+        if taken:
+            raise cls(kind, taken[0], taken=len(taken), total=len(ids))

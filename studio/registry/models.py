@@ -147,9 +147,8 @@ class ModelRegistry:
             if len(staged) != 1:
                 raise UserError(f"--rename takes one model; {source} holds {len(staged)}. Nothing was imported.")
             staged = [(_renamed(staged[0][0], rename, "model"), staged[0][1])]
-        for spec, _key in staged:
-            if self.find(spec.id) is not None and not replace:
-                raise ImportConflict("model", spec.id)
+        if not replace:
+            ImportConflict.check("model", [spec.id for spec, _key in staged], lambda ident: self.find(ident) is not None)
         report = ImportReport()
         for spec, api_key in staged:
             if api_key:

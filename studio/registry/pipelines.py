@@ -58,9 +58,8 @@ class PipelineRegistry:
             if len(pipelines) != 1:
                 raise UserError(f"--rename takes one pipeline; the file holds {len(pipelines)}. Nothing was imported.")
             pipelines = [_renamed(pipelines[0], rename, "pipeline")]
-        for p in pipelines:
-            if self.exists(p.id) and not replace:
-                raise ImportConflict("pipeline", p.id)
+        if not replace:
+            ImportConflict.check("pipeline", [p.id for p in pipelines], self.exists)
         self.replaced: list[str] = []
         for p in pipelines:
             kept = self.backups.keep(p.id, self._folder.path_for(p.id))

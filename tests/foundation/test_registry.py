@@ -117,6 +117,18 @@ def test_prototype_entry_imports_as_is_with_its_key_in_the_keyring(studio, memor
     assert restored.incomplete and len(studio.models.backups.list("openai/gpt-4-turbo")) == 2
 
 
+def test_a_file_of_several_whose_ids_exist_is_refused_with_the_way_out_that_fits(studio):
+    """--rename takes one entry: a file of several was told to use it all the same."""
+    doc = studio.models.export_doc(["local/sentiment-vader", "local/keywords-yake"])
+    doc["models"].append(dict(doc["models"][0], id="local/sentiment-copy"))
+    with pytest.raises(UserError) as err:
+        studio.models.import_doc(doc)
+    assert str(err.value) == (
+        "2 of the file's 3 models exist already ('local/sentiment-vader' the first); nothing was imported. Run again "
+        "with --replace to replace them (the old versions are kept as backups), or leave them out of the file.")
+    assert studio.models.find("local/sentiment-copy") is None
+
+
 @pytest.mark.parametrize(
     ("endpoint", "model_type", "provider", "api"),
     [
