@@ -68,6 +68,10 @@ def _run(args) -> int:
         print_json(result.model_dump(mode="json", by_alias=True))
     else:
         _print_run(result)
+    if args.from_node and not any(nr.status == "cached" and (nr.reason or "").endswith("(--from)")
+                                  for nr in result.nodes.values()):
+        print(f"note: no earlier run of {pipeline.id} kept its outputs, so every node before "
+              f"{args.from_node!r} ran again.", file=sys.stderr)
     if result.status != "succeeded":
         raise UserError(result.error or f"the run {result.status}.")
     return 0

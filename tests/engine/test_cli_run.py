@@ -85,3 +85,14 @@ def test_cache_show_and_clear_one_model_then_only_it_is_called_again(iom):
     assert bad.returncode == 2 and "'soon' is not a number of days" in bad.stderr and "Traceback" not in bad.stderr
     assert "removed 0 cached output(s) cached more than 30 day(s) ago" in iom("cache", "clear", "--older-than", "30").stdout
     assert json.loads(iom("cache", "clear", "--json").stdout) == {"removed": shown["entries"], "remaining": 0}
+
+
+def test_from_a_node_with_nothing_kept_runs_every_node_and_says_so(iom):
+    """--from reuses the upstream outputs of the pipeline's last run; with none kept it ran them
+    all without a word (its summary said "0 cached node(s)")."""
+    first = iom("run", "review-triage", "--input", json.dumps({"text": REVIEW}), "--from", "sentiment", "--no-cache")
+    assert first.returncode == 0, first.stderr
+    assert ("note: no earlier run of review-triage kept its outputs, so every node before 'sentiment' ran again."
+            in first.stderr)
+    again = iom("run", "review-triage", "--input", json.dumps({"text": REVIEW}), "--from", "sentiment", "--no-cache")
+    assert again.returncode == 0 and "note:" not in again.stderr, again.stderr
