@@ -59,11 +59,14 @@ class ImportConflict(UserError):
             super().__init__(f"a {kind} with id {ident!r} exists already; nothing was imported. Run again with "
                              f"--replace to replace it (the old version is kept as a backup) or with --rename NEW_ID "
                              f"to import it as a new {kind}.")
-        else:  # --rename takes one entry: not a way out here
+        elif taken == 1:  # --rename takes one entry: not a way out here
+            super().__init__(f"1 of the file's {total} {kind}s exists already ({ident!r}); nothing was imported. "
+                             "Run again with --replace to replace it (the old version is kept as a backup), or "
+                             "leave it out of the file.")
+        else:
             super().__init__(f"{taken} of the file's {total} {kind}s exist already ({ident!r} the first); nothing "
-                             f"was imported. Run again with --replace to replace {'it' if taken == 1 else 'them'} "
-                             f"(the old versions are kept as backups), or leave {'it' if taken == 1 else 'them'} "
-                             "out of the file.")
+                             "was imported. Run again with --replace to replace them (the old versions are kept as "
+                             "backups), or leave them out of the file.")
 
     @classmethod
     def check(cls, kind: str, ids: list[str], exists) -> None:

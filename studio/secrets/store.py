@@ -36,6 +36,7 @@ ENV_ALIASES: dict[str, tuple[str, ...]] = {
     "HF_TOKEN": ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"),
 }
 
+
 def how_to_set(names: list[str]) -> str:
     """How to set keys that are not set, in the words every such sentence uses. Settings and
     `iom keys set` need an OS keyring; the environment works where there is none."""
