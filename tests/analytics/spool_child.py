@@ -1,10 +1,11 @@
-"""Child process for the spool tests: records calls (and one run, started and ended) through an AnalyticsStore
-and says on stdout how many it has recorded, so the parent can kill it at any point.
+"""Child process for the spool tests: records calls (and one run, started and ended) through
+an AnalyticsStore and says on stdout how many it has recorded, so the parent can kill it at
+any point.
 
-    python -m tests.analytics.spool_child HOME COUNT [--own] [--hang]
+    python -m tests.analytics.spool_child HOME COUNT [TAG] [--own] [--hang] [--pace S] [--then N]
 
---own   take the database first (the child is the owner; its writer runs slowly)
---hang  after COUNT calls, print "recorded COUNT" and wait to be killed
+--own     take the database first (the child is the owner; its writer runs slowly)
+--hang    after COUNT calls, print "recorded COUNT" and wait to be killed
 --pace S  sleep S seconds after each call
 --then N  after COUNT calls and the run, wait for the file HOME/go, then record N calls more
 """
