@@ -26,11 +26,19 @@ COMMITTED = {"latency_by_model"}
 
 
 def read_anywhere(store: AnalyticsStore, fn: Callable, *args, keys=None) -> Any:
-    """`store.read(fn, *args)` here when we can open the database, else through the web app."""
+    """`store.read(fn, *args)` here when we can open the database, else through the web app;
+    with no web app running, the command that holds it (a batch) is asked to let it go, as the
+    web app asks (studio/analytics/handover.py), and takes it back once this one has read."""
     try:
         return store.read(fn, *args)
     except DatabaseBusy:
+        pass
+    try:
         return read_remote(store, fn.__name__, *args, keys=keys)
+    except DatabaseBusy:
+        if not store.take_over(timeout_s=5):
+            raise
+    return store.read(fn, *args)
 
 
 def encode_args(args: tuple) -> list:

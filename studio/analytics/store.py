@@ -20,6 +20,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -109,6 +110,23 @@ class AnalyticsStore:
         with self._lock:
             self._ensure_writer()
         return self.is_owner
+
+    def take_over(self, timeout_s: float) -> bool:
+        """Ask the process that holds the database to let it go and take it (a read beside a
+        batch, with no web app running); False when it is still held after `timeout_s`."""
+        self._request.make()
+        deadline = time.monotonic() + timeout_s
+        try:
+            while True:
+                try:
+                    self._connection()
+                    return True
+                except DatabaseBusy:
+                    if time.monotonic() >= deadline:
+                        return False
+                    time.sleep(0.05)
+        finally:
+            self._request.withdraw()  # (done already once the database is ours)
 
     def _connection(self):
         with self._open_lock:

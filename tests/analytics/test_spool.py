@@ -281,3 +281,24 @@ def test_a_read_beside_a_process_that_spools_without_a_pause_waits_only_for_what
         proc.kill()
         proc.communicate(timeout=60)
     owner.close()
+
+
+def test_iom_analytics_beside_a_batch_with_no_web_app_reads_and_the_batch_takes_the_database_back(iom_home):
+    """With no web app to answer for it, `iom analytics` was refused while a command held the
+    database; it now asks that command to let go, reads, and leaves it to take back."""
+    import json
+
+    proc = child(iom_home, 200, "--own", "--then", "100", tag="b")
+    while not proc.stdout.readline().startswith("recorded 200 and the run"):
+        pass
+    env = dict(os.environ, IOM_HOME=str(iom_home))
+    read = subprocess.run([sys.executable, "-m", "studio", "analytics", "--since", "1d", "--json"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert read.returncode == 0, read.stderr
+    assert json.loads(read.stdout)["summary"]["calls"] == 200
+    (iom_home / "go").touch()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in err and "recorded 100 more" in out, err
+    store = AnalyticsStore(iom_home)
+    assert counts(store) == (300, 300)
+    store.close()
