@@ -11,6 +11,7 @@ import sys
 
 from studio.cli.common import (interrupted, print_json, print_table, progress_bars, run_until_interrupted, studio,
                                total_cost)
+from studio.errors import UserError
 
 
 def register(sub) -> None:
@@ -156,10 +157,13 @@ def _show(args) -> int:
 
 
 def _compare(args) -> int:
-    from studio.eval.experiments import load_experiment, row_diff
+    from studio.eval.experiments import find_variant, load_experiment, row_diff
 
     home = studio().home
     doc = load_experiment(home, args.id)
+    if find_variant(doc, args.a) is find_variant(doc, args.b):
+        raise UserError(f"{args.a!r} and {args.b!r} are the same variant of experiment {doc['id']}; name two "
+                        f"different ones by number (1..{len(doc['variants'])}) or name.")
     diff = row_diff(home, doc, args.a, args.b, only_different=not args.all)
     if args.json:
         print_json(diff)

@@ -286,7 +286,8 @@ def list_experiments(home: Path) -> list[dict[str, Any]]:
     return sorted(docs, key=lambda d: str(d.get("created", "")))
 
 
-def _variant(doc: dict, ref: str) -> dict:
+def find_variant(doc: dict, ref: str) -> dict:
+    """The experiment's variant named by its number (from 1), its name or its batch id."""
     for i, v in enumerate(doc["variants"]):
         if ref in (v["variant"], str(i + 1), v["batchId"]):
             return v
@@ -295,7 +296,7 @@ def _variant(doc: dict, ref: str) -> dict:
 
 def row_diff(home: Path, doc: dict, a: str, b: str, *, only_different: bool = True) -> list[dict[str, Any]]:
     """Per-row outputs of two variants side by side, with expected values and per-row scores."""
-    va, vb = _variant(doc, a), _variant(doc, b)
+    va, vb = find_variant(doc, a), find_variant(doc, b)
     ra, rb = load_rows(home, va["batchId"]), load_rows(home, vb["batchId"])
     columns = list(dict.fromkeys(name.split(":")[0] for name in doc["scorers"]))  # the scored columns
     out = []

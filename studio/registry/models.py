@@ -169,7 +169,10 @@ class ModelRegistry:
         return report
 
     def import_file(self, path: Path, *, replace: bool = False, rename: str | None = None) -> ImportReport:
-        return self.import_doc(read_json_file(path), source=str(path), replace=replace, rename=rename)
+        try:
+            return self.import_doc(read_json_file(path), source=str(path), replace=replace, rename=rename)
+        except ImportConflict as e:  # (the UI imports a document and asks what to do instead)
+            raise UserError(f"{path}: {e}") from None
 
     def restore(self, model_id: str, backup: str | None = None) -> tuple[ModelSpec, Path]:
         """Put a backup back; the version it replaces is itself kept as a backup first."""

@@ -83,6 +83,10 @@ def test_cli_run_show_compare_and_bad_input(iom_home):
     shown = iom("eval", "show", doc["id"])
     assert "review-triage" in shown.stdout and "pareto" in shown.stdout.lower()
     assert iom("eval", "compare", doc["id"], "1", "2", "--json").returncode == 0
+    same = iom("eval", "compare", doc["id"], "1", "review-triage")  # one variant by number and by name
+    assert same.returncode == 1 and same.stderr == (
+        f"error: '1' and 'review-triage' are the same variant of experiment {doc['id']}; name two different ones "
+        "by number (1..2) or name.\n")
     bad = iom("eval", "run", "--data", str(SAMPLE), "-v", "review-triage", "-s", "stars:exact")
     assert bad.returncode == 1 and "no expected column 'stars'" in bad.stderr and "Traceback" not in bad.stderr
 

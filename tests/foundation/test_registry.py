@@ -127,6 +127,10 @@ def test_a_file_of_several_whose_ids_exist_is_refused_with_the_way_out_that_fits
         "2 of the file's 3 models exist already ('local/sentiment-vader' the first); nothing was imported. Run again "
         "with --replace to replace them (the old versions are kept as backups), or leave them out of the file.")
     assert studio.models.find("local/sentiment-copy") is None
+    path = studio.home / "several.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(UserError, match=f"^{path}: 2 of the file's 3 models exist already"):  # named, as a pipeline's are
+        studio.models.import_file(path)
 
 
 @pytest.mark.parametrize(
