@@ -114,10 +114,10 @@ class AnalyticsStore:
     def take_over(self, timeout_s: float) -> bool:
         """Ask the process that holds the database to let it go and take it (a read beside a
         batch, with no web app running); False when it is still held after `timeout_s`."""
-        self._request.make()
         deadline = time.monotonic() + timeout_s
         try:
             while True:
+                self._request.make()  # (again if another reader's request stood when we asked)
                 try:
                     self._connection()
                     return True
