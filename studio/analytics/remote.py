@@ -20,23 +20,23 @@ from studio.errors import UserError
 READ_PATH = "/api/analytics/read"
 QUERIES: dict[str, Callable] = {fn.__name__: fn for fn in (
     q.dashboard, q.summary, q.list_runs, q.get_run, q.recent_calls, q.filter_choices, q.latency_by_model)}
-# Figures over days, read as committed (Engine.recent_call_stats: a batch beside the web app
-# routes capability nodes by them), without waiting for the spool to be taken in.
-COMMITTED = {"latency_by_model"}
 
 
-def read_anywhere(store: AnalyticsStore, fn: Callable, *args, keys=None) -> Any:
+def read_anywhere(store: AnalyticsStore, fn: Callable, *args, keys=None, committed: bool = False) -> Any:
     """`store.read(fn, *args)` here when we can open the database, else through the web app;
     with no web app running, the command that holds it (a batch) is asked to let it go, as the
-    web app asks (studio/analytics/handover.py), and takes it back once this one has read."""
+    web app asks (studio/analytics/handover.py), and takes it back once this one has read.
+    `committed`: what is committed is enough (figures over days, which a run waits for: the
+    latency capability nodes route by), so nothing waits for the spool to be taken in, the web
+    app has 5 s to answer, and no batch is asked for the database."""
     try:
-        return store.read(fn, *args)
+        return (store.read_committed if committed else store.read)(fn, *args)
     except DatabaseBusy:
         pass
     try:
-        return read_remote(store, fn.__name__, *args, keys=keys)
+        return read_remote(store, fn.__name__, *args, keys=keys, committed=committed)
     except DatabaseBusy:
-        if not store.take_over(timeout_s=5):
+        if committed or not store.take_over(timeout_s=5):
             raise
     return store.read(fn, *args)
 
@@ -70,19 +70,20 @@ def decode_args(args: Any) -> list:
     return out
 
 
-def serve_read(store: AnalyticsStore, name: Any, args: Any) -> str:
-    """The web app's side: take in every spooled record, run the named query, return JSON text."""
+def serve_read(store: AnalyticsStore, name: Any, args: Any, committed: bool = False) -> str:
+    """The web app's side: take in every spooled record (unless what is committed will do), run
+    the named query, return JSON text."""
     fn = QUERIES.get(name) if isinstance(name, str) else None
     if fn is None:
         raise UserError(f"no analytics query named {name!r}; known: {', '.join(sorted(QUERIES))}.")
     decoded = decode_args(args)
-    if name in COMMITTED:
+    if committed:
         return json.dumps(store.read_committed(fn, *decoded), default=str, ensure_ascii=False)
     store.flush()
     return json.dumps(store.read(fn, *decoded), default=str, ensure_ascii=False)
 
 
-def read_remote(store: AnalyticsStore, name: str, *args, keys=None, timeout: float = 60) -> Any:
+def read_remote(store: AnalyticsStore, name: str, *args, keys=None, committed: bool = False) -> Any:
     import httpx
 
     from studio.serverinfo import running_server
@@ -94,8 +95,8 @@ def read_remote(store: AnalyticsStore, name: str, *args, keys=None, timeout: flo
             "try again when it has finished.")
     token = _token(store.home, keys)
     try:
-        r = httpx.post(url + READ_PATH, json={"query": name, "args": encode_args(args)},
-                       headers={"authorization": f"Bearer {token}"}, timeout=timeout, trust_env=False)
+        r = httpx.post(url + READ_PATH, json={"query": name, "args": encode_args(args), "committed": committed},
+                       headers={"authorization": f"Bearer {token}"}, timeout=5 if committed else 60, trust_env=False)
     except httpx.HTTPError as e:
         raise UserError(f"the studio at {url} holds the analytics database but did not answer ({type(e).__name__}); "
                         "check that it is running, or stop it, and try again.") from None

@@ -239,8 +239,9 @@ class AnalyticsStore:
                     except Exception:
                         log.exception("analytics writer could not open %s; records stay in the spool", self.path)
                 if cur is not None:  # commands are only queued once we own the database (submit)
-                    self._drain(cur, final=stopping)
-                    if not stopping and handover.requested(self.home):
+                    if stopping or not handover.requested(self.home):
+                        self._drain(cur, final=stopping)
+                    else:  # the web app asks for it: what is queued is written, then it is let go
                         self._let_go(cur)
                         cur = None
                 if stopping:

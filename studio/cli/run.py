@@ -37,6 +37,7 @@ def _load(s, ref: str):
 
 def _run(args) -> int:
     from studio.engine import RunOptions
+    from studio.engine.executor import REUSED_FROM_LAST_RUN
 
     s = studio()
     pipeline = _load(s, args.pipeline)
@@ -68,8 +69,7 @@ def _run(args) -> int:
         print_json(result.model_dump(mode="json", by_alias=True))
     else:
         _print_run(result)
-    if args.from_node and not any(nr.status == "cached" and (nr.reason or "").endswith("(--from)")
-                                  for nr in result.nodes.values()):
+    if args.from_node and not any(nr.reason == REUSED_FROM_LAST_RUN for nr in result.nodes.values()):
         print(f"note: no earlier run of {pipeline.id} kept its outputs, so every node before "
               f"{args.from_node!r} ran again.", file=sys.stderr)
     if result.status != "succeeded":

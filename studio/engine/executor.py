@@ -78,6 +78,8 @@ class PipelineInvalid(UserError):
 # nodes one task runs in a row before it gives the event loop (the pages, other runs) a turn
 CHAIN_TURN = 16
 
+REUSED_FROM_LAST_RUN = "output reused from the last run (--from)"  # a node's reason (iom run reads it)
+
 ANY_OBJECT = {"type": "object"}  # an input node without a schema (one object: its validator is kept)
 
 
@@ -246,21 +248,15 @@ class Engine:
         of its calls look like the fastest; the error rate is over every call made. What is
         committed is read without waiting for the calls still queued (figures over days). Where
         another process holds the database (the web app, beside a batch), that process answers."""
-        read_here = getattr(self.recorder, "read_committed", None) or getattr(self.recorder, "read", None)
-        if read_here is None:
+        if not hasattr(self.recorder, "read_committed"):
             return {}
         from datetime import datetime, timedelta, timezone
 
         from studio.analytics.queries import Filters, latency_by_model
-        from studio.analytics.store import DatabaseBusy
+        from studio.analytics.remote import read_anywhere
 
         def read(filters: Filters) -> list[dict]:
-            try:
-                return read_here(latency_by_model, filters)
-            except DatabaseBusy:
-                from studio.analytics.remote import read_remote
-
-                return read_remote(self.recorder, "latency_by_model", filters, keys=self.keys, timeout=5)
+            return read_anywhere(self.recorder, latency_by_model, filters, keys=self.keys, committed=True)
 
         since = datetime.now(timezone.utc) - timedelta(days=days)
         every = read(Filters(since=since))
@@ -606,7 +602,7 @@ class _Run:
         nr = self.record.nodes[node_id]
         if node_id in reused:
             self.outputs[node_id] = nr.output = reused[node_id]
-            nr.status, nr.reason = "cached", "output reused from the last run (--from)"
+            nr.status, nr.reason = "cached", REUSED_FROM_LAST_RUN
             self._node_event(nr)
             return
         live, dead = self._live_edges(node)

@@ -27,7 +27,8 @@ def register(router, get_studio: Callable[[], Any]) -> None:
         if not isinstance(body, dict):
             return _error(400, "the request needs a JSON object with 'query' and 'args'.")
         try:
-            text = await asyncio.to_thread(serve_read, studio.analytics, body.get("query"), body.get("args", []))
+            text = await asyncio.to_thread(serve_read, studio.analytics, body.get("query"), body.get("args", []),
+                                           body.get("committed") is True)
         except UserError as e:
             return _error(400, str(e))
         return Response(text, media_type="application/json")

@@ -226,8 +226,8 @@ class ProviderHub:
 
     def _record_error(self, spec, request, context, error: ProviderError, started, x, callback_s) -> None:
         """A call refused before anything was sent (no exchange: a missing key, an input that does
-        not fit; or no connection made) cost nothing: $0, not unpriced. What a provider charges for a call that failed
-        after it was sent is not known (`ProviderError.sent`)."""
+        not fit; or no connection made) cost nothing: $0, not unpriced. What a provider charges
+        for a call that failed after it was sent is not known (`ProviderError.sent`)."""
         record = self._record(spec, request, context, started, x, callback_s, status="error",
                               error_class=error.kind.value, error_message=redact(str(error)),
                               usage=Usage(source="none"), cost_usd=None if error.sent else 0.0)
