@@ -120,9 +120,12 @@ def _list(args) -> int:
     if not items:
         print("no batches yet; start one with 'iom batch run PIPELINE_ID --data DATASET'.", file=sys.stderr)
     print_table([[b["id"], b["target"], b["datasetId"] or Path(b["data"]).name, f"{b['done']}/{b['rows']}",
-                  str(b["failed"]), total_cost(b), str(b["cachedRows"]) if b["useCache"] else "off"]
+                  b["state"], str(b["failed"]), total_cost(b), str(b["cachedRows"]) if b["useCache"] else "off"]
                  for b in items],
-                ["id", "target", "data", "done", "failed", "cost", "from cache"])
+                ["id", "target", "data", "done", "state", "failed", "cost", "from cache"])
+    if any(b["state"] == "stopped" for b in items):
+        print("a stopped batch goes on where it stopped when the command or experiment that started it "
+              "runs again.", file=sys.stderr)
     return 0
 
 

@@ -33,6 +33,7 @@ from studio.spec.chat import CHAT_TYPES
 
 ProgressFn = Callable[[int, int], None]  # (rows done, rows total)
 StopFn = Callable[[], bool]  # asked before each row starts: True once the user asked to stop
+PROBE_GRACE_S = 0.25  # how long a run waits out a look at its lock (BatchLock.is_held)
 SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # batch and experiment ids name files: no paths
 
 
@@ -318,15 +319,22 @@ class BatchLock:
         self._fd: int | None = None
 
     def acquire(self, then: str) -> None:
-        """Take the lock or raise BatchBusy, whose sentence ends with `then`."""
+        """Take the lock or raise BatchBusy, whose sentence ends with `then`. A holder that lets
+        go within PROBE_GRACE_S is waited for: `is_held` holds it for a moment to look."""
         import fcntl
 
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise BatchBusy(f"batch {self.batch_id} is being run (by this or another studio process); {then}") from None
+        deadline = time.monotonic() + PROBE_GRACE_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.01)
+                    continue
+                os.close(fd)
+                raise BatchBusy(f"batch {self.batch_id} is being run (by this or another studio process); {then}") from None
         self._fd = fd
 
     def release(self) -> None:
@@ -335,12 +343,21 @@ class BatchLock:
             os.close(fd)
 
     def is_held(self) -> bool:
+        """Whether a run holds the lock, looked at without creating the file (a page that lists
+        batches writes nothing) and with a shared lock that `acquire` waits out."""
+        import fcntl
+
         try:
-            self.acquire("")
-        except BatchBusy:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
             return True
-        self.release()
-        return False
+        finally:
+            os.close(fd)  # (which lets go of the shared lock)
 
 
 def batch_folder(home: Path, batch_id: str) -> Path:
@@ -382,15 +399,10 @@ def load_rows(home: Path, batch_id: str) -> dict[int, dict]:
 
 
 def list_batches(home: Path) -> list[dict]:
-    root = batches_root(home)
-    out = []
-    for meta in sorted(root.glob("*/batch.json")) if root.is_dir() else []:
-        try:
-            plan = BatchPlan.from_json(json.loads(meta.read_text("utf-8")))
-        except (ValueError, KeyError, TypeError, AttributeError, OSError):  # not a plan the studio wrote
-            continue
-        out.append({**plan.to_json(), **aggregate(plan, load_rows(home, plan.id))})
-    return sorted(out, key=lambda b: b["created"])
+    """Every batch's plan, aggregates and state (running, finished, stopped), oldest first."""
+    from studio.eval.batch_watch import BatchWatch
+
+    return BatchWatch(home).summaries()
 
 
 def aggregate(plan: BatchPlan, rows: dict[int, dict]) -> dict[str, Any]:
@@ -657,21 +669,37 @@ def _trim_partial_line(path: Path) -> None:
         pass
 
 
-def export_rows(home: Path, batch_id: str, out: Path) -> int:
-    """Write the batch's rows as Parquet or CSV (by extension); returns the row count."""
+def rows_table(home: Path, batch_id: str):
+    """The batch's finished rows in index order, as the Arrow table its exports hold."""
     import pyarrow as pa
 
-    plan = load_plan(home, batch_id)
-    rows = [load_rows(home, batch_id)[i] for i in sorted(load_rows(home, batch_id))]
-    table = pa.Table.from_pylist([{
+    load_plan(home, batch_id)  # a batch that is not there, or does not read, is said so first
+    done = load_rows(home, batch_id)
+    return pa.Table.from_pylist([{
         "index": r["index"], "run_id": r.get("runId"), "status": r["status"],
         "inputs": json.dumps(r.get("inputs"), ensure_ascii=False),
         "output": json.dumps(r.get("output"), ensure_ascii=False),
         "expected": json.dumps(r.get("expected"), ensure_ascii=False),
         "error": r.get("error"), "cost_usd": r.get("costUsd"), "latency_ms": r.get("latencyMs"),
-    } for r in rows], schema=pa.schema([("index", pa.int64()), ("run_id", pa.string()), ("status", pa.string()),
-                                        ("inputs", pa.string()), ("output", pa.string()), ("expected", pa.string()),
-                                        ("error", pa.string()), ("cost_usd", pa.float64()), ("latency_ms", pa.float64())]))
+    } for r in (done[i] for i in sorted(done))], schema=pa.schema([
+        ("index", pa.int64()), ("run_id", pa.string()), ("status", pa.string()), ("inputs", pa.string()),
+        ("output", pa.string()), ("expected", pa.string()), ("error", pa.string()), ("cost_usd", pa.float64()),
+        ("latency_ms", pa.float64())]))
+
+
+def rows_csv(home: Path, batch_id: str) -> bytes:
+    """The batch's rows as CSV (what the web app's download sends)."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    sink = pa.BufferOutputStream()
+    pcsv.write_csv(rows_table(home, batch_id), sink)
+    return sink.getvalue().to_pybytes()
+
+
+def export_rows(home: Path, batch_id: str, out: Path) -> int:
+    """Write the batch's rows as Parquet or CSV (by extension); returns the row count."""
+    table = rows_table(home, batch_id)
     suffix = out.suffix.lower()
     tmp = out.with_name(f".{out.name}.tmp")
     try:
@@ -690,5 +718,4 @@ def export_rows(home: Path, batch_id: str, out: Path) -> int:
         raise UserError(f"could not write {out} ({e.strerror}).") from None
     finally:
         tmp.unlink(missing_ok=True)
-    del plan
-    return len(rows)
+    return table.num_rows

@@ -17,6 +17,7 @@ from studio.eval.scorers import ScorerSpec
 from studio.formats import money_total
 from studio.registry.quality import save_from_experiment, variant_model
 from studio.ui.app import get_studio
+from studio.ui.batches_panel import batches_panel
 from studio.ui.shell import frame
 from studio.ui.threads import io_bound
 from studio.ui.widgets import confirm, dollars
@@ -274,3 +275,5 @@ async def evaluate_page() -> None:
         last = jobs.last  # what the server runs, or ran while no page watched (a closed tab):
         if last is not None and (last.running or not last.seen):  # its end is shown once
             follow(last)
+
+        await batches_panel(studio.home)

@@ -171,3 +171,40 @@ async def test_one_scorer_of_several_is_saved_from_the_page(user: User, iom_home
     await user.should_see(f"Saved the measured quality for 'sentiment': local/sentiment-vader {vader:.3f}.")
     saved = load_quality(iom_home)["sentiment"]["local/sentiment-vader"]
     assert saved["score"] == vader != doc["variants"][1]["quality"] and saved["scorers"] == ["sentiment:classification"]
+
+
+async def test_a_batch_run_in_a_terminal_counts_up_on_the_page_and_its_rows_download(user: User, iom_home, loopback_model):
+    """`iom batch run` is another process: the page follows its rows file, not a job of its own."""
+    import os
+
+    from tests.ui.fake_chat import KEY
+
+    held_answers(loopback_model)
+    data = iom_home / "questions.csv"
+    data.write_text("prompt\nIs water wet?\nIs fire cold?\n", encoding="utf-8")
+    await user.open("/evaluate")
+    assert element(user, "eval-batches").rows == []
+    cli = subprocess.Popen([sys.executable, "-m", "studio", "batch", "run", "loop/chat", "--data", str(data),
+                            "--concurrency", "1"], cwd=ROOT, env={**os.environ, "LOOP_KEY": KEY},
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        await wait_until(lambda: [(r["done"], r["state"]) for r in element(user, "eval-batches").rows]
+                         == [("0 / 2", "running")], "the terminal's batch, running, on the page", rounds=1500)
+        loopback_model.gate.set()
+        await wait_until(lambda: [(r["done"], r["state"]) for r in element(user, "eval-batches").rows]
+                         == [("2 / 2", "finished")], "its rows counted and its end", rounds=1500)
+        _, stderr = cli.communicate(timeout=60)
+        assert cli.returncode == 0, stderr
+    finally:
+        cli.kill()
+    (row,) = element(user, "eval-batches").rows
+    assert row["target"] == "loop/chat" and row["data"] == "questions.csv" and row["failed"] == "0"
+
+    by_testid(user, "eval-batches").trigger("rowClick", [{}, {"id": row["id"]}, 0])
+    await wait_until(lambda: all_by_testid(user, "eval-batch-rows"), "the batch's rows")
+    assert element(user, "eval-batch-summary").text.startswith("2 of 2 rows done, 0 failed")
+    assert [(r["row"], r["status"]) for r in element(user, "eval-batch-rows").rows] == [(0, "succeeded"), (1, "succeeded")]
+    by_testid(user, "eval-batch-csv").click()
+    body = (await user.download.next(timeout=5)).text
+    header, *lines = body.strip().splitlines()
+    assert header.startswith('"index","run_id","status"') and len(lines) == 2 and all("succeeded" in line for line in lines)

@@ -1,0 +1,104 @@
+"""The batches as their files say, for `iom batch list` and for a page that follows them.
+
+A batch writes its rows to `batches/<id>/rows.jsonl` as they finish, from whichever process
+runs it: `iom batch run`, an experiment, the web app. The web app's page looks again every few
+seconds; each batch's rows file is read on from where the last look stopped, so following a
+100,000-row batch costs its new lines, not all of them each time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from studio.eval.batch import BatchLock, BatchPlan, Tally, batches_root
+
+RUNNING, FINISHED, STOPPED = "running", "finished", "stopped"
+
+
+@dataclass
+class _Followed:
+    plan: BatchPlan
+    plan_stamp: tuple[int, int]  # batch.json's (mtime_ns, size): a new run rewrites it
+    rows_inode: int | None = None
+    offset: int = 0  # how far rows.jsonl has been read: always just after a newline
+    tally: Tally = field(default_factory=Tally)
+    seen: bytearray = field(default_factory=bytearray)  # one byte a row index: counted already
+
+    def take(self, line: bytes) -> None:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            return
+        if not isinstance(row, dict) or not isinstance(row.get("status"), str):
+            return
+        index = row.get("index")
+        if isinstance(index, int) and 0 <= index < len(self.seen) and not self.seen[index]:
+            self.seen[index] = 1
+            self.tally.add(row)
+
+
+class BatchWatch:
+    """Each batch's plan, aggregates and state (running, finished, or stopped part way: running
+    it again resumes it), kept up to date by reading only what was appended since the last look."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self._followed: dict[str, _Followed] = {}
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Every batch that reads, oldest first; a folder whose plan does not read is left out."""
+        root = batches_root(self.home)
+        out, present = [], set()
+        for meta in sorted(root.glob("*/batch.json")) if root.is_dir() else []:
+            followed = self._follow(meta)
+            if followed is None:
+                continue
+            present.add(meta.parent.name)
+            plan, tally = followed.plan, followed.tally
+            out.append({**plan.to_json(), **tally.result(plan), "state": self._state(meta.parent, plan, tally)})
+        for gone in set(self._followed) - present:
+            del self._followed[gone]
+        return sorted(out, key=lambda b: b["created"])
+
+    def _follow(self, meta: Path) -> _Followed | None:
+        name = meta.parent.name
+        try:
+            st = meta.stat()
+            followed = self._followed.get(name)
+            if followed is None or followed.plan_stamp != (st.st_mtime_ns, st.st_size):
+                plan = BatchPlan.from_json(json.loads(meta.read_text("utf-8")))
+                followed = self._followed[name] = _Followed(plan, (st.st_mtime_ns, st.st_size),
+                                                            seen=bytearray(max(plan.rows, 0)))
+            self._read_new_rows(followed, meta.parent / "rows.jsonl")
+        except (ValueError, KeyError, TypeError, AttributeError, OSError):  # not a plan the studio wrote
+            self._followed.pop(name, None)
+            return None
+        return followed
+
+    @staticmethod
+    def _read_new_rows(followed: _Followed, path: Path) -> None:
+        try:
+            f = path.open("rb")
+        except FileNotFoundError:
+            return
+        with f:
+            st = os.fstat(f.fileno())
+            if st.st_ino != followed.rows_inode or st.st_size < followed.offset:  # a new file: read it all
+                fresh = _Followed(followed.plan, followed.plan_stamp, seen=bytearray(len(followed.seen)))
+                followed.__dict__.update(fresh.__dict__, rows_inode=st.st_ino)
+            f.seek(followed.offset)
+            data = f.read()
+        end = data.rfind(b"\n") + 1  # a line still being written is read next time, whole
+        for line in data[:end].splitlines():
+            followed.take(line)
+        followed.offset += end
+
+    @staticmethod
+    def _state(folder: Path, plan: BatchPlan, tally: Tally) -> str:
+        if BatchLock(folder, plan.id).is_held():
+            return RUNNING
+        return FINISHED if tally.done >= plan.rows else STOPPED

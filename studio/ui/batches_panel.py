@@ -1,0 +1,103 @@
+"""The batches on the Evaluate page: every batch in the studio, whichever process runs it
+(`iom batch run` in a terminal, an experiment, this page), a running one's rows counting up as
+they finish. A click on a batch shows its rows; its rows download as CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nicegui import ui
+
+from studio.errors import UserError
+from studio.eval.batch import aggregate, load_plan, load_rows, rows_csv
+from studio.eval.batch_watch import BatchWatch
+from studio.formats import dollars, money_total
+from studio.ui.threads import io_bound
+from studio.ui.widgets import transient_dialog
+
+LOOK_EVERY_S = 2.0
+ROWS_SHOWN = 500  # a dialog of 100,000 rows would be a page of megabytes: the CSV holds them all
+STATE_WORDS = {"running": "running", "finished": "finished", "stopped": "stopped (its command resumes it)"}
+
+
+def _ms(v: float | None) -> str:
+    return "—" if v is None else f"{v:,.0f} ms"
+
+
+def batch_rows(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The table's rows, newest batch first."""
+    return [{"id": b["id"], "target": b["target"], "data": b["datasetId"] or Path(b["data"]).name,
+             "done": f"{b['done']:,} / {b['rows']:,}", "state": STATE_WORDS[b["state"]], "failed": f"{b['failed']:,}",
+             "cost": money_total(b["costUsd"], b.get("unpricedRows")), "p50": _ms(b["latencyP50Ms"]),
+             "created": b["created"][:16].replace("T", " ")} for b in reversed(summaries)]
+
+
+COLUMNS = [{"name": k, "label": label, "field": k, "align": "left"} for k, label in [
+    ("id", "Batch"), ("target", "Target"), ("data", "Data"), ("done", "Rows done"), ("state", "State"),
+    ("failed", "Failed"), ("cost", "Cost"), ("p50", "p50"), ("created", "Started (UTC)")]]
+ROW_COLUMNS = [{"name": k, "label": label, "field": k, "align": "left"} for k, label in [
+    ("row", "Row"), ("status", "Status"), ("cost", "Cost"), ("latency", "Latency"), ("output", "Output or error")]]
+
+
+def _row_view(r: dict) -> dict[str, Any]:
+    shown = r.get("error") or str(r.get("output"))
+    return {"row": r["index"], "status": r["status"], "latency": _ms(r.get("latencyMs")),
+            "cost": "unpriced" if r.get("costUsd") is None else dollars(r["costUsd"]), "output": shown[:160]}
+
+
+def _load_batch(home: Path, batch_id: str) -> tuple[dict, list[dict], int]:
+    plan = load_plan(home, batch_id)
+    rows = load_rows(home, batch_id)
+    shown = [_row_view(rows[i]) for i in sorted(rows)[:ROWS_SHOWN]]
+    return {**plan.to_json(), **aggregate(plan, rows)}, shown, len(rows)
+
+
+async def batches_panel(home: Path) -> None:
+    """The table of batches, looked at again every LOOK_EVERY_S while the page is open."""
+    watch = BatchWatch(home)
+    ui.label("Batches").classes("text-h6")
+    ui.label("Every batch in this studio: from 'iom batch run', from experiments and from this page. A running "
+             "batch counts up here; click one for its rows.").classes("text-grey-7")
+    table = ui.table(columns=COLUMNS, rows=[], row_key="id", pagination=10).classes(
+        "w-full cursor-pointer").props("dense flat wrap-cells data-testid=eval-batches")
+
+    async def look() -> None:
+        rows = batch_rows(await io_bound(watch.summaries))
+        if rows != table.rows:
+            table.rows = rows
+
+    async def show_batch(batch_id: str) -> None:
+        try:
+            batch, shown, done = await io_bound(_load_batch, home, batch_id)
+        except UserError as e:  # deleted (or its plan broken) since the table was drawn
+            ui.notify(str(e), type="negative")
+            return
+        with transient_dialog() as dialog, ui.card().classes("w-[64rem] max-w-full"):
+            ui.label(f"Batch {batch_id}: {batch['target']} over {batch['datasetId'] or Path(batch['data']).name}").classes(
+                "text-h6")
+            ui.label(f"{batch['done']:,} of {batch['rows']:,} rows done, {batch['failed']:,} failed; cost "
+                     f"{money_total(batch['costUsd'], batch.get('unpricedRows'))}; p50 {_ms(batch['latencyP50Ms'])}, "
+                     f"p95 {_ms(batch['latencyP95Ms'])}.").props("data-testid=eval-batch-summary")
+            if done > len(shown):
+                ui.label(f"The first {len(shown):,} rows of {done:,}; the CSV holds them all.").classes("text-grey-7")
+            ui.table(columns=ROW_COLUMNS, rows=shown, row_key="row", pagination=20).classes("w-full").props(
+                "dense flat wrap-cells data-testid=eval-batch-rows")
+
+            async def download() -> None:
+                try:
+                    data = await io_bound(rows_csv, home, batch_id)
+                except UserError as e:
+                    ui.notify(str(e), type="negative")
+                    return
+                ui.download.content(data, f"batch-{batch_id}.csv", "text/csv")
+
+            with ui.row():
+                ui.button("Download CSV", icon="download", on_click=download).props(
+                    "outline data-testid=eval-batch-csv")
+                ui.button("Close", on_click=dialog.close).props("flat")
+        dialog.open()
+
+    table.on("rowClick", lambda e: show_batch(e.args[1]["id"]))
+    await look()
+    ui.timer(LOOK_EVERY_S, look)
