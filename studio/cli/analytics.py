@@ -6,7 +6,7 @@ import sys
 
 from studio.analytics import queries as q
 from studio.analytics.remote import read_anywhere
-from studio.cli.common import print_json, print_table, studio
+from studio.cli.common import print_json, print_table, studio, whole_number
 from studio.errors import UserError
 from studio import formats
 
@@ -29,7 +29,7 @@ def register(sub) -> None:
     p = runs.add_parser("list", help="recent runs, newest first")
     p.add_argument("--since", default="all")
     p.add_argument("--pipeline")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=whole_number(1), default=50)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_runs_list)
     p = runs.add_parser("show", help="one run with its nodes: model, inputs, output, timings, cost")

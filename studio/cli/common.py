@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import sys
@@ -13,6 +14,32 @@ from studio.providers.errors import ProviderError
 from studio.secrets import redact
 
 T = TypeVar("T")
+
+
+def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type for a count or a port: a bad value is argparse's one usage line (a
+    negative --limit reached DuckDB's LIMIT, a --port of 70000 socket.bind, as tracebacks)."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            n = None
+        if n is None or n < low or (high is not None and n > high):
+            wanted = f"a whole number from {low} to {high}" if high is not None else f"a whole number, {low} or more"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}")
+        return n
+    return parse
+
+
+def seconds(text: str) -> float:
+    """An argparse type for a timeout: a number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
 
 
 _studio = None

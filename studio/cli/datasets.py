@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from studio.cli.common import print_json, print_table
+from studio.cli.common import print_json, print_table, whole_number
 
 
 def register(sub) -> None:
@@ -30,7 +30,7 @@ def register(sub) -> None:
 
     p = ds.add_parser("show", help="a dataset's schema, row count, mapping and first rows")
     p.add_argument("id")
-    p.add_argument("--rows", type=int, default=5, help="how many rows to preview (default 5)")
+    p.add_argument("--rows", type=whole_number(0), default=5, help="how many rows to preview (default 5)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_show)
 
@@ -71,7 +71,7 @@ def _show(args) -> int:
 
     home = _home()
     ds = get_dataset(home, args.id)
-    rows = rows_of(home, ds, limit=max(0, args.rows))
+    rows = rows_of(home, ds, limit=args.rows)
     if args.json:
         print_json({**ds.to_json(), "preview": rows})
         return 0

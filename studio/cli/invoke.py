@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from studio.cli.common import print_json, studio
+from studio.cli.common import print_json, seconds, studio
 from studio import jsonread
 from studio.errors import UserError
 
@@ -20,7 +20,7 @@ def register(sub) -> None:
     p.add_argument("--stream", action="store_true", help="print text as it arrives")
     p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
                    help="a call parameter (temperature, max_tokens, stop, seed, top_p, …); VALUE is JSON or text")
-    p.add_argument("--timeout", type=float, help="seconds")
+    p.add_argument("--timeout", type=seconds, help="seconds")
     p.add_argument("--json", action="store_true", help="print one JSON object with output, usage, cost and timings")
     p.set_defaults(handler=_invoke)
 

@@ -107,3 +107,18 @@ def test_a_provider_error_no_command_caught_is_one_line_not_a_traceback(capsys):
     assert run_command(Namespace(handler=handler)) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: t/m: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, says", [
+    (("runs", "list", "--limit", "-1"), "argument --limit: '-1' is not a whole number, 1 or more"),
+    (("datasets", "show", "reviews", "--rows", "-1"), "argument --rows: '-1' is not a whole number, 0 or more"),
+    (("serve", "--port", "70000"), "argument --port: '70000' is not a whole number from 1 to 65535"),
+    (("invoke", "local/text-stats", "-i", '{"text": "hi"}', "--timeout", "0"),
+     "argument --timeout: '0' is not a number of seconds above 0"),
+])
+def test_a_number_out_of_range_is_a_usage_line_not_a_traceback_or_nothing(iom, args, says):
+    """A negative --limit reached DuckDB and a --port of 70000 socket.bind, as tracebacks; a
+    negative --rows showed no row without a word; a timeout of 0 was taken as no timeout."""
+    r = iom(*args)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().splitlines()[-1].endswith(says)
