@@ -4,6 +4,7 @@ they finish. A click on a batch shows its rows; its rows download as CSV."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +38,15 @@ COLUMNS = [{"name": k, "label": label, "field": k, "align": "left"} for k, label
     ("id", "Batch"), ("target", "Target"), ("data", "Data"), ("done", "Rows done"), ("state", "State"),
     ("failed", "Failed"), ("cost", "Cost"), ("p50", "p50"), ("created", "Started (UTC)")]]
 ROW_COLUMNS = [{"name": k, "label": label, "field": k, "align": "left"} for k, label in [
-    ("row", "Row"), ("status", "Status"), ("cost", "Cost"), ("latency", "Latency"), ("output", "Output or error")]]
+    ("row", "Row"), ("status", "Status"), ("cost", "Cost"), ("latency", "Latency"), ("input", "Input"),
+    ("output", "Output or error")]]
 
 
 def _row_view(r: dict) -> dict[str, Any]:
-    shown = r.get("error") or str(r.get("output"))
+    shown = r.get("error") or json.dumps(r.get("output"), ensure_ascii=False, default=str)  # as `iom batch show`
     return {"row": r["index"], "status": r["status"], "latency": _ms(r.get("latencyMs")),
-            "cost": "unpriced" if r.get("costUsd") is None else dollars(r["costUsd"]), "output": shown[:160]}
+            "cost": "unpriced" if r.get("costUsd") is None else dollars(r["costUsd"]),
+            "input": json.dumps(r.get("inputs"), ensure_ascii=False, default=str)[:80], "output": shown[:160]}
 
 
 def _load_batch(home: Path, batch_id: str) -> tuple[dict, list[dict], int]:

@@ -203,7 +203,9 @@ async def test_a_batch_run_in_a_terminal_counts_up_on_the_page_and_its_rows_down
     by_testid(user, "eval-batches").trigger("rowClick", [{}, {"id": row["id"]}, 0])
     await wait_until(lambda: all_by_testid(user, "eval-batch-rows"), "the batch's rows")
     assert element(user, "eval-batch-summary").text.startswith("2 of 2 rows done, 0 failed")
-    assert [(r["row"], r["status"]) for r in element(user, "eval-batch-rows").rows] == [(0, "succeeded"), (1, "succeeded")]
+    shown = element(user, "eval-batch-rows").rows
+    assert [(r["row"], r["status"]) for r in shown] == [(0, "succeeded"), (1, "succeeded")]
+    assert shown[0]["input"] == '{"prompt": "Is water wet?"}' and '"yes"' in shown[0]["output"]  # JSON, as the CLI shows it
     by_testid(user, "eval-batch-csv").click()
     body = (await user.download.next(timeout=5)).text
     header, *lines = body.strip().splitlines()
