@@ -26,7 +26,7 @@ class _Followed:
     rows_inode: int | None = None
     offset: int = 0  # how far rows.jsonl has been read: always just after a newline
     tally: Tally = field(default_factory=Tally)
-    seen: bytearray = field(default_factory=bytearray)  # one byte a row index: counted already
+    seen: set[int] = field(default_factory=set)  # row indexes counted (a set: a hand-edited plan's row count could be any size)
 
     def take(self, line: bytes) -> None:
         try:
@@ -36,8 +36,8 @@ class _Followed:
         if not isinstance(row, dict) or not isinstance(row.get("status"), str):
             return
         index = row.get("index")
-        if isinstance(index, int) and 0 <= index < len(self.seen) and not self.seen[index]:
-            self.seen[index] = 1
+        if isinstance(index, int) and 0 <= index < self.plan.rows and index not in self.seen:
+            self.seen.add(index)
             self.tally.add(row)
 
 
@@ -71,8 +71,9 @@ class BatchWatch:
             followed = self._followed.get(name)
             if followed is None or followed.plan_stamp != (st.st_mtime_ns, st.st_size):
                 plan = BatchPlan.from_json(json.loads(meta.read_text("utf-8")))
-                followed = self._followed[name] = _Followed(plan, (st.st_mtime_ns, st.st_size),
-                                                            seen=bytearray(max(plan.rows, 0)))
+                if type(plan.rows) is not int or type(plan.created) is not str:
+                    raise ValueError("edited by hand")
+                followed = self._followed[name] = _Followed(plan, (st.st_mtime_ns, st.st_size))
             self._read_new_rows(followed, meta.parent / "rows.jsonl")
         except (ValueError, KeyError, TypeError, AttributeError, OSError):  # not a plan the studio wrote
             self._followed.pop(name, None)
@@ -88,7 +89,7 @@ class BatchWatch:
         with f:
             st = os.fstat(f.fileno())
             if st.st_ino != followed.rows_inode or st.st_size < followed.offset:  # a new file: read it all
-                fresh = _Followed(followed.plan, followed.plan_stamp, seen=bytearray(len(followed.seen)))
+                fresh = _Followed(followed.plan, followed.plan_stamp)
                 followed.__dict__.update(fresh.__dict__, rows_inode=st.st_ino)
             f.seek(followed.offset)
             data = f.read()

@@ -85,3 +85,24 @@ def test_iom_batch_list_says_which_batch_stopped_part_way(iom_home):
     states = {line.split()[0]: line.split()[4] for line in listed.stdout.splitlines()[1:]}
     assert states[plan.id] == "stopped" and sorted(states.values()) == ["finished", "stopped"]
     assert "a stopped batch goes on where it stopped" in listed.stderr
+
+
+def test_a_plan_or_rows_edited_by_hand_are_left_out_not_a_crash(iom_home):
+    import json
+
+    def batch(name: str, plan: dict, rows: str = "") -> None:
+        folder = iom_home / "batches" / name
+        folder.mkdir(parents=True)
+        (folder / "batch.json").write_text(json.dumps(plan))
+        (folder / "rows.jsonl").write_text(rows)
+    good = {"id": "good", "target": "t", "kind": "model", "data": "d.csv", "rows": 3, "created": "2026-01-01"}
+    batch("good", good, '{"index": 0, "status": "succeeded"}\n{"index": 7, "status": "succeeded"}\n'
+                        '{"index": 1}\n[1]\nnot json\n{"index": 0, "status": "failed"}\n')
+    batch("wordy", {**good, "id": "wordy", "rows": "many"})
+    batch("huge", {**good, "id": "huge", "rows": 10**15}, '{"index": 99999999999, "status": "succeeded"}\n')
+    batch("nodate", {**good, "id": "nodate", "created": None})
+    (iom_home / "batches" / "noplan").mkdir()
+    summaries = {b["id"]: b for b in BatchWatch(iom_home).summaries()}
+    assert set(summaries) == {"good", "huge"}
+    assert (summaries["good"]["done"], summaries["good"]["state"]) == (1, "stopped")  # row 0 once; 7 is past its rows
+    assert summaries["huge"]["done"] == 1
