@@ -26,7 +26,11 @@ class _Followed:
     rows_inode: int | None = None
     offset: int = 0  # how far rows.jsonl has been read: always just after a newline
     tally: Tally = field(default_factory=Tally)
-    seen: set[int] = field(default_factory=set)  # row indexes counted (a set: a hand-edited plan's row count could be any size)
+    seen: set[int] = field(default_factory=set)  # row indexes counted already
+
+    def restart(self, rows_inode: int) -> None:
+        """Count a rows file from its start: a new one (the batch deleted and run again)."""
+        self.rows_inode, self.offset, self.tally, self.seen = rows_inode, 0, Tally(), set()
 
     def take(self, line: bytes) -> None:
         try:
@@ -88,9 +92,8 @@ class BatchWatch:
             return
         with f:
             st = os.fstat(f.fileno())
-            if st.st_ino != followed.rows_inode or st.st_size < followed.offset:  # a new file: read it all
-                fresh = _Followed(followed.plan, followed.plan_stamp)
-                followed.__dict__.update(fresh.__dict__, rows_inode=st.st_ino)
+            if st.st_ino != followed.rows_inode or st.st_size < followed.offset:
+                followed.restart(st.st_ino)
             f.seek(followed.offset)
             data = f.read()
         end = data.rfind(b"\n") + 1  # a line still being written is read next time, whole
