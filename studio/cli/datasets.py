@@ -28,8 +28,8 @@ def register(sub) -> None:
     p.add_argument("--expected", action="append", default=[], metavar="NAME=COLUMN", help="score against COLUMN as NAME")
     p.set_defaults(handler=_map)
 
-    p = ds.add_parser("show", help="a dataset's schema, row count, mapping and first rows")
-    p.add_argument("id")
+    p = ds.add_parser("show", help="a dataset's (or a data file's) schema, row count, mapping and first rows")
+    p.add_argument("id", help="a dataset id, or the path of a CSV, JSONL or Parquet file")
     p.add_argument("--rows", type=whole_number(0), default=5, help="how many rows to preview (default 5)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_show)
@@ -67,15 +67,13 @@ def _list(args) -> int:
 
 
 def _show(args) -> int:
-    from studio.eval.datasets import get_dataset, rows_of
+    from studio.eval.datasets import describe
 
-    home = _home()
-    ds = get_dataset(home, args.id)
-    rows = rows_of(home, ds, limit=args.rows)
+    ds, rows = describe(_home(), args.id, args.rows)
     if args.json:
         print_json({**ds.to_json(), "preview": rows})
         return 0
-    print(f"{ds.id}: {ds.rows} rows, {ds.format}, file {ds.file}")
+    print(f"{ds.id or ds.source}: {ds.rows} rows, {ds.format}, file {ds.file}")
     for c in ds.columns:
         print(f"  {c['name']}: {c['type']}")
     if ds.inputs or ds.expected:
@@ -85,22 +83,11 @@ def _show(args) -> int:
     return 0
 
 
-def _pairs(items: list[str], flag: str) -> dict[str, str]:
-    from studio.errors import UserError
-
-    out = {}
-    for item in items:
-        name, sep, col = item.partition("=")
-        if not sep or not name.strip() or not col.strip():
-            raise UserError(f"{flag} {item!r} must look like NAME=COLUMN, e.g. {flag} text=review.")
-        out[name.strip()] = col.strip()
-    return out
-
-
 def _map(args) -> int:
-    from studio.eval.datasets import get_dataset, save_mapping
+    from studio.eval.datasets import get_dataset, parse_pairs, save_mapping
 
     home = _home()
-    ds = save_mapping(home, get_dataset(home, args.id), _pairs(args.input, "--input"), _pairs(args.expected, "--expected"))
+    ds = save_mapping(home, get_dataset(home, args.id), parse_pairs(args.input, "--input"),
+                      parse_pairs(args.expected, "--expected"))
     print(f"{ds.id}: inputs {ds.inputs or '(same names)'}, expected {ds.expected or '(the other columns)'}")
     return 0

@@ -284,6 +284,41 @@ def save_mapping(home: Path, ds: Dataset, inputs: dict[str, str], expected: dict
     return ds
 
 
+def describe(home: Path, ref: str, rows: int = 5) -> tuple[Dataset, list[dict[str, Any]]]:
+    """A dataset (or a data file given by path, described as one) and its first `rows` rows:
+    what `iom datasets show` and the Evaluate page's preview show."""
+    ds, path, fmt = resolve(home, ref)
+    if ds is None:
+        columns, count = _schema(path, fmt)
+        ds = Dataset(id="", format=fmt, file=path.name, rows=count, columns=columns, source=str(path))
+    first = []
+    for row in read_rows(path, fmt):
+        if len(first) >= rows:
+            break
+        first.append(row)
+    return ds, first
+
+
+def parse_pairs(items: list[str], what: str) -> dict[str, str]:
+    """NAME=COLUMN items (`iom datasets map --input`, the Evaluate page's mapping) as a dict."""
+    out = {}
+    for item in items:
+        name, sep, col = item.partition("=")
+        if not sep or not name.strip() or not col.strip():
+            raise UserError(f"{what}: {item!r} must look like NAME=COLUMN, e.g. text=review.")
+        out[name.strip()] = col.strip()
+    return out
+
+
+def free_id(home: Path, name: str) -> str:
+    """A dataset id from a file name that no imported dataset has: `reviews`, else `reviews-2`…"""
+    base = slug(Path(name).stem)
+    ident, n = base, 2
+    while (datasets_root(home) / ident / "meta.json").exists():
+        ident, n = f"{base[:60]}-{n}", n + 1
+    return ident
+
+
 def resolve(home: Path, ref: str) -> tuple[Dataset | None, Path, str]:
     """A dataset id or a file path -> (dataset or None, file, format)."""
     path = Path(ref)

@@ -18,6 +18,7 @@ from studio.formats import money_total
 from studio.registry.quality import save_from_experiment, variant_model
 from studio.ui.app import get_studio
 from studio.ui.batches_panel import batches_panel
+from studio.ui.datasets_panel import datasets_panel
 from studio.ui.shell import frame
 from studio.ui.threads import io_bound
 from studio.ui.widgets import confirm, dollars
@@ -36,6 +37,13 @@ def _fmt(v: float | None, kind: str = "") -> str:
     if kind == "%":
         return f"{100 * v:.1f}%"
     return f"{v:.3f}"
+
+
+def dataset_options(home: Path) -> dict[str, str]:
+    """The imported datasets, then the shipped sample by its path."""
+    options = {d.id: f"{d.id} ({d.rows} rows)" for d in list_datasets(home)}
+    options[str(SAMPLE)] = "reviews.csv (sample, 197 labelled reviews)"
+    return options
 
 
 def earlier_options(docs: list[dict]) -> dict[str, str]:
@@ -70,9 +78,7 @@ COLUMNS = [{"name": k, "label": label, "field": k, "align": "left"} for k, label
 
 async def evaluate_page() -> None:
     studio = get_studio()
-    datasets = await io_bound(list_datasets, studio.home)
-    options = {d.id: f"{d.id} ({d.rows} rows)" for d in datasets}
-    options[str(SAMPLE)] = "reviews.csv (sample, 197 labelled reviews)"
+    options = await io_bound(dataset_options, studio.home)
     state: dict[str, Any] = {"doc": None}
 
     with frame("Evaluate"):
@@ -86,6 +92,10 @@ async def evaluate_page() -> None:
                                    value=DEFAULT_VARIANTS).classes("w-96").props("data-testid=eval-variants")
             scorers = ui.textarea("Scorers, one a line: COLUMN:KIND[:ARG]", value=DEFAULT_SCORERS).classes(
                 "w-72").props("data-testid=eval-scorers")
+
+        async def imported(dataset_id: str) -> None:
+            data.set_options(await io_bound(dataset_options, studio.home), value=dataset_id)
+        await datasets_panel(studio.home, data, imported)
         with ui.row().classes("items-center gap-4"):
             button = ui.button("Run experiment", icon="play_arrow").props("data-testid=eval-run")
             stop = ui.button("Stop", icon="stop").props("outline data-testid=eval-stop").tooltip(

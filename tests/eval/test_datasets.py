@@ -107,6 +107,9 @@ def test_cli_import_list_show(iom_home):
     assert r.returncode == 1 and "NAME=COLUMN" in r.stderr
     r = iom("datasets", "show", "missing")
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    file = json.loads(iom("datasets", "show", str(SAMPLE), "--rows", "1", "--json").stdout)  # a file, not imported
+    assert (file["id"], file["rows"], len(file["preview"])) == ("", 197, 1) and file["source"] == str(SAMPLE)
+    assert [c["name"] for c in file["columns"]] == ["id", "text", "sentiment", "language"]
 
 
 def test_cli_a_newcomer_is_told_where_the_sample_is(iom_home):

@@ -1,0 +1,106 @@
+"""Datasets on the Evaluate page: import a CSV, JSONL or Parquet file from this computer, see
+the chosen dataset's columns, row count and first rows, and map its columns to a pipeline's
+inputs and to expected values, as `iom datasets import|show|map` do."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Awaitable, Callable
+
+from nicegui import events, ui
+
+from studio.errors import UserError
+from studio.eval.datasets import describe, free_id, get_dataset, import_dataset, parse_pairs, save_mapping
+from studio.ui.threads import io_bound
+
+PREVIEW_ROWS = 5
+
+
+def _import_saved(home: Path, saved: Path):
+    return import_dataset(home, saved, free_id(home, saved.name))
+
+
+async def import_upload(home: Path, upload: events.UploadEventArguments):
+    """The uploaded file saved under its own name in a scratch folder, then imported (copied in
+    as given) under an id no dataset has; the scratch folder goes either way."""
+    scratch = Path(tempfile.mkdtemp(prefix="iom-upload-"))
+    try:
+        saved = scratch / (Path(upload.file.name).name or "upload")
+        await upload.file.save(saved)
+        return await io_bound(_import_saved, home, saved)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _pairs_text(pairs: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in pairs.items())
+
+
+def _split(text: str) -> list[str]:
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
+
+
+async def datasets_panel(home: Path, choice: ui.select, on_imported: Callable[[str], Awaitable[None]]) -> None:
+    """An import button and, in an expansion, the preview and mapping of `choice`'s dataset."""
+    async def uploaded(e: events.UploadEventArguments) -> None:
+        upload.reset()
+        try:
+            ds = await import_upload(home, e)
+        except UserError as err:
+            ui.notify(f"{Path(e.file.name).name}: {err}", type="negative", multi_line=True)
+            return
+        ui.notify(f"Imported {ds.id}: {ds.rows:,} rows, columns {', '.join(ds.column_names)}.", type="positive")
+        await on_imported(ds.id)
+
+    upload = ui.upload(label="Import a dataset", on_upload=uploaded, auto_upload=True, max_files=1).props(
+        'accept=".csv,.jsonl,.ndjson,.parquet" flat bordered data-testid=eval-dataset-upload').classes("w-72")
+    with ui.expansion("Preview and mapping", icon="table_view").classes("w-full").props(
+            "data-testid=eval-dataset-preview"):
+        body = ui.column().classes("w-full gap-2")
+
+    async def show() -> None:
+        ref = choice.value
+        body.clear()
+        if not ref:
+            return
+        try:
+            ds, first = await io_bound(describe, home, ref, PREVIEW_ROWS)
+        except UserError as err:
+            with body:
+                ui.label(str(err)).classes("text-negative")
+            return
+        with body:
+            ui.label(f"{ds.rows:,} rows, {ds.format}; columns " + ", ".join(f"{c['name']} ({c['type']})" for c in ds.columns)
+                     ).props("data-testid=eval-dataset-schema")
+            ui.table(columns=[{"name": c, "label": c, "field": c, "align": "left"} for c in ds.column_names],
+                     rows=[{c: str(row.get(c, ""))[:120] for c in ds.column_names} for row in first]).classes(
+                "w-full").props("dense flat wrap-cells data-testid=eval-dataset-rows")
+            if not ds.id:
+                ui.label("A column with an input's name feeds that input; the others are expected values. "
+                         "Import the file to save another mapping.").classes("text-grey-7")
+                return
+            ui.label("A column with an input's name feeds that input, the others are expected values, unless "
+                     "mapped here (comma-separated NAME=COLUMN).").classes("text-grey-7")
+            with ui.row().classes("items-center gap-4"):
+                inputs = ui.input("Inputs: INPUT=COLUMN, …", value=_pairs_text(ds.inputs)).classes("w-96").props(
+                    "data-testid=eval-map-inputs")
+                expected = ui.input("Expected: NAME=COLUMN, …", value=_pairs_text(ds.expected)).classes("w-96").props(
+                    "data-testid=eval-map-expected")
+
+                async def save() -> None:
+                    try:
+                        pairs_in = parse_pairs(_split(inputs.value), "Inputs")
+                        pairs_out = parse_pairs(_split(expected.value), "Expected")
+                        current = await io_bound(get_dataset, home, ds.id)
+                        await io_bound(save_mapping, home, current, pairs_in, pairs_out)
+                    except UserError as err:
+                        ui.notify(str(err), type="negative", multi_line=True)
+                        return
+                    ui.notify(f"Saved the mapping of {ds.id}.", type="positive")
+
+                ui.button("Save mapping", icon="save", on_click=save).props("outline data-testid=eval-map-save")
+
+    choice.on_value_change(show)
+    await show()

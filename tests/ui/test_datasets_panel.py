@@ -1,0 +1,78 @@
+"""The Evaluate page's datasets: a file imported from the page, its preview, its mapping."""
+
+from __future__ import annotations
+
+import json
+
+from nicegui import events
+from nicegui.elements.upload_files import SmallFileUpload
+from nicegui.testing import User
+
+from tests.ui.util import all_by_testid, by_testid, element, set_value, settle, wait_until
+
+
+async def upload(user: User, name: str, data: bytes) -> None:
+    picker = element(user, "eval-dataset-upload")
+    with user.client:
+        for handler in picker._upload_handlers:
+            await handler(events.UploadEventArguments(
+                sender=picker, client=user.client, file=SmallFileUpload(name=name, content_type="text/csv", _data=data)))
+    await settle()
+
+
+async def test_a_file_imported_from_the_page_is_chosen_and_previewed_and_a_second_gets_its_own_id(user: User, iom_home):
+    await user.open("/evaluate")
+    await wait_until(lambda: all_by_testid(user, "eval-dataset-schema"), "the sample's preview")
+    assert element(user, "eval-dataset-schema").text.startswith("197 rows, csv; columns id (string), text (string), sentiment")
+    assert len(element(user, "eval-dataset-rows").rows) == 5
+    await user.should_see("Import the file to save another mapping.")  # the shipped file is not an imported dataset
+    await upload(user, "Questions.csv", b"prompt,answer\nIs water wet?,yes\nIs fire cold?,no\n")
+    await user.should_see("Imported questions: 2 rows, columns prompt, answer.")
+    assert element(user, "eval-dataset").value == "questions" and "questions" in element(user, "eval-dataset").options
+    await wait_until(lambda: element(user, "eval-dataset-schema").text.startswith("2 rows, csv; columns prompt"),
+                     "the imported dataset's preview")
+    assert element(user, "eval-dataset-rows").rows == [{"prompt": "Is water wet?", "answer": "yes"},
+                                                       {"prompt": "Is fire cold?", "answer": "no"}]
+    meta = json.loads((iom_home / "datasets" / "questions" / "meta.json").read_text())
+    assert meta["rows"] == 2 and (iom_home / "datasets" / "questions" / "Questions.csv").read_bytes().startswith(b"prompt,")
+
+    await upload(user, "questions.csv", b"prompt,answer\nIs ice hot?,no\n")  # the same name again
+    await user.should_see("Imported questions-2: 1 rows")
+    assert element(user, "eval-dataset").value == "questions-2"
+    assert json.loads((iom_home / "datasets" / "questions" / "meta.json").read_text())["rows"] == 2  # untouched
+
+
+async def test_a_file_the_studio_cannot_read_is_one_sentence_naming_it_and_nothing_is_kept(user: User, iom_home):
+    await user.open("/evaluate")
+    before = element(user, "eval-dataset").value
+    await upload(user, "notes.txt", b"just words")
+    await user.should_see("notes.txt:")
+    await upload(user, "empty.csv", b"prompt,answer\n")
+    await user.should_see("empty.csv has no rows")
+    assert not (iom_home / "datasets").exists() or not any((iom_home / "datasets").glob("*/meta.json"))
+    assert element(user, "eval-dataset").value == before
+
+
+async def test_the_mapping_is_saved_from_the_page_and_a_bad_pair_changes_nothing(user: User, iom_home):
+    from studio.eval.datasets import import_dataset
+
+    csv = iom_home / "q.csv"
+    csv.write_text("question,label\nIs water wet?,yes\n", encoding="utf-8")
+    import_dataset(iom_home, csv, "qs")
+    await user.open("/evaluate")
+    set_value(user, "eval-dataset", "qs")
+    await wait_until(lambda: element(user, "eval-dataset-schema").text.startswith("1 rows"), "the preview of qs")
+    set_value(user, "eval-map-inputs", "prompt=question")
+    set_value(user, "eval-map-expected", "answer=label")
+    by_testid(user, "eval-map-save").click()
+    await user.should_see("Saved the mapping of qs.")
+    meta = json.loads((iom_home / "datasets" / "qs" / "meta.json").read_text())
+    assert meta["inputs"] == {"prompt": "question"} and meta["expected"] == {"answer": "label"}
+
+    set_value(user, "eval-map-inputs", "prompt")
+    by_testid(user, "eval-map-save").click()
+    await user.should_see("Inputs: 'prompt' must look like NAME=COLUMN, e.g. text=review.")
+    set_value(user, "eval-map-inputs", "prompt=nosuch")
+    by_testid(user, "eval-map-save").click()
+    await user.should_see("has no column 'nosuch'")
+    assert json.loads((iom_home / "datasets" / "qs" / "meta.json").read_text())["inputs"] == {"prompt": "question"}
