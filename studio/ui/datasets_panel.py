@@ -49,7 +49,7 @@ async def datasets_panel(home: Path, choice: ui.select, on_imported: Callable[[s
         try:
             ds = await import_upload(home, e)
         except UserError as err:
-            ui.notify(f"{Path(e.file.name).name}: {err}", type="negative", multi_line=True)
+            ui.notify(str(err), type="negative", multi_line=True)  # (each sentence starts with the file's name)
             return
         ui.notify(f"Imported {ds.id}: {ds.rows:,} rows, columns {', '.join(ds.column_names)}.", type="positive")
         await on_imported(ds.id)

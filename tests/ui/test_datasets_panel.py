@@ -46,7 +46,7 @@ async def test_a_file_the_studio_cannot_read_is_one_sentence_naming_it_and_nothi
     await user.open("/evaluate")
     before = element(user, "eval-dataset").value
     await upload(user, "notes.txt", b"just words")
-    await user.should_see("notes.txt:")
+    await user.should_see("notes.txt is not a CSV, JSONL or Parquet file (by its extension)")
     await upload(user, "empty.csv", b"prompt,answer\n")
     await user.should_see("empty.csv has no rows")
     assert not (iom_home / "datasets").exists() or not any((iom_home / "datasets").glob("*/meta.json"))
