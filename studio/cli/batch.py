@@ -111,7 +111,7 @@ def _ms(v) -> str:
 
 
 def _list(args) -> int:
-    from studio.eval.batch import list_batches
+    from studio.eval.batch import list_batches, target_label
 
     items = list_batches(studio().home)
     if args.json:
@@ -119,7 +119,7 @@ def _list(args) -> int:
         return 0
     if not items:
         print("no batches yet; start one with 'iom batch run PIPELINE_ID --data DATASET'.", file=sys.stderr)
-    print_table([[b["id"], b["target"], b["datasetId"] or Path(b["data"]).name, f"{b['done']}/{b['rows']}",
+    print_table([[b["id"], target_label(b["target"], b["swaps"]), b["datasetId"] or Path(b["data"]).name, f"{b['done']}/{b['rows']}",
                   b["state"], str(b["failed"]), total_cost(b), str(b["cachedRows"]) if b["useCache"] else "off"]
                  for b in items],
                 ["id", "target", "data", "done", "state", "failed", "cost", "from cache"])

@@ -74,6 +74,11 @@ class BatchPlan:
                    target_version=d.get("targetVersion"), created=d.get("created", ""))
 
 
+def target_label(target: str, swaps: dict[str, str]) -> str:
+    """A batch's target as a variant names it: `review-triage@sentiment=local/sentiment-vader`."""
+    return target + ("@" + ",".join(f"{k}={v}" for k, v in sorted(swaps.items())) if swaps else "")
+
+
 def batches_root(home: Path) -> Path:
     return home / "batches"
 

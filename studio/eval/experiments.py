@@ -25,7 +25,7 @@ from typing import Any, Callable
 from studio.atomic import write_json
 from studio.errors import UserError
 from studio.eval.batch import (SAFE_ID, answered_latencies, batch_models, builtin_names, in_workers, load_rows,
-                               percentile, plan_batch, run_batch, swapped_pipeline)
+                               percentile, plan_batch, run_batch, swapped_pipeline, target_label)
 from studio.eval.caveats import failure_warnings, score_warnings
 from studio.eval.scorers import ScorerSpec, bootstrap_ci, judge_rows, pick, score_rows
 from studio.providers.local import processes
@@ -40,9 +40,7 @@ class Variant:
 
     @property
     def name(self) -> str:
-        text = self.target
-        if self.swaps:
-            text += "@" + ",".join(f"{k}={v}" for k, v in sorted(self.swaps.items()))
+        text = target_label(self.target, self.swaps)
         if self.fields:
             text += "#" + ",".join(f"{k}={v}" for k, v in sorted(self.fields.items()))
         return text

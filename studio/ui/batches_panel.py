@@ -11,7 +11,7 @@ from typing import Any
 from nicegui import ui
 
 from studio.errors import UserError
-from studio.eval.batch import aggregate, load_plan, load_rows, rows_csv
+from studio.eval.batch import aggregate, load_plan, load_rows, rows_csv, target_label
 from studio.eval.batch_watch import BatchWatch
 from studio.formats import dollars, money_total
 from studio.ui.threads import io_bound
@@ -26,9 +26,13 @@ def _ms(v: float | None) -> str:
     return "—" if v is None else f"{v:,.0f} ms"
 
 
+def _data_name(batch: dict[str, Any]) -> str:
+    return batch["datasetId"] or Path(batch["data"]).name
+
+
 def batch_rows(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The table's rows, newest batch first."""
-    return [{"id": b["id"], "target": b["target"], "data": b["datasetId"] or Path(b["data"]).name,
+    return [{"id": b["id"], "target": target_label(b["target"], b["swaps"]), "data": _data_name(b),
              "done": f"{b['done']:,} / {b['rows']:,}", "state": STATE_WORDS[b["state"]], "failed": f"{b['failed']:,}",
              "cost": money_total(b["costUsd"], b.get("unpricedRows")), "p50": _ms(b["latencyP50Ms"]),
              "created": b["created"][:16].replace("T", " ")} for b in reversed(summaries)]
@@ -77,8 +81,8 @@ async def batches_panel(home: Path) -> None:
             ui.notify(str(e), type="negative")
             return
         with transient_dialog() as dialog, ui.card().classes("w-[64rem] max-w-full"):
-            ui.label(f"Batch {batch_id}: {batch['target']} over {batch['datasetId'] or Path(batch['data']).name}").classes(
-                "text-h6")
+            ui.label(f"Batch {batch_id}: {target_label(batch['target'], batch['swaps'])} over {_data_name(batch)}"
+                     ).classes("text-h6")
             ui.label(f"{batch['done']:,} of {batch['rows']:,} rows done, {batch['failed']:,} failed; cost "
                      f"{money_total(batch['costUsd'], batch.get('unpricedRows'))}; p50 {_ms(batch['latencyP50Ms'])}, "
                      f"p95 {_ms(batch['latencyP95Ms'])}.").props("data-testid=eval-batch-summary")

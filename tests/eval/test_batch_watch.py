@@ -86,6 +86,12 @@ def test_iom_batch_list_says_which_batch_stopped_part_way(iom_home):
     assert states[plan.id] == "stopped" and sorted(states.values()) == ["finished", "stopped"]
     assert "a stopped batch goes on where it stopped" in listed.stderr
 
+    exp = iom("eval", "run", "--data", str(SAMPLE), "-v", "review-triage@sentiment=local/sentiment-vader",
+              "-s", "sentiment:classification", "--limit", "1")
+    assert exp.returncode == 0, exp.stderr
+    targets = [line.split()[1] for line in iom("batch", "list").stdout.splitlines()[1:]]
+    assert "review-triage@sentiment=local/sentiment-vader" in targets  # told apart from the plain pipeline's batch
+
 
 def test_a_plan_or_rows_edited_by_hand_are_left_out_not_a_crash(iom_home):
     import json
