@@ -51,14 +51,23 @@ async def datasets_panel(home: Path, choice: ui.select, on_imported: Callable[[s
         except UserError as err:
             ui.notify(str(err), type="negative", multi_line=True)  # (each sentence starts with the file's name)
             return
+        dialog.close()
         ui.notify(f"Imported {ds.id}: {ds.rows:,} rows, columns {', '.join(ds.column_names)}.", type="positive")
         await on_imported(ds.id)
 
-    upload = ui.upload(label="Import a dataset", on_upload=uploaded, auto_upload=True, max_files=1).props(
-        'accept=".csv,.jsonl,.ndjson,.parquet" flat bordered data-testid=eval-dataset-upload').classes("w-72")
-    with ui.expansion("Preview and mapping", icon="table_view").classes("w-full").props(
-            "data-testid=eval-dataset-preview"):
-        body = ui.column().classes("w-full gap-2")
+    with ui.dialog() as dialog, ui.card():
+        ui.label("Import a dataset").classes("text-h6")
+        ui.label("A CSV, JSONL or Parquet file, kept as given; the first row of a CSV names its columns.").classes(
+            "text-sm")
+        upload = ui.upload(on_upload=uploaded, auto_upload=True, max_files=1).props(
+            'accept=".csv,.jsonl,.ndjson,.parquet" data-testid=eval-dataset-upload').classes("w-full")
+        ui.button("Close", on_click=dialog.close).props("flat")
+    with ui.row().classes("w-full items-start no-wrap gap-4"):
+        ui.button("Import a dataset", icon="upload_file", on_click=dialog.open).classes("shrink-0").props(
+            "outline no-wrap data-testid=eval-dataset-import")
+        with ui.expansion("Preview and mapping", icon="table_view").classes("w-full").props(
+                "dense data-testid=eval-dataset-preview"):
+            body = ui.column().classes("w-full gap-2")
 
     async def show() -> None:
         ref = choice.value

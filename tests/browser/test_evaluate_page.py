@@ -53,3 +53,25 @@ def test_two_variants_compared(studio_screen):
 
 def _cells(screen):
     return [td.get_attribute("textContent") for td in by_testid(screen, "eval-compare").find_elements(By.CSS_SELECTOR, "td")]
+
+
+def test_a_dataset_uploaded_from_this_computer_is_imported_and_previewed(studio_screen, tmp_path):
+    """The browser's own upload (NiceGUI's upload route, not a simulated event): the file is
+    imported as given, chosen, and its first rows shown."""
+    import json
+
+    from studio.paths import data_home
+
+    data = tmp_path / "Questions.jsonl"
+    data.write_text('{"prompt": "Is water wet?", "answer": "yes"}\n{"prompt": "Is fire cold?", "answer": "no"}\n')
+    studio_screen.open("/evaluate")
+    by_testid(studio_screen, "eval-dataset-import").click()
+    picker = studio_screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=eval-dataset-upload] input[type=file]")
+    picker.send_keys(str(data))
+    studio_screen.should_contain("Imported questions: 2 rows, columns prompt, answer.")
+    by_testid(studio_screen, "eval-dataset-preview").click()
+    wait_until(lambda: by_testid(studio_screen, "eval-dataset-schema").text.startswith("2 rows, jsonl; columns prompt"))
+    cells = [td.text for td in by_testid(studio_screen, "eval-dataset-rows").find_elements(By.CSS_SELECTOR, "td")]
+    assert cells == ["Is water wet?", "yes", "Is fire cold?", "no"]
+    meta = json.loads((data_home() / "datasets" / "questions" / "meta.json").read_text())
+    assert (meta["rows"], meta["format"], meta["file"]) == (2, "jsonl", "Questions.jsonl")
