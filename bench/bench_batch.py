@@ -16,7 +16,13 @@
   --concurrency 64, whose ceiling is 64 / 0.2 s = 320 rows/s; rows/s and % of the ceiling,
   with the model as the batch's target (`upstream`) and inside a one-node pipeline, whose
   calls go through the engine (`upstreamPipeline`).
-Each run uses its own temporary IOM_HOME.
+Each run uses its own temporary IOM_HOME. A peak RSS is this process's since its batch started
+(VmHWM, reset before each batch): what earlier batches left held counts, their peaks do not.
+
+    python bench/bench_batch.py --memory-curve 100000 [--json]
+
+prints instead the peak RSS of one offline batch at 1k, 3k, 10k, 30k… rows, with its records
+kept and, in a process of its own, dropped (no analytics writer): where the memory grows.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import csv
 import json
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +48,22 @@ WORDS = ["great", "awful", "fine", "slow", "lovely", "broken", "cheap", "solid",
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """This process's peak RSS since the last `reset_peak()` (VmHWM). ru_maxrss cannot be reset:
+    each batch after the first reported the peak of the ones before it too."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024.0
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def reset_peak() -> None:
+    """Start the peak RSS again from what the process holds now (Linux: clear_refs 5)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
 
 
 def write_data(path: Path, rows: int, column: str) -> None:
@@ -100,6 +122,7 @@ def offline(rows: int, executor: str, workers: str | None = None) -> dict:
         s = Studio(home)
         s.pipelines.save(offline_pipeline())
         marks: dict = {}
+        reset_peak()  # this batch's peak, not an earlier one's in the same process
 
         async def go():
             try:
@@ -114,6 +137,51 @@ def offline(rows: int, executor: str, workers: str | None = None) -> dict:
                 "rssLastRowMb": round(marks.get("rss_last_row_mb", 0), 1), "rssEndMb": round(peak_rss_mb(), 1),
                 "workersRss1kMb": marks.get("workers_1k_mb"), "workersRssEndMb": marks.get("workers_mb"),
                 "analyticsDb1kMb": marks.get("db_1k_mb"), "analyticsDbEndMb": db_end_mb}
+
+
+def memory_curve(rows: int, *, record: bool) -> dict:
+    """Peak RSS of one offline batch as it goes (at 1k, 3k, 10k, 30k… rows): where it grows.
+    With `record` off, a recorder that drops every record stands in for the analytics writer,
+    so the batch's own memory shows apart from the writer's DuckDB."""
+    from studio.core import Studio
+
+    marks = [m for m in (1000, 3000, 10_000, 30_000, 60_000, 100_000, 300_000, 1_000_000) if m <= rows]
+    curve: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        os.environ["IOM_HOME"] = str(home)
+        data = home / "rows.csv"
+        write_data(data, rows, "text")
+        s = Studio(home)
+        s.pipelines.save(offline_pipeline())
+        if not record:
+            s.engine.recorder = s.providers.recorder = DropRecords()
+
+        async def go():
+            from studio.eval.batch import plan_batch, run_batch
+            from studio.heap import freeze_long_lived
+
+            plan = plan_batch(s, "bench-sentiment", str(data), concurrency=16)
+            freeze_long_lived()
+
+            def progress(done, total):
+                while marks and done >= marks[0]:
+                    curve[str(marks.pop(0))] = round(peak_rss_mb(), 1)
+            try:
+                await run_batch(s, plan, progress=progress)
+            finally:
+                await s.aclose()
+        asyncio.run(go())
+        s.close()
+    return {"recorded": record, "peakRssMbAtRows": curve}
+
+
+class DropRecords:
+    def record_call(self, record, input=None, output=None) -> None:
+        pass
+
+    def record_run(self, run) -> None:
+        pass
 
 
 def workers_peak_rss_mb() -> float | None:
@@ -205,7 +273,23 @@ def main() -> None:
     ap.add_argument("--upstream-rows", type=int, default=2000)
     ap.add_argument("--skip-ray", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--memory-curve", type=int, metavar="ROWS",
+                    help="instead: the peak RSS of one ROWS-row batch as it goes, recorded and not (each in a process)")
+    ap.add_argument("--no-record", action="store_true", help=argparse.SUPPRESS)  # the second process of --memory-curve
     args = ap.parse_args()
+    if args.memory_curve:
+        if args.no_record:
+            print(json.dumps(memory_curve(args.memory_curve, record=False)))
+            return
+        curves = [memory_curve(args.memory_curve, record=True),
+                  json.loads(subprocess.run([sys.executable, __file__, "--memory-curve", str(args.memory_curve),
+                                             "--no-record"], capture_output=True, text=True, check=True).stdout)]
+        for c in curves:
+            if not args.json:
+                print(f"peak RSS (MB) at rows, records {'kept' if c['recorded'] else 'dropped'}: {c['peakRssMbAtRows']}")
+        if args.json:
+            print(json.dumps({"memoryCurve": curves}))
+        return
     result = {"offlineLocal": offline(args.rows, "local")}
     if not args.json:
         print(f"offline, local executor: {result['offlineLocal']}", flush=True)
