@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import json
 import os
@@ -107,20 +108,28 @@ async def timed_batch(studio, target: str, data: Path, *, concurrency: int, exec
     return time.perf_counter() - t0, agg
 
 
-def offline(rows: int, executor: str, workers: str | None = None) -> dict:
-    """One offline batch; `workers` sets IOM_LOCAL_WORKERS for it ("0": the model in threads)."""
-    from unittest import mock
-
+@contextlib.contextmanager
+def offline_studio(rows: int):
+    """A Studio in a temporary IOM_HOME with the offline pipeline saved, and a data file of `rows`
+    distinct reviews: (studio, data file)."""
     from studio.core import Studio
 
-    setting = {} if workers is None else {"IOM_LOCAL_WORKERS": workers}
-    with mock.patch.dict(os.environ, setting), tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         os.environ["IOM_HOME"] = str(home)
         data = home / "rows.csv"
         write_data(data, rows, "text")
         s = Studio(home)
         s.pipelines.save(offline_pipeline())
+        yield s, data
+
+
+def offline(rows: int, executor: str, workers: str | None = None) -> dict:
+    """One offline batch; `workers` sets IOM_LOCAL_WORKERS for it ("0": the model in threads)."""
+    from unittest import mock
+
+    setting = {} if workers is None else {"IOM_LOCAL_WORKERS": workers}
+    with mock.patch.dict(os.environ, setting), offline_studio(rows) as (s, data):
         marks: dict = {}
         reset_peak()  # this batch's peak, not an earlier one's in the same process
 
@@ -143,17 +152,10 @@ def memory_curve(rows: int, *, record: bool) -> dict:
     """Peak RSS of one offline batch as it goes (at 1k, 3k, 10k, 30k… rows): where it grows.
     With `record` off, a recorder that drops every record stands in for the analytics writer,
     so the batch's own memory shows apart from the writer's DuckDB."""
-    from studio.core import Studio
-
     marks = [m for m in (1000, 3000, 10_000, 30_000, 60_000, 100_000, 300_000, 1_000_000) if m <= rows]
     curve: dict[str, float] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
-        os.environ["IOM_HOME"] = str(home)
-        data = home / "rows.csv"
-        write_data(data, rows, "text")
-        s = Studio(home)
-        s.pipelines.save(offline_pipeline())
+    with offline_studio(rows) as (s, data):
+        reset_peak()
         if not record:
             s.engine.recorder = s.providers.recorder = DropRecords()
 
