@@ -198,8 +198,9 @@ def _schema(path: Path, fmt: str) -> tuple[list[dict[str, str]], int]:
 
 # -- the store ---------------------------------------------------------------------------------
 
-def import_dataset(home: Path, file: str | Path, dataset_id: str | None = None) -> Dataset:
-    """Check the file, then copy it in as given with its meta.json. Nothing is kept on error."""
+def import_dataset(home: Path, file: str | Path, dataset_id: str | None = None, source: str | None = None) -> Dataset:
+    """Check the file, then copy it in as given with its meta.json (`source`: where it came from,
+    the file's path unless said). Nothing is kept on error."""
     path = Path(file)
     fmt = format_of(path)
     if not path.is_file():
@@ -217,7 +218,7 @@ def import_dataset(home: Path, file: str | Path, dataset_id: str | None = None) 
     try:
         shutil.copyfile(path, tmp / path.name)
         ds = Dataset(id=ident, format=fmt, file=path.name, rows=count, columns=columns,
-                     source=str(path), created=utcnow().isoformat())
+                     source=source or str(path), created=utcnow().isoformat())
         write_json(tmp / "meta.json", ds.to_json())
         tmp.rename(folder)
     except BaseException:

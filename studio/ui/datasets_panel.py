@@ -19,7 +19,7 @@ PREVIEW_ROWS = 5
 
 
 def _import_saved(home: Path, saved: Path):
-    return import_dataset(home, saved, free_id(home, saved.name))
+    return import_dataset(home, saved, free_id(home, saved.name), source=f"uploaded to the web app: {saved.name}")
 
 
 async def import_upload(home: Path, upload: events.UploadEventArguments):

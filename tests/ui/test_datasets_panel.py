@@ -34,6 +34,7 @@ async def test_a_file_imported_from_the_page_is_chosen_and_previewed_and_a_secon
     assert element(user, "eval-dataset-rows").rows == [{"prompt": "Is water wet?", "answer": "yes"},
                                                        {"prompt": "Is fire cold?", "answer": "no"}]
     meta = json.loads((iom_home / "datasets" / "questions" / "meta.json").read_text())
+    assert meta["source"] == "uploaded to the web app: Questions.csv"  # not the scratch folder it passed through
     assert meta["rows"] == 2 and (iom_home / "datasets" / "questions" / "Questions.csv").read_bytes().startswith(b"prompt,")
 
     await upload(user, "questions.csv", b"prompt,answer\nIs ice hot?,no\n")  # the same name again
