@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,11 @@ class _Followed:
     offset: int = 0  # how far rows.jsonl has been read: always just after a newline
     tally: Tally = field(default_factory=Tally)
     seen: set[int] = field(default_factory=set)  # row indexes counted already
+    figures: dict[str, Any] | None = None  # the tally's result until a row comes (its percentiles sort)
 
     def restart(self, rows_inode: int) -> None:
         """Count a rows file from its start: a new one (the batch deleted and run again)."""
-        self.rows_inode, self.offset, self.tally, self.seen = rows_inode, 0, Tally(), set()
+        self.rows_inode, self.offset, self.tally, self.seen, self.figures = rows_inode, 0, Tally(), set(), None
 
     def take(self, line: bytes) -> None:
         try:
@@ -43,6 +45,16 @@ class _Followed:
         if isinstance(index, int) and 0 <= index < self.plan.rows and index not in self.seen:
             self.seen.add(index)
             self.tally.add(row)
+            self.figures = None
+
+
+_shared: dict[Path, "BatchWatch"] = {}
+
+
+def shared_watch(home: Path) -> "BatchWatch":
+    """One watch per studio home for the web app's pages: a batch's rows are read once, whichever
+    tab looks (a first look at a home of large batches reads every line of them)."""
+    return _shared.setdefault(Path(home), BatchWatch(home))
 
 
 class BatchWatch:
@@ -52,9 +64,14 @@ class BatchWatch:
     def __init__(self, home: Path):
         self.home = home
         self._followed: dict[str, _Followed] = {}
+        self._lock = threading.Lock()  # pages look from worker threads, each tab every few seconds
 
     def summaries(self) -> list[dict[str, Any]]:
         """Every batch that reads, oldest first; a folder whose plan does not read is left out."""
+        with self._lock:
+            return self._summaries()
+
+    def _summaries(self) -> list[dict[str, Any]]:
         root = batches_root(self.home)
         out, present = [], set()
         for meta in sorted(root.glob("*/batch.json")) if root.is_dir() else []:
@@ -63,7 +80,9 @@ class BatchWatch:
                 continue
             present.add(meta.parent.name)
             plan, tally = followed.plan, followed.tally
-            out.append({**plan.to_json(), **tally.result(plan), "state": self._state(meta.parent, plan, tally)})
+            if followed.figures is None:
+                followed.figures = tally.result(plan)
+            out.append({**plan.to_json(), **followed.figures, "state": self._state(meta.parent, plan, tally)})
         for gone in set(self._followed) - present:
             del self._followed[gone]
         return sorted(out, key=lambda b: b["created"])

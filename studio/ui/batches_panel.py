@@ -12,7 +12,7 @@ from nicegui import ui
 
 from studio.errors import UserError
 from studio.eval.batch import aggregate, load_plan, load_rows, rows_csv, target_label
-from studio.eval.batch_watch import BatchWatch
+from studio.eval.batch_watch import shared_watch
 from studio.formats import dollars, money_total
 from studio.ui.threads import io_bound
 from studio.ui.widgets import transient_dialog
@@ -62,7 +62,7 @@ def _load_batch(home: Path, batch_id: str) -> tuple[dict, list[dict], int]:
 
 async def batches_panel(home: Path) -> None:
     """The table of batches, looked at again every LOOK_EVERY_S while the page is open."""
-    watch = BatchWatch(home)
+    watch = shared_watch(home)
     ui.label("Batches").classes("text-h6")
     ui.label("Every batch in this studio: from 'iom batch run', from experiments and from this page. A running "
              "batch counts up here; click one for its rows.").classes("text-grey-7")
@@ -106,5 +106,4 @@ async def batches_panel(home: Path) -> None:
         dialog.open()
 
     table.on("rowClick", lambda e: show_batch(e.args[1]["id"]))
-    await look()
-    ui.timer(LOOK_EVERY_S, look)
+    ui.timer(LOOK_EVERY_S, look)  # (the first look at once, without holding up the page)
