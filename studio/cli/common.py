@@ -31,14 +31,28 @@ def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
-def seconds(text: str) -> float:
-    """An argparse type for a timeout: a number of seconds above 0."""
+def _finite(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
+        return float("nan")
+    return value if value != float("inf") else float("nan")
+
+
+def seconds(text: str) -> float:
+    """An argparse type for a timeout: a number of seconds above 0."""
+    value = _finite(text)
+    if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
+
+
+def amount(text: str) -> float:
+    """An argparse type for a price or a limit: a number, 0 or more (a negative one matched
+    nothing without a word)."""
+    value = _finite(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number, 0 or more")
     return value
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from studio.atomic import dumps_stable
-from studio.cli.common import print_json, print_table, studio, write_output
+from studio.cli.common import amount, print_json, print_table, studio, whole_number, write_output
 from studio.errors import UserError
 from studio.formats import data_size
 from studio.providers.faults import label as fault_label
@@ -22,8 +22,8 @@ def register(sub) -> None:
     p.add_argument("--type", dest="model_type")
     p.add_argument("--provider")
     p.add_argument("--tag")
-    p.add_argument("--max-price", type=float, help="USD per million tokens")
-    p.add_argument("--max-latency", type=int, help="milliseconds")
+    p.add_argument("--max-price", type=amount, help="USD per million tokens")
+    p.add_argument("--max-latency", type=whole_number(0), help="milliseconds")
     p.add_argument("--policy", choices=["public", "organization", "private"])
     p.add_argument("--health")
     p.add_argument("--json", action="store_true")

@@ -115,10 +115,13 @@ def test_a_provider_error_no_command_caught_is_one_line_not_a_traceback(capsys):
     (("serve", "--port", "70000"), "argument --port: '70000' is not a whole number from 1 to 65535"),
     (("invoke", "local/text-stats", "-i", '{"text": "hi"}', "--timeout", "0"),
      "argument --timeout: '0' is not a number of seconds above 0"),
+    (("models", "list", "--max-price", "-1"), "argument --max-price: '-1' is not a number, 0 or more"),
+    (("models", "list", "--max-latency", "fast"), "argument --max-latency: 'fast' is not a whole number, 0 or more"),
 ])
 def test_a_number_out_of_range_is_a_usage_line_not_a_traceback_or_nothing(iom, args, says):
     """A negative --limit reached DuckDB and a --port of 70000 socket.bind, as tracebacks; a
-    negative --rows showed no row without a word; a timeout of 0 was taken as no timeout."""
+    negative --rows showed no row without a word; a timeout of 0 was taken as no timeout; a
+    negative --max-price matched no model without saying why."""
     r = iom(*args)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert r.stderr.strip().splitlines()[-1].endswith(says)
