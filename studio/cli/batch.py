@@ -152,16 +152,15 @@ def _show(args) -> int:
 def _delete(args) -> int:
     """Each id is checked before any is removed: a typo in the third deletes nothing."""
     from studio.eval.batch import batch_folder, delete_batch
-    from studio.eval.experiments import list_experiments
+    from studio.eval.experiments import experiments_by_batch, kept_note
 
     home = studio().home
     for batch_id in args.batch_ids:  # every id checked before any is removed
         batch_folder(home, batch_id)
-    used = {v["batchId"]: d["id"] for d in list_experiments(home) for v in d["variants"]}
+    used = experiments_by_batch(home)
     for batch_id in args.batch_ids:
         rows = delete_batch(home, batch_id)
-        note = f" (experiment {used[batch_id]} keeps its figures; its row diff for this variant is gone)" if batch_id in used else ""
-        print(f"deleted batch {batch_id}: {rows} rows{note}", file=sys.stderr)
+        print(f"deleted batch {batch_id}: {rows} rows{kept_note(used.get(batch_id))}", file=sys.stderr)
     return 0
 
 

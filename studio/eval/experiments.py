@@ -270,6 +270,16 @@ def _well_formed(doc: Any) -> bool:
                     for v in doc["variants"]))
 
 
+def experiments_by_batch(home: Path) -> dict[str, str]:
+    """batch id -> the experiment whose variant it is (what deleting the batch takes from it)."""
+    return {v["batchId"]: d["id"] for d in list_experiments(home) for v in d["variants"]}
+
+
+def kept_note(experiment_id: str | None) -> str:
+    """What a deleted batch leaves its experiment, for the sentence that says it is deleted."""
+    return f" (experiment {experiment_id} keeps its figures; its row diff for this variant is gone)" if experiment_id else ""
+
+
 def list_experiments(home: Path) -> list[dict[str, Any]]:
     """The saved experiments, oldest first; a file that is not one (see `_well_formed`) is left out."""
     root = experiments_root(home)

@@ -11,11 +11,12 @@ from typing import Any
 from nicegui import ui
 
 from studio.errors import UserError
-from studio.eval.batch import aggregate, load_plan, load_rows, rows_csv, target_label
+from studio.eval.batch import aggregate, delete_batch, load_plan, load_rows, rows_csv, target_label
 from studio.eval.batch_watch import shared_watch
+from studio.eval.experiments import experiments_by_batch, kept_note
 from studio.formats import dollars, money_total
 from studio.ui.threads import io_bound
-from studio.ui.widgets import transient_dialog
+from studio.ui.widgets import confirm, transient_dialog
 
 LOOK_EVERY_S = 2.0
 ROWS_SHOWN = 500  # a dialog of 100,000 rows would be a page of megabytes: the CSV holds them all
@@ -69,6 +70,13 @@ async def batches_panel(home: Path) -> None:
     table = ui.table(columns=COLUMNS, rows=[], row_key="id", pagination=10).classes(
         "w-full cursor-pointer").props("dense flat wrap-cells data-testid=eval-batches")
 
+    dialogs = ui.element()  # the confirmation lives here, not in the batch's dialog that a delete closes
+
+    def ask_delete(batch_id: str, remove) -> None:
+        with dialogs:
+            confirm(f"Delete batch {batch_id}? Its rows go (running its command again starts it afresh); "
+                    "its runs stay in the analytics.", remove)
+
     async def look() -> None:
         rows = batch_rows(await io_bound(watch.summaries))
         if rows != table.rows:
@@ -99,9 +107,23 @@ async def batches_panel(home: Path) -> None:
                     return
                 ui.download.content(data, f"batch-{batch_id}.csv", "text/csv")
 
+            async def remove() -> None:
+                try:
+                    used = (await io_bound(experiments_by_batch, home)).get(batch_id)
+                    rows = await io_bound(delete_batch, home, batch_id)
+                except UserError as e:  # being run (by a terminal, an experiment): refused, nothing removed
+                    ui.notify(str(e), type="negative", multi_line=True)
+                    return
+                dialog.close()
+                ui.notify(f"Deleted batch {batch_id}: {rows:,} rows{kept_note(used)}; its runs stay in the analytics.",
+                          type="positive", multi_line=True)
+                await look()
+
             with ui.row():
                 ui.button("Download CSV", icon="download", on_click=download).props(
                     "outline data-testid=eval-batch-csv")
+                ui.button("Delete", icon="delete", color="negative", on_click=lambda: ask_delete(batch_id, remove)).props(
+                    "flat data-testid=eval-batch-delete")
                 ui.button("Close", on_click=dialog.close).props("flat")
         dialog.open()
 

@@ -210,3 +210,38 @@ async def test_a_batch_run_in_a_terminal_counts_up_on_the_page_and_its_rows_down
     body = (await user.download.next(timeout=5)).text
     header, *lines = body.strip().splitlines()
     assert header.startswith('"index","run_id","status"') and len(lines) == 2 and all("succeeded" in line for line in lines)
+
+
+async def test_a_batch_is_deleted_from_the_page_unless_it_is_being_run(user: User, iom_home):
+    from studio.eval.batch import BatchLock, batch_dir
+
+    for limit in ("2", "3"):
+        r = subprocess.run([sys.executable, "-m", "studio", "batch", "run", "review-triage", "--data", str(SAMPLE),
+                            "--limit", limit, "--json"], cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    await user.open("/evaluate")
+    await wait_until(lambda: len(element(user, "eval-batches").rows) == 2, "the two batches")
+    two, three = sorted(element(user, "eval-batches").rows, key=lambda r: r["done"])
+    running = BatchLock(batch_dir(iom_home, three["id"]), three["id"])
+    running.acquire("")  # as a terminal's run holds it
+    try:
+        by_testid(user, "eval-batches").trigger("rowClick", [{}, {"id": three["id"]}, 0])
+        await wait_until(lambda: all_by_testid(user, "eval-batch-delete"), "the batch's dialog")
+        by_testid(user, "eval-batch-delete").click()
+        by_testid(user, "confirm-ok").click()
+        await wait_until(lambda: any(f"batch {three['id']} is being run" in m for m in user.notify.messages),
+                         "the refusal (a run's lock is waited out for a moment first)")
+        assert (batch_dir(iom_home, three["id"]) / "rows.jsonl").exists()
+    finally:
+        running.release()
+
+    await user.open("/evaluate")
+    await wait_until(lambda: len(element(user, "eval-batches").rows) == 2, "the two batches again")
+    by_testid(user, "eval-batches").trigger("rowClick", [{}, {"id": two["id"]}, 0])
+    await wait_until(lambda: all_by_testid(user, "eval-batch-delete"), "the batch's dialog")
+    by_testid(user, "eval-batch-delete").click()
+    by_testid(user, "confirm-ok").click()
+    await wait_until(lambda: f"Deleted batch {two['id']}: 2 rows; its runs stay in the analytics." in user.notify.messages,
+                     "the deletion's sentence")
+    assert not batch_dir(iom_home, two["id"]).exists() and batch_dir(iom_home, three["id"]).is_dir()
+    await wait_until(lambda: [r["id"] for r in element(user, "eval-batches").rows] == [three["id"]], "the table without it")
