@@ -111,7 +111,8 @@ def _ms(v) -> str:
 
 
 def _list(args) -> int:
-    from studio.eval.batch import list_batches, target_label
+    from studio.eval.batch import target_label
+    from studio.eval.batch_watch import list_batches
 
     items = list_batches(studio().home)
     if args.json:

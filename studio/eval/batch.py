@@ -403,13 +403,6 @@ def load_rows(home: Path, batch_id: str) -> dict[int, dict]:
     return done
 
 
-def list_batches(home: Path) -> list[dict]:
-    """Every batch's plan, aggregates and state (running, finished, stopped), oldest first."""
-    from studio.eval.batch_watch import BatchWatch
-
-    return BatchWatch(home).summaries()
-
-
 def aggregate(plan: BatchPlan, rows: dict[int, dict]) -> dict[str, Any]:
     return Tally.of(rows.values()).result(plan)
 

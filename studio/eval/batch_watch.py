@@ -54,7 +54,15 @@ _shared: dict[Path, "BatchWatch"] = {}
 def shared_watch(home: Path) -> "BatchWatch":
     """One watch per studio home for the web app's pages: a batch's rows are read once, whichever
     tab looks (a first look at a home of large batches reads every line of them)."""
-    return _shared.setdefault(Path(home), BatchWatch(home))
+    home = Path(home)
+    if home not in _shared:
+        _shared[home] = BatchWatch(home)
+    return _shared[home]
+
+
+def list_batches(home: Path) -> list[dict[str, Any]]:
+    """Every batch's plan, aggregates and state (running, finished, stopped), oldest first."""
+    return BatchWatch(home).summaries()
 
 
 class BatchWatch:

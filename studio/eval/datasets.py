@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
 import shutil
@@ -268,12 +269,7 @@ def dataset_file(home: Path, ds: Dataset) -> Path:
 
 
 def rows_of(home: Path, ds: Dataset, limit: int | None = None) -> list[dict[str, Any]]:
-    out = []
-    for row in read_rows(dataset_file(home, ds), ds.format):
-        if limit is not None and len(out) >= limit:
-            break
-        out.append(row)
-    return out
+    return list(itertools.islice(read_rows(dataset_file(home, ds), ds.format), limit))
 
 
 def save_mapping(home: Path, ds: Dataset, inputs: dict[str, str], expected: dict[str, str]) -> Dataset:
@@ -292,12 +288,7 @@ def describe(home: Path, ref: str, rows: int = 5) -> tuple[Dataset, list[dict[st
     if ds is None:
         columns, count = _schema(path, fmt)
         ds = Dataset(id="", format=fmt, file=path.name, rows=count, columns=columns, source=str(path))
-    first = []
-    for row in read_rows(path, fmt):
-        if len(first) >= rows:
-            break
-        first.append(row)
-    return ds, first
+    return ds, list(itertools.islice(read_rows(path, fmt), rows))
 
 
 def parse_pairs(items: list[str], what: str) -> dict[str, str]:
