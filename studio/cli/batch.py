@@ -125,8 +125,8 @@ def _list(args) -> int:
                  for b in items],
                 ["id", "target", "data", "done", "state", "failed", "cost", "from cache"])
     if any(b["state"] == "stopped" for b in items):
-        print("a stopped batch goes on where it stopped when the command or experiment that started it "
-              "runs again.", file=sys.stderr)
+        print("a stopped batch goes on where it stopped with 'iom batch run --resume BATCH_ID' (or its Resume on "
+              "the Evaluate page, or the command or experiment that started it, run again).", file=sys.stderr)
     return 0
 
 

@@ -130,6 +130,11 @@ class BatchWatch:
 
     @staticmethod
     def _state(folder: Path, plan: BatchPlan, tally: Tally) -> str:
-        if BatchLock(folder, plan.id).is_held():
-            return RUNNING
-        return FINISHED if tally.done >= plan.rows else STOPPED
+        return batch_state(folder, plan, tally.done)
+
+
+def batch_state(folder: Path, plan: BatchPlan, done: int) -> str:
+    """running (a process holds its lock), finished (every row done) or stopped part way."""
+    if BatchLock(folder, plan.id).is_held():
+        return RUNNING
+    return FINISHED if done >= plan.rows else STOPPED

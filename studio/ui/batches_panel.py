@@ -1,6 +1,7 @@
 """The batches on the Evaluate page: every batch in the studio, whichever process runs it
 (`iom batch run` in a terminal, an experiment, this page), a running one's rows counting up as
-they finish. A click on a batch shows its rows; its rows download as CSV."""
+they finish. A click on a batch shows its rows; its rows download as CSV; a stopped one goes on
+from here (studio/eval/batch_jobs.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from typing import Any
 from nicegui import ui
 
 from studio.errors import UserError
-from studio.eval.batch import aggregate, delete_batch, load_plan, load_rows, rows_csv, target_label
-from studio.eval.batch_watch import shared_watch
+from studio.eval.batch import aggregate, batch_dir, delete_batch, load_plan, load_rows, rows_csv, target_label
+from studio.eval.batch_jobs import BatchJob, batch_jobs, resumable_plan
+from studio.eval.batch_watch import STOPPED, batch_state, shared_watch
 from studio.eval.experiments import experiments_by_batch, kept_note
 from studio.formats import dollars, money_total
 from studio.ui.threads import io_bound
@@ -20,7 +22,7 @@ from studio.ui.widgets import confirm, transient_dialog
 
 LOOK_EVERY_S = 2.0
 ROWS_SHOWN = 500  # a dialog of 100,000 rows would be a page of megabytes: the CSV holds them all
-STATE_WORDS = {"running": "running", "finished": "finished", "stopped": "stopped (its command resumes it)"}
+STATE_WORDS = {"running": "running", "finished": "finished", "stopped": "stopped (its rows can go on)"}
 
 
 def _ms(v: float | None) -> str:
@@ -58,15 +60,19 @@ def _load_batch(home: Path, batch_id: str) -> tuple[dict, list[dict], int]:
     plan = load_plan(home, batch_id)
     rows = load_rows(home, batch_id)
     shown = [_row_view(rows[i]) for i in sorted(rows)[:ROWS_SHOWN]]
-    return {**plan.to_json(), **aggregate(plan, rows)}, shown, len(rows)
+    state = batch_state(batch_dir(home, batch_id), plan, len(rows))
+    return {**plan.to_json(), **aggregate(plan, rows), "state": state}, shown, len(rows)
 
 
-async def batches_panel(home: Path) -> None:
+async def batches_panel(studio) -> None:
     """The table of batches, looked at again every LOOK_EVERY_S while the page is open."""
+    home = studio.home
     watch = shared_watch(home)
+    jobs = batch_jobs(studio)
+    resumed: list[BatchJob] = []  # the batches this page resumed, told once they end
     ui.label("Batches").classes("text-h6")
     ui.label("Every batch in this studio: from 'iom batch run', from experiments and from this page. A running "
-             "batch counts up here; click one for its rows.").classes("text-grey-7")
+             "batch counts up here; click one for its rows, or to let a stopped one go on.").classes("text-grey-7")
     table = ui.table(columns=COLUMNS, rows=[], row_key="id", pagination=10).classes(
         "w-full cursor-pointer").props("dense flat wrap-cells data-testid=eval-batches")
 
@@ -81,6 +87,26 @@ async def batches_panel(home: Path) -> None:
         rows = batch_rows(await io_bound(watch.summaries))
         if rows != table.rows:
             table.rows = rows
+        for job in [j for j in resumed if not j.running]:
+            resumed.remove(job)
+            ui.notify(job.outcome(), type="negative" if job.error else "positive", multi_line=True)
+
+    async def resume(batch_id: str, dialog) -> None:
+        try:
+            plan = await io_bound(resumable_plan, home, batch_id)
+            job = jobs.start(studio, plan)
+        except UserError as e:  # deleted, finished or taken by a terminal since the dialog opened
+            ui.notify(str(e), type="negative")
+            return
+        resumed.append(job)
+        dialog.close()
+        ui.notify(f"Batch {batch_id} goes on from here; it counts up in the table.", type="info")
+        await look()
+
+    def stop(job: BatchJob, dialog) -> None:
+        job.stop()
+        dialog.close()
+        ui.notify(f"Batch {job.batch_id} starts no further row; the rows in flight finish and are kept.", type="info")
 
     async def show_batch(batch_id: str) -> None:
         try:
@@ -94,6 +120,10 @@ async def batches_panel(home: Path) -> None:
             ui.label(f"{batch['done']:,} of {batch['rows']:,} rows done, {batch['failed']:,} failed; cost "
                      f"{money_total(batch['costUsd'], batch.get('unpricedRows'))}; p50 {_ms(batch['latencyP50Ms'])}, "
                      f"p95 {_ms(batch['latencyP95Ms'])}.").props("data-testid=eval-batch-summary")
+            here = jobs.running_here(batch_id)
+            if batch["state"] == STOPPED:
+                ui.label(f"Stopped part way: Resume runs its {batch['rows'] - done:,} remaining rows here, with the "
+                         f"local executor (in a terminal: iom batch run --resume {batch_id}).").classes("text-grey-7")
             if done > len(shown):
                 ui.label(f"The first {len(shown):,} rows of {done:,}; the CSV holds them all.").classes("text-grey-7")
             ui.table(columns=ROW_COLUMNS, rows=shown, row_key="row", pagination=20).classes("w-full").props(
@@ -120,6 +150,12 @@ async def batches_panel(home: Path) -> None:
                 await look()
 
             with ui.row():
+                if batch["state"] == STOPPED:
+                    ui.button("Resume", icon="play_arrow", on_click=lambda: resume(batch_id, dialog)).props(
+                        "data-testid=eval-batch-resume")
+                if here is not None and not here.stopping:
+                    ui.button("Stop", icon="stop", on_click=lambda: stop(here, dialog)).props(
+                        "outline data-testid=eval-batch-stop")
                 ui.button("Download CSV", icon="download", on_click=download).props(
                     "outline data-testid=eval-batch-csv")
                 ui.button("Delete", icon="delete", color="negative", on_click=lambda: ask_delete(batch_id, remove)).props(

@@ -286,4 +286,4 @@ async def evaluate_page() -> None:
         if last is not None and (last.running or not last.seen):  # its end is shown once
             follow(last)
 
-        await batches_panel(studio.home)
+        await batches_panel(studio)

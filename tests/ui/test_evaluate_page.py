@@ -245,3 +245,88 @@ async def test_a_batch_is_deleted_from_the_page_unless_it_is_being_run(user: Use
                      "the deletion's sentence")
     assert not batch_dir(iom_home, two["id"]).exists() and batch_dir(iom_home, three["id"]).is_dir()
     await wait_until(lambda: [r["id"] for r in element(user, "eval-batches").rows] == [three["id"]], "the table without it")
+
+
+def stopped_batch(iom_home, *args: str, keep: int, env: dict | None = None) -> str:
+    """A batch run by `iom batch run ARGS`, then cut back to its first `keep` rows, as a run
+    killed part way leaves it; its id."""
+    import os
+
+    r = subprocess.run([sys.executable, "-m", "studio", "batch", "run", *args, "--json"], cwd=ROOT,
+                       capture_output=True, text=True, env={**os.environ, **(env or {})})
+    assert r.returncode == 0, r.stderr
+    batch_id = json.loads(r.stdout)["id"]
+    rows = iom_home / "batches" / batch_id / "rows.jsonl"
+    rows.write_text("".join(rows.read_text("utf-8").splitlines(keepends=True)[:keep]), encoding="utf-8")
+    return batch_id
+
+
+async def open_batch(user: User, batch_id: str) -> None:
+    by_testid(user, "eval-batches").trigger("rowClick", [{}, {"id": batch_id}, 0])
+    await wait_until(lambda: all_by_testid(user, "eval-batch-rows"), "the batch's dialog")
+
+
+async def test_a_stopped_batch_goes_on_from_the_page_and_ends_as_a_whole_run(user: User, iom_home):
+    from studio.eval.batch import BatchLock, batch_dir, load_rows
+
+    batch_id = stopped_batch(iom_home, "review-triage", "--data", str(SAMPLE), "--limit", "6", keep=2)
+    kept = load_rows(iom_home, batch_id)
+    await user.open("/evaluate")
+    await wait_until(lambda: [(r["done"], r["state"]) for r in element(user, "eval-batches").rows]
+                     == [("2 / 6", "stopped (its rows can go on)")], "the stopped batch")
+
+    terminal = BatchLock(batch_dir(iom_home, batch_id), batch_id)
+    await open_batch(user, batch_id)
+    await user.should_see(f"iom batch run --resume {batch_id}")
+    terminal.acquire("")  # a terminal takes it while the dialog is open: refused, nothing run twice
+    try:
+        by_testid(user, "eval-batch-resume").click()
+        await wait_until(lambda: any(f"batch {batch_id} is being run" in m for m in user.notify.messages), "the refusal")
+    finally:
+        terminal.release()
+    assert load_rows(iom_home, batch_id) == kept
+
+    by_testid(user, "eval-batch-resume").click()
+    await wait_until(lambda: f"Batch {batch_id} goes on from here; it counts up in the table." in user.notify.messages,
+                     "the resume")
+    await wait_until(lambda: [(r["done"], r["state"]) for r in element(user, "eval-batches").rows]
+                     == [("6 / 6", "finished")], "its rows counted to the end", rounds=1500)
+    await wait_until(lambda: f"Batch {batch_id} finished: 6 succeeded, 0 failed." in user.notify.messages,
+                     "how it ended, told to the page that resumed it")
+    rows = load_rows(iom_home, batch_id)
+    assert sorted(rows) == list(range(6)) and all(rows[i] == kept[i] for i in kept)  # the done rows not run again
+    assert all(r["status"] == "succeeded" for r in rows.values())
+
+    await open_batch(user, batch_id)  # finished: nothing to resume
+    assert not all_by_testid(user, "eval-batch-resume")
+
+
+async def test_a_batch_resumed_from_the_page_stops_with_its_rows_in_flight_kept(user: User, iom_home, loopback_model):
+    from studio.eval.batch import load_rows
+    from tests.ui.fake_chat import CHAT_PATH, KEY, plain_answer
+
+    data = iom_home / "questions.csv"
+    data.write_text("prompt\n" + "".join(f"Question {i}?\n" for i in range(4)), encoding="utf-8")
+    loopback_model.reply(CHAT_PATH, plain_answer("yes"))
+    batch_id = stopped_batch(iom_home, "loop/chat", "--data", str(data), "--concurrency", "1", keep=1,
+                             env={"LOOP_KEY": KEY})
+    held_answers(loopback_model)
+    asked = len(loopback_model.requests)
+    await user.open("/evaluate")
+    await wait_until(lambda: element(user, "eval-batches").rows, "the stopped batch")
+    await open_batch(user, batch_id)
+    assert not all_by_testid(user, "eval-batch-stop")  # nothing runs it here yet
+    by_testid(user, "eval-batch-resume").click()
+    await wait_until(lambda: len(loopback_model.requests) == asked + 1, "its next row in flight")
+    await wait_until(lambda: element(user, "eval-batches").rows[0]["state"] == "running", "the table's running state")
+
+    await open_batch(user, batch_id)
+    assert not all_by_testid(user, "eval-batch-resume")  # it runs: only Stop
+    by_testid(user, "eval-batch-stop").click()
+    await wait_until(lambda: any("starts no further row" in m for m in user.notify.messages), "the stop")
+    loopback_model.gate.set()
+    await wait_until(lambda: f"Batch {batch_id} stopped: 2 of 4 rows done and kept." in user.notify.messages,
+                     "how it ended")
+    assert len(loopback_model.requests) == asked + 1 and sorted(load_rows(iom_home, batch_id)) == [0, 1]
+    await wait_until(lambda: [(r["done"], r["state"]) for r in element(user, "eval-batches").rows]
+                     == [("2 / 4", "stopped (its rows can go on)")], "the table after the stop")
