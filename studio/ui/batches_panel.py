@@ -99,14 +99,13 @@ async def batches_panel(studio) -> None:
             ui.notify(str(e), type="negative")
             return
         resumed.append(job)
-        dialog.close()
         ui.notify(f"Batch {batch_id} goes on from here; it counts up in the table.", type="info")
-        await look()
+        dialog.close()  # last: this handler runs in the dialog's slot, which closing deletes
 
     def stop(job: BatchJob, dialog) -> None:
         job.stop()
-        dialog.close()
         ui.notify(f"Batch {job.batch_id} starts no further row; the rows in flight finish and are kept.", type="info")
+        dialog.close()
 
     async def show_batch(batch_id: str) -> None:
         try:

@@ -75,3 +75,33 @@ def test_a_dataset_uploaded_from_this_computer_is_imported_and_previewed(studio_
     assert cells == ["Is water wet?", "yes", "Is fire cold?", "no"]
     meta = json.loads((data_home() / "datasets" / "questions" / "meta.json").read_text())
     assert (meta["rows"], meta["format"], meta["file"]) == (2, "jsonl", "Questions.jsonl")
+
+
+def test_a_stopped_batch_goes_on_from_its_dialog(studio_screen):
+    """Resume in a real page: the dialog it is clicked in closes as it starts (its notification
+    sent from a deleted dialog was an error in NiceGUI's log, which the simulated page misses)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from studio.eval.datasets import SAMPLE
+    from studio.paths import data_home
+
+    r = subprocess.run([sys.executable, "-m", "studio", "batch", "run", "review-triage", "--data", str(SAMPLE),
+                        "--limit", "8", "--json"], cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    batch_id = json.loads(r.stdout)["id"]
+    rows = data_home() / "batches" / batch_id / "rows.jsonl"
+    rows.write_text("".join(rows.read_text("utf-8").splitlines(keepends=True)[:3]), encoding="utf-8")  # as a kill leaves it
+    studio_screen.open("/evaluate")
+    wait_until(lambda: "3 / 8" in by_testid(studio_screen, "eval-batches").text, 20)
+    assert "stopped" in by_testid(studio_screen, "eval-batches").text
+    by_testid(studio_screen, "eval-batches").find_element(By.CSS_SELECTOR, "tbody tr").click()
+    studio_screen.should_contain(f"in a terminal: iom batch run --resume {batch_id}")
+    by_testid(studio_screen, "eval-batch-resume").click()
+    studio_screen.should_contain(f"Batch {batch_id} goes on from here")
+    wait_until(lambda: "8 / 8" in by_testid(studio_screen, "eval-batches").text, 60)
+    studio_screen.should_contain(f"Batch {batch_id} finished: 8 succeeded, 0 failed.")
+    assert "finished" in by_testid(studio_screen, "eval-batches").text
+    assert len(rows.read_text("utf-8").splitlines()) == 8
