@@ -113,6 +113,7 @@ async def analytics_page() -> None:
             await refresh()
 
     with frame("Analytics"):
+        notices = ui.element()  # where a closed dialog's work says how it went (the dialog is deleted)
         with ui.row().classes("items-center gap-4 w-full"):
             ui.toggle(RANGES, value=state["since"], on_change=lambda e: set_filter("since", e.value))
             model_select = ui.select([], label="Model", clearable=True,
@@ -233,9 +234,11 @@ async def analytics_page() -> None:
         ui.download.content(data, f"iom-calls.{kind}", FORMATS[kind])
 
     async def run_again(dialog, detail: dict) -> None:
+        ui.notify(f"Running {detail['pipeline_id']} again with the same inputs…")
         dialog.close()
-        await _run_again(studio, detail)
-        await refresh()
+        with notices:
+            await _run_again(studio, detail)
+            await refresh()
 
     async def show_run(run_id: str) -> None:
         detail = await io_bound(store.read, q.get_run, run_id)

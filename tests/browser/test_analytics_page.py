@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from selenium.webdriver.common.by import By
 
+from studio.analytics import queries as q
 from studio.spec.records import NodeRun, RunRecord
 from studio.ui.app import get_studio
 from tests.analytics.data import call
@@ -118,3 +119,20 @@ def test_export_csv_download_and_settings_save(studio_screen, iom_home):
     studio_screen.click("Save settings")
     studio_screen.should_contain("Analytics settings saved.")
     assert json.loads((iom_home / "analytics.json").read_text())["auditHashesOnly"] is True
+
+
+def test_a_run_is_run_again_from_its_drill_down(studio_screen):
+    """The dialog closes as the run starts; the run's notification was sent from that closed,
+    deleted dialog (an error in NiceGUI's log, and no notification at all)."""
+    store = get_studio().analytics
+    store.record_run(RunRecord(id="run-again-1", pipeline_id="review-triage", status="succeeded",
+                               inputs={"text": "The service was excellent and the food delicious."}))
+    store.flush()
+    studio_screen.open("/analytics")
+    cell = studio_screen.selenium.find_element(By.XPATH, '//td[normalize-space(.)="run-again-1"]')
+    studio_screen.selenium.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
+    cell.click()
+    studio_screen.click("Run again with the same inputs")
+    studio_screen.should_contain("finished: succeeded.")
+    runs = [r for r in store.read(q.list_runs) if r["id"] != "run-again-1"]
+    assert [(r["pipeline_id"], r["status"]) for r in runs] == [("review-triage", "succeeded")]
