@@ -1,4 +1,5 @@
-"""`iom datasets import FILE [--id ID] | list | show ID [--rows N]`: the datasets that batches run over."""
+"""`iom datasets import FILE [--id ID] | list | show ID [--rows N] | map ID | delete ID...`: the datasets
+that batches run over."""
 
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ def register(sub) -> None:
     p.add_argument("--rows", type=whole_number(0), default=5, help="how many rows to preview (default 5)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_show)
+
+    p = ds.add_parser("delete", help="remove imported datasets (batches over them keep their rows)")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.set_defaults(handler=_delete)
 
 
 def _home():
@@ -90,4 +95,15 @@ def _map(args) -> int:
     ds = save_mapping(home, get_dataset(home, args.id), parse_pairs(args.input, "--input"),
                       parse_pairs(args.expected, "--expected"))
     print(f"{ds.id}: inputs {ds.inputs or '(same names)'}, expected {ds.expected or '(the other columns)'}")
+    return 0
+
+
+def _delete(args) -> int:
+    from studio.eval.datasets import delete_dataset, deleted_note, get_dataset
+
+    home = _home()
+    for dataset_id in args.ids:  # every id checked before any is removed: a typo in the third deletes nothing
+        get_dataset(home, dataset_id)
+    for dataset_id in args.ids:
+        print(deleted_note(*delete_dataset(home, dataset_id)), file=sys.stderr)
     return 0

@@ -249,6 +249,31 @@ def get_dataset(home: Path, dataset_id: str) -> Dataset:
         raise UserError(f"the dataset {dataset_id!r} has a damaged meta.json; import its file again.") from None
 
 
+def delete_dataset(home: Path, dataset_id: str) -> tuple[Dataset, list[str]]:
+    """Remove an imported dataset (its folder: the file as given and its meta.json); returns it
+    and the batches that ran over it, which keep their rows but cannot go on without it. A batch
+    running over it is a refusal: it reads the file as it goes, and its resume would find nothing."""
+    from studio.eval.batch_watch import RUNNING, list_batches  # (the batches read datasets: imported here, not at the top)
+
+    if not ID_RE.match(dataset_id):
+        raise UserError(f"{dataset_id!r} is not a dataset id; 'iom datasets list' shows the imported ones.")
+    ds = get_dataset(home, dataset_id)
+    used = [b for b in list_batches(home) if b["datasetId"] == dataset_id]
+    running = [b["id"] for b in used if b["state"] == RUNNING]
+    if running:
+        raise UserError(f"the dataset {dataset_id!r} is being read by batch {running[0]}, which is running; "
+                        "wait for it to end (or stop it), then delete the dataset.")
+    shutil.rmtree(datasets_root(home) / dataset_id)
+    return ds, [b["id"] for b in used]
+
+
+def deleted_note(ds: Dataset, batches: list[str]) -> str:
+    """What `iom datasets delete` and the Evaluate page say once a dataset is gone."""
+    kept = (f"; {len(batches)} batch(es) over it keep their rows but cannot go on without it ({', '.join(batches[:3])}"
+            f"{', …' if len(batches) > 3 else ''})" if batches else "")
+    return f"Deleted dataset {ds.id} ({ds.rows:,} rows){kept}."
+
+
 def missing_dataset(dataset_id: str) -> str:
     """The sentence for an id that is not imported: where the shipped sample of that name is."""
     shipped = [p for p in sorted(SAMPLES.glob("*")) if p.suffix.lower() in FORMATS and slug(p.stem) == dataset_id]

@@ -1,6 +1,6 @@
 """Datasets on the Evaluate page: import a CSV, JSONL or Parquet file from this computer, see
 the chosen dataset's columns, row count and first rows, and map its columns to a pipeline's
-inputs and to expected values, as `iom datasets import|show|map` do."""
+inputs and to expected values, and delete it, as `iom datasets import|show|map|delete` do."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from typing import Awaitable, Callable
 from nicegui import events, ui
 
 from studio.errors import UserError
-from studio.eval.datasets import describe, free_id, get_dataset, import_dataset, parse_pairs, save_mapping
+from studio.eval.datasets import (delete_dataset, deleted_note, describe, free_id, get_dataset, import_dataset,
+                                  parse_pairs, save_mapping)
 from studio.ui.threads import io_bound
+from studio.ui.widgets import confirm
 
 PREVIEW_ROWS = 5
 
@@ -42,8 +44,9 @@ def _split(text: str) -> list[str]:
     return [item.strip() for item in (text or "").split(",") if item.strip()]
 
 
-async def datasets_panel(home: Path, choice: ui.select, on_imported: Callable[[str], Awaitable[None]]) -> None:
-    """An import button and, in an expansion, the preview and mapping of `choice`'s dataset."""
+async def datasets_panel(home: Path, choice: ui.select, on_imported: Callable[[str], Awaitable[None]],
+                         on_deleted: Callable[[], Awaitable[None]]) -> None:
+    """An import button and, in an expansion, the preview, mapping and delete of `choice`'s dataset."""
     async def uploaded(e: events.UploadEventArguments) -> None:
         upload.reset()
         try:
@@ -68,6 +71,20 @@ async def datasets_panel(home: Path, choice: ui.select, on_imported: Callable[[s
         with ui.expansion("Preview and mapping", icon="table_view").classes("w-full").props(
                 "dense data-testid=eval-dataset-preview"):
             body = ui.column().classes("w-full gap-2")
+    dialogs = ui.element()  # a confirmation outside `body`, which the choice it changes clears
+
+    def ask_delete(dataset_id: str) -> None:
+        async def remove() -> None:
+            try:
+                gone = await io_bound(delete_dataset, home, dataset_id)
+            except UserError as err:  # a batch reads it, or it went meanwhile
+                ui.notify(str(err), type="negative", multi_line=True)
+                return
+            ui.notify(deleted_note(*gone), type="positive", multi_line=True)
+            await on_deleted()
+        with dialogs:
+            confirm(f"Delete dataset {dataset_id}? Its imported copy goes; the file you imported it from is not "
+                    "touched, and batches over it keep their rows.", remove)
 
     async def show() -> None:
         ref = choice.value
@@ -110,6 +127,8 @@ async def datasets_panel(home: Path, choice: ui.select, on_imported: Callable[[s
                     ui.notify(f"Saved the mapping of {ds.id}.", type="positive")
 
                 ui.button("Save mapping", icon="save", on_click=save).props("outline data-testid=eval-map-save")
+                ui.button("Delete dataset", icon="delete", color="negative", on_click=lambda: ask_delete(ds.id)).props(
+                    "flat data-testid=eval-dataset-delete")
 
     choice.on_value_change(show)
     await show()

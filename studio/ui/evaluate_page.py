@@ -95,7 +95,15 @@ async def evaluate_page() -> None:
 
         async def imported(dataset_id: str) -> None:
             data.set_options(await io_bound(dataset_options, studio.home), value=dataset_id)
-        await datasets_panel(studio.home, data, imported)
+
+        async def look_again() -> None:
+            """The list as it is when opened: a dataset imported or deleted with `iom datasets`
+            while the page was open shows, or goes (the choice kept while it still exists)."""
+            options = await io_bound(dataset_options, studio.home)
+            if options != data.options:
+                data.set_options(options, value=data.value if data.value in options else next(iter(options)))
+        data.on("popup-show", look_again)
+        await datasets_panel(studio.home, data, imported, look_again)
         with ui.row().classes("items-center gap-4"):
             button = ui.button("Run experiment", icon="play_arrow").props("data-testid=eval-run")
             stop = ui.button("Stop", icon="stop").props("outline data-testid=eval-stop").tooltip(

@@ -130,3 +130,58 @@ def test_cli_a_newcomer_is_told_where_the_sample_is(iom_home):
     r = iom("datasets", "import", str(SAMPLE))  # what the sentence says to type works as given
     assert r.returncode == 0 and "imported reviews: 197 rows" in r.stdout
     assert "reviews" in iom("datasets", "list").stdout
+
+
+def test_cli_delete_removes_datasets_and_says_what_ran_over_them(iom_home, tmp_path):
+    """The import's own sentence says "delete it first": `iom datasets delete` does, checking
+    every id before removing any, and naming the batches that keep their rows without it."""
+    def iom(*args):
+        return subprocess.run([sys.executable, "-m", "studio", *args], cwd=ROOT, capture_output=True, text=True)
+    assert iom("datasets", "import", str(SAMPLE), "--id", "rev").returncode == 0
+    assert iom("datasets", "import", str(SAMPLE), "--id", "other").returncode == 0
+    r = iom("datasets", "import", str(SAMPLE), "--id", "rev")
+    assert r.returncode == 1 and "delete it first" in r.stderr
+    r = iom("batch", "run", "review-triage", "--data", "rev", "--limit", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    batch_id = json.loads(r.stdout)["id"]
+
+    r = iom("datasets", "delete", "other", "typo")  # a typo in the second: nothing removed
+    assert r.returncode == 1 and "no dataset 'typo'" in r.stderr and "Traceback" not in r.stderr
+    assert {d.id for d in list_datasets(iom_home)} == {"rev", "other"}
+    for bad in ("../batches", "..", "Rev/"):  # not an id: never a path out of datasets/
+        r = iom("datasets", "delete", bad)
+        assert r.returncode == 1 and "Traceback" not in r.stderr, bad
+    assert (iom_home / "batches" / batch_id).is_dir()
+
+    r = iom("datasets", "delete", "rev", "other")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == [f"Deleted dataset rev (197 rows); 1 batch(es) over it keep their rows but cannot "
+                                     f"go on without it ({batch_id}).", "Deleted dataset other (197 rows)."]
+    assert list_datasets(iom_home) == [] and not (iom_home / "datasets" / "rev").exists()
+    assert (iom_home / "batches" / batch_id / "rows.jsonl").read_text().count("\n") == 2  # its rows kept
+    assert iom("datasets", "import", str(SAMPLE), "--id", "rev").returncode == 0  # the id is free again
+
+
+def test_a_dataset_a_running_batch_reads_is_not_deleted(iom_home):
+    from studio.atomic import write_json
+    from studio.core import Studio
+    from studio.eval.batch import BatchLock, batch_dir, plan_batch
+    from studio.eval.datasets import delete_dataset
+
+    import_dataset(iom_home, SAMPLE, "rev")
+    studio = Studio(iom_home)
+    plan = plan_batch(studio, "review-triage", "rev", limit=3)
+    studio.close()
+    folder = batch_dir(iom_home, plan.id)
+    folder.mkdir(parents=True)
+    write_json(folder / "batch.json", plan.to_json())
+    running = BatchLock(folder, plan.id)
+    running.acquire("")  # as `iom batch run` holds it while it reads the file
+    try:
+        with pytest.raises(UserError, match=f"being read by batch {plan.id}, which is running"):
+            delete_dataset(iom_home, "rev")
+        assert get_dataset(iom_home, "rev").rows == 197
+    finally:
+        running.release()
+    ds, batches = delete_dataset(iom_home, "rev")
+    assert ds.id == "rev" and batches == [plan.id] and list_datasets(iom_home) == []

@@ -77,3 +77,48 @@ async def test_the_mapping_is_saved_from_the_page_and_a_bad_pair_changes_nothing
     by_testid(user, "eval-map-save").click()
     await user.should_see("has no column 'nosuch'")
     assert json.loads((iom_home / "datasets" / "qs" / "meta.json").read_text())["inputs"] == {"prompt": "question"}
+
+
+async def test_the_dataset_list_is_read_again_when_opened(user: User, iom_home):
+    """`iom datasets import` and `delete` in a terminal while the page is open: the list shows
+    them when it is next opened, and a chosen dataset that went is not left chosen."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    def iom(*args: str) -> None:
+        r = subprocess.run([sys.executable, "-m", "studio", "datasets", *args], capture_output=True, text=True,
+                           cwd=Path(__file__).resolve().parents[2])
+        assert r.returncode == 0, r.stderr
+
+    await user.open("/evaluate")
+    first = iom_home / "first.csv"
+    first.write_text("prompt\nIs water wet?\n", encoding="utf-8")
+    iom("import", str(first))
+    assert "first" not in element(user, "eval-dataset").options  # read when the page opened
+    by_testid(user, "eval-dataset").trigger("popupShow")  # (Quasar's popup-show, as NiceGUI names it)
+    await wait_until(lambda: "first" in element(user, "eval-dataset").options, "the terminal's dataset")
+    set_value(user, "eval-dataset", "first")
+    iom("delete", "first")
+    by_testid(user, "eval-dataset").trigger("popupShow")  # (Quasar's popup-show, as NiceGUI names it)
+    await wait_until(lambda: "first" not in element(user, "eval-dataset").options, "the list without it")
+    assert element(user, "eval-dataset").value == next(iter(element(user, "eval-dataset").options))
+
+
+async def test_a_dataset_is_deleted_from_the_page_and_the_choice_moves_on(user: User, iom_home):
+    await upload_and_choose(user, "Questions.csv", b"prompt,answer\nIs water wet?,yes\n")
+    by_testid(user, "eval-dataset-delete").click()
+    by_testid(user, "confirm-ok").click()
+    await wait_until(lambda: "Deleted dataset questions (1 rows)." in user.notify.messages, "the deletion's sentence")
+    assert not (iom_home / "datasets" / "questions").exists()
+    await wait_until(lambda: "questions" not in element(user, "eval-dataset").options, "the list without it")
+    assert element(user, "eval-dataset").value == next(iter(element(user, "eval-dataset").options))  # the sample
+    await wait_until(lambda: element(user, "eval-dataset-schema").text.startswith("197 rows"), "the sample's preview")
+    assert not all_by_testid(user, "eval-dataset-delete")  # the shipped file is not an imported dataset
+
+
+async def upload_and_choose(user: User, name: str, data: bytes) -> None:
+    await user.open("/evaluate")
+    await wait_until(lambda: all_by_testid(user, "eval-dataset-schema"), "the sample's preview")
+    await upload(user, name, data)
+    await wait_until(lambda: all_by_testid(user, "eval-dataset-delete"), "the imported dataset's preview")
