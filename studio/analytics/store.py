@@ -41,6 +41,18 @@ DB_FILE = "analytics.duckdb"
 _ARROW_TYPES = {"VARCHAR": "string", "TIMESTAMP": "timestamp[us]", "DOUBLE": "float64", "BIGINT": "int64", "BOOLEAN": "bool"}
 
 
+def save_progress(cur, progress: dict[str, int]) -> None:
+    """How far each segment is read, in the caller's transaction: its row deleted and inserted
+    again, never updated. DuckDB does not checkpoint a commit that updated rows while another
+    transaction is open (a read in flight: a page, a capability node's latency figures), so the
+    update every commit made let the write-ahead log, and the memory behind it, grow for as long
+    as reads overlapped the writer (tests/analytics/test_retention_and_migrations.py)."""
+    names = list(progress)
+    cur.execute(f"DELETE FROM spool_progress WHERE segment IN ({marks(names)})", names)
+    cur.execute(f"INSERT INTO spool_progress VALUES {', '.join(['(?, ?)'] * len(names))}",
+                [v for name in names for v in (name, progress[name])])
+
+
 class DatabaseBusy(UserError):
     """Another IoM Studio process holds analytics.duckdb (its records still reach it via the spool)."""
 
@@ -376,7 +388,7 @@ class AnalyticsStore:
             finished.append(path.name)
         if finished:
             try:
-                cur.executemany("DELETE FROM spool_progress WHERE segment = ?", [[name] for name in finished])
+                cur.execute(f"DELETE FROM spool_progress WHERE segment IN ({marks(finished)})", finished)
             except Exception:
                 log.exception("analytics: could not forget finished spool segments")
             for name in finished:
@@ -398,8 +410,7 @@ class AnalyticsStore:
             if runs:
                 self._insert_runs(cur, runs, hashes_only)
             if progress:
-                cur.executemany("INSERT OR REPLACE INTO spool_progress VALUES (?, ?)",
-                                [[name, end] for name, end in progress.items()])
+                save_progress(cur, progress)
             compacted = self._hourly_added > max(10_000, self._hourly_rows)  # amortised: the table at most doubles
             if compacted:
                 rows = rollup.compact(cur)

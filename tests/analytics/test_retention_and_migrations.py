@@ -159,6 +159,44 @@ def test_version_6_gives_each_stored_text_its_key(iom_home):
     assert len(blobs) == 1 and blobs[0][1] == int(blobs[0][0][:31], 16)  # keyed, and not stored twice
 
 
+def test_the_writer_checkpoints_as_it_goes(iom_home):
+    """Every commit records how far the spool was read. Written as an update (INSERT OR REPLACE),
+    it kept DuckDB from checkpointing any commit made while another transaction was open (a page's
+    or a capability node's read in flight): the write-ahead log, and the memory holding what it
+    had not checkpointed, grew for as long as reads overlapped the writer's commits. Here with a
+    256 KB threshold and a read open throughout: the log stays near it (it reached 9.7 MiB)."""
+    store = AnalyticsStore(iom_home)
+    reader = None
+    try:
+        store.read(lambda cur: cur.execute("SET checkpoint_threshold = '256KB'"))
+        reader = store._connection().cursor()  # a page's read, in flight at every commit
+        reader.execute("BEGIN TRANSACTION")
+        reader.execute("SELECT count(*) FROM runs").fetchall()
+        for i in range(40):
+            for j in range(100):
+                text = f"review {i}-{j}: " + "the product was fine, " * 8
+                store.record_run(RunRecord(id=f"r{i}-{j}", pipeline_id="p", status="succeeded", inputs={"text": text},
+                                           outputs={"out": text.upper()},
+                                           nodes={n: NodeRun(node_id=n, status="succeeded", inputs={"text": text},
+                                                             output={"text": text}) for n in ("a", "b", "c")}))
+            store.flush()  # a commit (with the spool's progress) each round
+        sizes = store.read(lambda cur: cur.execute(
+            "SELECT database_size, wal_size FROM pragma_database_size()").fetchone())
+        runs = store.read(lambda cur: cur.execute("SELECT count(*) FROM runs").fetchone()[0])
+    finally:
+        if reader is not None:
+            reader.close()
+        store.close()
+    assert runs == 4000
+    database, wal = (_bytes(v) for v in sizes)
+    assert wal < 1024 * 1024 < database, sizes  # checkpointed into the file, not piling up in the log
+
+
+def _bytes(size: str) -> float:
+    number, unit = size.split()
+    return float(number) * {"bytes": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}[unit]
+
+
 def test_refuses_a_newer_schema(iom_home):
     con = duckdb.connect(str(iom_home / "analytics.duckdb"))
     migrate(con)
