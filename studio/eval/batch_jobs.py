@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from studio.errors import UserError
 from studio.eval.batch import BatchPlan, batch_dir, load_plan, load_rows, run_batch
 from studio.eval.batch_watch import FINISHED, RUNNING, batch_state
+from studio.eval.jobs import per_studio
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +100,4 @@ def resumable_plan(home: Path, batch_id: str) -> BatchPlan:
     return plan
 
 
-_JOBS: "weakref.WeakKeyDictionary[Any, BatchJobs]" = weakref.WeakKeyDictionary()
-
-
-def batch_jobs(studio) -> BatchJobs:
-    """The web app's resumed batches of this Studio (a new Studio, as each test builds, has none)."""
-    jobs = _JOBS.get(studio)
-    if jobs is None:
-        jobs = _JOBS[studio] = BatchJobs()
-    return jobs
+batch_jobs = per_studio(BatchJobs)  # the web app's resumed batches of a Studio

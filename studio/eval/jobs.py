@@ -13,7 +13,7 @@ import asyncio
 import logging
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from studio.errors import UserError
 from studio.eval.experiments import ExperimentStopped, Variant, run_experiment
@@ -94,12 +94,20 @@ class ExperimentJobs:
             job.error = f"the experiment failed ({type(e).__name__}: {e}); the server log has the details."
 
 
-_JOBS: "weakref.WeakKeyDictionary[Any, ExperimentJobs]" = weakref.WeakKeyDictionary()
+T = TypeVar("T")
 
 
-def experiment_jobs(studio) -> ExperimentJobs:
-    """The web app's experiments of this Studio (a new Studio, as each test builds, starts with none)."""
-    jobs = _JOBS.get(studio)
-    if jobs is None:
-        jobs = _JOBS[studio] = ExperimentJobs()
-    return jobs
+def per_studio(make: Callable[[], T]) -> Callable[[Any], T]:
+    """A getter of one `make()` per Studio, made at first use: the web app's jobs belong to its
+    Studio (a new Studio, as each test builds, starts with none)."""
+    made: "weakref.WeakKeyDictionary[Any, T]" = weakref.WeakKeyDictionary()
+
+    def get(studio) -> T:
+        found = made.get(studio)
+        if found is None:
+            found = made[studio] = make()
+        return found
+    return get
+
+
+experiment_jobs = per_studio(ExperimentJobs)  # the web app's experiments of a Studio

@@ -28,6 +28,14 @@ def _seed() -> None:
     store.flush()
 
 
+def open_run(screen, run_id: str) -> None:
+    """The analytics page, and the drill-down of a run from its table."""
+    screen.open("/analytics")
+    cell = screen.selenium.find_element(By.XPATH, f'//td[normalize-space(.)="{run_id}"]')
+    screen.selenium.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
+    cell.click()
+
+
 def test_analytics_page_shows_cards_charts_and_tables(studio_screen):
     _seed()
     studio_screen.open("/analytics")
@@ -76,10 +84,7 @@ def test_recent_calls_table_fits_1280_px_and_chart_clicks_filter(studio_screen):
 
 def test_run_drill_down_shows_nodes_and_why_rerun_is_unavailable(studio_screen):
     _seed()
-    studio_screen.open("/analytics")
-    cell = studio_screen.selenium.find_element(By.XPATH, '//td[normalize-space(.)="run-1"]')
-    studio_screen.selenium.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
-    cell.click()
+    open_run(studio_screen, "run-1")
     studio_screen.should_contain("Run run-1 of p1")
     studio_screen.should_contain("Outputs")
     studio_screen.should_contain("Which node ran when? (critical path highlighted)")
@@ -128,10 +133,7 @@ def test_a_run_is_run_again_from_its_drill_down(studio_screen):
     store.record_run(RunRecord(id="run-again-1", pipeline_id="review-triage", status="succeeded",
                                inputs={"text": "The service was excellent and the food delicious."}))
     store.flush()
-    studio_screen.open("/analytics")
-    cell = studio_screen.selenium.find_element(By.XPATH, '//td[normalize-space(.)="run-again-1"]')
-    studio_screen.selenium.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
-    cell.click()
+    open_run(studio_screen, "run-again-1")
     studio_screen.click("Run again with the same inputs")
     studio_screen.should_contain("finished: succeeded.")
     runs = [r for r in store.read(q.list_runs) if r["id"] != "run-again-1"]
