@@ -10,6 +10,7 @@ from studio.analytics import queries as q
 from studio.spec.records import NodeRun, RunRecord
 from studio.ui.app import get_studio
 from tests.analytics.data import call
+from tests.browser.helpers import click, wait_until
 
 
 def _seed() -> None:
@@ -134,7 +135,9 @@ def test_a_run_is_run_again_from_its_drill_down(studio_screen):
                                inputs={"text": "The service was excellent and the food delicious."}))
     store.flush()
     open_run(studio_screen, "run-again-1")
-    studio_screen.click("Run again with the same inputs")
-    studio_screen.should_contain("finished: succeeded.")
+    click(studio_screen, lambda: studio_screen.find("Run again with the same inputs"))  # once the dialog stands still
+    studio_screen.should_contain("Running review-triage again with the same inputs")
+    # the first run of the built-in models in this server loads them: seconds on a cold machine
+    wait_until(lambda: "finished: succeeded." in studio_screen.selenium.page_source, 60)
     runs = [r for r in store.read(q.list_runs) if r["id"] != "run-again-1"]
     assert [(r["pipeline_id"], r["status"]) for r in runs] == [("review-triage", "succeeded")]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from selenium.webdriver.common.by import By
 
-from tests.browser.helpers import by_testid, replace_text, wait_until
+from tests.browser.helpers import by_testid, click, replace_text, wait_until
 
 
 
@@ -99,7 +99,7 @@ def test_a_stopped_batch_goes_on_from_its_dialog(studio_screen):
     assert "stopped" in by_testid(studio_screen, "eval-batches").text
     by_testid(studio_screen, "eval-batches").find_element(By.CSS_SELECTOR, "tbody tr").click()
     studio_screen.should_contain(f"in a terminal: iom batch run --resume {batch_id}")
-    by_testid(studio_screen, "eval-batch-resume").click()
+    click(studio_screen, "eval-batch-resume")  # once the dialog stands still (Quasar's opening transition)
     studio_screen.should_contain(f"Batch {batch_id} goes on from here")
     wait_until(lambda: "8 / 8" in by_testid(studio_screen, "eval-batches").text, 60)
     studio_screen.should_contain(f"Batch {batch_id} finished: 8 succeeded, 0 failed.")
