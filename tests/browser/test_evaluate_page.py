@@ -57,7 +57,7 @@ def _cells(screen):
 
 def test_a_dataset_uploaded_from_this_computer_is_imported_and_previewed(studio_screen, tmp_path):
     """The browser's own upload (NiceGUI's upload route, not a simulated event): the file is
-    imported as given, chosen, and its first rows shown."""
+    imported as given, chosen, and its first rows shown; then deleted from the page."""
     import json
 
     from studio.paths import data_home
@@ -75,6 +75,13 @@ def test_a_dataset_uploaded_from_this_computer_is_imported_and_previewed(studio_
     assert cells == ["Is water wet?", "yes", "Is fire cold?", "no"]
     meta = json.loads((data_home() / "datasets" / "questions" / "meta.json").read_text())
     assert (meta["rows"], meta["format"], meta["file"]) == (2, "jsonl", "Questions.jsonl")
+    # and deleted again, through its confirmation (made outside the preview it clears)
+    click(studio_screen, "eval-dataset-delete")
+    studio_screen.should_contain("Delete dataset questions?")
+    click(studio_screen, "confirm-ok")
+    studio_screen.should_contain("Deleted dataset questions (2 rows).")
+    wait_until(lambda: by_testid(studio_screen, "eval-dataset-schema").text.startswith("197 rows"))  # the sample, chosen
+    assert not (data_home() / "datasets" / "questions").exists()
 
 
 def test_a_stopped_batch_goes_on_from_its_dialog(studio_screen):
