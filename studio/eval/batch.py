@@ -385,6 +385,30 @@ def load_plan(home: Path, batch_id: str) -> BatchPlan:
                         f"'iom batch delete {batch_id}' removes the batch.") from None
 
 
+# what reading a batch.json that is not a plan as the studio writes it raises
+PLAN_ERRORS = (ValueError, KeyError, TypeError, AttributeError, OSError)
+
+
+def read_plan_file(meta: Path) -> BatchPlan:
+    """A batch.json as the studio writes it; one of PLAN_ERRORS otherwise (edited by hand)."""
+    plan = BatchPlan.from_json(json.loads(meta.read_text("utf-8")))
+    if type(plan.rows) is not int or type(plan.created) is not str:
+        raise ValueError("edited by hand")
+    return plan
+
+
+def batch_plans(home: Path) -> list[BatchPlan]:
+    """Every batch's plan that reads, oldest first, without reading its rows."""
+    root = batches_root(home)
+    plans = []
+    for meta in sorted(root.glob("*/batch.json")) if root.is_dir() else []:
+        try:
+            plans.append(read_plan_file(meta))
+        except PLAN_ERRORS:
+            continue
+    return sorted(plans, key=lambda p: p.created)
+
+
 def load_rows(home: Path, batch_id: str) -> dict[int, dict]:
     """Finished rows by index. A last line cut short by a crash is ignored (that row reruns)."""
     path = batch_dir(home, batch_id) / "rows.jsonl"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from studio.eval.batch import BatchLock, BatchPlan, Tally, batches_root
+from studio.eval.batch import PLAN_ERRORS, BatchLock, BatchPlan, Tally, batches_root, read_plan_file
 
 RUNNING, FINISHED, STOPPED = "running", "finished", "stopped"
 
@@ -90,7 +90,7 @@ class BatchWatch:
             plan, tally = followed.plan, followed.tally
             if followed.figures is None:
                 followed.figures = tally.result(plan)
-            out.append({**plan.to_json(), **followed.figures, "state": self._state(meta.parent, plan, tally)})
+            out.append({**plan.to_json(), **followed.figures, "state": batch_state(meta.parent, plan, tally.done)})
         for gone in set(self._followed) - present:
             del self._followed[gone]
         return sorted(out, key=lambda b: b["created"])
@@ -101,12 +101,9 @@ class BatchWatch:
             st = meta.stat()
             followed = self._followed.get(name)
             if followed is None or followed.plan_stamp != (st.st_mtime_ns, st.st_size):
-                plan = BatchPlan.from_json(json.loads(meta.read_text("utf-8")))
-                if type(plan.rows) is not int or type(plan.created) is not str:
-                    raise ValueError("edited by hand")
-                followed = self._followed[name] = _Followed(plan, (st.st_mtime_ns, st.st_size))
+                followed = self._followed[name] = _Followed(read_plan_file(meta), (st.st_mtime_ns, st.st_size))
             self._read_new_rows(followed, meta.parent / "rows.jsonl")
-        except (ValueError, KeyError, TypeError, AttributeError, OSError):  # not a plan the studio wrote
+        except PLAN_ERRORS:  # not a plan the studio wrote
             self._followed.pop(name, None)
             return None
         return followed
@@ -127,10 +124,6 @@ class BatchWatch:
         for line in data[:end].splitlines():
             followed.take(line)
         followed.offset += end
-
-    @staticmethod
-    def _state(folder: Path, plan: BatchPlan, tally: Tally) -> str:
-        return batch_state(folder, plan, tally.done)
 
 
 def batch_state(folder: Path, plan: BatchPlan, done: int) -> str:

@@ -253,18 +253,18 @@ def delete_dataset(home: Path, dataset_id: str) -> tuple[Dataset, list[str]]:
     """Remove an imported dataset (its folder: the file as given and its meta.json); returns it
     and the batches that ran over it, which keep their rows but cannot go on without it. A batch
     running over it is a refusal: it reads the file as it goes, and its resume would find nothing."""
-    from studio.eval.batch_watch import RUNNING, list_batches  # (the batches read datasets: imported here, not at the top)
+    from studio.eval.batch import BatchLock, batch_dir, batch_plans  # (batch.py reads datasets: imported here)
 
     if not ID_RE.match(dataset_id):
         raise UserError(f"{dataset_id!r} is not a dataset id; 'iom datasets list' shows the imported ones.")
     ds = get_dataset(home, dataset_id)
-    used = [b for b in list_batches(home) if b["datasetId"] == dataset_id]
-    running = [b["id"] for b in used if b["state"] == RUNNING]
+    used = [plan.id for plan in batch_plans(home) if plan.dataset_id == dataset_id]  # (their plans, not their rows)
+    running = [batch_id for batch_id in used if BatchLock(batch_dir(home, batch_id), batch_id).is_held()]
     if running:
         raise UserError(f"the dataset {dataset_id!r} is being read by batch {running[0]}, which is running; "
                         "wait for it to end (or stop it), then delete the dataset.")
     shutil.rmtree(datasets_root(home) / dataset_id)
-    return ds, [b["id"] for b in used]
+    return ds, used
 
 
 def deleted_note(ds: Dataset, batches: list[str]) -> str:

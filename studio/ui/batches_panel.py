@@ -56,12 +56,12 @@ def _row_view(r: dict) -> dict[str, Any]:
             "input": json.dumps(r.get("inputs"), ensure_ascii=False, default=str)[:80], "output": shown[:160]}
 
 
-def _load_batch(home: Path, batch_id: str) -> tuple[dict, list[dict], int]:
+def _load_batch(home: Path, batch_id: str) -> tuple[dict, list[dict]]:
     plan = load_plan(home, batch_id)
     rows = load_rows(home, batch_id)
     shown = [_row_view(rows[i]) for i in sorted(rows)[:ROWS_SHOWN]]
     state = batch_state(batch_dir(home, batch_id), plan, len(rows))
-    return {**plan.to_json(), **aggregate(plan, rows), "state": state}, shown, len(rows)
+    return {**plan.to_json(), **aggregate(plan, rows), "state": state}, shown
 
 
 async def batches_panel(studio) -> None:
@@ -109,7 +109,7 @@ async def batches_panel(studio) -> None:
 
     async def show_batch(batch_id: str) -> None:
         try:
-            batch, shown, done = await io_bound(_load_batch, home, batch_id)
+            batch, shown = await io_bound(_load_batch, home, batch_id)
         except UserError as e:  # deleted (or its plan broken) since the table was drawn
             ui.notify(str(e), type="negative")
             return
@@ -119,7 +119,7 @@ async def batches_panel(studio) -> None:
             ui.label(f"{batch['done']:,} of {batch['rows']:,} rows done, {batch['failed']:,} failed; cost "
                      f"{money_total(batch['costUsd'], batch.get('unpricedRows'))}; p50 {_ms(batch['latencyP50Ms'])}, "
                      f"p95 {_ms(batch['latencyP95Ms'])}.").props("data-testid=eval-batch-summary")
-            here = jobs.running_here(batch_id)
+            done, here = batch["done"], jobs.running_here(batch_id)
             if batch["state"] == STOPPED:
                 ui.label(f"Stopped part way: Resume runs its {batch['rows'] - done:,} remaining rows here, with the "
                          f"local executor (in a terminal: iom batch run --resume {batch_id}).").classes("text-grey-7")

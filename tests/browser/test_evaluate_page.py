@@ -87,20 +87,12 @@ def test_a_dataset_uploaded_from_this_computer_is_imported_and_previewed(studio_
 def test_a_stopped_batch_goes_on_from_its_dialog(studio_screen):
     """Resume in a real page: the dialog it is clicked in closes as it starts (its notification
     sent from a deleted dialog was an error in NiceGUI's log, which the simulated page misses)."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
     from studio.eval.datasets import SAMPLE
     from studio.paths import data_home
+    from tests.helpers.batches import stopped_batch
 
-    r = subprocess.run([sys.executable, "-m", "studio", "batch", "run", "review-triage", "--data", str(SAMPLE),
-                        "--limit", "8", "--json"], cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    batch_id = json.loads(r.stdout)["id"]
+    batch_id = stopped_batch(data_home(), "review-triage", "--data", str(SAMPLE), "--limit", "8", keep=3)
     rows = data_home() / "batches" / batch_id / "rows.jsonl"
-    rows.write_text("".join(rows.read_text("utf-8").splitlines(keepends=True)[:3]), encoding="utf-8")  # as a kill leaves it
     studio_screen.open("/evaluate")
     wait_until(lambda: "3 / 8" in by_testid(studio_screen, "eval-batches").text, 20)
     assert "stopped" in by_testid(studio_screen, "eval-batches").text

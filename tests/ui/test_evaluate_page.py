@@ -11,6 +11,7 @@ from pathlib import Path
 from nicegui.testing import User
 
 from studio.eval.datasets import SAMPLE
+from tests.helpers.batches import stopped_batch
 from tests.ui.util import all_by_testid, by_testid, element, set_value, settle, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -245,20 +246,6 @@ async def test_a_batch_is_deleted_from_the_page_unless_it_is_being_run(user: Use
                      "the deletion's sentence")
     assert not batch_dir(iom_home, two["id"]).exists() and batch_dir(iom_home, three["id"]).is_dir()
     await wait_until(lambda: [r["id"] for r in element(user, "eval-batches").rows] == [three["id"]], "the table without it")
-
-
-def stopped_batch(iom_home, *args: str, keep: int, env: dict | None = None) -> str:
-    """A batch run by `iom batch run ARGS`, then cut back to its first `keep` rows, as a run
-    killed part way leaves it; its id."""
-    import os
-
-    r = subprocess.run([sys.executable, "-m", "studio", "batch", "run", *args, "--json"], cwd=ROOT,
-                       capture_output=True, text=True, env={**os.environ, **(env or {})})
-    assert r.returncode == 0, r.stderr
-    batch_id = json.loads(r.stdout)["id"]
-    rows = iom_home / "batches" / batch_id / "rows.jsonl"
-    rows.write_text("".join(rows.read_text("utf-8").splitlines(keepends=True)[:keep]), encoding="utf-8")
-    return batch_id
 
 
 async def open_batch(user: User, batch_id: str) -> None:
