@@ -48,14 +48,20 @@ from bench.fake_upstream import FakeUpstream  # noqa: E402
 WORDS = ["great", "awful", "fine", "slow", "lovely", "broken", "cheap", "solid", "noisy", "perfect", "late", "fresh"]
 
 
+def hwm_kb(pid: int | str = "self") -> int | None:
+    """A process's peak RSS in KiB (VmHWM), None where /proc does not say."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return None
+
+
 def peak_rss_mb() -> float:
     """This process's peak RSS since the last `reset_peak()` (VmHWM). ru_maxrss cannot be reset:
     each batch after the first reported the peak of the ones before it too."""
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024.0
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    kb = hwm_kb()
+    return (kb if kb is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024.0
 
 
 def reset_peak() -> None:
@@ -193,14 +199,7 @@ def workers_peak_rss_mb() -> float | None:
     pool = processes.current()
     if pool is None:
         return None
-    total = 0
-    for pid in pool.pids():
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                total += next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
-        except (OSError, StopIteration):
-            pass
-    return round(total / 1024.0, 1)
+    return round(sum(hwm_kb(pid) or 0 for pid in pool.pids()) / 1024.0, 1)
 
 
 def database_memory_mb(studio) -> float:
