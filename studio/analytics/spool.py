@@ -81,7 +81,7 @@ class SpoolSegment:
 @dataclass
 class Backlog:
     """New complete lines of one segment, the offset just past them, and whether the read
-    reached what the segment held then (False: READ_CHUNK cut it short, more is waiting)."""
+    reached what the segment held then (False: the read's chunk cut it short, more is waiting)."""
 
     name: str
     lines: list[bytes]
@@ -96,10 +96,10 @@ def segments(home: Path) -> list[Path]:
         return []
 
 
-def read_from(path: Path, offset: int, until: int | None = None) -> Backlog:
+def read_from(path: Path, offset: int, until: int | None = None, chunk: int = READ_CHUNK) -> Backlog:
     """The complete lines after `offset` (and before `until`); a line still being written is
-    left for next time, and so is whatever lies past READ_CHUNK, unless the first line alone is
-    longer (a call with an image in it): that one is read whole, or it would stop the segment
+    left for next time, and so is whatever lies past `chunk` bytes, unless the first line alone
+    is longer (a call with an image in it): that one is read whole, or it would stop the segment
     there for good."""
     end = None if until is None else until - offset
     try:
@@ -107,7 +107,7 @@ def read_from(path: Path, offset: int, until: int | None = None) -> Backlog:
             f.seek(offset)
             chunks, read, at_end = [], 0, True
             while not chunks or (chunks[-1] and b"\n" not in chunks[-1] and (end is None or read < end)):
-                wanted = READ_CHUNK if end is None else min(READ_CHUNK, end - read)
+                wanted = chunk if end is None else min(chunk, end - read)
                 chunks.append(f.read(wanted))
                 read += len(chunks[-1])
                 at_end = len(chunks[-1]) < wanted or (end is not None and read >= end)

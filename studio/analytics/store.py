@@ -8,7 +8,8 @@ One process at a time holds the database (DuckDB's file lock): the owner. The ow
 thread, with its own cursor, commits every `interval_s` (≤ 1 s) or as soon as `batch_size`
 calls wait: the records this process queued in memory, and the new lines of every other
 process's segment (the CLI beside a running web app, crashed processes), with how far each
-segment was read, in one transaction. A process that cannot get the database (the web app
+segment was read, in one transaction of at most a chunk of each (8 MB, less while DuckDB's
+memory limit cannot take that much: `_write_less`). A process that cannot get the database (the web app
 holds it) only spools, and its writer keeps trying to become the owner. Readers call
 `read(fn)`; where another process owns the database that raises `DatabaseBusy`, and the CLI
 asks the running web app instead (studio/analytics/remote.py).
@@ -30,15 +31,27 @@ from studio.analytics.lookups import marks, parts
 from studio.analytics.lines import CALL_PREFIX, RUN_PREFIX, call_line, decode, decode_run, latest_runs, run_line
 from studio.analytics.rows import call_columns, content_text, run_rows
 from studio.analytics.schema import CALL_COLUMNS, migrate
-from studio.analytics.settings import AnalyticsSettings, load_settings, save_settings
+from studio.analytics.settings import FILE_NAME, AnalyticsSettings, load_settings, save_settings
 from studio.errors import UserError
 from studio.spec.records import CallRecord, RunRecord
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 DB_FILE = "analytics.duckdb"
+MIN_CHUNK = 64 << 10  # the fewest bytes of a segment one write takes when memory is short (a long line: whole)
+GROW_AFTER = 20  # writes that fit before a chunk halved for memory is tried at twice its size
 
 _ARROW_TYPES = {"VARCHAR": "string", "TIMESTAMP": "timestamp[us]", "DOUBLE": "float64", "BIGINT": "int64", "BOOLEAN": "bool"}
+
+
+class _OutOfMemory(Exception):
+    """DuckDB's memory limit, not the records, refused a write."""
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    import duckdb
+
+    return isinstance(e, duckdb.OutOfMemoryException)
 
 
 def save_progress(cur, progress: dict[str, int]) -> None:
@@ -79,6 +92,12 @@ class AnalyticsStore:
         self._in_memory = False
         self._file_until = 0  # own-segment lines before this offset are not in memory
         self._queued_until = 0  # own-segment offset just past the last record queued in memory
+        self._queued_bytes = 0  # of the lines queued in memory
+        # Bytes of spool lines one transaction takes (of each segment): halved when DuckDB runs
+        # out of its memory limit writing them, doubled again after GROW_AFTER writes that fit.
+        self._chunk = spool.READ_CHUNK
+        self._fitted = 0  # writes in a row that fitted, since the chunk was last changed
+        self._told_out_of_memory = False
         self._progress: dict[str, int] = {}  # segment -> bytes committed (owner only)
         self._hourly_rows = 0  # hourly_calls rows after the last compaction, and added since
         self._hourly_added = 0
@@ -206,9 +225,10 @@ class AnalyticsStore:
             if self._in_memory:
                 self._calls.append(line)
                 self._queued_until = end
-            waiting = len(self._calls)
+                self._queued_bytes += len(line)
+            full = len(self._calls) >= self.batch_size or self._queued_bytes >= self._chunk
             self._ensure_writer()
-        if waiting >= self.batch_size and not self._wake.is_set():
+        if full and not self._wake.is_set():
             self._wake.set()
 
     def record_run(self, run: RunRecord) -> None:
@@ -220,6 +240,7 @@ class AnalyticsStore:
                 # its record), redacted like the spool's, decoded by the writer off the event loop
                 self._runs.append(line)
                 self._queued_until = end
+                self._queued_bytes += len(line)
             self._ensure_writer()
 
     # ---- writer -----------------------------------------------------------------------------
@@ -298,6 +319,11 @@ class AnalyticsStore:
             run_lines, self._runs = self._runs, []
             commands, self._commands = self._commands, []
             queued_until = self._queued_until
+            queued_bytes, self._queued_bytes = self._queued_bytes, 0
+        if queued_bytes > self._chunk:  # more than one transaction takes: read from the file, in chunks
+            with self._lock:
+                self._file_until = max(self._file_until, queued_until)
+            calls, run_lines = [], []
         while True:
             more, written = self._take_in(cur, calls, run_lines, queued_until)
             calls, run_lines = [], []
@@ -319,7 +345,7 @@ class AnalyticsStore:
         backlogs: list[spool.Backlog] = []
         done = self._progress.get(own, 0)
         if done < file_until:  # own lines written before we owned the database, or from a failed batch
-            mine = spool.read_from(self._segment.path, done, until=file_until)
+            mine = spool.read_from(self._segment.path, done, until=file_until, chunk=self._chunk)
             backlogs.append(mine)
             if mine.end < file_until and (calls or runs):
                 # A long backlog of our own: what is queued in memory is in the file too, after it.
@@ -328,7 +354,7 @@ class AnalyticsStore:
                 calls, runs = [], []
         for path in spool.segments(self.home):
             if path.name != own:
-                backlogs.append(spool.read_from(path, self._progress.get(path.name, 0)))
+                backlogs.append(spool.read_from(path, self._progress.get(path.name, 0), chunk=self._chunk))
         call_lines, run_lines, other_runs = [], [], []
         for backlog in backlogs:
             for line in backlog.lines:
@@ -418,18 +444,27 @@ class AnalyticsStore:
             if compacted:
                 self._hourly_rows, self._hourly_added = rows, 0
             self.committed_calls += table.num_rows if table is not None else len(calls)
+            self._told_out_of_memory = False
+            self._fitted += 1
+            if self._fitted >= GROW_AFTER and self._chunk < spool.READ_CHUNK:
+                self._chunk, self._fitted = min(spool.READ_CHUNK, self._chunk * 2), 0
             return True
         except Exception as e:
             self.write_errors += 1
+            if _out_of_memory(e):
+                self._rollback(cur)
+                self._write_less(len(call_lines), len(runs))
+                return False  # the records wait in the spool; the next round takes fewer
             log.exception("analytics: a batch of %d calls and %d runs could not be written (%s)",
                           len(call_lines), len(runs), str(e).splitlines()[0] if str(e) else type(e).__name__)
-            try:
-                cur.execute("ROLLBACK")
-            except Exception:
-                pass
+            self._rollback(cur)
             if not by_rows:  # the Arrow path failed (reading the lines or inserting them): try the row-by-row one
                 return self._write(cur, call_lines, runs, progress, by_rows=True)
-            bad_calls, bad_runs = self._refused(cur, call_lines, runs)
+            try:
+                bad_calls, bad_runs = self._refused(cur, call_lines, runs)
+            except _OutOfMemory:  # no record is refused for want of memory
+                self._write_less(len(call_lines), len(runs))
+                return False
             if not (bad_calls or bad_runs):
                 return False  # not the records (the disk?): the whole batch waits for the next round
             log.error("analytics: left out %d calls and %d runs that the database refuses; the rest is stored",
@@ -437,6 +472,28 @@ class AnalyticsStore:
             self.refused_records += len(bad_calls) + len(bad_runs)
             return self._write(cur, [line for i, line in enumerate(call_lines) if i not in bad_calls],
                                [run for i, run in enumerate(runs) if i not in bad_runs], progress, by_rows=True)
+
+    @staticmethod
+    def _rollback(cur) -> None:
+        try:
+            cur.execute("ROLLBACK")
+        except Exception:
+            pass
+
+    def _write_less(self, calls: int, runs: int) -> None:
+        """DuckDB ran out of its memory limit writing one round's records (long texts, a limit set
+        low): the next rounds take half as many bytes of each segment, down to a few lines; only
+        when even that does not fit is the person told, once, what to change."""
+        self._fitted = 0
+        if self._chunk > MIN_CHUNK:
+            self._chunk = max(MIN_CHUNK, self._chunk // 2)
+            log.info("analytics: %d calls and %d runs did not fit DuckDB's memory limit in one write; "
+                     "taking %d KiB of each spool segment at a time", calls, runs, self._chunk >> 10)
+        elif not self._told_out_of_memory:
+            self._told_out_of_memory = True
+            log.error("analytics: the analytics database's memory limit (memoryLimitMb = %d in %s) is too small "
+                      "to write even a few records; they wait in the spool: raise it and start the studio again",
+                      self.settings.memory_limit_mb, self.home / FILE_NAME)
 
     def _refused(self, cur, call_lines: list[bytes], runs: list[RunRecord]) -> tuple[set[int], set[int]]:
         """The calls and runs the database refuses, found by halving: a part of the batch is
@@ -454,7 +511,9 @@ class AnalyticsStore:
                 cur.execute("BEGIN TRANSACTION")
                 insert([item for _, item in part])
                 return set()
-            except Exception:
+            except Exception as e:
+                if _out_of_memory(e):
+                    raise _OutOfMemory from e
                 if len(part) == 1:
                     return {part[0][0]}
             finally:
@@ -499,12 +558,12 @@ class AnalyticsStore:
         from studio.analytics import call_batch
 
         cur.register("calls_batch", table)
-        try:
-            cur.execute(call_batch.INSERT_CALLS.format(table="calls_batch"))
-            self._hourly_added += rollup.add(cur, "calls_batch")
-            call_batch.insert_new_blobs(cur, call_batch.CALL_BLOBS.format(table="calls_batch"), hashes_only=hashes_only)
-        finally:
-            cur.unregister("calls_batch")
+        cur.execute(call_batch.INSERT_CALLS.format(table="calls_batch"))
+        self._hourly_added += rollup.add(cur, "calls_batch")
+        call_batch.insert_new_blobs(cur, call_batch.CALL_BLOBS.format(table="calls_batch"), hashes_only=hashes_only)
+        # Not in a `finally`: after a failed statement the transaction refuses this too, and its
+        # error would hide the one that matters. A view left registered is replaced next time.
+        cur.unregister("calls_batch")
 
     def _insert_calls(self, cur, calls, hashes_only: bool) -> None:
         import pyarrow as pa

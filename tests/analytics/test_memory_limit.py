@@ -1,0 +1,91 @@
+"""The analytics writer under DuckDB's memory limit (memoryLimitMb in analytics.json): a round
+of records that does not fit is written in smaller parts, and a record that fits in no part is
+kept in the spool, with one sentence on what to change. Before, the writer took a memory error
+for a record the database refuses: such a record was left out for good, and a round of long
+texts logged an error before it went in row by row."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import pytest
+
+from studio.analytics import AnalyticsStore
+from studio.spec.records import CallRecord
+
+
+@pytest.fixture
+def errors():
+    """What the writer logs at ERROR, however logging is set up (the server's set-up does not
+    propagate the studio's records to the root logger)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.ERROR)
+    handler.emit = records.append
+    logger = logging.getLogger("studio.analytics.store")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
+def _store(home, memory_limit_mb: int) -> AnalyticsStore:
+    (home / "analytics.json").write_text(json.dumps({"memoryLimitMb": memory_limit_mb}))
+    store = AnalyticsStore(home)
+    store.read(lambda cur: None)  # own the database: records are queued in memory too
+    return store
+
+
+def _call(id: str, text_length: int, store) -> None:
+    store.record_call(CallRecord(id=id, model_id="m/a", provider="openai"),
+                      {"prompt": f"{id} " + "q" * text_length}, {"text": f"{id} " + "a" * text_length})
+
+
+def _bodies(store) -> dict[str, tuple[int, int]]:
+    """Each stored call's input and output lengths, as the audit trail has them."""
+    return dict((id, (i, o)) for id, i, o in store.read(lambda cur: cur.execute(
+        "SELECT c.id, length(i.body), length(o.body) FROM calls c JOIN audit_blobs i ON i.sha256 = c.input_hash"
+        " JOIN audit_blobs o ON o.sha256 = c.output_hash").fetchall()))
+
+
+def test_a_round_too_big_for_the_memory_limit_goes_in_smaller_parts(tmp_path, errors):
+    store = _store(tmp_path, 32)
+    try:
+        for i in range(3000):  # 24 MB of text, one round: more than DuckDB writes in 32 MB
+            _call(f"c{i:04}", 4000, store)
+        deadline = time.monotonic() + 60
+        while store.committed_calls < 3000 and time.monotonic() < deadline:
+            store.flush()
+        stored = _bodies(store)
+    finally:
+        store.close()
+    assert store.write_errors >= 1  # it did not fit at first
+    assert len(stored) == 3000 and set(stored.values()) == {(len('{"prompt":"c0000 "}') + 4000, len('{"text":"c0000 "}') + 4000)}
+    assert store.refused_records == 0 and errors == []  # nothing left out, nothing to tell
+
+
+def test_a_record_that_fits_in_no_part_is_kept_and_the_person_told_once(tmp_path, errors):
+    store = _store(tmp_path, 16)
+    try:
+        _call("before", 10, store)
+        store.flush()
+        _call("huge", 20_000_000, store)  # two 20 MB texts, where DuckDB may use 16 MB
+        _call("after", 10, store)
+        for _ in range(12):  # round after round: the part halves down to its least, then the sentence
+            store.flush()
+        assert set(_bodies(store)) == {"before"}
+    finally:
+        store.close()
+    assert store.refused_records == 0
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    sentence = errors[0].getMessage()
+    assert "memoryLimitMb = 16" in sentence and str(tmp_path / "analytics.json") in sentence
+    assert "raise it" in sentence and errors[0].exc_info is None
+
+    store = _store(tmp_path, 256)  # raised: what waited in the spool goes in, in its order
+    try:
+        store.flush()
+        stored = _bodies(store)
+    finally:
+        store.close()
+    assert set(stored) == {"before", "huge", "after"} and stored["huge"][0] == 20_000_000 + len('{"prompt":"huge "}')
