@@ -20,9 +20,16 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio.errors import UserError
+
 SPOOL_DIR = "spool"
 SUFFIX = ".jsonl"
 READ_CHUNK = 8 << 20  # bytes of one segment read per flush, so one huge backlog cannot stall a flush
+
+
+class NotRecorded(UserError):
+    """A record that could not be written to the spool (a full disk, a folder not writable):
+    what it records is not reported as done, and the segment keeps no part of it."""
 
 
 def spool_dir(home: Path) -> Path:
@@ -43,15 +50,25 @@ class SpoolSegment:
     def opened(self) -> bool:
         return self._fd is not None
 
-    def append(self, line: bytes) -> int:
+    def append(self, line: bytes, what: str = "record") -> int:
         """Write one line (ending in a newline) and return the segment's size after it.
-        The caller serialises appends (the store's lock)."""
-        if self._fd is None:
-            self._open()
-        view = memoryview(line)
-        while view:  # os.write may write less than asked (signals, huge lines)
-            written = os.write(self._fd, view)
-            view = view[written:]
+        The caller serialises appends (the store's lock). A line the disk does not take whole is
+        cut off again: a part left behind would run into the next line and spoil it too."""
+        try:
+            if self._fd is None:
+                self._open()
+            view = memoryview(line)
+            while view:  # os.write may write less than asked (signals, huge lines)
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError as e:
+            if self._fd is not None:
+                try:
+                    os.ftruncate(self._fd, self.size)
+                except OSError:
+                    pass  # the reader skips the spoilt line with a warning
+            raise NotRecorded(f"could not keep the {what}'s record in {self.dir} ({e.strerror or e}): free space on that disk, "
+                              "or make the folder writable, and try again.") from None
         self.size += len(line)
         return self.size
 

@@ -221,7 +221,7 @@ class AnalyticsStore:
     def record_call(self, record: CallRecord, input: Any = None, output: Any = None) -> None:
         line = call_line(record, content_text(input), content_text(output))
         with self._lock:
-            end = self._segment.append(line)
+            end = self._segment.append(line, "call")
             if self._in_memory:
                 self._calls.append(line)
                 self._queued_until = end
@@ -234,7 +234,7 @@ class AnalyticsStore:
     def record_run(self, run: RunRecord) -> None:
         line = run_line(run)
         with self._lock:
-            end = self._segment.append(line)
+            end = self._segment.append(line, "run")
             if self._in_memory:
                 # the line, not the object: a snapshot the engine cannot mutate (it keeps changing
                 # its record), redacted like the spool's, decoded by the writer off the event loop

@@ -302,3 +302,44 @@ def test_iom_analytics_beside_a_batch_with_no_web_app_reads_and_the_batch_takes_
     store = AnalyticsStore(iom_home)
     assert counts(store) == (300, 300)
     store.close()
+
+
+def test_a_record_the_disk_does_not_take_is_refused_whole_and_spoils_nothing(tmp_path, monkeypatch):
+    """A full disk mid-line: the call is not reported as recorded (one sentence, naming the
+    folder), the segment keeps no part of the line, and the records after it are read whole."""
+    from studio.analytics import spool
+
+    store = AnalyticsStore(tmp_path)
+    real_write, full = os.write, [False]
+
+    def write(fd, data):
+        if full[0]:  # the disk takes a part of the line, then refuses the rest
+            real_write(fd, bytes(data[:100]))
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+    monkeypatch.setattr(spool.os, "write", write)
+    try:
+        store.record_call(CallRecord(id="before", model_id="m/a", provider="openai"))
+        full[0] = True
+        with pytest.raises(spool.NotRecorded) as refused:
+            store.record_call(CallRecord(id="lost", model_id="m/a", provider="openai"), {"prompt": "q" * 1000})
+        full[0] = False
+        store.record_call(CallRecord(id="after", model_id="m/a", provider="openai"))
+        store.flush()
+        stored = store.read(lambda cur: sorted(r[0] for r in cur.execute("SELECT id FROM calls").fetchall()))
+    finally:
+        store.close()
+    assert str(refused.value) == (f"could not keep the call's record in {tmp_path / 'spool'} (No space left on device): "
+                                  "free space on that disk, or make the folder writable, and try again.")
+    assert stored == ["after", "before"] and store.write_errors == 0
+
+
+def test_a_command_whose_record_cannot_be_kept_says_so_in_one_sentence(iom_home):
+    """No traceback, and no output reported as if recorded: the spool folder cannot be made."""
+    (iom_home / "spool").write_text("a file where the spool folder goes")
+    done = subprocess.run([sys.executable, "-m", "studio", "invoke", "local/text-stats", "--input", '{"text": "hi"}'],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "IOM_HOME": str(iom_home)})
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith(f"error: could not keep the call's record in {iom_home / 'spool'} (")
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

@@ -189,3 +189,15 @@ def test_a_process_beside_the_server_routes_by_the_latency_the_server_has_measur
         studio.close()
     assert stats["loop/chat"]["calls"] == stats["loop/chat"]["answered"] == 3
     assert stats["loop/chat"]["p50Ms"] > 0 and stats["loop/chat"]["errorRate"] == 0.0
+
+
+def test_a_call_whose_record_cannot_be_kept_is_a_server_error_not_a_bad_request():
+    """The studio's disk refused the record (studio/analytics/spool.py): the client's request was
+    fine, so not a 400 that tells an SDK not to try again."""
+    from studio.analytics.spool import NotRecorded
+    from studio.gateway.errors import anthropic_error_detail, classify, openai_error_body
+
+    e = classify(NotRecorded("could not keep the call's record in /home/spool (No space left on device): free space."))
+    assert (e.status, e.kind) == (507, "server_error")
+    assert openai_error_body(e)["error"]["message"].startswith("could not keep the call's record")
+    assert anthropic_error_detail(e)["type"] == "api_error"
