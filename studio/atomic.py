@@ -13,13 +13,44 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from studio.errors import UserError
+
+
+class NotSaved(UserError, OSError):
+    """A file the disk would not take (full, read-only, not writable): one sentence naming it.
+    Still an OSError, for the callers that carry on without the file (caches)."""
+
+
+def disk_fault(e: OSError) -> str:
+    """What the operating system said, in a few words: "No space left on device"."""
+    return e.strerror or str(e)
+
+
+def append_whole(fd: int, data: bytes, size: int) -> None:
+    """Append `data` to the file open at `fd` (O_APPEND), `size` bytes long before it, or leave
+    it as it was: a part the disk took before it refused the rest is cut off again, so the
+    file's next line does not run into it."""
+    try:
+        view = memoryview(data)
+        while view:  # os.write may write less than asked (signals, huge lines)
+            view = view[os.write(fd, view):]
+    except OSError:
+        try:
+            os.ftruncate(fd, size)
+        except OSError:
+            pass  # its reader skips the spoilt line
+        raise
+
 
 def write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
     """`durable=False` keeps the atomic rename but skips the fsyncs: for caches, which a power
     cut may lose (the previous or the new file stays whole) and which are written on hot paths."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise _not_saved(path, e) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -27,14 +58,21 @@ def write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
                 f.flush()
                 os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError):
+            raise _not_saved(path, e) from None
         raise
     if durable:
         _fsync_dir(path.parent)
+
+
+def _not_saved(path: Path, e: OSError) -> NotSaved:
+    return NotSaved(f"could not save {path} ({disk_fault(e)}): free space on that disk, or make the folder "
+                    "writable, and try again; the file as it was before is unchanged.")
 
 
 def write_text(path: Path, text: str, *, durable: bool = True) -> None:

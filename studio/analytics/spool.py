@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio.atomic import append_whole, disk_fault
 from studio.errors import UserError
 
 SPOOL_DIR = "spool"
@@ -53,22 +54,14 @@ class SpoolSegment:
     def append(self, line: bytes, what: str = "record") -> int:
         """Write one line (ending in a newline) and return the segment's size after it.
         The caller serialises appends (the store's lock). A line the disk does not take whole is
-        cut off again: a part left behind would run into the next line and spoil it too."""
+        cut off again (append_whole)."""
         try:
             if self._fd is None:
                 self._open()
-            view = memoryview(line)
-            while view:  # os.write may write less than asked (signals, huge lines)
-                written = os.write(self._fd, view)
-                view = view[written:]
+            append_whole(self._fd, line, self.size)
         except OSError as e:
-            if self._fd is not None:
-                try:
-                    os.ftruncate(self._fd, self.size)
-                except OSError:
-                    pass  # the reader skips the spoilt line with a warning
-            raise NotRecorded(f"could not keep the {what}'s record in {self.dir} ({e.strerror or e}): free space on that disk, "
-                              "or make the folder writable, and try again.") from None
+            raise NotRecorded(f"could not keep the {what}'s record in {self.dir} ({disk_fault(e)}): free space on that "
+                              "disk, or make the folder writable, and try again.") from None
         self.size += len(line)
         return self.size
 

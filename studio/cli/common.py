@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import sys
 from typing import Any, Awaitable, Callable, TypeVar
 
+from studio.atomic import disk_fault
 from studio.errors import UserError
 from studio.heap import freeze_long_lived
 from studio.providers.errors import ProviderError
@@ -57,6 +59,10 @@ def amount(text: str) -> float:
 
 
 _studio = None
+
+# What to do about the system errors a command can meet that are no fault of the studio's.
+REMEDIES = {errno.ENOSPC: "free space on that disk", errno.EDQUOT: "free space on that disk",
+            errno.EACCES: "make it writable", errno.EPERM: "make it writable", errno.EROFS: "make it writable"}
 
 
 def studio():
@@ -133,6 +139,11 @@ def run_command(args) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as e:  # the system refused (a full disk, a folder not writable): its words, not a traceback
+        where = f" ({e.filename})" if e.filename else ""
+        remedy = REMEDIES.get(e.errno)
+        print(f"error: {disk_fault(e)}{where}" + (f"; {remedy}, then try again." if remedy else "."), file=sys.stderr)
+        return 1
     finally:
         close_studio()
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Container, Iterable, Iterator
 
-from studio.atomic import write_json
+from studio.atomic import NotSaved, append_whole, disk_fault, write_json
 from studio.errors import UserError
 from studio.eval.datasets import default_mapping, read_rows, resolve
 from studio.providers.local import processes
@@ -542,24 +542,32 @@ async def run_row(studio, plan: BatchPlan, index: int, row: dict, pipeline=None)
 
 
 class RowWriter:
-    """Appends one JSON line per finished row and flushes it, so a kill loses only rows in flight."""
+    """Appends one JSON line per finished row, straight to the file, so a kill loses only rows in
+    flight; a line the disk does not take whole is cut off again and the batch stops, in one
+    sentence, with every row before it kept."""
 
     def __init__(self, path: Path):
         import threading
 
-        self._f = path.open("a", encoding="utf-8")
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._size = os.fstat(self._fd).st_size
         self._lock = threading.Lock()  # writes come from worker threads (off the event loop)
 
     def write(self, row: dict) -> None:
         from studio.secrets import redact
 
-        line = redact(json.dumps(row, ensure_ascii=False, default=str)) + "\n"
+        line = (redact(json.dumps(row, ensure_ascii=False, default=str)) + "\n").encode("utf-8")
         with self._lock:
-            self._f.write(line)
-            self._f.flush()
+            try:
+                append_whole(self._fd, line, self._size)
+            except OSError as e:
+                raise NotSaved(f"could not keep a finished row in {self.path} ({disk_fault(e)}): free space on that "
+                               "disk, then run the batch again: it goes on from the rows kept.") from None
+            self._size += len(line)
 
     def close(self) -> None:
-        self._f.close()
+        os.close(self._fd)
 
 
 def pending_rows(plan: BatchPlan, done: Container[int]) -> Iterator[tuple[int, dict]]:

@@ -72,6 +72,40 @@ async def test_a_stopped_batch_starts_no_further_row_and_resumes(iom_home):
         s.close()
 
 
+async def test_a_full_disk_stops_the_batch_in_one_sentence_and_the_rows_kept_are_whole(iom_home, monkeypatch):
+    """The disk refuses a row's line part way: the batch stops with the sentence, no part of that
+    line stays in rows.jsonl (it would spoil the next), and the batch run again goes on from the
+    rows kept to the end."""
+    import studio.atomic
+
+    s = Studio(iom_home)
+    real_write, lines = os.write, []
+
+    def write(fd, data):  # os.write everywhere (the spool's too): the rows file's writes counted
+        if not os.readlink(f"/proc/self/fd/{fd}").endswith("rows.jsonl"):
+            return real_write(fd, data)
+        if len(lines) == 4:  # the fifth row's line: a part goes in, then the disk is full
+            real_write(fd, bytes(data[:40]))
+            raise OSError(28, "No space left on device")
+        lines.append(data)
+        return real_write(fd, data)
+    try:
+        plan = plan_batch(s, "review-triage", str(SAMPLE), limit=8, concurrency=1)
+        monkeypatch.setattr(studio.atomic.os, "write", write)
+        with pytest.raises(UserError) as full:
+            await run_batch(s, plan)
+        monkeypatch.undo()
+        rows_file = iom_home / "batches" / plan.id / "rows.jsonl"
+        assert str(full.value) == (f"could not keep a finished row in {rows_file} (No space left on device): free space "
+                                   "on that disk, then run the batch again: it goes on from the rows kept.")
+        assert rows_file.read_bytes().endswith(b"\n") and sorted(load_rows(iom_home, plan.id)) == [0, 1, 2, 3]
+        agg = await run_batch(s, plan)
+        await s.aclose()
+        assert agg["done"] == 8 and agg["complete"] and sorted(load_rows(iom_home, plan.id)) == list(range(8))
+    finally:
+        s.close()
+
+
 def test_same_target_and_data_resume_and_unknown_target(iom_home):
     s = Studio(iom_home)
     try:

@@ -7,7 +7,8 @@ import textwrap
 
 import pytest
 
-from studio.atomic import write_json, write_text
+from studio.atomic import NotSaved, write_json, write_text
+from studio.errors import UserError
 
 
 def test_a_process_killed_before_the_rename_leaves_the_old_file(tmp_path):
@@ -34,11 +35,14 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
-    with pytest.raises(OSError):
+    with pytest.raises(NotSaved) as refused:  # a UserError: one sentence where the UI or the CLI shows it
         write_text(target, "after")
     monkeypatch.undo()
     assert target.read_text() == "before"
     assert [p.name for p in folder.iterdir()] == ["a.txt"]
+    assert str(refused.value) == (f"could not save {target} (No space left on device): free space on that disk, or "
+                                  "make the folder writable, and try again; the file as it was before is unchanged.")
+    assert isinstance(refused.value, UserError) and isinstance(refused.value, OSError)  # caches carry on on OSError
 
 
 def test_json_is_written_with_sorted_keys_and_two_space_indent(tmp_path):

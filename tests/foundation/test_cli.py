@@ -109,6 +109,25 @@ def test_a_provider_error_no_command_caught_is_one_line_not_a_traceback(capsys):
     assert err.startswith("error: t/m: ") and err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.parametrize("error, says", [
+    (OSError(28, "No space left on device", "/home/iom/x.json"),
+     "error: No space left on device (/home/iom/x.json); free space on that disk, then try again.\n"),
+    (PermissionError(13, "Permission denied", "/home/iom"), "error: Permission denied (/home/iom); make it writable, then try again.\n"),
+    (OSError(5, "Input/output error"), "error: Input/output error.\n"),
+])
+def test_a_system_error_no_command_caught_is_its_sentence_not_a_traceback(capsys, error, says):
+    """The last net under every command: a full disk or a folder it may not write is the
+    system's words, where, and what to do."""
+    from argparse import Namespace
+
+    from studio.cli.common import run_command
+
+    def handler(args):
+        raise error
+    assert run_command(Namespace(handler=handler)) == 1
+    assert capsys.readouterr().err == says
+
+
 @pytest.mark.parametrize("args, says", [
     (("runs", "list", "--limit", "-1"), "argument --limit: '-1' is not a whole number, 1 or more"),
     (("datasets", "show", "reviews", "--rows", "-1"), "argument --rows: '-1' is not a whole number, 0 or more"),
