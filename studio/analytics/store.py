@@ -492,7 +492,7 @@ class AnalyticsStore:
         elif not self._told_out_of_memory:
             self._told_out_of_memory = True
             log.error("analytics: the analytics database's memory limit (memoryLimitMb = %d in %s) is too small "
-                      "to write even a few records; they wait in the spool: raise it and start the studio again",
+                      "to write even a few records; they wait in the spool: raise it, then start the studio (or the command) again",
                       self.settings.memory_limit_mb, self.home / FILE_NAME)
 
     def _refused(self, cur, call_lines: list[bytes], runs: list[RunRecord]) -> tuple[set[int], set[int]]:
