@@ -38,7 +38,7 @@ from studio.spec.records import CallRecord, RunRecord
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 DB_FILE = "analytics.duckdb"
-MIN_CHUNK = 64 << 10  # the fewest bytes of a segment one write takes when memory is short (a long line: whole)
+MIN_CHUNK = 64 << 10  # the fewest bytes of a segment one write takes when memory is short (a longer line: whole)
 GROW_AFTER = 20  # writes that fit before a chunk halved for memory is tried at twice its size
 
 _ARROW_TYPES = {"VARCHAR": "string", "TIMESTAMP": "timestamp[us]", "DOUBLE": "float64", "BIGINT": "int64", "BOOLEAN": "bool"}
@@ -492,8 +492,8 @@ class AnalyticsStore:
         elif not self._told_out_of_memory:
             self._told_out_of_memory = True
             log.error("analytics: the analytics database's memory limit (memoryLimitMb = %d in %s) is too small "
-                      "to write even a few records; they wait in the spool: raise it, then start the studio (or the command) again",
-                      self.settings.memory_limit_mb, self.home / FILE_NAME)
+                      "to write even a few records; they wait in the spool: raise it, then start the studio "
+                      "(or the command) again", self.settings.memory_limit_mb, self.home / FILE_NAME)
 
     def _refused(self, cur, call_lines: list[bytes], runs: list[RunRecord]) -> tuple[set[int], set[int]]:
         """The calls and runs the database refuses, found by halving: a part of the batch is
