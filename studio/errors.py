@@ -1,8 +1,11 @@
 """Errors a person can meet. Each carries one sentence that says what is wrong and what to do.
 
 The CLI prints `str(err)` on one line and exits 1; the UI shows it as a notification.
-Anything that is not a `UserError` is a bug in the studio, not the user's fault.
+Anything that is not a `UserError` is a bug in the studio, not the user's fault, but for the
+system's refusals (a full disk, a folder it may not write): their words, by `system_error_sentence`.
 """
+
+import errno
 
 
 class UserError(Exception):
@@ -20,3 +23,16 @@ class CorruptFile(UserError):
         self.path = path
         self.fault = fault
         super().__init__(f"{path} could not be read ({fault}); fix or delete that file.")
+
+
+# What to do about the system errors a person can meet that are no fault of the studio's.
+_REMEDIES = {errno.ENOSPC: "free space on that disk", errno.EDQUOT: "free space on that disk",
+             errno.EACCES: "make it writable", errno.EPERM: "make it writable", errno.EROFS: "make it writable"}
+
+
+def system_error_sentence(e: OSError) -> str:
+    """An OSError no caller turned into a sentence of its own (a full disk, a folder it may not
+    write): the system's words, the file, and what to do where that is known."""
+    where = f" ({e.filename})" if e.filename else ""
+    remedy = _REMEDIES.get(e.errno)
+    return f"{e.strerror or e}{where}" + (f"; {remedy}, then try again." if remedy else ".")

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import errno
 import json
 import sys
 from typing import Any, Awaitable, Callable, TypeVar
 
-from studio.atomic import disk_fault
-from studio.errors import UserError
+from studio.errors import UserError, system_error_sentence
 from studio.heap import freeze_long_lived
 from studio.providers.errors import ProviderError
 from studio.secrets import redact
@@ -59,10 +57,6 @@ def amount(text: str) -> float:
 
 
 _studio = None
-
-# What to do about the system errors a command can meet that are no fault of the studio's.
-REMEDIES = {errno.ENOSPC: "free space on that disk", errno.EDQUOT: "free space on that disk",
-            errno.EACCES: "make it writable", errno.EPERM: "make it writable", errno.EROFS: "make it writable"}
 
 
 def studio():
@@ -140,9 +134,7 @@ def run_command(args) -> int:
     except BrokenPipeError:
         return 0
     except OSError as e:  # the system refused (a full disk, a folder not writable): its words, not a traceback
-        where = f" ({e.filename})" if e.filename else ""
-        remedy = REMEDIES.get(e.errno)
-        print(f"error: {disk_fault(e)}{where}" + (f"; {remedy}, then try again." if remedy else "."), file=sys.stderr)
+        print(f"error: {system_error_sentence(e)}", file=sys.stderr)
         return 1
     finally:
         close_studio()

@@ -11,7 +11,7 @@ from typing import Any, Awaitable, Callable
 
 from nicegui import ui
 
-from studio.errors import UserError
+from studio.errors import UserError, system_error_sentence
 from studio.providers.errors import ProviderError
 from studio.formats import dollars, money  # noqa: F401 — re-exported for the pages
 
@@ -36,6 +36,8 @@ def error_sentence(exc: BaseException) -> str:
     # Module reloads in test harnesses can leave two copies of our classes; match by name too.
     if any(c.__name__ in ("UserError", "ProviderError") for c in type(exc).__mro__):
         return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:  # a full disk, a folder it may not write: the system's words
+        return system_error_sentence(exc)
     return GENERIC_ERROR
 
 

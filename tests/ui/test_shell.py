@@ -50,6 +50,9 @@ def test_error_sentences():
     e = ProviderError(ErrorKind.RATE_LIMITED, model_id="m/x", retry_after_s=3)
     assert error_sentence(e) == str(e) and "retry after 3s" in str(e)
     assert error_sentence(KeyError("internal detail")) == GENERIC_ERROR
+    # the system's refusals no handler turned into a sentence: its words, where, and what to do
+    assert error_sentence(OSError(28, "No space left on device", "/home/iom/pipelines/p.json")) == (
+        "No space left on device (/home/iom/pipelines/p.json); free space on that disk, then try again.")
 
 
 async def test_unexpected_errors_are_generic_on_the_page_and_logged(user: User, caplog):
