@@ -317,7 +317,7 @@ def test_a_record_the_disk_does_not_take_is_refused_whole_and_spoils_nothing(tmp
             real_write(fd, bytes(data[:100]))
             raise OSError(28, "No space left on device")
         return real_write(fd, data)
-    monkeypatch.setattr(spool.os, "write", write)
+    monkeypatch.setattr(os, "write", write)  # what the spool's append (studio.atomic.append_whole) calls
     try:
         store.record_call(CallRecord(id="before", model_id="m/a", provider="openai"))
         full[0] = True

@@ -76,8 +76,6 @@ async def test_a_full_disk_stops_the_batch_in_one_sentence_and_the_rows_kept_are
     """The disk refuses a row's line part way: the batch stops with the sentence, no part of that
     line stays in rows.jsonl (it would spoil the next), and the batch run again goes on from the
     rows kept to the end."""
-    import studio.atomic
-
     s = Studio(iom_home)
     real_write, lines = os.write, []
 
@@ -91,7 +89,7 @@ async def test_a_full_disk_stops_the_batch_in_one_sentence_and_the_rows_kept_are
         return real_write(fd, data)
     try:
         plan = plan_batch(s, "review-triage", str(SAMPLE), limit=8, concurrency=1)
-        monkeypatch.setattr(studio.atomic.os, "write", write)
+        monkeypatch.setattr(os, "write", write)  # what studio.atomic.append_whole calls
         with pytest.raises(UserError) as full:
             await run_batch(s, plan)
         monkeypatch.undo()
