@@ -13,17 +13,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from studio.errors import UserError
+from studio.errors import UserError, disk_fault
 
 
 class NotSaved(UserError, OSError):
     """A file the disk would not take (full, read-only, not writable): one sentence naming it.
     Still an OSError, for the callers that carry on without the file (caches)."""
-
-
-def disk_fault(e: OSError) -> str:
-    """What the operating system said, in a few words: "No space left on device"."""
-    return e.strerror or str(e)
 
 
 def append_whole(fd: int, data: bytes, size: int) -> None:

@@ -30,9 +30,14 @@ _REMEDIES = {errno.ENOSPC: "free space on that disk", errno.EDQUOT: "free space 
              errno.EACCES: "make it writable", errno.EPERM: "make it writable", errno.EROFS: "make it writable"}
 
 
+def disk_fault(e: OSError) -> str:
+    """What the operating system said, in a few words: "No space left on device"."""
+    return e.strerror or str(e)
+
+
 def system_error_sentence(e: OSError) -> str:
     """An OSError no caller turned into a sentence of its own (a full disk, a folder it may not
     write): the system's words, the file, and what to do where that is known."""
     where = f" ({e.filename})" if e.filename else ""
     remedy = _REMEDIES.get(e.errno)
-    return f"{e.strerror or e}{where}" + (f"; {remedy}, then try again." if remedy else ".")
+    return f"{disk_fault(e)}{where}" + (f"; {remedy}, then try again." if remedy else ".")

@@ -20,8 +20,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.atomic import append_whole, disk_fault
-from studio.errors import UserError
+from studio.atomic import append_whole
+from studio.errors import UserError, disk_fault
 
 SPOOL_DIR = "spool"
 SUFFIX = ".jsonl"

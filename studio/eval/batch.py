@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Container, Iterable, Iterator
 
-from studio.atomic import NotSaved, append_whole, disk_fault, write_json
-from studio.errors import UserError
+from studio.atomic import NotSaved, append_whole, write_json
+from studio.errors import UserError, disk_fault
 from studio.eval.datasets import default_mapping, read_rows, resolve
 from studio.providers.local import processes
 from studio.spec.base import utcnow
