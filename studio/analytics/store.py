@@ -8,9 +8,10 @@ One process at a time holds the database (DuckDB's file lock): the owner. The ow
 thread, with its own cursor, commits every `interval_s` (≤ 1 s) or as soon as `batch_size`
 calls wait: the records this process queued in memory, and the new lines of every other
 process's segment (the CLI beside a running web app, crashed processes), with how far each
-segment was read, in one transaction of at most a chunk of each (8 MB, less while DuckDB's
-memory limit cannot take that much: `_write_less`). A process that cannot get the database (the web app
-holds it) only spools, and its writer keeps trying to become the owner. Readers call
+segment was read, in one transaction (at most a chunk of each file, 8 MB; while DuckDB's memory
+limit cannot take a round, less, and of the lines queued in memory too: `_write_less`). A
+process that cannot get the database (the web app holds it) only spools, and its writer keeps
+trying to become the owner. Readers call
 `read(fn)`; where another process owns the database that raises `DatabaseBusy`, and the CLI
 asks the running web app instead (studio/analytics/remote.py).
 Nothing is opened or imported until first use, so building a Studio stays cheap.
@@ -93,8 +94,9 @@ class AnalyticsStore:
         self._file_until = 0  # own-segment lines before this offset are not in memory
         self._queued_until = 0  # own-segment offset just past the last record queued in memory
         self._queued_bytes = 0  # of the lines queued in memory
-        # Bytes of spool lines one transaction takes (of each segment): halved when DuckDB runs
-        # out of its memory limit writing them, doubled again after GROW_AFTER writes that fit.
+        # Bytes of spool lines one transaction takes (of each segment; of the queue in memory too
+        # once lowered): halved when DuckDB runs out of its memory limit writing them, doubled
+        # again after GROW_AFTER writes that fit.
         self._chunk = spool.READ_CHUNK
         self._fitted = 0  # writes in a row that fitted, since the chunk was last changed
         self._told_out_of_memory = False
@@ -226,7 +228,7 @@ class AnalyticsStore:
                 self._calls.append(line)
                 self._queued_until = end
                 self._queued_bytes += len(line)
-            full = len(self._calls) >= self.batch_size or self._queued_bytes >= self._chunk
+            full = len(self._calls) >= self.batch_size or self._queued_bytes >= self._short_of_memory()
             self._ensure_writer()
         if full and not self._wake.is_set():
             self._wake.set()
@@ -320,7 +322,7 @@ class AnalyticsStore:
             commands, self._commands = self._commands, []
             queued_until = self._queued_until
             queued_bytes, self._queued_bytes = self._queued_bytes, 0
-        if queued_bytes > self._chunk:  # more than one transaction takes: read from the file, in chunks
+        if queued_bytes > self._short_of_memory():  # more than a write takes now: read from the file, in chunks
             with self._lock:
                 self._file_until = max(self._file_until, queued_until)
             calls, run_lines = [], []
@@ -472,6 +474,11 @@ class AnalyticsStore:
             self.refused_records += len(bad_calls) + len(bad_runs)
             return self._write(cur, [line for i, line in enumerate(call_lines) if i not in bad_calls],
                                [run for i, run in enumerate(runs) if i not in bad_runs], progress, by_rows=True)
+
+    def _short_of_memory(self) -> float:
+        """The bytes of queued lines one write takes while DuckDB's memory limit is short (its
+        chunk); unbounded while it is not, as one transaction for all costs least."""
+        return self._chunk if self._chunk < spool.READ_CHUNK else float("inf")
 
     @staticmethod
     def _rollback(cur) -> None:
