@@ -27,6 +27,7 @@ from typing import Any, AsyncIterator, Callable, Container, Iterable, Iterator
 from studio.atomic import NotSaved, append_whole, write_json
 from studio.errors import UserError, disk_fault
 from studio.eval.datasets import default_mapping, read_rows, resolve
+from studio.paths import read_each
 from studio.providers.local import processes
 from studio.spec.base import utcnow
 from studio.spec.chat import CHAT_TYPES
@@ -399,13 +400,7 @@ def read_plan_file(meta: Path) -> BatchPlan:
 
 def batch_plans(home: Path) -> list[BatchPlan]:
     """Every batch's plan that reads, oldest first, without reading its rows."""
-    root = batches_root(home)
-    plans = []
-    for meta in sorted(root.glob("*/batch.json")) if root.is_dir() else []:
-        try:
-            plans.append(read_plan_file(meta))
-        except PLAN_ERRORS:
-            continue
+    plans = read_each(batches_root(home), "*/batch.json", read_plan_file, PLAN_ERRORS)
     return sorted(plans, key=lambda p: p.created)
 
 

@@ -21,6 +21,7 @@ from typing import Any, Iterator
 from studio.atomic import write_json
 from studio.errors import UserError
 from studio.jsonread import check_shape
+from studio.paths import read_each
 from studio.spec.base import utcnow
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
@@ -229,14 +230,9 @@ def import_dataset(home: Path, file: str | Path, dataset_id: str | None = None, 
 
 
 def list_datasets(home: Path) -> list[Dataset]:
-    root = datasets_root(home)
-    found = []
-    for meta in sorted(root.glob("*/meta.json")) if root.is_dir() else []:
-        try:
-            found.append(Dataset.from_json(json.loads(meta.read_text("utf-8"))))
-        except (ValueError, KeyError, TypeError):
-            continue
-    return found
+    def read(meta: Path) -> Dataset:
+        return Dataset.from_json(json.loads(meta.read_text("utf-8")))
+    return read_each(datasets_root(home), "*/meta.json", read, (ValueError, KeyError, TypeError))
 
 
 def get_dataset(home: Path, dataset_id: str) -> Dataset:

@@ -28,6 +28,7 @@ from studio.eval.batch import (SAFE_ID, answered_latencies, batch_models, builti
                                percentile, plan_batch, run_batch, swapped_pipeline, target_label)
 from studio.eval.caveats import failure_warnings, score_warnings
 from studio.eval.scorers import ScorerSpec, bootstrap_ci, judge_rows, pick, score_rows
+from studio.paths import read_each
 from studio.providers.local import processes
 from studio.spec.base import utcnow
 
@@ -282,16 +283,8 @@ def kept_note(experiment_id: str | None) -> str:
 
 def list_experiments(home: Path) -> list[dict[str, Any]]:
     """The saved experiments, oldest first; a file that is not one (see `_well_formed`) is left out."""
-    root = experiments_root(home)
-    docs = []
-    for p in sorted(root.glob("*.json")) if root.is_dir() else []:
-        try:
-            doc = json.loads(p.read_text("utf-8"))
-        except (ValueError, OSError):
-            continue
-        if _well_formed(doc):
-            docs.append(doc)
-    return sorted(docs, key=lambda d: str(d.get("created", "")))
+    docs = read_each(experiments_root(home), "*.json", lambda p: json.loads(p.read_text("utf-8")), (ValueError, OSError))
+    return sorted(filter(_well_formed, docs), key=lambda d: str(d.get("created", "")))
 
 
 def find_variant(doc: dict, ref: str) -> dict:
