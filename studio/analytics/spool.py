@@ -20,15 +20,15 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.atomic import append_whole
-from studio.errors import UserError, disk_fault
+from studio.atomic import NotSaved, append_whole
+from studio.errors import disk_fault
 
 SPOOL_DIR = "spool"
 SUFFIX = ".jsonl"
 READ_CHUNK = 8 << 20  # bytes of one segment read per flush, so one huge backlog cannot stall a flush
 
 
-class NotRecorded(UserError):
+class NotRecorded(NotSaved):
     """A record that could not be written to the spool (a full disk, a folder not writable):
     what it records is not reported as done, and the segment keeps no part of it."""
 

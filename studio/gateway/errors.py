@@ -4,7 +4,7 @@ message}}), always one sentence, secrets redacted, `retry-after` kept."""
 
 from __future__ import annotations
 
-from studio.analytics.spool import NotRecorded
+from studio.atomic import NotSaved
 from studio.errors import NotFound, UserError
 from studio.gateway.json_answer import JSONAnswer
 from studio.providers.errors import ErrorKind, ProviderError
@@ -36,7 +36,7 @@ def classify(e: Exception) -> GatewayError:
         return GatewayError(STATUS.get(e.kind, 502), e.kind.value, str(e), e.retry_after_s)
     if isinstance(e, NotFound):
         return GatewayError(404, "model_not_found", str(e))
-    if isinstance(e, NotRecorded):  # the studio's disk, not the request: a server error, not a 400
+    if isinstance(e, NotSaved):  # the studio's disk (a record, a file), not the request: not a 400
         return GatewayError(507, "server_error", str(e))
     if isinstance(e, UserError):
         return GatewayError(400, "invalid_request_error", str(e))

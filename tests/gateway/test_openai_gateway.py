@@ -201,3 +201,6 @@ def test_a_call_whose_record_cannot_be_kept_is_a_server_error_not_a_bad_request(
     assert (e.status, e.kind) == (507, "server_error")
     assert openai_error_body(e)["error"]["message"].startswith("could not keep the call's record")
     assert anthropic_error_detail(e)["type"] == "api_error"
+    from studio.atomic import NotSaved
+
+    assert classify(NotSaved("could not save /home/pipelines/p.json (Read-only file system): …")).status == 507
