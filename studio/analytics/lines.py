@@ -29,6 +29,7 @@ _to_json = CallRecord.__pydantic_serializer__.to_json  # model_dump_json's bytes
 CALL_PREFIX = b'{"kind":"call",'  # how every call line starts (the writer sorts lines by it)
 RUN_PREFIX = b'{"kind":"run","record":'  # and every run line
 _RUN_ID = RUN_PREFIX + b'{"id":"'  # run_line writes the record's id first (RunRecord's first field)
+_STATUS = b',"status":"'
 
 
 def call_line(record: CallRecord, input_text: str | None, output_text: str | None) -> bytes:
@@ -102,6 +103,20 @@ def _plain_run_id(line: bytes) -> bytes | None:
     end = line.find(b'"', len(_RUN_ID))
     run_id = line[len(_RUN_ID):end]
     return run_id if end > 0 and b"\\" not in run_id else None
+
+
+def run_state(line: bytes) -> tuple[str, str]:
+    """(id, status) of a run line, read off the line's start where run_line wrote it plainly
+    (the id first, then two strings, then the status: a quote inside a string is escaped, so
+    the first `,"status":"` is the record's own); any other line is parsed whole."""
+    run_id = _plain_run_id(line)
+    at = line.find(_STATUS) + len(_STATUS)
+    if run_id is not None and at >= len(_STATUS):
+        status = line[at:line.find(b'"', at)]
+        if status.isalpha():
+            return run_id.decode(), status.decode()
+    run = decode_run(line)
+    return run.id, run.status
 
 
 def decode_run(line: bytes) -> RunRecord:

@@ -129,6 +129,29 @@ def read_from(path: Path, offset: int, until: int | None = None, chunk: int = RE
     return Backlog(path.name, [line for line in lines if line.strip()], offset + cut, at_end)
 
 
+def runs_left_running(path: Path) -> set[str]:
+    """The runs a segment recorded as started and never as ended: its writer was killed, crashed,
+    or could not write the end. Read once, when the segment is collected (its writer gone)."""
+    from studio.analytics.lines import RUN_PREFIX, run_state
+
+    running: set[str] = set()
+    try:
+        with open(path, "rb") as f:
+            for line in f:
+                if line.startswith(RUN_PREFIX) and line.endswith(b"\n"):
+                    try:
+                        run_id, status = run_state(line)
+                    except Exception:  # an unreadable line: the writer skipped it too
+                        continue
+                    if status == "running":
+                        running.add(run_id)
+                    else:
+                        running.discard(run_id)
+    except FileNotFoundError:
+        pass
+    return running
+
+
 def writer_gone(path: Path) -> bool:
     """True when no process holds the segment open for writing any more."""
     try:

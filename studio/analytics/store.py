@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 DB_FILE = "analytics.duckdb"
 MIN_CHUNK = 64 << 10  # the fewest bytes of a segment one write takes when memory is short (a longer line: whole)
+INTERRUPTED = ("interrupted: the process running it ended before the run did (killed, crashed, or its end could "
+               "not be recorded); the calls it finished are recorded")
 GROW_AFTER = 20  # writes that fit before a chunk halved for memory is tried at twice its size
 
 _ARROW_TYPES = {"VARCHAR": "string", "TIMESTAMP": "timestamp[us]", "DOUBLE": "float64", "BIGINT": "int64", "BOOLEAN": "bool"}
@@ -105,6 +107,7 @@ class AnalyticsStore:
         self._hourly_added = 0
         self._calls: list[bytes] = []  # the spool lines of queued calls (call_batch parses them)
         self._runs: list[bytes] = []  # spool lines of runs, decoded by the writer
+        self._unended: set[str] = set()  # runs this process recorded as started and not yet as ended
         self._commands: list[tuple[Callable, Future]] = []
         self._wake = threading.Event()
         self._stopping = False
@@ -237,6 +240,10 @@ class AnalyticsStore:
         line = run_line(run)
         with self._lock:
             end = self._segment.append(line, "run")
+            if run.status == "running":
+                self._unended.add(run.id)
+            else:
+                self._unended.discard(run.id)
             if self._in_memory:
                 # the line, not the object: a snapshot the engine cannot mutate (it keeps changing
                 # its record), redacted like the spool's, decoded by the writer off the event loop
@@ -408,8 +415,16 @@ class AnalyticsStore:
                 with self._lock:
                     if self._segment.size != size or self._calls or self._runs:
                         continue
+                    left_running = set(self._unended)
+                if not self._interrupted(cur, left_running):
+                    continue
+                with self._lock:
+                    if self._segment.size != size:
+                        continue
                     self._segment.close(delete=True)
             elif spool.writer_gone(path):
+                if not self._interrupted(cur, spool.runs_left_running(path)):
+                    continue
                 path.unlink(missing_ok=True)  # the file first: a stale progress row is harmless
             else:
                 continue
@@ -421,6 +436,22 @@ class AnalyticsStore:
                 log.exception("analytics: could not forget finished spool segments")
             for name in finished:
                 self._progress.pop(name, None)
+
+    @staticmethod
+    def _interrupted(cur, run_ids: set[str]) -> bool:
+        """Store the runs a finished segment left running as failed, saying why: nothing will
+        ever record their end, and a run shown as running for good misleads the audit trail.
+        False when the database refused (the segment is then kept, to try again)."""
+        if not run_ids:
+            return True
+        try:
+            for part in parts(sorted(run_ids)):
+                cur.execute(f"UPDATE runs SET status = 'failed', error = ? WHERE status = 'running' AND id IN ({marks(part)})",
+                            [INTERRUPTED, *part])
+        except Exception:
+            log.exception("analytics: could not mark %d runs as interrupted; trying again later", len(run_ids))
+            return False
+        return True
 
     def _write(self, cur, call_lines: list[bytes], runs, progress: dict[str, int], *, by_rows: bool = False) -> bool:
         from studio.analytics import call_batch  # pyarrow: ~110 ms of import, kept off the studio's start
