@@ -6,11 +6,13 @@ Nothing here imports NiceGUI.
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from studio.analytics import AnalyticsStore
+from studio.atomic import NotSaved
 from studio.paths import data_home
 from studio.registry import ModelRegistry, PipelineRegistry
 from studio.registry.samples import SeedReport, remember_shipped_schemas, seed, seed_if_first_start
@@ -21,6 +23,9 @@ if TYPE_CHECKING:
     from studio.providers.hub import ProviderHub
 
 _UNBUILT = object()  # not None: a test may set `providers = None` (a build without the hub)
+
+
+log = logging.getLogger(__name__)
 
 
 class Studio:
@@ -39,7 +44,11 @@ class Studio:
         self._engine: Engine = _UNBUILT
         self.first_seed: SeedReport | None = None
         if seed_samples:
-            self.first_seed = seed_if_first_start(self.home, self.models, self.pipelines)
+            try:
+                self.first_seed = seed_if_first_start(self.home, self.models, self.pipelines)
+            except NotSaved as e:  # a read-only or full IOM_HOME: what needs no write still works
+                log.warning("the sample models and pipelines were not written (%s: %s); the next start tries again.",
+                            e.fault, e.path)
 
     @property
     def providers(self) -> ProviderHub:

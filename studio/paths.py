@@ -11,10 +11,15 @@ import platformdirs
 T = TypeVar("T")
 
 
-def data_home() -> Path:
-    """The data dir, created on first use. Read each time so tests can point it elsewhere."""
+def home_dir() -> Path:
+    """The data dir's path (IOM_HOME, else the platform's), read each time so tests can point it elsewhere."""
     env = os.environ.get("IOM_HOME")
-    home = Path(env).expanduser() if env else Path(platformdirs.user_data_dir("iom-studio", appauthor=False))
+    return Path(env).expanduser() if env else Path(platformdirs.user_data_dir("iom-studio", appauthor=False))
+
+
+def data_home() -> Path:
+    """The data dir, created on first use."""
+    home = home_dir()
     home.mkdir(parents=True, exist_ok=True)
     return home
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
+from pathlib import Path
 
-from studio.errors import UserError
+from studio.errors import UserError, disk_fault
 from studio.security.policy import is_loopback
 
 UI_TOKEN_ENV = "IOM_UI_TOKEN"
@@ -32,3 +34,20 @@ def check_port_free(host: str, port: int) -> None:
         except OSError as e:
             raise UserError(f"cannot listen on {host}:{port} ({e.strerror}); another program (perhaps another "
                             "IoM Studio) uses that port: stop it, or choose another with IOM_PORT or --port.") from None
+
+
+def check_home_writable(home: Path) -> None:
+    """The studio writes its registry, records and settings under IOM_HOME from its first page
+    on: a folder it cannot write (read-only, full, not its owner's) is said before it serves."""
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=home)
+        try:
+            os.write(fd, b"\n" * 4096)  # a full disk refuses the data, not always the name
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as e:
+        raise UserError(f"IoM Studio cannot write to its folder {home} ({disk_fault(e)}): it keeps its models, "
+                        "pipelines and records there; make the folder writable (or free space on its disk), or set "
+                        "IOM_HOME to another folder, then start again.") from None

@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 import sys
 
-from studio.paths import data_home
+from studio.paths import home_dir
 
 # NiceGUI keeps per-user storage in ./.nicegui unless told; keep it with the studio's data.
-os.environ.setdefault("NICEGUI_STORAGE_PATH", str(data_home() / "nicegui"))
+os.environ.setdefault("NICEGUI_STORAGE_PATH", str(home_dir() / "nicegui"))
 
 from nicegui import app, background_tasks, ui  # noqa: E402
 
@@ -18,7 +18,7 @@ from studio.errors import UserError
 from studio.heap import freeze_long_lived
 from studio.security.guard import Guard
 from studio.security.policy import AccessPolicy
-from studio.security.preflight import check_binding, check_port_free, ui_token_required
+from studio.security.preflight import check_binding, check_home_writable, check_port_free, ui_token_required
 from studio.ui.first_answer import FirstAnswer
 from studio.ui.threads import io_bound
 
@@ -145,6 +145,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         check_binding(host)
         if not in_test_harness:
             check_port_free(host, port)
+        check_home_writable(home_dir())
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -144,3 +144,15 @@ def test_a_number_out_of_range_is_a_usage_line_not_a_traceback_or_nothing(iom, a
     r = iom(*args)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert r.stderr.strip().splitlines()[-1].endswith(says)
+
+
+def test_samples_that_cannot_be_written_are_one_warning_and_what_needs_no_write_works(iom, iom_home):
+    (iom_home / "pipelines").write_text("a file where the pipelines' folder goes")
+    r = iom("models", "list", "--json")
+    assert r.returncode == 0, r.stderr
+    assert {m["id"] for m in json.loads(r.stdout)} >= {m.id for m in sample_models()}  # written before the refusal
+    warning = r.stderr.strip().splitlines()
+    assert len(warning) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert warning[0].startswith("iom: warning: the sample models and pipelines were not written (") \
+        and str(iom_home / "pipelines") in warning[0] and warning[0].endswith("the next start tries again.")
+    assert not (iom_home / ".seeded").exists()  # so a start that can write them does

@@ -4,6 +4,7 @@ client that is not a web page. Nothing refused is recorded."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -115,6 +116,40 @@ def test_a_taken_port_is_one_line_and_exit_1(iom_home):
             assert done.returncode == 1, done
             assert done.stderr.strip().count("\n") == 0 and f"127.0.0.1:{port}" in done.stderr
             assert "NiceGUI ready" not in done.stdout + done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_folder_it_cannot_write_is_one_line_before_it_serves(iom_home):
+    """Not a page answering 500 with a traceback in the log (the samples' first write failing)."""
+    (iom_home / "a-file").write_text("not a folder")
+    home = iom_home / "a-file" / "studio"  # no user, root included, can make this folder
+    for cmd in (["run.py"], ["-m", "studio", "serve", "--port", str(free_port())]):
+        done = subprocess.run([sys.executable, *cmd], cwd=ROOT, env=cli_env(home, IOM_PORT=str(free_port())),
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1, done
+        assert done.stderr.strip().count("\n") == 0 and f"cannot write to its folder {home} (Not a directory)" \
+            in done.stderr and "set IOM_HOME to another folder" in done.stderr
+        assert "NiceGUI ready" not in done.stdout + done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_full_disk_is_found_before_the_studio_serves(iom_home, monkeypatch):
+    """An empty file can be made on a full disk: the check writes a block into it."""
+    import errno
+
+    from studio.errors import UserError
+    from studio.security.preflight import check_home_writable
+
+    real_write = os.write
+
+    def full(fd, data):
+        if os.readlink(f"/proc/self/fd/{fd}").startswith(str(iom_home / ".write-test-")):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    check_home_writable(iom_home)
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(UserError, match=r"cannot write to its folder .* \(No space left on device\)"):
+        check_home_writable(iom_home)
+    assert not list(iom_home.glob(".write-test-*"))  # the probe does not stay behind
 
 
 def test_ui_behind_the_token(iom_home):
