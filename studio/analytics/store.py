@@ -69,6 +69,26 @@ def save_progress(cur, progress: dict[str, int]) -> None:
                 [v for name in names for v in (name, progress[name])])
 
 
+def damaged(e: BaseException) -> bool:
+    """Whether DuckDB refused the file itself: not a database, or a block whose checksum fails."""
+    import duckdb
+
+    text = str(e).lower()
+    return isinstance(e, duckdb.Error) and ("corrupt" in text or "not a valid duckdb" in text or "checksum" in text)
+
+
+def not_opened(path: Path, e: BaseException) -> UserError:
+    """One sentence for a database DuckDB will not open or read, with what to do about it."""
+    fault = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    if damaged(e):
+        return UserError(f"the analytics database {path} is damaged ({fault}): move it aside (keep it: it holds the "
+                         "history so far), then try again: a new one is made, and the records waiting in the spool go "
+                         "into it.")
+    return UserError(f"could not open the analytics database {path} ({fault}): free space on its disk or make it "
+                     "writable; if DuckDB says it is from another version, upgrade IoM Studio or move the file aside; "
+                     "then try again.")
+
+
 class DatabaseBusy(UserError):
     """Another IoM Studio process holds analytics.duckdb (its records still reach it via the spool)."""
 
@@ -102,6 +122,7 @@ class AnalyticsStore:
         self._chunk = spool.READ_CHUNK
         self._fitted = 0  # writes in a row that fitted, since the chunk was last changed
         self._told_out_of_memory = False
+        self._told_not_opened = ""  # the last reason logged for a database that would not open
         self._progress: dict[str, int] = {}  # segment -> bytes committed (owner only)
         self._hourly_rows = 0  # hourly_calls rows after the last compaction, and added since
         self._hourly_added = 0
@@ -175,14 +196,14 @@ class AnalyticsStore:
                         "records still reach it, and the web app answers reads of it: try again in a moment.")
                 try:
                     db = duckdb.connect(str(self.path))
-                except duckdb.IOException as e:
-                    if "lock" in str(e).lower():
+                except duckdb.Error as e:
+                    if isinstance(e, duckdb.IOException) and "lock" in str(e).lower():
                         raise DatabaseBusy(
                             f"the analytics database {self.path} is in use by another IoM Studio process; "
                             "records still reach it, but reading it needs that process: wait for it to finish "
                             "or stop it, then try again."
                         ) from None
-                    raise UserError(f"could not open the analytics database {self.path}: {e}") from None
+                    raise not_opened(self.path, e) from None
                 try:
                     db.execute(f"SET memory_limit = '{self.settings.memory_limit_mb}MB'")
                     migrate(db)
@@ -190,6 +211,9 @@ class AnalyticsStore:
 
                     apply_retention(db, self.settings.retention_days)
                     self._progress = dict(db.execute("SELECT segment, byte_offset FROM spool_progress").fetchall())
+                except duckdb.Error as e:
+                    db.close()
+                    raise not_opened(self.path, e) from None
                 except BaseException:
                     db.close()
                     raise
@@ -219,6 +243,10 @@ class AnalyticsStore:
         cur = self._connection().cursor()
         try:
             return fn(cur, *args, **kwargs)
+        except Exception as e:
+            if damaged(e):  # a block found broken only when a query reads it
+                raise not_opened(self.path, e) from None
+            raise
         finally:
             cur.close()
 
@@ -278,6 +306,8 @@ class AnalyticsStore:
                         cur = self._connection().cursor()
                     except DatabaseBusy as busy:  # another process owns it; our lines wait in the spool
                         self._refuse_commands(busy)
+                    except UserError as e:  # damaged, or refused by the disk: said once, tried again each interval
+                        self._tell_not_opened(e)
                     except Exception:
                         log.exception("analytics writer could not open %s; records stay in the spool", self.path)
                 if cur is not None:  # commands are only queued once we own the database (submit)
@@ -294,6 +324,12 @@ class AnalyticsStore:
                     cur.close()
             finally:
                 self._writer_running = False
+
+    def _tell_not_opened(self, e: UserError) -> None:
+        """Why the database would not open, logged once per reason (the writer tries each interval)."""
+        if str(e) != self._told_not_opened:
+            self._told_not_opened = str(e)
+            log.error("analytics: %s Until then records stay in the spool.", e)
 
     def _let_go(self, cur) -> None:
         """Close the database for the web app that asked for it. From the switch on, records go
@@ -691,6 +727,8 @@ class AnalyticsStore:
                 cur.close()
             except DatabaseBusy:
                 pass
+            except UserError as e:
+                self._tell_not_opened(e)
             except Exception:
                 log.exception("analytics: could not take the spool in at close; it stays for the next start")
         self._segment.close()
