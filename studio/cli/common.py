@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
+import time
+import traceback
+from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 
 from studio.errors import UserError, system_error_sentence
@@ -136,8 +140,37 @@ def run_command(args) -> int:
     except OSError as e:  # the system refused (a full disk, a folder not writable): its words, not a traceback
         print(f"error: {system_error_sentence(e)}", file=sys.stderr)
         return 1
+    except Exception as e:  # a bug of ours: one sentence, and the traceback kept for the report
+        if os.environ.get("IOM_DEBUG") == "1":
+            raise
+        print(f"error: {bug_sentence(e)}", file=sys.stderr)
+        return 1
     finally:
         close_studio()
+
+
+def bug_sentence(e: Exception) -> str:
+    """What the person sees of a failure the studio did not foresee: what failed, that it is
+    the studio's fault, and where its traceback (redacted) was written for a bug report."""
+    what = redact((str(e).strip().splitlines() or [""])[0])[:200]
+    failed = type(e).__name__ + (f": {what}" if what else "")
+    try:
+        kept = keep_traceback(e)
+    except OSError as refused:
+        return f"IoM Studio failed unexpectedly ({failed}); this is a bug: run the command again with IOM_DEBUG=1 " \
+               f"to see where (the details could not be written: {system_error_sentence(refused)})"
+    return f"IoM Studio failed unexpectedly ({failed}); this is a bug, not your input: please report it with {kept}."
+
+
+def keep_traceback(e: Exception) -> Path:
+    """Write the traceback, redacted, to IOM_HOME/logs/ (one file per failure: easy to attach)."""
+    from studio.atomic import write_text
+    from studio.paths import home_dir
+
+    text = "".join(traceback.format_exception(e))
+    path = home_dir() / "logs" / f"error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    write_text(path, redact(f"iom {' '.join(sys.argv[1:])}\n\n{text}"), durable=False)
+    return path
 
 
 def print_json(data: Any) -> None:

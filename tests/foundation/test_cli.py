@@ -128,6 +128,33 @@ def test_a_system_error_no_command_caught_is_its_sentence_not_a_traceback(capsys
     assert capsys.readouterr().err == says
 
 
+def test_a_bug_is_one_sentence_and_its_traceback_is_kept_redacted_for_the_report(capsys, iom_home, monkeypatch):
+    """Never a traceback on the terminal, even for a failure the studio did not foresee: what
+    failed, that it is a bug, and the file that holds the traceback (secrets masked)."""
+    from argparse import Namespace
+
+    from studio.cli.common import run_command
+
+    monkeypatch.setenv("IOM_HOME", str(iom_home))
+    monkeypatch.delenv("IOM_DEBUG", raising=False)
+    key = "sk-proj-" + "A1b2C3d4" * 6
+
+    def handler(args):
+        raise KeyError(f"Authorization: Bearer {key}")
+    assert run_command(Namespace(handler=handler)) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and key not in err, err
+    assert err.startswith("error: IoM Studio failed unexpectedly (KeyError: ") and "this is a bug, not your input" in err
+    kept = list((iom_home / "logs").glob("error-*.txt"))
+    assert len(kept) == 1 and str(kept[0]) in err
+    text = kept[0].read_text("utf-8")
+    assert "Traceback (most recent call last)" in text and "in handler" in text and key not in text
+
+    monkeypatch.setenv("IOM_DEBUG", "1")  # a developer's run: the traceback itself
+    with pytest.raises(KeyError):
+        run_command(Namespace(handler=handler))
+
+
 @pytest.mark.parametrize("args, says", [
     (("runs", "list", "--limit", "-1"), "argument --limit: '-1' is not a whole number, 1 or more"),
     (("datasets", "show", "reviews", "--rows", "-1"), "argument --rows: '-1' is not a whole number, 0 or more"),
