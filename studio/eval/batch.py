@@ -405,15 +405,16 @@ def batch_plans(home: Path) -> list[BatchPlan]:
 
 
 def load_rows(home: Path, batch_id: str) -> dict[int, dict]:
-    """Finished rows by index. A last line cut short by a crash is ignored (that row reruns)."""
+    """Finished rows by index. A line that does not read (cut short by a crash, spoilt bytes) is
+    left out: that row runs again."""
     path = batch_dir(home, batch_id) / "rows.jsonl"
     done: dict[int, dict] = {}
     try:
-        with path.open(encoding="utf-8") as f:
+        with path.open("rb") as f:  # bytes: a spoilt line must not stop the lines after it
             for line in f:
                 try:
                     row = json.loads(line)
-                except ValueError:
+                except ValueError:  # (UnicodeDecodeError among them)
                     continue
                 if isinstance(row, dict) and isinstance(row.get("index"), int):
                     done[row["index"]] = row

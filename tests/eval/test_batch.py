@@ -18,7 +18,7 @@ from studio.core import Studio
 from studio.errors import UserError
 from studio.recording import MemoryRecorder
 import studio.eval.batch as batch_module
-from studio.eval.batch import load_plan, load_rows, plan_batch, run_batch, run_row
+from studio.eval.batch import batch_dir, load_plan, load_rows, plan_batch, run_batch, run_row
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "samples" / "datasets" / "reviews.csv"
@@ -68,6 +68,25 @@ async def test_a_stopped_batch_starts_no_further_row_and_resumes(iom_home):
         assert agg["done"] == 10 and agg["complete"] and sorted(load_rows(iom_home, plan.id)) == list(range(10))
         # only the rows not run before ran now
         assert sorted(memory.runs) == sorted(f"{plan.id}-{i}" for i in range(10) if i not in first)
+    finally:
+        s.close()
+
+
+async def test_a_spoilt_row_line_is_left_out_and_run_again_not_a_stop_for_the_rows_after_it(iom_home):
+    """Bytes that are not UTF-8 in rows.jsonl (a bad disk, an editor) ended every read of the
+    batch in a UnicodeDecodeError: its page, `iom batch show` and `export`."""
+    s = Studio(iom_home)
+    try:
+        plan = plan_batch(s, "review-triage", str(SAMPLE), limit=5)
+        await run_batch(s, plan)
+        path = batch_dir(iom_home, plan.id) / "rows.jsonl"
+        lines = path.read_bytes().splitlines(keepends=True)
+        spoilt = json.loads(lines[2])["index"]
+        path.write_bytes(b"".join(lines[:2] + [b'{"index": \xff\xfe\n'] + lines[3:]))
+        assert sorted(load_rows(iom_home, plan.id)) == sorted(set(range(5)) - {spoilt})
+        agg = await run_batch(s, plan)
+        await s.aclose()
+        assert agg["done"] == 5 and agg["complete"] and sorted(load_rows(iom_home, plan.id)) == list(range(5))
     finally:
         s.close()
 
