@@ -12,6 +12,8 @@ from pathlib import Path
 
 from nicegui import app, ui
 
+from studio.ui.widgets import notify_error
+
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
 ASSETS_URL = "/assets"
 MARK_URL = f"{ASSETS_URL}/mark.svg"
@@ -71,6 +73,9 @@ def frame(title: str, *, narrow_nav: bool = False):
     # The start page is just "IoM Studio"; other pages name themselves first, for the tab strip.
     ui.page_title("IoM Studio" if title == "Home" else f"{title} · IoM Studio")
     ui.colors(primary=PRIMARY)
+    # What no handler of the page caught: one sentence on the page, not a button that silently
+    # does nothing (NiceGUI logs the traceback on the server).
+    ui.on_exception(lambda e: notify_error(e, logged=True))
     section = current_section(_request_path(), title)
     with ui.header(elevated=True).classes("items-center gap-3 px-4 py-2 bg-primary"):
         with ui.link(target="/").classes("flex items-center gap-2 no-underline text-white"):

@@ -67,3 +67,27 @@ async def test_unexpected_errors_are_generic_on_the_page_and_logged(user: User, 
     assert logged and "ZeroDivisionError" in caplog.text
     caplog.clear()  # the user fixture fails a test on ERROR logs; this one was expected
 
+
+
+async def test_an_error_no_handler_caught_is_one_sentence_on_the_page_not_silence(user: User, caplog):
+    """A button whose handler fails in a way nobody foresaw: the person is told (the generic
+    sentence), the traceback goes to the server's log only."""
+    from studio.ui.shell import frame
+    from studio.ui.widgets import GENERIC_ERROR
+
+    def fail() -> None:
+        raise ZeroDivisionError("secret internals")
+
+    @ui.page("/test-unforeseen")
+    def page() -> None:
+        with frame("Unforeseen"):
+            ui.button("Go", on_click=fail)
+
+    await user.open("/test-unforeseen")
+    user.find("Go").click()
+    await user.should_see(GENERIC_ERROR)
+    await user.should_not_see("secret internals")
+    assert "ZeroDivisionError" in caplog.text  # logged once, by NiceGUI
+    assert sum("secret internals" in r.getMessage() or (r.exc_info and "secret internals" in str(r.exc_info[1]))
+               for r in caplog.records) == 1
+    caplog.clear()  # the user fixture fails a test on ERROR logs; this one was expected
