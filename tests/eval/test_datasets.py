@@ -48,6 +48,8 @@ def test_jsonl_and_parquet(iom_home, tmp_path):
     ("arr.jsonl", '[1, 2]\n', ["row 1", "not an object"]),
     ("lone.jsonl", '{"a": "ok"}\n{"a": "half \\ud83d"}\n', ["row 2", "column 'a'", "lone surrogate"]),
     ("latin1.jsonl", b'{"a": "ok"}\n{"a": "caf\xe9"}\n', ["row 2", "not UTF-8"]),
+    ("latin1.csv", b'text,label\nok,1\n"two\nlines",2\ncaf\xe9,3\n', ["(line 5, byte 4 of the line)", "not UTF-8"]),
+    ("latin1-header.csv", b't\xe9xt,label\nok,1\n', ["(its header row, byte 2 of the line)", "not UTF-8"]),
     ("empty.csv", "text\n", ["no rows"]),
     ("data.txt", "x", ["CSV, JSONL or Parquet"]),
 ])
@@ -185,3 +187,14 @@ def test_a_dataset_a_running_batch_reads_is_not_deleted(iom_home):
         running.release()
     ds, batches = delete_dataset(iom_home, "rev")
     assert ds.id == "rev" and batches == [plan.id] and list_datasets(iom_home) == []
+
+
+def test_a_csv_is_read_as_spreadsheets_write_it(iom_home, tmp_path):
+    """A byte order mark, CRLF endings, a quoted value over two lines and one with a comma: the
+    reader that goes through the file as it reads keeps all of them as the whole-text one did
+    (line ends as "\\n", in a quoted value too)."""
+    src = tmp_path / "excel.csv"
+    src.write_bytes('\ufefftext,label\r\n"two\r\nlines",a\r\n"x, y",b\r\n'.encode("utf-8"))
+    ds = import_dataset(iom_home, src)
+    assert ds.rows == 2 and [c["name"] for c in ds.columns] == ["text", "label"]
+    assert rows_of(iom_home, ds) == [{"text": "two\nlines", "label": "a"}, {"text": "x, y", "label": "b"}]
