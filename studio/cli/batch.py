@@ -10,8 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from studio.cli.common import (interrupted, print_json, print_table, progress_bars, run_until_interrupted, studio,
-                               total_cost)
+from studio.cli.common import (interrupted, print_json, print_json_with_rows, print_table, progress_bars,
+                               run_until_interrupted, studio, total_cost)
 from studio.errors import UserError
 
 
@@ -131,22 +131,27 @@ def _list(args) -> int:
 
 
 def _show(args) -> int:
-    from studio.eval.batch import aggregate, load_plan, load_rows
+    """The rows are read one at a time (rows_in_order), tallied as they pass: a batch of a
+    million rows is not held as a million dicts to be shown."""
+    from studio.eval.batch import Tally, load_plan, rows_in_order
 
     home = studio().home
     plan = load_plan(home, args.batch_id)
-    rows = load_rows(home, plan.id)
-    ordered = [rows[i] for i in sorted(rows)]
-    agg = aggregate(plan, rows)
-    if args.json:
-        print_json({**plan.to_json(), **agg, "rowResults": ordered})
+    if args.json:  # the figures lead, the rows follow: two reads of the file
+        agg = Tally.of(rows_in_order(home, plan.id)).result(plan)
+        print_json_with_rows({**plan.to_json(), **agg}, "rowResults", rows_in_order(home, plan.id))
         return 0
+    tally = Tally()
+    table = []
+    for r in rows_in_order(home, plan.id):
+        tally.add(r)
+        table.append([str(r["index"]), r["status"], _money(r.get("costUsd")), _ms(r.get("latencyMs")),
+                      (r.get("error") or json.dumps(r.get("output"), ensure_ascii=False))[:80]])
+    agg = tally.result(plan)
     print(f"batch {plan.id}: {plan.target} over {plan.dataset_id or plan.data}; "
           f"{agg['done']}/{plan.rows} rows done, {agg['failed']} failed, cost {total_cost(agg)}, "
           f"p50 {_ms(agg['latencyP50Ms'])}, p95 {_ms(agg['latencyP95Ms'])}{_cached(agg)}")
-    print_table([[str(r["index"]), r["status"], _money(r.get("costUsd")), _ms(r.get("latencyMs")),
-                  (r.get("error") or json.dumps(r.get("output"), ensure_ascii=False))[:80]] for r in ordered],
-                ["row", "status", "cost", "latency", "output"])
+    print_table(table, ["row", "status", "cost", "latency", "output"])
     return 0
 
 

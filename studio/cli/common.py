@@ -7,10 +7,11 @@ import asyncio
 import json
 import os
 import sys
+import textwrap
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, Iterable, TypeVar
 
 from studio.errors import UserError, system_error_sentence
 from studio.heap import freeze_long_lived
@@ -175,6 +176,22 @@ def keep_traceback(e: Exception) -> Path:
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+
+
+def print_json_with_rows(head: dict, key: str, rows: Iterable[Any]) -> None:
+    """print_json({**head, key: list(rows)}), character for character, with the rows written as
+    they come instead of held in one list first (a batch's million rows)."""
+    marker = "@@iom-rows@@"
+    text = json.dumps({**head, key: marker}, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    before, after = text.split(json.dumps(marker), 1)
+    write = sys.stdout.write
+    write(before + "[")
+    empty = True
+    for row in rows:
+        item = json.dumps(row, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+        write(("\n" if empty else ",\n") + textwrap.indent(item, "    "))
+        empty = False
+    write(("]" if empty else "\n  ]") + after + "\n")
 
 
 def print_table(rows: list[list[str]], headers: list[str]) -> None:

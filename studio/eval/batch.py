@@ -303,7 +303,7 @@ def delete_batch(home: Path, batch_id: str) -> int:
     lock = BatchLock(folder, batch_id)
     lock.acquire("wait for it to finish (or stop it), then delete it.")
     try:
-        rows = len(load_rows(home, batch_id))
+        rows = row_count(home, batch_id)
         shutil.rmtree(folder)
     finally:
         lock.release()
@@ -404,23 +404,46 @@ def batch_plans(home: Path) -> list[BatchPlan]:
     return sorted(plans, key=lambda p: p.created)
 
 
-def load_rows(home: Path, batch_id: str) -> dict[int, dict]:
-    """Finished rows by index. A line that does not read (cut short by a crash, spoilt bytes) is
-    left out: that row runs again."""
-    path = batch_dir(home, batch_id) / "rows.jsonl"
-    done: dict[int, dict] = {}
+def _row_lines(path: Path) -> Iterator[tuple[int, dict]]:
+    """(offset, row) of each line of a rows file that reads as a row; a line that does not
+    (cut short by a crash, spoilt bytes) is left out: that row runs again."""
     try:
         with path.open("rb") as f:  # bytes: a spoilt line must not stop the lines after it
+            offset = 0
             for line in f:
+                at, offset = offset, offset + len(line)
                 try:
                     row = json.loads(line)
                 except ValueError:  # (UnicodeDecodeError among them)
                     continue
                 if isinstance(row, dict) and isinstance(row.get("index"), int):
-                    done[row["index"]] = row
+                    yield at, row
     except FileNotFoundError:
-        pass
-    return done
+        return
+
+
+def row_count(home: Path, batch_id: str) -> int:
+    """How many rows are done, without keeping them (a million-row batch's rows are gigabytes as dicts)."""
+    return len({row["index"] for _, row in _row_lines(batch_dir(home, batch_id) / "rows.jsonl")})
+
+
+def rows_in_order(home: Path, batch_id: str) -> Iterator[dict]:
+    """The finished rows by index, one at a time: what is kept between the two reads of the
+    file is each row's offset, not the row (100k rows were 430 MB as a dict of dicts)."""
+    path = batch_dir(home, batch_id) / "rows.jsonl"
+    offsets = {row["index"]: at for at, row in _row_lines(path)}  # the last line of an index, as load_rows
+    if not offsets:  # (no rows file yet)
+        return
+    with path.open("rb") as f:
+        for index in sorted(offsets):
+            f.seek(offsets[index])
+            yield json.loads(f.readline())
+
+
+def load_rows(home: Path, batch_id: str) -> dict[int, dict]:
+    """Finished rows by index (see _row_lines). Every row in memory: for a few thousand rows (an
+    experiment's comparison); the commands that go through a whole batch use rows_in_order."""
+    return {row["index"]: row for _, row in _row_lines(batch_dir(home, batch_id) / "rows.jsonl")}
 
 
 def aggregate(plan: BatchPlan, rows: dict[int, dict]) -> dict[str, Any]:
@@ -589,9 +612,13 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
         lock.acquire("wait for it to finish, then run the same command again to see its figures.")
         try:
             write_json(folder / "batch.json", plan.to_json())
-            done = load_rows(studio.home, plan.id)
+            done: set[int] = set()
+            tally = Tally()  # of the rows done, read a row at a time (a resumed million-row batch)
+            for row in rows_in_order(studio.home, plan.id):
+                done.add(row["index"])
+                tally.add(row)
             _trim_partial_line(folder / "rows.jsonl")
-            return pending_rows(plan, set(done)), Tally.of(done.values()), RowWriter(folder / "rows.jsonl")
+            return pending_rows(plan, done), tally, RowWriter(folder / "rows.jsonl")
         except BaseException:
             lock.release()
             raise
@@ -695,53 +722,73 @@ def _trim_partial_line(path: Path) -> None:
         pass
 
 
-def rows_table(home: Path, batch_id: str):
-    """The batch's finished rows in index order, as the Arrow table its exports hold."""
+EXPORT_CHUNK = 10_000  # rows per Arrow batch an export writes: its memory, whatever the batch's size
+
+
+def _export_schema():
+    import pyarrow as pa
+
+    return pa.schema([
+        ("index", pa.int64()), ("run_id", pa.string()), ("status", pa.string()), ("inputs", pa.string()),
+        ("output", pa.string()), ("expected", pa.string()), ("error", pa.string()), ("cost_usd", pa.float64()),
+        ("latency_ms", pa.float64())])
+
+
+def _export_batches(home: Path, batch_id: str, schema) -> Iterator:
+    """The batch's finished rows in index order, as Arrow record batches of EXPORT_CHUNK rows."""
     import pyarrow as pa
 
     load_plan(home, batch_id)  # a batch that is not there, or does not read, is said so first
-    done = load_rows(home, batch_id)
-    return pa.Table.from_pylist([{
-        "index": r["index"], "run_id": r.get("runId"), "status": r["status"],
-        "inputs": json.dumps(r.get("inputs"), ensure_ascii=False),
-        "output": json.dumps(r.get("output"), ensure_ascii=False),
-        "expected": json.dumps(r.get("expected"), ensure_ascii=False),
-        "error": r.get("error"), "cost_usd": r.get("costUsd"), "latency_ms": r.get("latencyMs"),
-    } for r in (done[i] for i in sorted(done))], schema=pa.schema([
-        ("index", pa.int64()), ("run_id", pa.string()), ("status", pa.string()), ("inputs", pa.string()),
-        ("output", pa.string()), ("expected", pa.string()), ("error", pa.string()), ("cost_usd", pa.float64()),
-        ("latency_ms", pa.float64())]))
+    rows = ({"index": r["index"], "run_id": r.get("runId"), "status": r["status"],
+             "inputs": json.dumps(r.get("inputs"), ensure_ascii=False),
+             "output": json.dumps(r.get("output"), ensure_ascii=False),
+             "expected": json.dumps(r.get("expected"), ensure_ascii=False),
+             "error": r.get("error"), "cost_usd": r.get("costUsd"), "latency_ms": r.get("latencyMs")}
+            for r in rows_in_order(home, batch_id))
+    while chunk := list(itertools.islice(rows, EXPORT_CHUNK)):
+        yield pa.RecordBatch.from_pylist(chunk, schema=schema)
+
+
+def _write_rows(home: Path, batch_id: str, sink, fmt: str) -> int:
+    """Write the rows to `sink` (a path or a stream) as Parquet or CSV, a chunk at a time."""
+    schema = _export_schema()
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        writer = pq.ParquetWriter(sink, schema)
+    else:
+        import pyarrow.csv as pcsv
+
+        writer = pcsv.CSVWriter(sink, schema)
+    count = 0
+    with writer:
+        for batch in _export_batches(home, batch_id, schema):
+            writer.write_batch(batch)
+            count += batch.num_rows
+    return count
 
 
 def rows_csv(home: Path, batch_id: str) -> bytes:
     """The batch's rows as CSV (what the web app's download sends)."""
     import pyarrow as pa
-    import pyarrow.csv as pcsv
 
     sink = pa.BufferOutputStream()
-    pcsv.write_csv(rows_table(home, batch_id), sink)
+    _write_rows(home, batch_id, sink, "csv")
     return sink.getvalue().to_pybytes()
 
 
 def export_rows(home: Path, batch_id: str, out: Path) -> int:
     """Write the batch's rows as Parquet or CSV (by extension); returns the row count."""
-    table = rows_table(home, batch_id)
-    suffix = out.suffix.lower()
+    fmt = {".parquet": "parquet", ".csv": "csv"}.get(out.suffix.lower())
+    if fmt is None:
+        load_plan(home, batch_id)  # an unknown batch is said first, as before
+        raise UserError(f"{out.name}: export writes .parquet or .csv files; use one of those extensions.")
     tmp = out.with_name(f".{out.name}.tmp")
     try:
-        if suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            pq.write_table(table, tmp)
-        elif suffix == ".csv":
-            import pyarrow.csv as pcsv
-
-            pcsv.write_csv(table, tmp)
-        else:
-            raise UserError(f"{out.name}: export writes .parquet or .csv files; use one of those extensions.")
+        count = _write_rows(home, batch_id, str(tmp), fmt)
         os.replace(tmp, out)
     except OSError as e:
-        raise UserError(f"could not write {out} ({e.strerror}).") from None
+        raise UserError(f"could not write {out} ({e.strerror or e}).") from None
     finally:
         tmp.unlink(missing_ok=True)
-    return table.num_rows
+    return count

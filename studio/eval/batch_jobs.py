@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import UserError
-from studio.eval.batch import BatchPlan, batch_dir, load_plan, load_rows, run_batch
+from studio.eval.batch import BatchPlan, batch_dir, load_plan, row_count, run_batch
 from studio.eval.batch_watch import FINISHED, RUNNING, batch_state
 from studio.eval.jobs import per_studio
 
@@ -91,7 +91,7 @@ class BatchJobs:
 def resumable_plan(home: Path, batch_id: str) -> BatchPlan:
     """The plan of a batch that can go on here, or UserError saying why not (file work: a thread)."""
     plan = load_plan(home, batch_id)
-    state = batch_state(batch_dir(home, batch_id), plan, len(load_rows(home, batch_id)))
+    state = batch_state(batch_dir(home, batch_id), plan, row_count(home, batch_id))
     if state == RUNNING:
         raise UserError(f"batch {batch_id} is being run (by a terminal, an experiment or this page); it counts up here.")
     if state == FINISHED:

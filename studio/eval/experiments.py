@@ -25,7 +25,7 @@ from typing import Any, Callable
 from studio.atomic import write_json
 from studio.errors import UserError
 from studio.eval.batch import (SAFE_ID, answered_latencies, batch_models, builtin_names, in_workers, load_rows,
-                               percentile, plan_batch, run_batch, swapped_pipeline, target_label)
+                               percentile, plan_batch, row_count, run_batch, swapped_pipeline, target_label)
 from studio.eval.caveats import failure_warnings, score_warnings
 from studio.eval.scorers import ScorerSpec, bootstrap_ci, judge_rows, pick, score_rows
 from studio.paths import read_each
@@ -202,7 +202,7 @@ def _builtin_models(studio, plans: list) -> list[str]:
     variant, and not at all when the experiment is run again with every row done."""
     names: set[str] = set()
     for plan in plans:
-        if in_workers(plan) and len(load_rows(studio.home, plan.id)) < plan.rows:
+        if in_workers(plan) and row_count(studio.home, plan.id) < plan.rows:
             pipeline = swapped_pipeline(studio, plan.target, plan.swaps) if plan.kind == "pipeline" else None
             names.update(builtin_names(batch_models(studio, plan.kind, plan.target, pipeline)))
     return sorted(names)

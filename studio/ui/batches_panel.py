@@ -12,7 +12,7 @@ from typing import Any
 from nicegui import ui
 
 from studio.errors import UserError
-from studio.eval.batch import aggregate, batch_dir, delete_batch, load_plan, load_rows, rows_csv, target_label
+from studio.eval.batch import Tally, batch_dir, delete_batch, load_plan, rows_csv, rows_in_order, target_label
 from studio.eval.batch_jobs import BatchJob, batch_jobs, resumable_plan
 from studio.eval.batch_watch import STOPPED, batch_state, shared_watch
 from studio.eval.experiments import experiments_by_batch, kept_note
@@ -57,11 +57,15 @@ def _row_view(r: dict) -> dict[str, Any]:
 
 
 def _load_batch(home: Path, batch_id: str) -> tuple[dict, list[dict]]:
+    """The dialog's figures and first rows, the rows read one at a time (a batch of a million)."""
     plan = load_plan(home, batch_id)
-    rows = load_rows(home, batch_id)
-    shown = [_row_view(rows[i]) for i in sorted(rows)[:ROWS_SHOWN]]
-    state = batch_state(batch_dir(home, batch_id), plan, len(rows))
-    return {**plan.to_json(), **aggregate(plan, rows), "state": state}, shown
+    tally, shown = Tally(), []
+    for row in rows_in_order(home, batch_id):
+        tally.add(row)
+        if len(shown) < ROWS_SHOWN:
+            shown.append(_row_view(row))
+    state = batch_state(batch_dir(home, batch_id), plan, tally.done)
+    return {**plan.to_json(), **tally.result(plan), "state": state}, shown
 
 
 async def batches_panel(studio) -> None:

@@ -91,6 +91,36 @@ async def test_a_spoilt_row_line_is_left_out_and_run_again_not_a_stop_for_the_ro
         s.close()
 
 
+async def test_a_whole_batch_is_read_a_row_at_a_time_in_index_order_as_load_rows_sees_it(iom_home, tmp_path,
+                                                                                             monkeypatch):
+    """show and export go through rows_in_order (the file read twice, offsets kept between) and
+    write Arrow batches of EXPORT_CHUNK rows: the same rows as load_rows, the later line of an
+    index winning, a spoilt line left out."""
+    s = Studio(iom_home)
+    try:
+        plan = plan_batch(s, "review-triage", str(SAMPLE), limit=5, concurrency=3)
+        await run_batch(s, plan)
+        await s.aclose()
+    finally:
+        s.close()
+    path = batch_dir(iom_home, plan.id) / "rows.jsonl"
+    again = {**json.loads(path.read_bytes().splitlines()[0]), "output": {"text": "the later line"}}
+    with path.open("ab") as f:
+        f.write(b'{"index": 3, "spoilt\n' + json.dumps(again).encode() + b"\n")
+    kept = load_rows(iom_home, plan.id)
+    assert list(batch_module.rows_in_order(iom_home, plan.id)) == [kept[i] for i in range(5)]
+    assert kept[again["index"]]["output"] == {"text": "the later line"}
+    assert batch_module.row_count(iom_home, plan.id) == 5
+
+    monkeypatch.setattr(batch_module, "EXPORT_CHUNK", 2)
+    assert batch_module.export_rows(iom_home, plan.id, tmp_path / "rows.parquet") == 5
+    table = pq.read_table(tmp_path / "rows.parquet")
+    assert table.column("index").to_pylist() == [0, 1, 2, 3, 4]
+    assert json.loads(table.column("output")[again["index"]].as_py()) == {"text": "the later line"}
+    with_header = batch_module.rows_csv(iom_home, plan.id).decode().splitlines()
+    assert with_header[0].startswith('"index","run_id","status"') and len(with_header) == 6
+
+
 async def test_a_full_disk_stops_the_batch_in_one_sentence_and_the_rows_kept_are_whole(iom_home, monkeypatch):
     """The disk refuses a row's line part way: the batch stops with the sentence, no part of that
     line stays in rows.jsonl (it would spoil the next), and the batch run again goes on from the

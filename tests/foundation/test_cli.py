@@ -183,3 +183,18 @@ def test_samples_that_cannot_be_written_are_one_warning_and_what_needs_no_write_
     assert warning[0].startswith("iom: warning: the sample models and pipelines were not written (") \
         and str(iom_home / "pipelines") in warning[0] and warning[0].endswith("the next start tries again.")
     assert not (iom_home / ".seeded").exists()  # so a start that can write them does
+
+
+@pytest.mark.parametrize("head, rows", [
+    ({"id": "b1", "zeta": [1, 2], "done": 2, "naïve": "ü"}, [{"output": {"text": "two\nlines ü", "n": [1, None]}}, {"x": 1.5}]),
+    ({"id": "b2"}, []),
+    ({}, [1, "two", [3], {}]),
+])
+def test_rows_written_as_they_come_are_the_json_print_json_writes(capsys, head, rows):
+    """`iom batch show --json` streams a batch's rows; a script reading it sees the same text."""
+    from studio.cli.common import print_json, print_json_with_rows
+
+    print_json({**head, "rowResults": rows})
+    whole = capsys.readouterr().out
+    print_json_with_rows(head, "rowResults", iter(rows))
+    assert capsys.readouterr().out == whole
