@@ -153,14 +153,20 @@ async def analytics_page() -> None:
                               rows=[], row_key="id", pagination=10).classes("w-full cursor-pointer").props("dense wrap-cells")
         runs_table.on("rowClick", lambda e: show_run(e.args[1]["id"]))
         with ui.expansion("Retention and audit settings", icon="policy").classes("w-full"):
-            settings = store.settings
-            ui.label(f"Saved in {store.home / 'analytics.json'}.").classes("text-xs opacity-70")
-            days_input = ui.number("Keep call detail for (days; empty = forever)", value=settings.retention_days,
-                                   min=1, step=1, format="%d").classes("w-80")
-            hashes_switch = ui.switch("Audit: keep only hashes of inputs and outputs", value=settings.audit_hashes_only)
-            with ui.row():
-                ui.button("Save settings", on_click=lambda: save_settings()).props("outline")
-                ui.button("Apply retention now", on_click=lambda: apply_retention()).props("outline")
+            try:
+                settings = store.settings
+            except UserError as e:  # analytics.json damaged: said here, the rest of the page still drawn
+                settings = None
+                ui.label(str(e)).classes("text-negative").props("data-testid=analytics-settings-error")
+            if settings is not None:
+                ui.label(f"Saved in {store.home / 'analytics.json'}.").classes("text-xs opacity-70")
+                days_input = ui.number("Keep call detail for (days; empty = forever)", value=settings.retention_days,
+                                       min=1, step=1, format="%d").classes("w-80")
+                hashes_switch = ui.switch("Audit: keep only hashes of inputs and outputs",
+                                          value=settings.audit_hashes_only)
+                with ui.row():
+                    ui.button("Save settings", on_click=lambda: save_settings()).props("outline")
+                    ui.button("Apply retention now", on_click=lambda: apply_retention()).props("outline")
 
     def card(title: str, value: str, note: str = "") -> None:
         with ui.card().classes("min-w-40"):
