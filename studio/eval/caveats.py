@@ -5,9 +5,10 @@ variant and shown under its table: rows that failed, answers without the field a
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Collection, Iterable
 
 from studio.eval.batch import load_rows
 from studio.eval.scorers import has_field
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from studio.eval.experiments import Variant
 
 
-def failure_warnings(rows: list[dict], batch_id: str) -> list[str]:
+def failure_warnings(rows: Collection[dict], batch_id: str) -> list[str]:
     """The variant's failed rows, with the first one's error: a quality of 0 with 100% errors
     said nothing of why (a capability policy no model met, a key missing, a refused input)."""
     failed = [r for r in rows if r.get("status") != "succeeded"]
@@ -55,7 +56,7 @@ def _counted(variant: dict, rows: dict[int, dict]) -> list[dict]:
     return counted
 
 
-def score_warnings(v: Variant, scores: list[dict], rows: list[dict]) -> list[str]:
+def score_warnings(v: Variant, scores: list[dict], rows: Iterable[dict]) -> list[str]:
     """One sentence per score with rows the judge could not grade (not scored), and per score
     that read no field, or none in some rows (those rows scored 0)."""
     warnings = []
@@ -82,8 +83,8 @@ def score_warnings(v: Variant, scores: list[dict], rows: list[dict]) -> list[str
     return warnings
 
 
-def _output_fields(rows: list[dict]) -> str:
-    names = sorted({k for r in rows[:50] if isinstance(r.get("output"), dict) for k in r["output"]})
+def _output_fields(rows: Iterable[dict]) -> str:
+    names = sorted({k for r in itertools.islice(rows, 50) if isinstance(r.get("output"), dict) for k in r["output"]})
     if not names:
         return "the outputs have no fields"
     shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")

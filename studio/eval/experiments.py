@@ -24,8 +24,9 @@ from typing import Any, Callable
 
 from studio.atomic import write_json
 from studio.errors import UserError
-from studio.eval.batch import (SAFE_ID, answered_latencies, batch_models, builtin_names, in_workers, load_rows,
-                               percentile, plan_batch, row_count, run_batch, swapped_pipeline, target_label)
+from studio.eval.batch import (SAFE_ID, BatchRows, answered_latency, batch_models, builtin_names, in_workers,
+                               load_rows, percentile, plan_batch, row_count, run_batch, swapped_pipeline,
+                               target_label)
 from studio.eval.caveats import failure_warnings, score_warnings
 from studio.eval.scorers import ScorerSpec, bootstrap_ci, judge_rows, pick, score_rows
 from studio.paths import read_each
@@ -167,21 +168,18 @@ async def _run_variants(studio, variants: list[Variant], plans: list, scorers: l
         if stop is not None and stop() and (agg["done"] < plan.rows or plan is not plans[-1]):
             raise ExperimentStopped(f"stopped at {v.name} ({agg['done']} of {plan.rows} rows done); the rows done "
                                     "are kept, and running the same experiment again goes on from there.")
-        rows = [r for _, r in sorted((await asyncio.to_thread(load_rows, studio.home, plan.id)).items())]
+        rows = BatchRows(studio.home, plan.id)  # each pass in a thread: it reads the file
         scores = []
         for s in scorers:
             spec = ScorerSpec(**{**s.__dict__, "field": v.fields.get(s.column, s.field)})
-            report = await judge_rows(studio, spec, rows) if spec.kind == "llm_judge" else score_rows(spec, rows)
+            if spec.kind == "llm_judge":
+                report = await judge_rows(studio, spec, await asyncio.to_thread(list, rows))
+            else:
+                report = await asyncio.to_thread(score_rows, spec, rows)
             scores.append(report.to_json())
         means = [s["mean"] for s in scores if s["mean"] is not None]
-        per_row_quality = []  # each row's mean over the scorers that scored it: the quality's CI
-        for r in rows:
-            got = [s["perRow"].get(str(r["index"])) for s in scores]
-            got = [g for g in got if g is not None]
-            if got:
-                per_row_quality.append(sum(got) / len(got))
+        per_row_quality, lat, warnings = await asyncio.to_thread(_row_figures, v, plan.id, scores, rows)
         judge_cost = sum(s["judgeCostUsd"] or 0.0 for s in scores)
-        lat = answered_latencies(rows)
         total = agg["costUsd"]
         results.append({"variant": v.name, "target": v.target, "swaps": v.swaps, "fields": v.fields,
                         "batchId": plan.id, "rows": plan.rows, "quality": sum(means) / len(means) if means else None,
@@ -192,8 +190,24 @@ async def _run_variants(studio, variants: list[Variant], plans: list, scorers: l
                         "latencyP50Ms": percentile(lat, 0.5), "latencyP95Ms": percentile(lat, 0.95),
                         "errorRate": agg["errorRate"], "unpricedRows": agg["unpricedRows"],
                         "cachedRows": agg["cachedRows"], "modelVersion": _measured_version(studio, v),
-                        "warnings": failure_warnings(rows, plan.id) + score_warnings(v, scores, rows)})
+                        "warnings": warnings})
     return results
+
+
+def _row_figures(v: Variant, batch_id: str, scores: list[dict], rows: BatchRows
+                 ) -> tuple[list[float], list[float], list[str]]:
+    """Each row's mean over the scorers that scored it (the quality's CI), the answered rows'
+    latencies, and the variant's warnings: one pass over the rows, and the warnings' own."""
+    per_row_quality, latencies = [], []
+    for r in rows:
+        got = [s["perRow"].get(str(r["index"])) for s in scores]
+        got = [g for g in got if g is not None]
+        if got:
+            per_row_quality.append(sum(got) / len(got))
+        ms = answered_latency(r)
+        if ms is not None:
+            latencies.append(ms)
+    return per_row_quality, latencies, failure_warnings(rows, batch_id) + score_warnings(v, scores, rows)
 
 
 def _builtin_models(studio, plans: list) -> list[str]:

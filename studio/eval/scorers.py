@@ -13,7 +13,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 import jsonschema
 
@@ -173,17 +173,24 @@ def score_value(spec: ScorerSpec, got: Any, expected: Any) -> float | None:
     raise UserError(f"scorer {k} needs a model call; use score_rows with a studio.")
 
 
+BOOTSTRAP_CELLS = 1 << 20  # draws made at once: all 1,000 resamples of 30k rows were 480 MB (100k: 1.6 GB)
+
+
 def bootstrap_ci(values: list[float], *, resamples: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float] | None:
-    """Percentile bootstrap interval of the mean; seeded so a report is reproducible."""
+    """Percentile bootstrap interval of the mean; seeded so a report is reproducible. The
+    resamples are drawn a block at a time (the same draws, in the same order, as all at once)."""
     import numpy as np  # here, not at the top: the web app imports this module at start (~130 ms)
 
     if not values:
         return None
     arr = np.asarray(values, dtype=float)
-    if len(arr) == 1:
+    n = len(arr)
+    if n == 1:
         return float(arr[0]), float(arr[0])
     rng = np.random.default_rng(seed)
-    means = arr[rng.integers(0, len(arr), size=(resamples, len(arr)))].mean(axis=1)
+    block = max(1, BOOTSTRAP_CELLS // n)
+    means = np.concatenate([arr[rng.integers(0, n, size=(min(block, resamples - done), n))].mean(axis=1)
+                            for done in range(0, resamples, block)])
     lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
     return float(lo), float(hi)
 
@@ -243,7 +250,7 @@ def _aggregate(spec: ScorerSpec, per_row: dict[int, float | None], pairs=None, j
                        judge_cost_usd=judge_cost)
 
 
-def score_rows(spec: ScorerSpec, rows: list[dict]) -> ScoreReport:
+def score_rows(spec: ScorerSpec, rows: Iterable[dict]) -> ScoreReport:
     """Score batch rows (as in rows.jsonl) with a non-judge scorer. A failed row scores 0, and
     so does an output without the field; the report counts those, so a 0 that only means "no
     such field" (a variant whose output names it differently) can be told from a wrong answer."""
