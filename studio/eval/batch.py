@@ -422,46 +422,51 @@ def _row_lines(path: Path) -> Iterator[tuple[int, dict]]:
         return
 
 
+def rows_file(home: Path, batch_id: str) -> Path:
+    return batch_dir(home, batch_id) / "rows.jsonl"
+
+
 def row_count(home: Path, batch_id: str) -> int:
     """How many rows are done, without keeping them (a million-row batch's rows are gigabytes as dicts)."""
-    return len({row["index"] for _, row in _row_lines(batch_dir(home, batch_id) / "rows.jsonl")})
+    return len(BatchRows(home, batch_id))
 
 
 def rows_in_order(home: Path, batch_id: str) -> Iterator[dict]:
-    """The finished rows by index, one at a time: what is kept between the two reads of the
-    file is each row's offset, not the row (100k rows were 430 MB as a dict of dicts)."""
-    path = batch_dir(home, batch_id) / "rows.jsonl"
-    offsets = {row["index"]: at for at, row in _row_lines(path)}  # the last line of an index, as load_rows
-    if not offsets:  # (no rows file yet)
-        return
-    with path.open("rb") as f:
-        for index in sorted(offsets):
-            f.seek(offsets[index])
-            yield json.loads(f.readline())
+    """The finished rows by index, one at a time (BatchRows, read once)."""
+    yield from BatchRows(home, batch_id)
 
 
 class BatchRows:
-    """A finished batch's rows, read from its file at each pass (rows_in_order): an experiment's
-    scorers and figures each go through them once instead of the whole batch held as dicts
-    (100k rows: ~400 MB). A pass reads the disk: take it off the event loop."""
+    """A batch's finished rows by index, handed out one at a time at each pass: what is kept is
+    each row's offset in the file (read once, the last line of an index, as load_rows), not the
+    row (100k rows were 430 MB as a dict of dicts). A pass reads the disk: off the event loop."""
 
     def __init__(self, home: Path, batch_id: str):
-        self.home, self.batch_id = home, batch_id
-        self._count: int | None = None
+        self.path = rows_file(home, batch_id)
+        self._offsets: dict[int, int] | None = None
+
+    def offsets(self) -> dict[int, int]:
+        if self._offsets is None:
+            self._offsets = {row["index"]: at for at, row in _row_lines(self.path)}
+        return self._offsets
 
     def __iter__(self) -> Iterator[dict]:
-        return rows_in_order(self.home, self.batch_id)
+        offsets = self.offsets()
+        if not offsets:  # (no rows file yet)
+            return
+        with self.path.open("rb") as f:
+            for index in sorted(offsets):
+                f.seek(offsets[index])
+                yield json.loads(f.readline())
 
     def __len__(self) -> int:
-        if self._count is None:
-            self._count = row_count(self.home, self.batch_id)
-        return self._count
+        return len(self.offsets())
 
 
 def load_rows(home: Path, batch_id: str) -> dict[int, dict]:
     """Finished rows by index (see _row_lines). Every row in memory: for a few thousand rows (two
-    variants' per-row diff); what goes through a whole batch uses rows_in_order or BatchRows."""
-    return {row["index"]: row for _, row in _row_lines(batch_dir(home, batch_id) / "rows.jsonl")}
+    variants' per-row diff); what goes through a whole batch uses BatchRows."""
+    return {row["index"]: row for _, row in _row_lines(rows_file(home, batch_id))}
 
 
 def aggregate(plan: BatchPlan, rows: dict[int, dict]) -> dict[str, Any]:
@@ -631,8 +636,8 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
             for row in rows_in_order(studio.home, plan.id):
                 done.add(row["index"])
                 tally.add(row)
-            _trim_partial_line(folder / "rows.jsonl")
-            return pending_rows(plan, done), tally, RowWriter(folder / "rows.jsonl")
+            _trim_partial_line(rows_file(studio.home, plan.id))
+            return pending_rows(plan, done), tally, RowWriter(rows_file(studio.home, plan.id))
         except BaseException:
             lock.release()
             raise
