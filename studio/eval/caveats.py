@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Collection, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from studio.eval.batch import load_rows
 from studio.eval.scorers import has_field
@@ -17,15 +17,14 @@ if TYPE_CHECKING:
     from studio.eval.experiments import Variant
 
 
-def failure_warnings(rows: Collection[dict], batch_id: str) -> list[str]:
-    """The variant's failed rows, with the first one's error: a quality of 0 with 100% errors
-    said nothing of why (a capability policy no model met, a key missing, a refused input)."""
-    failed = [r for r in rows if r.get("status") != "succeeded"]
-    if not failed:
+def failure_warnings(failed: int, first: dict | None, rows: int, batch_id: str) -> list[str]:
+    """The variant's failed rows (how many, and the first of them), with the first one's error: a
+    quality of 0 with 100% errors said nothing of why (a capability policy no model met, a key
+    missing, a refused input)."""
+    if not failed or first is None:
         return []
-    first = failed[0]
     why = str(first.get("error") or "no error recorded").rstrip(".")
-    return [f"{len(failed)} of {len(rows)} rows failed and scored 0 (row {first['index']}: {why}); "
+    return [f"{failed} of {rows} rows failed and scored 0 (row {first['index']}: {why}); "
             f"'iom batch show {batch_id}' lists each row."]
 
 

@@ -197,8 +197,10 @@ async def _run_variants(studio, variants: list[Variant], plans: list, scorers: l
 def _row_figures(v: Variant, batch_id: str, scores: list[dict], rows: BatchRows
                  ) -> tuple[list[float], list[float], list[str]]:
     """Each row's mean over the scorers that scored it (the quality's CI), the answered rows'
-    latencies, and the variant's warnings: one pass over the rows, and the warnings' own."""
+    latencies, and the variant's warnings, from one pass over the rows (score_warnings reads a
+    few rows again only when a score read no field at all)."""
     per_row_quality, latencies = [], []
+    failed, first_failed = 0, None
     for r in rows:
         got = [s["perRow"].get(str(r["index"])) for s in scores]
         got = [g for g in got if g is not None]
@@ -207,7 +209,11 @@ def _row_figures(v: Variant, batch_id: str, scores: list[dict], rows: BatchRows
         ms = answered_latency(r)
         if ms is not None:
             latencies.append(ms)
-    return per_row_quality, latencies, failure_warnings(rows, batch_id) + score_warnings(v, scores, rows)
+        if r.get("status") != "succeeded":
+            failed += 1
+            first_failed = first_failed or r
+    warnings = failure_warnings(failed, first_failed, len(rows), batch_id) + score_warnings(v, scores, rows)
+    return per_row_quality, latencies, warnings
 
 
 def _builtin_models(studio, plans: list) -> list[str]:
