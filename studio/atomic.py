@@ -66,9 +66,10 @@ def write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
 
 
 def _not_saved(path: Path, e: OSError) -> NotSaved:
-    err = NotSaved(f"could not save {path} ({disk_fault(e)}): free space on that disk, or make the folder "
+    fault = disk_fault(e)
+    err = NotSaved(f"could not save {path} ({fault}): free space on that disk, or make the folder "
                    "writable, and try again; the file as it was before is unchanged.")
-    err.path, err.fault = path, disk_fault(e)  # for callers that word it their own way
+    err.path, err.fault = path, fault  # for callers that word it their own way
     return err
 
 

@@ -11,6 +11,7 @@ from nicegui import ui
 
 from studio.analytics import queries as q
 from studio.analytics.export import FORMATS, export_calls
+from studio.analytics.settings import FILE_NAME as SETTINGS_FILE
 from studio.errors import UserError
 from studio.ui import analytics_figures as figs
 from studio.ui.app import get_studio
@@ -156,10 +157,9 @@ async def analytics_page() -> None:
             try:
                 settings = store.settings
             except UserError as e:  # analytics.json damaged: said here, the rest of the page still drawn
-                settings = None
                 ui.label(str(e)).classes("text-negative").props("data-testid=analytics-settings-error")
-            if settings is not None:
-                ui.label(f"Saved in {store.home / 'analytics.json'}.").classes("text-xs opacity-70")
+            else:
+                ui.label(f"Saved in {store.home / SETTINGS_FILE}.").classes("text-xs opacity-70")
                 days_input = ui.number("Keep call detail for (days; empty = forever)", value=settings.retention_days,
                                        min=1, step=1, format="%d").classes("w-80")
                 hashes_switch = ui.switch("Audit: keep only hashes of inputs and outputs",
