@@ -184,14 +184,28 @@ def print_json_with_rows(head: dict, key: str, rows: Iterable[Any]) -> None:
     marker = "@@iom-rows@@"
     text = json.dumps({**head, key: marker}, indent=2, sort_keys=True, ensure_ascii=False, default=str)
     before, after = text.split(json.dumps(marker), 1)
+    sys.stdout.write(before)
+    _write_json_list(rows, "    ", "\n  ")
+    sys.stdout.write(after + "\n")
+
+
+def print_json_list(items: Iterable[Any]) -> None:
+    """print_json(list(items)), character for character, each item written as it comes."""
+    _write_json_list(items, "  ", "\n")
+    sys.stdout.write("\n")
+
+
+def _write_json_list(items: Iterable[Any], indent: str, close: str) -> None:
+    """A JSON array as json.dumps(indent=2) spells it at that depth: `indent` before each item's
+    lines, `close` before the bracket that ends a non-empty array."""
     write = sys.stdout.write
-    write(before + "[")
+    write("[")
     empty = True
-    for row in rows:
-        item = json.dumps(row, indent=2, sort_keys=True, ensure_ascii=False, default=str)
-        write(("\n" if empty else ",\n") + textwrap.indent(item, "    "))
+    for item in items:
+        text = json.dumps(item, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+        write(("\n" if empty else ",\n") + textwrap.indent(text, indent))
         empty = False
-    write(("]" if empty else "\n  ]") + after + "\n")
+    write("]" if empty else close + "]")
 
 
 def print_table(rows: list[list[str]], headers: list[str]) -> None:

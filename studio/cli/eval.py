@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import sys
 
-from studio.cli.common import (interrupted, print_json, print_table, progress_bars, run_until_interrupted, studio,
-                               total_cost)
+from studio.cli.common import (interrupted, print_json, print_json_list, print_table, progress_bars,
+                               run_until_interrupted, studio, total_cost)
 from studio.errors import UserError
 
 
@@ -157,22 +157,24 @@ def _show(args) -> int:
 
 
 def _compare(args) -> int:
-    from studio.eval.experiments import find_variant, load_experiment, row_diff
+    from studio.eval.experiments import find_variant, load_experiment, row_diffs
 
     home = studio().home
     doc = load_experiment(home, args.id)
     if find_variant(doc, args.a) is find_variant(doc, args.b):
         raise UserError(f"{args.a!r} and {args.b!r} are the same variant of experiment {doc['id']}; name two "
                         f"different ones by number (1..{len(doc['variants'])}) or name.")
-    diff = row_diff(home, doc, args.a, args.b, only_different=not args.all)
+    diffs = row_diffs(home, doc, args.a, args.b, only_different=not args.all)
     if args.json:
-        print_json(diff)
+        print_json_list(diffs)
         return 0
-    for d in diff:
+    count = 0
+    for d in diffs:
         print(f"row {d['index']}: expected {json.dumps(d['expected'], ensure_ascii=False)}")
         print(f"  A {d['a']['status']}: {json.dumps(d['a']['fields'], ensure_ascii=False)} scores {d['a']['scores']}")
         print(f"  B {d['b']['status']}: {json.dumps(d['b']['fields'], ensure_ascii=False)} scores {d['b']['scores']}")
-    print(f"{len(diff)} row(s) differ.", file=sys.stderr)
+        count += 1
+    print(f"{count} row(s) differ.", file=sys.stderr)
     return 0
 
 

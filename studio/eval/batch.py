@@ -464,8 +464,8 @@ class BatchRows:
 
 
 def load_rows(home: Path, batch_id: str) -> dict[int, dict]:
-    """Finished rows by index (see _row_lines). Every row in memory: for a few thousand rows (two
-    variants' per-row diff); what goes through a whole batch uses BatchRows."""
+    """Finished rows by index (see _row_lines), every row in memory: for a glance at a small
+    batch (the tests'); what goes through a batch's rows uses BatchRows."""
     return {row["index"]: row for _, row in _row_lines(rows_file(home, batch_id))}
 
 

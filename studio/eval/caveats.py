@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from studio.eval.batch import load_rows
+from studio.eval.batch import BatchRows
 from studio.eval.scorers import has_field
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def unread_scores(variant: dict, home: Path | None = None) -> list[dict]:
     the scores counted this is counted from its batch's rows (given `home`)."""
     scores = variant.get("scores", [])
     if home is not None and any("answered" not in s for s in scores):
-        scores = _counted(variant, load_rows(home, variant["batchId"]))
+        scores = _counted(variant, BatchRows(home, variant["batchId"]))
     return [s for s in scores if _reads_nothing(s)]
 
 
@@ -43,16 +43,23 @@ def _reads_nothing(score: dict) -> bool:
     return bool(score.get("answered")) and score.get("missingField") == score["answered"]
 
 
-def _counted(variant: dict, rows: dict[int, dict]) -> list[dict]:
-    answered = [r for r in rows.values() if r.get("status") == "succeeded"]
-    counted = []
+def _counted(variant: dict, rows: Iterable[dict]) -> list[dict]:
+    """The scores with how many rows answered and how many of those lack each one's field, from
+    one pass over the rows."""
+    fields = []  # (score, the output field it reads)
     for s in variant.get("scores", []):
         column, _, kind = s["scorer"].partition(":")
         path = (variant.get("fields") or {}).get(column) or (None if kind == "llm_judge" else column)
         if path is not None:  # a judge given no field reads the whole output
-            counted.append({**s, "field": path, "answered": len(answered),
-                            "missingField": sum(not has_field(r.get("output"), path) for r in answered)})
-    return counted
+            fields.append((s, path))
+    answered, missing = 0, [0] * len(fields)
+    for r in rows:
+        if r.get("status") != "succeeded":
+            continue
+        answered += 1
+        for i, (_, path) in enumerate(fields):
+            missing[i] += not has_field(r.get("output"), path)
+    return [{**s, "field": path, "answered": answered, "missingField": n} for (s, path), n in zip(fields, missing)]
 
 
 def score_warnings(v: Variant, scores: list[dict], rows: Iterable[dict]) -> list[str]:

@@ -20,13 +20,12 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 from studio.atomic import write_json
 from studio.errors import UserError
 from studio.eval.batch import (SAFE_ID, BatchRows, answered_latency, batch_models, builtin_names, in_workers,
-                               load_rows, percentile, plan_batch, row_count, run_batch, swapped_pipeline,
-                               target_label)
+                               percentile, plan_batch, row_count, run_batch, swapped_pipeline, target_label)
 from studio.eval.caveats import failure_warnings, score_warnings
 from studio.eval.scorers import ScorerSpec, bootstrap_ci, judge_rows, pick, score_rows
 from studio.paths import read_each
@@ -173,7 +172,7 @@ async def _run_variants(studio, variants: list[Variant], plans: list, scorers: l
         for s in scorers:
             spec = ScorerSpec(**{**s.__dict__, "field": v.fields.get(s.column, s.field)})
             if spec.kind == "llm_judge":
-                report = await judge_rows(studio, spec, await asyncio.to_thread(list, rows))
+                report = await judge_rows(studio, spec, rows)
             else:
                 report = await asyncio.to_thread(score_rows, spec, rows)
             scores.append(report.to_json())
@@ -315,14 +314,13 @@ def find_variant(doc: dict, ref: str) -> dict:
     raise UserError(f"experiment {doc['id']} has no variant {ref!r}; use its number (1..{len(doc['variants'])}) or name.")
 
 
-def row_diff(home: Path, doc: dict, a: str, b: str, *, only_different: bool = True) -> list[dict[str, Any]]:
-    """Per-row outputs of two variants side by side, with expected values and per-row scores."""
+def row_diffs(home: Path, doc: dict, a: str, b: str, *, only_different: bool = True) -> Iterator[dict[str, Any]]:
+    """Per-row outputs of two variants side by side, with expected values and per-row scores, in
+    index order and one row at a time (two 30k-row batches held as dicts were 300 MB). Reads both
+    batches' rows files as it goes: off the event loop."""
     va, vb = find_variant(doc, a), find_variant(doc, b)
-    ra, rb = load_rows(home, va["batchId"]), load_rows(home, vb["batchId"])
     columns = list(dict.fromkeys(name.split(":")[0] for name in doc["scorers"]))  # the scored columns
-    out = []
-    for index in sorted(set(ra) | set(rb)):
-        x, y = ra.get(index, {}), rb.get(index, {})
+    for index, x, y in _paired(BatchRows(home, va["batchId"]), BatchRows(home, vb["batchId"])):
         scores_a = {s["scorer"]: s["perRow"].get(str(index)) for s in va["scores"]}
         scores_b = {s["scorer"]: s["perRow"].get(str(index)) for s in vb["scores"]}
         fields_a = {c: pick(x.get("output"), va["fields"].get(c, c)) for c in columns}
@@ -330,10 +328,36 @@ def row_diff(home: Path, doc: dict, a: str, b: str, *, only_different: bool = Tr
         same = fields_a == fields_b and x.get("status") == y.get("status")
         if only_different and same:
             continue
-        out.append({"index": index, "inputs": x.get("inputs") or y.get("inputs"), "expected": x.get("expected") or y.get("expected"),
-                    "a": {"status": x.get("status"), "fields": fields_a, "scores": scores_a, "error": x.get("error")},
-                    "b": {"status": y.get("status"), "fields": fields_b, "scores": scores_b, "error": y.get("error")}})
-    return out
+        yield {"index": index, "inputs": x.get("inputs") or y.get("inputs"), "expected": x.get("expected") or y.get("expected"),
+               "a": {"status": x.get("status"), "fields": fields_a, "scores": scores_a, "error": x.get("error")},
+               "b": {"status": y.get("status"), "fields": fields_b, "scores": scores_b, "error": y.get("error")}}
+
+
+def first_row_diffs(home: Path, doc: dict, a: str, b: str, keep: int) -> tuple[list[dict[str, Any]], int]:
+    """The first `keep` rows where the two variants differ, and how many differ in all."""
+    first, count = [], 0
+    for d in row_diffs(home, doc, a, b):
+        if count < keep:
+            first.append(d)
+        count += 1
+    return first, count
+
+
+def _paired(a: Iterable[dict], b: Iterable[dict]) -> Iterator[tuple[int, dict, dict]]:
+    """Two streams of rows in index order, merged: each index once, with {} for a side that has
+    no such row (a batch stopped early, a row that failed to run)."""
+    ia, ib = iter(a), iter(b)
+    x, y = next(ia, None), next(ib, None)
+    while x is not None or y is not None:
+        if y is None or (x is not None and x["index"] < y["index"]):
+            yield x["index"], x, {}
+            x = next(ia, None)
+        elif x is None or y["index"] < x["index"]:
+            yield y["index"], {}, y
+            y = next(ib, None)
+        else:
+            yield x["index"], x, y
+            x, y = next(ia, None), next(ib, None)
 
 
 def figure(doc: dict) -> dict[str, Any]:

@@ -283,13 +283,19 @@ def score_rows(spec: ScorerSpec, rows: Iterable[dict]) -> ScoreReport:
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
-async def judge_rows(studio, spec: ScorerSpec, rows: list[dict], *, concurrency: int = 4) -> ScoreReport:
+JUDGE_READ_AHEAD = 256  # rows read at a time; a row is kept only while its grade is asked
+
+
+async def judge_rows(studio, spec: ScorerSpec, rows: Iterable[dict], *, concurrency: int = 4) -> ScoreReport:
     """LLM-as-judge: the judge model reads a rubric filled with input, expected and output and
     answers 0-10; each call goes through the hub (recorded and priced like any call). A grade
     is asked at temperature 0 and kept in the output cache, so a row graded before (the same
     rubric, output and judge) is not paid for again when an experiment gains a variant or
-    runs again; the judge's cost is reported apart from the variants' and never moves them."""
+    runs again; the judge's cost is reported apart from the variants' and never moves them.
+    The rows are read a part at a time in a thread (`rows` may be a batch's file) and at most a
+    few parts' worth wait for the judge at once, so a long batch is graded in flat memory."""
     import asyncio
+    import itertools
 
     from studio.engine.cache import cache_key, hit_record, model_version
     from studio.providers.errors import ProviderError
@@ -301,16 +307,11 @@ async def judge_rows(studio, spec: ScorerSpec, rows: list[dict], *, concurrency:
     sem = asyncio.Semaphore(concurrency)
     per_row: dict[int, float | None] = {}
     costs: list[float] = []
-    reused = 0
-    answered = [r for r in rows if r.get("status") == "succeeded"]
-    without_field = {r["index"] for r in answered if spec.field and not has_field(r.get("output"), spec.field)}
+    reused = answered = without_field = 0
     failures: list[str] = []
 
     async def one(r: dict) -> None:
         expected = (r.get("expected") or {}).get(spec.column)
-        if r.get("status") != "succeeded" or r["index"] in without_field:  # nothing to grade: not paid for
-            per_row[r["index"]] = 0.0
-            return
         got = pick(r.get("output"), spec.field) if spec.field else r.get("output")
         prompt = spec.rubric.format(input=_as_text(r.get("inputs")), expected=_as_text(expected), output=_as_text(got))
         call_input = {"prompt": prompt}
@@ -341,12 +342,55 @@ async def judge_rows(studio, spec: ScorerSpec, rows: list[dict], *, concurrency:
         m = _NUMBER.search(str(output.get("text", "")))
         per_row[r["index"]] = None if m is None else max(0.0, min(10.0, float(m.group()))) / 10.0
 
-    await asyncio.gather(*(one(r) for r in rows))
-    if failures and len(failures) == len(answered) - len(without_field):
+    source = iter(rows)
+    grading: set[asyncio.Task] = set()  # rows read and not graded yet
+    caught_up = asyncio.Event()  # set when at most a part of rows waits for the judge
+    error: Exception | None = None  # what no row foresaw: it ends the grading
+
+    async def graded(r: dict) -> None:
+        nonlocal error
+        try:
+            await one(r)
+        except Exception as e:
+            error = error or e
+            caught_up.set()
+
+    def finished(task: asyncio.Task) -> None:
+        grading.discard(task)
+        if len(grading) <= JUDGE_READ_AHEAD:
+            caught_up.set()
+
+    try:
+        while part := await asyncio.to_thread(lambda: list(itertools.islice(source, JUDGE_READ_AHEAD))):
+            for r in part:
+                if r.get("status") != "succeeded":  # nothing to grade: not paid for
+                    per_row[r["index"]] = 0.0
+                    continue
+                answered += 1
+                if spec.field and not has_field(r.get("output"), spec.field):
+                    without_field += 1
+                    per_row[r["index"]] = 0.0
+                    continue
+                task = asyncio.ensure_future(graded(r))
+                grading.add(task)
+                task.add_done_callback(finished)
+            while len(grading) > JUDGE_READ_AHEAD and error is None:  # read on once the judge has caught up
+                caught_up.clear()
+                await caught_up.wait()
+            if error is not None:
+                raise error
+        if grading:
+            await asyncio.wait(grading)
+        if error is not None:
+            raise error
+    finally:
+        for task in list(grading):  # (a stop or an error: no grade is left running unwatched)
+            task.cancel()
+    if failures and len(failures) == answered - without_field:
         raise UserError(f"the judge {judge.id} could not grade any row: {failures[0].rstrip('.')}. The variants' rows "
                         "are kept; running the same experiment again grades them.")
     report = _aggregate(spec, dict(sorted(per_row.items())), judge_cost=sum(costs) if costs else None)
     report.judge_reused = reused
-    report.field, report.answered, report.missing = spec.field, len(answered), len(without_field)
+    report.field, report.answered, report.missing = spec.field, answered, without_field
     report.judge_failed, report.judge_error = len(failures), failures[0] if failures else None
     return report

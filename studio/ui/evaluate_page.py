@@ -11,7 +11,8 @@ from nicegui import ui
 
 from studio.errors import UserError
 from studio.eval.datasets import SAMPLE, list_datasets
-from studio.eval.experiments import Variant, delete_experiment, figure, list_experiments, load_experiment, row_diff
+from studio.eval.experiments import (Variant, delete_experiment, figure, first_row_diffs, list_experiments,
+                                     load_experiment)
 from studio.eval.jobs import ExperimentJob, experiment_jobs
 from studio.eval.scorers import ScorerSpec
 from studio.formats import money_total
@@ -25,6 +26,7 @@ from studio.ui.widgets import confirm, dollars
 
 DEFAULT_VARIANTS = "review-triage\nlocal/sentiment-vader#sentiment=label"
 DEFAULT_SCORERS = "sentiment:classification\nlanguage:normalized"
+DIFF_ROWS_SHOWN = 200  # the page's table; `iom eval compare` lists every row
 
 
 def _fmt(v: float | None, kind: str = "") -> str:
@@ -276,15 +278,17 @@ async def evaluate_page() -> None:
                     diff_box = ui.column().classes("w-full")
 
                     async def refresh_diff() -> None:
-                        diff = await io_bound(row_diff, studio.home, doc, a.value, b.value)
+                        diff, count = await io_bound(first_row_diffs, studio.home, doc, a.value, b.value, DIFF_ROWS_SHOWN)
                         diff_box.clear()
                         with diff_box:
-                            ui.label(f"{len(diff)} row(s) differ").props("data-testid=eval-diff-count")
+                            shown = f" (the first {len(diff)} shown; 'iom eval compare {doc['id']} {a.value} {b.value}' lists all)" \
+                                if count > len(diff) else ""
+                            ui.label(f"{count} row(s) differ{shown}").props("data-testid=eval-diff-count")
                             ui.table(columns=[{"name": k, "label": k, "field": k, "align": "left"}
                                               for k in ("row", "input", "expected", "A", "B")],
                                      rows=[{"row": d["index"], "input": str(d["inputs"])[:80],
                                             "expected": str(d["expected"]), "A": str(d["a"]["fields"]),
-                                            "B": str(d["b"]["fields"])} for d in diff[:200]],
+                                            "B": str(d["b"]["fields"])} for d in diff],
                                      row_key="row", pagination=10).classes("w-full").props("dense flat data-testid=eval-diff")
                     a.on_value_change(refresh_diff)
                     b.on_value_change(refresh_diff)

@@ -13,7 +13,7 @@ import pytest
 
 from studio.core import Studio
 from studio.errors import UserError
-from studio.eval.experiments import Variant, figure, load_experiment, pareto_front, row_diff, run_experiment
+from studio.eval.experiments import Variant, figure, load_experiment, pareto_front, row_diffs, run_experiment
 from studio.eval.scorers import ScorerSpec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +55,7 @@ async def test_two_variants_scored_and_diffed(iom_home):
     assert c["errorRate"] > 0 or c["quality"] < a["quality"]
     again = load_experiment(iom_home, doc["id"])
     assert again["variants"][0]["batchId"] == a["batchId"]
-    diff = row_diff(iom_home, again, "1", "2")
+    diff = list(row_diffs(iom_home, again, "1", "2"))
     assert diff and all(d["a"]["fields"]["language"] != d["b"]["fields"]["language"] for d in diff)
     fig = figure(again)
     assert fig["data"][0]["y"] == [v["quality"] for v in again["variants"] if v["quality"] is not None]
@@ -424,3 +424,53 @@ def test_a_hand_edited_batch_id_is_not_followed_out_of_batches(iom_home):
         {"id": "xpath", "data": "d.csv", "scorers": [], "variants": [{"variant": "v", "batchId": "../elsewhere"}]}))
     assert delete_experiment(iom_home, "xpath", with_batches=True) == []
     assert not (iom_home / "experiments" / "xpath.json").exists() and list(outside.iterdir()) == []
+
+
+def test_row_diffs_pair_rows_by_index_where_either_side_lacks_some(iom_home):
+    """Two batches stopped at different rows, their lines written in the order rows finished (a
+    row run again after a crash written twice): each index once, in order, the missing side
+    empty; the last line of a row is the one compared, as load_rows kept it."""
+    from studio.eval.batch import rows_file
+
+    def write(batch_id, rows):
+        path = rows_file(iom_home, batch_id)
+        path.parent.mkdir(parents=True)
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def row(index, label, status="succeeded"):
+        return {"index": index, "status": status, "inputs": {"text": f"t{index}"}, "expected": {"sentiment": "pos"},
+                "output": {"label": label}}
+
+    write("ba", [row(2, "pos"), row(0, "neg"), row(3, "pos"), row(0, "pos")])  # row 0 ran again: now "pos"
+    write("bb", [row(4, "neg"), row(1, "neg"), row(0, "pos"), row(2, "neg", "failed")])
+    doc = {"id": "x", "scorers": ["sentiment:exact"], "variants": [
+        {"variant": "a", "batchId": "ba", "fields": {"sentiment": "label"}, "scores": [{"scorer": "sentiment:exact", "perRow": {"0": 1.0}}]},
+        {"variant": "b", "batchId": "bb", "fields": {"sentiment": "label"}, "scores": [{"scorer": "sentiment:exact", "perRow": {}}]}]}
+    every = list(row_diffs(iom_home, doc, "1", "2", only_different=False))
+    assert [d["index"] for d in every] == [0, 1, 2, 3, 4]
+    assert every[0]["a"] == {"status": "succeeded", "fields": {"sentiment": "pos"}, "scores": {"sentiment:exact": 1.0}, "error": None}
+    assert every[1]["a"]["status"] is None and every[1]["inputs"] == {"text": "t1"}
+    assert every[3]["b"] == {"status": None, "fields": {"sentiment": None}, "scores": {"sentiment:exact": None}, "error": None}
+    assert [d["index"] for d in row_diffs(iom_home, doc, "a", "b")] == [1, 2, 3, 4]  # row 0 is the same on both
+
+
+def test_an_experiment_saved_before_scores_counted_fields_is_counted_from_its_rows(iom_home):
+    """An old experiment's scores say nothing of rows without the scored field; its batch's rows
+    do: a score that read no answered row's field is not a quality to save."""
+    from studio.eval.batch import rows_file
+    from studio.eval.caveats import unread_scores
+
+    path = rows_file(iom_home, "bx")
+    path.parent.mkdir(parents=True)
+    rows = [{"index": 0, "status": "succeeded", "output": {"text": "pos"}},
+            {"index": 1, "status": "failed", "output": {"label": "pos"}},  # failed: not counted
+            {"index": 2, "status": "succeeded", "output": {"text": "neg", "lang": "en"}}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    variant = {"batchId": "bx", "fields": {"sentiment": "label"},
+               "scores": [{"scorer": "sentiment:exact"}, {"scorer": "lang:exact"}, {"scorer": "sentiment:llm_judge"}]}
+    assert unread_scores(variant, iom_home) == [  # the judge reads the field named for its column too
+        {"scorer": "sentiment:exact", "field": "label", "answered": 2, "missingField": 2},
+        {"scorer": "sentiment:llm_judge", "field": "label", "answered": 2, "missingField": 2}]
+    # with no field named, the judge reads the whole output; lang is in one answered row of two
+    assert unread_scores({**variant, "fields": {}}, iom_home) == [
+        {"scorer": "sentiment:exact", "field": "sentiment", "answered": 2, "missingField": 2}]

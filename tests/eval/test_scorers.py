@@ -222,3 +222,38 @@ async def test_llm_judge_calls_a_registry_model_and_counts_its_cost(iom_home, me
     assert [c[0].cache_hit for c in memory.calls] == [False, False, True, True]
     assert all(c[0].saved_usd == pytest.approx(100e-6 + 2e-6) for c in memory.calls[2:])
     assert all(KEY not in str(c[1]) for c in memory.calls)
+
+
+async def test_the_judge_reads_the_rows_as_it_grades_them(iom_home, memory_keyring):
+    """A variant's rows reach the judge from its batch's file; they were all read into one list
+    first (100k rows, hundreds of MB). Now the judge is a few parts of rows behind the reading,
+    and every row is graded."""
+    from studio.eval.scorers import JUDGE_READ_AHEAD
+
+    read = 0
+    behind: list[int] = []  # at each question to the judge: rows read but not yet asked about
+
+    def rows(n):
+        nonlocal read
+        for i in range(n):
+            read += 1
+            yield {"index": i, "status": "succeeded", "runId": f"r{i}", "inputs": {}, "output": {"text": f"answer {i}"},
+                   "expected": {"answer": "x"}}
+
+    def answer(req):
+        behind.append(read - len(behind))
+        return Reply(json={"id": "j1", "object": "chat.completion", "model": "loop-1",
+                           "choices": [{"index": 0, "message": {"role": "assistant", "content": "7"}, "finish_reason": "stop"}],
+                           "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11}})
+    n = 6 * JUDGE_READ_AHEAD
+    with FakeProvider() as fake:
+        fake.reply(CHAT_PATH, answer)
+        s = Studio(iom_home)
+        try:
+            save_loopback_model(s, fake)
+            rep = await judge_rows(s, ScorerSpec.parse("answer:llm_judge:loop/chat"), rows(n))
+            await s.aclose()
+        finally:
+            s.close()
+    assert rep.per_row == {i: 0.7 for i in range(n)} and rep.answered == n and len(behind) == n
+    assert max(behind) <= 3 * JUDGE_READ_AHEAD < n

@@ -198,3 +198,14 @@ def test_rows_written_as_they_come_are_the_json_print_json_writes(capsys, head, 
     whole = capsys.readouterr().out
     print_json_with_rows(head, "rowResults", iter(rows))
     assert capsys.readouterr().out == whole
+
+
+@pytest.mark.parametrize("items", [[], [{"index": 3, "a": {"fields": {"x": "ü\n"}}}, {"index": 4}], [1, [2, [3]], None]])
+def test_a_list_written_as_it_comes_is_the_json_print_json_writes(capsys, items):
+    """`iom eval compare --json` streams two variants' rows side by side: the same text."""
+    from studio.cli.common import print_json, print_json_list
+
+    print_json(items)
+    whole = capsys.readouterr().out
+    print_json_list(iter(items))
+    assert capsys.readouterr().out == whole

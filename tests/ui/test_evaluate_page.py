@@ -317,3 +317,19 @@ async def test_a_batch_resumed_from_the_page_stops_with_its_rows_in_flight_kept(
     assert len(loopback_model.requests) == asked + 1 and sorted(load_rows(iom_home, batch_id)) == [0, 1]
     await wait_until(lambda: [(r["done"], r["state"]) for r in element(user, "eval-batches").rows]
                      == [("2 / 4", "stopped (its rows can go on)")], "the table after the stop")
+
+
+async def test_the_rows_that_differ_are_counted_and_the_first_of_them_shown(user: User, iom_home, monkeypatch):
+    """The page's table holds the first rows that differ, its label how many differ in all and
+    the command that lists every one (two big batches' rows are not sent to the page)."""
+    import studio.ui.evaluate_page as evaluate_page
+
+    monkeypatch.setattr(evaluate_page, "DIFF_ROWS_SHOWN", 2)
+    exp_id = experiment(5, "sentiment:classification", "language:normalized")
+    await user.open("/evaluate")
+    set_value(user, "eval-earlier", exp_id)
+    await settle()
+    # the bare model gives language codes where the pipeline gives names: every row differs
+    assert element(user, "eval-diff-count").text == \
+        f"5 row(s) differ (the first 2 shown; 'iom eval compare {exp_id} 1 2' lists all)"
+    assert [r["row"] for r in element(user, "eval-diff").rows] == [0, 1]
