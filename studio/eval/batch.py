@@ -787,13 +787,42 @@ def _write_rows(home: Path, batch_id: str, sink, fmt: str) -> int:
     return count
 
 
-def rows_csv(home: Path, batch_id: str) -> bytes:
-    """The batch's rows as CSV (what the web app's download sends)."""
+def csv_chunks(home: Path, batch_id: str) -> Iterator[bytes]:
+    """The batch's rows as CSV, the bytes of EXPORT_CHUNK rows at a time (the web app's download
+    streams them: a 100k-row batch's CSV is tens of MB). An unknown batch is said before the first."""
     import pyarrow as pa
+    import pyarrow.csv as pcsv
 
-    sink = pa.BufferOutputStream()
-    _write_rows(home, batch_id, sink, "csv")
-    return sink.getvalue().to_pybytes()
+    load_plan(home, batch_id)
+    schema = _export_schema()
+    written: list[bytes] = []
+    sink = pa.PythonFile(_Collect(written), mode="w")
+    with pcsv.CSVWriter(sink, schema) as writer:
+        for batch in _export_batches(home, batch_id, schema):
+            writer.write_batch(batch)
+            yield b"".join(written)
+            written.clear()
+    if written:  # the header of a batch with no rows done
+        yield b"".join(written)
+
+
+class _Collect:
+    """A file Arrow writes into, keeping what it is given in a list."""
+
+    closed = False
+
+    def __init__(self, into: list[bytes]):
+        self.into = into
+
+    def write(self, data) -> int:
+        self.into.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def export_rows(home: Path, batch_id: str, out: Path) -> int:

@@ -12,11 +12,12 @@ from typing import Any
 from nicegui import ui
 
 from studio.errors import UserError
-from studio.eval.batch import Tally, batch_dir, delete_batch, load_plan, rows_csv, rows_in_order, target_label
+from studio.eval.batch import Tally, batch_dir, delete_batch, load_plan, rows_in_order, target_label
 from studio.eval.batch_jobs import BatchJob, batch_jobs, resumable_plan
 from studio.eval.batch_watch import STOPPED, batch_state, shared_watch
 from studio.eval.experiments import experiments_by_batch, kept_note
 from studio.formats import dollars, money_total
+from studio.ui.pages import BATCH_CSV_PATH
 from studio.ui.threads import io_bound
 from studio.ui.widgets import confirm, transient_dialog
 
@@ -134,11 +135,11 @@ async def batches_panel(studio) -> None:
 
             async def download() -> None:
                 try:
-                    data = await io_bound(rows_csv, home, batch_id)
+                    await io_bound(load_plan, home, batch_id)  # (deleted meanwhile, by a terminal)
                 except UserError as e:
                     ui.notify(str(e), type="negative")
                     return
-                ui.download.content(data, f"batch-{batch_id}.csv", "text/csv")
+                ui.download.from_url(BATCH_CSV_PATH.format(batch_id=batch_id), f"batch-{batch_id}.csv", "text/csv")
 
             async def remove() -> None:
                 try:

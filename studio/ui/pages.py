@@ -10,9 +10,12 @@ server answers sooner after `python run.py`.
 from __future__ import annotations
 
 from fastapi import Request
-from nicegui import ui
+from nicegui import app, ui
 
 from studio.ui.shell import add_assets
+
+
+BATCH_CSV_PATH = "/evaluate/batches/{batch_id}/rows.csv"
 
 
 def register_all() -> None:
@@ -28,6 +31,7 @@ def register_all() -> None:
     ui.page("/console")(console_page)
     ui.page("/analytics")(analytics_page)
     ui.page("/evaluate")(evaluate_page)
+    app.get(BATCH_CSV_PATH)(batch_rows_csv)
     ui.page("/settings")(settings_page)
 
 
@@ -78,3 +82,23 @@ async def settings_page(request: Request) -> None:
     from studio.ui.settings_page import settings_page as page
 
     await page(request)
+
+
+def batch_rows_csv(batch_id: str):
+    """A batch's rows as CSV, streamed as they are read (the Evaluate page's download): a sync
+    handler, so FastAPI reads the file in its thread pool, off the event loop."""
+    import itertools
+
+    from starlette.responses import PlainTextResponse, StreamingResponse
+
+    from studio.errors import UserError
+    from studio.eval.batch import csv_chunks
+    from studio.ui.app import get_studio
+
+    chunks = csv_chunks(get_studio().home, batch_id)
+    try:
+        first = next(chunks)  # an unknown batch is said before anything is sent
+    except UserError as e:
+        return PlainTextResponse(str(e), status_code=404)
+    return StreamingResponse(itertools.chain([first], chunks), media_type="text/csv",
+                             headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.csv"'})

@@ -104,3 +104,34 @@ def test_a_stopped_batch_goes_on_from_its_dialog(studio_screen):
     studio_screen.should_contain(f"Batch {batch_id} finished: 8 succeeded, 0 failed.")
     assert "finished" in by_testid(studio_screen, "eval-batches").text
     assert len(rows.read_text("utf-8").splitlines()) == 8
+
+
+def test_a_batch_downloads_as_csv_streamed_by_the_server(studio_screen):
+    """The download is the server's stream of the rows file behind the studio's door (Host,
+    Origin, the session), fetched by the browser itself; it was the whole CSV sent over the
+    page's websocket."""
+    import json
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from nicegui.testing import screen_plugin
+
+    from studio.eval.datasets import SAMPLE
+    ROOT = Path(__file__).resolve().parents[2]
+
+    r = subprocess.run([sys.executable, "-m", "studio", "batch", "run", "review-triage", "--data", str(SAMPLE),
+                        "--limit", "3", "--json"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    batch_id = json.loads(r.stdout)["id"]
+    studio_screen.open("/evaluate")
+    wait_until(lambda: studio_screen.selenium.find_elements(By.CSS_SELECTOR, "[data-testid=eval-batches] tbody tr td"))
+    click(studio_screen, lambda: studio_screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=eval-batches] tbody tr td"))
+    click(studio_screen, "eval-batch-csv")
+    target = screen_plugin.DOWNLOAD_DIR / f"batch-{batch_id}.csv"
+    deadline = time.monotonic() + 15
+    while not target.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    header, *lines = target.read_text().splitlines()
+    assert header.startswith('"index","run_id","status"') and [line.split(",")[0] for line in lines] == ["0", "1", "2"]

@@ -117,8 +117,11 @@ async def test_a_whole_batch_is_read_a_row_at_a_time_in_index_order_as_load_rows
     table = pq.read_table(tmp_path / "rows.parquet")
     assert table.column("index").to_pylist() == [0, 1, 2, 3, 4]
     assert json.loads(table.column("output")[again["index"]].as_py()) == {"text": "the later line"}
-    with_header = batch_module.rows_csv(iom_home, plan.id).decode().splitlines()
+    chunks = list(batch_module.csv_chunks(iom_home, plan.id))
+    with_header = b"".join(chunks).decode().splitlines()
     assert with_header[0].startswith('"index","run_id","status"') and len(with_header) == 6
+    assert len(chunks) == 3 and chunks[0].decode().count("\n") == 3  # the header and 2 rows, then 2, then 1
+    assert [line.split(",")[0] for line in with_header[1:]] == ["0", "1", "2", "3", "4"]
 
 
 async def test_a_full_disk_stops_the_batch_in_one_sentence_and_the_rows_kept_are_whole(iom_home, monkeypatch):

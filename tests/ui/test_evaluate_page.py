@@ -333,3 +333,11 @@ async def test_the_rows_that_differ_are_counted_and_the_first_of_them_shown(user
     assert element(user, "eval-diff-count").text == \
         f"5 row(s) differ (the first 2 shown; 'iom eval compare {exp_id} 1 2' lists all)"
     assert [r["row"] for r in element(user, "eval-diff").rows] == [0, 1]
+
+
+async def test_the_rows_download_of_a_batch_that_is_not_there_is_one_sentence(user: User, iom_home):
+    await user.open("/evaluate")
+    for batch_id, said in (("b0b0b0b0b0b0b0b0", "no batch 'b0b0b0b0b0b0b0b0'; 'iom batch list' shows the batches."),
+                           ("a b", "'a b' is not a batch id; 'iom batch list' shows the batches.")):
+        r = await user.http_client.get(f"/evaluate/batches/{batch_id}/rows.csv")
+        assert (r.status_code, r.text) == (404, said)
