@@ -4,7 +4,8 @@ A batch stopped part way (its terminal closed, its experiment stopped, a crash) 
 from a terminal: the Evaluate page listed it as "stopped" and could do nothing with it. Resumed
 here, it runs on the web app's loop as `iom batch run --resume` would, with the local executor
 (the same results as Ray's), and any page follows it through its rows file, as it follows every
-batch; the page that resumed it is told how it ended.
+batch. How it ended is told to the pages that watched it run, or, when none did (the page that
+resumed it was closed), once to the next Evaluate page opened.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from studio.eval.jobs import per_studio
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(eq=False)  # each job is itself (a set of the jobs a page watched)
 class BatchJob:
     """One batch the server runs: its result or error once it ends."""
 
@@ -32,6 +33,7 @@ class BatchJob:
     result: dict[str, Any] | None = None
     error: str | None = None
     stopping: bool = False
+    told: bool = False  # a page has shown how it ended
     task: asyncio.Task | None = field(default=None, repr=False)
 
     @property
@@ -57,6 +59,16 @@ class BatchJobs:
 
     def __init__(self) -> None:
         self.jobs: dict[str, BatchJob] = {}
+
+    def ended_for(self, watched: set[BatchJob]) -> list[BatchJob]:
+        """The jobs that ended and are a page's to tell: those it watched run (taken out of
+        `watched`), and those no page has told yet. Each is then marked told."""
+        ended = [j for j in self.jobs.values() if not j.running and (j in watched or not j.told)]
+        for job in ended:
+            watched.discard(job)
+            job.told = True
+        watched.update(j for j in self.jobs.values() if j.running)
+        return ended
 
     def running_here(self, batch_id: str) -> BatchJob | None:
         job = self.jobs.get(batch_id)

@@ -74,7 +74,7 @@ async def batches_panel(studio) -> None:
     home = studio.home
     watch = shared_watch(home)
     jobs = batch_jobs(studio)
-    resumed: list[BatchJob] = []  # the batches this page resumed, told once they end
+    watched: set[BatchJob] = set()  # the batches run here that this page saw running: told once they end
     ui.label("Batches").classes("text-h6")
     ui.label("Every batch in this studio: from 'iom batch run', from experiments and from this page. A running "
              "batch counts up here; click one for its rows, or to let a stopped one go on.").classes("text-grey-7")
@@ -92,8 +92,7 @@ async def batches_panel(studio) -> None:
         rows = batch_rows(await io_bound(watch.summaries))
         if rows != table.rows:
             table.rows = rows
-        for job in [j for j in resumed if not j.running]:
-            resumed.remove(job)
+        for job in jobs.ended_for(watched):
             ui.notify(job.outcome(), type="negative" if job.error else "positive", multi_line=True)
 
     async def resume(batch_id: str, dialog) -> None:
@@ -103,7 +102,7 @@ async def batches_panel(studio) -> None:
         except UserError as e:  # deleted, finished or taken by a terminal since the dialog opened
             ui.notify(str(e), type="negative")
             return
-        resumed.append(job)
+        watched.add(job)
         ui.notify(f"Batch {batch_id} goes on from here; it counts up in the table.", type="info")
         dialog.close()  # last: this handler runs in the dialog's slot, which closing deletes
 

@@ -341,3 +341,39 @@ async def test_the_rows_download_of_a_batch_that_is_not_there_is_one_sentence(us
                            ("a b", "'a b' is not a batch id; 'iom batch list' shows the batches.")):
         r = await user.http_client.get(f"/evaluate/batches/{batch_id}/rows.csv")
         assert (r.status_code, r.text) == (404, said)
+
+
+async def test_how_a_resumed_batch_ended_is_told_once_to_the_next_page_when_its_page_was_closed(
+        user: User, iom_home, loopback_model):
+    """The page that resumed a batch was the only one told how it ended: closed before the end
+    (a tab shut, another page opened), the end was told to no one."""
+    from studio.eval.batch_jobs import batch_jobs
+    from studio.ui.app import get_studio
+    from tests.ui.fake_chat import CHAT_PATH, KEY, plain_answer
+
+    data = iom_home / "questions.csv"
+    data.write_text("prompt\n" + "".join(f"Question {i}?\n" for i in range(3)), encoding="utf-8")
+    loopback_model.reply(CHAT_PATH, plain_answer("yes"))
+    batch_id = stopped_batch(iom_home, "loop/chat", "--data", str(data), "--concurrency", "1", keep=1,
+                             env={"LOOP_KEY": KEY})
+    held_answers(loopback_model)
+    asked = len(loopback_model.requests)
+    await user.open("/evaluate")
+    await wait_until(lambda: element(user, "eval-batches").rows, "the stopped batch")
+    await open_batch(user, batch_id)
+    by_testid(user, "eval-batch-resume").click()
+    await wait_until(lambda: len(loopback_model.requests) == asked + 1, "its next row in flight")
+    resumed_on = user.client
+    await user.open("/settings")
+    resumed_on.delete()  # the page that resumed it is gone, as NiceGUI deletes a tab's page that was shut
+    loopback_model.gate.set()
+    ended = f"Batch {batch_id} finished: 3 succeeded, 0 failed."
+    job = batch_jobs(get_studio()).jobs[batch_id]
+    await wait_until(lambda: not job.running, "the batch's end")
+    assert ended not in user.notify.messages
+    await user.open("/evaluate")
+    await wait_until(lambda: ended in user.notify.messages, "how it ended, told to the next page")
+    await user.open("/evaluate")
+    await wait_until(lambda: element(user, "eval-batches").rows, "the table")
+    await settle()
+    assert user.notify.messages.count(ended) == 1  # once
