@@ -288,12 +288,14 @@ async def test_a_stopped_batch_goes_on_from_the_page_and_ends_as_a_whole_run(use
     assert not all_by_testid(user, "eval-batch-resume")
 
 
-async def test_a_batch_resumed_from_the_page_stops_with_its_rows_in_flight_kept(user: User, iom_home, loopback_model):
-    from studio.eval.batch import load_rows
+async def stopped_loopback_batch(user: User, iom_home, loopback_model, rows: int) -> tuple[str, int]:
+    """A batch of `rows` questions to the loopback model stopped after its first row, its next
+    answers held until the test opens `fake.gate`, shown in its dialog on the Evaluate page; its
+    id, and how many questions the model was asked before."""
     from tests.ui.fake_chat import CHAT_PATH, KEY, plain_answer
 
     data = iom_home / "questions.csv"
-    data.write_text("prompt\n" + "".join(f"Question {i}?\n" for i in range(4)), encoding="utf-8")
+    data.write_text("prompt\n" + "".join(f"Question {i}?\n" for i in range(rows)), encoding="utf-8")
     loopback_model.reply(CHAT_PATH, plain_answer("yes"))
     batch_id = stopped_batch(iom_home, "loop/chat", "--data", str(data), "--concurrency", "1", keep=1,
                              env={"LOOP_KEY": KEY})
@@ -302,6 +304,13 @@ async def test_a_batch_resumed_from_the_page_stops_with_its_rows_in_flight_kept(
     await user.open("/evaluate")
     await wait_until(lambda: element(user, "eval-batches").rows, "the stopped batch")
     await open_batch(user, batch_id)
+    return batch_id, asked
+
+
+async def test_a_batch_resumed_from_the_page_stops_with_its_rows_in_flight_kept(user: User, iom_home, loopback_model):
+    from studio.eval.batch import load_rows
+
+    batch_id, asked = await stopped_loopback_batch(user, iom_home, loopback_model, 4)
     assert not all_by_testid(user, "eval-batch-stop")  # nothing runs it here yet
     by_testid(user, "eval-batch-resume").click()
     await wait_until(lambda: len(loopback_model.requests) == asked + 1, "its next row in flight")
@@ -349,18 +358,8 @@ async def test_how_a_resumed_batch_ended_is_told_once_to_the_next_page_when_its_
     (a tab shut, another page opened), the end was told to no one."""
     from studio.eval.batch_jobs import batch_jobs
     from studio.ui.app import get_studio
-    from tests.ui.fake_chat import CHAT_PATH, KEY, plain_answer
 
-    data = iom_home / "questions.csv"
-    data.write_text("prompt\n" + "".join(f"Question {i}?\n" for i in range(3)), encoding="utf-8")
-    loopback_model.reply(CHAT_PATH, plain_answer("yes"))
-    batch_id = stopped_batch(iom_home, "loop/chat", "--data", str(data), "--concurrency", "1", keep=1,
-                             env={"LOOP_KEY": KEY})
-    held_answers(loopback_model)
-    asked = len(loopback_model.requests)
-    await user.open("/evaluate")
-    await wait_until(lambda: element(user, "eval-batches").rows, "the stopped batch")
-    await open_batch(user, batch_id)
+    batch_id, asked = await stopped_loopback_batch(user, iom_home, loopback_model, 3)
     by_testid(user, "eval-batch-resume").click()
     await wait_until(lambda: len(loopback_model.requests) == asked + 1, "its next row in flight")
     resumed_on = user.client
