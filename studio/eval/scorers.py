@@ -13,7 +13,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 
 import jsonschema
 
@@ -286,16 +286,62 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 JUDGE_READ_AHEAD = 256  # rows read at a time; a row is kept only while its grade is asked
 
 
+async def each_as_read(items: Iterable[Any], wanted: Callable[[Any], bool], work: Callable[[Any], Awaitable[None]],
+                       *, part: int = JUDGE_READ_AHEAD) -> None:
+    """`work(item)` for each item `wanted` says yes to, side by side (the work bounds itself: the
+    judge's semaphore). The items are read `part` at a time in a thread (a batch's rows file, off
+    the event loop), and the next part only once at most a part's worth is still waiting, so a
+    million rows take the memory of two parts. The first error of any `work` ends it all."""
+    import asyncio
+    import itertools
+
+    source = iter(items)
+    waiting: set[asyncio.Task] = set()
+    caught_up = asyncio.Event()
+    error: Exception | None = None
+
+    async def run(item) -> None:
+        nonlocal error
+        try:
+            await work(item)
+        except Exception as e:  # noqa: BLE001 - raised again below, once
+            error = error or e
+            caught_up.set()
+
+    def finished(task: asyncio.Task) -> None:
+        waiting.discard(task)
+        if len(waiting) <= part:
+            caught_up.set()
+
+    try:
+        while items_read := await asyncio.to_thread(lambda: list(itertools.islice(source, part))):
+            for item in items_read:
+                if wanted(item):
+                    task = asyncio.ensure_future(run(item))
+                    waiting.add(task)
+                    task.add_done_callback(finished)
+            while len(waiting) > part and error is None:
+                caught_up.clear()
+                await caught_up.wait()
+            if error is not None:
+                raise error
+        if waiting:
+            await asyncio.wait(waiting)
+        if error is not None:
+            raise error
+    finally:
+        for task in list(waiting):  # (stopped, or an error: nothing is left running unwatched)
+            task.cancel()
+
+
 async def judge_rows(studio, spec: ScorerSpec, rows: Iterable[dict], *, concurrency: int = 4) -> ScoreReport:
     """LLM-as-judge: the judge model reads a rubric filled with input, expected and output and
     answers 0-10; each call goes through the hub (recorded and priced like any call). A grade
     is asked at temperature 0 and kept in the output cache, so a row graded before (the same
     rubric, output and judge) is not paid for again when an experiment gains a variant or
     runs again; the judge's cost is reported apart from the variants' and never moves them.
-    The rows are read a part at a time in a thread (`rows` may be a batch's file) and at most a
-    few parts' worth wait for the judge at once, so a long batch is graded in flat memory."""
+    `rows` may be a batch's file: they are graded as they are read (each_as_read)."""
     import asyncio
-    import itertools
 
     from studio.engine.cache import cache_key, hit_record, model_version
     from studio.providers.errors import ProviderError
@@ -342,50 +388,21 @@ async def judge_rows(studio, spec: ScorerSpec, rows: Iterable[dict], *, concurre
         m = _NUMBER.search(str(output.get("text", "")))
         per_row[r["index"]] = None if m is None else max(0.0, min(10.0, float(m.group()))) / 10.0
 
-    source = iter(rows)
-    grading: set[asyncio.Task] = set()  # rows read and not graded yet
-    caught_up = asyncio.Event()  # set when at most a part of rows waits for the judge
-    error: Exception | None = None  # what no row foresaw: it ends the grading
+    def to_grade(r: dict) -> bool:
+        """Counts the row. One that did not answer, or has no such field, scores 0 without the
+        judge being asked (or paid)."""
+        nonlocal answered, without_field
+        if r.get("status") != "succeeded":
+            per_row[r["index"]] = 0.0
+            return False
+        answered += 1
+        if spec.field and not has_field(r.get("output"), spec.field):
+            without_field += 1
+            per_row[r["index"]] = 0.0
+            return False
+        return True
 
-    async def graded(r: dict) -> None:
-        nonlocal error
-        try:
-            await one(r)
-        except Exception as e:
-            error = error or e
-            caught_up.set()
-
-    def finished(task: asyncio.Task) -> None:
-        grading.discard(task)
-        if len(grading) <= JUDGE_READ_AHEAD:
-            caught_up.set()
-
-    try:
-        while part := await asyncio.to_thread(lambda: list(itertools.islice(source, JUDGE_READ_AHEAD))):
-            for r in part:
-                if r.get("status") != "succeeded":  # nothing to grade: not paid for
-                    per_row[r["index"]] = 0.0
-                    continue
-                answered += 1
-                if spec.field and not has_field(r.get("output"), spec.field):
-                    without_field += 1
-                    per_row[r["index"]] = 0.0
-                    continue
-                task = asyncio.ensure_future(graded(r))
-                grading.add(task)
-                task.add_done_callback(finished)
-            while len(grading) > JUDGE_READ_AHEAD and error is None:  # read on once the judge has caught up
-                caught_up.clear()
-                await caught_up.wait()
-            if error is not None:
-                raise error
-        if grading:
-            await asyncio.wait(grading)
-        if error is not None:
-            raise error
-    finally:
-        for task in list(grading):  # (a stop or an error: no grade is left running unwatched)
-            task.cancel()
+    await each_as_read(rows, to_grade, one)
     if failures and len(failures) == answered - without_field:
         raise UserError(f"the judge {judge.id} could not grade any row: {failures[0].rstrip('.')}. The variants' rows "
                         "are kept; running the same experiment again grades them.")

@@ -257,3 +257,24 @@ async def test_the_judge_reads_the_rows_as_it_grades_them(iom_home, memory_keyri
             s.close()
     assert rep.per_row == {i: 0.7 for i in range(n)} and rep.answered == n and len(behind) == n
     assert max(behind) <= 3 * JUDGE_READ_AHEAD < n
+
+
+async def test_the_first_error_of_work_done_as_read_ends_it_with_nothing_left_running():
+    import asyncio
+
+    from studio.eval.scorers import each_as_read
+
+    started, ended = [], []
+
+    async def work(i):
+        started.append(i)
+        await asyncio.sleep(0.001 * (i % 3))
+        if i == 300:
+            raise RuntimeError("row 300 broke")
+        ended.append(i)
+
+    with pytest.raises(RuntimeError, match="row 300 broke"):
+        await each_as_read(range(10_000), lambda i: i % 2 == 0, work, part=100)
+    await asyncio.sleep(0.01)
+    assert 300 in started and max(started) < 600 and all(i % 2 == 0 for i in started)  # stopped reading soon after
+    assert len(asyncio.all_tasks()) == 1  # only the test's own
