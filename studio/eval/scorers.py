@@ -290,8 +290,9 @@ async def each_as_read(items: Iterable[Any], wanted: Callable[[Any], bool], work
                        *, part: int = JUDGE_READ_AHEAD) -> None:
     """`work(item)` for each item `wanted` says yes to, side by side (the work bounds itself: the
     judge's semaphore). The items are read `part` at a time in a thread (a batch's rows file, off
-    the event loop), and the next part only once at most a part's worth is still waiting, so a
-    million rows take the memory of two parts. The first error of any `work` ends it all."""
+    the event loop), the next part while one is worked (a thread's turn at the GIL can take a
+    while) and handed out only once at most a part's worth still waits: a million rows take the
+    memory of three parts. The first error of any `work` ends it all."""
     import asyncio
     import itertools
 
@@ -313,8 +314,13 @@ async def each_as_read(items: Iterable[Any], wanted: Callable[[Any], bool], work
         if len(waiting) <= part:
             caught_up.set()
 
+    def read() -> list:
+        return list(itertools.islice(source, part))
+
+    reading = asyncio.ensure_future(asyncio.to_thread(read))
     try:
-        while items_read := await asyncio.to_thread(lambda: list(itertools.islice(source, part))):
+        while items_read := await reading:
+            reading = asyncio.ensure_future(asyncio.to_thread(read))  # the next part read while this one is worked
             for item in items_read:
                 if wanted(item):
                     task = asyncio.ensure_future(run(item))
@@ -330,6 +336,7 @@ async def each_as_read(items: Iterable[Any], wanted: Callable[[Any], bool], work
         if error is not None:
             raise error
     finally:
+        reading.cancel()
         for task in list(waiting):  # (stopped, or an error: nothing is left running unwatched)
             task.cancel()
 
