@@ -7,12 +7,12 @@ import json
 from datetime import datetime
 from typing import Any
 
-from nicegui import ui
+from nicegui import background_tasks, ui
 
 from studio.analytics import queries as q
-from studio.analytics.export import FORMATS, export_calls
+from studio.analytics.export import FORMATS, export_file
 from studio.analytics.settings import FILE_NAME as SETTINGS_FILE
-from studio.errors import UserError
+from studio.errors import UserError, system_error_sentence
 from studio.ui import analytics_figures as figs
 from studio.ui.app import get_studio
 from studio.analytics.run_view import critical_path, flow_order
@@ -24,8 +24,19 @@ from studio.ui.widgets import transient_dialog
 RANGES = {"1h": "Last hour", "24h": "24 hours", "7d": "7 days", "30d": "30 days", "all": "All time"}
 
 
+EXPORT_SERVED_S = 60  # an export's file is removed this long after its download began (the server reads it by then)
+
 money = fmt.money_total
 _ms = fmt.latency
+
+
+async def _removed_after(path, seconds: float) -> None:
+    """The export's file, once the browser has fetched it (an open file is read to its end on
+    POSIX even once its name is gone); one never fetched goes at the next export's sweep."""
+    import asyncio
+
+    await asyncio.sleep(seconds)
+    path.unlink(missing_ok=True)
 
 
 def _cell(v: Any) -> Any:
@@ -236,8 +247,13 @@ async def analytics_page() -> None:
         await refresh()
 
     async def download(kind: str) -> None:
-        data = await io_bound(store.read, export_calls, filters(), kind)
-        ui.download.content(data, f"iom-calls.{kind}", FORMATS[kind])
+        try:
+            path = await io_bound(store.read, export_file, filters(), kind, store.home)
+        except (UserError, OSError) as e:
+            ui.notify(str(e) if isinstance(e, UserError) else system_error_sentence(e), type="negative", multi_line=True)
+            return
+        ui.download.file(path, f"iom-calls.{kind}", FORMATS[kind])  # served by the server, a chunk at a time
+        background_tasks.create(_removed_after(path, EXPORT_SERVED_S), name="remove a served export")
 
     async def run_again(dialog, detail: dict) -> None:
         ui.notify(f"Running {detail['pipeline_id']} again with the same inputs…")

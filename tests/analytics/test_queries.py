@@ -138,11 +138,36 @@ def test_export_csv_and_parquet(store):
 
     import pyarrow.parquet as pq
 
-    from studio.analytics.export import export_calls
+    from studio.analytics.export import write_calls
 
-    text = store.read(export_calls, Filters(model="m/a"), "csv").decode()
+    def export(f, fmt):
+        sink = io.BytesIO()
+        store.read(write_calls, f, fmt, sink)
+        return sink.getvalue()
+
+    text = export(Filters(model="m/a"), "csv").decode()
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [r["id"] for r in rows] == ["c1", "c2", "c3"]
     assert rows[2]["cost_usd"] == ""  # unpriced stays empty, not 0
-    table = pq.read_table(io.BytesIO(store.read(export_calls, Filters(), "parquet")))
+    table = pq.read_table(io.BytesIO(export(Filters(), "parquet")))
     assert table.num_rows == 7 and table.column("cost_usd").null_count == 3
+    assert export(Filters(model="nobody/none"), "csv").decode().startswith('"id","time","model_id"')  # the header alone
+
+
+def test_an_export_written_a_batch_at_a_time_is_the_one_written_whole(store, monkeypatch, tmp_path):
+    """A million calls were one Arrow table and one CSV in memory (618 MB); now DuckDB hands them
+    over EXPORT_BATCH_ROWS at a time. The file is the same as the whole table written at once."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from studio.analytics import export
+    from studio.analytics.schema import CALL_COLUMNS
+
+    monkeypatch.setattr(export, "EXPORT_BATCH_ROWS", 2)
+    cols = ", ".join(name for name, _ in CALL_COLUMNS)
+    whole = store.read(lambda cur: cur.sql(f"SELECT {cols} FROM calls ORDER BY time, id").to_arrow_table())
+    pacsv.write_csv(whole, tmp_path / "whole.csv")
+    path = store.read(export.export_file, Filters(), "csv", store.home)
+    assert path.parent == store.home / export.EXPORTS_DIR and path.read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    parquet = store.read(export.export_file, Filters(), "parquet", store.home)
+    assert pq.read_table(parquet).equals(whole)

@@ -3,6 +3,8 @@ would be, and the rest of the page drawn (it was a 500 page with a traceback in 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nicegui.testing import User
 
 from tests.ui.util import element
@@ -16,3 +18,38 @@ async def test_a_damaged_settings_file_is_its_sentence_on_the_page_not_a_500(use
     await user.should_see("Run history")
     await user.should_not_see("Save settings")
     caplog.clear()  # the writer's one line about the spool waiting is expected
+
+
+async def test_an_export_is_a_file_the_server_serves_and_then_removes(user: User, iom_home, monkeypatch):
+    """The export was built whole in memory and sent through the page's websocket (a million
+    calls: 214 MB of CSV). Now the server writes it to IOM_HOME/exports/, the browser fetches
+    it, and the file goes once it has been served."""
+    import asyncio
+    from datetime import datetime, timezone
+
+    import studio.ui.analytics_page as analytics_page
+    from studio.spec.calls import Usage
+    from studio.spec.records import CallRecord
+    from studio.ui.app import get_studio
+
+    monkeypatch.setattr(analytics_page, "EXPORT_SERVED_S", 1.0)
+    store = get_studio().analytics
+    for i in range(3):
+        store.record_call(CallRecord(id=f"c{i}", time=datetime.now(timezone.utc), model_id="m/a", provider="openai",
+                                     latency_ms=10, usage=Usage(source="provider"), cost_usd=0.001))
+    store.flush()
+    await user.open("/analytics")
+    user.find("Export CSV").click()
+    # (the simulated browser asks for ui.download.file's path itself; real Chromium fetches it
+    # from the server's route: tests/browser/test_analytics_page.py)
+    served = Path((await user.download.next(timeout=5)).request.url.path)
+    assert served.parent == iom_home / "exports"
+    lines = served.read_text().splitlines()
+    assert lines[0].startswith('"id","time","model_id"') and [line.split(",")[0] for line in lines[1:]] == \
+        ['"c0"', '"c1"', '"c2"']
+    exports = iom_home / "exports"
+    for _ in range(50):
+        if not any(exports.iterdir()):
+            break
+        await asyncio.sleep(0.1)
+    assert list(exports.iterdir()) == []
