@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from studio.analytics.queries import Filters
+from studio.arrow_write import write_batches
 from studio.analytics.schema import CALL_COLUMNS
 
 FORMATS = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
@@ -25,20 +26,7 @@ def write_calls(cur, f: Filters, fmt: str, sink) -> int:
     where, params = f.where()
     cols = ", ".join(name for name, _ in CALL_COLUMNS)
     reader = cur.sql(f"SELECT {cols} FROM calls{where} ORDER BY time, id", params=params).to_arrow_reader(EXPORT_BATCH_ROWS)
-    if fmt == "csv":
-        import pyarrow.csv as pacsv
-
-        writer = pacsv.CSVWriter(sink, reader.schema)
-    else:
-        import pyarrow.parquet as pq
-
-        writer = pq.ParquetWriter(sink, reader.schema)
-    count = 0
-    with writer:
-        for batch in reader:
-            writer.write_batch(batch)
-            count += batch.num_rows
-    return count
+    return write_batches(reader, reader.schema, fmt, sink)
 
 
 def export_file(cur, f: Filters, fmt: str, home: Path) -> Path:

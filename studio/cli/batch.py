@@ -133,17 +133,18 @@ def _list(args) -> int:
 def _show(args) -> int:
     """The rows are read one at a time (rows_in_order), tallied as they pass: a batch of a
     million rows is not held as a million dicts to be shown."""
-    from studio.eval.batch import Tally, load_plan, rows_in_order
+    from studio.eval.batch import BatchRows, Tally, load_plan
 
     home = studio().home
     plan = load_plan(home, args.batch_id)
-    if args.json:  # the figures lead, the rows follow: two reads of the file
-        agg = Tally.of(rows_in_order(home, plan.id)).result(plan)
-        print_json_with_rows({**plan.to_json(), **agg}, "rowResults", rows_in_order(home, plan.id))
+    rows = BatchRows(home, plan.id)
+    if args.json:  # the figures lead, the rows follow: two passes over the file (its offsets read once)
+        agg = Tally.of(rows).result(plan)
+        print_json_with_rows({**plan.to_json(), **agg}, "rowResults", rows)
         return 0
     tally = Tally()
     table = []
-    for r in rows_in_order(home, plan.id):
+    for r in rows:
         tally.add(r)
         table.append([str(r["index"]), r["status"], _money(r.get("costUsd")), _ms(r.get("latencyMs")),
                       (r.get("error") or json.dumps(r.get("output"), ensure_ascii=False))[:80]])

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Container, Iterable, Iterator
 
+from studio.arrow_write import table_writer, write_batches
 from studio.atomic import NotSaved, append_whole, write_json
 from studio.errors import UserError, disk_fault
 from studio.eval.datasets import default_mapping, read_rows, resolve
@@ -768,36 +769,16 @@ def _export_batches(home: Path, batch_id: str, schema) -> Iterator:
         yield pa.RecordBatch.from_pylist(chunk, schema=schema)
 
 
-def _write_rows(home: Path, batch_id: str, sink, fmt: str) -> int:
-    """Write the rows to `sink` (a path or a stream) as Parquet or CSV, a chunk at a time."""
-    schema = _export_schema()
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        writer = pq.ParquetWriter(sink, schema)
-    else:
-        import pyarrow.csv as pcsv
-
-        writer = pcsv.CSVWriter(sink, schema)
-    count = 0
-    with writer:
-        for batch in _export_batches(home, batch_id, schema):
-            writer.write_batch(batch)
-            count += batch.num_rows
-    return count
-
-
 def csv_chunks(home: Path, batch_id: str) -> Iterator[bytes]:
     """The batch's rows as CSV, the bytes of EXPORT_CHUNK rows at a time (the web app's download
     streams them: a 100k-row batch's CSV is tens of MB). An unknown batch is said before the first."""
     import pyarrow as pa
-    import pyarrow.csv as pcsv
 
     load_plan(home, batch_id)
     schema = _export_schema()
     written: list[bytes] = []
     sink = pa.PythonFile(_Collect(written), mode="w")
-    with pcsv.CSVWriter(sink, schema) as writer:
+    with table_writer("csv", sink, schema) as writer:
         for batch in _export_batches(home, batch_id, schema):
             writer.write_batch(batch)
             yield b"".join(written)
@@ -833,7 +814,8 @@ def export_rows(home: Path, batch_id: str, out: Path) -> int:
         raise UserError(f"{out.name}: export writes .parquet or .csv files; use one of those extensions.")
     tmp = out.with_name(f".{out.name}.tmp")
     try:
-        count = _write_rows(home, batch_id, str(tmp), fmt)
+        schema = _export_schema()
+        count = write_batches(_export_batches(home, batch_id, schema), schema, fmt, str(tmp))  # a chunk at a time
         os.replace(tmp, out)
     except OSError as e:
         raise UserError(f"could not write {out} ({e.strerror or e}).") from None

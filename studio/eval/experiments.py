@@ -27,7 +27,7 @@ from studio.errors import UserError
 from studio.eval.batch import (SAFE_ID, BatchRows, answered_latency, batch_models, builtin_names, in_workers,
                                percentile, plan_batch, row_count, run_batch, swapped_pipeline, target_label)
 from studio.eval.caveats import failure_warnings, score_warnings
-from studio.eval.scorers import ScorerSpec, bootstrap_ci, judge_rows, pick, score_rows
+from studio.eval.scorers import ScorerSpec, bootstrap_ci, judge_rows, pick, score_each
 from studio.paths import read_each
 from studio.providers.local import processes
 from studio.spec.base import utcnow
@@ -168,13 +168,12 @@ async def _run_variants(studio, variants: list[Variant], plans: list, scorers: l
             raise ExperimentStopped(f"stopped at {v.name} ({agg['done']} of {plan.rows} rows done); the rows done "
                                     "are kept, and running the same experiment again goes on from there.")
         rows = BatchRows(studio.home, plan.id)  # each pass in a thread: it reads the file
+        specs = [ScorerSpec(**{**s.__dict__, "field": v.fields.get(s.column, s.field)}) for s in scorers]
+        plain = [spec for spec in specs if spec.kind != "llm_judge"]  # scored together, in one pass
+        plain_reports = iter(await asyncio.to_thread(score_each, plain, rows) if plain else [])
         scores = []
-        for s in scorers:
-            spec = ScorerSpec(**{**s.__dict__, "field": v.fields.get(s.column, s.field)})
-            if spec.kind == "llm_judge":
-                report = await judge_rows(studio, spec, rows)
-            else:
-                report = await asyncio.to_thread(score_rows, spec, rows)
+        for spec in specs:
+            report = await judge_rows(studio, spec, rows) if spec.kind == "llm_judge" else next(plain_reports)
             scores.append(report.to_json())
         means = [s["mean"] for s in scores if s["mean"] is not None]
         per_row_quality, lat, warnings = await asyncio.to_thread(_row_figures, v, plan.id, scores, rows)

@@ -254,30 +254,53 @@ def score_rows(spec: ScorerSpec, rows: Iterable[dict]) -> ScoreReport:
     """Score batch rows (as in rows.jsonl) with a non-judge scorer. A failed row scores 0, and
     so does an output without the field; the report counts those, so a 0 that only means "no
     such field" (a variant whose output names it differently) can be told from a wrong answer."""
-    per_row: dict[int, float | None] = {}
-    pairs = [] if spec.kind == "classification" else None
-    path = spec.field or spec.column
-    answered = missing = 0
-    unscorable: list[str] = []
+    return score_each([spec], rows)[0]
+
+
+def score_each(specs: list[ScorerSpec], rows: Iterable[dict]) -> list[ScoreReport]:
+    """Several non-judge scorers over the rows in one pass (a batch's rows file read once, not
+    once a scorer), a report each, as score_rows gives it."""
+    scorings = [_Scoring(spec) for spec in specs]
     for r in rows:
+        for scoring in scorings:
+            scoring.add(r)
+    return [scoring.report() for scoring in scorings]
+
+
+class _Scoring:
+    """One scorer's figures, a row at a time."""
+
+    def __init__(self, spec: ScorerSpec):
+        self.spec = spec
+        self.per_row: dict[int, float | None] = {}
+        self.pairs: list[tuple[str, str]] | None = [] if spec.kind == "classification" else None
+        self.path = spec.field or spec.column
+        self.answered = self.missing = 0
+        self.unscorable: list[str] = []
+
+    def add(self, r: dict) -> None:
+        spec = self.spec
         expected = (r.get("expected") or {}).get(spec.column)
         if r.get("status") != "succeeded":
-            per_row[r["index"]] = None if expected in (None, "") else 0.0
-            continue
-        answered += 1
-        found, got = lookup(r.get("output"), path)
-        missing += not found
+            self.per_row[r["index"]] = None if expected in (None, "") else 0.0
+            return
+        self.answered += 1
+        found, got = lookup(r.get("output"), self.path)
+        self.missing += not found
         try:
-            per_row[r["index"]] = score_value(spec, got, expected)
+            self.per_row[r["index"]] = score_value(spec, got, expected)
         except UnscorableRow as e:
-            per_row[r["index"]] = None
-            unscorable.append(f"row {r['index']}: {e}")
-        if pairs is not None and expected not in (None, ""):
-            pairs.append((str(expected).strip(), "" if got is None else str(got).strip()))
-    report = _aggregate(spec, per_row, pairs)
-    report.field, report.answered, report.missing = path, answered, missing
-    report.unscorable, report.unscorable_why = len(unscorable), unscorable[0] if unscorable else None
-    return report
+            self.per_row[r["index"]] = None
+            self.unscorable.append(f"row {r['index']}: {e}")
+        if self.pairs is not None and expected not in (None, ""):
+            self.pairs.append((str(expected).strip(), "" if got is None else str(got).strip()))
+
+    def report(self) -> ScoreReport:
+        report = _aggregate(self.spec, self.per_row, self.pairs)
+        report.field, report.answered, report.missing = self.path, self.answered, self.missing
+        report.unscorable = len(self.unscorable)
+        report.unscorable_why = self.unscorable[0] if self.unscorable else None
+        return report
 
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")

@@ -12,14 +12,14 @@ from nicegui import background_tasks, ui
 from studio.analytics import queries as q
 from studio.analytics.export import FORMATS, export_file
 from studio.analytics.settings import FILE_NAME as SETTINGS_FILE
-from studio.errors import UserError, system_error_sentence
+from studio.errors import UserError
 from studio.ui import analytics_figures as figs
 from studio.ui.app import get_studio
 from studio.analytics.run_view import critical_path, flow_order
 from studio import formats as fmt
 from studio.ui.shell import frame
 from studio.ui.threads import io_bound
-from studio.ui.widgets import transient_dialog
+from studio.ui.widgets import notify_error, transient_dialog
 
 RANGES = {"1h": "Last hour", "24h": "24 hours", "7d": "7 days", "30d": "30 days", "all": "All time"}
 
@@ -249,8 +249,8 @@ async def analytics_page() -> None:
     async def download(kind: str) -> None:
         try:
             path = await io_bound(store.read, export_file, filters(), kind, store.home)
-        except (UserError, OSError) as e:
-            ui.notify(str(e) if isinstance(e, UserError) else system_error_sentence(e), type="negative", multi_line=True)
+        except (UserError, OSError) as e:  # another process holds the database, a full disk
+            notify_error(e)
             return
         ui.download.file(path, f"iom-calls.{kind}", FORMATS[kind])  # served by the server, a chunk at a time
         background_tasks.create(_removed_after(path, EXPORT_SERVED_S), name="remove a served export")
