@@ -43,6 +43,12 @@ MIN_CHUNK = 64 << 10  # the fewest bytes of a segment one write takes when memor
 INTERRUPTED = ("interrupted: the process running it ended before the run did (killed, crashed, or its end could "
                "not be recorded); the calls it finished are recorded")
 GROW_AFTER = 20  # writes that fit before a chunk halved for memory is tried at twice its size
+# DuckDB's memory limit in a process that records (a command, a batch) until a query or a write
+# needs more, then the setting (memory_limit_mb). DuckDB keeps what it writes cached up to its
+# limit, and its checkpoints take more as the database grows: a 100k-row batch peaked ~200 MB
+# higher than at 1k rows at 256 MB, ~50 MB higher at this (bench_batch.py --memory-curve). The
+# web app keeps the setting from the start: that cache is what keeps its dashboard quick.
+LEAN_LIMIT_MB = 32
 
 _ARROW_TYPES = {"VARCHAR": "string", "TIMESTAMP": "timestamp[us]", "DOUBLE": "float64", "BIGINT": "int64", "BOOLEAN": "bool"}
 
@@ -122,6 +128,8 @@ class AnalyticsStore:
         self._chunk = spool.READ_CHUNK
         self._fitted = 0  # writes in a row that fitted, since the chunk was last changed
         self._told_out_of_memory = False
+        self._lean = True  # start DuckDB at LEAN_LIMIT_MB (not the web app: `start(serving_pages=True)`)
+        self._limit_mb = 0  # DuckDB's memory limit now: lean, or the setting
         self._told_not_opened = ""  # the last reason logged for a database that would not open
         self._progress: dict[str, int] = {}  # segment -> bytes committed (owner only)
         self._hourly_rows = 0  # hourly_calls rows after the last compaction, and added since
@@ -154,11 +162,20 @@ class AnalyticsStore:
     def is_owner(self) -> bool:
         return self._db is not None
 
-    def start(self, *, take_over: bool = False) -> bool:
+    def start(self, *, take_over: bool = False, serving_pages: bool = False) -> bool:
         """Take the database now if we can (the web app does at start, so that CLI commands
         beside it spool instead of racing it for the file) and start the writer. With
         `take_over` (the web app), ask a command that holds it to let it go
-        (studio/analytics/handover.py); the writer takes it once it is free."""
+        (studio/analytics/handover.py); the writer takes it once it is free. `serving_pages`
+        (the web app): DuckDB gets the setting's memory from the start, not LEAN_LIMIT_MB."""
+        if serving_pages:
+            self._lean = False
+            if self._db is not None:  # opened lean by an earlier read
+                cur = self._db.cursor()
+                try:
+                    self._allow_more_memory(cur)
+                finally:
+                    cur.close()
         try:
             self._connection()
         except DatabaseBusy:
@@ -205,7 +222,9 @@ class AnalyticsStore:
                         ) from None
                     raise not_opened(self.path, e) from None
                 try:
-                    db.execute(f"SET memory_limit = '{self.settings.memory_limit_mb}MB'")
+                    cap = self.settings.memory_limit_mb
+                    self._limit_mb = min(LEAN_LIMIT_MB, cap) if self._lean else cap
+                    db.execute(f"SET memory_limit = '{self._limit_mb}MB'")
                     migrate(db)
                     from studio.analytics.retention import apply_retention
 
@@ -242,7 +261,12 @@ class AnalyticsStore:
         latency capability nodes route by, where waiting on the writer would hold up runs."""
         cur = self._connection().cursor()
         try:
-            return fn(cur, *args, **kwargs)
+            try:
+                return fn(cur, *args, **kwargs)
+            except Exception as e:
+                if not (_out_of_memory(e) and self._allow_more_memory(cur)):
+                    raise
+            return fn(cur, *args, **kwargs)  # a read: running it again changes nothing
         except Exception as e:
             if damaged(e):  # a block found broken only when a query reads it
                 raise not_opened(self.path, e) from None
@@ -522,8 +546,9 @@ class AnalyticsStore:
             self.write_errors += 1
             if _out_of_memory(e):
                 self._rollback(cur)
-                self._write_less(len(call_lines), len(runs))
-                return False  # the records wait in the spool; the next round takes fewer
+                if not self._allow_more_memory(cur):
+                    self._write_less(len(call_lines), len(runs))
+                return False  # the records wait in the spool; the next round has more memory or takes fewer
             log.exception("analytics: a batch of %d calls and %d runs could not be written (%s)",
                           len(call_lines), len(runs), str(e).splitlines()[0] if str(e) else type(e).__name__)
             self._rollback(cur)
@@ -532,7 +557,8 @@ class AnalyticsStore:
             try:
                 bad_calls, bad_runs = self._refused(cur, call_lines, runs)
             except _OutOfMemory:  # no record is refused for want of memory
-                self._write_less(len(call_lines), len(runs))
+                if not self._allow_more_memory(cur):
+                    self._write_less(len(call_lines), len(runs))
                 return False
             if not (bad_calls or bad_runs):
                 return False  # not the records (the disk?): the whole batch waits for the next round
@@ -546,6 +572,18 @@ class AnalyticsStore:
         """The bytes of queued lines one write takes while DuckDB's memory limit is short (its
         chunk); unbounded while it is not, as one transaction for all costs least."""
         return self._chunk if self._chunk < spool.READ_CHUNK else float("inf")
+
+    def _allow_more_memory(self, cur) -> bool:
+        """Raise DuckDB's memory limit from the lean one to the setting, for as long as the
+        database stays open: a query or a write needed more, or the web app serves pages. False
+        when it is the setting already."""
+        cap = self.settings.memory_limit_mb
+        if self._limit_mb >= cap:
+            return False
+        self._limit_mb = cap
+        cur.execute(f"SET memory_limit = '{cap}MB'")
+        log.info("analytics: DuckDB's memory limit is now the setting, %d MB (it was %d MB)", cap, LEAN_LIMIT_MB)
+        return True
 
     @staticmethod
     def _rollback(cur) -> None:

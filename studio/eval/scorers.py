@@ -170,7 +170,7 @@ def score_value(spec: ScorerSpec, got: Any, expected: Any) -> float | None:
         from rapidfuzz import fuzz
 
         return fuzz.token_sort_ratio(_as_text(got), _as_text(expected), processor=normalize) / 100.0
-    raise UserError(f"scorer {k} needs a model call; use score_rows with a studio.")
+    raise UserError(f"scorer {k} needs a model call; it is graded by judge_rows, which calls the model.")
 
 
 BOOTSTRAP_CELLS = 1 << 20  # draws made at once: all 1,000 resamples of 30k rows were 480 MB (100k: 1.6 GB)

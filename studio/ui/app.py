@@ -66,7 +66,7 @@ def _startup(host: str, port: int, first: FirstAnswer):
         if _serving is not first:  # the server stopped (or another took its place) meanwhile
             return
         studio = get_studio()
-        await io_bound(lambda: studio.analytics.start(take_over=True))
+        await io_bound(lambda: studio.analytics.start(take_over=True, serving_pages=True))
         announce(studio.home, host, port)
         if "PYTEST_CURRENT_TEST" not in os.environ:  # NiceGUI's page fixtures swap keyrings per test
             from studio.security.token import gateway_token

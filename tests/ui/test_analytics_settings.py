@@ -53,3 +53,19 @@ async def test_an_export_is_a_file_the_server_serves_and_then_removes(user: User
             break
         await asyncio.sleep(0.1)
     assert list(exports.iterdir()) == []
+
+
+async def test_the_web_app_gives_duckdb_the_setting_from_its_start(user: User, iom_home):
+    """Commands and batches keep DuckDB lean (studio/analytics/store.py, LEAN_LIMIT_MB); the web
+    app's dashboard wants the cache, so its start asks for the setting."""
+    from studio.ui.app import get_studio
+
+    from tests.ui.util import wait_until
+
+    def limit() -> str | None:
+        store = get_studio().analytics
+        return store.read(lambda cur: cur.execute("SELECT current_setting('memory_limit')").fetchone()[0]) \
+            if store.is_owner else None
+
+    await user.open("/analytics")  # the page's own reads may open it first, lean: the start then raises it
+    await wait_until(lambda: limit() == "244.1 MiB", "DuckDB's memory limit at the setting")
