@@ -169,15 +169,15 @@ class AnalyticsStore:
         (studio/analytics/handover.py); the writer takes it once it is free. `serving_pages`
         (the web app): DuckDB gets the setting's memory from the start, not LEAN_LIMIT_MB."""
         if serving_pages:
-            self._lean = False
-            if self._db is not None:  # opened lean by an earlier read
-                cur = self._db.cursor()
+            self._lean = False  # for every later opening: a busy database is taken by the writer
+        try:
+            db = self._connection()
+            if serving_pages:  # a page's read may have opened it lean, even while we got here
+                cur = db.cursor()
                 try:
                     self._allow_more_memory(cur)
                 finally:
                     cur.close()
-        try:
-            self._connection()
         except DatabaseBusy:
             if take_over:
                 self._request.make()
