@@ -49,14 +49,19 @@ def _bodies(store) -> dict[str, tuple[int, int]]:
         " JOIN audit_blobs o ON o.sha256 = c.output_hash").fetchall()))
 
 
+def _record_one_big_round(store) -> None:
+    """24 MB of text in one round, more than DuckDB writes in 32 MB; back once all is committed."""
+    for i in range(3000):
+        _call(f"c{i:04}", 4000, store)
+    deadline = time.monotonic() + 60
+    while store.committed_calls < 3000 and time.monotonic() < deadline:
+        store.flush()
+
+
 def test_a_round_too_big_for_the_memory_limit_goes_in_smaller_parts(tmp_path, errors):
     store = _store(tmp_path, 32)
     try:
-        for i in range(3000):  # 24 MB of text, one round: more than DuckDB writes in 32 MB
-            _call(f"c{i:04}", 4000, store)
-        deadline = time.monotonic() + 60
-        while store.committed_calls < 3000 and time.monotonic() < deadline:
-            store.flush()
+        _record_one_big_round(store)
         stored = _bodies(store)
     finally:
         store.close()
@@ -122,11 +127,7 @@ def test_duckdb_starts_lean_and_a_read_that_needs_more_gets_the_setting(tmp_path
 def test_a_round_too_big_for_the_lean_limit_goes_in_whole_once_the_setting_allows_it(tmp_path, errors):
     store = _store(tmp_path, 256)
     try:
-        for i in range(3000):  # 24 MB of text, one round: more than DuckDB writes in 32 MB
-            _call(f"c{i:04}", 4000, store)
-        deadline = time.monotonic() + 60
-        while store.committed_calls < 3000 and time.monotonic() < deadline:
-            store.flush()
+        _record_one_big_round(store)
         assert len(_bodies(store)) == 3000
         assert store.read(_limit) == "244.1 MiB"
         assert store._chunk == spool.READ_CHUNK  # not halved: the setting had room for it
