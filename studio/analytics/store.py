@@ -49,6 +49,9 @@ GROW_AFTER = 20  # writes that fit before a chunk halved for memory is tried at 
 # higher than at 1k rows at 256 MB, ~50 MB higher at this (bench_batch.py --memory-curve). The
 # web app keeps the setting from the start: that cache is what keeps its dashboard quick.
 LEAN_LIMIT_MB = 32
+# A round of spool lines bigger than this (a backlog, a burst) gets the setting before it is
+# written: at the lean limit it would run out of memory once and be written again.
+LEAN_ROUND_BYTES = LEAN_LIMIT_MB << 18
 
 _ARROW_TYPES = {"VARCHAR": "string", "TIMESTAMP": "timestamp[us]", "DOUBLE": "float64", "BIGINT": "int64", "BOOLEAN": "bool"}
 
@@ -450,6 +453,9 @@ class AnalyticsStore:
         more = not all(b.at_end for b in backlogs)
         if not (all_calls or all_runs or progress):
             return more, True
+        if self._limit_mb < self.settings.memory_limit_mb and \
+                sum(map(len, all_calls)) + sum(map(len, run_lines)) + sum(map(len, runs)) > LEAN_ROUND_BYTES:
+            self._allow_more_memory(cur)
         if self._write(cur, all_calls, all_runs, progress):
             self._progress.update(progress)
             return more, True
