@@ -231,7 +231,7 @@ class AnalyticsStore:
                     migrate(db)
                     from studio.analytics.retention import apply_retention
 
-                    apply_retention(db, self.settings.retention_days)
+                    self._with_memory(db, apply_retention, self.settings.retention_days)
                     self._progress = dict(db.execute("SELECT segment, byte_offset FROM spool_progress").fetchall())
                 except duckdb.Error as e:
                     db.close()
@@ -264,12 +264,7 @@ class AnalyticsStore:
         latency capability nodes route by, where waiting on the writer would hold up runs."""
         cur = self._connection().cursor()
         try:
-            try:
-                return fn(cur, *args, **kwargs)
-            except Exception as e:
-                if not (_out_of_memory(e) and self._allow_more_memory(cur)):
-                    raise
-            return fn(cur, *args, **kwargs)  # a read: running it again changes nothing
+            return self._with_memory(cur, fn, *args, **kwargs)
         except Exception as e:
             if damaged(e):  # a block found broken only when a query reads it
                 raise not_opened(self.path, e) from None
@@ -404,7 +399,7 @@ class AnalyticsStore:
         self._collect_finished(cur, final=final)
         for fn, future in commands:
             try:
-                future.set_result(fn(cur))
+                future.set_result(self._with_memory(cur, fn))
             except BaseException as e:  # handed to the waiting caller
                 future.set_exception(e)
 
@@ -578,6 +573,16 @@ class AnalyticsStore:
         """The bytes of queued lines one write takes while DuckDB's memory limit is short (its
         chunk); unbounded while it is not, as one transaction for all costs least."""
         return self._chunk if self._chunk < spool.READ_CHUNK else float("inf")
+
+    def _with_memory(self, cur, fn: Callable[..., T], *args, **kwargs) -> T:
+        """`fn(cur, …)`, run again with the setting's memory if it ran out of the lean limit: a
+        read, or work in one transaction (retention), which running out of memory rolled back."""
+        try:
+            return fn(cur, *args, **kwargs)
+        except Exception as e:
+            if not (_out_of_memory(e) and self._allow_more_memory(cur)):
+                raise
+        return fn(cur, *args, **kwargs)
 
     def _allow_more_memory(self, cur) -> bool:
         """Raise DuckDB's memory limit from the lean one to the setting, for as long as the

@@ -169,3 +169,32 @@ def test_the_web_app_keeps_the_setting_from_the_start(tmp_path):
         assert store.read(_limit) == "244.1 MiB"
     finally:
         store.close()
+
+
+def test_commands_and_the_retention_at_open_get_the_setting_when_they_need_it(tmp_path, monkeypatch):
+    """Retention runs as the database opens; over a big database, at the lean limit, running out
+    of memory there was the database not opening at all."""
+    from studio.analytics import retention
+
+    store = _store(tmp_path, 256)
+    try:
+        assert store.submit(lambda cur: cur.execute(_BIG_READ).fetchone()) == (8_000_000,)
+        assert store.read(_limit) == "244.1 MiB"
+    finally:
+        store.close()
+
+    def heavy_retention(cur, days):  # as much memory as a big database's retention can take
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            cur.execute(_BIG_READ).fetchone()
+            cur.execute("COMMIT")
+        except Exception:
+            cur.execute("ROLLBACK")
+            raise
+
+    monkeypatch.setattr(retention, "apply_retention", heavy_retention)
+    store = _store(tmp_path, 256)
+    try:
+        assert store.read(_limit) == "244.1 MiB"
+    finally:
+        store.close()
