@@ -228,7 +228,7 @@ class AnalyticsStore:
                     cap = self.settings.memory_limit_mb
                     self._limit_mb = min(LEAN_LIMIT_MB, cap) if self._lean else cap
                     db.execute(f"SET memory_limit = '{self._limit_mb}MB'")
-                    migrate(db)
+                    self._with_memory(db, migrate)  # one transaction a step: run again, it goes on
                     from studio.analytics.retention import apply_retention
 
                     self._with_memory(db, apply_retention, self.settings.retention_days)
@@ -576,7 +576,7 @@ class AnalyticsStore:
 
     def _with_memory(self, cur, fn: Callable[..., T], *args, **kwargs) -> T:
         """`fn(cur, …)`, run again with the setting's memory if it ran out of the lean limit: a
-        read, or work in one transaction (retention), which running out of memory rolled back."""
+        read, or work in transactions (migrations, retention) that running out of memory rolled back."""
         try:
             return fn(cur, *args, **kwargs)
         except Exception as e:

@@ -171,10 +171,11 @@ def test_the_web_app_keeps_the_setting_from_the_start(tmp_path):
         store.close()
 
 
-def test_commands_and_the_retention_at_open_get_the_setting_when_they_need_it(tmp_path, monkeypatch):
-    """Retention runs as the database opens; over a big database, at the lean limit, running out
-    of memory there was the database not opening at all."""
+def test_commands_migrations_and_retention_get_the_setting_when_they_need_it(tmp_path, monkeypatch):
+    """Migrations and retention run as the database opens; over a big database, at the lean limit,
+    running out of memory there was the database not opening at all."""
     from studio.analytics import retention
+    from studio.analytics import store as store_module
 
     store = _store(tmp_path, 256)
     try:
@@ -193,6 +194,14 @@ def test_commands_and_the_retention_at_open_get_the_setting_when_they_need_it(tm
             raise
 
     monkeypatch.setattr(retention, "apply_retention", heavy_retention)
+    store = _store(tmp_path, 256)
+    try:
+        assert store.read(_limit) == "244.1 MiB"
+    finally:
+        store.close()
+
+    monkeypatch.undo()  # and a migration step as heavy (an upgrade over a big database)
+    monkeypatch.setattr(store_module, "migrate", lambda cur: heavy_retention(cur, None))
     store = _store(tmp_path, 256)
     try:
         assert store.read(_limit) == "244.1 MiB"
