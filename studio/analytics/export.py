@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from studio.analytics.queries import Filters
-from studio.arrow_write import write_batches
 from studio.analytics.schema import CALL_COLUMNS
+from studio.arrow_write import write_batches
 
 FORMATS = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 EXPORT_BATCH_ROWS = 50_000  # rows DuckDB hands over at a time: the export's memory, whatever the table's size

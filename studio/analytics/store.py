@@ -49,9 +49,10 @@ GROW_AFTER = 20  # writes that fit before a chunk halved for memory is tried at 
 # higher than at 1k rows at 256 MB, ~50 MB higher at this (bench_batch.py --memory-curve). The
 # web app keeps the setting from the start: that cache is what keeps its dashboard quick.
 LEAN_LIMIT_MB = 32
-# A round of spool lines bigger than this (a backlog, a burst) gets the setting before it is
-# written: at the lean limit it would run out of memory once and be written again.
-LEAN_ROUND_BYTES = LEAN_LIMIT_MB << 18
+# A round of spool lines bigger than a quarter of the lean limit (a backlog, a burst) gets the
+# setting before it is written: at the lean limit it would run out of memory once and be
+# written again.
+LEAN_ROUND_BYTES = LEAN_LIMIT_MB * 2**20 // 4
 
 _ARROW_TYPES = {"VARCHAR": "string", "TIMESTAMP": "timestamp[us]", "DOUBLE": "float64", "BIGINT": "int64", "BOOLEAN": "bool"}
 

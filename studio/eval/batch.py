@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import functools
 import hashlib
+import io
 import itertools
 import json
 import os
@@ -772,38 +773,21 @@ def _export_batches(home: Path, batch_id: str, schema) -> Iterator:
 def csv_chunks(home: Path, batch_id: str) -> Iterator[bytes]:
     """The batch's rows as CSV, the bytes of EXPORT_CHUNK rows at a time (the web app's download
     streams them: a 100k-row batch's CSV is tens of MB). An unknown batch is said before the first."""
-    import pyarrow as pa
-
     load_plan(home, batch_id)
     schema = _export_schema()
-    written: list[bytes] = []
-    sink = pa.PythonFile(_Collect(written), mode="w")
-    with table_writer("csv", sink, schema) as writer:
+    buffer = io.BytesIO()  # (Arrow's writer leaves a file it was given open)
+
+    def taken() -> bytes:
+        data = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return data
+    with table_writer("csv", buffer, schema) as writer:
         for batch in _export_batches(home, batch_id, schema):
             writer.write_batch(batch)
-            yield b"".join(written)
-            written.clear()
-    if written:  # the header of a batch with no rows done
-        yield b"".join(written)
-
-
-class _Collect:
-    """A file Arrow writes into, keeping what it is given in a list."""
-
-    closed = False
-
-    def __init__(self, into: list[bytes]):
-        self.into = into
-
-    def write(self, data) -> int:
-        self.into.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.closed = True
+            yield taken()
+    if buffer.tell():  # the header of a batch with no rows done
+        yield taken()
 
 
 def export_rows(home: Path, batch_id: str, out: Path) -> int:
