@@ -28,7 +28,7 @@ from typing import Any, AsyncIterator, Callable, Container, Iterable, Iterator
 from studio.arrow_write import table_writer, write_batches
 from studio.atomic import NotSaved, append_whole, write_json
 from studio.errors import UserError, disk_fault
-from studio.eval.datasets import default_mapping, read_rows, resolve
+from studio.eval.datasets import DatasetLock, default_mapping, read_rows, resolve
 from studio.paths import read_each
 from studio.providers.local import processes
 from studio.spec.base import utcnow
@@ -626,12 +626,15 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
     folder = batch_dir(studio.home, plan.id)
 
     lock = BatchLock(folder, plan.id)
+    reading = DatasetLock(studio.home, plan.dataset_id) if plan.dataset_id else None
 
     def open_state():  # file work in a thread: the UI calls this on NiceGUI's event loop
         check_unchanged(studio, plan)
         folder.mkdir(parents=True, exist_ok=True)
         lock.acquire("wait for it to finish, then run the same command again to see its figures.")
         try:
+            if reading:
+                reading.hold_for_reading()  # until the batch ends: no delete while it reads
             write_json(folder / "batch.json", plan.to_json())
             done: set[int] = set()
             tally = Tally()  # of the rows done, read a row at a time (a resumed million-row batch)
@@ -641,6 +644,8 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
             _trim_partial_line(rows_file(studio.home, plan.id))
             return pending_rows(plan, done), tally, RowWriter(rows_file(studio.home, plan.id))
         except BaseException:
+            if reading:
+                reading.release()
             lock.release()
             raise
     pending, tally, writer = await asyncio.to_thread(open_state)
@@ -673,6 +678,8 @@ async def run_batch(studio, plan: BatchPlan, *, progress: ProgressFn | None = No
                     await _run_rows_here(studio, plan, pending, pipeline, writer, finished, stop)
     finally:
         writer.close()
+        if reading:
+            reading.release()
         lock.release()
     return tally.result(plan)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -277,19 +278,69 @@ def get_dataset(home: Path, dataset_id: str) -> Dataset:
 def delete_dataset(home: Path, dataset_id: str) -> tuple[Dataset, list[str]]:
     """Remove an imported dataset (its folder: the file as given and its meta.json); returns it
     and the batches that ran over it, which keep their rows but cannot go on without it. A batch
-    running over it is a refusal: it reads the file as it goes, and its resume would find nothing."""
+    running over it is a refusal: it reads the file as it goes, and its resume would find nothing.
+    The removal holds the dataset's lock exclusively, so a batch cannot start in between."""
     from studio.eval.batch import BatchLock, batch_dir, batch_plans  # (batch.py reads datasets: imported here)
 
     if not ID_RE.match(dataset_id):
         raise UserError(f"{dataset_id!r} is not a dataset id; 'iom datasets list' shows the imported ones.")
     ds = get_dataset(home, dataset_id)
-    used = [plan.id for plan in batch_plans(home) if plan.dataset_id == dataset_id]  # (their plans, not their rows)
-    running = [batch_id for batch_id in used if BatchLock(batch_dir(home, batch_id), batch_id).is_held()]
-    if running:
-        raise UserError(f"the dataset {dataset_id!r} is being read by batch {running[0]}, which is running; "
-                        "wait for it to end (or stop it), then delete the dataset.")
-    shutil.rmtree(datasets_root(home) / dataset_id)
+    lock = DatasetLock(home, dataset_id)
+    held = lock.take(exclusive=True)
+    try:
+        used = [plan.id for plan in batch_plans(home) if plan.dataset_id == dataset_id]  # (their plans, not their rows)
+        running = [batch_id for batch_id in used if BatchLock(batch_dir(home, batch_id), batch_id).is_held()]
+        if running or not held:
+            raise UserError(f"the dataset {dataset_id!r} is being read by "
+                            f"{f'batch {running[0]}' if running else 'a batch'}, which is running; "
+                            "wait for it to end (or stop it), then delete the dataset.")
+        shutil.rmtree(datasets_root(home) / dataset_id)
+    finally:
+        lock.release()
     return ds, used
+
+
+class DatasetLock:
+    """A `flock` on the dataset folder's `.lock`: shared while a batch reads the dataset (from
+    its start to its end), exclusive while the dataset is deleted. Checking for running batches
+    and then removing left a window in which a batch could start and lose its file."""
+
+    FILE = ".lock"  # (no importable data file has that name: imports need a known suffix)
+
+    def __init__(self, home: Path, dataset_id: str):
+        self.dataset_id = dataset_id
+        self.path = datasets_root(home) / dataset_id / self.FILE
+        self._fd: int | None = None
+
+    def take(self, *, exclusive: bool) -> bool:
+        """Open the lock file and try the lock; False when the other kind is held (the file
+        stays open until `release`). A dataset removed meanwhile is a UserError."""
+        import fcntl
+
+        try:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:
+            raise UserError(missing_dataset(self.dataset_id)) from None
+        try:
+            fcntl.flock(self._fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        if os.fstat(self._fd).st_nlink == 0:  # deleted between our open and our lock
+            self.release()
+            raise UserError(missing_dataset(self.dataset_id))
+        return True
+
+    def hold_for_reading(self) -> None:
+        """A batch's shared hold, or a UserError when the dataset is gone or being deleted."""
+        if not self.take(exclusive=False):
+            self.release()
+            raise UserError(f"the dataset {self.dataset_id!r} is being deleted; import it again, "
+                            "then run the batch again.")
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
 
 
 def deleted_note(ds: Dataset, batches: list[str]) -> str:

@@ -189,6 +189,47 @@ def test_a_dataset_a_running_batch_reads_is_not_deleted(iom_home):
     assert ds.id == "rev" and batches == [plan.id] and list_datasets(iom_home) == []
 
 
+async def test_a_delete_and_a_batch_over_the_dataset_cannot_cross(iom_home):
+    """A delete used to look for running batches, then remove: a batch that started in between
+    (its plan not yet listed) lost its file. The batch now holds the dataset's lock from its start
+    to its end and the delete holds it exclusively; here the running batch's plan is hidden from
+    the delete, as in that window, and the delete is still refused."""
+    from studio.core import Studio
+    from studio.eval.batch import batch_dir, load_rows, plan_batch, run_batch
+    from studio.eval.datasets import DatasetLock, delete_dataset
+
+    import_dataset(iom_home, SAMPLE, "rev")
+    studio = Studio(iom_home)
+    try:
+        plan = plan_batch(studio, "review-triage", "rev", limit=3)
+        refusals = []
+
+        def progress(done, total):
+            if done == 0:  # the batch has started and reads the file
+                (batch_dir(iom_home, plan.id) / "batch.json").unlink()
+                with pytest.raises(UserError, match="'rev' is being read by a batch, which is running") as e:
+                    delete_dataset(iom_home, "rev")
+                refusals.append(str(e.value))
+        result = await run_batch(studio, plan, progress=progress)
+        assert refusals and result["succeeded"] == 3 and sorted(load_rows(iom_home, plan.id)) == [0, 1, 2]
+
+        deleting = DatasetLock(iom_home, "rev")
+        assert deleting.take(exclusive=True)  # a delete on its way
+        try:
+            later = plan_batch(studio, "review-triage", "rev", limit=2)  # another batch
+            with pytest.raises(UserError, match="the dataset 'rev' is being deleted; import it again"):
+                await run_batch(studio, later)
+            assert later.id != plan.id and not (batch_dir(iom_home, later.id) / "rows.jsonl").exists()
+        finally:
+            deleting.release()
+        await studio.aclose()
+    finally:
+        studio.close()
+    assert delete_dataset(iom_home, "rev")[0].id == "rev" and list_datasets(iom_home) == []
+    with pytest.raises(UserError, match="no dataset 'rev'"):
+        DatasetLock(iom_home, "rev").hold_for_reading()
+
+
 def test_a_csv_is_read_as_spreadsheets_write_it(iom_home, tmp_path):
     """A byte order mark, CRLF endings, a quoted value over two lines and one with a comma: the
     reader that goes through the file as it reads keeps all of them as the whole-text one did
