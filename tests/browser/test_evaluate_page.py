@@ -106,6 +106,54 @@ def test_a_stopped_batch_goes_on_from_its_dialog(studio_screen):
     assert len(rows.read_text("utf-8").splitlines()) == 8
 
 
+def test_a_batch_resumed_in_the_page_stops_from_its_dialog(studio_screen):
+    """Stop in a real page: the dialog it is clicked in closes as the batch stops, the row in
+    flight finishes and is kept, and how it ended is told (a notification from a deleted dialog
+    would be an error in NiceGUI's log, which fails this test and which the simulated page misses)."""
+    from studio.core import Studio
+    from studio.paths import data_home
+    from studio.spec.calls import CANONICAL_SCHEMAS
+    from studio.spec.model import ModelSpec
+    from tests.fakes.provider_server import FakeProvider
+    from tests.helpers.batches import stopped_batch
+    from tests.ui.fake_chat import CHAT_PATH, held_plain_answer, plain_answer
+
+    home = data_home()
+    data = home / "questions.csv"
+    data.write_text("prompt\n" + "".join(f"Question {i}?\n" for i in range(6)), encoding="utf-8")
+    with FakeProvider() as fake:
+        s = Studio()
+        llm_in, llm_out = CANONICAL_SCHEMAS["llm"]
+        s.models.save(ModelSpec(id="loop/plain", name="Plain", provider="ollama", api="openai-chat",
+                                endpoint=fake.url(CHAT_PATH), model="m", input_schema=llm_in, output_schema=llm_out))
+        s.close()
+        fake.reply(CHAT_PATH, plain_answer("yes"))
+        batch_id = stopped_batch(home, "loop/plain", "--data", str(data), "--concurrency", "1", keep=1)
+        fake.reply(CHAT_PATH, held_plain_answer("yes"))  # from here each answer waits for the gate
+        asked = len(fake.requests)
+
+        studio_screen.open("/evaluate")
+        batches = lambda: by_testid(studio_screen, "eval-batches").text  # noqa: E731
+        wait_until(lambda: "1 / 6" in batches(), 20)
+        row = lambda: studio_screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=eval-batches] tbody tr")  # noqa: E731
+        click(studio_screen, row)
+        click(studio_screen, "eval-batch-resume")
+        studio_screen.should_contain(f"Batch {batch_id} goes on from here")
+        wait_until(lambda: len(fake.requests) == asked + 1 and "running" in batches(), 20)  # its next row in flight
+
+        click(studio_screen, row)
+        assert not studio_screen.selenium.find_elements(By.CSS_SELECTOR, "[data-testid=eval-batch-resume]")
+        click(studio_screen, "eval-batch-stop")
+        studio_screen.should_contain(f"Batch {batch_id} starts no further row")
+        wait_until(lambda: not studio_screen.selenium.find_elements(By.CSS_SELECTOR, "[data-testid=eval-batch-rows]"))
+        fake.gate.set()
+        studio_screen.should_contain(f"Batch {batch_id} stopped: 2 of 6 rows done and kept.")
+        wait_until(lambda: "2 / 6" in batches() and "stopped" in batches(), 20)
+        assert len(fake.requests) == asked + 1
+    rows = (home / "batches" / batch_id / "rows.jsonl").read_text("utf-8").splitlines()
+    assert len(rows) == 2
+
+
 def test_a_batch_downloads_as_csv_streamed_by_the_server(studio_screen):
     """The download is the server's stream of the rows file behind the studio's door (Host,
     Origin, the session), fetched by the browser itself; it was the whole CSV sent over the
