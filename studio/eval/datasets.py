@@ -313,8 +313,9 @@ class DatasetLock:
         self._fd: int | None = None
 
     def take(self, *, exclusive: bool) -> bool:
-        """Open the lock file and try the lock; False when the other kind is held (the file
-        stays open until `release`). A dataset removed meanwhile is a UserError."""
+        """Open the lock file and try the lock, without waiting; False when a lock that excludes
+        it is held (the file stays open until `release`). A dataset removed meanwhile is a
+        UserError."""
         import fcntl
 
         try:
