@@ -7,14 +7,18 @@ import keyring
 import pytest
 from nicegui.testing import Screen
 
-from studio.secrets import SERVICE
+import studio.secrets.store as key_store
 from tests.browser.helpers import by_testid, field, replace_text
 
 VALUE = "sk-browser-secret-0123456789abcdef"
 
 
 @pytest.mark.keyring
-def test_set_and_delete_a_key_in_the_real_keyring(screen: Screen, secret_service):
+def test_set_and_delete_a_key_in_the_real_keyring(screen: Screen, secret_service, monkeypatch):
+    # The studio's entries under a service name of this test's own: the tests run side by side
+    # on one Secret Service, and OPENAI_API_KEY set here would be a key another test expects unset.
+    SERVICE = f"{key_store.SERVICE}-{id(screen)}"
+    monkeypatch.setattr(key_store, "SERVICE", SERVICE)
     screen.open("/settings")
     screen.should_contain("SecretService")
     screen.should_contain("OPENAI_API_KEY")

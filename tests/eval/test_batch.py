@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -291,8 +293,13 @@ def test_a_running_batch_is_not_run_twice_nor_deleted(iom_home, tmp_path, monkey
     data = tmp_path / "prompts.csv"
     data.write_text("prompt\n" + "".join(f"question {i}\n" for i in range(12)), encoding="utf-8")
 
+    # The first answer at once, the others held until the refusals were tried: the run is still
+    # going whatever the machine's speed (a fixed sleep a row left too short a window under load).
+    release, answered = threading.Event(), itertools.count()
+
     def slow(req):
-        time.sleep(0.25)
+        if next(answered):
+            release.wait(60)
         return Reply(json=chat_reply("an answer"))
 
     with FakeProvider() as fake:
@@ -320,8 +327,10 @@ def test_a_running_batch_is_not_run_twice_nor_deleted(iom_home, tmp_path, monkey
             assert gone.returncode == 1 and "is being run" in gone.stderr and "then delete it" in gone.stderr
             assert (folder / "batch.json").is_file()
             assert proc.poll() is None, "the run ended before the refusals were tried; the test proves nothing"
+            release.set()
             out, err = proc.communicate(timeout=60)
         finally:
+            release.set()
             if proc.poll() is None:
                 proc.kill()
     assert proc.returncode == 0, err
