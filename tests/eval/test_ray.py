@@ -19,10 +19,6 @@ import ray  # the 'scale' extra is part of the test install; no skip
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "samples" / "datasets" / "reviews.csv"
 
-# One worker runs them all (scripts/test's --dist loadgroup): one local Ray started for the
-# module, not one a worker, and no other worker's Ray job making temporary dirs mid-test.
-pytestmark = pytest.mark.xdist_group("ray")
-
 
 @pytest.fixture(scope="module")
 def local_ray():
