@@ -286,11 +286,10 @@ def delete_dataset(home: Path, dataset_id: str) -> tuple[Dataset, list[str]]:
         raise UserError(f"{dataset_id!r} is not a dataset id; 'iom datasets list' shows the imported ones.")
     ds = get_dataset(home, dataset_id)
     lock = DatasetLock(home, dataset_id)
-    held = lock.take(exclusive=True)
     try:
         used = [plan.id for plan in batch_plans(home) if plan.dataset_id == dataset_id]  # (their plans, not their rows)
-        running = [batch_id for batch_id in used if BatchLock(batch_dir(home, batch_id), batch_id).is_held()]
-        if running or not held:
+        if not lock.take(exclusive=True):  # a batch reads it; its lock names which, when its plan is written
+            running = [batch_id for batch_id in used if BatchLock(batch_dir(home, batch_id), batch_id).is_held()]
             raise UserError(f"the dataset {dataset_id!r} is being read by "
                             f"{f'batch {running[0]}' if running else 'a batch'}, which is running; "
                             "wait for it to end (or stop it), then delete the dataset.")

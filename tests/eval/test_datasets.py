@@ -168,7 +168,7 @@ def test_a_dataset_a_running_batch_reads_is_not_deleted(iom_home):
     from studio.atomic import write_json
     from studio.core import Studio
     from studio.eval.batch import BatchLock, batch_dir, plan_batch
-    from studio.eval.datasets import delete_dataset
+    from studio.eval.datasets import DatasetLock, delete_dataset
 
     import_dataset(iom_home, SAMPLE, "rev")
     studio = Studio(iom_home)
@@ -177,13 +177,15 @@ def test_a_dataset_a_running_batch_reads_is_not_deleted(iom_home):
     folder = batch_dir(iom_home, plan.id)
     folder.mkdir(parents=True)
     write_json(folder / "batch.json", plan.to_json())
-    running = BatchLock(folder, plan.id)
-    running.acquire("")  # as `iom batch run` holds it while it reads the file
+    running, reading = BatchLock(folder, plan.id), DatasetLock(iom_home, "rev")
+    running.acquire("")  # as `iom batch run` holds both while it reads the file
+    reading.hold_for_reading()
     try:
         with pytest.raises(UserError, match=f"being read by batch {plan.id}, which is running"):
             delete_dataset(iom_home, "rev")
         assert get_dataset(iom_home, "rev").rows == 197
     finally:
+        reading.release()
         running.release()
     ds, batches = delete_dataset(iom_home, "rev")
     assert ds.id == "rev" and batches == [plan.id] and list_datasets(iom_home) == []
