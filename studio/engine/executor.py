@@ -240,12 +240,19 @@ class Engine:
         self._call_stats = (stats, time.monotonic())  # only what was read: after a failure the next run asks again
         return stats
 
+    def measured_quality(self, capability: str) -> dict[str, dict]:
+        """The scores saved from experiments for the capability (`IOM_HOME/quality.json`),
+        {model_id: {"score", "dataset", …}}, as capability nodes rank by them."""
+        from studio.registry.quality import load_quality
+
+        return load_quality(self.home).get(capability, {})
+
     def recent_call_stats(self, days: int = 7) -> dict[str, dict]:
         """{model_id: {"p50Ms", "errorRate", "calls", "answered"}} from the analytics of the
-        last days' calls; empty when the recorder keeps no analytics (tests, Ray workers).
-        Raises what reading the analytics raises. The p50 is of the calls that answered: a
-        refusal comes back fast (a 429 in 20 ms), and counted in it made a model failing most
-        of its calls look like the fastest; the error rate is over every call made. What is
+        last days' calls; empty when the recorder keeps no analytics (tests; a Ray worker's
+        engine is given the driver's). Raises what reading the analytics raises. The p50 is
+        of the calls that answered: a refusal comes back fast (a 429 in 20 ms), and counted
+        in it made a model failing most of its calls look like the fastest; the error rate is over every call made. What is
         committed is read without waiting for the calls still queued (figures over days). Where
         another process holds the database (the web app, beside a batch), that process answers."""
         if not hasattr(self.recorder, "read_committed"):
@@ -707,9 +714,7 @@ class _Run:
         fallbacks = [self.specs[m] for m in node.policy.fallback if m in self.specs]
         if node.kind == "capability":
             health = self.engine.models.health_all()
-            from studio.registry.quality import load_quality
-
-            measured = load_quality(self.engine.home).get(node.choose.capability, {})
+            measured = self.engine.measured_quality(node.choose.capability)
             chosen, why, others = choose_model(node.choose, list(self.specs.values()), health, self._has_key, measured,
                                                self.call_stats)
             return [chosen, *(fallbacks or others[:2])], f"chosen by policy: {why}"

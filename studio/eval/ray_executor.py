@@ -13,6 +13,10 @@ What crosses into Ray, and why:
   carry the vault's handle, never a key, so Ray's task specs, logs and spilled objects hold
   no secret; a worker asks the vault for a key when a call needs it. Environment variables
   (runtime_env) were rejected: Ray shows them in its dashboard and job info.
+- What a capability node chooses by — the scores saved from experiments, the recent latency
+  and error figures from analytics, the models' health — lives in the driver's studio, which
+  a worker cannot read. The driver reads them as the local executor does and sends them with
+  each chunk (`routing_facts`; no secret in them), so the rows choose as local rows would.
 - The output cache is per worker process (a temporary dir), so cache hits can differ from
   the local executor's; outputs, statuses and costs do not. The dir is named after the job
   (`iom-ray-JOB-…`): a worker removes it when a later job replaces it or the process ends, and
@@ -32,7 +36,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterable
 
+from studio.engine import Engine
 from studio.errors import UserError
+from studio.registry.quality import load_quality
 
 _WORKER: dict[str, Any] = {}  # per worker process: job -> its _WorkerStudio
 HOME_PREFIX = "iom-ray-"
@@ -72,6 +78,7 @@ class _SpecList:
 
     def __init__(self, specs):
         self._by_id = {s.id: s for s in specs}
+        self.health: dict = {}
 
     def all(self):
         return list(self._by_id.values())
@@ -86,7 +93,31 @@ class _SpecList:
         return spec
 
     def health_all(self):
-        return {}
+        return self.health  # the driver's, sent with each chunk
+
+
+class _WorkerEngine(Engine):
+    """An engine whose capability nodes choose by the driver's figures (`routing_facts`): a
+    worker has no quality.json, no analytics and no health.json of its own."""
+
+    facts: dict[str, Any] = {}
+
+    def measured_quality(self, capability: str) -> dict[str, dict]:
+        return self.facts.get("quality", {}).get(capability, {})
+
+    async def call_stats(self) -> dict[str, dict]:
+        return self.facts.get("callStats", {})
+
+
+async def routing_facts(studio) -> dict[str, Any]:
+    """The figures the local executor's capability nodes would choose by now: read for each
+    chunk (the call figures change as the batch's own calls are recorded)."""
+    def read_files():
+        return {"quality": load_quality(studio.home),
+                "health": {k: v.model_dump(mode="json", by_alias=True) for k, v in studio.models.health_all().items()}}
+    facts = await asyncio.to_thread(read_files)
+    facts["callStats"] = await studio.engine.call_stats()
+    return facts
 
 
 class _VaultKeys:
@@ -106,7 +137,6 @@ class _VaultKeys:
 
 class _WorkerStudio:
     def __init__(self, job: str, plan_doc: dict, pipeline_doc: dict | None, spec_docs: list[dict], vault):
-        from studio.engine import Engine
         from studio.eval.batch import BatchPlan
         from studio.providers.hub import ProviderHub
         from studio.recording import MemoryRecorder
@@ -122,8 +152,8 @@ class _WorkerStudio:
         # one loop for the worker's life: the engine's semaphores and limiters belong to it
         self.loop = asyncio.new_event_loop()
         self.providers = ProviderHub(keys=self.keys, recorder=self.recorder)
-        self.engine = Engine(models=self.models, caller=self.providers, recorder=self.recorder,
-                             keys=self.keys, home=self.home)
+        self.engine = _WorkerEngine(models=self.models, caller=self.providers, recorder=self.recorder,
+                                    keys=self.keys, home=self.home)
         pipe = self.pipeline
 
         class _Pipelines:  # run_row asks for the target by id
@@ -143,6 +173,12 @@ class _WorkerStudio:
         finally:  # whatever the connections did, the dir goes
             shutil.rmtree(self.home, ignore_errors=True)
 
+    def take_facts(self, facts: dict[str, Any]) -> None:
+        from studio.spec.model import HealthStatus
+
+        self.engine.facts = facts
+        self.models.health = {k: HealthStatus.model_validate(v) for k, v in facts.get("health", {}).items()}
+
     def take_records(self) -> tuple[list, list]:
         calls = [(r.model_dump(mode="json", by_alias=True), i, o) for r, i, o in self.recorder.calls]
         runs = [r.model_dump(mode="json", by_alias=True) for r in self.recorder.runs.values()]
@@ -151,7 +187,7 @@ class _WorkerStudio:
         return calls, runs
 
 
-def _run_chunk(shared: dict, vault, items: list[tuple[int, dict]]) -> dict:
+def _run_chunk(shared: dict, vault, items: list[tuple[int, dict]], facts: dict[str, Any]) -> dict:
     """A Ray task: a few rows run concurrently on this worker; returns rows and records."""
     from studio.eval.batch import batch_models, calls_at_once, run_row, warm_builtin_models
 
@@ -162,6 +198,7 @@ def _run_chunk(shared: dict, vault, items: list[tuple[int, dict]]) -> dict:
         ws = _WORKER[key] = _WorkerStudio(key, shared["plan"], shared["pipeline"], shared["specs"], vault)
         ws.plan.swaps = {}  # the shipped pipeline has its swaps applied already
         warm_builtin_models(batch_models(ws, ws.plan.kind, ws.plan.target, ws.pipeline))  # as the local executor does
+    ws.take_facts(facts)
 
     async def go():
         with calls_at_once(ws, len(items)):  # this chunk's rows run at once
@@ -234,7 +271,9 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
     chunk_task = ray.remote(_run_chunk)
     try:
         await asyncio.to_thread(ray.get, vault.load.remote(needed_keys(studio, plan)))
-        pipeline_doc = export_pipeline(swapped_pipeline(studio, plan.target, plan.swaps)) if plan.kind == "pipeline" else None
+        pipeline = swapped_pipeline(studio, plan.target, plan.swaps) if plan.kind == "pipeline" else None
+        pipeline_doc = export_pipeline(pipeline) if pipeline else None
+        chooses = pipeline is not None and any(n.kind == "capability" for n in pipeline.nodes)
         shared = ray.put({"job": job, "plan": plan.to_json(), "pipeline": pipeline_doc,
                           "specs": [s.model_dump(mode="json", by_alias=True) for s in studio.models.all()]})
         chunk = max(1, min(16, plan.concurrency // 2))
@@ -242,7 +281,7 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
         it = iter(pending)
         refs: list = []
 
-        def submit() -> bool:
+        def submit(facts: dict[str, Any]) -> bool:
             if stop():
                 return False
             items = []
@@ -251,10 +290,11 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
                 if len(items) >= chunk:
                     break
             if items:
-                refs.append(chunk_task.remote(shared, vault, items))
+                refs.append(chunk_task.remote(shared, vault, items, facts))
             return bool(items)
 
-        while len(refs) < in_flight and submit():
+        facts = await routing_facts(studio) if chooses else {}
+        while len(refs) < in_flight and submit(facts):
             pass
         while refs:
             ready, rest = await asyncio.to_thread(ray.wait, refs, num_returns=1)
@@ -266,7 +306,8 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
                 studio.recorder.record_run(RunRecord.model_validate(run))
             for row in result["rows"]:
                 yield row
-            submit()  # after the rows are written: a stop asked meanwhile is seen
+            # after the rows are written: a stop asked meanwhile is seen
+            submit(await routing_facts(studio) if chooses else {})
     finally:
         ray.kill(vault)
         if started:

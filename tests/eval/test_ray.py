@@ -3,6 +3,7 @@ records handed back to the driver's recorder, keys reaching workers through the 
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -99,3 +100,46 @@ async def test_a_stopped_ray_batch_submits_no_further_chunk_and_resumes(local_ra
         assert agg["done"] == 10 and sorted(memory.runs) == sorted(f"{plan.id}-{i}" for i in range(10) if i not in first)
     finally:
         s.close()
+
+
+async def test_capability_nodes_on_ray_choose_by_the_drivers_scores_figures_and_health(local_ray, tmp_path):
+    """What a capability node chooses by lives in the driver's studio (quality.json, the
+    analytics' recent calls, health.json); the rows run on Ray choose as the local ones do."""
+    from studio.engine.cache import answer_version
+    from studio.spec import load_pipeline
+    from studio.spec.model import HealthStatus
+
+    def node(nid, choose):
+        return {"id": nid, "kind": "capability", "choose": {"capability": "classify", **choose}}
+    pipeline = load_pipeline({
+        "format": "iom.pipeline", "version": 1, "id": "pick", "name": "Pick",
+        "nodes": [{"id": "in", "kind": "input", "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}},
+                  node("scored", {"strategy": "cheapest", "minQuality": 0.5}),  # only a measured score passes
+                  node("quick", {"strategy": "fastest"}),  # both declare 5 ms: the recent calls decide
+                  node("healthy", {"strategy": "balanced", "requireHealthy": True}),  # only a probe says "ok"
+                  {"id": "out", "kind": "output"}],
+        "edges": [{"id": f"e{n}", "source": "in", "sourcePort": "text", "target": n, "targetPort": "text"}
+                  for n in ("scored", "quick", "healthy")]
+                 + [{"id": f"o{n}", "source": n, "sourcePort": "out", "target": "out", "targetPort": n}
+                    for n in ("scored", "quick", "healthy")]})
+    vader, detect = "local/sentiment-vader", "local/language-detect"
+    stats = {detect: {"p50Ms": 1.0, "calls": 40, "answered": 40, "errorRate": 0.0},
+             vader: {"p50Ms": 90.0, "calls": 40, "answered": 40, "errorRate": 0.0}}
+
+    def setup(s):
+        s.pipelines.save(pipeline)
+        score = {"score": 0.8, "dataset": "reviews.csv", "scorers": ["sentiment:classification"],
+                 "experiment": "x1", "date": "2026-12-01", "rows": 12,
+                 "modelVersion": answer_version(s.models.get(vader))}
+        (s.home / "quality.json").write_text(json.dumps({"classify": {vader: score}}), "utf-8")
+        (s.home / "health.json").write_text(json.dumps({vader: HealthStatus(state="ok").model_dump(mode="json", by_alias=True)}), "utf-8")
+        s.engine.recent_call_stats = lambda days=7: stats  # as the analytics of the last days' calls would say
+
+    def choices(memory):
+        return {(rid, nid): (n.status, n.model_id, n.reason) for rid, r in memory.runs.items() for nid, n in r.nodes.items()
+                if nid in ("scored", "quick", "healthy")}
+    _, la, _, local = await _batch(tmp_path / "a", "local", target="pick", limit=4, setup=setup)
+    _, ra, _, remote = await _batch(tmp_path / "b", "ray", target="pick", limit=4, setup=setup)
+    picked = {nid: model for (_, nid), (_, model, _) in choices(local).items()}
+    assert la["succeeded"] == 4 and picked == {"scored": vader, "quick": detect, "healthy": vader}
+    assert ra["succeeded"] == 4 and choices(remote) == choices(local)
