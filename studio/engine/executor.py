@@ -25,7 +25,7 @@ from studio.engine.events import EventBus, Handler
 from studio.engine.graph import Graph
 from studio.engine.kept_outputs import KeptOutputs
 from studio.engine.output_cache import OutputCache, cache_path
-from studio.engine.resilience import CallDeadlines, CircuitBreaker, RateLimiter, backoff_delay
+from studio.engine.resilience import CallDeadlines, CircuitBreaker, RateLimiter, RateLimiters, backoff_delay
 from studio.engine.templates import evaluate, node_deadline, render
 from studio.engine.validate import Problem, validate_against
 from studio.errors import UserError
@@ -124,10 +124,9 @@ class Engine:
         self.breaker_cooldown_s = breaker_cooldown_s
         self.provider_concurrency = provider_concurrency  # one bound for every provider, else the ones above
         self._batch_concurrency: list[int] = []  # of the batches running now (calls_per_provider_at_least)
-        self.rate_window_s = rate_window_s  # "per minute" unless a test shrinks the minute
         self.rng = rng
         self.breakers: dict[str, CircuitBreaker] = {}
-        self._limiters: dict[str, RateLimiter] = {}
+        self.rate_limiters = RateLimiters(rate_window_s)  # "per minute" unless a test shrinks the minute
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self.deadlines = CallDeadlines()
         self._validated: dict[tuple, tuple[list[ModelSpec], tuple[Problem, ...], Graph]] = {}
@@ -143,13 +142,7 @@ class Engine:
 
     def limiter(self, spec: ModelSpec) -> RateLimiter | None:
         rl = spec.rate_limit
-        if rl is None:
-            return None
-        found = self._limiters.get(spec.id)
-        if found is None or (found.rpm, found.tpm) != (rl.requests_per_minute, rl.tokens_per_minute):
-            found = self._limiters[spec.id] = RateLimiter(rl.requests_per_minute, rl.tokens_per_minute,
-                                                            window_s=self.rate_window_s)
-        return found
+        return self.rate_limiters.get(spec.id, rl.requests_per_minute, rl.tokens_per_minute) if rl else None
 
     def semaphore(self, provider: str) -> asyncio.Semaphore:
         """The bound on calls to one provider at once. When a batch raises it, calls already

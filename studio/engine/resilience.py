@@ -62,13 +62,19 @@ class CircuitBreaker:
 
 class RateLimiter:
     """Requests and tokens per minute for one model, as sliding one-minute windows.
-    `acquire` waits (queues) until the call fits; it never fails a call."""
+    `acquire` waits (queues) until the call fits; it never fails a call.
+
+    Each call books its slot first (`reserve`): the earliest moment, no earlier than the last
+    booking (first come, first served), at which it fits the windows. The booking is all the
+    state, so one limiter can serve callers in other processes, which only need the seconds to
+    wait (the Ray executor's workers: ray_executor.RateGate). A call cancelled while it waits
+    keeps its booking: the limiter then errs on the side of fewer calls."""
 
     def __init__(self, rpm: int | None = None, tpm: int | None = None, *, window_s: float = 60.0):
         self.rpm, self.tpm, self.window_s = rpm, tpm, window_s
-        self._requests: list[float] = []
+        self._requests: list[float] = []  # booked moments, in order
         self._tokens: list[tuple[float, int]] = []
-        self._lock = asyncio.Lock()
+        self._last = float("-inf")
 
     def _prune(self, now: float) -> None:
         cutoff = now - self.window_s
@@ -89,21 +95,40 @@ class RateLimiter:
                 waits.append(self._tokens[i - 1][0] + self.window_s - now)
         return max(waits)
 
+    def reserve(self, tokens: int = 0) -> float:
+        """Book the call's slot; returns the seconds until it (0 when it fits now)."""
+        now = time.monotonic()
+        self._prune(now)
+        at = max(now, self._last)
+        at += self._wait_needed(at, tokens)
+        self._requests.append(at)
+        if tokens:
+            self._tokens.append((at, tokens))
+        self._last = at
+        return at - now
+
     async def acquire(self, tokens: int = 0) -> float:
         """Wait until the call fits; returns the seconds waited."""
-        waited = 0.0
-        async with self._lock:  # first come, first served
-            while True:
-                now = time.monotonic()
-                self._prune(now)
-                wait = self._wait_needed(now, tokens)
-                if wait <= 0:
-                    self._requests.append(now)
-                    if tokens:
-                        self._tokens.append((now, tokens))
-                    return waited
-                await asyncio.sleep(wait)
-                waited += wait
+        wait = self.reserve(tokens)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return wait
+
+
+class RateLimiters:
+    """One limiter per model, made again when the model's limits change."""
+
+    def __init__(self, window_s: float = 60.0):
+        self.window_s = window_s
+        self._by_model: dict[str, RateLimiter] = {}
+
+    def get(self, model_id: str, rpm: int | None, tpm: int | None) -> RateLimiter | None:
+        if not (rpm or tpm):
+            return None
+        found = self._by_model.get(model_id)
+        if found is None or (found.rpm, found.tpm) != (rpm, tpm):
+            found = self._by_model[model_id] = RateLimiter(rpm, tpm, window_s=self.window_s)
+        return found
 
 
 class CallDeadlines:

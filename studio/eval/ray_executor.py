@@ -17,6 +17,9 @@ What crosses into Ray, and why:
   and error figures from analytics, the models' health — lives in the driver's studio, which
   a worker cannot read. The driver reads them as the local executor does and sends them with
   each chunk (`routing_facts`; no secret in them), so the rows choose as local rows would.
+- Rate limits: a model's requests and tokens per minute bind the whole job, not each worker
+  (two workers each keeping to 60 a minute made 120). One `RateGate` actor per job holds the
+  model's limiter; a worker books each call's slot there and waits the seconds it is given.
 - The output cache is per worker process (a temporary dir), so cache hits can differ from
   the local executor's; outputs, statuses and costs do not. The dir is named after the job
   (`iom-ray-JOB-…`): a worker removes it when a later job replaces it or the process ends, and
@@ -37,6 +40,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterable
 
 from studio.engine import Engine
+from studio.engine.resilience import RateLimiters
 from studio.errors import UserError
 from studio.registry.quality import load_quality
 
@@ -55,7 +59,7 @@ def _ray():
 
 def needed_keys(studio, plan) -> dict[str, str]:
     """Only the keys the batch's models name (model nodes, fallbacks, swaps)."""
-    from studio.eval.batch import swapped_pipeline
+    from studio.eval.batch import batch_models, swapped_pipeline
 
     ids: set[str] = set()
     if plan.kind == "model":
@@ -96,11 +100,44 @@ class _SpecList:
         return self.health  # the driver's, sent with each chunk
 
 
+class RateGate:
+    """The job's rate limits, in one place for all its workers (a Ray actor): books a call's
+    slot and says how long to wait for it."""
+
+    def __init__(self, window_s: float):
+        self._limiters = RateLimiters(window_s)
+
+    def reserve(self, model_id: str, rpm: int | None, tpm: int | None, tokens: int) -> float:
+        limiter = self._limiters.get(model_id, rpm, tpm)
+        return limiter.reserve(tokens) if limiter else 0.0
+
+
+class _GatedLimiter:
+    """What the engine awaits before a call, answered by the job's RateGate."""
+
+    def __init__(self, gate, spec):
+        self._gate, self._spec = gate, spec
+
+    async def acquire(self, tokens: int = 0) -> float:
+        rl = self._spec.rate_limit
+        wait = await self._gate.reserve.remote(self._spec.id, rl.requests_per_minute, rl.tokens_per_minute, tokens)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return wait
+
+
 class _WorkerEngine(Engine):
-    """An engine whose capability nodes choose by the driver's figures (`routing_facts`): a
-    worker has no quality.json, no analytics and no health.json of its own."""
+    """An engine whose capability nodes choose by the driver's figures (`routing_facts`) — a
+    worker has no quality.json, no analytics and no health.json of its own — and whose rate
+    limits are the job's (`RateGate`)."""
 
     facts: dict[str, Any] = {}
+    gate = None  # the job's RateGate, when one of its models has limits
+
+    def limiter(self, spec):
+        if self.gate is None or spec.rate_limit is None:
+            return super().limiter(spec)
+        return _GatedLimiter(self.gate, spec)
 
     def measured_quality(self, capability: str) -> dict[str, dict]:
         return self.facts.get("quality", {}).get(capability, {})
@@ -136,7 +173,7 @@ class _VaultKeys:
 
 
 class _WorkerStudio:
-    def __init__(self, job: str, plan_doc: dict, pipeline_doc: dict | None, spec_docs: list[dict], vault):
+    def __init__(self, job: str, plan_doc: dict, pipeline_doc: dict | None, spec_docs: list[dict], vault, gate):
         from studio.eval.batch import BatchPlan
         from studio.providers.hub import ProviderHub
         from studio.recording import MemoryRecorder
@@ -154,6 +191,7 @@ class _WorkerStudio:
         self.providers = ProviderHub(keys=self.keys, recorder=self.recorder)
         self.engine = _WorkerEngine(models=self.models, caller=self.providers, recorder=self.recorder,
                                     keys=self.keys, home=self.home)
+        self.engine.gate = gate
         pipe = self.pipeline
 
         class _Pipelines:  # run_row asks for the target by id
@@ -187,7 +225,7 @@ class _WorkerStudio:
         return calls, runs
 
 
-def _run_chunk(shared: dict, vault, items: list[tuple[int, dict]], facts: dict[str, Any]) -> dict:
+def _run_chunk(shared: dict, vault, gate, items: list[tuple[int, dict]], facts: dict[str, Any]) -> dict:
     """A Ray task: a few rows run concurrently on this worker; returns rows and records."""
     from studio.eval.batch import batch_models, calls_at_once, run_row, warm_builtin_models
 
@@ -195,7 +233,7 @@ def _run_chunk(shared: dict, vault, items: list[tuple[int, dict]], facts: dict[s
     ws = _WORKER.get(key)
     if ws is None:
         _close_workers()  # an earlier job's
-        ws = _WORKER[key] = _WorkerStudio(key, shared["plan"], shared["pipeline"], shared["specs"], vault)
+        ws = _WORKER[key] = _WorkerStudio(key, shared["plan"], shared["pipeline"], shared["specs"], vault, gate)
         ws.plan.swaps = {}  # the shipped pipeline has its swaps applied already
         warm_builtin_models(batch_models(ws, ws.plan.kind, ws.plan.target, ws.pipeline))  # as the local executor does
     ws.take_facts(facts)
@@ -249,7 +287,7 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
     """Yield each finished row (in completion order) while handing its records to the recorder;
     once `stop()` says so, no further chunk is submitted (those in flight finish)."""
     ray = _ray()
-    from studio.eval.batch import swapped_pipeline
+    from studio.eval.batch import batch_models, swapped_pipeline
     from studio.registry import export_pipeline
     from studio.spec.records import CallRecord, RunRecord
 
@@ -268,12 +306,15 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
             return self._keys.get(name)
 
     vault = KeyVault.options(num_cpus=0).remote()
+    gate = None
     chunk_task = ray.remote(_run_chunk)
     try:
         await asyncio.to_thread(ray.get, vault.load.remote(needed_keys(studio, plan)))
         pipeline = swapped_pipeline(studio, plan.target, plan.swaps) if plan.kind == "pipeline" else None
         pipeline_doc = export_pipeline(pipeline) if pipeline else None
         chooses = pipeline is not None and any(n.kind == "capability" for n in pipeline.nodes)
+        if any(s is not None and s.rate_limit for s in batch_models(studio, plan.kind, plan.target, pipeline)):
+            gate = ray.remote(RateGate).options(num_cpus=0).remote(studio.engine.rate_limiters.window_s)
         shared = ray.put({"job": job, "plan": plan.to_json(), "pipeline": pipeline_doc,
                           "specs": [s.model_dump(mode="json", by_alias=True) for s in studio.models.all()]})
         chunk = max(1, min(16, plan.concurrency // 2))
@@ -290,7 +331,7 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
                 if len(items) >= chunk:
                     break
             if items:
-                refs.append(chunk_task.remote(shared, vault, items, facts))
+                refs.append(chunk_task.remote(shared, vault, gate, items, facts))
             return bool(items)
 
         facts = await routing_facts(studio) if chooses else {}
@@ -310,6 +351,8 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
             submit(await routing_facts(studio) if chooses else {})
     finally:
         ray.kill(vault)
+        if gate is not None:
+            ray.kill(gate)
         if started:
             await asyncio.to_thread(ray.shutdown)
         remove_job_homes(job)

@@ -138,6 +138,23 @@ async def test_a_rate_limit_queues_calls_instead_of_failing_them(engine, registr
     assert stamps[2] - stamps[0] >= 0.25 and stamps[3] - stamps[1] >= 0.25
 
 
+def test_a_rate_limiter_books_slots_in_order_for_requests_and_tokens(monkeypatch):
+    """`reserve` is what the Ray executor's gate serves to other processes: the seconds until
+    the call's slot, first come, first served."""
+    from studio.engine import resilience
+
+    now = [100.0]
+    monkeypatch.setattr(resilience.time, "monotonic", lambda: now[0])
+    per_minute = resilience.RateLimiter(rpm=2, window_s=1.0)
+    assert [per_minute.reserve() for _ in range(5)] == [0.0, 0.0, 1.0, 1.0, 2.0]
+    now[0] = 101.5  # the 5th is booked at 102: the 6th waits behind it, the 7th for the window
+    assert [per_minute.reserve() for _ in range(2)] == [0.5, 1.5]
+    tokens = resilience.RateLimiter(tpm=100, window_s=1.0)
+    # 60 fit now; 60 more wait for the first to leave the window; 10 would fit then too, but queue behind
+    assert [tokens.reserve(60), tokens.reserve(60), tokens.reserve(10)] == [0.0, 1.0, 1.0]
+    assert tokens.reserve(50) == 2.0  # 60 + 10 + 50 > 100 until the second 60 leaves
+
+
 async def test_a_call_that_outlives_its_timeout_is_stopped_by_the_engine(engine, registry, fake):
     """A stream that trickles a token every 0.2 s never trips the adapter's read timeout; the
     engine's safety net stops it a second (and a tick) after the node's timeout."""
