@@ -27,6 +27,7 @@ BENCHES = {
     "startup": (["--runs", "3"], ["--runs", "1"]),
     "gateway": (["--rounds", "3"], ["--rounds", "1", "--calls", "50", "--burst", "100", "--no-litellm"]),
     "batch": ([], ["--rows", "1000", "--upstream-rows", "500", "--skip-ray"]),
+    "experiments": ([], ["--experiments", "5", "--rows", "1000", "--repeat", "2"]),
 }
 
 

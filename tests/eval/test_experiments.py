@@ -454,6 +454,31 @@ def test_row_diffs_pair_rows_by_index_where_either_side_lacks_some(iom_home):
     assert [d["index"] for d in row_diffs(iom_home, doc, "a", "b")] == [1, 2, 3, 4]  # row 0 is the same on both
 
 
+def test_listing_experiments_reads_their_figures_not_each_rows_scores(iom_home):
+    """Per-row scores (a figure per row, scorer and variant) are kept beside the experiment's
+    figures: listing reads only the figures, loading one joins them again."""
+    from studio.eval.experiments import experiments_root, list_experiments, per_row_path, save_experiment
+
+    def variant(name, scores):
+        return {"variant": name, "batchId": f"b{name}", "quality": 0.5,
+                "scores": [{"scorer": k, "mean": 0.5, "perRow": rows} for k, rows in scores.items()]}
+    doc = {"id": "xsplit", "data": "d.csv", "created": "2026-12-07", "scorers": ["a:exact", "b:contains"],
+           "variants": [variant("one", {"a:exact": {"0": 1.0, "1": 0.0}, "b:contains": {"0": None, "1": 1.0}}),
+                        variant("two", {"a:exact": {"0": 0.0}, "b:contains": {}})]}
+    save_experiment(iom_home, json.loads(json.dumps(doc)))
+    assert "perRow" not in (experiments_root(iom_home) / "xsplit.json").read_text()
+    listed, = list_experiments(iom_home)
+    assert [s.get("perRow") for v in listed["variants"] for s in v["scores"]] == [None] * 4
+    assert load_experiment(iom_home, "xsplit") == doc
+    # one saved before per-row scores were kept apart has them in its own file
+    (experiments_root(iom_home) / "xold.json").write_text(json.dumps({**doc, "id": "xold"}))
+    assert load_experiment(iom_home, "xold") == {**doc, "id": "xold"}
+    # a per-row file gone: the figures still read, the row scores are empty
+    per_row_path(iom_home, "xsplit").unlink()
+    again = load_experiment(iom_home, "xsplit")
+    assert again["variants"][0]["quality"] == 0.5 and [s["perRow"] for v in again["variants"] for s in v["scores"]] == [{}] * 4
+
+
 def test_an_experiment_saved_before_scores_counted_fields_is_counted_from_its_rows(iom_home):
     """An old experiment's scores say nothing of rows without the scored field; its batch's rows
     do: a score that read no answered row's field is not a quality to save."""
