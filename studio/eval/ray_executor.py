@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import itertools
 import logging
 import os
 import secrets
@@ -322,20 +323,16 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
         it = iter(pending)
         refs: list = []
 
-        def submit(facts: dict[str, Any]) -> bool:
+        async def submit() -> bool:
             if stop():
                 return False
-            items = []
-            for item in it:
-                items.append(item)
-                if len(items) >= chunk:
-                    break
+            items = list(itertools.islice(it, chunk))
             if items:
+                facts = await routing_facts(studio) if chooses else {}
                 refs.append(chunk_task.remote(shared, vault, gate, items, facts))
             return bool(items)
 
-        facts = await routing_facts(studio) if chooses else {}
-        while len(refs) < in_flight and submit(facts):
+        while len(refs) < in_flight and await submit():
             pass
         while refs:
             ready, rest = await asyncio.to_thread(ray.wait, refs, num_returns=1)
@@ -347,8 +344,7 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
                 studio.recorder.record_run(RunRecord.model_validate(run))
             for row in result["rows"]:
                 yield row
-            # after the rows are written: a stop asked meanwhile is seen
-            submit(await routing_facts(studio) if chooses else {})
+            await submit()  # after the rows are written: a stop asked meanwhile is seen
     finally:
         ray.kill(vault)
         if gate is not None:
