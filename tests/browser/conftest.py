@@ -19,6 +19,16 @@ def nicegui_chrome_options(nicegui_chrome_options: webdriver.ChromeOptions) -> w
     return nicegui_chrome_options
 
 
+@pytest.fixture(scope="session")
+def nicegui_driver(nicegui_driver: webdriver.Chrome) -> webdriver.Chrome:
+    """NiceGUI's driver with 20 s for a page to load instead of its 4: with two test workers on
+    two cores (scripts/test), the Analytics page (Plotly's bundle, DuckDB queries) once took
+    longer while the other worker was busy, and three tests failed in `open` before asserting
+    anything. These tests check what a page shows; how fast it loads is the benches' to measure."""
+    nicegui_driver.set_page_load_timeout(20)
+    return nicegui_driver
+
+
 @pytest.fixture
 def studio_screen(screen):
     """The Screen, for tests that seed the studio's data before opening a page: the app
