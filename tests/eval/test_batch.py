@@ -428,12 +428,21 @@ async def test_built_in_models_are_loaded_before_the_first_row_is_timed(iom_home
 
 
 class InFlight:
-    """A loopback provider's answer that takes 0.3 s, counting the calls under way at once."""
+    """A loopback provider's answer that takes 0.3 s, counting the calls under way at once.
+    Given `expect(n)`, the answers are held until n calls are under way (10 s at most), then
+    take their 0.3 s: on a busy machine the client may take longer than 0.3 s to start n calls,
+    and the first would end before the last began. Calls beyond n that the engine lets through
+    still arrive within those 0.3 s and are counted."""
 
     def __init__(self):
         import threading
 
-        self.lock, self.now, self.most = threading.Lock(), 0, 0
+        self.lock, self.now, self.most = threading.Condition(), 0, 0
+        self.until, self.reached = 0, True
+
+    def expect(self, n: int) -> None:
+        with self.lock:
+            self.most, self.until, self.reached = 0, n, False
 
     def __call__(self, _request):
         from tests.fakes.provider_server import Reply
@@ -441,6 +450,10 @@ class InFlight:
         with self.lock:
             self.now += 1
             self.most = max(self.most, self.now)
+            self.lock.notify_all()
+            if not self.reached:
+                self.lock.wait_for(lambda: self.now >= self.until, timeout=10)
+                self.reached = True
         time.sleep(0.3)
         with self.lock:
             self.now -= 1
@@ -492,9 +505,10 @@ async def test_a_pipeline_batch_calls_a_provider_as_many_rows_at_a_time_as_asked
         "edges": [{"id": "e1", "source": "in", "target": "llm", "sourcePort": "out", "targetPort": "in"},
                   {"id": "e2", "source": "llm", "target": "out", "sourcePort": "text", "targetPort": "text"}]})
     s.pipelines.save(pipeline)
+    answer.expect(72)
     agg = await run_batch(s, plan_batch(s, "one-call", str(_prompts(iom_home, 72)), concurrency=72))
     assert agg["succeeded"] == 72 and answer.most == 72
-    answer.most = 0
+    answer.expect(64)
     runs = await asyncio.gather(*(s.engine.run(pipeline, {"text": "q"}, RunOptions(use_cache=False)) for _ in range(72)))
     assert all(r.status == "succeeded" for r in runs) and answer.most == Engine.PROVIDER_CONCURRENCY == 64
 
@@ -503,6 +517,7 @@ async def test_a_batch_above_the_connection_pool_gets_its_calls_at_once(slow_pro
     """A provider's connection pool holds 64; a batch of a model at --concurrency 72 has 72 calls
     under way at once (it had 64)."""
     s, answer = slow_provider
+    answer.expect(72)
     agg = await run_batch(s, plan_batch(s, "loop/chat", str(_prompts(iom_home, 72, "prompt")), concurrency=72))
     assert agg["succeeded"] == 72 and answer.most == 72
 
