@@ -54,13 +54,17 @@ async def test_a_wide_fan_out_to_one_provider_is_not_held_back(engine, registry,
     of 8. Ollama computes on this machine, a few at a time: it is still given 8 (the rest would
     wait in its queue, on their timeouts)."""
     openai_model(registry, fake, "t/w", "/w/v1/chat/completions", provider=provider)
-    lock, in_flight, peak = threading.Lock(), [0], [0]
+    lock, in_flight, peak, reached = threading.Condition(), [0], [0], [False]
 
     def answer(_rec):
         with lock:
             in_flight[0] += 1
             peak[0] = max(peak[0], in_flight[0])
-        time.sleep(0.5)
+            lock.notify_all()
+            if not reached[0]:  # on a busy machine the calls may take longer than 0.5 s to start
+                lock.wait_for(lambda: in_flight[0] >= at_once, timeout=10)
+                reached[0] = True
+        time.sleep(0.5)  # calls beyond `at_once` that the engine lets through arrive meanwhile
         with lock:
             in_flight[0] -= 1
         return Reply(json=chat_reply("ok"))
