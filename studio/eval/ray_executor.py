@@ -264,23 +264,35 @@ def remove_job_homes(job: str) -> None:
 
 
 def _start(ray) -> bool:
-    """Connect to RAY_ADDRESS or start a local Ray; True when this job started it."""
+    """Connect to RAY_ADDRESS or start a local Ray; True when this job started it.
+
+    Without an address the job starts a Ray of its own (`address="local"`): a bare `ray.init()`
+    joins the cluster that `ray start` left on this machine, and refused the job's `num_cpus`.
+    A cluster started with `ray start` asks for a token (Ray 2.5x), which Ray sends to an
+    address given explicitly only with RAY_AUTH_MODE=token: the sentence says so."""
     if ray.is_initialized():
         return False
     address = os.environ.get("RAY_ADDRESS")
     root = str(Path(__file__).resolve().parents[2])
-    env = {"env_vars": {"PYTHONPATH": root}} if not address else None
     try:
         if address:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         else:
-            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=env,
-                     logging_level=logging.ERROR)
+            ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+                     runtime_env={"env_vars": {"PYTHONPATH": root}}, logging_level=logging.ERROR)
     except Exception as e:  # ray raises ConnectionError, RuntimeError, ValueError …
-        where = f"the Ray cluster at {address}" if address else "a local Ray"
-        raise UserError(f"could not start or reach {where} ({str(e).splitlines()[0]}); "
-                        "check --ray-address / RAY_ADDRESS or use --executor local.") from None
+        raise UserError(_not_started(address, e)) from None
     return True
+
+
+def _not_started(address: str | None, e: Exception) -> str:
+    said = " ".join(str(x) for x in (e, e.__cause__) if x is not None)
+    if address and "InvalidAuthToken" in said:
+        return (f"the Ray cluster at {address} asks for a token: set RAY_AUTH_MODE=token (Ray reads the "
+                "token from RAY_AUTH_TOKEN, else ~/.ray/auth_token), then run this again.")
+    where = f"the Ray cluster at {address}" if address else "a local Ray"
+    return (f"could not start or reach {where} ({str(e).splitlines()[0]}); "
+            "check --ray-address / RAY_ADDRESS or use --executor local.")
 
 
 async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
