@@ -60,7 +60,7 @@ def _ray():
 
 def needed_keys(studio, plan) -> dict[str, str]:
     """Only the keys the batch's models name (model nodes, fallbacks, swaps)."""
-    from studio.eval.batch import batch_models, swapped_pipeline
+    from studio.eval.batch import swapped_pipeline
 
     ids: set[str] = set()
     if plan.kind == "model":
