@@ -126,7 +126,8 @@ class Engine:
         self._batch_concurrency: list[int] = []  # of the batches running now (calls_per_provider_at_least)
         self.rng = rng
         self.breakers: dict[str, CircuitBreaker] = {}
-        self.rate_limiters = RateLimiters(rate_window_s)  # "per minute" unless a test shrinks the minute
+        # "per minute" unless a test shrinks the minute; booked with the other processes on this home
+        self.rate_limiters = RateLimiters(rate_window_s, bookings=Path(home) / "rate-bookings")
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self.deadlines = CallDeadlines()
         self._validated: dict[tuple, tuple[list[ModelSpec], tuple[Problem, ...], Graph]] = {}

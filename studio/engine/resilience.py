@@ -1,6 +1,7 @@
 """Surviving failing models: backoff, a circuit breaker per model, rate limits that queue.
 
-Breakers and limiters live on the Engine, so they are shared by every run in the process.
+Breakers and limiters live on the Engine, so they are shared by every run in the process; the
+engine's limiters also book in the data dir, shared with the other processes on it (shared_rate.py).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 def backoff_delay(attempt: int, *, base_s: float = 0.5, cap_s: float = 20.0,
@@ -95,14 +97,17 @@ class RateLimiter:
                 waits.append(self._tokens[i - 1][0] + self.window_s - now)
         return max(waits)
 
+    def _now(self) -> float:
+        return time.monotonic()
+
     def reserve(self, tokens: int = 0) -> float:
         """Book the call's slot; returns the seconds until it (0 when it fits now)."""
-        now = time.monotonic()
+        now = self._now()
         self._prune(now)
         at = max(now, self._last)
         at += self._wait_needed(at, tokens)
         self._requests.append(at)
-        if tokens:
+        if tokens and self.tpm:
             self._tokens.append((at, tokens))
         self._last = at
         return at - now
@@ -116,10 +121,13 @@ class RateLimiter:
 
 
 class RateLimiters:
-    """One limiter per model, made again when the model's limits change."""
+    """One limiter per model, made again when the model's limits change. Given a bookings
+    folder (the engine's: IOM_HOME/rate-bookings/), each books there, shared with the other
+    processes on the same data dir (shared_rate.py)."""
 
-    def __init__(self, window_s: float = 60.0):
+    def __init__(self, window_s: float = 60.0, bookings: Path | None = None):
         self.window_s = window_s
+        self.bookings = bookings
         self._by_model: dict[str, RateLimiter] = {}
 
     def get(self, model_id: str, rpm: int | None, tpm: int | None) -> RateLimiter | None:
@@ -127,7 +135,13 @@ class RateLimiters:
             return None
         found = self._by_model.get(model_id)
         if found is None or (found.rpm, found.tpm) != (rpm, tpm):
-            found = self._by_model[model_id] = RateLimiter(rpm, tpm, window_s=self.window_s)
+            if self.bookings is None:
+                found = RateLimiter(rpm, tpm, window_s=self.window_s)
+            else:
+                from studio.engine.shared_rate import SharedRateLimiter
+
+                found = SharedRateLimiter(self.bookings, model_id, rpm, tpm, window_s=self.window_s)
+            self._by_model[model_id] = found
         return found
 
 

@@ -138,6 +138,34 @@ async def test_a_rate_limit_queues_calls_instead_of_failing_them(engine, registr
     assert stamps[2] - stamps[0] >= 0.25 and stamps[3] - stamps[1] >= 0.25
 
 
+async def test_engines_on_one_data_dir_share_a_models_rate_limit(engine, registry, fake, recorder, iom_home):
+    """The web app, `iom batch run` and the gateway each have an engine, and a provider's limit
+    is the account's: they book their calls in one file. Two engines here share no memory."""
+    from studio.engine import Engine
+    from studio.providers.hub import ProviderHub
+    from tests.providers.conftest import DictKeys
+
+    openai_model(registry, fake, "t/limited", "/v1/chat/completions", rateLimit={"requestsPerMinute": 2})
+    stamps = []
+    fake.reply("/v1/chat/completions", lambda rec: (stamps.append(time.monotonic()), Reply(json=chat_reply("ok")))[1])
+    from studio.engine.shared_rate import SharedRateLimiter
+
+    kept = SharedRateLimiter(iom_home / "rate-bookings", "t/limited", 2, None, window_s=0.5).path
+    kept.parent.mkdir()
+    kept.write_bytes(b"\x00" * 13)  # cut short by a crash: started again
+    hub = ProviderHub(keys=DictKeys({"TEST_KEY": "sk-test-engine-0000000000"}), recorder=recorder)
+    other = Engine(models=registry, caller=hub, recorder=recorder, keys=hub.keys, home=iom_home, rate_window_s=0.5)
+    try:
+        runs = await asyncio.gather(*(e.run(one_model("t/limited"), {"text": f"q{i}"}, RunOptions(use_cache=False))
+                                      for i, e in enumerate([engine, other, engine, other])))
+    finally:
+        await hub.aclose()
+    assert [r.status for r in runs] == ["succeeded"] * 4 and len(stamps) == 4
+    stamps.sort()  # two a window of 0.5 s between them, not two each (half a window is the bar, as above)
+    assert stamps[2] - stamps[0] >= 0.25 and stamps[3] - stamps[1] >= 0.25, [round(t - stamps[0], 3) for t in stamps]
+    assert kept.stat().st_size == 8 * (2 + 4)  # the last booking, their count, the four bookings
+
+
 def test_a_rate_limiter_books_slots_in_order_for_requests_and_tokens(monkeypatch):
     """`reserve` is what the Ray executor's gate serves to other processes: the seconds until
     the call's slot, first come, first served."""
