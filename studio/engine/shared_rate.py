@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import math
 import os
 import time
 from array import array
@@ -58,7 +59,7 @@ class SharedRateLimiter(RateLimiter):
         flat.frombytes(blob[:len(blob) - len(blob) % 8])
         n = int(flat[1]) if len(flat) >= 2 and 0 <= flat[1] <= len(flat) - 2 else -1
         pairs = flat[2 + n:] if n >= 0 else array("d")
-        if n < 0 or len(pairs) % 2:
+        if n < 0 or len(pairs) % 2 or not all(map(math.isfinite, flat)):  # an inf would hold calls forever
             self._requests, self._tokens, self._last = [], [], float("-inf")
             return
         self._last = flat[0]

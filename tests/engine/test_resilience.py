@@ -166,6 +166,22 @@ async def test_engines_on_one_data_dir_share_a_models_rate_limit(engine, registr
     assert kept.stat().st_size == 8 * (2 + 4)  # the last booking, their count, the four bookings
 
 
+def test_a_bookings_file_that_does_not_read_is_started_again(tmp_path):
+    """Cut short by a crash, or edited: never a wait for ever (an infinite last booking would be)."""
+    import math
+    import struct
+
+    from studio.engine.shared_rate import SharedRateLimiter
+
+    limiter = SharedRateLimiter(tmp_path, "t/limited", 1, None, window_s=60.0)
+    tmp_path.mkdir(exist_ok=True)
+    for blob in (b"\x01" * 13, struct.pack("2d", math.inf, 0), struct.pack("3d", 0, 1, math.nan),
+                 struct.pack("2d", 0, 5)):  # five bookings said, none there
+        limiter.path.write_bytes(blob)
+        assert limiter.reserve() == 0.0, blob
+    assert 59 < limiter.reserve() <= 60  # the booking just made is read back: the next waits the window
+
+
 def test_a_rate_limiter_books_slots_in_order_for_requests_and_tokens(monkeypatch):
     """`reserve` is what the Ray executor's gate serves to other processes: the seconds until
     the call's slot, first come, first served."""
