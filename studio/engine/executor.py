@@ -246,9 +246,10 @@ class Engine:
         last days' calls; empty when the recorder keeps no analytics (tests; a Ray worker's
         engine is given the driver's). Raises what reading the analytics raises. The p50 is
         of the calls that answered: a refusal comes back fast (a 429 in 20 ms), and counted
-        in it made a model failing most of its calls look like the fastest; the error rate is over every call made. What is
-        committed is read without waiting for the calls still queued (figures over days). Where
-        another process holds the database (the web app, beside a batch), that process answers."""
+        in it made a model failing most of its calls look like the fastest; the error rate is
+        over every call made. What is committed is read without waiting for the calls still
+        queued (figures over days). Where another process holds the database (the web app,
+        beside a batch), that process answers."""
         if not hasattr(self.recorder, "read_committed"):
             return {}
         from datetime import datetime, timedelta, timezone

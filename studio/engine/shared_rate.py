@@ -32,8 +32,11 @@ class SharedRateLimiter(RateLimiter):
         return time.time()
 
     def reserve(self, tokens: int = 0) -> float:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:  # the folder, made at the first booking (not at every one)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # held for the read, the booking and the write (closing frees it)
             self._take(os.pread(fd, os.fstat(fd).st_size, 0))

@@ -58,15 +58,14 @@ def _ray():
     return ray
 
 
-def needed_keys(studio, plan) -> dict[str, str]:
-    """Only the keys the batch's models name (model nodes, fallbacks, swaps)."""
-    from studio.eval.batch import swapped_pipeline
-
+def needed_keys(studio, plan, pipeline) -> dict[str, str]:
+    """Only the keys the batch's models name (model nodes, fallbacks, swaps); `pipeline` is
+    the target with its swaps applied (None for a model)."""
     ids: set[str] = set()
     if plan.kind == "model":
         ids.add(plan.target)
     else:
-        for node in swapped_pipeline(studio, plan.target, plan.swaps).nodes:
+        for node in pipeline.nodes:
             ids.update(([node.model] if node.model else []) + list(node.policy.fallback))
     keys = {}
     for mid in ids:
@@ -322,8 +321,8 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
     gate = None
     chunk_task = ray.remote(_run_chunk)
     try:
-        await asyncio.to_thread(ray.get, vault.load.remote(needed_keys(studio, plan)))
         pipeline = swapped_pipeline(studio, plan.target, plan.swaps) if plan.kind == "pipeline" else None
+        await asyncio.to_thread(ray.get, vault.load.remote(needed_keys(studio, plan, pipeline)))
         pipeline_doc = export_pipeline(pipeline) if pipeline else None
         chooses = pipeline is not None and any(n.kind == "capability" for n in pipeline.nodes)
         if any(s is not None and s.rate_limit for s in batch_models(studio, plan.kind, plan.target, pipeline)):

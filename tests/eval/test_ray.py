@@ -33,14 +33,15 @@ def _comparable(rows: dict[int, dict]) -> dict[int, tuple]:
     return {i: (r["status"], r["output"], r["costUsd"], r["expected"], r["runId"]) for i, r in rows.items()}
 
 
-async def _batch(home: Path, executor: str, target="review-triage", data=str(SAMPLE), limit=10, setup=None):
+async def _batch(home: Path, executor: str, target="review-triage", data=str(SAMPLE), limit=10, setup=None,
+                 concurrency=4):
     s = Studio(home)
     memory = MemoryRecorder()
     s.engine.recorder = s.providers.recorder = s.recorder = memory
     try:
         if setup:
             setup(s)
-        plan = plan_batch(s, target, data, limit=limit, concurrency=4, executor=executor)
+        plan = plan_batch(s, target, data, limit=limit, concurrency=concurrency, executor=executor)
         agg = await run_batch(s, plan)
         await s.aclose()
         return plan, agg, load_rows(home, plan.id), memory
@@ -151,13 +152,9 @@ async def test_a_models_rate_limit_binds_the_whole_ray_job_not_each_worker(local
 
     from studio.spec.model import RateLimit
 
-    stamps: list[float] = []
+    from tests.ui.fake_chat import plain_answer
 
-    def answer(req):
-        stamps.append(time.monotonic())
-        return Reply(json={"id": "c", "object": "chat.completion", "model": "loop-1",
-                           "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
-                           "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11}})
+    stamps: list[float] = []
 
     def setup(s):
         save_loopback_model(s, fake)
@@ -167,16 +164,9 @@ async def test_a_models_rate_limit_binds_the_whole_ray_job_not_each_worker(local
     data = tmp_path / "prompts.jsonl"
     data.write_text("".join(f'{{"prompt": "p{i}"}}\n' for i in range(9)), encoding="utf-8")
     with FakeProvider() as fake:
-        fake.reply(CHAT_PATH, answer)
-        s = Studio(tmp_path / "h")
-        s.engine.recorder = s.providers.recorder = s.recorder = MemoryRecorder()
-        try:
-            setup(s)
-            plan = plan_batch(s, "loop/chat", str(data), concurrency=8, executor="ray")  # two chunks of four at once
-            agg = await run_batch(s, plan)
-            await s.aclose()
-        finally:
-            s.close()
+        fake.reply(CHAT_PATH, lambda req: (stamps.append(time.monotonic()), plain_answer("ok"))[1])
+        _, agg, _, _ = await _batch(tmp_path / "h", "ray", target="loop/chat", data=str(data), limit=None, setup=setup,
+                                    concurrency=8)  # two chunks of four at once
     assert agg["succeeded"] == 9 and len(stamps) == 9
     stamps.sort()
     # at most three calls in any second: the 4th call after the 1st waited for the window (stamps
