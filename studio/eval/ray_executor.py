@@ -58,23 +58,13 @@ def _ray():
     return ray
 
 
-def needed_keys(studio, plan, pipeline) -> dict[str, str]:
-    """Only the keys the batch's models name (model nodes, fallbacks, swaps); `pipeline` is
-    the target with its swaps applied (None for a model)."""
-    ids: set[str] = set()
-    if plan.kind == "model":
-        ids.add(plan.target)
-    else:
-        for node in pipeline.nodes:
-            ids.update(([node.model] if node.model else []) + list(node.policy.fallback))
-    keys = {}
-    for mid in ids:
-        spec = studio.models.find(mid)
-        if spec is not None and spec.key_ref:
-            value = studio.keys.get(spec.key_ref)
-            if value:
-                keys[spec.key_ref] = value
-    return keys
+async def needed_keys(studio, models) -> dict[str, str]:
+    """Only the keys the batch's models name (`batch_models`: model nodes, fallbacks, swaps and
+    the candidates of its capability nodes), read off the event loop."""
+    from studio.secrets.store import read_keys
+
+    names = sorted({spec.key_ref for spec in models if spec is not None and spec.key_ref})
+    return {name: value for name, value in (await read_keys(studio.keys, names)).items() if value}
 
 
 class _SpecList:
@@ -322,10 +312,11 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
     chunk_task = ray.remote(_run_chunk)
     try:
         pipeline = swapped_pipeline(studio, plan.target, plan.swaps) if plan.kind == "pipeline" else None
-        await asyncio.to_thread(ray.get, vault.load.remote(needed_keys(studio, plan, pipeline)))
+        models = batch_models(studio, plan.kind, plan.target, pipeline)
+        await asyncio.to_thread(ray.get, vault.load.remote(await needed_keys(studio, models)))
         pipeline_doc = export_pipeline(pipeline) if pipeline else None
         chooses = pipeline is not None and any(n.kind == "capability" for n in pipeline.nodes)
-        if any(s is not None and s.rate_limit for s in batch_models(studio, plan.kind, plan.target, pipeline)):
+        if any(s is not None and s.rate_limit for s in models):
             gate = ray.remote(RateGate).options(num_cpus=0).remote(studio.engine.rate_limiters.window_s)
         shared = ray.put({"job": job, "plan": plan.to_json(), "pipeline": pipeline_doc,
                           "specs": [s.model_dump(mode="json", by_alias=True) for s in studio.models.all()]})

@@ -172,3 +172,31 @@ async def test_a_models_rate_limit_binds_the_whole_ray_job_not_each_worker(local
     # at most three calls in any second: the 4th call after the 1st waited for the window (stamps
     # are taken where the fake receives, so half a window is the bar, as in the engine's own test)
     assert min(stamps[i + 3] - stamps[i] for i in range(6)) >= 0.5, [round(t - stamps[0], 2) for t in stamps]
+
+
+async def test_a_capability_node_on_ray_can_choose_a_model_that_needs_a_key(local_ray, tmp_path, memory_keyring):
+    """The vault holds the keys of every model the batch may call, a capability node's
+    candidates included: with only its model nodes' keys, no keyed model could be chosen."""
+    from studio.spec import load_pipeline
+    from tests.ui.fake_chat import plain_answer
+
+    def setup(s):
+        save_loopback_model(s, fake)
+        s.models.save(s.models.get("loop/chat").model_copy(update={"capabilities": ["loop-answer"]}))
+        s.pipelines.save(load_pipeline({
+            "format": "iom.pipeline", "version": 1, "id": "ask", "name": "Ask",
+            "nodes": [{"id": "in", "kind": "input",
+                       "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}},
+                      {"id": "c", "kind": "capability", "choose": {"capability": "loop-answer"}},
+                      {"id": "out", "kind": "output"}],
+            "edges": [{"id": "e1", "source": "in", "sourcePort": "text", "target": "c", "targetPort": "text"},
+                      {"id": "e2", "source": "c", "sourcePort": "text", "target": "out", "targetPort": "text"}]}))
+
+    data = tmp_path / "texts.jsonl"
+    data.write_text('{"text": "a"}\n{"text": "b"}\n', encoding="utf-8")
+    with FakeProvider() as fake:
+        fake.reply(CHAT_PATH, plain_answer("ok"))
+        _, local, _, _ = await _batch(tmp_path / "a", "local", target="ask", data=str(data), limit=None, setup=setup)
+        _, remote, rows, memory = await _batch(tmp_path / "b", "ray", target="ask", data=str(data), limit=None, setup=setup)
+    assert local["succeeded"] == 2 and remote["succeeded"] == 2, [r.get("error") for r in rows.values()]
+    assert {r.nodes["c"].model_id for r in memory.runs.values()} == {"loop/chat"}
