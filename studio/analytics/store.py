@@ -27,7 +27,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from studio.analytics import handover, rollup, spool
+from studio.analytics import handover, owners, rollup, spool
 from studio.analytics.lookups import marks, parts
 from studio.analytics.lines import CALL_PREFIX, RUN_PREFIX, call_line, decode, decode_run, latest_runs, run_line
 from studio.analytics.rows import call_columns, content_text, run_rows
@@ -215,9 +215,14 @@ class AnalyticsStore:
                     raise DatabaseBusy(  # the web app asked for it: we spool until it has it
                         f"the analytics database {self.path} is being handed to the running IoM Studio web app; "
                         "records still reach it, and the web app answers reads of it: try again in a moment.")
+                if not owners.claim(self.path, self):  # DuckDB's file lock keeps out other processes only
+                    raise DatabaseBusy(
+                        f"the analytics database {self.path} is held by another studio in this process; "
+                        "records still reach it: read it there, or close that one first.")
                 try:
                     db = duckdb.connect(str(self.path))
                 except duckdb.Error as e:
+                    owners.release(self.path, self)
                     if isinstance(e, duckdb.IOException) and "lock" in str(e).lower():
                         raise DatabaseBusy(
                             f"the analytics database {self.path} is in use by another IoM Studio process; "
@@ -225,6 +230,9 @@ class AnalyticsStore:
                             "or stop it, then try again."
                         ) from None
                     raise not_opened(self.path, e) from None
+                except BaseException:
+                    owners.release(self.path, self)
+                    raise
                 try:
                     cap = self.settings.memory_limit_mb
                     self._limit_mb = min(LEAN_LIMIT_MB, cap) if self._lean else cap
@@ -236,9 +244,11 @@ class AnalyticsStore:
                     self._progress = dict(db.execute("SELECT segment, byte_offset FROM spool_progress").fetchall())
                 except duckdb.Error as e:
                     db.close()
+                    owners.release(self.path, self)
                     raise not_opened(self.path, e) from None
                 except BaseException:
                     db.close()
+                    owners.release(self.path, self)
                     raise
                 with self._lock:
                     self._in_memory = True
@@ -365,6 +375,7 @@ class AnalyticsStore:
             cur.close()
             self._db.close()
             self._db = None
+            owners.release(self.path, self)
         atexit.unregister(self.close)
         log.info("analytics: handed %s to the web app; this process spools its records from now on", self.path)
 
@@ -787,4 +798,5 @@ class AnalyticsStore:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+                owners.release(self.path, self)
                 atexit.unregister(self.close)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+from pathlib import Path
 
 from studio.paths import home_dir
 
@@ -23,23 +25,33 @@ from studio.ui.first_answer import FirstAnswer
 from studio.ui.threads import io_bound
 
 _studio: Studio | None = None
+_studio_lock = threading.RLock()  # (reentrant: a Studio's close may reach get_studio)
 _serving: FirstAnswer | None = None  # the running server's; None once it shuts down
 
 
 def get_studio() -> Studio:
-    """The one Studio of this process, built on first use (after IOM_HOME is settled)."""
+    """The one Studio of this process, built on first use (after IOM_HOME is settled). Built
+    under a lock: a first request on the event loop and one on a worker thread (or a test
+    seeding data beside the starting server) built two, and both wrote the one analytics
+    database (studio/analytics/owners.py)."""
     global _studio
-    if _studio is None:
-        _studio = Studio()
-    return _studio
+    studio = _studio
+    if studio is None:
+        with _studio_lock:
+            if _studio is None:
+                _studio = Studio()
+            studio = _studio
+    return studio
 
 
-def reset_studio() -> None:
-    """Tests point IOM_HOME elsewhere between runs; the next page builds a fresh Studio."""
+def reset_studio(*, keep_home: Path | None = None) -> None:
+    """Tests point IOM_HOME elsewhere between runs; the next page builds a fresh Studio. With
+    `keep_home`, a Studio of that data dir stays (one a test built to seed the data it serves)."""
     global _studio
-    if _studio is not None:
-        _studio.close()
-    _studio = None
+    with _studio_lock:
+        if _studio is not None and _studio.home != keep_home:
+            _studio.close()
+            _studio = None
 
 
 async def _shutdown() -> None:
@@ -126,8 +138,8 @@ async def refresh_health_on_schedule(studio) -> None:
 
 
 def serve(host: str | None = None, port: int | None = None) -> None:
-    """Register the pages and run the server (blocking). A fresh Studio is built for each
-    serve(), so a test that runs the app again with another IOM_HOME gets its own data."""
+    """Register the pages and run the server (blocking). A Studio of another IOM_HOME is
+    replaced, so a test that runs the app again with another IOM_HOME gets its own data."""
     # The imported modules (NiceGUI, FastAPI, pydantic's schemas: ~90,000 objects) out of the
     # collector's view, and the collector back on (run.py turns it off while they are
     # imported): the first page paid for a full pass over them, ~35 ms of the start.
@@ -152,7 +164,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     if not in_test_harness:  # tests install their own keyring; a late backend choice must not replace it
         choose_backend_early()
         log_sentences_for_the_server()  # (and pytest captures the logs of a server in its own process)
-    reset_studio()
+    reset_studio(keep_home=home_dir())  # a Studio built for this data dir before the server is the one it serves
     register_all()
     policy, ui_token = AccessPolicy.from_env(host), ui_token_required()
     api = BuiltOnFirstRequest(get_studio)

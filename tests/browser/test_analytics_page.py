@@ -135,6 +135,9 @@ def test_a_run_is_run_again_from_its_drill_down(studio_screen):
                                inputs={"text": "The service was excellent and the food delicious."}))
     store.flush()
     open_run(studio_screen, "run-again-1")
+    # the server serves the Studio this test seeded, not a second one beside it: two wrote the
+    # one database, and the run's second record once collided with itself ("Conflict on tuple deletion")
+    assert get_studio().analytics is store
     click(studio_screen, lambda: studio_screen.find("Run again with the same inputs"))  # once the dialog stands still
     studio_screen.should_contain("Running review-triage again with the same inputs")
     # the first run of the built-in models in this server loads them: seconds on a cold machine
