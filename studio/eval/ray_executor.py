@@ -20,6 +20,8 @@ What crosses into Ray, and why:
 - Rate limits: a model's requests and tokens per minute bind the whole job, not each worker
   (two workers each keeping to 60 a minute made 120). One `RateGate` actor per job holds the
   model's limiter; a worker books each call's slot there and waits the seconds it is given.
+  The gate runs on the driver's machine and books in the data dir's files, so the job also
+  shares the limit with the web app and other commands there (not through Ray Client).
 - The output cache is per worker process (a temporary dir), so cache hits can differ from
   the local executor's; outputs, statuses and costs do not. The dir is named after the job
   (`iom-ray-JOB-…`): a worker removes it when a later job replaces it or the process ends, and
@@ -92,14 +94,34 @@ class _SpecList:
 
 class RateGate:
     """The job's rate limits, in one place for all its workers (a Ray actor): books a call's
-    slot and says how long to wait for it."""
+    slot and says how long to wait for it. Given the data dir's bookings folder (`rate_gate`
+    runs it on the driver's machine then), it books there, in the queue the web app, the
+    gateway and other commands on that data dir book in."""
 
-    def __init__(self, window_s: float):
-        self._limiters = RateLimiters(window_s)
+    def __init__(self, window_s: float, bookings: str | None = None):
+        self._limiters = RateLimiters(window_s, bookings=Path(bookings) if bookings else None)
 
     def reserve(self, model_id: str, rpm: int | None, tpm: int | None, tokens: int) -> float:
         limiter = self._limiters.get(model_id, rpm, tpm)
         return limiter.reserve(tokens) if limiter else 0.0
+
+
+def rate_gate(ray, limiters: RateLimiters):
+    """The job's RateGate, pinned to the driver's Ray node so that it can book in the data dir's
+    files (`limiters.bookings`): a model's limit is its account's, and a batch beside the web app
+    booked apart from it sent both their full rate. Through Ray Client (`ray://`) the driver is
+    not a node of the cluster: the gate then keeps the job's bookings in its memory."""
+    options: dict[str, Any] = {"num_cpus": 0}
+    bookings = None
+    from ray.util.client import ray as client
+
+    if limiters.bookings is not None and not client.is_connected():
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        node = ray.get_runtime_context().get_node_id()
+        options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=False)
+        bookings = str(limiters.bookings)
+    return ray.remote(RateGate).options(**options).remote(limiters.window_s, bookings)
 
 
 class _GatedLimiter:
@@ -317,7 +339,7 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
         pipeline_doc = export_pipeline(pipeline) if pipeline else None
         chooses = pipeline is not None and any(n.kind == "capability" for n in pipeline.nodes)
         if any(s is not None and s.rate_limit for s in models):
-            gate = ray.remote(RateGate).options(num_cpus=0).remote(studio.engine.rate_limiters.window_s)
+            gate = rate_gate(ray, studio.engine.rate_limiters)
         shared = ray.put({"job": job, "plan": plan.to_json(), "pipeline": pipeline_doc,
                           "specs": [s.model_dump(mode="json", by_alias=True) for s in studio.models.all()]})
         chunk = max(1, min(16, plan.concurrency // 2))

@@ -174,6 +174,34 @@ async def test_a_models_rate_limit_binds_the_whole_ray_job_not_each_worker(local
     assert min(stamps[i + 3] - stamps[i] for i in range(6)) >= 0.5, [round(t - stamps[0], 2) for t in stamps]
 
 
+async def test_a_ray_job_books_in_the_data_dirs_queue_beside_the_other_processes(local_ray, tmp_path, memory_keyring):
+    """A model's limit is its account's: a Ray batch that booked only in its own gate left the
+    web app free to send the minute's calls again right after it."""
+    from studio.engine.shared_rate import SharedRateLimiter
+    from studio.spec.model import RateLimit
+
+    from tests.ui.fake_chat import plain_answer
+
+    window = 10.0
+    home = tmp_path / "h"
+
+    def setup(s):
+        save_loopback_model(s, fake)
+        s.models.save(s.models.get("loop/chat").model_copy(update={"rate_limit": RateLimit(requests_per_minute=3)}))
+        s.engine.rate_limiters.window_s = window  # "a minute" of ten seconds
+
+    data = tmp_path / "prompts.jsonl"
+    data.write_text("".join(f'{{"prompt": "p{i}"}}\n' for i in range(3)), encoding="utf-8")
+    with FakeProvider() as fake:
+        fake.reply(CHAT_PATH, plain_answer("ok"))
+        _, agg, _, _ = await _batch(home, "ray", target="loop/chat", data=str(data), limit=None, setup=setup,
+                                    concurrency=8)
+    assert agg["succeeded"] == 3
+    # the web app on this data dir, after the job used up the window's three calls: its call waits
+    web_app = SharedRateLimiter(home / "rate-bookings", "loop/chat", 3, None, window_s=window)
+    assert web_app.reserve() >= window / 2
+
+
 async def test_a_capability_node_on_ray_can_choose_a_model_that_needs_a_key(local_ray, tmp_path, memory_keyring):
     """The vault holds the keys of every model the batch may call, a capability node's
     candidates included: with only its model nodes' keys, no keyed model could be chosen."""
