@@ -461,6 +461,10 @@ class _Run:
             self.record.error = "the run was cancelled"
             self._finish(started)
             raise
+        except Exception as e:  # a bug in a node's code, not a model's failure: recorded, then raised
+            self._stopped_by(e)
+            self._finish(started)
+            raise
         self.record.status = "failed" if self.failed else "succeeded"
         self._finish(started)
         return self.record
@@ -538,13 +542,16 @@ class _Run:
 
         def finished(task: asyncio.Task) -> None:
             running.pop(task, None)
+            # taken even once the run is over: a second node's error left untaken was logged by
+            # asyncio as "Task exception was never retrieved", with its traceback
+            error = None if task.cancelled() else task.exception()
             if over.done():
                 return
             if task.cancelled():
                 over.cancel()
                 return
-            if task.exception() is not None:  # _run_node records its own failures; anything else is a bug
-                over.set_exception(task.exception())
+            if error is not None:  # _run_node records its own failures; anything else is a bug
+                over.set_exception(error)
                 return
             if not running:
                 over.set_result(None)
@@ -875,6 +882,16 @@ class _Run:
         return {name: placeholder for name in props} or {"text": placeholder}
 
     # -- finish -----------------------------------------------------------------------------
+    def _stopped_by(self, error: Exception) -> None:
+        """The run and its unfinished nodes as failed on an unexpected error: left as they were,
+        the audit trail showed the run as running until the process ended."""
+        self.record.status = "failed"
+        self.record.error = f"internal error: {type(error).__name__}: {error}"
+        for nr in self.record.nodes.values():
+            if nr.status in ("pending", "running"):
+                nr.status, nr.error = "failed", "not finished: the run stopped on an internal error"
+                self._node_event(nr)
+
     def _finish(self, started: float) -> None:
         rec = self.record
         rec.ended = utcnow()

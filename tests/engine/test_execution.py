@@ -14,6 +14,7 @@ from studio.errors import UserError
 from studio.providers.hub import ProviderHub
 from tests.engine.conftest import OUT, TEXT_IN, chat_reply, openai_model, pipeline
 from tests.fakes.provider_server import Reply, sse
+from tests.providers.conftest import DictKeys
 
 
 def slow(text: str, seconds: float):
@@ -282,3 +283,35 @@ async def test_a_long_chain_of_instant_nodes_lets_the_event_loop_in(engine):
     assert record.status == "succeeded" and record.outputs == {"text": "go" + "." * n}
     during = seen[f"t{n - 1}"] - seen["t0"]
     assert during >= n // 16 - 1, during
+
+
+async def test_a_bug_in_a_node_fails_the_run_on_record_and_leaves_no_unread_task_error(registry, recorder, iom_home, fake):
+    """An error that is not a model's failure (a bug in a caller) in every branch of a fan-out:
+    the run stayed 'running' in the audit trail, and each other branch's error was logged by
+    asyncio as 'Task exception was never retrieved', traceback and all."""
+    import gc
+
+    class Broken:
+        async def call(self, spec, request, *, on_text=None, context=None):
+            raise RuntimeError("the caller broke")
+
+    openai_model(registry, fake, "t/a", "/a/v1/chat/completions")
+    eng = Engine(models=registry, caller=Broken(), recorder=recorder, keys=DictKeys({"TEST_KEY": "k"}), home=iom_home)
+    branches = [model_node(f"b{i}", "t/a") for i in range(5)]
+    p = pipeline([TEXT_IN, *branches, {"id": "m", "kind": "merge"}, OUT],
+                 [*((f"i{i}", "in", f"b{i}") for i in range(5)),
+                  *((f"o{i}", f"b{i}", "m", "text", f"r{i}") for i in range(5)), ("e", "m", "out")])
+    unread: list[dict] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, context: unread.append(context))
+    try:
+        with pytest.raises(RuntimeError, match="the caller broke"):
+            await eng.run(p, {"text": "hi"})
+        gc.collect()  # an unread task error is reported when its task is collected
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert unread == []
+    (run,) = recorder.runs.values()
+    assert run.status == "failed" and "RuntimeError: the caller broke" in run.error
+    assert {n.status for n in run.nodes.values()} <= {"succeeded", "failed", "skipped"}
