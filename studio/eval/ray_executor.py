@@ -111,13 +111,12 @@ def rate_gate(ray, limiters: RateLimiters):
     files (`limiters.bookings`): a model's limit is its account's, and a batch beside the web app
     booked apart from it sent both their full rate. Through Ray Client (`ray://`) the driver is
     not a node of the cluster: the gate then keeps the job's bookings in its memory."""
+    from ray.util.client import ray as client
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
     options: dict[str, Any] = {"num_cpus": 0}
     bookings = None
-    from ray.util.client import ray as client
-
     if limiters.bookings is not None and not client.is_connected():
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
         node = ray.get_runtime_context().get_node_id()
         options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=False)
         bookings = str(limiters.bookings)
