@@ -259,9 +259,17 @@ def test_ctrl_c_says_what_is_kept_and_how_to_go_on(iom_home, tmp_path, command):
         s.close()
         args = (["batch", "run", "t/held", "--data", str(data)] if command == "batch" else
                 ["eval", "run", "--data", str(data), "-v", "t/held", "-s", "answer:exact"])
-        proc = subprocess.Popen([sys.executable, "-m", "studio", *args, "--concurrency", "1"], cwd=ROOT,
-                                env={**os.environ, "HELD_KEY": "k"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        # As from a terminal: a suite started in the background (`cmd &`, some CI runners) hands
+        # every child SIGINT ignored, and the command then never saw the Ctrl-C (it hung, unless
+        # a Ray test in the same worker had installed a handler first). A handled signal is
+        # reset to its default in the child, and Python then turns it into KeyboardInterrupt.
+        before = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "studio", *args, "--concurrency", "1"], cwd=ROOT,
+                                    env={**os.environ, "HELD_KEY": "k"}, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+        finally:
+            signal.signal(signal.SIGINT, before)
         deadline = time.monotonic() + 60
         while len(fake.requests) < 3 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
