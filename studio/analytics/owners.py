@@ -31,6 +31,7 @@ def claim(path: Path, store: object) -> bool:
 
 def release(path: Path, store: object) -> None:
     """Let `path` go, if `store` holds it."""
+    key = _key(path)
     with _lock:
-        if _owners.get(_key(path)) is store:
-            del _owners[_key(path)]
+        if _owners.get(key) is store:
+            del _owners[key]

@@ -209,8 +209,6 @@ class AnalyticsStore:
     def _connection(self):
         with self._open_lock:
             if self._db is None:
-                import duckdb
-
                 if not self._request.held and handover.requested(self.home):
                     raise DatabaseBusy(  # the web app asked for it: we spool until it has it
                         f"the analytics database {self.path} is being handed to the running IoM Studio web app; "
@@ -220,34 +218,8 @@ class AnalyticsStore:
                         f"the analytics database {self.path} is held by another studio in this process; "
                         "records still reach it: read it there, or close that one first.")
                 try:
-                    db = duckdb.connect(str(self.path))
-                except duckdb.Error as e:
-                    owners.release(self.path, self)
-                    if isinstance(e, duckdb.IOException) and "lock" in str(e).lower():
-                        raise DatabaseBusy(
-                            f"the analytics database {self.path} is in use by another IoM Studio process; "
-                            "records still reach it, but reading it needs that process: wait for it to finish "
-                            "or stop it, then try again."
-                        ) from None
-                    raise not_opened(self.path, e) from None
+                    db = self._open()
                 except BaseException:
-                    owners.release(self.path, self)
-                    raise
-                try:
-                    cap = self.settings.memory_limit_mb
-                    self._limit_mb = min(LEAN_LIMIT_MB, cap) if self._lean else cap
-                    db.execute(f"SET memory_limit = '{self._limit_mb}MB'")
-                    self._with_memory(db, migrate)  # one transaction a step: run again, it goes on
-                    from studio.analytics.retention import apply_retention
-
-                    self._with_memory(db, apply_retention, self.settings.retention_days)
-                    self._progress = dict(db.execute("SELECT segment, byte_offset FROM spool_progress").fetchall())
-                except duckdb.Error as e:
-                    db.close()
-                    owners.release(self.path, self)
-                    raise not_opened(self.path, e) from None
-                except BaseException:
-                    db.close()
                     owners.release(self.path, self)
                     raise
                 with self._lock:
@@ -258,6 +230,37 @@ class AnalyticsStore:
                 atexit.register(self.close)
                 self._request.withdraw()
         return self._db
+
+    def _open(self):
+        """The database connected, limited and migrated (the caller has claimed its file)."""
+        import duckdb
+
+        try:
+            db = duckdb.connect(str(self.path))
+        except duckdb.Error as e:
+            if isinstance(e, duckdb.IOException) and "lock" in str(e).lower():
+                raise DatabaseBusy(
+                    f"the analytics database {self.path} is in use by another IoM Studio process; "
+                    "records still reach it, but reading it needs that process: wait for it to finish "
+                    "or stop it, then try again."
+                ) from None
+            raise not_opened(self.path, e) from None
+        try:
+            cap = self.settings.memory_limit_mb
+            self._limit_mb = min(LEAN_LIMIT_MB, cap) if self._lean else cap
+            db.execute(f"SET memory_limit = '{self._limit_mb}MB'")
+            self._with_memory(db, migrate)  # one transaction a step: run again, it goes on
+            from studio.analytics.retention import apply_retention
+
+            self._with_memory(db, apply_retention, self.settings.retention_days)
+            self._progress = dict(db.execute("SELECT segment, byte_offset FROM spool_progress").fetchall())
+        except duckdb.Error as e:
+            db.close()
+            raise not_opened(self.path, e) from None
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def read(self, fn: Callable[..., T], *args, **kwargs) -> T:
         """Run `fn(cursor, …)` on a cursor of its own (safe from any thread), after everything
@@ -373,11 +376,15 @@ class AnalyticsStore:
                 self._in_memory = False
             self._drain(cur)
             cur.close()
-            self._db.close()
-            self._db = None
-            owners.release(self.path, self)
-        atexit.unregister(self.close)
+            self._close_db()
         log.info("analytics: handed %s to the web app; this process spools its records from now on", self.path)
+
+    def _close_db(self) -> None:
+        """Close the database and let its file go (to another store of this process, too)."""
+        self._db.close()
+        self._db = None
+        owners.release(self.path, self)
+        atexit.unregister(self.close)
 
     def _refuse_commands(self, busy: DatabaseBusy) -> None:
         """Commands queued just before the database was let go: their callers read elsewhere
@@ -796,7 +803,4 @@ class AnalyticsStore:
         self._request.withdraw()
         with self._open_lock:
             if self._db is not None:
-                self._db.close()
-                self._db = None
-                owners.release(self.path, self)
-                atexit.unregister(self.close)
+                self._close_db()

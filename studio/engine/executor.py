@@ -462,7 +462,9 @@ class _Run:
             self._finish(started)
             raise
         except Exception as e:  # a bug in a node's code, not a model's failure: recorded, then raised
-            self._stopped_by(e)
+            # (left as they were, the audit trail showed the run as running until the process ended)
+            self.record.status, self.record.error = "failed", f"internal error: {type(e).__name__}: {e}"
+            self._fail_unfinished("not finished: the run stopped on an internal error")
             self._finish(started)
             raise
         self.record.status = "failed" if self.failed else "succeeded"
@@ -563,13 +565,8 @@ class _Run:
         try:
             await over
         except asyncio.CancelledError:
-            in_flight = list(running.values())  # (their done callbacks take them out of `running`)
             await self._stop(running)
-            for node_id in list(pending) + in_flight:
-                nr = self.record.nodes[node_id]
-                if nr.status in ("pending", "running"):
-                    nr.status, nr.error = "failed", "cancelled"
-                    self._node_event(nr)
+            self._fail_unfinished("cancelled")
             raise
         except BaseException:
             await self._stop(running)
@@ -882,14 +879,11 @@ class _Run:
         return {name: placeholder for name in props} or {"text": placeholder}
 
     # -- finish -----------------------------------------------------------------------------
-    def _stopped_by(self, error: Exception) -> None:
-        """The run and its unfinished nodes as failed on an unexpected error: left as they were,
-        the audit trail showed the run as running until the process ended."""
-        self.record.status = "failed"
-        self.record.error = f"internal error: {type(error).__name__}: {error}"
+    def _fail_unfinished(self, why: str) -> None:
+        """Every node still pending or running as failed, saying why, and the canvas told."""
         for nr in self.record.nodes.values():
             if nr.status in ("pending", "running"):
-                nr.status, nr.error = "failed", "not finished: the run stopped on an internal error"
+                nr.status, nr.error = "failed", why
                 self._node_event(nr)
 
     def _finish(self, started: float) -> None:

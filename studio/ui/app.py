@@ -25,7 +25,7 @@ from studio.ui.first_answer import FirstAnswer
 from studio.ui.threads import io_bound
 
 _studio: Studio | None = None
-_studio_lock = threading.RLock()  # (reentrant: a Studio's close may reach get_studio)
+_studio_lock = threading.Lock()  # held while the Studio is built or closed
 _serving: FirstAnswer | None = None  # the running server's; None once it shuts down
 
 

@@ -13,6 +13,7 @@ from studio.engine import Engine, RunOptions
 from studio.errors import UserError
 from studio.providers.hub import ProviderHub
 from tests.engine.conftest import OUT, TEXT_IN, chat_reply, openai_model, pipeline
+from tests.fakes.in_flight import InFlight
 from tests.fakes.provider_server import Reply, sse
 from tests.providers.conftest import DictKeys
 
@@ -55,20 +56,8 @@ async def test_a_wide_fan_out_to_one_provider_is_not_held_back(engine, registry,
     of 8. Ollama computes on this machine, a few at a time: it is still given 8 (the rest would
     wait in its queue, on their timeouts)."""
     openai_model(registry, fake, "t/w", "/w/v1/chat/completions", provider=provider)
-    lock, in_flight, peak, reached = threading.Condition(), [0], [0], [False]
-
-    def answer(_rec):
-        with lock:
-            in_flight[0] += 1
-            peak[0] = max(peak[0], in_flight[0])
-            lock.notify_all()
-            if not reached[0]:  # on a busy machine the calls may take longer than 0.5 s to start
-                lock.wait_for(lambda: in_flight[0] >= at_once, timeout=10)
-                reached[0] = True
-        time.sleep(0.5)  # calls beyond `at_once` that the engine lets through arrive meanwhile
-        with lock:
-            in_flight[0] -= 1
-        return Reply(json=chat_reply("ok"))
+    answer = InFlight(seconds=0.5)  # calls beyond `at_once` that the engine lets through arrive meanwhile
+    answer.expect(at_once)
     fake.reply("/w/v1/chat/completions", *[answer] * 24)
     wide = [model_node(f"n{i}", "t/w") for i in range(24)]
     p = pipeline([TEXT_IN, *wide, {"id": "m", "kind": "merge"}, OUT],
@@ -76,7 +65,7 @@ async def test_a_wide_fan_out_to_one_provider_is_not_held_back(engine, registry,
                   *((f"b{i}", f"n{i}", "m", "text", f"r{i}") for i in range(24)), ("c", "m", "out")])
     record = await engine.run(p, {"text": "go"}, RunOptions(use_cache=False))
     assert record.status == "succeeded", record.error
-    assert len(record.outputs) == 24 and peak[0] == at_once
+    assert len(record.outputs) == 24 and answer.most == at_once
 
 
 async def test_prompt_templates_edges_and_the_run_record(engine, registry, fake, recorder):

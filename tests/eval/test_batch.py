@@ -21,6 +21,7 @@ from studio.errors import UserError
 from studio.recording import MemoryRecorder
 import studio.eval.batch as batch_module
 from studio.eval.batch import batch_dir, load_plan, load_rows, plan_batch, run_batch, run_row
+from tests.fakes.in_flight import InFlight
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "samples" / "datasets" / "reviews.csv"
@@ -435,41 +436,6 @@ async def test_built_in_models_are_loaded_before_the_first_row_is_timed(iom_home
         s.close()
 
 
-class InFlight:
-    """A loopback provider's answer that takes 0.3 s, counting the calls under way at once.
-    Given `expect(n)`, the answers are held until n calls are under way (10 s at most), then
-    take their 0.3 s: on a busy machine the client may take longer than 0.3 s to start n calls,
-    and the first would end before the last began. Calls beyond n that the engine lets through
-    still arrive within those 0.3 s and are counted."""
-
-    def __init__(self):
-        import threading
-
-        self.lock, self.now, self.most = threading.Condition(), 0, 0
-        self.until, self.reached = 0, True
-
-    def expect(self, n: int) -> None:
-        with self.lock:
-            self.most, self.until, self.reached = 0, n, False
-
-    def __call__(self, _request):
-        from tests.fakes.provider_server import Reply
-
-        with self.lock:
-            self.now += 1
-            self.most = max(self.most, self.now)
-            self.lock.notify_all()
-            if not self.reached:
-                self.lock.wait_for(lambda: self.now >= self.until, timeout=10)
-                self.reached = True
-        time.sleep(0.3)
-        with self.lock:
-            self.now -= 1
-        return Reply(json={"id": "c", "object": "chat.completion", "model": "loop-1",
-                           "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
-                           "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}})
-
-
 def _prompts(home, n: int, column: str = "text"):
     data = home / "prompts.csv"
     data.write_text(f"{column}\n" + "".join(f"prompt {i}\n" for i in range(n)), encoding="utf-8")
@@ -483,7 +449,7 @@ async def slow_provider(iom_home, memory_keyring):
     from tests.fakes.provider_server import FakeProvider
     from tests.ui.fake_chat import CHAT_PATH, save_loopback_model
 
-    answer = InFlight()
+    answer = InFlight(seconds=0.3)
     s = Studio(iom_home)
     try:
         with FakeProvider() as fake:

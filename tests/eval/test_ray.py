@@ -146,27 +146,33 @@ async def test_capability_nodes_on_ray_choose_by_the_drivers_scores_figures_and_
     assert ra["succeeded"] == 4 and choices(remote) == choices(local)
 
 
-async def test_a_models_rate_limit_binds_the_whole_ray_job_not_each_worker(local_ray, tmp_path, memory_keyring):
-    """Two workers each keeping to the limit made twice the calls the provider allows."""
-    import time
-
+async def _three_a_window(tmp_path: Path, rows: int, window: float, answer) -> dict:
+    """A Ray batch of `rows` prompts to `loop/chat`, limited to 3 calls a "minute" of `window`
+    seconds, run two chunks of four at once, the fake answering with `answer`: its aggregate."""
     from studio.spec.model import RateLimit
-
-    from tests.ui.fake_chat import plain_answer
-
-    stamps: list[float] = []
 
     def setup(s):
         save_loopback_model(s, fake)
         s.models.save(s.models.get("loop/chat").model_copy(update={"rate_limit": RateLimit(requests_per_minute=3)}))
-        s.engine.rate_limiters.window_s = 1.0  # "a minute" of one second
+        s.engine.rate_limiters.window_s = window
 
     data = tmp_path / "prompts.jsonl"
-    data.write_text("".join(f'{{"prompt": "p{i}"}}\n' for i in range(9)), encoding="utf-8")
+    data.write_text("".join(f'{{"prompt": "p{i}"}}\n' for i in range(rows)), encoding="utf-8")
     with FakeProvider() as fake:
-        fake.reply(CHAT_PATH, lambda req: (stamps.append(time.monotonic()), plain_answer("ok"))[1])
+        fake.reply(CHAT_PATH, answer)
         _, agg, _, _ = await _batch(tmp_path / "h", "ray", target="loop/chat", data=str(data), limit=None, setup=setup,
-                                    concurrency=8)  # two chunks of four at once
+                                    concurrency=8)
+    return agg
+
+
+async def test_a_models_rate_limit_binds_the_whole_ray_job_not_each_worker(local_ray, tmp_path, memory_keyring):
+    """Two workers each keeping to the limit made twice the calls the provider allows."""
+    import time
+
+    from tests.ui.fake_chat import plain_answer
+
+    stamps: list[float] = []
+    agg = await _three_a_window(tmp_path, 9, 1.0, lambda req: (stamps.append(time.monotonic()), plain_answer("ok"))[1])
     assert agg["succeeded"] == 9 and len(stamps) == 9
     stamps.sort()
     # at most three calls in any second: the 4th call after the 1st waited for the window (stamps
@@ -178,27 +184,14 @@ async def test_a_ray_job_books_in_the_data_dirs_queue_beside_the_other_processes
     """A model's limit is its account's: a Ray batch that booked only in its own gate left the
     web app free to send the minute's calls again right after it."""
     from studio.engine.shared_rate import SharedRateLimiter
-    from studio.spec.model import RateLimit
 
     from tests.ui.fake_chat import plain_answer
 
     window = 10.0
-    home = tmp_path / "h"
-
-    def setup(s):
-        save_loopback_model(s, fake)
-        s.models.save(s.models.get("loop/chat").model_copy(update={"rate_limit": RateLimit(requests_per_minute=3)}))
-        s.engine.rate_limiters.window_s = window  # "a minute" of ten seconds
-
-    data = tmp_path / "prompts.jsonl"
-    data.write_text("".join(f'{{"prompt": "p{i}"}}\n' for i in range(3)), encoding="utf-8")
-    with FakeProvider() as fake:
-        fake.reply(CHAT_PATH, plain_answer("ok"))
-        _, agg, _, _ = await _batch(home, "ray", target="loop/chat", data=str(data), limit=None, setup=setup,
-                                    concurrency=8)
+    agg = await _three_a_window(tmp_path, 3, window, plain_answer("ok"))
     assert agg["succeeded"] == 3
     # the web app on this data dir, after the job used up the window's three calls: its call waits
-    web_app = SharedRateLimiter(home / "rate-bookings", "loop/chat", 3, None, window_s=window)
+    web_app = SharedRateLimiter(tmp_path / "h" / "rate-bookings", "loop/chat", 3, None, window_s=window)
     assert web_app.reserve() >= window / 2
 
 
