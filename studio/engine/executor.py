@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 
+from studio.breaker import CircuitBreaker
 from studio.engine import translate
 from studio.engine.cache import cache_key, deterministic, hit_record, model_version
 from studio.engine.choose import choose_model
@@ -25,7 +26,7 @@ from studio.engine.events import EventBus, Handler
 from studio.engine.graph import Graph
 from studio.engine.kept_outputs import KeptOutputs
 from studio.engine.output_cache import OutputCache, cache_path
-from studio.engine.resilience import CallDeadlines, CircuitBreaker, RateLimiter, RateLimiters, backoff_delay
+from studio.engine.resilience import CallDeadlines, RateLimiter, RateLimiters, backoff_delay
 from studio.engine.templates import evaluate, node_deadline, render
 from studio.engine.validate import Problem, validate_against
 from studio.errors import UserError
@@ -783,12 +784,16 @@ class _Run:
                 continue
             breaker = self.engine.breaker(spec.id)
             for attempt in range(policy.retries + 1):
-                if not breaker.allow():
+                allowed = breaker.allow()
+                if not isinstance(allowed, bool):  # a breaker shared by a Ray job's workers answers by message
+                    allowed = await allowed
+                if not allowed:
                     last_error = last_error or ProviderError(ErrorKind.OVERLOADED, "circuit breaker open", model_id=spec.id)
                     notes.append(f"skipped {spec.id} (circuit open)")
                     break
                 left = deadline - time.monotonic()
                 if left <= 0:
+                    breaker.release()
                     raise failure(last_error or ProviderError(ErrorKind.TIMEOUT, "the node's deadline passed", model_id=spec.id))
                 attempts += 1
                 try:
@@ -802,6 +807,8 @@ class _Run:
                     self.failed_sent_attempts += err.sent
                     if err.kind in AVAILABILITY:
                         breaker.failure()
+                    else:
+                        breaker.release()
                     if err.partial_text:  # failed after its first token: report it, text kept
                         nr.output = {"text": err.partial_text}
                         raise failure(err)
@@ -815,6 +822,9 @@ class _Run:
                     if err.kind == ErrorKind.CONTEXT_LENGTH and spec.context_window:
                         remaining = [s for s in remaining if (s.context_window or 0) > spec.context_window]
                     break
+                except BaseException:  # cancelled, or the input could not be built: nothing learnt of the model
+                    breaker.release()
+                    raise
                 breaker.success()
                 why = self._why(reason, fell_from, last_error)
                 if notes:

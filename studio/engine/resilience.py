@@ -1,4 +1,5 @@
-"""Surviving failing models: backoff, a circuit breaker per model, rate limits that queue.
+"""Surviving failing models: backoff, rate limits that queue, deadlines on calls (and a circuit
+breaker per model: studio/breaker.py).
 
 Breakers and limiters live on the Engine, so they are shared by every run in the process; the
 engine's limiters also book in the data dir, shared with the other processes on it (shared_rate.py).
@@ -9,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -21,45 +21,6 @@ def backoff_delay(attempt: int, *, base_s: float = 0.5, cap_s: float = 20.0,
     if retry_after_s is not None:
         delay = max(delay, retry_after_s)
     return delay
-
-
-@dataclass
-class CircuitBreaker:
-    """Opens after `threshold` failures in a row; after `cooldown_s` lets one probe through
-    (half-open): success closes it, failure opens it again."""
-
-    threshold: int = 5
-    cooldown_s: float = 30.0
-    failures: int = 0
-    opened_at: float | None = None
-    probing: bool = False
-    clock: object = field(default=time.monotonic, repr=False)
-
-    @property
-    def state(self) -> str:
-        if self.opened_at is None:
-            return "closed"
-        if self.clock() - self.opened_at >= self.cooldown_s:
-            return "half-open"
-        return "open"
-
-    def allow(self) -> bool:
-        state = self.state
-        if state == "closed":
-            return True
-        if state == "half-open" and not self.probing:
-            self.probing = True
-            return True
-        return False
-
-    def success(self) -> None:
-        self.failures, self.opened_at, self.probing = 0, None, False
-
-    def failure(self) -> None:
-        self.failures += 1
-        self.probing = False
-        if self.opened_at is not None or self.failures >= self.threshold:
-            self.opened_at = self.clock()
 
 
 class RateLimiter:

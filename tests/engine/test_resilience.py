@@ -5,12 +5,13 @@ fail before or after their first token, the circuit breaker, and rate limits tha
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 
 from studio.engine import RunOptions
 from tests.engine.conftest import OUT, TEXT_IN, chat_reply, openai_model, pipeline
-from tests.fakes.provider_server import Reply, sse
+from tests.fakes.provider_server import GATE, Reply, sse
 
 ERR_503 = Reply(status=503, json={"error": {"message": "overloaded", "type": "server_error"}})
 ERR_400 = Reply(status=400, json={"error": {"message": "bad field", "type": "invalid_request_error"}})
@@ -121,6 +122,41 @@ async def test_the_circuit_breaker_opens_then_closes_after_the_cool_down(engine,
     assert engine.breaker("t/flaky").state == "half-open"
     record = await engine.run(p, {"text": "q"}, RunOptions(use_cache=False))
     assert record.nodes["x"].model_id == "t/flaky" and engine.breaker("t/flaky").state == "closed"
+
+
+async def _opened(engine, registry, fake, *replies) -> None:
+    """t/flaky failed twice with a 503 (the fixture's breaker opens at 2), the cool-down past:
+    the breaker half-open, the fake answering `replies` next."""
+    openai_model(registry, fake, "t/flaky", "/flaky/v1/chat/completions")
+    fake.reply("/flaky/v1/chat/completions", ERR_503, ERR_503, *replies)
+    for _ in range(2):
+        assert (await engine.run(one_model("t/flaky"), {"text": "q"}, RunOptions(use_cache=False))).status == "failed"
+    await asyncio.sleep(0.35)
+    assert engine.breaker("t/flaky").state == "half-open"
+
+
+async def test_a_probe_refused_for_its_request_lets_the_next_call_probe(engine, registry, fake):
+    """A 400 says nothing of whether the model is up; the breaker waited for the probe's outcome
+    and refused every later call until the process ended."""
+    await _opened(engine, registry, fake, ERR_400, Reply(json=chat_reply("back again")))
+    refused = await engine.run(one_model("t/flaky"), {"text": "q"}, RunOptions(use_cache=False))
+    assert refused.nodes["x"].error_class == "bad_request"
+    record = await engine.run(one_model("t/flaky"), {"text": "q"}, RunOptions(use_cache=False))
+    assert record.status == "succeeded", record.nodes["x"].error
+    assert engine.breaker("t/flaky").state == "closed"
+
+
+async def test_a_cancelled_probe_lets_the_next_call_probe(engine, registry, fake):
+    held = json.dumps(chat_reply("never read"))  # half sent, then held until the test ends
+    await _opened(engine, registry, fake, Reply(chunks=[held[:20], GATE, held[20:]], content_type="application/json"),
+                  Reply(json=chat_reply("back again")))
+    probe = asyncio.create_task(engine.run(one_model("t/flaky"), {"text": "q"}, RunOptions(use_cache=False)))
+    while len(fake.requests) < 3:
+        await asyncio.sleep(0.01)
+    probe.cancel()
+    await asyncio.gather(probe, return_exceptions=True)
+    record = await engine.run(one_model("t/flaky"), {"text": "q"}, RunOptions(use_cache=False))
+    assert record.status == "succeeded", record.nodes["x"].error
 
 
 async def test_a_rate_limit_queues_calls_instead_of_failing_them(engine, registry, fake):
