@@ -8,10 +8,10 @@ What crosses into Ray, and why:
 - Records flow back: each task RETURNS its rows with the call and run records (and the audit
   content) it produced into an in-memory recorder; the driver hands them to
   `studio.recorder`, the one analytics writer. Workers never open analytics.duckdb.
-- Keys: only the keys the target's models name are read on the driver and put into a
-  `KeyVault` actor's memory, one actor per job, killed when the job ends. Task arguments
-  carry the vault's handle, never a key, so Ray's task specs, logs and spilled objects hold
-  no secret; a worker asks the vault for a key when a call needs it. Environment variables
+- Keys: only the keys the target's models name are read on the driver and put into the
+  memory of the job's actor (`JobState`, studio/eval/ray_job_state.py), one per job, killed
+  when the job ends. Task arguments carry its handle, never a key, so Ray's task specs, logs
+  and spilled objects hold no secret; a worker asks it for a key when a call needs it. Environment variables
   (runtime_env) were rejected: Ray shows them in its dashboard and job info.
 - What a capability node chooses by — the scores saved from experiments, the recent latency
   and error figures from analytics, the models' health — lives in the driver's studio, which
@@ -22,6 +22,11 @@ What crosses into Ray, and why:
   model's limiter; a worker books each call's slot there and waits the seconds it is given.
   The gate runs on the driver's machine and books in the data dir's files, so the job also
   shares the limit with the web app and other commands there (not through Ray Client).
+- Circuit breakers: a model that is down opens its breaker after `threshold` failures in a
+  row across the job, as it does across the local executor's rows, not after `threshold` on
+  every worker. The job's `JobState` holds the breakers; a worker asks it before a call and
+  tells it the outcome, except while its last answer ("closed, nothing failed") is under
+  `_SharedBreaker.FRESH_S` old and nothing failed on the worker since.
 - The output cache is per worker process (a temporary dir), so cache hits can differ from
   the local executor's; outputs, statuses and costs do not. The dir is named after the job
   (`iom-ray-JOB-…`): a worker removes it when a later job replaces it or the process ends, and
@@ -39,12 +44,14 @@ import os
 import secrets
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterable
 
 from studio.engine import Engine
 from studio.engine.resilience import RateLimiters
 from studio.errors import UserError
+from studio.eval.ray_job_state import JobState
 from studio.registry.quality import load_quality
 
 _WORKER: dict[str, Any] = {}  # per worker process: job -> its _WorkerStudio
@@ -123,6 +130,59 @@ def rate_gate(ray, limiters: RateLimiters):
     return ray.remote(RateGate).options(**options).remote(limiters.window_s, bookings)
 
 
+class _SharedBreaker:
+    """A worker's side of one model's breaker in the job's `JobState`, with the engine's
+    breaker interface. While the breaker's last answer, "closed, nothing failed", is under
+    FRESH_S old and no call failed here since, a call goes without asking and its success is
+    not sent (there is nothing for it to reset) until the next message: a healthy model costs
+    no message per call (at FRESH_S = 0.1 the asks still cost the offline Ray batch ~7 % of its
+    rows/s). A call that fails here ends that at once; a model that fails only on other workers
+    is seen here within FRESH_S. Otherwise `allow` asks (an awaitable the engine awaits) and
+    outcomes are sent as they come, without waiting."""
+
+    FRESH_S = 1.0
+
+    def __init__(self, state, model_id: str):
+        self._state, self._model_id = state, model_id
+        self._clear_until = 0.0  # time.monotonic() until which "closed, nothing failed" holds
+        self._unsent_success = False
+
+    def allow(self):
+        if time.monotonic() < self._clear_until:
+            return True
+        return self._ask()
+
+    async def _ask(self) -> bool:
+        self._send_success()  # first: Ray runs one caller's messages to an actor in order
+        asked = time.monotonic()
+        try:
+            allowed, clear = await self._state.allow.remote(self._model_id)
+        except asyncio.CancelledError:  # it may have given this call the half-open probe
+            self.release()
+            raise
+        if clear:
+            self._clear_until = asked + self.FRESH_S
+        return allowed
+
+    def success(self) -> None:
+        self._unsent_success = True
+        if time.monotonic() >= self._clear_until:
+            self._send_success()
+
+    def _send_success(self) -> None:
+        if self._unsent_success:
+            self._unsent_success = False
+            self._state.success.remote(self._model_id)
+
+    def failure(self) -> None:
+        self._clear_until = 0.0
+        self._send_success()
+        self._state.failure.remote(self._model_id)
+
+    def release(self) -> None:
+        self._state.release.remote(self._model_id)
+
+
 class _GatedLimiter:
     """What the engine awaits before a call, answered by the job's RateGate."""
 
@@ -140,10 +200,18 @@ class _GatedLimiter:
 class _WorkerEngine(Engine):
     """An engine whose capability nodes choose by the driver's figures (`routing_facts`) — a
     worker has no quality.json, no analytics and no health.json of its own — and whose rate
-    limits are the job's (`RateGate`)."""
+    limits and circuit breakers are the job's (`RateGate`, `JobState`)."""
 
     facts: dict[str, Any] = {}
     gate = None  # the job's RateGate, when one of its models has limits
+    state = None  # the job's JobState (its breakers)
+
+    def breaker(self, model_id: str):
+        if self.state is None:
+            return super().breaker(model_id)
+        if model_id not in self.breakers:
+            self.breakers[model_id] = _SharedBreaker(self.state, model_id)
+        return self.breakers[model_id]
 
     def limiter(self, spec):
         if self.gate is None or spec.rate_limit is None:
@@ -168,23 +236,23 @@ async def routing_facts(studio) -> dict[str, Any]:
     return facts
 
 
-class _VaultKeys:
-    """KeyStore stand-in on a worker: asks the job's vault actor, keeps answers in memory."""
+class _JobKeys:
+    """KeyStore stand-in on a worker: asks the job's `JobState`, keeps answers in memory."""
 
-    def __init__(self, vault):
-        self._vault = vault
+    def __init__(self, state):
+        self._state = state
         self._got: dict[str, str | None] = {}
 
     def get(self, name: str) -> str | None:
         if name not in self._got:
             import ray
 
-            self._got[name] = ray.get(self._vault.get.remote(name))
+            self._got[name] = ray.get(self._state.get.remote(name))
         return self._got[name]
 
 
 class _WorkerStudio:
-    def __init__(self, job: str, plan_doc: dict, pipeline_doc: dict | None, spec_docs: list[dict], vault, gate):
+    def __init__(self, job: str, plan_doc: dict, pipeline_doc: dict | None, spec_docs: list[dict], state, gate):
         from studio.eval.batch import BatchPlan
         from studio.providers.hub import ProviderHub
         from studio.recording import MemoryRecorder
@@ -193,7 +261,7 @@ class _WorkerStudio:
 
         self.plan = BatchPlan.from_json(plan_doc)
         self.home = Path(tempfile.mkdtemp(prefix=f"{HOME_PREFIX}{job}-"))
-        self.keys = _VaultKeys(vault)
+        self.keys = _JobKeys(state)
         self.models = _SpecList([ModelSpec.model_validate(d) for d in spec_docs])
         self.pipeline = load_pipeline(pipeline_doc) if pipeline_doc else None
         self.recorder = MemoryRecorder()
@@ -202,7 +270,7 @@ class _WorkerStudio:
         self.providers = ProviderHub(keys=self.keys, recorder=self.recorder)
         self.engine = _WorkerEngine(models=self.models, caller=self.providers, recorder=self.recorder,
                                     keys=self.keys, home=self.home)
-        self.engine.gate = gate
+        self.engine.gate, self.engine.state = gate, state
         pipe = self.pipeline
 
         class _Pipelines:  # run_row asks for the target by id
@@ -236,7 +304,7 @@ class _WorkerStudio:
         return calls, runs
 
 
-def _run_chunk(shared: dict, vault, gate, items: list[tuple[int, dict]], facts: dict[str, Any]) -> dict:
+def _run_chunk(shared: dict, state, gate, items: list[tuple[int, dict]], facts: dict[str, Any]) -> dict:
     """A Ray task: a few rows run concurrently on this worker; returns rows and records."""
     from studio.eval.batch import batch_models, calls_at_once, run_row, warm_builtin_models
 
@@ -244,7 +312,7 @@ def _run_chunk(shared: dict, vault, gate, items: list[tuple[int, dict]], facts: 
     ws = _WORKER.get(key)
     if ws is None:
         _close_workers()  # an earlier job's
-        ws = _WORKER[key] = _WorkerStudio(key, shared["plan"], shared["pipeline"], shared["specs"], vault, gate)
+        ws = _WORKER[key] = _WorkerStudio(key, shared["plan"], shared["pipeline"], shared["specs"], state, gate)
         ws.plan.swaps = {}  # the shipped pipeline has its swaps applied already
         warm_builtin_models(batch_models(ws, ws.plan.kind, ws.plan.target, ws.pipeline))  # as the local executor does
     ws.take_facts(facts)
@@ -317,24 +385,14 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
     started = _start(ray)  # on the calling thread: Ray installs its signal handlers there
     job = secrets.token_hex(6)
 
-    @ray.remote
-    class KeyVault:
-        def __init__(self):
-            self._keys: dict[str, str] = {}
-
-        def load(self, keys):
-            self._keys.update(keys)
-
-        def get(self, name):
-            return self._keys.get(name)
-
-    vault = KeyVault.options(num_cpus=0).remote()
+    state = ray.remote(JobState).options(num_cpus=0).remote(studio.engine.breaker_threshold,
+                                                            studio.engine.breaker_cooldown_s)
     gate = None
     chunk_task = ray.remote(_run_chunk)
     try:
         pipeline = swapped_pipeline(studio, plan.target, plan.swaps) if plan.kind == "pipeline" else None
         models = batch_models(studio, plan.kind, plan.target, pipeline)
-        await asyncio.to_thread(ray.get, vault.load.remote(await needed_keys(studio, models)))
+        await asyncio.to_thread(ray.get, state.load.remote(await needed_keys(studio, models)))
         pipeline_doc = export_pipeline(pipeline) if pipeline else None
         chooses = pipeline is not None and any(n.kind == "capability" for n in pipeline.nodes)
         if any(s is not None and s.rate_limit for s in models):
@@ -352,7 +410,7 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
             items = list(itertools.islice(it, chunk))
             if items:
                 facts = await routing_facts(studio) if chooses else {}
-                refs.append(chunk_task.remote(shared, vault, gate, items, facts))
+                refs.append(chunk_task.remote(shared, state, gate, items, facts))
             return bool(items)
 
         while len(refs) < in_flight and await submit():
@@ -369,7 +427,7 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
                 yield row
             await submit()  # after the rows are written: a stop asked meanwhile is seen
     finally:
-        ray.kill(vault)
+        ray.kill(state)
         if gate is not None:
             ray.kill(gate)
         if started:

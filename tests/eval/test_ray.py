@@ -221,3 +221,43 @@ async def test_a_capability_node_on_ray_can_choose_a_model_that_needs_a_key(loca
         _, remote, rows, memory = await _batch(tmp_path / "b", "ray", target="ask", data=str(data), limit=None, setup=setup)
     assert local["succeeded"] == 2 and remote["succeeded"] == 2, [r.get("error") for r in rows.values()]
     assert {r.nodes["c"].model_id for r in memory.runs.values()} == {"loop/chat"}
+
+
+async def test_a_model_that_is_down_opens_one_breaker_for_the_whole_ray_job(local_ray, tmp_path, memory_keyring):
+    """The local executor's rows share a breaker per model: it opens after `threshold` failures
+    in a row and the rows after it fail without a call. Each Ray worker kept a breaker of its
+    own, so a model that was down took `threshold` calls on every worker."""
+    import time
+
+    from studio.spec import load_pipeline
+    from tests.fakes.provider_server import Reply
+
+    def setup(s):
+        save_loopback_model(s, fake)
+        s.pipelines.save(load_pipeline({
+            "format": "iom.pipeline", "version": 1, "id": "ask", "name": "Ask",
+            "nodes": [{"id": "in", "kind": "input",
+                       "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}},
+                      {"id": "m", "kind": "model", "model": "loop/chat", "prompt": "{{ text }}", "policy": {"retries": 0}},
+                      {"id": "out", "kind": "output"}],
+            "edges": [{"id": "e1", "source": "in", "sourcePort": "text", "target": "m", "targetPort": "text"},
+                      {"id": "e2", "source": "m", "sourcePort": "text", "target": "out", "targetPort": "text"}]}))
+
+    def down(req):  # slow enough that both workers' chunks are in flight at once
+        time.sleep(0.1)
+        return Reply(status=503, json={"error": {"message": "overloaded", "type": "server_error"}})
+    data = tmp_path / "texts.jsonl"
+    data.write_text("".join(f'{{"text": "t{i}"}}\n' for i in range(40)), encoding="utf-8")
+    calls = {}
+    for executor in ("local", "ray"):
+        with FakeProvider() as fake:
+            fake.reply(CHAT_PATH, down)
+            _, agg, rows, _ = await _batch(tmp_path / executor, executor, target="ask", data=str(data), limit=None,
+                                           setup=setup, concurrency=4)
+            calls[executor] = len(fake.requests)
+        assert agg["failed"] == 40
+        assert sum("circuit breaker open" in (r["error"] or "") for r in rows.values()) >= 30, executor
+    # the engine's default threshold (the job's board takes the driver's), and the four calls in
+    # flight when it opens: 8 each here; the Ray workers' own breakers let through 10 to 12
+    threshold, concurrency = 5, 4
+    assert calls["local"] <= threshold + concurrency and calls["ray"] <= threshold + concurrency, calls
