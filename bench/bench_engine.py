@@ -11,7 +11,9 @@ the figures are the engine's own: scheduling, translation, records, events.
 - parallel efficiency: wall time over the critical path for a wide graph (100 parallel nodes
   of 50 ms) and a deep one (a chain of 20 nodes of 20 ms) and a mixed diamond lattice. Beside
   each, `floor` is the same sleeps with bare asyncio (gather / await in turn), measured in the
-  same round: what the event loop and the OS timer cost before the engine does anything.
+  same round: what the event loop and the OS timer cost before the engine does anything, and
+  `minimal`, the least a model node does in any engine (a task, its prompt rendered in the
+  sandbox, a request object, the answer's result object) over the same sleeps and shapes.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from studio.engine import Engine, RunOptions  # noqa: E402
+from studio.engine.templates import render  # noqa: E402
 from studio.recording import MemoryRecorder  # noqa: E402
 from studio.registry import ModelRegistry  # noqa: E402
-from studio.spec import CallResult, ModelSpec, Usage, load_pipeline  # noqa: E402
+from studio.spec import CallRequest, CallResult, ModelSpec, Usage, load_pipeline  # noqa: E402
 from studio.spec.calls import CANONICAL_SCHEMAS  # noqa: E402
 
 
@@ -94,6 +97,41 @@ async def bare(layers: list[int], latency: float) -> float:
     return time.perf_counter() - started
 
 
+async def minimal_node(i: int, latency: float) -> CallResult:
+    """What any engine does for a model node: its prompt rendered (in the sandbox), the request
+    and the answer as objects, around the model's time."""
+    prompt = render("{{ text or 'x' }}", {"text": "go"}, where=f"node n{i}")
+    CallRequest(model_id="b/m", input={"prompt": prompt}, params={}, stream=False, timeout_s=60.0)
+    await asyncio.sleep(latency)
+    return CallResult(model_id="b/m", output={"text": "ok"}, usage=Usage(input_tokens=1, output_tokens=1, source="provider"))
+
+
+async def minimal(layers: list[int], latency: float) -> float:
+    """The graphs `build` makes, as chains of minimal nodes side by side: one chain per node of
+    the widest layer, each as long as the graph is deep (every node has one predecessor)."""
+    async def chain(column: int) -> None:
+        for depth, width in enumerate(layers):
+            if column < width:
+                await minimal_node(depth * 1000 + column, latency)
+    started = time.perf_counter()
+    await asyncio.gather(*(chain(c) for c in range(max(layers))))
+    return time.perf_counter() - started
+
+
+async def efficiencies(home: Path) -> dict:
+    """Wall / critical path of each topology: the engine, bare asyncio, minimal nodes."""
+    figures: dict = {"efficiency": {}, "floor": {}, "minimal": {}}
+    for name, layers, latency in TOPOLOGIES:
+        eng = engine(home, latency)
+        g = build(layers)
+        await timed(eng, g)
+        critical = len(layers) * latency
+        figures["efficiency"][name] = statistics.median([await timed(eng, g) for _ in range(3)]) / critical
+        figures["floor"][name] = statistics.median([await bare(layers, latency) for _ in range(3)]) / critical
+        figures["minimal"][name] = statistics.median([await minimal(layers, latency) for _ in range(3)]) / critical
+    return figures
+
+
 async def one_round(home: Path) -> dict:
     instant = engine(home, 0.0)
     graph = build([10] * 20)
@@ -102,15 +140,21 @@ async def one_round(home: Path) -> dict:
     one = build([1])
     await timed(instant, one, keep_outputs=False)
     runs = [await timed(instant, one, keep_outputs=False) for _ in range(200)]
-    figures = {"overhead_us_per_node": statistics.median(walls) / 200 * 1e6,
-               "run_overhead_us": statistics.median(runs) * 1e6, "efficiency": {}, "floor": {}}
+    return {"overhead_us_per_node": statistics.median(walls) / 200 * 1e6,
+            "run_overhead_us": statistics.median(runs) * 1e6,
+            **await efficiencies(home)}
+
+
+def medians(runs: list[dict], rounds: int) -> dict:
+    """Each figure's median over the rounds, printed a line per topology."""
+    out: dict = {"efficiency": {}, "floor": {}, "minimal": {}}
     for name, layers, latency in TOPOLOGIES:
-        eng = engine(home, latency)
-        g = build(layers)
-        await timed(eng, g)
-        figures["efficiency"][name] = statistics.median([await timed(eng, g) for _ in range(3)]) / (len(layers) * latency)
-        figures["floor"][name] = statistics.median([await bare(layers, latency) for _ in range(3)]) / (len(layers) * latency)
-    return figures
+        for figure in out:
+            out[figure][name] = round(statistics.median(r[figure][name] for r in runs), 4)
+        print(f"parallel efficiency, {name} ({sum(layers)} nodes, {len(layers)} layers x {latency * 1000:.0f} ms): "
+              f"wall / critical path = {out['efficiency'][name]:.3f}; bare asyncio {out['floor'][name]:.3f}, "
+              f"minimal nodes {out['minimal'][name]:.3f} (medians of {rounds})")
+    return out
 
 
 async def main(rounds: int, as_json: bool) -> None:
@@ -122,16 +166,10 @@ async def main(rounds: int, as_json: bool) -> None:
     run_overhead = statistics.median(r["run_overhead_us"] for r in runs)
     print(f"run overhead: one-node pipeline, instant model, median of {rounds} rounds of 200 runs: "
           f"{run_overhead:.0f} µs per run (rounds: {', '.join(str(round(r['run_overhead_us'])) for r in runs)})")
-    efficiency, floor = {}, {}
-    for name, layers, latency in TOPOLOGIES:
-        efficiency[name] = statistics.median(r["efficiency"][name] for r in runs)
-        floor[name] = statistics.median(r["floor"][name] for r in runs)
-        print(f"parallel efficiency, {name} ({sum(layers)} nodes, {len(layers)} layers x {latency * 1000:.0f} ms): "
-              f"wall / critical path = {efficiency[name]:.3f}; bare asyncio {floor[name]:.3f} (medians of {rounds})")
+    figures = medians(runs, rounds)
     if as_json:
         print(json.dumps({"overhead_us_per_node": round(overhead, 1), "run_overhead_us": round(run_overhead, 1),
-                          "efficiency": {k: round(v, 4) for k, v in efficiency.items()},
-                          "floor": {k: round(v, 4) for k, v in floor.items()}, "rounds": rounds}))
+                          **figures, "rounds": rounds}))
 
 
 if __name__ == "__main__":
