@@ -16,7 +16,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Awaitable, Callable, Iterator, Protocol
 
 from studio.breaker import CircuitBreaker
 from studio.engine import translate
@@ -26,7 +26,7 @@ from studio.engine.events import EventBus, Handler
 from studio.engine.graph import Graph
 from studio.engine.kept_outputs import KeptOutputs
 from studio.engine.output_cache import OutputCache, cache_path
-from studio.engine.resilience import CallDeadlines, RateLimiter, RateLimiters, backoff_delay
+from studio.engine.resilience import BreakerOpen, CallDeadlines, DeadlinePassed, RateLimiter, RateLimiters, backoff_delay
 from studio.engine.templates import evaluate, node_deadline, render
 from studio.engine.validate import Problem, validate_against
 from studio.errors import UserError
@@ -169,6 +169,48 @@ class Engine:
             yield
         finally:
             self._batch_concurrency.remove(n)
+
+    async def call_with_retries(self, spec: ModelSpec, attempt: Callable[[float], Awaitable[CallResult]], *,
+                                retries: int, deadline: float,
+                                failed: Callable[[ProviderError], None] = lambda err: None) -> CallResult:
+        """One model's answer: `attempt(seconds left)` as often as `retries` allows while its
+        error is retryable (backoff, a provider's retry-after honoured) and `deadline`
+        (time.monotonic()) leaves time, each attempt let through by the model's breaker, which
+        is told each outcome; `failed(error)` hears of every failed attempt. Raises the last
+        error (at once if it came after the first streamed text), BreakerOpen when the breaker
+        refuses an attempt, DeadlinePassed when no time is left for one."""
+        breaker = self.breaker(spec.id)
+        retried = 0
+        while True:
+            allowed = breaker.allow()
+            if not isinstance(allowed, bool):  # a breaker shared by a Ray job's workers answers by message
+                allowed = await allowed
+            if not allowed:
+                raise BreakerOpen(spec.id)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                breaker.release()
+                raise DeadlinePassed(spec.id)
+            try:
+                result = await attempt(left)
+            except ProviderError as err:
+                failed(err)
+                if err.kind in AVAILABILITY:
+                    breaker.failure()
+                else:
+                    breaker.release()
+                if err.retryable and not err.partial_text and retried < retries:
+                    delay = backoff_delay(retried, retry_after_s=err.retry_after_s, rng=self.rng)
+                    if time.monotonic() + delay < deadline:
+                        await asyncio.sleep(delay)
+                        retried += 1
+                        continue
+                raise
+            except BaseException:  # cancelled, or the input could not be built: nothing learnt of the model
+                breaker.release()
+                raise
+            breaker.success()
+            return result
 
     # -- public ------------------------------------------------------------------------
     def subscribe(self, handler: Handler) -> Callable[[], None]:
@@ -777,55 +819,44 @@ class _Run:
             node's failure then has no known cost)."""
             err.sent = self.failed_sent_attempts > sent_before
             return err
+
+        def failed(err: ProviderError) -> None:
+            nonlocal last_error
+            last_error = err
+            self.failed_sent_attempts += err.sent
+
         while remaining:
             spec = remaining.pop(0)
             if spec is not candidates[0] and not self._has_key(spec):
                 notes.append(f"skipped {spec.id} (no key)")
                 continue
-            breaker = self.engine.breaker(spec.id)
-            for attempt in range(policy.retries + 1):
-                allowed = breaker.allow()
-                if not isinstance(allowed, bool):  # a breaker shared by a Ray job's workers answers by message
-                    allowed = await allowed
-                if not allowed:
-                    last_error = last_error or ProviderError(ErrorKind.OVERLOADED, "circuit breaker open", model_id=spec.id)
-                    notes.append(f"skipped {spec.id} (circuit open)")
-                    break
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    breaker.release()
-                    raise failure(last_error or ProviderError(ErrorKind.TIMEOUT, "the node's deadline passed", model_id=spec.id))
+
+            def attempt(left_s: float, spec: ModelSpec = spec) -> Awaitable[CallResult]:
+                """(Not a coroutine itself: one frame fewer on the call's path.)"""
+                nonlocal attempts
                 attempts += 1
-                try:
-                    prepared = primary_input if spec is candidates[0] and primary_input is not None \
-                        else translate.model_input(node, spec, inputs)
-                    result = await self._attempt(node, spec, prepared, stream, min(policy.timeout_s, left),
-                                                 CallContext(self.pipeline.id, self.record.id, node.id,
-                                                             fell_from, self._why(reason, fell_from, last_error)))
-                except ProviderError as err:
-                    last_error = err
-                    self.failed_sent_attempts += err.sent
-                    if err.kind in AVAILABILITY:
-                        breaker.failure()
-                    else:
-                        breaker.release()
-                    if err.partial_text:  # failed after its first token: report it, text kept
-                        nr.output = {"text": err.partial_text}
-                        raise failure(err)
-                    if err.retryable and attempt < policy.retries:
-                        delay = backoff_delay(attempt, retry_after_s=err.retry_after_s, rng=self.engine.rng)
-                        if time.monotonic() + delay < deadline:
-                            await asyncio.sleep(delay)
-                            continue
-                    if not err.fallback_ok:
-                        raise failure(err)
-                    if err.kind == ErrorKind.CONTEXT_LENGTH and spec.context_window:
-                        remaining = [s for s in remaining if (s.context_window or 0) > spec.context_window]
-                    break
-                except BaseException:  # cancelled, or the input could not be built: nothing learnt of the model
-                    breaker.release()
-                    raise
-                breaker.success()
+                prepared = primary_input if spec is candidates[0] and primary_input is not None \
+                    else translate.model_input(node, spec, inputs)
+                return self._attempt(node, spec, prepared, stream, min(policy.timeout_s, left_s),
+                                     CallContext(self.pipeline.id, self.record.id, node.id,
+                                                 fell_from, self._why(reason, fell_from, last_error)))
+            try:
+                result = await self.engine.call_with_retries(spec, attempt, retries=policy.retries, deadline=deadline,
+                                                             failed=failed)
+            except BreakerOpen:
+                last_error = last_error or ProviderError(ErrorKind.OVERLOADED, "circuit breaker open", model_id=spec.id)
+                notes.append(f"skipped {spec.id} (circuit open)")
+            except DeadlinePassed:
+                raise failure(last_error or ProviderError(ErrorKind.TIMEOUT, "the node's deadline passed", model_id=spec.id))
+            except ProviderError as err:
+                if err.partial_text:  # failed after its first token: report it, text kept
+                    nr.output = {"text": err.partial_text}
+                    raise failure(err)
+                if not err.fallback_ok:
+                    raise failure(err)
+                if err.kind == ErrorKind.CONTEXT_LENGTH and spec.context_window:
+                    remaining = [s for s in remaining if (s.context_window or 0) > spec.context_window]
+            else:
                 why = self._why(reason, fell_from, last_error)
                 if notes:
                     why += "; " + "; ".join(notes)

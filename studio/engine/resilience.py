@@ -13,6 +13,14 @@ import time
 from pathlib import Path
 
 
+class BreakerOpen(Exception):
+    """The model's circuit breaker refused the attempt (Engine.call_with_retries)."""
+
+
+class DeadlinePassed(Exception):
+    """No time was left for another attempt (Engine.call_with_retries)."""
+
+
 def backoff_delay(attempt: int, *, base_s: float = 0.5, cap_s: float = 20.0,
                   retry_after_s: float | None = None, rng: random.Random | None = None) -> float:
     """Exponential backoff with full jitter; a provider's retry-after is honoured as a floor."""

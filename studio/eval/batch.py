@@ -544,6 +544,35 @@ def row_expected(plan: BatchPlan, row: dict) -> dict[str, Any]:
     return {name: row.get(col) for name, col in plan.expected.items()}
 
 
+async def call_model_target(studio, spec, inputs: dict, run_id: str):
+    """A model target's row: its call as a model node's with the default policy makes it —
+    retried while the error is retryable (a 429 honours its retry-after), within the model's
+    rate limits and circuit breaker (the engine's, shared with every run in the process; a Ray
+    job's, with all its workers). Raises the last ProviderError. With a single attempt, a
+    provider's passing 429 failed the row, and a model that was down was called for every row."""
+    from studio.engine.resilience import BreakerOpen, DeadlinePassed
+    from studio.providers.errors import ErrorKind, ProviderError
+    from studio.providers.hub import CallContext
+    from studio.spec.calls import CallRequest
+    from studio.spec.pipeline import NodePolicy
+
+    policy = NodePolicy()
+
+    async def attempt(left_s: float):
+        limiter = studio.engine.limiter(spec)
+        if limiter is not None:
+            await limiter.acquire()
+        request = CallRequest(model_id=spec.id, input=inputs, timeout_s=min(policy.timeout_s, left_s))
+        return await studio.providers.call(spec, request, context=CallContext(run_id=run_id))
+    try:
+        return await studio.engine.call_with_retries(spec, attempt, retries=policy.retries,
+                                                     deadline=time.monotonic() + policy.timeout_s * 3)
+    except BreakerOpen:
+        raise ProviderError(ErrorKind.OVERLOADED, "circuit breaker open", model_id=spec.id) from None
+    except DeadlinePassed:
+        raise ProviderError(ErrorKind.TIMEOUT, "the row's deadline passed", model_id=spec.id) from None
+
+
 async def run_row(studio, plan: BatchPlan, index: int, row: dict, pipeline=None) -> dict[str, Any]:
     """One row as a normal run (pipeline) or call (model); never raises for a row's failure.
     `pipeline`: the batch's pipeline, resolved once (else read here)."""
@@ -562,15 +591,7 @@ async def run_row(studio, plan: BatchPlan, index: int, row: dict, pipeline=None)
                        costUsd=record.cost_usd, unpricedCalls=record.unpriced_calls, latencyMs=record.wall_ms,
                        cachedNodes=record.cached_nodes)
         else:
-            from studio.providers.hub import CallContext
-            from studio.spec.calls import CallRequest
-
-            spec = studio.models.get(plan.target)
-            limiter = studio.engine.limiter(spec)
-            if limiter is not None:
-                await limiter.acquire()
-            result = await studio.providers.call(spec, CallRequest(model_id=spec.id, input=inputs),
-                                                 context=CallContext(run_id=run_id))
+            result = await call_model_target(studio, studio.models.get(plan.target), inputs, run_id)
             out.update(status="succeeded", output=result.output, error=None, costUsd=result.cost.usd,
                        latencyMs=result.latency_ms)
     except UserError as e:

@@ -522,3 +522,34 @@ def test_an_unpriced_row_is_an_answered_one_and_a_failed_row_is_counted_as_faile
     agg = batch_module.Tally.of(rows).result(plan)
     assert (agg["succeeded"], agg["failed"], agg["unpricedRows"]) == (2, 2, 1)
     assert round(agg["costUsd"], 6) == 0.003
+
+
+async def test_a_model_targets_rows_are_retried_and_share_the_models_breaker(iom_home, memory_keyring):
+    """A model target's row made one call: a provider's passing 429 failed the row, and a model
+    that was down was called for every row. Now each row is tried as a model node's call is by
+    default (two retries, a 429's retry-after honoured), under the model's circuit breaker."""
+    from tests.fakes.provider_server import FakeProvider, Reply
+    from tests.ui.fake_chat import CHAT_PATH, plain_answer, save_loopback_model
+
+    limited = Reply(status=429, json={"error": {"message": "slow down", "type": "rate_limit"}}, headers={"retry-after": "0"})
+    down = Reply(status=503, json={"error": {"message": "overloaded", "type": "server_error"}})
+    s = Studio(iom_home)
+    try:
+        with FakeProvider() as fake:
+            save_loopback_model(s, fake)
+            fake.reply(CHAT_PATH, limited, plain_answer("ok"))
+            plan = plan_batch(s, "loop/chat", str(_prompts(iom_home, 1, "prompt")), concurrency=1)
+            assert (await run_batch(s, plan))["succeeded"] == 1 and len(fake.requests) == 2
+
+            fake.requests.clear()
+            fake.reply(CHAT_PATH, lambda req: down)
+            plan = plan_batch(s, "loop/chat", str(_prompts(iom_home, 6, "text")), concurrency=1)
+            agg = await run_batch(s, plan)
+            rows = load_rows(iom_home, plan.id).values()
+            # the engine's breaker opens after 5 failures in a row: 3 attempts of the first row, 2 of
+            # the second, whose third it refuses, as it refuses every later row's first
+            assert agg["failed"] == 6 and len(fake.requests) == 5
+            assert sum("circuit breaker open" in r["error"] for r in rows) == 5
+        await s.aclose()
+    finally:
+        s.close()
