@@ -26,7 +26,8 @@ from studio.engine.events import EventBus, Handler
 from studio.engine.graph import Graph
 from studio.engine.kept_outputs import KeptOutputs
 from studio.engine.output_cache import OutputCache, cache_path
-from studio.engine.resilience import BreakerOpen, CallDeadlines, DeadlinePassed, RateLimiter, RateLimiters, backoff_delay
+from studio.engine.resilience import (BreakerOpen, CallDeadlines, DeadlinePassed, RateLimiter, RateLimiters,
+                                      backoff_delay)
 from studio.engine.templates import evaluate, node_deadline, render
 from studio.engine.validate import Problem, validate_against
 from studio.errors import UserError

@@ -11,8 +11,9 @@ What crosses into Ray, and why:
 - Keys: only the keys the target's models name are read on the driver and put into the
   memory of the job's actor (`JobState`, studio/eval/ray_job_state.py), one per job, killed
   when the job ends. Task arguments carry its handle, never a key, so Ray's task specs, logs
-  and spilled objects hold no secret; a worker asks it for a key when a call needs it. Environment variables
-  (runtime_env) were rejected: Ray shows them in its dashboard and job info.
+  and spilled objects hold no secret; a worker asks it for a key when a call needs it.
+  Environment variables (runtime_env) were rejected: Ray shows them in its dashboard and job
+  info.
 - What a capability node chooses by — the scores saved from experiments, the recent latency
   and error figures from analytics, the models' health — lives in the driver's studio, which
   a worker cannot read. The driver reads them as the local executor does and sends them with
