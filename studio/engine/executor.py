@@ -171,6 +171,21 @@ class Engine:
         finally:
             self._batch_concurrency.remove(n)
 
+    def output_cache_key(self, spec: ModelSpec, params: dict, call_input: Any, *, prompt: str | None = None,
+                         system: str | None = None, policy: bool | None = None) -> str | None:
+        """The output cache's key for this call, None where its answer is not kept: a policy of
+        False, or, by default (None), a call that is not deterministic."""
+        effective = {**spec.default_params, **params}
+        if policy is False or not (policy or deterministic(spec.api, effective)):
+            return None
+        return cache_key(model_id=spec.id, model_version=model_version(spec), params=effective,
+                         prompt=prompt, system=system, call_input=call_input)
+
+    def keep_answer(self, key: str, spec: ModelSpec, result: CallResult) -> None:
+        """The answer in the output cache under `key` (output_cache_key), with what it cost."""
+        self.cache.put(key, {"output": result.output, "costUsd": result.cost.usd,
+                             "usage": result.usage.to_json_dict()}, model=spec.id)
+
     async def call_with_retries(self, spec: ModelSpec, attempt: Callable[[float], Awaitable[CallResult]], *,
                                 retries: int, deadline: float,
                                 failed: Callable[[ProviderError], None] = lambda err: None) -> CallResult:
@@ -772,10 +787,8 @@ class _Run:
         if self.options.dry_run:
             return self._plan_call(node, primary, inputs, nr)
         call_input, params = translate.model_input(node, primary, inputs)
-        effective = {**primary.default_params, **params}
-        cacheable = node.policy.cache is not False and (node.policy.cache or deterministic(primary.api, effective))
-        key = cache_key(model_id=primary.id, model_version=model_version(primary), params=effective,
-                        prompt=node.prompt, system=node.system, call_input=call_input) if cacheable else None
+        key = self.engine.output_cache_key(primary, params, call_input, prompt=node.prompt, system=node.system,
+                                           policy=node.policy.cache)
         if key and self.options.use_cache:
             hit = self.engine.cache.get(key, built_in=primary.api == "local")
             if hit is not None:
@@ -787,8 +800,7 @@ class _Run:
         nr.latency_ms, nr.ttft_ms = result.latency_ms, result.ttft_ms
         nr.usage, nr.cost_usd = result.usage, result.cost.usd
         if key and spec.id == primary.id:
-            self.engine.cache.put(key, {"output": result.output, "costUsd": result.cost.usd,
-                                        "usage": result.usage.to_json_dict()}, model=spec.id)
+            self.engine.keep_answer(key, spec, result)
         return result.output
 
     def _cache_hit(self, node: Node, nr: NodeRun, spec: ModelSpec, hit: dict, call_input: Any, reason: str) -> Any:

@@ -573,6 +573,26 @@ async def call_model_target(studio, spec, inputs: dict, run_id: str):
         raise ProviderError(ErrorKind.TIMEOUT, "the row's deadline passed", model_id=spec.id) from None
 
 
+async def model_target_row(studio, spec, inputs: dict, run_id: str, *, use_cache: bool) -> dict[str, Any]:
+    """A model target's row, answered as a model node with the default policy would be: from the
+    output cache where the call is deterministic and was made before (unless `use_cache` is
+    off), else by `call_model_target`, its answer then kept in the cache."""
+    from studio.engine.cache import hit_record
+
+    key = studio.engine.output_cache_key(spec, {}, inputs)
+    if key and use_cache:
+        hit = studio.engine.cache.get(key, built_in=spec.api == "local")
+        if hit is not None:
+            studio.engine.recorder.record_call(hit_record(spec, hit, run_id=run_id, node_id=None), inputs, hit["output"])
+            return {"status": "succeeded", "output": hit["output"], "error": None, "costUsd": 0.0, "latencyMs": 0.0,
+                    "cachedNodes": 1}
+    result = await call_model_target(studio, spec, inputs, run_id)
+    if key:
+        studio.engine.keep_answer(key, spec, result)
+    return {"status": "succeeded", "output": result.output, "error": None, "costUsd": result.cost.usd,
+            "latencyMs": result.latency_ms}
+
+
 async def run_row(studio, plan: BatchPlan, index: int, row: dict, pipeline=None) -> dict[str, Any]:
     """One row as a normal run (pipeline) or call (model); never raises for a row's failure.
     `pipeline`: the batch's pipeline, resolved once (else read here)."""
@@ -591,9 +611,8 @@ async def run_row(studio, plan: BatchPlan, index: int, row: dict, pipeline=None)
                        costUsd=record.cost_usd, unpricedCalls=record.unpriced_calls, latencyMs=record.wall_ms,
                        cachedNodes=record.cached_nodes)
         else:
-            result = await call_model_target(studio, studio.models.get(plan.target), inputs, run_id)
-            out.update(status="succeeded", output=result.output, error=None, costUsd=result.cost.usd,
-                       latencyMs=result.latency_ms)
+            out.update(await model_target_row(studio, studio.models.get(plan.target), inputs, run_id,
+                                              use_cache=plan.use_cache))
     except UserError as e:
         out.update(status="failed", output=None, error=str(e), costUsd=None, latencyMs=(time.perf_counter() - t0) * 1000)
     except Exception as e:  # a provider error on a model target: the row fails, the batch goes on

@@ -553,3 +553,27 @@ async def test_a_model_targets_rows_are_retried_and_share_the_models_breaker(iom
         await s.aclose()
     finally:
         s.close()
+
+
+async def test_a_model_targets_deterministic_rows_are_answered_from_the_output_cache(iom_home):
+    """A pipeline's deterministic nodes were answered from the cache; a model target's rows
+    called the model every time, in every new batch of the same rows."""
+    from studio.recording import MemoryRecorder
+
+    s = Studio(iom_home)
+    memory = MemoryRecorder()
+    s.engine.recorder = s.providers.recorder = s.recorder = memory
+    try:
+        first = await run_batch(s, plan_batch(s, "local/sentiment-vader", str(SAMPLE), limit=3, concurrency=1))
+        assert first["succeeded"] == 3 and first["cachedRows"] == 0
+        plan = plan_batch(s, "local/sentiment-vader", str(SAMPLE), limit=4, concurrency=1)
+        again = await run_batch(s, plan)
+        assert again["succeeded"] == 4 and again["cachedRows"] == 3 and again["costUsd"] == 0.0
+        assert [c.cache_hit for c, _, _ in memory.calls] == [False] * 3 + [True] * 3 + [False]
+        earlier = plan_batch(s, "local/sentiment-vader", str(SAMPLE), limit=3)
+        assert load_rows(iom_home, plan.id)[0]["output"] == load_rows(iom_home, earlier.id)[0]["output"]
+        uncached = await run_batch(s, plan_batch(s, "local/sentiment-vader", str(SAMPLE), limit=4, use_cache=False))
+        assert uncached["cachedRows"] == 0
+        await s.aclose()
+    finally:
+        s.close()
