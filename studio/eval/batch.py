@@ -546,17 +546,18 @@ def row_expected(plan: BatchPlan, row: dict) -> dict[str, Any]:
 
 async def call_model_target(studio, spec, inputs: dict, run_id: str):
     """A model target's row: its call as a model node's with the default policy makes it —
-    retried while the error is retryable (a 429 honours its retry-after), within the model's
+    retried while the error is retryable (a 429 honours its retry-after; each try given the
+    hub's 120 s, as a single call is, and all of them three times that), within the model's
     rate limits and circuit breaker (the engine's, shared with every run in the process; a Ray
     job's, with all its workers). Raises the last ProviderError. With a single attempt, a
     provider's passing 429 failed the row, and a model that was down was called for every row."""
     from studio.engine.resilience import BreakerOpen, DeadlinePassed
     from studio.providers.errors import ErrorKind, ProviderError
-    from studio.providers.hub import CallContext
+    from studio.providers.hub import DEFAULT_TIMEOUT_S, CallContext
     from studio.spec.calls import CallRequest
     from studio.spec.pipeline import NodePolicy
 
-    policy = NodePolicy()
+    policy = NodePolicy(timeout_s=DEFAULT_TIMEOUT_S)  # each try as long as one call had (a node's is 60 s)
 
     async def attempt(left_s: float):
         limiter = studio.engine.limiter(spec)
