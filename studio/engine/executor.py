@@ -133,7 +133,7 @@ class Engine:
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self.deadlines = CallDeadlines()
         self._validated: dict[tuple, tuple[list[ModelSpec], tuple[Problem, ...], Graph]] = {}
-        self._kept_outputs = KeptOutputs()
+        self._kept_outputs = KeptOutputs(home)
         self._call_stats: tuple[dict[str, dict], float] | None = None  # (figures, when read): call_stats
         self._call_stats_reading: tuple[asyncio.AbstractEventLoop, asyncio.Future] | None = None  # the read under way
 

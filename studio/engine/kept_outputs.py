@@ -29,7 +29,10 @@ DELAY_S = 0.2
 
 
 class KeptOutputs:
-    def __init__(self) -> None:
+    def __init__(self, home: Path) -> None:
+        # Written only while the data dir exists: one removed meanwhile (a bench's or a test's
+        # temporary one) was made again by the write at exit, and left behind in /tmp.
+        self._home = Path(home)
         self._queued: dict[Path, list[str]] = {}  # file -> encoded outputs, oldest first
         self._timer: asyncio.TimerHandle | None = None
         self._timer_loop: asyncio.AbstractEventLoop | None = None
@@ -53,14 +56,15 @@ class KeptOutputs:
     def settle(self, path: Path) -> None:
         """Write what is queued for `path`, so a read of it sees this process's last runs."""
         queued = self._queued.pop(path, None)
-        if queued:
+        if queued and self._home.is_dir():
             _merge(path, queued)
 
     def write_all(self) -> None:
         self._timer = None
         while self._queued:
             path, queued = self._queued.popitem()
-            _merge(path, queued)
+            if self._home.is_dir():
+                _merge(path, queued)
 
 
 def _merge(path: Path, queued: list[str]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 
 from studio.engine.kept_outputs import KeptOutputs
 from tests.helpers.faces import REVIEW, iom
@@ -24,7 +25,7 @@ def test_the_next_process_reuses_the_outputs_the_last_one_kept(iom_home):
 
 
 async def test_queued_outputs_are_written_shortly_and_merged_in_order(tmp_path):
-    kept, path = KeptOutputs(), tmp_path / "runs" / "p.json"
+    kept, path = KeptOutputs(tmp_path), tmp_path / "runs" / "p.json"
     path.parent.mkdir()
     path.write_text(json.dumps({"a": 0, "b": 0}))
     kept.merge(path, json.dumps({"a": 1}))
@@ -35,3 +36,15 @@ async def test_queued_outputs_are_written_shortly_and_merged_in_order(tmp_path):
     kept.merge(path, json.dumps({"b": 3}))
     kept.settle(path)  # a reader in this process writes what is queued first
     assert json.loads(path.read_text()) == {"a": 2, "b": 3, "c": 2}
+
+
+async def test_outputs_queued_for_a_data_dir_that_is_gone_are_not_written(tmp_path):
+    """The write at exit made a removed data dir again (each bench_engine run left its temporary
+    one in /tmp)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    kept = KeptOutputs(home)
+    kept.merge(home / "cache" / "runs" / "p.json", json.dumps({"a": 1}))  # queued: a loop is running
+    shutil.rmtree(home)
+    kept.write_all()  # what the timer and atexit do
+    assert not home.exists()
