@@ -181,6 +181,10 @@ class Engine:
         return cache_key(model_id=spec.id, model_version=model_version(spec), params=effective,
                          prompt=prompt, system=system, call_input=call_input)
 
+    def cached_answer(self, key: str, spec: ModelSpec) -> dict | None:
+        """The answer kept under `key` ({"output", "costUsd", "usage"}), None where there is none."""
+        return self.cache.get(key, built_in=spec.api == "local")
+
     def keep_answer(self, key: str, spec: ModelSpec, result: CallResult) -> None:
         """The answer in the output cache under `key` (output_cache_key), with what it cost."""
         self.cache.put(key, {"output": result.output, "costUsd": result.cost.usd,
@@ -790,7 +794,7 @@ class _Run:
         key = self.engine.output_cache_key(primary, params, call_input, prompt=node.prompt, system=node.system,
                                            policy=node.policy.cache)
         if key and self.options.use_cache:
-            hit = self.engine.cache.get(key, built_in=primary.api == "local")
+            hit = self.engine.cached_answer(key, primary)
             if hit is not None:
                 return self._cache_hit(node, nr, primary, hit, call_input, reason)
         result, spec, attempts, why = await self._call_with_resilience(node, nr, candidates, inputs, reason,
@@ -818,7 +822,7 @@ class _Run:
         """`primary_input` is the first candidate's translated input, already built for the cache
         key; fallbacks translate the node's inputs for their own schema."""
         policy = node.policy
-        deadline = time.monotonic() + (policy.deadline_s or policy.timeout_s * 3)
+        deadline = time.monotonic() + policy.all_attempts_s
         stream = node.id in self.stream_nodes
         attempts = 0
         last_error: ProviderError | None = None

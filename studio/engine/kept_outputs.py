@@ -61,10 +61,10 @@ class KeptOutputs:
 
     def write_all(self) -> None:
         self._timer = None
-        while self._queued:
-            path, queued = self._queued.popitem()
-            if self._home.is_dir():
-                _merge(path, queued)
+        queued, self._queued = self._queued, {}
+        if self._home.is_dir():
+            for path, outputs in queued.items():
+                _merge(path, outputs)
 
 
 def _merge(path: Path, queued: list[str]) -> None:

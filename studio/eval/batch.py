@@ -567,7 +567,7 @@ async def call_model_target(studio, spec, inputs: dict, run_id: str):
         return await studio.providers.call(spec, request, context=CallContext(run_id=run_id))
     try:
         return await studio.engine.call_with_retries(spec, attempt, retries=policy.retries,
-                                                     deadline=time.monotonic() + policy.timeout_s * 3)
+                                                     deadline=time.monotonic() + policy.all_attempts_s)
     except BreakerOpen:
         raise ProviderError(ErrorKind.OVERLOADED, "circuit breaker open", model_id=spec.id) from None
     except DeadlinePassed:
@@ -582,7 +582,7 @@ async def model_target_row(studio, spec, inputs: dict, run_id: str, *, use_cache
 
     key = studio.engine.output_cache_key(spec, {}, inputs)
     if key and use_cache:
-        hit = studio.engine.cache.get(key, built_in=spec.api == "local")
+        hit = studio.engine.cached_answer(key, spec)
         if hit is not None:
             studio.engine.recorder.record_call(hit_record(spec, hit, run_id=run_id, node_id=None), inputs, hit["output"])
             return {"status": "succeeded", "output": hit["output"], "error": None, "costUsd": 0.0, "latencyMs": 0.0,

@@ -42,6 +42,11 @@ class NodePolicy(SpecModel):
     on_error: Literal["fail", "default", "skip"] = "fail"
     default: Any = None
 
+    @property
+    def all_attempts_s(self) -> float:
+        """What all attempts and fallbacks may take together: deadline_s, else 3 × timeout_s."""
+        return self.deadline_s or self.timeout_s * 3
+
 
 Strategy = Literal["cheapest", "fastest", "best", "balanced", "quality_per_dollar"]
 

@@ -528,21 +528,19 @@ async def test_a_model_targets_rows_are_retried_and_share_the_models_breaker(iom
     """A model target's row made one call: a provider's passing 429 failed the row, and a model
     that was down was called for every row. Now each row is tried as a model node's call is by
     default (two retries, a 429's retry-after honoured), under the model's circuit breaker."""
-    from tests.fakes.provider_server import FakeProvider, Reply
-    from tests.ui.fake_chat import CHAT_PATH, plain_answer, save_loopback_model
+    from tests.fakes.provider_server import FakeProvider
+    from tests.ui.fake_chat import CHAT_PATH, overloaded, plain_answer, rate_limited, save_loopback_model
 
-    limited = Reply(status=429, json={"error": {"message": "slow down", "type": "rate_limit"}}, headers={"retry-after": "0"})
-    down = Reply(status=503, json={"error": {"message": "overloaded", "type": "server_error"}})
     s = Studio(iom_home)
     try:
         with FakeProvider() as fake:
             save_loopback_model(s, fake)
-            fake.reply(CHAT_PATH, limited, plain_answer("ok"))
+            fake.reply(CHAT_PATH, rate_limited(0), plain_answer("ok"))
             plan = plan_batch(s, "loop/chat", str(_prompts(iom_home, 1, "prompt")), concurrency=1)
             assert (await run_batch(s, plan))["succeeded"] == 1 and len(fake.requests) == 2
 
             fake.requests.clear()
-            fake.reply(CHAT_PATH, lambda req: down)
+            fake.reply(CHAT_PATH, lambda req: overloaded())
             plan = plan_batch(s, "loop/chat", str(_prompts(iom_home, 6, "text")), concurrency=1)
             agg = await run_batch(s, plan)
             rows = load_rows(iom_home, plan.id).values()

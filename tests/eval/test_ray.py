@@ -195,23 +195,28 @@ async def test_a_ray_job_books_in_the_data_dirs_queue_beside_the_other_processes
     assert web_app.reserve() >= window / 2
 
 
+def _ask(middle: dict):
+    """The pipeline "ask": its input's text into the node `middle`, that node's text out."""
+    from studio.spec import load_pipeline
+
+    nid = middle["id"]
+    return load_pipeline({
+        "format": "iom.pipeline", "version": 1, "id": "ask", "name": "Ask",
+        "nodes": [{"id": "in", "kind": "input", "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}},
+                  middle, {"id": "out", "kind": "output"}],
+        "edges": [{"id": "e1", "source": "in", "sourcePort": "text", "target": nid, "targetPort": "text"},
+                  {"id": "e2", "source": nid, "sourcePort": "text", "target": "out", "targetPort": "text"}]})
+
+
 async def test_a_capability_node_on_ray_can_choose_a_model_that_needs_a_key(local_ray, tmp_path, memory_keyring):
     """The vault holds the keys of every model the batch may call, a capability node's
     candidates included: with only its model nodes' keys, no keyed model could be chosen."""
-    from studio.spec import load_pipeline
     from tests.ui.fake_chat import plain_answer
 
     def setup(s):
         save_loopback_model(s, fake)
         s.models.save(s.models.get("loop/chat").model_copy(update={"capabilities": ["loop-answer"]}))
-        s.pipelines.save(load_pipeline({
-            "format": "iom.pipeline", "version": 1, "id": "ask", "name": "Ask",
-            "nodes": [{"id": "in", "kind": "input",
-                       "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}},
-                      {"id": "c", "kind": "capability", "choose": {"capability": "loop-answer"}},
-                      {"id": "out", "kind": "output"}],
-            "edges": [{"id": "e1", "source": "in", "sourcePort": "text", "target": "c", "targetPort": "text"},
-                      {"id": "e2", "source": "c", "sourcePort": "text", "target": "out", "targetPort": "text"}]}))
+        s.pipelines.save(_ask({"id": "c", "kind": "capability", "choose": {"capability": "loop-answer"}}))
 
     data = tmp_path / "texts.jsonl"
     data.write_text('{"text": "a"}\n{"text": "b"}\n', encoding="utf-8")
@@ -229,23 +234,16 @@ async def test_a_model_that_is_down_opens_one_breaker_for_the_whole_ray_job(loca
     own, so a model that was down took `threshold` calls on every worker."""
     import time
 
-    from studio.spec import load_pipeline
-    from tests.fakes.provider_server import Reply
+    from tests.ui.fake_chat import overloaded
 
     def setup(s):
         save_loopback_model(s, fake)
-        s.pipelines.save(load_pipeline({
-            "format": "iom.pipeline", "version": 1, "id": "ask", "name": "Ask",
-            "nodes": [{"id": "in", "kind": "input",
-                       "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}},
-                      {"id": "m", "kind": "model", "model": "loop/chat", "prompt": "{{ text }}", "policy": {"retries": 0}},
-                      {"id": "out", "kind": "output"}],
-            "edges": [{"id": "e1", "source": "in", "sourcePort": "text", "target": "m", "targetPort": "text"},
-                      {"id": "e2", "source": "m", "sourcePort": "text", "target": "out", "targetPort": "text"}]}))
+        s.pipelines.save(_ask({"id": "m", "kind": "model", "model": "loop/chat", "prompt": "{{ text }}",
+                               "policy": {"retries": 0}}))
 
     def down(req):  # slow enough that both workers' chunks are in flight at once
         time.sleep(0.1)
-        return Reply(status=503, json={"error": {"message": "overloaded", "type": "server_error"}})
+        return overloaded()
     data = tmp_path / "texts.jsonl"
     data.write_text("".join(f'{{"text": "t{i}"}}\n' for i in range(40)), encoding="utf-8")
     calls = {}
@@ -257,7 +255,7 @@ async def test_a_model_that_is_down_opens_one_breaker_for_the_whole_ray_job(loca
             calls[executor] = len(fake.requests)
         assert agg["failed"] == 40
         assert sum("circuit breaker open" in (r["error"] or "") for r in rows.values()) >= 30, executor
-    # the engine's default threshold (the job's board takes the driver's), and the four calls in
+    # the engine's default threshold (the job's JobState takes the driver's), and the four calls in
     # flight when it opens: 8 each here; the Ray workers' own breakers let through 10 to 12
     threshold, concurrency = 5, 4
     assert calls["local"] <= threshold + concurrency and calls["ray"] <= threshold + concurrency, calls

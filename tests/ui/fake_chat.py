@@ -52,6 +52,17 @@ def plain_answer(text: str) -> Reply:
     return Reply(raw=_plain_body(text))
 
 
+def overloaded() -> Reply:
+    """A 503 as OpenAI's API sends one: the model is unavailable (retryable, counts against its breaker)."""
+    return Reply(status=503, json={"error": {"message": "overloaded", "type": "server_error"}})
+
+
+def rate_limited(retry_after_s: int) -> Reply:
+    """A 429 with its retry-after."""
+    return Reply(status=429, json={"error": {"message": "slow down", "type": "rate_limit"}},
+                 headers={"retry-after": str(retry_after_s)})
+
+
 def held_plain_answer(text: str) -> Reply:
     """The same answer half sent, then held until the test opens `fake.gate` (rows in flight)."""
     body = _plain_body(text)
