@@ -17,8 +17,10 @@ run it, so every call is routed, recorded and priced the same way.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import secrets
+import struct
 import time
 from typing import Any, Callable
 
@@ -37,6 +39,14 @@ from studio.spec.calls import CallRequest
 
 CHAT_TYPES = ("llm", "vision")
 _NOT_PARAMS = {"model", "messages", "stream", "stream_options", "max_completion_tokens"}
+
+
+def encode_vector(vector: list[float], encoding: str) -> list[float] | str:
+    """A vector as OpenAI sends it: floats, or with "base64" (the openai SDK's default, which it
+    decodes itself) the float32 values little-endian, base64-encoded."""
+    if encoding == "float":
+        return vector
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
 
 
 def register(router, get_studio: Callable[[], Any]) -> None:
@@ -89,15 +99,17 @@ def register(router, get_studio: Callable[[], Any]) -> None:
             spec = await asyncio.to_thread(s.models.get, body["model"])
             if spec.model_type != "embedding":
                 raise UserError(f"{spec.id} is a {spec.model_type} model; /v1/embeddings needs an embedding model.")
-            if body.get("encoding_format") not in (None, "float"):
-                raise UserError("only encoding_format 'float' is supported; remove it or send 'float'.")
+            encoding = body.get("encoding_format") or "float"
+            if encoding not in ("float", "base64"):
+                raise UserError(f"encoding_format {encoding!r} is not one of 'float' and 'base64'; send one of them.")
             if body.get("dimensions") is not None:
                 raise UserError(f"'dimensions' is not supported by {spec.id}; remove it.")
             result = await s.providers.call(spec, CallRequest(model_id=spec.id, input={"input": body["input"]}))
             vectors = result.output.get("vectors") or []
             return JSONAnswer({
                 "object": "list", "model": spec.id,
-                "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
+                "data": [{"object": "embedding", "index": i, "embedding": encode_vector(v, encoding)}
+                         for i, v in enumerate(vectors)],
                 "usage": {"prompt_tokens": result.usage.input_tokens, "total_tokens": result.usage.input_tokens}})
         except Exception as e:  # noqa: BLE001
             return openai_error(classify(e))

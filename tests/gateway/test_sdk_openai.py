@@ -4,7 +4,9 @@ dropped parameters, errors before the first streamed token, models/{id}, embeddi
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 
 import openai
 import pytest
@@ -244,6 +246,13 @@ def test_models_retrieve_embeddings_and_unknown_routes(oai, raw, fake):
                                        "usage": {"prompt_tokens": 4, "total_tokens": 4}}))
     r = oai.embeddings.create(model="loop/embed", input=["a", "b"], encoding_format="float")
     assert [d.embedding for d in r.data] == [[0.1, 0.2], [0.3, 0.4]] and r.usage.prompt_tokens == 4
+    # the SDK's default asks for base64 (float32, little-endian) and decodes it itself
+    r = oai.embeddings.create(model="loop/embed", input=["a", "b"])
+    assert [x for d in r.data for x in d.embedding] == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    sent = raw.post("/embeddings", json={"model": "loop/embed", "input": "a", "encoding_format": "base64"}).json()
+    assert struct.unpack("<2f", base64.b64decode(sent["data"][0]["embedding"])) == pytest.approx((0.1, 0.2))
+    with pytest.raises(openai.BadRequestError, match="encoding_format 'int8'"):
+        oai.embeddings.create(model="loop/embed", input="a", encoding_format="int8")
     with pytest.raises(openai.BadRequestError, match="embedding model"):
         oai.embeddings.create(model="loop/openai", input="a")
     for method, path in (("GET", "/files"), ("POST", "/responses"), ("GET", "/no/such/thing")):
