@@ -20,6 +20,9 @@ from studio.gateway.streaming import Reply, StreamedAnswer
 
 # OpenAI's finish reasons (what a Reply carries) as Anthropic's stop reasons
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
+# Anthropic's own, passed on as a Claude model said them (no other provider uses these words)
+ANTHROPIC_STOP_REASONS = {"end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal",
+                          "model_context_window_exceeded"}
 # Anthropic request fields -> the canonical (OpenAI) param names
 PARAMS = {"max_tokens": "max_tokens", "temperature": "temperature", "top_p": "top_p", "stop_sequences": "stop"}
 _KNOWN = {"model", "messages", "system", "stream", "tools", "tool_choice", "metadata", *PARAMS}
@@ -61,7 +64,7 @@ def parse_messages(body: Any) -> tuple[str, dict, dict, list[str]]:
     system = body.get("system")
     if system:
         out.append({"role": "system", "content": system if isinstance(system, str)
-                    else "".join(b.get("text") or "" for b in system if isinstance(b, dict))})
+                    else "\n".join(b["text"] for b in system if isinstance(b, dict) and b.get("text"))})
     for m in turns:
         out += _turn(m)
     params = {PARAMS[k]: body[k] for k in PARAMS if body.get(k) is not None}
@@ -102,7 +105,7 @@ def _turn(m: dict) -> list[dict[str, Any]]:
                           "function": {"name": b.get("name"), "arguments": json.dumps(b.get("input") or {})}})
         elif kind == "tool_result":
             c = b.get("content")
-            text = c if isinstance(c, str) else "".join(x.get("text") or "" for x in c or [] if isinstance(x, dict))
+            text = c if isinstance(c, str) else "\n".join(x["text"] for x in c or [] if isinstance(x, dict) and x.get("text"))
             results.append({"role": "tool", "tool_call_id": b.get("tool_use_id"), "content": text})
         else:
             raise UserError(f"content blocks of type {kind!r} are not supported; send text, image, tool_use or "
@@ -128,14 +131,23 @@ def _blocks(r: Reply) -> list[dict[str, Any]]:
 
 
 def _usage(r: Reply) -> dict[str, int]:
-    return {"input_tokens": r.input_tokens - r.cached_tokens, "output_tokens": r.output_tokens,
-            "cache_read_input_tokens": r.cached_tokens, "cache_creation_input_tokens": 0}
+    """Anthropic's split: input_tokens is what was neither read from nor written to the cache."""
+    return {"input_tokens": r.input_tokens - r.cached_tokens - r.cache_write_tokens, "output_tokens": r.output_tokens,
+            "cache_read_input_tokens": r.cached_tokens, "cache_creation_input_tokens": r.cache_write_tokens}
+
+
+def _stop(r: Reply) -> dict[str, Any]:
+    """stop_reason and stop_sequence: a Claude model's own (which stop sequence ended it, a
+    pause_turn), else the OpenAI finish reason translated."""
+    if r.provider_finish in ANTHROPIC_STOP_REASONS:
+        return {"stop_reason": r.provider_finish,
+                "stop_sequence": r.stop_sequence if r.provider_finish == "stop_sequence" else None}
+    return {"stop_reason": STOP_REASONS.get(r.finish, "end_turn"), "stop_sequence": None}
 
 
 def message(model: str, r: Reply) -> dict:
     return {"id": f"msg_{secrets.token_hex(12)}", "type": "message", "role": "assistant", "model": model,
-            "content": _blocks(r), "stop_reason": STOP_REASONS.get(r.finish, "end_turn"), "stop_sequence": None,
-            "usage": _usage(r)}
+            "content": _blocks(r), **_stop(r), "usage": _usage(r)}
 
 
 def _event(name: str, data: dict) -> str:
@@ -176,8 +188,7 @@ class EventFrames:
                 "type": "input_json_delta", "partial_json": json.dumps(block["input"])}}))
             out.append(_event("content_block_stop", {"index": index}))
             index += 1
-        out.append(_event("message_delta", {"delta": {"stop_reason": STOP_REASONS.get(r.finish, "end_turn"),
-                                                      "stop_sequence": None}, "usage": _usage(r)}))
+        out.append(_event("message_delta", {"delta": _stop(r), "usage": _usage(r)}))
         out.append(_event("message_stop", {}))
         return "".join(out)
 

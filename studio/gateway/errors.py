@@ -7,7 +7,7 @@ from __future__ import annotations
 from studio.atomic import NotSaved
 from studio.errors import NotFound, UserError
 from studio.gateway.json_answer import JSONAnswer
-from studio.providers.errors import ErrorKind, ProviderError
+from studio.providers.errors import RETRYABLE, ErrorKind, ProviderError
 from studio.secrets import redact
 
 STATUS = {ErrorKind.RATE_LIMITED: 429, ErrorKind.TIMEOUT: 504, ErrorKind.BAD_REQUEST: 400,
@@ -24,16 +24,17 @@ class GatewayError(Exception):
     """A failure already decided: status, OpenAI error type, sentence, retry-after."""
 
     def __init__(self, status: int, kind: str, message: str, retry_after_s: float | None = None,
-                 param: str | None = None):
+                 param: str | None = None, retry: bool | None = None):
         super().__init__(message)
         self.status, self.kind, self.message, self.retry_after_s, self.param = status, kind, message, retry_after_s, param
+        self.retry = retry  # False: another try cannot succeed (a provider refused the key…), said to the SDKs
 
 
 def classify(e: Exception) -> GatewayError:
     if isinstance(e, GatewayError):
         return e
     if isinstance(e, ProviderError):
-        return GatewayError(STATUS.get(e.kind, 502), e.kind.value, str(e), e.retry_after_s)
+        return GatewayError(STATUS.get(e.kind, 502), e.kind.value, str(e), e.retry_after_s, retry=e.kind in RETRYABLE)
     if isinstance(e, NotFound):
         return GatewayError(404, "model_not_found", str(e))
     if isinstance(e, NotSaved):  # the studio's disk (a record, a file), not the request: not a 400
@@ -44,7 +45,13 @@ def classify(e: Exception) -> GatewayError:
 
 
 def _headers(e: GatewayError) -> dict[str, str] | None:
-    return {"retry-after": str(max(1, round(e.retry_after_s)))} if e.retry_after_s else None
+    """retry-after as the provider said it; `x-should-retry: false` (which the openai and
+    anthropic SDKs obey) where another try cannot succeed: a 502 for a refused provider key is
+    otherwise retried twice by both SDKs."""
+    headers = {"retry-after": str(max(1, round(e.retry_after_s)))} if e.retry_after_s else {}
+    if e.retry is False:
+        headers["x-should-retry"] = "false"
+    return headers or None
 
 
 def openai_error_body(e: GatewayError) -> dict:
@@ -65,5 +72,6 @@ def openai_error(e: GatewayError) -> JSONAnswer:
 
 
 def anthropic_error(e: GatewayError) -> JSONAnswer:
-    return JSONAnswer({"type": "error", "error": anthropic_error_detail(e)}, status_code=e.status,
-                      headers=_headers(e))
+    """Anthropic's body, and its status for an overloaded model (529, the SDK's OverloadedError)."""
+    status = 529 if e.kind == ErrorKind.OVERLOADED.value else e.status
+    return JSONAnswer({"type": "error", "error": anthropic_error_detail(e)}, status_code=status, headers=_headers(e))

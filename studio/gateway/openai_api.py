@@ -30,7 +30,7 @@ from starlette.responses import Response
 from studio import jsonread, jsonwrite
 from studio.errors import UserError
 from studio.gateway import anthropic_api
-from studio.gateway.errors import GatewayError, classify, openai_error, openai_error_body
+from studio.gateway.errors import GatewayError, anthropic_error, classify, openai_error, openai_error_body
 from studio.gateway.json_answer import JSONAnswer
 from studio.gateway.runners import PIPELINE_PREFIX, runner
 from studio.gateway.streaming import Reply, StreamedAnswer
@@ -116,6 +116,9 @@ def register(router, get_studio: Callable[[], Any]) -> None:
 
     async def not_found(request: Request):
         rest = request.path_params["rest"]
+        if rest.startswith("messages/"):  # e.g. messages/count_tokens: in the shape the anthropic SDK reads
+            return anthropic_error(GatewayError(404, "not_found", f"there is no {request.method} /v1/{rest} on this "
+                                                                  f"server; /v1/messages is"))
         return openai_error(GatewayError(404, "not_found", f"there is no {request.method} /v1/{rest} on this server; "
                                                            f"see /v1/models, /v1/chat/completions, /v1/embeddings "
                                                            f"and /v1/messages"))

@@ -39,6 +39,7 @@ def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], dr
         u = result.usage
         reply.input_tokens, reply.output_tokens = u.input_tokens, u.output_tokens
         reply.cached_tokens, reply.reasoning_tokens = u.cached_tokens, u.reasoning_tokens
+        reply.cache_write_tokens = u.cache_write_tokens
         reply.more = [_choice(c) for c in (result.output.get("choices") or [])[1:]]
         return reply
 
@@ -49,8 +50,9 @@ def _choice(output: dict[str, Any], finish: str | None = None) -> Reply:
     """One choice of a canonical llm output (spec/calls.py) as a Reply, usage left to the
     caller; `finish`, when given, is the adapter's word for it."""
     calls = output.get("toolCalls") or []
-    return Reply(output.get("text", ""), openai_finish(finish or output.get("finishReason"), bool(calls)), calls,
-                 logprobs=output.get("logprobs"))
+    said = finish or output.get("finishReason")
+    return Reply(output.get("text", ""), openai_finish(said, bool(calls)), calls, logprobs=output.get("logprobs"),
+                 provider_finish=said, stop_sequence=output.get("stopSequence"))
 
 
 def _pipeline(studio, model: str, input: dict[str, Any], params: dict[str, Any], drop: bool):

@@ -35,9 +35,12 @@ class Reply:
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
     reasoning_tokens: int | None = None
     logprobs: list[dict[str, Any]] | None = None  # OpenAI's logprobs.content of this (the first) choice
     more: list["Reply"] = field(default_factory=list)  # the other choices when several were asked for (n)
+    provider_finish: str | None = None  # the provider's own word for `finish` (Anthropic's API passes its own on)
+    stop_sequence: str | None = None  # which `stop` string ended it, where the provider said
 
 
 class Frames(Protocol):

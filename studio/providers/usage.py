@@ -38,7 +38,8 @@ def estimate(input: dict[str, Any], output: dict[str, Any]) -> Usage:
 
 def believable(usage: Usage) -> bool:
     """Every count between zero and what a 64-bit column holds."""
-    counts = (usage.input_tokens, usage.output_tokens, usage.cached_tokens, usage.reasoning_tokens or 0)
+    counts = (usage.input_tokens, usage.output_tokens, usage.cached_tokens, usage.reasoning_tokens or 0,
+              usage.cache_write_tokens)
     return all(0 <= count < _COUNT_LIMIT for count in counts)
 
 
@@ -81,7 +82,7 @@ def genai_cost(spec: ModelSpec, usage: Usage) -> Cost | None:
     try:
         price = price_model.calc_price(
             GUsage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
-                   cache_read_tokens=usage.cached_tokens or None),
+                   cache_read_tokens=usage.cached_tokens or None, cache_write_tokens=usage.cache_write_tokens or None),
             price_provider, genai_request_timestamp=datetime.now(timezone.utc),
             auto_update_timestamp=snapshot.timestamp if snapshot.from_auto_update else None)
     except Exception:  # a price the data cannot compute for this usage: unpriced

@@ -116,13 +116,23 @@ class Guard:
             await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
             return
         if api:
-            body = json.dumps({"error": {"message": message, "type": "invalid_request_error", "code": code}}).encode()
-            kind = b"application/json"
+            body, kind = json.dumps(_api_error(scope.get("path", ""), status, message, code)).encode(), b"application/json"
         else:
             body, kind = message.encode(), b"text/plain; charset=utf-8"
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+# Anthropic's error types by status, for its SDK's clients of /v1/messages
+_ANTHROPIC_TYPES = {401: "authentication_error", 403: "permission_error"}
+
+
+def _api_error(path: str, status: int, message: str, code: str) -> dict:
+    """The error body in the shape the caller's SDK reads: Anthropic's under /v1/messages, else OpenAI's."""
+    if path.startswith("/v1/messages"):
+        return {"type": "error", "error": {"type": _ANTHROPIC_TYPES.get(status, "invalid_request_error"), "message": message}}
+    return {"error": {"message": message, "type": "invalid_request_error", "code": code}}
 
 
 def _presented_token(headers: dict[str, str]) -> str:

@@ -6,6 +6,7 @@ format):
 - llm:          {"messages": [{"role", "content"}] | "prompt": str, "system"?: str,
                  "images"?: [url or data: URL]}   (or the shorthand {"text": str}, see chat.py)
                 -> {"text": str, "finishReason": str, "toolCalls"?: [...], "logprobs"?: [...],
+                    "stopSequence"?: str (which of the `stop` strings ended it, where the provider says),
                     "choices"?: [{"text", "finishReason", "toolCalls"?, "logprobs"?}, ...]}
                    (`choices` when several were asked for (n): all of them, the first mirrored
                    at the top level, so a pipeline node reads `text` as always)
@@ -83,7 +84,7 @@ CANONICAL_SCHEMAS: dict[str, tuple[dict, dict]] = {
             "type": "object",
             "properties": {"text": {"type": "string"}, "finishReason": {"type": "string"},
                            "toolCalls": {"type": "array", "items": _TOOL_CALL},
-                           "logprobs": _LOGPROBS,
+                           "logprobs": _LOGPROBS, "stopSequence": {"type": "string"},
                            "choices": {"type": "array", "items": {
                                "type": "object", "required": ["text"],
                                "properties": {"text": {"type": "string"}, "finishReason": {"type": "string"},
@@ -139,6 +140,7 @@ class Usage(SpecModel):
     output_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int | None = None
+    cache_write_tokens: int = 0  # of input_tokens, written to the prompt cache (Anthropic prices them above input)
     source: Literal["provider", "tokenizer", "estimate", "none"] = "none"
 
 

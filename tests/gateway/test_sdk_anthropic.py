@@ -7,7 +7,7 @@ from __future__ import annotations
 import anthropic
 import pytest
 
-from tests.fakes.provider_server import Reply, sse
+from tests.fakes.provider_server import Reply, sse, sse_events
 from tests.gateway.conftest import ANTHROPIC_PATH, OPENAI_PATH, SECRET
 from tests.gateway.test_sdk_openai import openai_tool_reply, text_reply
 
@@ -76,6 +76,31 @@ def test_claude_to_claude_passes_through(claude, fake):
     assert sent["max_tokens"] == 5 and sent["temperature"] == 0.1 and sent["stop_sequences"] == ["END"] and sent["metadata"] == {"user_id": "u-7"}
 
 
+def test_claude_to_claude_keeps_its_stop_sequence_cache_usage_and_system_blocks(claude, fake):
+    fake.reply(ANTHROPIC_PATH, Reply(json={
+        "id": "m", "type": "message", "role": "assistant", "content": [{"type": "text", "text": "Hi"}],
+        "stop_reason": "stop_sequence", "stop_sequence": "END",
+        "usage": {"input_tokens": 5, "output_tokens": 1, "cache_read_input_tokens": 2, "cache_creation_input_tokens": 3}}))
+    msg = claude.messages.create(model="loop/claude", max_tokens=10, stop_sequences=["END"],
+                                 system=[{"type": "text", "text": "You are terse."}, {"type": "text", "text": "Answer in English."}],
+                                 messages=[{"role": "user", "content": "hi"}])
+    assert (msg.stop_reason, msg.stop_sequence) == ("stop_sequence", "END")
+    assert (msg.usage.input_tokens, msg.usage.cache_read_input_tokens, msg.usage.cache_creation_input_tokens) == (5, 2, 3)
+    assert fake.last.json["system"] == "You are terse.\nAnswer in English."
+
+    fake.reply(ANTHROPIC_PATH, Reply(chunks=sse_events(
+        ("message_start", {"type": "message_start", "message": {"id": "m", "usage": {"input_tokens": 5}}}),
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}}),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "pause_turn", "stop_sequence": None},
+                           "usage": {"output_tokens": 1}}),
+        ("message_stop", {"type": "message_stop"}))))
+    with claude.messages.stream(model="loop/claude", max_tokens=10, messages=[{"role": "user", "content": "hi"}]) as stream:
+        final = stream.get_final_message()
+    assert final.stop_reason == "pause_turn" and final.content[0].text == "Hi"
+
+
 def test_a_pipeline_and_errors_in_anthropics_shape(claude, fake):
     msg = claude.messages.create(model="pipeline/review-triage", max_tokens=100, messages=[
         {"role": "user", "content": "Le personnel était charmant mais le petit déjeuner était froid."}])
@@ -92,6 +117,21 @@ def test_a_pipeline_and_errors_in_anthropics_shape(claude, fake):
                                     messages=[{"role": "user", "content": "x"}]) as stream:
             list(stream.text_stream)
     assert e.value.response.headers["retry-after"] == "3"
+
+
+def test_errors_in_the_shapes_and_classes_of_anthropics_sdk(claude, server, fake):
+    fake.reply(ANTHROPIC_PATH, Reply(status=529, json={"type": "error", "error": {"type": "overloaded_error",
+                                                                                  "message": "Overloaded"}}))
+    with pytest.raises(anthropic.OverloadedError) as e:
+        claude.messages.create(model="loop/claude", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+    assert e.value.status_code == 529 and e.value.body["error"]["type"] == "overloaded_error"
+    with anthropic.Anthropic(base_url=server, api_key="not-the-token", max_retries=0) as stranger:
+        with pytest.raises(anthropic.AuthenticationError) as e:
+            stranger.messages.create(model="loop/claude", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+    assert e.value.body["type"] == "error" and e.value.body["error"]["type"] == "authentication_error"
+    with pytest.raises(anthropic.NotFoundError) as e:
+        claude.messages.count_tokens(model="loop/claude", messages=[{"role": "user", "content": "x"}])
+    assert e.value.body["error"]["type"] == "not_found_error"
 
 
 def test_a_stream_that_fails_after_its_first_token_ends_with_an_error_event_and_no_secret(claude, fake):

@@ -12,8 +12,8 @@ import openai
 import pytest
 
 from tests.fakes.provider_server import Reply, sse, sse_events
-from tests.gateway.conftest import (ANTHROPIC_PATH, EMBED_PATH, GEMINI_PATH, GEMINI_STREAM_PATH, HF_PATH, OPENAI_PATH,
-                                    SECRET)
+from tests.gateway.conftest import (ANTHROPIC_PATH, EMBED_PATH, GEMINI_PATH, GEMINI_STREAM_PATH, HF_PATH, OLLAMA_PATH,
+                                    OPENAI_PATH, SECRET)
 
 WEATHER = {"type": "function", "function": {"name": "weather", "description": "Weather in a city",
                                             "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
@@ -156,6 +156,33 @@ def test_images_reach_openai_as_content_parts(oai, fake):
                                                         {"type": "image_url", "image_url": {"url": PNG}}]
 
 
+def test_text_and_images_keep_their_order_for_every_provider(oai, fake):
+    """ "Context, image, question" must not reach a model as the image, then the two texts run together."""
+    parts = [{"type": "text", "text": "Context: the sky is green."},
+             {"type": "image_url", "image_url": {"url": PNG, "detail": "low"}},
+             {"type": "text", "text": "Question: what colour is it?"}]
+    ask = [{"role": "user", "content": parts}]
+    fake.reply(OPENAI_PATH, Reply(json=text_reply("Green")))
+    oai.chat.completions.create(model="loop/openai", messages=ask)
+    assert fake.last.json["messages"][0]["content"] == parts
+
+    fake.reply(ANTHROPIC_PATH, Reply(json={"id": "m", "type": "message", "role": "assistant", "stop_reason": "end_turn",
+                                           "content": [{"type": "text", "text": "Green"}],
+                                           "usage": {"input_tokens": 1, "output_tokens": 1}}))
+    oai.chat.completions.create(model="loop/claude", messages=ask)
+    assert [b["type"] for b in fake.last.json["messages"][0]["content"]] == ["text", "image", "text"]
+    assert fake.last.json["messages"][0]["content"][2] == {"type": "text", "text": "Question: what colour is it?"}
+
+    fake.reply(GEMINI_PATH, Reply(json={"candidates": [{"content": {"parts": [{"text": "Green"}]}, "finishReason": "STOP"}]}))
+    oai.chat.completions.create(model="loop/gemini", messages=ask)
+    assert [next(iter(p)) for p in fake.last.json["contents"][0]["parts"]] == ["text", "inlineData", "text"]
+
+    fake.reply(OLLAMA_PATH, Reply(json={"model": "o", "message": {"role": "assistant", "content": "Green"}, "done": True}))
+    oai.chat.completions.create(model="loop/ollama", messages=ask)
+    sent = fake.last.json["messages"][0]
+    assert sent["content"] == "Context: the sky is green.\nQuestion: what colour is it?" and sent["images"] == ["iVBORw0KGgo="]
+
+
 def test_structured_output_maps_to_gemini_and_passes_to_openai(oai, fake):
     schema = {"type": "object", "properties": {"mood": {"type": "string"}}, "required": ["mood"]}
     fmt = {"type": "json_schema", "json_schema": {"name": "mood", "schema": schema}}
@@ -220,6 +247,21 @@ def test_a_stream_that_fails_before_its_first_token_keeps_the_real_status(oai, f
     with pytest.raises(openai.InternalServerError) as e:
         list(oai.chat.completions.create(model="loop/claude", messages=ASK, stream=True))
     assert e.value.status_code == 503
+
+
+def test_a_refused_provider_key_is_not_retried_by_the_sdk(server, fake):
+    """A 502 is retried twice by the SDK; a provider's 401 cannot succeed on another try."""
+    from tests.gateway.conftest import TOKEN
+
+    fake.reply(OPENAI_PATH, Reply(status=401, json={"error": {"message": "bad key", "code": "invalid_api_key"}}))
+    before = len(fake.requests)
+    with openai.OpenAI(base_url=server + "/v1", api_key=TOKEN, max_retries=2) as patient:
+        with pytest.raises(openai.InternalServerError) as e:
+            patient.chat.completions.create(model="loop/openai", messages=ASK)
+    assert e.value.response.headers["x-should-retry"] == "false" and len(fake.requests) - before == 1
+    fake.reply(OPENAI_PATH, Reply(status=503, json={"error": {"message": "busy"}}), Reply(json=text_reply("Up")))
+    with openai.OpenAI(base_url=server + "/v1", api_key=TOKEN, max_retries=2) as patient:
+        assert patient.chat.completions.create(model="loop/openai", messages=ASK).choices[0].message.content == "Up"
 
 
 def test_streamed_text_and_usage(oai, fake):
@@ -303,8 +345,6 @@ def test_streamed_tool_call_from_gemini(oai, fake):
 
 
 def test_tool_round_trip_and_json_format_through_ollama(oai, fake):
-    from tests.gateway.conftest import OLLAMA_PATH
-
     fake.reply(OLLAMA_PATH, Reply(json={"model": "llama3", "done": True, "done_reason": "stop",
                                         "message": {"role": "assistant", "content": "", "tool_calls": [
                                             {"function": {"name": "weather", "arguments": {"city": "Lima"}}}]},

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from studio.providers.adapters.base import (AdapterResult, Exchange, canonical_messages, chat_output, map_params,
-                                            request_id, split_data_url)
+from studio.providers.adapters.base import (AdapterResult, Exchange, canonical_messages, chat_output, interleaved,
+                                            map_params, request_id, split_data_url)
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
@@ -31,18 +31,21 @@ def headers(key: str | None) -> dict[str, str]:
 def _content(turn: dict[str, Any]) -> Any:
     if turn["role"] == "tool":
         return [{"type": "tool_result", "tool_use_id": turn["tool_call_id"] or "", "content": turn["content"]}]
-    if not turn["images"] and not turn["tool_calls"]:
+    if not interleaved(turn) and not turn["tool_calls"]:
         return turn["content"]
-    parts: list[dict[str, Any]] = []
-    for url in turn["images"]:
-        data = split_data_url(url)
-        parts.append({"type": "image", "source": {"type": "base64", "media_type": data[0], "data": data[1]}}
-                     if data else {"type": "image", "source": {"type": "url", "url": url}})
-    parts += [{"type": "text", "text": turn["content"]}] if turn["content"] else []
+    parts = [_block(p) for p in turn["parts"]]
     for c in turn["tool_calls"]:
         parts.append({"type": "tool_use", "id": c["id"], "name": c["function"]["name"],
                       "input": _arguments(c["function"].get("arguments"))})
     return parts
+
+
+def _block(part: dict[str, Any]) -> dict[str, Any]:
+    if part["type"] == "text":
+        return part
+    data = split_data_url(part["url"])
+    source = {"type": "base64", "media_type": data[0], "data": data[1]} if data else {"type": "url", "url": part["url"]}
+    return {"type": "image", "source": source}
 
 
 def _arguments(text: Any) -> dict[str, Any]:
@@ -107,7 +110,16 @@ def usage(u: dict[str, Any]) -> Usage:
     cached = u.get("cache_read_input_tokens") or 0
     written = u.get("cache_creation_input_tokens") or 0
     return Usage(input_tokens=(u.get("input_tokens") or 0) + cached + written,
-                 output_tokens=u.get("output_tokens") or 0, cached_tokens=cached, source="provider")
+                 output_tokens=u.get("output_tokens") or 0, cached_tokens=cached, cache_write_tokens=written,
+                 source="provider")
+
+
+def _output(text: str, stop: str | None, sequence: Any, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """The canonical output, with the stop sequence that ended it (Anthropic says which)."""
+    out = chat_output(text, stop or "end_turn", calls)
+    if isinstance(sequence, str) and stop == "stop_sequence":
+        out["stopSequence"] = sequence
+    return out
 
 
 async def call(x: Exchange) -> AdapterResult:
@@ -121,13 +133,13 @@ async def call(x: Exchange) -> AdapterResult:
         calls = [{"id": b.get("id") or "", "type": "function",
                   "function": {"name": b.get("name") or "", "arguments": json.dumps(b.get("input") or {})}}
                  for b in doc["content"] if b.get("type") == "tool_use"]
-        return AdapterResult(chat_output(text, stop or "end_turn", calls), stop,
+        return AdapterResult(_output(text, stop, doc.get("stop_sequence"), calls), stop,
                              usage(doc.get("usage") or {}) if doc.get("usage") else None,
                              doc.get("id") or request_id(resp, "request-id"), raw_request=body, raw_response=doc)
 
     body["stream"] = True
     u: dict[str, Any] = {}
-    stop, rid, done = None, None, False
+    stop, sequence, rid, done = None, None, None, False
     blocks: dict[int, dict[str, Any]] = {}
     async for event, data in x.sse(x.spec.endpoint, body=body, headers=headers(x.key)):
         if not isinstance(data, dict):
@@ -152,6 +164,7 @@ async def call(x: Exchange) -> AdapterResult:
                 blocks[data["index"]]["function"]["arguments"] += delta.get("partial_json") or ""
         elif kind == "message_delta":
             stop = (data.get("delta") or {}).get("stop_reason") or stop
+            sequence = (data.get("delta") or {}).get("stop_sequence") or sequence
             u.update(data.get("usage") or {})  # cumulative: the latest figures replace earlier ones
         elif kind == "message_stop":
             done = True  # read on to the end, so the connection can be reused
@@ -160,7 +173,7 @@ async def call(x: Exchange) -> AdapterResult:
     calls = [blocks[i] for i in sorted(blocks)]
     for c in calls:
         c["function"]["arguments"] = c["function"]["arguments"] or "{}"
-    return AdapterResult(chat_output(x.partial, stop or "end_turn", calls), stop, usage(u) if u else None,
+    return AdapterResult(_output(x.partial, stop, sequence, calls), stop, usage(u) if u else None,
                          rid, raw_request=body)
 
 

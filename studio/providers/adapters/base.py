@@ -8,6 +8,7 @@ is then just `async def call(x) -> AdapterResult` plus, where the provider lists
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable
@@ -333,39 +334,65 @@ def map_params(params: dict[str, Any], names: dict[str, str | None]) -> dict[str
 
 
 def canonical_messages(input: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]]]:
-    """(system text, [{"role", "content", "images", "tool_calls", "tool_call_id"}]) from an llm
-    input: `prompt` or `messages` (content a string or OpenAI-style parts), an optional `system`,
-    and `images` attached to the last user turn."""
+    """(system text, [{"role", "content", "images", "parts", "tool_calls", "tool_call_id"}]) from
+    an llm input: `prompt` or `messages` (content a string or OpenAI-style parts), an optional
+    `system`, and `images` attached to the last user turn. `parts` keeps a turn's text and images
+    in the order given ({"type": "text", "text"} | {"type": "image", "url", "detail"?}), for the
+    providers that take them so; `content` is its text alone, parts joined by a newline."""
     system = [input["system"]] if input.get("system") else []
     turns: list[dict[str, Any]] = []
     for m in input.get("messages") or []:
-        text, images = _content_parts(m.get("content"))
+        parts = content_parts(m.get("content"))
         if m.get("role") == "system":
-            system.append(text)
+            system.append(joined_text(parts))
             continue
-        turns.append({"role": m.get("role", "user"), "content": text,
-                      "images": images + ([m["image"]] if m.get("image") else []),
-                      "tool_calls": list(m.get("tool_calls") or []), "tool_call_id": m.get("tool_call_id")})
+        if m.get("image"):
+            parts.append({"type": "image", "url": m["image"]})
+        turns.append(_turn(m.get("role", "user"), parts, list(m.get("tool_calls") or []), m.get("tool_call_id")))
     if input.get("prompt") is not None:
-        turns.append({"role": "user", "content": input["prompt"], "images": [], "tool_calls": [], "tool_call_id": None})
+        turns.append(_turn("user", content_parts(input["prompt"]), [], None))
     if input.get("images"):
         users = [t for t in turns if t["role"] == "user"] or turns
         if users:
+            users[-1]["parts"] = users[-1]["parts"] + [{"type": "image", "url": u} for u in input["images"]]
             users[-1]["images"] = users[-1]["images"] + list(input["images"])
     return ("\n\n".join(system) if system else None), turns
 
 
-def _content_parts(content: Any) -> tuple[str, list[str]]:
-    """(text, image URLs) from a string or a list of {"type": "text"|"image_url"} parts."""
+def _turn(role: str, parts: list[dict[str, Any]], tool_calls: list, tool_call_id: Any) -> dict[str, Any]:
+    return {"role": role, "content": joined_text(parts), "images": [p["url"] for p in parts if p["type"] == "image"],
+            "parts": parts, "tool_calls": tool_calls, "tool_call_id": tool_call_id}
+
+
+def content_parts(content: Any) -> list[dict[str, Any]]:
+    """A message's content (a string, or OpenAI's {"type": "text"|"image_url"} parts) as ordered parts."""
     if not isinstance(content, list):
-        return content or "", []
-    text = "".join(p.get("text") or "" for p in content if isinstance(p, dict) and p.get("type", "text") == "text")
-    images = []
+        return [{"type": "text", "text": content if isinstance(content, str) else json.dumps(content)}] if content else []
+    parts: list[dict[str, Any]] = []
     for p in content:
-        if isinstance(p, dict) and p.get("type") == "image_url":
-            url = p.get("image_url")
-            images.append(url.get("url") if isinstance(url, dict) else url)
-    return text, [u for u in images if isinstance(u, str)]
+        if not isinstance(p, dict):
+            continue
+        if p.get("type", "text") == "text":
+            if p.get("text"):
+                parts.append({"type": "text", "text": p["text"]})
+        elif p.get("type") == "image_url":
+            image = p.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else image
+            if isinstance(url, str):
+                detail = image.get("detail") if isinstance(image, dict) else None
+                parts.append({"type": "image", "url": url, **({"detail": detail} if detail else {})})
+    return parts
+
+
+def joined_text(parts: list[dict[str, Any]]) -> str:
+    """The text parts of a turn as one string, a newline between two (run together, "Context: …"
+    and "Question: …" read as one sentence)."""
+    return "\n".join(p["text"] for p in parts if p["type"] == "text")
+
+
+def interleaved(turn: dict[str, Any]) -> bool:
+    """Whether a turn needs its parts kept apart: an image, or more than one text."""
+    return len(turn["parts"]) > 1 or bool(turn["images"])
 
 
 def prompt_text(input: dict[str, Any]) -> str:

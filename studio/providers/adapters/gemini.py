@@ -37,17 +37,21 @@ def _parts(turn: dict[str, Any], names: dict[str, str]) -> list[dict[str, Any]]:
             result = turn["content"]
         return [{"functionResponse": {"name": names.get(turn["tool_call_id"] or "", ""),
                                       "response": result if isinstance(result, dict) else {"result": result}}}]
-    parts: list[dict[str, Any]] = [{"text": turn["content"]}] if turn["content"] else []
+    parts = [_part(p) for p in turn["parts"]]
     for c in turn["tool_calls"]:
         try:
             args = json.loads(c["function"].get("arguments") or "{}")
         except ValueError:
             raise ProviderError(ErrorKind.INVALID_INPUT, "a tool call's arguments are not a JSON object") from None
         parts.append({"functionCall": {"name": c["function"]["name"], "args": args}})
-    for url in turn["images"]:
-        data = split_data_url(url)
-        parts.append({"inlineData": {"mimeType": data[0], "data": data[1]}} if data else {"fileData": {"fileUri": url}})
     return parts
+
+
+def _part(part: dict[str, Any]) -> dict[str, Any]:
+    if part["type"] == "text":
+        return {"text": part["text"]}
+    data = split_data_url(part["url"])
+    return {"inlineData": {"mimeType": data[0], "data": data[1]}} if data else {"fileData": {"fileUri": part["url"]}}
 
 
 def body_for(x: Exchange) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from studio.providers.adapters.base import (AdapterResult, Exchange, StreamedChoices, bearer, canonical_messages,
-                                            chat_output, map_params, request_id, with_choices)
+                                            chat_output, interleaved, map_params, request_id, with_choices)
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
@@ -21,6 +21,13 @@ COMPATIBLE_PARAMS = {**PARAMS, "max_tokens": "max_tokens", "n": None, "logprobs"
 LOGPROBS_PARAMS = {**COMPATIBLE_PARAMS, "logprobs": "logprobs", "top_logprobs": "top_logprobs"}
 PARAMS_BY_FAMILY = {"openai": PARAMS, "hf-router": LOGPROBS_PARAMS, "ollama-openai": LOGPROBS_PARAMS,
                     "openai-compatible": COMPATIBLE_PARAMS}
+
+
+def _part(part: dict[str, Any]) -> dict[str, Any]:
+    if part["type"] == "text":
+        return part
+    image = {"url": part["url"], **({"detail": part["detail"]} if part.get("detail") else {})}
+    return {"type": "image_url", "image_url": image}
 
 
 def _host(spec) -> str:
@@ -49,10 +56,8 @@ def messages(input: dict[str, Any]) -> list[dict[str, Any]]:
     system, turns = canonical_messages(input)
     out: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
     for t in turns:
-        if t["images"]:
-            parts = [{"type": "text", "text": t["content"]}] if t["content"] else []
-            parts += [{"type": "image_url", "image_url": {"url": url}} for url in t["images"]]
-            msg: dict[str, Any] = {"role": t["role"], "content": parts}
+        if interleaved(t):
+            msg: dict[str, Any] = {"role": t["role"], "content": [_part(p) for p in t["parts"]]}
         else:
             msg = {"role": t["role"], "content": t["content"]}
         if t["tool_calls"]:
