@@ -6,7 +6,9 @@ In order: the Host must be one of ours (DNS rebinding), the Origin must be our o
 none (CSRF, cross-site websockets), `/v1/*` and `/api/*` need the gateway token (401 in
 OpenAI's error shape) and a JSON body must say `application/json` (415: a page's "simple"
 `text/plain` request never reaches a handler). With `IOM_UI_TOKEN=required` every page needs a
-session cookie that the login page sets once the token is given.
+session cookie that the login page sets once the token is given. No page may be framed by
+another site (X-Frame-Options, CSP frame-ancestors): a framed page is of our origin, so its
+socket passes the Origin check, and a lured click in the frame would press our buttons.
 
 It is the first thing every request meets (studio/ui/app.py puts it ahead of NiceGUI's own
 middleware); API paths that pass go straight to the lean API app, pages to NiceGUI.
@@ -21,7 +23,7 @@ import json
 from html import escape
 from pathlib import Path
 from typing import Callable
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from studio.security.policy import HOST_REFUSED, ORIGIN_REFUSED, AccessPolicy
 from studio.security.token import cached_verdict, gateway_token, token_matches
@@ -32,6 +34,7 @@ TOKEN_HELP = ("a valid gateway token is needed: send 'Authorization: Bearer <tok
               "'iom gateway token' prints it, and Settings shows it.")
 JSON_HELP = "a request body must be JSON sent with 'Content-Type: application/json'."
 LOGIN_HELP = "this studio needs its token: paste the gateway token ('iom gateway token' prints it)."
+NOT_FRAMED = [(b"x-frame-options", b"DENY"), (b"content-security-policy", b"frame-ancestors 'none'")]
 
 
 def session_value(token: str) -> str:
@@ -59,6 +62,8 @@ class Guard:
             return await self._refuse(scope, send, 403, HOST_REFUSED, api, "forbidden_host")
         if not self.policy.origin_allowed(origin, host):
             return await self._refuse(scope, send, 403, ORIGIN_REFUSED, api, "forbidden_origin")
+        if scope["type"] == "http" and not api:
+            send = _not_framed(send)
         if api:
             if not await self._token_ok(_presented_token(headers)):
                 return await self._refuse(scope, send, 401, TOKEN_HELP, True, "invalid_api_key")
@@ -135,6 +140,15 @@ def _api_error(path: str, status: int, message: str, code: str) -> dict:
     return {"error": {"message": message, "type": "invalid_request_error", "code": code}}
 
 
+def _not_framed(send):
+    """`send`, with every page answer's headers forbidding other sites to frame it."""
+    async def sending(message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *NOT_FRAMED]}
+        await send(message)
+    return sending
+
+
 def _presented_token(headers: dict[str, str]) -> str:
     scheme, _, value = headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -151,8 +165,15 @@ def _cookie(header: str, name: str) -> str:
 
 
 def _safe_next(target: str) -> str:
-    """Only a path on this server (no scheme, no //host): the login never sends anyone away."""
-    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+    """Only a path on this server (no scheme, no //host): the login never sends anyone away.
+    Control characters are refused, not stripped: a browser drops a tab or newline from a URL, so
+    "/<TAB>/evil.example" would land on //evil.example (and CR/LF broke the redirect's header)."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7f for c in target) or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
 
 
 async def _read_body(receive, limit: int = 64 << 10) -> bytes:

@@ -105,3 +105,30 @@ def test_a_page_from_another_origin_cannot_use_the_studio(iom_home):
         out = studio.stop()
     assert "Traceback" not in out
     assert count_records(iom_home)["runs"] == 1  # only the token-bearing call ran
+
+
+def test_a_page_from_another_origin_cannot_frame_the_studio(iom_home):
+    """A framed studio page is of the studio's origin, so its socket would pass the Origin check
+    and a lured click in the frame would press the studio's buttons (clickjacking): the browser
+    must refuse to show it at all."""
+    studio = StudioServer(iom_home).start()
+    page = serve_page(f'<!doctype html><iframe id="studio" src="{studio.url}/settings" width="1200" height="900"></iframe>')
+    driver = chromium()
+    try:
+        driver.get(f"http://127.0.0.1:{page.server_address[1]}/")
+        time.sleep(4)  # a page that loaded would have built its buttons by now
+        driver.switch_to.frame(driver.find_element("id", "studio"))
+        assert driver.find_elements("css selector", "[data-testid=gateway-new]") == []
+        assert not driver.execute_script("return !!(window.socket && window.socket.connected)")
+        driver.switch_to.default_content()
+        # the same page opened by the user (not framed) has the button
+        driver.get(studio.url + "/settings")
+        deadline = time.monotonic() + 30
+        while not driver.find_elements("css selector", "[data-testid=gateway-new]") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert driver.find_elements("css selector", "[data-testid=gateway-new]")
+    finally:
+        driver.quit()
+        page.shutdown()
+        out = studio.stop()
+    assert "Traceback" not in out

@@ -163,6 +163,12 @@ def test_ui_behind_the_token(iom_home):
             assert r.status_code == 401 and "That is not this studio" in r.text and "set-cookie" not in r.headers
             r = c.post("/login", data={"token": TOKEN, "next": "https://evil.example/"})
             assert r.status_code == 303 and r.headers["location"] == "/"  # never sends anyone away
+            for away in ("/\t/evil.example", "/\n/evil.example", "/\r\nSet-Cookie: x=1", "//evil.example", "/\\evil"):
+                r = c.post("/login", data={"token": TOKEN, "next": away})  # a browser drops the tab: //evil.example
+                assert r.status_code == 303 and r.headers["location"] == "/", away
+            r = c.post("/login", data={"token": TOKEN, "next": "/pipelines/review-triage?run=1"})
+            assert r.headers["location"] == "/pipelines/review-triage?run=1"
+            assert r.headers["x-frame-options"] == "DENY"
             cookie = r.headers["set-cookie"]
             assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and TOKEN not in cookie
             session = cookie.split(";")[0]
