@@ -4,6 +4,11 @@ All keys live under one keyring service name. Keyring has no portable "list", so
 of stored keys (never values) are kept in IOM_HOME/keys.json. When no keyring backend exists
 the studio says so and refuses to store; it never falls back to a plaintext file. Reading a
 key also tries the environment variable of the same name, then the provider's usual names.
+
+A key reference comes from a model file, which may come from anyone: it never names the
+studio's own secrets (IOM_*, e.g. the gateway token in the same keyring service), and the
+environment is read only for names that say they hold a credential (…KEY, …TOKEN, …SECRET…),
+so a model cannot have PATH or DATABASE_URL sent to its endpoint.
 """
 
 from __future__ import annotations
@@ -37,12 +42,35 @@ ENV_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Words of an environment variable's name that say it holds a credential
+_CREDENTIAL_WORDS = {"KEY", "APIKEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "PAT", "CREDENTIAL", "CREDENTIALS"}
+
+
+def is_studio_own(name: str) -> bool:
+    """IOM_* names are the studio's own (the gateway token lives under IOM_GATEWAY_TOKEN in the
+    same keyring service): no model's keyRef, `iom keys set` or delete reaches them."""
+    return name.upper().startswith("IOM_")
+
+
+def env_names(name: str) -> tuple[str, ...]:
+    """The environment variables a key reference may be read from: the provider's usual names,
+    else the name itself when it says it is a credential; none for the studio's own."""
+    if is_studio_own(name):
+        return ()
+    if name in ENV_ALIASES:
+        return ENV_ALIASES[name]
+    words = set(name.upper().replace("-", "_").replace(".", "_").split("_"))
+    return (name,) if words & _CREDENTIAL_WORDS else ()
+
+
 def how_to_set(names: list[str]) -> str:
     """How to set keys that are not set, in the words every such sentence uses. Settings and
     `iom keys set` need an OS keyring; the environment works where there is none."""
     if len(names) == 1:
-        env = ENV_ALIASES.get(names[0], names)[0]
-        return f"set it in Settings, with 'iom keys set {names[0]}', or as the environment variable {env}"
+        env = env_names(names[0])
+        if not env:
+            return f"set it in Settings or with 'iom keys set {names[0]}'"
+        return f"set it in Settings, with 'iom keys set {names[0]}', or as the environment variable {env[0]}"
     return f"set them in Settings, with 'iom keys set {names[0]}' and so on, or as environment variables of those names"
 
 
@@ -193,7 +221,9 @@ class KeyStore:
 
     def _look_up(self, name: str) -> tuple[str | None, str]:
         """(value, where it is: "keyring", "env:NAME" or "missing"): the keyring first, then
-        the environment variable of that name and the provider's usual names."""
+        the environment (`env_names`). The studio's own names are always missing."""
+        if is_studio_own(name):
+            return None, "missing"
         if self.available():
             try:
                 value = keyring.get_password(SERVICE, name)
@@ -201,13 +231,14 @@ class KeyStore:
                 value = None
             if value:
                 return value, "keyring"
-        for env in ENV_ALIASES.get(name, (name,)):
+        for env in env_names(name):
             value = os.environ.get(env)
             if value:
                 return value, f"env:{env}"
         return None, "missing"
 
     def delete(self, name: str) -> None:
+        _check_name(name)
         self._forget(name)
         if not self.available():
             raise UserError(NO_BACKEND_HELP)
@@ -279,3 +310,6 @@ def _check_name(name: str) -> None:
         raise UserError(
             f"{name!r} is not a usable key name; use letters, digits and '_', e.g. OPENAI_API_KEY."
         )
+    if is_studio_own(name):
+        raise UserError(f"{name} is the studio's own (IOM_ names are not provider keys); pick another name, "
+                        f"e.g. OPENAI_API_KEY ('iom gateway token --new' renews the gateway token).")

@@ -128,6 +128,9 @@ class ModelSpec(SpecModel):
                 "keyRef must be the name of a key (letters, digits, '_', '-', '.'), "
                 "not the key itself"
             )
+        if v is not None and v.upper().startswith("IOM_"):  # the gateway token lives under IOM_GATEWAY_TOKEN
+            raise ValueError(f"keyRef {v!r} names one of the studio's own secrets (IOM_…), which are never sent "
+                             f"to a model; name the provider's key, e.g. OPENAI_API_KEY")
         return v
 
     @field_validator("input_schema", "output_schema")

@@ -160,15 +160,15 @@ def test_a_judge_without_its_key_is_named_before_any_row_runs(iom_home):
     try:
         s.models.save(ModelSpec(id="t/judge", name="Judge", provider="openai", api="openai-chat",
                                 endpoint="http://127.0.0.1:9/v1/chat/completions", model="judge-1",
-                                key_ref="IOM_TEST_JUDGE_KEY", input_schema=CANONICAL_SCHEMAS["llm"][0],
+                                key_ref="JUDGE_TEST_KEY", input_schema=CANONICAL_SCHEMAS["llm"][0],
                                 output_schema=CANONICAL_SCHEMAS["llm"][1]))
     finally:
         s.close()
     r = iom("eval", "run", "--data", str(SAMPLE), "-v", "local/sentiment-vader#sentiment=label",
             "-s", "sentiment:llm_judge:t/judge", "--limit", "3")
     assert r.returncode == 1 and r.stderr == (
-        "error: the judge t/judge needs the key IOM_TEST_JUDGE_KEY, which is not set; set it in Settings, with "
-        "'iom keys set IOM_TEST_JUDGE_KEY', or as the environment variable IOM_TEST_JUDGE_KEY, then run the "
+        "error: the judge t/judge needs the key JUDGE_TEST_KEY, which is not set; set it in Settings, with "
+        "'iom keys set JUDGE_TEST_KEY', or as the environment variable JUDGE_TEST_KEY, then run the "
         "experiment again.\n")
     assert not (iom_home / "batches").exists() or not any((iom_home / "batches").iterdir())
 

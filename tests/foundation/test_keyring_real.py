@@ -18,29 +18,29 @@ pytestmark = pytest.mark.keyring
 def test_round_trip_through_the_secret_service(secret_service):
     keys = KeyStore()
     assert keys.backend_name().endswith("SecretService.Keyring")
-    keys.set("IOM_TEST_KEY", "real-secret-service-value")
-    assert KeyStore().get("IOM_TEST_KEY") == "real-secret-service-value"
-    assert secret_service.get_password("iom-studio", "IOM_TEST_KEY") == "real-secret-service-value"
-    keys.delete("IOM_TEST_KEY")
-    assert keys.get("IOM_TEST_KEY") is None
+    keys.set("TEST_STUDIO_KEY", "real-secret-service-value")
+    assert KeyStore().get("TEST_STUDIO_KEY") == "real-secret-service-value"
+    assert secret_service.get_password("iom-studio", "TEST_STUDIO_KEY") == "real-secret-service-value"
+    keys.delete("TEST_STUDIO_KEY")
+    assert keys.get("TEST_STUDIO_KEY") is None
 
 
 def test_a_key_read_is_kept_briefly_and_a_change_here_applies_at_once(secret_service, monkeypatch):
     """A Secret Service read costs milliseconds, so a read value is reused for FRESH_S seconds;
     set/delete through the same store forget it, and after FRESH_S another process's change shows."""
     keys, other_process = KeyStore(), KeyStore()
-    keys.set("IOM_TEST_FRESH", "first-value")
-    assert keys.recent("IOM_TEST_FRESH") is None  # nothing read yet
-    assert keys.get("IOM_TEST_FRESH") == "first-value"
-    assert keys.recent("IOM_TEST_FRESH") == "first-value"
-    keys.set("IOM_TEST_FRESH", "second-value")  # changed here: forgotten at once
-    assert keys.recent("IOM_TEST_FRESH") is None and keys.get("IOM_TEST_FRESH") == "second-value"
-    other_process.set("IOM_TEST_FRESH", "third-value")  # changed elsewhere: seen once the value is stale
-    assert keys.recent("IOM_TEST_FRESH") == "second-value"
+    keys.set("TEST_FRESH_KEY", "first-value")
+    assert keys.recent("TEST_FRESH_KEY") is None  # nothing read yet
+    assert keys.get("TEST_FRESH_KEY") == "first-value"
+    assert keys.recent("TEST_FRESH_KEY") == "first-value"
+    keys.set("TEST_FRESH_KEY", "second-value")  # changed here: forgotten at once
+    assert keys.recent("TEST_FRESH_KEY") is None and keys.get("TEST_FRESH_KEY") == "second-value"
+    other_process.set("TEST_FRESH_KEY", "third-value")  # changed elsewhere: seen once the value is stale
+    assert keys.recent("TEST_FRESH_KEY") == "second-value"
     monkeypatch.setattr(KeyStore, "FRESH_S", 0.0)
-    assert keys.recent("IOM_TEST_FRESH") is None and keys.get("IOM_TEST_FRESH") == "third-value"
-    keys.delete("IOM_TEST_FRESH")
-    assert keys.recent("IOM_TEST_FRESH") is None and keys.get("IOM_TEST_FRESH") is None
+    assert keys.recent("TEST_FRESH_KEY") is None and keys.get("TEST_FRESH_KEY") == "third-value"
+    keys.delete("TEST_FRESH_KEY")
+    assert keys.recent("TEST_FRESH_KEY") is None and keys.get("TEST_FRESH_KEY") is None
 
 
 def _until(condition, timeout_s: float = 5.0) -> bool:
@@ -63,37 +63,37 @@ def test_a_value_past_half_its_freshness_is_read_again_behind_the_call(secret_se
     monkeypatch.setattr(KeyStore, "FRESH_S", fresh)
     keys, other_process = KeyStore(), KeyStore()
     settled = lambda: not getattr(keys, "_refreshing", ())  # no renewal under way
-    other_process.set("IOM_TEST_AHEAD", "first-value")
-    assert keys.get("IOM_TEST_AHEAD") == "first-value"
-    other_process.set("IOM_TEST_AHEAD", "second-value")
-    assert keys.recent("IOM_TEST_AHEAD") == "first-value"  # young: no read
+    other_process.set("TEST_AHEAD_KEY", "first-value")
+    assert keys.get("TEST_AHEAD_KEY") == "first-value"
+    other_process.set("TEST_AHEAD_KEY", "second-value")
+    assert keys.recent("TEST_AHEAD_KEY") == "first-value"  # young: no read
     time.sleep(past_half)
-    assert keys.recent("IOM_TEST_AHEAD") == "first-value"  # the answer does not wait
-    assert _until(lambda: keys.recent("IOM_TEST_AHEAD") == "second-value", timeout_s=lands)
+    assert keys.recent("TEST_AHEAD_KEY") == "first-value"  # the answer does not wait
+    assert _until(lambda: keys.recent("TEST_AHEAD_KEY") == "second-value", timeout_s=lands)
     time.sleep(0.5 * fresh)  # past FRESH_S since the first read: without the renewal it would be stale
-    assert keys.recent("IOM_TEST_AHEAD") == "second-value"
+    assert keys.recent("TEST_AHEAD_KEY") == "second-value"
     assert _until(settled, timeout_s=lands)
 
-    other_process.delete("IOM_TEST_AHEAD")  # deleted elsewhere: the renewal drops the value
-    keys._forget("IOM_TEST_AHEAD")
-    other_process.set("IOM_TEST_AHEAD", "third-value")
-    assert keys.get("IOM_TEST_AHEAD") == "third-value"
-    other_process.delete("IOM_TEST_AHEAD")
+    other_process.delete("TEST_AHEAD_KEY")  # deleted elsewhere: the renewal drops the value
+    keys._forget("TEST_AHEAD_KEY")
+    other_process.set("TEST_AHEAD_KEY", "third-value")
+    assert keys.get("TEST_AHEAD_KEY") == "third-value"
+    other_process.delete("TEST_AHEAD_KEY")
     time.sleep(past_half)
-    assert keys.recent("IOM_TEST_AHEAD") == "third-value"
-    assert _until(lambda: keys.recent("IOM_TEST_AHEAD") is None, timeout_s=lands)
-    assert keys.get("IOM_TEST_AHEAD") is None
+    assert keys.recent("TEST_AHEAD_KEY") == "third-value"
+    assert _until(lambda: keys.recent("TEST_AHEAD_KEY") is None, timeout_s=lands)
+    assert keys.get("TEST_AHEAD_KEY") is None
 
-    other_process.set("IOM_TEST_AHEAD", "status-value")  # "is it set?" (the pages) is renewed the same way
-    keys._forget("IOM_TEST_AHEAD")
-    assert keys.status("IOM_TEST_AHEAD").source == "keyring"
-    other_process.delete("IOM_TEST_AHEAD")
+    other_process.set("TEST_AHEAD_KEY", "status-value")  # "is it set?" (the pages) is renewed the same way
+    keys._forget("TEST_AHEAD_KEY")
+    assert keys.status("TEST_AHEAD_KEY").source == "keyring"
+    other_process.delete("TEST_AHEAD_KEY")
     time.sleep(past_half)
-    assert keys.status("IOM_TEST_AHEAD").is_set  # the answer in hand, while it is read again
-    assert _until(lambda: not keys.status("IOM_TEST_AHEAD").is_set, timeout_s=lands)  # before FRESH_S
+    assert keys.status("TEST_AHEAD_KEY").is_set  # the answer in hand, while it is read again
+    assert _until(lambda: not keys.status("TEST_AHEAD_KEY").is_set, timeout_s=lands)  # before FRESH_S
 
-    other_process.set("IOM_TEST_AHEAD", "old-value")  # a set here outranks a read begun before it
-    assert keys.get("IOM_TEST_AHEAD") == "old-value"
+    other_process.set("TEST_AHEAD_KEY", "old-value")  # a set here outranks a read begun before it
+    assert keys.get("TEST_AHEAD_KEY") == "old-value"
     time.sleep(past_half)
     reads_old = threading.Event()
     go_on = threading.Event()
@@ -106,37 +106,37 @@ def test_a_value_past_half_its_freshness_is_read_again_behind_the_call(secret_se
         return value
 
     monkeypatch.setattr(keys, "_read", slow_read)
-    assert keys.recent("IOM_TEST_AHEAD") == "old-value"  # starts the renewal, which reads "old-value"
+    assert keys.recent("TEST_AHEAD_KEY") == "old-value"  # starts the renewal, which reads "old-value"
     assert reads_old.wait(5)
     monkeypatch.setattr(keys, "_read", real_read)
-    keys.set("IOM_TEST_AHEAD", "new-value")
-    assert keys.get("IOM_TEST_AHEAD") == "new-value"
+    keys.set("TEST_AHEAD_KEY", "new-value")
+    assert keys.get("TEST_AHEAD_KEY") == "new-value"
     go_on.set()
     assert _until(settled)
-    assert keys.recent("IOM_TEST_AHEAD") == "new-value"
+    assert keys.recent("TEST_AHEAD_KEY") == "new-value"
 
     uncaught = []  # a renewal that fails says nothing (no thread traceback) and keeps the answer
     monkeypatch.setattr(threading, "excepthook", uncaught.append)
     monkeypatch.setattr(keys, "_read", lambda name: 1 / 0)
     time.sleep(past_half)
-    assert keys.recent("IOM_TEST_AHEAD") == "new-value"
+    assert keys.recent("TEST_AHEAD_KEY") == "new-value"
     assert _until(settled, timeout_s=lands) and not uncaught
-    assert keys.recent("IOM_TEST_AHEAD") == "new-value"
+    assert keys.recent("TEST_AHEAD_KEY") == "new-value"
     monkeypatch.setattr(keys, "_read", real_read)
-    keys.delete("IOM_TEST_AHEAD")
+    keys.delete("TEST_AHEAD_KEY")
 
 
 def test_cli_stores_a_key_from_stdin_and_never_prints_it(secret_service, iom_home):
     env = dict(os.environ, IOM_HOME=str(iom_home))
     env.pop("PYTHON_KEYRING_BACKEND", None)
     run = lambda *a, **kw: subprocess.run([sys.executable, "-m", "studio", *a], env=env, capture_output=True, text=True, **kw)
-    r = run("keys", "set", "IOM_CLI_KEY", input="cli-secret-value-9\n")
+    r = run("keys", "set", "CLI_TEST_KEY", input="cli-secret-value-9\n")
     assert r.returncode == 0, r.stderr
     assert "cli-secret-value-9" not in r.stdout + r.stderr
-    assert secret_service.get_password("iom-studio", "IOM_CLI_KEY") == "cli-secret-value-9"
+    assert secret_service.get_password("iom-studio", "CLI_TEST_KEY") == "cli-secret-value-9"
     r = run("keys", "list", "--json")
-    assert '"IOM_CLI_KEY"' in r.stdout and "cli-secret-value-9" not in r.stdout
-    assert run("keys", "delete", "IOM_CLI_KEY").returncode == 0
-    assert secret_service.get_password("iom-studio", "IOM_CLI_KEY") is None
+    assert '"CLI_TEST_KEY"' in r.stdout and "cli-secret-value-9" not in r.stdout
+    assert run("keys", "delete", "CLI_TEST_KEY").returncode == 0
+    assert secret_service.get_password("iom-studio", "CLI_TEST_KEY") is None
     for path in iom_home.rglob("*"):
         assert not path.is_file() or b"cli-secret-value-9" not in path.read_bytes()

@@ -30,6 +30,31 @@ def test_environment_fallback_uses_the_providers_usual_names(memory_keyring, mon
     assert keys.status("MISSING_KEY").source == "missing"
 
 
+def test_a_key_reference_never_reaches_the_studios_own_secrets_or_other_environment_variables(memory_keyring, monkeypatch):
+    """A model file may come from anyone; its keyRef is sent to its endpoint."""
+    from pydantic import ValidationError
+
+    from studio.secrets.store import SERVICE
+    from studio.spec.model import ModelSpec
+
+    keys = KeyStore()
+    keyring.set_password(SERVICE, "IOM_GATEWAY_TOKEN", "iom-the-gateway-token")  # where security/token.py keeps it
+    monkeypatch.setenv("IOM_GATEWAY_TOKEN", "iom-from-the-environment")
+    assert keys.get("IOM_GATEWAY_TOKEN") is None and keys.status("iom_gateway_token").source == "missing"
+    for act in (lambda: keys.set("IOM_GATEWAY_TOKEN", "x"), lambda: keys.delete("IOM_GATEWAY_TOKEN")):
+        with pytest.raises(UserError, match="the studio's own"):
+            act()
+    assert keyring.get_password(SERVICE, "IOM_GATEWAY_TOKEN") == "iom-the-gateway-token"
+    with pytest.raises(ValidationError, match="studio's own secrets"):
+        ModelSpec(id="x/steal", name="x", provider="openai", api="openai-chat", endpoint="http://evil.example/v1",
+                  key_ref="IOM_GATEWAY_TOKEN")
+    monkeypatch.setenv("DATABASE_URL", "postgres://user:pw@db/prod")
+    monkeypatch.setenv("MISTRAL_API_KEY", "mistral-env")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp-env")
+    assert keys.get("DATABASE_URL") is None and keys.get("PATH") is None
+    assert keys.get("MISTRAL_API_KEY") == "mistral-env" and keys.get("GITHUB_TOKEN") == "ghp-env"
+
+
 def test_without_a_backend_the_studio_says_so_and_writes_no_plaintext(monkeypatch, iom_home):
     previous = keyring.get_keyring()
     keyring.set_keyring(fail.Keyring())
@@ -77,13 +102,13 @@ def test_a_key_status_is_read_once_per_freshness_window_and_forgotten_on_change(
     reads = []
     real = kr.get_password
     monkeypatch.setattr(kr, "get_password", lambda service, name: reads.append(name) or real(service, name))
-    assert not keys.status("IOM_TEST_STATUS_KEY").is_set
-    assert not keys.status("IOM_TEST_STATUS_KEY").is_set
-    assert reads == ["IOM_TEST_STATUS_KEY"]
-    keys.set("IOM_TEST_STATUS_KEY", "v-123")
-    assert keys.status("IOM_TEST_STATUS_KEY").source == "keyring"
-    keys.delete("IOM_TEST_STATUS_KEY")
-    assert keys.status("IOM_TEST_STATUS_KEY").source == "missing"
+    assert not keys.status("TEST_STATUS_KEY").is_set
+    assert not keys.status("TEST_STATUS_KEY").is_set
+    assert reads == ["TEST_STATUS_KEY"]
+    keys.set("TEST_STATUS_KEY", "v-123")
+    assert keys.status("TEST_STATUS_KEY").source == "keyring"
+    keys.delete("TEST_STATUS_KEY")
+    assert keys.status("TEST_STATUS_KEY").source == "missing"
 
 
 class SlowKeys:
