@@ -276,31 +276,50 @@ async def health_card(studio) -> None:
 
 
 async def gateway_card(studio, base_url: str) -> None:
-    """The gateway token (what SDKs send as api_key): masked, shown on request, copied, renewed."""
+    """The gateway token (what SDKs send as api_key): shown on request, copied, renewed. The page
+    is built without it: it reaches the browser only when the user presses Show or Copy (a page
+    saved, or read by an extension, does not carry it)."""
     from studio.security.token import gateway_token, new_gateway_token, where_kept
 
     ui.label("Gateway").classes("text-h6")
     ui.label("OpenAI- and Anthropic-compatible clients reach the studio at this address with this token as "
              "their api_key; other web pages cannot use it.").classes("text-sm opacity-70")
-    token = {"value": await io_bound(gateway_token, studio.home, studio.keys)}
     ui.label(base_url).classes("font-mono").props("data-testid=gateway-url")
     with ui.row().classes("items-center gap-2 no-wrap"):
-        shown = ui.input("Token", password=True, password_toggle_button=True, value=token["value"]).props(
+        shown = ui.input("Token", value="", placeholder="hidden: Show or Copy").props(
             "dense outlined readonly data-testid=gateway-token").classes("w-96 font-mono")
 
-        def copy() -> None:
-            ui.clipboard.write(token["value"])
-            ui.notify("Gateway token copied.", type="positive")
+        async def current() -> str | None:
+            try:
+                return await io_bound(gateway_token, studio.home, studio.keys)
+            except Exception as e:  # noqa: BLE001
+                notify_error(e)
+                return None
+
+        async def show() -> None:
+            if shown.value:
+                shown.value = ""
+                reveal.text, reveal.icon = "Show", "visibility"
+            elif (value := await current()) is not None:
+                shown.value = value
+                reveal.text, reveal.icon = "Hide", "visibility_off"
+
+        async def copy() -> None:
+            if (value := await current()) is not None:
+                ui.clipboard.write(value)
+                ui.notify("Gateway token copied.", type="positive")
 
         async def renew() -> None:
             try:
-                token["value"] = await io_bound(new_gateway_token, studio.home, studio.keys)
+                value = await io_bound(new_gateway_token, studio.home, studio.keys)
             except Exception as e:  # noqa: BLE001
                 notify_error(e)
                 return
-            shown.value = token["value"]
+            shown.value = value  # asked for: the user will paste it into their clients
+            reveal.text, reveal.icon = "Hide", "visibility_off"
             ui.notify("New gateway token made; the old one no longer works.", type="positive")
 
+        reveal = ui.button("Show", icon="visibility", on_click=show).props("dense flat data-testid=gateway-show")
         ui.button("Copy", icon="content_copy", on_click=copy).props("dense outline data-testid=gateway-copy")
         ui.button("New token", icon="autorenew", on_click=lambda: confirm(
             "Make a new gateway token? Clients using the old one are refused from now on.", renew,

@@ -101,13 +101,22 @@ async def test_test_button_reports_a_refused_key(user: User, loopback_model):
 async def test_gateway_token_is_shown_masked_copied_and_renewed(user: User, memory_keyring, iom_home):
     from studio.security.token import KEY_NAME, token_matches
 
+    from studio.security.token import gateway_token
+
+    first = gateway_token(iom_home)
     await user.open("/settings")
     await user.should_see("Gateway")
     field = element(user, "gateway-token")
-    first = field.value
-    assert first.startswith("iom-") and memory_keyring.store[(SERVICE, KEY_NAME)] == first
-    assert "password" in str(field.props.get("type", "password"))  # masked until the user asks
+    assert field.value == "" and memory_keyring.store[(SERVICE, KEY_NAME)] == first
+    page = repr([(e.props, getattr(e, "value", None), getattr(e, "text", None)) for e in user.client.elements.values()])
+    assert first not in page  # the page is built without it
     assert element(user, "gateway-url").text == "http://test/v1"
+    by_testid(user, "gateway-show").click()
+    await settle()
+    assert element(user, "gateway-token").value == first  # on request
+    by_testid(user, "gateway-show").click()
+    await settle()
+    assert element(user, "gateway-token").value == ""
     by_testid(user, "gateway-copy").click()
     await user.should_see("Gateway token copied.")
     by_testid(user, "gateway-new").click()
