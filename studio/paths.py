@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -17,10 +18,24 @@ def home_dir() -> Path:
     return Path(env).expanduser() if env else Path(platformdirs.user_data_dir("iom-studio", appauthor=False))
 
 
+_private: set[Path] = set()
+
+
 def data_home() -> Path:
-    """The data dir, created on first use."""
+    """The data dir, created on first use, readable by this user only: it holds the audit trail
+    (every call's input and output) and the cached outputs, which DuckDB and SQLite create
+    readable by all. A dir of ours that others can read (made before this rule) is closed once
+    per process."""
     home = home_dir()
-    home.mkdir(parents=True, exist_ok=True)
+    if home in _private:
+        return home
+    try:
+        home.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        info = home.stat()
+        if stat.S_ISDIR(info.st_mode) and info.st_mode & 0o077 and info.st_uid == getattr(os, "getuid", lambda: -1)():
+            home.chmod(0o700)
+    _private.add(home)
     return home
 
 

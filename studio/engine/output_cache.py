@@ -28,6 +28,7 @@ from pathlib import Path
 
 from studio.engine.cache_settings import RemoteMaxAge
 from studio.errors import UserError
+from studio.secrets.redact import redactor
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,11 @@ class OutputCache:
             return None
 
     def put(self, key: str, entry: dict, *, model: str | None = None) -> None:
+        """Store an answer; a key it holds (a provider that echoed it) is masked, as the audit trail masks it."""
         text = json.dumps(entry, ensure_ascii=False, default=str)
+        if redactor.holds_known(text):
+            entry = redactor.data(entry)
+            text = json.dumps(entry, ensure_ascii=False, default=str)
         try:
             size = len(text.encode("utf-8"))
         except UnicodeEncodeError:

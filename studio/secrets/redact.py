@@ -52,11 +52,15 @@ class Redactor:
             text = _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
         return text
 
+    def holds_known(self, serialized: str) -> bool:
+        """True when JSON text holds a value this process knows is secret (raw or JSON-escaped)."""
+        return any(value in serialized for value in self._longest_first + self._as_json)
+
     def is_clean(self, serialized: str) -> bool:
         """True when JSON text holds nothing `data()` would mask: no remembered value (raw or
         as JSON escapes it), no key shape, no bearer token, no secret-named field. A record
         is walked string by string only when this says no."""
-        if any(value in serialized for value in self._longest_first + self._as_json):
+        if self.holds_known(serialized):
             return False
         return not (_KEY_SHAPES.search(serialized) or _AUTH_HEADER.search(serialized)
                     or _SECRET_FIELD.search(serialized))

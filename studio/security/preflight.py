@@ -40,7 +40,7 @@ def check_home_writable(home: Path) -> None:
     """The studio writes its registry, records and settings under IOM_HOME from its first page
     on: a folder it cannot write (read-only, full, not its owner's) is said before it serves."""
     try:
-        home.mkdir(parents=True, exist_ok=True)
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)  # this user's only, as paths.data_home makes it
         fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=home)
         try:
             os.write(fd, b"\n" * 4096)  # a full disk refuses the data, not always the name

@@ -109,3 +109,18 @@ def test_a_built_in_model_keys_on_its_code_and_libraries(monkeypatch):
     monkeypatch.setattr(local, "implementation_version", lambda: "the next release")
     after = model_version(builtin.model_copy()), model_version(remote.model_copy())  # new objects: not the memo
     assert after[0] != before[0] and after[1] == before[1]
+
+
+def test_a_key_an_answer_echoed_is_masked_before_it_is_stored(tmp_path):
+    """The audit trail masks a key a provider echoed; the cache file must not keep it either."""
+    from studio.secrets import redactor
+
+    redactor.remember("sk-cache-echo-secret-0042")
+    cache, _ = make_cache(tmp_path)
+    cache.put("k", {"output": {"text": "you sent Bearer sk-cache-echo-secret-0042, thanks"}}, model="m/a")
+    cache.put("plain", {"output": {"text": "nothing secret"}}, model="m/a")
+    assert "sk-cache-echo-secret-0042" not in json.dumps(cache.get("k"))
+    assert cache.get("plain")["output"]["text"] == "nothing secret"
+    cache.close()
+    stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+    assert b"sk-cache-echo-secret-0042" not in stored and b"nothing secret" in stored
