@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import threading
 import time
@@ -31,6 +32,7 @@ from studio.paths import data_home
 from studio.secrets.redact import redactor
 
 SERVICE = "iom-studio"
+log = logging.getLogger(__name__)
 
 # Usual environment variable names per key reference, tried in order.
 ENV_ALIASES: dict[str, tuple[str, ...]] = {
@@ -181,7 +183,7 @@ class KeyStore:
             raise UserError(NO_BACKEND_HELP)
         try:
             keyring.set_password(SERVICE, name, value)
-        except keyring.errors.KeyringError as e:
+        except Exception as e:  # noqa: BLE001 - a backend's own errors (secretstorage's, D-Bus's) too
             raise UserError(f"the keyring refused to store {name} ({type(e).__name__}); {NO_BACKEND_HELP}") from None
         redactor.remember(value)
         self._forget(name)
@@ -227,7 +229,8 @@ class KeyStore:
         if self.available():
             try:
                 value = keyring.get_password(SERVICE, name)
-            except keyring.errors.KeyringError:
+            except Exception as e:  # noqa: BLE001 - a backend's own errors (secretstorage's, D-Bus's) too
+                _said_unreadable(e)
                 value = None
             if value:
                 return value, "keyring"
@@ -247,6 +250,8 @@ class KeyStore:
         except keyring.errors.PasswordDeleteError:
             if name not in self._names():
                 raise UserError(f"there is no stored key named {name}.") from None
+        except Exception as e:  # noqa: BLE001 - a backend's own errors
+            raise UserError(f"the keyring could not delete {name} ({type(e).__name__}); {NO_BACKEND_HELP}") from None
         finally:
             self._forget(name)  # and after: a read begun meanwhile may have found the old value
         self._save_names([n for n in self._names() if n != name])
@@ -303,6 +308,18 @@ def choose_backend_early() -> None:
     libraries with ldconfig and gcc: about 40 ms, mostly spent waiting on those programs. The
     web app calls this as its server starts, so the first page's key check finds it done."""
     threading.Thread(target=keyring.get_keyring, name="choose keyring backend", daemon=True).start()
+
+
+_told: set[str] = set()
+
+
+def _said_unreadable(e: Exception) -> None:
+    """A keyring that fails a read is logged once per kind of failure; the key reads as not set."""
+    kind = type(e).__name__
+    if kind not in _told:
+        _told.add(kind)
+        log.warning("the OS keyring could not be read (%s: %s); keys read as not set until it can", kind,
+                    str(e).splitlines()[0] if str(e) else "")
 
 
 def _check_name(name: str) -> None:

@@ -117,7 +117,7 @@ def _load(home: Path, keys) -> str | None:
     if _keyring_ok(keys):
         try:
             value = keyring.get_password(SERVICE, KEY_NAME)
-        except keyring.errors.KeyringError:
+        except Exception:  # noqa: BLE001 - a backend's own errors (secretstorage's) as keyring's: the file then
             value = None
         if value:
             return value
@@ -134,7 +134,7 @@ def _store(home: Path, keys, token: str) -> str:
             keyring.set_password(SERVICE, KEY_NAME, token)
             (home / TOKEN_FILE).unlink(missing_ok=True)
             return token
-        except keyring.errors.KeyringError:
+        except Exception:  # noqa: BLE001 - as in _load
             pass
     path = home / TOKEN_FILE
     tmp = path.with_name(f".{TOKEN_FILE}.{os.getpid()}.tmp")

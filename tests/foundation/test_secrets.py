@@ -139,3 +139,27 @@ async def test_keys_asked_for_at_once_are_read_once_and_a_cancelled_caller_stops
     assert answers == [{"A": "value-of-A"}] * 63 and keys.reads == ["A"]
     assert (await read_keys(keys, ["A", "B"])) == {"A": "value-of-A", "B": "value-of-B"}
     assert keys.reads == ["A", "A", "B"]  # once done, a later call reads afresh (the store keeps what is recent)
+
+
+def test_a_keyring_backend_failing_in_its_own_words_is_one_sentence_not_a_crash(memory_keyring, monkeypatch, iom_home):
+    """secretstorage raises its own exceptions (ItemNotFoundException…), not keyring's: every
+    page and every /v1 token check turned into a 500 with them."""
+    from studio.security.token import token_matches
+
+    class ItemNotFoundException(Exception):
+        pass
+
+    def broken(*_):
+        raise ItemNotFoundException("Object does not exist at path /org/freedesktop/secrets/collection/login/2")
+
+    monkeypatch.setattr(memory_keyring, "get_password", broken)
+    monkeypatch.setattr(memory_keyring, "set_password", broken)
+    monkeypatch.setattr(memory_keyring, "delete_password", broken)
+    keys = KeyStore()
+    assert keys.get("OPENAI_API_KEY") is None and keys.status("OPENAI_API_KEY").source == "missing"
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env-still-works")
+    assert KeyStore().get("OPENAI_API_KEY") == "sk-env-still-works"
+    for act in (lambda: keys.set("OPENAI_API_KEY", "x"), lambda: keys.delete("OPENAI_API_KEY")):
+        with pytest.raises(UserError, match="ItemNotFoundException"):
+            act()
+    assert token_matches(iom_home, "not-the-token") is False
