@@ -1,3 +1,7 @@
 from studio.cli import main
 
-raise SystemExit(main())
+try:
+    code = main()
+except KeyboardInterrupt:  # pressed as the command returned: it is done
+    code = 130
+raise SystemExit(code)

@@ -64,8 +64,11 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
     if not m:
         raise UserError(f"{text!r} is not a time span; use e.g. 30m, 24h, 7d or 4w (or 'all').")
     n, unit = int(m.group(1)), m.group(2)
-    delta = {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
-    return (now or datetime.now(timezone.utc)) - delta
+    try:
+        delta = {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+        return (now or datetime.now(timezone.utc)) - delta
+    except (OverflowError, ValueError):  # more than the calendar holds: everything there is
+        raise UserError(f"{text!r} reaches back before the year 1; use a shorter span, e.g. 365d, or 'all'.") from None
 
 
 def _facts(f: Filters, rollup: str | None = None) -> tuple[str, list]:

@@ -13,10 +13,11 @@ from studio.errors import UserError
 from studio.spec.base import SpecModel
 
 FILE_NAME = "analytics.json"
+MAX_RETENTION_DAYS = 36_500  # a hundred years: past that, dates overflow
 
 
 class AnalyticsSettings(SpecModel):
-    retention_days: int | None = Field(default=None, ge=1)  # None keeps call detail forever
+    retention_days: int | None = Field(default=None, ge=1, le=MAX_RETENTION_DAYS)  # None keeps call detail forever
     audit_hashes_only: bool = False  # store only sha256 of inputs/outputs, never their content
     # DuckDB's own default is 80% of the machine's memory, which a long session or a long batch
     # slowly takes as cache of a growing database; beyond this it evicts (or spills to disk).

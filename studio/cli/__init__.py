@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from studio.cli import analytics, batch, cache, datasets, eval, gateway, invoke, keys, models, pipelines, run, serve
-from studio.cli.common import run_command
-from studio.logs import log_sentences_for_a_command
 
-COMMAND_MODULES = [serve, models, invoke, pipelines, run, keys, analytics, datasets, batch, eval, gateway, cache]
+def command_modules() -> list:
+    """Each command group's module, imported when a command runs (not with this package: a
+    Ctrl-C during these imports is then caught by main, not printed as a traceback)."""
+    from studio.cli import analytics, batch, cache, datasets, eval, gateway, invoke, keys, models, pipelines, run, serve
+
+    return [serve, models, invoke, pipelines, run, keys, analytics, datasets, batch, eval, gateway, cache]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,18 +24,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="IoM Studio: one registry, pipelines, a console and analytics for many AI models.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMAND_MODULES:
+    for module in command_modules():
         module.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    for stream in (sys.stdout, sys.stderr):  # any text prints, even a lone surrogate from a provider
-        if hasattr(stream, "reconfigure"):
-            stream.reconfigure(errors="backslashreplace")
-    log_sentences_for_a_command()
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        for stream in (sys.stdout, sys.stderr):  # any text prints, even a lone surrogate from a provider
+            if hasattr(stream, "reconfigure"):
+                stream.reconfigure(errors="backslashreplace")
+        from studio.cli.common import run_command
+        from studio.logs import log_sentences_for_a_command
+
+        log_sentences_for_a_command()
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:  # pressed while the studio was still loading: nothing was done yet
+        print("error: interrupted before anything was done.", file=sys.stderr)
+        return 130
     return run_command(args)
 
 

@@ -6,7 +6,8 @@ import sys
 
 from studio.analytics import queries as q
 from studio.analytics.remote import read_anywhere
-from studio.cli.common import print_json, print_table, studio, whole_number
+from studio.analytics.settings import MAX_RETENTION_DAYS
+from studio.cli.common import MOST_ROWS, print_json, print_table, studio, whole_number
 from studio.errors import UserError
 from studio import formats
 
@@ -29,7 +30,7 @@ def register(sub) -> None:
     p = runs.add_parser("list", help="recent runs, newest first")
     p.add_argument("--since", default="all")
     p.add_argument("--pipeline")
-    p.add_argument("--limit", type=whole_number(1), default=50)
+    p.add_argument("--limit", type=whole_number(1, MOST_ROWS), default=50)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_runs_list)
     p = runs.add_parser("show", help="one run with its nodes: model, inputs, output, timings, cost")
@@ -47,14 +48,16 @@ def _analytics(args) -> int:
     s = studio()
     changes = {}
     if args.set_retention_days is not None:
-        if args.set_retention_days < 0:
-            raise UserError("--set-retention-days takes a number of days, or 0 to keep call detail forever.")
+        if not 0 <= args.set_retention_days <= MAX_RETENTION_DAYS:
+            raise UserError(f"--set-retention-days takes 1 to {MAX_RETENTION_DAYS} days, or 0 to keep call detail "
+                            f"forever; nothing was changed.")
         changes["retention_days"] = args.set_retention_days or None
     if args.set_hashes_only:
         changes["audit_hashes_only"] = args.set_hashes_only == "on"
     if changes:
         new = s.analytics.update_settings(**changes)
-        print(f"settings: retention {new.retention_days or 'forever'} days, audit "
+        kept = f"{new.retention_days} days" if new.retention_days else "forever"
+        print(f"settings: retention {kept}, audit "
               f"{'hashes only' if new.audit_hashes_only else 'hashes and content'} ({s.home / 'analytics.json'})",
               file=sys.stderr)
     if args.retention:

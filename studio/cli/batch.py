@@ -10,8 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from studio.cli.common import (interrupted, print_json, print_json_with_rows, print_table, progress_bars,
-                               run_until_interrupted, studio, total_cost)
+from studio.cli.common import (MOST_ROWS, interrupted, print_json, print_json_with_rows, print_table, progress_bars,
+                               run_until_interrupted, studio, total_cost, whole_number)
 from studio.errors import UserError
 
 
@@ -22,8 +22,8 @@ def register(sub) -> None:
     p = b.add_parser("run", help="run (or resume) a batch")
     p.add_argument("target", nargs="?", help="a pipeline id or a model id")
     p.add_argument("--data", help="a dataset id or a CSV/JSONL/Parquet file")
-    p.add_argument("--limit", type=int, help="only the first N rows")
-    p.add_argument("--concurrency", type=int, default=8, help="rows run at once (default 8)")
+    p.add_argument("--limit", type=whole_number(1, MOST_ROWS), help="only the first N rows")
+    p.add_argument("--concurrency", type=whole_number(1, 100_000), default=8, help="rows run at once (default 8)")
     p.add_argument("--executor", choices=["local", "ray"], default="local")
     p.add_argument("--ray-address", help="an existing Ray cluster (default: RAY_ADDRESS, else a local Ray)")
     p.add_argument("--no-cache", action="store_true",

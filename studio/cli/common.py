@@ -21,6 +21,10 @@ from studio.secrets import redact
 T = TypeVar("T")
 
 
+# the most rows a --limit or --rows can name: past it a slice of a file (islice) or DuckDB's LIMIT overflows
+MOST_ROWS = 10**12
+
+
 def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
     """An argparse type for a count or a port: a bad value is argparse's one usage line (a
     negative --limit reached DuckDB's LIMIT, a --port of 70000 socket.bind, as tracebacks)."""
@@ -30,7 +34,8 @@ def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
         except ValueError:
             n = None
         if n is None or n < low or (high is not None and n > high):
-            wanted = f"a whole number from {low} to {high}" if high is not None else f"a whole number, {low} or more"
+            top = f"{high:,}" if high is not None and high >= 10**6 else high  # 1,000,000,000,000; 65535
+            wanted = f"a whole number from {low} to {top}" if high is not None else f"a whole number, {low} or more"
             raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}")
         return n
     return parse
@@ -225,10 +230,17 @@ def write_output(text: str, path: str | None) -> None:
 
         from studio.atomic import write_text
 
+        target = Path(path)
+        if target.is_dir():
+            raise UserError(f"{path} is a folder; give a file name in it, e.g. {target / 'export.json'}.")
+        if not target.parent.is_dir():  # a typo would make folders anywhere
+            raise UserError(f"there is no folder {target.parent}; make it first, or give another path.")
         try:
-            write_text(Path(path), text)
+            write_text(target, text)  # a refusal is NotSaved: a UserError naming the file
+        except UserError:
+            raise
         except OSError as e:
-            raise UserError(f"could not write {path} ({e.strerror}).") from None
+            raise UserError(f"could not write {path}: {system_error_sentence(e)}") from None
         print(f"wrote {path}", file=sys.stderr)
     else:
         sys.stdout.write(text)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 
-from studio.cli.common import print_json, print_table, whole_number
+from studio.cli.common import MOST_ROWS, print_json, print_table, whole_number
 
 
 def register(sub) -> None:
@@ -31,7 +31,7 @@ def register(sub) -> None:
 
     p = ds.add_parser("show", help="a dataset's (or a data file's) schema, row count, mapping and first rows")
     p.add_argument("id", help="a dataset id, or the path of a CSV, JSONL or Parquet file")
-    p.add_argument("--rows", type=whole_number(0), default=5, help="how many rows to preview (default 5)")
+    p.add_argument("--rows", type=whole_number(0, MOST_ROWS), default=5, help="how many rows to preview (default 5)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_show)
 
@@ -58,9 +58,12 @@ def _import(args) -> int:
 
 
 def _list(args) -> int:
-    from studio.eval.datasets import empty_hint, list_datasets
+    from studio.eval.datasets import damaged_datasets, empty_hint, list_datasets
 
     items = list_datasets(_home())
+    for dataset_id in damaged_datasets(_home()):
+        print(f"warning: the dataset {dataset_id!r} has a damaged meta.json and is left out; "
+              f"'iom datasets delete {dataset_id}' removes it.", file=sys.stderr)
     if args.json:
         print_json([d.to_json() for d in items])
         return 0
@@ -99,11 +102,14 @@ def _map(args) -> int:
 
 
 def _delete(args) -> int:
-    from studio.eval.datasets import delete_dataset, deleted_note, get_dataset
+    from studio.eval.datasets import DamagedDataset, delete_dataset, deleted_note, get_dataset
 
     home = _home()
     for dataset_id in args.ids:  # every id checked before any is removed: a typo in the third deletes nothing
-        get_dataset(home, dataset_id)
+        try:
+            get_dataset(home, dataset_id)
+        except DamagedDataset:  # deleting it is the way out
+            pass
     for dataset_id in args.ids:
         print(deleted_note(*delete_dataset(home, dataset_id)), file=sys.stderr)
     return 0

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import sys
 
-from studio.cli.common import (interrupted, print_json, print_json_list, print_table, progress_bars,
-                               run_until_interrupted, studio, total_cost)
+from studio.cli.common import (MOST_ROWS, interrupted, print_json, print_json_list, print_table, progress_bars,
+                               run_until_interrupted, studio, total_cost, whole_number)
 from studio.errors import UserError
 
 
@@ -24,8 +24,8 @@ def register(sub) -> None:
                    help="TARGET[@NODE=MODEL|NODE=STRATEGY[:MIN_QUALITY],…][#COLUMN=FIELD,…]; repeat for each variant")
     p.add_argument("--score", "-s", action="append", required=True,
                    help="COLUMN:KIND[:ARG], e.g. sentiment:classification, answer:llm_judge:MODEL_ID; repeatable")
-    p.add_argument("--limit", type=int)
-    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--limit", type=whole_number(1, MOST_ROWS))
+    p.add_argument("--concurrency", type=whole_number(1, 100_000), default=8)
     p.add_argument("--executor", choices=["local", "ray"], default="local")
     p.add_argument("--reuse-cache", action="store_true",
                    help="answer nodes from cached outputs where they exist: cheaper, but those rows' cost and "
@@ -168,13 +168,14 @@ def _compare(args) -> int:
     if args.json:
         print_json_list(diffs)
         return 0
-    count = 0
+    shown = differ = 0
     for d in diffs:
-        print(f"row {d['index']}: expected {json.dumps(d['expected'], ensure_ascii=False)}")
+        print(f"row {d['index']}: expected {json.dumps(d['expected'], ensure_ascii=False)}"
+              + ("" if d["differs"] else " (the same)"))
         print(f"  A {d['a']['status']}: {json.dumps(d['a']['fields'], ensure_ascii=False)} scores {d['a']['scores']}")
         print(f"  B {d['b']['status']}: {json.dumps(d['b']['fields'], ensure_ascii=False)} scores {d['b']['scores']}")
-        count += 1
-    print(f"{count} row(s) differ.", file=sys.stderr)
+        shown, differ = shown + 1, differ + d["differs"]
+    print(f"{shown} row(s) shown, {differ} differ." if args.all else f"{differ} row(s) differ.", file=sys.stderr)
     return 0
 
 

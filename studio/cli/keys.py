@@ -39,6 +39,13 @@ def _set(args) -> int:
     value = _read_value(args.name)
     if not value.strip():
         raise UserError(f"no value was given for {args.name}; nothing was stored.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 (a key file saved as UTF-16) arrive as surrogates
+        raise UserError(f"the value given for {args.name} is not UTF-8 text (a file saved as UTF-16?); "
+                        f"nothing was stored.") from None
+    if "\x00" in value:
+        raise UserError(f"the value given for {args.name} holds a NUL byte, which no key has; nothing was stored.")
     s.keys.set(args.name, value)
     print(f"stored {args.name} in the keyring ({s.keys.backend_name()})")
     return 0

@@ -137,7 +137,7 @@ def _add(args) -> int:
                 ident = from_prototype(entry)[0].id
             except Exception:
                 ident = None
-        if ident and s.models.find(ident) is not None:
+        if isinstance(ident, str) and ident and s.models.find(ident) is not None:
             raise UserError(f"a model with id {ident!r} exists already; use 'iom models import' to update it.")
     report = s.models.import_doc(entries, source=args.file)
     _print_report(report)

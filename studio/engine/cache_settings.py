@@ -41,6 +41,8 @@ def load_cache_settings(home: Path) -> CacheSettings:
         return CacheSettings()
     except OSError as e:
         raise UserError(f"could not read {path} ({e.strerror or e}); check its permissions.") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not text (not UTF-8); fix or delete it.") from None
     try:
         return CacheSettings.model_validate(json.loads(text))
     except ValueError as e:

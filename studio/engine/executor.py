@@ -254,6 +254,8 @@ class Engine:
         if found is not None:
             return found[1], found[2]
         problems = tuple(validate_against(pipeline, specs))
+        if problems and hasattr(self.models, "unreadable"):  # a model file that is damaged, said as such
+            problems = tuple(validate_against(pipeline, specs, self.models.unreadable()))
         if len(self._validated) >= 32:
             self._validated.pop(next(iter(self._validated)))
         graph = Graph.of(pipeline)  # a pure function of the same content: kept beside the answer

@@ -27,12 +27,18 @@ class Problem:
 
 
 def validate_pipeline(pipeline: Pipeline, models) -> list[Problem]:
-    """`models` is the ModelRegistry (anything with `all()`)."""
-    return validate_against(pipeline, models.all())
+    """`models` is the ModelRegistry (anything with `all()`; `unreadable()` where it has it)."""
+    problems = validate_against(pipeline, models.all())
+    if problems and hasattr(models, "unreadable"):
+        problems = validate_against(pipeline, models.all(), models.unreadable())
+    return problems
 
 
-def validate_against(pipeline: Pipeline, registered: list[ModelSpec]) -> list[Problem]:
-    """Every problem of the pipeline over these registered model specs, each on its node or edge."""
+def validate_against(pipeline: Pipeline, registered: list[ModelSpec],
+                     unreadable: dict[str, str] | None = None) -> list[Problem]:
+    """Every problem of the pipeline over these registered model specs, each on its node or edge;
+    `unreadable` (model id -> why its file cannot be read) says so of a node naming one."""
+    unreadable = unreadable or {}
     problems: list[Problem] = []
     add = lambda where, msg: problems.append(Problem(where, msg))  # noqa: E731
     specs = {s.id: s for s in registered}
@@ -51,7 +57,7 @@ def validate_against(pipeline: Pipeline, registered: list[ModelSpec]) -> list[Pr
         add("pipeline", "the pipeline has no output node; add one so the run has a result")
 
     for n in pipeline.nodes:
-        _check_node(n, specs, add)
+        _check_node(n, specs, unreadable, add)
     for sentence in gateway_problems(pipeline, specs):
         add("pipeline", sentence)
 
@@ -79,10 +85,12 @@ def validate_against(pipeline: Pipeline, registered: list[ModelSpec]) -> list[Pr
     return problems
 
 
-def _check_node(n, specs, add) -> None:
+def _check_node(n, specs, unreadable, add) -> None:
     if n.kind == "model":
         if not n.model:
             add(n.id, "is a model node without a model; pick one from the registry")
+        elif n.model in unreadable:
+            add(n.id, f"names model {n.model!r}, whose file {unreadable[n.model]}")
         elif n.model not in specs:
             add(n.id, f"names model {n.model!r}, which is not in the registry; register it or pick another")
     if n.kind == "capability":

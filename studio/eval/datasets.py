@@ -259,6 +259,17 @@ def import_dataset(home: Path, file: str | Path, dataset_id: str | None = None, 
     return ds
 
 
+class DamagedDataset(UserError):
+    """A dataset folder whose meta.json cannot be read: it can be deleted, nothing else."""
+
+
+def damaged_datasets(home: Path) -> list[str]:
+    """The ids of dataset folders whose meta.json cannot be read (`list_datasets` leaves them out)."""
+    root = datasets_root(home)
+    good = {d.id for d in list_datasets(home)}
+    return [p.parent.name for p in sorted(root.glob("*/meta.json")) if p.parent.name not in good] if root.is_dir() else []
+
+
 def list_datasets(home: Path) -> list[Dataset]:
     def read(meta: Path) -> Dataset:
         return Dataset.from_json(json.loads(meta.read_text("utf-8")))
@@ -266,13 +277,17 @@ def list_datasets(home: Path) -> list[Dataset]:
 
 
 def get_dataset(home: Path, dataset_id: str) -> Dataset:
+    if not ID_RE.match(dataset_id):  # a path ("/tmp/x.csv", "../x") is no id: never joined onto the folder
+        raise UserError(f"there is no file {dataset_id!r} and no dataset of that id; 'iom datasets list' shows "
+                        f"the imported ones.")
     meta = datasets_root(home) / dataset_id / "meta.json"
     try:
         return Dataset.from_json(json.loads(meta.read_text("utf-8")))
     except FileNotFoundError:
         raise UserError(missing_dataset(dataset_id)) from None
     except (ValueError, KeyError, TypeError):
-        raise UserError(f"the dataset {dataset_id!r} has a damaged meta.json; import its file again.") from None
+        raise DamagedDataset(f"the dataset {dataset_id!r} has a damaged meta.json; 'iom datasets delete "
+                             f"{dataset_id}' removes it, then import its file again.") from None
 
 
 def delete_dataset(home: Path, dataset_id: str) -> tuple[Dataset, list[str]]:
@@ -284,7 +299,10 @@ def delete_dataset(home: Path, dataset_id: str) -> tuple[Dataset, list[str]]:
 
     if not ID_RE.match(dataset_id):
         raise UserError(f"{dataset_id!r} is not a dataset id; 'iom datasets list' shows the imported ones.")
-    ds = get_dataset(home, dataset_id)
+    try:
+        ds = get_dataset(home, dataset_id)
+    except DamagedDataset:  # what it held cannot be read; the folder can still go
+        ds = Dataset(id=dataset_id, format="", file="", rows=0, columns=[])
     lock = DatasetLock(home, dataset_id)
     try:
         used = [plan.id for plan in batch_plans(home) if plan.dataset_id == dataset_id]  # (their plans, not their rows)
@@ -415,8 +433,8 @@ def free_id(home: Path, name: str) -> str:
 def resolve(home: Path, ref: str) -> tuple[Dataset | None, Path, str]:
     """A dataset id or a file path -> (dataset or None, file, format)."""
     path = Path(ref)
-    if path.suffix.lower() in FORMATS and path.is_file():
-        return None, path, format_of(path)
+    if path.is_file() and (path.suffix.lower() in FORMATS or not (datasets_root(home) / ref).is_dir()):
+        return None, path, format_of(path)  # which says so when the extension is not one it reads
     ds = get_dataset(home, ref)
     return ds, dataset_file(home, ds), ds.format
 

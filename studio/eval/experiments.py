@@ -369,7 +369,8 @@ def row_diffs(home: Path, doc: dict, a: str, b: str, *, only_different: bool = T
         same = fields_a == fields_b and x.get("status") == y.get("status")
         if only_different and same:
             continue
-        yield {"index": index, "inputs": x.get("inputs") or y.get("inputs"), "expected": x.get("expected") or y.get("expected"),
+        yield {"index": index, "differs": not same,
+               "inputs": x.get("inputs") or y.get("inputs"), "expected": x.get("expected") or y.get("expected"),
                "a": {"status": x.get("status"), "fields": fields_a, "scores": scores_a, "error": x.get("error")},
                "b": {"status": y.get("status"), "fields": fields_b, "scores": scores_b, "error": y.get("error")}}
 

@@ -77,6 +77,8 @@ def discover_ollama(url: str | None, registered_ids: set[str], timeout_s: float 
     base = ollama_base(url)
     try:
         r = httpx.get(f"{base}/api/tags", timeout=timeout_s)
+    except httpx.InvalidURL as e:
+        raise UserError(f"{base} is not a usable address ({e}); give one like http://127.0.0.1:11434.") from None
     except httpx.HTTPError:
         raise UserError(f"no Ollama server answers at {base}; start it ('ollama serve') or give its address "
                         "with --url or OLLAMA_HOST.") from None

@@ -103,7 +103,11 @@ class JsonFolder(Generic[T]):
         write_json(self.path_for(ident), data, durable=durable)
 
     def delete(self, ident: str) -> bool:
-        path = self.path_for(ident)
+        """False when there is no such file (an id no file can have, "Review-Triage", included)."""
+        try:
+            path = self.path_for(ident)
+        except ValueError:
+            return False
         try:
             path.unlink()
         except FileNotFoundError:

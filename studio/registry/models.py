@@ -64,6 +64,18 @@ class ModelRegistry:
     def problems(self) -> list[CorruptFile]:
         return self._folder.scan()[1]
 
+    def unreadable(self) -> dict[str, str]:
+        """Model id -> the sentence on its damaged file, for the ids whose files cannot be read
+        (a pipeline naming one is told that, not that the model is unknown)."""
+        out = {}
+        for problem in self.problems():
+            try:
+                ident = Path(problem.path).relative_to(self._folder.root).with_suffix("").as_posix()
+            except ValueError:
+                continue
+            out[ident] = str(problem)
+        return out
+
     def get(self, model_id: str) -> ModelSpec:
         try:
             spec = self._folder.get(model_id)
@@ -177,7 +189,11 @@ class ModelRegistry:
     def restore(self, model_id: str, backup: str | None = None) -> tuple[ModelSpec, Path]:
         """Put a backup back; the version it replaces is itself kept as a backup first."""
         path = self.backups.pick(model_id, backup)
-        spec = ModelSpec.model_validate(read_json_file(path))
+        try:
+            spec = ModelSpec.model_validate(read_json_file(path))
+        except ValidationError as e:
+            raise UserError(f"the backup {path} is not a valid model ({describe_validation_error(e)}); pick another "
+                            f"with --from, or delete it.") from None
         self.backups.keep(model_id, self._folder.path_for(model_id))
         return self.save(spec), path
 

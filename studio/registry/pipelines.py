@@ -53,6 +53,8 @@ class PipelineRegistry:
         (nothing saved) unless `replace`, which keeps the old version as a backup. `rename`
         imports a single pipeline under another id."""
         docs = doc if isinstance(doc, list) else [doc]
+        if not docs:
+            raise UserError("the file holds an empty list, no pipeline; nothing was imported.")
         pipelines = [load_pipeline(d) for d in docs]  # all checked before any is saved
         if rename is not None:
             if len(pipelines) != 1:

@@ -125,6 +125,9 @@ def _load(home: Path, keys) -> str | None:
         value = (home / TOKEN_FILE).read_text("utf-8").strip()
     except (FileNotFoundError, OSError):
         return None
+    except UnicodeDecodeError:  # damaged: no client can send it, so a new one is made in its place
+        log.warning("%s is not text; a new gateway token replaces it", home / TOKEN_FILE)
+        return None
     return value or None
 
 

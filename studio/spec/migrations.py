@@ -107,10 +107,25 @@ def load_pipeline(doc: Any) -> Pipeline:
     from studio.jsonread import check_shape
 
     check_shape(doc, "the pipeline")
+    upgraded = upgrade(doc)  # a foreign format or a newer version is said first
+    _looks_like_a_pipeline(doc)
     try:
-        return Pipeline.model_validate(upgrade(doc))
+        return Pipeline.model_validate(upgraded)
     except ValidationError as e:
         raise UserError(f"the pipeline is not valid: {describe_validation_error(e)}") from None
+
+
+_MODEL_FIELDS = ("api", "endpoint", "modelType", "keyRef", "provider")
+
+
+def _looks_like_a_pipeline(doc: Any) -> None:
+    """Every pipeline has `nodes` (an empty canvas too); every other field has a default, so a
+    model's file (or `{}`) would otherwise load, and import, as an empty pipeline under its id."""
+    if isinstance(doc, dict) and "nodes" not in doc:
+        if any(field in doc for field in _MODEL_FIELDS):
+            raise UserError("this is a model, not a pipeline (it has no 'nodes'); import it with "
+                            "'iom models import' or Registry → Import.")
+        raise UserError("this is not a pipeline: it has no 'nodes' (export one from the studio to see the shape).")
 
 
 def describe_validation_error(e: ValidationError) -> str:

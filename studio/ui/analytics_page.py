@@ -11,7 +11,7 @@ from nicegui import background_tasks, ui
 
 from studio.analytics import queries as q
 from studio.analytics.export import FORMATS, export_file
-from studio.analytics.settings import FILE_NAME as SETTINGS_FILE
+from studio.analytics.settings import FILE_NAME as SETTINGS_FILE, MAX_RETENTION_DAYS
 from studio.errors import UserError
 from studio.ui import analytics_figures as figs
 from studio.ui.app import get_studio
@@ -172,7 +172,7 @@ async def analytics_page() -> None:
             else:
                 ui.label(f"Saved in {store.home / SETTINGS_FILE}.").classes("text-xs opacity-70")
                 days_input = ui.number("Keep call detail for (days; empty = forever)", value=settings.retention_days,
-                                       min=1, step=1, format="%d").classes("w-80")
+                                       min=1, max=MAX_RETENTION_DAYS, step=1, format="%d").classes("w-80")
                 hashes_switch = ui.switch("Audit: keep only hashes of inputs and outputs",
                                           value=settings.audit_hashes_only)
                 with ui.row():
@@ -234,8 +234,9 @@ async def analytics_page() -> None:
 
     async def save_settings() -> None:
         days = int(days_input.value) if days_input.value else None
-        if days is not None and days < 1:
-            ui.notify("Retention must be at least one day, or empty to keep call detail forever.", type="negative")
+        if days is not None and not 1 <= days <= MAX_RETENTION_DAYS:
+            ui.notify(f"Retention takes 1 to {MAX_RETENTION_DAYS} days, or empty to keep call detail forever.",
+                      type="negative")
             return
         await io_bound(store.update_settings, retention_days=days, audit_hashes_only=bool(hashes_switch.value))
         ui.notify("Analytics settings saved.", type="positive")

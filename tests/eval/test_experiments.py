@@ -82,7 +82,10 @@ def test_cli_run_show_compare_and_bad_input(iom_home):
     doc = two_variants(5)
     shown = iom("eval", "show", doc["id"])
     assert "review-triage" in shown.stdout and "pareto" in shown.stdout.lower()
-    assert iom("eval", "compare", doc["id"], "1", "2", "--json").returncode == 0
+    diffs = json.loads(iom("eval", "compare", doc["id"], "1", "2", "--all", "--json").stdout)
+    assert len(diffs) == 5 and all(isinstance(d["differs"], bool) for d in diffs)
+    listed = iom("eval", "compare", doc["id"], "1", "2", "--all")  # every row shown: only those that differ counted
+    assert listed.stderr == f"5 row(s) shown, {sum(d['differs'] for d in diffs)} differ.\n"
     same = iom("eval", "compare", doc["id"], "1", "review-triage")  # one variant by number and by name
     assert same.returncode == 1 and same.stderr == (
         f"error: '1' and 'review-triage' are the same variant of experiment {doc['id']}; name two different ones "

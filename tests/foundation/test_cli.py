@@ -156,8 +156,13 @@ def test_a_bug_is_one_sentence_and_its_traceback_is_kept_redacted_for_the_report
 
 
 @pytest.mark.parametrize("args, says", [
-    (("runs", "list", "--limit", "-1"), "argument --limit: '-1' is not a whole number, 1 or more"),
-    (("datasets", "show", "reviews", "--rows", "-1"), "argument --rows: '-1' is not a whole number, 0 or more"),
+    (("runs", "list", "--limit", "-1"), "argument --limit: '-1' is not a whole number from 1 to 1,000,000,000,000"),
+    (("runs", "list", "--limit", "99999999999999999999999"), "is not a whole number from 1 to 1,000,000,000,000"),
+    (("batch", "run", "review-triage", "--data", "x.csv", "--limit", "99999999999999999999999"),
+     "is not a whole number from 1 to 1,000,000,000,000"),
+    (("eval", "run", "--data", "x.csv", "-v", "review-triage", "-s", "sentiment:exact", "--concurrency", "0"),
+     "argument --concurrency: '0' is not a whole number from 1 to 100000"),
+    (("datasets", "show", "reviews", "--rows", "-1"), "argument --rows: '-1' is not a whole number from 0 to 1,000,000,000,000"),
     (("serve", "--port", "70000"), "argument --port: '70000' is not a whole number from 1 to 65535"),
     (("invoke", "local/text-stats", "-i", '{"text": "hi"}', "--timeout", "0"),
      "argument --timeout: '0' is not a number of seconds above 0"),

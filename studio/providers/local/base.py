@@ -77,7 +77,7 @@ def int_param(params: dict[str, Any], name: str, default: int, *, low: int, high
         raise bad_input(f"param '{name}' must be a whole number from {low} to {high}")
     try:
         number = int(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # "x", or 1e400 (infinity)
         raise bad_input(f"param '{name}' must be a whole number from {low} to {high}") from None
     if number != float(value) or not low <= number <= high:
         raise bad_input(f"param '{name}' must be a whole number from {low} to {high}, not {value!r}")

@@ -1,0 +1,123 @@
+"""Mistakes a person makes at the command line, each answered with one sentence that says what
+is wrong and what to do (never the "this is a bug" line, never a traceback), losing nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL_FILE = ROOT / "samples" / "models" / "openai__gpt-4o-mini.json"
+
+
+@pytest.fixture
+def iom(iom_home):
+    env = dict(os.environ, IOM_HOME=str(iom_home), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+
+    def run(*args, input=None):
+        return subprocess.run([sys.executable, "-m", "studio", *args], env=env, capture_output=True, text=True,
+                              input=input, cwd=ROOT, timeout=120)
+
+    return run
+
+
+def one_sentence(r, *words: str) -> str:
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    assert "Traceback" not in r.stderr and "this is a bug" not in r.stderr, r.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+def test_a_model_file_or_an_empty_file_is_not_imported_as_a_pipeline(iom, iom_home, tmp_path):
+    one_sentence(iom("pipelines", "import", str(MODEL_FILE)), "is a model, not a pipeline", "iom models import")
+    (tmp_path / "empty.json").write_text("[]")
+    one_sentence(iom("pipelines", "import", str(tmp_path / "empty.json")), "empty list")
+    (tmp_path / "object.json").write_text("{}")
+    one_sentence(iom("pipelines", "import", str(tmp_path / "object.json")), "no 'nodes'")
+    listed = json.loads(iom("pipelines", "list", "--json").stdout)
+    assert "openai/gpt-4o-mini" not in {p["id"] for p in listed}
+
+
+@pytest.mark.parametrize("args, says", [
+    (("pipelines", "delete", "Review-Triage"), "there is no pipeline 'Review-Triage' to delete"),
+    (("models", "remove", "OpenAI/gpt-4o-mini"), "there is no model 'OpenAI/gpt-4o-mini' to remove"),
+    (("models", "remove", "../x"), "there is no model '../x' to remove"),
+    (("analytics", "--set-retention-days", "1000000"), "takes 1 to 36500 days"),
+    (("analytics", "--since", "99999999999d"), "use a shorter span"),
+    (("runs", "list", "--since", "10000000w"), "use a shorter span"),
+    (("invoke", "local/summarize-extractive", "-i", '{"text": "a. b. c."}', "--param", "sentences=1e400"),
+     "must be a whole number from 1 to"),
+    (("models", "discover", "ollama", "--url", "http://[::1"), "is not a usable address"),
+    (("models", "export", "-o", "/"), "is a folder; give a file name in it"),
+    (("datasets", "show", "/no/such/file.csv"), "there is no file '/no/such/file.csv'"),
+])
+def test_a_mistake_is_one_sentence(iom, args, says):
+    one_sentence(iom(*args), says)
+
+
+def test_an_export_into_a_folder_that_is_not_there_makes_no_folder(iom, tmp_path):
+    target = tmp_path / "no" / "such" / "models.json"
+    one_sentence(iom("models", "export", "-o", str(target)), f"there is no folder {target.parent}")
+    assert not (tmp_path / "no").exists()
+
+
+def test_a_retention_out_of_range_changes_nothing_and_analytics_still_reads(iom, iom_home):
+    iom("analytics", "--set-retention-days", "1000000")
+    assert not (iom_home / "analytics.json").exists()
+    r = iom("analytics", "--set-retention-days", "0")
+    assert r.returncode == 0 and "retention forever," in r.stderr
+    assert iom("runs", "list").returncode == 0
+
+
+def test_odd_files_are_named_not_crashed_on(iom, iom_home, tmp_path):
+    (tmp_path / "notes.txt").write_text("text\nhi\n")
+    one_sentence(iom("datasets", "show", str(tmp_path / "notes.txt")), "is not a CSV, JSONL or Parquet file")
+    (iom_home / "cache.json").write_bytes(b"\x00\x80\xff\xfe")
+    one_sentence(iom("cache", "show"), "cache.json is not text", "fix or delete it")
+    (tmp_path / "numeric.json").write_text('{"id": 123, "provider": 5}')
+    one_sentence(iom("models", "add", str(tmp_path / "numeric.json")), "is not valid")
+
+
+def test_a_damaged_dataset_is_warned_of_and_can_be_deleted(iom, iom_home):
+    assert iom("datasets", "import", str(ROOT / "samples" / "datasets" / "reviews.csv")).returncode == 0
+    (iom_home / "datasets" / "reviews" / "meta.json").write_text("{bad")
+    r = iom("datasets", "list")
+    assert r.returncode == 0 and "warning: the dataset 'reviews' has a damaged meta.json" in r.stderr
+    one_sentence(iom("datasets", "show", "reviews"), "'iom datasets delete reviews' removes it")
+    r = iom("datasets", "delete", "reviews")
+    assert r.returncode == 0, r.stderr
+    assert iom("datasets", "import", str(ROOT / "samples" / "datasets" / "reviews.csv")).returncode == 0
+
+
+def test_a_damaged_model_file_is_named_when_a_pipeline_needs_it(iom, iom_home):
+    assert iom("models", "list").returncode == 0  # the samples are written
+    (iom_home / "models" / "local" / "sentiment-vader.json").write_text("{bad")
+    r = iom("run", "review-triage", "--input", '{"text": "fine"}')
+    line = one_sentence(r, "sentiment-vader.json could not be read")
+    assert "not in the registry" not in line
+
+
+def test_a_key_value_that_is_not_utf8_text_is_refused(tmp_path):
+    """Run in the test's D-Bus session (the README's test command starts one with a keyring)."""
+    env = dict(os.environ, IOM_HOME=str(tmp_path))
+    r = subprocess.run([sys.executable, "-m", "studio", "keys", "set", "BIN_TEST_KEY"], env=env, cwd=ROOT,
+                       input=b"\xff\xfe\n", capture_output=True, timeout=120)
+    assert r.returncode == 1 and b"is not UTF-8 text" in r.stderr and b"Traceback" not in r.stderr, r.stderr
+
+
+def test_ctrl_c_while_the_studio_loads_is_one_line(monkeypatch, capsys):
+    import studio.cli as cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "command_modules", interrupted)
+    assert cli.main(["models", "list"]) == 130
+    assert capsys.readouterr().err.strip() == "error: interrupted before anything was done."
