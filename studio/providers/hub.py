@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import httpx
+from pydantic import ValidationError
 
 from studio.errors import UserError
 from studio.jsonread import check_shape
@@ -173,9 +174,9 @@ class ProviderHub:
                 got = await adapter_for(spec.api).call(x)
             except httpx.HTTPError as e:  # anything an adapter did not classify itself
                 raise from_transport(e, partial_text=x.partial) from None
-            except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError) as e:
                 # a reply shape the adapter did not expect: the provider's doing, not a crash
-                raise ProviderError(ErrorKind.MALFORMED, f"unexpected reply shape ({type(e).__name__}: {e})",
+                raise ProviderError(ErrorKind.MALFORMED, f"unexpected reply shape ({_one_line(e)})",
                                     partial_text=x.partial or None) from None
             await x.release()  # what an adapter that stopped reading early still held
             if request.stream and not x.text and isinstance(got.output.get("text"), str):
@@ -275,3 +276,15 @@ def minimal_input(spec: ModelSpec) -> dict[str, Any]:
     """The smallest input a model of this type accepts, for a health probe without list-models."""
     return {"embedding": {"input": "ok"}, "classifier": {"text": "ok"},
             "translation": {"text": "ok", "targetLanguage": "fr"}}.get(spec.model_type, {"prompt": "ok"})
+
+
+def _one_line(e: Exception) -> str:
+    """An adapter's surprise in one line: a pydantic error (a usage count that is no number) as
+    its first fault, not its four-line dump; a reply nested past Python's limit said so."""
+    if isinstance(e, RecursionError):
+        return "nested too deeply to read"
+    if isinstance(e, ValidationError):
+        from studio.spec.migrations import describe_validation_error
+
+        return f"{e.title}: {describe_validation_error(e)}"
+    return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"

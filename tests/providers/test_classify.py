@@ -42,3 +42,20 @@ async def test_unexpected_reply_shape_is_malformed_not_a_crash(fake, hub):
     with pytest.raises(ProviderError) as err:
         await hub.call(make_spec("anthropic-messages", fake.url("/v1/messages")), req({"prompt": "Hi"}))
     assert err.value.kind == ErrorKind.MALFORMED
+
+
+async def test_odd_counts_and_deep_nesting_in_a_reply_are_one_line(fake, hub):
+    """A usage count that is no number was a four-line pydantic dump; a reply nested past
+    Python's limit a RecursionError, which the CLI called a bug of the studio's."""
+    from studio.providers.errors import ProviderError
+
+    spec = make_spec("openai-chat", fake.url("/v1/chat/completions"))
+    fake.reply("/v1/chat/completions", Reply(json={"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}],
+                                                   "usage": {"prompt_tokens": "a", "completion_tokens": -5}}))
+    with pytest.raises(ProviderError) as err:
+        await hub.call(spec, req({"prompt": "Hi"}))
+    assert err.value.kind == ErrorKind.MALFORMED and "\n" not in str(err.value) and "input_tokens" in str(err.value)
+    fake.reply("/v1/chat/completions", Reply(raw=b"[" * 5000 + b"]" * 5000, content_type="application/json"))
+    with pytest.raises(ProviderError) as err:
+        await hub.call(spec, req({"prompt": "Hi"}))
+    assert err.value.kind == ErrorKind.MALFORMED and "\n" not in str(err.value)
