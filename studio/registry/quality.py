@@ -43,6 +43,23 @@ def load_quality(home: Path) -> dict[str, dict[str, dict[str, Any]]]:
         return {}
 
 
+def _quality_to_update(home: Path) -> dict:
+    """What is saved, to add to; a file that cannot be read is refused, not written over (the
+    qualities in it may be mended by hand)."""
+    path = quality_path(home)
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path} cannot be read ({type(e).__name__}); mend it or move it away, then save again. "
+                        f"Nothing was saved.") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} is not an object of capabilities; mend it or move it away, then save again. "
+                        f"Nothing was saved.")
+    return data
+
+
 def counts_for(entry: dict, spec) -> bool:
     """Whether a saved score belongs to the model as it is now: it was measured on the same
     `answer_version` (scores saved before versions were kept count)."""
@@ -74,7 +91,7 @@ def save_from_experiment(home: Path, doc: dict, capability: str, models_known,
     if scorer is not None and scorer not in doc["scorers"]:
         raise UserError(f"experiment {doc['id']} has no scorer {scorer!r}; its scorers are "
                         f"{', '.join(doc['scorers'])}.")
-    data = load_quality(home)
+    data = _quality_to_update(home)
     saved: dict[str, float] = {}  # model -> quality, in the order they were (last) saved
     left_out: dict[str, str] = {}  # model -> why
     notes: list[str] = []

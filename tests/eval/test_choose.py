@@ -9,7 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from studio.core import Studio
+from studio.errors import UserError
 from studio.spec import load_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -289,6 +292,11 @@ def test_a_model_measured_by_two_variants_is_saved_once_and_the_note_says_which(
     assert notes == ["local/a: measured by more than one variant; saved the last one's quality (p@s=local/a: 0.750), not 0.500."]
     doc["variants"][0]["quality"] = 0.75
     assert save_from_experiment(iom_home, doc, "sentiment", lambda m: object()) == ([("local/a", 0.75)], [])
+    damaged = '{"sentiment": {"local/a": {"score": 0.75,'  # cut short: mendable by hand, so never written over
+    (iom_home / "quality.json").write_text(damaged)
+    with pytest.raises(UserError, match="cannot be read .* Nothing was saved"):
+        save_from_experiment(iom_home, doc, "sentiment", lambda m: object())
+    assert (iom_home / "quality.json").read_text() == damaged
 
 
 def test_scores_saved_among_the_models_move_beside_health_json_and_a_model_named_quality_stays(tmp_path):
