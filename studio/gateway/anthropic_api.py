@@ -1,6 +1,7 @@
 """Anthropic's Messages API (`POST /v1/messages`, plain and streamed) over the same registry:
 the request becomes the canonical chat input (OpenAI's message shape) and OpenAI-named
-params, so an Anthropic client can call an OpenAI, Gemini or local model, or a pipeline."""
+params, so an Anthropic client can call an OpenAI, Gemini or local model, or a pipeline. A field
+the studio does not know (`thinking`, `top_k`, `service_tier`…) goes as it is to a Claude model."""
 
 from __future__ import annotations
 
@@ -36,13 +37,12 @@ def register(router, get_studio: Callable[[], Any]) -> None:
             body = await _json(request)
 
             model, input, params, unknown = parse_messages(body)
-            drop = drop_requested(request)
-            if unknown and not drop:
-                raise GatewayError(400, "invalid_request_error", f"{', '.join(repr(k) for k in unknown)} cannot be "
-                                   f"sent to {model} through the studio; remove it, or send the header "
-                                   f"'x-iom-drop-params: true'.")
-            run, dropped = runner(get_studio(), model, input, params, drop)
-            headers = {"x-iom-dropped-params": ",".join(unknown + dropped)} if unknown or dropped else {}
+            run, dropped = runner(get_studio(), model, input, params, drop_requested(request),
+                                  unknown={k: body[k] for k in unknown}, speaks="anthropic-messages",
+                                  refuse_unknown=lambda names: (
+                                      f"{', '.join(repr(k) for k in names)} cannot be sent to {model} through the "
+                                      f"studio; remove it, or send the header 'x-iom-drop-params: true'."))
+            headers = {"x-iom-dropped-params": ",".join(dropped)} if dropped else {}
             if body.get("stream"):
                 return StreamedAnswer(run, EventFrames(model), headers)
             return JSONAnswer(message(model, await run(None)), headers=headers)

@@ -8,7 +8,8 @@ run it, so every call is routed, recorded and priced the same way.
 - `model` is a registry id (an llm or vision model), or `pipeline/<id>` for a saved pipeline.
 - A parameter the target cannot carry is refused with a 400 naming it and the model; with the
   header `x-iom-drop-params: true` (or IOM_GATEWAY_DROP_PARAMS=1) it is dropped and listed in
-  the `x-iom-dropped-params` response header.
+  the `x-iom-dropped-params` response header. One the studio does not know (`store`,
+  `service_tier`…) goes as it is to OpenAI's own API, which decides.
 - `stream: true` waits for the first token before answering, so an early failure keeps its
   real status; later failures arrive as an `error` event (gateway/streaming.py). With `n` > 1
   every choice's text streams as the provider sends it, each under its own index.
@@ -76,13 +77,12 @@ def register(router, get_studio: Callable[[], Any]) -> None:
         try:
             body = await _json(request)
             model, input, params, stream, include_usage, unknown = parse_chat(body)
-            drop = drop_requested(request)
-            if unknown and not drop:
-                raise GatewayError(400, "invalid_request_error", f"{', '.join(repr(k) for k in unknown)} is not a "
-                                   f"Chat Completions parameter the studio can send to {model}; remove it, or send "
-                                   f"the header 'x-iom-drop-params: true'.", param=unknown[0])
-            run, dropped = runner(get_studio(), model, input, params, drop)
-            dropped = unknown + dropped
+            run, dropped = runner(get_studio(), model, input, params, drop_requested(request),
+                                  unknown={k: body[k] for k in unknown}, speaks="openai",
+                                  refuse_unknown=lambda names: (
+                                      f"{', '.join(repr(k) for k in names)} is not a Chat Completions parameter the "
+                                      f"studio can send to {model}; remove it, or send the header "
+                                      f"'x-iom-drop-params: true'."))
             headers = {"x-iom-dropped-params": ",".join(dropped)} if dropped else {}
             if stream:
                 return StreamedAnswer(run, ChunkFrames(model, include_usage), headers, choices=True)

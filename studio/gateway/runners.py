@@ -3,12 +3,15 @@ chat input and OpenAI-named params, as one `run(on_text, on_choice_text=None) ->
 (`on_choice_text(index, text)`: the streamed text of the choices after the first, n > 1).
 
 Unsupported parameters are decided here, from providers/capabilities.py: refused with a 400
-naming the parameter and the model, or dropped (and listed) when the caller opted in.
+naming the parameter and the model, or dropped (and listed) when the caller opted in. A field
+the studio does not know (`store`, `service_tier`, Claude's `thinking`…) goes to a model whose
+wire format is the caller's own API as it was sent (OpenAI's to OpenAI, Anthropic's to Claude):
+the provider, not the studio, then decides whether it takes it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from studio.errors import UserError
 from studio.gateway.errors import GatewayError
@@ -20,17 +23,31 @@ from studio.spec.chat import openai_finish
 PIPELINE_PREFIX = "pipeline/"
 
 
-def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], drop: bool):
-    """(run, dropped parameter names); reads the registry from disk, so call it off the loop."""
+def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], drop: bool, *,
+           unknown: dict[str, Any] | None = None, speaks: str = "openai",
+           refuse_unknown: Callable[[list[str]], str] = lambda names: ""):
+    """(run, dropped parameter names); reads the registry from disk, so call it off the loop.
+    `unknown`: the request's fields the studio does not know, sent as they are to a model that
+    `speaks` the caller's API ("openai", "anthropic-messages"), else refused with
+    `refuse_unknown(names)`'s sentence (or dropped)."""
+    unknown = unknown or {}
     if model.startswith(PIPELINE_PREFIX):
-        return _pipeline(studio, model, input, params, drop)
+        _unknown_refused(list(unknown), drop, refuse_unknown)
+        run, dropped = _pipeline(studio, model, input, params, drop)
+        return run, list(unknown) + dropped
     spec = studio.models.get(model)
     if spec.model_type not in ("llm", "vision"):
         raise UserError(f"{spec.id} is a {spec.model_type} model; chat needs an llm or vision model.")
+    passed = capabilities.table_key(spec) == speaks
+    if not passed:
+        _unknown_refused(list(unknown), drop, refuse_unknown)
     bad = capabilities.unsupported(spec, params)
     if bad and not drop:
         raise GatewayError(400, "invalid_request_error", capabilities.refusal(spec, bad), param=bad[0])
     params = {k: v for k, v in params.items() if k not in bad and v is not None}
+    if passed:
+        params.update(unknown)  # the adapters send fields they do not know under their own names
+    bad = bad if passed else list(unknown) + bad
 
     async def run(on_text, on_choice_text=None) -> Reply:
         request = CallRequest(model_id=spec.id, input=input, params=params, stream=on_text is not None)
@@ -44,6 +61,11 @@ def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], dr
         return reply
 
     return run, bad
+
+
+def _unknown_refused(names: list[str], drop: bool, refusal: Callable[[list[str]], str]) -> None:
+    if names and not drop:
+        raise GatewayError(400, "invalid_request_error", refusal(names), param=names[0])
 
 
 def _choice(output: dict[str, Any], finish: str | None = None) -> Reply:

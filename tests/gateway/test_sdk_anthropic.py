@@ -101,6 +101,17 @@ def test_claude_to_claude_keeps_its_stop_sequence_cache_usage_and_system_blocks(
     assert final.stop_reason == "pause_turn" and final.content[0].text == "Hi"
 
 
+def test_claudes_own_fields_reach_a_claude_model_as_they_are(claude, fake):
+    fake.reply(ANTHROPIC_PATH, Reply(json={"id": "m", "type": "message", "role": "assistant", "stop_reason": "end_turn",
+                                           "content": [{"type": "text", "text": "Hi"}],
+                                           "usage": {"input_tokens": 2, "output_tokens": 1}}))
+    claude.messages.create(model="loop/claude", max_tokens=2000, thinking={"type": "enabled", "budget_tokens": 1024},
+                           service_tier="auto", extra_body={"top_k": 5}, messages=[{"role": "user", "content": "Hi"}])
+    sent = fake.last.json
+    assert sent["thinking"] == {"type": "enabled", "budget_tokens": 1024} and sent["top_k"] == 5
+    assert sent["service_tier"] == "auto"
+
+
 def test_a_pipeline_and_errors_in_anthropics_shape(claude, fake):
     msg = claude.messages.create(model="pipeline/review-triage", max_tokens=100, messages=[
         {"role": "user", "content": "Le personnel était charmant mais le petit déjeuner était froid."}])

@@ -229,6 +229,20 @@ def test_unsupported_params_are_refused_or_dropped_on_request(oai, fake):
     assert "seed" not in sent and "logit_bias" not in sent and sent["temperature"] == 0.2
 
 
+def test_fields_the_studio_does_not_know_go_to_openai_itself_and_are_refused_elsewhere(oai, fake):
+    """Frameworks send `store`, `service_tier`, `prompt_cache_key`: OpenAI's own API takes them,
+    so they pass as they are; a model of another wire format cannot, so they are named in a 400."""
+    fake.reply(OPENAI_PATH, Reply(json=text_reply("ok")))
+    oai.chat.completions.create(model="loop/openai", messages=ASK, store=False, service_tier="flex",
+                                prompt_cache_key="k-1", extra_body={"verbosity": "low"})
+    sent = fake.last.json
+    assert (sent["store"], sent["service_tier"], sent["prompt_cache_key"], sent["verbosity"]) == (False, "flex", "k-1", "low")
+    with pytest.raises(openai.BadRequestError, match="'store' is not a Chat Completions parameter the studio can send to loop/claude"):
+        oai.chat.completions.create(model="loop/claude", messages=ASK, store=False)
+    with pytest.raises(openai.BadRequestError, match="'store' is not a Chat Completions parameter"):
+        oai.chat.completions.create(model="pipeline/review-triage", messages=ASK, store=False)
+
+
 def test_hf_router_gets_max_tokens(oai, fake):
     fake.reply(HF_PATH, Reply(json=text_reply("hi")))
     oai.chat.completions.create(model="loop/hf", messages=ASK, max_completion_tokens=11)
