@@ -23,6 +23,7 @@ import os
 import secrets
 import struct
 import time
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from starlette.requests import Request
@@ -52,26 +53,39 @@ def encode_vector(vector: list[float], encoding: str) -> list[float] | str:
 
 def register(router, get_studio: Callable[[], Any]) -> None:
     """Add the routes to a Starlette router (studio/gateway/api_app.py builds it)."""
-    def model_doc(m) -> dict:
-        return {"id": m.id, "object": "model", "created": int(m.created.timestamp()), "owned_by": m.provider}
+    def model_doc(ident: str, name: str, created: datetime | None, owner: str, anthropic: bool) -> dict:
+        """A model as the caller's SDK reads it: the anthropic SDK (it sends `anthropic-version`)
+        wants type, display_name and created_at; the openai SDK object, created and owned_by."""
+        if anthropic:
+            when = (created or datetime.fromtimestamp(0, timezone.utc)).astimezone(timezone.utc)
+            return {"type": "model", "id": ident, "display_name": name, "created_at": when.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        return {"id": ident, "object": "model", "created": int(created.timestamp()) if created else 0, "owned_by": owner}
+
+    def spec_doc(m, anthropic: bool) -> dict:
+        return model_doc(m.id, m.name, m.created, m.provider, anthropic)
+
+    def pipeline_doc(p, anthropic: bool) -> dict:
+        return model_doc(PIPELINE_PREFIX + p.id, p.name or p.id, None, "iom-studio", anthropic)
 
     async def list_models(request: Request) -> JSONAnswer:
-        s = get_studio()
-        data = [model_doc(m) for m in s.models.all() if m.model_type in CHAT_TYPES + ("embedding",)]
-        data += [{"id": PIPELINE_PREFIX + p.id, "object": "model", "created": 0, "owned_by": "iom-studio"}
-                 for p in s.pipelines.all()]
+        s, anthropic = get_studio(), "anthropic-version" in request.headers
+        data = [spec_doc(m, anthropic) for m in s.models.all() if m.model_type in CHAT_TYPES + ("embedding",)]
+        data += [pipeline_doc(p, anthropic) for p in s.pipelines.all()]
+        if anthropic:
+            return JSONAnswer({"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
+                               "last_id": data[-1]["id"] if data else None})
         return JSONAnswer({"object": "list", "data": data})
 
     async def get_model(request: Request) -> JSONAnswer:
         s, model_id = get_studio(), request.path_params["model_id"]
+        anthropic = "anthropic-version" in request.headers
         try:
             if model_id.startswith(PIPELINE_PREFIX):
                 p = await asyncio.to_thread(s.pipelines.get, model_id[len(PIPELINE_PREFIX):])
-                return JSONAnswer({"id": PIPELINE_PREFIX + p.id, "object": "model", "created": 0,
-                                   "owned_by": "iom-studio"})
-            return JSONAnswer(model_doc(await asyncio.to_thread(s.models.get, model_id)))
+                return JSONAnswer(pipeline_doc(p, anthropic))
+            return JSONAnswer(spec_doc(await asyncio.to_thread(s.models.get, model_id), anthropic))
         except Exception as e:  # noqa: BLE001 - classify re-raises what it does not know
-            return openai_error(classify(e))
+            return (anthropic_error if anthropic else openai_error)(classify(e))
 
     async def chat_completions(request: Request):
         try:

@@ -112,6 +112,18 @@ def test_claudes_own_fields_reach_a_claude_model_as_they_are(claude, fake):
     assert sent["service_tier"] == "auto"
 
 
+def test_models_in_anthropics_shape(claude):
+    models = claude.models.list()
+    ids = [m.id for m in models.data]
+    assert "loop/claude" in ids and "pipeline/review-triage" in ids
+    claude_model = next(m for m in models.data if m.id == "loop/claude")
+    assert claude_model.type == "model" and claude_model.display_name == "Claude" and claude_model.created_at.year > 2000
+    assert claude.models.retrieve("pipeline/review-triage").display_name
+    with pytest.raises(anthropic.NotFoundError) as e:
+        claude.models.retrieve("no/such")
+    assert e.value.body["error"]["type"] == "not_found_error"
+
+
 def test_a_pipeline_and_errors_in_anthropics_shape(claude, fake):
     msg = claude.messages.create(model="pipeline/review-triage", max_tokens=100, messages=[
         {"role": "user", "content": "Le personnel était charmant mais le petit déjeuner était froid."}])
