@@ -106,7 +106,8 @@ def _turn(m: dict) -> list[dict[str, Any]]:
         elif kind == "tool_result":
             c = b.get("content")
             text = c if isinstance(c, str) else "\n".join(x["text"] for x in c or [] if isinstance(x, dict) and x.get("text"))
-            results.append({"role": "tool", "tool_call_id": b.get("tool_use_id"), "content": text})
+            results.append({"role": "tool", "tool_call_id": b.get("tool_use_id"), "content": text,
+                            **({"is_error": True} if b.get("is_error") else {})})
         else:
             raise UserError(f"content blocks of type {kind!r} are not supported; send text, image, tool_use or "
                             f"tool_result blocks.")

@@ -112,6 +112,19 @@ def test_claudes_own_fields_reach_a_claude_model_as_they_are(claude, fake):
     assert sent["service_tier"] == "auto"
 
 
+def test_a_failed_tool_result_stays_failed_for_claude(claude, fake):
+    fake.reply(ANTHROPIC_PATH, Reply(json={"id": "m", "type": "message", "role": "assistant", "stop_reason": "end_turn",
+                                           "content": [{"type": "text", "text": "Sorry"}],
+                                           "usage": {"input_tokens": 2, "output_tokens": 1}}))
+    claude.messages.create(model="loop/claude", max_tokens=50, tools=[TOOL], messages=[
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "tu_1", "name": "weather", "input": {"city": "Paris"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "tu_1", "content": "service down",
+                                      "is_error": True}]}])
+    result = fake.last.json["messages"][2]["content"][0]
+    assert result == {"type": "tool_result", "tool_use_id": "tu_1", "content": "service down", "is_error": True}
+
+
 def test_models_in_anthropics_shape(claude):
     models = claude.models.list()
     ids = [m.id for m in models.data]

@@ -30,7 +30,8 @@ def headers(key: str | None) -> dict[str, str]:
 
 def _content(turn: dict[str, Any]) -> Any:
     if turn["role"] == "tool":
-        return [{"type": "tool_result", "tool_use_id": turn["tool_call_id"] or "", "content": turn["content"]}]
+        return [{"type": "tool_result", "tool_use_id": turn["tool_call_id"] or "", "content": turn["content"],
+                 **({"is_error": True} if turn.get("is_error") else {})}]
     if not interleaved(turn) and not turn["tool_calls"]:
         return turn["content"]
     parts = [_block(p) for p in turn["parts"]]

@@ -349,6 +349,8 @@ def canonical_messages(input: dict[str, Any]) -> tuple[str | None, list[dict[str
         if m.get("image"):
             parts.append({"type": "image", "url": m["image"]})
         turns.append(_turn(m.get("role", "user"), parts, list(m.get("tool_calls") or []), m.get("tool_call_id")))
+        if m.get("is_error") is True:  # a tool result that reports a failure (Anthropic's flag)
+            turns[-1]["is_error"] = True
     if input.get("prompt") is not None:
         turns.append(_turn("user", content_parts(input["prompt"]), [], None))
     if input.get("images"):
