@@ -111,10 +111,13 @@ def _ms(v) -> str:
 
 
 def _list(args) -> int:
-    from studio.eval.batch import target_label
+    from studio.eval.batch import target_label, unreadable_batches
     from studio.eval.batch_watch import list_batches
 
     items = list_batches(studio().home)
+    for batch_id in unreadable_batches(studio().home):
+        print(f"warning: batch {batch_id} cannot be read and is left out; 'iom batch show {batch_id}' says why.",
+              file=sys.stderr)
     if args.json:
         print_json(items)
         return 0

@@ -400,6 +400,13 @@ def read_plan_file(meta: Path) -> BatchPlan:
     return plan
 
 
+def unreadable_batches(home: Path) -> list[str]:
+    """The ids of batch folders whose batch.json `batch_plans` cannot read."""
+    root = batches_root(home)
+    good = {plan.id for plan in batch_plans(home)}
+    return [p.parent.name for p in sorted(root.glob("*/batch.json")) if p.parent.name not in good] if root.is_dir() else []
+
+
 def batch_plans(home: Path) -> list[BatchPlan]:
     """Every batch's plan that reads, oldest first, without reading its rows."""
     plans = read_each(batches_root(home), "*/batch.json", read_plan_file, PLAN_ERRORS)

@@ -341,6 +341,13 @@ def kept_note(experiment_id: str | None) -> str:
     return f" (experiment {experiment_id} keeps its figures; its row diff for this variant is gone)" if experiment_id else ""
 
 
+def unreadable_experiments(home: Path) -> list[str]:
+    """The ids (file stems) of experiment files `list_experiments` leaves out."""
+    root = experiments_root(home)
+    good = {d["id"] for d in list_experiments(home)}
+    return [p.stem for p in sorted(root.glob("*.json")) if p.stem not in good] if root.is_dir() else []
+
+
 def list_experiments(home: Path) -> list[dict[str, Any]]:
     """The saved experiments, oldest first; a file that is not one (see `_well_formed`) is left out."""
     docs = read_each(experiments_root(home), "*.json", lambda p: json.loads(p.read_text("utf-8")), (ValueError, OSError))

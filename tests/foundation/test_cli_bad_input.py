@@ -121,3 +121,17 @@ def test_ctrl_c_while_the_studio_loads_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(cli, "command_modules", interrupted)
     assert cli.main(["models", "list"]) == 130
     assert capsys.readouterr().err.strip() == "error: interrupted before anything was done."
+
+
+def test_a_damaged_batch_or_experiment_is_warned_of_not_hidden(iom, iom_home):
+    r = iom("batch", "run", "review-triage", "--data", str(ROOT / "samples" / "datasets" / "reviews.csv"),
+            "--limit", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    batch_id = json.loads(r.stdout)["id"]
+    (iom_home / "batches" / batch_id / "batch.json").write_text("{bad")
+    r = iom("batch", "list")
+    assert r.returncode == 0 and f"warning: batch {batch_id} cannot be read" in r.stderr
+    (iom_home / "experiments").mkdir(exist_ok=True)
+    (iom_home / "experiments" / "e-broken.json").write_text("[1, 2")
+    r = iom("eval", "list")
+    assert r.returncode == 0 and "warning: experiment e-broken cannot be read" in r.stderr
