@@ -323,9 +323,10 @@ def _said_unreadable(e: Exception) -> None:
 
 
 def _check_name(name: str) -> None:
-    if not name or not name.replace("_", "").replace("-", "").replace(".", "").isalnum():
+    if not name or len(name) > 128 or not name.replace("_", "").replace("-", "").replace(".", "").isalnum():
         raise UserError(
-            f"{name!r} is not a usable key name; use letters, digits and '_', e.g. OPENAI_API_KEY."
+            f"{name[:40]!r}{'…' if len(name) > 40 else ''} is not a usable key name; use up to 128 letters, digits "
+            f"and '_', e.g. OPENAI_API_KEY."
         )
     if is_studio_own(name):
         raise UserError(f"{name} is the studio's own (IOM_ names are not provider keys); pick another name, "

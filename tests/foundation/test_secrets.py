@@ -74,6 +74,8 @@ def test_without_a_backend_the_studio_says_so_and_writes_no_plaintext(monkeypatc
 def test_bad_names_and_empty_values_are_refused(memory_keyring):
     with pytest.raises(UserError, match="not a usable key name"):
         KeyStore().set("my key", "v")
+    with pytest.raises(UserError, match="not a usable key name; use up to 128"):  # `keys list` unreadable
+        KeyStore().set("K" * 5000, "v")
     with pytest.raises(UserError, match="empty"):
         KeyStore().set("GOOD_NAME", "   ")
 
