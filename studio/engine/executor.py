@@ -35,7 +35,7 @@ from studio.jsonread import check_shape
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.providers.hub import CallContext
 from studio.secrets import read_keys
-from studio.spec.base import utcnow
+from studio.spec.base import utcnow, utcnow_exact
 from studio.spec.calls import CallRequest, CallResult, Usage
 from studio.spec.fit import schema_problem
 from studio.spec.model import ON_THIS_MACHINE, ModelSpec
@@ -680,7 +680,7 @@ class _Run:
         if dead and (not live or node.kind not in ("merge", "output")):
             self._skip(node_id, "skipped: an input comes from a branch that did not run")
             return
-        nr.status, nr.started = "running", utcnow()
+        nr.status, nr.started = "running", utcnow_exact()
         self._node_event(nr)
         began = time.perf_counter()
         node_deadline(node.policy.timeout_s)  # this node's templates end within its timeout
@@ -701,13 +701,13 @@ class _Run:
         self.outputs[node_id] = nr.output = output
         if nr.status == "running":
             nr.status = "succeeded"
-        nr.ended = utcnow()
+        nr.ended = utcnow_exact()
         if nr.latency_ms is None:
             nr.latency_ms = (time.perf_counter() - began) * 1000
         self._node_event(nr, fellBackFrom=self.fell_back.get(node_id))
 
     def _on_error(self, node: Node, nr: NodeRun, err: Exception, began: float) -> None:
-        nr.ended = utcnow()
+        nr.ended = utcnow_exact()
         nr.latency_ms = (time.perf_counter() - began) * 1000
         if isinstance(err, ProviderError) and err.model_id:  # a model node's call failed: on which model, at what cost
             nr.model_id = nr.model_id or err.model_id

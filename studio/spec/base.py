@@ -30,6 +30,12 @@ class SpecModel(BaseModel):
 _this_second: tuple[int, datetime] = (0, datetime.fromtimestamp(0, timezone.utc))
 
 
+def utcnow_exact() -> datetime:
+    """Now in UTC to the microsecond: when a node started and ended (the run's timeline draws
+    bars of a few milliseconds; `utcnow`'s whole seconds drew none, or one of 1000 ms)."""
+    return datetime.now(timezone.utc)
+
+
 def utcnow() -> datetime:
     """Now in UTC, to the second (what records store). A run asks twice per node, so the
     datetime of the current second is built once and handed out again (datetimes are immutable)."""

@@ -64,3 +64,27 @@ def test_empty_charts_say_what_is_missing_instead_of_axes():
                        "Cost by day", by_day=True)
     assert priced["data"][0]["x"] == ["2026-12-01"] and priced["layout"]["xaxis"]["type"] == "category"
     assert priced["config"]["displayModeBar"] is False
+
+
+def test_a_real_runs_timeline_draws_each_node_as_long_as_it_took(tmp_path):
+    """Node times were stored to the second: a node of 500 ms drew no bar, one across a second
+    boundary a bar of 1000 ms. Run the offline sample for real, read it back as the page does."""
+    import os
+    import subprocess
+    import sys
+
+    import duckdb
+
+    env = dict(os.environ, IOM_HOME=str(tmp_path), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    r = subprocess.run([sys.executable, "-m", "studio", "run", "review-triage", "--json", "--input",
+                        '{"text": "The room was lovely but breakfast was cold."}'], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    with duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True) as db:
+        run_id = db.execute("SELECT id FROM runs").fetchone()[0]
+        run = q.get_run(db.cursor(), run_id)
+    fig = figs.run_timeline(run["nodes"], [])
+    bars = {node_id: (start, start + length)
+            for node_id, start, length in zip(fig["data"][0]["y"], fig["data"][0]["base"], fig["data"][0]["x"])}
+    for n in run["nodes"]:  # a node runs at least as long as its call took (it may also wait its turn)
+        assert bars[n["node_id"]][1] - bars[n["node_id"]][0] >= (n["latency_ms"] or 0) - 1, (n, bars[n["node_id"]])
+    assert max(end for _, end in bars.values()) <= run["wall_ms"] + 5  # and no bar runs past the run
