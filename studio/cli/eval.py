@@ -111,6 +111,8 @@ def _fmt(v, kind="") -> str:
 
 
 def _table(doc: dict) -> None:
+    from studio.eval.experiments import by_scorer
+
     print(f"experiment {doc['id']} on {doc.get('datasetId') or doc['data']} (scorers: {', '.join(doc['scorers'])})")
     rows = []
     for i, v in enumerate(doc["variants"], 1):
@@ -124,6 +126,9 @@ def _table(doc: dict) -> None:
     if cached:
         print(f"cached outputs answered some nodes of variant {', '.join(cached)}: their cost and latency "
               "leave those calls out; run without --reuse-cache to measure every call.")
+    for i, v in enumerate(doc["variants"], 1):
+        if by_scorer(v):
+            print(f"variant {i} by scorer: {by_scorer(v)}")
     for i, v in enumerate(doc["variants"], 1):
         for warning in v.get("warnings") or ():
             print(f"variant {i}, {warning}")

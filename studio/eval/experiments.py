@@ -409,6 +409,16 @@ def _paired(a: Iterable[dict], b: Iterable[dict]) -> Iterator[tuple[int, dict, d
             x, y = next(ia, None), next(ib, None)
 
 
+def by_scorer(variant: dict) -> str:
+    """Each scorer's mean, when a variant has several: the quality is their mean, and one scorer
+    that reads a field the variant writes another way (ISO codes against names) can halve it."""
+    scores = [s for s in variant.get("scores") or [] if isinstance(s, dict)]
+    if len(scores) < 2:
+        return ""
+    return ", ".join(f"{s['scorer']} {s['mean']:.3f}" if s.get("mean") is not None else f"{s['scorer']} —"
+                     for s in scores)
+
+
 def figure(doc: dict) -> dict[str, Any]:
     """A plain-dict Plotly figure: cost per row against quality, the Pareto front marked."""
     rows = [v for v in doc["variants"] if v["quality"] is not None and v["costPerRowUsd"] is not None]
@@ -423,5 +433,6 @@ def figure(doc: dict) -> dict[str, Any]:
          "marker": {"size": 12, "symbol": ["star" if v.get("pareto") else "circle" for v in rows]}},
         {"type": "scatter", "mode": "lines", "name": "Pareto front",
          "x": [v["costPerRowUsd"] for v in front], "y": [v["quality"] for v in front], "line": {"dash": "dot"}},
-    ], "layout": {"xaxis": {"title": {"text": "cost per row (USD)"}}, "yaxis": {"title": {"text": "quality (mean score)"}},
+    ], "layout": {"xaxis": {"title": {"text": "cost per row (USD)"}, "rangemode": "tozero"},  # free variants: 0, not -1
+                  "yaxis": {"title": {"text": "quality (mean score)"}},
                   "margin": {"t": 30, "b": 90 if notes else 60}, "showlegend": True, "annotations": notes}}

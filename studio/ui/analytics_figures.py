@@ -85,6 +85,10 @@ def cost(rows: list[dict], title: str, *, by_day: bool = False) -> dict:
     elif not priced:
         empty = (f"{unpriced:,} calls, none priced: set input/output prices on the models "
                  "in the Registry to see cost.")
+    elif not any(r["cost_usd"] for r in priced):  # built-in and local models: free, nothing to draw
+        calls = sum(int(r.get("calls") or 0) for r in rows) - unpriced
+        empty = (f"{calls:,} calls, all free" if calls else "All calls free") + \
+            (f" ({unpriced:,} more unpriced)" if unpriced else "") + ": no cost to draw."
     else:
         empty = None
     keys = [_key(r["key"], by_day) for r in rows]

@@ -60,6 +60,10 @@ def test_empty_charts_say_what_is_missing_instead_of_axes():
     unpriced = figs.cost([{"key": "m/a", "calls": 4, "cost_usd": None, "unpriced_calls": 4}], "Cost by model")
     assert unpriced["data"] == [] and "none priced" in unpriced["layout"]["annotations"][0]["text"]
     assert figs.tokens_per_second([])["layout"]["annotations"][0]["text"].startswith("No successful")
+    free = figs.cost([{"key": "local/a", "calls": 6, "cost_usd": 0.0, "unpriced_calls": 0},
+                      {"key": "m/b", "calls": 1, "cost_usd": None, "unpriced_calls": 1}], "Cost by model")
+    assert free["data"] == [] and free["layout"]["annotations"][0]["text"] == \
+        "6 calls, all free (1 more unpriced): no cost to draw."
     priced = figs.cost([{"key": datetime(2026, 12, 1).date(), "calls": 1, "cost_usd": 0.01, "unpriced_calls": 0}],
                        "Cost by day", by_day=True)
     assert priced["data"][0]["x"] == ["2026-12-01"] and priced["layout"]["xaxis"]["type"] == "category"

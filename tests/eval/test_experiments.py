@@ -13,8 +13,10 @@ import pytest
 
 from studio.core import Studio
 from studio.errors import UserError
-from studio.eval.experiments import Variant, figure, load_experiment, pareto_front, row_diffs, run_experiment
+from studio.eval.experiments import (Variant, by_scorer, figure, load_experiment, pareto_front, row_diffs,
+                                     run_experiment)
 from studio.eval.scorers import ScorerSpec
+from studio.ui.evaluate_page import compare_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "samples" / "datasets" / "reviews.csv"
@@ -59,6 +61,11 @@ async def test_two_variants_scored_and_diffed(iom_home):
     assert diff and all(d["a"]["fields"]["language"] != d["b"]["fields"]["language"] for d in diff)
     fig = figure(again)
     assert fig["data"][0]["y"] == [v["quality"] for v in again["variants"] if v["quality"] is not None]
+    assert fig["layout"]["xaxis"]["rangemode"] == "tozero"  # all free: an axis from 0, not from -1 USD
+    # each scorer's own mean beside the quality: the bare model's low one is its language answers
+    assert by_scorer(b) == (f"sentiment:classification {b['scores'][0]['mean']:.3f}, "
+                            f"language:normalized {b['scores'][1]['mean']:.3f}")
+    assert compare_rows(again)[1]["byScorer"] == by_scorer(b)
 
 
 def _rows(home, batch_id):
