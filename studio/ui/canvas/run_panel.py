@@ -29,6 +29,25 @@ from studio.ui.result_view import result_view
 log = logging.getLogger(__name__)
 
 
+
+def placed_problems(problems: list, targets: set[str]) -> tuple[dict[str, str], str]:
+    """(what each node or edge shows, the run summary): problems of the whole pipeline (no output
+    node…) have no node to show on, so the summary says them; two on one node both show."""
+    on_canvas: dict[str, str] = {}
+    whole: list[str] = []
+    for pr in problems:
+        target = field(pr, "where", "node_id", "nodeId", "edge_id", "edgeId", default="")
+        message = str(field(pr, "message", "detail", default=pr))
+        if target in targets:
+            on_canvas[target] = f"{on_canvas[target]}; {message}" if target in on_canvas else message
+        else:
+            whole.append(message)
+    placed = len(problems) - len(whole)
+    if not whole:
+        return on_canvas, f"Not run: {len(problems)} problem(s), shown on the nodes."
+    said = "; ".join(whole + ([f"{placed} more shown on the nodes"] if placed else []))
+    return on_canvas, f"Not run: {len(problems)} problem(s): {said}."
+
 class EngineLink:
     """Calls the engine and hands its events to `on_event` (other runs' events included; the
     panel ignores those of other pipelines)."""
@@ -147,11 +166,10 @@ class RunPanel:
         ed.session.problems = {}
         problems = self.link.validate(pipeline)
         if problems:
-            for pr in problems:
-                target = field(pr, "where", "node_id", "nodeId", "edge_id", "edgeId", default="")
-                ed.session.problems[target] = str(field(pr, "message", "detail", default=pr))
+            ed.session.problems, text = placed_problems(problems, {n.id for n in pipeline.nodes} |
+                                                        {e.id for e in pipeline.edges})
             ed.redraw()
-            self.summary.set_text(f"Not run: {len(problems)} problem(s), shown on the nodes.")
+            self.summary.set_text(text)
             return
         ed.redraw()
         try:
