@@ -50,6 +50,18 @@ def test_validation_problems_show_on_their_nodes_before_anything_runs(screen: Sc
     assert done_count(screen) == 0
 
 
+def test_an_empty_required_input_is_marked_and_said_before_anything_runs(screen: Screen):
+    open_run_panel(screen, "review-triage", 7)
+    text = screen.selenium.find_element(By.CSS_SELECTOR, "textarea[data-testid=run-input-text]")
+    text.send_keys(Keys.CONTROL, "a")
+    text.send_keys(Keys.DELETE)
+    screen.wait(0.5)
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=run]").click()
+    screen.wait_for(lambda: summary(screen) == "Not run: fill in 'text' (required), then run again.")
+    assert screen.selenium.find_elements(By.CSS_SELECTOR, ".q-tab-panel .q-field--error")
+    assert done_count(screen) == 0
+
+
 def test_an_offline_sample_runs_and_every_node_turns_done(screen: Screen):
     open_run_panel(screen, "review-triage", 7)
     screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=run]").click()  # the sample's example input

@@ -138,8 +138,19 @@ class RunPanel:
                     self.fields[name] = ui.textarea(f"{label} (JSON)").props("dense autogrow").classes("w-full font-mono")
 
     def inputs(self) -> dict:
-        schema = self.input_schema().get("properties") or {}
+        """The run's input from the fields; a required one left empty is marked and said (the
+        engine's schema sentence, "(top level): 'text' is a required property", did neither)."""
+        full = self.input_schema()
+        schema, required = full.get("properties") or {}, set(full.get("required") or ())
         out: dict[str, Any] = {}
+        empty = [name for name, el in self.fields.items() if el.value in (None, "") and name in required]
+        for name, el in self.fields.items():
+            if name in empty:
+                el.props("error error-message=required")
+            else:
+                el.props(remove="error error-message")
+        if empty:
+            raise ValueError(f"fill in {', '.join(repr(n) for n in empty)} (required), then run again.")
         for name, el in self.fields.items():
             value = el.value
             if value in (None, ""):
