@@ -103,23 +103,27 @@ class ModelRegistry:
             raise UserError(f"a model with id {spec.id!r} exists already; choose another id or edit it.")
         if create is False and not exists:
             raise NotFound(f"there is no model {spec.id!r} to update.")
-        if exists:
-            old = self.find(spec.id)
-            if old is not None:
-                spec = spec.model_copy(update={"created": old.created})
+        old = self.find(spec.id) if exists else None
+        if old is not None:
+            spec = spec.model_copy(update={"created": old.created})
         spec = spec.model_copy(update={"updated": utcnow()})
         doc = spec.to_json_dict()
         refuse_secrets(doc, f"model {spec.id}")
         self._folder.write(spec.id, doc, durable=durable)
+        if old is not None and _reached_differently(old, spec):
+            self._forget_health(spec.id)
         return spec
 
-    def delete(self, model_id: str) -> None:
-        if not self._folder.delete(model_id):
-            raise NotFound(f"there is no model {model_id!r} to remove.")
+    def _forget_health(self, model_id: str) -> None:
         with self._health_lock:
             health = self.health_all()
             if health.pop(model_id, None) is not None:
                 self._save_health(health)
+
+    def delete(self, model_id: str) -> None:
+        if not self._folder.delete(model_id):
+            raise NotFound(f"there is no model {model_id!r} to remove.")
+        self._forget_health(model_id)
 
     # -- import / export ------------------------------------------------------------------
     def parse_entries(self, doc: Any) -> list[dict]:
@@ -242,3 +246,10 @@ def _renamed(spec, new_id: str, kind: str):
     except ValueError as e:
         raise UserError(f"{e}. Nothing was imported.") from None
     return spec.model_copy(update={"id": new_id})
+
+
+def _reached_differently(old: ModelSpec, new: ModelSpec) -> bool:
+    """Whether an edit changed how the model is called: its health (say, "unreachable" with the
+    old endpoint's error) no longer says anything about it, and is dropped until the next check."""
+    return (old.endpoint, old.api, old.model, old.key_ref, old.provider, old.http) != \
+        (new.endpoint, new.api, new.model, new.key_ref, new.provider, new.http)
