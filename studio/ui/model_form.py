@@ -186,17 +186,26 @@ def form_problems(values: dict[str, Any], base: ModelSpec | None = None) -> dict
     problem = json_object_problem(values.get("default_params") or "")
     if problem:
         problems["default_params"] = problem
-    if problems.keys() & {"input_schema", "output_schema", "default_params"}:
-        return problems  # the spec cannot be built without valid JSON
-    for err in _validation_errors(values, base):
+    endpoint = (values.get("endpoint") or "").strip()
+    if endpoint and not endpoint.lower().startswith(("http://", "https://")):
+        problems["endpoint"] = "An endpoint is a URL that starts with http:// or https://."
+    # the other fields are checked too while a JSON field is broken (each problem at once, not one
+    # Save after another): the broken ones stand in as an empty object
+    broken = problems.keys() & _JSON_FIELDS.keys()
+    checked = {**values, **{f: _JSON_FIELDS[f] for f in broken}}
+    for err in _validation_errors(checked, base):
         sentence = err["msg"].removeprefix("Value error, ").rstrip(".") + "."
         field = _field_of(tuple(err["loc"]))
         if not field:  # whole-model rules that are really about one field
             field = next((f for word, f in _RULE_FIELDS if word in sentence), "")
-        if field in problems and field in ("id", "name"):
+        if field in problems and field in ("id", "name", "endpoint") or (broken and field in ("", *broken)):
             continue
         problems.setdefault(field, sentence[0].upper() + sentence[1:])
     return problems
+
+
+# what a broken JSON field stands in as while the rest of the form is checked
+_JSON_FIELDS = {"input_schema": '{"type": "object"}', "output_schema": '{"type": "object"}', "default_params": "{}"}
 
 
 def _validation_errors(values: dict[str, Any], base: ModelSpec | None) -> list[dict]:

@@ -145,8 +145,9 @@ async def test_bad_schema_is_flagged_under_the_field_and_not_saved(user: User):
     assert editor.error.startswith("It is not valid JSON")
     by_testid(user, "form-save").click()
     await settle()
-    await user.should_see("1 field needs attention")
+    await user.should_see("2 fields need attention")  # the broken JSON does not hide the other problems
     assert "not valid JSON" in editor.error  # the sentence stays under the field
+    assert "needs an endpoint URL" in element(user, "form-endpoint").error
     from studio.ui.app import get_studio
 
     assert get_studio().models.find("local/bad-schema") is None

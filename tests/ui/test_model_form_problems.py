@@ -1,0 +1,18 @@
+"""The register form marks every problem at once: a broken JSON field no longer hides the
+other fields' problems until a second Save, and an endpoint that is no URL is said."""
+
+from studio.ui.model_form import form_problems, spec_to_form
+
+
+def test_every_problem_is_marked_at_once_even_with_a_broken_json_field():
+    values = {**spec_to_form(None), "id": "my model!!", "name": "Mine", "provider": "http", "api": "http",
+              "endpoint": "not a url", "key_ref": "bad key name", "output_schema": '{"type": "banana"}'}
+    problems = form_problems(values)
+    assert set(problems) == {"id", "endpoint", "key_ref", "output_schema"}, problems
+    assert problems["endpoint"] == "An endpoint is a URL that starts with http:// or https://."
+
+
+def test_a_good_form_has_no_problem():
+    values = {**spec_to_form(None), "id": "acme/echo", "name": "Echo", "provider": "http", "api": "http",
+              "endpoint": "http://127.0.0.1:9/echo"}
+    assert form_problems(values) == {}
