@@ -23,7 +23,7 @@ from studio.spec.model import ModelSpec
 from studio.ui import services
 from studio.ui.app import get_studio
 from studio.ui.result_view import result_view
-from studio.ui.schema_form import FormField, collect_input, fields_for, input_problem
+from studio.ui.schema_form import FormField, collect_input, fields_for, form_values_of, input_problem
 from studio.ui.shell import frame
 from studio.ui.threads import io_bound
 from studio.ui.widgets import error_sentence, json_text, money, notify_error
@@ -217,6 +217,36 @@ async def console_page(model: str | None = None) -> None:
         if "input" in names:
             return {"input": ""}
         return {}
+
+    def switched(e) -> None:
+        """The two tabs show one input: what was typed in one is in the other when it opens
+        (it was left behind, and the open tab decided, unseen, what a Run sent)."""
+        name = getattr(e.value, "_props", {}).get("name", e.value)
+        if name == "Raw JSON":
+            try:
+                doc = collect_input(fields, form_values)
+            except UserError:
+                return  # a form field of bad JSON: the raw text stays as it was
+            raw["input"] = json_text({**_raw_extras(), **doc})
+        else:
+            try:
+                doc = json.loads(raw["input"] or "{}")
+            except json.JSONDecodeError:
+                ui.notify("The raw input is not valid JSON, so the form keeps its values.", type="warning")
+                return
+            if isinstance(doc, dict):
+                form_values.update(form_values_of(fields, doc))
+
+    def _raw_extras() -> dict:
+        """What the raw JSON holds that the form has no field for (kept when the form is copied in)."""
+        try:
+            doc = json.loads(raw["input"] or "{}")
+        except json.JSONDecodeError:
+            return {}
+        names = {f.name for f in fields}
+        return {k: v for k, v in doc.items() if k not in names} if isinstance(doc, dict) else {}
+
+    in_tabs.on_value_change(switched)
 
     def current_input(spec: ModelSpec) -> dict:
         tab = in_panels.value

@@ -85,6 +85,23 @@ def collect_input(fields: list[FormField], values: dict[str, Any]) -> dict[str, 
     return doc
 
 
+def form_values_of(fields: list[FormField], doc: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of `collect_input`: a call's input as the form's values (a list one item a
+    line, JSON as text), for the fields the form has; what it has not is left to the raw JSON."""
+    values: dict[str, Any] = {}
+    for f in fields:
+        v = doc.get(f.name)
+        if v is None:
+            values[f.name] = None if f.kind in ("number", "integer", "enum", "boolean") else ""
+        elif f.kind == "json":
+            values[f.name] = json.dumps(v, ensure_ascii=False)
+        elif f.kind == "strings" and isinstance(v, list):
+            values[f.name] = "\n".join(str(x) for x in v)
+        else:
+            values[f.name] = v
+    return values
+
+
 def input_problem(schema: dict, doc: Any, model_type: str = "custom") -> str | None:
     """One sentence if `doc` does not fit `schema` (checked before the call, for quick feedback)."""
     try:

@@ -4,6 +4,8 @@ history and cancel."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from nicegui.testing import User
 
@@ -55,6 +57,23 @@ async def test_a_bad_raw_input_is_one_sentence(user: User):
     if not element(user, "run").enabled:
         pytest.fail("the provider hub is missing: the console cannot call models (merge main once it lands)")
     await user.should_see("The raw input is not valid JSON (line 1, column 2")
+
+
+async def test_the_form_and_the_raw_json_show_one_input(user: User):
+    """What was typed in the Form was not in Raw JSON (nor back), and the open tab decided,
+    unseen, what a Run sent."""
+    await user.open("/console?model=local/keywords-yake")
+    set_value(user, "field-text", "Cold breakfast, lovely room")
+    tabs = element(user, "tab-raw").parent_slot.parent
+    with user.client:
+        tabs.value = "Raw JSON"
+    await settle()
+    assert json.loads(element(user, "raw-input").value)["text"] == "Cold breakfast, lovely room"
+    set_value(user, "raw-input", '{"text": "Warm welcome"}')
+    with user.client:
+        tabs.value = "Form"
+    await settle()
+    assert element(user, "field-text").value == "Warm welcome"
 
 
 async def test_run_streams_text_and_shows_metrics_raw_and_history(user: User, loopback_model):
