@@ -25,7 +25,7 @@ def register(sub) -> None:
     p.add_argument("--max-price", type=amount, help="USD per million tokens")
     p.add_argument("--max-latency", type=whole_number(0), help="milliseconds")
     p.add_argument("--policy", choices=["public", "organization", "private"])
-    p.add_argument("--health")
+    p.add_argument("--health", choices=["ok", "auth_failed", "unreachable", "key_missing", "error", "unknown"])
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_list)
 

@@ -39,6 +39,9 @@ def _run(args) -> int:
     from studio.engine import RunOptions
     from studio.engine.executor import REUSED_FROM_LAST_RUN
 
+    for flag, node in (("--from", args.from_node), ("--to", args.to_node)):
+        if node is not None and not node.strip():  # '' read as no --from, without a word
+            raise UserError(f"{flag} needs a node id; 'iom pipelines show {args.pipeline}' lists them.")
     s = studio()
     pipeline = _load(s, args.pipeline)
     inputs = parse_input(args.input)

@@ -417,6 +417,9 @@ def parse_pairs(items: list[str], what: str) -> dict[str, str]:
         name, sep, col = item.partition("=")
         if not sep or not name.strip() or not col.strip():
             raise UserError(f"{what}: {item!r} must look like NAME=COLUMN, e.g. text=review.")
+        if name.strip() in out and out[name.strip()] != col.strip():  # the last one won, without a word
+            raise UserError(f"{what}: {name.strip()!r} is mapped twice ({out[name.strip()]!r} and {col.strip()!r}); "
+                            f"keep one.")
         out[name.strip()] = col.strip()
     return out
 

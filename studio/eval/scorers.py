@@ -73,6 +73,8 @@ class ScorerSpec:
                 raise UserError(f"--score {text!r}: the numeric tolerance must be a number.") from None
         elif kind == "llm_judge":
             kw["judge_model"] = arg
+        elif arg and kind in KINDS:  # a scorer that takes nothing more would ignore it without a word
+            raise UserError(f"--score {text!r}: the {kind} scorer takes no argument; write {column}:{kind}.")
         return cls(column=column, kind=kind, **kw)
 
 

@@ -58,6 +58,9 @@ def test_a_model_file_or_an_empty_file_is_not_imported_as_a_pipeline(iom, iom_ho
     (("models", "discover", "ollama", "--url", "http://[::1"), "is not a usable address"),
     (("models", "export", "-o", "/"), "is a folder; give a file name in it"),
     (("datasets", "show", "/no/such/file.csv"), "there is no file '/no/such/file.csv'"),
+    (("eval", "run", "--data", str(ROOT / "samples" / "datasets" / "reviews.csv"), "-v", "review-triage",
+      "-s", "sentiment:exact:junk"), "the exact scorer takes no argument"),
+    (("run", "review-triage", "--input", '{"text": "x"}', "--from", ""), "--from needs a node id"),
 ])
 def test_a_mistake_is_one_sentence(iom, args, says):
     one_sentence(iom(*args), says)
@@ -135,3 +138,11 @@ def test_a_damaged_batch_or_experiment_is_warned_of_not_hidden(iom, iom_home):
     (iom_home / "experiments" / "e-broken.json").write_text("[1, 2")
     r = iom("eval", "list")
     assert r.returncode == 0 and "warning: experiment e-broken cannot be read" in r.stderr
+
+
+def test_input_that_was_silently_ignored_is_now_said(iom):
+    r = iom("models", "list", "--health", "bogus")  # matched no model, without saying why
+    assert r.returncode == 2 and "invalid choice: 'bogus'" in r.stderr
+    assert iom("datasets", "import", str(ROOT / "samples" / "datasets" / "reviews.csv")).returncode == 0
+    one_sentence(iom("datasets", "map", "reviews", "--input", "text=text", "--input", "text=sentiment"),
+                 "'text' is mapped twice")
