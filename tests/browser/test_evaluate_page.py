@@ -14,12 +14,16 @@ def test_two_variants_compared(studio_screen):
     studio_screen.open("/evaluate")
     studio_screen.should_contain("Run experiment")
     replace_text(studio_screen, "eval-limit", "6")
+    # the default scores sentiment alone; language too here, which the two variants write differently
+    replace_text(studio_screen, "eval-scorers", "sentiment:classification\nlanguage:normalized")
     by_testid(studio_screen, "eval-run").click()
     wait_until(lambda: "finished" in by_testid(studio_screen, "eval-progress").text, 60)
     cells = [td.get_attribute("textContent") for td in
              by_testid(studio_screen, "eval-compare").find_elements(By.CSS_SELECTOR, "td")]
     assert "review-triage" in cells and "local/sentiment-vader#sentiment=label" in cells
     assert "Pareto" in cells
+    by_scorer = [c for c in cells if c.startswith("sentiment:classification ")]
+    assert len(by_scorer) == 2 and all("language:normalized" in c for c in by_scorer)  # each scorer's own mean
     wait_until(lambda: studio_screen.selenium.find_elements(By.CSS_SELECTOR, ".eval-chart .main-svg"))
     points = studio_screen.selenium.find_elements(By.CSS_SELECTOR, ".eval-chart .scatterlayer .point")
     assert len(points) >= 2  # one marker per variant
