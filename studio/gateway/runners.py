@@ -25,12 +25,14 @@ PIPELINE_PREFIX = "pipeline/"
 
 def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], drop: bool, *,
            unknown: dict[str, Any] | None = None, speaks: str = "openai",
-           refuse_unknown: Callable[[list[str]], str] = lambda names: ""):
+           refuse_unknown: Callable[[list[str]], str] | None = None):
     """(run, dropped parameter names); reads the registry from disk, so call it off the loop.
     `unknown`: the request's fields the studio does not know, sent as they are to a model that
     `speaks` the caller's API ("openai", "anthropic-messages"), else refused with
     `refuse_unknown(names)`'s sentence (or dropped)."""
     unknown = unknown or {}
+    refuse_unknown = refuse_unknown or (lambda names: f"{', '.join(repr(k) for k in names)} cannot be sent to "
+                                                      f"{model}; remove it, or send 'x-iom-drop-params: true'.")
     if model.startswith(PIPELINE_PREFIX):
         _unknown_refused(list(unknown), drop, refuse_unknown)
         run, dropped = _pipeline(studio, model, input, params, drop)
