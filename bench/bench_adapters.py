@@ -44,7 +44,7 @@ STREAM = sse(*[{"id": "c", "choices": [{"index": 0, "delta": {"content": w}}]} f
 
 def bench_keys() -> KeyStore:
     """The studio's own key store (keyring, else the environment), as a real call uses it."""
-    os.environ["IOM_BENCH_KEY"] = "sk-bench"
+    os.environ["BENCH_ADAPTER_KEY"] = "sk-bench"
     return KeyStore()
 
 
@@ -83,7 +83,7 @@ async def main(n: int, as_json: bool) -> None:
     with FakeProvider() as fake:
         url = fake.url(PATH)
         spec = ModelSpec.model_validate({"id": "bench/chat", "name": "bench", "provider": "openai", "api": "openai-chat",
-                                         "endpoint": url, "model": "m", "keyRef": "IOM_BENCH_KEY",
+                                         "endpoint": url, "model": "m", "keyRef": "BENCH_ADAPTER_KEY",
                                          "inputSchema": CANONICAL_SCHEMAS["llm"][0],
                                          "outputSchema": CANONICAL_SCHEMAS["llm"][1],
                                          "prices": {"inputPerToken": 1e-6, "outputPerToken": 2e-6}})
