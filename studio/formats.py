@@ -7,6 +7,11 @@ import math
 from datetime import datetime
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 node', '2 nodes', '0 edges'."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def dollars(usd: float) -> str:
     """A USD amount: four decimals, or three significant digits of a tiny one
     (so $0.0000213 does not read as $0.0000)."""

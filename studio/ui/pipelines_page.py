@@ -6,6 +6,7 @@ from __future__ import annotations
 from nicegui import ui
 
 from studio import jsonread
+from studio.formats import counted
 from studio.errors import UserError
 from studio.registry.pipelines import export_pipeline
 from studio.registry.samples import sample_pipelines
@@ -79,7 +80,8 @@ async def pipelines_list_page() -> None:
                     with ui.row().classes("w-full items-center gap-3 border-b py-1").props(f"data-pipeline={p.id}"):
                         ui.link(p.name, f"/pipelines/{p.id}").classes("font-semibold")
                         ui.label(p.id).classes("text-xs text-grey-7")
-                        ui.label(f"{len(p.nodes)} nodes · {len(p.edges)} edges").classes("text-xs text-grey-7")
+                        ui.label(f"{counted(len(p.nodes), 'node')} · {counted(len(p.edges), 'edge')}") \
+                            .classes("text-xs text-grey-7")
                         ui.space()
                         ui.button(icon="edit", on_click=lambda p=p: rename_dialog(p)).props("flat dense").tooltip("Rename")
                         ui.button(icon="content_copy", on_click=lambda p=p: duplicate(p)).props("flat dense").tooltip("Duplicate")
@@ -101,7 +103,7 @@ async def pipelines_list_page() -> None:
                         ui.space()
                         needs_badge(needs[sample.id])
                     ui.label(sample.description).classes("text-xs")
-                    ui.label(f"{len(sample.nodes)} nodes").classes("text-xs text-grey-7")
+                    ui.label(counted(len(sample.nodes), "node")).classes("text-xs text-grey-7")
                     ui.button("Use a copy", on_click=lambda s=sample: use_sample(s)).props("flat dense")
 
         with ui.dialog() as new_dialog, ui.card():

@@ -163,7 +163,8 @@ async def registry_page() -> None:
             return
         table.rows = [row_for(s, view.health.get(s.id, HealthStatus())) for s in view.found]
         table.update()
-        count.text = f"{len(view.found)} of {view.total} models"
+        count.text = f"{len(view.found)} of {view.total} models" + (
+            "; none matches the search and filters (clear them to see all)" if view.total and not view.found else "")
         tag_select.options = view.tags
         tag_select.update()
         problems_box.clear()

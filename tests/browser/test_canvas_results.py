@@ -76,7 +76,7 @@ def test_counters_names_and_quiet_actions_update_as_the_user_edits(screen: Scree
     assert counts() == "2 nodes · 0 edges"
     connect(screen, "in", "text", "out", "in")
     wait_edges(screen, 1)
-    screen.wait_for(lambda: counts() == "2 nodes · 1 edges")
+    screen.wait_for(lambda: counts() == "2 nodes · 1 edge")
     name = screen.selenium.find_element(By.XPATH, "//*[@data-testid='pipeline-name']/descendant-or-self::input")
     name.send_keys(" renamed")
     screen.find_by_css("[data-testid=save]").click()  # leaving the field renames

@@ -53,6 +53,9 @@ async def test_search_and_filters_narrow_the_table(user: User):
     await settle()
     assert ids(user) == ["acme/big-chat", "acme/small-chat", "hf/mystery"]
     await user.should_see("3 of 4 models")
+    set_value(user, "search", "no-such-model-anywhere")
+    await settle()
+    await user.should_see("0 of 4 models; none matches the search and filters (clear them to see all)")
     set_value(user, "search", "")
     cases = [
         (ui.select, "Capability", "summarize", ["acme/small-chat"]),
