@@ -1,5 +1,6 @@
 """OpenAI's HTTP API on the studio's own server: `GET /v1/models`, `GET /v1/models/{id}`,
-`POST /v1/chat/completions`, `POST /v1/embeddings`; any other `/v1/...` answers a JSON 404.
+`POST /v1/chat/completions`, `POST /v1/embeddings` (and, from their own modules, Anthropic's
+`POST /v1/messages` and OpenAI's `POST /v1/responses`); any other `/v1/...` answers a JSON 404.
 
 Thin by design: the request becomes the canonical chat input (OpenAI's message shape, see
 spec/calls.py) and OpenAI-named params, and the same hub and engine the UI and the CLI use
@@ -31,7 +32,7 @@ from starlette.responses import Response
 
 from studio import jsonread, jsonwrite
 from studio.errors import UserError
-from studio.gateway import anthropic_api
+from studio.gateway import anthropic_api, responses_api
 from studio.gateway.errors import GatewayError, anthropic_error, classify, openai_error, openai_error_body
 from studio.gateway.json_answer import JSONAnswer
 from studio.gateway.runners import PIPELINE_PREFIX, runner
@@ -134,14 +135,15 @@ def register(router, get_studio: Callable[[], Any]) -> None:
             return anthropic_error(GatewayError(404, "not_found", f"there is no {request.method} /v1/{rest} on this "
                                                                   f"server; /v1/messages is"))
         return openai_error(GatewayError(404, "not_found", f"there is no {request.method} /v1/{rest} on this server; "
-                                                           f"see /v1/models, /v1/chat/completions, /v1/embeddings "
-                                                           f"and /v1/messages"))
+                                                           f"see /v1/models, /v1/chat/completions, /v1/responses, "
+                                                           f"/v1/embeddings and /v1/messages"))
 
     router.add_route("/v1/models", list_models, methods=["GET"])
     router.add_route("/v1/models/{model_id:path}", get_model, methods=["GET"])
     router.add_route("/v1/chat/completions", chat_completions, methods=["POST"])
     router.add_route("/v1/embeddings", embeddings, methods=["POST"])
     anthropic_api.register(router, get_studio)
+    responses_api.register(router, get_studio)
     router.add_route("/v1/{rest:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 
 

@@ -311,7 +311,7 @@ def test_models_retrieve_embeddings_and_unknown_routes(oai, raw, fake):
         oai.embeddings.create(model="loop/embed", input="a", encoding_format="int8")
     with pytest.raises(openai.BadRequestError, match="embedding model"):
         oai.embeddings.create(model="loop/openai", input="a")
-    for method, path in (("GET", "/files"), ("POST", "/responses"), ("GET", "/no/such/thing")):
+    for method, path in (("GET", "/files"), ("POST", "/assistants"), ("GET", "/no/such/thing")):
         r = raw.request(method, path, json={} if method == "POST" else None)
         assert r.status_code == 404 and r.headers["content-type"].startswith("application/json")
         assert "error" in r.json() and "<html" not in r.text.lower()
