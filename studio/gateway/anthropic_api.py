@@ -16,7 +16,7 @@ from studio import jsonwrite
 from studio.errors import UserError
 from studio.gateway.errors import GatewayError, anthropic_error, anthropic_error_detail, classify
 from studio.gateway.json_answer import JSONAnswer
-from studio.gateway.runners import runner
+from studio.gateway.runners import dropped_header, runner
 from studio.gateway.streaming import Reply, StreamedAnswer
 
 # OpenAI's finish reasons (what a Reply carries) as Anthropic's stop reasons
@@ -38,11 +38,8 @@ def register(router, get_studio: Callable[[], Any]) -> None:
 
             model, input, params, unknown = parse_messages(body)
             run, dropped = runner(get_studio(), model, input, params, drop_requested(request),
-                                  unknown={k: body[k] for k in unknown}, speaks="anthropic-messages",
-                                  refuse_unknown=lambda names: (
-                                      f"{', '.join(repr(k) for k in names)} cannot be sent to {model} through the "
-                                      f"studio; remove it, or send the header 'x-iom-drop-params: true'."))
-            headers = {"x-iom-dropped-params": ",".join(dropped)} if dropped else {}
+                                  unknown={k: body[k] for k in unknown}, speaks="anthropic-messages")
+            headers = dropped_header(dropped)
             if body.get("stream"):
                 return StreamedAnswer(run, EventFrames(model), headers)
             return JSONAnswer(message(model, await run(None)), headers=headers)

@@ -35,7 +35,7 @@ from studio.errors import UserError
 from studio.gateway import anthropic_api, responses_api
 from studio.gateway.errors import GatewayError, anthropic_error, classify, openai_error, openai_error_body
 from studio.gateway.json_answer import JSONAnswer
-from studio.gateway.runners import PIPELINE_PREFIX, runner
+from studio.gateway.runners import PIPELINE_PREFIX, dropped_header, runner
 from studio.gateway.streaming import Reply, StreamedAnswer
 from studio.providers import capabilities
 from studio.spec.calls import CallRequest
@@ -94,11 +94,8 @@ def register(router, get_studio: Callable[[], Any]) -> None:
             model, input, params, stream, include_usage, unknown = parse_chat(body)
             run, dropped = runner(get_studio(), model, input, params, drop_requested(request),
                                   unknown={k: body[k] for k in unknown}, speaks="openai",
-                                  refuse_unknown=lambda names: (
-                                      f"{', '.join(repr(k) for k in names)} is not a Chat Completions parameter the "
-                                      f"studio can send to {model}; remove it, or send the header "
-                                      f"'x-iom-drop-params: true'."))
-            headers = {"x-iom-dropped-params": ",".join(dropped)} if dropped else {}
+                                  refusal="{names} is not a Chat Completions parameter the studio can send to {model}")
+            headers = dropped_header(dropped)
             if stream:
                 return StreamedAnswer(run, ChunkFrames(model, include_usage), headers, choices=True)
             return JSONAnswer(completion(model, await run(None)), headers=headers)

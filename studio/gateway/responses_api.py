@@ -24,7 +24,7 @@ from studio import jsonwrite
 from studio.errors import UserError
 from studio.gateway.errors import GatewayError, classify, openai_error, openai_error_body
 from studio.gateway.json_answer import JSONAnswer
-from studio.gateway.runners import runner
+from studio.gateway.runners import dropped_header, runner
 from studio.gateway.streaming import Reply, StreamedAnswer
 
 # Responses fields -> the canonical (Chat Completions) names
@@ -42,11 +42,8 @@ def register(router, get_studio: Callable[[], Any]) -> None:
             model, input, params, unknown = parse_responses(body)
             run, dropped = runner(get_studio(), model, input, params, drop_requested(request),
                                   unknown={k: body[k] for k in unknown}, speaks="openai-responses",
-                                  refuse_unknown=lambda names: (
-                                      f"{', '.join(repr(k) for k in names)} is not a Responses parameter the studio "
-                                      f"can send to {model}; remove it, or send the header "
-                                      f"'x-iom-drop-params: true'."))
-            headers = {"x-iom-dropped-params": ",".join(dropped)} if dropped else {}
+                                  refusal="{names} is not a Responses parameter the studio can send to {model}")
+            headers = dropped_header(dropped)
             shape = Shape(model, body)
             if body.get("stream"):
                 return StreamedAnswer(run, EventFrames(shape), headers)

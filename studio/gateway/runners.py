@@ -11,7 +11,7 @@ the provider, not the studio, then decides whether it takes it.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from studio.errors import UserError
 from studio.gateway.errors import GatewayError
@@ -23,16 +23,25 @@ from studio.spec.chat import openai_finish
 PIPELINE_PREFIX = "pipeline/"
 
 
+UNKNOWN_REFUSED = "{names} cannot be sent to {model} through the studio"
+DROP_HINT = "; remove it, or send the header 'x-iom-drop-params: true'."
+
+
+def dropped_header(dropped: list[str]) -> dict[str, str]:
+    """The answer's `x-iom-dropped-params` header, when anything was dropped."""
+    return {"x-iom-dropped-params": ",".join(dropped)} if dropped else {}
+
+
 def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], drop: bool, *,
-           unknown: dict[str, Any] | None = None, speaks: str = "openai",
-           refuse_unknown: Callable[[list[str]], str] | None = None):
+           unknown: dict[str, Any] | None = None, speaks: str = "openai", refusal: str = UNKNOWN_REFUSED):
     """(run, dropped parameter names); reads the registry from disk, so call it off the loop.
     `unknown`: the request's fields the studio does not know, sent as they are to a model that
-    `speaks` the caller's API ("openai", "anthropic-messages"), else refused with
-    `refuse_unknown(names)`'s sentence (or dropped)."""
+    `speaks` the caller's API ("openai", "anthropic-messages"), else refused (or dropped) with
+    `refusal`, a sentence naming {names} and {model} in the caller's API's words."""
     unknown = unknown or {}
-    refuse_unknown = refuse_unknown or (lambda names: f"{', '.join(repr(k) for k in names)} cannot be sent to "
-                                                      f"{model}; remove it, or send 'x-iom-drop-params: true'.")
+
+    def refuse_unknown(names: list[str]) -> str:
+        return refusal.format(names=", ".join(repr(k) for k in names), model=model) + DROP_HINT
     if model.startswith(PIPELINE_PREFIX):
         _unknown_refused(list(unknown), drop, refuse_unknown)
         run, dropped = _pipeline(studio, model, input, params, drop)
@@ -65,7 +74,7 @@ def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], dr
     return run, bad
 
 
-def _unknown_refused(names: list[str], drop: bool, refusal: Callable[[list[str]], str]) -> None:
+def _unknown_refused(names: list[str], drop: bool, refusal) -> None:
     if names and not drop:
         raise GatewayError(400, "invalid_request_error", refusal(names), param=names[0])
 
