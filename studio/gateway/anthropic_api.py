@@ -59,9 +59,9 @@ def parse_messages(body: Any) -> tuple[str, dict, dict, list[str]]:
         raise UserError("the request needs 'max_tokens', a whole number.")
     out: list[dict[str, Any]] = []
     system = body.get("system")
-    if system:
-        out.append({"role": "system", "content": system if isinstance(system, str)
-                    else "\n".join(b["text"] for b in system if isinstance(b, dict) and b.get("text"))})
+    if system:  # blocks keep their cache_control for a Claude model (others get the text)
+        out.append({"role": "system", "content": system if isinstance(system, str) else
+                    [{"type": "text", "text": b["text"], **_cached(b)} for b in system if isinstance(b, dict) and b.get("text")]})
     for m in turns:
         out += _turn(m)
     params = {PARAMS[k]: body[k] for k in PARAMS if body.get(k) is not None}
@@ -82,6 +82,11 @@ def parse_messages(body: Any) -> tuple[str, dict, dict, list[str]]:
     return body["model"], {"messages": out}, params, unknown
 
 
+def _cached(block: dict) -> dict[str, Any]:
+    """A block's prompt-cache mark, carried on its canonical part to a Claude model."""
+    return {"cache_control": block["cache_control"]} if isinstance(block.get("cache_control"), dict) else {}
+
+
 def _turn(m: dict) -> list[dict[str, Any]]:
     """One Anthropic turn as canonical messages: tool_result blocks become `tool` messages."""
     content = m.get("content")
@@ -92,7 +97,7 @@ def _turn(m: dict) -> list[dict[str, Any]]:
     for b in content or []:
         kind = b.get("type")
         if kind == "text":
-            parts.append({"type": "text", "text": b.get("text") or ""})
+            parts.append({"type": "text", "text": b.get("text") or "", **_cached(b)})
         elif kind == "image":
             src = b.get("source") or {}
             url = src.get("url") if src.get("type") == "url" else f"data:{src.get('media_type')};base64,{src.get('data')}"

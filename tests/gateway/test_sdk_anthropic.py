@@ -4,6 +4,8 @@ errors in Anthropic's shape."""
 
 from __future__ import annotations
 
+import json
+
 import anthropic
 import pytest
 
@@ -110,6 +112,29 @@ def test_claudes_own_fields_reach_a_claude_model_as_they_are(claude, fake):
     sent = fake.last.json
     assert sent["thinking"] == {"type": "enabled", "budget_tokens": 1024} and sent["top_k"] == 5
     assert sent["service_tier"] == "auto"
+
+
+def test_prompt_cache_marks_reach_a_claude_model_and_no_other(claude, fake):
+    """cache_control was dropped everywhere (system blocks flattened to a string): prompt caching
+    could not be used through the gateway even from Claude to Claude."""
+    mark = {"type": "ephemeral"}
+    fake.reply(ANTHROPIC_PATH, Reply(json={"id": "m", "type": "message", "role": "assistant", "stop_reason": "end_turn",
+                                           "content": [{"type": "text", "text": "Hi"}],
+                                           "usage": {"input_tokens": 2, "output_tokens": 1}}))
+    system = [{"type": "text", "text": "A long manual…", "cache_control": mark}, {"type": "text", "text": "Be brief."}]
+    ask = [{"role": "user", "content": [{"type": "text", "text": "A long document…", "cache_control": mark},
+                                        {"type": "text", "text": "Summarise it."}]}]
+    claude.messages.create(model="loop/claude", max_tokens=50, system=system, messages=ask)
+    sent = fake.last.json
+    assert sent["system"] == [{"type": "text", "text": "A long manual…", "cache_control": mark},
+                              {"type": "text", "text": "Be brief."}]
+    assert sent["messages"][0]["content"][0] == {"type": "text", "text": "A long document…", "cache_control": mark}
+
+    fake.reply(OPENAI_PATH, Reply(json=text_reply("Hi")))
+    claude.messages.create(model="loop/openai", max_tokens=50, system=system, messages=ask)
+    sent = fake.last.json
+    assert "cache_control" not in json.dumps(sent)
+    assert sent["messages"][0] == {"role": "system", "content": "A long manual…\nBe brief."}
 
 
 def test_a_failed_tool_result_stays_failed_for_claude(claude, fake):

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from studio.providers.adapters.base import (AdapterResult, Exchange, canonical_messages, chat_output, interleaved,
-                                            map_params, request_id, split_data_url)
+                                            map_params, request_id, split_data_url, system_parts)
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
@@ -103,7 +103,8 @@ def body_for(x: Exchange) -> dict[str, Any]:
     body: dict[str, Any] = {"model": x.spec.model, "max_tokens": DEFAULT_MAX_TOKENS,
                             "messages": _messages(turns), **params, **_tools(x.params)}
     if system:
-        body["system"] = system
+        blocks = system_parts(x.input)  # as blocks when one carries a prompt-cache mark, which a string loses
+        body["system"] = blocks if any("cache_control" in b for b in blocks) else system
     return body
 
 

@@ -375,8 +375,9 @@ def content_parts(content: Any) -> list[dict[str, Any]]:
         if not isinstance(p, dict):
             continue
         if p.get("type", "text") == "text":
-            if p.get("text"):
-                parts.append({"type": "text", "text": p["text"]})
+            if p.get("text"):  # Claude's prompt-cache mark rides along (only its adapter sends it)
+                parts.append({"type": "text", "text": p["text"],
+                              **({"cache_control": p["cache_control"]} if p.get("cache_control") else {})})
         elif p.get("type") == "image_url":
             image = p.get("image_url")
             url = image.get("url") if isinstance(image, dict) else image
@@ -393,8 +394,19 @@ def joined_text(parts: list[dict[str, Any]]) -> str:
 
 
 def interleaved(turn: dict[str, Any]) -> bool:
-    """Whether a turn needs its parts kept apart: an image, or more than one text."""
-    return len(turn["parts"]) > 1 or bool(turn["images"])
+    """Whether a turn needs its parts kept apart: an image, more than one text, or a part marked
+    for the prompt cache."""
+    return len(turn["parts"]) > 1 or bool(turn["images"]) or any("cache_control" in p for p in turn["parts"])
+
+
+def system_parts(input: dict[str, Any]) -> list[dict[str, Any]]:
+    """The system text as parts, in order (the input's `system`, then each system message's), for
+    a provider that keeps their prompt-cache marks (Claude); empty when there is none."""
+    parts = content_parts(input["system"]) if input.get("system") else []
+    for m in input.get("messages") or []:
+        if m.get("role") == "system":
+            parts += [p for p in content_parts(m.get("content")) if p["type"] == "text"]
+    return parts
 
 
 def prompt_text(input: dict[str, Any]) -> str:

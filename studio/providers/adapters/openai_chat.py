@@ -25,7 +25,7 @@ PARAMS_BY_FAMILY = {"openai": PARAMS, "hf-router": LOGPROBS_PARAMS, "ollama-open
 
 def _part(part: dict[str, Any]) -> dict[str, Any]:
     if part["type"] == "text":
-        return part
+        return {"type": "text", "text": part["text"]}  # (a Claude prompt-cache mark is not OpenAI's)
     image = {"url": part["url"], **({"detail": part["detail"]} if part.get("detail") else {})}
     return {"type": "image_url", "image_url": image}
 
