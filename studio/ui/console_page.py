@@ -370,6 +370,11 @@ async def console_page(model: str | None = None) -> None:
     def on_pick(e) -> None:
         state["model"] = e.value
         build_form()
+        if state["task"] is None or state["task"].done():  # the last model's answer or error is not this one's
+            output.text, error_label.text, raw_request.text, raw_response.text = "", "", "", ""
+            output.set_visibility(True)
+            result_box.clear()
+            show_metrics({})
 
     picker.on_value_change(on_pick)
     build_form()

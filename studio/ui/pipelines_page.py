@@ -120,6 +120,7 @@ async def pipelines_list_page() -> None:
                 await save_new(p)
                 ui.navigate.to(f"/pipelines/{p.id}")
 
+            name_input.on("keydown.enter", create)  # as the Create button: typing a name and Enter is enough
             with ui.row():
                 ui.button("Create", on_click=create).props("data-testid=create")
                 ui.button("Cancel", on_click=new_dialog.close).props("flat")

@@ -46,7 +46,7 @@ def test_new_duplicate_rename_delete(screen: Screen):
     screen.wait_for(lambda: screen.selenium.execute_script(selected, name) == "New pipeline")
     name.send_keys("My flow")  # the default name is selected, so typing replaces it
     assert name.get_attribute("value") == "My flow"
-    screen.click("Create")
+    name.send_keys(Keys.ENTER)  # as Create
     wait_nodes(screen, 2)  # the new pipeline opens on the canvas with its input and output
     assert registry().get("my-flow").name == "My flow"
 

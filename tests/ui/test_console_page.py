@@ -76,6 +76,16 @@ async def test_the_form_and_the_raw_json_show_one_input(user: User):
     assert element(user, "field-text").value == "Warm welcome"
 
 
+async def test_picking_another_model_clears_the_last_answer(user: User):
+    await user.open("/console?model=local/text-stats")
+    set_value(user, "field-text", "One sentence. Two sentences.")
+    by_testid(user, "run").click()
+    await wait_until(lambda: all_by_testid(user, "console-result"), "the text-stats answer")
+    set_value(user, "model-picker", "local/keywords-yake")
+    await settle()
+    assert not all_by_testid(user, "console-result") and element(user, "call-error").text == ""
+
+
 async def test_run_streams_text_and_shows_metrics_raw_and_history(user: User, loopback_model):
     await user.open("/console?model=loop/chat")
     set_value(user, "field-prompt", "Say hello")
