@@ -15,6 +15,7 @@ from starlette.responses import Response
 from studio import jsonwrite
 from studio.errors import UserError
 from studio.gateway.errors import GatewayError, anthropic_error, anthropic_error_detail, classify
+from studio.gateway.incoming import drop_requested, request_json
 from studio.gateway.json_answer import JSONAnswer
 from studio.gateway.runners import dropped_header, runner
 from studio.gateway.streaming import Reply, StreamedAnswer
@@ -32,10 +33,7 @@ _KNOWN = {"model", "messages", "system", "stream", "tools", "tool_choice", "meta
 def register(router, get_studio: Callable[[], Any]) -> None:
     async def messages(request: Request):
         try:
-            from studio.gateway.openai_api import _json, drop_requested
-
-            body = await _json(request)
-
+            body = await request_json(request)
             model, input, params, unknown = parse_messages(body)
             run, dropped = runner(get_studio(), model, input, params, drop_requested(request),
                                   unknown={k: body[k] for k in unknown}, speaks="anthropic-messages")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import secrets
 import struct
 import time
@@ -30,10 +29,11 @@ from typing import Any, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from studio import jsonread, jsonwrite
+from studio import jsonwrite
 from studio.errors import UserError
 from studio.gateway import anthropic_api, responses_api
 from studio.gateway.errors import GatewayError, anthropic_error, classify, openai_error, openai_error_body
+from studio.gateway.incoming import drop_requested, request_json
 from studio.gateway.json_answer import JSONAnswer
 from studio.gateway.runners import PIPELINE_PREFIX, dropped_header, runner
 from studio.gateway.streaming import Reply, StreamedAnswer
@@ -90,7 +90,7 @@ def register(router, get_studio: Callable[[], Any]) -> None:
 
     async def chat_completions(request: Request):
         try:
-            body = await _json(request)
+            body = await request_json(request)
             model, input, params, stream, include_usage, unknown = parse_chat(body)
             run, dropped = runner(get_studio(), model, input, params, drop_requested(request),
                                   unknown={k: body[k] for k in unknown}, speaks="openai",
@@ -104,7 +104,7 @@ def register(router, get_studio: Callable[[], Any]) -> None:
 
     async def embeddings(request: Request):
         try:
-            body = await _json(request)
+            body = await request_json(request)
             if not isinstance(body, dict) or not isinstance(body.get("model"), str) or body.get("input") is None:
                 raise UserError("the request needs a 'model' (a registry embedding model) and an 'input'.")
             s = get_studio()
@@ -142,20 +142,6 @@ def register(router, get_studio: Callable[[], Any]) -> None:
     anthropic_api.register(router, get_studio)
     responses_api.register(router, get_studio)
     router.add_route("/v1/{rest:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-
-
-async def _json(request: Request) -> Any:
-    """The body through the studio's one JSON reader (size, depth, encoding, huge numbers)."""
-    try:
-        return jsonread.loads(await request.body() or b"null", "the request body")
-    except UserError as e:
-        raise GatewayError(400, "invalid_request_error", str(e)) from None
-
-
-def drop_requested(request: Request) -> bool:
-    """LiteLLM-style `drop_params`: a header per request, or a setting for the whole server."""
-    header = request.headers.get("x-iom-drop-params", "").strip().lower()
-    return header in ("1", "true", "yes") or os.environ.get("IOM_GATEWAY_DROP_PARAMS", "") in ("1", "true")
 
 
 def parse_chat(body: Any) -> tuple[str, dict, dict, bool, bool, list[str]]:

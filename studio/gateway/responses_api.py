@@ -23,6 +23,7 @@ from starlette.responses import Response
 from studio import jsonwrite
 from studio.errors import UserError
 from studio.gateway.errors import GatewayError, classify, openai_error, openai_error_body
+from studio.gateway.incoming import drop_requested, request_json
 from studio.gateway.json_answer import JSONAnswer
 from studio.gateway.runners import dropped_header, runner
 from studio.gateway.streaming import Reply, StreamedAnswer
@@ -36,9 +37,7 @@ _KNOWN = {"model", "input", "instructions", "stream", "tools", "tool_choice", "t
 def register(router, get_studio: Callable[[], Any]) -> None:
     async def responses(request: Request):
         try:
-            from studio.gateway.openai_api import _json, drop_requested
-
-            body = await _json(request)
+            body = await request_json(request)
             model, input, params, unknown = parse_responses(body)
             run, dropped = runner(get_studio(), model, input, params, drop_requested(request),
                                   unknown={k: body[k] for k in unknown}, speaks="openai-responses",

@@ -39,11 +39,8 @@ def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], dr
     `speaks` the caller's API ("openai", "anthropic-messages"), else refused (or dropped) with
     `refusal`, a sentence naming {names} and {model} in the caller's API's words."""
     unknown = unknown or {}
-
-    def refuse_unknown(names: list[str]) -> str:
-        return refusal.format(names=", ".join(repr(k) for k in names), model=model) + DROP_HINT
     if model.startswith(PIPELINE_PREFIX):
-        _unknown_refused(list(unknown), drop, refuse_unknown)
+        _refuse_unknown(unknown, drop, refusal, model)
         run, dropped = _pipeline(studio, model, input, params, drop)
         return run, list(unknown) + dropped
     spec = studio.models.get(model)
@@ -51,14 +48,14 @@ def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], dr
         raise UserError(f"{spec.id} is a {spec.model_type} model; chat needs an llm or vision model.")
     passed = capabilities.table_key(spec) == speaks
     if not passed:
-        _unknown_refused(list(unknown), drop, refuse_unknown)
+        _refuse_unknown(unknown, drop, refusal, model)
     bad = capabilities.unsupported(spec, params)
     if bad and not drop:
         raise GatewayError(400, "invalid_request_error", capabilities.refusal(spec, bad), param=bad[0])
     params = {k: v for k, v in params.items() if k not in bad and v is not None}
-    if passed:
-        params.update(unknown)  # the adapters send fields they do not know under their own names
-    bad = bad if passed else list(unknown) + bad
+    if passed:  # the adapters send fields they do not know under their own names
+        params, unknown = {**params, **unknown}, {}
+    bad = list(unknown) + bad
 
     async def run(on_text, on_choice_text=None) -> Reply:
         request = CallRequest(model_id=spec.id, input=input, params=params, stream=on_text is not None)
@@ -74,9 +71,11 @@ def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], dr
     return run, bad
 
 
-def _unknown_refused(names: list[str], drop: bool, refusal) -> None:
-    if names and not drop:
-        raise GatewayError(400, "invalid_request_error", refusal(names), param=names[0])
+def _refuse_unknown(unknown: dict[str, Any], drop: bool, refusal: str, model: str) -> None:
+    if unknown and not drop:
+        names = ", ".join(repr(k) for k in unknown)
+        raise GatewayError(400, "invalid_request_error", refusal.format(names=names, model=model) + DROP_HINT,
+                           param=next(iter(unknown)))
 
 
 def _choice(output: dict[str, Any], finish: str | None = None) -> Reply:
