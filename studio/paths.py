@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable, Iterable, TypeVar
 
 import platformdirs
 
@@ -37,6 +37,13 @@ def data_home() -> Path:
             home.chmod(0o700)
     _private.add(home)
     return home
+
+
+def left_out(root: Path, pattern: str, listed: Iterable[str], name: Callable[[Path], str]) -> list[str]:
+    """The names (`name(path)`) of the files under `root` matching `pattern` that a listing made
+    with `read_each` left out because they could not be read; `listed` is what it did read."""
+    seen = set(listed)
+    return [name(p) for p in sorted(root.glob(pattern)) if name(p) not in seen] if root.is_dir() else []
 
 
 def read_each(root: Path, pattern: str, read: Callable[[Path], T], errors: tuple[type[Exception], ...]) -> list[T]:

@@ -115,7 +115,7 @@ def _list(args) -> int:
     from studio.eval.batch_watch import list_batches
 
     items = list_batches(studio().home)
-    for batch_id in unreadable_batches(studio().home):
+    for batch_id in unreadable_batches(studio().home, (b["id"] for b in items)):
         print(f"warning: batch {batch_id} cannot be read and is left out; 'iom batch show {batch_id}' says why.",
               file=sys.stderr)
     if args.json:

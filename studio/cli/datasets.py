@@ -61,7 +61,7 @@ def _list(args) -> int:
     from studio.eval.datasets import damaged_datasets, empty_hint, list_datasets
 
     items = list_datasets(_home())
-    for dataset_id in damaged_datasets(_home()):
+    for dataset_id in damaged_datasets(_home(), items):
         print(f"warning: the dataset {dataset_id!r} has a damaged meta.json and is left out; "
               f"'iom datasets delete {dataset_id}' removes it.", file=sys.stderr)
     if args.json:

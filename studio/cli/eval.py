@@ -138,7 +138,7 @@ def _list(args) -> int:
     from studio.eval.experiments import list_experiments, unreadable_experiments
 
     docs = list_experiments(studio().home)
-    for exp_id in unreadable_experiments(studio().home):
+    for exp_id in unreadable_experiments(studio().home, docs):
         print(f"warning: experiment {exp_id} cannot be read and is left out; 'iom eval show {exp_id}' says why.",
               file=sys.stderr)
     if args.json:

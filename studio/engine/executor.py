@@ -253,9 +253,7 @@ class Engine:
         found = self._validated.get(key)
         if found is not None:
             return found[1], found[2]
-        problems = tuple(validate_against(pipeline, specs))
-        if problems and hasattr(self.models, "unreadable"):  # a model file that is damaged, said as such
-            problems = tuple(validate_against(pipeline, specs, self.models.unreadable()))
+        problems = tuple(validate_against(pipeline, specs, getattr(self.models, "unreadable", dict)))
         if len(self._validated) >= 32:
             self._validated.pop(next(iter(self._validated)))
         graph = Graph.of(pipeline)  # a pure function of the same content: kept beside the answer

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Callable
 
 import jmespath
 
@@ -28,17 +30,15 @@ class Problem:
 
 def validate_pipeline(pipeline: Pipeline, models) -> list[Problem]:
     """`models` is the ModelRegistry (anything with `all()`; `unreadable()` where it has it)."""
-    problems = validate_against(pipeline, models.all())
-    if problems and hasattr(models, "unreadable"):
-        problems = validate_against(pipeline, models.all(), models.unreadable())
-    return problems
+    return validate_against(pipeline, models.all(), getattr(models, "unreadable", dict))
 
 
 def validate_against(pipeline: Pipeline, registered: list[ModelSpec],
-                     unreadable: dict[str, str] | None = None) -> list[Problem]:
+                     unreadable: Callable[[], dict[str, str]] = dict) -> list[Problem]:
     """Every problem of the pipeline over these registered model specs, each on its node or edge;
-    `unreadable` (model id -> why its file cannot be read) says so of a node naming one."""
-    unreadable = unreadable or {}
+    `unreadable()` (model id -> why its file cannot be read, asked only when a node names a model
+    that is not registered) says so of a node naming one."""
+    unreadable = functools.cache(unreadable)
     problems: list[Problem] = []
     add = lambda where, msg: problems.append(Problem(where, msg))  # noqa: E731
     specs = {s.id: s for s in registered}
@@ -89,10 +89,10 @@ def _check_node(n, specs, unreadable, add) -> None:
     if n.kind == "model":
         if not n.model:
             add(n.id, "is a model node without a model; pick one from the registry")
-        elif n.model in unreadable:
-            add(n.id, f"names model {n.model!r}, whose file {unreadable[n.model]}")
         elif n.model not in specs:
-            add(n.id, f"names model {n.model!r}, which is not in the registry; register it or pick another")
+            damaged = unreadable().get(n.model)
+            add(n.id, f"names model {n.model!r}, whose file {damaged}" if damaged else
+                f"names model {n.model!r}, which is not in the registry; register it or pick another")
     if n.kind == "capability":
         if n.choose is None:
             add(n.id, "is a capability node without a capability to choose by; set one")

@@ -29,7 +29,7 @@ from studio.arrow_write import table_writer, write_batches
 from studio.atomic import NotSaved, append_whole, write_json
 from studio.errors import UserError, disk_fault
 from studio.eval.datasets import DatasetLock, default_mapping, read_rows, resolve
-from studio.paths import read_each
+from studio.paths import left_out, read_each
 from studio.providers.local import processes
 from studio.spec.base import utcnow
 from studio.spec.chat import CHAT_TYPES
@@ -400,11 +400,9 @@ def read_plan_file(meta: Path) -> BatchPlan:
     return plan
 
 
-def unreadable_batches(home: Path) -> list[str]:
-    """The ids of batch folders whose batch.json `batch_plans` cannot read."""
-    root = batches_root(home)
-    good = {plan.id for plan in batch_plans(home)}
-    return [p.parent.name for p in sorted(root.glob("*/batch.json")) if p.parent.name not in good] if root.is_dir() else []
+def unreadable_batches(home: Path, listed: Iterable[str]) -> list[str]:
+    """The ids of batch folders whose batch.json cannot be read; `listed`: the ids a listing read."""
+    return left_out(batches_root(home), "*/batch.json", listed, lambda p: p.parent.name)
 
 
 def batch_plans(home: Path) -> list[BatchPlan]:

@@ -21,7 +21,7 @@ from typing import Any, Iterator
 from studio.atomic import write_json
 from studio.errors import UserError
 from studio.jsonread import check_shape
-from studio.paths import read_each
+from studio.paths import left_out, read_each
 from studio.spec.base import utcnow
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
@@ -263,11 +263,10 @@ class DamagedDataset(UserError):
     """A dataset folder whose meta.json cannot be read: it can be deleted, nothing else."""
 
 
-def damaged_datasets(home: Path) -> list[str]:
-    """The ids of dataset folders whose meta.json cannot be read (`list_datasets` leaves them out)."""
-    root = datasets_root(home)
-    good = {d.id for d in list_datasets(home)}
-    return [p.parent.name for p in sorted(root.glob("*/meta.json")) if p.parent.name not in good] if root.is_dir() else []
+def damaged_datasets(home: Path, listed: list[Dataset]) -> list[str]:
+    """The ids of dataset folders whose meta.json cannot be read (`list_datasets`, which gave
+    `listed`, leaves them out)."""
+    return left_out(datasets_root(home), "*/meta.json", (d.id for d in listed), lambda p: p.parent.name)
 
 
 def list_datasets(home: Path) -> list[Dataset]:

@@ -31,7 +31,7 @@ from studio.eval.batch import (SAFE_ID, BatchRows, answered_latency, batch_model
                                percentile, plan_batch, row_count, run_batch, swapped_pipeline, target_label)
 from studio.eval.caveats import failure_warnings, score_warnings
 from studio.eval.scorers import ScorerSpec, bootstrap_ci, judge_rows, pick, score_each
-from studio.paths import read_each
+from studio.paths import left_out, read_each
 from studio.providers.local import processes
 from studio.spec.base import utcnow
 
@@ -341,11 +341,9 @@ def kept_note(experiment_id: str | None) -> str:
     return f" (experiment {experiment_id} keeps its figures; its row diff for this variant is gone)" if experiment_id else ""
 
 
-def unreadable_experiments(home: Path) -> list[str]:
-    """The ids (file stems) of experiment files `list_experiments` leaves out."""
-    root = experiments_root(home)
-    good = {d["id"] for d in list_experiments(home)}
-    return [p.stem for p in sorted(root.glob("*.json")) if p.stem not in good] if root.is_dir() else []
+def unreadable_experiments(home: Path, listed: list[dict[str, Any]]) -> list[str]:
+    """The ids (file stems) of experiment files `list_experiments` (which gave `listed`) left out."""
+    return left_out(experiments_root(home), "*.json", (d["id"] for d in listed), lambda p: p.stem)
 
 
 def list_experiments(home: Path) -> list[dict[str, Any]]:
