@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import get_args
 
 from studio.atomic import dumps_stable
 from studio.cli.common import amount, print_json, print_table, studio, whole_number, write_output
@@ -11,6 +12,7 @@ from studio.formats import data_size
 from studio.providers.faults import label as fault_label
 from studio.registry import ModelQuery, read_json_file
 from studio.registry.search import price_label
+from studio.spec.model import HealthState
 
 
 def register(sub) -> None:
@@ -25,7 +27,7 @@ def register(sub) -> None:
     p.add_argument("--max-price", type=amount, help="USD per million tokens")
     p.add_argument("--max-latency", type=whole_number(0), help="milliseconds")
     p.add_argument("--policy", choices=["public", "organization", "private"])
-    p.add_argument("--health", choices=["ok", "auth_failed", "unreachable", "key_missing", "error", "unknown"])
+    p.add_argument("--health", choices=get_args(HealthState))
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_list)
 

@@ -30,6 +30,7 @@ from studio.atomic import write_json
 from studio.errors import UserError
 from studio.paths import data_home
 from studio.secrets.redact import redactor
+from studio.spec.base import is_studio_own
 
 SERVICE = "iom-studio"
 log = logging.getLogger(__name__)
@@ -46,12 +47,6 @@ ENV_ALIASES: dict[str, tuple[str, ...]] = {
 
 # Words of an environment variable's name that say it holds a credential
 _CREDENTIAL_WORDS = {"KEY", "APIKEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "PAT", "CREDENTIAL", "CREDENTIALS"}
-
-
-def is_studio_own(name: str) -> bool:
-    """IOM_* names are the studio's own (the gateway token lives under IOM_GATEWAY_TOKEN in the
-    same keyring service): no model's keyRef, `iom keys set` or delete reaches them."""
-    return name.upper().startswith("IOM_")
 
 
 def env_names(name: str) -> tuple[str, ...]:

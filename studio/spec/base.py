@@ -56,6 +56,13 @@ ID_MAX = 128  # the whole id
 ID_PART_MAX = 100  # each part between slashes: a file or folder name, with room for ".json" on any file system
 
 
+def is_studio_own(name: str) -> bool:
+    """IOM_* key names are the studio's own (the gateway token lives under IOM_GATEWAY_TOKEN in
+    the keyring service that holds the provider keys): no model's keyRef, `iom keys set` or
+    delete reaches them."""
+    return name.upper().startswith("IOM_")
+
+
 def check_slug(value: str, what: str) -> str:
     """Ids name files, so they match their pattern over the whole string (`fullmatch`: `$`
     would let a trailing newline through) and fit every file system's name limits."""

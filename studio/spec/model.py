@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from studio.spec.base import SpecModel, check_json_schema, check_slug, utcnow
+from studio.spec.base import SpecModel, check_json_schema, check_slug, is_studio_own, utcnow
 
 Provider = Literal["openai", "anthropic", "google", "huggingface", "ollama", "http", "local"]
 # Whose models compute on the user's own machine: free of charge, and a few calls at a time.
@@ -128,7 +128,7 @@ class ModelSpec(SpecModel):
                 "keyRef must be the name of a key (letters, digits, '_', '-', '.'), "
                 "not the key itself"
             )
-        if v is not None and v.upper().startswith("IOM_"):  # the gateway token lives under IOM_GATEWAY_TOKEN
+        if v is not None and is_studio_own(v):
             raise ValueError(f"keyRef {v!r} names one of the studio's own secrets (IOM_…), which are never sent "
                              f"to a model; name the provider's key, e.g. OPENAI_API_KEY")
         return v
@@ -154,10 +154,13 @@ class ModelSpec(SpecModel):
         return self.prices.known
 
 
+HealthState = Literal["ok", "auth_failed", "unreachable", "key_missing", "error", "unknown"]
+
+
 class HealthStatus(SpecModel):
     """Last probe of a model; kept apart from the spec (state, not definition)."""
 
-    state: Literal["ok", "auth_failed", "unreachable", "key_missing", "error", "unknown"] = "unknown"
+    state: HealthState = "unknown"
     latency_ms: float | None = None
     checked: datetime | None = None
     detail: str = ""
