@@ -339,13 +339,12 @@ def canonical_messages(input: dict[str, Any]) -> tuple[str | None, list[dict[str
     `system`, and `images` attached to the last user turn. `parts` keeps a turn's text and images
     in the order given ({"type": "text", "text"} | {"type": "image", "url", "detail"?}), for the
     providers that take them so; `content` is its text alone, parts joined by a newline."""
-    system = [input["system"]] if input.get("system") else []
+    system = [joined_text(parts) for parts in _system_groups(input)]
     turns: list[dict[str, Any]] = []
     for m in input.get("messages") or []:
-        parts = content_parts(m.get("content"))
         if m.get("role") == "system":
-            system.append(joined_text(parts))
             continue
+        parts = content_parts(m.get("content"))
         if m.get("image"):
             parts.append({"type": "image", "url": m["image"]})
         turns.append(_turn(m.get("role", "user"), parts, list(m.get("tool_calls") or []), m.get("tool_call_id")))
@@ -399,14 +398,17 @@ def interleaved(turn: dict[str, Any]) -> bool:
     return len(turn["parts"]) > 1 or bool(turn["images"]) or any("cache_control" in p for p in turn["parts"])
 
 
+def _system_groups(input: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    """The system text's sources in order, each as parts: the input's `system`, then each system
+    message (canonical_messages joins them a blank line apart)."""
+    groups = [content_parts(input["system"])] if input.get("system") else []
+    return groups + [content_parts(m.get("content")) for m in input.get("messages") or [] if m.get("role") == "system"]
+
+
 def system_parts(input: dict[str, Any]) -> list[dict[str, Any]]:
-    """The system text as parts, in order (the input's `system`, then each system message's), for
-    a provider that keeps their prompt-cache marks (Claude); empty when there is none."""
-    parts = content_parts(input["system"]) if input.get("system") else []
-    for m in input.get("messages") or []:
-        if m.get("role") == "system":
-            parts += [p for p in content_parts(m.get("content")) if p["type"] == "text"]
-    return parts
+    """The system text as parts, in order, for a provider that keeps their prompt-cache marks
+    (Claude); empty when there is none."""
+    return [p for parts in _system_groups(input) for p in parts if p["type"] == "text"]
 
 
 def prompt_text(input: dict[str, Any]) -> str:
