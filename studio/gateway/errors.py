@@ -10,7 +10,7 @@ from studio.gateway.json_answer import JSONAnswer
 from studio.providers.errors import RETRYABLE, ErrorKind, ProviderError
 from studio.secrets import redact
 
-STATUS = {ErrorKind.RATE_LIMITED: 429, ErrorKind.TIMEOUT: 504, ErrorKind.BAD_REQUEST: 400,
+STATUS = {ErrorKind.RATE_LIMITED: 429, ErrorKind.QUOTA_EXHAUSTED: 429, ErrorKind.TIMEOUT: 504, ErrorKind.BAD_REQUEST: 400,
           ErrorKind.INVALID_INPUT: 400, ErrorKind.CONTEXT_LENGTH: 400, ErrorKind.KEY_MISSING: 400,
           ErrorKind.INCOMPLETE: 400, ErrorKind.CONTENT_BLOCKED: 400, ErrorKind.AUTH: 502,
           ErrorKind.OVERLOADED: 503}

@@ -16,7 +16,7 @@ import httpx
 from studio.providers.errors import ErrorKind, ProviderError
 
 _BY_STATUS = {
-    400: ErrorKind.BAD_REQUEST, 401: ErrorKind.AUTH, 403: ErrorKind.PERMISSION, 404: ErrorKind.NOT_FOUND,
+    400: ErrorKind.BAD_REQUEST, 401: ErrorKind.AUTH, 402: ErrorKind.QUOTA_EXHAUSTED, 403: ErrorKind.PERMISSION, 404: ErrorKind.NOT_FOUND,
     408: ErrorKind.TIMEOUT, 409: ErrorKind.SERVER, 413: ErrorKind.CONTEXT_LENGTH, 422: ErrorKind.BAD_REQUEST,
     429: ErrorKind.RATE_LIMITED, 500: ErrorKind.SERVER, 502: ErrorKind.SERVER, 503: ErrorKind.OVERLOADED,
     504: ErrorKind.TIMEOUT, 529: ErrorKind.OVERLOADED,
@@ -30,11 +30,17 @@ _BY_TYPE = {
     "invalid_request_error": ErrorKind.BAD_REQUEST, "invalid_argument": ErrorKind.BAD_REQUEST,
     "context_length_exceeded": ErrorKind.CONTEXT_LENGTH, "request_too_large": ErrorKind.CONTEXT_LENGTH,
     "rate_limit_error": ErrorKind.RATE_LIMITED, "rate_limit_exceeded": ErrorKind.RATE_LIMITED,
-    "resource_exhausted": ErrorKind.RATE_LIMITED, "insufficient_quota": ErrorKind.RATE_LIMITED,
+    "resource_exhausted": ErrorKind.RATE_LIMITED, "insufficient_quota": ErrorKind.QUOTA_EXHAUSTED,
+    "billing_error": ErrorKind.QUOTA_EXHAUSTED,
     "overloaded_error": ErrorKind.OVERLOADED, "unavailable": ErrorKind.OVERLOADED,
     "api_error": ErrorKind.SERVER, "server_error": ErrorKind.SERVER, "internal": ErrorKind.SERVER,
     "timeout_error": ErrorKind.TIMEOUT, "deadline_exceeded": ErrorKind.TIMEOUT,
 }
+
+# Out of credit: OpenAI says so with a 429 (insufficient_quota), which a retry cannot mend;
+# Anthropic with a 400 whose message names the credit balance.
+_QUOTA_RE = re.compile(r"credit balance is too low|exceeded your current quota|insufficient.(credit|balance|quota)", re.I)
+_NOT_TRANSIENT = {ErrorKind.QUOTA_EXHAUSTED}
 
 _CONTEXT_RE = re.compile(
     r"context.length|context_length|context window|maximum context|too many tokens|prompt is too long"
@@ -114,12 +120,15 @@ def from_body(body: Any, *, status: int | None = None, headers=None, default: Er
     msg = _message(body, text)
     kind = _BY_STATUS.get(status) if status else None
     etype = error_type(body)
-    if etype in _BY_TYPE and (kind is None or kind in (ErrorKind.BAD_REQUEST, ErrorKind.SERVER)):
+    if etype in _BY_TYPE and (kind is None or kind in (ErrorKind.BAD_REQUEST, ErrorKind.SERVER)
+                              or _BY_TYPE[etype] in _NOT_TRANSIENT):
         kind = _BY_TYPE[etype]
     if kind is None:
         kind = ErrorKind.SERVER if status and status >= 500 else (ErrorKind.BAD_REQUEST if status else default)
     if kind in (ErrorKind.BAD_REQUEST, None) and _refused_key(body):
         kind = ErrorKind.AUTH  # Gemini answers a bad key with 400 INVALID_ARGUMENT + API_KEY_INVALID
+    if kind in (ErrorKind.BAD_REQUEST, ErrorKind.RATE_LIMITED) and _QUOTA_RE.search(msg):
+        kind = ErrorKind.QUOTA_EXHAUSTED
     if kind in (ErrorKind.BAD_REQUEST, ErrorKind.SERVER) and _CONTEXT_RE.search(msg):
         kind = ErrorKind.CONTEXT_LENGTH
     return ProviderError(kind, msg, status=status, retry_after_s=retry_after(headers, body), partial_text=partial_text)

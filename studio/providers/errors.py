@@ -15,6 +15,7 @@ class ErrorKind(str, Enum):
     CONTEXT_LENGTH = "context_length"
     CONTENT_BLOCKED = "content_blocked"
     RATE_LIMITED = "rate_limited"
+    QUOTA_EXHAUSTED = "quota_exhausted"
     OVERLOADED = "overloaded"
     SERVER = "server"
     TIMEOUT = "timeout"
@@ -32,8 +33,10 @@ RETRYABLE = {
     ErrorKind.CONNECTION, ErrorKind.MALFORMED,
 }
 
-# Kinds after which another model may succeed where this one cannot (fallback, not retry).
-FALLBACK_OK = RETRYABLE | {ErrorKind.CONTEXT_LENGTH, ErrorKind.NOT_FOUND, ErrorKind.CONTENT_BLOCKED}
+# Kinds after which another model may succeed where this one cannot (fallback, not retry). An
+# account out of credit answers every retry the same, but another provider's model may have credit.
+FALLBACK_OK = RETRYABLE | {ErrorKind.CONTEXT_LENGTH, ErrorKind.NOT_FOUND, ErrorKind.CONTENT_BLOCKED,
+                           ErrorKind.QUOTA_EXHAUSTED}
 
 _SENTENCES = {
     ErrorKind.AUTH: "the provider refused the API key; check the key in Settings",
@@ -43,6 +46,7 @@ _SENTENCES = {
     ErrorKind.CONTEXT_LENGTH: "the input is longer than the model's context window; shorten it or use a model with a larger window",
     ErrorKind.CONTENT_BLOCKED: "the provider blocked the content",
     ErrorKind.RATE_LIMITED: "the provider is rate-limiting this key; wait or use another model",
+    ErrorKind.QUOTA_EXHAUSTED: "the provider account has run out of credit or quota; add credit on the provider's billing page or use another model",
     ErrorKind.OVERLOADED: "the provider is overloaded right now; try again shortly",
     ErrorKind.SERVER: "the provider had an internal error; try again",
     ErrorKind.TIMEOUT: "the call timed out; raise the timeout or try again",

@@ -49,6 +49,21 @@ async def test_no_fallback_on_a_bad_request(engine, registry, fake):
     assert [r.path for r in fake.requests] == ["/main/v1/chat/completions"]  # neither retried nor fallen back
 
 
+async def test_an_account_out_of_credit_is_not_retried_but_falls_back(engine, registry, fake):
+    """OpenAI answers an exhausted quota with a 429 that no retry mends: it was retried (and
+    waited for) as a rate limit; another provider's model may still have credit."""
+    openai_model(registry, fake, "t/main", "/main/v1/chat/completions")
+    openai_model(registry, fake, "t/backup", "/backup/v1/chat/completions")
+    fake.reply("/main/v1/chat/completions", Reply(status=429, json={"error": {
+        "message": "You exceeded your current quota, please check your plan and billing details.",
+        "type": "insufficient_quota", "code": "insufficient_quota"}}))
+    fake.reply("/backup/v1/chat/completions", Reply(json=chat_reply("from backup")))
+    record = await engine.run(one_model("t/main", ["t/backup"], retries=3), {"text": "q"})
+    assert record.status == "succeeded" and record.nodes["x"].model_id == "t/backup"
+    assert record.nodes["x"].reason.startswith("fell back from t/main after quota_exhausted")
+    assert [r.path for r in fake.requests] == ["/main/v1/chat/completions", "/backup/v1/chat/completions"]
+
+
 async def test_a_retry_waits_for_the_retry_after(engine, registry, fake):
     openai_model(registry, fake, "t/main", "/v1/chat/completions")
     stamps = []

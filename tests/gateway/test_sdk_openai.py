@@ -273,6 +273,14 @@ def test_a_refused_provider_key_is_not_retried_by_the_sdk(server, fake):
         with pytest.raises(openai.InternalServerError) as e:
             patient.chat.completions.create(model="loop/openai", messages=ASK)
     assert e.value.response.headers["x-should-retry"] == "false" and len(fake.requests) - before == 1
+    fake.reply(OPENAI_PATH, Reply(status=429, json={"error": {"message": "You exceeded your current quota.",
+                                                                "type": "insufficient_quota"}}))
+    before = len(fake.requests)
+    with openai.OpenAI(base_url=server + "/v1", api_key=TOKEN, max_retries=2) as patient:
+        with pytest.raises(openai.RateLimitError) as e:
+            patient.chat.completions.create(model="loop/openai", messages=ASK)
+    assert e.value.response.headers["x-should-retry"] == "false" and len(fake.requests) - before == 1
+    assert e.value.code == "quota_exhausted" and "credit" in e.value.message
     fake.reply(OPENAI_PATH, Reply(status=503, json={"error": {"message": "busy"}}), Reply(json=text_reply("Up")))
     with openai.OpenAI(base_url=server + "/v1", api_key=TOKEN, max_retries=2) as patient:
         assert patient.chat.completions.create(model="loop/openai", messages=ASK).choices[0].message.content == "Up"

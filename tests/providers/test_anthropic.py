@@ -96,14 +96,17 @@ async def test_stream_ending_early_is_malformed(fake, hub):
 @pytest.mark.parametrize("status,etype,headers,kind,retry", [
     (400, "invalid_request_error", {}, ErrorKind.BAD_REQUEST, None),
     (400, "invalid_request_error", {}, ErrorKind.CONTEXT_LENGTH, None),
+    (400, "invalid_request_error", {}, ErrorKind.QUOTA_EXHAUSTED, None),
     (401, "authentication_error", {}, ErrorKind.AUTH, None),
+    (402, "billing_error", {}, ErrorKind.QUOTA_EXHAUSTED, None),
     (429, "rate_limit_error", {"retry-after": "12"}, ErrorKind.RATE_LIMITED, 12.0),
     (500, "api_error", {}, ErrorKind.SERVER, None),
     (503, "api_error", {}, ErrorKind.OVERLOADED, None),
     (529, "overloaded_error", {}, ErrorKind.OVERLOADED, None),
 ])
 async def test_errors(fake, hub, status, etype, headers, kind, retry):
-    msg = "prompt is too long: 210000 tokens > 200000 maximum" if kind == ErrorKind.CONTEXT_LENGTH else "nope"
+    msg = {ErrorKind.CONTEXT_LENGTH: "prompt is too long: 210000 tokens > 200000 maximum",
+           ErrorKind.QUOTA_EXHAUSTED: "Your credit balance is too low to access the Anthropic API."}.get(kind, "nope")
     fake.reply(PATH, Reply(status=status, json={"type": "error", "error": {"type": etype, "message": msg}}, headers=headers))
     with pytest.raises(ProviderError) as err:
         await hub.call(spec(fake), req({"prompt": "Hi"}))
