@@ -53,6 +53,16 @@ def test_side_panel_edits_reach_the_saved_pipeline(screen: Screen):
     assert node.policy.fallback == ["openai/gpt-4o-mini"]  # untouched fields kept
 
 
+def test_a_nodes_params_show_whole(screen: Screen):
+    """The Params box showed `{"sentences": 2}` as its first line, `{`."""
+    screen.open("/pipelines/review-triage")
+    wait_nodes(screen, 7)
+    select_node(screen, "summary")
+    params = field(screen, "Params")
+    assert params.get_attribute("value") == '{"sentences": 2}'
+    assert screen.selenium.execute_script("return arguments[0].scrollHeight <= arguments[0].clientHeight + 1", params)
+
+
 def test_copy_paste_delete_layout_and_autosave(screen: Screen):
     screen.open("/pipelines/content-enhancement")
     wait_nodes(screen, 5)

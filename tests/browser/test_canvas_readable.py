@@ -25,7 +25,8 @@ const flow = document.querySelector('.iom-flow').getBoundingClientRect();
 const visible = [...document.querySelectorAll('.vue-flow__node')].filter(n => {
   const r = n.getBoundingClientRect();
   return r.left >= flow.left - 1 && r.top >= flow.top - 1 && r.right <= flow.right + 1 && r.bottom <= flow.bottom + 1; });
-return {zoom, titles: px('.iom-node-label'), ports: px('.iom-port span'), visible: visible.length};
+return {zoom, titles: px('.iom-node-label'), ports: px('.iom-port span'), visible: visible.length,
+        whole: visible.map(n => n.getAttribute('data-id'))};
 """
 
 
@@ -41,6 +42,8 @@ def test_every_sample_opens_readable_at_1280x720(screen: Screen, pipeline_id: st
     assert min(seen["titles"]) >= SMALLEST_READABLE_PX, seen
     assert min(seen["ports"]) >= SMALLEST_READABLE_PX, seen
     assert seen["visible"] >= 1, "the view opens on part of the pipeline, not on empty space"
+    inputs = {n.id for n in pipeline.nodes if n.kind == "input"}
+    assert inputs <= set(seen["whole"]), f"the view opens at the flow's start, its input nodes whole: {seen}"
 
 
 def test_palette_and_side_panel_fold_away_for_a_wider_canvas(screen: Screen):

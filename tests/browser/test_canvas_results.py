@@ -44,6 +44,9 @@ def test_the_tours_run_shows_the_result_at_once(screen: Screen, pipeline_id: str
     first_model = next(n.id for n in pipeline.nodes if n.kind == "model")
     click_node(screen, first_model)
     screen.wait_for(lambda: f"Node {first_model}: succeeded" in screen.find_by_css("[data-testid=inspected-node]").text)
+    heading = screen.find_by_css("[data-testid=inspected-node]")
+    in_view = "const r = arguments[0].getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight"
+    screen.wait_for(lambda: screen.selenium.execute_script(in_view, heading))  # below the result: scrolled to
     assert screen.find_by_css("[data-testid=node-inputs]").text and screen.find_by_css("[data-testid=node-output]").text
     screen.find_by_css("[data-testid=run-result-value-copy]").click()
     screen.should_contain("Output copied.")

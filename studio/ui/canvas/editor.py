@@ -39,7 +39,7 @@ class PipelineEditor:
             return
         add_styles()
         self._toolbar()
-        with ui.row().classes("w-full no-wrap gap-2 items-stretch").style("height: calc(100vh - 175px); min-height: 380px"):
+        with ui.row().classes("w-full no-wrap gap-2 items-stretch").style("height: calc(100vh - 146px); min-height: 380px"):
             self.canvas = PipelineCanvas(self.session.view(), palette(list(models.values()), health, missing_keys)) \
                 .classes("h-full").style("flex: 1; min-width: 0; border: 1px solid #ddd")
             with ui.column().classes("w-96 h-full no-wrap gap-0").props("data-testid=side-column") as self.side_column:
@@ -244,7 +244,13 @@ class PipelineEditor:
         return "Variables: " + (", ".join(variables) if variables else "none")
 
     def _json_field(self, label: str, value: Any, on_value) -> None:
-        area = ui.textarea(label, value=json.dumps(value, indent=2)).props("dense autogrow").classes("w-full font-mono text-xs")
+        # Short values on one line; longer ones indented. Rows are set, not autogrown: a field
+        # built while its tab is hidden measured one row, so `{"sentences": 2}` showed as `{`.
+        text = json.dumps(value)
+        if len(text) > 48:
+            text = json.dumps(value, indent=2)
+        area = ui.textarea(label, value=text).props(f"dense rows={min(text.count(chr(10)) + 1, 12)}") \
+            .classes("w-full font-mono text-xs")
 
         def apply() -> None:
             try:

@@ -307,6 +307,8 @@ class RunPanel:
 
     def inspect(self, node_id: str) -> None:
         self.inspector.clear()
+        # The inspector sits below the run's result: bring it into view, or a click seems to do nothing.
+        ui.run_javascript(f"getHtmlElement({self.inspector.id})?.scrollIntoView({{block: 'start', behavior: 'smooth'}})")
         nodes = field(self.last_record, "nodes", default={}) or {}
         node_run = nodes.get(node_id) if isinstance(nodes, dict) else None
         with self.inspector:
