@@ -48,23 +48,37 @@ def over_time(rows: list[dict], bucket: str = "day") -> dict:
         xaxis={"type": "date", "tickformat": _TICKS.get(bucket, "%b %d")})
 
 
+def _by_name(names: list[str], per_name: int = 22) -> dict:
+    """Layout for bars along a list of names (model ids, pipelines): the names read across on
+    the left, first at the top, and the figure grows with them. Upright bars set the ids at an
+    angle, cut them off and ran them over the legend. The left margin is worked out from the
+    longest name, since Plotly's automargin can loop redraws."""
+    longest = max((len(n) for n in names), default=0)
+    return {"height": max(220, 110 + per_name * len(names)),
+            "margin": {**_LAYOUT["margin"], "l": min(260, 20 + 7 * longest)},
+            "yaxis": {"type": "category", "autorange": "reversed"}, "legend": {"orientation": "h", "y": -0.18}}
+
+
 def latency(rows: list[dict]) -> dict:
-    x = [r["model_id"] for r in rows]
+    names = [r["model_id"] for r in rows]
     series = (("p50", "p50_ms"), ("p95", "p95_ms"), ("p99", "p99_ms"), ("TTFT p50", "ttft_p50_ms"))
+    shape = _by_name(names, per_name=44)
     return _figure("How long does each model take? (latency)", [
-        {"type": "bar", "name": name, "x": x, "y": [r[key] for r in rows],
-         "customdata": [fmt.latency(r[key]) for r in rows], "hovertemplate": f"%{{x}} {name}: %{{customdata}}<extra></extra>"}
+        {"type": "bar", "orientation": "h", "name": name, "y": names, "x": [r[key] for r in rows],
+         "customdata": [fmt.latency(r[key]) for r in rows], "hovertemplate": f"%{{y}} {name}: %{{customdata}}<extra></extra>"}
         for name, key in series
     ], None if rows else "No call detail in this range (retention may have rolled it up).",
-        barmode="group", yaxis={"title": {"text": "ms"}, "rangemode": "tozero"})
+        barmode="group", xaxis={"ticksuffix": " ms", "rangemode": "tozero"}, **shape)
 
 
 def tokens_per_second(rows: list[dict]) -> dict:
+    names = [r["model_id"] for r in rows]
     return _figure("How fast does each model write? (output tokens/s)", [
-        {"type": "bar", "name": "tokens/s", "x": [r["model_id"] for r in rows], "y": [r["tokens_per_s"] for r in rows],
+        {"type": "bar", "orientation": "h", "name": "tokens/s", "y": names, "x": [r["tokens_per_s"] for r in rows],
          "customdata": [fmt.per_second(r["tokens_per_s"]) for r in rows],
-         "hovertemplate": "%{x}: %{customdata}<extra></extra>"}],
-        None if rows else "No successful, non-cached calls that reported output tokens in this range.")
+         "hovertemplate": "%{y}: %{customdata}<extra></extra>"}],
+        None if rows else "No successful, non-cached calls that reported output tokens in this range.",
+        showlegend=False, **_by_name(names))
 
 
 def errors(rows: list[dict]) -> dict:
@@ -92,11 +106,17 @@ def cost(rows: list[dict], title: str, *, by_day: bool = False) -> dict:
     else:
         empty = None
     keys = [_key(r["key"], by_day) for r in rows]
+    money = [fmt.money_total(r["cost_usd"], r["unpriced_calls"]) for r in rows]
+    if by_day:
+        return _figure(title, [{
+            "type": "bar", "name": "USD", "x": keys, "y": [r["cost_usd"] for r in rows], "customdata": money,
+            "hovertemplate": "%{x}: %{customdata}<extra></extra>",
+        }], empty, xaxis={"type": "category"}, yaxis={"tickprefix": "$", "rangemode": "tozero"})
+    shape = _by_name(keys)
     return _figure(title, [{
-        "type": "bar", "name": "USD", "x": keys, "y": [r["cost_usd"] for r in rows],
-        "customdata": [fmt.money_total(r["cost_usd"], r["unpriced_calls"]) for r in rows],
-        "hovertemplate": "%{x}: %{customdata}<extra></extra>",
-    }], empty, xaxis={"type": "category"}, yaxis={"tickprefix": "$", "rangemode": "tozero"})
+        "type": "bar", "orientation": "h", "name": "USD", "y": keys, "x": [r["cost_usd"] for r in rows],
+        "customdata": money, "hovertemplate": "%{y}: %{customdata}<extra></extra>",
+    }], empty, xaxis={"tickprefix": "$", "rangemode": "tozero"}, showlegend=False, **shape)
 
 
 def _key(key: Any, by_day: bool) -> str:

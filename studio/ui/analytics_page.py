@@ -112,10 +112,14 @@ async def analytics_page() -> None:
             return
         x = points[0].get("x")
         what = CHART_FILTERS[key]
-        if what == "model":
-            model_select.value = x  # its on_change refreshes
-        elif what == "pipeline" and x != "(none)":
-            pipeline_select.value = x
+        if what in ("model", "pipeline"):  # bars along the names: the name is the point's y
+            name = points[0].get("y")
+            if not isinstance(name, str):
+                return
+            if what == "model":
+                model_select.value = name  # its on_change refreshes
+            elif name != "(none)":
+                pipeline_select.value = name
         elif what == "status":
             status_select.value = "error"
         elif what in ("window", "day"):

@@ -70,6 +70,19 @@ def test_empty_charts_say_what_is_missing_instead_of_axes():
     assert priced["config"]["displayModeBar"] is False
 
 
+def test_charts_by_model_read_their_names_across():
+    """Upright bars set long model ids at an angle, cut them off and over the legend: the bars
+    lie along the names, the margin fits the longest, and the figure grows with the models."""
+    rows = [{"model_id": f"local/summarize-extractive-{i}", "p50_ms": 10.0, "p95_ms": 20.0, "p99_ms": 30.0,
+             "ttft_p50_ms": None} for i in range(12)]
+    fig = figs.latency(rows)
+    bars = fig["data"][0]
+    assert bars["orientation"] == "h" and bars["y"][0] == "local/summarize-extractive-0"
+    assert fig["layout"]["margin"]["l"] >= 7 * len("local/summarize-extractive-10")
+    assert fig["layout"]["height"] > figs.latency(rows[:2])["layout"]["height"]
+    assert figs.cost([{"key": "m/a", "calls": 1, "cost_usd": 0.5, "unpriced_calls": 0}], "Cost by model")["data"][0]["y"] == ["m/a"]
+
+
 def test_a_real_runs_timeline_draws_each_node_as_long_as_it_took(tmp_path):
     """Node times were stored to the second: a node of 500 ms drew no bar, one across a second
     boundary a bar of 1000 ms. Run the offline sample for real, read it back as the page does."""
