@@ -83,7 +83,8 @@ def _run(args) -> int:
 def _print_run(record) -> None:
     out = record.outputs
     text = out.get("text") if isinstance(out, dict) else None
-    print(text if isinstance(text, str) and len(out) == 1 else json.dumps(out, indent=2, ensure_ascii=False))
+    if out or record.status == "succeeded":  # a failed run has no output: `{}` on stdout read as an empty result
+        print(text if isinstance(text, str) and len(out) == 1 else json.dumps(out, indent=2, ensure_ascii=False))
     cost = "unpriced" if record.cost_usd is None else f"${record.cost_usd:.6f}"
     if record.unpriced_calls and record.cost_usd is not None:
         cost += f" + {record.unpriced_calls} unpriced"

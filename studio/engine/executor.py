@@ -828,13 +828,15 @@ class _Run:
         last_error: ProviderError | None = None
         sent_before = self.failed_sent_attempts
         fell_from: str | None = None
+        fell_cause: ProviderError | None = None  # what made the node leave `fell_from`
         notes: list[str] = []
         remaining = list(candidates)
 
         def failure(err: ProviderError) -> ProviderError:
             """The error the node fails with, saying whether any of its attempts was sent (the
-            node's failure then has no known cost)."""
+            node's failure then has no known cost); the node's record counts every attempt."""
             err.sent = self.failed_sent_attempts > sent_before
+            nr.attempts = attempts
             return err
 
         def failed(err: ProviderError) -> None:
@@ -852,19 +854,24 @@ class _Run:
                 """(Not a coroutine itself: one frame fewer on the call's path.)"""
                 nonlocal attempts
                 attempts += 1
-                prepared = primary_input if spec is candidates[0] and primary_input is not None \
-                    else translate.model_input(node, spec, inputs)
+                if spec is candidates[0] and primary_input is not None:
+                    prepared = primary_input
+                else:  # a fallback's prompt, rendered within its own attempt's time, not what the first left
+                    node_deadline(min(policy.timeout_s, left_s))
+                    prepared = translate.model_input(node, spec, inputs)
                 return self._attempt(node, spec, prepared, stream, min(policy.timeout_s, left_s),
                                      CallContext(self.pipeline.id, self.record.id, node.id,
-                                                 fell_from, self._why(reason, fell_from, last_error)))
+                                                 fell_from, self._why(reason, fell_from, fell_cause)))
             try:
-                result = await self.engine.call_with_retries(spec, attempt, retries=policy.retries, deadline=deadline,
-                                                             failed=failed)
+                result = await self.engine.call_with_retries(spec, attempt, retries=policy.retries, failed=failed,
+                                                             deadline=self._own_deadline(deadline, policy, remaining))
             except BreakerOpen:
                 last_error = last_error or ProviderError(ErrorKind.OVERLOADED, "circuit breaker open", model_id=spec.id)
                 notes.append(f"skipped {spec.id} (circuit open)")
             except DeadlinePassed:
-                raise failure(last_error or ProviderError(ErrorKind.TIMEOUT, "the node's deadline passed", model_id=spec.id))
+                if not remaining or time.monotonic() >= deadline:
+                    raise failure(last_error or ProviderError(ErrorKind.TIMEOUT, "the node's deadline passed",
+                                                              model_id=spec.id))
             except ProviderError as err:
                 if err.partial_text:  # failed after its first token: report it, text kept
                     nr.output = {"text": err.partial_text}
@@ -874,21 +881,33 @@ class _Run:
                 if err.kind == ErrorKind.CONTEXT_LENGTH and spec.context_window:
                     remaining = [s for s in remaining if (s.context_window or 0) > spec.context_window]
             else:
-                why = self._why(reason, fell_from, last_error)
+                why = self._why(reason, fell_from, fell_cause)
                 if notes:
                     why += "; " + "; ".join(notes)
                 if fell_from:
                     self.fell_back[node.id] = fell_from
                 return result, spec, attempts, why
-            fell_from = spec.id
+            fell_from, fell_cause = spec.id, last_error
         raise failure(last_error or ProviderError(ErrorKind.OVERLOADED, "no model could be tried", model_id=candidates[0].id))
+
+    def _own_deadline(self, deadline: float, policy, after: list[ModelSpec]) -> float:
+        """When one model's attempts must end: the node's deadline, less one attempt's time for
+        each fallback still to come. A slow model's retries otherwise used the whole deadline
+        (3 × 60 s by default) and its fallbacks were never tried."""
+        waiting = sum(1 for spec in after if self._has_key(spec))
+        if not waiting:
+            return deadline
+        return min(deadline, max(time.monotonic() + policy.timeout_s, deadline - waiting * policy.timeout_s))
 
     @staticmethod
     def _why(reason: str, fell_from: str | None, error: ProviderError | None) -> str:
+        """Why the node's answer came from its model: the choice, and any fallback with the
+        error of the model it left (not of a later one)."""
         if not fell_from:
             return reason
-        cause = error.kind.value + (f" (HTTP {error.status})" if error and error.status else "") if error else "an error"
-        return f"fell back from {fell_from} after {cause}"
+        cause = error.kind.value + (f" (HTTP {error.status})" if error.status else "") if error else "an error"
+        chosen = f"; {fell_from} was {reason}" if reason.startswith("chosen by policy") else ""
+        return f"fell back from {fell_from} after {cause}{chosen}"
 
     async def _attempt(self, node: Node, spec: ModelSpec, prepared: tuple[Any, dict], stream: bool, timeout_s: float,
                        context: CallContext) -> CallResult:
@@ -898,7 +917,10 @@ class _Run:
             estimate = len(json.dumps(call_input, default=str)) // 4 + int(params.get("max_tokens") or 0)
             await limiter.acquire(estimate)
 
+        streamed: list[str] = []  # what reached the caller, kept if the deadline stops the call
+
         async def on_text(delta: str) -> None:
+            streamed.append(delta)
             self._publish({"type": "text", "nodeId": node.id, "text": delta})
             if self.options.on_text:
                 sent = self.options.on_text(node.id, delta)
@@ -914,7 +936,10 @@ class _Run:
                                                      context=context)
             except asyncio.CancelledError:
                 if self.engine.deadlines.timed_out(task):
-                    raise ProviderError(ErrorKind.TIMEOUT, f"no answer within {timeout_s:g}s", model_id=spec.id) from None
+                    text = "".join(streamed)  # not retried once text went out: it would be sent twice
+                    raise ProviderError(ErrorKind.TIMEOUT, f"stopped after {timeout_s:g}s, {len(text):,} characters into "
+                                        "its answer" if text else f"no answer within {timeout_s:g}s",
+                                        model_id=spec.id, partial_text=text or None) from None
                 raise
             finally:
                 self.engine.deadlines.forget(task)

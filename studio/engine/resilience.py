@@ -12,6 +12,8 @@ import random
 import time
 from pathlib import Path
 
+from studio.providers.errors import DEADLINE_CANCEL
+
 
 class BreakerOpen(Exception):
     """The model's circuit breaker refused the attempt (Engine.call_with_retries)."""
@@ -162,6 +164,6 @@ class CallDeadlines:
                 continue
             if deadline <= now and task not in self._fired:
                 self._fired.add(task)
-                task.cancel()
+                task.cancel(DEADLINE_CANCEL)  # the hub records the call as timed out, not cancelled
         if self._due:
             self._timer, self._timer_loop = loop.call_later(self.tick_s, self._sweep), loop

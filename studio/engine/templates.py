@@ -114,6 +114,10 @@ class BoundedEnvironment(SandboxedEnvironment):
         result = super().call(__context, __obj, *args, **kwargs)
         if (_size(result) or 0) > OUTPUT_LIMIT:
             raise TemplateLimit(f"a value is longer than {OUTPUT_LIMIT:,} characters (the limit)")
+        owner = getattr(__obj, "__self__", None)  # l.extend(l) grows l in place and returns None
+        if isinstance(owner, (list, dict, set)) and len(owner) > OUTPUT_LIMIT:
+            owner.clear()  # (give the memory back now, not when the render's frames go)
+            raise TemplateLimit(f"a list or mapping grew past {OUTPUT_LIMIT:,} items (the limit)")
         return result
 
     def _parse(self, source, name, filename):

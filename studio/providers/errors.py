@@ -28,6 +28,9 @@ class ErrorKind(str, Enum):
     CANCELLED = "cancelled"
 
 
+# The message of the cancel with which the engine stops a call past its deadline.
+DEADLINE_CANCEL = "iom: the call's deadline passed"
+
 RETRYABLE = {
     ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED, ErrorKind.SERVER, ErrorKind.TIMEOUT,
     ErrorKind.CONNECTION, ErrorKind.MALFORMED,

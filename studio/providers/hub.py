@@ -30,7 +30,7 @@ from studio.providers import faults as fault_injection
 from studio.providers.adapters import adapter_for
 from studio.providers.adapters.base import Exchange
 from studio.providers.classify import from_transport
-from studio.providers.errors import ErrorKind, ProviderError
+from studio.providers.errors import DEADLINE_CANCEL, ErrorKind, ProviderError
 from studio.providers.transport import AiohttpTransport, DirectClient
 from studio.providers.usage import cost, final_usage
 from studio.recording import MemoryRecorder, Recorder
@@ -193,9 +193,10 @@ class ProviderHub:
             e.args = (e.sentence(),)
             self._record_error(spec, request, context, e, started, x, callback_s)
             raise
-        except asyncio.CancelledError:
-            self._record_error(spec, request, context, ProviderError(ErrorKind.CANCELLED, model_id=spec.id,
-                                                                     sent=x is not None), started, x, callback_s)
+        except asyncio.CancelledError as e:
+            kind = ErrorKind.TIMEOUT if DEADLINE_CANCEL in e.args else ErrorKind.CANCELLED
+            self._record_error(spec, request, context, ProviderError(kind, model_id=spec.id, sent=x is not None),
+                               started, x, callback_s)
             raise
 
         ended = time.perf_counter()

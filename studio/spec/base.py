@@ -114,9 +114,49 @@ def check_json_schema(value: dict | None) -> dict | None:
     except jsonschema.SchemaError as e:
         where = "/".join(str(part) for part in e.absolute_path) or "(top level)"
         raise ValueError(f"is not a valid JSON Schema at {where}: {e.message[:200]}") from None
+    _check_refs(value, validator)
     if text is not None:
         _remember_valid(text)
     return value
+
+
+# Keywords whose values are data, not schemas: a {"$ref": ...} inside them is not a reference.
+_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples", "example"})
+
+
+def _refs(node: Any, path: tuple = ()) -> Any:
+    """(path, ref) of every `$ref` in a schema."""
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield path, node["$ref"]
+        for key, child in node.items():
+            if key not in _DATA_KEYWORDS:
+                yield from _refs(child, (*path, key))
+    elif isinstance(node, list):
+        for i, child in enumerate(node):
+            yield from _refs(child, (*path, i))
+
+
+def _check_refs(schema: dict, validator: Any) -> None:
+    """Every `$ref` must point inside the schema itself: one that points nowhere failed every
+    run later with no sentence, and the studio fetches nothing a schema names (a file, a URL)."""
+    refs = list(_refs(schema))
+    if not refs:
+        return
+    import referencing
+    import referencing.exceptions
+    import referencing.jsonschema
+
+    draft = referencing.jsonschema.specification_with(validator.META_SCHEMA["$schema"])
+    resource = referencing.Resource.from_contents(schema, default_specification=draft)
+    resolver = referencing.Registry().with_resource("urn:iom:schema", resource).resolver("urn:iom:schema")
+    for path, ref in refs:
+        try:
+            resolver.lookup(ref)
+        except referencing.exceptions.Unresolvable:
+            where = "/".join(str(p) for p in path) or "(top level)"
+            raise ValueError(f"is not a usable JSON Schema at {where}: $ref {ref[:80]!r} points nowhere in the "
+                             "schema (only references inside the schema itself, like '#/$defs/Name', are followed)") from None
 
 
 def _remember_valid(text: str) -> None:

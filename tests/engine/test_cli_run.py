@@ -44,6 +44,17 @@ def test_a_missing_key_fails_before_any_call_in_one_sentence(iom):
     assert len(lines) == 1 and "OPENAI_API_KEY" in lines[0] and "not set" in lines[0] and "Traceback" not in r.stderr
 
 
+def test_a_failed_run_prints_no_output(iom, tmp_path):
+    """A failed run printed `{}` on stdout, which a script read as an empty result."""
+    from tests.engine.conftest import OUT, TEXT_IN, pipeline
+
+    broken = pipeline([TEXT_IN, {"id": "t", "kind": "transform", "template": "{{ 1/0 }}"}, OUT],
+                      [("e1", "in", "t"), ("e2", "t", "out")], id="broken")
+    (tmp_path / "broken.json").write_text(broken.model_dump_json(by_alias=True))
+    r = iom("run", str(tmp_path / "broken.json"), "--input", '{"text": "x"}')
+    assert r.returncode == 1 and r.stdout == "" and "ZeroDivisionError" in r.stderr, (r.stdout, r.stderr)
+
+
 def test_dry_run_plans_without_keys(iom):
     r = iom("run", "multi-language-translation", "--input", '{"text": "Good morning"}', "--dry-run", "--json")
     assert r.returncode == 0, r.stderr

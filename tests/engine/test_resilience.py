@@ -64,6 +64,37 @@ async def test_an_account_out_of_credit_is_not_retried_but_falls_back(engine, re
     assert [r.path for r in fake.requests] == ["/main/v1/chat/completions", "/backup/v1/chat/completions"]
 
 
+async def test_a_slow_model_leaves_time_for_its_fallback(engine, registry, fake):
+    """Three attempts of a model that never answers took the node's whole deadline (3 × the
+    timeout), and its fallback was never tried."""
+    openai_model(registry, fake, "t/slow", "/slow/v1/chat/completions")
+    openai_model(registry, fake, "t/backup", "/backup/v1/chat/completions")
+    late = Reply(chunks=[json.dumps(chat_reply("late"))], delay_s=3.0, content_type="application/json")
+    fake.reply("/slow/v1/chat/completions", late)
+    fake.reply("/backup/v1/chat/completions", Reply(json=chat_reply("from backup")))
+    record = await engine.run(one_model("t/slow", ["t/backup"], retries=2, timeout_s=0.4), {"text": "q"})
+    x = record.nodes["x"]
+    assert record.status == "succeeded" and x.model_id == "t/backup", x
+    assert x.reason.startswith("fell back from t/slow after timeout")
+    assert [r.path for r in fake.requests].count("/backup/v1/chat/completions") == 1
+
+
+async def test_a_fallback_names_the_error_of_the_model_it_left_and_a_failure_counts_attempts(engine, registry, fake):
+    openai_model(registry, fake, "t/main", "/main/v1/chat/completions")
+    openai_model(registry, fake, "t/backup", "/backup/v1/chat/completions")
+    fake.reply("/main/v1/chat/completions", ERR_503)
+    fake.reply("/backup/v1/chat/completions", Reply(status=429, json={"error": {"message": "slow down"}}),
+               Reply(json=chat_reply("from backup")))
+    record = await engine.run(one_model("t/main", ["t/backup"], retries=1), {"text": "q"})
+    assert record.nodes["x"].reason.startswith("fell back from t/main after overloaded (HTTP 503)"), record.nodes["x"]
+    openai_model(registry, fake, "t/first", "/first/v1/chat/completions")  # breakers of their own
+    openai_model(registry, fake, "t/second", "/second/v1/chat/completions")
+    fake.reply("/first/v1/chat/completions", ERR_503)
+    fake.reply("/second/v1/chat/completions", ERR_503)
+    record = await engine.run(one_model("t/first", ["t/second"], retries=1), {"text": "r"})
+    assert record.status == "failed" and record.nodes["x"].attempts == 4  # was 0
+
+
 async def test_a_retry_waits_for_the_retry_after(engine, registry, fake):
     openai_model(registry, fake, "t/main", "/v1/chat/completions")
     stamps = []
@@ -250,18 +281,24 @@ def test_a_rate_limiter_books_slots_in_order_for_requests_and_tokens(monkeypatch
     assert tokens.reserve(50) == 2.0  # 60 + 10 + 50 > 100 until the second 60 leaves
 
 
-async def test_a_call_that_outlives_its_timeout_is_stopped_by_the_engine(engine, registry, fake):
+async def test_a_call_that_outlives_its_timeout_is_stopped_by_the_engine(engine, registry, fake, recorder):
     """A stream that trickles a token every 0.2 s never trips the adapter's read timeout; the
     engine's safety net stops it a second (and a tick) after the node's timeout."""
     openai_model(registry, fake, "t/slow", "/v1/chat/completions")
     deltas = [{"choices": [{"index": 0, "delta": {"content": "x"}}]}] * 40
     fake.reply("/v1/chat/completions", Reply(chunks=sse(*deltas), delay_s=0.2))
     started = time.monotonic()
-    record = await engine.run(one_model("t/slow", timeout_s=0.5), {"text": "q"}, RunOptions(stream=True))
+    record = await engine.run(one_model("t/slow", timeout_s=0.5, retries=2), {"text": "q"}, RunOptions(stream=True))
     took = time.monotonic() - started
-    assert record.status == "failed" and record.nodes["x"].error_class == "timeout", record.nodes["x"]
-    assert "no answer within 0.5s" in record.nodes["x"].error
+    x = record.nodes["x"]
+    assert record.status == "failed" and x.error_class == "timeout", x
     assert 1.5 <= took < 2.6, took
+    # text had gone out: not tried again (it would be sent twice), said as it was, and kept
+    assert len(fake.requests) == 1 and x.attempts == 1
+    assert "stopped after 0.5s" in x.error and "characters into its answer" in x.error
+    assert x.output["text"] and set(x.output["text"]) == {"x"}
+    calls = [c for c, _, _ in recorder.calls]
+    assert [c.error_class for c in calls] == ["timeout"]  # was "cancelled"
 
 
 async def test_cancelling_a_run_is_not_reported_as_a_timeout(engine, registry, fake):

@@ -22,6 +22,7 @@ HOSTILE = {
     "{{ 2 ** 100000 }}": "more than 10,000 digits",
     "{% set n = namespace(s='ab') %}{% for i in range(40) %}{% set n.s = n.s ~ n.s %}{% endfor %}": "longer than 1,000,000",
     "{% for i in range(900000) %}xx{% endfor %}": "produced more than 1,000,000 characters",
+    "{% set l = [0] %}{% for i in range(40) %}{% set _ = l.extend(l) %}{% endfor %}{{ l|length }}": "grew past 1,000,000",
     "{{ 1/0 }}": "ZeroDivisionError",
     "{{ text < 3 }}": "TypeError",
     "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}": "recursed too deeply",

@@ -146,3 +146,21 @@ def test_input_that_was_silently_ignored_is_now_said(iom):
     assert iom("datasets", "import", str(ROOT / "samples" / "datasets" / "reviews.csv")).returncode == 0
     one_sentence(iom("datasets", "map", "reviews", "--input", "text=text", "--input", "text=sentiment"),
                  "'text' is mapped twice")
+
+
+def test_a_schema_reference_that_points_nowhere_is_refused_at_import(iom, tmp_path):
+    """A `$ref` typo was saved, then failed every run with the "this is a bug" line; a ref to a
+    file or a URL the same (nothing is fetched either way)."""
+    pipeline = json.loads((ROOT / "samples" / "pipelines" / "review-triage.json").read_text())
+    for ref in ("#/$defs/Text", "file:///etc/passwd"):
+        pipeline["id"] = "ref-typo"
+        pipeline["nodes"][0]["inputSchema"] = {"type": "object", "properties": {"text": {"$ref": ref}}}
+        (tmp_path / "p.json").write_text(json.dumps(pipeline))
+        one_sentence(iom("pipelines", "import", str(tmp_path / "p.json")), "points nowhere in the schema", repr(ref))
+        one_sentence(iom("run", str(tmp_path / "p.json"), "--input", '{"text": "hi"}'), "points nowhere")
+    assert "ref-typo" not in {p["id"] for p in json.loads(iom("pipelines", "list", "--json").stdout)}
+    pipeline["nodes"][0]["inputSchema"] = {"type": "object", "$defs": {"Text": {"type": "string"}},
+                                           "properties": {"text": {"$ref": "#/$defs/Text"}}}
+    (tmp_path / "p.json").write_text(json.dumps(pipeline))
+    assert iom("pipelines", "import", str(tmp_path / "p.json")).returncode == 0
+    assert iom("run", "ref-typo", "--input", '{"text": "A lovely room."}').returncode == 0
