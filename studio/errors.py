@@ -16,6 +16,18 @@ class NotFound(UserError):
     """An id that names nothing in the registry."""
 
 
+class ChangedElsewhere(UserError):
+    """A save over a document that changed (or went) since it was read: by the CLI, another tab,
+    another tool. Saving anyway would silently undo that change, so the caller decides."""
+
+    def __init__(self, kind: str, ident: str, *, deleted: bool):
+        self.kind, self.ident, self.deleted = kind, ident, deleted
+        what = "deleted" if deleted else "changed"
+        super().__init__(f"{kind} {ident!r} was {what} elsewhere (the command line, another tab) since this page "
+                         f"opened it; reload to see {'that' if not deleted else 'what is left'}, or save yours "
+                         f"{'again' if deleted else 'over it (the other version is kept as a backup)'}.")
+
+
 class CorruptFile(UserError):
     """A file under IOM_HOME that cannot be read; names the file and the fault."""
 

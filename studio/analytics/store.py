@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import time
 from concurrent.futures import Future
@@ -115,6 +116,7 @@ class AnalyticsStore:
         self.refused_records = 0  # calls and runs left out because the database refuses them
         self.committed_calls = 0  # calls committed by this store (tests and the bench watch it)
         self._settings: AnalyticsSettings | None = None
+        self._settings_stamp: tuple[int, int] | None = None  # analytics.json's (mtime, size) when read
         self._db = None
         self._open_lock = threading.Lock()
         self._lock = threading.Lock()
@@ -150,15 +152,29 @@ class AnalyticsStore:
     # ---- settings -------------------------------------------------------------------------
     @property
     def settings(self) -> AnalyticsSettings:
-        if self._settings is None:
-            self._settings = load_settings(self.home)
+        """analytics.json as it is now: read again when the file changes (a stat a round), so
+        `iom analytics --set-hashes-only on` holds in the running app's writer at once. A
+        file damaged meanwhile keeps the settings read before (the writer must not stop)."""
+        try:
+            st = os.stat(self.home / FILE_NAME)
+            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = None
+        if self._settings is None or stamp != self._settings_stamp:
+            try:
+                self._settings = load_settings(self.home)
+            except UserError:
+                if self._settings is None:
+                    raise
+                log.warning("%s could not be read; the settings read before are kept", self.home / FILE_NAME)
+            self._settings_stamp = stamp
         return self._settings
 
     def update_settings(self, **changes) -> AnalyticsSettings:
-        new = self.settings.model_copy(update=changes)
+        new = self.settings.model_copy(update=changes)  # (over the file as it is now)
         new = AnalyticsSettings.model_validate(new.model_dump())
         save_settings(self.home, new)
-        self._settings = new
+        self._settings, self._settings_stamp = None, None  # read back, with the file's new stamp
         return new
 
     # ---- ownership ------------------------------------------------------------------------

@@ -6,22 +6,30 @@ as a `CorruptFile` problem and skipped; every other file keeps working.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Callable, Generic, TypeVar
+from typing import Callable, Generic, Iterator, TypeVar
 
+from studio.atomic import dumps_stable, write_bytes
+from studio.errors import ChangedElsewhere, CorruptFile
 from studio.spec.base import check_slug
-from studio.atomic import write_json
-from studio.errors import CorruptFile
 
 T = TypeVar("T")
+ANY_VERSION = object()  # `write(expected=...)` left out: write whatever is there
+
+
+def fingerprint(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
 class JsonFolder(Generic[T]):
-    def __init__(self, root: Path, parse: Callable[[object], T]):
+    def __init__(self, root: Path, parse: Callable[[object], T], kind: str = "document"):
         self.root = root
         self._parse = parse
+        self.kind = kind  # "model", "pipeline": for messages
         # keyed by the path's text: a scan meets every file's path as a string (os.scandir), and
         # building and hashing a Path for each was most of a scan (~4 of its ~6.6 us a file)
         self._cache: dict[str, tuple[tuple[int, int], T | CorruptFile]] = {}
@@ -99,8 +107,47 @@ class JsonFolder(Generic[T]):
             raise result
         return result
 
-    def write(self, ident: str, data: dict, *, durable: bool = True) -> None:
-        write_json(self.path_for(ident), data, durable=durable)
+    def version(self, ident: str) -> str | None:
+        """A fingerprint of the file as it is now; None when there is none. A page that read a
+        document saves over it only while it is still this version (`write(expected=)`)."""
+        try:
+            return fingerprint(self.path_for(ident).read_bytes())
+        except FileNotFoundError:
+            return None
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """An exclusive `flock` on the folder's `.lock`, shared by every process on the data dir:
+        a check of what is on disk and the write that depends on it happen as one step."""
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # (closing frees the lock)
+
+    def write(self, ident: str, data: dict, *, durable: bool = True, expected: object = ANY_VERSION,
+              before: Callable[[Path], object] | None = None) -> str:
+        """Write the document; its new version. With `expected` (a version, or None for "no file
+        yet"), refuse with ChangedElsewhere when the file is no longer that; `before(path)` runs
+        first (a backup of what is replaced). Both under the folder's lock."""
+        path = self.path_for(ident)
+        encoded = dumps_stable(data).encode("utf-8")
+        if expected is ANY_VERSION and before is None:
+            write_bytes(path, encoded, durable=durable)
+            return fingerprint(encoded)
+        with self.locked():
+            if expected is not ANY_VERSION:
+                now = self.version(ident)
+                if now != expected:
+                    raise ChangedElsewhere(self.kind, ident, deleted=now is None and expected is not None)
+            if before is not None:
+                before(path)
+            write_bytes(path, encoded, durable=durable)
+        return fingerprint(encoded)
 
     def delete(self, ident: str) -> bool:
         """False when there is no such file (an id no file can have, "Review-Triage", included)."""

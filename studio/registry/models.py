@@ -14,7 +14,7 @@ from studio.atomic import write_json
 from studio import jsonread
 from studio.registry.backups import Backups, ImportConflict
 from studio.errors import CorruptFile, NotFound, UserError
-from studio.registry.files import JsonFolder
+from studio.registry.files import ANY_VERSION, JsonFolder
 from studio.registry.guard import refuse_secrets
 from studio.registry.quality import move_out_of_models_folder
 from studio.registry.search import ModelQuery, search
@@ -49,7 +49,7 @@ class ModelRegistry:
         self.home = home
         self.keys = keys
         move_out_of_models_folder(home)  # saved quality's first place, before it is read as a model
-        self._folder: JsonFolder[ModelSpec] = JsonFolder(home / "models", ModelSpec.model_validate)
+        self._folder: JsonFolder[ModelSpec] = JsonFolder(home / "models", ModelSpec.model_validate, "model")
         self._health_path = home / "health.json"
         # health.json is read-modified-written from worker threads (start check, schedule, "Check now"):
         # without the lock two probes finishing together lose one result
@@ -95,21 +95,35 @@ class ModelRegistry:
         return search(self.all(), query, self.health_all())
 
     # -- writing -------------------------------------------------------------------------
-    def save(self, spec: ModelSpec, *, create: bool | None = None, durable: bool = True) -> ModelSpec:
-        """Create or update. create=True refuses an existing id, False a missing one.
+    def version(self, model_id: str) -> str | None:
+        """The saved file's version (None: not saved): what a form hands back to `save`."""
+        return self._folder.version(model_id)
+
+    def save(self, spec: ModelSpec, *, create: bool | None = None, durable: bool = True,
+             expected: object = ANY_VERSION, keep_replaced: bool = False) -> ModelSpec:
+        """Create or update. create=True refuses an existing id, False a missing one (each
+        checked under the folder's lock, so two processes creating one id cannot both succeed).
+        `expected`: the version the caller read, refused with ChangedElsewhere when the file is
+        no longer that; `keep_replaced` backs up what is overwritten.
         `durable=False` skips the fsyncs (atomic.write_bytes): for the shipped samples only."""
-        exists = self._folder.path_for(spec.id).exists()
-        if create is True and exists:
-            raise UserError(f"a model with id {spec.id!r} exists already; choose another id or edit it.")
-        if create is False and not exists:
-            raise NotFound(f"there is no model {spec.id!r} to update.")
-        old = self.find(spec.id) if exists else None
+        old = self.find(spec.id)
         if old is not None:
             spec = spec.model_copy(update={"created": old.created})
         spec = spec.model_copy(update={"updated": utcnow()})
         doc = spec.to_json_dict()
         refuse_secrets(doc, f"model {spec.id}")
-        self._folder.write(spec.id, doc, durable=durable)
+
+        def before(path: Path) -> None:
+            exists = path.exists()
+            if create is True and exists:
+                raise UserError(f"a model with id {spec.id!r} exists already; choose another id or edit it.")
+            if create is False and not exists:
+                raise NotFound(f"there is no model {spec.id!r} to update.")
+            if keep_replaced:
+                self.backups.keep(spec.id, path)
+
+        self._folder.write(spec.id, doc, durable=durable, expected=expected,
+                           before=before if create is not None or keep_replaced else None)
         if old is not None and _reached_differently(old, spec):
             self._forget_health(spec.id)
         return spec
@@ -178,7 +192,7 @@ class ModelRegistry:
             existed = self.find(spec.id) is not None
             if existed:
                 report.backups.append(str(self.backups.keep(spec.id, self._folder.path_for(spec.id))))
-            self.save(spec)
+            self.save(spec, create=None if replace else True)
             (report.updated if existed else report.added).append(spec.id)
             if spec.incomplete:
                 report.warnings.append(f"{spec.id} has no provider model name yet; set 'model' before calling it")

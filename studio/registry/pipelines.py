@@ -7,7 +7,7 @@ from typing import Any
 
 from studio.errors import CorruptFile, NotFound, UserError
 from studio.registry.backups import Backups, ImportConflict
-from studio.registry.files import JsonFolder
+from studio.registry.files import ANY_VERSION, JsonFolder
 from studio.registry.guard import refuse_secrets
 from studio.registry.models import _renamed, read_json_file
 from studio.spec.migrations import load_pipeline
@@ -16,7 +16,7 @@ from studio.spec.pipeline import Pipeline
 
 class PipelineRegistry:
     def __init__(self, home: Path):
-        self._folder: JsonFolder[Pipeline] = JsonFolder(home / "pipelines", load_pipeline)
+        self._folder: JsonFolder[Pipeline] = JsonFolder(home / "pipelines", load_pipeline, "pipeline")
         self.backups = Backups(home / "backups" / "pipelines", "pipeline")
 
     def all(self) -> list[Pipeline]:
@@ -38,11 +38,19 @@ class PipelineRegistry:
     def exists(self, pipeline_id: str) -> bool:
         return self._folder.path_for(pipeline_id).exists()
 
-    def save(self, pipeline: Pipeline, *, durable: bool = True) -> Pipeline:
-        """`durable=False` skips the fsyncs (atomic.write_bytes): for the shipped samples only."""
+    def version(self, pipeline_id: str) -> str | None:
+        """The saved file's version (None: not saved): what a page hands back to `save`."""
+        return self._folder.version(pipeline_id)
+
+    def save(self, pipeline: Pipeline, *, durable: bool = True, expected: object = ANY_VERSION,
+             keep_replaced: bool = False) -> str:
+        """Save; the file's new version. `expected`: the version the caller read (None: none),
+        refused with ChangedElsewhere if the file is no longer that, so a page never silently
+        undoes what the CLI or another tab wrote. `keep_replaced` backs up what is overwritten.
+        `durable=False` skips the fsyncs (atomic.write_bytes): for the shipped samples only."""
         doc = export_pipeline(pipeline)
-        self._folder.write(pipeline.id, doc, durable=durable)
-        return pipeline
+        before = (lambda path: self.backups.keep(pipeline.id, path)) if keep_replaced else None
+        return self._folder.write(pipeline.id, doc, durable=durable, expected=expected, before=before)
 
     def delete(self, pipeline_id: str) -> None:
         if not self._folder.delete(pipeline_id):
@@ -64,10 +72,12 @@ class PipelineRegistry:
             ImportConflict.check("pipeline", [p.id for p in pipelines], self.exists)
         self.replaced: list[str] = []
         for p in pipelines:
-            kept = self.backups.keep(p.id, self._folder.path_for(p.id))
-            if kept is not None:
-                self.replaced.append(str(kept))
-            self.save(p)
+            def keep(path: Path, ident: str = p.id) -> None:  # under the folder's lock: what is replaced now
+                kept = self.backups.keep(ident, path)
+                if kept is not None:
+                    self.replaced.append(str(kept))
+            self._folder.write(p.id, export_pipeline(p), before=keep,
+                               expected=ANY_VERSION if replace else None)
         return pipelines
 
     def backups_of(self, pipeline_id: str) -> list[Path]:
@@ -77,8 +87,8 @@ class PipelineRegistry:
         """Put a backup back; the version it replaces is itself kept as a backup first."""
         path = self.backups.pick(pipeline_id, backup)
         pipeline = load_pipeline(read_json_file(path))
-        self.backups.keep(pipeline_id, self._folder.path_for(pipeline_id))
-        return self.save(pipeline), path
+        self.save(pipeline, keep_replaced=True)
+        return pipeline, path
 
     def import_file(self, path: Path, *, replace: bool = False, rename: str | None = None) -> list[Pipeline]:
         try:

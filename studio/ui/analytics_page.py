@@ -168,12 +168,14 @@ async def analytics_page() -> None:
                                                {"pipeline_id": "pipeline", "node_count": "nodes"}),
                               rows=[], row_key="id", pagination=10).classes("w-full cursor-pointer").props("dense wrap-cells")
         runs_table.on("rowClick", lambda e: show_run(e.args[1]["id"]))
+        shown: dict = {}  # the settings as the form showed them: only what the person changed is saved
         with ui.expansion("Retention and audit settings", icon="policy").classes("w-full"):
             try:
                 settings = store.settings
             except UserError as e:  # analytics.json damaged: said here, the rest of the page still drawn
                 ui.label(str(e)).classes("text-negative").props("data-testid=analytics-settings-error")
             else:
+                shown.update(retention_days=settings.retention_days, audit_hashes_only=settings.audit_hashes_only)
                 ui.label(f"Saved in {store.home / SETTINGS_FILE}.").classes("text-xs opacity-70")
                 days_input = ui.number("Keep call detail for (days; empty = forever)", value=settings.retention_days,
                                        min=1, max=MAX_RETENTION_DAYS, step=1, format="%d").classes("w-80")
@@ -242,8 +244,15 @@ async def analytics_page() -> None:
             ui.notify(f"Retention takes 1 to {MAX_RETENTION_DAYS} days, or empty to keep call detail forever.",
                       type="negative")
             return
-        await io_bound(store.update_settings, retention_days=days, audit_hashes_only=bool(hashes_switch.value))
-        ui.notify("Analytics settings saved.", type="positive")
+        # Only the fields changed here, over the file as it is now: a setting the command line
+        # changed meanwhile (say, hashes only) is not put back by a form drawn before it.
+        changes = {k: v for k, v in (("retention_days", days), ("audit_hashes_only", bool(hashes_switch.value)))
+                   if v != shown.get(k)}
+        saved = await io_bound(store.update_settings, **changes)
+        shown.update(retention_days=saved.retention_days, audit_hashes_only=saved.audit_hashes_only)
+        days_input.value, hashes_switch.value = saved.retention_days, saved.audit_hashes_only
+        ui.notify("Analytics settings saved." if changes else "Nothing changed; the settings are as saved.",
+                  type="positive")
 
     async def apply_retention() -> None:
         report = await io_bound(store.apply_retention)

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_snake
 
 from studio import jsonread
-from studio.errors import UserError
+from studio.errors import ChangedElsewhere, UserError
+from studio.registry.files import ANY_VERSION
 from studio.spec.calls import CANONICAL_SCHEMAS
 from studio.spec.migrations import describe_validation_error
 from studio.spec.model import KNOWN_CAPABILITIES, Api, ModelSpec, ModelType, Provider, SecurityPolicy
@@ -218,7 +219,14 @@ def _validation_errors(values: dict[str, Any], base: ModelSpec | None) -> list[d
 
 def open_model_form(studio, *, spec: ModelSpec | None = None, mode: str = "new",
                     on_saved: Callable[[ModelSpec], Awaitable[None] | None] | None = None) -> ui.dialog:
-    """mode: 'new' (blank or from `spec` as a template), 'edit' or 'clone'."""
+    """mode: 'new' (blank or from `spec` as a template), 'edit' or 'clone'. An edit starts from
+    the saved file as it is now, and saves only over that version (or, when asked, over what
+    was written elsewhere since, which is then kept as a backup)."""
+    version = ANY_VERSION
+    if mode == "edit" and spec is not None:
+        version = studio.models.version(spec.id)  # first: a write in between then asks, never is lost
+        spec = studio.models.find(spec.id) or spec
+    over_theirs = {"asked": False}
     values = spec_to_form(spec)
     if mode == "clone" and spec is not None:
         values["id"] = f"{spec.id}-copy"
@@ -300,7 +308,14 @@ def open_model_form(studio, *, spec: ModelSpec | None = None, mode: str = "new",
                 return
             try:
                 saved = form_to_spec(values, base=spec if mode == "edit" else None)
-                saved = await io_bound(studio.models.save, saved, create=(mode != "edit"))
+                saved = await io_bound(studio.models.save, saved, create=(mode != "edit"),
+                                       expected=ANY_VERSION if over_theirs["asked"] else version,
+                                       keep_replaced=over_theirs["asked"])
+            except ChangedElsewhere as e:  # the CLI or another tab saved it since: ask before overwriting
+                general.text = str(e)
+                over_theirs["asked"] = True
+                save_button.text = "Save mine over it"
+                return
             except Exception as e:  # noqa: BLE001 — one sentence, form stays open
                 notify_error(e)
                 return
@@ -314,6 +329,6 @@ def open_model_form(studio, *, spec: ModelSpec | None = None, mode: str = "new",
         with ui.row().classes("w-full justify-end items-center"):
             general = ui.label().classes("text-negative text-sm mr-auto").props("data-testid=form-problem")
             ui.button("Cancel", on_click=dialog.close).props("flat")
-            ui.button("Save", icon="save", on_click=save).props("data-testid=form-save")
+            save_button = ui.button("Save", icon="save", on_click=save).props("data-testid=form-save")
     dialog.open()
     return dialog

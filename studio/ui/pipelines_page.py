@@ -7,7 +7,7 @@ from nicegui import ui
 
 from studio import jsonread
 from studio.formats import counted
-from studio.errors import UserError
+from studio.errors import NotFound, UserError
 from studio.registry.pipelines import export_pipeline
 from studio.registry.samples import sample_pipelines
 from studio.spec.base import slugify
@@ -19,7 +19,7 @@ from studio.ui.canvas.editor import PipelineEditor
 from studio.ui.key_needs import key_needs, needs_badge
 from studio.ui.shell import frame
 from studio.ui.threads import io_bound
-from studio.ui.widgets import ask_replace, backups_dialog
+from studio.ui.widgets import ask_replace, backups_dialog, notify_error
 
 
 def unique_id(base: str) -> str:
@@ -43,7 +43,23 @@ def blank_pipeline(name: str) -> Pipeline:
 
 
 async def save_new(pipeline: Pipeline) -> None:
-    await io_bound(get_studio().pipelines.save, pipeline)
+    """Save a pipeline under an id nobody has (a file made meanwhile elsewhere is not overwritten)."""
+    await io_bound(get_studio().pipelines.save, pipeline, expected=None)
+
+
+async def save_renamed(pipeline_id: str, name: str) -> None:
+    """Rename what is saved now, not the copy the list was drawn from: that would undo what the
+    command line wrote since, or bring back what it deleted."""
+    pipelines = get_studio().pipelines
+
+    def rename() -> None:
+        version = pipelines.version(pipeline_id)
+        if version is None:
+            raise NotFound(f"there is no pipeline {pipeline_id!r} to rename; it was deleted elsewhere.")
+        current = pipelines.get(pipeline_id)
+        pipelines.save(current.model_copy(update={"name": name}), expected=version)
+
+    await io_bound(rename)
 
 
 async def pipelines_list_page() -> None:
@@ -166,6 +182,12 @@ async def pipelines_list_page() -> None:
             backups_dialog(f"pipeline {p.id}", [f.name for f in studio.pipelines.backups_of(p.id)], restore)
 
         async def duplicate(p: Pipeline) -> None:
+            try:  # what is saved now, not the copy the list was drawn from
+                p = await io_bound(studio.pipelines.get, p.id)
+            except NotFound as e:  # deleted elsewhere: say so, and show the list as it is
+                notify_error(e)
+                listing.refresh()
+                return
             copy = p.model_copy(deep=True, update={"id": unique_id(f"{p.id}-copy"), "name": f"{p.name} (copy)"})
             await save_new(copy)
             ui.notify(f"Duplicated as {copy.id}.")
@@ -184,8 +206,11 @@ async def pipelines_list_page() -> None:
                     if not (field.value or "").strip():
                         ui.notify("A pipeline needs a name.", type="warning")
                         return
-                    await save_new(p.model_copy(update={"name": field.value.strip()}))
                     d.close()
+                    try:
+                        await save_renamed(p.id, field.value.strip())
+                    except UserError as e:  # deleted or changed elsewhere meanwhile: said, the list redrawn
+                        notify_error(e)
                     listing.refresh()
 
                 with ui.row():
@@ -211,12 +236,13 @@ async def pipelines_list_page() -> None:
 async def pipeline_editor_page(pipeline_id: str) -> None:
     studio = get_studio()
     try:
+        version = studio.pipelines.version(pipeline_id)  # first: a write in between then asks, never is lost
         pipeline = studio.pipelines.get(pipeline_id)
-    except UserError as e:
+    except (UserError, ValueError) as e:
         with frame("Pipelines"):
             ui.label(str(e)).classes("text-negative")
             ui.link("Back to the pipelines", "/pipelines")
         return
     missing = await io_bound(services.missing_keys, studio, studio.models.all())
     with frame(pipeline.name, narrow_nav=True):
-        PipelineEditor(studio, pipeline, missing)
+        PipelineEditor(studio, pipeline, missing, version)

@@ -148,6 +148,27 @@ def test_hashes_only_setting_keeps_no_content(iom_home):
     assert json.loads((iom_home / "analytics.json").read_text())["auditHashesOnly"] is True
 
 
+def test_a_setting_changed_by_another_process_holds_in_a_running_writer(iom_home):
+    """The app read analytics.json once: `iom analytics --set-hashes-only on` beside it left the
+    running app storing every input in full, and its page then saved the old settings back."""
+    from studio.analytics.settings import load_settings, save_settings
+
+    store = AnalyticsStore(iom_home)
+    store.update_settings(retention_days=60)
+    store.record_call(CallRecord(id="a", model_id="m/a", provider="p"), {"prompt": "before"}, {"text": "x"})
+    store.flush()
+    other = load_settings(iom_home).model_copy(update={"audit_hashes_only": True})
+    save_settings(iom_home, other)  # as the command line does, in its own process
+    store.record_call(CallRecord(id="b", model_id="m/a", provider="p"), {"prompt": "private"}, {"text": "y"})
+    store.flush()
+    bodies = dict(store.read(lambda cur: cur.execute("SELECT sha256, body FROM audit_blobs").fetchall()))
+    assert bodies[address(canonical({"prompt": "before"}))] is not None
+    assert bodies[address(canonical({"prompt": "private"}))] is None
+    store.update_settings(retention_days=30)  # over the file as it is now: hashes only stays on
+    assert load_settings(iom_home).audit_hashes_only is True and load_settings(iom_home).retention_days == 30
+    store.close()
+
+
 def test_a_runs_drill_down_finds_its_nodes_and_calls_within_its_time(iom_home):
     """Nodes and calls are looked for within the run's start and end, an hour either side
     (another machine's clock, a call recorded as its run is cancelled); a node that never

@@ -215,3 +215,43 @@ def test_export_then_import_round_trips(studio, tmp_path):
     assert [s.to_json_dict() | {"updated": None} for s in studio.models.all()] == [
         m | {"updated": None} for m in doc["models"]
     ]
+
+
+def test_a_save_over_a_version_changed_or_deleted_elsewhere_is_refused_and_says_so(studio):
+    """A page saves only over the version it read: the CLI's import (or another tab) between
+    the read and the save was silently undone, with no backup of it."""
+    from studio.errors import ChangedElsewhere
+
+    version = studio.pipelines.version("review-triage")
+    mine = studio.pipelines.get("review-triage").model_copy(update={"name": "Mine"})
+    theirs = mine.model_copy(update={"name": "Theirs", "description": "from the command line"})
+    studio.pipelines.import_doc(theirs.to_json_dict(), replace=True)
+    with pytest.raises(ChangedElsewhere, match="'review-triage' was changed elsewhere") as e:
+        studio.pipelines.save(mine, expected=version)
+    assert not e.value.deleted and studio.pipelines.get("review-triage").name == "Theirs"
+    # saved over on purpose: theirs is kept as a backup, and the save gives the new version
+    new_version = studio.pipelines.save(mine, keep_replaced=True)
+    assert new_version == studio.pipelines.version("review-triage")
+    kept = json.loads(studio.pipelines.backups_of("review-triage")[0].read_text())
+    assert kept["name"] == "Theirs"
+    assert studio.pipelines.save(mine.model_copy(update={"name": "Mine 2"}), expected=new_version)
+    studio.pipelines.delete("review-triage")
+    with pytest.raises(ChangedElsewhere, match="was deleted elsewhere") as e:
+        studio.pipelines.save(mine, expected=new_version)
+    assert e.value.deleted and not studio.pipelines.exists("review-triage")
+
+
+def test_a_model_edit_over_a_changed_file_is_refused_and_creating_an_id_twice_is_refused(studio):
+    from studio.errors import ChangedElsewhere
+
+    spec = studio.models.get("openai/gpt-4o-mini")
+    version = studio.models.version(spec.id)
+    studio.models.save(spec.model_copy(update={"description": "from the command line"}))
+    with pytest.raises(ChangedElsewhere):
+        studio.models.save(spec.model_copy(update={"name": "Mine"}), create=False, expected=version)
+    assert studio.models.get(spec.id).description == "from the command line"
+    with pytest.raises(UserError, match="exists already"):
+        studio.models.save(spec, create=True)
+    studio.models.save(spec.model_copy(update={"name": "Mine"}), create=False, keep_replaced=True)
+    assert json.loads(studio.models.backups.list(spec.id)[0].read_text())["description"] == "from the command line"
+

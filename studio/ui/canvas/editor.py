@@ -11,7 +11,9 @@ from nicegui import ui
 from pydantic import ValidationError
 
 from studio.core import Studio
+from studio.errors import ChangedElsewhere
 from studio.formats import counted
+from studio.registry.files import ANY_VERSION
 from studio.spec.migrations import describe_validation_error
 from studio.spec.pipeline import Pipeline
 from studio.ui.canvas.element import MISSING_PACKAGES, PipelineCanvas, add_styles, packages_installed
@@ -25,10 +27,14 @@ AUTOSAVE_SECONDS = 3.0
 
 
 class PipelineEditor:
-    def __init__(self, studio: Studio, pipeline: Pipeline, missing_keys: dict[str, str] | None = None):
+    def __init__(self, studio: Studio, pipeline: Pipeline, missing_keys: dict[str, str] | None = None,
+                 version: str | None = None):
         """`missing_keys` ({model id: key name}) marks the models a run would refuse, in the
-        palette and on their nodes, before anyone presses Run."""
+        palette and on their nodes, before anyone presses Run. `version`: the saved file's
+        version when `pipeline` was read; a save over anything else asks first."""
         self.studio = studio
+        self.version = version
+        self._conflict = False  # a save found the file changed elsewhere: autosave waits for the user
         models = {m.id: m for m in studio.models.all()}
         health = studio.models.health_all()
         self.session = EditSession(pipeline, models, health, missing_keys)
@@ -187,13 +193,18 @@ class PipelineEditor:
             retitle(self.session.pipeline.name)
 
     # --- saving ----------------------------------------------------------------------------
-    async def save(self) -> None:
+    async def save(self, *, over_theirs: bool = False) -> None:
         if self._saving:
             return
         self._saving = True
         pipeline = self.session.pipeline
         try:
-            await io_bound(self.studio.pipelines.save, pipeline)
+            self.version = await io_bound(self.studio.pipelines.save, pipeline, keep_replaced=over_theirs,
+                                          expected=ANY_VERSION if over_theirs else self.version)
+            self._conflict = False
+        except ChangedElsewhere as e:  # the CLI or another tab wrote it since: ask, never overwrite silently
+            self._ask_about_conflict(e)
+            return
         except Exception as e:  # a disk error or a refused secret: say so, keep the edits
             ui.notify(f"Not saved: {e}", type="negative", multi_line=True)
             return
@@ -205,8 +216,30 @@ class PipelineEditor:
         self._refresh_toolbar()
 
     async def autosave(self) -> None:
-        if self.autosave_switch.value and self.session.dirty:
+        if self.autosave_switch.value and self.session.dirty and not self._conflict:
             await self.save()
+
+    def _ask_about_conflict(self, e: ChangedElsewhere) -> None:
+        """Theirs or mine: reload the saved version (this page's edits go), or save this one
+        over it (theirs kept as a backup, restorable with 'iom pipelines restore')."""
+        self._conflict = True  # autosave stops asking; Save asks again
+        with ui.dialog().props("persistent") as d, ui.card().props("data-testid=save-conflict"):
+            ui.label(f"Not saved: {e}").classes("text-sm")
+
+            async def mine() -> None:
+                d.close()
+                await self.save(over_theirs=True)
+                if not self._conflict:
+                    ui.notify("Saved; the other version is kept as a backup ('iom pipelines backups "
+                              f"{self.session.pipeline.id}').", type="positive")
+
+            with ui.row():
+                if not e.deleted:
+                    ui.button("Reload theirs", on_click=ui.navigate.reload).props("data-testid=conflict-reload")
+                ui.button("Save mine again" if e.deleted else "Save mine over it", on_click=mine) \
+                    .props("data-testid=conflict-mine")
+                ui.button("Leave it unsaved", on_click=d.close).props("flat")
+        d.open()
 
     def export(self) -> None:
         p = self.session.pipeline
