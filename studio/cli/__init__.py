@@ -29,7 +29,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop_as_ctrl_c() -> None:
+    """SIGTERM (a closed terminal, `timeout`, a supervisor, a shutdown) stops a command as Ctrl-C
+    does: a batch says how many rows are done and kept, nothing prints a traceback."""
+    import os
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the command line itself (tests call main with their arguments, in their process)
+        _stop_as_ctrl_c()
     try:
         for stream in (sys.stdout, sys.stderr):  # any text prints, even a lone surrogate from a provider
             if hasattr(stream, "reconfigure"):

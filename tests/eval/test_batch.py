@@ -240,10 +240,11 @@ def test_sigkill_then_resume_loses_no_row(iom_home, tmp_path):
         assert line in kept
 
 
-@pytest.mark.parametrize("command", ["batch", "eval"])
-def test_ctrl_c_says_what_is_kept_and_how_to_go_on(iom_home, tmp_path, command):
+@pytest.mark.parametrize("command, stop", [("batch", "SIGINT"), ("eval", "SIGINT"), ("batch", "SIGTERM")])
+def test_ctrl_c_says_what_is_kept_and_how_to_go_on(iom_home, tmp_path, command, stop):
     """Two rows answer, the third is held at the fake's gate; Ctrl-C (SIGINT) then ends the
-    command with one sentence and the shell's 130, and the two rows are kept."""
+    command with one sentence and the shell's 130, and the two rows are kept. SIGTERM (a closed
+    terminal, `timeout`) the same: it ended the command with no word of what was kept."""
     from studio.spec.calls import CANONICAL_SCHEMAS
     from studio.spec.model import ModelSpec
     from tests.fakes.provider_server import FakeProvider
@@ -275,7 +276,7 @@ def test_ctrl_c_says_what_is_kept_and_how_to_go_on(iom_home, tmp_path, command):
         while len(fake.requests) < 3 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
         assert len(fake.requests) == 3, proc.stderr.read() if proc.poll() is not None else "no third request in 60 s"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(getattr(signal, stop))
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in err, err
     batch_id = next((iom_home / "batches").iterdir()).name

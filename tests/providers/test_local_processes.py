@@ -4,6 +4,7 @@ live exactly as long as the batches that use them."""
 
 from __future__ import annotations
 
+import json
 import asyncio
 import os
 import signal
@@ -219,3 +220,17 @@ async def test_a_worker_is_given_no_key(one_worker, monkeypatch):
             names = {item.split(b"=", 1)[0].decode() for item in f.read().split(b"\0") if item}
     assert "IOM_TEST_PLAIN" in names and "PATH" in names
     assert not names & {"OPENAI_API_KEY", "MY_PROVIDER_TOKEN"}
+
+
+def test_a_worker_whose_studio_went_away_ends_without_a_traceback(tmp_path):
+    """A batch killed with kill -9 left its workers writing to a closed pipe: each printed a
+    Python traceback into the person's terminal."""
+    import subprocess
+    import sys
+
+    request = json.dumps({"model": "text-stats", "input": {"text": "A short text."}, "params": {}}) + "\n"
+    worker = subprocess.Popen([sys.executable, "-m", "studio.providers.local.worker"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    worker.stdout.close()  # the studio is gone: nobody reads the answers
+    _, err = worker.communicate(request.encode() * 50, timeout=60)
+    assert worker.returncode == 0 and b"Traceback" not in err, err.decode()

@@ -45,8 +45,22 @@ def main() -> int:
             reply: dict[str, Any] = {"output": {}}
         else:
             reply = answer(request)
-        answers.write(json.dumps(reply) + "\n")
-        answers.flush()
+        try:
+            answers.write(json.dumps(reply) + "\n")
+            answers.flush()
+        except BrokenPipeError:  # the studio went (killed, or ended): nobody to answer, end quietly
+            return _gone(answers)
+    return 0
+
+
+def _gone(answers) -> int:
+    """Leave without the traceback Python prints when it flushes a closed pipe at exit."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), answers.fileno())
+    except OSError:
+        pass
     return 0
 
 
