@@ -30,6 +30,7 @@ FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "pa
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "datasets"
 SAMPLE = SAMPLES / "reviews.csv"
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+CELL_LIMIT = 64 * 1024 * 1024  # characters in one CSV cell: a long document fits, a runaway quote stops
 
 
 @dataclass
@@ -82,6 +83,8 @@ def format_of(path: Path) -> str:
 def read_rows(path: Path, fmt: str | None = None) -> Iterator[dict[str, Any]]:
     """The file's rows as dicts; raises UserError naming the row (and column) of a bad one."""
     fmt = fmt or format_of(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; give the path of a CSV, JSONL or Parquet file.")
     if not path.is_file():
         raise UserError(f"{path} does not exist; give the path of a CSV, JSONL or Parquet file.")
     if fmt == "csv":
@@ -95,6 +98,7 @@ def _csv_rows(path: Path) -> Iterator[dict[str, Any]]:
     """Read as it goes (the whole text in memory, as a StringIO holds it, was five times the
     file: 790 MB for a 150 MB CSV, to show its first rows)."""
     f = path.open(encoding="utf-8-sig")  # line ends read as "\n", inside quoted values too, as before
+    csv.field_size_limit(CELL_LIMIT)  # (the csv module's own is 128 KB: one long document in a cell)
     reader = csv.reader(f)
     try:
         header = _csv_header(path, reader)
@@ -104,20 +108,27 @@ def _csv_rows(path: Path) -> Iterator[dict[str, Any]]:
 
     def rows():
         with f:
-            line_no = 1
+            row = 0
             try:
-                for line_no, values in enumerate(reader, start=2):
+                for values in reader:
                     if not values:
                         continue
+                    row += 1
+                    line_no = reader.line_num  # (the row's last line: a quoted value may hold line ends)
                     if len(values) != len(header):
                         col = header[len(values)] if len(values) < len(header) else f"#{len(header) + 1} (no header)"
                         what = "is missing" if len(values) < len(header) else "is extra"
-                        raise UserError(f"{path.name}: row {line_no - 1} (line {line_no}) has {len(values)} values "
-                                        f"for {len(header)} columns; column {col} {what}. Fix that row (quote values "
-                                        "that contain commas).")
+                        unclosed = len(values) < len(header) and "\n" in values[-1]  # a quote ran to the end
+                        hint = ("a quote opened in it is not closed" if unclosed
+                                else "quote values that contain commas")
+                        raise UserError(f"{path.name}: row {row} (line {line_no}) has {len(values)} values "
+                                        f"for {len(header)} columns; column {col} {what}. Fix that row ({hint}).")
                     yield dict(zip(header, values))
             except UnicodeDecodeError:
                 raise UserError(_not_utf8(path)) from None
+            except csv.Error as e:  # a cell past CELL_LIMIT, a NUL in strict mode…: the row, not a bug
+                raise UserError(f"{path.name}: row {row + 1} (near line {reader.line_num}) cannot be read as CSV "
+                                f"({e}); fix that row and import the file again.") from None
     return rows()
 
 
@@ -167,9 +178,10 @@ def _jsonl_rows(path: Path) -> Iterator[dict[str, Any]]:
                     raise UserError(f"{where} is not UTF-8 text (byte {e.start} of the line); "
                                     "save the file as UTF-8 and import it again.") from None
                 try:
-                    value = json.loads(line)
+                    value = json.loads(line, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
                 except ValueError as e:
-                    raise UserError(f"{where} is not valid JSON ({e.msg} at column {e.colno}); "
+                    why = f"{e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError) else str(e)
+                    raise UserError(f"{where} is not valid JSON ({why}); "
                                     "each line must be one JSON object.") from None
                 if not isinstance(value, dict):
                     raise UserError(f"{where} is a JSON {type(value).__name__}, "
@@ -180,6 +192,20 @@ def _jsonl_rows(path: Path) -> Iterator[dict[str, Any]]:
     return rows()
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object naming a key twice: json keeps the last, silently; refused instead."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"it names {twice!r} twice")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _parquet_rows(path: Path) -> Iterator[dict[str, Any]]:
     import pyarrow.parquet as pq
 
@@ -188,9 +214,20 @@ def _parquet_rows(path: Path) -> Iterator[dict[str, Any]]:
     except Exception as e:  # pyarrow raises several types for a damaged file
         raise UserError(f"{path.name} is not a readable Parquet file ({str(e).splitlines()[0]}); export it again.") from None
 
+    names = pf.schema_arrow.names
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:  # rows as dicts would keep one of them, silently
+        raise UserError(f"{path.name} names column {dupes[0]!r} twice; give each column its own name.")
+
     def rows():
-        for batch in pf.iter_batches(batch_size=2048):
-            yield from batch.to_pylist()
+        done = 0
+        try:
+            for batch in pf.iter_batches(batch_size=2048):
+                yield from batch.to_pylist()
+                done += batch.num_rows
+        except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid/ArrowIOError: a page damaged inside
+            raise UserError(f"{path.name} is not a readable Parquet file after row {done:,} "
+                            f"({str(e).splitlines()[0][:200]}); export it again.") from None
     return rows()
 
 
@@ -235,6 +272,8 @@ def import_dataset(home: Path, file: str | Path, dataset_id: str | None = None, 
     the file's path unless said). Nothing is kept on error."""
     path = Path(file)
     fmt = format_of(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; give the path of a CSV, JSONL or Parquet file.")
     if not path.is_file():
         raise UserError(f"{path} does not exist; give the path of a CSV, JSONL or Parquet file.")
     ident = dataset_id or slug(path.stem)
@@ -437,6 +476,8 @@ def resolve(home: Path, ref: str) -> tuple[Dataset | None, Path, str]:
     path = Path(ref)
     if path.is_file() and (path.suffix.lower() in FORMATS or not (datasets_root(home) / ref).is_dir()):
         return None, path, format_of(path)  # which says so when the extension is not one it reads
+    if path.is_dir() and path.suffix.lower() in FORMATS:
+        raise UserError(f"{path} is a folder; give the path of a CSV, JSONL or Parquet file.")
     ds = get_dataset(home, ref)
     return ds, dataset_file(home, ds), ds.format
 

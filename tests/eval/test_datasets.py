@@ -51,6 +51,11 @@ def test_jsonl_and_parquet(iom_home, tmp_path):
     ("latin1.csv", b'text,label\nok,1\n"two\nlines",2\ncaf\xe9,3\n', ["(line 5, byte 4 of the line)", "not UTF-8"]),
     ("latin1-header.csv", b't\xe9xt,label\nok,1\n', ["(its header row, byte 2 of the line)", "not UTF-8"]),
     ("empty.csv", "text\n", ["no rows"]),
+    # a bad row after a quoted line end: its own line, not its count of rows (it said line 3)
+    ("quoted.csv", 'text,label\n"line1\nline2",pos\nbad,row,extra\n', ["row 2 (line 4)", "is extra"]),
+    ("unclosed.csv", 'text,label\n"abc,pos\nx,y\n', ["row 1", "a quote opened in it is not closed"]),
+    ("twice.jsonl", '{"text": "a", "text": "b"}\n', ["row 1", "names 'text' twice"]),
+    ("nan.jsonl", '{"score": NaN}\n', ["row 1", "NaN is not a JSON number"]),
     ("data.txt", "x", ["CSV, JSONL or Parquet"]),
 ])
 def test_bad_files_name_row_and_column_and_keep_nothing(iom_home, tmp_path, name, body, words):
@@ -62,6 +67,35 @@ def test_bad_files_name_row_and_column_and_keep_nothing(iom_home, tmp_path, name
         assert w in str(e.value)
     assert list_datasets(iom_home) == []
     assert not any((iom_home / "datasets").glob("*")) if (iom_home / "datasets").exists() else True
+
+
+def test_a_long_document_in_a_cell_imports_and_damaged_parquet_is_named(iom_home, tmp_path):
+    """A cell over the csv module's 128 KB, a Parquet file damaged inside a page, a Parquet
+    file naming a column twice: each was the "this is a bug" line, or a column lost."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    long = tmp_path / "long.csv"
+    long.write_text('text,label\n"' + "word " * 40_000 + '",pos\n', encoding="utf-8")
+    ds = import_dataset(iom_home, long)
+    assert ds.rows == 1 and len(rows_of(iom_home, ds)[0]["text"]) == 200_000
+    twice = tmp_path / "twice.parquet"
+    pq.write_table(pa.Table.from_arrays([["a"], ["b"]], names=["text", "text"]), twice)
+    with pytest.raises(UserError, match="names column 'text' twice"):
+        import_dataset(iom_home, twice)
+    damaged = tmp_path / "damaged.parquet"
+    pq.write_table(pa.table({"text": [f"row {i} " * 20 for i in range(5000)]}), damaged,
+                   compression="none", use_dictionary=False)
+    body = bytearray(damaged.read_bytes())
+    body[150_000:160_000] = b"\xab" * 10_000  # inside a data page; the footer is whole
+    damaged.write_bytes(bytes(body))
+    with pytest.raises(UserError, match="is not a readable Parquet file"):
+        import_dataset(iom_home, damaged)
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    with pytest.raises(UserError, match="is a folder"):
+        import_dataset(iom_home, folder)
+    assert [d.id for d in list_datasets(iom_home)] == ["long"]
 
 
 def test_a_jsonl_file_may_start_with_a_byte_order_mark(iom_home, tmp_path):
