@@ -7,6 +7,12 @@ import math
 from datetime import datetime
 
 
+def plot_text(text: str) -> str:
+    """A name as Plotly shows it: Plotly reads <b>, <a href=…> and entities in its labels, so a
+    variant named `<a href=…>` was a working link on the chart; escaped, it reads as written."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def counted(n: int, noun: str) -> str:
     """'1 node', '2 nodes', '0 edges'."""
     return f"{n} {noun}" + ("" if n == 1 else "s")

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from studio.atomic import write_json, write_text
 from studio.errors import UserError
+from studio.formats import plot_text
 from studio.eval.batch import (SAFE_ID, BatchRows, answered_latency, batch_models, builtin_names, in_workers,
                                percentile, plan_batch, row_count, run_batch, swapped_pipeline, target_label)
 from studio.eval.caveats import failure_warnings, score_warnings
@@ -120,6 +121,10 @@ async def run_experiment(studio, data: str, variants: list[Variant], scorers: li
         raise UserError("an experiment needs at least one variant (--variant).")
     if not scorers:
         raise UserError("an experiment needs at least one scorer (--score COLUMN:KIND).")
+    names = [s.name for s in scorers]
+    twice = next((n for n in names if names.count(n) > 1), None)
+    if twice:  # two reports of one name: save-quality could not tell which it meant
+        raise UserError(f"the scorer {twice} is given twice; give each scorer once.")
 
     await _check_judges(studio, scorers)
 
@@ -422,12 +427,12 @@ def figure(doc: dict) -> dict[str, Any]:
     rows = [v for v in doc["variants"] if v["quality"] is not None and v["costPerRowUsd"] is not None]
     unpriced = [v["variant"] for v in doc["variants"] if v["quality"] is not None and v["costPerRowUsd"] is None]
     front = sorted((v for v in rows if v.get("pareto")), key=lambda v: v["costPerRowUsd"])
-    notes = [{"text": f"not plotted, no price known: {', '.join(unpriced)}", "showarrow": False, "xref": "paper",
+    notes = [{"text": f"not plotted, no price known: {plot_text(', '.join(unpriced))}", "showarrow": False, "xref": "paper",
               "yref": "paper", "x": 0, "y": -0.25, "xanchor": "left"}] if unpriced else []
     return {"data": [
         {"type": "scatter", "mode": "markers+text", "name": "variants",
          "x": [v["costPerRowUsd"] for v in rows], "y": [v["quality"] for v in rows],
-         "text": [v["variant"] for v in rows], "textposition": "top center",
+         "text": [plot_text(v["variant"]) for v in rows], "textposition": "top center",
          "marker": {"size": 12, "symbol": ["star" if v.get("pareto") else "circle" for v in rows]}},
         {"type": "scatter", "mode": "lines", "name": "Pareto front",
          "x": [v["costPerRowUsd"] for v in front], "y": [v["quality"] for v in front], "line": {"dash": "dot"}},

@@ -9,15 +9,28 @@ an ordinary registry call through the hub: recorded, priced, its cost counted se
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable
 
 import jsonschema
+import regex
 
 from studio.errors import UserError
+
+# A pattern may backtrack without end on one output ((a+)+$ over 30 characters: hours). The
+# `regex` module stops a match at a time limit, and matches with the GIL released, so scoring
+# never stops the web app's other pages meanwhile (re can do neither).
+REGEX_TIMEOUT_S = 1.0
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> "regex.Pattern":
+    return regex.compile(pattern, flags=regex.VERSION0)  # VERSION0: re's own syntax and meaning
 
 KINDS = ("exact", "normalized", "contains", "regex", "json_schema", "numeric", "classification",
          "similarity", "llm_judge")
@@ -45,15 +58,22 @@ class ScorerSpec:
             raise UserError(f"unknown scorer {self.kind!r}; use one of {', '.join(KINDS)}.")
         if self.kind == "regex":
             try:
-                re.compile(self.pattern or "")
-            except re.error as e:
+                _compiled(self.pattern or "")
+            except regex.error as e:
                 raise UserError(f"the regex scorer's pattern {self.pattern!r} is not valid ({e}).") from None
+        if self.kind == "numeric" and not (math.isfinite(self.tolerance) and self.tolerance >= 0):
+            raise UserError(f"the numeric scorer's tolerance must be a finite number of 0 or more, "
+                            f"not {self.tolerance!r} (a negative one matches nothing, inf everything).")
         if self.kind == "llm_judge" and not self.judge_model:
             raise UserError("the llm_judge scorer needs a judge model id from the registry.")
 
     @property
     def name(self) -> str:
-        return f"{self.column}:{self.kind}"
+        """How it is written on the command line, its argument included: two regex scorers (or
+        two judges) of one column are two scorers, in a report and in an experiment's id."""
+        arg = {"regex": self.pattern or "", "llm_judge": self.judge_model or "",
+               "numeric": f"{self.tolerance:g}" if self.tolerance else ""}.get(self.kind, "")
+        return f"{self.column}:{self.kind}" + (f":{arg}" if arg else "")
 
     @classmethod
     def parse(cls, text: str) -> "ScorerSpec":
@@ -129,20 +149,23 @@ def score_value(spec: ScorerSpec, got: Any, expected: Any) -> float | None:
     """One row's score in [0, 1] for the non-judge scorers."""
     k = spec.kind
     if k == "json_schema":
+        schema = spec.schema if spec.schema is not None else _schema_of(expected)
+        if not isinstance(schema, dict):
+            return None
+        try:  # the schema first: one that cannot be used hid behind every output that is not JSON
+            checker = jsonschema.validators.validator_for(schema)
+            checker.check_schema(schema)
+        except Exception as e:  # noqa: BLE001 - a schema that cannot be used (bad keyword)
+            raise UnscorableRow(f"its schema cannot be used ({str(e).splitlines()[0][:120]})") from None
         value = got
         if isinstance(got, str):
             try:
                 value = json.loads(got)
             except ValueError:
                 return 0.0
-        schema = spec.schema if spec.schema is not None else _schema_of(expected)
-        if not isinstance(schema, dict):
-            return None
         try:
-            checker = jsonschema.validators.validator_for(schema)
-            checker.check_schema(schema)
             return 1.0 if checker(schema).is_valid(value) else 0.0
-        except Exception as e:  # noqa: BLE001 - a schema that cannot be used (bad keyword, a $ref to nowhere)
+        except Exception as e:  # noqa: BLE001 - a $ref to nowhere shows only as it is followed
             raise UnscorableRow(f"its schema cannot be used ({str(e).splitlines()[0][:120]})") from None
     if expected is None or expected == "":
         return None
@@ -156,9 +179,14 @@ def score_value(spec: ScorerSpec, got: Any, expected: Any) -> float | None:
         return 1.0 if normalize(expected) in normalize(got) else 0.0
     if k == "regex":  # with no pattern of its own, each row's expected value is the pattern
         try:
-            return 1.0 if re.search(spec.pattern or str(expected), _as_text(got)) else 0.0
-        except re.error as e:
+            found = _compiled(spec.pattern or str(expected)).search(_as_text(got), timeout=REGEX_TIMEOUT_S,
+                                                                    concurrent=True)
+        except regex.error as e:
             raise UnscorableRow(f"its expected value {str(expected)[:40]!r} is not a regular expression ({e})") from None
+        except TimeoutError:
+            raise UnscorableRow(f"the pattern took longer than {REGEX_TIMEOUT_S:g} s on its output (it backtracks "
+                                "without end, as (a+)+$ does); simplify the pattern") from None
+        return 1.0 if found else 0.0
     if k == "numeric":
         try:
             want = float(expected)

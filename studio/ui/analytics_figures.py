@@ -137,7 +137,7 @@ def run_timeline(nodes: list[dict], critical: list[str]) -> dict:
     rows = list(reversed(timed))  # first node at the top
     ms = [max((n["ended"] - n["started"]).total_seconds() * 1000, 0.5) for n in rows]
     return _figure("Which node ran when? (critical path highlighted)", [{
-        "type": "bar", "orientation": "h", "y": [n["node_id"] for n in rows], "x": ms,
+        "type": "bar", "orientation": "h", "y": [fmt.plot_text(n["node_id"]) for n in rows], "x": ms,
         "base": [(n["started"] - t0).total_seconds() * 1000 for n in rows],
         "marker": {"color": ["#e65100" if n["node_id"] in on_path else "#90a4ae" for n in rows]},
         "customdata": [f"{n['status']}, {fmt.latency(d)}" + (" — critical path" if n["node_id"] in on_path else "")

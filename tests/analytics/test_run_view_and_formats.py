@@ -105,3 +105,15 @@ def test_a_real_runs_timeline_draws_each_node_as_long_as_it_took(tmp_path):
     for n in run["nodes"]:  # a node runs at least as long as its call took (it may also wait its turn)
         assert bars[n["node_id"]][1] - bars[n["node_id"]][0] >= (n["latency_ms"] or 0) - 1, (n, bars[n["node_id"]])
     assert max(end for _, end in bars.values()) <= run["wall_ms"] + 5  # and no bar runs past the run
+
+
+def test_names_on_charts_are_text_not_plotly_markup():
+    """Plotly reads <b> and <a href=…> in its labels: a variant so named was a working link."""
+    from studio.eval.experiments import figure
+
+    name = '<a href="https://example.com">x</a> & <b>y</b>'
+    doc = {"variants": [{"variant": name, "quality": 0.5, "costPerRowUsd": 0.1, "pareto": True},
+                        {"variant": "<b>free</b>", "quality": 0.4, "costPerRowUsd": None}]}
+    fig = figure(doc)
+    assert fig["data"][0]["text"] == ['&lt;a href="https://example.com"&gt;x&lt;/a&gt; &amp; &lt;b&gt;y&lt;/b&gt;']
+    assert "<b>" not in fig["layout"]["annotations"][0]["text"]

@@ -96,6 +96,38 @@ def test_bad_scorer_specs():
     with pytest.raises(UserError, match="judge model"):
         ScorerSpec.parse("a:llm_judge")
     assert ScorerSpec.parse("score:numeric:0.5").tolerance == 0.5
+    for tolerance in ("-1", "nan", "inf"):  # matched nothing, or everything, without a word
+        with pytest.raises(UserError, match="tolerance must be a finite number of 0 or more"):
+            ScorerSpec.parse(f"score:numeric:{tolerance}")
+
+
+def test_a_scorers_argument_is_part_of_its_name():
+    """Two runs differing only in a pattern (or a tolerance, or a judge) got one experiment id:
+    the second replaced the first; two such scorers in one run showed as one name."""
+    names = [ScorerSpec.parse(t).name for t in ("s:regex:^pos", "s:regex:^neg", "n:numeric:0.5", "n:numeric",
+                                                "a:llm_judge:x/judge", "s:classification")]
+    assert names == ["s:regex:^pos", "s:regex:^neg", "n:numeric:0.5", "n:numeric", "a:llm_judge:x/judge",
+                     "s:classification"]
+
+
+def test_a_schema_that_cannot_be_used_is_said_even_when_the_output_is_not_json():
+    """An output that is not JSON scored 0 before the schema was looked at: a broken schema
+    then passed for a model that never answers in JSON."""
+    rows = [{"index": 0, "status": "succeeded", "output": {"a": "plain text"}, "expected": {"a": '{"type": "nope"}'}}]
+    rep = score_rows(ScorerSpec("a", "json_schema"), rows)
+    assert rep.per_row == {0: None} and rep.unscorable == 1 and "its schema cannot be used" in rep.unscorable_why
+
+
+def test_a_pattern_that_backtracks_without_end_leaves_its_row_unscored():
+    """(a|aa)+$ over 60 characters: hours of one core, the web app's pages stopped meanwhile."""
+    import time
+
+    rows = [{"index": 0, "status": "succeeded", "output": {"s": "a" * 60 + "!"}, "expected": {"s": "x"}},
+            {"index": 1, "status": "succeeded", "output": {"s": "aaaa"}, "expected": {"s": "x"}}]
+    started = time.monotonic()
+    rep = score_rows(ScorerSpec("s", "regex", pattern="(a|aa)+$"), rows)
+    assert time.monotonic() - started < 5
+    assert rep.per_row == {0: None, 1: 1.0} and rep.unscorable == 1 and "took longer than" in rep.unscorable_why
 
 
 def test_score_rows_counts_the_answers_without_the_field():
@@ -117,7 +149,7 @@ def test_score_rows_counts_the_answers_without_the_field():
 
 
 @pytest.mark.parametrize("spec,expected,why", [
-    (ScorerSpec("a", "regex"), "C++ (", "row 1: its expected value 'C++ (' is not a regular expression (missing ), "),
+    (ScorerSpec("a", "regex"), "C++ (", "row 1: its expected value 'C++ (' is not a regular expression (missing )"),
     (ScorerSpec("a", "json_schema"), "not json", "row 1: its expected value 'not json' is not a JSON schema (Expecting"),
     (ScorerSpec("a", "json_schema"), '{"type": 5}', "row 1: its schema cannot be used (5 is not valid under any"),
     (ScorerSpec("a", "numeric"), "n/a", "row 1: its expected value 'n/a' is not a number"),
