@@ -105,7 +105,7 @@ async def console_page(model: str | None = None) -> None:
                 with ui.expansion("Params", icon="tune").classes("w-full").props("dense") as params_box:
                     with ui.row().classes("w-full gap-2"):
                         ui.number("Temperature", min=0, max=2, step=0.1).bind_value(param_values, "temperature") \
-                            .props("dense outlined").classes("w-32")
+                            .props("dense outlined data-testid=temperature").classes("w-32")
                         ui.number("Max tokens", min=1, precision=0).bind_value(param_values, "max_tokens") \
                             .props("dense outlined data-testid=max-tokens").classes("w-32")
                         ui.number("Top p", min=0, max=1, step=0.05).bind_value(param_values, "top_p") \
@@ -179,9 +179,11 @@ async def console_page(model: str | None = None) -> None:
             (" · incomplete: set the provider's model name first" if spec.incomplete else "") + \
             (" · faults injected (test mode)" if spec.faults and spec.faults.enabled else "")
         fields = fields_for(spec.input_schema)
-        for k, v in spec.default_params.items():
-            if k in param_values:
-                param_values[k] = v
+        # Another model's params start from its own defaults: a temperature typed for the last
+        # one carried over (clamped to this one's range, without a word).
+        for k in param_values:
+            param_values[k] = spec.default_params.get(k)
+        raw["params"] = ""
         params_box.set_visibility(True)
         with form_box:
             if not fields:

@@ -95,8 +95,12 @@ def _num(v: Any) -> float | None:
     return None if v in (None, "") else float(v)
 
 
-def _int(v: Any) -> int | None:
-    return None if v in (None, "") else int(v)
+def _int(v: Any) -> int | float | None:
+    """A whole number as an int; any other number as it is, for the model's check to name (the
+    fields no longer clamp or round what was typed: -3 became 0, 1000.5 became 1000, silently)."""
+    if v in (None, ""):
+        return None
+    return int(v) if float(v).is_integer() else float(v)
 
 
 def form_to_spec(values: dict[str, Any], base: ModelSpec | None = None) -> ModelSpec:
@@ -265,14 +269,14 @@ def open_model_form(studio, *, spec: ModelSpec | None = None, mode: str = "new",
                     .bind_value(values, "key_ref").mark("field-key_ref").props("data-testid=form-keyref")
                 ui.select(POLICIES, label="Security policy").bind_value(values, "security_policy") \
                     .mark("field-security_policy")
-                ui.number("Input $ per Mtok", min=0).bind_value(values, "price_in").mark("field-price_in")
-                ui.number("Output $ per Mtok", min=0).bind_value(values, "price_out").mark("field-price_out")
-                ui.number("Cached input $ per Mtok", min=0).bind_value(values, "price_cached") \
+                ui.number("Input $ per Mtok").bind_value(values, "price_in").mark("field-price_in")
+                ui.number("Output $ per Mtok").bind_value(values, "price_out").mark("field-price_out")
+                ui.number("Cached input $ per Mtok").bind_value(values, "price_cached") \
                     .mark("field-price_cached")
-                ui.number("$ per call", min=0).bind_value(values, "price_call").mark("field-price_call")
-                ui.number("Typical latency (ms)", min=0, precision=0).bind_value(values, "latency_ms") \
+                ui.number("$ per call").bind_value(values, "price_call").mark("field-price_call")
+                ui.number("Typical latency (ms)").bind_value(values, "latency_ms") \
                     .mark("field-latency_ms")
-                ui.number("Context window (tokens)", min=1, precision=0).bind_value(values, "context_window") \
+                ui.number("Context window (tokens)").bind_value(values, "context_window") \
                     .mark("field-context_window")
             ui.input("Description").bind_value(values, "description").mark("field-description").classes("w-full pr-4")
             editor = "w-full pr-4 font-mono"

@@ -155,8 +155,9 @@ async def pipelines_list_page() -> None:
             async def import_all(replace: bool) -> None:
                 done = []
                 for p in pipelines:
-                    if p in taken and not replace:
-                        p = p.model_copy(update={"id": unique_id(p.id)})
+                    if p in taken and not replace:  # a new id, and a name the list tells apart
+                        new_id = unique_id(p.id)
+                        p = p.model_copy(update={"id": new_id, "name": f"{p.name} ({new_id})"})
                     elif p in taken:
                         await io_bound(studio.pipelines.import_doc, export_pipeline(p), replace=True)
                         done.append(f"Replaced '{p.name}' ({p.id}); the old version is kept as a backup.")

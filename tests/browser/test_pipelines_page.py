@@ -137,3 +137,17 @@ def test_importing_over_a_saved_pipeline_asks_and_keeps_a_backup(screen: Screen,
     click(screen, lambda: screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=backups] button[data-testid^=restore-]"))
     screen.should_contain("Restored review-triage")
     assert registry().get("review-triage").name == "Review triage"
+
+
+def test_importing_as_new_gives_a_name_the_list_tells_apart(screen: Screen, tmp_path):
+    """"Import as new" kept the name: two pipelines both called "Review triage" in the list."""
+    screen.open("/pipelines")
+    screen.should_contain("Review triage")
+    f = tmp_path / "review-triage.json"
+    f.write_text(json.dumps(export_pipeline(registry().get("review-triage"))))
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=import] input[type=file]").send_keys(str(f))
+    screen.should_contain("exists already")
+    click(screen, "import-as-new")
+    screen.should_contain("Imported 'Review triage (review-triage-2)' as review-triage-2.")
+    assert registry().get("review-triage-2").name == "Review triage (review-triage-2)"
+    assert registry().get("review-triage").name == "Review triage"

@@ -86,6 +86,16 @@ async def test_picking_another_model_clears_the_last_answer(user: User):
     assert not all_by_testid(user, "console-result") and element(user, "call-error").text == ""
 
 
+async def test_another_models_params_start_from_its_own_defaults(user: User):
+    """A temperature typed for one model carried over to the next (clamped to its range)."""
+    await user.open("/console?model=local/text-stats")
+    set_value(user, "temperature", 1.5)
+    set_value(user, "max-tokens", 64)
+    set_value(user, "model-picker", "local/keywords-yake")
+    await settle()
+    assert element(user, "temperature").value is None and element(user, "max-tokens").value is None
+
+
 async def test_run_streams_text_and_shows_metrics_raw_and_history(user: User, loopback_model):
     await user.open("/console?model=loop/chat")
     set_value(user, "field-prompt", "Say hello")

@@ -16,3 +16,12 @@ def test_a_good_form_has_no_problem():
     values = {**spec_to_form(None), "id": "acme/echo", "name": "Echo", "provider": "http", "api": "http",
               "endpoint": "http://127.0.0.1:9/echo"}
     assert form_problems(values) == {}
+
+
+def test_a_negative_price_or_a_fractional_window_is_named_not_changed():
+    """The number fields clamped -3 to 0 and rounded 1000.5 to 1000 without a word."""
+    values = {**spec_to_form(None), "id": "acme/echo", "name": "Echo", "provider": "http", "api": "http",
+              "endpoint": "http://127.0.0.1:9/echo", "price_in": -3, "latency_ms": -1, "context_window": 1000.5}
+    problems = form_problems(values)
+    assert set(problems) == {"price_in", "latency_ms", "context_window"}, problems
+    assert "greater than or equal to 0" in problems["price_in"] and "fractional part" in problems["context_window"]
