@@ -82,9 +82,24 @@ class SpoolSegment:
             os.close(fd)  # closing releases the lock
 
     def _open(self) -> None:
+        """Open the segment locked. A new one is made and locked under a name no reader lists,
+        then renamed: created under its own name, it was for a moment an empty file with no
+        lock, which the web app's writer took for one whose writer had gone, and deleted; this
+        process then wrote every record of its command into the deleted file."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh name: nobody else holds it
+        if self.path.exists():  # ours, opened again
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:
+            making = self.path.with_name(f".{self.path.name}.new")  # not a segment's name (segments())
+            fd = os.open(making, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh name: nobody else holds it
+                os.rename(making, self.path)
+            except BaseException:
+                os.close(fd)
+                making.unlink(missing_ok=True)
+                raise
         self._fd = fd
 
 

@@ -343,3 +343,31 @@ def test_a_command_whose_record_cannot_be_kept_says_so_in_one_sentence(iom_home)
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.startswith(f"error: could not keep the call's record in {iom_home / 'spool'} (")
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_a_new_segment_is_never_seen_without_its_lock(iom_home, monkeypatch):
+    """A segment was made under its own name and locked a moment later: the owner's writer,
+    looking in between, saw an empty file whose writer had gone and deleted it, and every
+    record of that command went into the deleted file (the command still said it succeeded)."""
+    from studio.analytics import spool
+
+    real_flock = spool.fcntl.flock
+    seen_unlocked: list[str] = []
+
+    def watching_flock(fd, op):  # what an owner looking now would find (its own looks unwatched)
+        spool.fcntl.flock = real_flock
+        try:
+            seen_unlocked.extend(p.name for p in spool.segments(iom_home) if spool.writer_gone(p))
+        finally:
+            spool.fcntl.flock = watching_flock
+        return real_flock(fd, op)
+
+    segment = spool.SpoolSegment(iom_home)
+    monkeypatch.setattr(spool.fcntl, "flock", watching_flock)
+    segment.append(b'{"x": 1}\n')
+    monkeypatch.setattr(spool.fcntl, "flock", real_flock)
+    assert seen_unlocked == [] and [p.name for p in spool.segments(iom_home)] == [segment.name]
+    assert not spool.writer_gone(segment.path)
+    assert [p.name for p in spool.spool_dir(iom_home).iterdir()] == [segment.name]  # nothing left of the making
+    segment.close()
+    assert spool.writer_gone(segment.path)
