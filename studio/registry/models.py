@@ -177,8 +177,12 @@ class ModelRegistry:
             if len(staged) != 1:
                 raise UserError(f"--rename takes one model; {source} holds {len(staged)}. Nothing was imported.")
             staged = [(_renamed(staged[0][0], rename, "model"), staged[0][1])]
+        ids = [spec.id for spec, _key in staged]
+        twice = next((i for i in ids if ids.count(i) > 1), None)
+        if twice is not None:  # the second would replace the first, and the report count both
+            raise UserError(f"{source} holds model {twice!r} twice; keep one of them. Nothing was imported.")
         if not replace:
-            ImportConflict.check("model", [spec.id for spec, _key in staged], lambda ident: self.find(ident) is not None)
+            ImportConflict.check("model", ids, lambda ident: self.find(ident) is not None)
         report = ImportReport()
         for spec, api_key in staged:
             if api_key:

@@ -74,6 +74,8 @@ def seed(home: Path, models: ModelRegistry, pipelines: PipelineRegistry, *, purg
             models.delete(spec.id)
         for p in pipelines.all():
             pipelines.delete(p.id)
+        for unreadable in models.problems() + pipelines.problems():  # what a broken registry holds most
+            Path(unreadable.path).unlink(missing_ok=True)
     for spec in specs:
         models.save(spec, durable=durable)
     for p in flows:

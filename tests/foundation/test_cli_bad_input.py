@@ -168,3 +168,16 @@ def test_a_schema_reference_that_points_nowhere_is_refused_at_import(iom, tmp_pa
     (tmp_path / "p.json").write_text(json.dumps(pipeline))
     assert iom("pipelines", "import", str(tmp_path / "p.json")).returncode == 0
     assert iom("run", "ref-typo", "--input", '{"text": "A lovely room."}').returncode == 0
+
+
+def test_a_file_that_names_one_id_twice_imports_nothing(iom, tmp_path):
+    """The first entry was saved, then the second refused as "changed elsewhere" (or, with
+    --replace, both reported imported while one file was on disk)."""
+    pipeline = json.loads((ROOT / "samples" / "pipelines" / "review-triage.json").read_text())
+    model = json.loads(MODEL_FILE.read_text())
+    for kind, doc in (("pipelines", {**pipeline, "id": "dup-x"}), ("models", {**model, "id": "acme/dup-x"})):
+        (tmp_path / "twice.json").write_text(json.dumps([doc, doc]))
+        for extra in ((), ("--replace",)):
+            one_sentence(iom(kind, "import", str(tmp_path / "twice.json"), *extra), "twice", "Nothing was imported")
+    assert "dup-x" not in {p["id"] for p in json.loads(iom("pipelines", "list", "--json").stdout)}
+    assert "acme/dup-x" not in {m["id"] for m in json.loads(iom("models", "list", "--json").stdout)}

@@ -202,6 +202,18 @@ def test_a_key_typed_into_a_spec_is_refused_and_nothing_is_saved(studio):
     assert studio.models.get("acme/leaky").http.headers["Authorization"] == "Bearer {{key}}"
 
 
+def test_reset_and_remove_everything_else_removes_unreadable_files_too(studio):
+    """A broken registry is what "remove everything else" is for: it left the files it could
+    not read, and said the registry was the samples."""
+    (studio.home / "models" / "acme").mkdir(parents=True, exist_ok=True)
+    (studio.home / "models" / "acme" / "broken.json").write_text("{not json")
+    (studio.home / "pipelines" / "broken.json").write_text('{"format": "iom.pipeline", "nodes": 5}')
+    assert studio.models.problems() and studio.pipelines.problems()
+    studio.reset_to_samples(purge=True)
+    assert studio.models.problems() == [] and studio.pipelines.problems() == []
+    assert {s.id for s in studio.models.all()} == {s.id for s in sample_models()}
+
+
 def test_export_then_import_round_trips(studio, tmp_path):
     doc = studio.models.export_doc()
     out = tmp_path / "models.json"
