@@ -7,7 +7,6 @@ requests, key masked, and the estimated cost) and the way to set the keys they n
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -128,9 +127,7 @@ async def run_sample(studio, pipeline: Pipeline, answer: ui.column) -> None:
 async def dry_run_sample(studio, pipeline: Pipeline, answer: ui.column) -> None:
     # Imported on the first click, not with the page: this is the page a launch serves first.
     from studio.engine import RunOptions
-    from studio.providers.preview import wire_request
-    from studio.ui.canvas.run_view import field
-    from studio.ui.widgets import money
+    from studio.ui.plan_view import show_plan
 
     answer.clear()
     try:
@@ -139,28 +136,8 @@ async def dry_run_sample(studio, pipeline: Pipeline, answer: ui.column) -> None:
         with answer:
             ui.label(f"Not planned: {e}").classes("text-sm text-negative")
         return
-    specs = {s.id: s for s in await io_bound(studio.models.all)}
     with answer:
-        ui.label(f"Would cost about {money(field(plan, 'estimatedCostUsd'))} "
-                 f"({field(plan, 'note', default='')}).").classes("text-sm").props(f"data-testid=dry-cost-{pipeline.id}")
-        for i, request in enumerate(field(plan, "requests", default=[]) or []):
-            spec = specs.get(field(request, "modelId"))
-            if spec is None:
-                continue
-            wire = await wire_request(spec, field(request, "input", default={}), field(request, "params", default={}))
-            with ui.expansion(f"{field(request, 'nodeId')} → {spec.id} · "
-                              f"~{money(field(request, 'estimatedCostUsd'))}", value=i == 0).props("dense") \
-                    .classes("w-full text-sm"):
-                ui.code(wire_text(wire), language="http").classes("w-full text-xs") \
-                    .props(f"data-testid=wire-{field(request, 'nodeId')}")
-
-
-def wire_text(wire: dict | None) -> str:
-    if wire is None:
-        return "(runs inside the studio: nothing is sent)"
-    head = [f"{wire['method']} {wire['url']}", *(f"{k}: {v}" for k, v in wire["headers"].items())]
-    body = wire["body"] if isinstance(wire["body"], str) else json.dumps(wire["body"], indent=2, ensure_ascii=False)
-    return "\n".join(head) + "\n\n" + (body or "")
+        await show_plan(studio, plan, cost_testid=f"dry-cost-{pipeline.id}")
 
 
 def register() -> None:

@@ -107,6 +107,10 @@ def test_dry_run_shows_the_plan_and_cost_estimate(screen: Screen):
     topic.send_keys("tea")
     screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=dry-run]").click()
     screen.wait_for(lambda: summary(screen).startswith("Dry run · $") and summary(screen).endswith("estimated"))
-    plan = screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=dry-run-plan]").text
-    assert '"draft"' in plan and '"estimatedCostUsd"' in plan and "about tea" in plan
+    plan = screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=dry-run-plan]")
+    screen.wait_for(lambda: "Would cost about $" in plan.text)  # as the start page shows it, not raw JSON
+    assert "draft → openai/gpt-4o-mini" in plan.text and "Runs as:" in plan.text
+    wire = screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=wire-draft]").text
+    assert "POST https://api.openai.com/v1/chat/completions" in wire and "about tea" in wire
+    assert "authorization: Bearer <OPENAI_API_KEY>" in wire
     assert not screen.selenium.find_elements(By.CSS_SELECTOR, ".iom-node-status")  # nothing ran

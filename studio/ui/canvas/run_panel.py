@@ -219,7 +219,7 @@ class RunPanel:
             self.cancel_button.set_enabled(False)
         self.flush()
         if dry:
-            self.show_plan(record)
+            await self.show_plan(record)
             return
         self.last_record = record
         ed.canvas.apply_status(record_patch(record, pipeline), [time.perf_counter()])
@@ -295,15 +295,16 @@ class RunPanel:
         if self.task and not self.task.done():
             self.task.cancel()
 
-    def show_plan(self, plan: Any) -> None:
-        """The dry run's answer as the engine gives it: order, parallel layers, the (redacted)
-        requests and the cost estimate."""
+    async def show_plan(self, plan: Any) -> None:
+        """The dry run's answer as the start page shows it: the cost estimate, the parallel
+        layers, and each request as the HTTP it would send (it was the plan's raw JSON)."""
+        from studio.ui.plan_view import show_plan
+
         self.summary.set_text(self.describe(plan, True))
-        data = plan.model_dump(mode="json", by_alias=True) if hasattr(plan, "model_dump") else plan
         self.inspector.clear()
-        with self.inspector, ui.column().classes("w-full gap-0").props("data-testid=dry-run-plan"):
+        with self.inspector, ui.column().classes("w-full gap-1").props("data-testid=dry-run-plan"):
             ui.label("Dry run plan").classes("text-sm font-semibold")
-            ui.code(json.dumps(data, indent=2, default=str)[:50000], language="json").classes("w-full text-xs")
+            await show_plan(self.editor.studio, plan)
 
     def inspect(self, node_id: str) -> None:
         self.inspector.clear()
