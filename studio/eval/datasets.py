@@ -288,14 +288,24 @@ def import_dataset(home: Path, file: str | Path, dataset_id: str | None = None, 
     tmp.mkdir(parents=True)
     try:
         shutil.copyfile(path, tmp / path.name)
+        _sync(tmp / path.name)  # on the disk before meta.json (written durably) says it is there
         ds = Dataset(id=ident, format=fmt, file=path.name, rows=count, columns=columns,
                      source=source or str(path), created=utcnow().isoformat())
         write_json(tmp / "meta.json", ds.to_json())
         tmp.rename(folder)
+        _sync(folder.parent)  # the rename itself
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return ds
+
+
+def _sync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class DamagedDataset(UserError):

@@ -576,3 +576,22 @@ async def test_a_model_targets_deterministic_rows_are_answered_from_the_output_c
         await s.aclose()
     finally:
         s.close()
+
+
+def test_finished_rows_reach_the_disk_before_the_batch_is_done(tmp_path, monkeypatch):
+    """rows.jsonl was never synced: after an OS crash or a power cut, rows the batch had called
+    (and paid for) ran again on resume."""
+    from studio.eval import batch as batch_module
+
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(batch_module.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    monkeypatch.setattr(batch_module, "ROWS_SYNC_S", 0.0)
+    writer = batch_module.RowWriter(tmp_path / "rows.jsonl")
+    writer.write({"index": 0, "status": "succeeded"})
+    assert len(synced) == 1  # past the interval: pushed to the disk as it is written
+    monkeypatch.setattr(batch_module, "ROWS_SYNC_S", 3600.0)
+    writer.write({"index": 1, "status": "succeeded"})
+    assert len(synced) == 1
+    writer.close()
+    assert len(synced) == 2  # and at the end, whatever the interval
