@@ -877,6 +877,10 @@ class _Run:
                     nr.output = {"text": err.partial_text}
                     raise failure(err)
                 if not err.fallback_ok:
+                    if remaining:  # say why the fallbacks set on the node were not tried
+                        err.detail = (f"{err.detail}; " if err.detail else "") + \
+                            "its fallbacks were not tried: they would get the same request"
+                        err.args = (err.sentence(),)
                     raise failure(err)
                 if err.kind == ErrorKind.CONTEXT_LENGTH and spec.context_window:
                     remaining = [s for s in remaining if (s.context_window or 0) > spec.context_window]

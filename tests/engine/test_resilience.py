@@ -47,6 +47,7 @@ async def test_no_fallback_on_a_bad_request(engine, registry, fake):
     record = await engine.run(one_model("t/main", ["t/backup"], retries=3), {"text": "q"})
     assert record.status == "failed" and record.nodes["x"].error_class == "bad_request"
     assert [r.path for r in fake.requests] == ["/main/v1/chat/completions"]  # neither retried nor fallen back
+    assert "its fallbacks were not tried: they would get the same request" in record.nodes["x"].error
 
 
 async def test_an_account_out_of_credit_is_not_retried_but_falls_back(engine, registry, fake):
