@@ -263,8 +263,9 @@ export default {
       this.flow.fitView({ padding: 0.15, maxZoom: 1, minZoom: all ? 0.1 : MIN_FIT_ZOOM });
       const nodes = unref(this.flow.nodes);
       if (all || !nodes.length || this.flow.getViewport().zoom > MIN_FIT_ZOOM + 1e-6) return;
-      // Too big to fit readably: show its start, where a flow begins: the left edge, with the
-      // input nodes (else the leftmost ones) centred in height, the pane never past the graph.
+      // Too big to fit readably: show its start, where a flow begins: the left edge and, when it
+      // is too tall as well, its input nodes (else the leftmost ones) centred in height, the pane
+      // never past the graph (from its top-left, the input of a tall flow was cut off).
       const z = MIN_FIT_ZOOM, pane = this.paneSize();
       const bottomOf = (n) => n.position.y + ((n.dimensions && n.dimensions.height) || 0);
       const left = Math.min(...nodes.map((n) => n.position.x));
@@ -273,7 +274,7 @@ export default {
       if (!starts.length) starts = nodes.filter((n) => n.position.x < left + 1);
       const middle = (Math.min(...starts.map((n) => n.position.y)) + Math.max(...starts.map(bottomOf))) / 2;
       let y = pane.height / 2 - middle * z;
-      if ((bottom - top) * z <= pane.height - 60) y = (pane.height - (top + bottom) * z) / 2;  // only too wide
+      if ((bottom - top) * z <= pane.height - 60) y = 36 - top * z;  // only too wide: from its top
       else y = Math.max(Math.min(y, 36 - top * z), pane.height - 24 - bottom * z);
       this.flow.setViewport({ x: 24 - left * z, y, zoom: z });
     },
