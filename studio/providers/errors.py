@@ -100,7 +100,17 @@ class ProviderError(Exception):
     def sentence(self) -> str:
         who = f"{self.model_id}: " if self.model_id else ""
         base = _SENTENCES[self.kind]
+        if self.kind == ErrorKind.CONNECTION and self.sent:  # reached, then lost: not "could not be reached"
+            base = "the connection to the provider broke before its reply was complete; try again"
         status = f" (HTTP {self.status})" if self.status else ""
         detail = f" — {self.detail}" if self.detail else ""
-        wait = f"; retry after {self.retry_after_s:g}s" if self.retry_after_s is not None else ""
+        wait = f"; retry after {_wait_text(self.retry_after_s)}" if self.retry_after_s is not None else ""
         return f"{who}{base}{status}{wait}{detail}."
+
+
+def _wait_text(seconds: float) -> str:
+    """'7s', '12 min', '3 h', '40 days': a Retry-After dated in the year 9999 read 2.51606e+11s."""
+    for unit, size in (("days", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:,.0f} {unit}"
+    return f"{seconds:g}s"

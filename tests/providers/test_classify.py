@@ -59,3 +59,16 @@ async def test_odd_counts_and_deep_nesting_in_a_reply_are_one_line(fake, hub):
     with pytest.raises(ProviderError) as err:
         await hub.call(spec, req({"prompt": "Hi"}))
     assert err.value.kind == ErrorKind.MALFORMED and "\n" not in str(err.value)
+
+
+def test_a_reply_cut_off_is_not_called_unreachable_and_a_far_retry_after_reads_as_time():
+    from studio.providers.classify import from_transport
+
+    cut = from_transport(httpx.RemoteProtocolError("peer closed connection"))
+    assert "broke before its reply was complete" in cut.sentence() and "could not be reached" not in cut.sentence()
+    refused = from_transport(httpx.ConnectError("refused"))
+    assert "could not be reached" in refused.sentence()
+    far = from_response(429, httpx.Headers({"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"}), "")
+    assert "retry after" in far.sentence() and " days" in far.sentence() and "e+" not in far.sentence()
+    assert "retry after 7s" in from_response(429, httpx.Headers({"retry-after": "7"}), "").sentence()
+    assert "retry after 5 min" in from_response(429, httpx.Headers({"retry-after": "300"}), "").sentence()
