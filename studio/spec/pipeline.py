@@ -75,6 +75,19 @@ class Route(SpecModel):
     when: str | None = None
 
 
+def check_node_id(v: str) -> str:
+    """A node id is shown in tables, logs and on the canvas and names ports' wiring: printable,
+    at most 100 characters (a NUL, a right-to-left override or 100,000 characters passed)."""
+    import unicodedata
+
+    if len(v) > 100:
+        raise ValueError(f"a node id is at most 100 characters; this one has {len(v):,}")
+    bad = next((c for c in v if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
+    if bad is not None:
+        raise ValueError(f"node id {v[:40]!r} holds the control character U+{ord(bad):04X}; use printable characters")
+    return v
+
+
 class Node(SpecModel):
     id: str = Field(min_length=1)
     kind: NodeKind
@@ -95,6 +108,11 @@ class Node(SpecModel):
     @classmethod
     def _schema_is_a_schema(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
         return check_json_schema(v)
+
+    @field_validator("id")
+    @classmethod
+    def _printable_id(cls, v: str) -> str:
+        return check_node_id(v)
 
 
 class Edge(SpecModel):

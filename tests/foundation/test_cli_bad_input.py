@@ -181,3 +181,12 @@ def test_a_file_that_names_one_id_twice_imports_nothing(iom, tmp_path):
             one_sentence(iom(kind, "import", str(tmp_path / "twice.json"), *extra), "twice", "Nothing was imported")
     assert "dup-x" not in {p["id"] for p in json.loads(iom("pipelines", "list", "--json").stdout)}
     assert "acme/dup-x" not in {m["id"] for m in json.loads(iom("models", "list", "--json").stdout)}
+
+
+@pytest.mark.parametrize("node_id, says", [("de\u202etect", "U+202E"), ("a\u0000b", "U+0000"), ("n" * 101, "at most 100")])
+def test_a_node_id_that_cannot_be_shown_is_refused(iom, tmp_path, node_id, says):
+    pipeline = json.loads((ROOT / "samples" / "pipelines" / "review-triage.json").read_text())
+    pipeline["id"] = "odd-ids"
+    pipeline["nodes"][1]["id"] = node_id
+    (tmp_path / "p.json").write_text(json.dumps(pipeline))
+    one_sentence(iom("pipelines", "import", str(tmp_path / "p.json")), says)
