@@ -209,6 +209,13 @@ async def evaluate_page() -> None:
             state["doc"] = doc
             progress_label.text = f"Experiment {exp_id}, run {doc.get('created', '')[:16].replace('T', ' ')} UTC."
             await show(doc)
+            # The form says what this experiment ran (another dataset, the defaults, stayed):
+            # Run experiment then runs it again, and goes on where it stopped.
+            if doc.get("datasetId") in data.options:
+                data.value = doc["datasetId"]
+            limit.value = doc.get("limit")
+            variants.value = "\n".join(v["variant"] for v in doc.get("variants") or [] if v.get("variant"))
+            scorers.value = "\n".join(doc.get("scorers") or [])
 
         earlier.on_value_change(open_earlier)
 

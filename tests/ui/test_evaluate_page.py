@@ -48,6 +48,17 @@ async def test_an_earlier_experiment_is_deleted_from_the_page(user: User, iom_ho
     assert all((iom_home / "batches" / v["batchId"]).is_dir() for v in doc["variants"])
 
 
+async def test_an_earlier_experiment_opened_fills_the_form_with_what_it_ran(user: User, iom_home):
+    """The form kept its defaults (and another dataset) beside the experiment it showed."""
+    exp_id = experiment(2, "sentiment:regex:^pos", "sentiment:classification")
+    await user.open("/evaluate")
+    set_value(user, "eval-earlier", exp_id)
+    await settle()
+    assert element(user, "eval-variants").value == "review-triage\nlocal/sentiment-vader#sentiment=label"
+    assert element(user, "eval-scorers").value == "sentiment:regex:^pos\nsentiment:classification"
+    assert element(user, "eval-limit").value == 2
+
+
 async def test_the_measured_quality_is_saved_for_routing_from_the_page(user: User, iom_home):
     from studio.registry.quality import load_quality
 
