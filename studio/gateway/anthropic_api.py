@@ -5,6 +5,7 @@ the studio does not know (`thinking`, `top_k`, `service_tier`…) goes as it is 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from typing import Any, Callable
@@ -17,7 +18,7 @@ from studio.errors import UserError
 from studio.gateway.errors import GatewayError, anthropic_error, anthropic_error_detail, classify
 from studio.gateway.incoming import drop_requested, request_json
 from studio.gateway.json_answer import JSONAnswer
-from studio.gateway.runners import dropped_header, runner
+from studio.gateway.runners import PIPELINE_PREFIX, dropped_header, runner
 from studio.gateway.streaming import Reply, StreamedAnswer
 
 # OpenAI's finish reasons (what a Reply carries) as Anthropic's stop reasons
@@ -44,7 +45,30 @@ def register(router, get_studio: Callable[[], Any]) -> None:
         except Exception as e:  # noqa: BLE001 - classify re-raises what it does not know
             return anthropic_error(classify(e))
 
+    async def count_tokens(request: Request):
+        """A Claude model counts for itself; no other model's tokens can be counted exactly
+        here (each provider tokenizes its own way), so those are refused, not estimated."""
+        try:
+            body = await request_json(request)
+            model = body.get("model") if isinstance(body, dict) else None
+            if not isinstance(model, str) or not model:
+                raise GatewayError(400, "invalid_request_error", "'model' is required: a registry model id.",
+                                   param="model")
+            studio = get_studio()
+            spec = None if model.startswith(PIPELINE_PREFIX) else await asyncio.to_thread(studio.models.get, model)
+            if spec is None or spec.api != "anthropic-messages":
+                raise GatewayError(400, "invalid_request_error",
+                                   f"count_tokens is answered for Claude models, which count their own tokens; "
+                                   f"{model} is not one (each provider counts its own way).", param="model")
+            doc = await studio.providers.count_tokens(spec, {k: v for k, v in body.items() if k != "stream"})
+            if not isinstance(doc, dict) or not isinstance(doc.get("input_tokens"), int):
+                raise GatewayError(502, "api_error", f"{spec.id}'s provider answered count_tokens without a count.")
+            return JSONAnswer({"input_tokens": doc["input_tokens"]})
+        except Exception as e:  # noqa: BLE001 - classify re-raises what it does not know
+            return anthropic_error(classify(e))
+
     router.add_route("/v1/messages", messages, methods=["POST"])
+    router.add_route("/v1/messages/count_tokens", count_tokens, methods=["POST"])
 
 
 def parse_messages(body: Any) -> tuple[str, dict, dict, list[str]]:

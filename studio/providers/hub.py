@@ -235,6 +235,18 @@ class ProviderHub:
                               usage=Usage(source="none"), cost_usd=None if error.sent else 0.0)
         self.recorder.record_call(record, request.input, None)
 
+    async def count_tokens(self, spec: ModelSpec, body: dict[str, Any]) -> Any:
+        """A Claude model's own count of a Messages request's input tokens (Anthropic's
+        `/v1/messages/count_tokens`, which costs nothing and calls no model): `body` as the
+        caller sent it, under the provider's model name. Not a call: nothing is recorded."""
+        from studio.providers.adapters import anthropic
+
+        key = await self._key(spec)
+        x = self._exchange(spec, CallRequest(model_id=spec.id, input={}), key, _drop_text)
+        doc, _ = await x.request_json("POST", spec.endpoint.rstrip("/") + "/count_tokens",
+                                      body={**body, "model": spec.model}, headers=anthropic.headers(key))
+        return doc
+
     # -- health --------------------------------------------------------------------------
 
     async def check(self, spec: ModelSpec) -> HealthStatus:

@@ -191,8 +191,26 @@ def test_errors_in_the_shapes_and_classes_of_anthropics_sdk(claude, server, fake
             stranger.messages.create(model="loop/claude", max_tokens=5, messages=[{"role": "user", "content": "x"}])
     assert e.value.body["type"] == "error" and e.value.body["error"]["type"] == "authentication_error"
     with pytest.raises(anthropic.NotFoundError) as e:
-        claude.messages.count_tokens(model="loop/claude", messages=[{"role": "user", "content": "x"}])
+        claude.messages.count_tokens(model="loop/nobody", messages=[{"role": "user", "content": "x"}])
     assert e.value.body["error"]["type"] == "not_found_error"
+
+
+def test_a_claude_model_counts_its_own_tokens_and_no_other_is_guessed(claude, fake):
+    """The SDK's count_tokens was a 404: a Claude model's count is now its provider's own (the
+    request as sent, under the provider's model name, with the key); other models are refused in
+    one sentence rather than estimated with another tokenizer."""
+    fake.reply(ANTHROPIC_PATH + "/count_tokens", Reply(json={"input_tokens": 42}))
+    before = len(fake.requests)
+    counted = claude.messages.count_tokens(model="loop/claude", system="Be brief.",
+                                           messages=[{"role": "user", "content": "How many?"}])
+    assert counted.input_tokens == 42
+    sent = fake.requests[before]
+    assert sent.path == ANTHROPIC_PATH + "/count_tokens" and sent.json["model"] == "claude-test"
+    assert sent.json["system"] == "Be brief." and sent.headers.get("x-api-key") == SECRET
+    for model in ("loop/openai", "pipeline/review-triage"):
+        with pytest.raises(anthropic.BadRequestError) as e:
+            claude.messages.count_tokens(model=model, messages=[{"role": "user", "content": "x"}])
+        assert "count_tokens is answered for Claude models" in e.value.body["error"]["message"]
 
 
 def test_a_stream_that_fails_after_its_first_token_ends_with_an_error_event_and_no_secret(claude, fake):
