@@ -99,7 +99,7 @@ def _csv_rows(path: Path) -> Iterator[dict[str, Any]]:
     file: 790 MB for a 150 MB CSV, to show its first rows)."""
     f = path.open(encoding="utf-8-sig")  # line ends read as "\n", inside quoted values too, as before
     csv.field_size_limit(CELL_LIMIT)  # (the csv module's own is 128 KB: one long document in a cell)
-    reader = csv.reader(f)
+    reader = csv.reader(f, delimiter=_delimiter(path))
     try:
         header = _csv_header(path, reader)
     except BaseException:
@@ -130,6 +130,20 @@ def _csv_rows(path: Path) -> Iterator[dict[str, Any]]:
                 raise UserError(f"{path.name}: row {row + 1} (near line {reader.line_num}) cannot be read as CSV "
                                 f"({e}); fix that row and import the file again.") from None
     return rows()
+
+
+def _delimiter(path: Path) -> str:
+    """',' unless the header row has none and separates with ';' (a spreadsheet saved where the
+    decimal mark is a comma) or a tab: such a file was read as one column named 'text;label'."""
+    try:
+        with path.open("rb") as f:
+            head = f.readline(65536)
+    except OSError:
+        return ","
+    for mark in (b",", b";", b"\t"):
+        if mark in head:
+            return mark.decode()
+    return ","
 
 
 def _csv_header(path: Path, reader) -> list[str]:

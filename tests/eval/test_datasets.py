@@ -98,6 +98,22 @@ def test_a_long_document_in_a_cell_imports_and_damaged_parquet_is_named(iom_home
     assert [d.id for d in list_datasets(iom_home)] == ["long"]
 
 
+def test_a_semicolon_or_tab_separated_csv_is_read_by_its_columns(iom_home, tmp_path):
+    """A spreadsheet saved where the decimal mark is a comma separates with ';': it was one
+    column named 'text;label'. A header with commas stays comma-separated."""
+    semi = tmp_path / "semi.csv"
+    semi.write_text('text;label;score\n"Lovely; really";positive;0,9\nCold;negative;0,1\n', encoding="utf-8")
+    ds = import_dataset(iom_home, semi)
+    assert [c["name"] for c in ds.columns] == ["text", "label", "score"] and ds.rows == 2
+    assert rows_of(iom_home, ds)[0] == {"text": "Lovely; really", "label": "positive", "score": "0,9"}
+    tabbed = tmp_path / "tabbed.csv"
+    tabbed.write_text("text\tlabel\nok\tpositive\n", encoding="utf-8")
+    assert [c["name"] for c in import_dataset(iom_home, tabbed).columns] == ["text", "label"]
+    commas = tmp_path / "commas.csv"
+    commas.write_text('text,note\n"a;b",c\n', encoding="utf-8")
+    assert rows_of(iom_home, import_dataset(iom_home, commas))[0] == {"text": "a;b", "note": "c"}
+
+
 def test_a_jsonl_file_may_start_with_a_byte_order_mark(iom_home, tmp_path):
     src = tmp_path / "bom.jsonl"
     src.write_bytes('\ufeff{"q": "a"}\n{"q": "b"}\n'.encode("utf-8"))
