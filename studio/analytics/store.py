@@ -100,6 +100,45 @@ def not_opened(path: Path, e: BaseException) -> UserError:
                      "then try again.")
 
 
+REFUSED_FILE = "analytics-refused.jsonl"
+
+
+def refused_file(home: Path) -> Path:
+    """Where records the database refuses are kept, as their spool lines: not stored, not lost."""
+    return Path(home) / REFUSED_FILE
+
+
+def keep_refused(home: Path, lines: list[bytes]) -> None:
+    from studio.atomic import append_whole
+
+    try:
+        fd = os.open(refused_file(home), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            append_whole(fd, b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines),
+                         os.fstat(fd).st_size)
+        finally:
+            os.close(fd)
+    except OSError:
+        log.exception("analytics: the refused records could not be kept in %s either", refused_file(home))
+
+
+def refused_count(home: Path) -> int:
+    """How many records the database refused (kept in `refused_file`); 0 when none."""
+    try:
+        with refused_file(home).open("rb") as f:
+            return sum(1 for line in f if line.strip())
+    except OSError:
+        return 0
+
+
+def refused_sentence(home: Path) -> str | None:
+    n = refused_count(home)
+    if not n:
+        return None
+    return (f"{n:,} record{'s' if n != 1 else ''} the analytics database refused (a value it cannot hold) "
+            f"{'are' if n != 1 else 'is'} not counted here; kept as given in {refused_file(home)}.")
+
+
 class DatabaseBusy(UserError):
     """Another IoM Studio process holds analytics.duckdb (its records still reach it via the spool)."""
 
@@ -598,9 +637,10 @@ class AnalyticsStore:
                 return False
             if not (bad_calls or bad_runs):
                 return False  # not the records (the disk?): the whole batch waits for the next round
-            log.error("analytics: left out %d calls and %d runs that the database refuses; the rest is stored",
-                      len(bad_calls), len(bad_runs))
+            log.error("analytics: left out %d calls and %d runs that the database refuses; the rest is stored, "
+                      "and those kept in %s", len(bad_calls), len(bad_runs), refused_file(self.home))
             self.refused_records += len(bad_calls) + len(bad_runs)
+            keep_refused(self.home, [call_lines[i] for i in sorted(bad_calls)] + [run_line(runs[i]) for i in sorted(bad_runs)])
             return self._write(cur, [line for i, line in enumerate(call_lines) if i not in bad_calls],
                                [run for i, run in enumerate(runs) if i not in bad_runs], progress, by_rows=True)
 

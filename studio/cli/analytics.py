@@ -7,6 +7,7 @@ import sys
 from studio.analytics import queries as q
 from studio.analytics.remote import read_anywhere
 from studio.analytics.settings import MAX_RETENTION_DAYS
+from studio.analytics.store import refused_sentence
 from studio.cli.common import MOST_ROWS, print_json, print_table, studio, whole_number
 from studio.errors import UserError
 from studio import formats
@@ -66,6 +67,9 @@ def _analytics(args) -> int:
               if report.cutoff else "retention: no retention period is set; nothing dropped.", file=sys.stderr)
     f = q.Filters(since=q.parse_since(args.since), model=args.model, pipeline=args.pipeline, status=args.status)
     data = read_anywhere(s.analytics, q.dashboard, f, keys=s.keys)
+    refused = refused_sentence(s.home)
+    if refused:
+        print(f"warning: {refused}", file=sys.stderr)
     if args.json:
         print_json(data)
         return 0

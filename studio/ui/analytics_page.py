@@ -12,6 +12,7 @@ from nicegui import background_tasks, ui
 from studio.analytics import queries as q
 from studio.analytics.export import FORMATS, export_file
 from studio.analytics.settings import FILE_NAME as SETTINGS_FILE, MAX_RETENTION_DAYS
+from studio.analytics.store import refused_sentence
 from studio.errors import UserError
 from studio.ui import analytics_figures as figs
 from studio.ui.app import get_studio
@@ -128,8 +129,11 @@ async def analytics_page() -> None:
             state["window"] = (start, start + step)
             await refresh()
 
+    refused = await io_bound(refused_sentence, studio.home)
     with frame("Analytics"):
         notices = ui.element()  # where a closed dialog's work says how it went (the dialog is deleted)
+        if refused:  # records left out by the database: said, not silently missing from the figures
+            ui.label(refused).classes("text-warning text-sm").props("data-testid=analytics-refused")
         with ui.row().classes("items-center gap-4 w-full"):
             ui.toggle(RANGES, value=state["since"], on_change=lambda e: set_filter("since", e.value))
             model_select = ui.select([], label="Model", clearable=True,

@@ -6,6 +6,7 @@ even after a restart. (Provider answers are read without them: tests/providers/t
 
 from __future__ import annotations
 
+import json
 from studio.analytics import AnalyticsStore
 from studio.analytics.lines import decode
 from studio.spec.records import CallRecord, NodeRun, RunRecord
@@ -78,6 +79,19 @@ def test_a_record_the_database_refuses_is_left_out_and_the_rest_stored(tmp_path)
     finally:
         store.close()
     assert sorted(calls) == ["after", "before"] and list(runs) == ["run-1"] and store.refused_records == 1
+    # not lost for good with a log line: kept as given, and said where the figures are read
+    from studio.analytics.store import refused_file, refused_sentence
+
+    kept = [json.loads(line) for line in refused_file(tmp_path).read_text().splitlines()]
+    assert [k["record"]["id"] for k in kept] == ["absurd"] and kept[0]["input"]
+    assert refused_sentence(tmp_path).startswith("1 record the analytics database refused")
+    import os
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "studio", "analytics"], capture_output=True, text=True,
+                       env=dict(os.environ, IOM_HOME=str(tmp_path), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring"))
+    assert r.returncode == 0 and f"warning: 1 record the analytics database refused" in r.stderr, r.stderr
 
 
 def test_a_batch_refused_for_another_reason_is_kept_for_the_next_round(tmp_path, monkeypatch):
