@@ -157,6 +157,8 @@ def plan_batch(studio, target: str, data: str, *, limit: int | None = None, conc
             break
     if count == 0:
         raise UserError(f"{path.name} has no rows; a batch needs at least one.")
+    if limit is not None and count < limit:  # the whole data: the batch without --limit, not a new one
+        limit = None
     inputs, expected = default_mapping(columns, input_names, ds.inputs if ds else None, ds.expected if ds else None,
                                        scored)
     missing = [n for n in input_names if n not in inputs]

@@ -595,3 +595,14 @@ def test_finished_rows_reach_the_disk_before_the_batch_is_done(tmp_path, monkeyp
     assert len(synced) == 1
     writer.close()
     assert len(synced) == 2  # and at the end, whatever the interval
+
+
+def test_a_limit_past_the_last_row_is_the_batch_without_one(iom_home):
+    """--limit 99999999999 over 197 rows made a batch of its own, for the same rows."""
+    s = Studio(iom_home)
+    try:
+        whole = plan_batch(s, "review-triage", str(SAMPLE))
+        assert plan_batch(s, "review-triage", str(SAMPLE), limit=99_999_999_999).id == whole.id
+        assert plan_batch(s, "review-triage", str(SAMPLE), limit=5).id != whole.id
+    finally:
+        s.close()
