@@ -13,7 +13,12 @@ def register(sub) -> None:
 
 
 def _serve(args) -> int:
+    import sys
+
     from studio.ui.app import serve
 
-    serve(host=args.host, port=args.port)
+    try:
+        serve(host=args.host, port=args.port)
+    except KeyboardInterrupt:  # Ctrl+C is how the studio is stopped, not an error
+        print("IoM Studio stopped.", file=sys.stderr)
     return 0

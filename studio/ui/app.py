@@ -161,6 +161,9 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(1) from None
+    if not in_test_harness:
+        shown = f"[{host}]" if ":" in host else host
+        print(f"IoM Studio: open http://{shown}:{port} in your browser (Ctrl+C stops it)", file=sys.stderr, flush=True)
     if not in_test_harness:  # tests install their own keyring; a late backend choice must not replace it
         choose_backend_early()
         log_sentences_for_the_server()  # (and pytest captures the logs of a server in its own process)

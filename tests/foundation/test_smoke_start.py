@@ -41,3 +41,41 @@ def test_run_py_serves_the_first_page(iom_home):
         proc.terminate()
         out, _ = proc.communicate(timeout=20)
     assert "Traceback" not in out, out
+
+
+def _serving(port: int, proc, seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
+                return True
+        except httpx.TransportError:
+            time.sleep(0.2)
+    return False
+
+
+def test_ctrl_c_stops_the_studio_in_one_line(iom_home):
+    """The start line says Ctrl+C stops it; in a terminal Ctrl+C then printed uvicorn's SIGINT
+    as a 25-line traceback (tests sent SIGTERM, which never showed it). The port comes as
+    --port, which ./scripts/start now passes on."""
+    import signal
+
+    port = _free_port()
+    env = dict(os.environ, IOM_HOME=str(iom_home), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    env.pop("PYTEST_CURRENT_TEST", None)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal (see test_batch)
+    try:
+        proc = subprocess.Popen([sys.executable, "run.py", "--port", str(port)], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    try:
+        assert _serving(port, proc), f"run.py did not serve (exit {proc.poll()})"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert f"IoM Studio: open http://127.0.0.1:{port} in your browser (Ctrl+C stops it)" in err
+    assert "Traceback" not in err + out and err.strip().endswith("IoM Studio stopped."), err
+    assert proc.returncode == 0
