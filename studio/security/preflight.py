@@ -3,6 +3,7 @@ studio reachable beyond this machine puts its whole UI behind the token."""
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import tempfile
@@ -19,6 +20,8 @@ def ui_token_required() -> bool:
 
 
 def check_binding(host: str) -> None:
+    if "://" in host or "/" in host:
+        raise UserError(f"IOM_HOST={host} is a URL; give an address or a host name, such as 127.0.0.1.")
     if not is_loopback(host) and not ui_token_required():
         raise UserError(f"IOM_HOST={host} makes the studio (and the API keys it holds) reachable from other "
                         f"machines; set {UI_TOKEN_ENV}=required to put the whole UI behind the gateway token, "
@@ -31,7 +34,13 @@ def check_port_free(host: str, port: int) -> None:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
         try:
             s.bind((host, port))
+        except socket.gaierror:
+            raise UserError(f"cannot listen on {host}: no such host name here; give this machine's address "
+                            "(IOM_HOST or --host), such as 127.0.0.1.") from None
         except OSError as e:
+            if e.errno == errno.EADDRNOTAVAIL:
+                raise UserError(f"cannot listen on {host}: this machine has no such address; give one of its own "
+                                "(IOM_HOST or --host), such as 127.0.0.1.") from None
             raise UserError(f"cannot listen on {host}:{port} ({e.strerror}); another program (perhaps another "
                             "IoM Studio) uses that port: stop it, or choose another with IOM_PORT or --port.") from None
 
@@ -39,6 +48,9 @@ def check_port_free(host: str, port: int) -> None:
 def check_home_writable(home: Path) -> None:
     """The studio writes its registry, records and settings under IOM_HOME from its first page
     on: a folder it cannot write (read-only, full, not its owner's) is said before it serves."""
+    if home.exists() and not home.is_dir():
+        raise UserError(f"IOM_HOME={home} is a file, not a folder; set IOM_HOME to a folder (it is made if it is "
+                        "not there), then start again.")
     try:
         home.mkdir(mode=0o700, parents=True, exist_ok=True)  # this user's only, as paths.data_home makes it
         fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=home)

@@ -183,3 +183,26 @@ def test_ui_behind_the_token(iom_home):
         out = server.stop()
     assert "Traceback" not in out
 
+
+
+def test_an_address_or_home_that_cannot_be_used_is_named_for_what_it_is(tmp_path, monkeypatch):
+    """Every bind failure blamed "another program uses that port"; a file as IOM_HOME was told to
+    make "the folder" writable; a URL as IOM_HOST was refused as exposure to other machines."""
+    from studio.errors import UserError
+    from studio.security.preflight import check_binding, check_home_writable, check_port_free
+
+    with pytest.raises(UserError, match="this machine has no such address"):
+        check_port_free("192.0.2.99", 0)  # TEST-NET-1: never one of this machine's
+    with pytest.raises(UserError, match="is a URL; give an address or a host name"):
+        check_binding("http://127.0.0.1")
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    with pytest.raises(UserError, match="is a file, not a folder"):
+        check_home_writable(afile)
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(UserError, match="uses that port"):
+            check_port_free("127.0.0.1", taken.getsockname()[1])
