@@ -162,8 +162,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(1) from None
     if not in_test_harness:
-        shown = f"[{host}]" if ":" in host else host
-        print(f"IoM Studio: open http://{shown}:{port} in your browser (Ctrl+C stops it)", file=sys.stderr, flush=True)
+        print(where_to_open(host, port), file=sys.stderr, flush=True)
     if not in_test_harness:  # tests install their own keyring; a late backend choice must not replace it
         choose_backend_early()
         log_sentences_for_the_server()  # (and pytest captures the logs of a server in its own process)
@@ -186,6 +185,18 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         favicon="🕸",
         dark=None,
     )
+
+
+def where_to_open(host: str, port: int) -> str:
+    """The start line: the address a browser reaches (a wildcard bind is 127.0.0.1 here), and
+    for one open to other machines, that they must be named (the Guard refuses other Host names)."""
+    wildcard = host in ("0.0.0.0", "::")
+    shown = "127.0.0.1" if wildcard else (f"[{host}]" if ":" in host else host)
+    line = f"IoM Studio: open http://{shown}:{port} in your browser (Ctrl+C stops it)"
+    if wildcard:
+        line += ("; from other machines, add the name or address they use for this one to IOM_ALLOWED_HOSTS "
+                 "(other Host names are refused)")
+    return line
 
 
 def put_in_front(app, door) -> None:

@@ -206,3 +206,12 @@ def test_an_address_or_home_that_cannot_be_used_is_named_for_what_it_is(tmp_path
         taken.listen()
         with pytest.raises(UserError, match="uses that port"):
             check_port_free("127.0.0.1", taken.getsockname()[1])
+
+
+def test_the_start_line_names_an_address_a_browser_can_use():
+    from studio.ui.app import where_to_open
+
+    assert where_to_open("127.0.0.1", 8080) == "IoM Studio: open http://127.0.0.1:8080 in your browser (Ctrl+C stops it)"
+    wide = where_to_open("0.0.0.0", 9000)  # http://0.0.0.0:9000 was printed, and refused (403) by the Guard
+    assert wide.startswith("IoM Studio: open http://127.0.0.1:9000") and "IOM_ALLOWED_HOSTS" in wide
+    assert "http://[::1]:8080" in where_to_open("::1", 8080)
