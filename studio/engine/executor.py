@@ -39,7 +39,7 @@ from studio.spec.base import utcnow, utcnow_exact
 from studio.spec.calls import CallRequest, CallResult, Usage
 from studio.spec.fit import schema_problem
 from studio.spec.model import ON_THIS_MACHINE, ModelSpec
-from studio.spec.pipeline import Node, Pipeline
+from studio.spec.pipeline import Node, NodePolicy, Pipeline
 from studio.spec.records import NodeRun, RunRecord, pending_node
 
 # Failures that say the model is unavailable (count against its breaker); a bad request does not.
@@ -894,7 +894,7 @@ class _Run:
             fell_from, fell_cause = spec.id, last_error
         raise failure(last_error or ProviderError(ErrorKind.OVERLOADED, "no model could be tried", model_id=candidates[0].id))
 
-    def _own_deadline(self, deadline: float, policy, after: list[ModelSpec]) -> float:
+    def _own_deadline(self, deadline: float, policy: NodePolicy, after: list[ModelSpec]) -> float:
         """When one model's attempts must end: the node's deadline, less one attempt's time for
         each fallback still to come. A slow model's retries otherwise used the whole deadline
         (3 × 60 s by default) and its fallbacks were never tried."""
