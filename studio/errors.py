@@ -53,3 +53,12 @@ def system_error_sentence(e: OSError) -> str:
     where = f" ({e.filename})" if e.filename else ""
     remedy = _REMEDIES.get(e.errno)
     return f"{disk_fault(e)}{where}" + (f"; {remedy}, then try again." if remedy else ".")
+
+
+def jmespath_fault(e: Exception) -> str:
+    """A JMESPath error in one line: its own text is three (the message, the expression, a caret
+    under the fault), which broke the one-sentence rule wherever it was shown."""
+    lines = str(e).splitlines() or [type(e).__name__]
+    head = lines[0].removeprefix("Invalid jmespath expression: ").rstrip(": ")
+    caret = lines[2].find("^") if len(lines) > 2 else -1  # under the quoted expression: its column, 1-based
+    return f"{head} at column {caret}" if caret > 0 and "column" not in head else head

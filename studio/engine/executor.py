@@ -30,7 +30,7 @@ from studio.engine.resilience import (BreakerOpen, CallDeadlines, DeadlinePassed
                                       backoff_delay)
 from studio.engine.templates import evaluate, node_deadline, render
 from studio.engine.validate import Problem, validate_against
-from studio.errors import UserError
+from studio.errors import UserError, jmespath_fault
 from studio.jsonread import check_shape
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.providers.hub import CallContext
@@ -742,7 +742,8 @@ class _Run:
                 try:
                     value = jmespath.search(node.expression, inputs)
                 except jmespath.exceptions.JMESPathError as e:
-                    raise UserError(f"node {node.id}: its expression failed on this input ({e}); fix the expression.") from None
+                    raise UserError(f"node {node.id}: its expression failed on this input ({jmespath_fault(e)}); "
+                                    "fix the expression.") from None
                 return value if isinstance(value, dict) else {"value": value, "text": translate.as_text(value)}
             return {"text": render(node.template or "", inputs, where=f"node {node.id}")}
         if kind == "merge":

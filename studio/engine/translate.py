@@ -39,7 +39,7 @@ from typing import Any
 import jmespath
 
 from studio.engine.templates import render
-from studio.errors import UserError
+from studio.errors import UserError, jmespath_fault
 from studio.spec.model import ModelSpec
 from studio.spec.pipeline import Edge, Node
 
@@ -66,7 +66,7 @@ def apply_mapping(value: Any, mapping: str, *, where: str) -> Any:
     try:
         return jmespath.search(mapping, value)
     except jmespath.exceptions.JMESPathError as e:
-        raise UserError(f"{where}: the mapping {mapping!r} is not valid JMESPath ({e}).") from None
+        raise UserError(f"{where}: the mapping {mapping!r} is not valid JMESPath ({jmespath_fault(e)}).") from None
 
 
 def as_text(value: Any) -> str:

@@ -10,6 +10,7 @@ import jmespath
 
 from studio.engine import templates
 from studio.engine.graph import Graph
+from studio.errors import jmespath_fault
 from studio.engine.pipeline_io import gateway_problems
 from studio.engine.ports import Port, input_ports, output_ports, template_variables, types_fit
 from studio.spec.model import ModelSpec
@@ -117,7 +118,7 @@ def _check_node(n, specs, unreadable, add) -> None:
         try:
             jmespath.compile(n.expression)
         except jmespath.exceptions.JMESPathError as e:
-            add(n.id, f"its expression is not valid JMESPath ({e})")
+            add(n.id, f"its expression is not valid JMESPath ({jmespath_fault(e)})")
 
 
 def _check_edge(e, src, dst, outs, ins, add) -> None:
@@ -125,7 +126,7 @@ def _check_edge(e, src, dst, outs, ins, add) -> None:
         try:
             jmespath.compile(e.mapping)
         except jmespath.exceptions.JMESPathError as err:
-            add(e.id, f"its mapping is not valid JMESPath ({err})")
+            add(e.id, f"its mapping is not valid JMESPath ({jmespath_fault(err)})")
     error = templates.syntax_error(e.template)
     if error:
         add(e.id, f"its template {error}")

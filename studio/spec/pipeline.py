@@ -34,8 +34,9 @@ NODE_KINDS: tuple[str, ...] = NodeKind.__args__  # type: ignore[attr-defined]
 class NodePolicy(SpecModel):
     """How a node survives failure. Defaults suit an interactive prototype."""
 
-    timeout_s: float = Field(default=60.0, gt=0)  # one attempt
-    deadline_s: float | None = Field(default=None, gt=0)  # all attempts and fallbacks; default 3 × timeout
+    # (at least 0.1 s: 1e-300 passed, and every template then "ran longer than 0 s")
+    timeout_s: float = Field(default=60.0, ge=0.1)  # one attempt
+    deadline_s: float | None = Field(default=None, ge=0.1)  # all attempts and fallbacks; default 3 × timeout
     retries: int = Field(default=2, ge=0, le=10)
     fallback: list[str] = Field(default_factory=list)
     cache: bool | None = None  # None: cache only deterministic calls

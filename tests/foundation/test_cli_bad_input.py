@@ -190,3 +190,17 @@ def test_a_node_id_that_cannot_be_shown_is_refused(iom, tmp_path, node_id, says)
     pipeline["nodes"][1]["id"] = node_id
     (tmp_path / "p.json").write_text(json.dumps(pipeline))
     one_sentence(iom("pipelines", "import", str(tmp_path / "p.json")), says)
+
+
+def test_a_bad_jmespath_mapping_is_one_line(iom, tmp_path):
+    """JMESPath's own message is three lines (the expression and a caret under the fault)."""
+    pipeline = json.loads((ROOT / "samples" / "pipelines" / "review-triage.json").read_text())
+    pipeline["id"] = "bad-mapping"
+    pipeline["edges"][0]["mapping"] = "text["
+    (tmp_path / "p.json").write_text(json.dumps(pipeline))
+    r = iom("run", str(tmp_path / "p.json"), "--input", '{"text": "A lovely room."}')
+    one_sentence(r, "is not valid JMESPath", "Incomplete expression at column")
+    pipeline = json.loads((ROOT / "samples" / "pipelines" / "review-triage.json").read_text())
+    pipeline["nodes"][1]["policy"]["timeoutS"] = 1e-300  # every template then "ran longer than 0 s"
+    (tmp_path / "p.json").write_text(json.dumps(pipeline))
+    one_sentence(iom("pipelines", "validate", str(tmp_path / "p.json")), "greater than or equal to 0.1")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from studio.errors import jmespath_fault
 from studio.providers.adapters.base import AdapterResult, Exchange, request_id
 from studio.providers.errors import ErrorKind, ProviderError
 
@@ -57,7 +58,8 @@ async def call(x: Exchange) -> AdapterResult:
         try:
             value = jmespath.search(http.output, doc)
         except jmespath.exceptions.JMESPathError as e:
-            raise ProviderError(ErrorKind.INVALID_OUTPUT, f"the output expression {http.output!r} is invalid: {e}") from None
+            raise ProviderError(ErrorKind.INVALID_OUTPUT,
+                                f"the output expression {http.output!r} is invalid: {jmespath_fault(e)}") from None
         if value is None:
             raise ProviderError(ErrorKind.INVALID_OUTPUT, f"the output expression {http.output!r} found nothing in the reply")
         output = {field: value}
