@@ -256,14 +256,15 @@ def parse_json_text(text: str | bytes, source: str) -> Any:
 
 
 def _renamed(spec, new_id: str, kind: str):
-    """The spec under a new id, checked like any id."""
+    """The spec under a new id, checked like any id, its name telling it apart from the one it
+    copies (two entries of one name in a list were told apart by their ids alone)."""
     from studio.spec.base import check_slug
 
     try:
         check_slug(new_id, f"the new {kind} id")
     except ValueError as e:
         raise UserError(f"{e}. Nothing was imported.") from None
-    return spec.model_copy(update={"id": new_id})
+    return spec.model_copy(update={"id": new_id, "name": f"{spec.name} ({new_id})"})
 
 
 def _reached_differently(old: ModelSpec, new: ModelSpec) -> bool:

@@ -86,6 +86,7 @@ def test_an_import_never_replaces_silently(iom, iom_home, tmp_path):
     assert len(backups) == 1
     r = iom("pipelines", "import", str(f), "--rename", "my-triage")
     assert r.returncode == 0 and "imported my-triage" in r.stdout
+    assert json.loads(iom("pipelines", "show", "my-triage").stdout)["name"] == "Review triage (edited) (my-triage)"
     assert "not a valid id" in _one_line_error(iom("pipelines", "import", str(f), "--rename", "Bad Id"))
     r = iom("pipelines", "restore", "review-triage")
     assert r.returncode == 0 and backups[0] in r.stdout

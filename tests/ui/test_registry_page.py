@@ -291,7 +291,7 @@ async def test_an_import_over_an_existing_id_asks_and_the_old_version_can_be_res
     assert models.get("local/text-stats").name == original.name
     by_testid(user, "import-as-new").click()
     await settle()
-    assert models.get("local/text-stats-2").name == "Text stats (edited)"
+    assert models.get("local/text-stats-2").name == "Text stats (edited) (local/text-stats-2)"  # told apart in the list
     assert models.get("local/text-stats").name == original.name
 
     await upload_json(user, "edited.json", edited)
