@@ -104,10 +104,14 @@ async def run_sample(studio, pipeline: Pipeline, answer: ui.column) -> None:
     from studio.ui.result_view import result_view
 
     answer.clear()
+    inputs = example_inputs(pipeline)
     with answer:
+        # what it runs on, beside what it gives (the result alone left the input to be guessed)
+        ran_on = "; ".join(f"{k}: {v}" if len(inputs) > 1 else str(v) for k, v in inputs.items())
+        ui.label(f"Input: {ran_on}").classes("text-sm text-grey-7").props(f"data-testid=input-{pipeline.id}")
         status = ui.label("Running…").classes("text-sm")
     try:
-        record = await studio.engine.run(pipeline, example_inputs(pipeline))
+        record = await studio.engine.run(pipeline, inputs)
     except (UserError, ProviderError) as e:
         status.set_text(f"Not run: {e}")
         return

@@ -15,6 +15,12 @@ def test_first_start_lands_on_the_start_page_and_a_sample_runs_in_one_click(scre
     result = lambda: by_testid(screen, "result-text-insights").text  # noqa: E731
     screen.wait_for(lambda: "words" in result())
     assert "{" not in result()  # a readable table, not raw JSON
+    from studio.registry.samples import sample_pipelines
+    from studio.ui.home_page import example_inputs
+
+    sample = next(p for p in sample_pipelines() if p.id == "text-insights")
+    text = next(iter(example_inputs(sample).values()))
+    assert by_testid(screen, "input-text-insights").text == f"Input: {text}"  # what it ran on, beside the result
     by_testid(screen, "result-text-insights-copy").click()
     screen.should_contain("Output copied.")
 
