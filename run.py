@@ -28,10 +28,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         from studio.ui.app import serve
-
-        serve(host=args.host, port=args.port)
-    except KeyboardInterrupt:  # Ctrl+C is how the studio is stopped: said, not a traceback
+    except KeyboardInterrupt:  # Ctrl+C while it loads, before serve() can say so itself
         print("IoM Studio stopped.", file=sys.stderr)
+        return
+    serve(host=args.host, port=args.port)
 
 
 if __name__ in {"__main__", "__mp_main__"}:

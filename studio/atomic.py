@@ -62,7 +62,7 @@ def write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
             raise _not_saved(path, e) from None
         raise
     if durable:
-        _fsync_dir(path.parent)
+        fsync_path(path.parent)
 
 
 def _not_saved(path: Path, e: OSError) -> NotSaved:
@@ -86,10 +86,12 @@ def write_json(path: Path, data: Any, *, durable: bool = True) -> None:
     write_text(path, dumps_stable(data), durable=durable)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Push a file (or a folder's entries: a rename in it) to the disk; a no-op off POSIX, where
+    a folder cannot be opened so."""
     if os.name != "posix":
         return
-    fd = os.open(directory, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

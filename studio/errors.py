@@ -6,6 +6,9 @@ system's refusals (a full disk, a folder it may not write): their words, by `sys
 """
 
 import errno
+from typing import Iterable, TypeVar
+
+T = TypeVar("T")
 
 
 class UserError(Exception):
@@ -53,6 +56,17 @@ def system_error_sentence(e: OSError) -> str:
     where = f" ({e.filename})" if e.filename else ""
     remedy = _REMEDIES.get(e.errno)
     return f"{disk_fault(e)}{where}" + (f"; {remedy}, then try again." if remedy else ".")
+
+
+def named_twice(values: Iterable[T]) -> T | None:
+    """The first value given a second time (an id in an import file, a column, a scorer), for
+    the sentence that names it; None when each is given once."""
+    seen: set = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return None
 
 
 def jmespath_fault(e: Exception) -> str:

@@ -18,6 +18,11 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
+def nodes_and_edges(nodes: int, edges: int) -> str:
+    """'7 nodes · 11 edges': a pipeline's size, as the list and the canvas show it."""
+    return f"{counted(nodes, 'node')} · {counted(edges, 'edge')}"
+
+
 def dollars(usd: float) -> str:
     """A USD amount: four decimals, or three significant digits of a tiny one
     (so $0.0000213 does not read as $0.0000)."""

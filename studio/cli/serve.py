@@ -13,12 +13,7 @@ def register(sub) -> None:
 
 
 def _serve(args) -> int:
-    import sys
-
     from studio.ui.app import serve
 
-    try:
-        serve(host=args.host, port=args.port)
-    except KeyboardInterrupt:  # Ctrl+C is how the studio is stopped, not an error
-        print("IoM Studio stopped.", file=sys.stderr)
+    serve(host=args.host, port=args.port)  # (Ctrl+C stops it, said in one line)
     return 0

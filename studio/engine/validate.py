@@ -10,9 +10,9 @@ import jmespath
 
 from studio.engine import templates
 from studio.engine.graph import Graph
-from studio.errors import jmespath_fault
 from studio.engine.pipeline_io import gateway_problems
 from studio.engine.ports import Port, input_ports, output_ports, template_variables, types_fit
+from studio.errors import jmespath_fault
 from studio.spec.model import ModelSpec
 from studio.spec.pipeline import Pipeline
 

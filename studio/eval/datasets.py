@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from studio.atomic import write_json
-from studio.errors import UserError
+from studio.atomic import fsync_path, write_json
+from studio.errors import UserError, named_twice
 from studio.jsonread import check_shape
 from studio.paths import left_out, read_each
 from studio.spec.base import utcnow
@@ -83,15 +83,20 @@ def format_of(path: Path) -> str:
 def read_rows(path: Path, fmt: str | None = None) -> Iterator[dict[str, Any]]:
     """The file's rows as dicts; raises UserError naming the row (and column) of a bad one."""
     fmt = fmt or format_of(path)
-    if path.is_dir():
-        raise UserError(f"{path} is a folder; give the path of a CSV, JSONL or Parquet file.")
-    if not path.is_file():
-        raise UserError(f"{path} does not exist; give the path of a CSV, JSONL or Parquet file.")
+    _require_file(path)
     if fmt == "csv":
         return _csv_rows(path)
     if fmt == "jsonl":
         return _jsonl_rows(path)
     return _parquet_rows(path)
+
+
+def _require_file(path: Path) -> None:
+    """A data file that is there: a folder (even one named x.csv) or nothing is one sentence."""
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; give the path of a CSV, JSONL or Parquet file.")
+    if not path.is_file():
+        raise UserError(f"{path} does not exist; give the path of a CSV, JSONL or Parquet file.")
 
 
 def _csv_rows(path: Path) -> Iterator[dict[str, Any]]:
@@ -157,9 +162,9 @@ def _csv_header(path: Path, reader) -> list[str]:
     for i, name in enumerate(header):
         if not name:
             raise UserError(f"{path.name}: column {i + 1} of the header row has no name; name every column.")
-    dupes = {h for h in header if header.count(h) > 1}
-    if dupes:
-        raise UserError(f"{path.name}: the header names column {sorted(dupes)[0]!r} twice; give each column its own name.")
+    twice = named_twice(header)
+    if twice is not None:
+        raise UserError(f"{path.name}: the header names column {twice!r} twice; give each column its own name.")
     return header
 
 
@@ -210,9 +215,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """A JSON object naming a key twice: json keeps the last, silently; refused instead."""
     value = dict(pairs)
     if len(value) != len(pairs):
-        seen: set[str] = set()
-        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
-        raise ValueError(f"it names {twice!r} twice")
+        raise ValueError(f"it names {named_twice(k for k, _ in pairs)!r} twice")
     return value
 
 
@@ -228,10 +231,9 @@ def _parquet_rows(path: Path) -> Iterator[dict[str, Any]]:
     except Exception as e:  # pyarrow raises several types for a damaged file
         raise UserError(f"{path.name} is not a readable Parquet file ({str(e).splitlines()[0]}); export it again.") from None
 
-    names = pf.schema_arrow.names
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:  # rows as dicts would keep one of them, silently
-        raise UserError(f"{path.name} names column {dupes[0]!r} twice; give each column its own name.")
+    twice = named_twice(pf.schema_arrow.names)
+    if twice is not None:  # rows as dicts would keep one of them, silently
+        raise UserError(f"{path.name} names column {twice!r} twice; give each column its own name.")
 
     def rows():
         done = 0
@@ -286,10 +288,7 @@ def import_dataset(home: Path, file: str | Path, dataset_id: str | None = None, 
     the file's path unless said). Nothing is kept on error."""
     path = Path(file)
     fmt = format_of(path)
-    if path.is_dir():
-        raise UserError(f"{path} is a folder; give the path of a CSV, JSONL or Parquet file.")
-    if not path.is_file():
-        raise UserError(f"{path} does not exist; give the path of a CSV, JSONL or Parquet file.")
+    _require_file(path)
     ident = dataset_id or slug(path.stem)
     if not ID_RE.match(ident):
         raise UserError(f"{ident!r} is not a usable dataset id; use lower-case letters, digits, '.', '_' or '-'.")
@@ -302,24 +301,16 @@ def import_dataset(home: Path, file: str | Path, dataset_id: str | None = None, 
     tmp.mkdir(parents=True)
     try:
         shutil.copyfile(path, tmp / path.name)
-        _sync(tmp / path.name)  # on the disk before meta.json (written durably) says it is there
+        fsync_path(tmp / path.name)  # on the disk before meta.json (written durably) says it is there
         ds = Dataset(id=ident, format=fmt, file=path.name, rows=count, columns=columns,
                      source=source or str(path), created=utcnow().isoformat())
         write_json(tmp / "meta.json", ds.to_json())
         tmp.rename(folder)
-        _sync(folder.parent)  # the rename itself
+        fsync_path(folder.parent)  # the rename itself
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return ds
-
-
-def _sync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class DamagedDataset(UserError):
@@ -500,8 +491,8 @@ def resolve(home: Path, ref: str) -> tuple[Dataset | None, Path, str]:
     path = Path(ref)
     if path.is_file() and (path.suffix.lower() in FORMATS or not (datasets_root(home) / ref).is_dir()):
         return None, path, format_of(path)  # which says so when the extension is not one it reads
-    if path.is_dir() and path.suffix.lower() in FORMATS:
-        raise UserError(f"{path} is a folder; give the path of a CSV, JSONL or Parquet file.")
+    if path.is_dir() and path.suffix.lower() in FORMATS:  # a folder named like a data file
+        _require_file(path)
     ds = get_dataset(home, ref)
     return ds, dataset_file(home, ds), ds.format
 

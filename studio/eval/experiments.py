@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from studio.atomic import write_json, write_text
-from studio.errors import UserError
+from studio.errors import UserError, named_twice
 from studio.formats import plot_text
 from studio.eval.batch import (SAFE_ID, BatchRows, answered_latency, batch_models, builtin_names, in_workers,
                                percentile, plan_batch, row_count, run_batch, swapped_pipeline, target_label)
@@ -121,8 +121,7 @@ async def run_experiment(studio, data: str, variants: list[Variant], scorers: li
         raise UserError("an experiment needs at least one variant (--variant).")
     if not scorers:
         raise UserError("an experiment needs at least one scorer (--score COLUMN:KIND).")
-    names = [s.name for s in scorers]
-    twice = next((n for n in names if names.count(n) > 1), None)
+    twice = named_twice(s.name for s in scorers)
     if twice:  # two reports of one name: save-quality could not tell which it meant
         raise UserError(f"the scorer {twice} is given twice; give each scorer once.")
 

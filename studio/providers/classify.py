@@ -16,7 +16,8 @@ import httpx
 from studio.providers.errors import ErrorKind, ProviderError
 
 _BY_STATUS = {
-    400: ErrorKind.BAD_REQUEST, 401: ErrorKind.AUTH, 402: ErrorKind.QUOTA_EXHAUSTED, 403: ErrorKind.PERMISSION, 404: ErrorKind.NOT_FOUND,
+    400: ErrorKind.BAD_REQUEST, 401: ErrorKind.AUTH, 402: ErrorKind.QUOTA_EXHAUSTED, 403: ErrorKind.PERMISSION,
+    404: ErrorKind.NOT_FOUND,
     408: ErrorKind.TIMEOUT, 409: ErrorKind.SERVER, 413: ErrorKind.CONTEXT_LENGTH, 422: ErrorKind.BAD_REQUEST,
     429: ErrorKind.RATE_LIMITED, 500: ErrorKind.SERVER, 502: ErrorKind.SERVER, 503: ErrorKind.OVERLOADED,
     504: ErrorKind.TIMEOUT, 529: ErrorKind.OVERLOADED,
@@ -40,7 +41,6 @@ _BY_TYPE = {
 # Out of credit: OpenAI says so with a 429 (insufficient_quota), which a retry cannot mend;
 # Anthropic with a 400 whose message names the credit balance.
 _QUOTA_RE = re.compile(r"credit balance is too low|exceeded your current quota|insufficient.(credit|balance|quota)", re.I)
-_NOT_TRANSIENT = {ErrorKind.QUOTA_EXHAUSTED}
 
 _CONTEXT_RE = re.compile(
     r"context.length|context_length|context window|maximum context|too many tokens|prompt is too long"
@@ -120,8 +120,8 @@ def from_body(body: Any, *, status: int | None = None, headers=None, default: Er
     msg = _message(body, text)
     kind = _BY_STATUS.get(status) if status else None
     etype = error_type(body)
-    if etype in _BY_TYPE and (kind is None or kind in (ErrorKind.BAD_REQUEST, ErrorKind.SERVER)
-                              or _BY_TYPE[etype] in _NOT_TRANSIENT):
+    if etype in _BY_TYPE and (kind in (None, ErrorKind.BAD_REQUEST, ErrorKind.SERVER)
+                              or _BY_TYPE[etype] == ErrorKind.QUOTA_EXHAUSTED):  # (a 429 no retry mends)
         kind = _BY_TYPE[etype]
     if kind is None:
         kind = ErrorKind.SERVER if status and status >= 500 else (ErrorKind.BAD_REQUEST if status else default)

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from studio.atomic import write_bytes
-from studio.errors import NotFound, UserError
+from studio.errors import NotFound, UserError, named_twice
 
 
 class Backups:
@@ -48,6 +48,13 @@ class Backups:
 
     def forget(self, ident: str) -> None:
         shutil.rmtree(self._dir(ident), ignore_errors=True)
+
+
+def refuse_repeats(kind: str, ids: list[str], source: str) -> None:
+    """One file naming an id twice: the second would replace the first, and the report count both."""
+    twice = named_twice(ids)
+    if twice is not None:
+        raise UserError(f"{source} holds {kind} {twice!r} twice; keep one of them. Nothing was imported.")
 
 
 class ImportConflict(UserError):

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from studio.atomic import write_json
 from studio import jsonread
-from studio.registry.backups import Backups, ImportConflict
+from studio.registry.backups import Backups, ImportConflict, refuse_repeats
 from studio.errors import CorruptFile, NotFound, UserError
 from studio.registry.files import ANY_VERSION, JsonFolder
 from studio.registry.guard import refuse_secrets
@@ -178,9 +178,7 @@ class ModelRegistry:
                 raise UserError(f"--rename takes one model; {source} holds {len(staged)}. Nothing was imported.")
             staged = [(_renamed(staged[0][0], rename, "model"), staged[0][1])]
         ids = [spec.id for spec, _key in staged]
-        twice = next((i for i in ids if ids.count(i) > 1), None)
-        if twice is not None:  # the second would replace the first, and the report count both
-            raise UserError(f"{source} holds model {twice!r} twice; keep one of them. Nothing was imported.")
+        refuse_repeats("model", ids, source)
         if not replace:
             ImportConflict.check("model", ids, lambda ident: self.find(ident) is not None)
         report = ImportReport()

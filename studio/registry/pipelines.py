@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import CorruptFile, NotFound, UserError
-from studio.registry.backups import Backups, ImportConflict
+from studio.registry.backups import Backups, ImportConflict, refuse_repeats
 from studio.registry.files import ANY_VERSION, JsonFolder
 from studio.registry.guard import refuse_secrets
 from studio.registry.models import _renamed, read_json_file
@@ -68,7 +68,7 @@ class PipelineRegistry:
             if len(pipelines) != 1:
                 raise UserError(f"--rename takes one pipeline; the file holds {len(pipelines)}. Nothing was imported.")
             pipelines = [_renamed(pipelines[0], rename, "pipeline")]
-        _refuse_repeats("pipeline", [p.id for p in pipelines])
+        refuse_repeats("pipeline", [p.id for p in pipelines], "the file")
         if not replace:
             ImportConflict.check("pipeline", [p.id for p in pipelines], self.exists)
         self.replaced: list[str] = []
@@ -98,13 +98,6 @@ class PipelineRegistry:
             if str(e).startswith(str(path)):
                 raise
             raise UserError(f"{path}: {e}") from None
-
-
-def _refuse_repeats(kind: str, ids: list[str]) -> None:
-    """One file naming an id twice: the second would replace the first, and the report count both."""
-    twice = next((i for i in ids if ids.count(i) > 1), None)
-    if twice is not None:
-        raise UserError(f"the file holds {kind} {twice!r} twice; keep one of them. Nothing was imported.")
 
 
 def export_pipeline(pipeline: Pipeline) -> dict:

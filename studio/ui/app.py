@@ -138,8 +138,17 @@ async def refresh_health_on_schedule(studio) -> None:
 
 
 def serve(host: str | None = None, port: int | None = None) -> None:
-    """Register the pages and run the server (blocking). A Studio of another IOM_HOME is
-    replaced, so a test that runs the app again with another IOM_HOME gets its own data."""
+    """Register the pages and run the server (blocking) until Ctrl+C, which is how it is
+    stopped: said in one line (uvicorn raises the interrupt again after its shutdown)."""
+    try:
+        _serve(host, port)
+    except KeyboardInterrupt:
+        print("IoM Studio stopped.", file=sys.stderr)
+
+
+def _serve(host: str | None, port: int | None) -> None:
+    """A Studio of another IOM_HOME is replaced, so a test that runs the app again with another
+    IOM_HOME gets its own data."""
     # The imported modules (NiceGUI, FastAPI, pydantic's schemas: ~90,000 objects) out of the
     # collector's view, and the collector back on (run.py turns it off while they are
     # imported): the first page paid for a full pass over them, ~35 ms of the start.
@@ -161,9 +170,8 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(1) from None
-    if not in_test_harness:
-        print(where_to_open(host, port), file=sys.stderr, flush=True)
     if not in_test_harness:  # tests install their own keyring; a late backend choice must not replace it
+        print(where_to_open(host, port), file=sys.stderr, flush=True)
         choose_backend_early()
         log_sentences_for_the_server()  # (and pytest captures the logs of a server in its own process)
     reset_studio(keep_home=home_dir())  # a Studio built for this data dir before the server is the one it serves
@@ -176,15 +184,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
                                                      keys=lambda: get_studio().keys, ui_token=ui_token, api_app=api)))
     app.on_startup(_startup(host, port, first))
     app.on_shutdown(_shutdown)
-    ui.run(
-        host=host,
-        port=port,
-        title="IoM Studio",
-        reload=False,
-        show=False,
-        favicon="🕸",
-        dark=None,
-    )
+    ui.run(host=host, port=port, title="IoM Studio", reload=False, show=False, favicon="🕸", dark=None)
 
 
 def where_to_open(host: str, port: int) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from nicegui import ui
 
 from studio import jsonread
-from studio.formats import counted
+from studio.formats import counted, nodes_and_edges
 from studio.errors import NotFound, UserError
 from studio.registry.pipelines import export_pipeline
 from studio.registry.samples import sample_pipelines
@@ -96,8 +96,7 @@ async def pipelines_list_page() -> None:
                     with ui.row().classes("w-full items-center gap-3 border-b py-1").props(f"data-pipeline={p.id}"):
                         ui.link(p.name, f"/pipelines/{p.id}").classes("font-semibold")
                         ui.label(p.id).classes("text-xs text-grey-7")
-                        ui.label(f"{counted(len(p.nodes), 'node')} · {counted(len(p.edges), 'edge')}") \
-                            .classes("text-xs text-grey-7")
+                        ui.label(nodes_and_edges(len(p.nodes), len(p.edges))).classes("text-xs text-grey-7")
                         ui.space()
                         ui.button(icon="edit", on_click=lambda p=p: rename_dialog(p)).props("flat dense").tooltip("Rename")
                         ui.button(icon="content_copy", on_click=lambda p=p: duplicate(p)).props("flat dense").tooltip("Duplicate")
@@ -155,10 +154,11 @@ async def pipelines_list_page() -> None:
             async def import_all(replace: bool) -> None:
                 done = []
                 for p in pipelines:
-                    if p in taken and not replace:  # a new id, and a name the list tells apart
-                        new_id = unique_id(p.id)
-                        p = p.model_copy(update={"id": new_id, "name": f"{p.name} ({new_id})"})
-                    elif p in taken:
+                    if p in taken and not replace:  # as `--rename`: a new id, and a name the list tells apart
+                        [p] = await io_bound(studio.pipelines.import_doc, export_pipeline(p), rename=unique_id(p.id))
+                        done.append(f"Imported '{p.name}' as {p.id}.")
+                        continue
+                    if p in taken:
                         await io_bound(studio.pipelines.import_doc, export_pipeline(p), replace=True)
                         done.append(f"Replaced '{p.name}' ({p.id}); the old version is kept as a backup.")
                         continue

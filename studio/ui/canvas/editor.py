@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from studio.core import Studio
 from studio.errors import ChangedElsewhere
-from studio.formats import counted
+from studio.formats import nodes_and_edges
 from studio.registry.files import ANY_VERSION
 from studio.spec.migrations import describe_validation_error
 from studio.spec.pipeline import Pipeline
@@ -113,7 +113,7 @@ class PipelineEditor:
         counts = getattr(self, "counts_label", None)
         if counts is not None and not counts.is_deleted:  # live counts, without rebuilding the panel
             p = self.session.pipeline
-            counts.set_text(f"{counted(len(p.nodes), 'node')} · {counted(len(p.edges), 'edge')}")
+            counts.set_text(nodes_and_edges(len(p.nodes), len(p.edges)))
 
     def change(self, edit, *, refresh_panel: bool = True) -> Any:
         """Apply one edit, redraw; the side panel is rebuilt only when asked (a field that is
@@ -258,7 +258,7 @@ class PipelineEditor:
             ui.label(f"{len(self.selected_nodes)} nodes and {len(self.selected_edges)} edges selected.")
         else:
             ui.label("Select a node or an edge to edit it.").classes("text-grey-7")
-            self.counts_label = ui.label(f"{counted(len(p.nodes), 'node')} · {counted(len(p.edges), 'edge')}") \
+            self.counts_label = ui.label(nodes_and_edges(len(p.nodes), len(p.edges))) \
                 .classes("text-xs text-grey-7").props("data-testid=counts")
             ui.label("Drag models from the palette; drag from a port to a port to connect. "
                      "Shift+drag selects an area, Ctrl+click adds to the selection.").classes("text-xs text-grey-7")
