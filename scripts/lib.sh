@@ -46,10 +46,13 @@ python_env() {
   # Build back-ends talk a lot on stderr (deprecation notices about other projects' metadata);
   # keep it and show it only when the install fails.
   local log; log="$(mktemp)"
+  # Ctrl+C: pip stops with an error of its own, and its log would be shown as if the install had failed
+  trap 'rm -f "$log"; printf "\nstopped: the Python packages are not all installed; run this again to finish.\n" >&2; exit 130' INT
   if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec" >"$log" 2>&1; then
     cat "$log" >&2; rm -f "$log"
     die "installing the Python packages failed (the output above says why); fix that and run this again."
   fi
+  trap - INT
   rm -f "$log"
   # An install with extras includes everything the base install has, so it counts for both.
   if [ -n "$extra" ]; then
@@ -64,7 +67,9 @@ npm_env() {
   local dir
   for dir in "$ROOT/assets/canvas"; do
     [ -f "$dir/package-lock.json" ] || continue
-    command -v npm >/dev/null 2>&1 || die "npm is needed for the pipeline canvas; install Node.js 18+ (e.g. 'sudo apt-get install nodejs npm') and run this again."
+    command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 || die "npm is needed for the pipeline canvas; install Node.js 18+ (e.g. 'sudo apt-get install nodejs npm') and run this again."
+    node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 18 ? 1 : 0)' ||
+      die "the pipeline canvas needs Node.js 18 or newer and this machine has $(node --version); install a newer Node.js (e.g. from nodejs.org or your package manager) and run this again."
     if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
       say "installing npm packages in ${dir#$ROOT/}"
       (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
