@@ -63,6 +63,7 @@ def _run(args) -> int:
             await s.aclose()
 
     result = asyncio.run(go())
+    s.engine.write_kept_outputs()  # before the run is reported, so a 'run --from' after it finds them
     if args.dry_run:
         _print_plan(result, args.json)
         return 0

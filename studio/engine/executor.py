@@ -340,6 +340,10 @@ class Engine:
         """Queue a run's node outputs for a later "run from node" (written shortly, off the run's path)."""
         self._kept_outputs.merge(self.last_outputs_path(pipeline_id), outputs_json)
 
+    def write_kept_outputs(self) -> None:
+        """Write the queued outputs now: a command's run is reported only once they are kept."""
+        self._kept_outputs.write_all()
+
     def last_outputs(self, pipeline_id: str) -> dict[str, Any]:
         """The node outputs kept by earlier runs of the pipeline, in this process or another."""
         path = self.last_outputs_path(pipeline_id)

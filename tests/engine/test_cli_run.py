@@ -107,3 +107,16 @@ def test_from_a_node_with_nothing_kept_runs_every_node_and_says_so(iom):
             in first.stderr)
     again = iom("run", "review-triage", "--input", json.dumps({"text": REVIEW}), "--from", "sentiment", "--no-cache")
     assert again.returncode == 0 and "note:" not in again.stderr, again.stderr
+
+
+def test_a_run_is_reported_only_once_its_outputs_are_kept_for_run_from(iom_home, monkeypatch, capsys):
+    """The outputs a later `iom run --from` reuses were written at exit, after the run was
+    printed: a command killed in between reported a run whose outputs were not kept."""
+    from studio.cli import main
+
+    monkeypatch.setenv("IOM_HOME", str(iom_home))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    assert main(["run", "review-triage", "--input", json.dumps({"text": REVIEW}), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "succeeded"
+    kept = json.loads((iom_home / "cache" / "runs" / "review-triage.json").read_text("utf-8"))
+    assert {"in", "sentiment", "out"} <= kept.keys(), kept
