@@ -5,9 +5,12 @@ What crosses into Ray, and why:
 - The plan, the pipeline and the model specs go once into the object store (`ray.put`);
   they hold no secret (a spec names its key, never holds it). Workers build a small engine
   from them, so a remote cluster needs none of the driver's files.
-- Records flow back: each task RETURNS its rows with the call and run records (and the audit
-  content) it produced into an in-memory recorder; the driver hands them to
-  `studio.recorder`, the one analytics writer. Workers never open analytics.duckdb.
+- Records flow back: a worker keeps the call and run records (and the audit content) it
+  produces and hands them to the job's `JobState` before each call that leaves the machine and
+  at the end of each task; the driver takes them from there as each task ends and hands them
+  to `studio.recorder`, the one analytics writer. A worker that dies mid-task (Ray then runs
+  the task again) has handed over the calls it paid for; returned with the task, they died
+  with it. Workers never open analytics.duckdb.
 - Keys: only the keys the target's models name are read on the driver and put into the
   memory of the job's actor (`JobState`, studio/eval/ray_job_state.py), one per job, killed
   when the job ends. Task arguments carry its handle, never a key, so Ray's task specs, logs
@@ -252,11 +255,52 @@ class _JobKeys:
         return self._got[name]
 
 
+class _HandingRecorder:
+    """A worker's recorder: keeps records as the driver will take them (JSON documents; a run's
+    latest state only) until `hand_over` sends them to the job's JobState."""
+
+    def __init__(self, state):
+        self._state = state
+        self._calls: list[tuple[dict, Any, Any]] = []
+        self._runs: dict[str, dict] = {}
+
+    def record_call(self, record, input: Any = None, output: Any = None) -> None:
+        self._calls.append((record.model_dump(mode="json", by_alias=True), input, output))
+
+    def record_run(self, run) -> None:
+        self._runs[run.id] = run.model_dump(mode="json", by_alias=True)  # a snapshot: the engine goes on changing it
+
+    def hand_over(self):
+        """Send what is kept; the ref to wait on, None when nothing was kept."""
+        if not self._calls and not self._runs:
+            return None
+        ref = self._state.add_records.remote(self._calls, list(self._runs.values()))
+        self._calls, self._runs = [], {}
+        return ref
+
+
+class _RecordsFirst:
+    """The worker engine's model caller: before a call leaves the machine (a paid one, unlike a
+    built-in model's), the calls made so far are with the JobState."""
+
+    def __init__(self, hub, recorder: _HandingRecorder):
+        self._hub, self._recorder = hub, recorder
+
+    async def call(self, spec, request, **kwargs):
+        if spec.api != "local":
+            ref = self._recorder.hand_over()
+            if ref is not None:
+                await ref
+        return await self._hub.call(spec, request, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._hub, name)
+
+
 class _WorkerStudio:
     def __init__(self, job: str, plan_doc: dict, pipeline_doc: dict | None, spec_docs: list[dict], state, gate):
         from studio.eval.batch import BatchPlan
         from studio.providers.hub import ProviderHub
-        from studio.recording import MemoryRecorder
         from studio.spec import load_pipeline
         from studio.spec.model import ModelSpec
 
@@ -265,11 +309,12 @@ class _WorkerStudio:
         self.keys = _JobKeys(state)
         self.models = _SpecList([ModelSpec.model_validate(d) for d in spec_docs])
         self.pipeline = load_pipeline(pipeline_doc) if pipeline_doc else None
-        self.recorder = MemoryRecorder()
+        self.recorder = _HandingRecorder(state)
         # one loop for the worker's life: the engine's semaphores and limiters belong to it
         self.loop = asyncio.new_event_loop()
         self.providers = ProviderHub(keys=self.keys, recorder=self.recorder)
-        self.engine = _WorkerEngine(models=self.models, caller=self.providers, recorder=self.recorder,
+        self.engine = _WorkerEngine(models=self.models, caller=_RecordsFirst(self.providers, self.recorder),
+                                    recorder=self.recorder,
                                     keys=self.keys, home=self.home)
         self.engine.gate, self.engine.state = gate, state
         pipe = self.pipeline
@@ -297,16 +342,10 @@ class _WorkerStudio:
         self.engine.facts = facts
         self.models.health = {k: HealthStatus.model_validate(v) for k, v in facts.get("health", {}).items()}
 
-    def take_records(self) -> tuple[list, list]:
-        calls = [(r.model_dump(mode="json", by_alias=True), i, o) for r, i, o in self.recorder.calls]
-        runs = [r.model_dump(mode="json", by_alias=True) for r in self.recorder.runs.values()]
-        self.recorder.calls.clear()
-        self.recorder.runs.clear()
-        return calls, runs
-
 
 def _run_chunk(shared: dict, state, gate, items: list[tuple[int, dict]], facts: dict[str, Any]) -> dict:
-    """A Ray task: a few rows run concurrently on this worker; returns rows and records."""
+    """A Ray task: a few rows run concurrently on this worker; returns the rows once their
+    records are with the job's JobState."""
     from studio.eval.batch import batch_models, calls_at_once, run_row, warm_builtin_models
 
     key = shared["job"]
@@ -322,8 +361,12 @@ def _run_chunk(shared: dict, state, gate, items: list[tuple[int, dict]], facts: 
         with calls_at_once(ws, len(items)):  # this chunk's rows run at once
             return await asyncio.gather(*(run_row(ws, ws.plan, i, row) for i, row in items))
     rows = ws.loop.run_until_complete(go())
-    calls, runs = ws.take_records()
-    return {"rows": rows, "calls": calls, "runs": runs}
+    handed = ws.recorder.hand_over()
+    if handed is not None:
+        import ray
+
+        ray.get(handed)  # Ray runs one caller's actor calls in order: all of this task's are in
+    return {"rows": rows}
 
 
 def _close_workers() -> None:
@@ -400,6 +443,14 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
             gate = rate_gate(ray, studio.engine.rate_limiters)
         shared = ray.put({"job": job, "plan": plan.to_json(), "pipeline": pipeline_doc,
                           "specs": [s.model_dump(mode="json", by_alias=True) for s in studio.models.all()]})
+
+        async def take_records() -> None:
+            calls, runs = await asyncio.to_thread(ray.get, state.take_records.remote())
+            for rec, i, o in calls:
+                studio.recorder.record_call(CallRecord.model_validate(rec), i, o)
+            for run in runs:
+                studio.recorder.record_run(RunRecord.model_validate(run))
+
         chunk = max(1, min(16, plan.concurrency // 2))
         in_flight = max(1, plan.concurrency // chunk)
         it = iter(pending)
@@ -419,11 +470,10 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
         while refs:
             ready, rest = await asyncio.to_thread(ray.wait, refs, num_returns=1)
             refs[:] = rest
-            result = await asyncio.to_thread(ray.get, ready[0])
-            for rec, i, o in result["calls"]:
-                studio.recorder.record_call(CallRecord.model_validate(rec), i, o)
-            for run in result["runs"]:
-                studio.recorder.record_run(RunRecord.model_validate(run))
+            try:
+                result = await asyncio.to_thread(ray.get, ready[0])
+            finally:  # a task that failed for good has handed over the calls it made too
+                await take_records()
             for row in result["rows"]:
                 yield row
             await submit()  # after the rows are written: a stop asked meanwhile is seen

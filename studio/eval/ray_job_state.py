@@ -15,10 +15,12 @@ from studio.breaker import CircuitBreaker
 class JobState:
     """Keys: `load` on the driver, `get` by a worker when a call needs one. Breakers: Ray runs
     one caller's calls to an actor in the order they were sent, so a worker's outcomes are
-    counted before its next question."""
+    counted before its next question. Records: workers `add_records` as they go, the driver
+    `take_records`, so a worker that dies mid-task has handed over the calls it made."""
 
     def __init__(self, threshold: int, cooldown_s: float):
         self._keys: dict[str, str] = {}
+        self._records: tuple[list, list] = ([], [])  # (calls, runs) as the workers sent them
         self._threshold, self._cooldown_s = threshold, cooldown_s
         self._breakers: dict[str, CircuitBreaker] = {}
 
@@ -27,6 +29,14 @@ class JobState:
 
     def get(self, name: str) -> str | None:
         return self._keys.get(name)
+
+    def add_records(self, calls: list, runs: list) -> None:
+        self._records[0].extend(calls)
+        self._records[1].extend(runs)
+
+    def take_records(self) -> tuple[list, list]:
+        taken, self._records = self._records, ([], [])
+        return taken
 
     def _breaker(self, model_id: str) -> CircuitBreaker:
         if model_id not in self._breakers:

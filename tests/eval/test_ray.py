@@ -259,3 +259,70 @@ async def test_a_model_that_is_down_opens_one_breaker_for_the_whole_ray_job(loca
     # flight when it opens: 8 each here; the Ray workers' own breakers let through 10 to 12
     threshold, concurrency = 5, 4
     assert calls["local"] <= threshold + concurrency and calls["ray"] <= threshold + concurrency, calls
+
+
+def _process_of(client: tuple[str, int]) -> int:
+    """The pid whose TCP socket on this machine has the local port of `client`."""
+    import os
+
+    port = f"{client[1]:04X}"
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table, encoding="ascii") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[1].rsplit(":", 1)[1] == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if inodes & {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}:
+                if int(pid) != os.getpid():
+                    return int(pid)
+        except OSError:  # gone, or not ours to read
+            continue
+    raise AssertionError(f"no process holds port {client[1]}")
+
+
+async def test_the_calls_a_ray_worker_made_before_it_died_are_recorded(local_ray, tmp_path, memory_keyring):
+    """A task's records came back only in its result: a worker killed mid-task took the calls it
+    had made (and paid for) with it, and Ray's second run of the task made them again."""
+    import os
+    import signal
+
+    from tests.ui.fake_chat import plain_answer
+
+    def setup(s):
+        save_loopback_model(s, fake)
+        s.pipelines.save(load_pipeline({
+            "format": "iom.pipeline", "version": 1, "id": "twice", "name": "Twice",
+            "nodes": [{"id": "in", "kind": "input", "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}},
+                      {"id": "a", "kind": "model", "model": "loop/chat", "prompt": "first: {{ text }}"},
+                      {"id": "b", "kind": "model", "model": "loop/chat", "prompt": "second: {{ text }}"},
+                      {"id": "out", "kind": "output"}],
+            "edges": [{"id": "e1", "source": "in", "sourcePort": "text", "target": "a", "targetPort": "text"},
+                      {"id": "e2", "source": "a", "sourcePort": "text", "target": "b", "targetPort": "text"},
+                      {"id": "e3", "source": "b", "sourcePort": "text", "target": "out", "targetPort": "text"}]}))
+
+    killed: list[int] = []
+
+    def answer(req):
+        said = json.dumps(req.json)
+        if "second: first t3" in said and not killed:  # row t3's second call: its worker dies
+            killed.append(_process_of(req.client))
+            os.kill(killed[0], signal.SIGKILL)
+        return plain_answer("first t" + said.split("first: t")[1][0] if "first: t" in said else "done")
+
+    from studio.spec import load_pipeline
+
+    data = tmp_path / "texts.jsonl"
+    data.write_text("".join(f'{{"text": "t{i}"}}\n' for i in range(6)), encoding="utf-8")
+    with FakeProvider() as fake:
+        fake.reply(CHAT_PATH, answer)
+        _, agg, rows, memory = await _batch(tmp_path / "h", "ray", target="twice", data=str(data), limit=None,
+                                            setup=setup, concurrency=2)
+        sent = [json.dumps(r.json) for r in fake.requests]
+    assert killed and agg["succeeded"] == 6, [r.get("error") for r in rows.values()]
+    firsts = [s for s in sent if "first: t3" in s]
+    assert len(firsts) == 2  # the dead worker's call, and the one of Ray's second run of the task
+    recorded = [c for c, i, _ in memory.calls if "first: t3" in json.dumps(i)]
+    assert len(recorded) == 2 and len(memory.calls) == len(sent) - 1  # all but the call the worker died in

@@ -59,6 +59,7 @@ class Recorded:
     headers: dict[str, str]
     json: Any
     body: bytes
+    client: tuple[str, int] | None = None  # the caller's (address, port): which process asked
 
 
 def sse(*docs: Any, done: bool = True) -> list[str]:
@@ -108,7 +109,8 @@ class FakeProvider:
                     parsed = None
                 parts = urlsplit(self.path)
                 rec = Recorded(self.command, parts.path, parse_qs(parts.query),
-                               {k.lower(): v for k, v in self.headers.items()}, parsed, raw)
+                               {k.lower(): v for k, v in self.headers.items()}, parsed, raw,
+                               self.client_address)
                 with fake._lock:
                     fake.requests.append(rec)
                     queue = fake._script.get(parts.path)
