@@ -37,6 +37,12 @@ def _latency(spec: ModelSpec, calls: dict[str, dict]) -> tuple[float | None, str
     return None, "unknown" + failed
 
 
+def allowed(choice: CapabilityChoice, spec: ModelSpec) -> bool:
+    """Whether the node's data may go to this model: its access policy is one the node allows
+    (its fallbacks are held to this too, not only the models it chooses among)."""
+    return spec.security_policy in choice.allowed_policies
+
+
 def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[str, HealthStatus],
                  has_key, quality: dict[str, dict] | None = None,
                  calls: dict[str, dict] | None = None) -> tuple[ModelSpec, str, list[ModelSpec]]:
@@ -49,7 +55,7 @@ def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[
     for s in specs:
         if choice.capability not in s.capabilities or s.incomplete:
             continue
-        if s.security_policy not in choice.allowed_policies:
+        if not allowed(choice, s):
             continue
         price = price_per_mtok(s)
         if choice.max_price_per_token is not None and (price is None or price / 1e6 > choice.max_price_per_token):

@@ -21,7 +21,7 @@ from typing import Any, Awaitable, Callable, Iterator, Protocol
 from studio.breaker import CircuitBreaker
 from studio.engine import translate
 from studio.engine.cache import cache_key, deterministic, hit_record, model_version
-from studio.engine.choose import choose_model
+from studio.engine.choose import allowed, choose_model
 from studio.engine.events import EventBus, Handler
 from studio.engine.graph import Graph
 from studio.engine.kept_outputs import KeptOutputs
@@ -780,6 +780,7 @@ class _Run:
     def _candidates(self, node: Node, nr: NodeRun) -> tuple[list[ModelSpec], str]:
         fallbacks = [self.specs[m] for m in node.policy.fallback if m in self.specs]
         if node.kind == "capability":
+            fallbacks = [s for s in fallbacks if allowed(node.choose, s)]  # validation says so too
             health = self.engine.models.health_all()
             measured = self.engine.measured_quality(node.choose.capability)
             chosen, why, others = choose_model(node.choose, list(self.specs.values()), health, self._has_key, measured,

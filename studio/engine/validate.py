@@ -9,6 +9,7 @@ from typing import Callable
 import jmespath
 
 from studio.engine import templates
+from studio.engine.choose import allowed
 from studio.engine.graph import Graph
 from studio.engine.pipeline_io import gateway_problems
 from studio.engine.ports import Port, input_ports, output_ports, template_variables, types_fit
@@ -102,6 +103,10 @@ def _check_node(n, specs, unreadable, add) -> None:
     for ref in n.policy.fallback:
         if ref not in specs:
             add(n.id, f"falls back to {ref!r}, which is not in the registry; remove it or register it")
+        elif n.kind == "capability" and n.choose is not None and not allowed(n.choose, specs[ref]):
+            policy = specs[ref].security_policy
+            add(n.id, f"falls back to {ref!r}, a {policy} model, but it allows only "
+                f"{' or '.join(n.choose.allowed_policies)} models; remove the fallback or allow {policy} models")
     if n.kind == "router" and not n.routes:
         add(n.id, "is a router without routes; add at least one")
     for field_name in ("prompt", "system", "template"):

@@ -119,3 +119,31 @@ async def test_a_run_reads_the_models_it_names_not_the_whole_registry(engine, re
             await engine.run(p, {"text": "hi"})
     finally:
         registry.all = every_model
+
+
+async def test_a_capability_nodes_fallbacks_are_held_to_the_access_policies_it_allows(engine, registry, fake, monkeypatch):
+    """A node that allows only public models chose among public ones, but its fallback sent the
+    same input to a private model when the public one failed, and the run said "succeeded"."""
+    from tests.fakes.provider_server import Reply
+
+    openai_model(registry, fake, "t/pub", "/pub", capabilities=["chat"])
+    openai_model(registry, fake, "t/priv", "/priv", security_policy="private")
+    fake.reply("/pub", Reply(status=400, json={"error": {"message": "context length exceeded", "type": "invalid_request_error"}}))
+    p = load_pipeline({"format": "iom.pipeline", "version": 1, "id": "pol", "name": "Pol", "nodes": [
+        {"id": "in", "kind": "input", "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}},
+        {"id": "c", "kind": "capability", "choose": {"capability": "chat", "allowedPolicies": ["public"]},
+         "prompt": "{{ text }}", "policy": {"fallback": ["t/priv"], "retries": 0}},
+        {"id": "out", "kind": "output"}],
+        "edges": [{"id": "e1", "source": "in", "sourcePort": "text", "target": "c", "targetPort": "text"},
+                  {"id": "e2", "source": "c", "sourcePort": "text", "target": "out", "targetPort": "text"}]})
+    assert where(validate_pipeline(p, registry))["c"] == [
+        "falls back to 't/priv', a private model, but it allows only public models; remove the fallback or allow "
+        "private models"]
+    with pytest.raises(PipelineInvalid):
+        await engine.run(p, {"text": "secret data"})
+    assert fake.requests == []
+    # and where validation is not asked (its problems left out here), the run still holds to it
+    monkeypatch.setattr("studio.engine.executor.validate_against", lambda *a: [])
+    engine._validated.clear()  # the engine keeps what it found for a pipeline it saw
+    record = await engine.run(p, {"text": "secret data"})
+    assert record.status == "failed" and [r.path for r in fake.requests] == ["/pub"]
