@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,11 +183,18 @@ class ModelRegistry:
         if not replace:
             ImportConflict.check("model", ids, lambda ident: self.find(ident) is not None)
         report = ImportReport()
+        stored: dict[str, str] = {}  # key name -> the key this import stored under it
         for spec, api_key in staged:
             if api_key:
                 if self.keys.available():
-                    self.keys.set(spec.key_ref, api_key)
-                    report.keys_stored.append(spec.key_ref)
+                    name = self._key_name(spec, api_key, stored)
+                    if name != spec.key_ref:
+                        report.warnings.append(f"the apiKey of {spec.id} is stored as {name}: {spec.key_ref} holds "
+                                               "another key, which stays as it was")
+                        spec = spec.model_copy(update={"key_ref": name})
+                    self.keys.set(name, api_key)
+                    stored[name] = api_key
+                    report.keys_stored.append(name)
                 else:
                     report.warnings.append(
                         f"the apiKey of {spec.id} was not stored (no keyring); set it later with 'iom keys set {spec.key_ref}'"
@@ -199,6 +207,16 @@ class ModelRegistry:
             if spec.incomplete:
                 report.warnings.append(f"{spec.id} has no provider model name yet; set 'model' before calling it")
         return report
+
+    def _key_name(self, spec: ModelSpec, api_key: str, stored: dict[str, str]) -> str:
+        """Where an imported model's key goes: its provider's usual name (OPENAI_API_KEY…) unless
+        that holds another key — one set before, or another model's of this import — then a name
+        of the model's own, which its next import may update. A key is never replaced silently:
+        models of one provider with keys of different accounts each keep theirs."""
+        held = stored.get(spec.key_ref) or self.keys.get(spec.key_ref)
+        if held is None or held == api_key:
+            return spec.key_ref
+        return "MODEL_" + re.sub(r"[^A-Z0-9]+", "_", spec.id.upper()).strip("_")[:100] + "_KEY"
 
     def import_file(self, path: Path, *, replace: bool = False, rename: str | None = None) -> ImportReport:
         try:

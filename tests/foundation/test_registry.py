@@ -190,6 +190,29 @@ def test_no_secret_reaches_any_file_or_export(studio):
             assert planted.encode() not in data and b"sk-ant-planted" not in data, path
 
 
+def test_imported_keys_of_one_provider_never_replace_one_another(studio, memory_keyring):
+    """Every prototype model of a provider stored its apiKey as that provider's one name, so the
+    last one silently replaced the others (and the key stored before): models called with
+    another account's key."""
+    studio.keys.set("OPENAI_API_KEY", "sk-stored-before-0000")
+    doc = [dict(PROTOTYPE, name="My GPT", model="gpt-4o", apiKey="sk-mine-1111"),
+           dict(PROTOTYPE, name="Team GPT", model="gpt-4o-team", apiKey="sk-team-2222"),
+           dict(PROTOTYPE, name="Same GPT", model="gpt-4.1", apiKey="sk-team-2222")]
+    report = studio.models.import_doc(doc)
+    stored = {name: v for (service, name), v in memory_keyring.store.items() if service == "iom-studio"}
+    assert stored["OPENAI_API_KEY"] == "sk-stored-before-0000"
+    keys = {m: studio.keys.get(studio.models.get(m).key_ref)
+            for m in ("openai/gpt-4o", "openai/gpt-4o-team", "openai/gpt-4.1")}
+    assert keys == {"openai/gpt-4o": "sk-mine-1111", "openai/gpt-4o-team": "sk-team-2222",
+                    "openai/gpt-4.1": "sk-team-2222"}
+    assert studio.models.get("openai/gpt-4o").key_ref == "MODEL_OPENAI_GPT_4O_KEY"
+    assert ("the apiKey of openai/gpt-4o is stored as MODEL_OPENAI_GPT_4O_KEY: OPENAI_API_KEY holds another key, "
+            "which stays as it was") in report.warnings
+    # a key the provider's name already holds is not stored twice
+    again = studio.models.import_doc([dict(PROTOTYPE, name="Old GPT", model="gpt-4", apiKey="sk-stored-before-0000")])
+    assert again.keys_stored == ["OPENAI_API_KEY"] and studio.models.get("openai/gpt-4").key_ref == "OPENAI_API_KEY"
+
+
 def test_a_key_typed_into_a_spec_is_refused_and_nothing_is_saved(studio):
     studio.keys.set("ACME_KEY", "acme-secret-value-42")
     spec = ModelSpec(id="acme/leaky", name="Leaky", provider="http", api="http", endpoint="http://127.0.0.1:1/x",
