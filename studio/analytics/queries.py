@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from studio.analytics import rollup as hourly  # the module; `rollup` below names a registered table
@@ -37,10 +37,10 @@ class Filters:
         parts, params = [], []
         if self.since is not None:
             parts.append(f"{time_col} >= ?")
-            params.append(_bound(self.since, time_col, detail))
+            params.append(utc_naive(self.since) if detail else _first_whole_day(self.since))
         if self.until is not None:
             parts.append(f"{time_col} < ?")
-            params.append(_bound(self.until, time_col, detail))
+            params.append(utc_naive(self.until) if detail else utc_naive(self.until).date())
         for col, value in (("model_id", self.model), ("pipeline_id", self.pipeline), ("status", self.status)):
             if value:
                 parts.append(f"{col} = ?")
@@ -48,9 +48,12 @@ class Filters:
         return (" WHERE " + " AND ".join(parts)) if parts else "", params
 
 
-def _bound(t: datetime, time_col: str, detail: bool):
-    t = utc_naive(t)
-    return t if detail else t.date()
+def _first_whole_day(since: datetime) -> date:
+    """The first rolled-up day a range from `since` holds whole. A day kept only as its totals
+    (past the retention) cannot be cut at an hour: counted from its midnight, "the last 7 days"
+    took in up to a day of calls from before the range; it counts from the next whole day."""
+    t = utc_naive(since)
+    return t.date() if t.time() == time() else t.date() + timedelta(days=1)
 
 
 _SINCE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")

@@ -59,6 +59,24 @@ def test_retention_keeps_daily_totals_and_drops_detail(iom_home):
     store.close()
 
 
+def test_a_range_counts_the_rolled_up_days_it_holds_whole_and_no_call_before_it(iom_home):
+    """A day kept only as its totals was counted from its midnight: a range starting at 18:00
+    took in the calls of that morning too, and "the last 7 days" overcounted after retention."""
+    store = AnalyticsStore(iom_home)
+    for i, (day, hour) in enumerate([(8, 9), (9, 6), (9, 20), (10, 8), (10, 22), (12, 10)]):
+        store.record_call(call(f"c{i}", at(day, hour), "m/a", "openai", "p1", cost=0.01 * (i + 1)))
+    store.flush()
+    store.submit(lambda cur: apply_retention(cur, 1, now=at(12, 12)))  # days 8 to 10 become totals
+    counted = {since: store.read(q.summary, q.Filters(since=since))["calls"]
+               for since in (at(9, 0), at(9, 18), at(10, 12), datetime(2026, 1, 11, tzinfo=timezone.utc))}
+    # from the 9th's midnight: all of the 9th and 10th and the 12th; from 18:00 on the 9th or noon on
+    # the 10th, the part-days cannot be cut, so they are left out (never a call from before the range)
+    assert counted == {at(9, 0): 5, at(9, 18): 3, at(10, 12): 1, datetime(2026, 1, 11, tzinfo=timezone.utc): 1}
+    until = store.read(q.summary, q.Filters(since=at(9, 0), until=at(10, 12)))
+    assert until["calls"] == 2 and until["cost_usd"] == pytest.approx(0.05)  # the 9th whole; the 10th not
+    store.close()
+
+
 def test_retention_setting_applies_on_demand_and_at_start(iom_home):
     now = datetime.now(timezone.utc)
     store = AnalyticsStore(iom_home)
