@@ -8,7 +8,6 @@ from typing import get_args
 from studio.atomic import dumps_stable
 from studio.cli.common import amount, print_json, print_table, studio, whole_number, write_output
 from studio.errors import UserError
-from studio.formats import data_size
 from studio.providers.faults import label as fault_label
 from studio.registry import ModelQuery, read_json_file
 from studio.registry.search import price_label
@@ -240,10 +239,13 @@ def _check(args) -> int:
 
 
 def _discover(args) -> int:
-    from studio.registry.discover import discover_ollama
+    from studio.registry.discover import scan_ollama
 
     s = studio()
-    found = discover_ollama(args.url, {spec.id for spec in s.models.all()})
+    scan = scan_ollama(args.url, {spec.id for spec in s.models.all()})
+    for problem in scan.skipped:
+        print(f"warning: {problem}", file=sys.stderr)
+    found = scan.found
     chosen = []
     if args.add:
         by_name = {f.name: f for f in found} | {f.name.removesuffix(":latest"): f for f in found}
@@ -255,16 +257,27 @@ def _discover(args) -> int:
     elif args.all:
         chosen = [f for f in found if not f.registered]
     for f in chosen:
-        s.models.save(f.spec, create=True)
-        f.registered = True
-        print(f"registered {f.spec.id}", file=sys.stderr)
+        _register_found(s, f)
     if args.json:
         print_json([f.to_json_dict() for f in found])
         return 0
     if not found:
-        print("the Ollama server has no models installed; 'ollama pull NAME' installs one.", file=sys.stderr)
+        print("the Ollama server lists no model that can be registered; 'ollama pull NAME' installs one."
+              if scan.skipped else "the Ollama server has no models installed; 'ollama pull NAME' installs one.",
+              file=sys.stderr)
         return 0
-    print_table([[f.name, f.spec.id, data_size(f.size_bytes), f.family, f.parameter_size, f.quantization,
+    print_table([[f.name, f.spec.id, f.size_label, f.family, f.parameter_size, f.quantization,
                   "yes" if f.registered else "no"] for f in found],
                 ["name", "id", "size", "family", "parameters", "quantization", "registered"])
     return 0
+
+
+def _register_found(s, f) -> None:
+    """Register one discovered model; one registered since the listing was read (another
+    process, or the same name twice in it) is already there, not a failure."""
+    if s.models.find(f.spec.id) is None:
+        s.models.save(f.spec, create=True)
+        print(f"registered {f.spec.id}", file=sys.stderr)
+    else:
+        print(f"{f.spec.id} is registered already", file=sys.stderr)
+    f.registered = True

@@ -4,14 +4,18 @@ No NiceGUI here: the CLI and the registry page share it."""
 
 from __future__ import annotations
 
+import hashlib
+import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
 from studio.errors import UserError
+from studio.formats import data_size
 from studio.registry.samples import sample_models
+from studio.spec.base import ID_PART_MAX
 from studio.spec.model import ModelSpec
 
 DEFAULT_OLLAMA = "http://127.0.0.1:11434"
@@ -20,10 +24,11 @@ EMBED_FAMILIES = {"bert", "nomic-bert"}
 
 @dataclass
 class Found:
-    """One installed model: what Ollama says about it and the spec we would register."""
+    """One installed model: what Ollama says about it and the spec we would register.
+    A field Ollama sent in an unexpected shape is unknown: "" for text, 0 for the size."""
 
     name: str
-    size_bytes: int
+    size_bytes: int  # 0 when unknown (no installed model is empty)
     family: str
     parameter_size: str
     quantization: str
@@ -31,9 +36,21 @@ class Found:
     registered: bool
 
     def to_json_dict(self) -> dict:
-        return {"name": self.name, "id": self.spec.id, "sizeBytes": self.size_bytes, "family": self.family,
+        return {"name": self.name, "id": self.spec.id, "sizeBytes": self.size_bytes or None, "family": self.family,
                 "parameterSize": self.parameter_size, "quantization": self.quantization,
                 "modelType": self.spec.model_type, "registered": self.registered}
+
+    @property
+    def size_label(self) -> str:
+        return data_size(self.size_bytes) if self.size_bytes else "unknown"
+
+
+@dataclass
+class Discovery:
+    """What the server listed: the models we can register, and one sentence per entry left out."""
+
+    found: list[Found] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
 
 def ollama_base(url: str | None = None) -> str:
@@ -45,9 +62,72 @@ def ollama_base(url: str | None = None) -> str:
 
 
 def model_id(name: str) -> str:
-    """`qwen2.5:7b` -> `ollama/qwen2.5-7b`; the tag `latest` adds nothing to the id."""
+    """`qwen2.5:7b` -> `ollama/qwen2.5-7b`; the tag `latest` adds nothing to the id. May be
+    too long or empty (`ollama/`): `assign_ids` makes the ids actually registered."""
+    return "ollama/" + _slug(name)
+
+
+def _slug(name: str) -> str:
     name = name.removesuffix(":latest").lower()
-    return "ollama/" + (re.sub(r"[^a-z0-9._-]+", "-", name).strip("-.") or "model")
+    return re.sub(r"[^a-z0-9._-]+", "-", name).strip("-.")
+
+
+def _suffixed(slug: str, name: str, digits: int = 6) -> str:
+    """The slug, cut to fit an id part, plus a few hex digits of the name's hash: the same
+    name gets the same id on every run, and two names almost never share one."""
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:digits]
+    return f"{slug[:ID_PART_MAX - digits - 1].rstrip('-.')}-{digest}"
+
+
+def assign_ids(names: list[str]) -> dict[str, str]:
+    """A distinct id for each name (`llama3:8b`, `llama3-8b` and `Llama3:8B` all slug to
+    `llama3-8b`). The first name (lower-case ones first, as Ollama's own are, then in name
+    order) gets its plain id; a later one with the same slug, or one too long for an id, gets
+    a suffix from its hash. The same listing gives the same ids on every run.
+    Names with no letters or digits get none (see `unusable_name`)."""
+    ids: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in sorted(set(names), key=lambda n: (n != n.lower(), n)):
+        slug = _slug(name)
+        if not slug:
+            continue
+        digits = 6
+        part = slug if len(slug) <= ID_PART_MAX else _suffixed(slug, name, digits)
+        while part in taken:
+            part = _suffixed(slug, name, digits)
+            digits += 2
+        taken.add(part)
+        ids[name] = "ollama/" + part
+    return ids
+
+
+def unusable_name(entry) -> str | None:
+    """Why a listing entry cannot become a model, in one sentence; None when it can. A name
+    with a line break or NUL would garble the table and the spec, and one with no letters or
+    digits makes no id (Ollama itself allows neither)."""
+    name = entry.get("name") if isinstance(entry, dict) else None
+    if not isinstance(name, str) or not name:
+        return "skipped an entry of the listing that has no model name."
+    shown = name if len(name) <= 60 else name[:57] + "..."
+    if not name.isprintable():
+        return f"skipped Ollama model {shown!r}: its name has a line break or other control character."
+    if not _slug(name):
+        return f"skipped Ollama model {shown!r}: its name has no letters or digits to make an id from."
+    return None
+
+
+def _text(value) -> str:
+    """A text field as Ollama documents it; anything else (a list, a number, null) is unknown."""
+    return value if isinstance(value, str) else ""
+
+
+def _size(value) -> int:
+    """Bytes as a whole number; a string ("4.7GB"), a negative or a non-finite number is unknown (0)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0
+    if isinstance(value, float) and not math.isfinite(value):
+        return 0
+    return max(0, int(value))
 
 
 def _template(embed: bool) -> ModelSpec:
@@ -55,26 +135,61 @@ def _template(embed: bool) -> ModelSpec:
     return next(s for s in sample_models() if s.provider == "ollama" and s.api == wanted)
 
 
-def spec_for(base: str, entry: dict) -> ModelSpec:
-    """A spec for the existing Ollama adapter, shaped like the sample Ollama models."""
+def spec_for(base: str, entry: dict, spec_id: str | None = None) -> ModelSpec:
+    """A spec for the existing Ollama adapter, shaped like the sample Ollama models. Fields of
+    an unexpected type count as unknown. Validated, so a bad spec fails here, not on saving."""
     name = entry["name"]
-    details = entry.get("details") or {}
-    families = {details.get("family") or "", *(details.get("families") or [])}
-    embed = bool(families & EMBED_FAMILIES) or "embed" in name.lower()
+    details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
+    family = _text(details.get("family"))
+    families = details.get("families") if isinstance(details.get("families"), list) else []
+    embed = bool({family, *map(_text, families)} & EMBED_FAMILIES) or "embed" in name.lower()
     tpl = _template(embed)
-    size = details.get("parameter_size") or ""
-    return tpl.model_copy(update={
-        "id": model_id(name), "name": f"{name} (Ollama)", "model": name,
+    size = _text(details.get("parameter_size"))
+    spec = tpl.model_copy(update={
+        "id": spec_id or model_id(name), "name": f"{name} (Ollama)", "model": name,
         "endpoint": f"{base}/api/{'embed' if embed else 'chat'}",
         "description": f"Found on the Ollama server at {base}" + (f"; {size} parameters" if size else "") + ".",
-        "owner": "", "tags": ["ollama", "local", *([details["family"]] if details.get("family") else [])],
+        "owner": "", "tags": ["ollama", "local", *([family] if family else [])],
         "context_window": None if not embed else tpl.context_window,
     })
+    return ModelSpec.model_validate(spec.model_dump())
 
 
 def discover_ollama(url: str | None, registered_ids: set[str], timeout_s: float = 3.0) -> list[Found]:
-    """Ask the server for its installed models; one sentence when nothing answers."""
+    """The models `scan_ollama` found, without the sentences about entries it left out."""
+    return scan_ollama(url, registered_ids, timeout_s).found
+
+
+def scan_ollama(url: str | None, registered_ids: set[str], timeout_s: float = 3.0) -> Discovery:
+    """Ask the server for its installed models; one sentence when nothing answers. An entry
+    that cannot become a model is left out with one sentence, never a crash of the rest."""
     base = ollama_base(url)
+    models = _listing(base, timeout_s)
+    result = Discovery()
+    usable = []
+    for m in models:
+        problem = unusable_name(m)
+        if problem:
+            result.skipped.append(problem)
+        else:
+            usable.append(m)
+    ids = assign_ids([m["name"] for m in usable])
+    for m in usable:
+        try:
+            spec = spec_for(base, m, ids[m["name"]])
+        except ValueError as e:
+            result.skipped.append(f"skipped Ollama model {m['name'][:60]!r}: {str(e).splitlines()[0]}")
+            continue
+        details = m.get("details") if isinstance(m.get("details"), dict) else {}
+        result.found.append(Found(m["name"], _size(m.get("size")), _text(details.get("family")),
+                                  _text(details.get("parameter_size")), _text(details.get("quantization_level")),
+                                  spec, spec.id in registered_ids))
+    result.found.sort(key=lambda f: f.name)
+    return result
+
+
+def _listing(base: str, timeout_s: float) -> list:
+    """The `models` list of `GET /api/tags`, or one sentence saying why there is none."""
     try:
         r = httpx.get(f"{base}/api/tags", timeout=timeout_s)
     except httpx.InvalidURL as e:
@@ -90,13 +205,4 @@ def discover_ollama(url: str | None, registered_ids: set[str], timeout_s: float 
     if not isinstance(models, list):
         raise UserError(f"the server at {base} did not answer like Ollama (GET /api/tags gave HTTP {r.status_code}); "
                         "check the address.")
-    found = []
-    for m in models:
-        if not isinstance(m, dict) or not isinstance(m.get("name"), str) or not m["name"]:
-            continue
-        details = m.get("details") if isinstance(m.get("details"), dict) else {}
-        spec = spec_for(base, {**m, "details": details})
-        found.append(Found(m["name"], int(m.get("size") or 0), str(details.get("family") or ""),
-                           str(details.get("parameter_size") or ""), str(details.get("quantization_level") or ""),
-                           spec, spec.id in registered_ids))
-    return sorted(found, key=lambda f: f.name)
+    return models

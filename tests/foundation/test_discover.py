@@ -98,3 +98,51 @@ def test_no_server_and_unknown_name_are_one_sentence(ollama, iom):
     assert "has no model 'nope'" in _one_line_error(iom("models", "discover", "ollama", "--url", ollama.base, "--add", "nope"))
     ollama.reply("/api/tags", Reply(status=404, json={"error": "not found"}))
     assert "did not answer like Ollama" in _one_line_error(iom("models", "discover", "ollama", "--url", ollama.base))
+
+
+def test_fields_of_an_unexpected_shape_are_unknown_not_a_crash(ollama, iom):
+    """"4.7GB" as the size (ValueError), a list as the family (unhashable) and a negative size
+    crashed the listing or showed "-5 bytes"."""
+    ollama.reply("/api/tags", Reply(json={"models": [
+        {"name": "llama3:8b", "size": "4.7GB", "details": {"family": ["llama"], "families": [["x"]], "parameter_size": 8}},
+        {"name": "m1", "size": -5.5, "details": {"family": "llama", "quantization_level": {"q": 4}}}]}))
+    found = {f.name: f for f in discover_ollama(ollama.base, set())}
+    assert (found["llama3:8b"].size_bytes, found["llama3:8b"].family, found["llama3:8b"].parameter_size) == (0, "", "")
+    assert found["m1"].family == "llama" and found["m1"].quantization == "" and found["m1"].size_label == "unknown"
+    r = iom("models", "discover", "ollama", "--url", ollama.base, "--all")
+    assert r.returncode == 0, r.stderr
+    assert "unknown" in r.stdout and "bytes" not in r.stdout
+    assert "registered ollama/llama3-8b" in r.stderr and "registered ollama/m1" in r.stderr
+
+
+def test_every_name_gets_its_own_valid_id_and_all_are_registered(ollama, iom):
+    """Three names that slug alike shared one id (--all failed half-way with "exists already"),
+    and a 300-character name made an id too long to save."""
+    names = ["llama3:8b", "llama3-8b", "Llama3:8B", "x" * 300, "y" * 300]
+    ollama.reply("/api/tags", Reply(json={"models": [{"name": n, "size": 1} for n in names]}))
+    ids = {f.name: f.spec.id for f in discover_ollama(ollama.base, set())}
+    assert len(set(ids.values())) == len(names) and ids["llama3-8b"] == "ollama/llama3-8b"
+    assert all(len(i.split("/")[1]) <= 100 for i in ids.values())
+    assert {f.name: f.spec.id for f in discover_ollama(ollama.base, set())} == ids  # the same on every run
+    r = iom("models", "discover", "ollama", "--url", ollama.base, "--all", "--json")
+    assert r.returncode == 0, r.stderr
+    assert all(m["registered"] for m in json.loads(r.stdout)) and r.stderr.count("registered ollama/") == len(names)
+    listed = json.loads(iom("models", "list", "--provider", "ollama", "--json").stdout)
+    assert set(ids.values()) <= {m["id"] for m in listed}
+    assert {m["model"] for m in listed if m["id"] in ids.values()} == set(names)
+    # a second --all has nothing left to do, and fails on nothing
+    r = iom("models", "discover", "ollama", "--url", ollama.base, "--all")
+    assert r.returncode == 0 and "registered" not in r.stderr, r.stderr
+
+
+def test_names_that_cannot_be_models_are_refused_with_a_warning(ollama, iom):
+    """A NUL or line break was printed raw and registered; '::::' became 'ollama/model'."""
+    ollama.reply("/api/tags", Reply(json={"models": [
+        {"name": "bad\u0000name", "size": 1}, {"name": "ev\nil", "size": 1}, {"name": "::::", "size": 1},
+        {"name": ["x"]}, {"name": "good:1b", "size": 1}]}))
+    r = iom("models", "discover", "ollama", "--url", ollama.base, "--all")
+    assert r.returncode == 0, r.stderr
+    warnings = [line for line in r.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 4 and "'bad\\x00name'" in r.stderr and "'ev\\nil'" in r.stderr and "'::::'" in r.stderr
+    assert "\x00" not in r.stdout + r.stderr and "ev\nil" not in r.stdout
+    assert "registered ollama/good-1b" in r.stderr and r.stderr.count("registered ollama/") == 1
