@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from studio.errors import UserError
 from studio.registry.quality import counts_for
-from studio.registry.search import price_per_mtok
+from studio.registry.search import price_label, price_per_mtok
 from studio.spec.model import HealthStatus, ModelSpec
 from studio.spec.pipeline import CapabilityChoice
 
@@ -43,12 +43,21 @@ def allowed(choice: CapabilityChoice, spec: ModelSpec) -> bool:
     return spec.security_policy in choice.allowed_policies
 
 
+def _price_text(spec: ModelSpec) -> str:
+    """'$0.6/Mtok' for a model priced by the token alone, else its label ('$0.5/call', 'unpriced')."""
+    p = price_per_mtok(spec)
+    return f"${p:g}/Mtok" if p is not None else price_label(spec)
+
+
 def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[str, HealthStatus],
                  has_key, quality: dict[str, dict] | None = None,
                  calls: dict[str, dict] | None = None) -> tuple[ModelSpec, str, list[ModelSpec]]:
     """(chosen, why, the other candidates in order — usable as fallbacks). `quality` holds the
     scores measured for this capability ({model_id: {"score", "dataset", "date", …}}); `calls`
-    the recent call figures per model ({model_id: {"p50Ms", "errorRate", "calls"}})."""
+    the recent call figures per model ({model_id: {"p50Ms", "errorRate", "calls"}}).
+    Prices compare per token (`price_per_mtok`). A model that charges per call has no per-token
+    figure, since its cost per token depends on each call's size: it fails a maximum price per
+    token and ranks with the unpriced, after every model priced by the token, never as free."""
     quality = quality or {}
     calls = calls or {}
     candidates = []
@@ -114,18 +123,16 @@ def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[
         why = "best balance of price and latency"
     chosen = ranked[0]
     detail = f"{why} of {len(candidates)} model(s) with {choice.capability!r}"
-    p = price_per_mtok(chosen)
     qv, qsource = _quality(chosen, quality)
     detail += f": {chosen.id} quality " + (f"{qv:.3f} ({qsource})" if qv is not None else qsource)
-    detail += f", ${p:g}/Mtok" if p is not None else ", unpriced"
+    detail += f", {_price_text(chosen)}"
     ms, msource = _latency(chosen, calls)
     detail += f", ~{ms:.0f} ms ({msource})" if ms is not None else ", latency unknown"
     runner_up = ranked[1] if len(ranked) > 1 else None
     if runner_up is not None:
         rq, _ = _quality(runner_up, quality)
-        rp = price_per_mtok(runner_up)
         rms, rsource = _latency(runner_up, calls)
         detail += (f"; next: {runner_up.id} quality " + (f"{rq:.3f}" if rq is not None else "not measured")
-                   + (f", ${rp:g}/Mtok" if rp is not None else ", unpriced")
+                   + f", {_price_text(runner_up)}"
                    + (f", ~{rms:.0f} ms ({rsource})" if rms is not None else ", latency unknown"))
     return chosen, detail, ranked[1:]

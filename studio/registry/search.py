@@ -24,8 +24,13 @@ class ModelQuery:
 
 
 def price_per_mtok(spec: ModelSpec) -> float | None:
-    """The larger of the input and output price, per million tokens; 0 for free models."""
+    """The larger of the input and output price, per million tokens; 0 for free models; None
+    when unknown. A per-call fee cannot be put per token without knowing each call's size, so
+    a model that charges one has no per-token figure either (None): it never passes a maximum
+    price per token and ranks after the models priced by the token alone, never as free."""
     p = spec.prices
+    if p.per_call:
+        return None
     if p.input_per_token is not None and p.output_per_token is not None:
         return max(p.input_per_token, p.output_per_token) * 1_000_000
     if p.per_call == 0:
@@ -34,14 +39,17 @@ def price_per_mtok(spec: ModelSpec) -> float | None:
 
 
 def price_label(spec: ModelSpec) -> str:
-    """'$0.15 / $0.6 per Mtok' (input / output), '$0.002/call', 'free' or 'unpriced'."""
+    """'$0.15 / $0.6 per Mtok' (input / output), '$0.002/call', both joined by '+' when a model
+    charges both, 'free' or 'unpriced'."""
     p = spec.prices
+    per_call = f"${p.per_call:g}/call" if p.per_call else ""
     if p.input_per_token is not None and p.output_per_token is not None:
         if p.input_per_token == 0 and p.output_per_token == 0:
-            return "free"
-        return f"${p.input_per_token * 1e6:.4g} / ${p.output_per_token * 1e6:.4g} per Mtok"
+            return per_call or "free"
+        per_tokens = f"${p.input_per_token * 1e6:.4g} / ${p.output_per_token * 1e6:.4g} per Mtok"
+        return f"{per_tokens} + {per_call}" if per_call else per_tokens
     if p.per_call is not None:
-        return "free" if p.per_call == 0 else f"${p.per_call:g}/call"
+        return per_call or "free"
     return "unpriced"
 
 

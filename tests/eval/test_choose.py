@@ -102,6 +102,28 @@ def test_latency_falls_back_to_declared_and_errors_count():
     assert chosen.id == "t/b" and "~250 ms (measured p50 of 10 recent answer(s), 0% of 10 call(s) failed)" in why
 
 
+
+def test_a_per_call_price_is_not_routed_as_free_or_within_a_price_per_token():
+    """The $0.50-a-call model with free tokens counted as $0/Mtok: the cheapest, and within any
+    maximum price."""
+    from studio.engine.choose import choose_model
+    from studio.spec.model import ModelSpec
+    from studio.spec.pipeline import CapabilityChoice
+
+    def spec(mid, **prices):
+        return ModelSpec(id=mid, name=mid, provider="local", api="local", model=mid, capabilities=["x"],
+                         latency_ms=100, prices=prices)
+    fee = spec("t/a-fee", input_per_token=0, output_per_token=0, per_call=0.5)
+    tokens = spec("t/b-tokens", input_per_token=1e-6, output_per_token=2e-6)
+    chosen, why, rest = choose_model(CapabilityChoice(capability="x", strategy="cheapest"), [fee, tokens], {}, lambda s: True)
+    assert chosen.id == "t/b-tokens" and [s.id for s in rest] == ["t/a-fee"]
+    assert "$2/Mtok" in why and "next: t/a-fee quality not measured, $0.5/call" in why
+    limited = CapabilityChoice(capability="x", strategy="cheapest", max_price_per_token=1e-5)
+    assert choose_model(limited, [fee, tokens], {}, lambda s: True)[0].id == "t/b-tokens"
+    with pytest.raises(UserError, match="within the node's limits"):
+        choose_model(limited, [fee], {}, lambda s: True)
+
+
 def test_measured_latency_is_of_the_calls_that_answered(iom_home):
     """A refusal comes back fast: with a flaky model's 429s (20 ms) counted in its p50, a
     'fastest' node chose the model that failed 6 calls in 10 and answered in 2 s over a steady

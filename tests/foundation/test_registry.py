@@ -91,6 +91,26 @@ def test_search_filters(studio):
     assert ids(health="ok") == {"openai/gpt-4o-mini"}
 
 
+
+def test_a_per_call_price_is_never_free_and_never_under_a_price_per_token(studio):
+    """A model with free tokens but $0.50 per call was listed as "free" and passed a maximum
+    price of 0, though every call cost $0.50."""
+    from studio.registry.search import price_label
+
+    def spec(mid, **prices):
+        return studio.models.save(ModelSpec(id=mid, name=mid, provider="http", api="http", capabilities=["pc"],
+                                            endpoint="http://127.0.0.1:1/x", prices=prices), create=True)
+
+    fee = spec("t/fee", input_per_token=0, output_per_token=0, per_call=0.5)
+    both = spec("t/both", input_per_token=1e-7, output_per_token=2e-7, per_call=0.01)
+    tokens = spec("t/tokens", input_per_token=1e-7, output_per_token=2e-7, per_call=0)
+    spec("t/free", input_per_token=0, output_per_token=0)
+    assert price_label(fee) == "$0.5/call"
+    assert price_label(both) == "$0.1 / $0.2 per Mtok + $0.01/call" and price_label(tokens) == "$0.1 / $0.2 per Mtok"
+    for limit, expected in ((0, {"t/free"}), (1.0, {"t/free", "t/tokens"})):
+        assert {s.id for s in studio.models.search(ModelQuery(capability="pc", max_price_per_mtok=limit))} == expected
+
+
 def test_a_corrupt_file_is_named_and_everything_else_keeps_working(studio):
     broken = studio.home / "models" / "acme" / "broken.json"
     broken.parent.mkdir(parents=True)
