@@ -85,6 +85,20 @@ async def test_stream_with_candidate_count_sends_the_other_candidates_to_on_choi
     assert [(c["text"], c["finishReason"]) for c in result.output["choices"]] == [("Hola", "STOP"), ("Olá", "MAX_TOKENS")]
 
 
+async def test_results_of_parallel_tool_calls_go_in_one_user_entry(fake, hub):
+    fake.reply(PLAIN, Reply(json=answer()))
+    calls = [{"id": "c1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Paris"}'}},
+             {"id": "c2", "type": "function", "function": {"name": "time", "arguments": "{}"}}]
+    await hub.call(spec(fake), req({"messages": [
+        {"role": "user", "content": "Weather and time?"}, {"role": "assistant", "content": "", "tool_calls": calls},
+        {"role": "tool", "tool_call_id": "c1", "content": '{"sky": "sunny"}'},
+        {"role": "tool", "tool_call_id": "c2", "content": "noon"}]}))
+    contents = fake.last.json["contents"]
+    assert [c["role"] for c in contents] == ["user", "model", "user"]
+    assert contents[2]["parts"] == [{"functionResponse": {"name": "weather", "response": {"sky": "sunny"}}},
+                                    {"functionResponse": {"name": "time", "response": {"result": "noon"}}}]
+
+
 async def test_blocked_prompt_is_content_blocked(fake, hub):
     fake.reply(PLAIN, Reply(json={"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 4}}))
     with pytest.raises(ProviderError) as err:

@@ -54,15 +54,27 @@ def _part(part: dict[str, Any]) -> dict[str, Any]:
     return {"inlineData": {"mimeType": data[0], "data": data[1]}} if data else {"fileData": {"fileUri": part["url"]}}
 
 
+def _contents(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Gemini's contents: roles user/model, and the results of one turn's parallel calls in
+    one user entry, a functionResponse part each (as separate entries Gemini refuses them)."""
+    names = {c["id"]: c["function"]["name"] for t in turns for c in t["tool_calls"]}
+    out: list[dict[str, Any]] = []
+    for i, t in enumerate(turns):
+        parts = _parts(t, names)
+        if t["role"] == "tool" and i > 0 and turns[i - 1]["role"] == "tool":
+            out[-1]["parts"] += parts
+        else:
+            out.append({"role": "model" if t["role"] == "assistant" else "user", "parts": parts})
+    return out
+
+
 def body_for(x: Exchange) -> dict[str, Any]:
     system, turns = canonical_messages(x.input)
     config = map_params(x.params, PARAMS)
     config.update(_structured(x.params.get("response_format")))
     if isinstance(config.get("stopSequences"), str):
         config["stopSequences"] = [config["stopSequences"]]
-    names = {c["id"]: c["function"]["name"] for t in turns for c in t["tool_calls"]}
-    body: dict[str, Any] = {"contents": [{"role": "model" if t["role"] == "assistant" else "user",
-                                          "parts": _parts(t, names)} for t in turns]}
+    body: dict[str, Any] = {"contents": _contents(turns)}
     body.update(_tools(x.params))
     if system:
         body["systemInstruction"] = {"parts": [{"text": system}]}
