@@ -71,6 +71,13 @@ async def test_generate(fake, hub):
     assert result.output["text"] == "42"
 
 
+async def test_generate_sends_system_messages_once_in_their_own_field(fake, hub):
+    fake.reply("/api/generate", Reply(json={"response": "hi", **FINAL}))
+    await hub.call(spec(fake, "ollama-generate", "/api/generate"), req({"messages": [
+        {"role": "system", "content": "SYS"}, {"role": "user", "content": "U"}]}))
+    assert fake.last.json == {"model": "m-1", "stream": False, "prompt": "U", "system": "SYS"}
+
+
 async def test_embed(fake, hub):
     fake.reply("/api/embed", Reply(json={"model": "m-1", "embeddings": [[0.1, 0.2], [0.3, 0.4]], "prompt_eval_count": 8}))
     result = await hub.call(spec(fake, "ollama-embed", "/api/embed", model_type="embedding"), req({"input": ["a", "b"]}))

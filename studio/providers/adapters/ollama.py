@@ -70,13 +70,22 @@ def body_for(x: Exchange) -> dict[str, Any]:
         body["messages"] = msgs
     else:
         system, turns = canonical_messages(x.input)
-        body["prompt"] = prompt_text({k: v for k, v in x.input.items() if k != "system"})
+        body["prompt"] = prompt_text(_without_system(x.input))
         if system:
             body["system"] = system
         images = [i for t in turns for i in t["images"]]
         if images:
             body["images"] = _images(images)
     return body
+
+
+def _without_system(input: dict[str, Any]) -> dict[str, Any]:
+    """The input less its system text (the `system` key and system messages), which
+    /api/generate takes in its own field: in the prompt too, the model would read it twice."""
+    out = {k: v for k, v in input.items() if k != "system"}
+    if isinstance(out.get("messages"), list):
+        out["messages"] = [m for m in out["messages"] if not (isinstance(m, dict) and m.get("role") == "system")]
+    return out
 
 
 def _arguments(text: Any) -> dict[str, Any]:
