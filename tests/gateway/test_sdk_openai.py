@@ -313,7 +313,7 @@ def test_models_retrieve_embeddings_and_unknown_routes(oai, raw, fake):
     # the SDK's default asks for base64 (float32, little-endian) and decodes it itself
     r = oai.embeddings.create(model="loop/embed", input=["a", "b"])
     assert [x for d in r.data for x in d.embedding] == pytest.approx([0.1, 0.2, 0.3, 0.4])
-    sent = raw.post("/embeddings", json={"model": "loop/embed", "input": "a", "encoding_format": "base64"}).json()
+    sent = raw.post("/embeddings", json={"model": "loop/embed", "input": ["a", "b"], "encoding_format": "base64"}).json()
     assert struct.unpack("<2f", base64.b64decode(sent["data"][0]["embedding"])) == pytest.approx((0.1, 0.2))
     with pytest.raises(openai.BadRequestError, match="encoding_format 'int8'"):
         oai.embeddings.create(model="loop/embed", input="a", encoding_format="int8")

@@ -61,6 +61,21 @@ async def test_feature_extraction_single_and_many(fake, hub):
     assert result.output == {"vectors": [[1.0, 2.0], [2.0, 4.0]]}
 
 
+async def test_feature_extraction_of_one_text_gives_one_vector(fake, hub):
+    s = spec(fake, "hf-feature-extraction", model_type="embedding")
+    fake.reply(PATH, Reply(json=[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))  # its three tokens: pooled
+    assert (await hub.call(s, req({"input": "one sentence"}))).output == {"vectors": [[3.0, 4.0]]}
+    fake.reply(PATH, Reply(json=[[0.5, 0.25]]))  # a batch of one
+    assert (await hub.call(s, req({"input": "one sentence"}))).output == {"vectors": [[0.5, 0.25]]}
+
+
+async def test_feature_extraction_with_a_vector_short_is_malformed(fake, hub):
+    fake.reply(PATH, Reply(json=[[1.0, 2.0]]))
+    with pytest.raises(ProviderError) as err:
+        await hub.call(spec(fake, "hf-feature-extraction", model_type="embedding"), req({"input": ["a", "b"]}))
+    assert err.value.kind == ErrorKind.MALFORMED and "the reply has 1 vector for 2 inputs" in str(err.value)
+
+
 async def test_text_classification(fake, hub):
     fake.reply(PATH, Reply(json=[[{"label": "POSITIVE", "score": 0.9}, {"label": "NEGATIVE", "score": 0.1}]]))
     result = await hub.call(spec(fake, "hf-text-classification", model_type="classifier"), req({"text": "great"}))

@@ -85,6 +85,13 @@ async def test_embed(fake, hub):
     assert result.output == {"vectors": [[0.1, 0.2], [0.3, 0.4]]} and result.usage.input_tokens == 8
 
 
+async def test_embed_with_a_vector_short_is_malformed(fake, hub):
+    fake.reply("/api/embed", Reply(json={"model": "m-1", "embeddings": [[0.1, 0.2]]}))
+    with pytest.raises(ProviderError) as err:
+        await hub.call(spec(fake, "ollama-embed", "/api/embed", model_type="embedding"), req({"input": ["a", "b"]}))
+    assert err.value.kind == ErrorKind.MALFORMED and "the reply has 1 vector for 2 inputs" in str(err.value)
+
+
 @pytest.mark.parametrize("status,headers,kind", [
     (400, {}, ErrorKind.BAD_REQUEST), (401, {}, ErrorKind.AUTH), (404, {}, ErrorKind.NOT_FOUND),
     (429, {"retry-after": "2"}, ErrorKind.RATE_LIMITED), (500, {}, ErrorKind.SERVER),

@@ -44,6 +44,16 @@ async def test_openai_embeddings_malformed(fake, hub):
     assert err.value.kind == ErrorKind.MALFORMED
 
 
+@pytest.mark.parametrize("data,inputs,says", [
+    ([{"index": 0, "embedding": [1.0]}], ["a", "b", "c"], "the reply has 1 vector for 3 inputs"),
+    ([{"index": 0, "embedding": "AAAAAA=="}], "a", "vector 1 of the reply is not a list of numbers")])
+async def test_openai_embeddings_one_vector_of_numbers_per_input(fake, hub, data, inputs, says):
+    fake.reply("/v1/embeddings", Reply(json={"data": data}))
+    with pytest.raises(ProviderError) as err:
+        await hub.call(make_spec("openai-embeddings", fake.url("/v1/embeddings")), req({"input": inputs}))
+    assert err.value.kind == ErrorKind.MALFORMED and says in str(err.value)
+
+
 def http_spec(fake, **http):
     return make_spec("http", fake.url("/api/summarize"), model=None, provider="http", model_type="custom", http=http)
 

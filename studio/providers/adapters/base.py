@@ -318,6 +318,23 @@ def with_choices(choices: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def embedding_vectors(vectors: Any, inputs: Any) -> list[list[float]]:
+    """An embedding reply's vectors, checked: one per input text, each a list of numbers. A
+    short list would pair texts with the wrong vectors, and a base64 string is no vector."""
+    count = 1 if isinstance(inputs, str) else len(inputs)
+    got = len(vectors) if isinstance(vectors, list) else 0
+    if got != count:
+        raise ProviderError(ErrorKind.MALFORMED, f"the reply has {_counted(got, 'vector')} for {_counted(count, 'input')}")
+    for number, v in enumerate(vectors, 1):
+        if not isinstance(v, list) or not v or not all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in v):
+            raise ProviderError(ErrorKind.MALFORMED, f"vector {number} of the reply is not a list of numbers")
+    return vectors
+
+
+def _counted(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def map_params(params: dict[str, Any], names: dict[str, str | None]) -> dict[str, Any]:
     """Rename canonical params to the provider's names; a None name drops the param;
     params the studio does not know pass through unchanged (provider-specific options)."""

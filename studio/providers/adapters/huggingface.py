@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio.providers.adapters.base import AdapterResult, Exchange, bearer, map_params, prompt_text, request_id
+from studio.providers.adapters.base import (AdapterResult, Exchange, bearer, embedding_vectors, map_params, prompt_text,
+                                            request_id)
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
@@ -77,24 +78,33 @@ def _usage(details: dict[str, Any]) -> Usage | None:
 
 
 async def _embed(x: Exchange) -> AdapterResult:
-    single = isinstance(x.input["input"], str)
-    body = {"inputs": x.input["input"], **map_params(x.params, NO_PARAMS)}
+    texts = x.input["input"]
+    body = {"inputs": texts, **map_params(x.params, NO_PARAMS)}
     doc, resp = await _post(x, body)
     if not isinstance(doc, list):
         raise _malformed("list of vectors")
-    vectors = [doc] if single and doc and isinstance(doc[0], (int, float)) else doc
-    vectors = [_pool(v) for v in vectors]
-    return AdapterResult({"vectors": vectors}, None, None, request_id(resp), raw_request=body)
+    vectors = [_pool(v) for v in (_one_text(doc) if isinstance(texts, str) else doc)]
+    return AdapterResult({"vectors": embedding_vectors(vectors, texts)}, None, None, request_id(resp),
+                         raw_request=body)
 
 
-def _pool(v: Any) -> list[float]:
-    """A token-level reply (list of token vectors) is mean-pooled to one vector per text."""
-    if isinstance(v, list) and v and isinstance(v[0], list):
-        n = len(v)
-        return [sum(col) / n for col in zip(*v)]
-    if not isinstance(v, list):
-        raise _malformed("vector")
-    return v
+def _one_text(doc: list[Any]) -> list[Any]:
+    """The reply to one text as a list of one: a vector, token vectors, or either in a list of
+    one (a batch of one). Three lists of numbers are one text's three tokens, not three texts."""
+    return doc if len(doc) == 1 and isinstance(doc[0], list) else [doc]
+
+
+def _pool(v: Any) -> Any:
+    """A token-level reply (list of token vectors) is mean-pooled to one vector per text; a
+    vector is left as it is (`embedding_vectors` checks it)."""
+    if not (isinstance(v, list) and v and all(isinstance(row, list) for row in v)):
+        return v
+    if len({len(row) for row in v}) != 1:
+        raise _malformed("token vectors of one length")
+    try:
+        return [sum(col) / len(v) for col in zip(*v)]
+    except TypeError:
+        raise ProviderError(ErrorKind.MALFORMED, "a token vector of the reply is not a list of numbers") from None
 
 
 async def _classify(x: Exchange) -> AdapterResult:

@@ -10,7 +10,8 @@ import json
 from typing import Any
 
 from studio.providers.adapters.base import (AdapterResult, Exchange, bearer, canonical_messages, chat_output,
-                                            map_params, prompt_text, split_data_url, token_logprob)
+                                            embedding_vectors, map_params, prompt_text, split_data_url,
+                                            token_logprob)
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
@@ -171,7 +172,7 @@ async def _embed(x: Exchange) -> AdapterResult:
     if not isinstance(doc, dict) or not isinstance(doc.get("embeddings"), list):
         raise ProviderError(ErrorKind.MALFORMED, "the reply has no embeddings")
     u, _ = _usage(doc)
-    return AdapterResult({"vectors": doc["embeddings"]}, None, u, raw_request=body)
+    return AdapterResult({"vectors": embedding_vectors(doc["embeddings"], body["input"])}, None, u, raw_request=body)
 
 
 async def probe(x: Exchange) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.providers.adapters.base import AdapterResult, Exchange, bearer, map_params, request_id
+from studio.providers.adapters.base import AdapterResult, Exchange, bearer, embedding_vectors, map_params, request_id
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
@@ -16,6 +16,7 @@ async def call(x: Exchange) -> AdapterResult:
         vectors = [d["embedding"] for d in sorted(doc["data"], key=lambda d: d.get("index", 0))]
     except (KeyError, TypeError):
         raise ProviderError(ErrorKind.MALFORMED, "the reply has no data[].embedding") from None
+    vectors = embedding_vectors(vectors, x.input["input"])
     u = doc.get("usage") or None
     usage = Usage(input_tokens=u.get("prompt_tokens") or 0, source="provider") if isinstance(u, dict) else None
     return AdapterResult({"vectors": vectors}, None, usage, request_id(resp), raw_request=body)
