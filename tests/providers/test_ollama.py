@@ -112,5 +112,14 @@ async def test_malformed(fake, hub):
 
 
 async def test_health_lists_tags(fake, hub):
-    fake.reply("/api/tags", Reply(json={"models": []}))
+    fake.reply("/api/tags", Reply(json={"models": [{"name": "llama3:8b", "model": "llama3:8b"},
+                                                   {"name": "m-1:latest", "model": "m-1:latest"}]}))
     assert (await hub.check(spec(fake))).state == "ok" and fake.last.path == "/api/tags"
+
+
+@pytest.mark.parametrize("tags", [{"models": [{"name": "llama3:8b", "model": "llama3:8b"}]}, {"models": []}])
+async def test_health_says_when_the_model_is_not_pulled(fake, hub, tags):
+    fake.reply("/api/tags", Reply(json=tags))
+    status = await hub.check(spec(fake, model="notpulled:7b"))
+    assert status.state == "error"
+    assert "the server does not list model 'notpulled:7b'; pull it with 'ollama pull notpulled:7b'" in status.detail

@@ -261,3 +261,22 @@ async def test_text_held_when_an_error_event_arrives_still_reaches_the_caller(fa
     with pytest.raises(ProviderError) as err:
         await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True), on_text=seen.append)
     assert seen == ["Hel"] and err.value.partial_text == "Hel"
+
+
+@pytest.mark.parametrize("listing,state", [
+    ({"object": "list", "data": [{"id": "gpt-4o"}, {"id": "M-1"}]}, "ok"),
+    ({"object": "list", "data": [{"id": "m-1:cerebras"}]}, "error"),
+    ({"object": "list", "data": [{"id": "gpt-4o"}]}, "error"),
+    ({"object": "list", "data": [{"id": "gpt-4o"}], "has_more": True}, "ok"),  # one page of several
+    ({"object": "list", "data": []}, "ok"),  # a server that lists nothing tells nothing
+    ({"models": ["gpt-4o"]}, "ok")])  # not OpenAI's shape
+async def test_health_says_when_the_server_does_not_list_the_model(fake, hub, listing, state):
+    fake.reply("/v1/models", Reply(json=listing))
+    status = await hub.check(spec(fake))
+    assert status.state == state and fake.last.path == "/v1/models"
+    assert ("the server does not list model 'm-1'" in status.detail) == (state == "error")
+
+
+async def test_health_takes_a_routing_suffix_as_the_listed_model(fake, hub):
+    fake.reply("/v1/models", Reply(json={"object": "list", "data": [{"id": "org/m-1"}]}))
+    assert (await hub.check(spec(fake, model="org/m-1:fastest"))).state == "ok"

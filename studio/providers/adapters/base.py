@@ -335,6 +335,20 @@ def _counted(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
+def listed(model: str, names: set[str]) -> bool:
+    """Whether a server's model listing names `model`, allowing for the ways a name that is
+    served can differ from its entry: case, Ollama's default tag (llama3 is llama3:latest), and
+    a routing suffix after a colon (the HF router's :provider or :fastest, OpenRouter's :nitro)."""
+    names = {n.lower() for n in names}
+    wanted = model.lower()
+    return wanted in names or f"{wanted}:latest" in names or wanted.rsplit(":", 1)[0] in names
+
+
+def not_listed(model: str, advice: str = "") -> ProviderError:
+    """A health probe's verdict when the listing answered whole and the model is not in it."""
+    return ProviderError(ErrorKind.NOT_FOUND, f"the server does not list model {model!r}{advice}")
+
+
 def map_params(params: dict[str, Any], names: dict[str, str | None]) -> dict[str, Any]:
     """Rename canonical params to the provider's names; a None name drops the param;
     params the studio does not know pass through unchanged (provider-specific options)."""

@@ -10,8 +10,8 @@ import json
 from typing import Any
 
 from studio.providers.adapters.base import (AdapterResult, Exchange, bearer, canonical_messages, chat_output,
-                                            embedding_vectors, map_params, prompt_text, split_data_url,
-                                            token_logprob)
+                                            embedding_vectors, listed, map_params, not_listed, prompt_text,
+                                            split_data_url, token_logprob)
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
@@ -176,5 +176,20 @@ async def _embed(x: Exchange) -> AdapterResult:
 
 
 async def probe(x: Exchange) -> None:
+    """List the installed models (GET /api/tags): a model not among them cannot be called
+    until it is pulled. A reply not in the documented shape says nothing either way."""
     base = x.spec.endpoint.split("/api/")[0]
-    await x.request_json("GET", base + "/api/tags", headers=bearer(x.key))
+    doc, _resp = await x.request_json("GET", base + "/api/tags", headers=bearer(x.key))
+    names = _tags(doc)
+    if names is not None and x.spec.model and not listed(x.spec.model, names):
+        raise not_listed(x.spec.model, f"; pull it with 'ollama pull {x.spec.model}'")
+
+
+def _tags(doc: Any) -> set[str] | None:
+    """The names in an /api/tags reply (each model's `name` and `model`), or None when it is
+    not that shape."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("models"), list):
+        return None
+    if not all(isinstance(m, dict) and isinstance(m.get("name"), str) for m in doc["models"]):
+        return None
+    return {n for m in doc["models"] for n in (m["name"], m.get("model")) if isinstance(n, str)}

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from studio.providers.adapters.base import (AdapterResult, Exchange, StreamedChoices, bearer, canonical_messages,
-                                            chat_output, interleaved, map_params, request_id, with_choices)
+                                            chat_output, interleaved, listed, map_params, not_listed, request_id,
+                                            with_choices)
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
@@ -156,6 +157,19 @@ async def call(x: Exchange) -> AdapterResult:
 
 
 async def probe(x: Exchange) -> None:
-    """List models (GET …/models next to …/chat/completions): cheap and free."""
+    """List models (GET …/models next to …/chat/completions): cheap and free. A list that lacks
+    the model says it cannot be called; a list that is empty, in pages or not OpenAI's shape
+    says nothing either way, nor does Azure's (its calls name a deployment, not a model)."""
     base = x.spec.endpoint.split("/chat/completions")[0]
-    await x.request_json("GET", base.rstrip("/") + "/models", headers=bearer(x.key))
+    doc, _resp = await x.request_json("GET", base.rstrip("/") + "/models", headers=bearer(x.key))
+    names = model_ids(doc)
+    if names and x.spec.model and not _host(x.spec).endswith("azure.com") and not listed(x.spec.model, names):
+        raise not_listed(x.spec.model)
+
+
+def model_ids(doc: Any) -> set[str] | None:
+    """The ids of an OpenAI-style model list when it is one whole page of them, else None."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("data"), list) or doc.get("has_more") or doc.get("next"):
+        return None
+    ids = [m.get("id") if isinstance(m, dict) else None for m in doc["data"]]
+    return set(ids) if all(isinstance(i, str) for i in ids) else None
