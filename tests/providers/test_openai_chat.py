@@ -67,6 +67,17 @@ async def test_images_become_content_parts(fake, hub):
         {"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAA"}}]
 
 
+async def test_content_given_as_a_list_of_parts_is_their_text_joined(fake, hub):
+    parts = [{"type": "thinking", "thinking": [{"type": "text", "text": "hmm"}]},
+             {"type": "text", "text": "Hello"}, {"type": "text", "text": " world"}]
+    fake.reply(PATH, Reply(json=completion(parts)))
+    assert (await hub.call(spec(fake), req({"prompt": "Hi"}))).output["text"] == "Hello world"
+    fake.reply(PATH, Reply(chunks=sse(chunk([{"type": "text", "text": "Hel"}]), chunk([{"type": "text", "text": "lo"}], "stop"))))
+    seen = []
+    result = await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True), on_text=seen.append)
+    assert "".join(seen) == "Hello" and result.output["text"] == "Hello"
+
+
 async def test_stream_emits_deltas_and_reads_usage_from_last_chunk(fake, hub):
     fake.reply(PATH, Reply(chunks=sse(chunk("Hel"), chunk("lo"), chunk(" you"), chunk(finish="length"),
                                       chunk(usage={"prompt_tokens": 9, "completion_tokens": 3}, choices=False))))

@@ -72,6 +72,17 @@ def messages(input: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def content_text(content: Any) -> str:
+    """A reply's message content as text: a string, or a list of parts (Mistral and some proxies)
+    whose text parts are joined; other parts (thinking, images) are not the answer's text."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    if not isinstance(content, list):
+        raise ProviderError(ErrorKind.MALFORMED, "the reply's message content is neither text nor a list of parts")
+    return "".join(p if isinstance(p, str) else p.get("text") or "" for p in content
+                   if isinstance(p, str) or (isinstance(p, dict) and p.get("type", "text") == "text"))
+
+
 def tool_calls(message: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"id": c.get("id") or f"call_{i}", "type": "function",
              "function": {"name": (c.get("function") or {}).get("name") or "",
@@ -112,7 +123,7 @@ async def call(x: Exchange) -> AdapterResult:
         doc, resp = await x.request_json("POST", x.spec.endpoint, body=body, headers=headers)
         try:
             choices = sorted(doc["choices"], key=lambda c: c.get("index", 0))
-            outputs = [chat_output(c["message"].get("content") or "", c.get("finish_reason") or "stop",
+            outputs = [chat_output(content_text(c["message"].get("content")), c.get("finish_reason") or "stop",
                                    tool_calls(c["message"]), _logprobs(c)) for c in choices]
         except (KeyError, IndexError, TypeError, AttributeError):
             raise ProviderError(ErrorKind.MALFORMED, "the reply has no choices[0].message") from None
@@ -142,6 +153,8 @@ async def call(x: Exchange) -> AdapterResult:
                 index = choice.get("index") or 0
                 delta = choice.get("delta") or {}
                 text = delta.get("content") or ""
+                if not isinstance(text, str):
+                    text = content_text(text)
                 if streamed.take(index, text, choice.get("finish_reason"),
                                  _logprobs(choice) if choice.get("logprobs") else None):
                     await streamed.emit(index, text)
