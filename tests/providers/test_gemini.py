@@ -64,6 +64,13 @@ async def test_stream_uses_alt_sse_and_keeps_last_usage(fake, hub):
     assert (result.usage.input_tokens, result.usage.output_tokens) == (8, 5)
 
 
+async def test_stream_request_answered_with_one_json_reply_gives_its_text(fake, hub):
+    fake.reply(STREAM, Reply(json=answer("Hola")))  # a proxy that ignored alt=sse
+    seen = []
+    result = await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True), on_text=seen.append)
+    assert seen == ["Hola"] and result.output["text"] == "Hola" and result.usage.input_tokens == 8
+
+
 async def test_stream_with_candidate_count_sends_the_other_candidates_to_on_choice_text(fake, hub):
     def cand(index, text, finish=None):
         c = {"index": index, "content": {"role": "model", "parts": [{"text": text}]}}

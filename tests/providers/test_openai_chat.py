@@ -200,6 +200,20 @@ async def test_reply_without_choices_is_malformed(fake, hub):
     assert err.value.kind == ErrorKind.MALFORMED
 
 
+async def test_stream_request_answered_with_one_json_reply_gives_its_text(fake, hub):
+    fake.reply(PATH, Reply(json=completion("plain json")))  # a server that ignored stream: true
+    seen = []
+    result = await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True), on_text=seen.append)
+    assert seen == ["plain json"] and result.output == {"text": "plain json", "finishReason": "stop"}
+    assert result.usage.output_tokens == 3 and result.request_id == "chatcmpl-9"
+
+
+async def test_stream_with_a_json_content_type_is_still_read_as_a_stream(fake, hub):
+    fake.reply(PATH, Reply(chunks=sse(chunk("Hel"), chunk("lo", "stop")), content_type="application/json"))
+    result = await hub.call(spec(fake), req({"prompt": "Hi"}, stream=True))
+    assert result.output["text"] == "Hello"
+
+
 async def test_stream_cut_off_midway_keeps_partial_text(fake, hub):
     fake.reply(PATH, Reply(chunks=sse(chunk("Once"), chunk(" upon"), done=False), cut=True))
     seen = []

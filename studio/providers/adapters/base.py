@@ -192,9 +192,28 @@ class Exchange:
                           on_open: Callable[[StreamReply | httpx.Response], None] | None = None
                           ) -> AsyncIterator[list[tuple[str, Any]]]:
         """The events of `sse`, a network read's worth at a time: an adapter that loops over
-        each list resumes this generator once per read, not once per token."""
+        each list resumes this generator once per read, not once per token. A server that
+        ignored the request for a stream and answered with one JSON document (its content type
+        says so, and it does not begin as SSE does) gives one event, named "json": that document."""
         event, data = "message", []
-        async for lines in self.line_batches("POST", url, body=body, headers=headers, on_open=on_open):
+        sniffing = False  # a JSON content type: its first line says which it is
+        plain: list[str] | None = None  # the lines of a JSON document, once it is seen to be one
+
+        def opened(resp: StreamReply | httpx.Response) -> None:
+            nonlocal sniffing
+            sniffing = is_json_type(resp.headers.get("content-type"))
+            if on_open:
+                on_open(resp)
+
+        async for lines in self.line_batches("POST", url, body=body, headers=headers, on_open=opened):
+            if sniffing:
+                first = next((line for line in lines if line.strip()), None)
+                if first is not None:
+                    sniffing = False
+                    plain = None if first.startswith(SSE_FIELDS) else []
+            if plain is not None:
+                plain += lines
+                continue
             events = []
             for line in lines:
                 if line.startswith("data:"):
@@ -214,7 +233,9 @@ class Exchange:
                     event = line[6:].strip()
             if events:
                 yield events
-        if data:
+        if plain is not None:
+            yield [("json", self._parse("\n".join(plain)))]
+        elif data:
             yield [(event, self._parse("\n".join(data)))]
 
     async def ndjson(self, url: str, *, body: Any, headers: dict | None = None,
@@ -244,6 +265,16 @@ class Exchange:
     def cut_off(self, what: str) -> ProviderError:
         """The stream ended cleanly but before its documented end marker."""
         return ProviderError(ErrorKind.MALFORMED, f"the stream ended before {what}", partial_text=self.partial)
+
+
+# what a line of an event stream begins with (a comment begins with ":")
+SSE_FIELDS = ("data:", "event:", "id:", "retry:", ":")
+
+
+def is_json_type(content_type: str | None) -> bool:
+    """Whether a Content-Type names JSON (application/json, or a +json type)."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
 
 
 def chat_output(text: str, finish: str, calls: list[dict[str, Any]],

@@ -106,6 +106,21 @@ def _merge_tool_deltas(calls: dict[int, dict[str, Any]], deltas: list[dict[str, 
         c["function"]["arguments"] += fn.get("arguments") or ""
 
 
+def _as_chunk(doc: Any) -> dict[str, Any]:
+    """A whole reply to a stream request (from a server that ignored stream: true) as the one
+    chunk of a stream: each choice's message as its delta, its tool calls indexed as deltas are."""
+    if isinstance(doc, dict) and doc.get("error"):
+        return doc
+    try:
+        choices = [{**c, "delta": {**c["message"], "tool_calls": [
+            {**t, "index": i} for i, t in enumerate(c["message"].get("tool_calls") or [])]}} for c in doc["choices"]]
+    except (KeyError, TypeError, AttributeError):
+        raise ProviderError(ErrorKind.MALFORMED, "the reply has no choices[0].message") from None
+    if not choices:
+        raise ProviderError(ErrorKind.MALFORMED, "the reply has no choices[0].message")
+    return {**doc, "choices": choices}
+
+
 def usage(doc: Any) -> Usage | None:
     if not isinstance(doc, dict):
         return None
@@ -144,6 +159,8 @@ async def call(x: Exchange) -> AdapterResult:
             if data == "[DONE]":
                 done = True  # read on to the end of the body, so the connection can be reused
                 continue
+            if _event == "json":  # the whole reply: the server ignored stream: true
+                data, done = _as_chunk(data), True
             if not isinstance(data, dict):
                 continue
             if data.get("error"):
