@@ -23,7 +23,8 @@ def register(sub) -> None:
     p.add_argument("--type", dest="model_type")
     p.add_argument("--provider")
     p.add_argument("--tag")
-    p.add_argument("--max-price", type=amount, help="USD per million tokens")
+    p.add_argument("--max-price", type=amount,
+                   help="USD per million tokens (a model that charges per call has no such price and is left out)")
     p.add_argument("--max-latency", type=whole_number(0), help="milliseconds")
     p.add_argument("--policy", choices=["public", "organization", "private"])
     p.add_argument("--health", choices=get_args(HealthState))

@@ -7,7 +7,6 @@ from typing import Callable
 
 from nicegui import ui
 
-from studio.formats import data_size
 from studio.registry.discover import Found, discover_ollama, ollama_base
 from studio.ui.threads import io_bound
 from studio.ui.widgets import notify_error
@@ -46,7 +45,7 @@ def open_discover_dialog(studio, on_registered: Callable[[], object]) -> None:
             for f in found:
                 with ui.row().classes("w-full items-center gap-3").props(f"data-testid=discovered-{f.name}"):
                     ui.label(f.name).classes("font-medium min-w-[12rem]")
-                    ui.label(" · ".join(x for x in (data_size(f.size_bytes), f.family, f.parameter_size, f.quantization) if x)) \
+                    ui.label(" · ".join(x for x in (f.size_label if f.size_bytes else '', f.family, f.parameter_size, f.quantization) if x)) \
                         .classes("text-sm opacity-70 grow")
                     if f.registered:
                         ui.badge("registered", color="positive").props("outline")
