@@ -5,6 +5,7 @@ Every adapter shares this, so "429 with Retry-After" means the same thing whoeve
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import time
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 
 from studio.providers.errors import ErrorKind, ProviderError
+from studio.secrets.redact import redact
 
 _BY_STATUS = {
     400: ErrorKind.BAD_REQUEST, 401: ErrorKind.AUTH, 402: ErrorKind.QUOTA_EXHAUSTED, 403: ErrorKind.PERMISSION,
@@ -47,18 +49,48 @@ _CONTEXT_RE = re.compile(
     r"|input is too long|exceeds the maximum.*tokens|input validation error: `inputs` tokens", re.I)
 
 
+_DETAIL_LIMIT = 300
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+_HTML_HIDDEN = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.I | re.S)
+_HTML_TAG = re.compile(r"<[^>]*>")
+
+
 def _message(body: Any, text: str) -> str:
+    """The provider's own words for the failure, as one line (the detail of a one-sentence error)."""
+    return _one_line(_body_message(body, text))
+
+
+def _body_message(body: Any, text: str) -> str:
     if isinstance(body, dict):
         err = body.get("error", body)
         if isinstance(err, dict):
-            return str(err.get("message") or err.get("detail") or err.get("type") or "")[:300]
+            return str(err.get("message") or err.get("detail") or err.get("type") or "")
         if isinstance(err, str):
-            return err[:300]
+            return err
         if isinstance(body.get("message"), str):
-            return body["message"][:300]
+            return body["message"]
     if isinstance(body, list) and body and isinstance(body[0], dict):
-        return _message(body[0], text)
-    return text.strip()[:300]
+        return _body_message(body[0], text)
+    return _readable(text)
+
+
+def _readable(text: str) -> str:
+    """A body that is no JSON, as words: an HTML page (a proxy's 502) by its <title>, else its
+    text without markup; plain text (a server's traceback) by its first line."""
+    text = text.strip()
+    if text.startswith("<"):
+        title = _HTML_TITLE.search(text)
+        if title and title.group(1).strip():
+            return html.unescape(title.group(1))
+        return html.unescape(_HTML_TAG.sub(" ", _HTML_HIDDEN.sub(" ", text)))
+    return next((line for line in text.splitlines() if line.strip()), "")
+
+
+def _one_line(message: str) -> str:
+    """Whitespace collapsed, no closing full stop (the sentence adds its own), trimmed; redacted
+    before the trim, so a key the trim would cut in two is still masked whole."""
+    line = " ".join(redact(message).split()).rstrip(".")
+    return line if len(line) <= _DETAIL_LIMIT else line[:_DETAIL_LIMIT - 1].rstrip() + "…"
 
 
 def error_type(body: Any) -> str | None:

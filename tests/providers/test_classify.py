@@ -35,6 +35,42 @@ def test_non_json_error_body_keeps_a_short_detail():
     assert err.kind == ErrorKind.SERVER and "Bad Gateway" in str(err)
 
 
+async def test_an_html_or_plain_text_error_page_reads_as_one_line(fake, hub):
+    """nginx's 502 page printed its eight lines of markup, a text/plain 500 its traceback."""
+    from studio.providers.errors import ProviderError
+
+    spec = make_spec("openai-chat", fake.url("/v1/chat/completions"))
+    nginx = ("<html>\n<head><title>502 Bad Gateway</title></head>\n<body>\n<center><h1>502 Bad Gateway</h1>"
+             "</center>\n<hr><center>nginx</center>\n</body>\n</html>\n")
+    traceback = "Internal Server Error\nTraceback (most recent call last):\n  File x\nValueError: boom"
+    untitled = "<!DOCTYPE html>\n<html><body>\n<h1>Service &amp; gateway</h1>\n<p>down.</p></body></html>"
+    for body, ctype, words in ((nginx, "text/html", "502 Bad Gateway"), (traceback, "text/plain", "Internal Server Error"),
+                               (untitled, "text/html", "Service & gateway down")):
+        fake.reply("/v1/chat/completions", Reply(status=502, raw=body, content_type=ctype))
+        with pytest.raises(ProviderError) as err:
+            await hub.call(spec, req({"prompt": "Hi"}))
+        assert str(err.value).endswith(f"(HTTP 502) — {words}.")
+
+
+async def test_a_key_echoed_where_a_long_error_body_is_trimmed_stays_masked(fake):
+    """The detail was trimmed to 300 characters before redaction, so a key the trim cut in two
+    no longer matched and its first part showed."""
+    from studio.providers.errors import ProviderError
+    from studio.providers.hub import ProviderHub
+    from studio.recording import MemoryRecorder
+    from tests.providers.conftest import DictKeys
+
+    key = "zq-LOCAL-0123456789abcdefghij"  # no well-known key shape: masked only as the key it is
+    hub = ProviderHub(keys=DictKeys({"TEST_KEY": key}), recorder=MemoryRecorder())
+    try:
+        fake.reply("/v1/chat/completions", Reply(status=500, raw="x" * 290 + f" {key} rejected", content_type="text/plain"))
+        with pytest.raises(ProviderError) as err:
+            await hub.call(make_spec("openai-chat", fake.url("/v1/chat/completions")), req({"prompt": "Hi"}))
+    finally:
+        await hub.aclose()
+    assert "zq-LOCAL" not in str(err.value) and "\n" not in str(err.value)
+
+
 async def test_unexpected_reply_shape_is_malformed_not_a_crash(fake, hub):
     from studio.providers.errors import ProviderError
 
