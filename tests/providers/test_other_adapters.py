@@ -76,6 +76,23 @@ async def test_generic_http_sandbox_refuses_unsafe_template(fake, hub):
     with pytest.raises(ProviderError) as err:
         await hub.call(s, req({"text": "x"}))
     assert err.value.kind == ErrorKind.INVALID_INPUT and fake.requests == []
+    assert str(err.value).endswith("is unsafe.")  # one full stop, where the sandbox's own and ours made ".."
+
+
+async def test_generic_http_template_naming_a_missing_field_is_invalid_input_and_costs_nothing(fake, hub):
+    """`tojson` of a field the input lacks raised a TypeError, which read as the provider's malformed
+    reply: recorded unpriced though nothing was sent, and retried."""
+    s = http_spec(fake, body='{"q": {{ input.prompt | tojson }}}')
+    with pytest.raises(ProviderError) as err:
+        await hub.call(s, req({"text": "x"}))
+    assert err.value.kind == ErrorKind.INVALID_INPUT and not err.value.retryable and fake.requests == []
+    assert "'prompt'" in str(err.value) and "StrictUndefined" not in str(err.value)
+    keyless = http_spec(fake, headers={"X-Token": "{{key}}"})
+    keyless = keyless.model_copy(update={"key_ref": None})
+    with pytest.raises(ProviderError) as err:
+        await hub.call(keyless, req({"text": "x"}))
+    assert err.value.kind == ErrorKind.KEY_MISSING and fake.requests == []
+    assert [record.cost_usd for record, _, _ in hub.recorder.calls] == [0.0, 0.0]  # not sent: $0, not unpriced
 
 
 async def test_generic_http_output_expression_finds_nothing(fake, hub):

@@ -15,17 +15,36 @@ _env = None
 
 
 def _render(template: str, input: dict[str, Any], params: dict[str, Any]) -> str:
+    """The body, or INVALID_INPUT: a template the input cannot fill is refused before anything
+    is sent (so the call costs nothing, and no retry would fill it)."""
     global _env
     import jinja2
     from jinja2.sandbox import SandboxedEnvironment
 
     if _env is None:
         _env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
-        _env.filters["tojson"] = lambda v: json.dumps(v, ensure_ascii=False)
+        _env.filters["tojson"] = _tojson
     try:
         return _env.from_string(template).render(input=input, params=params)
-    except jinja2.TemplateError as e:
-        raise ProviderError(ErrorKind.INVALID_INPUT, f"the body template could not be filled: {e}") from None
+    except jinja2.UndefinedError as e:
+        raise _unfilled(f"{e}; give the input that field or change the model's body template") from None
+    except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as e:
+        raise _unfilled(str(e)) from None
+
+
+def _tojson(value: Any) -> str:
+    """JSON of a value; a missing one (StrictUndefined) fails as undefined, where json.dumps
+    raised a TypeError that read as the provider's malformed reply."""
+    import jinja2
+
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _unfilled(reason: str) -> ProviderError:
+    return ProviderError(ErrorKind.INVALID_INPUT, f"the body template could not be filled: {reason.rstrip('.')}",
+                         sent=False)
 
 
 def _headers(x: Exchange) -> dict[str, str]:
@@ -33,7 +52,8 @@ def _headers(x: Exchange) -> dict[str, str]:
     for name, value in (x.spec.http.headers if x.spec.http else {}).items():
         if "{{key}}" in value:
             if not x.key:
-                raise ProviderError(ErrorKind.KEY_MISSING, f"header {name} needs a key; set keyRef on the model")
+                raise ProviderError(ErrorKind.KEY_MISSING, f"header {name} needs a key; set keyRef on the model",
+                                    sent=False)
             value = value.replace("{{key}}", x.key)
         out[name] = value
     return out
