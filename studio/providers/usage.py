@@ -29,11 +29,17 @@ def _chars(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False))
 
 
+def _tokens(chars: int) -> int:
+    """About four characters a token, and any text at least one: "ok" rounded down to none,
+    and its output cost went missing."""
+    return max(1, chars // 4) if chars else 0
+
+
 def estimate(input: dict[str, Any], output: dict[str, Any]) -> Usage:
-    """About four characters a token: rough, and marked so."""
+    """Rough, and marked so."""
     text_in = {k: v for k, v in input.items() if k != "images"}
     out = output.get("text") if isinstance(output.get("text"), str) else ("" if "vectors" in output else output)
-    return Usage(input_tokens=max(1, _chars(text_in) // 4), output_tokens=_chars(out) // 4, source="estimate")
+    return Usage(input_tokens=_tokens(_chars(text_in)), output_tokens=_tokens(_chars(out)), source="estimate")
 
 
 def believable(usage: Usage) -> bool:

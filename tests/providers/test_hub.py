@@ -115,6 +115,14 @@ async def test_token_counts_no_call_can_have_give_way_to_the_estimate(fake, hub,
     assert hub.recorder.calls[-1][0].usage == result.usage
 
 
+async def test_an_estimate_counts_a_short_output_as_a_token(fake, hub):
+    """"ok" is two characters, which rounded down to no output token: its output cost was missing."""
+    fake.reply(PATH, Reply(json={"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]}))
+    result = await hub.call(llm(fake, prices={"input_per_token": 1e-6, "output_per_token": 2e-6}), req({"prompt": "x"}))
+    assert result.usage.source == "estimate" and result.usage.output_tokens == 1
+    assert result.cost.usd == pytest.approx(3e-6 + 2e-6)
+
+
 async def test_record_carries_context_and_content(fake, hub):
     fake.reply(PATH, Reply(json=OK, headers={"x-request-id": "r"}))
     ctx = CallContext(pipeline_id="p", run_id="run1", node_id="n1", fell_back_from="a/b", routing_reason="fallback")
