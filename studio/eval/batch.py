@@ -519,9 +519,9 @@ class Tally:
         if row.get("costUsd") is not None:
             self.priced += 1
             self.cost += row["costUsd"]
-        # an answer nobody knows the price of, or one from a run with such a call: never counted
-        # as $0 (a failed row is counted as failed, its cost the part that is known)
-        if row["status"] == "succeeded" and (row.get("costUsd") is None or row.get("unpricedCalls")):
+        # a row with a call nobody knows the price of (an answer without a price, or an attempt
+        # that failed after it was sent), whether the row then failed or not: never counted as $0
+        if row.get("costUsd") is None or row.get("unpricedCalls"):
             self.unpriced += 1
         ms = answered_latency(row)
         if ms is not None:
@@ -532,8 +532,7 @@ class Tally:
         done, failed = self.done, self.done - self.succeeded
         pct = functools.partial(percentile, self.latencies)
         return {"done": done, "succeeded": self.succeeded, "failed": failed,
-                # the priced rows' sum (a failed call without a price cost nothing known); None
-                # when rows answered and not one of them had a price
+                # the priced rows' sum; None when rows are done and not one of them had a price
                 "complete": done >= plan.rows, "costUsd": self.cost if self.priced or (done and not self.unpriced) else None,
                 "unpricedRows": self.unpriced, "latencyP50Ms": pct(0.5), "latencyP95Ms": pct(0.95),
                 "errorRate": failed / done if done else None,
@@ -551,13 +550,15 @@ def row_expected(plan: BatchPlan, row: dict) -> dict[str, Any]:
     return {name: row.get(col) for name, col in plan.expected.items()}
 
 
-async def call_model_target(studio, spec, inputs: dict, run_id: str):
+async def call_model_target(studio, spec, inputs: dict, run_id: str,
+                            failed: Callable[[Any], None] = lambda err: None):
     """A model target's row: its call as a model node's with the default policy makes it —
     retried while the error is retryable (a 429 honours its retry-after; each try given the
     hub's 120 s, as a single call is, and all of them three times that), within the model's
     rate limits and circuit breaker (the engine's, shared with every run in the process; a Ray
     job's, with all its workers). Raises the last ProviderError. With a single attempt, a
-    provider's passing 429 failed the row, and a model that was down was called for every row."""
+    provider's passing 429 failed the row, and a model that was down was called for every row.
+    `failed(error)` hears of every attempt that failed."""
     from studio.engine.resilience import BreakerOpen, DeadlinePassed
     from studio.providers.errors import ErrorKind, ProviderError
     from studio.providers.hub import DEFAULT_TIMEOUT_S, CallContext
@@ -573,18 +574,22 @@ async def call_model_target(studio, spec, inputs: dict, run_id: str):
         request = CallRequest(model_id=spec.id, input=inputs, timeout_s=min(policy.timeout_s, left_s))
         return await studio.providers.call(spec, request, context=CallContext(run_id=run_id))
     try:
-        return await studio.engine.call_with_retries(spec, attempt, retries=policy.retries,
+        return await studio.engine.call_with_retries(spec, attempt, retries=policy.retries, failed=failed,
                                                      deadline=time.monotonic() + policy.all_attempts_s)
     except BreakerOpen:
-        raise ProviderError(ErrorKind.OVERLOADED, "circuit breaker open", model_id=spec.id) from None
+        raise ProviderError(ErrorKind.OVERLOADED, "circuit breaker open", model_id=spec.id, sent=False) from None
     except DeadlinePassed:
-        raise ProviderError(ErrorKind.TIMEOUT, "the row's deadline passed", model_id=spec.id) from None
+        raise ProviderError(ErrorKind.TIMEOUT, "the row's deadline passed", model_id=spec.id, sent=False) from None
 
 
 async def model_target_row(studio, spec, inputs: dict, run_id: str, *, use_cache: bool) -> dict[str, Any]:
     """A model target's row, answered as a model node with the default policy would be: from the
     output cache where the call is deterministic and was made before (unless `use_cache` is
-    off), else by `call_model_target`, its answer then kept in the cache."""
+    off), else by `call_model_target`, its answer then kept in the cache. Its cost is counted as
+    a model node's: every attempt that failed after it was sent is an unpriced call, so a row
+    that failed so is unpriced, and one whose attempts were all refused before sending (a
+    circuit open) is $0."""
+    from studio.providers.errors import ProviderError
     from studio.engine.cache import hit_record
 
     key = studio.engine.output_cache_key(spec, {}, inputs)
@@ -594,11 +599,22 @@ async def model_target_row(studio, spec, inputs: dict, run_id: str, *, use_cache
             studio.engine.recorder.record_call(hit_record(spec, hit, run_id=run_id, node_id=None), inputs, hit["output"])
             return {"status": "succeeded", "output": hit["output"], "error": None, "costUsd": 0.0, "latencyMs": 0.0,
                     "cachedNodes": 1}
-    result = await call_model_target(studio, spec, inputs, run_id)
+    started = time.perf_counter()
+    sent_and_failed = 0
+
+    def failed(error: ProviderError) -> None:
+        nonlocal sent_and_failed
+        sent_and_failed += error.sent
+    try:
+        result = await call_model_target(studio, spec, inputs, run_id, failed)
+    except ProviderError as e:
+        return {"status": "failed", "output": None, "error": f"{type(e).__name__}: {e}",
+                "costUsd": None if sent_and_failed else 0.0, "unpricedCalls": sent_and_failed,
+                "latencyMs": (time.perf_counter() - started) * 1000}
     if key:
         studio.engine.keep_answer(key, spec, result)
     return {"status": "succeeded", "output": result.output, "error": None, "costUsd": result.cost.usd,
-            "latencyMs": result.latency_ms}
+            "unpricedCalls": sent_and_failed + (result.cost.usd is None), "latencyMs": result.latency_ms}
 
 
 async def run_row(studio, plan: BatchPlan, index: int, row: dict, pipeline=None) -> dict[str, Any]:
@@ -621,9 +637,9 @@ async def run_row(studio, plan: BatchPlan, index: int, row: dict, pipeline=None)
         else:
             out.update(await model_target_row(studio, studio.models.get(plan.target), inputs, run_id,
                                               use_cache=plan.use_cache))
-    except UserError as e:
-        out.update(status="failed", output=None, error=str(e), costUsd=None, latencyMs=(time.perf_counter() - t0) * 1000)
-    except Exception as e:  # a provider error on a model target: the row fails, the batch goes on
+    except UserError as e:  # refused before any call (an invalid pipeline, a key not set): $0
+        out.update(status="failed", output=None, error=str(e), costUsd=0.0, latencyMs=(time.perf_counter() - t0) * 1000)
+    except Exception as e:  # what no one foresaw: the row fails, its cost not known, the batch goes on
         out.update(status="failed", output=None, error=f"{type(e).__name__}: {e}", costUsd=None,
                    latencyMs=(time.perf_counter() - t0) * 1000)
     return out

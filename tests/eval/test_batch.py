@@ -513,16 +513,46 @@ async def test_a_chat_model_takes_a_text_column_and_data_it_cannot_take_is_refus
         "review. Name a column 'text' or 'prompt' or 'messages', or map one with 'iom datasets map ID --input NAME=COLUMN'.")
 
 
-def test_an_unpriced_row_is_an_answered_one_and_a_failed_row_is_counted_as_failed():
-    plan = batch_module.BatchPlan(id="b", target="p", kind="pipeline", data="d.csv", dataset_id=None, rows=4,
+def test_an_unpriced_row_is_one_with_a_call_of_unknown_cost_whether_it_answered_or_failed():
+    """A failed row whose call was sent and failed was left out of the unpriced rows, so a batch
+    whose every call failed so said it cost $0."""
+    plan = batch_module.BatchPlan(id="b", target="p", kind="pipeline", data="d.csv", dataset_id=None, rows=5,
                                   inputs={}, expected={})
     rows = [{"status": "succeeded", "costUsd": 0.002, "unpricedCalls": 0},
             {"status": "succeeded", "costUsd": 0.001, "unpricedCalls": 1},  # answered, one call's price unknown
             {"status": "failed", "costUsd": None, "unpricedCalls": 1},  # its failed call was sent: cost unknown
+            {"status": "failed", "costUsd": 0.004, "unpricedCalls": 1},  # a priced node, then a sent call failed
             {"status": "failed", "costUsd": 0.0, "unpricedCalls": 0}]  # refused before anything was sent
     agg = batch_module.Tally.of(rows).result(plan)
-    assert (agg["succeeded"], agg["failed"], agg["unpricedRows"]) == (2, 2, 1)
-    assert round(agg["costUsd"], 6) == 0.003
+    assert (agg["succeeded"], agg["failed"], agg["unpricedRows"]) == (2, 3, 3)
+    assert round(agg["costUsd"], 6) == 0.007
+    only_sent_failures = batch_module.Tally.of(rows[2:3]).result(plan)
+    assert only_sent_failures["costUsd"] is None and only_sent_failures["unpricedRows"] == 1
+
+
+async def test_a_model_targets_failed_rows_cost_what_is_known(iom_home, memory_keyring):
+    """A row whose calls reached the provider and failed is unpriced (it was a failed row at
+    cost unknown, counted as no unpriced row: the batch said $0); one the circuit breaker
+    refused before anything was sent costs $0 (it said unpriced)."""
+    from tests.fakes.provider_server import FakeProvider, Reply
+    from tests.ui.fake_chat import CHAT_PATH, save_loopback_model
+
+    s = Studio(iom_home)
+    try:
+        with FakeProvider() as fake:
+            save_loopback_model(s, fake)
+            fake.reply(CHAT_PATH, lambda req: Reply(status=500, json={"error": {"message": "boom"}}))
+            plan = plan_batch(s, "loop/chat", str(_prompts(iom_home, 3, "prompt")), concurrency=1)
+            agg = await run_batch(s, plan)
+            rows = load_rows(iom_home, plan.id)
+            # the breaker opens after 5 failures in a row: row 0 sends 3 attempts, row 1 two (its third
+            # refused), row 2 none
+            assert len(fake.requests) == 5 and agg["failed"] == 3
+            assert [(rows[i]["costUsd"], rows[i]["unpricedCalls"]) for i in range(3)] == [(None, 3), (None, 2), (0.0, 0)]
+            assert agg["unpricedRows"] == 2 and agg["costUsd"] == 0.0
+        await s.aclose()
+    finally:
+        s.close()
 
 
 async def test_a_model_targets_rows_are_retried_and_share_the_models_breaker(iom_home, memory_keyring):
