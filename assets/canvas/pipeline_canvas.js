@@ -122,9 +122,14 @@ export default {
   mounted() {
     this._unload = (e) => { if (this.dirty) { e.preventDefault(); e.returnValue = ""; } };
     window.addEventListener("beforeunload", this._unload);
+    // Keys pressed with nothing focused (the page's body, after a deleted node or a toolbar
+    // button took the focus away) still reach the canvas: Ctrl+Z right after Delete undid nothing.
+    this._bodyKey = (e) => { if (document.activeElement === document.body) this.onKey(e); };
+    document.addEventListener("keydown", this._bodyKey);
   },
   unmounted() {
     window.removeEventListener("beforeunload", this._unload);
+    document.removeEventListener("keydown", this._bodyKey);
     if (this._resize) this._resize.disconnect();
     this.endPaletteDrag();
   },
@@ -240,6 +245,7 @@ export default {
       if (e.key === "Delete" || e.key === "Backspace") {
         if (this.selectedNodes.size || this.selectedEdges.size) {
           this.$emit("delete_items", { nodes: [...this.selectedNodes], edges: [...this.selectedEdges] });
+          this.$el.focus({ preventScroll: true });  // the focused node is about to go
           e.preventDefault();
         }
       } else if (mod && e.key.toLowerCase() === "z") {

@@ -150,3 +150,31 @@ def test_multi_select_with_control_click_and_delete_both(screen: Screen):
     screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=undo]").click()
     wait_nodes(screen, 5)
     wait_edges(screen, 5)
+
+
+def test_undo_right_after_a_delete_and_of_a_rename(screen: Screen):
+    """Ctrl+Z after Delete undid nothing (the deleted node had the focus, then the page's body);
+    an undone rename left the new name in the name box and the titles, and leaving the box
+    then renamed the pipeline again."""
+    screen.open("/pipelines/content-enhancement")
+    wait_nodes(screen, 5)
+    select_node(screen, "check")
+    ActionChains(screen.selenium).send_keys(Keys.DELETE).perform()
+    wait_nodes(screen, 4)
+    ActionChains(screen.selenium).key_down(Keys.CONTROL).send_keys("z").key_up(Keys.CONTROL).perform()
+    wait_nodes(screen, 5)
+    assert "check" in node_ids(screen)
+
+    name = screen.selenium.find_element(By.XPATH, "//*[@data-testid='pipeline-name']/descendant-or-self::input")
+    original = name.get_attribute("value")
+    name.send_keys(Keys.CONTROL, "a")
+    name.send_keys("Renamed X")
+    select_node(screen, "draft")  # leaving the box renames
+    screen.wait_for(lambda: screen.selenium.title.startswith("Renamed X"))
+    screen.click("undo")
+    screen.wait_for(lambda: name.get_attribute("value") == original)
+    assert screen.selenium.title.startswith(original)
+    name.click()
+    select_node(screen, "draft")  # in and out of the box, nothing typed: no rename
+    screen.wait(0.5)
+    assert name.get_attribute("value") == original and screen.selenium.title.startswith(original)

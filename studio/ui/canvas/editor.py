@@ -107,6 +107,10 @@ class PipelineEditor:
     def redraw(self) -> None:
         self.canvas.set_graph(self.session.view(), dirty=self.session.dirty)
         self._refresh_toolbar()
+        name = self.session.pipeline.name
+        if self.name_input.value != name:  # an undone (or redone) rename: the box and titles follow
+            self.name_input.value = name
+            retitle(name)
         run_panel = getattr(self, "run_panel", None)
         if run_panel is not None:
             run_panel.sync_form()
