@@ -178,3 +178,24 @@ def test_undo_right_after_a_delete_and_of_a_rename(screen: Screen):
     select_node(screen, "draft")  # in and out of the box, nothing typed: no rename
     screen.wait(0.5)
     assert name.get_attribute("value") == original and screen.selenium.title.startswith(original)
+
+
+def test_an_emptied_timeout_or_retries_keeps_the_saved_one_and_says_so(screen: Screen):
+    """Emptied, the timeout said "policy.timeout_s: Input should be a valid number" and stayed
+    blank on screen while 60 s was kept; emptied retries became 0 without a word."""
+    screen.open("/pipelines/content-enhancement")
+    wait_nodes(screen, 5)
+    select_node(screen, "improve")
+    before = saved("content-enhancement").node("improve").policy
+    for label, kept in (("Timeout (s)", f"{before.timeout_s:g}"), ("Retries", str(before.retries))):
+        box = field(screen, label)
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(Keys.BACKSPACE)
+        field(screen, "Prompt template").click()  # leaving the field applies it
+        screen.wait_for(lambda: box.get_attribute("value") == kept)
+    screen.should_contain(f"A node needs a timeout; it stays {before.timeout_s:g} s.")
+    screen.should_contain(f"A node needs a number of retries; it stays {before.retries}.")
+    screen.should_not_contain("timeout_s")
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=save]").click()
+    screen.wait(1.0)
+    assert saved("content-enhancement").node("improve").policy == before

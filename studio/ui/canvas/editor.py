@@ -275,6 +275,22 @@ class PipelineEditor:
         if "prompt" in changes and node is not None and getattr(self, "_vars_label", None) is not None:
             self._vars_label.set_text(self._variables_text(node.prompt))
 
+    def _apply_policy_number(self, node_id: str, field, name: str, what: str, unit: str = "") -> None:
+        """A policy number left empty keeps the saved one and says so: a node always has one (an
+        emptied timeout said "policy.timeout_s: Input should be a valid number" and stayed empty
+        on screen; emptied retries became 0 without a word)."""
+        node = self.session.pipeline.node(node_id)
+        if node is None:
+            return
+        if field.value is None:
+            kept = getattr(node.policy, name)
+            field.value = kept
+            ui.notify(f"A node needs {what}; it stays {kept:g}{' ' + unit if unit else ''}.", type="warning")
+            return
+        value = int(field.value) if name == "retries" else field.value
+        if value != getattr(node.policy, name):
+            self._apply_node(node_id, {"policy": {name: value}})
+
     @staticmethod
     def _variables_text(prompt: str | None) -> str:
         variables = template_variables(prompt)
@@ -359,9 +375,9 @@ class PipelineEditor:
             ui.label("Policy").classes("text-sm font-semibold mt-2")
             with ui.row().classes("w-full no-wrap gap-2"):
                 ui.number("Timeout (s)", value=pol.timeout_s, min=0.1).props("dense").classes("w-1/2") \
-                    .on("blur", lambda e: self._apply_node(nid, {"policy": {"timeout_s": e.sender.value}}))
+                    .on("blur", lambda e: self._apply_policy_number(nid, e.sender, "timeout_s", "a timeout", "s"))
                 ui.number("Retries", value=pol.retries, min=0, max=10, precision=0).props("dense").classes("w-1/2") \
-                    .on("blur", lambda e: self._apply_node(nid, {"policy": {"retries": int(e.sender.value or 0)}}))
+                    .on("blur", lambda e: self._apply_policy_number(nid, e.sender, "retries", "a number of retries"))
             ui.select(model_options, value=list(pol.fallback), label="Fallback models (in order)", multiple=True) \
                 .props("dense use-chips").classes("w-full") \
                 .on_value_change(lambda e: self._apply_node(nid, {"policy": {"fallback": list(e.value or [])}}))
