@@ -84,6 +84,9 @@ def validate_against(pipeline: Pipeline, registered: list[ModelSpec],
     for n in pipeline.nodes:
         if n.kind in ("model", "capability") and n.id in graph.incoming:
             _check_required_inputs(nodes, out_ports, n, specs, graph, add)
+        if n.kind == "output" and not graph.incoming.get(n.id):  # a run would succeed and show nothing
+            add(n.id, "is an output with nothing connected to it; connect the node whose result you want to it, "
+                      "or delete it")
     return problems
 
 

@@ -52,7 +52,9 @@ async def test_all_problems_at_once_on_the_right_ids(engine, registry, fake):
     assert "number output 'score' into the array input 'images'" in problems["e8"][0]
     assert "teleport" in problems["cap"][0]
     assert "ends on input node" in problems["e9"][0]
-    assert "in" not in problems and "out" not in problems
+    assert "in" not in problems
+    assert problems["out"] == ["is an output with nothing connected to it; connect the node whose result you want "
+                               "to it, or delete it"]  # a run would succeed and show nothing
     with pytest.raises(PipelineInvalid, match="pipeline bad is not valid: .*more\\); fix it before running"):
         await engine.run(p, {"text": "x"})
     assert fake.requests == []
