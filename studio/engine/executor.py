@@ -34,7 +34,7 @@ from studio.errors import UserError, jmespath_fault
 from studio.jsonread import check_shape
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.providers.hub import CallContext
-from studio.secrets import read_keys
+from studio.secrets import read_keys, redactor
 from studio.spec.base import utcnow, utcnow_exact
 from studio.spec.calls import CallRequest, CallResult, Usage
 from studio.spec.fit import schema_problem
@@ -1000,7 +1000,10 @@ class _Run:
         self._publish({"type": "run", "status": rec.status, "wallMs": rec.wall_ms, "costUsd": rec.cost_usd})
         kept = {n: self.outputs[n] for n, r in rec.nodes.items() if r.status in ("succeeded", "cached") and n in self.outputs}
         if kept and self.options.keep_outputs:
-            self.engine.keep_outputs(self.pipeline.id, json.dumps(kept, ensure_ascii=False, default=str))
+            text = json.dumps(kept, ensure_ascii=False, default=str)
+            if not redactor.is_clean(text):  # a key a provider echoed, or one typed into the input
+                text = json.dumps(redactor.data(kept), ensure_ascii=False, default=str)
+            self.engine.keep_outputs(self.pipeline.id, text)
 
 
 __all__ = ["Engine", "MissingKeys", "ModelCaller", "PipelineInvalid", "RunOptions"]

@@ -207,14 +207,17 @@ class ProviderHub:
         if tps is None and usage.output_tokens and usage.source == "provider":
             gen_s = (ended - x.first_token_at) if x.first_token_at and request.stream else (ended - started)
             tps = usage.output_tokens / gen_s if gen_s > 0 else None
+        # a provider's request id is its to word: one that echoed the key into it (x-request-id)
+        # put the key in the records, the exports and `iom invoke --json`
+        request_id = redact(got.request_id) if got.request_id else None
         result = CallResult(
             model_id=spec.id, output=got.output, usage=usage, cost=cost(spec, usage), latency_ms=latency,
             ttft_ms=ttft, overhead_ms=max(0.0, latency - (x.wait_s + callback_s) * 1000),
-            finish_reason=got.finish_reason, request_id=got.request_id, tokens_per_second=tps,
+            finish_reason=got.finish_reason, request_id=request_id, tokens_per_second=tps,
             raw_request=got.raw_request, raw_response=got.raw_response)
         record = self._record(spec, request, context, started, x, callback_s,
                               latency_ms=latency, ttft_ms=ttft, usage=usage, cost_usd=result.cost.usd,
-                              request_id=got.request_id)
+                              request_id=request_id)
         self.recorder.record_call(record, request.input, got.output)
         return result
 

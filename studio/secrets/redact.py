@@ -6,6 +6,7 @@ import json
 import re
 import threading
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 MASK = "••••"
 
@@ -17,6 +18,11 @@ _KEY_PREFIXES = tuple(prefix for prefix, _ in _SHAPES)
 _KEY_SHAPES = re.compile("(" + "|".join(re.escape(prefix) + rest for prefix, rest in _SHAPES) + ")")
 _AUTH_WORD = "bearer"  # any case: a text without it skips the regex below
 _AUTH_HEADER = re.compile(rf"(?i)({_AUTH_WORD}\s+)([A-Za-z0-9._~+/=-]{{8,}})")
+
+
+def has_key_shape(text: str) -> bool:
+    """Whether the text holds something shaped like a provider's key (sk-…, AIza…, hf_…)."""
+    return _KEY_SHAPES.search(text) is not None
 
 
 class Redactor:
@@ -32,7 +38,9 @@ class Redactor:
     def remember(self, value: str | None) -> None:
         if value and len(value) >= 4 and value not in self._values:
             with self._lock:
-                self._values.add(value)
+                # and as a URL spells it: a provider that echoes the request's URL (Gemini's
+                # ?key=) or a query string writes 'Secret%21' for 'Secret!'
+                self._values.update({value, quote(value, safe=""), quote_plus(value)})
                 self._longest_first = tuple(sorted(self._values, key=len, reverse=True))
                 self._as_json = tuple(json.dumps(v, ensure_ascii=False)[1:-1] for v in self._longest_first)
 

@@ -29,7 +29,7 @@ from keyring.backends import fail
 from studio.atomic import write_json
 from studio.errors import UserError
 from studio.paths import data_home
-from studio.secrets.redact import redactor
+from studio.secrets.redact import has_key_shape, redactor
 from studio.spec.base import is_studio_own
 
 SERVICE = "iom-studio"
@@ -76,6 +76,10 @@ NO_BACKEND_HELP = (
     "(on Linux: install gnome-keyring and dbus, and run inside a desktop session or "
     "'dbus-run-session'), or set the key as an environment variable such as OPENAI_API_KEY."
 )
+
+
+UNLOCK_HELP = ("unlock it (log in to the desktop session, or unlock the 'login' keyring in your keyring manager) "
+               "and try again.")
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,8 @@ class KeyStore:
             raise UserError(NO_BACKEND_HELP)
         try:
             keyring.set_password(SERVICE, name, value)
+        except keyring.errors.KeyringLocked:
+            raise UserError(f"the keyring is locked, so {name} was not stored; {UNLOCK_HELP}") from None
         except Exception as e:  # noqa: BLE001 - a backend's own errors (secretstorage's, D-Bus's) too
             raise UserError(f"the keyring refused to store {name} ({type(e).__name__}); {NO_BACKEND_HELP}") from None
         redactor.remember(value)
@@ -245,6 +251,8 @@ class KeyStore:
         except keyring.errors.PasswordDeleteError:
             if name not in self._names():
                 raise UserError(f"there is no stored key named {name}.") from None
+        except keyring.errors.KeyringLocked:
+            raise UserError(f"the keyring is locked, so {name} was not deleted; {UNLOCK_HELP}") from None
         except Exception as e:  # noqa: BLE001 - a backend's own errors
             raise UserError(f"the keyring could not delete {name} ({type(e).__name__}); {NO_BACKEND_HELP}") from None
         finally:
@@ -318,10 +326,13 @@ def _said_unreadable(e: Exception) -> None:
 
 
 def _check_name(name: str) -> None:
+    if has_key_shape(name):  # the key pasted where its name goes: never echoed, never kept as a name
+        raise UserError("that looks like an API key, not a key's name; give the name (e.g. OPENAI_API_KEY) "
+                        "and then the key when asked for it.")
     if not name or len(name) > 128 or not name.replace("_", "").replace("-", "").replace(".", "").isalnum():
         raise UserError(
-            f"{name[:40]!r}{'…' if len(name) > 40 else ''} is not a usable key name; use up to 128 letters, digits "
-            f"and '_', e.g. OPENAI_API_KEY."
+            f"{name[:40]!r}{'…' if len(name) > 40 else ''} is not a usable key name; use up to 128 letters, digits, "
+            f"'_', '-' and '.', e.g. OPENAI_API_KEY."
         )
     if is_studio_own(name):
         raise UserError(f"{name} is the studio's own (IOM_ names are not provider keys); pick another name, "

@@ -48,3 +48,14 @@ async def test_outputs_queued_for_a_data_dir_that_is_gone_are_not_written(tmp_pa
     shutil.rmtree(home)
     kept.write_all()  # what the timer and atexit do
     assert not home.exists()
+
+
+def test_the_kept_outputs_hold_no_key(iom_home):
+    """The file was written as the run's outputs were: a key typed into the input (or echoed by
+    a provider) was kept there in plain text, masked everywhere else."""
+    key = "sk-proj-" + "AAAAQQQQ1111zzzz2222yyyy3333"
+    text = json.dumps({"text": f"Lovely room, cold breakfast, and my key is {key} by mistake."})
+    ran = iom(iom_home, "run", "review-triage", "--input", text, "--no-cache", "--json")
+    assert ran.returncode == 0, ran.stderr
+    kept = (iom_home / "cache" / "runs" / "review-triage.json").read_text("utf-8")
+    assert key not in kept and "my key is ••••" in kept

@@ -80,6 +80,26 @@ def test_bad_names_and_empty_values_are_refused(memory_keyring):
         KeyStore().set("GOOD_NAME", "   ")
 
 
+def test_a_key_given_as_a_keys_name_is_refused_without_being_echoed(memory_keyring, iom_home):
+    """Pasted where the name goes, a key was stored as a name: in keys.json, `iom keys list` and
+    the Settings page."""
+    key = "sk-proj-" + "AAAAQQQQ1111zzzz2222yyyy3333"
+    with pytest.raises(UserError) as refused:
+        KeyStore().set(key, "whatever")
+    assert key not in str(refused.value) and "looks like an API key, not a key's name" in str(refused.value)
+    assert key not in KeyStore().names()
+    for path in iom_home.rglob("*"):
+        assert not path.is_file() or key.encode() not in path.read_bytes()
+
+
+def test_a_remembered_key_is_masked_as_a_url_spells_it_too():
+    """A provider that echoes the request's URL writes 'Secret%21' for 'Secret!': that stayed."""
+    redactor.remember("Zq9Custom!Secret#Val%42")
+    said = redact("internal error for token Zq9Custom!Secret#Val%42 urlenc Zq9Custom%21Secret%23Val%2542 "
+                  "form Zq9Custom%21Secret%23Val%2542")
+    assert "Zq9Custom" not in said and said.count("••••") == 3
+
+
 def test_redaction_masks_remembered_values_and_key_shapes():
     redactor.remember("a-secret-nobody-should-see")
     assert "a-secret-nobody" not in redact("oops: a-secret-nobody-should-see in a log line")

@@ -135,6 +135,17 @@ async def test_record_carries_context_and_content(fake, hub):
     assert 0 <= result.overhead_ms <= result.latency_ms
 
 
+async def test_a_request_id_that_echoes_the_key_is_masked(fake, hub):
+    """A provider (or a proxy before it) that put the key into its request id had it kept as
+    given: in the records, the analytics exports and `iom invoke --json`."""
+    from tests.providers.conftest import SECRET
+
+    fake.reply(PATH, Reply(json={k: v for k, v in OK.items() if k != "id"}, headers={"x-request-id": f"rid-{SECRET}"}))
+    result = await hub.call(llm(fake), req({"prompt": "x"}))
+    rec = hub.recorder.calls[-1][0]
+    assert result.request_id == rec.request_id == "rid-••••"
+
+
 async def test_connection_refused(hub):
     """No connection made, nothing sent: the call cost nothing (its record says $0, not unpriced)."""
     with socket.socket() as s:
