@@ -79,6 +79,17 @@ def studio():
     return _studio
 
 
+def load_pipeline_ref(s, ref: str):
+    """A pipeline named by its file (a .json name, or a path that exists) or by its saved id."""
+    from studio.registry import read_json_file
+    from studio.spec import load_pipeline
+
+    path = Path(ref)
+    if ref.endswith(".json") or path.is_file():
+        return load_pipeline(read_json_file(path))
+    return s.pipelines.get(ref)
+
+
 def progress_bars(enabled: bool):
     """(update(label, done, total), stop): one rich bar a label on stderr (a batch, or each
     variant of an experiment), drawn only when `enabled` (a terminal, no --json); else no-ops."""

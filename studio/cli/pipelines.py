@@ -6,9 +6,8 @@ import sys
 
 from studio.atomic import dumps_stable
 from studio.cli.models import conflict_options, print_backups, print_restored
-from studio.cli.common import print_json, print_table, studio, write_output
-from studio.registry import export_pipeline, read_json_file
-from studio.spec import load_pipeline
+from studio.cli.common import load_pipeline_ref, print_json, print_table, studio, write_output
+from studio.registry import export_pipeline
 
 
 def register(sub) -> None:
@@ -23,8 +22,8 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="(the output is JSON either way)")
     p.set_defaults(handler=_show)
 
-    p = pipes.add_parser("validate", help="check a pipeline file against the format and the registry")
-    p.add_argument("file")
+    p = pipes.add_parser("validate", help="check a pipeline (a file, or a saved one by id) against the format and the registry")
+    p.add_argument("pipeline", metavar="ID|FILE")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_validate)
 
@@ -95,7 +94,7 @@ def graph_problems(s, pipeline) -> list[dict]:
 
 def _validate(args) -> int:
     s = studio()
-    pipeline = load_pipeline(read_json_file(args.file))
+    pipeline = load_pipeline_ref(s, args.pipeline)
     problems = graph_problems(s, pipeline)
     if args.json:
         print_json({"id": pipeline.id, "valid": not problems, "problems": problems})

@@ -6,13 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from pathlib import Path
 
-from studio.cli.common import print_json, studio
+from studio.cli.common import load_pipeline_ref, print_json, studio
 from studio.cli.invoke import parse_input
 from studio.errors import UserError
-from studio.registry import read_json_file
-from studio.spec import load_pipeline
 
 
 def register(sub) -> None:
@@ -28,13 +25,6 @@ def register(sub) -> None:
     p.set_defaults(handler=_run)
 
 
-def _load(s, ref: str):
-    path = Path(ref)
-    if ref.endswith(".json") or path.is_file():
-        return load_pipeline(read_json_file(path))
-    return s.pipelines.get(ref)
-
-
 def _run(args) -> int:
     from studio.engine import RunOptions
     from studio.engine.executor import REUSED_FROM_LAST_RUN
@@ -43,7 +33,7 @@ def _run(args) -> int:
         if node is not None and not node.strip():  # '' read as no --from, without a word
             raise UserError(f"{flag} needs a node id; 'iom pipelines show {args.pipeline}' lists them.")
     s = studio()
-    pipeline = _load(s, args.pipeline)
+    pipeline = load_pipeline_ref(s, args.pipeline)
     inputs = parse_input(args.input)
     streamed: list[str] = []
 

@@ -120,3 +120,14 @@ def test_a_run_is_reported_only_once_its_outputs_are_kept_for_run_from(iom_home,
     assert json.loads(capsys.readouterr().out)["status"] == "succeeded"
     kept = json.loads((iom_home / "cache" / "runs" / "review-triage.json").read_text("utf-8"))
     assert {"in", "sentiment", "out"} <= kept.keys(), kept
+
+
+def test_validate_takes_a_saved_pipelines_id_as_run_does(iom, tmp_path):
+    """`iom run ID` found a saved pipeline that `iom pipelines validate ID` said did not exist."""
+    r = iom("pipelines", "validate", "review-triage")
+    assert r.returncode == 0 and r.stdout.startswith("review-triage: valid"), r.stderr
+    exported = tmp_path / "p.json"
+    assert iom("pipelines", "export", "review-triage", "-o", str(exported)).returncode == 0
+    assert iom("pipelines", "validate", str(exported)).stdout.startswith("review-triage: valid")
+    missing = iom("pipelines", "validate", "no-such-pipeline")
+    assert missing.returncode == 1 and "no-such-pipeline" in missing.stderr and "Traceback" not in missing.stderr
