@@ -55,7 +55,7 @@ _SENTENCES = {
     ErrorKind.TIMEOUT: "the call timed out; raise the timeout or try again",
     ErrorKind.CONNECTION: "the provider could not be reached; check the endpoint and your network",
     ErrorKind.MALFORMED: "the provider's reply could not be understood",
-    ErrorKind.KEY_MISSING: "no API key is set for this model; set it in Settings, with 'iom keys set', or in the environment",
+    ErrorKind.KEY_MISSING: "no usable API key is set for this model; set it in Settings, with 'iom keys set', or in the environment",
     ErrorKind.INVALID_INPUT: "the input does not fit the model's input schema",
     ErrorKind.INVALID_OUTPUT: "the model's output does not fit its output schema",
     ErrorKind.INCOMPLETE: "the model's provider name is not set; edit the model and fill in 'model'",

@@ -124,9 +124,13 @@ class ProviderHub:
         if not spec.key_ref:
             return None
         value = (await read_keys(self.keys, (spec.key_ref,)))[spec.key_ref] if self.keys is not None else None
+        value = value.strip() if value else value  # an environment variable read from a file ends in a newline
         if not value:
             raise ProviderError(ErrorKind.KEY_MISSING, f"key {spec.key_ref} is not set", model_id=spec.id)
         redactor.remember(value)  # whatever store it came from, it never shows in a message
+        if not value.isprintable():  # no header can carry it: said before anything is sent, never as a bad reply
+            raise ProviderError(ErrorKind.KEY_MISSING, f"key {spec.key_ref} holds a line break or another control "
+                                f"character; set it again as one line", model_id=spec.id)
         return value
 
     def _exchange(self, spec: ModelSpec, request: CallRequest, key: str | None, emit,

@@ -51,6 +51,21 @@ async def test_missing_key_fails_before_the_call(fake):
     await h.aclose()
 
 
+async def test_a_key_with_a_line_break_is_said_before_anything_is_sent(fake):
+    """An environment variable holding a newline inside the key failed in the HTTP library, as
+    "the provider's reply could not be understood" (malformed, retried, unpriced)."""
+    h = ProviderHub(keys=DictKeys({"TEST_KEY": "sk-one\nsk-two-0000000000"}), recorder=MemoryRecorder())
+    with pytest.raises(ProviderError) as err:
+        await h.call(llm(fake), req({"prompt": "x"}))
+    assert err.value.kind == ErrorKind.KEY_MISSING and fake.requests == []
+    assert "TEST_KEY holds a line break" in str(err.value) and "sk-two" not in str(err.value)
+    fake.reply(PATH, Reply(json=OK))
+    h.keys = DictKeys({"TEST_KEY": "sk-test-trailing-newline-000\n"})  # read from a file: the newline goes
+    assert (await h.call(llm(fake), req({"prompt": "x"}))).output["text"] == "fine"
+    assert fake.requests[-1].headers["authorization"] == "Bearer sk-test-trailing-newline-000"
+    await h.aclose()
+
+
 async def test_incomplete_spec_is_refused(fake, hub):
     with pytest.raises(ProviderError) as err:
         await hub.call(make_spec("openai-chat", fake.url(PATH), model=None), req({"prompt": "x"}))
