@@ -29,7 +29,7 @@ def register(sub) -> None:
 def _read_value(name: str) -> str:
     if sys.stdin.isatty():
         return getpass.getpass(f"value for {name} (hidden): ")
-    return sys.stdin.readline().rstrip("\r\n")
+    return sys.stdin.read().strip()  # all of it: a second line is refused, not dropped without a word
 
 
 def _set(args) -> int:

@@ -178,6 +178,9 @@ class KeyStore:
         value = value.strip()
         if not value:
             raise UserError(f"the value for key {name} is empty; nothing was stored.")
+        if not value.isprintable():
+            raise UserError(f"the value for key {name} has more than one line (or another control character); a key "
+                            "is one line: give only the key. Nothing was stored.")
         if not self.available():
             raise UserError(NO_BACKEND_HELP)
         try:

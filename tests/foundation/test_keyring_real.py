@@ -136,6 +136,10 @@ def test_cli_stores_a_key_from_stdin_and_never_prints_it(secret_service, iom_hom
     assert secret_service.get_password("iom-studio", "CLI_TEST_KEY") == "cli-secret-value-9"
     r = run("keys", "list", "--json")
     assert '"CLI_TEST_KEY"' in r.stdout and "cli-secret-value-9" not in r.stdout
+    # two lines piped in: refused, not the first kept without a word (and neither line echoed)
+    r = run("keys", "set", "CLI_TEST_KEY", input="sk-first-line-000000\nsk-second-line-00000\n")
+    assert r.returncode == 1 and "has more than one line" in r.stderr and "line-0000" not in r.stderr + r.stdout
+    assert secret_service.get_password("iom-studio", "CLI_TEST_KEY") == "cli-secret-value-9"
     assert run("keys", "delete", "CLI_TEST_KEY").returncode == 0
     assert secret_service.get_password("iom-studio", "CLI_TEST_KEY") is None
     for path in iom_home.rglob("*"):
