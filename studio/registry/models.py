@@ -195,6 +195,9 @@ class ModelRegistry:
                     self.keys.set(name, api_key)
                     stored[name] = api_key
                     report.keys_stored.append(name)
+                    if spec.api == "http" and not any("{{key}}" in v for v in (spec.http.headers if spec.http else {}).values()):
+                        report.warnings.append(f"{spec.id} sends its key {name} in no header yet; add one to its HTTP "
+                                               "settings, e.g. Authorization: Bearer {{key}}")
                 else:
                     report.warnings.append(
                         f"the apiKey of {spec.id} was not stored (no keyring); set it later with 'iom keys set {spec.key_ref}'"

@@ -228,6 +228,9 @@ def test_imported_keys_of_one_provider_never_replace_one_another(studio, memory_
     assert studio.models.get("openai/gpt-4o").key_ref == "MODEL_OPENAI_GPT_4O_KEY"
     assert ("the apiKey of openai/gpt-4o is stored as MODEL_OPENAI_GPT_4O_KEY: OPENAI_API_KEY holds another key, "
             "which stays as it was") in report.warnings
+    # an HTTP API's key is stored, and the import says no header sends it yet
+    http = studio.models.import_doc([dict(PROTOTYPE, name="My API", endpoint="https://api.example.com/run", apiKey="k-3333")])
+    assert any("sends its key MY_API_KEY in no header yet" in w for w in http.warnings), http.warnings
     # a key the provider's name already holds is not stored twice
     again = studio.models.import_doc([dict(PROTOTYPE, name="Old GPT", model="gpt-4", apiKey="sk-stored-before-0000")])
     assert again.keys_stored == ["OPENAI_API_KEY"] and studio.models.get("openai/gpt-4").key_ref == "OPENAI_API_KEY"
