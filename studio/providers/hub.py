@@ -217,7 +217,9 @@ class ProviderHub:
         result = CallResult(
             model_id=spec.id, output=got.output, usage=usage, cost=cost(spec, usage), latency_ms=latency,
             ttft_ms=ttft, overhead_ms=max(0.0, latency - (x.wait_s + callback_s) * 1000),
-            finish_reason=got.finish_reason, request_id=request_id, tokens_per_second=tps,
+            # the output's own word where the provider sent none (a stream without finish_reason)
+            finish_reason=got.finish_reason or (got.output.get("finishReason") if isinstance(got.output, dict) else None),
+            request_id=request_id, tokens_per_second=tps,
             raw_request=got.raw_request, raw_response=got.raw_response)
         record = self._record(spec, request, context, started, x, callback_s,
                               latency_ms=latency, ttft_ms=ttft, usage=usage, cost_usd=result.cost.usd,

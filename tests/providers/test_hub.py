@@ -161,6 +161,13 @@ async def test_a_request_id_that_echoes_the_key_is_masked(fake, hub):
     assert result.request_id == rec.request_id == "rid-••••"
 
 
+async def test_a_stream_without_a_finish_reason_says_the_same_at_the_top_and_in_the_output(fake, hub):
+    """`iom invoke --json` showed finishReason null beside the output's "stop"."""
+    fake.reply(PATH, Reply(chunks=sse({"choices": [{"index": 0, "delta": {"content": "hi"}}]})))
+    result = await hub.call(llm(fake), req({"prompt": "x"}, stream=True), on_text=lambda t: None)
+    assert result.finish_reason == result.output["finishReason"] == "stop"
+
+
 async def test_connection_refused(hub):
     """No connection made, nothing sent: the call cost nothing (its record says $0, not unpriced)."""
     with socket.socket() as s:
