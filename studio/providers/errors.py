@@ -83,11 +83,18 @@ class ProviderError(Exception):
         self.retry_after_s = retry_after_s
         self.partial_text = partial_text
         self.model_id = model_id
-        # False when nothing reached the provider (no key, an input that does not fit, a circuit
-        # open, a connection never made): the call cost nothing. True otherwise: what a provider
-        # charges for a call that failed after it was sent is not known.
+        # False when the call cost nothing: nothing reached the provider (no key, an input that
+        # does not fit, a circuit open, a connection never made), or the provider refused it
+        # before any work (`refused_unbilled`). True otherwise: what a provider charges for a
+        # call that failed after it was sent is not known.
         self.sent = sent
         super().__init__(self.sentence())
+
+    @property
+    def refused_unbilled(self) -> bool:
+        """An HTTP 429 for the rate or the quota: the provider turned the request away before
+        doing any work, and providers do not bill those (a retried 429 made a run "+1 unpriced")."""
+        return self.status == 429 and self.kind in (ErrorKind.RATE_LIMITED, ErrorKind.QUOTA_EXHAUSTED)
 
     @property
     def retryable(self) -> bool:

@@ -168,6 +168,20 @@ async def test_a_stream_without_a_finish_reason_says_the_same_at_the_top_and_in_
     assert result.finish_reason == result.output["finishReason"] == "stop"
 
 
+async def test_a_429_costs_nothing_a_500_after_sending_is_unpriced(fake, hub):
+    """Providers turn a 429 away before any work and do not bill it: a retried 429 made the run
+    "+1 unpriced". A 500 after the request was sent stays of unknown cost."""
+    fake.reply(PATH, Reply(status=429, json={"error": {"message": "slow down", "type": "rate_limit_error"}}))
+    with pytest.raises(ProviderError) as err:
+        await hub.call(llm(fake), req({"prompt": "x"}))
+    assert err.value.kind == ErrorKind.RATE_LIMITED and not err.value.sent
+    assert hub.recorder.calls[-1][0].cost_usd == 0.0
+    fake.reply(PATH, Reply(status=500, json={"error": {"message": "boom", "type": "server_error"}}))
+    with pytest.raises(ProviderError) as err:
+        await hub.call(llm(fake), req({"prompt": "x"}))
+    assert err.value.sent and hub.recorder.calls[-1][0].cost_usd is None
+
+
 async def test_connection_refused(hub):
     """No connection made, nothing sent: the call cost nothing (its record says $0, not unpriced)."""
     with socket.socket() as s:
