@@ -199,3 +199,30 @@ def test_an_emptied_timeout_or_retries_keeps_the_saved_one_and_says_so(screen: S
     screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=save]").click()
     screen.wait(1.0)
     assert saved("content-enhancement").node("improve").policy == before
+
+
+def test_a_capability_nodes_every_strategy_and_its_minimum_quality_are_edited(screen: Screen):
+    """A node with strategy "quality_per_dollar" (valid) crashed the inspector ("Something went
+    wrong"), whose list lacked it; the minimum quality a run said to lower had no field."""
+    from studio.spec.pipeline import CapabilityChoice, Node, Pipeline
+    from tests.browser.canvas_helpers import make_pipeline
+
+    make_pipeline(Pipeline(id="qpd", name="QPD", nodes=[
+        Node(id="in", kind="input", input_schema={"type": "object", "properties": {"text": {"type": "string"}}}),
+        Node(id="cap", kind="capability", prompt="{{ text }}",
+             choose=CapabilityChoice(capability="sentiment", strategy="quality_per_dollar", min_quality=0.3)),
+        Node(id="out", kind="output")], ui={"positions": {"in": {"x": 0, "y": 0}, "cap": {"x": 300, "y": 0},
+                                                          "out": {"x": 600, "y": 0}}}))
+    screen.open("/pipelines/qpd")
+    wait_nodes(screen, 3)
+    select_node(screen, "cap")
+    screen.should_contain("quality_per_dollar")
+    screen.should_not_contain("Something went wrong")
+    quality = field(screen, "Min quality (0-1, measured)")
+    assert quality.get_attribute("value") == "0.3"
+    quality.send_keys(Keys.CONTROL, "a")
+    quality.send_keys("0.5")
+    field(screen, "Prompt template").click()
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=save]").click()
+    screen.wait_for(lambda: saved("qpd").node("cap").choose.min_quality == 0.5)
+    assert saved("qpd").node("cap").choose.strategy == "quality_per_dollar"

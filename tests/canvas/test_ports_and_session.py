@@ -276,3 +276,14 @@ def test_edge_data_is_what_the_engine_passed_along():
     assert shown["field"] == "positive"
     assert len(shown["long"]) == EDGE_PREVIEW_CHARS + 1 and shown["long"].endswith("…")
     assert "never" not in shown  # the output node produced nothing to pass on
+
+
+def test_unsaved_edits_stay_in_the_session(studio):
+    """The session edited the registry's own object: with autosave off, an unsaved rename showed
+    on the Pipelines page, and the gateway ran the draft."""
+    stored = studio.pipelines.get("review-triage")
+    session = EditSession(stored, session_models(studio))
+    session.rename("Draft name")
+    session.add_node({"kind": "transform"}, 0, 0)
+    again = studio.pipelines.get("review-triage")
+    assert again.name == stored.name != "Draft name" and len(again.nodes) == len(stored.nodes)

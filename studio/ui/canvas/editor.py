@@ -5,7 +5,7 @@ is redrawn from `session.view()`."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, get_args
 
 from nicegui import ui
 from pydantic import ValidationError
@@ -15,7 +15,7 @@ from studio.errors import ChangedElsewhere
 from studio.formats import nodes_and_edges
 from studio.registry.files import ANY_VERSION
 from studio.spec.migrations import describe_validation_error
-from studio.spec.pipeline import Pipeline
+from studio.spec.pipeline import Pipeline, Strategy
 from studio.ui.canvas.element import MISSING_PACKAGES, PipelineCanvas, add_styles, packages_installed
 from studio.engine.ports import template_variables
 from studio.ui.canvas.run_panel import RunPanel
@@ -334,9 +334,12 @@ class PipelineEditor:
         if node.kind == "capability" and node.choose:
             ui.input("Capability", value=node.choose.capability).props("dense").classes("w-full") \
                 .on("blur", lambda e: self._apply_node(nid, {"choose": {"capability": e.sender.value}}))
-            ui.select(["cheapest", "fastest", "best", "balanced"], value=node.choose.strategy, label="Strategy").props("dense") \
+            ui.select(list(get_args(Strategy)), value=node.choose.strategy, label="Strategy").props("dense") \
                 .classes("w-full").on_value_change(lambda e: self._apply_node(nid, {"choose": {"strategy": e.value}}))
             ch = node.choose
+            ui.number("Min quality (0-1, measured)", value=ch.min_quality, min=0, max=1, step=0.05) \
+                .props("dense clearable").classes("w-full").on("blur", lambda e: self._apply_node(nid, {"choose": {
+                    "min_quality": e.sender.value}}))
             with ui.row().classes("w-full no-wrap gap-2"):
                 ui.number("Max $/Mtok", value=None if ch.max_price_per_token is None else ch.max_price_per_token * 1e6, min=0) \
                     .props("dense clearable").classes("w-1/2").on("blur", lambda e: self._apply_node(nid, {"choose": {

@@ -33,7 +33,9 @@ BASIC_KINDS = [
 class EditSession:
     def __init__(self, pipeline: Pipeline, models: dict[str, ModelSpec], health: dict[str, HealthStatus] | None = None,
                  missing_keys: dict[str, str] | None = None):
-        self.pipeline = pipeline
+        # its own copy: the registry hands every reader the same object, so edits made in place
+        # showed on the Pipelines page and ran through the gateway before they were saved
+        self.pipeline = pipeline.model_copy(deep=True)
         self.models = models
         self.health = health or {}
         self.missing_keys = missing_keys or {}  # model id -> the key it needs and nobody set
