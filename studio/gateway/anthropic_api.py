@@ -16,7 +16,7 @@ from starlette.responses import Response
 from studio import jsonwrite
 from studio.errors import UserError
 from studio.gateway.errors import GatewayError, anthropic_error, anthropic_error_detail, classify
-from studio.gateway.incoming import drop_requested, request_json
+from studio.gateway.incoming import drop_requested, parsed, request_json
 from studio.gateway.json_answer import JSONAnswer
 from studio.gateway.runners import PIPELINE_PREFIX, dropped_header, runner
 from studio.gateway.streaming import Reply, StreamedAnswer
@@ -35,7 +35,7 @@ def register(router, get_studio: Callable[[], Any]) -> None:
     async def messages(request: Request):
         try:
             body = await request_json(request)
-            model, input, params, unknown = parse_messages(body)
+            model, input, params, unknown = parsed(parse_messages, body)
             run, dropped = runner(get_studio(), model, input, params, drop_requested(request),
                                   unknown={k: body[k] for k in unknown}, speaks="anthropic-messages")
             headers = dropped_header(dropped)
@@ -81,6 +81,8 @@ def parse_messages(body: Any) -> tuple[str, dict, dict, list[str]]:
         raise UserError("the request needs 'max_tokens', a whole number.")
     out: list[dict[str, Any]] = []
     system = body.get("system")
+    if system is not None and not _text_or_blocks(system):  # dropped, the model ran without the caller's instructions
+        raise UserError("'system' must be a string or a list of text blocks ({\"type\": \"text\", \"text\": \"…\"}).")
     if system:  # blocks keep their cache_control for a Claude model (others get the text)
         out.append({"role": "system", "content": system if isinstance(system, str) else
                     [{"type": "text", "text": b["text"], **_cached(b)} for b in system if isinstance(b, dict) and b.get("text")]})
@@ -102,6 +104,11 @@ def parse_messages(body: Any) -> tuple[str, dict, dict, list[str]]:
         params["user"] = body["metadata"]["user_id"]
     unknown = [k for k in body if k not in _KNOWN and body[k] is not None]
     return body["model"], {"messages": out}, params, unknown
+
+
+def _text_or_blocks(system: Any) -> bool:
+    return isinstance(system, str) or (isinstance(system, list) and all(
+        isinstance(b, dict) and b.get("type", "text") == "text" and isinstance(b.get("text"), str) for b in system))
 
 
 def _cached(block: dict) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Router
 from starlette.types import Receive, Scope, Send
@@ -44,4 +45,10 @@ class BuiltOnFirstRequest:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._router is None:
             self._router = build_api_app(self._get_studio)
-        await self._router(scope, receive, send)
+        try:
+            await self._router(scope, receive, send)
+        except HTTPException as e:  # a method a route does not take (OPTIONS, TRACE): Starlette raises it in an app
+            method, path = scope.get("method", ""), scope.get("path", "")
+            answer = openai_error(GatewayError(e.status_code, "invalid_request_error",
+                                               f"{method} is not answered at {path}; see the API's reference."))
+            await answer(scope, receive, send)

@@ -33,7 +33,7 @@ from studio import jsonwrite
 from studio.errors import UserError
 from studio.gateway import anthropic_api, responses_api
 from studio.gateway.errors import GatewayError, anthropic_error, classify, openai_error, openai_error_body
-from studio.gateway.incoming import drop_requested, request_json
+from studio.gateway.incoming import drop_requested, parsed, request_json
 from studio.gateway.json_answer import JSONAnswer
 from studio.gateway.runners import PIPELINE_PREFIX, dropped_header, runner
 from studio.gateway.streaming import Reply, StreamedAnswer
@@ -91,7 +91,7 @@ def register(router, get_studio: Callable[[], Any]) -> None:
     async def chat_completions(request: Request):
         try:
             body = await request_json(request)
-            model, input, params, stream, include_usage, unknown = parse_chat(body)
+            model, input, params, stream, include_usage, unknown = parsed(parse_chat, body)
             run, dropped = runner(get_studio(), model, input, params, drop_requested(request),
                                   unknown={k: body[k] for k in unknown}, speaks="openai",
                                   refusal="{names} is not a Chat Completions parameter the studio can send to {model}")

@@ -23,7 +23,7 @@ from starlette.responses import Response
 from studio import jsonwrite
 from studio.errors import UserError
 from studio.gateway.errors import GatewayError, classify, openai_error, openai_error_body
-from studio.gateway.incoming import drop_requested, request_json
+from studio.gateway.incoming import drop_requested, parsed, request_json
 from studio.gateway.json_answer import JSONAnswer
 from studio.gateway.runners import dropped_header, runner
 from studio.gateway.streaming import Reply, StreamedAnswer
@@ -38,7 +38,7 @@ def register(router, get_studio: Callable[[], Any]) -> None:
     async def responses(request: Request):
         try:
             body = await request_json(request)
-            model, input, params, unknown = parse_responses(body)
+            model, input, params, unknown = parsed(parse_responses, body)
             run, dropped = runner(get_studio(), model, input, params, drop_requested(request),
                                   unknown={k: body[k] for k in unknown}, speaks="openai-responses",
                                   refusal="{names} is not a Responses parameter the studio can send to {model}")

@@ -169,6 +169,30 @@ def test_errors_come_back_in_openais_shape(gateway, fake):
     assert r.status_code == 400 and "OPENAI_API_KEY" in r.json()["error"]["message"]
 
 
+def test_fields_of_the_wrong_type_and_methods_not_taken_are_a_400_or_405_never_a_server_error(gateway, fake):
+    """A well-formed body with a field of the wrong type was a bare 500 with a traceback (which
+    both SDKs sent three times), and so was OPTIONS on a route; a malformed Anthropic `system`
+    was dropped without a word and the model ran without the caller's instructions."""
+    msgs = [{"role": "user", "content": "x"}]
+    claude = {"model": "loop/chat", "max_tokens": 5, "messages": msgs}
+    bad = [("/chat/completions", {"model": "loop/chat", "messages": msgs, "stream_options": "yes"}),
+           ("/messages", {**claude, "tools": "nope"}), ("/messages", {**claude, "metadata": "m"}),
+           ("/messages", {**claude, "messages": [{"role": "user", "content": ["str"]}]}),
+           ("/messages", {**claude, "messages": [{"role": "user", "content": [{"type": "image", "source": "x"}]}]}),
+           ("/responses", {"model": "loop/chat", "input": "x", "tools": [5]})]
+    for path, body in bad:
+        r = gateway.post(path, json=body)
+        said = r.json()["error"]["message"]
+        assert r.status_code == 400 and "wrong type" in said and "\n" not in said, (path, body, r.status_code, r.text)
+    for system in ({"text": "be terse"}, ["be terse"], [{"type": "text"}], 5):
+        r = gateway.post("/messages", json={**claude, "system": system})
+        assert r.status_code == 400 and "'system' must be a string or a list of text blocks" in r.text, (system, r.text)
+    for method, path in (("OPTIONS", "/chat/completions"), ("OPTIONS", "/messages"), ("TRACE", "/models")):
+        r = gateway.request(method, path)
+        assert r.status_code == 405 and f"{method} is not answered at /v1{path}" in r.json()["error"]["message"]
+    assert fake.requests == []  # none of them reached the provider
+
+
 def test_a_process_beside_the_server_routes_by_the_latency_the_server_has_measured(gateway, fake, iom_home,
                                                                                    monkeypatch):
     """Capability nodes rank by the p50 and error rate of recent calls. A batch run from the
