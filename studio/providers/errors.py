@@ -120,4 +120,4 @@ def _wait_text(seconds: float) -> str:
     for unit, size in (("days", 86_400), ("h", 3_600), ("min", 60)):
         if seconds >= 2 * size:
             return f"{seconds / size:,.0f} {unit}"
-    return f"{seconds:g}s"
+    return f"{seconds:.1f}".rstrip("0").rstrip(".") + "s"  # a dated Retry-After read "4.99433s"

@@ -107,4 +107,5 @@ def test_a_reply_cut_off_is_not_called_unreachable_and_a_far_retry_after_reads_a
     far = from_response(429, httpx.Headers({"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"}), "")
     assert "retry after" in far.sentence() and " days" in far.sentence() and "e+" not in far.sentence()
     assert "retry after 7s" in from_response(429, httpx.Headers({"retry-after": "7"}), "").sentence()
+    assert "retry after 5s" in from_response(429, httpx.Headers({"retry-after": "4.99433"}), "").sentence()  # was 4.99433s
     assert "retry after 5 min" in from_response(429, httpx.Headers({"retry-after": "300"}), "").sentence()
