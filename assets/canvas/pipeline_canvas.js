@@ -14,7 +14,7 @@ const MIN_FIT_ZOOM = 0.85;
 
 const STATE_LABELS = {
   queued: "queued", running: "running", done: "done", failed: "failed",
-  cached: "cached", skipped: "skipped", fallback: "fell back",
+  cached: "cached", skipped: "skipped", fallback: "fell back", defaulted: "used its default",
 };
 
 export default {
@@ -83,7 +83,10 @@ export default {
               <span class="iom-badge iom-badge-state">{{ stateLabel(statuses[p.id]) }}</span>
               <span v-if="statuses[p.id].latencyMs != null" class="iom-badge">{{ Math.round(statuses[p.id].latencyMs) }} ms</span>
               <span v-if="statuses[p.id].cost" class="iom-badge">{{ statuses[p.id].cost }}</span>
+              <span v-if="statuses[p.id].chose" class="iom-badge" data-testid="node-chose">→ {{ statuses[p.id].chose }}</span>
             </div>
+            <div v-if="statuses[p.id] && statuses[p.id].detail && ['failed', 'defaulted'].includes(statuses[p.id].state)"
+                 class="iom-node-problem" data-testid="node-run-detail" :title="statuses[p.id].detail">{{ statuses[p.id].detail }}</div>
           </div>
         </template>
         <MiniMap pannable zoomable />

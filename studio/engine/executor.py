@@ -639,7 +639,11 @@ class _Run:
             await self._stop(running)
             raise
         if self.failed:
+            stopped = list(running.values())
             await self._stop(running)
+            for node_id in stopped:  # a node still running when another failed the run: its record said "running"
+                if self.record.nodes[node_id].status == "running":
+                    self._skip(node_id, "stopped: another node failed the run")
             for waiting in list(pending):
                 self._skip(waiting, "not run: an earlier node failed the run")
 

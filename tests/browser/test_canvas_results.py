@@ -99,3 +99,34 @@ def test_a_run_refused_for_keys_names_every_key_and_marks_the_nodes(screen: Scre
     marked = screen.selenium.find_elements(By.CSS_SELECTOR, ".vue-flow__node .iom-node-problem")
     assert len(marked) >= 2 and all("needs the key" in m.text for m in marked)
     assert screen.find_by_css("[data-testid=set-keys-link]").get_attribute("href").endswith("/settings")
+
+
+def test_after_a_run_a_capability_node_says_its_model_and_a_failed_node_its_reason(screen: Screen):
+    """After a run a capability node showed only "done" (which model, and why, nowhere on the
+    page), and a failed node "failed" with no reason."""
+    from studio.spec.pipeline import CapabilityChoice, Node, Pipeline
+    from tests.browser.canvas_helpers import make_pipeline
+
+    make_pipeline(Pipeline(id="pick", name="Pick", nodes=[
+        Node(id="in", kind="input", input_schema={"type": "object", "properties": {"text": {"type": "string"}}}),
+        Node(id="cap", kind="capability", prompt="{{ text }}", choose=CapabilityChoice(capability="sentiment")),
+        Node(id="bad", kind="transform", template="{{ (text | length) / 0 }}", policy={"on_error": "skip"}),
+        Node(id="out", kind="output")],
+        edges=[{"id": "e1", "source": "in", "sourcePort": "text", "target": "cap", "targetPort": "text"},
+               {"id": "e2", "source": "cap", "sourcePort": "out", "target": "out", "targetPort": "label"},
+               {"id": "e3", "source": "in", "sourcePort": "text", "target": "bad", "targetPort": "text"},
+               {"id": "e4", "source": "bad", "sourcePort": "out", "target": "out", "targetPort": "bad"}],
+        ui={"positions": {"in": {"x": 0, "y": 0}, "cap": {"x": 320, "y": 0}, "bad": {"x": 320, "y": 260},
+                          "out": {"x": 640, "y": 0}}}))
+    screen.open("/pipelines/pick")
+    wait_nodes(screen, 4)
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=toolbar-run]").click()
+    text = screen.selenium.find_element(By.XPATH, "//label[.//div[text()='text']]//*[self::input or self::textarea]")
+    text.send_keys("What a lovely, quiet room.")
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=toolbar-run]").click()
+    screen.wait_for(lambda: screen.selenium.find_elements(By.CSS_SELECTOR, "[data-testid=node-chose]"))
+    chose = screen.find_by_css("[data-testid=node-chose]").text
+    assert chose.startswith("→ local/"), chose
+    screen.wait_for(lambda: screen.selenium.find_elements(By.CSS_SELECTOR, '.vue-flow__node[data-id="bad"] [data-testid=node-run-detail]'))
+    detail = screen.selenium.find_element(By.CSS_SELECTOR, '.vue-flow__node[data-id="bad"] [data-testid=node-run-detail]')
+    assert detail.text and detail.get_attribute("title")

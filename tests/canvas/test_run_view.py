@@ -28,3 +28,19 @@ def test_every_node_of_a_finished_record():
     patch = record_patch(rec, P)
     assert patch["a"]["state"] == "cached" and patch["a"]["cost"] == "$0"
     assert patch["b"] == {"state": "failed", "detail": "boom"}
+
+
+def test_a_node_that_used_its_default_and_a_capability_nodes_choice_are_said():
+    """A node that failed and answered with its default showed a plain green "done", and a
+    capability node never said which model it chose."""
+    p = Pipeline(id="p", name="P", nodes=[Node(id="a", kind="model", model="openai/gpt-4o-mini"),
+                                          Node(id="c", kind="capability", choose={"capability": "sentiment"})])
+    rec = RunRecord(id="r", pipeline_id="p", nodes={
+        "a": NodeRun(node_id="a", status="succeeded", error="HTTP 500", model_id="openai/gpt-4o-mini",
+                     reason="used the node's default after: HTTP 500"),
+        "c": NodeRun(node_id="c", status="succeeded", model_id="local/sentiment-vader",
+                     reason="chosen by policy: cheapest of 1 model(s)")})
+    patch = record_patch(rec, p)
+    assert patch["a"]["state"] == "defaulted" and patch["a"]["detail"] == "used the node's default after: HTTP 500"
+    assert patch["c"]["state"] == "done" and patch["c"]["chose"] == "local/sentiment-vader"
+    assert patch["c"]["detail"] == "chosen by policy: cheapest of 1 model(s)"

@@ -121,6 +121,19 @@ async def test_on_error_fail_default_and_skip(engine, registry, fake):
     assert skipped.nodes["out"].status == "skipped"
 
 
+async def test_a_node_stopped_when_another_failed_the_run_is_not_left_running(engine, registry, fake, recorder):
+    """A node in flight when a sibling failed the run was stopped, and its record still said
+    "running" (and the canvas showed it running) after the run had ended."""
+    openai_model(registry, fake, "t/slow", "/v1/chat/completions")
+    fake.reply("/v1/chat/completions", slow("late", 3.0))
+    nodes = [TEXT_IN, model_node("x", "t/slow"), {"id": "bad", "kind": "transform", "template": "{{ (text | length) / 0 }}"}, OUT]
+    edges = [("e1", "in", "x"), ("e2", "in", "bad"), ("e3", "x", "out", "text", "text"), ("e4", "bad", "out", "text", "bad")]
+    record = await engine.run(pipeline(nodes, edges), {"text": "q"})
+    assert record.status == "failed" and record.nodes["bad"].status == "failed"
+    assert record.nodes["x"].status == "skipped" and record.nodes["x"].reason == "stopped: another node failed the run"
+    assert {n.status for n in record.nodes.values()} <= {"succeeded", "failed", "skipped"}
+
+
 async def test_cancelling_a_run_stops_the_calls_in_flight(engine, registry, fake, recorder):
     openai_model(registry, fake, "t/slow", "/v1/chat/completions")
     fake.reply("/v1/chat/completions", slow("late", 5.0))

@@ -55,6 +55,11 @@ def node_status(record: Any, pipeline: Pipeline | None = None) -> tuple[str, dic
         status["detail"] = str(detail)
     model_id = field(record, "model_id", "modelId")
     node = pipeline.node(node_id) if pipeline else None
+    if state == "done" and field(record, "error"):  # answered with its default after a failure: not a plain "done"
+        status["state"] = "defaulted"
+        status["detail"] = str(field(record, "reason") or detail)
+    if node is not None and node.kind == "capability" and model_id:
+        status["chose"] = model_id  # which model the policy picked (its reason in `detail`)
     fell_back = field(record, "fell_back_from", "fellBackFrom")
     if state == "done" and model_id and (fell_back or (node is not None and node.kind == "model" and node.model
                                                         and model_id != node.model)):
