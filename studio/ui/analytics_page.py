@@ -20,7 +20,7 @@ from studio.analytics.run_view import critical_path, flow_order
 from studio import formats as fmt
 from studio.ui.shell import frame
 from studio.ui.threads import io_bound
-from studio.ui.widgets import notify_error, transient_dialog
+from studio.ui.widgets import confirm, notify_error, transient_dialog
 
 RANGES = {"1h": "Last hour", "24h": "24 hours", "7d": "7 days", "30d": "30 days", "all": "All time"}
 
@@ -38,6 +38,19 @@ async def _removed_after(path, seconds: float) -> None:
 
     await asyncio.sleep(seconds)
     path.unlink(missing_ok=True)
+
+
+def retention_days_from(text: str | None) -> int | None:
+    """The form's retention field: empty or 0 keep call detail forever (as `iom analytics
+    --set-retention-days 0` does), else whole days from 1 to MAX_RETENTION_DAYS; anything else
+    is a ValueError saying so (never read as another value)."""
+    text = (text or "").strip()
+    if text in ("", "0"):
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= MAX_RETENTION_DAYS:
+        raise ValueError(f"{text[:20]!r} is not a number of days; give whole days from 1 to {MAX_RETENTION_DAYS:,}, "
+                         "or leave it empty (or 0) to keep call detail forever. Nothing was saved.")
+    return int(text)
 
 
 def _cell(v: Any) -> Any:
@@ -181,8 +194,11 @@ async def analytics_page() -> None:
             else:
                 shown.update(retention_days=settings.retention_days, audit_hashes_only=settings.audit_hashes_only)
                 ui.label(f"Saved in {store.home / SETTINGS_FILE}.").classes("text-xs opacity-70")
-                days_input = ui.number("Keep call detail for (days; empty = forever)", value=settings.retention_days,
-                                       min=1, max=MAX_RETENTION_DAYS, step=1, format="%d").classes("w-80")
+                # text, read by retention_days_from: a number field clamped 0 to 1 day in the browser
+                # (saved without a word, and the next start dropped the detail) and read letters as empty
+                days_input = ui.input("Keep call detail for (days; empty or 0 = forever)",
+                                      value="" if settings.retention_days is None else str(settings.retention_days)) \
+                    .classes("w-80").props('inputmode=numeric data-testid=retention-days')
                 hashes_switch = ui.switch("Audit: keep only hashes of inputs and outputs",
                                           value=settings.audit_hashes_only)
                 with ui.row():
@@ -243,10 +259,10 @@ async def analytics_page() -> None:
         pipeline_select.update()
 
     async def save_settings() -> None:
-        days = int(days_input.value) if days_input.value else None
-        if days is not None and not 1 <= days <= MAX_RETENTION_DAYS:
-            ui.notify(f"Retention takes 1 to {MAX_RETENTION_DAYS} days, or empty to keep call detail forever.",
-                      type="negative")
+        try:
+            days = retention_days_from(days_input.value)
+        except ValueError as e:
+            ui.notify(str(e), type="negative")
             return
         # Only the fields changed here, over the file as it is now: a setting the command line
         # changed meanwhile (say, hashes only) is not put back by a form drawn before it.
@@ -254,15 +270,26 @@ async def analytics_page() -> None:
                    if v != shown.get(k)}
         saved = await io_bound(store.update_settings, **changes)
         shown.update(retention_days=saved.retention_days, audit_hashes_only=saved.audit_hashes_only)
-        days_input.value, hashes_switch.value = saved.retention_days, saved.audit_hashes_only
+        days_input.value = "" if saved.retention_days is None else str(saved.retention_days)
+        hashes_switch.value = saved.audit_hashes_only
         ui.notify("Analytics settings saved." if changes else "Nothing changed; the settings are as saved.",
                   type="positive")
 
     async def apply_retention() -> None:
-        report = await io_bound(store.apply_retention)
-        ui.notify(f"Rolled {report.calls_rolled_up} calls older than {report.cutoff:%Y-%m-%d} into daily totals."
-                  if report.cutoff else "No retention period is set; nothing was dropped.")
-        await refresh()
+        """Asked first: what it drops cannot be brought back (it went at one click)."""
+        days = store.settings.retention_days
+        if days is None:
+            ui.notify("No retention period is set; nothing was dropped.")
+            return
+
+        async def go() -> None:
+            report = await io_bound(store.apply_retention)
+            ui.notify(f"Rolled {report.calls_rolled_up:,} calls older than {report.cutoff:%Y-%m-%d} into daily totals"
+                      f" and removed the inputs, outputs and nodes of {report.runs_trimmed:,} runs."
+                      if report.cutoff else "No retention period is set; nothing was dropped.")
+            await refresh()
+        confirm(f"Roll call detail older than {days} day(s) into daily totals? Those calls' inputs and outputs (the "
+                "audit trail) and their runs' inputs, outputs and nodes are removed for good.", go, ok_label="Apply")
 
     async def download(kind: str) -> None:
         try:

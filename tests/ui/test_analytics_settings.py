@@ -3,6 +3,8 @@ would be, and the rest of the page drawn (it was a 500 page with a traceback in 
 
 from __future__ import annotations
 
+import asyncio
+
 from pathlib import Path
 
 from nicegui.testing import User
@@ -69,3 +71,50 @@ async def test_the_web_app_gives_duckdb_the_setting_from_its_start(user: User, i
 
     await user.open("/analytics")  # the page's own reads may open it first, lean: the start then raises it
     await wait_until(lambda: limit() == "244.1 MiB", "DuckDB's memory limit at the setting")
+
+
+async def test_retention_days_are_saved_as_typed_or_refused_never_clamped(user: User, iom_home):
+    """The field clamped 0 or a negative to 1 day in the browser and said "saved": the next start
+    rolled up every call older than yesterday. Letters were read as empty (forever)."""
+    from studio.analytics.settings import load_settings
+    from tests.ui.util import set_value
+
+    await user.open("/analytics")
+    for typed, kept in (("30", 30), ("0", None), ("12", 12), ("", None), ("7", 7)):
+        set_value(user, "retention-days", typed)
+        user.find("Save settings").click()
+        for _ in range(50):
+            if load_settings(iom_home).retention_days == kept:
+                break
+            await asyncio.sleep(0.05)
+        assert load_settings(iom_home).retention_days == kept, typed
+    for typed in ("-3", "2.5", "12abc", "abc", "99999999"):
+        set_value(user, "retention-days", typed)
+        user.find("Save settings").click()
+        await user.should_see(f"{typed!r} is not a number of days; give whole days from 1 to")
+        assert load_settings(iom_home).retention_days == 7, typed
+
+
+async def test_apply_retention_asks_first_and_says_what_it_removed(user: User, iom_home):
+    """It dropped call detail and runs' inputs at one click, and its message left the runs out."""
+    from datetime import datetime, timedelta, timezone
+
+    from studio.spec.calls import Usage
+    from studio.spec.records import CallRecord
+    from studio.ui.app import get_studio
+    from tests.ui.util import by_testid, set_value
+
+    store = get_studio().analytics
+    store.record_call(CallRecord(id="old", time=datetime.now(timezone.utc) - timedelta(days=40), model_id="m/a",
+                                 provider="openai", latency_ms=10, usage=Usage(source="provider"), cost_usd=0.001))
+    store.flush()
+    await user.open("/analytics")
+    set_value(user, "retention-days", "30")
+    user.find("Save settings").click()
+    await user.should_see("Analytics settings saved.")
+    user.find("Apply retention now").click()
+    await user.should_see("Roll call detail older than 30 day(s) into daily totals?")
+    assert store.read(lambda cur: cur.execute("SELECT count(*) FROM calls").fetchone()[0]) == 1  # nothing yet
+    by_testid(user, "confirm-ok").click()
+    await user.should_see("Rolled 1 calls older than")
+    assert store.read(lambda cur: cur.execute("SELECT count(*) FROM calls").fetchone()[0]) == 0
