@@ -244,7 +244,8 @@ async def max_age_row(studio) -> None:
             type="positive")
 
     with ui.row().classes("items-center gap-2"):
-        age = ui.number("Reuse a remote model's output for (days)", value=days, min=0.01, format="%g").classes(
+        # no min: NiceGUI clamps a number field to it when the field is left, so 0 was saved as 0.01 days
+        age = ui.number("Reuse a remote model's output for (days)", value=days, format="%g").classes(
             "w-72").props("clearable data-testid=cache-max-age")
         ui.button("Save", on_click=save).props("flat data-testid=cache-max-age-save")
 
@@ -270,7 +271,8 @@ async def health_card(studio) -> None:
     with ui.row().classes("items-center gap-4"):
         enabled = ui.switch("Refresh health on a schedule", value=schedule.enabled) \
             .props("data-testid=health-schedule-on")
-        every = ui.number("Every", value=schedule.every_minutes, min=1, max=1440, step=1, precision=0) \
+        # no min or max: left, the field was clamped (0 saved as every minute); save() says what fits
+        every = ui.number("Every", value=schedule.every_minutes, step=1, precision=0) \
             .props("dense outlined suffix=min data-testid=health-schedule-minutes").classes("w-32")
         ui.button("Save", on_click=save).props("outline dense data-testid=health-schedule-save")
 
