@@ -54,6 +54,7 @@ LEAN_LIMIT_MB = 32
 # setting before it is written: at the lean limit it would run out of memory once and be
 # written again.
 LEAN_ROUND_BYTES = LEAN_LIMIT_MB * 2**20 // 4
+ROTATE_BYTES = 8 << 20  # our spool segment's size, once taken in, past which a new one replaces it
 
 _ARROW_TYPES = {"VARCHAR": "string", "TIMESTAMP": "timestamp[us]", "DOUBLE": "float64", "BIGINT": "int64", "BOOLEAN": "bool"}
 
@@ -181,7 +182,9 @@ class AnalyticsStore:
         self._hourly_added = 0
         self._calls: list[bytes] = []  # the spool lines of queued calls (call_batch parses them)
         self._runs: list[bytes] = []  # spool lines of runs, decoded by the writer
-        self._unended: set[str] = set()  # runs this process recorded as started and not yet as ended
+        # runs this process recorded as started and not yet as ended: their latest line, carried
+        # into a new segment when ours is rotated (a crash then still finds them unended)
+        self._unended: dict[str, bytes] = {}
         self._commands: list[tuple[Callable, Future]] = []
         self._wake = threading.Event()
         self._stopping = False
@@ -360,9 +363,9 @@ class AnalyticsStore:
         with self._lock:
             end = self._segment.append(line, "run")
             if run.status == "running":
-                self._unended.add(run.id)
+                self._unended[run.id] = line
             else:
-                self._unended.discard(run.id)
+                self._unended.pop(run.id, None)
             if self._in_memory:
                 # the line, not the object: a snapshot the engine cannot mutate (it keeps changing
                 # its record), redacted like the spool's, decoded by the writer off the event loop
@@ -539,6 +542,7 @@ class AnalyticsStore:
         for path in spool.segments(self.home):
             mine = path.name == self._segment.name
             if mine and not final:
+                self._rotate_if_big(cur)
                 continue
             try:
                 size = path.stat().st_size
@@ -571,6 +575,32 @@ class AnalyticsStore:
                 log.exception("analytics: could not forget finished spool segments")
             for name in finished:
                 self._progress.pop(name, None)
+
+    def _rotate_if_big(self, cur) -> None:
+        """Our segment, once ROTATE_BYTES long and wholly in the database, is replaced by a new
+        one and deleted: it grew for as long as the process lived (a web app: ~12 MB per 1,000
+        pipeline calls), and after a kill the next start read it all again. The runs still
+        going start the new segment, so a crash after this still finds them unended."""
+        with self._lock:
+            old = self._segment
+            size = old.size
+            if size < ROTATE_BYTES or self._progress.get(old.name, 0) < size or self._calls or self._runs:
+                return
+            new = spool.SpoolSegment(self.home)
+            try:
+                for line in self._unended.values():
+                    new.append(line, "run")
+            except spool.NotRecorded:  # a full disk: keep the old one, try again later
+                new.close(delete=True)
+                return
+            self._segment = new
+            self._file_until = self._queued_until = new.size  # the carried lines are read back from the file
+        try:
+            old.close(delete=True)
+            cur.execute("DELETE FROM spool_progress WHERE segment = ?", [old.name])
+        except Exception:  # a segment left behind is read to its end and collected like any other
+            log.exception("analytics: could not remove the rotated spool segment %s", old.path)
+        self._progress.pop(old.name, None)
 
     @staticmethod
     def _interrupted(cur, run_ids: set[str]) -> bool:

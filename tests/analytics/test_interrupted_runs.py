@@ -88,3 +88,48 @@ def test_run_state_reads_id_and_status_without_being_fooled_by_the_run_s_text():
     assert run_state(run_line(tricky)) == ("r1", "cancelled")
     escaped = RunRecord(id='odd"id', pipeline_id="p", status="succeeded")
     assert run_state(run_line(escaped)) == ('odd"id', "succeeded")
+
+
+# A process that owns the database, its spool segment rotated small: a run still going when
+# the segment is replaced, 400 calls, then it waits to be killed.
+ROTATING = textwrap.dedent("""
+    import sys, time
+    from datetime import datetime, timezone
+    from pathlib import Path
+    import studio.analytics.store as store_module
+    from studio.analytics import AnalyticsStore
+    from studio.spec.records import CallRecord, RunRecord
+    store_module.ROTATE_BYTES = 20_000
+    store = AnalyticsStore(Path(sys.argv[1]), interval_s=0.05)
+    assert store.start()
+    store.record_run(RunRecord(id="going", pipeline_id="p"))
+    for i in range(400):
+        store.record_call(CallRecord(id=f"c{i}", time=datetime.now(timezone.utc), model_id="m/a", provider="openai",
+                                     latency_ms=1.0), {"prompt": "x" * 200}, {"text": "y" * 200})
+        if i % 50 == 49:
+            store.flush()
+    print("recorded", flush=True)
+    time.sleep(60)
+""")
+
+
+def test_a_long_lived_writers_segment_is_rotated_and_a_run_going_across_it_still_ends_on_record(iom_home):
+    """The web app's own segment grew for as long as it ran (~12 MB per 1,000 pipeline calls)
+    and a kill left all of it for the next start to read again."""
+    child = subprocess.Popen([sys.executable, "-c", ROTATING, str(iom_home)], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "recorded", child.stderr.read()
+        sizes = [p.stat().st_size for p in spool.segments(iom_home)]
+        assert len(sizes) == 1 and sizes[0] < 40_000, sizes  # 400 calls of ~1 KB: rotated, never all kept
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        store = AnalyticsStore(iom_home)
+        try:
+            assert store.read(lambda cur: cur.execute("SELECT count(DISTINCT id), count(*) FROM calls").fetchone()) == (400, 400)
+            assert _status(store, "going") == ("failed", INTERRUPTED)  # its start was carried into the new segment
+        finally:
+            store.close()
+    finally:
+        child.kill()
+        child.wait()
