@@ -63,3 +63,23 @@ def check_home_writable(home: Path) -> None:
         raise UserError(f"IoM Studio cannot write to its folder {home} ({disk_fault(e)}): it keeps its models, "
                         "pipelines and records there; make the folder writable (or free space on its disk), or set "
                         "IOM_HOME to another folder, then start again.") from None
+
+
+def check_not_served(home: Path) -> None:
+    """One web app per data dir: a second one took the analytics database over from the first,
+    wrote its own address over the first's in server.json and removed it when it stopped, so
+    the commands beside them lost the server that still ran."""
+    from urllib.parse import urlsplit
+
+    from studio.serverinfo import running_server
+
+    url = running_server(home)
+    if url is None:
+        return
+    where = urlsplit(url)
+    try:  # a file left by a killed server whose process id was given to another program
+        socket.create_connection((where.hostname, where.port), timeout=1).close()
+    except OSError:
+        return
+    raise UserError(f"IoM Studio already serves {home} at {url}; open that one, or stop it (Ctrl+C where it runs) "
+                    "before starting another here, or set IOM_HOME to another folder.")

@@ -20,7 +20,8 @@ from studio.errors import UserError
 from studio.heap import freeze_long_lived
 from studio.security.guard import Guard
 from studio.security.policy import AccessPolicy
-from studio.security.preflight import check_binding, check_home_writable, check_port_free, ui_token_required
+from studio.security.preflight import (check_binding, check_home_writable, check_not_served, check_port_free,
+                                       ui_token_required)
 from studio.ui.first_answer import FirstAnswer
 from studio.ui.threads import io_bound
 
@@ -167,6 +168,8 @@ def _serve(host: str | None, port: int | None) -> None:
         if not in_test_harness:
             check_port_free(host, port)
         check_home_writable(home_dir())
+        if not in_test_harness:  # (NiceGUI's page tests serve one data dir from one process, test after test)
+            check_not_served(home_dir())
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(1) from None

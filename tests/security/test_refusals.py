@@ -118,6 +118,25 @@ def test_a_taken_port_is_one_line_and_exit_1(iom_home):
             assert "NiceGUI ready" not in done.stdout + done.stderr and "Traceback" not in done.stderr
 
 
+def test_a_second_web_app_on_the_same_data_dir_is_one_line_and_exit_1(server, iom_home):
+    """It started without a word, took the database over from the first, wrote its address over
+    the first's in server.json and removed the file when it stopped."""
+    import json
+    import time
+
+    deadline = time.monotonic() + 20
+    while not (iom_home / "server.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    first = json.loads((iom_home / "server.json").read_text())
+    done = subprocess.run([sys.executable, "run.py"], cwd=ROOT, env=cli_env(iom_home, IOM_PORT=str(free_port())),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done
+    assert done.stderr.strip().count("\n") == 0 and f"IoM Studio already serves {iom_home} at {first['url']}" \
+        in done.stderr
+    assert "NiceGUI ready" not in done.stdout + done.stderr and "Traceback" not in done.stderr
+    assert json.loads((iom_home / "server.json").read_text()) == first
+
+
 def test_a_folder_it_cannot_write_is_one_line_before_it_serves(iom_home):
     """Not a page answering 500 with a traceback in the log (the samples' first write failing)."""
     (iom_home / "a-file").write_text("not a folder")
