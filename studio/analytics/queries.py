@@ -250,7 +250,20 @@ def recent_calls(cur, f: Filters = Filters(), limit: int = 50) -> list[dict[str,
 
 
 def list_runs(cur, f: Filters = Filters(), limit: int = 50) -> list[dict[str, Any]]:
+    """The newest runs in the range, of the pipeline; with a model or a status, the runs that
+    made such a call (an error: or that failed), as the cards and charts count calls. The
+    table listed every run whatever the page's model and status said."""
     w, p = Filters(since=f.since, until=f.until, pipeline=f.pipeline).where("started")
+    made = []
+    for col, value in (("model_id", f.model), ("status", f.status)):
+        if value:
+            made.append(f"c.{col} = ?")
+            p.append(value)
+    if made:
+        call = f"EXISTS (SELECT 1 FROM calls c WHERE c.run_id = runs.id AND {' AND '.join(made)})"
+        if f.status == "error":
+            call = f"({call} OR runs.status = 'failed')"
+        w = f"{w} AND {call}" if w else f" WHERE {call}"
     return _dicts(cur, f"""SELECT id, pipeline_id, pipeline_name, status, started, ended, wall_ms, cost_usd,
             unpriced_calls, input_tokens, output_tokens, cached_nodes, node_count
         FROM runs{w} ORDER BY started DESC, id LIMIT {int(limit)}""", p)

@@ -40,6 +40,14 @@ async def _removed_after(path, seconds: float) -> None:
     path.unlink(missing_ok=True)
 
 
+TABLE_ROWS = 100  # the newest calls and runs the tables hold
+
+
+def capped_note(shown: int, what: str) -> str:
+    return (f"The newest {TABLE_ROWS} {what} in the range are listed; narrow the time range or the filters to reach "
+            f"older ones") if shown >= TABLE_ROWS else ""
+
+
 def retention_days_from(text: str | None) -> int | None:
     """The form's retention field: empty or 0 keep call detail forever (as `iom analytics
     --set-retention-days 0` does), else whole days from 1 to MAX_RETENTION_DAYS; anything else
@@ -180,10 +188,12 @@ async def analytics_page() -> None:
         recent_table = ui.table(columns=_columns(["time", "model_id", "pipeline_id", "status", "latency", "tokens", "cost"],
                                                  {"model_id": "model", "pipeline_id": "pipeline", "tokens": "tokens in → out"}),
                                 rows=[], row_key="id", pagination=10).classes("w-full").props("dense wrap-cells data-testid=recent-calls")
+        recent_capped = ui.label("").classes("text-xs opacity-70").props("data-testid=recent-capped")
         ui.label("Run history (click a run for its nodes)").classes("text-lg")
         runs_table = ui.table(columns=_columns(["id", "pipeline_id", "status", "started", "wall", "cost", "node_count"],
                                                {"pipeline_id": "pipeline", "node_count": "nodes"}),
                               rows=[], row_key="id", pagination=10).classes("w-full cursor-pointer").props("dense wrap-cells")
+        runs_capped = ui.label("").classes("text-xs opacity-70").props("data-testid=runs-capped")
         runs_table.on("rowClick", lambda e: show_run(e.args[1]["id"]))
         shown: dict = {}  # the settings as the form showed them: only what the person changed is saved
         with ui.expansion("Retention and audit settings", icon="policy").classes("w-full"):
@@ -251,6 +261,10 @@ async def analytics_page() -> None:
         top_table.rows = [{**r, "cost": money(r["cost_usd"], r["unpriced_calls"])} for r in data["top_pipelines"]]
         fallback_table.rows = data["fallbacks"]
         recent_table.rows = [recent_row(r) for r in recent]
+        # the tables hold the newest TABLE_ROWS: said, since their pager counts only those
+        recent_capped.set_text(capped_note(len(recent), "calls"))
+        runs_capped.set_text(capped_note(len(runs), "runs") + (" ('iom runs show ID' opens any run)." if
+                                                               len(runs) >= TABLE_ROWS else ""))
         runs_table.rows = [{k: _cell(v) for k, v in r.items()} | {"wall": _ms(r["wall_ms"]),
                             "cost": money(r["cost_usd"], r["unpriced_calls"] or 0)} for r in runs]
         model_select.options = choices["models"]
@@ -370,6 +384,7 @@ def _json(value: Any, digest: str | None) -> str:
 
 def _load(store, f: q.Filters):
     def work(cur):
-        return (q.dashboard(cur, f), q.recent_calls(cur, f, 100), q.list_runs(cur, f, 100), q.filter_choices(cur))
+        return (q.dashboard(cur, f), q.recent_calls(cur, f, TABLE_ROWS), q.list_runs(cur, f, TABLE_ROWS),
+                q.filter_choices(cur))
 
     return store.read(work)

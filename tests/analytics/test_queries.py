@@ -171,3 +171,23 @@ def test_an_export_written_a_batch_at_a_time_is_the_one_written_whole(store, mon
     assert path.parent == store.home / export.EXPORTS_DIR and path.read_bytes() == (tmp_path / "whole.csv").read_bytes()
     parquet = store.read(export.export_file, Filters(), "parquet", store.home)
     assert pq.read_table(parquet).equals(whole)
+
+
+def test_the_run_history_follows_the_model_and_status_filters(iom_home):
+    """With Status=error the cards and charts showed errors only, and the run history listed
+    every run, all "succeeded"; with a model, runs that never called it."""
+    from studio.spec.records import RunRecord
+    from tests.analytics.data import call
+
+    s = AnalyticsStore(iom_home)
+    for run_id, model, status in (("ra", "m/a", "ok"), ("rb", "m/b", "error")):
+        s.record_run(RunRecord(id=run_id, pipeline_id="p1", started=at(10, 9), status="succeeded"))
+        s.record_call(call(f"c-{run_id}", at(10, 9), model, "openai", "p1", status=status, run_id=run_id))
+    s.record_run(RunRecord(id="rc", pipeline_id="p1", started=at(10, 9), status="failed", error="template"))
+    s.flush()
+    ids = lambda f: sorted(r["id"] for r in s.read(q.list_runs, f))
+    assert ids(Filters()) == ["ra", "rb", "rc"]
+    assert ids(Filters(model="m/a")) == ["ra"]
+    assert ids(Filters(status="error")) == ["rb", "rc"]
+    assert ids(Filters(status="ok", model="m/b")) == []
+    s.close()

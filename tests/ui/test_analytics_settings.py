@@ -118,3 +118,23 @@ async def test_apply_retention_asks_first_and_says_what_it_removed(user: User, i
     by_testid(user, "confirm-ok").click()
     await user.should_see("Rolled 1 calls older than")
     assert store.read(lambda cur: cur.execute("SELECT count(*) FROM calls").fetchone()[0]) == 0
+
+
+async def test_a_table_holding_only_the_newest_rows_says_so(user: User, iom_home):
+    """Recent calls held the newest 100 and its pager said "1-10 of 100" of 10,000 calls."""
+    from datetime import datetime, timezone
+
+    from studio.spec.calls import Usage
+    from studio.spec.records import CallRecord
+    from studio.ui.app import get_studio
+    from tests.ui.util import element
+
+    store = get_studio().analytics
+    await user.open("/analytics")
+    assert element(user, "recent-capped").text == ""
+    for i in range(101):
+        store.record_call(CallRecord(id=f"c{i}", time=datetime.now(timezone.utc), model_id="m/a", provider="openai",
+                                     latency_ms=10, usage=Usage(source="provider"), cost_usd=0.001))
+    store.flush()
+    await user.open("/analytics")
+    await user.should_see("The newest 100 calls in the range are listed; narrow the time range or the filters")
