@@ -44,3 +44,14 @@ def test_a_node_that_used_its_default_and_a_capability_nodes_choice_are_said():
     assert patch["a"]["state"] == "defaulted" and patch["a"]["detail"] == "used the node's default after: HTTP 500"
     assert patch["c"]["state"] == "done" and patch["c"]["chose"] == "local/sentiment-vader"
     assert patch["c"]["detail"] == "chosen by policy: cheapest of 1 model(s)"
+
+
+def test_the_run_summary_counts_unpriced_calls_as_the_run_history_does():
+    """The canvas said "$0.0000" of a run whose history said "+ 1 unpriced"."""
+    from studio.ui.canvas.run_panel import RunPanel
+
+    said = RunPanel.describe(None, {"status": "succeeded", "wallMs": 12, "costUsd": 0.00002, "unpricedCalls": 1}, False)
+    assert said == "Run succeeded · 12 ms · $0.00002 + 1 unpriced"
+    assert RunPanel.describe(None, {"status": "succeeded", "wallMs": 5, "costUsd": None, "unpricedCalls": 2}, False) \
+        == "Run succeeded · 5 ms · 2 unpriced"
+    assert RunPanel.describe(None, {"estimatedCostUsd": 0.0012}, True) == "Dry run · $0.0012 estimated"

@@ -22,6 +22,7 @@ from nicegui import ui
 
 from studio.engine.executor import MissingKeys
 from studio.errors import UserError
+from studio.formats import money_total
 from studio.providers.errors import ProviderError
 from studio.ui.canvas.run_view import edge_data, event_patch, event_text, field, record_patch
 from studio.ui.result_view import result_view
@@ -247,7 +248,10 @@ class RunPanel:
         parts = [("Dry run" if dry else "Run") + (f" {status}" if status else "")]
         if wall is not None:
             parts.append(f"{wall:.0f} ms")
-        parts.append("unpriced" if cost is None else f"${cost:.4f}" + (" estimated" if dry else ""))
+        if dry:
+            parts.append("unpriced" if cost is None else f"${cost:.4f} estimated")
+        else:  # as the run history says it: "$0.0000" hid the calls whose cost is not known
+            parts.append(money_total(cost, field(record, "unpriced_calls", "unpricedCalls", default=0)))
         return " · ".join(parts)
 
     def on_event(self, event: Any) -> None:
