@@ -114,8 +114,8 @@ def _check_node(n, specs, unreadable, add) -> None:
         add(n.id, "is a router without routes; add at least one")
     for field_name in ("prompt", "system", "template"):
         error = templates.syntax_error(getattr(n, field_name))
-        if error:
-            add(n.id, f"its {field_name} template {error}")
+        if error:  # (a transform's template: not "its template template")
+            add(n.id, f"its {field_name if field_name == 'template' else field_name + ' template'} {error}")
     for r in n.routes:
         error = templates.syntax_error(r.when, expression=True)
         if error:

@@ -19,3 +19,12 @@ def test_problems_all_on_nodes_keep_the_short_summary():
     on_canvas, text = placed_problems([Problem("e1", "joins ports of different types")], {"a", "e1"})
     assert on_canvas == {"e1": "joins ports of different types"}
     assert text == "Not run: 1 problem(s), shown on the nodes."
+
+
+def test_an_edges_problem_is_said_in_words_not_only_drawn_red():
+    """An edge's problem was counted in "shown on the nodes" and drawn as a red line only."""
+    problems = [Problem("e1", "joins ports of different types"), Problem("a", "is a model node without a prompt")]
+    on_canvas, text = placed_problems(problems, {"a", "e1"}, {"e1": "in.count → a.system"})
+    assert on_canvas == {"e1": "joins ports of different types", "a": "is a model node without a prompt"}
+    assert text == ("Not run: 2 problem(s): the edge in.count → a.system joins ports of different types; "
+                    "1 more shown on the nodes.")

@@ -149,3 +149,11 @@ async def test_a_capability_nodes_fallbacks_are_held_to_the_access_policies_it_a
     engine._validated.clear()  # the engine keeps what it found for a pipeline it saw
     record = await engine.run(p, {"text": "secret data"})
     assert record.status == "failed" and [r.path for r in fake.requests] == ["/pub"]
+
+
+def test_a_transforms_broken_template_is_named_once(registry):
+    p = load_pipeline({"format": "iom.pipeline", "version": 1, "id": "t", "name": "T", "nodes": [
+        {"id": "in", "kind": "input"}, {"id": "x", "kind": "transform", "template": "{{ text "}, {"id": "out", "kind": "output"}],
+        "edges": [{"id": "e1", "source": "in", "target": "x"}, {"id": "e2", "source": "x", "target": "out"}]})
+    said = where(validate_pipeline(p, registry))["x"]
+    assert any(m.startswith("its template does not parse") for m in said) and not any("template template" in m for m in said)

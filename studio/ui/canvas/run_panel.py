@@ -31,23 +31,31 @@ log = logging.getLogger(__name__)
 
 
 
-def placed_problems(problems: list, targets: set[str]) -> tuple[dict[str, str], str]:
+def placed_problems(problems: list, targets: set[str], edges: dict[str, str] | None = None) -> tuple[dict[str, str], str]:
     """(what each node or edge shows, the run summary): problems of the whole pipeline (no output
-    node…) have no node to show on, so the summary says them; two on one node both show."""
+    node…) have no node to show on, so the summary says them; two on one node both show. An
+    edge's problem turns it red and is said in the summary too (`edges`: id -> "a.x → b.y"),
+    since a red line alone does not say what is wrong."""
+    edges = edges or {}
     on_canvas: dict[str, str] = {}
-    whole: list[str] = []
+    said: list[str] = []
+    on_nodes = 0
     for pr in problems:
         target = field(pr, "where", "node_id", "nodeId", "edge_id", "edgeId", default="")
         message = str(field(pr, "message", "detail", default=pr))
         if target in targets:
             on_canvas[target] = f"{on_canvas[target]}; {message}" if target in on_canvas else message
+            if target in edges:
+                said.append(f"the edge {edges[target]} {message}")
+            else:
+                on_nodes += 1
         else:
-            whole.append(message)
-    placed = len(problems) - len(whole)
-    if not whole:
+            said.append(message)
+    if not said:
         return on_canvas, f"Not run: {len(problems)} problem(s), shown on the nodes."
-    said = "; ".join(whole + ([f"{placed} more shown on the nodes"] if placed else []))
-    return on_canvas, f"Not run: {len(problems)} problem(s): {said}."
+    text = "; ".join(said + ([f"{on_nodes} more shown on the nodes"] if on_nodes else []))
+    return on_canvas, f"Not run: {len(problems)} problem(s): {text}."
+
 
 class EngineLink:
     """Calls the engine and hands its events to `on_event` (other runs' events included; the
@@ -178,8 +186,8 @@ class RunPanel:
         ed.session.problems = {}
         problems = self.link.validate(pipeline)
         if problems:
-            ed.session.problems, text = placed_problems(problems, {n.id for n in pipeline.nodes} |
-                                                        {e.id for e in pipeline.edges})
+            edges = {e.id: f"{e.source}.{e.source_port} → {e.target}.{e.target_port}" for e in pipeline.edges}
+            ed.session.problems, text = placed_problems(problems, {n.id for n in pipeline.nodes} | set(edges), edges)
             ed.redraw()
             self.summary.set_text(text)
             return
