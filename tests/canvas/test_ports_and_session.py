@@ -287,3 +287,21 @@ def test_unsaved_edits_stay_in_the_session(studio):
     session.add_node({"kind": "transform"}, 0, 0)
     again = studio.pipelines.get("review-triage")
     assert again.name == stored.name != "Draft name" and len(again.nodes) == len(stored.nodes)
+
+
+def test_a_big_pipeline_without_positions_opens_with_no_node_on_another(studio):
+    """The first layout spaced rows by a fixed gap, not by the nodes' heights: 40 model nodes
+    imported without positions opened on top of each other."""
+    from studio.ui.canvas.layout import NODE_WIDTH
+
+    nodes = [Node(id="in", kind="input", input_schema={"type": "object", "properties": {"text": {"type": "string"}}})]
+    nodes += [Node(id=f"n{i}", kind="model", model="openai/gpt-4o-mini", prompt="{{ text }}") for i in range(40)]
+    nodes.append(Node(id="out", kind="output"))
+    edges = [{"id": f"e{i}", "source": "in", "sourcePort": "text", "target": f"n{i}", "targetPort": "text"} for i in range(40)]
+    edges += [{"id": f"o{i}", "source": f"n{i}", "sourcePort": "text", "target": "out", "targetPort": f"t{i}"} for i in range(40)]
+    session = EditSession(Pipeline(id="big", name="Big", nodes=nodes, edges=edges), session_models(studio))
+    at, tall = session.positions, session.node_heights()
+    boxes = [(at[n.id]["x"], at[n.id]["y"], NODE_WIDTH, tall[n.id]) for n in session.pipeline.nodes]
+    overlaps = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+                if a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]]
+    assert overlaps == []

@@ -51,7 +51,7 @@ class EditSession:
         positions = self.pipeline.ui.get("positions") or {}
         if all(n.id in positions for n in self.pipeline.nodes):
             return
-        laid = auto_layout(self.pipeline, positions)
+        laid = auto_layout(self.pipeline, positions, self.node_heights())  # spaced by real heights: no overlaps
         self.pipeline.ui["positions"] = {**laid, **{k: v for k, v in positions.items() if k in laid}}
         if positions:  # keep the ones that were placed; put the others below them
             bottom = max((v.get("y", 0) for v in positions.values()), default=0) + 200
