@@ -115,7 +115,10 @@ def summary(cur, f: Filters = Filters(), *, rollup: str | None = None) -> dict[s
         FROM {src}""", params)[0]
     w, p = f.where()
     w += (" AND " if w else " WHERE ") + "NOT cache_hit"
-    row["p95_latency_ms"] = cur.execute(f"SELECT quantile_cont(latency_ms, 0.95) FROM calls{w}", p).fetchone()[0]
+    # the percentile needs each call's latency: over the calls still in detail (past the
+    # retention only daily totals are kept), and it says how many those are
+    row["p95_latency_ms"], row["latency_calls"] = cur.execute(
+        f"SELECT quantile_cont(latency_ms, 0.95), count(*) FROM calls{w}", p).fetchone()
     made = row["calls"] - row["cache_hits"]
     row["error_rate"] = (row["errors"] / made) if made else None
     row["priced_calls"] = row["calls"] - row["unpriced_calls"]

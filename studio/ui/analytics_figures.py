@@ -97,8 +97,9 @@ def cost(rows: list[dict], title: str, *, by_day: bool = False) -> dict:
     if not rows:
         empty = "No calls in this range."
     elif not priced:
-        empty = (f"{unpriced:,} calls, none priced: set input/output prices on the models "
-                 "in the Registry to see cost.")
+        # unpriced: a model without prices, or a call that failed after it was sent (its cost unknown)
+        empty = (f"{unpriced:,} calls, none priced: calls that failed after they were sent have no known cost, "
+                 "and a model without prices needs them set in the Registry to show its cost.")
     elif not any(r["cost_usd"] for r in priced):  # built-in and local models: free, nothing to draw
         calls = sum(int(r.get("calls") or 0) for r in rows) - unpriced
         empty = (f"{calls:,} calls, all free" if calls else "All calls free") + \

@@ -241,9 +241,12 @@ async def analytics_page() -> None:
         with cards:
             card("Calls", fmt.tokens(s["calls"]), f"{fmt.tokens(s['errors'])} errors")
             card("Cost", money(s["cost_usd"], s["unpriced_calls"]),
-                 f"{s['unpriced_calls']} unpriced calls" if s["unpriced_calls"] else "all calls priced")
+                 f"{s['unpriced_calls']:,} unpriced calls" if s["unpriced_calls"] else "all calls priced")
             made = f"of {fmt.tokens(s['calls'] - s['cache_hits'])} calls made" if s["cache_hits"] else ""
-            card("p95 latency", _ms(s["p95_latency_ms"]), made)
+            detail = s.get("latency_calls")
+            card("p95 latency", _ms(s["p95_latency_ms"]),  # past the retention, calls are totals: no latency
+                 f"of the {fmt.tokens(detail)} calls kept in detail" if detail is not None and
+                 detail < s["calls"] - s["cache_hits"] else made)
             card("Error rate", fmt.rate(s["error_rate"]), made)
             card("Cache savings", fmt.dollars(s["saved_usd"] or 0), f"{fmt.tokens(s['cache_hits'])} cache hits")
             card("Fallbacks", fmt.tokens(s["fallbacks"]))

@@ -40,6 +40,7 @@ def test_retention_keeps_daily_totals_and_drops_detail(iom_home):
     for key in ("calls", "errors", "unpriced_calls", "cache_hits", "fallbacks", "input_tokens", "output_tokens"):
         assert after[key] == summary_before[key], key
     assert after["cost_usd"] == pytest.approx(0.30) and after["saved_usd"] == pytest.approx(0.05)
+    assert after["latency_calls"] == 1  # the p95 is of c7 alone, and says so (the card said "of 7 calls")
     assert {dim: _table(store, dim) for dim in before} == before
     assert [(r["bucket"].day, r["calls"], r["errors"]) for r in store.read(q.calls_over_time, q.Filters(), "day")] == [
         (10, 6, 1), (11, 1, 1)]
