@@ -24,17 +24,19 @@ class GatewayError(Exception):
     """A failure already decided: status, OpenAI error type, sentence, retry-after."""
 
     def __init__(self, status: int, kind: str, message: str, retry_after_s: float | None = None,
-                 param: str | None = None, retry: bool | None = None):
+                 param: str | None = None, retry: bool | None = None, rate_limits: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.kind, self.message, self.retry_after_s, self.param = status, kind, message, retry_after_s, param
         self.retry = retry  # False: another try cannot succeed (a provider refused the key…), said to the SDKs
+        self.rate_limits = rate_limits or {}  # the provider's x-ratelimit-* headers, handed on
 
 
 def classify(e: Exception) -> GatewayError:
     if isinstance(e, GatewayError):
         return e
     if isinstance(e, ProviderError):
-        return GatewayError(STATUS.get(e.kind, 502), e.kind.value, str(e), e.retry_after_s, retry=e.kind in RETRYABLE)
+        return GatewayError(STATUS.get(e.kind, 502), e.kind.value, str(e), e.retry_after_s, retry=e.kind in RETRYABLE,
+                            rate_limits=e.rate_limits)
     if isinstance(e, NotFound):
         return GatewayError(404, "model_not_found", str(e))
     if isinstance(e, NotSaved):  # the studio's disk (a record, a file), not the request: not a 400
@@ -48,7 +50,7 @@ def _headers(e: GatewayError) -> dict[str, str] | None:
     """retry-after as the provider said it; `x-should-retry: false` (which the openai and
     anthropic SDKs obey) where another try cannot succeed: a 502 for a refused provider key is
     otherwise retried twice by both SDKs."""
-    headers = {"retry-after": str(max(1, round(e.retry_after_s)))} if e.retry_after_s else {}
+    headers = {**e.rate_limits, **({"retry-after": str(max(1, round(e.retry_after_s)))} if e.retry_after_s else {})}
     if e.retry is False:
         headers["x-should-retry"] = "false"
     return headers or None

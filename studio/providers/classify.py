@@ -163,7 +163,21 @@ def from_body(body: Any, *, status: int | None = None, headers=None, default: Er
         kind = ErrorKind.QUOTA_EXHAUSTED
     if kind in (ErrorKind.BAD_REQUEST, ErrorKind.SERVER) and _CONTEXT_RE.search(msg):
         kind = ErrorKind.CONTEXT_LENGTH
-    return ProviderError(kind, msg, status=status, retry_after_s=retry_after(headers, body), partial_text=partial_text)
+    err = ProviderError(kind, msg, status=status, retry_after_s=retry_after(headers, body), partial_text=partial_text)
+    err.rate_limits = rate_limit_headers(headers)
+    return err
+
+
+_RATE_LIMIT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
+
+
+def rate_limit_headers(headers) -> dict[str, str]:
+    """The provider's rate-limit headers (limits, what is left, when it resets), which the
+    gateway hands on with its error: clients that pace themselves by them got only retry-after."""
+    if not headers:
+        return {}
+    found = {k.lower(): v for k, v in headers.items() if k.lower().startswith(_RATE_LIMIT_PREFIXES)}
+    return {k: v[:200] for k, v in list(found.items())[:20] if v.isprintable()}
 
 
 def from_response(status: int, headers: httpx.Headers, text: str) -> ProviderError:

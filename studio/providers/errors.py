@@ -88,6 +88,7 @@ class ProviderError(Exception):
         # before any work (`refused_unbilled`). True otherwise: what a provider charges for a
         # call that failed after it was sent is not known.
         self.sent = sent
+        self.rate_limits: dict[str, str] = {}  # the provider's x-ratelimit-* headers, for the gateway to hand on
         super().__init__(self.sentence())
 
     @property

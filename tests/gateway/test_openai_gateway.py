@@ -162,9 +162,12 @@ def test_errors_come_back_in_openais_shape(gateway, fake):
     r = gateway.post("/chat/completions", json={"model": "loop/chat"})
     assert r.status_code == 400 and "messages" in r.json()["error"]["message"]
     fake.reply("/v1/chat/completions", Reply(status=429, json={"error": {"message": "slow down", "type": "rate_limit"}},
-                                             headers={"retry-after": "7"}))
+                                             headers={"retry-after": "7", "x-ratelimit-remaining-requests": "0",
+                                                      "x-ratelimit-reset-requests": "6.5s"}))
     r = gateway.post("/chat/completions", json={"model": "loop/chat", "messages": [{"role": "user", "content": "x"}]})
     assert r.status_code == 429 and r.headers["retry-after"] == "7" and r.json()["error"]["type"] == "rate_limited"
+    # the provider's rate-limit headers are handed on (clients pace themselves by them)
+    assert r.headers["x-ratelimit-remaining-requests"] == "0" and r.headers["x-ratelimit-reset-requests"] == "6.5s"
     r = gateway.post("/chat/completions", json={"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]})
     assert r.status_code == 400 and "OPENAI_API_KEY" in r.json()["error"]["message"]
 
