@@ -137,15 +137,20 @@ def plan_batch(studio, target: str, data: str, *, limit: int | None = None, conc
     swaps = dict(swaps or {})
     if swaps and kind != "pipeline":
         raise UserError(f"{target} is a model; node swaps (NODE=MODEL) apply to pipelines only.")
-    if kind == "pipeline" and not swaps:
-        # an invalid pipeline is refused once, before any row, not failed row by row
+    if kind == "pipeline":
+        # an invalid pipeline is refused once, before any row, not failed row by row; with its
+        # swaps too (a model that does not take what the node sends failed every row, and an
+        # experiment then saved a quality for a model that never answered)
         from studio.engine.executor import PipelineInvalid
 
-        problems = studio.engine.validate(studio.pipelines.get(target))
+        problems = studio.engine.validate(swapped_pipeline(studio, target, swaps))
+        if problems and swaps:
+            swapped = ", ".join(f"{node}={value}" for node, value in swaps.items())
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise UserError(f"pipeline {target} with {swapped} is not valid: {problems[0]}{more}; swap in a model "
+                            "that takes and gives what the node's edges carry.")
         if problems:
             raise PipelineInvalid(target, problems)
-    elif swaps:
-        swapped_pipeline(studio, target, swaps)  # checks nodes and models now, not per row
     ds, path, fmt = resolve(studio.home, data)
     columns: list[str] = []
     count = 0

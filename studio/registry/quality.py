@@ -100,6 +100,10 @@ def save_from_experiment(home: Path, doc: dict, capability: str, models_known,
         quality = v.get("quality") if scorer is None else _scorer_mean(v, scorer)
         if model is None or quality is None or models_known(model) is None:
             continue
+        if v.get("errorRate") == 1:  # every row failed: its scores of 0 measured no answer of the model
+            left_out[model] = (f"{model}: not saved, because every row of {v['variant']} failed, so none of its "
+                               "answers was scored; mend what made the rows fail and run the experiment again.")
+            continue
         unread = [s for s in unread_scores(v, home) if scorer is None or s["scorer"] == scorer]
         if unread:
             reads = ", ".join(f"{s['field']!r} ({s['scorer']})" for s in unread)

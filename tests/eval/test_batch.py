@@ -171,6 +171,19 @@ def test_same_target_and_data_resume_and_unknown_target(iom_home):
         s.close()
 
 
+def test_a_swap_that_breaks_the_pipeline_is_refused_before_any_row(iom_home):
+    """Every row failed with the same "pipeline is not valid" and the experiment showed 100 %
+    errors (and saved a quality of 0 for the swapped-in model)."""
+    s = Studio(iom_home)
+    try:
+        with pytest.raises(UserError, match="pipeline review-triage with sentiment=local/language-detect is not valid: "
+                                            "e7: starts on port .compound., which node .sentiment. does not have"):
+            plan_batch(s, "review-triage", str(SAMPLE), limit=5, swaps={"sentiment": "local/language-detect"})
+        assert plan_batch(s, "review-triage", str(SAMPLE), limit=5, swaps={"sentiment": "local/sentiment-vader"}).rows == 5
+    finally:
+        s.close()
+
+
 def test_no_cache_is_its_own_batch_and_calls_every_node(iom_home):
     """The offline sample's models are deterministic, so a second batch over the same rows finds
     every node cached; --no-cache runs them again, as a separate batch with a fresh run's figures."""

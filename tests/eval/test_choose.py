@@ -340,3 +340,20 @@ def test_scores_saved_among_the_models_move_beside_health_json_and_a_model_named
     first.models.save(first.models.get("local/sentiment-vader").model_copy(update={"id": "quality"}))
     again = Studio(other)  # a model whose id is "quality" has that file: it stays a model
     assert again.models.get("quality").id == "quality" and not (other / "quality.json").exists()
+
+
+def test_a_variant_whose_every_row_failed_saves_no_quality(iom_home):
+    """A swap that broke the pipeline failed every row; its scores of 0 were saved as the swapped
+    model's quality, and a "best" node then chose by a measurement of nothing."""
+    from studio.registry.quality import load_quality, save_from_experiment
+
+    def variant(name, swaps, quality, error_rate):
+        return {"variant": name, "target": "p", "swaps": swaps, "quality": quality, "rows": 4, "batchId": "b",
+                "errorRate": error_rate, "scores": [{"scorer": "sentiment:exact", "field": "sentiment", "answered": 4,
+                                                     "missingField": 0}]}
+    doc = {"id": "x2", "data": "d.csv", "scorers": ["sentiment:exact"], "created": "2026-12-06T00:00:00",
+           "variants": [variant("p@s=local/a", {"s": "local/a"}, 0.0, 1.0), variant("p@s=local/b", {"s": "local/b"}, 0.5, 0.25)]}
+    saved, notes = save_from_experiment(iom_home, doc, "sentiment", lambda m: object())
+    assert saved == [("local/b", 0.5)] and "local/a" not in load_quality(iom_home)["sentiment"]
+    assert notes == ["local/a: not saved, because every row of p@s=local/a failed, so none of its answers was scored; "
+                     "mend what made the rows fail and run the experiment again."]
