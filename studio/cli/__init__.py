@@ -35,7 +35,12 @@ def _stop_as_ctrl_c() -> None:
     import os
     import signal
 
-    signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+    def stop(*_) -> None:
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # a script's background job: Ctrl-C's signal
+            raise KeyboardInterrupt  # is ignored there, so sent on it did nothing and the command ran on
+        os.kill(os.getpid(), signal.SIGINT)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def main(argv: list[str] | None = None) -> int:
