@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import itertools
 import logging
 import os
@@ -60,6 +61,7 @@ from studio.registry.quality import load_quality
 
 _WORKER: dict[str, Any] = {}  # per worker process: job -> its _WorkerStudio
 HOME_PREFIX = "iom-ray-"
+WAIT_S = 0.5  # one wait for a finished task, at most
 
 
 def _ray():
@@ -379,6 +381,16 @@ def _close_workers() -> None:
 atexit.register(_close_workers)
 
 
+def _record(studio, calls: list, runs: list) -> None:
+    """Records the workers handed to the job's JobState, to the one analytics writer."""
+    from studio.spec.records import CallRecord, RunRecord
+
+    for rec, i, o in calls:
+        studio.recorder.record_call(CallRecord.model_validate(rec), i, o)
+    for run in runs:
+        studio.recorder.record_run(RunRecord.model_validate(run))
+
+
 def remove_job_homes(job: str) -> None:
     """The job's worker dirs on this machine (a remote cluster's workers remove their own)."""
     for home in Path(tempfile.gettempdir()).glob(f"{HOME_PREFIX}{job}-*"):
@@ -424,7 +436,6 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
     ray = _ray()
     from studio.eval.batch import batch_models, swapped_pipeline
     from studio.registry import export_pipeline
-    from studio.spec.records import CallRecord, RunRecord
 
     started = _start(ray)  # on the calling thread: Ray installs its signal handlers there
     job = secrets.token_hex(6)
@@ -445,11 +456,7 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
                           "specs": [s.model_dump(mode="json", by_alias=True) for s in studio.models.all()]})
 
         async def take_records() -> None:
-            calls, runs = await asyncio.to_thread(ray.get, state.take_records.remote())
-            for rec, i, o in calls:
-                studio.recorder.record_call(CallRecord.model_validate(rec), i, o)
-            for run in runs:
-                studio.recorder.record_run(RunRecord.model_validate(run))
+            _record(studio, *await asyncio.to_thread(ray.get, state.take_records.remote()))
 
         chunk = max(1, min(16, plan.concurrency // 2))
         in_flight = max(1, plan.concurrency // chunk)
@@ -468,7 +475,11 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
         while len(refs) < in_flight and await submit():
             pass
         while refs:
-            ready, rest = await asyncio.to_thread(ray.wait, refs, num_returns=1)
+            # in short waits: a Ctrl-C cancels us between two, where one wait for good outlived
+            # the Ray it waited on (shut down in `finally`) and the command never exited
+            ready, rest = await asyncio.to_thread(ray.wait, refs, num_returns=1, timeout=WAIT_S)
+            if not ready:
+                continue
             refs[:] = rest
             try:
                 result = await asyncio.to_thread(ray.get, ready[0])
@@ -478,6 +489,9 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
                 yield row
             await submit()  # after the rows are written: a stop asked meanwhile is seen
     finally:
+        with contextlib.suppress(Exception):  # the calls handed over by tasks still going when we stopped
+            calls, runs = await asyncio.to_thread(ray.get, state.take_records.remote(), timeout=WAIT_S * 10)
+            _record(studio, calls, runs)
         ray.kill(state)
         if gate is not None:
             ray.kill(gate)
