@@ -60,13 +60,14 @@ class BatchPlan:
     # what produced the rows (`target_version`): a pipeline or model edited since is another batch
     target_version: str | None = None
     created: str = field(default_factory=lambda: utcnow().isoformat())
+    data_hash: str | None = None  # the data file's sha256 when the batch started: a changed file is another batch
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "target": self.target, "kind": self.kind, "data": self.data,
                 "datasetId": self.dataset_id, "rows": self.rows, "inputs": self.inputs,
                 "expected": self.expected, "limit": self.limit, "concurrency": self.concurrency,
                 "executor": self.executor, "swaps": self.swaps, "useCache": self.use_cache,
-                "targetVersion": self.target_version, "created": self.created}
+                "targetVersion": self.target_version, "created": self.created, "dataHash": self.data_hash}
 
     @classmethod
     def from_json(cls, d: dict) -> "BatchPlan":
@@ -74,7 +75,7 @@ class BatchPlan:
                    rows=d["rows"], inputs=d.get("inputs") or {}, expected=d.get("expected") or {},
                    limit=d.get("limit"), concurrency=d.get("concurrency", 8), executor=d.get("executor", "local"),
                    swaps=d.get("swaps") or {}, use_cache=d.get("useCache", True),
-                   target_version=d.get("targetVersion"), created=d.get("created", ""))
+                   target_version=d.get("targetVersion"), created=d.get("created", ""), data_hash=d.get("dataHash"))
 
 
 def target_label(target: str, swaps: dict[str, str]) -> str:
@@ -176,10 +177,11 @@ def plan_batch(studio, target: str, data: str, *, limit: int | None = None, conc
                         f"{', '.join(columns)}. Name a column {named}, or map one with "
                         "'iom datasets map ID --input NAME=COLUMN'.")
     version = target_version(studio, kind, target, swaps)
-    bid = batch_id_for(target, _file_hash(path), limit, swaps, sorted(inputs.items()), use_cache, version)
+    data_hash = _file_hash(path)
+    bid = batch_id_for(target, data_hash, limit, swaps, sorted(inputs.items()), use_cache, version)
     return BatchPlan(id=bid, target=target, kind=kind, data=str(path), dataset_id=ds.id if ds else None,
                      rows=count, inputs=inputs, expected=expected, limit=limit, concurrency=concurrency,
-                     executor=executor, swaps=swaps, use_cache=use_cache, target_version=version)
+                     executor=executor, swaps=swaps, use_cache=use_cache, target_version=version, data_hash=data_hash)
 
 
 def target_version(studio, kind: str, target: str, swaps: dict[str, str]) -> str:
@@ -241,6 +243,11 @@ def batch_models(studio, kind: str, target: str, pipeline=None) -> list:
 def check_unchanged(studio, plan: BatchPlan) -> None:
     """Refuses to add rows to a batch whose pipeline or model was edited since it started: its
     finished rows came from the earlier version. (A batch saved before versions has none.)"""
+    if plan.data_hash is not None and Path(plan.data).is_file() and _file_hash(Path(plan.data)) != plan.data_hash:
+        # (--resume ID went on over the changed file: one batch of rows from two files, "complete")
+        raise UserError(f"the data file {plan.data} has changed since batch {plan.id} started, so its finished rows "
+                        f"came from the earlier file; run 'iom batch run {plan.target} --data {plan.data}' for a "
+                        "batch of the file as it is now.")
     if plan.target_version is None:
         return
     if target_version(studio, plan.kind, plan.target, plan.swaps) != plan.target_version:

@@ -209,6 +209,18 @@ def test_no_cache_is_its_own_batch_and_calls_every_node(iom_home):
     assert "Traceback" not in refused.stderr
 
 
+def test_a_batch_whose_data_file_changed_is_not_resumed_over_the_new_file(iom_home, tmp_path):
+    """--resume went on over the changed file and reported one batch of rows from two files as complete."""
+    data = tmp_path / "texts.csv"
+    data.write_text("text\n" + "".join(f"first file {i}\n" for i in range(6)), encoding="utf-8")
+    first = json.loads(iom("batch", "run", "local/sentiment-vader", "--data", str(data), "--limit", "3", "--json",
+                           env={**os.environ, "IOM_HOME": str(iom_home)}).stdout)
+    data.write_text("text\n" + "".join(f"second file {i}\n" for i in range(6)), encoding="utf-8")
+    again = iom("batch", "run", "--resume", first["id"], env={**os.environ, "IOM_HOME": str(iom_home)})
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+    assert f"the data file {data} has changed since batch {first['id']} started" in again.stderr
+
+
 def test_model_target_calls_the_hub(iom_home):
     r = iom("batch", "run", "local/sentiment-vader", "--data", str(SAMPLE), "--limit", "3", "--json")
     assert r.returncode == 0, r.stderr
