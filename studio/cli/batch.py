@@ -82,7 +82,7 @@ def _run(args) -> int:
             return await run_batch(s, plan, progress=progress)
         finally:
             await s.aclose()
-    agg = run_until_interrupted(go, stop)
+    agg = run_until_interrupted(go, stop, quiet_stdout=args.json)
     if agg is None:
         return interrupted(f"interrupted: {done[0]} of {plan.rows} rows of batch {plan.id} are done and kept; run the same "
                            f"command again (or 'iom batch run --resume {plan.id}') to go on from there.")

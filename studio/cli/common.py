@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -117,14 +118,18 @@ def close_studio() -> None:
         _studio = None
 
 
-def run_until_interrupted(main: Callable[[], Awaitable[T]], stop: Callable[[], None]) -> T | None:
+def run_until_interrupted(main: Callable[[], Awaitable[T]], stop: Callable[[], None], *,
+                          quiet_stdout: bool = False) -> T | None:
     """`asyncio.run(main())` with the progress bars stopped after it, however it ends; None
     when Ctrl-C ended it (the caller then says what was kept, with `interrupted`). What the
     command has made by now (imports, the studio, its registry) lives until it exits: frozen
     out of the collector's full passes, which held up the rows in flight (studio/heap.py)."""
     freeze_long_lived()
     try:
-        return asyncio.run(main())
+        # `quiet_stdout` (a --json command): what others print meanwhile (Ray's "A worker died"
+        # lines) goes to stderr, so stdout holds the one JSON document a script reads
+        with contextlib.redirect_stdout(sys.stderr) if quiet_stdout else contextlib.nullcontext():
+            return asyncio.run(main())
     except KeyboardInterrupt:
         return None
     finally:

@@ -85,7 +85,7 @@ def _run(args) -> int:
                                         use_cache=args.reuse_cache, progress=progress)
         finally:
             await s.aclose()
-    doc = run_until_interrupted(go, stop)
+    doc = run_until_interrupted(go, stop, quiet_stdout=args.json)
     if doc is None:
         if not where:
             return interrupted("interrupted before any row ran; nothing was kept.")

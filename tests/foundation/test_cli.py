@@ -214,3 +214,16 @@ def test_a_list_written_as_it_comes_is_the_json_print_json_writes(capsys, items)
     whole = capsys.readouterr().out
     print_json_list(iter(items))
     assert capsys.readouterr().out == whole
+
+
+def test_a_json_commands_stdout_holds_only_its_json(capsys):
+    """Ray printed "(raylet) A worker died …" on stdout before `iom batch run --json`'s document."""
+    from studio.cli.common import run_until_interrupted
+
+    async def work():
+        print("(raylet) A worker died or was killed while executing a task")
+        return 7
+
+    assert run_until_interrupted(work, lambda: None, quiet_stdout=True) == 7
+    out, err = capsys.readouterr()
+    assert out == "" and "A worker died" in err
