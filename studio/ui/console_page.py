@@ -86,7 +86,7 @@ async def console_page(model: str | None = None) -> None:
         with ui.row().classes("w-full gap-4 no-wrap items-start"):
             # -- left: what to send -------------------------------------------------------
             with ui.column().classes("w-1/2 gap-2"):
-                missing = await io_bound(services.missing_keys, studio, list(specs.values()))
+                missing = await services.keys_in_time(services.missing_keys, studio, list(specs.values()), default={})
                 options = {i: f"{s.name} · {i}" + (f" — needs {s.key_ref}" if i in missing else "")
                            for i, s in specs.items()}
                 picker = ui.select(options, label="Model", with_input=True, value=state["model"]) \

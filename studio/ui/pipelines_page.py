@@ -244,6 +244,6 @@ async def pipeline_editor_page(pipeline_id: str) -> None:
             ui.label(str(e)).classes("text-negative")
             ui.link("Back to the pipelines", "/pipelines")
         return
-    missing = await io_bound(services.missing_keys, studio, studio.models.all())
+    missing = await services.keys_in_time(services.missing_keys, studio, studio.models.all(), default={})
     with frame(pipeline.name, narrow_nav=True):
         PipelineEditor(studio, pipeline, missing, version)

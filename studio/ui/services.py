@@ -7,11 +7,16 @@ without a hub (a stripped-down build, or a test) gets one clear sentence instead
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable, TypeVar
 
 from studio.errors import UserError
 from studio.spec.model import HealthStatus, ModelSpec
 from studio.ui.threads import io_bound
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 NO_HUB = "Model calls are not available in this build (the provider hub is missing); update the studio."
 NO_PROBE = "Health checks are not available in this build (the provider hub has no probe); update the studio."
@@ -46,6 +51,21 @@ async def call_model(studio, spec: ModelSpec, request, *, on_text: Callable[[str
     if not can_call(studio):
         raise UserError(NO_HUB)
     return await hub(studio).call(spec, request, on_text=on_text)
+
+
+KEY_CHECK_WAIT_S = 1.5  # of NiceGUI's 3 s for a page to be built
+
+
+async def keys_in_time(check: Callable[..., T], *args: Any, default: T) -> T:
+    """`check(*args)` (a keyring question, in a thread), or `default` once KEY_CHECK_WAIT_S has
+    passed: a keyring that answers slowly (locked, busy) made the page miss NiceGUI's time to be
+    built, a raw "500 Server error". The check goes on in its thread and warms the key store,
+    so the next page has the answer."""
+    try:
+        return await asyncio.wait_for(asyncio.shield(asyncio.ensure_future(io_bound(check, *args))), KEY_CHECK_WAIT_S)
+    except asyncio.TimeoutError:
+        log.warning("the OS keyring answered slowly; this page does not mark the models whose key is not set")
+        return default
 
 
 def missing_keys(studio, specs: list[ModelSpec]) -> dict[str, str]:

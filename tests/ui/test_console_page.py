@@ -168,3 +168,18 @@ async def test_the_picker_says_which_models_need_a_missing_key(user: User, memor
     picker = element(user, "model-picker")
     assert "needs OPENAI_API_KEY" in picker.options["openai/gpt-4o-mini"]
     assert "needs" not in picker.options["local/sentiment-vader"]
+
+
+async def test_a_slow_keyring_does_not_keep_the_console_from_being_built(user, monkeypatch):
+    """The page asked the keyring about every model's key before it could be built: a keyring
+    slow to answer (locked, busy) gave NiceGUI's raw "500 Server error … response_timeout"."""
+    import time
+
+    import studio.ui.services as services
+    from studio.secrets.store import KeyStore
+
+    real = KeyStore.status
+    monkeypatch.setattr(services, "KEY_CHECK_WAIT_S", 0.3)
+    monkeypatch.setattr(KeyStore, "status", lambda self, name: (time.sleep(0.8), real(self, name))[1])
+    await user.open("/console")
+    await user.should_see("Model")
