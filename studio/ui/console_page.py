@@ -53,9 +53,20 @@ def metrics_for(result) -> dict[str, str]:
     }
 
 
+# the form's fields are not clamped when left (NiceGUI does that on blur, so a Run clicked
+# straight after typing 5 sent 5 while the field then showed 2): what they hold is checked here
+PARAM_RANGES = {"temperature": ("Temperature", 0, 2), "top_p": ("Top p", 0, 1), "max_tokens": ("Max tokens", 1, None)}
+
+
 def build_params(values: dict[str, Any], extra_text: str) -> dict[str, Any]:
     """The params of the call: the set ones of the form plus the extra JSON object."""
     params = {k: v for k, v in values.items() if v not in (None, "")}
+    for name, (label, low, high) in PARAM_RANGES.items():
+        value = params.get(name)
+        if value is not None and (value < low or (high is not None and value > high)
+                                  or (name == "max_tokens" and value != int(value))):
+            takes = f"from {low} to {high}" if high is not None else f"a whole number from {low}"
+            raise UserError(f"{label} takes {takes}; it is {value:g}. Nothing was sent.")
     if "max_tokens" in params:
         params["max_tokens"] = int(params["max_tokens"])
     if extra_text.strip():
@@ -104,11 +115,11 @@ async def console_page(model: str | None = None) -> None:
                             .props("outlined autogrow spellcheck=false data-testid=raw-input")
                 with ui.expansion("Params", icon="tune").classes("w-full").props("dense") as params_box:
                     with ui.row().classes("w-full gap-2"):
-                        ui.number("Temperature", min=0, max=2, step=0.1).bind_value(param_values, "temperature") \
+                        ui.number("Temperature", step=0.1).bind_value(param_values, "temperature") \
                             .props("dense outlined data-testid=temperature").classes("w-32")
-                        ui.number("Max tokens", min=1, precision=0).bind_value(param_values, "max_tokens") \
+                        ui.number("Max tokens").bind_value(param_values, "max_tokens") \
                             .props("dense outlined data-testid=max-tokens").classes("w-32")
-                        ui.number("Top p", min=0, max=1, step=0.05).bind_value(param_values, "top_p") \
+                        ui.number("Top p", step=0.05).bind_value(param_values, "top_p") \
                             .props("dense outlined").classes("w-28")
                     ui.input("Extra params (JSON object)").bind_value(raw, "params") \
                         .props("dense outlined spellcheck=false").classes("w-full font-mono")

@@ -9,6 +9,7 @@ import json
 import pytest
 from nicegui.testing import User
 
+from studio.errors import UserError
 from studio.spec.calls import CANONICAL_SCHEMAS
 from studio.ui.console_page import build_params, money
 from studio.ui.schema_form import collect_input, fields_for, input_problem
@@ -34,6 +35,15 @@ def test_form_fields_follow_the_input_schema():
 def test_params_and_money():
     assert build_params({"temperature": 0.2, "max_tokens": 64.0, "top_p": None}, '{"stop": ["\\n"]}') == \
         {"temperature": 0.2, "max_tokens": 64, "stop": ["\n"]}
+    # what the fields hold is what is sent, or refused: a Run straight after typing 5 sent 5 while
+    # the field (clamped when left) then showed 2
+    for values, said in (({"temperature": 5.0}, "Temperature takes from 0 to 2; it is 5. Nothing was sent."),
+                         ({"max_tokens": -3.0}, "Max tokens takes a whole number from 1; it is -3. Nothing was sent."),
+                         ({"max_tokens": 2.5}, "Max tokens takes a whole number from 1; it is 2.5. Nothing was sent."),
+                         ({"top_p": 1.5}, "Top p takes from 0 to 1; it is 1.5. Nothing was sent.")):
+        with pytest.raises(UserError) as refused:
+            build_params(values, "")
+        assert str(refused.value) == said
     assert money(None) == "unpriced"
     assert money(0) == "free"
     assert money(0.0000123) == "$0.0000123"
