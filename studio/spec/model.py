@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -131,6 +132,23 @@ class ModelSpec(SpecModel):
         if v is not None and is_studio_own(v):
             raise ValueError(f"keyRef {v!r} names one of the studio's own secrets (IOM_…), which are never sent "
                              f"to a model; name the provider's key, e.g. OPENAI_API_KEY")
+        return v
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_is_a_url(cls, v: str | None) -> str | None:
+        """`http://`, `https:///v1/chat` or an address with a space were saved, and only a later
+        call or health check said 'UnsupportedProtocol'."""
+        if v is None:
+            return v
+        try:
+            parts = urlsplit(v)
+            scheme, host = parts.scheme.lower(), parts.hostname
+        except ValueError:  # a malformed IPv6 address
+            scheme, host = "", None
+        if scheme not in ("http", "https") or not host or any(c.isspace() for c in v):
+            raise ValueError(f"endpoint {v[:80]!r} is not a URL a call can go to; give one such as "
+                             "https://api.openai.com/v1/chat/completions")
         return v
 
     @field_validator("input_schema", "output_schema")

@@ -65,11 +65,11 @@ def test_an_edit_that_changes_how_a_model_is_called_drops_its_old_health(studio)
     from studio.spec.model import HealthStatus
 
     spec = studio.models.save(ModelSpec(id="acme/echo", name="Echo", provider="http", api="http",
-                                        endpoint="http://not a url/echo"), create=True)
+                                        endpoint="http://127.0.0.1:9/echo"), create=True)
     studio.models.set_health("acme/echo", HealthStatus(state="unreachable", detail="UnsupportedProtocol"))
     studio.models.save(spec.model_copy(update={"name": "Echo 2"}), create=False)  # the same call: health kept
     assert studio.models.health("acme/echo").state == "unreachable"
-    studio.models.save(spec.model_copy(update={"endpoint": "http://127.0.0.1:1/echo"}), create=False)
+    studio.models.save(spec.model_copy(update={"endpoint": "http://127.0.0.1:1/echo"}), create=False)  # mended
     assert studio.models.health("acme/echo").state == "unknown"
 
 

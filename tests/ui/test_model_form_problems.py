@@ -25,3 +25,13 @@ def test_a_negative_price_or_a_fractional_window_is_named_not_changed():
     problems = form_problems(values)
     assert set(problems) == {"price_in", "latency_ms", "context_window"}, problems
     assert "greater than or equal to 0" in problems["price_in"] and "fractional part" in problems["context_window"]
+
+
+def test_an_endpoint_that_only_starts_like_a_url_is_named():
+    """`http://`, `https:///v1/chat` and an address with a space were saved; a call or a health
+    check said 'UnsupportedProtocol' later."""
+    for endpoint in ("http://", "https:///v1/chat", "http://local host:11434/api/chat"):
+        values = {**spec_to_form(None), "id": "acme/echo", "name": "Echo", "provider": "http", "api": "http",
+                  "endpoint": endpoint}
+        problems = form_problems(values)
+        assert set(problems) == {"endpoint"} and "is not a URL a call can go to" in problems["endpoint"], problems
