@@ -6,7 +6,7 @@ What crosses into Ray, and why:
   they hold no secret (a spec names its key, never holds it). Workers build a small engine
   from them, so a remote cluster needs none of the driver's files.
 - Records flow back: a worker keeps the call and run records (and the audit content) it
-  produces and hands them to the job's `JobState` before each call that leaves the machine and
+  produces and hands them to the job's `JobState` after each call that leaves the machine and
   at the end of each task; the driver takes them from there as each task ends and hands them
   to `studio.recorder`, the one analytics writer. A worker that dies mid-task (Ray then runs
   the task again) has handed over the calls it paid for; returned with the task, they died
@@ -281,19 +281,23 @@ class _HandingRecorder:
         return ref
 
 
-class _RecordsFirst:
-    """The worker engine's model caller: before a call leaves the machine (a paid one, unlike a
-    built-in model's), the calls made so far are with the JobState."""
+class _RecordsHandedOn:
+    """The worker engine's model caller: once a call that left the machine (a paid one, unlike a
+    built-in model's) has ended, the records so far go to the JobState, so a worker that dies
+    later has handed them over. Sent, not waited for (Ray delivers one caller's actor calls in
+    order, and the task's end waits for the last): waiting before a call put time between the
+    rate limit's booking of its slot and its sending, and four calls reached a provider within
+    a window that allows three."""
 
     def __init__(self, hub, recorder: _HandingRecorder):
         self._hub, self._recorder = hub, recorder
 
     async def call(self, spec, request, **kwargs):
-        if spec.api != "local":
-            ref = self._recorder.hand_over()
-            if ref is not None:
-                await ref
-        return await self._hub.call(spec, request, **kwargs)
+        try:
+            return await self._hub.call(spec, request, **kwargs)
+        finally:
+            if spec.api != "local":
+                self._recorder.hand_over()
 
     def __getattr__(self, name: str):
         return getattr(self._hub, name)
@@ -315,7 +319,7 @@ class _WorkerStudio:
         # one loop for the worker's life: the engine's semaphores and limiters belong to it
         self.loop = asyncio.new_event_loop()
         self.providers = ProviderHub(keys=self.keys, recorder=self.recorder)
-        self.engine = _WorkerEngine(models=self.models, caller=_RecordsFirst(self.providers, self.recorder),
+        self.engine = _WorkerEngine(models=self.models, caller=_RecordsHandedOn(self.providers, self.recorder),
                                     recorder=self.recorder,
                                     keys=self.keys, home=self.home)
         self.engine.gate, self.engine.state = gate, state

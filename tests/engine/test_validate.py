@@ -145,7 +145,9 @@ async def test_a_capability_nodes_fallbacks_are_held_to_the_access_policies_it_a
         await engine.run(p, {"text": "secret data"})
     assert fake.requests == []
     # and where validation is not asked (its problems left out here), the run still holds to it
-    monkeypatch.setattr("studio.engine.executor.validate_against", lambda *a: [])
+    import studio.engine.executor as executor
+
+    monkeypatch.setattr(executor, "validate_against", lambda *a: [])
     engine._validated.clear()  # the engine keeps what it found for a pipeline it saw
     record = await engine.run(p, {"text": "secret data"})
     assert record.status == "failed" and [r.path for r in fake.requests] == ["/pub"]
