@@ -211,8 +211,12 @@ async def evaluate_page() -> None:
             await show(doc)
             # The form says what this experiment ran (another dataset, the defaults, stayed):
             # Run experiment then runs it again, and goes on where it stopped.
-            if doc.get("datasetId") in data.options:
-                data.value = doc["datasetId"]
+            ran_on = doc.get("datasetId") or doc.get("data")  # (the shipped sample is picked by its path)
+            if ran_on in data.options:
+                data.value = ran_on
+            else:  # not a silent run on whatever the form holds
+                ui.notify(f"Experiment {exp_id} ran on {Path(str(ran_on)).name}, which is not among the datasets here; "
+                          "Run experiment runs it on the dataset the form names.", type="warning")
             limit.value = doc.get("limit")
             variants.value = "\n".join(v["variant"] for v in doc.get("variants") or [] if v.get("variant"))
             scorers.value = "\n".join(doc.get("scorers") or [])

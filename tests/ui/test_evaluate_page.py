@@ -51,9 +51,16 @@ async def test_an_earlier_experiment_is_deleted_from_the_page(user: User, iom_ho
 async def test_an_earlier_experiment_opened_fills_the_form_with_what_it_ran(user: User, iom_home):
     """The form kept its defaults (and another dataset) beside the experiment it showed."""
     exp_id = experiment(2, "sentiment:regex:^pos", "sentiment:classification")
+    other = iom_home / "other.csv"  # an imported dataset: the form's first choice, not what the experiment ran on
+    other.write_text("text,sentiment\nfine,positive\n", encoding="utf-8")
+    imported = subprocess.run([sys.executable, "-m", "studio", "datasets", "import", str(other)], cwd=ROOT,
+                              capture_output=True, text=True)
+    assert imported.returncode == 0, imported.stderr
     await user.open("/evaluate")
+    assert element(user, "eval-dataset").value != str(SAMPLE)
     set_value(user, "eval-earlier", exp_id)
     await settle()
+    assert element(user, "eval-dataset").value == str(SAMPLE)  # it stayed on the imported one: Run ran that
     assert element(user, "eval-variants").value == "review-triage\nlocal/sentiment-vader#sentiment=label"
     assert element(user, "eval-scorers").value == "sentiment:regex:^pos\nsentiment:classification"
     assert element(user, "eval-limit").value == 2
