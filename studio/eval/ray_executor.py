@@ -448,6 +448,10 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
                                                             studio.engine.breaker_cooldown_s)
     gate = None
     chunk_task = ray.remote(_run_chunk)
+
+    async def take_records(timeout: float | None = None) -> None:
+        _record(studio, *await asyncio.to_thread(ray.get, state.take_records.remote(), timeout=timeout))
+
     try:
         pipeline = swapped_pipeline(studio, plan.target, plan.swaps) if plan.kind == "pipeline" else None
         models = batch_models(studio, plan.kind, plan.target, pipeline)
@@ -458,9 +462,6 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
             gate = rate_gate(ray, studio.engine.rate_limiters)
         shared = ray.put({"job": job, "plan": plan.to_json(), "pipeline": pipeline_doc,
                           "specs": [s.model_dump(mode="json", by_alias=True) for s in studio.models.all()]})
-
-        async def take_records() -> None:
-            _record(studio, *await asyncio.to_thread(ray.get, state.take_records.remote()))
 
         chunk = max(1, min(16, plan.concurrency // 2))
         in_flight = max(1, plan.concurrency // chunk)
@@ -494,8 +495,7 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
             await submit()  # after the rows are written: a stop asked meanwhile is seen
     finally:
         with contextlib.suppress(Exception):  # the calls handed over by tasks still going when we stopped
-            calls, runs = await asyncio.to_thread(ray.get, state.take_records.remote(), timeout=WAIT_S * 10)
-            _record(studio, calls, runs)
+            await take_records(timeout=WAIT_S * 10)
         ray.kill(state)
         if gate is not None:
             ray.kill(gate)

@@ -87,7 +87,7 @@ class ProviderError(Exception):
         # does not fit, a circuit open, a connection never made), or the provider refused it
         # before any work (`refused_unbilled`). True otherwise: what a provider charges for a
         # call that failed after it was sent is not known.
-        self.sent = sent
+        self.sent = sent and not self.refused_unbilled
         self.rate_limits: dict[str, str] = {}  # the provider's x-ratelimit-* headers, for the gateway to hand on
         super().__init__(self.sentence())
 

@@ -191,8 +191,7 @@ class ProviderHub:
                 with contextlib.suppress(Exception):
                     await x.release()
             e.model_id = e.model_id or spec.id
-            # no exchange, or no connection made: nothing sent; a 429 is refused before any work
-            e.sent = e.sent and x is not None and not e.refused_unbilled
+            e.sent = e.sent and x is not None  # no exchange, or no connection made: nothing sent
             if x is not None and e.partial_text is None and x.text:
                 e.partial_text = x.partial
             e.args = (e.sentence(),)

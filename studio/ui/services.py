@@ -62,7 +62,7 @@ async def keys_in_time(check: Callable[..., T], *args: Any, default: T) -> T:
     built, a raw "500 Server error". The check goes on in its thread and warms the key store,
     so the next page has the answer."""
     try:
-        return await asyncio.wait_for(asyncio.shield(asyncio.ensure_future(io_bound(check, *args))), KEY_CHECK_WAIT_S)
+        return await asyncio.wait_for(asyncio.shield(io_bound(check, *args)), KEY_CHECK_WAIT_S)
     except asyncio.TimeoutError:
         log.warning("the OS keyring answered slowly; this page does not mark the models whose key is not set")
         return default
