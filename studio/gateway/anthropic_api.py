@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from studio import jsonwrite
 from studio.errors import UserError
+from studio.gateway.api_app import request_id
 from studio.gateway.errors import GatewayError, anthropic_error, anthropic_error_detail, classify
 from studio.gateway.incoming import drop_requested, parsed, request_json
 from studio.gateway.json_answer import JSONAnswer
@@ -36,7 +37,7 @@ def register(router, get_studio: Callable[[], Any]) -> None:
         try:
             body = await request_json(request)
             model, input, params, unknown = parsed(parse_messages, body)
-            run, dropped = runner(get_studio(), model, input, params, drop_requested(request),
+            run, dropped = runner(get_studio(), model, input, params, drop_requested(request), request_id=request_id(request),
                                   unknown={k: body[k] for k in unknown}, speaks="anthropic-messages")
             headers = dropped_header(dropped)
             if body.get("stream"):

@@ -8,6 +8,7 @@ first and sends `/v1` and `/api` paths here, everything else to the pages."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any, Callable
 
 from starlette.exceptions import HTTPException
@@ -45,6 +46,7 @@ class BuiltOnFirstRequest:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._router is None:
             self._router = build_api_app(self._get_studio)
+        send = with_request_id(scope, send)
         try:
             await self._router(scope, receive, send)
         except HTTPException as e:  # a method a route does not take (OPTIONS, TRACE): Starlette raises it in an app
@@ -52,3 +54,28 @@ class BuiltOnFirstRequest:
             answer = openai_error(GatewayError(e.status_code, "invalid_request_error",
                                                f"{method} is not answered at {path}; see the API's reference."))
             await answer(scope, receive, send)
+
+
+def with_request_id(scope: Scope, send: Send) -> Send:
+    """Give the request an id, said in every answer's `x-request-id` (the openai SDK's
+    `_request_id`) and `request-id` (the anthropic SDK's). The call the request makes is
+    recorded under the same id (a pipeline's run, too: `iom runs show ID`), so an id in a
+    client's log finds the call in the analytics and the audit trail."""
+    ident = secrets.token_hex(16)
+    scope.setdefault("state", {})[REQUEST_ID] = ident
+    header = ident.encode("ascii")
+
+    async def send_with_id(message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), (b"x-request-id", header),
+                                               (b"request-id", header)]}
+        await send(message)
+    return send_with_id
+
+
+REQUEST_ID = "iom_request_id"
+
+
+def request_id(request: Request) -> str | None:
+    """The id `with_request_id` gave this request (None outside the web app's API)."""
+    return request.scope.get("state", {}).get(REQUEST_ID)

@@ -32,12 +32,14 @@ from starlette.responses import Response
 from studio import jsonwrite
 from studio.errors import UserError
 from studio.gateway import anthropic_api, responses_api
+from studio.gateway.api_app import request_id
 from studio.gateway.errors import GatewayError, anthropic_error, classify, openai_error, openai_error_body
 from studio.gateway.incoming import drop_requested, parsed, request_json
 from studio.gateway.json_answer import JSONAnswer
 from studio.gateway.runners import PIPELINE_PREFIX, dropped_header, runner
 from studio.gateway.streaming import Reply, StreamedAnswer
 from studio.providers import capabilities
+from studio.providers.hub import CallContext
 from studio.spec.calls import CallRequest
 
 CHAT_TYPES = ("llm", "vision")
@@ -92,7 +94,7 @@ def register(router, get_studio: Callable[[], Any]) -> None:
         try:
             body = await request_json(request)
             model, input, params, stream, include_usage, unknown = parsed(parse_chat, body)
-            run, dropped = runner(get_studio(), model, input, params, drop_requested(request),
+            run, dropped = runner(get_studio(), model, input, params, drop_requested(request), request_id=request_id(request),
                                   unknown={k: body[k] for k in unknown}, speaks="openai",
                                   refusal="{names} is not a Chat Completions parameter the studio can send to {model}")
             headers = dropped_header(dropped)
@@ -116,7 +118,8 @@ def register(router, get_studio: Callable[[], Any]) -> None:
                 raise UserError(f"encoding_format {encoding!r} is not one of 'float' and 'base64'; send one of them.")
             if body.get("dimensions") is not None:
                 raise UserError(f"'dimensions' is not supported by {spec.id}; remove it.")
-            result = await s.providers.call(spec, CallRequest(model_id=spec.id, input={"input": body["input"]}))
+            result = await s.providers.call(spec, CallRequest(model_id=spec.id, input={"input": body["input"]}),
+                                            context=CallContext(call_id=request_id(request)))
             vectors = result.output.get("vectors") or []
             return JSONAnswer({
                 "object": "list", "model": spec.id,

@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from studio import jsonwrite
 from studio.errors import UserError
+from studio.gateway.api_app import request_id
 from studio.gateway.errors import GatewayError, classify, openai_error, openai_error_body
 from studio.gateway.incoming import drop_requested, parsed, request_json
 from studio.gateway.json_answer import JSONAnswer
@@ -39,7 +40,7 @@ def register(router, get_studio: Callable[[], Any]) -> None:
         try:
             body = await request_json(request)
             model, input, params, unknown = parsed(parse_responses, body)
-            run, dropped = runner(get_studio(), model, input, params, drop_requested(request),
+            run, dropped = runner(get_studio(), model, input, params, drop_requested(request), request_id=request_id(request),
                                   unknown={k: body[k] for k in unknown}, speaks="openai-responses",
                                   refusal="{names} is not a Responses parameter the studio can send to {model}")
             headers = dropped_header(dropped)

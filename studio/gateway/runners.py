@@ -17,6 +17,7 @@ from studio.errors import UserError
 from studio.gateway.errors import GatewayError
 from studio.gateway.streaming import Reply
 from studio.providers import capabilities
+from studio.providers.hub import CallContext
 from studio.spec.calls import CallRequest
 from studio.spec.chat import openai_finish
 
@@ -33,15 +34,17 @@ def dropped_header(dropped: list[str]) -> dict[str, str]:
 
 
 def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], drop: bool, *,
-           unknown: dict[str, Any] | None = None, speaks: str = "openai", refusal: str = UNKNOWN_REFUSED):
+           unknown: dict[str, Any] | None = None, speaks: str = "openai", refusal: str = UNKNOWN_REFUSED,
+           request_id: str | None = None):
     """(run, dropped parameter names); reads the registry from disk, so call it off the loop.
     `unknown`: the request's fields the studio does not know, sent as they are to a model that
     `speaks` the caller's API ("openai", "anthropic-messages"), else refused (or dropped) with
-    `refusal`, a sentence naming {names} and {model} in the caller's API's words."""
+    `refusal`, a sentence naming {names} and {model} in the caller's API's words. `request_id`:
+    the id the answer tells the caller, given to the call's record (a pipeline's: its run's)."""
     unknown = unknown or {}
     if model.startswith(PIPELINE_PREFIX):
         _refuse_unknown(unknown, drop, refusal, model)
-        run, dropped = _pipeline(studio, model, input, params, drop)
+        run, dropped = _pipeline(studio, model, input, params, drop, request_id)
         return run, list(unknown) + dropped
     spec = studio.models.get(model)
     if spec.model_type not in ("llm", "vision"):
@@ -59,7 +62,8 @@ def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], dr
 
     async def run(on_text, on_choice_text=None) -> Reply:
         request = CallRequest(model_id=spec.id, input=input, params=params, stream=on_text is not None)
-        result = await studio.providers.call(spec, request, on_text=on_text, on_choice_text=on_choice_text)
+        result = await studio.providers.call(spec, request, on_text=on_text, on_choice_text=on_choice_text,
+                                             context=CallContext(call_id=request_id))
         reply = _choice(result.output, result.finish_reason)
         u = result.usage
         reply.input_tokens, reply.output_tokens = u.input_tokens, u.output_tokens
@@ -87,7 +91,8 @@ def _choice(output: dict[str, Any], finish: str | None = None) -> Reply:
                  provider_finish=said, stop_sequence=output.get("stopSequence"))
 
 
-def _pipeline(studio, model: str, input: dict[str, Any], params: dict[str, Any], drop: bool):
+def _pipeline(studio, model: str, input: dict[str, Any], params: dict[str, Any], drop: bool,
+              request_id: str | None):
     # Imported on the first pipeline call, not with the gateway: they bring in the whole engine,
     # which a start does not need before its first page.
     from studio.engine import RunOptions
@@ -108,7 +113,7 @@ def _pipeline(studio, model: str, input: dict[str, Any], params: dict[str, Any],
         on_text = on_text if may_stream else None
         record = await studio.engine.run(pipeline, inputs, RunOptions(
             on_text=(lambda _node, text: on_text(text)) if on_text else None, stream_node=stream_node if on_text else None,
-            keep_outputs=False))
+            keep_outputs=False, run_id=request_id))
         if record.status != "succeeded":
             raise UserError(record.error or f"the pipeline run {record.status}.")
         return Reply(reply_text(pipeline, record.outputs), "stop", [], record.input_tokens, record.output_tokens)

@@ -54,6 +54,7 @@ class CallContext:
     node_id: str | None = None
     fell_back_from: str | None = None
     routing_reason: str | None = None
+    call_id: str | None = None  # the record's id, when the caller has told it to someone already (the gateway)
 
 
 def validate(value: Any, schema: dict, kind: ErrorKind, what: str,
@@ -230,7 +231,7 @@ class ProviderHub:
     def _record(self, spec, request, context, started, x, callback_s, **fields) -> CallRecord:
         latency = fields.pop("latency_ms", (time.perf_counter() - started) * 1000)
         wait = (x.wait_s if x else 0.0) + callback_s
-        return CallRecord(id=secrets.token_hex(16), time=utcnow(), model_id=spec.id, provider=spec.provider,
+        return CallRecord(id=context.call_id or secrets.token_hex(16), time=utcnow(), model_id=spec.id, provider=spec.provider,
                           pipeline_id=context.pipeline_id, run_id=context.run_id, node_id=context.node_id,
                           fell_back_from=context.fell_back_from, routing_reason=context.routing_reason,
                           latency_ms=latency, overhead_ms=max(0.0, latency - wait * 1000), **fields)
