@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=_port, help="port (default IOM_PORT or 8080)")
     args = parser.parse_args(argv)
     try:
+        if argv is None:  # the command line itself (not NiceGUI's test harness, whose signals are pytest's)
+            from studio.cli import stop_as_ctrl_c
+
+            stop_as_ctrl_c()
         from studio.ui.app import serve
     except KeyboardInterrupt:  # Ctrl+C while it loads, before serve() can say so itself
         print("IoM Studio stopped.", file=sys.stderr)

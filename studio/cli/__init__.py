@@ -29,9 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _stop_as_ctrl_c() -> None:
+def stop_as_ctrl_c() -> None:
     """SIGTERM (a closed terminal, `timeout`, a supervisor, a shutdown) stops a command as Ctrl-C
-    does: a batch says how many rows are done and kept, nothing prints a traceback."""
+    does: a batch says how many rows are done and kept, nothing prints a traceback; the web app
+    (run.py) says it stopped and exits 0 (uvicorn re-raises the signal after its shutdown, and
+    the default action ended the process with 143 and no word)."""
     import os
     import signal
 
@@ -45,7 +47,7 @@ def _stop_as_ctrl_c() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     if argv is None:  # the command line itself (tests call main with their arguments, in their process)
-        _stop_as_ctrl_c()
+        stop_as_ctrl_c()
     try:
         for stream in (sys.stdout, sys.stderr):  # any text prints, even a lone surrogate from a provider
             if hasattr(stream, "reconfigure"):
