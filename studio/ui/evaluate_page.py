@@ -67,7 +67,7 @@ def compare_rows(doc: dict) -> list[dict[str, Any]]:
         rows.append({"n": i, "variant": v["variant"], "quality": _fmt(v["quality"]),
                      "ci95": "—" if not ci else f"{ci[0]:.3f} – {ci[1]:.3f}",
                      "costRow": "unpriced" if v.get("unpricedRows") else _fmt(v["costPerRowUsd"], "$"),
-                     "cost": money_total(v["costUsd"], v.get("unpricedRows")),
+                     "cost": money_total(v["costUsd"], v.get("unpricedRows")), "judgeCost": judge_cost(v),
                      "p50": _fmt(v["latencyP50Ms"], "ms"), "p95": _fmt(v["latencyP95Ms"], "ms"),
                      "errors": _fmt(v["errorRate"], "%"),
                      "cached": f"{v['cachedRows']} / {v['rows']}" if v.get("cachedRows") else "—",
@@ -75,10 +75,24 @@ def compare_rows(doc: dict) -> list[dict[str, Any]]:
     return rows
 
 
+def judge_cost(variant: dict) -> str:
+    """What grading this variant's rows with an LLM judge cost: counted in the experiment apart
+    from the variant's own cost (so it never moves the variant on the chart), and shown beside it."""
+    judged = any(isinstance(s, dict) and ":llm_judge" in str(s.get("scorer")) for s in variant.get("scores") or [])
+    return _fmt(variant.get("judgeCostUsd") or 0.0, "$") if judged else "—"
+
+
 COLUMNS = [{"name": k, "label": label, "field": k, "align": "left"} for k, label in [
     ("n", "#"), ("variant", "Variant"), ("quality", "Quality"), ("ci95", "95% CI"), ("costRow", "Cost / row"),
-    ("cost", "Total cost"), ("p50", "p50"), ("p95", "p95"), ("errors", "Errors"), ("cached", "Rows from cache"),
+    ("cost", "Total cost"), ("judgeCost", "Judge cost"), ("p50", "p50"), ("p95", "p95"), ("errors", "Errors"), ("cached", "Rows from cache"),
     ("pareto", "Front"), ("byScorer", "By scorer")]]
+
+# The row diff's long cells (an input, two outputs) end in an ellipsis, whole in their tooltip:
+# at full length they made the table scroll sideways on a laptop's 1280 px.
+DIFF_COLUMNS = [{"name": k, "label": k, "field": k, "align": "left",
+                 **({} if k == "row" else {"classes": "ellipsis", "style": "max-width: 0; width: 25%"})}
+                for k in ("row", "input", "expected", "A", "B")]
+ELLIPSIS_CELL = '<q-td :props="props" :title="props.value">{{ props.value }}</q-td>'
 
 
 async def evaluate_page() -> None:
@@ -271,8 +285,9 @@ async def evaluate_page() -> None:
         async def show(doc: dict) -> None:
             results.clear()
             with results:
+                # wrap-cells: long names and the by-scorer means wrap, the table fits a laptop's width
                 ui.table(columns=COLUMNS, rows=compare_rows(doc), row_key="n").classes("w-full").props(
-                    "dense flat data-testid=eval-compare")
+                    "dense flat wrap-cells data-testid=eval-compare")
                 warnings = [f"Variant {i}, {w}" for i, v in enumerate(doc["variants"], 1) for w in v.get("warnings") or ()]
                 if warnings:
                     with ui.column().classes("gap-1").props("data-testid=eval-warnings"):
@@ -298,12 +313,12 @@ async def evaluate_page() -> None:
                             shown = f" (the first {len(diff)} shown; 'iom eval compare {doc['id']} {a.value} {b.value}' lists all)" \
                                 if count > len(diff) else ""
                             ui.label(f"{count} row(s) differ{shown}").props("data-testid=eval-diff-count")
-                            ui.table(columns=[{"name": k, "label": k, "field": k, "align": "left"}
-                                              for k in ("row", "input", "expected", "A", "B")],
-                                     rows=[{"row": d["index"], "input": str(d["inputs"])[:80],
-                                            "expected": str(d["expected"]), "A": str(d["a"]["fields"]),
-                                            "B": str(d["b"]["fields"])} for d in diff],
-                                     row_key="row", pagination=10).classes("w-full").props("dense flat data-testid=eval-diff")
+                            table = ui.table(columns=DIFF_COLUMNS, rows=[
+                                {"row": d["index"], "input": str(d["inputs"]), "expected": str(d["expected"]),
+                                 "A": str(d["a"]["fields"]), "B": str(d["b"]["fields"])} for d in diff],
+                                row_key="row", pagination=10).classes("w-full").props(
+                                "dense flat data-testid=eval-diff")
+                            table.add_slot("body-cell", ELLIPSIS_CELL)
                     a.on_value_change(refresh_diff)
                     b.on_value_change(refresh_diff)
                     await refresh_diff()

@@ -394,3 +394,26 @@ async def test_how_a_resumed_batch_ended_is_told_once_to_the_next_page_when_its_
     await wait_until(lambda: element(user, "eval-batches").rows, "the table")
     await settle()
     assert user.notify.messages.count(ended) == 1  # once
+
+
+async def test_the_judges_cost_is_shown_beside_each_variants_own(user: User, iom_home, loopback_model):
+    """An LLM judge's cost was counted in the experiment but the comparison did not show it."""
+    from studio.eval.experiments import Variant, run_experiment
+    from studio.eval.scorers import ScorerSpec
+    from studio.ui.app import get_studio
+    from tests.ui.fake_chat import CHAT_PATH, plain_answer
+
+    loopback_model.reply(CHAT_PATH, plain_answer("9"))  # each grade: 3 tokens in, 1 out
+    await user.open("/evaluate")
+    doc = await run_experiment(get_studio(), str(SAMPLE), [Variant.parse("local/sentiment-vader#sentiment=label"),
+                                                           Variant.parse("local/text-stats")],
+                               [ScorerSpec.parse("sentiment:llm_judge:loop/chat")], limit=2)
+    judged, _ = doc["variants"]
+    assert judged["judgeCostUsd"] > 0 and judged["costUsd"] == 0.0  # counted apart from the variant's own
+    await user.open("/evaluate")
+    set_value(user, "eval-earlier", doc["id"])
+    await settle()
+    rows = element(user, "eval-compare").rows
+    assert [(r["cost"], r["judgeCost"]) for r in rows] == [("$0", "$0.00001"), ("$0", "$0.00001")]
+    labels = [c["label"] for c in element(user, "eval-compare").columns]
+    assert labels.index("Judge cost") == labels.index("Total cost") + 1
