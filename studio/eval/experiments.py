@@ -428,13 +428,20 @@ def figure(doc: dict) -> dict[str, Any]:
     front = sorted((v for v in rows if v.get("pareto")), key=lambda v: v["costPerRowUsd"])
     notes = [{"text": f"not plotted, no price known: {plot_text(', '.join(unpriced))}", "showarrow": False, "xref": "paper",
               "yref": "paper", "x": 0, "y": -0.25, "xanchor": "left"}] if unpriced else []
+    # The labels were centred on their points and clipped to the axes: at the edges a variant's
+    # name was cut off. Each label now reaches inwards, over the axes' box, and the quality axis
+    # has room above the top point for its label.
+    costs, qualities = [v["costPerRowUsd"] for v in rows], [v["quality"] for v in rows]
+    middle = (min(costs) + max(costs)) / 2 if rows else 0
+    low, high = (min(qualities), max(qualities)) if rows else (0, 1)
+    pad = max(0.05, 0.15 * (high - low))
     return {"data": [
-        {"type": "scatter", "mode": "markers+text", "name": "variants",
-         "x": [v["costPerRowUsd"] for v in rows], "y": [v["quality"] for v in rows],
-         "text": [plot_text(v["variant"]) for v in rows], "textposition": "top center",
+        {"type": "scatter", "mode": "markers+text", "name": "variants", "x": costs, "y": qualities,
+         "text": [plot_text(v["variant"]) for v in rows], "cliponaxis": False,
+         "textposition": ["top left" if c > middle else "top right" for c in costs],
          "marker": {"size": 12, "symbol": ["star" if v.get("pareto") else "circle" for v in rows]}},
         {"type": "scatter", "mode": "lines", "name": "Pareto front",
          "x": [v["costPerRowUsd"] for v in front], "y": [v["quality"] for v in front], "line": {"dash": "dot"}},
     ], "layout": {"xaxis": {"title": {"text": "cost per row (USD)"}, "rangemode": "tozero"},  # free variants: 0, not -1
-                  "yaxis": {"title": {"text": "quality (mean score)"}},
-                  "margin": {"t": 30, "b": 90 if notes else 60}, "showlegend": True, "annotations": notes}}
+                  "yaxis": {"title": {"text": "quality (mean score)"}, "range": [low - pad, high + pad]},
+                  "margin": {"t": 40, "l": 70, "r": 30, "b": 90 if notes else 60}, "showlegend": True, "annotations": notes}}
