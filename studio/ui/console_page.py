@@ -84,7 +84,8 @@ async def console_page(model: str | None = None) -> None:
     studio = get_studio()
     specs: dict[str, ModelSpec] = {s.id: s for s in await io_bound(studio.models.all)}
     history: list[Attempt] = []
-    state: dict[str, Any] = {"model": model if model in specs else None, "task": None}
+    # shown: the attempt the answer panel shows (None once another model is picked)
+    state: dict[str, Any] = {"model": model if model in specs else None, "task": None, "shown": None}
     form_values: dict[str, Any] = {}
     param_values: dict[str, Any] = {"temperature": None, "max_tokens": None, "top_p": None}
     raw = {"input": "{}", "params": ""}
@@ -330,7 +331,8 @@ async def console_page(model: str | None = None) -> None:
                 raise UserError(problem)
             request = CallRequest(model_id=spec.id, input=doc, params=params, stream=True)
         except Exception as e:  # noqa: BLE001
-            notify_error(e)
+            # beside the answer too, and the toast at the bottom: at the top it covered the tabs
+            error_label.text = notify_error(e, position="bottom")
             return
         attempt = Attempt(len(history) + 1, spec.id, datetime.now(), request=request.to_json_dict())
         history.append(attempt)
@@ -339,10 +341,12 @@ async def console_page(model: str | None = None) -> None:
         def on_text(delta: str) -> None:
             chunks.append(delta)
             attempt.text = "".join(chunks)
-            output.text = attempt.text
+            if state["shown"] is attempt:  # not into another model's panel
+                output.text = attempt.text
 
         output.text = ""
         error_label.text = ""
+        state["shown"] = attempt
         show_attempt(attempt)
         set_running(True)
         task = asyncio.create_task(services.call_model(studio, spec, request, on_text=on_text))
@@ -353,14 +357,16 @@ async def console_page(model: str | None = None) -> None:
             if not task.cancelled():
                 raise
             attempt.state = "cancelled"
-            attempt.error = "Cancelled; the text above is what arrived before."
+            attempt.error = "Cancelled; the text above is what arrived before." if state["shown"] is attempt else \
+                "Cancelled when another model was picked."
         except Exception as e:  # noqa: BLE001 — one sentence, partial text kept
             attempt.state = "error"
             attempt.error = error_sentence(e)
             partial = getattr(e, "partial_text", None)
             if partial and not attempt.text:
                 attempt.text = partial
-            notify_error(e)
+            if state["shown"] is attempt:
+                notify_error(e, position="bottom")  # (at the top it covered the tabs; the sentence is also inline)
         else:
             attempt.state = "ok"
             attempt.result = result
@@ -370,7 +376,8 @@ async def console_page(model: str | None = None) -> None:
         finally:
             state["task"] = None
             set_running(False)
-        show_attempt(attempt)
+        if state["shown"] is attempt:  # another model picked meanwhile: its panel stays its own
+            show_attempt(attempt)
         history_table.rows = history_rows()
         history_table.update()
 
@@ -381,13 +388,18 @@ async def console_page(model: str | None = None) -> None:
             status.text = "cancelling…"
 
     def on_pick(e) -> None:
+        """Another model: the last model's answer or error is not this one's. A call still
+        streaming is cancelled (its text went on arriving in the new model's panel, as if it
+        were the new model's answer); the history keeps it, marked cancelled."""
         state["model"] = e.value
         build_form()
-        if state["task"] is None or state["task"].done():  # the last model's answer or error is not this one's
-            output.text, error_label.text, raw_request.text, raw_response.text = "", "", "", ""
-            output.set_visibility(True)
-            result_box.clear()
-            show_metrics({})
+        state["shown"] = None
+        cancel()
+        output.text, error_label.text, raw_request.text, raw_response.text = "", "", "", ""
+        status.text = ""
+        output.set_visibility(True)
+        result_box.clear()
+        show_metrics({})
 
     picker.on_value_change(on_pick)
     build_form()

@@ -41,14 +41,15 @@ def error_sentence(exc: BaseException) -> str:
     return GENERIC_ERROR
 
 
-def notify_error(exc: BaseException, *, logged: bool = False) -> str:
+def notify_error(exc: BaseException, *, logged: bool = False, position: str = "top") -> str:
     """Show an error as one notification; log a traceback server-side for unexpected ones
-    (unless NiceGUI has already: `logged`)."""
+    (unless NiceGUI has already: `logged`). `position` for a page whose top holds what the
+    toast must not cover (the console's tabs)."""
     sentence = error_sentence(exc)
     if sentence == GENERIC_ERROR and not logged:
         log.error("unexpected error in the UI", exc_info=exc)
     # At the top: a toast at the bottom covered the Save buttons of dialogs.
-    ui.notify(sentence, type="negative", multi_line=True, close_button=True, timeout=8000, position="top")
+    ui.notify(sentence, type="negative", multi_line=True, close_button=True, timeout=8000, position=position)
     return sentence
 
 

@@ -193,3 +193,20 @@ async def test_a_slow_keyring_does_not_keep_the_console_from_being_built(user, m
     monkeypatch.setattr(KeyStore, "status", lambda self, name: (time.sleep(0.8), real(self, name))[1])
     await user.open("/console")
     await user.should_see("Model")
+
+
+async def test_picking_another_model_mid_stream_cancels_the_call_and_clears_its_answer(user: User, loopback_model):
+    """The old model's text went on streaming into the new model's panel, as if it were its answer."""
+    await user.open("/console?model=loop/chat")
+    set_value(user, "field-prompt", "Say hello")
+    by_testid(user, "run").click()
+    output = element(user, "output")
+    await wait_until(lambda: output.text == FIRST, "the first streamed words")
+    set_value(user, "model-picker", "local/text-stats")
+    await wait_until(lambda: table_rows(user, "history"), "the history row")
+    loopback_model.gate.set()  # what the old model still had to send arrives nowhere
+    await settle()
+    assert output.text == "" and element(user, "call-error").text == "" and not all_by_testid(user, "console-result")
+    assert [(r["model"], r["state"]) for r in table_rows(user, "history")] == [("loop/chat", "cancelled")]
+    assert element(user, "run").enabled and not element(user, "cancel").enabled
+    assert element(user, "status").text == ""
