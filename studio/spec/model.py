@@ -41,6 +41,12 @@ KNOWN_CAPABILITIES = (
 )
 
 
+# The dearest models cost hundreds of USD per million tokens; a price far above that (or 1e400,
+# read as infinity) is a typo, and would make every cost and every cheapest-first route wrong.
+MAX_USD_PER_MTOK = 10_000
+MAX_USD_PER_CALL = 1_000
+
+
 class Prices(SpecModel):
     """USD prices. None means unknown (shown as *unpriced*), never a silent $0."""
 
@@ -48,6 +54,22 @@ class Prices(SpecModel):
     output_per_token: float | None = Field(default=None, ge=0)
     cached_input_per_token: float | None = Field(default=None, ge=0)
     per_call: float | None = Field(default=None, ge=0)
+
+    @field_validator("input_per_token", "output_per_token", "cached_input_per_token")
+    @classmethod
+    def _token_price_is_real(cls, v: float | None) -> float | None:
+        if v is not None and v * 1_000_000 > MAX_USD_PER_MTOK:
+            raise ValueError(f"this price is too large: at most {MAX_USD_PER_MTOK:,} USD per million tokens "
+                             f"({MAX_USD_PER_MTOK / 1_000_000:g} USD per token); check it for a typo")
+        return v
+
+    @field_validator("per_call")
+    @classmethod
+    def _call_price_is_real(cls, v: float | None) -> float | None:
+        if v is not None and v > MAX_USD_PER_CALL:
+            raise ValueError(f"this price is too large: at most {MAX_USD_PER_CALL:,} USD per call; "
+                             "check it for a typo")
+        return v
 
     @property
     def known(self) -> bool:

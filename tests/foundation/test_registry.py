@@ -194,6 +194,16 @@ def test_an_invalid_entry_in_an_import_saves_nothing(studio):
     assert studio.models.find("openai/gpt-4-turbo") is None
 
 
+def test_an_import_with_a_price_too_large_saves_nothing(studio):
+    good = {k: v for k, v in PROTOTYPE.items() if k != "apiKey"}
+    typo = {**studio.models.get("openai/gpt-4o-mini").to_json_dict(), "id": "acme/typo", "name": "Typo",
+            "prices": {"inputPerToken": 1e6, "outputPerToken": 6e-7}}
+    with pytest.raises(UserError, match="model 'acme/typo' is not valid: prices.inputPerToken: this price is too "
+                                        "large: at most 10,000 USD per million tokens.*Nothing was imported"):
+        studio.models.import_doc([good, typo])
+    assert studio.models.find("acme/typo") is None and studio.models.find("openai/gpt-4-turbo") is None
+
+
 def test_no_secret_reaches_any_file_or_export(studio):
     planted = "sk-planted-" + "Zq9" * 10
     studio.models.import_doc(dict(PROTOTYPE, apiKey=planted, model="gpt-4-turbo"))

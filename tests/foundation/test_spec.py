@@ -49,6 +49,17 @@ def test_unknown_prices_mean_unpriced_not_free():
     assert not _spec(api="openai-chat", provider="openai", model="gpt-4o-mini").incomplete
 
 
+def test_a_price_too_large_to_be_real_is_refused_in_one_sentence():
+    """1e12 USD per million tokens, or 1e400 (read as infinity), was saved as a price."""
+    assert _spec(prices={"inputPerToken": 0.01, "outputPerToken": 6e-4, "perCall": 1000}).priced  # the bounds
+    for prices in ({"inputPerToken": 1e6}, {"outputPerToken": 0.0100001}, {"cachedInputPerToken": float("inf")},
+                   {"perCall": 1000.01}, json.loads('{"perCall": 1e400}')):
+        with pytest.raises(ValidationError, match="this price is too large: at most .*check it for a typo"):
+            _spec(prices=prices)
+    with pytest.raises(ValidationError, match=r"at most 10,000 USD per million tokens \(0.01 USD per token\)"):
+        _spec(prices={"inputPerToken": 1e6})
+
+
 def test_pipeline_missing_model_still_loads():
     p = load_pipeline({"format": "iom.pipeline", "version": 1, "id": "p", "name": "P",
                        "nodes": [{"id": "n", "kind": "model", "model": "nobody/nothing"}]})
