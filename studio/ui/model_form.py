@@ -7,6 +7,7 @@ so it is tested without a page. Prices are typed per million tokens, stored per 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Awaitable, Callable, get_args
 
 import jsonschema
@@ -19,7 +20,7 @@ from studio.errors import ChangedElsewhere, UserError
 from studio.registry.files import ANY_VERSION
 from studio.spec.calls import CANONICAL_SCHEMAS
 from studio.spec.migrations import describe_validation_error
-from studio.spec.model import KNOWN_CAPABILITIES, Api, ModelSpec, ModelType, Provider, SecurityPolicy
+from studio.spec.model import KNOWN_CAPABILITIES, Api, ModelSpec, ModelType, Prices, Provider, SecurityPolicy
 from studio.ui.threads import io_bound
 from studio.ui.widgets import notify_error, transient_dialog
 
@@ -59,8 +60,13 @@ def json_object_problem(text: str) -> str | None:
     return None if isinstance(doc, dict) else "This must be a JSON object, e.g. {\"temperature\": 0}."
 
 
-def _per_mtok(v: float | None) -> float | None:
-    return None if v is None else round(v * MTOK, 6)
+def _shown(v: float | None) -> str:
+    """A stored number as the text of its field: 2 rather than 2.0, never rounded to a few digits."""
+    return "" if v is None else str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+
+
+def _per_mtok(v: float | None) -> str:
+    return _shown(None if v is None else round(v * MTOK, 6))
 
 
 def spec_to_form(spec: ModelSpec | None) -> dict[str, Any]:
@@ -70,8 +76,8 @@ def spec_to_form(spec: ModelSpec | None) -> dict[str, Any]:
         return {
             "id": "", "name": "", "description": "", "provider": "openai", "api": "openai-chat",
             "endpoint": "", "model": "", "model_type": "llm", "capabilities": ["chat"], "tags": "",
-            "owner": "", "key_ref": "", "price_in": None, "price_out": None, "price_cached": None,
-            "price_call": None, "latency_ms": None, "context_window": None, "security_policy": "public",
+            "owner": "", "key_ref": "", "price_in": "", "price_out": "", "price_cached": "",
+            "price_call": "", "latency_ms": None, "context_window": None, "security_policy": "public",
             "default_params": "{}", "input_schema": json.dumps(inp, indent=2),
             "output_schema": json.dumps(out, indent=2),
         }
@@ -82,7 +88,7 @@ def spec_to_form(spec: ModelSpec | None) -> dict[str, Any]:
         "model_type": spec.model_type, "capabilities": list(spec.capabilities), "tags": ", ".join(spec.tags),
         "owner": spec.owner, "key_ref": spec.key_ref or "",
         "price_in": _per_mtok(p.input_per_token), "price_out": _per_mtok(p.output_per_token),
-        "price_cached": _per_mtok(p.cached_input_per_token), "price_call": p.per_call,
+        "price_cached": _per_mtok(p.cached_input_per_token), "price_call": _shown(p.per_call),
         "latency_ms": spec.latency_ms, "context_window": spec.context_window,
         "security_policy": spec.security_policy,
         "default_params": json.dumps(spec.default_params, indent=2),
@@ -92,7 +98,31 @@ def spec_to_form(spec: ModelSpec | None) -> dict[str, Any]:
 
 
 def _num(v: Any) -> float | None:
+    if isinstance(v, str):
+        v = v.strip()
     return None if v in (None, "") else float(v)
+
+
+def _price_entry(field: str, v: Any) -> float | None:
+    """A typed price in the spec's unit (per token, or per call); ValueError when not a number."""
+    n = _num(v)
+    if n is not None and math.isnan(n):
+        raise ValueError(v)
+    return None if n is None else n if field == "price_call" else n / MTOK
+
+
+def price_problem(field: str, v: Any) -> str | None:
+    """None when the typed price would save, else the sentence the spec (or the reading) gives."""
+    try:
+        price = _price_entry(field, v)
+    except ValueError:
+        return f"{str(v).strip()[:40]!r} is not a number; type a price in USD such as 0.15, or leave it empty."
+    try:
+        Prices.model_validate({_SPEC_PRICES[field]: price})
+    except ValidationError as e:
+        sentence = e.errors()[0]["msg"].removeprefix("Value error, ").rstrip(".") + "."
+        return sentence[0].upper() + sentence[1:]
+    return None
 
 
 def _int(v: Any) -> int | float | None:
@@ -113,6 +143,10 @@ def form_to_spec(values: dict[str, Any], base: ModelSpec | None = None) -> Model
     problem = json_object_problem(values.get("default_params") or "")
     if problem:
         raise UserError(f"Default params: {problem}")
+    for field in _SPEC_PRICES:
+        problem = price_problem(field, values.get(field))
+        if problem:
+            raise UserError(problem)
     doc = _spec_doc(values, base)
     try:
         return ModelSpec.model_validate(doc)
@@ -129,7 +163,6 @@ def _spec_doc(values: dict[str, Any], base: ModelSpec | None) -> dict[str, Any]:
     doc: dict[str, Any] = base.model_dump() if base else {}
     for drop in ("updated",):
         doc.pop(drop, None)
-    price = lambda v: None if _num(v) is None else _num(v) / MTOK  # noqa: E731
     doc.update(
         id=(values.get("id") or "").strip(),
         name=(values.get("name") or "").strip(),
@@ -143,12 +176,7 @@ def _spec_doc(values: dict[str, Any], base: ModelSpec | None) -> dict[str, Any]:
         tags=[t.strip() for t in (values.get("tags") or "").split(",") if t.strip()],
         owner=values.get("owner") or "",
         key_ref=(values.get("key_ref") or "").strip() or None,
-        prices={
-            "input_per_token": price(values.get("price_in")),
-            "output_per_token": price(values.get("price_out")),
-            "cached_input_per_token": price(values.get("price_cached")),
-            "per_call": _num(values.get("price_call")),
-        },
+        prices={spec_field: _price_entry(field, values.get(field)) for field, spec_field in _SPEC_PRICES.items()},
         latency_ms=_int(values.get("latency_ms")),
         context_window=_int(values.get("context_window")),
         security_policy=values.get("security_policy"),
@@ -161,6 +189,7 @@ def _spec_doc(values: dict[str, Any], base: ModelSpec | None) -> dict[str, Any]:
 
 _PRICE_FIELDS = {"input_per_token": "price_in", "output_per_token": "price_out",
                  "cached_input_per_token": "price_cached", "per_call": "price_call"}
+_SPEC_PRICES = {form: spec for spec, form in _PRICE_FIELDS.items()}
 
 
 _RULE_FIELDS = (("endpoint", "endpoint"), ("model name", "model"), ("key", "key_ref"))
@@ -191,13 +220,17 @@ def form_problems(values: dict[str, Any], base: ModelSpec | None = None) -> dict
     problem = json_object_problem(values.get("default_params") or "")
     if problem:
         problems["default_params"] = problem
+    for field in _SPEC_PRICES:
+        problem = price_problem(field, values.get(field))
+        if problem:
+            problems[field] = problem
     endpoint = (values.get("endpoint") or "").strip()
     if endpoint and not endpoint.lower().startswith(("http://", "https://")):
         problems["endpoint"] = "An endpoint is a URL that starts with http:// or https://."
     # the other fields are checked too while a JSON field is broken (each problem at once, not one
     # Save after another): the broken ones stand in as an empty object
     broken = problems.keys() & _JSON_FIELDS.keys()
-    checked = {**values, **{f: _JSON_FIELDS[f] for f in broken}}
+    checked = {**values, **{f: _JSON_FIELDS[f] for f in broken}, **{f: "" for f in problems.keys() & _SPEC_PRICES.keys()}}
     for err in _validation_errors(checked, base):
         sentence = err["msg"].removeprefix("Value error, ").rstrip(".") + "."
         field = _field_of(tuple(err["loc"]))
@@ -269,11 +302,13 @@ def open_model_form(studio, *, spec: ModelSpec | None = None, mode: str = "new",
                     .bind_value(values, "key_ref").mark("field-key_ref").props("data-testid=form-keyref")
                 ui.select(POLICIES, label="Security policy").bind_value(values, "security_policy") \
                     .mark("field-security_policy")
-                ui.number("Input $ per Mtok").bind_value(values, "price_in").mark("field-price_in")
-                ui.number("Output $ per Mtok").bind_value(values, "price_out").mark("field-price_out")
-                ui.number("Cached input $ per Mtok").bind_value(values, "price_cached") \
-                    .mark("field-price_cached")
-                ui.number("$ per call").bind_value(values, "price_call").mark("field-price_call")
+                # text fields: a number field hands an unreadable or infinite entry (1e400) on as
+                # empty, so the typo vanished instead of being named
+                for field, label in (("price_in", "Input $ per Mtok"), ("price_out", "Output $ per Mtok"),
+                                     ("price_cached", "Cached input $ per Mtok"), ("price_call", "$ per call")):
+                    ui.input(label, validation=lambda v, field=field: price_problem(field, v)) \
+                        .bind_value(values, field).mark(f"field-{field}") \
+                        .props(f"inputmode=decimal data-testid=form-{field.replace('_', '-')}")
                 ui.number("Typical latency (ms)").bind_value(values, "latency_ms") \
                     .mark("field-latency_ms")
                 ui.number("Context window (tokens)").bind_value(values, "context_window") \

@@ -1,7 +1,10 @@
 """The register form marks every problem at once: a broken JSON field no longer hides the
 other fields' problems until a second Save, and an endpoint that is no URL is said."""
 
-from studio.ui.model_form import form_problems, spec_to_form
+import pytest
+
+from studio.errors import UserError
+from studio.ui.model_form import form_problems, form_to_spec, spec_to_form
 
 
 def test_every_problem_is_marked_at_once_even_with_a_broken_json_field():
@@ -35,3 +38,25 @@ def test_an_endpoint_that_only_starts_like_a_url_is_named():
                   "endpoint": endpoint}
         problems = form_problems(values)
         assert set(problems) == {"endpoint"} and "is not a URL a call can go to" in problems["endpoint"], problems
+
+
+def test_a_price_too_large_or_not_a_number_is_named_under_its_field():
+    """A price is typed as text: 1e400 (infinity), 1e12 USD per million tokens or 'abc' was
+    emptied by the number field or saved; each is now named where it was typed."""
+    values = {**spec_to_form(None), "id": "acme/echo", "name": "Echo", "provider": "http", "api": "http",
+              "endpoint": "http://127.0.0.1:9/echo", "price_in": "1e400", "price_out": "1e12",
+              "price_cached": "abc", "price_call": "1000.5"}
+    problems = form_problems(values)
+    assert set(problems) == {"price_in", "price_out", "price_cached", "price_call"}, problems
+    assert problems["price_in"] == problems["price_out"] == (
+        "This price is too large: at most 10,000 USD per million tokens (0.01 USD per token); check it for a typo.")
+    assert problems["price_cached"] == "'abc' is not a number; type a price in USD such as 0.15, or leave it empty."
+    assert problems["price_call"] == "This price is too large: at most 1,000 USD per call; check it for a typo."
+    with pytest.raises(UserError, match="too large"):
+        form_to_spec(values)
+    fine = {**values, "price_in": " 10000 ", "price_out": "0.6", "price_cached": "", "price_call": "1000"}
+    assert form_problems(fine) == {}
+    spec = form_to_spec(fine)
+    assert (spec.prices.input_per_token, spec.prices.output_per_token, spec.prices.per_call) == (0.01, 6e-7, 1000)
+    assert {k: spec_to_form(spec)[k] for k in ("price_in", "price_out", "price_cached", "price_call")} == {
+        "price_in": "10000", "price_out": "0.6", "price_cached": "", "price_call": "1000"}

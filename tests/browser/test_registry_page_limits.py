@@ -1,0 +1,38 @@
+"""The registry page in real Chromium at its limits: a price too large to be real, a health
+check clicked twice, an import over several existing ids, and names too long for the table."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from nicegui.testing import Screen
+
+from studio.spec.model import ModelSpec
+
+from tests.browser.helpers import by_testid, click, field, replace_text, wait_until
+
+
+def test_a_price_too_large_is_named_and_what_was_typed_stays(screen: Screen):
+    """1e400 in a price field was emptied by the number field (read as nothing), and a price of
+    1e12 USD per million tokens was saved."""
+    screen.open("/registry")
+    by_testid(screen, "register").click()
+    screen.should_contain("Register a model")
+    replace_text(screen, "form-id", "local/priced")
+    replace_text(screen, "form-name", "Priced")
+    replace_text(screen, "form-price-in", "1e400")
+    replace_text(screen, "form-price-call", "1e12")
+    too_large = "This price is too large: at most 10,000 USD per million tokens (0.01 USD per token); check it for a typo."
+    screen.should_contain(too_large)
+    screen.should_contain("This price is too large: at most 1,000 USD per call; check it for a typo.")
+    click(screen, "form-save")
+    screen.should_contain("need attention")
+    for testid, typed in (("form-price-in", "1e400"), ("form-price-call", "1e12")):
+        assert field(screen, testid).get_attribute("value") == typed  # kept, not emptied
+    wrapper = screen.selenium.find_element(
+        "xpath", '//*[@data-testid="form-price-in"]/ancestor::label[contains(@class, "q-field")]')
+    assert "q-field--error" in wrapper.get_attribute("class") and too_large in wrapper.get_attribute("textContent")
+    from studio.ui.app import get_studio
+
+    assert get_studio().models.find("local/priced") is None
