@@ -211,11 +211,18 @@ async def registry_page() -> None:
                 show_health(health)
 
                 async def check_now() -> None:
+                    """One check at a time: a click while one runs (the button shows it is busy,
+                    but a quick second click is sent before that shows) is ignored."""
+                    if check_button.props.get("loading"):
+                        return
+                    check_button.props("loading").disable()
                     try:
                         h = await services.check_health(studio, spec)
                     except Exception as e:  # noqa: BLE001
                         notify_error(e)
                         return
+                    finally:
+                        check_button.props(remove="loading").enable()
                     show_health(h)
                     await refresh()
 

@@ -36,3 +36,33 @@ def test_a_price_too_large_is_named_and_what_was_typed_stays(screen: Screen):
     from studio.ui.app import get_studio
 
     assert get_studio().models.find("local/priced") is None
+
+
+def test_check_now_is_busy_until_the_check_ends_and_ignores_clicks_meanwhile(screen: Screen, monkeypatch):
+    """A second click on "Check now" while a check ran started another one."""
+    from studio.ui.app import get_studio
+
+    screen.open("/registry")
+    studio = get_studio()
+    probes: list[str] = []
+
+    async def slow_check(spec):
+        probes.append(spec.id)
+        await asyncio.sleep(2)
+        return await original(spec)
+
+    original = studio.providers.check
+    monkeypatch.setattr(studio.providers, "check", slow_check)
+    screen.click("local/text-stats")
+    button = by_testid(screen, "check-now")
+    screen.wait(0.5)  # the drawer slides in
+    screen.selenium.execute_script("arguments[0].click(); arguments[0].click()", button)  # before any answer
+    busy = lambda: button.get_attribute("disabled") is not None  # noqa: E731
+    wait_until(busy, timeout=2)
+    screen.selenium.execute_script("arguments[0].click()", button)  # while it shows busy
+    screen.wait(0.3)
+    wait_until(lambda: not busy(), timeout=10)
+    assert probes == ["local/text-stats"]
+    assert studio.models.health("local/text-stats").state == "ok"
+    screen.selenium.execute_script("arguments[0].click()", button)  # once done, it checks again
+    wait_until(lambda: len(probes) == 2, timeout=5)
