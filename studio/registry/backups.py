@@ -60,8 +60,9 @@ def refuse_repeats(kind: str, ids: list[str], source: str) -> None:
 class ImportConflict(UserError):
     """An import names an id that exists; the UI asks what to do, the CLI names its flags."""
 
-    def __init__(self, kind: str, ident: str, *, taken: int = 1, total: int = 1):
+    def __init__(self, kind: str, ident: str, *, taken: int = 1, total: int = 1, ids: list[str] | None = None):
         self.kind, self.ident = kind, ident
+        self.ids = ids or [ident]  # every id that exists already: the UI names them all
         if total == 1:
             super().__init__(f"a {kind} with id {ident!r} exists already; nothing was imported. Run again with "
                              f"--replace to replace it (the old version is kept as a backup) or with --rename NEW_ID "
@@ -80,4 +81,4 @@ class ImportConflict(UserError):
         """Raise for the ids of an import that `exists` finds (all counted, the first named)."""
         taken = [ident for ident in ids if exists(ident)]
         if taken:
-            raise cls(kind, taken[0], taken=len(taken), total=len(ids))
+            raise cls(kind, taken[0], taken=len(taken), total=len(ids), ids=taken)

@@ -19,7 +19,8 @@ from studio.ui.discover_dialog import open_discover_dialog
 from studio.ui.model_form import MODEL_TYPES, POLICIES, PROVIDERS, open_model_form
 from studio.ui.shell import frame
 from studio.ui.threads import io_bound
-from studio.ui.widgets import ask_replace, backups_dialog, confirm, health_badge, json_view, notify_error, transient_dialog
+from studio.ui.widgets import (ask_replace, backups_dialog, confirm, health_badge, id_list, json_view, notify_error,
+                               transient_dialog)
 
 HEALTH_STATES = list(HealthStatus.model_fields["state"].annotation.__args__)
 
@@ -316,10 +317,11 @@ async def registry_page() -> None:
             doc = parse_json_text(await e.file.read(), e.file.name)
             await import_models(doc, e.file.name)
         except ImportConflict as conflict:
-            ident, source = conflict.ident, e.file.name  # `conflict` is gone once this block ends
+            ident, taken, source = conflict.ident, conflict.ids, e.file.name  # `conflict` is gone after this block
             entries = studio.models.parse_entries(doc)
             as_new = (lambda: import_models(doc, source, rename=unique_model_id(ident))) if len(entries) == 1 else None
-            ask_replace(f"Model {ident}", lambda: import_models(doc, source, replace=True), as_new)
+            ask_replace(f"{'Models' if len(taken) > 1 else 'Model'} {id_list(taken)}",
+                        lambda: import_models(doc, source, replace=True), as_new, count=len(taken))
         except Exception as err:  # noqa: BLE001
             notify_error(err)
         finally:

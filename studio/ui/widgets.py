@@ -98,14 +98,22 @@ def confirm(question: str, action: Callable[[], Awaitable[None] | None], *, ok_l
     return dialog
 
 
+def id_list(ids: list[str], most: int = 5) -> str:
+    """Ids for a sentence: all of a few ('a, b and c'), else the first few and a count."""
+    if len(ids) <= most + 1:
+        return ", ".join(ids[:-1]) + f" and {ids[-1]}" if len(ids) > 1 else "".join(ids)
+    return ", ".join(ids[:most]) + f" and {len(ids) - most} more"
+
+
 def ask_replace(what: str, on_replace: Callable[[], Awaitable[None]],
-                on_new: Callable[[], Awaitable[None]] | None) -> ui.dialog:
-    """An import met an id that exists: replace it (its old version is kept as a backup),
-    import as a new id, or cancel. Never a silent replace."""
+                on_new: Callable[[], Awaitable[None]] | None, *, count: int = 1) -> ui.dialog:
+    """An import met `count` ids that exist (`what` names them): replace them (the old versions
+    are kept as backups), import as a new id, or cancel. Never a silent replace."""
     with transient_dialog() as dialog, ui.card().props("data-testid=import-conflict"):
-        ui.label(f"{what} exists already.").classes("font-medium")
-        ui.label("Replace it (the old version is kept as a backup you can restore), import as a new id, "
-                 "or cancel.").classes("text-sm")
+        ui.label(f"{what} {'exist' if count > 1 else 'exists'} already.").classes("font-medium break-all")
+        ui.label(f"Replace {'all ' + str(count) if count > 1 else 'it'} (the old "
+                 f"{'versions are kept as backups' if count > 1 else 'version is kept as a backup'} you can "
+                 f"restore){', import as a new id,' if on_new else ''} or cancel.").classes("text-sm")
 
         async def run_then_close(action) -> None:
             try:

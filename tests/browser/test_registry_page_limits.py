@@ -66,3 +66,33 @@ def test_check_now_is_busy_until_the_check_ends_and_ignores_clicks_meanwhile(scr
     assert studio.models.health("local/text-stats").state == "ok"
     screen.selenium.execute_script("arguments[0].click()", button)  # once done, it checks again
     wait_until(lambda: len(probes) == 2, timeout=5)
+
+
+def upload(screen: Screen, path) -> None:
+    by_testid(screen, "import").click()
+    screen.wait(0.5)
+    screen.selenium.find_element("css selector", '[data-testid="upload"] input[type=file]').send_keys(str(path))
+
+
+def test_an_import_over_several_existing_ids_names_every_one(screen: Screen, tmp_path):
+    """The question named only the first clashing model, while Replace replaced them all."""
+    from studio.ui.app import get_studio
+
+    screen.open("/registry")
+    models = get_studio().models
+    taken = sorted(s.id for s in models.all())[:3]
+    doc = {"models": [{**models.get(i).to_json_dict(), "description": "imported"} for i in taken]}
+    (tmp_path / "three.json").write_text(json.dumps(doc))
+    upload(screen, tmp_path / "three.json")
+    screen.should_contain(f"Models {taken[0]}, {taken[1]} and {taken[2]} exist already.")
+    screen.should_contain("Replace all 3 (the old versions are kept as backups you can restore) or cancel.")
+    click(screen, "import-replace")
+    screen.should_contain("3 replaced")
+    assert all(models.get(i).description == "imported" for i in taken)
+
+    everything = sorted(s.id for s in models.all())
+    doc = {"models": [models.get(i).to_json_dict() for i in everything]}
+    (tmp_path / "all.json").write_text(json.dumps(doc))
+    screen.open("/registry")
+    upload(screen, tmp_path / "all.json")
+    screen.should_contain(f"Models {', '.join(everything[:5])} and {len(everything) - 5} more exist already.")
