@@ -47,12 +47,16 @@ CAPS_SLOT = r"""
   <span v-if="props.value.length > 3" class="text-xs opacity-70">+{{ props.value.length - 3 }}</span>
 </q-td>
 """
+# A long name or id is cut with an ellipsis (whole in its tooltip): it pushed the other columns
+# out of the page.
 NAME_SLOT = r"""
 <q-td :props="props">
-  <div class="font-medium">{{ props.value }}
+  <div class="row no-wrap items-center" style="max-width: min(20rem, 24vw)">
+    <span class="font-medium ellipsis" style="min-width: 0" :title="props.value">{{ props.value }}</span>
     <q-badge v-if="props.row.incomplete" color="warning" class="q-ml-xs" label="incomplete" />
     <q-badge v-if="props.row.faults" color="negative" class="q-ml-xs" label="faults injected" /></div>
-  <div class="font-mono text-xs opacity-70">{{ props.row.id }}</div>
+  <div class="font-mono text-xs opacity-70 ellipsis" style="max-width: min(20rem, 24vw)" :title="props.row.id">
+    {{ props.row.id }}</div>
 </q-td>
 """
 

@@ -96,3 +96,28 @@ def test_an_import_over_several_existing_ids_names_every_one(screen: Screen, tmp
     screen.open("/registry")
     upload(screen, tmp_path / "all.json")
     screen.should_contain(f"Models {', '.join(everything[:5])} and {len(everything) - 5} more exist already.")
+
+
+def test_a_long_name_and_id_keep_the_table_in_the_page(screen: Screen):
+    """A model with a 120-character name and id pushed the Price, Latency and Health columns
+    out of the page; now they are cut with an ellipsis and shown whole in a tooltip."""
+    from studio.ui.app import get_studio
+
+    screen.open("/registry")
+    name = "An extraordinarily long model name " * 4
+    ident = "local/" + "very-long-model-id-" * 5 + "end"
+    get_studio().models.save(ModelSpec(id=ident, name=name.strip(), provider="local", api="local", model="echo"))
+    screen.open("/registry")
+    screen.should_contain(ident[:30])
+    table = by_testid(screen, "models-table")
+    layout = screen.selenium.execute_script("""
+        const t = arguments[0], middle = t.querySelector('.q-table__middle');
+        const health = [...t.querySelectorAll('th')].find(th => th.textContent.includes('Health'));
+        return {page: document.documentElement.clientWidth, scrollPage: document.documentElement.scrollWidth,
+                healthRight: health.getBoundingClientRect().right,
+                middle: middle.clientWidth, scrollMiddle: middle.scrollWidth};""", table)
+    assert layout["healthRight"] <= layout["page"], layout
+    assert layout["scrollPage"] <= layout["page"] and layout["scrollMiddle"] <= layout["middle"], layout
+    titles = screen.selenium.execute_script(
+        "return [...arguments[0].querySelectorAll('[title]')].map(e => e.getAttribute('title'))", table)
+    assert name.strip() in titles and ident in titles  # the whole name and id, on hover
