@@ -19,7 +19,7 @@ from studio.ui.canvas.editor import PipelineEditor
 from studio.ui.key_needs import key_needs, needs_badge
 from studio.ui.shell import frame
 from studio.ui.threads import io_bound
-from studio.ui.widgets import ask_replace, backups_dialog, notify_error
+from studio.ui.widgets import ask_replace, backups_dialog, id_list, notify_error
 
 
 def unique_id(base: str) -> str:
@@ -169,8 +169,8 @@ async def pipelines_list_page() -> None:
                 listing.refresh()
 
             if taken:
-                names = ", ".join(p.id for p in taken)
-                ask_replace(f"Pipeline {names}", lambda: import_all(True), lambda: import_all(False))
+                ask_replace(f"{'Pipelines' if len(taken) > 1 else 'Pipeline'} {id_list([p.id for p in taken])}",
+                            lambda: import_all(True), lambda: import_all(False), count=len(taken))
             else:
                 await import_all(False)
 

@@ -113,7 +113,8 @@ def ask_replace(what: str, on_replace: Callable[[], Awaitable[None]],
         ui.label(f"{what} {'exist' if count > 1 else 'exists'} already.").classes("font-medium break-all")
         ui.label(f"Replace {'all ' + str(count) if count > 1 else 'it'} (the old "
                  f"{'versions are kept as backups' if count > 1 else 'version is kept as a backup'} you can "
-                 f"restore){', import as a new id,' if on_new else ''} or cancel.").classes("text-sm")
+                 f"restore){(', import as new ids,' if count > 1 else ', import as a new id,') if on_new else ''} "
+                 f"or cancel.").classes("text-sm")
 
         async def run_then_close(action) -> None:
             try:

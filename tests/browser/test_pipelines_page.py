@@ -139,6 +139,20 @@ def test_importing_over_a_saved_pipeline_asks_and_keeps_a_backup(screen: Screen,
     assert registry().get("review-triage").name == "Review triage"
 
 
+def test_an_import_over_several_saved_pipelines_names_every_one(screen: Screen, tmp_path):
+    """The question named them "Pipeline a, b exists already" and "Replace it", though Replace
+    replaces them all."""
+    screen.open("/pipelines")
+    screen.should_contain("Review triage")
+    ids = [p.id for p in registry().all()][:2]
+    f = tmp_path / "two.json"
+    f.write_text(json.dumps([export_pipeline(registry().get(i)) for i in ids]))
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=import] input[type=file]").send_keys(str(f))
+    screen.should_contain(f"Pipelines {ids[0]} and {ids[1]} exist already.")
+    screen.should_contain("Replace all 2 (the old versions are kept as backups you can restore), import as new ids,")
+    click(screen, "import-cancel")
+
+
 def test_importing_as_new_gives_a_name_the_list_tells_apart(screen: Screen, tmp_path):
     """"Import as new" kept the name: two pipelines both called "Review triage" in the list."""
     screen.open("/pipelines")
