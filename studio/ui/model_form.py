@@ -224,9 +224,6 @@ def form_problems(values: dict[str, Any], base: ModelSpec | None = None) -> dict
         problem = price_problem(field, values.get(field))
         if problem:
             problems[field] = problem
-    endpoint = (values.get("endpoint") or "").strip()
-    if endpoint and not endpoint.lower().startswith(("http://", "https://")):
-        problems["endpoint"] = "An endpoint is a URL that starts with http:// or https://."
     # the other fields are checked too while a JSON field is broken (each problem at once, not one
     # Save after another): the broken ones stand in as an empty object
     broken = problems.keys() & _JSON_FIELDS.keys()
@@ -236,7 +233,7 @@ def form_problems(values: dict[str, Any], base: ModelSpec | None = None) -> dict
         field = _field_of(tuple(err["loc"]))
         if not field:  # whole-model rules that are really about one field
             field = next((f for word, f in _RULE_FIELDS if word in sentence), "")
-        if field in problems and field in ("id", "name", "endpoint") or (broken and field in ("", *broken)):
+        if field in problems and field in ("id", "name") or (broken and field in ("", *broken)):
             continue
         problems.setdefault(field, sentence[0].upper() + sentence[1:])
     return problems

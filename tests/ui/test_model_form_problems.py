@@ -12,7 +12,10 @@ def test_every_problem_is_marked_at_once_even_with_a_broken_json_field():
               "endpoint": "not a url", "key_ref": "bad key name", "output_schema": '{"type": "banana"}'}
     problems = form_problems(values)
     assert set(problems) == {"id", "endpoint", "key_ref", "output_schema"}, problems
-    assert problems["endpoint"] == "An endpoint is a URL that starts with http:// or https://."
+    # the spec's own rule and sentence (the form had a weaker one of its own: "http://" passed it)
+    assert problems["endpoint"] == ("Endpoint 'not a url' is not a URL a call can go to; give one such as "
+                                    "https://api.openai.com/v1/chat/completions.")
+    assert "is not a URL a call can go to" in form_problems({**values, "endpoint": "https://"})["endpoint"]
 
 
 def test_a_good_form_has_no_problem():
