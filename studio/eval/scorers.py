@@ -72,7 +72,7 @@ class ScorerSpec:
         """How it is written on the command line, its argument included: two regex scorers (or
         two judges) of one column are two scorers, in a report and in an experiment's id."""
         arg = {"regex": self.pattern or "", "llm_judge": self.judge_model or "",
-               "numeric": f"{self.tolerance:g}" if self.tolerance else ""}.get(self.kind, "")
+               "numeric": _number_name(self.tolerance) if self.tolerance else ""}.get(self.kind, "")
         return f"{self.column}:{self.kind}" + (f":{arg}" if arg else "")
 
     @classmethod
@@ -96,6 +96,14 @@ class ScorerSpec:
         elif arg and kind in KINDS:  # a scorer that takes nothing more would ignore it without a word
             raise UserError(f"--score {text!r}: the {kind} scorer takes no argument; write {column}:{kind}.")
         return cls(column=column, kind=kind, **kw)
+
+
+def _number_name(x: float) -> str:
+    """A tolerance as short as it reads back the same: 0.5 and 1 as they were always written (so
+    saved experiments keep their scorers' names), 100.0001 whole, not rounded to 6 digits as
+    100 (two tolerances were one name, one experiment id)."""
+    short = f"{x:g}"
+    return short if float(short) == x else repr(x)
 
 
 def lookup(output: Any, path: str) -> tuple[bool, Any]:
@@ -127,6 +135,23 @@ def normalize(value: Any) -> str:
     return " ".join(text.split())
 
 
+def _comparable(got: Any, expected: Any) -> tuple[str, str]:
+    """Both values normalized, or, when that empties either ("-", "+", "?", "C++" against "C#"
+    are all punctuation), both only stripped and casefolded: "-" was equal to "+"."""
+    a, b = normalize(got), normalize(expected)
+    if a and b:
+        return a, b
+    def plain(v: Any) -> str:
+        return unicodedata.normalize("NFKC", "" if v is None else str(v)).casefold().strip()
+    return plain(got), plain(expected)
+
+
+def missing_expected(expected: Any) -> bool:
+    """No expected value: none, an empty cell, or a float NaN (how pandas and Parquet write a
+    missing number; it was scored as a wrong answer)."""
+    return expected is None or expected == "" or (isinstance(expected, float) and math.isnan(expected))
+
+
 def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
@@ -143,6 +168,9 @@ def _schema_of(expected: Any) -> Any:
         return json.loads(expected)
     except ValueError as e:
         raise UnscorableRow(f"its expected value {expected[:40]!r} is not a JSON schema ({e})") from None
+
+
+NUMERIC_EPSILON = 1e-12  # relative: far above a float's rounding error, far below any tolerance meant
 
 
 def score_value(spec: ScorerSpec, got: Any, expected: Any) -> float | None:
@@ -167,16 +195,18 @@ def score_value(spec: ScorerSpec, got: Any, expected: Any) -> float | None:
             return 1.0 if checker(schema).is_valid(value) else 0.0
         except Exception as e:  # noqa: BLE001 - a $ref to nowhere shows only as it is followed
             raise UnscorableRow(f"its schema cannot be used ({str(e).splitlines()[0][:120]})") from None
-    if expected is None or expected == "":
+    if missing_expected(expected):
         return None
     if got is None:
         return 0.0
     if k in ("exact", "classification"):
         return 1.0 if _as_text(got).strip() == _as_text(expected).strip() else 0.0
     if k == "normalized":
-        return 1.0 if normalize(got) == normalize(expected) else 0.0
-    if k == "contains":
-        return 1.0 if normalize(expected) in normalize(got) else 0.0
+        a, b = _comparable(got, expected)
+        return 1.0 if a == b else 0.0
+    if k == "contains":  # an empty needle is in every answer: it is never found
+        a, b = _comparable(got, expected)
+        return 1.0 if b and b in a else 0.0
     if k == "regex":  # with no pattern of its own, each row's expected value is the pattern
         try:
             found = _compiled(spec.pattern or str(expected)).search(_as_text(got), timeout=REGEX_TIMEOUT_S,
@@ -192,8 +222,10 @@ def score_value(spec: ScorerSpec, got: Any, expected: Any) -> float | None:
             want = float(expected)
         except (TypeError, ValueError):
             raise UnscorableRow(f"its expected value {str(expected)[:40]!r} is not a number") from None
-        try:
-            return 1.0 if abs(float(got) - want) <= spec.tolerance else 0.0
+        if not math.isfinite(want):  # inf - inf is nan: every answer scored 0
+            raise UnscorableRow(f"its expected value {str(expected)[:40]!r} is not a finite number") from None
+        try:  # with room for binary floats' error: abs(1.1 - 1.0) is 0.10000000000000009
+            return 1.0 if abs(float(got) - want) <= spec.tolerance + NUMERIC_EPSILON * max(1.0, abs(want)) else 0.0
         except (TypeError, ValueError):  # an answer that is not a number is a wrong one
             return 0.0
     if k == "similarity":
@@ -297,6 +329,9 @@ def score_each(specs: list[ScorerSpec], rows: Iterable[dict]) -> list[ScoreRepor
     return [scoring.report() for scoring in scorings]
 
 
+FAILED_LABEL = "(failed)"  # what a failed row "predicted" in a confusion matrix
+
+
 class _Scoring:
     """One scorer's figures, a row at a time."""
 
@@ -312,7 +347,9 @@ class _Scoring:
         spec = self.spec
         expected = (r.get("expected") or {}).get(spec.column)
         if r.get("status") != "succeeded":
-            self.per_row[r["index"]] = None if expected in (None, "") else 0.0
+            self.per_row[r["index"]] = None if missing_expected(expected) else 0.0
+            if self.pairs is not None and not missing_expected(expected):  # a miss, as its score of 0 says
+                self.pairs.append((_as_text(expected).strip(), FAILED_LABEL))
             return
         self.answered += 1
         found, got = lookup(r.get("output"), self.path)
@@ -322,8 +359,8 @@ class _Scoring:
         except UnscorableRow as e:
             self.per_row[r["index"]] = None
             self.unscorable.append(f"row {r['index']}: {e}")
-        if self.pairs is not None and expected not in (None, ""):
-            self.pairs.append((str(expected).strip(), "" if got is None else str(got).strip()))
+        if self.pairs is not None and not missing_expected(expected):  # the texts the row's score compared
+            self.pairs.append((_as_text(expected).strip(), "" if got is None else _as_text(got).strip()))
 
     def report(self) -> ScoreReport:
         report = _aggregate(self.spec, self.per_row, self.pairs)

@@ -55,7 +55,7 @@ def test_score_rows_counts_failed_rows_and_reads_fields():
             {"index": 2, "status": "failed", "output": None, "expected": {"sentiment": "positive"}}]
     rep = score_rows(ScorerSpec("sentiment", "classification"), rows)
     assert rep.per_row == {0: 1.0, 1: 0.0, 2: 0.0} and rep.mean == pytest.approx(1 / 3)
-    assert rep.classification["accuracy"] == 0.5  # over the rows that produced an answer
+    assert rep.classification["accuracy"] == pytest.approx(1 / 3)  # the failed row is a miss, as its score says
     lo, hi = rep.ci95
     assert 0.0 <= lo <= rep.mean <= hi <= 1.0
 

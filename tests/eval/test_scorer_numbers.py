@@ -1,0 +1,109 @@
+"""The evaluation's numbers checked against hand computation: the quality's interval, the
+confusion matrix against the per-row scores, numeric tolerance at its edge, missing (NaN)
+expected values, punctuation-only labels, judge replies without a grade and unpriced judges."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio.core import Studio
+from studio.eval.caveats import score_warnings
+from studio.eval.experiments import Variant, run_experiment
+from studio.eval.scorers import ScorerSpec, UnscorableRow, bootstrap_ci, judge_rows, score_rows, score_value
+from studio.spec import load_pipeline
+from studio.ui.evaluate_page import judge_cost
+from tests.eval.test_experiments import iom
+from tests.fakes.provider_server import FakeProvider, Reply
+from tests.ui.fake_chat import CHAT_PATH, save_loopback_model
+
+
+def _echo(s) -> None:
+    """A pipeline whose output is its inputs `pred` and `pnum`: answers the test chooses."""
+    s.pipelines.save(load_pipeline({
+        "format": "iom.pipeline", "version": 1, "id": "echo", "name": "Echo",
+        "nodes": [{"id": "in", "kind": "input", "inputSchema": {"type": "object", "properties": {
+                      "pred": {"type": "string"}, "pnum": {"type": "string"}}}},
+                  {"id": "out", "kind": "output"}],
+        "edges": [{"id": "e1", "source": "in", "sourcePort": "pred", "target": "out", "targetPort": "pred"},
+                  {"id": "e2", "source": "in", "sourcePort": "pnum", "target": "out", "targetPort": "pnum"}]}))
+
+
+def _chat(text: str, tokens: int = 11) -> Reply:
+    return Reply(json={"id": "j1", "object": "chat.completion", "model": "loop-1",
+                       "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                       "usage": {"prompt_tokens": tokens - 1, "completion_tokens": 1, "total_tokens": tokens}})
+
+
+def _row(i, expected, status="succeeded", got=None):
+    return {"index": i, "status": status, "output": None if status != "succeeded" else {"label": got},
+            "expected": {"label": expected}}
+
+
+def test_a_failed_row_is_a_miss_in_the_confusion_matrix():
+    rows = [_row(0, "a", got="a"), _row(1, "a", "failed"), _row(2, "b", got="b"), _row(3, "b", "failed"),
+            _row(4, "a", got="a")]
+    rep = score_rows(ScorerSpec("label", "classification"), rows)
+    c = rep.classification
+    assert rep.mean == pytest.approx(0.6) and c["accuracy"] == pytest.approx(rep.mean)
+    assert c["labels"]["a"]["support"] == 3 and c["labels"]["b"]["support"] == 2
+    assert c["labels"]["a"]["recall"] == pytest.approx(2 / 3) and c["labels"]["b"]["recall"] == 0.5
+    assert c["confusion"]["a"]["(failed)"] == 1 and c["confusion"]["b"]["(failed)"] == 1
+
+
+def test_the_confusion_matrix_compares_the_text_the_row_score_compared():
+    """A CSV labelled true/false against a model answering JSON booleans: each row scored 1, but
+    the matrix held `true` and `True` apart (accuracy 0.167 beside a mean of 0.667)."""
+    rows = [_row(0, "true", got=True), _row(1, "false", got=False), _row(2, 1, got=1), _row(3, "1", got=1.0),
+            _row(4, "x", got=None), _row(5, '{"a": 1}', got={"a": 1})]
+    rep = score_rows(ScorerSpec("label", "classification"), rows)
+    c = rep.classification
+    assert rep.mean == pytest.approx(4 / 6) and c["accuracy"] == pytest.approx(rep.mean)
+    assert "True" not in c["labels"] and c["labels"]["true"]["recall"] == 1.0 and c["labels"]["false"]["f1"] == 1.0
+    assert c["confusion"]['{"a": 1}']['{"a": 1}'] == 1
+
+
+@pytest.mark.parametrize("tolerance,got,expected,score", [
+    (0.1, "1.1", "1.0", 1.0), (0.1, 2.1, 2.0, 1.0), (0.01, "1.01", 1, 1.0), (0.1, "-0.9", "-1", 1.0),
+    (0.1, "1.2", "1.0", 0.0), (0.1, "1.1000001", "1.0", 0.0), (0.0, "0.3", 0.1 + 0.2, 1.0), (0.0, "3", "3.0000001", 0.0),
+    (0.5, "inf", 3, 0.0), (0.5, "nan", 3, 0.0),
+])
+def test_numeric_tolerance_holds_at_its_own_edge(tolerance, got, expected, score):
+    assert score_value(ScorerSpec("n", "numeric", tolerance=tolerance), got, expected) == score
+
+
+@pytest.mark.parametrize("expected", ["inf", "-1e400", float("inf")])
+def test_an_infinite_expected_number_is_unscorable_not_a_zero(expected):
+    with pytest.raises(UnscorableRow, match="is not a finite number"):
+        score_value(ScorerSpec("n", "numeric"), "5", expected)
+
+
+@pytest.mark.parametrize("kind", ["numeric", "exact", "classification", "normalized", "contains", "similarity"])
+def test_a_nan_expected_value_is_a_missing_one(kind):
+    """pandas and Parquet write a missing number as NaN: it was scored as a wrong answer."""
+    rows = [_row(0, 1.5, got="1.5"), _row(1, float("nan"), got="2"), _row(2, None, got="3"), _row(3, 2.0, got="2.0"),
+            _row(4, float("nan"), "failed")]
+    rep = score_rows(ScorerSpec("label", kind), rows)
+    assert rep.per_row == {0: 1.0, 1: None, 2: None, 3: 1.0, 4: None} and rep.mean == 1.0 and rep.scored == 2
+    assert rep.unscorable == 0
+    if kind == "classification":
+        assert rep.classification["accuracy"] == 1.0 and set(rep.classification["labels"]) == {"1.5", "2.0"}
+
+
+@pytest.mark.parametrize("kind,got,expected,score", [
+    ("normalized", "+", "-", 0.0), ("normalized", " - ", "-", 1.0), ("normalized", "Positive!", "positive", 1.0),
+    ("normalized", "?", "positive", 0.0),
+    ("contains", "anything", "!!!", 0.0), ("contains", "what?", "?", 1.0), ("contains", "The answer is Paris.", "paris", 1.0),
+    ("contains", "anything", "   ", 0.0), ("contains", "", "paris", 0.0),
+])
+def test_punctuation_is_not_erased_to_nothing(kind, got, expected, score):
+    assert score_value(ScorerSpec("a", kind), got, expected) == score
+
+
+def test_a_numeric_tolerance_is_named_in_full():
+    a, b = ScorerSpec.parse("n:numeric:100.0001"), ScorerSpec.parse("n:numeric:100.0002")
+    assert a.name != b.name and ScorerSpec.parse(a.name).tolerance == a.tolerance == 100.0001
+    third = ScorerSpec("n", "numeric", tolerance=0.1 + 0.2)
+    assert ScorerSpec.parse(third.name).tolerance == third.tolerance
+    # the names saved experiments hold read back as they were written
+    for name in ("n:numeric:0.5", "n:numeric:1", "n:numeric:1e-06", "n:numeric:100", "n:numeric"):
+        assert ScorerSpec.parse(name).name == name
