@@ -31,7 +31,7 @@ from studio.formats import plot_text
 from studio.eval.batch import (SAFE_ID, BatchRows, answered_latency, batch_models, builtin_names, in_workers,
                                percentile, plan_batch, row_count, run_batch, swapped_pipeline, target_label)
 from studio.eval.caveats import failure_warnings, score_warnings
-from studio.eval.scorers import ScorerSpec, bootstrap_ci, judge_rows, pick, score_each
+from studio.eval.scorers import ScorerSpec, bootstrap_quality_ci, judge_rows, pick, score_each
 from studio.paths import left_out, read_each
 from studio.providers.local import processes
 from studio.spec.base import utcnow
@@ -199,12 +199,13 @@ async def _run_variants(studio, variants: list[Variant], plans: list, scorers: l
             report = await judge_rows(studio, spec, rows) if spec.kind == "llm_judge" else next(plain_reports)
             scores.append(report.to_json())
         means = [s["mean"] for s in scores if s["mean"] is not None]
-        per_row_quality, lat, warnings = await asyncio.to_thread(_row_figures, v, plan.id, scores, rows)
+        lat, warnings = await asyncio.to_thread(_row_figures, v, plan.id, scores, rows)
+        ci = await asyncio.to_thread(bootstrap_quality_ci, [s["perRow"] for s in scores])
         judge_cost = sum(s["judgeCostUsd"] or 0.0 for s in scores)
         total = agg["costUsd"]
         results.append({"variant": v.name, "target": v.target, "swaps": v.swaps, "fields": v.fields,
                         "batchId": plan.id, "rows": plan.rows, "quality": sum(means) / len(means) if means else None,
-                        "qualityCi95": bootstrap_ci(per_row_quality),
+                        "qualityCi95": ci,
                         "scores": scores, "costUsd": total, "judgeCostUsd": judge_cost,
                         # a variant with rows of unknown price has no cost per row to compare
                         "costPerRowUsd": None if total is None or agg["unpricedRows"] else total / max(1, agg["done"]),
@@ -215,18 +216,12 @@ async def _run_variants(studio, variants: list[Variant], plans: list, scorers: l
     return results
 
 
-def _row_figures(v: Variant, batch_id: str, scores: list[dict], rows: BatchRows
-                 ) -> tuple[list[float], list[float], list[str]]:
-    """Each row's mean over the scorers that scored it (the quality's CI), the answered rows'
-    latencies, and the variant's warnings, from one pass over the rows (score_warnings reads a
-    few rows again only when a score read no field at all)."""
-    per_row_quality, latencies = [], []
+def _row_figures(v: Variant, batch_id: str, scores: list[dict], rows: BatchRows) -> tuple[list[float], list[str]]:
+    """The answered rows' latencies and the variant's warnings, from one pass over the rows
+    (score_warnings reads a few rows again only when a score read no field at all)."""
+    latencies = []
     failed, first_failed = 0, None
     for r in rows:
-        got = [s["perRow"].get(str(r["index"])) for s in scores]
-        got = [g for g in got if g is not None]
-        if got:
-            per_row_quality.append(sum(got) / len(got))
         ms = answered_latency(r)
         if ms is not None:
             latencies.append(ms)
@@ -234,7 +229,7 @@ def _row_figures(v: Variant, batch_id: str, scores: list[dict], rows: BatchRows
             failed += 1
             first_failed = first_failed or r
     warnings = failure_warnings(failed, first_failed, len(rows), batch_id) + score_warnings(v, scores, rows)
-    return per_row_quality, latencies, warnings
+    return latencies, warnings
 
 
 def _builtin_models(studio, plans: list) -> list[str]:

@@ -257,6 +257,38 @@ def bootstrap_ci(values: list[float], *, resamples: int = 1000, level: float = 0
     return float(lo), float(hi)
 
 
+def bootstrap_quality_ci(per_row: list[dict[Any, float | None]], *, resamples: int = 1000, level: float = 0.95,
+                         seed: int = 0) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of a variant's quality, the mean of its scorers' means: the
+    rows are resampled and each scorer's mean taken again over the resample (a scorer with no
+    row in it left out, as from the quality). The interval of each row's mean over its scorers
+    was another statistic: where scorers score different rows it could leave the quality out.
+    With one scorer it is that scorer's interval (the same seeded draws)."""
+    import numpy as np
+
+    keys = sorted({k for scores in per_row for k, v in scores.items() if v is not None}, key=str)
+    if not keys:
+        return None
+    arr = np.array([[np.nan if scores.get(k) is None else scores[k] for scores in per_row] for k in keys], dtype=float)
+    present = ~np.isnan(arr)
+    vals = np.where(present, arr, 0.0)
+    n, k = arr.shape
+    if n == 1:
+        q = float(np.nanmean(arr[0]))
+        return q, q
+    rng = np.random.default_rng(seed)
+    block = max(1, BOOTSTRAP_CELLS // (n * k))
+    parts = []
+    for done in range(0, resamples, block):
+        idx = rng.integers(0, n, size=(min(block, resamples - done), n))
+        counts = present[idx].sum(axis=1)  # (resample, scorer): every row has a score, so each resample some
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = vals[idx].sum(axis=1) / counts
+        parts.append(np.nanmean(means, axis=1))
+    lo, hi = np.quantile(np.concatenate(parts), [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(lo), float(hi)
+
+
 def classification_report(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     """Accuracy, per-label precision/recall/F1 and the confusion matrix (expected -> predicted)."""
     labels = sorted({e for e, _ in pairs} | {p for _, p in pairs})

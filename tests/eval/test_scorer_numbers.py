@@ -34,6 +34,40 @@ def _chat(text: str, tokens: int = 11) -> Reply:
                        "usage": {"prompt_tokens": tokens - 1, "completion_tokens": 1, "total_tokens": tokens}})
 
 
+async def test_the_quality_interval_is_the_bootstrap_of_the_quality_itself(iom_home, tmp_path):
+    """Every row's label is right (exact: 1.0), one row has a number and it is wrong (numeric: 0.0):
+    the quality, the mean of the two means, is 0.5; its interval was that of each row's mean over
+    its scorers (0.85-1.0), which left the quality out."""
+    data = tmp_path / "ci.csv"
+    data.write_text("label,pred,n,pnum\na,a,5,7\n" + "a,a,,1\n" * 9)
+    s = Studio(iom_home)
+    try:
+        _echo(s)
+        doc = await run_experiment(s, str(data), [Variant.parse("echo#label=pred,n=pnum")],
+                                   [ScorerSpec.parse("label:exact"), ScorerSpec.parse("n:numeric:0.5")])
+        again = await run_experiment(s, str(data), [Variant.parse("echo#label=pred,n=pnum")],
+                                     [ScorerSpec.parse("label:exact"), ScorerSpec.parse("n:numeric:0.5")])
+        await s.aclose()
+    finally:
+        s.close()
+    [v] = doc["variants"]
+    lo, hi = v["qualityCi95"]
+    assert v["quality"] == 0.5 and lo <= 0.5 <= hi == 1.0
+    assert tuple(again["variants"][0]["qualityCi95"]) == (lo, hi)  # seeded: the same interval again
+
+
+def test_the_quality_interval_of_one_scorer_is_that_scorers_interval():
+    from studio.eval.scorers import bootstrap_quality_ci
+
+    scores = {i: float(i % 3 == 0) for i in range(40)} | {40: None}
+    one = bootstrap_quality_ci([scores])
+    assert one == pytest.approx(bootstrap_ci([v for v in scores.values() if v is not None]))
+    assert bootstrap_quality_ci([scores]) == one and bootstrap_quality_ci([{0: None}]) is None
+    # two scorers over the same rows: the mean of their means is the mean of the rows' means
+    other = {i: 1.0 - v if v is not None else None for i, v in scores.items()}
+    assert bootstrap_quality_ci([scores, other]) == pytest.approx((0.5, 0.5))
+
+
 def _row(i, expected, status="succeeded", got=None):
     return {"index": i, "status": status, "output": None if status != "succeeded" else {"label": got},
             "expected": {"label": expected}}
