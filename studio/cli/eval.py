@@ -111,7 +111,7 @@ def _fmt(v, kind="") -> str:
 
 
 def _table(doc: dict) -> None:
-    from studio.eval.experiments import by_scorer
+    from studio.eval.experiments import by_scorer, judge_cost_text
 
     print(f"experiment {doc['id']} on {doc.get('datasetId') or doc['data']} (scorers: {', '.join(doc['scorers'])})")
     rows = []
@@ -129,6 +129,8 @@ def _table(doc: dict) -> None:
     for i, v in enumerate(doc["variants"], 1):
         if by_scorer(v):
             print(f"variant {i} by scorer: {by_scorer(v)}")
+        if judge_cost_text(v):  # apart from the variant's own cost: it never moves it on the chart
+            print(f"variant {i} judge cost: {judge_cost_text(v)}")
     for i, v in enumerate(doc["variants"], 1):
         for warning in v.get("warnings") or ():
             print(f"variant {i}, {warning}")

@@ -21,13 +21,14 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from studio.atomic import write_json, write_text
 from studio.errors import UserError, named_twice
-from studio.formats import plot_text
+from studio.formats import money_total, plot_text
 from studio.eval.batch import (SAFE_ID, BatchRows, answered_latency, batch_models, builtin_names, in_workers,
                                percentile, plan_batch, row_count, run_batch, swapped_pipeline, target_label)
 from studio.eval.caveats import failure_warnings, score_warnings
@@ -201,12 +202,16 @@ async def _run_variants(studio, variants: list[Variant], plans: list, scorers: l
         means = [s["mean"] for s in scores if s["mean"] is not None]
         lat, warnings = await asyncio.to_thread(_row_figures, v, plan.id, scores, rows)
         ci = await asyncio.to_thread(bootstrap_quality_ci, [s["perRow"] for s in scores])
-        judge_cost = sum(s["judgeCostUsd"] or 0.0 for s in scores)
+        judged = [s["judgeCostUsd"] for s in scores if s.get("judgeCostUsd") is not None]
+        judge_unpriced = sum(s.get("judgeUnpricedCalls") or 0 for s in scores)
+        # judge calls of no known price make the judge's cost unpriced (None and a count), never $0
+        judge_cost = math.fsum(judged) if judged or not judge_unpriced else None
         total = agg["costUsd"]
         results.append({"variant": v.name, "target": v.target, "swaps": v.swaps, "fields": v.fields,
                         "batchId": plan.id, "rows": plan.rows, "quality": sum(means) / len(means) if means else None,
                         "qualityCi95": ci,
                         "scores": scores, "costUsd": total, "judgeCostUsd": judge_cost,
+                        "judgeUnpricedCalls": judge_unpriced,
                         # a variant with rows of unknown price has no cost per row to compare
                         "costPerRowUsd": None if total is None or agg["unpricedRows"] else total / max(1, agg["done"]),
                         "latencyP50Ms": percentile(lat, 0.5), "latencyP95Ms": percentile(lat, 0.95),
@@ -414,6 +419,14 @@ def by_scorer(variant: dict) -> str:
         return ""
     return ", ".join(f"{s['scorer']} {s['mean']:.3f}" if s.get("mean") is not None else f"{s['scorer']} —"
                      for s in scores)
+
+
+def judge_cost_text(variant: dict) -> str | None:
+    """What grading the variant's rows with an LLM judge cost (None: no judge scored it): the
+    priced calls' sum and how many calls had no known price, as other costs are shown."""
+    if not any(isinstance(s, dict) and ":llm_judge" in str(s.get("scorer")) for s in variant.get("scores") or []):
+        return None
+    return money_total(variant.get("judgeCostUsd"), variant.get("judgeUnpricedCalls"))
 
 
 def figure(doc: dict) -> dict[str, Any]:

@@ -317,7 +317,8 @@ class ScoreReport:
     scored: int
     per_row: dict[int, float | None] = field(default_factory=dict)
     classification: dict | None = None
-    judge_cost_usd: float | None = None
+    judge_cost_usd: float | None = None  # the priced calls' sum (None: no priced call)
+    judge_unpriced: int = 0  # judge calls with no known price (never counted as $0)
     judge_reused: int = 0  # rows whose grade came from the output cache (the same question asked before)
     field: str | None = None  # the output field read (None: the judge read the whole output)
     answered: int = 0  # rows that succeeded
@@ -331,7 +332,7 @@ class ScoreReport:
         return {"scorer": self.scorer, "mean": self.mean, "ci95": list(self.ci95) if self.ci95 else None,
                 "scored": self.scored, "perRow": {str(k): v for k, v in self.per_row.items()},
                 "classification": self.classification, "judgeCostUsd": self.judge_cost_usd,
-                "judgeReused": self.judge_reused, "field": self.field, "answered": self.answered,
+                "judgeUnpricedCalls": self.judge_unpriced, "judgeReused": self.judge_reused, "field": self.field, "answered": self.answered,
                 "missingField": self.missing, "judgeFailed": self.judge_failed, "judgeError": self.judge_error,
                 "unscorable": self.unscorable, "unscorableWhy": self.unscorable_why}
 
@@ -403,6 +404,18 @@ class _Scoring:
 
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def _grade(output: Any) -> float | None:
+    """The judge's reply as a score in [0, 1]: its first number out of 10; None when it has none."""
+    m = _NUMBER.search(str((output or {}).get("text", "")) if isinstance(output, dict) else str(output or ""))
+    return None if m is None else max(0.0, min(10.0, float(m.group()))) / 10.0
+
+
+def _excerpt(output: Any, size: int = 60) -> str:
+    """A short quote of a judge's reply, for the note that says it could not be used."""
+    text = " ".join(str(output.get("text", "") if isinstance(output, dict) else output or "").split())
+    return repr(text if len(text) <= size else text[:size] + "…")
 
 
 JUDGE_READ_AHEAD = 256  # rows read at a time; a row is kept only while its grade is asked
@@ -482,10 +495,11 @@ async def judge_rows(studio, spec: ScorerSpec, rows: Iterable[dict], *, concurre
     sem = asyncio.Semaphore(concurrency)
     per_row: dict[int, float | None] = {}
     costs: list[float] = []
-    reused = answered = without_field = 0
+    reused = answered = without_field = unpriced = 0
     failures: list[str] = []
 
     async def one(r: dict) -> None:
+        nonlocal reused, unpriced
         expected = (r.get("expected") or {}).get(spec.column)
         got = pick(r.get("output"), spec.field) if spec.field else r.get("output")
         prompt = spec.rubric.format(input=_as_text(r.get("inputs")), expected=_as_text(expected), output=_as_text(got))
@@ -493,8 +507,7 @@ async def judge_rows(studio, spec: ScorerSpec, rows: Iterable[dict], *, concurre
         key = cache_key(model_id=judge.id, model_version=model_version(judge), params={**judge.default_params, **params},
                         prompt=None, system=None, call_input=call_input)
         hit = studio.engine.cache.get(key, built_in=judge.api == "local")
-        if hit is not None:
-            nonlocal reused
+        if hit is not None and _grade(hit["output"]) is not None:  # (a reply without a grade cached before: asked again)
             reused += 1
             studio.providers.recorder.record_call(hit_record(judge, hit, run_id=r.get("runId"), node_id="judge"),
                                                   call_input, hit["output"])
@@ -509,13 +522,18 @@ async def judge_rows(studio, spec: ScorerSpec, rows: Iterable[dict], *, concurre
                 failures.append(str(e))
                 per_row[r["index"]] = None
                 return
-            if result.cost.usd is not None:
+            if result.cost.usd is None:  # paid, at a price not known: unpriced, never $0
+                unpriced += 1
+            else:
                 costs.append(result.cost.usd)
+            output = result.output
+            if _grade(output) is None:  # not cached: running the experiment again asks again
+                failures.append(f"{judge.id} answered {_excerpt(output)}, which holds no grade from 0 to 10")
+                per_row[r["index"]] = None
+                return
             studio.engine.cache.put(key, {"output": result.output, "costUsd": result.cost.usd,
                                           "usage": result.usage.to_json_dict()}, model=judge.id)
-            output = result.output
-        m = _NUMBER.search(str(output.get("text", "")))
-        per_row[r["index"]] = None if m is None else max(0.0, min(10.0, float(m.group()))) / 10.0
+        per_row[r["index"]] = _grade(output)
 
     def to_grade(r: dict) -> bool:
         """Counts the row. One that did not answer, or has no such field, scores 0 without the
@@ -535,8 +553,8 @@ async def judge_rows(studio, spec: ScorerSpec, rows: Iterable[dict], *, concurre
     if failures and len(failures) == answered - without_field:
         raise UserError(f"the judge {judge.id} could not grade any row: {failures[0].rstrip('.')}. The variants' rows "
                         "are kept; running the same experiment again grades them.")
-    report = _aggregate(spec, dict(sorted(per_row.items())), judge_cost=sum(costs) if costs else None)
-    report.judge_reused = reused
+    report = _aggregate(spec, dict(sorted(per_row.items())), judge_cost=math.fsum(costs) if costs else None)
+    report.judge_reused, report.judge_unpriced = reused, unpriced
     report.field, report.answered, report.missing = spec.field, answered, without_field
     report.judge_failed, report.judge_error = len(failures), failures[0] if failures else None
     return report

@@ -11,8 +11,8 @@ from nicegui import ui
 
 from studio.errors import UserError
 from studio.eval.datasets import SAMPLE, list_datasets
-from studio.eval.experiments import (Variant, by_scorer, delete_experiment, figure, first_row_diffs, list_experiments,
-                                     load_experiment)
+from studio.eval.experiments import (Variant, by_scorer, delete_experiment, figure, first_row_diffs, judge_cost_text,
+                                     list_experiments, load_experiment)
 from studio.eval.jobs import ExperimentJob, experiment_jobs
 from studio.eval.scorers import ScorerSpec
 from studio.formats import money_total
@@ -78,8 +78,7 @@ def compare_rows(doc: dict) -> list[dict[str, Any]]:
 def judge_cost(variant: dict) -> str:
     """What grading this variant's rows with an LLM judge cost: counted in the experiment apart
     from the variant's own cost (so it never moves the variant on the chart), and shown beside it."""
-    judged = any(isinstance(s, dict) and ":llm_judge" in str(s.get("scorer")) for s in variant.get("scores") or [])
-    return _fmt(variant.get("judgeCostUsd") or 0.0, "$") if judged else "—"
+    return judge_cost_text(variant) or "—"
 
 
 COLUMNS = [{"name": k, "label": label, "field": k, "align": "left"} for k, label in [

@@ -141,3 +141,62 @@ def test_a_numeric_tolerance_is_named_in_full():
     # the names saved experiments hold read back as they were written
     for name in ("n:numeric:0.5", "n:numeric:1", "n:numeric:1e-06", "n:numeric:100", "n:numeric"):
         assert ScorerSpec.parse(name).name == name
+
+
+async def test_a_judge_reply_without_a_grade_is_a_judge_failure_and_is_not_cached(iom_home, memory_keyring):
+    def answer(req):
+        return _chat("zzz, I cannot say" if "Milan" in req.json["messages"][-1]["content"] else "9")
+    rows = [{"index": 0, "status": "succeeded", "runId": "r0", "inputs": {}, "output": {"text": "Paris"}, "expected": {"answer": "Paris"}},
+            {"index": 1, "status": "succeeded", "runId": "r1", "inputs": {}, "output": {"text": "Milan"}, "expected": {"answer": "Rome"}}]
+    with FakeProvider() as fake:
+        fake.reply(CHAT_PATH, answer)
+        s = Studio(iom_home)
+        try:
+            save_loopback_model(s, fake)
+            rep = await judge_rows(s, ScorerSpec.parse("answer:llm_judge:loop/chat"), rows)
+            first = len(fake.requests)
+            again = await judge_rows(s, ScorerSpec.parse("answer:llm_judge:loop/chat"), rows)
+            asked = [r.json["messages"][-1]["content"] for r in fake.requests[first:]]
+            await s.aclose()
+        finally:
+            s.close()
+    assert rep.per_row == {0: 0.9, 1: None} and rep.scored == 1 and rep.judge_failed == 1
+    assert rep.judge_error == "loop/chat answered 'zzz, I cannot say', which holds no grade from 0 to 10"
+    # run again: the graded row comes from the cache, the reply without a grade is asked again
+    assert first == 2 and len(asked) == 1 and "Milan" in asked[0] and again.judge_reused == 1 and again.judge_failed == 1
+    [warning] = score_warnings(Variant("t/m"), [rep.to_json()], rows)
+    assert warning == ("answer:llm_judge:loop/chat: the judge could not grade 1 of 2 answered rows (loop/chat answered "
+                       "'zzz, I cannot say', which holds no grade from 0 to 10); they are not scored, and running the same "
+                       "experiment again grades them.")
+
+
+async def test_an_unpriced_judge_costs_unpriced_never_nothing(iom_home, memory_keyring, tmp_path):
+    """A judge model with no known price: its calls were summed as $0 for the variant."""
+    from studio.eval.experiments import judge_cost_text
+    from studio.spec.model import Prices
+
+    data = tmp_path / "jd.csv"
+    data.write_text("label,pred,pnum\n7,7,\n8,8,\n9,x,\n")
+    with FakeProvider() as fake:
+        fake.reply(CHAT_PATH, lambda req: _chat("8"))
+        s = Studio(iom_home)
+        try:
+            _echo(s)
+            save_loopback_model(s, fake, prices=Prices())
+            doc = await run_experiment(s, str(data), [Variant.parse("echo#label=pred")],
+                                       [ScorerSpec.parse("label:llm_judge:loop/chat"), ScorerSpec.parse("label:exact")])
+            await s.aclose()
+        finally:
+            s.close()
+    [v] = doc["variants"]
+    judge = v["scores"][0]
+    assert judge["judgeCostUsd"] is None and judge["judgeUnpricedCalls"] == 3
+    assert v["judgeCostUsd"] is None and v["judgeUnpricedCalls"] == 3
+    assert judge_cost(v) == judge_cost_text(v) == "3 unpriced"
+    # a judge partly priced: the priced part and the count; an all-cached grading paid nothing
+    partly = {**v, "judgeCostUsd": 2e-6, "judgeUnpricedCalls": 1}
+    assert judge_cost(partly) == "$0.000002 + 1 unpriced"
+    assert judge_cost({**v, "judgeCostUsd": 0.0, "judgeUnpricedCalls": 0}) == "$0"
+    assert judge_cost({**v, "scores": v["scores"][1:]}) == "—" and judge_cost_text({**v, "scores": []}) is None
+    shown = iom("eval", "show", doc["id"])
+    assert shown.returncode == 0 and "variant 1 judge cost: 3 unpriced\n" in shown.stdout
