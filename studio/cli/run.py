@@ -27,7 +27,6 @@ def register(sub) -> None:
 
 def _run(args) -> int:
     from studio.engine import RunOptions
-    from studio.engine.executor import REUSED_FROM_LAST_RUN
 
     for flag, node in (("--from", args.from_node), ("--to", args.to_node)):
         if node is not None and not node.strip():  # '' read as no --from, without a word
@@ -63,12 +62,31 @@ def _run(args) -> int:
         print_json(result.model_dump(mode="json", by_alias=True))
     else:
         _print_run(result)
-    if args.from_node and not any(nr.reason == REUSED_FROM_LAST_RUN for nr in result.nodes.values()):
-        print(f"note: no earlier run of {pipeline.id} kept its outputs, so every node before "
-              f"{args.from_node!r} ran again.", file=sys.stderr)
+    if args.from_node:
+        _say_what_ran_again(pipeline, args.from_node, result)
     if result.status != "succeeded":
         raise UserError(result.error or f"the run {result.status}.")
     return 0
+
+
+def _say_what_ran_again(pipeline, from_node: str, record) -> None:
+    """--from reuses an upstream node's kept output only where it was made from what the node
+    is given now; the nodes before `from_node` that ran again, and why they may have."""
+    from studio.engine.executor import REUSED_FROM_LAST_RUN
+    from studio.engine.graph import Graph
+
+    graph = Graph.of(pipeline)
+    before = set(graph.nodes) - graph.descendants(from_node) - {from_node}  # what --from may reuse
+    again = [n for n in graph.nodes if n in before and n in record.nodes and record.nodes[n].reason != REUSED_FROM_LAST_RUN]
+    if not again:
+        return
+    if len(again) == len(before):
+        said = f"every node before {from_node!r} ran again"
+    else:
+        said = f"{', '.join(repr(n) for n in again)} ran again"
+    print(f"note: {said}: no earlier run of {pipeline.id} kept an output that fits this run for "
+          f"{'it' if len(again) == 1 else 'them'} (none kept, or made from another input or an earlier version "
+          "of a node, or one that held a secret).", file=sys.stderr)
 
 
 def _print_run(record) -> None:

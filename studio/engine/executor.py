@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import inspect
 import itertools
 import json
@@ -24,7 +25,7 @@ from studio.engine.cache import cache_key, deterministic, hit_record, model_vers
 from studio.engine.choose import allowed, choose_model
 from studio.engine.events import EventBus, Handler
 from studio.engine.graph import Graph
-from studio.engine.kept_outputs import KeptOutputs
+from studio.engine.kept_outputs import KeptOutputs, read_nodes
 from studio.engine.output_cache import OutputCache, cache_path
 from studio.engine.resilience import (BreakerOpen, CallDeadlines, DeadlinePassed, RateLimiter, RateLimiters,
                                       backoff_delay)
@@ -345,14 +346,11 @@ class Engine:
         self._kept_outputs.write_all()
 
     def last_outputs(self, pipeline_id: str) -> dict[str, Any]:
-        """The node outputs kept by earlier runs of the pipeline, in this process or another."""
+        """The node entries kept by earlier runs of the pipeline, in this process or another:
+        {node id: {"stamp", "output"}}."""
         path = self.last_outputs_path(pipeline_id)
         self._kept_outputs.settle(path)
-        try:
-            kept = json.loads(path.read_text("utf-8"))
-        except (FileNotFoundError, ValueError):
-            return {}
-        return kept if isinstance(kept, dict) else {}
+        return read_nodes(path)
 
 
 def _registered_specs(models, pipeline: Pipeline) -> dict[str, ModelSpec]:
@@ -404,13 +402,51 @@ class _Run:
         return [n for n in self.graph.nodes if n in nodes]
 
     def _reused(self, selected: list[str]) -> dict[str, Any]:
-        """With --from, the upstream nodes' outputs of the last run (where kept)."""
+        """With --from, the upstream nodes' outputs of the last run, where one was kept and was
+        made from what the node would be given now (`_stamps`): the last run's outputs of another
+        input, or of a node edited since, reached the re-run node as if they were this run's."""
         start = self.options.from_node
         if not start:
             return {}
         fresh = self.graph.descendants(start) | {start}
-        last = self.engine.last_outputs(self.pipeline.id)
-        return {n: last[n] for n in selected if n not in fresh and n in last}
+        upstream = [n for n in selected if n not in fresh]
+        if not upstream:
+            return {}
+        last, now = self.engine.last_outputs(self.pipeline.id), self._stamps()
+        return {n: kept["output"] for n in upstream
+                if isinstance(kept := last.get(n), dict) and "output" in kept and kept.get("stamp") == now[n]}
+
+    def _stamps(self) -> dict[str, str]:
+        """What each node's output is made from, as a digest: its definition, the model it calls
+        (that model's version in the registry), the edges into it and their sources' stamps, and
+        for an input node the run's inputs. ~2 µs a node, paid only by runs that keep outputs."""
+        inputs = json.dumps(self.inputs, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
+        incoming = self.graph.incoming
+        stamps: dict[str, str] = {}
+        for start in self.node_of:  # each node after its sources (a loop, not recursion: chains may be long)
+            stack = [start]
+            while stack:
+                node_id = stack[-1]
+                if node_id in stamps:
+                    stack.pop()
+                    continue
+                waiting = [e.source for e in incoming[node_id] if e.source not in stamps]
+                if waiting:
+                    stack.extend(waiting)
+                    continue
+                stack.pop()
+                node = self.node_of[node_id]
+                digest = hashlib.blake2b(node.__pydantic_serializer__.to_json(node), digest_size=12)
+                spec = self.specs.get(node.model) if node.model else None
+                if spec is not None:
+                    digest.update(model_version(spec).encode("ascii"))
+                if node.kind == "input":
+                    digest.update(inputs)
+                for edge in sorted(incoming[node_id], key=lambda e: e.id):
+                    digest.update(edge.__pydantic_serializer__.to_json(edge))
+                    digest.update(stamps[edge.source].encode("ascii"))
+                stamps[node_id] = digest.hexdigest()
+        return stamps
 
     async def _look_up_keys(self) -> None:
         """Whether each key the run may use is set: its nodes' models, their fallbacks, and
@@ -1004,9 +1040,16 @@ class _Run:
         self._publish({"type": "run", "status": rec.status, "wallMs": rec.wall_ms, "costUsd": rec.cost_usd})
         kept = {n: self.outputs[n] for n, r in rec.nodes.items() if r.status in ("succeeded", "cached") and n in self.outputs}
         if kept and self.options.keep_outputs:
-            text = json.dumps(kept, ensure_ascii=False, default=str)
+            stamps = self._stamps()
+            entries = {n: {"stamp": stamps[n], "output": out} for n, out in kept.items()}
+            text = json.dumps(entries, ensure_ascii=False, default=str)
             if not redactor.is_clean(text):  # a key a provider echoed, or one typed into the input
-                text = json.dumps(redactor.data(kept), ensure_ascii=False, default=str)
+                # such an output is not kept (masked, it is not what the node said: --from sent
+                # "••••" on as the upstream text): the next --from runs that node again
+                for n, entry in entries.items():
+                    if not redactor.is_clean(json.dumps(entry["output"], ensure_ascii=False, default=str)):
+                        entries[n] = {"stamp": entry["stamp"], "notKept": "it held a secret"}
+                text = json.dumps(entries, ensure_ascii=False, default=str)
             self.engine.keep_outputs(self.pipeline.id, text)
 
 

@@ -39,8 +39,9 @@ class KeptOutputs:
         self._at_exit = False
 
     def merge(self, path: Path, outputs_json: str) -> None:
-        """Queue: the file at `path` gets these node outputs over the ones it holds. They come
-        encoded, so the run may go on changing its own objects."""
+        """Queue: the file at `path` gets these node entries (each node's stamp and output, see
+        Run._stamps) over the ones it holds. They come encoded, so the run may go on changing its
+        own objects."""
         self._queued.setdefault(path, []).append(outputs_json)
         if not self._at_exit:
             atexit.register(self.write_all)
@@ -67,17 +68,27 @@ class KeptOutputs:
                 _merge(path, outputs)
 
 
+FORMAT = 2  # {"version": 2, "nodes": {node id: {"stamp", "output"} or {"stamp", "notKept"}}}
+
+
+def read_nodes(path: Path) -> dict[str, dict]:
+    """The kept entries by node id; {} for no file, a damaged one, or one of the format before
+    stamps (its outputs cannot be told current, so they are made again once)."""
+    try:
+        doc = json.loads(path.read_text("utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+    nodes = doc.get("nodes") if isinstance(doc, dict) and doc.get("version") == FORMAT else None
+    return nodes if isinstance(nodes, dict) else {}
+
+
 def _merge(path: Path, queued: list[str]) -> None:
     try:
-        try:
-            merged = json.loads(path.read_text("utf-8"))
-        except (FileNotFoundError, ValueError):
-            merged = {}
-        if not isinstance(merged, dict):
-            merged = {}
-        for outputs_json in queued:
-            merged.update(json.loads(outputs_json))
+        merged = read_nodes(path)
+        for entries_json in queued:
+            merged.update(json.loads(entries_json))
         # a cache: atomic (the previous or the new file stays whole), not fsynced
-        write_bytes(path, json.dumps(merged, ensure_ascii=False).encode("utf-8"), durable=False)
+        write_bytes(path, json.dumps({"version": FORMAT, "nodes": merged}, ensure_ascii=False).encode("utf-8"),
+                    durable=False)
     except OSError as e:  # a full disk loses the cache for "run from node", not the run
         log.warning("could not keep the node outputs in %s: %s", path, e)

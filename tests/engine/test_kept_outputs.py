@@ -8,7 +8,7 @@ import asyncio
 import json
 import shutil
 
-from studio.engine.kept_outputs import KeptOutputs
+from studio.engine.kept_outputs import KeptOutputs, read_nodes
 from tests.helpers.faces import REVIEW, iom
 
 
@@ -27,15 +27,22 @@ def test_the_next_process_reuses_the_outputs_the_last_one_kept(iom_home):
 async def test_queued_outputs_are_written_shortly_and_merged_in_order(tmp_path):
     kept, path = KeptOutputs(tmp_path), tmp_path / "runs" / "p.json"
     path.parent.mkdir()
-    path.write_text(json.dumps({"a": 0, "b": 0}))
+    path.write_text(json.dumps({"version": 2, "nodes": {"a": 0, "b": 0}}))
     kept.merge(path, json.dumps({"a": 1}))
     kept.merge(path, json.dumps({"a": 2, "c": 2}))
-    assert json.loads(path.read_text()) == {"a": 0, "b": 0}  # not yet: the run has returned, the write waits
+    assert read_nodes(path) == {"a": 0, "b": 0}  # not yet: the run has returned, the write waits
     await asyncio.sleep(0.5)
-    assert json.loads(path.read_text()) == {"a": 2, "b": 0, "c": 2}
+    assert read_nodes(path) == {"a": 2, "b": 0, "c": 2}
     kept.merge(path, json.dumps({"b": 3}))
     kept.settle(path)  # a reader in this process writes what is queued first
-    assert json.loads(path.read_text()) == {"a": 2, "b": 3, "c": 2}
+    assert read_nodes(path) == {"a": 2, "b": 3, "c": 2}
+
+
+def test_a_file_of_the_format_before_stamps_is_started_again(tmp_path):
+    """Its outputs cannot be told current: they are made again once, not reused."""
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"a": {"text": "old"}}))
+    assert read_nodes(path) == {}
 
 
 async def test_outputs_queued_for_a_data_dir_that_is_gone_are_not_written(tmp_path):
@@ -52,10 +59,54 @@ async def test_outputs_queued_for_a_data_dir_that_is_gone_are_not_written(tmp_pa
 
 def test_the_kept_outputs_hold_no_key(iom_home):
     """The file was written as the run's outputs were: a key typed into the input (or echoed by
-    a provider) was kept there in plain text, masked everywhere else."""
+    a provider) was kept there in plain text, masked everywhere else. Masked, it was then sent
+    on by `--from` as the upstream text ("my key is ••••"): such an output is not kept at all."""
     key = "sk-proj-" + "AAAAQQQQ1111zzzz2222yyyy3333"
     text = json.dumps({"text": f"Lovely room, cold breakfast, and my key is {key} by mistake."})
     ran = iom(iom_home, "run", "review-triage", "--input", text, "--no-cache", "--json")
     assert ran.returncode == 0, ran.stderr
-    kept = (iom_home / "cache" / "runs" / "review-triage.json").read_text("utf-8")
-    assert key not in kept and "my key is ••••" in kept
+    path = iom_home / "cache" / "runs" / "review-triage.json"
+    assert key not in path.read_text("utf-8") and "••••" not in path.read_text("utf-8")
+    nodes = read_nodes(path)
+    assert "output" not in nodes["in"] and nodes["in"]["notKept"] == "it held a secret"
+    assert "output" in nodes["sentiment"]  # (its label holds no key)
+
+    again = iom(iom_home, "run", "review-triage", "--input", text, "--from", "merge", "--no-cache", "--json")
+    assert again.returncode == 0, again.stderr
+    ran_nodes = json.loads(again.stdout)["nodes"]
+    assert ran_nodes["in"]["status"] == "succeeded"  # run again, from the real input
+    assert ran_nodes["summary"]["status"] == "succeeded"  # (its sentences held the key too)
+    assert "note: 'in', 'summary' ran again" in again.stderr and "held a secret" in again.stderr
+    assert ran_nodes["sentiment"]["status"] == "cached"  # what held no key is reused
+
+
+def test_from_reuses_only_what_was_made_from_this_input_and_these_nodes(iom_home, tmp_path):
+    """`--input X --from NODE` took every upstream output of the last run, made from another
+    input, and the run record said X; an upstream node edited since was reused as well."""
+    first = iom(iom_home, "run", "review-triage", "--input", REVIEW, "--no-cache", "--json")
+    assert first.returncode == 0, first.stderr
+    other = json.dumps({"text": "Awful. Dirty room, rude staff, never again."})
+    again = iom(iom_home, "run", "review-triage", "--input", other, "--from", "merge", "--no-cache", "--json")
+    assert again.returncode == 0, again.stderr
+    nodes = json.loads(again.stdout)["nodes"]
+    assert all(n["status"] == "succeeded" for n in nodes.values()), nodes  # nothing of the other input reused
+    assert nodes["sentiment"]["output"] != json.loads(first.stdout)["nodes"]["sentiment"]["output"]
+    assert "every node before 'merge' ran again" in again.stderr
+
+    same = iom(iom_home, "run", "review-triage", "--input", other, "--from", "merge", "--no-cache", "--json")
+    nodes = json.loads(same.stdout)["nodes"]
+    assert nodes["sentiment"]["status"] == "cached" and "note:" not in same.stderr, same.stderr
+
+    # an upstream node edited since its output was kept: run again, the others reused
+    exported = tmp_path / "p.json"
+    assert iom(iom_home, "pipelines", "export", "review-triage", "-o", str(exported)).returncode == 0
+    doc = json.loads(exported.read_text())
+    keywords = next(n for n in doc["nodes"] if n["id"] == "keywords")
+    keywords.setdefault("params", {})["top"] = 2
+    exported.write_text(json.dumps(doc))
+    assert iom(iom_home, "pipelines", "import", str(exported), "--replace").returncode == 0
+    edited = iom(iom_home, "run", "review-triage", "--input", other, "--from", "merge", "--no-cache", "--json")
+    assert edited.returncode == 0, edited.stderr
+    nodes = json.loads(edited.stdout)["nodes"]
+    assert nodes["keywords"]["status"] == "succeeded" and nodes["sentiment"]["status"] == "cached", nodes
+    assert "'keywords' ran again" in edited.stderr
