@@ -17,6 +17,7 @@ import hashlib
 import io
 import itertools
 import json
+import math
 import os
 import re
 import time
@@ -515,7 +516,9 @@ class Tally:
 
     def __init__(self) -> None:
         self.done = self.succeeded = self.priced = self.unpriced = self.cached = 0
-        self.cost = 0  # of the priced rows, added in the order they finished (as sum() did)
+        # the priced rows' costs, summed exactly (math.fsum) when asked: a running sum in the order
+        # rows finished differed in its last bits from run to run, and so did the Pareto marks
+        self.costs = array("d")
         self.latencies = array("d")
 
     @classmethod
@@ -530,7 +533,7 @@ class Tally:
         self.succeeded += row["status"] == "succeeded"
         if row.get("costUsd") is not None:
             self.priced += 1
-            self.cost += row["costUsd"]
+            self.costs.append(row["costUsd"])
         # a row with a call nobody knows the price of (an answer without a price, or an attempt
         # that failed after it was sent), whether the row then failed or not: never counted as $0
         if row.get("costUsd") is None or row.get("unpricedCalls"):
@@ -543,9 +546,10 @@ class Tally:
     def result(self, plan: BatchPlan) -> dict[str, Any]:
         done, failed = self.done, self.done - self.succeeded
         pct = functools.partial(percentile, self.latencies)
+        cost = math.fsum(self.costs)
         return {"done": done, "succeeded": self.succeeded, "failed": failed,
                 # the priced rows' sum; None when rows are done and not one of them had a price
-                "complete": done >= plan.rows, "costUsd": self.cost if self.priced or (done and not self.unpriced) else None,
+                "complete": done >= plan.rows, "costUsd": cost if self.priced or (done and not self.unpriced) else None,
                 "unpricedRows": self.unpriced, "latencyP50Ms": pct(0.5), "latencyP95Ms": pct(0.95),
                 "errorRate": failed / done if done else None,
                 # rows with a node answered from the cache: their cost and latency leave that call out

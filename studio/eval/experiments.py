@@ -97,11 +97,18 @@ def _measured_version(studio, v: Variant) -> str | None:
 
 def pareto_front(points: list[tuple[str, float | None, float | None]]) -> set[str]:
     """Names of the (name, cost, quality) points no other point beats on both: cheaper or as
-    cheap AND better or as good, strictly better on one. Unscored or unpriced points are out."""
+    cheap AND better or as good, strictly better on one. Unscored or unpriced points are out.
+    Figures equal but for float rounding (within $1e-12 or a relative 1e-9) are equal: two
+    variants of the same per-row costs got totals a last bit apart, and one was dropped at random."""
+    from math import isclose
+
+    def below(a: float, b: float) -> int:  # -1, 0 or 1 as a is under, level with or over b
+        return 0 if isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) else -1 if a < b else 1
+
     ok = [(n, c, q) for n, c, q in points if c is not None and q is not None]
     front = set()
     for n, c, q in ok:
-        if not any((c2 <= c and q2 >= q) and (c2 < c or q2 > q) for _, c2, q2 in ok):
+        if not any(below(c2, c) <= 0 and below(q, q2) <= 0 and (below(c2, c) or below(q, q2)) for _, c2, q2 in ok):
             front.add(n)
     return front
 

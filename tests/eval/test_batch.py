@@ -560,6 +560,20 @@ def test_an_unpriced_row_is_one_with_a_call_of_unknown_cost_whether_it_answered_
     assert only_sent_failures["costUsd"] is None and only_sent_failures["unpricedRows"] == 1
 
 
+def test_a_batchs_cost_does_not_depend_on_the_order_its_rows_finished():
+    """The cost was a running sum in finish order: the same rows finished in another order
+    (concurrency) gave totals a last bit apart, and the Pareto marks of equal variants flipped."""
+    import math
+    import random
+
+    plan = batch_module.BatchPlan(id="b", target="p", kind="pipeline", data="d.csv", dataset_id=None, rows=80,
+                                  inputs={}, expected={})
+    pick = random.Random(1)
+    rows = [{"status": "succeeded", "costUsd": pick.randint(10, 40) * 1e-6 / 3} for _ in range(80)]
+    forward, backward = (batch_module.Tally.of(order).result(plan)["costUsd"] for order in (rows, rows[::-1]))
+    assert forward == backward == math.fsum(r["costUsd"] for r in rows)
+
+
 async def test_a_model_targets_failed_rows_cost_what_is_known(iom_home, memory_keyring):
     """A row whose calls reached the provider and failed is unpriced (it was a failed row at
     cost unknown, counted as no unpriced row: the batch said $0); one the circuit breaker

@@ -35,6 +35,17 @@ def test_pareto_front():
     assert pareto_front(pts) == {"cheap-bad", "mid"}
 
 
+def test_variants_equal_but_for_float_rounding_are_both_on_the_pareto_front():
+    """Two variants of identical per-row costs got totals a last bit apart (summed in the order
+    rows finished), and the front kept one of them at random."""
+    a, b = 0.0012099999999999997 / 80, 0.0012099999999999995 / 80
+    assert a != b and pareto_front([("a", a, 1.0), ("b", b, 1.0)]) == {"a", "b"}
+    assert pareto_front([("a", 1e-5, 0.1 + 0.2), ("b", 1e-5, 0.3)]) == {"a", "b"}  # quality alike
+    # a real difference still counts: a thousandth of a cent a row, a thousandth of quality
+    assert pareto_front([("a", 2e-8, 0.9), ("b", 1e-8, 0.9)]) == {"b"}
+    assert pareto_front([("a", 1e-5, 0.901), ("b", 1e-5, 0.9)]) == {"a"}
+
+
 async def test_two_variants_scored_and_diffed(iom_home):
     s = Studio(iom_home)
     try:
