@@ -28,7 +28,7 @@ from studio.engine.graph import Graph
 from studio.engine.kept_outputs import KeptOutputs, read_nodes
 from studio.engine.output_cache import OutputCache, cache_path
 from studio.engine.resilience import (BreakerOpen, CallDeadlines, DeadlinePassed, RateLimiter, RateLimiters,
-                                      backoff_delay)
+                                      backoff_delay, breaker_refused)
 from studio.engine.templates import evaluate, node_deadline, render
 from studio.engine.validate import Problem, validate_against
 from studio.errors import UserError, jmespath_fault
@@ -921,7 +921,8 @@ class _Run:
                 result = await self.engine.call_with_retries(spec, attempt, retries=policy.retries, failed=failed,
                                                              deadline=self._own_deadline(deadline, policy, remaining))
             except BreakerOpen:
-                last_error = last_error or ProviderError(ErrorKind.OVERLOADED, "circuit breaker open", model_id=spec.id)
+                if last_error is None or last_error.model_id == spec.id:  # (else an earlier model's error stays)
+                    last_error = breaker_refused(spec.id, last_error)
                 notes.append(f"skipped {spec.id} (circuit open)")
             except DeadlinePassed:
                 if not remaining or time.monotonic() >= deadline:

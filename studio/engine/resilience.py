@@ -12,11 +12,24 @@ import random
 import time
 from pathlib import Path
 
-from studio.providers.errors import DEADLINE_CANCEL
+from studio.providers.errors import DEADLINE_CANCEL, ErrorKind, ProviderError
 
 
 class BreakerOpen(Exception):
     """The model's circuit breaker refused the attempt (Engine.call_with_retries)."""
+
+
+def breaker_refused(model_id: str, last: ProviderError | None) -> ProviderError:
+    """The error of a call whose next attempt the breaker refused: the model's own last error
+    of this call, if it had one, with the breaker's part said after it ("HTTP 500 — boom; then
+    the circuit breaker opened"), else the breaker's own sentence. The breaker's word used to
+    replace the provider's (which was lost) and read as "the provider is overloaded"."""
+    if last is None or last.model_id != model_id:
+        return ProviderError(ErrorKind.CIRCUIT_OPEN, model_id=model_id, sent=False)
+    if not last.detail.endswith("then the circuit breaker opened"):
+        last.detail = (f"{last.detail}; " if last.detail else "") + "then the circuit breaker opened"
+        last.args = (last.sentence(),)
+    return last
 
 
 class DeadlinePassed(Exception):

@@ -575,7 +575,7 @@ async def call_model_target(studio, spec, inputs: dict, run_id: str,
     job's, with all its workers). Raises the last ProviderError. With a single attempt, a
     provider's passing 429 failed the row, and a model that was down was called for every row.
     `failed(error)` hears of every attempt that failed."""
-    from studio.engine.resilience import BreakerOpen, DeadlinePassed
+    from studio.engine.resilience import BreakerOpen, DeadlinePassed, breaker_refused
     from studio.providers.errors import ErrorKind, ProviderError
     from studio.providers.hub import DEFAULT_TIMEOUT_S, CallContext
     from studio.spec.calls import CallRequest
@@ -589,11 +589,16 @@ async def call_model_target(studio, spec, inputs: dict, run_id: str,
             await limiter.acquire()
         request = CallRequest(model_id=spec.id, input=inputs, timeout_s=min(policy.timeout_s, left_s))
         return await studio.providers.call(spec, request, context=CallContext(run_id=run_id))
+    last: list[ProviderError] = []  # the row's last failed attempt: its error is the row's, breaker or not
+
+    def heard(error: ProviderError) -> None:
+        last[:] = [error]
+        failed(error)
     try:
-        return await studio.engine.call_with_retries(spec, attempt, retries=policy.retries, failed=failed,
+        return await studio.engine.call_with_retries(spec, attempt, retries=policy.retries, failed=heard,
                                                      deadline=time.monotonic() + policy.all_attempts_s)
     except BreakerOpen:
-        raise ProviderError(ErrorKind.OVERLOADED, "circuit breaker open", model_id=spec.id, sent=False) from None
+        raise breaker_refused(spec.id, last[0] if last else None) from None
     except DeadlinePassed:
         raise ProviderError(ErrorKind.TIMEOUT, "the row's deadline passed", model_id=spec.id, sent=False) from None
 

@@ -13,7 +13,7 @@ from studio.secrets import redact
 STATUS = {ErrorKind.RATE_LIMITED: 429, ErrorKind.QUOTA_EXHAUSTED: 429, ErrorKind.TIMEOUT: 504, ErrorKind.BAD_REQUEST: 400,
           ErrorKind.INVALID_INPUT: 400, ErrorKind.CONTEXT_LENGTH: 400, ErrorKind.KEY_MISSING: 400,
           ErrorKind.INCOMPLETE: 400, ErrorKind.CONTENT_BLOCKED: 400, ErrorKind.AUTH: 502,
-          ErrorKind.OVERLOADED: 503}
+          ErrorKind.OVERLOADED: 503, ErrorKind.CIRCUIT_OPEN: 503}
 
 # Anthropic's documented error types by status
 _ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",

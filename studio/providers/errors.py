@@ -17,6 +17,7 @@ class ErrorKind(str, Enum):
     RATE_LIMITED = "rate_limited"
     QUOTA_EXHAUSTED = "quota_exhausted"
     OVERLOADED = "overloaded"
+    CIRCUIT_OPEN = "circuit_open"  # the studio's own breaker held the call back: not the provider's word
     SERVER = "server"
     TIMEOUT = "timeout"
     CONNECTION = "connection"
@@ -33,7 +34,7 @@ DEADLINE_CANCEL = "iom: the call's deadline passed"
 
 RETRYABLE = {
     ErrorKind.RATE_LIMITED, ErrorKind.OVERLOADED, ErrorKind.SERVER, ErrorKind.TIMEOUT,
-    ErrorKind.CONNECTION, ErrorKind.MALFORMED,
+    ErrorKind.CONNECTION, ErrorKind.MALFORMED, ErrorKind.CIRCUIT_OPEN,
 }
 
 # Kinds after which another model may succeed where this one cannot (fallback, not retry). An
@@ -51,6 +52,8 @@ _SENTENCES = {
     ErrorKind.RATE_LIMITED: "the provider is rate-limiting this key; wait or use another model",
     ErrorKind.QUOTA_EXHAUSTED: "the provider account has run out of credit or quota; add credit on the provider's billing page or use another model",
     ErrorKind.OVERLOADED: "the provider is overloaded right now; try again shortly",
+    ErrorKind.CIRCUIT_OPEN: "calls to this model are paused after its recent failures (circuit breaker open); "
+                            "try again shortly or use another model",
     ErrorKind.SERVER: "the provider had an internal error; try again",
     ErrorKind.TIMEOUT: "the call timed out; raise the timeout or try again",
     ErrorKind.CONNECTION: "the provider could not be reached; check the endpoint and your network",

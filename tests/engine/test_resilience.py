@@ -374,3 +374,20 @@ async def test_an_attempt_that_was_sent_and_failed_is_an_unpriced_call_of_its_ru
     calls = [c for c, _, _ in recorder.calls if c.run_id == record.id]
     assert [(c.model_id, c.cost_usd is None) for c in calls] == [("t/first", True), ("t/second", False)]
     assert record.unpriced_calls == 1 and record.cost_usd == round(calls[1].cost_usd, 10) > 0
+
+
+async def test_a_node_whose_breaker_opened_between_its_retries_keeps_the_providers_error(engine, registry, fake):
+    """The breaker opened between a node's retries: its error is the provider's ("HTTP 500 —
+    boom"), the breaker said after it; a node the breaker refused outright says so, and neither
+    reads "the provider is overloaded" (it was the studio's breaker, not the provider's word)."""
+    openai_model(registry, fake, "t/main", "/main/v1/chat/completions")
+    fake.reply("/main/v1/chat/completions", Reply(status=500, json={"error": {"message": "boom", "type": "server_error"}}))
+    engine.breaker_cooldown_s = 60.0  # no probe let through while the retry waits (its backoff is up to 1 s)
+    opened = await engine.run(one_model("t/main", retries=2), {"text": "q"})
+    error = opened.nodes["x"].error
+    assert len(fake.requests) == 2 and opened.status == "failed"  # the third attempt refused (threshold 2)
+    assert "(HTTP 500) — boom; then the circuit breaker opened" in error and "overloaded" not in error, error
+    refused = await engine.run(one_model("t/main"), {"text": "q"})
+    error = refused.nodes["x"].error
+    assert len(fake.requests) == 2 and "circuit breaker open" in error and "overloaded" not in error, error
+    assert refused.nodes["x"].error_class == "circuit_open"

@@ -599,6 +599,32 @@ async def test_a_model_targets_failed_rows_cost_what_is_known(iom_home, memory_k
         s.close()
 
 
+async def test_a_row_whose_breaker_opened_between_retries_keeps_the_providers_error(iom_home, memory_keyring):
+    """A row sent and answered HTTP 500 "boom", whose next attempt the breaker refused, said
+    "the provider is overloaded right now … circuit breaker open": the provider's error was lost,
+    and the studio's own breaker was worded as the provider's state."""
+    from tests.fakes.provider_server import FakeProvider, Reply
+    from tests.ui.fake_chat import CHAT_PATH, save_loopback_model
+
+    s = Studio(iom_home)
+    try:
+        with FakeProvider() as fake:
+            save_loopback_model(s, fake)
+            fake.reply(CHAT_PATH, lambda req: Reply(status=500, json={"error": {"message": "boom"}}))
+            plan = plan_batch(s, "loop/chat", str(_prompts(iom_home, 3, "prompt")), concurrency=1)
+            await run_batch(s, plan)
+            errors = [r["error"] for _, r in sorted(load_rows(iom_home, plan.id).items())]
+        await s.aclose()
+    finally:
+        s.close()
+    # row 0: three attempts, each a 500; row 1: two, then the breaker (5 failures) refused the third
+    assert "(HTTP 500) — boom." in errors[0] and "breaker" not in errors[0], errors[0]
+    assert "(HTTP 500) — boom; then the circuit breaker opened." in errors[1], errors[1]
+    # row 2: refused before anything was sent
+    assert "circuit breaker open" in errors[2] and "boom" not in errors[2]
+    assert not any("overloaded" in e for e in errors), errors
+
+
 async def test_a_model_targets_rows_are_retried_and_share_the_models_breaker(iom_home, memory_keyring):
     """A model target's row made one call: a provider's passing 429 failed the row, and a model
     that was down was called for every row. Now each row is tried as a model node's call is by
