@@ -13,6 +13,7 @@ from pathlib import Path
 from studio.cli.common import (MOST_ROWS, interrupted, print_json, print_json_with_rows, print_table, progress_bars,
                                run_until_interrupted, studio, total_cost, whole_number)
 from studio.errors import UserError
+from studio.formats import money_total
 
 
 def register(sub) -> None:
@@ -102,8 +103,12 @@ def _cached(agg: dict) -> str:
     return f"; {n} row(s) reused cached outputs (--no-cache measures every call)" if n else ""
 
 
-def _money(v) -> str:
-    return "unpriced" if v is None else f"${v:.6f}"
+def _row_cost(row: dict) -> str:
+    """A row's cost: 'unpriced' when not known, and a priced part is never shown alone when a
+    call of the row had no known price (it read as the whole cost)."""
+    if row.get("costUsd") is None:
+        return "unpriced"
+    return money_total(row["costUsd"], row.get("unpricedCalls"))
 
 
 def _ms(v) -> str:
@@ -149,7 +154,7 @@ def _show(args) -> int:
     table = []
     for r in rows:
         tally.add(r)
-        table.append([str(r["index"]), r["status"], _money(r.get("costUsd")), _ms(r.get("latencyMs")),
+        table.append([str(r["index"]), r["status"], _row_cost(r), _ms(r.get("latencyMs")),
                       (r.get("error") or json.dumps(r.get("output"), ensure_ascii=False))[:80]])
     agg = tally.result(plan)
     print(f"batch {plan.id}: {plan.target} over {plan.dataset_id or plan.data}; "

@@ -855,7 +855,9 @@ def _export_schema():
     return pa.schema([
         ("index", pa.int64()), ("run_id", pa.string()), ("status", pa.string()), ("inputs", pa.string()),
         ("output", pa.string()), ("expected", pa.string()), ("error", pa.string()), ("cost_usd", pa.float64()),
-        ("latency_ms", pa.float64())])
+        # a row's calls of unknown cost and nodes answered from the cache: without them an export of a
+        # partly unpriced batch summed as if every row were priced
+        ("unpriced_calls", pa.int64()), ("cached_nodes", pa.int64()), ("latency_ms", pa.float64())])
 
 
 def _export_batches(home: Path, batch_id: str, schema) -> Iterator:
@@ -867,7 +869,8 @@ def _export_batches(home: Path, batch_id: str, schema) -> Iterator:
              "inputs": json.dumps(r.get("inputs"), ensure_ascii=False),
              "output": json.dumps(r.get("output"), ensure_ascii=False),
              "expected": json.dumps(r.get("expected"), ensure_ascii=False),
-             "error": r.get("error"), "cost_usd": r.get("costUsd"), "latency_ms": r.get("latencyMs")}
+             "error": r.get("error"), "cost_usd": r.get("costUsd"), "unpriced_calls": r.get("unpricedCalls"),
+             "cached_nodes": r.get("cachedNodes"), "latency_ms": r.get("latencyMs")}
             for r in rows_in_order(home, batch_id))
     while chunk := list(itertools.islice(rows, EXPORT_CHUNK)):
         yield pa.RecordBatch.from_pylist(chunk, schema=schema)

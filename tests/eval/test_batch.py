@@ -625,6 +625,51 @@ async def test_a_row_whose_breaker_opened_between_retries_keeps_the_providers_er
     assert not any("overloaded" in e for e in errors), errors
 
 
+async def test_an_export_has_every_field_of_a_row_and_show_marks_an_unpriced_row(iom_home, memory_keyring, tmp_path):
+    """`iom batch export` (CSV, Parquet; the page's Download CSV is the CSV) left out a row's
+    unpriced calls and cached nodes: a partly unpriced batch exported as fully priced. `iom
+    batch show` printed such a row's priced part alone as its cost ($0.000005)."""
+    from tests.fakes.provider_server import FakeProvider, Reply
+    from tests.ui.fake_chat import CHAT_PATH, plain_answer, save_loopback_model
+
+    s = Studio(iom_home)
+    try:
+        with FakeProvider() as fake:
+            save_loopback_model(s, fake)
+            # row 0 is sent, fails (its cost unknown), and answers on its retry; rows 1, 2 answer at once
+            fake.reply(CHAT_PATH, Reply(status=500, json={"error": {"message": "boom"}}), plain_answer("ok"))
+            plan = plan_batch(s, "loop/chat", str(_prompts(iom_home, 3, "prompt")), concurrency=1)
+            await run_batch(s, plan)
+        await s.aclose()
+    finally:
+        s.close()
+    shown = iom("batch", "show", plan.id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    rows = json.loads(shown.stdout)["rowResults"]
+    assert [r["unpricedCalls"] for r in rows] == [1, 0, 0] and all(r["status"] == "succeeded" for r in rows)
+
+    def snake(key: str) -> str:
+        return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
+    assert iom("batch", "export", plan.id, "-o", str(tmp_path / "rows.parquet")).returncode == 0
+    assert iom("batch", "export", plan.id, "-o", str(tmp_path / "rows.csv")).returncode == 0
+    with (tmp_path / "rows.csv").open(newline="", encoding="utf-8") as f:
+        csv_rows = list(csv.DictReader(f))
+    for exported, text in ((pq.read_table(tmp_path / "rows.parquet").to_pylist(), False), (csv_rows, True)):
+        assert len(exported) == len(rows)
+        for shown_row, row in zip(rows, exported):
+            for key, value in shown_row.items():  # field for field, as `batch show --json` has it
+                got = row[snake(key)]
+                if key in ("inputs", "output", "expected"):
+                    got = json.loads(got)
+                elif text:  # CSV cells are text: an empty cell is a missing value
+                    got = None if got == "" else type(value)(got) if value is not None else got
+                assert got == value, (key, got, value)
+
+    table = iom("batch", "show", plan.id).stdout.splitlines()
+    cost = {line.split()[0]: line for line in table if line[:1].isdigit()}
+    assert "$0.000005 + 1 unpriced" in cost["0"] and "unpriced" not in cost["1"], table
+
+
 async def test_a_model_targets_rows_are_retried_and_share_the_models_breaker(iom_home, memory_keyring):
     """A model target's row made one call: a provider's passing 429 failed the row, and a model
     that was down was called for every row. Now each row is tried as a model node's call is by
