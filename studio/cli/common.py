@@ -14,6 +14,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable, TypeVar
 
+from studio import jsonwrite
 from studio.errors import UserError, system_error_sentence
 from studio.heap import freeze_long_lived
 from studio.providers.errors import ProviderError
@@ -196,14 +197,14 @@ def keep_traceback(e: Exception) -> Path:
 
 
 def print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+    print(jsonwrite.text(data, indent=2, sort_keys=True, ensure_ascii=False, default=str))
 
 
 def print_json_with_rows(head: dict, key: str, rows: Iterable[Any]) -> None:
     """print_json({**head, key: list(rows)}), character for character, with the rows written as
     they come instead of held in one list first (a batch's million rows)."""
     marker = "@@iom-rows@@"
-    text = json.dumps({**head, key: marker}, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    text = jsonwrite.text({**head, key: marker}, indent=2, sort_keys=True, ensure_ascii=False, default=str)
     before, after = text.split(json.dumps(marker), 1)
     sys.stdout.write(before)
     _write_json_list(rows, "    ", "\n  ")
@@ -223,7 +224,7 @@ def _write_json_list(items: Iterable[Any], indent: str, close: str) -> None:
     write("[")
     empty = True
     for item in items:
-        text = json.dumps(item, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+        text = jsonwrite.text(item, indent=2, sort_keys=True, ensure_ascii=False, default=str)
         write(("\n" if empty else ",\n") + textwrap.indent(text, indent))
         empty = False
     write("]" if empty else close + "]")

@@ -3,9 +3,9 @@ that batches run over."""
 
 from __future__ import annotations
 
-import json
 import sys
 
+from studio import jsonwrite
 from studio.cli.common import MOST_ROWS, print_json, print_table, whole_number
 
 
@@ -87,7 +87,7 @@ def _show(args) -> int:
     if ds.inputs or ds.expected:
         print(f"  inputs {ds.inputs}, expected {ds.expected}")
     for r in rows:
-        print(json.dumps(r, ensure_ascii=False, default=str))
+        print(jsonwrite.text(r, ensure_ascii=False, default=str))
     return 0
 
 

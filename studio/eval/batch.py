@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Container, Iterable, Iterator
 
+from studio import jsonwrite
 from studio.arrow_write import table_writer, write_batches
 from studio.atomic import NotSaved, append_whole, write_json
 from studio.errors import UserError, disk_fault
@@ -686,7 +687,7 @@ class RowWriter:
     def write(self, row: dict) -> None:
         from studio.secrets import redact
 
-        line = (redact(json.dumps(row, ensure_ascii=False, default=str)) + "\n").encode("utf-8")
+        line = (redact(jsonwrite.text(row, ensure_ascii=False, default=str)) + "\n").encode("utf-8")
         with self._lock:
             try:
                 append_whole(self._fd, line, self._size)
@@ -866,9 +867,9 @@ def _export_batches(home: Path, batch_id: str, schema) -> Iterator:
 
     load_plan(home, batch_id)  # a batch that is not there, or does not read, is said so first
     rows = ({"index": r["index"], "run_id": r.get("runId"), "status": r["status"],
-             "inputs": json.dumps(r.get("inputs"), ensure_ascii=False),
-             "output": json.dumps(r.get("output"), ensure_ascii=False),
-             "expected": json.dumps(r.get("expected"), ensure_ascii=False),
+             "inputs": jsonwrite.text(r.get("inputs"), ensure_ascii=False),
+             "output": jsonwrite.text(r.get("output"), ensure_ascii=False),
+             "expected": jsonwrite.text(r.get("expected"), ensure_ascii=False),
              "error": r.get("error"), "cost_usd": r.get("costUsd"), "unpriced_calls": r.get("unpricedCalls"),
              "cached_nodes": r.get("cachedNodes"), "latency_ms": r.get("latencyMs")}
             for r in rows_in_order(home, batch_id))

@@ -378,6 +378,38 @@ def test_a_running_batch_is_not_run_twice_nor_deleted(iom_home, tmp_path, monkey
     assert iom("batch", "delete", folder.name).returncode == 0 and not folder.exists()
 
 
+def _strict_json(text: str):
+    """json.loads refusing NaN and Infinity, as JSON.parse and strict parsers do."""
+    def refuse(word):
+        raise ValueError(f"{word} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_missing_number_is_written_as_null_not_nan(iom_home, tmp_path):
+    """pandas and Parquet spell a missing number NaN, and it reached `iom datasets show --json`,
+    rows.jsonl, `iom batch show --json` and the export's cells as a bare `NaN`, which is not JSON."""
+    import pyarrow as pa
+
+    data = tmp_path / "typed.parquet"
+    pq.write_table(pa.table({"text": ["good", "bad"], "label": [1.5, float("nan")]}), data)
+    assert iom("datasets", "import", str(data), "--id", "typed").returncode == 0
+    shown = iom("datasets", "show", "typed", "--json")
+    assert shown.returncode == 0 and [r["label"] for r in _strict_json(shown.stdout)["preview"]] == [1.5, None]
+    head = iom("datasets", "show", "typed")
+    assert "NaN" not in head.stdout and '"label": null' in head.stdout, head.stdout
+
+    run = iom("batch", "run", "local/sentiment-vader", "--data", "typed", "--json")
+    assert run.returncode == 0, run.stderr
+    bid = json.loads(run.stdout)["id"]
+    lines = (batch_dir(iom_home, bid) / "rows.jsonl").read_text(encoding="utf-8").splitlines()
+    assert sorted(_strict_json(line)["expected"]["label"] is None for line in lines) == [False, True]
+    rows = _strict_json(iom("batch", "show", bid, "--json").stdout)["rowResults"]
+    assert [r["expected"] for r in rows] == [{"label": 1.5}, {"label": None}]
+    assert iom("batch", "export", bid, "-o", str(tmp_path / "rows.csv")).returncode == 0
+    with (tmp_path / "rows.csv").open(newline="", encoding="utf-8") as f:
+        assert [_strict_json(r["expected"]) for r in csv.DictReader(f)] == [{"label": 1.5}, {"label": None}]
+
+
 def test_export_and_bad_input(iom_home, tmp_path):
     r = iom("batch", "run", "review-triage", "--data", str(SAMPLE), "--limit", "3", "--json")
     bid = json.loads(r.stdout)["id"]
