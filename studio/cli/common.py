@@ -16,6 +16,7 @@ from typing import Any, Awaitable, Callable, Iterable, TypeVar
 
 from studio import jsonwrite
 from studio.errors import UserError, system_error_sentence
+from studio.formats import dollars
 from studio.heap import freeze_long_lived
 from studio.providers.errors import ProviderError
 from studio.secrets import redact
@@ -269,4 +270,4 @@ def total_cost(agg: dict) -> str:
     n = agg.get("unpricedRows") or 0
     if agg.get("costUsd") is None:
         return f"unpriced ({n} rows)" if n else "-"
-    return f"${agg['costUsd']:.6f}" + (f" + {n} unpriced rows" if n else "")
+    return dollars(agg["costUsd"]) + (f" + {n} unpriced rows" if n else "")

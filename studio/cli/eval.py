@@ -12,6 +12,7 @@ import sys
 from studio.cli.common import (MOST_ROWS, interrupted, print_json, print_json_list, print_table, progress_bars,
                                run_until_interrupted, studio, total_cost, whole_number)
 from studio.errors import UserError
+from studio.formats import dollars
 
 
 def register(sub) -> None:
@@ -102,7 +103,7 @@ def _fmt(v, kind="") -> str:
     if v is None:
         return "-"
     if kind == "$":
-        return f"${v:.6f}"
+        return dollars(v)  # significant digits, as the page: $0.00000011 is not $0.000000
     if kind == "ms":
         return f"{v:.0f}"
     if kind == "%":

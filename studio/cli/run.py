@@ -10,6 +10,7 @@ import sys
 from studio.cli.common import load_pipeline_ref, print_json, studio
 from studio.cli.invoke import parse_input
 from studio.errors import UserError
+from studio.formats import dollars
 
 
 def register(sub) -> None:
@@ -94,7 +95,7 @@ def _print_run(record) -> None:
     text = out.get("text") if isinstance(out, dict) else None
     if out or record.status == "succeeded":  # a failed run has no output: `{}` on stdout read as an empty result
         print(text if isinstance(text, str) and len(out) == 1 else json.dumps(out, indent=2, ensure_ascii=False))
-    cost = "unpriced" if record.cost_usd is None else f"${record.cost_usd:.6f}"
+    cost = "unpriced" if record.cost_usd is None else dollars(record.cost_usd)
     if record.unpriced_calls and record.cost_usd is not None:
         cost += f" + {record.unpriced_calls} unpriced"
     print(f"run {record.id}: {record.status} in {record.wall_ms:.0f} ms, {cost}, "
@@ -112,11 +113,11 @@ def _print_plan(plan: dict, as_json: bool) -> None:
         return
     print("parallel layers: " + "  →  ".join("[" + ", ".join(layer) + "]" for layer in plan["layers"]))
     for r in plan["requests"]:
-        cost = "unpriced" if r["estimatedCostUsd"] is None else f"~${r['estimatedCostUsd']:.6f}"
+        cost = "unpriced" if r["estimatedCostUsd"] is None else "~" + dollars(r["estimatedCostUsd"])
         print(f"  {r['nodeId']}: {r['modelId']} ({r['api']}), ~{r['estimatedInputTokens']} in / "
               f"{r['estimatedOutputTokens']} out tokens, {cost}")
     total = plan["estimatedCostUsd"]
     for warning in plan.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)
-    print("estimated cost: " + ("unpriced" if total is None else f"~${total:.6f}")
+    print("estimated cost: " + ("unpriced" if total is None else "~" + dollars(total))
           + (f" (+ unpriced: {', '.join(plan['unpricedNodes'])})" if plan["unpricedNodes"] and total is not None else ""))

@@ -284,7 +284,35 @@ async def test_a_model_without_a_price_is_unpriced_never_free(iom_home, monkeypa
     line = next(x for x in shown.stdout.splitlines() if "t/c#sentiment=text" in x)
     assert "unpriced (4 rows)" in line and "$0.000000" not in line
     batch = iom("batch", "show", half["batchId"])
-    assert "cost $0.000080 + 4 unpriced rows" in batch.stdout
+    assert "cost $0.00008 + 4 unpriced rows" in batch.stdout
+
+
+async def test_the_cli_prints_a_tiny_cost_with_its_significant_digits_not_as_zero(iom_home, monkeypatch):
+    """A cheap model's cost a row ($1.5e-8: 15 tokens at $0.001 a million) printed as $0.000000
+    in `iom eval show` and `iom batch show`, as if free; the Evaluate page showed its digits."""
+    from studio.spec.model import Prices
+    from tests.engine.conftest import chat_reply
+    from tests.fakes.provider_server import FakeProvider, Reply
+
+    monkeypatch.setenv("EVAL_TEST_KEY", "sk-eval-test-000000000000")
+    with FakeProvider() as fake:
+        fake.reply("/v1/chat/completions", lambda req: Reply(json=chat_reply("positive")))
+        s = Studio(iom_home)
+        try:
+            _priced_pair_pipeline(s, fake)
+            s.models.save(s.models.get("t/a").model_copy(update={"prices": Prices(input_per_token=1e-9,
+                                                                                   output_per_token=1e-9)}))
+            doc = await run_experiment(s, str(SAMPLE), [Variant.parse("t/a#sentiment=text")],
+                                       [ScorerSpec.parse("sentiment:exact")], limit=4)
+            await s.aclose()
+        finally:
+            s.close()
+    v = doc["variants"][0]
+    assert v["costPerRowUsd"] == pytest.approx(1.5e-8)
+    line = next(x for x in iom("eval", "show", doc["id"]).stdout.splitlines() if "t/a#sentiment=text" in x)
+    assert "$0.000000015" in line and "$0.00000006 " in line + " " and "$0.000000 " not in line + " ", line
+    batch = iom("batch", "show", v["batchId"]).stdout
+    assert "cost $0.00000006," in batch and batch.count("$0.000000015") == 4, batch
 
 
 async def test_a_variant_sharing_nodes_is_measured_fresh_unless_the_cache_is_asked_for(iom_home, monkeypatch):
