@@ -231,12 +231,13 @@ def _write_json_list(items: Iterable[Any], indent: str, close: str) -> None:
     write("]" if empty else close + "]")
 
 
-def print_table(rows: list[list[str]], headers: list[str]) -> None:
-    """A plain aligned table: readable in a terminal, greppable, no dependency."""
+def print_table(rows: list[list[str]], headers: list[str], *, upper: bool = True) -> None:
+    """A plain aligned table: readable in a terminal, greppable, no dependency. `upper=False`
+    keeps headers that are data (a confusion matrix's labels) as they are."""
     if not rows:
         return
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    print("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip())
+    print("  ".join((h.upper() if upper else h).ljust(w) for h, w in zip(headers, widths)).rstrip())
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
 

@@ -15,6 +15,11 @@ from studio.errors import UserError
 from studio.formats import dollars
 
 
+DETAIL_HELP = ("under the table, each classification scorer's per-label precision, recall, F1 and support, "
+               "and its confusion matrix (up to 12 labels; all of them in --json)")
+MATRIX_LABELS = 12  # a wider confusion matrix does not fit a terminal: --json has it whole
+
+
 def register(sub) -> None:
     e = sub.add_parser("eval", help="experiments: compare variants on a dataset").add_subparsers(
         dest="action", metavar="ACTION", required=True)
@@ -31,6 +36,7 @@ def register(sub) -> None:
     p.add_argument("--reuse-cache", action="store_true",
                    help="answer nodes from cached outputs where they exist: cheaper, but those rows' cost and "
                         "latency leave the cached calls out (the table counts them)")
+    p.add_argument("--detail", action="store_true", help=DETAIL_HELP)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_run)
 
@@ -40,6 +46,7 @@ def register(sub) -> None:
 
     p = e.add_parser("show", help="an experiment's comparison table")
     p.add_argument("id")
+    p.add_argument("--detail", action="store_true", help=DETAIL_HELP)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_show)
 
@@ -96,6 +103,8 @@ def _run(args) -> int:
         print_json(doc)
     else:
         _table(doc)
+        if args.detail:
+            _classification_detail(doc)
     return 0
 
 
@@ -137,6 +146,33 @@ def _table(doc: dict) -> None:
             print(f"variant {i}, {warning}")
 
 
+def _classification_detail(doc: dict) -> None:
+    """Each classification scorer's report per variant, which the table sums up in one mean."""
+    for i, v in enumerate(doc["variants"], 1):
+        for score in v.get("scores") or ():
+            report = score.get("classification") if isinstance(score, dict) else None
+            if not report or not report.get("labels"):
+                continue
+            print(f"\nvariant {i} ({v['variant']}), {score['scorer']}: accuracy {_fmt(report.get('accuracy'))}, "
+                  f"macro-F1 {_fmt(report.get('macroF1'))}")
+            labels = report["labels"]
+            print_table([[_label(lab), _fmt(m["precision"]), _fmt(m["recall"]), _fmt(m["f1"]), str(m["support"])]
+                         for lab, m in labels.items()], ["label", "precision", "recall", "f1", "support"])
+            if len(labels) > MATRIX_LABELS:
+                print(f"confusion matrix: {len(labels)} labels, too many to print; see 'iom eval show {doc['id']} --json'.")
+                continue
+            confusion = report.get("confusion") or {}
+            print("confusion matrix (rows: expected, columns: predicted):")
+            print_table([[_label(lab), *(str(confusion.get(lab, {}).get(p, 0)) for p in labels)] for lab in labels],
+                        ["expected", *map(_label, labels)], upper=False)
+
+
+def _label(label: str) -> str:
+    """A label as one short cell: a long answer taken as a label must not stretch the table."""
+    text = " ".join(str(label).split()) or '""'
+    return text if len(text) <= 24 else text[:23] + "…"
+
+
 def _list(args) -> int:
     from studio.eval.experiments import list_experiments, unreadable_experiments
 
@@ -164,6 +200,8 @@ def _show(args) -> int:
         print_json(doc)
     else:
         _table(doc)
+        if args.detail:
+            _classification_detail(doc)
     return 0
 
 

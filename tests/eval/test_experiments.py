@@ -117,6 +117,30 @@ def test_cli_run_show_compare_and_bad_input(iom_home):
     assert bad.returncode == 1 and "no expected column 'stars'" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_show_detail_prints_each_classification_report(iom_home):
+    """The per-label precision/recall/F1 and the confusion matrix were in --json only."""
+    doc = two_variants(20)
+    assert "confusion matrix" in iom("eval", "show", "--help").stdout
+    plain = iom("eval", "show", doc["id"]).stdout
+    assert "PRECISION" not in plain  # the table alone unless asked
+    lines = iom("eval", "show", doc["id"], "--detail").stdout.splitlines()
+    for i, v in enumerate(doc["variants"], 1):
+        report = v["scores"][0]["classification"]
+        at = lines.index(f"variant {i} ({v['variant']}), sentiment:classification: accuracy {report['accuracy']:.3f}, "
+                         f"macro-F1 {report['macroF1']:.3f}")
+        labels = list(report["labels"])
+        assert lines[at + 1].split() == ["LABEL", "PRECISION", "RECALL", "F1", "SUPPORT"]
+        for n, label in enumerate(labels):
+            m = report["labels"][label]
+            assert lines[at + 2 + n].split() == [label, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}",
+                                                 str(m["support"])]
+        matrix = at + 2 + len(labels)
+        assert lines[matrix] == "confusion matrix (rows: expected, columns: predicted):"
+        assert lines[matrix + 1].split() == ["expected", *labels]  # labels as they are, not upper-cased
+        for n, label in enumerate(labels):
+            assert lines[matrix + 2 + n].split() == [label, *(str(report["confusion"][label][p]) for p in labels)]
+
+
 def test_a_variant_whose_output_lacks_the_scored_field_is_told_and_not_saved_as_a_quality(iom_home):
     """The bare sentiment model names its answer 'label': scored on 'sentiment' without the
     mapping, every row scores 0. The experiment says why and how to name the field, and that 0
