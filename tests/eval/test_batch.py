@@ -686,6 +686,8 @@ async def test_an_export_has_every_field_of_a_row_and_show_marks_an_unpriced_row
     assert iom("batch", "export", plan.id, "-o", str(tmp_path / "rows.csv")).returncode == 0
     with (tmp_path / "rows.csv").open(newline="", encoding="utf-8") as f:
         csv_rows = list(csv.DictReader(f))
+    # the Evaluate page's Download CSV streams the same file
+    assert b"".join(batch_module.csv_chunks(iom_home, plan.id)) == (tmp_path / "rows.csv").read_bytes()
     for exported, text in ((pq.read_table(tmp_path / "rows.parquet").to_pylist(), False), (csv_rows, True)):
         assert len(exported) == len(rows)
         for shown_row, row in zip(rows, exported):
