@@ -94,6 +94,41 @@ DIFF_COLUMNS = [{"name": k, "label": k, "field": k, "align": "left",
 ELLIPSIS_CELL = '<q-td :props="props" :title="props.value">{{ props.value }}</q-td>'
 
 
+LABEL_COLUMNS = [{"name": k, "label": label, "field": k, "align": "left"} for k, label in [
+    ("label", "Label"), ("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"), ("support", "Support")]]
+MATRIX_LABELS = 12  # a wider confusion matrix does not fit the page: `iom eval show ID --json` has it whole
+
+
+def classification_views(doc: dict) -> list[dict[str, Any]]:
+    """Each variant's classification reports as the page shows them (the table sums each up in
+    one mean): a title, the per-label rows, and the confusion matrix's columns and rows (its
+    columns keyed c0, c1, … since a label may be any text), or a note when it has too many."""
+    views = []
+    for i, v in enumerate(doc["variants"], 1):
+        for score in v.get("scores") or ():
+            report = score.get("classification") if isinstance(score, dict) else None
+            if not report or not report.get("labels"):
+                continue
+            labels = list(report["labels"])
+            view = {"title": f"Variant {i} ({v['variant']}), {score['scorer']}: accuracy {_fmt(report.get('accuracy'))}, "
+                             f"macro-F1 {_fmt(report.get('macroF1'))}",
+                    "labels": [{"label": lab, "precision": _fmt(m["precision"]), "recall": _fmt(m["recall"]),
+                                "f1": _fmt(m["f1"]), "support": m["support"]} for lab, m in report["labels"].items()],
+                    "columns": [], "matrix": [], "note": ""}
+            if len(labels) > MATRIX_LABELS:
+                view["note"] = (f"Confusion matrix: {len(labels)} labels, too many to show; "
+                                f"'iom eval show {doc['id']} --json' has it.")
+            else:
+                confusion = report.get("confusion") or {}
+                view["columns"] = [{"name": "expected", "label": "Expected ↓ predicted →", "field": "expected",
+                                    "align": "left"}] + [{"name": f"c{n}", "label": lab, "field": f"c{n}"}
+                                                         for n, lab in enumerate(labels)]
+                view["matrix"] = [{"expected": lab, **{f"c{n}": confusion.get(lab, {}).get(p, 0)
+                                                       for n, p in enumerate(labels)}} for lab in labels]
+            views.append(view)
+    return views
+
+
 async def evaluate_page() -> None:
     studio = get_studio()
     options = await io_bound(dataset_options, studio.home)
@@ -294,6 +329,18 @@ async def evaluate_page() -> None:
                             with ui.row().classes("items-start no-wrap gap-2 text-warning"):
                                 ui.icon("warning")
                                 ui.label(warning)
+                views = classification_views(doc)
+                if views:  # per-label figures and confusion matrices, folded: the table leads
+                    with ui.column().classes("w-full gap-0").props("data-testid=eval-classification"):
+                        for view in views:
+                            with ui.expansion(view["title"], icon="grid_on").classes("w-full"):
+                                ui.table(columns=LABEL_COLUMNS, rows=view["labels"], row_key="label").props(
+                                    "dense flat data-testid=eval-labels")
+                                if view["matrix"]:
+                                    ui.table(columns=view["columns"], rows=view["matrix"], row_key="expected").props(
+                                        "dense flat data-testid=eval-confusion")
+                                else:
+                                    ui.label(view["note"])
                 ui.plotly(figure(doc)).classes("w-full h-96 eval-chart")
                 if any(variant_model(v) for v in doc["variants"]):
                     save_quality_row(doc)

@@ -48,6 +48,28 @@ async def test_an_earlier_experiment_is_deleted_from_the_page(user: User, iom_ho
     assert all((iom_home / "batches" / v["batchId"]).is_dir() for v in doc["variants"])
 
 
+async def test_each_variants_classification_report_is_on_the_page(user: User, iom_home):
+    """Per-label precision/recall/F1 and the confusion matrix were in `iom eval show --json` only:
+    each variant's classification scorer now has them in a fold under the table."""
+    exp_id = experiment(20)
+    doc = json.loads((iom_home / "experiments" / f"{exp_id}.json").read_text())
+    await user.open("/evaluate")
+    set_value(user, "eval-earlier", exp_id)
+    await settle()
+    assert len(all_by_testid(user, "eval-classification")) == 1
+    shown_labels, shown_matrices = all_by_testid(user, "eval-labels"), all_by_testid(user, "eval-confusion")
+    assert len(shown_labels) == len(shown_matrices) == 2
+    for v, labels_table, matrix_table in zip(doc["variants"], shown_labels, shown_matrices):
+        report = v["scores"][0]["classification"]
+        labels = list(report["labels"])
+        assert [(r["label"], r["precision"], r["recall"], r["f1"], r["support"]) for r in labels_table.rows] == [
+            (lab, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", m["support"])
+            for lab, m in report["labels"].items()]
+        assert [c["label"] for c in matrix_table.columns][1:] == labels
+        assert [[r["expected"], *(r[f"c{n}"] for n in range(len(labels)))] for r in matrix_table.rows] == [
+            [lab, *(report["confusion"][lab][p] for p in labels)] for lab in labels]
+
+
 async def test_an_earlier_experiment_opened_fills_the_form_with_what_it_ran(user: User, iom_home):
     """The form kept its defaults (and another dataset) beside the experiment it showed."""
     exp_id = experiment(2, "sentiment:regex:^pos", "sentiment:classification")
