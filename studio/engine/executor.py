@@ -909,6 +909,7 @@ class _Run:
                 """(Not a coroutine itself: one frame fewer on the call's path.)"""
                 nonlocal attempts
                 attempts += 1
+                nr.model_id, nr.attempts = spec.id, attempts  # also when the node is stopped meanwhile
                 if spec is candidates[0] and primary_input is not None:
                     prepared = primary_input
                 else:  # a fallback's prompt, rendered within its own attempt's time, not what the first left
@@ -994,12 +995,14 @@ class _Run:
             try:
                 return await self.engine.caller.call(spec, request, on_text=on_text if stream else None,
                                                      context=context)
-            except asyncio.CancelledError:
+            except asyncio.CancelledError as e:
                 if self.engine.deadlines.timed_out(task):
                     text = "".join(streamed)  # not retried once text went out: it would be sent twice
                     raise ProviderError(ErrorKind.TIMEOUT, f"stopped after {timeout_s:g}s, {len(text):,} characters into "
                                         "its answer" if text else f"no answer within {timeout_s:g}s",
                                         model_id=spec.id, partial_text=text or None) from None
+                if getattr(e, "sent", False):  # stopped after it was sent (another node failed the run, Ctrl-C):
+                    self.failed_sent_attempts += 1  # its cost is not known, as its call record says
                 raise
             finally:
                 self.engine.deadlines.forget(task)

@@ -202,6 +202,7 @@ class ProviderHub:
             kind = ErrorKind.TIMEOUT if DEADLINE_CANCEL in e.args else ErrorKind.CANCELLED
             self._record_error(spec, request, context, ProviderError(kind, model_id=spec.id, sent=x is not None),
                                started, x, callback_s)
+            e.sent = x is not None  # the run counts a call stopped after it was sent as one of unknown cost
             raise
 
         ended = time.perf_counter()

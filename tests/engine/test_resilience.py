@@ -391,3 +391,27 @@ async def test_a_node_whose_breaker_opened_between_its_retries_keeps_the_provide
     error = refused.nodes["x"].error
     assert len(fake.requests) == 2 and "circuit breaker open" in error and "overloaded" not in error, error
     assert refused.nodes["x"].error_class == "circuit_open"
+
+
+async def test_a_call_stopped_when_a_sibling_failed_the_run_is_an_unpriced_call_of_it(engine, registry, fake, recorder):
+    """A node still waiting on its provider when another node failed the run is stopped: its call
+    was sent, and its record says cancelled, of unknown cost; the run counted only the failed
+    node's call (1 unpriced call where the records held 2), and the stopped node named no model."""
+    openai_model(registry, fake, "t/fails", "/fails/v1/chat/completions")
+    openai_model(registry, fake, "t/slow", "/slow/v1/chat/completions")
+    fake.reply("/fails/v1/chat/completions", Reply(status=500, json={"error": {"message": "boom", "type": "server_error"}},
+                                                   delay_s=0.0))
+    fake.reply("/slow/v1/chat/completions", Reply(chunks=[GATE, *sse({"choices": [{"index": 0, "delta": {"content": "x"}}]})]))
+    nodes = [TEXT_IN, *({"id": n, "kind": "model", "model": m, "prompt": "{{ text }}", "policy": {"retries": 0}}
+                        for n, m in (("a", "t/fails"), ("b", "t/slow"))), OUT]
+    p = pipeline(nodes, [("e1", "in", "a"), ("e2", "in", "b"), ("e3", "a", "out", "text", "a"),
+                         ("e4", "b", "out", "text", "b")])
+    try:
+        record = await engine.run(p, {"text": "q"}, RunOptions(use_cache=False, stream=True))
+    finally:
+        fake.gate.set()
+    calls = [c for c, _, _ in recorder.calls if c.run_id == record.id]
+    assert sorted((c.model_id, c.error_class, c.cost_usd) for c in calls) == [("t/fails", "server", None),
+                                                                               ("t/slow", "cancelled", None)], calls
+    assert record.status == "failed" and (record.unpriced_calls, record.cost_usd) == (2, None)
+    assert record.nodes["b"].status == "skipped" and record.nodes["b"].model_id == "t/slow"
