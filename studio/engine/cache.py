@@ -44,18 +44,40 @@ def answer_version(spec) -> str:
 
 def cache_key(*, model_id: str, model_version: str, params: dict, prompt: str | None, system: str | None,
               call_input: Any) -> str:
-    payload = {"model": model_id, "version": model_version, "params": params, "prompt": prompt,
+    payload = {"model": model_id, "version": model_version, "params": _same_numbers(params), "prompt": prompt,
                "system": system, "input": call_input}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
+def _same_numbers(value: Any) -> Any:
+    """Params with a whole float written as the int it equals: temperature 0 and 0.0 are one
+    JSON number to every provider, so one call. A string stays a string: "0" is sent as the
+    string it is, which a provider may refuse (OpenAI's API does) or read its own way, so it is
+    not the call 0 is. A bool stays a bool."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _same_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_same_numbers(v) for v in value]
+    return value
+
+
 def deterministic(api: str, params: dict) -> bool:
+    """Whether the call gives the same answer every time: a built-in model, a seed, or a
+    temperature of 0. A temperature that is not a number ("hot", [0], true) makes the call
+    not cacheable, nothing more: the provider says what it thinks of the value."""
     if api == "local":
         return True
     if params.get("seed") is not None:
         return True
     temperature = params.get("temperature")
-    return temperature is not None and float(temperature) == 0.0
+    if temperature is None or isinstance(temperature, bool):
+        return False
+    try:
+        return float(temperature) == 0.0
+    except (TypeError, ValueError):
+        return False
 
 
 def hit_record(spec, hit: dict, *, run_id: str | None, node_id: str | None, pipeline_id: str | None = None):
