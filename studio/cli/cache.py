@@ -79,6 +79,7 @@ def _show(args) -> int:
     if args.json:
         print_json({**summary, "remoteMaxAgeDays": days})
         return 0
+    _say_set_aside(summary["setAside"])
     print(f"{summary['path']}: {summary['entries']:,} cached output(s), {data_size(summary['bytes'])} of content, "
           f"{data_size(summary['fileBytes'])} on disk (bounded at {summary['maxEntries']:,} entries and "
           f"{data_size(summary['maxBytes'])}; the least recently used go first)")
@@ -92,14 +93,23 @@ def _show(args) -> int:
 def _clear(args) -> int:
     with _cache() as cache:
         removed = cache.clear(model=args.model, older_than_s=None if args.older_than is None else args.older_than * 86400)
-        left = cache.summary()["entries"]
+        aside = cache.set_aside
+        summary = cache.summary()
+    aside = summary["setAside"] or (aside and str(aside))
+    left = summary["entries"]
     if args.json:
-        print_json({"removed": removed, "remaining": left})
+        print_json({"removed": removed, "remaining": left, **({"setAside": aside} if aside else {})})
         return 0
+    _say_set_aside(aside)
     which = " of " + args.model if args.model else ""
     age = f" cached more than {args.older_than:g} day(s) ago" if args.older_than is not None else ""
     print(f"removed {removed:,} cached output(s){which}{age}; {left:,} remain.")
     return 0
+
+
+def _say_set_aside(aside: str | None) -> None:
+    if aside:
+        print(f"the cache file was damaged: set aside as {aside} (delete it when you like) and started again empty.")
 
 
 def _when(epoch: float | None) -> str:
