@@ -339,8 +339,8 @@ _TELL_TALES = tuple({prefix.lower() for prefix in _KEY_PREFIXES} | {_AUTH_WORD} 
 
 def _masked(text: str) -> bool:
     """Whether the redaction (the audit trail's) would mask anything in this JSON text. Its
-    regexes cost ~18 µs for a 700-character answer, a fifth of a put: run only where a
-    tell-tale substring is (~1 µs)."""
+    regexes cost ~18 µs for a 700-character answer, a fifth of a put: they run only where a
+    tell-tale substring is (this test, with the remembered keys', ~5 µs)."""
     if redactor.holds_known(text):
         return True
     lowered = text.lower()
