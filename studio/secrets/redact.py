@@ -18,6 +18,8 @@ _KEY_PREFIXES = tuple(prefix for prefix, _ in _SHAPES)
 _KEY_SHAPES = re.compile("(" + "|".join(re.escape(prefix) + rest for prefix, rest in _SHAPES) + ")")
 _AUTH_WORD = "bearer"  # any case: a text without it skips the regex below
 _AUTH_HEADER = re.compile(rf"(?i)({_AUTH_WORD}\s+)([A-Za-z0-9._~+/=-]{{8,}})")
+# the same in JSON text, where a tab or a line break after the word is written \t, \n, \r
+_AUTH_HEADER_IN_JSON = re.compile(rf"(?i)({_AUTH_WORD}(?:\s|\\[tnr])+)([A-Za-z0-9._~+/=-]{{8,}})")
 
 
 def has_key_shape(text: str) -> bool:
@@ -70,7 +72,7 @@ class Redactor:
         is walked string by string only when this says no."""
         if self.holds_known(serialized):
             return False
-        return not (_KEY_SHAPES.search(serialized) or _AUTH_HEADER.search(serialized)
+        return not (_KEY_SHAPES.search(serialized) or _AUTH_HEADER_IN_JSON.search(serialized)
                     or _SECRET_FIELD.search(serialized))
 
     def data(self, data: Any) -> Any:

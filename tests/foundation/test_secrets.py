@@ -185,3 +185,17 @@ def test_a_keyring_backend_failing_in_its_own_words_is_one_sentence_not_a_crash(
         with pytest.raises(UserError, match="ItemNotFoundException"):
             act()
     assert token_matches(iom_home, "not-the-token") is False
+
+
+def test_a_bearer_token_after_a_tab_or_a_line_break_is_seen_in_json_text_too():
+    """`text()` masks "Bearer<TAB>token"; in JSON text the tab is written \\t, and `is_clean`
+    said such a text was clean, so the output cache and the kept outputs stored the token."""
+    import json
+
+    from studio.secrets.redact import redactor
+
+    for gap in ("\t", "\n", "\r\n", " "):
+        doc = {"text": f"use Bearer{gap}abcdefghijkl0123 here"}
+        assert redactor.data(doc) != doc
+        assert not redactor.is_clean(json.dumps(doc)), repr(gap)
+    assert redactor.is_clean(json.dumps({"text": "a bearer of good news"}))
