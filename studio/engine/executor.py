@@ -74,9 +74,13 @@ class PipelineInvalid(UserError):
 
     def __init__(self, pipeline_id: str, problems: list[Problem]):
         self.problems = problems
-        first = problems[0]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(f"pipeline {pipeline_id} is not valid: {first}{more}; fix it before running.")
+        shown = "; ".join(str(p) for p in problems[:SHOWN_PROBLEMS])  # three missing models: all three named
+        more = (f" (and {len(problems) - SHOWN_PROBLEMS} more: 'iom pipelines validate {pipeline_id}' lists them)"
+                if len(problems) > SHOWN_PROBLEMS else "")
+        super().__init__(f"pipeline {pipeline_id} is not valid: {shown}{more}; fix it before running.")
+
+
+SHOWN_PROBLEMS = 5  # named in PipelineInvalid's sentence; the rest counted
 
 
 # nodes one task runs in a row before it gives the event loop (the pages, other runs) a turn

@@ -55,7 +55,8 @@ async def test_all_problems_at_once_on_the_right_ids(engine, registry, fake):
     assert "in" not in problems
     assert problems["out"] == ["is an output with nothing connected to it; connect the node whose result you want "
                                "to it, or delete it"]  # a run would succeed and show nothing
-    with pytest.raises(PipelineInvalid, match="pipeline bad is not valid: .*more\\); fix it before running"):
+    with pytest.raises(PipelineInvalid, match="pipeline bad is not valid: .*more: 'iom pipelines validate bad' lists "
+                                              "them\\); fix it before running"):
         await engine.run(p, {"text": "x"})
     assert fake.requests == []
 
@@ -159,3 +160,15 @@ def test_a_transforms_broken_template_is_named_once(registry):
         "edges": [{"id": "e1", "source": "in", "target": "x"}, {"id": "e2", "source": "x", "target": "out"}]})
     said = where(validate_pipeline(p, registry))["x"]
     assert any(m.startswith("its template does not parse") for m in said) and not any("template template" in m for m in said)
+
+
+async def test_a_pipeline_run_where_its_models_are_missing_names_every_one(engine):
+    """An exported pipeline run in another data dir said only "names model 'fake/a' … (and 2
+    more)": the other missing models were not named."""
+    from tests.engine.conftest import OUT, TEXT_IN, pipeline
+
+    nodes = [TEXT_IN, *({"id": n, "kind": "model", "model": f"fake/{n}", "prompt": "{{ text }}"} for n in "abc"), OUT]
+    p = pipeline(nodes, [("e1", "in", "a"), ("e2", "in", "b"), ("e3", "in", "c"), ("e4", "a", "out", "text", "text")])
+    with pytest.raises(PipelineInvalid) as caught:
+        await engine.run(p, {"text": "x"})
+    assert all(f"'fake/{n}'" in str(caught.value) for n in "abc") and "more" not in str(caught.value), caught.value
