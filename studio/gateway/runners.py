@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from studio.errors import UserError
-from studio.gateway.errors import GatewayError
+from studio.gateway.errors import GatewayError, run_failure
 from studio.gateway.streaming import Reply
 from studio.providers import capabilities
 from studio.providers.hub import CallContext
@@ -115,7 +115,7 @@ def _pipeline(studio, model: str, input: dict[str, Any], params: dict[str, Any],
             on_text=(lambda _node, text: on_text(text)) if on_text else None, stream_node=stream_node if on_text else None,
             keep_outputs=False, run_id=request_id))
         if record.status != "succeeded":
-            raise UserError(record.error or f"the pipeline run {record.status}.")
+            raise run_failure(record)
         return Reply(reply_text(pipeline, record.outputs), "stop", [], record.input_tokens, record.output_tokens)
 
     return run, bad
