@@ -19,7 +19,7 @@ def chat_inputs(pipeline: Pipeline, input: dict[str, Any]) -> dict[str, Any]:
     if g.input == "messages":
         port = g.input_port or next(iter(declared_inputs(pipeline)), "messages")
         return {port: list(messages)}  # both endpoints already put a system prompt first
-    content = _last_user_text(messages)
+    content = _last_user_text(pipeline, messages)
     try:
         value = json.loads(content)
     except ValueError:
@@ -64,11 +64,21 @@ def reply_stream(pipeline: Pipeline) -> tuple[bool, str | None]:
     return False, None
 
 
-def _last_user_text(messages: list[dict]) -> str:
+def _last_user_text(pipeline: Pipeline, messages: list[dict]) -> str:
+    """The last user message's text, its text parts a line apart (as the adapters join them for a
+    provider that takes text alone). A part that is not text (an image) has no place in a text
+    input: refused, not dropped without a word (an image alone ran the pipeline on "")."""
     last = next((m for m in reversed(messages) if m.get("role", "user") == "user"), messages[-1] if messages else {})
     content = last.get("content")
     if isinstance(content, list):
-        content = "".join(p.get("text") or "" for p in content if isinstance(p, dict))
+        parts = [p for p in content if isinstance(p, dict)]
+        other = [p.get("type") for p in parts if p.get("type", "text") != "text"]
+        if other:
+            what = "an image" if "image_url" in other else f"a {other[0]!r} part"
+            raise UserError(f"pipeline/{pipeline.id} takes the text of the last user message, which holds {what} "
+                            "it cannot take; send text only, or give the pipeline a gateway block with "
+                            "\"input\": \"messages\" to hand it the whole chat, images included.")
+        content = "\n".join(p.get("text") or "" for p in parts if p.get("text"))
     return str(content or "")
 
 

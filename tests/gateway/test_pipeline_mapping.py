@@ -127,3 +127,29 @@ def test_a_gateway_block_naming_nothing_real_is_refused(oai, claude, home):
     assert validate_pipeline(load_pipeline(CHAT), models) == []
     with pytest.raises(UserError, match="gateway.input"):
         load_pipeline({**ECHO, "gateway": {"input": "everything"}})
+
+
+PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+def test_text_parts_arrive_a_line_apart_and_an_image_is_refused_not_dropped(oai, claude):
+    parts = [{"type": "text", "text": "What is in"}, {"type": "text", "text": "this picture?"}]
+    r = oai.chat.completions.create(model="pipeline/gw-echo", messages=[{"role": "user", "content": parts}])
+    assert r.choices[0].message.content == "echo: What is in\nthis picture?"
+    msg = claude.messages.create(model="pipeline/gw-echo", max_tokens=10, messages=[{"role": "user", "content": parts}])
+    assert msg.content[0].text == "echo: What is in\nthis picture?"
+    image = {"type": "image_url", "image_url": {"url": PNG}}
+    for content in ([parts[0], image, parts[1]], [image]):  # an image alone ran the pipeline on "" with a 200
+        with pytest.raises(openai.BadRequestError) as e:
+            oai.chat.completions.create(model="pipeline/gw-echo", messages=[{"role": "user", "content": content}])
+        assert e.value.body["message"] == (
+            "pipeline/gw-echo takes the text of the last user message, which holds an image it cannot take; send "
+            "text only, or give the pipeline a gateway block with \"input\": \"messages\" to hand it the whole chat, "
+            "images included.")
+    block = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG.split(",", 1)[1]}}
+    with pytest.raises(anthropic.BadRequestError, match="holds an image it cannot take"):
+        claude.messages.create(model="pipeline/gw-echo", max_tokens=10,
+                               messages=[{"role": "user", "content": [{"type": "text", "text": "hi"}, block]}])
+    # a pipeline given the whole chat takes the image along with it
+    r = oai.chat.completions.create(model="pipeline/gw-count", messages=[{"role": "user", "content": [parts[0], image]}])
+    assert r.choices[0].message.content == "1"
