@@ -62,7 +62,7 @@ def _run(args) -> int:
     if args.json:
         print_json(result.model_dump(mode="json", by_alias=True))
     else:
-        _print_run(result)
+        _print_run(result, "".join(streamed) if args.stream else None)
     if args.from_node:
         _say_what_ran_again(pipeline, args.from_node, result)
     if result.status != "succeeded":
@@ -90,11 +90,16 @@ def _say_what_ran_again(pipeline, from_node: str, record) -> None:
           "of a node, or one that held a secret).", file=sys.stderr)
 
 
-def _print_run(record) -> None:
+def _print_run(record, streamed: str | None = None) -> None:
+    """The output on stdout, the summary on stderr. A lone text output already streamed to
+    stdout (`--stream`) is not printed again: a script piping the command got it twice."""
     out = record.outputs
     text = out.get("text") if isinstance(out, dict) else None
-    if out or record.status == "succeeded":  # a failed run has no output: `{}` on stdout read as an empty result
-        print(text if isinstance(text, str) and len(out) == 1 else json.dumps(out, indent=2, ensure_ascii=False))
+    lone_text = isinstance(text, str) and len(out) == 1
+    if lone_text and streamed and text == streamed:
+        pass
+    elif out or record.status == "succeeded":  # a failed run has no output: `{}` on stdout read as an empty result
+        print(text if lone_text else json.dumps(out, indent=2, ensure_ascii=False))
     cost = "unpriced" if record.cost_usd is None else dollars(record.cost_usd)
     if record.unpriced_calls and record.cost_usd is not None:
         cost += f" + {record.unpriced_calls} unpriced"

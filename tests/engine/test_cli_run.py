@@ -133,3 +133,29 @@ def test_validate_takes_a_saved_pipelines_id_as_run_does(iom, tmp_path):
     assert iom("pipelines", "validate", str(exported)).stdout.startswith("review-triage: valid")
     missing = iom("pipelines", "validate", "no-such-pipeline")
     assert missing.returncode == 1 and "no-such-pipeline" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_stream_prints_the_answer_once(iom_home, tmp_path):
+    """`iom run --stream` wrote the streamed text, then printed the same output again: a script
+    piping it got "Hello world\\nHello world\\n"."""
+    from studio.registry import ModelRegistry
+    from tests.engine.conftest import OUT, TEXT_IN, chat_reply, openai_model, pipeline
+    from tests.fakes.provider_server import FakeProvider, Reply, sse
+    from tests.providers.conftest import DictKeys
+
+    part = lambda t: {"id": "c", "choices": [{"index": 0, "delta": {"content": t}, "finish_reason": None}]}  # noqa: E731
+    done = {"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    env = dict(os.environ, IOM_HOME=str(iom_home), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+               TEST_KEY="sk-test-stream-000000000000")
+    with FakeProvider() as fake:
+        openai_model(ModelRegistry(iom_home, DictKeys({})), fake, "fake/s", "/v1/chat/completions")
+        fake.reply("/v1/chat/completions", lambda rec: Reply(chunks=sse(part("Hello"), part(" world"), done))
+                   if rec.json.get("stream") else Reply(json=chat_reply("Hello world")))
+        p = pipeline([TEXT_IN, {"id": "m", "kind": "model", "model": "fake/s", "prompt": "{{ text }}"}, OUT],
+                     [("e1", "in", "m", "text", "text"), ("e2", "m", "out", "text", "text")], id="streamed")
+        (tmp_path / "s.json").write_text(p.model_dump_json(by_alias=True))
+        for args in (["--stream"], []):
+            r = subprocess.run([sys.executable, "-m", "studio", "run", str(tmp_path / "s.json"), "--input",
+                                '{"text": "x"}', "--no-cache", *args], env=env, capture_output=True, text=True, timeout=120)
+            assert r.returncode == 0 and r.stdout == "Hello world\n", (args, r.stdout, r.stderr)
+            assert "succeeded" in r.stderr
