@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from studio.errors import UserError
+from studio.providers.usage import cost
 from studio.registry.quality import counts_for
 from studio.registry.search import price_label, price_per_mtok
+from studio.spec.calls import Usage
 from studio.spec.model import HealthStatus, ModelSpec
-from studio.spec.pipeline import CapabilityChoice
+from studio.spec.pipeline import CapabilityChoice, Node
+
+# The call whose cost the price rankings compare when the caller gives no estimate of its own
+# (input tokens, output tokens). 500 out is also what a dry run assumes without a max_tokens.
+DEFAULT_CALL_TOKENS = (500, 500)
+DEFAULT_OUTPUT_TOKENS = 500
+
+
+def expected_tokens(node: Node, inputs: dict[str, Any]) -> tuple[int, int]:
+    """(input, output) tokens of the node's coming call, for `choose_model(tokens=…)`: about four
+    characters a token of the prompt and system templates and the inputs they are given, and
+    the node's max_tokens (else DEFAULT_OUTPUT_TOKENS) out."""
+    chars = len(node.prompt or "") + len(node.system or "")
+    chars += sum(len(v) if isinstance(v, str) else len(json.dumps(v, ensure_ascii=False, default=str))
+                 for v in inputs.values())
+    out = node.params.get("max_tokens")
+    return max(1, chars // 4), int(out) if isinstance(out, int) and out > 0 else DEFAULT_OUTPUT_TOKENS
+
+
+def expected_cost(spec: ModelSpec, tokens: tuple[int, int]) -> float | None:
+    """What a call of `tokens` (input, output) costs on this model, per-call fee included; None
+    when its prices are unknown. Ranking by the larger of the input and output price chose a
+    model at $4/$4 per Mtok over one at $0.1/$5 that costs less than half as much per call."""
+    return cost(spec, Usage(input_tokens=tokens[0], output_tokens=tokens[1], source="estimate")).usd
 
 def _quality(spec: ModelSpec, measured: dict[str, dict]) -> tuple[float | None, str]:
     """(quality in [0, 1] or None, where it came from): a score measured in an experiment,
@@ -43,23 +71,29 @@ def allowed(choice: CapabilityChoice, spec: ModelSpec) -> bool:
     return spec.security_policy in choice.allowed_policies
 
 
-def _price_text(spec: ModelSpec) -> str:
-    """'$0.6/Mtok' for a model priced by the token alone, else its label ('$0.5/call', 'unpriced')."""
-    p = price_per_mtok(spec)
-    return f"${p:g}/Mtok" if p is not None else price_label(spec)
+def _price_text(spec: ModelSpec, tokens: tuple[int, int]) -> str:
+    """'~$0.00255 a call ($0.1 / $5 per Mtok)': the estimated cost the ranking used, and the
+    prices it came from; 'unpriced' when there are none."""
+    usd = expected_cost(spec, tokens)
+    return "unpriced" if usd is None else f"~${usd:.3g} a call ({price_label(spec)})"
 
 
 def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[str, HealthStatus],
                  has_key, quality: dict[str, dict] | None = None,
-                 calls: dict[str, dict] | None = None) -> tuple[ModelSpec, str, list[ModelSpec]]:
+                 calls: dict[str, dict] | None = None,
+                 tokens: tuple[int, int] | None = None) -> tuple[ModelSpec, str, list[ModelSpec]]:
     """(chosen, why, the other candidates in order — usable as fallbacks). `quality` holds the
     scores measured for this capability ({model_id: {"score", "dataset", "date", …}}); `calls`
     the recent call figures per model ({model_id: {"p50Ms", "errorRate", "calls"}}).
-    Prices compare per token (`price_per_mtok`). A model that charges per call has no per-token
-    figure, since its cost per token depends on each call's size: it fails a maximum price per
-    token and ranks with the unpriced, after every model priced by the token, never as free."""
+    Prices compare as the expected cost of the call (`expected_cost`): `tokens` (input, output)
+    as estimated for it (`expected_tokens`), else DEFAULT_CALL_TOKENS; a per-call fee is part
+    of it, and a model with no known price ranks after every priced one. The node's maximum
+    price per token is another thing: a limit on `price_per_mtok`, which a model that charges
+    per call fails (its cost per token depends on each call's size)."""
     quality = quality or {}
     calls = calls or {}
+    estimated = tokens is not None
+    tokens = tokens or DEFAULT_CALL_TOKENS
     candidates = []
     for s in specs:
         if choice.capability not in s.capabilities or s.incomplete:
@@ -91,7 +125,8 @@ def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[
     if not candidates:
         raise UserError(f"no registered model offers {choice.capability!r} within the node's limits "
                         "(price, latency, policy, health, key); relax the limits or register one.")
-    price = lambda s: price_per_mtok(s) if price_per_mtok(s) is not None else float("inf")  # noqa: E731
+    costs = {s.id: expected_cost(s, tokens) for s in candidates}
+    price = lambda s: costs[s.id] if costs[s.id] is not None else float("inf")  # noqa: E731
     def latency(s):  # measured p50 where calls were recorded; a model failing often counts slower
         ms, _ = _latency(s, calls)
         if ms is None:
@@ -109,11 +144,11 @@ def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[
         ranked = sorted(candidates, key=lambda s: (q(s) is None, -(q(s) or 0.0), price(s), latency(s), s.id))
         why = "highest quality"
     elif choice.strategy == "quality_per_dollar":
-        def value(s):  # quality per $/Mtok; free models divide by a tiny price, unknown quality last
+        def value(s):  # quality per dollar of the call; free models divide by a tiny price, unknown quality last
             if q(s) is None:
                 return float("-inf")
-            p = price_per_mtok(s)
-            return float("-inf") if p is None else q(s) / max(p, 1e-9)
+            p = costs[s.id]
+            return float("-inf") if p is None else q(s) / max(p, 1e-12)
         ranked = sorted(candidates, key=lambda s: (-value(s), latency(s), s.id))
         why = "best quality per dollar"
     else:
@@ -123,9 +158,11 @@ def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[
         why = "best balance of price and latency"
     chosen = ranked[0]
     detail = f"{why} of {len(candidates)} model(s) with {choice.capability!r}"
+    detail += (f" (prices for a call of ~{tokens[0]:,} in / {tokens[1]:,} out tokens, "
+               + ("as estimated for this call)" if estimated else "the default estimate)"))
     qv, qsource = _quality(chosen, quality)
     detail += f": {chosen.id} quality " + (f"{qv:.3f} ({qsource})" if qv is not None else qsource)
-    detail += f", {_price_text(chosen)}"
+    detail += f", {_price_text(chosen, tokens)}"
     ms, msource = _latency(chosen, calls)
     detail += f", ~{ms:.0f} ms ({msource})" if ms is not None else ", latency unknown"
     runner_up = ranked[1] if len(ranked) > 1 else None
@@ -133,6 +170,6 @@ def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[
         rq, _ = _quality(runner_up, quality)
         rms, rsource = _latency(runner_up, calls)
         detail += (f"; next: {runner_up.id} quality " + (f"{rq:.3f}" if rq is not None else "not measured")
-                   + f", {_price_text(runner_up)}"
+                   + f", {_price_text(runner_up, tokens)}"
                    + (f", ~{rms:.0f} ms ({rsource})" if rms is not None else ", latency unknown"))
     return chosen, detail, ranked[1:]

@@ -200,6 +200,24 @@ async def test_a_capability_node_picks_by_policy_and_says_why(engine, registry, 
         assert strategy.rstrip("est") in record.nodes["c"].reason and "of 2 model(s)" in record.nodes["c"].reason
 
 
+async def test_cheapest_picks_the_lower_cost_of_the_call_and_the_record_says_the_figures(engine, registry, fake):
+    """$0.1 in / $5 out per Mtok against $4 / $4: the first was ranked dearer by its larger price."""
+    openai_model(registry, fake, "t/pa", "/pa/v1/chat/completions", capabilities=["summarize"],
+                 prices={"inputPerToken": 1e-7, "outputPerToken": 5e-6}, latencyMs=100)
+    openai_model(registry, fake, "t/pb", "/pb/v1/chat/completions", capabilities=["summarize"],
+                 prices={"inputPerToken": 4e-6, "outputPerToken": 4e-6}, latencyMs=2000)
+    fake.reply("/pa/v1/chat/completions", Reply(json=chat_reply("a")))
+    fake.reply("/pb/v1/chat/completions", Reply(json=chat_reply("b")))
+    p = pipeline([TEXT_IN, {"id": "c", "kind": "capability", "choose": {"capability": "summarize", "strategy": "cheapest"},
+                            "prompt": "{{ text }}"}, OUT],
+                 [("e1", "in", "c"), ("e2", "c", "out", "text", "text")])
+    record = await engine.run(p, {"text": "q"})
+    node = record.nodes["c"]
+    assert node.model_id == "t/pa", node.reason
+    assert "out tokens" in node.reason and "t/pa quality not measured, ~$0.00255 a call ($0.1 / $5 per Mtok)" in node.reason
+    assert "next: t/pb quality not measured, ~$0.004 a call ($4 / $4 per Mtok)" in node.reason
+
+
 async def test_a_missing_key_fails_before_any_call(engine, registry, fake):
     openai_model(registry, fake, "t/nokey", "/v1/chat/completions", keyRef="OTHER_KEY")
     openai_model(registry, fake, "t/nokey2", "/v1/chat/completions", keyRef="THIRD_KEY")

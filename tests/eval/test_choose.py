@@ -117,11 +117,40 @@ def test_a_per_call_price_is_not_routed_as_free_or_within_a_price_per_token():
     tokens = spec("t/b-tokens", input_per_token=1e-6, output_per_token=2e-6)
     chosen, why, rest = choose_model(CapabilityChoice(capability="x", strategy="cheapest"), [fee, tokens], {}, lambda s: True)
     assert chosen.id == "t/b-tokens" and [s.id for s in rest] == ["t/a-fee"]
-    assert "$2/Mtok" in why and "next: t/a-fee quality not measured, $0.5/call" in why
+    assert "~$0.0015 a call ($1 / $2 per Mtok)" in why and "next: t/a-fee quality not measured, ~$0.5 a call ($0.5/call)" in why
     limited = CapabilityChoice(capability="x", strategy="cheapest", max_price_per_token=1e-5)
     assert choose_model(limited, [fee, tokens], {}, lambda s: True)[0].id == "t/b-tokens"
     with pytest.raises(UserError, match="within the node's limits"):
         choose_model(limited, [fee], {}, lambda s: True)
+
+
+def test_cheapest_is_the_lowest_expected_cost_of_the_call_not_the_larger_price():
+    """Ranked by max(input, output) price, 'cheapest' chose $4/$4 per Mtok over $0.1/$5, which
+    costs less than half as much for a call of equal input and output and far less for an
+    input-heavy one. The reason names the call's estimated tokens and each model's cost."""
+    from studio.engine.choose import choose_model, expected_tokens
+    from studio.spec.model import ModelSpec
+    from studio.spec.pipeline import CapabilityChoice, Node
+
+    def spec(mid, **prices):
+        return ModelSpec(id=mid, name=mid, provider="local", api="local", model=mid, capabilities=["x"],
+                         latency_ms=100, prices=prices)
+    pa = spec("t/pa", input_per_token=0.1e-6, output_per_token=5e-6)
+    pb = spec("t/pb", input_per_token=4e-6, output_per_token=4e-6)
+    fee = spec("t/pc-fee", input_per_token=0, output_per_token=0, per_call=0.001)
+    cheapest = CapabilityChoice(capability="x", strategy="cheapest")
+    chosen, why, rest = choose_model(cheapest, [pb, pa], {}, lambda s: True)
+    assert chosen.id == "t/pa" and [s.id for s in rest] == ["t/pb"], why
+    assert ("(prices for a call of ~500 in / 500 out tokens, the default estimate): t/pa quality not measured, "
+            "~$0.00255 a call ($0.1 / $5 per Mtok)") in why and "next: t/pb quality not measured, ~$0.004 a call" in why
+    # a per-call fee counts with the tokens: cheaper than both for a long call, dearer for a short one
+    chosen, why, _ = choose_model(cheapest, [pb, pa, fee], {}, lambda s: True, tokens=(20_000, 500))
+    assert chosen.id == "t/pc-fee" and "~20,000 in / 500 out tokens, as estimated for this call" in why, why
+    assert choose_model(cheapest, [pb, pa, fee], {}, lambda s: True, tokens=(100, 50))[0].id == "t/pa"
+    # the estimate: about four characters a token of the templates and inputs; max_tokens out
+    node = Node(id="c", kind="capability", choose=cheapest, prompt="Summarise: {{ text }}", params={"max_tokens": 64})
+    assert expected_tokens(node, {"text": "x" * 4000}) == (1005, 64)
+    assert expected_tokens(node.model_copy(update={"params": {}}), {"text": "hi"})[1] == 500
 
 
 def test_measured_latency_is_of_the_calls_that_answered(iom_home):
