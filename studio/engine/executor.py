@@ -22,7 +22,7 @@ from typing import Any, Awaitable, Callable, Iterator, Protocol
 from studio.breaker import CircuitBreaker
 from studio.engine import translate
 from studio.engine.cache import cache_key, deterministic, hit_record, model_version
-from studio.engine.choose import allowed, choose_model
+from studio.engine.choose import allowed, choose_model, expected_tokens
 from studio.engine.events import EventBus, Handler
 from studio.engine.graph import Graph
 from studio.engine.kept_outputs import KeptOutputs, read_nodes
@@ -830,14 +830,14 @@ class _Run:
     def _has_key(self, spec: ModelSpec) -> bool:
         return not spec.key_ref or self.key_is_set.get(spec.key_ref, False)
 
-    def _candidates(self, node: Node, nr: NodeRun) -> tuple[list[ModelSpec], str]:
+    def _candidates(self, node: Node, nr: NodeRun, inputs: dict[str, Any]) -> tuple[list[ModelSpec], str]:
         fallbacks = [self.specs[m] for m in node.policy.fallback if m in self.specs]
         if node.kind == "capability":
             fallbacks = [s for s in fallbacks if allowed(node.choose, s)]  # validation says so too
             health = self.engine.models.health_all()
             measured = self.engine.measured_quality(node.choose.capability)
             chosen, why, others = choose_model(node.choose, list(self.specs.values()), health, self._has_key, measured,
-                                               self.call_stats)
+                                               self.call_stats, tokens=expected_tokens(node, inputs))
             return [chosen, *(fallbacks or others[:2])], f"chosen by policy: {why}"
         return [self.specs[node.model], *fallbacks], "the node's model"
 
@@ -845,7 +845,7 @@ class _Run:
         if node.kind == "capability" and self.call_stats is None:
             # recent latency and error rate per model, read off the event loop (and kept a while)
             self.call_stats = await self.engine.call_stats()
-        candidates, reason = self._candidates(node, nr)
+        candidates, reason = self._candidates(node, nr, inputs)
         primary = candidates[0]
         if self.options.dry_run:
             return self._plan_call(node, primary, inputs, nr)

@@ -335,3 +335,22 @@ async def test_a_bug_in_a_node_fails_the_run_on_record_and_leaves_no_unread_task
     (run,) = recorder.runs.values()
     assert run.status == "failed" and "RuntimeError: the caller broke" in run.error
     assert {n.status for n in run.nodes.values()} <= {"succeeded", "failed", "skipped"}
+
+
+async def test_cheapest_estimates_the_call_from_its_prompt_inputs_and_max_tokens(engine, registry, fake):
+    """A long text in and ten tokens out: the model with cheap input costs a tenth of the other,
+    though at the default 500 / 500 estimate it would be the dearer one."""
+    openai_model(registry, fake, "t/even", "/even/v1/chat/completions", capabilities=["summarize"],
+                 prices={"inputPerToken": 1e-6, "outputPerToken": 1e-6})
+    openai_model(registry, fake, "t/cheap-in", "/cheapin/v1/chat/completions", capabilities=["summarize"],
+                 prices={"inputPerToken": 1e-7, "outputPerToken": 3e-6})
+    fake.reply("/even/v1/chat/completions", Reply(json=chat_reply("even")))
+    fake.reply("/cheapin/v1/chat/completions", Reply(json=chat_reply("cheap in")))
+    p = pipeline([TEXT_IN, {"id": "c", "kind": "capability", "choose": {"capability": "summarize", "strategy": "cheapest"},
+                            "prompt": "{{ text }}", "params": {"max_tokens": 10}}, OUT],
+                 [("e1", "in", "c"), ("e2", "c", "out", "text", "text")])
+    record = await engine.run(p, {"text": "word " * 4000})
+    node = record.nodes["c"]
+    assert node.model_id == "t/cheap-in" and "as estimated for this call" in node.reason, node.reason
+    short = await engine.run(p, {"text": "q"}, RunOptions(use_cache=False))
+    assert short.nodes["c"].model_id == "t/even"  # a word in, ten out: the dearer output makes the other cheaper
