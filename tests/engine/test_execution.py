@@ -211,11 +211,12 @@ async def test_cheapest_picks_the_lower_cost_of_the_call_and_the_record_says_the
     p = pipeline([TEXT_IN, {"id": "c", "kind": "capability", "choose": {"capability": "summarize", "strategy": "cheapest"},
                             "prompt": "{{ text }}"}, OUT],
                  [("e1", "in", "c"), ("e2", "c", "out", "text", "text")])
-    record = await engine.run(p, {"text": "q"})
+    record = await engine.run(p, {"text": "word " * 400})  # ~500 tokens in, 500 out (no max_tokens)
     node = record.nodes["c"]
     assert node.model_id == "t/pa", node.reason
-    assert "out tokens" in node.reason and "t/pa quality not measured, ~$0.00255 a call ($0.1 / $5 per Mtok)" in node.reason
-    assert "next: t/pb quality not measured, ~$0.004 a call ($4 / $4 per Mtok)" in node.reason
+    assert "~502 in / 500 out tokens, as estimated for this call" in node.reason, node.reason
+    assert "t/pa quality not measured, ~$0.00255 a call ($0.1 / $5 per Mtok)" in node.reason
+    assert "next: t/pb quality not measured, ~$0.00401 a call ($4 / $4 per Mtok)" in node.reason
 
 
 async def test_a_missing_key_fails_before_any_call(engine, registry, fake):
