@@ -2,7 +2,13 @@
 
 Version 0 is the untagged early shape (no "format"/"version"): node positions inline in each
 node, `connections` with `from`/`to`, model nodes as `{"type": "model", "modelId": …}`.
-Each migration takes the dict of version N and returns the dict of version N+1.
+Each migration takes the dict of version N and returns the dict of version N+1, and refuses
+a field it cannot carry rather than drop it.
+
+An untagged document is not taken for version 0 by the missing tags alone: the JSON Schema
+gives "format" and "version" defaults, so a file written to it (or by hand) may leave them
+out. Its shape decides: the prototype's own keys mean version 0, anything else is read as
+the current version.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from studio.spec.pipeline import CURRENT_VERSION, FORMAT_TAG, Pipeline
 
 def _v0_to_v1(doc: dict[str, Any]) -> dict[str, Any]:
     """The prototype's version-0 layout: `nodes` with `type`/`modelId`/`position`, and
-    `connections` (or `edges`) with `from`/`to`. Each part of the wrong type is one sentence."""
+    `connections` (or `edges`) with `from`/`to`. Each part of the wrong type is one sentence,
+    and so is any field the prototype did not have (it would be lost)."""
+    _refuse_dropped("the pipeline", doc, _V0_TOP)
     positions: dict[str, Any] = {}
     nodes = []
     raw_nodes = _list_of_objects(doc, "nodes")
@@ -35,10 +43,12 @@ def _v0_to_v1(doc: dict[str, Any]) -> dict[str, Any]:
         for key in ("label", "prompt", "params", "template", "model"):
             if key in raw:
                 node[key] = raw.pop(key)
+        _refuse_dropped(f"node {node['id']!r}", raw, ())
         nodes.append(node)
     edges = []
     key = "connections" if "connections" in doc else "edges"
     for i, conn in enumerate(_list_of_objects(doc, key)):
+        _refuse_dropped(f"connection {i + 1}", conn, _V0_CONNECTION)
         edges.append({
             "id": str(conn.get("id", f"e{i + 1}")),
             "source": str(conn.get("from", conn.get("source"))),
@@ -58,6 +68,36 @@ def _v0_to_v1(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_V0_TOP = ("format", "version", "id", "name", "description", "nodes", "connections", "edges")
+_V0_CONNECTION = ("id", "from", "to", "source", "target")
+# What only the prototype wrote: its node and connection keys, and the `connections` list
+_V0_NODE_MARKS = ("type", "modelId", "position")
+_V0_EDGE_MARKS = ("from", "to")
+
+
+def _refuse_dropped(what: str, part: dict[str, Any], known: tuple[str, ...]) -> None:
+    """A version-0 migration carries only the prototype's fields: any other would be lost."""
+    extra = sorted(str(k) for k in part if k not in known)
+    if extra:
+        raise UserError(
+            f"{what} has {extra[0]!r}{f' (and {len(extra) - 1} more)' if len(extra) > 1 else ''}, which the old "
+            f"version-0 format this untagged file is read as cannot hold; add \"format\": \"{FORMAT_TAG}\" and "
+            f"\"version\": {CURRENT_VERSION} at its top if it is in the current format, and import again."
+        )
+
+
+def _is_v0_shape(doc: dict[str, Any]) -> bool:
+    """Whether an untagged document is in the prototype's own shape: `connections`, or a node
+    or edge with a key only the prototype wrote. `nodes`/`edges` of the wrong type decide
+    nothing here; the reader of either version says what is wrong with them."""
+    if "connections" in doc:
+        return True
+    nodes, edges = doc.get("nodes"), doc.get("edges")
+    if isinstance(nodes, list) and any(isinstance(n, dict) and any(k in n for k in _V0_NODE_MARKS) for n in nodes):
+        return True
+    return isinstance(edges, list) and any(isinstance(e, dict) and any(k in e for k in _V0_EDGE_MARKS) for e in edges)
+
+
 def _list_of_objects(doc: dict[str, Any], key: str) -> list[dict]:
     value = doc.get(key)
     if value is None:
@@ -71,8 +111,9 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _v0_to_v
 
 
 def detect_version(doc: dict[str, Any]) -> int:
+    """The tagged version; an untagged document's comes from its shape (`_is_v0_shape`)."""
     if "format" not in doc and "version" not in doc:
-        return 0
+        return 0 if _is_v0_shape(doc) else CURRENT_VERSION
     if doc.get("format") != FORMAT_TAG:
         raise UserError(
             f"this is not an IoM pipeline (format is {doc.get('format')!r}, expected {FORMAT_TAG!r})."

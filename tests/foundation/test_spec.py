@@ -84,6 +84,56 @@ def test_version_zero_pipeline_migrates_and_layout_moves_to_ui():
     assert "position" not in json.dumps(p.model_dump(exclude={"ui"}))
 
 
+def _current_shape_doc() -> dict:
+    """A pipeline in the current shape that uses the fields the version-0 migration lacks."""
+    return {
+        "id": "untagged", "name": "Untagged", "tags": ["t"],
+        "gateway": {"input": "last_user"},
+        "nodes": [
+            {"id": "in", "kind": "input", "inputSchema": {"type": "object"}},
+            {"id": "a", "kind": "model", "model": "fake/a", "prompt": "{{ text }}", "system": "Be terse",
+             "policy": {"retries": 0, "onError": "default", "default": {"text": "DEFAULT"}}},
+            {"id": "r", "kind": "router", "routes": [{"port": "yes", "when": "text == 'x'"}]},
+            {"id": "out", "kind": "output"},
+        ],
+        "edges": [
+            {"id": "e1", "source": "in", "target": "a"},
+            {"id": "e2", "source": "a", "sourcePort": "text", "target": "r", "targetPort": "text",
+             "template": "{{ value }}"},
+            {"id": "e3", "source": "r", "sourcePort": "yes", "target": "out"},
+        ],
+    }
+
+
+def test_untagged_pipeline_in_the_current_shape_is_read_as_current_and_keeps_every_field():
+    """The committed schema lets "format" and "version" be left out (they have defaults): such a
+    file is the current version, not the prototype's version 0 (whose migration dropped most of it)."""
+    import jsonschema
+
+    doc = _current_shape_doc()
+    jsonschema.validate(doc, json.loads(SCHEMA_PATH.read_text("utf-8")))
+    assert "format" not in json.loads(SCHEMA_PATH.read_text("utf-8"))["required"]
+    p = load_pipeline(doc)
+    tagged = load_pipeline({"format": "iom.pipeline", "version": 1, **doc})
+    assert p == tagged
+    assert p.node("a").system == "Be terse" and p.node("a").policy.on_error == "default"
+    assert p.edges[1].source_port == "text" and p.edges[1].template == "{{ value }}"
+    assert p.gateway is not None and p.tags == ["t"] and p.node("r").routes
+
+
+def test_version_zero_migration_refuses_a_field_it_would_drop():
+    v0 = {"name": "Old", "connections": [{"from": "a", "to": "b"}],
+          "nodes": [{"id": "a", "type": "input"},
+                    {"id": "b", "type": "model", "modelId": "m/x", "system": "Be terse"}]}
+    with pytest.raises(UserError, match=r"^node 'b' has 'system', which the old version-0 format .* cannot hold; "
+                                        r'add "format": "iom.pipeline" and "version": 1'):
+        load_pipeline(v0)
+    with pytest.raises(UserError, match=r"^connection 1 has 'mapping'"):
+        load_pipeline({**v0, "nodes": v0["nodes"][:1], "connections": [{"from": "a", "to": "b", "mapping": "/x"}]})
+    with pytest.raises(UserError, match=r"^the pipeline has 'tags'"):
+        load_pipeline({**v0, "nodes": v0["nodes"][:1], "tags": ["x"]})
+
+
 def test_future_version_and_foreign_format_are_refused_in_one_sentence():
     with pytest.raises(UserError, match="version 7, newer than this studio reads .* update IoM Studio"):
         load_pipeline({"format": "iom.pipeline", "version": 7, "id": "p", "name": "P"})
