@@ -21,6 +21,7 @@ from studio.secrets import KeyStore
 if TYPE_CHECKING:
     from studio.engine import Engine
     from studio.providers.hub import ProviderHub
+    from studio.spec.pipeline import Pipeline
 
 _UNBUILT = object()  # not None: a test may set `providers = None` (a build without the hub)
 
@@ -85,6 +86,18 @@ class Studio:
         if the hub was never built."""
         if self._providers is not _UNBUILT:
             await self._providers.aclose()
+
+    def share_pipeline(self, pipeline: Pipeline) -> dict:
+        """The pipeline as it is written for others (`iom pipelines export`/`show`, the canvas's
+        download), refused in one sentence if it holds a secret. Every key the studio stores or
+        a model names is read first, so its value is known to the redaction even in a process
+        that has made no call (the CLI's)."""
+        from studio.registry.pipelines import export_pipeline
+
+        names = set(self.keys.names()) | {m.key_ref for m in self.models.all() if m.key_ref}
+        for name in sorted(names):
+            self.keys.get(name)  # remembered by the redaction as it is read
+        return export_pipeline(pipeline, undone="Nothing was written.")
 
     def reset_to_samples(self, *, purge: bool = False) -> SeedReport:
         return seed(self.home, self.models, self.pipelines, purge=purge)

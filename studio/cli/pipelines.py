@@ -7,7 +7,6 @@ import sys
 from studio.atomic import dumps_stable
 from studio.cli.models import conflict_options, print_backups, print_restored
 from studio.cli.common import load_pipeline_ref, print_json, print_table, studio, write_output
-from studio.registry import export_pipeline
 
 
 def register(sub) -> None:
@@ -67,7 +66,8 @@ def _list(args) -> int:
 
 
 def _show(args) -> int:
-    print(dumps_stable(export_pipeline(studio().pipelines.get(args.id))), end="")
+    s = studio()
+    print(dumps_stable(s.share_pipeline(s.pipelines.get(args.id))), end="")
     return 0
 
 
@@ -125,7 +125,8 @@ def _restore(args) -> int:
 
 
 def _export(args) -> int:
-    doc = export_pipeline(studio().pipelines.get(args.id))
+    s = studio()
+    doc = s.share_pipeline(s.pipelines.get(args.id))
     write_output(dumps_stable(doc), args.output)
     return 0
 

@@ -100,8 +100,9 @@ class PipelineRegistry:
             raise UserError(f"{path}: {e}") from None
 
 
-def export_pipeline(pipeline: Pipeline) -> dict:
-    """The export form: the JSON the runner and the gateway read. Never holds a secret."""
+def export_pipeline(pipeline: Pipeline, *, undone: str = "Nothing was saved.") -> dict:
+    """The export form: the JSON the runner and the gateway read. Never holds a secret: one
+    the redaction would mask is refused in a sentence ending with `undone`."""
     doc = pipeline.model_dump(mode="json", by_alias=True, exclude_none=True)
-    refuse_secrets(doc, f"pipeline {pipeline.id}")
+    refuse_secrets(doc, f"pipeline {pipeline.id}", undone=undone)
     return doc

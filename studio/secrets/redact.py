@@ -13,13 +13,20 @@ MASK = "••••"
 # Shapes of well-known key formats, masked even when the value was never registered: each a
 # literal prefix and what follows it. A text with none of the prefixes skips the regex.
 _SHAPES = (("sk-ant-", "[A-Za-z0-9_-]{8,}"), ("sk-", "[A-Za-z0-9_-]{16,}"), ("AIza", "[0-9A-Za-z_-]{20,}"),
-           ("hf_", "[A-Za-z0-9]{16,}"))
+           ("hf_", "[A-Za-z0-9]{16,}"), ("gsk_", "[A-Za-z0-9]{20,}"),  # Groq
+           ("ghp_", "[A-Za-z0-9]{20,}"), ("gho_", "[A-Za-z0-9]{20,}"), ("ghs_", "[A-Za-z0-9]{20,}"),
+           ("github_pat_", "[A-Za-z0-9_]{20,}"), ("glpat-", "[A-Za-z0-9_-]{20,}"),  # GitHub, GitLab
+           ("AKIA", "[0-9A-Z]{16}"), ("xoxb-", "[A-Za-z0-9-]{10,}"), ("xoxp-", "[A-Za-z0-9-]{10,}"),  # AWS, Slack
+           ("xoxa-", "[A-Za-z0-9-]{10,}"), ("xoxs-", "[A-Za-z0-9-]{10,}"))
 _KEY_PREFIXES = tuple(prefix for prefix, _ in _SHAPES)
 _KEY_SHAPES = re.compile("(" + "|".join(re.escape(prefix) + rest for prefix, rest in _SHAPES) + ")")
 _AUTH_WORD = "bearer"  # any case: a text without it skips the regex below
 _AUTH_HEADER = re.compile(rf"(?i)({_AUTH_WORD}\s+)([A-Za-z0-9._~+/=-]{{8,}})")
 # the same in JSON text, where a tab or a line break after the word is written \t, \n, \r
 _AUTH_HEADER_IN_JSON = re.compile(rf"(?i)({_AUTH_WORD}(?:\s|\\[tnr])+)([A-Za-z0-9._~+/=-]{{8,}})")
+# The password of a URL's user part (https://user:pass@host); a text without "://" skips it.
+# The mask itself is not a password, so a masked text is clean.
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:)([^\s/?#@•]+)@")
 
 
 def has_key_shape(text: str) -> bool:
@@ -60,6 +67,8 @@ class Redactor:
                 break
         if _AUTH_WORD in text.lower():
             text = _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
+        if "://" in text:
+            text = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + "@", text)
         return text
 
     def holds_known(self, serialized: str) -> bool:
@@ -73,7 +82,7 @@ class Redactor:
         if self.holds_known(serialized):
             return False
         return not (_KEY_SHAPES.search(serialized) or _AUTH_HEADER_IN_JSON.search(serialized)
-                    or _SECRET_FIELD.search(serialized))
+                    or _URL_PASSWORD.search(serialized) or _SECRET_FIELD.search(serialized))
 
     def data(self, data: Any) -> Any:
         """Redact strings anywhere inside JSON-like data (dicts, lists)."""
@@ -86,13 +95,20 @@ class Redactor:
         return data
 
 
-SECRET_FIELDS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key", "apikey", "api_key"})
+SECRET_FIELDS = frozenset({"authorization", "proxy-authorization", "x-api-key", "x-goog-api-key", "api-key", "apikey",
+                           "api_key", "password", "passwd", "secret", "client_secret", "access_token",
+                           "refresh_token", "auth_token", "x-auth-token", "private_key"})
+# not a bare "token": a logprob's {"token": "Hello", "logprob": …} is a word of the answer
 # a secret-named field as JSON text writes it: "name": (any case)
 _SECRET_FIELD = re.compile("(?i)\"(" + "|".join(re.escape(f) for f in sorted(SECRET_FIELDS)) + ")\"\\s*:")
 
 
-def _is_secret_header(name: Any) -> bool:
+def is_secret_field(name: Any) -> bool:
+    """Whether a field (a header, a param) is named like a secret (any case): its value is masked whole."""
     return isinstance(name, str) and name.lower() in SECRET_FIELDS
+
+
+_is_secret_header = is_secret_field
 
 
 def names_a_secret(mapping: dict) -> bool:

@@ -38,6 +38,23 @@ def test_export_then_import_gives_an_identical_pipeline(screen: Screen):
     assert export_pipeline(registry().get("content-enhancement")) == original
 
 
+def test_the_canvas_download_refuses_a_pipeline_holding_a_secret(screen: Screen):
+    """A hand-edited file with a key in a secret-named param opens, but its download is
+    refused in one sentence naming the node and field; no file, masked or not, is written."""
+    screen.open("/pipelines")  # the samples are seeded as the studio starts
+    doc = export_pipeline(registry().get("content-enhancement"))
+    doc["id"] = "leaky"
+    node = next(n for n in doc["nodes"] if n["kind"] == "model")
+    node["params"] = {**node.get("params", {}), "api_key": "abcd1234efgh5678ijkl"}
+    registry()._folder.path_for("leaky").write_text(json.dumps(doc))  # written by hand, not through the studio
+    screen.open("/pipelines/leaky")
+    wait_nodes(screen, 5)
+    screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=export]").click()
+    screen.should_contain(f"Not exported: pipeline leaky holds what looks like an API key in node '{node['id']}', "
+                          "field 'params.api_key'")
+    assert not (screen_plugin.DOWNLOAD_DIR / "leaky.json").exists()
+
+
 def test_new_duplicate_rename_delete(screen: Screen):
     screen.open("/pipelines")
     screen.click("New pipeline")

@@ -144,3 +144,32 @@ def test_cli_stores_a_key_from_stdin_and_never_prints_it(secret_service, iom_hom
     assert secret_service.get_password("iom-studio", "CLI_TEST_KEY") is None
     for path in iom_home.rglob("*"):
         assert not path.is_file() or b"cli-secret-value-9" not in path.read_bytes()
+
+
+def test_cli_export_refuses_a_pipeline_holding_a_stored_keys_value(secret_service, iom_home, tmp_path):
+    """Each command is its own process: the export has read no key when it starts, yet the
+    value `iom keys set` stored must not leave in the file (the run record masks it)."""
+    import json
+
+    env = dict(os.environ, IOM_HOME=str(iom_home))
+    env.pop("PYTHON_KEYRING_BACKEND", None)
+    run = lambda *a, **kw: subprocess.run([sys.executable, "-m", "studio", *a], env=env, capture_output=True, text=True, **kw)
+    value = "myKeyValue-9f8e7d6c5b4a"
+    assert run("keys", "set", "EXPORT_TEST_KEY", input=value + "\n").returncode == 0
+    try:
+        f = tmp_path / "sec.json"
+        f.write_text(json.dumps({"format": "iom.pipeline", "version": 1, "id": "sec-keyring", "name": "Sec",
+                                 "nodes": [{"id": "a", "kind": "model", "model": "fake/a",
+                                            "prompt": f"key {value} {{{{ text }}}}"}]}))
+        assert run("pipelines", "import", str(f)).returncode == 0  # this process never read the key
+        out = tmp_path / "out.json"
+        for args in (("export", "sec-keyring", "-o", str(out)), ("export", "sec-keyring"), ("show", "sec-keyring")):
+            r = run("pipelines", *args)
+            assert r.returncode == 1, r.stdout
+            assert r.stderr.strip() == (
+                "error: pipeline sec-keyring holds what looks like an API key in node 'a', field 'prompt'; store the "
+                "key with 'iom keys set NAME' (or in Settings) and refer to it by name (keyRef, or {{key}} in a "
+                "header) instead. Nothing was written.")
+            assert value not in r.stdout and not out.exists()
+    finally:
+        run("keys", "delete", "EXPORT_TEST_KEY")

@@ -323,3 +323,75 @@ def test_a_model_edit_over_a_changed_file_is_refused_and_creating_an_id_twice_is
     studio.models.save(spec.model_copy(update={"name": "Mine"}), create=False, keep_replaced=True)
     assert json.loads(studio.models.backups.list(spec.id)[0].read_text())["description"] == "from the command line"
 
+
+
+def _pipeline_with(node_fields: dict, edge_fields: dict | None = None):
+    from studio.spec.migrations import load_pipeline
+
+    return load_pipeline({
+        "format": "iom.pipeline", "version": 1, "id": "leaky", "name": "Leaky",
+        "nodes": [{"id": "in", "kind": "input"}, {"id": "b", "kind": "model", "model": "fake/a", **node_fields}],
+        "edges": [{"id": "e1", "source": "in", "target": "b", **(edge_fields or {})}],
+    })
+
+
+@pytest.mark.parametrize("fields, where", [
+    ({"params": {"api_key": "abcd1234efgh5678ijkl"}}, "node 'b', field 'params.api_key'"),
+    ({"params": {"headers": {"Authorization": "Token abcd1234efgh"}}}, "node 'b', field 'params.headers.Authorization'"),
+    ({"params": {"extra_headers": {"X-Api-Key": "abcd1234efgh"}}}, "node 'b', field 'params.extra_headers.X-Api-Key'"),
+    ({"policy": {"onError": "default", "default": {"password": "hunter2hunter2"}}},
+     "node 'b', field 'policy.default.password'"),
+    ({"params": {"base_url": "https://admin:hunter2pass@example.com/v1"}}, "node 'b', field 'params.base_url'"),
+    ({"prompt": "use ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8 {{ text }}"}, "node 'b', field 'prompt'"),
+    ({"system": "aws AKIA" + "ABCDEFGHIJKLMNOP"}, "node 'b', field 'system'"),
+    ({"prompt": "gsk_" + "abcdefghijklmnopqrstuvwx1234"}, "node 'b', field 'prompt'"),
+    ({"prompt": "github_pat_" + "11ABCDEFG0123456789_abcdefghij"}, "node 'b', field 'prompt'"),
+    ({"prompt": "xoxb-" + "1234567890-abcdefghij"}, "node 'b', field 'prompt'"),
+    ({"prompt": "glpat-" + "abcdefghij0123456789"}, "node 'b', field 'prompt'"),
+])
+def test_a_secret_anywhere_in_a_pipeline_is_refused_naming_the_node_and_field(fields, where):
+    """What the audit trail's redaction masks never leaves in an export, and no masked copy is
+    written instead: secret-named fields, URL passwords and the well-known token shapes."""
+    from studio.registry.pipelines import export_pipeline
+    from studio.secrets import redact_data
+
+    pipeline = _pipeline_with(fields)
+    assert redact_data(pipeline.model_dump(mode="json", by_alias=True)) != pipeline.model_dump(mode="json", by_alias=True)
+    with pytest.raises(UserError, match=f"^pipeline leaky holds what looks like an API key in {where}; .*Nothing was "
+                                        "written.$"):
+        export_pipeline(pipeline, undone="Nothing was written.")
+
+
+def test_a_secret_in_an_edge_template_is_refused_and_what_only_names_a_key_passes(studio):
+    from studio.registry.pipelines import export_pipeline
+
+    with pytest.raises(UserError, match="in edge 'e1', field 'template'"):
+        export_pipeline(_pipeline_with({}, {"template": "sk-" + "abcdefghijklmnop1234 {{ value }}"}))
+    # a field *about* a password (an input's schema) and a placeholder are not secrets
+    ok = _pipeline_with({"inputSchema": {"type": "object", "properties": {"password": {"type": "string"}}},
+                         "params": {"headers": {"Authorization": "Bearer {{key}}"}, "api_key": ""}})
+    studio.pipelines.save(ok)
+    for p in studio.pipelines.all():  # the samples too
+        export_pipeline(p)
+
+
+def test_the_value_of_a_stored_key_is_refused_by_an_export_from_a_process_that_never_read_it(studio, monkeypatch):
+    """`iom pipelines export` runs in a process that made no call: the stored keys (and those a
+    model names from the environment) are read first, so their values are known."""
+    import keyring
+
+    from studio.secrets.store import SERVICE
+
+    keyring.set_password(SERVICE, "FAKE_API_KEY", "myKeyValue-9f8e7d6c5b4a")  # as another process stored it
+    studio.keys._save_names(["FAKE_API_KEY"])
+    monkeypatch.setenv("ACME_ENV_API_KEY", "envValue-1a2b3c4d5e6f")
+    studio.models.save(ModelSpec(id="acme/env", name="Env", provider="http", api="http",
+                                 endpoint="http://127.0.0.1:1/x", key_ref="ACME_ENV_API_KEY"))
+    values = {"sec-keyring": "myKeyValue-9f8e7d6c5b4a", "sec-env": "envValue-1a2b3c4d5e6f"}
+    for ident, value in values.items():
+        pipeline = _pipeline_with({"prompt": f"key {value} {{{{ text }}}}"}).model_copy(update={"id": ident})
+        studio.pipelines.save(pipeline)  # this process has not read the keys: the save cannot know them
+    for ident in values:
+        with pytest.raises(UserError, match=f"^pipeline {ident} holds what looks like an API key in node 'b', field "
+                                            "'prompt'.*Nothing was written.$"):
+            studio.share_pipeline(studio.pipelines.get(ident))

@@ -11,7 +11,7 @@ from nicegui import ui
 from pydantic import ValidationError
 
 from studio.core import Studio
-from studio.errors import ChangedElsewhere
+from studio.errors import ChangedElsewhere, UserError
 from studio.formats import nodes_and_edges
 from studio.registry.files import ANY_VERSION
 from studio.spec.migrations import describe_validation_error
@@ -245,9 +245,14 @@ class PipelineEditor:
                 ui.button("Leave it unsaved", on_click=d.close).props("flat")
         d.open()
 
-    def export(self) -> None:
+    async def export(self) -> None:
         p = self.session.pipeline
-        ui.download.content(pipeline_json(p).encode(), f"{p.id}.json", "application/json")
+        try:  # reads the stored keys (the keyring) to know their values: off the event loop
+            doc = await io_bound(self.studio.share_pipeline, p)
+        except UserError as e:  # a secret in a node or a header: said, nothing downloaded
+            ui.notify(f"Not exported: {e}", type="negative", multi_line=True)
+            return
+        ui.download.content(pipeline_json(doc).encode(), f"{p.id}.json", "application/json")
         ui.notify(f"Exported {p.id}.json to your downloads.", type="positive")
 
     # --- side panel ------------------------------------------------------------------------

@@ -309,9 +309,9 @@ def palette(models: list[ModelSpec], health: dict[str, HealthStatus],
     return items
 
 
-def pipeline_json(pipeline: Pipeline) -> str:
-    from studio.registry.pipelines import export_pipeline
-    return json.dumps(export_pipeline(pipeline), indent=2, sort_keys=True) + "\n"
+def pipeline_json(doc: dict) -> str:
+    """An exported pipeline (`Studio.share_pipeline`) as the downloaded file's text."""
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
 __all__ = ["EditSession", "palette", "pipeline_json"]
