@@ -78,11 +78,12 @@ def validate_against(pipeline: Pipeline, registered: list[ModelSpec],
         if any(n.kind == "model" and n.model not in specs for n in (src, dst)):
             continue  # an unknown model's ports are unknown: its node already carries the problem
         _check_edge(e, src, dst, out_ports[src.id], in_ports[dst.id], add)
+        _check_edge_template(e, src, out_ports[src.id], add)
     for node_id in graph.cycle_nodes():
         add(node_id, "is part of a cycle; pipelines run as acyclic graphs, so remove one edge of the loop")
 
     for n in pipeline.nodes:
-        if n.kind in ("model", "capability") and n.id in graph.incoming:
+        if n.kind in ("model", "capability", "router") and n.id in graph.incoming:
             _check_required_inputs(nodes, out_ports, n, specs, graph, add)
         if n.kind == "output" and not graph.incoming.get(n.id):  # a run would succeed and show nothing
             add(n.id, "is an output with nothing connected to it; connect the node whose result you want to it, "
@@ -178,24 +179,57 @@ def _check_required_inputs(nodes, out_ports, n, specs, graph, add) -> None:
             provided.add("text")
     if open_ended:
         return
-    needed: set[str] = set()
-    if n.prompt:
-        needed = set(template_variables(n.prompt)) - _optional_variables(n.prompt)
+    # the system template and router conditions are rendered from the same inputs as the prompt
+    needed = _needed(n.system) | set().union(*(_needed(r.when, expression=True) for r in n.routes))
+    if n.kind == "router":
+        pass  # it has no prompt: its conditions are what it needs
+    elif n.prompt:
+        needed |= _needed(n.prompt)
     elif spec is not None and spec.model_type not in ("llm", "vision"):
-        needed = set((spec.input_schema or {}).get("required") or []) - set(n.params)
-    elif spec is not None:
-        if not provided & {"messages", "prompt", "text"}:
-            add(n.id, "gets no prompt: give it a prompt template or connect a text, prompt or messages field")
-        return
+        needed |= set((spec.input_schema or {}).get("required") or []) - set(n.params)
+    elif spec is not None and not provided & {"messages", "prompt", "text"}:
+        add(n.id, "gets no prompt: give it a prompt template or connect a text, prompt or messages field")
     for name in sorted(needed - provided):
         add(n.id, f"needs input {name!r}, which no edge provides; connect one")
 
 
+def _check_edge_template(e, src, outs, add) -> None:
+    """An edge template sees the value it carries as `value`, and that value's fields: a name
+    that is neither renders empty (or fails the run after the nodes before it were paid for).
+    Checked only where the fields are known before the run."""
+    if not e.template or e.mapping:
+        return
+    if e.source_port == "out":
+        fields = sorted(name for name in outs if name != "out")
+        if src.kind not in ("input", "model") or not fields:
+            return  # a transform's, merge's or router's object: its fields are known only at run time
+    else:
+        port = outs.get(e.source_port)
+        if port is None or port.type in (None, "object"):
+            return
+        fields = []
+    for name in sorted(_needed(e.template) - {"value", *fields}):
+        has = f"the fields {', '.join(map(repr, fields))} and 'value'" if fields else "only 'value'"
+        add(e.id, f"its template needs {name!r}, which the value from {src.id!r} does not have (it has {has}); "
+                  "use one of those")
+
+
+def _needed(template: str | None, *, expression: bool = False) -> set[str]:
+    """The variables a template (or a condition) cannot do without: its free variables less the
+    sandbox's globals and those it copes without (`_optional_variables`)."""
+    if not template:
+        return set()
+    source = "{{ " + template + " }}" if expression else template
+    return set(template_variables(source)) - set(templates.environment().globals) - _optional_variables(source)
+
+
 def _optional_variables(template: str) -> set[str]:
-    """Variables used as `x or …` / `x | default(…)` / `if x`: a template that copes without them."""
+    """Variables used as `x or …` / `x | default(…)` / `if x` / `x is defined`: a template that
+    copes without them."""
     import re
 
     found = set(re.findall(r"\{\{\s*(\w+)\s+or\b", template))
     found |= set(re.findall(r"\{\{\s*(\w+)\s*\|\s*default", template))
     found |= set(re.findall(r"\{%\s*if\s+(\w+)", template))
+    found |= set(re.findall(r"\b(\w+)\s+is\s+(?:not\s+)?defined\b", template))
     return found

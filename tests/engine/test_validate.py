@@ -172,3 +172,32 @@ async def test_a_pipeline_run_where_its_models_are_missing_names_every_one(engin
     with pytest.raises(PipelineInvalid) as caught:
         await engine.run(p, {"text": "x"})
     assert all(f"'fake/{n}'" in str(caught.value) for n in "abc") and "more" not in str(caught.value), caught.value
+
+
+def test_unknown_variables_in_system_edge_templates_and_conditions_are_caught_like_the_prompts(registry, fake):
+    """Only `prompt` was checked: a typo in `system` ran with no system prompt at all, and one in
+    an edge template or a router condition failed the run after the paid calls before it."""
+    openai_model(registry, fake, "t/m", "/v1/chat/completions", capabilities=["chat"])
+    doc = {"format": "iom.pipeline", "version": 1, "id": "typos", "name": "Typos", "nodes": [
+        {"id": "in", "kind": "input", "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}},
+        {"id": "a", "kind": "model", "model": "t/m", "prompt": "{{ text }}", "system": "{{ sysvar }}"},
+        {"id": "r", "kind": "router", "routes": [{"port": "big", "when": "undefined_var > 3"},
+                                                 {"port": "ok", "when": "text == 'x' or tone is defined"}]},
+        {"id": "b", "kind": "model", "model": "t/m", "prompt": "{{ text }}"},
+        {"id": "out", "kind": "output"}],
+        "edges": [
+            {"id": "e1", "source": "in", "target": "a"}, {"id": "e2", "source": "in", "target": "r"},
+            {"id": "e3", "source": "a", "target": "b", "template": "{{ nosuch.deeper }}", "targetPort": "text"},
+            {"id": "e4", "source": "a", "sourcePort": "text", "target": "out", "template": "{{ value }}!"},
+            {"id": "e5", "source": "r", "sourcePort": "big", "target": "out", "template": "{{ anything }}"}]}
+    problems = where(validate_pipeline(load_pipeline(doc), registry))
+    assert problems["a"] == ["needs input 'sysvar', which no edge provides; connect one"]
+    assert problems["r"] == ["needs input 'undefined_var', which no edge provides; connect one"]
+    assert len(problems["e3"]) == 1 and problems["e3"][0].startswith(
+        "its template needs 'nosuch', which the value from 'a' does not have (it has the fields ")
+    assert set(problems) == {"a", "r", "e3"}  # 'value', `is defined` and a router's open object pass
+    fixed = {**doc, "edges": [dict(e, template="{{ text }}") if e["id"] == "e3" else e for e in doc["edges"]]}
+    fixed["nodes"] = [dict(n, system="{{ text }}") if n["id"] == "a" else
+                      dict(n, routes=[{"port": "big", "when": "text | length > 3"}]) if n["id"] == "r" else n
+                      for n in doc["nodes"]]
+    assert validate_pipeline(load_pipeline(fixed), registry) == []
