@@ -334,7 +334,7 @@ def _add_columns(db: sqlite3.Connection) -> None:
 
 # What every text the redaction masks holds, lower-cased: a key shape's prefix, "bearer", a
 # secret-named field. A text with none of them is checked for remembered keys alone.
-_TELL_TALES = tuple({prefix.lower() for prefix in _KEY_PREFIXES} | {_AUTH_WORD} | SECRET_FIELDS)
+_TELL_TALES = tuple({prefix.lower() for prefix in _KEY_PREFIXES} | {_AUTH_WORD, "://"} | SECRET_FIELDS)  # "://": a URL's password
 
 
 def _masked(text: str) -> bool:

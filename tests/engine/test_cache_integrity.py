@@ -162,3 +162,13 @@ async def test_a_cache_folder_that_is_a_file_is_a_miss_said_once(engine, registr
     warned = [r.getMessage() for r in caplog.records if r.name == "studio.engine.output_cache"]
     assert warned == [f"output cache: {iom_home / 'cache'} is a file, not a folder, so no output is cached; "
                       "move it away or delete it"], warned
+
+
+def test_an_answer_with_a_password_in_a_url_is_not_cached(tmp_path):
+    """The redaction masks a URL's password (https://user:pass@host); the cache's quick test
+    looked only for key prefixes, bearer and secret-named fields, and kept such an answer."""
+    from studio.engine.output_cache import OutputCache
+
+    cache = OutputCache(tmp_path / "cache" / "outputs.sqlite3")
+    cache.put("k", {"output": {"text": "connect to postgres://admin:hunter2pass@db.example.com/app"}}, model="m")
+    assert cache.get("k") is None
