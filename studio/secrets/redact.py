@@ -19,6 +19,20 @@ _SHAPES = (("sk-ant-", "[A-Za-z0-9_-]{8,}"), ("sk-", "[A-Za-z0-9_-]{16,}"), ("AI
            ("AKIA", "[0-9A-Z]{16}"), ("xoxb-", "[A-Za-z0-9-]{10,}"), ("xoxp-", "[A-Za-z0-9-]{10,}"),  # AWS, Slack
            ("xoxa-", "[A-Za-z0-9-]{10,}"), ("xoxs-", "[A-Za-z0-9-]{10,}"))
 _KEY_PREFIXES = tuple(prefix for prefix, _ in _SHAPES)
+
+
+def _gated(prefixes: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The prefixes under a gate each, a substring every one of them holds ('_', '-', or the
+    prefix itself): a text without the gate skips them. Fifteen `in` tests a text cost the audit
+    trail 0.4 µs more than the four prefixes before them; most texts hold neither '_' nor '-'."""
+    groups: dict[str, list[str]] = {}
+    for prefix in prefixes:
+        gate = "_" if "_" in prefix else "-" if "-" in prefix else prefix
+        groups.setdefault(gate, []).append(prefix)
+    return tuple((gate, tuple(group)) for gate, group in groups.items())
+
+
+_GATED_PREFIXES = _gated(_KEY_PREFIXES)
 _KEY_SHAPES = re.compile("(" + "|".join(re.escape(prefix) + rest for prefix, rest in _SHAPES) + ")")
 _AUTH_WORD = "bearer"  # any case: a text without it skips the regex below
 _AUTH_HEADER = re.compile(rf"(?i)({_AUTH_WORD}\s+)([A-Za-z0-9._~+/=-]{{8,}})")
@@ -27,6 +41,16 @@ _AUTH_HEADER_IN_JSON = re.compile(rf"(?i)({_AUTH_WORD}(?:\s|\\[tnr])+)([A-Za-z0-
 # The password of a URL's user part (https://user:pass@host); a text without "://" skips it.
 # The mask itself is not a password, so a masked text is clean.
 _URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:)([^\s/?#@•]+)@")
+
+
+def _has_a_prefix(text: str) -> bool:
+    """Loops, not any(…): a generator costs more than the tests."""
+    for gate, prefixes in _GATED_PREFIXES:
+        if gate in text:
+            for prefix in prefixes:
+                if prefix in text:
+                    return True
+    return False
 
 
 def has_key_shape(text: str) -> bool:
@@ -61,10 +85,8 @@ class Redactor:
                 text = text.replace(value, MASK)
         # Substring tests first: most texts hold no key shape and no bearer token, and `in`
         # scans far faster than the regexes would to find nothing.
-        for prefix in _KEY_PREFIXES:  # a loop, not any(…): a generator costs more than the tests
-            if prefix in text:
-                text = _KEY_SHAPES.sub(MASK, text)
-                break
+        if _has_a_prefix(text):
+            text = _KEY_SHAPES.sub(MASK, text)
         if _AUTH_WORD in text.lower():
             text = _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
         if "://" in text:
