@@ -52,6 +52,22 @@ def test_detection_is_deterministic_even_on_ambiguous_text():
     assert len(seen) > 1
 
 
+@pytest.mark.parametrize("text", ["Nice.", "Too expensive.", "Terrible.", "Not bad.", "I love it",
+                                  "Not very good.", "Smells very bad."])
+def test_a_few_words_are_undetermined_not_a_confident_guess(text):
+    # langdetect alone: "Nice." Romanian 1.0, "Too expensive." Portuguese 1.0, "Not bad." Somali.
+    assert detector.run({"text": text}, {}) == {"label": "und", "scores": {}, "language": "Undetermined",
+                                                "confidence": 0.0}
+
+
+@pytest.mark.parametrize("text,code", [("Would buy again.", "en"), ("Das ist gut.", "de"),
+                                       ("Très bon produit.", "fr"), ("Sehr gutes Produkt, danke.", "de"),
+                                       ("Prodotto ottimo, spedizione velocissima.", "it"),
+                                       ("我很喜欢这个产品", "zh-cn")])
+def test_short_texts_with_a_sure_answer_keep_their_language(text, code):
+    assert detector.run({"text": text}, {})["label"] == code
+
+
 def test_text_without_letters_is_undetermined():
     out = detector.run({"text": "12345 !!! 678"}, {})
     assert out == {"label": "und", "scores": {}, "language": "Undetermined", "confidence": 0.0}
@@ -90,6 +106,7 @@ def test_non_english_sentiment_is_flagged_unreliable_with_the_reason():
 def test_sentiment_of_too_short_text_says_its_language_was_not_checked():
     out = sentiment.run({"text": "Great!"}, {})
     assert out["label"] == "positive" and out["language"] == "und" and "Too short" in out["note"]
+    assert out["reliable"] is False  # scored as English, but nobody checked that it is
 
 
 def test_sentiment_trusts_a_given_language():
@@ -326,6 +343,6 @@ def test_short_texts_get_no_language_warning_and_longer_foreign_ones_do():
     model = VaderSentiment()
     for short in ("I love it", "ok", "Me encanta", "Great stay!"):
         out = model.run({"text": short}, {})
-        assert out["reliable"] is True and "looks" not in (out.get("note") or ""), (short, out)
+        assert out["language"] == "und" and "looks" not in (out.get("note") or ""), (short, out)
     out = model.run({"text": "Das Hotel war schrecklich und das Frühstück kalt."}, {})
     assert out["reliable"] is False and "German" in out["note"]

@@ -155,6 +155,13 @@ def test_review_triage_wiring_produces_a_report():
     assert (english["language"], english["sentiment"], english["sentimentReliable"]) == ("English", "negative", True)
 
 
+@pytest.mark.parametrize("text", ["Nice.", "Too expensive.", "Not bad.", "I love it"])
+def test_review_triage_does_not_name_a_language_or_claim_reliability_for_a_few_words(text):
+    # langdetect called "Nice." Romanian at 1.0, and the report said sentimentReliable: yes.
+    report = _walk("review-triage", {"text": text})["out"]
+    assert (report["language"], report["sentimentReliable"]) == ("Undetermined", False)
+
+
 def test_text_insights_wiring_renders_the_markdown_report():
     out = _walk("text-insights", {"text": T.EN_ARTICLE})["out"]
     report = out["report"]

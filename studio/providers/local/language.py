@@ -9,6 +9,7 @@ from typing import Any
 
 from studio.providers.local.base import Lazy, LocalModel, require_text
 from studio.providers.local.languages import UNDETERMINED, name_of
+from studio.providers.local.textsplit import words
 
 SEED = 0
 
@@ -56,16 +57,28 @@ def confident_code(text: str) -> str:
     return found[0][0]
 
 
+# langdetect answers a word or two with full confidence and no sense ("Nice." is Romanian at
+# 1.0, "Too expensive." Portuguese at 1.0): under MIN_WORDS it is not believed at all, and
+# under SHORT_WORDS only when SURE_ENOUGH ("Not very good." is Afrikaans at 0.86). Han and
+# kana characters count as words (textsplit.words), so short Chinese or Japanese still counts.
+MIN_WORDS = 3
+SHORT_WORDS = 5
+
+
 class LanguageDetector(LocalModel):
     name = "langdetect"
     description = (
         "Detects the language of a text among 55 (langdetect, Google's n-gram profiles). "
-        "Reliable from a sentence or two; a few words can be misread. 'und' when the text "
-        "has no letters."
+        "Reliable from a sentence or two; 'und' (undetermined, confidence 0) when the text has "
+        "no letters or is too short to tell: under 3 words, or under 5 without a sure answer."
     )
 
     def run(self, input: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-        found = detect(require_text(input))
+        text = require_text(input)
+        found = detect(text)
+        count = len(words(text)) if found else 0
+        if count < SHORT_WORDS and found and (count < MIN_WORDS or found[0][1] < SURE_ENOUGH):
+            found = []  # a guess from a few letters, not a finding
         if not found:
             return {"label": UNDETERMINED, "scores": {}, "language": name_of(UNDETERMINED), "confidence": 0.0}
         code, prob = found[0]

@@ -4,7 +4,9 @@ people, plus rules for negation, intensifiers ("very"), "but", capitals and "!!!
 VADER knows English only. On other languages it scores the few words that happen to look
 English, and some of those mean something else: German "war" (was) counts as negative. So
 the text's language is checked first; outside English the result carries
-`reliable: false` and a note saying so, instead of a confident-looking wrong answer.
+`reliable: false` and a note saying so, instead of a confident-looking wrong answer. A text
+too short to tell is scored as English but not called reliable either: a report that says
+"reliable" beside an unknown language claims what nobody checked.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class VaderSentiment(LocalModel):
         "Positive / negative / neutral sentiment with VADER, a rule-based English lexicon "
         "tuned for reviews and social media. English only: on other languages it scores the "
         "few look-alike words (German 'war' = was, rated negative), so non-English text is "
-        "detected and flagged reliable=false."
+        "detected and flagged reliable=false (as is text too short to tell)."
     )
 
     def run(self, input: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -67,11 +69,12 @@ class VaderSentiment(LocalModel):
             },
             "compound": compound,
             "language": language,
-            "reliable": language in ("en", UNDETERMINED),
+            "reliable": language == "en",
             "lexiconHits": hits,
         }
         if language == UNDETERMINED:
-            out["note"] = "Too short to tell the language for sure; VADER assumed English."
+            out["note"] = ("Too short to tell the language for sure; VADER assumed English, so "
+                           "this label holds only if the text is English.")
         elif language != "en":
             out["note"] = (
                 f"The text looks {name_of(language)}; VADER only knows English, so this "
