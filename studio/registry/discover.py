@@ -155,16 +155,23 @@ def spec_for(base: str, entry: dict, spec_id: str | None = None) -> ModelSpec:
     return ModelSpec.model_validate(spec.model_dump())
 
 
-def discover_ollama(url: str | None, registered_ids: set[str], timeout_s: float = 3.0) -> list[Found]:
+# Where the person gives another address: the CLI's flag, unless a page says its own field.
+CLI_ADDRESS = "with --url or OLLAMA_HOST"
+
+
+def discover_ollama(url: str | None, registered_ids: set[str], timeout_s: float = 3.0,
+                    address_hint: str = CLI_ADDRESS) -> list[Found]:
     """The models `scan_ollama` found, without the sentences about entries it left out."""
-    return scan_ollama(url, registered_ids, timeout_s).found
+    return scan_ollama(url, registered_ids, timeout_s, address_hint).found
 
 
-def scan_ollama(url: str | None, registered_ids: set[str], timeout_s: float = 3.0) -> Discovery:
-    """Ask the server for its installed models; one sentence when nothing answers. An entry
-    that cannot become a model is left out with one sentence, never a crash of the rest."""
+def scan_ollama(url: str | None, registered_ids: set[str], timeout_s: float = 3.0,
+                address_hint: str = CLI_ADDRESS) -> Discovery:
+    """Ask the server for its installed models; one sentence when nothing answers (saying
+    `address_hint` for where to give another address). An entry that cannot become a model is
+    left out with one sentence, never a crash of the rest."""
     base = ollama_base(url)
-    models = _listing(base, timeout_s)
+    models = _listing(base, timeout_s, address_hint)
     result = Discovery()
     usable = []
     for m in models:
@@ -188,7 +195,7 @@ def scan_ollama(url: str | None, registered_ids: set[str], timeout_s: float = 3.
     return result
 
 
-def _listing(base: str, timeout_s: float) -> list:
+def _listing(base: str, timeout_s: float, address_hint: str = CLI_ADDRESS) -> list:
     """The `models` list of `GET /api/tags`, or one sentence saying why there is none."""
     try:
         r = httpx.get(f"{base}/api/tags", timeout=timeout_s)
@@ -196,7 +203,7 @@ def _listing(base: str, timeout_s: float) -> list:
         raise UserError(f"{base} is not a usable address ({e}); give one like http://127.0.0.1:11434.") from None
     except httpx.HTTPError:
         raise UserError(f"no Ollama server answers at {base}; start it ('ollama serve') or give its address "
-                        "with --url or OLLAMA_HOST.") from None
+                        f"{address_hint}.") from None
     try:
         doc = r.json() if r.status_code == 200 else None
     except ValueError:

@@ -141,7 +141,8 @@ async def dry_run_sample(studio, pipeline: Pipeline, answer: ui.column) -> None:
             ui.label(f"Not planned: {e}").classes("text-sm text-negative")
         return
     with answer:
-        await show_plan(studio, plan, cost_testid=f"dry-cost-{pipeline.id}")
+        await show_plan(studio, plan, cost_testid=f"dry-cost-{pipeline.id}",
+                        input_hint="the requests show a placeholder for it; Open on canvas to give one")
 
 
 def register() -> None:

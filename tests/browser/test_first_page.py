@@ -35,10 +35,20 @@ def test_a_keyed_sample_dry_runs_with_the_key_masked_and_leads_to_settings(scree
     wire = by_testid(screen, "wire-draft").text
     assert "POST https://api.openai.com/v1/chat/completions" in wire
     assert "authorization: Bearer <OPENAI_API_KEY>" in wire and '"model": "gpt-4o-mini"' in wire
+    # Pygments marks what its http lexer cannot parse as .err, drawn as a red box round each line
+    assert not by_testid(screen, "wire-draft").find_elements("css selector", ".err")
     link = by_testid(screen, "set-key-content-enhancement")
     assert "OPENAI_API_KEY" in link.text
     link.click()
     screen.wait_for(lambda: screen.selenium.current_url.endswith("/settings"))
+
+
+def test_a_dry_run_without_an_example_input_says_what_to_do_on_this_page(screen: Screen, memory_keyring):
+    screen.open("/")
+    by_testid(screen, "dry-run-data-processing-chain").click()
+    answer = lambda: by_testid(screen, "answer-data-processing-chain").text  # noqa: E731
+    screen.wait_for(lambda: "required input 'data'" in answer())
+    assert "--input" not in answer() and "Open on canvas to give one" in answer()  # a page, not the CLI
 
 
 def test_the_registry_is_one_click_away(screen: Screen):

@@ -39,5 +39,7 @@ async def test_no_server_is_one_sentence(user: User, monkeypatch):
     await user.open("/registry")
     by_testid(user, "discover").click()
     await wait_until(lambda: element(user, "discover-status").text.startswith("no Ollama server"), "the refusal")
-    assert element(user, "discover-status").text.startswith(f"no Ollama server answers at {url}")
+    said = element(user, "discover-status").text
+    assert said.startswith(f"no Ollama server answers at {url}")
+    assert "--url" not in said and "Ollama server field" in said  # this page's field, not the CLI's flag
     await settle()
