@@ -18,7 +18,8 @@ from nicegui import ui
 from studio.errors import UserError
 from studio.secrets import redact_data
 from studio.spec.calls import CallRequest
-from studio.spec.chat import expand_shorthand
+from studio.spec.chat import CHAT_TYPES, expand_shorthand
+from studio.spec.chat import example_input as canonical_example
 from studio.spec.model import ModelSpec
 from studio.ui import services
 from studio.ui.app import get_studio
@@ -197,11 +198,12 @@ async def console_page(model: str | None = None) -> None:
             param_values[k] = spec.default_params.get(k)
         raw["params"] = ""
         params_box.set_visibility(True)
+        prefill = form_values_of(fields, first_example(spec))
         with form_box:
             if not fields:
                 ui.label("This schema has no fields to fill in; use the Raw JSON tab.").classes("text-sm opacity-70")
             for f in fields:
-                form_values[f.name] = f.default
+                form_values[f.name] = f.default if f.default is not None else prefill.get(f.name)
                 label = f.name + (" *" if f.required else "")
                 if f.kind == "enum":
                     el = ui.select(f.options or [], label=label)
@@ -220,7 +222,7 @@ async def console_page(model: str | None = None) -> None:
                 el.bind_value(form_values, f.name).classes("w-full").props(f"dense outlined data-testid=field-{f.name}")
                 if f.description:
                     el.tooltip(f.description)
-        raw["input"] = json_text(example_input(spec))
+        raw["input"] = json_text({**example_input(spec), **first_example(spec)})
 
     def example_input(spec: ModelSpec) -> dict:
         names = {f.name for f in fields}
@@ -412,3 +414,18 @@ async def console_page(model: str | None = None) -> None:
             ui.timer(0, start, once=True)
 
     ui.keyboard(on_key=on_key, ignore=[])
+
+
+def first_example(spec: ModelSpec) -> dict:
+    """What the form starts with, as the canvas's Run tab does: each property's first schema
+    example, else the type's example from the error sentences ({"text": "I loved it"} for a
+    classifier), so a first Run answers instead of refusing an empty form. A chat prompt is
+    left for the person to write."""
+    props = (spec.input_schema or {}).get("properties") or {}
+    doc = {} if spec.model_type in CHAT_TYPES else dict(canonical_example(spec.model_type))
+    doc = {k: v for k, v in doc.items() if k in props}  # only what this schema takes
+    for name, prop in props.items():
+        examples = prop.get("examples") if isinstance(prop, dict) else None
+        if isinstance(examples, list) and examples:
+            doc[name] = examples[0]
+    return doc

@@ -86,6 +86,22 @@ async def test_the_form_and_the_raw_json_show_one_input(user: User):
     assert element(user, "field-text").value == "Warm welcome"
 
 
+@pytest.mark.parametrize("model", ["local/sentiment-vader", "local/keywords-yake", "openai/text-embedding-3-small"])
+async def test_the_form_starts_with_an_input_that_fits(user: User, model):
+    """The form started empty, so a first Run was refused: "'text' is a required property"."""
+    await user.open(f"/console?model={model}")
+    from studio.ui.app import get_studio
+
+    spec = get_studio().models.get(model)
+    field = "input" if spec.model_type == "embedding" else "text"
+    assert element(user, f"field-{field}").value  # the example, as the canvas's Run tab fills it
+    assert json.loads(element(user, "raw-input").value)[field] == element(user, f"field-{field}").value
+    if spec.provider == "local":
+        by_testid(user, "run").click()
+        await wait_until(lambda: all_by_testid(user, "console-result"), "the first call's answer")
+        assert element(user, "call-error").text == ""
+
+
 async def test_picking_another_model_clears_the_last_answer(user: User):
     await user.open("/console?model=local/text-stats")
     set_value(user, "field-text", "One sentence. Two sentences.")
