@@ -79,15 +79,17 @@ def _analytics(args) -> int:
         rate += f" of {sm['calls'] - sm['cache_hits']} calls made"
     print(f"since {args.since}: {sm['calls']} calls, {sm['errors']} errors ({rate}), "
           f"cost {money(sm['cost_usd'], sm['unpriced_calls'])}, p95 latency {_ms(sm['p95_latency_ms'])}, "
-          f"cache hits {sm['cache_hits']} (saved ${sm['saved_usd']:,.4f}), fallbacks {sm['fallbacks']}")
+          f"cache hits {sm['cache_hits']} (saved {money(sm['saved_usd'])}), fallbacks {sm['fallbacks']}")
+    # Two counts per model, told apart: latency is of the calls that reached a model (a cache
+    # hit's lookup is not the model's speed); cost is of every call, cache hits included.
     if data["latency"]:
         print()
         print_table([[r["model_id"], str(r["calls"]), _ms(r["p50_ms"]), _ms(r["p95_ms"]), _ms(r["p99_ms"]),
-                      _ms(r["ttft_p50_ms"])] for r in data["latency"]], ["model", "calls", "p50", "p95", "p99", "ttft p50"])
+                      _ms(r["ttft_p50_ms"])] for r in data["latency"]], ["model", "calls made", "p50", "p95", "p99", "ttft p50"])
     if data["cost_by_model"]:
         print()
         print_table([[str(r["key"]), str(r["calls"]), money(r["cost_usd"], r["unpriced_calls"])]
-                     for r in data["cost_by_model"]], ["model", "calls", "cost"])
+                     for r in data["cost_by_model"]], ["model", "all calls", "cost"])
     if data["errors"]:
         print()
         print_table([[r["error_class"], str(r["errors"]), f"{r['rate']:.1%}"] for r in data["errors"]],

@@ -6,7 +6,7 @@ import json
 
 from studio.analytics import AnalyticsStore
 from studio.cli import main
-from studio.spec.records import NodeRun, RunRecord
+from studio.spec.records import CallRecord, NodeRun, RunRecord
 from tests.analytics.data import load_known
 
 
@@ -24,9 +24,22 @@ def test_analytics_summary_text_and_json(iom_home, capsys):
     out = capsys.readouterr().out
     # one of the seven calls was a cache hit: the rate and the p95 are of the six made
     assert "7 calls, 2 errors (33.3% of 6 calls made), cost $0.3000 + 3 unpriced, p95 latency 375 ms" in out
+    # the latency table counts the calls made, the cost table all of them: told apart by name
+    headers = [line.split() for line in out.splitlines() if line.upper().startswith("MODEL")]
+    assert [h[1:3] for h in headers] == [["CALLS", "MADE"], ["ALL", "CALLS"]], headers
     assert main(["analytics", "--since", "all", "--json", "--model", "m/b"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["summary"]["calls"] == 3 and data["summary"]["unpriced_calls"] == 2
+
+
+def test_analytics_money_reads_as_everywhere_else(iom_home, capsys):
+    store = AnalyticsStore(iom_home)
+    store.record_call(CallRecord(id="c1", model_id="local/text-stats", provider="local", cost_usd=0.0))
+    store.close()
+    assert main(["analytics", "--since", "all"]) == 0
+    out = capsys.readouterr().out
+    # "cost $0 … (saved $0.0000)": one sentence, two ways of writing money
+    assert "cost $0," in out and "(saved $0)" in out, out
 
 
 def test_analytics_bad_span_is_one_line(iom_home, capsys):
