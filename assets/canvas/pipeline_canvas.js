@@ -25,7 +25,7 @@ export default {
             @click="paletteClosed = false">&#9776; Palette</button>
     <div v-else class="iom-palette" data-testid="palette">
       <div class="iom-palette-head">
-        <input class="iom-palette-search" v-model="search" placeholder="Search models or capabilities" />
+        <input class="iom-palette-search" v-model="search" placeholder="Model or capability" title="Search models or capabilities" />
         <button class="iom-palette-close" data-testid="palette-close" title="Hide the palette" @click="paletteClosed = true">&laquo;</button>
       </div>
       <div class="iom-palette-list">

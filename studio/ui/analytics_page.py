@@ -20,7 +20,7 @@ from studio.analytics.run_view import critical_path, flow_order
 from studio import formats as fmt
 from studio.ui.shell import frame
 from studio.ui.threads import io_bound
-from studio.ui.widgets import confirm, notify_error, transient_dialog
+from studio.ui.widgets import confirm, notify_error, says_when_empty, transient_dialog
 
 RANGES = {"1h": "Last hour", "24h": "24 hours", "7d": "7 days", "30d": "30 days", "all": "All time"}
 
@@ -179,20 +179,26 @@ async def analytics_page() -> None:
         with ui.row().classes("w-full gap-4 items-start"):
             with ui.column().classes("flex-1"):
                 ui.label("Top pipelines").classes("text-lg")
-                top_table = ui.table(columns=_columns(["pipeline_id", "calls", "errors", "cost"],
-                                                      {"pipeline_id": "pipeline"}), rows=[]).classes("w-full")
+                top_table = says_when_empty(ui.table(columns=_columns(["pipeline_id", "calls", "errors", "cost"],
+                                                                      {"pipeline_id": "pipeline"}), rows=[]).classes("w-full"),
+                                            "No pipeline ran in this range.")
             with ui.column().classes("flex-1"):
                 ui.label("Fallbacks").classes("text-lg")
-                fallback_table = ui.table(columns=_columns(["from_model", "to_model", "count"]), rows=[]).classes("w-full")
+                fallback_table = says_when_empty(
+                    ui.table(columns=_columns(["from_model", "to_model", "count"]), rows=[]).classes("w-full")
+                    .props("data-testid=fallbacks"),
+                    "No fallbacks in this range: every call was answered by the model it was sent to.")
         ui.label("Recent calls").classes("text-lg")
         recent_table = ui.table(columns=_columns(["time", "model_id", "pipeline_id", "status", "latency", "tokens", "cost"],
                                                  {"model_id": "model", "pipeline_id": "pipeline", "tokens": "tokens in → out"}),
                                 rows=[], row_key="id", pagination=10).classes("w-full").props("dense wrap-cells data-testid=recent-calls")
+        says_when_empty(recent_table, "No calls in this range.")
         recent_capped = ui.label("").classes("text-xs opacity-70").props("data-testid=recent-capped")
         ui.label("Run history (click a run for its nodes)").classes("text-lg")
         runs_table = ui.table(columns=_columns(["id", "pipeline_id", "status", "started", "wall", "cost", "node_count"],
                                                {"pipeline_id": "pipeline", "node_count": "nodes"}),
                               rows=[], row_key="id", pagination=10).classes("w-full cursor-pointer").props("dense wrap-cells")
+        says_when_empty(runs_table, "No pipeline runs in this range.")
         runs_capped = ui.label("").classes("text-xs opacity-70").props("data-testid=runs-capped")
         runs_table.on("rowClick", lambda e: show_run(e.args[1]["id"]))
         shown: dict = {}  # the settings as the form showed them: only what the person changed is saved

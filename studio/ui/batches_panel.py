@@ -19,7 +19,7 @@ from studio.eval.experiments import experiments_by_batch, kept_note
 from studio.formats import dollars, money_total
 from studio.ui.pages import BATCH_CSV_PATH
 from studio.ui.threads import io_bound
-from studio.ui.widgets import confirm, transient_dialog
+from studio.ui.widgets import confirm, says_when_empty, transient_dialog
 
 LOOK_EVERY_S = 2.0
 ROWS_SHOWN = 500  # a dialog of 100,000 rows would be a page of megabytes: the CSV holds them all
@@ -80,6 +80,7 @@ async def batches_panel(studio) -> None:
              "batch counts up here; click one for its rows, or to let a stopped one go on.").classes("text-grey-7")
     table = ui.table(columns=COLUMNS, rows=[], row_key="id", pagination=10).classes(
         "w-full cursor-pointer").props("dense flat wrap-cells data-testid=eval-batches")
+    says_when_empty(table, "No batches yet: running an experiment above starts one.")
 
     dialogs = ui.element()  # the confirmation lives here, not in the batch's dialog that a delete closes
 

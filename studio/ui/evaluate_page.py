@@ -22,7 +22,7 @@ from studio.ui.batches_panel import batches_panel
 from studio.ui.datasets_panel import datasets_panel
 from studio.ui.shell import frame
 from studio.ui.threads import io_bound
-from studio.ui.widgets import confirm, dollars
+from studio.ui.widgets import confirm, dollars, says_when_empty
 
 DEFAULT_VARIANTS = "review-triage\nlocal/sentiment-vader#sentiment=label"
 # like with like: the second variant is a sentiment model alone (scored on language too, its ISO
@@ -137,14 +137,16 @@ async def evaluate_page() -> None:
     with frame("Evaluate"):
         ui.label("Evaluate").classes("text-h5")
         ui.label("Run variants over one dataset, score them, and compare quality against cost.").classes("text-grey-7")
+        # The syntax goes in each field's hint, which wraps: in the label it was cut to "…[#CO…" at
+        # 1280 px, and it is the only statement of it on the page.
         with ui.row().classes("w-full items-start gap-4"):
-            data = ui.select(options, value=next(iter(options)), label="Dataset").classes("w-72").props(
+            data = ui.select(options, value=next(iter(options)), label="Dataset").classes("w-96").props(
                 "data-testid=eval-dataset")
             limit = ui.number("Rows (limit)", value=20, min=1, precision=0).classes("w-32").props("data-testid=eval-limit")
-            variants = ui.textarea("Variants, one a line: TARGET[@NODE=MODEL or NODE=POLICY][#COLUMN=FIELD]",
-                                   value=DEFAULT_VARIANTS).classes("w-96").props("data-testid=eval-variants")
-            scorers = ui.textarea("Scorers, one a line: COLUMN:KIND[:ARG]", value=DEFAULT_SCORERS).classes(
-                "w-72").props("data-testid=eval-scorers")
+            variants = ui.textarea("Variants, one a line", value=DEFAULT_VARIANTS).classes("w-96").props(
+                'data-testid=eval-variants hint="TARGET[@NODE=MODEL or NODE=POLICY][#COLUMN=FIELD]"')
+            scorers = ui.textarea("Scorers, one a line", value=DEFAULT_SCORERS).classes("w-72").props(
+                'data-testid=eval-scorers hint="COLUMN:KIND[:ARG]"')
 
         async def imported(dataset_id: str) -> None:
             data.set_options(await io_bound(dataset_options, studio.home), value=dataset_id)
@@ -167,9 +169,9 @@ async def evaluate_page() -> None:
                 "Cheaper, but a row a cached output answered leaves that call's cost and latency out: "
                 "off, every variant calls its models and is measured as it would run")
             progress_label = ui.label("").props("data-testid=eval-progress")
-        with ui.row().classes("items-center gap-2"):
+        with ui.row().classes("w-full items-center gap-2 no-wrap"):
             earlier = ui.select(earlier_options(await io_bound(list_experiments, studio.home)),
-                                label="Or open an earlier experiment").classes("w-[36rem]").props(
+                                label="Or open an earlier experiment").classes("grow").props(
                 "clearable data-testid=eval-earlier")
             delete = ui.button(icon="delete", color="negative").props(
                 "flat round data-testid=eval-delete").tooltip("Delete the experiment chosen here")
@@ -365,6 +367,8 @@ async def evaluate_page() -> None:
                                 row_key="row", pagination=10).classes("w-full").props(
                                 "dense flat data-testid=eval-diff")
                             table.add_slot("body-cell", ELLIPSIS_CELL)
+                            says_when_empty(table, "No row differs: the two variants gave the same answer on "
+                                                   "every row.")
                     a.on_value_change(refresh_diff)
                     b.on_value_change(refresh_diff)
                     await refresh_diff()

@@ -57,6 +57,18 @@ def health_badge(state: str) -> ui.badge:
     return ui.badge(state.replace("_", " "), color=HEALTH_COLORS.get(state, "grey")).props("outline")
 
 
+# Quasar's empty table: a warning icon and "No data available". The pages say what is missing
+# in a sentence instead, as their empty charts do; Vue interpolation keeps it text.
+_NO_DATA = '<div class="w-full text-sm text-grey-7" data-testid="no-data">{{ props.message }}</div>'
+
+
+def says_when_empty(table: ui.table, sentence: str) -> ui.table:
+    """The sentence an empty `table` shows, without Quasar's warning icon."""
+    table.props["no-data-label"] = sentence
+    table.add_slot("no-data", _NO_DATA)
+    return table
+
+
 def json_text(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False)
 

@@ -94,6 +94,24 @@ def test_run_drill_down_shows_nodes_and_why_rerun_is_unavailable(studio_screen):
     studio_screen.should_contain("The pipeline p1 is no longer in the registry")
 
 
+def test_the_run_timeline_shows_node_names_whole(studio_screen):
+    """Review triage's drill-down read "entiment" and "eywords": the names ran off the left."""
+    _seed()
+    now = datetime.now(timezone.utc) - timedelta(minutes=4)
+    names = ["in", "sentiment", "keywords", "summarize-reviews"]
+    get_studio().analytics.record_run(RunRecord(
+        id="run-2", pipeline_id="p2", status="succeeded", started=now, wall_ms=30,
+        nodes={n: NodeRun(node_id=n, status="succeeded", started=now + timedelta(milliseconds=i),
+                          ended=now + timedelta(milliseconds=i + 10)) for i, n in enumerate(names)}))
+    get_studio().analytics.flush()
+    open_run(studio_screen, "run-2")
+    studio_screen.should_contain("Which node ran when? (critical path highlighted)")
+    chart = studio_screen.selenium.find_element(By.CSS_SELECTOR, "[data-testid=run-timeline] .main-svg").rect
+    ticks = studio_screen.selenium.find_elements(By.CSS_SELECTOR, "[data-testid=run-timeline] .ytick text")
+    assert sorted(t.get_attribute("textContent") for t in ticks) == sorted(names)
+    assert all(t.rect["x"] >= chart["x"] for t in ticks), (chart, [(t.get_attribute("textContent"), t.rect) for t in ticks])
+
+
 def test_empty_analytics_page_renders(studio_screen):
     studio_screen.open("/analytics")
     notes = [t.get_attribute("textContent") for t in
@@ -102,6 +120,10 @@ def test_empty_analytics_page_renders(studio_screen):
     assert any(n.startswith("No successful") for n in notes)
     assert not studio_screen.selenium.find_elements(By.CSS_SELECTOR, ".analytics-chart .xtick")
     studio_screen.should_contain("all calls priced")
+    # an empty table says what would be in it, as the charts do, not Quasar's "⚠ No data available"
+    studio_screen.should_contain("No fallbacks in this range")
+    studio_screen.should_contain("No pipeline runs in this range.")
+    studio_screen.should_not_contain("No data available")
 
 
 def test_export_csv_download_and_settings_save(studio_screen, iom_home):

@@ -62,6 +62,21 @@ def test_palette_and_side_panel_fold_away_for_a_wider_canvas(screen: Screen):
     screen.wait_for(lambda: by_testid(screen, "side-column").is_displayed())
 
 
+def test_the_palette_search_placeholder_is_read_whole(screen: Screen):
+    # "Search models or capabilitie": the placeholder was wider than the box at 1280 px
+    screen.selenium.set_window_size(1280, 720)
+    screen.open("/pipelines/review-triage")
+    wait_nodes(screen, 7)
+    open_palette(screen)
+    need, room = screen.selenium.execute_script("""
+        const box = document.querySelector('.iom-palette-search'), st = getComputedStyle(box);
+        const ctx = document.createElement('canvas').getContext('2d');
+        ctx.font = st.font;
+        return [ctx.measureText(box.placeholder).width,
+                box.clientWidth - parseFloat(st.paddingLeft) - parseFloat(st.paddingRight)];""")
+    assert need <= room, f"the placeholder needs {need:.0f} px in {room:.0f} px"
+
+
 def test_an_empty_pipeline_opens_with_the_palette_out(screen: Screen):
     screen.selenium.set_window_size(1280, 720)
     make_pipeline(Pipeline(id="blank", name="Blank"))

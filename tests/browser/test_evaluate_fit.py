@@ -60,3 +60,32 @@ def test_the_comparison_fits_a_1280_px_window(screen, iom_home):
     cell = screen.selenium.find_elements(By.CSS_SELECTOR, "[data-testid=eval-diff] tbody td")[3]
     assert cell.get_attribute("title").startswith("{'sentiment': ") and cell.get_attribute("title").endswith("}")
     assert screen.selenium.execute_script("return arguments[0].scrollWidth > arguments[0].clientWidth", cell)
+
+
+# Text a field or a table cuts off with an ellipsis: wider than its box.
+# The data-testid may sit on the <textarea>: look from the whole field.
+CUT = """const f = arguments[0].closest('.q-field');
+         return [...f.querySelectorAll('.q-field__label, .q-field__native span, .q-field__messages div')]
+           .filter(e => e.textContent.trim() && e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)"""
+FIELD_TEXT = "return arguments[0].closest('.q-field').textContent"
+
+
+def test_the_forms_labels_and_choices_are_read_whole_at_1280x800(screen, iom_home):
+    """At 1280x800 the Variants label (the page's one statement of the syntax) read
+    "…[#CO…", the dataset "…labelled revi…", and the earlier experiment was cut."""
+    exp_id = _experiment()
+    screen.selenium.set_window_size(1280, 800)
+    _open(screen, exp_id)
+    for testid in ("eval-dataset", "eval-variants", "eval-scorers", "eval-earlier"):
+        assert not screen.selenium.execute_script(CUT, by_testid(screen, testid)), testid
+    assert "labelled reviews" in screen.selenium.execute_script(FIELD_TEXT, by_testid(screen, "eval-dataset"))
+    assert exp_id in screen.selenium.execute_script(FIELD_TEXT, by_testid(screen, "eval-earlier"))
+    variants = screen.selenium.execute_script(FIELD_TEXT, by_testid(screen, "eval-variants"))
+    assert "TARGET[@NODE=MODEL or NODE=POLICY][#COLUMN=FIELD]" in variants
+
+
+def test_a_fresh_batches_table_says_what_would_be_there(screen, iom_home):
+    screen.open("/evaluate")
+    batches = by_testid(screen, "eval-batches")
+    wait_until(lambda: "No batches yet: running an experiment above starts one." in batches.get_attribute("textContent"))
+    assert "No data available" not in batches.get_attribute("textContent")  # Quasar's, with a warning icon
