@@ -15,6 +15,9 @@ def test_first_start_lands_on_the_start_page_and_a_sample_runs_in_one_click(scre
     result = lambda: by_testid(screen, "result-text-insights").text  # noqa: E731
     screen.wait_for(lambda: "words" in result())
     assert "{" not in result()  # a readable table, not raw JSON
+    # the "short Markdown report" is rendered, not shown with its ## and ** markers
+    heading = by_testid(screen, "result-text-insights").find_element("css selector", "h2")
+    assert heading.text == "Text insights" and "**" not in result() and "## " not in result()
     from studio.registry.samples import sample_pipelines
     from studio.ui.home_page import example_inputs
 
