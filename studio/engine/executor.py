@@ -913,7 +913,6 @@ class _Run:
                 """(Not a coroutine itself: one frame fewer on the call's path.)"""
                 nonlocal attempts
                 attempts += 1
-                nr.model_id, nr.attempts = spec.id, attempts  # also when the node is stopped meanwhile
                 if spec is candidates[0] and primary_input is not None:
                     prepared = primary_input
                 else:  # a fallback's prompt, rendered within its own attempt's time, not what the first left
@@ -925,6 +924,9 @@ class _Run:
             try:
                 result = await self.engine.call_with_retries(spec, attempt, retries=policy.retries, failed=failed,
                                                              deadline=self._own_deadline(deadline, policy, remaining))
+            except asyncio.CancelledError:  # stopped (another node failed the run, Ctrl-C): the model it was calling
+                nr.model_id, nr.attempts = spec.id, attempts
+                raise
             except BreakerOpen:
                 if last_error is None or last_error.model_id == spec.id:  # (else an earlier model's error stays)
                     last_error = breaker_refused(spec.id, last_error)

@@ -101,10 +101,16 @@ class Redactor:
         """True when JSON text holds nothing `data()` would mask: no remembered value (raw or
         as JSON escapes it), no key shape, no bearer token, no secret-named field. A record
         is walked string by string only when this says no."""
-        if self.holds_known(serialized):
+        if self.holds_known(serialized) or _KEY_SHAPES.search(serialized):
             return False
-        return not (_KEY_SHAPES.search(serialized) or _AUTH_HEADER_IN_JSON.search(serialized)
-                    or _URL_PASSWORD.search(serialized) or _SECRET_FIELD.search(serialized))
+        # The slower regexes only where a substring says they may match, the field names on the
+        # lowered text: on a run's kept outputs (~15 KB) the four regexes took 800 µs, now ~125.
+        lowered = serialized.lower()
+        if _AUTH_WORD in lowered and _AUTH_HEADER_IN_JSON.search(serialized):
+            return False
+        if "://" in serialized and _URL_PASSWORD.search(serialized):
+            return False
+        return _SECRET_FIELD_LOWERED.search(lowered) is None
 
     def data(self, data: Any) -> Any:
         """Redact strings anywhere inside JSON-like data (dicts, lists)."""
@@ -121,8 +127,10 @@ SECRET_FIELDS = frozenset({"authorization", "proxy-authorization", "x-api-key", 
                            "api_key", "password", "passwd", "secret", "client_secret", "access_token",
                            "refresh_token", "auth_token", "x-auth-token", "private_key"})
 # not a bare "token": a logprob's {"token": "Hello", "logprob": …} is a word of the answer
-# a secret-named field as JSON text writes it: "name": (any case)
-_SECRET_FIELD = re.compile("(?i)\"(" + "|".join(re.escape(f) for f in sorted(SECRET_FIELDS)) + ")\"\\s*:")
+# a secret-named field as JSON text writes it ("name":), searched in the lowered text: a
+# case-sensitive search there is five times faster than (?i) on the text (60 against 310 µs on
+# a run's 15 KB of kept outputs)
+_SECRET_FIELD_LOWERED = re.compile("\"(" + "|".join(re.escape(f) for f in sorted(SECRET_FIELDS)) + ")\"\\s*:")
 
 
 def is_secret_field(name: Any) -> bool:
