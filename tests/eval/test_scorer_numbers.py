@@ -13,6 +13,7 @@ from studio.eval.scorers import ScorerSpec, UnscorableRow, bootstrap_ci, judge_r
 from studio.spec import load_pipeline
 from studio.ui.evaluate_page import judge_cost
 from tests.eval.test_experiments import iom
+from tests.eval.test_scorers import CAPITALS
 from tests.fakes.provider_server import FakeProvider, Reply
 from tests.ui.fake_chat import CHAT_PATH, save_loopback_model
 
@@ -146,8 +147,7 @@ def test_a_numeric_tolerance_is_named_in_full():
 async def test_a_judge_reply_without_a_grade_is_a_judge_failure_and_is_not_cached(iom_home, memory_keyring):
     def answer(req):
         return _chat("zzz, I cannot say" if "Milan" in req.json["messages"][-1]["content"] else "9")
-    rows = [{"index": 0, "status": "succeeded", "runId": "r0", "inputs": {}, "output": {"text": "Paris"}, "expected": {"answer": "Paris"}},
-            {"index": 1, "status": "succeeded", "runId": "r1", "inputs": {}, "output": {"text": "Milan"}, "expected": {"answer": "Rome"}}]
+    rows = CAPITALS
     with FakeProvider() as fake:
         fake.reply(CHAT_PATH, answer)
         s = Studio(iom_home)

@@ -31,6 +31,11 @@ def test_row_scores(spec, got, expected, score):
     assert score_value(spec, got, expected) == score
 
 
+# two answered rows for a judge: one right (Paris), one wrong (Milan for Rome)
+CAPITALS = [{"index": 0, "status": "succeeded", "runId": "r0", "inputs": {}, "output": {"text": "Paris"}, "expected": {"answer": "Paris"}},
+            {"index": 1, "status": "succeeded", "runId": "r1", "inputs": {}, "output": {"text": "Milan"}, "expected": {"answer": "Rome"}}]
+
+
 def test_similarity_is_graded():
     s = ScorerSpec("a", "similarity")
     assert score_value(s, "the cat sat on the mat", "The cat sat on the mat.") == 1.0
@@ -201,8 +206,7 @@ async def test_a_row_the_judge_cannot_grade_is_not_scored_and_a_judge_that_grade
         return Reply(json={"id": "j1", "object": "chat.completion", "model": "loop-1",
                            "choices": [{"index": 0, "message": {"role": "assistant", "content": "9"}, "finish_reason": "stop"}],
                            "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11}})
-    rows = [{"index": 0, "status": "succeeded", "runId": "r0", "inputs": {}, "output": {"text": "Paris"}, "expected": {"answer": "Paris"}},
-            {"index": 1, "status": "succeeded", "runId": "r1", "inputs": {}, "output": {"text": "Milan"}, "expected": {"answer": "Rome"}}]
+    rows = CAPITALS
     with FakeProvider() as fake:
         fake.reply(CHAT_PATH, answer)
         s = Studio(iom_home)
