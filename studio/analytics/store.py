@@ -49,6 +49,7 @@ GROW_AFTER = 20  # writes that fit before a chunk halved for memory is tried at 
 # limit, and its checkpoints take more as the database grows: a 100k-row batch peaked ~200 MB
 # higher than at 1k rows at 256 MB, ~50 MB higher at this (bench_batch.py --memory-curve). The
 # web app keeps the setting from the start: that cache is what keeps its dashboard quick.
+CLOSE_WAIT_S = 10.0  # how long a close waits for reads still running before it stops them
 LEAN_LIMIT_MB = 32
 # A round of spool lines bigger than a quarter of the lean limit (a backlog, a burst) gets the
 # setting before it is written: at the lean limit it would run out of memory once and be
@@ -438,8 +439,21 @@ class AnalyticsStore:
         log.info("analytics: handed %s to the web app; this process spools its records from now on", self.path)
 
     def _close_db(self) -> None:
-        """Close the database and let its file go (to another store of this process, too)."""
-        self._db.close()
+        """Close the database and let its file go (to another store of this process, too). A read
+        still running on a cursor of it (a page's, as the web app stops on a busy machine) is let
+        finish: DuckDB refuses to close a connection in use, and the close raised."""
+        import duckdb
+
+        deadline = time.monotonic() + CLOSE_WAIT_S
+        while True:
+            try:
+                self._db.close()
+                break
+            except duckdb.ResourceInUseException:
+                if time.monotonic() >= deadline:
+                    self._db.interrupt()  # a read that long is stopped; the records are all written
+                    deadline = float("inf")
+                time.sleep(0.02)
         self._db = None
         owners.release(self.path, self)
         atexit.unregister(self.close)

@@ -42,7 +42,9 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -449,6 +451,12 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
     gate = None
     chunk_task = ray.remote(_run_chunk)
 
+    loop = asyncio.get_running_loop()
+    # Ray's waits, one at a time in a thread of their own. A Ctrl-C cancels the await, not the
+    # wait: shut down under a wait still in flight, Ray spun in it for good (a CPU at 75 %) and
+    # the command never exited, its default executor waiting for that thread.
+    waits = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ray-wait")
+
     async def take_records(timeout: float | None = None) -> None:
         _record(studio, *await asyncio.to_thread(ray.get, state.take_records.remote(), timeout=timeout))
 
@@ -481,8 +489,10 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
             pass
         while refs:
             # in short waits: a Ctrl-C cancels us between two, where one wait for good outlived
-            # the Ray it waited on (shut down in `finally`) and the command never exited
-            ready, rest = await asyncio.to_thread(ray.wait, refs, num_returns=1, timeout=WAIT_S)
+            # the Ray it waited on (shut down in `finally`) and the command never exited; and in a
+            # thread of their own, so `finally` lets the wait in flight end before Ray shuts down
+            ready, rest = await loop.run_in_executor(waits, functools.partial(
+                ray.wait, refs, num_returns=1, timeout=WAIT_S))
             if not ready:
                 continue
             refs[:] = rest
@@ -499,6 +509,7 @@ async def run_rows_on_ray(studio, plan, pending: Iterable[tuple[int, dict]],
         ray.kill(state)
         if gate is not None:
             ray.kill(gate)
+        await asyncio.to_thread(waits.shutdown, wait=True)  # the wait in flight ends within WAIT_S
         if started:
             await asyncio.to_thread(ray.shutdown)
         remove_job_homes(job)

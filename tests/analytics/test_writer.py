@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -230,3 +231,20 @@ def test_a_running_run_keeps_its_runs_row_only_and_a_finished_one_recorded_again
     assert got["status"] == "succeeded"
     assert [(n["node_id"], n["status"], n["output"]) for n in got["nodes"]] == [("a", "succeeded", {"y": 3}),
                                                                                ("b", "skipped", None)]
+
+
+def test_closing_while_a_read_is_running_waits_for_it(tmp_path):
+    """The web app's shutdown closed the database while a page's read still ran on it (a busy
+    machine): DuckDB refused ("connection is busy with another call") and the close raised."""
+    from studio.analytics import AnalyticsStore
+
+    store = AnalyticsStore(tmp_path)
+    store.read(lambda cur: None)  # opened
+    results: list = []
+    reading = threading.Thread(target=lambda: results.append(store.read(
+        lambda cur: cur.execute("SELECT sum(i) FROM range(400000000) t(i)").fetchone()[0])))
+    reading.start()
+    time.sleep(0.2)  # the read is running
+    store.close()
+    reading.join()
+    assert results == [sum(range(400000000))]
