@@ -145,6 +145,9 @@ def run_timeline(nodes: list[dict], critical: list[str]) -> dict:
                        for n, d in zip(rows, ms)],
         "hovertemplate": "%{y}: %{customdata}<extra></extra>",
     }], None, height=max(160, 40 + 28 * len(rows)), showlegend=False,
-        # the node names' room, worked out as _by_name does (50 px cut "sentiment" to "entiment")
-        margin={**_LAYOUT["margin"], "l": min(260, 20 + 7 * max(len(n["node_id"]) for n in rows))},
-        xaxis={"title": {"text": "ms since the run started"}, "rangemode": "tozero"}, yaxis={"type": "category"})
+        # the node names' room (50 px cut "sentiment" to "entiment"): 9 px a character, as wide as
+        # the fonts here draw "m" and "w" (7 px was short for "summarize-reviews" in CI's Chromium
+        # at times), and Plotly's automargin on top where a name needs more
+        margin={**_LAYOUT["margin"], "l": min(260, 24 + 9 * max(len(n["node_id"]) for n in rows))},
+        xaxis={"title": {"text": "ms since the run started"}, "rangemode": "tozero"},
+        yaxis={"type": "category", "automargin": True})

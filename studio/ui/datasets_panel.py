@@ -52,10 +52,11 @@ async def datasets_panel(home: Path, choice: ui.select, on_imported: Callable[[s
         try:
             ds = await import_upload(home, e)
         except UserError as err:
-            ui.notify(str(err), type="negative", multi_line=True)  # (each sentence starts with the file's name)
+            ui.notify(str(err), type="negative", multi_line=True, position="top")  # (each sentence starts with the file's name)
             return
         dialog.close()
-        ui.notify(f"Imported {ds.id}: {ds.rows:,} rows, columns {', '.join(ds.column_names)}.", type="positive")
+        # (at the top: at the bottom a toast covered the panel's own Preview and Delete buttons)
+        ui.notify(f"Imported {ds.id}: {ds.rows:,} rows, columns {', '.join(ds.column_names)}.", type="positive", position="top")
         await on_imported(ds.id)
 
     with ui.dialog() as dialog, ui.card():
@@ -78,9 +79,9 @@ async def datasets_panel(home: Path, choice: ui.select, on_imported: Callable[[s
             try:
                 gone = await io_bound(delete_dataset, home, dataset_id)
             except UserError as err:  # a batch reads it, or it went meanwhile
-                ui.notify(str(err), type="negative", multi_line=True)
+                ui.notify(str(err), type="negative", multi_line=True, position="top")
                 return
-            ui.notify(deleted_note(*gone), type="positive", multi_line=True)
+            ui.notify(deleted_note(*gone), type="positive", multi_line=True, position="top")
             await on_deleted()
         with dialogs:
             confirm(f"Delete dataset {dataset_id}? Its imported copy goes; the file you imported it from is not "
@@ -122,9 +123,9 @@ async def datasets_panel(home: Path, choice: ui.select, on_imported: Callable[[s
                         current = await io_bound(get_dataset, home, ds.id)
                         await io_bound(save_mapping, home, current, pairs_in, pairs_out)
                     except UserError as err:
-                        ui.notify(str(err), type="negative", multi_line=True)
+                        ui.notify(str(err), type="negative", multi_line=True, position="top")
                         return
-                    ui.notify(f"Saved the mapping of {ds.id}.", type="positive")
+                    ui.notify(f"Saved the mapping of {ds.id}.", type="positive", position="top")
 
                 ui.button("Save mapping", icon="save", on_click=save).props("outline data-testid=eval-map-save")
                 ui.button("Delete dataset", icon="delete", color="negative", on_click=lambda: ask_delete(ds.id)).props(

@@ -307,7 +307,12 @@ def test_ctrl_c_says_what_is_kept_and_how_to_go_on(iom_home, tmp_path, command, 
             time.sleep(0.05)
         assert len(fake.requests) == 3, proc.stderr.read() if proc.poll() is not None else "no third request in 60 s"
         proc.send_signal(getattr(signal, stop.split()[0]))
-        out, err = proc.communicate(timeout=60)
+        try:
+            out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # a command that never exits fails here, and is not left running
+            proc.kill()  # (one left spinning slowed the rest of the suite into other failures)
+            out, err = proc.communicate()
+            pytest.fail(f"the command did not exit within 60 s of {stop}: {err[-2000:]}")
     assert proc.returncode == 130 and "Traceback" not in err, err
     batch_id = next((iom_home / "batches").iterdir()).name
     if command.startswith("batch"):
