@@ -117,7 +117,7 @@ class Redactor:
         if isinstance(data, str):
             return self.text(data)
         if isinstance(data, dict):
-            return {k: (MASK if _is_secret_header(k) else self.data(v)) for k, v in data.items()}
+            return {k: (MASK if is_secret_field(k) else self.data(v)) for k, v in data.items()}
         if isinstance(data, list):
             return [self.data(v) for v in data]
         return data
@@ -137,8 +137,6 @@ def is_secret_field(name: Any) -> bool:
     """Whether a field (a header, a param) is named like a secret (any case): its value is masked whole."""
     return isinstance(name, str) and name.lower() in SECRET_FIELDS
 
-
-_is_secret_header = is_secret_field
 
 
 def names_a_secret(mapping: dict) -> bool:
