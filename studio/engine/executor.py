@@ -139,6 +139,7 @@ class Engine:
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self.deadlines = CallDeadlines()
         self._validated: dict[tuple, tuple[list[ModelSpec], tuple[Problem, ...], Graph]] = {}
+        self._structures: dict[int, tuple[Graph, dict[str, str], frozenset[str]]] = {}  # _structure_stamps
         self._kept_outputs = KeptOutputs(home)
         self._call_stats: tuple[dict[str, dict], float] | None = None  # (figures, when read): call_stats
         self._call_stats_reading: tuple[asyncio.AbstractEventLoop, asyncio.Future] | None = None  # the read under way
@@ -265,6 +266,44 @@ class Engine:
         graph = Graph.of(pipeline)  # a pure function of the same content: kept beside the answer
         self._validated[key] = (specs, problems, graph)
         return problems, graph
+
+    def _structure_stamps(self, graph: Graph, node_of: dict[str, Node],
+                          specs: dict[str, ModelSpec]) -> tuple[dict[str, str], frozenset[str]]:
+        """Each node's stamp as far as the pipeline and the registry make it (its definition,
+        its model's version, the edges into it and their sources' stamps), and the nodes an
+        input node reaches. A graph from `_checked` stands for one pipeline content over one set
+        of spec objects, so this is kept per graph (~3 µs a node to work out)."""
+        found = self._structures.get(id(graph))
+        if found is not None and found[0] is graph:
+            return found[1], found[2]
+        incoming, blake2b = graph.incoming, hashlib.blake2b
+        stamps: dict[str, str] = {}
+        from_inputs: set[str] = set()
+        pending = [node_of[n] for n in graph.nodes]
+        while pending:  # in the pipeline's order, a node whose sources come later in a later pass
+            later = []
+            for node in pending:
+                edges = incoming[node.id]
+                if edges and any(e.source not in stamps for e in edges):
+                    later.append(node)
+                    continue
+                digest = blake2b(_definition(node), digest_size=12)
+                spec = specs.get(node.model) if node.model else None
+                if spec is not None:
+                    digest.update(model_version(spec).encode("ascii"))
+                for edge in sorted(edges, key=_edge_id) if len(edges) > 1 else edges:  # what an edge carries, and from where
+                    digest.update(f"{edge.source_port}\0{edge.target_port}\0{edge.mapping}\0{edge.template}\0"
+                                  f"{stamps[edge.source]}".encode("utf-8"))
+                stamps[node.id] = digest.hexdigest()
+                if node.kind == "input" or any(e.source in from_inputs for e in edges):
+                    from_inputs.add(node.id)
+            if len(later) == len(pending):  # a cycle: validation refused the run before this
+                break
+            pending = later
+        if len(self._structures) >= 32:
+            self._structures.clear()
+        self._structures[id(graph)] = (graph, stamps, frozenset(from_inputs))
+        return stamps, frozenset(from_inputs)
 
     async def run(self, pipeline: Pipeline, inputs: dict[str, Any] | None = None,
                   options: RunOptions | None = None) -> RunRecord | dict:
@@ -434,32 +473,12 @@ class _Run:
     def _stamps(self) -> dict[str, str]:
         """What each node's output is made from, as a digest: its definition, the model it calls
         (that model's version in the registry), the edges into it and their sources' stamps, and
-        for an input node the run's inputs. ~3 µs a node, paid only by runs that keep outputs."""
+        the run's inputs where an input node reaches it. All but the inputs is the validated
+        graph's (`_structure_stamps`, worked out once per graph): a run adds its inputs' digest."""
+        structure, from_inputs = self.engine._structure_stamps(self.graph, self.node_of, self.specs)
         inputs = json.dumps(self.inputs, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
-        incoming, specs, blake2b = self.graph.incoming, self.specs, hashlib.blake2b
-        stamps: dict[str, str] = {}
-        pending = list(self.node_of.values())
-        while pending:  # in the pipeline's order, a node whose sources come later in a later pass
-            later = []
-            for node in pending:
-                edges = incoming[node.id]
-                if edges and any(e.source not in stamps for e in edges):
-                    later.append(node)
-                    continue
-                digest = blake2b(_definition(node), digest_size=12)
-                spec = specs.get(node.model) if node.model else None
-                if spec is not None:
-                    digest.update(model_version(spec).encode("ascii"))
-                if node.kind == "input":
-                    digest.update(inputs)
-                for edge in sorted(edges, key=_edge_id) if len(edges) > 1 else edges:  # what an edge carries, and from where
-                    digest.update(f"{edge.source_port}\0{edge.target_port}\0{edge.mapping}\0{edge.template}\0"
-                                  f"{stamps[edge.source]}".encode("utf-8"))
-                stamps[node.id] = digest.hexdigest()
-            if len(later) == len(pending):  # a cycle: validation refused the run before this
-                break
-            pending = later
-        return stamps
+        digest = hashlib.blake2b(inputs, digest_size=12).hexdigest()
+        return {n: stamp + digest if n in from_inputs else stamp for n, stamp in structure.items()}
 
     async def _look_up_keys(self) -> None:
         """Whether each key the run may use is set: its nodes' models, their fallbacks, and

@@ -184,6 +184,31 @@ async def test_run_up_to_a_node_and_from_a_node_reusing_upstream(engine, registr
         await engine.run(p, {"text": "q"}, RunOptions(from_node="nope"))
 
 
+async def test_from_a_node_in_one_process_reuses_only_what_nothing_changed_since(engine, registry, fake):
+    """The stamps of what a node was made from are worked out once per validated graph: an
+    edit within the same process (another input, the model's spec saved again, an edge edited
+    in place as the canvas does) must still make the upstream node run again."""
+    openai_model(registry, fake, "t/a", "/a/v1/chat/completions")
+    openai_model(registry, fake, "t/b", "/b/v1/chat/completions")
+    fake.reply("/a/v1/chat/completions", *[Reply(json=chat_reply(f"A{i}")) for i in range(1, 6)])
+    fake.reply("/b/v1/chat/completions", *[Reply(json=chat_reply("B")) for _ in range(6)])
+    p = pipeline([TEXT_IN, model_node("a", "t/a"), model_node("b", "t/b"), OUT],
+                 [("e1", "in", "a"), ("e2", "a", "b", "text", "text"), ("e3", "b", "out", "text", "text")])
+    await engine.run(p, {"text": "q"})
+
+    def a_ran(record) -> bool:
+        return record.nodes["a"].status == "succeeded"
+
+    assert not a_ran(await engine.run(p, {"text": "q"}, RunOptions(from_node="b")))
+    assert a_ran(await engine.run(p, {"text": "other"}, RunOptions(from_node="b")))  # another input
+    assert not a_ran(await engine.run(p, {"text": "other"}, RunOptions(from_node="b")))
+    openai_model(registry, fake, "t/a", "/a/v1/chat/completions", model="m2")  # its model changed
+    assert a_ran(await engine.run(p, {"text": "other"}, RunOptions(from_node="b")))
+    assert not a_ran(await engine.run(p, {"text": "other"}, RunOptions(from_node="b")))
+    p.edges[0] = p.edges[0].model_copy(update={"template": "{{ text }}!"})  # the edge into a, in place
+    assert a_ran(await engine.run(p, {"text": "other"}, RunOptions(from_node="b")))
+
+
 async def test_a_capability_node_picks_by_policy_and_says_why(engine, registry, fake):
     openai_model(registry, fake, "t/cheap", "/cheap/v1/chat/completions", capabilities=["summarize"],
                  prices={"inputPerToken": 1e-7, "outputPerToken": 1e-7}, latencyMs=900)
