@@ -62,7 +62,7 @@ def _run(args) -> int:
     if args.json:
         print_json(result.model_dump(mode="json", by_alias=True))
     else:
-        _print_run(result, "".join(streamed) if args.stream else None)
+        _print_run(result, "".join(streamed) if args.stream else None, args.to_node)
     if args.from_node:
         _say_what_ran_again(pipeline, args.from_node, result)
     if result.status != "succeeded":
@@ -90,10 +90,15 @@ def _say_what_ran_again(pipeline, from_node: str, record) -> None:
           "of a node, or one that held a secret).", file=sys.stderr)
 
 
-def _print_run(record, streamed: str | None = None) -> None:
+def _print_run(record, streamed: str | None = None, to_node: str | None = None) -> None:
     """The output on stdout, the summary on stderr. A lone text output already streamed to
-    stdout (`--stream`) is not printed again: a script piping the command got it twice."""
+    stdout (`--stream`) is not printed again: a script piping the command got it twice.
+    With `--to NODE` the output is that node's: the output nodes after it did not run, so the
+    run's own outputs are empty (`{}` was printed)."""
     out = record.outputs
+    if to_node is not None:
+        reached = record.nodes.get(to_node)
+        out = reached.output if reached is not None and reached.output is not None else {}
     text = out.get("text") if isinstance(out, dict) else None
     lone_text = isinstance(text, str) and len(out) == 1
     if lone_text and streamed and text == streamed:

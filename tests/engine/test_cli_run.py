@@ -159,3 +159,15 @@ def test_stream_prints_the_answer_once(iom_home, tmp_path):
                                 '{"text": "x"}', "--no-cache", *args], env=env, capture_output=True, text=True, timeout=120)
             assert r.returncode == 0 and r.stdout == "Hello world\n", (args, r.stdout, r.stderr)
             assert "succeeded" in r.stderr
+
+
+def test_to_a_node_prints_that_nodes_output(iom):
+    """`--to keywords` printed `{}`: the output node after it did not run, so the run's outputs
+    were empty and the node's output was only in --json."""
+    r = iom("run", "text-insights", "--input", json.dumps({"text": REVIEW}), "--to", "keywords")
+    assert r.returncode == 0, r.stderr
+    printed = json.loads(r.stdout)
+    record = json.loads(iom("run", "text-insights", "--input", json.dumps({"text": REVIEW}), "--to", "keywords",
+                            "--json").stdout)
+    assert printed == record["nodes"]["keywords"]["output"] and printed["keywords"], r.stdout
+    assert record["outputs"] == {}  # --json unchanged: the whole record, with the node's output under nodes
