@@ -20,7 +20,7 @@ import time
 from functools import lru_cache
 from typing import Any, Iterable, Iterator
 
-from jinja2 import TemplateSyntaxError, nodes
+from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from studio.errors import UserError
@@ -36,6 +36,11 @@ _FORMAT_WIDTH = re.compile(r"%[-+ #0]*(\d{7,})|\{[^}]*:[^}]*?(\d{7,})")
 
 class TemplateLimit(Exception):
     """A template went past one of the limits above."""
+
+
+class TooLong(TemplateLimit):
+    """A template produced or built text past `OUTPUT_LIMIT`: often one input was already
+    that long, which `render` then names (`_too_long_input`)."""
 
 
 def node_deadline(timeout_s: float | None) -> contextvars.Token:
@@ -103,7 +108,7 @@ class BoundedEnvironment(SandboxedEnvironment):
                 raise TemplateLimit("a format width is over a million characters (the limit)")
         elif op == "+":
             if (_size(left) or 0) + (_size(right) or 0) > OUTPUT_LIMIT:
-                raise TemplateLimit(f"a value is longer than {OUTPUT_LIMIT:,} characters (the limit)")
+                raise TooLong(f"a value is longer than {OUTPUT_LIMIT:,} characters (the limit)")
         return {"*": operator.mul, "**": operator.pow, "%": operator.mod, "+": operator.add}[op](left, right)
 
     def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (Jinja's own signature)
@@ -113,7 +118,7 @@ class BoundedEnvironment(SandboxedEnvironment):
         _current().check_time()
         result = super().call(__context, __obj, *args, **kwargs)
         if (_size(result) or 0) > OUTPUT_LIMIT:
-            raise TemplateLimit(f"a value is longer than {OUTPUT_LIMIT:,} characters (the limit)")
+            raise TooLong(f"a value is longer than {OUTPUT_LIMIT:,} characters (the limit)")
         owner = getattr(__obj, "__self__", None)  # l.extend(l) grows l in place and returns None
         if isinstance(owner, (list, dict, set)) and len(owner) > OUTPUT_LIMIT:
             owner.clear()  # (give the memory back now, not when the render's frames go)
@@ -144,7 +149,7 @@ def _sized(node: nodes.Concat) -> nodes.Filter:
 
 def _check_size(value: Any) -> Any:
     if (_size(value) or 0) > OUTPUT_LIMIT:
-        raise TemplateLimit(f"it built a value longer than {OUTPUT_LIMIT:,} characters (the limit)")
+        raise TooLong(f"it built a value longer than {OUTPUT_LIMIT:,} characters (the limit)")
     return value
 
 
@@ -179,7 +184,7 @@ def _guard_filter(name: str, fn):
             raise TemplateLimit("a format width is over a million characters (the limit)")
         result = fn(*args, **kwargs)
         if (_size(result) or 0) > OUTPUT_LIMIT:
-            raise TemplateLimit(f"a value is longer than {OUTPUT_LIMIT:,} characters (the limit)")
+            raise TooLong(f"a value is longer than {OUTPUT_LIMIT:,} characters (the limit)")
         return result
 
     for attr in ("jinja_pass_arg",):  # keep Jinja's context/environment passing marks
@@ -247,12 +252,12 @@ def render(source: str, variables: dict[str, Any], *, where: str) -> str:
         for chunk in template.root_render_func(context):
             size += len(chunk)
             if size > OUTPUT_LIMIT:
-                raise TemplateLimit(f"it produced more than {OUTPUT_LIMIT:,} characters (the limit)")
+                raise TooLong(f"it produced more than {OUTPUT_LIMIT:,} characters (the limit)")
             budget.check_time()
             parts.append(chunk)
         return "".join(parts)
     except Exception as e:  # noqa: BLE001 — whatever a template does wrong is the template's fault
-        raise _as_user_error(e, where, "template") from None
+        raise _as_user_error(e, where, "template", variables, source) from None
     finally:
         _budget.reset(token)
 
@@ -262,12 +267,42 @@ def evaluate(expression: str, variables: dict[str, Any], *, where: str) -> Any:
     try:
         return _expression(expression)(**variables)
     except Exception as e:  # noqa: BLE001
-        raise _as_user_error(e, where, "condition") from None
+        raise _as_user_error(e, where, "condition", variables, "{{ (" + expression + ") }}") from None
     finally:
         _budget.reset(token)
 
 
-def _as_user_error(e: BaseException, where: str, what: str) -> UserError:
+def _too_long_input(variables: dict[str, Any], source: str) -> tuple[str, int] | None:
+    """The longest input the template uses that alone is over `OUTPUT_LIMIT` (as text, the way
+    a template shows it), with its length; None when there is none (an input the template does
+    not use is not the cause). Paid only when a render has failed."""
+    try:
+        used = meta.find_undeclared_variables(_env.parse(source))
+    except Exception:  # noqa: BLE001 — it parsed to render; if not, name no input
+        return None
+    longest = None
+    for name, value in variables.items():
+        if name not in used:
+            continue
+        if isinstance(value, (str, bytes)):
+            size = len(value)
+        elif isinstance(value, (list, tuple, dict)):
+            size = len(str(value))
+        else:
+            continue
+        if size > OUTPUT_LIMIT and (longest is None or size > longest[1]):
+            longest = (name, size)
+    return longest
+
+
+def _as_user_error(e: BaseException, where: str, what: str, variables: dict[str, Any] | None = None,
+                   source: str = "") -> UserError:
+    too_long = _too_long_input(variables or {}, source) if isinstance(e, TooLong) else None
+    if too_long is not None:  # "make it do less work" said nothing of the input that was the cause
+        name, size = too_long
+        return UserError(f"{where}: the {what} was stopped because its input {name!r} is {size:,} characters, "
+                         f"over the limit of {OUTPUT_LIMIT:,} for the text a {what} builds; pass a shorter {name!r} "
+                         f"(cut it, or summarise it in an earlier node) or leave it out of the {what}.")
     if isinstance(e, TemplateLimit):
         return UserError(f"{where}: the {what} was stopped because {e}; make it do less work.")
     if isinstance(e, RecursionError):

@@ -93,3 +93,21 @@ def test_an_input_schema_that_is_not_a_schema_is_refused_when_the_pipeline_loads
            "nodes": [{"id": "in", "kind": "input", "inputSchema": {"type": "object", "properties": properties}}]}
     with pytest.raises(UserError, match="nodes.0.inputSchema: is not a valid JSON Schema at properties"):
         load_pipeline(doc)
+
+
+async def test_an_input_too_long_for_a_prompt_is_named_with_its_size_and_the_limit(engine, registry, fake):
+    """A 5 MB `text` through `{{ text }}` was refused with '…produced more than 1,000,000
+    characters; make it do less work', which did not say the input was the cause."""
+    from tests.engine.conftest import openai_model
+
+    openai_model(registry, fake, "t/a", "/a/v1/chat/completions")
+    p = pipeline([TEXT_IN, {"id": "summarize", "kind": "model", "model": "t/a", "prompt": "Summarise: {{ text }}"}, OUT],
+                 [("e1", "in", "summarize", "text", "text"), ("e2", "summarize", "out")])
+    record = await engine.run(p, {"text": "a" * 5_000_000}, RunOptions(use_cache=False))
+    error = record.nodes["summarize"].error
+    assert record.status == "failed" and "\n" not in error
+    assert "node summarize" in error and "input 'text' is 5,000,000 characters" in error and "1,000,000" in error, error
+    assert "pass a shorter 'text'" in error and "less work" not in error, error
+    # an input the template does not use is not blamed
+    with pytest.raises(UserError, match="produced more than 1,000,000 characters"):
+        render("{% for i in range(900000) %}xx{% endfor %}", {"text": "a" * 5_000_000}, where="node t")
