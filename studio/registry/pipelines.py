@@ -63,7 +63,8 @@ class PipelineRegistry:
         docs = doc if isinstance(doc, list) else [doc]
         if not docs:
             raise UserError("the file holds an empty list, no pipeline; nothing was imported.")
-        pipelines = [load_pipeline(d) for d in docs]  # all checked before any is saved
+        pipelines = [_load_entry(d, i, len(docs)) if isinstance(doc, list) else load_pipeline(d)
+                     for i, d in enumerate(docs)]  # all checked before any is saved
         if rename is not None:
             if len(pipelines) != 1:
                 raise UserError(f"--rename takes one pipeline; the file holds {len(pipelines)}. Nothing was imported.")
@@ -98,6 +99,26 @@ class PipelineRegistry:
             if str(e).startswith(str(path)):
                 raise
             raise UserError(f"{path}: {e}") from None
+
+
+def _load_entry(doc: Any, index: int, count: int) -> Pipeline:
+    """One pipeline of a list; a fault names which (index, id, name) and that none was imported."""
+    try:
+        return load_pipeline(doc)
+    except UserError as e:
+        said = [f"index {index}, the {_ordinal(index + 1)} of {count}"]
+        for field in ("id", "name"):
+            value = doc.get(field) if isinstance(doc, dict) else None
+            if isinstance(value, str) and value.strip():
+                said.append(f"{field} {value if len(value) <= 60 else value[:57] + '...'!r}")
+        reason = str(e).rstrip(".").replace("this file holds", "it is")
+        raise UserError(f"the list's pipeline at {', '.join(said)}: {reason}. None of the file's {count} "
+                        "pipelines was imported (a file is imported whole or not at all): fix that one, "
+                        "or take it out of the list.") from None
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def export_pipeline(pipeline: Pipeline, *, undone: str = "Nothing was saved.") -> dict:

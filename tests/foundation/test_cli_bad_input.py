@@ -46,6 +46,25 @@ def test_a_model_file_or_an_empty_file_is_not_imported_as_a_pipeline(iom, iom_ho
     assert "openai/gpt-4o-mini" not in {p["id"] for p in listed}
 
 
+def test_an_invalid_pipeline_in_a_list_is_named_and_nothing_is_imported(iom, tmp_path):
+    """A list with one bad pipeline was refused with the bad one's fault alone: not which of
+    the list it was, nor whether the others were imported."""
+    saved = json.loads(iom("pipelines", "show", "review-triage").stdout)
+    good = dict(saved, name="Changed")  # would replace the saved one, with --replace
+    bad = dict(saved, id="b-two", name="B two", nodes=saved["nodes"] + [{"id": "x", "kind": "bogus"}])
+    (tmp_path / "list.json").write_text(json.dumps([good, dict(good, id="c-three"), bad]))
+    line = one_sentence(iom("pipelines", "import", str(tmp_path / "list.json"), "--replace"),
+                        "pipeline at index 2, the 3rd of 3, id 'b-two', name 'B two'", "kind",
+                        "None of the file's 3 pipelines was imported")
+    assert "Traceback" not in line
+    assert json.loads(iom("pipelines", "show", "review-triage").stdout) == saved  # nothing saved is lost
+    listed = {p["id"] for p in json.loads(iom("pipelines", "list", "--json").stdout)}
+    assert "c-three" not in listed and "b-two" not in listed
+    (tmp_path / "list.json").write_text(json.dumps([good, 7]))
+    one_sentence(iom("pipelines", "import", str(tmp_path / "list.json")), "index 1, the 2nd of 2: a pipeline must be "
+                 "a JSON object; it is something else. None of")
+
+
 @pytest.mark.parametrize("args, says", [
     (("pipelines", "delete", "Review-Triage"), "there is no pipeline 'Review-Triage' to delete"),
     (("models", "remove", "OpenAI/gpt-4o-mini"), "there is no model 'OpenAI/gpt-4o-mini' to remove"),
