@@ -788,6 +788,7 @@ class _Run:
             nr.cost_usd = None if err.sent else 0.0
         nr.error = str(err)
         nr.error_class = err.kind.value if isinstance(err, ProviderError) else "user"
+        nr.retry_after_s = err.retry_after_s if isinstance(err, ProviderError) else None
         policy = node.policy.on_error
         if policy == "default":
             default = node.policy.default

@@ -7,7 +7,7 @@ from __future__ import annotations
 from studio.atomic import NotSaved
 from studio.errors import NotFound, UserError
 from studio.gateway.json_answer import JSONAnswer
-from studio.providers.errors import RETRYABLE, ErrorKind, ProviderError, retry_after_in
+from studio.providers.errors import RETRYABLE, ErrorKind, ProviderError
 from studio.secrets import redact
 
 STATUS = {ErrorKind.RATE_LIMITED: 429, ErrorKind.QUOTA_EXHAUSTED: 429, ErrorKind.TIMEOUT: 504, ErrorKind.BAD_REQUEST: 400,
@@ -49,8 +49,9 @@ def classify(e: Exception) -> GatewayError:
 def run_failure(record) -> GatewayError:
     """A pipeline run that did not succeed, as the answer a direct call to the model that failed
     it gets: the failing node's error kind (kept in its NodeRun.error_class) decides the status,
-    so an upstream 500, timeout or 429 is a 502, 504 or 429 (retry-after kept), not the caller's
-    400. A node that failed on the run's input ("user") or a run stopped otherwise stays a 400."""
+    so an upstream 500, timeout or 429 is a 502, 504 or 429 (its NodeRun.retry_after_s kept), not
+    the caller's 400. A node that failed on the run's input ("user") or a run stopped otherwise
+    stays a 400."""
     message = record.error or f"the pipeline run {record.status}."
     failed = [nr for node_id, nr in record.nodes.items()
               if nr.status == "failed" and record.error == f"node {node_id!r} failed: {nr.error}"]
@@ -60,8 +61,7 @@ def run_failure(record) -> GatewayError:
         kind = None
     if kind is None:
         return GatewayError(400, "invalid_request_error", message)
-    return GatewayError(STATUS.get(kind, 502), kind.value, message, retry_after_in(failed[0].error or ""),
-                        retry=kind in RETRYABLE)
+    return GatewayError(STATUS.get(kind, 502), kind.value, message, failed[0].retry_after_s, retry=kind in RETRYABLE)
 
 
 def _headers(e: GatewayError) -> dict[str, str] | None:

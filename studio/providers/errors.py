@@ -126,8 +126,9 @@ _WAIT = re.compile(r"; retry after ([\d,.]+) ?(days|h|min|s)\b")
 
 def retry_after_in(sentence: str) -> float | None:
     """The retry-after a ProviderError's sentence states (its "; retry after 3s", before the
-    provider's own " — detail"), read back for a record that keeps the sentence and not the
-    error: a pipeline run's failed node."""
+    provider's own " — detail"), read back from the sentence alone. A pipeline run's failed
+    node keeps the figure itself (NodeRun.retry_after_s): the gateway reads that, so a reworded
+    sentence cannot lose a client's retry-after."""
     m = _WAIT.search(sentence.split(" — ", 1)[0])
     return float(m.group(1).replace(",", "")) * _WAIT_UNITS[m.group(2)] if m else None
 

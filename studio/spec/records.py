@@ -59,6 +59,9 @@ class NodeRun(SpecModel):
     output: Any = None
     error: str | None = None
     error_class: str | None = None
+    # the seconds the provider asked to wait before another try (its retry-after, e.g. with a
+    # 429), when the node's error said one: what the gateway hands on to its client
+    retry_after_s: float | None = None
     attempts: int = 0
     started: datetime | None = None
     ended: datetime | None = None

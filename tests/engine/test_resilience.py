@@ -415,3 +415,24 @@ async def test_a_call_stopped_when_a_sibling_failed_the_run_is_an_unpriced_call_
                                                                                ("t/slow", "cancelled", None)], calls
     assert record.status == "failed" and (record.unpriced_calls, record.cost_usd) == (2, None)
     assert record.nodes["b"].status == "skipped" and record.nodes["b"].model_id == "t/slow"
+
+
+async def test_a_rate_limited_nodes_retry_after_is_a_field_the_gateway_reads_not_its_sentence(engine, registry, fake,
+                                                                                            monkeypatch):
+    """The gateway read a failed node's retry-after back from its error sentence: rewording the
+    sentence's "; retry after 150s" lost the client's retry-after header. The node's record
+    keeps the figure (NodeRun.retry_after_s) and the gateway reads that."""
+    from studio.gateway.errors import _headers, run_failure
+    from studio.providers import errors
+
+    monkeypatch.setattr(errors, "_wait_text", lambda seconds: "a while")  # the sentence says no figure
+    openai_model(registry, fake, "t/main", "/v1/chat/completions")
+    fake.reply("/v1/chat/completions", Reply(status=429, json={"error": {"message": "slow down", "type": "rate_limit"}},
+                                             headers={"retry-after": "150"}))
+    record = await engine.run(one_model("t/main"), {"text": "q"})
+    node = record.nodes["x"]
+    assert record.status == "failed" and node.error_class == "rate_limited" and "150" not in node.error, node.error
+    assert node.retry_after_s == 150.0
+    answer = run_failure(record)
+    assert answer.status == 429 and answer.retry_after_s == 150.0 and _headers(answer)["retry-after"] == "150"
+    assert record.model_dump(mode="json", by_alias=True)["nodes"]["x"]["retryAfterS"] == 150.0
