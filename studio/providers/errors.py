@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from enum import Enum
 
 from studio.secrets.redact import redact
@@ -118,19 +117,6 @@ class ProviderError(Exception):
         detail = f" — {self.detail}" if self.detail else ""
         wait = f"; retry after {_wait_text(self.retry_after_s)}" if self.retry_after_s is not None else ""
         return f"{who}{base}{status}{wait}{detail}."
-
-
-_WAIT_UNITS = {"days": 86_400, "h": 3_600, "min": 60, "s": 1}
-_WAIT = re.compile(r"; retry after ([\d,.]+) ?(days|h|min|s)\b")
-
-
-def retry_after_in(sentence: str) -> float | None:
-    """The retry-after a ProviderError's sentence states (its "; retry after 3s", before the
-    provider's own " — detail"), read back from the sentence alone. A pipeline run's failed
-    node keeps the figure itself (NodeRun.retry_after_s): the gateway reads that, so a reworded
-    sentence cannot lose a client's retry-after."""
-    m = _WAIT.search(sentence.split(" — ", 1)[0])
-    return float(m.group(1).replace(",", "")) * _WAIT_UNITS[m.group(2)] if m else None
 
 
 def _wait_text(seconds: float) -> str:

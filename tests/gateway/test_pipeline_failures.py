@@ -90,13 +90,3 @@ def test_a_run_that_failed_on_its_input_stays_a_400(raw):
     piped = _ask(raw, "pipeline/p-user")  # a node that fails on what it was given: abs() of a text
     assert piped.status_code == 400 and piped.json()["error"]["type"] == "invalid_request_error", piped.text
     assert "node 't' failed" in piped.json()["error"]["message"]
-
-
-def test_the_retry_after_a_node_error_states_is_read_back():
-    from studio.providers.errors import ErrorKind, ProviderError, retry_after_in
-
-    for seconds, read in ((3, 3.0), (4.5, 4.5), (150, 120.0), (7200, 7200.0), (86_400 * 40, 86_400 * 40.0)):
-        err = ProviderError(ErrorKind.RATE_LIMITED, "the provider said: retry after 99s", status=429,
-                            retry_after_s=seconds, model_id="m/x")
-        assert retry_after_in(f"node 'm' failed: {err}") == read, str(err)
-    assert retry_after_in(str(ProviderError(ErrorKind.SERVER, "retry after 5s", status=500))) is None
