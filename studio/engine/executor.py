@@ -27,6 +27,7 @@ from studio.engine.events import EventBus, Handler
 from studio.engine.graph import Graph
 from studio.engine.kept_outputs import KeptOutputs, read_nodes
 from studio.engine.output_cache import OutputCache, cache_path
+from studio.engine.ports import answer_schema
 from studio.engine.resilience import (BreakerOpen, CallDeadlines, DeadlinePassed, RateLimiter, RateLimiters,
                                       backoff_delay, breaker_refused)
 from studio.engine.templates import evaluate, node_deadline, render
@@ -1047,8 +1048,7 @@ class _Run:
                               "fallback": node.policy.fallback})
         nr.model_id = spec.id
         placeholder = f"⟨output of {node.id}⟩"
-        props = (spec.output_schema or {}).get("properties") or {}
-        return {name: placeholder for name in props} or {"text": placeholder}
+        return {name: placeholder for name in answer_schema(spec)["properties"]}  # the fields its ports offer
 
     # -- finish -----------------------------------------------------------------------------
     def _fail_unfinished(self, why: str) -> None:

@@ -81,10 +81,25 @@ def _properties(schema: dict | None) -> list[Port]:
     return [Port(name, schema_type(sub)) for name, sub in props.items()]
 
 
+def answer_schema(spec: ModelSpec) -> dict:
+    """The output a model's node offers. A model registered without an output schema still
+    answers: in its type's canonical shape (an LLM's `text`, an embedding's `vectors`), or, for
+    a generic HTTP model, in its output field (`text` unless set); so those fields are offered,
+    the ones every answer of that kind carries, instead of no field at all."""
+    if _properties(spec.output_schema):
+        return spec.output_schema
+    canonical = CANONICAL_SCHEMAS.get(spec.model_type, ({}, {}))[1]
+    props = canonical.get("properties") or {}
+    required = {name: props.get(name, {}) for name in canonical.get("required") or []}
+    if not required:
+        required = {spec.http.output_field if spec.http else "text": {}}
+    return {"type": "object", "properties": required}
+
+
 def _model_schemas(node: Node, models: dict[str, ModelSpec]) -> tuple[dict | None, dict | None]:
     spec = models.get(node.model or "")
     if spec is not None:
-        return spec.input_schema, spec.output_schema
+        return spec.input_schema, answer_schema(spec)
     if node.kind == "capability":
         return CANONICAL_SCHEMAS["llm"]
     return None, None

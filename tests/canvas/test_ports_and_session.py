@@ -155,6 +155,26 @@ def test_template_variables_and_a_broken_template_is_shown_on_the_node(session):
     assert "does not parse" in session.node_view(session.pipeline.node(t.id))["problem"]
 
 
+def test_a_model_registered_without_an_output_schema_offers_the_fields_it_answers_with(session):
+    """No outputSchema: its node had only "out", so its text could not be wired on; it offers
+    what every answer of its kind carries (the engine runs such an edge: tests/engine)."""
+    from studio.spec import ModelSpec
+    bare = {"provider": "http", "endpoint": "http://127.0.0.1:9/x"}
+    for spec in (ModelSpec(id="t/chat", name="chat", api="openai-chat", model="m", **bare),
+                 ModelSpec(id="t/vec", name="vec", api="openai-embeddings", model="e", model_type="embedding", **bare),
+                 ModelSpec(id="t/any", name="any", api="http", model_type="custom", **bare),
+                 ModelSpec(id="t/hook", name="hook", api="http", model_type="custom", http={"output": "a.b", "outputField": "score"}, **bare)):
+        session.models[spec.id] = spec
+    ports = {m: {p.name: p.type for p in output_ports(session.add_node({"kind": "model", "model": m}, 0, 0), session.models)}
+             for m in ("t/chat", "t/vec", "t/any", "t/hook")}
+    assert ports == {"t/chat": {"out": "object", "text": "string"}, "t/vec": {"out": "object", "vectors": "array"},
+                     "t/any": {"out": "object", "text": None}, "t/hook": {"out": "object", "score": None}}
+    chat = [n.id for n in session.pipeline.nodes if n.model == "t/chat"][0]
+    assert session.connect(chat, "text", "out", "in") is None
+    assert session.node_view(session.pipeline.node(chat))["outputs"] == [{"name": "out", "type": "object"},
+                                                                        {"name": "text", "type": "string"}]
+
+
 def test_unknown_model_still_loads_and_is_marked(studio):
     p = Pipeline(id="x", name="X", nodes=[Node(id="m", kind="model", model="gone/model")])
     view = EditSession(p, {m.id: m for m in studio.models.all()}).view()

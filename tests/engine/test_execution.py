@@ -12,6 +12,7 @@ import pytest
 from studio.engine import Engine, RunOptions
 from studio.errors import UserError
 from studio.providers.hub import ProviderHub
+from studio.spec import ModelSpec
 from tests.engine.conftest import OUT, TEXT_IN, chat_reply, openai_model, pipeline
 from tests.fakes.in_flight import InFlight
 from tests.fakes.provider_server import Reply, sse
@@ -380,3 +381,15 @@ async def test_cheapest_estimates_the_call_from_its_prompt_inputs_and_max_tokens
     assert node.model_id == "t/cheap-in" and "as estimated for this call" in node.reason, node.reason
     short = await engine.run(p, {"text": "q"}, RunOptions(use_cache=False))
     assert short.nodes["c"].model_id == "t/even"  # a word in, ten out: the dearer output makes the other cheaper
+
+
+async def test_a_model_registered_without_an_output_schema_passes_its_text_on(engine, registry, fake):
+    """Its node's `text` port (what the canvas now offers) is an edge the engine runs; before,
+    validation refused it as a port the node does not have."""
+    registry.save(ModelSpec.model_validate({"id": "t/bare", "name": "bare", "provider": "openai", "api": "openai-chat",
+                                            "endpoint": fake.url("/v1/chat/completions"), "model": "m", "keyRef": "TEST_KEY"}))
+    fake.reply("/v1/chat/completions", Reply(json=chat_reply("Bonjour")))
+    p = pipeline([TEXT_IN, model_node("m", "t/bare"), OUT], [("e1", "in", "m"), ("e2", "m", "out", "text", "answer")])
+    record = await engine.run(p, {"text": "Hello"})
+    assert record.status == "succeeded", record.error
+    assert record.outputs == {"answer": "Bonjour"}
