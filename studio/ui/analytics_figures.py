@@ -136,15 +136,26 @@ def run_timeline(nodes: list[dict], critical: list[str]) -> dict:
     t0 = min(n["started"] for n in timed)
     on_path = set(critical)
     rows = list(reversed(timed))  # first node at the top
-    ms = [max((n["ended"] - n["started"]).total_seconds() * 1000, 0.5) for n in rows]
+    # each bar its real length: a minimum width drew a node of 0.1 ms as running past the start
+    # of the node it feeds; one too short to see is marked by a tick at its start instead
+    ms = [max((n["ended"] - n["started"]).total_seconds() * 1000, 0.0) for n in rows]
+    starts = [(n["started"] - t0).total_seconds() * 1000 for n in rows]
+    unseen = max(s + d for s, d in zip(starts, ms)) / 200  # half a percent of the run's width
+    names = [fmt.plot_text(n["node_id"]) for n in rows]
+    colours = ["#e65100" if n["node_id"] in on_path else "#90a4ae" for n in rows]
+    hover = [f"{n['status']}, {fmt.latency(d)}" + (" — critical path" if n["node_id"] in on_path else "")
+             for n, d in zip(rows, ms)]
+    short = [i for i, d in enumerate(ms) if d <= unseen]
+    ticks = [{
+        "type": "scatter", "mode": "markers", "x": [starts[i] for i in short], "y": [names[i] for i in short],
+        "marker": {"symbol": "line-ns-open", "size": 16, "line": {"width": 2, "color": [colours[i] for i in short]}},
+        "customdata": [hover[i] for i in short], "hovertemplate": "%{y}: %{customdata}<extra></extra>",
+    }] if short else []
     return _figure("Which node ran when? (critical path highlighted)", [{
-        "type": "bar", "orientation": "h", "y": [fmt.plot_text(n["node_id"]) for n in rows], "x": ms,
-        "base": [(n["started"] - t0).total_seconds() * 1000 for n in rows],
-        "marker": {"color": ["#e65100" if n["node_id"] in on_path else "#90a4ae" for n in rows]},
-        "customdata": [f"{n['status']}, {fmt.latency(d)}" + (" — critical path" if n["node_id"] in on_path else "")
-                       for n, d in zip(rows, ms)],
+        "type": "bar", "orientation": "h", "y": names, "x": ms, "base": starts,
+        "marker": {"color": colours}, "customdata": hover,
         "hovertemplate": "%{y}: %{customdata}<extra></extra>",
-    }], None, height=max(160, 40 + 28 * len(rows)), showlegend=False,
+    }, *ticks], None, height=max(160, 40 + 28 * len(rows)), showlegend=False,
         # the node names' room (50 px cut "sentiment" to "entiment"): 9 px a character, as wide as
         # the fonts here draw "m" and "w" (7 px was short for "summarize-reviews" in CI's Chromium
         # at times), and Plotly's automargin on top where a name needs more

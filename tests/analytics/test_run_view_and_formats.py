@@ -2,6 +2,8 @@
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from studio.analytics import queries as q
 from studio.analytics.run_view import critical_path, flow_order
 from studio.ui import analytics_figures as figs
@@ -30,6 +32,24 @@ def test_critical_path_is_the_longest_dependent_chain():
     bar = fig["data"][0]
     colours = dict(zip(bar["y"], bar["marker"]["color"]))
     assert colours["slow"] != colours["fast"] and colours["in"] == colours["slow"]
+
+
+def test_a_node_under_half_a_millisecond_is_not_drawn_before_its_source_ends():
+    """A minimum bar width of 0.5 ms drew `in` (0.1 ms) as running past the start of `a`, which
+    it feeds; the bars are their real length, and a node too short to see is a tick at its start."""
+    def fast(node_id: str, start_us: int, end_us: int) -> dict:
+        return {"node_id": node_id, "status": "succeeded",
+                "started": T0 + timedelta(microseconds=start_us), "ended": T0 + timedelta(microseconds=end_us)}
+    edges = [("in", "a"), ("a", "slow"), ("slow", "out")]
+    nodes = [fast("in", 0, 100), fast("a", 100, 300), fast("slow", 300, 250_000), fast("out", 250_000, 250_050)]
+    fig = figs.run_timeline(nodes, [])
+    bar = fig["data"][0]
+    spans = {y: (base, base + x) for y, base, x in zip(bar["y"], bar["base"], bar["x"])}
+    for source, target in edges:
+        assert spans[target][0] >= spans[source][1] - 1e-9, (source, target, spans)  # to the float
+    assert spans["in"] == pytest.approx((0, 0.1)) and spans["a"] == pytest.approx((0.1, 0.3))
+    ticks = fig["data"][1]
+    assert ticks["type"] == "scatter" and dict(zip(ticks["y"], ticks["x"])) == pytest.approx({"out": 250, "a": 0.1, "in": 0})
 
 
 def test_buckets_fit_the_range():
