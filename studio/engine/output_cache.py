@@ -294,6 +294,16 @@ class OutputCache:
         self.close()
 
 
+def set_aside_files(path: Path) -> list[Path]:
+    """The damaged files set aside beside the cache at `path` (by any process, at any start) and
+    not deleted yet, oldest first: the log said so once, the Settings page says so while they are there."""
+    try:
+        found = [p for p in path.parent.glob(path.name + ".unreadable-*") if not p.name.endswith("-wal")]
+    except OSError:
+        return []
+    return sorted(found, key=lambda p: (len(p.name), p.name))
+
+
 class NotAFolder(OSError):
     """IOM_HOME/cache is a file: nothing can be cached until a person moves it away."""
 

@@ -176,8 +176,20 @@ def _cache(home):
 
 
 def _cache_summary(home) -> dict:
+    from studio.engine.output_cache import set_aside_files
+
     with _cache(home) as cache:
-        return cache.summary()
+        summary = cache.summary()  # (sets a damaged file aside, so it is among those looked for next)
+        return {**summary, "setAsideFiles": [str(p) for p in set_aside_files(cache.path)]}
+
+
+def set_aside_sentence(files: list[str]) -> str:
+    """What a damaged cache file set aside means, for a person who never reads the log."""
+    if not files:
+        return ""
+    more = f" (and {len(files) - 1} older one{'s' if len(files) > 2 else ''} beside it)" if len(files) > 1 else ""
+    return (f"The cached-outputs file was damaged, so it was set aside as {files[-1]}{more} and an empty one took "
+            "its place: runs call the models again for the answers it held, and you may delete the set-aside file.")
 
 
 def _clear_cache(home) -> int:
@@ -191,6 +203,8 @@ async def cache_row(studio) -> None:
     with ui.row().classes("items-center gap-2"):
         ui.label("Cached outputs:")
         shown = ui.label().props("data-testid=cache-summary")
+    aside = ui.label().classes("text-sm text-warning").props("data-testid=cache-set-aside")
+    aside.set_visibility(False)
 
     async def refresh() -> None:
         try:
@@ -199,6 +213,8 @@ async def cache_row(studio) -> None:
             shown.set_text("could not be read")
             notify_error(e)
             return
+        aside.set_text(set_aside_sentence(summary["setAsideFiles"]))
+        aside.set_visibility(bool(summary["setAsideFiles"]))
         models = len(summary["models"])
         shown.set_text(f"{summary['entries']:,} from {models} model{'s' if models != 1 else ''}, "
                        f"{data_size(summary['fileBytes'])} on disk")

@@ -166,3 +166,29 @@ async def test_the_remote_max_age_is_shown_and_saved(user: User, memory_keyring,
     await settle()
     await user.should_see("Give a number of days above 0")
     assert load_cache_settings(iom_home).remote_max_age_days is None  # nothing bad was saved
+
+
+async def test_a_damaged_cache_file_set_aside_is_said_on_the_page(user: User, memory_keyring, iom_home):
+    """Only the log said it: a person saw the cache empty and a strange file in the data dir."""
+    from tests.engine.test_cache_integrity import damaged_cache
+
+    damaged_cache(iom_home).close()
+    await user.open("/settings")
+    aside = next((iom_home / "cache").glob("outputs.sqlite3.unreadable-*"))
+    await user.should_see(f"The cached-outputs file was damaged, so it was set aside as {aside} and an empty one "
+                          "took its place: runs call the models again for the answers it held, and you may delete "
+                          "the set-aside file.")
+    await user.should_see("0 from 0 models")
+
+
+async def test_a_file_set_aside_by_another_process_is_said_until_it_is_deleted(user: User, memory_keyring, iom_home):
+    (iom_home / "cache").mkdir()
+    older, newer = (iom_home / "cache" / f"outputs.sqlite3.unreadable-{t}" for t in (900000000, 1700000000))
+    older.write_bytes(b"torn")
+    newer.write_bytes(b"torn")
+    await user.open("/settings")
+    await user.should_see(f"set aside as {newer} (and 1 older one beside it)")
+    older.unlink()
+    newer.unlink()
+    await user.open("/settings")
+    assert not element(user, "cache-set-aside").visible
