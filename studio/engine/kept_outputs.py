@@ -26,6 +26,7 @@ from studio.atomic import write_bytes
 log = logging.getLogger(__name__)
 
 DELAY_S = 0.2
+_SAID: set[str] = set()  # the warnings already logged
 
 
 class KeptOutputs:
@@ -76,7 +77,7 @@ def read_nodes(path: Path) -> dict[str, dict]:
     stamps (its outputs cannot be told current, so they are made again once)."""
     try:
         doc = json.loads(path.read_text("utf-8"))
-    except (FileNotFoundError, ValueError):
+    except (FileNotFoundError, NotADirectoryError, ValueError):  # (IOM_HOME/cache a file: nothing kept)
         return {}
     nodes = doc.get("nodes") if isinstance(doc, dict) and doc.get("version") == FORMAT else None
     return nodes if isinstance(nodes, dict) else {}
@@ -91,4 +92,19 @@ def _merge(path: Path, queued: list[str]) -> None:
         write_bytes(path, json.dumps({"version": FORMAT, "nodes": merged}, ensure_ascii=False).encode("utf-8"),
                     durable=False)
     except OSError as e:  # a full disk loses the cache for "run from node", not the run
-        log.warning("could not keep the node outputs in %s: %s", path, e)
+        if (blocker := _file_in_the_way(path)) is None:
+            log.warning("could not keep the node outputs in %s: %s", path, e)
+        elif (said := _not_a_folder(blocker)) not in _SAID:  # once a process: every run would say it again
+            _SAID.add(said)
+            log.warning("%s", said)
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The file standing where a folder on `path` goes (IOM_HOME/cache, say), if one does: the
+    OS said "Not a directory" of the outputs file, and the advice was free space."""
+    return next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+
+
+def _not_a_folder(blocker: Path) -> str:
+    return (f"could not keep the node outputs for a later 'run from node': {blocker} is a file, not a folder; "
+            "move it away or delete it (until then such a run calls the nodes before it again).")

@@ -110,3 +110,29 @@ def test_from_reuses_only_what_was_made_from_this_input_and_these_nodes(iom_home
     nodes = json.loads(edited.stdout)["nodes"]
     assert nodes["keywords"]["status"] == "succeeded" and nodes["sentiment"]["status"] == "cached", nodes
     assert "'keywords' ran again" in edited.stderr
+
+
+async def test_a_cache_folder_that_is_a_file_is_said_in_one_sentence_and_a_from_run_still_runs(
+        engine, registry, fake, iom_home, caplog):
+    """IOM_HOME/cache a file: keeping the outputs warned "[Errno 20] Not a directory: …/runs/t.json"
+    (naming a file that is not the problem), and a run --from then failed on that error."""
+    import logging
+
+    from studio.engine import RunOptions
+    from tests.engine.conftest import chat_reply, openai_model
+    from tests.engine.test_cache_integrity import flow
+    from tests.fakes.provider_server import Reply
+
+    (iom_home / "cache").write_text("not a folder")
+    openai_model(registry, fake, "t/m", "/v1/chat/completions")
+    fake.reply("/v1/chat/completions", Reply(json=chat_reply("a")))
+    with caplog.at_level(logging.WARNING, logger="studio.engine.kept_outputs"):
+        for options in (RunOptions(), RunOptions(), RunOptions(from_node="out")):
+            record = await engine.run(flow(), {"text": "q"}, options)
+            engine.write_kept_outputs()
+            assert record.status == "succeeded" and record.outputs == {"text": "a"}, record.error
+    assert record.nodes["x"].status == "succeeded"  # nothing kept to reuse: it ran again
+    warned = [r.getMessage() for r in caplog.records if r.name == "studio.engine.kept_outputs"]
+    assert warned == [f"could not keep the node outputs for a later 'run from node': {iom_home / 'cache'} is a file, "
+                      "not a folder; move it away or delete it (until then such a run calls the nodes before it "
+                      "again)."], warned
