@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import secrets
 from html import escape
 from pathlib import Path
 from typing import Callable
@@ -120,12 +121,15 @@ class Guard:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
             return
+        headers = []
         if api:
             body, kind = json.dumps(_api_error(scope.get("path", ""), status, message, code)).encode(), b"application/json"
+            ident = secrets.token_hex(16).encode("ascii")  # every API answer names its request, a refusal too
+            headers = [(b"x-request-id", ident), (b"request-id", ident)]
         else:
             body, kind = message.encode(), b"text/plain; charset=utf-8"
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())]})
+                    "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode()), *headers]})
         await send({"type": "http.response.body", "body": body})
 
 

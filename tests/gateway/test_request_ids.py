@@ -78,3 +78,13 @@ def test_a_refused_request_still_names_itself(raw):
     answer = raw.post("/chat/completions", json={"model": "loop/openai"})
     assert answer.status_code == 400 and len(answer.headers["x-request-id"]) == 32
     assert answer.headers["request-id"] == answer.headers["x-request-id"]
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages"])
+def test_the_doors_refusals_name_their_request(server, path):
+    bad_token = httpx.post(server + path, json={}, headers={"authorization": "Bearer wrong"})
+    not_json = httpx.post(server + path, content="{}", headers={"authorization": f"Bearer {TOKEN}",
+                                                                "content-type": "text/plain"})
+    for answer, status in ((bad_token, 401), (not_json, 415)):
+        assert answer.status_code == status and len(answer.headers.get("x-request-id", "")) == 32
+        assert answer.headers["request-id"] == answer.headers["x-request-id"]
