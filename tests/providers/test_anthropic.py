@@ -48,7 +48,7 @@ async def test_plain_call_request_and_reply(fake, hub):
     assert sent.headers["anthropic-version"] == "2023-06-01" and "authorization" not in sent.headers
     assert sent.json["system"] == "Be French."
     assert sent.json["messages"] == [{"role": "user", "content": "Hello"}]
-    assert sent.json["max_tokens"] == 1024  # always sent
+    assert sent.json["max_tokens"] == 4096  # always sent: the most every Claude model accepts
     assert sent.json["stop_sequences"] == ["END"] and sent.json["temperature"] == 0.5 and "seed" not in sent.json
     assert result.output == {"text": "Bonjour", "finishReason": "end_turn"}
     assert (result.usage.input_tokens, result.usage.output_tokens, result.usage.cached_tokens) == (15, 2, 5)

@@ -13,7 +13,10 @@ from studio.providers.errors import ErrorKind, ProviderError
 from studio.spec.calls import Usage
 
 VERSION = "2023-06-01"
-DEFAULT_MAX_TOKENS = 1024
+# Anthropic requires max_tokens; a caller that set none (an OpenAI client, a pipeline node) expects
+# no cap, so the highest every Claude model accepts (Claude 3 Haiku and Opus stop at 4096). A
+# model's defaultParams.max_tokens sets its own.
+DEFAULT_MAX_TOKENS = 4096
 PARAMS = {"max_tokens": "max_tokens", "temperature": "temperature", "stop": "stop_sequences",
           "top_p": "top_p", "seed": None, "tools": None, "tool_choice": None, "parallel_tool_calls": None,
           "user": None, "n": None, "logprobs": None}
