@@ -1,7 +1,10 @@
 """Anthropic's Messages API (`POST /v1/messages`, plain and streamed) over the same registry:
 the request becomes the canonical chat input (OpenAI's message shape) and OpenAI-named
 params, so an Anthropic client can call an OpenAI, Gemini or local model, or a pipeline. A field
-the studio does not know (`thinking`, `top_k`, `service_tier`…) goes as it is to a Claude model."""
+the studio does not know (`thinking`, `top_k`, `service_tier`…) goes as it is to a Claude model.
+Claude's thinking blocks (`thinking`, `redacted_thinking`) come back in the answer (streamed as
+Claude streams them) and go back to Claude in an assistant turn, signature intact; another model
+gets the turn without them (x-iom-dropped-params says so)."""
 
 from __future__ import annotations
 
@@ -27,6 +30,8 @@ STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_
 # Anthropic's own, passed on as a Claude model said them (no other provider uses these words)
 ANTHROPIC_STOP_REASONS = {"end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal",
                           "model_context_window_exceeded"}
+# Claude's extended-thinking blocks, passed through to and from a Claude model
+THINKING = ("thinking", "redacted_thinking")
 # Anthropic request fields -> the canonical (OpenAI) param names
 PARAMS = {"max_tokens": "max_tokens", "temperature": "temperature", "top_p": "top_p", "stop_sequences": "stop"}
 _KNOWN = {"model", "messages", "system", "stream", "tools", "tool_choice", "metadata", *PARAMS}
@@ -117,43 +122,63 @@ def _cached(block: dict) -> dict[str, Any]:
     return {"cache_control": block["cache_control"]} if isinstance(block.get("cache_control"), dict) else {}
 
 
+def _image(b: dict) -> dict[str, Any]:
+    src = b.get("source") or {}
+    url = src.get("url") if src.get("type") == "url" else f"data:{src.get('media_type')};base64,{src.get('data')}"
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def _result_content(c: Any) -> Any:
+    """A tool_result's content: its text, or text and image parts when it holds an image (which
+    only a Claude model takes; another model's call is refused, not given the text alone)."""
+    if isinstance(c, str) or not isinstance(c, list):
+        return c if isinstance(c, str) else ""
+    if not any(isinstance(x, dict) and x.get("type") == "image" for x in c):
+        return "\n".join(x["text"] for x in c if isinstance(x, dict) and x.get("text"))
+    return [_image(x) if x.get("type") == "image" else {"type": "text", "text": x.get("text") or ""}
+            for x in c if isinstance(x, dict) and (x.get("type") == "image" or x.get("text"))]
+
+
 def _turn(m: dict) -> list[dict[str, Any]]:
-    """One Anthropic turn as canonical messages: tool_result blocks become `tool` messages."""
+    """One Anthropic turn as canonical messages: tool_result blocks become `tool` messages, an
+    assistant's thinking blocks ride on its message as they are (for Claude, signature intact)."""
     content = m.get("content")
     role = m.get("role", "user")
     if isinstance(content, str):
         return [{"role": role, "content": content}]
-    parts, calls, results = [], [], []
+    parts, calls, results, thinking = [], [], [], []
     for b in content or []:
         kind = b.get("type")
         if kind == "text":
             parts.append({"type": "text", "text": b.get("text") or "", **_cached(b)})
         elif kind == "image":
-            src = b.get("source") or {}
-            url = src.get("url") if src.get("type") == "url" else f"data:{src.get('media_type')};base64,{src.get('data')}"
-            parts.append({"type": "image_url", "image_url": {"url": url}})
+            parts.append(_image(b))
         elif kind == "tool_use":
             calls.append({"id": b.get("id"), "type": "function",
                           "function": {"name": b.get("name"), "arguments": json.dumps(b.get("input") or {})}})
         elif kind == "tool_result":
-            c = b.get("content")
-            text = c if isinstance(c, str) else "\n".join(x["text"] for x in c or [] if isinstance(x, dict) and x.get("text"))
-            results.append({"role": "tool", "tool_call_id": b.get("tool_use_id"), "content": text,
+            results.append({"role": "tool", "tool_call_id": b.get("tool_use_id"), "content": _result_content(b.get("content")),
                             **({"is_error": True} if b.get("is_error") else {})})
+        elif kind in THINKING and role == "assistant":
+            thinking.append(b)
         else:
             raise UserError(f"content blocks of type {kind!r} are not supported; send text, image, tool_use or "
-                            f"tool_result blocks.")
+                            f"tool_result blocks (and an assistant turn's thinking blocks).")
     out = results[:]
-    if parts or calls:
+    if parts or calls or thinking:
         msg: dict[str, Any] = {"role": role, "content": parts or None}
         if calls:
             msg["tool_calls"] = calls
+        if thinking:
+            msg["thinking"] = thinking
         out.append(msg)
     return out
 
 
 def _blocks(r: Reply) -> list[dict[str, Any]]:
-    blocks = [{"type": "text", "text": r.text}] if r.text or not r.tool_calls else []
+    blocks = [dict(b) for b in r.thinking]  # Claude's thinking comes first, as it answered
+    if r.text or not r.tool_calls:
+        blocks.append({"type": "text", "text": r.text})
     for c in r.tool_calls:
         try:
             args = json.loads(c["function"].get("arguments") or "{}")
@@ -188,12 +213,15 @@ def _event(name: str, data: dict) -> str:
 
 
 class EventFrames:
-    """Anthropic's Messages stream: message_start, one text block as it comes, then the tool_use
-    blocks, message_delta (stop reason, usage) and message_stop."""
+    """Anthropic's Messages stream: message_start, Claude's thinking blocks and one text block as
+    they come, then the tool_use blocks, message_delta (stop reason, usage) and message_stop."""
 
     def __init__(self, model: str):
         self.model = model
         self.text_open = False
+        self.text_index = 0  # the open text block's index
+        self.next_index = 0  # the index the next block gets
+        self.thinking_streamed = self.text_sent = False
 
     def opening(self) -> str:
         return _event("message_start", {"message": {
@@ -201,18 +229,43 @@ class EventFrames:
             "content": [], "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}})
 
     def text(self, index: int, text: str) -> str:
-        delta = _event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}})
+        self.text_sent = True
         if self.text_open:
-            return delta
-        self.text_open = True
-        return _event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}) + delta
+            return _event("content_block_delta", {"index": self.text_index, "delta": {"type": "text_delta", "text": text}})
+        self.text_open, self.text_index = True, self.next_index
+        self.next_index += 1
+        return (_event("content_block_start", {"index": self.text_index, "content_block": {"type": "text", "text": ""}})
+                + _event("content_block_delta", {"index": self.text_index, "delta": {"type": "text_delta", "text": text}}))
+
+    def block(self, event: dict[str, Any]) -> str:
+        """A piece of a thinking block as Claude streamed it (thinking_delta, signature_delta)."""
+        self.thinking_streamed = True
+        if event["type"] == "start":
+            out = self._close_text()
+            self.next_index += 1
+            return out + _event("content_block_start", {"index": self.next_index - 1,
+                                                        "content_block": event["content_block"]})
+        if event["type"] == "delta":
+            return _event("content_block_delta", {"index": self.next_index - 1, "delta": event["delta"]})
+        return _event("content_block_stop", {"index": self.next_index - 1})
+
+    def _close_text(self) -> str:
+        if not self.text_open:
+            return ""
+        self.text_open = False
+        return _event("content_block_stop", {"index": self.text_index})
 
     def closing(self, r: Reply) -> str:
-        out = [self.text(0, r.text)] if not self.text_open and r.text else []
-        index = 0
-        if self.text_open:
-            out.append(_event("content_block_stop", {"index": 0}))
-            index = 1
+        out = []
+        if not self.thinking_streamed and not self.text_sent:  # an answer that came whole
+            for block in r.thinking:
+                out.append(_event("content_block_start", {"index": self.next_index, "content_block": block}))
+                out.append(_event("content_block_stop", {"index": self.next_index}))
+                self.next_index += 1
+        if not self.text_sent and r.text:
+            out.append(self.text(0, r.text))
+        out.append(self._close_text())
+        index = self.next_index
         for block in _blocks(r):
             if block["type"] != "tool_use":
                 continue
@@ -226,7 +279,9 @@ class EventFrames:
         return "".join(out)
 
     def failure(self, err: GatewayError) -> str:
-        return _event("error", {"error": anthropic_error_detail(err, "api_error")})
+        """The error's own type (Claude's `overloaded_error`, a rate limit) as the refusal before
+        the first token would have said it; `api_error` where nothing more is known."""
+        return _event("error", {"error": anthropic_error_detail(err)})
 
     def refusal(self, err: GatewayError) -> Response:
         return anthropic_error(err)

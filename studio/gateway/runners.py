@@ -44,11 +44,17 @@ def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], dr
     unknown = unknown or {}
     if model.startswith(PIPELINE_PREFIX):
         _refuse_unknown(unknown, drop, refusal, model)
+        _refuse_tool_images(input, model)
+        input, thinking = _without_thinking(input)
         run, dropped = _pipeline(studio, model, input, params, drop, request_id)
-        return run, list(unknown) + dropped
+        return run, list(unknown) + dropped + thinking
     spec = studio.models.get(model)
     if spec.model_type not in ("llm", "vision"):
         raise UserError(f"{spec.id} is a {spec.model_type} model; chat needs an llm or vision model.")
+    thinking: list[str] = []
+    if spec.api != "anthropic-messages":
+        _refuse_tool_images(input, model)
+        input, thinking = _without_thinking(input)
     passed = capabilities.table_key(spec) == speaks
     if not passed:
         _refuse_unknown(unknown, drop, refusal, model)
@@ -58,13 +64,15 @@ def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], dr
     params = {k: v for k, v in params.items() if k not in bad and v is not None}
     if passed:  # the adapters send fields they do not know under their own names
         params, unknown = {**params, **unknown}, {}
-    bad = list(unknown) + bad
+    bad = list(unknown) + bad + thinking
 
-    async def run(on_text, on_choice_text=None) -> Reply:
+    async def run(on_text, on_choice_text=None, on_block=None) -> Reply:
+        """`on_block`: Claude's thinking blocks as they stream (Anthropic's API passes them on)."""
         request = CallRequest(model_id=spec.id, input=input, params=params, stream=on_text is not None)
         result = await studio.providers.call(spec, request, on_text=on_text, on_choice_text=on_choice_text,
-                                             context=CallContext(call_id=request_id))
+                                             on_block=on_block, context=CallContext(call_id=request_id))
         reply = _choice(result.output, result.finish_reason)
+        reply.thinking = [b for b in result.output.get("thinking") or [] if isinstance(b, dict)]
         u = result.usage
         reply.input_tokens, reply.output_tokens = u.input_tokens, u.output_tokens
         reply.cached_tokens, reply.reasoning_tokens = u.cached_tokens, u.reasoning_tokens
@@ -73,6 +81,29 @@ def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], dr
         return reply
 
     return run, bad
+
+
+THINKING_DROPPED = "thinking blocks"
+
+
+def _without_thinking(input: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The input without Claude's thinking blocks in assistant turns (they are Claude's own,
+    signed for Claude, and mean nothing to another model), and the name said in the answer's
+    x-iom-dropped-params when there were any."""
+    messages = input.get("messages") or []
+    if not any(isinstance(m, dict) and m.get("thinking") for m in messages):
+        return input, []
+    return {**input, "messages": [{k: v for k, v in m.items() if k != "thinking"} for m in messages]}, [THINKING_DROPPED]
+
+
+def _refuse_tool_images(input: dict[str, Any], model: str) -> None:
+    """Only Claude takes an image in a tool result; elsewhere it would be lost without a word."""
+    for m in input.get("messages") or []:
+        if m.get("role") == "tool" and isinstance(m.get("content"), list) \
+                and any(isinstance(p, dict) and p.get("type") == "image_url" for p in m["content"]):
+            raise GatewayError(400, "invalid_request_error",
+                               f"{model} cannot take an image in a tool result (only a Claude model can); send the "
+                               f"image in a user turn after the result, or call a Claude model.", param="messages")
 
 
 def _refuse_unknown(unknown: dict[str, Any], drop: bool, refusal: str, model: str) -> None:
@@ -109,7 +140,7 @@ def _pipeline(studio, model: str, input: dict[str, Any], params: dict[str, Any],
     inputs = chat_inputs(pipeline, input)
     may_stream, stream_node = reply_stream(pipeline)
 
-    async def run(on_text, on_choice_text=None) -> Reply:  # a pipeline answers one choice
+    async def run(on_text, on_choice_text=None, on_block=None) -> Reply:  # a pipeline answers one choice
         on_text = on_text if may_stream else None
         record = await studio.engine.run(pipeline, inputs, RunOptions(
             on_text=(lambda _node, text: on_text(text)) if on_text else None, stream_node=stream_node if on_text else None,

@@ -41,6 +41,7 @@ class Reply:
     more: list["Reply"] = field(default_factory=list)  # the other choices when several were asked for (n)
     provider_finish: str | None = None  # the provider's own word for `finish` (Anthropic's API passes its own on)
     stop_sequence: str | None = None  # which `stop` string ended it, where the provider said
+    thinking: list[dict[str, Any]] = field(default_factory=list)  # Claude's thinking blocks, signed, in order
 
 
 class Frames(Protocol):
@@ -92,8 +93,10 @@ class _Answer:
     async def run(self) -> None:
         try:
             try:
-                reply = await (self.stream.run(self.on_text, self.on_choice_text) if self.stream.choices
-                               else self.stream.run(self.on_text))
+                # frames that carry Claude's thinking blocks (Anthropic's) get them as they stream
+                blocks = {"on_block": self.on_block} if hasattr(self.frames, "block") else {}
+                reply = await (self.stream.run(self.on_text, self.on_choice_text, **blocks) if self.stream.choices
+                               else self.stream.run(self.on_text, **blocks))
             except Exception as e:  # noqa: BLE001 - classify re-raises what it does not know
                 error = classify(e)
                 if not (self.started or self.held):
@@ -113,6 +116,9 @@ class _Answer:
 
     async def on_text(self, text: str) -> None:
         await self.write(self.frames.text(0, text))
+
+    async def on_block(self, event: dict[str, Any]) -> None:
+        await self.write(self.frames.block(event))
 
     async def on_choice_text(self, index: int, text: str) -> None:
         await self.write(self.frames.text(index, text))

@@ -135,14 +135,16 @@ class ProviderHub:
         return value
 
     def _exchange(self, spec: ModelSpec, request: CallRequest, key: str | None, emit,
-                  emit_choice=None) -> Exchange:
+                  emit_choice=None, emit_block=None) -> Exchange:
         return Exchange(spec=spec, input=request.input, params={**spec.default_params, **request.params},
                         key=key, stream=request.stream,
                         client=None if spec.api == "local" else self.client(spec.provider), emit=emit,
-                        timeout_s=request.timeout_s or DEFAULT_TIMEOUT_S, emit_choice=emit_choice)
+                        timeout_s=request.timeout_s or DEFAULT_TIMEOUT_S, emit_choice=emit_choice,
+                        emit_block=emit_block)
 
     async def call(self, spec: ModelSpec, request: CallRequest, *, on_text: Callable[[str], Any] | None = None,
                    on_choice_text: Callable[[int, str], Any] | None = None,
+                   on_block: Callable[[dict[str, Any]], Any] | None = None,
                    context: CallContext | None = None) -> CallResult:
         context = context or CallContext()
         started = time.perf_counter()
@@ -160,6 +162,7 @@ class ProviderHub:
         # each a coroutine function the exchange awaits per delta; partial() is one layer less
         emit = functools.partial(timed, on_text) if on_text is not None else _drop_text
         emit_choice = functools.partial(timed, on_choice_text) if on_choice_text is not None else None
+        emit_block = functools.partial(timed, on_block) if on_block is not None else None  # Claude's thinking
 
         x: Exchange | None = None
         try:
@@ -174,7 +177,7 @@ class ProviderHub:
                      lambda: example_sentence(spec.model_type, spec.input_schema))
             key = await self._key(spec)
             await fault_injection.inject(spec.faults, self.random)
-            x = self._exchange(spec, request, key, emit, emit_choice)
+            x = self._exchange(spec, request, key, emit, emit_choice, emit_block)
             try:
                 got = await adapter_for(spec.api).call(x)
             except httpx.HTTPError as e:  # anything an adapter did not classify itself
@@ -240,10 +243,17 @@ class ProviderHub:
     def _record_error(self, spec, request, context, error: ProviderError, started, x, callback_s) -> None:
         """A call refused before anything was sent (no exchange: a missing key, an input that does
         not fit; or no connection made) cost nothing: $0, not unpriced. What a provider charges
-        for a call that failed after it was sent is not known (`ProviderError.sent`)."""
+        for a call that failed after it was sent is not known (`ProviderError.sent`), except for a
+        call stopped by its caller after the provider said its usage so far (Claude's input
+        tokens come first): that much it bills, so that much is recorded and priced."""
+        known = x.usage_so_far if x is not None and error.kind is ErrorKind.CANCELLED else None
+        if known is not None:
+            usage, cost_usd = known, cost(spec, known).usd
+        else:
+            usage, cost_usd = Usage(source="none"), None if error.sent else 0.0
         record = self._record(spec, request, context, started, x, callback_s, status="error",
                               error_class=error.kind.value, error_message=redact(str(error)),
-                              usage=Usage(source="none"), cost_usd=None if error.sent else 0.0)
+                              usage=usage, cost_usd=cost_usd)
         self.recorder.record_call(record, request.input, None)
 
     async def count_tokens(self, spec: ModelSpec, body: dict[str, Any]) -> Any:

@@ -7,12 +7,14 @@ format):
                  "images"?: [url or data: URL]}   (or the shorthand {"text": str}, see chat.py)
                 -> {"text": str, "finishReason": str, "toolCalls"?: [...], "logprobs"?: [...],
                     "stopSequence"?: str (which of the `stop` strings ended it, where the provider says),
+                    "thinking"?: [Claude's thinking / redacted_thinking blocks, signed, as it sent them],
                     "choices"?: [{"text", "finishReason", "toolCalls"?, "logprobs"?}, ...]}
                    (`choices` when several were asked for (n): all of them, the first mirrored
                    at the top level, so a pipeline node reads `text` as always)
                 Messages follow OpenAI's chat shape: content a string or parts (text, image_url
-                with a URL or data: URL), assistant `tool_calls`, `tool` results with
-                `tool_call_id`. Call options (tools, tool_choice, response_format, sampling)
+                with a URL or data: URL), assistant `tool_calls` (and `thinking`, Claude's blocks
+                given back, which only its adapter sends), `tool` results with `tool_call_id`
+                (content parts with images only for Claude). Call options (tools, tool_choice, response_format, sampling)
                 travel in CallRequest.params under OpenAI's names; capabilities.py says which
                 each provider carries.
 - embedding:    {"input": str | [str]}            -> {"vectors": [[float]]}

@@ -17,6 +17,8 @@ VERSION = "2023-06-01"
 # no cap, so the highest every Claude model accepts (Claude 3 Haiku and Opus stop at 4096). A
 # model's defaultParams.max_tokens sets its own.
 DEFAULT_MAX_TOKENS = 4096
+# the extended-thinking blocks Claude answers with and must be given back, signature intact
+THINKING = ("thinking", "redacted_thinking")
 PARAMS = {"max_tokens": "max_tokens", "temperature": "temperature", "stop": "stop_sequences",
           "top_p": "top_p", "seed": None, "tools": None, "tool_choice": None, "parallel_tool_calls": None,
           "user": None, "n": None, "logprobs": None}
@@ -32,12 +34,14 @@ def headers(key: str | None) -> dict[str, str]:
 
 
 def _content(turn: dict[str, Any]) -> Any:
-    if turn["role"] == "tool":
-        return [{"type": "tool_result", "tool_use_id": turn["tool_call_id"] or "", "content": turn["content"],
+    if turn["role"] == "tool":  # a result's images (a screenshot tool's) go with its text, in order
+        content = [_block(p) for p in turn["parts"]] if turn["images"] else turn["content"]
+        return [{"type": "tool_result", "tool_use_id": turn["tool_call_id"] or "", "content": content,
                  **({"is_error": True} if turn.get("is_error") else {})}]
-    if not interleaved(turn) and not turn["tool_calls"]:
+    thinking = turn.get("thinking") or []
+    if not interleaved(turn) and not turn["tool_calls"] and not thinking:
         return turn["content"]
-    parts = [_block(p) for p in turn["parts"]]
+    parts = [*thinking, *(_block(p) for p in turn["parts"])]  # Claude wants its thinking first
     for c in turn["tool_calls"]:
         parts.append({"type": "tool_use", "id": c["id"], "name": c["function"]["name"],
                       "input": _arguments(c["function"].get("arguments"))})
@@ -119,11 +123,15 @@ def usage(u: dict[str, Any]) -> Usage:
                  source="provider")
 
 
-def _output(text: str, stop: str | None, sequence: Any, calls: list[dict[str, Any]]) -> dict[str, Any]:
-    """The canonical output, with the stop sequence that ended it (Anthropic says which)."""
+def _output(text: str, stop: str | None, sequence: Any, calls: list[dict[str, Any]],
+            thinking: list[dict[str, Any]]) -> dict[str, Any]:
+    """The canonical output, with the stop sequence that ended it (Anthropic says which) and the
+    thinking blocks, which a tool loop must send back in its assistant turn."""
     out = chat_output(text, stop or "end_turn", calls)
     if isinstance(sequence, str) and stop == "stop_sequence":
         out["stopSequence"] = sequence
+    if thinking:
+        out["thinking"] = thinking
     return out
 
 
@@ -138,7 +146,8 @@ async def call(x: Exchange) -> AdapterResult:
         calls = [{"id": b.get("id") or "", "type": "function",
                   "function": {"name": b.get("name") or "", "arguments": json.dumps(b.get("input") or {})}}
                  for b in doc["content"] if b.get("type") == "tool_use"]
-        return AdapterResult(_output(text, stop, doc.get("stop_sequence"), calls), stop,
+        thinking = [b for b in doc["content"] if isinstance(b, dict) and b.get("type") in THINKING]
+        return AdapterResult(_output(text, stop, doc.get("stop_sequence"), calls, thinking), stop,
                              usage(doc.get("usage") or {}) if doc.get("usage") else None,
                              doc.get("id") or request_id(resp, "request-id"), raw_request=body, raw_response=doc)
 
@@ -146,6 +155,7 @@ async def call(x: Exchange) -> AdapterResult:
     u: dict[str, Any] = {}
     stop, sequence, rid, done = None, None, None, False
     blocks: dict[int, dict[str, Any]] = {}
+    thinking: dict[int, dict[str, Any]] = {}
     async for event, data in x.sse(x.spec.endpoint, body=body, headers=headers(x.key)):
         if not isinstance(data, dict):
             continue
@@ -156,21 +166,33 @@ async def call(x: Exchange) -> AdapterResult:
             msg = data.get("message") or {}
             rid = msg.get("id")
             u.update(msg.get("usage") or {})
+            x.usage_so_far = usage(u)  # what a call stopped from here on is billed at least
         elif kind == "content_block_start":
             block = data.get("content_block") or {}
             if block.get("type") == "tool_use":
                 blocks[data.get("index", len(blocks))] = {"id": block.get("id") or "", "type": "function",
                                                           "function": {"name": block.get("name") or "", "arguments": ""}}
+            elif block.get("type") in THINKING:
+                thinking[data.get("index", len(thinking))] = dict(block)
+                await x.send_block({"type": "start", "content_block": block})
         elif kind == "content_block_delta":
             delta = data.get("delta") or {}
             if delta.get("type") == "text_delta":
                 await x.send_text(delta.get("text") or "")
             elif delta.get("type") == "input_json_delta" and data.get("index") in blocks:
                 blocks[data["index"]]["function"]["arguments"] += delta.get("partial_json") or ""
+            elif delta.get("type") in ("thinking_delta", "signature_delta") and data.get("index") in thinking:
+                field = delta["type"].removesuffix("_delta")
+                block = thinking[data["index"]]
+                block[field] = (block.get(field) or "") + (delta.get(field) or "")
+                await x.send_block({"type": "delta", "delta": delta})
+        elif kind == "content_block_stop" and data.get("index") in thinking:
+            await x.send_block({"type": "stop"})
         elif kind == "message_delta":
             stop = (data.get("delta") or {}).get("stop_reason") or stop
             sequence = (data.get("delta") or {}).get("stop_sequence") or sequence
             u.update(data.get("usage") or {})  # cumulative: the latest figures replace earlier ones
+            x.usage_so_far = usage(u)
         elif kind == "message_stop":
             done = True  # read on to the end, so the connection can be reused
     if not done:
@@ -178,7 +200,8 @@ async def call(x: Exchange) -> AdapterResult:
     calls = [blocks[i] for i in sorted(blocks)]
     for c in calls:
         c["function"]["arguments"] = c["function"]["arguments"] or "{}"
-    return AdapterResult(_output(x.partial, stop, sequence, calls), stop, usage(u) if u else None,
+    return AdapterResult(_output(x.partial, stop, sequence, calls, [thinking[i] for i in sorted(thinking)]), stop,
+                         usage(u) if u else None,
                          rid, raw_request=body)
 
 

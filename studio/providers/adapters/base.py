@@ -58,6 +58,12 @@ class Exchange:
     # A read of the stream had 19+ digits in a row: its chunks from then on are read by json,
     # which keeps integers past 64 bits exact (looked for once a read, not once a chunk).
     long_integers: bool = False
+    # Claude's thinking blocks as it streams them ({"type": "start" | "delta" | "stop", …}), for a
+    # caller that passes them on (the gateway's /v1/messages); others see them in the output
+    emit_block: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    # the provider's usage figures so far (Claude says its input tokens first): what a call
+    # stopped before its end (the client hung up) is recorded and priced with
+    usage_so_far: Usage | None = None
 
     @property
     def partial(self) -> str:
@@ -66,6 +72,16 @@ class Exchange:
     async def send_text(self, text: str) -> None:
         if self.keep_text(text):
             await self.emit(text)
+
+    async def send_block(self, event: dict[str, Any]) -> None:
+        """A piece of a thinking block, after the text held before it (the order Claude sent)."""
+        if self.emit_block is None:
+            return
+        if self.held:
+            held, self.holding = self.holding, False
+            await self.release()
+            self.holding = held
+        await self.emit_block(event)
 
     def keep_text(self, text: str) -> bool:
         """`send_text` without its await: True when the text is to be emitted now (it is not
@@ -412,6 +428,8 @@ def canonical_messages(input: dict[str, Any]) -> tuple[str | None, list[dict[str
         turns.append(_turn(m.get("role", "user"), parts, list(m.get("tool_calls") or []), m.get("tool_call_id")))
         if m.get("is_error") is True:  # a tool result that reports a failure (Anthropic's flag)
             turns[-1]["is_error"] = True
+        if m.get("thinking") and m.get("role") == "assistant":  # Claude's own blocks, for Claude alone
+            turns[-1]["thinking"] = list(m["thinking"])
     if input.get("prompt") is not None:
         turns.append(_turn("user", content_parts(input["prompt"]), [], None))
     if input.get("images"):
