@@ -64,13 +64,15 @@ def final_usage(spec: ModelSpec, reported: Usage | None, input: dict[str, Any], 
 
 def cost(spec: ModelSpec, usage: Usage) -> Cost:
     p = spec.prices
-    if p.known:
+    if spec.priced:
         usd = p.per_call or 0.0
-        if p.input_per_token is not None and p.output_per_token is not None:
+        per_token = p.per_token(spec.model_type)
+        if per_token is not None:
+            price_in, price_out = per_token
             cached = min(usage.cached_tokens, usage.input_tokens)
-            cached_price = p.cached_input_per_token if p.cached_input_per_token is not None else p.input_per_token
-            usd += (usage.input_tokens - cached) * p.input_per_token + cached * cached_price
-            usd += usage.output_tokens * p.output_per_token
+            cached_price = p.cached_input_per_token if p.cached_input_per_token is not None else price_in
+            usd += (usage.input_tokens - cached) * price_in + cached * cached_price
+            usd += usage.output_tokens * price_out
         return Cost(usd=usd, source="free" if usd == 0 and spec.provider in ON_THIS_MACHINE else "spec")
     return genai_cost(spec, usage) or Cost(usd=None, source="none")
 

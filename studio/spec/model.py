@@ -73,9 +73,28 @@ class Prices(SpecModel):
 
     @property
     def known(self) -> bool:
-        return self.per_call is not None or (
-            self.input_per_token is not None and self.output_per_token is not None
-        )
+        return self.per_call is not None or self.per_token("llm") is not None
+
+    def per_token(self, model_type: str) -> tuple[float, float] | None:
+        """(input, output) USD per token, None when not known. An embedding has no output tokens,
+        so its input price alone prices it; any other model needs both."""
+        if self.input_per_token is None:
+            return None
+        if self.output_per_token is not None:
+            return self.input_per_token, self.output_per_token
+        return (self.input_per_token, 0.0) if model_type == "embedding" else None
+
+    def known_for(self, model_type: str) -> bool:
+        return self.per_call is not None or self.per_token(model_type) is not None
+
+    def one_sided(self, model_type: str) -> str | None:
+        """The sentence for a model that has one token price of the two it needs (its calls stay
+        unpriced), else None."""
+        if model_type == "embedding" or (self.input_per_token is None) == (self.output_per_token is None):
+            return None
+        given, missing = ("input", "output") if self.output_per_token is None else ("output", "input")
+        return (f"only the {given} price is set, so this model's calls stay unpriced; give the {missing} price too "
+                f"(0 if it is free).")
 
 
 class HttpCall(SpecModel):
@@ -191,7 +210,7 @@ class ModelSpec(SpecModel):
 
     @property
     def priced(self) -> bool:
-        return self.prices.known
+        return self.prices.known_for(self.model_type)
 
 
 HealthState = Literal["ok", "auth_failed", "unreachable", "key_missing", "error", "unknown"]

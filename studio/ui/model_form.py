@@ -355,7 +355,9 @@ def open_model_form(studio, *, spec: ModelSpec | None = None, mode: str = "new",
             except Exception as e:  # noqa: BLE001 — one sentence, form stays open
                 notify_error(e)
                 return
-            ui.notify(f"Saved {saved.id}.", type="positive")
+            one_sided = saved.prices.one_sided(saved.model_type)  # saved, but its calls will say "unpriced"
+            ui.notify(f"Saved {saved.id}; {one_sided}" if one_sided else f"Saved {saved.id}.",
+                      type="warning" if one_sided else "positive")
             if on_saved:
                 result = on_saved(saved)
                 if hasattr(result, "__await__"):

@@ -283,3 +283,24 @@ async def test_studio_builds_a_hub():
     assert isinstance(s.providers, ProviderHub) and s.providers.recorder is s.recorder
     await s.aclose()
 
+
+
+async def test_an_embedding_priced_by_its_input_alone_is_priced(fake, hub):
+    """An embedding has no output tokens: with only `inputPerToken` its calls were all recorded
+    as unpriced (the price rule wanted an output price too). An llm still needs both."""
+    fake.reply("/v1/embeddings", Reply(json={"object": "list", "usage": {"prompt_tokens": 40, "total_tokens": 40},
+                                             "data": [{"index": 0, "embedding": [0.1, 0.2]}]}))
+    schemas = CANONICAL_SCHEMAS["embedding"]
+    embed = make_spec("openai-embeddings", fake.url("/v1/embeddings"), model="my-own-embedder", model_type="embedding",
+                      input_schema=schemas[0], output_schema=schemas[1], prices={"inputPerToken": 2e-8})
+    result = await hub.call(embed, req({"input": "a"}))
+    assert embed.priced and result.cost.usd == pytest.approx(40 * 2e-8) and result.cost.source == "spec"
+    assert hub.recorder.calls[-1][0].cost_usd == pytest.approx(40 * 2e-8)
+    assert embed.prices.one_sided("embedding") is None
+
+    fake.reply(PATH, Reply(json=OK))
+    one_price = llm(fake, model="my-own-finetune-xyz", prices={"inputPerToken": 1e-6})
+    result = await hub.call(one_price, req({"prompt": "x"}))
+    assert not one_price.priced and result.cost.usd is None
+    assert one_price.prices.one_sided("llm") == ("only the input price is set, so this model's calls stay unpriced; "
+                                                 "give the output price too (0 if it is free).")

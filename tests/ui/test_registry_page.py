@@ -136,6 +136,22 @@ async def test_register_through_the_form(user: User):
     assert "local/echo-test" in ids(user)
 
 
+async def test_a_chat_model_saved_with_one_price_of_two_is_told_its_calls_stay_unpriced(user: User):
+    """Saved with an input price alone, an llm's calls were all unpriced, and nothing said so."""
+    await user.open("/registry")
+    user.find("Register").click()
+    set_value(user, "form-id", "local/one-price")
+    set_value(user, "form-name", "One price")
+    set_value(user, "form-provider", "local")
+    set_value(user, "form-api", "local")
+    set_value(user, "form-model", "echo")
+    set_value(user, "form-price-in", "0.15")
+    by_testid(user, "form-save").click()
+    await settle()
+    await user.should_see("Saved local/one-price; only the input price is set, so this model's calls stay unpriced; "
+                          "give the output price too (0 if it is free).")
+
+
 async def test_bad_schema_is_flagged_under_the_field_and_not_saved(user: User):
     await user.open("/registry")
     user.find("Register").click()
