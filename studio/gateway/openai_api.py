@@ -164,8 +164,9 @@ def parse_chat(body: Any) -> tuple[str, dict, dict, bool, bool, list[str]]:
 
 
 def _message(m: dict) -> dict:
-    """OpenAI's message as the canonical one (the same shape; `developer` is a system turn)."""
-    out = {k: m[k] for k in ("role", "content", "tool_calls", "tool_call_id") if m.get(k) is not None}
+    """OpenAI's message as the canonical one (the same shape; `developer` is a system turn, which
+    OpenAI's chat takes as the same)."""
+    out = {k: m[k] for k in ("role", "content", "tool_calls", "tool_call_id", "name") if m.get(k) is not None}
     if out.get("role") == "developer":
         out["role"] = "system"
     return out

@@ -65,6 +65,8 @@ def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], dr
     if passed:  # the adapters send fields they do not know under their own names
         params, unknown = {**params, **unknown}, {}
     bad = list(unknown) + bad + thinking
+    input, unnamed = _names_kept(spec, input, drop)
+    bad += unnamed
 
     async def run(on_text, on_choice_text=None, on_block=None) -> Reply:
         """`on_block`: Claude's thinking blocks as they stream (Anthropic's API passes them on)."""
@@ -104,6 +106,25 @@ def _refuse_tool_images(input: dict[str, Any], model: str) -> None:
             raise GatewayError(400, "invalid_request_error",
                                f"{model} cannot take an image in a tool result (only a Claude model can); send the "
                                f"image in a user turn after the result, or call a Claude model.", param="messages")
+
+
+NAME_FIELD = "messages[].name"
+
+
+def _names_kept(spec, input: dict[str, Any], drop: bool) -> tuple[dict[str, Any], list[str]]:
+    """(input, dropped): the messages' speaker `name`s go to a model whose format has them; for
+    any other they are refused, as a parameter it cannot carry is, or dropped when the caller
+    opted in. Not folded into the text ("alice: hi"): that would put words in the caller's mouth
+    the model could take for the message, and answer in kind."""
+    messages = input.get("messages") or []
+    if capabilities.carries_message_names(spec) or not any(isinstance(m, dict) and m.get("name") for m in messages):
+        return input, []
+    if not drop:
+        raise GatewayError(400, "invalid_request_error",
+                           f"a message's 'name' cannot be sent to {spec.id}: the {spec.api} API has no speaker name; "
+                           f"remove it, or send the header 'x-iom-drop-params: true' to drop it.", param=NAME_FIELD)
+    return {**input, "messages": [{k: v for k, v in m.items() if k != "name"} if isinstance(m, dict) else m
+                                  for m in messages]}, [NAME_FIELD]
 
 
 def _refuse_unknown(unknown: dict[str, Any], drop: bool, refusal: str, model: str) -> None:

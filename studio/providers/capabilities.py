@@ -53,6 +53,12 @@ TRANSLATED: dict[str, frozenset[str]] = {
 }
 
 
+def carries_message_names(spec: ModelSpec) -> bool:
+    """Whether a message's speaker `name` reaches the model: a field of OpenAI's chat messages,
+    which the servers that copy its format take too; no other wire format has one."""
+    return spec.api == "openai-chat"
+
+
 def table_key(spec: ModelSpec) -> str:
     if spec.api == "openai-chat":
         from studio.providers.adapters.openai_chat import family

@@ -65,6 +65,7 @@ _MESSAGES = {
             "image": {"type": "string"},
             "tool_calls": {"type": "array", "items": _TOOL_CALL},
             "tool_call_id": {"type": "string"},
+            "name": {"type": "string"},  # the speaker (OpenAI's chat carries it)
         },
         "required": ["role"],
     },

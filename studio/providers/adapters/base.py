@@ -411,16 +411,19 @@ def map_params(params: dict[str, Any], names: dict[str, str | None]) -> dict[str
     return out
 
 
-def canonical_messages(input: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]]]:
-    """(system text, [{"role", "content", "images", "parts", "tool_calls", "tool_call_id"}]) from
-    an llm input: `prompt` or `messages` (content a string or OpenAI-style parts), an optional
+def canonical_messages(input: dict[str, Any], *, system_turns: bool = False) -> tuple[str | None, list[dict[str, Any]]]:
+    """(system text, [{"role", "content", "images", "parts", "tool_calls", "tool_call_id", "name"}])
+    from an llm input: `prompt` or `messages` (content a string or OpenAI-style parts), an optional
     `system`, and `images` attached to the last user turn. `parts` keeps a turn's text and images
     in the order given ({"type": "text", "text"} | {"type": "image", "url", "detail"?}), for the
-    providers that take them so; `content` is its text alone, parts joined by a newline."""
-    system = [joined_text(parts) for parts in _system_groups(input)]
+    providers that take them so; `content` is its text alone, parts joined by a newline.
+    System messages are joined into the system text (one prompt, for the providers that take
+    only one); with `system_turns` they stay turns where the caller put them (OpenAI's chat),
+    and the system text is the input's `system` alone."""
+    system = [joined_text(parts) for parts in _system_groups(input, messages=not system_turns)]
     turns: list[dict[str, Any]] = []
     for m in input.get("messages") or []:
-        if m.get("role") == "system":
+        if m.get("role") == "system" and not system_turns:
             continue
         parts = content_parts(m.get("content"))
         if m.get("image"):
@@ -430,10 +433,12 @@ def canonical_messages(input: dict[str, Any]) -> tuple[str | None, list[dict[str
             turns[-1]["is_error"] = True
         if m.get("thinking") and m.get("role") == "assistant":  # Claude's own blocks, for Claude alone
             turns[-1]["thinking"] = list(m["thinking"])
+        if isinstance(m.get("name"), str) and m["name"]:  # the speaker, OpenAI's own field
+            turns[-1]["name"] = m["name"]
     if input.get("prompt") is not None:
         turns.append(_turn("user", content_parts(input["prompt"]), [], None))
     if input.get("images"):
-        users = [t for t in turns if t["role"] == "user"] or turns
+        users = [t for t in turns if t["role"] == "user"] or [t for t in turns if t["role"] != "system"]
         if users:
             users[-1]["parts"] = users[-1]["parts"] + [{"type": "image", "url": u} for u in input["images"]]
             users[-1]["images"] = users[-1]["images"] + list(input["images"])
@@ -478,10 +483,12 @@ def interleaved(turn: dict[str, Any]) -> bool:
     return len(turn["parts"]) > 1 or bool(turn["images"]) or any("cache_control" in p for p in turn["parts"])
 
 
-def _system_groups(input: dict[str, Any]) -> list[list[dict[str, Any]]]:
-    """The system text's sources in order, each as parts: the input's `system`, then each system
-    message (canonical_messages joins them a blank line apart)."""
+def _system_groups(input: dict[str, Any], messages: bool = True) -> list[list[dict[str, Any]]]:
+    """The system text's sources in order, each as parts: the input's `system`, then (unless
+    not `messages`) each system message (canonical_messages joins them a blank line apart)."""
     groups = [content_parts(input["system"])] if input.get("system") else []
+    if not messages:
+        return groups
     return groups + [content_parts(m.get("content")) for m in input.get("messages") or [] if m.get("role") == "system"]
 
 

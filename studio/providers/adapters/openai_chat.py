@@ -54,10 +54,12 @@ def family(spec) -> str:
 
 
 def messages(input: dict[str, Any]) -> list[dict[str, Any]]:
-    system, turns = canonical_messages(input)
+    """OpenAI's messages: system turns where the caller put them (OpenAI takes several, anywhere),
+    and each turn's speaker `name`."""
+    system, turns = canonical_messages(input, system_turns=True)
     out: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
     for t in turns:
-        if interleaved(t):
+        if interleaved(t) and t["role"] != "system":  # a system turn's text parts go a line apart, as before
             msg: dict[str, Any] = {"role": t["role"], "content": [_part(p) for p in t["parts"]]}
         else:
             msg = {"role": t["role"], "content": t["content"]}
@@ -68,6 +70,8 @@ def messages(input: dict[str, Any]) -> list[dict[str, Any]]:
             msg["content"] = msg["content"] or None
         if t["role"] == "tool":
             msg["tool_call_id"] = t["tool_call_id"]
+        if t.get("name"):
+            msg["name"] = t["name"]
         out.append(msg)
     return out
 
