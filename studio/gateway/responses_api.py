@@ -5,7 +5,8 @@ becomes the canonical chat input and OpenAI-named params, run as a chat completi
 Carried: `input` as a string or a list of message items (text and image parts; `system` and
 `developer` turns; earlier `function_call` / `function_call_output` items), `instructions`,
 function `tools` and `tool_choice`, `text.format` (JSON schema or object), `max_output_tokens`,
-`temperature`, `top_p`, `parallel_tool_calls`, `user`. Not kept: nothing is stored, so
+`temperature`, `top_p`, `parallel_tool_calls`, `user`, `reasoning.effort` (as Chat Completions'
+`reasoning_effort`: to OpenAI, refused for a model without it). Not kept: nothing is stored, so
 `store: true` and `previous_response_id` are refused (a conversation is sent whole each time),
 and so are the built-in tools (web search, file search…), which no registry model runs here.
 """
@@ -32,7 +33,10 @@ from studio.gateway.streaming import Reply, StreamedAnswer
 # Responses fields -> the canonical (Chat Completions) names
 PARAMS = {"max_output_tokens": "max_tokens", "temperature": "temperature", "top_p": "top_p",
           "parallel_tool_calls": "parallel_tool_calls", "user": "user"}
-_KNOWN = {"model", "input", "instructions", "stream", "tools", "tool_choice", "text", "store", "metadata", *PARAMS}
+# the Chat Completions names of Responses fields that have another, as a refusal says them
+OWN_NAMES = {"reasoning_effort": "reasoning.effort", "max_tokens": "max_output_tokens"}
+_KNOWN = {"model", "input", "instructions", "stream", "tools", "tool_choice", "text", "store", "metadata", "reasoning",
+          *PARAMS}
 
 
 def register(router, get_studio: Callable[[], Any]) -> None:
@@ -40,10 +44,14 @@ def register(router, get_studio: Callable[[], Any]) -> None:
         try:
             body = await request_json(request)
             model, input, params, unknown = parsed(parse_responses, body)
-            run, dropped = runner(get_studio(), model, input, params, drop_requested(request), request_id=request_id(request),
-                                  unknown={k: body[k] for k in unknown}, speaks="openai-responses",
-                                  refusal="{names} is not a Responses parameter the studio can send to {model}")
-            headers = dropped_header(dropped)
+            try:
+                run, dropped = runner(get_studio(), model, input, params, drop_requested(request),
+                                      request_id=request_id(request), unknown={k: body[k] for k in unknown},
+                                      speaks="openai-responses",
+                                      refusal="{names} is not a Responses parameter the studio can send to {model}")
+            except GatewayError as e:
+                raise _in_responses_words(e) from None
+            headers = dropped_header([OWN_NAMES.get(d, d) for d in dropped])
             shape = Shape(model, body)
             if body.get("stream"):
                 return StreamedAnswer(run, EventFrames(shape), headers)
@@ -52,6 +60,15 @@ def register(router, get_studio: Callable[[], Any]) -> None:
             return openai_error(classify(e))
 
     router.add_route("/v1/responses", responses, methods=["POST"])
+
+
+def _in_responses_words(e: GatewayError) -> GatewayError:
+    """A refusal naming a Chat Completions parameter, as the Responses field the caller sent."""
+    for chat, own in OWN_NAMES.items():
+        e.message = e.message.replace(f"'{chat}'", f"'{own}'")
+        e.args = (e.message,)
+        e.param = own if e.param == chat else e.param
+    return e
 
 
 def parse_responses(body: Any) -> tuple[str, dict, dict, list[str]]:
@@ -76,6 +93,7 @@ def parse_responses(body: Any) -> tuple[str, dict, dict, list[str]]:
         raise UserError("the request's 'input' has no message to answer.")
     params = {PARAMS[k]: body[k] for k in PARAMS if body.get(k) is not None}
     params.update(_tools(body))
+    params.update(_reasoning(body.get("reasoning")))
     fmt = (body.get("text") or {}).get("format") if isinstance(body.get("text"), dict) else None
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
         params["response_format"] = {"type": "json_schema", "json_schema": {
@@ -127,6 +145,21 @@ def _content(content: Any) -> Any:
         else:
             raise UserError(f"content parts of type {kind!r} are not supported; send input_text or input_image.")
     return parts
+
+
+def _reasoning(reasoning: Any) -> dict[str, Any]:
+    """`reasoning.effort` as Chat Completions' `reasoning_effort` (which capabilities.py then
+    carries to OpenAI, or refuses for a model that has no such setting, as for a chat call). A
+    reasoning summary is made by the Responses API alone, which no registry model answers with."""
+    if reasoning is None:
+        return {}
+    if not isinstance(reasoning, dict):
+        raise UserError("'reasoning' must be an object such as {\"effort\": \"low\"}.")
+    extra = [k for k, v in reasoning.items() if k != "effort" and v is not None]
+    if extra:
+        raise UserError(f"reasoning.{extra[0]} cannot be carried by the studio (it calls models through their chat "
+                        f"APIs, which make no reasoning summary); send only reasoning.effort.")
+    return {"reasoning_effort": reasoning["effort"]} if reasoning.get("effort") is not None else {}
 
 
 def _tools(body: dict) -> dict[str, Any]:

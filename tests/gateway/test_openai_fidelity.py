@@ -1,6 +1,6 @@
 """What an OpenAI caller sends reaches an OpenAI-format model as sent, through the `openai` SDK
 and the running studio over the loopback fakes: a message's speaker `name`, system messages
-where the caller put them."""
+where the caller put them, the Responses API's `reasoning.effort`."""
 
 from __future__ import annotations
 
@@ -47,3 +47,21 @@ def test_system_messages_keep_their_place_for_openai_and_are_joined_for_claude(o
     oai.chat.completions.create(model="loop/claude", messages=chat)
     assert fake.last.json["system"] == "s1\n\ns2"
     assert [m["role"] for m in fake.last.json["messages"]] == ["user", "user"]
+
+
+def test_responses_reasoning_effort_reaches_openai_and_is_refused_in_its_own_words_elsewhere(oai, fake):
+    """`reasoning` was refused for every model, although Chat Completions' `reasoning_effort`
+    reaches OpenAI."""
+    fake.reply(OPENAI_PATH, Reply(json=text_reply("Bonjour")))
+    r = oai.responses.create(model="loop/openai", input="Hi", reasoning={"effort": "high"})
+    assert r.output_text == "Bonjour" and fake.last.json["reasoning_effort"] == "high"
+    requests = len(fake.requests)
+    with pytest.raises(openai.BadRequestError, match="'reasoning.effort' is not supported by loop/claude") as e:
+        oai.responses.create(model="loop/claude", input="Hi", reasoning={"effort": "high"})
+    assert e.value.body["param"] == "reasoning.effort" and len(fake.requests) == requests
+    with pytest.raises(openai.BadRequestError, match="reasoning.summary cannot be carried"):
+        oai.responses.create(model="loop/openai", input="Hi", reasoning={"effort": "low", "summary": "auto"})
+    fake.reply(ANTHROPIC_PATH, Reply(json=CLAUDE_OK))
+    raw = oai.responses.with_raw_response.create(model="loop/claude", input="Hi", reasoning={"effort": "high"},
+                                                 extra_headers={"x-iom-drop-params": "true"})
+    assert raw.headers["x-iom-dropped-params"] == "reasoning.effort" and "reasoning_effort" not in fake.last.json

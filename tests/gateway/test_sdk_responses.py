@@ -93,8 +93,8 @@ def test_what_the_studio_cannot_keep_or_run_is_refused_in_a_sentence(oai):
         oai.responses.create(model="loop/openai", input="Hi", previous_response_id="resp_1")
     with pytest.raises(openai.BadRequestError, match="'web_search' are not run by the studio"):
         oai.responses.create(model="loop/openai", input="Hi", tools=[{"type": "web_search"}])
-    with pytest.raises(openai.BadRequestError, match="'reasoning' is not a Responses parameter"):
-        oai.responses.create(model="loop/openai", input="Hi", reasoning={"effort": "low"})
+    with pytest.raises(openai.BadRequestError, match="'truncation' is not a Responses parameter"):
+        oai.responses.create(model="loop/openai", input="Hi", truncation="auto")
     with pytest.raises(openai.NotFoundError):
         oai.responses.create(model="no/such", input="Hi")
 
