@@ -43,6 +43,7 @@ from studio.providers.hub import CallContext
 from studio.spec.calls import CallRequest
 
 CHAT_TYPES = ("llm", "vision")
+SERVED_TYPES = CHAT_TYPES + ("embedding",)  # what /v1/models lists and retrieves
 _NOT_PARAMS = {"model", "messages", "stream", "stream_options", "max_completion_tokens"}
 
 
@@ -72,7 +73,7 @@ def register(router, get_studio: Callable[[], Any]) -> None:
 
     async def list_models(request: Request) -> JSONAnswer:
         s, anthropic = get_studio(), "anthropic-version" in request.headers
-        data = [spec_doc(m, anthropic) for m in s.models.all() if m.model_type in CHAT_TYPES + ("embedding",)]
+        data = [spec_doc(m, anthropic) for m in s.models.all() if m.model_type in SERVED_TYPES]
         data += [pipeline_doc(p, anthropic) for p in s.pipelines.all()]
         if anthropic:
             return JSONAnswer({"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
@@ -86,7 +87,11 @@ def register(router, get_studio: Callable[[], Any]) -> None:
             if model_id.startswith(PIPELINE_PREFIX):
                 p = await asyncio.to_thread(s.pipelines.get, model_id[len(PIPELINE_PREFIX):])
                 return JSONAnswer(pipeline_doc(p, anthropic))
-            return JSONAnswer(spec_doc(await asyncio.to_thread(s.models.get, model_id), anthropic))
+            spec = await asyncio.to_thread(s.models.get, model_id)
+            if spec.model_type not in SERVED_TYPES:  # as the list has it: no endpoint here calls it
+                raise GatewayError(404, "model_not_found", f"{spec.id} is a {spec.model_type} model, which this API does "
+                                                     f"not serve; /v1/models lists the models it does.")
+            return JSONAnswer(spec_doc(spec, anthropic))
         except Exception as e:  # noqa: BLE001 - classify re-raises what it does not know
             return (anthropic_error if anthropic else openai_error)(classify(e))
 

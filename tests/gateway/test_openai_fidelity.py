@@ -1,6 +1,7 @@
 """What an OpenAI caller sends reaches an OpenAI-format model as sent, through the `openai` SDK
 and the running studio over the loopback fakes: a message's speaker `name`, system messages
-where the caller put them, the Responses API's `reasoning.effort`."""
+where the caller put them, the Responses API's `reasoning.effort`; and `/v1/models/{id}` knows
+the models `/v1/models` lists, and no others."""
 
 from __future__ import annotations
 
@@ -65,3 +66,14 @@ def test_responses_reasoning_effort_reaches_openai_and_is_refused_in_its_own_wor
     raw = oai.responses.with_raw_response.create(model="loop/claude", input="Hi", reasoning={"effort": "high"},
                                                  extra_headers={"x-iom-drop-params": "true"})
     assert raw.headers["x-iom-dropped-params"] == "reasoning.effort" and "reasoning_effort" not in fake.last.json
+
+
+def test_retrieve_agrees_with_the_list(oai, raw):
+    """A classifier is not listed and chat refuses it; retrieving it answered 200."""
+    listed = {m.id for m in oai.models.list()}
+    assert "local/sentiment-vader" not in listed and {"loop/openai", "loop/embed"} <= listed
+    r = raw.get("/models/local/sentiment-vader")
+    assert r.status_code == 404, r.text
+    assert r.json()["error"]["code"] == "model_not_found" and "classifier" in r.json()["error"]["message"]
+    for ident in ("loop/openai", "loop/embed"):
+        assert oai.models.retrieve(ident).id == ident
