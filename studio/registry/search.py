@@ -31,8 +31,9 @@ def price_per_mtok(spec: ModelSpec) -> float | None:
     p = spec.prices
     if p.per_call:
         return None
-    if p.input_per_token is not None and p.output_per_token is not None:
-        return max(p.input_per_token, p.output_per_token) * 1_000_000
+    tokens = p.per_token(spec.model_type)  # an embedding's input price alone
+    if tokens is not None:
+        return max(tokens) * 1_000_000
     if p.per_call == 0:
         return 0.0
     return None
@@ -43,10 +44,12 @@ def price_label(spec: ModelSpec) -> str:
     charges both, 'free' or 'unpriced'."""
     p = spec.prices
     per_call = f"${p.per_call:g}/call" if p.per_call else ""
-    if p.input_per_token is not None and p.output_per_token is not None:
-        if p.input_per_token == 0 and p.output_per_token == 0:
+    tokens = p.per_token(spec.model_type)
+    if tokens is not None:
+        if tokens == (0, 0):
             return per_call or "free"
-        per_tokens = f"${p.input_per_token * 1e6:.4g} / ${p.output_per_token * 1e6:.4g} per Mtok"
+        per_tokens = (f"${p.input_per_token * 1e6:.4g} / ${p.output_per_token * 1e6:.4g} per Mtok"
+                      if p.output_per_token is not None else f"${p.input_per_token * 1e6:.4g} per Mtok in")
         return f"{per_tokens} + {per_call}" if per_call else per_tokens
     if p.per_call is not None:
         return per_call or "free"

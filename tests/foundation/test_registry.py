@@ -111,6 +111,17 @@ def test_a_per_call_price_is_never_free_and_never_under_a_price_per_token(studio
         assert {s.id for s in studio.models.search(ModelQuery(capability="pc", max_price_per_mtok=limit))} == expected
 
 
+def test_an_embedding_priced_by_its_input_alone_is_shown_and_ranked_priced(studio):
+    """An embedding has no output tokens; with `inputPerToken` alone it was listed as unpriced."""
+    from studio.registry.search import price_label, price_per_mtok
+
+    embed = ModelSpec(id="t/embed", name="e", provider="http", api="http", model_type="embedding",
+                      endpoint="http://127.0.0.1:1/x", prices={"input_per_token": 2e-8})
+    chat = embed.model_copy(update={"model_type": "llm"})
+    assert price_label(embed) == "$0.02 per Mtok in" and price_per_mtok(embed) == pytest.approx(0.02)
+    assert price_label(chat) == "unpriced" and price_per_mtok(chat) is None
+
+
 def test_a_corrupt_file_is_named_and_everything_else_keeps_working(studio):
     broken = studio.home / "models" / "acme" / "broken.json"
     broken.parent.mkdir(parents=True)
