@@ -8,6 +8,7 @@ session only (the analytics view keeps the permanent record)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,7 @@ from typing import Any
 from nicegui import ui
 
 from studio.errors import UserError
+from studio.formats import data_size
 from studio.secrets import redact_data
 from studio.spec.calls import CallRequest
 from studio.spec.chat import CHAT_TYPES, expand_shorthand
@@ -24,7 +26,8 @@ from studio.spec.model import ModelSpec
 from studio.ui import services
 from studio.ui.app import get_studio
 from studio.ui.result_view import result_view
-from studio.ui.schema_form import FormField, collect_input, fields_for, form_values_of, input_problem
+from studio.ui.schema_form import (IMAGE_ACCEPT, MAX_IMAGE_BYTES, FormField, collect_input, fields_for, form_values_of,
+                                   image_data_url, image_refusal, input_problem, split_images)
 from studio.ui.shell import frame
 from studio.ui.threads import io_bound
 from studio.ui.widgets import error_sentence, json_text, money, notify_error
@@ -88,6 +91,12 @@ async def console_page(model: str | None = None) -> None:
     # shown: the attempt the answer panel shows (None once another model is picked)
     state: dict[str, Any] = {"model": model if model in specs else None, "task": None, "shown": None}
     form_values: dict[str, Any] = {}
+    attached: dict[str, list[str]] = {}  # an images field's uploaded files (data: URLs), beside its links
+    redraw_images: dict[str, Any] = {}  # an images field's thumbnails, drawn again after a change
+    # an uploaded file as the Raw JSON tab names it ("file 1: cat.png (2.1 MB)") → its data: URL: the
+    # tab stays readable, and an edit of it is not megabytes sent back (the socket refuses over 1 MB)
+    file_labels: dict[str, str] = {}
+    files_added = itertools.count(1)
     param_values: dict[str, Any] = {"temperature": None, "max_tokens": None, "top_p": None}
     raw = {"input": "{}", "params": ""}
 
@@ -176,6 +185,9 @@ async def console_page(model: str | None = None) -> None:
         nonlocal fields
         form_box.clear()
         form_values.clear()
+        attached.clear()
+        redraw_images.clear()
+        file_labels.clear()
         spec = specs.get(state["model"])
         if spec is None:
             key_hint.clear()
@@ -215,6 +227,9 @@ async def console_page(model: str | None = None) -> None:
                     el = ui.textarea(label).props("autogrow")
                 elif f.kind == "strings":
                     el = ui.textarea(label + " (one per line)").props("autogrow")
+                elif f.kind == "images":
+                    form_values[f.name], attached[f.name] = split_images(form_values[f.name])
+                    el = ui.textarea(label + " (links, one per line; or add image files below)").props("autogrow")
                 elif f.kind == "json":
                     el = ui.textarea(label + " (JSON)").props("autogrow spellcheck=false").classes("font-mono")
                 else:
@@ -222,7 +237,64 @@ async def console_page(model: str | None = None) -> None:
                 el.bind_value(form_values, f.name).classes("w-full").props(f"dense outlined data-testid=field-{f.name}")
                 if f.description:
                     el.tooltip(f.description)
+                if f.kind == "images":
+                    image_uploader(f.name)
         raw["input"] = json_text({**example_input(spec), **first_example(spec)})
+
+    def image_uploader(name: str) -> None:
+        """Image files for an images field: each becomes a data: URL in the call (what the
+        adapters send as OpenAI image_url parts, Anthropic base64 blocks, Gemini inline_data),
+        shown as a thumbnail with a remove button; a non-image or too big a file is refused."""
+        with ui.row().classes("w-full items-start gap-2 no-wrap"):
+            upload = ui.upload(multiple=True, auto_upload=True, max_file_size=MAX_IMAGE_BYTES,
+                               label=f"Image files (up to {MAX_IMAGE_BYTES // 1_000_000} MB each)") \
+                .props(f'accept="{IMAGE_ACCEPT}" flat bordered hide-upload-btn data-testid=upload-{name}') \
+                .classes("w-64")
+            thumbs = ui.row().classes("gap-2 items-start").props(f"data-testid=images-{name}")
+        problem = ui.label().classes("text-negative text-sm").props(f"data-testid=image-problem-{name}")
+
+        def draw() -> None:
+            thumbs.clear()
+            with thumbs:
+                for i, url in enumerate(attached[name]):
+                    with ui.card().tight().classes("relative").props(f"flat bordered data-testid=image-{name}-{i}"):
+                        ui.image(url).classes("w-16 h-16").props("fit=contain no-spinner no-transition")
+                        ui.button(icon="close", on_click=lambda i=i: remove(i)) \
+                            .props(f"round dense unelevated size=xs color=grey-8 data-testid=remove-image-{name}-{i}") \
+                            .classes("absolute top-0 right-0").tooltip("Remove this image")
+
+        def remove(i: int) -> None:
+            url = attached[name].pop(i)
+            for label in [k for k, v in file_labels.items() if v == url and url not in attached[name]]:
+                del file_labels[label]
+            draw()
+
+        async def uploaded(e) -> None:
+            try:
+                data = await e.file.read()
+                url = image_data_url(e.file.name, data)
+            except UserError as err:
+                problem.text = str(err)
+                ui.notify(str(err), type="negative", position="bottom")
+            else:
+                file_labels[f"file {next(files_added)}: {e.file.name} ({data_size(len(data))})"] = url
+                attached[name].append(url)
+                problem.text = ""
+                draw()
+            upload.reset()
+
+        def rejected(e) -> None:
+            entries = e.args if isinstance(e.args, list) else []
+            problem.text = " ".join(image_refusal(str(r.get("name")), int(r.get("size") or 0), str(r.get("why")))
+                                    for r in entries if isinstance(r, dict))
+            if problem.text:
+                ui.notify(problem.text, type="negative", position="bottom")
+
+        upload.on_upload(uploaded)
+        upload.on("rejected", rejected, js_handler="(entries) => emit(entries.map("
+                  "r => ({name: r.file.name, size: r.file.size, why: r.failedPropValidation})))")
+        redraw_images[name] = draw
+        draw()
 
     def example_input(spec: ModelSpec) -> dict:
         names = {f.name for f in fields}
@@ -240,10 +312,10 @@ async def console_page(model: str | None = None) -> None:
         name = getattr(e.value, "_props", {}).get("name", e.value)
         if name == "Raw JSON":
             try:
-                doc = collect_input(fields, form_values)
+                doc = form_input()
             except UserError:
                 return  # a form field of bad JSON: the raw text stays as it was
-            raw["input"] = json_text({**_raw_extras(), **doc})
+            raw["input"] = json_text({**_raw_extras(), **files_named(doc, {v: k for k, v in file_labels.items()})})
         else:
             try:
                 doc = json.loads(raw["input"] or "{}")
@@ -251,7 +323,10 @@ async def console_page(model: str | None = None) -> None:
                 ui.notify("The raw input is not valid JSON, so the form keeps its values.", type="warning")
                 return
             if isinstance(doc, dict):
-                form_values.update(form_values_of(fields, doc))
+                form_values.update(form_values_of(fields, files_named(doc, file_labels)))
+                for name, draw in redraw_images.items():
+                    form_values[name], attached[name] = split_images(form_values[name])
+                    draw()
 
     def _raw_extras() -> dict:
         """What the raw JSON holds that the form has no field for (kept when the form is copied in)."""
@@ -273,8 +348,22 @@ async def console_page(model: str | None = None) -> None:
                 raise UserError(f"The raw input is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}).") from None
             if not isinstance(doc, dict):
                 raise UserError("The raw input must be a JSON object.")
-            return doc
-        return collect_input(fields, form_values)
+            return files_named(doc, file_labels)
+        return form_input()
+
+    def files_named(doc: dict, names: dict[str, str]) -> dict:
+        """`doc` with the images fields' items renamed by `names` (data: URL → label, or back)."""
+        lists = {f.name for f in fields if f.kind == "images"}
+        return {k: [names.get(x, x) if isinstance(x, str) else x for x in v]
+                if k in lists and isinstance(v, list) else v for k, v in doc.items()}
+
+    def form_input() -> dict:
+        """The form's input: an images field's links and uploaded files together, links first."""
+        values = dict(form_values)
+        for name, files in attached.items():
+            links = str(values.get(name) or "").split("\n")
+            values[name] = [s.strip() for s in links if s.strip()] + files
+        return collect_input(fields, values)
 
     def set_running(running: bool) -> None:
         run_button.set_enabled(not running and services.can_call(studio))
@@ -300,7 +389,8 @@ async def console_page(model: str | None = None) -> None:
                 result_view(a.output if structured else a.text, name=f"{a.model_id.replace('/', '-')}-output",
                             testid="console-result", body=structured)
         error_label.text = a.error
-        raw_request.text = json_text(redact_data(a.result.raw_request if a.result and a.result.raw_request else a.request))
+        raw_request.text = json_text(short_images(redact_data(
+            a.result.raw_request if a.result and a.result.raw_request else a.request)))
         raw_response.text = json_text(redact_data(a.result.raw_response)) if a.result and a.result.raw_response is not None else ""
         show_metrics(metrics_for(a.result) if a.result else {})
         status.text = {"ok": "done", "running": "running…"}.get(a.state, a.state)
@@ -414,6 +504,23 @@ async def console_page(model: str | None = None) -> None:
             ui.timer(0, start, once=True)
 
     ui.keyboard(on_key=on_key, ignore=[])
+
+
+def short_images(value: Any) -> Any:
+    """A request as the raw tab shows it: an image's base64 (megabytes, unreadable; a data: URL,
+    Anthropic's base64 source, Gemini's inline_data) as its start and size. Only the page's
+    copy: the call and its record keep the image."""
+    if isinstance(value, str):
+        if value.startswith("data:") and len(value) > 120:
+            return f"{value[:60]}… ({len(value):,} characters)"
+        return value
+    if isinstance(value, list):
+        return [short_images(v) for v in value]
+    if isinstance(value, dict):
+        typed = any(k in value for k in ("media_type", "mime_type", "mimeType"))
+        return {k: (f"{v[:40]}… ({len(v):,} characters)" if typed and k == "data" and isinstance(v, str)
+                    and len(v) > 120 else short_images(v)) for k, v in value.items()}
+    return value
 
 
 def first_example(spec: ModelSpec) -> dict:

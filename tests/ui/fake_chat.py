@@ -5,6 +5,9 @@ until the test opens `fake.gate`, so a test sees text arrive without sleeping or
 from __future__ import annotations
 
 import json
+import random
+import struct
+import zlib
 
 from studio.spec.calls import CANONICAL_SCHEMAS
 from tests.fakes.provider_server import GATE, FakeProvider, Reply, sse
@@ -67,3 +70,24 @@ def held_plain_answer(text: str) -> Reply:
     """The same answer half sent, then held until the test opens `fake.gate` (rows in flight)."""
     body = _plain_body(text)
     return Reply(chunks=[body[:20], GATE, body[20:]], content_type="application/json")
+
+
+def png(side: int = 8) -> bytes:
+    """A real PNG of side×side noise (so its base64 is a few hundred characters, as a photo's is many)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    noise = random.Random(side).randbytes
+    rows = b"".join(b"\x00" + noise(side * 3) for _ in range(side))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def save_vision_model(studio, fake: FakeProvider, api: str, path: str) -> None:
+    """A vision model (id loop/vision) on the fake, speaking OpenAI chat or Anthropic messages."""
+    from studio.spec.model import ModelSpec
+
+    studio.keys.set("LOOP_KEY", KEY)
+    studio.models.save(ModelSpec(
+        id="loop/vision", name="Loopback vision", provider="openai" if api == "openai-chat" else "anthropic", api=api,
+        model_type="vision", endpoint=fake.url(path), model="loop-1", key_ref="LOOP_KEY",
+        input_schema=CANONICAL_SCHEMAS["vision"][0], output_schema=CANONICAL_SCHEMAS["vision"][1]))
