@@ -408,12 +408,26 @@ async def console_page(model: str | None = None) -> None:
         return rows
 
     async def start() -> None:
-        if state["task"] is not None:
+        if state["task"] is not None or state.get("starting"):
             return
         spec = specs.get(state["model"])
         if spec is None:
             ui.notify("Pick a model first.", type="warning")
             return
+        state["starting"] = True
+        try:  # the model as the registry holds it now: the CLI or another tab may have changed or removed it
+            current = await io_bound(studio.models.find, spec.id)
+        except Exception as e:  # noqa: BLE001 — its file unreadable now: one sentence
+            error_label.text = notify_error(e, position="bottom")
+            return
+        finally:
+            state["starting"] = False
+        if current is None:
+            error_label.text = notify_error(UserError(
+                f"{spec.id} is no longer in the registry (it was removed after this page was opened), so it was not "
+                "called; pick another model, or add it again and reload the page."), position="bottom")
+            return
+        specs[spec.id] = spec = current  # (its endpoint, key or params edited since: the call uses them)
         try:
             doc = current_input(spec)
             params = build_params(param_values, raw["params"])

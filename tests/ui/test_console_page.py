@@ -226,3 +226,28 @@ async def test_picking_another_model_mid_stream_cancels_the_call_and_clears_its_
     assert [(r["model"], r["state"]) for r in table_rows(user, "history")] == [("loop/chat", "cancelled")]
     assert element(user, "run").enabled and not element(user, "cancel").enabled
     assert element(user, "status").text == ""
+
+
+async def test_run_calls_the_model_as_the_registry_holds_it_now(user: User, loopback_model):
+    """The page read the models once: a model edited since (by the CLI, another tab) was called
+    at its old endpoint, and one removed since was still called."""
+    from studio.ui.app import get_studio
+    from tests.ui.fake_chat import plain_answer
+
+    studio = get_studio()
+    await user.open("/console?model=loop/chat")
+    moved = studio.models.get("loop/chat").model_copy(update={"endpoint": loopback_model.url("/moved/v1/chat/completions")})
+    studio.models.save(moved)
+    loopback_model.reply("/moved/v1/chat/completions", plain_answer("from the new endpoint"))
+    set_value(user, "field-prompt", "Say hello")
+    by_testid(user, "run").click()
+    await wait_until(lambda: table_rows(user, "history"), "the history row")
+    assert table_rows(user, "history")[0]["state"] == "ok"
+    assert [r.path for r in loopback_model.requests if r.method == "POST"] == ["/moved/v1/chat/completions"]
+
+    studio.models.delete("loop/chat")
+    by_testid(user, "run").click()
+    message = "loop/chat is no longer in the registry (it was removed after this page was opened)"
+    await wait_until(lambda: element(user, "call-error").text.startswith(message), "the sentence")
+    assert len(table_rows(user, "history")) == 1  # not called
+    assert len([r for r in loopback_model.requests if r.method == "POST"]) == 1
