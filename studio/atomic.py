@@ -7,11 +7,12 @@ the rename itself survives a power cut.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from studio.errors import UserError, disk_fault
 
@@ -96,3 +97,22 @@ def fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def file_locked(path: Path) -> Iterator[None]:
+    """An exclusive `flock` on `path` (a lock file beside the file it guards, made if missing),
+    shared by every process on the data dir: a read-modify-write of that file under it is one
+    step, so two processes saving at once do not lose each other's change. A no-op off POSIX."""
+    if os.name != "posix":
+        yield
+        return
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # (closing frees the lock)

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from studio.atomic import write_json
+from studio.atomic import file_locked, write_json
 from studio import jsonread
 from studio.registry.backups import Backups, ImportConflict, refuse_repeats
 from studio.errors import CorruptFile, NotFound, UserError
@@ -52,6 +52,7 @@ class ModelRegistry:
         move_out_of_models_folder(home)  # saved quality's first place, before it is read as a model
         self._folder: JsonFolder[ModelSpec] = JsonFolder(home / "models", ModelSpec.model_validate, "model")
         self._health_path = home / "health.json"
+        self._health_lock_path = home / "health.json.lock"
         # health.json is read-modified-written from worker threads (start check, schedule, "Check now"):
         # without the lock two probes finishing together lose one result
         self._health_lock = threading.Lock()
@@ -130,7 +131,7 @@ class ModelRegistry:
         return spec
 
     def _forget_health(self, model_id: str) -> None:
-        with self._health_lock:
+        with self._health_lock, file_locked(self._health_lock_path):
             health = self.health_all()
             if health.pop(model_id, None) is not None:
                 self._save_health(health)
@@ -256,7 +257,7 @@ class ModelRegistry:
         return self.health_all().get(model_id, HealthStatus())
 
     def set_health(self, model_id: str, status: HealthStatus) -> None:
-        with self._health_lock:
+        with self._health_lock, file_locked(self._health_lock_path):  # another process (CLI, web app) may save too
             health = self.health_all()
             health[model_id] = status
             self._save_health(health)

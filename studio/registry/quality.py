@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from studio.atomic import write_json
+from studio.atomic import file_locked, write_json
 from studio.errors import UserError
 
 
@@ -91,7 +91,7 @@ def save_from_experiment(home: Path, doc: dict, capability: str, models_known,
     if scorer is not None and scorer not in doc["scorers"]:
         raise UserError(f"experiment {doc['id']} has no scorer {scorer!r}; its scorers are "
                         f"{', '.join(doc['scorers'])}.")
-    data = _quality_to_update(home)
+    entries: dict[str, dict[str, Any]] = {}  # model -> what is saved for it
     saved: dict[str, float] = {}  # model -> quality, in the order they were (last) saved
     left_out: dict[str, str] = {}  # model -> why
     notes: list[str] = []
@@ -111,7 +111,7 @@ def save_from_experiment(home: Path, doc: dict, capability: str, models_known,
                                "name the field in the variant (TARGET#COLUMN=FIELD) or leave that scorer out, "
                                "and run the experiment again.")
             continue
-        data.setdefault(capability, {})[model] = {
+        entries[model] = {
             "score": quality, "dataset": doc.get("datasetId") or Path(doc["data"]).name,
             "scorers": [scorer] if scorer else doc["scorers"], "experiment": doc["id"], "date": doc["created"],
             "rows": v["rows"], "modelVersion": v.get("modelVersion")}
@@ -126,7 +126,10 @@ def save_from_experiment(home: Path, doc: dict, capability: str, models_known,
             raise UserError(" ".join(["nothing was saved:", *skipped]))
         raise UserError(f"experiment {doc['id']} has no variant that measures one registry model "
                         "(a model target, or a pipeline with one node swapped); nothing was saved.")
-    write_json(quality_path(home), data)
+    with file_locked(home / "quality.json.lock"):  # the web app and `iom eval save-quality` may save at once
+        data = _quality_to_update(home)
+        data.setdefault(capability, {}).update(entries)
+        write_json(quality_path(home), data)
     return list(saved.items()), skipped
 
 

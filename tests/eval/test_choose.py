@@ -386,3 +386,33 @@ def test_a_variant_whose_every_row_failed_saves_no_quality(iom_home):
     assert saved == [("local/b", 0.5)] and "local/a" not in load_quality(iom_home)["sentiment"]
     assert notes == ["local/a: not saved, because every row of p@s=local/a failed, so none of its answers was scored; "
                      "mend what made the rows fail and run the experiment again."]
+
+
+def test_quality_saved_by_several_processes_at_once_keeps_every_score(iom_home):
+    """quality.json is read, changed and written whole: "Save quality for routing" in the web app
+    and `iom eval save-quality` at once lost each other's scores. Now a file lock makes each save one step."""
+    import json
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = """
+import sys, time
+from pathlib import Path
+from studio.registry.quality import save_from_experiment
+home, who, go = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+time.sleep(max(0.0, go - time.time()))  # all start saving together
+for i in range(20):
+    v = {"variant": f"p{who}/m{i}", "target": f"p{who}/m{i}", "swaps": {}, "quality": 0.5, "rows": 1, "batchId": "b",
+         "scores": [{"scorer": "s:exact", "field": "s", "answered": 1, "missingField": 0}]}
+    doc = {"id": "x", "data": "d.csv", "scorers": ["s:exact"], "created": "2026-12-06T00:00:00", "variants": [v]}
+    save_from_experiment(home, doc, "sentiment", lambda m: object())
+"""
+    go = time.time() + 2.0  # past every process's imports
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(iom_home), str(n), str(go)],
+                              cwd=Path(__file__).resolve().parents[2]) for n in range(6)]
+    assert all(p.wait(timeout=60) == 0 for p in procs)
+    saved = json.loads((iom_home / "quality.json").read_text("utf-8"))["sentiment"]
+    missing = {f"p{n}/m{i}" for n in range(6) for i in range(20)} - set(saved)
+    assert not missing, f"{len(missing)} of 120 scores lost"

@@ -73,6 +73,36 @@ def test_an_edit_that_changes_how_a_model_is_called_drops_its_old_health(studio)
     assert studio.models.health("acme/echo").state == "unknown"
 
 
+def test_health_saved_by_several_processes_at_once_keeps_every_entry(iom_home):
+    """health.json is read, changed and written whole; the web app's checks and `iom models check`
+    in other processes each wrote back what they had read, losing the entries saved meanwhile
+    (1 of 6 parallel checks in 1 of 3 rounds). Now a file lock makes each save one step."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = """
+import sys, time
+from pathlib import Path
+from studio.registry.models import ModelRegistry
+from studio.spec import HealthStatus
+home, who, go = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+reg = ModelRegistry(home, None)
+time.sleep(max(0.0, go - time.time()))  # all start writing together
+for i in range(25):
+    reg.set_health(f"p{who}/m{i}", HealthStatus(state="ok"))
+"""
+    import time
+
+    go = time.time() + 2.5  # past every process's imports
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(iom_home), str(n), str(go)],
+                              cwd=Path(__file__).resolve().parents[2]) for n in range(6)]
+    assert all(p.wait(timeout=60) == 0 for p in procs)
+    saved = json.loads((iom_home / "health.json").read_text("utf-8"))
+    missing = {f"p{n}/m{i}" for n in range(6) for i in range(25)} - set(saved)
+    assert not missing, f"{len(missing)} of 150 entries lost"
+
+
 def test_search_filters(studio):
     def ids(**kw):
         return {s.id for s in studio.models.search(ModelQuery(**kw))}
