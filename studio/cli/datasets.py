@@ -23,10 +23,18 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_list)
 
-    p = ds.add_parser("map", help="map columns to a target's inputs and to expected values")
+    p = ds.add_parser("map", help="map columns to a target's inputs and to expected values",
+                      description="Map columns to a target's inputs and to expected values. The --input pairs given "
+                                  "replace the saved input mapping and the --expected pairs the expected one; a kind "
+                                  "left out stays as saved. --clear-inputs / --clear-expected remove one (then a "
+                                  "column with an input's name feeds that input, the others are expected values).")
     p.add_argument("id")
-    p.add_argument("--input", action="append", default=[], metavar="INPUT=COLUMN", help="feed COLUMN to input INPUT")
-    p.add_argument("--expected", action="append", default=[], metavar="NAME=COLUMN", help="score against COLUMN as NAME")
+    p.add_argument("--input", action="append", default=[], metavar="INPUT=COLUMN",
+                   help="feed COLUMN to input INPUT (repeat for more; replaces the saved input mapping)")
+    p.add_argument("--expected", action="append", default=[], metavar="NAME=COLUMN",
+                   help="score against COLUMN as NAME (repeat for more; replaces the saved expected mapping)")
+    p.add_argument("--clear-inputs", action="store_true", help="remove the saved input mapping")
+    p.add_argument("--clear-expected", action="store_true", help="remove the saved expected mapping")
     p.set_defaults(handler=_map)
 
     p = ds.add_parser("show", help="a dataset's (or a data file's) schema, row count, mapping and first rows")
@@ -92,11 +100,20 @@ def _show(args) -> int:
 
 
 def _map(args) -> int:
+    from studio.errors import UserError
     from studio.eval.datasets import get_dataset, parse_pairs, save_mapping
 
     home = _home()
-    ds = save_mapping(home, get_dataset(home, args.id), parse_pairs(args.input, "--input"),
-                      parse_pairs(args.expected, "--expected"))
+    for pairs, clear, name in ((args.input, args.clear_inputs, "input"), (args.expected, args.clear_expected, "expected")):
+        if pairs and clear:
+            raise UserError(f"give --{name} pairs or --clear-{name}{'s' if name == 'input' else ''}, not both.")
+    if not (args.input or args.expected or args.clear_inputs or args.clear_expected):
+        raise UserError("give --input INPUT=COLUMN or --expected NAME=COLUMN (or --clear-inputs, --clear-expected); "
+                        "'iom datasets show ID' shows the mapping saved now.")
+    # only what is given changes: `--expected` alone used to wipe the saved input mapping
+    inputs = {} if args.clear_inputs else parse_pairs(args.input, "--input") if args.input else None
+    expected = {} if args.clear_expected else parse_pairs(args.expected, "--expected") if args.expected else None
+    ds = save_mapping(home, get_dataset(home, args.id), inputs, expected)
     print(f"{ds.id}: inputs {ds.inputs or '(same names)'}, expected {ds.expected or '(the other columns)'}")
     return 0
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from studio.atomic import fsync_path, write_json
-from studio.errors import UserError, named_twice
+from studio.atomic import file_locked, fsync_path, write_json
+from studio.errors import ChangedElsewhere, UserError, named_twice
 from studio.jsonread import check_shape
 from studio.paths import left_out, read_each
 from studio.spec.base import utcnow
@@ -444,13 +444,44 @@ def rows_of(home: Path, ds: Dataset, limit: int | None = None) -> list[dict[str,
     return list(itertools.islice(read_rows(dataset_file(home, ds), ds.format), limit))
 
 
-def save_mapping(home: Path, ds: Dataset, inputs: dict[str, str], expected: dict[str, str]) -> Dataset:
-    for col in [*inputs.values(), *expected.values()]:
-        if col not in ds.column_names:
-            raise UserError(f"the dataset {ds.id!r} has no column {col!r}; its columns are {', '.join(ds.column_names)}.")
-    ds.inputs, ds.expected = dict(inputs), dict(expected)
-    write_json(datasets_root(home) / ds.id / "meta.json", ds.to_json())
-    return ds
+class MappingChanged(ChangedElsewhere):
+    """A save of a mapping that was changed elsewhere since the page showed it; `now` is the
+    dataset as it is, so the page can tell what changed and save over it when asked again."""
+
+    def __init__(self, now: Dataset):
+        super().__init__("dataset", now.id, deleted=False)
+        self.now = now
+        self.args = (f"the mapping of dataset {now.id!r} was changed elsewhere (the command line, another tab) "
+                     f"since this page showed it: it is now inputs {mapping_text(now.inputs) or '(none)'}, expected "
+                     f"{mapping_text(now.expected) or '(none)'}; nothing was saved: put what you want in both fields "
+                     f"and save again to save yours over it.",)
+
+
+def mapping_text(pairs: dict[str, str]) -> str:
+    """A mapping as the Evaluate page's fields show it and `parse_pairs` reads it: "text=review, …"."""
+    return ", ".join(f"{k}={v}" for k, v in pairs.items())
+
+
+def save_mapping(home: Path, ds: Dataset, inputs: dict[str, str] | None, expected: dict[str, str] | None, *,
+                 drawn: Dataset | None = None) -> Dataset:
+    """Save the dataset's input and/or expected mapping (None: keep that one as it is saved). The
+    saved dataset is read again under a lock shared by every process, so a save changes only what
+    it is given; with `drawn` (the dataset as a page showed it), a mapping changed since is refused
+    with MappingChanged rather than silently undone."""
+    with file_locked(datasets_root(home) / ".mapping.lock"):
+        now = get_dataset(home, ds.id)
+        if drawn is not None and (now.inputs, now.expected) != (drawn.inputs, drawn.expected):
+            raise MappingChanged(now)
+        for col in [*(inputs or {}).values(), *(expected or {}).values()]:
+            if col not in now.column_names:
+                raise UserError(f"the dataset {now.id!r} has no column {col!r}; its columns are "
+                                f"{', '.join(now.column_names)}.")
+        if inputs is not None:
+            now.inputs = dict(inputs)
+        if expected is not None:
+            now.expected = dict(expected)
+        write_json(datasets_root(home) / now.id / "meta.json", now.to_json())
+    return now
 
 
 def describe(home: Path, ref: str, rows: int = 5) -> tuple[Dataset, list[dict[str, Any]]]:

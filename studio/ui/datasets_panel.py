@@ -12,8 +12,8 @@ from typing import Awaitable, Callable
 from nicegui import events, ui
 
 from studio.errors import UserError
-from studio.eval.datasets import (delete_dataset, deleted_note, describe, free_id, get_dataset, import_dataset,
-                                  parse_pairs, save_mapping)
+from studio.eval.datasets import (MappingChanged, delete_dataset, deleted_note, describe, free_id,
+                                  import_dataset, parse_pairs, save_mapping)
 from studio.ui.threads import io_bound
 from studio.ui.widgets import confirm
 
@@ -116,18 +116,26 @@ async def datasets_panel(home: Path, choice: ui.select, on_imported: Callable[[s
                 expected = ui.input("Expected: NAME=COLUMN, …", value=_pairs_text(ds.expected)).classes("w-96").props(
                     "data-testid=eval-map-expected")
 
+                drawn = {"ds": ds}  # the mapping as this page last showed or saved it
+
                 async def save() -> None:
                     try:
                         pairs_in = parse_pairs(_split(inputs.value), "Inputs")
                         pairs_out = parse_pairs(_split(expected.value), "Expected")
-                        current = await io_bound(get_dataset, home, ds.id)
-                        await io_bound(save_mapping, home, current, pairs_in, pairs_out)
+                        drawn["ds"] = await io_bound(save_mapping, home, ds, pairs_in, pairs_out, drawn=drawn["ds"])
+                    except MappingChanged as err:  # the CLI or another tab saved one since: say it, save over it if asked again
+                        drawn["ds"] = err.now
+                        save_button.text = "Save mine over it"
+                        ui.notify(str(err), type="warning", multi_line=True, position="top")
+                        return
                     except UserError as err:
                         ui.notify(str(err), type="negative", multi_line=True, position="top")
                         return
+                    save_button.text = "Save mapping"
                     ui.notify(f"Saved the mapping of {ds.id}.", type="positive", position="top")
 
-                ui.button("Save mapping", icon="save", on_click=save).props("outline data-testid=eval-map-save")
+                save_button = ui.button("Save mapping", icon="save", on_click=save).props(
+                    "outline data-testid=eval-map-save")
                 ui.button("Delete dataset", icon="delete", color="negative", on_click=lambda: ask_delete(ds.id)).props(
                     "flat data-testid=eval-dataset-delete")
 

@@ -155,6 +155,14 @@ def test_cli_import_list_show(iom_home):
     r = iom("datasets", "map", "rev", "--input", "prompt=text", "--expected", "sentiment=sentiment")
     assert r.returncode == 0
     assert json.loads(iom("datasets", "show", "rev", "--json").stdout)["inputs"] == {"prompt": "text"}
+    r = iom("datasets", "map", "rev", "--expected", "label=sentiment")  # changes only what it is given
+    assert r.returncode == 0
+    mapped = json.loads(iom("datasets", "show", "rev", "--json").stdout)
+    assert (mapped["inputs"], mapped["expected"]) == ({"prompt": "text"}, {"label": "sentiment"})
+    assert "--clear-inputs" in iom("datasets", "map", "--help").stdout
+    assert iom("datasets", "map", "rev", "--clear-expected").returncode == 0
+    mapped = json.loads(iom("datasets", "show", "rev", "--json").stdout)
+    assert (mapped["inputs"], mapped["expected"]) == ({"prompt": "text"}, {})
     r = iom("datasets", "map", "rev", "--input", "prompt")
     assert r.returncode == 1 and "NAME=COLUMN" in r.stderr
     r = iom("datasets", "show", "missing")

@@ -79,6 +79,33 @@ async def test_the_mapping_is_saved_from_the_page_and_a_bad_pair_changes_nothing
     assert json.loads((iom_home / "datasets" / "qs" / "meta.json").read_text())["inputs"] == {"prompt": "question"}
 
 
+
+async def test_a_mapping_saved_elsewhere_since_the_page_showed_it_is_not_overwritten_silently(user: User, iom_home):
+    """`iom datasets map` while the page showed the mapping: "Save mapping" wrote both fields as
+    drawn, and the terminal's input mapping was gone without a word. Now the save is refused with
+    a sentence naming the mapping saved now; saved again, the page's version goes over it."""
+    from studio.eval.datasets import get_dataset, import_dataset, save_mapping
+
+    csv = iom_home / "q.csv"
+    csv.write_text("review,gold\ngood room,positive\n", encoding="utf-8")
+    ds = import_dataset(iom_home, csv, "ds2")
+    save_mapping(iom_home, ds, {}, {"sentiment": "gold"})
+    await user.open("/evaluate")
+    set_value(user, "eval-dataset", "ds2")
+    await wait_until(lambda: element(user, "eval-map-expected").value == "sentiment=gold", "the mapping of ds2")
+    save_mapping(iom_home, get_dataset(iom_home, "ds2"), {"text": "review"}, {"sentiment": "gold"})  # the terminal's
+    set_value(user, "eval-map-expected", "sentiment=gold, label=gold")
+    by_testid(user, "eval-map-save").click()
+    await user.should_see("the mapping of dataset 'ds2' was changed elsewhere (the command line, another tab) since "
+                          "this page showed it: it is now inputs text=review, expected sentiment=gold; nothing was saved")
+    now = get_dataset(iom_home, "ds2")
+    assert (now.inputs, now.expected) == ({"text": "review"}, {"sentiment": "gold"})  # the terminal's, untouched
+    set_value(user, "eval-map-inputs", "text=review")
+    by_testid(user, "eval-map-save").click()  # told, and saved again: the page's version
+    await user.should_see("Saved the mapping of ds2.")
+    now = get_dataset(iom_home, "ds2")
+    assert (now.inputs, now.expected) == ({"text": "review"}, {"sentiment": "gold", "label": "gold"})
+
 async def test_the_dataset_list_is_read_again_when_opened(user: User, iom_home):
     """`iom datasets import` and `delete` in a terminal while the page is open: the list shows
     them when it is next opened, and a chosen dataset that went is not left chosen."""
