@@ -4,6 +4,7 @@ DuckDB lets one process hold analytics.duckdb; while the web app runs it is that
 read that cannot open the database here (`DatabaseBusy`) is sent to the web app, which takes
 in every spooled record first and then runs the same query (POST /api/analytics/read with the
 gateway token; studio/gateway/studio_api.py). Only the queries named in `QUERIES` travel.
+Applying the retention setting is handed over the same way (POST /api/analytics/retention).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from datetime import datetime
 from typing import Any, Callable
 
 from studio.analytics import queries as q
+from studio.analytics.retention import RetentionReport
 from studio.analytics.store import AnalyticsStore, DatabaseBusy
 from studio.errors import UserError
 
 READ_PATH = "/api/analytics/read"
+RETENTION_PATH = "/api/analytics/retention"
 QUERIES: dict[str, Callable] = {fn.__name__: fn for fn in (
     q.dashboard, q.summary, q.list_runs, q.get_run, q.recent_calls, q.filter_choices, q.latency_by_model)}
 
@@ -84,6 +87,36 @@ def serve_read(store: AnalyticsStore, name: Any, args: Any, committed: bool = Fa
 
 
 def read_remote(store: AnalyticsStore, name: str, *args, keys=None, committed: bool = False) -> Any:
+    return _post(store, READ_PATH, {"query": name, "args": encode_args(args), "committed": committed},
+                 "the analytics read", keys=keys, timeout=5 if committed else 60)
+
+
+def apply_retention_anywhere(store: AnalyticsStore, keys=None) -> RetentionReport:
+    """`store.apply_retention()` here when we can open the database, else by the web app that
+    holds it (nothing is refused while it runs); with no web app, the command that holds it (a
+    batch) is asked to let it go, as `read_anywhere` does."""
+    try:
+        return store.apply_retention()
+    except DatabaseBusy:
+        pass
+    try:
+        doc = _post(store, RETENTION_PATH, {}, "applying the retention setting", keys=keys, timeout=600)
+    except DatabaseBusy:
+        if not store.take_over(timeout_s=5):
+            raise
+        return store.apply_retention()
+    return RetentionReport(**{**doc, "cutoff": datetime.fromisoformat(doc["cutoff"]) if doc.get("cutoff") else None})
+
+
+def serve_retention(store: AnalyticsStore) -> str:
+    """The web app's side: apply its retention setting (analytics.json as it is now), after
+    every record recorded so far; the report as JSON text."""
+    return json.dumps(asdict(store.apply_retention()), default=str)
+
+
+def _post(store: AnalyticsStore, path: str, body: dict, what: str, *, keys, timeout: float) -> Any:
+    """POST `body` to the running web app's `path` with the gateway token; its JSON answer.
+    DatabaseBusy when no web app runs (another command holds the database)."""
     import httpx
 
     from studio.serverinfo import running_server
@@ -95,8 +128,8 @@ def read_remote(store: AnalyticsStore, name: str, *args, keys=None, committed: b
             "try again when it has finished.")
     token = _token(store.home, keys)
     try:
-        r = httpx.post(url + READ_PATH, json={"query": name, "args": encode_args(args), "committed": committed},
-                       headers={"authorization": f"Bearer {token}"}, timeout=5 if committed else 60, trust_env=False)
+        r = httpx.post(url + path, json=body, headers={"authorization": f"Bearer {token}"}, timeout=timeout,
+                       trust_env=False)
     except httpx.HTTPError as e:
         raise UserError(f"the studio at {url} holds the analytics database but did not answer ({type(e).__name__}); "
                         "check that it is running, or stop it, and try again.") from None
@@ -106,7 +139,7 @@ def read_remote(store: AnalyticsStore, name: str, *args, keys=None, committed: b
         doc = None
     if r.status_code != 200:
         message = (doc or {}).get("error", {}).get("message") if isinstance(doc, dict) else None
-        raise UserError(f"the studio at {url} refused the analytics read: "
+        raise UserError(f"the studio at {url} refused {what}: "
                         f"{message or f'HTTP {r.status_code}'}")
     return doc
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from studio.analytics import queries as q
-from studio.analytics.remote import read_anywhere
+from studio.analytics.remote import apply_retention_anywhere, read_anywhere
 from studio.analytics.settings import MAX_RETENTION_DAYS
 from studio.analytics.store import refused_sentence
 from studio.cli.common import MOST_ROWS, print_json, print_table, studio, whole_number
@@ -62,7 +62,7 @@ def _analytics(args) -> int:
               f"{'hashes only' if new.audit_hashes_only else 'hashes and content'} ({s.home / 'analytics.json'})",
               file=sys.stderr)
     if args.retention:
-        report = s.analytics.apply_retention()
+        report = apply_retention_anywhere(s.analytics, keys=s.keys)  # by the web app when it holds the database
         print(f"retention: {report.calls_rolled_up} calls rolled up into daily totals"
               if report.cutoff else "retention: no retention period is set; nothing dropped.", file=sys.stderr)
     f = q.Filters(since=q.parse_since(args.since), model=args.model, pipeline=args.pipeline, status=args.status)

@@ -70,3 +70,23 @@ def test_settings_and_retention_from_the_cli(iom_home, capsys):
     assert json.loads((iom_home / "analytics.json").read_text()) == {"retentionDays": 30, "auditHashesOnly": True,
                                                                           "memoryLimitMb": 256}
     assert main(["analytics", "--set-retention-days", "-1"]) == 1
+
+
+def test_retention_from_the_cli_beside_the_running_web_app_is_applied_by_it(iom_home):
+    """`iom analytics --retention` was refused while the web app ran ("reading it needs that
+    process: wait for it to finish or stop it"), though nothing is refused then: the web app,
+    which holds the database, applies it now, and nothing recorded is lost."""
+    from tests.helpers.faces import iom
+    from tests.helpers.studio_server import StudioServer
+
+    _seed(iom_home)  # all of it from January 2026: older than 30 days
+    server = StudioServer(iom_home).start()
+    try:
+        r = iom(iom_home, "analytics", "--set-retention-days", "30", "--retention", "--since", "all", "--json")
+        assert r.returncode == 0, r.stderr
+        assert "retention: 7 calls rolled up into daily totals" in r.stderr
+        data = json.loads(r.stdout)
+        assert data["summary"]["calls"] == 7 and data["latency"] == []  # totals kept, detail rolled up
+    finally:
+        out = server.stop()
+    assert "Traceback" not in out, out
