@@ -29,12 +29,21 @@ _UNBUILT = object()  # not None: a test may set `providers = None` (a build with
 log = logging.getLogger(__name__)
 
 
+def _default_params_problem(spec) -> str | None:
+    """A built-in model's defaultParams checked as its calls check them (imported only for one)."""
+    if spec.api != "local" or not spec.default_params:
+        return None
+    from studio.providers.local import default_params_problem
+
+    return default_params_problem(spec)
+
+
 class Studio:
     def __init__(self, home: Path | None = None, *, seed_samples: bool = True):
         remember_shipped_schemas()  # the registry's reads then skip checks the tests made
         self.home = home or data_home()
         self.keys = KeyStore()
-        self.models = ModelRegistry(self.home, self.keys)
+        self.models = ModelRegistry(self.home, self.keys, check_params=_default_params_problem)
         self.pipelines = PipelineRegistry(self.home)
         # DuckDB store of every call and run; opens its file on first use, flushes on close().
         self.analytics = AnalyticsStore(self.home)

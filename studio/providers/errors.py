@@ -79,8 +79,10 @@ class ProviderError(Exception):
         partial_text: str | None = None,
         model_id: str | None = None,
         sent: bool = True,
+        from_defaults: bool = False,
     ):
         self.kind = kind
+        self.from_defaults = from_defaults  # INVALID_INPUT: the value came from the model's defaultParams, not the caller
         self.detail = redact(detail or "")
         self.status = status
         self.retry_after_s = retry_after_s
@@ -111,6 +113,8 @@ class ProviderError(Exception):
     def sentence(self) -> str:
         who = f"{self.model_id}: " if self.model_id else ""
         base = _SENTENCES[self.kind]
+        if self.from_defaults:  # not the caller's input: the registry entry's defaultParams
+            base = "the model's saved defaultParams do not fit it"
         if self.kind == ErrorKind.CONNECTION and self.sent:  # reached, then lost: not "could not be reached"
             base = "the connection to the provider broke before its reply was complete; try again"
         status = f" (HTTP {self.status})" if self.status else ""

@@ -31,6 +31,7 @@ from studio.providers.adapters import adapter_for
 from studio.providers.adapters.base import Exchange
 from studio.providers.classify import from_transport
 from studio.providers.errors import DEADLINE_CANCEL, ErrorKind, ProviderError
+from studio.providers.local import default_params_problem, defaults_fix
 from studio.providers.transport import AiohttpTransport, DirectClient
 from studio.providers.usage import cost, final_usage
 from studio.recording import MemoryRecorder, Recorder
@@ -173,6 +174,10 @@ class ProviderHub:
             except UserError as e:
                 raise ProviderError(ErrorKind.INVALID_INPUT, str(e)) from None
             request = _expanded(spec, request)
+            if spec.api == "local" and spec.default_params:  # saved before they were checked, or edited by hand
+                problem = default_params_problem(spec, request.params)
+                if problem:
+                    raise ProviderError(ErrorKind.INVALID_INPUT, defaults_fix(problem), sent=False, from_defaults=True)
             validate(request.input, input_schema_for(spec), ErrorKind.INVALID_INPUT, "input",
                      lambda: example_sentence(spec.model_type, spec.input_schema))
             key = await self._key(spec)
@@ -280,6 +285,10 @@ class ProviderHub:
 
         if spec.incomplete:
             return status("error", str(ProviderError(ErrorKind.INCOMPLETE, model_id=spec.id)))
+        problem = default_params_problem(spec)  # every call would fail: not "ok"
+        if problem:
+            return status("error", str(ProviderError(ErrorKind.INVALID_INPUT, defaults_fix(problem), model_id=spec.id,
+                                                     from_defaults=True)))
         try:
             key = await self._key(spec)
         except ProviderError as e:

@@ -7,7 +7,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import ValidationError
 
@@ -46,9 +46,12 @@ class ImportReport:
 
 
 class ModelRegistry:
-    def __init__(self, home: Path, keys: KeyStore):
+    def __init__(self, home: Path, keys: KeyStore, check_params: Callable[[ModelSpec], str | None] | None = None):
         self.home = home
         self.keys = keys
+        # what is wrong with a spec's defaultParams, by the check its calls make (the providers'
+        # knowledge, handed in by the Studio: the registry does not import the layer above it)
+        self._check_params = check_params
         move_out_of_models_folder(home)  # saved quality's first place, before it is read as a model
         self._folder: JsonFolder[ModelSpec] = JsonFolder(home / "models", ModelSpec.model_validate, "model")
         self._health_path = home / "health.json"
@@ -108,6 +111,9 @@ class ModelRegistry:
         `expected`: the version the caller read, refused with ChangedElsewhere when the file is
         no longer that; `keep_replaced` backs up what is overwritten.
         `durable=False` skips the fsyncs (atomic.write_bytes): for the shipped samples only."""
+        problem = self.params_problem(spec)
+        if problem:
+            raise UserError(f"{problem}; fix defaultParams, then save again (nothing was saved).")
         old = self.find(spec.id)
         if old is not None:
             spec = spec.model_copy(update={"created": old.created})
@@ -129,6 +135,11 @@ class ModelRegistry:
         if old is not None and _reached_differently(old, spec):
             self._forget_health(spec.id)
         return spec
+
+    def params_problem(self, spec: ModelSpec) -> str | None:
+        """One sentence naming the model and its default param that every call would refuse, or None."""
+        problem = self._check_params(spec) if self._check_params is not None else None
+        return f"model {spec.id!r}: its {problem}" if problem else None
 
     def _forget_health(self, model_id: str) -> None:
         with self._health_lock, file_locked(self._health_lock_path):
@@ -179,6 +190,10 @@ class ModelRegistry:
             if len(staged) != 1:
                 raise UserError(f"--rename takes one model; {source} holds {len(staged)}. Nothing was imported.")
             staged = [(_renamed(staged[0][0], rename, "model"), staged[0][1])]
+        for spec, _key in staged:  # every entry checked before any is saved
+            problem = self.params_problem(spec)
+            if problem:
+                raise UserError(f"{source}: {problem}; fix its defaultParams, then import again (nothing was imported).")
         ids = [spec.id for spec, _key in staged]
         refuse_repeats("model", ids, source)
         if not replace:

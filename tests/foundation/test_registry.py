@@ -436,3 +436,39 @@ def test_the_value_of_a_stored_key_is_refused_by_an_export_from_a_process_that_n
         with pytest.raises(UserError, match=f"^pipeline {ident} holds what looks like an API key in node 'b', field "
                                             "'prompt'.*Nothing was written.$"):
             studio.share_pipeline(studio.pipelines.get(ident))
+
+
+async def test_default_params_a_call_would_refuse_are_refused_when_saved_and_named_at_call_time(studio):
+    """A built-in model saved with {"wordsPerMinute": 1} was added and checked "ok", and every
+    call then failed blaming "the input", which the user never gave. Now add, import and save
+    refuse it in one sentence naming the model and the param (nothing saved lost), and a file
+    written before (or by hand) is reported by its check and its call as its default param."""
+    from studio.spec.calls import CallRequest
+    from studio.providers.errors import ProviderError
+
+    good = studio.models.get("local/text-stats").to_json_dict()
+    bad = {**good, "id": "local/tstats3", "defaultParams": {"wordsPerMinute": 1}}
+    sentence = "model 'local/tstats3': its default param 'wordsPerMinute' must be a number from 20 to 2000, not 1"
+    with pytest.raises(UserError, match=f"^the file: {sentence}; fix its defaultParams, then import again "
+                                        r"\(nothing was imported\)\.$"):
+        studio.models.import_doc(bad)
+    assert studio.models.find("local/tstats3") is None
+    studio.models.import_doc({**good, "id": "local/tstats3"})  # a good one saved first
+    with pytest.raises(UserError, match=f"^the file: {sentence}"):
+        studio.models.import_doc(bad, replace=True)
+    with pytest.raises(UserError, match=f"^{sentence}; fix defaultParams, then save again"):
+        studio.models.save(ModelSpec.model_validate(bad), create=False)
+    assert studio.models.get("local/tstats3").default_params == good["defaultParams"]  # nothing saved lost
+
+    (studio.home / "models" / "local" / "tstats3.json").write_text(json.dumps(bad))  # saved before, or by hand
+    spec = studio.models.get("local/tstats3")
+    health = await studio.providers.check(spec)
+    assert health.state == "error" and "default param 'wordsPerMinute'" in health.detail
+    with pytest.raises(ProviderError) as e:
+        await studio.providers.call(spec, CallRequest(model_id=spec.id, input={"text": "one two three four"}))
+    assert str(e.value).startswith("local/tstats3: the model's saved defaultParams do not fit it — default param "
+                                   "'wordsPerMinute' must be a number from 20 to 2000, not 1; fix defaultParams")
+    assert "the input" not in str(e.value)
+    done = await studio.providers.call(spec, CallRequest(model_id=spec.id, input={"text": "one two three four"},
+                                                         params={"wordsPerMinute": 200}))  # the caller's own value
+    assert done.output["words"] == 4

@@ -14,6 +14,7 @@ import functools
 import hashlib
 import importlib.metadata
 from pathlib import Path
+from typing import Iterable
 
 from studio.providers.local.base import LocalModel
 from studio.providers.local.keywords import YakeKeywords
@@ -48,4 +49,25 @@ def implementation_version() -> str:
     return digest.hexdigest()[:32]
 
 
-__all__ = ["LIBRARIES", "LOCAL_MODELS", "LocalModel", "implementation_version"]
+def default_params_problem(spec, given: Iterable[str] = ()) -> str | None:
+    """What is wrong with a built-in model's defaultParams, in the call's own words ("default
+    param 'wordsPerMinute' must be a number from 20 to 2000, not 1"), or None; `given`: the
+    params a call sets itself, whose defaults it does not use."""
+    from studio.providers.errors import ProviderError
+
+    model = LOCAL_MODELS.get(spec.model) if spec.api == "local" else None
+    if model is None or not spec.default_params:
+        return None
+    try:
+        model.check_params({k: v for k, v in spec.default_params.items() if k not in set(given)})
+    except ProviderError as e:
+        return f"default {e.detail}" if e.detail.startswith("param ") else e.detail
+    return None
+
+
+def defaults_fix(problem: str) -> str:
+    """The call's sentence for a default param it refuses: what to do about it."""
+    return f"{problem}; fix defaultParams (Registry → Edit, or 'iom models import --replace'), or set that param in the call"
+
+
+__all__ = ["LIBRARIES", "LOCAL_MODELS", "LocalModel", "default_params_problem", "defaults_fix", "implementation_version"]

@@ -23,9 +23,24 @@ class LocalModel:
 
     name: str = ""
     description: str = ""
+    # the numeric params it reads: name -> (int or float, default, lowest, highest); one table for
+    # the call and for the check of a registry entry's defaultParams when it is saved
+    PARAMS: dict[str, tuple[type, float, float, float]] = {}
 
     def run(self, input: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
+
+    def param(self, params: dict[str, Any], name: str) -> Any:
+        """The param's value (its default when not given), or INVALID_INPUT naming it and its range."""
+        kind, default, low, high = self.PARAMS[name]
+        if kind is int:
+            return int_param(params, name, int(default), low=int(low), high=int(high))
+        return float_param(params, name, default, low=low, high=high)
+
+    def check_params(self, params: dict[str, Any]) -> None:
+        """INVALID_INPUT for the first of `params` the call would refuse (others it ignores)."""
+        for name in self.PARAMS:
+            self.param(params, name)
 
     def warm(self) -> None:
         """Load what the first call would (libraries, lexicons, language profiles) by running

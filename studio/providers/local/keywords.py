@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from studio.providers.local.base import LocalModel, int_param, language_choice, require_text
+from studio.providers.local.base import LocalModel, language_choice, require_text
 from studio.providers.local.language import detect_code
 from studio.providers.local.languages import base_code
 from studio.providers.local.stopwords import stopwords, yake_code
@@ -108,10 +108,12 @@ class YakeKeywords(LocalModel):
         "character sequences instead. Lower score = more relevant."
     )
 
+    PARAMS = {"top": (int, 10, 1, 100), "maxWords": (int, 3, 1, 5)}
+
     def run(self, input: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         text = require_text(input)
-        top = int_param(params, "top", 10, low=1, high=100)
-        max_words = int_param(params, "maxWords", 3, low=1, high=5)
+        top = self.param(params, "top")
+        max_words = self.param(params, "maxWords")
         language = language_choice(input, params) or detect_code(text)
         if _uses_cjk_method(text, language):
             method = "cjk-ngrams"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio.providers.local.base import Lazy, LocalModel, float_param, language_choice, require_text
+from studio.providers.local.base import Lazy, LocalModel, language_choice, require_text
 from studio.providers.local.language import confident_code
 from studio.providers.local.languages import UNDETERMINED, name_of
 from studio.providers.local.textsplit import words
@@ -41,9 +41,11 @@ class VaderSentiment(LocalModel):
         "detected and flagged reliable=false (as is text too short to tell)."
     )
 
+    PARAMS = {"threshold": (float, 0.05, 0.0, 1.0)}
+
     def run(self, input: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         text = require_text(input)
-        threshold = float_param(params, "threshold", 0.05, low=0.0, high=1.0)
+        threshold = self.param(params, "threshold")
         analyzer = _ANALYZER.get()
         polarity = analyzer.polarity_scores(text)
         compound = polarity["compound"]

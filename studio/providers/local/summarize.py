@@ -15,7 +15,7 @@ import math
 from collections import Counter
 from typing import Any
 
-from studio.providers.local.base import LocalModel, int_param, language_choice, require_text
+from studio.providers.local.base import LocalModel, language_choice, require_text
 from studio.providers.local.language import detect_code
 from studio.providers.local.stopwords import stopwords
 from studio.providers.local.textsplit import content_terms, split_sentences
@@ -83,9 +83,11 @@ class ExtractiveSummary(LocalModel):
         "abbreviations in English, French, German, Spanish and Italian, and CJK punctuation."
     )
 
+    PARAMS = {"sentences": (int, 3, 1, 100)}
+
     def run(self, input: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         text = require_text(input)
-        wanted = int_param(params, "sentences", 3, low=1, high=100)
+        wanted = self.param(params, "sentences")
         language = language_choice(input, params) or detect_code(text)
         sentences = split_sentences(text, language)
         term_lists = [_terms(s, stopwords(language)) for s in sentences]

@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from studio.providers.local import syllables as syl
-from studio.providers.local.base import LocalModel, float_param, language_choice, require_text
+from studio.providers.local.base import LocalModel, language_choice, require_text
 from studio.providers.local.language import detect_code
 from studio.providers.local.languages import base_code, name_of
 from studio.providers.local.textsplit import is_cjk, split_sentences, words
@@ -65,10 +65,12 @@ class TextStatistics(LocalModel):
         "Syllables are estimated from spelling."
     )
 
+    PARAMS = {"wordsPerMinute": (float, 238, 20, 2000), "charactersPerMinute": (float, 255, 20, 5000)}
+
     def run(self, input: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         text = require_text(input)
-        wpm = float_param(params, "wordsPerMinute", 238, low=20, high=2000)
-        cpm = float_param(params, "charactersPerMinute", 255, low=20, high=5000)
+        wpm = self.param(params, "wordsPerMinute")
+        cpm = self.param(params, "charactersPerMinute")
         language = language_choice(input, params) or detect_code(text)
 
         tokens = words(text)
