@@ -96,7 +96,7 @@ class Studio:
         if self._providers is not _UNBUILT:
             await self._providers.aclose()
 
-    def share_pipeline(self, pipeline: Pipeline) -> dict:
+    def share_pipeline(self, pipeline: Pipeline, *, undone: str = "Nothing was written.") -> dict:
         """The pipeline as it is written for others (`iom pipelines export`/`show`, the canvas's
         download), refused in one sentence if it holds a secret. Every key the studio stores or
         a model names is read first, so its value is known to the redaction even in a process
@@ -106,7 +106,7 @@ class Studio:
         names = set(self.keys.names()) | {m.key_ref for m in self.models.all() if m.key_ref}
         for name in sorted(names):
             self.keys.get(name)  # remembered by the redaction as it is read
-        return export_pipeline(pipeline, undone="Nothing was written.")
+        return export_pipeline(pipeline, undone=undone)
 
     def reset_to_samples(self, *, purge: bool = False) -> SeedReport:
         return seed(self.home, self.models, self.pipelines, purge=purge)

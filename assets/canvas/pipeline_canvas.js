@@ -12,6 +12,11 @@ import { Background } from "@vue-flow/background";
 // readable (>= 9 px on screen); a pipeline too big for the pane opens at its start, to be panned.
 const MIN_FIT_ZOOM = 0.85;
 
+// Copied nodes are kept here (by Python's "storeClip"), so another tab, or this one after
+// opening another pipeline, can paste them: the definitions, never ids alone. Python refuses
+// to copy anything that looks like a secret, so nothing secret is ever written here.
+const CLIP_KEY = "iom.canvas-clip";
+
 const STATE_LABELS = {
   queued: "queued", running: "running", done: "done", failed: "failed",
   cached: "cached", skipped: "skipped", fallback: "fell back", defaulted: "used its default",
@@ -104,7 +109,7 @@ export default {
   data() {
     return {
       Position, search: "", nodes: [], edges: [], statuses: {}, ghost: null, edgeData: {}, edgeTip: null, paletteClosed: false,
-      selectedNodes: new Set(), selectedEdges: new Set(), clipboard: [], connecting: null, connected: false,
+      selectedNodes: new Set(), selectedEdges: new Set(), clipboard: null, connecting: null, connected: false,
     };
   },
   computed: {
@@ -190,11 +195,18 @@ export default {
     },
     // Someone is building by hand: the view must not jump (fit) under their pointer.
     holdView() { this.userMoved = true; this._fitted = true; },
+    // A double-clicked palette item goes in the middle of what the pane shows, in free space there
+    // (Python places it: the free spot below a drop point was below a whole column, out of sight).
     addAtCenter(item) {
       this.holdView();
-      const rect = this.$refs.flowWrap.getBoundingClientRect();
-      const pos = this.flow ? this.flow.screenToFlowCoordinate({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 }) : { x: 0, y: 0 };
-      this.$emit("drop_item", { kind: item.kind, model: item.model, capability: item.capability, x: pos.x, y: pos.y });
+      if (!this.flow) { this.$emit("drop_item", { kind: item.kind, model: item.model, capability: item.capability, x: 0, y: 0 }); return; }
+      this.$emit("add_in_view", { kind: item.kind, model: item.model, capability: item.capability, view: this.visibleArea() });
+    },
+    // The part of the flow the pane shows, in flow coordinates: {x, y, width, height}.
+    visibleArea() {
+      const r = this.$refs.flowWrap.getBoundingClientRect();
+      const a = this.flow.screenToFlowCoordinate({ x: r.left, y: r.top }), b = this.flow.screenToFlowCoordinate({ x: r.right, y: r.bottom });
+      return { x: a.x, y: a.y, width: b.x - a.x, height: b.y - a.y };
     },
     // --- connections: Python decides; a refusal comes back as a notification with the reason
     onConnectStart(p) { this.connecting = { nodeId: p.nodeId, handleId: p.handleId, handleType: p.handleType }; this.connected = false; },
@@ -256,9 +268,9 @@ export default {
       } else if (mod && e.key.toLowerCase() === "y") {
         this.$emit("redo"); e.preventDefault();
       } else if (mod && e.key.toLowerCase() === "c") {
-        this.clipboard = [...this.selectedNodes];
+        this.copySelection();
       } else if (mod && e.key.toLowerCase() === "v") {
-        if (this.clipboard.length) this.$emit("paste_nodes", { nodes: this.clipboard });
+        this.pasteClipboard();
         e.preventDefault();
       } else if (mod && e.key.toLowerCase() === "a") {
         if (this.flow) this.flow.addSelectedNodes(unref(this.flow.nodes));
@@ -299,8 +311,44 @@ export default {
     },
     zoomIn() { if (this.flow) this.flow.zoomIn(); },
     zoomOut() { if (this.flow) this.flow.zoomOut(); },
-    copySelection() { this.clipboard = [...this.selectedNodes]; return this.clipboard.length; },
-    pasteClipboard() { if (this.clipboard.length) this.$emit("paste_nodes", { nodes: this.clipboard }); },
+    // Copy keeps the ids here (a paste into this pipeline right after needs no round trip) and
+    // asks Python for the definitions, which come back in storeClip for every tab to read.
+    copySelection() {
+      const nodes = [...this.selectedNodes];
+      if (!nodes.length) return 0;
+      this.clipboard = { nodes, at: Date.now() };
+      this.$emit("copy_nodes", { nodes, at: this.clipboard.at });
+      return nodes.length;
+    },
+    storeClip(clip) {
+      try { localStorage.setItem(CLIP_KEY, JSON.stringify(clip)); return true; } catch (err) { return false; }
+    },
+    forgetCopy() { this.clipboard = null; },
+    // The newer of this tab's copy (ids, this pipeline) and the stored one (definitions, from any tab).
+    pasteClipboard() {
+      let text = null, stored = null;
+      try { text = localStorage.getItem(CLIP_KEY); stored = text && JSON.parse(text); } catch (err) { stored = text; }
+      const local = this.clipboard;
+      if (local && !(stored && stored.copiedAt > local.at)) this.$emit("paste_nodes", { nodes: local.nodes });
+      else if (stored && this.flow) this.$emit("paste_clip", { clip: stored, view: this.visibleArea() });
+    },
+    // Select these nodes only (the one just added, the ones just pasted), as a click would;
+    // with `reveal`, pan (same zoom) so the first is in sight if it is not.
+    selectNodes(ids, reveal = false) {
+      this.selectedNodes = new Set(ids);
+      this.selectedEdges.clear();
+      this.rebuild();
+      this.$emit("select_items", { nodes: [...this.selectedNodes], edges: [] });
+      if (!reveal || !ids.length || !this.flow) return;
+      requestAnimationFrame(() => {
+        const n = this.flow.findNode(ids[0]);
+        if (!n) return;
+        const v = this.visibleArea(), w = (n.dimensions && n.dimensions.width) || 0, h = (n.dimensions && n.dimensions.height) || 0;
+        const p = n.computedPosition || n.position;
+        if (p.x >= v.x && p.y >= v.y && p.x + w <= v.x + v.width && p.y + h <= v.y + v.height) return;
+        this.flow.setCenter(p.x + w / 2, p.y + h / 2, { zoom: this.flow.getViewport().zoom });
+      });
+    },
     clearSelection() { this.selectedNodes.clear(); this.selectedEdges.clear(); if (this.flow) this.flow.removeSelectedElements(); },
     viewport() { return this.flow ? this.flow.getViewport() : null; },
     panBy(dx, dy) {

@@ -325,3 +325,52 @@ def test_a_big_pipeline_without_positions_opens_with_no_node_on_another(studio):
     overlaps = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
                 if a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]]
     assert overlaps == []
+
+
+def test_a_clip_pastes_into_another_pipeline_with_fresh_ids_in_free_space_in_view(studio, session):
+    """Copy carries definitions, not ids: pasted into another pipeline they get fresh ids, the
+    edges among them (only those), keep their shape, and land in free space in the view."""
+    models = {m.id: m for m in studio.models.all()}
+    src = EditSession(Pipeline(id="src", name="Src", nodes=[
+        Node(id="in", kind="input"),
+        Node(id="out", kind="model", model="acme/not-registered", prompt="Hi {{ text }}", params={"sentences": 2}),
+        Node(id="shout", kind="transform", template="{{ text | upper }}")],
+        edges=[Edge(id="e1", source="in", target="out", target_port="text"),
+               Edge(id="e2", source="out", source_port="text", target="shout", target_port="text")],
+        ui={"positions": {"in": {"x": 0, "y": 0}, "out": {"x": 500, "y": 500}, "shout": {"x": 800, "y": 520}}}), models)
+    clip = src.clip(["out", "shout", "not-there"])
+    assert [n.id for n in clip.nodes] == ["out", "shout"] and [e.id for e in clip.edges] == ["e2"]
+
+    view = {"x": -100, "y": -100, "width": 1400, "height": 900}
+    new = session.paste_clip(clip, view)
+    assert new == ["out-2", "shout"]  # "out" is taken in the target
+    p = session.pipeline
+    assert p.node("out-2").params == {"sentences": 2} and p.node("out-2").prompt == "Hi {{ text }}"
+    assert p.node("shout").template == "{{ text | upper }}"
+    assert [(e.source, e.source_port, e.target, e.target_port) for e in p.edges] == [("out-2", "text", "shout", "text")]
+    at = session.positions
+    assert (at["shout"]["x"] - at["out-2"]["x"], at["shout"]["y"] - at["out-2"]["y"]) == (300, 20)  # its shape kept
+    assert all(view["x"] <= at[i]["x"] and at[i]["x"] + NODE_WIDTH <= view["x"] + view["width"] for i in new)
+    assert not overlapping(session)
+    # the unknown model is pasted all the same and said on its node, as for any node
+    assert "unknown model 'acme/not-registered'" in session.node_view(p.node("out-2"))["problem"]
+    assert session.undo() and [n.id for n in session.pipeline.nodes] == ["in", "out"]
+
+    # into the pipeline it came from, as a paste of ids: 40 px from the original (below it if on it)
+    again = src.paste_clip(src.clip(["shout"]), view)
+    assert src.positions[again[0]]["x"] == 840 and not overlapping(src)
+
+
+def test_a_node_added_in_view_goes_to_the_free_space_nearest_its_middle(session):
+    """A column of cards under the middle of the view: the new node went straight below them
+    all (free_spot), out of sight; now beside them, in the view."""
+    for i in range(6):
+        session.add_node({"kind": "transform"}, 0, i * 170)
+    view = {"x": -200, "y": 100, "width": 900, "height": 500}
+    node = session.add_node_in_view({"kind": "router"}, view)
+    at = session.positions[node.id]
+    assert view["x"] <= at["x"] and at["x"] + NODE_WIDTH <= view["x"] + view["width"]
+    assert view["y"] <= at["y"] and at["y"] + session._height(node) <= view["y"] + view["height"]
+    assert not overlapping(session)
+    free = session.add_node_in_view({"kind": "merge"}, {"x": 3000, "y": 3000, "width": 800, "height": 600})
+    assert session.positions[free.id] == {"x": 3000 + (800 - NODE_WIDTH) // 2, "y": 3000 + (600 - session._height(free)) // 2}

@@ -14,12 +14,12 @@ from studio.core import Studio
 from studio.errors import ChangedElsewhere, UserError
 from studio.formats import nodes_and_edges
 from studio.registry.files import ANY_VERSION
-from studio.spec.migrations import describe_validation_error
+from studio.spec.migrations import describe_validation_error, load_pipeline
 from studio.spec.pipeline import Pipeline, Strategy
 from studio.ui.canvas.element import MISSING_PACKAGES, PipelineCanvas, add_styles, packages_installed
 from studio.engine.ports import template_variables
 from studio.ui.canvas.run_panel import RunPanel
-from studio.ui.canvas.session import EditSession, palette, pipeline_json
+from studio.ui.canvas.session import CLIP_FORMAT, EditSession, palette, pipeline_json
 from studio.ui.shell import retitle
 from studio.ui.threads import io_bound
 
@@ -63,7 +63,10 @@ class PipelineEditor:
         c.handle("connect_ports", self.on_connect)
         c.handle("moved", lambda pos: self.change(lambda: self.session.move(pos)))
         c.handle("delete_items", lambda d: self.change(lambda: self.session.delete(d["nodes"], d["edges"])))
-        c.handle("paste_nodes", lambda d: self.change(lambda: self.session.paste(d["nodes"])))
+        c.handle("add_in_view", self.on_add_in_view)
+        c.handle("copy_nodes", self.on_copy)
+        c.handle("paste_nodes", self.on_paste_nodes)
+        c.handle("paste_clip", self.on_paste_clip)
         c.handle("undo", lambda _: self.undo())
         c.handle("redo", lambda _: self.redo())
         c.handle("select_items", self.on_select)
@@ -137,6 +140,57 @@ class PipelineEditor:
         # The node appearing under the pointer is the confirmation: no toast over the canvas.
         self.change(lambda: self.session.add_node({"kind": d.get("kind"), "model": d.get("model"), "capability": d.get("capability")},
                                                   d["x"], d["y"]))
+
+    def on_add_in_view(self, d: dict) -> None:
+        """A double-clicked palette item: in the middle of what the pane shows, selected, so the
+        person sees it and which one is new."""
+        node = self.change(lambda: self.session.add_node_in_view(
+            {"kind": d.get("kind"), "model": d.get("model"), "capability": d.get("capability")}, d.get("view")))
+        if node is not None:
+            self.canvas.select_nodes([node.id], reveal=True)
+
+    async def on_copy(self, d: dict) -> None:
+        """Copy carries the nodes' definitions (not their ids) to the browser's storage, where
+        another tab or another pipeline can paste them; never a secret: refused in one sentence."""
+        clip = self.session.clip(list(d.get("nodes") or []))
+        if clip is None:
+            return
+        try:  # reads the stored keys so the redaction knows their values: off the event loop
+            doc = await io_bound(self.studio.share_pipeline, clip, undone="Nothing was copied.")
+        except UserError as e:
+            self.canvas.run_method("forgetCopy")
+            ui.notify(f"Not copied: {e}", type="negative", multi_line=True)
+            return
+        try:
+            stored = await self.canvas.run_method("storeClip", {"format": CLIP_FORMAT, "version": 1,
+                                                                "copiedAt": d.get("at"), "pipeline": doc}, timeout=5)
+        except TimeoutError:
+            stored = False
+        if stored is not True:
+            ui.notify("Copied for this pipeline only: the browser refused to store the nodes for other tabs "
+                      "(its storage is full or turned off).", type="warning")
+
+    def on_paste_nodes(self, d: dict) -> None:
+        """Paste nodes copied in this tab, from this pipeline (their ids), selected."""
+        new = self.change(lambda: self.session.paste(d["nodes"]))
+        if new:
+            self.canvas.select_nodes(new)
+
+    def on_paste_clip(self, d: dict) -> None:
+        """Paste nodes copied in any tab, from any pipeline: fresh ids, in free space in view."""
+        clip = d.get("clip")
+        if not isinstance(clip, dict) or clip.get("format") != CLIP_FORMAT or clip.get("version") != 1:
+            ui.notify("Nothing pasted: the clipboard holds no canvas nodes; select nodes and press Ctrl+C first.",
+                      type="warning")
+            return
+        try:
+            pipeline = load_pipeline(clip.get("pipeline"))
+        except UserError as e:
+            ui.notify(f"Nothing pasted from the clipboard: {e}", type="negative", multi_line=True)
+            return
+        new = self.change(lambda: self.session.paste_clip(pipeline, d.get("view")))
+        if new:
+            self.canvas.select_nodes(new)
 
     def on_connect(self, d: dict) -> None:
         reason = self.session.connect(d["source"], d["sourcePort"], d["target"], d["targetPort"])

@@ -54,7 +54,8 @@ def add_styles() -> None:
 
 class PipelineCanvas(ui.element, component=str(ASSETS / "pipeline_canvas.js")):
     """Draws `graph` (EditSession.view()) and reports edits as events:
-    drop_item, connect_ports, moved, delete_items, select_items, paste_nodes, undo, redo,
+    drop_item, add_in_view, connect_ports, moved, delete_items, select_items, copy_nodes,
+    paste_nodes (ids, this pipeline), paste_clip (a stored copy, any pipeline), undo, redo,
     status_shown."""
 
     def __init__(self, graph: dict, palette: list[dict]) -> None:
@@ -83,6 +84,10 @@ class PipelineCanvas(ui.element, component=str(ASSETS / "pipeline_canvas.js")):
 
     def clear_status(self) -> None:
         self.run_method("clearStatus")
+
+    def select_nodes(self, node_ids: list[str], *, reveal: bool = False) -> None:
+        """Select these nodes only; with `reveal`, pan to the first if it is out of sight."""
+        self.run_method("selectNodes", node_ids, reveal)
 
     def fit_view(self, *, everything: bool = False) -> None:
         """Fit at a readable zoom (the start of a big pipeline), or `everything` however small."""

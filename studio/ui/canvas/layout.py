@@ -90,6 +90,36 @@ def free_spot(boxes: dict[str, dict], x: float, y: float, height: int) -> dict:
     return {"x": x, "y": y}
 
 
+def free_spot_near(boxes: dict[str, dict], x: float, y: float, width: float, height: float,
+                   view: dict | None = None) -> dict:
+    """The top-left nearest to (x, y) where something `width` × `height` covers no box, inside
+    `view` ({x, y, width, height}, what the pane shows) when there is room: `free_spot` only
+    moves down, and below a column of cards that was out of sight. Candidates are (x, y) and the
+    places flush beside each box near the view; the last resort is below them all."""
+    x, y, gap = round(x), round(y), NODE_GAP // 2
+
+    def free(cx: float, cy: float) -> bool:
+        return not any(cx < b["x"] + NODE_WIDTH + gap and b["x"] < cx + width + gap
+                       and cy < b["y"] + b["h"] + gap and b["y"] < cy + height + gap for b in boxes.values())
+
+    def inside(cx: float, cy: float) -> bool:
+        return view is None or (view["x"] <= cx and cx + width <= view["x"] + view["width"]
+                                and view["y"] <= cy and cy + height <= view["y"] + view["height"])
+
+    near = list(boxes.values())
+    if view is not None:  # only the boxes about the view give candidates worth trying
+        near = [b for b in near if b["x"] < view["x"] + view["width"] + width and view["x"] - width < b["x"] + NODE_WIDTH
+                and b["y"] < view["y"] + view["height"] + height and view["y"] - height < b["y"] + b["h"]]
+    xs = {x} | {b["x"] + NODE_WIDTH + NODE_GAP for b in near} | {b["x"] - round(width) - NODE_GAP for b in near}
+    ys = {y} | {b["y"] + b["h"] + NODE_GAP for b in near} | {b["y"] - round(height) - NODE_GAP for b in near}
+    spots = sorted(((cx, cy) for cx in xs for cy in ys), key=lambda c: (c[0] - x) ** 2 + (c[1] - y) ** 2)
+    for wanted in (inside, lambda cx, cy: True):
+        for cx, cy in spots:
+            if wanted(cx, cy) and free(cx, cy):
+                return {"x": cx, "y": cy}
+    return {"x": x, "y": max((b["y"] + b["h"] for b in boxes.values()), default=y) + NODE_GAP}
+
+
 def _layers_in_order(pipeline: Pipeline, positions: dict[str, dict], direction: str) -> dict[int, list[str]]:
     across = "x" if direction == "TB" else "y"  # the order kept within a layer
     columns: dict[int, list[str]] = {}

@@ -14,10 +14,11 @@ from typing import Any, Iterator
 from studio.registry.search import price_label
 from studio.spec.model import HealthStatus, ModelSpec
 from studio.spec.pipeline import Edge, Node, Pipeline
-from studio.ui.canvas.layout import auto_layout, best_direction, free_spot, node_height
+from studio.ui.canvas.layout import NODE_WIDTH, auto_layout, best_direction, free_spot, free_spot_near, node_height
 from studio.engine.ports import check_connection, field_for, input_ports, output_ports, template_error
 
 HISTORY_LIMIT = 200
+CLIP_FORMAT = "iom.canvas-clip"  # what copy puts where another tab (another pipeline) can paste it
 
 # palette kinds that are not registry models: (kind, label, what it does)
 BASIC_KINDS = [
@@ -143,7 +144,29 @@ class EditSession:
         return f"{base}-{i}"
 
     def add_node(self, item: dict, x: float, y: float) -> Node:
-        """Add a node from a palette item: {"kind": ..., "model": registry id or None}."""
+        """Add a node from a palette item ({"kind": ..., "model": registry id or None}) where it
+        was dropped, or straight below the cards it would cover."""
+        node = self._node_for(item)
+        with self.edit():
+            placed = self._boxes()
+            self.pipeline.nodes.append(node)
+            self.positions[node.id] = free_spot(placed, x, y, self._height(node))
+        return node
+
+    def add_node_in_view(self, item: dict, view: dict) -> Node:
+        """Add a node from a palette item in the middle of `view` (the flow area the pane shows:
+        {x, y, width, height}), or in the free space nearest to it, in sight when there is room."""
+        node = self._node_for(item)
+        view = _view(view)
+        height = self._height(node)
+        with self.edit():
+            placed = self._boxes()
+            self.pipeline.nodes.append(node)
+            self.positions[node.id] = free_spot_near(placed, view["x"] + (view["width"] - NODE_WIDTH) / 2,
+                                                     view["y"] + (view["height"] - height) / 2, NODE_WIDTH, height, view)
+        return node
+
+    def _node_for(self, item: dict) -> Node:
         kind = item.get("kind", "model")
         model_id = item.get("model")
         if kind == "model":
@@ -172,10 +195,6 @@ class EditSession:
             node = Node(id=self._new_id(kind), kind=kind, label=kind.title())
         else:
             raise ValueError(f"unknown node kind {kind!r}.")
-        with self.edit():
-            placed = self._boxes()
-            self.pipeline.nodes.append(node)
-            self.positions[node.id] = free_spot(placed, x, y, self._height(node))
         return node
 
     def _height(self, node: Node) -> int:
@@ -222,6 +241,60 @@ class EditSession:
                 self.positions[new.id] = free_spot(boxes, pos["x"] + offset, pos["y"] + offset, height)
                 boxes[new.id] = {**self.positions[new.id], "h": height}
             for e in list(p.edges):
+                if e.source in mapping and e.target in mapping:
+                    p.edges.append(e.model_copy(update={"id": self._new_id(e.id), "source": mapping[e.source],
+                                                        "target": mapping[e.target]}))
+        return list(mapping.values())
+
+    def clip(self, node_ids: list[str]) -> Pipeline | None:
+        """What copy carries: the chosen nodes as this pipeline holds them, the edges among them
+        and their positions, as a small pipeline under this one's id (so it is checked for
+        secrets, and read back, the way an exported pipeline is). None when none is chosen."""
+        chosen = [n for n in self.pipeline.nodes if n.id in set(node_ids)]
+        if not chosen:
+            return None
+        ids = {n.id for n in chosen}
+        return Pipeline(id=self.pipeline.id, name=self.pipeline.name, nodes=[n.model_copy(deep=True) for n in chosen],
+                        edges=[e.model_copy() for e in self.pipeline.edges if e.source in ids and e.target in ids],
+                        ui={"positions": {i: dict(self.positions[i]) for i in ids if i in self.positions}})
+
+    def paste_clip(self, clip: Pipeline, view: dict | None = None, offset: float = 40) -> list[str]:
+        """Add a copied clip's nodes (from this pipeline or another) with fresh ids, and the edges
+        among them; returns the new ids. Into the pipeline it came from, each lands `offset`
+        from its original, as a paste of ids does; into another, the group keeps its shape and
+        goes to the free space nearest the middle of `view`. A model node whose model is not in
+        this registry is pasted all the same, and shown as unknown like any other."""
+        if not clip.nodes:
+            return []
+        at = clip.ui.get("positions") or {}
+        rel = {n.id: at.get(n.id) or {"x": 0, "y": 0} for n in clip.nodes}
+        left, top = min(p["x"] for p in rel.values()), min(p["y"] for p in rel.values())
+        mapping: dict[str, str] = {}
+        with self.edit() as p:
+            boxes = self._boxes()
+            added = []
+            for n in clip.nodes:
+                new = n.model_copy(deep=True)
+                new.id = self._new_id(n.id)
+                mapping[n.id] = new.id
+                p.nodes.append(new)
+                added.append((n.id, new))
+            heights = {new.id: self._height(new) for _, new in added}
+            if clip.id == p.id or view is None:
+                for old, new in added:
+                    spot = free_spot(boxes, rel[old]["x"] + offset, rel[old]["y"] + offset, heights[new.id])
+                    self.positions[new.id] = spot
+                    boxes[new.id] = {**spot, "h": heights[new.id]}
+            else:
+                view = _view(view)
+                width = max(rel[o]["x"] - left for o, _ in added) + NODE_WIDTH
+                height = max(rel[o]["y"] - top + heights[new.id] for o, new in added)
+                spot = free_spot_near(boxes, view["x"] + (view["width"] - width) / 2,
+                                      view["y"] + (view["height"] - height) / 2, width, height, view)
+                for old, new in added:
+                    self.positions[new.id] = {"x": round(spot["x"] + rel[old]["x"] - left),
+                                              "y": round(spot["y"] + rel[old]["y"] - top)}
+            for e in clip.edges:
                 if e.source in mapping and e.target in mapping:
                     p.edges.append(e.model_copy(update={"id": self._new_id(e.id), "source": mapping[e.source],
                                                         "target": mapping[e.target]}))
@@ -287,6 +360,14 @@ class EditSession:
                        "targetPort": e.target_port, "mapped": bool(e.mapping or e.template),
                        "problem": self.problems.get(e.id, "")} for e in self.pipeline.edges],
         }
+
+
+def _view(view: Any) -> dict:
+    """The visible flow area the browser sent ({x, y, width, height}), as numbers."""
+    try:
+        return {k: float(view[k]) for k in ("x", "y", "width", "height")}
+    except (KeyError, TypeError, ValueError):
+        raise ValueError("the canvas did not say what it shows; reload the page and try again.") from None
 
 
 def palette(models: list[ModelSpec], health: dict[str, HealthStatus],
