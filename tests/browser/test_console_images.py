@@ -21,20 +21,25 @@ def _pick(screen: Screen, path) -> None:
     by_testid(screen, "upload-images").find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(str(path))
 
 
+def _ask_about(screen: Screen, fake: FakeProvider, image) -> None:
+    """The console on a loopback vision model, a question typed and `image` picked and shown."""
+    script_chat(fake)
+    fake.gate.set()
+    screen.open("/")
+    from studio.ui.app import get_studio
+
+    save_vision_model(get_studio(), fake, "openai-chat", "/v1/chat/completions")
+    screen.open("/console?model=loop/vision")
+    replace_text(screen, "field-prompt", "What is in this picture?")
+    _pick(screen, image)
+    wait_until(lambda: by_testid(screen, "image-images-0").find_element(By.TAG_NAME, "img"))
+
+
 def test_a_picked_image_reaches_the_vision_model(screen: Screen, memory_keyring, tmp_path):
     image = tmp_path / "red.png"
     image.write_bytes(png())
     with FakeProvider() as fake:
-        script_chat(fake)
-        fake.gate.set()
-        screen.open("/")
-        from studio.ui.app import get_studio
-
-        save_vision_model(get_studio(), fake, "openai-chat", "/v1/chat/completions")
-        screen.open("/console?model=loop/vision")
-        replace_text(screen, "field-prompt", "What is in this picture?")
-        _pick(screen, image)
-        wait_until(lambda: by_testid(screen, "image-images-0").find_element(By.TAG_NAME, "img"))
+        _ask_about(screen, fake, image)
         by_testid(screen, "run").click()
         screen.wait_for(lambda: by_testid(screen, "output").text == FIRST + "".join(REST))
         sent = next(r.json for r in reversed(fake.requests) if r.path == "/v1/chat/completions")
@@ -70,16 +75,7 @@ def test_a_big_image_survives_an_edit_of_the_raw_json(screen: Screen, memory_key
     image = tmp_path / "big.png"
     image.write_bytes(png() + bytes(range(256)) * (2_000_000 // 256))  # bytes after the end: still a PNG
     with FakeProvider() as fake:
-        script_chat(fake)
-        fake.gate.set()
-        screen.open("/")
-        from studio.ui.app import get_studio
-
-        save_vision_model(get_studio(), fake, "openai-chat", "/v1/chat/completions")
-        screen.open("/console?model=loop/vision")
-        replace_text(screen, "field-prompt", "What is in this picture?")
-        _pick(screen, image)
-        wait_until(lambda: by_testid(screen, "image-images-0").find_element(By.TAG_NAME, "img"))
+        _ask_about(screen, fake, image)
         by_testid(screen, "tab-raw").click()
         screen.wait_for(lambda: "file 1: big.png (2.0 MB)" in field(screen, "raw-input").get_attribute("value"))
         edited = field(screen, "raw-input")
