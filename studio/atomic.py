@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -38,10 +39,34 @@ def append_whole(fd: int, data: bytes, size: int) -> None:
         raise
 
 
+def where_to_write(path: Path) -> tuple[Path, bool]:
+    """(the file to replace, whether to write straight into it instead). A symlink's target is
+    replaced, so the link stays a link; a device, pipe or socket (`-o /dev/null`, `-o
+    /dev/stdout`) is written straight into: a new file renamed over it replaced it (as root,
+    /dev/null itself became a regular file)."""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode  # (follows a symlink)
+    except (FileNotFoundError, NotADirectoryError):
+        return (path.resolve() if path.is_symlink() else path), False
+    except OSError as e:
+        raise _not_saved(path, e) from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        return path, True
+    return (path.resolve() if path.is_symlink() else path), False
+
+
 def write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
     """`durable=False` keeps the atomic rename but skips the fsyncs: for caches, which a power
     cut may lose (the previous or the new file stays whole) and which are written on hot paths."""
-    path = Path(path)
+    path, straight = where_to_write(path)
+    if straight:
+        try:
+            with open(path, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            raise _not_saved(path, e) from None
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -28,7 +28,7 @@ from typing import Any, AsyncIterator, Callable, Container, Iterable, Iterator
 
 from studio import jsonwrite
 from studio.arrow_write import table_writer, write_batches
-from studio.atomic import NotSaved, append_whole, write_json
+from studio.atomic import NotSaved, append_whole, where_to_write, write_json
 from studio.errors import UserError, disk_fault
 from studio.eval.datasets import DatasetLock, default_mapping, read_rows, resolve
 from studio.paths import left_out, read_each
@@ -903,13 +903,16 @@ def export_rows(home: Path, batch_id: str, out: Path) -> int:
     if fmt is None:
         load_plan(home, batch_id)  # an unknown batch is said first, as before
         raise UserError(f"{out.name}: export writes .parquet or .csv files; use one of those extensions.")
-    tmp = out.with_name(f".{out.name}.tmp")
+    target, straight = where_to_write(out)  # a symlink's file, or a pipe written into (not replaced)
+    tmp = target if straight else target.with_name(f".{target.name}.tmp")
     try:
         schema = _export_schema()
         count = write_batches(_export_batches(home, batch_id, schema), schema, fmt, str(tmp))  # a chunk at a time
-        os.replace(tmp, out)
+        if not straight:
+            os.replace(tmp, target)
     except OSError as e:
         raise UserError(f"could not write {out} ({e.strerror or e}).") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        if not straight:
+            tmp.unlink(missing_ok=True)
     return count

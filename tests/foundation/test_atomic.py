@@ -1,5 +1,6 @@
 """Atomic writes: a crash in the middle of a write leaves the previous file whole."""
 
+import json
 import os
 import subprocess
 import sys
@@ -48,3 +49,28 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
 def test_json_is_written_with_sorted_keys_and_two_space_indent(tmp_path):
     write_json(tmp_path / "x.json", {"b": 1, "a": {"d": 2, "c": 3}})
     assert (tmp_path / "x.json").read_text() == '{\n  "a": {\n    "c": 3,\n    "d": 2\n  },\n  "b": 1\n}\n'
+
+
+def test_a_pipe_is_written_into_and_a_symlink_stays_a_link(tmp_path):
+    """`-o /dev/null` as root replaced /dev/null with a regular file: a new file was renamed over
+    whatever the path named. A pipe (a device, a socket) is written straight into now, and a
+    symlink's target is replaced, the link kept."""
+    import stat
+    import threading
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+    write_text(pipe, "through the pipe")
+    reader.join(timeout=10)
+    assert received == [b"through the pipe"]
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode)
+
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    write_json(link, {"new": True})
+    assert link.is_symlink() and json.loads(real.read_text()) == {"new": True}
