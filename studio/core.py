@@ -108,6 +108,20 @@ class Studio:
             self.keys.get(name)  # remembered by the redaction as it is read
         return export_pipeline(pipeline, undone=undone)
 
+    def set_key(self, name: str, value: str) -> list[str]:
+        """Store a key, and drop the stored health of the models using it (a "key_missing" or
+        "auth_failed" from before would keep capability nodes refusing them). Returns those ids."""
+        self.keys.set(name, value)
+        return self.models.forget_health_of_key(name)
+
+    def delete_key(self, name: str) -> list[str]:
+        """Delete a stored key; the health of the models using it is dropped as by `set_key`."""
+        try:
+            self.keys.delete(name)
+        finally:  # a delete that failed half-way may still have changed what a call finds
+            dropped = self.models.forget_health_of_key(name)
+        return dropped
+
     def reset_to_samples(self, *, purge: bool = False) -> SeedReport:
         return seed(self.home, self.models, self.pipelines, purge=purge)
 

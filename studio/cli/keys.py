@@ -46,8 +46,9 @@ def _set(args) -> int:
                         f"nothing was stored.") from None
     if "\x00" in value:
         raise UserError(f"the value given for {args.name} holds a NUL byte, which no key has; nothing was stored.")
-    s.keys.set(args.name, value)
+    dropped = s.set_key(args.name, value)
     print(f"stored {args.name} in the keyring ({s.keys.backend_name()})")
+    _say_dropped(dropped)
     return 0
 
 
@@ -73,6 +74,13 @@ def _list(args) -> int:
 
 
 def _delete(args) -> int:
-    studio().keys.delete(args.name)
+    dropped = studio().delete_key(args.name)
     print(f"deleted {args.name}")
+    _say_dropped(dropped)
     return 0
+
+
+def _say_dropped(dropped: list[str]) -> None:
+    if dropped:
+        print(f"the last health check of {', '.join(dropped)} no longer applies (it is unknown now); "
+              "'iom models check ID' checks again", file=sys.stderr)

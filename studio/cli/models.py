@@ -78,8 +78,10 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_discover)
 
-    p = models.add_parser("reset", help="restore the sample models and pipelines")
-    p.add_argument("--purge", action="store_true", help="also remove everything that is not a sample")
+    p = models.add_parser("reset", help="restore the sample models and pipelines (a sample you changed is "
+                                         "overwritten, its changed version kept as a backup)")
+    p.add_argument("--purge", action="store_true", help="also remove every model and pipeline that is not a sample "
+                                                         "(each kept as a backup: 'iom models|pipelines restore ID')")
     p.set_defaults(handler=_reset)
 
 
@@ -114,7 +116,7 @@ def _list(args) -> int:
 def _show(args) -> int:
     s = studio()
     spec = s.models.get(args.id)
-    doc = spec.to_json_dict()
+    doc = s.models.export_doc([spec.id])["models"][0]  # refused if it holds a stored key's value
     key = s.keys.status(spec.key_ref).source if spec.key_ref else "not needed"
     from studio.registry.quality import measured_for
 
@@ -204,6 +206,8 @@ def _export(args) -> int:
 def _reset(args) -> int:
     report = studio().reset_to_samples(purge=args.purge)
     print(f"restored {report.models} sample models and {report.pipelines} sample pipelines")
+    if report.note():
+        print(report.note())
     return 0
 
 

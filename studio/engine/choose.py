@@ -95,6 +95,7 @@ def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[
     estimated = tokens is not None
     tokens = tokens or DEFAULT_CALL_TOKENS
     candidates = []
+    unhealthy: list[str] = []  # models left out for their last health check, named if none is left
     for s in specs:
         if choice.capability not in s.capabilities or s.incomplete:
             continue
@@ -106,12 +107,13 @@ def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[
         expected_ms = _latency(s, calls)[0]
         if choice.max_latency_ms is not None and (expected_ms is None or expected_ms > choice.max_latency_ms):
             continue
-        state = health.get(s.id, HealthStatus()).state
-        if choice.require_healthy and state != "ok":
-            continue
-        if state in ("auth_failed", "unreachable", "key_missing"):
-            continue
         if not has_key(s):
+            continue
+        state = health.get(s.id, HealthStatus()).state
+        if state == "key_missing":  # checked before its key was set (elsewhere, or in the environment)
+            state = "unknown"
+        if state in ("auth_failed", "unreachable", "key_missing") or (choice.require_healthy and state != "ok"):
+            unhealthy.append(f"{s.id} ({state.replace('_', ' ')})")
             continue
         if choice.min_quality is not None:
             q, _ = _quality(s, quality)
@@ -122,6 +124,11 @@ def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[
         raise UserError(f"no usable model with {choice.capability!r} has a measured quality of at least "
                         f"{choice.min_quality:g}; run an experiment and save its scores ('iom eval save-quality'), "
                         "or lower the node's minimum quality.")
+    if not candidates and unhealthy:
+        raise UserError(f"no registered model offers {choice.capability!r} within the node's limits: "
+                        f"{', '.join(unhealthy)} {'was' if len(unhealthy) == 1 else 'were'} left out for "
+                        "their last health check; once fixed, check again with 'iom models check ID' "
+                        "(or \"Check now\" on the Registry page).")
     if not candidates:
         raise UserError(f"no registered model offers {choice.capability!r} within the node's limits "
                         "(price, latency, policy, health, key); relax the limits or register one.")

@@ -60,10 +60,16 @@ def refuse_repeats(kind: str, ids: list[str], source: str) -> None:
 class ImportConflict(UserError):
     """An import names an id that exists; the UI asks what to do, the CLI names its flags."""
 
-    def __init__(self, kind: str, ident: str, *, taken: int = 1, total: int = 1, ids: list[str] | None = None):
+    def __init__(self, kind: str, ident: str, *, taken: int = 1, total: int = 1, ids: list[str] | None = None,
+                 renamed: bool = False):
         self.kind, self.ident = kind, ident
         self.ids = ids or [ident]  # every id that exists already: the UI names them all
-        if total == 1:
+        if renamed:  # --replace cannot go with --rename, and alone it replaces the file's own id, not this one
+            remove = "remove" if kind == "model" else "delete"
+            super().__init__(f"a {kind} with id {ident!r} exists already; nothing was imported. Run again with "
+                             f"another NEW_ID for --rename, or {remove} the {kind} {ident!r} first ('iom {kind}s {remove} "
+                             f"{ident}') if it is the one to replace.")
+        elif total == 1:
             super().__init__(f"a {kind} with id {ident!r} exists already; nothing was imported. Run again with "
                              f"--replace to replace it (the old version is kept as a backup) or with --rename NEW_ID "
                              f"to import it as a new {kind}.")
@@ -77,8 +83,9 @@ class ImportConflict(UserError):
                              "backups), or leave them out of the file.")
 
     @classmethod
-    def check(cls, kind: str, ids: list[str], exists) -> None:
-        """Raise for the ids of an import that `exists` finds (all counted, the first named)."""
+    def check(cls, kind: str, ids: list[str], exists, *, renamed: bool = False) -> None:
+        """Raise for the ids of an import that `exists` finds (all counted, the first named);
+        `renamed`: the id is the one --rename gave."""
         taken = [ident for ident in ids if exists(ident)]
         if taken:
-            raise cls(kind, taken[0], taken=len(taken), total=len(ids), ids=taken)
+            raise cls(kind, taken[0], taken=len(taken), total=len(ids), ids=taken, renamed=renamed)

@@ -119,6 +119,7 @@ class ModelRegistry:
             spec = spec.model_copy(update={"created": old.created})
         spec = spec.model_copy(update={"updated": utcnow()})
         doc = spec.to_json_dict()
+        self.read_keys([spec])
         refuse_secrets(doc, f"model {spec.id}")
 
         def before(path: Path) -> None:
@@ -146,6 +147,28 @@ class ModelRegistry:
             health = self.health_all()
             if health.pop(model_id, None) is not None:
                 self._save_health(health)
+
+    def forget_health_of_key(self, key_name: str) -> list[str]:
+        """Drop the stored health of the models that use this key, when the key is set, changed
+        or deleted: a "key_missing" or "auth_failed" found with the old value says nothing about
+        the new one, and a capability node left those models out until the next check (up to
+        30 minutes later). Under the file lock, so another process's probe result is not lost.
+        Returns the ids whose health was dropped."""
+        users = {s.id for s in self.all() if s.key_ref == key_name}
+        if not users:
+            return []
+        with self._health_lock, file_locked(self._health_lock_path):
+            health = self.health_all()
+            dropped = sorted(users & health.keys())
+            if dropped:
+                for ident in dropped:
+                    del health[ident]
+                self._save_health(health)
+        return dropped
+
+    def keep_backup(self, model_id: str) -> Path | None:
+        """Copy the saved file aside (a reset is about to overwrite or remove it)."""
+        return self.backups.keep(model_id, self._folder.path_for(model_id))
 
     def delete(self, model_id: str) -> None:
         if not self._folder.delete(model_id):
@@ -197,7 +220,7 @@ class ModelRegistry:
         ids = [spec.id for spec, _key in staged]
         refuse_repeats("model", ids, source)
         if not replace:
-            ImportConflict.check("model", ids, lambda ident: self.find(ident) is not None)
+            ImportConflict.check("model", ids, lambda ident: self.find(ident) is not None, renamed=rename is not None)
         report = ImportReport()
         stored: dict[str, str] = {}  # key name -> the key this import stored under it
         for spec, api_key in staged:
@@ -209,6 +232,7 @@ class ModelRegistry:
                                                "another key, which stays as it was")
                         spec = spec.model_copy(update={"key_ref": name})
                     self.keys.set(name, api_key)
+                    self.forget_health_of_key(name)
                     stored[name] = api_key
                     report.keys_stored.append(name)
                     if spec.api == "http" and not any("{{key}}" in v for v in (spec.http.headers if spec.http else {}).values()):
@@ -254,10 +278,22 @@ class ModelRegistry:
         self.backups.keep(model_id, self._folder.path_for(model_id))
         return self.save(spec), path
 
+    def read_keys(self, specs: list[ModelSpec]) -> None:
+        """Read every key the studio stores and those these models name, so that the redaction
+        knows their values (it knows only what this process has read): a key's value pasted into
+        a param or a header is then refused by `refuse_secrets`, also in a process that has made
+        no call (the CLI's)."""
+        names = set(self.keys.names()) | {s.key_ref for s in specs if s.key_ref}
+        for name in sorted(names):
+            self.keys.get(name)  # remembered by the redaction as it is read
+
     def export_doc(self, ids: list[str] | None = None) -> dict:
-        specs = [self.get(i) for i in ids] if ids else self.all()
+        """The models as `iom models export` writes them, each id once (an id named twice was
+        written twice, and the import of that file refused it), refused if one holds a secret."""
+        specs = [self.get(i) for i in dict.fromkeys(ids)] if ids else self.all()
+        self.read_keys(specs)
         doc = {"format": EXPORT_FORMAT, "version": 1, "models": [s.to_json_dict() for s in specs]}
-        refuse_secrets(doc, "the export")
+        refuse_secrets(doc, "the export" if len(specs) != 1 else f"model {specs[0].id}", undone="Nothing was written.")
         return doc
 
     # -- health ---------------------------------------------------------------------------

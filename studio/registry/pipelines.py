@@ -52,6 +52,10 @@ class PipelineRegistry:
         before = (lambda path: self.backups.keep(pipeline.id, path)) if keep_replaced else None
         return self._folder.write(pipeline.id, doc, durable=durable, expected=expected, before=before)
 
+    def keep_backup(self, pipeline_id: str) -> Path | None:
+        """Copy the saved file aside (a reset is about to overwrite or remove it)."""
+        return self.backups.keep(pipeline_id, self._folder.path_for(pipeline_id))
+
     def delete(self, pipeline_id: str) -> None:
         if not self._folder.delete(pipeline_id):
             raise NotFound(f"there is no pipeline {pipeline_id!r} to delete.")
@@ -71,7 +75,7 @@ class PipelineRegistry:
             pipelines = [_renamed(pipelines[0], rename, "pipeline")]
         refuse_repeats("pipeline", [p.id for p in pipelines], "the file")
         if not replace:
-            ImportConflict.check("pipeline", [p.id for p in pipelines], self.exists)
+            ImportConflict.check("pipeline", [p.id for p in pipelines], self.exists, renamed=rename is not None)
         self.replaced: list[str] = []
         for p in pipelines:
             def keep(path: Path, ident: str = p.id) -> None:  # under the folder's lock: what is replaced now

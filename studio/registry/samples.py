@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.atomic import write_text
-from studio.errors import UserError
+from studio.errors import NotFound, UserError
 from studio.registry.models import ModelRegistry, read_json_file
-from studio.registry.pipelines import PipelineRegistry
+from studio.registry.pipelines import PipelineRegistry, export_pipeline
 from studio.spec.base import remember_valid_schema
 from studio.spec.migrations import load_pipeline
 from studio.spec.model import ModelSpec
@@ -60,28 +60,84 @@ def remember_shipped_schemas() -> None:
 class SeedReport:
     models: int
     pipelines: int
+    # what the write replaced or a purge removed, each kept as a backup first ("model ID", "pipeline ID")
+    overwritten: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def note(self) -> str:
+        """What was overwritten or removed and how to bring it back; "" when nothing was."""
+        parts = []
+        if self.overwritten:
+            parts.append(f"overwritten, as you had changed {'it' if len(self.overwritten) == 1 else 'them'}: "
+                         f"{', '.join(self.overwritten)}")
+        if self.removed:
+            parts.append(f"removed: {len(self.removed)} "
+                         f"entr{'y' if len(self.removed) == 1 else 'ies'} ({', '.join(self.removed[:5])}"
+                         f"{', …' if len(self.removed) > 5 else ''})")
+        if not parts:
+            return ""
+        return ("; ".join(parts) + ". Each was kept as a backup: 'iom models backups ID' (or pipelines) lists them, "
+                "'iom models restore ID' (or pipelines) brings one back.")
+
+
+def _edited(saved, sample, dump) -> bool:
+    """Whether the saved entry differs from the sample it would be overwritten with (its
+    created/updated times aside): a reset then keeps the saved one as a backup."""
+    strip = lambda d: {k: v for k, v in d.items() if k not in ("created", "updated")}  # noqa: E731
+    return strip(dump(saved)) != strip(dump(sample))
 
 
 def seed(home: Path, models: ModelRegistry, pipelines: PipelineRegistry, *, purge: bool = False,
          durable: bool = True) -> SeedReport:
     """Write every sample (overwriting entries with a sample's id). With purge, first remove
-    everything else, so the registry is exactly the samples. `durable=False`: see
-    `seed_if_first_start`."""
+    everything else, so the registry is exactly the samples. Nothing is lost: an entry the
+    write overwrites (a sample the user changed) or the purge removes is kept as a backup
+    first, and the report names it. `durable=False`: see `seed_if_first_start`."""
     specs = sample_models()
     flows = sample_pipelines()
+    report = SeedReport(len(specs), len(flows))
+    sample_model_ids = {s.id for s in specs}
+    sample_pipeline_ids = {p.id for p in flows}
     if purge:
-        for spec in models.all():
-            models.delete(spec.id)
+        for spec in models.all():  # (a sample is overwritten below, kept first if it was changed)
+            if spec.id not in sample_model_ids:
+                models.keep_backup(spec.id)
+                models.delete(spec.id)
+                report.removed.append(f"model {spec.id}")
         for p in pipelines.all():
-            pipelines.delete(p.id)
-        for unreadable in models.problems() + pipelines.problems():  # what a broken registry holds most
-            Path(unreadable.path).unlink(missing_ok=True)
+            if p.id not in sample_pipeline_ids:
+                pipelines.keep_backup(p.id)
+                pipelines.delete(p.id)
+                report.removed.append(f"pipeline {p.id}")
+        for registry, kind in ((models, "model"), (pipelines, "pipeline")):
+            for unreadable in registry.problems():  # what a broken registry holds most
+                path = Path(unreadable.path)
+                ident = path.relative_to(home / f"{kind}s").with_suffix("").as_posix()
+                if path.is_file():
+                    registry.backups.keep(ident, path)
+                    report.removed.append(f"{kind} {ident} (unreadable)")
+                path.unlink(missing_ok=True)
     for spec in specs:
-        models.save(spec, durable=durable)
+        try:
+            saved = models.get(spec.id)
+            edited = _edited(saved, spec, lambda m: m.to_json_dict())
+        except NotFound:
+            edited = False
+        except UserError:  # an unreadable file of a sample's id: kept as it is before it is overwritten
+            edited = True
+        models.save(spec, durable=durable, keep_replaced=edited)
+        if edited:
+            report.overwritten.append(f"model {spec.id}")
     for p in flows:
-        pipelines.save(p, durable=durable)
+        try:
+            edited = pipelines.exists(p.id) and _edited(pipelines.get(p.id), p, export_pipeline)
+        except UserError:  # an unreadable file of a sample's id: kept as it is before it is overwritten
+            edited = True
+        pipelines.save(p, durable=durable, keep_replaced=edited)
+        if edited:
+            report.overwritten.append(f"pipeline {p.id}")
     write_text(home / ".seeded", "samples written; delete this file to seed again on next start\n")
-    return SeedReport(len(specs), len(flows))
+    return report
 
 
 def seed_if_first_start(home: Path, models: ModelRegistry, pipelines: PipelineRegistry) -> SeedReport | None:

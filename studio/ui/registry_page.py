@@ -132,7 +132,8 @@ async def registry_page() -> None:
             ui.button("Export", icon="download", on_click=lambda: export_all()).props("outline")
             ui.button("Import", icon="upload", on_click=lambda: upload_dialog.open()).props("outline data-testid=import")
             ui.button("Reset to samples", icon="restart_alt", on_click=lambda: confirm(
-                "Write the sample models and pipelines again? Your other entries stay; samples you changed are overwritten.",
+                "Write the sample models and pipelines again? Your other entries stay; samples you changed are overwritten "
+                "(their changed versions are kept as backups).",
                 reset, ok_label="Reset")).props("flat")
         with ui.row().classes("w-full items-center gap-2"):
             dense = "outlined dense clearable options-dense"
@@ -362,7 +363,8 @@ async def registry_page() -> None:
 
     async def reset() -> None:
         report = await io_bound(studio.reset_to_samples)
-        ui.notify(f"Samples written: {report.models} models, {report.pipelines} pipelines.", type="positive")
+        ui.notify(f"Samples written: {report.models} models, {report.pipelines} pipelines. {report.note()}".strip(),
+                  type="positive", multi_line=bool(report.note()))
         await refresh()
 
     # -- keyboard -------------------------------------------------------------------------------

@@ -86,7 +86,7 @@ async def settings_page(request: Request) -> None:
 
                     async def save(value=value, name=name) -> None:
                         try:
-                            await io_bound(studio.keys.set, name, value.value or "")
+                            await io_bound(studio.set_key, name, value.value or "")
                         except Exception as e:  # noqa: BLE001
                             notify_error(e)
                             return
@@ -111,7 +111,7 @@ async def settings_page(request: Request) -> None:
                         test_button.tooltip(services.NO_PROBE)
 
                     async def delete(name=name) -> None:
-                        await io_bound(studio.keys.delete, name)
+                        await io_bound(studio.delete_key, name)
                         ui.notify(f"{name} deleted from the keyring.")
                         await refresh_keys()
 
@@ -154,15 +154,18 @@ async def settings_page(request: Request) -> None:
 
         async def reset(purge: bool) -> None:
             report = await io_bound(studio.reset_to_samples, purge=purge)
-            ui.notify(f"Samples written: {report.models} models, {report.pipelines} pipelines.", type="positive")
+            ui.notify(f"Samples written: {report.models} models, {report.pipelines} pipelines. {report.note()}".strip(),
+                      type="positive", multi_line=bool(report.note()))
             await refresh_keys()
 
         with ui.row().classes("gap-2"):
             ui.button("Reset to samples", icon="restart_alt", on_click=lambda: confirm(
-                "Write the sample models and pipelines again? Your other entries stay.",
+                "Write the sample models and pipelines again? A sample you changed is overwritten (its changed "
+                "version is kept as a backup); your other entries stay.",
                 lambda: reset(False), ok_label="Reset")).props("outline data-testid=reset")
             ui.button("Reset and remove everything else", icon="delete_sweep", color="negative", on_click=lambda: confirm(
-                "Remove every model and pipeline, then write the samples? This cannot be undone.",
+                "Remove every model and pipeline, then write the samples? Each one removed or overwritten is kept "
+                "as a backup ('iom models restore ID', or pipelines, brings it back).",
                 lambda: reset(True), ok_label="Remove and reset")).props("flat")
     await refresh_keys()
 

@@ -416,3 +416,32 @@ for i in range(20):
     saved = json.loads((iom_home / "quality.json").read_text("utf-8"))["sentiment"]
     missing = {f"p{n}/m{i}" for n in range(6) for i in range(20)} - set(saved)
     assert not missing, f"{len(missing)} of 120 scores lost"
+
+
+def test_a_key_missing_health_from_before_the_key_was_set_does_not_keep_the_model_out():
+    """A model checked as key_missing stayed refused by capability nodes after its key was set
+    (in the environment, or by another process), until the next check up to 30 minutes later."""
+    from studio.engine.choose import choose_model
+    from studio.spec.model import HealthStatus, ModelSpec
+    from studio.spec.pipeline import CapabilityChoice
+
+    spec = ModelSpec(id="t/a", name="a", provider="local", api="local", model="a", capabilities=["x"], key_ref="A_KEY")
+    stale = {"t/a": HealthStatus(state="key_missing", detail="key A_KEY is not set")}
+    chosen, _, _ = choose_model(CapabilityChoice(capability="x"), [spec], stale, lambda s: True)
+    assert chosen.id == "t/a"
+
+
+def test_no_model_left_for_its_health_names_the_models_and_how_to_check_again():
+    from studio.engine.choose import choose_model
+    from studio.errors import UserError
+    from studio.spec.model import HealthStatus, ModelSpec
+    from studio.spec.pipeline import CapabilityChoice
+
+    def spec(mid):
+        return ModelSpec(id=mid, name=mid, provider="local", api="local", model=mid, capabilities=["x"])
+    health = {"t/a": HealthStatus(state="auth_failed"), "t/b": HealthStatus(state="unreachable")}
+    with pytest.raises(UserError) as e:
+        choose_model(CapabilityChoice(capability="x"), [spec("t/a"), spec("t/b")], health, lambda s: True)
+    assert str(e.value) == ("no registered model offers 'x' within the node's limits: t/a (auth failed), t/b "
+                            "(unreachable) were left out for their last health check; once fixed, check again "
+                            "with 'iom models check ID' (or \"Check now\" on the Registry page).")

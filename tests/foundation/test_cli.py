@@ -227,3 +227,42 @@ def test_a_json_commands_stdout_holds_only_its_json(capsys):
     assert run_until_interrupted(work, lambda: None, quiet_stdout=True) == 7
     out, err = capsys.readouterr()
     assert out == "" and "A worker died" in err
+
+
+def test_models_show_and_export_never_print_a_keys_value_and_export_names_an_id_once(iom, iom_home, tmp_path):
+    (iom_home / "models" / "acme").mkdir(parents=True, exist_ok=True)
+    value = "svcValue-55aa66bb77cc-cli"  # OLD_SVC_API_KEY's value, in the environment of each command
+    (iom_home / "models" / "acme" / "old.json").write_text(json.dumps(
+        {"id": "acme/old", "name": "Old", "provider": "http", "api": "http", "endpoint": "http://127.0.0.1:1/x",
+         "keyRef": "OLD_SVC_API_KEY", "defaultParams": {"user": value}}))
+    env = dict(os.environ, IOM_HOME=str(iom_home), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+               OLD_SVC_API_KEY=value)
+    for args in (("show", "acme/old"), ("export", "acme/old"), ("export",)):
+        r = subprocess.run([sys.executable, "-m", "studio", "models", *args], env=env, capture_output=True, text=True)
+        assert value not in r.stdout + r.stderr
+        assert "looks like an API key in 'models[0].defaultParams.user'" in _one_line_error(r)
+    out = tmp_path / "twice.json"
+    assert iom("models", "export", "local/sentiment-vader", "local/sentiment-vader", "-o", str(out)).returncode == 0
+    assert [m["id"] for m in json.loads(out.read_text())["models"]] == ["local/sentiment-vader"]
+    assert iom("models", "remove", "local/sentiment-vader").returncode == 0
+    assert iom("models", "import", str(out)).returncode == 0
+
+
+def test_models_import_rename_onto_an_existing_id_and_reset_say_what_to_do(iom, iom_home, tmp_path):
+    one = tmp_path / "one.json"
+    assert iom("models", "export", "local/sentiment-vader", "-o", str(one)).returncode == 0
+    assert iom("models", "import", str(one), "--rename", "local/vader-2").returncode == 0
+    said = _one_line_error(iom("models", "import", str(one), "--rename", "local/vader-2"))
+    assert "--replace" not in said and "another NEW_ID for --rename" in said, said
+    # a reset says which changed sample it overwrote and how to get it back
+    path = iom_home / "models" / "openai" / "gpt-4o-mini.json"
+    path.write_text(json.dumps(dict(json.loads(path.read_text()), description="mine")))
+    r = iom("models", "reset")
+    assert r.returncode == 0, r.stderr
+    assert "overwritten, as you had changed it: model openai/gpt-4o-mini" in r.stdout
+    assert "'iom models restore ID'" in r.stdout
+    r = iom("models", "restore", "openai/gpt-4o-mini")
+    assert r.returncode == 0 and json.loads(path.read_text())["description"] == "mine"
+    r = iom("models", "reset", "--purge")
+    assert r.returncode == 0 and "removed: 1 entry (model local/vader-2)" in r.stdout, r.stdout
+    assert iom("models", "restore", "local/vader-2").returncode == 0

@@ -173,3 +173,28 @@ def test_cli_export_refuses_a_pipeline_holding_a_stored_keys_value(secret_servic
             assert value not in r.stdout and not out.exists()
     finally:
         run("keys", "delete", "EXPORT_TEST_KEY")
+
+
+def test_cli_keys_set_and_delete_drop_the_stale_health_of_the_models_using_the_key(secret_service, iom_home):
+    """A model checked as key_missing kept that health after 'iom keys set' (another process than
+    the web app that stored it), and capability nodes refused it until the next check."""
+    from studio.core import Studio
+    from studio.spec import HealthStatus, ModelSpec
+
+    s = Studio(iom_home)
+    s.models.save(ModelSpec(id="acme/uses", name="Uses", provider="http", api="http",
+                            endpoint="http://127.0.0.1:1/x", key_ref="HEALTH_TEST_KEY"))
+    s.models.set_health("acme/uses", HealthStatus(state="key_missing", detail="key HEALTH_TEST_KEY is not set"))
+    env = dict(os.environ, IOM_HOME=str(iom_home))
+    env.pop("PYTHON_KEYRING_BACKEND", None)
+    run = lambda *a, **kw: subprocess.run([sys.executable, "-m", "studio", *a], env=env, capture_output=True, text=True, **kw)
+    try:
+        r = run("keys", "set", "HEALTH_TEST_KEY", input="health-test-value-1\n")
+        assert r.returncode == 0, r.stderr
+        assert s.models.health("acme/uses").state == "unknown"
+        assert "acme/uses" in r.stderr and "'iom models check ID'" in r.stderr
+        s.models.set_health("acme/uses", HealthStatus(state="ok"))
+        assert run("keys", "delete", "HEALTH_TEST_KEY").returncode == 0
+        assert s.models.health("acme/uses").state == "unknown"
+    finally:
+        run("keys", "delete", "HEALTH_TEST_KEY")

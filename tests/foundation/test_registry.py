@@ -1,6 +1,7 @@
 """Registry: CRUD, search filters, corrupt files, prototype import, secrets never on disk."""
 
 import json
+import os
 
 import pytest
 
@@ -9,6 +10,7 @@ from studio.errors import UserError
 from studio.core import Studio
 from studio.errors import CorruptFile, NotFound, UserError
 from studio.registry import ModelQuery
+from studio.registry.pipelines import export_pipeline
 from studio.registry.samples import sample_models, sample_pipelines
 from studio.spec import HealthStatus, HttpCall, ModelSpec
 
@@ -423,11 +425,11 @@ def test_the_value_of_a_stored_key_is_refused_by_an_export_from_a_process_that_n
 
     from studio.secrets.store import SERVICE
 
+    studio.models.save(ModelSpec(id="acme/env", name="Env", provider="http", api="http",  # (a save reads its keys)
+                                 endpoint="http://127.0.0.1:1/x", key_ref="ACME_ENV_API_KEY"))
     keyring.set_password(SERVICE, "FAKE_API_KEY", "myKeyValue-9f8e7d6c5b4a")  # as another process stored it
     studio.keys._save_names(["FAKE_API_KEY"])
     monkeypatch.setenv("ACME_ENV_API_KEY", "envValue-1a2b3c4d5e6f")
-    studio.models.save(ModelSpec(id="acme/env", name="Env", provider="http", api="http",
-                                 endpoint="http://127.0.0.1:1/x", key_ref="ACME_ENV_API_KEY"))
     values = {"sec-keyring": "myKeyValue-9f8e7d6c5b4a", "sec-env": "envValue-1a2b3c4d5e6f"}
     for ident, value in values.items():
         pipeline = _pipeline_with({"prompt": f"key {value} {{{{ text }}}}"}).model_copy(update={"id": ident})
@@ -472,3 +474,131 @@ async def test_default_params_a_call_would_refuse_are_refused_when_saved_and_nam
     done = await studio.providers.call(spec, CallRequest(model_id=spec.id, input={"text": "one two three four"},
                                                          params={"wordsPerMinute": 200}))  # the caller's own value
     assert done.output["words"] == 4
+
+
+def test_setting_or_deleting_a_key_drops_the_health_of_the_models_using_it(studio):
+    """'key_missing' (or 'auth_failed' with a wrong key) stayed stored after 'iom keys set' or the
+    Settings form put the key right, and capability nodes kept refusing the model until the next check."""
+    uses = studio.models.save(ModelSpec(id="acme/uses", name="Uses", provider="http", api="http",
+                                        endpoint="http://127.0.0.1:1/x", key_ref="ACME_KEY"))
+    other = studio.models.save(ModelSpec(id="acme/other", name="Other", provider="http", api="http",
+                                         endpoint="http://127.0.0.1:1/y", key_ref="OTHER_KEY"))
+    studio.models.set_health(uses.id, HealthStatus(state="key_missing", detail="key ACME_KEY is not set"))
+    studio.models.set_health(other.id, HealthStatus(state="auth_failed"))
+    assert studio.set_key("ACME_KEY", "acme-value-0123456789") == ["acme/uses"]
+    assert studio.models.health("acme/uses").state == "unknown"
+    assert studio.models.health("acme/other").state == "auth_failed"  # another key: its health stays
+    studio.models.set_health(uses.id, HealthStatus(state="ok"))
+    assert studio.delete_key("ACME_KEY") == ["acme/uses"]
+    assert studio.models.health("acme/uses").state == "unknown"
+    # an import that stores a model's key does the same
+    studio.models.set_health("acme/other", HealthStatus(state="auth_failed"))
+    studio.models.import_doc([dict(PROTOTYPE, name="Other", endpoint="https://api.example.com/run",
+                                   apiKey="k-other-445566")])
+    assert {s.key_ref for s in studio.models.all() if s.name == "Other"} == {"OTHER_KEY"}
+    assert studio.models.health("acme/other").state == "unknown"
+
+
+def test_an_export_naming_a_model_twice_holds_it_once_and_imports_again(studio, tmp_path):
+    doc = studio.models.export_doc(["local/sentiment-vader", "local/sentiment-vader", "local/keywords-yake"])
+    assert [m["id"] for m in doc["models"]] == ["local/sentiment-vader", "local/keywords-yake"]
+    studio.models.delete("local/sentiment-vader")
+    studio.models.delete("local/keywords-yake")
+    assert studio.models.import_doc(doc).added == ["local/sentiment-vader", "local/keywords-yake"]
+
+
+def test_a_renamed_import_onto_an_existing_id_says_to_pick_another_id_not_replace(studio):
+    """'Run again with --replace' cannot go with --rename, and alone it replaced the file's own id."""
+    doc = studio.models.export_doc(["local/sentiment-vader"])
+    studio.models.import_doc(doc, rename="local/vader-2")
+    with pytest.raises(UserError) as e:
+        studio.models.import_doc(doc, rename="local/vader-2")
+    assert str(e.value) == ("a model with id 'local/vader-2' exists already; nothing was imported. Run again with "
+                            "another NEW_ID for --rename, or remove the model 'local/vader-2' first ('iom models "
+                            "remove local/vader-2') if it is the one to replace.")
+    flow = export_pipeline(studio.pipelines.all()[0])
+    studio.pipelines.import_doc(flow, rename="flow-2")
+    with pytest.raises(UserError, match=r"^a pipeline with id 'flow-2' exists already; nothing was imported. Run again "
+                                        r"with another NEW_ID for --rename, or delete the pipeline 'flow-2' first "
+                                        r"\('iom pipelines delete flow-2'\)"):
+        studio.pipelines.import_doc(flow, rename="flow-2")
+
+
+def test_a_stored_keys_value_in_a_model_is_refused_by_save_import_and_export(studio, tmp_path):
+    """A key's value pasted into defaultParams was saved, shown and exported: only the pipeline
+    export read the stored keys first, so a process that had made no call did not know it."""
+    import keyring
+
+    from studio.secrets.store import SERVICE
+
+    value = "svcValue-7e6d5c4b3a29-model"
+    keyring.set_password(SERVICE, "SVC_TEST_KEY", value)  # as another process (`iom keys set`) stored it
+    studio.keys._save_names(["SVC_TEST_KEY"])
+    leaky = ModelSpec(id="acme/leaky", name="Leaky", provider="http", api="http", endpoint="http://127.0.0.1:1/x",
+                      default_params={"metadata": {"note": value}})
+    with pytest.raises(UserError, match=r"^model acme/leaky holds what looks like an API key in "
+                                        r"'defaultParams.metadata.note'.*Nothing was saved.$"):
+        studio.models.save(leaky)
+    with pytest.raises(UserError, match="looks like an API key in 'defaultParams.metadata.note'"):
+        studio.models.import_doc(leaky.to_json_dict())
+    assert studio.models.find("acme/leaky") is None
+    for path in studio.home.rglob("*.json"):
+        assert value not in path.read_text(errors="replace"), path
+
+
+def test_a_stored_keys_value_in_a_saved_model_file_is_never_exported(iom_home, memory_keyring):
+    """A file saved before (or by hand) holding a key's value: the export (and `show`, which
+    goes through it) is refused in a process that has not read the key."""
+    import subprocess
+    import sys
+
+    (iom_home / "models" / "acme").mkdir(parents=True)
+    value = "svcValue-0f1e2d3c4b5a-file"
+    (iom_home / "models" / "acme" / "old.json").write_text(json.dumps(
+        {"id": "acme/old", "name": "Old", "provider": "http", "api": "http", "endpoint": "http://127.0.0.1:1/x",
+         "keyRef": "OLD_SVC_KEY", "defaultParams": {"user": value}}))
+    code = (f"import keyring, sys\nfrom tests.helpers.memory_keyring import MemoryKeyring\n"
+            f"k = MemoryKeyring(); k.set_password('iom-studio', 'OLD_SVC_KEY', {value!r}); keyring.set_keyring(k)\n"
+            "from studio.core import Studio\nfrom studio.errors import UserError\ns = Studio()\n"
+            "for ids in (['acme/old'], None):\n"
+            "    try:\n        print(s.models.export_doc(ids))\n    except UserError as e:\n        print('refused:', e)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ, IOM_HOME=str(iom_home)))
+    assert r.returncode == 0, r.stderr
+    assert value not in r.stdout
+    assert r.stdout.splitlines() == [
+        "refused: model acme/old holds what looks like an API key in 'models[0].defaultParams.user'; store the key with "
+        "'iom keys set NAME' (or in Settings) and refer to it by name (keyRef, or {{key}} in a header) instead. "
+        "Nothing was written.",
+        "refused: the export holds what looks like an API key in 'models[0].defaultParams.user'; store the key with "
+        "'iom keys set NAME' (or in Settings) and refer to it by name (keyRef, or {{key}} in a header) instead. "
+        "Nothing was written."]
+
+
+def test_a_reset_keeps_what_it_overwrites_and_removes_as_backups(studio):
+    """'iom models reset' overwrote a changed sample with no backup, and --purge removed every
+    other model and pipeline for good."""
+    edited = studio.models.get("openai/gpt-4o-mini").model_copy(update={"description": "mine"})
+    studio.models.save(edited)
+    studio.models.save(ModelSpec(id="acme/mine", name="Mine", provider="http", api="http", endpoint="http://127.0.0.1:1/x"))
+    flow = studio.pipelines.all()[0]
+    studio.pipelines.save(flow.model_copy(update={"name": "my version"}))
+    report = studio.reset_to_samples()
+    assert report.overwritten == ["model openai/gpt-4o-mini", f"pipeline {flow.id}"]
+    assert "Each was kept as a backup" in report.note() and "'iom models restore ID'" in report.note()
+    assert studio.models.get("openai/gpt-4o-mini").description != "mine"
+    studio.models.restore("openai/gpt-4o-mini")
+    assert studio.models.get("openai/gpt-4o-mini").description == "mine"
+    studio.pipelines.restore(flow.id)
+    assert studio.pipelines.get(flow.id).name == "my version"
+    assert studio.reset_to_samples(purge=False).note().startswith("overwritten")  # the restored edit again
+    assert studio.reset_to_samples().note() == ""  # unchanged samples: no backup made, nothing said
+
+    report = studio.reset_to_samples(purge=True)
+    assert report.removed == ["model acme/mine"] and studio.models.find("acme/mine") is None
+    studio.models.restore("acme/mine")
+    assert studio.models.get("acme/mine").name == "Mine"
+    # a purge keeps a changed sample too
+    studio.models.save(studio.models.get("openai/gpt-4o-mini").model_copy(update={"description": "mine again"}))
+    assert studio.reset_to_samples(purge=True).overwritten == ["model openai/gpt-4o-mini"]
+    studio.models.restore("openai/gpt-4o-mini")
+    assert studio.models.get("openai/gpt-4o-mini").description == "mine again"

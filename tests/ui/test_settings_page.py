@@ -192,3 +192,33 @@ async def test_a_file_set_aside_by_another_process_is_said_until_it_is_deleted(u
     newer.unlink()
     await user.open("/settings")
     assert not element(user, "cache-set-aside").visible
+
+
+async def test_a_key_set_on_the_page_drops_the_stale_health_of_its_models(user: User, memory_keyring, iom_home):
+    from studio.core import Studio
+    from studio.spec import HealthStatus
+
+    models = Studio(iom_home).models  # another instance on the page's files, as another process
+    models.set_health("openai/gpt-4o-mini", HealthStatus(state="key_missing", detail="key OPENAI_API_KEY is not set"))
+    await user.open("/settings")
+    set_value(user, "value-OPENAI_API_KEY", SECRET)
+    by_testid(user, "set-OPENAI_API_KEY").click()
+    await settle()
+    await user.should_see("OPENAI_API_KEY stored in the keyring.")
+    assert models.health("openai/gpt-4o-mini").state == "unknown"
+
+
+async def test_reset_says_a_changed_sample_is_overwritten_and_kept_as_a_backup(user: User, memory_keyring, iom_home):
+    import json
+
+    path = iom_home / "models" / "openai" / "gpt-4o-mini.json"
+    await user.open("/settings")
+    path.write_text(json.dumps(dict(json.loads(path.read_text()), description="mine")))
+    by_testid(user, "reset").click()
+    await user.should_see("A sample you changed is overwritten (its changed version is kept as a backup)")
+    by_testid(user, "confirm-ok").click()
+    await settle()
+    await user.should_see("overwritten, as you had changed it: model openai/gpt-4o-mini")
+    assert json.loads(path.read_text())["description"] != "mine"
+    backups = list((iom_home / "backups" / "models" / "openai" / "gpt-4o-mini").glob("*.json"))
+    assert [json.loads(b.read_text())["description"] for b in backups] == ["mine"]
