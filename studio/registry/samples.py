@@ -125,7 +125,7 @@ def seed(home: Path, models: ModelRegistry, pipelines: PipelineRegistry, *, purg
             edited = False
         except UserError:  # an unreadable file of a sample's id: kept as it is before it is overwritten
             edited = True
-        models.save(spec, durable=durable, keep_replaced=edited)
+        models.save(spec, durable=durable, keep_replaced=edited, sample=True)
         if edited:
             report.overwritten.append(f"model {spec.id}")
     for p in flows:
