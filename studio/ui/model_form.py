@@ -135,7 +135,8 @@ def _int(v: Any) -> int | float | None:
 
 def form_to_spec(values: dict[str, Any], base: ModelSpec | None = None) -> ModelSpec:
     """A validated ModelSpec from form values; UserError naming the first fault otherwise.
-    Fields the form does not show (http, faults, created) are kept from `base`."""
+    Fields the form does not show (http, faults, rateLimit) are kept from `base` (an edit's saved
+    model or a clone's source); `created` too, unless the id changed (a clone is new)."""
     for field in ("input_schema", "output_schema"):
         problem = schema_problem(values.get(field) or "")
         if problem:
@@ -161,7 +162,7 @@ def _spec_doc_validate(values: dict[str, Any], base: ModelSpec | None) -> ModelS
 def _spec_doc(values: dict[str, Any], base: ModelSpec | None) -> dict[str, Any]:
     """The document a ModelSpec is validated from (JSON fields already checked)."""
     doc: dict[str, Any] = base.model_dump() if base else {}
-    for drop in ("updated",):
+    for drop in ("updated",) if base and base.id == (values.get("id") or "").strip() else ("updated", "created"):
         doc.pop(drop, None)
     doc.update(
         id=(values.get("id") or "").strip(),
@@ -334,8 +335,12 @@ def open_model_form(studio, *, spec: ModelSpec | None = None, mode: str = "new",
                 element.error = problems.get(name)
             general.text = " ".join(p for f, p in problems.items() if f not in widgets)
 
+        # a clone keeps what the form does not show (an HTTP mapping, rateLimit, faults): it was
+        # dropped, and the copy called the API without its mapping or key header
+        base = spec if mode in ("edit", "clone") else None
+
         async def save() -> None:
-            problems = form_problems(values, base=spec if mode == "edit" else None)
+            problems = form_problems(values, base=base)
             mark(problems)
             if problems:
                 count = len(problems)
@@ -343,7 +348,7 @@ def open_model_form(studio, *, spec: ModelSpec | None = None, mode: str = "new",
                           "each problem is written under its field.", type="negative", position="top")
                 return
             try:
-                saved = form_to_spec(values, base=spec if mode == "edit" else None)
+                saved = form_to_spec(values, base=base)
                 saved = await io_bound(studio.models.save, saved, create=(mode != "edit"),
                                        expected=ANY_VERSION if over_theirs["asked"] else version,
                                        keep_replaced=over_theirs["asked"])

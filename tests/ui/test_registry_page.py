@@ -208,6 +208,32 @@ async def test_edit_clone_and_delete(user: User):
     assert get_studio().models.find("ollama/llama3.2-copy") is None
 
 
+async def test_clone_keeps_the_fields_the_form_does_not_show(user: User):
+    """A clone kept only what the form shows: a generic HTTP model's mapping (its key header, its
+    body and output), rateLimit and faults were dropped, and the copy called the API differently."""
+    from studio.spec.model import ModelSpec
+    from studio.ui.app import get_studio
+
+    await user.open("/registry")
+    models = get_studio().models
+    models.save(ModelSpec(id="acme/generic", name="Generic", provider="http", api="http",
+                          endpoint="http://127.0.0.1:9/ask", key_ref="ACME_KEY",
+                          http={"method": "POST", "headers": {"x-api-key": "{{key}}"},
+                                "body": '{"q": {{ input.text | tojson }}}', "output": "result.answer"},
+                          rate_limit={"requests_per_minute": 12}, faults={"error_rate": 0.5},
+                          created="2020-01-01T00:00:00Z"))
+    await user.open("/registry")
+    by_testid(user, "models-table").trigger("rowClick", [{}, {"id": "acme/generic"}, 0])
+    await settle()
+    by_testid(user, "clone").click()
+    by_testid(user, "form-save").click()
+    await settle()
+    source, copy = models.get("acme/generic"), models.get("acme/generic-copy")
+    assert copy.http == source.http and copy.http.headers == {"x-api-key": "{{key}}"}
+    assert copy.rate_limit == source.rate_limit and copy.faults == source.faults
+    assert copy.name == "Generic (copy)" and copy.created.year > 2020
+
+
 async def test_import_upload_and_export_download(user: User):
     await user.open("/registry")
     doc = {"id": "local/imported", "name": "Imported", "provider": "local", "api": "local", "model": "x"}
