@@ -247,7 +247,7 @@ def _discover(args) -> int:
     from studio.registry.discover import scan_ollama
 
     s = studio()
-    scan = scan_ollama(args.url, {spec.id for spec in s.models.all()})
+    scan = scan_ollama(args.url, s.models.all())
     for problem in scan.skipped:
         print(f"warning: {problem}", file=sys.stderr)
     found = scan.found

@@ -8,7 +8,9 @@ import hashlib
 import math
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -159,17 +161,57 @@ def spec_for(base: str, entry: dict, spec_id: str | None = None) -> ModelSpec:
 CLI_ADDRESS = "with --url or OLLAMA_HOST"
 
 
-def discover_ollama(url: str | None, registered_ids: set[str], timeout_s: float = 3.0,
+def discover_ollama(url: str | None, registered: Iterable[ModelSpec], timeout_s: float = 3.0,
                     address_hint: str = CLI_ADDRESS) -> list[Found]:
     """The models `scan_ollama` found, without the sentences about entries it left out."""
-    return scan_ollama(url, registered_ids, timeout_s, address_hint).found
+    return scan_ollama(url, registered, timeout_s, address_hint).found
 
 
-def scan_ollama(url: str | None, registered_ids: set[str], timeout_s: float = 3.0,
+_LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
+
+
+def server_of(url: str | None) -> str | None:
+    """Which server an address or endpoint names (scheme, host, port, any path before /api or
+    /v1), so `http://localhost:11434/api/chat` and `http://127.0.0.1:11434` are the same one."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url if re.match(r"^https?://", url, re.I) else "http://" + url)
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    host = "loopback" if host in _LOOPBACK else host
+    prefix = re.split(r"/(?:api|v1)(?:/|$)", parts.path)[0].rstrip("/")
+    return f"{parts.scheme.lower()}://{host}:{port}{prefix}"
+
+
+def _same_name(a: str | None, b: str) -> bool:
+    """Ollama's `llama3.2` is its `llama3.2:latest`."""
+    return bool(a) and a.removesuffix(":latest") == b.removesuffix(":latest")
+
+
+def _elsewhere_id(spec_id: str, base: str, name: str, claimed: set[str]) -> str:
+    """An id for a model whose plain id a model of another server (or another model) holds
+    already: the plain id plus this server's host and port (`ollama/llama3.2-gpu-box-11434`),
+    or a hash of both when that is taken or too long."""
+    slug = spec_id.removeprefix("ollama/")
+    part = f"{slug}-{_slug(urlsplit(base).netloc)}".strip("-.")
+    digits = 6
+    while len(part) > ID_PART_MAX or "ollama/" + part in claimed:
+        part = _suffixed(slug, f"{base} {name}", digits)
+        digits += 2
+    return "ollama/" + part
+
+
+def scan_ollama(url: str | None, registered: Iterable[ModelSpec], timeout_s: float = 3.0,
                 address_hint: str = CLI_ADDRESS) -> Discovery:
     """Ask the server for its installed models; one sentence when nothing answers (saying
     `address_hint` for where to give another address). An entry that cannot become a model is
-    left out with one sentence, never a crash of the rest."""
+    left out with one sentence, never a crash of the rest.
+    A model counts as registered when a registered model has its name at this same server (it
+    is shown under that model's id); a same-named model of another server is not it, and the one
+    here gets an id of its own (see `_elsewhere_id`)."""
     base = ollama_base(url)
     models = _listing(base, timeout_s, address_hint)
     result = Discovery()
@@ -181,16 +223,24 @@ def scan_ollama(url: str | None, registered_ids: set[str], timeout_s: float = 3.
         else:
             usable.append(m)
     ids = assign_ids([m["name"] for m in usable])
+    registered = list(registered)
+    here = [s for s in registered if server_of(s.endpoint) == server_of(base)]
+    claimed = {s.id for s in registered} | set(ids.values())
     for m in usable:
+        same = next((s for s in here if _same_name(s.model, m["name"])), None)
+        spec_id = same.id if same else ids[m["name"]]
+        if not same and spec_id in {s.id for s in registered}:
+            spec_id = _elsewhere_id(spec_id, base, m["name"], claimed)
+            claimed.add(spec_id)
         try:
-            spec = spec_for(base, m, ids[m["name"]])
+            spec = spec_for(base, m, spec_id)
         except ValueError as e:
             result.skipped.append(f"skipped Ollama model {m['name'][:60]!r}: {str(e).splitlines()[0]}")
             continue
         details = m.get("details") if isinstance(m.get("details"), dict) else {}
         result.found.append(Found(m["name"], _size(m.get("size")), _text(details.get("family")),
                                   _text(details.get("parameter_size")), _text(details.get("quantization_level")),
-                                  spec, spec.id in registered_ids))
+                                  spec, same is not None))
     result.found.sort(key=lambda f: f.name)
     return result
 

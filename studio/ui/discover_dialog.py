@@ -57,7 +57,7 @@ def open_discover_dialog(studio, on_registered: Callable[[], object]) -> None:
         status.text = "asking the server…"
         listing.clear()
         try:
-            registered = {s.id for s in await io_bound(studio.models.all)}
+            registered = await io_bound(studio.models.all)
             found = await io_bound(discover_ollama, url.value, registered, 3.0, "in the Ollama server field above")
         except Exception as e:  # noqa: BLE001 - one sentence, never a traceback
             status.text = notify_error(e)

@@ -48,7 +48,8 @@ def _free_port() -> int:
 
 
 def test_module_maps_tags_to_specs(ollama):
-    found = discover_ollama(ollama.base, {"ollama/qwen2.5-7b"})
+    registered = next(f for f in discover_ollama(ollama.base, []) if f.name == "qwen2.5:7b").spec  # as registered
+    found = discover_ollama(ollama.base, [registered])
     assert ollama.last.method == "GET" and ollama.last.path == "/api/tags"
     by_name = {f.name: f for f in found}
     chat, embed = by_name["qwen2.5:7b"], by_name["mxbai-embed-large:latest"]
@@ -85,6 +86,30 @@ def test_cli_lists_adds_and_the_model_answers(ollama, iom):
     assert "registered ollama/mxbai-embed-large" in r.stderr and "qwen2.5" not in r.stderr
 
 
+def test_a_same_named_model_of_another_server_is_not_this_one(ollama, iom):
+    """The sample ollama/llama3.2 (localhost:11434) made the same name on another server show as
+    'registered', and --add said 'registered already': that server's model could not be added."""
+    ollama.reply("/api/tags", Reply(json={"models": [{"name": "llama3.2:latest", "size": 1}, *TAGS["models"]]}))
+    assert iom("models", "show", "ollama/llama3.2").returncode == 0  # the sample, at localhost:11434
+    r = iom("models", "discover", "ollama", "--url", ollama.base, "--json")
+    listed = {m["name"]: m for m in json.loads(r.stdout)}
+    here = "ollama/llama3.2-127.0.0.1-" + str(ollama.base.rsplit(":", 1)[1])
+    assert listed["llama3.2:latest"] == {**listed["llama3.2:latest"], "registered": False, "id": here}
+    r = iom("models", "discover", "ollama", "--url", ollama.base, "--add", "llama3.2:latest")
+    assert r.returncode == 0 and f"registered {here}" in r.stderr, r.stderr
+    shown = json.loads(iom("models", "show", here, "--json").stdout)
+    assert shown["endpoint"] == ollama.base + "/api/chat" and shown["model"] == "llama3.2:latest"
+    assert json.loads(iom("models", "show", "ollama/llama3.2", "--json").stdout)["endpoint"].startswith("http://localhost:11434")
+    # now it is registered at this server, under the id it got
+    r = iom("models", "discover", "ollama", "--url", ollama.base, "--json")
+    assert {m["name"]: m for m in json.loads(r.stdout)}["llama3.2:latest"] == {**listed["llama3.2:latest"], "registered": True}
+    # a model registered at this server is that one, however its address is written
+    at_localhost = next(f for f in discover_ollama(ollama.base, []) if f.name == "qwen2.5:7b").spec.model_copy(
+        update={"id": "my/qwen", "endpoint": ollama.base.replace("127.0.0.1", "localhost") + "/api/chat"})
+    found = {f.name: f for f in discover_ollama(ollama.base, [at_localhost])}
+    assert found["qwen2.5:7b"].registered and found["qwen2.5:7b"].spec.id == "my/qwen"
+
+
 def _one_line_error(r):
     assert r.returncode == 1, (r.stdout, r.stderr)
     lines = r.stderr.strip().splitlines()
@@ -106,7 +131,7 @@ def test_fields_of_an_unexpected_shape_are_unknown_not_a_crash(ollama, iom):
     ollama.reply("/api/tags", Reply(json={"models": [
         {"name": "llama3:8b", "size": "4.7GB", "details": {"family": ["llama"], "families": [["x"]], "parameter_size": 8}},
         {"name": "m1", "size": -5.5, "details": {"family": "llama", "quantization_level": {"q": 4}}}]}))
-    found = {f.name: f for f in discover_ollama(ollama.base, set())}
+    found = {f.name: f for f in discover_ollama(ollama.base, [])}
     assert (found["llama3:8b"].size_bytes, found["llama3:8b"].family, found["llama3:8b"].parameter_size) == (0, "", "")
     assert found["m1"].family == "llama" and found["m1"].quantization == "" and found["m1"].size_label == "unknown"
     r = iom("models", "discover", "ollama", "--url", ollama.base, "--all")
@@ -120,10 +145,10 @@ def test_every_name_gets_its_own_valid_id_and_all_are_registered(ollama, iom):
     and a 300-character name made an id too long to save."""
     names = ["llama3:8b", "llama3-8b", "Llama3:8B", "x" * 300, "y" * 300]
     ollama.reply("/api/tags", Reply(json={"models": [{"name": n, "size": 1} for n in names]}))
-    ids = {f.name: f.spec.id for f in discover_ollama(ollama.base, set())}
+    ids = {f.name: f.spec.id for f in discover_ollama(ollama.base, [])}
     assert len(set(ids.values())) == len(names) and ids["llama3-8b"] == "ollama/llama3-8b"
     assert all(len(i.split("/")[1]) <= 100 for i in ids.values())
-    assert {f.name: f.spec.id for f in discover_ollama(ollama.base, set())} == ids  # the same on every run
+    assert {f.name: f.spec.id for f in discover_ollama(ollama.base, [])} == ids  # the same on every run
     r = iom("models", "discover", "ollama", "--url", ollama.base, "--all", "--json")
     assert r.returncode == 0, r.stderr
     assert all(m["registered"] for m in json.loads(r.stdout)) and r.stderr.count("registered ollama/") == len(names)
