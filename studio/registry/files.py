@@ -26,10 +26,14 @@ def fingerprint(data: bytes) -> str:
 
 
 class JsonFolder(Generic[T]):
-    def __init__(self, root: Path, parse: Callable[[object], T], kind: str = "document"):
+    def __init__(self, root: Path, parse: Callable[[object], T], kind: str = "document", *,
+                 own_id: Callable[[T], str] | None = None):
         self.root = root
         self._parse = parse
         self.kind = kind  # "model", "pipeline": for messages
+        # the id a document says it has: one that is not its path's (a hand edit, a copied file)
+        # was listed under its own id that no read by id could reach, or twice beside its namesake
+        self._own_id = own_id
         # keyed by the path's text: a scan meets every file's path as a string (os.scandir), and
         # building and hashing a Path for each was most of a scan (~4 of its ~6.6 us a file)
         self._cache: dict[str, tuple[tuple[int, int], T | CorruptFile]] = {}
@@ -180,6 +184,8 @@ class JsonFolder(Generic[T]):
         try:
             raw = json.loads(path.read_text("utf-8"))
             result: T | CorruptFile = self._parse(raw)
+            if self._own_id is not None:
+                result = self._id_agrees(path, result)
         except json.JSONDecodeError as e:
             result = CorruptFile(path, f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}")
         except UnicodeDecodeError:
@@ -188,6 +194,19 @@ class JsonFolder(Generic[T]):
             result = CorruptFile(path, _fault(e))
         self._cache[key] = (stamp, result)
         return result
+
+
+    def _id_agrees(self, path: Path, item: T) -> T | CorruptFile:
+        """The item, or a problem when the id it holds is not the one its place says."""
+        try:
+            ident = self.ident_of(path)
+        except ValueError:  # a path `get` resolved, under a root reached through a link
+            ident = path.relative_to(self.root.resolve()).with_suffix("").as_posix()
+        own = self._own_id(item)
+        if own == ident:
+            return item
+        return CorruptFile(path, f"it says its id is {own!r} but its place in the {self.kind}s folder makes it "
+                                 f"{ident!r}: set \"id\" to {ident!r}, or move it to {self.root.name}/{own}.json")
 
 
 def _fault(e: Exception) -> str:

@@ -53,7 +53,8 @@ class ModelRegistry:
         # knowledge, handed in by the Studio: the registry does not import the layer above it)
         self._check_params = check_params
         move_out_of_models_folder(home)  # saved quality's first place, before it is read as a model
-        self._folder: JsonFolder[ModelSpec] = JsonFolder(home / "models", ModelSpec.model_validate, "model")
+        self._folder: JsonFolder[ModelSpec] = JsonFolder(home / "models", ModelSpec.model_validate, "model",
+                                                          own_id=lambda spec: spec.id)
         self._health_path = home / "health.json"
         self._health_lock_path = home / "health.json.lock"
         # health.json is read-modified-written from worker threads (start check, schedule, "Check now"):
