@@ -17,6 +17,7 @@ from studio.paths import data_home
 from studio.registry import ModelRegistry, PipelineRegistry
 from studio.registry.samples import SeedReport, remember_shipped_schemas, seed, seed_if_first_start
 from studio.secrets import KeyStore
+from studio.spec.base import remember_checked_schemas_in
 
 if TYPE_CHECKING:
     from studio.engine import Engine
@@ -42,6 +43,7 @@ class Studio:
     def __init__(self, home: Path | None = None, *, seed_samples: bool = True):
         remember_shipped_schemas()  # the registry's reads then skip checks the tests made
         self.home = home or data_home()
+        remember_checked_schemas_in(self.home / "checked-schemas.txt")  # each schema checked once per data dir
         self.keys = KeyStore()
         self.models = ModelRegistry(self.home, self.keys, check_params=_default_params_problem)
         self.pipelines = PipelineRegistry(self.home)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import time
 from datetime import datetime, timezone
@@ -79,7 +81,31 @@ def check_slug(value: str, what: str) -> str:
     return value
 
 
-_VALID_SCHEMAS: set[str] = set()  # JSON texts of schemas known valid: checked here, or shipped
+# Digests of the JSON texts of schemas known valid: checked here, shipped, or checked by another
+# process on this data dir (see `remember_checked_schemas_in`). A digest, not the text: a 2 MB
+# schema was kept whole as a key.
+_VALID_SCHEMAS: set[str] = set()
+_CHECKED_FILE: list[str] = []  # the file that keeps them for other processes, when one is set
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def remember_checked_schemas_in(path: os.PathLike | str) -> None:
+    """Keep the digest of each schema checked valid in `path` (one a line), and trust those it
+    holds already: the meta-schema check of a 20,000-property schema took ~5 s, and every CLI
+    command (a new process) that read the registry paid it again. A schema is then checked once
+    per data dir, when it is first saved or read; an edited one has another digest and is checked."""
+    _CHECKED_FILE[:] = [os.fspath(path)]
+    try:
+        with open(_CHECKED_FILE[0], encoding="ascii") as f:
+            lines = f.read().split()
+    except (OSError, ValueError):
+        return
+    for line in lines[:4096]:
+        if re.fullmatch(r"[0-9a-f]{32}", line):
+            _VALID_SCHEMAS.add(line)
 
 
 def remember_valid_schema(value: Any) -> None:
@@ -104,7 +130,7 @@ def check_json_schema(value: dict | None) -> dict | None:
     if value is None:
         return value
     text = _schema_text(value)  # most models share a few schemas (the canonical llm pair): each is checked once
-    if text is not None and text in _VALID_SCHEMAS:
+    if text is not None and _digest(text) in _VALID_SCHEMAS:
         return value
     import jsonschema
 
@@ -116,7 +142,7 @@ def check_json_schema(value: dict | None) -> dict | None:
         raise ValueError(f"is not a valid JSON Schema at {where}: {e.message[:200]}") from None
     _check_refs(value, validator)
     if text is not None:
-        _remember_valid(text)
+        _remember_valid(text, keep=True)
     return value
 
 
@@ -159,6 +185,15 @@ def _check_refs(schema: dict, validator: Any) -> None:
                              "schema (only references inside the schema itself, like '#/$defs/Name', are followed)") from None
 
 
-def _remember_valid(text: str) -> None:
-    if len(_VALID_SCHEMAS) < 1024:
-        _VALID_SCHEMAS.add(text)
+def _remember_valid(text: str, keep: bool = False) -> None:
+    """`keep`: also in the data dir's file (a schema checked here; shipped ones need not be)."""
+    digest = _digest(text)
+    if len(_VALID_SCHEMAS) >= 4096 or digest in _VALID_SCHEMAS:
+        return
+    _VALID_SCHEMAS.add(digest)
+    if keep and _CHECKED_FILE:
+        try:  # one short append: lines from processes writing at once do not interleave
+            with open(_CHECKED_FILE[0], "a", encoding="ascii") as f:
+                f.write(digest + "\n")
+        except OSError:  # a read-only data dir: the check is only made again next time
+            pass
