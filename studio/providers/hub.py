@@ -304,7 +304,8 @@ class ProviderHub:
         except ProviderError as e:
             e.model_id = spec.id
             state = {ErrorKind.AUTH: "auth_failed", ErrorKind.PERMISSION: "auth_failed",
-                     ErrorKind.CONNECTION: "unreachable", ErrorKind.TIMEOUT: "unreachable"}.get(e.kind, "error")
+                     ErrorKind.CONNECTION: "unreachable", ErrorKind.TIMEOUT: "unreachable",
+                     ErrorKind.RATE_LIMITED: "rate_limited"}.get(e.kind, "error")  # its sentence says the retry-after
             return status(state, e.sentence())
         except httpx.HTTPError as e:
             return status("unreachable", type(e).__name__)

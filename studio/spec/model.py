@@ -213,7 +213,9 @@ class ModelSpec(SpecModel):
         return self.prices.known_for(self.model_type)
 
 
-HealthState = Literal["ok", "auth_failed", "unreachable", "key_missing", "error", "unknown"]
+# rate_limited: the provider asked the probe to wait (429) — the model works, it is busy; routing
+# keeps it (a call waits or falls back), unlike auth_failed/unreachable/key_missing
+HealthState = Literal["ok", "rate_limited", "auth_failed", "unreachable", "key_missing", "error", "unknown"]
 
 
 class HealthStatus(SpecModel):

@@ -37,7 +37,7 @@ COLUMNS = [
 # Quasar slot templates; every value goes through {{ }} (text), never v-html.
 HEALTH_SLOT = r"""
 <q-td :props="props">
-  <q-badge outline :color="{ok: 'positive', key_missing: 'warning', unknown: 'grey'}[props.value] || 'negative'"
+  <q-badge outline :color="{ok: 'positive', key_missing: 'warning', rate_limited: 'warning', unknown: 'grey'}[props.value] || 'negative'"
            :label="props.value.replace('_', ' ')" />
 </q-td>
 """

@@ -37,7 +37,8 @@ async def test_key(studio, name: str) -> str:
     if spec is None:
         return f"No callable model uses {name}; register one to test this key."
     status = await services.check_health(studio, spec)
-    verdict = {"ok": "works", "auth_failed": "was refused by the provider", "key_missing": "is not set"}
+    verdict = {"ok": "works", "auth_failed": "was refused by the provider", "key_missing": "is not set",
+               "rate_limited": "works, but the provider is rate-limiting it for now"}
     return f"{name} {verdict.get(status.state, 'could not be checked (' + status.state + ')')} — probed {spec.id}."
 
 

@@ -24,6 +24,7 @@ HEALTH_COLORS = {
     "auth_failed": "negative",
     "unreachable": "negative",
     "key_missing": "warning",
+    "rate_limited": "warning",  # amber: busy for now, not broken
     "error": "negative",
     "unknown": "grey",
 }

@@ -308,6 +308,31 @@ async def test_check_now_probes_the_model_and_keeps_its_health(user: User, loopb
         r for r in table_rows(user, "models-table") if r["id"] == "loop/chat").items()
 
 
+async def test_a_probe_told_to_wait_is_rate_limited_in_amber_with_its_retry_after(user: User, loopback_model):
+    """A 429 on the health probe was stored as 'error' with a red badge, like a broken model."""
+    from tests.fakes.provider_server import Reply
+    from studio.ui.app import get_studio
+
+    loopback_model.reply("/v1/models", Reply(status=429, headers={"retry-after": "7"},
+                                             json={"error": {"message": "slow down", "type": "rate_limit"}}))
+    await user.open("/registry")
+    by_testid(user, "models-table").trigger("rowClick", [{}, {"id": "loop/chat"}, 0])
+    await settle()
+    by_testid(user, "check-now").click()
+    await wait_until(lambda: get_studio().models.health("loop/chat").state != "unknown", "a stored health state")
+    health = get_studio().models.health("loop/chat")
+    assert health.state == "rate_limited" and "retry after 7" in health.detail
+    await settle()
+    badges = [b for b in user.find(ui.badge).elements if b.text == "rate limited"]
+    assert badges and all(b.props.get("color") == "warning" for b in badges)
+    await user.should_see("retry after 7")
+    assert "rate_limited: 'warning'" in element(user, "models-table").slots["body-cell-health"].template
+    with user.client:
+        filter_element(user, ui.select, "Health").value = "rate_limited"
+    await settle()
+    assert ids(user) == ["loop/chat"]
+
+
 async def upload_json(user: User, name: str, doc) -> None:
     from nicegui import events
     from nicegui.elements.upload_files import SmallFileUpload
