@@ -124,6 +124,20 @@ class Studio:
             dropped = self.models.forget_health_of_key(name)
         return dropped
 
+    def call_stats(self) -> dict[str, dict]:
+        """The recent call figures per model (the measured p50 capability routing uses), which the
+        registry's pages and commands show and filter latency by; {} when no call was recorded or
+        the analytics cannot be read now (each model's declared figure is then used, and said)."""
+        if not self.analytics.path.exists():
+            return {}
+        from studio.analytics.remote import recent_call_stats
+
+        try:
+            return recent_call_stats(self.analytics, self.keys)
+        except Exception as e:  # noqa: BLE001 — the registry still lists, by the declared figures
+            log.warning("the measured latencies could not be read (%s); showing the declared ones.", e)
+            return {}
+
     def reset_to_samples(self, *, purge: bool = False) -> SeedReport:
         return seed(self.home, self.models, self.pipelines, purge=purge)
 

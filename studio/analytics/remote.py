@@ -25,6 +25,31 @@ QUERIES: dict[str, Callable] = {fn.__name__: fn for fn in (
     q.dashboard, q.summary, q.list_runs, q.get_run, q.recent_calls, q.filter_choices, q.latency_by_model)}
 
 
+def recent_call_stats(store: AnalyticsStore, keys=None, days: int = 7) -> dict[str, dict]:
+    """{model_id: {"p50Ms", "errorRate", "calls", "answered"}} from the last days' calls: the
+    figures capability routing ranks and limits by, and the registry shows and filters by. The p50
+    is of the calls that answered: a refusal comes back fast (a 429 in 20 ms), and counted in it
+    made a model failing most of its calls look like the fastest; the error rate is over every
+    call made. What is committed is read without waiting for the calls still queued. Where
+    another process holds the database (the web app, beside a batch), that process answers.
+    Raises what reading the analytics raises."""
+    from datetime import timedelta, timezone
+
+    since = datetime.now(timezone.utc) - timedelta(days=days)
+
+    def read(filters: q.Filters) -> list[dict]:
+        return read_anywhere(store, q.latency_by_model, filters, keys=keys, committed=True)
+
+    every = read(q.Filters(since=since))
+    answered = {r["model_id"]: r for r in read(q.Filters(since=since, status="ok"))}
+    stats = {}
+    for r in every:
+        ok = answered.get(r["model_id"]) or {"calls": 0, "p50_ms": None}
+        stats[r["model_id"]] = {"p50Ms": ok["p50_ms"], "calls": r["calls"], "answered": ok["calls"],
+                                "errorRate": (r["calls"] - ok["calls"]) / r["calls"] if r["calls"] else 0.0}
+    return stats
+
+
 def read_anywhere(store: AnalyticsStore, fn: Callable, *args, keys=None, committed: bool = False) -> Any:
     """`store.read(fn, *args)` here when we can open the database, else through the web app;
     with no web app running, the command that holds it (a batch) is asked to let it go, as the

@@ -10,7 +10,7 @@ from studio.cli.common import amount, print_json, print_table, studio, whole_num
 from studio.errors import UserError
 from studio.providers.faults import label as fault_label
 from studio.registry import ModelQuery, read_json_file
-from studio.registry.search import price_label
+from studio.registry.search import expected_latency, latency_label, price_label
 from studio.spec.model import HealthState
 
 
@@ -25,7 +25,8 @@ def register(sub) -> None:
     p.add_argument("--tag")
     p.add_argument("--max-price", type=amount,
                    help="USD per million tokens (a model that charges per call has no such price and is left out)")
-    p.add_argument("--max-latency", type=whole_number(0), help="milliseconds")
+    p.add_argument("--max-latency", type=whole_number(0),
+                   help="milliseconds: the measured p50 of recent calls where there is one, else the declared latency (as capability routing)")
     p.add_argument("--policy", choices=["public", "organization", "private"])
     p.add_argument("--health", choices=get_args(HealthState))
     p.add_argument("--json", action="store_true")
@@ -94,23 +95,31 @@ def _list(args) -> int:
     q = ModelQuery(text=args.search, capability=args.capability, model_type=args.model_type,
                    provider=args.provider, tag=args.tag, max_price_per_mtok=args.max_price,
                    max_latency_ms=args.max_latency, policy=args.policy, health=args.health)
-    specs = s.models.search(q)
+    calls = s.call_stats()  # latency as routing takes it: measured p50, else declared
+    specs = s.models.search(q, calls)
     health = s.models.health_all()
     for problem in s.models.problems():
         print(f"warning: {problem}", file=sys.stderr)
     if args.json:
         print_json([{**spec.to_json_dict(), "incomplete": spec.incomplete, "faults": bool(fault_label(spec.faults)),
-                     "health": health[spec.id].to_json_dict() if spec.id in health else {"state": "unknown"}}
+                     "health": health[spec.id].to_json_dict() if spec.id in health else {"state": "unknown"},
+                     "latency": _latency_doc(spec, calls)}
                     for spec in specs])
         return 0
     rows = [[spec.id, spec.model_type, spec.provider, _price(spec),
              (health[spec.id].state if spec.id in health else "unknown") + (" (incomplete)" if spec.incomplete else "")
              + fault_label(spec.faults),
-             ",".join(spec.capabilities)] for spec in specs]
+             latency_label(spec, calls), ",".join(spec.capabilities)] for spec in specs]
     if not rows:
         print("no models match.", file=sys.stderr)
-    print_table(rows, ["id", "type", "provider", "price", "health", "capabilities"])
+    print_table(rows, ["id", "type", "provider", "price", "health", "latency", "capabilities"])
     return 0
+
+
+def _latency_doc(spec, calls) -> dict:
+    """{"ms", "source"}: the latency routing uses (measured p50 of recent calls, else declared)."""
+    ms, source = expected_latency(spec, calls)
+    return {"ms": None if ms is None else round(ms, 1), "source": source}
 
 
 def _show(args) -> int:
@@ -121,7 +130,7 @@ def _show(args) -> int:
     from studio.registry.quality import measured_for
 
     doc_extra = {"incomplete": spec.incomplete, "health": s.models.health(spec.id).to_json_dict(), "keyStatus": key,
-                 "measuredQuality": measured_for(s.home, spec)}
+                 "measuredQuality": measured_for(s.home, spec), "latency": _latency_doc(spec, s.call_stats())}
     if args.json:
         print_json({**doc, **doc_extra})
     else:

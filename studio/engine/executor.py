@@ -351,33 +351,13 @@ class Engine:
         return load_quality(self.home).get(capability, {})
 
     def recent_call_stats(self, days: int = 7) -> dict[str, dict]:
-        """{model_id: {"p50Ms", "errorRate", "calls", "answered"}} from the analytics of the
-        last days' calls; empty when the recorder keeps no analytics (tests; a Ray worker's
-        engine is given the driver's). Raises what reading the analytics raises. The p50 is
-        of the calls that answered: a refusal comes back fast (a 429 in 20 ms), and counted
-        in it made a model failing most of its calls look like the fastest; the error rate is
-        over every call made. What is committed is read without waiting for the calls still
-        queued (figures over days). Where another process holds the database (the web app,
-        beside a batch), that process answers."""
+        """The analytics' `recent_call_stats` (the registry shows the same figures); empty when
+        the recorder keeps no analytics (tests; a Ray worker's engine is given the driver's)."""
         if not hasattr(self.recorder, "read_committed"):
             return {}
-        from datetime import datetime, timedelta, timezone
+        from studio.analytics.remote import recent_call_stats
 
-        from studio.analytics.queries import Filters, latency_by_model
-        from studio.analytics.remote import read_anywhere
-
-        def read(filters: Filters) -> list[dict]:
-            return read_anywhere(self.recorder, latency_by_model, filters, keys=self.keys, committed=True)
-
-        since = datetime.now(timezone.utc) - timedelta(days=days)
-        every = read(Filters(since=since))
-        answered = {r["model_id"]: r for r in read(Filters(since=since, status="ok"))}
-        stats = {}
-        for r in every:
-            ok = answered.get(r["model_id"]) or {"calls": 0, "p50_ms": None}
-            stats[r["model_id"]] = {"p50Ms": ok["p50_ms"], "calls": r["calls"], "answered": ok["calls"],
-                                    "errorRate": (r["calls"] - ok["calls"]) / r["calls"] if r["calls"] else 0.0}
-        return stats
+        return recent_call_stats(self.recorder, self.keys, days)
 
     def last_outputs_path(self, pipeline_id: str) -> Path:
         return self.home / "cache" / "runs" / f"{pipeline_id}.json"

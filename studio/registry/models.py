@@ -97,8 +97,9 @@ class ModelRegistry:
         except (NotFound, CorruptFile):
             return None
 
-    def search(self, query: ModelQuery) -> list[ModelSpec]:
-        return search(self.all(), query, self.health_all())
+    def search(self, query: ModelQuery, calls: dict[str, dict] | None = None) -> list[ModelSpec]:
+        """`calls`: the recent call figures, so max latency is the measured p50 where there is one."""
+        return search(self.all(), query, self.health_all(), calls)
 
     # -- writing -------------------------------------------------------------------------
     def version(self, model_id: str) -> str | None:

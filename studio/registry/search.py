@@ -39,6 +39,27 @@ def price_per_mtok(spec: ModelSpec) -> float | None:
     return None
 
 
+def expected_latency(spec: ModelSpec, calls: dict[str, dict] | None) -> tuple[float | None, str]:
+    """(ms, "measured" | "declared" | "unknown"): the p50 of the model's recent answered calls
+    (`recent_call_stats`) where there is one, else its declared latencyMs — the figure capability
+    routing limits and ranks by (engine/choose.py), so the registry's column and its max-latency
+    filter agree with it (they read the declared figure only, and disagreed both ways)."""
+    c = (calls or {}).get(spec.id)
+    if c and c.get("p50Ms") is not None:
+        return float(c["p50Ms"]), "measured"
+    if spec.latency_ms is not None:
+        return float(spec.latency_ms), "declared"
+    return None, "unknown"
+
+
+def latency_label(spec: ModelSpec, calls: dict[str, dict] | None) -> str:
+    """'162 ms (measured p50)', '900 ms (declared)' or 'unknown': the page and the CLI say the same."""
+    ms, source = expected_latency(spec, calls)
+    if ms is None:
+        return "unknown"
+    return f"{ms:.0f} ms ({'measured p50' if source == 'measured' else 'declared'})"
+
+
 def price_label(spec: ModelSpec) -> str:
     """'$0.15 / $0.6 per Mtok' (input / output), '$0.002/call', both joined by '+' when a model
     charges both, 'free' or 'unpriced'."""
@@ -62,7 +83,8 @@ def _haystack(spec: ModelSpec) -> str:
     return " ".join(parts).lower()
 
 
-def matches(spec: ModelSpec, q: ModelQuery, health: HealthStatus | None = None) -> bool:
+def matches(spec: ModelSpec, q: ModelQuery, health: HealthStatus | None = None,
+            calls: dict[str, dict] | None = None) -> bool:
     if q.text:
         hay = _haystack(spec)
         if not all(word in hay for word in q.text.lower().split()):
@@ -81,8 +103,10 @@ def matches(spec: ModelSpec, q: ModelQuery, health: HealthStatus | None = None) 
         price = price_per_mtok(spec)
         if price is None or price > q.max_price_per_mtok:
             return False
-    if q.max_latency_ms is not None and (spec.latency_ms is None or spec.latency_ms > q.max_latency_ms):
-        return False
+    if q.max_latency_ms is not None:
+        ms = expected_latency(spec, calls)[0]
+        if ms is None or ms > q.max_latency_ms:
+            return False
     if q.health and (health.state if health else "unknown") != q.health:
         return False
     if not q.include_incomplete and spec.incomplete:
@@ -90,6 +114,8 @@ def matches(spec: ModelSpec, q: ModelQuery, health: HealthStatus | None = None) 
     return True
 
 
-def search(specs: Iterable[ModelSpec], q: ModelQuery, health: dict[str, HealthStatus] | None = None) -> list[ModelSpec]:
+def search(specs: Iterable[ModelSpec], q: ModelQuery, health: dict[str, HealthStatus] | None = None,
+           calls: dict[str, dict] | None = None) -> list[ModelSpec]:
+    """`calls`: the recent call figures (`recent_call_stats`), for the max-latency filter."""
     health = health or {}
-    return [s for s in specs if matches(s, q, health.get(s.id))]
+    return [s for s in specs if matches(s, q, health.get(s.id), calls)]

@@ -10,7 +10,7 @@ from typing import Any
 from nicegui import events, ui
 
 from studio.registry.quality import measured_for, quality_label
-from studio.registry.search import ModelQuery, price_label
+from studio.registry.search import ModelQuery, latency_label, price_label
 from studio.secrets import redact_data
 from studio.spec.model import KNOWN_CAPABILITIES, HealthStatus, ModelSpec
 from studio.ui import services
@@ -81,11 +81,12 @@ def query_from_filters(f: dict[str, Any]) -> ModelQuery:
     )
 
 
-def row_for(spec: ModelSpec, health: HealthStatus) -> dict[str, Any]:
+def row_for(spec: ModelSpec, health: HealthStatus, calls: dict[str, dict] | None = None) -> dict[str, Any]:
+    """`calls`: the recent call figures; latency is the measured p50 where there is one, as routing takes it."""
     return {
         "id": spec.id, "name": spec.name, "type": spec.model_type, "provider": spec.provider,
         "capabilities": list(spec.capabilities), "price": price_label(spec),
-        "latency": f"{spec.latency_ms} ms" if spec.latency_ms is not None else "—",
+        "latency": latency_label(spec, calls),
         "health": health.state, "incomplete": spec.incomplete,
         "faults": bool(spec.faults and spec.faults.enabled),
     }
@@ -98,16 +99,18 @@ class RegistryView:
     health: dict[str, HealthStatus]
     tags: list[str]
     problems: list[str]
+    calls: dict[str, dict]  # recent call figures per model (measured p50)
 
 
 def load_view(studio, query: ModelQuery) -> RegistryView:
     """Everything the table shows, read from disk in one go (runs in a worker thread)."""
     everything = studio.models.all()
     health = studio.models.health_all()
+    calls = studio.call_stats()
     return RegistryView(
-        found=studio.models.search(query), total=len(everything), health=health,
+        found=studio.models.search(query, calls), total=len(everything), health=health,
         tags=sorted({t for s in everything for t in s.tags}),
-        problems=[str(p) for p in studio.models.problems()],
+        problems=[str(p) for p in studio.models.problems()], calls=calls,
     )
 
 
@@ -167,7 +170,7 @@ async def registry_page() -> None:
             return
         if view is None:  # the app is shutting down
             return
-        table.rows = [row_for(s, view.health.get(s.id, HealthStatus())) for s in view.found]
+        table.rows = [row_for(s, view.health.get(s.id, HealthStatus()), view.calls) for s in view.found]
         table.update()
         count.text = f"{len(view.found)} of {view.total} models" + (
             "; none matches the search and filters (clear them to see all)" if view.total and not view.found else "")
@@ -194,6 +197,7 @@ async def registry_page() -> None:
         health = await io_bound(studio.models.health, spec.id)
         key_status = await io_bound(studio.keys.status, spec.key_ref) if spec.key_ref else None
         measured = await io_bound(measured_for, studio.home, spec)
+        calls = await io_bound(studio.call_stats)
         with transient_dialog().props("position=right full-height") as dialog, \
                 ui.card().classes("w-[36rem] max-w-full").props("data-testid=detail"):
             with ui.row().classes("w-full items-start no-wrap"):
@@ -243,7 +247,9 @@ async def registry_page() -> None:
                     ("Provider", spec.provider), ("API", spec.api), ("Endpoint", spec.endpoint or "—"),
                     ("Model name", spec.model or "not set (incomplete)"), ("Type", spec.model_type),
                     ("Price", price_label(spec)),
-                    ("Latency", f"{spec.latency_ms} ms" if spec.latency_ms is not None else "unknown"),
+                    ("Latency", latency_label(spec, calls)
+                     + (f"; declared {spec.latency_ms} ms" if spec.id in calls and calls[spec.id].get("p50Ms") is not None
+                        and spec.latency_ms is not None else "")),
                     ("Quality", quality_label(measured)),
                     ("Context", f"{spec.context_window:,} tokens" if spec.context_window else "unknown"),
                     ("Policy", spec.security_policy), ("Owner", spec.owner or "—"),

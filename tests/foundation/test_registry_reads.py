@@ -4,6 +4,9 @@ in one sentence, not a model; a schema checked once is not checked again by the 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -65,3 +68,31 @@ def test_a_schema_checked_once_is_not_checked_again_in_the_next_process(iom_home
     monkeypatch.setattr(base, "_VALID_SCHEMAS", set())
     models = Studio(iom_home, seed_samples=False).models
     assert models.all() == [] and "not a valid JSON Schema" in str(models.problems()[0])
+
+
+def test_list_and_show_give_the_latency_routing_uses(iom_home, memory_keyring):
+    """`iom models list --max-latency` filtered by the declared figure (and neither list nor show
+    gave the measured one), while capability routing limits by the measured p50."""
+    from tests.ui.test_registry_page import record_latencies
+
+    studio = Studio(iom_home, seed_samples=False)
+    studio.models.save(_model("t/slow-declared", latency_ms=2000))
+    studio.models.save(_model("t/fast-declared", latency_ms=300))
+    studio.models.save(_model("t/declared-only", latency_ms=400))
+    record_latencies(studio.analytics, {"t/slow-declared": 150, "t/fast-declared": 900})
+    studio.close()
+    env = dict(os.environ, IOM_HOME=str(iom_home), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+
+    def iom(*args):
+        r = subprocess.run([sys.executable, "-m", "studio", *args], env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    listed = {m["id"]: m["latency"] for m in json.loads(iom("models", "list", "--max-latency", "500", "--json"))
+              if m["id"].startswith("t/")}  # (the CLI's first start adds the samples)
+    assert listed == {"t/slow-declared": {"ms": 150.0, "source": "measured"},
+                      "t/declared-only": {"ms": 400.0, "source": "declared"}}
+    table = iom("models", "list")
+    assert "150 ms (measured p50)" in table and "900 ms (measured p50)" in table and "400 ms (declared)" in table
+    shown = json.loads(iom("models", "show", "t/fast-declared", "--json"))
+    assert shown["latency"] == {"ms": 900.0, "source": "measured"} and shown["latencyMs"] == 300

@@ -174,6 +174,41 @@ async def test_bad_schema_is_flagged_under_the_field_and_not_saved(user: User):
     assert editor.error is None
 
 
+def record_latencies(store, latencies: dict[str, float]) -> None:
+    """Three answered calls per model, each taking the given milliseconds."""
+    from datetime import datetime, timezone
+
+    from studio.spec.calls import Usage
+    from studio.spec.records import CallRecord
+
+    for model_id, ms in latencies.items():
+        for i in range(3):
+            store.record_call(CallRecord(id=f"{model_id}-{i}", time=datetime.now(timezone.utc), model_id=model_id,
+                                         provider="openai", latency_ms=ms, usage=Usage(source="provider")))
+    store.flush()
+
+
+async def test_latency_shown_and_filtered_is_the_measured_p50_routing_uses(user: User):
+    """The column, the detail and the max-latency filter read the declared figure only, while a
+    capability node with the same limit ranks by the measured p50: they disagreed both ways."""
+    from studio.ui.app import get_studio
+
+    await user.open("/registry")
+    own_registry()
+    record_latencies(get_studio().analytics, {"acme/big-chat": 150, "acme/small-chat": 900})  # declared 2000 / 300
+    await user.open("/registry")
+    rows = {r["id"]: r["latency"] for r in table_rows(user, "models-table")}
+    assert rows == {"acme/big-chat": "150 ms (measured p50)", "acme/small-chat": "900 ms (measured p50)",
+                    "home/embedder": "unknown", "hf/mystery": "unknown"}
+    with user.client:
+        filter_element(user, ui.number, "Max latency").value = 500
+    await settle()
+    assert ids(user) == ["acme/big-chat"]
+    by_testid(user, "models-table").trigger("rowClick", [{}, {"id": "acme/big-chat"}, 0])
+    await settle()
+    assert element(user, "fact-latency").text == "150 ms (measured p50); declared 2000 ms"
+
+
 async def test_edit_clone_and_delete(user: User):
     await user.open("/registry")
     table = by_testid(user, "models-table")
