@@ -42,6 +42,9 @@ class Keys:
     def get(self, name):
         return "k"
 
+    def names(self):
+        return []
+
 
 class SleepCaller:
     def __init__(self, seconds: float):

@@ -71,6 +71,9 @@ class Keys:
     def get(self, name):
         return None
 
+    def names(self):
+        return []
+
 
 def studio_home(upstream: str) -> Path:
     home = Path(tempfile.mkdtemp(prefix="iom-bench-gw-"))

@@ -288,6 +288,8 @@ class ModelRegistry:
         knows their values (it knows only what this process has read): a key's value pasted into
         a param or a header is then refused by `refuse_secrets`, also in a process that has made
         no call (the CLI's)."""
+        if self.keys is None:  # a registry made without a key store (a test's, a script's) knows no key
+            return
         names = set(self.keys.names()) | {s.key_ref for s in specs if s.key_ref}
         for name in sorted(names):
             self.keys.get(name)  # remembered by the redaction as it is read

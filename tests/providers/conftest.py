@@ -21,6 +21,9 @@ class DictKeys:
     def get(self, name: str) -> str | None:
         return self.values.get(name)
 
+    def names(self) -> list[str]:
+        return sorted(self.values)
+
 
 @pytest.fixture
 def fake():
