@@ -70,8 +70,10 @@ def cost(spec: ModelSpec, usage: Usage) -> Cost:
         if per_token is not None:
             price_in, price_out = per_token
             cached = min(usage.cached_tokens, usage.input_tokens)
+            written = min(usage.cache_write_tokens, usage.input_tokens - cached)  # both are of input_tokens
             cached_price = p.cached_input_per_token if p.cached_input_per_token is not None else price_in
-            usd += (usage.input_tokens - cached) * price_in + cached * cached_price
+            write_price = p.cache_write_input_per_token if p.cache_write_input_per_token is not None else price_in
+            usd += (usage.input_tokens - cached - written) * price_in + cached * cached_price + written * write_price
             usd += usage.output_tokens * price_out
         return Cost(usd=usd, source="free" if usd == 0 and spec.provider in ON_THIS_MACHINE else "spec")
     return genai_cost(spec, usage) or Cost(usd=None, source="none")

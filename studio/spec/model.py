@@ -53,9 +53,12 @@ class Prices(SpecModel):
     input_per_token: float | None = Field(default=None, ge=0)
     output_per_token: float | None = Field(default=None, ge=0)
     cached_input_per_token: float | None = Field(default=None, ge=0)
+    # Prompt-cache writes (Claude): Anthropic charges them above input, 1.25x for the 5-minute
+    # cache, 2x for the 1-hour one. Unset, they are priced at the input price (below the bill).
+    cache_write_input_per_token: float | None = Field(default=None, ge=0)
     per_call: float | None = Field(default=None, ge=0)
 
-    @field_validator("input_per_token", "output_per_token", "cached_input_per_token")
+    @field_validator("input_per_token", "output_per_token", "cached_input_per_token", "cache_write_input_per_token")
     @classmethod
     def _token_price_is_real(cls, v: float | None) -> float | None:
         if v is not None and v * 1_000_000 > MAX_USD_PER_MTOK:

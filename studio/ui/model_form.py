@@ -76,7 +76,7 @@ def spec_to_form(spec: ModelSpec | None) -> dict[str, Any]:
         return {
             "id": "", "name": "", "description": "", "provider": "openai", "api": "openai-chat",
             "endpoint": "", "model": "", "model_type": "llm", "capabilities": ["chat"], "tags": "",
-            "owner": "", "key_ref": "", "price_in": "", "price_out": "", "price_cached": "",
+            "owner": "", "key_ref": "", "price_in": "", "price_out": "", "price_cached": "", "price_cache_write": "",
             "price_call": "", "latency_ms": None, "context_window": None, "security_policy": "public",
             "default_params": "{}", "input_schema": json.dumps(inp, indent=2),
             "output_schema": json.dumps(out, indent=2),
@@ -88,7 +88,8 @@ def spec_to_form(spec: ModelSpec | None) -> dict[str, Any]:
         "model_type": spec.model_type, "capabilities": list(spec.capabilities), "tags": ", ".join(spec.tags),
         "owner": spec.owner, "key_ref": spec.key_ref or "",
         "price_in": _per_mtok(p.input_per_token), "price_out": _per_mtok(p.output_per_token),
-        "price_cached": _per_mtok(p.cached_input_per_token), "price_call": _shown(p.per_call),
+        "price_cached": _per_mtok(p.cached_input_per_token),
+        "price_cache_write": _per_mtok(p.cache_write_input_per_token), "price_call": _shown(p.per_call),
         "latency_ms": spec.latency_ms, "context_window": spec.context_window,
         "security_policy": spec.security_policy,
         "default_params": json.dumps(spec.default_params, indent=2),
@@ -189,7 +190,8 @@ def _spec_doc(values: dict[str, Any], base: ModelSpec | None) -> dict[str, Any]:
 
 
 _PRICE_FIELDS = {"input_per_token": "price_in", "output_per_token": "price_out",
-                 "cached_input_per_token": "price_cached", "per_call": "price_call"}
+                 "cached_input_per_token": "price_cached", "cache_write_input_per_token": "price_cache_write",
+                 "per_call": "price_call"}
 _SPEC_PRICES = {form: spec for spec, form in _PRICE_FIELDS.items()}
 
 
@@ -303,7 +305,8 @@ def open_model_form(studio, *, spec: ModelSpec | None = None, mode: str = "new",
                 # text fields: a number field hands an unreadable or infinite entry (1e400) on as
                 # empty, so the typo vanished instead of being named
                 for field, label in (("price_in", "Input $ per Mtok"), ("price_out", "Output $ per Mtok"),
-                                     ("price_cached", "Cached input $ per Mtok"), ("price_call", "$ per call")):
+                                     ("price_cached", "Cached input $ per Mtok"),
+                                     ("price_cache_write", "Cache write $ per Mtok"), ("price_call", "$ per call")):
                     ui.input(label, validation=lambda v, field=field: price_problem(field, v)) \
                         .bind_value(values, field).mark(f"field-{field}") \
                         .props(f"inputmode=decimal data-testid=form-{field.replace('_', '-')}")

@@ -126,3 +126,27 @@ async def test_health_lists_models(fake, hub):
     assert status.state == "ok" and fake.last.path == "/v1/models" and fake.last.headers["x-api-key"] == SECRET
     fake.reply("/v1/models", Reply(status=401, json={"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}))
     assert (await hub.check(spec(fake))).state == "auth_failed"
+
+
+async def test_prompt_cache_writes_are_priced_at_the_cache_write_price(fake, hub):
+    """Anthropic bills a prompt-cache write at 1.25x input (5-minute cache); every non-cached
+    input token was priced at the input price, writes included: this call was recorded 17% under."""
+    import json
+    from pathlib import Path
+
+    sample = json.loads((Path(__file__).parents[2] / "samples/models/anthropic__claude-haiku-4-5.json").read_text())
+    assert sample["prices"]["cacheWriteInputPerToken"] == pytest.approx(1.25 * sample["prices"]["inputPerToken"])
+    fake.reply(PATH, Reply(json=message(usage={"input_tokens": 100, "cache_read_input_tokens": 1000,
+                                               "cache_creation_input_tokens": 2000, "output_tokens": 50})))
+    result = await hub.call(spec(fake, prices=sample["prices"]), req({"prompt": "hi"}))
+    # by hand, Haiku 4.5: 100 x $1 + 1000 x $0.10 + 2000 x $1.25 (writes) + 50 x $5, per Mtok
+    assert result.cost.usd == pytest.approx(0.0001 + 0.0001 + 0.0025 + 0.00025, rel=1e-12)
+    (record, _, _), = hub.recorder.calls
+    assert record.cost_usd == pytest.approx(0.00295, rel=1e-12)
+
+    # a model without a cache-write price prices writes at its input price (the README says so)
+    fake.reply(PATH, Reply(json=message(usage={"input_tokens": 100, "cache_read_input_tokens": 1000,
+                                               "cache_creation_input_tokens": 2000, "output_tokens": 50})))
+    plain = {k: v for k, v in sample["prices"].items() if k != "cacheWriteInputPerToken"}
+    result = await hub.call(spec(fake, prices=plain), req({"prompt": "hi"}))
+    assert result.cost.usd == pytest.approx(0.0001 + 0.0001 + 0.002 + 0.00025, rel=1e-12)

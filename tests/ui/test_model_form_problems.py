@@ -4,6 +4,7 @@ other fields' problems until a second Save, and an endpoint that is no URL is sa
 import pytest
 
 from studio.errors import UserError
+from studio.spec.model import ModelSpec
 from studio.ui.model_form import form_problems, form_to_spec, spec_to_form
 
 
@@ -63,3 +64,18 @@ def test_a_price_too_large_or_not_a_number_is_named_under_its_field():
     assert (spec.prices.input_per_token, spec.prices.output_per_token, spec.prices.per_call) == (0.01, 6e-7, 1000)
     assert {k: spec_to_form(spec)[k] for k in ("price_in", "price_out", "price_cached", "price_call")} == {
         "price_in": "10000", "price_out": "0.6", "price_cached": "", "price_call": "1000"}
+
+
+def test_the_cache_write_price_is_a_field_and_survives_an_edit():
+    """A model's prompt-cache write price: the form rebuilt `prices` from its four fields, so
+    saving an edit of a model that had one dropped it."""
+    spec = ModelSpec.model_validate({"id": "acme/claude", "name": "Claude", "provider": "anthropic",
+                                     "api": "anthropic-messages", "endpoint": "https://api.anthropic.com/v1/messages",
+                                     "model": "claude-x", "keyRef": "K",
+                                     "prices": {"inputPerToken": 1e-6, "outputPerToken": 5e-6,
+                                                "cacheWriteInputPerToken": 1.25e-6}})
+    values = spec_to_form(spec)
+    assert values["price_cache_write"] == "1.25"
+    assert form_to_spec({**values, "name": "Claude 2"}, spec).prices.cache_write_input_per_token == 1.25e-6
+    assert form_problems({**values, "price_cache_write": "abc"}, spec) == {
+        "price_cache_write": "'abc' is not a number; type a price in USD such as 0.15, or leave it empty."}
