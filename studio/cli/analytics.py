@@ -106,7 +106,7 @@ def _runs_list(args) -> int:
         return 0
     if not rows:
         print("no runs recorded yet.", file=sys.stderr)
-    print_table([[r["id"], r["pipeline_id"], r["status"], str(r["started"]), _ms(r["wall_ms"]),
+    print_table([[r["id"], r["pipeline_id"], r["status"], formats.when(r["started"]), _ms(r["wall_ms"]),
                   money(r["cost_usd"], r["unpriced_calls"] or 0), str(r["node_count"])] for r in rows],
                 ["run", "pipeline", "status", "started (utc)", "wall", "cost", "nodes"])
     return 0
@@ -120,7 +120,7 @@ def _runs_show(args) -> int:
     if args.json:
         print_json(run)
         return 0
-    print(f"run {run['id']} of {run['pipeline_id']}: {run['status']}, started {run['started']} UTC, "
+    print(f"run {run['id']} of {run['pipeline_id']}: {run['status']}, started {formats.when(run['started'])} UTC, "
           f"wall {_ms(run['wall_ms'])}, cost {money(run['cost_usd'], run['unpriced_calls'] or 0)}")
     if run["error"]:
         print(f"error: {run['error']}")

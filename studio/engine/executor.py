@@ -38,7 +38,7 @@ from studio.memo import per_object
 from studio.providers.errors import ErrorKind, ProviderError
 from studio.providers.hub import CallContext
 from studio.secrets import read_keys, redactor
-from studio.spec.base import utcnow, utcnow_exact
+from studio.spec.base import utcnow_exact
 from studio.spec.calls import CallRequest, CallResult, Usage
 from studio.spec.fit import schema_problem
 from studio.spec.model import ON_THIS_MACHINE, ModelSpec
@@ -1040,7 +1040,7 @@ class _Run:
 
     def _finish(self, started: float) -> None:
         rec = self.record
-        rec.ended = utcnow()
+        rec.ended = utcnow_exact()
         rec.wall_ms = (time.perf_counter() - started) * 1000
         priced = [n.cost_usd for n in rec.nodes.values() if n.cost_usd is not None]
         # the calls whose cost is not known, as the analytics counts the run's call records: the

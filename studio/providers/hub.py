@@ -36,7 +36,7 @@ from studio.providers.transport import AiohttpTransport, DirectClient
 from studio.providers.usage import cost, final_usage
 from studio.recording import MemoryRecorder, Recorder
 from studio.secrets import read_keys, redact, redactor
-from studio.spec.base import utcnow
+from studio.spec.base import utcnow, utcnow_exact
 from studio.spec.calls import CallRequest, CallResult, Usage
 from studio.spec.chat import example_sentence, expand_shorthand, input_schema_for
 from studio.spec.fit import schema_problem
@@ -240,7 +240,7 @@ class ProviderHub:
     def _record(self, spec, request, context, started, x, callback_s, **fields) -> CallRecord:
         latency = fields.pop("latency_ms", (time.perf_counter() - started) * 1000)
         wait = (x.wait_s if x else 0.0) + callback_s
-        return CallRecord(id=context.call_id or secrets.token_hex(16), time=utcnow(), model_id=spec.id, provider=spec.provider,
+        return CallRecord(id=context.call_id or secrets.token_hex(16), time=utcnow_exact(), model_id=spec.id, provider=spec.provider,
                           pipeline_id=context.pipeline_id, run_id=context.run_id, node_id=context.node_id,
                           fell_back_from=context.fell_back_from, routing_reason=context.routing_reason,
                           latency_ms=latency, overhead_ms=max(0.0, latency - wait * 1000), **fields)

@@ -39,8 +39,9 @@ def utcnow_exact() -> datetime:
 
 
 def utcnow() -> datetime:
-    """Now in UTC, to the second (what records store). A run asks twice per node, so the
-    datetime of the current second is built once and handed out again (datetimes are immutable)."""
+    """Now in UTC, to the second (what specs and settings store; call and run records take
+    `utcnow_exact`, which orders a run's calls within a second). The datetime of the current
+    second is built once and handed out again (datetimes are immutable)."""
     global _this_second
     second = int(time.time())
     if _this_second[0] != second:

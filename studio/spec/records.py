@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from studio.spec.base import SpecModel, utcnow
+from studio.spec.base import SpecModel, utcnow_exact
 from studio.spec.calls import Usage
 
 # Records are filled in field by field while a run goes on; validating every assignment
@@ -23,7 +23,9 @@ class CallRecord(SpecModel):
     """One model call, alone or inside a run; the row analytics stores."""
 
     id: str
-    time: datetime = Field(default_factory=utcnow)
+    # to the microsecond: a run's attempts (a retry, then a fallback) are often in one second, and
+    # its calls are listed by time (whole seconds listed them by their random ids)
+    time: datetime = Field(default_factory=utcnow_exact)
     model_id: str
     provider: str
     pipeline_id: str | None = None
@@ -88,7 +90,7 @@ class RunRecord(SpecModel):
     pipeline_id: str
     pipeline_name: str = ""
     status: Literal["running", "succeeded", "failed", "cancelled"] = "running"
-    started: datetime = Field(default_factory=utcnow)
+    started: datetime = Field(default_factory=utcnow_exact)
     ended: datetime | None = None
     inputs: Any = None
     outputs: Any = None
