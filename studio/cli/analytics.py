@@ -125,6 +125,12 @@ def _runs_show(args) -> int:
     if run["error"]:
         print(f"error: {run['error']}")
     print_table([[n["node_id"], n["status"], n["model_id"] or "—", _ms(n["latency_ms"]),
-                  f"{n['input_tokens']}/{n['output_tokens']}", money(n["cost_usd"])] for n in run["nodes"]],
+                  f"{n['input_tokens']}/{n['output_tokens']}", _node_cost(n)] for n in run["nodes"]],
                 ["node", "status", "model", "latency", "tokens in/out", "cost"])
     return 0
+
+
+def _node_cost(node: dict) -> str:
+    """As the page's run view says it: a node that called a model and has no price is
+    "unpriced" ("—" read as the cost of a node that calls none), a free one "free"."""
+    return formats.money(node["cost_usd"]) if node["model_id"] else "—"

@@ -90,3 +90,18 @@ def test_retention_from_the_cli_beside_the_running_web_app_is_applied_by_it(iom_
     finally:
         out = server.stop()
     assert "Traceback" not in out, out
+
+
+def test_runs_show_says_unpriced_for_a_node_without_a_price(iom_home, capsys):
+    """A node whose model has no price printed "—", the mark of a node that calls no model;
+    the page says "unpriced", and now so does the CLI."""
+    store = AnalyticsStore(iom_home)
+    store.record_run(RunRecord(id="r2", pipeline_id="p1", status="succeeded", unpriced_calls=1, nodes={
+        "in": NodeRun(node_id="in", status="succeeded"),
+        "c": NodeRun(node_id="c", model_id="fake/m-unpriced", status="succeeded"),
+        "d": NodeRun(node_id="d", model_id="local/text-stats", status="succeeded", cost_usd=0.0),
+        "e": NodeRun(node_id="e", model_id="fake/m-priced", status="succeeded", cost_usd=0.0012)}))
+    store.close()
+    assert main(["runs", "show", "r2"]) == 0
+    cost = {line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:]}
+    assert (cost["in"], cost["c"], cost["d"], cost["e"]) == ("—", "unpriced", "free", "$0.0012"), cost
