@@ -15,6 +15,13 @@ class RetentionReport:
     runs_trimmed: int = 0
     blobs_deleted: int = 0
 
+    def plus(self, earlier: "RetentionReport") -> "RetentionReport":
+        """This report and an earlier application's, as one: what was rolled up in all."""
+        return RetentionReport(cutoff=self.cutoff or earlier.cutoff,
+                               calls_rolled_up=self.calls_rolled_up + earlier.calls_rolled_up,
+                               runs_trimmed=self.runs_trimmed + earlier.runs_trimmed,
+                               blobs_deleted=self.blobs_deleted + earlier.blobs_deleted)
+
 
 def cutoff_for(days: int, now: datetime | None = None) -> datetime:
     """Midnight UTC `days` days ago: whole days go to the daily table, never half a day."""

@@ -175,6 +175,9 @@ class AnalyticsStore:
         self._chunk = spool.READ_CHUNK
         self._fitted = 0  # writes in a row that fitted, since the chunk was last changed
         self._told_out_of_memory = False
+        # What opening the database rolled up (it applies the retention setting), until an
+        # explicit `apply_retention` reports it: that one alone found nothing left to do.
+        self._retention_untold = None
         self._lean = True  # start DuckDB at LEAN_LIMIT_MB (not the web app: `start(serving_pages=True)`)
         self._limit_mb = 0  # DuckDB's memory limit now: lean, or the setting
         self._told_not_opened = ""  # the last reason logged for a database that would not open
@@ -311,7 +314,10 @@ class AnalyticsStore:
             self._with_memory(db, migrate)  # one transaction a step: run again, it goes on
             from studio.analytics.retention import apply_retention
 
-            self._with_memory(db, apply_retention, self.settings.retention_days)
+            opened = self._with_memory(db, apply_retention, self.settings.retention_days)
+            if opened.calls_rolled_up or opened.runs_trimmed or opened.blobs_deleted:
+                untold = self._retention_untold
+                self._retention_untold = opened.plus(untold) if untold else opened
             self._progress = dict(db.execute("SELECT segment, byte_offset FROM spool_progress").fetchall())
         except duckdb.Error as e:
             db.close()
@@ -873,10 +879,18 @@ class AnalyticsStore:
         self.submit(lambda cur: None, timeout)
 
     def apply_retention(self):
+        """The retention setting applied now; the report includes what opening the database
+        applied in this process and no report has told yet ("0 calls rolled up" was said right
+        after the open had rolled them up and deleted their detail)."""
         from studio.analytics.retention import apply_retention
 
         days = self.settings.retention_days
-        return self.submit(lambda cur: apply_retention(cur, days))
+
+        def apply(cur):
+            report = apply_retention(cur, days)
+            opened, self._retention_untold = self._retention_untold, None
+            return report.plus(opened) if opened else report
+        return self.submit(apply)
 
     def close(self) -> None:
         """Write everything queued, stop the writer, close the database. Safe to call twice.

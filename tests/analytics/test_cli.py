@@ -65,6 +65,9 @@ def test_settings_and_retention_from_the_cli(iom_home, capsys):
                  "--since", "all", "--json"]) == 0
     captured = capsys.readouterr()
     assert "retention 30 days, audit hashes only" in captured.err
+    # opening the database applied the new setting: the explicit step found nothing, and the
+    # sentence said "0 calls rolled up" as the seven went
+    assert "retention: 7 calls rolled up into daily totals" in captured.err, captured.err
     data = json.loads(captured.out)
     assert data["summary"]["calls"] == 7 and data["latency"] == []  # totals kept, detail rolled up
     assert json.loads((iom_home / "analytics.json").read_text()) == {"retentionDays": 30, "auditHashesOnly": True,
@@ -105,3 +108,22 @@ def test_runs_show_says_unpriced_for_a_node_without_a_price(iom_home, capsys):
     assert main(["runs", "show", "r2"]) == 0
     cost = {line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:]}
     assert (cost["in"], cost["c"], cost["d"], cost["e"]) == ("—", "unpriced", "free", "$0.0012"), cost
+
+
+def test_retention_reports_what_opening_the_database_rolled_up(iom_home, capsys):
+    """With retention already set, `iom analytics --retention` said "0 calls rolled up": opening
+    the database had applied it, and the explicit step found nothing left. Told once."""
+    (iom_home / "analytics.json").write_text(json.dumps({"retentionDays": 30}))
+    _seed(iom_home)  # recorded after its open applied the retention: all of it (January 2026) in detail
+    assert main(["analytics", "--retention", "--since", "all"]) == 0
+    assert "retention: 7 calls rolled up into daily totals" in capsys.readouterr().err
+    assert main(["analytics", "--retention", "--since", "all"]) == 0
+    assert "retention: 0 calls rolled up into daily totals" in capsys.readouterr().err
+
+    _seed(iom_home)  # seven more in detail: one store, the open's roll-up reported by its first application only
+    store = AnalyticsStore(iom_home)
+    try:
+        assert store.apply_retention().calls_rolled_up == 7
+        assert store.apply_retention().calls_rolled_up == 0
+    finally:
+        store.close()
