@@ -77,15 +77,21 @@ def _analytics(args) -> int:
     rate = "—" if sm["error_rate"] is None else f"{sm['error_rate']:.1%}"
     if sm["cache_hits"]:  # the rate and the p95 are of the calls that reached a model
         rate += f" of {sm['calls'] - sm['cache_hits']} calls made"
+    # Past the retention, calls are daily totals without latency: the percentiles are of the
+    # calls kept in detail, said so (as the page's card does).
+    detail = sm.get("latency_calls")
+    partial = detail is not None and detail < sm["calls"] - sm["cache_hits"]
+    of_detail = f" (of the {detail:,} calls kept in detail)" if partial else ""
     print(f"since {args.since}: {sm['calls']} calls, {sm['errors']} errors ({rate}), "
-          f"cost {money(sm['cost_usd'], sm['unpriced_calls'])}, p95 latency {_ms(sm['p95_latency_ms'])}, "
+          f"cost {money(sm['cost_usd'], sm['unpriced_calls'])}, p95 latency {_ms(sm['p95_latency_ms'])}{of_detail}, "
           f"cache hits {sm['cache_hits']} (saved {money(sm['saved_usd'])}), fallbacks {sm['fallbacks']}")
     # Two counts per model, told apart: latency is of the calls that reached a model (a cache
     # hit's lookup is not the model's speed); cost is of every call, cache hits included.
     if data["latency"]:
         print()
         print_table([[r["model_id"], str(r["calls"]), _ms(r["p50_ms"]), _ms(r["p95_ms"]), _ms(r["p99_ms"]),
-                      _ms(r["ttft_p50_ms"])] for r in data["latency"]], ["model", "calls made", "p50", "p95", "p99", "ttft p50"])
+                      _ms(r["ttft_p50_ms"])] for r in data["latency"]],
+                    ["model", "calls in detail" if partial else "calls made", "p50", "p95", "p99", "ttft p50"])
     if data["cost_by_model"]:
         print()
         print_table([[str(r["key"]), str(r["calls"]), money(r["cost_usd"], r["unpriced_calls"])]

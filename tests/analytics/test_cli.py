@@ -127,3 +127,22 @@ def test_retention_reports_what_opening_the_database_rolled_up(iom_home, capsys)
         assert store.apply_retention().calls_rolled_up == 0
     finally:
         store.close()
+
+
+def test_percentiles_after_retention_say_they_are_of_the_calls_kept_in_detail(iom_home, capsys):
+    """Past the retention only daily totals are kept, so the p95 is of the calls still in detail;
+    the page said so ("of the N calls kept in detail"), the CLI gave the figure as if of all."""
+    from datetime import datetime, timezone
+
+    _seed(iom_home)  # seven calls from January 2026
+    store = AnalyticsStore(iom_home)
+    for i, latency in enumerate((100.0, 300.0)):
+        store.record_call(CallRecord(id=f"new{i}", time=datetime.now(timezone.utc), model_id="m/a", provider="openai",
+                                     latency_ms=latency, cost_usd=0.01))
+    store.close()
+    assert main(["analytics", "--set-retention-days", "30", "--retention", "--since", "all"]) == 0
+    out = capsys.readouterr().out
+    assert "9 calls, 2 errors (25.0% of 8 calls made)" in out, out
+    assert "p95 latency 290 ms (of the 2 calls kept in detail)," in out, out
+    headers = [line.split() for line in out.splitlines() if line.upper().startswith("MODEL")]
+    assert [h[1:4] for h in headers][0] == ["CALLS", "IN", "DETAIL"], headers
