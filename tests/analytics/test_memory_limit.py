@@ -192,6 +192,7 @@ def test_commands_migrations_and_retention_get_the_setting_when_they_need_it(tmp
         except Exception:
             cur.execute("ROLLBACK")
             raise
+        return retention.RetentionReport(cutoff=None)  # what it rolled up: nothing
 
     monkeypatch.setattr(retention, "apply_retention", heavy_retention)
     store = _store(tmp_path, 256)
