@@ -19,7 +19,9 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from studio.analytics import rollup as hourly  # the module; `rollup` below names a registered table
+from studio.analytics.lookups import KEY_SQL
 from studio.analytics.rows import utc_naive
+from studio.analytics.schema import CALL_COLUMNS
 from studio.errors import UserError
 
 STATUSES = ("ok", "error")
@@ -298,9 +300,46 @@ def get_run(cur, run_id: str) -> dict[str, Any] | None:
         for key in ("inputs", "output"):
             node[key] = json.loads(node[key]) if node[key] is not None else None
     run["nodes"] = nodes
-    run["calls"] = _dicts(cur, f"SELECT {', '.join(RECENT_COLUMNS)} FROM calls WHERE run_id = ? AND time BETWEEN ? AND ? "
+    # with each call's error: a node's line says why its failed attempts failed (HTTP 500)
+    run["calls"] = _dicts(cur, f"SELECT {', '.join(RECENT_COLUMNS)}, error_message FROM calls "
+                               "WHERE run_id = ? AND time BETWEEN ? AND ? "
                                "ORDER BY time, id", [run_id, since, until])
     return run
+
+
+def get_call(cur, ident: str) -> dict[str, Any] | None:
+    """One call — by its id (what a gateway answer names in `x-request-id`: the call it made is
+    recorded under it) or else by the provider's request id (`iom invoke --json`'s requestId) —
+    with the input and output the audit trail keeps for it, so which model answered what can be
+    read, not only its hashes. A provider's id shared by several calls gives the newest
+    (`matches` says how many); None when no call in detail has that id (past the retention a
+    call is only a daily total; a pipeline's request id is its run's)."""
+    columns = ", ".join(c for c, _ in CALL_COLUMNS)
+    rows = _dicts(cur, f"SELECT {columns} FROM calls WHERE id = ?", [ident])
+    if not rows:
+        rows = _dicts(cur, f"SELECT {columns} FROM calls WHERE request_id = ? ORDER BY time DESC, id", [ident])
+    if not rows:
+        return None
+    call = {**rows[0], "matches": len(rows)}
+    digests = [d for d in (call["input_hash"], call["output_hash"]) if d]
+    kept = {r[0]: (r[1], r[2]) for r in cur.execute(
+        f"SELECT sha256, body, size FROM audit_blobs WHERE key IN ({', '.join([KEY_SQL.format(column='?')] * len(digests))})"
+        f" AND sha256 IN ({', '.join('?' * len(digests))})", digests + digests).fetchall()} if digests else {}
+    for part in ("input", "output"):
+        call[part] = audit_text(call[f"{part}_hash"], kept)
+    return call
+
+
+def audit_text(digest: str | None, kept: dict[str, tuple]) -> dict[str, Any]:
+    """What the audit trail holds of one text: `kept` is "content" (its `text`), "hash" (the
+    hashes-only setting kept its sha256 and size alone), "removed" (its text is gone: retention)
+    or "none" (the call had none, e.g. it failed before an answer)."""
+    if digest is None:
+        return {"kept": "none", "sha256": None, "size": None, "text": None}
+    if digest not in kept:
+        return {"kept": "removed", "sha256": digest, "size": None, "text": None}
+    body, size = kept[digest]
+    return {"kept": "hash" if body is None else "content", "sha256": digest, "size": size, "text": body}
 
 
 def filter_choices(cur) -> dict[str, list[str]]:

@@ -22,7 +22,7 @@ from studio.errors import UserError
 READ_PATH = "/api/analytics/read"
 RETENTION_PATH = "/api/analytics/retention"
 QUERIES: dict[str, Callable] = {fn.__name__: fn for fn in (
-    q.dashboard, q.summary, q.list_runs, q.get_run, q.recent_calls, q.filter_choices, q.latency_by_model)}
+    q.dashboard, q.summary, q.list_runs, q.get_run, q.get_call, q.recent_calls, q.filter_choices, q.latency_by_model)}
 
 
 def recent_call_stats(store: AnalyticsStore, keys=None, days: int = 7) -> dict[str, dict]:

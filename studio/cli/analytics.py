@@ -1,4 +1,5 @@
-"""`iom analytics` (summary of calls, cost, latency, errors) and `iom runs list|show`."""
+"""`iom analytics` (summary of calls, cost, latency, errors), `iom runs list|show` and
+`iom calls show` (one call's audit trail: which model answered what)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import sys
 
 from studio.analytics import queries as q
 from studio.analytics.remote import apply_retention_anywhere, read_anywhere
+from studio.analytics.run_view import node_attempts, node_wall_ms
 from studio.analytics.settings import MAX_RETENTION_DAYS
 from studio.analytics.store import refused_sentence
 from studio.cli.common import MOST_ROWS, print_json, print_table, studio, whole_number
@@ -38,6 +40,14 @@ def register(sub) -> None:
     p.add_argument("run_id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_runs_show)
+
+    calls = sub.add_parser("calls", help="one recorded call's audit trail").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    p = calls.add_parser("show", help="one call with its input and output, by call id or request id")
+    p.add_argument("call_id", metavar="CALL_ID|REQUEST_ID",
+                   help="the call's id (a gateway answer's x-request-id) or the provider's request id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_calls_show)
 
 
 # The studio's one number format (the analytics page uses the same).
@@ -130,9 +140,40 @@ def _runs_show(args) -> int:
           f"wall {_ms(run['wall_ms'])}, cost {money(run['cost_usd'], run['unpriced_calls'] or 0)}")
     if run["error"]:
         print(f"error: {run['error']}")
-    print_table([[n["node_id"], n["status"], n["model_id"] or "—", _ms(n["latency_ms"]),
-                  f"{n['input_tokens']}/{n['output_tokens']}", _node_cost(n)] for n in run["nodes"]],
-                ["node", "status", "model", "latency", "tokens in/out", "cost"])
+    # a node's time as the page's timeline draws it (all its attempts), and what those attempts were
+    print_table([[n["node_id"], n["status"], n["model_id"] or "—", _ms(node_wall_ms(n)),
+                  f"{n['input_tokens']}/{n['output_tokens']}", _node_cost(n)]
+                 + [node_attempts(n, run["calls"]) or "—"] for n in run["nodes"]],
+                ["node", "status", "model", "wall", "tokens in/out", "cost", "attempts"])
+    return 0
+
+
+def _calls_show(args) -> int:
+    from studio.analytics.call_view import answered_by, audit_display, call_figures, ids_line, where_from
+
+    s = studio()
+    call = read_anywhere(s.analytics, q.get_call, args.call_id, keys=s.keys)
+    if call is None:
+        raise UserError(f"no call {args.call_id!r} is recorded under that call id or request id; calls past the "
+                        "retention period are kept only as daily totals, and a pipeline's request id is its run's "
+                        "('iom runs show ID').")
+    if args.json:
+        print_json(call)
+        return 0
+    print(f"call {call['id']} at {formats.when(call['time'])} UTC: {call_figures(call)}")
+    print(f"answered by: {answered_by(call)}")
+    made_for = where_from(call)
+    if made_for:
+        print(f"made for: {made_for}")
+    print(ids_line(call))
+    if call["matches"] > 1:
+        print(f"({call['matches']} calls carry this provider request id; the newest is shown: give a call id "
+              "for another)")
+    if call["error_message"]:
+        print(f"error: {call['error_message']}")
+    for part in ("input", "output"):
+        print(f"\n{part}:")
+        print(audit_display(call[part], part))
     return 0
 
 

@@ -10,13 +10,14 @@ from typing import Any
 from nicegui import background_tasks, ui
 
 from studio.analytics import queries as q
+from studio.analytics.call_view import answered_by, audit_display, call_figures, ids_line, where_from
 from studio.analytics.export import FORMATS, export_file
 from studio.analytics.settings import FILE_NAME as SETTINGS_FILE, MAX_RETENTION_DAYS
 from studio.analytics.store import refused_sentence
 from studio.errors import UserError
 from studio.ui import analytics_figures as figs
 from studio.ui.app import get_studio
-from studio.analytics.run_view import critical_path, flow_order
+from studio.analytics.run_view import critical_path, flow_order, node_attempts, node_wall_ms
 from studio import formats as fmt
 from studio.ui.shell import frame
 from studio.ui.threads import io_bound
@@ -188,16 +189,23 @@ async def analytics_page() -> None:
                     ui.table(columns=_columns(["from_model", "to_model", "count"]), rows=[]).classes("w-full")
                     .props("data-testid=fallbacks"),
                     "No fallbacks in this range: every call was answered by the model it was sent to.")
-        ui.label("Recent calls").classes("text-lg")
+        with ui.row().classes("items-center gap-4 w-full"):
+            ui.label("Recent calls (click a call for its input and output)").classes("text-lg")
+            ui.space()
+            find_input = ui.input("Call id or request id").classes("w-80").props("dense data-testid=find-call")
+            ui.button("Show call", on_click=lambda: find_call()).props("outline")
         recent_table = ui.table(columns=_columns(["time", "model_id", "pipeline_id", "status", "latency", "tokens", "cost"],
                                                  {"model_id": "model", "pipeline_id": "pipeline", "tokens": "tokens in → out"}),
-                                rows=[], row_key="id", pagination=10).classes("w-full").props("dense wrap-cells data-testid=recent-calls")
+                                rows=[], row_key="id", pagination=10).classes("w-full cursor-pointer") \
+            .props("dense wrap-cells data-testid=recent-calls")
         says_when_empty(recent_table, "No calls in this range.")
+        recent_table.on("rowClick", lambda e: show_call(e.args[1]["id"]))
         recent_capped = ui.label("").classes("text-xs opacity-70").props("data-testid=recent-capped")
         ui.label("Run history (click a run for its nodes)").classes("text-lg")
         runs_table = ui.table(columns=_columns(["id", "pipeline_id", "status", "started", "wall", "cost", "node_count"],
                                                {"pipeline_id": "pipeline", "node_count": "nodes"}),
-                              rows=[], row_key="id", pagination=10).classes("w-full cursor-pointer").props("dense wrap-cells")
+                              rows=[], row_key="id", pagination=10).classes("w-full cursor-pointer") \
+            .props("dense wrap-cells data-testid=run-history")
         says_when_empty(runs_table, "No pipeline runs in this range.")
         runs_capped = ui.label("").classes("text-xs opacity-70").props("data-testid=runs-capped")
         runs_table.on("rowClick", lambda e: show_run(e.args[1]["id"]))
@@ -330,6 +338,44 @@ async def analytics_page() -> None:
             await _run_again(studio, detail)
             await refresh()
 
+    async def find_call() -> None:
+        """A call by the id a client was given (a gateway answer's x-request-id) or the provider's."""
+        ident = (find_input.value or "").strip()
+        if not ident:
+            ui.notify("Give a call id, or the request id an answer named (x-request-id), to look it up.")
+            return
+        await show_call(ident)
+
+    async def show_call(call_id: str) -> None:
+        """The audit trail of one call: its figures, which model answered, its input and output."""
+        call = await io_bound(store.read, q.get_call, call_id)
+        if call is None:
+            ui.notify(f"No call {call_id[:80]!r} is recorded under that call id or request id; calls past the retention "
+                      "period are kept only as daily totals, and a pipeline's request id is its run's (Run history).",
+                      type="warning")
+            return
+        with transient_dialog() as dialog, ui.card().classes("w-full max-w-4xl").props("data-testid=call-dialog"):
+            ui.label(f"Call at {fmt.when(call['time'])} UTC").classes("text-lg font-bold")
+            ui.label(call_figures(call)).props("data-testid=call-figures")
+            ui.label(f"Answered by: {answered_by(call)}").props("data-testid=call-model")
+            made_for = where_from(call)
+            if made_for:
+                ui.label(f"Made for {made_for}").classes("text-sm")
+            if call["error_message"]:
+                ui.label(call["error_message"]).classes("text-negative")
+            ui.label(ids_line(call)).classes("text-xs opacity-70 select-all").props("data-testid=call-ids")
+            if call["matches"] > 1:
+                ui.label(f"{call['matches']} calls carry this provider request id; the newest is shown.") \
+                    .classes("text-xs opacity-70")
+            for part in ("input", "output"):
+                ui.label(part.capitalize()).classes("font-bold")
+                # text (never rendered as markup), scrolled when long
+                ui.label(audit_display(call[part], part)) \
+                    .classes("w-full font-mono text-sm whitespace-pre-wrap break-all max-h-72 overflow-auto") \
+                    .props(f"data-testid=call-{part}")
+            ui.button("Close", on_click=dialog.close).props("flat")
+        dialog.open()
+
     async def show_run(run_id: str) -> None:
         detail = await io_bound(store.read, q.get_run, run_id)
         if detail is None:
@@ -359,15 +405,25 @@ async def analytics_page() -> None:
             ui.plotly(figs.run_timeline(nodes, critical_path(nodes, edges))).classes("w-full").props("data-testid=run-timeline")
             ui.label("Nodes in flow order").classes("font-bold")
             for node in nodes:
+                # its time as the timeline above draws it, and its retries and fallbacks said
                 title = (f"{node['node_id']} · {node['status']} · {node['model_id'] or 'no model'} · "
-                         f"{_ms(node['latency_ms'])} · {fmt.tokens(node['input_tokens'])} → "
+                         f"{_ms(node_wall_ms(node))} · {fmt.tokens(node['input_tokens'])} → "
                          f"{fmt.tokens(node['output_tokens'])} tokens · "
                          f"{fmt.money(node['cost_usd']) if node['model_id'] else 'no cost'}")
-                with ui.expansion(title).classes("w-full"):
+                attempts = node_attempts(node, detail["calls"])
+                with ui.expansion(title, caption=attempts or None).classes("w-full") \
+                        .props(f"data-testid=run-node-{node['node_id']}"):
                     if node["reason"]:
                         ui.label(f"Routing: {node['reason']}")
                     if node["error"]:
                         ui.label(node["error"]).classes("text-negative")
+                    mine = [c for c in detail["calls"] if c["node_id"] == node["node_id"]]
+                    if mine:  # each attempt's own audit trail, a click away
+                        ui.label("Calls made (click one for its input and output)").classes("text-xs opacity-70")
+                        for c in mine:
+                            ui.button(f"{c['model_id']} · {recent_row(c)['status']} · {_ms(c['latency_ms'])} · "
+                                      f"{fmt.money(c['cost_usd'])}", on_click=lambda c=c: show_call(c["id"])) \
+                                .props("flat dense no-caps align=left").classes("text-sm")
                     ui.label("Inputs").classes("text-xs opacity-70")
                     ui.code(_json(node["inputs"], node["inputs_hash"]), language="json").classes("w-full")
                     ui.label("Output").classes("text-xs opacity-70")
