@@ -80,5 +80,11 @@ def data_size(n: int | float) -> str:
     return f"{n:,.0f} bytes"
 
 
-def when(t: datetime | None) -> str:
+def when(t: datetime | str | None) -> str:
+    """To the second; `t` may be the ISO text a read through the web app hands back (JSON)."""
+    if isinstance(t, str):
+        try:
+            t = datetime.fromisoformat(t)
+        except ValueError:
+            return t
     return "—" if t is None else t.strftime("%Y-%m-%d %H:%M:%S")

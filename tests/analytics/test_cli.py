@@ -146,3 +146,21 @@ def test_percentiles_after_retention_say_they_are_of_the_calls_kept_in_detail(io
     assert "p95 latency 290 ms (of the 2 calls kept in detail)," in out, out
     headers = [line.split() for line in out.splitlines() if line.upper().startswith("MODEL")]
     assert [h[1:4] for h in headers][0] == ["CALLS", "IN", "DETAIL"], headers
+
+
+def test_runs_list_and_show_beside_the_running_web_app(iom_home):
+    """Read through the web app, a run's times come back as JSON text, not datetimes: the
+    commands that print them to the second must print those too (not fail on them)."""
+    from tests.helpers.faces import iom
+    from tests.helpers.studio_server import StudioServer
+
+    _seed(iom_home)
+    server = StudioServer(iom_home).start()
+    try:
+        listed = iom(iom_home, "runs", "list")
+        shown = iom(iom_home, "runs", "show", "r1")
+    finally:
+        out = server.stop()
+    assert listed.returncode == 0 and shown.returncode == 0, listed.stderr + shown.stderr
+    assert "r1" in listed.stdout and "run r1 of p1: succeeded, started 20" in shown.stdout
+    assert "Traceback" not in out + listed.stderr + shown.stderr
