@@ -106,7 +106,9 @@ def test_runs_show_says_unpriced_for_a_node_without_a_price(iom_home, capsys):
         "e": NodeRun(node_id="e", model_id="fake/m-priced", status="succeeded", cost_usd=0.0012)}))
     store.close()
     assert main(["runs", "show", "r2"]) == 0
-    cost = {line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:]}
+    header, *rows = capsys.readouterr().out.splitlines()[1:]
+    at, end = header.index("COST"), header.index("ATTEMPTS")  # the table's cost column
+    cost = {row.split()[0]: row[at:end].strip() for row in rows}
     assert (cost["in"], cost["c"], cost["d"], cost["e"]) == ("—", "unpriced", "free", "$0.0012"), cost
 
 
