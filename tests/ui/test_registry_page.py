@@ -118,15 +118,18 @@ async def test_detail_shows_the_measured_quality_and_whether_it_still_counts(use
     assert any(e.text.startswith("not measured") for e in user.find("not measured").elements)
 
 
-async def test_register_through_the_form(user: User):
+async def _register_echo(user: User, model_id: str, name: str, **fields: str) -> None:
+    """The Register form filled for a built-in echo model (and `fields`, by test id), then saved."""
     await user.open("/registry")
     user.find("Register").click()
-    set_value(user, "form-id", "local/echo-test")
-    set_value(user, "form-name", "Echo test")
-    set_value(user, "form-provider", "local")
-    set_value(user, "form-api", "local")
-    set_value(user, "form-model", "echo")
+    for testid, value in {"form-id": model_id, "form-name": name, "form-provider": "local", "form-api": "local",
+                          "form-model": "echo", **fields}.items():
+        set_value(user, testid, value)
     by_testid(user, "form-save").click()
+
+
+async def test_register_through_the_form(user: User):
+    await _register_echo(user, "local/echo-test", "Echo test")
     await settle()
     await user.should_see("Saved local/echo-test.")
     from studio.ui.app import get_studio
@@ -138,15 +141,7 @@ async def test_register_through_the_form(user: User):
 
 async def test_a_chat_model_saved_with_one_price_of_two_is_told_its_calls_stay_unpriced(user: User):
     """Saved with an input price alone, an llm's calls were all unpriced, and nothing said so."""
-    await user.open("/registry")
-    user.find("Register").click()
-    set_value(user, "form-id", "local/one-price")
-    set_value(user, "form-name", "One price")
-    set_value(user, "form-provider", "local")
-    set_value(user, "form-api", "local")
-    set_value(user, "form-model", "echo")
-    set_value(user, "form-price-in", "0.15")
-    by_testid(user, "form-save").click()
+    await _register_echo(user, "local/one-price", "One price", **{"form-price-in": "0.15"})
     await settle()
     await user.should_see("Saved local/one-price; only the input price is set, so this model's calls stay unpriced; "
                           "give the output price too (0 if it is free).")
