@@ -8,7 +8,7 @@ from typing import Any
 from studio.errors import UserError
 from studio.providers.usage import cost
 from studio.registry.quality import counts_for
-from studio.registry.search import price_label, price_per_mtok
+from studio.registry.search import expected_latency, price_label, price_per_mtok
 from studio.spec.calls import Usage
 from studio.spec.model import HealthStatus, ModelSpec
 from studio.spec.pipeline import CapabilityChoice, Node
@@ -52,17 +52,17 @@ def _quality(spec: ModelSpec, measured: dict[str, dict]) -> tuple[float | None, 
 
 
 def _latency(spec: ModelSpec, calls: dict[str, dict]) -> tuple[float | None, str]:
-    """(expected latency in ms, where it came from): the p50 of the recent recorded calls that
-    answered, else the registry's declared figure, else unknown."""
+    """(expected latency in ms, where it came from): the registry's figure (`expected_latency`:
+    measured p50 where calls answered, else declared, else unknown), one rule for the page, the
+    CLI and routing, told here with the call counts behind it."""
+    ms, source = expected_latency(spec, calls)
     c = calls.get(spec.id)
-    if c and c.get("p50Ms") is not None:
+    if source == "measured":
         answered = c.get("answered", c["calls"])
-        return float(c["p50Ms"]), (f"measured p50 of {answered} recent answer(s), "
-                                   f"{100 * c['errorRate']:.0f}% of {c['calls']} call(s) failed")
+        return ms, (f"measured p50 of {answered} recent answer(s), "
+                    f"{100 * c['errorRate']:.0f}% of {c['calls']} call(s) failed")
     failed = f"; its {c['calls']} recent call(s) all failed" if c and c.get("calls") else ""
-    if spec.latency_ms is not None:
-        return float(spec.latency_ms), "declared" + failed
-    return None, "unknown" + failed
+    return ms, source + failed
 
 
 def allowed(choice: CapabilityChoice, spec: ModelSpec) -> bool:
