@@ -49,8 +49,8 @@ def parse_params(items: list[str]) -> dict[str, Any]:
     return params
 
 
-def summary(result) -> dict[str, Any]:
-    return {"model": result.model_id, "output": result.output, "usage": result.usage.to_json_dict(),
+def summary(result, call_id: str | None = None) -> dict[str, Any]:
+    return {"callId": call_id, "model": result.model_id, "output": result.output, "usage": result.usage.to_json_dict(),
             "cost": result.cost.to_json_dict(), "latencyMs": round(result.latency_ms, 2),
             "ttftMs": None if result.ttft_ms is None else round(result.ttft_ms, 2),
             "overheadMs": round(result.overhead_ms, 3), "tokensPerSecond": result.tokens_per_second,
@@ -58,13 +58,20 @@ def summary(result) -> dict[str, Any]:
 
 
 def _invoke(args) -> int:
+    import secrets
+
+    from studio import formats
     from studio.providers.errors import ProviderError
+    from studio.providers.hub import CallContext
     from studio.spec.calls import CallRequest
 
     s = studio()
     spec = s.models.get(args.model_id)
     request = CallRequest(model_id=spec.id, input=parse_input(args.input), params=parse_params(args.param),
                           stream=args.stream, timeout_s=args.timeout)
+    # the id the call is recorded under, chosen here so it can be said: a provider's request id
+    # (all `iom calls show` could find it by) is the provider's to reuse
+    call_id = secrets.token_hex(16)
     streamed = []
 
     def on_text(text: str) -> None:
@@ -75,7 +82,7 @@ def _invoke(args) -> int:
 
     async def run():
         try:
-            return await s.providers.call(spec, request, on_text=on_text)
+            return await s.providers.call(spec, request, on_text=on_text, context=CallContext(call_id=call_id))
         finally:
             await s.aclose()
 
@@ -86,10 +93,14 @@ def _invoke(args) -> int:
             print(file=sys.stdout)
         raise UserError(str(e)) from None
     if args.json:
-        print_json(summary(result))
-    elif streamed:
+        print_json(summary(result, call_id))
+        return 0
+    if streamed:
         print()
     else:
         text = result.output.get("text")
         print(text if isinstance(text, str) else json.dumps(result.output, ensure_ascii=False, indent=2))
+    sys.stdout.flush()  # the output first, then the line about it
+    print(f"call {call_id}: latency {formats.latency(result.latency_ms)}, cost {formats.money(result.cost.usd)}"
+          f" ('iom calls show {call_id}' shows it again)", file=sys.stderr)
     return 0

@@ -137,3 +137,26 @@ def test_invoke_stream_prints_first_words_before_the_rest_arrives(iom, fake):
     finally:
         proc.kill()
     assert out == " rest\n" and proc.returncode == 0, err
+
+
+def test_invoke_says_the_call_id_calls_show_finds(iom, fake):
+    """`iom invoke` named no call id: `iom calls show` could find its call only by the provider's
+    request id, which a provider reuses (two calls here answer as "c-same")."""
+    reply = {"id": "c-same", "choices": [{"message": {"content": "Fine"}, "finish_reason": "stop"}],
+             "usage": {"prompt_tokens": 10, "completion_tokens": 5}}
+    fake.reply(PATH, Reply(json=reply))
+    r = iom("invoke", "fake/chat", "--input", '{"prompt": "Hi"}', "--json")
+    assert r.returncode == 0, r.stderr
+    first = json.loads(r.stdout)["callId"]
+    fake.reply(PATH, Reply(json=reply))
+    r = iom("invoke", "fake/chat", "--input", '{"prompt": "Hi again"}')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "Fine\n"
+    [line] = r.stderr.strip().splitlines()
+    second = line.split()[1].rstrip(":")
+    assert line.startswith(f"call {second}: latency ") and f"iom calls show {second}" in line and second != first
+    for call_id, prompt in ((first, "Hi"), (second, "Hi again")):
+        r = iom("calls", "show", call_id, "--json")
+        assert r.returncode == 0, r.stderr
+        call = json.loads(r.stdout)
+        assert call["id"] == call_id and call["request_id"] == "c-same" and json.loads(call["input"]["text"]) == {"prompt": prompt}
