@@ -16,7 +16,8 @@ from studio.spec.pipeline import Pipeline
 
 class PipelineRegistry:
     def __init__(self, home: Path):
-        self._folder: JsonFolder[Pipeline] = JsonFolder(home / "pipelines", load_pipeline, "pipeline")
+        self._folder: JsonFolder[Pipeline] = JsonFolder(home / "pipelines", load_pipeline, "pipeline",
+                                                         own_id=lambda p: p.id)
         self.backups = Backups(home / "backups" / "pipelines", "pipeline")
 
     def all(self) -> list[Pipeline]:

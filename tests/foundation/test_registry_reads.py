@@ -1,5 +1,5 @@
 """How the model registry reads its folder: a file whose id is not its place is a problem named
-in one sentence, not a model; a schema checked once is not checked again by the next process."""
+in one sentence, not a model (nor, in the pipelines folder, a pipeline); a schema checked once is not checked again by the next process."""
 
 from __future__ import annotations
 
@@ -44,6 +44,35 @@ def test_a_file_whose_id_is_not_its_place_is_a_problem_not_a_model(studio, iom_h
     assert studio.models.find("t/other-id") is None and studio.models.get("t/b").id == "t/b"
     path.write_text(json.dumps(doc), "utf-8")  # fixed: a model again
     assert sorted(s.id for s in studio.models.all()) == ["t/a", "t/b"] and studio.models.problems() == []
+
+
+def _pipeline(ident: str):
+    from studio.spec.migrations import load_pipeline
+
+    return load_pipeline({"format": "iom.pipeline", "version": 1, "id": ident, "name": ident,
+                          "nodes": [{"id": "in", "kind": "input"}], "edges": []})
+
+
+@pytest.mark.parametrize("other", ["other-id", "b"])
+def test_a_pipeline_file_whose_id_is_not_its_place_is_a_problem_not_a_pipeline(studio, iom_home, other):
+    """pipelines/a.json saying "id": "other-id" was listed as other-id, which show/run/delete called
+    unknown; saying "b" (another pipeline's id) listed b twice. Neither was reported."""
+    studio.pipelines.save(_pipeline("a"))
+    studio.pipelines.save(_pipeline("b"))
+    path = iom_home / "pipelines" / "a.json"
+    doc = json.loads(path.read_text("utf-8"))
+    path.write_text(json.dumps({**doc, "id": other}), "utf-8")
+    assert [p.id for p in studio.pipelines.all()] == ["b"]
+    [problem] = studio.pipelines.problems()
+    sentence = str(problem)
+    assert sentence.startswith(str(path)) and f"'{other}'" in sentence and "'a'" in sentence
+    assert 'set "id" to \'a\'' in sentence and f"pipelines/{other}.json" in sentence
+    assert sentence.endswith("fix or delete that file.")
+    with pytest.raises(CorruptFile):
+        studio.pipelines.get("a")
+    assert studio.pipelines.get("b").id == "b"
+    path.write_text(json.dumps(doc), "utf-8")  # fixed: a pipeline again
+    assert [p.id for p in studio.pipelines.all()] == ["a", "b"] and studio.pipelines.problems() == []
 
 
 def test_a_schema_checked_once_is_not_checked_again_in_the_next_process(iom_home, memory_keyring, monkeypatch):
