@@ -249,9 +249,10 @@ class ProviderHub:
         """A call refused before anything was sent (no exchange: a missing key, an input that does
         not fit; or no connection made) cost nothing: $0, not unpriced. What a provider charges
         for a call that failed after it was sent is not known (`ProviderError.sent`), except for a
-        call stopped by its caller after the provider said its usage so far (Claude's input
-        tokens come first): that much it bills, so that much is recorded and priced."""
-        known = x.usage_so_far if x is not None and error.kind is ErrorKind.CANCELLED else None
+        call stopped (a hang-up, a timeout, a cut or an error mid-stream) after the provider said
+        its usage so far (Claude's input tokens come first): that much it bills, so that much is
+        recorded and priced."""
+        known = x.usage_so_far if x is not None else None
         if known is not None:
             usage, cost_usd = known, cost(spec, known).usd
         else:

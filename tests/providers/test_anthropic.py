@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from studio.providers.errors import ErrorKind, ProviderError
-from tests.fakes.provider_server import Reply, sse_events
+from tests.fakes.provider_server import GATE, Reply, sse_events
 from tests.providers.conftest import SECRET, make_spec, req
 
 PATH = "/v1/messages"
@@ -150,3 +150,48 @@ async def test_prompt_cache_writes_are_priced_at_the_cache_write_price(fake, hub
     plain = {k: v for k, v in sample["prices"].items() if k != "cacheWriteInputPerToken"}
     result = await hub.call(spec(fake, prices=plain), req({"prompt": "hi"}))
     assert result.cost.usd == pytest.approx(0.0001 + 0.0001 + 0.002 + 0.00025, rel=1e-12)
+
+
+PRICED = {"prices": {"inputPerToken": 3e-6, "outputPerToken": 15e-6}}
+STARTED = ("message_start", {"type": "message_start", "message": {"id": "msg_s", "usage": {"input_tokens": 11, "output_tokens": 1}}})
+TEXT = [("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Bon"}})]
+
+
+async def _failed_record(fake, hub, reply, kind, timeout_s=None):
+    """The one call's record, after it failed with `kind`."""
+    fake.reply(PATH, reply)
+    with pytest.raises(ProviderError) as err:
+        await hub.call(spec(fake, **PRICED), req({"prompt": "Hi"}, stream=True).model_copy(update={"timeout_s": timeout_s}))
+    assert err.value.kind == kind
+    (record, _, _), = hub.recorder.calls
+    return record
+
+
+@pytest.mark.parametrize("events,cut,kind", [
+    ([STARTED], True, ErrorKind.CONNECTION),  # cut right after message_start
+    ([STARTED, *TEXT], True, ErrorKind.CONNECTION),  # cut mid-text
+    ([STARTED, *TEXT, ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})],
+     False, ErrorKind.OVERLOADED),  # Claude's `event: error` after the 200
+])
+async def test_a_stream_failing_after_message_start_records_the_usage_claude_said(fake, hub, events, cut, kind):
+    """Claude bills the input tokens its message_start reported, however the stream ends after it."""
+    record = await _failed_record(fake, hub, Reply(chunks=sse_events(*events), cut=cut), kind)
+    assert (record.status, record.usage.input_tokens, record.usage.output_tokens) == ("error", 11, 1)
+    assert record.cost_usd == pytest.approx(11 * 3e-6 + 1 * 15e-6, rel=1e-12)  # by hand: $0.000048
+
+
+async def test_a_stream_timing_out_after_message_start_records_the_usage_claude_said(fake, hub):
+    fake.gate.clear()
+    try:
+        reply = Reply(chunks=[*sse_events(STARTED, *TEXT), GATE])
+        record = await _failed_record(fake, hub, reply, ErrorKind.TIMEOUT, timeout_s=0.5)
+    finally:
+        fake.gate.set()
+    assert (record.error_class, record.usage.input_tokens, record.usage.output_tokens) == ("timeout", 11, 1)
+    assert record.cost_usd == pytest.approx(48e-6, rel=1e-12)
+
+
+async def test_a_stream_failing_before_claude_said_its_usage_stays_unpriced(fake, hub):
+    record = await _failed_record(fake, hub, Reply(chunks=[": keep-alive\n\n"], cut=True), ErrorKind.CONNECTION)
+    assert (record.usage.input_tokens, record.usage.source, record.cost_usd) == (0, "none", None)

@@ -62,7 +62,7 @@ class Exchange:
     # caller that passes them on (the gateway's /v1/messages); others see them in the output
     emit_block: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     # the provider's usage figures so far (Claude says its input tokens first): what a call
-    # stopped before its end (the client hung up) is recorded and priced with
+    # stopped before its end (a hang-up, a timeout, a cut or an error mid-stream) is recorded and priced with
     usage_so_far: Usage | None = None
 
     @property
