@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from studio.serverinfo import local_url
+
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-gateway-token-0123456789"
 
@@ -36,7 +38,7 @@ class StudioServer:
     def __init__(self, home: Path, **env: str):
         self.home = Path(home)
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = local_url(env.get("IOM_HOST", "127.0.0.1"), self.port)
         self.env = cli_env(self.home, IOM_PORT=str(self.port), **env)
         self.proc: subprocess.Popen | None = None
         self.output = ""
