@@ -233,10 +233,13 @@ class OutputCache:
                       if p.exists())
         models = [{"model": model, "entries": count, "bytes": size, "oldest": oldest, "newest": newest}
                   for model, count, size, oldest, newest in rows]
+        blocker = next((p for p in self.path.parents if p.exists() and not p.is_dir()), None)
         return {"path": str(self.path), "entries": sum(m["entries"] for m in models),
                 "bytes": sum(m["bytes"] for m in models), "fileBytes": on_disk, "models": models,
                 "maxEntries": self.MAX_ENTRIES, "maxBytes": self.MAX_BYTES,
-                "setAside": None if self.set_aside is None else str(self.set_aside)}
+                "setAside": None if self.set_aside is None else str(self.set_aside),
+                # only the log said it: the page showed an empty cache and no why
+                "notAFolder": None if blocker is None else not_a_folder_sentence(blocker)}
 
     def clear(self, *, model: str | None = None, older_than_s: float | None = None) -> int:
         """Drop entries (all; or only `model`'s; or only those made more than `older_than_s`
@@ -302,6 +305,12 @@ def set_aside_files(path: Path) -> list[Path]:
     except OSError:
         return []
     return sorted(found, key=lambda p: (len(p.name), p.name))
+
+
+def not_a_folder_sentence(blocker: Path) -> str:
+    """Why nothing is cached when a file stands where the cache's folder goes, and what to do."""
+    return (f"No output can be cached: {blocker} is a file, not a folder; move it away or delete it "
+            "(until then every call is made again).")
 
 
 class NotAFolder(OSError):

@@ -209,6 +209,8 @@ async def cache_row(studio) -> None:
         shown = ui.label().props("data-testid=cache-summary")
     aside = ui.label().classes("text-sm text-warning").props("data-testid=cache-set-aside")
     aside.set_visibility(False)
+    blocked = ui.label().classes("text-sm text-warning").props("data-testid=cache-not-a-folder")
+    blocked.set_visibility(False)
 
     async def refresh() -> None:
         try:
@@ -219,6 +221,8 @@ async def cache_row(studio) -> None:
             return
         aside.set_text(set_aside_sentence(summary["setAsideFiles"]))
         aside.set_visibility(bool(summary["setAsideFiles"]))
+        blocked.set_text(summary["notAFolder"] or "")
+        blocked.set_visibility(bool(summary["notAFolder"]))
         models = len(summary["models"])
         shown.set_text(f"{summary['entries']:,} from {models} model{'s' if models != 1 else ''}, "
                        f"{data_size(summary['fileBytes'])} on disk")

@@ -222,3 +222,15 @@ async def test_reset_says_a_changed_sample_is_overwritten_and_kept_as_a_backup(u
     assert json.loads(path.read_text())["description"] != "mine"
     backups = list((iom_home / "backups" / "models" / "openai" / "gpt-4o-mini").glob("*.json"))
     assert [json.loads(b.read_text())["description"] for b in backups] == ["mine"]
+
+
+async def test_a_cache_folder_that_is_a_file_is_said_on_the_page(user: User, memory_keyring, iom_home):
+    """The page said "0 from 0 models" and only the log said why."""
+    (iom_home / "cache").write_text("not a folder")
+    await user.open("/settings")
+    await user.should_see(f"No output can be cached: {iom_home / 'cache'} is a file, not a folder; move it away or "
+                          "delete it (until then every call is made again).")
+    assert element(user, "cache-not-a-folder").visible
+    (iom_home / "cache").unlink()
+    await user.open("/settings")
+    assert not element(user, "cache-not-a-folder").visible
