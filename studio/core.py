@@ -105,9 +105,7 @@ class Studio:
         that has made no call (the CLI's)."""
         from studio.registry.pipelines import export_pipeline
 
-        names = set(self.keys.names()) | {m.key_ref for m in self.models.all() if m.key_ref}
-        for name in sorted(names):
-            self.keys.get(name)  # remembered by the redaction as it is read
+        self.models.read_keys(self.models.all())
         return export_pipeline(pipeline, undone=undone)
 
     def set_key(self, name: str, value: str) -> list[str]:

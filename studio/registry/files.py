@@ -6,14 +6,13 @@ as a `CorruptFile` problem and skipped; every other file keeps working.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Callable, Generic, TypeVar
 
-from studio.atomic import dumps_stable, write_bytes
+from studio.atomic import dumps_stable, file_locked, write_bytes
 from studio.errors import ChangedElsewhere, CorruptFile
 from studio.spec.base import check_slug
 
@@ -119,19 +118,10 @@ class JsonFolder(Generic[T]):
         except FileNotFoundError:
             return None
 
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """An exclusive `flock` on the folder's `.lock`, shared by every process on the data dir:
+    def locked(self):
+        """An exclusive lock on the folder's `.lock`, shared by every process on the data dir:
         a check of what is on disk and the write that depends on it happen as one step."""
-        import fcntl
-
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # (closing frees the lock)
+        return file_locked(self.root / ".lock")
 
     def write(self, ident: str, data: dict, *, durable: bool = True, expected: object = ANY_VERSION,
               before: Callable[[Path], object] | None = None) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from pydantic import ValidationError
 
@@ -148,10 +149,7 @@ class ModelRegistry:
         return f"model {spec.id!r}: its {problem}" if problem else None
 
     def _forget_health(self, model_id: str) -> None:
-        with self._health_lock, file_locked(self._health_lock_path):
-            health = self.health_all()
-            if health.pop(model_id, None) is not None:
-                self._save_health(health)
+        self._drop_health({model_id})
 
     def forget_health_of_key(self, key_name: str) -> list[str]:
         """Drop the stored health of the models that use this key, when the key is set, changed
@@ -160,16 +158,7 @@ class ModelRegistry:
         30 minutes later). Under the file lock, so another process's probe result is not lost.
         Returns the ids whose health was dropped."""
         users = {s.id for s in self.all() if s.key_ref == key_name}
-        if not users:
-            return []
-        with self._health_lock, file_locked(self._health_lock_path):
-            health = self.health_all()
-            dropped = sorted(users & health.keys())
-            if dropped:
-                for ident in dropped:
-                    del health[ident]
-                self._save_health(health)
-        return dropped
+        return self._drop_health(users) if users else []
 
     def keep_backup(self, model_id: str) -> Path | None:
         """Copy the saved file aside (a reset is about to overwrite or remove it)."""
@@ -315,10 +304,28 @@ class ModelRegistry:
         return self.health_all().get(model_id, HealthStatus())
 
     def set_health(self, model_id: str, status: HealthStatus) -> None:
-        with self._health_lock, file_locked(self._health_lock_path):  # another process (CLI, web app) may save too
-            health = self.health_all()
+        with self._health_edit() as health:
             health[model_id] = status
-            self._save_health(health)
+
+    def _drop_health(self, model_ids: set[str]) -> list[str]:
+        """Forget these models' stored health; the ids that had one."""
+        with self._health_edit() as health:
+            dropped = sorted(model_ids & health.keys())
+            for ident in dropped:
+                del health[ident]
+        return dropped
+
+    @contextlib.contextmanager
+    def _health_edit(self) -> Iterator[dict[str, HealthStatus]]:
+        """health.json read, changed by the caller and written back (when it changed) as one
+        step: under a thread lock (start check, schedule, "Check now") and a file lock (the CLI
+        and the web app save too), so two saves at once do not lose one."""
+        with self._health_lock, file_locked(self._health_lock_path):
+            health = self.health_all()
+            before = dict(health)
+            yield health
+            if health != before:
+                self._save_health(health)
 
     def _save_health(self, health: dict[str, HealthStatus]) -> None:
         write_json(self._health_path, {k: v.to_json_dict() for k, v in sorted(health.items())})
