@@ -112,7 +112,7 @@ def choose_model(choice: CapabilityChoice, specs: list[ModelSpec], health: dict[
         state = health.get(s.id, HealthStatus()).state
         if state == "key_missing":  # checked before its key was set (elsewhere, or in the environment)
             state = "unknown"
-        if state in ("auth_failed", "unreachable", "key_missing") or (choice.require_healthy and state != "ok"):
+        if state in ("auth_failed", "unreachable") or (choice.require_healthy and state != "ok"):
             unhealthy.append(f"{s.id} ({state.replace('_', ' ')})")
             continue
         if choice.min_quality is not None:

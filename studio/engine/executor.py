@@ -303,8 +303,9 @@ class Engine:
             pending = later
         if len(self._structures) >= 32:
             self._structures.clear()
-        self._structures[id(graph)] = (graph, stamps, frozenset(from_inputs))
-        return stamps, frozenset(from_inputs)
+        reached = frozenset(from_inputs)
+        self._structures[id(graph)] = (graph, stamps, reached)
+        return stamps, reached
 
     async def run(self, pipeline: Pipeline, inputs: dict[str, Any] | None = None,
                   options: RunOptions | None = None) -> RunRecord | dict:

@@ -24,14 +24,13 @@ from studio.gateway.incoming import drop_requested, parsed, request_json
 from studio.gateway.json_answer import JSONAnswer
 from studio.gateway.runners import PIPELINE_PREFIX, dropped_header, runner
 from studio.gateway.streaming import Reply, StreamedAnswer
+from studio.providers.adapters.anthropic import THINKING  # Claude's extended-thinking block types
 
 # OpenAI's finish reasons (what a Reply carries) as Anthropic's stop reasons
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
 # Anthropic's own, passed on as a Claude model said them (no other provider uses these words)
 ANTHROPIC_STOP_REASONS = {"end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal",
                           "model_context_window_exceeded"}
-# Claude's extended-thinking blocks, passed through to and from a Claude model
-THINKING = ("thinking", "redacted_thinking")
 # Anthropic request fields -> the canonical (OpenAI) param names
 PARAMS = {"max_tokens": "max_tokens", "temperature": "temperature", "top_p": "top_p", "stop_sequences": "stop"}
 _KNOWN = {"model", "messages", "system", "stream", "tools", "tool_choice", "metadata", *PARAMS}

@@ -44,17 +44,13 @@ def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], dr
     unknown = unknown or {}
     if model.startswith(PIPELINE_PREFIX):
         _refuse_unknown(unknown, drop, refusal, model)
-        _refuse_tool_images(input, model)
-        input, thinking = _without_thinking(input)
+        input, thinking = _not_for_claude(input, model)
         run, dropped = _pipeline(studio, model, input, params, drop, request_id)
         return run, list(unknown) + dropped + thinking
     spec = studio.models.get(model)
     if spec.model_type not in ("llm", "vision"):
         raise UserError(f"{spec.id} is a {spec.model_type} model; chat needs an llm or vision model.")
-    thinking: list[str] = []
-    if spec.api != "anthropic-messages":
-        _refuse_tool_images(input, model)
-        input, thinking = _without_thinking(input)
+    input, thinking = (input, []) if spec.api == "anthropic-messages" else _not_for_claude(input, model)
     passed = capabilities.table_key(spec) == speaks
     if not passed:
         _refuse_unknown(unknown, drop, refusal, model)
@@ -86,6 +82,13 @@ def runner(studio, model: str, input: dict[str, Any], params: dict[str, Any], dr
 
 
 THINKING_DROPPED = "thinking blocks"
+
+
+def _not_for_claude(input: dict[str, Any], model: str) -> tuple[dict[str, Any], list[str]]:
+    """The input for a model other than Claude (or a pipeline, whose nodes may be anything):
+    a tool result's image refused, Claude's thinking blocks dropped (and named)."""
+    _refuse_tool_images(input, model)
+    return _without_thinking(input)
 
 
 def _without_thinking(input: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
