@@ -224,27 +224,10 @@ class EditSession:
                 self.positions.pop(n, None)
 
     def paste(self, node_ids: list[str], offset: float = 40) -> list[str]:
-        """Duplicate the given nodes and the edges among them; returns the new ids."""
-        chosen = [n for n in self.pipeline.nodes if n.id in set(node_ids)]
-        if not chosen:
-            return []
-        mapping: dict[str, str] = {}
-        with self.edit() as p:
-            boxes = self._boxes()
-            for n in chosen:
-                new = n.model_copy(deep=True)
-                new.id = self._new_id(n.id)
-                mapping[n.id] = new.id
-                p.nodes.append(new)
-                pos = self.positions.get(n.id, {"x": 0, "y": 0})
-                height = self._height(new)
-                self.positions[new.id] = free_spot(boxes, pos["x"] + offset, pos["y"] + offset, height)
-                boxes[new.id] = {**self.positions[new.id], "h": height}
-            for e in list(p.edges):
-                if e.source in mapping and e.target in mapping:
-                    p.edges.append(e.model_copy(update={"id": self._new_id(e.id), "source": mapping[e.source],
-                                                        "target": mapping[e.target]}))
-        return list(mapping.values())
+        """Duplicate the given nodes and the edges among them, each `offset` from its original;
+        returns the new ids (a clip of this pipeline, pasted into it)."""
+        clip = self.clip(node_ids)
+        return self.paste_clip(clip, offset=offset) if clip is not None else []
 
     def clip(self, node_ids: list[str]) -> Pipeline | None:
         """What copy carries: the chosen nodes as this pipeline holds them, the edges among them
