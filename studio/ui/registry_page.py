@@ -10,7 +10,7 @@ from typing import Any
 from nicegui import events, ui
 
 from studio.registry.quality import measured_for, quality_label
-from studio.registry.search import ModelQuery, latency_label, price_label
+from studio.registry.search import ModelQuery, expected_latency, latency_label, price_label
 from studio.secrets import redact_data
 from studio.spec.model import KNOWN_CAPABILITIES, HealthStatus, ModelSpec
 from studio.ui import services
@@ -19,8 +19,8 @@ from studio.ui.discover_dialog import open_discover_dialog
 from studio.ui.model_form import MODEL_TYPES, POLICIES, PROVIDERS, open_model_form
 from studio.ui.shell import frame
 from studio.ui.threads import io_bound
-from studio.ui.widgets import (ask_replace, backups_dialog, confirm, health_badge, id_list, json_view, notify_error,
-                               transient_dialog)
+from studio.ui.widgets import (HEALTH_COLORS, ask_replace, backups_dialog, confirm, health_badge, id_list, json_view,
+                               notify_error, notify_samples_written, transient_dialog)
 
 HEALTH_STATES = list(HealthStatus.model_fields["state"].annotation.__args__)
 
@@ -37,10 +37,11 @@ COLUMNS = [
 # Quasar slot templates; every value goes through {{ }} (text), never v-html.
 HEALTH_SLOT = r"""
 <q-td :props="props">
-  <q-badge outline :color="{ok: 'positive', key_missing: 'warning', rate_limited: 'warning', unknown: 'grey'}[props.value] || 'negative'"
+  <q-badge outline :color="COLORS[props.value] || 'negative'"
            :label="props.value.replace('_', ' ')" />
 </q-td>
-"""
+""".replace("COLORS", "{%s}" % ", ".join(f"{state}: '{color}'" for state, color in HEALTH_COLORS.items()))
+# (the badge colours of widgets.health_badge; a state it does not know reads as a fault)
 CAPS_SLOT = r"""
 <q-td :props="props">
   <q-chip v-for="c in props.value.slice(0, 3)" :key="c" dense size="sm" :label="c" />
@@ -102,11 +103,13 @@ class RegistryView:
     calls: dict[str, dict]  # recent call figures per model (measured p50)
 
 
-def load_view(studio, query: ModelQuery) -> RegistryView:
-    """Everything the table shows, read from disk in one go (runs in a worker thread)."""
+def load_view(studio, query: ModelQuery, calls: dict[str, dict] | None = None) -> RegistryView:
+    """Everything the table shows, read from disk in one go (runs in a worker thread); `calls`:
+    the recent call figures read for the last view, reused as a filter changes (each read is
+    two queries over days of calls)."""
     everything = studio.models.all()
     health = studio.models.health_all()
-    calls = studio.call_stats()
+    calls = studio.call_stats() if calls is None else calls
     return RegistryView(
         found=studio.models.search(query, calls), total=len(everything), health=health,
         tags=sorted({t for s in everything for t in s.tags}),
@@ -162,14 +165,18 @@ async def registry_page() -> None:
         table.add_slot("body-cell-name", NAME_SLOT)
         table.on("rowClick", lambda e: open_detail(e.args[1]["id"]))
 
-    async def refresh() -> None:
+    shown_calls: dict[str, Any] = {"calls": None}  # the figures the table shows (refilter reuses them)
+
+    async def refresh(*, keep_calls: bool = False) -> None:
         try:
-            view = await io_bound(load_view, studio, query_from_filters(filters))
+            view = await io_bound(load_view, studio, query_from_filters(filters),
+                                  shown_calls["calls"] if keep_calls else None)
         except Exception as e:  # noqa: BLE001
             notify_error(e)
             return
         if view is None:  # the app is shutting down
             return
+        shown_calls["calls"] = view.calls
         table.rows = [row_for(s, view.health.get(s.id, HealthStatus()), view.calls) for s in view.found]
         table.update()
         count.text = f"{len(view.found)} of {view.total} models" + (
@@ -183,9 +190,12 @@ async def registry_page() -> None:
                     ui.icon("error_outline")
                     ui.label(problem)
 
+    async def refilter(_event=None) -> None:
+        await refresh(keep_calls=True)
+
     # Any filter change re-runs the search (text and numbers are debounced on the client).
     for element in (search, *filter_inputs):
-        element.on_value_change(refresh)
+        element.on_value_change(refilter)
 
     # -- detail ---------------------------------------------------------------------------
     async def open_detail(model_id: str) -> None:
@@ -248,7 +258,7 @@ async def registry_page() -> None:
                     ("Model name", spec.model or "not set (incomplete)"), ("Type", spec.model_type),
                     ("Price", price_label(spec)),
                     ("Latency", latency_label(spec, calls)
-                     + (f"; declared {spec.latency_ms} ms" if spec.id in calls and calls[spec.id].get("p50Ms") is not None
+                     + (f"; declared {spec.latency_ms} ms" if expected_latency(spec, calls)[1] == "measured"
                         and spec.latency_ms is not None else "")),
                     ("Quality", quality_label(measured)),
                     ("Context", f"{spec.context_window:,} tokens" if spec.context_window else "unknown"),
@@ -369,8 +379,7 @@ async def registry_page() -> None:
 
     async def reset() -> None:
         report = await io_bound(studio.reset_to_samples)
-        ui.notify(f"Samples written: {report.models} models, {report.pipelines} pipelines. {report.note()}".strip(),
-                  type="positive", multi_line=bool(report.note()))
+        notify_samples_written(report)
         await refresh()
 
     # -- keyboard -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from studio.ui import services
 from studio.ui.app import get_studio
 from studio.ui.shell import frame
 from studio.ui.threads import io_bound
-from studio.ui.widgets import confirm, notify_error
+from studio.ui.widgets import confirm, notify_error, notify_samples_written
 
 
 def key_names(studio) -> list[str]:
@@ -155,8 +155,7 @@ async def settings_page(request: Request) -> None:
 
         async def reset(purge: bool) -> None:
             report = await io_bound(studio.reset_to_samples, purge=purge)
-            ui.notify(f"Samples written: {report.models} models, {report.pipelines} pipelines. {report.note()}".strip(),
-                      type="positive", multi_line=bool(report.note()))
+            notify_samples_written(report)
             await refresh_keys()
 
         with ui.row().classes("gap-2"):

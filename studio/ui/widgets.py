@@ -167,3 +167,10 @@ def backups_dialog(what: str, names: list[str], restore: Callable[[str], Awaitab
         ui.button("Close", on_click=dialog.close).props("flat")
     dialog.open()
     return dialog
+
+
+def notify_samples_written(report) -> None:
+    """What a reset to the samples wrote, and what it overwrote or removed (kept as backups)."""
+    note = report.note()
+    ui.notify(f"Samples written: {report.models} models, {report.pipelines} pipelines. {note}".strip(),
+              type="positive", multi_line=bool(note))
