@@ -45,15 +45,21 @@ def where_to_write(path: Path) -> tuple[Path, bool]:
     /dev/stdout`) is written straight into: a new file renamed over it replaced it (as root,
     /dev/null itself became a regular file)."""
     path = Path(path)
+    mode = _mode(path, os.lstat)  # one call for the usual case, a file or nothing yet
+    if mode is not None and stat.S_ISLNK(mode):
+        path = path.resolve()
+        mode = _mode(path, os.stat)
+    return path, mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _mode(path: Path, stat_call) -> int | None:
+    """The path's mode, None when nothing is there (yet)."""
     try:
-        mode = os.stat(path).st_mode  # (follows a symlink)
+        return stat_call(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
-        return (path.resolve() if path.is_symlink() else path), False
+        return None
     except OSError as e:
         raise _not_saved(path, e) from None
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        return path, True
-    return (path.resolve() if path.is_symlink() else path), False
 
 
 def write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
