@@ -225,11 +225,12 @@ def scan_ollama(url: str | None, registered: Iterable[ModelSpec], timeout_s: flo
     ids = assign_ids([m["name"] for m in usable])
     registered = list(registered)
     here = [s for s in registered if server_of(s.endpoint) == server_of(base)]
-    claimed = {s.id for s in registered} | set(ids.values())
+    taken = {s.id for s in registered}
+    claimed = taken | set(ids.values())
     for m in usable:
         same = next((s for s in here if _same_name(s.model, m["name"])), None)
         spec_id = same.id if same else ids[m["name"]]
-        if not same and spec_id in {s.id for s in registered}:
+        if not same and spec_id in taken:
             spec_id = _elsewhere_id(spec_id, base, m["name"], claimed)
             claimed.add(spec_id)
         try:
