@@ -57,3 +57,9 @@ def read_each(root: Path, pattern: str, read: Callable[[Path], T], errors: tuple
         except errors:
             continue
     return found
+
+
+def file_in_the_way(path: Path) -> Path | None:
+    """The file standing where a folder on `path` goes (IOM_HOME/cache, say), if one does: the
+    OS then says "Not a directory" of `path` itself, which names the wrong thing."""
+    return next((p for p in Path(path).parents if p.exists() and not p.is_dir()), None)

@@ -22,6 +22,7 @@ import logging
 from pathlib import Path
 
 from studio.atomic import write_bytes
+from studio.paths import file_in_the_way
 
 log = logging.getLogger(__name__)
 
@@ -92,17 +93,11 @@ def _merge(path: Path, queued: list[str]) -> None:
         write_bytes(path, json.dumps({"version": FORMAT, "nodes": merged}, ensure_ascii=False).encode("utf-8"),
                     durable=False)
     except OSError as e:  # a full disk loses the cache for "run from node", not the run
-        if (blocker := _file_in_the_way(path)) is None:
+        if (blocker := file_in_the_way(path)) is None:
             log.warning("could not keep the node outputs in %s: %s", path, e)
         elif (said := _not_a_folder(blocker)) not in _SAID:  # once a process: every run would say it again
             _SAID.add(said)
             log.warning("%s", said)
-
-
-def _file_in_the_way(path: Path) -> Path | None:
-    """The file standing where a folder on `path` goes (IOM_HOME/cache, say), if one does: the
-    OS said "Not a directory" of the outputs file, and the advice was free space."""
-    return next((p for p in path.parents if p.exists() and not p.is_dir()), None)
 
 
 def _not_a_folder(blocker: Path) -> str:

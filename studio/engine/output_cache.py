@@ -31,6 +31,7 @@ from pathlib import Path
 
 from studio.engine.cache_settings import RemoteMaxAge
 from studio.errors import UserError
+from studio.paths import file_in_the_way
 from studio.secrets.redact import MASK, redactor
 
 log = logging.getLogger(__name__)
@@ -233,7 +234,7 @@ class OutputCache:
                       if p.exists())
         models = [{"model": model, "entries": count, "bytes": size, "oldest": oldest, "newest": newest}
                   for model, count, size, oldest, newest in rows]
-        blocker = next((p for p in self.path.parents if p.exists() and not p.is_dir()), None)
+        blocker = file_in_the_way(self.path)
         return {"path": str(self.path), "entries": sum(m["entries"] for m in models),
                 "bytes": sum(m["bytes"] for m in models), "fileBytes": on_disk, "models": models,
                 "maxEntries": self.MAX_ENTRIES, "maxBytes": self.MAX_BYTES,
